@@ -1,0 +1,247 @@
+//! The derivation hash "modulo" fixed-output inputs, output paths and `.drv`
+//! paths, with Guix's rules.
+//!
+//! # The hash of a derivation
+//!
+//! * For a **fixed-output** derivation (one output `out` with a hash) it is
+//!   `SHA-256("fixed:out:" hashAlgo ":" hash ":" outPath)`: only the promised
+//!   content counts, not how it is fetched.
+//! * For any **other** derivation, each input derivation path is replaced by
+//!   the base16 of *its* hash (recursively), the inputs are re-sorted by that
+//!   string, and the hash is SHA-256 of the resulting ATerm text (the "modulo
+//!   text"). When two inputs hash the same, the later one in path order wins,
+//!   as in the Guix daemon.
+//!
+//! Input hashes come from a caller-supplied function, so a whole graph can be
+//! hashed once in dependency order and memoised (see `abovo-graph`).
+//!
+//! # Output paths
+//!
+//! To compute the outputs of a derivation, it is *masked* first: every output
+//! path becomes `""` and every output's environment variable is set to `""`
+//! (added when missing, which is where Guix differs from modern Nix). Output
+//! `o` then lives at [`make_output_path`](crate::StoreDir::make_output_path)
+//! of the masked hash; a fixed output lives at its content address instead.
+//!
+//! # The `.drv` path
+//!
+//! A `.drv` file is stored as text named `<name>.drv` whose references are its
+//! input derivations and input sources.
+
+use super::{Derivation, FixedOutput};
+use crate::encoding::base16_encode;
+use crate::hash::{HashError, sha256};
+use crate::store_path::{StoreDir, StorePath, StorePathError};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Why a hash or path of a derivation cannot be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DerivationError {
+    /// A fixed output whose `hashAlgo`/`hash` fields do not parse.
+    #[error("fixed output has an invalid hash: {0}")]
+    BadFixedOutput(#[from] HashError),
+    /// A fixed-output derivation without a recorded output path, which its
+    /// derivation hash needs.
+    #[error("fixed-output derivation has no output path")]
+    MissingFixedOutputPath,
+    /// The derivation or output name makes an invalid store path name.
+    #[error("invalid name: {0}")]
+    BadName(#[from] StorePathError),
+    /// The hash of an input derivation is not available.
+    #[error("cannot hash input derivation `{path}`: {reason}")]
+    Input {
+        /// The input's absolute path.
+        path: String,
+        /// Why its hash is unavailable.
+        reason: String,
+    },
+}
+
+/// A recorded value that differs from the one recomputed from content.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PathMismatch {
+    /// What was checked, e.g. `output "out"` or `environment variable "out"`.
+    pub what: String,
+    /// The value recomputed from the derivation's content.
+    pub expected: String,
+    /// The value the derivation records.
+    pub actual: String,
+}
+
+impl Derivation {
+    /// The derivation hash of this derivation *as stored* (output paths
+    /// included), which is what its dependents put in their modulo text.
+    pub fn hash_modulo(
+        &self,
+        store: &StoreDir,
+        input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
+    ) -> Result<[u8; 32], DerivationError> {
+        if let Some(fixed) = self.fixed_output() {
+            fixed?;
+            let out = &self.outputs["out"];
+            let path = out
+                .path
+                .as_ref()
+                .ok_or(DerivationError::MissingFixedOutputPath)?;
+            let text = format!(
+                "fixed:out:{}:{}:{}",
+                out.hash_algo,
+                out.hash,
+                store.display(path)
+            );
+            return Ok(sha256(text.as_bytes()));
+        }
+        Ok(sha256(&self.modulo_text(store, false, input_hash)?))
+    }
+
+    /// The text whose SHA-256 is the derivation hash: inputs replaced by their
+    /// hashes, and with `masked`, outputs and their environment variables
+    /// blanked.
+    pub fn modulo_text(
+        &self,
+        store: &StoreDir,
+        masked: bool,
+        mut input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
+    ) -> Result<Vec<u8>, DerivationError> {
+        // Later paths overwrite earlier ones on a collision, like the daemon's map.
+        let mut inputs: BTreeMap<String, &BTreeSet<String>> = BTreeMap::new();
+        for (path, outputs) in &self.input_derivations {
+            inputs.insert(base16_encode(&input_hash(path)?), outputs);
+        }
+        let paths: Vec<String> = self
+            .outputs
+            .values()
+            .map(|o| match (&o.path, masked) {
+                (Some(p), false) => store.display(p),
+                _ => String::new(),
+            })
+            .collect();
+        let sources: Vec<String> = self
+            .input_sources
+            .iter()
+            .map(|p| store.display(p))
+            .collect();
+        let masked_env;
+        let env: &BTreeMap<Vec<u8>, Vec<u8>> = if masked {
+            let mut env = self.environment.clone();
+            for name in self.outputs.keys() {
+                env.insert(name.as_bytes().to_vec(), Vec::new());
+            }
+            masked_env = env;
+            &masked_env
+        } else {
+            &self.environment
+        };
+        let mut out = Vec::with_capacity(4096);
+        super::aterm::write_derive(
+            &mut out,
+            self.outputs.iter().zip(&paths).map(|((n, o), p)| {
+                (
+                    n.as_str(),
+                    p.as_str(),
+                    o.hash_algo.as_str(),
+                    o.hash.as_str(),
+                )
+            }),
+            inputs.iter().map(|(h, o)| (h.as_str(), *o)),
+            sources.iter().map(String::as_str),
+            self,
+            env.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        );
+        Ok(out)
+    }
+
+    /// The output paths this derivation must have, recomputed from its
+    /// content. `name` is the derivation name (the `.drv` name without
+    /// `.drv`).
+    pub fn compute_output_paths(
+        &self,
+        store: &StoreDir,
+        name: &str,
+        input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
+    ) -> Result<BTreeMap<String, StorePath>, DerivationError> {
+        if let Some(fixed) = self.fixed_output() {
+            let FixedOutput { recursive, hash } = fixed?;
+            let path = store.make_fixed_output_path(name, recursive, &hash)?;
+            return Ok(BTreeMap::from([("out".to_owned(), path)]));
+        }
+        let h = sha256(&self.modulo_text(store, true, input_hash)?);
+        self.outputs
+            .keys()
+            .map(|o| Ok((o.clone(), store.make_output_path(&h, name, o)?)))
+            .collect()
+    }
+
+    /// Computes the output paths and writes them into the outputs and into
+    /// the environment variables named after them, as Guix's `derivation`
+    /// does for a new derivation.
+    pub fn fill_output_paths(
+        &mut self,
+        store: &StoreDir,
+        name: &str,
+        input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
+    ) -> Result<(), DerivationError> {
+        let paths = self.compute_output_paths(store, name, input_hash)?;
+        for (output, path) in paths {
+            self.environment.insert(
+                output.as_bytes().to_vec(),
+                store.display(&path).into_bytes(),
+            );
+            if let Some(o) = self.outputs.get_mut(&output) {
+                o.path = Some(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// The store path of the `.drv` file named `<name>.drv` whose bytes are
+    /// `aterm` (normally [`Derivation::to_aterm`]; pass the file's own bytes to
+    /// check a file).
+    pub fn drv_path(
+        &self,
+        store: &StoreDir,
+        name: &str,
+        aterm: &[u8],
+    ) -> Result<StorePath, DerivationError> {
+        Ok(store.make_text_path(&format!("{name}.drv"), aterm, self.references())?)
+    }
+
+    /// Compares the recorded output paths, and the environment variables
+    /// named after the outputs, with the values recomputed from content.
+    pub fn check_output_paths(
+        &self,
+        store: &StoreDir,
+        name: &str,
+        input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
+    ) -> Result<Vec<PathMismatch>, DerivationError> {
+        let expected = self.compute_output_paths(store, name, input_hash)?;
+        let mut mismatches = Vec::new();
+        for (output, path) in &expected {
+            let want = store.display(path);
+            let recorded = self
+                .outputs
+                .get(output)
+                .and_then(|o| o.path.as_ref())
+                .map(|p| store.display(p));
+            if recorded.as_deref() != Some(want.as_str()) {
+                mismatches.push(PathMismatch {
+                    what: format!("output {output:?}"),
+                    expected: want.clone(),
+                    actual: recorded.unwrap_or_default(),
+                });
+            }
+            let env = self.env(output);
+            if env != Some(want.as_bytes()) {
+                mismatches.push(PathMismatch {
+                    what: format!("environment variable {output:?}"),
+                    expected: want,
+                    actual: env
+                        .map(|v| String::from_utf8_lossy(v).into_owned())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        Ok(mismatches)
+    }
+}

@@ -1,0 +1,46 @@
+//! The `abovo` command line: argument parsing, dispatch, output formats and
+//! exit codes.
+//!
+//! Everything a library user would need lives in the `abovo-*` crates; this
+//! crate only turns their answers into text, JSON, DOT, GraphML or HTML, and
+//! their errors into messages and [exit codes](exit).
+//!
+//! Each subcommand is a module of [`commands`] with an `Args` struct (its
+//! flags, whose doc comments are the `--help` text) and a `run` function.
+
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod output;
+
+use clap::Parser;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Runs abovo with these arguments (the first is the program name) and
+/// returns its exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version to stdout with success, errors to stderr.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(exit::ERROR)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let ctx = output::Context::new(&cli.global);
+    match commands::dispatch(cli.command, &ctx) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if output::is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            ctx.error(&e);
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! How answers reach the user: output formats, colours, progress and error
+//! messages.
+//!
+//! Colour and progress are decided once per stream, here: colours only when
+//! the stream is a terminal (and `NO_COLOR` is unset, unless `--color always`),
+//! progress bars only on a terminal standard error and never with `--quiet`.
+
+use crate::cli::{ColorChoice, GlobalArgs};
+use clap::ValueEnum;
+use std::io::{self, IsTerminal, Write};
+
+/// The output formats. Each command accepts the subset that fits its answer
+/// and says so in its `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    Text,
+    /// JSON for scripts (one document on standard output).
+    Json,
+    /// Graphviz DOT, for graphs.
+    Dot,
+    /// GraphML, for graphs.
+    Graphml,
+    /// A self-contained HTML page.
+    Html,
+}
+
+impl Format {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Dot => "dot",
+            Format::Graphml => "graphml",
+            Format::Html => "html",
+        }
+    }
+
+    /// An error unless this format is one of `allowed`.
+    pub fn check(self, command: &str, allowed: &[Format]) -> anyhow::Result<()> {
+        if allowed.contains(&self) {
+            return Ok(());
+        }
+        let names: Vec<&str> = allowed.iter().map(|f| f.name()).collect();
+        anyhow::bail!(
+            "`abovo {command}` cannot write --format {}; it writes {}",
+            self.name(),
+            names.join(", ")
+        )
+    }
+}
+
+/// What every command needs to know about where its output goes.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Use colours on standard output.
+    pub color_stdout: bool,
+    /// Use colours on standard error.
+    pub color_stderr: bool,
+    /// Draw progress bars on standard error.
+    pub progress: bool,
+    /// Print notes (anything that is not the answer or an error).
+    pub notes: bool,
+}
+
+impl Context {
+    /// Decides colours and progress from the flags and the streams.
+    pub fn new(global: &GlobalArgs) -> Context {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let decide = |is_tty: bool| match global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_tty && !no_color,
+        };
+        let stderr_tty = io::stderr().is_terminal();
+        Context {
+            color_stdout: decide(io::stdout().is_terminal()),
+            color_stderr: decide(stderr_tty),
+            progress: stderr_tty && !global.quiet,
+            notes: !global.quiet,
+        }
+    }
+
+    /// Prints an error and its causes on standard error, as
+    /// `abovo: error: …` followed by `  caused by: …` lines.
+    pub fn error(&self, e: &anyhow::Error) {
+        let mut err = io::stderr().lock();
+        let label = paint(self.color_stderr, "1;31", "error:");
+        let _ = writeln!(err, "abovo: {label} {e}");
+        for cause in e.chain().skip(1) {
+            let _ = writeln!(err, "  caused by: {cause}");
+        }
+    }
+
+    /// Prints a note on standard error unless `--quiet`.
+    pub fn note(&self, message: &str) {
+        if self.notes {
+            let label = paint(self.color_stderr, "1;36", "note:");
+            let _ = writeln!(io::stderr().lock(), "abovo: {label} {message}");
+        }
+    }
+
+    /// Prints a warning on standard error (even with `--quiet`).
+    pub fn warn(&self, message: &str) {
+        let label = paint(self.color_stderr, "1;33", "warning:");
+        let _ = writeln!(io::stderr().lock(), "abovo: {label} {message}");
+    }
+
+    /// `text` in the ANSI style `sgr` when standard output has colours.
+    pub fn style(&self, sgr: &str, text: &str) -> String {
+        paint(self.color_stdout, sgr, text)
+    }
+}
+
+/// Wraps `text` in an ANSI SGR sequence when `on`.
+pub fn paint(on: bool, sgr: &str, text: &str) -> String {
+    if on {
+        format!("\x1b[{sgr}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Writes `value` as pretty JSON and a newline on standard output.
+pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Whether an error is a closed standard output (`abovo … | head`), which
+/// ends the command quietly.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                == Some(io::ErrorKind::BrokenPipe)
+    })
+}
