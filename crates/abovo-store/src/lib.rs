@@ -10,8 +10,11 @@
 //! | [`nixbase32`] | Nix base32, the encoding of store path hashes |
 //! | [`encoding`] | base16, RFC 4648 base32 and base64 |
 //! | [`hash`] | hash algorithms, digests, `algo:digest` strings |
+//! | [`file_hash`] | `guix hash` semantics: flat and NAR hashes of files, `-x` |
 //! | [`store_path`] | store directories, store paths, fingerprints |
 //! | [`derivation`] | `.drv` files: ATerm reading and writing, JSON, hashing, output paths |
+//! | [`nar`] | NAR archives: writing, strict reading, unpacking, NAR hash and size |
+//! | [`references`] | reference scanning over a NAR stream, as the daemon does it |
 //!
 //! Everything that names a path takes the store directory as a value
 //! ([`store_path::StoreDir`]): `/gnu/store` by default, `/nix/store` works too.
@@ -32,8 +35,11 @@
 
 pub mod derivation;
 pub mod encoding;
+pub mod file_hash;
 pub mod hash;
+pub mod nar;
 pub mod nixbase32;
+pub mod references;
 pub mod store_path;
 
 pub use hash::{Hash, HashAlgo};
