@@ -89,13 +89,12 @@ impl Default for FileHashOptions {
 pub enum FileHashError {
     /// Reading the file failed (for a directory without `-S nar`, this is
     /// "Is a directory", as with Guix).
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// Writing the NAR of the tree failed.
     #[error(transparent)]
@@ -157,13 +156,13 @@ pub fn hash_file(path: &Path, options: &FileHashOptions) -> Result<Hash, FileHas
         Serializer::None => {
             // File::open follows symlinks, and reading a directory fails with
             // EISDIR: both as in Guix.
-            let file = std::fs::File::open(path).map_err(|source| FileHashError::Io {
+            let file = std::fs::File::open(path).map_err(|error| FileHashError::Io {
                 path: path.to_owned(),
-                source,
+                error,
             })?;
-            hash_reader(file, options.algo).map_err(|source| FileHashError::Io {
+            hash_reader(file, options.algo).map_err(|error| FileHashError::Io {
                 path: path.to_owned(),
-                source,
+                error,
             })
         }
         Serializer::Nar => {

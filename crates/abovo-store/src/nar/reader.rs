@@ -104,7 +104,6 @@ pub struct ReadError {
     /// Byte offset in the archive where the problem starts.
     pub offset: u64,
     /// What is wrong.
-    #[source]
     pub kind: ReadErrorKind,
 }
 
@@ -184,15 +183,14 @@ pub enum ReadErrorKind {
     TrailingData,
     /// Reading the input failed.
     #[error("cannot read the archive: {0}")]
-    Io(#[source] io::Error),
+    Io(io::Error),
     /// The visitor refused an item (for an unpacker: it could not create it).
-    #[error("cannot process `{path}`: {source}")]
+    #[error("cannot process `{path}`: {error}")]
     Visitor {
         /// The item's path in the archive.
         path: String,
         /// The visitor's error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -456,12 +454,12 @@ impl<R: Read> Parser<R> {
     }
 
     fn visit(&self, r: io::Result<()>) -> Result<(), ReadError> {
-        r.map_err(|source| {
+        r.map_err(|error| {
             self.error_at(
                 self.offset,
                 ReadErrorKind::Visitor {
                     path: self.path_string(),
-                    source,
+                    error,
                 },
             )
         })
@@ -491,7 +489,7 @@ impl<R: Read> Parser<R> {
                 size_at,
                 ReadErrorKind::Truncated {
                     expected: format!(
-                        "{size} bytes of contents from byte {contents_start}, found {}",
+                        "{size} bytes of contents from byte {contents_start}, found only {}",
                         self.offset - contents_start
                     ),
                 },

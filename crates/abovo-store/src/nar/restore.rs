@@ -45,25 +45,23 @@ pub enum RestoreError {
     #[error("cannot unpack into `{}`: it does not name a new file or directory", .0.display())]
     BadTarget(PathBuf),
     /// The directory that should hold the target cannot be used.
-    #[error("cannot {operation} `{}`: {source}", path.display())]
+    #[error("cannot {operation} `{}`: {error}", path.display())]
     Io {
         /// The path involved.
         path: PathBuf,
         /// What was being done.
         operation: &'static str,
         /// The error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The archive is invalid, or an item of it could not be created; the
     /// target was not created.
-    #[error("cannot unpack into `{}`: {source}", target.display())]
+    #[error("cannot unpack into `{}`: {error}", target.display())]
     Archive {
         /// The target.
         target: PathBuf,
         /// The reader's error, with its byte offset.
-        #[source]
-        source: ReadError,
+        error: ReadError,
     },
 }
 
@@ -100,7 +98,7 @@ pub fn restore<R: Read>(input: R, target: &Path) -> Result<NarSummary, RestoreEr
     .map_err(|e| RestoreError::Io {
         path: parent.clone(),
         operation: "open the directory",
-        source: e.into(),
+        error: e.into(),
     })?;
     if exists_at(parent_fd.as_fd(), name.as_bytes()) {
         return Err(RestoreError::Exists(target.to_owned()));
@@ -126,11 +124,11 @@ pub fn restore<R: Read>(input: R, target: &Path) -> Result<NarSummary, RestoreEr
     drop(restorer);
     let summary = match parsed {
         Ok(s) => s,
-        Err(source) => {
+        Err(error) => {
             let _ = force_remove(&temp_path);
             return Err(RestoreError::Archive {
                 target: target.to_owned(),
-                source,
+                error,
             });
         }
     };
@@ -142,7 +140,7 @@ pub fn restore<R: Read>(input: R, target: &Path) -> Result<NarSummary, RestoreEr
         return Err(RestoreError::Io {
             path: target.to_owned(),
             operation: "rename the unpacked tree to",
-            source: e,
+            error: e,
         });
     }
     // The rename does not touch the item's own times, but be explicit: the

@@ -30,15 +30,14 @@ pub const READ_BUFFER_SIZE: usize = 1 << 20;
 #[non_exhaustive]
 pub enum DumpError {
     /// A system call on an item of the tree failed.
-    #[error("cannot {operation} `{}`: {source}", path.display())]
+    #[error("cannot {operation} `{}`: {error}", path.display())]
     Io {
         /// The item.
         path: PathBuf,
         /// What was being done (`lstat`, `open`, `read`, `list`, `read the link`).
         operation: &'static str,
         /// The error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The item is a device, FIFO or socket, which a NAR cannot hold.
     #[error("`{}` is a {kind}; a NAR holds only regular files, directories and symlinks", path.display())]
@@ -61,7 +60,7 @@ pub enum DumpError {
     },
     /// Writing to the sink failed.
     #[error("cannot write the NAR: {0}")]
-    Sink(#[source] io::Error),
+    Sink(io::Error),
 }
 
 /// A tree in memory: what a NAR describes, without the encoding.
@@ -194,10 +193,10 @@ pub fn dump_path_filtered<W: Write + ?Sized>(
 }
 
 fn lstat(path: &Path) -> Result<Metadata, DumpError> {
-    fs::symlink_metadata(path).map_err(|source| DumpError::Io {
+    fs::symlink_metadata(path).map_err(|error| DumpError::Io {
         path: path.to_owned(),
         operation: "lstat",
-        source,
+        error,
     })
 }
 
@@ -214,10 +213,10 @@ impl<W: Write + ?Sized> Dumper<'_, W> {
         if ft.is_file() {
             self.regular(path, meta)
         } else if ft.is_symlink() {
-            let target = fs::read_link(path).map_err(|source| DumpError::Io {
+            let target = fs::read_link(path).map_err(|error| DumpError::Io {
                 path: path.to_owned(),
                 operation: "read the link",
-                source,
+                error,
             })?;
             write_symlink_node(target.as_os_str().as_bytes(), self.out).map_err(DumpError::Sink)
         } else if ft.is_dir() {
@@ -242,10 +241,10 @@ impl<W: Write + ?Sized> Dumper<'_, W> {
     }
 
     fn directory(&mut self, path: &Path) -> Result<(), DumpError> {
-        let io_err = |operation, source| DumpError::Io {
+        let io_err = |operation, error| DumpError::Io {
             path: path.to_owned(),
             operation,
-            source,
+            error,
         };
         let mut names: Vec<std::ffi::OsString> = Vec::new();
         for entry in fs::read_dir(path).map_err(|e| io_err("list", e))? {
@@ -270,10 +269,10 @@ impl<W: Write + ?Sized> Dumper<'_, W> {
     }
 
     fn regular(&mut self, path: &Path, meta: &Metadata) -> Result<(), DumpError> {
-        let io_err = |operation, source| DumpError::Io {
+        let io_err = |operation, error| DumpError::Io {
             path: path.to_owned(),
             operation,
-            source,
+            error,
         };
         // O_NOFOLLOW: if the file was swapped for a symlink since lstat, fail
         // rather than archive what it points to. O_NONBLOCK: a FIFO swapped in

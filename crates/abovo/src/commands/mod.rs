@@ -1,6 +1,7 @@
 //! One module per subcommand. Each has an `Args` struct and a `run` function
 //! that returns an [exit code](crate::exit).
 
+pub mod hash;
 pub mod show;
 
 use crate::output::Context;
@@ -9,6 +10,8 @@ use clap::Subcommand;
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print the hash of files or trees, as `guix hash` does.
+    Hash(hash::Args),
     /// Print a derivation as ATerm (its exact `.drv` text) or JSON.
     Show(show::Args),
 }
@@ -16,6 +19,7 @@ pub enum Command {
 /// Runs a subcommand.
 pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
     match command {
+        Command::Hash(args) => hash::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
     }
 }
