@@ -1,0 +1,338 @@
+//! Building a [`Graph`] from parsed derivations.
+//!
+//! Loading is two steps: every `.drv` is parsed and reduced to a
+//! [`DrvRecord`] (in parallel, one file at a time, so the full parsed
+//! derivations never all sit in memory), then [`build_graph`] numbers the
+//! nodes in path order, interns the strings, lays out the adjacency arrays in
+//! both directions and checks that the graph is acyclic.
+
+use crate::error::GraphError;
+use crate::graph::{Csr, DrvData, Graph, NO_DRV, NodeId, NodeKind, OutputData};
+use crate::meta::StoreMeta;
+use crate::packages::PackageTable;
+use crate::strings::{Interner, StrId};
+use abovo_store::derivation::{Derivation, FixedOutput};
+use abovo_store::store_path::{StoreDir, StorePath};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+
+/// What the graph keeps of one derivation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrvRecord {
+    /// The `.drv` store path.
+    pub path: StorePath,
+    /// The system type.
+    pub system: String,
+    /// The builder.
+    pub builder: String,
+    /// Outputs by name (sorted) with their recorded paths.
+    pub outputs: Vec<(String, Option<StorePath>)>,
+    /// The pinned hash of a fixed-output derivation.
+    pub fixed: Option<FixedOutput>,
+    /// Kept environment variables, sorted by name (see
+    /// [`DerivationNode::env`](crate::DerivationNode::env)).
+    pub env: Vec<(String, String)>,
+    /// Input derivations with the output names used.
+    pub inputs: Vec<(StorePath, Vec<String>)>,
+    /// Input sources.
+    pub sources: Vec<StorePath>,
+}
+
+impl DrvRecord {
+    /// Reduces a parsed derivation stored at `path` to what the graph keeps.
+    pub fn new(path: StorePath, drv: Derivation) -> Result<DrvRecord, GraphError> {
+        let fixed = match drv.fixed_output() {
+            None => None,
+            Some(Ok(f)) => Some(f),
+            Some(Err(e)) => {
+                return Err(GraphError::BadFixedOutput {
+                    path: path.to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let env = if fixed.is_some() {
+            drv.environment
+                .into_iter()
+                .filter(|(k, _)| !drv.outputs.contains_key(&*String::from_utf8_lossy(k)))
+                .map(|(k, v)| {
+                    (
+                        String::from_utf8_lossy(&k).into_owned(),
+                        String::from_utf8_lossy(&v).into_owned(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(DrvRecord {
+            path,
+            system: drv.system,
+            builder: drv.builder,
+            outputs: drv.outputs.into_iter().map(|(n, o)| (n, o.path)).collect(),
+            fixed,
+            env,
+            inputs: drv
+                .input_derivations
+                .into_iter()
+                .map(|(p, o)| (p, o.into_iter().collect()))
+                .collect(),
+            sources: drv.input_sources.into_iter().collect(),
+        })
+    }
+}
+
+/// Key of a node while building: hash part and name.
+type Key<'a> = (&'a [u8; 32], &'a str);
+
+fn key(p: &StorePath) -> Key<'_> {
+    (p.hash_part_bytes(), p.name())
+}
+
+/// Builds the graph of `records`. Every input named by a record becomes a
+/// node too: a source, or a [`NodeKind::Missing`] derivation when it was not
+/// loaded. Fails on a cycle or on the same path given twice.
+pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph, GraphError> {
+    records.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    if let Some(w) = records.windows(2).find(|w| w[0].path == w[1].path) {
+        return Err(GraphError::Duplicate(store.display(&w[0].path)));
+    }
+    // Number the nodes: loaded derivations, then every other path named.
+    let mut ids: FxHashMap<Key<'_>, u32> = FxHashMap::default();
+    ids.reserve(records.len() * 2);
+    let mut keys: Vec<(Key<'_>, NodeKind)> = Vec::with_capacity(records.len() * 2);
+    for r in &records {
+        ids.insert(key(&r.path), keys.len() as u32);
+        keys.push((key(&r.path), NodeKind::Derivation));
+    }
+    for r in &records {
+        for (p, _) in &r.inputs {
+            ids.entry(key(p)).or_insert_with(|| {
+                keys.push((key(p), NodeKind::Missing));
+                keys.len() as u32 - 1
+            });
+        }
+        for p in &r.sources {
+            ids.entry(key(p)).or_insert_with(|| {
+                keys.push((key(p), NodeKind::Source));
+                keys.len() as u32 - 1
+            });
+        }
+    }
+    let n = keys.len();
+    if n >= u32::MAX as usize - 1 {
+        return Err(GraphError::TooLarge(format!("{n} nodes")));
+    }
+    // Final ids follow path order.
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| keys[a as usize].0.cmp(&keys[b as usize].0));
+    let mut final_id = vec![0u32; n];
+    for (new, &old) in order.iter().enumerate() {
+        final_id[old as usize] = new as u32;
+    }
+
+    let mut strings = Interner::new();
+    let empty_set: Vec<StrId> = Vec::new();
+    let mut out_sets: Vec<Vec<StrId>> = vec![empty_set];
+    let mut out_set_ids: FxHashMap<Vec<StrId>, u32> = FxHashMap::default();
+    out_set_ids.insert(Vec::new(), 0);
+
+    let mut hash_parts = vec![[0u8; 32]; n];
+    let mut names = vec![StrId(0); n];
+    let mut kinds = vec![NodeKind::Source; n];
+    for (old, ((hash, name), kind)) in keys.iter().enumerate() {
+        let id = final_id[old] as usize;
+        hash_parts[id] = **hash;
+        names[id] = strings.intern(name);
+        kinds[id] = *kind;
+    }
+
+    // Edges of each derivation, resolved and sorted in parallel.
+    let edges: Vec<Vec<(u32, &[String])>> = records
+        .par_iter()
+        .map(|r| {
+            let mut e: Vec<(u32, &[String])> = Vec::with_capacity(r.inputs.len() + r.sources.len());
+            for (p, outs) in &r.inputs {
+                e.push((final_id[ids[&key(p)] as usize], outs.as_slice()));
+            }
+            for p in &r.sources {
+                let id = final_id[ids[&key(p)] as usize];
+                // A path named both as input derivation and as source keeps
+                // one edge, the one with outputs.
+                if !e.iter().any(|&(t, _)| t == id) {
+                    e.push((id, &[]));
+                }
+            }
+            e.sort_unstable_by_key(|&(t, _)| t);
+            e
+        })
+        .collect();
+
+    let mut drvs = Vec::with_capacity(records.len());
+    let mut set_cache: FxHashMap<&[String], u32> = FxHashMap::default();
+    let mut outputs = Vec::new();
+    let mut env = Vec::new();
+    let mut per_node: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+    for (r, e) in records.iter().zip(&edges) {
+        let node = NodeId(final_id[ids[&key(&r.path)] as usize]);
+        let out_start = outputs.len() as u32;
+        for (name, path) in &r.outputs {
+            outputs.push(OutputData {
+                name: strings.intern(name),
+                path: path
+                    .as_ref()
+                    .map(|p| (*p.hash_part_bytes(), strings.intern(p.name()))),
+            });
+        }
+        let env_start = env.len() as u32;
+        for (k, v) in &r.env {
+            env.push((strings.intern(k), strings.intern(v)));
+        }
+        drvs.push(DrvData {
+            node,
+            system: strings.intern(&r.system),
+            builder: strings.intern(&r.builder),
+            fixed: r.fixed,
+            outputs: (out_start, outputs.len() as u32),
+            env: (env_start, env.len() as u32),
+        });
+        per_node[node.index()] = e
+            .iter()
+            .map(|&(t, outs)| {
+                if let Some(&id) = set_cache.get(outs) {
+                    return (t, id);
+                }
+                let set: Vec<StrId> = outs.iter().map(|o| strings.intern(o)).collect();
+                let next = out_sets.len() as u32;
+                let id = *out_set_ids.entry(set.clone()).or_insert_with(|| {
+                    out_sets.push(set);
+                    next
+                });
+                set_cache.insert(outs, id);
+                (t, id)
+            })
+            .collect();
+    }
+    // Records are in path order, and so are node ids.
+    drvs.sort_unstable_by_key(|d| d.node);
+    let total: usize = per_node.iter().map(Vec::len).sum();
+    if total >= u32::MAX as usize {
+        return Err(GraphError::TooLarge(format!("{total} edges")));
+    }
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut targets = Vec::with_capacity(total);
+    let mut edge_outputs = Vec::with_capacity(total);
+    offsets.push(0u32);
+    for list in &per_node {
+        for &(t, set) in list {
+            targets.push(NodeId(t));
+            edge_outputs.push(set);
+        }
+        offsets.push(targets.len() as u32);
+    }
+    assemble(Assembly {
+        store,
+        strings: strings.finish(),
+        hash_parts,
+        names,
+        kinds,
+        drvs,
+        outputs,
+        env,
+        inputs: Csr { offsets, targets },
+        edge_outputs,
+        out_sets,
+    })
+}
+
+/// The columns of a graph before its derived parts (reverse adjacency,
+/// topological order) are computed.
+pub(crate) struct Assembly {
+    pub(crate) store: StoreDir,
+    pub(crate) strings: crate::strings::Strings,
+    pub(crate) hash_parts: Vec<[u8; 32]>,
+    pub(crate) names: Vec<StrId>,
+    pub(crate) kinds: Vec<NodeKind>,
+    pub(crate) drvs: Vec<DrvData>,
+    pub(crate) outputs: Vec<OutputData>,
+    pub(crate) env: Vec<(StrId, StrId)>,
+    pub(crate) inputs: Csr,
+    pub(crate) edge_outputs: Vec<u32>,
+    pub(crate) out_sets: Vec<Vec<StrId>>,
+}
+
+/// Computes the reverse adjacency and a topological order, rejecting cycles.
+pub(crate) fn assemble(a: Assembly) -> Result<Graph, GraphError> {
+    let n = a.kinds.len();
+    let mut drv_slot = vec![NO_DRV; n];
+    for (slot, d) in a.drvs.iter().enumerate() {
+        drv_slot[d.node.index()] = slot as u32;
+    }
+    let dependents = a.inputs.transpose(n);
+    let mut graph = Graph {
+        store: a.store,
+        strings: a.strings,
+        hash_parts: a.hash_parts,
+        names: a.names,
+        kinds: a.kinds,
+        drv_slot,
+        drvs: a.drvs,
+        outputs: a.outputs,
+        env: a.env,
+        inputs: a.inputs,
+        edge_outputs: a.edge_outputs,
+        out_sets: a.out_sets,
+        dependents,
+        topo: Vec::new(),
+        packages: PackageTable::default(),
+        meta: StoreMeta::default(),
+        description: String::new(),
+        name_index: Default::default(),
+        output_index: Default::default(),
+    };
+    graph.topo = topological_order(&graph)?;
+    Ok(graph)
+}
+
+/// Kahn's algorithm, inputs first; on a cycle, names one.
+fn topological_order(g: &Graph) -> Result<Vec<NodeId>, GraphError> {
+    let n = g.len();
+    let mut pending: Vec<u32> = (0..n)
+        .map(|i| g.inputs(NodeId(i as u32)).len() as u32)
+        .collect();
+    let mut queue: VecDeque<NodeId> = g.nodes().filter(|x| pending[x.index()] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(x) = queue.pop_front() {
+        order.push(x);
+        for &d in g.dependents(x) {
+            pending[d.index()] -= 1;
+            if pending[d.index()] == 0 {
+                queue.push_back(d);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // Every node left has an input left: walking such inputs must repeat.
+    let Some(start) = g.nodes().find(|x| pending[x.index()] > 0) else {
+        return Err(GraphError::Cycle(Vec::new()));
+    };
+    let mut seen = FxHashMap::default();
+    let mut walk = vec![start];
+    let mut x = start;
+    loop {
+        seen.insert(x, walk.len() - 1);
+        let Some(&next) = g.inputs(x).iter().find(|y| pending[y.index()] > 0) else {
+            return Err(GraphError::Cycle(vec![g.display_path(x)]));
+        };
+        if let Some(&at) = seen.get(&next) {
+            let mut cycle: Vec<String> = walk[at..].iter().map(|&y| g.display_path(y)).collect();
+            cycle.push(g.display_path(next));
+            return Err(GraphError::Cycle(cycle));
+        }
+        walk.push(next);
+        x = next;
+    }
+}

@@ -1,0 +1,124 @@
+//! Errors of graph loading, building and querying, one enum per concern.
+
+use std::path::PathBuf;
+
+/// Why a source of derivations could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A file or directory that cannot be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A `.drv` file that does not parse.
+    #[error("`{file}` is not a valid derivation: {source}")]
+    Parse {
+        /// The file (or tar member) name.
+        file: String,
+        /// Where and why it does not parse.
+        source: abovo_store::derivation::ParseError,
+    },
+    /// A file whose name is not a store base name `<hash>-<name>.drv`.
+    #[error("`{file}` is not named like a store derivation (`<hash>-<name>.drv`): {source}")]
+    BadFileName {
+        /// The file name.
+        file: String,
+        /// Why the name is not a store path.
+        source: abovo_store::store_path::StorePathError,
+    },
+    /// A tarball that cannot be read.
+    #[error("`{path}` is not a readable tar archive of `.drv` files: {reason}")]
+    Tarball {
+        /// The archive.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A path that is neither a directory, a tarball nor a snapshot.
+    #[error("`{0}` is not a store directory, a .tar.zst of .drv files or an abovo snapshot")]
+    UnknownSource(PathBuf),
+    /// The source holds no derivation at all.
+    #[error("`{0}` holds no `.drv` file")]
+    Empty(PathBuf),
+    /// A snapshot that cannot be read.
+    #[error("snapshot `{path}`: {source}")]
+    Snapshot {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: crate::snapshot::SnapshotError,
+    },
+    /// A package table or store metadata file that does not parse.
+    #[error("`{path}` line {line}: {reason}")]
+    Table {
+        /// The TSV file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong on that line.
+        reason: String,
+    },
+    /// The derivations do not form a valid graph.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+}
+
+/// Why a set of derivations does not form a graph.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// Derivations that depend on themselves through their inputs.
+    #[error("the derivations form a cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    /// A fixed-output derivation whose hash does not parse.
+    #[error("`{path}`: fixed output has an invalid hash: {reason}")]
+    BadFixedOutput {
+        /// The derivation.
+        path: String,
+        /// Why the hash does not parse.
+        reason: String,
+    },
+    /// The same `.drv` path given twice with different contents.
+    #[error("derivation `{0}` is given twice")]
+    Duplicate(String),
+    /// More nodes or edges than 32-bit ids can number.
+    #[error("the graph is too large: {0}")]
+    TooLarge(String),
+}
+
+/// Why a name does not resolve to exactly one node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// Nothing matches; `suggestions` are near names.
+    #[error("unknown package or derivation `{name}`{}", did_you_mean(.suggestions))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// Known names close to it, best first.
+        suggestions: Vec<String>,
+    },
+    /// Several nodes match equally well.
+    #[error("`{name}` is ambiguous; it could be any of:\n  {}", .candidates.join("\n  "))]
+    Ambiguous {
+        /// The name asked for.
+        name: String,
+        /// Every candidate, as `name@version (path)`.
+        candidates: Vec<String>,
+    },
+    /// A store path that is in the store directory but not in this graph.
+    #[error("`{0}` is not in this graph")]
+    NotInGraph(String),
+}
+
+fn did_you_mean(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", suggestions.join(", "))
+    }
+}

@@ -1,0 +1,519 @@
+//! The in-memory derivation graph: dense node ids, adjacency arrays in both
+//! directions, interned strings.
+//!
+//! Nodes are every `.drv` path and every input source named by the loaded
+//! derivations, numbered `0..n` in the byte order of their absolute paths
+//! (so ids sort like paths and a path is found by binary search). Edges go
+//! from a derivation to each of its inputs — input derivations, carrying the
+//! output names used, and input sources — exactly the node and edge sets of
+//! `guix graph -t derivation`. The graph is acyclic: a cycle is rejected when
+//! the graph is built, and a topological order is kept for analyses that fold
+//! over the graph (inputs come first).
+
+use crate::meta::StoreMeta;
+use crate::packages::PackageTable;
+use crate::strings::{StrId, Strings};
+use abovo_store::derivation::FixedOutput;
+use abovo_store::store_path::{StoreDir, StorePath, output_path_name};
+use std::sync::OnceLock;
+
+/// A node of a [`Graph`]: an index into its node arrays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The id as an array index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What a node stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeKind {
+    /// A loaded derivation (`.drv`).
+    Derivation,
+    /// An input source: a store item that no derivation here builds.
+    Source,
+    /// A `.drv` that a loaded derivation names as input but that was not
+    /// loaded (absent from the store directory or tarball).
+    Missing,
+}
+
+/// Compressed sparse rows: the neighbours of node `i` are
+/// `targets[offsets[i]..offsets[i + 1]]`, sorted by id.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Csr {
+    pub(crate) offsets: Vec<u32>,
+    pub(crate) targets: Vec<NodeId>,
+}
+
+impl Csr {
+    pub(crate) fn range(&self, n: NodeId) -> std::ops::Range<usize> {
+        let i = n.index();
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+
+    pub(crate) fn neighbours(&self, n: NodeId) -> &[NodeId] {
+        &self.targets[self.range(n)]
+    }
+
+    /// The transposed rows, for `n` nodes.
+    pub(crate) fn transpose(&self, n: usize) -> Csr {
+        let mut counts = vec![0u32; n + 1];
+        for t in &self.targets {
+            counts[t.index() + 1] += 1;
+        }
+        for i in 0..n {
+            counts[i + 1] += counts[i];
+        }
+        let offsets = counts.clone();
+        let mut fill = counts;
+        let mut targets = vec![NodeId(0); self.targets.len()];
+        for from in 0..n {
+            for t in &self.targets[self.offsets[from] as usize..self.offsets[from + 1] as usize] {
+                let slot = &mut fill[t.index()];
+                targets[*slot as usize] = NodeId(from as u32);
+                *slot += 1;
+            }
+        }
+        Csr { offsets, targets }
+    }
+}
+
+/// The per-derivation columns.
+#[derive(Debug, Clone)]
+pub(crate) struct DrvData {
+    pub(crate) node: NodeId,
+    pub(crate) system: StrId,
+    pub(crate) builder: StrId,
+    pub(crate) fixed: Option<FixedOutput>,
+    /// Range into [`Graph::outputs`].
+    pub(crate) outputs: (u32, u32),
+    /// Range into [`Graph::env`].
+    pub(crate) env: (u32, u32),
+}
+
+/// One output of a derivation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutputData {
+    pub(crate) name: StrId,
+    /// Hash part and name of the recorded output path, if any.
+    pub(crate) path: Option<([u8; 32], StrId)>,
+}
+
+/// The sentinel of [`Graph::drv_slot`] for nodes that are not derivations.
+pub(crate) const NO_DRV: u32 = u32::MAX;
+
+/// A derivation graph. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Graph {
+    pub(crate) store: StoreDir,
+    pub(crate) strings: Strings,
+    pub(crate) hash_parts: Vec<[u8; 32]>,
+    pub(crate) names: Vec<StrId>,
+    pub(crate) kinds: Vec<NodeKind>,
+    pub(crate) drv_slot: Vec<u32>,
+    pub(crate) drvs: Vec<DrvData>,
+    pub(crate) outputs: Vec<OutputData>,
+    pub(crate) env: Vec<(StrId, StrId)>,
+    pub(crate) inputs: Csr,
+    /// Parallel to `inputs.targets`: index into `out_sets`.
+    pub(crate) edge_outputs: Vec<u32>,
+    /// Distinct sets of output names used by edges; set 0 is the empty set
+    /// (edges to sources).
+    pub(crate) out_sets: Vec<Vec<StrId>>,
+    pub(crate) dependents: Csr,
+    pub(crate) topo: Vec<NodeId>,
+    pub(crate) packages: PackageTable,
+    pub(crate) meta: StoreMeta,
+    pub(crate) description: String,
+    pub(crate) name_index: OnceLock<crate::resolve::NameIndex>,
+    pub(crate) output_index: OnceLock<rustc_hash::FxHashMap<[u8; 32], NodeId>>,
+}
+
+/// A derivation node of a graph, with its recorded facts.
+#[derive(Debug, Clone, Copy)]
+pub struct DerivationNode<'g> {
+    graph: &'g Graph,
+    node: NodeId,
+    data: &'g DrvData,
+}
+
+/// One output of a derivation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputInfo<'g> {
+    /// The output name (`out`, `lib`, …).
+    pub name: &'g str,
+    /// Its recorded store path; `None` where the `.drv` has none.
+    pub path: Option<StorePath>,
+}
+
+/// One edge from a derivation to an input.
+#[derive(Debug, Clone, Copy)]
+pub struct Edge<'g> {
+    /// The derivation that uses the input.
+    pub from: NodeId,
+    /// The input: a derivation (or missing one) or a source.
+    pub to: NodeId,
+    graph: &'g Graph,
+    set: u32,
+}
+
+impl<'g> Edge<'g> {
+    /// The output names of the input that are used; empty for a source.
+    pub fn outputs(&self) -> impl ExactSizeIterator<Item = &'g str> + 'g {
+        let g = self.graph;
+        g.out_sets[self.set as usize]
+            .iter()
+            .map(move |&s| g.strings.get(s))
+    }
+}
+
+impl Graph {
+    /// The store directory of every path in the graph.
+    pub fn store_dir(&self) -> &StoreDir {
+        &self.store
+    }
+
+    /// A one-line description of where the graph came from (shown in reports,
+    /// since every answer names the graph it was computed on).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Sets the description.
+    pub fn set_description(&mut self, description: impl Into<String>) {
+        self.description = description.into();
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Whether the graph has no node.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// The number of edges.
+    pub fn edge_count(&self) -> usize {
+        self.inputs.targets.len()
+    }
+
+    /// Every node id, in path order.
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = NodeId> + use<> {
+        (0..self.kinds.len() as u32).map(NodeId)
+    }
+
+    /// The number of loaded derivations.
+    pub fn derivation_count(&self) -> usize {
+        self.drvs.len()
+    }
+
+    /// Every loaded derivation, in path order.
+    pub fn derivations(&self) -> impl ExactSizeIterator<Item = DerivationNode<'_>> {
+        self.drvs.iter().map(|data| DerivationNode {
+            graph: self,
+            node: data.node,
+            data,
+        })
+    }
+
+    /// What node `n` is.
+    pub fn kind(&self, n: NodeId) -> NodeKind {
+        self.kinds[n.index()]
+    }
+
+    /// The derivation at `n`, or `None` for sources and missing derivations.
+    pub fn derivation(&self, n: NodeId) -> Option<DerivationNode<'_>> {
+        let slot = self.drv_slot[n.index()];
+        (slot != NO_DRV).then(|| DerivationNode {
+            graph: self,
+            node: n,
+            data: &self.drvs[slot as usize],
+        })
+    }
+
+    /// Whether `n` is a fixed-output derivation.
+    pub fn is_fixed_output(&self, n: NodeId) -> bool {
+        self.derivation(n).is_some_and(|d| d.is_fixed_output())
+    }
+
+    /// The store path name of `n` (after the hash part), e.g. `hello-2.12.2.drv`.
+    pub fn name(&self, n: NodeId) -> &str {
+        self.strings.get(self.names[n.index()])
+    }
+
+    /// The 32-character hash part of `n`.
+    pub fn hash_part(&self, n: NodeId) -> &str {
+        // Hash parts are validated nix32 (ASCII) when the graph is built or read.
+        std::str::from_utf8(&self.hash_parts[n.index()]).unwrap_or("")
+    }
+
+    /// The store path of `n`.
+    pub fn path(&self, n: NodeId) -> StorePath {
+        path_from_parts(&self.hash_parts[n.index()], self.name(n))
+    }
+
+    /// `<hash>-<name>` of `n`.
+    pub fn base_name(&self, n: NodeId) -> String {
+        format!("{}-{}", self.hash_part(n), self.name(n))
+    }
+
+    /// The absolute path of `n`, e.g. `/gnu/store/…-hello-2.12.2.drv`.
+    pub fn display_path(&self, n: NodeId) -> String {
+        format!(
+            "{}/{}-{}",
+            self.store.as_str(),
+            self.hash_part(n),
+            self.name(n)
+        )
+    }
+
+    /// A short label for people: the name without `.drv` for derivations,
+    /// the name for sources.
+    pub fn label(&self, n: NodeId) -> &str {
+        let name = self.name(n);
+        name.strip_suffix(".drv").unwrap_or(name)
+    }
+
+    /// The inputs of `n` (input derivations and sources), sorted by id;
+    /// empty for sources.
+    pub fn inputs(&self, n: NodeId) -> &[NodeId] {
+        self.inputs.neighbours(n)
+    }
+
+    /// The edges from `n` to its inputs, with the outputs each one uses.
+    pub fn input_edges(&self, n: NodeId) -> impl ExactSizeIterator<Item = Edge<'_>> {
+        let range = self.inputs.range(n);
+        let (targets, sets) = (
+            &self.inputs.targets[range.clone()],
+            &self.edge_outputs[range],
+        );
+        targets.iter().zip(sets).map(move |(&to, &set)| Edge {
+            from: n,
+            to,
+            graph: self,
+            set,
+        })
+    }
+
+    /// The edge `from -> to`, if there is one.
+    pub fn edge(&self, from: NodeId, to: NodeId) -> Option<Edge<'_>> {
+        let range = self.inputs.range(from);
+        let i = self.inputs.targets[range.clone()].binary_search(&to).ok()?;
+        Some(Edge {
+            from,
+            to,
+            graph: self,
+            set: self.edge_outputs[range.start + i],
+        })
+    }
+
+    /// The derivations that have `n` as a direct input, sorted by id.
+    pub fn dependents(&self, n: NodeId) -> &[NodeId] {
+        self.dependents.neighbours(n)
+    }
+
+    /// Every node, inputs before the derivations that use them.
+    pub fn topological_order(&self) -> &[NodeId] {
+        &self.topo
+    }
+
+    /// The node of a store path, if it is in the graph.
+    pub fn lookup(&self, path: &StorePath) -> Option<NodeId> {
+        self.lookup_parts(path.hash_part_bytes(), path.name())
+    }
+
+    /// The node of an absolute path in this graph's store directory.
+    pub fn lookup_str(&self, path: &str) -> Option<NodeId> {
+        self.lookup(&self.store.parse(path).ok()?)
+    }
+
+    pub(crate) fn lookup_parts(&self, hash_part: &[u8; 32], name: &str) -> Option<NodeId> {
+        let start = self.hash_parts.partition_point(|h| h < hash_part);
+        (start..self.hash_parts.len())
+            .take_while(|&i| &self.hash_parts[i] == hash_part)
+            .map(|i| NodeId(i as u32))
+            .find(|&n| self.name(n) == name)
+    }
+
+    /// The derivation that has `path` as an output, and the output's name.
+    pub fn lookup_output(&self, path: &StorePath) -> Option<(NodeId, &str)> {
+        let index = self.output_index.get_or_init(|| {
+            let mut map = rustc_hash::FxHashMap::default();
+            for d in self.derivations() {
+                for o in d.outputs() {
+                    if let Some(p) = o.path {
+                        map.insert(*p.hash_part_bytes(), d.node());
+                    }
+                }
+                if let Some(p) = d.fixed_output_path() {
+                    map.insert(*p.hash_part_bytes(), d.node());
+                }
+            }
+            map
+        });
+        let node = *index.get(path.hash_part_bytes())?;
+        let drv = self.derivation(node)?;
+        if let Some(o) = drv.outputs().find(|o| o.path.as_ref() == Some(path)) {
+            return Some((node, o.name));
+        }
+        (drv.fixed_output_path().as_ref() == Some(path)).then_some((node, "out"))
+    }
+
+    /// The package table (empty when none was loaded).
+    pub fn packages(&self) -> &PackageTable {
+        &self.packages
+    }
+
+    /// The store metadata (empty when none was loaded).
+    pub fn meta(&self) -> &StoreMeta {
+        &self.meta
+    }
+
+    /// The NAR size of `n` when the store metadata has it.
+    pub fn nar_size(&self, n: NodeId) -> Option<u64> {
+        self.meta.nar_size(n)
+    }
+
+    /// Attaches a package table (rows are matched to nodes by `.drv` path).
+    pub fn set_packages(&mut self, packages: PackageTable) {
+        let mut packages = packages;
+        packages.attach(self);
+        self.packages = packages;
+        self.name_index = OnceLock::new();
+    }
+
+    /// Attaches store metadata.
+    pub fn set_meta(&mut self, meta: StoreMeta) {
+        self.meta = meta;
+    }
+
+    /// The interned string table.
+    pub fn strings(&self) -> &Strings {
+        &self.strings
+    }
+}
+
+pub(crate) fn path_from_parts(hash_part: &[u8; 32], name: &str) -> StorePath {
+    // Both parts were validated when the graph was built or read.
+    let hash = std::str::from_utf8(hash_part).unwrap_or("");
+    StorePath::from_base_name(&format!("{hash}-{name}")).unwrap_or_else(|_| unreachable_path())
+}
+
+#[cold]
+fn unreachable_path() -> StorePath {
+    // A validated graph never gets here; a fixed dummy beats a panic.
+    StorePath::from_base_name("00000000000000000000000000000000-invalid")
+        .unwrap_or_else(|_| unreachable_path())
+}
+
+impl<'g> DerivationNode<'g> {
+    /// Its node.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// The graph it is in.
+    pub fn graph(&self) -> &'g Graph {
+        self.graph
+    }
+
+    /// The `.drv` store path.
+    pub fn path(&self) -> StorePath {
+        self.graph.path(self.node)
+    }
+
+    /// The derivation name: the `.drv` name without `.drv`.
+    pub fn name(&self) -> &'g str {
+        let name = self.graph.name(self.node);
+        name.strip_suffix(".drv").unwrap_or(name)
+    }
+
+    /// The system type, e.g. `x86_64-linux`.
+    pub fn system(&self) -> &'g str {
+        self.graph.strings.get(self.data.system)
+    }
+
+    /// The builder: a store path or `builtin:…`.
+    pub fn builder(&self) -> &'g str {
+        self.graph.strings.get(self.data.builder)
+    }
+
+    /// The built-in builder's name (`download`, `git-download`) when the
+    /// daemon itself builds this derivation.
+    pub fn builtin(&self) -> Option<&'g str> {
+        self.builder()
+            .strip_prefix(abovo_store::derivation::BUILTIN_PREFIX)
+    }
+
+    /// Whether it is a fixed-output derivation.
+    pub fn is_fixed_output(&self) -> bool {
+        self.data.fixed.is_some()
+    }
+
+    /// The pinned content hash of a fixed-output derivation.
+    pub fn fixed_output(&self) -> Option<FixedOutput> {
+        self.data.fixed
+    }
+
+    /// The output path of a fixed-output derivation: the recorded one, or
+    /// when none is recorded, the one its hash gives.
+    pub fn fixed_output_path(&self) -> Option<StorePath> {
+        let fixed = self.data.fixed?;
+        if let Some(p) = self.output_path("out") {
+            return Some(p);
+        }
+        self.graph
+            .store
+            .make_fixed_output_path(self.name(), fixed.recursive, &fixed.hash)
+            .ok()
+    }
+
+    /// The outputs, sorted by name.
+    pub fn outputs(&self) -> impl ExactSizeIterator<Item = OutputInfo<'g>> + 'g {
+        let g = self.graph;
+        let (a, b) = self.data.outputs;
+        g.outputs[a as usize..b as usize]
+            .iter()
+            .map(move |o| OutputInfo {
+                name: g.strings.get(o.name),
+                path: o.path.map(|(h, n)| path_from_parts(&h, g.strings.get(n))),
+            })
+    }
+
+    /// The recorded path of output `name`.
+    pub fn output_path(&self, name: &str) -> Option<StorePath> {
+        self.outputs().find(|o| o.name == name).and_then(|o| o.path)
+    }
+
+    /// The store name output `output` gets (`name` or `name-output`).
+    pub fn output_name(&self, output: &str) -> String {
+        output_path_name(self.name(), output)
+    }
+
+    /// A kept environment variable. Fixed-output derivations keep every
+    /// variable except their output's (so `url`, `commit`, `svn url`, …);
+    /// other derivations keep none.
+    pub fn env(&self, key: &str) -> Option<&'g str> {
+        self.env_vars().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Every kept environment variable, sorted by name.
+    pub fn env_vars(&self) -> impl ExactSizeIterator<Item = (&'g str, &'g str)> + 'g {
+        let g = self.graph;
+        let (a, b) = self.data.env;
+        g.env[a as usize..b as usize]
+            .iter()
+            .map(move |&(k, v)| (g.strings.get(k), g.strings.get(v)))
+    }
+
+    /// The input edges.
+    pub fn input_edges(&self) -> impl ExactSizeIterator<Item = Edge<'g>> {
+        self.graph.input_edges(self.node)
+    }
+}

@@ -1,0 +1,95 @@
+//! Derivation graphs of Guix and Nix: load them, hold them compactly, and
+//! answer graph questions in milliseconds.
+//!
+//! This crate is the third stage of abovo (bytes → model → **graph** →
+//! analysis → report). It reads derivations with `abovo-store` and knows
+//! nothing of trust, builds or terminals.
+//!
+//! # API overview
+//!
+//! **Loading** ([`load`]): [`load::load`] takes any source —
+//! a directory of `.drv` files (a real `/gnu/store`, `/nix/store`, or an
+//! unpacked corpus), a `.tar.zst` of them, a corpus folder (`drvs.tar.zst`
+//! with `packages.tsv.zst` and `store-meta.tsv.zst`), or an abovo
+//! [`snapshot`] — and returns a [`Graph`]. Parsing is parallel (rayon);
+//! progress goes to a [`load::Reporter`]. Lower level:
+//! [`load::read_directory`] / [`load::read_tarball`] give the raw files,
+//! [`build::DrvRecord`] and [`build::build_graph`] build a graph from parsed
+//! derivations (also handy for hand-made graphs in tests).
+//!
+//! **The graph** ([`Graph`]): nodes are dense [`NodeId`]s in path order;
+//! each is a derivation, an input source, or a missing input derivation
+//! ([`NodeKind`]). [`Graph::inputs`] and [`Graph::dependents`] are
+//! adjacency arrays in both directions; [`Graph::input_edges`] gives each
+//! edge with the output names used. [`Graph::derivation`] gives a
+//! [`DerivationNode`]: name, system, builder (`builtin:…` too), outputs and
+//! their paths, fixed-output hash ([`DerivationNode::fixed_output`]),
+//! kept environment (all variables of fixed-output derivations: `url`,
+//! `commit`, `svn url`, …). [`Graph::topological_order`] lists inputs
+//! first; graphs with a cycle are rejected when built. A graph may carry a
+//! [`PackageTable`] ([`Graph::packages`]) and [`StoreMeta`] ([`Graph::meta`],
+//! [`Graph::nar_size`]). Lookups: [`Graph::lookup`] (a store path),
+//! [`Graph::lookup_output`] (an output path to its derivation), and
+//! [`resolve::resolve`] for names as people type them (`hello`,
+//! `hello@2.12`, a path).
+//!
+//! **Queries** ([`query`]): [`query::closure`], [`query::subgraph`] (the
+//! node and edge sets of `guix graph -t derivation`),
+//! [`query::reverse_closure`], [`query::shortest_path`],
+//! [`query::all_shortest_paths`], [`query::closure_summary`] and
+//! [`query::dependents`] (`guix refresh -l`), all shaped by a
+//! [`query::Walk`] (hide sources, stop at fixed-output derivations, depth).
+//!
+//! **Snapshots** ([`snapshot`]): [`snapshot::write`] and [`snapshot::read`]
+//! store a whole graph with its tables in a few megabytes.
+//!
+//! **Verification** ([`verify`]): recompute every `.drv` path and output
+//! path of a set of derivations from their bytes, in dependency order with
+//! a memoised derivation hash.
+//!
+//! # Example
+//!
+//! ```
+//! use abovo_graph::build::{DrvRecord, build_graph};
+//! use abovo_graph::query::{Walk, shortest_path};
+//! use abovo_store::{StoreDir, StorePath};
+//!
+//! let p = |s: &str| StorePath::from_base_name(s).unwrap();
+//! let leaf = DrvRecord {
+//!     path: p("00000000000000000000000000000001-leaf-1.0.drv"),
+//!     system: "x86_64-linux".into(), builder: "/bin/sh".into(),
+//!     outputs: vec![("out".into(), None)], fixed: None, env: vec![],
+//!     inputs: vec![], sources: vec![p("00000000000000000000000000000002-script")],
+//! };
+//! let top = DrvRecord {
+//!     path: p("00000000000000000000000000000003-top-2.0.drv"),
+//!     inputs: vec![(leaf.path.clone(), vec!["out".into()])],
+//!     sources: vec![], ..leaf.clone()
+//! };
+//! let g = build_graph(StoreDir::default(), vec![leaf, top])?;
+//! let from = abovo_graph::resolve::resolve(&g, "top")?;
+//! let to = g.lookup(&p("00000000000000000000000000000002-script")).unwrap();
+//! let path = shortest_path(&g, from, to, &Walk::default()).unwrap();
+//! assert_eq!(path.len(), 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod build;
+pub mod error;
+pub mod graph;
+pub mod load;
+pub mod meta;
+pub mod packages;
+pub mod query;
+pub mod resolve;
+pub mod snapshot;
+pub mod strings;
+mod tsv;
+pub mod verify;
+pub mod version;
+
+pub use error::{GraphError, LoadError, ResolveError};
+pub use graph::{DerivationNode, Edge, Graph, NodeId, NodeKind, OutputInfo};
+pub use meta::StoreMeta;
+pub use packages::{Package, PackageTable};

@@ -1,0 +1,362 @@
+//! Loading derivations from a source: a directory of `.drv` files (a real
+//! `/gnu/store` or `/nix/store`, or an unpacked corpus), a tarball of them
+//! (`.tar.zst` or plain `.tar`), a corpus folder (`drvs.tar.zst` with
+//! `packages.tsv.zst` and `store-meta.tsv.zst` beside it), or an abovo
+//! [snapshot](crate::snapshot).
+//!
+//! Files are parsed in parallel with rayon. Progress is reported through a
+//! [`Reporter`], so that a command-line tool can draw a bar and a library
+//! user can ignore it.
+
+use crate::build::{DrvRecord, build_graph};
+use crate::error::LoadError;
+use crate::graph::Graph;
+use crate::meta::StoreMeta;
+use crate::packages::PackageTable;
+use crate::tsv::ZSTD_MAGIC;
+use abovo_store::derivation::Derivation;
+use abovo_store::store_path::{StoreDir, StorePath};
+use rayon::prelude::*;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Receives progress from long operations. Every method has a no-op
+/// default; calls may come from several threads at once.
+pub trait Reporter: Sync {
+    /// A phase starts; `total` units of work when known.
+    fn begin(&self, _phase: &str, _total: Option<u64>) {}
+    /// `n` more units are done.
+    fn advance(&self, _n: u64) {}
+    /// The phase is over.
+    fn end(&self) {}
+}
+
+/// A [`Reporter`] that reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {}
+
+/// The kinds of source [`detect`] recognises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A directory holding `.drv` files.
+    Directory,
+    /// A folder holding `drvs.tar.zst` and possibly `packages.tsv[.zst]` and
+    /// `store-meta.tsv[.zst]`, as the Guix corpora are laid out.
+    CorpusFolder {
+        /// The tarball of `.drv` files.
+        tarball: PathBuf,
+        /// The package table, when present.
+        packages: Option<PathBuf>,
+        /// The store metadata, when present.
+        meta: Option<PathBuf>,
+    },
+    /// A tar archive (zstd-compressed or not) of `.drv` files.
+    Tarball,
+    /// An abovo snapshot.
+    Snapshot,
+}
+
+/// Tells what kind of source `path` is, by looking at it.
+pub fn detect(path: &Path) -> Result<SourceKind, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        let tarball = path.join("drvs.tar.zst");
+        if tarball.is_file() {
+            let find = |stem: &str| {
+                [format!("{stem}.tsv.zst"), format!("{stem}.tsv")]
+                    .into_iter()
+                    .map(|n| path.join(n))
+                    .find(|p| p.is_file())
+            };
+            return Ok(SourceKind::CorpusFolder {
+                tarball,
+                packages: find("packages"),
+                meta: find("store-meta"),
+            });
+        }
+        return Ok(SourceKind::Directory);
+    }
+    let mut head = [0u8; 512];
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut len = 0;
+    while len < head.len() {
+        match file.read(&mut head[len..]).map_err(io)? {
+            0 => break,
+            k => len += k,
+        }
+    }
+    let head = &head[..len];
+    if head.starts_with(crate::snapshot::MAGIC) {
+        Ok(SourceKind::Snapshot)
+    } else if head.starts_with(&ZSTD_MAGIC) || (len >= 262 && &head[257..262] == b"ustar") {
+        Ok(SourceKind::Tarball)
+    } else {
+        Err(LoadError::UnknownSource(path.to_owned()))
+    }
+}
+
+/// How to load a source.
+#[derive(Clone, Copy)]
+pub struct LoadOptions<'a> {
+    /// The store directory the paths are in.
+    pub store: &'a StoreDir,
+    /// A package table to attach (overrides one found in a corpus folder or
+    /// snapshot).
+    pub packages: Option<&'a Path>,
+    /// Store metadata to attach (likewise).
+    pub meta: Option<&'a Path>,
+    /// Where progress goes.
+    pub reporter: &'a dyn Reporter,
+}
+
+/// Loads the graph of any source [`detect`] recognises.
+pub fn load(path: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
+    let mut graph = match detect(path)? {
+        SourceKind::Snapshot => {
+            let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            crate::snapshot::read(&bytes).map_err(|source| LoadError::Snapshot {
+                path: path.to_owned(),
+                source,
+            })?
+        }
+        SourceKind::CorpusFolder {
+            tarball,
+            packages,
+            meta,
+        } => {
+            let mut g = graph_of_files(read_tarball(&tarball, opts.reporter)?, opts)?;
+            attach(&mut g, packages.as_deref(), meta.as_deref(), opts.store)?;
+            g
+        }
+        SourceKind::Tarball => graph_of_files(read_tarball(path, opts.reporter)?, opts)?,
+        SourceKind::Directory => load_directory(path, opts)?,
+    };
+    attach(&mut graph, opts.packages, opts.meta, opts.store)?;
+    if graph.description().is_empty() {
+        graph.set_description(path.display().to_string());
+    }
+    Ok(graph)
+}
+
+fn attach(
+    graph: &mut Graph,
+    packages: Option<&Path>,
+    meta: Option<&Path>,
+    store: &StoreDir,
+) -> Result<(), LoadError> {
+    if let Some(p) = packages {
+        graph.set_packages(PackageTable::read(p, store)?);
+    }
+    if let Some(m) = meta {
+        let meta = StoreMeta::read(m, graph)?;
+        graph.set_meta(meta);
+    }
+    Ok(())
+}
+
+/// A `.drv` file's base name and bytes.
+#[derive(Debug, Clone)]
+pub struct DrvFile {
+    /// `<hash>-<name>.drv`.
+    pub name: String,
+    /// The file's contents.
+    pub bytes: Vec<u8>,
+}
+
+/// The `.drv` file names of a directory, sorted.
+pub fn list_directory(dir: &Path) -> Result<Vec<String>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if !name.ends_with(".drv") {
+            continue;
+        }
+        let ft = entry.file_type().map_err(io)?;
+        if ft.is_file() || ft.is_symlink() {
+            names.push(name);
+        }
+    }
+    names.sort_unstable();
+    Ok(names)
+}
+
+/// Reads every `.drv` file of a directory (in parallel).
+pub fn read_directory(dir: &Path, reporter: &dyn Reporter) -> Result<Vec<DrvFile>, LoadError> {
+    let names = list_directory(dir)?;
+    reporter.begin("reading", Some(names.len() as u64));
+    let files: Vec<Result<DrvFile, LoadError>> = names
+        .into_par_iter()
+        .map(|name| {
+            let path = dir.join(&name);
+            let bytes = std::fs::read(&path).map_err(|source| LoadError::Io { path, source })?;
+            reporter.advance(1);
+            Ok(DrvFile { name, bytes })
+        })
+        .collect();
+    reporter.end();
+    files.into_iter().collect()
+}
+
+/// Reads every `.drv` member of a tar archive, zstd-compressed or not.
+/// Members are matched by base name; other members are skipped.
+pub fn read_tarball(path: &Path, reporter: &dyn Reporter) -> Result<Vec<DrvFile>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let bad = |reason: String| LoadError::Tarball {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let total = file.metadata().map(|m| m.len()).ok();
+    let counted = Counting {
+        inner: std::io::BufReader::with_capacity(1 << 20, file),
+        reporter,
+    };
+    let mut head = [0u8; 4];
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, counted);
+    {
+        use std::io::BufRead;
+        let buf = reader.fill_buf().map_err(io)?;
+        let k = buf.len().min(4);
+        head[..k].copy_from_slice(&buf[..k]);
+    }
+    reporter.begin("decompressing", total);
+    let stream: Box<dyn Read> = if head == ZSTD_MAGIC {
+        let mut d = zstd::stream::read::Decoder::with_buffer(reader).map_err(io)?;
+        d.window_log_max(31).map_err(io)?;
+        Box::new(d)
+    } else {
+        Box::new(reader)
+    };
+    let mut archive = tar::Archive::new(stream);
+    let mut files = Vec::new();
+    for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
+        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = {
+            let p = entry.path().map_err(|e| bad(e.to_string()))?;
+            match p.file_name().and_then(|n| n.to_str()) {
+                Some(n) if n.ends_with(".drv") => n.to_owned(),
+                _ => continue,
+            }
+        };
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(format!("member `{name}`: {e}")))?;
+        files.push(DrvFile { name, bytes });
+    }
+    reporter.end();
+    files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
+}
+
+/// Counts bytes read for a progress bar.
+struct Counting<'a, R> {
+    inner: R,
+    reporter: &'a dyn Reporter,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.reporter.advance(n as u64);
+        Ok(n)
+    }
+}
+
+/// The store path a `.drv` file name stands for.
+pub fn file_store_path(name: &str) -> Result<StorePath, LoadError> {
+    let path = StorePath::from_base_name(name).map_err(|source| LoadError::BadFileName {
+        file: name.to_owned(),
+        source,
+    })?;
+    if !path.is_derivation() {
+        return Err(LoadError::BadFileName {
+            file: name.to_owned(),
+            source: abovo_store::store_path::StorePathError::TooShort(name.to_owned()),
+        });
+    }
+    Ok(path)
+}
+
+/// Parses one `.drv` file into what the graph keeps.
+pub fn parse_record(store: &StoreDir, name: &str, bytes: &[u8]) -> Result<DrvRecord, LoadError> {
+    let path = file_store_path(name)?;
+    let drv = Derivation::parse(store, bytes).map_err(|source| LoadError::Parse {
+        file: name.to_owned(),
+        source,
+    })?;
+    Ok(DrvRecord::new(path, drv)?)
+}
+
+/// Builds the graph of files already in memory (parsing in parallel).
+pub fn graph_of_files(files: Vec<DrvFile>, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
+    opts.reporter.begin("parsing", Some(files.len() as u64));
+    let records: Vec<Result<DrvRecord, LoadError>> = files
+        .into_par_iter()
+        .map(|f| {
+            let r = parse_record(opts.store, &f.name, &f.bytes);
+            opts.reporter.advance(1);
+            r
+        })
+        .collect();
+    opts.reporter.end();
+    finish(records, opts.store)
+}
+
+/// Loads the `.drv` files of a directory, reading and parsing each file in
+/// one parallel pass (so the raw bytes never all sit in memory).
+pub fn load_directory(dir: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
+    let names = list_directory(dir)?;
+    if names.is_empty() {
+        return Err(LoadError::Empty(dir.to_owned()));
+    }
+    opts.reporter.begin("loading", Some(names.len() as u64));
+    let records: Vec<Result<DrvRecord, LoadError>> = names
+        .par_iter()
+        .map(|name| {
+            let path = dir.join(name);
+            let bytes = std::fs::read(&path).map_err(|source| LoadError::Io { path, source })?;
+            let r = parse_record(opts.store, name, &bytes);
+            opts.reporter.advance(1);
+            r
+        })
+        .collect();
+    opts.reporter.end();
+    let mut g = finish(records, opts.store)?;
+    g.set_description(dir.display().to_string());
+    Ok(g)
+}
+
+/// The first error in file order, or the graph of the records.
+fn finish(
+    records: Vec<Result<DrvRecord, LoadError>>,
+    store: &StoreDir,
+) -> Result<Graph, LoadError> {
+    let records: Vec<DrvRecord> = records.into_iter().collect::<Result<_, _>>()?;
+    if records.is_empty() {
+        return Err(LoadError::Empty(PathBuf::new()));
+    }
+    Ok(build_graph(store.clone(), records)?)
+}

@@ -1,0 +1,357 @@
+//! Queries on a loaded [`Graph`]: closures, reverse closures, shortest paths
+//! and the `guix refresh -l` dependents summary.
+//!
+//! Every walk follows input edges (from a derivation to what it uses) and is
+//! shaped by a [`Walk`]: whether sources are shown, whether the walk goes
+//! through fixed-output derivations (it does by default, as `guix graph`
+//! does), and how deep it goes. Neighbours are visited in id order, which is
+//! path order, so every answer is deterministic.
+
+use crate::graph::{Graph, NodeId, NodeKind};
+use std::collections::VecDeque;
+
+/// How a walk over input edges proceeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// Leave input sources out.
+    pub hide_sources: bool,
+    /// Do not walk into the inputs of fixed-output derivations (other than
+    /// the starting nodes): their output is pinned by a hash, so how it is
+    /// fetched does not matter for trust.
+    pub stop_at_fixed: bool,
+    /// Only nodes at most this many edges away from a starting node.
+    pub max_depth: Option<u32>,
+}
+
+impl Walk {
+    /// Whether the walk keeps node `n` at all.
+    fn keeps(&self, g: &Graph, n: NodeId) -> bool {
+        !(self.hide_sources && g.kind(n) == NodeKind::Source)
+    }
+
+    /// Whether the walk goes on into the inputs of `n`, reached at `depth`.
+    fn expands(&self, g: &Graph, n: NodeId, depth: u32, is_root: bool) -> bool {
+        if self.max_depth.is_some_and(|d| depth >= d) {
+            return false;
+        }
+        is_root || !(self.stop_at_fixed && g.is_fixed_output(n))
+    }
+}
+
+/// A part of a graph: nodes and the edges between them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subgraph {
+    /// The nodes, sorted by id.
+    pub nodes: Vec<NodeId>,
+    /// The edges `(from, to)`, sorted.
+    pub edges: Vec<(NodeId, NodeId)>,
+}
+
+/// Breadth-first search from `roots`; returns, per node reached, its depth
+/// (`u32::MAX` for nodes not reached), and the nodes in visiting order.
+fn bfs(g: &Graph, roots: &[NodeId], walk: &Walk) -> (Vec<u32>, Vec<NodeId>) {
+    let mut depth = vec![u32::MAX; g.len()];
+    let mut order = Vec::new();
+    let mut queue = VecDeque::new();
+    let mut is_root = vec![false; 0];
+    if !roots.is_empty() {
+        is_root = vec![false; g.len()];
+    }
+    for &r in roots {
+        is_root[r.index()] = true;
+        if depth[r.index()] == u32::MAX {
+            depth[r.index()] = 0;
+            order.push(r);
+            queue.push_back(r);
+        }
+    }
+    while let Some(x) = queue.pop_front() {
+        let d = depth[x.index()];
+        if !walk.expands(g, x, d, is_root[x.index()]) {
+            continue;
+        }
+        for &y in g.inputs(x) {
+            if depth[y.index()] == u32::MAX && walk.keeps(g, y) {
+                depth[y.index()] = d + 1;
+                order.push(y);
+                queue.push_back(y);
+            }
+        }
+    }
+    (depth, order)
+}
+
+/// The closure of `roots` (roots included), sorted by id.
+pub fn closure(g: &Graph, roots: &[NodeId], walk: &Walk) -> Vec<NodeId> {
+    let (_, mut order) = bfs(g, roots, walk);
+    order.sort_unstable();
+    order
+}
+
+/// The closure of `roots` as nodes and edges: the node and edge sets of
+/// `guix graph -t derivation` when `walk` is the default. With a depth
+/// limit, nodes at the limit are kept but their inputs are not.
+pub fn subgraph(g: &Graph, roots: &[NodeId], walk: &Walk) -> Subgraph {
+    let (depth, mut nodes) = bfs(g, roots, walk);
+    nodes.sort_unstable();
+    let mut edges = Vec::new();
+    for &x in &nodes {
+        let is_root = roots.contains(&x);
+        if !walk.expands(g, x, depth[x.index()], is_root) {
+            continue;
+        }
+        for &y in g.inputs(x) {
+            if depth[y.index()] != u32::MAX {
+                edges.push((x, y));
+            }
+        }
+    }
+    Subgraph { nodes, edges }
+}
+
+/// Every derivation that depends on one of `targets`, directly or not
+/// (targets excluded unless one depends on another), sorted by id.
+pub fn reverse_closure(g: &Graph, targets: &[NodeId]) -> Vec<NodeId> {
+    let mut seen = vec![false; g.len()];
+    let mut stack: Vec<NodeId> = targets.to_vec();
+    let mut out = Vec::new();
+    while let Some(x) = stack.pop() {
+        for &d in g.dependents(x) {
+            if !seen[d.index()] {
+                seen[d.index()] = true;
+                out.push(d);
+                stack.push(d);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// A shortest path from `from` to `to` over input edges, both ends
+/// included; `None` when there is none. Among equally short paths it is the
+/// one whose sequence of store paths is smallest, compared from `from`.
+pub fn shortest_path(g: &Graph, from: NodeId, to: NodeId, walk: &Walk) -> Option<Vec<NodeId>> {
+    if from == to {
+        return Some(vec![from]);
+    }
+    let mut parent = vec![u32::MAX; g.len()];
+    parent[from.index()] = from.0;
+    let mut frontier = vec![from];
+    let mut depth = 0;
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for &x in &frontier {
+            if !walk.expands(g, x, depth, x == from) {
+                continue;
+            }
+            for &y in g.inputs(x) {
+                if parent[y.index()] == u32::MAX && walk.keeps(g, y) {
+                    parent[y.index()] = x.0;
+                    if y == to {
+                        let mut path = vec![to];
+                        let mut cur = to;
+                        while cur != from {
+                            cur = NodeId(parent[cur.index()]);
+                            path.push(cur);
+                        }
+                        path.reverse();
+                        return Some(path);
+                    }
+                    next.push(y);
+                }
+            }
+        }
+        frontier = next;
+        depth += 1;
+    }
+    None
+}
+
+/// Every shortest path from `from` to `to`, in lexicographic order of their
+/// store paths, at most `limit` of them. Empty when there is no path.
+pub fn all_shortest_paths(
+    g: &Graph,
+    from: NodeId,
+    to: NodeId,
+    walk: &Walk,
+    limit: usize,
+) -> Vec<Vec<NodeId>> {
+    if from == to {
+        return vec![vec![from]];
+    }
+    // Distances from `from`, layer by layer, until `to` is reached.
+    let mut dist = vec![u32::MAX; g.len()];
+    dist[from.index()] = 0;
+    let mut frontier = vec![from];
+    let mut depth = 0u32;
+    let mut found = false;
+    while !frontier.is_empty() && !found {
+        let mut next = Vec::new();
+        for &x in &frontier {
+            if !walk.expands(g, x, depth, x == from) {
+                continue;
+            }
+            for &y in g.inputs(x) {
+                if dist[y.index()] == u32::MAX && walk.keeps(g, y) {
+                    dist[y.index()] = depth + 1;
+                    found |= y == to;
+                    next.push(y);
+                }
+            }
+        }
+        frontier = next;
+        depth += 1;
+    }
+    if !found {
+        return Vec::new();
+    }
+    // Nodes that lie on some shortest path: walk back from `to`.
+    let mut on_path = vec![false; g.len()];
+    on_path[to.index()] = true;
+    let mut layer = vec![to];
+    while let Some(&first) = layer.first() {
+        if first == from {
+            break;
+        }
+        let mut prev = Vec::new();
+        for &y in &layer {
+            for &x in g.dependents(y) {
+                let dx = dist[x.index()];
+                if dx != u32::MAX && dx + 1 == dist[y.index()] && !on_path[x.index()] {
+                    on_path[x.index()] = true;
+                    prev.push(x);
+                }
+            }
+        }
+        layer = prev;
+    }
+    // Enumerate forward from `from` in id order (depth-first, so paths come
+    // out sorted).
+    let mut paths = Vec::new();
+    let mut stack = vec![from];
+    enumerate(g, to, &dist, &on_path, walk, &mut stack, &mut paths, limit);
+    paths
+}
+
+#[allow(clippy::too_many_arguments)]
+fn enumerate(
+    g: &Graph,
+    to: NodeId,
+    dist: &[u32],
+    on_path: &[bool],
+    walk: &Walk,
+    stack: &mut Vec<NodeId>,
+    paths: &mut Vec<Vec<NodeId>>,
+    limit: usize,
+) {
+    if paths.len() >= limit {
+        return;
+    }
+    let Some(&x) = stack.last() else { return };
+    if x == to {
+        paths.push(stack.clone());
+        return;
+    }
+    for &y in g.inputs(x) {
+        if on_path[y.index()] && dist[y.index()] == dist[x.index()] + 1 && walk.keeps(g, y) {
+            stack.push(y);
+            enumerate(g, to, dist, on_path, walk, stack, paths, limit);
+            stack.pop();
+            if paths.len() >= limit {
+                return;
+            }
+        }
+    }
+}
+
+/// Counts and lists of a closure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClosureSummary {
+    /// Every node of the closure, sorted by id.
+    pub nodes: Vec<NodeId>,
+    /// Its derivations (fixed-output ones included).
+    pub derivations: Vec<NodeId>,
+    /// Its fixed-output derivations.
+    pub fixed_output: Vec<NodeId>,
+    /// Its input sources.
+    pub sources: Vec<NodeId>,
+    /// Input derivations that were not loaded.
+    pub missing: Vec<NodeId>,
+    /// The sum of the known NAR sizes.
+    pub known_size: u64,
+    /// How many nodes have a known size.
+    pub sized: usize,
+}
+
+/// The closure of `roots` with counts by kind and the total known size.
+pub fn closure_summary(g: &Graph, roots: &[NodeId], walk: &Walk) -> ClosureSummary {
+    let nodes = closure(g, roots, walk);
+    let mut s = ClosureSummary::default();
+    for &n in &nodes {
+        match g.kind(n) {
+            NodeKind::Derivation => {
+                s.derivations.push(n);
+                if g.is_fixed_output(n) {
+                    s.fixed_output.push(n);
+                }
+            }
+            NodeKind::Source => s.sources.push(n),
+            NodeKind::Missing => s.missing.push(n),
+        }
+        if let Some(size) = g.nar_size(n) {
+            s.known_size += size;
+            s.sized += 1;
+        }
+    }
+    s.nodes = nodes;
+    s
+}
+
+/// The answer of `guix refresh -l`: who would be rebuilt.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dependents {
+    /// Whether the lists are restricted to packages (a package table is
+    /// known); otherwise they hold every dependent derivation.
+    pub packages_only: bool,
+    /// Every dependent, sorted by id.
+    pub all: Vec<NodeId>,
+    /// The dependents that no other dependent depends on: building them
+    /// rebuilds all the others.
+    pub covering: Vec<NodeId>,
+}
+
+/// The dependents of `targets` (the targets themselves excluded),
+/// restricted to package derivations when the graph has a package table.
+pub fn dependents(g: &Graph, targets: &[NodeId]) -> Dependents {
+    let packages_only = !g.packages().is_empty();
+    let counted = |n: NodeId| {
+        !targets.contains(&n)
+            && g.kind(n) == NodeKind::Derivation
+            && (!packages_only || g.packages().is_package(n))
+    };
+    let rev = reverse_closure(g, targets);
+    let mut in_rev = vec![false; g.len()];
+    for &n in &rev {
+        in_rev[n.index()] = true;
+    }
+    // above[n]: some counted dependent other than n depends on n. Computed
+    // from the top of the graph down (reverse topological order).
+    let mut above = vec![false; g.len()];
+    for &n in g.topological_order().iter().rev() {
+        if !in_rev[n.index()] {
+            continue;
+        }
+        above[n.index()] = g
+            .dependents(n)
+            .iter()
+            .any(|&d| in_rev[d.index()] && (counted(d) || above[d.index()]));
+    }
+    let all: Vec<NodeId> = rev.iter().copied().filter(|&n| counted(n)).collect();
+    let covering = all.iter().copied().filter(|n| !above[n.index()]).collect();
+    Dependents {
+        packages_only,
+        all,
+        covering,
+    }
+}

@@ -1,0 +1,232 @@
+//! Name resolution: from what a person types to a node.
+//!
+//! Accepted, in this order:
+//! 1. an absolute store path: a `.drv` path, or an output path (or a file
+//!    inside one), resolved to the derivation that builds it;
+//! 2. a store base name `<hash>-<name>`, likewise;
+//! 3. `name` or `name@version`. The version after `@` is a prefix, component
+//!    by component as in Guix (`openjdk@21` is the newest 21.x). With a
+//!    package table, names are package names; names the table does not know
+//!    (or every name, without a table) are matched against the derivations
+//!    that are not fixed-output, split into name and version at the first
+//!    hyphen followed by a digit; derived sources (`…-checkout`, `….tar.xz`)
+//!    count only when nothing else matches. The newest version wins; several
+//!    distinct derivations with that version are an ambiguity.
+//! 4. a derivation name as in its file name (`hello-2.12.2` or
+//!    `hello-2.12.2.drv`), when exactly one derivation has it.
+//!
+//! An unknown name is an error that suggests near names.
+
+use crate::error::ResolveError;
+use crate::graph::{Graph, NodeId};
+use crate::version::{compare_versions, is_version_prefix, split_name_version};
+use abovo_store::store_path::StorePath;
+use rustc_hash::FxHashMap;
+
+/// Lookup tables for names, built on first use.
+#[derive(Debug, Default)]
+pub(crate) struct NameIndex {
+    /// Package name → package table rows.
+    packages: FxHashMap<String, Vec<u32>>,
+    /// Name part of derivation names → (version, node), non-FODs only.
+    derivations: FxHashMap<String, Vec<(String, NodeId)>>,
+    /// Full derivation name (without `.drv`) → nodes.
+    full_names: FxHashMap<String, Vec<NodeId>>,
+}
+
+impl NameIndex {
+    fn build(g: &Graph) -> NameIndex {
+        let mut idx = NameIndex::default();
+        for (i, p) in g.packages().rows().iter().enumerate() {
+            idx.packages
+                .entry(p.name.clone())
+                .or_default()
+                .push(i as u32);
+        }
+        for d in g.derivations() {
+            idx.full_names
+                .entry(d.name().to_owned())
+                .or_default()
+                .push(d.node());
+            if d.is_fixed_output() {
+                continue;
+            }
+            if let (name, Some(version)) = split_name_version(d.name()) {
+                idx.derivations
+                    .entry(name.to_owned())
+                    .or_default()
+                    .push((version.to_owned(), d.node()));
+            }
+        }
+        idx
+    }
+}
+
+/// Resolves `spec` to one node of `g` (see the [module docs](self)).
+pub fn resolve(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
+    let spec = spec.trim();
+    if spec.starts_with('/') {
+        return resolve_path(g, spec);
+    }
+    if looks_like_base_name(spec) {
+        let full = format!("{}/{}", g.store_dir(), spec);
+        return resolve_path(g, &full);
+    }
+    let idx = g.name_index.get_or_init(|| NameIndex::build(g));
+    let (name, version) = match spec.rsplit_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let matches = |v: &str| version.is_none_or(|want| is_version_prefix(want, v));
+
+    // Through the package table.
+    if let Some(rows) = idx.packages.get(name) {
+        let table = g.packages();
+        let candidates: Vec<(String, NodeId)> = rows
+            .iter()
+            .filter_map(|&i| {
+                let p = &table.rows()[i as usize];
+                let node = table.node(i as usize)?;
+                matches(&p.version).then(|| (p.version.clone(), node))
+            })
+            .collect();
+        if let Some(node) = newest(g, spec, candidates)? {
+            return Ok(node);
+        }
+    }
+    // Through derivation names; derived sources (patched checkouts,
+    // repacked tarballs) only when no package-like derivation matches.
+    if let Some(list) = idx.derivations.get(name) {
+        let (sources, packages): (Vec<_>, Vec<_>) = list
+            .iter()
+            .filter(|(v, _)| matches(v))
+            .cloned()
+            .partition(|(v, _)| is_source_artifact(v));
+        for candidates in [packages, sources] {
+            if let Some(node) = newest(g, spec, candidates)? {
+                return Ok(node);
+            }
+        }
+    }
+    // A derivation's full name.
+    let full = spec.strip_suffix(".drv").unwrap_or(spec);
+    if let Some(nodes) = idx.full_names.get(full) {
+        return match nodes.as_slice() {
+            [one] => Ok(*one),
+            many => Err(ResolveError::Ambiguous {
+                name: spec.to_owned(),
+                candidates: many.iter().map(|&n| describe(g, n)).collect(),
+            }),
+        };
+    }
+    Err(ResolveError::Unknown {
+        name: spec.to_owned(),
+        suggestions: suggest(idx, name),
+    })
+}
+
+/// The newest of `candidates`; an error when several distinct nodes share
+/// the newest version; `None` when there is no candidate.
+fn newest(
+    g: &Graph,
+    spec: &str,
+    mut candidates: Vec<(String, NodeId)>,
+) -> Result<Option<NodeId>, ResolveError> {
+    candidates.sort_by(|a, b| compare_versions(&b.0, &a.0).then(a.1.cmp(&b.1)));
+    candidates.dedup_by(|a, b| a.1 == b.1);
+    let Some((best, node)) = candidates.first().cloned() else {
+        return Ok(None);
+    };
+    let tied: Vec<NodeId> = candidates
+        .iter()
+        .filter(|(v, _)| compare_versions(v, &best).is_eq())
+        .map(|&(_, n)| n)
+        .collect();
+    if tied.len() > 1 {
+        return Err(ResolveError::Ambiguous {
+            name: spec.to_owned(),
+            candidates: tied.iter().map(|&n| describe(g, n)).collect(),
+        });
+    }
+    Ok(Some(node))
+}
+
+/// `name@version (path)` of a candidate.
+fn describe(g: &Graph, n: NodeId) -> String {
+    let label = match g.packages().packages_of(n).next() {
+        Some(p) => p.full_name(),
+        None => match split_name_version(g.label(n)) {
+            (name, Some(v)) => format!("{name}@{v}"),
+            (name, None) => name.to_owned(),
+        },
+    };
+    format!("{label} ({})", g.display_path(n))
+}
+
+/// Whether a version part names a source artefact rather than a package:
+/// Guix calls a patched checkout `NAME-VERSION-checkout` and a repacked
+/// tarball `NAME-VERSION.tar.xz`.
+fn is_source_artifact(version: &str) -> bool {
+    const SUFFIXES: &[&str] = &[
+        "-checkout",
+        ".tar",
+        ".tar.gz",
+        ".tar.xz",
+        ".tar.bz2",
+        ".tar.zst",
+        ".tar.lz",
+        ".tgz",
+        ".zip",
+        ".patch",
+        ".gem",
+        ".crate",
+        ".jar",
+    ];
+    SUFFIXES.iter().any(|s| version.ends_with(s))
+}
+
+fn looks_like_base_name(spec: &str) -> bool {
+    let b = spec.as_bytes();
+    b.len() > 33
+        && b[32] == b'-'
+        && b[..32]
+            .iter()
+            .all(|&c| abovo_store::nixbase32::is_nix32_char(c))
+}
+
+fn resolve_path(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
+    let not_in_graph = || ResolveError::NotInGraph(spec.to_owned());
+    let (item, rest): (StorePath, &str) =
+        g.store_dir()
+            .parse_prefix(spec)
+            .map_err(|e| ResolveError::Unknown {
+                name: spec.to_owned(),
+                suggestions: vec![format!("a path in {} ({e})", g.store_dir())],
+            })?;
+    if rest.is_empty() || rest == "/" {
+        if let Some(n) = g.lookup(&item) {
+            return Ok(n);
+        }
+    }
+    g.lookup_output(&item)
+        .map(|(n, _)| n)
+        .ok_or_else(not_in_graph)
+}
+
+/// Up to five known names close to `name`, best first.
+fn suggest(idx: &NameIndex, name: &str) -> Vec<String> {
+    let mut scored: Vec<(f64, &str)> = idx
+        .packages
+        .keys()
+        .chain(idx.derivations.keys())
+        .map(|k| (strsim::jaro_winkler(name, k), k.as_str()))
+        .filter(|&(s, k)| s >= 0.88 || (k.len() > 3 && k.contains(name) && name.len() >= 3))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, k)| k.to_owned())
+        .collect()
+}

@@ -1,0 +1,130 @@
+//! Interned strings: every name, output name, system, builder and kept
+//! environment value of a graph is stored once and referred to by a [`StrId`].
+//!
+//! Derivation graphs repeat the same few strings endlessly (`out`,
+//! `x86_64-linux`, `builtin:download`, the mirror lists of every download), so
+//! one arena with offsets is both smaller and faster to write to a snapshot
+//! than a `String` per use.
+
+use rustc_hash::FxHashMap;
+
+/// The id of an interned string in a [`Strings`] table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StrId(pub u32);
+
+/// An append-only table of distinct strings.
+#[derive(Debug, Clone, Default)]
+pub struct Strings {
+    /// All strings, back to back.
+    text: String,
+    /// `ends[i]` is the end of string `i` in `text`; it starts where `i - 1` ends.
+    ends: Vec<u32>,
+}
+
+impl Strings {
+    /// The string `id` stands for; empty for an id that is not in the table
+    /// (ids are validated when a table is read from a snapshot, so this only
+    /// happens when ids are mixed up between tables).
+    pub fn get(&self, id: StrId) -> &str {
+        let i = id.0 as usize;
+        let Some(&end) = self.ends.get(i) else {
+            return "";
+        };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start as usize..end as usize).unwrap_or("")
+    }
+
+    /// How many strings the table holds.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The concatenated text and the end offsets, for the snapshot writer.
+    pub(crate) fn raw_parts(&self) -> (&str, &[u32]) {
+        (&self.text, &self.ends)
+    }
+
+    /// Rebuilds a table from [`Strings::raw_parts`], checking that the offsets
+    /// are ordered, in range and on character boundaries.
+    pub(crate) fn from_raw_parts(text: String, ends: Vec<u32>) -> Option<Strings> {
+        let mut prev = 0u32;
+        for &end in &ends {
+            if end < prev || end as usize > text.len() || !text.is_char_boundary(end as usize) {
+                return None;
+            }
+            prev = end;
+        }
+        Some(Strings { text, ends })
+    }
+}
+
+/// Builds a [`Strings`] table, giving equal strings the same id.
+#[derive(Debug, Default)]
+pub struct Interner {
+    strings: Strings,
+    ids: FxHashMap<Box<str>, StrId>,
+}
+
+impl Interner {
+    /// An empty interner.
+    pub fn new() -> Interner {
+        Interner::default()
+    }
+
+    /// The id of `s`, adding it when new.
+    pub fn intern(&mut self, s: &str) -> StrId {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = StrId(self.strings.ends.len() as u32);
+        self.strings.text.push_str(s);
+        self.strings.ends.push(self.strings.text.len() as u32);
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    /// The id of `s` if it was interned.
+    pub fn lookup(&self, s: &str) -> Option<StrId> {
+        self.ids.get(s).copied()
+    }
+
+    /// The finished table.
+    pub fn finish(self) -> Strings {
+        self.strings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_strings_share_an_id() {
+        let mut i = Interner::new();
+        let a = i.intern("out");
+        let b = i.intern("x86_64-linux");
+        let c = i.intern("out");
+        let e = i.intern("");
+        assert_eq!(a, c);
+        assert_ne!(a, b);
+        let s = i.finish();
+        assert_eq!(s.get(a), "out");
+        assert_eq!(s.get(b), "x86_64-linux");
+        assert_eq!(s.get(e), "");
+        assert_eq!(s.get(StrId(99)), "");
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn raw_parts_are_validated() {
+        assert!(Strings::from_raw_parts("abc".into(), vec![1, 3]).is_some());
+        assert!(Strings::from_raw_parts("abc".into(), vec![2, 1]).is_none());
+        assert!(Strings::from_raw_parts("abc".into(), vec![4]).is_none());
+        assert!(Strings::from_raw_parts("é".into(), vec![1]).is_none());
+    }
+}

@@ -1,0 +1,107 @@
+//! Package names and versions as Guix reads them: splitting a derivation
+//! name into name and version, comparing versions, and version prefixes.
+
+use std::cmp::Ordering;
+
+/// Splits `name-version` at the first hyphen followed by a digit, as Guix's
+/// `package-name->name+version` does: `guile-bootstrap-2.0` gives
+/// `("guile-bootstrap", Some("2.0"))`, `bash` gives `("bash", None)`.
+pub fn split_name_version(name: &str) -> (&str, Option<&str>) {
+    let b = name.as_bytes();
+    for i in 0..b.len().saturating_sub(1) {
+        if b[i] == b'-' && b[i + 1].is_ascii_digit() {
+            return (&name[..i], Some(&name[i + 1..]));
+        }
+    }
+    (name, None)
+}
+
+/// Compares versions like glibc's `strverscmp`, which Guix's
+/// `version-compare` uses: runs of digits compare as numbers, other runs
+/// byte by byte.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let i = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let j = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (p, q) = (trim_zeros(&x[..i]), trim_zeros(&y[..j]));
+                let ord = p.len().cmp(&q.len()).then_with(|| p.cmp(q));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                x = &x[i..];
+                y = &y[j..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let k = digits.iter().take_while(|&&c| c == b'0').count();
+    &digits[k..]
+}
+
+/// Whether `prefix` is a version prefix of `version`, component by
+/// component as Guix's `version-prefix?`: `4.1` is a prefix of `4.1.2` but
+/// not of `4.16.2`.
+pub fn is_version_prefix(prefix: &str, version: &str) -> bool {
+    let mut v = version.split('.').filter(|s| !s.is_empty());
+    prefix
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .all(|p| v.next() == Some(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_guix() {
+        assert_eq!(
+            split_name_version("hello-2.12.2"),
+            ("hello", Some("2.12.2"))
+        );
+        assert_eq!(
+            split_name_version("guile-bootstrap-2.0"),
+            ("guile-bootstrap", Some("2.0"))
+        );
+        assert_eq!(split_name_version("bash"), ("bash", None));
+        assert_eq!(
+            split_name_version("gcc-cross-boot0-14.3.0"),
+            ("gcc-cross-boot0", Some("14.3.0"))
+        );
+        assert_eq!(split_name_version("x-"), ("x-", None));
+    }
+
+    #[test]
+    fn compares_versions() {
+        assert_eq!(compare_versions("2.12.2", "2.9"), Ordering::Greater);
+        assert_eq!(compare_versions("1.0", "1.0"), Ordering::Equal);
+        assert_eq!(compare_versions("1.0", "1.0.1"), Ordering::Less);
+        assert_eq!(compare_versions("21.0.5", "17.0.13"), Ordering::Greater);
+        assert_eq!(compare_versions("1.0-0.e455d67", "1.0"), Ordering::Greater);
+        assert_eq!(compare_versions("007", "7"), Ordering::Equal);
+    }
+
+    #[test]
+    fn version_prefixes() {
+        assert!(is_version_prefix("4.1", "4.1.2"));
+        assert!(!is_version_prefix("4.1", "4.16.2"));
+        assert!(is_version_prefix("21", "21.0.5"));
+        assert!(is_version_prefix("2.12.2", "2.12.2"));
+        assert!(!is_version_prefix("2.12.2.1", "2.12.2"));
+    }
+}
