@@ -14,6 +14,7 @@
 //! | [`store_path`] | store directories, store paths, fingerprints |
 //! | [`derivation`] | `.drv` files: ATerm reading and writing, JSON, hashing, output paths |
 //! | [`nar`] | NAR archives: writing, strict reading, unpacking, NAR hash and size |
+//! | [`narinfo`] | narinfo files: parsing, writing, Nix and Guix signatures |
 //! | [`references`] | reference scanning over a NAR stream, as the daemon does it |
 //!
 //! Everything that names a path takes the store directory as a value
@@ -38,6 +39,7 @@ pub mod encoding;
 pub mod file_hash;
 pub mod hash;
 pub mod nar;
+pub mod narinfo;
 pub mod nixbase32;
 pub mod references;
 pub mod store_path;
