@@ -240,7 +240,8 @@ impl<'a> Parser<'a> {
             .or_else(|source| self.err(start, ParseErrorKind::BadStorePath { field, source }))
     }
 
-    fn output(&mut self, outputs: &mut BTreeMap<String, Output>) -> Result<(), ParseError> {
+    /// Parses one output; duplicates are checked by the caller.
+    fn output(&mut self) -> Result<Keyed<String, Output>, ParseError> {
         self.expect("(")?;
         let name_at = self.pos;
         let name = self.text("output name")?;
@@ -256,30 +257,20 @@ impl<'a> Parser<'a> {
         self.expect(",")?;
         let hash = self.text("output hash")?;
         self.expect(")")?;
-        if outputs.contains_key(&name) {
-            return self.err(
-                name_at,
-                ParseErrorKind::Duplicate {
-                    what: "output",
-                    key: name,
-                },
-            );
-        }
-        outputs.insert(
+        Ok((
+            name_at,
             name,
             Output {
                 path,
                 hash_algo,
                 hash,
             },
-        );
-        Ok(())
+        ))
     }
 
-    fn input_derivation(
-        &mut self,
-        inputs: &mut BTreeMap<StorePath, BTreeSet<String>>,
-    ) -> Result<(), ParseError> {
+    /// Parses one input derivation; duplicate inputs are checked by the
+    /// caller.
+    fn input_derivation(&mut self) -> Result<Keyed<StorePath, BTreeSet<String>>, ParseError> {
         self.expect("(")?;
         let at = self.pos;
         let path = self.path("input derivation")?;
@@ -290,56 +281,46 @@ impl<'a> Parser<'a> {
             );
         }
         self.expect(",")?;
-        let mut names = BTreeSet::new();
+        let mut names = Vec::new();
         self.list(|p| {
             let name_at = p.pos;
-            let name = p.text("input output name")?;
-            if let Some(dup) = names.replace(name) {
-                return p.err(
-                    name_at,
-                    ParseErrorKind::Duplicate {
-                        what: "output name of an input",
-                        key: dup,
-                    },
-                );
-            }
+            names.push((name_at, p.text("input output name")?, ()));
             Ok(())
         })?;
         self.expect(")")?;
-        if inputs.contains_key(&path) {
-            return self.err(
-                at,
-                ParseErrorKind::Duplicate {
-                    what: "input derivation",
-                    key: self.store.display(&path),
-                },
-            );
-        }
-        inputs.insert(path, names);
-        Ok(())
+        let names = into_map(names, "output name of an input", |k: &String| k.clone())?
+            .into_keys()
+            .collect();
+        Ok((at, path, names))
     }
 
     fn derivation(&mut self) -> Result<Derivation, ParseError> {
         let mut drv = Derivation::default();
         self.expect("Derive(")?;
-        self.list(|p| p.output(&mut drv.outputs))?;
-        self.expect(",")?;
-        self.list(|p| p.input_derivation(&mut drv.input_derivations))?;
-        self.expect(",")?;
+        let mut outputs = Vec::new();
         self.list(|p| {
-            let at = p.pos;
-            let path = p.path("input source")?;
-            if let Some(dup) = drv.input_sources.replace(path) {
-                return p.err(
-                    at,
-                    ParseErrorKind::Duplicate {
-                        what: "input source",
-                        key: p.store.display(&dup),
-                    },
-                );
-            }
+            outputs.push(p.output()?);
             Ok(())
         })?;
+        drv.outputs = into_map(outputs, "output", String::clone)?;
+        self.expect(",")?;
+        let mut inputs = Vec::new();
+        self.list(|p| {
+            inputs.push(p.input_derivation()?);
+            Ok(())
+        })?;
+        let store = self.store;
+        drv.input_derivations = into_map(inputs, "input derivation", |k| store.display(k))?;
+        self.expect(",")?;
+        let mut sources = Vec::new();
+        self.list(|p| {
+            let at = p.pos;
+            sources.push((at, p.path("input source")?, ()));
+            Ok(())
+        })?;
+        drv.input_sources = into_map(sources, "input source", |k| store.display(k))?
+            .into_keys()
+            .collect();
         self.expect(",")?;
         drv.system = self.text("system")?;
         self.expect(",")?;
@@ -350,6 +331,7 @@ impl<'a> Parser<'a> {
             Ok(())
         })?;
         self.expect(",")?;
+        let mut env = Vec::new();
         self.list(|p| {
             p.expect("(")?;
             let at = p.pos;
@@ -357,18 +339,11 @@ impl<'a> Parser<'a> {
             p.expect(",")?;
             let value = p.string()?.into_owned();
             p.expect(")")?;
-            if drv.environment.contains_key(&key) {
-                let key = String::from_utf8_lossy(&key).into_owned();
-                return p.err(
-                    at,
-                    ParseErrorKind::Duplicate {
-                        what: "environment variable",
-                        key,
-                    },
-                );
-            }
-            drv.environment.insert(key, value);
+            env.push((at, key, value));
             Ok(())
+        })?;
+        drv.environment = into_map(env, "environment variable", |k: &Vec<u8>| {
+            String::from_utf8_lossy(k).into_owned()
         })?;
         self.expect(")")?;
         if self.pos != self.input.len() {
@@ -379,6 +354,37 @@ impl<'a> Parser<'a> {
         }
         Ok(drv)
     }
+}
+
+/// A parsed map entry with the offset of its key, for error messages.
+type Keyed<K, V> = (usize, K, V);
+
+/// Builds a map from entries in document order, rejecting a repeated key at
+/// the offset of its second occurrence. Canonical `.drv` files list keys in
+/// strictly increasing order, which is checked in one pass and then built
+/// in bulk, much faster than inserting one key at a time.
+fn into_map<K: Ord, V>(
+    entries: Vec<Keyed<K, V>>,
+    what: &'static str,
+    show: impl Fn(&K) -> String,
+) -> Result<BTreeMap<K, V>, ParseError> {
+    if entries.windows(2).all(|w| w[0].1 < w[1].1) {
+        return Ok(entries.into_iter().map(|(_, k, v)| (k, v)).collect());
+    }
+    let mut map = BTreeMap::new();
+    for (offset, key, value) in entries {
+        if map.contains_key(&key) {
+            return Err(ParseError {
+                offset,
+                kind: ParseErrorKind::Duplicate {
+                    what,
+                    key: show(&key),
+                },
+            });
+        }
+        map.insert(key, value);
+    }
+    Ok(map)
 }
 
 fn quoted(token: &'static str) -> &'static str {
