@@ -28,18 +28,18 @@
 //! [`NarInfo::to_guix_string`] and [`NarInfo::to_nix_string`] write the
 //! field order of `guix publish` and of Nix. A parsed narinfo remembers its
 //! own layout (field order, spacing, non-canonical spellings such as a base16
-//! hash or leading zeros) so that [`NarInfo::to_string`] writes it back byte
+//! hash or leading zeros) so that its `Display` (`to_string()`) writes it back byte
 //! for byte; a line whose typed value was changed since is written
 //! canonically.
 //!
 //! # Signatures
 //!
 //! * Nix signs the [fingerprint](NarInfo::fingerprint) with Ed25519
-//!   ([`verify_nix_signature`](signature::verify_nix_signature)).
+//!   ([`verify_nix_signature`]).
 //! * Guix signs the SHA-256 of the text *before* `Signature:`
 //!   ([`guix_signed_sha256`]) with ECDSA on the edwards25519 curve, inside a
 //!   libgcrypt S-expression
-//!   ([`GuixSignature`](signature::GuixSignature)).
+//!   ([`GuixSignature`]).
 //!
 //! ```
 //! use abovo_store::narinfo::NarInfo;

@@ -85,7 +85,7 @@ pub fn hash_path(path: &Path) -> Result<NarHash, DumpError> {
 }
 
 /// The NAR hash of `path` with `algo`, leaving out entries below `path` for
-/// which `select` is false (see [`dump_path_filtered`](super::dump_path_filtered)).
+/// which `select` is false (see [`dump_path_filtered`]).
 pub fn hash_path_with(
     path: &Path,
     algo: HashAlgo,

@@ -27,7 +27,7 @@
 //! | [`writer`] | NAR from a filesystem tree ([`dump_path`]), an in-memory [`Tree`] or bytes |
 //! | [`hash`] | NAR hash and size in one pass, without holding the archive ([`hash_path`]) |
 //! | [`reader`] | a strict streaming parser that calls a [`NarVisitor`] ([`parse`]) |
-//! | [`restore`] | unpacking into a directory that cannot be escaped ([`restore`](restore::restore)) |
+//! | [`restore`](mod@restore) | unpacking into a directory that cannot be escaped ([`restore`](restore::restore)) |
 //!
 //! Reference scanning over the same stream lives in
 //! [`crate::references`]: wrap the hashing sink in a
@@ -48,7 +48,7 @@
 //!
 //! The reader is as strict as modern Nix's `parseDump`, and stricter where a
 //! lax reading could be abused: see [`reader`] for the full list. The
-//! [`restore`] module relies on those checks (no `/`, `.`, `..`, NUL or empty
+//! [`restore`](mod@restore) module relies on those checks (no `/`, `.`, `..`, NUL or empty
 //! names, no duplicates) *and* opens everything relative to directory handles
 //! with `O_NOFOLLOW`, so a hostile archive can neither name nor reach a path
 //! outside its target.

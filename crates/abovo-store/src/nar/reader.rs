@@ -141,7 +141,7 @@ pub enum ReadErrorKind {
         limit: u64,
     },
     /// Padding bytes that are not zero.
-    #[error("non-zero padding byte {byte:#04x}")]
+    #[error("expected zero padding, found the byte {byte:#04x}")]
     NonZeroPadding {
         /// The offending byte.
         byte: u8,
@@ -173,13 +173,13 @@ pub enum ReadErrorKind {
         reason: &'static str,
     },
     /// Directories nested deeper than [`MAX_DEPTH`].
-    #[error("directories nested more than {limit} deep")]
+    #[error("directories nested more than {limit} deep (the limit of this reader)")]
     TooDeep {
         /// The limit.
         limit: usize,
     },
     /// Bytes after the end of the archive.
-    #[error("unexpected data after the end of the archive")]
+    #[error("expected the end of the input after the archive, found more data")]
     TrailingData,
     /// Reading the input failed.
     #[error("cannot read the archive: {0}")]
