@@ -9,7 +9,7 @@
 use super::writer::{DumpError, dump_path_filtered, write_regular};
 use crate::hash::{Hash, HashAlgo, Hasher};
 use std::fs::Metadata;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 /// The NAR hash and NAR size of a store item.
@@ -75,6 +75,46 @@ impl Write for NarHashSink {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A [`Read`] adaptor that hashes and counts what is read through it: wrap
+/// a downloaded NAR in it, unpack or validate it, then compare
+/// [`HashingReader::finish`] with the narinfo's `NarHash` and `NarSize`.
+///
+/// ```
+/// use abovo_store::nar::{self, HashingReader};
+/// let archive = nar::Tree::Regular { executable: false, contents: b"hello".to_vec() }.to_nar();
+/// let mut input = HashingReader::new(&archive[..]);
+/// nar::validate(&mut input)?;
+/// assert_eq!(input.finish(), nar::hash_regular_bytes(b"hello", false));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct HashingReader<R: Read> {
+    inner: R,
+    sink: NarHashSink,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Hashes with SHA-256 what is read from `inner`.
+    pub fn new(inner: R) -> HashingReader<R> {
+        HashingReader {
+            inner,
+            sink: NarHashSink::new(),
+        }
+    }
+
+    /// The hash and size of everything read so far.
+    pub fn finish(self) -> NarHash {
+        self.sink.finish()
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sink.write_all(&buf[..n])?;
+        Ok(n)
     }
 }
 

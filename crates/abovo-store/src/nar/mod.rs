@@ -59,7 +59,9 @@ pub mod restore;
 pub mod wire;
 pub mod writer;
 
-pub use hash::{NarHash, NarHashSink, hash_path, hash_path_with, hash_regular_bytes};
+pub use hash::{
+    HashingReader, NarHash, NarHashSink, hash_path, hash_path_with, hash_regular_bytes,
+};
 pub use reader::{NarSummary, NarVisitor, ReadError, ReadErrorKind, parse, validate};
 pub use restore::{RestoreError, restore};
 pub use writer::{DumpError, Tree, dump_path, dump_path_filtered, write_regular, write_tree};
