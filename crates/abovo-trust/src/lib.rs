@@ -1,4 +1,5 @@
-//! What a package rests on: seeds, their kinds and the evidence for them.
+//! What a package rests on: seeds, their kinds, the evidence for them, their
+//! sizes, and the whole-distribution audit.
 //!
 //! This crate is the analysis stage of abovo (bytes → model → graph →
 //! **analysis** → report). It answers design.md's trust questions:
@@ -7,12 +8,24 @@
 //! | --- | --- |
 //! | [`kind`] | the vocabulary: [`Kind`] and [`Evidence`] |
 //! | [`content`] | classification from bytes: magic numbers, archives, generated text |
+//! | [`knowledge`] | the knowledge base keyed by fixed-output hash (`data/knowledge.toml`) |
+//! | [`rules`] | name and URL rules, each with an id and a justification |
+//! | [`classify`] | the three layers together for one seed of a graph |
+//! | [`sizes`] | seed sizes and where they came from |
+//! | [`report`] | the trust walk and report of one target (`abovo seeds`) |
+//! | [`audit`] | per-package binary seed sets over a whole graph (`abovo audit`) |
 //!
 //! It knows nothing about terminals or HTML: every answer is a value that
 //! serialises to JSON, and the CLI renders it.
 #![deny(missing_docs)]
 
+pub mod audit;
+pub mod classify;
 pub mod content;
 pub mod kind;
+pub mod knowledge;
+pub mod report;
+pub mod rules;
+pub mod sizes;
 
 pub use kind::{Evidence, Kind};

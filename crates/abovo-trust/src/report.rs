@@ -1,0 +1,243 @@
+//! The trust report of one target (`abovo seeds TARGET`): the walk, its
+//! seeds with their kinds, evidence, sizes and paths, totals per kind, and
+//! the daemon built-ins relied on.
+//!
+//! The walk is breadth-first over input edges from the target, visiting
+//! inputs in id (store path) order, so the first path found to a node is the
+//! shortest and, among the shortest, the smallest by store paths: the same
+//! answer as `abovo path`. It stops at fixed-output derivations (their
+//! output is pinned by a hash; how it was fetched does not change it) unless
+//! `through_fixed` is set; a fixed-output derivation is a seed either way.
+
+use crate::classify::{Classification, Origin, SeedFacts, Seeds};
+use crate::kind::Kind;
+use abovo_graph::{Graph, NodeId, NodeKind};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How the walk goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalkOptions {
+    /// Walk on into the inputs of fixed-output derivations (their fetchers).
+    pub through_fixed: bool,
+}
+
+/// One step of a path from the target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// The node's store path.
+    pub path: String,
+    /// A short label (`hello-2.12.2`, `bash`).
+    pub label: String,
+}
+
+/// One seed in a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedEntry {
+    /// What the graph says about it.
+    #[serde(flatten)]
+    pub facts: SeedFacts,
+    /// The verdict.
+    #[serde(flatten)]
+    pub class: Classification,
+    /// The shortest path from the target to it, both ends included.
+    pub path_from_target: Vec<Step>,
+}
+
+/// Totals for one kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct KindTotal {
+    /// The kind.
+    pub kind: Kind,
+    /// How many seeds.
+    pub seeds: usize,
+    /// The sum of the known sizes.
+    pub known_bytes: u64,
+    /// How many have no known size.
+    pub unknown_sizes: usize,
+}
+
+/// A built-in builder the walk relies on.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuiltinUse {
+    /// `builtin:download`, `builtin:git-download` …
+    pub builder: String,
+    /// How many derivations of the walk use it.
+    pub derivations: usize,
+}
+
+/// The trust base of a target.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustReport {
+    /// The graph it was computed on.
+    pub graph: String,
+    /// The target's store path.
+    pub target: String,
+    /// Its label.
+    pub target_label: String,
+    /// Whether the walk went through fixed-output derivations.
+    pub through_fixed: bool,
+    /// Derivations the walk visited (the target included).
+    pub derivations_walked: usize,
+    /// The seeds, grouped by kind (binaries first), biggest first.
+    pub seeds: Vec<SeedEntry>,
+    /// Totals per kind, in kind order (kinds with no seed left out).
+    pub totals: Vec<KindTotal>,
+    /// The daemon built-ins relied on: the daemon itself fetches (and is
+    /// trusted to check) what these derivations download.
+    pub builtins: Vec<BuiltinUse>,
+}
+
+/// The result of the walk alone: seeds and their parents.
+pub struct Walked {
+    /// The seeds, in visiting order.
+    pub seeds: Vec<NodeId>,
+    /// Per node, the node it was first reached from (`u32::MAX`: not
+    /// reached; the target points to itself).
+    pub parent: Vec<u32>,
+    /// Derivations visited.
+    pub derivations: usize,
+    /// Built-in builders used, with counts.
+    pub builtins: BTreeMap<String, usize>,
+}
+
+/// Whether the trust walk goes on into the inputs of `n`.
+pub fn expands(g: &Graph, n: NodeId, opts: WalkOptions) -> bool {
+    match g.kind(n) {
+        NodeKind::Derivation => opts.through_fixed || !g.is_fixed_output(n),
+        _ => false,
+    }
+}
+
+/// Whether `n` is a seed (a leaf of content entering the graph).
+pub fn is_seed(g: &Graph, n: NodeId) -> bool {
+    match g.kind(n) {
+        NodeKind::Derivation => g.is_fixed_output(n),
+        NodeKind::Source | NodeKind::Missing => true,
+    }
+}
+
+/// Walks from `target` (see the module docs).
+pub fn walk(g: &Graph, target: NodeId, opts: WalkOptions) -> Walked {
+    let mut parent = vec![u32::MAX; g.len()];
+    parent[target.index()] = target.0;
+    let mut seeds = Vec::new();
+    let mut builtins = BTreeMap::new();
+    let mut derivations = 0;
+    let mut queue = std::collections::VecDeque::from([target]);
+    while let Some(x) = queue.pop_front() {
+        if let Some(d) = g.derivation(x) {
+            derivations += 1;
+            if let Some(b) = d.builtin() {
+                *builtins.entry(format!("builtin:{b}")).or_insert(0) += 1;
+            }
+        }
+        if is_seed(g, x) {
+            seeds.push(x);
+        }
+        if !expands(g, x, opts) {
+            continue;
+        }
+        for &y in g.inputs(x) {
+            if parent[y.index()] == u32::MAX {
+                parent[y.index()] = x.0;
+                queue.push_back(y);
+            }
+        }
+    }
+    Walked {
+        seeds,
+        parent,
+        derivations,
+        builtins,
+    }
+}
+
+fn path_to(g: &Graph, parent: &[u32], seed: NodeId) -> Vec<Step> {
+    let mut path = vec![seed];
+    let mut cur = seed;
+    while parent[cur.index()] != cur.0 {
+        cur = NodeId(parent[cur.index()]);
+        path.push(cur);
+    }
+    path.reverse();
+    path.into_iter()
+        .map(|n| Step {
+            path: g.display_path(n),
+            label: g.label(n).to_owned(),
+        })
+        .collect()
+}
+
+/// The trust report of `target`.
+pub fn trust_report(g: &Graph, target: NodeId, seeds: &Seeds, opts: WalkOptions) -> TrustReport {
+    let walked = walk(g, target, opts);
+    // Fixed-output derivations with the same output path (same hash and
+    // name, for different systems) are one seed: keep the first reached,
+    // whose path is the shortest.
+    let mut seen = std::collections::HashSet::new();
+    let mut entries: Vec<SeedEntry> = walked
+        .seeds
+        .iter()
+        .filter(|&&n| seen.insert(SeedFacts::of(g, n).store_path))
+        .map(|&n| {
+            let facts = SeedFacts::of(g, n);
+            let class = seeds.classify(g, &facts);
+            SeedEntry {
+                path_from_target: path_to(g, &walked.parent, n),
+                facts,
+                class,
+            }
+        })
+        .collect();
+    entries.sort_by(|a, b| {
+        a.class
+            .kind
+            .cmp(&b.class.kind)
+            .then(b.class.size.is_some().cmp(&a.class.size.is_some()))
+            .then(b.class.size.cmp(&a.class.size))
+            .then(a.facts.name.cmp(&b.facts.name))
+            .then(a.facts.store_path.cmp(&b.facts.store_path))
+    });
+    let totals = Kind::ALL
+        .iter()
+        .filter_map(|&kind| {
+            let of: Vec<&SeedEntry> = entries.iter().filter(|e| e.class.kind == kind).collect();
+            (!of.is_empty()).then(|| KindTotal {
+                kind,
+                seeds: of.len(),
+                known_bytes: of.iter().filter_map(|e| e.class.size).sum(),
+                unknown_sizes: of.iter().filter(|e| e.class.size.is_none()).count(),
+            })
+        })
+        .collect();
+    TrustReport {
+        graph: g.description().to_owned(),
+        target: g.display_path(target),
+        target_label: g.label(target).to_owned(),
+        through_fixed: opts.through_fixed,
+        derivations_walked: walked.derivations,
+        seeds: entries,
+        totals,
+        builtins: walked
+            .builtins
+            .into_iter()
+            .map(|(builder, derivations)| BuiltinUse {
+                builder,
+                derivations,
+            })
+            .collect(),
+    }
+}
+
+impl TrustReport {
+    /// The seeds of one kind.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &SeedEntry> {
+        self.seeds.iter().filter(move |e| e.class.kind == kind)
+    }
+
+    /// Whether a seed is a fixed-output derivation.
+    pub fn is_fixed(e: &SeedEntry) -> bool {
+        e.facts.origin == Origin::FixedOutput
+    }
+}

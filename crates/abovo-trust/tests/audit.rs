@@ -1,0 +1,220 @@
+//! The audit and the trust report on small hand-made graphs whose answers
+//! are known, checked through their JSON form.
+
+use abovo_graph::build::{DrvRecord, build_graph};
+use abovo_graph::{Graph, Package, PackageTable};
+use abovo_store::derivation::FixedOutput;
+use abovo_store::{Hash, HashAlgo, StoreDir, StorePath};
+use abovo_trust::audit::{audit, table_packages};
+use abovo_trust::classify::Seeds;
+use abovo_trust::knowledge::KnowledgeBase;
+use abovo_trust::report::{WalkOptions, trust_report};
+use serde_json::Value;
+
+fn sp(i: u32, name: &str) -> StorePath {
+    // 32 nix32 characters that differ per node and sort by `i`.
+    let hash = format!("{:0>32}", format!("{i}").replace('0', "a"));
+    let hash: String = hash.chars().map(|c| if c == 'e' || c == 'o' || c == 'u' || c == 't' { 'a' } else { c }).collect();
+    StorePath::from_base_name(&format!("{hash}-{name}")).unwrap()
+}
+
+struct Builder {
+    records: Vec<DrvRecord>,
+    next: u32,
+}
+
+impl Builder {
+    fn drv(&mut self, name: &str, inputs: &[&StorePath], sources: &[&StorePath]) -> StorePath {
+        self.next += 1;
+        let path = sp(self.next, &format!("{name}.drv"));
+        self.records.push(DrvRecord {
+            path: path.clone(),
+            system: "x86_64-linux".into(),
+            builder: "/gnu/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bash/bin/bash".into(),
+            outputs: vec![("out".into(), Some(sp(self.next + 500, name)))],
+            fixed: None,
+            env: vec![],
+            inputs: inputs.iter().map(|p| ((*p).clone(), vec!["out".into()])).collect(),
+            sources: sources.iter().map(|p| (*p).clone()).collect(),
+        });
+        path
+    }
+
+    fn fod(&mut self, name: &str, url: &str, builder: &str, inputs: &[&StorePath]) -> StorePath {
+        self.next += 1;
+        let digest = HashAlgo::Sha256.digest(name.as_bytes());
+        let path = sp(self.next, &format!("{name}.drv"));
+        self.records.push(DrvRecord {
+            path: path.clone(),
+            system: "x86_64-linux".into(),
+            builder: builder.into(),
+            outputs: vec![("out".into(), Some(sp(self.next + 500, name)))],
+            fixed: Some(FixedOutput { recursive: false, hash: digest }),
+            env: vec![("url".into(), format!("\"{url}\""))],
+            inputs: inputs.iter().map(|p| ((*p).clone(), vec!["out".into()])).collect(),
+            sources: vec![],
+        });
+        path
+    }
+}
+
+/// The graph:
+///
+/// ```text
+/// A → libc → boot → bash (FOD, guix/bootstrap URL: binary)
+///        └→ lib-1.0.tar.gz (FOD, mirror://gnu: source)
+/// B → libc, tool-1.0-x86_64-linux.tar.gz (FOD: binary by platform name)
+/// C → B
+/// D → boot
+/// E → boot, data-1.0.tar.gz (FOD built by a fetcher that uses sdk-2.0-linux64.tgz)
+/// ```
+fn graph() -> Graph {
+    let mut b = Builder { records: vec![], next: 0 };
+    let bash = b.fod("bash", "https://ftpmirror.gnu.org/guix/bootstrap/i686-linux/bash", "builtin:download", &[]);
+    let script = sp(400, "boot-builder");
+    let boot = b.drv("boot-0", &[&bash], &[&script]);
+    let lib = b.fod("lib-1.0.tar.gz", "mirror://gnu/lib/lib-1.0.tar.gz", "builtin:download", &[]);
+    let libc = b.drv("libc-1.0", &[&boot, &lib], &[]);
+    let a = b.drv("a-1.0", &[&libc], &[]);
+    let tool = b.fod("tool-1.0-x86_64-linux.tar.gz", "https://example.org/tool-1.0-x86_64-linux.tar.gz", "builtin:download", &[]);
+    let bb = b.drv("b-1.0", &[&libc, &tool], &[]);
+    let c = b.drv("c-1.0", &[&bb], &[]);
+    let d = b.drv("d-1.0", &[&boot], &[]);
+    let sdk = b.fod("sdk-2.0-linux64.tgz", "https://example.org/sdk-2.0-linux64.tgz", "builtin:download", &[]);
+    let fetcher = b.drv("fetcher-1.0", &[&sdk, &boot], &[]);
+    let data = b.fod("data-1.0.tar.gz", "https://example.org/data-1.0.tar.gz", "/gnu/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-guile/bin/guile", &[&fetcher]);
+    let e = b.drv("e-1.0", &[&boot, &data], &[]);
+    let mut g = build_graph(StoreDir::default(), b.records).unwrap();
+    let row = |name: &str, p: &StorePath| Package {
+        name: name.into(),
+        version: "1.0".into(),
+        derivation: p.clone(),
+        module: "test.scm".into(),
+    };
+    g.set_packages(PackageTable::new(vec![row("a", &a), row("b", &bb), row("c", &c), row("d", &d), row("e", &e)]));
+    g.set_description("hand-made");
+    g
+}
+
+fn seeds() -> Seeds {
+    let mut s = Seeds::new(KnowledgeBase::built_in().unwrap());
+    s.use_store = false;
+    s
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn audit_stopping_at_fixed_outputs() {
+    let g = graph();
+    let packages = table_packages(&g);
+    assert_eq!(packages.len(), 5);
+    let r = audit(&g, &packages, &seeds(), WalkOptions::default(), 10);
+    let j = serde_json::to_value(&r).unwrap();
+    assert_eq!(j["packages"], 5);
+    assert_eq!(j["graph"], "hand-made");
+    // bash is under every package; nothing else is.
+    assert_eq!(names(&j["core"]), ["bash"]);
+    assert_eq!(j["core"][0]["kind"], "binary");
+    assert_eq!(j["core"][0]["evidence"]["type"], "rule");
+    assert_eq!(j["core"][0]["evidence"]["id"], "guix-bootstrap-directory");
+    assert_eq!(j["core"][0]["packages"], 5);
+    // The tool is under b and c; c depends on b, so c is the only leaf.
+    assert_eq!(names(&j["others"]), ["tool-1.0-x86_64-linux.tar.gz"]);
+    assert_eq!(j["others"][0]["packages"], 2);
+    assert_eq!(j["others"][0]["leaves"], serde_json::json!(["c@1.0"]));
+    // a, d and e rest on the core alone (the sdk is behind a fixed output).
+    assert_eq!(j["core_only_packages"], 3);
+    assert_eq!(j["largest"][0]["binary_seeds"], 2);
+    assert_eq!(j["largest"][0]["package"], "b@1.0");
+    assert_eq!(j["largest"][1]["package"], "c@1.0");
+    assert_eq!(j["largest"][1]["beyond_core"], serde_json::json!(["tool-1.0-x86_64-linux.tar.gz"]));
+}
+
+#[test]
+fn audit_through_fixed_outputs_sees_the_fetchers() {
+    let g = graph();
+    let packages = table_packages(&g);
+    let r = audit(&g, &packages, &seeds(), WalkOptions { through_fixed: true }, 10);
+    let j = serde_json::to_value(&r).unwrap();
+    assert_eq!(names(&j["core"]), ["bash"]);
+    let others = names(&j["others"]);
+    // Ranked by how many packages rest on them: the tool (b, c), then the sdk (e).
+    assert_eq!(others, ["tool-1.0-x86_64-linux.tar.gz", "sdk-2.0-linux64.tgz"]);
+    assert_eq!(j["others"][1]["packages"], 1);
+    assert_eq!(j["others"][1]["leaves"], serde_json::json!(["e@1.0"]));
+    assert_eq!(j["core_only_packages"], 2);
+}
+
+#[test]
+fn audit_of_a_subset() {
+    let g = graph();
+    let packages: Vec<_> = table_packages(&g).into_iter().filter(|p| p.name == "b@1.0" || p.name == "c@1.0").collect();
+    let r = audit(&g, &packages, &seeds(), WalkOptions::default(), 1);
+    let j = serde_json::to_value(&r).unwrap();
+    // For b and c alone, the tool is common to all: it joins the core.
+    assert_eq!(names(&j["core"]), ["bash", "tool-1.0-x86_64-linux.tar.gz"]);
+    assert_eq!(j["others"], serde_json::json!([]));
+    assert_eq!(j["core_only_packages"], 2);
+    assert_eq!(j["largest"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn trust_report_of_one_target() {
+    let g = graph();
+    let target = abovo_graph::resolve::resolve(&g, "c").unwrap();
+    let r = trust_report(&g, target, &seeds(), WalkOptions::default());
+    let j = serde_json::to_value(&r).unwrap();
+    let seeds = j["seeds"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> =
+        seeds.iter().map(|s| (s["name"].as_str().unwrap(), s["kind"].as_str().unwrap())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("bash", "binary"),
+            ("tool-1.0-x86_64-linux.tar.gz", "binary"),
+            ("boot-builder", "generated"),
+            ("lib-1.0.tar.gz", "source"),
+        ]
+    );
+    let path: Vec<&str> =
+        seeds[0]["path_from_target"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+    assert_eq!(path, ["c-1.0", "b-1.0", "libc-1.0", "boot-0", "bash"]);
+    assert_eq!(seeds[0]["urls"][0], "https://ftpmirror.gnu.org/guix/bootstrap/i686-linux/bash");
+    assert_eq!(seeds[0]["origin"], "fixed-output");
+    assert_eq!(seeds[2]["origin"], "input-source");
+    assert_eq!(seeds[0]["size"], Value::Null);
+    assert_eq!(seeds[0]["size_source"], "unknown");
+    assert_eq!(j["builtins"][0]["builder"], "builtin:download");
+    assert_eq!(j["builtins"][0]["derivations"], 3);
+    assert_eq!(j["derivations_walked"], 7);
+    let totals: Vec<(&str, u64)> = j["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["kind"].as_str().unwrap(), t["seeds"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(totals, [("binary", 2), ("generated", 1), ("source", 1)]);
+}
+
+#[test]
+fn a_user_knowledge_base_beats_rules() {
+    let g = graph();
+    let target = abovo_graph::resolve::resolve(&g, "a").unwrap();
+    let mut s = seeds();
+    let digest = HashAlgo::Sha256.digest(b"lib-1.0.tar.gz");
+    let entry = format!(
+        "[[seed]]\nname = \"lib with a blob\"\nhash = \"{}\"\nkind = \"source-with-binaries\"\ndescription = \"ships a prebuilt blob\"\nsize = 4242\nsize_source = \"measured\"\nprovenance = \"unpacked and inspected by hand\"\n",
+        digest.to_db_string()
+    );
+    s.knowledge.add_text("mine.toml", &entry).unwrap();
+    let r = trust_report(&g, target, &s, WalkOptions::default());
+    let lib = r.seeds.iter().find(|e| e.facts.name == "lib-1.0.tar.gz").unwrap();
+    assert_eq!(lib.class.kind, abovo_trust::Kind::SourceWithBinaries);
+    assert_eq!(lib.class.evidence.label(), "known");
+    assert_eq!(lib.class.size, Some(4242));
+    assert_eq!(lib.class.size_source.label(), "knowledge base");
+    let _ = Hash::sha256([0; 32]);
+}

@@ -1,0 +1,122 @@
+//! The HTML form of `abovo audit`: the core, charts of how many packages
+//! rest on each other binary seed and of the largest trust bases, and the
+//! full tables.
+
+use super::{bar_chart, esc, human_bytes, kind_badge, kind_colour, page};
+use abovo_trust::audit::{AuditReport, AuditSeed};
+use std::fmt::Write as _;
+
+fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
+    let mut b = String::new();
+    for s in seeds {
+        let size = s
+            .class
+            .size
+            .map(human_bytes)
+            .unwrap_or_else(|| "unknown".into());
+        let _ = write!(
+            b,
+            "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+            esc(&s.facts.name),
+            esc(&s.facts.store_path),
+            esc(&s.class.why),
+            kind_badge(s.class.kind.name()),
+            esc(&s.class.evidence.label()),
+            esc(&size),
+            s.packages
+        );
+        if with_leaves {
+            let shown: Vec<String> = s.leaves.iter().take(30).map(|l| esc(l)).collect();
+            let more = s.leaves.len().saturating_sub(30);
+            let _ = write!(
+                b,
+                "<td><details><summary>{} leaves</summary><span class=\"mono\">{}{}</span></details></td>",
+                s.leaves.len(),
+                shown.join(" "),
+                if more > 0 {
+                    format!(" … and {more} more (see the JSON)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        b.push_str("</tr>");
+    }
+    b
+}
+
+/// The whole page.
+pub fn render(r: &AuditReport) -> String {
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<h1>What does the distribution rest on?</h1><p class=\"sub\">{} packages of <code>{}</code>; the walk {} fixed-output derivations.</p>",
+        r.packages,
+        esc(&r.graph),
+        if r.through_fixed {
+            "goes through"
+        } else {
+            "stops at"
+        }
+    );
+    let _ = write!(
+        b,
+        "<h2>The core: {} binary seeds under every package ({} known)</h2><p>{} packages ({:.1}%) rest on nothing but the core.</p>",
+        r.core.len(),
+        esc(&human_bytes(r.core_known_bytes)),
+        r.core_only_packages,
+        r.core_only_packages as f64 * 100.0 / r.packages.max(1) as f64
+    );
+    b.push_str(
+        "<table><tr><th>seed</th><th>kind</th><th>evidence</th><th>size</th><th>packages</th></tr>",
+    );
+    b.push_str(&seed_rows(&r.core, false));
+    b.push_str("</table>");
+    if !r.others.is_empty() {
+        let bars: Vec<(String, u64, &'static str)> = r
+            .others
+            .iter()
+            .take(40)
+            .map(|s| {
+                (
+                    s.facts.name.clone(),
+                    s.packages as u64,
+                    kind_colour(s.class.kind.name()),
+                )
+            })
+            .collect();
+        let _ = write!(
+            b,
+            "<h2>Other binary seeds ({}): packages resting on each</h2><div style=\"overflow:auto\">",
+            r.others.len()
+        );
+        b.push_str(&bar_chart(&bars, "packages"));
+        b.push_str("</div><table><tr><th>seed</th><th>kind</th><th>evidence</th><th>size</th><th>packages</th><th>leaves</th></tr>");
+        b.push_str(&seed_rows(&r.others, true));
+        b.push_str("</table>");
+    }
+    if !r.largest.is_empty() {
+        let bars: Vec<(String, u64, &'static str)> = r
+            .largest
+            .iter()
+            .map(|t| (t.package.clone(), t.binary_seeds as u64, "#c0392b"))
+            .collect();
+        b.push_str(
+            "<h2>Largest trust bases (binary seeds per package)</h2><div style=\"overflow:auto\">",
+        );
+        b.push_str(&bar_chart(&bars, "binary seeds"));
+        b.push_str("</div><table><tr><th>package</th><th>binary seeds</th><th>known size</th><th>beyond the core</th></tr>");
+        for t in &r.largest {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>",
+                esc(&t.package),
+                t.binary_seeds,
+                esc(&human_bytes(t.known_bytes)),
+                esc(&t.beyond_core.join(", "))
+            );
+        }
+        b.push_str("</table>");
+    }
+    page("abovo audit", &b)
+}

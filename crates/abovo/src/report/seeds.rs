@@ -1,0 +1,185 @@
+//! The HTML form of `abovo seeds`: totals, a picture of the paths from the
+//! target to its binary seeds, and one table per kind.
+
+use super::{TreeNode, esc, human_bytes, kind_badge, kind_colour, page, tree_svg};
+use abovo_trust::Kind;
+use abovo_trust::report::{SeedEntry, TrustReport};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// The tree of shortest paths from the target to the seeds that carry
+/// binaries (the paths share prefixes, so they form a tree).
+fn binary_paths_tree(r: &TrustReport) -> Vec<TreeNode> {
+    let mut nodes: Vec<TreeNode> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for e in r.seeds.iter().filter(|e| e.class.kind.carries_binaries()) {
+        let mut parent: Option<usize> = None;
+        for (i, step) in e.path_from_target.iter().enumerate() {
+            let last = i + 1 == e.path_from_target.len();
+            let at = match index.get(&step.path) {
+                Some(&at) => at,
+                None => {
+                    nodes.push(TreeNode {
+                        label: step.label.clone(),
+                        title: step.path.clone(),
+                        colour: if last {
+                            kind_colour(e.class.kind.name())
+                        } else {
+                            "#34495e"
+                        },
+                        children: Vec::new(),
+                    });
+                    index.insert(step.path.clone(), nodes.len() - 1);
+                    nodes.len() - 1
+                }
+            };
+            if let Some(p) = parent {
+                if !nodes[p].children.contains(&at) {
+                    nodes[p].children.push(at);
+                }
+            }
+            parent = Some(at);
+        }
+    }
+    nodes
+}
+
+fn size_cell(e: &SeedEntry) -> String {
+    match e.class.size {
+        Some(s) => format!(
+            "{} <span class=\"sub\">({})</span>",
+            esc(&human_bytes(s)),
+            esc(e.class.size_source.label())
+        ),
+        None => "unknown".to_owned(),
+    }
+}
+
+fn seed_row(e: &SeedEntry) -> String {
+    let mut s = String::new();
+    let path: Vec<&str> = e
+        .path_from_target
+        .iter()
+        .map(|p| p.label.as_str())
+        .collect();
+    let _ = write!(
+        s,
+        "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div>",
+        esc(&e.facts.name),
+        esc(&e.facts.store_path),
+        esc(&e.class.why)
+    );
+    if let Some(k) = &e.class.known {
+        let _ = write!(
+            s,
+            "<details><summary>provenance</summary><div class=\"why\">{}</div></details>",
+            esc(&k.provenance)
+        );
+        for m in &k.members {
+            let size = m
+                .size
+                .map(human_bytes)
+                .unwrap_or_else(|| "size unknown".into());
+            let _ = write!(
+                s,
+                "<div class=\"why\">member <code>{}</code>: {} ({})</div>",
+                esc(&m.path),
+                esc(&m.what),
+                esc(&size)
+            );
+        }
+    }
+    if let Some(c) = &e.class.content {
+        for m in c.binary_members.iter().take(20) {
+            let _ = write!(
+                s,
+                "<div class=\"why\">binary member <code>{}</code>: {} ({})</div>",
+                esc(&m.path),
+                esc(&m.what),
+                esc(&human_bytes(m.size))
+            );
+        }
+    }
+    for u in e.facts.urls.iter().take(3) {
+        let _ = write!(s, "<div class=\"mono sub\">{}</div>", esc(u));
+    }
+    let _ = write!(
+        s,
+        "<div class=\"path\">{}</div></td><td>{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>",
+        esc(&path.join(" → ")),
+        esc(&e.class.evidence.label()),
+        size_cell(e),
+        esc(e.facts.hash.as_deref().unwrap_or(""))
+    );
+    s
+}
+
+/// The whole page.
+pub fn render(r: &TrustReport) -> String {
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<h1>What must one trust to get {}?</h1><p class=\"sub\">Target <code>{}</code> on graph <code>{}</code>. \
+         The walk {} fixed-output derivations and visited {} derivations.</p>",
+        esc(&r.target_label),
+        esc(&r.target),
+        esc(&r.graph),
+        if r.through_fixed {
+            "went through"
+        } else {
+            "stopped at"
+        },
+        r.derivations_walked
+    );
+    b.push_str("<h2>Totals</h2><table><tr><th>kind</th><th>seeds</th><th>known size</th><th>sizes unknown</th></tr>");
+    for t in &r.totals {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            kind_badge(t.kind.name()),
+            t.seeds,
+            esc(&human_bytes(t.known_bytes)),
+            t.unknown_sizes
+        );
+    }
+    b.push_str("</table>");
+    if !r.builtins.is_empty() {
+        b.push_str("<p>Daemon built-ins relied on (the daemon itself fetches and checks these): ");
+        let list: Vec<String> = r
+            .builtins
+            .iter()
+            .map(|u| {
+                format!(
+                    "<code>{}</code> ({} derivations)",
+                    esc(&u.builder),
+                    u.derivations
+                )
+            })
+            .collect();
+        b.push_str(&list.join(", "));
+        b.push_str("</p>");
+    }
+    let tree = binary_paths_tree(r);
+    if !tree.is_empty() {
+        b.push_str("<h2>Paths to the binary seeds</h2><p class=\"sub\">Shortest paths over input edges; hover a node for its store path.</p><div style=\"overflow:auto\">");
+        b.push_str(&tree_svg(&tree));
+        b.push_str("</div>");
+    }
+    for kind in Kind::ALL {
+        let rows: Vec<&SeedEntry> = r.of_kind(kind).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            b,
+            "<h2>{} {}</h2><table><tr><th>seed</th><th>evidence</th><th>size</th><th>fixed-output hash</th></tr>",
+            kind_badge(kind.name()),
+            rows.len()
+        );
+        for e in rows {
+            b.push_str(&seed_row(e));
+        }
+        b.push_str("</table>");
+    }
+    page(&format!("abovo seeds {}", r.target_label), &b)
+}
