@@ -193,6 +193,7 @@ pub fn hash_reader<R: Read>(mut input: R, algo: HashAlgo) -> io::Result<Hash> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
     use crate::encoding::TextEncoding;

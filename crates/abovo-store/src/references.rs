@@ -217,6 +217,7 @@ pub fn scan_path_for_store_paths<'a>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
     use proptest::prelude::*;

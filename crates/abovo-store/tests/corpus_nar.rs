@@ -6,6 +6,8 @@
 //! Reads `$ABOVO_GUIX_CORPUS/drvs.tar.zst` and `store-meta.tsv.zst` directly;
 //! prints one skip line when the variable is unset.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use abovo_store::nar;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};

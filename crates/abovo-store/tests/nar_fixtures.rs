@@ -5,6 +5,8 @@
 //! The fixtures are copied into `tests/data/nars/` so this always runs; when
 //! `ABOVO_NAR_FIXTURES` points at the shared copy, that one is checked too.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use abovo_store::nar::{self, ReadErrorKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

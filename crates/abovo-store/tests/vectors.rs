@@ -10,6 +10,8 @@
 //! shows that Guix's rule gives a different path), and the Nix output-path
 //! masking rule is checked next to the Guix one.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use abovo_store::derivation::{Derivation, DerivationError, Output};
 use abovo_store::encoding::{self, TextEncoding};
 use abovo_store::file_hash::{FileHashOptions, Serializer, hash_file};

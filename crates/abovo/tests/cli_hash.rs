@@ -2,6 +2,8 @@
 //! test-vectors.json (`guix hash` 1.5.0 semantics), plus its error paths and
 //! exit codes.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use serde_json::Value;
 use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};

@@ -1,6 +1,8 @@
 //! Tests of the NAR writer, reader, hasher and unpacker together: known
 //! vectors, filesystem round trips, hostile archives, and properties.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use super::reader::ReadErrorKind;
 use super::wire::{MAX_DEPTH, write_str};
 use super::*;

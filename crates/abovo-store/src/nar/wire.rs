@@ -74,6 +74,7 @@ pub fn write_padding<W: Write + ?Sized>(out: &mut W, len: u64) -> io::Result<()>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 

@@ -1,6 +1,8 @@
 //! Narinfo parsing, writing and signatures, on the real vectors of
 //! formats.md §9.7–9.8 and on quirky and broken inputs.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use super::signature::verify_ecdsa_ed25519;
 use super::*;
 use proptest::prelude::*;
