@@ -44,7 +44,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("seeds");
     for name in ["hello", "pandoc"] {
         let target = abovo_graph::resolve::resolve(&g, name).expect("target resolves");
-        group.bench_function(name, |b| b.iter(|| trust_report(&g, target, &seeds, WalkOptions::default())));
+        group.bench_function(name, |b| {
+            b.iter(|| trust_report(&g, target, &seeds, WalkOptions::default()))
+        });
     }
     group.finish();
 }

@@ -14,7 +14,16 @@ use serde_json::Value;
 fn sp(i: u32, name: &str) -> StorePath {
     // 32 nix32 characters that differ per node and sort by `i`.
     let hash = format!("{:0>32}", format!("{i}").replace('0', "a"));
-    let hash: String = hash.chars().map(|c| if c == 'e' || c == 'o' || c == 'u' || c == 't' { 'a' } else { c }).collect();
+    let hash: String = hash
+        .chars()
+        .map(|c| {
+            if c == 'e' || c == 'o' || c == 'u' || c == 't' {
+                'a'
+            } else {
+                c
+            }
+        })
+        .collect();
     StorePath::from_base_name(&format!("{hash}-{name}")).unwrap()
 }
 
@@ -34,7 +43,10 @@ impl Builder {
             outputs: vec![("out".into(), Some(sp(self.next + 500, name)))],
             fixed: None,
             env: vec![],
-            inputs: inputs.iter().map(|p| ((*p).clone(), vec!["out".into()])).collect(),
+            inputs: inputs
+                .iter()
+                .map(|p| ((*p).clone(), vec!["out".into()]))
+                .collect(),
             sources: sources.iter().map(|p| (*p).clone()).collect(),
         });
         path
@@ -49,9 +61,15 @@ impl Builder {
             system: "x86_64-linux".into(),
             builder: builder.into(),
             outputs: vec![("out".into(), Some(sp(self.next + 500, name)))],
-            fixed: Some(FixedOutput { recursive: false, hash: digest }),
+            fixed: Some(FixedOutput {
+                recursive: false,
+                hash: digest,
+            }),
             env: vec![("url".into(), format!("\"{url}\""))],
-            inputs: inputs.iter().map(|p| ((*p).clone(), vec!["out".into()])).collect(),
+            inputs: inputs
+                .iter()
+                .map(|p| ((*p).clone(), vec!["out".into()]))
+                .collect(),
             sources: vec![],
         });
         path
@@ -69,20 +87,48 @@ impl Builder {
 /// E → boot, data-1.0.tar.gz (FOD built by a fetcher that uses sdk-2.0-linux64.tgz)
 /// ```
 fn graph() -> Graph {
-    let mut b = Builder { records: vec![], next: 0 };
-    let bash = b.fod("bash", "https://ftpmirror.gnu.org/guix/bootstrap/i686-linux/bash", "builtin:download", &[]);
+    let mut b = Builder {
+        records: vec![],
+        next: 0,
+    };
+    let bash = b.fod(
+        "bash",
+        "https://ftpmirror.gnu.org/guix/bootstrap/i686-linux/bash",
+        "builtin:download",
+        &[],
+    );
     let script = sp(400, "boot-builder");
     let boot = b.drv("boot-0", &[&bash], &[&script]);
-    let lib = b.fod("lib-1.0.tar.gz", "mirror://gnu/lib/lib-1.0.tar.gz", "builtin:download", &[]);
+    let lib = b.fod(
+        "lib-1.0.tar.gz",
+        "mirror://gnu/lib/lib-1.0.tar.gz",
+        "builtin:download",
+        &[],
+    );
     let libc = b.drv("libc-1.0", &[&boot, &lib], &[]);
     let a = b.drv("a-1.0", &[&libc], &[]);
-    let tool = b.fod("tool-1.0-x86_64-linux.tar.gz", "https://example.org/tool-1.0-x86_64-linux.tar.gz", "builtin:download", &[]);
+    let tool = b.fod(
+        "tool-1.0-x86_64-linux.tar.gz",
+        "https://example.org/tool-1.0-x86_64-linux.tar.gz",
+        "builtin:download",
+        &[],
+    );
     let bb = b.drv("b-1.0", &[&libc, &tool], &[]);
     let c = b.drv("c-1.0", &[&bb], &[]);
     let d = b.drv("d-1.0", &[&boot], &[]);
-    let sdk = b.fod("sdk-2.0-linux64.tgz", "https://example.org/sdk-2.0-linux64.tgz", "builtin:download", &[]);
+    let sdk = b.fod(
+        "sdk-2.0-linux64.tgz",
+        "https://example.org/sdk-2.0-linux64.tgz",
+        "builtin:download",
+        &[],
+    );
     let fetcher = b.drv("fetcher-1.0", &[&sdk, &boot], &[]);
-    let data = b.fod("data-1.0.tar.gz", "https://example.org/data-1.0.tar.gz", "/gnu/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-guile/bin/guile", &[&fetcher]);
+    let data = b.fod(
+        "data-1.0.tar.gz",
+        "https://example.org/data-1.0.tar.gz",
+        "/gnu/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-guile/bin/guile",
+        &[&fetcher],
+    );
     let e = b.drv("e-1.0", &[&boot, &data], &[]);
     let mut g = build_graph(StoreDir::default(), b.records).unwrap();
     let row = |name: &str, p: &StorePath| Package {
@@ -91,7 +137,13 @@ fn graph() -> Graph {
         derivation: p.clone(),
         module: "test.scm".into(),
     };
-    g.set_packages(PackageTable::new(vec![row("a", &a), row("b", &bb), row("c", &c), row("d", &d), row("e", &e)]));
+    g.set_packages(PackageTable::new(vec![
+        row("a", &a),
+        row("b", &bb),
+        row("c", &c),
+        row("d", &d),
+        row("e", &e),
+    ]));
     g.set_description("hand-made");
     g
 }
@@ -103,7 +155,11 @@ fn seeds() -> Seeds {
 }
 
 fn names(v: &Value) -> Vec<String> {
-    v.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -130,19 +186,33 @@ fn audit_stopping_at_fixed_outputs() {
     assert_eq!(j["largest"][0]["binary_seeds"], 2);
     assert_eq!(j["largest"][0]["package"], "b@1.0");
     assert_eq!(j["largest"][1]["package"], "c@1.0");
-    assert_eq!(j["largest"][1]["beyond_core"], serde_json::json!(["tool-1.0-x86_64-linux.tar.gz"]));
+    assert_eq!(
+        j["largest"][1]["beyond_core"],
+        serde_json::json!(["tool-1.0-x86_64-linux.tar.gz"])
+    );
 }
 
 #[test]
 fn audit_through_fixed_outputs_sees_the_fetchers() {
     let g = graph();
     let packages = table_packages(&g);
-    let r = audit(&g, &packages, &seeds(), WalkOptions { through_fixed: true }, 10);
+    let r = audit(
+        &g,
+        &packages,
+        &seeds(),
+        WalkOptions {
+            through_fixed: true,
+        },
+        10,
+    );
     let j = serde_json::to_value(&r).unwrap();
     assert_eq!(names(&j["core"]), ["bash"]);
     let others = names(&j["others"]);
     // Ranked by how many packages rest on them: the tool (b, c), then the sdk (e).
-    assert_eq!(others, ["tool-1.0-x86_64-linux.tar.gz", "sdk-2.0-linux64.tgz"]);
+    assert_eq!(
+        others,
+        ["tool-1.0-x86_64-linux.tar.gz", "sdk-2.0-linux64.tgz"]
+    );
     assert_eq!(j["others"][1]["packages"], 1);
     assert_eq!(j["others"][1]["leaves"], serde_json::json!(["e@1.0"]));
     assert_eq!(j["core_only_packages"], 2);
@@ -151,7 +221,10 @@ fn audit_through_fixed_outputs_sees_the_fetchers() {
 #[test]
 fn audit_of_a_subset() {
     let g = graph();
-    let packages: Vec<_> = table_packages(&g).into_iter().filter(|p| p.name == "b@1.0" || p.name == "c@1.0").collect();
+    let packages: Vec<_> = table_packages(&g)
+        .into_iter()
+        .filter(|p| p.name == "b@1.0" || p.name == "c@1.0")
+        .collect();
     let r = audit(&g, &packages, &seeds(), WalkOptions::default(), 1);
     let j = serde_json::to_value(&r).unwrap();
     // For b and c alone, the tool is common to all: it joins the core.
@@ -168,8 +241,10 @@ fn trust_report_of_one_target() {
     let r = trust_report(&g, target, &seeds(), WalkOptions::default());
     let j = serde_json::to_value(&r).unwrap();
     let seeds = j["seeds"].as_array().unwrap();
-    let kinds: Vec<(&str, &str)> =
-        seeds.iter().map(|s| (s["name"].as_str().unwrap(), s["kind"].as_str().unwrap())).collect();
+    let kinds: Vec<(&str, &str)> = seeds
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["kind"].as_str().unwrap()))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -179,10 +254,17 @@ fn trust_report_of_one_target() {
             ("lib-1.0.tar.gz", "source"),
         ]
     );
-    let path: Vec<&str> =
-        seeds[0]["path_from_target"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+    let path: Vec<&str> = seeds[0]["path_from_target"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
     assert_eq!(path, ["c-1.0", "b-1.0", "libc-1.0", "boot-0", "bash"]);
-    assert_eq!(seeds[0]["urls"][0], "https://ftpmirror.gnu.org/guix/bootstrap/i686-linux/bash");
+    assert_eq!(
+        seeds[0]["urls"][0],
+        "https://ftpmirror.gnu.org/guix/bootstrap/i686-linux/bash"
+    );
     assert_eq!(seeds[0]["origin"], "fixed-output");
     assert_eq!(seeds[2]["origin"], "input-source");
     assert_eq!(seeds[0]["size"], Value::Null);
@@ -211,7 +293,11 @@ fn a_user_knowledge_base_beats_rules() {
     );
     s.knowledge.add_text("mine.toml", &entry).unwrap();
     let r = trust_report(&g, target, &s, WalkOptions::default());
-    let lib = r.seeds.iter().find(|e| e.facts.name == "lib-1.0.tar.gz").unwrap();
+    let lib = r
+        .seeds
+        .iter()
+        .find(|e| e.facts.name == "lib-1.0.tar.gz")
+        .unwrap();
     assert_eq!(lib.class.kind, abovo_trust::Kind::SourceWithBinaries);
     assert_eq!(lib.class.evidence.label(), "known");
     assert_eq!(lib.class.size, Some(4242));
