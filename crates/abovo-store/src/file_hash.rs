@@ -8,6 +8,7 @@
 //! | --- | --- | --- | --- |
 //! | [`Serializer::None`] (default) | the file's bytes | followed | an error |
 //! | [`Serializer::Nar`] (`-S nar`, `-r`) | the NAR of `FILE` | recorded as a symlink | archived |
+//! | [`Serializer::Git`] (`-S git`) | a Git blob or tree ([`git`]) | followed | a tree |
 //!
 //! With `-S none`, the argument `-` means standard input ([`hash_reader`]).
 //! With `-S nar` it is an ordinary file name, exactly as in Guix.
@@ -34,6 +35,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod git;
+
 use crate::hash::{Hash, HashAlgo};
 use crate::nar::{DumpError, hash_path_with};
 use std::fs::Metadata;
@@ -48,15 +51,18 @@ pub enum Serializer {
     None,
     /// The NAR serialisation of the tree at `FILE` (`-S nar`, `-r`).
     Nar,
+    /// A Git blob or tree object, hashed with the chosen algorithm
+    /// (`-S git`; see [`git`]).
+    Git,
 }
 
 impl Serializer {
-    /// Parses a `-S` value: `none` or `nar`. Guix's `git` serializer is not
-    /// implemented and is reported as such.
+    /// Parses a `-S` value: `none`, `nar` or `git`.
     pub fn from_name(name: &str) -> Result<Serializer, FileHashError> {
         match name {
             "none" => Ok(Serializer::None),
             "nar" => Ok(Serializer::Nar),
+            "git" => Ok(Serializer::Git),
             other => Err(FileHashError::UnsupportedSerializer(other.to_owned())),
         }
     }
@@ -100,7 +106,7 @@ pub enum FileHashError {
     #[error(transparent)]
     Nar(#[from] DumpError),
     /// A `-S` value abovo does not implement.
-    #[error("unsupported serializer type: {0} (abovo knows `none` and `nar`)")]
+    #[error("unsupported serializer type: {0} (expected none, nar or git)")]
     UnsupportedSerializer(String),
 }
 
@@ -173,6 +179,10 @@ pub fn hash_file(path: &Path, options: &FileHashOptions) -> Result<Hash, FileHas
                 hash_path_with(path, options.algo, &mut |_, _| true)?
             };
             Ok(nar.hash)
+        }
+        Serializer::Git => {
+            let filter = options.exclude_vcs.then(|| VcsFilter::for_root(path));
+            git::git_hash(path, options.algo, filter.as_ref())
         }
     }
 }
@@ -333,7 +343,7 @@ mod tests {
         );
         assert_ne!(nar, hash_file(&f, &nar_opts(false)).unwrap());
         assert!(matches!(
-            Serializer::from_name("git"),
+            Serializer::from_name("tar"),
             Err(FileHashError::UnsupportedSerializer(_))
         ));
     }

@@ -241,8 +241,8 @@ fn errors_are_clear_and_exit_2() {
             "unsupported hash format: base58",
         ),
         (
-            &["hash", "-S", "git", "ok"],
-            "unsupported serializer type: git",
+            &["hash", "-S", "tar", "ok"],
+            "unsupported serializer type: tar",
         ),
         (&["hash"], "FILE"),
     ];
@@ -277,4 +277,24 @@ fn json_output() {
     assert_eq!(v[0]["algorithm"], "sha1");
     assert_eq!(v[0]["format"], "base64");
     assert_eq!(v[0]["serializer"], "none");
+}
+
+#[test]
+fn git_serializer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("empty")).unwrap();
+    std::fs::write(dir.join("e"), b"").unwrap();
+    // Git's own ids for the empty tree and the empty blob.
+    assert_eq!(
+        one_line(&["hash", "-S", "git", "-H", "sha1", "-f", "hex", "empty"], dir),
+        "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+    );
+    assert_eq!(
+        one_line(&["hash", "-S", "git", "-H", "sha1", "-f", "hex", "e"], dir),
+        "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+    );
+    let o = abovo(&["hash", "--json", "-S", "git", "e"], dir);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["serializer"], "git");
 }

@@ -42,7 +42,8 @@ pub struct Args {
     )]
     pub format: String,
     /// What to hash: `none` hashes FILE's bytes, `nar` the NAR serialisation
-    /// of FILE. The last of -S and -r wins.
+    /// of FILE, `git` its Git blob or tree object (hashed with -H). The last
+    /// of -S and -r wins.
     #[arg(short = 'S', long = "serializer", default_value = "none", value_name = "TYPE", overrides_with_all = ["r", "recursive"])]
     pub serializer: String,
     /// Same as -S nar.
@@ -112,6 +113,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
                 serializer: match serializer {
                     Serializer::None => "none",
                     Serializer::Nar => "nar",
+                    Serializer::Git => "git",
                 },
             });
         } else {
