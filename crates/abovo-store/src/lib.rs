@@ -10,7 +10,7 @@
 //! | [`nixbase32`] | Nix base32, the encoding of store path hashes |
 //! | [`encoding`] | base16, RFC 4648 base32 and base64 |
 //! | [`hash`] | hash algorithms, digests, `algo:digest` strings |
-//! | [`file_hash`] | `guix hash` semantics: flat and NAR hashes of files, `-x` |
+//! | [`file_hash`] | `guix hash` semantics: flat, NAR and Git hashes of files, `-x` |
 //! | [`store_path`] | store directories, store paths, fingerprints |
 //! | [`derivation`] | `.drv` files: ATerm reading and writing, JSON, hashing, output paths |
 //! | [`nar`] | NAR archives: writing, strict reading, unpacking, NAR hash and size |
