@@ -516,6 +516,48 @@ impl NarInfo {
     }
 }
 
+impl NarInfo {
+    /// The decoded Guix `Signature`, if there is one.
+    pub fn guix_signature(&self) -> Option<Result<GuixSignature, SignatureError>> {
+        self.signature.as_deref().map(GuixSignature::parse)
+    }
+
+    /// Whether the Guix signature is valid for this narinfo's text (as it
+    /// writes itself, which for a parsed narinfo is the text read). `Ok(None)`
+    /// when there is no signature. The signing key must still be checked
+    /// against an ACL by the caller ([`GuixSignature::public_key`]).
+    pub fn verify_guix_signature(&self) -> Result<Option<(bool, GuixSignature)>, SignatureError> {
+        let Some(sig) = self.guix_signature().transpose()? else {
+            return Ok(None);
+        };
+        Ok(Some((sig.verify(&self.to_string()), sig)))
+    }
+
+    /// The names of the keys among `public_keys` (`<name>:<base64>`) whose
+    /// Nix `Sig` is valid for this narinfo's fingerprint.
+    pub fn valid_nix_signers(&self, public_keys: &[&str]) -> Result<Vec<String>, SignatureError> {
+        let fingerprint = self.fingerprint().map_err(|e| SignatureError::Malformed {
+            what: "narinfo StorePath or References",
+            value: self.store_path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut signers = Vec::new();
+        for key in public_keys {
+            let key_name = key.split_once(':').map(|(n, _)| n).unwrap_or(key);
+            for sig in &self.sigs {
+                if sig.split_once(':').map(|(n, _)| n) != Some(key_name) {
+                    continue;
+                }
+                if verify_nix_signature(&fingerprint, sig, key)? {
+                    signers.push(key_name.to_owned());
+                    break;
+                }
+            }
+        }
+        Ok(signers)
+    }
+}
+
 /// The text exactly as parsed (see the module docs), or in Guix order for a
 /// narinfo built in code.
 impl fmt::Display for NarInfo {

@@ -60,6 +60,18 @@ fn guix_signature_verifies_on_the_real_narinfo() {
             .starts_with("(signature \n (data \n  (flags rfc6979)")
     );
     assert!(sig.verify(GUIX_SIGNED));
+    let (valid, embedded) = info.verify_guix_signature().unwrap().unwrap();
+    assert!(valid);
+    assert_eq!(embedded, sig);
+    assert_eq!(
+        NarInfo::parse(GUIX_UNSIGNED)
+            .unwrap()
+            .verify_guix_signature(),
+        Ok(None)
+    );
+    let mut edited = info.clone();
+    edited.nar_size += 1;
+    assert!(!edited.verify_guix_signature().unwrap().unwrap().0);
     // Any change to the signed text breaks it.
     let tampered = GUIX_SIGNED.replace("NarSize: 204328", "NarSize: 204329");
     assert!(!sig.verify(&tampered));
@@ -180,6 +192,15 @@ fn nix_fingerprint_and_signature() {
     let back = NarInfo::parse(&text).unwrap();
     assert_eq!(back.to_string(), text);
     assert_eq!(back.fingerprint().unwrap(), fp);
+    assert_eq!(
+        back.valid_nix_signers(&[key]).unwrap(),
+        ["cache.nixos.org-1"]
+    );
+    let other = "other-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
+    assert!(back.valid_nix_signers(&[other]).unwrap().is_empty());
+    let mut wrong = back.clone();
+    wrong.nar_size += 1;
+    assert!(wrong.valid_nix_signers(&[key]).unwrap().is_empty());
 }
 
 #[test]
