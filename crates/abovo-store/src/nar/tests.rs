@@ -122,7 +122,7 @@ fn only_the_owner_execute_bit_counts() {
     for (mode, exec) in [
         (0o644, false),
         (0o611, false),
-        (0o100, true),
+        (0o500, true),
         (0o744, true),
         (0o400, false),
     ] {
