@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(out) = args.get(2) {
         let t = Instant::now();
-        let bytes = abovo_graph::snapshot::write(&g, "timing", 19)?;
+        let bytes = abovo_graph::snapshot::write(&g, &Default::default())?;
         std::fs::write(out, &bytes)?;
         println!("snapshot {} bytes in {:?}", bytes.len(), t.elapsed());
         let t = Instant::now();

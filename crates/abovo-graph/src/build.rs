@@ -7,7 +7,7 @@
 //! both directions and checks that the graph is acyclic.
 
 use crate::error::GraphError;
-use crate::graph::{Csr, DrvData, Graph, NO_DRV, NodeId, NodeKind, OutputData};
+use crate::graph::{Csr, DrvData, Graph, NO_DRV, NodeId, NodeKind, OutPath, OutputData};
 use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
 use crate::strings::{Interner, StrId};
@@ -15,7 +15,6 @@ use abovo_store::derivation::{Derivation, FixedOutput};
 use abovo_store::store_path::{StoreDir, StorePath};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::collections::VecDeque;
 
 /// What the graph keeps of one derivation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,9 +179,10 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
         for (name, path) in &r.outputs {
             outputs.push(OutputData {
                 name: strings.intern(name),
-                path: path
-                    .as_ref()
-                    .map(|p| (*p.hash_part_bytes(), strings.intern(p.name()))),
+                path: match path {
+                    Some(p) => OutPath::Stored(*p.hash_part_bytes(), strings.intern(p.name())),
+                    None => OutPath::None,
+                },
             });
         }
         let env_start = env.len() as u32;
@@ -269,7 +269,6 @@ pub(crate) fn assemble(a: Assembly) -> Result<Graph, GraphError> {
     for (slot, d) in a.drvs.iter().enumerate() {
         drv_slot[d.node.index()] = slot as u32;
     }
-    let dependents = a.inputs.transpose(n);
     let mut graph = Graph {
         store: a.store,
         strings: a.strings,
@@ -283,56 +282,80 @@ pub(crate) fn assemble(a: Assembly) -> Result<Graph, GraphError> {
         inputs: a.inputs,
         edge_outputs: a.edge_outputs,
         out_sets: a.out_sets,
-        dependents,
+        dependents: Default::default(),
         topo: Vec::new(),
         packages: PackageTable::default(),
         meta: StoreMeta::default(),
         description: String::new(),
-        name_index: Default::default(),
         output_index: Default::default(),
     };
     graph.topo = topological_order(&graph)?;
     Ok(graph)
 }
 
-/// Kahn's algorithm, inputs first; on a cycle, names one.
+/// Kahn's algorithm over the input edges alone (so the reverse adjacency
+/// is not needed): nodes that nothing depends on first, then each input
+/// once all its dependents are placed; reversed at the end so that inputs
+/// come first. On a cycle, names one.
 fn topological_order(g: &Graph) -> Result<Vec<NodeId>, GraphError> {
     let n = g.len();
-    let mut pending: Vec<u32> = (0..n)
-        .map(|i| g.inputs(NodeId(i as u32)).len() as u32)
-        .collect();
-    let mut queue: VecDeque<NodeId> = g.nodes().filter(|x| pending[x.index()] == 0).collect();
-    let mut order = Vec::with_capacity(n);
-    while let Some(x) = queue.pop_front() {
-        order.push(x);
-        for &d in g.dependents(x) {
-            pending[d.index()] -= 1;
-            if pending[d.index()] == 0 {
-                queue.push_back(d);
+    let mut pending = vec![0u32; n];
+    for t in &g.inputs.targets {
+        pending[t.index()] += 1;
+    }
+    let mut order: Vec<NodeId> = g.nodes().filter(|x| pending[x.index()] == 0).collect();
+    let mut next = 0;
+    while next < order.len() {
+        let x = order[next];
+        next += 1;
+        for &i in g.inputs(x) {
+            pending[i.index()] -= 1;
+            if pending[i.index()] == 0 {
+                order.push(i);
             }
         }
     }
     if order.len() == n {
+        order.reverse();
         return Ok(order);
     }
-    // Every node left has an input left: walking such inputs must repeat.
-    let Some(start) = g.nodes().find(|x| pending[x.index()] > 0) else {
+    // Every node left is on a cycle or below one; following inputs that
+    // are left from a node left must come back to a node already seen.
+    let left: Vec<bool> = {
+        let mut placed = vec![false; n];
+        for x in &order {
+            placed[x.index()] = true;
+        }
+        placed.iter().map(|p| !p).collect()
+    };
+    let Some(start) = g
+        .nodes()
+        .find(|x| left[x.index()] && pending[x.index()] > 0)
+    else {
         return Err(GraphError::Cycle(Vec::new()));
     };
+    // Walk upwards: a left node with pending count > 0 has a left dependent.
+    let rev = g.inputs.transpose(n);
     let mut seen = FxHashMap::default();
     let mut walk = vec![start];
     let mut x = start;
     loop {
         seen.insert(x, walk.len() - 1);
-        let Some(&next) = g.inputs(x).iter().find(|y| pending[y.index()] > 0) else {
+        let Some(&up) = rev.neighbours(x).iter().find(|y| left[y.index()]) else {
             return Err(GraphError::Cycle(vec![g.display_path(x)]));
         };
-        if let Some(&at) = seen.get(&next) {
-            let mut cycle: Vec<String> = walk[at..].iter().map(|&y| g.display_path(y)).collect();
-            cycle.push(g.display_path(next));
+        if let Some(&at) = seen.get(&up) {
+            // `walk[at..]` then `up` goes dependent-wards; a cycle reads the
+            // same either way, so print it in input order.
+            let mut cycle: Vec<String> = walk[at..]
+                .iter()
+                .rev()
+                .map(|&y| g.display_path(y))
+                .collect();
+            cycle.insert(0, g.display_path(up));
             return Err(GraphError::Cycle(cycle));
         }
-        walk.push(next);
-        x = next;
+        walk.push(up);
+        x = up;
     }
 }

@@ -99,8 +99,19 @@ pub(crate) struct DrvData {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OutputData {
     pub(crate) name: StrId,
-    /// Hash part and name of the recorded output path, if any.
-    pub(crate) path: Option<([u8; 32], StrId)>,
+    pub(crate) path: OutPath,
+}
+
+/// Where an output's recorded path is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutPath {
+    /// The `.drv` records no path.
+    None,
+    /// Hash part and name of the recorded path.
+    Stored([u8; 32], StrId),
+    /// The path of the fixed output is the one its hash gives (computed on
+    /// use; snapshots do not store these incompressible digests).
+    Fixed,
 }
 
 /// The sentinel of [`Graph::drv_slot`] for nodes that are not derivations.
@@ -124,12 +135,12 @@ pub struct Graph {
     /// Distinct sets of output names used by edges; set 0 is the empty set
     /// (edges to sources).
     pub(crate) out_sets: Vec<Vec<StrId>>,
-    pub(crate) dependents: Csr,
+    /// The transpose of `inputs`, built on first use.
+    pub(crate) dependents: OnceLock<Csr>,
     pub(crate) topo: Vec<NodeId>,
     pub(crate) packages: PackageTable,
     pub(crate) meta: StoreMeta,
     pub(crate) description: String,
-    pub(crate) name_index: OnceLock<crate::resolve::NameIndex>,
     pub(crate) output_index: OnceLock<rustc_hash::FxHashMap<[u8; 32], NodeId>>,
 }
 
@@ -315,7 +326,9 @@ impl Graph {
 
     /// The derivations that have `n` as a direct input, sorted by id.
     pub fn dependents(&self, n: NodeId) -> &[NodeId] {
-        self.dependents.neighbours(n)
+        self.dependents
+            .get_or_init(|| self.inputs.transpose(self.len()))
+            .neighbours(n)
     }
 
     /// Every node, inputs before the derivations that use them.
@@ -385,7 +398,6 @@ impl Graph {
         let mut packages = packages;
         packages.attach(self);
         self.packages = packages;
-        self.name_index = OnceLock::new();
     }
 
     /// Attaches store metadata.
@@ -464,26 +476,35 @@ impl<'g> DerivationNode<'g> {
     /// The output path of a fixed-output derivation: the recorded one, or
     /// when none is recorded, the one its hash gives.
     pub fn fixed_output_path(&self) -> Option<StorePath> {
-        let fixed = self.data.fixed?;
-        if let Some(p) = self.output_path("out") {
-            return Some(p);
-        }
-        self.graph
-            .store
-            .make_fixed_output_path(self.name(), fixed.recursive, &fixed.hash)
-            .ok()
+        self.data.fixed?;
+        self.output_path("out")
+            .or_else(|| self.computed_fixed_path())
     }
 
     /// The outputs, sorted by name.
     pub fn outputs(&self) -> impl ExactSizeIterator<Item = OutputInfo<'g>> + 'g {
         let g = self.graph;
         let (a, b) = self.data.outputs;
+        let this = *self;
         g.outputs[a as usize..b as usize]
             .iter()
             .map(move |o| OutputInfo {
                 name: g.strings.get(o.name),
-                path: o.path.map(|(h, n)| path_from_parts(&h, g.strings.get(n))),
+                path: match o.path {
+                    OutPath::None => None,
+                    OutPath::Stored(h, n) => Some(path_from_parts(&h, g.strings.get(n))),
+                    OutPath::Fixed => this.computed_fixed_path(),
+                },
             })
+    }
+
+    /// The path the fixed output's hash gives.
+    fn computed_fixed_path(&self) -> Option<StorePath> {
+        let fixed = self.data.fixed?;
+        self.graph
+            .store
+            .make_fixed_output_path(self.name(), fixed.recursive, &fixed.hash)
+            .ok()
     }
 
     /// The recorded path of output `name`.

@@ -80,6 +80,29 @@ impl PackageTable {
         Ok(PackageTable::new(rows))
     }
 
+    /// A table whose rows are already matched to nodes (snapshots store
+    /// the node of each row).
+    pub(crate) fn from_rows_and_nodes(rows: Vec<(Package, Option<NodeId>)>) -> PackageTable {
+        let (rows, nodes): (Vec<Package>, Vec<Option<NodeId>>) = rows.into_iter().unzip();
+        let mut t = PackageTable {
+            rows,
+            nodes,
+            by_node: FxHashMap::default(),
+        };
+        t.index();
+        t
+    }
+
+    fn index(&mut self) {
+        self.by_node.clear();
+        self.by_node.reserve(self.nodes.len());
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Some(n) = n {
+                self.by_node.entry(*n).or_default().push(i as u32);
+            }
+        }
+    }
+
     /// Matches rows to the nodes of `graph`.
     pub(crate) fn attach(&mut self, graph: &Graph) {
         self.nodes = self
@@ -87,12 +110,7 @@ impl PackageTable {
             .iter()
             .map(|p| graph.lookup(&p.derivation))
             .collect();
-        self.by_node.clear();
-        for (i, n) in self.nodes.iter().enumerate() {
-            if let Some(n) = n {
-                self.by_node.entry(*n).or_default().push(i as u32);
-            }
-        }
+        self.index();
     }
 
     /// Whether the table has no row (no table was loaded).

@@ -21,46 +21,6 @@ use crate::error::ResolveError;
 use crate::graph::{Graph, NodeId};
 use crate::version::{compare_versions, is_version_prefix, split_name_version};
 use abovo_store::store_path::StorePath;
-use rustc_hash::FxHashMap;
-
-/// Lookup tables for names, built on first use.
-#[derive(Debug, Default)]
-pub(crate) struct NameIndex {
-    /// Package name → package table rows.
-    packages: FxHashMap<String, Vec<u32>>,
-    /// Name part of derivation names → (version, node), non-FODs only.
-    derivations: FxHashMap<String, Vec<(String, NodeId)>>,
-    /// Full derivation name (without `.drv`) → nodes.
-    full_names: FxHashMap<String, Vec<NodeId>>,
-}
-
-impl NameIndex {
-    fn build(g: &Graph) -> NameIndex {
-        let mut idx = NameIndex::default();
-        for (i, p) in g.packages().rows().iter().enumerate() {
-            idx.packages
-                .entry(p.name.clone())
-                .or_default()
-                .push(i as u32);
-        }
-        for d in g.derivations() {
-            idx.full_names
-                .entry(d.name().to_owned())
-                .or_default()
-                .push(d.node());
-            if d.is_fixed_output() {
-                continue;
-            }
-            if let (name, Some(version)) = split_name_version(d.name()) {
-                idx.derivations
-                    .entry(name.to_owned())
-                    .or_default()
-                    .push((version.to_owned(), d.node()));
-            }
-        }
-        idx
-    }
-}
 
 /// Resolves `spec` to one node of `g` (see the [module docs](self)).
 pub fn resolve(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
@@ -72,56 +32,60 @@ pub fn resolve(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
         let full = format!("{}/{}", g.store_dir(), spec);
         return resolve_path(g, &full);
     }
-    let idx = g.name_index.get_or_init(|| NameIndex::build(g));
     let (name, version) = match spec.rsplit_once('@') {
         Some((n, v)) => (n, Some(v)),
         None => (spec, None),
     };
     let matches = |v: &str| version.is_none_or(|want| is_version_prefix(want, v));
 
-    // Through the package table.
-    if let Some(rows) = idx.packages.get(name) {
-        let table = g.packages();
-        let candidates: Vec<(String, NodeId)> = rows
-            .iter()
-            .filter_map(|&i| {
-                let p = &table.rows()[i as usize];
-                let node = table.node(i as usize)?;
-                matches(&p.version).then(|| (p.version.clone(), node))
-            })
-            .collect();
+    // Through the package table. A scan is cheaper than building an index
+    // for the one or two names a command resolves.
+    let table = g.packages();
+    let candidates: Vec<(String, NodeId)> = table
+        .rows()
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.name == name && matches(&p.version))
+        .filter_map(|(i, p)| Some((p.version.clone(), table.node(i)?)))
+        .collect();
+    if let Some(node) = newest(g, spec, candidates)? {
+        return Ok(node);
+    }
+    // Through derivation names; derived sources (patched checkouts,
+    // repacked tarballs) only when no package-like derivation matches.
+    let (sources, packages): (Vec<_>, Vec<_>) = g
+        .derivations()
+        .filter(|d| !d.is_fixed_output())
+        .filter_map(|d| match split_name_version(d.name()) {
+            (n, Some(v)) if n == name && matches(v) => Some((v.to_owned(), d.node())),
+            _ => None,
+        })
+        .partition(|(v, _)| is_source_artifact(v));
+    for candidates in [packages, sources] {
         if let Some(node) = newest(g, spec, candidates)? {
             return Ok(node);
         }
     }
-    // Through derivation names; derived sources (patched checkouts,
-    // repacked tarballs) only when no package-like derivation matches.
-    if let Some(list) = idx.derivations.get(name) {
-        let (sources, packages): (Vec<_>, Vec<_>) = list
-            .iter()
-            .filter(|(v, _)| matches(v))
-            .cloned()
-            .partition(|(v, _)| is_source_artifact(v));
-        for candidates in [packages, sources] {
-            if let Some(node) = newest(g, spec, candidates)? {
-                return Ok(node);
-            }
-        }
-    }
     // A derivation's full name.
     let full = spec.strip_suffix(".drv").unwrap_or(spec);
-    if let Some(nodes) = idx.full_names.get(full) {
-        return match nodes.as_slice() {
-            [one] => Ok(*one),
-            many => Err(ResolveError::Ambiguous {
+    let nodes: Vec<NodeId> = g
+        .derivations()
+        .filter(|d| d.name() == full)
+        .map(|d| d.node())
+        .collect();
+    match nodes.as_slice() {
+        [] => {}
+        [one] => return Ok(*one),
+        many => {
+            return Err(ResolveError::Ambiguous {
                 name: spec.to_owned(),
                 candidates: many.iter().map(|&n| describe(g, n)).collect(),
-            }),
-        };
+            });
+        }
     }
     Err(ResolveError::Unknown {
         name: spec.to_owned(),
-        suggestions: suggest(idx, name),
+        suggestions: suggest(g, name),
     })
 }
 
@@ -214,16 +178,24 @@ fn resolve_path(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
 }
 
 /// Up to five known names close to `name`, best first.
-fn suggest(idx: &NameIndex, name: &str) -> Vec<String> {
-    let mut scored: Vec<(f64, &str)> = idx
-        .packages
-        .keys()
-        .chain(idx.derivations.keys())
-        .map(|k| (strsim::jaro_winkler(name, k), k.as_str()))
+fn suggest(g: &Graph, name: &str) -> Vec<String> {
+    let mut known: rustc_hash::FxHashSet<&str> = g
+        .packages()
+        .rows()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    for d in g.derivations() {
+        if let (n, Some(_)) = split_name_version(d.name()) {
+            known.insert(n);
+        }
+    }
+    let mut scored: Vec<(f64, &str)> = known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(name, k), k))
         .filter(|&(s, k)| s >= 0.88 || (k.len() > 3 && k.contains(name) && name.len() >= 3))
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.dedup_by(|a, b| a.1 == b.1);
     scored
         .into_iter()
         .take(5)

@@ -362,7 +362,14 @@ fn fixed_output_facts() {
 #[test]
 fn snapshots_round_trip_and_reject_corruption() {
     let g = diamond();
-    let bytes = abovo_graph::snapshot::write(&g, "test", 3).unwrap();
+    let bytes = abovo_graph::snapshot::write(
+        &g,
+        &abovo_graph::snapshot::WriteOptions {
+            level: 3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let h = abovo_graph::snapshot::read(&bytes).unwrap();
     assert_eq!(h.len(), g.len());
     assert_eq!(h.edge_count(), g.edge_count());

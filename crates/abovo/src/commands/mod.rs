@@ -2,9 +2,16 @@
 //! that returns an [exit code](crate::exit).
 
 pub mod audit;
+pub mod closure;
+pub mod dependents;
+pub mod graph;
 pub mod hash;
+pub mod path;
 pub mod seeds;
 pub mod show;
+pub mod snapshot;
+pub mod verify;
+pub mod why;
 
 use crate::output::Context;
 use clap::Subcommand;
@@ -20,6 +27,20 @@ pub enum Command {
     Seeds(seeds::Args),
     /// Print a derivation as ATerm (its exact `.drv` text) or JSON.
     Show(show::Args),
+    /// Count and list the closure of TARGET: derivations, fixed-output derivations, sources, size.
+    Closure(closure::Args),
+    /// Who would be rebuilt if TARGET changed (as `guix refresh -l`).
+    Dependents(dependents::Args),
+    /// Print the derivation graph of TARGET (text, JSON, DOT, GraphML).
+    Graph(graph::Args),
+    /// Print a shortest path from FROM to TO in the derivation graph.
+    Path(path::Args),
+    /// Write or inspect a snapshot of a derivation graph.
+    Snapshot(snapshot::Args),
+    /// Recompute .drv and output paths from content; report every mismatch.
+    Verify(verify::Args),
+    /// Explain why TARGET depends on DEP, edge by edge.
+    Why(why::Args),
 }
 
 /// Runs a subcommand.
@@ -29,5 +50,12 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
         Command::Hash(args) => hash::run(args, ctx),
         Command::Seeds(args) => seeds::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
+        Command::Closure(args) => closure::run(args, ctx),
+        Command::Dependents(args) => dependents::run(args, ctx),
+        Command::Graph(args) => graph::run(args, ctx),
+        Command::Path(args) => path::run(args, ctx),
+        Command::Snapshot(args) => snapshot::run(args, ctx),
+        Command::Verify(args) => verify::run(args, ctx),
+        Command::Why(args) => why::run(args, ctx),
     }
 }

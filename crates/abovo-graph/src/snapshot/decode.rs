@@ -1,0 +1,488 @@
+//! Reading snapshot sections back into a graph (see the [format](super)).
+//!
+//! The sections decode in parallel; what ties them together (names are
+//! valid store names, nodes are in path order, derivation data sits on
+//! derivation nodes, the graph is acyclic) is checked afterwards, so a
+//! snapshot that decodes is as valid as a graph built from `.drv` files.
+
+use super::SnapshotError;
+use super::codec::Dec;
+use crate::build::{Assembly, assemble};
+use crate::graph::{Csr, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData, path_from_parts};
+use crate::meta::StoreMeta;
+use crate::packages::{Package, PackageTable};
+use crate::strings::{StrId, Strings};
+use abovo_store::derivation::FixedOutput;
+use abovo_store::hash::{Hash, HashAlgo};
+use abovo_store::nixbase32;
+use abovo_store::store_path::{StoreDir, StorePath};
+
+fn invalid(msg: impl Into<String>) -> SnapshotError {
+    SnapshotError::Invalid(msg.into())
+}
+
+fn algo_of(code: u8) -> Option<HashAlgo> {
+    Some(match code {
+        1 => HashAlgo::Md5,
+        2 => HashAlgo::Sha1,
+        3 => HashAlgo::Sha256,
+        4 => HashAlgo::Sha512,
+        _ => return None,
+    })
+}
+
+struct Header {
+    creator: String,
+    store: StoreDir,
+    description: String,
+    strings: usize,
+    nodes: usize,
+    drvs: usize,
+    outputs: usize,
+    env: usize,
+    sets: usize,
+    edges: usize,
+    packages: usize,
+}
+
+fn header(data: &[u8]) -> Result<Header, SnapshotError> {
+    let mut d = Dec::new(data);
+    let creator = d.str("creator")?.to_owned();
+    let store = StoreDir::new(d.str("store directory")?)
+        .map_err(|e| invalid(format!("store directory: {e}")))?;
+    let description = d.str("description")?.to_owned();
+    // Counts are bounded by what could possibly fit in 4 GiB sections; the
+    // readers check them again against their own data.
+    let mut count = |what| -> Result<usize, SnapshotError> {
+        let v = d.var(what)?;
+        if v > u32::MAX as u64 {
+            return Err(invalid(format!("{what} {v} too large")));
+        }
+        Ok(v as usize)
+    };
+    let h = Header {
+        creator,
+        store,
+        description,
+        strings: count("string count")?,
+        nodes: count("node count")?,
+        drvs: count("derivation count")?,
+        outputs: count("output count")?,
+        env: count("environment count")?,
+        sets: count("output set count")?,
+        edges: count("edge count")?,
+        packages: count("package count")?,
+    };
+    if !d.at_end() {
+        return Err(invalid("bytes after the header"));
+    }
+    Ok(h)
+}
+
+fn strings(mut data: Vec<u8>, h: &Header) -> Result<Strings, SnapshotError> {
+    let mut d = Dec::new(&data);
+    let mut ends = Vec::with_capacity(h.strings.min(data.len()));
+    let mut total = 0u64;
+    for _ in 0..h.strings {
+        total += d.var("string length")?;
+        if total > u32::MAX as u64 {
+            return Err(invalid("string table too large"));
+        }
+        ends.push(total as u32);
+    }
+    d.bytes(total as usize, "string text")?;
+    if !d.at_end() {
+        return Err(invalid("bytes after the string table"));
+    }
+    // The text is the tail of the section: keep the buffer, drop the lengths.
+    let start = data.len() - total as usize;
+    data.drain(..start);
+    let text = String::from_utf8(data).map_err(|_| invalid("string table is not UTF-8"))?;
+    Strings::from_raw_parts(text, ends).ok_or_else(|| invalid("string table offsets"))
+}
+
+struct Nodes {
+    hash_parts: Vec<[u8; 32]>,
+    names: Vec<StrId>,
+    kinds: Vec<NodeKind>,
+}
+
+fn nodes(data: &[u8], h: &Header) -> Result<Nodes, SnapshotError> {
+    let mut d = Dec::new(data);
+    let digests = d.bytes(
+        h.nodes
+            .checked_mul(20)
+            .ok_or_else(|| invalid("node count"))?,
+        "node hashes",
+    )?;
+    let hash_parts = {
+        use rayon::prelude::*;
+        digests
+            .par_chunks(20 * 4096)
+            .flat_map_iter(|chunk| {
+                let mut buf = String::with_capacity(32);
+                chunk.chunks_exact(20).map(move |c| {
+                    buf.clear();
+                    nixbase32::encode_into(c, &mut buf);
+                    let mut a = [0u8; 32];
+                    a.copy_from_slice(buf.as_bytes());
+                    a
+                })
+            })
+            .collect()
+    };
+    let mut names = Vec::with_capacity(h.nodes);
+    for _ in 0..h.nodes {
+        names.push(StrId(d.below(h.strings, "node name")?));
+    }
+    let kinds = d
+        .bytes(h.nodes, "node kinds")?
+        .iter()
+        .map(|&k| match k {
+            0 => Ok(NodeKind::Derivation),
+            1 => Ok(NodeKind::Source),
+            2 => Ok(NodeKind::Missing),
+            k => Err(invalid(format!("node kind {k}"))),
+        })
+        .collect::<Result<_, _>>()?;
+    if !d.at_end() {
+        return Err(invalid("bytes after the nodes"));
+    }
+    Ok(Nodes {
+        hash_parts,
+        names,
+        kinds,
+    })
+}
+
+struct Drvs {
+    drvs: Vec<DrvData>,
+    outputs: Vec<OutputData>,
+    env: Vec<(StrId, StrId)>,
+}
+
+fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
+    let mut d = Dec::new(data);
+    let cap = |n: usize| n.min(data.len());
+    let mut drvs = Vec::with_capacity(cap(h.drvs));
+    let mut outputs = Vec::with_capacity(cap(h.outputs));
+    let mut env = Vec::with_capacity(cap(h.env));
+    let sid = |d: &mut Dec<'_>, what| d.below(h.strings, what).map(StrId);
+    let mut buf = String::with_capacity(32);
+    let mut node = 0u64;
+    for i in 0..h.drvs {
+        let delta = d.var("derivation node")?;
+        if i > 0 && delta == 0 {
+            return Err(invalid("two derivations on one node"));
+        }
+        node = node.saturating_add(delta);
+        if node >= h.nodes as u64 {
+            return Err(invalid(format!("derivation node {node}")));
+        }
+        let system = sid(&mut d, "system")?;
+        let builder = sid(&mut d, "builder")?;
+        let tag = d.u8("fixed output")?;
+        let fixed = if tag == 0 {
+            None
+        } else {
+            let algo = algo_of(tag & 15).ok_or_else(|| invalid(format!("hash tag {tag}")))?;
+            let digest = d.bytes(algo.digest_len(), "fixed hash")?;
+            Some(FixedOutput {
+                recursive: tag & 16 != 0,
+                hash: Hash::new(algo, digest).ok_or_else(|| invalid("fixed hash"))?,
+            })
+        };
+        let out_start = outputs.len() as u32;
+        for _ in 0..d.count(2, "outputs")? {
+            let name = sid(&mut d, "output name")?;
+            let path = match d.u8("output path tag")? {
+                0 => OutPath::None,
+                1 => {
+                    let pname = sid(&mut d, "output path name")?;
+                    let digest = d.array::<20>("output hash")?;
+                    buf.clear();
+                    nixbase32::encode_into(&digest, &mut buf);
+                    let mut hp = [0u8; 32];
+                    hp.copy_from_slice(buf.as_bytes());
+                    OutPath::Stored(hp, pname)
+                }
+                2 if fixed.is_some() => OutPath::Fixed,
+                t => return Err(invalid(format!("output path tag {t}"))),
+            };
+            outputs.push(OutputData { name, path });
+        }
+        let env_start = env.len() as u32;
+        for _ in 0..d.count(2, "environment")? {
+            env.push((sid(&mut d, "env key")?, sid(&mut d, "env value")?));
+        }
+        drvs.push(DrvData {
+            node: NodeId(node as u32),
+            system,
+            builder,
+            fixed,
+            outputs: (out_start, outputs.len() as u32),
+            env: (env_start, env.len() as u32),
+        });
+    }
+    if !d.at_end() {
+        return Err(invalid("bytes after the derivations"));
+    }
+    Ok(Drvs { drvs, outputs, env })
+}
+
+struct Edges {
+    out_sets: Vec<Vec<StrId>>,
+    inputs: Csr,
+    edge_outputs: Vec<u32>,
+}
+
+fn edges(data: &[u8], h: &Header) -> Result<Edges, SnapshotError> {
+    let mut d = Dec::new(data);
+    let mut out_sets = Vec::with_capacity(h.sets.min(data.len()));
+    for _ in 0..h.sets {
+        let len = d.count(1, "output set")?;
+        let mut set = Vec::with_capacity(len);
+        for _ in 0..len {
+            set.push(StrId(d.below(h.strings, "output set member")?));
+        }
+        out_sets.push(set);
+    }
+    let cap = h.edges.min(data.len());
+    let mut offsets = Vec::with_capacity(h.nodes.min(data.len()) + 1);
+    let mut targets = Vec::with_capacity(cap);
+    let mut edge_outputs = Vec::with_capacity(cap);
+    offsets.push(0u32);
+    for _ in 0..h.nodes {
+        let count = d.count(2, "edges")?;
+        let mut t = 0u64;
+        for j in 0..count {
+            let delta = d.var("edge target")?;
+            if j > 0 && delta == 0 {
+                return Err(invalid("repeated edge"));
+            }
+            t = t.saturating_add(delta);
+            if t >= h.nodes as u64 {
+                return Err(invalid(format!("edge target {t}")));
+            }
+            targets.push(NodeId(t as u32));
+        }
+        for _ in 0..count {
+            edge_outputs.push(d.below(h.sets, "edge output set")?);
+        }
+        if targets.len() > h.edges {
+            return Err(invalid("more edges than announced"));
+        }
+        offsets.push(targets.len() as u32);
+    }
+    if targets.len() != h.edges || !d.at_end() {
+        return Err(invalid("edge count or trailing bytes"));
+    }
+    Ok(Edges {
+        out_sets,
+        inputs: Csr { offsets, targets },
+        edge_outputs,
+    })
+}
+
+/// A package row before its derivation path is tied to a node.
+struct RawPackage {
+    name: String,
+    version: String,
+    node: Option<NodeId>,
+    path: Option<StorePath>,
+    module: String,
+}
+
+fn packages(data: &[u8], h: &Header) -> Result<Vec<RawPackage>, SnapshotError> {
+    let mut d = Dec::new(data);
+    let mut rows = Vec::with_capacity(h.packages.min(data.len()));
+    for _ in 0..h.packages {
+        let name = d.str("package name")?.to_owned();
+        let version = d.str("package version")?.to_owned();
+        let (node, path) = match d.var("package node")? {
+            0 => {
+                let base = d.str("package derivation")?;
+                let p = StorePath::from_base_name(base)
+                    .map_err(|e| invalid(format!("package derivation: {e}")))?;
+                (None, Some(p))
+            }
+            k if k <= h.nodes as u64 => (Some(NodeId((k - 1) as u32)), None),
+            k => return Err(invalid(format!("package node {k}"))),
+        };
+        let module = d.str("package module")?.to_owned();
+        rows.push(RawPackage {
+            name,
+            version,
+            node,
+            path,
+            module,
+        });
+    }
+    if !d.at_end() {
+        return Err(invalid("bytes after the packages"));
+    }
+    Ok(rows)
+}
+
+fn meta(data: &[u8], h: &Header) -> Result<StoreMeta, SnapshotError> {
+    let mut d = Dec::new(data);
+    let mut meta = StoreMeta::default();
+    if d.u8("metadata flag")? == 1 {
+        meta.nar_size = Vec::with_capacity(h.nodes.min(data.len()));
+        for _ in 0..h.nodes {
+            meta.nar_size.push(d.var("nar size")?.wrapping_sub(1));
+        }
+        let mut node = 0u64;
+        for _ in 0..d.count(33, "nar hashes")? {
+            node = node.saturating_add(d.var("nar hash node")?);
+            if node >= h.nodes as u64 {
+                return Err(invalid("nar hash node"));
+            }
+            meta.nar_hash
+                .insert(NodeId(node as u32), d.array::<32>("nar hash")?);
+        }
+        for _ in 0..d.count(2, "references")? {
+            let owner = NodeId(d.below(h.nodes, "reference owner")?);
+            let len = d.count(1, "reference list")?;
+            let mut list = Vec::with_capacity(len);
+            for _ in 0..len {
+                list.push(NodeId(d.below(h.nodes, "reference")?));
+            }
+            meta.references.insert(owner, list);
+        }
+        meta.rows_outside = d.var("rows outside")?;
+        meta.references_outside = d.var("references outside")?;
+    }
+    if !d.at_end() {
+        return Err(invalid("bytes after the metadata"));
+    }
+    Ok(meta)
+}
+
+/// Whether `name` is a valid store path name (the daemon's rule, checked
+/// with a table: every byte in `[A-Za-z0-9+-._?=]`, not empty, no leading
+/// dot).
+fn valid_name(name: &str) -> bool {
+    const OK: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] =
+                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_' | b'?' | b'=');
+            c += 1;
+        }
+        t
+    };
+    !name.is_empty() && !name.starts_with('.') && name.bytes().all(|b| OK[b as usize])
+}
+
+/// Decodes the sections into a graph and the creator string.
+pub(super) fn decode(mut sections: Vec<Vec<u8>>) -> Result<(Graph, String), SnapshotError> {
+    let h = header(&sections[0])?;
+    let string_section = std::mem::take(&mut sections[1]);
+    let ((strings, nodes), ((drvs, edges), (packages, meta))) = rayon::join(
+        || rayon::join(|| strings(string_section, &h), || nodes(&sections[2], &h)),
+        || {
+            rayon::join(
+                || rayon::join(|| derivations(&sections[3], &h), || edges(&sections[4], &h)),
+                || rayon::join(|| packages(&sections[5], &h), || meta(&sections[6], &h)),
+            )
+        },
+    );
+    let (strings, nodes, drvs, edges, packages, meta) =
+        (strings?, nodes?, drvs?, edges?, packages?, meta?);
+
+    // What ties the sections together.
+    for (i, &name) in nodes.names.iter().enumerate() {
+        if !valid_name(strings.get(name)) {
+            return Err(invalid(format!(
+                "node {i} has an invalid store name `{}`",
+                strings.get(name)
+            )));
+        }
+    }
+    for w in 1..nodes.hash_parts.len() {
+        let (a, b) = (&nodes.hash_parts[w - 1], &nodes.hash_parts[w]);
+        let ordered =
+            a < b || (a == b && strings.get(nodes.names[w - 1]) < strings.get(nodes.names[w]));
+        if !ordered {
+            return Err(invalid("nodes are not in path order"));
+        }
+    }
+    let drv_kinds = nodes
+        .kinds
+        .iter()
+        .filter(|&&k| k == NodeKind::Derivation)
+        .count();
+    if drv_kinds != drvs.drvs.len()
+        || drvs
+            .drvs
+            .iter()
+            .any(|d| nodes.kinds[d.node.index()] != NodeKind::Derivation)
+    {
+        return Err(invalid("derivation data does not match the node kinds"));
+    }
+    for o in &drvs.outputs {
+        if let OutPath::Stored(_, n) = o.path {
+            if !valid_name(strings.get(n)) {
+                return Err(invalid(format!(
+                    "invalid output path name `{}`",
+                    strings.get(n)
+                )));
+            }
+        }
+    }
+
+    let rows: Vec<(Package, Option<NodeId>)> = packages
+        .into_iter()
+        .map(|r| {
+            let derivation = match (r.node, r.path) {
+                (Some(n), _) => path_from_parts(
+                    &nodes.hash_parts[n.index()],
+                    strings.get(nodes.names[n.index()]),
+                ),
+                (None, Some(p)) => p,
+                (None, None) => unreachable_row(),
+            };
+            (
+                Package {
+                    name: r.name,
+                    version: r.version,
+                    derivation,
+                    module: r.module,
+                },
+                r.node,
+            )
+        })
+        .collect();
+
+    let mut graph = assemble(Assembly {
+        store: h.store,
+        strings,
+        hash_parts: nodes.hash_parts,
+        names: nodes.names,
+        kinds: nodes.kinds,
+        drvs: drvs.drvs,
+        outputs: drvs.outputs,
+        env: drvs.env,
+        inputs: edges.inputs,
+        edge_outputs: edges.edge_outputs,
+        out_sets: edges.out_sets,
+    })?;
+    graph.set_description(h.description);
+    if !rows.is_empty() {
+        graph.packages = PackageTable::from_rows_and_nodes(rows);
+    }
+    if !meta.is_empty() && meta.nar_size.len() != graph.len() {
+        return Err(invalid("metadata does not cover every node"));
+    }
+    graph.set_meta(meta);
+    Ok((graph, h.creator))
+}
+
+#[cold]
+fn unreachable_row() -> StorePath {
+    // `packages` always gives a node or a path.
+    path_from_parts(&[b'0'; 32], "invalid")
+}

@@ -1,0 +1,242 @@
+//! `abovo graph TARGET…`: the closure of TARGET as nodes and edges, the
+//! node and edge sets of `guix graph -t derivation TARGET`.
+
+use crate::exit;
+use crate::output::{Context, Format, print_json};
+use crate::source::{SourceArgs, WalkArgs, node_json, resolve_all};
+use abovo_graph::query::{Subgraph, subgraph};
+use abovo_graph::{Graph, NodeKind};
+use std::io::{BufWriter, Write};
+
+/// Print the derivation graph of TARGET: derivations and input sources as
+/// nodes, edges to input derivations (with the outputs used) and sources.
+///
+/// The node and edge sets are those of `guix graph -t derivation TARGET`:
+/// the walk goes through fixed-output derivations unless --stop-at-fixed.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Packages or derivations: `hello`, `hello@2.12`, a `.drv` path or an
+    /// output path.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Only nodes at most N edges away from a target (the nodes at depth N
+    /// are shown without their inputs).
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
+    /// How the walk proceeds.
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Output format: text, json, dot (Graphviz) or graphml.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Where the graph comes from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// Runs `abovo graph`.
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
+    args.format.check(
+        "graph",
+        &[Format::Text, Format::Json, Format::Dot, Format::Graphml],
+    )?;
+    let graph = args.source.load(ctx)?;
+    let roots = resolve_all(&graph, &args.targets)?;
+    let sub = subgraph(&graph, &roots, &args.walk.walk(args.max_depth));
+    let title = format!(
+        "derivation graph of {} ({})",
+        roots
+            .iter()
+            .map(|&r| graph.label(r))
+            .collect::<Vec<_>>()
+            .join(", "),
+        graph.description()
+    );
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match args.format {
+        Format::Json => {
+            drop(out);
+            print_json(&to_json(&graph, &roots, &sub, &title))?;
+            return Ok(exit::SUCCESS);
+        }
+        Format::Dot => write_dot(&mut out, &graph, &sub, &title)?,
+        Format::Graphml => write_graphml(&mut out, &graph, &sub, &title)?,
+        _ => write_text(&mut out, &graph, &sub, &title, ctx)?,
+    }
+    out.flush()?;
+    Ok(exit::SUCCESS)
+}
+
+fn to_json(
+    g: &Graph,
+    roots: &[abovo_graph::NodeId],
+    sub: &Subgraph,
+    title: &str,
+) -> serde_json::Value {
+    let edges: Vec<serde_json::Value> = sub
+        .edges
+        .iter()
+        .map(|&(a, b)| {
+            let outputs: Vec<&str> = g
+                .edge(a, b)
+                .map(|e| e.outputs().collect())
+                .unwrap_or_default();
+            serde_json::json!({
+                "from": g.display_path(a),
+                "to": g.display_path(b),
+                "outputs": outputs,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "graph": g.description(),
+        "title": title,
+        "roots": roots.iter().map(|&r| g.display_path(r)).collect::<Vec<_>>(),
+        "node_count": sub.nodes.len(),
+        "edge_count": sub.edges.len(),
+        "nodes": sub.nodes.iter().map(|&n| node_json(g, n)).collect::<Vec<_>>(),
+        "edges": edges,
+    })
+}
+
+fn write_text(
+    out: &mut impl Write,
+    g: &Graph,
+    sub: &Subgraph,
+    title: &str,
+    ctx: &Context,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "# {title}: {} nodes, {} edges",
+        sub.nodes.len(),
+        sub.edges.len()
+    )?;
+    let mut edges = sub.edges.iter().peekable();
+    for &n in &sub.nodes {
+        let tag = match g.kind(n) {
+            NodeKind::Source => " (source)",
+            NodeKind::Missing => " (missing)",
+            NodeKind::Derivation if g.is_fixed_output(n) => " (fixed-output)",
+            NodeKind::Derivation => "",
+        };
+        writeln!(out, "{}{}", ctx.style("1", &g.display_path(n)), tag)?;
+        while let Some(&&(a, b)) = edges.peek() {
+            if a != n {
+                break;
+            }
+            edges.next();
+            let outputs: Vec<&str> = g
+                .edge(a, b)
+                .map(|e| e.outputs().collect())
+                .unwrap_or_default();
+            if outputs.is_empty() {
+                writeln!(out, "  -> {}", g.display_path(b))?;
+            } else {
+                writeln!(out, "  -> {} [{}]", g.display_path(b), outputs.join(","))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_dot(out: &mut impl Write, g: &Graph, sub: &Subgraph, title: &str) -> std::io::Result<()> {
+    writeln!(out, "digraph \"{}\" {{", dot_escape(title))?;
+    for &n in &sub.nodes {
+        let shape = match g.kind(n) {
+            NodeKind::Source => "ellipse",
+            NodeKind::Missing => "octagon",
+            NodeKind::Derivation if g.is_fixed_output(n) => "box, style = dashed",
+            NodeKind::Derivation => "box",
+        };
+        writeln!(
+            out,
+            "  \"{}\" [label = \"{}\", shape = {shape}];",
+            g.display_path(n),
+            dot_escape(g.name(n))
+        )?;
+    }
+    for &(a, b) in &sub.edges {
+        writeln!(
+            out,
+            "  \"{}\" -> \"{}\";",
+            g.display_path(a),
+            g.display_path(b)
+        )?;
+    }
+    writeln!(out, "}}")
+}
+
+fn dot_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn write_graphml(
+    out: &mut impl Write,
+    g: &Graph,
+    sub: &Subgraph,
+    title: &str,
+) -> std::io::Result<()> {
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<graphml xmlns="http://graphml.graphdrawing.org/xmlns">"#
+    )?;
+    writeln!(
+        out,
+        r#"  <key id="label" for="node" attr.name="label" attr.type="string"/>"#
+    )?;
+    writeln!(
+        out,
+        r#"  <key id="kind" for="node" attr.name="kind" attr.type="string"/>"#
+    )?;
+    writeln!(
+        out,
+        r#"  <key id="fixed" for="node" attr.name="fixed_output" attr.type="boolean"/>"#
+    )?;
+    writeln!(
+        out,
+        r#"  <key id="outputs" for="edge" attr.name="outputs" attr.type="string"/>"#
+    )?;
+    writeln!(
+        out,
+        r#"  <graph id="{}" edgedefault="directed">"#,
+        xml_escape(title)
+    )?;
+    for &n in &sub.nodes {
+        let kind = match g.kind(n) {
+            NodeKind::Source => "source",
+            NodeKind::Missing => "missing",
+            NodeKind::Derivation => "derivation",
+        };
+        writeln!(
+            out,
+            r#"    <node id="{}"><data key="label">{}</data><data key="kind">{kind}</data><data key="fixed">{}</data></node>"#,
+            xml_escape(&g.display_path(n)),
+            xml_escape(g.name(n)),
+            g.is_fixed_output(n)
+        )?;
+    }
+    for &(a, b) in &sub.edges {
+        let outputs: Vec<&str> = g
+            .edge(a, b)
+            .map(|e| e.outputs().collect())
+            .unwrap_or_default();
+        writeln!(
+            out,
+            r#"    <edge source="{}" target="{}"><data key="outputs">{}</data></edge>"#,
+            xml_escape(&g.display_path(a)),
+            xml_escape(&g.display_path(b)),
+            xml_escape(&outputs.join(","))
+        )?;
+    }
+    writeln!(out, "  </graph>")?;
+    writeln!(out, "</graphml>")
+}

@@ -1,0 +1,125 @@
+//! `abovo why TARGET DEP`: why TARGET needs DEP, edge by edge.
+
+use crate::exit;
+use crate::output::{Context, Format, print_json};
+use crate::source::{SourceArgs, WalkArgs, display_name, node_json, resolve_all};
+use abovo_graph::NodeKind;
+use abovo_graph::query::shortest_path;
+use std::io::Write;
+
+/// Explain why TARGET depends on DEP: the shortest path between them, and
+/// for each edge which outputs of the input are used.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The package or derivation that depends.
+    pub target: String,
+    /// What it depends on.
+    pub dep: String,
+    /// How the walk proceeds.
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Output format: text or json.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Where the graph comes from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// Runs `abovo why`.
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
+    args.format.check("why", &[Format::Text, Format::Json])?;
+    let graph = args.source.load(ctx)?;
+    let ends = resolve_all(&graph, &[args.target.clone(), args.dep.clone()])?;
+    let (from, to) = (ends[0], ends[1]);
+    let path = shortest_path(&graph, from, to, &args.walk.walk(None));
+    let (from_name, to_name) = (display_name(&graph, from), display_name(&graph, to));
+    let Some(path) = path else {
+        if args.format == Format::Json {
+            print_json(&serde_json::json!({
+                "graph": graph.description(),
+                "target": node_json(&graph, from),
+                "dependency": node_json(&graph, to),
+                "steps": [],
+            }))?;
+        }
+        ctx.warn(&format!(
+            "{from_name} does not depend on {to_name}: no path from {from_name} to {to_name}"
+        ));
+        return Ok(exit::NEGATIVE);
+    };
+    let steps: Vec<(abovo_graph::NodeId, abovo_graph::NodeId, Vec<&str>)> = path
+        .windows(2)
+        .map(|w| {
+            let outputs = graph
+                .edge(w[0], w[1])
+                .map(|e| e.outputs().collect())
+                .unwrap_or_default();
+            (w[0], w[1], outputs)
+        })
+        .collect();
+    if args.format == Format::Json {
+        let list: Vec<serde_json::Value> = steps
+            .iter()
+            .map(|(a, b, outs)| {
+                serde_json::json!({
+                    "from": node_json(&graph, *a),
+                    "to": node_json(&graph, *b),
+                    "outputs": outs,
+                })
+            })
+            .collect();
+        print_json(&serde_json::json!({
+            "graph": graph.description(),
+            "target": node_json(&graph, from),
+            "dependency": node_json(&graph, to),
+            "length": steps.len(),
+            "steps": list,
+        }))?;
+        return Ok(exit::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    if steps.is_empty() {
+        writeln!(out, "{from_name} is {to_name} itself")?;
+        return Ok(exit::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{} depends on {} through {} edge{} ({}):",
+        ctx.style("1", &from_name),
+        ctx.style("1", &to_name),
+        steps.len(),
+        if steps.len() == 1 { "" } else { "s" },
+        graph.description()
+    )?;
+    for (i, (a, b, outs)) in steps.iter().enumerate() {
+        let how = match graph.kind(*b) {
+            NodeKind::Source => "the source".to_owned(),
+            _ if outs.is_empty() => "".to_owned(),
+            _ => format!(
+                "output{} {} of",
+                if outs.len() == 1 { "" } else { "s" },
+                outs.iter()
+                    .map(|o| format!("\"{o}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        writeln!(
+            out,
+            "{:>3}. {} uses {} {}",
+            i + 1,
+            graph.name(*a),
+            how,
+            graph.name(*b)
+        )?;
+        writeln!(
+            out,
+            "     {} -> {}",
+            graph.display_path(*a),
+            graph.display_path(*b)
+        )?;
+    }
+    out.flush()?;
+    Ok(exit::SUCCESS)
+}

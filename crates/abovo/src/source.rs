@@ -1,0 +1,227 @@
+//! Choosing and loading the graph a command works on.
+//!
+//! Every graph command takes the same [`SourceArgs`]: `--source PATH` (or
+//! `ABOVO_SOURCE`) names a store directory, a directory of `.drv` files, a
+//! `.tar.zst` of them, a corpus folder or an abovo snapshot; `--store-dir`
+//! (or `ABOVO_STORE_DIR`) the store prefix of their paths; `--packages` and
+//! `--meta` attach a package table and store metadata. Without a source,
+//! the Guix 1.5.0 snapshot built into the binary is used, so abovo answers
+//! out of the box. Loading shows a progress bar on a terminal once it has
+//! taken more than a second.
+
+use crate::output::Context;
+use abovo_graph::Graph;
+use abovo_graph::load::{LoadOptions, Reporter};
+use abovo_store::StoreDir;
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The Guix 1.5.0 snapshot carried by the binary (made by `abovo snapshot
+/// create` from the corpus; see `data/README.md`).
+pub static BUILT_IN_SNAPSHOT: &[u8] = include_bytes!("../../../data/guix-1.5.0.abovo-snapshot");
+
+/// How the built-in snapshot is named in reports.
+pub const BUILT_IN_NAME: &str = "built-in Guix 1.5.0 snapshot (x86_64-linux)";
+
+/// Where the graph comes from.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SourceArgs {
+    /// Where the derivations come from: a store directory (`/gnu/store`), a
+    /// directory of `.drv` files, a `.tar.zst` of them, a corpus folder
+    /// (`drvs.tar.zst` with `packages.tsv.zst` and `store-meta.tsv.zst`) or
+    /// an abovo snapshot. Default: the built-in Guix 1.5.0 snapshot.
+    #[arg(long, env = "ABOVO_SOURCE", value_name = "PATH")]
+    pub source: Option<PathBuf>,
+    /// The store directory the derivations' paths are in.
+    #[arg(long, env = "ABOVO_STORE_DIR", default_value = StoreDir::GUIX, value_name = "DIR")]
+    pub store_dir: String,
+    /// A package table (`packages.tsv` or `.tsv.zst`: name, version,
+    /// derivation, module) to attach to the graph.
+    #[arg(long, value_name = "TSV")]
+    pub packages: Option<PathBuf>,
+    /// Store metadata (`store-meta.tsv` or `.tsv.zst`: path, nar_hash,
+    /// nar_size, references) to attach to the graph.
+    #[arg(long, value_name = "TSV")]
+    pub meta: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    /// The store directory.
+    pub fn store(&self) -> anyhow::Result<StoreDir> {
+        StoreDir::new(&self.store_dir)
+            .with_context(|| format!("invalid --store-dir `{}`", self.store_dir))
+    }
+
+    /// Loads the graph: the given source, or the built-in snapshot.
+    pub fn load(&self, ctx: &Context) -> anyhow::Result<Graph> {
+        let store = self.store()?;
+        let reporter = CliReporter::new(ctx.progress);
+        let opts = LoadOptions {
+            store: &store,
+            packages: self.packages.as_deref(),
+            meta: self.meta.as_deref(),
+            reporter: &reporter,
+        };
+        let Some(source) = &self.source else {
+            let mut graph = abovo_graph::snapshot::read(BUILT_IN_SNAPSHOT)
+                .context("the built-in snapshot does not load")?;
+            graph.set_description(BUILT_IN_NAME);
+            if self.packages.is_some() || self.meta.is_some() {
+                anyhow::bail!(
+                    "--packages and --meta need --source (the built-in snapshot has both)"
+                );
+            }
+            return Ok(graph);
+        };
+        let graph = abovo_graph::load::load(source, opts)
+            .with_context(|| format!("cannot load `{}`", source.display()));
+        reporter.clear();
+        graph
+    }
+}
+
+/// Draws a progress bar for the library's [`Reporter`] calls, but only once
+/// a phase has taken more than a second, and only on a terminal.
+pub struct CliReporter {
+    enabled: bool,
+    state: Mutex<Option<Phase>>,
+}
+
+struct Phase {
+    bar: ProgressBar,
+    started: Instant,
+    shown: bool,
+}
+
+impl CliReporter {
+    /// A reporter; `enabled` is [`Context::progress`].
+    pub fn new(enabled: bool) -> CliReporter {
+        CliReporter {
+            enabled,
+            state: Mutex::new(None),
+        }
+    }
+
+    /// Removes a bar left on screen.
+    pub fn clear(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            if let Some(p) = s.take() {
+                p.bar.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl Reporter for CliReporter {
+    fn begin(&self, phase: &str, total: Option<u64>) {
+        if !self.enabled {
+            return;
+        }
+        let bar = match total {
+            Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::hidden()),
+            None => ProgressBar::hidden(),
+        };
+        let style = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(phase.to_owned());
+        if let Ok(mut s) = self.state.lock() {
+            if let Some(old) = s.take() {
+                old.bar.finish_and_clear();
+            }
+            *s = Some(Phase {
+                bar,
+                started: Instant::now(),
+                shown: false,
+            });
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if !self.enabled {
+            return;
+        }
+        let Ok(mut s) = self.state.lock() else {
+            return;
+        };
+        if let Some(p) = s.as_mut() {
+            p.bar.inc(n);
+            if !p.shown && p.started.elapsed() > Duration::from_secs(1) {
+                p.bar.set_draw_target(ProgressDrawTarget::stderr());
+                p.shown = true;
+            }
+        }
+    }
+
+    fn end(&self) {
+        self.clear();
+    }
+}
+
+/// How a walk over the graph proceeds (shared by the graph commands).
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct WalkArgs {
+    /// Leave input sources (builder scripts, patches, …) out.
+    #[arg(long)]
+    pub no_sources: bool,
+    /// Do not walk into the inputs of fixed-output derivations (their
+    /// fetchers): their output is pinned by a hash.
+    #[arg(long)]
+    pub stop_at_fixed: bool,
+}
+
+impl WalkArgs {
+    /// The library's walk options.
+    pub fn walk(&self, max_depth: Option<u32>) -> abovo_graph::query::Walk {
+        abovo_graph::query::Walk {
+            hide_sources: self.no_sources,
+            stop_at_fixed: self.stop_at_fixed,
+            max_depth,
+        }
+    }
+}
+
+/// Resolves each name (see `abovo_graph::resolve`), failing on the first
+/// that does not resolve.
+pub fn resolve_all(graph: &Graph, specs: &[String]) -> anyhow::Result<Vec<abovo_graph::NodeId>> {
+    specs
+        .iter()
+        .map(|s| abovo_graph::resolve::resolve(graph, s).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// How a node is named for people: `name@version` of its package when the
+/// package table knows it, else its derivation name (or source name).
+pub fn display_name(graph: &Graph, n: abovo_graph::NodeId) -> String {
+    match graph.packages().packages_of(n).next() {
+        Some(p) => p.full_name(),
+        None => graph.label(n).to_owned(),
+    }
+}
+
+/// A node in JSON: path, name, kind, whether fixed-output, and its
+/// package(s) when known.
+pub fn node_json(graph: &Graph, n: abovo_graph::NodeId) -> serde_json::Value {
+    let packages: Vec<String> = graph
+        .packages()
+        .packages_of(n)
+        .map(|p| p.full_name())
+        .collect();
+    let mut v = serde_json::json!({
+        "path": graph.display_path(n),
+        "name": graph.label(n),
+        "kind": graph.kind(n),
+        "fixed_output": graph.is_fixed_output(n),
+    });
+    if !packages.is_empty() {
+        v["packages"] = serde_json::json!(packages);
+    }
+    if let Some(size) = graph.nar_size(n) {
+        v["nar_size"] = serde_json::json!(size);
+    }
+    v
+}

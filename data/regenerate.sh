@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Rebuilds data/guix-1.5.0.abovo-snapshot from the Guix 1.5.0 corpus.
+# Usage: data/regenerate.sh [CORPUS_DIR]   (default: ../shared/data/guix-1.5.0)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus="${1:-${ABOVO_GUIX_CORPUS:-../shared/data/guix-1.5.0}}"
+cargo run --release -p abovo -- snapshot create \
+  --from "$corpus" \
+  --no-nar-hashes \
+  --description "Guix 1.5.0 corpus (x86_64-linux)" \
+  -o data/guix-1.5.0.abovo-snapshot
+size=$(stat -c %s data/guix-1.5.0.abovo-snapshot)
+if [ "$size" -ge 10000000 ]; then
+  echo "data/regenerate.sh: the snapshot is $size bytes, over the 10 MB budget" >&2
+  exit 1
+fi
+cargo run --release -p abovo -- snapshot info data/guix-1.5.0.abovo-snapshot
