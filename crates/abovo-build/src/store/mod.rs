@@ -1,0 +1,328 @@
+//! The local store: a store directory and its database.
+//!
+//! # Layout
+//!
+//! A store is two directories:
+//!
+//! * the **store directory**, any absolute path (`/gnu/store` works when
+//!   abovo runs as root). Store paths name it (`<store>/<hash>-<name>`), so
+//!   the same derivation has different outputs in different stores, exactly
+//!   as in Guix. The default is `$XDG_DATA_HOME/abovo/store`
+//!   (`~/.local/share/abovo/store`), which needs no privileges;
+//! * the **state directory**, Guix's `/var/guix`: `db/db.sqlite` (Guix's
+//!   schema, [`db`]), `db/schema`, `log/drvs/xx/…` (build logs, as Guix
+//!   names them) and `userpool/` (locks on build uids). By default it sits
+//!   next to the store: `<parent of store>/var/abovo`, so a store in
+//!   `/tmp/x/store` keeps its state in `/tmp/x/var/abovo`, and the default
+//!   store's state is `~/.local/share/abovo/var/abovo`. abovo never picks
+//!   Guix's own `/var/guix` by itself.
+//!
+//! # Invariants
+//!
+//! * An item is *valid* when its row is in `ValidPaths`. Only valid items are
+//!   used as inputs; a path in the directory without a row is garbage left
+//!   by an interrupted operation and is deleted before it is rebuilt.
+//! * An item is written completely (and canonicalised) before it is
+//!   registered, and registration is one transaction, so a process killed at
+//!   any moment leaves the valid set consistent.
+//! * The references of a valid item are valid (the database's foreign keys).
+
+pub mod add;
+pub mod db;
+pub mod lock;
+pub mod verify;
+
+use crate::fsutil::FsError;
+use abovo_store::derivation::Derivation;
+use abovo_store::nar::DumpError;
+use abovo_store::store_path::StorePathError;
+use abovo_store::{StoreDir, StorePath};
+use db::{Database, PathInfo, Registration};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A system call failed.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The database refused an operation.
+    #[error("store database `{}`: {source}", file.display())]
+    Database {
+        /// The database file.
+        file: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database holds something that cannot be read back.
+    #[error("store database `{}` is corrupt: {reason}", file.display())]
+    CorruptDatabase {
+        /// The database file.
+        file: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A registration names a reference that is not valid.
+    #[error("cannot register `{path}`: its reference `{reference}` is not a valid store item")]
+    InvalidReference {
+        /// The item being registered.
+        path: String,
+        /// The missing reference.
+        reference: String,
+    },
+    /// An item cannot be invalidated because a valid item refers to it.
+    #[error("`{0}` is still referenced by a valid store item")]
+    StillReferenced(String),
+    /// A store path is required but the item is not valid.
+    #[error(
+        "`{0}` is not a valid store item (hint: add it with `abovo add`, or build its derivation)"
+    )]
+    NotValid(String),
+    /// A path that is not in this store.
+    #[error(transparent)]
+    BadPath(#[from] StorePathError),
+    /// A tree could not be processed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// A tree could not be serialised.
+    #[error(transparent)]
+    Nar(#[from] DumpError),
+    /// A `.drv` in the store that does not parse or whose paths are wrong.
+    #[error("derivation `{path}`: {reason}")]
+    BadDerivation {
+        /// The `.drv` path.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file changed while it was being added.
+    #[error("`{}` changed while it was being added to the store", .0.display())]
+    Changed(PathBuf),
+}
+
+pub(crate) fn io_err<'a>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        action,
+        source,
+    }
+}
+
+/// Where a store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The store directory; store paths start with it.
+    pub store_dir: StoreDir,
+    /// The state directory (database, logs, locks).
+    pub state_dir: PathBuf,
+}
+
+impl StoreConfig {
+    /// A store at `store_dir` with its state in `state_dir`, or in the
+    /// default state directory for that store when `None`.
+    pub fn new(store_dir: StoreDir, state_dir: Option<PathBuf>) -> StoreConfig {
+        let state_dir =
+            state_dir.unwrap_or_else(|| default_state_dir(Path::new(store_dir.as_str())));
+        StoreConfig {
+            store_dir,
+            state_dir,
+        }
+    }
+}
+
+/// abovo's default store directory: `$XDG_DATA_HOME/abovo/store`, else
+/// `$HOME/.local/share/abovo/store`; `None` when neither variable is set.
+pub fn default_store_dir() -> Option<PathBuf> {
+    let data = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".local/share")
+        }
+    };
+    Some(data.join("abovo/store"))
+}
+
+/// The default state directory of a store: `<parent of store>/var/abovo`.
+pub fn default_state_dir(store_dir: &Path) -> PathBuf {
+    store_dir
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .join("var/abovo")
+}
+
+/// An open local store.
+pub struct LocalStore {
+    config: StoreConfig,
+    db: Mutex<Database>,
+}
+
+impl LocalStore {
+    /// Opens the store, creating its directories and database when missing.
+    pub fn open(config: StoreConfig) -> Result<LocalStore, StoreError> {
+        let store = PathBuf::from(config.store_dir.as_str());
+        std::fs::create_dir_all(&store).map_err(io_err(&store, "create the store directory"))?;
+        let db_dir = config.state_dir.join("db");
+        std::fs::create_dir_all(&db_dir).map_err(io_err(&db_dir, "create"))?;
+        let db = Database::open(&db_dir, config.store_dir.clone())?;
+        Ok(LocalStore {
+            config,
+            db: Mutex::new(db),
+        })
+    }
+
+    /// The store directory.
+    pub fn store_dir(&self) -> &StoreDir {
+        &self.config.store_dir
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.config.state_dir
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// The database, locked for this thread.
+    pub fn db(&self) -> MutexGuard<'_, Database> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (transactions roll back), so a poisoned lock is still usable.
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The file-system location of a store path.
+    pub fn real_path(&self, path: &StorePath) -> PathBuf {
+        PathBuf::from(self.config.store_dir.display(path))
+    }
+
+    /// The absolute path string of a store path.
+    pub fn display(&self, path: &StorePath) -> String {
+        self.config.store_dir.display(path)
+    }
+
+    /// Parses an absolute path in this store.
+    pub fn parse(&self, path: &str) -> Result<StorePath, StoreError> {
+        Ok(self.config.store_dir.parse(path)?)
+    }
+
+    /// Whether `path` is valid.
+    pub fn is_valid(&self, path: &StorePath) -> Result<bool, StoreError> {
+        self.db().is_valid(path)
+    }
+
+    /// The database record of a valid path.
+    pub fn path_info(&self, path: &StorePath) -> Result<Option<PathInfo>, StoreError> {
+        self.db().path_info(path)
+    }
+
+    /// Registers items in one transaction, stamped with the current time.
+    pub fn register(&self, items: &[Registration]) -> Result<(), StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        self.db().register(items, now)
+    }
+
+    /// The closure of `paths`: them and everything they refer to,
+    /// transitively. Every path must be valid.
+    pub fn closure<'a>(
+        &self,
+        paths: impl IntoIterator<Item = &'a StorePath>,
+    ) -> Result<BTreeSet<StorePath>, StoreError> {
+        let db = self.db();
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<StorePath> = paths.into_iter().cloned().collect();
+        while let Some(p) = todo.pop() {
+            if seen.contains(&p) {
+                continue;
+            }
+            let info = db
+                .path_info(&p)?
+                .ok_or_else(|| StoreError::NotValid(self.display(&p)))?;
+            todo.extend(info.references.into_iter().filter(|r| !seen.contains(r)));
+            seen.insert(p);
+        }
+        Ok(seen)
+    }
+
+    /// Reads and parses a valid `.drv` from the store.
+    pub fn read_derivation(&self, drv_path: &StorePath) -> Result<Derivation, StoreError> {
+        let file = self.real_path(drv_path);
+        let bytes = std::fs::read(&file).map_err(io_err(&file, "read"))?;
+        Derivation::parse(&self.config.store_dir, &bytes).map_err(|e| StoreError::BadDerivation {
+            path: self.display(drv_path),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The outputs of a derivation, as its `.drv` records them.
+    pub fn derivation_output_paths(
+        drv: &Derivation,
+        store: &StoreDir,
+        drv_path: &StorePath,
+    ) -> Result<BTreeMap<String, StorePath>, StoreError> {
+        drv.outputs
+            .iter()
+            .map(|(name, o)| {
+                o.path
+                    .clone()
+                    .map(|p| (name.clone(), p))
+                    .ok_or_else(|| StoreError::BadDerivation {
+                        path: store.display(drv_path),
+                        reason: format!("output {name:?} has no path"),
+                    })
+            })
+            .collect()
+    }
+
+    /// Where the build log of `drv` is kept: `log/drvs/<2 chars>/<rest>.gz`
+    /// under the state directory, as Guix names it.
+    pub fn log_path(&self, drv: &StorePath) -> PathBuf {
+        let base = drv.base_name();
+        self.config
+            .state_dir
+            .join("log/drvs")
+            .join(&base[..2])
+            .join(format!("{}.gz", &base[2..]))
+    }
+
+    /// A fresh, unique temporary name inside the store directory. Its name
+    /// starts with `.`, which no store path can, so it is never mistaken for
+    /// an item.
+    pub fn temp_path(&self, what: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        PathBuf::from(self.config.store_dir.as_str())
+            .join(format!(".abovo-{what}-{}-{n}", std::process::id()))
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so that
+/// readers never see a half-written file.
+pub(crate) fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(io_err(&tmp, "write"))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path, "replace"))
+}
