@@ -144,6 +144,17 @@ pub struct Classification {
     pub size_source: SizeSource,
 }
 
+impl Classification {
+    /// The name to show for a seed: the knowledge base's label when it has
+    /// one (it tells apart seeds with the same file name, such as the
+    /// i686 and x86_64 bootstrap Guile tarballs), else the store name.
+    pub fn display_name<'a>(&'a self, facts: &'a SeedFacts) -> &'a str {
+        self.known
+            .as_ref()
+            .map_or(facts.name.as_str(), |k| k.name.as_str())
+    }
+}
+
 /// Everything classification needs.
 pub struct Seeds {
     /// The knowledge base.

@@ -442,6 +442,22 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_rule_in_order() {
+        // docs/trust.md documents the rules; it must not drift from them.
+        let docs = include_str!("../../../docs/trust.md");
+        let mut at = 0;
+        for r in RULES {
+            let needle = format!("| `{}` | {} |", r.id, r.kind.name());
+            let found = docs[at..].find(&needle);
+            assert!(
+                found.is_some(),
+                "docs/trust.md lacks, or misorders, the row {needle}"
+            );
+            at += found.unwrap_or(0);
+        }
+    }
+
+    #[test]
     fn urls_are_split() {
         assert_eq!(split_urls("https://a/b.tar.gz"), ["https://a/b.tar.gz"]);
         assert_eq!(

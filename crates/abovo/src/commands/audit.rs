@@ -134,8 +134,8 @@ fn print_text(r: &AuditReport, ctx: &Context) -> anyhow::Result<()> {
             .unwrap_or_else(|| "size unknown".into());
         writeln!(
             o,
-            "  {:<50} {:<22} {:<12} {}",
-            s.facts.name,
+            "  {:<62} {:<22} {:<12} {}",
+            s.class.display_name(&s.facts),
             s.class.kind.name(),
             s.class.evidence.label(),
             size
@@ -168,9 +168,9 @@ fn print_text(r: &AuditReport, ctx: &Context) -> anyhow::Result<()> {
         };
         writeln!(
             o,
-            "  {:>6}  {:<48} {:<22} {:<26} leaves {}: {}",
+            "  {:>6}  {:<62} {:<22} {:<26} leaves {}: {}",
             s.packages,
-            s.facts.name,
+            s.class.display_name(&s.facts),
             s.class.kind.name(),
             s.class.evidence.label(),
             s.leaves.len(),

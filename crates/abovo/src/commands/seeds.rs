@@ -219,7 +219,7 @@ fn print_text(r: &TrustReport, all: bool, ctx: &Context) -> anyhow::Result<()> {
                 )?;
                 continue;
             }
-            writeln!(o, "  {}", ctx.style("1", &e.facts.name))?;
+            writeln!(o, "  {}", ctx.style("1", e.class.display_name(&e.facts)))?;
             writeln!(
                 o,
                 "    evidence: {} — {}",

@@ -17,7 +17,7 @@ fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
         let _ = write!(
             b,
             "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
-            esc(&s.facts.name),
+            esc(s.class.display_name(&s.facts)),
             esc(&s.facts.store_path),
             esc(&s.class.why),
             kind_badge(s.class.kind.name()),
@@ -79,7 +79,7 @@ pub fn render(r: &AuditReport) -> String {
             .take(40)
             .map(|s| {
                 (
-                    s.facts.name.clone(),
+                    s.class.display_name(&s.facts).to_owned(),
                     s.packages as u64,
                     kind_colour(s.class.kind.name()),
                 )

@@ -65,7 +65,7 @@ fn seed_row(e: &SeedEntry) -> String {
     let _ = write!(
         s,
         "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div>",
-        esc(&e.facts.name),
+        esc(e.class.display_name(&e.facts)),
         esc(&e.facts.store_path),
         esc(&e.class.why)
     );
