@@ -3,6 +3,9 @@
 use abovo_graph::load::{Silent, SourceKind, detect, read_directory, read_tarball};
 use std::time::Instant;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CPU time of this thread (immune to other processes on the machine).
 fn cpu() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")

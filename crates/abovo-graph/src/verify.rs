@@ -93,7 +93,7 @@ fn excerpt(bytes: &[u8], at: usize) -> String {
     )
 }
 
-fn check_file(store: &StoreDir, file: &DrvFile) -> Parsed {
+fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
     let path = crate::load::file_store_path(&file.name).ok();
     let label = match &path {
         Some(p) => store.display(p),
@@ -167,11 +167,13 @@ fn check_file(store: &StoreDir, file: &DrvFile) -> Parsed {
 }
 
 /// Verifies `files` (see the [module docs](self)). Input derivations that
-/// are not among `files` make their dependents [`Unchecked`].
-pub fn verify_files(store: &StoreDir, files: &[DrvFile], reporter: &dyn Reporter) -> Report {
-    reporter.begin("parsing", Some(files.len() as u64));
+/// are not among `files` make their dependents [`Unchecked`]. Each file's
+/// bytes are dropped once parsed and checked.
+pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Reporter) -> Report {
+    let count = files.len();
+    reporter.begin("parsing", Some(count as u64));
     let parsed: Vec<Parsed> = files
-        .par_iter()
+        .into_par_iter()
         .map(|f| {
             let p = check_file(store, f);
             reporter.advance(1);
@@ -180,7 +182,7 @@ pub fn verify_files(store: &StoreDir, files: &[DrvFile], reporter: &dyn Reporter
         .collect();
     reporter.end();
     let mut report = Report {
-        files: files.len(),
+        files: count,
         parsed: parsed.iter().filter(|p| p.drv.is_some()).count(),
         ..Report::default()
     };
@@ -190,11 +192,7 @@ pub fn verify_files(store: &StoreDir, files: &[DrvFile], reporter: &dyn Reporter
         .filter(|p| p.drv.is_some() && p.path.is_some())
         .count();
 
-    let index: FxHashMap<&StorePath, usize> = parsed
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.path.as_ref().map(|path| (path, i)))
-        .collect();
+    let index = Index::new(&parsed);
     // Hash dependencies: input derivations of derivations that are not
     // fixed-output.
     let n = parsed.len();
@@ -211,7 +209,7 @@ pub fn verify_files(store: &StoreDir, files: &[DrvFile], reporter: &dyn Reporter
         }
         for input in drv.input_derivations.keys() {
             match index.get(input) {
-                Some(&j) => {
+                Some(j) => {
                     waiting[i] += 1;
                     users[j].push(i as u32);
                 }
@@ -298,6 +296,31 @@ pub fn verify_files(store: &StoreDir, files: &[DrvFile], reporter: &dyn Reporter
     report
 }
 
+/// Finds a derivation by path: keyed by the hash part, which is already
+/// uniformly random, so hashing it is cheap; the name is checked too.
+struct Index<'a> {
+    parsed: &'a [Parsed],
+    by_hash: FxHashMap<[u8; 32], usize>,
+}
+
+impl<'a> Index<'a> {
+    fn new(parsed: &'a [Parsed]) -> Index<'a> {
+        let mut by_hash = FxHashMap::default();
+        by_hash.reserve(parsed.len());
+        for (i, p) in parsed.iter().enumerate() {
+            if let Some(path) = &p.path {
+                by_hash.entry(*path.hash_part_bytes()).or_insert(i);
+            }
+        }
+        Index { parsed, by_hash }
+    }
+
+    fn get(&self, path: &StorePath) -> Option<usize> {
+        let &i = self.by_hash.get(path.hash_part_bytes())?;
+        (self.parsed[i].path.as_ref() == Some(path)).then_some(i)
+    }
+}
+
 struct WaveResult {
     hash: [u8; 32],
     outputs: usize,
@@ -309,7 +332,7 @@ fn hash_and_check(
     store: &StoreDir,
     p: &Parsed,
     blocked: &Option<String>,
-    index: &FxHashMap<&StorePath, usize>,
+    index: &Index<'_>,
     hashes: &[Option<[u8; 32]>],
 ) -> Result<WaveResult, String> {
     if let Some(reason) = blocked {
@@ -319,7 +342,7 @@ fn hash_and_check(
     let input_hash = |path: &StorePath| -> Result<[u8; 32], DerivationError> {
         index
             .get(path)
-            .and_then(|&j| hashes[j])
+            .and_then(|j| hashes[j])
             .ok_or_else(|| DerivationError::Input {
                 path: store.display(path),
                 reason: "not hashed".into(),

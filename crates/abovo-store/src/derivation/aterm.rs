@@ -520,14 +520,19 @@ fn write_list<'s>(out: &mut Vec<u8>, items: impl Iterator<Item = &'s [u8]>) {
     }
 }
 
+/// The first byte of `s` that must be escaped. Two SIMD scans (memchr)
+/// beat a byte-by-byte test, since most strings have nothing to escape.
+fn next_special(s: &[u8]) -> Option<usize> {
+    let common = memchr::memchr3(b'"', b'\\', b'\n', s);
+    let rare = memchr::memchr2(b'\r', b'\t', &s[..common.unwrap_or(s.len())]);
+    rare.or(common)
+}
+
 /// Writes a quoted string, escaping `"` `\` LF CR TAB.
 fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     let mut rest = s;
-    while let Some(i) = rest
-        .iter()
-        .position(|&b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t'))
-    {
+    while let Some(i) = next_special(rest) {
         out.extend_from_slice(&rest[..i]);
         out.extend_from_slice(match rest[i] {
             b'"' => b"\\\"",

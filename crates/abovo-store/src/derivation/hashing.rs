@@ -122,17 +122,28 @@ impl Derivation {
             .iter()
             .map(|p| store.display(p))
             .collect();
-        let masked_env;
-        let env: &BTreeMap<Vec<u8>, Vec<u8>> = if masked {
-            let mut env = self.environment.clone();
+        // Masking blanks the variables named after outputs (adding them when
+        // missing); borrow everything rather than clone the environment.
+        let is_output = |k: &[u8]| self.outputs.keys().any(|n| n.as_bytes() == k);
+        let mut env: Vec<(&[u8], &[u8])> = self
+            .environment
+            .iter()
+            .map(|(k, v)| {
+                let blank = masked && is_output(k);
+                (k.as_slice(), if blank { &b""[..] } else { v.as_slice() })
+            })
+            .collect();
+        if masked {
+            let before = env.len();
             for name in self.outputs.keys() {
-                env.insert(name.as_bytes().to_vec(), Vec::new());
+                if !self.environment.contains_key(name.as_bytes()) {
+                    env.push((name.as_bytes(), b""));
+                }
             }
-            masked_env = env;
-            &masked_env
-        } else {
-            &self.environment
-        };
+            if env.len() != before {
+                env.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            }
+        }
         let mut out = Vec::with_capacity(4096);
         super::aterm::write_derive(
             &mut out,
@@ -147,7 +158,7 @@ impl Derivation {
             inputs.iter().map(|(h, o)| (h.as_str(), *o)),
             sources.iter().map(String::as_str),
             self,
-            env.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+            env.into_iter(),
         );
         Ok(out)
     }

@@ -53,7 +53,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     if files.is_empty() {
         anyhow::bail!("no `.drv` file to verify");
     }
-    let report = verify_files(&store, &files, &reporter);
+    let report = verify_files(&store, files, &reporter);
     reporter.clear();
     if args.format == Format::Json {
         print_json(&report)?;
