@@ -33,14 +33,27 @@ fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn corpus() -> Option<PathBuf> {
+/// The graph to check issue 4's acceptance on: the corpus when
+/// ABOVO_GUIX_CORPUS is set, else the built-in Guix 1.5.0 snapshot (the
+/// same graph, carried by the binary).
+fn source_args() -> Vec<String> {
     match std::env::var_os("ABOVO_GUIX_CORPUS") {
-        Some(p) => Some(PathBuf::from(p)),
+        Some(p) => vec![
+            "--source".into(),
+            PathBuf::from(p).to_str().unwrap().to_owned(),
+        ],
         None => {
-            eprintln!("skipped: ABOVO_GUIX_CORPUS is not set (the Guix 1.5.0 corpus folder)");
-            None
+            eprintln!("ABOVO_GUIX_CORPUS is not set: checking on the built-in snapshot");
+            vec![]
         }
     }
+}
+
+fn on_guix(args: &[&str]) -> Output {
+    let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    all.extend(source_args());
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    abovo(&refs)
 }
 
 fn seed<'a>(report: &'a Value, name: &str) -> Vec<&'a Value> {
@@ -91,15 +104,7 @@ fn check_every_seed_is_accounted_for(report: &Value) {
 
 #[test]
 fn hello_rests_on_the_guix_bootstrap_binaries() {
-    let Some(corpus) = corpus() else { return };
-    let r = json(&abovo(&[
-        "seeds",
-        "hello",
-        "--source",
-        corpus.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let r = json(&on_guix(&["seeds", "hello", "--format", "json"]));
     assert_eq!(r["target_label"], "hello-2.12.2");
     for exe in ["bash", "mkdir", "tar", "xz"] {
         let found = seed(&r, exe);
@@ -132,7 +137,7 @@ fn hello_rests_on_the_guix_bootstrap_binaries() {
     check_every_seed_is_accounted_for(&r);
     assert_eq!(r["builtins"][0]["builder"], "builtin:download");
     // The text form says the same at a glance.
-    let text = abovo(&["seeds", "hello", "--source", corpus.to_str().unwrap()]);
+    let text = on_guix(&["seeds", "hello"]);
     assert_eq!(text.status.code(), Some(SUCCESS));
     let out = stdout(&text);
     assert!(out.contains("binary — "), "{out}");
@@ -141,16 +146,37 @@ fn hello_rests_on_the_guix_bootstrap_binaries() {
 }
 
 #[test]
+fn the_audit_of_guix_has_the_bootstrap_core() {
+    let r = json(&on_guix(&["audit", "--format", "json", "--top", "3"]));
+    assert_eq!(r["packages"], 30574);
+    let core: Vec<&str> = r["core"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for exe in ["bash", "mkdir", "tar", "xz"] {
+        assert!(
+            core.contains(&exe),
+            "{exe} is under every package: {core:?}"
+        );
+    }
+    let ghc = r["others"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "ghc-7.8.4-x86_64-unknown-linux-deb7.tar.xz")
+        .unwrap();
+    assert!(ghc["packages"].as_u64().unwrap() > 1000);
+    // Leaves: packages on it that no other package on it depends on.
+    let leaves = ghc["leaves"].as_array().unwrap().len() as u64;
+    assert!(leaves > 0 && leaves < ghc["packages"].as_u64().unwrap(), "{leaves} leaves");
+    assert_eq!(r["largest"].as_array().unwrap().len(), 3);
+}
+
+#[test]
 fn pandoc_also_rests_on_the_ghc_binary_tarball() {
-    let Some(corpus) = corpus() else { return };
-    let r = json(&abovo(&[
-        "seeds",
-        "pandoc",
-        "--source",
-        corpus.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let r = json(&on_guix(&["seeds", "pandoc", "--format", "json"]));
     let ghc = seed(&r, "ghc-7.8.4-x86_64-unknown-linux-deb7.tar.xz");
     assert_eq!(ghc.len(), 1);
     assert_eq!(ghc[0]["kind"], "binary");
@@ -373,9 +399,9 @@ fn errors_are_clear_and_exit_2() {
     assert_eq!(o.status.code(), Some(ERROR));
     assert!(stderr(&o).contains("nosuchpackage"), "{}", stderr(&o));
 
-    let o = abovo(&["seeds", "top"]);
+    let o = abovo(&["seeds", "top", "--source", "/nonexistent/source"]);
     assert_eq!(o.status.code(), Some(ERROR));
-    assert!(stderr(&o).contains("--source"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/nonexistent/source"), "{}", stderr(&o));
 
     let bad = t.dir.path().join("bad.toml");
     std::fs::write(&bad, "[[seed]]\nname = \"x\"\nhash = \"sha256:zz\"\n").unwrap();

@@ -11,7 +11,6 @@ use abovo_trust::Kind;
 use abovo_trust::classify::Seeds;
 use abovo_trust::knowledge::KnowledgeBase;
 use abovo_trust::report::{SeedEntry, TrustReport, WalkOptions, trust_report};
-use anyhow::Context as _;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -20,7 +19,7 @@ use std::path::PathBuf;
 pub struct TrustArgs {
     /// Where the derivations come from: a store directory, a directory of
     /// `.drv` files, a `.tar.zst` of them, a corpus folder or an abovo
-    /// snapshot.
+    /// snapshot. Default: the built-in Guix 1.5.0 snapshot.
     #[arg(long, env = "ABOVO_SOURCE", value_name = "PATH")]
     pub source: Option<PathBuf>,
     /// The store directory the derivations' paths are in.
@@ -51,25 +50,16 @@ pub struct TrustArgs {
 }
 
 impl TrustArgs {
-    /// Loads the graph.
+    /// Loads the graph: the given source, or the built-in Guix 1.5.0
+    /// snapshot (through the loader all graph commands share).
     pub fn load_graph(&self, ctx: &Context) -> anyhow::Result<Graph> {
-        let Some(source) = &self.source else {
-            anyhow::bail!(
-                "no graph source: pass --source PATH (a store directory, a .drv tarball, a corpus folder or a snapshot) or set ABOVO_SOURCE"
-            );
-        };
-        let store = abovo_store::StoreDir::new(&self.store_dir)?;
-        let opts = abovo_graph::load::LoadOptions {
-            store: &store,
+        let source = crate::source::SourceArgs {
+            source: self.source.clone(),
+            store_dir: self.store_dir.clone(),
             packages: None,
             meta: None,
-            reporter: &abovo_graph::load::Silent,
         };
-        if ctx.progress {
-            ctx.note(&format!("loading {}", source.display()));
-        }
-        abovo_graph::load::load(source, opts)
-            .with_context(|| format!("cannot load `{}`", source.display()))
+        source.load(ctx)
     }
 
     /// Builds the classifier from the flags.
