@@ -12,6 +12,8 @@
 //! drvs.tar.zst (as .ci/run does); without it they print one line and do
 //! nothing. Run: `ABOVO_GUIX_CORPUS=../shared/data/guix-1.5.0 cargo bench -p abovo-trust`.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use abovo_trust::audit::{audit, table_packages};
 use abovo_trust::classify::Seeds;
 use abovo_trust::knowledge::KnowledgeBase;

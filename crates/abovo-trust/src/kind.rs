@@ -121,6 +121,7 @@ impl fmt::Display for Evidence {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 

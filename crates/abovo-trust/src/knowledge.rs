@@ -212,6 +212,7 @@ impl KnowledgeBase {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
     use abovo_store::HashAlgo;

@@ -107,7 +107,7 @@ impl Sizes {
         Ok(())
     }
 
-    fn from_db(&self, store_path: &str) -> Option<u64> {
+    fn db_nar_size(&self, store_path: &str) -> Option<u64> {
         let conn = self.db.as_ref()?.lock().ok()?;
         let mut stmt = conn
             .prepare_cached("SELECT narSize FROM ValidPaths WHERE path = ?1")
@@ -117,7 +117,7 @@ impl Sizes {
         size.filter(|s| *s > 0).map(|s| s as u64)
     }
 
-    fn from_narinfo(&self, hash_part: &str) -> Option<u64> {
+    fn narinfo_size(&self, hash_part: &str) -> Option<u64> {
         for dir in &self.narinfo_dirs {
             let Ok(text) = std::fs::read_to_string(dir.join(format!("{hash_part}.narinfo"))) else {
                 continue;
@@ -148,7 +148,7 @@ impl Sizes {
                 return (Some(c.bytes), SizeSource::Bytes);
             }
         }
-        if let Some(s) = self.from_db(&facts.store_path) {
+        if let Some(s) = self.db_nar_size(&facts.store_path) {
             return (Some(s), SizeSource::StoreDb);
         }
         let hash_part = facts
@@ -156,7 +156,7 @@ impl Sizes {
             .split_once('-')
             .map(|(h, _)| h)
             .unwrap_or("");
-        if let Some(s) = self.from_narinfo(hash_part) {
+        if let Some(s) = self.narinfo_size(hash_part) {
             return (Some(s), SizeSource::Narinfo);
         }
         if facts.fixed.is_none() {
@@ -179,6 +179,7 @@ pub fn narinfo_nar_size(text: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 
@@ -205,8 +206,8 @@ mod tests {
         }
         let mut s = Sizes::default();
         s.open_db(&path).unwrap();
-        assert_eq!(s.from_db("/gnu/store/aaa-x"), Some(777));
-        assert_eq!(s.from_db("/gnu/store/bbb-y"), None);
+        assert_eq!(s.db_nar_size("/gnu/store/aaa-x"), Some(777));
+        assert_eq!(s.db_nar_size("/gnu/store/bbb-y"), None);
         // Writing through the connection fails: it is read-only.
         let db = s.db.as_ref().unwrap().lock().unwrap();
         assert!(db.execute("DELETE FROM ValidPaths", []).is_err());

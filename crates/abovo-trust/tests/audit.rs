@@ -1,6 +1,8 @@
 //! The audit and the trust report on small hand-made graphs whose answers
 //! are known, checked through their JSON form.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use abovo_graph::build::{DrvRecord, build_graph};
 use abovo_graph::{Graph, Package, PackageTable};
 use abovo_store::derivation::FixedOutput;

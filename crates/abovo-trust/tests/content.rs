@@ -2,6 +2,8 @@
 //! xz2, bzip2, zstd and zip crates: what a person would hand abovo, and what
 //! an attacker would.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use abovo_trust::Kind;
 use abovo_trust::content::{ContentReport, Limits, scan_bytes, scan_path};
 use std::io::Write;

@@ -186,6 +186,7 @@ impl<R: Read> Read for Guard<'_, R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 

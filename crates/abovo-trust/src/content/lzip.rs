@@ -170,7 +170,7 @@ impl<R: BufRead> LzipReader<R> {
         })))
     }
 
-    fn finish_member(&mut self, body: Box<Body<R>>) -> io::Result<R> {
+    fn finish_member(&mut self, body: Body<R>) -> io::Result<R> {
         let mut inner = body.inner;
         let mut trailer = [0u8; 20];
         if read_full(&mut inner, &mut trailer)? < 20 {
@@ -234,7 +234,7 @@ impl<R: BufRead> Read for LzipReader<R> {
                         self.state = State::Body(body);
                         return Ok(n);
                     }
-                    let inner = self.finish_member(body)?;
+                    let inner = self.finish_member(*body)?;
                     self.state = State::Header(inner);
                 }
             }
@@ -243,6 +243,7 @@ impl<R: BufRead> Read for LzipReader<R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 pub(crate) mod tests {
     use super::*;
     use std::io::Write;

@@ -198,10 +198,10 @@ fn executable(head: &[u8], lower_name: &str) -> Option<String> {
     }
     // GHC interface files are compiled artefacts (magic 0x1face, either
     // endianness, 32 or 64 bit).
-    if head.starts_with(&[0x00, 0x01, 0xfa, 0xce]) || head.starts_with(&[0xce, 0xfa, 0x01, 0x00]) {
-        if lower_name.ends_with(".hi") || lower_name.contains(".hi") || lower_name.is_empty() {
-            return Some("GHC interface file (compiled)".to_owned());
-        }
+    let hi_magic =
+        head.starts_with(&[0x00, 0x01, 0xfa, 0xce]) || head.starts_with(&[0xce, 0xfa, 0x01, 0x00]);
+    if hi_magic && (lower_name.contains(".hi") || lower_name.is_empty()) {
+        return Some("GHC interface file (compiled)".to_owned());
     }
     if let Some(d) = describe_pyc(head, lower_name) {
         return Some(d);
@@ -438,6 +438,7 @@ fn data(head: &[u8]) -> Option<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 
