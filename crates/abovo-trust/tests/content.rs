@@ -481,3 +481,52 @@ fn member_count_is_capped() {
     );
     assert_eq!(r.files, 10);
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MAGICS: &[&[u8]] = &[
+        b"",
+        b"\x7fELF",
+        b"MZ",
+        b"\xca\xfe\xba\xbe",
+        b"PK\x03\x04",
+        b"!<arch>\n",
+        b"\x1f\x8b\x08",
+        b"\xfd7zXZ\0",
+        b"BZh91AY&SY",
+        b"\x28\xb5\x2f\xfd",
+        b"LZIP\x01\x0c",
+        b"\x5d\0\0\x80\0\xff\xff\xff\xff\xff\xff\xff\xff",
+        b"\0asm\x01\0\0\0",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Arbitrary bytes, alone or behind a magic number that sends the
+        /// scanner into a decoder or container, give a report, never a
+        /// panic, and never more files than bytes.
+        #[test]
+        fn arbitrary_input(magic in 0..MAGICS.len(), body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut bytes = MAGICS[magic].to_vec();
+            bytes.extend_from_slice(&body);
+            let r = scan("input", &bytes);
+            prop_assert!(r.files <= bytes.len() as u64 + 1);
+            prop_assert!(r.binary.files + r.source.files + r.generated.files + r.data.files + r.opaque.files == r.files);
+        }
+
+        /// A valid tar header followed by garbage is handled the same way.
+        #[test]
+        fn tar_header_then_garbage(size in 0u64..1 << 40, body in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let mut h = tar::Header::new_ustar();
+            h.set_path("x").unwrap();
+            h.set_size(size);
+            h.set_cksum();
+            let mut bytes = h.as_bytes().to_vec();
+            bytes.extend_from_slice(&body);
+            let r = scan("x.tar", &bytes);
+            prop_assert!(r.bytes <= body.len() as u64);
+        }
+    }
+}
