@@ -355,17 +355,19 @@ impl Graph {
     }
 
     /// The derivation that has `path` as an output, and the output's name.
+    /// Several fixed-output derivations can promise the same content (the
+    /// same file fetched from other URLs); the first in path order is given.
     pub fn lookup_output(&self, path: &StorePath) -> Option<(NodeId, &str)> {
         let index = self.output_index.get_or_init(|| {
             let mut map = rustc_hash::FxHashMap::default();
             for d in self.derivations() {
                 for o in d.outputs() {
                     if let Some(p) = o.path {
-                        map.insert(*p.hash_part_bytes(), d.node());
+                        map.entry(*p.hash_part_bytes()).or_insert(d.node());
                     }
                 }
                 if let Some(p) = d.fixed_output_path() {
-                    map.insert(*p.hash_part_bytes(), d.node());
+                    map.entry(*p.hash_part_bytes()).or_insert(d.node());
                 }
             }
             map
