@@ -198,7 +198,7 @@ pub fn canonicalise(
     let inode = (meta.dev(), meta.ino());
     if let Some(uid) = from_uid
         && meta.uid() != uid
-        && !(seen.0.contains(&inode) && !ft.is_dir())
+        && (!seen.0.contains(&inode) || ft.is_dir())
     {
         return Err(FsError::InvalidOwnership {
             path: path.to_owned(),
@@ -295,6 +295,7 @@ pub fn rename_item(from: &Path, to: &Path) -> Result<(), FsError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
     use std::os::unix::fs::OpenOptionsExt;

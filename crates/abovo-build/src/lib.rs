@@ -12,14 +12,21 @@
 //! | module | job |
 //! | --- | --- |
 //! | [`store`] | the store directory and its SQLite database, locks, adding items, verification |
+//! | [`build`] | planning, scheduling and realising derivations; `--check` and `--rounds` |
+//! | [`builtins`] | `builtin:download` and `builtin:git-download` |
+//! | [`diff`] | file-by-file comparison of two trees |
 //! | [`fsutil`] | deleting, copying and canonicalising trees |
 //! | [`sandbox`] | the namespaces, the chroot and the helper process that runs a builder |
 //!
 //! Nothing here prints: progress reaches the caller through a reporter.
 #![deny(missing_docs)]
 
+pub mod build;
+pub mod builtins;
+pub mod diff;
 pub mod fsutil;
 pub mod sandbox;
 pub mod store;
 
+pub use build::{BuildError, BuildOptions, Builder, Reporter};
 pub use store::{LocalStore, StoreConfig, StoreError};

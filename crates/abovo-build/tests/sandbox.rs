@@ -1,4 +1,5 @@
 //! The sandbox on its own: what a builder sees and cannot do.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use abovo_build::sandbox::{self, HelperCommand, Limits, SandboxSpec};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ fn setup(script: &str, network: bool) -> Option<Setup> {
         network,
         host_uid: rustix::process::geteuid().as_raw(),
         host_gid: rustix::process::getegid().as_raw(),
+        personality32: false,
         builder: bbdir.join("busybox"),
         args: vec![b"sh".to_vec(), b"-c".to_vec(), script.as_bytes().to_vec()],
         env: vec![

@@ -286,6 +286,10 @@ fn sandbox_child(spec: &SandboxSpec, go_r: OwnedFd) -> Result<Never, String> {
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
+        if spec.personality32 {
+            // PER_LINUX32 from <sys/personality.h>.
+            libc::personality(0x0008);
+        }
         let persona = libc::personality(0xffff_ffff);
         if persona >= 0 {
             libc::personality(

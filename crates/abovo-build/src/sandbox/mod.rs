@@ -104,6 +104,9 @@ pub struct SandboxSpec {
     pub host_uid: u32,
     /// The host gid that guest gid 30000 maps to.
     pub host_gid: u32,
+    /// Run with the 32-bit personality (an `i686-linux` build on x86_64).
+    #[serde(default)]
+    pub personality32: bool,
     /// The builder program (in the store).
     pub builder: PathBuf,
     /// Its arguments (without `argv[0]`, which is the builder's base name).
@@ -390,9 +393,9 @@ mod bytes_pairs {
         s.collect_seq(v.iter().map(|(k, v)| (base64_encode(k), base64_encode(v))))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, D::Error> {
+    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Pairs, D::Error> {
         Vec::<(String, String)>::deserialize(d)?
             .iter()
             .map(|(k, v)| {

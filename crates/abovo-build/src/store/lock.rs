@@ -135,6 +135,7 @@ impl Drop for PathLocks {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
     use std::sync::mpsc;

@@ -1,15 +1,21 @@
 //! One module per subcommand. Each has an `Args` struct and a `run` function
 //! that returns an [exit code](crate::exit).
 
+pub mod add;
 pub mod audit;
+pub mod build;
 pub mod closure;
 pub mod dependents;
+pub mod derivation;
+pub mod diff;
 pub mod graph;
 pub mod hash;
+pub mod log;
 pub mod path;
 pub mod seeds;
 pub mod show;
 pub mod snapshot;
+pub mod store;
 pub mod verify;
 pub mod why;
 
@@ -41,6 +47,21 @@ pub enum Command {
     Verify(verify::Args),
     /// Explain why TARGET depends on DEP, edge by edge.
     Why(why::Args),
+    /// Add a file or tree to abovo's store (content-addressed, like a source).
+    Add(add::Args),
+    /// Make derivations without Scheme: add one written in JSON to the store.
+    Derivation(derivation::Args),
+    /// Build derivations in the sandbox; --check and --rounds compare rebuilds.
+    Build(build::Args),
+    /// Print the build log of a derivation.
+    Log(log::Args),
+    /// Compare two store items or trees file by file.
+    Diff(diff::Args),
+    /// Work with abovo's own store: verify it, show what it records.
+    Store(store::Args),
+    /// The single-threaded sandbox helper that `abovo build` runs (internal).
+    #[command(name = "__sandbox-helper", hide = true)]
+    SandboxHelper,
 }
 
 /// Runs a subcommand.
@@ -57,5 +78,12 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
         Command::Snapshot(args) => snapshot::run(args, ctx),
         Command::Verify(args) => verify::run(args, ctx),
         Command::Why(args) => why::run(args, ctx),
+        Command::Add(args) => add::run(args, ctx),
+        Command::Derivation(args) => derivation::run(args, ctx),
+        Command::Build(args) => build::run(args, ctx),
+        Command::Log(args) => log::run(args, ctx),
+        Command::Diff(args) => diff::run(args, ctx),
+        Command::Store(args) => store::run(args, ctx),
+        Command::SandboxHelper => abovo_build::sandbox::helper::main(),
     }
 }

@@ -1,0 +1,670 @@
+//! Realising one derivation: locks, rounds, `--check`, and the builder run.
+//!
+//! The order of events follows guix-daemon's `DerivationGoal`:
+//!
+//! 1. lock every output path; if they are all valid now (another process
+//!    built them while we waited), stop;
+//! 2. compute the input closure; delete invalid leftovers at the output
+//!    paths;
+//! 3. for each round: create the build directory
+//!    (`$TMPDIR/guix-build-<name>.drv-N/top`) and the chroot
+//!    (`<store>/<drv>.chroot`), run the builder in the sandbox (or a
+//!    built-in), and post-process the outputs inside the chroot;
+//! 4. compare (with `--check`, against the registered outputs; with
+//!    `--rounds`, against the previous round, kept at `<out>-check`);
+//! 5. after the last round, move the outputs into the store and register
+//!    them, their references and their deriver in one transaction.
+//!
+//! Fixed-output derivations are built once whatever `--rounds` says.
+
+use super::log::LogWriter;
+use super::outputs::{self, Staged};
+use super::{BuildError, Builder, Mode, OutputDifference};
+use crate::builtins;
+use crate::diff::diff_trees;
+use crate::fsutil;
+use crate::sandbox::{self, SandboxSpec, chroot};
+use crate::store::db::{PathInfo, Registration};
+use crate::store::lock::{PathLocks, Wait};
+use crate::store::{LocalStore, StoreError};
+use abovo_store::derivation::Derivation;
+use abovo_store::{Hash, StorePath};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+/// A registered (or checked) output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutputResult {
+    /// The output name.
+    pub name: String,
+    /// The output path.
+    pub path: String,
+    /// Its NAR hash.
+    pub nar_hash: Hash,
+    /// Its NAR size.
+    pub nar_size: u64,
+    /// Its references (absolute paths).
+    pub references: BTreeSet<String>,
+}
+
+/// What realising a derivation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Realised {
+    /// Its outputs were already valid.
+    Valid,
+    /// It was built and its outputs registered.
+    Built(Vec<OutputResult>),
+    /// It was rebuilt with `--check` and matched.
+    Checked(Vec<OutputResult>),
+    /// It was rebuilt and its outputs replaced (`--repair`).
+    Repaired(Vec<OutputResult>),
+}
+
+/// The host identity a build runs as (guest 30001/30000 map to it).
+#[derive(Debug)]
+pub enum BuildUser {
+    /// abovo's own ids (rootless, or root inside a user namespace that has
+    /// no room for a pool).
+    Own {
+        /// The uid.
+        uid: u32,
+        /// The gid.
+        gid: u32,
+    },
+    /// A uid of the pool, held through a lock file.
+    Pool {
+        /// The uid (and gid).
+        uid: u32,
+        /// The lock that reserves it.
+        _lock: PathLocks,
+    },
+}
+
+/// First host uid of the root-mode pool (and first gid).
+pub const POOL_BASE: u32 = 0x5a00_0000;
+/// Size of the pool.
+pub const POOL_SIZE: u32 = 512;
+
+impl BuildUser {
+    /// The host uid.
+    pub fn uid(&self) -> u32 {
+        match self {
+            BuildUser::Own { uid, .. } | BuildUser::Pool { uid, .. } => *uid,
+        }
+    }
+
+    /// The host gid.
+    pub fn gid(&self) -> u32 {
+        match self {
+            BuildUser::Own { gid, .. } => *gid,
+            BuildUser::Pool { uid, .. } => *uid,
+        }
+    }
+
+    /// As root in the initial user namespace: a free uid of the pool (waits
+    /// when all are taken). Otherwise: abovo's own ids.
+    pub fn acquire(state_dir: &Path) -> Result<BuildUser, StoreError> {
+        let euid = rustix::process::geteuid().as_raw();
+        let own = BuildUser::Own {
+            uid: euid,
+            gid: rustix::process::getegid().as_raw(),
+        };
+        if euid != 0 || !pool_is_mapped() {
+            return Ok(own);
+        }
+        let dir = state_dir.join("userpool");
+        std::fs::create_dir_all(&dir).map_err(crate::store::io_err(&dir, "create"))?;
+        for slot in 0..POOL_SIZE {
+            let uid = POOL_BASE + slot;
+            let p = dir.join(uid.to_string());
+            if let Some(lock) = PathLocks::lock([p.as_path()], Wait::Try)? {
+                return Ok(BuildUser::Pool { uid, _lock: lock });
+            }
+        }
+        let uid = POOL_BASE + std::process::id() % POOL_SIZE;
+        let p = dir.join(uid.to_string());
+        let lock = PathLocks::lock([p.as_path()], Wait::Block)?.unwrap_or_default();
+        Ok(BuildUser::Pool { uid, _lock: lock })
+    }
+}
+
+/// Whether this process's user namespace maps the pool's uids (true in the
+/// initial namespace).
+fn pool_is_mapped() -> bool {
+    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
+        return false;
+    };
+    map.lines().any(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        f.len() == 3 && f[0] <= POOL_BASE as u64 && f[0] + f[2] >= (POOL_BASE + POOL_SIZE) as u64
+    })
+}
+
+/// The host directories of one round.
+struct Staging {
+    chroot: PathBuf,
+    build_root: PathBuf,
+    top: PathBuf,
+}
+
+impl Staging {
+    /// Where output `path` is built, inside the chroot.
+    fn output(&self, store: &LocalStore, path: &StorePath) -> PathBuf {
+        chroot::inside(&self.chroot, &store.real_path(path))
+    }
+
+    fn remove(&self, keep_build_dir: bool) {
+        let _ = fsutil::delete_path(&self.chroot);
+        if !keep_build_dir {
+            let _ = fsutil::delete_path(&self.build_root);
+        }
+    }
+}
+
+impl Builder<'_> {
+    pub(super) fn realise(
+        &self,
+        drv_path: &StorePath,
+        drv: &Derivation,
+        mode: Mode,
+    ) -> Result<Realised, BuildError> {
+        let check = mode != Mode::Normal;
+        let store = self.store;
+        let shown = store.display(drv_path);
+        let outputs = LocalStore::derivation_output_paths(drv, store.store_dir(), drv_path)?;
+        let reals: Vec<PathBuf> = outputs.values().map(|p| store.real_path(p)).collect();
+        let mut locks = match PathLocks::lock(reals.iter().map(PathBuf::as_path), Wait::Try)? {
+            Some(l) => l,
+            None => {
+                self.reporter.waiting(drv_path);
+                PathLocks::lock(reals.iter().map(PathBuf::as_path), Wait::Block)?
+                    .unwrap_or_default()
+            }
+        };
+        // Lock files are safe to delete on release whatever happens (a
+        // waiter that opened one sees it marked stale and retries).
+        locks.set_delete(true);
+        let mut valid = true;
+        for p in outputs.values() {
+            valid &= store.is_valid(p)?;
+        }
+        if valid && !check {
+            return Ok(Realised::Valid);
+        }
+        if mode == Mode::Check && !valid {
+            return Err(BuildError::CheckNotPossible { drv: shown });
+        }
+        if drv.builtin().is_none() {
+            check_system(drv, &shown)?;
+        }
+        let closure = self.input_closure(drv_path, drv)?;
+        if !check {
+            for p in outputs.values() {
+                fsutil::delete_path(&store.real_path(p))?;
+            }
+        }
+        let fixed = drv.is_fixed_output();
+        let rounds = if fixed || mode == Mode::Repair {
+            1
+        } else {
+            self.opts.rounds.max(1)
+        };
+        let mut previous: Option<BTreeMap<String, OutputResult>> = None;
+        let mut result = Vec::new();
+        for round in 1..=rounds {
+            self.reporter.started(drv_path, round, rounds);
+            let (staging, staged) = self.run_round(drv_path, drv, &outputs, &closure)?;
+            let outcome = if mode == Mode::Check {
+                self.compare_with_registered(drv_path, &outputs, &staging, &staged)
+            } else if mode == Mode::Repair {
+                self.register_outputs(drv_path, &outputs, &staging, &staged)
+            } else {
+                self.next_round(
+                    drv_path,
+                    &outputs,
+                    &staging,
+                    &staged,
+                    previous.as_ref(),
+                    round == rounds,
+                )
+            };
+            staging.remove(false);
+            outcome?;
+            result = staged.values().map(|s| s.result.clone()).collect();
+            previous = Some(staged.into_iter().map(|(k, v)| (k, v.result)).collect());
+        }
+        drop(locks);
+        Ok(match mode {
+            Mode::Check => Realised::Checked(result),
+            Mode::Repair => Realised::Repaired(result),
+            Mode::Normal => Realised::Built(result),
+        })
+    }
+
+    /// Input sources plus the outputs used of input derivations, closed
+    /// under references. All must be valid.
+    fn input_closure(
+        &self,
+        drv_path: &StorePath,
+        drv: &Derivation,
+    ) -> Result<BTreeSet<StorePath>, BuildError> {
+        let store = self.store;
+        let mut roots: BTreeSet<StorePath> = drv.input_sources.clone();
+        for (input, names) in &drv.input_derivations {
+            let input_drv = store.read_derivation(input)?;
+            for name in names {
+                let path = input_drv
+                    .outputs
+                    .get(name)
+                    .and_then(|o| o.path.clone())
+                    .ok_or_else(|| BuildError::BadDerivation {
+                        drv: store.display(drv_path),
+                        reason: format!("input `{}` has no output {name:?}", store.display(input)),
+                    })?;
+                roots.insert(path);
+            }
+        }
+        for r in &roots {
+            if !store.is_valid(r)? {
+                return Err(BuildError::InputNotValid {
+                    drv: store.display(drv_path),
+                    input: store.display(r),
+                });
+            }
+        }
+        Ok(store.closure(&roots)?)
+    }
+
+    /// One build of the derivation, outputs post-processed in the chroot.
+    fn run_round(
+        &self,
+        drv_path: &StorePath,
+        drv: &Derivation,
+        outputs: &BTreeMap<String, StorePath>,
+        closure: &BTreeSet<StorePath>,
+    ) -> Result<(Staging, BTreeMap<String, Staged>), BuildError> {
+        let store = self.store;
+        let shown = store.display(drv_path);
+        let drv_name = drv_path.name();
+        let chroot_dir = PathBuf::from(format!("{}.chroot", store.real_path(drv_path).display()));
+        fsutil::delete_path(&chroot_dir)?;
+        let build_root = make_build_root(&self.opts.tmp_dir, drv_name)?;
+        let top = build_root.join("top");
+        let staging = Staging {
+            chroot: chroot_dir,
+            build_root,
+            top,
+        };
+        let result = self.run_builder(drv_path, drv, outputs, closure, &staging);
+        let from_uid = match result {
+            Ok(uid) => uid,
+            Err(e) => {
+                let keep = self.opts.keep_failed && matches!(e, BuildError::BuilderFailed { .. });
+                staging.remove(keep);
+                return Err(e);
+            }
+        };
+        let candidates: BTreeSet<StorePath> =
+            closure.iter().chain(outputs.values()).cloned().collect();
+        match outputs::process(
+            store,
+            &shown,
+            drv,
+            outputs,
+            &|p| staging.output(store, p),
+            from_uid,
+            &candidates,
+            closure,
+        ) {
+            Ok(staged) => Ok((staging, staged)),
+            Err(e) => {
+                staging.remove(false);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs the builder; returns the host uid the outputs must belong to.
+    fn run_builder(
+        &self,
+        drv_path: &StorePath,
+        drv: &Derivation,
+        outputs: &BTreeMap<String, StorePath>,
+        closure: &BTreeSet<StorePath>,
+        staging: &Staging,
+    ) -> Result<u32, BuildError> {
+        let store = self.store;
+        let shown = store.display(drv_path);
+        let log_path = store.log_path(drv_path);
+        let mut log = LogWriter::create(&log_path).map_err(|e| {
+            BuildError::Store(StoreError::Io {
+                path: log_path.clone(),
+                action: "create log file",
+                source: e,
+            })
+        })?;
+        let store_in_chroot =
+            chroot::inside(&staging.chroot, Path::new(store.store_dir().as_str()));
+        if let Some(name) = drv.builtin() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&store_in_chroot)
+                .map_err(|e| StoreError::Io {
+                    path: store_in_chroot.clone(),
+                    action: "create",
+                    source: e,
+                })?;
+            let out = outputs
+                .get("out")
+                .ok_or_else(|| BuildError::BadDerivation {
+                    drv: shown.clone(),
+                    reason: "a built-in derivation needs an output named `out`".into(),
+                })?;
+            let target = staging.output(store, out);
+            let r = builtins::run(name, drv, &target, &self.opts.downloads, store, &mut |b| {
+                log.write(b);
+                self.reporter.log(drv_path, b);
+            });
+            let _ = log.finish();
+            r.map_err(|reason| BuildError::BuiltinFailed {
+                drv: shown,
+                builtin: name.to_owned(),
+                reason,
+            })?;
+            return Ok(rustix::process::geteuid().as_raw());
+        }
+        let user = BuildUser::acquire(store.state_dir())?;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&staging.top)
+            .map_err(|e| StoreError::Io {
+                path: staging.top.clone(),
+                action: "create",
+                source: e,
+            })?;
+        std::os::unix::fs::chown(&staging.top, Some(user.uid()), Some(user.gid())).map_err(
+            |e| StoreError::Io {
+                path: staging.top.clone(),
+                action: "chown",
+                source: e,
+            },
+        )?;
+        let sandbox_build_dir = PathBuf::from(format!("/tmp/guix-build-{}-0", drv_path.name()));
+        let env = super::env::builder_env(
+            drv,
+            store.store_dir().as_str(),
+            &sandbox_build_dir,
+            self.opts.cores,
+            &super::env::host_var,
+        );
+        let builder = PathBuf::from(&drv.builder);
+        if store.store_dir().parse_prefix(&drv.builder).is_err() {
+            return Err(BuildError::BadDerivation {
+                drv: shown,
+                reason: format!("its builder `{}` is not in the store", drv.builder),
+            });
+        }
+        let fixed = drv.is_fixed_output();
+        let spec = SandboxSpec {
+            chroot: staging.chroot.clone(),
+            build_dir: staging.top.clone(),
+            sandbox_build_dir,
+            store_dir: PathBuf::from(store.store_dir().as_str()),
+            inputs: closure.iter().map(|p| store.real_path(p)).collect(),
+            host_files: if fixed {
+                chroot::NETWORK_FILES
+                    .iter()
+                    .map(PathBuf::from)
+                    .filter(|p| p.exists())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            network: fixed,
+            host_uid: user.uid(),
+            host_gid: user.gid(),
+            personality32: drv.system == "i686-linux" && host_system() == "x86_64-linux",
+            builder,
+            args: drv.arguments.clone(),
+            env: env.into_iter().collect(),
+        };
+        let sandbox_err = |source| BuildError::Sandbox {
+            drv: shown.clone(),
+            source,
+        };
+        chroot::prepare(&spec).map_err(sandbox_err)?;
+        let outcome = sandbox::run(&spec, &self.opts.helper, self.opts.limits, &mut |b| {
+            log.write(b);
+            self.reporter.log(drv_path, b);
+        });
+        let log_file = log.finish().unwrap_or(log_path);
+        let outcome = outcome.map_err(sandbox_err)?;
+        if !outcome.success() {
+            return Err(BuildError::BuilderFailed {
+                drv: shown,
+                how: outcome.describe(),
+                log: log_file,
+                kept: self.opts.keep_failed.then(|| staging.top.clone()),
+            });
+        }
+        Ok(user.uid())
+    }
+
+    /// `--check`: every output must have its registered NAR hash.
+    fn compare_with_registered(
+        &self,
+        drv_path: &StorePath,
+        outputs: &BTreeMap<String, StorePath>,
+        staging: &Staging,
+        staged: &BTreeMap<String, Staged>,
+    ) -> Result<(), BuildError> {
+        let store = self.store;
+        let mut differences = Vec::new();
+        for (name, path) in outputs {
+            let info = store
+                .path_info(path)?
+                .ok_or_else(|| StoreError::NotValid(store.display(path)))?;
+            let new = &staged[name];
+            if new.result.nar_hash == info.nar_hash {
+                continue;
+            }
+            let real = store.real_path(path);
+            let built = staging.output(store, path);
+            let changes = diff_trees(&real, &built)
+                .map(|d| d.changes)
+                .unwrap_or_default();
+            let kept = if self.opts.keep_failed {
+                let check_path = check_path(&real);
+                fsutil::delete_path(&check_path)?;
+                fsutil::rename_item(&built, &check_path)?;
+                Some(check_path.display().to_string())
+            } else {
+                None
+            };
+            differences.push(OutputDifference {
+                output: name.clone(),
+                path: store.display(path),
+                expected: info.nar_hash,
+                actual: new.result.nar_hash,
+                references_differ: references_of(store, &info) != new.result.references,
+                kept,
+                changes,
+            });
+        }
+        if differences.is_empty() {
+            return Ok(());
+        }
+        Err(BuildError::NotDeterministic {
+            drv: store.display(drv_path),
+            against_previous_round: false,
+            differences,
+        })
+    }
+
+    /// `--rounds`: compare with the previous round (kept at `<out>-check`),
+    /// hold this round there, and after the last round move and register.
+    fn next_round(
+        &self,
+        drv_path: &StorePath,
+        outputs: &BTreeMap<String, StorePath>,
+        staging: &Staging,
+        staged: &BTreeMap<String, Staged>,
+        previous: Option<&BTreeMap<String, OutputResult>>,
+        last: bool,
+    ) -> Result<(), BuildError> {
+        let store = self.store;
+        if let Some(previous) = previous {
+            let mut differences = Vec::new();
+            for (name, path) in outputs {
+                let (old, new) = (&previous[name], &staged[name].result);
+                if old.nar_hash == new.nar_hash && old.references == new.references {
+                    continue;
+                }
+                let real = store.real_path(path);
+                let held = check_path(&real);
+                let built = staging.output(store, path);
+                let changes = diff_trees(&held, &built)
+                    .map(|d| d.changes)
+                    .unwrap_or_default();
+                differences.push(OutputDifference {
+                    output: name.clone(),
+                    path: store.display(path),
+                    expected: old.nar_hash,
+                    actual: new.nar_hash,
+                    references_differ: old.references != new.references,
+                    kept: self.opts.keep_failed.then(|| held.display().to_string()),
+                    changes,
+                });
+            }
+            if !differences.is_empty() {
+                for path in outputs.values() {
+                    let real = store.real_path(path);
+                    if self.opts.keep_failed {
+                        // As Guix: the earlier round stays at `<out>-check`,
+                        // this one at the (invalid) output path.
+                        fsutil::delete_path(&real)?;
+                        fsutil::rename_item(&staging.output(store, path), &real)?;
+                    } else {
+                        fsutil::delete_path(&check_path(&real))?;
+                    }
+                }
+                return Err(BuildError::NotDeterministic {
+                    drv: store.display(drv_path),
+                    against_previous_round: true,
+                    differences,
+                });
+            }
+        }
+        if !last {
+            for path in outputs.values() {
+                let held = check_path(&store.real_path(path));
+                fsutil::delete_path(&held)?;
+                fsutil::rename_item(&staging.output(store, path), &held)?;
+            }
+            return Ok(());
+        }
+        self.register_outputs(drv_path, outputs, staging, staged)?;
+        for path in outputs.values() {
+            fsutil::delete_path(&check_path(&store.real_path(path)))?;
+        }
+        Ok(())
+    }
+
+    /// Moves the outputs from the chroot into the store (replacing what is
+    /// there) and registers them in one transaction.
+    fn register_outputs(
+        &self,
+        drv_path: &StorePath,
+        outputs: &BTreeMap<String, StorePath>,
+        staging: &Staging,
+        staged: &BTreeMap<String, Staged>,
+    ) -> Result<(), BuildError> {
+        let store = self.store;
+        let mut registrations = Vec::new();
+        for (name, path) in outputs {
+            let real = store.real_path(path);
+            fsutil::delete_path(&real)?;
+            fsutil::rename_item(&staging.output(store, path), &real)?;
+            let s = &staged[name];
+            registrations.push(Registration {
+                info: PathInfo {
+                    path: path.clone(),
+                    nar_hash: s.result.nar_hash,
+                    nar_size: s.result.nar_size,
+                    references: s.references.clone(),
+                    deriver: Some(drv_path.clone()),
+                    registration_time: 0,
+                },
+                derivation_outputs: BTreeMap::new(),
+            });
+        }
+        store.register(&registrations)?;
+        Ok(())
+    }
+}
+
+fn references_of(store: &LocalStore, info: &PathInfo) -> BTreeSet<String> {
+    info.references.iter().map(|r| store.display(r)).collect()
+}
+
+/// `<out>-check`: where Guix keeps the other build of an output (Nix uses
+/// `.check`).
+pub fn check_path(real: &Path) -> PathBuf {
+    let mut s = real.as_os_str().to_owned();
+    s.push("-check");
+    PathBuf::from(s)
+}
+
+/// `<tmp>/guix-build-<drv name>-N` for the first free N, mode 0700.
+fn make_build_root(tmp: &Path, drv_name: &str) -> Result<PathBuf, BuildError> {
+    for n in 0..u32::MAX {
+        let p = tmp.join(format!("guix-build-{drv_name}-{n}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: p,
+                    action: "create the build directory",
+                    source: e,
+                }
+                .into());
+            }
+        }
+    }
+    unreachable!("four billion build directories")
+}
+
+/// This machine's system type, as Guix names it.
+pub fn host_system() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x86_64-linux",
+        "x86" => "i686-linux",
+        "aarch64" => "aarch64-linux",
+        "arm" => "armhf-linux",
+        "powerpc64" => "powerpc64le-linux",
+        "riscv64" => "riscv64-linux",
+        _ => "unknown-linux",
+    }
+}
+
+fn check_system(drv: &Derivation, shown: &str) -> Result<(), BuildError> {
+    let host = host_system();
+    let ok = drv.system == host
+        || (host == "x86_64-linux" && drv.system == "i686-linux")
+        || (host == "aarch64-linux" && drv.system == "armhf-linux");
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::UnsupportedSystem {
+            drv: shown.to_owned(),
+            system: drv.system.clone(),
+            host: host.to_owned(),
+        })
+    }
+}

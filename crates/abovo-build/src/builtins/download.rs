@@ -1,0 +1,340 @@
+//! `builtin:download`: the daemon's own fetcher of fixed-output files.
+//!
+//! What Guix's `perform-download` does, for the variables a Guix derivation
+//! carries:
+//!
+//! * `url`: a Scheme string or list of strings; `http`, `https` and `file`
+//!   URLs are fetched, `mirror://NAME/PATH` is expanded with every base URL
+//!   the `mirrors` file lists for `NAME` (in order);
+//! * after the URLs, the *content-addressed mirrors*: each procedure of the
+//!   `content-addressed-mirrors` file (a small Scheme program, see
+//!   [`super::sexp`]) is called with the file name, the hash algorithm and
+//!   the expected hash, and the URL it returns is tried; URL templates given
+//!   by the user ([`DownloadOptions::content_addressed_mirrors`]) come next;
+//! * `executable`: `"1"` makes the file executable.
+//!
+//! Each URL is tried `retries + 1` times on transient failures (timeouts,
+//! connection errors, HTTP 5xx) with a growing pause, and the next URL is
+//! tried when one fails. The file is written where the output must be; its
+//! hash is checked afterwards like any fixed output. Disarchive mirrors are
+//! not supported (the derivation still builds when another source has the
+//! file).
+
+use super::DownloadOptions;
+use super::sexp::{self, Evaluator, Value};
+use abovo_store::derivation::Derivation;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// Fetches the output of a `builtin:download` derivation into `target`.
+pub fn run(
+    drv: &Derivation,
+    target: &Path,
+    opts: &DownloadOptions,
+    log: &mut dyn FnMut(&[u8]),
+) -> Result<(), String> {
+    let urls = url_list(drv)?;
+    let mirrors = match (&opts.mirrors_file, drv.env_str("mirrors")) {
+        (Some(f), _) => read_mirrors(f)?,
+        (None, Some(f)) if !f.is_empty() => read_mirrors(Path::new(f))?,
+        _ => BTreeMap::new(),
+    };
+    let mut candidates = Vec::new();
+    for url in &urls {
+        candidates.extend(expand_mirror(url, &mirrors)?);
+    }
+    let file_name = drv
+        .outputs
+        .get("out")
+        .and_then(|o| o.path.as_ref())
+        .map(|p| p.name().to_owned())
+        .unwrap_or_default();
+    if let Some(Ok(fixed)) = drv.fixed_output() {
+        if let Some(f) = drv
+            .env_str("content-addressed-mirrors")
+            .filter(|f| !f.is_empty())
+        {
+            match content_addressed_urls(Path::new(f), &file_name, &fixed.hash) {
+                Ok(urls) => candidates.extend(urls),
+                Err(e) => {
+                    log(format!("note: ignoring content-addressed mirrors: {e}\n").as_bytes())
+                }
+            }
+        }
+        for template in &opts.content_addressed_mirrors {
+            candidates.push(fill_template(template, &file_name, &fixed.hash));
+        }
+    }
+    if candidates.is_empty() {
+        return Err("no URL to download from".into());
+    }
+    let mut errors = Vec::new();
+    for url in &candidates {
+        log(format!("Starting download of {}\nFrom {url}...\n", target.display()).as_bytes());
+        match fetch_with_retries(url, target, opts, log) {
+            Ok(size) => {
+                log(format!("downloaded {size} bytes from {url}\n").as_bytes());
+                if drv.env_str("executable") == Some("1") {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o755))
+                        .map_err(|e| {
+                            format!("cannot make `{}` executable: {e}", target.display())
+                        })?;
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                log(format!("failed to download from {url}: {e}\n").as_bytes());
+                let _ = std::fs::remove_file(target);
+                errors.push(format!("{url}: {e}"));
+            }
+        }
+    }
+    Err(format!(
+        "every source failed:\n    {}",
+        errors.join("\n    ")
+    ))
+}
+
+/// The URLs of the `url` variable (a Scheme string or list of strings).
+pub fn url_list(drv: &Derivation) -> Result<Vec<String>, String> {
+    let text = drv.env_str("url").ok_or("the derivation has no `url`")?;
+    let data = sexp::read_all(text).map_err(|e| format!("cannot read `url`: {e}"))?;
+    let strings = |v: &Value| -> Result<Vec<String>, String> {
+        match v {
+            Value::Str(s) => Ok(vec![s.clone()]),
+            Value::List(items) => items
+                .iter()
+                .map(|i| match i {
+                    Value::Str(s) => Ok(s.clone()),
+                    other => Err(format!("`url` holds a non-string: {other:?}")),
+                })
+                .collect(),
+            other => Err(format!("`url` is not a string or list: {other:?}")),
+        }
+    };
+    match data.as_slice() {
+        [v] => strings(v),
+        _ => Err("`url` must hold exactly one datum".into()),
+    }
+}
+
+/// Reads a mirrors file: `((name "base-url" …) …)`.
+pub fn read_mirrors(file: &Path) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read mirrors file `{}`: {e}", file.display()))?;
+    let data =
+        sexp::read_all(&text).map_err(|e| format!("mirrors file `{}`: {e}", file.display()))?;
+    let mut out = BTreeMap::new();
+    let Some(Value::List(entries)) = data.first() else {
+        return Err(format!("mirrors file `{}` is not a list", file.display()));
+    };
+    for e in entries {
+        let Value::List(items) = e else {
+            return Err(format!(
+                "mirrors file `{}`: an entry is not a list",
+                file.display()
+            ));
+        };
+        let Some(Value::Sym(name)) = items.first() else {
+            return Err(format!(
+                "mirrors file `{}`: an entry has no name",
+                file.display()
+            ));
+        };
+        let urls = items[1..]
+            .iter()
+            .filter_map(|u| match u {
+                Value::Str(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        out.insert(name.clone(), urls);
+    }
+    Ok(out)
+}
+
+/// `mirror://NAME/PATH` → every mirror base of `NAME` followed by `PATH`;
+/// any other URL stays as it is.
+pub fn expand_mirror(
+    url: &str,
+    mirrors: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>, String> {
+    let Some(rest) = url.strip_prefix("mirror://") else {
+        return Ok(vec![url.to_owned()]);
+    };
+    let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let bases = mirrors
+        .get(name)
+        .ok_or_else(|| format!("unknown mirror `{name}` in `{url}` (not in the mirrors file)"))?;
+    Ok(bases
+        .iter()
+        .map(|b| {
+            if b.ends_with('/') {
+                format!("{b}{path}")
+            } else {
+                format!("{b}/{path}")
+            }
+        })
+        .collect())
+}
+
+fn content_addressed_urls(
+    file: &Path,
+    name: &str,
+    hash: &abovo_store::Hash,
+) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let forms = sexp::read_all(&text)?;
+    let mut ev = Evaluator::default();
+    let Value::List(procs) = ev.eval_program(&forms)? else {
+        return Err("it does not evaluate to a list of procedures".into());
+    };
+    let mut urls = Vec::new();
+    for p in procs {
+        let args = vec![
+            Value::Str(name.to_owned()),
+            Value::Sym(hash.algo().name().to_owned()),
+            Value::Bytes(hash.digest().to_vec()),
+        ];
+        if let Value::Str(u) = ev.apply(&p, args)? {
+            urls.push(u);
+        }
+    }
+    Ok(urls)
+}
+
+/// Fills `{file}`, `{algo}`, `{hash}` (nix-base32) and `{hex}` in a URL
+/// template.
+pub fn fill_template(template: &str, file: &str, hash: &abovo_store::Hash) -> String {
+    template
+        .replace("{file}", file)
+        .replace("{algo}", hash.algo().name())
+        .replace("{hash}", &hash.to_nix32())
+        .replace("{hex}", &hash.to_base16())
+}
+
+enum Failure {
+    Transient(String),
+    Permanent(String),
+}
+
+fn fetch_with_retries(
+    url: &str,
+    target: &Path,
+    opts: &DownloadOptions,
+    log: &mut dyn FnMut(&[u8]),
+) -> Result<u64, String> {
+    let mut pause = Duration::from_millis(250);
+    let mut attempt = 0;
+    loop {
+        match fetch(url, target, opts) {
+            Ok(n) => return Ok(n),
+            Err(Failure::Permanent(e)) => return Err(e),
+            Err(Failure::Transient(e)) if attempt < opts.retries => {
+                attempt += 1;
+                log(format!(
+                    "{e}; retrying in {} ms ({attempt}/{})\n",
+                    pause.as_millis(),
+                    opts.retries
+                )
+                .as_bytes());
+                let _ = std::fs::remove_file(target);
+                std::thread::sleep(pause);
+                pause *= 2;
+            }
+            Err(Failure::Transient(e)) => return Err(e),
+        }
+    }
+}
+
+fn fetch(url: &str, target: &Path, opts: &DownloadOptions) -> Result<u64, Failure> {
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(target)
+            .map_err(|e| Failure::Permanent(format!("cannot create `{}`: {e}", target.display())))
+    };
+    if let Some(path) = url.strip_prefix("file://") {
+        let mut input = std::fs::File::open(path)
+            .map_err(|e| Failure::Permanent(format!("cannot open `{path}`: {e}")))?;
+        let mut out = create()?;
+        return std::io::copy(&mut input, &mut out)
+            .map_err(|e| Failure::Permanent(format!("cannot copy `{path}`: {e}")));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(Failure::Permanent(
+            "unsupported URL scheme (abovo fetches http, https and file URLs)".into(),
+        ));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(opts.timeout))
+        .timeout_recv_response(Some(opts.timeout))
+        .max_redirects(10)
+        .user_agent("abovo (builtin:download)")
+        .build()
+        .into();
+    let mut response = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::StatusCode(code) if code >= 500 || code == 429 => {
+            Failure::Transient(format!("HTTP status {code}"))
+        }
+        ureq::Error::StatusCode(code) => Failure::Permanent(format!("HTTP status {code}")),
+        ureq::Error::Timeout(t) => Failure::Transient(format!("timed out ({t})")),
+        ureq::Error::Io(e) => Failure::Transient(format!("{e}")),
+        ureq::Error::ConnectionFailed => Failure::Transient("connection failed".into()),
+        other => Failure::Permanent(other.to_string()),
+    })?;
+    let mut out = create()?;
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+    let n = std::io::copy(&mut reader, &mut out)
+        .map_err(|e| Failure::Transient(format!("download interrupted: {e}")))?;
+    out.flush()
+        .map_err(|e| Failure::Permanent(format!("cannot write `{}`: {e}", target.display())))?;
+    Ok(n)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_urls_expand_in_order() {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "gnu".to_owned(),
+            vec![
+                "https://ftpmirror.gnu.org/".to_owned(),
+                "https://ftp.gnu.org/gnu".to_owned(),
+            ],
+        );
+        assert_eq!(
+            expand_mirror("mirror://gnu/hello/hello-2.12.tar.gz", &m).unwrap(),
+            [
+                "https://ftpmirror.gnu.org/hello/hello-2.12.tar.gz",
+                "https://ftp.gnu.org/gnu/hello/hello-2.12.tar.gz"
+            ]
+        );
+        assert_eq!(expand_mirror("https://x/y", &m).unwrap(), ["https://x/y"]);
+        let err = expand_mirror("mirror://cran/x", &m).unwrap_err();
+        assert!(err.contains("unknown mirror `cran`"), "{err}");
+    }
+
+    #[test]
+    fn templates_fill_the_hash() {
+        let h = abovo_store::Hash::sha256([1; 32]);
+        let url = fill_template("https://m/{algo}/{hash}?f={file}&x={hex}", "a.tar", &h);
+        assert_eq!(
+            url,
+            format!(
+                "https://m/sha256/{}?f=a.tar&x={}",
+                h.to_nix32(),
+                h.to_base16()
+            )
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! `builtin:git-download`: a checkout of one commit, without `.git`.
+//!
+//! The derivation carries `url` (a Scheme string), `commit` (a commit id or
+//! a tag) and `recursive?` (`#t` to include submodules). abovo runs the
+//! host's `git` (the one on its `PATH`) with a clean environment and no user
+//! or system configuration: a shallow fetch of the commit, falling back to a
+//! full fetch when the server refuses fetching by id; a checkout; the
+//! submodules when asked; then every `.git` directory and file is removed,
+//! as Guix's `git-fetch` does. The result is a fixed output like any other:
+//! its NAR hash decides whether it is accepted, so which `git` produced it
+//! does not matter.
+
+use super::download::url_list;
+use abovo_store::derivation::Derivation;
+use std::path::Path;
+use std::process::Command;
+
+/// Checks out the commit of a `builtin:git-download` derivation at `target`.
+pub fn run(drv: &Derivation, target: &Path, log: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+    let urls = url_list(drv)?;
+    let url = urls.first().ok_or("the derivation has no `url`")?;
+    let commit = drv
+        .env_str("commit")
+        .filter(|c| !c.is_empty())
+        .ok_or("the derivation has no `commit`")?;
+    let recursive = drv.env_str("recursive?") == Some("#t");
+    let home = tempfile_dir(target)?;
+    let git = |args: &[&str], log: &mut dyn FnMut(&[u8])| -> Result<bool, String> {
+        log(format!("git {}\n", args.join(" ")).as_bytes());
+        let out = Command::new("git")
+            .args(["-c", "safe.directory=*", "-c", "protocol.file.allow=always"])
+            .args(args)
+            .current_dir(target)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .map_err(|e| format!("cannot run the host's `git`: {e}"))?;
+        log(&out.stdout);
+        log(&out.stderr);
+        Ok(out.status.success())
+    };
+    std::fs::create_dir(target)
+        .map_err(|e| format!("cannot create `{}`: {e}", target.display()))?;
+    let result = (|| {
+        if !git(&["init", "-q"], log)? || !git(&["remote", "add", "origin", url], log)? {
+            return Err(format!("cannot set up a repository for `{url}`"));
+        }
+        let shallow = git(&["fetch", "-q", "--depth", "1", "origin", commit], log)?;
+        let rev = if shallow {
+            "FETCH_HEAD".to_owned()
+        } else {
+            if !git(&["fetch", "-q", "--tags", "origin"], log)? {
+                return Err(format!("cannot fetch from `{url}`"));
+            }
+            commit.to_owned()
+        };
+        if !git(
+            &["-c", "advice.detachedHead=false", "checkout", "-q", &rev],
+            log,
+        )? {
+            return Err(format!("commit `{commit}` not found in `{url}`"));
+        }
+        if recursive && !git(&["submodule", "update", "--init", "--recursive"], log)? {
+            return Err(format!("cannot fetch the submodules of `{url}`"));
+        }
+        remove_git_metadata(target)
+    })();
+    let _ = std::fs::remove_dir_all(&home);
+    result
+}
+
+/// A scratch HOME next to the target, so that no user configuration
+/// applies.
+fn tempfile_dir(target: &Path) -> Result<std::path::PathBuf, String> {
+    let mut s = target.as_os_str().to_owned();
+    s.push(".git-home");
+    let p = std::path::PathBuf::from(s);
+    std::fs::create_dir_all(&p).map_err(|e| format!("cannot create `{}`: {e}", p.display()))?;
+    Ok(p)
+}
+
+/// Removes `.git` directories and files at every depth.
+fn remove_git_metadata(dir: &Path) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = entry.path();
+        let ft = entry
+            .file_type()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if entry.file_name() == ".git" {
+            crate::fsutil::delete_path(&path).map_err(|e| e.to_string())?;
+        } else if ft.is_dir() {
+            remove_git_metadata(&path)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The daemon's built-in builders: `builtin:download` and
+//! `builtin:git-download`.
+//!
+//! As in guix-daemon, built-ins are not run in the chroot: they are the
+//! daemon's own code (here, abovo's), trusted like the daemon, and their
+//! outputs are fixed, so the hash check decides. They write the output
+//! where a sandboxed builder would (inside the derivation's staging
+//! directory in the store) and the same post-processing follows.
+
+pub mod download;
+pub mod git;
+pub mod sexp;
+
+use crate::store::LocalStore;
+use abovo_store::derivation::Derivation;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Settings of the built-in fetchers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadOptions {
+    /// Connection and response timeout of one attempt.
+    pub timeout: Duration,
+    /// Extra attempts per URL after a transient failure.
+    pub retries: u32,
+    /// A mirrors file to use instead of the derivation's own.
+    pub mirrors_file: Option<PathBuf>,
+    /// Content-addressed mirror URL templates tried after the derivation's
+    /// own: `{file}`, `{algo}`, `{hash}` (nix-base32), `{hex}`.
+    pub content_addressed_mirrors: Vec<String>,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions {
+            timeout: Duration::from_secs(60),
+            retries: 3,
+            mirrors_file: None,
+            content_addressed_mirrors: Vec::new(),
+        }
+    }
+}
+
+/// Runs built-in `name` for `drv`, creating its output at `target`.
+pub fn run(
+    name: &str,
+    drv: &Derivation,
+    target: &Path,
+    opts: &DownloadOptions,
+    _store: &LocalStore,
+    log: &mut dyn FnMut(&[u8]),
+) -> Result<(), String> {
+    if !drv.is_fixed_output() {
+        return Err("a built-in builder can only build fixed-output derivations".into());
+    }
+    match name {
+        "download" => download::run(drv, target, opts, log),
+        "git-download" => git::run(drv, target, log),
+        other => Err(format!("unsupported built-in builder `builtin:{other}`")),
+    }
+}

@@ -1,0 +1,519 @@
+//! Just enough Scheme to read what Guix gives its built-in builders.
+//!
+//! A `builtin:download` derivation carries Scheme data: its `url` variable
+//! is a string literal or a list of them (`object->string` of the URL
+//! list), its `mirrors` input is an association list
+//! `((gnu "https://…/" …) …)`, and its `content-addressed-mirrors` input is
+//! a small *program* that evaluates to a list of procedures
+//! `(lambda (file algo hash) …)` returning URLs. [`read_all`] reads the data;
+//! [`Evaluator`] runs the subset of Scheme those programs use: `begin`,
+//! `define` (variables and procedures), `lambda`, `let`, `if`, `quote`,
+//! `list`, `string-append`, `symbol->string`, `identity`,
+//! `bytevector->nix-base32-string`, `bytevector->base16-string`; `use-modules`
+//! is accepted and ignored. Anything else is an error that names the form,
+//! never a guess.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A datum or a value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// A string.
+    Str(String),
+    /// A symbol.
+    Sym(String),
+    /// A number (kept as written).
+    Num(String),
+    /// `#t` or `#f`.
+    Bool(bool),
+    /// A bytevector (only ever made by the caller: the hash).
+    Bytes(Vec<u8>),
+    /// A proper list.
+    List(Vec<Value>),
+    /// A procedure made by `lambda`.
+    Closure(Rc<Closure>),
+}
+
+/// A user procedure: its parameters, body and defining environment.
+#[derive(Debug)]
+pub struct Closure {
+    params: Vec<String>,
+    body: Vec<Value>,
+    env: Env,
+}
+
+type Env = Rc<Frame>;
+
+#[derive(Debug, Default)]
+struct Frame {
+    vars: std::cell::RefCell<HashMap<String, Value>>,
+    parent: Option<Env>,
+}
+
+impl Frame {
+    fn lookup(&self, name: &str) -> Option<Value> {
+        if let Some(v) = self.vars.borrow().get(name) {
+            return Some(v.clone());
+        }
+        self.parent.as_ref().and_then(|p| p.lookup(name))
+    }
+}
+
+/// Reads every datum in `text`; the error gives the byte offset.
+pub fn read_all(text: &str) -> Result<Vec<Value>, String> {
+    let mut r = Reader {
+        s: text.as_bytes(),
+        pos: 0,
+    };
+    let mut out = Vec::new();
+    loop {
+        r.skip_space();
+        if r.pos >= r.s.len() {
+            return Ok(out);
+        }
+        out.push(r.datum()?);
+    }
+}
+
+struct Reader<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn err(&self, what: &str) -> String {
+        format!("{what} at byte {}", self.pos)
+    }
+
+    fn skip_space(&mut self) {
+        while self.pos < self.s.len() {
+            match self.s[self.pos] {
+                b';' => {
+                    while self.pos < self.s.len() && self.s[self.pos] != b'\n' {
+                        self.pos += 1;
+                    }
+                }
+                c if c.is_ascii_whitespace() => self.pos += 1,
+                _ => break,
+            }
+        }
+    }
+
+    fn datum(&mut self) -> Result<Value, String> {
+        self.skip_space();
+        let Some(&c) = self.s.get(self.pos) else {
+            return Err(self.err("unexpected end of input"));
+        };
+        match c {
+            b'(' => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                loop {
+                    self.skip_space();
+                    match self.s.get(self.pos) {
+                        None => return Err(self.err("unclosed list")),
+                        Some(b')') => {
+                            self.pos += 1;
+                            return Ok(Value::List(items));
+                        }
+                        Some(_) => items.push(self.datum()?),
+                    }
+                }
+            }
+            b')' => Err(self.err("unexpected `)`")),
+            b'\'' => {
+                self.pos += 1;
+                let d = self.datum()?;
+                Ok(Value::List(vec![Value::Sym("quote".into()), d]))
+            }
+            b'"' => self.string(),
+            b'#' => {
+                let tok = self.token();
+                match tok.as_str() {
+                    "#t" | "#true" => Ok(Value::Bool(true)),
+                    "#f" | "#false" => Ok(Value::Bool(false)),
+                    _ => Err(self.err(&format!("unsupported syntax `{tok}`"))),
+                }
+            }
+            _ => {
+                let tok = self.token();
+                if tok.is_empty() {
+                    return Err(self.err("unexpected character"));
+                }
+                if tok.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+                    Ok(Value::Num(tok))
+                } else {
+                    Ok(Value::Sym(tok))
+                }
+            }
+        }
+    }
+
+    fn token(&mut self) -> String {
+        let start = self.pos;
+        while self.pos < self.s.len() {
+            let c = self.s[self.pos];
+            if c.is_ascii_whitespace() || c == b'(' || c == b')' || c == b'"' || c == b';' {
+                break;
+            }
+            self.pos += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.pos]).into_owned()
+    }
+
+    fn string(&mut self) -> Result<Value, String> {
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            let Some(&c) = self.s.get(self.pos) else {
+                return Err(self.err("unterminated string"));
+            };
+            self.pos += 1;
+            match c {
+                b'"' => break,
+                b'\\' => {
+                    let Some(&e) = self.s.get(self.pos) else {
+                        return Err(self.err("unterminated string"));
+                    };
+                    self.pos += 1;
+                    match e {
+                        b'n' => out.push(b'\n'),
+                        b't' => out.push(b'\t'),
+                        b'r' => out.push(b'\r'),
+                        b'a' => out.push(7),
+                        b'0' => out.push(0),
+                        b'x' => {
+                            let start = self.pos;
+                            while self.s.get(self.pos).is_some_and(|&b| b != b';') {
+                                self.pos += 1;
+                            }
+                            let hex = std::str::from_utf8(&self.s[start..self.pos]).unwrap_or("");
+                            let code = u32::from_str_radix(hex, 16)
+                                .ok()
+                                .and_then(char::from_u32)
+                                .ok_or_else(|| self.err("bad \\x escape"))?;
+                            self.pos += 1;
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(code.encode_utf8(&mut buf).as_bytes());
+                        }
+                        other => out.push(other),
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        String::from_utf8(out)
+            .map(Value::Str)
+            .map_err(|_| self.err("string is not UTF-8"))
+    }
+}
+
+/// Evaluates the Scheme subset described in the module docs.
+pub struct Evaluator {
+    global: Env,
+    steps: usize,
+    depth: usize,
+}
+
+/// A bound on evaluation steps, so that a hostile file cannot loop forever.
+const MAX_STEPS: usize = 100_000;
+/// A bound on nested procedure calls, so that it cannot exhaust the stack.
+const MAX_DEPTH: usize = 200;
+
+impl Default for Evaluator {
+    fn default() -> Self {
+        Evaluator {
+            global: Rc::new(Frame::default()),
+            steps: 0,
+            depth: 0,
+        }
+    }
+}
+
+fn sym(v: &Value) -> Option<&str> {
+    match v {
+        Value::Sym(s) => Some(s),
+        _ => None,
+    }
+}
+
+impl Evaluator {
+    /// Evaluates every top-level form in order; returns the last value.
+    pub fn eval_program(&mut self, forms: &[Value]) -> Result<Value, String> {
+        let env = self.global.clone();
+        let mut last = Value::Bool(false);
+        for f in forms {
+            last = self.eval(f, &env)?;
+        }
+        Ok(last)
+    }
+
+    /// Calls a procedure value with arguments.
+    pub fn apply(&mut self, f: &Value, args: Vec<Value>) -> Result<Value, String> {
+        match f {
+            Value::Closure(c) => {
+                if c.params.len() != args.len() {
+                    return Err(format!(
+                        "procedure expects {} arguments, got {}",
+                        c.params.len(),
+                        args.len()
+                    ));
+                }
+                let frame = Rc::new(Frame {
+                    vars: Default::default(),
+                    parent: Some(c.env.clone()),
+                });
+                for (p, a) in c.params.iter().zip(args) {
+                    frame.vars.borrow_mut().insert(p.clone(), a);
+                }
+                if self.depth >= MAX_DEPTH {
+                    return Err("evaluation takes too long (calls nested too deeply)".into());
+                }
+                self.depth += 1;
+                let mut last = Ok(Value::Bool(false));
+                for form in &c.body {
+                    last = self.eval(form, &frame);
+                    if last.is_err() {
+                        break;
+                    }
+                }
+                self.depth -= 1;
+                last
+            }
+            Value::Sym(name) => self.builtin(name, args),
+            other => Err(format!("not a procedure: {other:?}")),
+        }
+    }
+
+    fn builtin(&mut self, name: &str, args: Vec<Value>) -> Result<Value, String> {
+        let one = |args: &[Value]| -> Result<Value, String> {
+            match args {
+                [a] => Ok(a.clone()),
+                _ => Err(format!("`{name}` expects one argument")),
+            }
+        };
+        match name {
+            "list" => Ok(Value::List(args)),
+            "identity" => one(&args),
+            "string-append" => {
+                let mut s = String::new();
+                for a in &args {
+                    match a {
+                        Value::Str(x) => s.push_str(x),
+                        other => return Err(format!("string-append: not a string: {other:?}")),
+                    }
+                }
+                Ok(Value::Str(s))
+            }
+            "symbol->string" => match one(&args)? {
+                Value::Sym(s) => Ok(Value::Str(s)),
+                other => Err(format!("symbol->string: not a symbol: {other:?}")),
+            },
+            "bytevector->nix-base32-string" => match one(&args)? {
+                Value::Bytes(b) => Ok(Value::Str(abovo_store::nixbase32::encode(&b))),
+                other => Err(format!("{name}: not a bytevector: {other:?}")),
+            },
+            "bytevector->base16-string" => match one(&args)? {
+                Value::Bytes(b) => Ok(Value::Str(abovo_store::encoding::base16_encode(&b))),
+                other => Err(format!("{name}: not a bytevector: {other:?}")),
+            },
+            _ => Err(format!("unsupported procedure `{name}`")),
+        }
+    }
+
+    fn eval(&mut self, form: &Value, env: &Env) -> Result<Value, String> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err("evaluation takes too long".into());
+        }
+        match form {
+            Value::Sym(name) => env
+                .lookup(name)
+                .or_else(|| is_builtin(name).then(|| Value::Sym(name.clone())))
+                .ok_or_else(|| format!("unbound variable `{name}`")),
+            Value::List(items) if items.is_empty() => Err("empty combination `()`".into()),
+            Value::List(items) => {
+                let head = sym(&items[0]);
+                match head {
+                    Some("quote") => items.get(1).cloned().ok_or_else(|| "bad quote".into()),
+                    Some("use-modules") => Ok(Value::Bool(false)),
+                    Some("begin") => {
+                        let mut last = Value::Bool(false);
+                        for f in &items[1..] {
+                            last = self.eval(f, env)?;
+                        }
+                        Ok(last)
+                    }
+                    Some("define") => self.define(items, env),
+                    Some("lambda") => {
+                        let params = params(items.get(1))?;
+                        Ok(Value::Closure(Rc::new(Closure {
+                            params,
+                            body: items[2..].to_vec(),
+                            env: env.clone(),
+                        })))
+                    }
+                    Some("let") => {
+                        let Some(Value::List(bindings)) = items.get(1) else {
+                            return Err("bad let".into());
+                        };
+                        let frame = Rc::new(Frame {
+                            vars: Default::default(),
+                            parent: Some(env.clone()),
+                        });
+                        for b in bindings {
+                            let Value::List(pair) = b else {
+                                return Err("bad let binding".into());
+                            };
+                            let (Some(name), Some(expr)) =
+                                (pair.first().and_then(sym), pair.get(1))
+                            else {
+                                return Err("bad let binding".into());
+                            };
+                            let v = self.eval(expr, env)?;
+                            frame.vars.borrow_mut().insert(name.to_owned(), v);
+                        }
+                        let mut last = Value::Bool(false);
+                        for f in &items[2..] {
+                            last = self.eval(f, &frame)?;
+                        }
+                        Ok(last)
+                    }
+                    Some("if") => {
+                        let c = self.eval(items.get(1).ok_or("bad if")?, env)?;
+                        let branch = if matches!(c, Value::Bool(false)) {
+                            3
+                        } else {
+                            2
+                        };
+                        match items.get(branch) {
+                            Some(f) => self.eval(f, env),
+                            None => Ok(Value::Bool(false)),
+                        }
+                    }
+                    _ => {
+                        let f = self.eval(&items[0], env)?;
+                        let args = items[1..]
+                            .iter()
+                            .map(|a| self.eval(a, env))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        self.apply(&f, args)
+                    }
+                }
+            }
+            other => Ok(other.clone()),
+        }
+    }
+
+    fn define(&mut self, items: &[Value], env: &Env) -> Result<Value, String> {
+        match items.get(1) {
+            Some(Value::Sym(name)) => {
+                let v = self.eval(items.get(2).ok_or("bad define")?, env)?;
+                env.vars.borrow_mut().insert(name.clone(), v);
+            }
+            Some(Value::List(sig)) if !sig.is_empty() => {
+                let name = sym(&sig[0]).ok_or("bad define")?;
+                let params = params(Some(&Value::List(sig[1..].to_vec())))?;
+                let c = Value::Closure(Rc::new(Closure {
+                    params,
+                    body: items[2..].to_vec(),
+                    env: env.clone(),
+                }));
+                env.vars.borrow_mut().insert(name.to_owned(), c);
+            }
+            _ => return Err("bad define".into()),
+        }
+        Ok(Value::Bool(false))
+    }
+}
+
+fn is_builtin(name: &str) -> bool {
+    matches!(
+        name,
+        "list"
+            | "identity"
+            | "string-append"
+            | "symbol->string"
+            | "bytevector->nix-base32-string"
+            | "bytevector->base16-string"
+    )
+}
+
+fn params(v: Option<&Value>) -> Result<Vec<String>, String> {
+    match v {
+        Some(Value::List(ps)) => ps
+            .iter()
+            .map(|p| {
+                sym(p)
+                    .map(str::to_owned)
+                    .ok_or_else(|| "bad parameter".into())
+            })
+            .collect(),
+        _ => Err("bad parameter list".into()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+
+    /// The shape of Guix's `%content-addressed-mirrors`, as `object->string`
+    /// writes it into the store.
+    const CA_MIRRORS: &str = r#"(begin (use-modules (guix base32)) (define (guix-publish host) (lambda (file algo hash) (string-append "https://" host "/file/" file "/" (symbol->string algo) "/" (bytevector->nix-base32-string hash)))) (list (guix-publish "bordeaux.guix.gnu.org") (lambda (file algo hash) (string-append "https://tarballs.nixos.org/" (symbol->string algo) "/" (bytevector->nix-base32-string hash))) (lambda (file algo hash) (identity (string-append "https://archive.softwareheritage.org/api/1/content/" (symbol->string algo) ":" (bytevector->base16-string hash) "/raw/")))))"#;
+
+    #[test]
+    fn content_addressed_mirrors_evaluate_to_urls() {
+        let forms = read_all(CA_MIRRORS).unwrap();
+        let mut ev = Evaluator::default();
+        let Value::List(procs) = ev.eval_program(&forms).unwrap() else {
+            panic!("not a list");
+        };
+        let urls: Vec<String> = procs
+            .iter()
+            .map(|p| {
+                let args = vec![
+                    Value::Str("hello-2.12.tar.gz".into()),
+                    Value::Sym("sha256".into()),
+                    Value::Bytes(vec![0xab; 32]),
+                ];
+                match ev.apply(p, args).unwrap() {
+                    Value::Str(s) => s,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        let h32 = abovo_store::nixbase32::encode(&[0xab; 32]);
+        assert_eq!(
+            urls[0],
+            format!("https://bordeaux.guix.gnu.org/file/hello-2.12.tar.gz/sha256/{h32}")
+        );
+        assert_eq!(urls[1], format!("https://tarballs.nixos.org/sha256/{h32}"));
+        assert!(urls[2].ends_with(&format!("sha256:{}/raw/", "ab".repeat(32))));
+    }
+
+    #[test]
+    fn reads_url_lists_and_mirror_alists() {
+        let v = read_all(r#"("mirror://cran/a.tar.gz" "https://x/\"q\".tgz")"#).unwrap();
+        let Value::List(items) = &v[0] else { panic!() };
+        assert!(matches!(&items[1], Value::Str(s) if s == r#"https://x/"q".tgz"#));
+        let v = read_all(
+            "((gnu \"https://ftpmirror.gnu.org/\") (xorg \"https://x.org/\" \"https://y/\"))",
+        )
+        .unwrap();
+        let Value::List(items) = &v[0] else { panic!() };
+        assert_eq!(items.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert!(read_all("(unclosed").unwrap_err().contains("unclosed list"));
+        let forms = read_all("(system* \"rm\" \"-rf\" \"/\")").unwrap();
+        let err = Evaluator::default().eval_program(&forms).unwrap_err();
+        assert!(err.contains("unbound variable `system*`"), "{err}");
+        let forms = read_all("(define (f) (f)) (f)").unwrap();
+        let err = Evaluator::default().eval_program(&forms).unwrap_err();
+        assert!(err.contains("too long"), "{err}");
+    }
+}

@@ -1,0 +1,250 @@
+//! `abovo build DRV…`: realise derivations in the sandbox.
+
+use super::store::{HELPER_SUBCOMMAND, StoreArgs, parse_item};
+use crate::exit;
+use crate::output::{Context, Format, print_json};
+use abovo_build::LocalStore;
+use abovo_build::build::{BuildError, BuildOptions, Builder, DrvResult, Realised, Reporter};
+use abovo_build::sandbox::{HelperCommand, Limits};
+use abovo_store::StorePath;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Build derivations (and whatever they need) in abovo's sandbox, and print
+/// their output paths.
+///
+/// Each builder runs as Guix's daemon runs it: in new user, mount, PID,
+/// network, IPC and UTS namespaces, in a chroot holding only its inputs,
+/// as uid 30001 in /tmp/guix-build-NAME.drv-0, with Guix's environment.
+/// Exit 0 when everything built, 1 when --check or --rounds found a
+/// difference (and nothing else failed), 2 when a build failed.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// `.drv` paths in the store (see `abovo derivation add`).
+    #[arg(required = true, value_name = "DRV")]
+    pub drvs: Vec<String>,
+    /// Rebuild the derivations although their outputs are valid, and
+    /// compare: list every output and file that differs.
+    #[arg(long)]
+    pub check: bool,
+    /// Build each derivation N times and compare the rounds.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Keep the build directory of a failed build, and the other build of
+    /// a differing output as OUT-check.
+    #[arg(long, short = 'K')]
+    pub keep_failed: bool,
+    /// Go on building what does not depend on a failed build.
+    #[arg(long, short = 'k')]
+    pub keep_going: bool,
+    /// How many derivations build at once (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// NIX_BUILD_CORES for the builders (default 0: "use them all").
+    #[arg(long, short = 'c', value_name = "N")]
+    pub cores: Option<u32>,
+    /// Kill a build that prints nothing for S seconds.
+    #[arg(long, value_name = "S")]
+    pub max_silent_time: Option<u64>,
+    /// Kill a build that runs longer than S seconds.
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<u64>,
+    /// Print the builders' logs on standard error as they run.
+    #[arg(long, short = 'L')]
+    pub print_build_logs: bool,
+    /// A mirrors file (Guix's format) for `mirror://` URLs, instead of the
+    /// derivation's own.
+    #[arg(long, value_name = "FILE")]
+    pub mirrors: Option<PathBuf>,
+    /// A content-addressed mirror tried by builtin:download, as a URL
+    /// template with {file}, {algo}, {hash} (nix-base32) and {hex}; may be
+    /// repeated.
+    #[arg(long, value_name = "URL")]
+    pub content_addressed_mirror: Vec<String>,
+    /// Output format: text (output paths) or json (every result).
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+struct CliReporter {
+    bar: Option<ProgressBar>,
+    print_logs: bool,
+    notes: bool,
+    store_dir: String,
+}
+
+impl CliReporter {
+    fn say(&self, msg: String) {
+        match &self.bar {
+            Some(bar) => bar.println(msg),
+            None if self.notes => eprintln!("{msg}"),
+            None => {}
+        }
+    }
+}
+
+impl Reporter for CliReporter {
+    fn planned(&self, drvs: &[StorePath]) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(drvs.len() as u64);
+        }
+    }
+    fn waiting(&self, drv: &StorePath) {
+        self.say(format!(
+            "waiting for another process building {}/{}...",
+            self.store_dir, drv
+        ));
+    }
+    fn started(&self, drv: &StorePath, round: u32, rounds: u32) {
+        let round = if rounds > 1 {
+            format!(" (round {round}/{rounds})")
+        } else {
+            String::new()
+        };
+        self.say(format!("building {}/{drv}{round}...", self.store_dir));
+        if let Some(bar) = &self.bar {
+            bar.set_message(drv.name().to_owned());
+        }
+    }
+    fn log(&self, _drv: &StorePath, data: &[u8]) {
+        if self.print_logs {
+            let write = || {
+                let _ = std::io::stderr().lock().write_all(data);
+            };
+            match &self.bar {
+                Some(bar) => bar.suspend(write),
+                None => write(),
+            }
+        }
+    }
+    fn finished(&self, _drv: &StorePath, _ok: bool) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+}
+
+/// Runs `abovo build`.
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
+    args.format.check("build", &[Format::Text, Format::Json])?;
+    let store = args.store.open()?;
+    let mut targets = Vec::new();
+    for d in &args.drvs {
+        let p = parse_item(&store, d)?;
+        if !p.is_derivation() {
+            anyhow::bail!("`{d}` is not a derivation (`.drv`) path");
+        }
+        targets.push(p);
+    }
+    let mut opts = BuildOptions::new(HelperCommand::reexec(HELPER_SUBCOMMAND));
+    if let Some(j) = args.jobs {
+        opts.jobs = j.max(1);
+    }
+    opts.cores = args.cores;
+    opts.check = args.check;
+    opts.rounds = args.rounds;
+    opts.keep_failed = args.keep_failed;
+    opts.keep_going = args.keep_going;
+    opts.limits = Limits {
+        max_silent_time: args.max_silent_time.map(Duration::from_secs),
+        timeout: args.timeout.map(Duration::from_secs),
+    };
+    opts.downloads.mirrors_file = args.mirrors.clone();
+    opts.downloads.content_addressed_mirrors = args.content_addressed_mirror.clone();
+    let bar = ctx.progress.then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let reporter = CliReporter {
+        bar,
+        print_logs: args.print_build_logs,
+        notes: ctx.notes,
+        store_dir: store.store_dir().to_string(),
+    };
+    let builder = Builder::new(&store, opts, &reporter);
+    let report = builder.build(&targets)?;
+    if let Some(bar) = &reporter.bar {
+        bar.finish_and_clear();
+    }
+    let mut negative = false;
+    let mut failed = false;
+    for (_, e) in report.failures() {
+        if e.is_not_deterministic() {
+            negative = true;
+        } else {
+            failed = true;
+        }
+        if args.format == Format::Text {
+            ctx.error(&anyhow::anyhow!("{e}"));
+        }
+    }
+    if args.format == Format::Json {
+        print_json(&json_report(&store, &report))?;
+    } else if !failed && !negative {
+        let mut out = std::io::stdout().lock();
+        for t in &targets {
+            let drv = store.read_derivation(t)?;
+            for o in drv.outputs.values() {
+                if let Some(p) = &o.path {
+                    writeln!(out, "{}", store.display(p))?;
+                }
+            }
+        }
+    }
+    Ok(if failed {
+        exit::ERROR
+    } else if negative {
+        exit::NEGATIVE
+    } else {
+        exit::SUCCESS
+    })
+}
+
+fn json_report(store: &LocalStore, report: &abovo_build::build::BuildReport) -> serde_json::Value {
+    let results: Vec<serde_json::Value> = report
+        .results
+        .iter()
+        .map(|(drv, r)| {
+            let drv = store.display(drv);
+            match r {
+                DrvResult::Done(Realised::Valid) => {
+                    serde_json::json!({"drv": drv, "status": "valid"})
+                }
+                DrvResult::Done(Realised::Built(o)) => {
+                    serde_json::json!({"drv": drv, "status": "built", "outputs": o})
+                }
+                DrvResult::Done(Realised::Checked(o)) => {
+                    serde_json::json!({"drv": drv, "status": "checked", "outputs": o})
+                }
+                DrvResult::Done(Realised::Repaired(o)) => {
+                    serde_json::json!({"drv": drv, "status": "repaired", "outputs": o})
+                }
+                DrvResult::Failed(BuildError::NotDeterministic {
+                    against_previous_round,
+                    differences,
+                    ..
+                }) => serde_json::json!({
+                    "drv": drv,
+                    "status": "differs",
+                    "against": if *against_previous_round { "previous-round" } else { "registered" },
+                    "differences": differences,
+                }),
+                DrvResult::Failed(e) => {
+                    serde_json::json!({"drv": drv, "status": "failed", "error": e.to_string()})
+                }
+                DrvResult::Skipped => serde_json::json!({"drv": drv, "status": "skipped"}),
+            }
+        })
+        .collect();
+    serde_json::json!({ "success": report.success(), "results": results })
+}

@@ -1,0 +1,101 @@
+//! `abovo diff A B`: compare two store items or trees file by file.
+
+use crate::exit;
+use crate::output::{Context, Format, print_json};
+use abovo_build::diff::{Change, ContentDiff, TreeDiff, diff_trees};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Compare two store items or trees file by file: entries added and
+/// removed, type, mode and symlink target changes, and content changes
+/// (a unified diff for text, the first differing byte ranges with a hex
+/// view for binary files). Exit 0 when they are the same, 1 when they
+/// differ.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The first tree (for a failed --check: the registered output).
+    pub old: PathBuf,
+    /// The second tree (for a failed --check: OUT-check).
+    pub new: PathBuf,
+    /// Output format: text or json.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// In text, list the changes without the diffs and hex views.
+    #[arg(long)]
+    pub brief: bool,
+}
+
+/// Runs `abovo diff`.
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
+    args.format.check("diff", &[Format::Text, Format::Json])?;
+    let diff = diff_trees(&args.old, &args.new)?;
+    if args.format == Format::Json {
+        print_json(&diff)?;
+    } else {
+        print_text(&diff, args.brief, ctx)?;
+    }
+    Ok(if diff.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::NEGATIVE
+    })
+}
+
+fn print_text(diff: &TreeDiff, brief: bool, ctx: &Context) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if diff.is_empty() {
+        writeln!(
+            out,
+            "{} and {} are the same",
+            diff.old.display(),
+            diff.new.display()
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} change(s) from {} to {}",
+        diff.changes.len(),
+        diff.old.display(),
+        diff.new.display()
+    )?;
+    for c in &diff.changes {
+        writeln!(out, "{}", ctx.style("1", &c.summary()))?;
+        if brief {
+            continue;
+        }
+        if let Change::Content { diff: d, .. } = c {
+            match d {
+                ContentDiff::Text { unified } => {
+                    for line in unified.lines() {
+                        let styled = if line.starts_with('+') && !line.starts_with("+++") {
+                            ctx.style("32", line)
+                        } else if line.starts_with('-') && !line.starts_with("---") {
+                            ctx.style("31", line)
+                        } else {
+                            line.to_owned()
+                        };
+                        writeln!(out, "    {styled}")?;
+                    }
+                }
+                ContentDiff::Binary { ranges, more, hex } => {
+                    let list: Vec<String> = ranges
+                        .iter()
+                        .map(|r| format!("{:#x} ({} byte(s))", r.offset, r.len))
+                        .collect();
+                    writeln!(
+                        out,
+                        "    differing bytes at {}{}",
+                        list.join(", "),
+                        if *more { ", and more" } else { "" }
+                    )?;
+                    for line in hex.lines() {
+                        writeln!(out, "    {line}")?;
+                    }
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
