@@ -15,6 +15,7 @@ use abovo_store::derivation::{Derivation, FixedOutput};
 use abovo_store::store_path::{StoreDir, StorePath};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::sync::OnceLock;
 
 /// What the graph keeps of one derivation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,19 +232,22 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
         }
         offsets.push(targets.len() as u32);
     }
-    assemble(Assembly {
-        store,
-        strings: strings.finish(),
-        hash_parts,
-        names,
-        kinds,
-        drvs,
-        outputs,
-        env,
-        inputs: Csr { offsets, targets },
-        edge_outputs,
-        out_sets,
-    })
+    assemble(
+        Assembly {
+            store,
+            strings: strings.finish(),
+            hash_parts,
+            names,
+            kinds,
+            drvs,
+            outputs,
+            env,
+            inputs: Csr { offsets, targets },
+            edge_outputs,
+            out_sets,
+        },
+        true,
+    )
 }
 
 /// The columns of a graph before its derived parts (reverse adjacency,
@@ -262,14 +266,17 @@ pub(crate) struct Assembly {
     pub(crate) out_sets: Vec<Vec<StrId>>,
 }
 
-/// Computes the reverse adjacency and a topological order, rejecting cycles.
-pub(crate) fn assemble(a: Assembly) -> Result<Graph, GraphError> {
+/// Makes the graph of the columns. With `check_acyclic` (always, except for
+/// the snapshot compiled into the binary, which was checked when it was
+/// made), computes the topological order now and rejects cycles; otherwise
+/// the order is computed on first use.
+pub(crate) fn assemble(a: Assembly, check_acyclic: bool) -> Result<Graph, GraphError> {
     let n = a.kinds.len();
     let mut drv_slot = vec![NO_DRV; n];
     for (slot, d) in a.drvs.iter().enumerate() {
         drv_slot[d.node.index()] = slot as u32;
     }
-    let mut graph = Graph {
+    let graph = Graph {
         store: a.store,
         strings: a.strings,
         hash_parts: a.hash_parts,
@@ -283,13 +290,16 @@ pub(crate) fn assemble(a: Assembly) -> Result<Graph, GraphError> {
         edge_outputs: a.edge_outputs,
         out_sets: a.out_sets,
         dependents: Default::default(),
-        topo: Vec::new(),
+        topo: OnceLock::new(),
         packages: PackageTable::default(),
         meta: StoreMeta::default(),
         description: String::new(),
         output_index: Default::default(),
     };
-    graph.topo = topological_order(&graph)?;
+    if check_acyclic {
+        let order = topological_order(&graph)?;
+        let _ = graph.topo.set(order);
+    }
     Ok(graph)
 }
 
@@ -297,7 +307,7 @@ pub(crate) fn assemble(a: Assembly) -> Result<Graph, GraphError> {
 /// is not needed): nodes that nothing depends on first, then each input
 /// once all its dependents are placed; reversed at the end so that inputs
 /// come first. On a cycle, names one.
-fn topological_order(g: &Graph) -> Result<Vec<NodeId>, GraphError> {
+pub(crate) fn topological_order(g: &Graph) -> Result<Vec<NodeId>, GraphError> {
     let n = g.len();
     let mut pending = vec![0u32; n];
     for t in &g.inputs.targets {

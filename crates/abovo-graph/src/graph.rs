@@ -137,7 +137,9 @@ pub struct Graph {
     pub(crate) out_sets: Vec<Vec<StrId>>,
     /// The transpose of `inputs`, built on first use.
     pub(crate) dependents: OnceLock<Csr>,
-    pub(crate) topo: Vec<NodeId>,
+    /// Inputs-first order; computed (and the graph checked acyclic) when the
+    /// graph is built, or on first use for the trusted built-in snapshot.
+    pub(crate) topo: OnceLock<Vec<NodeId>>,
     pub(crate) packages: PackageTable,
     pub(crate) meta: StoreMeta,
     pub(crate) description: String,
@@ -333,7 +335,9 @@ impl Graph {
 
     /// Every node, inputs before the derivations that use them.
     pub fn topological_order(&self) -> &[NodeId] {
-        &self.topo
+        self.topo.get_or_init(|| {
+            crate::build::topological_order(self).unwrap_or_else(|_| self.nodes().collect())
+        })
     }
 
     /// The node of a store path, if it is in the graph.

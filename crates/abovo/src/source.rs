@@ -72,7 +72,7 @@ impl SourceArgs {
             reporter: &reporter,
         };
         let Some(source) = &self.source else {
-            let mut graph = abovo_graph::snapshot::read(BUILT_IN_SNAPSHOT)
+            let mut graph = abovo_graph::snapshot::read_trusted(BUILT_IN_SNAPSHOT)
                 .context("the built-in snapshot does not load")?;
             graph.set_description(BUILT_IN_NAME);
             if self.packages.is_some() || self.meta.is_some() {

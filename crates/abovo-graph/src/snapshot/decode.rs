@@ -377,8 +377,12 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.starts_with('.') && name.bytes().all(|b| OK[b as usize])
 }
 
-/// Decodes the sections into a graph and the creator string.
-pub(super) fn decode(mut sections: Vec<Vec<u8>>) -> Result<(Graph, String), SnapshotError> {
+/// Decodes the sections into a graph and the creator string. `trusted`
+/// skips the acyclicity check (see [`super::read_trusted`]).
+pub(super) fn decode(
+    mut sections: Vec<Vec<u8>>,
+    trusted: bool,
+) -> Result<(Graph, String), SnapshotError> {
     let h = header(&sections[0])?;
     let string_section = std::mem::take(&mut sections[1]);
     let ((strings, nodes), ((drvs, edges), (packages, meta))) = rayon::join(
@@ -457,19 +461,22 @@ pub(super) fn decode(mut sections: Vec<Vec<u8>>) -> Result<(Graph, String), Snap
         })
         .collect();
 
-    let mut graph = assemble(Assembly {
-        store: h.store,
-        strings,
-        hash_parts: nodes.hash_parts,
-        names: nodes.names,
-        kinds: nodes.kinds,
-        drvs: drvs.drvs,
-        outputs: drvs.outputs,
-        env: drvs.env,
-        inputs: edges.inputs,
-        edge_outputs: edges.edge_outputs,
-        out_sets: edges.out_sets,
-    })?;
+    let mut graph = assemble(
+        Assembly {
+            store: h.store,
+            strings,
+            hash_parts: nodes.hash_parts,
+            names: nodes.names,
+            kinds: nodes.kinds,
+            drvs: drvs.drvs,
+            outputs: drvs.outputs,
+            env: drvs.env,
+            inputs: edges.inputs,
+            edge_outputs: edges.edge_outputs,
+            out_sets: edges.out_sets,
+        },
+        !trusted,
+    )?;
     graph.set_description(h.description);
     if !rows.is_empty() {
         graph.packages = PackageTable::from_rows_and_nodes(rows);
