@@ -1,0 +1,582 @@
+//! `abovo add`, `derivation add`, `build`, `log`, `store` end to end: what a
+//! builder sees, what gets registered, built-in downloads, failures, and
+//! two processes asking for the same derivation.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod cli_build_support;
+
+use cli_build_support::{HttpServer, TestStore, sha256_hex};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+#[test]
+fn add_is_content_addressed_and_checks_its_input() {
+    let t = TestStore::new();
+    let f = t.write("data/hello.txt", b"hello\n");
+    let flat = t.ok(&["add", f.to_str().unwrap()]);
+    let again = t.ok(&["add", f.to_str().unwrap()]);
+    assert_eq!(flat, again, "same content, same path");
+    // Flat: the fixed path of the file's SHA-256 (as Guix computes it).
+    let expected = abovo_store::StoreDir::new(t.store.to_str().unwrap())
+        .unwrap()
+        .make_fixed_output_path(
+            "hello.txt",
+            false,
+            &abovo_store::HashAlgo::Sha256.digest(b"hello\n"),
+        )
+        .unwrap();
+    assert_eq!(flat.trim(), format!("{}/{}", t.store.display(), expected));
+    assert_eq!(std::fs::read(flat.trim()).unwrap(), b"hello\n");
+    // Recursive: a `source` path of the NAR hash, with another name.
+    let rec = t.ok(&["add", "-r", "--name", "greeting", f.to_str().unwrap()]);
+    let nar = abovo_store::nar::hash_path(&f).unwrap();
+    let expected = abovo_store::StoreDir::new(t.store.to_str().unwrap())
+        .unwrap()
+        .make_fixed_output_path("greeting", true, &nar.hash)
+        .unwrap();
+    assert_eq!(rec.trim(), format!("{}/{}", t.store.display(), expected));
+    let info = t.info(rec.trim());
+    assert_eq!(info["narHash"], nar.hash.to_nix32_string());
+    assert_eq!(info["references"], json!([]));
+    // A directory without --recursive, a bad name, a missing file: errors.
+    let dir = t.dir.path().join("data");
+    let out = t.run(&["add", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without --recursive"));
+    let out = t.run(&["add", "--name", "bad name", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid character"));
+    let out = t.run(&["add", "/nonexistent/file"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(t.verify_consistent());
+}
+
+#[test]
+fn derivation_add_computes_paths_and_refuses_bad_input() {
+    let mut t = TestStore::new();
+    if t.add_busybox("derivation_add_computes_paths_and_refuses_bad_input")
+        .is_none()
+    {
+        return;
+    }
+    let j = t.sh_drv("greeting-1.0", "echo hi > $out", json!({}));
+    let drv = t.add_drv(&j);
+    assert!(drv.ends_with("-greeting-1.0.drv"), "{drv}");
+    // The .drv in the store is what Guix would write: abovo verify agrees.
+    let out = t.run(&["verify", "--store-dir", t.store.to_str().unwrap(), &drv]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let info = t.info(&drv);
+    assert_eq!(info["references"], json!([t.busybox]));
+    // Adding the same JSON again gives the same path.
+    assert_eq!(t.add_drv(&j), drv);
+    // A wrong output path is refused, naming both paths.
+    let mut bad = j.clone();
+    bad["outputs"]["out"]["path"] = json!(format!(
+        "{}/00000000000000000000000000000000-greeting-1.0",
+        t.store.display()
+    ));
+    let p = t.write("bad.json", bad.to_string().as_bytes());
+    let out = t.run(&["derivation", "add", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must be"), "{err}");
+    // An input that is not in the store.
+    let mut missing = j.clone();
+    missing["inputSrcs"] = json!([format!(
+        "{}/11111111111111111111111111111111-nowhere",
+        t.store.display()
+    )]);
+    let p = t.write("missing.json", missing.to_string().as_bytes());
+    let out = t.run(&["derivation", "add", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a valid store item"));
+    // Not JSON.
+    let p = t.write("garbage.json", b"{ not json");
+    let out = t.run(&["derivation", "add", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a derivation in JSON"));
+}
+
+#[test]
+fn the_builder_sees_exactly_what_guix_gives_it() {
+    let mut t = TestStore::new();
+    if t.add_busybox("the_builder_sees_exactly_what_guix_gives_it")
+        .is_none()
+    {
+        return;
+    }
+    let script = r#"set -e
+b=$bb
+start=$($b pwd)
+$b mkdir $out
+cd $out
+echo $start > pwd
+$b cat /proc/1/environ > environ
+$b id > id
+$b hostname > hostname
+$b cat /proc/sys/kernel/domainname > domainname
+echo $$ > pid
+umask > umask
+$b cat /proc/self/personality > personality
+$b ls -a / > root
+$b ls /dev > dev
+$b cat /etc/passwd > passwd
+$b cat /etc/group > group
+$b cat /etc/hosts > hosts
+$b ip -o link > links
+"#;
+    let drv = t.add_drv(&t.sh_drv(
+        "probe",
+        script,
+        json!({"env": {"ZZZ": "from the derivation", "HOME": "/override"}}),
+    ));
+    let out = t.ok(&["build", &drv]);
+    let o = out.trim().to_owned();
+    let read = |f: &str| std::fs::read_to_string(format!("{o}/{f}")).unwrap();
+    let store = t.store.to_str().unwrap();
+    let top = "/tmp/guix-build-probe.drv-0";
+    let expected: Vec<String> = vec![
+        "HOME=/override".into(),
+        "NIX_BUILD_CORES=0".into(),
+        format!("NIX_BUILD_TOP={top}"),
+        format!("NIX_STORE={store}"),
+        "PATH=/path-not-set".into(),
+        format!("PWD={top}"),
+        format!("TEMP={top}"),
+        format!("TEMPDIR={top}"),
+        format!("TMP={top}"),
+        format!("TMPDIR={top}"),
+        "ZZZ=from the derivation".into(),
+        format!("bb={}", t.bb()),
+        format!("out={o}"),
+    ];
+    let environ: Vec<String> = read("environ")
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(environ, expected, "the environment, in order");
+    assert_eq!(read("id").trim(), "uid=30001(nixbld) gid=30000(nixbld)");
+    assert_eq!(read("hostname").trim(), "localhost");
+    assert_eq!(read("domainname").trim(), "(none)");
+    assert_eq!(read("pid").trim(), "1");
+    assert_eq!(read("pwd").trim(), top);
+    assert_eq!(read("umask").trim(), "0022");
+    assert_eq!(read("personality").trim(), "00040000", "ASLR off");
+    let top_dir = store.trim_start_matches('/').split('/').next().unwrap();
+    let mut root: Vec<&str> = read("root").leak().lines().collect();
+    root.sort();
+    let mut want = vec![".", "..", "dev", "etc", "proc", "tmp"];
+    if !want.contains(&top_dir) {
+        want.push(top_dir);
+    }
+    want.sort();
+    assert_eq!(root, want, "only the chroot's own entries at /");
+    let dev: Vec<String> = read("dev").lines().map(str::to_owned).collect();
+    for d in [
+        "fd", "full", "null", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
+        "urandom", "zero",
+    ] {
+        assert!(dev.iter().any(|x| x == d), "/dev/{d} missing: {dev:?}");
+    }
+    assert_eq!(
+        read("passwd"),
+        "nixbld:x:30001:30000:Nix build user:/:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n"
+    );
+    assert_eq!(read("group"), "nixbld:!:30000:\n");
+    assert_eq!(read("hosts"), "127.0.0.1 localhost\n");
+    let links = read("links");
+    assert_eq!(
+        links.lines().count(),
+        1,
+        "only the loopback interface: {links}"
+    );
+    assert!(links.contains("lo:") && links.contains("UP"), "{links}");
+    // Registered with its deriver; the output refers to busybox (its path is
+    // in `environ`) and to itself.
+    let info = t.info(&o);
+    assert_eq!(info["deriver"], json!(drv));
+    let refs: Vec<String> = serde_json::from_value(info["references"].clone()).unwrap();
+    assert_eq!(refs.len(), 2, "{refs:?}");
+    assert!(refs.contains(&t.busybox) && refs.contains(&o));
+    // Canonical: 0555 directories and executables, 0444 files, mtime 1.
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(&o).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.mtime()), (0o555, 1));
+    let m = std::fs::symlink_metadata(format!("{o}/pid")).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.mtime()), (0o444, 1));
+    // Building again is a no-op that prints the same path.
+    assert_eq!(t.ok(&["build", &drv]).trim(), o);
+    assert!(t.verify_consistent());
+}
+
+#[test]
+fn a_chain_builds_inputs_first_and_logs_each_build() {
+    let mut t = TestStore::new();
+    if t.add_busybox("a_chain_builds_inputs_first_and_logs_each_build")
+        .is_none()
+    {
+        return;
+    }
+    let a = t.add_drv(&t.sh_drv("a", "echo building a; echo A > $out", json!({})));
+    let a_out = t.output(&a);
+    let b = t.add_drv(&t.sh_drv(
+        "b",
+        "echo building b; $bb cat $a > $out; echo B >> $out",
+        json!({"inputDrvs": {a.clone(): ["out"]}, "env": {"a": a_out}}),
+    ));
+    let b_out = t.ok(&["build", &b]).trim().to_owned();
+    assert_eq!(std::fs::read_to_string(&b_out).unwrap(), "A\nB\n");
+    assert!(
+        t.info(&a_out)["path"].is_string(),
+        "the input was built and registered"
+    );
+    let log = t.ok(&["log", &b]);
+    assert_eq!(log, "building b\n");
+    // `abovo log` also takes an output path.
+    assert_eq!(t.ok(&["log", &a_out]), "building a\n");
+    let refs = &t.info(&b_out)["references"];
+    assert_eq!(refs, &json!([]), "B's bytes name no store path");
+}
+
+#[test]
+fn a_failed_build_names_its_log_and_registers_nothing() {
+    let mut t = TestStore::new();
+    if t.add_busybox("a_failed_build_names_its_log_and_registers_nothing")
+        .is_none()
+    {
+        return;
+    }
+    let drv = t.add_drv(&t.sh_drv(
+        "fails",
+        "echo about to fail; $bb mkdir $out; exit 3",
+        json!({}),
+    ));
+    let out = t.run(&["build", &drv]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exited with code 3"), "{err}");
+    assert!(err.contains("see the build log: "), "{err}");
+    assert!(err.contains("/log/drvs/"), "{err}");
+    assert_eq!(t.ok(&["log", &drv]), "about to fail\n");
+    let o = t.output(&drv);
+    let info = t.run(&["store", "info", &o]);
+    assert_eq!(info.status.code(), Some(2), "not registered");
+    assert!(
+        !std::path::Path::new(&o).exists(),
+        "not moved into the store"
+    );
+    // A builder that does not create its output.
+    let drv = t.add_drv(&t.sh_drv("lazy", "true", json!({})));
+    let out = t.run(&["build", &drv]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to produce output path"));
+    // -K keeps the build directory.
+    let drv = t.add_drv(&t.sh_drv("keep", "echo kept > note; exit 1", json!({})));
+    let out = t.run(&["build", "-K", &drv]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kept = err
+        .split("build directory kept at ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(format!("{kept}/note")).unwrap(),
+        "kept\n"
+    );
+    std::fs::remove_dir_all(std::path::Path::new(kept).parent().unwrap()).unwrap();
+    assert!(t.verify_consistent());
+}
+
+#[test]
+fn timeouts_kill_the_build() {
+    let mut t = TestStore::new();
+    if t.add_busybox("timeouts_kill_the_build").is_none() {
+        return;
+    }
+    let drv = t.add_drv(&t.sh_drv("silent", "$bb sleep 30; $bb mkdir $out", json!({})));
+    let start = Instant::now();
+    let out = t.run(&["build", "--max-silent-time", "1", &drv]);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out after 1 seconds of silence"));
+    let drv = t.add_drv(&t.sh_drv(
+        "chatty",
+        "while true; do echo tick; $bb sleep 0.2; done",
+        json!({}),
+    ));
+    let start = Instant::now();
+    let out = t.run(&["build", "--timeout", "1", "--max-silent-time", "5", &drv]);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out after 1 seconds"));
+}
+
+#[test]
+fn builtin_download_fetches_verifies_and_uses_mirrors() {
+    let mut t = TestStore::new();
+    if t.add_busybox("builtin_download_fetches_verifies_and_uses_mirrors")
+        .is_none()
+    {
+        return;
+    }
+    let body = b"pretend this is a tarball\n".to_vec();
+    let server = HttpServer::start(vec![
+        ("/pub/thing-1.0.tar.gz".into(), body.clone()),
+        (
+            format!(
+                "/ca/sha256/{}",
+                abovo_store::HashAlgo::Sha256.digest(&body).to_nix32()
+            ),
+            body.clone(),
+        ),
+    ]);
+    let fod = |name: &str, url: &str, hash: &str, extra: serde_json::Value| {
+        let mut j = json!({
+            "name": name,
+            "outputs": {"out": {"hashAlgo": "sha256", "hash": hash}},
+            "system": "x86_64-linux",
+            "builder": "builtin:download",
+            "env": {"url": url, "impureEnvVars": "http_proxy"},
+        });
+        cli_build_support::merge(&mut j, extra);
+        j
+    };
+    let hash = sha256_hex(&body);
+    // A plain URL (a Scheme string, as Guix writes it).
+    let drv = t.add_drv(&fod(
+        "thing-1.0.tar.gz",
+        &format!("\"{}\"", server.url("/pub/thing-1.0.tar.gz")),
+        &hash,
+        json!({}),
+    ));
+    let out = t.ok(&["build", &drv]);
+    assert_eq!(std::fs::read(out.trim()).unwrap(), body);
+    // mirror:// through a mirrors file in the store, after a dead URL.
+    let mirrors = t.write(
+        "mirrors",
+        format!(
+            "((example \"http://127.0.0.1:1/\" \"{}/\"))",
+            server.url("/pub")
+        )
+        .as_bytes(),
+    );
+    let mirrors = t
+        .ok(&["add", "--name", "mirrors", mirrors.to_str().unwrap()])
+        .trim()
+        .to_owned();
+    let drv = t.add_drv(&fod(
+        "thing-again.tar.gz",
+        "(\"mirror://example/thing-1.0.tar.gz\")",
+        &hash,
+        json!({"inputSrcs": [mirrors.clone()], "env": {"mirrors": mirrors}}),
+    ));
+    let out = t.ok(&["build", &drv]);
+    assert_eq!(std::fs::read(out.trim()).unwrap(), body);
+    // A content-addressed mirror when the URL is gone.
+    let drv = t.add_drv(&fod(
+        "thing-ca.tar.gz",
+        &format!("\"{}\"", server.url("/gone")),
+        &hash,
+        json!({}),
+    ));
+    let template = format!("http://127.0.0.1:{}/ca/{{algo}}/{{hash}}", server.port);
+    let out = t.ok(&["build", "--content-addressed-mirror", &template, &drv]);
+    assert_eq!(std::fs::read(out.trim()).unwrap(), body);
+    // file:// URLs.
+    let local = t.write("local.bin", &body);
+    let drv = t.add_drv(&fod(
+        "thing-file",
+        &format!("\"file://{}\"", local.display()),
+        &hash,
+        json!({}),
+    ));
+    t.ok(&["build", &drv]);
+    assert!(t.verify_consistent());
+}
+
+#[test]
+fn a_hash_mismatch_shows_both_hashes_and_registers_nothing() {
+    let mut t = TestStore::new();
+    if t.add_busybox("a_hash_mismatch_shows_both_hashes_and_registers_nothing")
+        .is_none()
+    {
+        return;
+    }
+    let body = b"the real bytes\n".to_vec();
+    let server = HttpServer::start(vec![("/f".into(), body.clone())]);
+    let wrong = sha256_hex(b"what we expected");
+    let drv = t.add_drv(&json!({
+        "name": "f",
+        "outputs": {"out": {"hashAlgo": "sha256", "hash": wrong}},
+        "system": "x86_64-linux",
+        "builder": "builtin:download",
+        "env": {"url": format!("\"{}\"", server.url("/f"))},
+    }));
+    let out = t.run(&["build", &drv]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let expected = abovo_store::HashAlgo::Sha256
+        .digest(b"what we expected")
+        .to_nix32();
+    let actual = abovo_store::HashAlgo::Sha256.digest(&body).to_nix32();
+    assert!(
+        err.contains(&format!("expected hash: sha256:{expected}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("actual hash:   sha256:{actual}")),
+        "{err}"
+    );
+    let o = t.output(&drv);
+    assert!(!std::path::Path::new(&o).exists());
+    assert_eq!(t.run(&["store", "info", &o]).status.code(), Some(2));
+    // The same with a sandboxed fixed-output builder.
+    let drv = t.add_drv(&t.sh_drv(
+        "fod",
+        "echo not that > $out",
+        json!({"outputs": {"out": {"hashAlgo": "sha256", "hash": wrong}}}),
+    ));
+    let out = t.run(&["build", &drv]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hash mismatch"));
+    assert!(!std::path::Path::new(&t.output(&drv)).exists());
+    let j: serde_json::Value =
+        serde_json::from_str(&t.ok(&["store", "verify", "-f", "json"])).unwrap();
+    assert_eq!(j["checked"], 3, "only busybox and the two .drv files: {j}");
+}
+
+#[test]
+fn builtin_git_download_checks_out_a_commit() {
+    let mut t = TestStore::new();
+    if t.add_busybox("builtin_git_download_checks_out_a_commit")
+        .is_none()
+    {
+        return;
+    }
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("builtin_git_download_checks_out_a_commit: skipped: no git");
+        return;
+    }
+    let repo = t.dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::write(repo.join("README"), "read me\n").unwrap();
+    std::fs::write(repo.join("src/main.c"), "int main(){return 0;}\n").unwrap();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "one"]);
+    let commit = git(&["rev-parse", "HEAD"]).trim().to_owned();
+    std::fs::write(repo.join("README"), "changed later\n").unwrap();
+    git(&["commit", "-q", "-am", "two"]);
+    // The expected hash: the first commit's tree without .git.
+    let expect = t.dir.path().join("expect");
+    std::fs::create_dir_all(expect.join("src")).unwrap();
+    std::fs::write(expect.join("README"), "read me\n").unwrap();
+    std::fs::write(expect.join("src/main.c"), "int main(){return 0;}\n").unwrap();
+    let hash = abovo_store::nar::hash_path(&expect)
+        .unwrap()
+        .hash
+        .to_base16();
+    let drv = t.add_drv(&json!({
+        "name": "repo-checkout",
+        "outputs": {"out": {"hashAlgo": "r:sha256", "hash": hash}},
+        "system": "x86_64-linux",
+        "builder": "builtin:git-download",
+        "env": {"url": format!("\"file://{}\"", repo.display()), "commit": commit, "recursive?": "#f"},
+    }));
+    let out = t.ok(&["build", &drv]);
+    let o = out.trim();
+    assert_eq!(
+        std::fs::read_to_string(format!("{o}/README")).unwrap(),
+        "read me\n"
+    );
+    assert!(!std::path::Path::new(&format!("{o}/.git")).exists());
+}
+
+#[test]
+fn a_second_process_waits_and_uses_the_result() {
+    let mut t = TestStore::new();
+    if t.add_busybox("a_second_process_waits_and_uses_the_result")
+        .is_none()
+    {
+        return;
+    }
+    let drv = t.add_drv(&t.sh_drv(
+        "slow",
+        "$bb sleep 2; $bb head -c 16 /dev/urandom | $bb od -x > $out",
+        json!({}),
+    ));
+    let first = t
+        .cmd(&["build", &drv])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let second = t.run(&["build", &drv]);
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success() && second.status.success());
+    assert_eq!(first.stdout, second.stdout, "same output path");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("waiting for another process"), "{err}");
+    assert!(
+        !err.lines().any(|l| l.starts_with("building ")),
+        "the second process did not build: {err}"
+    );
+    assert!(t.verify_consistent());
+}
+
+#[test]
+fn two_hundred_independent_derivations_build_in_parallel() {
+    let mut t = TestStore::new();
+    if t.add_busybox("two_hundred_independent_derivations_build_in_parallel")
+        .is_none()
+    {
+        return;
+    }
+    let drvs: Vec<String> = (0..200)
+        .map(|i| {
+            t.add_drv(&t.sh_drv(
+                &format!("trivial-{i}"),
+                &format!("echo {i} > $out"),
+                json!({}),
+            ))
+        })
+        .collect();
+    let mut args = vec!["build", "--jobs", "8"];
+    args.extend(drvs.iter().map(String::as_str));
+    let start = Instant::now();
+    let out = t.ok(&args);
+    let took = start.elapsed();
+    assert_eq!(out.lines().count(), 200);
+    for (i, line) in out.lines().enumerate() {
+        assert_eq!(std::fs::read_to_string(line).unwrap(), format!("{i}\n"));
+    }
+    eprintln!("200 trivial derivations: {took:?}");
+    assert!(t.verify_consistent());
+}
