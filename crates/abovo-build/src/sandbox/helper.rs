@@ -67,8 +67,13 @@ fn helper(status: &mut File) -> Result<i32, String> {
     }
     drop(devnull);
     if rustix::process::geteuid().is_root() {
-        // Root's supplementary groups must not follow the builder.
-        nix::unistd::setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
+        // Root's supplementary groups must not follow the builder. Inside a
+        // user namespace that denies setgroups this fails, and the groups
+        // are unmapped in the sandbox anyway.
+        match nix::unistd::setgroups(&[]) {
+            Ok(()) | Err(nix::errno::Errno::EPERM) => {}
+            Err(e) => return Err(format!("setgroups: {e}")),
+        }
     }
     let (go_r, go_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;

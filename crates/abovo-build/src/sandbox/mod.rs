@@ -255,6 +255,10 @@ pub fn run(
             sandbox_pid = pid.trim().parse().ok();
         } else if let Some(msg) = line.strip_prefix("error: ") {
             setup_error.get_or_insert_with(String::new).push_str(msg);
+        } else if let Some(e) = &mut setup_error {
+            // A message of several lines (a hint).
+            e.push('\n');
+            e.push_str(line);
         }
     }
     if let Some(msg) = setup_error {
