@@ -19,6 +19,14 @@
 //! Guix writes the build user's *host* gid into `/etc/group` in its rootless
 //! mode while the builder runs with gid 30000; abovo writes 30000 in both
 //! files, which keeps what a builder sees identical in every mode.
+//!
+//! For the same reason every entry created here belongs to the host ids the
+//! builder maps to, so it shows as `nixbld` inside whether abovo runs as
+//! root (a build uid of the pool) or not (abovo's own uid). Guix leaves
+//! them to root, which a builder sees as uid 0 or as the overflow uid
+//! 65534 depending on the daemon's mode. Owning them gives the builder
+//! nothing: everything but the fake store, `/tmp` and the build directory
+//! is mounted read-only.
 
 use super::{GUEST_GID, GUEST_UID, SandboxError, SandboxSpec};
 use std::fs;
@@ -94,9 +102,30 @@ pub fn group() -> String {
 /// point of the build directory.
 pub fn prepare(spec: &SandboxSpec) -> Result<(), SandboxError> {
     let root = &spec.chroot;
-    let euid = rustix::process::geteuid().as_raw();
     mkdir(root, 0o750)?;
-    chown(root, euid, spec.host_gid)?;
+    create(spec)?;
+    give_to_builder(root, spec.host_uid, spec.host_gid)
+}
+
+/// Hands every entry of the chroot (not following symlinks, not entering
+/// the input mount points) to the build user's host ids.
+fn give_to_builder(dir: &Path, uid: u32, gid: u32) -> Result<(), SandboxError> {
+    chown(dir, uid, gid)?;
+    for entry in fs::read_dir(dir).map_err(io_err(dir, "list"))? {
+        let entry = entry.map_err(io_err(dir, "list"))?;
+        let path = entry.path();
+        let ft = entry.file_type().map_err(io_err(&path, "lstat"))?;
+        if ft.is_dir() {
+            give_to_builder(&path, uid, gid)?;
+        } else {
+            chown(&path, uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+fn create(spec: &SandboxSpec) -> Result<(), SandboxError> {
+    let root = &spec.chroot;
 
     let tmp = root.join("tmp");
     mkdir(&tmp, 0o1777)?;
@@ -122,7 +151,6 @@ pub fn prepare(spec: &SandboxSpec) -> Result<(), SandboxError> {
         mkdir_all(parent)?;
     }
     mkdir(&store, 0o1775)?;
-    chown(&store, euid, spec.host_gid)?;
     for input in &spec.inputs {
         let target = inside(root, input);
         let meta = fs::symlink_metadata(input).map_err(io_err(input, "lstat"))?;
