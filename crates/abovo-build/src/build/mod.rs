@@ -187,7 +187,7 @@ pub enum BuildError {
         attribute: String,
     },
     /// The rebuild differs from the registered output or the previous round.
-    #[error("derivation `{drv}` may not be deterministic: {}", describe_differences(.differences, *.against_previous_round))]
+    #[error("derivation `{drv}` may not be deterministic:{}", describe_differences(.differences, *.against_previous_round))]
     NotDeterministic {
         /// The derivation.
         drv: String,
