@@ -192,6 +192,11 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
         .filter(|p| p.drv.is_some() && p.path.is_some())
         .count();
 
+    // The parsed derivations move out, so that each is dropped by the worker
+    // that hashed it rather than all at the end.
+    let mut parsed = parsed;
+    let mut drvs: Vec<Option<Derivation>> = parsed.iter_mut().map(|p| p.drv.take()).collect();
+    let parsed_ok: Vec<bool> = drvs.iter().map(Option::is_some).collect();
     let index = Index::new(&parsed);
     // Hash dependencies: input derivations of derivations that are not
     // fixed-output.
@@ -199,8 +204,8 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
     let mut waiting = vec![0u32; n];
     let mut users: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut blocked: Vec<Option<String>> = vec![None; n];
-    for (i, p) in parsed.iter().enumerate() {
-        let Some(drv) = &p.drv else {
+    for (i, drv) in drvs.iter().enumerate() {
+        let Some(drv) = drv else {
             blocked[i] = Some("it does not parse".into());
             continue;
         };
@@ -230,10 +235,12 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
     reporter.begin("hashing", Some(n as u64));
     while !wave.is_empty() {
         report.waves += 1;
-        let results: Vec<(usize, Result<WaveResult, String>)> = wave
-            .par_iter()
-            .map(|&i| {
-                let r = hash_and_check(store, &parsed[i], &blocked[i], &index, &hashes);
+        let batch: Vec<(usize, Option<Derivation>)> =
+            wave.iter().map(|&i| (i, drvs[i].take())).collect();
+        let results: Vec<(usize, Result<WaveResult, String>)> = batch
+            .into_par_iter()
+            .map(|(i, drv)| {
+                let r = hash_and_check(store, &parsed[i], drv, &blocked[i], &index, &hashes);
                 reporter.advance(1);
                 (i, r)
             })
@@ -251,7 +258,7 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
                     report.mismatches.extend(w.mismatches);
                 }
                 Err(reason) => {
-                    if parsed[i].drv.is_some() {
+                    if parsed_ok[i] {
                         report.unchecked.push(Unchecked {
                             drv: parsed[i].label.clone(),
                             reason,
@@ -331,6 +338,7 @@ struct WaveResult {
 fn hash_and_check(
     store: &StoreDir,
     p: &Parsed,
+    drv: Option<Derivation>,
     blocked: &Option<String>,
     index: &Index<'_>,
     hashes: &[Option<[u8; 32]>],
@@ -338,7 +346,7 @@ fn hash_and_check(
     if let Some(reason) = blocked {
         return Err(reason.clone());
     }
-    let drv = p.drv.as_ref().ok_or("it does not parse")?;
+    let drv = drv.ok_or("it does not parse")?;
     let input_hash = |path: &StorePath| -> Result<[u8; 32], DerivationError> {
         index
             .get(path)
