@@ -1,1 +1,120 @@
-fn main() {}
+//! What one build costs abovo, beyond the builder's own work.
+//!
+//! * `trivial_derivation`: a derivation whose builder is `busybox sh -c
+//!   'echo x > $out'`, built from scratch each iteration. The time is
+//!   abovo's overhead per derivation: locks, build directory and chroot,
+//!   the helper process and its namespaces, the builder's exec, log,
+//!   teardown, canonicalisation, the NAR hash and reference scan, and the
+//!   registration transaction. Guards issue 5's budget of 50 ms.
+//! * `independent_derivations_20`: twenty such derivations with `jobs` =
+//!   the number of cores; guards the scheduler and the shared database
+//!   against serialising parallel builds.
+//!
+//! Needs `/bin/busybox` (Debian's busybox-static); without it the benches
+//! say so and measure nothing.
+
+use abovo_build::build::{BuildOptions, Builder, NoReporter};
+use abovo_build::sandbox::HelperCommand;
+use abovo_build::store::add::AddMethod;
+use abovo_build::{LocalStore, StoreConfig};
+use abovo_store::derivation::{Derivation, Output};
+use abovo_store::{StoreDir, StorePath};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    store: LocalStore,
+    busybox: StorePath,
+}
+
+fn setup() -> Option<Bench> {
+    if !std::path::Path::new("/bin/busybox").exists() {
+        eprintln!("build benches: skipped: /bin/busybox is missing");
+        return None;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("abovo-bench-")
+        .tempdir_in("/tmp")
+        .ok()?;
+    let store_dir = StoreDir::new(dir.path().join("store").to_str()?).ok()?;
+    let store = LocalStore::open(StoreConfig::new(store_dir, None)).ok()?;
+    let seed = dir.path().join("seed");
+    std::fs::create_dir_all(&seed).ok()?;
+    std::fs::copy("/bin/busybox", seed.join("busybox")).ok()?;
+    let busybox = store
+        .add_path(&seed, AddMethod::Recursive, Some("busybox-static"))
+        .ok()?;
+    Some(Bench {
+        _dir: dir,
+        store,
+        busybox,
+    })
+}
+
+static SALT: AtomicU64 = AtomicU64::new(0);
+
+fn trivial(b: &Bench) -> StorePath {
+    let n = SALT.fetch_add(1, Ordering::Relaxed);
+    let bb = format!("{}/busybox", b.store.display(&b.busybox));
+    let drv = Derivation {
+        outputs: BTreeMap::from([("out".to_owned(), Output::default())]),
+        input_sources: [b.busybox.clone()].into(),
+        system: "x86_64-linux".into(),
+        builder: bb.clone(),
+        arguments: vec![
+            b"sh".to_vec(),
+            b"-c".to_vec(),
+            format!("echo {n} > $out").into_bytes(),
+        ],
+        ..Derivation::default()
+    };
+    let mut drv = drv;
+    b.store
+        .add_derivation(&mut drv, &format!("trivial-{n}"))
+        .unwrap_or_else(|e| panic!("cannot add a derivation: {e}"))
+}
+
+fn options() -> BuildOptions {
+    BuildOptions::new(HelperCommand {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_abovo-sandbox-helper")),
+        args: vec![],
+    })
+}
+
+fn benches(c: &mut Criterion) {
+    let Some(b) = setup() else {
+        return;
+    };
+    let mut group = c.benchmark_group("build");
+    group.sample_size(30);
+    group.bench_function("trivial_derivation", |bench| {
+        let builder = Builder::new(&b.store, options(), &NoReporter);
+        bench.iter_batched(
+            || trivial(&b),
+            |drv| {
+                let r = builder.build(&[drv]).expect("plan");
+                assert!(r.success(), "{:?}", r.results);
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    group.sample_size(10);
+    group.bench_function("independent_derivations_20", |bench| {
+        let builder = Builder::new(&b.store, options(), &NoReporter);
+        bench.iter_batched(
+            || (0..20).map(|_| trivial(&b)).collect::<Vec<_>>(),
+            |drvs| {
+                let r = builder.build(&drvs).expect("plan");
+                assert!(r.success());
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(build, benches);
+criterion_main!(build);

@@ -580,3 +580,92 @@ fn two_hundred_independent_derivations_build_in_parallel() {
     eprintln!("200 trivial derivations: {took:?}");
     assert!(t.verify_consistent());
 }
+
+#[test]
+fn store_verify_finds_corruption_and_repair_rebuilds() {
+    let mut t = TestStore::new();
+    if t.add_busybox("store_verify_finds_corruption_and_repair_rebuilds")
+        .is_none()
+    {
+        return;
+    }
+    let drv = t.add_drv(&t.sh_drv(
+        "victim",
+        "$bb mkdir $out; echo original > $out/file",
+        json!({}),
+    ));
+    let o = t.ok(&["build", &drv]).trim().to_owned();
+    assert!(t.verify_consistent());
+    // Tamper with the output behind abovo's back.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&o, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let f = format!("{o}/file");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&f, "tampered\n").unwrap();
+    let out = t.run(&["store", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("`{o}` was modified")), "{text}");
+    // A missing item nothing refers to, and a corrupt source nobody can rebuild.
+    let lonely = t.write("lonely", b"lonely\n");
+    let lonely = t.ok(&["add", lonely.to_str().unwrap()]).trim().to_owned();
+    std::fs::remove_file(&lonely).unwrap();
+    let out = t.run(&["store", "verify", "-f", "json"]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = j["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 2, "{j}");
+    assert!(
+        kinds.contains(&"missing") && kinds.contains(&"corrupt"),
+        "{j}"
+    );
+    let out = t.run(&["store", "verify", "--repair"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "original\n");
+    assert_eq!(
+        t.run(&["store", "info", &lonely]).status.code(),
+        Some(2),
+        "forgotten"
+    );
+    assert!(t.verify_consistent());
+}
+
+#[test]
+fn cores_systems_and_personality() {
+    let mut t = TestStore::new();
+    if t.add_busybox("cores_systems_and_personality").is_none() {
+        return;
+    }
+    let drv = t.add_drv(&t.sh_drv("cores", "echo $NIX_BUILD_CORES > $out", json!({})));
+    let o = t.ok(&["build", "--cores", "3", &drv]);
+    assert_eq!(std::fs::read_to_string(o.trim()).unwrap(), "3\n");
+    // An i686-linux build on x86_64 runs with the 32-bit personality.
+    if std::env::consts::ARCH == "x86_64" {
+        let drv = t.add_drv(&t.sh_drv(
+            "uname32",
+            "$bb uname -m > $out",
+            json!({"system": "i686-linux"}),
+        ));
+        let o = t.ok(&["build", &drv]);
+        assert_eq!(std::fs::read_to_string(o.trim()).unwrap(), "i686\n");
+    }
+    // A system this machine cannot run.
+    let drv = t.add_drv(&t.sh_drv("foreign", "echo > $out", json!({"system": "riscv64-linux"})));
+    let out = t.run(&["build", &drv]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a `riscv64-linux` is required to build"),
+        "{err}"
+    );
+}
