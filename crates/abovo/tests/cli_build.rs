@@ -669,3 +669,35 @@ fn cores_systems_and_personality() {
         "{err}"
     );
 }
+
+#[test]
+fn export_references_graph_writes_the_closure() {
+    let mut t = TestStore::new();
+    if t.add_busybox("export_references_graph_writes_the_closure")
+        .is_none()
+    {
+        return;
+    }
+    let a = t.add_drv(&t.sh_drv("refers", "echo $bb > $out", json!({})));
+    let a_out = t.ok(&["build", &a]).trim().to_owned();
+    let b = t.add_drv(&t.sh_drv(
+        "exports",
+        "$bb cp graph $out",
+        json!({"inputDrvs": {a.clone(): ["out"]}, "env": {"exportReferencesGraph": format!("graph {a_out}")}}),
+    ));
+    let o = t.ok(&["build", &b]).trim().to_owned();
+    let mut entries = vec![
+        format!("{a_out}\n\n1\n{}\n", t.busybox),
+        format!("{}\n\n0\n", t.busybox),
+    ];
+    entries.sort();
+    assert_eq!(std::fs::read_to_string(&o).unwrap(), entries.concat());
+    // An odd number of tokens is an error.
+    let c = t.add_drv(&t.sh_drv(
+        "odd",
+        "true",
+        json!({"env": {"exportReferencesGraph": "graph"}}),
+    ));
+    let out = t.run(&["build", &c]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("odd number of tokens"));
+}
