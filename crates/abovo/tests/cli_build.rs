@@ -686,7 +686,7 @@ fn export_references_graph_writes_the_closure() {
         json!({"inputDrvs": {a.clone(): ["out"]}, "env": {"exportReferencesGraph": format!("graph {a_out}")}}),
     ));
     let o = t.ok(&["build", &b]).trim().to_owned();
-    let mut entries = vec![
+    let mut entries = [
         format!("{a_out}\n\n1\n{}\n", t.busybox),
         format!("{}\n\n0\n", t.busybox),
     ];

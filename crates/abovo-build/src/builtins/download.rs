@@ -92,6 +92,15 @@ pub fn run(
             }
         }
     }
+    if drv
+        .env_str("disarchive-mirrors")
+        .is_some_and(|d| !d.is_empty())
+    {
+        errors.push(
+            "(the derivation's disarchive mirrors were not tried: abovo does not support them)"
+                .into(),
+        );
+    }
     Err(format!(
         "every source failed:\n    {}",
         errors.join("\n    ")
