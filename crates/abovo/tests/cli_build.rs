@@ -701,3 +701,69 @@ fn export_references_graph_writes_the_closure() {
     let out = t.run(&["build", &c]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("odd number of tokens"));
 }
+
+#[test]
+fn a_failure_stops_its_dependents_and_keep_going_builds_the_rest() {
+    let mut t = TestStore::new();
+    if t.add_busybox("a_failure_stops_its_dependents_and_keep_going_builds_the_rest")
+        .is_none()
+    {
+        return;
+    }
+    let bad = t.add_drv(&t.sh_drv("bad", "exit 1", json!({})));
+    let dependent = t.add_drv(&t.sh_drv(
+        "dependent",
+        "echo x > $out",
+        json!({"inputDrvs": {bad.clone(): ["out"]}}),
+    ));
+    let other = t.add_drv(&t.sh_drv("other", "$bb sleep 0.5; echo y > $out", json!({})));
+    let out = t.run(&["build", "-k", "-j", "1", "-f", "json", &dependent, &other]);
+    assert_eq!(out.status.code(), Some(2));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status = |drv: &str| {
+        j["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["drv"] == drv)
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(status(&bad), "failed");
+    assert_eq!(status(&dependent), "failed");
+    assert_eq!(
+        status(&other),
+        "built",
+        "--keep-going built the independent one"
+    );
+    let err = j["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["drv"] == dependent.as_str())
+        .unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(err.contains("its input") && err.contains("failed"), "{err}");
+    // Without --keep-going, nothing new starts after the failure.
+    let other2 = t.add_drv(&t.sh_drv("other2", "echo z > $out", json!({})));
+    let bad2 = t.add_drv(&t.sh_drv("bad2", "exit 1", json!({})));
+    let out = t.run(&["build", "-j", "1", "-f", "json", &bad2, &other2]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&str> = j["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    // Results come in the order builds finished; whatever never started is
+    // last and `skipped`.
+    match statuses[0] {
+        "failed" => assert_eq!(statuses[1], "skipped", "{statuses:?}"),
+        "built" => assert_eq!(statuses[1], "failed", "{statuses:?}"),
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(out.status.code(), Some(2));
+}

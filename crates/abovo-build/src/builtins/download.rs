@@ -333,6 +333,60 @@ mod tests {
         assert!(err.contains("unknown mirror `cran`"), "{err}");
     }
 
+    /// A server that answers 503 to the first `failures` requests, then 200.
+    fn flaky_server(failures: usize, body: &'static [u8]) -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for (i, stream) in listener.incoming().enumerate() {
+                let Ok(mut s) = stream else { continue };
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf);
+                let _ = if i < failures {
+                    s.write_all(b"HTTP/1.0 503 Busy\r\nContent-Length: 0\r\n\r\n")
+                } else {
+                    write!(
+                        s,
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    )
+                    .and_then(|()| s.write_all(body))
+                };
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_permanent_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f");
+        let port = flaky_server(2, b"finally\n");
+        let mut log = Vec::new();
+        let url = format!("http://127.0.0.1:{port}/f");
+        let opts = DownloadOptions::default();
+        let n =
+            fetch_with_retries(&url, &target, &opts, &mut |b| log.extend_from_slice(b)).unwrap();
+        assert_eq!(n, 8);
+        assert_eq!(std::fs::read(&target).unwrap(), b"finally\n");
+        let log = String::from_utf8(log).unwrap();
+        assert_eq!(log.matches("retrying").count(), 2, "{log}");
+        // With no retries left, the 503 is the answer.
+        let port = flaky_server(5, b"never");
+        let opts = DownloadOptions {
+            retries: 1,
+            ..DownloadOptions::default()
+        };
+        let url = format!("http://127.0.0.1:{port}/f");
+        let err = fetch_with_retries(&url, &target, &opts, &mut |_| {}).unwrap_err();
+        assert!(err.contains("HTTP status 503"), "{err}");
+        // Other schemes are refused at once.
+        let err =
+            fetch_with_retries("ftp://example.org/x", &target, &opts, &mut |_| {}).unwrap_err();
+        assert!(err.contains("unsupported URL scheme"), "{err}");
+    }
+
     #[test]
     fn templates_fill_the_hash() {
         let h = abovo_store::Hash::sha256([1; 32]);

@@ -506,6 +506,40 @@ mod tests {
         assert_eq!(items.len(), 2);
     }
 
+    fn quote(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn string_lists_round_trip(items in proptest::collection::vec(".*", 0..8)) {
+            let text = format!("({})", items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" "));
+            let v = read_all(&text).unwrap();
+            let Value::List(read) = &v[0] else { panic!("not a list") };
+            let read: Vec<String> = read.iter().map(|x| match x {
+                Value::Str(s) => s.clone(),
+                other => panic!("{other:?}"),
+            }).collect();
+            proptest::prop_assert_eq!(read, items);
+        }
+
+        #[test]
+        fn no_input_makes_it_panic(text in ".{0,200}") {
+            if let Ok(forms) = read_all(&text) {
+                let _ = Evaluator::default().eval_program(&forms);
+            }
+        }
+    }
+
     #[test]
     fn errors_name_the_problem() {
         assert!(read_all("(unclosed").unwrap_err().contains("unclosed list"));
