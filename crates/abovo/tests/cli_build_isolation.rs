@@ -121,10 +121,35 @@ fn host_files_and_other_store_items_are_invisible() {
 
 #[test]
 fn nothing_outside_the_output_and_build_directory_is_writable() {
-    let mut t = TestStore::new();
-    if t.add_busybox("nothing_outside_the_output_and_build_directory_is_writable")
-        .is_none()
+    vandal(
+        None,
+        "nothing_outside_the_output_and_build_directory_is_writable",
+    );
+}
+
+#[test]
+fn nothing_outside_the_output_and_build_directory_is_writable_rootless() {
+    // Rootless, the builder's host uid owns the whole store, inputs
+    // included: only the read-only mounts stand in its way.
+    if std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        != 0
     {
+        eprintln!(
+            "nothing_outside_the_output_and_build_directory_is_writable_rootless: skipped: needs root to run as uid 65534"
+        );
+        return;
+    }
+    vandal(
+        Some(65534),
+        "nothing_outside_the_output_and_build_directory_is_writable_rootless",
+    );
+}
+
+fn vandal(user: Option<u32>, test: &str) {
+    let mut t = TestStore::with_user(user);
+    if t.add_busybox(test).is_none() {
         return;
     }
     let attempts = [
@@ -141,6 +166,8 @@ fn nothing_outside_the_output_and_build_directory_is_writable() {
         ("remount", "$bb mount -o remount,rw / ".to_owned()),
         ("unmount-input", format!("$bb umount -l {}", t.busybox)),
         ("hostname", "$bb hostname evil".to_owned()),
+        ("chmod-input", format!("$bb chmod 0777 {}", t.busybox)),
+        ("chmod-root", "$bb chmod 0777 /".to_owned()),
     ];
     let mut script = String::from("$bb mkdir $out\n");
     for (name, cmd) in &attempts {
