@@ -46,6 +46,17 @@ fn parse_corpus(c: &mut Criterion, files: &[DrvFile]) {
             }
         })
     });
+    // Guards the zero-copy reader that graph loading uses (same checks on
+    // what it reads, same records; see `parse_record`).
+    g.bench_function("scan all .drv for the graph (one core)", |b| {
+        b.iter(|| {
+            for f in files {
+                black_box(
+                    abovo_graph::load::parse_record(&store, &f.name, &f.bytes).expect("parses"),
+                );
+            }
+        })
+    });
     // Guards graph building from parsed files (the in-memory part of
     // loading a store directory: parallel parse, numbering, adjacency,
     // topological order).
@@ -110,7 +121,9 @@ fn queries(c: &mut Criterion, graph: &Graph) {
     let _ = graph.dependents(hello); // build the reverse adjacency once
     let _ = graph.topological_order();
     let mut g = c.benchmark_group("query");
-    g.bench_function("resolve hello", |b| b.iter(|| resolve(graph, black_box("hello"))));
+    g.bench_function("resolve hello", |b| {
+        b.iter(|| resolve(graph, black_box("hello")))
+    });
     g.bench_function("path hello -> guile-bootstrap", |b| {
         b.iter(|| query::shortest_path(graph, hello, seed, &walk))
     });

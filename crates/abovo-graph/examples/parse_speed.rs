@@ -48,5 +48,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mb / e,
         mb / c
     );
+    let (t, c) = (Instant::now(), cpu());
+    for f in &files {
+        abovo_graph::load::parse_record_full(&store, &f.name, &f.bytes)?;
+    }
+    let (e, c) = (t.elapsed().as_secs_f64(), cpu() - c);
+    println!(
+        "parse_record_full: wall {e:.3}s ({:.0} MB/s), cpu {c:.3}s ({:.0} MB/s)",
+        mb / e,
+        mb / c
+    );
     Ok(())
 }

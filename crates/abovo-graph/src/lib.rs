@@ -83,6 +83,7 @@ pub mod meta;
 pub mod packages;
 pub mod query;
 pub mod resolve;
+mod scan;
 pub mod snapshot;
 pub mod strings;
 mod tsv;

@@ -300,8 +300,33 @@ pub fn file_store_path(name: &str) -> Result<StorePath, LoadError> {
     Ok(path)
 }
 
-/// Parses one `.drv` file into what the graph keeps.
+/// Parses one `.drv` file into what the graph keeps, with the zero-copy
+/// reader of [`crate::scan`] (as strict as `Derivation::parse` on what it
+/// reads; see there).
 pub fn parse_record(store: &StoreDir, name: &str, bytes: &[u8]) -> Result<DrvRecord, LoadError> {
+    let path = file_store_path(name)?;
+    crate::scan::scan(store, path.clone(), bytes).map_err(|e| match e {
+        crate::scan::ScanError::Parse(source) => LoadError::Parse {
+            file: name.to_owned(),
+            source,
+        },
+        crate::scan::ScanError::BadFixedOutput(reason) => {
+            LoadError::Graph(crate::error::GraphError::BadFixedOutput {
+                path: store.display(&path),
+                reason,
+            })
+        }
+    })
+}
+
+/// Parses one `.drv` file with the full parser
+/// ([`Derivation::parse`]) and reduces it to what the graph keeps; slower
+/// than [`parse_record`], which must give the same record.
+pub fn parse_record_full(
+    store: &StoreDir,
+    name: &str,
+    bytes: &[u8],
+) -> Result<DrvRecord, LoadError> {
     let path = file_store_path(name)?;
     let drv = Derivation::parse(store, bytes).map_err(|source| LoadError::Parse {
         file: name.to_owned(),

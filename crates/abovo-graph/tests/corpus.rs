@@ -91,6 +91,38 @@ fn every_drv_round_trips_and_every_path_recomputes() {
 }
 
 #[test]
+fn zero_copy_reader_agrees_with_the_full_parser() {
+    let Some(dir) = folder("ABOVO_GUIX_CORPUS") else {
+        return skip(
+            "zero_copy_reader_agrees_with_the_full_parser",
+            "ABOVO_GUIX_CORPUS",
+        );
+    };
+    let store = StoreDir::default();
+    let files = read_tarball(&dir.join("drvs.tar.zst"), &Silent).unwrap();
+    use rayon::prelude::*;
+    let differing: Vec<&str> = files
+        .par_iter()
+        .filter(|f| {
+            let fast = abovo_graph::load::parse_record(&store, &f.name, &f.bytes).unwrap();
+            let full = abovo_graph::load::parse_record_full(&store, &f.name, &f.bytes).unwrap();
+            fast != full
+        })
+        .map(|f| f.name.as_str())
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{} differ, e.g. {:?}",
+        differing.len(),
+        differing.first()
+    );
+    println!(
+        "zero-copy reader: same record as Derivation::parse for all {} files",
+        files.len()
+    );
+}
+
+#[test]
 fn graphs_match_guix_derivation_graphs() {
     let Some(g) = corpus_graph() else {
         return skip("graphs_match_guix_derivation_graphs", "ABOVO_GUIX_CORPUS");
