@@ -19,6 +19,30 @@
 //! | [`sandbox`] | the namespaces, the chroot and the helper process that runs a builder |
 //!
 //! Nothing here prints: progress reaches the caller through a reporter.
+//!
+//! # Example: a store of one's own
+//!
+//! ```
+//! use abovo_build::store::add::AddMethod;
+//! use abovo_build::{LocalStore, StoreConfig};
+//! use abovo_store::StoreDir;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store_dir = StoreDir::new(dir.path().join("store").to_str().unwrap())?;
+//! // The database goes next to the store: `<dir>/var/abovo/db/db.sqlite`.
+//! let store = LocalStore::open(StoreConfig::new(store_dir, None))?;
+//! std::fs::write(dir.path().join("hello.txt"), "hello\n")?;
+//! let item = store.add_path(&dir.path().join("hello.txt"), AddMethod::Flat, None)?;
+//! assert!(store.is_valid(&item)?);
+//! let info = store.path_info(&item)?.unwrap();
+//! assert_eq!(info.nar_size, 120);
+//! assert!(store.verify(&mut |_, _| {})?.is_consistent());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Building needs the sandbox helper: the `abovo` binary re-executes itself
+//! (`abovo __sandbox-helper`); a library user runs the
+//! `abovo-sandbox-helper` binary of this crate ([`sandbox::HelperCommand`]).
 #![deny(missing_docs)]
 
 pub mod build;
