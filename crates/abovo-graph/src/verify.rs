@@ -76,11 +76,28 @@ impl Report {
     }
 }
 
+/// What the first pass keeps of one file.
 struct Parsed {
     label: String,
     path: Option<StorePath>,
-    drv: Option<Derivation>,
+    state: State,
     mismatches: Vec<Mismatch>,
+}
+
+enum State {
+    /// The file does not parse.
+    Broken,
+    /// A fixed-output derivation, already hashed and checked (its hash
+    /// needs no input): its hash, or why it could not be computed.
+    Done { result: Result<WaveResult, String> },
+    /// An input-addressed derivation, waiting for its inputs' hashes. Its
+    /// bytes are kept rather than the parsed form (several times larger),
+    /// and parsed again when its turn comes: zeroing fresh memory costs
+    /// more than parsing twice.
+    Waiting {
+        bytes: Vec<u8>,
+        inputs: Vec<StorePath>,
+    },
 }
 
 /// Shows up to 40 bytes around `at` for a message.
@@ -117,7 +134,7 @@ fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
             return Parsed {
                 label,
                 path,
-                drv: None,
+                state: State::Broken,
                 mismatches,
             };
         }
@@ -158,10 +175,20 @@ fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
             }
         }
     }
+    let state = if drv.is_fixed_output() {
+        State::Done {
+            result: hash_and_check(store, &label, path.as_ref(), drv, &None, &|_| None),
+        }
+    } else {
+        State::Waiting {
+            inputs: drv.input_derivations.into_keys().collect(),
+            bytes: file.bytes,
+        }
+    };
     Parsed {
         label,
         path,
-        drv: Some(drv),
+        state,
         mismatches,
     }
 }
@@ -183,36 +210,47 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
     reporter.end();
     let mut report = Report {
         files: count,
-        parsed: parsed.iter().filter(|p| p.drv.is_some()).count(),
+        parsed: parsed
+            .iter()
+            .filter(|p| !matches!(p.state, State::Broken))
+            .count(),
         ..Report::default()
     };
     report.round_trips = report.parsed;
     report.drv_paths = parsed
         .iter()
-        .filter(|p| p.drv.is_some() && p.path.is_some())
+        .filter(|p| !matches!(p.state, State::Broken) && p.path.is_some())
         .count();
 
-    // The parsed derivations move out, so that each is dropped by the worker
-    // that hashed it rather than all at the end.
     let mut parsed = parsed;
-    let mut drvs: Vec<Option<Derivation>> = parsed.iter_mut().map(|p| p.drv.take()).collect();
-    let parsed_ok: Vec<bool> = drvs.iter().map(Option::is_some).collect();
-    let index = Index::new(&parsed);
-    // Hash dependencies: input derivations of derivations that are not
-    // fixed-output.
     let n = parsed.len();
+    let mut hashes: Vec<Option<[u8; 32]>> = vec![None; n];
     let mut waiting = vec![0u32; n];
     let mut users: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut blocked: Vec<Option<String>> = vec![None; n];
-    for (i, drv) in drvs.iter().enumerate() {
-        let Some(drv) = drv else {
-            blocked[i] = Some("it does not parse".into());
-            continue;
-        };
-        if drv.is_fixed_output() {
-            continue;
+    let mut pending: Vec<Option<Vec<u8>>> = vec![None; n];
+    let mut settled: Vec<(usize, Result<WaveResult, String>)> = Vec::new();
+    // Fixed-output derivations are done; the others wait for their inputs.
+    let mut deps: Vec<(usize, Vec<StorePath>)> = Vec::new();
+    for (i, p) in parsed.iter_mut().enumerate() {
+        match std::mem::replace(&mut p.state, State::Broken) {
+            // Broken files never hash; their dependents learn it when
+            // they settle.
+            State::Broken => settled.push((i, Err("it does not parse".into()))),
+            State::Done { result } => {
+                report.waves = 1;
+                settled.push((i, result));
+            }
+            State::Waiting { bytes, inputs } => {
+                pending[i] = Some(bytes);
+                deps.push((i, inputs));
+            }
         }
-        for input in drv.input_derivations.keys() {
+    }
+    let paths: Vec<Option<StorePath>> = parsed.iter().map(|p| p.path.clone()).collect();
+    let index = Index::new(&paths);
+    for (i, inputs) in deps {
+        for input in &inputs {
             match index.get(input) {
                 Some(j) => {
                     waiting[i] += 1;
@@ -229,24 +267,14 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
             }
         }
     }
-    let mut hashes: Vec<Option<[u8; 32]>> = vec![None; n];
-    let mut wave: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut wave: Vec<usize> = (0..n)
+        .filter(|&i| pending[i].is_some() && waiting[i] == 0)
+        .collect();
     let mut done = 0usize;
     reporter.begin("hashing", Some(n as u64));
-    while !wave.is_empty() {
-        report.waves += 1;
-        let batch: Vec<(usize, Option<Derivation>)> =
-            wave.iter().map(|&i| (i, drvs[i].take())).collect();
-        let results: Vec<(usize, Result<WaveResult, String>)> = batch
-            .into_par_iter()
-            .map(|(i, drv)| {
-                let r = hash_and_check(store, &parsed[i], drv, &blocked[i], &index, &hashes);
-                reporter.advance(1);
-                (i, r)
-            })
-            .collect();
+    loop {
         let mut next = Vec::new();
-        for (i, r) in results {
+        for (i, r) in settled.drain(..) {
             done += 1;
             match r {
                 Ok(w) => {
@@ -258,7 +286,7 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
                     report.mismatches.extend(w.mismatches);
                 }
                 Err(reason) => {
-                    if parsed_ok[i] {
+                    if !parsed[i].mismatches.iter().any(|m| m.what == "parse") {
                         report.unchecked.push(Unchecked {
                             drv: parsed[i].label.clone(),
                             reason,
@@ -279,7 +307,29 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
                 }
             }
         }
-        wave = next;
+        wave.extend(next);
+        if wave.is_empty() {
+            break;
+        }
+        report.waves += 1;
+        let batch: Vec<(usize, Vec<u8>)> = wave
+            .drain(..)
+            .filter_map(|i| pending[i].take().map(|b| (i, b)))
+            .collect();
+        let lookup = |path: &StorePath| index.get(path).and_then(|j| hashes[j]);
+        settled = batch
+            .into_par_iter()
+            .map(|(i, bytes)| {
+                let p = &parsed[i];
+                let r = Derivation::parse(store, &bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|drv| {
+                        hash_and_check(store, &p.label, p.path.as_ref(), drv, &blocked[i], &lookup)
+                    });
+                reporter.advance(1);
+                (i, r)
+            })
+            .collect();
     }
     reporter.end();
     // Whatever never became ready sits on a cycle.
@@ -306,25 +356,25 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
 /// Finds a derivation by path: keyed by the hash part, which is already
 /// uniformly random, so hashing it is cheap; the name is checked too.
 struct Index<'a> {
-    parsed: &'a [Parsed],
+    paths: &'a [Option<StorePath>],
     by_hash: FxHashMap<[u8; 32], usize>,
 }
 
 impl<'a> Index<'a> {
-    fn new(parsed: &'a [Parsed]) -> Index<'a> {
+    fn new(paths: &'a [Option<StorePath>]) -> Index<'a> {
         let mut by_hash = FxHashMap::default();
-        by_hash.reserve(parsed.len());
-        for (i, p) in parsed.iter().enumerate() {
-            if let Some(path) = &p.path {
+        by_hash.reserve(paths.len());
+        for (i, p) in paths.iter().enumerate() {
+            if let Some(path) = p {
                 by_hash.entry(*path.hash_part_bytes()).or_insert(i);
             }
         }
-        Index { parsed, by_hash }
+        Index { paths, by_hash }
     }
 
     fn get(&self, path: &StorePath) -> Option<usize> {
         let &i = self.by_hash.get(path.hash_part_bytes())?;
-        (self.parsed[i].path.as_ref() == Some(path)).then_some(i)
+        (self.paths[i].as_ref() == Some(path)).then_some(i)
     }
 }
 
@@ -337,31 +387,25 @@ struct WaveResult {
 
 fn hash_and_check(
     store: &StoreDir,
-    p: &Parsed,
-    drv: Option<Derivation>,
+    label: &str,
+    path: Option<&StorePath>,
+    drv: Derivation,
     blocked: &Option<String>,
-    index: &Index<'_>,
-    hashes: &[Option<[u8; 32]>],
+    lookup: &(dyn Fn(&StorePath) -> Option<[u8; 32]> + Sync),
 ) -> Result<WaveResult, String> {
     if let Some(reason) = blocked {
         return Err(reason.clone());
     }
-    let drv = drv.ok_or("it does not parse")?;
-    let input_hash = |path: &StorePath| -> Result<[u8; 32], DerivationError> {
-        index
-            .get(path)
-            .and_then(|j| hashes[j])
-            .ok_or_else(|| DerivationError::Input {
-                path: store.display(path),
-                reason: "not hashed".into(),
-            })
+    let input_hash = |p: &StorePath| -> Result<[u8; 32], DerivationError> {
+        lookup(p).ok_or_else(|| DerivationError::Input {
+            path: store.display(p),
+            reason: "not hashed".into(),
+        })
     };
     let hash = drv
         .hash_modulo(store, input_hash)
         .map_err(|e| e.to_string())?;
-    let name = p
-        .path
-        .as_ref()
+    let name = path
         .and_then(|p| p.derivation_name().map(str::to_owned))
         .ok_or("its file name is not a derivation name")?;
     let found = drv
@@ -374,7 +418,7 @@ fn hash_and_check(
         mismatches: found
             .into_iter()
             .map(|m| Mismatch {
-                drv: p.label.clone(),
+                drv: label.to_owned(),
                 what: m.what,
                 expected: m.expected,
                 actual: m.actual,
