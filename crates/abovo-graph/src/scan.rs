@@ -138,6 +138,9 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// An environment variable with the offset of its name.
+type EnvPair<'a> = (usize, Cow<'a, [u8]>, Cow<'a, [u8]>);
+
 /// Rejects a repeated key among `keys` (in document order, with offsets),
 /// at the offset of its second occurrence. Keys of canonical `.drv` files
 /// are strictly increasing, which one pass confirms.
@@ -178,7 +181,14 @@ pub(crate) fn scan(
             .zip(b"Derive(")
             .position(|(a, b)| a != b)
             .unwrap_or(input.len());
-        return Err(s.expected::<()>(at, "`Derive(`").unwrap_err().into());
+        return Err(ParseError {
+            offset: at,
+            kind: ParseErrorKind::Expected {
+                expected: "`Derive(`",
+                found: input.get(at).copied(),
+            },
+        }
+        .into());
     }
     s.pos = 7;
 
@@ -256,7 +266,7 @@ pub(crate) fn scan(
     s.byte(b',', "`,`")?;
     s.list(|s| s.string().map(drop))?;
     s.byte(b',', "`,`")?;
-    let mut env: Vec<(usize, Cow<'_, [u8]>, Cow<'_, [u8]>)> = Vec::new();
+    let mut env: Vec<EnvPair<'_>> = Vec::new();
     s.list(|s| {
         s.byte(b'(', "`(`")?;
         let at = s.pos;

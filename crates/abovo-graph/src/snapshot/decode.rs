@@ -397,69 +397,78 @@ pub(super) fn decode(
     let (strings, nodes, drvs, edges, packages, meta) =
         (strings?, nodes?, drvs?, edges?, packages?, meta?);
 
-    // What ties the sections together.
-    for (i, &name) in nodes.names.iter().enumerate() {
-        if !valid_name(strings.get(name)) {
-            return Err(invalid(format!(
-                "node {i} has an invalid store name `{}`",
-                strings.get(name)
-            )));
-        }
-    }
-    for w in 1..nodes.hash_parts.len() {
-        let (a, b) = (&nodes.hash_parts[w - 1], &nodes.hash_parts[w]);
-        let ordered =
-            a < b || (a == b && strings.get(nodes.names[w - 1]) < strings.get(nodes.names[w]));
-        if !ordered {
-            return Err(invalid("nodes are not in path order"));
-        }
-    }
-    let drv_kinds = nodes
-        .kinds
-        .iter()
-        .filter(|&&k| k == NodeKind::Derivation)
-        .count();
-    if drv_kinds != drvs.drvs.len()
-        || drvs
-            .drvs
-            .iter()
-            .any(|d| nodes.kinds[d.node.index()] != NodeKind::Derivation)
-    {
-        return Err(invalid("derivation data does not match the node kinds"));
-    }
-    for o in &drvs.outputs {
-        if let OutPath::Stored(_, n) = o.path {
-            if !valid_name(strings.get(n)) {
+    // What ties the sections together, checked while the package rows are
+    // built (each side takes a few milliseconds).
+    let check = || -> Result<(), SnapshotError> {
+        for (i, &name) in nodes.names.iter().enumerate() {
+            if !valid_name(strings.get(name)) {
                 return Err(invalid(format!(
-                    "invalid output path name `{}`",
-                    strings.get(n)
+                    "node {i} has an invalid store name `{}`",
+                    strings.get(name)
                 )));
             }
         }
-    }
+        for w in 1..nodes.hash_parts.len() {
+            let (a, b) = (&nodes.hash_parts[w - 1], &nodes.hash_parts[w]);
+            let ordered =
+                a < b || (a == b && strings.get(nodes.names[w - 1]) < strings.get(nodes.names[w]));
+            if !ordered {
+                return Err(invalid("nodes are not in path order"));
+            }
+        }
+        let drv_kinds = nodes
+            .kinds
+            .iter()
+            .filter(|&&k| k == NodeKind::Derivation)
+            .count();
+        if drv_kinds != drvs.drvs.len()
+            || drvs
+                .drvs
+                .iter()
+                .any(|d| nodes.kinds[d.node.index()] != NodeKind::Derivation)
+        {
+            return Err(invalid("derivation data does not match the node kinds"));
+        }
+        for o in &drvs.outputs {
+            if let OutPath::Stored(_, n) = o.path {
+                if !valid_name(strings.get(n)) {
+                    return Err(invalid(format!(
+                        "invalid output path name `{}`",
+                        strings.get(n)
+                    )));
+                }
+            }
+        }
 
-    let rows: Vec<(Package, Option<NodeId>)> = packages
-        .into_iter()
-        .map(|r| {
-            let derivation = match (r.node, r.path) {
-                (Some(n), _) => path_from_parts(
-                    &nodes.hash_parts[n.index()],
-                    strings.get(nodes.names[n.index()]),
-                ),
-                (None, Some(p)) => p,
-                (None, None) => unreachable_row(),
-            };
-            (
-                Package {
-                    name: r.name,
-                    version: r.version,
-                    derivation,
-                    module: r.module,
-                },
-                r.node,
-            )
-        })
-        .collect();
+        Ok(())
+    };
+    let build_rows = || -> Vec<(Package, Option<NodeId>)> {
+        use rayon::prelude::*;
+        packages
+            .into_par_iter()
+            .map(|r| {
+                let derivation = match (r.node, r.path) {
+                    (Some(n), _) => path_from_parts(
+                        &nodes.hash_parts[n.index()],
+                        strings.get(nodes.names[n.index()]),
+                    ),
+                    (None, Some(p)) => p,
+                    (None, None) => unreachable_row(),
+                };
+                (
+                    Package {
+                        name: r.name,
+                        version: r.version,
+                        derivation,
+                        module: r.module,
+                    },
+                    r.node,
+                )
+            })
+            .collect()
+    };
+    let (checked, rows) = rayon::join(check, build_rows);
+    checked?;
 
     let mut graph = assemble(
         Assembly {
