@@ -271,7 +271,8 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
         .filter(|&i| pending[i].is_some() && waiting[i] == 0)
         .collect();
     let mut done = 0usize;
-    reporter.begin("hashing", Some(n as u64));
+    let to_hash = pending.iter().filter(|b| b.is_some()).count();
+    reporter.begin("hashing", Some(to_hash as u64));
     loop {
         let mut next = Vec::new();
         for (i, r) in settled.drain(..) {
