@@ -96,17 +96,27 @@ pub fn validate_name(name: &str) -> Result<(), StorePathError> {
     if name.starts_with('.') {
         return Err(StorePathError::LeadingDot(name.to_owned()));
     }
-    for (offset, c) in name.char_indices() {
-        let ok = c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_' | '?' | '=');
-        if !ok {
-            return Err(StorePathError::BadNameChar {
-                name: name.to_owned(),
-                character: c,
-                offset,
-            });
+    // One table lookup per byte: every allowed character is ASCII, so the
+    // first byte that fails starts the offending character.
+    const ALLOWED: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            t[i] =
+                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_' | b'?' | b'=');
+            i += 1;
         }
+        t
+    };
+    match name.bytes().position(|b| !ALLOWED[b as usize]) {
+        None => Ok(()),
+        Some(offset) => Err(StorePathError::BadNameChar {
+            name: name.to_owned(),
+            character: name[offset..].chars().next().unwrap_or('?'),
+            offset,
+        }),
     }
-    Ok(())
 }
 
 /// A store path without its store directory: the 32-character hash part and
