@@ -377,20 +377,36 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.starts_with('.') && name.bytes().all(|b| OK[b as usize])
 }
 
-/// Decodes the sections into a graph and the creator string. `trusted`
-/// skips the acyclicity check (see [`super::read_trusted`]).
-pub(super) fn decode(
-    mut sections: Vec<Vec<u8>>,
-    trusted: bool,
-) -> Result<(Graph, String), SnapshotError> {
-    let h = header(&sections[0])?;
-    let string_section = std::mem::take(&mut sections[1]);
+/// Decodes the sections (zstd frames) into a graph and the creator string.
+/// Each task decompresses its own frame and drops the buffer as soon as it
+/// is decoded, so that the allocator hands the memory on to the next task
+/// instead of asking the system for fresh (zeroed) pages. `trusted` skips
+/// the acyclicity check (see [`super::read_trusted`]).
+pub(super) fn decode(frames: &[&[u8]], trusted: bool) -> Result<(Graph, String), SnapshotError> {
+    use super::decompress;
+    let h = header(&decompress(frames[0])?)?;
+    let h = &h;
     let ((strings, nodes), ((drvs, edges), (packages, meta))) = rayon::join(
-        || rayon::join(|| strings(string_section, &h), || nodes(&sections[2], &h)),
         || {
             rayon::join(
-                || rayon::join(|| derivations(&sections[3], &h), || edges(&sections[4], &h)),
-                || rayon::join(|| packages(&sections[5], &h), || meta(&sections[6], &h)),
+                || strings(decompress(frames[1])?, h),
+                || nodes(&decompress(frames[2])?, h),
+            )
+        },
+        || {
+            rayon::join(
+                || {
+                    rayon::join(
+                        || derivations(&decompress(frames[3])?, h),
+                        || edges(&decompress(frames[4])?, h),
+                    )
+                },
+                || {
+                    rayon::join(
+                        || packages(&decompress(frames[5])?, h),
+                        || meta(&decompress(frames[6])?, h),
+                    )
+                },
             )
         },
     );
@@ -472,7 +488,7 @@ pub(super) fn decode(
 
     let mut graph = assemble(
         Assembly {
-            store: h.store,
+            store: h.store.clone(),
             strings,
             hash_parts: nodes.hash_parts,
             names: nodes.names,
@@ -486,7 +502,7 @@ pub(super) fn decode(
         },
         !trusted,
     )?;
-    graph.set_description(h.description);
+    graph.set_description(h.description.clone());
     if !rows.is_empty() {
         graph.packages = PackageTable::from_rows_and_nodes(rows);
     }
@@ -494,7 +510,7 @@ pub(super) fn decode(
         return Err(invalid("metadata does not cover every node"));
     }
     graph.set_meta(meta);
-    Ok((graph, h.creator))
+    Ok((graph, h.creator.clone()))
 }
 
 #[cold]

@@ -197,8 +197,8 @@ fn le_u64(b: &[u8]) -> u64 {
 }
 
 /// Checks the header (and, unless `trusted`, the checksum) and returns the
-/// decompressed sections.
-fn open(bytes: &[u8], trusted: bool) -> Result<Vec<Vec<u8>>, SnapshotError> {
+/// compressed sections.
+fn open(bytes: &[u8], trusted: bool) -> Result<Vec<&[u8]>, SnapshotError> {
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         return Err(SnapshotError::BadMagic);
     }
@@ -257,15 +257,12 @@ fn open(bytes: &[u8], trusted: bool) -> Result<Vec<Vec<u8>>, SnapshotError> {
     if at != rest.len() as u64 {
         return Err(bad("bytes after the last section"));
     }
-    frames
-        .par_iter()
-        .map(|f| decompress(f))
-        .collect::<Result<Vec<_>, _>>()
+    Ok(frames)
 }
 
 /// Decompresses one frame, into a buffer of its announced size when the
 /// frame says it (and that size is sane).
-fn decompress(frame: &[u8]) -> Result<Vec<u8>, SnapshotError> {
+pub(super) fn decompress(frame: &[u8]) -> Result<Vec<u8>, SnapshotError> {
     let err = |e: std::io::Error| SnapshotError::Decompress(e.to_string());
     const LIMIT: u64 = 1 << 32;
     match zstd::zstd_safe::get_frame_content_size(frame) {
@@ -287,8 +284,8 @@ fn decompress(frame: &[u8]) -> Result<Vec<u8>, SnapshotError> {
 /// Reads a snapshot into a graph, checking everything: the checksum, every
 /// id, and that the graph is acyclic.
 pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
-    let sections = open(bytes, false)?;
-    decode::decode(sections, false).map(|(g, _)| g)
+    let frames = open(bytes, false)?;
+    decode::decode(&frames, false).map(|(g, _)| g)
 }
 
 /// Reads a snapshot whose integrity is vouched for otherwise — one compiled
@@ -297,16 +294,24 @@ pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
 /// use. Every id is still range-checked, so even a damaged snapshot cannot
 /// cause a panic.
 pub fn read_trusted(bytes: &[u8]) -> Result<Graph, SnapshotError> {
-    let sections = open(bytes, true)?;
-    decode::decode(sections, true).map(|(g, _)| g)
+    let frames = open(bytes, true)?;
+    decode::decode(&frames, true).map(|(g, _)| g)
 }
 
 /// Reads a snapshot's header and counts (verifying the checksum and
 /// decoding everything, so a snapshot that `info` accepts also loads).
 pub fn info(bytes: &[u8]) -> Result<SnapshotInfo, SnapshotError> {
-    let sections = open(bytes, false)?;
-    let body_size = sections.iter().map(|s| s.len() as u64).sum();
-    let (g, creator) = decode::decode(sections, false)?;
+    let frames = open(bytes, false)?;
+    let body_size = frames
+        .iter()
+        .map(|f| {
+            zstd::zstd_safe::get_frame_content_size(f)
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+        })
+        .sum();
+    let (g, creator) = decode::decode(&frames, false)?;
     Ok(SnapshotInfo {
         version: VERSION,
         file_size: bytes.len() as u64,
