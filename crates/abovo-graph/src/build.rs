@@ -221,6 +221,12 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
     if total >= u32::MAX as usize {
         return Err(GraphError::TooLarge(format!("{total} edges")));
     }
+    if out_sets.len() > usize::from(u16::MAX) + 1 {
+        return Err(GraphError::TooLarge(format!(
+            "{} distinct sets of output names",
+            out_sets.len()
+        )));
+    }
     let mut offsets = Vec::with_capacity(n + 1);
     let mut targets = Vec::with_capacity(total);
     let mut edge_outputs = Vec::with_capacity(total);
@@ -228,7 +234,8 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
     for list in &per_node {
         for &(t, set) in list {
             targets.push(NodeId(t));
-            edge_outputs.push(set);
+            // Checked above: every set id fits.
+            edge_outputs.push(set as u16);
         }
         offsets.push(targets.len() as u32);
     }
@@ -262,7 +269,7 @@ pub(crate) struct Assembly {
     pub(crate) outputs: Vec<OutputData>,
     pub(crate) env: Vec<(StrId, StrId)>,
     pub(crate) inputs: Csr,
-    pub(crate) edge_outputs: Vec<u32>,
+    pub(crate) edge_outputs: Vec<u16>,
     pub(crate) out_sets: Vec<Vec<StrId>>,
 }
 

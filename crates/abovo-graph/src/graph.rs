@@ -130,8 +130,9 @@ pub struct Graph {
     pub(crate) outputs: Vec<OutputData>,
     pub(crate) env: Vec<(StrId, StrId)>,
     pub(crate) inputs: Csr,
-    /// Parallel to `inputs.targets`: index into `out_sets`.
-    pub(crate) edge_outputs: Vec<u32>,
+    /// Parallel to `inputs.targets`: index into `out_sets` (a graph has a
+    /// few dozen distinct sets; more than 65,536 is refused).
+    pub(crate) edge_outputs: Vec<u16>,
     /// Distinct sets of output names used by edges; set 0 is the empty set
     /// (edges to sources).
     pub(crate) out_sets: Vec<Vec<StrId>>,
@@ -310,7 +311,7 @@ impl Graph {
             from: n,
             to,
             graph: self,
-            set,
+            set: set.into(),
         })
     }
 
@@ -322,7 +323,7 @@ impl Graph {
             from,
             to,
             graph: self,
-            set: self.edge_outputs[range.start + i],
+            set: self.edge_outputs[range.start + i].into(),
         })
     }
 

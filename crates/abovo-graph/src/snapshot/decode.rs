@@ -115,19 +115,17 @@ fn nodes(data: &[u8], h: &Header) -> Result<Nodes, SnapshotError> {
             .ok_or_else(|| invalid("node count"))?,
         "node hashes",
     )?;
+    // Indexed, so rayon collects straight into a vector of the final size.
     let hash_parts = {
         use rayon::prelude::*;
         digests
-            .par_chunks(20 * 4096)
-            .flat_map_iter(|chunk| {
+            .par_chunks_exact(20)
+            .map(|c| {
+                let mut a = [0u8; 32];
                 let mut buf = String::with_capacity(32);
-                chunk.chunks_exact(20).map(move |c| {
-                    buf.clear();
-                    nixbase32::encode_into(c, &mut buf);
-                    let mut a = [0u8; 32];
-                    a.copy_from_slice(buf.as_bytes());
-                    a
-                })
+                nixbase32::encode_into(c, &mut buf);
+                a.copy_from_slice(buf.as_bytes());
+                a
             })
             .collect()
     };
@@ -233,10 +231,16 @@ fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
 struct Edges {
     out_sets: Vec<Vec<StrId>>,
     inputs: Csr,
-    edge_outputs: Vec<u32>,
+    edge_outputs: Vec<u16>,
 }
 
 fn edges(data: &[u8], h: &Header) -> Result<Edges, SnapshotError> {
+    if h.sets > usize::from(u16::MAX) + 1 {
+        return Err(invalid(format!(
+            "{} output-name sets (at most 65536)",
+            h.sets
+        )));
+    }
     let mut d = Dec::new(data);
     let mut out_sets = Vec::with_capacity(h.sets.min(data.len()));
     for _ in 0..h.sets {
@@ -267,7 +271,7 @@ fn edges(data: &[u8], h: &Header) -> Result<Edges, SnapshotError> {
             targets.push(NodeId(t as u32));
         }
         for _ in 0..count {
-            edge_outputs.push(d.below(h.sets, "edge output set")?);
+            edge_outputs.push(d.below(h.sets, "edge output set")? as u16);
         }
         if targets.len() > h.edges {
             return Err(invalid("more edges than announced"));
