@@ -80,6 +80,7 @@ pub mod error;
 pub mod graph;
 pub mod load;
 pub mod meta;
+mod modulo;
 pub mod packages;
 pub mod query;
 pub mod resolve;
