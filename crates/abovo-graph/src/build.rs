@@ -171,6 +171,14 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
 
     let mut drvs = Vec::with_capacity(records.len());
     let mut set_cache: FxHashMap<&[String], u32> = FxHashMap::default();
+    // Nine edges in ten use just `out`: give that set its id up front.
+    let only_out = {
+        let set = vec![strings.intern("out")];
+        let id = out_sets.len() as u32;
+        out_set_ids.insert(set.clone(), id);
+        out_sets.push(set);
+        id
+    };
     let mut outputs = Vec::new();
     let mut env = Vec::new();
     let mut per_node: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
@@ -201,6 +209,9 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
         per_node[node.index()] = e
             .iter()
             .map(|&(t, outs)| {
+                if outs.len() == 1 && outs[0] == "out" {
+                    return (t, only_out);
+                }
                 if let Some(&id) = set_cache.get(outs) {
                     return (t, id);
                 }
@@ -217,6 +228,12 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
     }
     // Records are in path order, and so are node ids.
     drvs.sort_unstable_by_key(|d| d.node);
+    // Millions of small strings: free them on every core.
+    drop(set_cache);
+    drop(edges);
+    drop(ids);
+    drop(keys);
+    records.into_par_iter().for_each(drop);
     let total: usize = per_node.iter().map(Vec::len).sum();
     if total >= u32::MAX as usize {
         return Err(GraphError::TooLarge(format!("{total} edges")));
