@@ -49,6 +49,7 @@ fn setup(script: &str, network: bool) -> Option<Setup> {
         host_uid: rustix::process::geteuid().as_raw(),
         host_gid: rustix::process::getegid().as_raw(),
         personality32: false,
+        filter_syscalls: true,
         builder: bbdir.join("busybox"),
         args: vec![b"sh".to_vec(), b"-c".to_vec(), script.as_bytes().to_vec()],
         env: vec![

@@ -430,6 +430,7 @@ impl Builder<'_> {
             host_uid: user.uid(),
             host_gid: user.gid(),
             personality32: drv.system == "i686-linux" && host_system() == "x86_64-linux",
+            filter_syscalls: self.opts.filter_syscalls,
             builder,
             args: drv.arguments.clone(),
             env: env.into_iter().collect(),

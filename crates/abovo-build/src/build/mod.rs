@@ -60,6 +60,9 @@ pub struct BuildOptions {
     pub tmp_dir: PathBuf,
     /// Settings of `builtin:download` and `builtin:git-download`.
     pub downloads: DownloadOptions,
+    /// Install the system call filter in the sandbox (no setuid or setgid
+    /// bits, no extended attributes), as Nix does; on by default.
+    pub filter_syscalls: bool,
 }
 
 impl BuildOptions {
@@ -79,6 +82,7 @@ impl BuildOptions {
                 .filter(|v| !v.is_empty())
                 .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
             downloads: DownloadOptions::default(),
+            filter_syscalls: true,
         }
     }
 }

@@ -20,8 +20,10 @@
 //! 4. working directory = the build directory; every descriptor above 2
 //!    closed on exec; ASLR off (`ADDR_NO_RANDOMIZE`); umask 022; no core
 //!    files; no ambient capabilities; `no_new_privs`;
-//! 5. gid 30000, uid 30001; killed if the helper dies;
-//! 6. `execve(builder, [basename(builder), args…], env)`.
+//! 5. gid 30000, uid 30001; the mounts locked in a nested user and mount
+//!    namespace (`lock_mounts`); killed if the helper dies;
+//! 6. the system call filter ([`super::seccomp`]) installed;
+//! 7. `execve(builder, [basename(builder), args…], env)`.
 //!
 //! Any failure is written to the status pipe as
 //! `error: while setting up the build environment: …` and the process exits.
@@ -75,6 +77,13 @@ fn helper(status: &mut File) -> Result<i32, String> {
             Err(e) => return Err(format!("setgroups: {e}")),
         }
     }
+    // Compiled here, where an error can still be reported plainly; the
+    // sandbox installs it just before it executes the builder.
+    let filter = if spec.filter_syscalls {
+        Some(super::seccomp::Filter::for_host().map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
     let (go_r, go_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let mut flags = libc::CLONE_NEWUSER
@@ -109,7 +118,7 @@ fn helper(status: &mut File) -> Result<i32, String> {
     }
     if pid == 0 {
         drop(go_w);
-        let err = match sandbox_child(&spec, go_r) {
+        let err = match sandbox_child(&spec, filter.as_ref(), go_r) {
             Ok(never) => match never {},
             Err(e) => e,
         };
@@ -189,7 +198,11 @@ fn wait_and_mirror(pid: i32) -> Result<i32, String> {
 
 enum Never {}
 
-fn sandbox_child(spec: &SandboxSpec, go_r: OwnedFd) -> Result<Never, String> {
+fn sandbox_child(
+    spec: &SandboxSpec,
+    filter: Option<&super::seccomp::Filter>,
+    go_r: OwnedFd,
+) -> Result<Never, String> {
     // Wait until the helper has written our id maps.
     let mut go = [0u8; 3];
     let mut f = File::from(go_r);
@@ -320,7 +333,9 @@ fn sandbox_child(spec: &SandboxSpec, go_r: OwnedFd) -> Result<Never, String> {
         .map_err(|e| format!("setgid {GUEST_GID}: {e}"))?;
     nix::unistd::setuid(nix::unistd::Uid::from_raw(GUEST_UID))
         .map_err(|e| format!("setuid {GUEST_UID}: {e}"))?;
-    // Changing credentials clears the parent-death signal, so set it now.
+    lock_mounts(&spec.sandbox_build_dir)?;
+    // Changing credentials (and user namespaces) clears the parent-death
+    // signal, so set it now.
     // SAFETY: a plain prctl on ourselves.
     unsafe {
         libc::prctl(
@@ -349,11 +364,58 @@ fn sandbox_child(spec: &SandboxSpec, go_r: OwnedFd) -> Result<Never, String> {
         kv.extend_from_slice(v);
         envp.push(cstring(&kv)?);
     }
+    // Last, so that nothing above runs under it.
+    if let Some(filter) = filter {
+        filter.install().map_err(|e| e.to_string())?;
+    }
     let err = nix::unistd::execve(&builder, &argv, &envp)
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
     Err(format!("executing `{}`: {err}", spec.builder.display()))
+}
+
+/// Locks the mounts together, as Guix's daemon does since 2025: a new user
+/// namespace (owned by the builder's uid, with the identity map 30001 → 30001
+/// and 30000 → 30000) and a new mount namespace in it. Mounts that reach a
+/// mount namespace owned by a less privileged user namespace are locked
+/// (`mount_namespaces(7)`): none of them can be unmounted to uncover what
+/// lies beneath, and their read-only flag cannot be cleared, whatever
+/// capabilities are held in the new namespace. As Guix, check that it
+/// worked: unmounting the build directory must fail with `EINVAL`, even
+/// with every capability this process still holds.
+///
+/// A side effect: `/proc/self/uid_map` shows `30001 30001 1` to the builder
+/// in every mode, instead of the host uid it maps to.
+fn lock_mounts(build_dir: &Path) -> Result<(), String> {
+    // After setuid from root (root mode), the kernel made this process
+    // non-dumpable, which gives its /proc/self files to root; the builder
+    // is dumpable again after execve anyway (and RLIMIT_CORE is 0).
+    // SAFETY: a plain prctl on ourselves.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+    nix::sched::unshare(
+        nix::sched::CloneFlags::CLONE_NEWNS | nix::sched::CloneFlags::CLONE_NEWUSER,
+    )
+    .map_err(|e| format!("cannot lock the mounts: unshare(user, mount): {e}"))?;
+    let write = |file: &str, text: String| {
+        std::fs::write(format!("/proc/self/{file}"), &text).map_err(|e| {
+            format!("cannot lock the mounts: write `{text}` to /proc/self/{file}: {e}")
+        })
+    };
+    write("setgroups", "deny".into())?;
+    write("uid_map", format!("{GUEST_UID} {GUEST_UID} 1"))?;
+    write("gid_map", format!("{GUEST_GID} {GUEST_GID} 1"))?;
+    match umount2(build_dir, MntFlags::empty()) {
+        Err(nix::errno::Errno::EINVAL) => Ok(()),
+        Ok(()) => Err(format!(
+            "the mounts are not locked: `{}` could be unmounted",
+            build_dir.display()
+        )),
+        Err(e) => Err(format!(
+            "the mounts are not locked: unmounting `{}` failed with {e} instead of EINVAL",
+            build_dir.display()
+        )),
+    }
 }
 
 fn cstring(bytes: &[u8]) -> Result<CString, String> {

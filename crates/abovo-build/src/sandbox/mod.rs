@@ -36,6 +36,7 @@
 
 pub mod chroot;
 pub mod helper;
+pub mod seccomp;
 
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -107,6 +108,10 @@ pub struct SandboxSpec {
     /// Run with the 32-bit personality (an `i686-linux` build on x86_64).
     #[serde(default)]
     pub personality32: bool,
+    /// Install the system call filter ([`seccomp`]): no setuid or setgid
+    /// bits, no extended attributes. On unless the user turns it off.
+    #[serde(default = "yes")]
+    pub filter_syscalls: bool,
     /// The builder program (in the store).
     pub builder: PathBuf,
     /// Its arguments (without `argv[0]`, which is the builder's base name).
@@ -115,6 +120,10 @@ pub struct SandboxSpec {
     /// The complete environment, in order.
     #[serde(with = "bytes_pairs")]
     pub env: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How to start the helper process.

@@ -63,6 +63,12 @@ pub struct Args {
     /// repeated.
     #[arg(long, value_name = "URL")]
     pub content_addressed_mirror: Vec<String>,
+    /// Do not install the system call filter in the sandbox. By default, as
+    /// in Nix, a builder cannot set setuid or setgid bits (EPERM) or use
+    /// extended attributes (ENOTSUP); guix-daemon has no such filter, so
+    /// this flag gives a builder exactly guix-daemon's system calls.
+    #[arg(long)]
+    pub no_syscall_filter: bool,
     /// Output format: text (output paths) or json (every result).
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -150,6 +156,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     opts.rounds = args.rounds;
     opts.keep_failed = args.keep_failed;
     opts.keep_going = args.keep_going;
+    opts.filter_syscalls = !args.no_syscall_filter;
     opts.limits = Limits {
         max_silent_time: args.max_silent_time.map(Duration::from_secs),
         timeout: args.timeout.map(Duration::from_secs),

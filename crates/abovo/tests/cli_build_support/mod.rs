@@ -134,6 +134,23 @@ impl TestStore {
         Some(self.busybox.clone())
     }
 
+    /// Adds a directory of executables (name, contents) to the store as
+    /// `<item>/<name>`; returns the item.
+    pub fn add_tools(&self, name: &str, files: &[(&str, Vec<u8>)]) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.dir.path().join(format!("tools-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, bytes) in files {
+            let p = dir.join(file);
+            std::fs::write(&p, bytes).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            self.give(&p);
+        }
+        self.ok(&["add", "--recursive", "--name", name, dir.to_str().unwrap()])
+            .trim()
+            .to_owned()
+    }
+
     /// The busybox binary in the store.
     pub fn bb(&self) -> String {
         format!("{}/busybox", self.busybox)
@@ -267,4 +284,101 @@ impl HttpServer {
 /// SHA-256 of bytes in base16.
 pub fn sha256_hex(data: &[u8]) -> String {
     abovo_store::Hash::sha256(abovo_store::hash::sha256(data)).to_base16()
+}
+
+/// How [`tiny_elf`] makes its one system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abi {
+    /// `syscall`, the x86_64 ABI.
+    X86_64,
+    /// `int 0x80`, the i386 ABI (as an `i686-linux` builder calls).
+    I386,
+}
+
+/// An argument of the call in [`tiny_elf`].
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    /// A number.
+    Int(u32),
+    /// The address of these bytes (a NUL is appended), placed in the file.
+    Str(&'a str),
+}
+
+/// A static x86_64 ELF executable of a few hundred bytes that makes one
+/// system call and exits with its errno (0 when it succeeded). It needs no
+/// library, so it runs in any chroot; loaded at 0x400000, all its addresses
+/// fit in 32 bits, so it can call through the i386 ABI too. This is how the
+/// tests try calls that busybox has no applet for (setxattr) and the i386
+/// ABI of an `i686-linux` builder.
+pub fn tiny_elf(abi: Abi, nr: u32, args: &[Arg]) -> Vec<u8> {
+    const BASE: u32 = 0x40_0000;
+    const HEADERS: u32 = 64 + 56;
+    // Registers of the arguments: x86_64 rdi rsi rdx r10 r8; i386 ebx ecx
+    // edx esi edi. Opcode bytes of `mov r32, imm32` for each.
+    let movs: [&[u8]; 5] = match abi {
+        Abi::X86_64 => [&[0xbf], &[0xbe], &[0xba], &[0x41, 0xba], &[0x41, 0xb8]],
+        Abi::I386 => [&[0xbb], &[0xb9], &[0xba], &[0xbe], &[0xbf]],
+    };
+    assert!(args.len() <= 5);
+    // Code length: one mov per argument, mov eax, the call (2), neg eax
+    // (2), mov edi, eax (2), mov eax, 60 (5), syscall (2).
+    let code_len: u32 = args
+        .iter()
+        .enumerate()
+        .map(|(i, _)| movs[i].len() as u32 + 4)
+        .sum::<u32>()
+        + 5
+        + 2
+        + 2
+        + 2
+        + 5
+        + 2;
+    let mut data = Vec::new();
+    let mut code = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        let v = match a {
+            Arg::Int(v) => *v,
+            Arg::Str(s) => {
+                let at = BASE + HEADERS + code_len + data.len() as u32;
+                data.extend_from_slice(s.as_bytes());
+                data.push(0);
+                at
+            }
+        };
+        code.extend_from_slice(movs[i]);
+        code.extend_from_slice(&v.to_le_bytes());
+    }
+    code.push(0xb8);
+    code.extend_from_slice(&nr.to_le_bytes());
+    code.extend_from_slice(match abi {
+        Abi::X86_64 => &[0x0f, 0x05],
+        Abi::I386 => &[0xcd, 0x80],
+    });
+    code.extend_from_slice(&[0xf7, 0xd8, 0x89, 0xc7, 0xb8, 60, 0, 0, 0, 0x0f, 0x05]);
+    assert_eq!(code.len() as u32, code_len);
+    let total = (HEADERS as usize + code.len() + data.len()) as u64;
+    let mut elf = Vec::new();
+    elf.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf.extend_from_slice(&0x3eu16.to_le_bytes()); // x86_64
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend_from_slice(&u64::from(BASE + HEADERS).to_le_bytes()); // entry
+    elf.extend_from_slice(&64u64.to_le_bytes()); // program headers
+    elf.extend_from_slice(&0u64.to_le_bytes()); // no section headers
+    elf.extend_from_slice(&0u32.to_le_bytes());
+    for v in [64u16, 56, 1, 64, 0, 0] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    elf.extend_from_slice(&5u32.to_le_bytes()); // R + X
+    elf.extend_from_slice(&0u64.to_le_bytes());
+    elf.extend_from_slice(&u64::from(BASE).to_le_bytes());
+    elf.extend_from_slice(&u64::from(BASE).to_le_bytes());
+    elf.extend_from_slice(&total.to_le_bytes());
+    elf.extend_from_slice(&total.to_le_bytes());
+    elf.extend_from_slice(&0x1000u64.to_le_bytes());
+    assert_eq!(elf.len() as u32, HEADERS);
+    elf.extend_from_slice(&code);
+    elf.extend_from_slice(&data);
+    elf
 }

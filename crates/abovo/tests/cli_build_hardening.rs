@@ -1,0 +1,260 @@
+//! The sandbox's hardening beyond guix-daemon's namespaces: the system call
+//! filter (Nix's), the mounts locked in a nested user namespace (Guix's
+//! 2025 daemon), and the process state a builder starts with.
+//!
+//! Calls busybox has no applet for (setxattr, the i386 ABI, creating a
+//! setuid file with `creat`) are made by tiny static ELF programs written by
+//! the test ([`tiny_elf`]), each making one call and exiting with its errno.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod cli_build_support;
+
+use cli_build_support::{Abi, Arg, TestStore, tiny_elf};
+use serde_json::json;
+use std::os::unix::fs::MetadataExt;
+
+const ENOTSUP: i32 = 95;
+const EPERM: i32 = 1;
+const EBADF: i32 = 9;
+
+fn read(dir: &str, name: &str) -> String {
+    std::fs::read_to_string(format!("{dir}/{name}"))
+        .unwrap_or_else(|e| panic!("{dir}/{name}: {e}"))
+        .trim()
+        .to_owned()
+}
+
+fn code(dir: &str, name: &str) -> i32 {
+    read(dir, name).parse().unwrap()
+}
+
+#[test]
+fn the_syscall_filter_denies_setuid_bits_and_xattrs() {
+    let mut t = TestStore::new();
+    if t.add_busybox("the_syscall_filter_denies_setuid_bits_and_xattrs")
+        .is_none()
+    {
+        return;
+    }
+    let xattr_args = [
+        Arg::Str("f"),
+        Arg::Str("user.abovo"),
+        Arg::Str("v"),
+        Arg::Int(1),
+        Arg::Int(0),
+    ];
+    let tools = t.add_tools(
+        "syscalls",
+        &[
+            ("setxattr", tiny_elf(Abi::X86_64, 188, &xattr_args)),
+            (
+                "getxattr",
+                tiny_elf(
+                    Abi::X86_64,
+                    191,
+                    &[
+                        Arg::Str("f"),
+                        Arg::Str("user.none"),
+                        Arg::Int(0),
+                        Arg::Int(0),
+                    ],
+                ),
+            ),
+            // i386: close(-1) tells whether the kernel runs i386 calls.
+            ("i386-probe", tiny_elf(Abi::I386, 6, &[Arg::Int(u32::MAX)])),
+            (
+                "i386-chmod-suid",
+                tiny_elf(Abi::I386, 15, &[Arg::Str("f"), Arg::Int(0o4755)]),
+            ),
+            (
+                "i386-chmod-755",
+                tiny_elf(Abi::I386, 15, &[Arg::Str("f"), Arg::Int(0o755)]),
+            ),
+            ("i386-setxattr", tiny_elf(Abi::I386, 226, &xattr_args)),
+        ],
+    );
+    let script = "$bb mkdir $out; echo x > f
+        $bb chmod u+s f 2> $out/chmod-u+s.err; echo $? > $out/chmod-u+s
+        $bb chmod g+s f 2> $out/chmod-g+s.err; echo $? > $out/chmod-g+s
+        $bb chmod 755 f; echo $? > $out/chmod-755; $bb stat -c %a f > $out/mode
+        for p in setxattr getxattr i386-probe i386-chmod-suid i386-chmod-755 i386-setxattr; do
+          $tools/$p; echo $? > $out/$p
+        done
+        $bb grep -E '^(Seccomp|NoNewPrivs)' /proc/self/status > $out/status";
+    let drv = t.add_drv(&t.sh_drv(
+        "syscalls",
+        script,
+        json!({"inputSrcs": [tools], "env": {"tools": tools}}),
+    ));
+    let o = t.ok(&["build", &drv]).trim().to_owned();
+    for bit in ["u+s", "g+s"] {
+        assert_eq!(
+            code(&o, &format!("chmod-{bit}")),
+            1,
+            "chmod {bit} must fail"
+        );
+        let err = read(&o, &format!("chmod-{bit}.err"));
+        assert!(err.contains("Operation not permitted"), "{err}");
+    }
+    assert_eq!(code(&o, "chmod-755"), 0, "chmod 755 works");
+    assert_eq!(read(&o, "mode"), "755");
+    assert_eq!(code(&o, "setxattr"), ENOTSUP);
+    assert_eq!(code(&o, "getxattr"), ENOTSUP);
+    if code(&o, "i386-probe") == EBADF {
+        assert_eq!(code(&o, "i386-chmod-suid"), EPERM, "i386 chmod u+s");
+        assert_eq!(code(&o, "i386-chmod-755"), 0, "i386 chmod 755");
+        assert_eq!(code(&o, "i386-setxattr"), ENOTSUP, "i386 setxattr");
+    } else {
+        eprintln!("i386 part skipped: this kernel does not run i386 system calls");
+    }
+    let status = read(&o, "status");
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+
+    // The control: without the filter the same builder may set the bits
+    // (the rebuild differs, and -K keeps it at OUT-check).
+    let out = t.run(&["build", "--check", "-K", "--no-syscall-filter", &drv]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = format!("{o}-check");
+    assert_eq!(
+        code(&other, "chmod-u+s"),
+        0,
+        "without the filter, u+s is allowed"
+    );
+    assert_eq!(
+        code(&other, "chmod-g+s"),
+        0,
+        "without the filter, g+s is allowed"
+    );
+    assert!(read(&other, "status").contains("Seccomp:\t0"));
+    if code(&other, "setxattr") == ENOTSUP {
+        eprintln!("note: the build directory's file system has no user xattrs");
+    }
+}
+
+#[test]
+fn setuid_files_created_without_chmod_are_canonicalised() {
+    // The filter does not look at the mode of open/creat (openat2 passes it
+    // in a structure a filter cannot read): canonicalisation is what
+    // guarantees no setuid file reaches the store.
+    let mut t = TestStore::new();
+    if t.add_busybox("setuid_files_created_without_chmod_are_canonicalised")
+        .is_none()
+    {
+        return;
+    }
+    let tools = t.add_tools(
+        "creat",
+        &[
+            (
+                "creat-suid",
+                tiny_elf(Abi::X86_64, 85, &[Arg::Str("suid"), Arg::Int(0o4755)]),
+            ),
+            (
+                "creat-sgid",
+                tiny_elf(Abi::X86_64, 85, &[Arg::Str("sgid"), Arg::Int(0o2644)]),
+            ),
+        ],
+    );
+    let script = "$bb mkdir $out; cd $out; $tools/creat-suid; $tools/creat-sgid
+        $bb stat -c %a suid sgid > $NIX_BUILD_TOP/modes; $bb cp $NIX_BUILD_TOP/modes $out/modes";
+    let drv = t.add_drv(&t.sh_drv(
+        "creat",
+        script,
+        json!({"inputSrcs": [tools], "env": {"tools": tools}}),
+    ));
+    let o = t.ok(&["build", &drv]).trim().to_owned();
+    assert_eq!(
+        read(&o, "modes"),
+        "4755\n2644",
+        "the builder did create the special bits"
+    );
+    let mode = |p: &str| std::fs::metadata(format!("{o}/{p}")).unwrap().mode() & 0o7777;
+    assert_eq!(mode("suid"), 0o555);
+    assert_eq!(mode("sgid"), 0o444);
+}
+
+fn locked_mounts(user: Option<u32>, test: &str) {
+    let mut t = TestStore::with_user(user);
+    if t.add_busybox(test).is_none() {
+        return;
+    }
+    let script = "$bb mkdir $out
+        try() { name=$1; shift; if \"$@\" 2> $out/$name.err; then echo allowed; else echo denied; fi > $out/$name; }
+        try umount-input $bb umount $busybox
+        try umount-lazy-input $bb umount -l $busybox
+        try umount-build-dir $bb umount -l $NIX_BUILD_TOP
+        try nested-umount-input $bb unshare -r -m $bb umount -l $busybox
+        try nested-umount-store $bb unshare -r -m $bb umount -l $NIX_STORE
+        try nested-remount-rw $bb unshare -r -m $bb mount -o remount,rw /
+        try nested-remount-input-rw $bb unshare -r -m $bb mount -o remount,rw,bind $busybox
+        try nested-works $bb unshare -r -m $bb true
+        $bb cat /proc/self/uid_map /proc/self/gid_map | $bb tr -s ' ' > $out/maps
+        $bb grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status > $out/caps
+        ulimit -c > $out/core";
+    let drv = t.add_drv(&t.sh_drv("locked", script, json!({"env": {"busybox": t.busybox}})));
+    let o = t.ok(&["build", &drv]).trim().to_owned();
+    for name in [
+        "umount-input",
+        "umount-lazy-input",
+        "umount-build-dir",
+        "nested-umount-input",
+        "nested-umount-store",
+        "nested-remount-rw",
+        "nested-remount-input-rw",
+    ] {
+        assert_eq!(
+            read(&o, name),
+            "denied",
+            "{name}: {}",
+            read(&o, &format!("{name}.err"))
+        );
+    }
+    // A positive control: the nested namespace itself can be made, so the
+    // denials above come from the locked mounts.
+    assert_eq!(read(&o, "nested-works"), "allowed");
+    // The builder's own user namespace maps the guest ids to themselves, in
+    // every mode (the host uid no longer shows).
+    let maps = read(&o, "maps");
+    assert_eq!(
+        maps.split_whitespace().collect::<Vec<_>>(),
+        ["30001", "30001", "1", "30000", "30000", "1"],
+        "{maps}"
+    );
+    let caps = read(&o, "caps");
+    for field in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert!(
+            caps.contains(&format!("{field}:\t0000000000000000")),
+            "{field}: {caps}"
+        );
+    }
+    assert_eq!(read(&o, "core"), "0");
+}
+
+#[test]
+fn mounts_are_locked_and_no_capability_is_left() {
+    locked_mounts(None, "mounts_are_locked_and_no_capability_is_left");
+}
+
+#[test]
+fn mounts_are_locked_and_no_capability_is_left_rootless() {
+    if std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        != 0
+    {
+        eprintln!(
+            "mounts_are_locked_and_no_capability_is_left_rootless: skipped: needs root to run as uid 65534"
+        );
+        return;
+    }
+    locked_mounts(
+        Some(65534),
+        "mounts_are_locked_and_no_capability_is_left_rootless",
+    );
+}
