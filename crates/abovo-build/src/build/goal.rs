@@ -366,10 +366,19 @@ impl Builder<'_> {
                     reason: "a built-in derivation needs an output named `out`".into(),
                 })?;
             let target = staging.output(store, out);
-            let r = builtins::run(name, drv, &target, &self.opts.downloads, store, &mut |b| {
-                log.write(b);
-                self.reporter.log(drv_path, b);
-            });
+            let deadline = builtins::Deadline::after(self.opts.limits.timeout);
+            let r = builtins::run(
+                name,
+                drv,
+                &target,
+                &self.opts.downloads,
+                store,
+                deadline,
+                &mut |b| {
+                    log.write(b);
+                    self.reporter.log(drv_path, b);
+                },
+            );
             let _ = log.finish();
             r.map_err(|reason| BuildError::BuiltinFailed {
                 drv: shown,

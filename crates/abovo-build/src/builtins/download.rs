@@ -20,19 +20,22 @@
 //! not supported (the derivation still builds when another source has the
 //! file).
 
-use super::DownloadOptions;
 use super::sexp::{self, Evaluator, Value};
+use super::tls::TrustStore;
+use super::{Deadline, DownloadOptions};
 use abovo_store::derivation::Derivation;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-/// Fetches the output of a `builtin:download` derivation into `target`.
+/// Fetches the output of a `builtin:download` derivation into `target`,
+/// giving up at `deadline`.
 pub fn run(
     drv: &Derivation,
     target: &Path,
     opts: &DownloadOptions,
+    deadline: Deadline,
     log: &mut dyn FnMut(&[u8]),
 ) -> Result<(), String> {
     let urls = url_list(drv)?;
@@ -70,10 +73,14 @@ pub fn run(
     if candidates.is_empty() {
         return Err("no URL to download from".into());
     }
+    let fetcher = Fetcher::new(opts, deadline)?;
     let mut errors = Vec::new();
     for url in &candidates {
+        if deadline.passed() {
+            return Err(deadline.message());
+        }
         log(format!("Starting download of {}\nFrom {url}...\n", target.display()).as_bytes());
-        match fetch_with_retries(url, target, opts, log) {
+        match fetcher.fetch_with_retries(url, target, log) {
             Ok(size) => {
                 log(format!("downloaded {size} bytes from {url}\n").as_bytes());
                 if drv.env_str("executable") == Some("1") {
@@ -88,6 +95,9 @@ pub fn run(
             Err(e) => {
                 log(format!("failed to download from {url}: {e}\n").as_bytes());
                 let _ = std::fs::remove_file(target);
+                if deadline.passed() {
+                    return Err(deadline.message());
+                }
                 errors.push(format!("{url}: {e}"));
             }
         }
@@ -230,80 +240,165 @@ enum Failure {
     Permanent(String),
 }
 
-fn fetch_with_retries(
-    url: &str,
-    target: &Path,
-    opts: &DownloadOptions,
-    log: &mut dyn FnMut(&[u8]),
-) -> Result<u64, String> {
-    let mut pause = Duration::from_millis(250);
-    let mut attempt = 0;
-    loop {
-        match fetch(url, target, opts) {
-            Ok(n) => return Ok(n),
-            Err(Failure::Permanent(e)) => return Err(e),
-            Err(Failure::Transient(e)) if attempt < opts.retries => {
-                attempt += 1;
-                log(format!(
-                    "{e}; retrying in {} ms ({attempt}/{})\n",
-                    pause.as_millis(),
-                    opts.retries
-                )
-                .as_bytes());
-                let _ = std::fs::remove_file(target);
-                std::thread::sleep(pause);
-                pause *= 2;
+/// Fetches URLs with one HTTP agent (one trust store) and the deadline.
+pub struct Fetcher<'a> {
+    opts: &'a DownloadOptions,
+    deadline: Deadline,
+    agent: ureq::Agent,
+    trust: TrustStore,
+}
+
+impl<'a> Fetcher<'a> {
+    /// An agent with the trust store of `opts` (an error when it cannot be
+    /// loaded).
+    pub fn new(opts: &'a DownloadOptions, deadline: Deadline) -> Result<Fetcher<'a>, String> {
+        let trust = opts.trust.load(&|name| std::env::var(name).ok())?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(trust.config.clone())
+            .max_redirects(10)
+            .user_agent("abovo (builtin:download)")
+            .build()
+            .into();
+        Ok(Fetcher {
+            opts,
+            deadline,
+            agent,
+            trust,
+        })
+    }
+
+    /// Fetches `url` into `target`, retrying transient failures; returns
+    /// the number of bytes.
+    pub fn fetch_with_retries(
+        &self,
+        url: &str,
+        target: &Path,
+        log: &mut dyn FnMut(&[u8]),
+    ) -> Result<u64, String> {
+        let mut pause = Duration::from_millis(250);
+        let mut attempt = 0;
+        loop {
+            match self.fetch(url, target) {
+                Ok(n) => return Ok(n),
+                Err(Failure::Permanent(e)) => return Err(e),
+                Err(Failure::Transient(e)) if attempt < self.opts.retries => {
+                    attempt += 1;
+                    if self.deadline.remaining().is_some_and(|r| r <= pause) {
+                        return Err(self.deadline.message());
+                    }
+                    log(format!(
+                        "{e}; retrying in {} ms ({attempt}/{})\n",
+                        pause.as_millis(),
+                        self.opts.retries
+                    )
+                    .as_bytes());
+                    let _ = std::fs::remove_file(target);
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                }
+                Err(Failure::Transient(e)) => return Err(e),
             }
-            Err(Failure::Transient(e)) => return Err(e),
+        }
+    }
+
+    fn fetch(&self, url: &str, target: &Path) -> Result<u64, Failure> {
+        let create = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(target)
+                .map_err(|e| {
+                    Failure::Permanent(format!("cannot create `{}`: {e}", target.display()))
+                })
+        };
+        if let Some(path) = url.strip_prefix("file://") {
+            let mut input = std::fs::File::open(path)
+                .map_err(|e| Failure::Permanent(format!("cannot open `{path}`: {e}")))?;
+            let mut out = create()?;
+            return std::io::copy(&mut input, &mut out)
+                .map_err(|e| Failure::Permanent(format!("cannot copy `{path}`: {e}")));
+        }
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(Failure::Permanent(
+                "unsupported URL scheme (abovo fetches http, https and file URLs)".into(),
+            ));
+        }
+        let per_attempt = self.deadline.cap(self.opts.timeout);
+        let mut response = self
+            .agent
+            .get(url)
+            .config()
+            .timeout_global(self.deadline.remaining())
+            .timeout_connect(Some(per_attempt))
+            .timeout_recv_response(Some(per_attempt))
+            .timeout_recv_body(Some(per_attempt))
+            .build()
+            .call()
+            .map_err(|e| self.classify(e))?;
+        let mut out = create()?;
+        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut n: u64 = 0;
+        loop {
+            if self.deadline.passed() {
+                return Err(Failure::Permanent(self.deadline.message()));
+            }
+            let got = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(got) => got,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if self.deadline.passed() => {
+                    let _ = e;
+                    return Err(Failure::Permanent(self.deadline.message()));
+                }
+                Err(e) => return Err(Failure::Transient(format!("download interrupted: {e}"))),
+            };
+            out.write_all(&buf[..got]).map_err(|e| {
+                Failure::Permanent(format!("cannot write `{}`: {e}", target.display()))
+            })?;
+            n += got as u64;
+        }
+        out.flush()
+            .map_err(|e| Failure::Permanent(format!("cannot write `{}`: {e}", target.display())))?;
+        Ok(n)
+    }
+
+    /// Sorts an error into retry or not, and words the ones a user must
+    /// act on (an untrusted certificate, the deadline).
+    fn classify(&self, e: ureq::Error) -> Failure {
+        if self.deadline.passed() {
+            return Failure::Permanent(self.deadline.message());
+        }
+        let text = e.to_string();
+        if is_certificate_error(&text) {
+            return Failure::Permanent(format!(
+                "the server's TLS certificate is not trusted ({text}); trusted roots: {} \
+                 (hint: --ca-file FILE, SSL_CERT_FILE or SSL_CERT_DIR choose them; \
+                 --no-check-certificate skips the check, as guix-daemon does, since the \
+                 output's hash is checked anyway)",
+                self.trust.source
+            ));
+        }
+        match e {
+            ureq::Error::StatusCode(code) if code >= 500 || code == 429 => {
+                Failure::Transient(format!("HTTP status {code}"))
+            }
+            ureq::Error::StatusCode(code) => Failure::Permanent(format!("HTTP status {code}")),
+            ureq::Error::Timeout(t) => Failure::Transient(format!("timed out ({t})")),
+            ureq::Error::Io(e) => Failure::Transient(format!("{e}")),
+            ureq::Error::ConnectionFailed => Failure::Transient("connection failed".into()),
+            other => Failure::Permanent(other.to_string()),
         }
     }
 }
 
-fn fetch(url: &str, target: &Path, opts: &DownloadOptions) -> Result<u64, Failure> {
-    let create = || {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(target)
-            .map_err(|e| Failure::Permanent(format!("cannot create `{}`: {e}", target.display())))
-    };
-    if let Some(path) = url.strip_prefix("file://") {
-        let mut input = std::fs::File::open(path)
-            .map_err(|e| Failure::Permanent(format!("cannot open `{path}`: {e}")))?;
-        let mut out = create()?;
-        return std::io::copy(&mut input, &mut out)
-            .map_err(|e| Failure::Permanent(format!("cannot copy `{path}`: {e}")));
-    }
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(Failure::Permanent(
-            "unsupported URL scheme (abovo fetches http, https and file URLs)".into(),
-        ));
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(opts.timeout))
-        .timeout_recv_response(Some(opts.timeout))
-        .max_redirects(10)
-        .user_agent("abovo (builtin:download)")
-        .build()
-        .into();
-    let mut response = agent.get(url).call().map_err(|e| match e {
-        ureq::Error::StatusCode(code) if code >= 500 || code == 429 => {
-            Failure::Transient(format!("HTTP status {code}"))
-        }
-        ureq::Error::StatusCode(code) => Failure::Permanent(format!("HTTP status {code}")),
-        ureq::Error::Timeout(t) => Failure::Transient(format!("timed out ({t})")),
-        ureq::Error::Io(e) => Failure::Transient(format!("{e}")),
-        ureq::Error::ConnectionFailed => Failure::Transient("connection failed".into()),
-        other => Failure::Permanent(other.to_string()),
-    })?;
-    let mut out = create()?;
-    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
-    let n = std::io::copy(&mut reader, &mut out)
-        .map_err(|e| Failure::Transient(format!("download interrupted: {e}")))?;
-    out.flush()
-        .map_err(|e| Failure::Permanent(format!("cannot write `{}`: {e}", target.display())))?;
-    Ok(n)
+/// Whether an error from the TLS layer is about the peer's certificate
+/// (rustls words them `invalid peer certificate: …`).
+fn is_certificate_error(text: &str) -> bool {
+    text.contains("invalid peer certificate")
+        || text.contains("UnknownIssuer")
+        || text.contains("NotValidForName")
 }
 
 #[cfg(test)]
@@ -366,8 +461,10 @@ mod tests {
         let mut log = Vec::new();
         let url = format!("http://127.0.0.1:{port}/f");
         let opts = DownloadOptions::default();
-        let n =
-            fetch_with_retries(&url, &target, &opts, &mut |b| log.extend_from_slice(b)).unwrap();
+        let fetcher = Fetcher::new(&opts, Deadline::after(None)).unwrap();
+        let n = fetcher
+            .fetch_with_retries(&url, &target, &mut |b| log.extend_from_slice(b))
+            .unwrap();
         assert_eq!(n, 8);
         assert_eq!(std::fs::read(&target).unwrap(), b"finally\n");
         let log = String::from_utf8(log).unwrap();
@@ -379,12 +476,44 @@ mod tests {
             ..DownloadOptions::default()
         };
         let url = format!("http://127.0.0.1:{port}/f");
-        let err = fetch_with_retries(&url, &target, &opts, &mut |_| {}).unwrap_err();
+        let fetcher = Fetcher::new(&opts, Deadline::after(None)).unwrap();
+        let err = fetcher
+            .fetch_with_retries(&url, &target, &mut |_| {})
+            .unwrap_err();
         assert!(err.contains("HTTP status 503"), "{err}");
         // Other schemes are refused at once.
-        let err =
-            fetch_with_retries("ftp://example.org/x", &target, &opts, &mut |_| {}).unwrap_err();
+        let err = fetcher
+            .fetch_with_retries("ftp://example.org/x", &target, &mut |_| {})
+            .unwrap_err();
         assert!(err.contains("unsupported URL scheme"), "{err}");
+    }
+
+    #[test]
+    fn the_deadline_stops_a_server_that_never_answers() {
+        // Accepts connections and never says a word.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in listener.incoming() {
+                held.push(s);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let opts = DownloadOptions::default();
+        let deadline = Deadline::after(Some(Duration::from_secs(1)));
+        let fetcher = Fetcher::new(&opts, deadline).unwrap();
+        let start = std::time::Instant::now();
+        let url = format!("http://127.0.0.1:{port}/f");
+        let err = fetcher
+            .fetch_with_retries(&url, &dir.path().join("f"), &mut |_| {})
+            .unwrap_err();
+        assert_eq!(err, "timed out after 1 seconds");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

@@ -10,13 +10,22 @@
 //! its NAR hash decides whether it is accepted, so which `git` produced it
 //! does not matter.
 
+use super::Deadline;
 use super::download::url_list;
 use abovo_store::derivation::Derivation;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-/// Checks out the commit of a `builtin:git-download` derivation at `target`.
-pub fn run(drv: &Derivation, target: &Path, log: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+/// Checks out the commit of a `builtin:git-download` derivation at `target`;
+/// `git` is killed (with everything it started) at `deadline`.
+pub fn run(
+    drv: &Derivation,
+    target: &Path,
+    deadline: Deadline,
+    log: &mut dyn FnMut(&[u8]),
+) -> Result<(), String> {
     let urls = url_list(drv)?;
     let url = urls.first().ok_or("the derivation has no `url`")?;
     let commit = drv
@@ -27,8 +36,8 @@ pub fn run(drv: &Derivation, target: &Path, log: &mut dyn FnMut(&[u8])) -> Resul
     let home = tempfile_dir(target)?;
     let git = |args: &[&str], log: &mut dyn FnMut(&[u8])| -> Result<bool, String> {
         log(format!("git {}\n", args.join(" ")).as_bytes());
-        let out = Command::new("git")
-            .args(["-c", "safe.directory=*", "-c", "protocol.file.allow=always"])
+        let mut cmd = Command::new("git");
+        cmd.args(["-c", "safe.directory=*", "-c", "protocol.file.allow=always"])
             .args(args)
             .current_dir(target)
             .env_clear()
@@ -36,11 +45,13 @@ pub fn run(drv: &Derivation, target: &Path, log: &mut dyn FnMut(&[u8])) -> Resul
             .env("HOME", &home)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .map_err(|e| format!("cannot run the host's `git`: {e}"))?;
-        log(&out.stdout);
-        log(&out.stderr);
-        Ok(out.status.success())
+            .stdin(Stdio::null())
+            // Its own process group, so a timeout kills the helpers it
+            // starts (git-remote-http, ssh) too.
+            .process_group(0);
+        let (ok, output) = run_until(cmd, deadline)?;
+        log(&output);
+        Ok(ok)
     };
     std::fs::create_dir(target)
         .map_err(|e| format!("cannot create `{}`: {e}", target.display()))?;
@@ -70,6 +81,62 @@ pub fn run(drv: &Derivation, target: &Path, log: &mut dyn FnMut(&[u8])) -> Resul
     })();
     let _ = std::fs::remove_dir_all(&home);
     result
+}
+
+/// Runs `cmd` with its standard output and error in a temporary file,
+/// killing its process group at `deadline`; returns whether it succeeded
+/// and what it printed.
+fn run_until(mut cmd: Command, deadline: Deadline) -> Result<(bool, Vec<u8>), String> {
+    use std::io::{Read, Seek};
+    let mut out = tempfile_anon()?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("cannot duplicate a descriptor: {e}"))?;
+    let mut child = cmd
+        .stdout(
+            out.try_clone()
+                .map_err(|e| format!("cannot duplicate a descriptor: {e}"))?,
+        )
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot run the host's `git`: {e}"))?;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if deadline.passed() => {
+                // SAFETY: signalling the process group we created.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = child.wait();
+                return Err(deadline.message());
+            }
+            Ok(None) => std::thread::sleep(deadline.cap(Duration::from_millis(20))),
+            Err(e) => return Err(format!("cannot wait for `git`: {e}")),
+        }
+    };
+    let mut output = Vec::new();
+    out.rewind()
+        .and_then(|()| out.read_to_end(&mut output))
+        .map_err(|e| format!("cannot read the output of `git`: {e}"))?;
+    Ok((status.success(), output))
+}
+
+/// An unnamed temporary file (`O_TMPFILE` in the system's temporary
+/// directory, or a file deleted at once).
+fn tempfile_anon() -> Result<std::fs::File, String> {
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!(
+        ".abovo-git-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| format!("cannot create `{}`: {e}", path.display()))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(file)
 }
 
 /// A scratch HOME next to the target, so that no user configuration

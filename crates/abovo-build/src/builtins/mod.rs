@@ -10,11 +10,53 @@
 pub mod download;
 pub mod git;
 pub mod sexp;
+pub mod tls;
 
 use crate::store::LocalStore;
 use abovo_store::derivation::Derivation;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// When a built-in must give up: `--timeout` applies to built-ins as to
+/// any builder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    start: Instant,
+    limit: Option<Duration>,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now (`None`: never).
+    pub fn after(limit: Option<Duration>) -> Deadline {
+        Deadline {
+            start: Instant::now(),
+            limit,
+        }
+    }
+
+    /// The time left (`None`: unlimited; zero once passed).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.limit.map(|l| l.saturating_sub(self.start.elapsed()))
+    }
+
+    /// Whether it has passed.
+    pub fn passed(&self) -> bool {
+        self.remaining().is_some_and(|r| r.is_zero())
+    }
+
+    /// `d`, or the time left if that is shorter.
+    pub fn cap(&self, d: Duration) -> Duration {
+        self.remaining().map_or(d, |r| r.min(d))
+    }
+
+    /// The failure message: `timed out after N seconds`, as for a builder.
+    pub fn message(&self) -> String {
+        format!(
+            "timed out after {} seconds",
+            self.limit.unwrap_or_default().as_secs()
+        )
+    }
+}
 
 /// Settings of the built-in fetchers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +70,8 @@ pub struct DownloadOptions {
     /// Content-addressed mirror URL templates tried after the derivation's
     /// own: `{file}`, `{algo}`, `{hash}` (nix-base32), `{hex}`.
     pub content_addressed_mirrors: Vec<String>,
+    /// Which certificates `https` downloads trust ([`tls`]).
+    pub trust: tls::Trust,
 }
 
 impl Default for DownloadOptions {
@@ -37,25 +81,28 @@ impl Default for DownloadOptions {
             retries: 3,
             mirrors_file: None,
             content_addressed_mirrors: Vec::new(),
+            trust: tls::Trust::default(),
         }
     }
 }
 
-/// Runs built-in `name` for `drv`, creating its output at `target`.
+/// Runs built-in `name` for `drv`, creating its output at `target`, giving
+/// up at `deadline`.
 pub fn run(
     name: &str,
     drv: &Derivation,
     target: &Path,
     opts: &DownloadOptions,
     _store: &LocalStore,
+    deadline: Deadline,
     log: &mut dyn FnMut(&[u8]),
 ) -> Result<(), String> {
     if !drv.is_fixed_output() {
         return Err("a built-in builder can only build fixed-output derivations".into());
     }
     match name {
-        "download" => download::run(drv, target, opts, log),
-        "git-download" => git::run(drv, target, log),
+        "download" => download::run(drv, target, opts, deadline, log),
+        "git-download" => git::run(drv, target, deadline, log),
         other => Err(format!("unsupported built-in builder `builtin:{other}`")),
     }
 }

@@ -147,13 +147,17 @@ impl HelperCommand {
     }
 }
 
-/// Time limits of a build (Guix's `--max-silent-time` and `--timeout`).
+/// Limits of a build (Guix's `--max-silent-time`, `--timeout` and
+/// `build-max-log-size`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
     /// Kill the build after this long without output.
     pub max_silent_time: Option<Duration>,
     /// Kill the build after this long in all.
     pub timeout: Option<Duration>,
+    /// Kill the build once it has written more than this many bytes of log;
+    /// the log keeps the first this many bytes.
+    pub max_log_size: Option<u64>,
 }
 
 /// Which limit killed a build.
@@ -163,6 +167,8 @@ pub enum TimedOut {
     Silence(Duration),
     /// Ran longer than `timeout`.
     Total(Duration),
+    /// Wrote more than `max_log_size` bytes of log.
+    LogTooLarge(u64),
 }
 
 /// How the builder ended.
@@ -189,6 +195,9 @@ impl Outcome {
                 format!("timed out after {} seconds of silence", d.as_secs())
             }
             (Some(TimedOut::Total(d)), ..) => format!("timed out after {} seconds", d.as_secs()),
+            (Some(TimedOut::LogTooLarge(n)), ..) => {
+                format!("was killed after writing more than {n} bytes of log output")
+            }
             (None, Some(c), _) => format!("exited with code {c}"),
             (None, None, Some(s)) => format!("was killed by signal {s}"),
             (None, None, None) => "ended in an unknown way".into(),
@@ -295,7 +304,7 @@ pub fn run(
 
 /// Copies the log pipe to `log` until every writer is gone, enforcing the
 /// limits by killing the sandbox's PID 1 (which takes every process of the
-/// sandbox with it).
+/// sandbox with it). Past the log size limit, what is still read is dropped.
 fn pump_log(
     log_r: OwnedFd,
     sandbox_pid: Option<i32>,
@@ -306,6 +315,15 @@ fn pump_log(
     let started = Instant::now();
     let mut last_output = started;
     let mut timed_out = None;
+    let mut logged: u64 = 0;
+    let kill = || {
+        if let Some(pid) = sandbox_pid {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    };
     let mut buf = vec![0u8; 64 * 1024];
     let mut file = std::fs::File::from(log_r);
     loop {
@@ -327,12 +345,7 @@ fn pump_log(
                     _ => TimedOut::Silence(limits.max_silent_time.unwrap_or_default()),
                 };
                 timed_out = Some(kind);
-                if let Some(pid) = sandbox_pid {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
+                kill();
                 continue;
             }
             Some(d) => PollTimeout::try_from((d - now).as_millis().min(60_000) as i32 + 1)
@@ -357,7 +370,22 @@ fn pump_log(
             Ok(0) => return timed_out,
             Ok(n) => {
                 last_output = Instant::now();
-                log(&buf[..n]);
+                let room = match limits.max_log_size {
+                    Some(max) => max.saturating_sub(logged),
+                    None => u64::MAX,
+                };
+                let keep = (n as u64).min(room) as usize;
+                if keep > 0 {
+                    log(&buf[..keep]);
+                    logged += keep as u64;
+                }
+                if keep < n
+                    && timed_out.is_none()
+                    && let Some(max) = limits.max_log_size
+                {
+                    timed_out = Some(TimedOut::LogTooLarge(max));
+                    kill();
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return timed_out,

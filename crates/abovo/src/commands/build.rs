@@ -5,6 +5,7 @@ use crate::exit;
 use crate::output::{Context, Format, print_json};
 use abovo_build::LocalStore;
 use abovo_build::build::{BuildError, BuildOptions, Builder, DrvResult, Realised, Reporter};
+use abovo_build::builtins::tls::Trust;
 use abovo_build::sandbox::{HelperCommand, Limits};
 use abovo_store::StorePath;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -48,9 +49,14 @@ pub struct Args {
     /// Kill a build that prints nothing for S seconds.
     #[arg(long, value_name = "S")]
     pub max_silent_time: Option<u64>,
-    /// Kill a build that runs longer than S seconds.
+    /// Kill a build that runs longer than S seconds (built-in downloads
+    /// included).
     #[arg(long, value_name = "S")]
     pub timeout: Option<u64>,
+    /// Kill a build once it has written more than BYTES bytes of log (the
+    /// log keeps the first BYTES bytes).
+    #[arg(long, value_name = "BYTES")]
+    pub max_log_size: Option<u64>,
     /// Print the builders' logs on standard error as they run.
     #[arg(long, short = 'L')]
     pub print_build_logs: bool,
@@ -63,6 +69,15 @@ pub struct Args {
     /// repeated.
     #[arg(long, value_name = "URL")]
     pub content_addressed_mirror: Vec<String>,
+    /// Trust exactly the certificates of this PEM file for https downloads
+    /// (builtin:download). Without it: $SSL_CERT_FILE, else the PEM files
+    /// of $SSL_CERT_DIR, else abovo's built-in Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not check the certificates of https downloads, as guix-daemon
+    /// does not (the output's hash is checked anyway).
+    #[arg(long, conflicts_with = "ca_file")]
+    pub no_check_certificate: bool,
     /// Do not install the system call filter in the sandbox. By default, as
     /// in Nix, a builder cannot set setuid or setgid bits (EPERM) or use
     /// extended attributes (ENOTSUP); guix-daemon has no such filter, so
@@ -160,9 +175,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     opts.limits = Limits {
         max_silent_time: args.max_silent_time.map(Duration::from_secs),
         timeout: args.timeout.map(Duration::from_secs),
+        max_log_size: args.max_log_size,
     };
     opts.downloads.mirrors_file = args.mirrors.clone();
     opts.downloads.content_addressed_mirrors = args.content_addressed_mirror.clone();
+    opts.downloads.trust = match (&args.ca_file, args.no_check_certificate) {
+        (_, true) => Trust::Insecure,
+        (Some(f), false) => Trust::CaFile(f.clone()),
+        (None, false) => Trust::FromEnvironment,
+    };
     let bar = ctx.progress.then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(

@@ -2,6 +2,8 @@
 //! the builder, derivations in JSON, and a tiny HTTP server.
 #![allow(dead_code, clippy::unwrap_used)] // tests: a panic is the failure report
 
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -279,6 +281,39 @@ impl HttpServer {
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+}
+
+/// A server that accepts connections and never answers (for timeouts).
+pub fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    port
+}
+
+/// A fixed-output derivation built by a built-in (`download` or
+/// `git-download`); `extra` is merged in.
+pub fn builtin_drv(
+    builtin: &str,
+    name: &str,
+    hash_algo: &str,
+    hash: &str,
+    env: serde_json::Value,
+) -> serde_json::Value {
+    let mut j = serde_json::json!({
+        "name": name,
+        "outputs": {"out": {"hashAlgo": hash_algo, "hash": hash}},
+        "system": "x86_64-linux",
+        "builder": format!("builtin:{builtin}"),
+        "env": {},
+    });
+    merge(&mut j, serde_json::json!({ "env": env }));
+    j
 }
 
 /// SHA-256 of bytes in base16.

@@ -116,7 +116,7 @@ fn the_filter_denies_setuid_bits_and_xattrs_and_allows_the_rest() {
         let p = p as *mut u8;
         let bytes = path.as_bytes_with_nul();
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-        std::ptr::copy_nonoverlapping(b"user.abovo\0".as_ptr(), p.add(2048), 11);
+        std::ptr::copy_nonoverlapping(c"user.abovo".as_ptr().cast::<u8>(), p.add(2048), 11);
         p as usize as u32
     };
     let (mut r, w) = std::io::pipe().unwrap();

@@ -1,0 +1,208 @@
+//! Limits and downloads: `--max-log-size`, `--timeout` on the built-ins,
+//! and `https` for `builtin:download` against a local TLS server with a
+//! certificate made by the test (trusted through `--ca-file` or
+//! `SSL_CERT_FILE`, refused otherwise).
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod cli_build_support;
+
+use cli_build_support::tls::HttpsServer;
+use cli_build_support::{TestStore, builtin_drv, sha256_hex, silent_server};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_build_that_writes_too_much_log_is_killed() {
+    let mut t = TestStore::new();
+    if t.add_busybox("a_build_that_writes_too_much_log_is_killed")
+        .is_none()
+    {
+        return;
+    }
+    // Writes forever: only the limit ends it.
+    let drv = t.add_drv(&t.sh_drv(
+        "chatty",
+        "while true; do echo 0123456789abcdef0123456789abcdef; done",
+        json!({}),
+    ));
+    let start = Instant::now();
+    let out = t.run(&["build", "--max-log-size", "1000", &drv]);
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("was killed after writing more than 1000 bytes of log output"),
+        "{err}"
+    );
+    assert!(err.contains("see the build log"), "{err}");
+    let log = t.ok(&["log", &drv]);
+    assert_eq!(
+        log.len(),
+        1000,
+        "the log keeps exactly the first 1000 bytes"
+    );
+    assert!(log.starts_with("0123456789abcdef"));
+    assert!(!std::path::Path::new(&t.output(&drv)).exists());
+    // Under the limit nothing happens.
+    let drv = t.add_drv(&t.sh_drv("quiet", "echo 0123456789; echo done > $out", json!({})));
+    t.ok(&["build", "--max-log-size", "1000", &drv]);
+}
+
+#[test]
+fn timeout_stops_builtin_download() {
+    let t = TestStore::new();
+    let port = silent_server();
+    let drv = t.add_drv(&builtin_drv(
+        "download",
+        "never.tar.gz",
+        "sha256",
+        &sha256_hex(b"x"),
+        json!({"url": format!("\"http://127.0.0.1:{port}/never.tar.gz\"")}),
+    ));
+    let start = Instant::now();
+    let out = t.run(&["build", "--timeout", "2", &drv]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("built-in builder `download`") && err.contains("timed out after 2 seconds"),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn timeout_stops_builtin_git_download() {
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("timeout_stops_builtin_git_download: skipped: no git");
+        return;
+    }
+    let t = TestStore::new();
+    let port = silent_server();
+    let drv = t.add_drv(&builtin_drv(
+        "git-download",
+        "never-checkout",
+        "r:sha256",
+        &sha256_hex(b"x"),
+        json!({
+            "url": format!("\"http://127.0.0.1:{port}/repo.git\""),
+            "commit": "0123456789abcdef0123456789abcdef01234567",
+            "recursive?": "#f",
+        }),
+    ));
+    let start = Instant::now();
+    let out = t.run(&["build", "--timeout", "2", &drv]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("built-in builder `git-download`")
+            && err.contains("timed out after 2 seconds"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // git and its remote helper were killed with their process group.
+    std::thread::sleep(Duration::from_millis(200));
+    let url = format!("127.0.0.1:{port}");
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            assert!(
+                !String::from_utf8_lossy(&cmd).contains(&url),
+                "a git process survived: {}",
+                String::from_utf8_lossy(&cmd)
+            );
+        }
+    }
+}
+
+#[test]
+fn https_downloads_check_the_certificate() {
+    let t = TestStore::new();
+    let body = b"served over TLS\n".to_vec();
+    let server = HttpsServer::start(vec![("/f.tar.gz".into(), body.clone())]);
+    let ca = t.write("ca.pem", server.ca_pem.as_bytes());
+    let hash = sha256_hex(&body);
+    let drv = |name: &str| {
+        t.add_drv(&builtin_drv(
+            "download",
+            name,
+            "sha256",
+            &hash,
+            json!({"url": format!("\"{}\"", server.url("/f.tar.gz"))}),
+        ))
+    };
+    let no_env = |args: &[&str]| {
+        t.cmd(args)
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap()
+    };
+    // Not trusted by the built-in roots: a clear error, nothing built.
+    let untrusted = drv("untrusted.tar.gz");
+    let out = no_env(&["build", &untrusted]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in [
+        "TLS certificate is not trusted",
+        "UnknownIssuer",
+        "abovo's built-in Mozilla roots",
+        "--ca-file",
+        "--no-check-certificate",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    assert!(!std::path::Path::new(&t.output(&untrusted)).exists());
+    // Trusted through --ca-file.
+    let out = no_env(&["build", "--ca-file", ca.to_str().unwrap(), &untrusted]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(t.output(&untrusted)).unwrap(), body);
+    // Through SSL_CERT_FILE.
+    let via_env = drv("via-env.tar.gz");
+    let out = t
+        .cmd(&["build", &via_env])
+        .env("SSL_CERT_FILE", &ca)
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(t.output(&via_env)).unwrap(), body);
+    // Through SSL_CERT_DIR.
+    let dir = t.dir.path().join("certs");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(&ca, dir.join("test-ca.pem")).unwrap();
+    let via_dir = drv("via-dir.tar.gz");
+    let out = t
+        .cmd(&["build", &via_dir])
+        .env_remove("SSL_CERT_FILE")
+        .env("SSL_CERT_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Without any check, as guix-daemon does.
+    let unchecked = drv("unchecked.tar.gz");
+    let out = no_env(&["build", "--no-check-certificate", &unchecked]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(t.output(&unchecked)).unwrap(), body);
+    // A CA file that is not one is named.
+    let bad = t.write("bad.pem", b"not a certificate\n");
+    let out = no_env(&["build", "--ca-file", bad.to_str().unwrap(), &drv("bad-ca")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.pem") && err.contains("no PEM certificate"),
+        "{err}"
+    );
+    assert!(t.verify_consistent());
+}
