@@ -11,8 +11,10 @@
 //! a directory of `.drv` files (a real `/gnu/store`, `/nix/store`, or an
 //! unpacked corpus), a `.tar.zst` of them, a corpus folder (`drvs.tar.zst`
 //! with `packages.tsv.zst` and `store-meta.tsv.zst`), or an abovo
-//! [`snapshot`] — and returns a [`Graph`]. Parsing is parallel (rayon);
-//! progress goes to a [`load::Reporter`]. Lower level:
+//! [`snapshot`] — and returns a [`Graph`]. Parsing is parallel (rayon),
+//! with a strict zero-copy reader ([`load::parse_record`]) that gives the
+//! same records and errors as `Derivation::parse`; progress goes to a
+//! [`load::Reporter`]. Lower level:
 //! [`load::read_directory`] / [`load::read_tarball`] give the raw files,
 //! [`build::DrvRecord`] and [`build::build_graph`] build a graph from parsed
 //! derivations (also handy for hand-made graphs in tests).
@@ -41,11 +43,15 @@
 //! [`query::Walk`] (hide sources, stop at fixed-output derivations, depth).
 //!
 //! **Snapshots** ([`snapshot`]): [`snapshot::write`] and [`snapshot::read`]
-//! store a whole graph with its tables in a few megabytes.
+//! store a whole graph with its tables in a few megabytes (the Guix 1.5.0
+//! corpus: 8.3 MB, read in about 40 ms); [`snapshot::read_trusted`] skips
+//! the checksum and the acyclicity check for a snapshot compiled into the
+//! program.
 //!
-//! **Verification** ([`verify`]): recompute every `.drv` path and output
-//! path of a set of derivations from their bytes, in dependency order with
-//! a memoised derivation hash.
+//! **Verification** ([`verify`]): [`verify::verify_files`] recomputes
+//! every `.drv` path and output path of a set of derivations from their
+//! bytes, in dependency order with a memoised derivation hash, and reports
+//! every mismatch with the expected and actual value.
 //!
 //! # Example
 //!

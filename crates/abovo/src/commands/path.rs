@@ -71,12 +71,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         }
         out.flush()?;
     }
-    if paths.is_empty() {
-        ctx.warn(&format!(
+    let negative = paths.is_empty().then(|| {
+        format!(
             "no path from {} to {}",
             display_name(&graph, from),
             display_name(&graph, to)
-        ));
+        )
+    });
+    // The process ends with the answer: handing a graph of millions of
+    // small allocations back to the allocator one by one would only delay
+    // the exit, so it is left to the operating system.
+    std::mem::forget(graph);
+    if let Some(message) = negative {
+        ctx.warn(&message);
         return Ok(exit::NEGATIVE);
     }
     Ok(exit::SUCCESS)
