@@ -339,14 +339,15 @@ impl Builder<'_> {
     ) -> Result<u32, BuildError> {
         let store = self.store;
         let shown = store.display(drv_path);
-        let log_path = store.log_path(drv_path);
-        let mut log = LogWriter::create(&log_path).map_err(|e| {
+        let log_base = super::log::log_base(&store.log_dir(), &drv_path.base_name());
+        let mut log = LogWriter::create(&log_base, self.opts.log_compression).map_err(|e| {
             BuildError::Store(StoreError::Io {
-                path: log_path.clone(),
-                action: "create log file",
+                path: log_base.clone(),
+                action: "create the log file",
                 source: e,
             })
         })?;
+        let log_path = log.path();
         let store_in_chroot =
             chroot::inside(&staging.chroot, Path::new(store.store_dir().as_str()));
         if let Some(name) = drv.builtin() {

@@ -60,6 +60,9 @@ pub struct BuildOptions {
     pub tmp_dir: PathBuf,
     /// Settings of `builtin:download` and `builtin:git-download`.
     pub downloads: DownloadOptions,
+    /// How build logs are compressed (gzip, as guix-daemon does by
+    /// default).
+    pub log_compression: log::LogCompression,
     /// Install the system call filter in the sandbox (no setuid or setgid
     /// bits, no extended attributes), as Nix does; on by default.
     pub filter_syscalls: bool,
@@ -83,6 +86,7 @@ impl BuildOptions {
                 .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
             downloads: DownloadOptions::default(),
             filter_syscalls: true,
+            log_compression: log::LogCompression::Gzip,
         }
     }
 }

@@ -10,8 +10,8 @@
 //!   as in Guix. The default is `$XDG_DATA_HOME/abovo/store`
 //!   (`~/.local/share/abovo/store`), which needs no privileges;
 //! * the **state directory**, Guix's `/var/guix`: `db/db.sqlite` (Guix's
-//!   schema, [`db`]), `db/schema`, `log/drvs/xx/…` (build logs, as Guix
-//!   names them) and `userpool/` (locks on build uids). By default it sits
+//!   schema, [`db`]), `db/schema`, `log/drvs/xx/…[.gz]` (build logs, as
+//!   Guix names them) and `userpool/` (locks on build uids). By default it sits
 //!   next to the store: `<parent of store>/var/abovo`, so a store in
 //!   `/tmp/x/store` keeps its state in `/tmp/x/var/abovo`, and the default
 //!   store's state is `~/.local/share/abovo/var/abovo`. abovo never picks
@@ -294,15 +294,11 @@ impl LocalStore {
             .collect()
     }
 
-    /// Where the build log of `drv` is kept: `log/drvs/<2 chars>/<rest>.gz`
-    /// under the state directory, as Guix names it.
-    pub fn log_path(&self, drv: &StorePath) -> PathBuf {
-        let base = drv.base_name();
-        self.config
-            .state_dir
-            .join("log/drvs")
-            .join(&base[..2])
-            .join(format!("{}.gz", &base[2..]))
+    /// The directory of build logs, `<state>/log` (Guix's `/var/log/guix`):
+    /// the log of `/…/xxrest.drv` is `drvs/xx/rest[.gz|.bz2]` in it (see
+    /// [`crate::build::log`]).
+    pub fn log_dir(&self) -> PathBuf {
+        self.config.state_dir.join("log")
     }
 
     /// A fresh, unique temporary name inside the store directory. Its name

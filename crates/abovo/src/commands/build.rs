@@ -5,6 +5,7 @@ use crate::exit;
 use crate::output::{Context, Format, print_json};
 use abovo_build::LocalStore;
 use abovo_build::build::{BuildError, BuildOptions, Builder, DrvResult, Realised, Reporter};
+use abovo_build::build::log::LogCompression;
 use abovo_build::builtins::tls::Trust;
 use abovo_build::sandbox::{HelperCommand, Limits};
 use abovo_store::StorePath;
@@ -84,12 +85,26 @@ pub struct Args {
     /// this flag gives a builder exactly guix-daemon's system calls.
     #[arg(long)]
     pub no_syscall_filter: bool,
+    /// How build logs are compressed (`abovo log` reads them all).
+    #[arg(long, value_enum, default_value_t = LogCompressionArg::Gzip)]
+    pub log_compression: LogCompressionArg,
     /// Output format: text (output paths) or json (every result).
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// `--log-compression` values, as guix-daemon's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogCompressionArg {
+    /// Plain text.
+    None,
+    /// gzip (`.gz`), guix-daemon's default.
+    Gzip,
+    /// bzip2 (`.bz2`).
+    Bzip2,
 }
 
 struct CliReporter {
@@ -172,6 +187,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     opts.keep_failed = args.keep_failed;
     opts.keep_going = args.keep_going;
     opts.filter_syscalls = !args.no_syscall_filter;
+    opts.log_compression = match args.log_compression {
+        LogCompressionArg::None => LogCompression::None,
+        LogCompressionArg::Gzip => LogCompression::Gzip,
+        LogCompressionArg::Bzip2 => LogCompression::Bzip2,
+    };
     opts.limits = Limits {
         max_silent_time: args.max_silent_time.map(Duration::from_secs),
         timeout: args.timeout.map(Duration::from_secs),

@@ -1,17 +1,31 @@
-//! `abovo log DRV`: print the build log of a derivation.
+//! `abovo log DRV`: print the build log of a derivation, from abovo's store
+//! or from a log directory laid out as guix-daemon's (`/var/log/guix`).
 
 use super::store::{StoreArgs, parse_item};
 use crate::exit;
 use crate::output::Context;
-use abovo_build::build::log::read_log;
+use abovo_build::build::log::{find_log, log_base, read_log};
+use abovo_store::StorePath;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// Print the build log of a derivation (or of the derivation that built an
 /// output).
+///
+/// Logs are found as guix-daemon keeps them: `drvs/XX/REST` under the log
+/// directory, where XXREST is the `.drv` file name, compressed with gzip
+/// (`.gz`), bzip2 (`.bz2`) or not at all; the newest wins when there are
+/// several. abovo's log directory is `log/` in the state directory; with
+/// --log-dir any other, such as Guix's own /var/log/guix.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A `.drv` path or an output path.
+    /// A `.drv` path or an output path (with --log-dir: a `.drv` path or
+    /// its file name).
     pub item: String,
+    /// Read the log from this directory (laid out as guix-daemon's, e.g.
+    /// /var/log/guix) instead of abovo's store; no store is opened.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -19,34 +33,61 @@ pub struct Args {
 
 /// Runs `abovo log`.
 pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
-    let store = args.store.open()?;
-    let item = parse_item(&store, &args.item)?;
-    let drv = if item.is_derivation() {
-        item
-    } else {
-        let from_info = store.path_info(&item)?.and_then(|i| i.deriver);
-        match from_info {
-            Some(d) => d,
-            None => store
-                .db()
-                .valid_derivers(&item)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| {
-                    anyhow::anyhow!("no derivation is known to build `{}`", args.item)
-                })?,
+    let (log_dir, shown, base) = match &args.log_dir {
+        Some(dir) => {
+            let base = drv_base_name(&args.item)?;
+            (dir.clone(), args.item.clone(), base)
+        }
+        None => {
+            let store = args.store.open()?;
+            let drv = deriver(&store, &args.item)?;
+            (store.log_dir(), store.display(&drv), drv.base_name())
         }
     };
-    let file = store.log_path(&drv);
-    let bytes = read_log(&file).map_err(|e| {
+    let file = find_log(&log_dir, &base).ok_or_else(|| {
         anyhow::anyhow!(
-            "no build log for `{}` (looked at `{}`: {e})",
-            store.display(&drv),
-            file.display()
+            "no build log for `{shown}` (looked for `{}` with no extension, `.gz` and `.bz2`)",
+            log_base(&log_dir, &base).display()
         )
     })?;
+    let bytes = read_log(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read the build log `{}`: {e}", file.display()))?;
     let mut out = std::io::stdout().lock();
     out.write_all(&bytes)?;
     out.flush()?;
     Ok(exit::SUCCESS)
+}
+
+/// The `.drv` file name of `item` (a path in any store, or the bare name).
+fn drv_base_name(item: &str) -> anyhow::Result<String> {
+    let name = Path::new(item.trim_end_matches('/'))
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let path = StorePath::from_base_name(name)
+        .map_err(|e| anyhow::anyhow!("`{item}` is not a store path: {e}"))?;
+    if !path.is_derivation() {
+        anyhow::bail!(
+            "`{item}` is not a derivation (`.drv`) path; with --log-dir give the derivation \
+             (`guix gc --derivers ITEM` names it)"
+        );
+    }
+    Ok(name.to_owned())
+}
+
+/// The derivation of `item`: itself, or the deriver the database records.
+fn deriver(store: &abovo_build::LocalStore, item: &str) -> anyhow::Result<StorePath> {
+    let path = parse_item(store, item)?;
+    if path.is_derivation() {
+        return Ok(path);
+    }
+    if let Some(d) = store.path_info(&path)?.and_then(|i| i.deriver) {
+        return Ok(d);
+    }
+    store
+        .db()
+        .valid_derivers(&path)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no derivation is known to build `{item}`"))
 }
