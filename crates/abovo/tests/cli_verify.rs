@@ -277,3 +277,68 @@ fn the_whole_corpus_verifies() {
     assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
     assert!(text(&o).contains("checked 71817 .drv files: 71817 parsed and re-serialised, 71817 .drv paths, 77981 output paths"), "{}", text(&o));
 }
+
+#[test]
+fn a_real_closure_copied_from_the_corpus() {
+    let Some(corpus) = std::env::var_os("ABOVO_GUIX_CORPUS").filter(|v| !v.is_empty()) else {
+        println!("skipped a_real_closure_copied_from_the_corpus: ABOVO_GUIX_CORPUS is not set");
+        return;
+    };
+    use abovo_graph::load::{LoadOptions, Silent};
+    let corpus = std::path::PathBuf::from(corpus);
+    let files = abovo_graph::load::read_tarball(&corpus.join("drvs.tar.zst"), &Silent).unwrap();
+    let store = StoreDir::default();
+    let graph = abovo_graph::load::graph_of_files(
+        files.clone(),
+        LoadOptions {
+            store: &store,
+            packages: None,
+            meta: None,
+            reporter: &Silent,
+        },
+    )
+    .unwrap();
+    // The derivations of GNU Hello's closure, copied to a directory.
+    let hello = abovo_graph::resolve::resolve(&graph, "hello").unwrap();
+    let closure = abovo_graph::query::closure(&graph, &[hello], &Default::default());
+    let names: std::collections::BTreeSet<String> = closure
+        .iter()
+        .filter(|&&n| graph.derivation(n).is_some())
+        .map(|&n| graph.base_name(n))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    for f in files.iter().filter(|f| names.contains(&f.name)) {
+        std::fs::write(dir.path().join(&f.name), &f.bytes).unwrap();
+    }
+    let top = dir.path().join(graph.base_name(hello));
+    let o = abovo(&["verify", top.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("checked {} .drv files", names.len())),
+        "{}",
+        text(&o)
+    );
+
+    // One byte of the environment of one of hello's direct inputs: that
+    // input's path no longer matches, and neither do hello's outputs.
+    let make = graph
+        .inputs(hello)
+        .iter()
+        .find(|&&n| graph.name(n) == "make-4.4.1.drv")
+        .map(|&n| dir.path().join(graph.base_name(n)))
+        .unwrap();
+    tamper(&make, "\"C.UTF-8\"", "\"C.UTF-9\"");
+    let o = abovo(&["verify", top.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m = v["mismatches"].as_array().unwrap();
+    assert!(
+        m.iter()
+            .any(|x| x["drv"].as_str().unwrap().ends_with("-make-4.4.1.drv")
+                && x["what"] == "store path")
+    );
+    assert!(m.iter().any(
+        |x| x["drv"].as_str().unwrap().ends_with("-hello-2.12.2.drv")
+            && x["what"] == "output \"out\""
+    ));
+}
