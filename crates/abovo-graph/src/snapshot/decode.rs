@@ -14,8 +14,32 @@ use crate::packages::{Package, PackageTable};
 use crate::strings::{StrId, Strings};
 use abovo_store::derivation::FixedOutput;
 use abovo_store::hash::{Hash, HashAlgo};
-use abovo_store::nixbase32;
 use abovo_store::store_path::{StoreDir, StorePath};
+
+/// The 32 nix32 characters of a 20-byte store path digest: the digest read
+/// as one little-endian 160-bit number, five bits a character, most
+/// significant first (what `abovo_store::nixbase32::encode` gives, without
+/// building a string — this runs for every node of a snapshot).
+fn hash_part_of(d: &[u8]) -> [u8; 32] {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
+    let mut lo = [0u8; 16];
+    lo.copy_from_slice(&d[..16]);
+    let lo = u128::from_le_bytes(lo);
+    let hi = u32::from_le_bytes([d[16], d[17], d[18], d[19]]);
+    let mut out = [0u8; 32];
+    for (k, c) in out.iter_mut().rev().enumerate() {
+        let bit = 5 * k as u32;
+        let v = if bit + 5 <= 128 {
+            (lo >> bit) as u32
+        } else if bit >= 128 {
+            hi >> (bit - 128)
+        } else {
+            ((lo >> bit) as u32) | (hi << (128 - bit))
+        };
+        *c = ALPHABET[(v & 31) as usize];
+    }
+    out
+}
 
 fn invalid(msg: impl Into<String>) -> SnapshotError {
     SnapshotError::Invalid(msg.into())
@@ -118,16 +142,7 @@ fn nodes(data: &[u8], h: &Header) -> Result<Nodes, SnapshotError> {
     // Indexed, so rayon collects straight into a vector of the final size.
     let hash_parts = {
         use rayon::prelude::*;
-        digests
-            .par_chunks_exact(20)
-            .map(|c| {
-                let mut a = [0u8; 32];
-                let mut buf = String::with_capacity(32);
-                nixbase32::encode_into(c, &mut buf);
-                a.copy_from_slice(buf.as_bytes());
-                a
-            })
-            .collect()
+        digests.par_chunks_exact(20).map(hash_part_of).collect()
     };
     let mut names = Vec::with_capacity(h.nodes);
     for _ in 0..h.nodes {
@@ -166,7 +181,6 @@ fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
     let mut outputs = Vec::with_capacity(cap(h.outputs));
     let mut env = Vec::with_capacity(cap(h.env));
     let sid = |d: &mut Dec<'_>, what| d.below(h.strings, what).map(StrId);
-    let mut buf = String::with_capacity(32);
     let mut node = 0u64;
     for i in 0..h.drvs {
         let delta = d.var("derivation node")?;
@@ -198,11 +212,7 @@ fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
                 1 => {
                     let pname = sid(&mut d, "output path name")?;
                     let digest = d.array::<20>("output hash")?;
-                    buf.clear();
-                    nixbase32::encode_into(&digest, &mut buf);
-                    let mut hp = [0u8; 32];
-                    hp.copy_from_slice(buf.as_bytes());
-                    OutPath::Stored(hp, pname)
+                    OutPath::Stored(hash_part_of(&digest), pname)
                 }
                 2 if fixed.is_some() => OutPath::Fixed,
                 t => return Err(invalid(format!("output path tag {t}"))),
@@ -515,6 +525,19 @@ pub(super) fn decode(frames: &[&[u8]], trusted: bool) -> Result<(Graph, String),
     }
     graph.set_meta(meta);
     Ok((graph, h.creator.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn hash_parts_are_nix32(d in proptest::array::uniform20(any::<u8>())) {
+            let want = abovo_store::nixbase32::encode(&d);
+            prop_assert_eq!(&super::hash_part_of(&d)[..], want.as_bytes());
+        }
+    }
 }
 
 #[cold]
