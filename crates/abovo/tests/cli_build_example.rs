@@ -83,7 +83,9 @@ fn busybox_chain() {
     // the build id.
     assert!(stdout.contains("-built on "), "{stdout}");
     assert!(stdout.contains("+built on "), "{stdout}");
-    assert!(stdout.contains("@@ offset 0x0"), "{stdout}");
+    // (Not necessarily at offset 0: the first random bytes agree one time
+    // in 256.)
+    assert!(stdout.contains("@@ offset 0x"), "{stdout}");
 
     // The closure of the bundle output really rests on busybox.
     let info = abovo(&["store", "info", "-f", "json", &bundle]);

@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 /// A registered (or checked) output.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OutputResult {
     /// The output name.
     pub name: String,

@@ -93,6 +93,7 @@ impl BuildOptions {
 
 /// One output whose rebuild differs.
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OutputDifference {
     /// The output name.
     pub output: String,

@@ -4,14 +4,18 @@ use super::store::{HELPER_SUBCOMMAND, StoreArgs, parse_item};
 use crate::exit;
 use crate::output::{Context, Format, print_json};
 use abovo_build::LocalStore;
-use abovo_build::build::{BuildError, BuildOptions, Builder, DrvResult, Realised, Reporter};
 use abovo_build::build::log::LogCompression;
+use abovo_build::build::{
+    BuildError, BuildOptions, BuildReport, Builder, DrvResult, Realised, Reporter,
+};
 use abovo_build::builtins::tls::Trust;
 use abovo_build::sandbox::{HelperCommand, Limits};
 use abovo_store::StorePath;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Build derivations (and whatever they need) in abovo's sandbox, and print
@@ -107,11 +111,29 @@ pub enum LogCompressionArg {
     Bzip2,
 }
 
+/// Draws a build on standard error: a progress bar with the derivations
+/// running (on a terminal), `building …` notes, and with `-L` the builders'
+/// logs, line by line. When more than one derivation can build at once,
+/// each log line is prefixed with its derivation's name (`hello-2.12> `),
+/// so interleaved logs stay readable; a single build's log is printed as
+/// it is.
 struct CliReporter {
     bar: Option<ProgressBar>,
     print_logs: bool,
     notes: bool,
     store_dir: String,
+    jobs: usize,
+    state: Mutex<ReporterState>,
+}
+
+#[derive(Default)]
+struct ReporterState {
+    /// Prefix log lines with the derivation's name.
+    prefix: bool,
+    /// Names of the derivations building now, in the bar's message.
+    running: BTreeSet<String>,
+    /// The unfinished last line of each derivation's log.
+    partial: BTreeMap<StorePath, Vec<u8>>,
 }
 
 impl CliReporter {
@@ -122,10 +144,62 @@ impl CliReporter {
             None => {}
         }
     }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ReporterState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn show_running(&self, state: &ReporterState) {
+        if let Some(bar) = &self.bar {
+            let names: Vec<&str> = state.running.iter().map(String::as_str).collect();
+            bar.set_message(names.join(", "));
+        }
+    }
+
+    fn write_log(&self, bytes: &[u8]) {
+        let write = || {
+            let _ = std::io::stderr().lock().write_all(bytes);
+        };
+        match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+
+    /// The complete lines of `data` (with what was left over from the
+    /// previous chunk), prefixed; keeps the rest for later.
+    fn prefixed_lines(state: &mut ReporterState, drv: &StorePath, data: &[u8]) -> Vec<u8> {
+        let pending = state.partial.entry(drv.clone()).or_default();
+        pending.extend_from_slice(data);
+        let Some(last_newline) = pending.iter().rposition(|b| *b == b'\n') else {
+            return Vec::new();
+        };
+        let rest = pending.split_off(last_newline + 1);
+        let complete = std::mem::replace(pending, rest);
+        prefix_lines(display_name(drv), &complete)
+    }
+}
+
+/// A derivation's name without `.drv` (`hello-2.12`).
+fn display_name(drv: &StorePath) -> &str {
+    drv.name().strip_suffix(".drv").unwrap_or(drv.name())
+}
+
+/// `name> ` before every line of `text` (which ends with a newline, unless
+/// it is the last piece of a log).
+fn prefix_lines(name: &str, text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 16);
+    for line in text.split_inclusive(|b| *b == b'\n') {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"> ");
+        out.extend_from_slice(line);
+    }
+    out
 }
 
 impl Reporter for CliReporter {
     fn planned(&self, drvs: &[StorePath]) {
+        self.state().prefix = self.jobs > 1 && drvs.len() > 1;
         if let Some(bar) = &self.bar {
             bar.set_length(drvs.len() as u64);
         }
@@ -143,22 +217,37 @@ impl Reporter for CliReporter {
             String::new()
         };
         self.say(format!("building {}/{drv}{round}...", self.store_dir));
-        if let Some(bar) = &self.bar {
-            bar.set_message(drv.name().to_owned());
-        }
+        let mut state = self.state();
+        state.running.insert(display_name(drv).to_owned());
+        self.show_running(&state);
     }
-    fn log(&self, _drv: &StorePath, data: &[u8]) {
-        if self.print_logs {
-            let write = || {
-                let _ = std::io::stderr().lock().write_all(data);
-            };
-            match &self.bar {
-                Some(bar) => bar.suspend(write),
-                None => write(),
+    fn log(&self, drv: &StorePath, data: &[u8]) {
+        if !self.print_logs {
+            return;
+        }
+        let mut state = self.state();
+        if state.prefix {
+            let lines = Self::prefixed_lines(&mut state, drv, data);
+            drop(state);
+            if !lines.is_empty() {
+                self.write_log(&lines);
             }
+        } else {
+            drop(state);
+            self.write_log(data);
         }
     }
-    fn finished(&self, _drv: &StorePath, _ok: bool) {
+    fn finished(&self, drv: &StorePath, _ok: bool) {
+        let mut state = self.state();
+        state.running.remove(display_name(drv));
+        let rest = state.partial.remove(drv).unwrap_or_default();
+        self.show_running(&state);
+        drop(state);
+        if !rest.is_empty() {
+            let mut last = prefix_lines(display_name(drv), &rest);
+            last.push(b'\n');
+            self.write_log(&last);
+        }
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
@@ -218,27 +307,44 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         print_logs: args.print_build_logs,
         notes: ctx.notes,
         store_dir: store.store_dir().to_string(),
+        jobs: opts.jobs,
+        state: Mutex::new(ReporterState::default()),
     };
     let builder = Builder::new(&store, opts, &reporter);
     let report = builder.build(&targets)?;
     if let Some(bar) = &reporter.bar {
         bar.finish_and_clear();
     }
-    let mut negative = false;
-    let mut failed = false;
-    for (_, e) in report.failures() {
-        if e.is_not_deterministic() {
-            negative = true;
-        } else {
-            failed = true;
-        }
-        if args.format == Format::Text {
-            ctx.error(&anyhow::anyhow!("{e}"));
+    let code = exit_code(&report);
+    if args.format == Format::Json {
+        print_json(&json_report(&store, &targets, &report, code)?)?;
+        return Ok(code);
+    }
+    // The failures themselves, then one line per failure for what could
+    // not be built because of it (instead of one error per dependent).
+    let mut blocked: BTreeMap<&str, Vec<&StorePath>> = BTreeMap::new();
+    for (drv, e) in report.failures() {
+        match e {
+            BuildError::DependencyFailed { dependency, .. } => {
+                blocked.entry(dependency.as_str()).or_default().push(drv);
+            }
+            _ => ctx.error(&anyhow::anyhow!("{e}")),
         }
     }
-    if args.format == Format::Json {
-        print_json(&json_report(&store, &report))?;
-    } else if !failed && !negative {
+    for (dependency, drvs) in blocked {
+        let mut names: Vec<&str> = drvs.iter().map(|d| display_name(d)).collect();
+        names.sort_unstable();
+        let shown = if names.len() > 5 {
+            format!("{}, …", names[..5].join(", "))
+        } else {
+            names.join(", ")
+        };
+        ctx.error(&anyhow::anyhow!(
+            "{} derivation(s) not built because `{dependency}` failed: {shown}",
+            names.len()
+        ));
+    }
+    if code == exit::SUCCESS {
         let mut out = std::io::stdout().lock();
         for t in &targets {
             let drv = store.read_derivation(t)?;
@@ -249,50 +355,135 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             }
         }
     }
-    Ok(if failed {
-        exit::ERROR
-    } else if negative {
-        exit::NEGATIVE
-    } else {
-        exit::SUCCESS
-    })
+    Ok(code)
 }
 
-fn json_report(store: &LocalStore, report: &abovo_build::build::BuildReport) -> serde_json::Value {
+/// 0 when everything was built (or was valid, or matched), 1 when the only
+/// failures are reproducibility differences (and what could not be built
+/// because of them), 2 when anything else failed.
+fn exit_code(report: &BuildReport) -> u8 {
+    let differing: BTreeSet<&StorePath> = report
+        .failures()
+        .filter(|(_, e)| e.is_not_deterministic())
+        .map(|(d, _)| d)
+        .collect();
+    let mut negative = false;
+    for (_, e) in report.failures() {
+        match e {
+            e if e.is_not_deterministic() => negative = true,
+            BuildError::DependencyFailed { dependency, .. }
+                if differing
+                    .iter()
+                    .any(|d| d.base_name() == base_of(dependency)) =>
+            {
+                negative = true
+            }
+            _ => return exit::ERROR,
+        }
+    }
+    if negative {
+        exit::NEGATIVE
+    } else if report.success() {
+        exit::SUCCESS
+    } else {
+        // Skipped derivations without a failure cannot happen; be safe.
+        exit::ERROR
+    }
+}
+
+/// The file name of a displayed store path.
+fn base_of(shown: &str) -> &str {
+    shown.rsplit('/').next().unwrap_or(shown)
+}
+
+/// The JSON report: the targets with their output paths, every result
+/// (what was built, checked or repaired with its outputs; failures with
+/// their kind, message and details), the exit code.
+fn json_report(
+    store: &LocalStore,
+    targets: &[StorePath],
+    report: &BuildReport,
+    code: u8,
+) -> anyhow::Result<serde_json::Value> {
+    use serde_json::json;
+    let mut target_list = Vec::new();
+    for t in targets {
+        let drv = store.read_derivation(t)?;
+        let outputs: BTreeMap<&str, String> = drv
+            .outputs
+            .iter()
+            .filter_map(|(n, o)| o.path.as_ref().map(|p| (n.as_str(), store.display(p))))
+            .collect();
+        target_list.push(json!({"drv": store.display(t), "outputs": outputs}));
+    }
     let results: Vec<serde_json::Value> = report
         .results
         .iter()
         .map(|(drv, r)| {
             let drv = store.display(drv);
             match r {
-                DrvResult::Done(Realised::Valid) => {
-                    serde_json::json!({"drv": drv, "status": "valid"})
-                }
+                DrvResult::Done(Realised::Valid) => json!({"drv": drv, "status": "valid"}),
                 DrvResult::Done(Realised::Built(o)) => {
-                    serde_json::json!({"drv": drv, "status": "built", "outputs": o})
+                    json!({"drv": drv, "status": "built", "outputs": o})
                 }
                 DrvResult::Done(Realised::Checked(o)) => {
-                    serde_json::json!({"drv": drv, "status": "checked", "outputs": o})
+                    json!({"drv": drv, "status": "checked", "outputs": o})
                 }
                 DrvResult::Done(Realised::Repaired(o)) => {
-                    serde_json::json!({"drv": drv, "status": "repaired", "outputs": o})
+                    json!({"drv": drv, "status": "repaired", "outputs": o})
                 }
                 DrvResult::Failed(BuildError::NotDeterministic {
                     against_previous_round,
                     differences,
                     ..
-                }) => serde_json::json!({
+                }) => json!({
                     "drv": drv,
                     "status": "differs",
                     "against": if *against_previous_round { "previous-round" } else { "registered" },
                     "differences": differences,
                 }),
                 DrvResult::Failed(e) => {
-                    serde_json::json!({"drv": drv, "status": "failed", "error": e.to_string()})
+                    let mut j = json!({"drv": drv, "status": "failed", "error": e.to_string()});
+                    match e {
+                        BuildError::BuilderFailed { how, log, kept, .. } => {
+                            j["kind"] = json!("builder");
+                            j["how"] = json!(how);
+                            j["log"] = json!(log);
+                            j["kept"] = json!(kept);
+                        }
+                        BuildError::HashMismatch {
+                            path,
+                            expected,
+                            actual,
+                            ..
+                        } => {
+                            j["kind"] = json!("hash-mismatch");
+                            j["path"] = json!(path);
+                            j["expected"] = json!(expected);
+                            j["actual"] = json!(actual);
+                        }
+                        BuildError::DependencyFailed { dependency, .. } => {
+                            j["kind"] = json!("dependency-failed");
+                            j["dependency"] = json!(dependency);
+                        }
+                        BuildError::BuiltinFailed { builtin, reason, .. } => {
+                            j["kind"] = json!("builtin");
+                            j["builtin"] = json!(builtin);
+                            j["reason"] = json!(reason);
+                        }
+                        BuildError::Sandbox { .. } => j["kind"] = json!("sandbox"),
+                        _ => j["kind"] = json!("other"),
+                    }
+                    j
                 }
-                DrvResult::Skipped => serde_json::json!({"drv": drv, "status": "skipped"}),
+                DrvResult::Skipped => json!({"drv": drv, "status": "skipped"}),
             }
         })
         .collect();
-    serde_json::json!({ "success": report.success(), "results": results })
+    Ok(json!({
+        "success": report.success(),
+        "exitCode": code,
+        "targets": target_list,
+        "results": results,
+    }))
 }
