@@ -5,7 +5,8 @@
 //! job. Building a derivation here means what it means for `guix-daemon`
 //! (sandbox.md): the builder runs in fresh user, mount, PID, network, IPC
 //! and UTS namespaces, in a chroot holding only its input closure, with the
-//! environment Guix gives it; its outputs are checked, canonicalised, hashed
+//! environment Guix gives it, behind locked mounts and Nix's system call
+//! filter; its outputs are checked, canonicalised, hashed
 //! and scanned for references in one pass, and registered in a database
 //! with Guix's schema in one transaction.
 //!
@@ -13,10 +14,10 @@
 //! | --- | --- |
 //! | [`store`] | the store directory and its SQLite database, locks, adding items, verification |
 //! | [`build`] | planning, scheduling and realising derivations; `--check` and `--rounds` |
-//! | [`builtins`] | `builtin:download` and `builtin:git-download` |
+//! | [`builtins`] | `builtin:download` (with its trust store) and `builtin:git-download` |
 //! | [`diff`] | file-by-file comparison of two trees |
 //! | [`fsutil`] | deleting, copying and canonicalising trees |
-//! | [`sandbox`] | the namespaces, the chroot and the helper process that runs a builder |
+//! | [`sandbox`] | the namespaces, the chroot, the system call filter and the helper process that runs a builder |
 //!
 //! Nothing here prints: progress reaches the caller through a reporter.
 //!

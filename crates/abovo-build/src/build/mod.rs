@@ -11,7 +11,7 @@
 //!    its inputs are done; after a failure no new build starts (unless
 //!    `keep_going`) and the derivations that depend on it are reported as
 //!    such.
-//! 3. **realise** each one ([`goal`]): lock its outputs (a second process
+//! 3. **realise** each one (`goal.rs`): lock its outputs (a second process
 //!    asking for the same derivation waits here and then finds them valid),
 //!    run the builder in its sandbox or a built-in, post-process the outputs
 //!    ([`outputs`]) and register them in one transaction.

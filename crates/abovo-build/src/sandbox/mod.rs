@@ -33,6 +33,13 @@
 //!
 //! When user namespaces are unavailable the build fails with an error that
 //! says so. abovo never builds without its sandbox.
+//!
+//! # Hardening beyond guix-daemon's namespaces
+//!
+//! Before it executes the builder, the sandbox locks its mounts in a nested
+//! user and mount namespace (as Guix's 2025 daemon does; [`helper`]) and
+//! installs Nix's system call filter ([`seccomp`]). The log is read with
+//! Guix's three [`Limits`]: silence, total time and log size.
 
 pub mod chroot;
 pub mod helper;

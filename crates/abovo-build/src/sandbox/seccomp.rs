@@ -26,7 +26,7 @@
 //! The sections are compiled by `seccompiler` (pure Rust, no libseccomp);
 //! seccompiler checks one architecture per program and kills on any other,
 //! so abovo compiles each section on its own, removes that check (verified
-//! by [`tests`]), and joins the sections behind its own dispatch. Two
+//! by its unit tests), and joins the sections behind its own dispatch. Two
 //! programs are installed, one per error (`EPERM` and `ENOTSUP`), because a
 //! seccompiler program has one action for every match; the kernel runs
 //! both on every call.
