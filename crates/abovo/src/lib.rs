@@ -12,8 +12,8 @@ pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod output;
-pub mod source;
 pub mod report;
+pub mod source;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -287,7 +287,10 @@ fn git_serializer() {
     std::fs::write(dir.join("e"), b"").unwrap();
     // Git's own ids for the empty tree and the empty blob.
     assert_eq!(
-        one_line(&["hash", "-S", "git", "-H", "sha1", "-f", "hex", "empty"], dir),
+        one_line(
+            &["hash", "-S", "git", "-H", "sha1", "-f", "hex", "empty"],
+            dir
+        ),
         "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
     );
     assert_eq!(

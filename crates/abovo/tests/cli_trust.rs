@@ -170,7 +170,10 @@ fn the_audit_of_guix_has_the_bootstrap_core() {
     assert!(ghc["packages"].as_u64().unwrap() > 1000);
     // Leaves: packages on it that no other package on it depends on.
     let leaves = ghc["leaves"].as_array().unwrap().len() as u64;
-    assert!(leaves > 0 && leaves < ghc["packages"].as_u64().unwrap(), "{leaves} leaves");
+    assert!(
+        leaves > 0 && leaves < ghc["packages"].as_u64().unwrap(),
+        "{leaves} leaves"
+    );
     assert_eq!(r["largest"].as_array().unwrap().len(), 3);
 }
 
