@@ -10,13 +10,21 @@
 
 use abovo_store::nar;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
+
+/// Prints a line that `cargo test` does not capture: the counts a corpus test
+/// checked (or why it was skipped) belong in every CI log.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 #[test]
 fn every_drv_nar_hash_and_size_matches_store_meta() {
     let Some(dir) = std::env::var_os("ABOVO_GUIX_CORPUS") else {
-        println!("skipped: ABOVO_GUIX_CORPUS is not set");
+        report!("corpus_nar: skipped, ABOVO_GUIX_CORPUS is not set");
         return;
     };
     let dir = Path::new(&dir);
@@ -83,8 +91,8 @@ fn every_drv_nar_hash_and_size_matches_store_meta() {
     for m in mismatches.iter().take(20) {
         eprintln!("mismatch: {m}");
     }
-    println!(
-        "checked the NAR hash and size of {checked} .drv files against store-meta.tsv: {} mismatches",
+    report!(
+        "corpus_nar: checked the NAR hash and size of {checked} .drv files against store-meta.tsv: {} mismatches",
         mismatches.len()
     );
     assert!(mismatches.is_empty(), "{} mismatches", mismatches.len());
