@@ -196,7 +196,8 @@ fn locked_mounts(user: Option<u32>, test: &str) {
         try nested-works $bb unshare -r -m $bb true
         $bb cat /proc/self/uid_map /proc/self/gid_map | $bb tr -s ' ' > $out/maps
         $bb grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status > $out/caps
-        ulimit -c > $out/core";
+        ulimit -c > $out/core
+        $bb cat /proc/self/oom_score_adj > $out/oom";
     let drv = t.add_drv(&t.sh_drv("locked", script, json!({"env": {"busybox": t.busybox}})));
     let o = t.ok(&["build", &drv]).trim().to_owned();
     for name in [
@@ -234,6 +235,11 @@ fn locked_mounts(user: Option<u32>, test: &str) {
         );
     }
     assert_eq!(read(&o, "core"), "0");
+    assert_eq!(
+        read(&o, "oom"),
+        "1000",
+        "the builder is the first OOM victim"
+    );
 }
 
 #[test]
@@ -257,4 +263,31 @@ fn mounts_are_locked_and_no_capability_is_left_rootless() {
         Some(65534),
         "mounts_are_locked_and_no_capability_is_left_rootless",
     );
+}
+
+#[test]
+fn a_builder_outside_the_store_is_refused() {
+    // CVE-2019-5736's pattern: `..` out of an input to run /proc/self/exe,
+    // which is abovo itself.
+    let mut t = TestStore::new();
+    if t.add_busybox("a_builder_outside_the_store_is_refused")
+        .is_none()
+    {
+        return;
+    }
+    for builder in [
+        format!("{}/../../proc/self/exe", t.busybox),
+        "/bin/busybox".to_owned(),
+    ] {
+        let mut j = t.sh_drv("escape", "echo x > $out", json!({}));
+        j["builder"] = json!(builder);
+        let drv = t.add_drv(&j);
+        let out = t.run(&["build", &drv]);
+        assert_eq!(out.status.code(), Some(2), "{builder}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("its builder `{builder}` is not in the store")),
+            "{err}"
+        );
+    }
 }

@@ -31,7 +31,7 @@ use abovo_store::derivation::Derivation;
 use abovo_store::{Hash, StorePath};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// A registered (or checked) output.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -415,7 +415,13 @@ impl Builder<'_> {
             &super::env::host_var,
         );
         let builder = PathBuf::from(&drv.builder);
-        if store.store_dir().parse_prefix(&drv.builder).is_err() {
+        // As guix-daemon since CVE-2019-5736: the builder must be in the
+        // store with no `..` in its path (`.` is harmless), so that
+        // `<store>/x/../../proc/self/exe` (abovo itself) cannot be run.
+        let lexically_clean = builder
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        if !lexically_clean || store.store_dir().parse_prefix(&drv.builder).is_err() {
             return Err(BuildError::BadDerivation {
                 drv: shown,
                 reason: format!("its builder `{}` is not in the store", drv.builder),

@@ -17,8 +17,8 @@
 //!    `/dev/shm` (tmpfs) and `/dev/pts` (a new devpts instance);
 //! 3. `pivot_root` into the chroot, `chroot`, the old root detached, the
 //!    new `/` remounted read-only;
-//! 4. working directory = the build directory; every descriptor above 2
-//!    closed on exec; ASLR off (`ADDR_NO_RANDOMIZE`); umask 022; no core
+//! 4. working directory = the build directory; `oom_score_adj` 1000;
+//!    every descriptor above 2 closed on exec; ASLR off (`ADDR_NO_RANDOMIZE`); umask 022; no core
 //!    files; no ambient capabilities; `no_new_privs`;
 //! 5. gid 30000, uid 30001; the mounts locked in a nested user and mount
 //!    namespace (`lock_mounts`); killed if the helper dies;
@@ -295,6 +295,9 @@ fn sandbox_child(
     nix::unistd::chdir(&spec.sandbox_build_dir)
         .map_err(|e| format!("chdir {}: {e}", spec.sandbox_build_dir.display()))?;
 
+    // As guix-daemon: if memory runs out, the builder goes first, not
+    // abovo. Raising one's own score needs no privilege.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     // SAFETY: plain system calls on our own process.
     unsafe {
         // Every descriptor but 0-2 closes on exec (the status pipe too).

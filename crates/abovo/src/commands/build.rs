@@ -90,7 +90,7 @@ pub struct Args {
     #[arg(long)]
     pub no_syscall_filter: bool,
     /// How build logs are compressed (`abovo log` reads them all).
-    #[arg(long, value_enum, default_value_t = LogCompressionArg::Gzip)]
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = LogCompressionArg::Gzip)]
     pub log_compression: LogCompressionArg,
     /// Output format: text (output paths) or json (every result).
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
