@@ -202,6 +202,9 @@ impl Reporter for CliReporter {
         self.state().prefix = self.jobs > 1 && drvs.len() > 1;
         if let Some(bar) = &self.bar {
             bar.set_length(drvs.len() as u64);
+            // Drawn from here on: before the plan, there is nothing to count.
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
         }
     }
     fn waiting(&self, drv: &StorePath) {
@@ -294,12 +297,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         (None, false) => Trust::FromEnvironment,
     };
     let bar = ctx.progress.then(|| {
-        let bar = ProgressBar::new(0);
+        let bar = ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden());
         bar.set_style(
             ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
     let reporter = CliReporter {
