@@ -332,7 +332,9 @@ impl<'a> Fetcher<'a> {
             .timeout_global(self.deadline.remaining())
             .timeout_connect(Some(per_attempt))
             .timeout_recv_response(Some(per_attempt))
-            .timeout_recv_body(Some(per_attempt))
+            // Per read, not for the whole body: a large file may take
+            // longer than that, a stalled one may not.
+            .timeout_per_read(Some(per_attempt))
             .build()
             .call()
             .map_err(|e| self.classify(e))?;
@@ -514,6 +516,41 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn a_slow_download_is_not_cut_while_data_flows() {
+        // Sends its body in pieces over ~2 s, longer than the 1 s timeout,
+        // but never silent for that long.
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 8\r\n\r\n");
+            for piece in [b"ab", b"cd", b"ef", b"gh"] {
+                std::thread::sleep(Duration::from_millis(500));
+                let _ = s.write_all(piece);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let opts = DownloadOptions {
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            ..DownloadOptions::default()
+        };
+        let fetcher = Fetcher::new(&opts, Deadline::after(None)).unwrap();
+        let target = dir.path().join("f");
+        let url = format!("http://127.0.0.1:{port}/f");
+        let n = fetcher
+            .fetch_with_retries(&url, &target, &mut |_| {})
+            .unwrap();
+        assert_eq!(n, 8);
+        assert_eq!(std::fs::read(&target).unwrap(), b"abcdefgh");
     }
 
     #[test]

@@ -61,7 +61,8 @@ impl Deadline {
 /// Settings of the built-in fetchers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadOptions {
-    /// Connection and response timeout of one attempt.
+    /// Timeout of connecting, of waiting for the response, and of each read
+    /// of the body (not of the whole body: a large file may take longer).
     pub timeout: Duration,
     /// Extra attempts per URL after a transient failure.
     pub retries: u32,
