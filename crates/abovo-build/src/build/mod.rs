@@ -20,6 +20,7 @@ pub mod env;
 mod goal;
 pub mod log;
 pub mod outputs;
+mod references_graph;
 
 use crate::builtins::DownloadOptions;
 use crate::diff::Change;
