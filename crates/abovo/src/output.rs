@@ -83,13 +83,21 @@ impl Context {
     }
 
     /// Prints an error and its causes on standard error, as
-    /// `abovo: error: …` followed by `  caused by: …` lines.
+    /// `abovo: error: …` followed by `  caused by: …` lines. A cause whose
+    /// text the message above already contains is not repeated: library
+    /// errors often show their source in their own message.
     pub fn error(&self, e: &anyhow::Error) {
         let mut err = io::stderr().lock();
         let label = paint(self.color_stderr, "1;31", "error:");
-        let _ = writeln!(err, "abovo: {label} {e}");
+        let mut shown = e.to_string();
+        let _ = writeln!(err, "abovo: {label} {}", sanitize(&shown));
         for cause in e.chain().skip(1) {
-            let _ = writeln!(err, "  caused by: {cause}");
+            let text = cause.to_string();
+            if shown.contains(&text) {
+                continue;
+            }
+            let _ = writeln!(err, "  caused by: {}", sanitize(&text));
+            shown = text;
         }
     }
 
@@ -111,6 +119,43 @@ impl Context {
     pub fn style(&self, sgr: &str, text: &str) -> String {
         paint(self.color_stdout, sgr, text)
     }
+}
+
+/// Makes untrusted text safe to print on a terminal: control characters
+/// (escape sequences, newlines that could forge report lines, C1 controls,
+/// DEL) are shown as Rust-style escapes such as `\u{1b}` or `\n`. Names in
+/// archives, URLs in derivations and file names in diffs all go through
+/// this before a text report prints them.
+pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`sanitize`] for bytes that may not be UTF-8: invalid sequences become
+/// `\x..` escapes.
+pub fn sanitize_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(&sanitize(chunk.valid()));
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control() && c != '\t'
 }
 
 /// Wraps `text` in an ANSI SGR sequence when `on`.
@@ -141,4 +186,23 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
                 .and_then(|j| j.io_error_kind())
                 == Some(io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_escapes_controls_only() {
+        assert_eq!(
+            sanitize("plain text, tabs\tand ü"),
+            "plain text, tabs\tand ü"
+        );
+        assert_eq!(
+            sanitize("evil\u{1b}[31mRED\nname"),
+            "evil\\u{1b}[31mRED\\nname"
+        );
+        assert_eq!(sanitize("\u{7f}\u{9b}"), "\\u{7f}\\u{9b}");
+        assert_eq!(sanitize_bytes(b"a\xffb\x1b"), "a\\xffb\\u{1b}");
+    }
 }
