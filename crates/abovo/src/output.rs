@@ -90,13 +90,13 @@ impl Context {
         let mut err = io::stderr().lock();
         let label = paint(self.color_stderr, "1;31", "error:");
         let mut shown = e.to_string();
-        let _ = writeln!(err, "abovo: {label} {}", sanitize(&shown));
+        let _ = writeln!(err, "abovo: {label} {}", sanitize_lines(&shown));
         for cause in e.chain().skip(1) {
             let text = cause.to_string();
             if shown.contains(&text) {
                 continue;
             }
-            let _ = writeln!(err, "  caused by: {}", sanitize(&text));
+            let _ = writeln!(err, "  caused by: {}", sanitize_lines(&text));
             shown = text;
         }
     }
@@ -139,6 +139,15 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// [`sanitize`] line by line, keeping the line breaks: for messages that
+/// carry a hint on their own line.
+pub fn sanitize_lines(text: &str) -> String {
+    text.split('\n')
+        .map(sanitize)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// [`sanitize`] for bytes that may not be UTF-8: invalid sequences become

@@ -78,7 +78,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let algo = HashAlgo::from_name(&args.algo).map_err(|e| anyhow::anyhow!("{e}"))?;
     let encoding = TextEncoding::from_guix_name(&args.format).ok_or_else(|| {
         anyhow::anyhow!(
-            "unsupported hash format: {} (expected nix-base32, base16, hex, hexadecimal, base32 or base64)",
+            "unsupported hash format: {} (expected nix-base32, base16, hex, hexadecimal, base32 or base64; for JSON output use --json)",
             args.format
         )
     })?;
@@ -101,7 +101,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         let hash = if file == "-" && serializer == Serializer::None {
             hash_reader(std::io::stdin().lock(), algo).context("cannot read standard input")?
         } else {
-            hash_file(Path::new(file), &options)?
+            hash_file(Path::new(file), &options).map_err(|e| with_hint(e, file, serializer))?
         };
         let text = hash.encode(encoding);
         if args.json {
@@ -127,6 +127,26 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         print_json(&answers)?;
     }
     Ok(exit::SUCCESS)
+}
+
+/// Adds what to do next to the errors people meet most.
+fn with_hint(
+    e: abovo_store::file_hash::FileHashError,
+    file: &str,
+    serializer: Serializer,
+) -> anyhow::Error {
+    let is_dir = Path::new(file).is_dir();
+    if serializer == Serializer::None && is_dir {
+        anyhow::anyhow!(
+            "{e}\n  (hint: `{file}` is a directory; hash its archive with -r or -S nar)"
+        )
+    } else if file == "-" {
+        anyhow::anyhow!(
+            "{e}\n  (hint: standard input can only be hashed with -S none; archive a file or directory instead)"
+        )
+    } else {
+        e.into()
+    }
 }
 
 fn encoding_name(e: TextEncoding) -> &'static str {
