@@ -11,10 +11,12 @@ use crate::graph::{Csr, DrvData, Graph, NO_DRV, NodeId, NodeKind, OutPath, Outpu
 use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
 use crate::strings::{Interner, StrId};
-use abovo_store::derivation::{Derivation, FixedOutput};
+use abovo_store::derivation::borrowed::EnvVarRef;
+use abovo_store::derivation::{Derivation, DerivationRef, FixedOutput, StorePathRef};
 use abovo_store::store_path::{StoreDir, StorePath};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// What the graph keeps of one derivation.
@@ -81,6 +83,95 @@ impl DrvRecord {
             sources: drv.input_sources.into_iter().collect(),
         })
     }
+}
+
+impl DrvRecord {
+    /// Reduces a derivation read with the zero-copy reader
+    /// ([`DerivationRef`]) and stored at `path` to what the graph keeps:
+    /// the same record as [`DrvRecord::new`] of its owned form, without
+    /// building that form.
+    pub fn from_ref(path: StorePath, drv: &DerivationRef<'_>) -> Result<DrvRecord, GraphError> {
+        let fixed = match drv.fixed_output() {
+            None => None,
+            Some(Ok(f)) => Some(f),
+            Some(Err(e)) => {
+                return Err(GraphError::BadFixedOutput {
+                    path: path.to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        // A canonical text lists everything sorted already; the owned form
+        // (and so the record) is sorted by name, path and key bytes.
+        let sorted = drv.is_canonical();
+        let mut outputs: Vec<(String, Option<StorePath>)> = exact(drv.outputs().iter().map(|o| {
+            (
+                o.name.to_string(),
+                o.path.as_ref().map(StorePathRef::to_store_path),
+            )
+        }));
+        if !sorted {
+            outputs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+        let env = if fixed.is_some() {
+            let is_output = |k: &[u8]| drv.outputs().iter().any(|o| o.name.as_bytes() == k);
+            let mut kept: Vec<&EnvVarRef<'_>> = drv
+                .environment()
+                .iter()
+                .filter(|(k, _)| !is_output(k))
+                .collect();
+            if !sorted {
+                kept.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            }
+            exact(kept.into_iter().map(|(k, v)| {
+                (
+                    String::from_utf8_lossy(k).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            }))
+        } else {
+            Vec::new()
+        };
+        let mut inputs: Vec<(StorePath, Vec<String>)> =
+            exact(drv.input_derivations().iter().map(|i| {
+                // Nine inputs in ten use just `out`.
+                let names = if i.outputs.raw() == b"[\"out\"]" {
+                    vec!["out".to_owned()]
+                } else {
+                    let mut names = Vec::with_capacity(i.outputs.len());
+                    names.extend(i.outputs.iter().map(Cow::into_owned));
+                    if !sorted {
+                        names.sort_unstable();
+                    }
+                    names
+                };
+                (i.path.to_store_path(), names)
+            }));
+        let mut sources: Vec<StorePath> =
+            exact(drv.input_sources().iter().map(StorePathRef::to_store_path));
+        if !sorted {
+            inputs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            sources.sort_unstable();
+        }
+        Ok(DrvRecord {
+            path,
+            system: drv.system().to_owned(),
+            builder: drv.builder().to_owned(),
+            outputs,
+            fixed,
+            env,
+            inputs,
+            sources,
+        })
+    }
+}
+
+/// Collects into a vector of exactly the needed capacity, so that records
+/// kept for a whole graph hold no spare room.
+fn exact<T>(items: impl ExactSizeIterator<Item = T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(items.len());
+    v.extend(items);
+    v
 }
 
 /// Key of a node while building: hash part and name.

@@ -12,9 +12,9 @@
 //! unpacked corpus), a `.tar.zst` of them, a corpus folder (`drvs.tar.zst`
 //! with `packages.tsv.zst` and `store-meta.tsv.zst`), or an abovo
 //! [`snapshot`] — and returns a [`Graph`]. Parsing is parallel (rayon),
-//! with a strict zero-copy reader ([`load::parse_record`]) that gives the
-//! same records and errors as `Derivation::parse`; progress goes to a
-//! [`load::Reporter`]. Lower level:
+//! with `abovo-store`'s zero-copy reader (`DerivationRef`, the same grammar
+//! and errors as `Derivation::parse`) reduced by [`load::parse_record`];
+//! progress goes to a [`load::Reporter`]. Lower level:
 //! [`load::read_directory`] / [`load::read_tarball`] give the raw files,
 //! [`build::DrvRecord`] and [`build::build_graph`] build a graph from parsed
 //! derivations (also handy for hand-made graphs in tests).
@@ -86,11 +86,9 @@ pub mod error;
 pub mod graph;
 pub mod load;
 pub mod meta;
-mod modulo;
 pub mod packages;
 pub mod query;
 pub mod resolve;
-mod scan;
 pub mod snapshot;
 pub mod strings;
 mod tsv;

@@ -9,12 +9,12 @@
 //! user can ignore it.
 
 use crate::build::{DrvRecord, build_graph};
-use crate::error::LoadError;
+use crate::error::{GraphError, LoadError};
 use crate::graph::Graph;
 use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
 use crate::tsv::ZSTD_MAGIC;
-use abovo_store::derivation::Derivation;
+use abovo_store::derivation::{Derivation, DerivationRef};
 use abovo_store::store_path::{StoreDir, StorePath};
 use rayon::prelude::*;
 use std::io::Read;
@@ -364,28 +364,31 @@ pub fn file_store_path(name: &str) -> Result<StorePath, LoadError> {
     Ok(path)
 }
 
-/// Parses one `.drv` file into what the graph keeps, with the zero-copy
-/// reader of [`crate::scan`] (as strict as `Derivation::parse` on what it
-/// reads; see there).
+/// Parses one `.drv` file into what the graph keeps: the zero-copy reader
+/// of `abovo-store` ([`DerivationRef::parse`], as strict as
+/// [`Derivation::parse`], which is built on it) reduced with
+/// [`DrvRecord::from_ref`].
 pub fn parse_record(store: &StoreDir, name: &str, bytes: &[u8]) -> Result<DrvRecord, LoadError> {
     let path = file_store_path(name)?;
-    crate::scan::scan(store, path.clone(), bytes).map_err(|e| match e {
-        crate::scan::ScanError::Parse(source) => LoadError::Parse {
-            file: name.to_owned(),
-            source,
-        },
-        crate::scan::ScanError::BadFixedOutput(reason) => {
-            LoadError::Graph(crate::error::GraphError::BadFixedOutput {
-                path: store.display(&path),
+    let drv = DerivationRef::parse(store, bytes).map_err(|source| LoadError::Parse {
+        file: name.to_owned(),
+        source,
+    })?;
+    DrvRecord::from_ref(path, &drv).map_err(|e| match e {
+        // Name the file by its absolute path.
+        GraphError::BadFixedOutput { path, reason } => {
+            LoadError::Graph(GraphError::BadFixedOutput {
+                path: format!("{}/{path}", store.as_str()),
                 reason,
             })
         }
+        e => LoadError::Graph(e),
     })
 }
 
-/// Parses one `.drv` file with the full parser
-/// ([`Derivation::parse`]) and reduces it to what the graph keeps; slower
-/// than [`parse_record`], which must give the same record.
+/// Parses one `.drv` file into the owned [`Derivation`] and reduces it with
+/// [`DrvRecord::new`]; slower than [`parse_record`], which must give the
+/// same record (a corpus test checks both reductions agree).
 pub fn parse_record_full(
     store: &StoreDir,
     name: &str,
@@ -448,4 +451,109 @@ fn finish(
         return Err(LoadError::Empty(PathBuf::new()));
     }
     Ok(build_graph(store.clone(), records)?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "w9krgvil6919s2ghqgx443zb9krx75s6-minimal.drv";
+    const GOOD: &str = r#"Derive([("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal","","")],[("/gnu/store/00000000000000000000000000000001-dep.drv",["lib","out"]),("/gnu/store/00000000000000000000000000000003-dep.drv",["out"])],["/gnu/store/00000000000000000000000000000002-src"],"x86_64-linux","/bin/sh",["-c","echo \"x\""],[("PATH","/bin"),("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal")])"#;
+
+    fn both(text: &str) -> (Result<DrvRecord, String>, Result<DrvRecord, String>) {
+        let store = StoreDir::default();
+        let fast = parse_record(&store, NAME, text.as_bytes()).map_err(|e| e.to_string());
+        let full = parse_record_full(&store, NAME, text.as_bytes()).map_err(|e| e.to_string());
+        (fast, full)
+    }
+
+    #[test]
+    fn a_good_derivation_reduces_like_the_owned_form() {
+        let (fast, full) = both(GOOD);
+        let fast = fast.unwrap();
+        assert_eq!(fast, full.unwrap());
+        assert_eq!(fast.inputs[0].1, ["lib", "out"]);
+        assert_eq!(fast.inputs[1].1, ["out"]);
+        assert_eq!(fast.sources.len(), 1);
+        assert!(
+            fast.env.is_empty(),
+            "only fixed-output derivations keep their environment"
+        );
+    }
+
+    /// A text that is not canonical (lists out of order, an escaped name)
+    /// gives the sorted record all the same.
+    #[test]
+    fn unsorted_texts_give_sorted_records() {
+        let text = r#"Derive([("out","","",""),("lib","","","")],[("/gnu/store/00000000000000000000000000000003-dep.drv",["out"]),("/gnu/store/00000000000000000000000000000001-dep.drv",["out","\lib"])],["/gnu/store/00000000000000000000000000000004-src","/gnu/store/00000000000000000000000000000002-src"],"x86_64-linux","/bin/sh",[],[("out",""),("lib","")])"#;
+        let (fast, full) = both(text);
+        let fast = fast.unwrap();
+        assert_eq!(fast, full.unwrap());
+        assert_eq!(fast.outputs[0].0, "lib");
+        assert_eq!(fast.inputs[0].1, ["lib", "out"]);
+        assert!(fast.sources[0] < fast.sources[1]);
+    }
+
+    #[test]
+    fn fixed_outputs_keep_their_environment() {
+        let text = r#"Derive([("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-x.tar.gz","sha256","0000000000000000000000000000000000000000000000000000000000000000")],[],[],"x86_64-linux","builtin:download",[],[("url","https://example.org/x.tar.gz"),("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-x.tar.gz"),("impureEnvVars","http_proxy")])"#;
+        let (fast, full) = both(text);
+        let fast = fast.unwrap();
+        assert_eq!(fast, full.unwrap());
+        assert!(fast.fixed.is_some());
+        assert_eq!(
+            fast.env,
+            [
+                ("impureEnvVars".to_owned(), "http_proxy".to_owned()),
+                ("url".to_owned(), "https://example.org/x.tar.gz".to_owned())
+            ]
+        );
+        let bad = text.replace("\"sha256\"", "\"sha257\"");
+        let err = both(&bad).0.unwrap_err();
+        assert!(
+            err.contains("/gnu/store/w9krgvil6919s2ghqgx443zb9krx75s6-minimal.drv")
+                && err.contains("invalid hash"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn malformed_inputs_fail_with_the_readers_error() {
+        let cases = [
+            GOOD[..GOOD.len() - 1].to_owned(),
+            format!("{GOOD} "),
+            GOOD.replacen("Derive(", "Derive[", 1),
+            GOOD.replacen(
+                "[(\"PATH\",\"/bin\"),",
+                "[(\"PATH\",\"/bin\"),(\"PATH\",\"/x\"),",
+                1,
+            ),
+            GOOD.replacen("[\"lib\",\"out\"]", "[\"out\",\"out\"]", 1),
+            GOOD.replacen(
+                "00000000000000000000000000000001-dep.drv",
+                "00000000000000000000000000000001-dep",
+                1,
+            ),
+            GOOD.replacen(
+                "/gnu/store/00000000000000000000000000000002-src",
+                "/nix/store/00000000000000000000000000000002-src",
+                1,
+            ),
+            GOOD.replacen("\"x86_64-linux\"", "\"x86_64-linux", 1),
+            String::new(),
+        ];
+        for text in cases {
+            let (fast, full) = both(&text);
+            let want =
+                abovo_store::derivation::Derivation::parse(&StoreDir::default(), text.as_bytes())
+                    .unwrap_err();
+            assert_eq!(fast.unwrap_err(), full.unwrap_err(), "{text:?}");
+            let err = parse_record(&StoreDir::default(), NAME, text.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&err, LoadError::Parse { file, source } if file == NAME && *source == want),
+                "{text:?}: {err}"
+            );
+        }
+    }
 }

@@ -14,9 +14,14 @@
 //! waves: a wave holds the derivations whose inputs are all hashed, and is
 //! processed in parallel. Fixed-output derivations hash without their
 //! inputs, so they all go in the first wave, which keeps the waves few.
+//!
+//! Every format rule comes from `abovo-store`: files are read with the
+//! zero-copy [`DerivationRef`], whose canonical flag answers check 1
+//! without writing the text back, and whose hashes are spliced from the
+//! canonical bytes ([`DerivationRef::hashes`]).
 
 use crate::load::{DrvFile, Reporter};
-use abovo_store::derivation::{Derivation, DerivationError};
+use abovo_store::derivation::{DerivationError, DerivationRef, StorePathRef};
 use abovo_store::store_path::{StoreDir, StorePath};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -123,7 +128,7 @@ fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
         expected,
         actual,
     };
-    let drv = match Derivation::parse(store, &file.bytes) {
+    let drv = match DerivationRef::parse(store, &file.bytes) {
         Ok(d) => d,
         Err(e) => {
             mismatches.push(mismatch(
@@ -139,8 +144,10 @@ fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
             };
         }
     };
-    let written = drv.to_aterm(store);
-    if written != file.bytes {
+    // The reader knows whether writing the derivation back gives its bytes;
+    // only when it does not is the text written, to show where it differs.
+    if !drv.is_canonical() {
+        let written = drv.to_derivation().to_aterm(store);
         let at = written
             .iter()
             .zip(&file.bytes)
@@ -160,7 +167,7 @@ fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
         )),
         Some(p) => {
             let name = p.derivation_name().unwrap_or(p.name());
-            match drv.drv_path(store, name, &file.bytes) {
+            match drv.drv_path(store, name) {
                 Ok(want) if &want == p => {}
                 Ok(want) => mismatches.push(mismatch(
                     "store path",
@@ -177,11 +184,17 @@ fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
     }
     let state = if drv.is_fixed_output() {
         State::Done {
-            result: hash_and_check(store, &label, path.as_ref(), drv, &None, &|_| None),
+            result: hash_and_check(store, &label, path.as_ref(), &drv, &|_| None),
         }
     } else {
+        let inputs = drv
+            .input_derivations()
+            .iter()
+            .map(|i| i.path.to_store_path())
+            .collect();
+        drop(drv);
         State::Waiting {
-            inputs: drv.input_derivations.into_keys().collect(),
+            inputs,
             bytes: file.bytes,
         }
     };
@@ -251,7 +264,7 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
     let index = Index::new(&paths);
     for (i, inputs) in deps {
         for input in &inputs {
-            match index.get(input) {
+            match index.get(input.hash_part_bytes(), input.name()) {
                 Some(j) => {
                     waiting[i] += 1;
                     users[j].push(i as u32);
@@ -317,27 +330,22 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
             .drain(..)
             .filter_map(|i| pending[i].take().map(|b| (i, b)))
             .collect();
-        let lookup = |path: &StorePath| index.get(path).and_then(|j| hashes[j]);
+        let lookup = |path: &StorePathRef<'_>| {
+            index
+                .get(path.hash_part(), path.name())
+                .and_then(|j| hashes[j])
+        };
         settled = batch
             .into_par_iter()
             .map(|(i, bytes)| {
                 let p = &parsed[i];
                 let r = match &blocked[i] {
                     Some(reason) => Err(reason.clone()),
-                    None => spliced(store, p, &bytes, &lookup).unwrap_or_else(|| {
-                        Derivation::parse(store, &bytes)
-                            .map_err(|e| e.to_string())
-                            .and_then(|drv| {
-                                hash_and_check(
-                                    store,
-                                    &p.label,
-                                    p.path.as_ref(),
-                                    drv,
-                                    &None,
-                                    &lookup,
-                                )
-                            })
-                    }),
+                    None => DerivationRef::parse(store, &bytes)
+                        .map_err(|e| e.to_string())
+                        .and_then(|drv| {
+                            hash_and_check(store, &p.label, p.path.as_ref(), &drv, &lookup)
+                        }),
                 };
                 reporter.advance(1);
                 (i, r)
@@ -385,9 +393,9 @@ impl<'a> Index<'a> {
         Index { paths, by_hash }
     }
 
-    fn get(&self, path: &StorePath) -> Option<usize> {
-        let &i = self.by_hash.get(path.hash_part_bytes())?;
-        (self.paths[i].as_ref() == Some(path)).then_some(i)
+    fn get(&self, hash_part: &[u8; 32], name: &str) -> Option<usize> {
+        let &i = self.by_hash.get(hash_part)?;
+        (self.paths[i].as_ref().map(StorePath::name) == Some(name)).then_some(i)
     }
 }
 
@@ -398,96 +406,32 @@ struct WaveResult {
     mismatches: Vec<Mismatch>,
 }
 
-/// Hashes and checks an input-addressed derivation from its canonical
-/// bytes (see [`crate::modulo`]); `None` when that does not apply, and the
-/// parsed derivation must be used.
-fn spliced(
-    store: &StoreDir,
-    p: &Parsed,
-    bytes: &[u8],
-    lookup: &(dyn Fn(&StorePath) -> Option<[u8; 32]> + Sync),
-) -> Option<Result<WaveResult, String>> {
-    // Only files that re-serialise to themselves are canonical.
-    if p.mismatches.iter().any(|m| m.what == "bytes") {
-        return None;
-    }
-    let spans = crate::modulo::Spans::find(bytes)?;
-    let mut hashes = Vec::with_capacity(spans.input_fields.len());
-    for (path, _) in &spans.input_fields {
-        let path = store.parse(std::str::from_utf8(path).ok()?).ok()?;
-        hashes.push(lookup(&path)?);
-    }
-    let (unmasked, masked) = spans.texts(bytes, &hashes);
-    let hash = abovo_store::hash::sha256(&unmasked);
-    let masked_hash = abovo_store::hash::sha256(&masked);
-    let name = p.path.as_ref()?.derivation_name()?;
-    let mut mismatches = Vec::new();
-    for [output, recorded, _, _] in &spans.output_fields {
-        let output = std::str::from_utf8(output).ok()?;
-        let want = match store.make_output_path(&masked_hash, name, output) {
-            Ok(path) => store.display(&path),
-            Err(e) => return Some(Err(e.to_string())),
-        };
-        let recorded = String::from_utf8_lossy(recorded);
-        if recorded != want {
-            mismatches.push(Mismatch {
-                drv: p.label.clone(),
-                what: format!("output {output:?}"),
-                expected: want.clone(),
-                actual: recorded.into_owned(),
-            });
-        }
-        let env = spans.env_value(bytes, output.as_bytes())?;
-        if env.contains(&b'\\') {
-            // An escaped value: let the parser unescape it for the report.
-            return None;
-        }
-        if env != want.as_bytes() {
-            mismatches.push(Mismatch {
-                drv: p.label.clone(),
-                what: format!("environment variable {output:?}"),
-                expected: want,
-                actual: String::from_utf8_lossy(env).into_owned(),
-            });
-        }
-    }
-    Some(Ok(WaveResult {
-        hash,
-        outputs: spans.output_fields.len(),
-        fixed: false,
-        mismatches,
-    }))
-}
-
+/// Hashes `drv` and checks its output paths with `abovo-store` (which
+/// splices the hashes from canonical bytes; see
+/// [`DerivationRef::hashes`]), given the hashes of its inputs.
 fn hash_and_check(
     store: &StoreDir,
     label: &str,
     path: Option<&StorePath>,
-    drv: Derivation,
-    blocked: &Option<String>,
-    lookup: &(dyn Fn(&StorePath) -> Option<[u8; 32]> + Sync),
+    drv: &DerivationRef<'_>,
+    lookup: &(dyn Fn(&StorePathRef<'_>) -> Option<[u8; 32]> + Sync),
 ) -> Result<WaveResult, String> {
-    if let Some(reason) = blocked {
-        return Err(reason.clone());
-    }
-    let input_hash = |p: &StorePath| -> Result<[u8; 32], DerivationError> {
+    let input_hash = |p: &StorePathRef<'_>| -> Result<[u8; 32], DerivationError> {
         lookup(p).ok_or_else(|| DerivationError::Input {
-            path: store.display(p),
+            path: p.display(store),
             reason: "not hashed".into(),
         })
     };
-    let hash = drv
-        .hash_modulo(store, input_hash)
-        .map_err(|e| e.to_string())?;
+    let hashes = drv.hashes(store, input_hash).map_err(|e| e.to_string())?;
     let name = path
-        .and_then(|p| p.derivation_name().map(str::to_owned))
+        .and_then(StorePath::derivation_name)
         .ok_or("its file name is not a derivation name")?;
     let found = drv
-        .check_output_paths(store, &name, input_hash)
+        .check_output_paths_with(store, name, &hashes)
         .map_err(|e| e.to_string())?;
     Ok(WaveResult {
-        hash,
-        outputs: drv.outputs.len(),
+        hash: hashes.modulo,
+        outputs: drv.outputs().len(),
         fixed: drv.is_fixed_output(),
         mismatches: found
             .into_iter()

@@ -1,4 +1,6 @@
-//! The ATerm text of `.drv` files: a strict reader and a byte-exact writer.
+//! The ATerm text of `.drv` files: the grammar, the reader's errors and a
+//! byte-exact writer. The reader itself is [`DerivationRef::parse`] (in
+//! [`borrowed`](super::borrowed)), which [`Derivation::parse`] builds on.
 //!
 //! # Grammar
 //!
@@ -31,12 +33,13 @@
 //! source, output name of an input, or environment variable. Paths must be in
 //! the given store directory. It accepts lists in any order (Nix's own test
 //! data has unsorted inputs); the writer always sorts them, so such a file does
-//! not round-trip, which is what a byte comparison then reports.
+//! not round-trip, which is what a byte comparison then reports (or, without
+//! writing anything, [`DerivationRef::is_canonical`]).
 
-use super::{Derivation, Output};
+use super::Derivation;
+use super::borrowed::DerivationRef;
 use crate::store_path::{StoreDir, StorePath, StorePathError};
-use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// Where and why a `.drv` text does not parse.
@@ -107,308 +110,12 @@ impl fmt::Display for Found {
     }
 }
 
-struct Parser<'a> {
-    input: &'a [u8],
-    pos: usize,
-    store: &'a StoreDir,
-}
-
-impl<'a> Parser<'a> {
-    fn err<T>(&self, offset: usize, kind: ParseErrorKind) -> Result<T, ParseError> {
-        Err(ParseError { offset, kind })
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.input.get(self.pos).copied()
-    }
-
-    fn expect(&mut self, token: &'static str) -> Result<(), ParseError> {
-        let bytes = token.as_bytes();
-        for (i, &b) in bytes.iter().enumerate() {
-            let found = self.input.get(self.pos + i).copied();
-            if found != Some(b) {
-                return self.err(
-                    self.pos + i,
-                    ParseErrorKind::Expected {
-                        expected: quoted(token),
-                        found,
-                    },
-                );
-            }
-        }
-        self.pos += bytes.len();
-        Ok(())
-    }
-
-    /// Parses `"[" [ item { "," item } ] "]"`.
-    fn list(
-        &mut self,
-        mut item: impl FnMut(&mut Self) -> Result<(), ParseError>,
-    ) -> Result<(), ParseError> {
-        self.expect("[")?;
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(());
-        }
-        loop {
-            item(self)?;
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                found => {
-                    return self.err(
-                        self.pos,
-                        ParseErrorKind::Expected {
-                            expected: "`,` or `]`",
-                            found,
-                        },
-                    );
-                }
-            }
-        }
-    }
-
-    /// Parses a quoted string, borrowing when it has no escapes.
-    fn string(&mut self) -> Result<Cow<'a, [u8]>, ParseError> {
-        let start = self.pos;
-        self.expect("\"")?;
-        let rest = &self.input[self.pos..];
-        let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
-            return self.err(start, ParseErrorKind::UnterminatedString);
-        };
-        if rest[end] == b'"' {
-            self.pos += end + 1;
-            return Ok(Cow::Borrowed(&rest[..end]));
-        }
-        let mut out = rest[..end].to_vec();
-        let mut i = self.pos + end;
-        loop {
-            match self.input.get(i) {
-                None => return self.err(start, ParseErrorKind::UnterminatedString),
-                Some(b'"') => {
-                    self.pos = i + 1;
-                    return Ok(Cow::Owned(out));
-                }
-                Some(b'\\') => {
-                    let Some(&c) = self.input.get(i + 1) else {
-                        return self.err(start, ParseErrorKind::UnterminatedString);
-                    };
-                    out.push(match c {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        other => other,
-                    });
-                    i += 2;
-                }
-                Some(_) => {
-                    // Copy the run up to the next special byte at once; the
-                    // byte at `i` is neither, so the run is not empty.
-                    let run = memchr::memchr2(b'"', b'\\', &self.input[i..])
-                        .unwrap_or(self.input.len() - i);
-                    out.extend_from_slice(&self.input[i..i + run]);
-                    i += run;
-                }
-            }
-        }
-    }
-
-    fn text(&mut self, field: &'static str) -> Result<String, ParseError> {
-        let start = self.pos;
-        let bytes = self.string()?;
-        match bytes {
-            Cow::Borrowed(b) => match std::str::from_utf8(b) {
-                Ok(s) => Ok(s.to_owned()),
-                Err(_) => self.err(start, ParseErrorKind::InvalidUtf8 { field }),
-            },
-            Cow::Owned(b) => String::from_utf8(b)
-                .or_else(|_| self.err(start, ParseErrorKind::InvalidUtf8 { field })),
-        }
-    }
-
-    fn path(&mut self, field: &'static str) -> Result<StorePath, ParseError> {
-        let start = self.pos;
-        let bytes = self.string()?;
-        let Ok(s) = std::str::from_utf8(&bytes) else {
-            return self.err(start, ParseErrorKind::InvalidUtf8 { field });
-        };
-        self.store
-            .parse(s)
-            .or_else(|source| self.err(start, ParseErrorKind::BadStorePath { field, source }))
-    }
-
-    /// Parses one output; duplicates are checked by the caller.
-    fn output(&mut self) -> Result<Keyed<String, Output>, ParseError> {
-        self.expect("(")?;
-        let name_at = self.pos;
-        let name = self.text("output name")?;
-        self.expect(",")?;
-        let path = if self.input.get(self.pos..self.pos + 2) == Some(b"\"\"") {
-            self.pos += 2;
-            None
-        } else {
-            Some(self.path("output path")?)
-        };
-        self.expect(",")?;
-        let hash_algo = self.text("output hash algorithm")?;
-        self.expect(",")?;
-        let hash = self.text("output hash")?;
-        self.expect(")")?;
-        Ok((
-            name_at,
-            name,
-            Output {
-                path,
-                hash_algo,
-                hash,
-            },
-        ))
-    }
-
-    /// Parses one input derivation; duplicate inputs are checked by the
-    /// caller.
-    fn input_derivation(&mut self) -> Result<Keyed<StorePath, BTreeSet<String>>, ParseError> {
-        self.expect("(")?;
-        let at = self.pos;
-        let path = self.path("input derivation")?;
-        if !path.is_derivation() {
-            return self.err(
-                at,
-                ParseErrorKind::NotADerivation(self.store.display(&path)),
-            );
-        }
-        self.expect(",")?;
-        let mut names = Vec::new();
-        self.list(|p| {
-            let name_at = p.pos;
-            names.push((name_at, p.text("input output name")?, ()));
-            Ok(())
-        })?;
-        self.expect(")")?;
-        let names = into_map(names, "output name of an input", |k: &String| k.clone())?
-            .into_keys()
-            .collect();
-        Ok((at, path, names))
-    }
-
-    fn derivation(&mut self) -> Result<Derivation, ParseError> {
-        let mut drv = Derivation::default();
-        self.expect("Derive(")?;
-        let mut outputs = Vec::new();
-        self.list(|p| {
-            outputs.push(p.output()?);
-            Ok(())
-        })?;
-        drv.outputs = into_map(outputs, "output", String::clone)?;
-        self.expect(",")?;
-        let mut inputs = Vec::new();
-        self.list(|p| {
-            inputs.push(p.input_derivation()?);
-            Ok(())
-        })?;
-        let store = self.store;
-        drv.input_derivations = into_map(inputs, "input derivation", |k| store.display(k))?;
-        self.expect(",")?;
-        let mut sources = Vec::new();
-        self.list(|p| {
-            let at = p.pos;
-            sources.push((at, p.path("input source")?, ()));
-            Ok(())
-        })?;
-        drv.input_sources = into_map(sources, "input source", |k| store.display(k))?
-            .into_keys()
-            .collect();
-        self.expect(",")?;
-        drv.system = self.text("system")?;
-        self.expect(",")?;
-        drv.builder = self.text("builder")?;
-        self.expect(",")?;
-        self.list(|p| {
-            drv.arguments.push(p.string()?.into_owned());
-            Ok(())
-        })?;
-        self.expect(",")?;
-        let mut env = Vec::new();
-        self.list(|p| {
-            p.expect("(")?;
-            let at = p.pos;
-            let key = p.string()?.into_owned();
-            p.expect(",")?;
-            let value = p.string()?.into_owned();
-            p.expect(")")?;
-            env.push((at, key, value));
-            Ok(())
-        })?;
-        drv.environment = into_map(env, "environment variable", |k: &Vec<u8>| {
-            String::from_utf8_lossy(k).into_owned()
-        })?;
-        self.expect(")")?;
-        if self.pos != self.input.len() {
-            return self.err(
-                self.pos,
-                ParseErrorKind::TrailingBytes(self.input.len() - self.pos),
-            );
-        }
-        Ok(drv)
-    }
-}
-
-/// A parsed map entry with the offset of its key, for error messages.
-type Keyed<K, V> = (usize, K, V);
-
-/// Builds a map from entries in document order, rejecting a repeated key at
-/// the offset of its second occurrence. Canonical `.drv` files list keys in
-/// strictly increasing order, which is checked in one pass and then built
-/// in bulk, much faster than inserting one key at a time.
-fn into_map<K: Ord, V>(
-    entries: Vec<Keyed<K, V>>,
-    what: &'static str,
-    show: impl Fn(&K) -> String,
-) -> Result<BTreeMap<K, V>, ParseError> {
-    if entries.windows(2).all(|w| w[0].1 < w[1].1) {
-        return Ok(entries.into_iter().map(|(_, k, v)| (k, v)).collect());
-    }
-    let mut map = BTreeMap::new();
-    for (offset, key, value) in entries {
-        if map.contains_key(&key) {
-            return Err(ParseError {
-                offset,
-                kind: ParseErrorKind::Duplicate {
-                    what,
-                    key: show(&key),
-                },
-            });
-        }
-        map.insert(key, value);
-    }
-    Ok(map)
-}
-
-fn quoted(token: &'static str) -> &'static str {
-    match token {
-        "[" => "`[`",
-        "]" => "`]`",
-        "(" => "`(`",
-        ")" => "`)`",
-        "," => "`,`",
-        "\"" => "`\"` (a string)",
-        "Derive(" => "`Derive(`",
-        other => other,
-    }
-}
-
 impl Derivation {
-    /// Parses the ATerm text of a `.drv` file whose paths are in `store`.
+    /// Parses the ATerm text of a `.drv` file whose paths are in `store`:
+    /// [`DerivationRef::parse`], the one reader of the grammar, then a copy
+    /// into owned maps.
     pub fn parse(store: &StoreDir, input: &[u8]) -> Result<Derivation, ParseError> {
-        Parser {
-            input,
-            pos: 0,
-            store,
-        }
-        .derivation()
+        DerivationRef::parse(store, input).map(|d| d.to_derivation())
     }
 
     /// The ATerm text of this derivation: the exact bytes of its `.drv` file.
@@ -529,7 +236,7 @@ fn next_special(s: &[u8]) -> Option<usize> {
 }
 
 /// Writes a quoted string, escaping `"` `\` LF CR TAB.
-fn write_str(out: &mut Vec<u8>, s: &[u8]) {
+pub(super) fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     let mut rest = s;
     while let Some(i) = next_special(rest) {

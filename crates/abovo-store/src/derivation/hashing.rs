@@ -15,6 +15,12 @@
 //! Input hashes come from a caller-supplied function, so a whole graph can be
 //! hashed once in dependency order and memoised (see `abovo-graph`).
 //!
+//! The methods here write the modulo texts from the owned [`Derivation`];
+//! they are the reference. A [`DerivationRef`](super::DerivationRef) read
+//! from canonical bytes gets the same hashes faster by splicing its own
+//! bytes ([`DerivationRef::hashes`](super::DerivationRef::hashes)), and
+//! falls back on these methods otherwise.
+//!
 //! # Output paths
 //!
 //! To compute the outputs of a derivation, it is *masked* first: every output
@@ -48,6 +54,10 @@ pub enum DerivationError {
     /// The derivation or output name makes an invalid store path name.
     #[error("invalid name: {0}")]
     BadName(#[from] StorePathError),
+    /// The output paths of an input-addressed derivation were asked for
+    /// without its masked hash (hashes of another derivation were given).
+    #[error("no masked derivation hash was given for an input-addressed derivation")]
+    MissingMaskedHash,
     /// The hash of an input derivation is not available.
     #[error("cannot hash input derivation `{path}`: {reason}")]
     Input {
@@ -84,15 +94,38 @@ impl Derivation {
                 .path
                 .as_ref()
                 .ok_or(DerivationError::MissingFixedOutputPath)?;
-            let text = format!(
-                "fixed:out:{}:{}:{}",
-                out.hash_algo,
-                out.hash,
-                store.display(path)
-            );
-            return Ok(sha256(text.as_bytes()));
+            return Ok(fixed_hash(&out.hash_algo, &out.hash, &store.display(path)));
         }
         Ok(sha256(&self.modulo_text(store, false, input_hash)?))
+    }
+
+    /// Both hashes of this derivation (see [`DerivationHashes`]), asking
+    /// for each input's hash once.
+    pub fn hashes(
+        &self,
+        store: &StoreDir,
+        mut input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
+    ) -> Result<DerivationHashes, DerivationError> {
+        if self.is_fixed_output() {
+            return Ok(DerivationHashes {
+                modulo: self.hash_modulo(store, &mut input_hash)?,
+                masked: None,
+            });
+        }
+        let mut known = BTreeMap::new();
+        for path in self.input_derivations.keys() {
+            known.insert(path, input_hash(path)?);
+        }
+        let lookup = |p: &StorePath| {
+            known.get(p).copied().ok_or_else(|| DerivationError::Input {
+                path: store.display(p),
+                reason: "not an input".into(),
+            })
+        };
+        Ok(DerivationHashes {
+            modulo: sha256(&self.modulo_text(store, false, lookup)?),
+            masked: Some(sha256(&self.modulo_text(store, true, lookup)?)),
+        })
     }
 
     /// The text whose SHA-256 is the derivation hash: inputs replaced by their
@@ -172,16 +205,17 @@ impl Derivation {
         name: &str,
         input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<BTreeMap<String, StorePath>, DerivationError> {
-        if let Some(fixed) = self.fixed_output() {
-            let FixedOutput { recursive, hash } = fixed?;
-            let path = store.make_fixed_output_path(name, recursive, &hash)?;
-            return Ok(BTreeMap::from([("out".to_owned(), path)]));
-        }
-        let h = sha256(&self.modulo_text(store, true, input_hash)?);
-        self.outputs
-            .keys()
-            .map(|o| Ok((o.clone(), store.make_output_path(&h, name, o)?)))
-            .collect()
+        let masked = match self.fixed_output() {
+            Some(_) => None,
+            None => Some(sha256(&self.modulo_text(store, true, input_hash)?)),
+        };
+        output_paths(
+            store,
+            name,
+            self.fixed_output(),
+            masked,
+            self.outputs.keys().map(String::as_str),
+        )
     }
 
     /// Computes the output paths and writes them into the outputs and into
@@ -227,32 +261,89 @@ impl Derivation {
         input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<Vec<PathMismatch>, DerivationError> {
         let expected = self.compute_output_paths(store, name, input_hash)?;
-        let mut mismatches = Vec::new();
-        for (output, path) in &expected {
-            let want = store.display(path);
-            let recorded = self
-                .outputs
-                .get(output)
-                .and_then(|o| o.path.as_ref())
-                .map(|p| store.display(p));
-            if recorded.as_deref() != Some(want.as_str()) {
-                mismatches.push(PathMismatch {
-                    what: format!("output {output:?}"),
-                    expected: want.clone(),
-                    actual: recorded.unwrap_or_default(),
-                });
-            }
-            let env = self.env(output);
-            if env != Some(want.as_bytes()) {
-                mismatches.push(PathMismatch {
-                    what: format!("environment variable {output:?}"),
-                    expected: want,
-                    actual: env
-                        .map(|v| String::from_utf8_lossy(v).into_owned())
-                        .unwrap_or_default(),
-                });
-            }
-        }
-        Ok(mismatches)
+        Ok(compare_output_paths(
+            store,
+            &expected,
+            |output| {
+                self.outputs
+                    .get(output)
+                    .and_then(|o| o.path.as_ref())
+                    .map(|p| store.display(p))
+            },
+            |output| self.env(output),
+        ))
     }
+}
+
+/// The two hashes of a derivation that its checks need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DerivationHashes {
+    /// The derivation hash "modulo" as stored ([`Derivation::hash_modulo`]):
+    /// what dependents put in their modulo text in place of its path.
+    pub modulo: [u8; 32],
+    /// The SHA-256 of the masked modulo text, from which the output paths
+    /// of an input-addressed derivation follow; `None` for a fixed-output
+    /// derivation, whose output path follows from its pinned hash.
+    pub masked: Option<[u8; 32]>,
+}
+
+/// The derivation hash of a fixed-output derivation:
+/// `SHA-256("fixed:out:" hashAlgo ":" hash ":" outPath)`.
+pub(super) fn fixed_hash(hash_algo: &str, hash: &str, out_path: &str) -> [u8; 32] {
+    sha256(format!("fixed:out:{hash_algo}:{hash}:{out_path}").as_bytes())
+}
+
+/// The output paths of a derivation called `name` with these outputs: the
+/// content address of a fixed output, or for the others the output paths
+/// of the masked hash (which the caller computed, `None` only for a
+/// fixed-output derivation).
+pub(super) fn output_paths<'n>(
+    store: &StoreDir,
+    name: &str,
+    fixed: Option<Result<FixedOutput, HashError>>,
+    masked: Option<[u8; 32]>,
+    outputs: impl Iterator<Item = &'n str>,
+) -> Result<BTreeMap<String, StorePath>, DerivationError> {
+    if let Some(fixed) = fixed {
+        let FixedOutput { recursive, hash } = fixed?;
+        let path = store.make_fixed_output_path(name, recursive, &hash)?;
+        return Ok(BTreeMap::from([("out".to_owned(), path)]));
+    }
+    let h = masked.ok_or(DerivationError::MissingMaskedHash)?;
+    outputs
+        .map(|o| Ok((o.to_owned(), store.make_output_path(&h, name, o)?)))
+        .collect()
+}
+
+/// Compares each expected output path with the recorded one and with the
+/// environment variable named after the output.
+pub(super) fn compare_output_paths<'e>(
+    store: &StoreDir,
+    expected: &BTreeMap<String, StorePath>,
+    recorded: impl Fn(&str) -> Option<String>,
+    env: impl Fn(&str) -> Option<&'e [u8]>,
+) -> Vec<PathMismatch> {
+    let mut mismatches = Vec::new();
+    for (output, path) in expected {
+        let want = store.display(path);
+        let recorded = recorded(output);
+        if recorded.as_deref() != Some(want.as_str()) {
+            mismatches.push(PathMismatch {
+                what: format!("output {output:?}"),
+                expected: want.clone(),
+                actual: recorded.unwrap_or_default(),
+            });
+        }
+        let env = env(output);
+        if env != Some(want.as_bytes()) {
+            mismatches.push(PathMismatch {
+                what: format!("environment variable {output:?}"),
+                expected: want,
+                actual: env
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    mismatches
 }

@@ -5,6 +5,9 @@
 //!
 //! * [`aterm`](Derivation::parse): reading and writing the ATerm text
 //!   byte-exactly (grammar in [`aterm`]);
+//! * [`borrowed`]: the one reader of that grammar, giving a zero-copy
+//!   [`DerivationRef`] (what `Derivation::parse` copies into owned maps),
+//!   which also hashes straight from canonical bytes ([`DerivationRef::hashes`]);
 //! * [`json`]: a JSON form in the shape of `nix derivation show`;
 //! * [`hashing`]: the derivation hash "modulo" fixed-output inputs, output
 //!   paths and the `.drv` store path, with Guix's rules.
@@ -14,15 +17,18 @@
 //! assume more than the format promises.
 
 pub mod aterm;
+pub mod borrowed;
 pub mod hashing;
 pub mod json;
+mod splice;
 
 use crate::hash::{Hash, HashAlgo};
 use crate::store_path::StorePath;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use aterm::{ParseError, ParseErrorKind};
-pub use hashing::{DerivationError, PathMismatch};
+pub use borrowed::{DerivationRef, StorePathRef};
+pub use hashing::{DerivationError, DerivationHashes, PathMismatch};
 
 /// One output of a derivation: `(name, path, hashAlgo, hash)` in the ATerm.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -142,3 +148,5 @@ impl Derivation {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_borrowed;

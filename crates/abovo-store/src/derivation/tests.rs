@@ -3,7 +3,7 @@ use crate::encoding::base16_encode;
 use crate::store_path::StoreDir;
 use proptest::prelude::*;
 
-const MINIMAL: &str = r#"Derive([("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal","","")],[],[],"x86_64-linux","/bin/sh",["-c","echo 'Success' > $out"],[("PATH","/bin"),("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal")])"#;
+pub(super) const MINIMAL: &str = r#"Derive([("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal","","")],[],[],"x86_64-linux","/bin/sh",["-c","echo 'Success' > $out"],[("PATH","/bin"),("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal")])"#;
 
 fn no_inputs(p: &StorePath) -> Result<[u8; 32], DerivationError> {
     Err(DerivationError::Input {
@@ -255,7 +255,7 @@ fn store_path_strategy() -> impl Strategy<Value = StorePath> {
         .prop_map(|(h, n)| StorePath::from_base_name(&format!("{h}-{n}")).unwrap())
 }
 
-fn derivation_strategy() -> impl Strategy<Value = Derivation> {
+pub(super) fn derivation_strategy() -> impl Strategy<Value = Derivation> {
     let bytes = || proptest::collection::vec(any::<u8>(), 0..24);
     let text = || "\\PC{0,12}";
     (

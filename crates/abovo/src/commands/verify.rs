@@ -6,7 +6,7 @@ use crate::source::CliReporter;
 use abovo_graph::load::{DrvFile, SourceKind, detect, read_directory, read_tarball};
 use abovo_graph::verify::{Report, verify_files};
 use abovo_store::StoreDir;
-use abovo_store::derivation::Derivation;
+use abovo_store::derivation::DerivationRef;
 use anyhow::Context as _;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -109,15 +109,15 @@ fn with_inputs(store: &StoreDir, drvs: &[PathBuf]) -> anyhow::Result<Vec<DrvFile
             }
             Err(_) => continue,
         };
-        if let Ok(drv) = Derivation::parse(store, &bytes) {
+        if let Ok(drv) = DerivationRef::parse(store, &bytes) {
             let dir = path.parent().unwrap_or(Path::new("."));
-            for input in drv.input_derivations.keys() {
-                let base = input.to_string();
-                if found.contains_key(&base) {
+            for input in drv.input_derivations() {
+                let base = input.path.base_name();
+                if found.contains_key(base) {
                     continue;
                 }
-                let beside = dir.join(&base);
-                let in_store = Path::new(store.as_str()).join(&base);
+                let beside = dir.join(base);
+                let in_store = Path::new(store.as_str()).join(base);
                 if beside.is_file() {
                     queue.push_back((beside, false));
                 } else if in_store.is_file() {

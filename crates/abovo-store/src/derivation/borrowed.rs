@@ -1,0 +1,937 @@
+//! The one reader of the ATerm grammar, and the borrowed view it gives:
+//! [`DerivationRef`].
+//!
+//! [`DerivationRef::parse`] reads the text of a `.drv` file (grammar in
+//! [`aterm`](super::aterm)) without copying it: strings without escapes,
+//! store paths, the builder's arguments and the output names of each input
+//! stay slices of the input, so reading a derivation allocates a few small
+//! vectors and no string. [`Derivation::parse`] is this reader followed by
+//! [`DerivationRef::to_derivation`], so both forms accept exactly the same
+//! texts and fail with the same [`ParseError`] (offset, kind and message).
+//!
+//! # Strictness
+//!
+//! As described in [`aterm`](super::aterm): bytes after the final `)`, a
+//! repeated output name, input derivation, input source, output name of an
+//! input or environment variable, a path outside the store directory, an
+//! input derivation that does not end in `.drv`, and a text field (names,
+//! paths, hash fields, system, builder) that is not UTF-8 are errors, each
+//! at the byte offset where it was found.
+//!
+//! # Canonical bytes
+//!
+//! A `.drv` text is *canonical* when writing it back
+//! ([`Derivation::to_aterm`]) gives its exact bytes: every keyed list
+//! (outputs, inputs, sources, the output names of each input, the
+//! environment) is in strictly increasing byte order, and every string is
+//! escaped exactly as the writer escapes (`\"` `\\` `\n` `\r` `\t`, nothing
+//! else, and no raw LF, CR or TAB). The reader notes this as it goes
+//! ([`DerivationRef::is_canonical`]), so a caller can skip writing the
+//! text back to compare it, and the derivation hashes can be spliced
+//! straight from the bytes (see [`DerivationRef::hashes`]). Every `.drv`
+//! that Guix writes is canonical.
+
+use super::aterm::{ParseError, ParseErrorKind};
+use super::{BUILTIN_PREFIX, Derivation, FixedOutput, Output};
+use crate::hash::HashError;
+use crate::nixbase32::is_nix32_char;
+use crate::store_path::{HASH_PART_LEN, StoreDir, StorePath, StorePathError, validate_name};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::Range;
+
+type PResult<T> = Result<T, ParseError>;
+
+/// A store path read from a `.drv` file: its base name `<hash32>-<name>`,
+/// borrowed from the input (unless the path was written with escapes),
+/// checked exactly as [`StoreDir::parse`] checks it.
+///
+/// Ordering and equality are those of [`StorePath`] (and of the absolute
+/// path): base names compare like (hash part, name) because the hash part
+/// has a fixed length.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StorePathRef<'a> {
+    base: Cow<'a, str>,
+}
+
+/// The hash part given for a path that is never built (see
+/// [`StorePathRef::hash_part`]).
+const NO_HASH_PART: &[u8; HASH_PART_LEN] = &[b'0'; HASH_PART_LEN];
+
+impl<'a> StorePathRef<'a> {
+    /// Parses an absolute path that must be directly in `store`, as
+    /// [`StoreDir::parse`] does and with the same errors, without copying it.
+    pub fn parse(store: &StoreDir, path: &'a str) -> Result<StorePathRef<'a>, StorePathError> {
+        match base_name_in(store, path) {
+            Some(base) => Ok(StorePathRef {
+                base: Cow::Borrowed(base),
+            }),
+            None => Err(path_error(store, path)),
+        }
+    }
+
+    /// The 32 nix32 characters of the hash part.
+    pub fn hash_part(&self) -> &[u8; HASH_PART_LEN] {
+        // Every constructor checked the base name, so the chunk is there.
+        self.base
+            .as_bytes()
+            .first_chunk::<HASH_PART_LEN>()
+            .unwrap_or(NO_HASH_PART)
+    }
+
+    /// The name after the dash.
+    pub fn name(&self) -> &str {
+        self.base.get(HASH_PART_LEN + 1..).unwrap_or_default()
+    }
+
+    /// `<hash32>-<name>`.
+    pub fn base_name(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether the name ends in `.drv`.
+    pub fn is_derivation(&self) -> bool {
+        self.base.ends_with(".drv")
+    }
+
+    /// The derivation name of a `.drv` path: its name without `.drv`.
+    pub fn derivation_name(&self) -> Option<&str> {
+        self.name().strip_suffix(".drv")
+    }
+
+    /// The absolute path in `store`.
+    pub fn display(&self, store: &StoreDir) -> String {
+        let mut s = String::with_capacity(store.as_str().len() + 1 + self.base.len());
+        s.push_str(store.as_str());
+        s.push('/');
+        s.push_str(&self.base);
+        s
+    }
+
+    /// The owned [`StorePath`].
+    pub fn to_store_path(&self) -> StorePath {
+        // The base name was checked by the same rules when this value was
+        // made, so this cannot fail; a fixed path beats a panic if it did.
+        StorePath::from_base_name(&self.base).unwrap_or_else(|_| unreachable_path())
+    }
+
+    /// The same path, owning its base name.
+    pub fn into_owned(self) -> StorePathRef<'static> {
+        StorePathRef {
+            base: Cow::Owned(self.base.into_owned()),
+        }
+    }
+}
+
+#[cold]
+fn unreachable_path() -> StorePath {
+    StorePath::from_digest(&[0; 20], "invalid").unwrap_or_else(|_| unreachable_path())
+}
+
+impl<'a> From<&'a StorePath> for StorePathRef<'a> {
+    fn from(path: &'a StorePath) -> Self {
+        StorePathRef {
+            base: Cow::Owned(path.base_name()),
+        }
+    }
+}
+
+/// Shows the base name; use [`StorePathRef::display`] for the absolute path.
+impl fmt::Display for StorePathRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.base)
+    }
+}
+
+impl fmt::Debug for StorePathRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StorePathRef({})", self.base)
+    }
+}
+
+/// The base name of `path` when it is a valid store path directly in
+/// `store`: exactly the checks of [`StoreDir::parse`] and
+/// [`StorePath::from_base_name`] (a property test holds them together),
+/// without building the error values on the way.
+fn base_name_in<'p>(store: &StoreDir, path: &'p str) -> Option<&'p str> {
+    let base = path.strip_prefix(store.as_str())?.strip_prefix('/')?;
+    let b = base.as_bytes();
+    // No `/` test: neither nix32 nor a valid name has one.
+    if b.len() < HASH_PART_LEN + 2 || b[HASH_PART_LEN] != b'-' {
+        return None;
+    }
+    if !b[..HASH_PART_LEN].iter().all(|&c| is_nix32_char(c)) {
+        return None;
+    }
+    validate_name(&base[HASH_PART_LEN + 1..]).ok()?;
+    Some(base)
+}
+
+/// Why `path` is not a store path of `store` ([`StoreDir::parse`]'s own
+/// error, so both readers say the same).
+#[cold]
+fn path_error(store: &StoreDir, path: &str) -> StorePathError {
+    match store.parse(path) {
+        Err(e) => e,
+        // `base_name_in` rejects exactly what `parse` rejects.
+        Ok(_) => StorePathError::TooShort(path.to_owned()),
+    }
+}
+
+/// A list of strings as written in the input (`[` … `]`), read on demand.
+/// The reader has checked it (every string terminated), so iterating
+/// cannot fail.
+#[derive(Clone, Copy)]
+pub struct StringList<'a> {
+    raw: &'a [u8],
+    len: usize,
+}
+
+impl<'a> StringList<'a> {
+    /// The number of strings.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The strings, unescaped, in their order.
+    pub fn iter(&self) -> StringIter<'a> {
+        StringIter {
+            raw: self.raw,
+            pos: 1,
+        }
+    }
+
+    /// The list as written, brackets included.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+}
+
+impl fmt::Debug for StringList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|s| bstr_debug(&s)))
+            .finish()
+    }
+}
+
+impl PartialEq for StringList<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for StringList<'_> {}
+
+fn bstr_debug(s: &[u8]) -> String {
+    String::from_utf8_lossy(s).into_owned()
+}
+
+/// Iterates over a [`StringList`].
+#[derive(Debug, Clone)]
+pub struct StringIter<'a> {
+    raw: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for StringIter<'a> {
+    type Item = Cow<'a, [u8]>;
+
+    fn next(&mut self) -> Option<Cow<'a, [u8]>> {
+        let mut canonical = true;
+        let (s, end) = read_string(self.raw, self.pos, &mut canonical).ok()?;
+        self.pos = end + usize::from(self.raw.get(end) == Some(&b','));
+        Some(s)
+    }
+}
+
+/// The output names an input derivation is used for (`["lib","out"]`),
+/// read on demand; checked to be UTF-8 and without repeats.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct OutputNames<'a>(StringList<'a>);
+
+impl<'a> OutputNames<'a> {
+    /// The number of names.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// The names in their order (sorted in a canonical `.drv`).
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'a, str>> + use<'a> {
+        self.0.iter().map(|s| match s {
+            Cow::Borrowed(b) => std::str::from_utf8(b)
+                .map(Cow::Borrowed)
+                .unwrap_or_else(|_| String::from_utf8_lossy(b)),
+            Cow::Owned(b) => Cow::Owned(
+                String::from_utf8(b)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
+        })
+    }
+
+    /// The list as written, brackets included.
+    pub fn raw(&self) -> &'a [u8] {
+        self.0.raw
+    }
+}
+
+impl fmt::Debug for OutputNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// One output: `(name, path, hashAlgo, hash)`; see [`Output`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRef<'a> {
+    /// The output name.
+    pub name: Cow<'a, str>,
+    /// The recorded path; `None` where the text has `""`.
+    pub path: Option<StorePathRef<'a>>,
+    /// `""`, or the hash algorithm of a fixed output (`r:sha256`, …).
+    pub hash_algo: Cow<'a, str>,
+    /// `""`, or the expected hash of a fixed output.
+    pub hash: Cow<'a, str>,
+}
+
+/// One input derivation and the output names used from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputDerivationRef<'a> {
+    /// The `.drv` path.
+    pub path: StorePathRef<'a>,
+    /// The outputs used.
+    pub outputs: OutputNames<'a>,
+}
+
+/// An environment variable: name and value, as bytes.
+pub type EnvVarRef<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+/// A derivation read from its ATerm text without copying it; see the
+/// [module docs](self). Lists are in the order of the text (sorted in a
+/// canonical `.drv`); [`DerivationRef::to_derivation`] gives the owned
+/// [`Derivation`].
+#[derive(Debug, Clone)]
+pub struct DerivationRef<'a> {
+    outputs: Vec<OutputRef<'a>>,
+    input_derivations: Vec<InputDerivationRef<'a>>,
+    input_sources: Vec<StorePathRef<'a>>,
+    system: Cow<'a, str>,
+    builder: Cow<'a, str>,
+    arguments: StringList<'a>,
+    environment: Vec<EnvVarRef<'a>>,
+    /// The text this was read from.
+    bytes: &'a [u8],
+    /// Where the outputs list and the input derivations list sit in it.
+    pub(super) outputs_span: Range<usize>,
+    pub(super) inputs_span: Range<usize>,
+    canonical: bool,
+}
+
+impl<'a> DerivationRef<'a> {
+    /// Reads the ATerm text of a `.drv` file whose paths are in `store`.
+    pub fn parse(store: &StoreDir, input: &'a [u8]) -> Result<DerivationRef<'a>, ParseError> {
+        Reader {
+            input,
+            pos: 0,
+            store,
+            canonical: true,
+        }
+        .derivation()
+    }
+
+    /// The outputs.
+    pub fn outputs(&self) -> &[OutputRef<'a>] {
+        &self.outputs
+    }
+
+    /// The output called `name`.
+    pub fn output(&self, name: &str) -> Option<&OutputRef<'a>> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+
+    /// The input derivations with the output names used from each.
+    pub fn input_derivations(&self) -> &[InputDerivationRef<'a>] {
+        &self.input_derivations
+    }
+
+    /// The input sources.
+    pub fn input_sources(&self) -> &[StorePathRef<'a>] {
+        &self.input_sources
+    }
+
+    /// The system type, e.g. `x86_64-linux`.
+    pub fn system(&self) -> &str {
+        &self.system
+    }
+
+    /// The builder: a store path, or a daemon built-in (`builtin:…`).
+    pub fn builder(&self) -> &str {
+        &self.builder
+    }
+
+    /// The built-in builder's name (`download`, `git-download`) when the
+    /// daemon itself builds this derivation.
+    pub fn builtin(&self) -> Option<&str> {
+        self.builder.strip_prefix(BUILTIN_PREFIX)
+    }
+
+    /// The builder's arguments.
+    pub fn arguments(&self) -> StringList<'a> {
+        self.arguments
+    }
+
+    /// The environment variables.
+    pub fn environment(&self) -> &[EnvVarRef<'a>] {
+        &self.environment
+    }
+
+    /// An environment variable.
+    pub fn env(&self, name: &str) -> Option<&[u8]> {
+        self.environment
+            .iter()
+            .find(|(k, _)| k.as_ref() == name.as_bytes())
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The text this derivation was read from.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Whether [`Derivation::to_aterm`] of this derivation gives back
+    /// exactly [`bytes`](Self::bytes) (see the [module docs](self)).
+    pub fn is_canonical(&self) -> bool {
+        self.canonical
+    }
+
+    /// Whether this is a fixed-output derivation: exactly one output,
+    /// named `out`, with a non-empty hash (as [`Derivation::is_fixed_output`]).
+    pub fn is_fixed_output(&self) -> bool {
+        matches!(self.outputs.as_slice(), [o] if o.name == "out" && !o.hash.is_empty())
+    }
+
+    /// The pinned hash of a fixed-output derivation; `None` for other
+    /// derivations, an error when the fields do not parse.
+    pub fn fixed_output(&self) -> Option<Result<FixedOutput, HashError>> {
+        if !self.is_fixed_output() {
+            return None;
+        }
+        let out = &self.outputs[0];
+        Some(FixedOutput::from_fields(&out.hash_algo, &out.hash))
+    }
+
+    /// The references of the `.drv` file itself: every input derivation and
+    /// every input source.
+    pub fn references(&self) -> impl Iterator<Item = &StorePathRef<'a>> {
+        self.input_derivations
+            .iter()
+            .map(|i| &i.path)
+            .chain(self.input_sources.iter())
+    }
+
+    /// The owned form, with every string copied (what
+    /// [`Derivation::parse`] returns).
+    pub fn to_derivation(&self) -> Derivation {
+        Derivation {
+            outputs: self
+                .outputs
+                .iter()
+                .map(|o| {
+                    (
+                        o.name.clone().into_owned(),
+                        Output {
+                            path: o.path.as_ref().map(StorePathRef::to_store_path),
+                            hash_algo: o.hash_algo.clone().into_owned(),
+                            hash: o.hash.clone().into_owned(),
+                        },
+                    )
+                })
+                .collect(),
+            input_derivations: self
+                .input_derivations
+                .iter()
+                .map(|i| {
+                    (
+                        i.path.to_store_path(),
+                        i.outputs.iter().map(Cow::into_owned).collect(),
+                    )
+                })
+                .collect(),
+            input_sources: self
+                .input_sources
+                .iter()
+                .map(StorePathRef::to_store_path)
+                .collect(),
+            system: self.system.clone().into_owned(),
+            builder: self.builder.clone().into_owned(),
+            arguments: self.arguments.iter().map(Cow::into_owned).collect(),
+            environment: self
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone().into_owned(), v.clone().into_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl From<&DerivationRef<'_>> for Derivation {
+    fn from(drv: &DerivationRef<'_>) -> Derivation {
+        drv.to_derivation()
+    }
+}
+
+/// A borrowed derivation equals an owned one when both hold the same
+/// derivation. The owned form keeps its lists as maps and sets, so their
+/// order does not matter; every field is compared through its own accessor,
+/// not through [`DerivationRef::to_derivation`].
+impl PartialEq<Derivation> for DerivationRef<'_> {
+    fn eq(&self, d: &Derivation) -> bool {
+        let same_path = |a: &StorePathRef<'_>, b: &StorePath| {
+            a.hash_part() == b.hash_part_bytes() && a.name() == b.name()
+        };
+        // The reader rejects repeated keys, so equal lengths and every
+        // borrowed entry found in the owned map make equal maps.
+        self.outputs.len() == d.outputs.len()
+            && self.outputs.iter().all(|o| {
+                d.outputs.get(o.name.as_ref()).is_some_and(|x| {
+                    x.hash_algo == o.hash_algo
+                        && x.hash == o.hash
+                        && match (&o.path, &x.path) {
+                            (None, None) => true,
+                            (Some(a), Some(b)) => same_path(a, b),
+                            _ => false,
+                        }
+                })
+            })
+            && self.input_derivations.len() == d.input_derivations.len()
+            && self.input_derivations.iter().all(|i| {
+                d.input_derivations
+                    .get(&i.path.to_store_path())
+                    .is_some_and(|names| {
+                        names.len() == i.outputs.len()
+                            && i.outputs.iter().all(|n| names.contains(n.as_ref()))
+                    })
+            })
+            && self.input_sources.len() == d.input_sources.len()
+            && self
+                .input_sources
+                .iter()
+                .all(|p| d.input_sources.contains(&p.to_store_path()))
+            && self.system == d.system
+            && self.builder == d.builder
+            && self
+                .arguments
+                .iter()
+                .eq(d.arguments.iter().map(|a| Cow::Borrowed(a.as_slice())))
+            && self.environment.len() == d.environment.len()
+            && self.environment.iter().all(|(k, v)| {
+                d.environment
+                    .get(k.as_ref())
+                    .is_some_and(|x| x[..] == v[..])
+            })
+    }
+}
+
+const STRING: &str = "`\"` (a string)";
+
+/// Reads the string whose opening quote is at `start` in `input`: its
+/// contents (borrowed when it has no escape) and the offset after its
+/// closing quote. Clears `canonical` on an escape the writer would not
+/// write.
+fn read_string<'a>(
+    input: &'a [u8],
+    start: usize,
+    canonical: &mut bool,
+) -> PResult<(Cow<'a, [u8]>, usize)> {
+    if input.get(start) != Some(&b'"') {
+        return Err(ParseError {
+            offset: start,
+            kind: ParseErrorKind::Expected {
+                expected: STRING,
+                found: input.get(start).copied(),
+            },
+        });
+    }
+    let unterminated = || ParseError {
+        offset: start,
+        kind: ParseErrorKind::UnterminatedString,
+    };
+    let body = start + 1;
+    let rest = &input[body..];
+    let end = memchr::memchr2(b'"', b'\\', rest).ok_or_else(unterminated)?;
+    if rest[end] == b'"' {
+        return Ok((Cow::Borrowed(&rest[..end]), body + end + 1));
+    }
+    let mut out = rest[..end].to_vec();
+    let mut i = body + end;
+    loop {
+        match input.get(i) {
+            None => return Err(unterminated()),
+            Some(b'"') => return Ok((Cow::Owned(out), i + 1)),
+            Some(b'\\') => {
+                let &c = input.get(i + 1).ok_or_else(unterminated)?;
+                out.push(match c {
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'"' | b'\\' => c,
+                    other => {
+                        // `\x` reads as `x`, which the writer writes bare.
+                        *canonical = false;
+                        other
+                    }
+                });
+                i += 2;
+            }
+            Some(_) => {
+                // Copy the run up to the next special byte at once; the byte
+                // at `i` is neither, so the run is not empty.
+                let run = memchr::memchr2(b'"', b'\\', &input[i..]).unwrap_or(input.len() - i);
+                out.extend_from_slice(&input[i..i + run]);
+                i += run;
+            }
+        }
+    }
+}
+
+/// The reader's state: where it is, and whether the text is canonical so
+/// far.
+struct Reader<'a, 's> {
+    input: &'a [u8],
+    pos: usize,
+    store: &'s StoreDir,
+    canonical: bool,
+}
+
+impl<'a, 's> Reader<'a, 's> {
+    fn fail<T>(&self, offset: usize, kind: ParseErrorKind) -> PResult<T> {
+        Err(ParseError { offset, kind })
+    }
+
+    fn byte(&mut self, b: u8, expected: &'static str) -> PResult<()> {
+        if self.input.get(self.pos) == Some(&b) {
+            self.pos += 1;
+            return Ok(());
+        }
+        let found = self.input.get(self.pos).copied();
+        self.fail(self.pos, ParseErrorKind::Expected { expected, found })
+    }
+
+    /// A multi-byte token, failing at its first byte that differs.
+    fn token(&mut self, token: &[u8], expected: &'static str) -> PResult<()> {
+        for (i, &b) in token.iter().enumerate() {
+            let found = self.input.get(self.pos + i).copied();
+            if found != Some(b) {
+                return self.fail(self.pos + i, ParseErrorKind::Expected { expected, found });
+            }
+        }
+        self.pos += token.len();
+        Ok(())
+    }
+
+    /// `"[" [ item { "," item } ] "]"`.
+    fn list(&mut self, mut item: impl FnMut(&mut Self) -> PResult<()>) -> PResult<()> {
+        self.byte(b'[', "`[`")?;
+        if self.input.get(self.pos) == Some(&b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            match self.input.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                found => {
+                    return self.fail(
+                        self.pos,
+                        ParseErrorKind::Expected {
+                            expected: "`,` or `]`",
+                            found: found.copied(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn string(&mut self) -> PResult<Cow<'a, [u8]>> {
+        let (s, end) = read_string(self.input, self.pos, &mut self.canonical)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn text(&mut self, field: &'static str) -> PResult<Cow<'a, str>> {
+        let start = self.pos;
+        match self.string()? {
+            Cow::Borrowed(b) => match std::str::from_utf8(b) {
+                Ok(s) => Ok(Cow::Borrowed(s)),
+                Err(_) => self.fail(start, ParseErrorKind::InvalidUtf8 { field }),
+            },
+            Cow::Owned(b) => match String::from_utf8(b) {
+                Ok(s) => Ok(Cow::Owned(s)),
+                Err(_) => self.fail(start, ParseErrorKind::InvalidUtf8 { field }),
+            },
+        }
+    }
+
+    fn path(&mut self, field: &'static str) -> PResult<StorePathRef<'a>> {
+        let start = self.pos;
+        let parsed = match self.text(field)? {
+            Cow::Borrowed(s) => StorePathRef::parse(self.store, s),
+            Cow::Owned(s) => StorePathRef::parse(self.store, &s).map(StorePathRef::into_owned),
+        };
+        parsed.or_else(|source| self.fail(start, ParseErrorKind::BadStorePath { field, source }))
+    }
+
+    fn output(&mut self) -> PResult<OutputRef<'a>> {
+        self.byte(b'(', "`(`")?;
+        let name = self.text("output name")?;
+        self.byte(b',', "`,`")?;
+        let path = if self.input.get(self.pos..self.pos + 2) == Some(b"\"\"") {
+            self.pos += 2;
+            None
+        } else {
+            Some(self.path("output path")?)
+        };
+        self.byte(b',', "`,`")?;
+        let hash_algo = self.text("output hash algorithm")?;
+        self.byte(b',', "`,`")?;
+        let hash = self.text("output hash")?;
+        self.byte(b')', "`)`")?;
+        Ok(OutputRef {
+            name,
+            path,
+            hash_algo,
+            hash,
+        })
+    }
+
+    fn input_derivation(&mut self) -> PResult<InputDerivationRef<'a>> {
+        self.byte(b'(', "`(`")?;
+        let at = self.pos;
+        let path = self.path("input derivation")?;
+        if !path.is_derivation() {
+            return self.fail(at, ParseErrorKind::NotADerivation(path.display(self.store)));
+        }
+        self.byte(b',', "`,`")?;
+        let start = self.pos;
+        let mut len = 0;
+        let mut previous: Option<Cow<'a, str>> = None;
+        let mut ordered = true;
+        self.list(|r| {
+            let name = r.text("input output name")?;
+            if let Some(p) = &previous {
+                ordered &= *p < name;
+            }
+            previous = Some(name);
+            len += 1;
+            Ok(())
+        })?;
+        let outputs = OutputNames(StringList {
+            raw: &self.input[start..self.pos],
+            len,
+        });
+        self.byte(b')', "`)`")?;
+        if !ordered {
+            self.canonical = false;
+            self.reject_repeats(
+                start,
+                outputs.iter(),
+                false,
+                |r| r.string().map(drop),
+                "output name of an input",
+                |k| k.to_string(),
+            )?;
+        }
+        Ok(InputDerivationRef { path, outputs })
+    }
+
+    fn env_var(&mut self) -> PResult<EnvVarRef<'a>> {
+        self.byte(b'(', "`(`")?;
+        let key = self.string()?;
+        self.byte(b',', "`,`")?;
+        let value = self.string()?;
+        self.byte(b')', "`)`")?;
+        Ok((key, value))
+    }
+
+    /// Fails on the first key (in document order) that repeats an earlier
+    /// one, at the offset of that key. `keys` are those of the list whose
+    /// `[` is at `list`; its items are read again with `item` to find the
+    /// offset, which only happens for a list out of order. `tuple` tells
+    /// that the key follows the item's `(`.
+    #[cold]
+    fn reject_repeats<K: Ord>(
+        &self,
+        list: usize,
+        keys: impl Iterator<Item = K>,
+        tuple: bool,
+        item: impl Fn(&mut Reader<'a, 's>) -> PResult<()>,
+        what: &'static str,
+        show: impl Fn(&K) -> String,
+    ) -> PResult<()> {
+        let mut seen = BTreeSet::new();
+        for (index, key) in keys.enumerate() {
+            if seen.contains(&key) {
+                let mut r = Reader {
+                    input: self.input,
+                    pos: list + 1,
+                    store: self.store,
+                    canonical: true,
+                };
+                for _ in 0..index {
+                    if item(&mut r).is_err() {
+                        break;
+                    }
+                    r.pos += 1;
+                }
+                return self.fail(
+                    r.pos + usize::from(tuple),
+                    ParseErrorKind::Duplicate {
+                        what,
+                        key: show(&key),
+                    },
+                );
+            }
+            seen.insert(key);
+        }
+        Ok(())
+    }
+
+    fn derivation(mut self) -> PResult<DerivationRef<'a>> {
+        let store = self.store;
+        self.token(b"Derive(", "`Derive(`")?;
+
+        let start = self.pos;
+        let mut outputs = Vec::new();
+        self.list(|r| {
+            outputs.push(r.output()?);
+            Ok(())
+        })?;
+        let outputs_span = start..self.pos;
+        if !outputs.windows(2).all(|w| w[0].name < w[1].name) {
+            self.canonical = false;
+            self.reject_repeats(
+                start,
+                outputs.iter().map(|o| &o.name),
+                true,
+                |r| r.output().map(drop),
+                "output",
+                |k| k.to_string(),
+            )?;
+        }
+        self.byte(b',', "`,`")?;
+
+        let start = self.pos;
+        let mut input_derivations = Vec::new();
+        self.list(|r| {
+            input_derivations.push(r.input_derivation()?);
+            Ok(())
+        })?;
+        let inputs_span = start..self.pos;
+        if !input_derivations.windows(2).all(|w| w[0].path < w[1].path) {
+            self.canonical = false;
+            self.reject_repeats(
+                start,
+                input_derivations.iter().map(|i| &i.path),
+                true,
+                |r| r.input_derivation().map(drop),
+                "input derivation",
+                |k| k.display(store),
+            )?;
+        }
+        self.byte(b',', "`,`")?;
+
+        let start = self.pos;
+        let mut input_sources = Vec::new();
+        self.list(|r| {
+            input_sources.push(r.path("input source")?);
+            Ok(())
+        })?;
+        if !input_sources.windows(2).all(|w| w[0] < w[1]) {
+            self.canonical = false;
+            self.reject_repeats(
+                start,
+                input_sources.iter(),
+                false,
+                |r| r.path("input source").map(drop),
+                "input source",
+                |k| k.display(store),
+            )?;
+        }
+        self.byte(b',', "`,`")?;
+        let system = self.text("system")?;
+        self.byte(b',', "`,`")?;
+        let builder = self.text("builder")?;
+        self.byte(b',', "`,`")?;
+
+        let start = self.pos;
+        let mut len = 0;
+        self.list(|r| {
+            r.string()?;
+            len += 1;
+            Ok(())
+        })?;
+        let arguments = StringList {
+            raw: &self.input[start..self.pos],
+            len,
+        };
+        self.byte(b',', "`,`")?;
+
+        let start = self.pos;
+        let mut environment = Vec::new();
+        self.list(|r| {
+            environment.push(r.env_var()?);
+            Ok(())
+        })?;
+        if !environment.windows(2).all(|w| w[0].0 < w[1].0) {
+            self.canonical = false;
+            self.reject_repeats(
+                start,
+                environment.iter().map(|(k, _)| k),
+                true,
+                |r| r.env_var().map(drop),
+                "environment variable",
+                |k| String::from_utf8_lossy(k).into_owned(),
+            )?;
+        }
+        self.byte(b')', "`)`")?;
+        if self.pos != self.input.len() {
+            return self.fail(
+                self.pos,
+                ParseErrorKind::TrailingBytes(self.input.len() - self.pos),
+            );
+        }
+        // The writer escapes LF, CR and TAB, so a raw one (which can only
+        // sit inside a string) is not canonical.
+        let canonical =
+            self.canonical && memchr::memchr3(b'\n', b'\r', b'\t', self.input).is_none();
+        Ok(DerivationRef {
+            outputs,
+            input_derivations,
+            input_sources,
+            system,
+            builder,
+            arguments,
+            environment,
+            bytes: self.input,
+            outputs_span,
+            inputs_span,
+            canonical,
+        })
+    }
+}
