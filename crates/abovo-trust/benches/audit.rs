@@ -40,14 +40,14 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("audit");
     group.sample_size(10);
     group.bench_function("all-packages", |b| {
-        b.iter(|| audit(&g, &packages, &seeds, WalkOptions::default(), 20))
+        b.iter(|| audit(&g, &packages, &seeds, WalkOptions::default(), 20).unwrap())
     });
     group.finish();
     let mut group = c.benchmark_group("seeds");
     for name in ["hello", "pandoc"] {
         let target = abovo_graph::resolve::resolve(&g, name).expect("target resolves");
         group.bench_function(name, |b| {
-            b.iter(|| trust_report(&g, target, &seeds, WalkOptions::default()))
+            b.iter(|| trust_report(&g, target, &seeds, WalkOptions::default()).unwrap())
         });
     }
     group.finish();

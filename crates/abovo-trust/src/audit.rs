@@ -14,25 +14,48 @@
 //! it that no other package resting on it depends on (through edges the
 //! trust walk follows): rebuilding those rebuilds all the others.
 
+use crate::bytes::RejectedFile;
 use crate::classify::{Classification, SeedFacts, Seeds};
-use crate::kind::Kind;
+use crate::kind::{Evidence, Kind};
 use crate::report::{WalkOptions, expands, is_seed};
+use crate::sizes::SizeError;
 use abovo_graph::{Graph, NodeId};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// A package to audit: its name (as people type it) and its node.
+/// A package to audit: its name and version (as people type them) and its
+/// node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditPackage {
-    /// `name@version`.
+    /// The name (`hello`), or what stands for it when there is no package
+    /// table (the name given, or the derivation's label).
     pub name: String,
+    /// The version, when a package table gives it.
+    pub version: Option<String>,
     /// Its derivation.
     pub node: NodeId,
+}
+
+impl AuditPackage {
+    /// `name@version` as Guix prints packages, or the name alone.
+    pub fn label(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}@{v}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// A binary seed in the audit.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditSeed {
+    /// Its id in [`AuditReport::binary_seeds`].
+    pub id: u32,
+    /// The name reports show: the knowledge base's label, or the store
+    /// name, with the store hash added when two binary seeds would
+    /// otherwise share it.
+    pub label: String,
     /// What the graph says about it.
     #[serde(flatten)]
     pub facts: SeedFacts,
@@ -42,8 +65,41 @@ pub struct AuditSeed {
     /// How many audited packages rest on it.
     pub packages: usize,
     /// The `guix refresh -l`-style leaves: packages resting on it that no
-    /// other such package depends on.
+    /// other such package depends on (`name@version`, sorted).
     pub leaves: Vec<String>,
+}
+
+/// One row of the binary seed table: what a seed id stands for.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedRow {
+    /// The id (its index in the table).
+    pub id: u32,
+    /// The name reports show (unique in the table).
+    pub label: String,
+    /// The store name.
+    pub name: String,
+    /// The seed's store path.
+    pub store_path: String,
+    /// Its kind (`binary` or `source-with-binaries`).
+    pub kind: Kind,
+    /// The evidence for it.
+    pub evidence: Evidence,
+    /// Its size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+/// A package and the ids of the binary seeds it rests on.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageSeeds {
+    /// The package name.
+    pub name: String,
+    /// Its version, when a package table gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Its derivation.
+    pub drv: String,
+    /// The ids of its binary seeds ([`AuditReport::binary_seeds`]).
+    pub seeds: Vec<u32>,
 }
 
 /// A package and the size of its trust base.
@@ -57,8 +113,32 @@ pub struct TrustBase {
     pub binary_seeds: usize,
     /// Their known total size.
     pub known_bytes: u64,
-    /// The binary seeds outside the core (store names).
+    /// How many of them have no known size.
+    pub unknown_sizes: usize,
+    /// The binary seeds outside the core, by label (unique, sorted).
     pub beyond_core: Vec<String>,
+    /// The same seeds, by id ([`AuditReport::binary_seeds`]).
+    pub beyond_core_ids: Vec<u32>,
+}
+
+/// A seed that nothing classifies.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnknownSeed {
+    /// What the graph says about it.
+    #[serde(flatten)]
+    pub facts: SeedFacts,
+    /// Why it is unknown.
+    pub why: String,
+}
+
+/// A file found under a seed's name that is not the seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedRejection {
+    /// The seed's store path.
+    pub seed: String,
+    /// The file and why it was ignored.
+    #[serde(flatten)]
+    pub file: RejectedFile,
 }
 
 /// The audit's answer.
@@ -69,9 +149,9 @@ pub struct AuditReport {
     /// Whether the walk went through fixed-output derivations.
     pub through_fixed: bool,
     /// Packages audited.
-    pub packages: usize,
+    pub package_count: usize,
     /// Distinct seeds (store items) reached from them, per kind.
-    pub seeds_by_kind: Vec<(Kind, usize)>,
+    pub seeds_by_kind: BTreeMap<Kind, usize>,
     /// Binary seeds common to every audited package.
     pub core: Vec<AuditSeed>,
     /// Known total size of the core.
@@ -84,6 +164,15 @@ pub struct AuditReport {
     pub core_only_packages: usize,
     /// The packages with the most binary seeds (at most `top`).
     pub largest: Vec<TrustBase>,
+    /// Every seed of kind `unknown` reached, by name.
+    pub unknown: Vec<UnknownSeed>,
+    /// Files found under a seed's name that are not the seed (ignored).
+    pub rejected_files: Vec<SeedRejection>,
+    /// The binary seed table: `packages[].seeds` and `core[].id` point
+    /// into it.
+    pub binary_seeds: Vec<SeedRow>,
+    /// Every audited package with the ids of its binary seeds.
+    pub packages: Vec<PackageSeeds>,
 }
 
 struct Bits {
@@ -98,13 +187,14 @@ impl Bits {
 }
 
 /// Audits `packages` on `g`; `top` bounds the list of largest trust bases.
+/// Fails only when a size source is refused (see [`Seeds::classify`]).
 pub fn audit(
     g: &Graph,
     packages: &[AuditPackage],
     seeds: &Seeds,
     opts: WalkOptions,
     top: usize,
-) -> AuditReport {
+) -> Result<AuditReport, SizeError> {
     // 1. The seeds reachable from the packages, by one walk from all of them.
     let mut reached = vec![false; g.len()];
     let mut stack: Vec<NodeId> = packages.iter().map(|p| p.node).collect();
@@ -134,22 +224,40 @@ pub fn audit(
         .par_iter()
         .map(|&n| {
             let facts = SeedFacts::of(g, n);
-            let class = seeds.classify(g, &facts);
-            (facts, class)
+            seeds.classify(g, &facts).map(|class| (facts, class))
         })
-        .collect();
-    let mut by_kind = std::collections::BTreeMap::new();
-    let mut counted = std::collections::HashSet::new();
+        .collect::<Result<_, _>>()?;
+    let mut by_kind = BTreeMap::new();
+    let mut unknown = Vec::new();
+    let mut rejected_files = Vec::new();
+    let mut counted = HashSet::new();
     for (f, c) in &classified {
-        if counted.insert(f.store_path.as_str()) {
-            *by_kind.entry(c.kind).or_insert(0usize) += 1;
+        if !counted.insert(f.store_path.as_str()) {
+            continue;
         }
+        *by_kind.entry(c.kind).or_insert(0usize) += 1;
+        if c.kind == Kind::Unknown {
+            unknown.push(UnknownSeed {
+                facts: f.clone(),
+                why: c.why.clone(),
+            });
+        }
+        rejected_files.extend(c.rejected_files.iter().map(|r| SeedRejection {
+            seed: f.store_path.clone(),
+            file: r.clone(),
+        }));
     }
+    unknown.sort_by(|a, b| {
+        a.facts
+            .name
+            .cmp(&b.facts.name)
+            .then(a.facts.store_path.cmp(&b.facts.store_path))
+    });
     // Two fixed-output derivations with the same output path (the same
     // hash and name, built for different systems) are one seed: one bit.
     let mut bit_of = vec![u32::MAX; g.len()];
     let mut binaries: Vec<usize> = Vec::new();
-    let mut by_path: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut by_path: HashMap<&str, u32> = HashMap::new();
     for (i, (f, c)) in classified.iter().enumerate() {
         if c.kind.carries_binaries() {
             let bit = *by_path.entry(f.store_path.as_str()).or_insert_with(|| {
@@ -159,6 +267,7 @@ pub fn audit(
             bit_of[f.node.index()] = bit;
         }
     }
+    let labels = unique_labels(&classified, &binaries);
 
     // 3. Bitsets in topological order (inputs first).
     let words = binaries.len().div_ceil(64).max(1);
@@ -205,26 +314,29 @@ pub fn audit(
         }
     }
 
-    // 5. Counts, core, leaves.
+    // 5. Counts, core, leaves, and each package's seed ids.
     let mut counts = vec![0usize; binaries.len()];
     let mut leaves: Vec<Vec<u32>> = vec![Vec::new(); binaries.len()];
     let mut core = vec![u64::MAX; words];
+    let mut package_seeds: Vec<PackageSeeds> = Vec::with_capacity(packages.len());
     for (pi, p) in packages.iter().enumerate() {
         let r = bits.row(p.node.index());
         for (c, v) in core.iter_mut().zip(r) {
             *c &= v;
         }
-        for (wi, &w) in r.iter().enumerate() {
-            let mut w = w;
-            while w != 0 {
-                let b = wi * 64 + w.trailing_zeros() as usize;
-                w &= w - 1;
-                counts[b] += 1;
-                if !above[p.node.index()] {
-                    leaves[b].push(pi as u32);
-                }
+        let ids = ones(r);
+        for &b in &ids {
+            counts[b as usize] += 1;
+            if !above[p.node.index()] {
+                leaves[b as usize].push(pi as u32);
             }
         }
+        package_seeds.push(PackageSeeds {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            drv: g.display_path(p.node),
+            seeds: ids,
+        });
     }
     if packages.is_empty() {
         core.fill(0);
@@ -234,11 +346,13 @@ pub fn audit(
         let (f, c) = &classified[binaries[b]];
         let mut l: Vec<String> = leaves[b]
             .iter()
-            .map(|&i| packages[i as usize].name.clone())
+            .map(|&i| packages[i as usize].label())
             .collect();
         l.sort_unstable();
         l.dedup();
         AuditSeed {
+            id: b as u32,
+            label: labels[b].clone(),
             facts: f.clone(),
             class: c.clone(),
             packages: counts[b],
@@ -249,83 +363,138 @@ pub fn audit(
         .filter(|&b| in_core(b))
         .map(make)
         .collect();
-    core_seeds.sort_by(|a, b| {
-        b.class
-            .size
-            .cmp(&a.class.size)
-            .then(a.facts.name.cmp(&b.facts.name))
-    });
+    core_seeds.sort_by(|a, b| b.class.size.cmp(&a.class.size).then(a.label.cmp(&b.label)));
     let mut others: Vec<AuditSeed> = (0..binaries.len())
         .filter(|&b| !in_core(b) && counts[b] > 0)
         .map(make)
         .collect();
-    others.sort_by(|a, b| {
-        b.packages
-            .cmp(&a.packages)
-            .then(a.facts.name.cmp(&b.facts.name))
-    });
+    others.sort_by(|a, b| b.packages.cmp(&a.packages).then(a.label.cmp(&b.label)));
 
     // 6. Core-only packages and the largest trust bases.
     let core_only = packages
         .iter()
         .filter(|p| bits.row(p.node.index()) == core.as_slice())
         .count();
-    let size_of = |b: usize| classified[binaries[b]].1.size.unwrap_or(0);
-    let mut ranked: Vec<(usize, u64, usize)> = packages
+    let size_of = |b: u32| classified[binaries[b as usize]].1.size;
+    let mut ranked: Vec<(usize, u64, usize, usize)> = package_seeds
         .iter()
         .enumerate()
         .map(|(pi, p)| {
-            let r = bits.row(p.node.index());
-            let mut n = 0;
-            let mut bytes = 0;
-            for (wi, &w) in r.iter().enumerate() {
-                let mut w = w;
-                while w != 0 {
-                    let b = wi * 64 + w.trailing_zeros() as usize;
-                    w &= w - 1;
-                    n += 1;
-                    bytes += size_of(b);
-                }
-            }
-            (n, bytes, pi)
+            let bytes = p.seeds.iter().filter_map(|&b| size_of(b)).sum();
+            let unknown = p.seeds.iter().filter(|&&b| size_of(b).is_none()).count();
+            (p.seeds.len(), bytes, unknown, pi)
         })
         .collect();
     ranked.sort_by(|a, b| {
         b.0.cmp(&a.0)
             .then(b.1.cmp(&a.1))
-            .then(packages[a.2].name.cmp(&packages[b.2].name))
+            .then(packages[a.3].label().cmp(&packages[b.3].label()))
     });
     ranked.truncate(top);
     let largest: Vec<TrustBase> = ranked
         .into_iter()
-        .map(|(n, bytes, pi)| {
+        .map(|(n, bytes, unknown_sizes, pi)| {
             let p = &packages[pi];
-            let r = bits.row(p.node.index());
+            let beyond_core_ids: Vec<u32> = package_seeds[pi]
+                .seeds
+                .iter()
+                .copied()
+                .filter(|&b| !in_core(b as usize))
+                .collect();
+            let mut beyond_core: Vec<String> = beyond_core_ids
+                .iter()
+                .map(|&b| labels[b as usize].clone())
+                .collect();
+            beyond_core.sort_unstable();
+            beyond_core.dedup();
             TrustBase {
-                package: p.name.clone(),
+                package: p.label(),
                 derivation: g.display_path(p.node),
                 binary_seeds: n,
                 known_bytes: bytes,
-                beyond_core: (0..binaries.len())
-                    .filter(|&b| r[b / 64] >> (b % 64) & 1 == 1 && !in_core(b))
-                    .map(|b| classified[binaries[b]].0.name.clone())
-                    .collect(),
+                unknown_sizes,
+                beyond_core,
+                beyond_core_ids,
+            }
+        })
+        .collect();
+    let binary_seeds = binaries
+        .iter()
+        .enumerate()
+        .map(|(b, &i)| {
+            let (f, c) = &classified[i];
+            SeedRow {
+                id: b as u32,
+                label: labels[b].clone(),
+                name: f.name.clone(),
+                store_path: f.store_path.clone(),
+                kind: c.kind,
+                evidence: c.evidence.clone(),
+                size: c.size,
             }
         })
         .collect();
 
-    AuditReport {
+    Ok(AuditReport {
         graph: g.description().to_owned(),
         through_fixed: opts.through_fixed,
-        packages: packages.len(),
-        seeds_by_kind: by_kind.into_iter().collect(),
+        package_count: packages.len(),
+        seeds_by_kind: by_kind,
         core_known_bytes: core_seeds.iter().filter_map(|s| s.class.size).sum(),
         core_unknown_sizes: core_seeds.iter().filter(|s| s.class.size.is_none()).count(),
         core: core_seeds,
         others,
         core_only_packages: core_only,
         largest,
+        unknown,
+        rejected_files,
+        binary_seeds,
+        packages: package_seeds,
+    })
+}
+
+/// The set bits of a bitset row, in order.
+fn ones(row: &[u64]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for (wi, &w) in row.iter().enumerate() {
+        let mut w = w;
+        while w != 0 {
+            out.push((wi * 64) as u32 + w.trailing_zeros());
+            w &= w - 1;
+        }
     }
+    out
+}
+
+/// A label per binary seed, unique among them: the display name, with the
+/// store hash part added to every seed whose display name another binary
+/// seed shares (two platform tarballs with the same file name and no
+/// knowledge-base entry).
+fn unique_labels(classified: &[(SeedFacts, Classification)], binaries: &[usize]) -> Vec<String> {
+    let names: Vec<&str> = binaries
+        .iter()
+        .map(|&i| classified[i].1.display_name(&classified[i].0))
+        .collect();
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for n in &names {
+        *uses.entry(n).or_insert(0) += 1;
+    }
+    binaries
+        .iter()
+        .zip(&names)
+        .map(|(&i, n)| {
+            if uses[n] > 1 {
+                let hash = classified[i]
+                    .0
+                    .base_name()
+                    .split_once('-')
+                    .map_or("", |(h, _)| h);
+                format!("{n} [{hash}]")
+            } else {
+                (*n).to_owned()
+            }
+        })
+        .collect()
 }
 
 /// The packages of a graph's package table, as audit input (rows whose
@@ -336,7 +505,8 @@ pub fn table_packages(g: &Graph) -> Vec<AuditPackage> {
         .filter_map(|i| {
             let row = &table.rows()[i];
             table.node(i).map(|node| AuditPackage {
-                name: row.full_name(),
+                name: row.name.clone(),
+                version: Some(row.version.clone()),
                 node,
             })
         })

@@ -1,6 +1,7 @@
 //! Putting the three layers together for one seed of a graph: find its
-//! bytes and scan them (content), else look its hash up (known), else try
-//! the name and URL rules (rule), else say `unknown`.
+//! bytes, prove they are the seed ([`bytes`]) and scan them (content), else
+//! look its hash up (known), else try the name and URL rules (rule), else
+//! say `unknown`.
 //!
 //! A seed is a node of an `abovo-graph` [`Graph`]: a fixed-output
 //! derivation (its output is the seed) or an input source. [`Seeds`] holds
@@ -8,15 +9,16 @@
 //! found, the scan limits and the size sources) and classifies nodes one by
 //! one; [`SeedFacts`] is what the graph tells about a node.
 
+use crate::bytes::{self, Expected, Located, NarHashRecord, RejectedFile, Verified};
 use crate::content::{self, ContentReport, Limits};
 use crate::kind::{Evidence, Kind};
 use crate::knowledge::{KnowledgeBase, KnownSeed};
 use crate::rules;
-use crate::sizes::{SizeSource, Sizes};
+use crate::sizes::{DbRow, Known, SizeError, SizeSource, Sizes};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use abovo_store::derivation::FixedOutput;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Where a seed comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,9 +137,19 @@ pub struct Classification {
     /// The content scan, when the bytes were found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentReport>,
-    /// Where the bytes were found.
+    /// Where the bytes were found (only bytes proven to be the seed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_at: Option<PathBuf>,
+    /// How the bytes were proven to be the seed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_verified: Option<Verified>,
+    /// Why the bytes found could not be scanned at all (the scan's own
+    /// trouble inside an archive is in `content.issues`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_error: Option<String>,
+    /// Files found under the seed's name that are not the seed: ignored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected_files: Vec<RejectedFile>,
     /// The size in bytes, when known.
     pub size: Option<u64>,
     /// Where the size came from.
@@ -160,7 +172,7 @@ pub struct Seeds {
     /// The knowledge base.
     pub knowledge: KnowledgeBase,
     /// Directories holding fetched seeds, named by store base name, store
-    /// hash, output name or fixed-output hash.
+    /// hash, fixed-output hash or file name (see [`bytes::candidates`]).
     pub seed_dirs: Vec<PathBuf>,
     /// Also look for seeds at their own store path (a real store).
     pub use_store: bool,
@@ -183,62 +195,79 @@ impl Seeds {
         }
     }
 
-    /// Where the bytes of a seed are, if anywhere.
-    pub fn locate(&self, facts: &SeedFacts) -> Option<PathBuf> {
-        let mut names: Vec<String> = vec![facts.base_name().to_owned()];
-        if let Some((hash_part, _)) = facts.base_name().split_once('-') {
-            names.push(hash_part.to_owned());
-        }
-        names.push(facts.name.clone());
-        if let Some(f) = &facts.fixed {
-            let h = f.hash;
-            names.push(h.to_nix32());
-            names.push(h.to_base16());
-            names.push(format!("{}-{}", h.algo(), h.to_base16()));
-            names.push(format!("{}:{}", h.algo(), h.to_nix32()));
-        }
-        for dir in &self.seed_dirs {
-            for n in &names {
-                if n.is_empty() || n.contains('/') {
-                    continue;
+    /// What the bytes of a seed must hash to: its fixed-output hash, else
+    /// the NAR hash the store metadata or the store database records, else
+    /// its store path must follow from them. `None` for a seed that has
+    /// no bytes to look for (a missing derivation).
+    pub fn expected(g: &Graph, facts: &SeedFacts, db: Option<DbRow>) -> Option<Expected> {
+        match (facts.origin, &facts.fixed) {
+            (Origin::Missing, _) => None,
+            (_, Some(f)) => Some(Expected::Fixed(*f)),
+            (Origin::FixedOutput, None) => None,
+            (Origin::InputSource, None) => {
+                if let Some(hash) = g.meta().nar_hash(facts.node) {
+                    return Some(Expected::NarHash {
+                        hash,
+                        record: NarHashRecord::StoreMeta,
+                    });
                 }
-                let p = dir.join(n);
-                if std::fs::symlink_metadata(&p).is_ok() {
-                    return Some(p);
+                if let Some(hash) = db.and_then(|r| r.nar_hash) {
+                    return Some(Expected::NarHash {
+                        hash,
+                        record: NarHashRecord::StoreDb,
+                    });
                 }
+                let path = g.store_dir().parse(&facts.store_path).ok()?;
+                Some(Expected::StorePath {
+                    store: g.store_dir().clone(),
+                    path,
+                })
             }
         }
-        if self.use_store {
-            let p = Path::new(&facts.store_path);
-            if std::fs::symlink_metadata(p).is_ok() {
-                return Some(p.to_owned());
-            }
-        }
-        None
     }
 
-    /// Classifies one seed of `g`.
-    pub fn classify(&self, g: &Graph, facts: &SeedFacts) -> Classification {
+    /// Where the bytes of a seed are, if anywhere: the first candidate
+    /// that hashes as the seed must, and the candidates that do not.
+    pub fn locate(&self, g: &Graph, facts: &SeedFacts, db: Option<DbRow>) -> Located {
+        match Seeds::expected(g, facts, db) {
+            Some(e) => bytes::locate(facts, &e, &self.seed_dirs, self.use_store),
+            None => Located::default(),
+        }
+    }
+
+    /// Classifies one seed of `g`. Fails only on a size source that is
+    /// refused (a narinfo that does not parse or contradicts the seed, a
+    /// store database row that does not parse).
+    pub fn classify(&self, g: &Graph, facts: &SeedFacts) -> Result<Classification, SizeError> {
+        let db = self.sizes.db_row(&facts.store_path)?;
         let known = match (&facts.fixed, facts.origin) {
             (Some(f), _) => self.knowledge.lookup_fixed(f).cloned(),
             (None, Origin::InputSource) => g
                 .meta()
                 .nar_hash(facts.node)
+                .or(db.and_then(|r| r.nar_hash))
                 .and_then(|h| self.knowledge.lookup_nar(&h))
                 .cloned(),
             _ => None,
         };
-        let bytes_at = self.locate(facts);
-        let content = bytes_at
-            .as_deref()
-            .and_then(|p| content::scan_path(p, &self.limits).ok());
+        let located = self.locate(g, facts, db);
+        let (content, scan_error) = match &located.found {
+            Some(f) => match content::scan_path(&f.path, &self.limits) {
+                Ok(c) => (Some(c), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            None => (None, None),
+        };
         let (size, size_source) = self.sizes.size_of(
             g,
             facts,
-            content.as_ref(),
-            bytes_at.as_deref(),
-            known.as_ref(),
-        );
+            &Known {
+                found: located.found.as_ref(),
+                content: content.as_ref(),
+                known: known.as_ref(),
+                db,
+            },
+        )?;
         let (kind, evidence, why) = if let Some(c) = &content {
             (c.kind, Evidence::Content, c.summary.clone())
         } else if let Some(k) = &known {
@@ -276,15 +305,19 @@ impl Seeds {
                 ),
             }
         };
-        Classification {
+        let bytes_verified = located.found.as_ref().map(|f| f.verified);
+        Ok(Classification {
             kind,
             evidence,
             why,
             known,
             content,
-            bytes_at,
+            bytes_at: located.found.map(|f| f.path),
+            bytes_verified,
+            scan_error,
+            rejected_files: located.rejected,
             size,
             size_source,
-        }
+        })
     }
 }

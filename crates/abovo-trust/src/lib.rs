@@ -7,6 +7,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`kind`] | the vocabulary: [`Kind`] and [`Evidence`] |
+//! | [`bytes`] | finding a seed's bytes and proving they are the seed (its hash) |
 //! | [`content`] | classification from bytes: magic numbers, archives, generated text |
 //! | [`knowledge`] | the knowledge base keyed by fixed-output hash (`data/knowledge.toml`) |
 //! | [`rules`] | name and URL rules, each with an id and a justification |
@@ -20,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod bytes;
 pub mod classify;
 pub mod content;
 pub mod kind;

@@ -11,6 +11,7 @@
 
 use crate::classify::{Classification, Origin, SeedFacts, Seeds};
 use crate::kind::Kind;
+use crate::sizes::SizeError;
 use abovo_graph::{Graph, NodeId, NodeKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -169,8 +170,14 @@ fn path_to(g: &Graph, parent: &[u32], seed: NodeId) -> Vec<Step> {
         .collect()
 }
 
-/// The trust report of `target`.
-pub fn trust_report(g: &Graph, target: NodeId, seeds: &Seeds, opts: WalkOptions) -> TrustReport {
+/// The trust report of `target`. Fails only when a size source is refused
+/// (see [`Seeds::classify`]).
+pub fn trust_report(
+    g: &Graph,
+    target: NodeId,
+    seeds: &Seeds,
+    opts: WalkOptions,
+) -> Result<TrustReport, SizeError> {
     let walked = walk(g, target, opts);
     // Fixed-output derivations with the same output path (same hash and
     // name, for different systems) are one seed: keep the first reached,
@@ -182,14 +189,14 @@ pub fn trust_report(g: &Graph, target: NodeId, seeds: &Seeds, opts: WalkOptions)
         .filter(|&&n| seen.insert(SeedFacts::of(g, n).store_path))
         .map(|&n| {
             let facts = SeedFacts::of(g, n);
-            let class = seeds.classify(g, &facts);
-            SeedEntry {
+            let class = seeds.classify(g, &facts)?;
+            Ok(SeedEntry {
                 path_from_target: path_to(g, &walked.parent, n),
                 facts,
                 class,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, SizeError>>()?;
     entries.sort_by(|a, b| {
         a.class
             .kind
@@ -211,7 +218,7 @@ pub fn trust_report(g: &Graph, target: NodeId, seeds: &Seeds, opts: WalkOptions)
             })
         })
         .collect();
-    TrustReport {
+    Ok(TrustReport {
         graph: g.description().to_owned(),
         target: g.display_path(target),
         target_label: g.label(target).to_owned(),
@@ -227,7 +234,7 @@ pub fn trust_report(g: &Graph, target: NodeId, seeds: &Seeds, opts: WalkOptions)
                 derivations,
             })
             .collect(),
-    }
+    })
 }
 
 impl TrustReport {

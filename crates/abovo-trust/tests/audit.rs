@@ -56,7 +56,7 @@ impl Builder {
 
     fn fod(&mut self, name: &str, url: &str, builder: &str, inputs: &[&StorePath]) -> StorePath {
         self.next += 1;
-        let digest = HashAlgo::Sha256.digest(name.as_bytes());
+        let digest = HashAlgo::Sha256.digest(format!("{name}{url}").as_bytes());
         let path = sp(self.next, &format!("{name}.drv"));
         self.records.push(DrvRecord {
             path: path.clone(),
@@ -87,6 +87,8 @@ impl Builder {
 /// C → B
 /// D → boot
 /// E → boot, data-1.0.tar.gz (FOD built by a fetcher that uses sdk-2.0-linux64.tgz)
+/// F → boot, another tool-1.0-x86_64-linux.tar.gz (same name, other hash),
+///     mystery-blob (FOD: nothing classifies it)
 /// ```
 fn graph() -> Graph {
     let mut b = Builder {
@@ -132,6 +134,19 @@ fn graph() -> Graph {
         &[&fetcher],
     );
     let e = b.drv("e-1.0", &[&boot, &data], &[]);
+    let tool2 = b.fod(
+        "tool-1.0-x86_64-linux.tar.gz",
+        "https://example.org/v2/tool-1.0-x86_64-linux.tar.gz",
+        "builtin:download",
+        &[],
+    );
+    let mystery = b.fod(
+        "mystery-blob",
+        "https://example.org/mystery-blob",
+        "builtin:download",
+        &[],
+    );
+    let f = b.drv("f-1.0", &[&boot, &tool2, &mystery], &[]);
     let mut g = build_graph(StoreDir::default(), b.records).unwrap();
     let row = |name: &str, p: &StorePath| Package {
         name: name.into(),
@@ -145,6 +160,7 @@ fn graph() -> Graph {
         row("c", &c),
         row("d", &d),
         row("e", &e),
+        row("f", &f),
     ]));
     g.set_description("hand-made");
     g
@@ -168,30 +184,102 @@ fn names(v: &Value) -> Vec<String> {
 fn audit_stopping_at_fixed_outputs() {
     let g = graph();
     let packages = table_packages(&g);
-    assert_eq!(packages.len(), 5);
-    let r = audit(&g, &packages, &seeds(), WalkOptions::default(), 10);
+    assert_eq!(packages.len(), 6);
+    let r = audit(&g, &packages, &seeds(), WalkOptions::default(), 10).unwrap();
     let j = serde_json::to_value(&r).unwrap();
-    assert_eq!(j["packages"], 5);
+    assert_eq!(j["package_count"], 6);
     assert_eq!(j["graph"], "hand-made");
     // bash is under every package; nothing else is.
     assert_eq!(names(&j["core"]), ["bash"]);
     assert_eq!(j["core"][0]["kind"], "binary");
     assert_eq!(j["core"][0]["evidence"]["type"], "rule");
     assert_eq!(j["core"][0]["evidence"]["id"], "guix-bootstrap-directory");
-    assert_eq!(j["core"][0]["packages"], 5);
+    assert_eq!(j["core"][0]["packages"], 6);
     // The tool is under b and c; c depends on b, so c is the only leaf.
-    assert_eq!(names(&j["others"]), ["tool-1.0-x86_64-linux.tar.gz"]);
-    assert_eq!(j["others"][0]["packages"], 2);
-    assert_eq!(j["others"][0]["leaves"], serde_json::json!(["c@1.0"]));
+    // F's tool has the same file name: both get the store hash in their
+    // labels, so that no two binary seeds read the same.
+    assert_eq!(
+        names(&j["others"]),
+        [
+            "tool-1.0-x86_64-linux.tar.gz",
+            "tool-1.0-x86_64-linux.tar.gz"
+        ]
+    );
+    let tool = &j["others"][0];
+    assert_eq!(tool["packages"], 2);
+    assert_eq!(tool["leaves"], serde_json::json!(["c@1.0"]));
+    let tool2 = &j["others"][1];
+    assert_eq!(tool2["leaves"], serde_json::json!(["f@1.0"]));
+    let label = |s: &Value| s["label"].as_str().unwrap().to_owned();
+    assert_ne!(label(tool), label(tool2));
+    for t in [tool, tool2] {
+        let hash = &t["store_path"].as_str().unwrap()["/gnu/store/".len()..][..32];
+        assert_eq!(
+            label(t),
+            format!("tool-1.0-x86_64-linux.tar.gz [{hash}]"),
+            "{t}"
+        );
+    }
     // a, d and e rest on the core alone (the sdk is behind a fixed output).
     assert_eq!(j["core_only_packages"], 3);
     assert_eq!(j["largest"][0]["binary_seeds"], 2);
     assert_eq!(j["largest"][0]["package"], "b@1.0");
     assert_eq!(j["largest"][1]["package"], "c@1.0");
+    assert_eq!(j["largest"][2]["package"], "f@1.0");
     assert_eq!(
         j["largest"][1]["beyond_core"],
-        serde_json::json!(["tool-1.0-x86_64-linux.tar.gz"])
+        serde_json::json!([label(tool)])
     );
+    assert_eq!(
+        j["largest"][2]["beyond_core"],
+        serde_json::json!([label(tool2)])
+    );
+
+    // The seed table and every package's seed ids.
+    let table = j["binary_seeds"].as_array().unwrap();
+    assert_eq!(table.len(), 3);
+    for (i, row) in table.iter().enumerate() {
+        assert_eq!(row["id"], i);
+    }
+    let id_of = |s: &Value| s["id"].as_u64().unwrap();
+    assert_eq!(table[id_of(tool) as usize]["label"], tool["label"]);
+    let bash = id_of(&j["core"][0]);
+    let pkgs: Vec<(String, Vec<u64>)> = j["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["version"], "1.0");
+            assert!(p["drv"].as_str().unwrap().ends_with(".drv"));
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["seeds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_u64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut want = vec![
+        ("a".to_owned(), vec![bash]),
+        ("b".to_owned(), vec![bash, id_of(tool)]),
+        ("c".to_owned(), vec![bash, id_of(tool)]),
+        ("d".to_owned(), vec![bash]),
+        ("e".to_owned(), vec![bash]),
+        ("f".to_owned(), vec![bash, id_of(tool2)]),
+    ];
+    for (_, ids) in &mut want {
+        ids.sort_unstable();
+    }
+    assert_eq!(pkgs, want);
+
+    // The unknown seed is named, with why.
+    assert_eq!(names(&j["unknown"]), ["mystery-blob"]);
+    assert!(j["unknown"][0]["why"].as_str().unwrap().contains("no rule"));
+    assert_eq!(j["seeds_by_kind"]["unknown"], 1);
+    assert_eq!(j["seeds_by_kind"]["binary"], 3);
 }
 
 #[test]
@@ -206,14 +294,20 @@ fn audit_through_fixed_outputs_sees_the_fetchers() {
             through_fixed: true,
         },
         10,
-    );
+    )
+    .unwrap();
     let j = serde_json::to_value(&r).unwrap();
     assert_eq!(names(&j["core"]), ["bash"]);
     let others = names(&j["others"]);
-    // Ranked by how many packages rest on them: the tool (b, c), then the sdk (e).
+    // Ranked by how many packages rest on them: the tool (b, c), then the
+    // sdk (e) and F's tool, by label.
     assert_eq!(
         others,
-        ["tool-1.0-x86_64-linux.tar.gz", "sdk-2.0-linux64.tgz"]
+        [
+            "tool-1.0-x86_64-linux.tar.gz",
+            "sdk-2.0-linux64.tgz",
+            "tool-1.0-x86_64-linux.tar.gz"
+        ]
     );
     assert_eq!(j["others"][1]["packages"], 1);
     assert_eq!(j["others"][1]["leaves"], serde_json::json!(["e@1.0"]));
@@ -225,9 +319,9 @@ fn audit_of_a_subset() {
     let g = graph();
     let packages: Vec<_> = table_packages(&g)
         .into_iter()
-        .filter(|p| p.name == "b@1.0" || p.name == "c@1.0")
+        .filter(|p| p.label() == "b@1.0" || p.label() == "c@1.0")
         .collect();
-    let r = audit(&g, &packages, &seeds(), WalkOptions::default(), 1);
+    let r = audit(&g, &packages, &seeds(), WalkOptions::default(), 1).unwrap();
     let j = serde_json::to_value(&r).unwrap();
     // For b and c alone, the tool is common to all: it joins the core.
     assert_eq!(names(&j["core"]), ["bash", "tool-1.0-x86_64-linux.tar.gz"]);
@@ -240,7 +334,7 @@ fn audit_of_a_subset() {
 fn trust_report_of_one_target() {
     let g = graph();
     let target = abovo_graph::resolve::resolve(&g, "c").unwrap();
-    let r = trust_report(&g, target, &seeds(), WalkOptions::default());
+    let r = trust_report(&g, target, &seeds(), WalkOptions::default()).unwrap();
     let j = serde_json::to_value(&r).unwrap();
     let seeds = j["seeds"].as_array().unwrap();
     let kinds: Vec<(&str, &str)> = seeds
@@ -288,13 +382,13 @@ fn a_user_knowledge_base_beats_rules() {
     let g = graph();
     let target = abovo_graph::resolve::resolve(&g, "a").unwrap();
     let mut s = seeds();
-    let digest = HashAlgo::Sha256.digest(b"lib-1.0.tar.gz");
+    let digest = HashAlgo::Sha256.digest(b"lib-1.0.tar.gzmirror://gnu/lib/lib-1.0.tar.gz");
     let entry = format!(
         "[[seed]]\nname = \"lib with a blob\"\nhash = \"{}\"\nkind = \"source-with-binaries\"\ndescription = \"ships a prebuilt blob\"\nsize = 4242\nsize_source = \"measured\"\nprovenance = \"unpacked and inspected by hand\"\n",
         digest.to_db_string()
     );
     s.knowledge.add_text("mine.toml", &entry).unwrap();
-    let r = trust_report(&g, target, &s, WalkOptions::default());
+    let r = trust_report(&g, target, &s, WalkOptions::default()).unwrap();
     let lib = r
         .seeds
         .iter()

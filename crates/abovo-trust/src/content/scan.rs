@@ -608,6 +608,18 @@ impl<'l> Scan<'l> {
     }
 
     fn verdict(&self) -> (Kind, String) {
+        /// `1982256` → `1,982,256`: summaries are read by people.
+        fn thousands(n: u64) -> String {
+            let digits = n.to_string();
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            out
+        }
         let incomplete = if self.complete {
             ""
         } else {
@@ -637,8 +649,16 @@ impl<'l> Scan<'l> {
         if self.binary.files > 0 {
             let share = self.binary.bytes * 100 / total;
             let counts = format!(
-                "{} of {} files are executable code ({} of {} bytes, {share}%){incomplete}",
-                self.binary.files, self.files, self.binary.bytes, self.bytes
+                "{} of {} {} executable code ({} of {} bytes, {share}%){incomplete}",
+                thousands(self.binary.files),
+                thousands(self.files),
+                match (self.files, self.binary.files) {
+                    (1, _) => "file is",
+                    (_, 1) => "files is",
+                    _ => "files are",
+                },
+                thousands(self.binary.bytes),
+                thousands(self.bytes)
             );
             return if self.binary.bytes * 2 >= self.bytes {
                 (Kind::Binary, counts)
@@ -660,7 +680,8 @@ impl<'l> Scan<'l> {
                 Kind::Unknown,
                 format!(
                     "{} of {} bytes are unrecognised binary data",
-                    self.opaque.bytes, self.bytes
+                    thousands(self.opaque.bytes),
+                    thousands(self.bytes)
                 ),
             );
         }
@@ -670,15 +691,19 @@ impl<'l> Scan<'l> {
                 Kind::Generated,
                 format!(
                     "{} of {} text bytes are machine-made",
-                    self.generated.bytes, text
+                    thousands(self.generated.bytes),
+                    thousands(text)
                 ),
             );
         }
         (
             Kind::Source,
             format!(
-                "no executable code in {} files ({} generated, {} opaque)",
-                self.files, self.generated.files, self.opaque.files
+                "no executable code in {} {} ({} generated, {} opaque)",
+                thousands(self.files),
+                if self.files == 1 { "file" } else { "files" },
+                thousands(self.generated.files),
+                thousands(self.opaque.files)
             ),
         )
     }

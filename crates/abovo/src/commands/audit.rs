@@ -1,28 +1,37 @@
 //! `abovo audit`: which binary seeds every package of a distribution rests
 //! on, counted and ranked.
 
-use crate::commands::seeds::TrustArgs;
+use crate::commands::seeds::{TrustArgs, kind_style};
 use crate::exit;
-use crate::output::{Context, Format, print_json};
+use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
-use abovo_trust::audit::{AuditPackage, AuditReport, audit, table_packages};
+use crate::report::text::{Align, Table, count, plural, size_summary, wrap_list};
+use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, audit, table_packages};
 use std::io::Write;
+use std::path::Path;
 
 /// For every package (of the graph's package table, or a list), the binary
 /// seeds it rests on: the core common to all, every other binary seed
 /// ranked by how many packages rest on it (with `guix refresh -l`-style
-/// leaves), how many packages rest on nothing but the core, and the largest
-/// trust bases.
+/// leaves), how many packages rest on nothing but the core, the largest
+/// trust bases, and the seeds nothing classifies. The JSON also holds
+/// every package with the ids of its binary seeds.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Audit only these packages: names separated by commas, or a file with
-    /// one name per line. Without it, every package of the package table
-    /// (or, with no table, every derivation that nothing depends on).
-    #[arg(long, value_name = "LIST")]
+    /// one name per line (`#` starts a comment). A value that names an
+    /// existing file, or has a `/` and is not a list of store paths, is
+    /// read as a file. Without it, every package of the package table (or,
+    /// with no table, every derivation that nothing depends on).
+    #[arg(long, value_name = "LIST|FILE")]
     pub packages: Option<String>,
     /// How many of the largest trust bases to list.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
+    /// In text, list every leaf and every unknown seed (by default the
+    /// first few, with a count).
+    #[arg(long)]
+    pub all: bool,
     /// Output format: text, json or html (a self-contained page).
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -31,23 +40,55 @@ pub struct Args {
     pub trust: TrustArgs,
 }
 
+/// Whether a `--packages` value is a file rather than a list of names: it
+/// names an existing file, or it has a `/` and is not a list of store
+/// paths (`.drv` or output paths, which resolve like names).
+fn is_file_arg(value: &str, store_dir: &str) -> bool {
+    if Path::new(value).is_file() {
+        return true;
+    }
+    value.contains('/')
+        && !value
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .all(|v| v.starts_with(store_dir) && v[store_dir.len()..].starts_with('/'))
+}
+
 fn packages_of(g: &abovo_graph::Graph, list: Option<&str>) -> anyhow::Result<Vec<AuditPackage>> {
     if let Some(list) = list {
-        let text = match std::fs::read_to_string(list) {
-            Ok(t) => t,
-            Err(_) if !std::path::Path::new(list).exists() => list.replace(',', "\n"),
-            Err(e) => anyhow::bail!("cannot read package list `{list}`: {e}"),
+        let from_file = is_file_arg(list, g.store_dir().as_str());
+        let text = if from_file {
+            std::fs::read_to_string(list)
+                .map_err(|e| anyhow::anyhow!("cannot read the package list `{list}`: {e}"))?
+        } else {
+            list.replace(',', "\n")
         };
         let mut out = Vec::new();
-        for name in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            let node = abovo_graph::resolve::resolve(g, name)?;
-            out.push(AuditPackage {
-                name: name.to_owned(),
-                node,
+        for (i, line) in text.lines().enumerate() {
+            let name = line.split('#').next().unwrap_or("").trim();
+            if name.is_empty() {
+                continue;
+            }
+            let node = abovo_graph::resolve::resolve(g, name).map_err(|e| {
+                if from_file {
+                    anyhow::anyhow!("{list}, line {}: {e}", i + 1)
+                } else {
+                    anyhow::Error::new(e)
+                }
+            })?;
+            // With a package table, the table's name and version.
+            out.push(match g.packages().packages_of(node).next() {
+                Some(p) => AuditPackage {
+                    name: p.name.clone(),
+                    version: Some(p.version.clone()),
+                    node,
+                },
+                None => AuditPackage {
+                    name: name.to_owned(),
+                    version: None,
+                    node,
+                },
             });
         }
         if out.is_empty() {
@@ -66,6 +107,7 @@ fn packages_of(g: &abovo_graph::Graph, list: Option<&str>) -> anyhow::Result<Vec
         })
         .map(|n| AuditPackage {
             name: g.label(n).to_owned(),
+            version: None,
             node: n,
         })
         .collect())
@@ -78,116 +120,308 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let g = args.trust.load_graph(ctx)?;
     let packages = packages_of(&g, args.packages.as_deref())?;
     let seeds = args.trust.seeds()?;
-    let report = audit(&g, &packages, &seeds, args.trust.walk(), args.top);
+    let report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
+    if !report.rejected_files.is_empty() {
+        let n = report.rejected_files.len();
+        ctx.warn(&format!(
+            "ignored {} found under a seed's name: {} not the seed (the report says which)",
+            plural(n, "file", "files"),
+            if n == 1 { "it is" } else { "they are" }
+        ));
+    }
     match args.format {
-        Format::Json => print_json(&report)?,
+        Format::Json => crate::report::json::print(&report)?,
         Format::Html => {
             let mut out = std::io::stdout().lock();
             out.write_all(crate::report::audit::render(&report).as_bytes())?;
             out.flush()?;
         }
-        _ => print_text(&report, ctx)?,
+        _ => {
+            let text = render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t));
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
     }
     Ok(exit::SUCCESS)
 }
 
-fn print_text(r: &AuditReport, ctx: &Context) -> anyhow::Result<()> {
-    let mut o = std::io::stdout().lock();
-    writeln!(
-        o,
-        "{}",
-        ctx.style("1", &format!("Audit of {} packages", r.packages))
-    )?;
-    writeln!(
-        o,
-        "  graph: {}; the walk {} fixed-output derivations",
-        r.graph,
+/// How many unknown seeds and leaves the text lists without `--all`.
+const SHOWN_UNKNOWN: usize = 20;
+const SHOWN_LEAVES: usize = 6;
+/// Where lists in the text report wrap.
+const WIDTH: usize = 110;
+
+fn percent(part: usize, whole: usize) -> String {
+    format!("{:.1}%", part as f64 * 100.0 / whole.max(1) as f64)
+}
+
+fn seed_size(s: &AuditSeed) -> String {
+    s.class
+        .size
+        .map(human_bytes)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The text report.
+pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> String) -> String {
+    let mut o = String::new();
+    o.push_str(&format!(
+        "{}\n",
+        style(
+            "1",
+            &format!(
+                "Audit of {}",
+                plural(r.package_count, "package", "packages")
+            )
+        )
+    ));
+    o.push_str(&format!("  graph: {}\n", sanitize(&r.graph)));
+    o.push_str(&format!(
+        "  walk:  {} fixed-output derivations\n",
         if r.through_fixed {
             "goes through"
         } else {
             "stops at"
         }
-    )?;
+    ));
     let kinds: Vec<String> = r
         .seeds_by_kind
         .iter()
-        .map(|(k, n)| format!("{n} {k}"))
+        .map(|(k, n)| format!("{} {k}", count(*n as u64)))
         .collect();
-    writeln!(o, "  distinct seeds reached: {}", kinds.join(", "))?;
-    writeln!(o)?;
-    writeln!(
-        o,
-        "{} — {} binary seeds under every package, {} known{}",
-        ctx.style("1;31", "The core"),
-        r.core.len(),
-        human_bytes(r.core_known_bytes),
-        match r.core_unknown_sizes {
-            0 => String::new(),
-            n => format!(" ({n} of unknown size)"),
+    o.push_str(&format!("  distinct seeds reached: {}\n", kinds.join(", ")));
+
+    o.push_str(&format!(
+        "\n{} — {} under every package, {}\n",
+        style("1;31", "The core"),
+        plural(r.core.len(), "binary seed", "binary seeds"),
+        size_summary(r.core_known_bytes, r.core_unknown_sizes, r.core.len())
+    ));
+    if !r.core.is_empty() {
+        let mut t = Table::new(&[
+            (Align::Left, 72),
+            (Align::Left, usize::MAX),
+            (Align::Left, usize::MAX),
+            (Align::Left, 0),
+        ]);
+        t.row(vec![
+            ("seed".into(), ""),
+            ("kind".into(), ""),
+            ("evidence".into(), ""),
+            ("size".into(), ""),
+        ]);
+        for s in &r.core {
+            t.row(vec![
+                (sanitize(&s.label).into_owned(), ""),
+                (s.class.kind.name().into(), kind_style(s.class.kind)),
+                (s.class.evidence.label(), ""),
+                (seed_size(s), ""),
+            ]);
         }
-    )?;
-    for s in &r.core {
-        let size = s
-            .class
-            .size
-            .map(human_bytes)
-            .unwrap_or_else(|| "size unknown".into());
-        writeln!(
-            o,
-            "  {:<62} {:<22} {:<12} {}",
-            s.class.display_name(&s.facts),
-            s.class.kind.name(),
-            s.class.evidence.label(),
-            size
-        )?;
+        o.push_str(&t.render("  ", style));
     }
-    writeln!(o)?;
-    writeln!(
-        o,
-        "{} packages rest on nothing but the core ({:.1}%)",
-        r.core_only_packages,
-        r.core_only_packages as f64 * 100.0 / r.packages.max(1) as f64
-    )?;
-    writeln!(o)?;
-    writeln!(
-        o,
-        "{}",
-        ctx.style(
-            "1",
-            &format!(
-                "Other binary seeds ({}), by packages resting on them",
-                r.others.len()
-            )
-        )
-    )?;
-    for s in &r.others {
-        let leaves = if s.leaves.len() <= 4 {
-            s.leaves.join(" ")
+
+    o.push_str(&format!(
+        "\n{} on nothing but the core ({})\n",
+        if r.core_only_packages == 1 {
+            "1 package rests".to_owned()
         } else {
-            format!("{} … (+{})", s.leaves[..4].join(" "), s.leaves.len() - 4)
-        };
-        writeln!(
-            o,
-            "  {:>6}  {:<62} {:<22} {:<26} leaves {}: {}",
-            s.packages,
-            s.class.display_name(&s.facts),
-            s.class.kind.name(),
-            s.class.evidence.label(),
-            s.leaves.len(),
-            leaves
-        )?;
+            format!("{} packages rest", count(r.core_only_packages as u64))
+        },
+        percent(r.core_only_packages, r.package_count)
+    ));
+
+    if !r.others.is_empty() {
+        o.push_str(&format!(
+            "\n{}\n",
+            style(
+                "1",
+                &format!(
+                    "Other binary seeds ({}), by packages resting on them",
+                    count(r.others.len() as u64)
+                )
+            )
+        ));
+        let mut t = Table::new(&[
+            (Align::Right, usize::MAX),
+            (Align::Right, usize::MAX),
+            (Align::Left, 72),
+            (Align::Left, usize::MAX),
+            (Align::Left, usize::MAX),
+            (Align::Left, 0),
+        ]);
+        t.row(vec![
+            ("#".into(), ""),
+            ("packages".into(), ""),
+            ("seed".into(), ""),
+            ("kind".into(), ""),
+            ("evidence".into(), ""),
+            ("size".into(), ""),
+        ]);
+        for (i, s) in r.others.iter().enumerate() {
+            t.row(vec![
+                (format!("{}", i + 1), ""),
+                (count(s.packages as u64), ""),
+                (sanitize(&s.label).into_owned(), ""),
+                (s.class.kind.name().into(), kind_style(s.class.kind)),
+                (s.class.evidence.label(), ""),
+                (seed_size(s), ""),
+            ]);
+        }
+        let rows = t.render_rows("  ", style);
+        // Leaves go under the seed's name.
+        let lead = " ".repeat(
+            2 + r.others.len().to_string().len()
+                + 2
+                + count(r.others.iter().map(|s| s.packages).max().unwrap_or(0) as u64)
+                    .len()
+                    .max("packages".len())
+                + 2,
+        );
+        o.push_str(&rows[0]);
+        for (s, row) in r.others.iter().zip(&rows[1..]) {
+            o.push_str(row);
+            let shown = if all { s.leaves.len() } else { SHOWN_LEAVES };
+            let mut leaves: Vec<String> = s
+                .leaves
+                .iter()
+                .take(shown)
+                .map(|l| sanitize(l).into_owned())
+                .collect();
+            if s.leaves.len() > shown {
+                leaves.push(format!(
+                    "… and {} more",
+                    count((s.leaves.len() - shown) as u64)
+                ));
+            }
+            let head = format!(
+                "{lead}{}: ",
+                if s.leaves.len() == 1 {
+                    "leaf".to_owned()
+                } else {
+                    format!("leaves ({})", count(s.leaves.len() as u64))
+                }
+            );
+            o.push_str(&wrap_list(
+                &head,
+                &" ".repeat(lead.len() + 2),
+                &leaves,
+                WIDTH,
+            ));
+        }
     }
-    writeln!(o)?;
-    writeln!(o, "{}", ctx.style("1", "Largest trust bases"))?;
-    for t in &r.largest {
-        writeln!(
-            o,
-            "  {:>4} binary seeds  {:>10} known  {}",
-            t.binary_seeds,
-            human_bytes(t.known_bytes),
-            t.package
-        )?;
+
+    if !r.largest.is_empty() {
+        o.push_str(&format!("\n{}\n", style("1", "Largest trust bases")));
+        // Beyond the core, by their numbers in "Other binary seeds".
+        let rank: std::collections::HashMap<u32, usize> = r
+            .others
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i + 1))
+            .collect();
+        let mut t = Table::new(&[
+            (Align::Right, usize::MAX),
+            (Align::Right, usize::MAX),
+            (Align::Left, 40),
+            (Align::Left, 0),
+        ]);
+        t.row(vec![
+            ("binary seeds".into(), ""),
+            ("known size".into(), ""),
+            ("package".into(), ""),
+            ("beyond the core (#n of Other binary seeds)".into(), ""),
+        ]);
+        for b in &r.largest {
+            let size = if b.unknown_sizes == b.binary_seeds {
+                "unknown".to_owned()
+            } else if b.unknown_sizes == 0 {
+                human_bytes(b.known_bytes)
+            } else {
+                format!("≥ {}", human_bytes(b.known_bytes))
+            };
+            let mut ranks: Vec<usize> = b
+                .beyond_core_ids
+                .iter()
+                .filter_map(|id| rank.get(id).copied())
+                .collect();
+            ranks.sort_unstable();
+            let ranks: Vec<String> = ranks.iter().map(|n| format!("#{n}")).collect();
+            t.row(vec![
+                (count(b.binary_seeds as u64), ""),
+                (size, ""),
+                (sanitize(&b.package).into_owned(), ""),
+                (ranks.join(" "), ""),
+            ]);
+        }
+        o.push_str(&t.render("  ", style));
     }
-    o.flush()?;
-    Ok(())
+
+    if !r.unknown.is_empty() {
+        o.push_str(&format!(
+            "\n{}\n",
+            style(
+                "1",
+                &format!(
+                    "Unknown seeds ({}): no bytes, no knowledge-base entry and no rule tell what they are",
+                    count(r.unknown.len() as u64)
+                )
+            )
+        ));
+        let shown = if all { r.unknown.len() } else { SHOWN_UNKNOWN };
+        let mut t = Table::new(&[(Align::Left, 48), (Align::Left, 0)]);
+        for u in r.unknown.iter().take(shown) {
+            t.row(vec![
+                (sanitize(&u.facts.name).into_owned(), ""),
+                (sanitize(&u.facts.store_path).into_owned(), ""),
+            ]);
+        }
+        o.push_str(&t.render("  ", style));
+        if r.unknown.len() > shown {
+            o.push_str(&format!(
+                "  … and {} more (--all lists them all; the JSON has every one)\n",
+                count((r.unknown.len() - shown) as u64)
+            ));
+        }
+    }
+
+    if !r.rejected_files.is_empty() {
+        o.push_str(&format!(
+            "\n{}\n",
+            style(
+                "1;33",
+                &format!(
+                    "Warning: {} found under a seed's name, ignored: not the seed's bytes",
+                    plural(r.rejected_files.len(), "file", "files")
+                )
+            )
+        ));
+        for f in &r.rejected_files {
+            o.push_str(&format!(
+                "  {}\n",
+                sanitize(&f.file.file.display().to_string())
+            ));
+            o.push_str(&format!("    seed:    {}\n", sanitize(&f.seed)));
+            o.push_str(&format!("    why:     {}\n", sanitize(&f.file.message())));
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_file_arg;
+
+    #[test]
+    fn package_lists_and_files_are_told_apart() {
+        assert!(!is_file_arg("hello,guile", "/gnu/store"));
+        assert!(is_file_arg("/nonexistent.txt", "/gnu/store"));
+        assert!(is_file_arg("lists/mine.txt", "/gnu/store"));
+        assert!(!is_file_arg(
+            "/gnu/store/2nfg943asrl9dv64zrr1a4kpb25mfafd-hello-2.12.2.drv, /gnu/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x",
+            "/gnu/store"
+        ));
+        assert!(is_file_arg("/gnu/storefoo/list", "/gnu/store"));
+    }
 }

@@ -4,8 +4,9 @@
 //! audit` share (graph source, knowledge bases, seed bytes, size sources).
 
 use crate::exit;
-use crate::output::{Context, Format, print_json};
+use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::human_bytes;
+use crate::report::text::{Align, Table, count, plural, size_summary, size_with_source};
 use abovo_graph::Graph;
 use abovo_trust::Kind;
 use abovo_trust::classify::Seeds;
@@ -34,17 +35,23 @@ pub struct TrustArgs {
     #[arg(long, value_name = "FILE")]
     pub knowledge: Vec<PathBuf>,
     /// A directory of fetched seeds, named by store base name, store hash,
-    /// file name or fixed-output hash; their bytes are scanned (evidence
-    /// `content`). May be repeated.
+    /// fixed-output hash or file name (tried in that order). A file counts
+    /// only when it hashes as the seed must (its fixed-output hash, or its
+    /// recorded NAR hash); then its bytes are scanned (evidence `content`).
+    /// Other files are ignored and reported. May be repeated.
     #[arg(long, value_name = "DIR")]
     pub seed_dir: Vec<PathBuf>,
-    /// Do not look for seeds at their own store path.
+    /// Do not look for seeds at their own store path (by default, bytes
+    /// found there are checked and scanned like those of --seed-dir).
     #[arg(long)]
     pub no_store: bool,
-    /// A Guix store database (db.sqlite), opened read-only, for sizes.
+    /// A Guix store database (db.sqlite), opened read-only: sizes, and the
+    /// NAR hashes that input sources' bytes are checked against.
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
-    /// A directory of `<hash>.narinfo` files, for sizes.
+    /// A directory of `<hash>.narinfo` files, for sizes. A narinfo that does
+    /// not parse, or whose StorePath, NarHash or NarSize contradicts what is
+    /// known of its seed, is an error.
     #[arg(long, value_name = "DIR")]
     pub narinfo: Vec<PathBuf>,
 }
@@ -124,7 +131,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let g = args.trust.load_graph(ctx)?;
     let target = abovo_graph::resolve::resolve(&g, &args.target)?;
     let seeds = args.trust.seeds()?;
-    let report = trust_report(&g, target, &seeds, args.trust.walk());
+    let report = trust_report(&g, target, &seeds, args.trust.walk())?;
+    let rejected: usize = report
+        .seeds
+        .iter()
+        .map(|e| e.class.rejected_files.len())
+        .sum();
+    if rejected > 0 {
+        ctx.warn(&format!(
+            "ignored {} found under a seed's name: {} not the seed (the report says which)",
+            plural(rejected, "file", "files"),
+            if rejected == 1 { "it is" } else { "they are" }
+        ));
+    }
     match args.format {
         Format::Json => print_json(&report)?,
         Format::Html => {
@@ -132,12 +151,18 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             out.write_all(crate::report::seeds::render(&report).as_bytes())?;
             out.flush()?;
         }
-        _ => print_text(&report, args.all, ctx)?,
+        _ => {
+            let text = render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t));
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
     }
     Ok(exit::SUCCESS)
 }
 
-fn kind_style(kind: Kind) -> &'static str {
+/// The ANSI style of a kind's name.
+pub fn kind_style(kind: Kind) -> &'static str {
     match kind {
         Kind::Binary => "1;31",
         Kind::SourceWithBinaries => "1;33",
@@ -148,139 +173,271 @@ fn kind_style(kind: Kind) -> &'static str {
 }
 
 fn size_text(e: &SeedEntry) -> String {
-    match e.class.size {
-        Some(s) => format!("{} ({})", human_bytes(s), e.class.size_source.label()),
-        None => "size unknown".to_owned(),
-    }
+    size_with_source(e.class.size, e.class.size_source.label())
 }
 
-fn print_text(r: &TrustReport, all: bool, ctx: &Context) -> anyhow::Result<()> {
-    let mut o = std::io::stdout().lock();
-    writeln!(
+/// At most `max` of `items`, joined, with "… and N more".
+fn some_of(items: &[String], max: usize) -> String {
+    let shown: Vec<String> = items
+        .iter()
+        .take(max)
+        .map(|i| sanitize(i).into_owned())
+        .collect();
+    let mut out = shown.join("; ");
+    if items.len() > max {
+        out.push_str(&format!(
+            "; … and {} more",
+            count((items.len() - max) as u64)
+        ));
+    }
+    out
+}
+
+/// The detailed lines of one seed.
+fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> String) {
+    let line = |o: &mut String, label: &str, text: &str| {
+        o.push_str(&format!("    {label:<9} {text}\n"));
+    };
+    o.push_str(&format!(
+        "  {}\n",
+        style("1", &sanitize(e.class.display_name(&e.facts)))
+    ));
+    line(
         o,
-        "{} {}",
-        ctx.style("1", "Trust base of"),
-        ctx.style("1", &r.target_label)
-    )?;
-    writeln!(o, "  target: {}", r.target)?;
-    writeln!(
-        o,
-        "  graph: {}; the walk {} fixed-output derivations; {} derivations walked",
-        r.graph,
+        "evidence:",
+        &format!("{} — {}", e.class.evidence.label(), sanitize(&e.class.why)),
+    );
+    line(o, "size:", &size_text(e));
+    if let Some(h) = &e.facts.hash {
+        line(o, "hash:", &sanitize(h));
+    }
+    line(o, "item:", &sanitize(&e.facts.store_path));
+    for u in e.facts.urls.iter().take(2) {
+        line(o, "url:", &sanitize(u));
+    }
+    if e.facts.urls.len() > 2 {
+        line(
+            o,
+            "",
+            &format!("… and {} more URLs", count((e.facts.urls.len() - 2) as u64)),
+        );
+    }
+    if let (Some(at), Some(v)) = (&e.class.bytes_at, e.class.bytes_verified) {
+        line(
+            o,
+            "bytes:",
+            &format!(
+                "{} (checked against {})",
+                sanitize(&at.display().to_string()),
+                v.label()
+            ),
+        );
+    }
+    if let Some(err) = &e.class.scan_error {
+        line(o, "scan:", &format!("could not be done: {}", sanitize(err)));
+    }
+    if let Some(c) = &e.class.content {
+        if !c.complete {
+            let why = if c.issues.is_empty() {
+                "no reason was recorded".to_owned()
+            } else {
+                some_of(&c.issues, 3)
+            };
+            line(o, "scan:", &format!("incomplete — {why}"));
+        } else if !c.issues.is_empty() {
+            line(
+                o,
+                "scan:",
+                &format!("complete, with trouble — {}", some_of(&c.issues, 3)),
+            );
+        }
+    }
+    for r in &e.class.rejected_files {
+        line(o, "ignored:", &style("1;33", &sanitize(&r.message())));
+    }
+    if let Some(k) = &e.class.known {
+        for m in &k.members {
+            let size = match (m.size, &m.size_source) {
+                (Some(s), Some(src)) => format!(" — {} ({})", human_bytes(s), sanitize(src)),
+                (Some(s), None) => format!(" — {}", human_bytes(s)),
+                _ => String::new(),
+            };
+            line(
+                o,
+                "member:",
+                &format!("{} — {}{size}", sanitize(&m.path), sanitize(&m.what)),
+            );
+        }
+    }
+    if let Some(c) = &e.class.content {
+        for m in c.binary_members.iter().take(10) {
+            line(
+                o,
+                "binary:",
+                &format!(
+                    "{} — {} — {}",
+                    sanitize(&m.path),
+                    sanitize(&m.what),
+                    human_bytes(m.size)
+                ),
+            );
+        }
+        if c.binary.files > 10 {
+            line(
+                o,
+                "",
+                &format!("… and {} more binary members", count(c.binary.files - 10)),
+            );
+        }
+    }
+    let path: Vec<String> = e
+        .path_from_target
+        .iter()
+        .map(|s| sanitize(&s.label).into_owned())
+        .collect();
+    line(o, "path:", &path.join(" → "));
+}
+
+/// The text report.
+pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> String) -> String {
+    let mut o = String::new();
+    o.push_str(&format!(
+        "{}\n",
+        style("1", &format!("Trust base of {}", sanitize(&r.target_label)))
+    ));
+    o.push_str(&format!("  derivation: {}\n", sanitize(&r.target)));
+    o.push_str(&format!("  graph:      {}\n", sanitize(&r.graph)));
+    o.push_str(&format!(
+        "  walk:       {} fixed-output derivations; {} walked\n",
         if r.through_fixed {
             "goes through"
         } else {
             "stops at"
         },
-        r.derivations_walked
-    )?;
+        plural(r.derivations_walked, "derivation", "derivations")
+    ));
     for kind in Kind::ALL {
         let rows: Vec<&SeedEntry> = r.of_kind(kind).collect();
         if rows.is_empty() {
             continue;
         }
         let total = r.totals.iter().find(|t| t.kind == kind);
-        writeln!(o)?;
-        writeln!(
-            o,
-            "{} — {} seed{}, {} known{}",
-            ctx.style(kind_style(kind), kind.name()),
-            rows.len(),
-            if rows.len() == 1 { "" } else { "s" },
-            human_bytes(total.map_or(0, |t| t.known_bytes)),
-            match total.map_or(0, |t| t.unknown_sizes) {
-                0 => String::new(),
-                n => format!(", {n} of unknown size"),
-            }
-        )?;
+        o.push_str(&format!(
+            "\n{} — {}, {}\n",
+            style(kind_style(kind), kind.name()),
+            plural(rows.len(), "seed", "seeds"),
+            size_summary(
+                total.map_or(0, |t| t.known_bytes),
+                total.map_or(0, |t| t.unknown_sizes),
+                rows.len()
+            )
+        ));
         let detailed = all
             || matches!(
                 kind,
                 Kind::Binary | Kind::SourceWithBinaries | Kind::Unknown
             );
+        if detailed {
+            for e in rows {
+                write_details(&mut o, e, style);
+            }
+            continue;
+        }
+        // One line each; a seed with something to say about its bytes is
+        // marked, and the section of ignored files below says what.
+        let mut t = Table::new(&[(Align::Left, 48), (Align::Left, 30), (Align::Left, 0)]);
         for e in rows {
-            if !detailed {
-                writeln!(
-                    o,
-                    "  {:<44} {:<28} {}",
-                    e.facts.name,
-                    e.class.evidence.label(),
-                    size_text(e)
-                )?;
-                continue;
+            let mut size = size_text(e);
+            if !e.class.rejected_files.is_empty() {
+                size.push_str(" — a file under its name is not it");
             }
-            writeln!(o, "  {}", ctx.style("1", e.class.display_name(&e.facts)))?;
-            writeln!(
-                o,
-                "    evidence: {} — {}",
-                e.class.evidence.label(),
-                e.class.why
-            )?;
-            writeln!(o, "    size:     {}", size_text(e))?;
-            if let Some(h) = &e.facts.hash {
-                writeln!(o, "    hash:     {h}")?;
-            }
-            writeln!(o, "    item:     {}", e.facts.store_path)?;
-            for u in e.facts.urls.iter().take(2) {
-                writeln!(o, "    url:      {u}")?;
-            }
-            if let Some(k) = &e.class.known {
-                for m in &k.members {
-                    let size = m
-                        .size
-                        .map(human_bytes)
-                        .unwrap_or_else(|| "size unknown".into());
-                    writeln!(o, "    member:   {} — {} ({size})", m.path, m.what)?;
-                }
-            }
-            if let Some(c) = &e.class.content {
-                for m in c.binary_members.iter().take(10) {
-                    writeln!(
-                        o,
-                        "    binary:   {} — {} ({})",
-                        m.path,
-                        m.what,
-                        human_bytes(m.size)
-                    )?;
-                }
-                if c.binary.files > 10 {
-                    writeln!(o, "    … and {} more binary members", c.binary.files - 10)?;
-                }
-            }
-            let path: Vec<&str> = e
-                .path_from_target
-                .iter()
-                .map(|s| s.label.as_str())
-                .collect();
-            writeln!(o, "    path:     {}", path.join(" → "))?;
+            t.row(vec![
+                (sanitize(e.class.display_name(&e.facts)).into_owned(), ""),
+                (e.class.evidence.label(), ""),
+                (size, ""),
+            ]);
         }
+        o.push_str(&t.render("  ", style));
     }
-    writeln!(o)?;
-    writeln!(o, "{}", ctx.style("1", "Totals"))?;
-    for t in &r.totals {
-        writeln!(
-            o,
-            "  {:<22} {:>5} seeds  {:>12} known  {:>5} of unknown size",
-            t.kind.name(),
-            t.seeds,
-            human_bytes(t.known_bytes),
-            t.unknown_sizes
-        )?;
+    o.push_str(&format!("\n{}\n", style("1", "Totals")));
+    let mut t = Table::new(&[
+        (Align::Left, usize::MAX),
+        (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
+    ]);
+    t.row(vec![
+        ("kind".into(), ""),
+        ("seeds".into(), ""),
+        ("known size".into(), ""),
+        ("sizes unknown".into(), ""),
+    ]);
+    for tot in &r.totals {
+        t.row(vec![
+            (tot.kind.name().into(), ""),
+            (count(tot.seeds as u64), ""),
+            (human_bytes(tot.known_bytes), ""),
+            (count(tot.unknown_sizes as u64), ""),
+        ]);
     }
+    t.row(vec![
+        ("all".into(), ""),
+        (
+            count(r.totals.iter().map(|t| t.seeds as u64).sum::<u64>()),
+            "",
+        ),
+        (
+            human_bytes(r.totals.iter().map(|t| t.known_bytes).sum()),
+            "",
+        ),
+        (
+            count(r.totals.iter().map(|t| t.unknown_sizes as u64).sum::<u64>()),
+            "",
+        ),
+    ]);
+    o.push_str(&t.render("  ", style));
     if !r.builtins.is_empty() {
-        writeln!(o)?;
-        writeln!(
-            o,
-            "{}",
-            ctx.style(
+        o.push_str(&format!(
+            "\n{}\n",
+            style(
                 "1",
-                "Daemon built-ins relied on (the daemon itself fetches and checks these)"
+                "Daemon built-ins relied on (the daemon itself fetches and checks what these derivations download)"
             )
-        )?;
+        ));
+        let mut t = Table::new(&[(Align::Left, usize::MAX), (Align::Right, usize::MAX)]);
         for b in &r.builtins {
-            writeln!(o, "  {:<22} {} derivations", b.builder, b.derivations)?;
+            t.row(vec![
+                (sanitize(&b.builder).into_owned(), ""),
+                (plural(b.derivations, "derivation", "derivations"), ""),
+            ]);
+        }
+        o.push_str(&t.render("  ", style));
+    }
+    let ignored: Vec<(&SeedEntry, &abovo_trust::bytes::RejectedFile)> = r
+        .seeds
+        .iter()
+        .flat_map(|e| e.class.rejected_files.iter().map(move |f| (e, f)))
+        .collect();
+    if !ignored.is_empty() {
+        o.push_str(&format!(
+            "\n{}\n",
+            style(
+                "1;33",
+                &format!(
+                    "Warning: {} found under a seed's name, ignored: not the seed's bytes",
+                    plural(ignored.len(), "file", "files")
+                )
+            )
+        ));
+        for (e, f) in ignored {
+            o.push_str(&format!("  {}\n", sanitize(&f.file.display().to_string())));
+            o.push_str(&format!(
+                "    seed:    {} ({})\n",
+                sanitize(e.class.display_name(&e.facts)),
+                sanitize(&e.facts.store_path)
+            ));
+            o.push_str(&format!("    why:     {}\n", sanitize(&f.message())));
         }
     }
-    o.flush()?;
-    Ok(())
+    o
 }

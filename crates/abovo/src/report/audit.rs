@@ -2,6 +2,7 @@
 //! rest on each other binary seed and of the largest trust bases, and the
 //! full tables.
 
+use super::text::{count, plural, size_summary};
 use super::{bar_chart, esc, human_bytes, kind_badge, kind_colour, page};
 use abovo_trust::audit::{AuditReport, AuditSeed};
 use std::fmt::Write as _;
@@ -17,24 +18,24 @@ fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
         let _ = write!(
             b,
             "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
-            esc(s.class.display_name(&s.facts)),
+            esc(&s.label),
             esc(&s.facts.store_path),
             esc(&s.class.why),
             kind_badge(s.class.kind.name()),
             esc(&s.class.evidence.label()),
             esc(&size),
-            s.packages
+            count(s.packages as u64)
         );
         if with_leaves {
             let shown: Vec<String> = s.leaves.iter().take(30).map(|l| esc(l)).collect();
             let more = s.leaves.len().saturating_sub(30);
             let _ = write!(
                 b,
-                "<td><details><summary>{} leaves</summary><span class=\"mono\">{}{}</span></details></td>",
-                s.leaves.len(),
-                shown.join(" "),
+                "<td><details><summary>{}</summary><span class=\"mono\">{}{}</span></details></td>",
+                plural(s.leaves.len(), "leaf", "leaves"),
+                shown.join(", "),
                 if more > 0 {
-                    format!(" … and {more} more (see the JSON)")
+                    format!(" … and {} more (see the JSON)", count(more as u64))
                 } else {
                     String::new()
                 }
@@ -50,8 +51,8 @@ pub fn render(r: &AuditReport) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
-        "<h1>What does the distribution rest on?</h1><p class=\"sub\">{} packages of <code>{}</code>; the walk {} fixed-output derivations.</p>",
-        r.packages,
+        "<h1>What does the distribution rest on?</h1><p class=\"sub\">{} of <code>{}</code>; the walk {} fixed-output derivations.</p>",
+        plural(r.package_count, "package", "packages"),
         esc(&r.graph),
         if r.through_fixed {
             "goes through"
@@ -61,11 +62,19 @@ pub fn render(r: &AuditReport) -> String {
     );
     let _ = write!(
         b,
-        "<h2>The core: {} binary seeds under every package ({} known)</h2><p>{} packages ({:.1}%) rest on nothing but the core.</p>",
-        r.core.len(),
-        esc(&human_bytes(r.core_known_bytes)),
-        r.core_only_packages,
-        r.core_only_packages as f64 * 100.0 / r.packages.max(1) as f64
+        "<h2>The core: {} under every package ({})</h2><p>{} ({:.1}%) on nothing but the core.</p>",
+        plural(r.core.len(), "binary seed", "binary seeds"),
+        esc(&size_summary(
+            r.core_known_bytes,
+            r.core_unknown_sizes,
+            r.core.len()
+        )),
+        if r.core_only_packages == 1 {
+            "1 package rests".to_owned()
+        } else {
+            format!("{} packages rest", count(r.core_only_packages as u64))
+        },
+        r.core_only_packages as f64 * 100.0 / r.package_count.max(1) as f64
     );
     b.push_str(
         "<table><tr><th>seed</th><th>kind</th><th>evidence</th><th>size</th><th>packages</th></tr>",
@@ -79,7 +88,7 @@ pub fn render(r: &AuditReport) -> String {
             .take(40)
             .map(|s| {
                 (
-                    s.class.display_name(&s.facts).to_owned(),
+                    s.label.clone(),
                     s.packages as u64,
                     kind_colour(s.class.kind.name()),
                 )
@@ -88,7 +97,7 @@ pub fn render(r: &AuditReport) -> String {
         let _ = write!(
             b,
             "<h2>Other binary seeds ({}): packages resting on each</h2><div style=\"overflow:auto\">",
-            r.others.len()
+            count(r.others.len() as u64)
         );
         b.push_str(&bar_chart(&bars, "packages"));
         b.push_str("</div><table><tr><th>seed</th><th>kind</th><th>evidence</th><th>size</th><th>packages</th><th>leaves</th></tr>");
@@ -112,8 +121,46 @@ pub fn render(r: &AuditReport) -> String {
                 "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>",
                 esc(&t.package),
                 t.binary_seeds,
-                esc(&human_bytes(t.known_bytes)),
+                esc(&size_summary(
+                    t.known_bytes,
+                    t.unknown_sizes,
+                    t.binary_seeds
+                )),
                 esc(&t.beyond_core.join(", "))
+            );
+        }
+        b.push_str("</table>");
+    }
+    if !r.unknown.is_empty() {
+        let _ = write!(
+            b,
+            "<h2>Unknown seeds ({})</h2><p class=\"sub\">No bytes, no knowledge-base entry and no rule tell what they are.</p>\
+             <details><summary>list them</summary><table><tr><th>seed</th><th>store path</th></tr>",
+            count(r.unknown.len() as u64)
+        );
+        for u in &r.unknown {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td class=\"mono sub\">{}</td></tr>",
+                esc(&u.facts.name),
+                esc(&u.facts.store_path)
+            );
+        }
+        b.push_str("</table></details>");
+    }
+    if !r.rejected_files.is_empty() {
+        let _ = write!(
+            b,
+            "<h2>Warning: {} found under a seed's name, ignored</h2><table><tr><th>file</th><th>seed</th><th>why</th></tr>",
+            plural(r.rejected_files.len(), "file", "files")
+        );
+        for f in &r.rejected_files {
+            let _ = write!(
+                b,
+                "<tr><td class=\"mono\">{}</td><td class=\"mono sub\">{}</td><td class=\"why\">{}</td></tr>",
+                esc(&f.file.file.display().to_string()),
+                esc(&f.seed),
+                esc(&f.file.message())
             );
         }
         b.push_str("</table>");

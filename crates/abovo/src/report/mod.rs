@@ -1,14 +1,18 @@
-//! Self-contained HTML reports: one file, inline CSS and SVG, no scripts
-//! from anywhere and no network access, so a report can be mailed, archived
-//! or opened offline and shows the same thing.
+//! The renderers of the trust reports (`abovo seeds`, `abovo audit`).
 //!
-//! [`page`] wraps a body in the common page; [`esc`] escapes text;
-//! [`tree_svg`] draws the paths from a target to its seeds; [`bar_chart`]
-//! draws horizontal bars. The reports themselves are in [`seeds`] and
-//! [`audit`].
+//! HTML reports are self-contained: one file, inline CSS and SVG, no
+//! scripts from anywhere and no network access, so a report can be mailed,
+//! archived or opened offline and shows the same thing. [`page`] wraps a
+//! body in the common page; [`esc`] escapes text; [`tree_svg`] draws the
+//! paths from a target to its seeds; [`bar_chart`] draws horizontal bars.
+//! The pages themselves are in [`seeds`] and [`audit`]; [`text`] holds the
+//! helpers of the text reports (counts, plurals, aligned tables) and
+//! [`json`] a pretty JSON writer that keeps arrays of numbers on one line.
 
 pub mod audit;
+pub mod json;
 pub mod seeds;
+pub mod text;
 
 use std::fmt::Write as _;
 

@@ -1,6 +1,7 @@
 //! The HTML form of `abovo seeds`: totals, a picture of the paths from the
 //! target to its binary seeds, and one table per kind.
 
+use super::text::{count, plural};
 use super::{TreeNode, esc, human_bytes, kind_badge, kind_colour, page, tree_svg};
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, TrustReport};
@@ -76,18 +77,48 @@ fn seed_row(e: &SeedEntry) -> String {
             esc(&k.provenance)
         );
         for m in &k.members {
-            let size = m
-                .size
-                .map(human_bytes)
-                .unwrap_or_else(|| "size unknown".into());
+            let size = match (m.size, &m.size_source) {
+                (Some(n), Some(src)) => format!(" — {} ({src})", human_bytes(n)),
+                (Some(n), None) => format!(" — {}", human_bytes(n)),
+                _ => String::new(),
+            };
             let _ = write!(
                 s,
-                "<div class=\"why\">member <code>{}</code>: {} ({})</div>",
+                "<div class=\"why\">member <code>{}</code>: {}{}</div>",
                 esc(&m.path),
                 esc(&m.what),
                 esc(&size)
             );
         }
+    }
+    if let (Some(at), Some(v)) = (&e.class.bytes_at, e.class.bytes_verified) {
+        let _ = write!(
+            s,
+            "<div class=\"why\">bytes scanned: <code>{}</code> (checked against {})</div>",
+            esc(&at.display().to_string()),
+            esc(v.label())
+        );
+    }
+    if let Some(err) = &e.class.scan_error {
+        let _ = write!(
+            s,
+            "<div class=\"why\"><b>scan could not be done:</b> {}</div>",
+            esc(err)
+        );
+    }
+    if let Some(c) = e.class.content.as_ref().filter(|c| !c.complete) {
+        let _ = write!(
+            s,
+            "<div class=\"why\"><b>scan incomplete:</b> {}</div>",
+            esc(&c.issues.join("; "))
+        );
+    }
+    for r in &e.class.rejected_files {
+        let _ = write!(
+            s,
+            "<div class=\"why\"><b>ignored:</b> {}</div>",
+            esc(&r.message())
+        );
     }
     if let Some(c) = &e.class.content {
         for m in c.binary_members.iter().take(20) {
@@ -119,8 +150,8 @@ pub fn render(r: &TrustReport) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
-        "<h1>What must one trust to get {}?</h1><p class=\"sub\">Target <code>{}</code> on graph <code>{}</code>. \
-         The walk {} fixed-output derivations and visited {} derivations.</p>",
+        "<h1>What must one trust to get {}?</h1><p class=\"sub\">Derivation <code>{}</code> on graph <code>{}</code>. \
+         The walk {} fixed-output derivations and visited {}.</p>",
         esc(&r.target_label),
         esc(&r.target),
         esc(&r.graph),
@@ -129,7 +160,7 @@ pub fn render(r: &TrustReport) -> String {
         } else {
             "stopped at"
         },
-        r.derivations_walked
+        plural(r.derivations_walked, "derivation", "derivations")
     );
     b.push_str("<h2>Totals</h2><table><tr><th>kind</th><th>seeds</th><th>known size</th><th>sizes unknown</th></tr>");
     for t in &r.totals {
@@ -137,9 +168,9 @@ pub fn render(r: &TrustReport) -> String {
             b,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             kind_badge(t.kind.name()),
-            t.seeds,
+            count(t.seeds as u64),
             esc(&human_bytes(t.known_bytes)),
-            t.unknown_sizes
+            count(t.unknown_sizes as u64)
         );
     }
     b.push_str("</table>");
@@ -150,9 +181,9 @@ pub fn render(r: &TrustReport) -> String {
             .iter()
             .map(|u| {
                 format!(
-                    "<code>{}</code> ({} derivations)",
+                    "<code>{}</code> ({})",
                     esc(&u.builder),
-                    u.derivations
+                    plural(u.derivations, "derivation", "derivations")
                 )
             })
             .collect();

@@ -1,0 +1,246 @@
+//! Text report helpers: counts with thousands separators, plurals, sizes
+//! with their source, and tables whose columns are as wide as their
+//! content (a cell too long for its column goes on a line of its own, so
+//! that the columns after it stay aligned).
+
+use super::human_bytes;
+
+/// `30574` → `30,574`.
+pub fn count(n: impl Into<u64>) -> String {
+    let digits = n.into().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1 seed`, `2 seeds`, `30,574 packages`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{} {}", count(n as u64), if n == 1 { one } else { many })
+}
+
+/// A known size with where it came from (`357 B, from the bytes`), or
+/// `unknown`.
+pub fn size_with_source(size: Option<u64>, source: &str) -> String {
+    match size {
+        Some(s) => format!("{} ({source})", human_bytes(s)),
+        None => "unknown".to_owned(),
+    }
+}
+
+/// How much of a group's size is known: `4.2 MiB`, `4.2 MiB known, 3 of
+/// unknown size`, or `sizes unknown`.
+pub fn size_summary(known_bytes: u64, unknown: usize, total: usize) -> String {
+    if total > 0 && unknown == total {
+        if total == 1 {
+            "size unknown".to_owned()
+        } else {
+            "sizes unknown".to_owned()
+        }
+    } else if unknown == 0 {
+        human_bytes(known_bytes)
+    } else {
+        format!(
+            "{} known, {} of unknown size",
+            human_bytes(known_bytes),
+            count(unknown as u64)
+        )
+    }
+}
+
+/// `items` joined by `, ` over lines of at most `width` characters (an
+/// item longer than a line gets one of its own): the first line starts with
+/// `first`, the others with `rest` (same width, usually spaces).
+pub fn wrap_list(first: &str, rest: &str, items: &[String], max: usize) -> String {
+    let mut out = String::new();
+    let mut line = first.to_owned();
+    let mut empty = true;
+    for (i, item) in items.iter().enumerate() {
+        let sep = if i + 1 < items.len() { "," } else { "" };
+        let piece = format!("{item}{sep}");
+        if !empty && width(&line) + 1 + width(&piece) > max {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = rest.to_owned();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(&piece);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// Column alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Pad on the right.
+    Left,
+    /// Pad on the left (numbers).
+    Right,
+}
+
+/// A table printed with computed column widths.
+#[derive(Debug, Clone)]
+pub struct Table {
+    columns: Vec<(Align, usize)>,
+    rows: Vec<Vec<(String, &'static str)>>,
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+impl Table {
+    /// A table whose columns have these alignments and widest widths
+    /// (a longer cell goes on its own line; the last column is never
+    /// broken, nor padded on the right).
+    pub fn new(columns: &[(Align, usize)]) -> Table {
+        Table {
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row of `(text, ANSI style)` cells (`""`: no style).
+    pub fn row(&mut self, cells: Vec<(String, &'static str)>) {
+        self.rows.push(cells);
+    }
+
+    /// Renders every row, each line starting with `indent`; `paint` applies
+    /// a style to text already padded.
+    pub fn render(&self, indent: &str, paint: &dyn Fn(&str, &str) -> String) -> String {
+        self.render_rows(indent, paint).concat()
+    }
+
+    /// [`Table::render`], one string per row (a row whose long cell broke
+    /// holds several lines), each ending with a newline: for reports that
+    /// put lines of their own after some rows.
+    pub fn render_rows(&self, indent: &str, paint: &dyn Fn(&str, &str) -> String) -> Vec<String> {
+        let n = self.columns.len();
+        let mut widths = vec![0usize; n];
+        for row in &self.rows {
+            for (c, (text, _)) in row.iter().enumerate().take(n) {
+                let w = width(text);
+                if w <= self.columns[c].1 {
+                    widths[c] = widths[c].max(w);
+                }
+            }
+        }
+        let mut rows = Vec::with_capacity(self.rows.len());
+        for row in &self.rows {
+            let mut out = String::new();
+            let mut line = String::from(indent);
+            let mut col_start = width(indent);
+            let last = row.len().min(n).saturating_sub(1);
+            for (c, (text, style)) in row.iter().enumerate().take(n) {
+                let w = width(text);
+                if c > 0 {
+                    line.push_str("  ");
+                    col_start += 2;
+                }
+                if c == last {
+                    // Never padded on the right; numbers still line up.
+                    let pad = match self.columns[c].0 {
+                        Align::Right => " ".repeat(widths[c].saturating_sub(w)),
+                        Align::Left => String::new(),
+                    };
+                    line.push_str(&paint(style, &format!("{pad}{text}")));
+                    break;
+                }
+                if w > widths[c] {
+                    // Too long: alone on its line, the row goes on below.
+                    line.push_str(&paint(style, text));
+                    out.push_str(line.trim_end());
+                    out.push('\n');
+                    col_start += widths[c];
+                    line = " ".repeat(col_start);
+                    continue;
+                }
+                let pad = " ".repeat(widths[c] - w);
+                let cell = match self.columns[c].0 {
+                    Align::Left => format!("{text}{pad}"),
+                    Align::Right => format!("{pad}{text}"),
+                };
+                line.push_str(&paint(style, &cell));
+                col_start += widths[c];
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+            rows.push(out);
+        }
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_plurals() {
+        assert_eq!(count(0u64), "0");
+        assert_eq!(count(357u64), "357");
+        assert_eq!(count(1000u64), "1,000");
+        assert_eq!(count(30574u64), "30,574");
+        assert_eq!(count(1234567u64), "1,234,567");
+        assert_eq!(plural(1, "seed", "seeds"), "1 seed");
+        assert_eq!(plural(0, "seed", "seeds"), "0 seeds");
+        assert_eq!(plural(10073, "leaf", "leaves"), "10,073 leaves");
+        assert_eq!(size_with_source(None, "x"), "unknown");
+        assert_eq!(size_with_source(Some(357), "bytes"), "357 B (bytes)");
+        assert_eq!(size_summary(0, 6, 6), "sizes unknown");
+        assert_eq!(size_summary(0, 1, 1), "size unknown");
+        assert_eq!(size_summary(2048, 0, 3), "2.0 KiB");
+        assert_eq!(size_summary(2048, 1, 3), "2.0 KiB known, 1 of unknown size");
+    }
+
+    #[test]
+    fn lists_wrap_at_the_width() {
+        let items: Vec<String> = ["alpha", "beta", "gamma", "delta"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            wrap_list("  leaves: ", "          ", &items, 24),
+            "  leaves: alpha, beta,\n          gamma, delta\n"
+        );
+        assert_eq!(wrap_list("x: ", "   ", &items[..1], 5), "x: alpha\n");
+    }
+
+    #[test]
+    fn columns_fit_their_content_and_long_cells_break() {
+        let mut t = Table::new(&[(Align::Right, 99), (Align::Left, 10), (Align::Left, 99)]);
+        t.row(vec![
+            ("30,568".into(), ""),
+            ("short".into(), ""),
+            ("a".into(), ""),
+        ]);
+        t.row(vec![
+            ("1".into(), ""),
+            ("a name far too long".into(), ""),
+            ("b".into(), ""),
+        ]);
+        let plain = |_: &str, s: &str| s.to_owned();
+        let out = t.render("  ", &plain);
+        assert_eq!(
+            out,
+            "  30,568  short  a\n       1  a name far too long\n                 b\n"
+        );
+        // Every last cell starts in the same column.
+        let cols: Vec<usize> = out
+            .lines()
+            .filter(|l| l.ends_with('a') || l.ends_with('b'))
+            .map(|l| l.len() - 1)
+            .collect();
+        assert_eq!(cols, [17, 17]);
+    }
+}
