@@ -7,12 +7,15 @@
 //! both directions and checks that the graph is acyclic.
 
 use crate::error::GraphError;
-use crate::graph::{Csr, DrvData, Graph, NO_DRV, NodeId, NodeKind, OutPath, OutputData};
+use crate::graph::{
+    Csr, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
+};
 use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
 use crate::strings::{Interner, StrId};
 use abovo_store::derivation::borrowed::EnvVarRef;
 use abovo_store::derivation::{Derivation, DerivationRef, FixedOutput, StorePathRef};
+use abovo_store::hash::HashError;
 use abovo_store::store_path::{StoreDir, StorePath};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -44,16 +47,7 @@ pub struct DrvRecord {
 impl DrvRecord {
     /// Reduces a parsed derivation stored at `path` to what the graph keeps.
     pub fn new(path: StorePath, drv: Derivation) -> Result<DrvRecord, GraphError> {
-        let fixed = match drv.fixed_output() {
-            None => None,
-            Some(Ok(f)) => Some(f),
-            Some(Err(e)) => {
-                return Err(GraphError::BadFixedOutput {
-                    path: path.to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        };
+        let fixed = fixed_of(&path, drv.fixed_output())?;
         let env = if fixed.is_some() {
             drv.environment
                 .into_iter()
@@ -91,16 +85,7 @@ impl DrvRecord {
     /// the same record as [`DrvRecord::new`] of its owned form, without
     /// building that form.
     pub fn from_ref(path: StorePath, drv: &DerivationRef<'_>) -> Result<DrvRecord, GraphError> {
-        let fixed = match drv.fixed_output() {
-            None => None,
-            Some(Ok(f)) => Some(f),
-            Some(Err(e)) => {
-                return Err(GraphError::BadFixedOutput {
-                    path: path.to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        };
+        let fixed = fixed_of(&path, drv.fixed_output())?;
         // A canonical text lists everything sorted already; the owned form
         // (and so the record) is sorted by name, path and key bytes.
         let sorted = drv.is_canonical();
@@ -164,6 +149,17 @@ impl DrvRecord {
             sources,
         })
     }
+}
+
+/// The pinned hash of the derivation at `path`, or why it does not parse.
+fn fixed_of(
+    path: &StorePath,
+    fixed: Option<Result<FixedOutput, HashError>>,
+) -> Result<Option<FixedOutput>, GraphError> {
+    fixed.transpose().map_err(|e| GraphError::BadFixedOutput {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Collects into a vector of exactly the needed capacity, so that records
@@ -347,6 +343,7 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
         }
         offsets.push(targets.len() as u32);
     }
+    let drv_columns = Deferred::ready(DrvColumns::new(n, drvs, outputs, env));
     assemble(
         Assembly {
             store,
@@ -354,9 +351,7 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
             hash_parts,
             names,
             kinds,
-            drvs,
-            outputs,
-            env,
+            drv_columns,
             inputs: Csr { offsets, targets },
             edge_outputs,
             out_sets,
@@ -373,9 +368,7 @@ pub(crate) struct Assembly {
     pub(crate) hash_parts: Vec<[u8; 32]>,
     pub(crate) names: Vec<StrId>,
     pub(crate) kinds: Vec<NodeKind>,
-    pub(crate) drvs: Vec<DrvData>,
-    pub(crate) outputs: Vec<OutputData>,
-    pub(crate) env: Vec<(StrId, StrId)>,
+    pub(crate) drv_columns: Deferred<DrvColumns>,
     pub(crate) inputs: Csr,
     pub(crate) edge_outputs: Vec<u16>,
     pub(crate) out_sets: Vec<Vec<StrId>>,
@@ -386,28 +379,20 @@ pub(crate) struct Assembly {
 /// made), computes the topological order now and rejects cycles; otherwise
 /// the order is computed on first use.
 pub(crate) fn assemble(a: Assembly, check_acyclic: bool) -> Result<Graph, GraphError> {
-    let n = a.kinds.len();
-    let mut drv_slot = vec![NO_DRV; n];
-    for (slot, d) in a.drvs.iter().enumerate() {
-        drv_slot[d.node.index()] = slot as u32;
-    }
     let graph = Graph {
         store: a.store,
         strings: a.strings,
         hash_parts: a.hash_parts,
         names: a.names,
         kinds: a.kinds,
-        drv_slot,
-        drvs: a.drvs,
-        outputs: a.outputs,
-        env: a.env,
+        drv_columns: a.drv_columns,
         inputs: a.inputs,
         edge_outputs: a.edge_outputs,
         out_sets: a.out_sets,
         dependents: Default::default(),
         topo: OnceLock::new(),
         packages: PackageTable::default(),
-        meta: StoreMeta::default(),
+        meta: Deferred::ready(StoreMeta::default()),
         description: String::new(),
         output_index: Default::default(),
     };

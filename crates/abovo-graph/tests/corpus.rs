@@ -24,24 +24,26 @@ fn skip(test: &str, var: &str) {
     println!("skipped {test}: {var} is not set");
 }
 
+/// The graph of a corpus folder, with what the folder holds besides the
+/// `.drv` files.
+fn load_folder(dir: &std::path::Path) -> Graph {
+    let store = StoreDir::default();
+    let opts = LoadOptions {
+        store: &store,
+        packages: None,
+        meta: None,
+        reporter: &Silent,
+    };
+    abovo_graph::load::load(dir, opts).unwrap()
+}
+
 /// The corpus graph with its package table and store metadata, loaded once.
 fn corpus_graph() -> Option<&'static Graph> {
     static GRAPH: OnceLock<Option<Graph>> = OnceLock::new();
     GRAPH
         .get_or_init(|| {
             let dir = folder("ABOVO_GUIX_CORPUS")?;
-            let store = StoreDir::default();
-            let g = abovo_graph::load::load(
-                &dir,
-                LoadOptions {
-                    store: &store,
-                    packages: None,
-                    meta: None,
-                    reporter: &Silent,
-                },
-            )
-            .unwrap();
-            Some(g)
+            Some(load_folder(&dir))
         })
         .as_ref()
 }
@@ -277,6 +279,11 @@ fn snapshot_round_trip_and_built_in_snapshot_match_the_corpus() {
     );
     let b = abovo_graph::snapshot::read(&data).unwrap();
     assert_same(g, &b, false);
+    // As the binary reads it: trusted, derivations and metadata decoded on
+    // first use.
+    let t =
+        abovo_graph::snapshot::read_trusted(Box::leak(data.clone().into_boxed_slice())).unwrap();
+    assert_same(g, &t, false);
     println!(
         "snapshot: {} bytes (level 3), built-in {} bytes; both equal the corpus graph",
         bytes.len(),
@@ -364,17 +371,7 @@ fn guix_1_2_slice_verifies_and_loads() {
     let report = abovo_graph::verify::verify_files(&StoreDir::default(), files, &Silent);
     assert!(report.is_clean(), "{:?}", report.mismatches.first());
     assert_eq!(report.files, 3_605);
-    let store = StoreDir::default();
-    let g = abovo_graph::load::load(
-        &dir,
-        LoadOptions {
-            store: &store,
-            packages: None,
-            meta: None,
-            reporter: &Silent,
-        },
-    )
-    .unwrap();
+    let g = load_folder(&dir);
     assert_eq!(g.derivation_count(), 3_605);
     assert_eq!(g.label(resolve(&g, "hello").unwrap()), "hello-2.10");
     let hello = resolve(&g, "hello").unwrap();

@@ -1,8 +1,9 @@
-//! The one reader of the ATerm grammar, and the borrowed view it gives:
-//! [`DerivationRef`].
+//! The borrowed view of a `.drv` file that the one reader of the ATerm
+//! grammar gives: [`DerivationRef`].
 //!
 //! [`DerivationRef::parse`] reads the text of a `.drv` file (grammar in
-//! [`aterm`](super::aterm)) without copying it: strings without escapes,
+//! [`aterm`](super::aterm); the reader is the private `reader` module)
+//! without copying it: strings without escapes,
 //! store paths, the builder's arguments and the output names of each input
 //! stay slices of the input, so reading a derivation allocates a few small
 //! vectors and no string. [`Derivation::parse`] is this reader followed by
@@ -31,17 +32,14 @@
 //! straight from the bytes (see [`DerivationRef::hashes`]). Every `.drv`
 //! that Guix writes is canonical.
 
-use super::aterm::{ParseError, ParseErrorKind};
+use super::aterm::ParseError;
 use super::{BUILTIN_PREFIX, Derivation, FixedOutput, Output};
 use crate::hash::HashError;
 use crate::nixbase32::is_nix32_char;
 use crate::store_path::{HASH_PART_LEN, StoreDir, StorePath, StorePathError, validate_name};
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Range;
-
-type PResult<T> = Result<T, ParseError>;
 
 /// A store path read from a `.drv` file: its base name `<hash32>-<name>`,
 /// borrowed from the input (unless the path was written with escapes),
@@ -184,8 +182,8 @@ fn path_error(store: &StoreDir, path: &str) -> StorePathError {
 /// cannot fail.
 #[derive(Clone, Copy)]
 pub struct StringList<'a> {
-    raw: &'a [u8],
-    len: usize,
+    pub(super) raw: &'a [u8],
+    pub(super) len: usize,
 }
 
 impl<'a> StringList<'a> {
@@ -245,7 +243,7 @@ impl<'a> Iterator for StringIter<'a> {
 
     fn next(&mut self) -> Option<Cow<'a, [u8]>> {
         let mut canonical = true;
-        let (s, end) = read_string(self.raw, self.pos, &mut canonical).ok()?;
+        let (s, end) = super::reader::read_string(self.raw, self.pos, &mut canonical).ok()?;
         self.pos = end + usize::from(self.raw.get(end) == Some(&b','));
         Some(s)
     }
@@ -254,7 +252,7 @@ impl<'a> Iterator for StringIter<'a> {
 /// The output names an input derivation is used for (`["lib","out"]`),
 /// read on demand; checked to be UTF-8 and without repeats.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct OutputNames<'a>(StringList<'a>);
+pub struct OutputNames<'a>(pub(super) StringList<'a>);
 
 impl<'a> OutputNames<'a> {
     /// The number of names.
@@ -323,31 +321,27 @@ pub type EnvVarRef<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 /// [`Derivation`].
 #[derive(Debug, Clone)]
 pub struct DerivationRef<'a> {
-    outputs: Vec<OutputRef<'a>>,
-    input_derivations: Vec<InputDerivationRef<'a>>,
-    input_sources: Vec<StorePathRef<'a>>,
-    system: Cow<'a, str>,
-    builder: Cow<'a, str>,
-    arguments: StringList<'a>,
-    environment: Vec<EnvVarRef<'a>>,
+    // Private to the module tree: the reader fills them, and the spans and
+    // the canonical flag must stay true to `bytes`, which splicing relies on.
+    pub(super) outputs: Vec<OutputRef<'a>>,
+    pub(super) input_derivations: Vec<InputDerivationRef<'a>>,
+    pub(super) input_sources: Vec<StorePathRef<'a>>,
+    pub(super) system: Cow<'a, str>,
+    pub(super) builder: Cow<'a, str>,
+    pub(super) arguments: StringList<'a>,
+    pub(super) environment: Vec<EnvVarRef<'a>>,
     /// The text this was read from.
-    bytes: &'a [u8],
+    pub(super) bytes: &'a [u8],
     /// Where the outputs list and the input derivations list sit in it.
     pub(super) outputs_span: Range<usize>,
     pub(super) inputs_span: Range<usize>,
-    canonical: bool,
+    pub(super) canonical: bool,
 }
 
 impl<'a> DerivationRef<'a> {
     /// Reads the ATerm text of a `.drv` file whose paths are in `store`.
     pub fn parse(store: &StoreDir, input: &'a [u8]) -> Result<DerivationRef<'a>, ParseError> {
-        Reader {
-            input,
-            pos: 0,
-            store,
-            canonical: true,
-        }
-        .derivation()
+        super::reader::read(store, input)
     }
 
     /// The outputs.
@@ -540,398 +534,5 @@ impl PartialEq<Derivation> for DerivationRef<'_> {
                     .get(k.as_ref())
                     .is_some_and(|x| x[..] == v[..])
             })
-    }
-}
-
-const STRING: &str = "`\"` (a string)";
-
-/// Reads the string whose opening quote is at `start` in `input`: its
-/// contents (borrowed when it has no escape) and the offset after its
-/// closing quote. Clears `canonical` on an escape the writer would not
-/// write.
-fn read_string<'a>(
-    input: &'a [u8],
-    start: usize,
-    canonical: &mut bool,
-) -> PResult<(Cow<'a, [u8]>, usize)> {
-    if input.get(start) != Some(&b'"') {
-        return Err(ParseError {
-            offset: start,
-            kind: ParseErrorKind::Expected {
-                expected: STRING,
-                found: input.get(start).copied(),
-            },
-        });
-    }
-    let unterminated = || ParseError {
-        offset: start,
-        kind: ParseErrorKind::UnterminatedString,
-    };
-    let body = start + 1;
-    let rest = &input[body..];
-    let end = memchr::memchr2(b'"', b'\\', rest).ok_or_else(unterminated)?;
-    if rest[end] == b'"' {
-        return Ok((Cow::Borrowed(&rest[..end]), body + end + 1));
-    }
-    let mut out = rest[..end].to_vec();
-    let mut i = body + end;
-    loop {
-        match input.get(i) {
-            None => return Err(unterminated()),
-            Some(b'"') => return Ok((Cow::Owned(out), i + 1)),
-            Some(b'\\') => {
-                let &c = input.get(i + 1).ok_or_else(unterminated)?;
-                out.push(match c {
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b't' => b'\t',
-                    b'"' | b'\\' => c,
-                    other => {
-                        // `\x` reads as `x`, which the writer writes bare.
-                        *canonical = false;
-                        other
-                    }
-                });
-                i += 2;
-            }
-            Some(_) => {
-                // Copy the run up to the next special byte at once; the byte
-                // at `i` is neither, so the run is not empty.
-                let run = memchr::memchr2(b'"', b'\\', &input[i..]).unwrap_or(input.len() - i);
-                out.extend_from_slice(&input[i..i + run]);
-                i += run;
-            }
-        }
-    }
-}
-
-/// The reader's state: where it is, and whether the text is canonical so
-/// far.
-struct Reader<'a, 's> {
-    input: &'a [u8],
-    pos: usize,
-    store: &'s StoreDir,
-    canonical: bool,
-}
-
-impl<'a, 's> Reader<'a, 's> {
-    fn fail<T>(&self, offset: usize, kind: ParseErrorKind) -> PResult<T> {
-        Err(ParseError { offset, kind })
-    }
-
-    fn byte(&mut self, b: u8, expected: &'static str) -> PResult<()> {
-        if self.input.get(self.pos) == Some(&b) {
-            self.pos += 1;
-            return Ok(());
-        }
-        let found = self.input.get(self.pos).copied();
-        self.fail(self.pos, ParseErrorKind::Expected { expected, found })
-    }
-
-    /// A multi-byte token, failing at its first byte that differs.
-    fn token(&mut self, token: &[u8], expected: &'static str) -> PResult<()> {
-        for (i, &b) in token.iter().enumerate() {
-            let found = self.input.get(self.pos + i).copied();
-            if found != Some(b) {
-                return self.fail(self.pos + i, ParseErrorKind::Expected { expected, found });
-            }
-        }
-        self.pos += token.len();
-        Ok(())
-    }
-
-    /// `"[" [ item { "," item } ] "]"`.
-    fn list(&mut self, mut item: impl FnMut(&mut Self) -> PResult<()>) -> PResult<()> {
-        self.byte(b'[', "`[`")?;
-        if self.input.get(self.pos) == Some(&b']') {
-            self.pos += 1;
-            return Ok(());
-        }
-        loop {
-            item(self)?;
-            match self.input.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                found => {
-                    return self.fail(
-                        self.pos,
-                        ParseErrorKind::Expected {
-                            expected: "`,` or `]`",
-                            found: found.copied(),
-                        },
-                    );
-                }
-            }
-        }
-    }
-
-    fn string(&mut self) -> PResult<Cow<'a, [u8]>> {
-        let (s, end) = read_string(self.input, self.pos, &mut self.canonical)?;
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn text(&mut self, field: &'static str) -> PResult<Cow<'a, str>> {
-        let start = self.pos;
-        match self.string()? {
-            Cow::Borrowed(b) => match std::str::from_utf8(b) {
-                Ok(s) => Ok(Cow::Borrowed(s)),
-                Err(_) => self.fail(start, ParseErrorKind::InvalidUtf8 { field }),
-            },
-            Cow::Owned(b) => match String::from_utf8(b) {
-                Ok(s) => Ok(Cow::Owned(s)),
-                Err(_) => self.fail(start, ParseErrorKind::InvalidUtf8 { field }),
-            },
-        }
-    }
-
-    fn path(&mut self, field: &'static str) -> PResult<StorePathRef<'a>> {
-        let start = self.pos;
-        let parsed = match self.text(field)? {
-            Cow::Borrowed(s) => StorePathRef::parse(self.store, s),
-            Cow::Owned(s) => StorePathRef::parse(self.store, &s).map(StorePathRef::into_owned),
-        };
-        parsed.or_else(|source| self.fail(start, ParseErrorKind::BadStorePath { field, source }))
-    }
-
-    fn output(&mut self) -> PResult<OutputRef<'a>> {
-        self.byte(b'(', "`(`")?;
-        let name = self.text("output name")?;
-        self.byte(b',', "`,`")?;
-        let path = if self.input.get(self.pos..self.pos + 2) == Some(b"\"\"") {
-            self.pos += 2;
-            None
-        } else {
-            Some(self.path("output path")?)
-        };
-        self.byte(b',', "`,`")?;
-        let hash_algo = self.text("output hash algorithm")?;
-        self.byte(b',', "`,`")?;
-        let hash = self.text("output hash")?;
-        self.byte(b')', "`)`")?;
-        Ok(OutputRef {
-            name,
-            path,
-            hash_algo,
-            hash,
-        })
-    }
-
-    fn input_derivation(&mut self) -> PResult<InputDerivationRef<'a>> {
-        self.byte(b'(', "`(`")?;
-        let at = self.pos;
-        let path = self.path("input derivation")?;
-        if !path.is_derivation() {
-            return self.fail(at, ParseErrorKind::NotADerivation(path.display(self.store)));
-        }
-        self.byte(b',', "`,`")?;
-        let start = self.pos;
-        let mut len = 0;
-        let mut previous: Option<Cow<'a, str>> = None;
-        let mut ordered = true;
-        self.list(|r| {
-            let name = r.text("input output name")?;
-            if let Some(p) = &previous {
-                ordered &= *p < name;
-            }
-            previous = Some(name);
-            len += 1;
-            Ok(())
-        })?;
-        let outputs = OutputNames(StringList {
-            raw: &self.input[start..self.pos],
-            len,
-        });
-        self.byte(b')', "`)`")?;
-        if !ordered {
-            self.canonical = false;
-            self.reject_repeats(
-                start,
-                outputs.iter(),
-                false,
-                |r| r.string().map(drop),
-                "output name of an input",
-                |k| k.to_string(),
-            )?;
-        }
-        Ok(InputDerivationRef { path, outputs })
-    }
-
-    fn env_var(&mut self) -> PResult<EnvVarRef<'a>> {
-        self.byte(b'(', "`(`")?;
-        let key = self.string()?;
-        self.byte(b',', "`,`")?;
-        let value = self.string()?;
-        self.byte(b')', "`)`")?;
-        Ok((key, value))
-    }
-
-    /// Fails on the first key (in document order) that repeats an earlier
-    /// one, at the offset of that key. `keys` are those of the list whose
-    /// `[` is at `list`; its items are read again with `item` to find the
-    /// offset, which only happens for a list out of order. `tuple` tells
-    /// that the key follows the item's `(`.
-    #[cold]
-    fn reject_repeats<K: Ord>(
-        &self,
-        list: usize,
-        keys: impl Iterator<Item = K>,
-        tuple: bool,
-        item: impl Fn(&mut Reader<'a, 's>) -> PResult<()>,
-        what: &'static str,
-        show: impl Fn(&K) -> String,
-    ) -> PResult<()> {
-        let mut seen = BTreeSet::new();
-        for (index, key) in keys.enumerate() {
-            if seen.contains(&key) {
-                let mut r = Reader {
-                    input: self.input,
-                    pos: list + 1,
-                    store: self.store,
-                    canonical: true,
-                };
-                for _ in 0..index {
-                    if item(&mut r).is_err() {
-                        break;
-                    }
-                    r.pos += 1;
-                }
-                return self.fail(
-                    r.pos + usize::from(tuple),
-                    ParseErrorKind::Duplicate {
-                        what,
-                        key: show(&key),
-                    },
-                );
-            }
-            seen.insert(key);
-        }
-        Ok(())
-    }
-
-    fn derivation(mut self) -> PResult<DerivationRef<'a>> {
-        let store = self.store;
-        self.token(b"Derive(", "`Derive(`")?;
-
-        let start = self.pos;
-        let mut outputs = Vec::new();
-        self.list(|r| {
-            outputs.push(r.output()?);
-            Ok(())
-        })?;
-        let outputs_span = start..self.pos;
-        if !outputs.windows(2).all(|w| w[0].name < w[1].name) {
-            self.canonical = false;
-            self.reject_repeats(
-                start,
-                outputs.iter().map(|o| &o.name),
-                true,
-                |r| r.output().map(drop),
-                "output",
-                |k| k.to_string(),
-            )?;
-        }
-        self.byte(b',', "`,`")?;
-
-        let start = self.pos;
-        let mut input_derivations = Vec::new();
-        self.list(|r| {
-            input_derivations.push(r.input_derivation()?);
-            Ok(())
-        })?;
-        let inputs_span = start..self.pos;
-        if !input_derivations.windows(2).all(|w| w[0].path < w[1].path) {
-            self.canonical = false;
-            self.reject_repeats(
-                start,
-                input_derivations.iter().map(|i| &i.path),
-                true,
-                |r| r.input_derivation().map(drop),
-                "input derivation",
-                |k| k.display(store),
-            )?;
-        }
-        self.byte(b',', "`,`")?;
-
-        let start = self.pos;
-        let mut input_sources = Vec::new();
-        self.list(|r| {
-            input_sources.push(r.path("input source")?);
-            Ok(())
-        })?;
-        if !input_sources.windows(2).all(|w| w[0] < w[1]) {
-            self.canonical = false;
-            self.reject_repeats(
-                start,
-                input_sources.iter(),
-                false,
-                |r| r.path("input source").map(drop),
-                "input source",
-                |k| k.display(store),
-            )?;
-        }
-        self.byte(b',', "`,`")?;
-        let system = self.text("system")?;
-        self.byte(b',', "`,`")?;
-        let builder = self.text("builder")?;
-        self.byte(b',', "`,`")?;
-
-        let start = self.pos;
-        let mut len = 0;
-        self.list(|r| {
-            r.string()?;
-            len += 1;
-            Ok(())
-        })?;
-        let arguments = StringList {
-            raw: &self.input[start..self.pos],
-            len,
-        };
-        self.byte(b',', "`,`")?;
-
-        let start = self.pos;
-        let mut environment = Vec::new();
-        self.list(|r| {
-            environment.push(r.env_var()?);
-            Ok(())
-        })?;
-        if !environment.windows(2).all(|w| w[0].0 < w[1].0) {
-            self.canonical = false;
-            self.reject_repeats(
-                start,
-                environment.iter().map(|(k, _)| k),
-                true,
-                |r| r.env_var().map(drop),
-                "environment variable",
-                |k| String::from_utf8_lossy(k).into_owned(),
-            )?;
-        }
-        self.byte(b')', "`)`")?;
-        if self.pos != self.input.len() {
-            return self.fail(
-                self.pos,
-                ParseErrorKind::TrailingBytes(self.input.len() - self.pos),
-            );
-        }
-        // The writer escapes LF, CR and TAB, so a raw one (which can only
-        // sit inside a string) is not canonical.
-        let canonical =
-            self.canonical && memchr::memchr3(b'\n', b'\r', b'\t', self.input).is_none();
-        Ok(DerivationRef {
-            outputs,
-            input_derivations,
-            input_sources,
-            system,
-            builder,
-            arguments,
-            environment,
-            bytes: self.input,
-            outputs_span,
-            inputs_span,
-            canonical,
-        })
     }
 }

@@ -20,6 +20,7 @@ pub mod aterm;
 pub mod borrowed;
 pub mod hashing;
 pub mod json;
+mod reader;
 mod splice;
 
 use crate::hash::{Hash, HashAlgo};

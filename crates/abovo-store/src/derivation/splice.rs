@@ -166,14 +166,7 @@ impl<'a> DerivationRef<'a> {
         name: &str,
         input_hash: impl FnMut(&StorePathRef<'a>) -> Result<[u8; 32], DerivationError>,
     ) -> Result<BTreeMap<String, StorePath>, DerivationError> {
-        let masked = match self.is_fixed_output() {
-            true => None,
-            false => self.hashes(store, input_hash)?.masked,
-        };
-        let hashes = DerivationHashes {
-            modulo: [0; 32],
-            masked,
-        };
+        let hashes = self.path_hashes(store, input_hash)?;
         self.output_paths(store, name, &hashes)
     }
 
@@ -206,15 +199,25 @@ impl<'a> DerivationRef<'a> {
         name: &str,
         input_hash: impl FnMut(&StorePathRef<'a>) -> Result<[u8; 32], DerivationError>,
     ) -> Result<Vec<PathMismatch>, DerivationError> {
-        let masked = match self.is_fixed_output() {
-            true => None,
-            false => self.hashes(store, input_hash)?.masked,
-        };
-        let hashes = DerivationHashes {
-            modulo: [0; 32],
-            masked,
-        };
+        let hashes = self.path_hashes(store, input_hash)?;
         self.check_output_paths_with(store, name, &hashes)
+    }
+
+    /// What output paths need: for a fixed-output derivation nothing (its
+    /// path follows from its pinned hash, while its own hash would need a
+    /// recorded path), else its hashes.
+    fn path_hashes(
+        &self,
+        store: &StoreDir,
+        input_hash: impl FnMut(&StorePathRef<'a>) -> Result<[u8; 32], DerivationError>,
+    ) -> Result<DerivationHashes, DerivationError> {
+        if self.is_fixed_output() {
+            return Ok(DerivationHashes {
+                modulo: [0; 32],
+                masked: None,
+            });
+        }
+        self.hashes(store, input_hash)
     }
 
     /// The store path of this `.drv` file, named `<name>.drv`, from its own
