@@ -114,8 +114,88 @@ pub(crate) enum OutPath {
     Fixed,
 }
 
-/// The sentinel of [`Graph::drv_slot`] for nodes that are not derivations.
+/// The sentinel of [`DrvColumns::drv_slot`] for nodes that are not
+/// derivations.
 pub(crate) const NO_DRV: u32 = u32::MAX;
+
+/// What a graph knows of its derivations: per node, its derivation's slot;
+/// per derivation, its facts; and the outputs and kept environment they
+/// point into.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DrvColumns {
+    /// Per node: index into `drvs`, or [`NO_DRV`].
+    pub(crate) drv_slot: Vec<u32>,
+    pub(crate) drvs: Vec<DrvData>,
+    pub(crate) outputs: Vec<OutputData>,
+    pub(crate) env: Vec<(StrId, StrId)>,
+}
+
+impl DrvColumns {
+    /// The columns of `drvs` (sorted by node) in a graph of `n` nodes.
+    pub(crate) fn new(
+        n: usize,
+        drvs: Vec<DrvData>,
+        outputs: Vec<OutputData>,
+        env: Vec<(StrId, StrId)>,
+    ) -> DrvColumns {
+        let mut drv_slot = vec![NO_DRV; n];
+        for (slot, d) in drvs.iter().enumerate() {
+            if let Some(s) = drv_slot.get_mut(d.node.index()) {
+                *s = slot as u32;
+            }
+        }
+        DrvColumns {
+            drv_slot,
+            drvs,
+            outputs,
+            env,
+        }
+    }
+}
+
+/// A part of a graph that is either there, or decoded on first use: the
+/// snapshot compiled into the program leaves the sections a query may not
+/// need (derivation facts, store metadata) compressed until one asks, so
+/// that `abovo path` does not pay for them.
+pub(crate) struct Deferred<T> {
+    value: OnceLock<T>,
+    decode: Option<Box<dyn Fn() -> T + Send + Sync>>,
+}
+
+impl<T> Deferred<T> {
+    /// A part that is there.
+    pub(crate) fn ready(value: T) -> Deferred<T> {
+        Deferred {
+            value: OnceLock::from(value),
+            decode: None,
+        }
+    }
+
+    /// A part that `decode` gives on first use (once, whichever thread
+    /// asks first).
+    pub(crate) fn later(decode: impl Fn() -> T + Send + Sync + 'static) -> Deferred<T> {
+        Deferred {
+            value: OnceLock::new(),
+            decode: Some(Box::new(decode)),
+        }
+    }
+}
+
+impl<T: Default> Deferred<T> {
+    pub(crate) fn get(&self) -> &T {
+        self.value
+            .get_or_init(|| self.decode.as_ref().map(|d| d()).unwrap_or_default())
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Deferred<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.value.get() {
+            Some(v) => v.fmt(f),
+            None => f.write_str("(not decoded yet)"),
+        }
+    }
+}
 
 /// A derivation graph. See the [module documentation](self).
 #[derive(Debug)]
@@ -125,10 +205,8 @@ pub struct Graph {
     pub(crate) hash_parts: Vec<[u8; 32]>,
     pub(crate) names: Vec<StrId>,
     pub(crate) kinds: Vec<NodeKind>,
-    pub(crate) drv_slot: Vec<u32>,
-    pub(crate) drvs: Vec<DrvData>,
-    pub(crate) outputs: Vec<OutputData>,
-    pub(crate) env: Vec<(StrId, StrId)>,
+    /// Derivation facts (decoded on first use for the built-in snapshot).
+    pub(crate) drv_columns: Deferred<DrvColumns>,
     pub(crate) inputs: Csr,
     /// Parallel to `inputs.targets`: index into `out_sets` (a graph has a
     /// few dozen distinct sets; more than 65,536 is refused).
@@ -142,7 +220,8 @@ pub struct Graph {
     /// graph is built, or on first use for the trusted built-in snapshot.
     pub(crate) topo: OnceLock<Vec<NodeId>>,
     pub(crate) packages: PackageTable,
-    pub(crate) meta: StoreMeta,
+    /// Store metadata (decoded on first use for the built-in snapshot).
+    pub(crate) meta: Deferred<StoreMeta>,
     pub(crate) description: String,
     pub(crate) output_index: OnceLock<rustc_hash::FxHashMap<[u8; 32], NodeId>>,
 }
@@ -222,14 +301,19 @@ impl Graph {
         (0..self.kinds.len() as u32).map(NodeId)
     }
 
+    /// The derivation columns (decoding them on first use).
+    pub(crate) fn drv_columns(&self) -> &DrvColumns {
+        self.drv_columns.get()
+    }
+
     /// The number of loaded derivations.
     pub fn derivation_count(&self) -> usize {
-        self.drvs.len()
+        self.drv_columns().drvs.len()
     }
 
     /// Every loaded derivation, in path order.
     pub fn derivations(&self) -> impl ExactSizeIterator<Item = DerivationNode<'_>> {
-        self.drvs.iter().map(|data| DerivationNode {
+        self.drv_columns().drvs.iter().map(|data| DerivationNode {
             graph: self,
             node: data.node,
             data,
@@ -243,11 +327,12 @@ impl Graph {
 
     /// The derivation at `n`, or `None` for sources and missing derivations.
     pub fn derivation(&self, n: NodeId) -> Option<DerivationNode<'_>> {
-        let slot = self.drv_slot[n.index()];
-        (slot != NO_DRV).then(|| DerivationNode {
+        let columns = self.drv_columns();
+        let slot = *columns.drv_slot.get(n.index())?;
+        Some(DerivationNode {
             graph: self,
             node: n,
-            data: &self.drvs[slot as usize],
+            data: columns.drvs.get(slot as usize)?,
         })
     }
 
@@ -392,12 +477,12 @@ impl Graph {
 
     /// The store metadata (empty when none was loaded).
     pub fn meta(&self) -> &StoreMeta {
-        &self.meta
+        self.meta.get()
     }
 
     /// The NAR size of `n` when the store metadata has it.
     pub fn nar_size(&self, n: NodeId) -> Option<u64> {
-        self.meta.nar_size(n)
+        self.meta().nar_size(n)
     }
 
     /// Attaches a package table (rows are matched to nodes by `.drv` path).
@@ -409,7 +494,7 @@ impl Graph {
 
     /// Attaches store metadata.
     pub fn set_meta(&mut self, meta: StoreMeta) {
-        self.meta = meta;
+        self.meta = Deferred::ready(meta);
     }
 
     /// The interned string table.
@@ -493,7 +578,7 @@ impl<'g> DerivationNode<'g> {
         let g = self.graph;
         let (a, b) = self.data.outputs;
         let this = *self;
-        g.outputs[a as usize..b as usize]
+        g.drv_columns().outputs[a as usize..b as usize]
             .iter()
             .map(move |o| OutputInfo {
                 name: g.strings.get(o.name),
@@ -535,7 +620,7 @@ impl<'g> DerivationNode<'g> {
     pub fn env_vars(&self) -> impl ExactSizeIterator<Item = (&'g str, &'g str)> + 'g {
         let g = self.graph;
         let (a, b) = self.data.env;
-        g.env[a as usize..b as usize]
+        g.drv_columns().env[a as usize..b as usize]
             .iter()
             .map(move |&(k, v)| (g.strings.get(k), g.strings.get(v)))
     }

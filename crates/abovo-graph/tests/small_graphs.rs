@@ -411,3 +411,46 @@ fn snapshots_round_trip_and_reject_corruption() {
     assert!(abovo_graph::snapshot::read(&bytes[..bytes.len() - 3]).is_err());
     assert!(abovo_graph::snapshot::read(b"ABOVOSNP").is_err());
 }
+
+/// A trusted snapshot decodes its derivation facts and store metadata on
+/// first use: the same graph; and a damaged section that is decoded late
+/// reads as empty rather than panicking.
+#[test]
+fn trusted_snapshots_decode_derivations_on_first_use() {
+    let g = diamond();
+    let bytes = abovo_graph::snapshot::write(&g, &Default::default()).unwrap();
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    let t = abovo_graph::snapshot::read_trusted(bytes).unwrap();
+    // Edges and names are there before any derivation fact is asked for.
+    let top = g.lookup(&g.path(node(&g, "top"))).unwrap();
+    assert_eq!(t.inputs(top), g.inputs(top));
+    assert_eq!(t.derivation_count(), g.derivation_count());
+    for n in g.nodes() {
+        assert_eq!(
+            g.derivation(n).map(|d| (d.builder(), d.fixed_output())),
+            t.derivation(n).map(|d| (d.builder(), d.fixed_output()))
+        );
+    }
+    assert_eq!(t.topological_order(), g.topological_order());
+
+    // Section 3 (derivations) starts after the header, the section table
+    // and sections 0 to 2.
+    let len = |i: usize| {
+        let at = 56 + 8 * i;
+        u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize
+    };
+    let start = 56 + 8 * 7 + len(0) + len(1) + len(2);
+    let mut damaged = bytes.to_vec();
+    for b in &mut damaged[start + 4..start + len(3)] {
+        *b ^= 0x5a;
+    }
+    let damaged: &'static [u8] = Box::leak(damaged.into_boxed_slice());
+    let d = abovo_graph::snapshot::read_trusted(damaged).unwrap();
+    assert_eq!(d.len(), g.len());
+    assert_eq!(d.derivation_count(), 0);
+    assert!(d.nodes().all(|n| d.derivation(n).is_none()));
+    assert!(
+        abovo_graph::snapshot::read(damaged).is_err(),
+        "the checked reader refuses it"
+    );
+}

@@ -8,10 +8,17 @@
 //! the Guix 1.5.0 snapshot built into the binary is used, so abovo answers
 //! out of the box. Loading shows a progress bar on a terminal once it has
 //! taken more than a second.
+//!
+//! The graph queries (`graph`, `path`, `why`, `closure`, `dependents`) share
+//! the rest of their plumbing here too: [`QueryArgs`] (format and source,
+//! then [`QueryArgs::open`] to load the graph and resolve the names),
+//! [`WalkArgs`], and the pieces of their reports ([`node_json`],
+//! [`display_name`], [`edge_outputs`]), so that each command module holds
+//! only its own question and answer.
 
-use crate::output::Context;
-use abovo_graph::Graph;
+use crate::output::{Context, Format};
 use abovo_graph::load::{LoadOptions, Reporter};
+use abovo_graph::{Graph, NodeId};
 use abovo_store::StoreDir;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -191,9 +198,82 @@ impl WalkArgs {
     }
 }
 
+/// What every graph query takes besides its own arguments: the output
+/// format and where the graph comes from. Each command names the formats
+/// it writes (its `--help` says which: the default text is
+/// `Output format: text or json`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueryArgs {
+    /// Output format: text or json.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Where the graph comes from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+impl QueryArgs {
+    /// The first steps of every graph query: checks that `command` writes
+    /// the requested format (one of `formats`), loads the graph, and
+    /// resolves `names` to its nodes.
+    pub fn open(
+        &self,
+        ctx: &Context,
+        command: &str,
+        formats: &[Format],
+        names: &[String],
+    ) -> anyhow::Result<(Graph, Vec<NodeId>)> {
+        self.format.check(command, formats)?;
+        let graph = self.source.load(ctx)?;
+        let nodes = resolve_all(&graph, names)?;
+        Ok((graph, nodes))
+    }
+
+    /// [`QueryArgs::open`] for a question about two nodes (`path FROM TO`,
+    /// `why TARGET DEP`), answered in text or JSON.
+    pub fn open_two(
+        &self,
+        ctx: &Context,
+        command: &str,
+        from: &str,
+        to: &str,
+    ) -> anyhow::Result<(Graph, NodeId, NodeId)> {
+        let names = [from.to_owned(), to.to_owned()];
+        let (graph, ends) = self.open(ctx, command, &[Format::Text, Format::Json], &names)?;
+        Ok((graph, ends[0], ends[1]))
+    }
+
+    /// Whether JSON was asked for.
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+}
+
+/// Ends a query's use of the graph: the process exits with the answer, and
+/// handing a graph of millions of small allocations back to the allocator
+/// one by one would only delay that, so the memory is left to the
+/// operating system.
+pub fn release_at_exit(graph: Graph) {
+    std::mem::forget(graph);
+}
+
+/// Each node in JSON ([`node_json`]).
+pub fn nodes_json(graph: &Graph, nodes: &[NodeId]) -> Vec<serde_json::Value> {
+    nodes.iter().map(|&n| node_json(graph, n)).collect()
+}
+
+/// The output names the edge `from -> to` uses (none for a source, or when
+/// there is no such edge).
+pub fn edge_outputs(graph: &Graph, from: NodeId, to: NodeId) -> Vec<&str> {
+    graph
+        .edge(from, to)
+        .map(|e| e.outputs().collect())
+        .unwrap_or_default()
+}
+
 /// Resolves each name (see `abovo_graph::resolve`), failing on the first
 /// that does not resolve.
-pub fn resolve_all(graph: &Graph, specs: &[String]) -> anyhow::Result<Vec<abovo_graph::NodeId>> {
+pub fn resolve_all(graph: &Graph, specs: &[String]) -> anyhow::Result<Vec<NodeId>> {
     specs
         .iter()
         .map(|s| abovo_graph::resolve::resolve(graph, s).map_err(anyhow::Error::from))
@@ -202,7 +282,7 @@ pub fn resolve_all(graph: &Graph, specs: &[String]) -> anyhow::Result<Vec<abovo_
 
 /// How a node is named for people: `name@version` of its package when the
 /// package table knows it, else its derivation name (or source name).
-pub fn display_name(graph: &Graph, n: abovo_graph::NodeId) -> String {
+pub fn display_name(graph: &Graph, n: NodeId) -> String {
     match graph.packages().packages_of(n).next() {
         Some(p) => p.full_name(),
         None => graph.label(n).to_owned(),
@@ -211,7 +291,7 @@ pub fn display_name(graph: &Graph, n: abovo_graph::NodeId) -> String {
 
 /// A node in JSON: path, name, kind, whether fixed-output, and its
 /// package(s) when known.
-pub fn node_json(graph: &Graph, n: abovo_graph::NodeId) -> serde_json::Value {
+pub fn node_json(graph: &Graph, n: NodeId) -> serde_json::Value {
     let packages: Vec<String> = graph
         .packages()
         .packages_of(n)

@@ -64,15 +64,29 @@ impl<'a> Dec<'a> {
         Ok(b)
     }
 
+    /// An unsigned LEB128 varint of at most ten bytes. (A snapshot holds
+    /// millions: one bounds check for the whole varint, not one per byte.)
+    #[inline]
     pub(crate) fn var(&mut self, what: &'static str) -> Result<u64, SnapshotError> {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
         let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8(what)?;
-            v |= u64::from(b & 0x7f) << shift;
+        for (i, &b) in rest.iter().take(10).enumerate() {
+            v |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
+                self.pos += i + 1;
                 return Ok(v);
             }
         }
+        self.var_error(rest.len(), what)
+    }
+
+    #[cold]
+    fn var_error(&mut self, left: usize, what: &'static str) -> Result<u64, SnapshotError> {
+        if left < 10 {
+            self.pos += left;
+            return Err(self.truncated(what));
+        }
+        self.pos += 10;
         Err(SnapshotError::Invalid(format!(
             "{what}: varint too long at offset {}",
             self.pos
@@ -80,6 +94,7 @@ impl<'a> Dec<'a> {
     }
 
     /// A varint that must be below `bound`.
+    #[inline]
     pub(crate) fn below(&mut self, bound: usize, what: &'static str) -> Result<u32, SnapshotError> {
         let v = self.var(what)?;
         if v >= bound as u64 {

@@ -8,7 +8,10 @@
 use super::SnapshotError;
 use super::codec::Dec;
 use crate::build::{Assembly, assemble};
-use crate::graph::{Csr, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData, path_from_parts};
+use crate::graph::{
+    Csr, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
+    path_from_parts,
+};
 use crate::meta::StoreMeta;
 use crate::packages::{Package, PackageTable};
 use crate::strings::{StrId, Strings};
@@ -55,6 +58,7 @@ fn algo_of(code: u8) -> Option<HashAlgo> {
     })
 }
 
+#[derive(Clone)]
 struct Header {
     creator: String,
     store: StoreDir,
@@ -373,34 +377,38 @@ fn meta(data: &[u8], h: &Header) -> Result<StoreMeta, SnapshotError> {
     Ok(meta)
 }
 
-/// Whether `name` is a valid store path name (the daemon's rule, checked
-/// with a table: every byte in `[A-Za-z0-9+-._?=]`, not empty, no leading
-/// dot).
+/// Whether `name` is a valid store path name (the daemon's rule, as
+/// `abovo-store` checks it).
 fn valid_name(name: &str) -> bool {
-    const OK: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut c = 0;
-        while c < 256 {
-            let b = c as u8;
-            t[c] =
-                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_' | b'?' | b'=');
-            c += 1;
-        }
-        t
-    };
-    !name.is_empty() && !name.starts_with('.') && name.bytes().all(|b| OK[b as usize])
+    abovo_store::store_path::validate_name(name).is_ok()
 }
 
-/// Decodes the sections (zstd frames) into a graph and the creator string.
-/// Each task decompresses its own frame and drops the buffer as soon as it
-/// is decoded, so that the allocator hands the memory on to the next task
-/// instead of asking the system for fresh (zeroed) pages. `trusted` skips
-/// the acyclicity check (see [`super::read_trusted`]).
-pub(super) fn decode(frames: &[&[u8]], trusted: bool) -> Result<(Graph, String), SnapshotError> {
+/// Decodes the sections (zstd frames) into a graph and the creator string,
+/// checking everything that ties the sections together.
+pub(super) fn decode(frames: &[&[u8]]) -> Result<(Graph, String), SnapshotError> {
+    decode_with(frames, None)
+}
+
+/// Decodes a trusted snapshot (see [`super::read_trusted`]): the sections
+/// every query needs now, without the checks across sections; the
+/// derivation facts and the store metadata on first use.
+pub(super) fn decode_trusted(frames: &[&'static [u8]]) -> Result<(Graph, String), SnapshotError> {
+    decode_with(frames, Some((frames[3], frames[6])))
+}
+
+/// Decodes the sections; `late` holds the derivation and metadata frames
+/// when those are to be decoded on first use. Each task decompresses its
+/// own frame and drops the buffer as soon as it is decoded, so that the
+/// allocator hands the memory on to the next task instead of asking the
+/// system for fresh (zeroed) pages.
+fn decode_with(
+    frames: &[&[u8]],
+    late: Option<(&'static [u8], &'static [u8])>,
+) -> Result<(Graph, String), SnapshotError> {
     use super::decompress;
     let h = header(&decompress(frames[0])?)?;
     let h = &h;
-    let ((strings, nodes), ((drvs, edges), (packages, meta))) = rayon::join(
+    let ((strings, nodes), ((edges, packages), now)) = rayon::join(
         || {
             rayon::join(
                 || strings(decompress(frames[1])?, h),
@@ -411,25 +419,33 @@ pub(super) fn decode(frames: &[&[u8]], trusted: bool) -> Result<(Graph, String),
             rayon::join(
                 || {
                     rayon::join(
-                        || derivations(&decompress(frames[3])?, h),
                         || edges(&decompress(frames[4])?, h),
+                        || packages(&decompress(frames[5])?, h),
                     )
                 },
                 || {
-                    rayon::join(
-                        || packages(&decompress(frames[5])?, h),
-                        || meta(&decompress(frames[6])?, h),
-                    )
+                    late.is_none().then(|| {
+                        rayon::join(
+                            || derivations(&decompress(frames[3])?, h),
+                            || meta(&decompress(frames[6])?, h),
+                        )
+                    })
                 },
             )
         },
     );
-    let (strings, nodes, drvs, edges, packages, meta) =
-        (strings?, nodes?, drvs?, edges?, packages?, meta?);
+    let (strings, nodes, edges, packages) = (strings?, nodes?, edges?, packages?);
+    let now = match now {
+        Some((drvs, meta)) => Some((drvs?, meta?)),
+        None => None,
+    };
 
     // What ties the sections together, checked while the package rows are
     // built (each side takes a few milliseconds).
     let check = || -> Result<(), SnapshotError> {
+        let Some((drvs, _)) = &now else {
+            return Ok(());
+        };
         for (i, &name) in nodes.names.iter().enumerate() {
             if !valid_name(strings.get(name)) {
                 return Err(invalid(format!(
@@ -469,7 +485,6 @@ pub(super) fn decode(frames: &[&[u8]], trusted: bool) -> Result<(Graph, String),
                 }
             }
         }
-
         Ok(())
     };
     let build_rows = || -> Vec<(Package, Option<NodeId>)> {
@@ -500,6 +515,26 @@ pub(super) fn decode(frames: &[&[u8]], trusted: bool) -> Result<(Graph, String),
     let (checked, rows) = rayon::join(check, build_rows);
     checked?;
 
+    let n = nodes.kinds.len();
+    let (drv_columns, meta) = match (now, late) {
+        (Some((drvs, meta)), _) => {
+            if !meta.is_empty() && meta.nar_size.len() != n {
+                return Err(invalid("metadata does not cover every node"));
+            }
+            (
+                Deferred::ready(DrvColumns::new(n, drvs.drvs, drvs.outputs, drvs.env)),
+                Deferred::ready(meta),
+            )
+        }
+        (None, Some((drv_frame, meta_frame))) => {
+            let counts = h.clone();
+            let drv_columns = Deferred::later(move || late_derivations(drv_frame, &counts));
+            let counts = h.clone();
+            let meta = Deferred::later(move || late_meta(meta_frame, &counts));
+            (drv_columns, meta)
+        }
+        (None, None) => return Err(invalid("no derivation section")),
+    };
     let mut graph = assemble(
         Assembly {
             store: h.store.clone(),
@@ -507,24 +542,40 @@ pub(super) fn decode(frames: &[&[u8]], trusted: bool) -> Result<(Graph, String),
             hash_parts: nodes.hash_parts,
             names: nodes.names,
             kinds: nodes.kinds,
-            drvs: drvs.drvs,
-            outputs: drvs.outputs,
-            env: drvs.env,
+            drv_columns,
             inputs: edges.inputs,
             edge_outputs: edges.edge_outputs,
             out_sets: edges.out_sets,
         },
-        !trusted,
+        late.is_none(),
     )?;
     graph.set_description(h.description.clone());
     if !rows.is_empty() {
         graph.packages = PackageTable::from_rows_and_nodes(rows);
     }
-    if !meta.is_empty() && meta.nar_size.len() != graph.len() {
-        return Err(invalid("metadata does not cover every node"));
-    }
-    graph.set_meta(meta);
+    graph.meta = meta;
     Ok((graph, h.creator.clone()))
+}
+
+/// The derivation section of a trusted snapshot, decoded on first use.
+/// Ids are range-checked as always; should the section not decode (a
+/// damaged snapshot, which the checks a trusted snapshot skips would have
+/// caught), the graph has no derivation facts rather than a panic.
+fn late_derivations(frame: &[u8], h: &Header) -> DrvColumns {
+    match super::decompress(frame).and_then(|data| derivations(&data, h)) {
+        Ok(d) => DrvColumns::new(h.nodes, d.drvs, d.outputs, d.env),
+        Err(_) => DrvColumns::new(h.nodes, Vec::new(), Vec::new(), Vec::new()),
+    }
+}
+
+/// The store metadata of a trusted snapshot, decoded on first use (none,
+/// should it not decode).
+fn late_meta(frame: &[u8], h: &Header) -> StoreMeta {
+    super::decompress(frame)
+        .and_then(|data| meta(&data, h))
+        .ok()
+        .filter(|m| m.is_empty() || m.nar_size.len() == h.nodes)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

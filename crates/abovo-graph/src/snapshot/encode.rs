@@ -25,6 +25,7 @@ fn digest20(hash_part: &[u8; 32]) -> [u8; 20] {
 /// The seven sections, uncompressed.
 pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
     let (text, ends) = g.strings.raw_parts();
+    let columns = g.drv_columns();
 
     let mut h = Enc::default();
     h.str(&opts.creator);
@@ -33,9 +34,9 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
     for count in [
         ends.len(),
         g.len(),
-        g.drvs.len(),
-        g.outputs.len(),
-        g.env.len(),
+        columns.drvs.len(),
+        columns.outputs.len(),
+        columns.env.len(),
         g.out_sets.len(),
         g.edge_count(),
         g.packages().len(),
@@ -68,7 +69,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
 
     let mut d = Enc::default();
     let mut prev = 0;
-    for drv in &g.drvs {
+    for drv in &columns.drvs {
         d.var(u64::from(drv.node.0 - prev));
         prev = drv.node.0;
         d.var(u64::from(drv.system.0));
@@ -80,7 +81,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
                 d.bytes(f.hash.digest());
             }
         }
-        let outputs = &g.outputs[drv.outputs.0 as usize..drv.outputs.1 as usize];
+        let outputs = &columns.outputs[drv.outputs.0 as usize..drv.outputs.1 as usize];
         d.var(outputs.len() as u64);
         // A fixed output at the path its hash gives is not stored: the
         // digests are incompressible and the path is cheap to recompute.
@@ -110,7 +111,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
                 }
             }
         }
-        let env = &g.env[drv.env.0 as usize..drv.env.1 as usize];
+        let env = &columns.env[drv.env.0 as usize..drv.env.1 as usize];
         d.var(env.len() as u64);
         for (k, v) in env {
             d.var(u64::from(k.0));

@@ -2,7 +2,7 @@
 
 use crate::exit;
 use crate::output::{Context, Format, print_json};
-use crate::source::{SourceArgs, WalkArgs, node_json, resolve_all};
+use crate::source::{QueryArgs, WalkArgs, nodes_json};
 use abovo_graph::query::closure_summary;
 use std::io::Write;
 
@@ -20,25 +20,19 @@ pub struct Args {
     /// How the walk proceeds.
     #[command(flatten)]
     pub walk: WalkArgs,
-    /// Output format: text or json.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Where the graph comes from.
+    /// Format and source.
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub query: QueryArgs,
 }
 
 /// Runs `abovo closure`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    args.format
-        .check("closure", &[Format::Text, Format::Json])?;
-    let graph = args.source.load(ctx)?;
-    let roots = resolve_all(&graph, &args.targets)?;
+    let (graph, roots) =
+        args.query
+            .open(ctx, "closure", &[Format::Text, Format::Json], &args.targets)?;
     let s = closure_summary(&graph, &roots, &args.walk.walk(None));
-    let list = |nodes: &[abovo_graph::NodeId]| -> Vec<serde_json::Value> {
-        nodes.iter().map(|&n| node_json(&graph, n)).collect()
-    };
-    if args.format == Format::Json {
+    let list = |nodes: &[abovo_graph::NodeId]| nodes_json(&graph, nodes);
+    if args.query.json() {
         print_json(&serde_json::json!({
             "graph": graph.description(),
             "roots": list(&roots),

@@ -3,7 +3,7 @@
 
 use crate::exit;
 use crate::output::{Context, Format, print_json};
-use crate::source::{SourceArgs, display_name, node_json, resolve_all};
+use crate::source::{QueryArgs, display_name, nodes_json};
 use abovo_graph::query::dependents;
 use std::io::Write;
 
@@ -19,20 +19,19 @@ pub struct Args {
     /// Packages or derivations.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
-    /// Output format: text or json.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Where the graph comes from.
+    /// Format and source.
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub query: QueryArgs,
 }
 
 /// Runs `abovo dependents`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    args.format
-        .check("dependents", &[Format::Text, Format::Json])?;
-    let graph = args.source.load(ctx)?;
-    let targets = resolve_all(&graph, &args.targets)?;
+    let (graph, targets) = args.query.open(
+        ctx,
+        "dependents",
+        &[Format::Text, Format::Json],
+        &args.targets,
+    )?;
     let d = dependents(&graph, &targets);
     let mut covering: Vec<String> = d
         .covering
@@ -40,10 +39,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .map(|&n| display_name(&graph, n))
         .collect();
     covering.sort();
-    if args.format == Format::Json {
-        let list = |nodes: &[abovo_graph::NodeId]| -> Vec<serde_json::Value> {
-            nodes.iter().map(|&n| node_json(&graph, n)).collect()
-        };
+    if args.query.json() {
+        let list = |nodes: &[abovo_graph::NodeId]| nodes_json(&graph, nodes);
         print_json(&serde_json::json!({
             "graph": graph.description(),
             "targets": list(&targets),

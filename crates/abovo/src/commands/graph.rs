@@ -3,7 +3,7 @@
 
 use crate::exit;
 use crate::output::{Context, Format, print_json};
-use crate::source::{SourceArgs, WalkArgs, node_json, resolve_all};
+use crate::source::{QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit};
 use abovo_graph::query::{Subgraph, subgraph};
 use abovo_graph::{Graph, NodeKind};
 use std::io::{BufWriter, Write};
@@ -14,6 +14,7 @@ use std::io::{BufWriter, Write};
 /// The node and edge sets are those of `guix graph -t derivation TARGET`:
 /// the walk goes through fixed-output derivations unless --stop-at-fixed.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("format", |a| a.help("Output format: text, json, dot (Graphviz) or graphml")))]
 pub struct Args {
     /// Packages or derivations: `hello`, `hello@2.12`, a `.drv` path or an
     /// output path.
@@ -26,22 +27,19 @@ pub struct Args {
     /// How the walk proceeds.
     #[command(flatten)]
     pub walk: WalkArgs,
-    /// Output format: text, json, dot (Graphviz) or graphml.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Where the graph comes from.
+    /// Format and source.
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub query: QueryArgs,
 }
 
 /// Runs `abovo graph`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    args.format.check(
+    let (graph, roots) = args.query.open(
+        ctx,
         "graph",
         &[Format::Text, Format::Json, Format::Dot, Format::Graphml],
+        &args.targets,
     )?;
-    let graph = args.source.load(ctx)?;
-    let roots = resolve_all(&graph, &args.targets)?;
     let sub = subgraph(&graph, &roots, &args.walk.walk(args.max_depth));
     let title = format!(
         "derivation graph of {} ({})",
@@ -53,7 +51,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         graph.description()
     );
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match args.format {
+    match args.query.format {
         Format::Json => {
             drop(out);
             print_json(&to_json(&graph, &roots, &sub, &title))?;
@@ -64,9 +62,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         _ => write_text(&mut out, &graph, &sub, &title, ctx)?,
     }
     out.flush()?;
-    // The process ends with the answer: the graph's memory goes back to
-    // the system at exit, faster than freed piece by piece.
-    std::mem::forget(graph);
+    release_at_exit(graph);
     Ok(exit::SUCCESS)
 }
 
@@ -80,10 +76,7 @@ fn to_json(
         .edges
         .iter()
         .map(|&(a, b)| {
-            let outputs: Vec<&str> = g
-                .edge(a, b)
-                .map(|e| e.outputs().collect())
-                .unwrap_or_default();
+            let outputs = edge_outputs(g, a, b);
             serde_json::json!({
                 "from": g.display_path(a),
                 "to": g.display_path(b),
@@ -97,7 +90,7 @@ fn to_json(
         "roots": roots.iter().map(|&r| g.display_path(r)).collect::<Vec<_>>(),
         "node_count": sub.nodes.len(),
         "edge_count": sub.edges.len(),
-        "nodes": sub.nodes.iter().map(|&n| node_json(g, n)).collect::<Vec<_>>(),
+        "nodes": nodes_json(g, &sub.nodes),
         "edges": edges,
     })
 }
@@ -129,10 +122,7 @@ fn write_text(
                 break;
             }
             edges.next();
-            let outputs: Vec<&str> = g
-                .edge(a, b)
-                .map(|e| e.outputs().collect())
-                .unwrap_or_default();
+            let outputs = edge_outputs(g, a, b);
             if outputs.is_empty() {
                 writeln!(out, "  -> {}", g.display_path(b))?;
             } else {
@@ -192,22 +182,17 @@ fn write_graphml(
         out,
         r#"<graphml xmlns="http://graphml.graphdrawing.org/xmlns">"#
     )?;
-    writeln!(
-        out,
-        r#"  <key id="label" for="node" attr.name="label" attr.type="string"/>"#
-    )?;
-    writeln!(
-        out,
-        r#"  <key id="kind" for="node" attr.name="kind" attr.type="string"/>"#
-    )?;
-    writeln!(
-        out,
-        r#"  <key id="fixed" for="node" attr.name="fixed_output" attr.type="boolean"/>"#
-    )?;
-    writeln!(
-        out,
-        r#"  <key id="outputs" for="edge" attr.name="outputs" attr.type="string"/>"#
-    )?;
+    for (id, on, name, kind) in [
+        ("label", "node", "label", "string"),
+        ("kind", "node", "kind", "string"),
+        ("fixed", "node", "fixed_output", "boolean"),
+        ("outputs", "edge", "outputs", "string"),
+    ] {
+        writeln!(
+            out,
+            r#"  <key id="{id}" for="{on}" attr.name="{name}" attr.type="{kind}"/>"#
+        )?;
+    }
     writeln!(
         out,
         r#"  <graph id="{}" edgedefault="directed">"#,
@@ -228,10 +213,7 @@ fn write_graphml(
         )?;
     }
     for &(a, b) in &sub.edges {
-        let outputs: Vec<&str> = g
-            .edge(a, b)
-            .map(|e| e.outputs().collect())
-            .unwrap_or_default();
+        let outputs = edge_outputs(g, a, b);
         writeln!(
             out,
             r#"    <edge source="{}" target="{}"><data key="outputs">{}</data></edge>"#,

@@ -2,8 +2,8 @@
 //! --path -t derivation FROM TO` answers it.
 
 use crate::exit;
-use crate::output::{Context, Format, print_json};
-use crate::source::{SourceArgs, WalkArgs, display_name, node_json, resolve_all};
+use crate::output::{Context, print_json};
+use crate::source::{QueryArgs, WalkArgs, display_name, nodes_json, release_at_exit};
 use abovo_graph::query::{all_shortest_paths, shortest_path};
 use std::io::Write;
 
@@ -27,31 +27,23 @@ pub struct Args {
     /// How the walk proceeds.
     #[command(flatten)]
     pub walk: WalkArgs,
-    /// Output format: text or json.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Where the graph comes from.
+    /// Format and source.
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub query: QueryArgs,
 }
 
 /// Runs `abovo path`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    args.format.check("path", &[Format::Text, Format::Json])?;
-    let graph = args.source.load(ctx)?;
-    let ends = resolve_all(&graph, &[args.from.clone(), args.to.clone()])?;
-    let (from, to) = (ends[0], ends[1]);
+    let (graph, from, to) = args.query.open_two(ctx, "path", &args.from, &args.to)?;
     let walk = args.walk.walk(None);
     let paths = if args.all_shortest {
         all_shortest_paths(&graph, from, to, &walk, args.limit.max(1))
     } else {
         shortest_path(&graph, from, to, &walk).into_iter().collect()
     };
-    if args.format == Format::Json {
-        let list: Vec<Vec<serde_json::Value>> = paths
-            .iter()
-            .map(|p| p.iter().map(|&n| node_json(&graph, n)).collect())
-            .collect();
+    if args.query.json() {
+        let list: Vec<Vec<serde_json::Value>> =
+            paths.iter().map(|p| nodes_json(&graph, p)).collect();
         print_json(&serde_json::json!({
             "graph": graph.description(),
             "from": graph.display_path(from),
@@ -78,10 +70,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             display_name(&graph, to)
         )
     });
-    // The process ends with the answer: handing a graph of millions of
-    // small allocations back to the allocator one by one would only delay
-    // the exit, so it is left to the operating system.
-    std::mem::forget(graph);
+    release_at_exit(graph);
     if let Some(message) = negative {
         ctx.warn(&message);
         return Ok(exit::NEGATIVE);

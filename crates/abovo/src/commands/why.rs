@@ -1,8 +1,8 @@
 //! `abovo why TARGET DEP`: why TARGET needs DEP, edge by edge.
 
 use crate::exit;
-use crate::output::{Context, Format, print_json};
-use crate::source::{SourceArgs, WalkArgs, display_name, node_json, resolve_all};
+use crate::output::{Context, print_json};
+use crate::source::{QueryArgs, WalkArgs, display_name, edge_outputs, node_json};
 use abovo_graph::NodeKind;
 use abovo_graph::query::shortest_path;
 use std::io::Write;
@@ -18,24 +18,18 @@ pub struct Args {
     /// How the walk proceeds.
     #[command(flatten)]
     pub walk: WalkArgs,
-    /// Output format: text or json.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Where the graph comes from.
+    /// Format and source.
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub query: QueryArgs,
 }
 
 /// Runs `abovo why`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    args.format.check("why", &[Format::Text, Format::Json])?;
-    let graph = args.source.load(ctx)?;
-    let ends = resolve_all(&graph, &[args.target.clone(), args.dep.clone()])?;
-    let (from, to) = (ends[0], ends[1]);
+    let (graph, from, to) = args.query.open_two(ctx, "why", &args.target, &args.dep)?;
     let path = shortest_path(&graph, from, to, &args.walk.walk(None));
     let (from_name, to_name) = (display_name(&graph, from), display_name(&graph, to));
     let Some(path) = path else {
-        if args.format == Format::Json {
+        if args.query.json() {
             print_json(&serde_json::json!({
                 "graph": graph.description(),
                 "target": node_json(&graph, from),
@@ -50,15 +44,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     };
     let steps: Vec<(abovo_graph::NodeId, abovo_graph::NodeId, Vec<&str>)> = path
         .windows(2)
-        .map(|w| {
-            let outputs = graph
-                .edge(w[0], w[1])
-                .map(|e| e.outputs().collect())
-                .unwrap_or_default();
-            (w[0], w[1], outputs)
-        })
+        .map(|w| (w[0], w[1], edge_outputs(&graph, w[0], w[1])))
         .collect();
-    if args.format == Format::Json {
+    if args.query.json() {
         let list: Vec<serde_json::Value> = steps
             .iter()
             .map(|(a, b, outs)| {
