@@ -44,14 +44,16 @@
 //!
 //! **Snapshots** ([`snapshot`]): [`snapshot::write`] and [`snapshot::read`]
 //! store a whole graph with its tables in a few megabytes (the Guix 1.5.0
-//! corpus: 8.3 MB, read in about 40 ms); [`snapshot::read_trusted`] skips
-//! the checksum and the acyclicity check for a snapshot compiled into the
-//! program.
+//! corpus: 8.3 MB, read in about 40 ms); [`snapshot::read_trusted`], for a
+//! snapshot compiled into the program, skips the checksum and the checks
+//! across sections, and decodes the derivation facts and store metadata
+//! only when first asked for (a `path` query never needs them).
 //!
 //! **Verification** ([`verify`]): [`verify::verify_files`] recomputes
 //! every `.drv` path and output path of a set of derivations from their
-//! bytes, in dependency order with a memoised derivation hash, and reports
-//! every mismatch with the expected and actual value.
+//! bytes (with `abovo-store`'s `DerivationRef`: hashes spliced from the
+//! canonical bytes), in dependency order with a memoised derivation hash,
+//! and reports every mismatch with the expected and actual value.
 //!
 //! # Example
 //!

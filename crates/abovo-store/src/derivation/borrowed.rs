@@ -31,6 +31,26 @@
 //! text back to compare it, and the derivation hashes can be spliced
 //! straight from the bytes (see [`DerivationRef::hashes`]). Every `.drv`
 //! that Guix writes is canonical.
+//!
+//! # Example
+//!
+//! ```
+//! use abovo_store::derivation::{Derivation, DerivationRef};
+//! use abovo_store::StoreDir;
+//! let store = StoreDir::default();
+//! let text = br#"Derive([("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal","","")],[],[],"x86_64-linux","/bin/sh",["-c","echo 'Success' > $out"],[("PATH","/bin"),("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal")])"#;
+//! let drv = DerivationRef::parse(&store, text)?;
+//! assert_eq!(drv.env("PATH"), Some(&b"/bin"[..]));
+//! assert!(drv.is_canonical());
+//! // No inputs: the hashes need no input hash.
+//! let hashes = drv.hashes(&store, |p| unreachable!("{p} is no input"))?;
+//! let outputs = drv.output_paths(&store, "minimal", &hashes)?;
+//! assert_eq!(outputs["out"].to_string(), "280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal");
+//! assert!(drv.check_output_paths_with(&store, "minimal", &hashes)?.is_empty());
+//! // The owned form is the same derivation, from the same reader.
+//! assert!(drv == Derivation::parse(&store, text)?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use super::aterm::ParseError;
 use super::{BUILTIN_PREFIX, Derivation, FixedOutput, Output};
