@@ -45,6 +45,9 @@ if $abovo build --check --keep-failed "$stamp_drv"; then
   echo "build-stamp unexpectedly reproducible" >&2; exit 1
 fi
 $abovo diff "$stamp" "$stamp-check" || true
+# The other build is kept on purpose, not registered: `store verify` lists
+# it apart ("kept: …-check"); `store verify --remove-check` deletes it.
+$abovo store verify
 
 # 4. What must one trust to get the bundle?
 $abovo seeds "$bundle_drv" --source "$ABOVO_STORE_DIR" --store-dir "$ABOVO_STORE_DIR"

@@ -123,13 +123,19 @@ pub enum ContentDiff {
     },
 }
 
-/// One difference between the trees.
+/// One difference between the trees. In JSON, `change` names the variant
+/// and the fields are camelCase (`oldSize`, `newSize`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "change", rename_all = "lowercase")]
+#[serde(
+    tag = "change",
+    rename_all = "lowercase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Change {
     /// Only in the second tree.
     Added {
-        /// Path relative to the tree (empty for the top).
+        /// Path relative to the tree: empty for the top directory, the
+        /// item's name when the trees are single files (or symlinks).
         path: String,
         /// What it is.
         kind: Kind,
@@ -195,13 +201,17 @@ impl Change {
         }
     }
 
-    /// A one-line summary, e.g. `content differs: bin/hello (1234 → 1240 bytes)`.
+    /// A one-line summary, e.g. `binary content differs: bin/hello (1234 → 1240
+    /// bytes)`. File names and symlink targets come from the trees, which
+    /// anyone may have made: control characters in them (escape
+    /// sequences, newlines that would forge a line) are shown escaped, so
+    /// the summary is always one harmless line.
     pub fn summary(&self) -> String {
         let shown = |p: &str| {
             if p.is_empty() {
                 ".".to_owned()
             } else {
-                p.to_owned()
+                escape_controls(p)
             }
         };
         match self {
@@ -216,9 +226,12 @@ impl Change {
             Change::Mode { path, old, new } => {
                 format!("mode changed: {} ({old:04o} → {new:04o})", shown(path))
             }
-            Change::Symlink { path, old, new } => {
-                format!("symlink target changed: {} ({old} → {new})", shown(path))
-            }
+            Change::Symlink { path, old, new } => format!(
+                "symlink target changed: {} ({} → {})",
+                shown(path),
+                escape_controls(old),
+                escape_controls(new)
+            ),
             Change::Content {
                 path,
                 old_size,
@@ -230,16 +243,45 @@ impl Change {
                     ContentDiff::Binary { .. } => "binary",
                 };
                 if old_size == new_size {
-                    format!("{what} content differs: {} ({old_size} bytes)", shown(path))
+                    format!(
+                        "{what} content differs: {} ({})",
+                        shown(path),
+                        bytes(*old_size)
+                    )
                 } else {
                     format!(
-                        "{what} content differs: {} ({old_size} → {new_size} bytes)",
-                        shown(path)
+                        "{what} content differs: {} ({old_size} → {})",
+                        shown(path),
+                        bytes(*new_size)
                     )
                 }
             }
         }
     }
+}
+
+/// `1 byte`, `2 bytes`.
+pub fn bytes(n: u64) -> String {
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// `text` with every control character but tab shown as a Rust escape
+/// (`\u{1b}`, `\n`): what a terminal may safely print of a name found in
+/// a tree.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The differences between two trees.
@@ -260,12 +302,30 @@ impl TreeDiff {
     }
 }
 
-/// Compares the trees at `old` and `new`.
+/// Compares the trees at `old` and `new`. When they are single files (not
+/// directories), changes name them by the file name of `old`.
 pub fn diff_trees(old: &Path, new: &Path) -> Result<TreeDiff, DiffError> {
+    let name = old
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| ".".into());
+    diff_items(old, new, &name)
+}
+
+/// [`diff_trees`], naming single-file trees `top_name` (the builder passes
+/// the output's store name: the other build sits at a temporary name).
+pub fn diff_items(old: &Path, new: &Path, top_name: &str) -> Result<TreeDiff, DiffError> {
     let mut changes = Vec::new();
     let a = fs::symlink_metadata(old).map_err(io_err(old, "lstat"))?;
     let b = fs::symlink_metadata(new).map_err(io_err(new, "lstat"))?;
-    compare(old, new, &a, &b, String::new(), &mut changes)?;
+    // Inside a directory paths are relative to it (the top itself is "");
+    // a single file has no relative path, so it goes by its name.
+    let top = if a.is_dir() && b.is_dir() {
+        String::new()
+    } else {
+        top_name.to_owned()
+    };
+    compare(old, new, &a, &b, top, &mut changes)?;
     Ok(TreeDiff {
         old: old.to_owned(),
         new: new.to_owned(),
@@ -412,7 +472,8 @@ fn compare_files(
                 std::str::from_utf8(&a).unwrap_or_default(),
                 std::str::from_utf8(&b).unwrap_or_default(),
             );
-            let name = if rel.is_empty() { "." } else { rel };
+            // The header is one line whatever the name holds.
+            let name = escape_controls(if rel.is_empty() { "." } else { rel });
             let unified = similar::TextDiff::from_lines(ta, tb)
                 .unified_diff()
                 .context_radius(3)
@@ -422,21 +483,52 @@ fn compare_files(
         }
         let (ranges, more) =
             byte_ranges(&mut &a[..], &mut &b[..], size_a, size_b).map_err(io_err(old, "read"))?;
-        let hex = hex_view(&a, &b, &ranges);
+        let hex = hex_view(&ranges, &mut |start, end| {
+            Ok((
+                slice(&a, start, end).to_vec(),
+                slice(&b, start, end).to_vec(),
+            ))
+        })
+        .map_err(io_err(old, "read"))?;
         return Ok(Some(ContentDiff::Binary { ranges, more, hex }));
     }
+    // Too large to hold: stream for the ranges, then read back only the
+    // windows the hex view shows.
     let mut fa = fs::File::open(old).map_err(io_err(old, "open"))?;
     let mut fb = fs::File::open(new).map_err(io_err(new, "open"))?;
-    let (ranges, more) =
-        byte_ranges(&mut fa, &mut fb, size_a, size_b).map_err(io_err(old, "read"))?;
+    let (ranges, more) = byte_ranges(
+        &mut io::BufReader::new(&mut fa),
+        &mut io::BufReader::new(&mut fb),
+        size_a,
+        size_b,
+    )
+    .map_err(io_err(old, "read"))?;
     if ranges.is_empty() {
         return Ok(None);
     }
-    Ok(Some(ContentDiff::Binary {
-        ranges,
-        more,
-        hex: String::new(),
-    }))
+    let hex = hex_view(&ranges, &mut |start, end| {
+        Ok((
+            read_window(&mut fa, start, end)?,
+            read_window(&mut fb, start, end)?,
+        ))
+    })
+    .map_err(io_err(old, "read"))?;
+    Ok(Some(ContentDiff::Binary { ranges, more, hex }))
+}
+
+/// `bytes[start..end]`, cut to what exists.
+fn slice(bytes: &[u8], start: u64, end: u64) -> &[u8] {
+    let len = bytes.len() as u64;
+    &bytes[start.min(len) as usize..end.min(len) as usize]
+}
+
+/// The bytes of `file` from `start` to `end` (fewer at its end).
+fn read_window(file: &mut fs::File, start: u64, end: u64) -> io::Result<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(start))?;
+    let mut out = Vec::new();
+    file.take(end.saturating_sub(start)).read_to_end(&mut out)?;
+    Ok(out)
 }
 
 /// The first differing runs of two streams; a length difference counts as
@@ -499,17 +591,20 @@ fn byte_ranges(
     Ok((ranges, more))
 }
 
-fn hex_row(bytes: &[u8], start: u64) -> String {
+/// One row of 16 bytes starting at `start`, from `window`, which holds the
+/// bytes from `window_start` on.
+fn hex_row(window: &[u8], window_start: u64, start: u64) -> String {
+    let at = |k: usize| window.get((start - window_start) as usize + k).copied();
     let mut s = format!("{start:08x} ");
     for k in 0..HEX_ROW as usize {
-        match bytes.get(start as usize + k) {
+        match at(k) {
             Some(b) => s.push_str(&format!(" {b:02x}")),
             None => s.push_str("   "),
         }
     }
     s.push_str("  |");
     for k in 0..HEX_ROW as usize {
-        if let Some(&b) = bytes.get(start as usize + k) {
+        if let Some(b) = at(k) {
             s.push(if b.is_ascii_graphic() || b == b' ' {
                 b as char
             } else {
@@ -522,28 +617,41 @@ fn hex_row(bytes: &[u8], start: u64) -> String {
 }
 
 /// Rows of 16 bytes from both sides around the first ranges: `-` lines are
-/// the first file, `+` lines the second.
-fn hex_view(a: &[u8], b: &[u8], ranges: &[ByteRange]) -> String {
+/// the first file, `+` lines the second. `window(start, end)` gives the
+/// bytes of both files in that span (fewer where a file ends).
+fn hex_view(
+    ranges: &[ByteRange],
+    window: &mut dyn FnMut(u64, u64) -> io::Result<(Vec<u8>, Vec<u8>)>,
+) -> io::Result<String> {
     let mut out = String::new();
     for r in ranges.iter().take(MAX_HEX_RANGES) {
         let first = r.offset / HEX_ROW * HEX_ROW;
-        let last = (r.offset + r.len.min(4 * HEX_ROW)).div_ceil(HEX_ROW) * HEX_ROW;
+        let last = (r.offset + r.len.min(4 * HEX_ROW))
+            .div_ceil(HEX_ROW)
+            .max(first / HEX_ROW + 1)
+            * HEX_ROW;
+        let (a, b) = window(first, last)?;
         out.push_str(&format!(
-            "@@ offset {:#x}, {} byte(s) differ @@\n",
-            r.offset, r.len
+            "@@ offset {:#x}, {} @@\n",
+            r.offset,
+            if r.len == 1 {
+                "1 byte differs".to_owned()
+            } else {
+                format!("{} bytes differ", r.len)
+            }
         ));
         let mut row = first;
-        while row < last.max(first + HEX_ROW) {
-            if (row as usize) < a.len() {
-                out.push_str(&format!("-{}\n", hex_row(a, row)));
+        while row < last {
+            if row - first < a.len() as u64 {
+                out.push_str(&format!("-{}\n", hex_row(&a, first, row)));
             }
-            if (row as usize) < b.len() {
-                out.push_str(&format!("+{}\n", hex_row(b, row)));
+            if row - first < b.len() as u64 {
+                out.push_str(&format!("+{}\n", hex_row(&b, first, row)));
             }
             row += HEX_ROW;
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -630,6 +738,133 @@ mod tests {
         let json = serde_json::to_value(&diff).unwrap();
         assert_eq!(json["changes"][1]["change"], "removed");
         assert_eq!(json["changes"][6]["format"], "text");
+    }
+
+    #[test]
+    fn single_files_go_by_their_name_and_json_is_camel_case() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("hash-nd"), d.path().join("hash-nd-check"));
+        fs::write(&a, b"\x00\x01").unwrap();
+        fs::write(&b, b"\x00\x02\x03").unwrap();
+        let diff = diff_trees(&a, &b).unwrap();
+        assert_eq!(diff.changes.len(), 1);
+        assert_eq!(
+            diff.changes[0].summary(),
+            "binary content differs: hash-nd (2 → 3 bytes)"
+        );
+        // The builder names the output, whatever the other build is called.
+        let diff = diff_items(&b, &a, "out-name").unwrap();
+        assert_eq!(diff.changes[0].path(), "out-name");
+        let json = serde_json::to_value(&diff).unwrap();
+        let change = &json["changes"][0];
+        assert_eq!(change["oldSize"], 3);
+        assert_eq!(change["newSize"], 2);
+        assert!(change.get("old_size").is_none(), "{change}");
+        // Text: the unified header names the file too.
+        fs::write(&a, "one\n").unwrap();
+        fs::write(&b, "two\n").unwrap();
+        let Change::Content {
+            diff: ContentDiff::Text { unified },
+            ..
+        } = &diff_trees(&a, &b).unwrap().changes[0]
+        else {
+            panic!()
+        };
+        assert!(
+            unified.starts_with("--- a/hash-nd\n+++ b/hash-nd\n"),
+            "{unified}"
+        );
+        // A directory's own changes are still `.`.
+        let (x, y) = (d.path().join("x"), d.path().join("y"));
+        fs::create_dir(&x).unwrap();
+        fs::create_dir(&y).unwrap();
+        fs::set_permissions(&y, fs::Permissions::from_mode(0o700)).unwrap();
+        fs::set_permissions(&x, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            diff_trees(&x, &y).unwrap().changes[0].summary(),
+            "mode changed: . (0755 → 0700)"
+        );
+    }
+
+    #[test]
+    fn hostile_names_cannot_reach_the_terminal() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        let evil = "evil\x1b[31mRED\nname";
+        tree(&a, &[(evil, b"1\n")]);
+        tree(&b, &[(evil, b"2\n")]);
+        symlink("\x1b]0;title\x07", a.join("l")).unwrap();
+        symlink("x", b.join("l")).unwrap();
+        let diff = diff_trees(&a, &b).unwrap();
+        for c in &diff.changes {
+            let summary = c.summary();
+            assert!(!summary.chars().any(|ch| ch.is_control()), "{summary:?}");
+        }
+        assert_eq!(
+            diff.changes[0].summary(),
+            "text content differs: evil\\u{1b}[31mRED\\nname (2 bytes)"
+        );
+        let Change::Content {
+            diff: ContentDiff::Text { unified },
+            ..
+        } = &diff.changes[0]
+        else {
+            panic!()
+        };
+        assert!(
+            unified.starts_with("--- a/evil\\u{1b}[31mRED\\nname\n"),
+            "{unified}"
+        );
+        assert!(diff.changes[1].summary().contains("\\u{1b}]0;title\\u{7}"));
+    }
+
+    #[test]
+    fn large_binary_files_get_a_hex_view_of_the_first_difference() {
+        let d = tempfile::tempdir().unwrap();
+        let size = (TEXT_LIMIT + 4096) as usize;
+        let mut a = vec![0u8; size];
+        let mut b = a.clone();
+        let at = size - 1000;
+        a[at] = 0xaa;
+        b[at] = 0xbb;
+        b.push(7);
+        fs::write(d.path().join("a"), &a).unwrap();
+        fs::write(d.path().join("b"), &b).unwrap();
+        let diff = diff_trees(&d.path().join("a"), &d.path().join("b")).unwrap();
+        let Change::Content {
+            diff: ContentDiff::Binary { ranges, hex, .. },
+            ..
+        } = &diff.changes[0]
+        else {
+            panic!("{:?}", diff.changes)
+        };
+        assert_eq!(
+            ranges[0],
+            ByteRange {
+                offset: at as u64,
+                len: 1
+            }
+        );
+        assert_eq!(
+            ranges[1],
+            ByteRange {
+                offset: size as u64,
+                len: 1
+            }
+        );
+        let row = at / 16 * 16;
+        let col = 3 * (at - row);
+        let want_a = format!("-{row:08x} {}aa", " 00".repeat(col / 3) + " ");
+        let want_b = format!("+{row:08x} {}bb", " 00".repeat(col / 3) + " ");
+        assert!(hex.contains(&want_a), "{hex}");
+        assert!(hex.contains(&want_b), "{hex}");
+        assert!(
+            hex.contains(&format!("@@ offset {at:#x}, 1 byte differs @@")),
+            "{hex}"
+        );
+        // The byte past the end of the shorter file: only the longer side.
+        assert!(hex.contains(&format!("+{size:08x}  07")), "{hex}");
+        assert!(!hex.contains(&format!("-{size:08x}")), "{hex}");
     }
 
     #[test]

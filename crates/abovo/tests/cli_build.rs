@@ -275,22 +275,26 @@ fn a_failed_build_names_its_log_and_registers_nothing() {
     let out = t.run(&["build", &drv]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("failed to produce output path"));
-    // -K keeps the build directory.
+    // -K keeps the build directory where Guix users look for it,
+    // `$TMPDIR/guix-build-NAME.drv-N`, and names the directory that holds
+    // the builder's files.
     let drv = t.add_drv(&t.sh_drv("keep", "echo kept > note; exit 1", json!({})));
     let out = t.run(&["build", "-K", &drv]);
     let err = String::from_utf8_lossy(&out.stderr);
-    let kept = err
-        .split("build directory kept at ")
-        .nth(1)
-        .unwrap()
-        .split(')')
-        .next()
-        .unwrap();
+    let kept = t.tmp().join("guix-build-keep.drv-0");
+    assert!(
+        err.contains(&format!("(build directory kept at {})", kept.display())),
+        "{err}"
+    );
     assert_eq!(
-        std::fs::read_to_string(format!("{kept}/note")).unwrap(),
+        std::fs::read_to_string(kept.join("note")).unwrap(),
         "kept\n"
     );
-    std::fs::remove_dir_all(std::path::Path::new(kept).parent().unwrap()).unwrap();
+    // It is the user's: a later build and `--repair` leave it alone, and
+    // nothing else is left in the build area.
+    t.ok(&["store", "verify", "--repair"]);
+    assert!(kept.join("note").exists());
+    assert_eq!(TestStore::entries(&t.build_area()), Vec::<String>::new());
     assert!(t.verify_consistent());
 }
 
@@ -305,7 +309,7 @@ fn timeouts_kill_the_build() {
     let out = t.run(&["build", "--max-silent-time", "1", &drv]);
     assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out after 1 seconds of silence"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out after 1 second of silence"));
     let drv = t.add_drv(&t.sh_drv(
         "chatty",
         "while true; do echo tick; $bb sleep 0.2; done",
@@ -314,7 +318,7 @@ fn timeouts_kill_the_build() {
     let start = Instant::now();
     let out = t.run(&["build", "--timeout", "1", "--max-silent-time", "5", &drv]);
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out after 1 seconds"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out after 1 second"));
 }
 
 #[test]

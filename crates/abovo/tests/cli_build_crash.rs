@@ -57,6 +57,14 @@ fn killed_during_the_build() {
     sigkill(&mut child);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(processes_with("2.71828"), 0, "the builder died with abovo");
+    // Its build directory is left, in abovo's own build area (under this
+    // test's TMPDIR), and nothing of it in TMPDIR itself.
+    let stale = "guix-build-interrupted.drv-0";
+    assert_eq!(TestStore::entries(&t.build_area()), [stale]);
+    assert_eq!(
+        TestStore::entries(&t.tmp()),
+        [t.build_area().file_name().unwrap().to_str().unwrap()]
+    );
     assert!(t.verify_consistent());
     let o = t.output(&drv);
     assert_eq!(
@@ -64,16 +72,54 @@ fn killed_during_the_build() {
         Some(2),
         "nothing registered"
     );
+    // The next build reclaims the stale build directory (its lock is
+    // free) and leaves nothing of its own.
     let out = t.ok(&["build", &drv]);
     assert_eq!(
         std::fs::read_to_string(format!("{}/y", out.trim())).unwrap(),
         "done\n"
     );
+    assert_eq!(TestStore::entries(&t.build_area()), Vec::<String>::new());
     assert!(t.verify_consistent());
     // The leftovers of the killed build are gone once rebuilt or repaired.
     let j: serde_json::Value =
         serde_json::from_str(&t.ok(&["store", "verify", "--repair", "-f", "json"])).unwrap();
     assert_eq!(j["leftovers"], json!([]), "{j}");
+    // `store verify --repair` reclaims a killed build's directory too, and
+    // a lock file the killed abovo held.
+    let drv = t.add_drv(&t.sh_drv(
+        "interrupted-again",
+        "$bb sleep 3.14159; echo done > $out",
+        json!({}),
+    ));
+    let mut child = t.cmd(&["build", &drv]).spawn().unwrap();
+    let started = Instant::now();
+    while processes_with("3.14159") == 0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sigkill(&mut child);
+    let stale = t.build_area().join("guix-build-interrupted-again.drv-0");
+    assert!(stale.is_dir());
+    assert!(
+        TestStore::entries(&t.store)
+            .iter()
+            .any(|n| n.ends_with("-interrupted-again.lock")),
+        "the killed build held its output's lock"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&t.ok(&["store", "verify", "--repair", "-f", "json"])).unwrap();
+    assert_eq!(
+        j["removedBuildDirectories"],
+        json!([stale.to_str().unwrap()]),
+        "{j}"
+    );
+    assert!(!stale.exists());
+    let locks: Vec<String> = TestStore::entries(&t.store)
+        .into_iter()
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert_eq!(locks, Vec::<String>::new());
 }
 
 /// Three outputs of 48 MiB each, so that post-processing and registration
@@ -185,6 +231,9 @@ fn killed_at_any_point_of_post_processing_and_registration() {
     eprintln!(
         "post-processing and registration took {after:?}; {registered} of {points} kills came after the registration"
     );
+    // Sixteen killed builds, and no build directory left: each next build
+    // reclaimed the one before.
+    assert_eq!(TestStore::entries(&t.build_area()), Vec::<String>::new());
     assert!(
         registered < points,
         "no kill landed before the registration committed"

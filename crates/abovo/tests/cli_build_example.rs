@@ -30,6 +30,7 @@ fn busybox_chain() {
         .arg(example_dir().join("run.sh"))
         .arg(work.path())
         .env("ABOVO", env!("CARGO_BIN_EXE_abovo"))
+        .env("TMPDIR", work.path())
         .env("NO_COLOR", "1")
         .env_remove("ABOVO_STATE_DIR")
         .output()
@@ -94,6 +95,17 @@ fn busybox_chain() {
     let verify = abovo(&["store", "verify", "-f", "json"]);
     let verify: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
     assert_eq!(verify["consistent"], true, "{verify}");
+    // The stamp's other build is kept on purpose, listed apart.
+    let kept = verify["kept"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{verify}");
+    assert!(
+        kept[0]
+            .as_str()
+            .unwrap()
+            .ends_with("-build-stamp-1.0-check"),
+        "{verify}"
+    );
+    assert!(stdout.contains("kept: "), "{stdout}");
 
     // `abovo seeds` on the final derivation: exactly one binary seed, the
     // busybox we imported, with its real size and `content` evidence.

@@ -126,6 +126,87 @@ fn timeout_stops_builtin_git_download() {
     }
 }
 
+/// Sends the headers and a few bytes of a 1000-byte body, then nothing,
+/// keeping the connection open.
+fn stalling_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\nstart");
+            held.push(s);
+        }
+    });
+    port
+}
+
+#[test]
+fn max_silent_time_stops_builtins_that_make_no_progress() {
+    let t = TestStore::new();
+    // A download whose server stops sending after a few bytes: without
+    // the limit it would wait 60 s per read and retry three times.
+    let port = stalling_server();
+    let drv = t.add_drv(&builtin_drv(
+        "download",
+        "stalled.tar.gz",
+        "sha256",
+        &sha256_hex(b"x"),
+        json!({"url": format!("\"http://127.0.0.1:{port}/stalled.tar.gz\"")}),
+    ));
+    let start = Instant::now();
+    let out = t.run(&["build", "--max-silent-time", "1", &drv]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("built-in builder `download`")
+            && err.contains("timed out after 1 second of silence"),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert!(!std::path::Path::new(&t.output(&drv)).exists());
+    // `git` fetching from a server that never answers prints nothing.
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("max_silent_time_stops_builtins_that_make_no_progress: git part skipped: no git");
+        return;
+    }
+    let port = silent_server();
+    let drv = t.add_drv(&builtin_drv(
+        "git-download",
+        "stalled-checkout",
+        "r:sha256",
+        &sha256_hex(b"x"),
+        json!({
+            "url": format!("\"http://127.0.0.1:{port}/repo.git\""),
+            "commit": "0123456789abcdef0123456789abcdef01234567",
+            "recursive?": "#f",
+        }),
+    ));
+    let start = Instant::now();
+    let out = t.run(&["build", "--max-silent-time", "2", &drv]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("built-in builder `git-download`")
+            && err.contains("timed out after 2 seconds of silence"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
 #[test]
 fn https_downloads_check_the_certificate() {
     let t = TestStore::new();

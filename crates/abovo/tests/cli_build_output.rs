@@ -37,7 +37,7 @@ fn a_difference_in_an_input_is_a_negative_answer_not_an_error() {
     assert!(err.contains("may not be deterministic"), "{err}");
     assert!(
         err.contains(&format!(
-            "1 derivation(s) not built because `{flaky}` failed: user"
+            "1 derivation not built because `{flaky}` failed: user"
         )),
         "{err}"
     );

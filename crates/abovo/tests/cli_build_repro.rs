@@ -90,7 +90,7 @@ fn check_catches_a_non_deterministic_derivation_and_diff_explains_it() {
     let diff = t.run(&["diff", &o, &check]);
     assert_eq!(diff.status.code(), Some(1));
     let text = String::from_utf8_lossy(&diff.stdout);
-    assert!(text.contains("2 change(s)"), "{text}");
+    assert!(text.contains("2 changes from "), "{text}");
     assert!(
         text.contains("-built at "),
         "a unified diff of the text file: {text}"
@@ -124,7 +124,33 @@ fn check_catches_a_non_deterministic_derivation_and_diff_explains_it() {
             .len(),
         2
     );
-    // A check leaves the store consistent (OUT-check is a leftover, not an item).
+    // A check leaves the store consistent: OUT-check is not an item, it
+    // is listed as kept, and `--repair` leaves it (and no lock file).
+    assert!(t.verify_consistent());
+    let verify = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["store", "verify", "-f", "json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&t.ok(&all)).unwrap()
+    };
+    let j = verify(&["--repair"]);
+    assert_eq!(j["kept"], json!([check]), "{j}");
+    assert_eq!(j["leftovers"], json!([]), "{j}");
+    assert_eq!(j["removedLeftovers"], json!([]), "{j}");
+    assert!(std::path::Path::new(&check).exists(), "kept on purpose");
+    let locks: Vec<String> = TestStore::entries(&t.store)
+        .into_iter()
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert_eq!(locks, Vec::<String>::new(), "no lock file is left behind");
+    let text = t.ok(&["store", "verify", "--repair"]);
+    assert!(text.contains(&format!("kept: {check}")), "{text}");
+    assert!(!text.contains("removed"), "{text}");
+    // Asked for, it goes.
+    let j = verify(&["--remove-check"]);
+    assert_eq!(j["removedKept"], json!([check]), "{j}");
+    assert_eq!(j["kept"], json!([]), "{j}");
+    assert!(!std::path::Path::new(&check).exists());
+    assert!(std::path::Path::new(&o).exists());
     assert!(t.verify_consistent());
 }
 
@@ -156,9 +182,80 @@ fn rounds_catch_a_non_deterministic_derivation_before_registering() {
     let diff = t.run(&["diff", "--brief", &format!("{o}-check"), &o]);
     assert_eq!(diff.status.code(), Some(1));
     assert_eq!(t.run(&["store", "info", &o]).status.code(), Some(2));
+    // Both rounds are kept on purpose, not leftovers: `--repair` keeps them.
+    let j: serde_json::Value =
+        serde_json::from_str(&t.ok(&["store", "verify", "--repair", "-f", "json"])).unwrap();
+    assert_eq!(j["kept"], json!([o.clone(), format!("{o}-check")]), "{j}");
+    assert_eq!(j["removedLeftovers"], json!([]), "{j}");
+    assert!(std::path::Path::new(&o).exists());
     // The next plain build replaces the leftover and registers.
     t.ok(&["build", &drv]);
     assert!(t.verify_consistent());
+}
+
+#[test]
+fn diff_prints_nothing_a_terminal_would_obey() {
+    let t = TestStore::new();
+    let (a, b) = (t.dir.path().join("a"), t.dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    // A name that would colour the terminal and forge a line of the report,
+    // and text lines carrying OSC (window title) and CSI sequences.
+    let evil = "evil\x1b[31mRED\nname";
+    std::fs::write(a.join(evil), "same\nold \x1b]0;pwned\x07line\n").unwrap();
+    std::fs::write(b.join(evil), "same\nnew \x1b[2Jline\r\n").unwrap();
+    std::os::unix::fs::symlink("\x1b[1mtarget", a.join("link")).unwrap();
+    std::os::unix::fs::symlink("plain", b.join("link")).unwrap();
+    let out = t.run(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.bytes().any(|c| c == 0x1b || c == b'\r' || c == 0x07),
+        "raw control bytes: {text:?}"
+    );
+    assert!(
+        text.contains("text content differs: evil\\u{1b}[31mRED\\nname ("),
+        "{text}"
+    );
+    assert!(text.contains("-old \\u{1b}]0;pwned\\u{7}line"), "{text}");
+    assert!(text.contains("+new \\u{1b}[2Jline\\r"), "{text}");
+    assert!(text.contains("(\\u{1b}[1mtarget → plain)"), "{text}");
+    // Every line of the report is one the report made: no forged `name` line.
+    assert!(!text.lines().any(|l| l.starts_with("name")), "{text}");
+    assert!(text.starts_with("2 changes from "), "{text}");
+    // JSON keeps the real bytes (escaped by JSON itself).
+    let out = t.run(&[
+        "diff",
+        "-f",
+        "json",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["changes"][0]["path"], evil);
+    assert_eq!(
+        j["changes"][0]["oldSize"],
+        std::fs::metadata(a.join(evil)).unwrap().len()
+    );
+}
+
+#[test]
+fn diff_of_single_files_names_them_and_shows_hex() {
+    let t = TestStore::new();
+    let (a, b) = (t.dir.path().join("one.bin"), t.dir.path().join("two.bin"));
+    std::fs::write(&a, b"\x00\x01\x02\x03").unwrap();
+    std::fs::write(&b, b"\x00\x01\xff\x03").unwrap();
+    let out = t.run(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("binary content differs: one.bin (4 bytes)"),
+        "the file's name, not `.`: {text}"
+    );
+    assert!(text.starts_with("1 change from "), "{text}");
+    assert!(text.contains("differing bytes at 0x2 (1 byte)"), "{text}");
+    assert!(text.contains("@@ offset 0x2, 1 byte differs @@"), "{text}");
+    assert!(text.contains("+00000000  00 01 ff 03"), "{text}");
 }
 
 /// The deterministic builder of the root/rootless comparison: everything

@@ -6,22 +6,26 @@
 //!    built them while we waited), stop;
 //! 2. compute the input closure; delete invalid leftovers at the output
 //!    paths;
-//! 3. for each round: create the build directory
-//!    (`$TMPDIR/guix-build-<name>.drv-N/top`) and the chroot
-//!    (`<store>/<drv>.chroot`), run the builder in the sandbox (or a
-//!    built-in), and post-process the outputs inside the chroot;
+//! 3. for each round: create the locked build directory
+//!    (`$TMPDIR/abovo-builds-<uid>/guix-build-<name>.drv-N/top`, see
+//!    [`super::build_dir`]) and the chroot (`<store>/<drv>.chroot`), run
+//!    the builder in the sandbox (or a built-in), and post-process the
+//!    outputs inside the chroot;
 //! 4. compare (with `--check`, against the registered outputs; with
-//!    `--rounds`, against the previous round, kept at `<out>-check`);
+//!    `--rounds`, against the previous round, held under a temporary name);
+//!    with `--keep-failed`, the other build of a differing output is kept
+//!    at `<out>-check`, the only thing ever given that name;
 //! 5. after the last round, move the outputs into the store and register
 //!    them, their references and their deriver in one transaction.
 //!
 //! Fixed-output derivations are built once whatever `--rounds` says.
 
+use super::build_dir::BuildDir;
 use super::log::LogWriter;
 use super::outputs::{self, Staged};
 use super::{BuildError, Builder, Mode, OutputDifference};
 use crate::builtins;
-use crate::diff::diff_trees;
+use crate::diff::diff_items;
 use crate::fsutil;
 use crate::sandbox::{self, SandboxSpec, chroot};
 use crate::store::db::{PathInfo, Registration};
@@ -147,9 +151,10 @@ fn pool_is_mapped() -> bool {
 
 /// The host directories of one round.
 struct Staging {
+    /// `<store>/<drv>.chroot`.
     chroot: PathBuf,
-    build_root: PathBuf,
-    top: PathBuf,
+    /// The locked build directory (`top` is the builder's).
+    build_dir: BuildDir,
 }
 
 impl Staging {
@@ -158,11 +163,22 @@ impl Staging {
         chroot::inside(&self.chroot, &store.real_path(path))
     }
 
-    fn remove(&self, keep_build_dir: bool) {
+    /// The builder's build directory on the host.
+    fn top(&self) -> &Path {
+        self.build_dir.top()
+    }
+
+    /// Deletes the chroot and the build directory.
+    fn remove(self) {
         let _ = fsutil::delete_path(&self.chroot);
-        if !keep_build_dir {
-            let _ = fsutil::delete_path(&self.build_root);
-        }
+        self.build_dir.remove();
+    }
+
+    /// Deletes the chroot and keeps the build directory for the user;
+    /// returns where it is.
+    fn keep(self) -> Result<PathBuf, BuildError> {
+        let _ = fsutil::delete_path(&self.chroot);
+        self.build_dir.keep()
     }
 }
 
@@ -215,6 +231,10 @@ impl Builder<'_> {
             self.opts.rounds.max(1)
         };
         let mut previous: Option<BTreeMap<String, OutputResult>> = None;
+        // The previous round's outputs while `--rounds` builds the next one,
+        // under temporary names (a killed abovo leaves them as leftovers;
+        // only a difference kept on purpose is named `<out>-check`).
+        let mut held = HeldRound::default();
         let mut result = Vec::new();
         for round in 1..=rounds {
             self.reporter.started(drv_path, round, rounds);
@@ -230,14 +250,16 @@ impl Builder<'_> {
                     &staging,
                     &staged,
                     previous.as_ref(),
+                    &mut held,
                     round == rounds,
                 )
             };
-            staging.remove(false);
+            staging.remove();
             outcome?;
             result = staged.values().map(|s| s.result.clone()).collect();
             previous = Some(staged.into_iter().map(|(k, v)| (k, v.result)).collect());
         }
+        drop(held);
         drop(locks);
         Ok(match mode {
             Mode::Check => Realised::Checked(result),
@@ -264,7 +286,7 @@ impl Builder<'_> {
                     .and_then(|o| o.path.clone())
                     .ok_or_else(|| BuildError::BadDerivation {
                         drv: store.display(drv_path),
-                        reason: format!("input `{}` has no output {name:?}", store.display(input)),
+                        reason: format!("input `{}` has no output `{name}`", store.display(input)),
                     })?;
                 roots.insert(path);
             }
@@ -293,19 +315,25 @@ impl Builder<'_> {
         let drv_name = drv_path.name();
         let chroot_dir = PathBuf::from(format!("{}.chroot", store.real_path(drv_path).display()));
         fsutil::delete_path(&chroot_dir)?;
-        let build_root = make_build_root(&self.opts.tmp_dir, drv_name)?;
-        let top = build_root.join("top");
         let staging = Staging {
             chroot: chroot_dir,
-            build_root,
-            top,
+            build_dir: BuildDir::create(&self.opts.tmp_dir, drv_name)?,
         };
         let result = self.run_builder(drv_path, drv, outputs, closure, &staging);
         let from_uid = match result {
             Ok(uid) => uid,
+            Err(BuildError::BuilderFailed { drv, how, log, .. }) if self.opts.keep_failed => {
+                // The builder's failure is the answer; a directory that
+                // cannot be moved stays in the build area, to be reclaimed.
+                return Err(BuildError::BuilderFailed {
+                    drv,
+                    how,
+                    log,
+                    kept: staging.keep().ok(),
+                });
+            }
             Err(e) => {
-                let keep = self.opts.keep_failed && matches!(e, BuildError::BuilderFailed { .. });
-                staging.remove(keep);
+                staging.remove();
                 return Err(e);
             }
         };
@@ -323,7 +351,7 @@ impl Builder<'_> {
         ) {
             Ok(staged) => Ok((staging, staged)),
             Err(e) => {
-                staging.remove(false);
+                staging.remove();
                 Err(e)
             }
         }
@@ -368,7 +396,8 @@ impl Builder<'_> {
                     reason: "a built-in derivation needs an output named `out`".into(),
                 })?;
             let target = staging.output(store, out);
-            let deadline = builtins::Deadline::after(self.opts.limits.timeout);
+            let deadline = builtins::Deadline::after(self.opts.limits.timeout)
+                .with_max_silence(self.opts.limits.max_silent_time);
             let r = builtins::run(
                 name,
                 drv,
@@ -390,22 +419,23 @@ impl Builder<'_> {
             return Ok(rustix::process::geteuid().as_raw());
         }
         let user = BuildUser::acquire(store.state_dir())?;
+        let top = staging.top();
         std::fs::DirBuilder::new()
             .mode(0o700)
-            .create(&staging.top)
+            .create(top)
             .map_err(|e| StoreError::Io {
-                path: staging.top.clone(),
+                path: top.to_owned(),
                 action: "create",
                 source: e,
             })?;
-        std::os::unix::fs::chown(&staging.top, Some(user.uid()), Some(user.gid())).map_err(
-            |e| StoreError::Io {
-                path: staging.top.clone(),
+        std::os::unix::fs::chown(top, Some(user.uid()), Some(user.gid())).map_err(|e| {
+            StoreError::Io {
+                path: top.to_owned(),
                 action: "chown",
                 source: e,
-            },
-        )?;
-        self.export_references_graph(drv_path, drv, &staging.top, &user)?;
+            }
+        })?;
+        self.export_references_graph(drv_path, drv, top, &user)?;
         let sandbox_build_dir = PathBuf::from(format!("/tmp/guix-build-{}-0", drv_path.name()));
         let env = super::env::builder_env(
             drv,
@@ -430,7 +460,7 @@ impl Builder<'_> {
         let fixed = drv.is_fixed_output();
         let spec = SandboxSpec {
             chroot: staging.chroot.clone(),
-            build_dir: staging.top.clone(),
+            build_dir: staging.top().to_owned(),
             sandbox_build_dir,
             store_dir: PathBuf::from(store.store_dir().as_str()),
             inputs: closure.iter().map(|p| store.real_path(p)).collect(),
@@ -468,7 +498,8 @@ impl Builder<'_> {
                 drv: shown,
                 how: outcome.describe(),
                 log: log_file,
-                kept: self.opts.keep_failed.then(|| staging.top.clone()),
+                // Filled in by `run_round` once the directory is moved.
+                kept: None,
             });
         }
         Ok(user.uid())
@@ -494,7 +525,7 @@ impl Builder<'_> {
             }
             let real = store.real_path(path);
             let built = staging.output(store, path);
-            let changes = diff_trees(&real, &built)
+            let changes = diff_items(&real, &built, &path.base_name())
                 .map(|d| d.changes)
                 .unwrap_or_default();
             let kept = if self.opts.keep_failed {
@@ -525,8 +556,11 @@ impl Builder<'_> {
         })
     }
 
-    /// `--rounds`: compare with the previous round (kept at `<out>-check`),
-    /// hold this round there, and after the last round move and register.
+    /// `--rounds`: compare with the previous round (held under temporary
+    /// names), hold this round there, and after the last round move and
+    /// register. On a difference with `--keep-failed`, as Guix: the earlier
+    /// round stays at `<out>-check`, this one at the (invalid) output path.
+    #[allow(clippy::too_many_arguments)]
     fn next_round(
         &self,
         drv_path: &StorePath,
@@ -534,6 +568,7 @@ impl Builder<'_> {
         staging: &Staging,
         staged: &BTreeMap<String, Staged>,
         previous: Option<&BTreeMap<String, OutputResult>>,
+        held: &mut HeldRound,
         last: bool,
     ) -> Result<(), BuildError> {
         let store = self.store;
@@ -545,9 +580,11 @@ impl Builder<'_> {
                     continue;
                 }
                 let real = store.real_path(path);
-                let held = check_path(&real);
                 let built = staging.output(store, path);
-                let changes = diff_trees(&held, &built)
+                let changes = held
+                    .paths
+                    .get(name)
+                    .and_then(|h| diff_items(h, &built, &path.base_name()).ok())
                     .map(|d| d.changes)
                     .unwrap_or_default();
                 differences.push(OutputDifference {
@@ -556,20 +593,24 @@ impl Builder<'_> {
                     expected: old.nar_hash,
                     actual: new.nar_hash,
                     references_differ: old.references != new.references,
-                    kept: self.opts.keep_failed.then(|| held.display().to_string()),
+                    kept: self
+                        .opts
+                        .keep_failed
+                        .then(|| check_path(&real).display().to_string()),
                     changes,
                 });
             }
             if !differences.is_empty() {
-                for path in outputs.values() {
-                    let real = store.real_path(path);
-                    if self.opts.keep_failed {
-                        // As Guix: the earlier round stays at `<out>-check`,
-                        // this one at the (invalid) output path.
+                if self.opts.keep_failed {
+                    for (name, path) in outputs {
+                        let real = store.real_path(path);
+                        let check = check_path(&real);
+                        fsutil::delete_path(&check)?;
+                        if let Some(h) = held.paths.remove(name) {
+                            fsutil::rename_item(&h, &check)?;
+                        }
                         fsutil::delete_path(&real)?;
                         fsutil::rename_item(&staging.output(store, path), &real)?;
-                    } else {
-                        fsutil::delete_path(&check_path(&real))?;
                     }
                 }
                 return Err(BuildError::NotDeterministic {
@@ -580,18 +621,19 @@ impl Builder<'_> {
             }
         }
         if !last {
-            for path in outputs.values() {
-                let held = check_path(&store.real_path(path));
-                fsutil::delete_path(&held)?;
-                fsutil::rename_item(&staging.output(store, path), &held)?;
+            for (name, path) in outputs {
+                let tmp = held
+                    .paths
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| store.temp_path("round"));
+                fsutil::delete_path(&tmp)?;
+                fsutil::rename_item(&staging.output(store, path), &tmp)?;
+                held.paths.insert(name.clone(), tmp);
             }
             return Ok(());
         }
-        self.register_outputs(drv_path, outputs, staging, staged)?;
-        for path in outputs.values() {
-            fsutil::delete_path(&check_path(&store.real_path(path)))?;
-        }
-        Ok(())
+        self.register_outputs(drv_path, outputs, staging, staged)
     }
 
     /// Moves the outputs from the chroot into the store (replacing what is
@@ -627,6 +669,22 @@ impl Builder<'_> {
     }
 }
 
+/// The outputs of the previous `--rounds` round, held in the store under
+/// temporary names (`.abovo-round-<pid>-<n>`) while the next round builds;
+/// whatever is still held when it is dropped is deleted.
+#[derive(Default)]
+struct HeldRound {
+    paths: BTreeMap<String, PathBuf>,
+}
+
+impl Drop for HeldRound {
+    fn drop(&mut self) {
+        for p in self.paths.values() {
+            let _ = fsutil::delete_path(p);
+        }
+    }
+}
+
 fn references_of(store: &LocalStore, info: &PathInfo) -> BTreeSet<String> {
     info.references.iter().map(|r| store.display(r)).collect()
 }
@@ -637,26 +695,6 @@ pub fn check_path(real: &Path) -> PathBuf {
     let mut s = real.as_os_str().to_owned();
     s.push("-check");
     PathBuf::from(s)
-}
-
-/// `<tmp>/guix-build-<drv name>-N` for the first free N, mode 0700.
-fn make_build_root(tmp: &Path, drv_name: &str) -> Result<PathBuf, BuildError> {
-    for n in 0..u32::MAX {
-        let p = tmp.join(format!("guix-build-{drv_name}-{n}"));
-        match std::fs::DirBuilder::new().mode(0o700).create(&p) {
-            Ok(()) => return Ok(p),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(StoreError::Io {
-                    path: p,
-                    action: "create the build directory",
-                    source: e,
-                }
-                .into());
-            }
-        }
-    }
-    unreachable!("four billion build directories")
 }
 
 /// This machine's system type, as Guix names it.

@@ -16,6 +16,7 @@
 //!    run the builder in its sandbox or a built-in, post-process the outputs
 //!    ([`outputs`]) and register them in one transaction.
 
+pub mod build_dir;
 pub mod env;
 mod goal;
 pub mod log;
@@ -249,6 +250,26 @@ pub enum BuildError {
     /// A file operation failed.
     #[error(transparent)]
     Fs(#[from] crate::fsutil::FsError),
+    /// The directory that holds the build directories is not abovo's
+    /// alone ([`build_dir`]).
+    #[error(
+        "refusing to build in `{}`: {reason} (hint: remove it, or set TMPDIR to a directory of your own)",
+        path.display()
+    )]
+    UnsafeBuildArea {
+        /// The build area.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The derivation breaks a rule every derivation must follow.
+    #[error("`{drv}` is not a valid derivation: {reason}")]
+    Invalid {
+        /// The derivation.
+        drv: String,
+        /// The rule it breaks.
+        reason: String,
+    },
 }
 
 fn describe_differences(differences: &[OutputDifference], rounds: bool) -> String {
@@ -259,15 +280,20 @@ fn describe_differences(differences: &[OutputDifference], rounds: bool) -> Strin
             .as_ref()
             .map(|k| format!(" (kept at {k})"))
             .unwrap_or_default();
+        let changes = match d.changes.len() {
+            0 if d.references_differ => "only its references differ".to_owned(),
+            0 => "its NAR hash differs".to_owned(),
+            1 => "1 difference".to_owned(),
+            n => format!("{n} differences"),
+        };
         s.push_str(&format!(
-            "\n  output `{}` differs from {}{kept}: {} file(s) differ",
+            "\n  output `{}` differs from {}{kept}: {changes}",
             d.path,
             if rounds {
                 "the previous round"
             } else {
                 "the registered output"
             },
-            d.changes.len()
         ));
         for c in &d.changes {
             s.push_str(&format!("\n    {}", c.summary()));
@@ -420,6 +446,9 @@ impl<'a> Builder<'a> {
             };
             self.visit(t, None, mode, &mut plan)?;
         }
+        // The build directories of killed builds (best effort: a failure
+        // here must not stop a build; `store verify --repair` reports it).
+        let _ = build_dir::reclaim(&self.opts.tmp_dir);
         let order = topological(&plan);
         self.reporter.planned(&order);
         Ok(self.run_plan(plan, order))
@@ -438,6 +467,13 @@ impl<'a> Builder<'a> {
             return Ok(true);
         }
         let drv = self.store.read_derivation(drv_path)?;
+        // A `.drv` need not have come through `abovo derivation add`.
+        let name = drv_path.name();
+        crate::store::add::check_derivation(&drv, name.strip_suffix(".drv").unwrap_or(name))
+            .map_err(|reason| BuildError::Invalid {
+                drv: self.store.display(drv_path),
+                reason,
+            })?;
         let mut needed = mode != Mode::Normal;
         for (name, output) in &drv.outputs {
             if wanted.is_some_and(|w| !w.contains(name)) {
@@ -446,7 +482,7 @@ impl<'a> Builder<'a> {
             let Some(path) = &output.path else {
                 return Err(BuildError::BadDerivation {
                     drv: self.store.display(drv_path),
-                    reason: format!("output {name:?} has no path"),
+                    reason: format!("its output `{name}` has no path"),
                 });
             };
             if !self.store.is_valid(path)? {
@@ -612,4 +648,39 @@ fn topological(plan: &BTreeMap<StorePath, Node>) -> Vec<StorePath> {
         visit(p, plan, &mut seen, &mut order);
     }
     order
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+    use abovo_store::StoreDir;
+
+    #[test]
+    fn a_derivation_without_outputs_is_not_built() {
+        // A `.drv` that did not come through `derivation add` (written as a
+        // plain text item), so only the builder's own check stands between
+        // it and an empty "success".
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = StoreDir::new(dir.path().join("store").to_str().unwrap()).unwrap();
+        let store = LocalStore::open(StoreConfig::new(store_dir.clone(), None)).unwrap();
+        let drv = Derivation {
+            system: "x86_64-linux".into(),
+            builder: "/bin/sh".into(),
+            ..Derivation::default()
+        };
+        let path = store
+            .add_text("empty.drv", &drv.to_aterm(&store_dir), &BTreeSet::new())
+            .unwrap();
+        let opts = BuildOptions::new(HelperCommand::reexec("unused"));
+        let err = Builder::new(&store, opts, &NoReporter)
+            .build(&[path])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is not a valid derivation: it has no outputs"),
+            "{err}"
+        );
+    }
 }

@@ -80,7 +80,7 @@ pub fn run(
             return Err(deadline.message());
         }
         log(format!("Starting download of {}\nFrom {url}...\n", target.display()).as_bytes());
-        match fetcher.fetch_with_retries(url, target, log) {
+        match fetcher.fetch_url(url, target, log) {
             Ok(size) => {
                 log(format!("downloaded {size} bytes from {url}\n").as_bytes());
                 if drv.env_str("executable") == Some("1") {
@@ -92,7 +92,13 @@ pub fn run(
                 }
                 return Ok(());
             }
-            Err(e) => {
+            Err(Failure::Fatal(e)) => {
+                // Like a builder killed by a limit: no other source is tried.
+                log(format!("{url}: {e}\n").as_bytes());
+                let _ = std::fs::remove_file(target);
+                return Err(e);
+            }
+            Err(Failure::Transient(e) | Failure::Permanent(e)) => {
                 log(format!("failed to download from {url}: {e}\n").as_bytes());
                 let _ = std::fs::remove_file(target);
                 if deadline.passed() {
@@ -117,26 +123,45 @@ pub fn run(
     ))
 }
 
+/// What `url` must look like, for error messages.
+const URL_EXPECTED: &str = "a Scheme string in double quotes, such as \"https://example.org/f.tar.gz\", \
+     or a list of them, such as (\"https://a.example/f.tar.gz\" \"mirror://gnu/f.tar.gz\"), \
+     as Guix writes it";
+
 /// The URLs of the `url` variable (a Scheme string or list of strings).
 pub fn url_list(drv: &Derivation) -> Result<Vec<String>, String> {
-    let text = drv.env_str("url").ok_or("the derivation has no `url`")?;
-    let data = sexp::read_all(text).map_err(|e| format!("cannot read `url`: {e}"))?;
+    let text = drv.env_str("url").ok_or_else(|| {
+        format!("the derivation has no `url` variable; it must be {URL_EXPECTED}")
+    })?;
+    let data = sexp::read_all(text)
+        .map_err(|e| format!("cannot read `url` ({e}); it must be {URL_EXPECTED}"))?;
+    let wrong = |found: String| format!("`url` must be {URL_EXPECTED}, but it is {found}");
     let strings = |v: &Value| -> Result<Vec<String>, String> {
         match v {
             Value::Str(s) => Ok(vec![s.clone()]),
-            Value::List(items) => items
+            Value::List(items) if !items.is_empty() => items
                 .iter()
-                .map(|i| match i {
+                .enumerate()
+                .map(|(k, i)| match i {
                     Value::Str(s) => Ok(s.clone()),
-                    other => Err(format!("`url` holds a non-string: {other:?}")),
+                    other => Err(wrong(format!(
+                        "a list whose item {} is {}",
+                        k + 1,
+                        other.describe()
+                    ))),
                 })
                 .collect(),
-            other => Err(format!("`url` is not a string or list: {other:?}")),
+            Value::List(_) => Err(wrong("an empty list".into())),
+            other => Err(wrong(other.describe())),
         }
     };
     match data.as_slice() {
         [v] => strings(v),
-        _ => Err("`url` must hold exactly one datum".into()),
+        [] => Err(wrong("empty".into())),
+        more => Err(wrong(format!(
+            "{} values in a row (put them in a list)",
+            more.len()
+        ))),
     }
 }
 
@@ -235,9 +260,23 @@ pub fn fill_template(template: &str, file: &str, hash: &abovo_store::Hash) -> St
         .replace("{hex}", &hash.to_base16())
 }
 
+/// How a fetch failed, which decides what happens next.
 enum Failure {
+    /// Worth retrying (timeouts, connection errors, HTTP 5xx and 429).
     Transient(String),
+    /// Not worth retrying this URL; the next one is tried.
     Permanent(String),
+    /// A limit of the build was reached (`--timeout`,
+    /// `--max-silent-time`): the whole built-in stops.
+    Fatal(String),
+}
+
+impl Failure {
+    fn message(self) -> String {
+        match self {
+            Failure::Transient(m) | Failure::Permanent(m) | Failure::Fatal(m) => m,
+        }
+    }
 }
 
 /// Fetches URLs with one HTTP agent (one trust store) and the deadline.
@@ -275,16 +314,24 @@ impl<'a> Fetcher<'a> {
         target: &Path,
         log: &mut dyn FnMut(&[u8]),
     ) -> Result<u64, String> {
+        self.fetch_url(url, target, log).map_err(Failure::message)
+    }
+
+    fn fetch_url(
+        &self,
+        url: &str,
+        target: &Path,
+        log: &mut dyn FnMut(&[u8]),
+    ) -> Result<u64, Failure> {
         let mut pause = Duration::from_millis(250);
         let mut attempt = 0;
         loop {
             match self.fetch(url, target) {
                 Ok(n) => return Ok(n),
-                Err(Failure::Permanent(e)) => return Err(e),
                 Err(Failure::Transient(e)) if attempt < self.opts.retries => {
                     attempt += 1;
                     if self.deadline.remaining().is_some_and(|r| r <= pause) {
-                        return Err(self.deadline.message());
+                        return Err(Failure::Fatal(self.deadline.message()));
                     }
                     log(format!(
                         "{e}; retrying in {} ms ({attempt}/{})\n",
@@ -296,7 +343,7 @@ impl<'a> Fetcher<'a> {
                     std::thread::sleep(pause);
                     pause *= 2;
                 }
-                Err(Failure::Transient(e)) => return Err(e),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -324,7 +371,14 @@ impl<'a> Fetcher<'a> {
                 "unsupported URL scheme (abovo fetches http, https and file URLs)".into(),
             ));
         }
-        let per_attempt = self.deadline.cap(self.opts.timeout);
+        // Each wait (connecting, the response, every read) is bounded by
+        // the per-attempt timeout, and by --max-silent-time when shorter:
+        // a server that stops sending is silence, as a quiet builder is.
+        let mut per_attempt = self.deadline.cap(self.opts.timeout);
+        if let Some(silence) = self.deadline.max_silence() {
+            per_attempt = per_attempt.min(silence);
+        }
+        let mut quiet_since = std::time::Instant::now();
         let mut response = self
             .agent
             .get(url)
@@ -337,25 +391,29 @@ impl<'a> Fetcher<'a> {
             .timeout_per_read(Some(per_attempt))
             .build()
             .call()
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| self.classify(e, quiet_since))?;
+        quiet_since = std::time::Instant::now();
         let mut out = create()?;
         let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
         let mut buf = vec![0u8; 64 * 1024];
         let mut n: u64 = 0;
         loop {
             if self.deadline.passed() {
-                return Err(Failure::Permanent(self.deadline.message()));
+                return Err(Failure::Fatal(self.deadline.message()));
             }
             let got = match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(got) => got,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if self.deadline.passed() => {
-                    let _ = e;
-                    return Err(Failure::Permanent(self.deadline.message()));
+                Err(_) if self.deadline.passed() => {
+                    return Err(Failure::Fatal(self.deadline.message()));
+                }
+                Err(_) if self.deadline.silent_too_long(quiet_since) => {
+                    return Err(Failure::Fatal(self.deadline.silence_message()));
                 }
                 Err(e) => return Err(Failure::Transient(format!("download interrupted: {e}"))),
             };
+            quiet_since = std::time::Instant::now();
             out.write_all(&buf[..got]).map_err(|e| {
                 Failure::Permanent(format!("cannot write `{}`: {e}", target.display()))
             })?;
@@ -368,9 +426,12 @@ impl<'a> Fetcher<'a> {
 
     /// Sorts an error into retry or not, and words the ones a user must
     /// act on (an untrusted certificate, the deadline).
-    fn classify(&self, e: ureq::Error) -> Failure {
+    fn classify(&self, e: ureq::Error, quiet_since: std::time::Instant) -> Failure {
         if self.deadline.passed() {
-            return Failure::Permanent(self.deadline.message());
+            return Failure::Fatal(self.deadline.message());
+        }
+        if self.deadline.silent_too_long(quiet_since) {
+            return Failure::Fatal(self.deadline.silence_message());
         }
         let text = e.to_string();
         if is_certificate_error(&text) {
@@ -510,7 +571,7 @@ mod tests {
         let err = fetcher
             .fetch_with_retries(&url, &dir.path().join("f"), &mut |_| {})
             .unwrap_err();
-        assert_eq!(err, "timed out after 1 seconds");
+        assert_eq!(err, "timed out after 1 second");
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "{:?}",
@@ -551,6 +612,101 @@ mod tests {
             .unwrap();
         assert_eq!(n, 8);
         assert_eq!(std::fs::read(&target).unwrap(), b"abcdefgh");
+    }
+
+    fn with_url(url: &str) -> Derivation {
+        let mut drv = Derivation {
+            system: "x86_64-linux".into(),
+            builder: "builtin:download".into(),
+            ..Derivation::default()
+        };
+        drv.environment
+            .insert(b"url".to_vec(), url.as_bytes().to_vec());
+        drv
+    }
+
+    #[test]
+    fn url_errors_say_what_was_expected_and_found() {
+        assert_eq!(
+            url_list(&with_url("(\"https://a/x\" \"http://b/x\")")).unwrap(),
+            ["https://a/x", "http://b/x"]
+        );
+        assert_eq!(url_list(&with_url("\"file:///x\"")).unwrap(), ["file:///x"]);
+        let cases = [
+            (
+                "file:///tmp/x",
+                "it is the symbol `file:///tmp/x` (a bare word",
+            ),
+            ("42", "it is the number 42"),
+            ("()", "it is an empty list"),
+            (
+                "(\"https://a/x\" b)",
+                "it is a list whose item 2 is the symbol `b`",
+            ),
+            (
+                "\"a\" \"b\"",
+                "it is 2 values in a row (put them in a list)",
+            ),
+            ("", "it is empty"),
+        ];
+        for (url, found) in cases {
+            let err = url_list(&with_url(url)).unwrap_err();
+            assert!(
+                err.starts_with(
+                    "`url` must be a Scheme string in double quotes, such as \"https://"
+                ),
+                "{err}"
+            );
+            assert!(err.contains(found), "{url}: {err}");
+            assert!(
+                !err.contains("Sym(") && !err.contains("Str("),
+                "no Debug dump: {err}"
+            );
+        }
+        let err = url_list(&with_url("(\"unterminated")).unwrap_err();
+        assert!(err.starts_with("cannot read `url` (") && err.contains("must be a Scheme string"));
+    }
+
+    /// Answers with headers and the first bytes of a body, then says
+    /// nothing more while keeping the connection open.
+    fn stalling_server() -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\nfirst bytes");
+                held.push(s);
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn max_silent_time_stops_a_download_that_stops_sending() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = stalling_server();
+        let url = format!("http://127.0.0.1:{port}/f");
+        let opts = DownloadOptions::default();
+        let deadline = Deadline::after(None).with_max_silence(Some(Duration::from_secs(1)));
+        let fetcher = Fetcher::new(&opts, deadline).unwrap();
+        let start = std::time::Instant::now();
+        let err = fetcher
+            .fetch_url(&url, &dir.path().join("f"), &mut |_| {})
+            .err()
+            .map(Failure::message)
+            .unwrap();
+        assert_eq!(err, "timed out after 1 second of silence");
+        // Not retried: a limit of the build, not a transient failure.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use abovo_store::derivation::Derivation;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Checks out the commit of a `builtin:git-download` derivation at `target`;
 /// `git` is killed (with everything it started) at `deadline`.
@@ -59,11 +59,16 @@ pub fn run(
         if !git(&["init", "-q"], log)? || !git(&["remote", "add", "origin", url], log)? {
             return Err(format!("cannot set up a repository for `{url}`"));
         }
-        let shallow = git(&["fetch", "-q", "--depth", "1", "origin", commit], log)?;
+        // `--progress` even though the output is not a terminal: progress
+        // is what tells a slow fetch from a stalled one (--max-silent-time).
+        let shallow = git(
+            &["fetch", "--progress", "--depth", "1", "origin", commit],
+            log,
+        )?;
         let rev = if shallow {
             "FETCH_HEAD".to_owned()
         } else {
-            if !git(&["fetch", "-q", "--tags", "origin"], log)? {
+            if !git(&["fetch", "--progress", "--tags", "origin"], log)? {
                 return Err(format!("cannot fetch from `{url}`"));
             }
             commit.to_owned()
@@ -84,8 +89,9 @@ pub fn run(
 }
 
 /// Runs `cmd` with its standard output and error in a temporary file,
-/// killing its process group at `deadline`; returns whether it succeeded
-/// and what it printed.
+/// killing its process group at `deadline`, or when it has printed nothing
+/// for the deadline's silence limit; returns whether it succeeded and what
+/// it printed.
 fn run_until(mut cmd: Command, deadline: Deadline) -> Result<(bool, Vec<u8>), String> {
     use std::io::{Read, Seek};
     let mut out = tempfile_anon()?;
@@ -100,16 +106,31 @@ fn run_until(mut cmd: Command, deadline: Deadline) -> Result<(bool, Vec<u8>), St
         .stderr(err)
         .spawn()
         .map_err(|e| format!("cannot run the host's `git`: {e}"))?;
+    let kill = |child: &mut std::process::Child| {
+        // SAFETY: signalling the process group we created.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        let _ = child.wait();
+    };
+    let mut printed = 0;
+    let mut quiet_since = Instant::now();
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if deadline.passed() => {
-                // SAFETY: signalling the process group we created.
-                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-                let _ = child.wait();
+                kill(&mut child);
                 return Err(deadline.message());
             }
-            Ok(None) => std::thread::sleep(deadline.cap(Duration::from_millis(20))),
+            Ok(None) => {
+                let now = out.metadata().map_or(printed, |m| m.len());
+                if now != printed {
+                    printed = now;
+                    quiet_since = Instant::now();
+                } else if deadline.silent_too_long(quiet_since) {
+                    kill(&mut child);
+                    return Err(deadline.silence_message());
+                }
+                std::thread::sleep(deadline.cap(Duration::from_millis(20)));
+            }
             Err(e) => return Err(format!("cannot wait for `git`: {e}")),
         }
     };

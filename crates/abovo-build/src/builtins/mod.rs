@@ -17,21 +17,34 @@ use abovo_store::derivation::Derivation;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// When a built-in must give up: `--timeout` applies to built-ins as to
-/// any builder.
+/// When a built-in must give up: `--timeout` and `--max-silent-time` apply
+/// to built-ins as to any builder. For a built-in, *silence* means no
+/// progress: no byte received by a download, no output from `git`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {
     start: Instant,
     limit: Option<Duration>,
+    silence: Option<Duration>,
 }
 
 impl Deadline {
-    /// A deadline `limit` from now (`None`: never).
+    /// A deadline `limit` from now (`None`: never), with no silence limit.
     pub fn after(limit: Option<Duration>) -> Deadline {
         Deadline {
             start: Instant::now(),
             limit,
+            silence: None,
         }
+    }
+
+    /// The same deadline, and a limit on silence (`None`: none).
+    pub fn with_max_silence(self, silence: Option<Duration>) -> Deadline {
+        Deadline { silence, ..self }
+    }
+
+    /// How long a built-in may go without progress.
+    pub fn max_silence(&self) -> Option<Duration> {
+        self.silence
     }
 
     /// The time left (`None`: unlimited; zero once passed).
@@ -44,6 +57,12 @@ impl Deadline {
         self.remaining().is_some_and(|r| r.is_zero())
     }
 
+    /// Whether `quiet_since` (the last sign of progress) is longer ago than
+    /// the silence limit.
+    pub fn silent_too_long(&self, quiet_since: Instant) -> bool {
+        self.silence.is_some_and(|s| quiet_since.elapsed() >= s)
+    }
+
     /// `d`, or the time left if that is shorter.
     pub fn cap(&self, d: Duration) -> Duration {
         self.remaining().map_or(d, |r| r.min(d))
@@ -52,8 +71,17 @@ impl Deadline {
     /// The failure message: `timed out after N seconds`, as for a builder.
     pub fn message(&self) -> String {
         format!(
-            "timed out after {} seconds",
-            self.limit.unwrap_or_default().as_secs()
+            "timed out after {}",
+            crate::sandbox::seconds(self.limit.unwrap_or_default())
+        )
+    }
+
+    /// The failure message for silence: `timed out after N seconds of
+    /// silence`, as for a builder.
+    pub fn silence_message(&self) -> String {
+        format!(
+            "timed out after {} of silence",
+            crate::sandbox::seconds(self.silence.unwrap_or_default())
         )
     }
 }

@@ -35,6 +35,25 @@ pub enum Value {
     Closure(Rc<Closure>),
 }
 
+impl Value {
+    /// What the value is, in words, for error messages: `the symbol
+    /// `file:///x`` (the form a URL takes when its quotes are missing),
+    /// `the string "…"`, `a list of 2 items`.
+    pub fn describe(&self) -> String {
+        match self {
+            Value::Str(s) => format!("the string {s:?}"),
+            Value::Sym(s) => format!("the symbol `{s}` (a bare word, not in double quotes)"),
+            Value::Num(n) => format!("the number {n}"),
+            Value::Bool(true) => "the boolean #t".into(),
+            Value::Bool(false) => "the boolean #f".into(),
+            Value::Bytes(b) => format!("a bytevector of {} bytes", b.len()),
+            Value::List(items) if items.len() == 1 => "a list of 1 item".into(),
+            Value::List(items) => format!("a list of {} items", items.len()),
+            Value::Closure(_) => "a procedure".into(),
+        }
+    }
+}
+
 /// A user procedure: its parameters, body and defining environment.
 #[derive(Debug)]
 pub struct Closure {
@@ -282,7 +301,7 @@ impl Evaluator {
                 last
             }
             Value::Sym(name) => self.builtin(name, args),
-            other => Err(format!("not a procedure: {other:?}")),
+            other => Err(format!("{} is not a procedure", other.describe())),
         }
     }
 
@@ -301,22 +320,36 @@ impl Evaluator {
                 for a in &args {
                     match a {
                         Value::Str(x) => s.push_str(x),
-                        other => return Err(format!("string-append: not a string: {other:?}")),
+                        other => {
+                            return Err(format!(
+                                "`string-append` expects strings, but got {}",
+                                other.describe()
+                            ));
+                        }
                     }
                 }
                 Ok(Value::Str(s))
             }
             "symbol->string" => match one(&args)? {
                 Value::Sym(s) => Ok(Value::Str(s)),
-                other => Err(format!("symbol->string: not a symbol: {other:?}")),
+                other => Err(format!(
+                    "`symbol->string` expects a symbol, but got {}",
+                    other.describe()
+                )),
             },
             "bytevector->nix-base32-string" => match one(&args)? {
                 Value::Bytes(b) => Ok(Value::Str(abovo_store::nixbase32::encode(&b))),
-                other => Err(format!("{name}: not a bytevector: {other:?}")),
+                other => Err(format!(
+                    "`{name}` expects a bytevector, but got {}",
+                    other.describe()
+                )),
             },
             "bytevector->base16-string" => match one(&args)? {
                 Value::Bytes(b) => Ok(Value::Str(abovo_store::encoding::base16_encode(&b))),
-                other => Err(format!("{name}: not a bytevector: {other:?}")),
+                other => Err(format!(
+                    "`{name}` expects a bytevector, but got {}",
+                    other.describe()
+                )),
             },
             _ => Err(format!("unsupported procedure `{name}`")),
         }

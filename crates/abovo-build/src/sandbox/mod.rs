@@ -199,9 +199,9 @@ impl Outcome {
     pub fn describe(&self) -> String {
         match (self.timed_out, self.code, self.signal) {
             (Some(TimedOut::Silence(d)), ..) => {
-                format!("timed out after {} seconds of silence", d.as_secs())
+                format!("timed out after {} of silence", seconds(d))
             }
-            (Some(TimedOut::Total(d)), ..) => format!("timed out after {} seconds", d.as_secs()),
+            (Some(TimedOut::Total(d)), ..) => format!("timed out after {}", seconds(d)),
             (Some(TimedOut::LogTooLarge(n)), ..) => {
                 format!("was killed after writing more than {n} bytes of log output")
             }
@@ -209,6 +209,14 @@ impl Outcome {
             (None, None, Some(s)) => format!("was killed by signal {s}"),
             (None, None, None) => "ended in an unknown way".into(),
         }
+    }
+}
+
+/// A duration in whole seconds for messages: `1 second`, `30 seconds`.
+pub fn seconds(d: Duration) -> String {
+    match d.as_secs() {
+        1 => "1 second".into(),
+        n => format!("{n} seconds"),
     }
 }
 

@@ -134,6 +134,7 @@ impl LocalStore {
             path: format!("{name}.drv"),
             reason,
         };
+        check_derivation(drv, name).map_err(bad)?;
         for input in drv.references() {
             if !self.is_valid(input)? {
                 return Err(StoreError::NotValid(self.display(input)));
@@ -144,7 +145,7 @@ impl LocalStore {
             for o in outputs {
                 if !input.outputs.contains_key(o) {
                     return Err(bad(format!(
-                        "input `{}` has no output {o:?}",
+                        "input `{}` has no output `{o}`",
                         self.display(drv_path)
                     )));
                 }
@@ -259,6 +260,79 @@ impl LocalStore {
     }
 }
 
+/// The structural rules every derivation must follow, checked when one is
+/// added and again before one is built (a `.drv` may come from elsewhere):
+///
+/// * it has at least one output (a derivation without outputs would
+///   "build" nothing and succeed);
+/// * every output name is a valid part of a store name, and so is
+///   `<name>-<output>`, the name of its path;
+/// * an output with a hash (a fixed output) is the only output, and is
+///   named `out` (guix-daemon treats nothing else as fixed, so the hash
+///   would silently not be checked); its hash fields parse;
+/// * the builder and the system are not empty;
+/// * a built-in builder (`builtin:…`) builds a fixed output, as guix-daemon
+///   requires; for `download` and `git-download`, its `url` reads as a
+///   Scheme string or list of strings.
+///
+/// `name` is the derivation's name (without `.drv`). The error says which
+/// rule is broken and how.
+pub fn check_derivation(drv: &Derivation, name: &str) -> Result<(), String> {
+    if drv.outputs.is_empty() {
+        return Err(
+            "it has no outputs; a derivation must declare at least one, usually `out` \
+             (in JSON: \"outputs\": {\"out\": {}})"
+                .into(),
+        );
+    }
+    for (output, o) in &drv.outputs {
+        if output.is_empty() {
+            return Err("it has an output with an empty name".into());
+        }
+        validate_name(output).map_err(|e| format!("its output name `{output}` is invalid: {e}"))?;
+        let path_name = abovo_store::store_path::output_path_name(name, output);
+        validate_name(&path_name)
+            .map_err(|e| format!("its output `{output}` would get an invalid path name: {e}"))?;
+        if !o.hash.is_empty() || !o.hash_algo.is_empty() {
+            if drv.outputs.len() != 1 || output != "out" {
+                let names: Vec<&str> = drv.outputs.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "its output `{output}` has a hash, but only a derivation whose one output \
+                     is `out` can be fixed-output (its outputs: {})",
+                    names.join(", ")
+                ));
+            }
+            abovo_store::derivation::FixedOutput::from_fields(&o.hash_algo, &o.hash).map_err(
+                |e| {
+                    format!(
+                        "the hash of its fixed output (hashAlgo `{}`, hash `{}`) is invalid: {e}",
+                        o.hash_algo, o.hash
+                    )
+                },
+            )?;
+        }
+    }
+    if drv.builder.is_empty() {
+        return Err("its builder is empty (it names the program that builds it)".into());
+    }
+    if drv.system.is_empty() {
+        return Err("its system is empty (for example `x86_64-linux`)".into());
+    }
+    if let Some(builtin) = drv.builtin() {
+        if !drv.is_fixed_output() {
+            return Err(format!(
+                "its builder `builtin:{builtin}` is built into the daemon, which runs it only \
+                 for a fixed-output derivation (one output `out` with a hash)"
+            ));
+        }
+        // Said now rather than when the download starts.
+        if matches!(builtin, "download" | "git-download") {
+            crate::builtins::download::url_list(drv)?;
+        }
+    }
+    Ok(())
+}
+
 fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -268,4 +342,108 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .map_err(io_err(path, "create"))?;
     f.write_all(bytes).map_err(io_err(path, "write"))?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+    use abovo_store::StoreDir;
+    use abovo_store::derivation::Output;
+
+    fn drv(outputs: &[(&str, &str, &str)]) -> Derivation {
+        Derivation {
+            outputs: outputs
+                .iter()
+                .map(|(name, algo, hash)| {
+                    (
+                        name.to_string(),
+                        Output {
+                            path: None,
+                            hash_algo: algo.to_string(),
+                            hash: hash.to_string(),
+                        },
+                    )
+                })
+                .collect(),
+            system: "x86_64-linux".into(),
+            builder: "/gnu/store/00000000000000000000000000000000-sh/bin/sh".into(),
+            ..Derivation::default()
+        }
+    }
+
+    const SHA: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+
+    #[test]
+    fn structurally_invalid_derivations_are_refused() {
+        assert_eq!(check_derivation(&drv(&[("out", "", "")]), "ok"), Ok(()));
+        assert_eq!(
+            check_derivation(&drv(&[("out", "", ""), ("doc", "", "")]), "ok"),
+            Ok(())
+        );
+        assert_eq!(
+            check_derivation(&drv(&[("out", "sha256", SHA)]), "ok"),
+            Ok(())
+        );
+        let refused = |d: Derivation, name: &str, want: &str| {
+            let err = check_derivation(&d, name).unwrap_err();
+            assert!(err.contains(want), "{want:?} not in {err:?}");
+        };
+        refused(drv(&[]), "x", "it has no outputs");
+        refused(drv(&[("", "", "")]), "x", "an output with an empty name");
+        refused(
+            drv(&[("out", "", ""), ("bad/name", "", "")]),
+            "x",
+            "output name `bad/name` is invalid",
+        );
+        refused(
+            drv(&[("lib", "sha256", SHA)]),
+            "x",
+            "its output `lib` has a hash",
+        );
+        refused(
+            drv(&[("out", "sha256", SHA), ("doc", "", "")]),
+            "x",
+            "only a derivation whose one output is `out` can be fixed-output",
+        );
+        refused(drv(&[("out", "sha256", "nothex")]), "x", "is invalid");
+        refused(drv(&[("out", "md4", SHA)]), "x", "is invalid");
+        let mut d = drv(&[("out", "", "")]);
+        d.builder.clear();
+        refused(d, "x", "its builder is empty");
+        let mut d = drv(&[("out", "", "")]);
+        d.system.clear();
+        refused(d, "x", "its system is empty");
+        let mut d = drv(&[("out", "", "")]);
+        d.builder = "builtin:download".into();
+        refused(d, "x", "only for a fixed-output derivation");
+        let mut d = drv(&[("out", "sha256", SHA)]);
+        d.builder = "builtin:download".into();
+        d.environment
+            .insert(b"url".to_vec(), b"file:///tmp/x".to_vec());
+        refused(d.clone(), "x", "but it is the symbol `file:///tmp/x`");
+        d.environment
+            .insert(b"url".to_vec(), b"\"file:///tmp/x\"".to_vec());
+        assert_eq!(check_derivation(&d, "x"), Ok(()));
+    }
+
+    #[test]
+    fn add_derivation_refuses_a_derivation_without_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = StoreDir::new(dir.path().join("store").to_str().unwrap()).unwrap();
+        let store = LocalStore::open(StoreConfig::new(store_dir, None)).unwrap();
+        let err = store
+            .add_derivation(&mut drv(&[]), "empty")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("derivation `empty.drv`: it has no outputs"),
+            "{err}"
+        );
+        assert!(
+            store.db().valid_paths().unwrap().is_empty(),
+            "nothing added"
+        );
+    }
 }

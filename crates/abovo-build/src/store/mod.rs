@@ -87,10 +87,20 @@ pub enum StoreError {
     #[error("`{0}` is still referenced by a valid store item")]
     StillReferenced(String),
     /// A store path is required but the item is not valid.
-    #[error(
-        "`{0}` is not a valid store item (hint: add it with `abovo add`, or build its derivation)"
-    )]
+    #[error("`{path}` is not a valid store item (hint: {hint})", path = .0, hint = not_valid_hint(.0))]
     NotValid(String),
+    /// There is no store where one was expected (commands that only read
+    /// never create one).
+    #[error(
+        "there is no store at `{store_dir}` (no database `{}`; `abovo add` and `abovo derivation add` create one; --store-dir or ABOVO_STORE_DIR choose another)",
+        database.display()
+    )]
+    NoStore {
+        /// The store directory.
+        store_dir: String,
+        /// The database that does not exist.
+        database: PathBuf,
+    },
     /// A path that is not in this store.
     #[error(transparent)]
     BadPath(#[from] StorePathError),
@@ -111,6 +121,16 @@ pub enum StoreError {
     /// A file changed while it was being added.
     #[error("`{}` changed while it was being added to the store", .0.display())]
     Changed(PathBuf),
+}
+
+/// What to do about an item that is not valid: a `.drv` is added with
+/// `abovo derivation add`, anything else with `abovo add` or by building.
+fn not_valid_hint(path: &str) -> &'static str {
+    if path.ends_with(".drv") {
+        "add a derivation with `abovo derivation add FILE.json`, which prints its `.drv` path"
+    } else {
+        "add it with `abovo add`, or build the derivation that makes it"
+    }
 }
 
 pub(crate) fn io_err<'a>(
@@ -184,6 +204,20 @@ impl LocalStore {
             config,
             db: Mutex::new(db),
         })
+    }
+
+    /// Opens a store that exists, creating nothing: for commands that only
+    /// read (or build what a store already holds). [`StoreError::NoStore`]
+    /// when its database does not exist.
+    pub fn open_existing(config: StoreConfig) -> Result<LocalStore, StoreError> {
+        let database = config.state_dir.join("db/db.sqlite");
+        if !database.is_file() || !Path::new(config.store_dir.as_str()).is_dir() {
+            return Err(StoreError::NoStore {
+                store_dir: config.store_dir.to_string(),
+                database,
+            });
+        }
+        LocalStore::open(config)
     }
 
     /// The store directory.
@@ -288,7 +322,7 @@ impl LocalStore {
                     .map(|p| (name.clone(), p))
                     .ok_or_else(|| StoreError::BadDerivation {
                         path: store.display(drv_path),
-                        reason: format!("output {name:?} has no path"),
+                        reason: format!("its output `{name}` has no path"),
                     })
             })
             .collect()

@@ -10,10 +10,20 @@
 //!   `DerivationOutputs` rows are its outputs;
 //!
 //! and for the database as a whole, SQLite's integrity check and the foreign
-//! keys (every reference is valid). Paths in the store directory that are not
-//! valid are *leftovers* of interrupted work: they do not make the store
-//! inconsistent (nothing uses them) and are listed separately;
-//! [`LocalStore::remove_leftovers`] deletes those no running process owns.
+//! keys (every reference is valid).
+//!
+//! Paths in the store directory that are not valid do not make the store
+//! inconsistent (nothing uses them) and are listed apart, in two groups:
+//!
+//! * **kept** trees, which `abovo build --keep-failed` left on purpose so
+//!   that a difference can be examined: `<out>-check` (the other build of a
+//!   differing output; only `-K` ever makes this name) and, after
+//!   `--rounds -K`, the unregistered later round at `<out>` next to it.
+//!   [`LocalStore::remove_kept`] deletes them when asked
+//!   (`store verify --remove-check`), never otherwise;
+//! * **leftovers** of interrupted work (temporary names, chroots, outputs
+//!   of a killed build). [`LocalStore::remove_leftovers`] deletes those no
+//!   running process owns, and the lock files nobody holds.
 
 use super::lock::{PathLocks, Wait};
 use super::{LocalStore, StoreError, io_err};
@@ -116,9 +126,12 @@ pub struct VerifyReport {
     pub checked: usize,
     /// Every inconsistency; empty for a consistent store.
     pub problems: Vec<Problem>,
-    /// Entries of the store directory that are not valid items (work left by
-    /// interrupted operations), sorted.
+    /// Entries of the store directory that are not valid items, left by
+    /// interrupted operations, sorted.
     pub leftovers: Vec<PathBuf>,
+    /// Trees that `build --keep-failed` kept on purpose (`<out>-check`, and
+    /// the unregistered later round of `--rounds`), sorted.
+    pub kept: Vec<PathBuf>,
 }
 
 impl VerifyReport {
@@ -148,7 +161,7 @@ impl LocalStore {
         }
         progress(total, total);
         let valid: BTreeSet<String> = valid.iter().map(|p| p.base_name()).collect();
-        report.leftovers = self.leftovers(&valid)?;
+        (report.leftovers, report.kept) = self.unregistered(&valid)?;
         Ok(report)
     }
 
@@ -239,51 +252,122 @@ impl LocalStore {
         Ok(())
     }
 
-    fn leftovers(&self, valid: &BTreeSet<String>) -> Result<Vec<PathBuf>, StoreError> {
+    /// The entries of the store directory that are not valid (lock files
+    /// aside), as (leftovers, kept).
+    #[allow(clippy::type_complexity)]
+    fn unregistered(
+        &self,
+        valid: &BTreeSet<String>,
+    ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), StoreError> {
         let dir = Path::new(self.store_dir().as_str());
-        let mut out = Vec::new();
+        let mut names = BTreeSet::new();
         for entry in std::fs::read_dir(dir).map_err(io_err(dir, "list"))? {
             let entry = entry.map_err(io_err(dir, "list"))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if valid.contains(name.as_ref()) || name.ends_with(".lock") {
-                continue;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !valid.contains(&name) && !name.ends_with(".lock") {
+                names.insert(name);
             }
-            out.push(entry.path());
         }
-        out.sort();
-        Ok(out)
+        let (mut leftovers, mut kept) = (Vec::new(), Vec::new());
+        // `<out>-check` shares the hash part of `<out>`, which no other
+        // item's path does: a package really named `…-check` has its own
+        // hash, so its leftover is not mistaken for a kept tree unless a
+        // `<stem>` with the same hash exists.
+        let exists = |stem: &str| valid.contains(stem) || names.contains(stem);
+        for name in &names {
+            let is_kept = check_stem(name).is_some_and(exists)
+                || (StorePath::from_base_name(name).is_ok()
+                    && names.contains(&format!("{name}-check")));
+            if is_kept {
+                kept.push(dir.join(name));
+            } else {
+                leftovers.push(dir.join(name));
+            }
+        }
+        Ok((leftovers, kept))
     }
 
     /// Deletes the leftovers of `report` that no running abovo owns: each is
     /// tried under the lock of the item it belongs to (the item itself, the
-    /// output of a `-check` copy, the outputs of a `.drv.chroot`); temporary
-    /// names carry the pid of their process. Returns what was deleted.
+    /// outputs of a `.drv.chroot`); temporary names carry the pid of their
+    /// process. Then deletes the lock files nobody holds (those of killed
+    /// processes). Kept trees are left alone. Returns what was deleted.
     pub fn remove_leftovers(&self, report: &VerifyReport) -> Result<Vec<PathBuf>, StoreError> {
         let mut removed = Vec::new();
         for leftover in &report.leftovers {
             let Some(name) = leftover.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            let owners = self.leftover_owners(name);
-            let Some(owners) = owners else {
+            let Some(owners) = self.leftover_owners(name) else {
                 continue;
             };
-            let lock_paths: Vec<PathBuf> = owners.iter().map(|p| self.real_path(p)).collect();
-            let Some(_locks) = PathLocks::lock(lock_paths.iter().map(PathBuf::as_path), Wait::Try)?
-            else {
-                continue;
-            };
-            // Under the lock, the item may have become valid meanwhile.
-            if let Ok(p) = StorePath::from_base_name(name)
-                && self.is_valid(&p)?
-            {
-                continue;
+            if self.delete_under_locks(leftover, &owners)? {
+                removed.push(leftover.clone());
             }
-            fsutil::delete_path(leftover)?;
-            removed.push(leftover.clone());
+        }
+        self.remove_free_lock_files()?;
+        Ok(removed)
+    }
+
+    /// Deletes the trees `build --keep-failed` kept (`<out>-check` and the
+    /// unregistered later round of `--rounds`), each under the lock of its
+    /// output so that a build running now is not disturbed. Returns what
+    /// was deleted.
+    pub fn remove_kept(&self, report: &VerifyReport) -> Result<Vec<PathBuf>, StoreError> {
+        let mut removed = Vec::new();
+        for kept in &report.kept {
+            let Some(name) = kept.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let owner = check_stem(name).unwrap_or(name);
+            let Ok(owner) = StorePath::from_base_name(owner) else {
+                continue;
+            };
+            if self.delete_under_locks(kept, &[owner])? {
+                removed.push(kept.clone());
+            }
         }
         Ok(removed)
+    }
+
+    /// Deletes `path` while holding the locks of `owners` (none: at once),
+    /// unless one is taken or `path` became a valid item meanwhile. The
+    /// lock files are deleted on release. Returns whether it was deleted.
+    fn delete_under_locks(&self, path: &Path, owners: &[StorePath]) -> Result<bool, StoreError> {
+        let lock_paths: Vec<PathBuf> = owners.iter().map(|p| self.real_path(p)).collect();
+        let Some(mut locks) = PathLocks::lock(lock_paths.iter().map(PathBuf::as_path), Wait::Try)?
+        else {
+            return Ok(false);
+        };
+        locks.set_delete(true);
+        if let Some(name) = path.file_name().and_then(|n| n.to_str())
+            && let Ok(p) = StorePath::from_base_name(name)
+            && self.is_valid(&p)?
+        {
+            return Ok(false);
+        }
+        fsutil::delete_path(path)?;
+        Ok(true)
+    }
+
+    /// Deletes every `*.lock` file of the store directory whose lock is
+    /// free: a lock file outlives its holder only when that process was
+    /// killed. A process waiting on one sees it marked stale and retries
+    /// ([`super::lock`]).
+    fn remove_free_lock_files(&self) -> Result<(), StoreError> {
+        let dir = Path::new(self.store_dir().as_str());
+        for entry in std::fs::read_dir(dir).map_err(io_err(dir, "list"))? {
+            let entry = entry.map_err(io_err(dir, "list"))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(locked) = name.strip_suffix(".lock") else {
+                continue;
+            };
+            let target = dir.join(locked);
+            if let Some(mut lock) = PathLocks::lock([target.as_path()], Wait::Try)? {
+                lock.set_delete(true);
+            }
+        }
+        Ok(())
     }
 
     /// The items whose locks guard a leftover; `None` when it is in use or
@@ -300,11 +384,100 @@ impl LocalStore {
             let drv = self.read_derivation(&drv_path).ok()?;
             return drv.outputs.values().map(|o| o.path.clone()).collect();
         }
-        if let Some(out) = name.strip_suffix("-check")
-            && let Ok(p) = StorePath::from_base_name(out)
-        {
-            return Some(vec![p]);
-        }
         StorePath::from_base_name(name).ok().map(|p| vec![p])
+    }
+}
+
+/// The output a kept `<out>-check` tree belongs to, when `name` is one.
+fn check_stem(name: &str) -> Option<&str> {
+    name.strip_suffix("-check")
+        .filter(|stem| StorePath::from_base_name(stem).is_ok())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+    use crate::store::add::AddMethod;
+    use abovo_store::StoreDir;
+
+    fn names(paths: &[PathBuf]) -> Vec<String> {
+        paths
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn kept_trees_survive_repair_and_no_lock_file_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = StoreDir::new(dir.path().join("store").to_str().unwrap()).unwrap();
+        let store = LocalStore::open(StoreConfig::new(store_dir, None)).unwrap();
+        std::fs::write(dir.path().join("f"), "x").unwrap();
+        let item = store
+            .add_path(&dir.path().join("f"), AddMethod::Flat, None)
+            .unwrap();
+        let real = store.real_path(&item);
+        let root = Path::new(store.store_dir().as_str());
+        let base = item.base_name();
+        // `--check -K`: the other build of a valid output.
+        std::fs::write(root.join(format!("{base}-check")), "y").unwrap();
+        // `--rounds -K`: both rounds, neither registered.
+        let round = "11111111111111111111111111111111-r";
+        std::fs::create_dir(root.join(round)).unwrap();
+        std::fs::create_dir(root.join(format!("{round}-check"))).unwrap();
+        // Leftovers: an output of a killed build, a `-check` whose output
+        // does not exist (a package named `…-check`), a dead temporary.
+        let dead = "22222222222222222222222222222222-x";
+        std::fs::create_dir(root.join(dead)).unwrap();
+        let spell = "33333333333333333333333333333333-spell-check";
+        std::fs::create_dir(root.join(spell)).unwrap();
+        std::fs::create_dir(root.join(".abovo-round-999999999-0")).unwrap();
+        // Lock files of killed processes, and one held now.
+        std::fs::write(root.join(format!("{dead}.lock")), "").unwrap();
+        std::fs::write(root.join(format!("{base}.lock")), "").unwrap();
+        let held_path = root.join("44444444444444444444444444444444-busy");
+        let _held = PathLocks::lock([held_path.as_path()], Wait::Try)
+            .unwrap()
+            .unwrap();
+
+        let report = store.verify(&mut |_, _| {}).unwrap();
+        assert!(report.is_consistent(), "{:?}", report.problems);
+        assert_eq!(
+            names(&report.kept),
+            [
+                round.to_owned(),
+                format!("{round}-check"),
+                format!("{base}-check")
+            ]
+        );
+        assert_eq!(
+            names(&report.leftovers),
+            [".abovo-round-999999999-0", dead, spell]
+        );
+        let removed = store.remove_leftovers(&report).unwrap();
+        assert_eq!(names(&removed), names(&report.leftovers));
+        let after = store.verify(&mut |_, _| {}).unwrap();
+        assert_eq!(after.kept, report.kept, "kept trees survive --repair");
+        assert!(after.leftovers.is_empty());
+        let mut locks: Vec<String> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".lock"))
+            .collect();
+        locks.sort();
+        assert_eq!(
+            locks,
+            ["44444444444444444444444444444444-busy.lock"],
+            "only the lock held now is left"
+        );
+        // Asked for, the kept trees go too (under their outputs' locks).
+        let removed = store.remove_kept(&after).unwrap();
+        assert_eq!(removed, after.kept);
+        let last = store.verify(&mut |_, _| {}).unwrap();
+        assert!(last.kept.is_empty() && last.leftovers.is_empty());
+        assert!(real.exists(), "the valid item stays");
+        assert!(store.is_valid(&item).unwrap());
     }
 }

@@ -31,7 +31,6 @@ pub struct Args {
 
 /// Runs `abovo add`.
 pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
-    let store = args.store.open()?;
     let meta = std::fs::symlink_metadata(&args.path)
         .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", args.path.display()))?;
     if !args.recursive && !std::fs::metadata(&args.path).is_ok_and(|m| m.is_file()) {
@@ -50,6 +49,8 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
     } else {
         AddMethod::Flat
     };
+    // Opened (and created when missing) once the argument looks right.
+    let store = args.store.open()?;
     let path = store.add_path(&args.path, method, args.name.as_deref())?;
     println!("{}", store.display(&path));
     Ok(exit::SUCCESS)

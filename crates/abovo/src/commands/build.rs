@@ -1,6 +1,6 @@
 //! `abovo build DRV…`: realise derivations in the sandbox.
 
-use super::store::{HELPER_SUBCOMMAND, StoreArgs, parse_item};
+use super::store::{HELPER_SUBCOMMAND, StoreArgs, count, parse_item};
 use crate::exit;
 use crate::output::{Context, Format, print_json};
 use abovo_build::LocalStore;
@@ -260,15 +260,21 @@ impl Reporter for CliReporter {
 /// Runs `abovo build`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format.check("build", &[Format::Text, Format::Json])?;
-    let store = args.store.open()?;
+    // The arguments first, then a store that must exist: a build that
+    // cannot start creates nothing.
+    let config = args.store.config()?;
     let mut targets = Vec::new();
     for d in &args.drvs {
-        let p = parse_item(&store, d)?;
+        let p = parse_item(&config.store_dir, d)?;
         if !p.is_derivation() {
-            anyhow::bail!("`{d}` is not a derivation (`.drv`) path");
+            anyhow::bail!(
+                "`{d}` is not a derivation (`.drv`) path\nhint: `abovo build` takes the `.drv` \
+                 path that `abovo derivation add` prints"
+            );
         }
         targets.push(p);
     }
+    let store = args.store.open_existing()?;
     let mut opts = BuildOptions::new(HelperCommand::reexec(HELPER_SUBCOMMAND));
     if let Some(j) = args.jobs {
         opts.jobs = j.max(1);
@@ -342,8 +348,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             names.join(", ")
         };
         ctx.error(&anyhow::anyhow!(
-            "{} derivation(s) not built because `{dependency}` failed: {shown}",
-            names.len()
+            "{} not built because `{dependency}` failed: {shown}",
+            count(names.len(), "derivation", "derivations")
         ));
     }
     if code == exit::SUCCESS {

@@ -41,19 +41,27 @@ pub struct AddArgs {
 /// Runs `abovo derivation`.
 pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
     let DerivationCommand::Add(args) = args.command;
-    let store = args.store.open()?;
+    let store_dir = args.store.config()?.store_dir;
     let text = if args.file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
     } else {
         std::fs::read_to_string(&args.file)
             .with_context(|| format!("cannot read `{}`", args.file.display()))?
     };
-    let (mut drv, name) = Derivation::from_json(store.store_dir(), &text)
+    let (mut drv, name) = Derivation::from_json(&store_dir, &text)
         .with_context(|| format!("`{}` is not a derivation in JSON", args.file.display()))?;
     let name = args
         .name
         .or(name)
         .ok_or_else(|| anyhow::anyhow!("`{}` has no \"name\"; pass --name", args.file.display()))?;
+    // Structural mistakes are refused before a store is created for them.
+    abovo_build::store::add::check_derivation(&drv, &name).map_err(|reason| {
+        anyhow::anyhow!(
+            "cannot add `{}` to the store: it is not a valid derivation: {reason}",
+            args.file.display()
+        )
+    })?;
+    let store = args.store.open()?;
     let path = store
         .add_derivation(&mut drv, &name)
         .with_context(|| format!("cannot add `{}` to the store", args.file.display()))?;

@@ -1,8 +1,9 @@
 //! `abovo diff A B`: compare two store items or trees file by file.
 
+use super::store::count;
 use crate::exit;
-use crate::output::{Context, Format, print_json};
-use abovo_build::diff::{Change, ContentDiff, TreeDiff, diff_trees};
+use crate::output::{Context, Format, print_json, sanitize};
+use abovo_build::diff::{Change, ContentDiff, TreeDiff, bytes, diff_trees};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -43,37 +44,39 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 
 fn print_text(diff: &TreeDiff, brief: bool, ctx: &Context) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
+    // Names, symlink targets and text lines come from the trees, which
+    // anyone may have made: every one goes through `sanitize` so that no
+    // escape sequence reaches the terminal and no newline forges a line.
+    let (old, new) = (
+        sanitize(&diff.old.to_string_lossy()).into_owned(),
+        sanitize(&diff.new.to_string_lossy()).into_owned(),
+    );
     if diff.is_empty() {
-        writeln!(
-            out,
-            "{} and {} are the same",
-            diff.old.display(),
-            diff.new.display()
-        )?;
+        writeln!(out, "{old} and {new} are the same")?;
         return Ok(());
     }
     writeln!(
         out,
-        "{} change(s) from {} to {}",
-        diff.changes.len(),
-        diff.old.display(),
-        diff.new.display()
+        "{} from {old} to {new}",
+        count(diff.changes.len(), "change", "changes")
     )?;
     for c in &diff.changes {
-        writeln!(out, "{}", ctx.style("1", &c.summary()))?;
+        writeln!(out, "{}", ctx.style("1", &sanitize(&c.summary())))?;
         if brief {
             continue;
         }
         if let Change::Content { diff: d, .. } = c {
             match d {
                 ContentDiff::Text { unified } => {
-                    for line in unified.lines() {
+                    // Split on `\n` only: a `\r` before it is content, shown escaped.
+                    for line in unified.split_terminator('\n') {
+                        let safe = sanitize(line);
                         let styled = if line.starts_with('+') && !line.starts_with("+++") {
-                            ctx.style("32", line)
+                            ctx.style("32", &safe)
                         } else if line.starts_with('-') && !line.starts_with("---") {
-                            ctx.style("31", line)
+                            ctx.style("31", &safe)
                         } else {
-                            line.to_owned()
+                            safe.into_owned()
                         };
                         writeln!(out, "    {styled}")?;
                     }
@@ -81,7 +84,7 @@ fn print_text(diff: &TreeDiff, brief: bool, ctx: &Context) -> anyhow::Result<()>
                 ContentDiff::Binary { ranges, more, hex } => {
                     let list: Vec<String> = ranges
                         .iter()
-                        .map(|r| format!("{:#x} ({} byte(s))", r.offset, r.len))
+                        .map(|r| format!("{:#x} ({})", r.offset, bytes(r.len)))
                         .collect();
                     writeln!(
                         out,
@@ -89,8 +92,9 @@ fn print_text(diff: &TreeDiff, brief: bool, ctx: &Context) -> anyhow::Result<()>
                         list.join(", "),
                         if *more { ", and more" } else { "" }
                     )?;
+                    // Hex rows show only printable ASCII; sanitised anyway.
                     for line in hex.lines() {
-                        writeln!(out, "    {line}")?;
+                        writeln!(out, "    {}", sanitize(line))?;
                     }
                 }
             }

@@ -39,8 +39,9 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
             (dir.clone(), args.item.clone(), base)
         }
         None => {
-            let store = args.store.open()?;
-            let drv = deriver(&store, &args.item)?;
+            let item = parse_item(&args.store.config()?.store_dir, &args.item)?;
+            let store = args.store.open_existing()?;
+            let drv = deriver(&store, &args.item, item)?;
             (store.log_dir(), store.display(&drv), drv.base_name())
         }
     };
@@ -76,8 +77,11 @@ fn drv_base_name(item: &str) -> anyhow::Result<String> {
 }
 
 /// The derivation of `item`: itself, or the deriver the database records.
-fn deriver(store: &abovo_build::LocalStore, item: &str) -> anyhow::Result<StorePath> {
-    let path = parse_item(store, item)?;
+fn deriver(
+    store: &abovo_build::LocalStore,
+    item: &str,
+    path: StorePath,
+) -> anyhow::Result<StorePath> {
     if path.is_derivation() {
         return Ok(path);
     }

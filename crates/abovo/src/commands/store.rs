@@ -32,8 +32,8 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens (creating if needed) the store.
-    pub fn open(&self) -> anyhow::Result<LocalStore> {
+    /// Where the store is (nothing is opened or created).
+    pub fn config(&self) -> anyhow::Result<StoreConfig> {
         let dir = match &self.store_dir {
             Some(d) => d.clone(),
             None => abovo_build::store::default_store_dir()
@@ -44,7 +44,13 @@ impl StoreArgs {
                 .into_owned(),
         };
         let store_dir = StoreDir::new(&dir)?;
-        let config = StoreConfig::new(store_dir, self.state_dir.clone());
+        Ok(StoreConfig::new(store_dir, self.state_dir.clone()))
+    }
+
+    /// Opens the store, creating it when missing: for the commands that
+    /// add to it (`add`, `derivation add`).
+    pub fn open(&self) -> anyhow::Result<LocalStore> {
+        let config = self.config()?;
         LocalStore::open(config.clone()).with_context(|| {
             format!(
                 "cannot open the store `{}` (state in `{}`)",
@@ -53,17 +59,67 @@ impl StoreArgs {
             )
         })
     }
+
+    /// Opens a store that exists, creating nothing: for the commands that
+    /// read it, or build what it holds (a command that fails must not
+    /// leave a new store behind).
+    pub fn open_existing(&self) -> anyhow::Result<LocalStore> {
+        let config = self.config()?;
+        match LocalStore::open_existing(config.clone()) {
+            Ok(store) => Ok(store),
+            Err(e @ abovo_build::StoreError::NoStore { .. }) => Err(e.into()),
+            Err(e) => Err(anyhow::Error::new(e).context(format!(
+                "cannot open the store `{}` (state in `{}`)",
+                config.store_dir,
+                config.state_dir.display()
+            ))),
+        }
+    }
 }
 
 /// Parses a store path argument: an absolute path in the store, or a path
-/// inside an item (`…/bin/sh` means its item).
-pub fn parse_item(store: &LocalStore, arg: &str) -> anyhow::Result<StorePath> {
-    let arg = arg.trim_end_matches('/');
-    let (item, _) = store
-        .store_dir()
-        .parse_prefix(arg)
-        .map_err(|e| anyhow::anyhow!("`{arg}` is not in the store `{}`: {e}", store.store_dir()))?;
-    Ok(item)
+/// inside an item (`…/bin/sh` means its item). The error says what was
+/// expected, once.
+pub fn parse_item(store_dir: &StoreDir, arg: &str) -> anyhow::Result<StorePath> {
+    let trimmed = arg.trim_end_matches('/');
+    // A relative path that exists (`./store/…-x.drv`) means the same as
+    // its absolute form; symlinks are not resolved (a store path is a name).
+    let absolute = if !trimmed.starts_with('/') && std::path::Path::new(trimmed).exists() {
+        std::env::current_dir()
+            .ok()
+            .map(|cwd| cwd.join(trimmed.trim_start_matches("./")))
+            .and_then(|p| p.to_str().map(str::to_owned))
+    } else {
+        None
+    };
+    let trimmed = absolute.as_deref().unwrap_or(trimmed);
+    match store_dir.parse_prefix(trimmed) {
+        Ok((item, _)) => Ok(item),
+        Err(abovo_store::store_path::StorePathError::NotInStore { .. }) => {
+            let hint = if trimmed.starts_with('/') {
+                format!(
+                    "store paths here start with `{store_dir}/`; --store-dir or ABOVO_STORE_DIR \
+                     choose another store"
+                )
+            } else {
+                format!(
+                    "give the absolute path of an item, `{store_dir}/<hash>-<name>` (a \
+                     derivation's is printed by `abovo derivation add`)"
+                )
+            };
+            anyhow::bail!("`{arg}` is not in the store `{store_dir}`\nhint: {hint}")
+        }
+        Err(e) => anyhow::bail!("`{arg}` is not a store path: {e}"),
+    }
+}
+
+/// `1 item`, `2 items`: a count with its noun.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// Work with abovo's own store.
@@ -88,10 +144,17 @@ pub enum StoreCommand {
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// Repair: rebuild corrupt or missing items that have a valid
-    /// derivation, forget missing items nothing refers to, and delete the
-    /// leftovers of interrupted work that no running abovo owns.
+    /// derivation, forget missing items nothing refers to, delete the
+    /// leftovers of interrupted work and the lock files that no running
+    /// abovo owns, and the build directories of killed builds (in
+    /// $TMPDIR/abovo-builds-UID). Trees kept by `build -K` stay.
     #[arg(long)]
     pub repair: bool,
+    /// Delete the trees that `abovo build --keep-failed` kept on purpose:
+    /// OUT-check (the other build of a differing output) and the
+    /// unregistered later round of --rounds.
+    #[arg(long)]
+    pub remove_check: bool,
     /// Output format: text or json.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -125,15 +188,20 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 fn info(args: InfoArgs, _ctx: &Context) -> anyhow::Result<u8> {
     args.format
         .check("store info", &[Format::Text, Format::Json])?;
-    let store = args.store.open()?;
+    let config = args.store.config()?;
+    let paths = args
+        .paths
+        .iter()
+        .map(|p| parse_item(&config.store_dir, p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let store = args.store.open_existing()?;
     let mut items = Vec::new();
-    for p in &args.paths {
-        let path = parse_item(&store, p)?;
-        let info = store.path_info(&path)?.ok_or_else(|| {
-            anyhow::anyhow!("`{}` is not valid in this store", store.display(&path))
+    for path in &paths {
+        let info = store.path_info(path)?.ok_or_else(|| {
+            anyhow::anyhow!("`{}` is not valid in this store", store.display(path))
         })?;
         items.push(serde_json::json!({
-            "path": store.display(&path),
+            "path": store.display(path),
             "narHash": info.nar_hash.to_nix32_string(),
             "narHashBase16": info.nar_hash.to_db_string(),
             "narSize": info.nar_size,
@@ -163,16 +231,31 @@ fn info(args: InfoArgs, _ctx: &Context) -> anyhow::Result<u8> {
     Ok(exit::SUCCESS)
 }
 
+/// What `store verify` changed.
+#[derive(Default)]
+struct Removals {
+    repaired: Vec<String>,
+    leftovers: Vec<PathBuf>,
+    kept: Vec<PathBuf>,
+    build_dirs: Vec<PathBuf>,
+}
+
 fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
     args.format
         .check("store verify", &[Format::Text, Format::Json])?;
-    let store = args.store.open()?;
+    let store = args.store.open_existing()?;
     let mut report = store.verify(&mut |_, _| {})?;
-    let mut repaired: Vec<String> = Vec::new();
-    let mut removed: Vec<PathBuf> = Vec::new();
+    let mut done = Removals::default();
     if args.repair {
-        removed = store.remove_leftovers(&report)?;
-        repaired = repair(&store, &report, ctx)?;
+        done.leftovers = store.remove_leftovers(&report)?;
+        let tmp = BuildOptions::new(HelperCommand::reexec(HELPER_SUBCOMMAND)).tmp_dir;
+        done.build_dirs = abovo_build::build::build_dir::reclaim(&tmp)?;
+        done.repaired = repair(&store, &report, ctx)?;
+    }
+    if args.remove_check {
+        done.kept = store.remove_kept(&report)?;
+    }
+    if args.repair || args.remove_check {
         report = store.verify(&mut |_, _| {})?;
     }
     if args.format == Format::Json {
@@ -183,11 +266,14 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
             "consistent": report.is_consistent(),
             "problems": report.problems,
             "leftovers": report.leftovers,
-            "repaired": repaired,
-            "removed": removed,
+            "kept": report.kept,
+            "repaired": done.repaired,
+            "removedLeftovers": done.leftovers,
+            "removedKept": done.kept,
+            "removedBuildDirectories": done.build_dirs,
         }))?;
     } else {
-        print_text(&store, &report, &repaired, &removed, ctx);
+        print_text(&store, &report, &done, ctx);
     }
     Ok(if report.is_consistent() {
         exit::SUCCESS
@@ -196,36 +282,47 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
     })
 }
 
-fn print_text(
-    store: &LocalStore,
-    report: &VerifyReport,
-    repaired: &[String],
-    removed: &[PathBuf],
-    ctx: &Context,
-) {
-    for p in repaired {
+fn print_text(store: &LocalStore, report: &VerifyReport, done: &Removals, ctx: &Context) {
+    for p in &done.repaired {
         println!("repaired: {p}");
     }
-    for p in removed {
+    for p in &done.leftovers {
         println!("removed leftover: {}", p.display());
+    }
+    for p in &done.build_dirs {
+        println!("removed stale build directory: {}", p.display());
+    }
+    for p in &done.kept {
+        println!("removed kept tree: {}", p.display());
     }
     for p in &report.problems {
         println!("{} {p}", ctx.style("1;31", "problem:"));
     }
+    for p in &report.kept {
+        println!("kept: {}", p.display());
+    }
+    if !report.kept.is_empty() {
+        ctx.note(&format!(
+            "{} kept by `abovo build --keep-failed` to examine a difference (not registered, \
+             harmless; `abovo diff` compares them, `--remove-check` deletes them)",
+            count(report.kept.len(), "tree is", "trees are")
+        ));
+    }
     if !report.leftovers.is_empty() {
         ctx.note(&format!(
-            "{} leftover(s) of interrupted work in the store directory (not registered, harmless; `--repair` deletes them)",
-            report.leftovers.len()
+            "{} of interrupted work in the store directory (not registered, harmless; \
+             `--repair` deletes them)",
+            count(report.leftovers.len(), "leftover", "leftovers")
         ));
     }
     let verdict = if report.is_consistent() {
         ctx.style("1;32", "consistent")
     } else {
-        ctx.style("1;31", &format!("{} problem(s)", report.problems.len()))
+        ctx.style("1;31", &count(report.problems.len(), "problem", "problems"))
     };
     println!(
-        "checked {} item(s) in {}: {verdict}",
-        report.checked,
+        "checked {} in {}: {verdict}",
+        count(report.checked, "item", "items"),
         store.store_dir()
     );
 }

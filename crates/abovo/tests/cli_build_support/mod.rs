@@ -47,8 +47,12 @@ impl TestStore {
             .prefix("abovo-test-")
             .tempdir_in("/tmp")
             .unwrap();
+        // Build directories go here, not in the shared /tmp: whatever a
+        // test leaves (a killed build, a kept directory) goes with it.
+        std::fs::create_dir(dir.path().join("tmp")).unwrap();
         if let Some(u) = as_user {
             std::os::unix::fs::chown(dir.path(), Some(u), Some(u)).unwrap();
+            std::os::unix::fs::chown(dir.path().join("tmp"), Some(u), Some(u)).unwrap();
         }
         let store = dir.path().join("store");
         TestStore {
@@ -64,6 +68,33 @@ impl TestStore {
         self.dir.path().join("var/abovo")
     }
 
+    /// `TMPDIR` of every abovo this test runs.
+    pub fn tmp(&self) -> PathBuf {
+        self.dir.path().join("tmp")
+    }
+
+    /// The build area of the user abovo runs as (`$TMPDIR/abovo-builds-UID`),
+    /// where the directories of running builds are.
+    pub fn build_area(&self) -> PathBuf {
+        let uid = self.as_user.unwrap_or_else(|| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self").unwrap().uid()
+        });
+        self.tmp().join(format!("abovo-builds-{uid}"))
+    }
+
+    /// The entries of a directory (empty when it does not exist), sorted.
+    pub fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// `abovo ARGS` against this store.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_abovo"));
@@ -71,6 +102,7 @@ impl TestStore {
             .env("ABOVO_STORE_DIR", &self.store)
             .env_remove("ABOVO_STATE_DIR")
             .env("HOME", self.dir.path())
+            .env("TMPDIR", self.tmp())
             .env("NO_COLOR", "1")
             .current_dir(self.dir.path());
         if let Some(u) = self.as_user {

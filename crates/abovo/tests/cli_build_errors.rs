@@ -1,0 +1,215 @@
+//! What the store commands say when something is wrong, and what they leave
+//! behind: commands that only read never create a store, errors say each
+//! thing once with the right hint, and structurally invalid derivations are
+//! refused when they are added.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod cli_build_support;
+
+use cli_build_support::{TestStore, builtin_drv, sha256_hex};
+use serde_json::json;
+use std::path::Path;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `abovo ARGS` with HOME in a fresh directory and no store variable, so
+/// that the default store would be `$HOME/.local/share/abovo/store`.
+fn in_empty_home(home: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_abovo"))
+        .args(args)
+        .env("HOME", home)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("ABOVO_STORE_DIR")
+        .env_remove("ABOVO_STATE_DIR")
+        .env("TMPDIR", home)
+        .env("NO_COLOR", "1")
+        .current_dir(home)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn commands_that_only_read_create_no_store() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(h.join("a"), "1\n").unwrap();
+    std::fs::write(h.join("b"), "2\n").unwrap();
+    let default = h.join(".local/share/abovo");
+    let foreign = "/tmp/elsewhere/3zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-x.drv";
+    let cases: [&[&str]; 7] = [
+        &["build", foreign],
+        &["build", "hello"],
+        &["log", "hello"],
+        &["store", "verify"],
+        &["store", "verify", "--repair"],
+        &["store", "info", foreign],
+        &["diff", "a", "b"],
+    ];
+    for args in cases {
+        let out = in_empty_home(h, args);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            !default.exists(),
+            "`abovo {}` created {}",
+            args.join(" "),
+            default.display()
+        );
+    }
+    // A store path of the default store that is not there: the error says
+    // there is no store, and still nothing is created.
+    let store = default.join("store");
+    let absent = format!("{}/3zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-x.drv", store.display());
+    let out = in_empty_home(h, &["build", &absent]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("there is no store at"), "{err}");
+    assert!(
+        err.contains("`abovo add` and `abovo derivation add` create one"),
+        "{err}"
+    );
+    assert!(!default.exists());
+    // An invalid derivation is refused before a store is made for it.
+    std::fs::write(
+        h.join("none.json"),
+        r#"{"name": "none", "outputs": {}, "system": "x86_64-linux", "builder": "/bin/sh"}"#,
+    )
+    .unwrap();
+    let out = in_empty_home(h, &["derivation", "add", "none.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!default.exists());
+    // Adding creates it.
+    let out = in_empty_home(h, &["add", "a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(default.join("store").is_dir());
+    assert!(default.join("var/abovo/db/db.sqlite").is_file());
+}
+
+#[test]
+fn errors_say_each_thing_once_with_the_right_hint() {
+    let t = TestStore::new();
+    let file = t.write("f", b"x");
+    t.ok(&["add", file.to_str().unwrap()]);
+    let store = t.store.to_str().unwrap();
+    // Not a path of this store: said once, with a hint.
+    for cmd in ["build", "log"] {
+        let out = t.run(&[cmd, "hello"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert_eq!(
+            err.matches("is not in the store").count(),
+            1,
+            "{cmd}: said once: {err}"
+        );
+        assert!(
+            err.starts_with(&format!(
+                "abovo: error: `hello` is not in the store `{store}`\nhint: "
+            )),
+            "{err}"
+        );
+    }
+    // A `.drv` that is not in the store: added with `derivation add`.
+    let absent = format!("{store}/3zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-x.drv");
+    let out = t.run(&["build", &absent]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("abovo derivation add"), "{err}");
+    assert!(!err.contains("`abovo add`"), "{err}");
+    // Not a derivation at all.
+    let item = t.ok(&["add", file.to_str().unwrap()]);
+    let out = t.run(&["build", item.trim()]);
+    let err = stderr(&out);
+    assert!(err.contains("is not a derivation (`.drv`) path"), "{err}");
+    // A relative path in the store means its absolute path.
+    let rel = format!(
+        "store/{}",
+        Path::new(item.trim())
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    let out = t.run(&["store", "info", &rel]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn structurally_invalid_derivations_are_refused_at_add_time() {
+    let t = TestStore::new();
+    let file = t.write("f", b"x");
+    t.ok(&["add", file.to_str().unwrap()]);
+    let add = |j: serde_json::Value| {
+        let p = t.write("bad.json", serde_json::to_string(&j).unwrap().as_bytes());
+        t.run(&["derivation", "add", p.to_str().unwrap()])
+    };
+    let base = json!({"name": "x", "system": "x86_64-linux", "builder": "/bin/sh"});
+    let with = |extra: serde_json::Value| {
+        let mut j = base.clone();
+        cli_build_support::merge(&mut j, extra);
+        j
+    };
+    let sha = sha256_hex(b"x");
+    let cases = [
+        (with(json!({"outputs": {}})), "it has no outputs"),
+        (
+            with(json!({"outputs": {"out": {}, "bad name": {}}})),
+            "output name `bad name` is invalid",
+        ),
+        (
+            with(json!({"outputs": {"lib": {"hashAlgo": "sha256", "hash": sha}}})),
+            "its output `lib` has a hash",
+        ),
+        (
+            with(json!({"outputs": {"out": {"hashAlgo": "sha256", "hash": sha}, "doc": {}}})),
+            "only a derivation whose one output is `out` can be fixed-output",
+        ),
+        (
+            with(json!({"outputs": {"out": {}}, "builder": ""})),
+            "its builder is empty",
+        ),
+        (
+            with(json!({"outputs": {"out": {}}, "system": ""})),
+            "its system is empty",
+        ),
+        (
+            with(json!({"outputs": {"out": {}}, "builder": "builtin:download"})),
+            "only for a fixed-output derivation",
+        ),
+        // An unquoted URL: said in words, not as a Debug dump.
+        (
+            builtin_drv(
+                "download",
+                "x",
+                "sha256",
+                &sha,
+                json!({"url": "file:///tmp/x.tar.gz"}),
+            ),
+            "`url` must be a Scheme string in double quotes, such as \"https://",
+        ),
+    ];
+    for (j, want) in cases {
+        let out = add(j.clone());
+        assert_eq!(out.status.code(), Some(2), "{j}");
+        let err = stderr(&out);
+        assert!(err.contains("is not a valid derivation: "), "{err}");
+        assert!(err.contains(want), "{want:?} not in {err}");
+        assert!(!err.contains("Sym(\""), "{err}");
+    }
+    let out = add(builtin_drv(
+        "download",
+        "x",
+        "sha256",
+        &sha,
+        json!({"url": "file:///tmp/x.tar.gz"}),
+    ));
+    assert!(
+        stderr(&out).contains("but it is the symbol `file:///tmp/x.tar.gz` (a bare word"),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing was added: the store holds the one file.
+    let j: serde_json::Value =
+        serde_json::from_str(&t.ok(&["store", "verify", "-f", "json"])).unwrap();
+    assert_eq!(j["checked"], 1, "{j}");
+}
