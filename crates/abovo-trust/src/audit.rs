@@ -342,11 +342,12 @@ pub fn audit(
         core.fill(0);
     }
     let in_core = |b: usize| core[b / 64] >> (b % 64) & 1 == 1;
+    let package_labels: Vec<String> = packages.iter().map(AuditPackage::label).collect();
     let make = |b: usize| {
         let (f, c) = &classified[binaries[b]];
         let mut l: Vec<String> = leaves[b]
             .iter()
-            .map(|&i| packages[i as usize].label())
+            .map(|&i| package_labels[i as usize].clone())
             .collect();
         l.sort_unstable();
         l.dedup();
@@ -388,7 +389,7 @@ pub fn audit(
     ranked.sort_by(|a, b| {
         b.0.cmp(&a.0)
             .then(b.1.cmp(&a.1))
-            .then(packages[a.3].label().cmp(&packages[b.3].label()))
+            .then(package_labels[a.3].cmp(&package_labels[b.3]))
     });
     ranked.truncate(top);
     let largest: Vec<TrustBase> = ranked
@@ -408,7 +409,7 @@ pub fn audit(
             beyond_core.sort_unstable();
             beyond_core.dedup();
             TrustBase {
-                package: p.label(),
+                package: package_labels[pi].clone(),
                 derivation: g.display_path(p.node),
                 binary_seeds: n,
                 known_bytes: bytes,

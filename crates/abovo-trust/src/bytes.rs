@@ -13,8 +13,8 @@
 //!   database (`--db`) records;
 //! - an input source with no recorded hash is accepted only when its store
 //!   path follows from its content, as the daemon computes the path of an
-//!   item added without references (`add-to-store`, recursive or flat, or
-//!   `add-text-to-store`).
+//!   item it adds (`add-to-store`, recursive or flat; `add-text-to-store`
+//!   with no references, or with the store paths the text mentions).
 //!
 //! A regular file in a seed directory is NAR-hashed both as it is and with
 //! its executable bit flipped: a download does not carry the mode of the
@@ -189,7 +189,7 @@ impl RejectedFile {
             Rejection::StorePathMismatch {
                 expected, actual, ..
             } => format!(
-                "`{file}` is not this seed: no hash of the seed is recorded, and its content gives {actual}, not {expected}"
+                "`{file}` is not this seed as far as can be told: no hash of the seed is recorded (--db gives them), and its content gives {actual}, not {expected}"
             ),
             Rejection::Unreadable { error } => format!("`{file}` cannot be checked: {error}"),
         }
@@ -224,6 +224,32 @@ pub struct Candidate {
 /// the weakest: seeds for different systems share it); then the seed's own
 /// store path when `use_store`.
 pub fn candidates(facts: &SeedFacts, seed_dirs: &[PathBuf], use_store: bool) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    if !seed_dirs.is_empty() {
+        let names = seed_dir_names(facts);
+        for dir in seed_dirs {
+            for n in &names {
+                let c = Candidate {
+                    path: dir.join(n),
+                    in_seed_dir: true,
+                };
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    if use_store {
+        out.push(Candidate {
+            path: PathBuf::from(&facts.store_path),
+            in_seed_dir: false,
+        });
+    }
+    out
+}
+
+/// The names a seed may have in a seed directory, in lookup order.
+fn seed_dir_names(facts: &SeedFacts) -> Vec<String> {
     let base = facts.base_name();
     let mut names: Vec<String> = vec![base.to_owned()];
     if let Some((hash_part, _)) = base.split_once('-') {
@@ -240,25 +266,7 @@ pub fn candidates(facts: &SeedFacts, seed_dirs: &[PathBuf], use_store: bool) -> 
     // A name is one path component: nothing from a derivation may walk out
     // of the seed directory.
     names.retain(|n| !n.is_empty() && !n.contains('/') && n != "." && n != "..");
-    let mut out: Vec<Candidate> = Vec::new();
-    for dir in seed_dirs {
-        for n in &names {
-            let c = Candidate {
-                path: dir.join(n),
-                in_seed_dir: true,
-            };
-            if !out.contains(&c) {
-                out.push(c);
-            }
-        }
-    }
-    if use_store {
-        out.push(Candidate {
-            path: PathBuf::from(&facts.store_path),
-            in_seed_dir: false,
-        });
-    }
-    out
+    names
 }
 
 /// Looks for the seed's bytes among its [`candidates`] and checks each that
@@ -406,6 +414,43 @@ fn nar_match(
     }
 }
 
+/// The largest file whose mentioned store paths are tried as text
+/// references: text added to the store is small.
+const MAX_TEXT_SCAN: u64 = 64 << 20;
+
+/// The store paths mentioned in `text` (`<store>/<32 nix32 chars>-<name>`,
+/// up to the first character a store name cannot hold), without
+/// duplicates.
+fn mentioned_store_paths(store: &StoreDir, text: &[u8]) -> Vec<StorePath> {
+    let prefix = format!("{}/", store.as_str());
+    let prefix = prefix.as_bytes();
+    let name_char =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_' | b'?' | b'=');
+    let mut out: Vec<StorePath> = Vec::new();
+    let mut at = 0;
+    while let Some(i) = text[at..]
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .map(|i| at + i)
+    {
+        let start = i + prefix.len();
+        let end = text[start..]
+            .iter()
+            .position(|&b| !name_char(b))
+            .map_or(text.len(), |n| start + n);
+        at = start;
+        let Ok(base) = std::str::from_utf8(&text[start..end]) else {
+            continue;
+        };
+        if let Ok(p) = StorePath::from_base_name(base) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// Checks one file or tree against what the seed must hash to; on success,
 /// how it was verified and its SHA-256 NAR hash (as the store item would
 /// have it) when that was computed. `either_mode`: a regular file's
@@ -466,14 +511,26 @@ pub fn check(
             if ok {
                 return Ok((Verified::StorePath, Some(n)));
             }
-            // A single file may also have been added flat, or as text.
-            if std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            // A single file may also have been added flat, or as text: with
+            // no references, or referring to the store paths it mentions
+            // (a builder script refers to what it names).
+            if let Some(meta) = std::fs::metadata(path).ok().filter(|m| m.is_file()) {
                 let flat = flat_hash(path, HashAlgo::Sha256)?;
                 let mut digest = [0u8; 32];
                 digest.copy_from_slice(flat.digest());
                 let as_flat = store.make_fixed_output_path(name, false, &flat);
                 let as_text = store.make_text_path_from_hash(name, &digest, []);
-                if as_flat.as_ref() == Ok(want) || as_text.as_ref() == Ok(want) {
+                let mut matches = as_flat.as_ref() == Ok(want) || as_text.as_ref() == Ok(want);
+                if !matches && meta.len() <= MAX_TEXT_SCAN {
+                    let text = std::fs::read(path).map_err(unreadable)?;
+                    let refs = mentioned_store_paths(store, &text);
+                    matches = !refs.is_empty()
+                        && store
+                            .make_text_path_from_hash(name, &digest, &refs)
+                            .as_ref()
+                            == Ok(want);
+                }
+                if matches {
                     // The store item is then a non-executable regular file.
                     let plain = match nar_hashes(path, HashAlgo::Sha256, true)? {
                         (_, Some(flipped)) if is_executable(path) => flipped,
@@ -641,6 +698,38 @@ mod tests {
             false,
         );
         assert!(l.found.is_some());
+        // A builder script refers to the store paths it names.
+        let lib = StorePath::from_base_name("0a9wqyxa0cg4cx1rj3d1cxjgyqiqmfdi-lib-1.0").unwrap();
+        let guile =
+            StorePath::from_base_name("1b9wqyxa0cg4cx1rj3d1cxjgyqiqmfdi-guile-3.0").unwrap();
+        let script = format!(
+            "(begin (use-modules (guix build utils)) (system* \"{0}/bin/guile\" \"{1}/lib\" \"{0}\"))\n",
+            store.display(&guile),
+            store.display(&lib)
+        );
+        let builder = store
+            .make_text_path("x-builder", script.as_bytes(), [&lib, &guile])
+            .unwrap();
+        std::fs::write(dir.path().join(builder.base_name()), &script).unwrap();
+        let fb = facts("x-builder", None, &store.display(&builder));
+        let expect_builder = Expected::StorePath {
+            store: store.clone(),
+            path: builder.clone(),
+        };
+        let l = locate(&fb, &expect_builder, &dirs, false);
+        assert_eq!(l.found.unwrap().verified, Verified::StorePath);
+        assert_eq!(
+            mentioned_store_paths(&store, script.as_bytes()),
+            [guile, lib]
+        );
+        std::fs::write(
+            dir.path().join(builder.base_name()),
+            script.replace("lib\"", "lob\""),
+        )
+        .unwrap();
+        let l = locate(&fb, &expect_builder, &dirs, false);
+        assert!(l.found.is_none());
+        assert!(l.rejected[0].message().contains("--db"));
         // Changed bytes: neither check passes.
         std::fs::write(dir.path().join(path.base_name()), b"(define x 2)\n").unwrap();
         let l = locate(&f, &by_path, &dirs, false);
