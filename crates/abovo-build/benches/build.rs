@@ -77,11 +77,15 @@ fn trivial(b: &Bench) -> StorePath {
         .unwrap_or_else(|e| panic!("cannot add a derivation: {e}"))
 }
 
-fn options() -> BuildOptions {
-    BuildOptions::new(HelperCommand {
+/// Options of a bench build; build directories go to the bench's own
+/// temporary directory, not the shared `/tmp`.
+fn options(b: &Bench) -> BuildOptions {
+    let mut opts = BuildOptions::new(HelperCommand {
         program: PathBuf::from(env!("CARGO_BIN_EXE_abovo-sandbox-helper")),
         args: vec![],
-    })
+    });
+    opts.tmp_dir = b._dir.path().to_owned();
+    opts
 }
 
 fn benches(c: &mut Criterion) {
@@ -91,7 +95,7 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("build");
     group.sample_size(30);
     group.bench_function("trivial_derivation", |bench| {
-        let builder = Builder::new(&b.store, options(), &NoReporter);
+        let builder = Builder::new(&b.store, options(&b), &NoReporter);
         bench.iter_batched(
             || trivial(&b),
             |drv| {
@@ -103,7 +107,7 @@ fn benches(c: &mut Criterion) {
     });
     group.sample_size(10);
     group.bench_function("independent_derivations_20", |bench| {
-        let builder = Builder::new(&b.store, options(), &NoReporter);
+        let builder = Builder::new(&b.store, options(&b), &NoReporter);
         bench.iter_batched(
             || (0..20).map(|_| trivial(&b)).collect::<Vec<_>>(),
             |drvs| {
