@@ -12,6 +12,7 @@ use super::borrowed::{
 use crate::store_path::StoreDir;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 type PResult<T> = Result<T, ParseError>;
 
@@ -295,67 +296,60 @@ impl<'a, 's> Reader<'a, 's> {
         Ok(())
     }
 
+    /// A list whose items have keys (outputs, inputs, sources, the
+    /// environment): its items in the order of the text, and its span. Keys
+    /// out of strictly increasing order make the text not canonical, and a
+    /// repeated key is an error at its second occurrence. `tuple` tells
+    /// that an item's key follows its `(`.
+    fn keyed_list<T, K: Ord + ?Sized>(
+        &mut self,
+        item: impl Fn(&mut Self) -> PResult<T>,
+        key: impl Fn(&T) -> &K,
+        tuple: bool,
+        what: &'static str,
+        show: impl Fn(&K) -> String,
+    ) -> PResult<(Vec<T>, Range<usize>)> {
+        let start = self.pos;
+        let mut items = Vec::new();
+        self.list(|r| {
+            items.push(item(r)?);
+            Ok(())
+        })?;
+        if !items.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+            self.canonical = false;
+            self.reject_repeats(
+                start,
+                items.iter().map(&key),
+                tuple,
+                |r| item(r).map(drop),
+                what,
+                |k| show(k),
+            )?;
+        }
+        Ok((items, start..self.pos))
+    }
+
     fn derivation(mut self) -> PResult<DerivationRef<'a>> {
         let store = self.store;
         self.token(b"Derive(", "`Derive(`")?;
-
-        let start = self.pos;
-        let mut outputs = Vec::new();
-        self.list(|r| {
-            outputs.push(r.output()?);
-            Ok(())
-        })?;
-        let outputs_span = start..self.pos;
-        if !outputs.windows(2).all(|w| w[0].name < w[1].name) {
-            self.canonical = false;
-            self.reject_repeats(
-                start,
-                outputs.iter().map(|o| &o.name),
-                true,
-                |r| r.output().map(drop),
-                "output",
-                |k| k.to_string(),
-            )?;
-        }
+        let (outputs, outputs_span) =
+            self.keyed_list(Self::output, |o| &*o.name, true, "output", str::to_owned)?;
         self.byte(b',', "`,`")?;
-
-        let start = self.pos;
-        let mut input_derivations = Vec::new();
-        self.list(|r| {
-            input_derivations.push(r.input_derivation()?);
-            Ok(())
-        })?;
-        let inputs_span = start..self.pos;
-        if !input_derivations.windows(2).all(|w| w[0].path < w[1].path) {
-            self.canonical = false;
-            self.reject_repeats(
-                start,
-                input_derivations.iter().map(|i| &i.path),
-                true,
-                |r| r.input_derivation().map(drop),
-                "input derivation",
-                |k| k.display(store),
-            )?;
-        }
+        let (input_derivations, inputs_span) = self.keyed_list(
+            Self::input_derivation,
+            |i| &i.path,
+            true,
+            "input derivation",
+            |k| k.display(store),
+        )?;
         self.byte(b',', "`,`")?;
-
-        let start = self.pos;
-        let mut input_sources = Vec::new();
-        self.list(|r| {
-            input_sources.push(r.path("input source")?);
-            Ok(())
-        })?;
-        if !input_sources.windows(2).all(|w| w[0] < w[1]) {
-            self.canonical = false;
-            self.reject_repeats(
-                start,
-                input_sources.iter(),
-                false,
-                |r| r.path("input source").map(drop),
-                "input source",
-                |k| k.display(store),
-            )?;
-        }
+        let (input_sources, _) = self.keyed_list(
+            |r| r.path("input source"),
+            |p| p,
+            false,
+            "input source",
+            |k| k.display(store),
+        )?;
         self.byte(b',', "`,`")?;
         let system = self.text("system")?;
         self.byte(b',', "`,`")?;
@@ -375,23 +369,13 @@ impl<'a, 's> Reader<'a, 's> {
         };
         self.byte(b',', "`,`")?;
 
-        let start = self.pos;
-        let mut environment = Vec::new();
-        self.list(|r| {
-            environment.push(r.env_var()?);
-            Ok(())
-        })?;
-        if !environment.windows(2).all(|w| w[0].0 < w[1].0) {
-            self.canonical = false;
-            self.reject_repeats(
-                start,
-                environment.iter().map(|(k, _)| k),
-                true,
-                |r| r.env_var().map(drop),
-                "environment variable",
-                |k| String::from_utf8_lossy(k).into_owned(),
-            )?;
-        }
+        let (environment, _) = self.keyed_list(
+            Self::env_var,
+            |(k, _)| &**k,
+            true,
+            "environment variable",
+            |k| String::from_utf8_lossy(k).into_owned(),
+        )?;
         self.byte(b')', "`)`")?;
         if self.pos != self.input.len() {
             return self.fail(
