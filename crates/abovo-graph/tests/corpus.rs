@@ -5,6 +5,15 @@
 //! 1.2.0 slice. When unset, each test prints one line saying it was skipped.
 #![allow(clippy::unwrap_used)]
 
+/// Prints a line that `cargo test` does not capture: the counts a corpus test
+/// checked (or why it was skipped) belong in every CI log.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use abovo_graph::load::{LoadOptions, Silent, read_tarball};
 use abovo_graph::query::{self, Walk};
 use abovo_graph::resolve::resolve;
@@ -21,7 +30,7 @@ fn folder(var: &str) -> Option<PathBuf> {
 }
 
 fn skip(test: &str, var: &str) {
-    println!("skipped {test}: {var} is not set");
+    report!("skipped {test}: {var} is not set");
 }
 
 /// The graph of a corpus folder, with what the folder holds besides the
@@ -60,13 +69,13 @@ fn every_drv_round_trips_and_every_path_recomputes() {
     let bytes: usize = files.iter().map(|f| f.bytes.len()).sum();
     let report = abovo_graph::verify::verify_files(&StoreDir::default(), files, &Silent);
     for m in report.mismatches.iter().take(10) {
-        eprintln!(
+        report!(
             "{}: {}: expected {} actual {}",
             m.drv, m.what, m.expected, m.actual
         );
     }
     for u in report.unchecked.iter().take(10) {
-        eprintln!("unchecked {}: {}", u.drv, u.reason);
+        report!("unchecked {}: {}", u.drv, u.reason);
     }
     assert!(
         report.is_clean(),
@@ -80,7 +89,7 @@ fn every_drv_round_trips_and_every_path_recomputes() {
     assert_eq!(report.drv_paths, 71_817);
     assert_eq!(report.fixed_outputs, 35_359);
     assert_eq!(report.outputs, 77_981);
-    println!(
+    report!(
         "checked {} .drv files ({bytes} bytes): {} byte-exact round trips, {} .drv paths, {} output paths ({} fixed, {} input-addressed) in {} waves",
         report.files,
         report.round_trips,
@@ -118,7 +127,7 @@ fn borrowed_and_owned_reductions_give_the_same_records() {
         differing.len(),
         differing.first()
     );
-    println!(
+    report!(
         "graph records from DerivationRef equal those from the owned Derivation for all {} files",
         files.len()
     );
@@ -143,7 +152,7 @@ fn graphs_match_guix_derivation_graphs() {
     ] {
         let n = resolve(g, name).unwrap();
         let sub = query::subgraph(g, &[n], &Walk::default());
-        println!(
+        report!(
             "{name}: {} nodes, {} edges",
             sub.nodes.len(),
             sub.edges.len()
@@ -200,7 +209,7 @@ fn paths_closures_and_dependents_on_the_corpus() {
         "the first of all shortest paths is the shortest path"
     );
     assert_eq!(query::shortest_path(g, seed, hello, &walk), None);
-    println!(
+    report!(
         "hello -> guile-bootstrap: {} edges, {} shortest paths",
         path.len() - 1,
         all.len()
@@ -244,7 +253,7 @@ fn paths_closures_and_dependents_on_the_corpus() {
         let above = query::reverse_closure(g, &[c]);
         assert!(!above.iter().any(|&y| y != c && g.packages().is_package(y)));
     }
-    println!(
+    report!(
         "ghc@7.10: building {} packages rebuilds {} dependent packages",
         d.covering.len(),
         d.all.len()
@@ -284,7 +293,7 @@ fn snapshot_round_trip_and_built_in_snapshot_match_the_corpus() {
     let t =
         abovo_graph::snapshot::read_trusted(Box::leak(data.clone().into_boxed_slice())).unwrap();
     assert_same(g, &t, false);
-    println!(
+    report!(
         "snapshot: {} bytes (level 3), built-in {} bytes; both equal the corpus graph",
         bytes.len(),
         data.len()
@@ -376,7 +385,7 @@ fn guix_1_2_slice_verifies_and_loads() {
     assert_eq!(g.label(resolve(&g, "hello").unwrap()), "hello-2.10");
     let hello = resolve(&g, "hello").unwrap();
     let sub = query::subgraph(&g, &[hello], &Walk::default());
-    println!(
+    report!(
         "Guix 1.2.0 slice: {} .drv files verified ({} output paths); hello 2.10 graph: {} nodes, {} edges",
         report.files,
         report.outputs,

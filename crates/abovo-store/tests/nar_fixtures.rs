@@ -11,6 +11,15 @@ use abovo_store::nar::{self, ReadErrorKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Prints a line that `cargo test` does not capture, so the fixture count
+/// (or the skip) shows in every CI log.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Outcomes from the README table: file name → valid?
 fn readme_outcomes(dir: &Path) -> BTreeMap<String, bool> {
     let text = std::fs::read_to_string(dir.join("README.md")).expect("the fixtures' README.md");
@@ -135,8 +144,8 @@ fn shared_fixtures_give_the_readme_outcomes() {
     match std::env::var_os("ABOVO_NAR_FIXTURES") {
         Some(dir) => {
             let n = check_dir(Path::new(&dir));
-            println!("checked {n} NAR fixtures in {}", Path::new(&dir).display());
+            report!("checked {n} NAR fixtures in {}", Path::new(&dir).display());
         }
-        None => println!("skipped: ABOVO_NAR_FIXTURES is not set"),
+        None => report!("nar_fixtures: skipped: ABOVO_NAR_FIXTURES is not set"),
     }
 }
