@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# End-to-end timings of the `abovo` binary, as a user runs it: whole
+# processes, page cache warm, measured with hyperfine. These are the numbers
+# BENCHMARKS.md compares with Guix's own commands; the in-process numbers
+# come from the criterion benches (`cargo bench --workspace`).
+#
+# Usage: scripts/bench-cli.sh [CORPUS_DIR]
+#   CORPUS_DIR defaults to $ABOVO_GUIX_CORPUS, then ../shared/data/guix-1.5.0.
+#   Needs hyperfine (`apt install hyperfine` or `cargo install hyperfine`).
+#   Writes one markdown table per group to target/bench-cli/*.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus="${1:-${ABOVO_GUIX_CORPUS:-../shared/data/guix-1.5.0}}"
+command -v hyperfine >/dev/null || {
+  echo "bench-cli: hyperfine is not installed (apt install hyperfine)" >&2
+  exit 2
+}
+
+cargo build --release -p abovo
+abovo="$PWD/target/release/abovo"
+out=target/bench-cli
+mkdir -p "$out"
+
+# The unpacked corpus: 71,817 .drv files in one directory, like a store.
+unpacked="${TMPDIR:-/tmp}/abovo-bench-corpus"
+if [ ! -f "$unpacked/.complete" ]; then
+  rm -rf "$unpacked"
+  mkdir -p "$unpacked"
+  zstd -dc "$corpus/drvs.tar.zst" | tar -x -C "$unpacked"
+  touch "$unpacked/.complete"
+fi
+# Warm the page cache once, so every run reads from memory.
+find "$unpacked" -name '*.drv' -exec cat {} + >/dev/null
+
+run() {
+  local name=$1
+  shift
+  hyperfine -N --warmup 3 --runs "${RUNS:-20}" --export-markdown "$out/$name.md" "$@"
+}
+
+# Queries on the built-in snapshot (issue 3: at least 50x faster than Guix).
+run queries \
+  -n 'graph python-pytorch --format dot' "$abovo graph python-pytorch --format dot" \
+  -n 'path hello guile-bootstrap' "$abovo path hello guile-bootstrap" \
+  -n 'dependents ghc@7.10' "$abovo dependents ghc@7.10" \
+  -n 'closure python-pytorch' "$abovo closure python-pytorch"
+
+# Trust (issue 4: audit under 3 s).
+run trust \
+  -n 'seeds hello' "$abovo seeds hello" \
+  -n 'seeds pandoc' "$abovo seeds pandoc" \
+  -n 'audit (30,574 packages)' "$abovo audit"
+
+# Loading the real data (issue 3: snapshot <= 0.3 s, .drv files <= 1.5 s)
+# and verifying it (issue 2: verify --all under 2 s).
+RUNS=10 run load \
+  -n 'snapshot info (the built-in snapshot file)' "$abovo snapshot info data/guix-1.5.0.abovo-snapshot" \
+  -n 'closure hello from the snapshot file (checked)' "$abovo closure hello --source data/guix-1.5.0.abovo-snapshot" \
+  -n 'closure hello from 71,817 .drv files' "$abovo closure hello --source $unpacked" \
+  -n 'closure hello from drvs.tar.zst' "$abovo closure hello --source $corpus/drvs.tar.zst" \
+  -n 'verify --all (71,817 .drv files)' "$abovo verify --all $unpacked" \
+  -n 'verify --all drvs.tar.zst' "$abovo verify --all $corpus/drvs.tar.zst"
+
+# Peak memory of the whole graph loaded from the .drv files (issue 3: well
+# under 1 GB).
+/usr/bin/time -f 'peak RSS loading 71,817 .drv files: %M KiB' \
+  "$abovo" closure hello --source "$unpacked" >/dev/null
+/usr/bin/time -f 'peak RSS of audit on the built-in snapshot: %M KiB' "$abovo" audit >/dev/null
+
+echo "bench-cli: tables written to $out/"
