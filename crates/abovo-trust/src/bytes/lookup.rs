@@ -1,0 +1,130 @@
+//! Where a seed's bytes may be, and the search through those places.
+//!
+//! The candidates are tried in a fixed order ([`candidates`]): the most
+//! specific names first, since the bare file name is shared by seeds for
+//! different systems. The first candidate whose bytes pass [`check`] wins;
+//! those tried before it that exist are kept as [`RejectedFile`]s.
+
+use super::{Expected, Found, RejectedFile, Rejection, check};
+use crate::classify::SeedFacts;
+use std::path::PathBuf;
+
+/// The outcome of a lookup: the bytes, if any candidate is the seed, and
+/// the candidates that were not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Located {
+    /// The bytes that are the seed.
+    pub found: Option<Found>,
+    /// Candidates that exist but are not the seed.
+    pub rejected: Vec<RejectedFile>,
+}
+
+/// A place where a seed's bytes may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The path.
+    pub path: PathBuf,
+    /// Whether it is in a seed directory (a symbolic link there is
+    /// followed: a seed directory may link to downloads kept elsewhere),
+    /// rather than the seed's own store path (taken as it is).
+    pub in_seed_dir: bool,
+}
+
+/// Where to look for the bytes of a seed, in order: in each seed directory
+/// (in the order given), the store base name (`<hash>-<name>`), the store
+/// hash part, the fixed-output hash (`<nix32>`, `<base16>`,
+/// `<algo>-<base16>`, `<algo>:<nix32>`), then the bare file name (`<name>`,
+/// the weakest: seeds for different systems share it); then the seed's own
+/// store path when `use_store`.
+pub fn candidates(facts: &SeedFacts, seed_dirs: &[PathBuf], use_store: bool) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    if !seed_dirs.is_empty() {
+        let names = seed_dir_names(facts);
+        for dir in seed_dirs {
+            for n in &names {
+                let c = Candidate {
+                    path: dir.join(n),
+                    in_seed_dir: true,
+                };
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    if use_store {
+        out.push(Candidate {
+            path: PathBuf::from(&facts.store_path),
+            in_seed_dir: false,
+        });
+    }
+    out
+}
+
+/// The names a seed may have in a seed directory, in lookup order.
+fn seed_dir_names(facts: &SeedFacts) -> Vec<String> {
+    let base = facts.base_name();
+    let mut names: Vec<String> = vec![base.to_owned()];
+    if let Some((hash_part, _)) = base.split_once('-') {
+        names.push(hash_part.to_owned());
+    }
+    if let Some(f) = &facts.fixed {
+        let h = f.hash;
+        names.push(h.to_nix32());
+        names.push(h.to_base16());
+        names.push(format!("{}-{}", h.algo(), h.to_base16()));
+        names.push(format!("{}:{}", h.algo(), h.to_nix32()));
+    }
+    names.push(facts.name.clone());
+    // A name is one path component: nothing from a derivation may walk out
+    // of the seed directory.
+    names.retain(|n| !n.is_empty() && !n.contains('/') && n != "." && n != "..");
+    names
+}
+
+/// Looks for the seed's bytes among its [`candidates`] and checks each that
+/// exists against `expected`.
+pub fn locate(
+    facts: &SeedFacts,
+    expected: &Expected,
+    seed_dirs: &[PathBuf],
+    use_store: bool,
+) -> Located {
+    let mut located = Located::default();
+    for c in candidates(facts, seed_dirs, use_store) {
+        let Ok(meta) = std::fs::symlink_metadata(&c.path) else {
+            continue;
+        };
+        let path = if c.in_seed_dir && meta.file_type().is_symlink() {
+            match std::fs::canonicalize(&c.path) {
+                Ok(p) => p,
+                Err(e) => {
+                    located.rejected.push(RejectedFile {
+                        file: c.path,
+                        rejection: Rejection::Unreadable {
+                            error: format!("a symbolic link that cannot be followed: {e}"),
+                        },
+                    });
+                    continue;
+                }
+            }
+        } else {
+            c.path.clone()
+        };
+        match check(&path, expected, c.in_seed_dir) {
+            Ok((verified, nar)) => {
+                located.found = Some(Found {
+                    path,
+                    verified,
+                    nar,
+                });
+                break;
+            }
+            Err(rejection) => located.rejected.push(RejectedFile {
+                file: c.path,
+                rejection,
+            }),
+        }
+    }
+    located
+}
