@@ -1,0 +1,63 @@
+//! Comparing two store items or trees file by file (`abovo diff`), and the
+//! explanation of a failed `--check`.
+//!
+//! Both trees are walked in byte order of names, symlinks are never
+//! followed, and every difference is one [`Change`]:
+//!
+//! | change | when |
+//! | --- | --- |
+//! | `added`, `removed` | an entry exists on one side only (its subtree is not listed again) |
+//! | `type` | a file became a directory, a symlink… |
+//! | `mode` | permission bits differ (in a store, the executable bit) |
+//! | `symlink` | a symlink's target differs |
+//! | `content` | a regular file's bytes differ: sizes, and for text a unified diff, for binary data the first differing byte ranges with a hex view of both sides |
+//!
+//! A file is *text* when both sides are valid UTF-8 without NUL bytes and
+//! small enough to diff line by line.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | this one | the error ([`DiffError`]) |
+//! | `report` | what a diff says: [`TreeDiff`], [`Change`], [`ContentDiff`], and their one-line, terminal-safe [`Change::summary`] |
+//! | `walk` | walking both trees in name order ([`diff_trees`], [`diff_items`]) |
+//! | `content` | two regular files: equal, text (a unified diff) or binary |
+//! | `binary` | the differing byte ranges of two streams and the hex view of both sides |
+
+mod binary;
+mod content;
+mod report;
+mod walk;
+
+pub use report::{ByteRange, Change, ContentDiff, Kind, TreeDiff, bytes, escape_controls};
+pub use walk::{diff_items, diff_trees};
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why two trees could not be compared.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiffError {
+    /// A file could not be read.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> DiffError + 'a {
+    move |source| DiffError::Io {
+        path: path.to_owned(),
+        action,
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests;

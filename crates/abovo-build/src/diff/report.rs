@@ -1,0 +1,257 @@
+//! What a diff says: the [`TreeDiff`] of two trees, each [`Change`] in it,
+//! and how a file's bytes differ ([`ContentDiff`]).
+//!
+//! These values serialise to the JSON of `abovo diff` and of a failed
+//! `--check`; [`Change::summary`] is their one-line human form, with every
+//! name that comes from a tree escaped, since anyone may have made it.
+
+use serde::Serialize;
+use std::fs;
+use std::path::PathBuf;
+
+/// The kind of a file-system entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Symlink,
+    /// Anything else (device, FIFO, socket).
+    Other,
+}
+
+impl Kind {
+    pub(super) fn of(meta: &fs::Metadata) -> Kind {
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            Kind::Symlink
+        } else if ft.is_dir() {
+            Kind::Directory
+        } else if ft.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
+        }
+    }
+
+    /// The word used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Directory => "directory",
+            Kind::Symlink => "symlink",
+            Kind::Other => "special file",
+        }
+    }
+}
+
+/// A run of differing bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ByteRange {
+    /// Offset of the first differing byte.
+    pub offset: u64,
+    /// How many bytes in a row differ (up to the end of the shorter file).
+    pub len: u64,
+}
+
+/// How the bytes of a file differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "format", rename_all = "lowercase")]
+pub enum ContentDiff {
+    /// Both sides are text: a unified diff.
+    Text {
+        /// The unified diff, with `---`/`+++` headers.
+        unified: String,
+    },
+    /// Binary data: where the bytes differ.
+    Binary {
+        /// The first differing ranges, in order (at most eight).
+        ranges: Vec<ByteRange>,
+        /// Whether more ranges differ than are listed.
+        more: bool,
+        /// Hex rows of both sides around the first ranges.
+        hex: String,
+    },
+}
+
+/// One difference between the trees. In JSON, `change` names the variant
+/// and the fields are camelCase (`oldSize`, `newSize`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "change",
+    rename_all = "lowercase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Change {
+    /// Only in the second tree.
+    Added {
+        /// Path relative to the tree: empty for the top directory, the
+        /// item's name when the trees are single files (or symlinks).
+        path: String,
+        /// What it is.
+        kind: Kind,
+    },
+    /// Only in the first tree.
+    Removed {
+        /// Path relative to the tree.
+        path: String,
+        /// What it was.
+        kind: Kind,
+    },
+    /// Same name, different kind of entry.
+    Type {
+        /// Path relative to the tree.
+        path: String,
+        /// Kind in the first tree.
+        old: Kind,
+        /// Kind in the second tree.
+        new: Kind,
+    },
+    /// Permission bits differ.
+    Mode {
+        /// Path relative to the tree.
+        path: String,
+        /// Mode in the first tree (`0o7777` bits).
+        old: u32,
+        /// Mode in the second tree.
+        new: u32,
+    },
+    /// A symlink points elsewhere.
+    Symlink {
+        /// Path relative to the tree.
+        path: String,
+        /// Target in the first tree.
+        old: String,
+        /// Target in the second tree.
+        new: String,
+    },
+    /// A regular file's bytes differ.
+    Content {
+        /// Path relative to the tree.
+        path: String,
+        /// Size in the first tree.
+        old_size: u64,
+        /// Size in the second tree.
+        new_size: u64,
+        /// How.
+        #[serde(flatten)]
+        diff: ContentDiff,
+    },
+}
+
+impl Change {
+    /// The path the change is about, relative to the trees.
+    pub fn path(&self) -> &str {
+        match self {
+            Change::Added { path, .. }
+            | Change::Removed { path, .. }
+            | Change::Type { path, .. }
+            | Change::Mode { path, .. }
+            | Change::Symlink { path, .. }
+            | Change::Content { path, .. } => path,
+        }
+    }
+
+    /// A one-line summary, e.g. `binary content differs: bin/hello (1234 → 1240
+    /// bytes)`. File names and symlink targets come from the trees, which
+    /// anyone may have made: control characters in them (escape
+    /// sequences, newlines that would forge a line) are shown escaped, so
+    /// the summary is always one harmless line.
+    pub fn summary(&self) -> String {
+        let shown = |p: &str| {
+            if p.is_empty() {
+                ".".to_owned()
+            } else {
+                escape_controls(p)
+            }
+        };
+        match self {
+            Change::Added { path, kind } => format!("added {}: {}", kind.name(), shown(path)),
+            Change::Removed { path, kind } => format!("removed {}: {}", kind.name(), shown(path)),
+            Change::Type { path, old, new } => format!(
+                "type changed: {} ({} → {})",
+                shown(path),
+                old.name(),
+                new.name()
+            ),
+            Change::Mode { path, old, new } => {
+                format!("mode changed: {} ({old:04o} → {new:04o})", shown(path))
+            }
+            Change::Symlink { path, old, new } => format!(
+                "symlink target changed: {} ({} → {})",
+                shown(path),
+                escape_controls(old),
+                escape_controls(new)
+            ),
+            Change::Content {
+                path,
+                old_size,
+                new_size,
+                diff,
+            } => {
+                let what = match diff {
+                    ContentDiff::Text { .. } => "text",
+                    ContentDiff::Binary { .. } => "binary",
+                };
+                if old_size == new_size {
+                    format!(
+                        "{what} content differs: {} ({})",
+                        shown(path),
+                        bytes(*old_size)
+                    )
+                } else {
+                    format!(
+                        "{what} content differs: {} ({old_size} → {})",
+                        shown(path),
+                        bytes(*new_size)
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// `1 byte`, `2 bytes`.
+pub fn bytes(n: u64) -> String {
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// `text` with every control character but tab shown as a Rust escape
+/// (`\u{1b}`, `\n`): what a terminal may safely print of a name found in
+/// a tree.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The differences between two trees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TreeDiff {
+    /// The first tree.
+    pub old: PathBuf,
+    /// The second tree.
+    pub new: PathBuf,
+    /// Every difference, in path order.
+    pub changes: Vec<Change>,
+}
+
+impl TreeDiff {
+    /// Whether the trees are the same.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
