@@ -103,16 +103,50 @@ pub enum ResolveError {
         suggestions: Vec<String>,
     },
     /// Several nodes match equally well.
-    #[error("`{name}` is ambiguous; it could be any of:\n  {}", .candidates.join("\n  "))]
+    #[error("`{name}` is ambiguous; it could be any of:{}", list_candidates(.candidates))]
     Ambiguous {
         /// The name asked for.
         name: String,
-        /// Every candidate, as `name@version (path)`.
-        candidates: Vec<String>,
+        /// Every candidate, with what tells it apart from the others.
+        candidates: Vec<crate::resolve::Candidate>,
+    },
+    /// The name is known, but none of its versions starts with `version`.
+    #[error("no version of {name} matches {version}; available: {}", list_versions(.available))]
+    NoMatchingVersion {
+        /// The name asked for (without `@version`).
+        name: String,
+        /// The version prefix asked for.
+        version: String,
+        /// The versions there are, newest first.
+        available: Vec<String>,
     },
     /// A store path that is in the store directory but not in this graph.
     #[error("`{0}` is not in this graph")]
     NotInGraph(String),
+}
+
+/// How many versions a [`ResolveError::NoMatchingVersion`] lists.
+const VERSIONS_SHOWN: usize = 12;
+
+fn list_versions(available: &[String]) -> String {
+    let shown = &available[..available.len().min(VERSIONS_SHOWN)];
+    let mut text = shown.join(", ");
+    if available.len() > shown.len() {
+        text.push_str(&format!(" and {} older", available.len() - shown.len()));
+    }
+    text
+}
+
+fn list_candidates(candidates: &[crate::resolve::Candidate]) -> String {
+    let mut text = String::new();
+    for c in candidates {
+        text.push_str("\n  ");
+        text.push_str(&c.to_string());
+    }
+    if let Some(first) = candidates.first() {
+        text.push_str(&format!("\nname one by its .drv path, e.g. {}", first.path));
+    }
+    text
 }
 
 fn did_you_mean(suggestions: &[String]) -> String {

@@ -15,7 +15,18 @@
 //! 4. a derivation name as in its file name (`hello-2.12.2` or
 //!    `hello-2.12.2.drv`), when exactly one derivation has it.
 //!
-//! An unknown name is an error that suggests near names.
+//! An unknown name is an error that suggests near names (whatever their
+//! case); a known name with no matching version lists the versions there
+//! are; an ambiguity describes each candidate by what tells it apart
+//! ([`Candidate`]). For answers that a name leads astray, [`namesakes`]
+//! gives the other derivations answering to the same name, and
+//! [`spec_for`] the shortest name that selects one of them.
+
+mod candidates;
+mod hints;
+
+pub use candidates::{Candidate, describe_candidates};
+pub use hints::{namesakes, spec_for};
 
 use crate::error::ResolveError;
 use crate::graph::{Graph, NodeId};
@@ -79,13 +90,23 @@ pub fn resolve(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
         many => {
             return Err(ResolveError::Ambiguous {
                 name: spec.to_owned(),
-                candidates: many.iter().map(|&n| describe(g, n)).collect(),
+                candidates: describe_candidates(g, many),
+            });
+        }
+    }
+    if let Some(version) = version {
+        let available = hints::versions_of(g, name);
+        if !available.is_empty() {
+            return Err(ResolveError::NoMatchingVersion {
+                name: name.to_owned(),
+                version: version.to_owned(),
+                available,
             });
         }
     }
     Err(ResolveError::Unknown {
         name: spec.to_owned(),
-        suggestions: suggest(g, name),
+        suggestions: hints::suggest(g, name),
     })
 }
 
@@ -109,22 +130,10 @@ fn newest(
     if tied.len() > 1 {
         return Err(ResolveError::Ambiguous {
             name: spec.to_owned(),
-            candidates: tied.iter().map(|&n| describe(g, n)).collect(),
+            candidates: describe_candidates(g, &tied),
         });
     }
     Ok(Some(node))
-}
-
-/// `name@version (path)` of a candidate.
-fn describe(g: &Graph, n: NodeId) -> String {
-    let label = match g.packages().packages_of(n).next() {
-        Some(p) => p.full_name(),
-        None => match split_name_version(g.label(n)) {
-            (name, Some(v)) => format!("{name}@{v}"),
-            (name, None) => name.to_owned(),
-        },
-    };
-    format!("{label} ({})", g.display_path(n))
 }
 
 /// Whether a version part names a source artefact rather than a package:
@@ -175,30 +184,4 @@ fn resolve_path(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
     g.lookup_output(&item)
         .map(|(n, _)| n)
         .ok_or_else(not_in_graph)
-}
-
-/// Up to five known names close to `name`, best first.
-fn suggest(g: &Graph, name: &str) -> Vec<String> {
-    let mut known: rustc_hash::FxHashSet<&str> = g
-        .packages()
-        .rows()
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
-    for d in g.derivations() {
-        if let (n, Some(_)) = split_name_version(d.name()) {
-            known.insert(n);
-        }
-    }
-    let mut scored: Vec<(f64, &str)> = known
-        .into_iter()
-        .map(|k| (strsim::jaro_winkler(name, k), k))
-        .filter(|&(s, k)| s >= 0.88 || (k.len() > 3 && k.contains(name) && name.len() >= 3))
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored
-        .into_iter()
-        .take(5)
-        .map(|(_, k)| k.to_owned())
-        .collect()
 }

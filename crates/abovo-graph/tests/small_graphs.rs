@@ -291,7 +291,7 @@ fn name_resolution() {
     assert_eq!(g.path(node(&g, "tool@1")), v2.path);
     assert!(matches!(
         resolve(&g, "tool@1.1"),
-        Err(ResolveError::Unknown { .. })
+        Err(ResolveError::NoMatchingVersion { .. })
     ));
     assert_eq!(g.label(node(&g, "tool@2")), "tool-2.0-checkout");
     // Paths and base names.

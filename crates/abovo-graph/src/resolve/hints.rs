@@ -1,0 +1,124 @@
+//! What to tell a person whose name did not lead where they meant: near
+//! names for an unknown one, the versions there are when none matches, and
+//! the other derivations that share a name (several `glibc` derivations
+//! exist; the one a name resolves to need not be the one a package uses).
+
+use super::{is_source_artifact, resolve};
+use crate::graph::{Graph, NodeId};
+use crate::version::{compare_versions, split_name_version};
+use rustc_hash::FxHashSet;
+
+/// How many near names an unknown name suggests.
+const SUGGESTIONS: usize = 5;
+
+/// Up to five known names close to `name`, best first. Case does not
+/// matter: `Hello` suggests `hello` first.
+pub(crate) fn suggest(g: &Graph, name: &str) -> Vec<String> {
+    let mut known: FxHashSet<&str> = g
+        .packages()
+        .rows()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    for d in g.derivations() {
+        if let (n, Some(_)) = split_name_version(d.name()) {
+            known.insert(n);
+        }
+    }
+    let wanted = name.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = known
+        .into_iter()
+        .filter_map(|k| {
+            let lower = k.to_lowercase();
+            let score = if lower == wanted {
+                // Only the case differs: the best suggestion there is.
+                2.0
+            } else {
+                strsim::jaro_winkler(&wanted, &lower)
+            };
+            let contains = k.len() > 3 && wanted.len() >= 3 && lower.contains(&wanted);
+            (score >= 0.88 || contains).then_some((score, k))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored
+        .into_iter()
+        .take(SUGGESTIONS)
+        .map(|(_, k)| k.to_owned())
+        .collect()
+}
+
+/// Every version known for `name`, newest first: the package table's, and
+/// those of non-fixed-output derivations named `name-VERSION` (derived
+/// sources such as `name-1.0-checkout` only when there is nothing else).
+pub(crate) fn versions_of(g: &Graph, name: &str) -> Vec<String> {
+    let mut versions: Vec<String> = g
+        .packages()
+        .rows()
+        .iter()
+        .filter(|p| p.name == name)
+        .map(|p| p.version.clone())
+        .collect();
+    let mut artifacts = Vec::new();
+    for d in g.derivations().filter(|d| !d.is_fixed_output()) {
+        if let (n, Some(v)) = split_name_version(d.name()) {
+            if n == name {
+                if is_source_artifact(v) {
+                    artifacts.push(v.to_owned());
+                } else {
+                    versions.push(v.to_owned());
+                }
+            }
+        }
+    }
+    if versions.is_empty() {
+        versions = artifacts;
+    }
+    versions.sort_by(|a, b| compare_versions(b, a).then_with(|| a.cmp(b)));
+    versions.dedup();
+    versions
+}
+
+/// The other derivations that answer to the same name as `n`: for a
+/// package or a derivation `glibc-2.41`, every other non-fixed-output
+/// derivation named `glibc-VERSION` and every other package named `glibc`,
+/// in id order. Derived sources (`glibc-2.41.tar.xz`) count only when `n`
+/// is one.
+pub fn namesakes(g: &Graph, n: NodeId) -> Vec<NodeId> {
+    let own_label = g.label(n);
+    let (name, own_version) = match g.packages().packages_of(n).next() {
+        Some(p) => (p.name.as_str(), Some(p.version.as_str())),
+        None => split_name_version(own_label),
+    };
+    let artifacts_too = own_version.is_some_and(is_source_artifact);
+    let mut found: FxHashSet<NodeId> = FxHashSet::default();
+    let table = g.packages();
+    for (i, p) in table.rows().iter().enumerate() {
+        if p.name == name {
+            if let Some(m) = table.node(i) {
+                found.insert(m);
+            }
+        }
+    }
+    for d in g.derivations().filter(|d| !d.is_fixed_output()) {
+        if let (dn, Some(v)) = split_name_version(d.name()) {
+            if dn == name && (artifacts_too || !is_source_artifact(v)) {
+                found.insert(d.node());
+            }
+        }
+    }
+    found.remove(&n);
+    let mut out: Vec<NodeId> = found.into_iter().collect();
+    out.sort();
+    out
+}
+
+/// The shortest name that [`resolve`] turns back into exactly `n`:
+/// `name@version` when that is unambiguous, else the absolute store path.
+pub fn spec_for(g: &Graph, n: NodeId) -> String {
+    let label = super::candidates::label(g, n);
+    if resolve(g, &label).ok() == Some(n) {
+        return label;
+    }
+    g.display_path(n)
+}
