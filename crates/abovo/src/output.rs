@@ -7,10 +7,11 @@
 
 use crate::cli::{ColorChoice, GlobalArgs};
 use clap::ValueEnum;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use std::io::{self, IsTerminal, Write};
 
 /// The output formats. Each command accepts the subset that fits its answer
-/// and says so in its `--help`.
+/// and says so in its `--help` (through [`Format::parser`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Text for people.
@@ -35,6 +36,20 @@ impl Format {
             Format::Graphml => "graphml",
             Format::Html => "html",
         }
+    }
+
+    /// A clap value parser that accepts only `allowed`, so that a command's
+    /// `--help` lists just the formats it writes and any other value is a
+    /// usage error (exit code 2) naming the accepted ones:
+    ///
+    /// ```ignore
+    /// #[arg(long, short = 'f', default_value = "text",
+    ///       value_parser = Format::parser(&[Format::Text, Format::Json]))]
+    /// pub format: Format,
+    /// ```
+    pub fn parser(allowed: &'static [Format]) -> impl TypedValueParser<Value = Format> {
+        PossibleValuesParser::new(allowed.iter().filter_map(|f| f.to_possible_value()))
+            .try_map(|name| Format::from_str(&name, false))
     }
 
     /// An error unless this format is one of `allowed`.

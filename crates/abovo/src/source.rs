@@ -3,8 +3,8 @@
 //! Every graph command takes the same [`SourceArgs`]: `--source PATH` (or
 //! `ABOVO_SOURCE`) names a store directory, a directory of `.drv` files, a
 //! `.tar.zst` of them, a corpus folder or an abovo snapshot; `--store-dir`
-//! (or `ABOVO_STORE_DIR`) the store prefix of their paths; `--packages` and
-//! `--meta` attach a package table and store metadata. Without a source,
+//! (or `ABOVO_STORE_DIR`) the store prefix of their paths; `--package-table`
+//! and `--meta` attach a package table and store metadata. Without a source,
 //! the Guix 1.5.0 snapshot built into the binary is used, so abovo answers
 //! out of the box. Loading shows a progress bar on a terminal once it has
 //! taken more than a second.
@@ -52,8 +52,9 @@ pub struct SourceArgs {
     #[arg(long, env = "ABOVO_STORE_DIR", default_value = StoreDir::GUIX, value_name = "DIR")]
     pub store_dir: String,
     /// A package table (`packages.tsv` or `.tsv.zst`: name, version,
-    /// derivation, module) to attach to the graph.
-    #[arg(long, value_name = "TSV")]
+    /// derivation, module) to attach to the graph. (`--packages` is the
+    /// old spelling.)
+    #[arg(long = "package-table", alias = "packages", value_name = "TSV")]
     pub packages: Option<PathBuf>,
     /// Store metadata (`store-meta.tsv` or `.tsv.zst`: path, nar_hash,
     /// nar_size, references) to attach to the graph.
@@ -84,7 +85,7 @@ impl SourceArgs {
             graph.set_description(BUILT_IN_NAME);
             if self.packages.is_some() || self.meta.is_some() {
                 anyhow::bail!(
-                    "--packages and --meta need --source (the built-in snapshot has both)"
+                    "--package-table and --meta need --source (the built-in snapshot has both)"
                 );
             }
             return Ok(graph);
@@ -198,14 +199,18 @@ impl WalkArgs {
     }
 }
 
+/// The formats of a graph query that answers in text or JSON.
+pub const TEXT_JSON: &[Format] = &[Format::Text, Format::Json];
+
 /// What every graph query takes besides its own arguments: the output
-/// format and where the graph comes from. Each command names the formats
-/// it writes (its `--help` says which: the default text is
-/// `Output format: text or json`).
+/// format and where the graph comes from. The format accepts text and
+/// JSON; a command that writes more says so with
+/// `#[command(mut_arg("format", …))]` and [`Format::parser`], so that its
+/// `--help` lists exactly the formats it writes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct QueryArgs {
-    /// Output format: text or json.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    /// Output format.
+    #[arg(long, short = 'f', default_value = "text", value_parser = Format::parser(TEXT_JSON))]
     pub format: Format,
     /// Where the graph comes from.
     #[command(flatten)]
@@ -239,7 +244,7 @@ impl QueryArgs {
         to: &str,
     ) -> anyhow::Result<(Graph, NodeId, NodeId)> {
         let names = [from.to_owned(), to.to_owned()];
-        let (graph, ends) = self.open(ctx, command, &[Format::Text, Format::Json], &names)?;
+        let (graph, ends) = self.open(ctx, command, TEXT_JSON, &names)?;
         Ok((graph, ends[0], ends[1]))
     }
 

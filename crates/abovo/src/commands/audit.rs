@@ -23,7 +23,8 @@ pub struct Args {
     /// existing file, or has a `/` and is not a list of store paths, is
     /// read as a file. Without it, every package of the package table (or,
     /// with no table, every derivation that nothing depends on).
-    #[arg(long, value_name = "LIST|FILE")]
+    /// (`--packages` is the old spelling.)
+    #[arg(long = "only", alias = "packages", value_name = "LIST|FILE")]
     pub packages: Option<String>,
     /// How many of the largest trust bases to list.
     #[arg(long, default_value_t = 20, value_name = "N")]
@@ -32,8 +33,9 @@ pub struct Args {
     /// first few, with a count).
     #[arg(long)]
     pub all: bool,
-    /// Output format: text, json or html (a self-contained page).
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    /// Output format (html: a self-contained page).
+    #[arg(long, short = 'f', default_value = "text",
+          value_parser = Format::parser(&[Format::Text, Format::Json, Format::Html]))]
     pub format: Format,
     /// Shared flags.
     #[command(flatten)]

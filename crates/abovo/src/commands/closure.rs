@@ -1,8 +1,10 @@
 //! `abovo closure TARGET…`: what the build closure of TARGET holds.
 
 use crate::exit;
-use crate::output::{Context, Format, print_json};
-use crate::source::{QueryArgs, WalkArgs, nodes_json};
+use crate::output::{Context, print_json};
+use crate::report::human_bytes;
+use crate::report::text::{count, plural};
+use crate::source::{QueryArgs, TEXT_JSON, WalkArgs, nodes_json};
 use abovo_graph::query::closure_summary;
 use std::io::Write;
 
@@ -25,11 +27,14 @@ pub struct Args {
     pub query: QueryArgs,
 }
 
+/// `1 byte`, `1,482,560 bytes`.
+fn bytes(n: u64) -> String {
+    format!("{} {}", count(n), if n == 1 { "byte" } else { "bytes" })
+}
+
 /// Runs `abovo closure`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    let (graph, roots) =
-        args.query
-            .open(ctx, "closure", &[Format::Text, Format::Json], &args.targets)?;
+    let (graph, roots) = args.query.open(ctx, "closure", TEXT_JSON, &args.targets)?;
     let s = closure_summary(&graph, &roots, &args.walk.walk(None));
     let list = |nodes: &[abovo_graph::NodeId]| nodes_json(&graph, nodes);
     if args.query.json() {
@@ -58,12 +63,32 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         names.join(", "),
         graph.description()
     )?;
-    writeln!(out, "  nodes                    {}", s.nodes.len())?;
-    writeln!(out, "  derivations              {}", s.derivations.len())?;
-    writeln!(out, "    of them fixed-output   {}", s.fixed_output.len())?;
-    writeln!(out, "  input sources            {}", s.sources.len())?;
+    writeln!(
+        out,
+        "  nodes                    {}",
+        count(s.nodes.len() as u64)
+    )?;
+    writeln!(
+        out,
+        "  derivations              {}",
+        count(s.derivations.len() as u64)
+    )?;
+    writeln!(
+        out,
+        "    of them fixed-output   {}",
+        count(s.fixed_output.len() as u64)
+    )?;
+    writeln!(
+        out,
+        "  input sources            {}",
+        count(s.sources.len() as u64)
+    )?;
     if !s.missing.is_empty() {
-        writeln!(out, "  missing derivations      {}", s.missing.len())?;
+        writeln!(
+            out,
+            "  missing derivations      {}",
+            count(s.missing.len() as u64)
+        )?;
     }
     if s.sized == 0 {
         writeln!(
@@ -73,10 +98,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     } else {
         writeln!(
             out,
-            "  total size               {} bytes (NAR size of {} of {} nodes: the .drv files and sources; outputs are not built)",
-            s.known_size,
-            s.sized,
-            s.nodes.len()
+            "  total size               {} ({})\n                           the NAR size of {} of {}: .drv files and sources; outputs are not built",
+            human_bytes(s.known_size),
+            bytes(s.known_size),
+            count(s.sized as u64),
+            plural(s.nodes.len(), "node", "nodes")
         )?;
     }
     if args.list {

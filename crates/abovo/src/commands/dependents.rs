@@ -2,8 +2,8 @@
 //! says it.
 
 use crate::exit;
-use crate::output::{Context, Format, print_json};
-use crate::source::{QueryArgs, display_name, nodes_json};
+use crate::output::{Context, print_json};
+use crate::source::{QueryArgs, TEXT_JSON, display_name, nodes_json};
 use abovo_graph::query::dependents;
 use std::io::Write;
 
@@ -26,12 +26,9 @@ pub struct Args {
 
 /// Runs `abovo dependents`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    let (graph, targets) = args.query.open(
-        ctx,
-        "dependents",
-        &[Format::Text, Format::Json],
-        &args.targets,
-    )?;
+    let (graph, targets) = args
+        .query
+        .open(ctx, "dependents", TEXT_JSON, &args.targets)?;
     let d = dependents(&graph, &targets);
     let mut covering: Vec<String> = d
         .covering
@@ -82,7 +79,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     out.flush()?;
     if !d.packages_only {
         ctx.note(
-            "no package table: counting every dependent derivation (pass --packages for packages)",
+            "no package table: counting every dependent derivation (pass --package-table for packages)",
         );
     }
     Ok(exit::SUCCESS)

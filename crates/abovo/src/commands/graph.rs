@@ -3,9 +3,10 @@
 
 use crate::exit;
 use crate::output::{Context, Format, print_json};
+use crate::report::text::plural;
 use crate::source::{QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit};
 use abovo_graph::query::{Subgraph, subgraph};
-use abovo_graph::{Graph, NodeKind};
+use abovo_graph::{Graph, NodeId, NodeKind};
 use std::io::{BufWriter, Write};
 
 /// Print the derivation graph of TARGET: derivations and input sources as
@@ -13,8 +14,12 @@ use std::io::{BufWriter, Write};
 ///
 /// The node and edge sets are those of `guix graph -t derivation TARGET`:
 /// the walk goes through fixed-output derivations unless --stop-at-fixed.
+///
+/// When the source lacks some input `.drv` files, the graph is drawn with
+/// them as `missing` nodes, a warning says how many there are, JSON lists
+/// them under `missing`, and the exit code stays 0.
 #[derive(Debug, clap::Args)]
-#[command(mut_arg("format", |a| a.help("Output format: text, json, dot (Graphviz) or graphml")))]
+#[command(mut_arg("format", |a| a.value_parser(Format::parser(GRAPH_FORMATS))))]
 pub struct Args {
     /// Packages or derivations: `hello`, `hello@2.12`, a `.drv` path or an
     /// output path.
@@ -32,15 +37,32 @@ pub struct Args {
     pub query: QueryArgs,
 }
 
+/// What `abovo graph` writes.
+const GRAPH_FORMATS: &[Format] = &[Format::Text, Format::Json, Format::Dot, Format::Graphml];
+
 /// Runs `abovo graph`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    let (graph, roots) = args.query.open(
-        ctx,
-        "graph",
-        &[Format::Text, Format::Json, Format::Dot, Format::Graphml],
-        &args.targets,
-    )?;
+    let (graph, roots) = args
+        .query
+        .open(ctx, "graph", GRAPH_FORMATS, &args.targets)?;
     let sub = subgraph(&graph, &roots, &args.walk.walk(args.max_depth));
+    let missing: Vec<NodeId> = sub
+        .nodes
+        .iter()
+        .copied()
+        .filter(|&n| graph.kind(n) == NodeKind::Missing)
+        .collect();
+    if let Some(&example) = missing.first() {
+        ctx.warn(&format!(
+            "the graph is incomplete: {} missing from the source (e.g. {})",
+            plural(
+                missing.len(),
+                "input derivation is",
+                "input derivations are"
+            ),
+            graph.display_path(example)
+        ));
+    }
     let title = format!(
         "derivation graph of {} ({})",
         roots
@@ -54,7 +76,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     match args.query.format {
         Format::Json => {
             drop(out);
-            print_json(&to_json(&graph, &roots, &sub, &title))?;
+            print_json(&to_json(&graph, &roots, &sub, &missing, &title))?;
             return Ok(exit::SUCCESS);
         }
         Format::Dot => write_dot(&mut out, &graph, &sub, &title)?,
@@ -68,8 +90,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 
 fn to_json(
     g: &Graph,
-    roots: &[abovo_graph::NodeId],
+    roots: &[NodeId],
     sub: &Subgraph,
+    missing: &[NodeId],
     title: &str,
 ) -> serde_json::Value {
     let edges: Vec<serde_json::Value> = sub
@@ -90,6 +113,8 @@ fn to_json(
         "roots": roots.iter().map(|&r| g.display_path(r)).collect::<Vec<_>>(),
         "node_count": sub.nodes.len(),
         "edge_count": sub.edges.len(),
+        "complete": missing.is_empty(),
+        "missing": missing.iter().map(|&n| g.display_path(n)).collect::<Vec<_>>(),
         "nodes": nodes_json(g, &sub.nodes),
         "edges": edges,
     })
@@ -104,9 +129,9 @@ fn write_text(
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "# {title}: {} nodes, {} edges",
-        sub.nodes.len(),
-        sub.edges.len()
+        "# {title}: {}, {}",
+        plural(sub.nodes.len(), "node", "nodes"),
+        plural(sub.edges.len(), "edge", "edges")
     )?;
     let mut edges = sub.edges.iter().peekable();
     for &n in &sub.nodes {

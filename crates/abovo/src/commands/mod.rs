@@ -25,28 +25,29 @@ use clap::Subcommand;
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Which binary seeds every package rests on, counted and ranked.
-    Audit(audit::Args),
-    /// Print the hash of files or trees, as `guix hash` does.
-    Hash(hash::Args),
-    /// What must one trust to get TARGET: its seeds, kinds, evidence, sizes and paths.
-    Seeds(seeds::Args),
-    /// Print a derivation as ATerm (its exact `.drv` text) or JSON.
-    Show(show::Args),
-    /// Count and list the closure of TARGET: derivations, fixed-output derivations, sources, size.
-    Closure(closure::Args),
-    /// Who would be rebuilt if TARGET changed (as `guix refresh -l`).
-    Dependents(dependents::Args),
+    // In `--help` order, by workflow: analysis, formats, building.
     /// Print the derivation graph of TARGET (text, JSON, DOT, GraphML).
     Graph(graph::Args),
     /// Print a shortest path from FROM to TO in the derivation graph.
     Path(path::Args),
-    /// Write or inspect a snapshot of a derivation graph.
-    Snapshot(snapshot::Args),
-    /// Recompute .drv and output paths from content; report every mismatch.
-    Verify(verify::Args),
     /// Explain why TARGET depends on DEP, edge by edge.
     Why(why::Args),
+    /// Who would be rebuilt if TARGET changed (as `guix refresh -l`).
+    Dependents(dependents::Args),
+    /// Count and list the closure of TARGET: derivations, fixed-output derivations, sources, size.
+    Closure(closure::Args),
+    /// What must one trust to get TARGET: its seeds, kinds, evidence, sizes and paths.
+    Seeds(seeds::Args),
+    /// Which binary seeds every package rests on, counted and ranked.
+    Audit(audit::Args),
+    /// Print a derivation as ATerm (its exact `.drv` text) or JSON.
+    Show(show::Args),
+    /// Recompute .drv and output paths from content; report every mismatch.
+    Verify(verify::Args),
+    /// Print the hash of files or trees, as `guix hash` does.
+    Hash(hash::Args),
+    /// Write or inspect a snapshot of a derivation graph.
+    Snapshot(snapshot::Args),
     /// Add a file or tree to abovo's store (content-addressed, like a source).
     Add(add::Args),
     /// Make derivations without Scheme: add one written in JSON to the store.

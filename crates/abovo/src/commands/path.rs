@@ -3,15 +3,21 @@
 
 use crate::exit;
 use crate::output::{Context, print_json};
+use crate::report::text::{count, plural};
 use crate::source::{QueryArgs, WalkArgs, display_name, nodes_json, release_at_exit};
-use abovo_graph::query::{all_shortest_paths, shortest_path};
+use abovo_graph::query::{Walk, all_shortest_paths, closure, shortest_path};
+use abovo_graph::resolve::{namesakes, spec_for};
+use abovo_graph::version::split_name_version;
+use abovo_graph::{Graph, NodeId};
 use std::io::Write;
 
 /// Print a shortest path from FROM to TO in the derivation graph.
 ///
 /// The path is breadth-first over input edges; among equally short paths
 /// it is the one whose sequence of store paths sorts first, so the answer
-/// is the same every time. Exit code 1 when there is no path.
+/// is the same every time. Exit code 1 when there is no path; when other
+/// derivations share TO's name, the message says which of them FROM
+/// depends on and how to name them.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the path starts (a package, a derivation or an output path).
@@ -44,13 +50,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     if args.query.json() {
         let list: Vec<Vec<serde_json::Value>> =
             paths.iter().map(|p| nodes_json(&graph, p)).collect();
-        print_json(&serde_json::json!({
+        let mut answer = serde_json::json!({
             "graph": graph.description(),
             "from": graph.display_path(from),
             "to": graph.display_path(to),
             "length": paths.first().map(|p| p.len() - 1),
             "paths": list,
-        }))?;
+        });
+        if paths.is_empty() {
+            answer["namesakes"] = NoPath::explain(&graph, from, to, &walk).json();
+        }
+        print_json(&answer)?;
     } else {
         let mut out = std::io::stdout().lock();
         for (i, p) in paths.iter().enumerate() {
@@ -64,10 +74,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         out.flush()?;
     }
     let negative = paths.is_empty().then(|| {
+        let hint = NoPath::explain(&graph, from, to, &walk);
         format!(
-            "no path from {} to {}",
+            "no path from {} to {}{}",
             display_name(&graph, from),
-            display_name(&graph, to)
+            display_name(&graph, to),
+            hint.text("path", &args.from)
         )
     });
     release_at_exit(graph);
@@ -76,4 +88,112 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         return Ok(exit::NEGATIVE);
     }
     Ok(exit::SUCCESS)
+}
+
+/// How many namesakes a "no path" hint lists.
+const NAMESAKES_SHOWN: usize = 5;
+
+/// What a "no path from X to Y" answer adds when Y's name is shared: the
+/// derivation Y resolved to is one of several with that name (Guix has a
+/// `glibc` package and bootstrap `glibc` derivations), and X may well
+/// depend on another of them. Shared by `path` and `why`.
+pub(crate) struct NoPath {
+    /// Y's name (`glibc`) and the derivation it resolved to.
+    name: String,
+    to_path: String,
+    /// How many other derivations answer to that name.
+    others: usize,
+    /// The ones in X's closure: how to name each, and its path.
+    in_closure: Vec<(String, String)>,
+    /// X for people.
+    from_name: String,
+}
+
+impl NoPath {
+    /// Looks for the namesakes of `to` in the closure of `from`.
+    pub(crate) fn explain(graph: &Graph, from: NodeId, to: NodeId, walk: &Walk) -> NoPath {
+        let others = namesakes(graph, to);
+        let in_closure = if others.is_empty() {
+            Vec::new()
+        } else {
+            let reach: std::collections::HashSet<NodeId> =
+                closure(graph, &[from], walk).into_iter().collect();
+            others
+                .iter()
+                .filter(|n| reach.contains(n))
+                .map(|&n| (spec_for(graph, n), graph.display_path(n)))
+                .collect()
+        };
+        let name = match graph.packages().packages_of(to).next() {
+            Some(p) => p.name.clone(),
+            None => split_name_version(graph.label(to)).0.to_owned(),
+        };
+        NoPath {
+            name,
+            to_path: graph.display_path(to),
+            others: others.len(),
+            in_closure,
+            from_name: display_name(graph, from),
+        }
+    }
+
+    /// The hint as lines to append to the warning (empty when the name is
+    /// not shared). `command` and `from_arg` make the suggested command.
+    pub(crate) fn text(&self, command: &str, from_arg: &str) -> String {
+        if self.others == 0 {
+            return String::new();
+        }
+        let total = self.others + 1;
+        let mut text = format!(
+            "\n  {} derivations are named {}; the one resolved is {}",
+            total, self.name, self.to_path
+        );
+        match self.in_closure.as_slice() {
+            [] => text.push_str(&format!(
+                "\n  none of the {} is in the closure of {} either",
+                plural(self.others, "other", "others"),
+                self.from_name
+            )),
+            found => {
+                text.push_str(&format!(
+                    "\n  {} depends on {} of the others; name the one you mean:",
+                    self.from_name,
+                    if found.len() == 1 {
+                        "one".to_owned()
+                    } else {
+                        count(found.len() as u64)
+                    }
+                ));
+                for (spec, path) in found.iter().take(NAMESAKES_SHOWN) {
+                    if spec == path {
+                        text.push_str(&format!("\n    {path}"));
+                    } else {
+                        text.push_str(&format!("\n    {spec}  ({path})"));
+                    }
+                }
+                if found.len() > NAMESAKES_SHOWN {
+                    text.push_str(&format!(
+                        "\n    and {} more",
+                        count((found.len() - NAMESAKES_SHOWN) as u64)
+                    ));
+                }
+                text.push_str(&format!(
+                    "\n  e.g. abovo {command} {from_arg} {}",
+                    found[0].0
+                ));
+            }
+        }
+        text
+    }
+
+    /// The namesakes in the closure, for JSON.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "derivations_with_this_name": self.others + 1,
+            "in_closure": self.in_closure.iter().map(|(spec, path)| {
+                serde_json::json!({ "spec": spec, "path": path })
+            }).collect::<Vec<_>>(),
+        })
+    }
 }

@@ -1,5 +1,6 @@
 //! `abovo why TARGET DEP`: why TARGET needs DEP, edge by edge.
 
+use crate::commands::path::NoPath;
 use crate::exit;
 use crate::output::{Context, print_json};
 use crate::source::{QueryArgs, WalkArgs, display_name, edge_outputs, node_json};
@@ -9,6 +10,9 @@ use std::io::Write;
 
 /// Explain why TARGET depends on DEP: the shortest path between them, and
 /// for each edge which outputs of the input are used.
+///
+/// Exit code 1 when TARGET does not depend on DEP; when other derivations
+/// share DEP's name, the message says which of them TARGET depends on.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The package or derivation that depends.
@@ -26,19 +30,23 @@ pub struct Args {
 /// Runs `abovo why`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let (graph, from, to) = args.query.open_two(ctx, "why", &args.target, &args.dep)?;
-    let path = shortest_path(&graph, from, to, &args.walk.walk(None));
+    let walk = args.walk.walk(None);
+    let path = shortest_path(&graph, from, to, &walk);
     let (from_name, to_name) = (display_name(&graph, from), display_name(&graph, to));
     let Some(path) = path else {
+        let hint = NoPath::explain(&graph, from, to, &walk);
         if args.query.json() {
             print_json(&serde_json::json!({
                 "graph": graph.description(),
                 "target": node_json(&graph, from),
                 "dependency": node_json(&graph, to),
                 "steps": [],
+                "namesakes": hint.json(),
             }))?;
         }
         ctx.warn(&format!(
-            "{from_name} does not depend on {to_name}: no path from {from_name} to {to_name}"
+            "{from_name} does not depend on {to_name}: no path from {from_name} to {to_name}{}",
+            hint.text("why", &args.target)
         ));
         return Ok(exit::NEGATIVE);
     };
