@@ -107,6 +107,11 @@ fn header(data: &[u8]) -> Result<Header, SnapshotError> {
     Ok(h)
 }
 
+/// The store directory of a decompressed header section.
+pub(super) fn store_dir(data: &[u8]) -> Result<StoreDir, SnapshotError> {
+    header(data).map(|h| h.store)
+}
+
 fn strings(mut data: Vec<u8>, h: &Header) -> Result<Strings, SnapshotError> {
     let mut d = Dec::new(&data);
     let mut ends = Vec::with_capacity(h.strings.min(data.len()));
@@ -578,6 +583,12 @@ fn late_meta(frame: &[u8], h: &Header) -> StoreMeta {
         .unwrap_or_default()
 }
 
+#[cold]
+fn unreachable_row() -> StorePath {
+    // `packages` always gives a node or a path.
+    path_from_parts(&[b'0'; 32], "invalid")
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -589,10 +600,4 @@ mod tests {
             prop_assert_eq!(&super::hash_part_of(&d)[..], want.as_bytes());
         }
     }
-}
-
-#[cold]
-fn unreachable_row() -> StorePath {
-    // `packages` always gives a node or a path.
-    path_from_parts(&[b'0'; 32], "invalid")
 }

@@ -85,6 +85,9 @@ pub enum SnapshotError {
         /// The checksum of the body (base16).
         actual: String,
     },
+    /// The file cannot be read.
+    #[error("cannot read: {0}")]
+    Read(#[source] std::io::Error),
     /// The body does not decompress.
     #[error("body does not decompress: {0}")]
     Decompress(String),
@@ -300,6 +303,69 @@ pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
 pub fn read_trusted(bytes: &'static [u8]) -> Result<Graph, SnapshotError> {
     let frames = open(bytes, true)?;
     decode::decode_trusted(&frames).map(|(g, _)| g)
+}
+
+/// The store directory a snapshot's paths are in, read from its first
+/// section only (the first hundred-odd bytes of the file and one small zstd
+/// frame): what a loader needs to know before it reads the whole file.
+/// Nothing is checked beyond what reading that section needs; the full
+/// read ([`read`]) still verifies the checksum and everything else.
+pub fn peek_store_dir(
+    mut reader: impl std::io::Read,
+) -> Result<abovo_store::StoreDir, SnapshotError> {
+    // The fixed header, the section count and the section lengths.
+    let mut head = [0u8; HEADER_LEN + 4 + 8 * SECTIONS];
+    let mut len = 0;
+    while len < head.len() {
+        match reader.read(&mut head[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(SnapshotError::Read(e)),
+        }
+    }
+    if len < 8 || &head[..8] != MAGIC {
+        return Err(SnapshotError::BadMagic);
+    }
+    if len < head.len() {
+        return Err(SnapshotError::TruncatedFile {
+            expected: head.len() as u64,
+            actual: len as u64,
+        });
+    }
+    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    if version != VERSION {
+        return Err(SnapshotError::UnsupportedVersion(version));
+    }
+    let count = u32::from_le_bytes([
+        head[HEADER_LEN],
+        head[HEADER_LEN + 1],
+        head[HEADER_LEN + 2],
+        head[HEADER_LEN + 3],
+    ]) as usize;
+    if count != SECTIONS {
+        return Err(SnapshotError::Invalid(format!(
+            "{count} sections, expected {SECTIONS}"
+        )));
+    }
+    // The header section holds three strings and nine counts.
+    const HEADER_SECTION_LIMIT: u64 = 1 << 20;
+    let first = le_u64(&head[HEADER_LEN + 4..]);
+    if first > HEADER_SECTION_LIMIT {
+        return Err(SnapshotError::Invalid(format!(
+            "header section of {first} bytes"
+        )));
+    }
+    let mut frame = Vec::with_capacity(first as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut reader, first), &mut frame)
+        .map_err(SnapshotError::Read)?;
+    if frame.len() as u64 != first {
+        return Err(SnapshotError::TruncatedFile {
+            expected: first,
+            actual: frame.len() as u64,
+        });
+    }
+    decode::store_dir(&decompress(&frame)?)
 }
 
 /// Reads a snapshot's header and counts (verifying the checksum and
