@@ -14,7 +14,8 @@
 //! [`snapshot`] — and returns a [`Graph`]. Parsing is parallel (rayon),
 //! with `abovo-store`'s zero-copy reader (`DerivationRef`, the same grammar
 //! and errors as `Derivation::parse`) reduced by [`load::parse_record`];
-//! progress goes to a [`load::Reporter`]. Lower level:
+//! progress goes to a [`load::Reporter`]; [`store_dir::infer`] reads the
+//! store directory of a source from its data. Lower level:
 //! [`load::read_directory`] / [`load::read_tarball`] give the raw files,
 //! [`build::DrvRecord`] and [`build::build_graph`] build a graph from parsed
 //! derivations (also handy for hand-made graphs in tests).
@@ -53,7 +54,8 @@
 //! every `.drv` path and output path of a set of derivations from their
 //! bytes (with `abovo-store`'s `DerivationRef`: hashes spliced from the
 //! canonical bytes), in dependency order with a memoised derivation hash,
-//! and reports every mismatch with the expected and actual value.
+//! and reports every mismatch with the recomputed and recorded value,
+//! telling root causes from their consequences downstream.
 //!
 //! # Example
 //!
@@ -92,6 +94,7 @@ pub mod packages;
 pub mod query;
 pub mod resolve;
 pub mod snapshot;
+pub mod store_dir;
 pub mod strings;
 mod tsv;
 pub mod verify;

@@ -15,6 +15,16 @@
 //! processed in parallel. Fixed-output derivations hash without their
 //! inputs, so they all go in the first wave, which keeps the waves few.
 //!
+//! A mismatch has a root cause: a `.drv` whose own content was changed
+//! (its store path no longer matches its bytes) changes its derivation
+//! hash, and with it the output paths of every derivation built on it,
+//! whose own bytes are intact. Those are reported as consequences
+//! ([`Mismatch::caused_by`] names the nearest changed derivations
+//! upstream), so that one edited file reads as one error with N
+//! consequences, not as N + 1 independent errors. Likewise a derivation
+//! that cannot be checked because an input does not parse or is missing
+//! names that input ([`Unchecked::caused_by`]).
+//!
 //! Every format rule comes from `abovo-store`: files are read with the
 //! zero-copy [`DerivationRef`], whose canonical flag answers check 1
 //! without writing the text back, and whose hashes are spliced from the
@@ -26,6 +36,11 @@ use abovo_store::store_path::{StoreDir, StorePath};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+/// The most root causes kept per consequence (the nearest changed
+/// derivations upstream, in file order): enough to point at the culprit
+/// without letting a graph with many edited files grow quadratically.
+pub const MAX_CAUSES: usize = 16;
+
 /// A recorded value that differs from the recomputed one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Mismatch {
@@ -33,13 +48,36 @@ pub struct Mismatch {
     /// name).
     pub drv: String,
     /// What was checked: `bytes`, `store path`, `output "out"`,
-    /// `environment variable "out"`, `parse`.
+    /// `environment variable "out"`.
     pub what: String,
-    /// The value recomputed from content (or, for `parse`, what the parser
-    /// wanted).
-    pub expected: String,
-    /// The value recorded in the file.
-    pub actual: String,
+    /// The value recomputed from the content.
+    pub recomputed: String,
+    /// The value recorded (in the file, or as its name).
+    pub recorded: String,
+    /// Empty when this mismatch is a root cause; else the derivations
+    /// (up to [`MAX_CAUSES`]) whose own mismatch changed the derivation
+    /// hash of an input of `drv`, and so this recomputed output path:
+    /// `drv`'s own bytes are intact, it mismatches only because it depends
+    /// on them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caused_by: Vec<String>,
+}
+
+impl Mismatch {
+    /// Whether this mismatch is a root cause rather than a consequence of
+    /// one upstream.
+    pub fn is_root(&self) -> bool {
+        self.caused_by.is_empty()
+    }
+}
+
+/// A `.drv` file that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unparsable {
+    /// The `.drv` file (its store path when the name is one).
+    pub drv: String,
+    /// The parser's error: the byte offset and what was expected there.
+    pub error: String,
 }
 
 /// A derivation whose outputs could not be checked.
@@ -49,6 +87,12 @@ pub struct Unchecked {
     pub drv: String,
     /// Why.
     pub reason: String,
+    /// The input at the root of it when the reason lies upstream: the
+    /// nearest input (perhaps several levels up) that does not parse, is
+    /// missing, or could not be hashed itself. `None` when the reason is
+    /// the derivation's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<String>,
 }
 
 /// The outcome of a verification, with what was counted.
@@ -68,16 +112,21 @@ pub struct Report {
     pub fixed_outputs: usize,
     /// Waves of the memoised hash computation.
     pub waves: usize,
-    /// Every mismatch found, sorted by file then check.
+    /// Every mismatch found, sorted by file, then its own checks (`bytes`,
+    /// `store path`) before its outputs'; consequences
+    /// included (each names its root causes).
     pub mismatches: Vec<Mismatch>,
-    /// Derivations whose outputs could not be checked.
+    /// Files that do not parse, sorted.
+    pub unparsable: Vec<Unparsable>,
+    /// Derivations whose outputs could not be checked, sorted.
     pub unchecked: Vec<Unchecked>,
 }
 
 impl Report {
-    /// Whether every check passed and every output was checked.
+    /// Whether every file parsed, every check passed and every output was
+    /// checked.
     pub fn is_clean(&self) -> bool {
-        self.mismatches.is_empty() && self.unchecked.is_empty()
+        self.mismatches.is_empty() && self.unparsable.is_empty() && self.unchecked.is_empty()
     }
 }
 
@@ -90,8 +139,9 @@ struct Parsed {
 }
 
 enum State {
-    /// The file does not parse.
-    Broken,
+    /// The file does not parse (the parser's error), or its state was
+    /// taken.
+    Broken(Option<String>),
     /// A fixed-output derivation, already hashed and checked (its hash
     /// needs no input): its hash, or why it could not be computed.
     Done { result: Result<WaveResult, String> },
@@ -122,24 +172,20 @@ fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
         None => file.name.clone(),
     };
     let mut mismatches = Vec::new();
-    let mismatch = |what: &str, expected: String, actual: String| Mismatch {
+    let mismatch = |what: &str, recomputed: String, recorded: String| Mismatch {
         drv: label.clone(),
         what: what.to_owned(),
-        expected,
-        actual,
+        recomputed,
+        recorded,
+        caused_by: Vec::new(),
     };
     let drv = match DerivationRef::parse(store, &file.bytes) {
         Ok(d) => d,
         Err(e) => {
-            mismatches.push(mismatch(
-                "parse",
-                "a valid derivation".into(),
-                e.to_string(),
-            ));
             return Parsed {
                 label,
                 path,
-                state: State::Broken,
+                state: State::Broken(Some(e.to_string())),
                 mismatches,
             };
         }
@@ -225,14 +271,14 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
         files: count,
         parsed: parsed
             .iter()
-            .filter(|p| !matches!(p.state, State::Broken))
+            .filter(|p| !matches!(p.state, State::Broken(_)))
             .count(),
         ..Report::default()
     };
     report.round_trips = report.parsed;
     report.drv_paths = parsed
         .iter()
-        .filter(|p| !matches!(p.state, State::Broken) && p.path.is_some())
+        .filter(|p| !matches!(p.state, State::Broken(_)) && p.path.is_some())
         .count();
 
     let mut parsed = parsed;
@@ -240,19 +286,28 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
     let mut hashes: Vec<Option<[u8; 32]>> = vec![None; n];
     let mut waiting = vec![0u32; n];
     let mut users: Vec<Vec<u32>> = vec![Vec::new(); n];
-    let mut blocked: Vec<Option<String>> = vec![None; n];
+    let mut blocked: Vec<Option<NoHash>> = vec![None; n];
+    // The nearest changed derivations upstream of each derivation (indices
+    // into `parsed`), filled in as its inputs settle.
+    let mut causes: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut pending: Vec<Option<Vec<u8>>> = vec![None; n];
-    let mut settled: Vec<(usize, Result<WaveResult, String>)> = Vec::new();
+    let mut settled: Vec<(usize, Result<WaveResult, NoHash>)> = Vec::new();
     // Fixed-output derivations are done; the others wait for their inputs.
     let mut deps: Vec<(usize, Vec<StorePath>)> = Vec::new();
     for (i, p) in parsed.iter_mut().enumerate() {
-        match std::mem::replace(&mut p.state, State::Broken) {
+        match std::mem::replace(&mut p.state, State::Broken(None)) {
             // Broken files never hash; their dependents learn it when
             // they settle.
-            State::Broken => settled.push((i, Err("it does not parse".into()))),
+            State::Broken(error) => {
+                report.unparsable.push(Unparsable {
+                    drv: p.label.clone(),
+                    error: error.unwrap_or_default(),
+                });
+                settled.push((i, Err(NoHash::unparsable())));
+            }
             State::Done { result } => {
                 report.waves = 1;
-                settled.push((i, result));
+                settled.push((i, result.map_err(NoHash::own)));
             }
             State::Waiting { bytes, inputs } => {
                 pending[i] = Some(bytes);
@@ -271,10 +326,12 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
                 }
                 None => {
                     blocked[i].get_or_insert_with(|| {
-                        format!(
-                            "input `{}` is not among the derivations",
-                            store.display(input)
-                        )
+                        let missing = store.display(input);
+                        NoHash {
+                            reason: format!("input `{missing}` is not among the derivations"),
+                            root: Some(missing),
+                            unparsable: false,
+                        }
                     });
                 }
             }
@@ -290,6 +347,12 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
         let mut next = Vec::new();
         for (i, r) in settled.drain(..) {
             done += 1;
+            let label = &parsed[i].label;
+            let inherited = std::mem::take(&mut causes[i]);
+            // What the dependents of `i` inherit: why it has no hash, or
+            // the root causes of a changed derivation hash.
+            let mut no_hash = None;
+            let mut passed_on: Option<Vec<u32>> = None;
             match r {
                 Ok(w) => {
                     hashes[i] = Some(w.hash);
@@ -297,23 +360,64 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
                     if w.fixed {
                         report.fixed_outputs += w.outputs;
                     }
-                    report.mismatches.extend(w.mismatches);
+                    let blame = Blame::of(
+                        !parsed[i].mismatches.is_empty(),
+                        !w.mismatches.is_empty(),
+                        w.fixed,
+                        tidy(inherited),
+                    );
+                    let caused_by: Vec<String> = match &blame {
+                        Blame::Consequence(roots) => roots
+                            .iter()
+                            .map(|&j| parsed[j as usize].label.clone())
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    report
+                        .mismatches
+                        .extend(w.mismatches.into_iter().map(|m| Mismatch {
+                            caused_by: caused_by.clone(),
+                            ..m
+                        }));
+                    passed_on = match blame {
+                        Blame::Clean => None,
+                        Blame::Root { changes_hash } => changes_hash.then(|| vec![i as u32]),
+                        Blame::Consequence(roots) => Some(roots),
+                    };
                 }
-                Err(reason) => {
-                    if !parsed[i].mismatches.iter().any(|m| m.what == "parse") {
+                Err(why) => {
+                    if !why.unparsable {
                         report.unchecked.push(Unchecked {
-                            drv: parsed[i].label.clone(),
-                            reason,
+                            drv: label.clone(),
+                            reason: why.reason.clone(),
+                            caused_by: why.root.clone(),
                         });
                     }
+                    no_hash = Some(NoHash {
+                        reason: format!(
+                            "input `{label}` {}",
+                            if why.unparsable {
+                                "does not parse"
+                            } else {
+                                "could not be checked"
+                            }
+                        ),
+                        root: Some(why.root.unwrap_or_else(|| label.clone())),
+                        unparsable: false,
+                    });
                 }
             }
             for &u in &users[i] {
                 let u = u as usize;
-                if hashes[i].is_none() {
-                    blocked[u].get_or_insert_with(|| {
-                        format!("input `{}` could not be hashed", parsed[i].label)
-                    });
+                if let Some(why) = &no_hash {
+                    blocked[u].get_or_insert_with(|| why.clone());
+                }
+                if let Some(roots) = &passed_on {
+                    let c = &mut causes[u];
+                    c.extend_from_slice(roots);
+                    if c.len() > MAX_CAUSES {
+                        *c = tidy(std::mem::take(c));
+                    }
                 }
                 waiting[u] -= 1;
                 if waiting[u] == 0 {
@@ -340,12 +444,13 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
             .map(|(i, bytes)| {
                 let p = &parsed[i];
                 let r = match &blocked[i] {
-                    Some(reason) => Err(reason.clone()),
+                    Some(why) => Err(why.clone()),
                     None => DerivationRef::parse(store, &bytes)
                         .map_err(|e| e.to_string())
                         .and_then(|drv| {
                             hash_and_check(store, &p.label, p.path.as_ref(), &drv, &lookup)
-                        }),
+                        })
+                        .map_err(NoHash::own),
                 };
                 reporter.advance(1);
                 (i, r)
@@ -360,6 +465,7 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
                 report.unchecked.push(Unchecked {
                     drv: p.label.clone(),
                     reason: "its inputs form a cycle".into(),
+                    caused_by: None,
                 });
             }
         }
@@ -367,11 +473,102 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
     for p in parsed {
         report.mismatches.extend(p.mismatches);
     }
-    report
-        .mismatches
-        .sort_by(|a, b| a.drv.cmp(&b.drv).then(a.what.cmp(&b.what)));
+    // By file, then the file's own checks before those of its outputs.
+    let rank = |what: &str| match what {
+        "bytes" => 0,
+        "store path" => 1,
+        _ => 2,
+    };
+    report.mismatches.sort_by(|a, b| {
+        (a.drv.as_str(), rank(&a.what), a.what.as_str()).cmp(&(
+            b.drv.as_str(),
+            rank(&b.what),
+            b.what.as_str(),
+        ))
+    });
+    report.unparsable.sort_by(|a, b| a.drv.cmp(&b.drv));
     report.unchecked.sort_by(|a, b| a.drv.cmp(&b.drv));
     report
+}
+
+/// Why a derivation has no hash (so that its dependents cannot be
+/// checked).
+#[derive(Debug, Clone)]
+struct NoHash {
+    reason: String,
+    /// The input at the root of it, when the reason lies upstream.
+    root: Option<String>,
+    /// The file itself does not parse (reported in
+    /// [`Report::unparsable`], not as unchecked).
+    unparsable: bool,
+}
+
+impl NoHash {
+    fn unparsable() -> NoHash {
+        NoHash {
+            reason: "it does not parse".into(),
+            root: None,
+            unparsable: true,
+        }
+    }
+
+    fn own(reason: String) -> NoHash {
+        NoHash {
+            reason,
+            root: None,
+            unparsable: false,
+        }
+    }
+}
+
+/// Where the mismatches of one hashed derivation come from.
+#[derive(Debug, PartialEq, Eq)]
+enum Blame {
+    /// None, and its derivation hash is what its dependents were made with.
+    Clean,
+    /// Its own: its bytes changed (its store path, computed from its bytes,
+    /// no longer matches), or its recorded output paths were never right.
+    /// `changes_hash`: whether its derivation hash differs because of it,
+    /// which shifts the output paths of every dependent.
+    Root {
+        /// Whether its dependents inherit the change.
+        changes_hash: bool,
+    },
+    /// Its bytes are intact but an input's derivation hash changed: these
+    /// root causes upstream explain every mismatch of its outputs.
+    Consequence(Vec<u32>),
+}
+
+impl Blame {
+    /// `own`: the first pass found a mismatch of the file itself (store
+    /// path, bytes); `outputs_differ`: an output path or its environment
+    /// variable mismatches; `inherited`: the root causes of the changed
+    /// inputs.
+    fn of(own: bool, outputs_differ: bool, fixed: bool, inherited: Vec<u32>) -> Blame {
+        // A fixed-output derivation hashes as its output hash and path
+        // only: its inputs, URL or builder do not reach its dependents.
+        let changes_hash = if fixed {
+            outputs_differ
+        } else {
+            own || outputs_differ
+        };
+        if own || (outputs_differ && inherited.is_empty()) {
+            Blame::Root { changes_hash }
+        } else if !inherited.is_empty() && !fixed {
+            Blame::Consequence(inherited)
+        } else {
+            Blame::Clean
+        }
+    }
+}
+
+/// Sorts, deduplicates and bounds a list of root causes (file order: the
+/// files come sorted by name).
+fn tidy(mut roots: Vec<u32>) -> Vec<u32> {
+    roots.sort_unstable();
+    roots.dedup();
+    roots.truncate(MAX_CAUSES);
+    roots
 }
 
 /// Finds a derivation by path: keyed by the hash part, which is already
@@ -438,9 +635,59 @@ fn hash_and_check(
             .map(|m| Mismatch {
                 drv: label.to_owned(),
                 what: m.what,
-                expected: m.expected,
-                actual: m.actual,
+                recomputed: m.expected,
+                recorded: m.actual,
+                caused_by: Vec::new(),
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blame_tells_roots_from_consequences() {
+        // Own bytes changed: a root whose hash change reaches dependents,
+        // unless it is fixed-output and its output is intact (a new URL).
+        assert_eq!(
+            Blame::of(true, false, false, vec![]),
+            Blame::Root { changes_hash: true }
+        );
+        assert_eq!(
+            Blame::of(true, false, true, vec![]),
+            Blame::Root {
+                changes_hash: false
+            }
+        );
+        assert_eq!(
+            Blame::of(true, true, true, vec![]),
+            Blame::Root { changes_hash: true }
+        );
+        // Outputs wrong with intact bytes and clean inputs: its own fault.
+        assert_eq!(
+            Blame::of(false, true, false, vec![]),
+            Blame::Root { changes_hash: true }
+        );
+        // Outputs wrong with intact bytes and a changed input: a consequence.
+        assert_eq!(
+            Blame::of(false, true, false, vec![3, 7]),
+            Blame::Consequence(vec![3, 7])
+        );
+        // Own bytes changed and a changed input: its own change is the root.
+        assert_eq!(
+            Blame::of(true, true, false, vec![3]),
+            Blame::Root { changes_hash: true }
+        );
+        assert_eq!(Blame::of(false, false, false, vec![]), Blame::Clean);
+        assert_eq!(Blame::of(false, false, true, vec![]), Blame::Clean);
+    }
+
+    #[test]
+    fn causes_are_sorted_unique_and_bounded() {
+        assert_eq!(tidy(vec![5, 1, 5, 3]), vec![1, 3, 5]);
+        let many: Vec<u32> = (0..100).rev().collect();
+        assert_eq!(tidy(many), (0..MAX_CAUSES as u32).collect::<Vec<_>>());
+    }
 }

@@ -70,17 +70,24 @@ fn every_drv_round_trips_and_every_path_recomputes() {
     let report = abovo_graph::verify::verify_files(&StoreDir::default(), files, &Silent);
     for m in report.mismatches.iter().take(10) {
         report!(
-            "{}: {}: expected {} actual {}",
-            m.drv, m.what, m.expected, m.actual
+            "{}: {}: recomputed {} recorded {}",
+            m.drv,
+            m.what,
+            m.recomputed,
+            m.recorded
         );
+    }
+    for u in report.unparsable.iter().take(10) {
+        report!("unparsable {}: {}", u.drv, u.error);
     }
     for u in report.unchecked.iter().take(10) {
         report!("unchecked {}: {}", u.drv, u.reason);
     }
     assert!(
         report.is_clean(),
-        "{} mismatches, {} unchecked",
+        "{} mismatches, {} unparsable, {} unchecked",
         report.mismatches.len(),
+        report.unparsable.len(),
         report.unchecked.len()
     );
     assert_eq!(report.files, 71_817);

@@ -3,7 +3,8 @@
 //! Every graph command takes the same [`SourceArgs`]: `--source PATH` (or
 //! `ABOVO_SOURCE`) names a store directory, a directory of `.drv` files, a
 //! `.tar.zst` of them, a corpus folder or an abovo snapshot; `--store-dir`
-//! (or `ABOVO_STORE_DIR`) the store prefix of their paths; `--package-table`
+//! the store prefix of their paths (by default read from the data, see
+//! [`SourceArgs::store_for`]); `--package-table`
 //! and `--meta` attach a package table and store metadata. Without a source,
 //! the Guix 1.5.0 snapshot built into the binary is used, so abovo answers
 //! out of the box. Loading shows a progress bar on a terminal once it has
@@ -22,7 +23,7 @@ use abovo_graph::{Graph, NodeId};
 use abovo_store::StoreDir;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -48,9 +49,9 @@ pub struct SourceArgs {
     /// an abovo snapshot. Default: the built-in Guix 1.5.0 snapshot.
     #[arg(long, env = "ABOVO_SOURCE", value_name = "PATH")]
     pub source: Option<PathBuf>,
-    /// The store directory the derivations' paths are in.
-    #[arg(long, env = "ABOVO_STORE_DIR", default_value = StoreDir::GUIX, value_name = "DIR")]
-    pub store_dir: String,
+    /// The store directory of the paths (see [`STORE_DIR_HELP`]).
+    #[arg(long, value_name = "DIR", help = STORE_DIR_HELP)]
+    pub store_dir: Option<String>,
     /// A package table (`packages.tsv` or `.tsv.zst`: name, version,
     /// derivation, module) to attach to the graph. (`--packages` is the
     /// old spelling.)
@@ -62,16 +63,66 @@ pub struct SourceArgs {
     pub meta: Option<PathBuf>,
 }
 
+/// The `--help` text of `--store-dir` in every analysis command (graph
+/// queries, `seeds`, `audit`, `verify`, `snapshot create`).
+pub const STORE_DIR_HELP: &str = "The store directory the derivations' paths are in (`/gnu/store`, \
+`/nix/store`, …). Default: the one the data names (a snapshot's header, the paths in the \
+`.drv` files), else /gnu/store. ABOVO_STORE_DIR is not read here: it names the store of \
+abovo's own builds (build, add, derivation, store, log).";
+
+/// The store directory for a source: `flag` (`--store-dir`) when given,
+/// else the one `inferred` from the data, else `/gnu/store`. The
+/// environment is deliberately not consulted: `ABOVO_STORE_DIR` names
+/// abovo's own build store, which has nothing to do with the store a graph
+/// under analysis comes from.
+pub fn store_dir_or_inferred(
+    flag: Option<&str>,
+    inferred: Option<StoreDir>,
+) -> anyhow::Result<StoreDir> {
+    match flag {
+        Some(dir) => StoreDir::new(dir).with_context(|| format!("invalid --store-dir `{dir}`")),
+        None => Ok(inferred.unwrap_or_default()),
+    }
+}
+
 impl SourceArgs {
-    /// The store directory.
-    pub fn store(&self) -> anyhow::Result<StoreDir> {
-        StoreDir::new(&self.store_dir)
-            .with_context(|| format!("invalid --store-dir `{}`", self.store_dir))
+    /// The store directory of `source` (`None`: the built-in snapshot):
+    /// `--store-dir` when given, else the one its data names (a snapshot's
+    /// header, the paths in its `.drv` files), else `/gnu/store`. A
+    /// snapshot's store directory is part of it, so a `--store-dir` that
+    /// differs is an error rather than a silent reinterpretation.
+    pub fn store_for(&self, source: Option<&Path>) -> anyhow::Result<StoreDir> {
+        let (inferred, recorded) = match source {
+            None => (Some(StoreDir::default()), true),
+            Some(path) => {
+                let dir = abovo_graph::store_dir::infer(path)
+                    .with_context(|| format!("cannot load `{}`", path.display()))?;
+                let snapshot = matches!(
+                    abovo_graph::load::detect(path),
+                    Ok(abovo_graph::load::SourceKind::Snapshot)
+                );
+                (dir, snapshot)
+            }
+        };
+        let store = store_dir_or_inferred(self.store_dir.as_deref(), inferred.clone())?;
+        if let (true, Some(own)) = (recorded, inferred) {
+            if own != store {
+                let what = match source {
+                    Some(p) => format!("the snapshot `{}`", p.display()),
+                    None => BUILT_IN_NAME.to_owned(),
+                };
+                anyhow::bail!(
+                    "--store-dir `{store}` does not match {what}, whose paths are in `{own}`\n\
+                     hint: leave --store-dir out: a snapshot records its store directory"
+                );
+            }
+        }
+        Ok(store)
     }
 
     /// Loads the graph: the given source, or the built-in snapshot.
     pub fn load(&self, ctx: &Context) -> anyhow::Result<Graph> {
-        let store = self.store()?;
+        let store = self.store_for(self.source.as_deref())?;
         let reporter = CliReporter::new(ctx.progress);
         let opts = LoadOptions {
             store: &store,

@@ -1,8 +1,11 @@
 //! `abovo verify` end to end: a small, correct closure of derivations made
 //! here with abovo-store verifies; the same with one byte changed (in a
-//! path, in the environment, in a hash) is reported with the expected and
-//! actual values and exit code 1. With `ABOVO_GUIX_CORPUS` set, the whole
-//! Guix 1.5.0 corpus verifies too.
+//! path, in the environment, in a hash) is reported with the recomputed and
+//! recorded values and exit code 1, the derivations that mismatch only
+//! because of it as its consequences; a file that does not parse is an
+//! error (exit code 2) naming it and the byte; the store directory comes
+//! from the data, whatever ABOVO_STORE_DIR says. With `ABOVO_GUIX_CORPUS`
+//! set, the whole Guix 1.5.0 corpus verifies too.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -63,7 +66,12 @@ fn add(
 /// A fixed-output download, a two-output package using it and a source,
 /// and a top package using the library output. Returns the top `.drv`.
 fn make_closure(dir: &Path) -> StorePath {
-    let store = StoreDir::default();
+    make_closure_in(dir, &StoreDir::default())
+}
+
+/// [`make_closure`] with paths in `store`.
+fn make_closure_in(dir: &Path, store: &StoreDir) -> StorePath {
+    let bash = format!("{store}/00000000000000000000000000000000-bash/bin/bash");
     let mut known = BTreeMap::new();
     let script = store
         .make_text_path("build.sh", b"echo building", [])
@@ -85,7 +93,7 @@ fn make_closure(dir: &Path) -> StorePath {
         ]),
         ..Derivation::default()
     };
-    let (fod_path, h) = add(dir, &store, "thing-1.0.tar.gz", fod, &known);
+    let (fod_path, h) = add(dir, store, "thing-1.0.tar.gz", fod, &known);
     known.insert(fod_path.clone(), h);
     let lib = Derivation {
         outputs: BTreeMap::from([
@@ -95,21 +103,21 @@ fn make_closure(dir: &Path) -> StorePath {
         input_derivations: BTreeMap::from([(fod_path, BTreeSet::from(["out".to_owned()]))]),
         input_sources: BTreeSet::from([script]),
         system: "x86_64-linux".into(),
-        builder: "/gnu/store/00000000000000000000000000000000-bash/bin/bash".into(),
+        builder: bash.clone(),
         arguments: vec![b"-e".to_vec(), b"build.sh".to_vec()],
         environment: env(&[("name", "thing-1.0"), ("tab", "a\tb")]),
     };
-    let (lib_path, h) = add(dir, &store, "thing-1.0", lib, &known);
+    let (lib_path, h) = add(dir, store, "thing-1.0", lib, &known);
     known.insert(lib_path.clone(), h);
     let top = Derivation {
         outputs: BTreeMap::from([("out".to_owned(), Output::default())]),
         input_derivations: BTreeMap::from([(lib_path, BTreeSet::from(["lib".to_owned()]))]),
         system: "x86_64-linux".into(),
-        builder: "/gnu/store/00000000000000000000000000000000-bash/bin/bash".into(),
+        builder: bash.clone(),
         environment: env(&[("name", "top-2.0")]),
         ..Derivation::default()
     };
-    add(dir, &store, "top-2.0", top, &known).0
+    add(dir, store, "top-2.0", top, &known).0
 }
 
 fn find(dir: &Path, suffix: &str) -> std::path::PathBuf {
@@ -180,8 +188,8 @@ fn a_changed_byte_in_a_path_is_reported() {
         t.contains("MISMATCH") && t.contains("output \"out\""),
         "{t}"
     );
-    assert!(t.contains(&format!("expected: {out_path}")), "{t}");
-    assert!(t.contains(&format!("actual:   {changed}")), "{t}");
+    assert!(t.contains(&format!("recomputed: {out_path}")), "{t}");
+    assert!(t.contains(&format!("recorded:   {changed}")), "{t}");
     // Its own name no longer matches its bytes either.
     assert!(t.contains(": store path"), "{t}");
 }
@@ -206,10 +214,19 @@ fn a_changed_byte_in_the_environment_is_reported() {
     assert_eq!(m.len(), 1, "{m:?}");
     assert_eq!(m[0]["what"], "store path");
     assert_eq!(
-        m[0]["actual"],
+        m[0]["recorded"],
         format!("/gnu/store/{}", fod.file_name().unwrap().to_str().unwrap())
     );
-    assert_ne!(m[0]["expected"], m[0]["actual"]);
+    assert_ne!(m[0]["recomputed"], m[0]["recorded"]);
+    // A new URL does not change a fixed output: nothing downstream mismatches.
+    assert!(m[0].get("caused_by").is_none(), "{m:?}");
+    let o = abovo(&["verify", "--all", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
+    assert!(
+        text(&o).contains(": 1 mismatch in 1 derivation\n"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -221,17 +238,74 @@ fn a_changed_byte_in_a_hash_is_reported_with_its_consequences() {
     let mut changed = hash.clone();
     changed.replace_range(0..1, if hash.starts_with('0') { "1" } else { "0" });
     tamper(&fod, &hash, &changed);
-    let o = abovo(&["verify", dir.path().join(top.to_string()).to_str().unwrap()]);
+    let top_file = dir.path().join(top.to_string());
+    let o = abovo(&["verify", top_file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
     let t = text(&o);
-    // The fixed output path, the .drv's path, and (through the changed
-    // derivation hash) the outputs of the package built from it.
+    // The fixed output path and the .drv's path are the root cause...
     assert!(t.contains("-thing-1.0.tar.gz.drv: output \"out\""), "{t}");
     assert!(t.contains("-thing-1.0.tar.gz.drv: store path"), "{t}");
-    assert!(t.contains("-thing-1.0.drv: output \"lib\""), "{t}");
+    // ...and the package built from it and the top package, whose own
+    // bytes are intact, mismatch only through the changed derivation hash:
+    // consequences, not errors of their own.
+    assert!(!t.contains("-thing-1.0.drv: output"), "{t}");
+    assert!(!t.contains("-top-2.0.drv: output"), "{t}");
     assert!(
-        t.contains("-thing-1.0.drv: environment variable \"out\""),
+        t.contains(
+            "2 further derivations mismatch only because they depend on it (their own bytes are intact):"
+        ),
         "{t}"
+    );
+    assert!(t.contains("-thing-1.0.drv (4 mismatches)"), "{t}");
+    assert!(t.contains("-top-2.0.drv (2 mismatches)"), "{t}");
+    assert!(
+        t.contains(": 3 mismatches in 1 derivation, and 6 more in 2 derivations that depend on it"),
+        "{t}"
+    );
+    // The JSON keeps every mismatch; each consequence names the root.
+    let o = abovo(&["verify", top_file.to_str().unwrap(), "-f", "json"]);
+    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m = v["mismatches"].as_array().unwrap();
+    assert_eq!(m.len(), 9, "{m:?}");
+    let fod_label = format!("/gnu/store/{}", fod.file_name().unwrap().to_str().unwrap());
+    for x in m {
+        let drv = x["drv"].as_str().unwrap();
+        if drv == fod_label {
+            assert!(x.get("caused_by").is_none(), "{x}");
+        } else {
+            assert_eq!(x["caused_by"], serde_json::json!([fod_label]), "{x}");
+            assert!(
+                x["what"].as_str().unwrap().contains("\"out\"")
+                    || x["what"].as_str().unwrap().contains("\"lib\"")
+            );
+            assert_ne!(x["recomputed"], x["recorded"]);
+        }
+    }
+}
+
+#[test]
+fn a_changed_derivation_and_a_changed_dependent_are_two_roots() {
+    // Both the library and the top package edited: the top's own change is
+    // its own root cause, even though its input changed too.
+    let dir = tempfile::tempdir().unwrap();
+    let top = make_closure(dir.path());
+    let lib = find(dir.path(), "-thing-1.0.drv");
+    tamper(&lib, "a\\tb", "a\\tc");
+    let top_file = dir.path().join(top.to_string());
+    tamper(&top_file, "top-2.0\")]", "top-2.1\")]");
+    let o = abovo(&["verify", top_file.to_str().unwrap(), "-f", "json"]);
+    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m = v["mismatches"].as_array().unwrap();
+    assert!(m.iter().all(|x| x.get("caused_by").is_none()), "{m:?}");
+    let drvs: BTreeSet<&str> = m.iter().map(|x| x["drv"].as_str().unwrap()).collect();
+    assert_eq!(drvs.len(), 2, "{drvs:?}");
+    let o = abovo(&["verify", top_file.to_str().unwrap()]);
+    assert!(
+        text(&o).contains("mismatches in 2 derivations\n"),
+        "{}",
+        text(&o)
     );
 }
 
@@ -242,14 +316,72 @@ fn unparsable_and_missing_inputs() {
     let lib = find(dir.path(), "-thing-1.0.drv");
     let bytes = std::fs::read(&lib).unwrap();
     std::fs::write(&lib, &bytes[..bytes.len() - 2]).unwrap();
+    // An input that does not parse: an error (exit 2), not a mismatch,
+    // naming the file on disk and the byte; what depends on it is
+    // unchecked because of it.
     let o = abovo(&["verify", dir.path().join(top.to_string()).to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
     let t = text(&o);
     assert!(
-        t.contains("-thing-1.0.drv: parse") && t.contains("at byte"),
+        t.contains(&format!(
+            "UNPARSABLE {}: does not parse: at byte",
+            lib.display()
+        )),
         "{t}"
     );
-    assert!(t.contains("UNCHECKED") && t.contains("-top-2.0.drv"), "{t}");
+    assert!(!t.contains("MISMATCH"), "{t}");
+    assert!(
+        t.contains("UNCHECKED")
+            && t.contains("-top-2.0.drv: input `")
+            && t.contains("-thing-1.0.drv` does not parse"),
+        "{t}"
+    );
+    assert!(
+        t.contains("1 .drv file does not parse and 1 derivation could not be checked"),
+        "{t}"
+    );
+    let o = abovo(&[
+        "verify",
+        "--all",
+        dir.path().to_str().unwrap(),
+        "-f",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["unparsable"].as_array().unwrap().len(), 1, "{v}");
+    assert!(
+        v["unparsable"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("at byte ")
+    );
+    assert_eq!(v["mismatches"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        v["unchecked"][0]["caused_by"],
+        format!("/gnu/store/{}", lib.file_name().unwrap().to_str().unwrap())
+    );
+
+    // Given on the command line, a file that does not parse is an error
+    // naming it, the byte and what was expected there.
+    let o = abovo(&["verify", lib.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains(&format!(
+            "`{}` is not a valid derivation: at byte ",
+            lib.display()
+        )),
+        "{t}"
+    );
+    assert!(t.contains("expected"), "{t}");
+    // A mismatch elsewhere still makes it exit 1 (the mismatch is the
+    // answer; the unparsable file is listed too).
+    let fod = find(dir.path(), "-thing-1.0.tar.gz.drv");
+    tamper(&fod, "example.org", "examplf.org");
+    let o = abovo(&["verify", "--all", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
+    assert!(text(&o).contains("UNPARSABLE"), "{}", text(&o));
 
     // Without its inputs a derivation cannot be checked: an error, not a pass.
     let alone = tempfile::tempdir().unwrap();
@@ -265,6 +397,85 @@ fn unparsable_and_missing_inputs() {
 
     let o = abovo(&["verify", "/nonexistent/x.drv"]);
     assert_eq!(o.status.code(), Some(ERROR));
+    assert!(
+        text(&o).contains("cannot read `/nonexistent/x.drv`"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_directory_without_all_gets_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    make_closure(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let o = abovo(&["verify", d]);
+    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains(&format!("`{d}` is a directory")), "{t}");
+    assert!(
+        t.contains(&format!(
+            "hint: use --all {d} to verify every .drv in a directory"
+        )),
+        "{t}"
+    );
+    let o = abovo(&["verify", "--all", d]);
+    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
+}
+
+#[test]
+fn the_store_directory_comes_from_the_data() {
+    // A closure in /nix/store verifies without --store-dir, whatever
+    // ABOVO_STORE_DIR (abovo's own build store) says.
+    let dir = tempfile::tempdir().unwrap();
+    let nix = StoreDir::new("/nix/store").unwrap();
+    let top = make_closure_in(dir.path(), &nix);
+    let top_file = dir.path().join(top.to_string());
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        vec!["verify", top_file.to_str().unwrap()],
+        vec!["verify", "--all", d],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_abovo"))
+            .args(&args)
+            .env("ABOVO_STORE_DIR", "/tmp/abovo-build-store")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(SUCCESS), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains("checked 3 .drv files"), "{}", text(&o));
+        assert!(text(&o).contains("all match"), "{}", text(&o));
+    }
+    let o = abovo(&["verify", "--all", d, "-f", "json"]);
+    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
+    // An explicit --store-dir wins, and a wrong one says so.
+    let o = abovo(&[
+        "verify",
+        top_file.to_str().unwrap(),
+        "--store-dir",
+        "/gnu/store",
+    ]);
+    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("is not a valid derivation"), "{t}");
+    assert!(t.contains("is not in the store `/gnu/store`"), "{t}");
+    assert!(
+        t.contains("hint: its paths were read as in the store `/gnu/store` (--store-dir)"),
+        "{t}"
+    );
+    let o = abovo(&[
+        "verify",
+        top_file.to_str().unwrap(),
+        "--store-dir",
+        "/nix/store",
+    ]);
+    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
+    let o = abovo(&["verify", "--all", d, "--store-dir", "nix/store"]);
+    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
+    assert!(
+        text(&o).contains("invalid --store-dir `nix/store`"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

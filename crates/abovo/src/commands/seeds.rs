@@ -23,9 +23,9 @@ pub struct TrustArgs {
     /// snapshot. Default: the built-in Guix 1.5.0 snapshot.
     #[arg(long, env = "ABOVO_SOURCE", value_name = "PATH")]
     pub source: Option<PathBuf>,
-    /// The store directory the derivations' paths are in.
-    #[arg(long, env = "ABOVO_STORE_DIR", default_value = abovo_store::StoreDir::GUIX, value_name = "DIR")]
-    pub store_dir: String,
+    /// The store directory of the paths (see `source::STORE_DIR_HELP`).
+    #[arg(long, value_name = "DIR", help = crate::source::STORE_DIR_HELP)]
+    pub store_dir: Option<String>,
     /// Walk on into the inputs of fixed-output derivations (their fetchers);
     /// by default the walk stops there, since their output is pinned.
     #[arg(long)]

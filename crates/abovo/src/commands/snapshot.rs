@@ -4,10 +4,11 @@
 
 use crate::exit;
 use crate::output::{Context, Format, print_json};
-use crate::source::{CliReporter, SourceArgs};
+use crate::report::text::plural;
+use crate::source::{CliReporter, SourceArgs, TEXT_JSON};
 use anyhow::Context as _;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 /// Write or inspect a snapshot of a derivation graph.
 #[derive(Debug, clap::Args)]
@@ -42,10 +43,14 @@ pub struct CreateArgs {
     /// Store metadata (`store-meta.tsv` or `.tsv.zst`).
     #[arg(long, value_name = "TSV")]
     pub meta: Option<PathBuf>,
-    /// The store directory of the derivations' paths.
-    #[arg(long, env = "ABOVO_STORE_DIR", default_value = abovo_store::StoreDir::GUIX, value_name = "DIR")]
-    pub store_dir: String,
-    /// Where to write the snapshot.
+    /// The store directory of the paths (see `source::STORE_DIR_HELP`).
+    #[arg(long, value_name = "DIR", help = crate::source::STORE_DIR_HELP)]
+    pub store_dir: Option<String>,
+    /// Where to write the snapshot; `-` for standard output. A file is
+    /// written beside FILE under a temporary name and renamed into place
+    /// once complete, so FILE is never left half-written; an existing FILE
+    /// must be a regular file (a symlink, directory, device or FIFO is
+    /// refused).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
     /// zstd compression level (1–22): 19 makes the smallest files in a few
@@ -66,8 +71,8 @@ pub struct CreateArgs {
 pub struct InfoArgs {
     /// The snapshot file.
     pub file: PathBuf,
-    /// Output format: text or json.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    /// Output format.
+    #[arg(long, short = 'f', default_value = "text", value_parser = Format::parser(TEXT_JSON))]
     pub format: Format,
 }
 
@@ -80,6 +85,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 }
 
 fn create(a: CreateArgs, ctx: &Context) -> anyhow::Result<u8> {
+    // The destination is checked and its temporary file made before the
+    // (long) load, so that a typo in -o fails at once.
+    let target = Target::open(&a.output)?;
     let source = SourceArgs {
         source: Some(a.from.clone()),
         store_dir: a.store_dir.clone(),
@@ -101,39 +109,185 @@ fn create(a: CreateArgs, ctx: &Context) -> anyhow::Result<u8> {
         },
     )?;
     reporter.clear();
-    // Write next to the target and rename, so a failed write leaves no
-    // half-written snapshot behind.
-    let dir = a
-        .output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a file in `{}`", dir.display()))?;
-    tmp.write_all(&bytes)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.persist(&a.output)
-        .with_context(|| format!("cannot write `{}`", a.output.display()))?;
+    let name = target.name();
+    target.write(&bytes)?;
     ctx.note(&format!(
-        "wrote {} ({} bytes): {} nodes, {} derivations, {} edges, {} packages, {} sized nodes",
-        a.output.display(),
-        bytes.len(),
-        graph.len(),
-        graph.derivation_count(),
-        graph.edge_count(),
-        graph.packages().len(),
-        graph.meta().sized(),
+        "wrote {name} ({}): {}, {}, {}, {}, {}",
+        plural(bytes.len(), "byte", "bytes"),
+        plural(graph.len(), "node", "nodes"),
+        plural(graph.derivation_count(), "derivation", "derivations"),
+        plural(graph.edge_count(), "edge", "edges"),
+        plural(graph.packages().len(), "package", "packages"),
+        plural(graph.meta().sized(), "sized node", "sized nodes"),
     ));
     Ok(exit::SUCCESS)
 }
 
+/// Where `snapshot create` writes: standard output (`-o -`), or a file
+/// that is only ever complete. The bytes go to a temporary file in the
+/// target's directory (so that the rename cannot cross file systems),
+/// which is synced and renamed over the target once written; on any error
+/// the temporary file is removed ([`PartFile`]) and the target is left as
+/// it was.
+enum Target {
+    Stdout,
+    File { path: PathBuf, part: PartFile },
+}
+
+impl Target {
+    fn open(path: &Path) -> anyhow::Result<Target> {
+        if path.as_os_str() == "-" {
+            if std::io::stdout().is_terminal() {
+                anyhow::bail!(
+                    "refusing to write a binary snapshot to a terminal\n\
+                     hint: redirect standard output (`-o - > FILE`) or give `-o FILE`"
+                );
+            }
+            return Ok(Target::Stdout);
+        }
+        refuse_non_regular(path)?;
+        let part = PartFile::create(path)
+            .map_err(|e| anyhow::anyhow!("cannot write the snapshot `{}`: {e}", path.display()))?;
+        Ok(Target::File {
+            path: path.to_owned(),
+            part,
+        })
+    }
+
+    /// The target as notes name it.
+    fn name(&self) -> String {
+        match self {
+            Target::Stdout => "the snapshot to standard output".to_owned(),
+            Target::File { path, .. } => format!("`{}`", path.display()),
+        }
+    }
+
+    fn write(self, bytes: &[u8]) -> anyhow::Result<()> {
+        let (path, mut part) = match self {
+            Target::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes)?;
+                out.flush()?;
+                return Ok(());
+            }
+            Target::File { path, part } => (path, part),
+        };
+        let failed = |e: std::io::Error, part: &Path| {
+            anyhow::anyhow!(
+                "cannot write the snapshot `{}` (through `{}`): {e}",
+                path.display(),
+                part.display()
+            )
+        };
+        part.file
+            .write_all(bytes)
+            // The rename must not make visible a file whose bytes are
+            // still only in the page cache.
+            .and_then(|()| part.file.sync_all())
+            .map_err(|e| failed(e, &part.path))?;
+        // The target may have appeared (or changed kind) during the load.
+        refuse_non_regular(&path)?;
+        std::fs::rename(&part.path, &path).map_err(|e| failed(e, &part.path))?;
+        part.kept = true;
+        Ok(())
+    }
+}
+
+/// A temporary file beside the target (`.NAME.PID-N.part`, mode 0644),
+/// removed when dropped unless it was renamed into place.
+struct PartFile {
+    path: PathBuf,
+    file: std::fs::File,
+    kept: bool,
+}
+
+impl PartFile {
+    fn create(target: &Path) -> std::io::Result<PartFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        let mut attempt = 0u32;
+        loop {
+            let path = dir.join(format!(".{name}.{}-{attempt}.part", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&path)
+            {
+                Ok(file) => {
+                    let part = PartFile {
+                        path,
+                        file,
+                        kept: false,
+                    };
+                    // 0644 whatever the umask: a snapshot is meant to be read.
+                    use std::os::unix::fs::PermissionsExt;
+                    part.file
+                        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+                    return Ok(part);
+                }
+                // Left by an earlier process of the same id that was killed.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot create a file in `{}`: {e}", dir.display()),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Refuses a target that exists and is not a regular file: writing
+/// "through" a symlink, a device, a FIFO or a directory is never what
+/// `snapshot create` means.
+fn refuse_non_regular(path: &Path) -> anyhow::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => anyhow::bail!("cannot write the snapshot `{}`: {e}", path.display()),
+    };
+    use std::os::unix::fs::FileTypeExt;
+    let ft = meta.file_type();
+    let kind = if ft.is_file() {
+        return Ok(());
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    anyhow::bail!(
+        "refusing to write the snapshot to `{}`: it exists and is {kind}\n\
+         hint: -o replaces a regular file only; remove it or choose another name",
+        path.display()
+    )
+}
+
 fn info(a: InfoArgs) -> anyhow::Result<u8> {
-    a.format
-        .check("snapshot info", &[Format::Text, Format::Json])?;
+    a.format.check("snapshot info", TEXT_JSON)?;
     let bytes =
         std::fs::read(&a.file).with_context(|| format!("cannot read `{}`", a.file.display()))?;
     let info = abovo_graph::snapshot::info(&bytes)
