@@ -26,6 +26,9 @@ pub enum Format {
     Html,
 }
 
+/// The formats of a command that answers in text or JSON only.
+pub const TEXT_JSON: &[Format] = &[Format::Text, Format::Json];
+
 impl Format {
     /// The name used on the command line.
     pub fn name(self) -> &'static str {

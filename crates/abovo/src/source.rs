@@ -250,8 +250,7 @@ impl WalkArgs {
     }
 }
 
-/// The formats of a graph query that answers in text or JSON.
-pub const TEXT_JSON: &[Format] = &[Format::Text, Format::Json];
+pub use crate::output::TEXT_JSON;
 
 /// What every graph query takes besides its own arguments: the output
 /// format and where the graph comes from. The format accepts text and

@@ -371,6 +371,20 @@ fn a_nix_store_is_inferred_from_its_derivations() {
         assert!(text(&o).contains("/nix/store/"), "{args:?}: {}", text(&o));
         assert!(!text(&o).contains("/gnu/store/"), "{args:?}: {}", text(&o));
     }
+    // `show` infers it from the file too, whatever ABOVO_STORE_DIR (abovo's
+    // own build store) says.
+    let top = std::fs::read_dir(drvs.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().ends_with("-top-2.0.drv"))
+        .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_abovo"))
+        .args(["show", "-f", "json", top.to_str().unwrap()])
+        .env("ABOVO_STORE_DIR", "/gnu/store")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
+    assert!(text(&o).contains("/nix/store/"), "{}", text(&o));
     // An explicit --store-dir wins: a wrong one fails on the first path.
     let o = abovo(&["closure", "--source", d, "top", "--store-dir", "/gnu/store"]);
     assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));

@@ -42,7 +42,7 @@ pub struct Args {
     pub trust: TrustArgs,
 }
 
-/// Whether a `--packages` value is a file rather than a list of names: it
+/// Whether an `--only` value is a file rather than a list of names: it
 /// names an existing file, or it has a `/` and is not a list of store
 /// paths (`.drv` or output paths, which resolve like names).
 fn is_file_arg(value: &str, store_dir: &str) -> bool {

@@ -2,7 +2,7 @@
 
 use super::store::{HELPER_SUBCOMMAND, StoreArgs, count, parse_item};
 use crate::exit;
-use crate::output::{Context, Format, print_json};
+use crate::output::{Context, Format, TEXT_JSON, print_json};
 use abovo_build::LocalStore;
 use abovo_build::build::log::LogCompression;
 use abovo_build::build::{
@@ -93,7 +93,7 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "HOW", default_value_t = LogCompressionArg::Gzip)]
     pub log_compression: LogCompressionArg,
     /// Output format: text (output paths) or json (every result).
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'f', default_value = "text", value_parser = Format::parser(TEXT_JSON))]
     pub format: Format,
     /// The store.
     #[command(flatten)]

@@ -2,7 +2,7 @@
 
 use super::store::count;
 use crate::exit;
-use crate::output::{Context, Format, print_json, sanitize};
+use crate::output::{Context, Format, TEXT_JSON, print_json, sanitize};
 use abovo_build::diff::{Change, ContentDiff, TreeDiff, bytes, diff_trees};
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ pub struct Args {
     /// The second tree (for a failed --check: OUT-check).
     pub new: PathBuf,
     /// Output format: text or json.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'f', default_value = "text", value_parser = Format::parser(TEXT_JSON))]
     pub format: Format,
     /// In text, list the changes without the diffs and hex views.
     #[arg(long)]

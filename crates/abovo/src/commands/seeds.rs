@@ -113,7 +113,8 @@ pub struct Args {
     /// The target: `hello`, `hello@2.12`, a `.drv` path or an output path.
     pub target: String,
     /// Output format: text, json or html (a self-contained page).
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'f', default_value = "text",
+          value_parser = Format::parser(&[Format::Text, Format::Json, Format::Html]))]
     pub format: Format,
     /// In text, list every seed in detail (by default generated and source
     /// seeds get one line each).

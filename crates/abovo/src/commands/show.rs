@@ -2,6 +2,7 @@
 
 use crate::exit;
 use crate::output::{Context, print_json};
+use crate::source::{STORE_DIR_HELP, store_dir_or_inferred};
 use abovo_store::StoreDir;
 use abovo_store::derivation::Derivation;
 use anyhow::Context as _;
@@ -19,8 +20,8 @@ pub struct Args {
     #[arg(long, short = 'f', value_enum, default_value_t = ShowFormat::Aterm)]
     pub format: ShowFormat,
     /// The store directory the derivation's paths are in.
-    #[arg(long, env = "ABOVO_STORE_DIR", default_value = StoreDir::GUIX, value_name = "DIR")]
-    pub store_dir: String,
+    #[arg(long, value_name = "DIR", help = STORE_DIR_HELP)]
+    pub store_dir: Option<String>,
 }
 
 /// Formats of `abovo show`.
@@ -34,8 +35,7 @@ pub enum ShowFormat {
 
 /// Runs `abovo show`.
 pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
-    let store = StoreDir::new(&args.store_dir)?;
-    let (drv, name) = read_derivation(&store, &args.drv)?;
+    let (drv, name, store) = read_derivation(args.store_dir.as_deref(), &args.drv)?;
     match args.format {
         ShowFormat::Aterm => {
             let mut out = std::io::stdout().lock();
@@ -51,14 +51,17 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
     Ok(exit::SUCCESS)
 }
 
-/// Reads and parses a `.drv` file; the derivation name comes from the file
-/// name when it looks like a store base name (`<hash>-<name>.drv`).
+/// Reads and parses a `.drv` file in the store directory `store_dir`
+/// (`--store-dir`), else the one its paths name; the derivation name comes
+/// from the file name when it looks like a store base name
+/// (`<hash>-<name>.drv`).
 pub fn read_derivation(
-    store: &StoreDir,
+    store_dir: Option<&str>,
     file: &std::path::Path,
-) -> anyhow::Result<(Derivation, Option<String>)> {
+) -> anyhow::Result<(Derivation, Option<String>, StoreDir)> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
-    let drv = Derivation::parse(store, &bytes).map_err(|e| {
+    let store = store_dir_or_inferred(store_dir, abovo_graph::store_dir::from_derivation(&bytes))?;
+    let drv = Derivation::parse(&store, &bytes).map_err(|e| {
         let mut msg = format!("`{}` is not a valid derivation: {e}", file.display());
         if store.as_str() != StoreDir::NIX && bytes.windows(11).any(|w| w == b"/nix/store/") {
             msg.push_str("\n  (hint: its paths are in /nix/store; pass --store-dir /nix/store)");
@@ -70,5 +73,5 @@ pub fn read_derivation(
         .and_then(|n| n.to_str())
         .and_then(|n| abovo_store::StorePath::from_base_name(n).ok())
         .and_then(|p| p.derivation_name().map(str::to_owned));
-    Ok((drv, name))
+    Ok((drv, name, store))
 }

@@ -4,7 +4,7 @@
 //! store shares (`add`, `derivation add`, `build`, `log`, `store`).
 
 use crate::exit;
-use crate::output::{Context, Format, print_json};
+use crate::output::{Context, Format, TEXT_JSON, print_json};
 use abovo_build::build::{BuildOptions, Builder, DrvResult, NoReporter};
 use abovo_build::sandbox::HelperCommand;
 use abovo_build::store::verify::{Problem, VerifyReport};
@@ -156,7 +156,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub remove_check: bool,
     /// Output format: text or json.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'f', default_value = "text", value_parser = Format::parser(TEXT_JSON))]
     pub format: Format,
     /// The store.
     #[command(flatten)]
@@ -170,7 +170,7 @@ pub struct InfoArgs {
     #[arg(required = true)]
     pub paths: Vec<String>,
     /// Output format: text or json.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'f', default_value = "text", value_parser = Format::parser(TEXT_JSON))]
     pub format: Format,
     /// The store.
     #[command(flatten)]
