@@ -1,3 +1,7 @@
+//! Tests of the owned derivation: parsing, writing, JSON, hashes and
+//! output paths on hand-made and random derivations.
+#![allow(clippy::unwrap_used)]
+
 use super::*;
 use crate::encoding::base16_encode;
 use crate::store_path::StoreDir;
