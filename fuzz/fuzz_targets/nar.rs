@@ -12,6 +12,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(valid, "the tree reader accepted what the validator refused");
             assert_eq!(tree.to_nar(), data);
         }
-        Err(_) => assert!(!valid, "the validator accepted what the tree reader refused"),
+        Err(_) => assert!(
+            !valid,
+            "the validator accepted what the tree reader refused"
+        ),
     }
 });
