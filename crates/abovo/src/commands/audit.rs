@@ -1,13 +1,15 @@
 //! `abovo audit`: which binary seeds every package of a distribution rests
 //! on, counted and ranked.
 
-use crate::commands::seeds::{TrustArgs, kind_style};
+use crate::commands::trust_common::{
+    TrustArgs, fixed_output_walk, kind_style, push_rejected_section, warn_rejected_files,
+    write_stdout,
+};
 use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
 use crate::report::text::{Align, Table, count, plural, size_summary, wrap_list};
 use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, audit, table_packages};
-use std::io::Write;
 use std::path::Path;
 
 /// For every package (of the graph's package table, or a list), the binary
@@ -123,27 +125,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let packages = packages_of(&g, args.packages.as_deref())?;
     let seeds = args.trust.seeds()?;
     let report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
-    if !report.rejected_files.is_empty() {
-        let n = report.rejected_files.len();
-        ctx.warn(&format!(
-            "ignored {} found under a seed's name: {} not the seed (the report says which)",
-            plural(n, "file", "files"),
-            if n == 1 { "it is" } else { "they are" }
-        ));
-    }
+    warn_rejected_files(ctx, report.rejected_files.len());
     match args.format {
         Format::Json => crate::report::json::print(&report)?,
-        Format::Html => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(crate::report::audit::render(&report).as_bytes())?;
-            out.flush()?;
-        }
-        _ => {
-            let text = render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t));
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
+        Format::Html => write_stdout(&crate::report::audit::render(&report))?,
+        _ => write_stdout(&render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t)))?,
     }
     Ok(exit::SUCCESS)
 }
@@ -181,11 +167,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
     o.push_str(&format!("  graph: {}\n", sanitize(&r.graph)));
     o.push_str(&format!(
         "  walk:  {} fixed-output derivations\n",
-        if r.through_fixed {
-            "goes through"
-        } else {
-            "stops at"
-        }
+        fixed_output_walk(r.through_fixed)
     ));
     let kinds: Vec<String> = r
         .seeds_by_kind
@@ -388,26 +370,12 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         }
     }
 
-    if !r.rejected_files.is_empty() {
-        o.push_str(&format!(
-            "\n{}\n",
-            style(
-                "1;33",
-                &format!(
-                    "Warning: {} found under a seed's name, ignored: not the seed's bytes",
-                    plural(r.rejected_files.len(), "file", "files")
-                )
-            )
-        ));
-        for f in &r.rejected_files {
-            o.push_str(&format!(
-                "  {}\n",
-                sanitize(&f.file.file.display().to_string())
-            ));
-            o.push_str(&format!("    seed:    {}\n", sanitize(&f.seed)));
-            o.push_str(&format!("    why:     {}\n", sanitize(&f.file.message())));
-        }
-    }
+    let rejected: Vec<_> = r
+        .rejected_files
+        .iter()
+        .map(|f| (&f.file, f.seed.clone()))
+        .collect();
+    push_rejected_section(&mut o, &rejected, style);
     o
 }
 

@@ -16,6 +16,7 @@ pub mod seeds;
 pub mod show;
 pub mod snapshot;
 pub mod store;
+pub mod trust_common;
 pub mod verify;
 pub mod why;
 

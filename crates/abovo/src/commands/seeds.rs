@@ -1,104 +1,18 @@
 //! `abovo seeds TARGET`: what must one trust to get TARGET.
 //!
-//! Also home of [`TrustArgs`], the flags that `abovo seeds` and `abovo
-//! audit` share (graph source, knowledge bases, seed bytes, size sources).
+//! Its flags shared with `abovo audit` ([`TrustArgs`]) and the report
+//! parts both print alike live in [`crate::commands::trust_common`].
 
+use crate::commands::trust_common::{
+    TrustArgs, fixed_output_walk, kind_style, push_rejected_section, warn_rejected_files,
+    write_stdout,
+};
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::human_bytes;
 use crate::report::text::{Align, Table, count, plural, size_summary, size_with_source};
-use abovo_graph::Graph;
 use abovo_trust::Kind;
-use abovo_trust::classify::Seeds;
-use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{SeedEntry, TrustReport, WalkOptions, trust_report};
-use std::io::Write;
-use std::path::PathBuf;
-
-/// Flags shared by `abovo seeds` and `abovo audit`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct TrustArgs {
-    /// Where the derivations come from: a store directory, a directory of
-    /// `.drv` files, a `.tar.zst` of them, a corpus folder or an abovo
-    /// snapshot. Default: the built-in Guix 1.5.0 snapshot.
-    #[arg(long, env = "ABOVO_SOURCE", value_name = "PATH")]
-    pub source: Option<PathBuf>,
-    /// The store directory of the paths (see `source::STORE_DIR_HELP`).
-    #[arg(long, value_name = "DIR", help = crate::source::STORE_DIR_HELP)]
-    pub store_dir: Option<String>,
-    /// Walk on into the inputs of fixed-output derivations (their fetchers);
-    /// by default the walk stops there, since their output is pinned.
-    #[arg(long)]
-    pub through_fixed: bool,
-    /// An extra knowledge-base file (TOML, the format of the built-in one,
-    /// see docs/trust.md); may be repeated; later files win.
-    #[arg(long, value_name = "FILE")]
-    pub knowledge: Vec<PathBuf>,
-    /// A directory of fetched seeds, named by store base name, store hash,
-    /// fixed-output hash or file name (tried in that order). A file counts
-    /// only when it hashes as the seed must (its fixed-output hash, or its
-    /// recorded NAR hash); then its bytes are scanned (evidence `content`).
-    /// Other files are ignored and reported. May be repeated.
-    #[arg(long, value_name = "DIR")]
-    pub seed_dir: Vec<PathBuf>,
-    /// Do not look for seeds at their own store path (by default, bytes
-    /// found there are checked and scanned like those of --seed-dir).
-    #[arg(long)]
-    pub no_store: bool,
-    /// A Guix store database (db.sqlite), opened read-only: sizes, and the
-    /// NAR hashes that input sources' bytes are checked against.
-    #[arg(long, value_name = "FILE")]
-    pub db: Option<PathBuf>,
-    /// A directory of `<hash>.narinfo` files, for sizes. A narinfo that does
-    /// not parse, or whose StorePath, NarHash or NarSize contradicts what is
-    /// known of its seed, is an error.
-    #[arg(long, value_name = "DIR")]
-    pub narinfo: Vec<PathBuf>,
-}
-
-impl TrustArgs {
-    /// Loads the graph: the given source, or the built-in Guix 1.5.0
-    /// snapshot (through the loader all graph commands share).
-    pub fn load_graph(&self, ctx: &Context) -> anyhow::Result<Graph> {
-        let source = crate::source::SourceArgs {
-            source: self.source.clone(),
-            store_dir: self.store_dir.clone(),
-            packages: None,
-            meta: None,
-        };
-        source.load(ctx)
-    }
-
-    /// Builds the classifier from the flags.
-    pub fn seeds(&self) -> anyhow::Result<Seeds> {
-        let mut kb = KnowledgeBase::built_in()?;
-        for f in &self.knowledge {
-            kb.add_file(f)?;
-        }
-        let mut seeds = Seeds::new(kb);
-        seeds.seed_dirs = self.seed_dir.clone();
-        for d in &self.seed_dir {
-            if !d.is_dir() {
-                anyhow::bail!("--seed-dir `{}` is not a directory", d.display());
-            }
-        }
-        seeds.use_store = !self.no_store;
-        if let Some(db) = &self.db {
-            seeds.sizes.open_db(db)?;
-        }
-        for n in &self.narinfo {
-            seeds.sizes.add_narinfo_dir(n)?;
-        }
-        Ok(seeds)
-    }
-
-    /// The walk options.
-    pub fn walk(&self) -> WalkOptions {
-        WalkOptions {
-            through_fixed: self.through_fixed,
-        }
-    }
-}
+use abovo_trust::report::{SeedEntry, TrustReport, trust_report};
 
 /// List every seed that TARGET rests on: binaries first, with evidence,
 /// size, hash, URLs and the shortest path from TARGET.
@@ -138,39 +52,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .iter()
         .map(|e| e.class.rejected_files.len())
         .sum();
-    if rejected > 0 {
-        ctx.warn(&format!(
-            "ignored {} found under a seed's name: {} not the seed (the report says which)",
-            plural(rejected, "file", "files"),
-            if rejected == 1 { "it is" } else { "they are" }
-        ));
-    }
+    warn_rejected_files(ctx, rejected);
     match args.format {
         Format::Json => print_json(&report)?,
-        Format::Html => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(crate::report::seeds::render(&report).as_bytes())?;
-            out.flush()?;
-        }
-        _ => {
-            let text = render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t));
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
+        Format::Html => write_stdout(&crate::report::seeds::render(&report))?,
+        _ => write_stdout(&render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t)))?,
     }
     Ok(exit::SUCCESS)
-}
-
-/// The ANSI style of a kind's name.
-pub fn kind_style(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Binary => "1;31",
-        Kind::SourceWithBinaries => "1;33",
-        Kind::Generated => "35",
-        Kind::Source => "32",
-        Kind::Unknown => "2",
-    }
 }
 
 fn size_text(e: &SeedEntry) -> String {
@@ -310,11 +198,7 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
     o.push_str(&format!("  graph:      {}\n", sanitize(&r.graph)));
     o.push_str(&format!(
         "  walk:       {} fixed-output derivations; {} walked\n",
-        if r.through_fixed {
-            "goes through"
-        } else {
-            "stops at"
-        },
+        fixed_output_walk(r.through_fixed),
         plural(r.derivations_walked, "derivation", "derivations")
     ));
     for kind in Kind::ALL {
@@ -414,31 +298,21 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         }
         o.push_str(&t.render("  ", style));
     }
-    let ignored: Vec<(&SeedEntry, &abovo_trust::bytes::RejectedFile)> = r
+    // The seed's name and store path, since names repeat across versions.
+    let ignored: Vec<(&abovo_trust::bytes::RejectedFile, String)> = r
         .seeds
         .iter()
-        .flat_map(|e| e.class.rejected_files.iter().map(move |f| (e, f)))
+        .flat_map(|e| {
+            e.class.rejected_files.iter().map(move |f| {
+                let seed = format!(
+                    "{} ({})",
+                    e.class.display_name(&e.facts),
+                    e.facts.store_path
+                );
+                (f, seed)
+            })
+        })
         .collect();
-    if !ignored.is_empty() {
-        o.push_str(&format!(
-            "\n{}\n",
-            style(
-                "1;33",
-                &format!(
-                    "Warning: {} found under a seed's name, ignored: not the seed's bytes",
-                    plural(ignored.len(), "file", "files")
-                )
-            )
-        ));
-        for (e, f) in ignored {
-            o.push_str(&format!("  {}\n", sanitize(&f.file.display().to_string())));
-            o.push_str(&format!(
-                "    seed:    {} ({})\n",
-                sanitize(e.class.display_name(&e.facts)),
-                sanitize(&e.facts.store_path)
-            ));
-            o.push_str(&format!("    why:     {}\n", sanitize(&f.message())));
-        }
-    }
+    push_rejected_section(&mut o, &ignored, style);
     o
 }

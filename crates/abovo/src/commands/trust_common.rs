@@ -1,0 +1,174 @@
+//! What `abovo seeds` and `abovo audit` share: [`TrustArgs`], their common
+//! flags (graph source, knowledge bases, seed bytes, size sources), the
+//! colour of each seed kind, and the parts both reports print alike (the
+//! warning and the closing section about files found under a seed's name
+//! that are not the seed, the `walk:` line, writing a report to standard
+//! output).
+
+use crate::output::{Context, sanitize};
+use crate::report::text::plural;
+use abovo_graph::Graph;
+use abovo_trust::Kind;
+use abovo_trust::bytes::RejectedFile;
+use abovo_trust::classify::Seeds;
+use abovo_trust::knowledge::KnowledgeBase;
+use abovo_trust::report::WalkOptions;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Flags shared by `abovo seeds` and `abovo audit`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrustArgs {
+    /// Where the derivations come from: a store directory, a directory of
+    /// `.drv` files, a `.tar.zst` of them, a corpus folder or an abovo
+    /// snapshot. Default: the built-in Guix 1.5.0 snapshot.
+    #[arg(long, env = "ABOVO_SOURCE", value_name = "PATH")]
+    pub source: Option<PathBuf>,
+    /// The store directory of the paths (see `source::STORE_DIR_HELP`).
+    #[arg(long, value_name = "DIR", help = crate::source::STORE_DIR_HELP)]
+    pub store_dir: Option<String>,
+    /// Walk on into the inputs of fixed-output derivations (their fetchers);
+    /// by default the walk stops there, since their output is pinned.
+    #[arg(long)]
+    pub through_fixed: bool,
+    /// An extra knowledge-base file (TOML, the format of the built-in one,
+    /// see docs/trust.md); may be repeated; later files win.
+    #[arg(long, value_name = "FILE")]
+    pub knowledge: Vec<PathBuf>,
+    /// A directory of fetched seeds, named by store base name, store hash,
+    /// fixed-output hash or file name (tried in that order). A file counts
+    /// only when it hashes as the seed must (its fixed-output hash, or its
+    /// recorded NAR hash); then its bytes are scanned (evidence `content`).
+    /// Other files are ignored and reported. May be repeated.
+    #[arg(long, value_name = "DIR")]
+    pub seed_dir: Vec<PathBuf>,
+    /// Do not look for seeds at their own store path (by default, bytes
+    /// found there are checked and scanned like those of --seed-dir).
+    #[arg(long)]
+    pub no_store: bool,
+    /// A Guix store database (db.sqlite), opened read-only: sizes, and the
+    /// NAR hashes that input sources' bytes are checked against.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// A directory of `<hash>.narinfo` files, for sizes. A narinfo that does
+    /// not parse, or whose StorePath, NarHash or NarSize contradicts what is
+    /// known of its seed, is an error.
+    #[arg(long, value_name = "DIR")]
+    pub narinfo: Vec<PathBuf>,
+}
+
+impl TrustArgs {
+    /// Loads the graph: the given source, or the built-in Guix 1.5.0
+    /// snapshot (through the loader all graph commands share).
+    pub fn load_graph(&self, ctx: &Context) -> anyhow::Result<Graph> {
+        let source = crate::source::SourceArgs {
+            source: self.source.clone(),
+            store_dir: self.store_dir.clone(),
+            packages: None,
+            meta: None,
+        };
+        source.load(ctx)
+    }
+
+    /// Builds the classifier from the flags.
+    pub fn seeds(&self) -> anyhow::Result<Seeds> {
+        let mut kb = KnowledgeBase::built_in()?;
+        for f in &self.knowledge {
+            kb.add_file(f)?;
+        }
+        let mut seeds = Seeds::new(kb);
+        seeds.seed_dirs = self.seed_dir.clone();
+        for d in &self.seed_dir {
+            if !d.is_dir() {
+                anyhow::bail!("--seed-dir `{}` is not a directory", d.display());
+            }
+        }
+        seeds.use_store = !self.no_store;
+        if let Some(db) = &self.db {
+            seeds.sizes.open_db(db)?;
+        }
+        for n in &self.narinfo {
+            seeds.sizes.add_narinfo_dir(n)?;
+        }
+        Ok(seeds)
+    }
+
+    /// The walk options.
+    pub fn walk(&self) -> WalkOptions {
+        WalkOptions {
+            through_fixed: self.through_fixed,
+        }
+    }
+}
+
+/// The ANSI style of a kind's name.
+pub fn kind_style(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Binary => "1;31",
+        Kind::SourceWithBinaries => "1;33",
+        Kind::Generated => "35",
+        Kind::Source => "32",
+        Kind::Unknown => "2",
+    }
+}
+
+/// Warns on standard error that `rejected` files found under seeds' names
+/// were ignored (nothing when there are none); the report says which.
+pub fn warn_rejected_files(ctx: &Context, rejected: usize) {
+    if rejected > 0 {
+        ctx.warn(&format!(
+            "ignored {} found under a seed's name: {} not the seed (the report says which)",
+            plural(rejected, "file", "files"),
+            if rejected == 1 { "it is" } else { "they are" }
+        ));
+    }
+}
+
+/// Writes a rendered report (text or HTML) to standard output.
+pub fn write_stdout(report: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(report.as_bytes())?;
+    out.flush()
+}
+
+/// What the walk does at fixed-output derivations, in the words of the
+/// reports' `walk:` line.
+pub fn fixed_output_walk(through_fixed: bool) -> &'static str {
+    if through_fixed {
+        "goes through"
+    } else {
+        "stops at"
+    }
+}
+
+/// Appends the closing section of a text report that lists the files
+/// found under a seed's name and ignored: each file, the seed (as the
+/// caller labels it; sanitized here) and why. Nothing when `rejected` is
+/// empty.
+pub fn push_rejected_section(
+    o: &mut String,
+    rejected: &[(&RejectedFile, String)],
+    style: &dyn Fn(&str, &str) -> String,
+) {
+    if rejected.is_empty() {
+        return;
+    }
+    o.push_str(&format!(
+        "\n{}\n",
+        style(
+            "1;33",
+            &format!(
+                "Warning: {} found under a seed's name, ignored: not the seed's bytes",
+                plural(rejected.len(), "file", "files")
+            )
+        )
+    ));
+    for (file, seed) in rejected {
+        o.push_str(&format!(
+            "  {}\n",
+            sanitize(&file.file.display().to_string())
+        ));
+        o.push_str(&format!("    seed:    {}\n", sanitize(seed)));
+        o.push_str(&format!("    why:     {}\n", sanitize(&file.message())));
+    }
+}
