@@ -8,7 +8,7 @@
 
 use crate::error::GraphError;
 use crate::graph::{
-    Csr, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
+    Columns, Csr, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
 };
 use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
@@ -345,7 +345,7 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
     }
     let drv_columns = Deferred::ready(DrvColumns::new(n, drvs, outputs, env));
     assemble(
-        Assembly {
+        Columns {
             store,
             strings: strings.finish(),
             hash_parts,
@@ -360,35 +360,13 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
     )
 }
 
-/// The columns of a graph before its derived parts (reverse adjacency,
-/// topological order) are computed.
-pub(crate) struct Assembly {
-    pub(crate) store: StoreDir,
-    pub(crate) strings: crate::strings::Strings,
-    pub(crate) hash_parts: Vec<[u8; 32]>,
-    pub(crate) names: Vec<StrId>,
-    pub(crate) kinds: Vec<NodeKind>,
-    pub(crate) drv_columns: Deferred<DrvColumns>,
-    pub(crate) inputs: Csr,
-    pub(crate) edge_outputs: Vec<u16>,
-    pub(crate) out_sets: Vec<Vec<StrId>>,
-}
-
 /// Makes the graph of the columns. With `check_acyclic` (always, except for
 /// the snapshot compiled into the binary, which was checked when it was
 /// made), computes the topological order now and rejects cycles; otherwise
 /// the order is computed on first use.
-pub(crate) fn assemble(a: Assembly, check_acyclic: bool) -> Result<Graph, GraphError> {
+pub(crate) fn assemble(columns: Columns, check_acyclic: bool) -> Result<Graph, GraphError> {
     let graph = Graph {
-        store: a.store,
-        strings: a.strings,
-        hash_parts: a.hash_parts,
-        names: a.names,
-        kinds: a.kinds,
-        drv_columns: a.drv_columns,
-        inputs: a.inputs,
-        edge_outputs: a.edge_outputs,
-        out_sets: a.out_sets,
+        columns,
         dependents: Default::default(),
         topo: OnceLock::new(),
         packages: PackageTable::default(),
@@ -410,7 +388,7 @@ pub(crate) fn assemble(a: Assembly, check_acyclic: bool) -> Result<Graph, GraphE
 pub(crate) fn topological_order(g: &Graph) -> Result<Vec<NodeId>, GraphError> {
     let n = g.len();
     let mut pending = vec![0u32; n];
-    for t in &g.inputs.targets {
+    for t in &g.columns.inputs.targets {
         pending[t.index()] += 1;
     }
     let mut order: Vec<NodeId> = g.nodes().filter(|x| pending[x.index()] == 0).collect();
@@ -445,7 +423,7 @@ pub(crate) fn topological_order(g: &Graph) -> Result<Vec<NodeId>, GraphError> {
         return Err(GraphError::Cycle(Vec::new()));
     };
     // Walk upwards: a left node with pending count > 0 has a left dependent.
-    let rev = g.inputs.transpose(n);
+    let rev = g.columns.inputs.transpose(n);
     let mut seen = FxHashMap::default();
     let mut walk = vec![start];
     let mut x = start;

@@ -197,9 +197,10 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Deferred<T> {
     }
 }
 
-/// A derivation graph. See the [module documentation](self).
+/// The columns of a graph as its source gives them (a load of `.drv`
+/// files or a snapshot); [`Graph`] adds what is derived from them.
 #[derive(Debug)]
-pub struct Graph {
+pub(crate) struct Columns {
     pub(crate) store: StoreDir,
     pub(crate) strings: Strings,
     pub(crate) hash_parts: Vec<[u8; 32]>,
@@ -214,6 +215,13 @@ pub struct Graph {
     /// Distinct sets of output names used by edges; set 0 is the empty set
     /// (edges to sources).
     pub(crate) out_sets: Vec<Vec<StrId>>,
+}
+
+/// A derivation graph. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Graph {
+    /// Nodes, edges and derivation facts, as loaded.
+    pub(crate) columns: Columns,
     /// The transpose of `inputs`, built on first use.
     pub(crate) dependents: OnceLock<Csr>,
     /// Inputs-first order; computed (and the graph checked acyclic) when the
@@ -258,16 +266,16 @@ impl<'g> Edge<'g> {
     /// The output names of the input that are used; empty for a source.
     pub fn outputs(&self) -> impl ExactSizeIterator<Item = &'g str> + 'g {
         let g = self.graph;
-        g.out_sets[self.set as usize]
+        g.columns.out_sets[self.set as usize]
             .iter()
-            .map(move |&s| g.strings.get(s))
+            .map(move |&s| g.columns.strings.get(s))
     }
 }
 
 impl Graph {
     /// The store directory of every path in the graph.
     pub fn store_dir(&self) -> &StoreDir {
-        &self.store
+        &self.columns.store
     }
 
     /// A one-line description of where the graph came from (shown in reports,
@@ -283,27 +291,27 @@ impl Graph {
 
     /// The number of nodes.
     pub fn len(&self) -> usize {
-        self.kinds.len()
+        self.columns.kinds.len()
     }
 
     /// Whether the graph has no node.
     pub fn is_empty(&self) -> bool {
-        self.kinds.is_empty()
+        self.columns.kinds.is_empty()
     }
 
     /// The number of edges.
     pub fn edge_count(&self) -> usize {
-        self.inputs.targets.len()
+        self.columns.inputs.targets.len()
     }
 
     /// Every node id, in path order.
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = NodeId> + use<> {
-        (0..self.kinds.len() as u32).map(NodeId)
+        (0..self.columns.kinds.len() as u32).map(NodeId)
     }
 
     /// The derivation columns (decoding them on first use).
     pub(crate) fn drv_columns(&self) -> &DrvColumns {
-        self.drv_columns.get()
+        self.columns.drv_columns.get()
     }
 
     /// The number of loaded derivations.
@@ -322,7 +330,7 @@ impl Graph {
 
     /// What node `n` is.
     pub fn kind(&self, n: NodeId) -> NodeKind {
-        self.kinds[n.index()]
+        self.columns.kinds[n.index()]
     }
 
     /// The derivation at `n`, or `None` for sources and missing derivations.
@@ -343,18 +351,18 @@ impl Graph {
 
     /// The store path name of `n` (after the hash part), e.g. `hello-2.12.2.drv`.
     pub fn name(&self, n: NodeId) -> &str {
-        self.strings.get(self.names[n.index()])
+        self.columns.strings.get(self.columns.names[n.index()])
     }
 
     /// The 32-character hash part of `n`.
     pub fn hash_part(&self, n: NodeId) -> &str {
         // Hash parts are validated nix32 (ASCII) when the graph is built or read.
-        std::str::from_utf8(&self.hash_parts[n.index()]).unwrap_or("")
+        std::str::from_utf8(&self.columns.hash_parts[n.index()]).unwrap_or("")
     }
 
     /// The store path of `n`.
     pub fn path(&self, n: NodeId) -> StorePath {
-        path_from_parts(&self.hash_parts[n.index()], self.name(n))
+        path_from_parts(&self.columns.hash_parts[n.index()], self.name(n))
     }
 
     /// `<hash>-<name>` of `n`.
@@ -366,7 +374,7 @@ impl Graph {
     pub fn display_path(&self, n: NodeId) -> String {
         format!(
             "{}/{}-{}",
-            self.store.as_str(),
+            self.columns.store.as_str(),
             self.hash_part(n),
             self.name(n)
         )
@@ -382,15 +390,15 @@ impl Graph {
     /// The inputs of `n` (input derivations and sources), sorted by id;
     /// empty for sources.
     pub fn inputs(&self, n: NodeId) -> &[NodeId] {
-        self.inputs.neighbours(n)
+        self.columns.inputs.neighbours(n)
     }
 
     /// The edges from `n` to its inputs, with the outputs each one uses.
     pub fn input_edges(&self, n: NodeId) -> impl ExactSizeIterator<Item = Edge<'_>> {
-        let range = self.inputs.range(n);
+        let range = self.columns.inputs.range(n);
         let (targets, sets) = (
-            &self.inputs.targets[range.clone()],
-            &self.edge_outputs[range],
+            &self.columns.inputs.targets[range.clone()],
+            &self.columns.edge_outputs[range],
         );
         targets.iter().zip(sets).map(move |(&to, &set)| Edge {
             from: n,
@@ -402,20 +410,22 @@ impl Graph {
 
     /// The edge `from -> to`, if there is one.
     pub fn edge(&self, from: NodeId, to: NodeId) -> Option<Edge<'_>> {
-        let range = self.inputs.range(from);
-        let i = self.inputs.targets[range.clone()].binary_search(&to).ok()?;
+        let range = self.columns.inputs.range(from);
+        let i = self.columns.inputs.targets[range.clone()]
+            .binary_search(&to)
+            .ok()?;
         Some(Edge {
             from,
             to,
             graph: self,
-            set: self.edge_outputs[range.start + i].into(),
+            set: self.columns.edge_outputs[range.start + i].into(),
         })
     }
 
     /// The derivations that have `n` as a direct input, sorted by id.
     pub fn dependents(&self, n: NodeId) -> &[NodeId] {
         self.dependents
-            .get_or_init(|| self.inputs.transpose(self.len()))
+            .get_or_init(|| self.columns.inputs.transpose(self.len()))
             .neighbours(n)
     }
 
@@ -433,13 +443,13 @@ impl Graph {
 
     /// The node of an absolute path in this graph's store directory.
     pub fn lookup_str(&self, path: &str) -> Option<NodeId> {
-        self.lookup(&self.store.parse(path).ok()?)
+        self.lookup(&self.columns.store.parse(path).ok()?)
     }
 
     pub(crate) fn lookup_parts(&self, hash_part: &[u8; 32], name: &str) -> Option<NodeId> {
-        let start = self.hash_parts.partition_point(|h| h < hash_part);
-        (start..self.hash_parts.len())
-            .take_while(|&i| &self.hash_parts[i] == hash_part)
+        let start = self.columns.hash_parts.partition_point(|h| h < hash_part);
+        (start..self.columns.hash_parts.len())
+            .take_while(|&i| &self.columns.hash_parts[i] == hash_part)
             .map(|i| NodeId(i as u32))
             .find(|&n| self.name(n) == name)
     }
@@ -499,7 +509,7 @@ impl Graph {
 
     /// The interned string table.
     pub fn strings(&self) -> &Strings {
-        &self.strings
+        &self.columns.strings
     }
 }
 
@@ -540,12 +550,12 @@ impl<'g> DerivationNode<'g> {
 
     /// The system type, e.g. `x86_64-linux`.
     pub fn system(&self) -> &'g str {
-        self.graph.strings.get(self.data.system)
+        self.graph.columns.strings.get(self.data.system)
     }
 
     /// The builder: a store path or `builtin:…`.
     pub fn builder(&self) -> &'g str {
-        self.graph.strings.get(self.data.builder)
+        self.graph.columns.strings.get(self.data.builder)
     }
 
     /// The built-in builder's name (`download`, `git-download`) when the
@@ -581,10 +591,10 @@ impl<'g> DerivationNode<'g> {
         g.drv_columns().outputs[a as usize..b as usize]
             .iter()
             .map(move |o| OutputInfo {
-                name: g.strings.get(o.name),
+                name: g.columns.strings.get(o.name),
                 path: match o.path {
                     OutPath::None => None,
-                    OutPath::Stored(h, n) => Some(path_from_parts(&h, g.strings.get(n))),
+                    OutPath::Stored(h, n) => Some(path_from_parts(&h, g.columns.strings.get(n))),
                     OutPath::Fixed => this.computed_fixed_path(),
                 },
             })
@@ -594,6 +604,7 @@ impl<'g> DerivationNode<'g> {
     fn computed_fixed_path(&self) -> Option<StorePath> {
         let fixed = self.data.fixed?;
         self.graph
+            .columns
             .store
             .make_fixed_output_path(self.name(), fixed.recursive, &fixed.hash)
             .ok()
@@ -622,7 +633,7 @@ impl<'g> DerivationNode<'g> {
         let (a, b) = self.data.env;
         g.drv_columns().env[a as usize..b as usize]
             .iter()
-            .map(move |&(k, v)| (g.strings.get(k), g.strings.get(v)))
+            .map(move |&(k, v)| (g.columns.strings.get(k), g.columns.strings.get(v)))
     }
 
     /// The input edges.

@@ -7,9 +7,9 @@
 
 use super::SnapshotError;
 use super::codec::Dec;
-use crate::build::{Assembly, assemble};
+use crate::build::assemble;
 use crate::graph::{
-    Csr, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
+    Columns, Csr, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
     path_from_parts,
 };
 use crate::meta::StoreMeta;
@@ -541,7 +541,7 @@ fn decode_with(
         (None, None) => return Err(invalid("no derivation section")),
     };
     let mut graph = assemble(
-        Assembly {
+        Columns {
             store: h.store.clone(),
             strings,
             hash_parts: nodes.hash_parts,

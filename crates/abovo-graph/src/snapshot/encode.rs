@@ -24,12 +24,12 @@ fn digest20(hash_part: &[u8; 32]) -> [u8; 20] {
 
 /// The seven sections, uncompressed.
 pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
-    let (text, ends) = g.strings.raw_parts();
+    let (text, ends) = g.columns.strings.raw_parts();
     let columns = g.drv_columns();
 
     let mut h = Enc::default();
     h.str(&opts.creator);
-    h.str(g.store.as_str());
+    h.str(g.columns.store.as_str());
     h.str(&g.description);
     for count in [
         ends.len(),
@@ -37,7 +37,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
         columns.drvs.len(),
         columns.outputs.len(),
         columns.env.len(),
-        g.out_sets.len(),
+        g.columns.out_sets.len(),
         g.edge_count(),
         g.packages().len(),
     ] {
@@ -53,13 +53,13 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
     s.bytes(text.as_bytes());
 
     let mut nodes = Enc::default();
-    for hp in &g.hash_parts {
+    for hp in &g.columns.hash_parts {
         nodes.bytes(&digest20(hp));
     }
-    for id in &g.names {
+    for id in &g.columns.names {
         nodes.var(u64::from(id.0));
     }
-    for k in &g.kinds {
+    for k in &g.columns.kinds {
         nodes.u8(match k {
             NodeKind::Derivation => 0,
             NodeKind::Source => 1,
@@ -86,7 +86,8 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
         // A fixed output at the path its hash gives is not stored: the
         // digests are incompressible and the path is cheap to recompute.
         let computed = drv.fixed.and_then(|f| {
-            g.store
+            g.columns
+                .store
                 .make_fixed_output_path(g.label(drv.node), f.recursive, &f.hash)
                 .ok()
         });
@@ -98,8 +99,8 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
                 OutPath::Stored(hp, n) => {
                     let is_computed = computed.as_ref().is_some_and(|c| {
                         c.hash_part_bytes() == &hp
-                            && c.name() == g.strings.get(n)
-                            && g.strings.get(o.name) == "out"
+                            && c.name() == g.columns.strings.get(n)
+                            && g.columns.strings.get(o.name) == "out"
                     });
                     if is_computed {
                         d.u8(2);
@@ -120,7 +121,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
     }
 
     let mut e = Enc::default();
-    for set in &g.out_sets {
+    for set in &g.columns.out_sets {
         e.var(set.len() as u64);
         for s in set {
             e.var(u64::from(s.0));
@@ -134,7 +135,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
             e.var(u64::from(t.0 - prev));
             prev = t.0;
         }
-        for &set in &g.edge_outputs[g.inputs.range(n)] {
+        for &set in &g.columns.edge_outputs[g.columns.inputs.range(n)] {
             e.var(u64::from(set));
         }
     }
