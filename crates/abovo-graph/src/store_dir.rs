@@ -93,26 +93,19 @@ pub fn infer(path: &Path) -> Result<Option<StoreDir>, LoadError> {
                 })
         }
         SourceKind::Directory => {
-            let mut tried = 0;
-            for entry in std::fs::read_dir(path).map_err(io)? {
-                let entry = entry.map_err(io)?;
+            let drvs = std::fs::read_dir(path).map_err(io)?.filter_map(|entry| {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(e) => return Some(Err(io(e))),
+                };
                 if !entry.file_name().as_encoded_bytes().ends_with(b".drv") {
-                    continue;
+                    return None;
                 }
                 // A `.drv` that cannot be read says nothing here; the load
                 // that follows reports it.
-                let Ok(bytes) = std::fs::read(entry.path()) else {
-                    continue;
-                };
-                if let Some(dir) = from_derivation(&bytes) {
-                    return Ok(Some(dir));
-                }
-                tried += 1;
-                if tried == FILES_TRIED {
-                    break;
-                }
-            }
-            Ok(None)
+                std::fs::read(entry.path()).ok().map(Ok)
+            });
+            first_named(drvs)
         }
         SourceKind::Tarball => from_tarball(path),
         SourceKind::CorpusFolder { tarball, .. } => from_tarball(&tarball),
@@ -141,25 +134,41 @@ fn from_tarball(path: &Path) -> Result<Option<StoreDir>, LoadError> {
         Box::new(file)
     };
     let mut archive = tar::Archive::new(stream);
-    let mut tried = 0;
-    for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
-        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
-        let is_drv = entry.header().entry_type().is_file() && entry.path_bytes().ends_with(b".drv");
-        if !is_drv {
-            continue;
-        }
-        // A `.drv` is a few kilobytes; the first 64 KiB name its outputs.
-        let mut bytes = Vec::new();
-        (&mut entry)
-            .take(64 * 1024)
-            .read_to_end(&mut bytes)
-            .map_err(|e| bad(e.to_string()))?;
-        if let Some(dir) = from_derivation(&bytes) {
+    let drvs = archive
+        .entries()
+        .map_err(|e| bad(e.to_string()))?
+        .filter_map(|entry| {
+            let mut entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => return Some(Err(bad(e.to_string()))),
+            };
+            let is_drv =
+                entry.header().entry_type().is_file() && entry.path_bytes().ends_with(b".drv");
+            if !is_drv {
+                return None;
+            }
+            // A `.drv` is a few kilobytes; the first 64 KiB name its outputs.
+            let mut bytes = Vec::new();
+            Some(
+                (&mut entry)
+                    .take(64 * 1024)
+                    .read_to_end(&mut bytes)
+                    .map(|_| bytes)
+                    .map_err(|e| bad(e.to_string())),
+            )
+        });
+    first_named(drvs)
+}
+
+/// The store directory named by the first of (up to [`FILES_TRIED`]) `.drv`
+/// files that names one, read lazily so that no file past it is read; the
+/// first error ends the search.
+fn first_named(
+    drvs: impl Iterator<Item = Result<Vec<u8>, LoadError>>,
+) -> Result<Option<StoreDir>, LoadError> {
+    for bytes in drvs.take(FILES_TRIED) {
+        if let Some(dir) = from_derivation(&bytes?) {
             return Ok(Some(dir));
-        }
-        tried += 1;
-        if tried == FILES_TRIED {
-            break;
         }
     }
     Ok(None)
