@@ -149,6 +149,18 @@ fn pool_is_mapped() -> bool {
     })
 }
 
+/// One round's outputs, built and staged in its chroot: what the three ways
+/// of finishing a round (`--check`, the next of `--rounds`, registering)
+/// look at.
+struct Built<'a> {
+    drv_path: &'a StorePath,
+    /// Output name to store path.
+    outputs: &'a BTreeMap<String, StorePath>,
+    staging: &'a Staging,
+    /// Output name to its post-processed result.
+    staged: &'a BTreeMap<String, Staged>,
+}
+
 /// The host directories of one round.
 struct Staging {
     /// `<store>/<drv>.chroot`.
@@ -239,20 +251,18 @@ impl Builder<'_> {
         for round in 1..=rounds {
             self.reporter.started(drv_path, round, rounds);
             let (staging, staged) = self.run_round(drv_path, drv, &outputs, &closure)?;
-            let outcome = if mode == Mode::Check {
-                self.compare_with_registered(drv_path, &outputs, &staging, &staged)
-            } else if mode == Mode::Repair {
-                self.register_outputs(drv_path, &outputs, &staging, &staged)
-            } else {
-                self.next_round(
-                    drv_path,
-                    &outputs,
-                    &staging,
-                    &staged,
-                    previous.as_ref(),
-                    &mut held,
-                    round == rounds,
-                )
+            let built = Built {
+                drv_path,
+                outputs: &outputs,
+                staging: &staging,
+                staged: &staged,
+            };
+            let outcome = match mode {
+                Mode::Check => self.compare_with_registered(&built),
+                Mode::Repair => self.register_outputs(&built),
+                Mode::Normal => {
+                    self.next_round(&built, previous.as_ref(), &mut held, round == rounds)
+                }
             };
             staging.remove();
             outcome?;
@@ -506,32 +516,25 @@ impl Builder<'_> {
     }
 
     /// `--check`: every output must have its registered NAR hash.
-    fn compare_with_registered(
-        &self,
-        drv_path: &StorePath,
-        outputs: &BTreeMap<String, StorePath>,
-        staging: &Staging,
-        staged: &BTreeMap<String, Staged>,
-    ) -> Result<(), BuildError> {
+    fn compare_with_registered(&self, built: &Built<'_>) -> Result<(), BuildError> {
         let store = self.store;
         let mut differences = Vec::new();
-        for (name, path) in outputs {
+        for (name, path) in built.outputs {
             let info = store
                 .path_info(path)?
                 .ok_or_else(|| StoreError::NotValid(store.display(path)))?;
-            let new = &staged[name];
+            let new = &built.staged[name];
             if new.result.nar_hash == info.nar_hash {
                 continue;
             }
             let real = store.real_path(path);
-            let built = staging.output(store, path);
-            let changes = diff_items(&real, &built, &path.base_name())
+            let staged = built.staging.output(store, path);
+            let changes = diff_items(&real, &staged, &path.base_name())
                 .map(|d| d.changes)
                 .unwrap_or_default();
             let kept = if self.opts.keep_failed {
                 let check_path = check_path(&real);
-                fsutil::delete_path(&check_path)?;
-                fsutil::rename_item(&built, &check_path)?;
+                move_replacing(&staged, &check_path)?;
                 Some(check_path.display().to_string())
             } else {
                 None
@@ -546,12 +549,22 @@ impl Builder<'_> {
                 changes,
             });
         }
+        self.no_differences(built, false, differences)
+    }
+
+    /// `Ok` when no output differs, else the error that lists them.
+    fn no_differences(
+        &self,
+        built: &Built<'_>,
+        against_previous_round: bool,
+        differences: Vec<OutputDifference>,
+    ) -> Result<(), BuildError> {
         if differences.is_empty() {
             return Ok(());
         }
         Err(BuildError::NotDeterministic {
-            drv: store.display(drv_path),
-            against_previous_round: false,
+            drv: self.store.display(built.drv_path),
+            against_previous_round,
             differences,
         })
     }
@@ -560,13 +573,9 @@ impl Builder<'_> {
     /// names), hold this round there, and after the last round move and
     /// register. On a difference with `--keep-failed`, as Guix: the earlier
     /// round stays at `<out>-check`, this one at the (invalid) output path.
-    #[allow(clippy::too_many_arguments)]
     fn next_round(
         &self,
-        drv_path: &StorePath,
-        outputs: &BTreeMap<String, StorePath>,
-        staging: &Staging,
-        staged: &BTreeMap<String, Staged>,
+        built: &Built<'_>,
         previous: Option<&BTreeMap<String, OutputResult>>,
         held: &mut HeldRound,
         last: bool,
@@ -574,17 +583,17 @@ impl Builder<'_> {
         let store = self.store;
         if let Some(previous) = previous {
             let mut differences = Vec::new();
-            for (name, path) in outputs {
-                let (old, new) = (&previous[name], &staged[name].result);
+            for (name, path) in built.outputs {
+                let (old, new) = (&previous[name], &built.staged[name].result);
                 if old.nar_hash == new.nar_hash && old.references == new.references {
                     continue;
                 }
                 let real = store.real_path(path);
-                let built = staging.output(store, path);
+                let staged = built.staging.output(store, path);
                 let changes = held
                     .paths
                     .get(name)
-                    .and_then(|h| diff_items(h, &built, &path.base_name()).ok())
+                    .and_then(|h| diff_items(h, &staged, &path.base_name()).ok())
                     .map(|d| d.changes)
                     .unwrap_or_default();
                 differences.push(OutputDifference {
@@ -600,65 +609,49 @@ impl Builder<'_> {
                     changes,
                 });
             }
-            if !differences.is_empty() {
-                if self.opts.keep_failed {
-                    for (name, path) in outputs {
-                        let real = store.real_path(path);
-                        let check = check_path(&real);
-                        fsutil::delete_path(&check)?;
-                        if let Some(h) = held.paths.remove(name) {
-                            fsutil::rename_item(&h, &check)?;
-                        }
-                        fsutil::delete_path(&real)?;
-                        fsutil::rename_item(&staging.output(store, path), &real)?;
+            if !differences.is_empty() && self.opts.keep_failed {
+                for (name, path) in built.outputs {
+                    let real = store.real_path(path);
+                    let check = check_path(&real);
+                    fsutil::delete_path(&check)?;
+                    if let Some(h) = held.paths.remove(name) {
+                        fsutil::rename_item(&h, &check)?;
                     }
+                    move_replacing(&built.staging.output(store, path), &real)?;
                 }
-                return Err(BuildError::NotDeterministic {
-                    drv: store.display(drv_path),
-                    against_previous_round: true,
-                    differences,
-                });
             }
+            self.no_differences(built, true, differences)?;
         }
         if !last {
-            for (name, path) in outputs {
+            for (name, path) in built.outputs {
                 let tmp = held
                     .paths
                     .get(name)
                     .cloned()
                     .unwrap_or_else(|| store.temp_path("round"));
-                fsutil::delete_path(&tmp)?;
-                fsutil::rename_item(&staging.output(store, path), &tmp)?;
+                move_replacing(&built.staging.output(store, path), &tmp)?;
                 held.paths.insert(name.clone(), tmp);
             }
             return Ok(());
         }
-        self.register_outputs(drv_path, outputs, staging, staged)
+        self.register_outputs(built)
     }
 
     /// Moves the outputs from the chroot into the store (replacing what is
     /// there) and registers them in one transaction.
-    fn register_outputs(
-        &self,
-        drv_path: &StorePath,
-        outputs: &BTreeMap<String, StorePath>,
-        staging: &Staging,
-        staged: &BTreeMap<String, Staged>,
-    ) -> Result<(), BuildError> {
+    fn register_outputs(&self, built: &Built<'_>) -> Result<(), BuildError> {
         let store = self.store;
         let mut registrations = Vec::new();
-        for (name, path) in outputs {
-            let real = store.real_path(path);
-            fsutil::delete_path(&real)?;
-            fsutil::rename_item(&staging.output(store, path), &real)?;
-            let s = &staged[name];
+        for (name, path) in built.outputs {
+            move_replacing(&built.staging.output(store, path), &store.real_path(path))?;
+            let s = &built.staged[name];
             registrations.push(Registration {
                 info: PathInfo {
                     path: path.clone(),
                     nar_hash: s.result.nar_hash,
                     nar_size: s.result.nar_size,
                     references: s.references.clone(),
-                    deriver: Some(drv_path.clone()),
+                    deriver: Some(built.drv_path.clone()),
                     registration_time: 0,
                 },
                 derivation_outputs: BTreeMap::new(),
@@ -683,6 +676,12 @@ impl Drop for HeldRound {
             let _ = fsutil::delete_path(p);
         }
     }
+}
+
+/// Moves `from` to `to`, deleting whatever was at `to` first.
+fn move_replacing(from: &Path, to: &Path) -> Result<(), fsutil::FsError> {
+    fsutil::delete_path(to)?;
+    fsutil::rename_item(from, to)
 }
 
 fn references_of(store: &LocalStore, info: &PathInfo) -> BTreeSet<String> {
