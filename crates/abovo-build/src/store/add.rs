@@ -59,42 +59,35 @@ impl LocalStore {
                 })?,
         };
         validate_name(&name)?;
-        match method {
-            AddMethod::Recursive => {
-                let nar = nar::hash_path(src)?;
-                let path = self
-                    .store_dir()
-                    .make_fixed_output_path(&name, true, &nar.hash)?;
-                self.install(
-                    &path,
-                    BTreeSet::new(),
-                    None,
-                    BTreeMap::new(),
-                    src,
-                    Some(nar.hash),
-                    |tmp| Ok(fsutil::copy_tree(src, tmp)?),
-                )?;
-                Ok(path)
-            }
+        // A tree is hashed, then copied, and the copy must hash the same (the
+        // tree could change in between); a flat file is written from the
+        // bytes that were hashed, so nothing can change.
+        let (hash, flat_bytes) = match method {
+            AddMethod::Recursive => (nar::hash_path(src)?.hash, None),
             AddMethod::Flat => {
                 let bytes = std::fs::read(src).map_err(io_err(src, "read"))?;
-                let hash = HashAlgo::Sha256.digest(&bytes);
-                let path = self
-                    .store_dir()
-                    .make_fixed_output_path(&name, false, &hash)?;
-                // Written from the bytes that were hashed: nothing can change.
-                self.install(
-                    &path,
-                    BTreeSet::new(),
-                    None,
-                    BTreeMap::new(),
-                    src,
-                    None,
-                    |tmp| write_new_file(tmp, &bytes),
-                )?;
-                Ok(path)
+                (HashAlgo::Sha256.digest(&bytes), Some(bytes))
             }
-        }
+        };
+        let path = self.store_dir().make_fixed_output_path(
+            &name,
+            method == AddMethod::Recursive,
+            &hash,
+        )?;
+        let expected_nar = flat_bytes.is_none().then_some(hash);
+        self.install(
+            &path,
+            BTreeSet::new(),
+            None,
+            BTreeMap::new(),
+            src,
+            expected_nar,
+            |tmp| match &flat_bytes {
+                Some(bytes) => write_new_file(tmp, bytes),
+                None => Ok(fsutil::copy_tree(src, tmp)?),
+            },
+        )?;
+        Ok(path)
     }
 
     /// Adds `contents` as a text file with `references` (which must be
