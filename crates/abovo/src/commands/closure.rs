@@ -63,32 +63,21 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         names.join(", "),
         graph.description()
     )?;
-    writeln!(
-        out,
-        "  nodes                    {}",
-        count(s.nodes.len() as u64)
-    )?;
-    writeln!(
-        out,
-        "  derivations              {}",
-        count(s.derivations.len() as u64)
-    )?;
-    writeln!(
-        out,
-        "    of them fixed-output   {}",
-        count(s.fixed_output.len() as u64)
-    )?;
-    writeln!(
-        out,
-        "  input sources            {}",
-        count(s.sources.len() as u64)
-    )?;
-    if !s.missing.is_empty() {
-        writeln!(
-            out,
-            "  missing derivations      {}",
-            count(s.missing.len() as u64)
-        )?;
+    // Missing derivations are counted only when there are some.
+    for (label, n, shown) in [
+        ("nodes", s.nodes.len(), true),
+        ("derivations", s.derivations.len(), true),
+        ("  of them fixed-output", s.fixed_output.len(), true),
+        ("input sources", s.sources.len(), true),
+        (
+            "missing derivations",
+            s.missing.len(),
+            !s.missing.is_empty(),
+        ),
+    ] {
+        if shown {
+            writeln!(out, "  {label:<25}{}", count(n as u64))?;
+        }
     }
     if s.sized == 0 {
         writeln!(
