@@ -521,46 +521,31 @@ mod tests {
             sniff(b"\0asm\x01\0\0\0", "m.wasm"),
             Sniffed::Code("WebAssembly module".into())
         );
-        assert!(matches!(
-            sniff(b"\0\0\0\0chez\x03\x00", "petite.boot"),
-            Sniffed::Code(_)
-        ));
-        assert!(matches!(
-            sniff(b"BC\xc0\xde\x35\x14", "a.bc"),
-            Sniffed::Code(_)
-        ));
-        assert!(matches!(
-            sniff(b"FOR1\0\0\x01\0BEAMAtU8", "m.beam"),
-            Sniffed::Code(_)
-        ));
+        for (head, name) in [
+            (&b"\0\0\0\0chez\x03\x00"[..], "petite.boot"),
+            (b"BC\xc0\xde\x35\x14", "a.bc"),
+            (b"FOR1\0\0\x01\0BEAMAtU8", "m.beam"),
+        ] {
+            assert!(matches!(sniff(head, name), Sniffed::Code(_)), "{name}");
+        }
     }
 
     #[test]
     fn containers_and_compression() {
-        assert_eq!(
-            sniff(b"!<arch>\nfoo.o/", "libfoo.a"),
-            Sniffed::Container(Container::Ar)
-        );
-        assert_eq!(
-            sniff(b"PK\x03\x04\x14\0", "a.jar"),
-            Sniffed::Container(Container::Zip)
-        );
-        assert_eq!(
-            sniff(&[0x1f, 0x8b, 8, 0], "a.gz"),
-            Sniffed::Compressed(Compression::Gzip)
-        );
-        assert_eq!(
-            sniff(b"\xfd7zXZ\0\0", "a.xz"),
-            Sniffed::Compressed(Compression::Xz)
-        );
-        assert_eq!(
-            sniff(b"LZIP\x01\x0c", "a.lz"),
-            Sniffed::Compressed(Compression::Lzip)
-        );
-        assert_eq!(
-            sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0], "a.zst"),
-            Sniffed::Compressed(Compression::Zstd)
-        );
+        for (head, name, want) in [
+            (&b"!<arch>\nfoo.o/"[..], "libfoo.a", Container::Ar),
+            (b"PK\x03\x04\x14\0", "a.jar", Container::Zip),
+        ] {
+            assert_eq!(sniff(head, name), Sniffed::Container(want), "{name}");
+        }
+        for (head, name, want) in [
+            (&[0x1f, 0x8b, 8, 0][..], "a.gz", Compression::Gzip),
+            (b"\xfd7zXZ\0\0", "a.xz", Compression::Xz),
+            (b"LZIP\x01\x0c", "a.lz", Compression::Lzip),
+            (&[0x28, 0xb5, 0x2f, 0xfd, 0], "a.zst", Compression::Zstd),
+        ] {
+            assert_eq!(sniff(head, name), Sniffed::Compressed(want), "{name}");
+        }
         // "BZh" text is not bzip2.
         assert_eq!(
             sniff(b"BZh9 is not a stream at all", "x"),
