@@ -14,36 +14,23 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use abovo_store::derivation::{Derivation, Output};
-use abovo_store::hash::sha256;
-use abovo_store::{StoreDir, StorePath};
-use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::{Command, Output as ProcOutput, Stdio};
+mod cli_support;
 
-const SUCCESS: i32 = 0;
-const ERROR: i32 = 2;
+use abovo_store::StoreDir;
+use cli_support::{ERROR, SUCCESS, abovo_command, find, make_closure_in, text};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output as ProcOutput};
 
 /// Runs abovo with ABOVO_STORE_DIR set to a store that has nothing to do
 /// with the data, as a user of `abovo build` may have exported it: no
 /// analysis command may be swayed by it.
 fn abovo(args: &[&str]) -> ProcOutput {
-    Command::new(env!("CARGO_BIN_EXE_abovo"))
-        .args(args)
+    abovo_command(args)
         .env("ABOVO_STORE_DIR", "/tmp/abovo-unrelated-build-store")
-        .env_remove("ABOVO_SOURCE")
-        .stdin(Stdio::null())
         .output()
         .expect("run abovo")
-}
-
-fn text(o: &ProcOutput) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The entries of a directory, sorted (to see that nothing was left).
@@ -54,72 +41,10 @@ fn entries(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// A fixed-output download, a package built from it and a top package, in
-/// `store`, written as `.drv` files into `dir`.
-fn make_closure(dir: &Path, store: &StoreDir) {
-    let env = |pairs: &[(&str, &str)]| -> BTreeMap<Vec<u8>, Vec<u8>> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .collect()
-    };
-    let mut known: BTreeMap<StorePath, [u8; 32]> = BTreeMap::new();
-    let mut add = |name: &str, mut drv: Derivation| -> StorePath {
-        let lookup = |p: &StorePath| Ok(known[p]);
-        drv.fill_output_paths(store, name, lookup).unwrap();
-        let text = drv.to_aterm(store);
-        let path = drv.drv_path(store, name, &text).unwrap();
-        std::fs::write(dir.join(path.to_string()), &text).unwrap();
-        let h = drv.hash_modulo(store, lookup).unwrap();
-        known.insert(path.clone(), h);
-        path
-    };
-    let fod = add(
-        "thing-1.0.tar.gz",
-        Derivation {
-            outputs: BTreeMap::from([(
-                "out".to_owned(),
-                Output {
-                    path: None,
-                    hash_algo: "sha256".into(),
-                    hash: abovo_store::encoding::base16_encode(&sha256(b"tarball")),
-                },
-            )]),
-            system: "x86_64-linux".into(),
-            builder: "builtin:download".into(),
-            environment: env(&[("url", "https://example.org/thing-1.0.tar.gz")]),
-            ..Derivation::default()
-        },
-    );
-    let bash = format!("{store}/00000000000000000000000000000000-bash/bin/bash");
-    let lib = add(
-        "thing-1.0",
-        Derivation {
-            outputs: BTreeMap::from([("out".to_owned(), Output::default())]),
-            input_derivations: BTreeMap::from([(fod, BTreeSet::from(["out".to_owned()]))]),
-            system: "x86_64-linux".into(),
-            builder: bash.clone(),
-            environment: env(&[("name", "thing-1.0")]),
-            ..Derivation::default()
-        },
-    );
-    add(
-        "top-2.0",
-        Derivation {
-            outputs: BTreeMap::from([("out".to_owned(), Output::default())]),
-            input_derivations: BTreeMap::from([(lib, BTreeSet::from(["out".to_owned()]))]),
-            system: "x86_64-linux".into(),
-            builder: bash,
-            environment: env(&[("name", "top-2.0")]),
-            ..Derivation::default()
-        },
-    );
-}
-
 /// A directory of `.drv` files in /gnu/store.
 fn guix_drvs() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    make_closure(dir.path(), &StoreDir::default());
+    make_closure_in(dir.path(), &StoreDir::default());
     dir
 }
 
@@ -343,7 +268,7 @@ fn the_built_in_snapshot_ignores_the_build_store_variable() {
 #[test]
 fn a_nix_store_is_inferred_from_its_derivations() {
     let drvs = tempfile::tempdir().unwrap();
-    make_closure(drvs.path(), &StoreDir::new("/nix/store").unwrap());
+    make_closure_in(drvs.path(), &StoreDir::new("/nix/store").unwrap());
     let d = drvs.path().to_str().unwrap();
     // Every analysis command on the directory, no --store-dir.
     let o = abovo(&["graph", "--source", d, "top", "-f", "json"]);
@@ -373,13 +298,8 @@ fn a_nix_store_is_inferred_from_its_derivations() {
     }
     // `show` infers it from the file too, whatever ABOVO_STORE_DIR (abovo's
     // own build store) says.
-    let top = std::fs::read_dir(drvs.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_str().unwrap().ends_with("-top-2.0.drv"))
-        .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_abovo"))
-        .args(["show", "-f", "json", top.to_str().unwrap()])
+    let top = find(drvs.path(), "-top-2.0.drv");
+    let o = abovo_command(&["show", "-f", "json", top.to_str().unwrap()])
         .env("ABOVO_STORE_DIR", "/gnu/store")
         .output()
         .unwrap();

@@ -9,124 +9,13 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use abovo_store::derivation::{Derivation, Output};
+mod cli_support;
+
+use abovo_store::StoreDir;
 use abovo_store::hash::sha256;
-use abovo_store::{StoreDir, StorePath};
-use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use cli_support::*;
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output as ProcOutput, Stdio};
-
-const SUCCESS: i32 = 0;
-const NEGATIVE: i32 = 1;
-const ERROR: i32 = 2;
-
-fn abovo(args: &[&str]) -> ProcOutput {
-    Command::new(env!("CARGO_BIN_EXE_abovo"))
-        .args(args)
-        .env_remove("ABOVO_STORE_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run abovo")
-}
-
-fn text(o: &ProcOutput) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn env(pairs: &[(&str, &str)]) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-        .collect()
-}
-
-/// Finishes a derivation the way Guix does (output paths filled in from the
-/// inputs' hashes), writes it under its store base name, and returns its
-/// path and derivation hash.
-fn add(
-    dir: &Path,
-    store: &StoreDir,
-    name: &str,
-    mut drv: Derivation,
-    known: &BTreeMap<StorePath, [u8; 32]>,
-) -> (StorePath, [u8; 32]) {
-    let lookup = |p: &StorePath| Ok(known[p]);
-    drv.fill_output_paths(store, name, lookup).unwrap();
-    let text = drv.to_aterm(store);
-    let path = drv.drv_path(store, name, &text).unwrap();
-    std::fs::write(dir.join(path.to_string()), &text).unwrap();
-    (path, drv.hash_modulo(store, lookup).unwrap())
-}
-
-/// A fixed-output download, a two-output package using it and a source,
-/// and a top package using the library output. Returns the top `.drv`.
-fn make_closure(dir: &Path) -> StorePath {
-    make_closure_in(dir, &StoreDir::default())
-}
-
-/// [`make_closure`] with paths in `store`.
-fn make_closure_in(dir: &Path, store: &StoreDir) -> StorePath {
-    let bash = format!("{store}/00000000000000000000000000000000-bash/bin/bash");
-    let mut known = BTreeMap::new();
-    let script = store
-        .make_text_path("build.sh", b"echo building", [])
-        .unwrap();
-    let fod = Derivation {
-        outputs: BTreeMap::from([(
-            "out".to_owned(),
-            Output {
-                path: None,
-                hash_algo: "sha256".into(),
-                hash: abovo_store::encoding::base16_encode(&sha256(b"tarball bytes")),
-            },
-        )]),
-        system: "x86_64-linux".into(),
-        builder: "builtin:download".into(),
-        environment: env(&[
-            ("url", "https://example.org/thing-1.0.tar.gz"),
-            ("preferLocalBuild", "1"),
-        ]),
-        ..Derivation::default()
-    };
-    let (fod_path, h) = add(dir, store, "thing-1.0.tar.gz", fod, &known);
-    known.insert(fod_path.clone(), h);
-    let lib = Derivation {
-        outputs: BTreeMap::from([
-            ("out".to_owned(), Output::default()),
-            ("lib".to_owned(), Output::default()),
-        ]),
-        input_derivations: BTreeMap::from([(fod_path, BTreeSet::from(["out".to_owned()]))]),
-        input_sources: BTreeSet::from([script]),
-        system: "x86_64-linux".into(),
-        builder: bash.clone(),
-        arguments: vec![b"-e".to_vec(), b"build.sh".to_vec()],
-        environment: env(&[("name", "thing-1.0"), ("tab", "a\tb")]),
-    };
-    let (lib_path, h) = add(dir, store, "thing-1.0", lib, &known);
-    known.insert(lib_path.clone(), h);
-    let top = Derivation {
-        outputs: BTreeMap::from([("out".to_owned(), Output::default())]),
-        input_derivations: BTreeMap::from([(lib_path, BTreeSet::from(["lib".to_owned()]))]),
-        system: "x86_64-linux".into(),
-        builder: bash.clone(),
-        environment: env(&[("name", "top-2.0")]),
-        ..Derivation::default()
-    };
-    add(dir, store, "top-2.0", top, &known).0
-}
-
-fn find(dir: &Path, suffix: &str) -> std::path::PathBuf {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_str().unwrap().ends_with(suffix))
-        .unwrap()
-}
 
 /// Replaces the first occurrence of `from` (which must occur) by `to`, of
 /// the same length: one changed byte or a few.
@@ -142,23 +31,22 @@ fn a_correct_closure_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let top = make_closure(dir.path());
     let file = dir.path().join(top.to_string());
-    let o = abovo(&["verify", file.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
-    assert!(text(&o).contains("checked 3 .drv files"), "{}", text(&o));
+    let t = text_of(&["verify", file.to_str().unwrap()], SUCCESS);
+    assert!(t.contains("checked 3 .drv files"), "{t}");
     assert!(
-        text(&o).contains("4 output paths (1 fixed, 3 input-addressed)"),
-        "{}",
-        text(&o)
+        t.contains("4 output paths (1 fixed, 3 input-addressed)"),
+        "{t}"
     );
-    let o = abovo(&[
-        "verify",
-        "--all",
-        dir.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json_of(
+        &[
+            "verify",
+            "--all",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        SUCCESS,
+    );
     assert_eq!(v["files"], 3);
     assert_eq!(v["outputs"], 4);
     assert_eq!(v["mismatches"].as_array().unwrap().len(), 0);
@@ -181,9 +69,7 @@ fn a_changed_byte_in_a_path_is_reported() {
     };
     changed.replace_range(at..at + 1, c);
     tamper(&file, &out_path, &changed);
-    let o = abovo(&["verify", file.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
-    let t = text(&o);
+    let t = text_of(&["verify", file.to_str().unwrap()], NEGATIVE);
     assert!(
         t.contains("MISMATCH") && t.contains("output \"out\""),
         "{t}"
@@ -200,15 +86,16 @@ fn a_changed_byte_in_the_environment_is_reported() {
     make_closure(dir.path());
     let fod = find(dir.path(), "-thing-1.0.tar.gz.drv");
     tamper(&fod, "example.org", "examplf.org");
-    let o = abovo(&[
-        "verify",
-        "--all",
-        dir.path().to_str().unwrap(),
-        "-f",
-        "json",
-    ]);
-    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json_of(
+        &[
+            "verify",
+            "--all",
+            dir.path().to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+        NEGATIVE,
+    );
     let m = v["mismatches"].as_array().unwrap();
     // The URL does not change the fixed output, only the .drv's own path.
     assert_eq!(m.len(), 1, "{m:?}");
@@ -220,13 +107,8 @@ fn a_changed_byte_in_the_environment_is_reported() {
     assert_ne!(m[0]["recomputed"], m[0]["recorded"]);
     // A new URL does not change a fixed output: nothing downstream mismatches.
     assert!(m[0].get("caused_by").is_none(), "{m:?}");
-    let o = abovo(&["verify", "--all", dir.path().to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
-    assert!(
-        text(&o).contains(": 1 mismatch in 1 derivation\n"),
-        "{}",
-        text(&o)
-    );
+    let t = text_of(&["verify", "--all", dir.path().to_str().unwrap()], NEGATIVE);
+    assert!(t.contains(": 1 mismatch in 1 derivation\n"), "{t}");
 }
 
 #[test]
@@ -239,9 +121,7 @@ fn a_changed_byte_in_a_hash_is_reported_with_its_consequences() {
     changed.replace_range(0..1, if hash.starts_with('0') { "1" } else { "0" });
     tamper(&fod, &hash, &changed);
     let top_file = dir.path().join(top.to_string());
-    let o = abovo(&["verify", top_file.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
-    let t = text(&o);
+    let t = text_of(&["verify", top_file.to_str().unwrap()], NEGATIVE);
     // The fixed output path and the .drv's path are the root cause...
     assert!(t.contains("-thing-1.0.tar.gz.drv: output \"out\""), "{t}");
     assert!(t.contains("-thing-1.0.tar.gz.drv: store path"), "{t}");
@@ -263,9 +143,10 @@ fn a_changed_byte_in_a_hash_is_reported_with_its_consequences() {
         "{t}"
     );
     // The JSON keeps every mismatch; each consequence names the root.
-    let o = abovo(&["verify", top_file.to_str().unwrap(), "-f", "json"]);
-    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json_of(
+        &["verify", top_file.to_str().unwrap(), "-f", "json"],
+        NEGATIVE,
+    );
     let m = v["mismatches"].as_array().unwrap();
     assert_eq!(m.len(), 9, "{m:?}");
     let fod_label = format!("/gnu/store/{}", fod.file_name().unwrap().to_str().unwrap());
@@ -294,9 +175,10 @@ fn a_changed_derivation_and_a_changed_dependent_are_two_roots() {
     tamper(&lib, "a\\tb", "a\\tc");
     let top_file = dir.path().join(top.to_string());
     tamper(&top_file, "top-2.0\")]", "top-2.1\")]");
-    let o = abovo(&["verify", top_file.to_str().unwrap(), "-f", "json"]);
-    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json_of(
+        &["verify", top_file.to_str().unwrap(), "-f", "json"],
+        NEGATIVE,
+    );
     let m = v["mismatches"].as_array().unwrap();
     assert!(m.iter().all(|x| x.get("caused_by").is_none()), "{m:?}");
     let drvs: BTreeSet<&str> = m.iter().map(|x| x["drv"].as_str().unwrap()).collect();
@@ -319,9 +201,10 @@ fn unparsable_and_missing_inputs() {
     // An input that does not parse: an error (exit 2), not a mismatch,
     // naming the file on disk and the byte; what depends on it is
     // unchecked because of it.
-    let o = abovo(&["verify", dir.path().join(top.to_string()).to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
-    let t = text(&o);
+    let t = text_of(
+        &["verify", dir.path().join(top.to_string()).to_str().unwrap()],
+        ERROR,
+    );
     assert!(
         t.contains(&format!(
             "UNPARSABLE {}: does not parse: at byte",
@@ -340,15 +223,16 @@ fn unparsable_and_missing_inputs() {
         t.contains("1 .drv file does not parse and 1 derivation could not be checked"),
         "{t}"
     );
-    let o = abovo(&[
-        "verify",
-        "--all",
-        dir.path().to_str().unwrap(),
-        "-f",
-        "json",
-    ]);
-    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json_of(
+        &[
+            "verify",
+            "--all",
+            dir.path().to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+        ERROR,
+    );
     assert_eq!(v["unparsable"].as_array().unwrap().len(), 1, "{v}");
     assert!(
         v["unparsable"][0]["error"]
@@ -364,9 +248,7 @@ fn unparsable_and_missing_inputs() {
 
     // Given on the command line, a file that does not parse is an error
     // naming it, the byte and what was expected there.
-    let o = abovo(&["verify", lib.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
-    let t = text(&o);
+    let t = text_of(&["verify", lib.to_str().unwrap()], ERROR);
     assert!(
         t.contains(&format!(
             "`{}` is not a valid derivation: at byte ",
@@ -379,21 +261,15 @@ fn unparsable_and_missing_inputs() {
     // answer; the unparsable file is listed too).
     let fod = find(dir.path(), "-thing-1.0.tar.gz.drv");
     tamper(&fod, "example.org", "examplf.org");
-    let o = abovo(&["verify", "--all", dir.path().to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
-    assert!(text(&o).contains("UNPARSABLE"), "{}", text(&o));
+    let t = text_of(&["verify", "--all", dir.path().to_str().unwrap()], NEGATIVE);
+    assert!(t.contains("UNPARSABLE"), "{t}");
 
     // Without its inputs a derivation cannot be checked: an error, not a pass.
     let alone = tempfile::tempdir().unwrap();
     let top_file = alone.path().join(top.to_string());
     std::fs::copy(dir.path().join(top.to_string()), &top_file).unwrap();
-    let o = abovo(&["verify", top_file.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
-    assert!(
-        text(&o).contains("is not among the derivations"),
-        "{}",
-        text(&o)
-    );
+    let t = text_of(&["verify", top_file.to_str().unwrap()], ERROR);
+    assert!(t.contains("is not among the derivations"), "{t}");
 
     let o = abovo(&["verify", "/nonexistent/x.drv"]);
     assert_eq!(o.status.code(), Some(ERROR));
@@ -409,9 +285,7 @@ fn a_directory_without_all_gets_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     make_closure(dir.path());
     let d = dir.path().to_str().unwrap();
-    let o = abovo(&["verify", d]);
-    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
-    let t = text(&o);
+    let t = text_of(&["verify", d], ERROR);
     assert!(t.contains(&format!("`{d}` is a directory")), "{t}");
     assert!(
         t.contains(&format!(
@@ -419,8 +293,7 @@ fn a_directory_without_all_gets_a_hint() {
         )),
         "{t}"
     );
-    let o = abovo(&["verify", "--all", d]);
-    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
+    text_of(&["verify", "--all", d], SUCCESS);
 }
 
 #[test]
@@ -436,8 +309,7 @@ fn the_store_directory_comes_from_the_data() {
         vec!["verify", top_file.to_str().unwrap()],
         vec!["verify", "--all", d],
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_abovo"))
-            .args(&args)
+        let o = abovo_command(&args)
             .env("ABOVO_STORE_DIR", "/tmp/abovo-build-store")
             .output()
             .unwrap();
@@ -445,37 +317,27 @@ fn the_store_directory_comes_from_the_data() {
         assert!(text(&o).contains("checked 3 .drv files"), "{}", text(&o));
         assert!(text(&o).contains("all match"), "{}", text(&o));
     }
-    let o = abovo(&["verify", "--all", d, "-f", "json"]);
-    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
+    json_of(&["verify", "--all", d, "-f", "json"], SUCCESS);
     // An explicit --store-dir wins, and a wrong one says so.
-    let o = abovo(&[
-        "verify",
-        top_file.to_str().unwrap(),
-        "--store-dir",
-        "/gnu/store",
-    ]);
-    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
-    let t = text(&o);
+    let t = text_of(
+        &[
+            "verify",
+            top_file.to_str().unwrap(),
+            "--store-dir",
+            "/gnu/store",
+        ],
+        ERROR,
+    );
     assert!(t.contains("is not a valid derivation"), "{t}");
     assert!(t.contains("is not in the store `/gnu/store`"), "{t}");
     assert!(
         t.contains("hint: its paths were read as in the store `/gnu/store` (--store-dir)"),
         "{t}"
     );
-    let o = abovo(&[
-        "verify",
-        top_file.to_str().unwrap(),
-        "--store-dir",
-        "/nix/store",
-    ]);
-    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
-    let o = abovo(&["verify", "--all", d, "--store-dir", "nix/store"]);
-    assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
-    assert!(
-        text(&o).contains("invalid --store-dir `nix/store`"),
-        "{}",
-        text(&o)
-    );
+    let top_arg = top_file.to_str().unwrap();
+    text_of(&["verify", top_arg, "--store-dir", "/nix/store"], SUCCESS);
+    let t = text_of(&["verify", "--all", d, "--store-dir", "nix/store"], ERROR);
+    assert!(t.contains("invalid --store-dir `nix/store`"), "{t}");
 }
 
 #[test]
@@ -484,9 +346,8 @@ fn the_whole_corpus_verifies() {
         println!("skipped the_whole_corpus_verifies: ABOVO_GUIX_CORPUS is not set");
         return;
     };
-    let o = abovo(&["verify", "--all", corpus.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
-    assert!(text(&o).contains("checked 71817 .drv files: 71817 parsed and re-serialised, 71817 .drv paths, 77981 output paths"), "{}", text(&o));
+    let t = text_of(&["verify", "--all", corpus.to_str().unwrap()], SUCCESS);
+    assert!(t.contains("checked 71817 .drv files: 71817 parsed and re-serialised, 71817 .drv paths, 77981 output paths"), "{t}");
 }
 
 #[test]
@@ -522,12 +383,10 @@ fn a_real_closure_copied_from_the_corpus() {
         std::fs::write(dir.path().join(&f.name), &f.bytes).unwrap();
     }
     let top = dir.path().join(graph.base_name(hello));
-    let o = abovo(&["verify", top.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
+    let t = text_of(&["verify", top.to_str().unwrap()], SUCCESS);
     assert!(
-        text(&o).contains(&format!("checked {} .drv files", names.len())),
-        "{}",
-        text(&o)
+        t.contains(&format!("checked {} .drv files", names.len())),
+        "{t}"
     );
 
     // One byte of the environment of one of hello's direct inputs: that
@@ -539,9 +398,10 @@ fn a_real_closure_copied_from_the_corpus() {
         .map(|&n| dir.path().join(graph.base_name(n)))
         .unwrap();
     tamper(&make, "\"C.UTF-8\"", "\"C.UTF-9\"");
-    let o = abovo(&["verify", top.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(o.status.code(), Some(NEGATIVE), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json_of(
+        &["verify", top.to_str().unwrap(), "--format", "json"],
+        NEGATIVE,
+    );
     let m = v["mismatches"].as_array().unwrap();
     assert!(
         m.iter()
