@@ -5,64 +5,41 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+mod cli_support;
+
+use cli_support::{
+    A, B, C, ERROR, NEGATIVE, S, SUCCESS, abovo, abovo_command, code, json, stderr, stdout,
+    write_drv,
+};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-const SUCCESS: i32 = 0;
-const NEGATIVE: i32 = 1;
-const ERROR: i32 = 2;
-
-fn abovo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_abovo"))
-        .args(args)
-        .env_remove("ABOVO_SOURCE")
-        .env_remove("ABOVO_STORE_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run abovo")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    assert_eq!(code(o), SUCCESS, "stderr: {}", err(o));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 #[test]
 fn path_works_out_of_the_box() {
     let o = abovo(&["path", "hello", "guile-bootstrap"]);
-    assert_eq!(code(&o), SUCCESS, "{}", err(&o));
-    let text = out(&o);
+    assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
+    let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines[0].ends_with("-hello-2.12.2.drv"));
     assert!(lines[2].ends_with("-guile-bootstrap-2.0.drv"));
     assert!(lines.iter().all(|l| l.starts_with("/gnu/store/")));
     // Deterministic: the same answer again.
-    assert_eq!(out(&abovo(&["path", "hello", "guile-bootstrap"])), out(&o));
+    assert_eq!(
+        stdout(&abovo(&["path", "hello", "guile-bootstrap"])),
+        stdout(&o)
+    );
 }
 
 #[test]
 fn no_path_is_a_negative_answer() {
     let o = abovo(&["path", "guile-bootstrap", "hello"]);
     assert_eq!(code(&o), NEGATIVE);
-    assert!(out(&o).is_empty());
+    assert!(stdout(&o).is_empty());
     assert!(
-        err(&o).contains("no path from guile-bootstrap@2.0 to hello@2.12.2"),
+        stderr(&o).contains("no path from guile-bootstrap@2.0 to hello@2.12.2"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
     let o = abovo(&["path", "guile-bootstrap", "hello", "--format", "json"]);
     assert_eq!(code(&o), NEGATIVE);
@@ -132,16 +109,16 @@ fn graph_of_hello_is_guix_derivation_graph() {
             .any(|e| e["outputs"] == serde_json::json!(["out"]))
     );
 
-    let dot = out(&abovo(&["graph", "hello", "--format", "dot"]));
+    let dot = stdout(&abovo(&["graph", "hello", "--format", "dot"]));
     assert!(dot.starts_with("digraph "));
     assert_eq!(dot.lines().filter(|l| l.contains("\" -> \"")).count(), 2755);
     assert_eq!(dot.lines().filter(|l| l.contains("[label = ")).count(), 401);
 
-    let graphml = out(&abovo(&["graph", "hello", "--format", "graphml"]));
+    let graphml = stdout(&abovo(&["graph", "hello", "--format", "graphml"]));
     assert_eq!(graphml.matches("<node id=").count(), 401);
     assert_eq!(graphml.matches("<edge source=").count(), 2755);
 
-    let text = out(&abovo(&["graph", "hello"]));
+    let text = stdout(&abovo(&["graph", "hello"]));
     assert!(text.starts_with("# derivation graph of hello-2.12.2"));
     assert!(
         text.lines()
@@ -153,7 +130,7 @@ fn graph_of_hello_is_guix_derivation_graph() {
 
 #[test]
 fn graph_of_pytorch_as_dot() {
-    let dot = out(&abovo(&["graph", "python-pytorch", "--format", "dot"]));
+    let dot = stdout(&abovo(&["graph", "python-pytorch", "--format", "dot"]));
     assert_eq!(
         dot.lines().filter(|l| l.contains("\" -> \"")).count(),
         42_473
@@ -186,17 +163,17 @@ fn graph_options_shape_the_walk() {
     let o = abovo(&["graph", "hello", "--format", "html"]);
     assert_eq!(code(&o), ERROR);
     assert!(
-        err(&o).contains("invalid value 'html' for '--format <FORMAT>'"),
+        stderr(&o).contains("invalid value 'html' for '--format <FORMAT>'"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
 }
 
 #[test]
 fn why_explains_each_edge() {
     let o = abovo(&["why", "hello", "guile-bootstrap"]);
-    assert_eq!(code(&o), SUCCESS, "{}", err(&o));
-    let text = out(&o);
+    assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
+    let text = stdout(&o);
     assert!(
         text.starts_with("hello@2.12.2 depends on guile-bootstrap@2.0 through 2 edges"),
         "{text}"
@@ -213,14 +190,14 @@ fn why_explains_each_edge() {
     assert_eq!(v["steps"][0]["outputs"], serde_json::json!(["out"]));
     let o = abovo(&["why", "guile-bootstrap", "hello"]);
     assert_eq!(code(&o), NEGATIVE);
-    assert!(err(&o).contains("does not depend on"));
+    assert!(stderr(&o).contains("does not depend on"));
 }
 
 #[test]
 fn dependents_as_guix_refresh_says_it() {
     let o = abovo(&["dependents", "ghc@7.10"]);
-    assert_eq!(code(&o), SUCCESS, "{}", err(&o));
-    let text = out(&o);
+    assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
+    let text = stdout(&o);
     let v = json(&abovo(&["dependents", "ghc@7.10", "--format", "json"]));
     let (n, m) = (
         v["covering_count"].as_u64().unwrap(),
@@ -240,7 +217,7 @@ fn dependents_as_guix_refresh_says_it() {
     // A leaf package has no dependents.
     let o = abovo(&["dependents", "python-pytorch"]);
     assert_eq!(code(&o), SUCCESS);
-    let t = out(&o);
+    let t = stdout(&o);
     assert!(
         t.starts_with("No dependents other than itself: python-pytorch@")
             || t.starts_with("A single dependent package: ")
@@ -259,7 +236,7 @@ fn closure_counts_and_sizes() {
     assert!(v["fixed_output_count"].as_u64().unwrap() > 0);
     assert_eq!(v["sized_nodes"], 401);
     assert!(v["known_size"].as_u64().unwrap() > 0);
-    let text = out(&abovo(&["closure", "hello", "--list"]));
+    let text = stdout(&abovo(&["closure", "hello", "--list"]));
     assert!(text.contains("fixed-output derivations:"));
 }
 
@@ -268,21 +245,21 @@ fn unknown_and_ambiguous_names() {
     let o = abovo(&["path", "helo", "guile-bootstrap"]);
     assert_eq!(code(&o), ERROR);
     assert!(
-        err(&o).contains("unknown package or derivation `helo`"),
+        stderr(&o).contains("unknown package or derivation `helo`"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
     assert!(
-        err(&o).contains("did you mean") && err(&o).contains("hello"),
+        stderr(&o).contains("did you mean") && stderr(&o).contains("hello"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
     let o = abovo(&[
         "graph",
         "/gnu/store/00000000000000000000000000000000-nothing.drv",
     ]);
     assert_eq!(code(&o), ERROR);
-    assert!(err(&o).contains("is not in this graph"));
+    assert!(stderr(&o).contains("is not in this graph"));
     // Version prefixes pick the newest matching version.
     let v = json(&abovo(&["closure", "hello@2.12", "-f", "json"]));
     assert_eq!(v["roots"][0]["name"], "hello-2.12.2");
@@ -292,11 +269,11 @@ fn unknown_and_ambiguous_names() {
 fn built_in_snapshot_info() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/guix-1.5.0.abovo-snapshot");
     let o = abovo(&["snapshot", "info", data.to_str().unwrap()]);
-    assert_eq!(code(&o), SUCCESS, "{}", err(&o));
+    assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     assert!(
-        out(&o).contains("derivations   71817 (35359 fixed-output)"),
+        stdout(&o).contains("derivations   71817 (35359 fixed-output)"),
         "{}",
-        out(&o)
+        stdout(&o)
     );
     let v = json(&abovo(&[
         "snapshot",
@@ -309,40 +286,6 @@ fn built_in_snapshot_info() {
     assert_eq!(v["edges"], 1_742_562);
     assert!(v["file_size"].as_u64().unwrap() < 10_000_000);
 }
-
-/// Writes a `.drv` in ATerm with the given inputs (hash parts need not be
-/// real: loading a graph does not check them, `verify` does).
-fn write_drv(dir: &Path, base: &str, inputs: &[&str], sources: &[&str], fixed: bool) {
-    let name = base[33..].trim_end_matches(".drv");
-    let out = format!("/gnu/store/{}-{name}", &base[..32].replace('0', "1"));
-    let (algo, hash) = if fixed {
-        (
-            "sha256",
-            "0000000000000000000000000000000000000000000000000000000000000000",
-        )
-    } else {
-        ("", "")
-    };
-    let ins: Vec<String> = inputs
-        .iter()
-        .map(|i| format!("(\"/gnu/store/{i}\",[\"out\"])"))
-        .collect();
-    let srcs: Vec<String> = sources
-        .iter()
-        .map(|s| format!("\"/gnu/store/{s}\""))
-        .collect();
-    let text = format!(
-        "Derive([(\"out\",\"{out}\",\"{algo}\",\"{hash}\")],[{}],[{}],\"x86_64-linux\",\"/bin/sh\",[],[(\"out\",\"{out}\")])",
-        ins.join(","),
-        srcs.join(",")
-    );
-    std::fs::write(dir.join(base), text).unwrap();
-}
-
-const A: &str = "0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-app-1.0.drv";
-const B: &str = "0bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-lib-2.1.drv";
-const C: &str = "0ccccccccccccccccccccccccccccccc-base-3.0.drv";
-const S: &str = "0sssssssssssssssssssssssssssssss-build.sh";
 
 #[test]
 fn hand_made_store_and_snapshot() {
@@ -357,7 +300,7 @@ fn hand_made_store_and_snapshot() {
     // Fixed-output derivations answer to their full name only.
     let o = abovo(&["path", "app", "base-3.0", "--source", src]);
     assert_eq!(
-        out(&o).lines().count(),
+        stdout(&o).lines().count(),
         2,
         "direct edge beats app -> lib -> base"
     );
@@ -367,7 +310,7 @@ fn hand_made_store_and_snapshot() {
     );
     let o = abovo(&["dependents", "base-3.0.drv", "--source", src]);
     assert_eq!(
-        out(&o).trim(),
+        stdout(&o).trim(),
         "Building the following 1 derivation would ensure 2 dependent derivations are rebuilt: app-1.0"
     );
     // The same through a snapshot, and through ABOVO_SOURCE.
@@ -382,15 +325,14 @@ fn hand_made_store_and_snapshot() {
         "--level",
         "3",
     ]);
-    assert_eq!(code(&o), SUCCESS, "{}", err(&o));
+    assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     let o = abovo(&["snapshot", "info", snap.to_str().unwrap()]);
     assert!(
-        out(&o).contains("derivations   3 (1 fixed-output)"),
+        stdout(&o).contains("derivations   3 (1 fixed-output)"),
         "{}",
-        out(&o)
+        stdout(&o)
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_abovo"))
-        .args(["graph", "app", "-f", "json"])
+    let o = abovo_command(&["graph", "app", "-f", "json"])
         .env("ABOVO_SOURCE", &snap)
         .output()
         .unwrap();
@@ -404,7 +346,7 @@ fn hand_made_store_and_snapshot() {
     std::fs::write(&snap, &bytes).unwrap();
     let o = abovo(&["snapshot", "info", snap.to_str().unwrap()]);
     assert_eq!(code(&o), ERROR);
-    assert!(err(&o).contains("checksum mismatch"), "{}", err(&o));
+    assert!(stderr(&o).contains("checksum mismatch"), "{}", stderr(&o));
 }
 
 #[test]
@@ -414,20 +356,24 @@ fn cycles_and_bad_files_are_errors() {
     write_drv(dir.path(), B, &[A], &[], false);
     let o = abovo(&["graph", "app", "--source", dir.path().to_str().unwrap()]);
     assert_eq!(code(&o), ERROR);
-    assert!(err(&o).contains("cycle"), "{}", err(&o));
-    assert!(err(&o).contains(A) && err(&o).contains(B), "{}", err(&o));
+    assert!(stderr(&o).contains("cycle"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(A) && stderr(&o).contains(B),
+        "{}",
+        stderr(&o)
+    );
 
     let bad = tempfile::tempdir().unwrap();
     std::fs::write(bad.path().join(C), b"Derive([(\"out\",").unwrap();
     let o = abovo(&["graph", "base", "--source", bad.path().to_str().unwrap()]);
     assert_eq!(code(&o), ERROR);
     assert!(
-        err(&o).contains(C) && err(&o).contains("at byte"),
+        stderr(&o).contains(C) && stderr(&o).contains("at byte"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
 
     let o = abovo(&["graph", "x", "--source", "/nonexistent/abovo"]);
     assert_eq!(code(&o), ERROR);
-    assert!(err(&o).contains("/nonexistent/abovo"));
+    assert!(stderr(&o).contains("/nonexistent/abovo"));
 }

@@ -8,40 +8,20 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod cli_support;
 
-const SUCCESS: i32 = 0;
-const NEGATIVE: i32 = 1;
-const ERROR: i32 = 2;
+use cli_support::{
+    A, B, C, ERROR, NEGATIVE, S, SUCCESS, abovo_command, code, parse_json, stderr, stdout,
+    write_drv,
+};
+use std::process::Output;
 
+/// Runs abovo with NO_COLOR set, so that no report is painted.
 fn abovo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_abovo"))
-        .args(args)
-        .env_remove("ABOVO_SOURCE")
-        .env_remove("ABOVO_STORE_DIR")
+    abovo_command(args)
         .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
         .output()
         .expect("run abovo")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}); stderr: {}", err(o)))
 }
 
 /// `hello` does not use the `glibc` package's derivation but a bootstrap
@@ -50,8 +30,8 @@ fn json(o: &Output) -> Value {
 fn no_path_notices_other_derivations_of_the_same_name() {
     for command in ["why", "path"] {
         let o = abovo(&[command, "hello", "glibc"]);
-        assert_eq!(code(&o), NEGATIVE, "{}", err(&o));
-        let e = err(&o);
+        assert_eq!(code(&o), NEGATIVE, "{}", stderr(&o));
+        let e = stderr(&o);
         assert!(e.contains("derivations are named glibc"), "{e}");
         assert!(
             e.contains("hello@2.12.2 depends on one of the others"),
@@ -67,12 +47,12 @@ fn no_path_notices_other_derivations_of_the_same_name() {
             .unwrap_or_else(|| panic!("no suggestion in {e}"));
         assert!(suggested.ends_with("-glibc-2.41.drv"), "{suggested}");
         let o = abovo(&[command, "hello", suggested]);
-        assert_eq!(code(&o), SUCCESS, "{}", err(&o));
+        assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     }
     // JSON carries the same.
     let o = abovo(&["path", "hello", "glibc", "-f", "json"]);
     assert_eq!(code(&o), NEGATIVE);
-    let v = json(&o);
+    let v = parse_json(&o);
     assert_eq!(v["paths"].as_array().unwrap().len(), 0);
     assert_eq!(v["namesakes"]["name"], "glibc");
     let found = v["namesakes"]["in_closure"].as_array().unwrap();
@@ -80,11 +60,11 @@ fn no_path_notices_other_derivations_of_the_same_name() {
     assert_ne!(found[0]["path"], v["to"]);
     let o = abovo(&["why", "hello", "glibc", "-f", "json"]);
     assert_eq!(code(&o), NEGATIVE);
-    assert_eq!(json(&o)["namesakes"]["in_closure"][0], found[0]);
+    assert_eq!(parse_json(&o)["namesakes"]["in_closure"][0], found[0]);
     // A name nobody else has: the plain answer, one line.
     let o = abovo(&["path", "guile-bootstrap", "hello"]);
     assert_eq!(code(&o), NEGATIVE);
-    assert_eq!(err(&o).lines().count(), 1, "{}", err(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
 
 #[test]
@@ -92,14 +72,14 @@ fn a_version_that_matches_nothing_lists_the_versions() {
     let o = abovo(&["graph", "hello@3"]);
     assert_eq!(code(&o), ERROR);
     assert!(
-        err(&o).contains("no version of hello matches 3; available: 2.12.2"),
+        stderr(&o).contains("no version of hello matches 3; available: 2.12.2"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
     // Several versions, newest first, the oldest summed up.
     let o = abovo(&["closure", "openjdk@1"]);
     assert_eq!(code(&o), ERROR);
-    let e = err(&o);
+    let e = stderr(&o);
     let list = e.split("available: ").nth(1).unwrap().trim();
     let (shown, rest) = list.split_once(" and ").unwrap();
     assert!(rest.ends_with(" older"), "{e}");
@@ -115,17 +95,17 @@ fn a_version_that_matches_nothing_lists_the_versions() {
 fn suggestions_ignore_case_and_keep_near_names() {
     let o = abovo(&["graph", "Hello"]);
     assert_eq!(code(&o), ERROR);
-    assert!(err(&o).contains("did you mean hello,"), "{}", err(&o));
+    assert!(stderr(&o).contains("did you mean hello,"), "{}", stderr(&o));
     let o = abovo(&["path", "helo", "guile-bootstrap"]);
     assert_eq!(code(&o), ERROR);
-    assert!(err(&o).contains("did you mean hello"), "{}", err(&o));
+    assert!(stderr(&o).contains("did you mean hello"), "{}", stderr(&o));
 }
 
 #[test]
 fn ambiguous_names_say_what_tells_the_candidates_apart() {
     let o = abovo(&["graph", "exiv2"]);
     assert_eq!(code(&o), ERROR);
-    let e = err(&o);
+    let e = stderr(&o);
     assert!(e.contains("`exiv2` is ambiguous"), "{e}");
     let lines: Vec<&str> = e.lines().collect();
     let mut unique = lines.clone();
@@ -145,7 +125,7 @@ fn ambiguous_names_say_what_tells_the_candidates_apart() {
         .collect();
     assert_eq!(paths.len(), 2, "{e}");
     for p in paths {
-        let v = json(&abovo(&["closure", p, "-f", "json"]));
+        let v = parse_json(&abovo(&["closure", p, "-f", "json"]));
         assert_eq!(v["roots"][0]["path"], p);
     }
 }
@@ -154,7 +134,7 @@ fn ambiguous_names_say_what_tells_the_candidates_apart() {
 /// value is a usage error naming the accepted ones.
 #[test]
 fn each_command_lists_its_own_formats() {
-    let help = |c: &str| out(&abovo(&[c, "--help"]));
+    let help = |c: &str| stdout(&abovo(&[c, "--help"]));
     for (command, yes, no) in [
         (
             "path",
@@ -184,51 +164,26 @@ fn each_command_lists_its_own_formats() {
     let o = abovo(&["closure", "hello", "-f", "dot"]);
     assert_eq!(code(&o), ERROR);
     assert!(
-        err(&o).contains("[possible values: text, json]"),
+        stderr(&o).contains("[possible values: text, json]"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
     let o = abovo(&["graph", "hello", "--format", "html"]);
     assert_eq!(code(&o), ERROR);
     assert!(
-        err(&o).contains("[possible values: text, json, dot, graphml]"),
+        stderr(&o).contains("[possible values: text, json, dot, graphml]"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
 }
-
-/// Writes a `.drv` in ATerm with the given inputs and sources.
-fn write_drv(dir: &Path, base: &str, inputs: &[&str], sources: &[&str]) {
-    let name = base[33..].trim_end_matches(".drv");
-    let out = format!("/gnu/store/{}-{name}", &base[..32].replace('0', "1"));
-    let ins: Vec<String> = inputs
-        .iter()
-        .map(|i| format!("(\"/gnu/store/{i}\",[\"out\"])"))
-        .collect();
-    let srcs: Vec<String> = sources
-        .iter()
-        .map(|s| format!("\"/gnu/store/{s}\""))
-        .collect();
-    let text = format!(
-        "Derive([(\"out\",\"{out}\",\"\",\"\")],[{}],[{}],\"x86_64-linux\",\"/bin/sh\",[],[(\"out\",\"{out}\")])",
-        ins.join(","),
-        srcs.join(",")
-    );
-    std::fs::write(dir.join(base), text).unwrap();
-}
-
-const A: &str = "0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-app-1.0.drv";
-const B: &str = "0bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-lib-2.1.drv";
-const C: &str = "0ccccccccccccccccccccccccccccccc-base-3.0.drv";
-const S: &str = "0sssssssssssssssssssssssssssssss-build.sh";
 
 /// `--package-table` (old spelling `--packages`) attaches a table to a
 /// graph source; audit's list of packages is `--only`.
 #[test]
 fn flag_names_say_what_they_take() {
     let dir = tempfile::tempdir().unwrap();
-    write_drv(dir.path(), A, &[B], &[S]);
-    write_drv(dir.path(), B, &[], &[]);
+    write_drv(dir.path(), A, &[B], &[S], false);
+    write_drv(dir.path(), B, &[], &[], false);
     let table = dir.path().join("table.tsv");
     std::fs::write(
         &table,
@@ -237,25 +192,25 @@ fn flag_names_say_what_they_take() {
     .unwrap();
     let (src, tsv) = (dir.path().to_str().unwrap(), table.to_str().unwrap());
     for flag in ["--package-table", "--packages"] {
-        let v = json(&abovo(&[
+        let v = parse_json(&abovo(&[
             "closure", "my-app", "--source", src, flag, tsv, "-f", "json",
         ]));
         assert_eq!(v["roots"][0]["packages"][0], "my-app@1.0", "{flag}");
     }
-    let h = out(&abovo(&["graph", "--help"]));
+    let h = stdout(&abovo(&["graph", "--help"]));
     assert!(h.contains("--package-table <TSV>"), "{h}");
     assert!(
         !h.contains("--packages <"),
         "the old spelling is hidden: {h}"
     );
-    let h = out(&abovo(&["audit", "--help"]));
+    let h = stdout(&abovo(&["audit", "--help"]));
     assert!(h.contains("--only <LIST|FILE>"), "{h}");
     assert!(!h.contains("--packages <"), "{h}");
     // Without a source the table makes no sense, and the error says so
     // with the new name.
     let o = abovo(&["graph", "hello", "--package-table", tsv]);
     assert_eq!(code(&o), ERROR);
-    assert!(err(&o).contains("--package-table"), "{}", err(&o));
+    assert!(stderr(&o).contains("--package-table"), "{}", stderr(&o));
 }
 
 /// An input `.drv` absent from the source: a warning with the count and an
@@ -263,21 +218,21 @@ fn flag_names_say_what_they_take() {
 #[test]
 fn incomplete_graphs_warn_and_list_the_missing() {
     let dir = tempfile::tempdir().unwrap();
-    write_drv(dir.path(), A, &[B, C], &[S]);
-    write_drv(dir.path(), B, &[], &[]);
+    write_drv(dir.path(), A, &[B, C], &[S], false);
+    write_drv(dir.path(), B, &[], &[], false);
     let src = dir.path().to_str().unwrap();
     let o = abovo(&["graph", "app", "--source", src]);
-    assert_eq!(code(&o), SUCCESS, "{}", err(&o));
+    assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     assert!(
-        err(&o).contains(&format!(
+        stderr(&o).contains(&format!(
             "the graph is incomplete: 1 input derivation is missing from the source (e.g. /gnu/store/{C})"
         )),
         "{}",
-        err(&o)
+        stderr(&o)
     );
-    assert!(out(&o).starts_with("# derivation graph of app-1.0"));
+    assert!(stdout(&o).starts_with("# derivation graph of app-1.0"));
     assert!(
-        out(&o)
+        stdout(&o)
             .lines()
             .next()
             .unwrap()
@@ -285,24 +240,24 @@ fn incomplete_graphs_warn_and_list_the_missing() {
     );
     let o = abovo(&["graph", "app", "--source", src, "-f", "json"]);
     assert_eq!(code(&o), SUCCESS);
-    let v = json(&o);
+    let v = parse_json(&o);
     assert_eq!(v["complete"], false);
     assert_eq!(v["missing"], serde_json::json!([format!("/gnu/store/{C}")]));
     // A complete graph: no warning, singular nouns.
-    write_drv(dir.path(), C, &[], &[]);
+    write_drv(dir.path(), C, &[], &[], false);
     let o = abovo(&["graph", "lib", "--source", src]);
     assert_eq!(code(&o), SUCCESS);
-    assert!(err(&o).is_empty(), "{}", err(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
     assert!(
-        out(&o)
+        stdout(&o)
             .lines()
             .next()
             .unwrap()
             .ends_with(": 1 node, 0 edges"),
         "{}",
-        out(&o)
+        stdout(&o)
     );
-    let v = json(&abovo(&["graph", "app", "--source", src, "-f", "json"]));
+    let v = parse_json(&abovo(&["graph", "app", "--source", src, "-f", "json"]));
     assert_eq!(v["complete"], true);
     assert_eq!(v["missing"], serde_json::json!([]));
 }
@@ -311,7 +266,7 @@ fn incomplete_graphs_warn_and_list_the_missing() {
 /// separators, computed from the JSON answer.
 #[test]
 fn sizes_have_units_and_counts_have_separators() {
-    let v = json(&abovo(&["closure", "python-pytorch", "-f", "json"]));
+    let v = parse_json(&abovo(&["closure", "python-pytorch", "-f", "json"]));
     let size = v["known_size"].as_u64().unwrap();
     let digits = size.to_string();
     let mut grouped = String::new();
@@ -321,7 +276,7 @@ fn sizes_have_units_and_counts_have_separators() {
         }
         grouped.push(c);
     }
-    let text = out(&abovo(&["closure", "python-pytorch"]));
+    let text = stdout(&abovo(&["closure", "python-pytorch"]));
     assert!(text.contains(&format!(" MiB ({grouped} bytes)")), "{text}");
     let nodes = v["nodes"].as_u64().unwrap();
     assert!(nodes > 1000);
@@ -329,7 +284,7 @@ fn sizes_have_units_and_counts_have_separators() {
         text.contains(&format!("{},{:03}", nodes / 1000, nodes % 1000)),
         "{text}"
     );
-    let g = out(&abovo(&["graph", "python-pytorch"]));
+    let g = stdout(&abovo(&["graph", "python-pytorch"]));
     assert!(
         g.lines()
             .next()
@@ -342,7 +297,7 @@ fn sizes_have_units_and_counts_have_separators() {
 
 #[test]
 fn help_lists_commands_by_workflow() {
-    let h = out(&abovo(&["help"]));
+    let h = stdout(&abovo(&["help"]));
     let order = [
         "graph",
         "path",

@@ -5,8 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+mod cli_support;
 mod cli_trust_support;
 
+use cli_support::*;
 use cli_trust_support::*;
 use std::path::{Path, PathBuf};
 

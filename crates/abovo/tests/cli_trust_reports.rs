@@ -4,10 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+mod cli_support;
 mod cli_trust_support;
 
+use cli_support::*;
 use cli_trust_support::*;
-use std::process::Command;
 
 #[test]
 fn seeds_on_a_small_tree_in_every_format() {
@@ -172,10 +173,8 @@ fn package_lists_from_files() {
     );
     // A file in the working directory, named without a slash (and the old
     // spelling of the flag still works).
-    let o = Command::new(env!("CARGO_BIN_EXE_abovo"))
-        .args(["audit", "--source", t.path(), "--packages", "list.txt"])
+    let o = abovo_command(&["audit", "--source", t.path(), "--packages", "list.txt"])
         .current_dir(t.dir.path())
-        .env_remove("ABOVO_SOURCE")
         .output()
         .unwrap();
     assert!(stderr(&o).contains("list.txt, line 2"), "{}", stderr(&o));

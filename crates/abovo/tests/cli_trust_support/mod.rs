@@ -1,43 +1,14 @@
 //! Shared helpers of the `cli_trust*` tests (`abovo seeds` and `abovo
-//! audit`): running the real binary, the Guix graph to check on (the corpus
-//! or the built-in snapshot), picking seeds out of a JSON report, and small
-//! `.drv` trees written on the spot.
+//! audit`), on top of [`crate::cli_support`] (running the real binary and
+//! reading its output): the Guix graph to check on (the corpus or the
+//! built-in snapshot), picking seeds out of a JSON report, and small `.drv`
+//! trees written on the spot.
 #![allow(dead_code, clippy::unwrap_used)] // tests: a panic is the failure report
 
+use crate::cli_support::abovo;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-
-/// The exit code of success (`abovo::exit::SUCCESS`).
-pub const SUCCESS: i32 = 0;
-/// The exit code of an error (`abovo::exit::ERROR`).
-pub const ERROR: i32 = 2;
-
-/// Runs the real binary with `args`, away from any `ABOVO_SOURCE`.
-pub fn abovo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_abovo"))
-        .args(args)
-        .env_remove("ABOVO_SOURCE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run abovo")
-}
-
-/// The standard output, as text.
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-/// The standard error, as text.
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-/// The standard output as JSON, once the run succeeded.
-pub fn json(o: &Output) -> Value {
-    assert_eq!(o.status.code(), Some(SUCCESS), "stderr: {}", stderr(o));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
+use std::process::Output;
 
 /// The graph to check issue 4's acceptance on: the corpus when
 /// ABOVO_GUIX_CORPUS is set, else the built-in Guix 1.5.0 snapshot (the
