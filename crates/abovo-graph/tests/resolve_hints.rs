@@ -5,41 +5,19 @@
 //! with known answers.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use abovo_graph::build::{DrvRecord, build_graph};
 use abovo_graph::query::{Walk, closure};
 use abovo_graph::resolve::{namesakes, resolve, spec_for};
 use abovo_graph::{Graph, NodeId, Package, PackageTable, ResolveError};
 use abovo_store::{StoreDir, StorePath};
+use support::record;
 
-/// A store path whose hash part is derived from `tag`.
-fn sp(tag: u32, name: &str) -> StorePath {
-    let alphabet = b"0123456789abcdfghijklmnpqrsvwxyz";
-    let mut h = [b'0'; 32];
-    let mut t = tag;
-    for i in (0..32).rev() {
-        h[i] = alphabet[(t % 32) as usize];
-        t /= 32;
-    }
-    StorePath::from_base_name(&format!("{}-{name}", std::str::from_utf8(&h).unwrap())).unwrap()
-}
-
+/// A derivation with `outputs`, using the `out` output of each input.
 fn drv(tag: u32, name: &str, inputs: &[&StorePath], outputs: &[&str]) -> DrvRecord {
-    DrvRecord {
-        path: sp(tag, &format!("{name}.drv")),
-        system: "x86_64-linux".into(),
-        builder: "/bin/sh".into(),
-        outputs: outputs
-            .iter()
-            .map(|o| (o.to_string(), Some(sp(tag + 1000, name))))
-            .collect(),
-        fixed: None,
-        env: vec![],
-        inputs: inputs
-            .iter()
-            .map(|p| ((*p).clone(), vec!["out".to_string()]))
-            .collect(),
-        sources: vec![],
-    }
+    let inputs: Vec<(&StorePath, &[&str])> = inputs.iter().map(|p| (*p, &["out"][..])).collect();
+    record(tag, name, outputs, &inputs, &[])
 }
 
 fn node(g: &Graph, spec: &str) -> NodeId {

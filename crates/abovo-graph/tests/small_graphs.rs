@@ -2,6 +2,8 @@
 //! no-path cases, name resolution, dependents and snapshot round trips.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use abovo_graph::build::{DrvRecord, build_graph};
 use abovo_graph::query::{self, Walk};
 use abovo_graph::resolve::resolve;
@@ -9,39 +11,16 @@ use abovo_graph::{Graph, GraphError, NodeId, NodeKind, ResolveError};
 use abovo_store::derivation::FixedOutput;
 use abovo_store::hash::{Hash, HashAlgo};
 use abovo_store::{StoreDir, StorePath};
+use support::{record, sp};
 
-/// A store path whose hash part is derived from `tag`, so that ids sort by
-/// tag.
-fn sp(tag: u32, name: &str) -> StorePath {
-    let alphabet = b"0123456789abcdfghijklmnpqrsvwxyz";
-    let mut h = [b'0'; 32];
-    let mut t = tag;
-    for i in (0..32).rev() {
-        h[i] = alphabet[(t % 32) as usize];
-        t /= 32;
-    }
-    StorePath::from_base_name(&format!("{}-{name}", std::str::from_utf8(&h).unwrap())).unwrap()
-}
-
+/// A derivation with one output, `out`.
 fn drv(
     tag: u32,
     name: &str,
     inputs: &[(&StorePath, &[&str])],
     sources: &[&StorePath],
 ) -> DrvRecord {
-    DrvRecord {
-        path: sp(tag, &format!("{name}.drv")),
-        system: "x86_64-linux".into(),
-        builder: "/bin/sh".into(),
-        outputs: vec![("out".into(), Some(sp(tag + 1000, name)))],
-        fixed: None,
-        env: vec![],
-        inputs: inputs
-            .iter()
-            .map(|(p, o)| ((*p).clone(), o.iter().map(|s| s.to_string()).collect()))
-            .collect(),
-        sources: sources.iter().map(|p| (*p).clone()).collect(),
-    }
+    record(tag, name, &["out"], inputs, sources)
 }
 
 fn fod(tag: u32, name: &str, inputs: &[(&StorePath, &[&str])]) -> DrvRecord {
