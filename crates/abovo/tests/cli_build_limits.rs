@@ -15,6 +15,60 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Whether git is installed; when not, prints that `what` is skipped.
+fn have_git(what: &str) -> bool {
+    let found = std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        eprintln!("{what} skipped: no git");
+    }
+    found
+}
+
+/// A `builtin:download` of `name` from the local server on `port`.
+fn download_from(t: &TestStore, port: u16, name: &str) -> String {
+    t.add_drv(&builtin_drv(
+        "download",
+        name,
+        "sha256",
+        &sha256_hex(b"x"),
+        json!({"url": format!("\"http://127.0.0.1:{port}/{name}\"")}),
+    ))
+}
+
+/// A `builtin:git-download` (checkout `name`) of a commit from the local
+/// server on `port`.
+fn git_download_from(t: &TestStore, port: u16, name: &str) -> String {
+    t.add_drv(&builtin_drv(
+        "git-download",
+        name,
+        "r:sha256",
+        &sha256_hex(b"x"),
+        json!({
+            "url": format!("\"http://127.0.0.1:{port}/repo.git\""),
+            "commit": "0123456789abcdef0123456789abcdef01234567",
+            "recursive?": "#f",
+        }),
+    ))
+}
+
+/// Runs `abovo build ARGS`, expects the built-in `builder` to be stopped
+/// with `why` (exit code 2), and returns how long it took.
+fn stopped(t: &TestStore, args: &[&str], builder: &str, why: &str) -> Duration {
+    let start = Instant::now();
+    let out = t.run(&[&["build"], args].concat());
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("built-in builder `{builder}`")) && err.contains(why),
+        "{err}"
+    );
+    took
+}
+
 #[test]
 fn a_build_that_writes_too_much_log_is_killed() {
     let mut t = TestStore::new();
@@ -55,22 +109,12 @@ fn a_build_that_writes_too_much_log_is_killed() {
 #[test]
 fn timeout_stops_builtin_download() {
     let t = TestStore::new();
-    let port = silent_server();
-    let drv = t.add_drv(&builtin_drv(
+    let drv = download_from(&t, silent_server(), "never.tar.gz");
+    let took = stopped(
+        &t,
+        &["--timeout", "2", &drv],
         "download",
-        "never.tar.gz",
-        "sha256",
-        &sha256_hex(b"x"),
-        json!({"url": format!("\"http://127.0.0.1:{port}/never.tar.gz\"")}),
-    ));
-    let start = Instant::now();
-    let out = t.run(&["build", "--timeout", "2", &drv]);
-    let took = start.elapsed();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("built-in builder `download`") && err.contains("timed out after 2 seconds"),
-        "{err}"
+        "timed out after 2 seconds",
     );
     assert!(
         took >= Duration::from_secs(2) && took < Duration::from_secs(10),
@@ -80,36 +124,17 @@ fn timeout_stops_builtin_download() {
 
 #[test]
 fn timeout_stops_builtin_git_download() {
-    if std::process::Command::new("git")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("timeout_stops_builtin_git_download: skipped: no git");
+    if !have_git("timeout_stops_builtin_git_download:") {
         return;
     }
     let t = TestStore::new();
     let port = silent_server();
-    let drv = t.add_drv(&builtin_drv(
+    let drv = git_download_from(&t, port, "never-checkout");
+    let took = stopped(
+        &t,
+        &["--timeout", "2", &drv],
         "git-download",
-        "never-checkout",
-        "r:sha256",
-        &sha256_hex(b"x"),
-        json!({
-            "url": format!("\"http://127.0.0.1:{port}/repo.git\""),
-            "commit": "0123456789abcdef0123456789abcdef01234567",
-            "recursive?": "#f",
-        }),
-    ));
-    let start = Instant::now();
-    let out = t.run(&["build", "--timeout", "2", &drv]);
-    let took = start.elapsed();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("built-in builder `git-download`")
-            && err.contains("timed out after 2 seconds"),
-        "{err}"
+        "timed out after 2 seconds",
     );
     assert!(took < Duration::from_secs(10), "{took:?}");
     // git and its remote helper were killed with their process group.
@@ -150,23 +175,12 @@ fn max_silent_time_stops_builtins_that_make_no_progress() {
     let t = TestStore::new();
     // A download whose server stops sending after a few bytes: without
     // the limit it would wait 60 s per read and retry three times.
-    let port = stalling_server();
-    let drv = t.add_drv(&builtin_drv(
+    let drv = download_from(&t, stalling_server(), "stalled.tar.gz");
+    let took = stopped(
+        &t,
+        &["--max-silent-time", "1", &drv],
         "download",
-        "stalled.tar.gz",
-        "sha256",
-        &sha256_hex(b"x"),
-        json!({"url": format!("\"http://127.0.0.1:{port}/stalled.tar.gz\"")}),
-    ));
-    let start = Instant::now();
-    let out = t.run(&["build", "--max-silent-time", "1", &drv]);
-    let took = start.elapsed();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("built-in builder `download`")
-            && err.contains("timed out after 1 second of silence"),
-        "{err}"
+        "timed out after 1 second of silence",
     );
     assert!(
         took >= Duration::from_secs(1) && took < Duration::from_secs(8),
@@ -174,35 +188,15 @@ fn max_silent_time_stops_builtins_that_make_no_progress() {
     );
     assert!(!std::path::Path::new(&t.output(&drv)).exists());
     // `git` fetching from a server that never answers prints nothing.
-    if std::process::Command::new("git")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("max_silent_time_stops_builtins_that_make_no_progress: git part skipped: no git");
+    if !have_git("max_silent_time_stops_builtins_that_make_no_progress: git part") {
         return;
     }
-    let port = silent_server();
-    let drv = t.add_drv(&builtin_drv(
+    let drv = git_download_from(&t, silent_server(), "stalled-checkout");
+    let took = stopped(
+        &t,
+        &["--max-silent-time", "2", &drv],
         "git-download",
-        "stalled-checkout",
-        "r:sha256",
-        &sha256_hex(b"x"),
-        json!({
-            "url": format!("\"http://127.0.0.1:{port}/repo.git\""),
-            "commit": "0123456789abcdef0123456789abcdef01234567",
-            "recursive?": "#f",
-        }),
-    ));
-    let start = Instant::now();
-    let out = t.run(&["build", "--max-silent-time", "2", &drv]);
-    let took = start.elapsed();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("built-in builder `git-download`")
-            && err.contains("timed out after 2 seconds of silence"),
-        "{err}"
+        "timed out after 2 seconds of silence",
     );
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
