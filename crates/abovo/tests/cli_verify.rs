@@ -14,8 +14,15 @@ mod cli_support;
 use abovo_store::StoreDir;
 use abovo_store::hash::sha256;
 use cli_support::*;
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
+
+/// `abovo verify --all DIR -f json`, expecting exit code `code`: the report.
+fn verify_all_json(dir: &Path, code: i32) -> Value {
+    let d = dir.to_str().unwrap();
+    json_of(&["verify", "--all", d, "-f", "json"], code)
+}
 
 /// Replaces the first occurrence of `from` (which must occur) by `to`, of
 /// the same length: one changed byte or a few.
@@ -37,16 +44,7 @@ fn a_correct_closure_verifies() {
         t.contains("4 output paths (1 fixed, 3 input-addressed)"),
         "{t}"
     );
-    let v = json_of(
-        &[
-            "verify",
-            "--all",
-            dir.path().to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-        SUCCESS,
-    );
+    let v = verify_all_json(dir.path(), SUCCESS);
     assert_eq!(v["files"], 3);
     assert_eq!(v["outputs"], 4);
     assert_eq!(v["mismatches"].as_array().unwrap().len(), 0);
@@ -86,16 +84,7 @@ fn a_changed_byte_in_the_environment_is_reported() {
     make_closure(dir.path());
     let fod = find(dir.path(), "-thing-1.0.tar.gz.drv");
     tamper(&fod, "example.org", "examplf.org");
-    let v = json_of(
-        &[
-            "verify",
-            "--all",
-            dir.path().to_str().unwrap(),
-            "-f",
-            "json",
-        ],
-        NEGATIVE,
-    );
+    let v = verify_all_json(dir.path(), NEGATIVE);
     let m = v["mismatches"].as_array().unwrap();
     // The URL does not change the fixed output, only the .drv's own path.
     assert_eq!(m.len(), 1, "{m:?}");
@@ -223,16 +212,7 @@ fn unparsable_and_missing_inputs() {
         t.contains("1 .drv file does not parse and 1 derivation could not be checked"),
         "{t}"
     );
-    let v = json_of(
-        &[
-            "verify",
-            "--all",
-            dir.path().to_str().unwrap(),
-            "-f",
-            "json",
-        ],
-        ERROR,
-    );
+    let v = verify_all_json(dir.path(), ERROR);
     assert_eq!(v["unparsable"].as_array().unwrap().len(), 1, "{v}");
     assert!(
         v["unparsable"][0]["error"]
