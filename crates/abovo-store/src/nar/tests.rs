@@ -190,6 +190,7 @@ fn reader_round_trips_and_summarises() {
 // Hostile archives, built token by token.
 
 /// Builds an archive from raw tokens; `Raw` lets a test put anything anywhere.
+#[derive(Clone, Copy)]
 enum Tok<'a> {
     S(&'a [u8]),
     U(u64),
@@ -210,19 +211,23 @@ fn build(tokens: &[Tok]) -> Vec<u8> {
 
 use Tok::{Raw, S, U};
 
+/// The string tokens of `text`, one per word (for tokens that are not
+/// empty and hold no white space).
+fn words(text: &str) -> Vec<Tok<'_>> {
+    text.split_whitespace().map(|w| S(w.as_bytes())).collect()
+}
+
+/// The archive of `text`'s words ([`words`]).
+fn nar_of(text: &str) -> Vec<u8> {
+    build(&words(text))
+}
+
 fn dir_with_entries(names: &[&[u8]]) -> Vec<u8> {
-    let mut toks = vec![S(b"nix-archive-1"), S(b"("), S(b"type"), S(b"directory")];
+    let mut toks = words("nix-archive-1 ( type directory");
     for n in names {
-        toks.extend([S(b"entry"), S(b"("), S(b"name"), S(n), S(b"node")]);
-        toks.extend([
-            S(b"("),
-            S(b"type"),
-            S(b"regular"),
-            S(b"contents"),
-            S(b""),
-            S(b")"),
-        ]);
-        toks.push(S(b")"));
+        toks.extend([S(b"entry"), S(b"("), S(b"name"), S(n)]);
+        toks.extend(words("node ( type regular contents"));
+        toks.extend([S(b""), S(b")"), S(b")")]);
     }
     toks.push(S(b")"));
     build(&toks)
@@ -297,29 +302,24 @@ fn unsorted_and_duplicate_entries_are_refused() {
 #[test]
 fn huge_declared_lengths_cost_nothing_and_are_refused() {
     // A file that claims 2^64-1 bytes of contents.
-    let nar = build(&[
-        S(b"nix-archive-1"),
-        S(b"("),
-        S(b"type"),
-        S(b"regular"),
-        S(b"contents"),
-        U(u64::MAX),
-        Raw(b"abc"),
-    ]);
+    let nar = build(
+        &[
+            words("nix-archive-1 ( type regular contents"),
+            vec![U(u64::MAX), Raw(b"abc")],
+        ]
+        .concat(),
+    );
     let (offset, k) = kind(&nar);
     assert!(matches!(k, ReadErrorKind::Truncated { .. }), "{k}");
     assert_eq!(offset, 24 + 16 * 4);
     // A name that claims 2^63 bytes.
-    let nar = build(&[
-        S(b"nix-archive-1"),
-        S(b"("),
-        S(b"type"),
-        S(b"directory"),
-        S(b"entry"),
-        S(b"("),
-        S(b"name"),
-        U(1 << 63),
-    ]);
+    let nar = build(
+        &[
+            words("nix-archive-1 ( type directory entry ( name"),
+            vec![U(1 << 63)],
+        ]
+        .concat(),
+    );
     let (_, k) = kind(&nar);
     assert!(
         matches!(k, ReadErrorKind::TooLong { len, .. } if len == 1 << 63),
@@ -371,38 +371,32 @@ fn padding_tags_trailing_data_and_targets() {
     assert!(kind(&nar).1.to_string().contains("not a NAR"));
     assert!(matches!(kind(b"").1, ReadErrorKind::Truncated { .. }));
 
-    let nar = build(&[S(b"nix-archive-1"), S(b"("), S(b"type"), S(b"fifo")]);
+    let nar = nar_of("nix-archive-1 ( type fifo");
     let (offset, k) = kind(&nar);
     assert_eq!(offset, 24 + 32);
     assert!(k.to_string().contains("`fifo`"), "{k}");
 
     for (target, why) in [(&b""[..], "empty"), (b"a\0b", "NUL")] {
-        let nar = build(&[
-            S(b"nix-archive-1"),
-            S(b"("),
-            S(b"type"),
-            S(b"symlink"),
-            S(b"target"),
-            S(target),
-            S(b")"),
-        ]);
+        let nar = build(
+            &[
+                words("nix-archive-1 ( type symlink target"),
+                vec![S(target), S(b")")],
+            ]
+            .concat(),
+        );
         let (_, k) = kind(&nar);
         assert!(
             matches!(k, ReadErrorKind::BadTarget { .. }) && k.to_string().contains(why),
             "{k}"
         );
     }
-    let nar = build(&[
-        S(b"nix-archive-1"),
-        S(b"("),
-        S(b"type"),
-        S(b"regular"),
-        S(b"contents"),
-        S(b"x"),
-        S(b"executable"),
-        S(b""),
-        S(b")"),
-    ]);
+    let nar = build(
+        &[
+            words("nix-archive-1 ( type regular contents x executable"),
+            vec![S(b""), S(b")")],
+        ]
+        .concat(),
+    );
     assert!(matches!(
         kind(&nar).1,
         ReadErrorKind::ExecutableAfterContents
@@ -416,22 +410,13 @@ fn hash_regular_bytes_nar(contents: &[u8]) -> Vec<u8> {
 }
 
 fn nested(depth: usize) -> Vec<u8> {
-    let mut toks = vec![S(b"nix-archive-1")];
+    let mut toks = words("nix-archive-1");
     for _ in 0..depth {
-        toks.extend([
-            S(b"("),
-            S(b"type"),
-            S(b"directory"),
-            S(b"entry"),
-            S(b"("),
-            S(b"name"),
-            S(b"d"),
-            S(b"node"),
-        ]);
+        toks.extend(words("( type directory entry ( name d node"));
     }
-    toks.extend([S(b"("), S(b"type"), S(b"directory"), S(b")")]);
+    toks.extend(words("( type directory )"));
     for _ in 0..depth {
-        toks.extend([S(b")"), S(b")")]);
+        toks.extend(words(") )"));
     }
     build(&toks)
 }
@@ -539,81 +524,22 @@ fn assert_restore_fails_cleanly(nar: &[u8]) -> RestoreError {
 fn hostile_archives_never_escape_and_leave_nothing() {
     // Symlink to a directory outside, then a file "through" it: the only way
     // to say "through" is a name with `/`, which is refused.
-    let mut toks = vec![S(b"nix-archive-1"), S(b"("), S(b"type"), S(b"directory")];
-    toks.extend([
-        S(b"entry"),
-        S(b"("),
-        S(b"name"),
-        S(b"esc"),
-        S(b"node"),
-        S(b"("),
-        S(b"type"),
-        S(b"symlink"),
-        S(b"target"),
-        S(b"../../outside"),
-        S(b")"),
-        S(b")"),
-    ]);
-    toks.extend([
-        S(b"entry"),
-        S(b"("),
-        S(b"name"),
-        S(b"esc/pwned"),
-        S(b"node"),
-        S(b"("),
-        S(b"type"),
-        S(b"regular"),
-        S(b"contents"),
-        S(b"x"),
-        S(b")"),
-        S(b")"),
-    ]);
-    toks.push(S(b")"));
-    let err = assert_restore_fails_cleanly(&build(&toks));
+    let nar = nar_of(
+        "nix-archive-1 ( type directory
+           entry ( name esc node ( type symlink target ../../outside ) )
+           entry ( name esc/pwned node ( type regular contents x ) ) )",
+    );
+    let err = assert_restore_fails_cleanly(&nar);
     assert!(err.to_string().contains("contains `/`"), "{err}");
 
     // The same name twice: a symlink, then a directory to be filled through it.
-    let mut toks = vec![S(b"nix-archive-1"), S(b"("), S(b"type"), S(b"directory")];
-    toks.extend([
-        S(b"entry"),
-        S(b"("),
-        S(b"name"),
-        S(b"esc"),
-        S(b"node"),
-        S(b"("),
-        S(b"type"),
-        S(b"symlink"),
-        S(b"target"),
-        S(b"../../outside"),
-        S(b")"),
-        S(b")"),
-    ]);
-    toks.extend([
-        S(b"entry"),
-        S(b"("),
-        S(b"name"),
-        S(b"esc"),
-        S(b"node"),
-        S(b"("),
-        S(b"type"),
-        S(b"directory"),
-        S(b"entry"),
-        S(b"("),
-        S(b"name"),
-        S(b"pwned"),
-        S(b"node"),
-        S(b"("),
-        S(b"type"),
-        S(b"regular"),
-        S(b"contents"),
-        S(b"x"),
-        S(b")"),
-        S(b")"),
-        S(b")"),
-        S(b")"),
-    ]);
-    toks.push(S(b")"));
-    let err = assert_restore_fails_cleanly(&build(&toks));
+    let nar = nar_of(
+        "nix-archive-1 ( type directory
+           entry ( name esc node ( type symlink target ../../outside ) )
+           entry ( name esc node ( type directory
+             entry ( name pwned node ( type regular contents x ) ) ) ) )",
+    );
+    let err = assert_restore_fails_cleanly(&nar);
     assert!(err.to_string().contains("duplicate"), "{err}");
 
     // `..` as a directory name.
