@@ -119,6 +119,7 @@ pub fn base64_decode(s: &str) -> Result<Vec<u8>, DecodeError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
     use proptest::prelude::*;

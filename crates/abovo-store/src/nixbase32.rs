@@ -161,6 +161,7 @@ pub fn is_nix32_char(c: u8) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
     use proptest::prelude::*;

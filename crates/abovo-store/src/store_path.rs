@@ -436,6 +436,7 @@ pub fn compress_hash(h: &[u8; 32]) -> [u8; 20] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 
