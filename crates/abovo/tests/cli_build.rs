@@ -581,7 +581,11 @@ fn two_hundred_independent_derivations_build_in_parallel() {
     for (i, line) in out.lines().enumerate() {
         assert_eq!(std::fs::read_to_string(line).unwrap(), format!("{i}\n"));
     }
-    eprintln!("200 trivial derivations: {took:?}");
+    // Past the capture: the time belongs in the CI log (BENCHMARKS.md quotes it).
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!("200 trivial derivations built in {took:?}\n"),
+    );
     assert!(t.verify_consistent());
 }
 
