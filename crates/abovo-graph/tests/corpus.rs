@@ -151,7 +151,9 @@ fn graphs_match_guix_derivation_graphs() {
     assert_eq!(g.packages().unmatched(), 0);
     assert_eq!(g.meta().sized(), g.len(), "every node has a store-meta row");
     // guix graph -t derivation: hello 401 nodes / 2,755 edges; python-pytorch
-    // 4,063 / 42,473 (the reference figures); pandoc as measured here.
+    // 4,063 / 42,473 (the reference figures); pandoc as measured here
+    // (the sets themselves are checked against a walk of the .drv files in
+    // graph_sets_equal_a_walk_of_the_drv_files).
     for (name, nodes, edges) in [
         ("hello", 401, 2_755),
         ("python-pytorch", 4_063, 42_473),
@@ -179,6 +181,149 @@ fn graphs_match_guix_derivation_graphs() {
     let hello = g.derivation(resolve(g, "hello").unwrap()).unwrap();
     assert_eq!(hello.name(), "hello-2.12.2");
     assert_eq!(g.label(resolve(g, "hello@2.12").unwrap()), "hello-2.12.2");
+}
+
+/// `guix graph -t derivation` as its definition reads, computed without the
+/// graph: start at the target's `.drv` file, parse it, and follow every
+/// input derivation (an edge, then its file) and every input source (an
+/// edge to a leaf). The node and edge sets, as store base names, must be
+/// exactly those `abovo graph` answers from the loaded graph, which builds
+/// its dense ids, interned names and adjacency arrays on its own.
+#[test]
+fn graph_sets_equal_a_walk_of_the_drv_files() {
+    use abovo_store::derivation::Derivation;
+    use std::collections::{BTreeSet, HashMap, VecDeque};
+    let (Some(g), Some(dir)) = (corpus_graph(), folder("ABOVO_GUIX_CORPUS")) else {
+        return skip(
+            "graph_sets_equal_a_walk_of_the_drv_files",
+            "ABOVO_GUIX_CORPUS",
+        );
+    };
+    let store = StoreDir::default();
+    let files: HashMap<String, Vec<u8>> = read_tarball(&dir.join("drvs.tar.zst"), &Silent)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.name, f.bytes))
+        .collect();
+    for name in ["hello", "python-pytorch", "pandoc"] {
+        let root = resolve(g, name).unwrap();
+        let sub = query::subgraph(g, &[root], &Walk::default());
+        let from_graph_nodes: BTreeSet<String> =
+            sub.nodes.iter().map(|&n| g.base_name(n)).collect();
+        let from_graph_edges: BTreeSet<(String, String)> = sub
+            .edges
+            .iter()
+            .map(|&(a, b)| (g.base_name(a), g.base_name(b)))
+            .collect();
+
+        let mut nodes = BTreeSet::from([g.base_name(root)]);
+        let mut edges = BTreeSet::new();
+        let mut queue = VecDeque::from([g.base_name(root)]);
+        while let Some(drv) = queue.pop_front() {
+            let d = Derivation::parse(&store, &files[&drv]).unwrap();
+            let inputs = d.input_derivations.keys().chain(&d.input_sources);
+            for input in inputs {
+                let input = input.to_string();
+                edges.insert((drv.clone(), input.clone()));
+                if nodes.insert(input.clone()) && input.ends_with(".drv") {
+                    queue.push_back(input);
+                }
+            }
+        }
+        assert_eq!(from_graph_nodes, nodes, "{name}: node sets");
+        assert_eq!(from_graph_edges, edges, "{name}: edge sets");
+        report!(
+            "{name}: abovo graph's {} nodes and {} edges equal a walk of the .drv files",
+            nodes.len(),
+            edges.len()
+        );
+    }
+}
+
+/// `guix refresh -l` as its definition reads, computed without the graph:
+/// the dependents of ghc@7.10 are the packages (rows of `packages.tsv`)
+/// from which the .drv files lead to it; the ones to build are those that no
+/// other package depends on. Both lists must be exactly `abovo dependents`'s.
+#[test]
+fn dependents_equal_a_reverse_walk_of_the_drv_files() {
+    use abovo_store::derivation::Derivation;
+    use std::collections::{BTreeSet, HashMap, HashSet};
+    use std::io::BufRead;
+    let (Some(g), Some(dir)) = (corpus_graph(), folder("ABOVO_GUIX_CORPUS")) else {
+        return skip(
+            "dependents_equal_a_reverse_walk_of_the_drv_files",
+            "ABOVO_GUIX_CORPUS",
+        );
+    };
+    let store = StoreDir::default();
+    // input .drv -> the .drv files that use it.
+    let mut users: HashMap<String, Vec<String>> = HashMap::new();
+    for f in read_tarball(&dir.join("drvs.tar.zst"), &Silent).unwrap() {
+        let d = Derivation::parse(&store, &f.bytes).unwrap();
+        for input in d.input_derivations.keys() {
+            users
+                .entry(input.to_string())
+                .or_default()
+                .push(f.name.clone());
+        }
+    }
+    let table = std::fs::File::open(dir.join("packages.tsv.zst")).unwrap();
+    let packages: HashSet<String> = std::io::BufReader::new(zstd::Decoder::new(table).unwrap())
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let l = l.unwrap();
+            let path = l.split('\t').nth(2).unwrap().to_owned();
+            path.rsplit('/').next().unwrap().to_owned()
+        })
+        .collect();
+    // Everything above a .drv, itself excluded.
+    let above = |start: &str| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![start.to_owned()];
+        while let Some(x) = stack.pop() {
+            for u in users.get(&x).into_iter().flatten() {
+                if seen.insert(u.clone()) {
+                    stack.push(u.clone());
+                }
+            }
+        }
+        seen
+    };
+
+    let ghc = resolve(g, "ghc@7.10").unwrap();
+    let d = query::dependents(g, &[ghc]);
+    let abovo_all: BTreeSet<String> = d.all.iter().map(|&n| g.base_name(n)).collect();
+    let abovo_covering: BTreeSet<String> = d.covering.iter().map(|&n| g.base_name(n)).collect();
+
+    let all: BTreeSet<String> = above(&g.base_name(ghc))
+        .into_iter()
+        .filter(|x| packages.contains(x))
+        .collect();
+    // A package to build: no package above it (stop at the first one).
+    let package_above = |start: &str| -> bool {
+        let mut seen = HashSet::new();
+        let mut stack = vec![start.to_owned()];
+        while let Some(x) = stack.pop() {
+            for u in users.get(&x).into_iter().flatten() {
+                if packages.contains(u) {
+                    return true;
+                }
+                if seen.insert(u.clone()) {
+                    stack.push(u.clone());
+                }
+            }
+        }
+        false
+    };
+    let covering: BTreeSet<String> = all.iter().filter(|x| !package_above(x)).cloned().collect();
+    assert_eq!(abovo_all, all, "dependent packages");
+    assert_eq!(abovo_covering, covering, "packages to build");
+    report!(
+        "ghc@7.10: abovo's {} dependent packages and {} to build equal a reverse walk of the .drv files",
+        all.len(),
+        covering.len()
+    );
 }
 
 #[test]
