@@ -10,38 +10,62 @@
 //!    (or every name, without a table) are matched against the derivations
 //!    that are not fixed-output, split into name and version at the first
 //!    hyphen followed by a digit; derived sources (`…-checkout`, `….tar.xz`)
-//!    count only when nothing else matches. The newest version wins; several
-//!    distinct derivations with that version are an ambiguity.
+//!    count only when nothing else matches. The newest version wins.
 //! 4. a derivation name as in its file name (`hello-2.12.2` or
 //!    `hello-2.12.2.drv`), when exactly one derivation has it.
 //!
+//! Several distinct derivations left after name and version matching (the
+//! same `name@version` built for three systems, or defined twice) are a
+//! tie. [`resolve`] calls every tie an ambiguity; [`resolve_with`] first
+//! lets [`Preferences`] break it, the way Guix would never meet it: a
+//! preferred system (Guix works for one system at a time, by default the
+//! host's, [`host_system`]) keeps the candidates built for it, then, for
+//! the second node of a question about two (`path FROM TO`), reachability
+//! from the first keeps the candidates it depends on. A preference that no
+//! candidate satisfies is passed over; one candidate left wins, and the
+//! [`Resolution`] says which preference chose it ([`TieBreak`]), so that a
+//! tool can tell the person.
+//!
 //! An unknown name is an error that suggests near names (whatever their
 //! case); a known name with no matching version lists the versions there
-//! are; an ambiguity describes each candidate by what tells it apart
+//! are; an ambiguity describes each candidate left by what tells it apart
 //! ([`Candidate`]). For answers that a name leads astray, [`namesakes`]
 //! gives the other derivations answering to the same name, and
 //! [`spec_for`] the shortest name that selects one of them.
 
 mod candidates;
 mod hints;
+mod prefer;
 
 pub use candidates::{Candidate, describe_candidates};
 pub use hints::{namesakes, spec_for};
+pub use prefer::{Preferences, Resolution, TieBreak, guix_system, host_system};
 
 use crate::error::ResolveError;
 use crate::graph::{Graph, NodeId};
 use crate::version::{compare_versions, is_version_prefix, split_name_version};
 use abovo_store::store_path::StorePath;
 
-/// Resolves `spec` to one node of `g` (see the [module docs](self)).
+/// Resolves `spec` to one node of `g` (see the [module docs](self)); every
+/// tie is an ambiguity.
 pub fn resolve(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
+    resolve_with(g, spec, &Preferences::new()).map(|r| r.node)
+}
+
+/// Resolves `spec` to one node of `g`, breaking ties by `prefs` (see the
+/// [module docs](self)).
+pub fn resolve_with(
+    g: &Graph,
+    spec: &str,
+    prefs: &Preferences,
+) -> Result<Resolution, ResolveError> {
     let spec = spec.trim();
     if spec.starts_with('/') {
-        return resolve_path(g, spec);
+        return resolve_path(g, spec).map(Resolution::unique);
     }
     if looks_like_base_name(spec) {
         let full = format!("{}/{}", g.store_dir(), spec);
-        return resolve_path(g, &full);
+        return resolve_path(g, &full).map(Resolution::unique);
     }
     let (name, version) = match spec.rsplit_once('@') {
         Some((n, v)) => (n, Some(v)),
@@ -59,8 +83,8 @@ pub fn resolve(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
         .filter(|(_, p)| p.name == name && matches(&p.version))
         .filter_map(|(i, p)| Some((p.version.clone(), table.node(i)?)))
         .collect();
-    if let Some(node) = newest(g, spec, candidates)? {
-        return Ok(node);
+    if let Some(found) = newest(g, spec, candidates, prefs)? {
+        return Ok(found);
     }
     // Through derivation names; derived sources (patched checkouts,
     // repacked tarballs) only when no package-like derivation matches.
@@ -73,8 +97,8 @@ pub fn resolve(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
         })
         .partition(|(v, _)| is_source_artifact(v));
     for candidates in [packages, sources] {
-        if let Some(node) = newest(g, spec, candidates)? {
-            return Ok(node);
+        if let Some(found) = newest(g, spec, candidates, prefs)? {
+            return Ok(found);
         }
     }
     // A derivation's full name.
@@ -86,13 +110,8 @@ pub fn resolve(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
         .collect();
     match nodes.as_slice() {
         [] => {}
-        [one] => return Ok(*one),
-        many => {
-            return Err(ResolveError::Ambiguous {
-                name: spec.to_owned(),
-                candidates: describe_candidates(g, many),
-            });
-        }
+        [one] => return Ok(Resolution::unique(*one)),
+        _ => return one_of(g, spec, nodes, prefs),
     }
     if let Some(version) = version {
         let available = hints::versions_of(g, name);
@@ -110,30 +129,44 @@ pub fn resolve(g: &Graph, spec: &str) -> Result<NodeId, ResolveError> {
     })
 }
 
-/// The newest of `candidates`; an error when several distinct nodes share
-/// the newest version; `None` when there is no candidate.
+/// The newest of `candidates`; when several distinct nodes share the newest
+/// version, the one `prefs` choose ([`one_of`]); `None` when there is no
+/// candidate.
 fn newest(
     g: &Graph,
     spec: &str,
     mut candidates: Vec<(String, NodeId)>,
-) -> Result<Option<NodeId>, ResolveError> {
+    prefs: &Preferences,
+) -> Result<Option<Resolution>, ResolveError> {
     candidates.sort_by(|a, b| compare_versions(&b.0, &a.0).then(a.1.cmp(&b.1)));
     candidates.dedup_by(|a, b| a.1 == b.1);
     let Some((best, node)) = candidates.first().cloned() else {
         return Ok(None);
     };
-    let tied: Vec<NodeId> = candidates
+    let mut tied: Vec<NodeId> = candidates
         .iter()
         .filter(|(v, _)| compare_versions(v, &best).is_eq())
         .map(|&(_, n)| n)
         .collect();
     if tied.len() > 1 {
-        return Err(ResolveError::Ambiguous {
-            name: spec.to_owned(),
-            candidates: describe_candidates(g, &tied),
-        });
+        tied.sort_unstable();
+        return one_of(g, spec, tied, prefs).map(Some);
     }
-    Ok(Some(node))
+    Ok(Some(Resolution::unique(node)))
+}
+
+/// The one of several distinct `tied` nodes that `prefs` choose, or the
+/// ambiguity error listing those left.
+fn one_of(
+    g: &Graph,
+    spec: &str,
+    tied: Vec<NodeId>,
+    prefs: &Preferences,
+) -> Result<Resolution, ResolveError> {
+    prefer::break_tie(g, tied, prefs).map_err(|left| ResolveError::Ambiguous {
+        name: spec.to_owned(),
+        candidates: describe_candidates(g, &left),
+    })
 }
 
 /// Whether a version part names a source artefact rather than a package:
