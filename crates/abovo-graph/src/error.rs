@@ -17,7 +17,8 @@ pub enum LoadError {
     /// A `.drv` file that does not parse.
     #[error("`{file}` is not a valid derivation: {source}")]
     Parse {
-        /// The file (or tar member) name.
+        /// The file: its path on disk, `TARBALL:MEMBER` for a tar member,
+        /// its base name for bytes given in memory.
         file: String,
         /// Where and why it does not parse.
         source: abovo_store::derivation::ParseError,
@@ -25,7 +26,7 @@ pub enum LoadError {
     /// A file whose name is not a store base name `<hash>-<name>.drv`.
     #[error("`{file}` is not named like a store derivation (`<hash>-<name>.drv`): {source}")]
     BadFileName {
-        /// The file name.
+        /// The file, named as in [`LoadError::Parse`].
         file: String,
         /// Why the name is not a store path.
         source: abovo_store::store_path::StorePathError,

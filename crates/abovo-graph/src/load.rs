@@ -133,11 +133,11 @@ pub fn load(path: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
             packages,
             meta,
         } => {
-            let mut g = graph_of_files(read_tarball(&tarball, opts.reporter)?, opts)?;
+            let mut g = load_tarball(&tarball, opts)?;
             attach(&mut g, packages.as_deref(), meta.as_deref(), opts.store)?;
             g
         }
-        SourceKind::Tarball => graph_of_files(read_tarball(path, opts.reporter)?, opts)?,
+        SourceKind::Tarball => load_tarball(path, opts)?,
         SourceKind::Directory => load_directory(path, opts)?,
     };
     attach(&mut graph, opts.packages, opts.meta, opts.store)?;
@@ -280,6 +280,19 @@ pub fn read_directory(dir: &Path, reporter: &dyn Reporter) -> Result<Vec<DrvFile
 /// Reads every `.drv` member of a tar archive, zstd-compressed or not.
 /// Members are matched by base name; other members are skipped.
 pub fn read_tarball(path: &Path, reporter: &dyn Reporter) -> Result<Vec<DrvFile>, LoadError> {
+    read_tarball_members(path, reporter).map(|(files, _)| files)
+}
+
+/// The members of a tarball whose name in the archive is not their base
+/// name (`gnu/store/…-x.drv`), by base name: what errors name them by.
+/// Empty for the usual flat archive, so it costs nothing there.
+type MemberNames = rustc_hash::FxHashMap<String, String>;
+
+/// [`read_tarball`], with the [`MemberNames`] of the members.
+fn read_tarball_members(
+    path: &Path,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<DrvFile>, MemberNames), LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_owned(),
         source,
@@ -312,6 +325,7 @@ pub fn read_tarball(path: &Path, reporter: &dyn Reporter) -> Result<Vec<DrvFile>
     };
     let mut archive = tar::Archive::new(stream);
     let mut files = Vec::new();
+    let mut members = MemberNames::default();
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;
         if !entry.header().entry_type().is_file() {
@@ -319,10 +333,14 @@ pub fn read_tarball(path: &Path, reporter: &dyn Reporter) -> Result<Vec<DrvFile>
         }
         let name = {
             let p = entry.path().map_err(|e| bad(e.to_string()))?;
-            match p.file_name().and_then(|n| n.to_str()) {
+            let name = match p.file_name().and_then(|n| n.to_str()) {
                 Some(n) if n.ends_with(".drv") => n.to_owned(),
                 _ => continue,
+            };
+            if p.as_os_str() != name.as_str() {
+                members.insert(name.clone(), p.display().to_string());
             }
+            name
         };
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry
@@ -332,7 +350,16 @@ pub fn read_tarball(path: &Path, reporter: &dyn Reporter) -> Result<Vec<DrvFile>
     }
     reporter.end();
     files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    Ok(files)
+    Ok((files, members))
+}
+
+/// Loads the `.drv` members of a tarball, naming a failing one by
+/// [`member_origin`].
+fn load_tarball(path: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
+    let (files, members) = read_tarball_members(path, opts.reporter)?;
+    graph_of_files_at(files, opts, |name| {
+        member_origin(path, members.get(name).map_or(name, String::as_str))
+    })
 }
 
 /// Counts bytes read for a progress bar.
@@ -403,18 +430,59 @@ pub fn parse_record_full(
 }
 
 /// Builds the graph of files already in memory (parsing in parallel).
+/// Errors name a file by its base name; [`load`] names it where it was
+/// read from.
 pub fn graph_of_files(files: Vec<DrvFile>, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
+    graph_of_files_at(files, opts, |name| name.to_owned())
+}
+
+/// [`graph_of_files`], naming a failing file by `origin(base name)`.
+fn graph_of_files_at(
+    files: Vec<DrvFile>,
+    opts: LoadOptions<'_>,
+    origin: impl Fn(&str) -> String + Sync,
+) -> Result<Graph, LoadError> {
     opts.reporter.begin("parsing", Some(files.len() as u64));
     let records: Vec<Result<DrvRecord, LoadError>> = files
         .into_par_iter()
         .map(|f| {
-            let r = parse_record(opts.store, &f.name, &f.bytes);
+            let r = parse_record(opts.store, &f.name, &f.bytes)
+                .map_err(|e| located(e, || origin(&f.name)));
             opts.reporter.advance(1);
             r
         })
         .collect();
     opts.reporter.end();
     finish(records, opts.store)
+}
+
+/// Names the file of a per-file error by `origin` (its path on disk, or
+/// its tar member and the tarball) instead of its base name: a person must
+/// be able to find the file to look at it.
+fn located(e: LoadError, origin: impl FnOnce() -> String) -> LoadError {
+    match e {
+        LoadError::Parse { source, .. } => LoadError::Parse {
+            file: origin(),
+            source,
+        },
+        LoadError::BadFileName { source, .. } => LoadError::BadFileName {
+            file: origin(),
+            source,
+        },
+        LoadError::Graph(GraphError::BadFixedOutput { reason, .. }) => {
+            LoadError::Graph(GraphError::BadFixedOutput {
+                path: origin(),
+                reason,
+            })
+        }
+        e => e,
+    }
+}
+
+/// How a tar member is named in errors: `TARBALL:MEMBER`, with the member's
+/// name as the archive records it.
+fn member_origin(tarball: &Path, member: &str) -> String {
+    format!("{}:{member}", tarball.display())
 }
 
 /// Loads the `.drv` files of a directory, reading and parsing each file in
@@ -430,7 +498,8 @@ pub fn load_directory(dir: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadEr
         .par_iter()
         .map(|name| {
             let bytes = handle.read(name)?;
-            let r = parse_record(opts.store, name, &bytes);
+            let r = parse_record(opts.store, name, &bytes)
+                .map_err(|e| located(e, || dir.join(name).display().to_string()));
             opts.reporter.advance(1);
             r
         })
@@ -514,6 +583,70 @@ mod tests {
         assert!(
             err.contains("/gnu/store/w9krgvil6919s2ghqgx443zb9krx75s6-minimal.drv")
                 && err.contains("invalid hash"),
+            "{err}"
+        );
+    }
+
+    /// A bad `.drv` in a directory is named by its path on disk, in a
+    /// tarball by the tarball and its member name, not by its base name
+    /// alone.
+    #[test]
+    fn load_errors_name_the_file_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let drvs = dir.path().join("drvs");
+        std::fs::create_dir(&drvs).unwrap();
+        let bad_text = &GOOD[..GOOD.len() - 1];
+        std::fs::write(drvs.join(NAME), bad_text).unwrap();
+        let store = StoreDir::default();
+        let opts = LoadOptions {
+            store: &store,
+            packages: None,
+            meta: None,
+            reporter: &Silent,
+        };
+        let err = load(&drvs, opts).unwrap_err();
+        let on_disk = drvs.join(NAME).display().to_string();
+        assert!(
+            matches!(&err, LoadError::Parse { file, .. } if *file == on_disk),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with(&format!("`{on_disk}` is not")));
+        // A fixed output with a bad hash: the file on disk too.
+        let fixed = r#"Derive([("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-x","sha257","00")],[],[],"x86_64-linux","builtin:download",[],[("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-x")])"#;
+        std::fs::write(drvs.join(NAME), fixed).unwrap();
+        let err = load(&drvs, opts).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("`{on_disk}`: fixed output")),
+            "{err}"
+        );
+
+        // In a tarball, under a directory of the archive.
+        let tarball = dir.path().join("drvs.tar");
+        {
+            let mut b = tar::Builder::new(std::fs::File::create(&tarball).unwrap());
+            for (member, text) in [
+                (format!("gnu/store/{NAME}"), bad_text),
+                ("ok.txt".into(), ""),
+            ] {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(text.len() as u64);
+                h.set_mode(0o444);
+                h.set_cksum();
+                b.append_data(&mut h, member, text.as_bytes()).unwrap();
+            }
+            b.finish().unwrap();
+        }
+        let err = load(&tarball, opts).unwrap_err();
+        let member = format!("{}:gnu/store/{NAME}", tarball.display());
+        assert!(
+            matches!(&err, LoadError::Parse { file, .. } if *file == member),
+            "{err}"
+        );
+        // From memory, the base name is all there is.
+        let files = read_tarball(&tarball, &Silent).unwrap();
+        let err = graph_of_files(files, opts).unwrap_err();
+        assert!(
+            matches!(&err, LoadError::Parse { file, .. } if file == NAME),
             "{err}"
         );
     }
