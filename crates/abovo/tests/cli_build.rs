@@ -36,7 +36,7 @@ fn add_is_content_addressed_and_checks_its_input() {
         .unwrap();
     assert_eq!(rec.trim(), format!("{}/{}", t.store.display(), expected));
     let info = t.info(rec.trim());
-    assert_eq!(info["narHash"], nar.hash.to_nix32_string());
+    assert_eq!(info["nar_hash"], nar.hash.to_nix32_string());
     assert_eq!(info["references"], json!([]));
     // A directory without --recursive, a bad name, a missing file: errors.
     let dir = t.dir.path().join("data");

@@ -110,7 +110,7 @@ fn killed_during_the_build() {
     let j: serde_json::Value =
         serde_json::from_str(&t.ok(&["store", "verify", "--repair", "-f", "json"])).unwrap();
     assert_eq!(
-        j["removedBuildDirectories"],
+        j["removed_build_directories"],
         json!([stale.to_str().unwrap()]),
         "{j}"
     );

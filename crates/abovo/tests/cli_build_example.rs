@@ -92,6 +92,8 @@ fn busybox_chain() {
     let info = abovo(&["store", "info", "-f", "json", &bundle]);
     let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(info[0]["deriver"], bundle_drv.as_str());
+    assert!(info[0]["nar_hash"].is_string(), "{info}");
+    assert!(info[0]["nar_size"].as_u64().unwrap() > 0, "{info}");
     let verify = abovo(&["store", "verify", "-f", "json"]);
     let verify: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
     assert_eq!(verify["consistent"], true, "{verify}");

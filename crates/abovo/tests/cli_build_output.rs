@@ -49,7 +49,7 @@ fn a_difference_in_an_input_is_a_negative_answer_not_an_error() {
     let out = t.run(&["build", "--rounds", "2", "-f", "json", &user]);
     assert_eq!(out.status.code(), Some(1));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["exitCode"], 1);
+    assert_eq!(j["exit_code"], 1);
     assert_eq!(j["success"], false);
     let results = j["results"].as_array().unwrap();
     let by_drv = |d: &str| results.iter().find(|r| r["drv"] == d).unwrap().clone();
@@ -85,7 +85,7 @@ fn the_json_report_names_targets_outputs_and_failures() {
     };
     let (code, j) = json_of(&["build", "-f", "json", &drv]);
     assert_eq!(code, Some(0));
-    assert_eq!(j["exitCode"], 0);
+    assert_eq!(j["exit_code"], 0);
     assert_eq!(j["targets"][0]["drv"], drv.as_str());
     let out_path = t.output(&drv);
     assert_eq!(j["targets"][0]["outputs"]["out"], out_path.as_str());
@@ -98,7 +98,7 @@ fn the_json_report_names_targets_outputs_and_failures() {
     assert_eq!(j["results"][0]["status"], "built");
     let outputs = j["results"][0]["outputs"].as_array().unwrap();
     assert_eq!(outputs.len(), 2);
-    assert!(outputs.iter().all(|o| o["narHash"].is_string()));
+    assert!(outputs.iter().all(|o| o["nar_hash"].is_string()));
     // Already valid: nothing to build, but the targets still name their
     // outputs.
     let (code, j) = json_of(&["build", "-f", "json", &drv]);
@@ -152,4 +152,134 @@ fn parallel_logs_are_prefixed_with_the_derivation_name() {
     let err = stderr(&out);
     assert!(err.contains("gamma one\ngamma two\ngamma end"), "{err}");
     assert!(!err.contains("gamma>"), "{err}");
+}
+
+/// Whether a JSON key is snake_case: lowercase ASCII letters, digits and
+/// underscores, starting with a letter.
+fn is_snake_case(key: &str) -> bool {
+    key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Maps whose keys are data, not schema (a target's `outputs` is keyed by
+/// output names), as paths where `[]` stands for any array item.
+const DATA_KEYED: &[&str] = &["/targets/[]/outputs"];
+
+/// Collects every object key of `value` with the path of its object.
+fn keys_of(value: &serde_json::Value, at: &str, keys: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if !DATA_KEYED.contains(&at) {
+                    keys.push((at.to_owned(), k.clone()));
+                }
+                keys_of(v, &format!("{at}/{k}"), keys);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                keys_of(v, &format!("{at}/[]"), keys);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A guard against a key style creeping back: every key of the JSON of
+/// `build` (built outputs, a failure, a `--check` difference with its
+/// changes), `store verify` (problems, kept trees, what `--repair` and
+/// `--remove-check` removed), `diff` and `store info` is snake_case. The
+/// walk must meet the multi-word keys of each report, so a report that
+/// lost its nested parts cannot pass by being empty.
+#[test]
+fn every_key_of_the_build_store_and_diff_json_is_snake_case() {
+    let mut t = TestStore::new();
+    if t.add_busybox("every_key_of_the_build_store_and_diff_json_is_snake_case")
+        .is_none()
+    {
+        return;
+    }
+    assert!(!is_snake_case("exitCode") && !is_snake_case("old-size"));
+    assert!(is_snake_case("removed_build_directories") && is_snake_case("base16"));
+    let mut reports: Vec<(String, serde_json::Value)> = Vec::new();
+    let mut record = |what: &str, args: &[&str], code: i32| {
+        let out = t.run(args);
+        assert_eq!(out.status.code(), Some(code), "{what}: {}", stderr(&out));
+        reports.push((
+            what.to_owned(),
+            serde_json::from_slice(&out.stdout).unwrap(),
+        ));
+    };
+    let flaky = t.add_drv(&t.sh_drv(
+        "flaky-keys",
+        "$bb mkdir $out; $bb head -c 32 /dev/urandom > $out/random.bin; \
+         $bb cat /proc/sys/kernel/random/uuid > $out/stamp",
+        json!({}),
+    ));
+    let victim = t.add_drv(&t.sh_drv("victim-keys", "echo original > $out", json!({})));
+    let broken = t.add_drv(&t.sh_drv("broken-keys", "exit 3", json!({})));
+    record(
+        "build",
+        &["build", "-k", "-f", "json", &flaky, &victim, &broken],
+        2,
+    );
+    record(
+        "check",
+        &["build", "--check", "-K", "-f", "json", &flaky],
+        1,
+    );
+    let o = t.output(&flaky);
+    let check = format!("{o}-check");
+    record("diff", &["diff", "-f", "json", &o, &check], 1);
+    record("store info", &["store", "info", "-f", "json", &o], 0);
+    // Tamper with an output so that verify has a problem to report.
+    use std::os::unix::fs::PermissionsExt;
+    let v = t.output(&victim);
+    std::fs::set_permissions(&v, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&v, "tampered\n").unwrap();
+    record("store verify", &["store", "verify", "-f", "json"], 1);
+    record(
+        "store verify --repair --remove-check",
+        &[
+            "store",
+            "verify",
+            "--repair",
+            "--remove-check",
+            "-f",
+            "json",
+        ],
+        0,
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (what, j) in &reports {
+        let mut keys = Vec::new();
+        keys_of(j, "", &mut keys);
+        for (at, key) in keys {
+            assert!(
+                is_snake_case(&key),
+                "`{what}` JSON has the key {key:?} at {at:?}, not snake_case: {j}"
+            );
+            seen.insert(key);
+        }
+    }
+    for key in [
+        "exit_code",
+        "nar_hash",
+        "nar_size",
+        "references_differ",
+        "old_size",
+        "new_size",
+        "nar_hash_base16",
+        "registration_time",
+        "removed_leftovers",
+        "removed_kept",
+        "removed_build_directories",
+    ] {
+        assert!(seen.contains(key), "no report had {key:?}: {reports:?}");
+    }
+    let repaired = &reports.last().unwrap().1;
+    assert_eq!(repaired["removed_kept"], json!([check]), "{repaired}");
+    assert_eq!(repaired["consistent"], true, "{repaired}");
 }

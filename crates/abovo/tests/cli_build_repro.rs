@@ -42,7 +42,7 @@ fn check_passes_for_a_deterministic_derivation() {
         json!({}),
     ));
     let o = t.ok(&["build", "--rounds", "3", &drv]);
-    assert!(t.info(o.trim())["narHash"].is_string());
+    assert!(t.info(o.trim())["nar_hash"].is_string());
     assert!(!std::path::Path::new(&format!("{}-check", o.trim())).exists());
     assert!(t.verify_consistent());
 }
@@ -57,7 +57,7 @@ fn check_catches_a_non_deterministic_derivation_and_diff_explains_it() {
     }
     let drv = t.add_drv(&t.sh_drv("flaky", FLAKY, json!({})));
     let o = t.ok(&["build", &drv]).trim().to_owned();
-    let registered = t.info(&o)["narHash"].clone();
+    let registered = t.info(&o)["nar_hash"].clone();
     // Without -K: exit 1, every differing file listed, nothing kept.
     let out = t.run(&["build", "--check", &drv]);
     assert_eq!(out.status.code(), Some(1));
@@ -78,7 +78,7 @@ fn check_catches_a_non_deterministic_derivation_and_diff_explains_it() {
     );
     assert!(!std::path::Path::new(&format!("{o}-check")).exists());
     assert_eq!(
-        t.info(&o)["narHash"],
+        t.info(&o)["nar_hash"],
         registered,
         "the registered output is kept"
     );
@@ -135,7 +135,7 @@ fn check_catches_a_non_deterministic_derivation_and_diff_explains_it() {
     let j = verify(&["--repair"]);
     assert_eq!(j["kept"], json!([check]), "{j}");
     assert_eq!(j["leftovers"], json!([]), "{j}");
-    assert_eq!(j["removedLeftovers"], json!([]), "{j}");
+    assert_eq!(j["removed_leftovers"], json!([]), "{j}");
     assert!(std::path::Path::new(&check).exists(), "kept on purpose");
     let locks: Vec<String> = TestStore::entries(&t.store)
         .into_iter()
@@ -147,7 +147,7 @@ fn check_catches_a_non_deterministic_derivation_and_diff_explains_it() {
     assert!(!text.contains("removed"), "{text}");
     // Asked for, it goes.
     let j = verify(&["--remove-check"]);
-    assert_eq!(j["removedKept"], json!([check]), "{j}");
+    assert_eq!(j["removed_kept"], json!([check]), "{j}");
     assert_eq!(j["kept"], json!([]), "{j}");
     assert!(!std::path::Path::new(&check).exists());
     assert!(std::path::Path::new(&o).exists());
@@ -186,7 +186,7 @@ fn rounds_catch_a_non_deterministic_derivation_before_registering() {
     let j: serde_json::Value =
         serde_json::from_str(&t.ok(&["store", "verify", "--repair", "-f", "json"])).unwrap();
     assert_eq!(j["kept"], json!([o.clone(), format!("{o}-check")]), "{j}");
-    assert_eq!(j["removedLeftovers"], json!([]), "{j}");
+    assert_eq!(j["removed_leftovers"], json!([]), "{j}");
     assert!(std::path::Path::new(&o).exists());
     // The next plain build replaces the leftover and registers.
     t.ok(&["build", &drv]);
@@ -234,7 +234,7 @@ fn diff_prints_nothing_a_terminal_would_obey() {
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["changes"][0]["path"], evil);
     assert_eq!(
-        j["changes"][0]["oldSize"],
+        j["changes"][0]["old_size"],
         std::fs::metadata(a.join(evil)).unwrap().len()
     );
 }
@@ -284,7 +284,7 @@ fn nar_hash_as(user: Option<u32>, dir: &std::path::Path) -> Option<(String, Stri
     let info = t.info(&o);
     let id = std::fs::read_to_string(format!("{o}/id")).unwrap();
     assert!(t.verify_consistent());
-    Some((info["narHash"].as_str().unwrap().to_owned(), id))
+    Some((info["nar_hash"].as_str().unwrap().to_owned(), id))
 }
 
 #[test]

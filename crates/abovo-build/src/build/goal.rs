@@ -38,8 +38,9 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
 /// A registered (or checked) output.
+///
+/// In JSON its keys are the field names (snake_case, like every abovo report).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct OutputResult {
     /// The output name.
     pub name: String,

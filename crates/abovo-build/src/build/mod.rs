@@ -94,8 +94,9 @@ impl BuildOptions {
 }
 
 /// One output whose rebuild differs.
+///
+/// In JSON its keys are the field names (snake_case, like every abovo report).
 #[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct OutputDifference {
     /// The output name.
     pub output: String,

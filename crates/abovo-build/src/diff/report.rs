@@ -78,13 +78,10 @@ pub enum ContentDiff {
 }
 
 /// One difference between the trees. In JSON, `change` names the variant
-/// and the fields are camelCase (`oldSize`, `newSize`).
+/// and the keys are the field names, snake_case like every abovo report
+/// (`old_size`, `new_size`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(
-    tag = "change",
-    rename_all = "lowercase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "change", rename_all = "lowercase")]
 pub enum Change {
     /// Only in the second tree.
     Added {

@@ -89,7 +89,7 @@ fn every_kind_of_change_is_reported() {
 }
 
 #[test]
-fn single_files_go_by_their_name_and_json_is_camel_case() {
+fn single_files_go_by_their_name_and_json_is_snake_case() {
     let d = tempfile::tempdir().unwrap();
     let (a, b) = (d.path().join("hash-nd"), d.path().join("hash-nd-check"));
     fs::write(&a, b"\x00\x01").unwrap();
@@ -105,9 +105,9 @@ fn single_files_go_by_their_name_and_json_is_camel_case() {
     assert_eq!(diff.changes[0].path(), "out-name");
     let json = serde_json::to_value(&diff).unwrap();
     let change = &json["changes"][0];
-    assert_eq!(change["oldSize"], 3);
-    assert_eq!(change["newSize"], 2);
-    assert!(change.get("old_size").is_none(), "{change}");
+    assert_eq!(change["old_size"], 3);
+    assert_eq!(change["new_size"], 2);
+    assert!(change.get("oldSize").is_none(), "{change}");
     // Text: the unified header names the file too.
     fs::write(&a, "one\n").unwrap();
     fs::write(&b, "two\n").unwrap();

@@ -406,7 +406,9 @@ fn base_of(shown: &str) -> &str {
 
 /// The JSON report: the targets with their output paths, every result
 /// (what was built, checked or repaired with its outputs; failures with
-/// their kind, message and details), the exit code.
+/// their kind, message and details), the exit code. Keys are snake_case,
+/// like every abovo report; the keys of a target's `outputs` are output
+/// names (data, not schema).
 fn json_report(
     store: &LocalStore,
     targets: &[StorePath],
@@ -490,7 +492,7 @@ fn json_report(
         .collect();
     Ok(json!({
         "success": report.success(),
-        "exitCode": code,
+        "exit_code": code,
         "targets": target_list,
         "results": results,
     }))

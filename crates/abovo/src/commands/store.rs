@@ -202,12 +202,12 @@ fn info(args: InfoArgs, _ctx: &Context) -> anyhow::Result<u8> {
         })?;
         items.push(serde_json::json!({
             "path": store.display(path),
-            "narHash": info.nar_hash.to_nix32_string(),
-            "narHashBase16": info.nar_hash.to_db_string(),
-            "narSize": info.nar_size,
+            "nar_hash": info.nar_hash.to_nix32_string(),
+            "nar_hash_base16": info.nar_hash.to_db_string(),
+            "nar_size": info.nar_size,
             "references": info.references.iter().map(|r| store.display(r)).collect::<Vec<_>>(),
             "deriver": info.deriver.as_ref().map(|d| store.display(d)),
-            "registrationTime": info.registration_time,
+            "registration_time": info.registration_time,
         }));
     }
     if args.format == Format::Json {
@@ -218,9 +218,9 @@ fn info(args: InfoArgs, _ctx: &Context) -> anyhow::Result<u8> {
         println!("{}", i["path"].as_str().unwrap_or_default());
         println!(
             "  NAR hash:   {}",
-            i["narHash"].as_str().unwrap_or_default()
+            i["nar_hash"].as_str().unwrap_or_default()
         );
-        println!("  NAR size:   {}", i["narSize"]);
+        println!("  NAR size:   {}", i["nar_size"]);
         if let Some(d) = i["deriver"].as_str() {
             println!("  deriver:    {d}");
         }
@@ -268,9 +268,9 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
             "leftovers": report.leftovers,
             "kept": report.kept,
             "repaired": done.repaired,
-            "removedLeftovers": done.leftovers,
-            "removedKept": done.kept,
-            "removedBuildDirectories": done.build_dirs,
+            "removed_leftovers": done.leftovers,
+            "removed_kept": done.kept,
+            "removed_build_directories": done.build_dirs,
         }))?;
     } else {
         print_text(&store, &report, &done, ctx);
