@@ -23,7 +23,9 @@ src=$($abovo add --recursive --name greeting-src "$here/src")
 echo "seed:    $busybox"
 echo "sources: $src"
 
-# 2. The chain. Each JSON names its inputs with @placeholders@.
+# 2. The chain. Each JSON is Nix's derivation JSON (the shape of `nix
+# derivation show`, with Nix's own keys such as inputSrcs; abovo's reports
+# use snake_case keys) and names its inputs with @placeholders@.
 subst() {
   sed -e "s|@busybox@|$busybox|g" -e "s|@src@|$src|g" \
       -e "s|@greeting.drv@|${greeting_drv:-}|g" -e "s|@greeting@|${greeting:-}|g" \

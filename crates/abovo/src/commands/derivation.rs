@@ -18,10 +18,14 @@ pub struct Args {
 /// `abovo derivation` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum DerivationCommand {
-    /// Add a derivation written in JSON (the shape of `abovo show -f json`)
-    /// to the store and print its `.drv` path. Output paths may be left out:
-    /// abovo computes them (and the `out`… environment variables) the way
-    /// Guix does. Every input must already be in the store.
+    /// Add a derivation written in JSON to the store and print its `.drv`
+    /// path. The JSON is Nix's derivation JSON, the shape of `nix derivation
+    /// show` and of `abovo show -f json`, with Nix's own keys (`outputs`,
+    /// `inputDrvs`, `inputSrcs`, `system`, `builder`, `args`, `env`; an
+    /// output's `path`, `hashAlgo`, `hash`) and an optional `name`; unlike
+    /// abovo's reports, these keys are camelCase. Output paths may be left
+    /// out: abovo computes them (and the `out`… environment variables) the
+    /// way Guix does. Every input must already be in the store.
     Add(AddArgs),
 }
 
