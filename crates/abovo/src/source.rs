@@ -11,14 +11,18 @@
 //! taken more than a second.
 //!
 //! The graph queries (`graph`, `path`, `why`, `closure`, `dependents`) share
-//! the rest of their plumbing here too: [`QueryArgs`] (format and source,
-//! then [`QueryArgs::open`] to load the graph and resolve the names),
+//! the rest of their plumbing here too: [`QueryArgs`] (format, system and
+//! source, then [`QueryArgs::open`] to load the graph and resolve the names,
+//! telling in a note when `--system` or the other end of a path chose
+//! between derivations of the same name, see [`resolve_one`]),
 //! [`WalkArgs`], and the pieces of their reports ([`node_json`],
 //! [`display_name`], [`edge_outputs`]), so that each command module holds
 //! only its own question and answer.
 
 use crate::output::{Context, Format};
 use abovo_graph::load::{LoadOptions, Reporter};
+use abovo_graph::query::Walk;
+use abovo_graph::resolve::{Preferences, TieBreak, host_system, resolve_with};
 use abovo_graph::{Graph, NodeId};
 use abovo_store::StoreDir;
 use anyhow::Context as _;
@@ -53,8 +57,7 @@ pub struct SourceArgs {
     #[arg(long, value_name = "DIR", help = STORE_DIR_HELP)]
     pub store_dir: Option<String>,
     /// A package table (`packages.tsv` or `.tsv.zst`: name, version,
-    /// derivation, module) to attach to the graph. (`--packages` is the
-    /// old spelling.)
+    /// derivation, module) to attach to the graph.
     #[arg(long = "package-table", alias = "packages", value_name = "TSV")]
     pub packages: Option<PathBuf>,
     /// Store metadata (`store-meta.tsv` or `.tsv.zst`: path, nar_hash,
@@ -69,6 +72,13 @@ pub const STORE_DIR_HELP: &str = "The store directory the derivations' paths are
 `/nix/store`, …). Default: the one the data names (a snapshot's header, the paths in the \
 `.drv` files), else /gnu/store. ABOVO_STORE_DIR is not read here: it names the store of \
 abovo's own builds (build, add, derivation, store, log).";
+
+/// The `--help` text of `--system` in every command that resolves names.
+pub const SYSTEM_HELP: &str = "When a name matches several derivations of the same version \
+(a store holds those of several systems: guile-bootstrap-2.0.drv for x86_64-linux, i686-linux \
+and armhf-linux), take the one built for SYSTEM, as Guix's --system does; several or none \
+for SYSTEM is an error that lists them. Default: this machine's system as Guix names it \
+(x86_64-linux, aarch64-linux, i686-linux, armhf-linux, powerpc64le-linux, riscv64-linux, …).";
 
 /// The store directory for a source: `flag` (`--store-dir`) when given,
 /// else the one `inferred` from the data, else `/gnu/store`. The
@@ -262,6 +272,9 @@ pub struct QueryArgs {
     /// Output format.
     #[arg(long, short = 'f', default_value = "text", value_parser = Format::parser(TEXT_JSON))]
     pub format: Format,
+    /// The system a name prefers (see [`SYSTEM_HELP`]).
+    #[arg(long, value_name = "SYSTEM", default_value_t = host_system(), help = SYSTEM_HELP)]
+    pub system: String,
     /// Where the graph comes from.
     #[command(flatten)]
     pub source: SourceArgs,
@@ -270,7 +283,7 @@ pub struct QueryArgs {
 impl QueryArgs {
     /// The first steps of every graph query: checks that `command` writes
     /// the requested format (one of `formats`), loads the graph, and
-    /// resolves `names` to its nodes.
+    /// resolves `names` to its nodes, preferring `--system`.
     pub fn open(
         &self,
         ctx: &Context,
@@ -280,22 +293,32 @@ impl QueryArgs {
     ) -> anyhow::Result<(Graph, Vec<NodeId>)> {
         self.format.check(command, formats)?;
         let graph = self.source.load(ctx)?;
-        let nodes = resolve_all(&graph, names)?;
+        let prefs = Preferences::new().system(&self.system);
+        let nodes = names
+            .iter()
+            .map(|name| resolve_one(&graph, name, &prefs, ctx))
+            .collect::<anyhow::Result<_>>()?;
         Ok((graph, nodes))
     }
 
     /// [`QueryArgs::open`] for a question about two nodes (`path FROM TO`,
-    /// `why TARGET DEP`), answered in text or JSON.
+    /// `why TARGET DEP`), answered in text or JSON. When TO still matches
+    /// several derivations after `--system`, the one FROM reaches by
+    /// `walk` is taken, if only one is.
     pub fn open_two(
         &self,
         ctx: &Context,
         command: &str,
-        from: &str,
-        to: &str,
+        (from, to): (&str, &str),
+        walk: &Walk,
     ) -> anyhow::Result<(Graph, NodeId, NodeId)> {
-        let names = [from.to_owned(), to.to_owned()];
-        let (graph, ends) = self.open(ctx, command, TEXT_JSON, &names)?;
-        Ok((graph, ends[0], ends[1]))
+        let (graph, ends) = self.open(ctx, command, TEXT_JSON, &[from.to_owned()])?;
+        let from = ends[0];
+        let prefs = Preferences::new()
+            .system(&self.system)
+            .reachable_from(from, *walk);
+        let to = resolve_one(&graph, to, &prefs, ctx)?;
+        Ok((graph, from, to))
     }
 
     /// Whether JSON was asked for.
@@ -326,13 +349,38 @@ pub fn edge_outputs(graph: &Graph, from: NodeId, to: NodeId) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// Resolves each name (see `abovo_graph::resolve`), failing on the first
-/// that does not resolve.
-pub fn resolve_all(graph: &Graph, specs: &[String]) -> anyhow::Result<Vec<NodeId>> {
-    specs
-        .iter()
-        .map(|s| abovo_graph::resolve::resolve(graph, s).map_err(anyhow::Error::from))
-        .collect()
+/// Resolves a name (see `abovo_graph::resolve`) with `prefs`; when the name
+/// matched several derivations and a preference chose one, a note says
+/// which and why, so that nobody is silently handed another system's
+/// derivation.
+pub fn resolve_one(
+    graph: &Graph,
+    spec: &str,
+    prefs: &Preferences,
+    ctx: &Context,
+) -> anyhow::Result<NodeId> {
+    let found = resolve_with(graph, spec, prefs)?;
+    if let Some(tie) = &found.tie_break {
+        ctx.note(&tie_break_note(graph, spec, found.node, tie));
+    }
+    Ok(found.node)
+}
+
+/// "`guile-bootstrap` matches 3 derivations; taking the x86_64-linux one
+/// (--system): /gnu/store/…-guile-bootstrap-2.0.drv".
+pub fn tie_break_note(graph: &Graph, spec: &str, chosen: NodeId, tie: &TieBreak) -> String {
+    let count = tie.candidates().len();
+    let why = match tie {
+        TieBreak::System { system, .. } => format!("the {system} one (--system)"),
+        TieBreak::Reachable { from, .. } => {
+            format!("the only one {} depends on", display_name(graph, *from))
+        }
+        _ => "one".to_owned(),
+    };
+    format!(
+        "`{spec}` matches {count} derivations; taking {why}: {}",
+        graph.display_path(chosen)
+    )
 }
 
 /// How a node is named for people: `name@version` of its package when the

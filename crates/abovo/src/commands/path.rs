@@ -15,9 +15,11 @@ use std::io::Write;
 ///
 /// The path is breadth-first over input edges; among equally short paths
 /// it is the one whose sequence of store paths sorts first, so the answer
-/// is the same every time. Exit code 1 when there is no path; when other
-/// derivations share TO's name, the message says which of them FROM
-/// depends on and how to name them.
+/// is the same every time. When TO matches several derivations even after
+/// --system, the one FROM depends on is taken if only one is (a note says
+/// so). Exit code 1 when there is no path; when other derivations share
+/// TO's name, the message says which of them FROM depends on and how to
+/// name them.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the path starts (a package, a derivation or an output path).
@@ -40,8 +42,10 @@ pub struct Args {
 
 /// Runs `abovo path`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    let (graph, from, to) = args.query.open_two(ctx, "path", &args.from, &args.to)?;
     let walk = args.walk.walk(None);
+    let (graph, from, to) = args
+        .query
+        .open_two(ctx, "path", (&args.from, &args.to), &walk)?;
     let paths = if args.all_shortest {
         all_shortest_paths(&graph, from, to, &walk, args.limit.max(1))
     } else {

@@ -11,8 +11,10 @@ use std::io::Write;
 /// Explain why TARGET depends on DEP: the shortest path between them, and
 /// for each edge which outputs of the input are used.
 ///
-/// Exit code 1 when TARGET does not depend on DEP; when other derivations
-/// share DEP's name, the message says which of them TARGET depends on.
+/// When DEP matches several derivations even after --system, the one
+/// TARGET depends on is taken if only one is (a note says so). Exit code 1
+/// when TARGET does not depend on DEP; when other derivations share DEP's
+/// name, the message says which of them TARGET depends on.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The package or derivation that depends.
@@ -29,8 +31,10 @@ pub struct Args {
 
 /// Runs `abovo why`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    let (graph, from, to) = args.query.open_two(ctx, "why", &args.target, &args.dep)?;
     let walk = args.walk.walk(None);
+    let (graph, from, to) = args
+        .query
+        .open_two(ctx, "why", (&args.target, &args.dep), &walk)?;
     let path = shortest_path(&graph, from, to, &walk);
     let (from_name, to_name) = (display_name(&graph, from), display_name(&graph, to));
     let Some(path) = path else {
