@@ -252,6 +252,20 @@ fn errors_are_clear_and_exit_2() {
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"), "{args:?}");
     }
+    // Worded like the other commands' read errors: what, then why.
+    let o = abovo(&["hash", "nonexistent"], dir);
+    assert_eq!(o.status.code(), Some(ERROR));
+    assert_eq!(
+        stderr(&o),
+        "abovo: error: cannot read `nonexistent`\n  caused by: No such file or directory (os error 2)\n"
+    );
+    let o = abovo(&["hash", "d"], dir);
+    assert!(
+        stderr(&o).starts_with("abovo: error: cannot read `d`: Is a directory")
+            && stderr(&o).contains("hint: `d` is a directory"),
+        "{}",
+        stderr(&o)
+    );
     // The first failing FILE stops the command; earlier lines stay printed.
     let o = abovo(&["hash", "ok", "missing", "ok"], dir);
     assert_eq!(o.status.code(), Some(ERROR));

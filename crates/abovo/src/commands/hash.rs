@@ -6,7 +6,7 @@ use crate::exit;
 use crate::output::{Context, print_json};
 use abovo_store::HashAlgo;
 use abovo_store::encoding::TextEncoding;
-use abovo_store::file_hash::{FileHashOptions, Serializer, hash_file, hash_reader};
+use abovo_store::file_hash::{FileHashError, FileHashOptions, Serializer, hash_file, hash_reader};
 use anyhow::Context as _;
 use std::io::Write;
 use std::path::Path;
@@ -129,23 +129,27 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     Ok(exit::SUCCESS)
 }
 
-/// Adds what to do next to the errors people meet most.
-fn with_hint(
-    e: abovo_store::file_hash::FileHashError,
-    file: &str,
-    serializer: Serializer,
-) -> anyhow::Error {
+/// Words a hashing error like the other commands' (`cannot read `FILE``,
+/// then the system's reason), and adds what to do next to the errors
+/// people meet most.
+fn with_hint(e: FileHashError, file: &str, serializer: Serializer) -> anyhow::Error {
+    let e = match e {
+        FileHashError::Io { path, error } => {
+            anyhow::Error::new(error).context(format!("cannot read `{}`", path.display()))
+        }
+        e => e.into(),
+    };
     let is_dir = Path::new(file).is_dir();
     if serializer == Serializer::None && is_dir {
         anyhow::anyhow!(
-            "{e}\n  (hint: `{file}` is a directory; hash its archive with -r or -S nar)"
+            "{e:#}\n  (hint: `{file}` is a directory; hash its archive with -r or -S nar)"
         )
     } else if file == "-" {
         anyhow::anyhow!(
-            "{e}\n  (hint: standard input can only be hashed with -S none; archive a file or directory instead)"
+            "{e:#}\n  (hint: standard input can only be hashed with -S none; archive a file or directory instead)"
         )
     } else {
-        e.into()
+        e
     }
 }
 
