@@ -367,8 +367,25 @@ fn cycles_and_bad_files_are_errors() {
     std::fs::write(bad.path().join(C), b"Derive([(\"out\",").unwrap();
     let o = abovo(&["graph", "base", "--source", bad.path().to_str().unwrap()]);
     assert_eq!(code(&o), ERROR);
+    // Named by its path on disk, not by its base name alone.
+    let on_disk = bad.path().join(C);
     assert!(
-        stderr(&o).contains(C) && stderr(&o).contains("at byte"),
+        stderr(&o).contains(&format!("`{}`", on_disk.display())) && stderr(&o).contains("at byte"),
+        "{}",
+        stderr(&o)
+    );
+    // In a tarball: the tarball and the member's name in it.
+    let tarball = dir.path().join("drvs.tar");
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(&tarball).unwrap());
+        b.append_path_with_name(&on_disk, format!("gnu/store/{C}"))
+            .unwrap();
+        b.finish().unwrap();
+    }
+    let o = abovo(&["graph", "base", "--source", tarball.to_str().unwrap()]);
+    assert_eq!(code(&o), ERROR);
+    assert!(
+        stderr(&o).contains(&format!("`{}:gnu/store/{C}`", tarball.display())),
         "{}",
         stderr(&o)
     );
