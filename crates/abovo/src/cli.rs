@@ -9,12 +9,9 @@ use clap::{Args, Parser, ValueEnum};
 /// bootstrap seeds, who depends on what, and whether it rebuilds bit for bit.
 /// Without --source it works on its built-in snapshot of Guix 1.5.0.
 #[derive(Debug, Parser)]
-#[command(
-    name = "abovo",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+// `version` without `propagate_version`: `-V, --version` belongs to the
+// program, not to each subcommand's help.
+#[command(name = "abovo", version, max_term_width = 100)]
 pub struct Cli {
     /// Options shared by every command.
     #[command(flatten)]

@@ -7,6 +7,13 @@
 //!
 //! Each subcommand is a module of [`commands`] with an `Args` struct (its
 //! flags, whose doc comments are the `--help` text) and a `run` function.
+//!
+//! `missing_docs` is denied here as in the libraries: every public item
+//! (module, struct and field, enum and variant, function, constant) has a
+//! doc comment. For the `Args` structs and their fields that comment is
+//! also the `--help` text, so a flag without one would be a flag without
+//! help.
+#![deny(missing_docs)]
 
 pub mod cli;
 pub mod commands;

@@ -37,8 +37,7 @@ pub struct CreateArgs {
     /// metadata are attached too).
     #[arg(long, value_name = "DIR|TARBALL")]
     pub from: PathBuf,
-    /// A package table (`packages.tsv` or `.tsv.zst`). (`--packages` is
-    /// the old spelling.)
+    /// A package table (`packages.tsv` or `.tsv.zst`).
     #[arg(long = "package-table", alias = "packages", value_name = "TSV")]
     pub packages: Option<PathBuf>,
     /// Store metadata (`store-meta.tsv` or `.tsv.zst`).
