@@ -78,6 +78,21 @@ fn the_system_picks_among_same_named_derivations() {
             SUCCESS,
         );
         assert_eq!(v["roots"][0], path_of(want), "{v}");
+        // seeds and audit resolve names the same way.
+        let v = json_of(
+            &[
+                "seeds", "boot", "--source", d, "--system", system, "-f", "json",
+            ],
+            SUCCESS,
+        );
+        assert_eq!(v["target"], path_of(want), "{v}");
+        let v = json_of(
+            &[
+                "audit", "--only", "boot", "--source", d, "--system", system, "-f", "json",
+            ],
+            SUCCESS,
+        );
+        assert_eq!(v["packages"][0]["drv"], path_of(want), "{v}");
     }
     // --quiet keeps the answer and drops the note.
     let o = abovo(&[

@@ -25,7 +25,6 @@ pub struct Args {
     /// existing file, or has a `/` and is not a list of store paths, is
     /// read as a file. Without it, every package of the package table (or,
     /// with no table, every derivation that nothing depends on).
-    /// (`--packages` is the old spelling.)
     #[arg(long = "only", alias = "packages", value_name = "LIST|FILE")]
     pub packages: Option<String>,
     /// How many of the largest trust bases to list.
@@ -59,7 +58,12 @@ fn is_file_arg(value: &str, store_dir: &str) -> bool {
             .all(|v| v.starts_with(store_dir) && v[store_dir.len()..].starts_with('/'))
 }
 
-fn packages_of(g: &abovo_graph::Graph, list: Option<&str>) -> anyhow::Result<Vec<AuditPackage>> {
+fn packages_of(
+    g: &abovo_graph::Graph,
+    list: Option<&str>,
+    prefs: &abovo_graph::resolve::Preferences,
+    ctx: &Context,
+) -> anyhow::Result<Vec<AuditPackage>> {
     if let Some(list) = list {
         let from_file = is_file_arg(list, g.store_dir().as_str());
         let text = if from_file {
@@ -74,11 +78,11 @@ fn packages_of(g: &abovo_graph::Graph, list: Option<&str>) -> anyhow::Result<Vec
             if name.is_empty() {
                 continue;
             }
-            let node = abovo_graph::resolve::resolve(g, name).map_err(|e| {
+            let node = crate::source::resolve_one(g, name, prefs, ctx).map_err(|e| {
                 if from_file {
                     anyhow::anyhow!("{list}, line {}: {e}", i + 1)
                 } else {
-                    anyhow::Error::new(e)
+                    e
                 }
             })?;
             // With a package table, the table's name and version.
@@ -122,7 +126,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format
         .check("audit", &[Format::Text, Format::Json, Format::Html])?;
     let g = args.trust.load_graph(ctx)?;
-    let packages = packages_of(&g, args.packages.as_deref())?;
+    let packages = packages_of(&g, args.packages.as_deref(), &args.trust.preferences(), ctx)?;
     let seeds = args.trust.seeds()?;
     let report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
     warn_rejected_files(ctx, report.rejected_files.len());

@@ -44,7 +44,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format
         .check("seeds", &[Format::Text, Format::Json, Format::Html])?;
     let g = args.trust.load_graph(ctx)?;
-    let target = abovo_graph::resolve::resolve(&g, &args.target)?;
+    let target = crate::source::resolve_one(&g, &args.target, &args.trust.preferences(), ctx)?;
     let seeds = args.trust.seeds()?;
     let report = trust_report(&g, target, &seeds, args.trust.walk())?;
     let rejected: usize = report

@@ -27,6 +27,10 @@ pub struct TrustArgs {
     /// The store directory of the paths (see `source::STORE_DIR_HELP`).
     #[arg(long, value_name = "DIR", help = crate::source::STORE_DIR_HELP)]
     pub store_dir: Option<String>,
+    /// The system a name prefers (see `source::SYSTEM_HELP`).
+    #[arg(long, value_name = "SYSTEM", default_value_t = abovo_graph::resolve::host_system(),
+          help = crate::source::SYSTEM_HELP)]
+    pub system: String,
     /// Walk on into the inputs of fixed-output derivations (their fetchers);
     /// by default the walk stops there, since their output is pinned.
     #[arg(long)]
@@ -58,6 +62,12 @@ pub struct TrustArgs {
 }
 
 impl TrustArgs {
+    /// How names are resolved: a tie between derivations of the same name
+    /// and version goes to the one built for `--system`.
+    pub fn preferences(&self) -> abovo_graph::resolve::Preferences {
+        abovo_graph::resolve::Preferences::new().system(&self.system)
+    }
+
     /// Loads the graph: the given source, or the built-in Guix 1.5.0
     /// snapshot (through the loader all graph commands share).
     pub fn load_graph(&self, ctx: &Context) -> anyhow::Result<Graph> {
