@@ -106,6 +106,60 @@ fn a_build_that_writes_too_much_log_is_killed() {
     t.ok(&["build", "--max-log-size", "1000", &drv]);
 }
 
+/// As in guix-daemon and Nix, a limit of 0 turns the limit off (Guix users
+/// write `--max-silent-time=0`): a builder that is silent for a moment,
+/// then writes more than a few bytes, is not killed by any of them.
+#[test]
+fn a_limit_of_zero_means_no_limit() {
+    let mut t = TestStore::new();
+    if t.add_busybox("a_limit_of_zero_means_no_limit").is_none() {
+        return;
+    }
+    let script = "$bb sleep 1; i=0; while [ $i -lt 200 ]; do echo 0123456789abcdef; i=$((i+1)); done; echo ok > $out";
+    for (flag, name) in [
+        ("--max-silent-time", "silent-zero"),
+        ("--timeout", "timeout-zero"),
+        ("--max-log-size", "log-zero"),
+    ] {
+        let drv = t.add_drv(&t.sh_drv(name, script, json!({})));
+        let out = t.run(&["build", flag, "0", &drv]);
+        assert_eq!(out.status.code(), Some(0), "{flag} 0: {}", stderr(&out));
+        assert_eq!(
+            std::fs::read_to_string(t.output(&drv)).unwrap(),
+            "ok\n",
+            "{flag} 0"
+        );
+        let log = t.ok(&["log", &drv]);
+        assert_eq!(log.len(), 200 * 17, "{flag} 0 keeps the whole log");
+    }
+    // A positive limit is still enforced: the same builder dies at 1000 bytes.
+    let drv = t.add_drv(&t.sh_drv("log-small", script, json!({})));
+    let out = t.run(&["build", "--max-log-size", "1000", &drv]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// `--jobs 0` is refused with clap's range message (Guix's `-M 0` means
+/// "substitutes only", and abovo has none), before anything runs.
+#[test]
+fn zero_jobs_are_refused() {
+    let t = TestStore::new();
+    for arg in [["--jobs", "0"], ["-j", "0"]] {
+        let out = t.run(&["build", arg[0], arg[1], "/nowhere/x.drv"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(
+            err.contains("--jobs") && err.contains("0 is not in 1.."),
+            "{err}"
+        );
+    }
+    let help = t.ok(&["build", "--help"]);
+    for flag in ["--max-silent-time", "--timeout", "--max-log-size"] {
+        let at = help.find(flag).unwrap();
+        let text = &help[at..(at + 300).min(help.len())];
+        assert!(text.contains("0: no limit"), "{flag}: {help}");
+    }
+}
+
 #[test]
 fn timeout_stops_builtin_download() {
     let t = TestStore::new();

@@ -407,8 +407,9 @@ impl Builder<'_> {
                     reason: "a built-in derivation needs an output named `out`".into(),
                 })?;
             let target = staging.output(store, out);
-            let deadline = builtins::Deadline::after(self.opts.limits.timeout)
-                .with_max_silence(self.opts.limits.max_silent_time);
+            let limits = self.opts.limits.effective();
+            let deadline =
+                builtins::Deadline::after(limits.timeout).with_max_silence(limits.max_silent_time);
             let r = builtins::run(
                 name,
                 drv,

@@ -28,18 +28,22 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// A deadline `limit` from now (`None`: never), with no silence limit.
+    /// A deadline `limit` from now (`None` or zero: never, as guix-daemon
+    /// reads `--timeout=0`), with no silence limit.
     pub fn after(limit: Option<Duration>) -> Deadline {
         Deadline {
             start: Instant::now(),
-            limit,
+            limit: limit.filter(|d| !d.is_zero()),
             silence: None,
         }
     }
 
-    /// The same deadline, and a limit on silence (`None`: none).
+    /// The same deadline, and a limit on silence (`None` or zero: none).
     pub fn with_max_silence(self, silence: Option<Duration>) -> Deadline {
-        Deadline { silence, ..self }
+        Deadline {
+            silence: silence.filter(|d| !d.is_zero()),
+            ..self
+        }
     }
 
     /// How long a built-in may go without progress.

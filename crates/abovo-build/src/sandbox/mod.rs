@@ -155,7 +155,9 @@ impl HelperCommand {
 }
 
 /// Limits of a build (Guix's `--max-silent-time`, `--timeout` and
-/// `build-max-log-size`).
+/// `build-max-log-size`). As in guix-daemon and Nix, a limit of zero means
+/// *no limit* (Guix users write `--max-silent-time=0` to turn it off), so
+/// `Some(0)` and `None` behave the same.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
     /// Kill the build after this long without output.
@@ -165,6 +167,18 @@ pub struct Limits {
     /// Kill the build once it has written more than this many bytes of log;
     /// the log keeps the first this many bytes.
     pub max_log_size: Option<u64>,
+}
+
+impl Limits {
+    /// The same limits with every zero turned into `None`: what is
+    /// enforced.
+    pub fn effective(self) -> Limits {
+        Limits {
+            max_silent_time: self.max_silent_time.filter(|d| !d.is_zero()),
+            timeout: self.timeout.filter(|d| !d.is_zero()),
+            max_log_size: self.max_log_size.filter(|&n| n != 0),
+        }
+    }
 }
 
 /// Which limit killed a build.
@@ -327,6 +341,7 @@ fn pump_log(
     log: &mut dyn FnMut(&[u8]),
 ) -> Option<TimedOut> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let limits = limits.effective();
     let started = Instant::now();
     let mut last_output = started;
     let mut timed_out = None;

@@ -45,21 +45,24 @@ pub struct Args {
     /// Go on building what does not depend on a failed build.
     #[arg(long, short = 'k')]
     pub keep_going: bool,
-    /// How many derivations build at once (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
+    /// How many derivations build at once, at least 1 (default: one per
+    /// core). Unlike Guix's `--max-jobs 0`, which leaves every build to
+    /// substitutes, 0 is refused: abovo has no substitutes.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
     /// NIX_BUILD_CORES for the builders (default 0: "use them all").
     #[arg(long, short = 'c', value_name = "N")]
     pub cores: Option<u32>,
-    /// Kill a build that prints nothing for S seconds.
+    /// Kill a build that prints nothing for S seconds (0: no limit, as in
+    /// Guix).
     #[arg(long, value_name = "S")]
     pub max_silent_time: Option<u64>,
-    /// Kill a build that runs longer than S seconds (built-in downloads
-    /// included).
+    /// Kill a build that runs longer than S seconds, built-in downloads
+    /// included (0: no limit, as in Guix).
     #[arg(long, value_name = "S")]
     pub timeout: Option<u64>,
-    /// Kill a build once it has written more than BYTES bytes of log (the
-    /// log keeps the first BYTES bytes).
+    /// Kill a build once it has written more than BYTES bytes of log; the
+    /// log keeps the first BYTES bytes (0: no limit, as in Guix).
     #[arg(long, value_name = "BYTES")]
     pub max_log_size: Option<u64>,
     /// Print the builders' logs on standard error as they run.
@@ -277,7 +280,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let store = args.store.open_existing()?;
     let mut opts = BuildOptions::new(HelperCommand::reexec(HELPER_SUBCOMMAND));
     if let Some(j) = args.jobs {
-        opts.jobs = j.max(1);
+        opts.jobs = j as usize;
     }
     opts.cores = args.cores;
     opts.check = args.check;
