@@ -410,29 +410,25 @@ fn decode_with(
     frames: &[&[u8]],
     late: Option<(&'static [u8], &'static [u8])>,
 ) -> Result<(Graph, String), SnapshotError> {
-    use super::decompress;
-    let h = header(&decompress(frames[0])?)?;
+    let budget = super::Budget::new();
+    let decompress = |i: usize| super::decompress(frames[i], i, &budget);
+    let h = header(&decompress(0)?)?;
     let h = &h;
     let ((strings, nodes), ((edges, packages), now)) = rayon::join(
-        || {
-            rayon::join(
-                || strings(decompress(frames[1])?, h),
-                || nodes(&decompress(frames[2])?, h),
-            )
-        },
+        || rayon::join(|| strings(decompress(1)?, h), || nodes(&decompress(2)?, h)),
         || {
             rayon::join(
                 || {
                     rayon::join(
-                        || edges(&decompress(frames[4])?, h),
-                        || packages(&decompress(frames[5])?, h),
+                        || edges(&decompress(4)?, h),
+                        || packages(&decompress(5)?, h),
                     )
                 },
                 || {
                     late.is_none().then(|| {
                         rayon::join(
-                            || derivations(&decompress(frames[3])?, h),
-                            || meta(&decompress(frames[6])?, h),
+                            || derivations(&decompress(3)?, h),
+                            || meta(&decompress(6)?, h),
                         )
                     })
                 },
@@ -567,7 +563,8 @@ fn decode_with(
 /// damaged snapshot, which the checks a trusted snapshot skips would have
 /// caught), the graph has no derivation facts rather than a panic.
 fn late_derivations(frame: &[u8], h: &Header) -> DrvColumns {
-    match super::decompress(frame).and_then(|data| derivations(&data, h)) {
+    match super::decompress(frame, 3, &super::Budget::new()).and_then(|data| derivations(&data, h))
+    {
         Ok(d) => DrvColumns::new(h.nodes, d.drvs, d.outputs, d.env),
         Err(_) => DrvColumns::new(h.nodes, Vec::new(), Vec::new(), Vec::new()),
     }
@@ -576,7 +573,7 @@ fn late_derivations(frame: &[u8], h: &Header) -> DrvColumns {
 /// The store metadata of a trusted snapshot, decoded on first use (none,
 /// should it not decode).
 fn late_meta(frame: &[u8], h: &Header) -> StoreMeta {
-    super::decompress(frame)
+    super::decompress(frame, 6, &super::Budget::new())
         .and_then(|data| meta(&data, h))
         .ok()
         .filter(|m| m.is_empty() || m.nar_size.len() == h.nodes)

@@ -69,13 +69,28 @@ pub enum SnapshotError {
     /// A format version this build does not read.
     #[error("snapshot format version {0} is not supported (this abovo reads version {VERSION})")]
     UnsupportedVersion(u32),
-    /// The file is shorter than its header says.
-    #[error("truncated: the header announces {expected} bytes of body, the file has {actual}")]
+    /// The file is shorter than its header says (or than a header).
+    #[error("truncated: the header needs {needed} bytes, the file has {actual}")]
     TruncatedFile {
-        /// Body length in the header.
-        expected: u64,
-        /// Body bytes present.
+        /// The size of the whole file the header announces (the fixed
+        /// header's own size when even that is cut short).
+        needed: u64,
+        /// The size of the file.
         actual: u64,
+    },
+    /// A section decompresses to more than it may: a decompression bomb,
+    /// stopped as soon as the bound was passed.
+    #[error(
+        "the {section} section decompresses to more than {limit} bytes, \
+         the most its {compressed} compressed bytes may hold"
+    )]
+    SectionTooLarge {
+        /// Which section (`header`, `strings`, …).
+        section: &'static str,
+        /// Its compressed size.
+        compressed: u64,
+        /// The bound it passed.
+        limit: u64,
     },
     /// The body does not match its checksum.
     #[error("checksum mismatch: header says sha256 {expected}, body has {actual}")]
@@ -207,7 +222,7 @@ fn open(bytes: &[u8], trusted: bool) -> Result<Vec<&[u8]>, SnapshotError> {
     }
     if bytes.len() < HEADER_LEN {
         return Err(SnapshotError::TruncatedFile {
-            expected: HEADER_LEN as u64,
+            needed: HEADER_LEN as u64,
             actual: bytes.len() as u64,
         });
     }
@@ -217,10 +232,17 @@ fn open(bytes: &[u8], trusted: bool) -> Result<Vec<&[u8]>, SnapshotError> {
     }
     let len = le_u64(&bytes[12..20]);
     let rest = &bytes[HEADER_LEN..];
-    if rest.len() as u64 != len {
+    if rest.len() as u64 > len {
+        return Err(SnapshotError::Invalid(format!(
+            "the header announces {} bytes, the file has {} (bytes after the end)",
+            (HEADER_LEN as u64).saturating_add(len),
+            bytes.len()
+        )));
+    }
+    if (rest.len() as u64) < len {
         return Err(SnapshotError::TruncatedFile {
-            expected: len,
-            actual: rest.len() as u64,
+            needed: (HEADER_LEN as u64).saturating_add(len),
+            actual: bytes.len() as u64,
         });
     }
     let actual = if trusted {
@@ -263,25 +285,112 @@ fn open(bytes: &[u8], trusted: bool) -> Result<Vec<&[u8]>, SnapshotError> {
     Ok(frames)
 }
 
-/// Decompresses one frame, into a buffer of its announced size when the
-/// frame says it (and that size is sane).
-pub(super) fn decompress(frame: &[u8]) -> Result<Vec<u8>, SnapshotError> {
+/// What each section holds, for messages.
+const SECTION_NAMES: [&str; SECTIONS] = [
+    "header",
+    "strings",
+    "nodes",
+    "derivations",
+    "edges",
+    "packages",
+    "store metadata",
+];
+
+/// The most the header section decompresses to: it holds three strings
+/// and nine counts.
+const HEADER_SECTION_LIMIT: u64 = 1 << 20;
+/// The most all sections of one snapshot decompress to together. The
+/// Guix 1.5.0 graph takes 22 MB; a hundred times more is still a sane
+/// graph, and a file that claims more is a decompression bomb.
+pub const TOTAL_LIMIT: u64 = 2 << 30;
+/// A section (other than the header) may decompress to this much whatever
+/// its compressed size…
+const SECTION_FLOOR: u64 = 16 << 20;
+/// …and beyond that to this many times its compressed size. Real sections
+/// compress 1 to 5 times; zstd compresses a run of zeros some 30,000 times,
+/// which is what a bomb is made of.
+const SECTION_RATIO: u64 = 1024;
+
+/// How much a section of `compressed` bytes may decompress to.
+fn section_limit(section: usize, compressed: usize) -> u64 {
+    if section == 0 {
+        return HEADER_SECTION_LIMIT;
+    }
+    (compressed as u64)
+        .saturating_mul(SECTION_RATIO)
+        .max(SECTION_FLOOR)
+        .min(TOTAL_LIMIT)
+}
+
+/// What is left of [`TOTAL_LIMIT`] while the sections of one snapshot
+/// decompress (in parallel).
+#[derive(Debug)]
+pub(super) struct Budget(std::sync::atomic::AtomicU64);
+
+impl Budget {
+    pub(super) fn new() -> Budget {
+        Budget(std::sync::atomic::AtomicU64::new(TOTAL_LIMIT))
+    }
+
+    fn left(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes `n` bytes from the budget; false when fewer are left.
+    fn spend(&self, n: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0
+            .fetch_update(Relaxed, Relaxed, |left| left.checked_sub(n))
+            .is_ok()
+    }
+}
+
+/// Decompresses section number `section`, never to more than its bound
+/// ([`section_limit`], and what is left of the snapshot's `budget`): a
+/// frame that announces more is refused before any work, and one that does
+/// not announce its size is read up to the bound and no further.
+pub(super) fn decompress(
+    frame: &[u8],
+    section: usize,
+    budget: &Budget,
+) -> Result<Vec<u8>, SnapshotError> {
     let err = |e: std::io::Error| SnapshotError::Decompress(e.to_string());
-    const LIMIT: u64 = 1 << 32;
-    match zstd::zstd_safe::get_frame_content_size(frame) {
-        Ok(Some(size)) if size <= LIMIT => {
+    let limit = section_limit(section, frame.len()).min(budget.left());
+    let too_large = || SnapshotError::SectionTooLarge {
+        section: SECTION_NAMES.get(section).copied().unwrap_or("unknown"),
+        compressed: frame.len() as u64,
+        limit,
+    };
+    let out = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(size)) => {
+            if size > limit {
+                return Err(too_large());
+            }
+            // The buffer is exactly the announced size: a frame that holds
+            // more fails rather than grows it.
             let mut d = zstd::bulk::Decompressor::new().map_err(err)?;
             d.window_log_max(31).map_err(err)?;
-            d.decompress(frame, size as usize).map_err(err)
+            d.decompress(frame, size as usize).map_err(err)?
         }
         _ => {
             let mut out = Vec::new();
             let mut d = zstd::stream::read::Decoder::new(frame).map_err(err)?;
             d.window_log_max(31).map_err(err)?;
-            std::io::Read::read_to_end(&mut d, &mut out).map_err(err)?;
-            Ok(out)
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(d, limit.saturating_add(1)),
+                &mut out,
+            )
+            .map_err(err)?;
+            if out.len() as u64 > limit {
+                return Err(too_large());
+            }
+            out
         }
+    };
+    if !budget.spend(out.len() as u64) {
+        return Err(too_large());
     }
+    Ok(out)
 }
 
 /// Reads a snapshot into a graph, checking everything: the checksum, every
@@ -327,15 +436,24 @@ pub fn peek_store_dir(
     if len < 8 || &head[..8] != MAGIC {
         return Err(SnapshotError::BadMagic);
     }
-    if len < head.len() {
+    if len < HEADER_LEN {
         return Err(SnapshotError::TruncatedFile {
-            expected: head.len() as u64,
+            needed: HEADER_LEN as u64,
             actual: len as u64,
         });
     }
     let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
     if version != VERSION {
         return Err(SnapshotError::UnsupportedVersion(version));
+    }
+    // The size of the whole file, as the header announces it: what a
+    // truncation is measured against, as the full read does.
+    let needed = (HEADER_LEN as u64).saturating_add(le_u64(&head[12..20]));
+    if len < head.len() {
+        return Err(SnapshotError::TruncatedFile {
+            needed,
+            actual: len as u64,
+        });
     }
     let count = u32::from_le_bytes([
         head[HEADER_LEN],
@@ -348,8 +466,7 @@ pub fn peek_store_dir(
             "{count} sections, expected {SECTIONS}"
         )));
     }
-    // The header section holds three strings and nine counts.
-    const HEADER_SECTION_LIMIT: u64 = 1 << 20;
+    // The header section's compressed size is bounded like its content.
     let first = le_u64(&head[HEADER_LEN + 4..]);
     if first > HEADER_SECTION_LIMIT {
         return Err(SnapshotError::Invalid(format!(
@@ -361,11 +478,11 @@ pub fn peek_store_dir(
         .map_err(SnapshotError::Read)?;
     if frame.len() as u64 != first {
         return Err(SnapshotError::TruncatedFile {
-            expected: first,
-            actual: frame.len() as u64,
+            needed,
+            actual: (head.len() + frame.len()) as u64,
         });
     }
-    decode::store_dir(&decompress(&frame)?)
+    decode::store_dir(&decompress(&frame, 0, &Budget::new())?)
 }
 
 /// Reads a snapshot's header and counts (verifying the checksum and
@@ -398,4 +515,158 @@ pub fn info(bytes: &[u8]) -> Result<SnapshotInfo, SnapshotError> {
         packages: g.packages().len() as u64,
         sized_nodes: g.meta().sized() as u64,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A snapshot of a one-derivation graph.
+    fn small() -> Vec<u8> {
+        let text = r#"Derive([("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-minimal","","")],[],[],"x86_64-linux","/bin/sh",[],[])"#;
+        let store = abovo_store::StoreDir::default();
+        let files = vec![crate::load::DrvFile {
+            name: "w9krgvil6919s2ghqgx443zb9krx75s6-minimal.drv".into(),
+            bytes: text.as_bytes().to_vec(),
+        }];
+        let opts = crate::load::LoadOptions {
+            store: &store,
+            packages: None,
+            meta: None,
+            reporter: &crate::load::Silent,
+        };
+        let g = crate::load::graph_of_files(files, opts).unwrap();
+        write(&g, &WriteOptions::default()).unwrap()
+    }
+
+    /// `mib` MiB of zeros in one zstd frame, with or without its size in
+    /// the frame header: a few kilobytes on disk.
+    fn bomb(mib: usize, sized: bool) -> Vec<u8> {
+        let mut e = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        if sized {
+            e.set_pledged_src_size(Some((mib << 20) as u64)).unwrap();
+            e.include_contentsize(true).unwrap();
+        } else {
+            e.include_contentsize(false).unwrap();
+        }
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..mib {
+            e.write_all(&zeros).unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    /// `snapshot` with section `i` replaced by `frame`, its lengths and
+    /// checksum recomputed: a file that passes every integrity check.
+    fn with_section(snapshot: &[u8], i: usize, frame: &[u8]) -> Vec<u8> {
+        let frames: Vec<Vec<u8>> = open(snapshot, false)
+            .unwrap()
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        let mut rest = (SECTIONS as u32).to_le_bytes().to_vec();
+        for (j, f) in frames.iter().enumerate() {
+            let len = if j == i { frame.len() } else { f.len() };
+            rest.extend_from_slice(&(len as u64).to_le_bytes());
+        }
+        for (j, f) in frames.iter().enumerate() {
+            rest.extend_from_slice(if j == i { frame } else { f });
+        }
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(rest.len() as u64).to_le_bytes());
+        out.extend_from_slice(&Sha256::digest(&rest));
+        out.extend_from_slice(&rest);
+        out
+    }
+
+    #[test]
+    fn decompression_bombs_stop_at_the_bound_naming_the_section() {
+        let good = small();
+        assert!(read(&good).is_ok());
+        // 40 MiB of zeros in about 1 KB: past the 16 MiB floor, far past
+        // 1024 times its size.
+        for sized in [false, true] {
+            let frame = bomb(40, sized);
+            assert!(frame.len() < 16 << 10, "{}", frame.len());
+            let file = with_section(&good, 6, &frame);
+            for err in [read(&file).unwrap_err(), info(&file).unwrap_err()] {
+                assert!(
+                    matches!(
+                        err,
+                        SnapshotError::SectionTooLarge {
+                            section: "store metadata",
+                            limit: SECTION_FLOOR,
+                            ..
+                        }
+                    ),
+                    "sized {sized}: {err}"
+                );
+                assert!(err.to_string().contains("store metadata section"), "{err}");
+            }
+            // A trusted read of a damaged section reads it as empty.
+            let leaked: &'static [u8] = Box::leak(file.into_boxed_slice());
+            let g = read_trusted(leaked).unwrap();
+            assert_eq!(g.meta().sized(), 0);
+        }
+        // The header section: 1 MiB at most, also when peeking.
+        let file = with_section(&good, 0, &bomb(2, false));
+        let err = peek_store_dir(&file[..]).unwrap_err();
+        assert!(
+            matches!(err, SnapshotError::SectionTooLarge { section: "header", limit, .. } if limit == HEADER_SECTION_LIMIT),
+            "{err}"
+        );
+        assert!(matches!(
+            read(&file).unwrap_err(),
+            SnapshotError::SectionTooLarge {
+                section: "header",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bounds_scale_with_the_compressed_size_up_to_the_total() {
+        assert_eq!(section_limit(0, 1 << 30), HEADER_SECTION_LIMIT);
+        assert_eq!(section_limit(3, 10), SECTION_FLOOR);
+        assert_eq!(section_limit(3, 1 << 20), 1 << 30);
+        assert_eq!(section_limit(3, 1 << 30), TOTAL_LIMIT);
+        let budget = Budget::new();
+        assert!(budget.spend(TOTAL_LIMIT - 5));
+        assert!(!budget.spend(6));
+        assert!(budget.spend(5));
+        // With the budget spent, even a tiny section is refused.
+        let frame = zstd::bulk::compress(b"x", 1).unwrap();
+        assert!(matches!(
+            decompress(&frame, 1, &budget),
+            Err(SnapshotError::SectionTooLarge { limit: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn truncation_is_measured_against_the_whole_file_everywhere() {
+        let good = small();
+        let total = good.len() as u64;
+        let ten = &good[..10];
+        let want = "truncated: the header needs 52 bytes, the file has 10";
+        assert_eq!(read(ten).unwrap_err().to_string(), want);
+        assert_eq!(peek_store_dir(ten).unwrap_err().to_string(), want);
+        for cut in [60, 100, 130, good.len() - 1] {
+            let want = format!("truncated: the header needs {total} bytes, the file has {cut}");
+            assert_eq!(read(&good[..cut]).unwrap_err().to_string(), want);
+            if cut < 116 {
+                assert_eq!(peek_store_dir(&good[..cut]).unwrap_err().to_string(), want);
+            }
+        }
+        let mut long = good.clone();
+        long.push(0);
+        assert!(
+            read(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("bytes after the end")
+        );
+    }
 }
