@@ -176,6 +176,44 @@ fn structurally_invalid_derivations_are_refused_at_add_time() {
             with(json!({"outputs": {"out": {}}, "builder": "builtin:download"})),
             "only for a fixed-output derivation",
         ),
+        // Names: every store name abovo makes has at most 211 bytes.
+        (
+            with(json!({"outputs": {"out": {}}, "name": "n".repeat(300)})),
+            "is 304 bytes long; a store name has at most 211",
+        ),
+        (
+            with(json!({"outputs": {"out": {}}, "name": "n".repeat(208)})),
+            "with `.drv` is no store name: it is 212 bytes long",
+        ),
+        (
+            with(json!({"outputs": {"o".repeat(100_000): {}}})),
+            "would get an invalid path name `x-oooo",
+        ),
+        (
+            with(json!({"outputs": {"out": {}, "b/in": {}}})),
+            "output name `b/in` is invalid",
+        ),
+        // What no execve can carry.
+        (
+            with(json!({"outputs": {"out": {}}, "env": {"a": "\u{0}b"}})),
+            "its environment variable `a` has a NUL byte at offset 0",
+        ),
+        (
+            with(json!({"outputs": {"out": {}}, "env": {"a\u{0}": "b"}})),
+            "has a NUL byte at offset 1",
+        ),
+        (
+            with(json!({"outputs": {"out": {}}, "env": {"a=b": "c"}})),
+            "environment variable `a=b` has a `=`",
+        ),
+        (
+            with(json!({"outputs": {"out": {}}, "args": ["-c", "x\u{0}y"]})),
+            "its argument 2 has a NUL byte at offset 1",
+        ),
+        (
+            with(json!({"outputs": {"out": {}}, "builder": "/bin/sh\u{0}x"})),
+            "its builder has a NUL byte at offset 7",
+        ),
         // An unquoted URL: said in words, not as a Debug dump.
         (
             builtin_drv(
@@ -212,4 +250,124 @@ fn structurally_invalid_derivations_are_refused_at_add_time() {
     let j: serde_json::Value =
         serde_json::from_str(&t.ok(&["store", "verify", "-f", "json"])).unwrap();
     assert_eq!(j["checked"], 1, "{j}");
+}
+
+/// Names are checked before a store is created or anything is written:
+/// `add` refuses a `.drv` name (only `derivation add` makes derivations;
+/// `store verify` would find such a file wrong forever) and names longer
+/// than 211 bytes, which used to be stored and then fail at the lock file.
+#[test]
+fn add_refuses_drv_and_overlong_names_before_writing() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let f = file.to_str().unwrap();
+    let long = "a".repeat(300);
+    let drv_named = home.path().join("g.drv");
+    std::fs::write(&drv_named, b"x").unwrap();
+    for (args, want) in [
+        (
+            vec!["add", f, "-n", "x.drv"],
+            "a name ending in `.drv` is a derivation's",
+        ),
+        (
+            vec!["add", "-r", f, "-n", "x.drv"],
+            "only `abovo derivation add` makes",
+        ),
+        (
+            vec!["add", drv_named.to_str().unwrap()],
+            "cannot use `g.drv` as a store name",
+        ),
+        (
+            vec!["add", f, "-n", &long],
+            "is 300 bytes long; a store name has at most 211",
+        ),
+        (vec!["add", f, "-n", "a b"], "invalid character ' '"),
+    ] {
+        let out = in_empty_home(home.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(want), "{args:?}: {want:?} not in {err}");
+        assert!(err.len() < 400, "a long name is shortened: {err}");
+        assert!(
+            !home.path().join(".local").exists(),
+            "{args:?} created a store"
+        );
+    }
+    // 211 bytes is fine, and the item verifies.
+    let t = TestStore::new();
+    let file = t.write("f", b"x");
+    let name = "b".repeat(211);
+    let path = t.ok(&["add", file.to_str().unwrap(), "-n", &name]);
+    assert!(path.trim().ends_with(&name), "{path}");
+    assert!(t.verify_consistent());
+}
+
+/// A derivation whose names are at the limit (`NAME.drv` and
+/// `NAME-OUTPUT` 211 bytes each) is added and builds: its lock files,
+/// chroot and build directory all fit in a file name.
+#[test]
+fn a_derivation_with_names_at_the_limit_builds() {
+    let mut t = TestStore::new();
+    if t.add_busybox("a_derivation_with_names_at_the_limit_builds")
+        .is_none()
+    {
+        return;
+    }
+    let name = "n".repeat(207);
+    let mut j = t.sh_drv(&name, "echo a > $out; echo b > $dev", json!({}));
+    j["outputs"] = json!({"out": {}, "dev": {}});
+    let drv = t.add_drv(&j);
+    t.ok(&["build", &drv]);
+    assert_eq!(std::fs::read_to_string(t.output(&drv)).unwrap(), "a\n");
+    t.ok(&["build", "--check", "-K", &drv]);
+    assert!(t.ok(&["log", &drv]).is_empty());
+    assert!(t.verify_consistent());
+}
+
+/// `nix derivation show` wraps the derivation in an object keyed by its
+/// `.drv` path: that shape is accepted (the name comes from the path when
+/// the derivation has none), and several derivations are refused with a
+/// clear message.
+#[test]
+fn derivation_add_accepts_nix_derivation_show_output() {
+    let t = TestStore::new();
+    let inner = json!({
+        "outputs": {"out": {}}, "inputDrvs": {}, "inputSrcs": [],
+        "system": "x86_64-linux", "builder": "/bin/sh", "args": ["-c", "echo hi > $out"], "env": {}
+    });
+    let key = "/nix/store/gqvrxnbnki1z5317s2a780l1fp1syh7m-t1.drv";
+    let wrapped = t.write("w.json", json!({ key: inner }).to_string().as_bytes());
+    let from_wrapper = t.ok(&["derivation", "add", wrapped.to_str().unwrap()]);
+    assert!(from_wrapper.trim().ends_with("-t1.drv"), "{from_wrapper}");
+    // The same derivation, unwrapped and named: the same `.drv`.
+    let mut named = inner.clone();
+    named["name"] = json!("t1");
+    let plain = t.write("p.json", named.to_string().as_bytes());
+    assert_eq!(
+        t.ok(&["derivation", "add", plain.to_str().unwrap()]),
+        from_wrapper
+    );
+    // A "name" inside the wrapper wins over the path's.
+    let wrapped = t.write(
+        "w2.json",
+        json!({ key: named.clone() }).to_string().as_bytes(),
+    );
+    assert_eq!(
+        t.ok(&["derivation", "add", wrapped.to_str().unwrap()]),
+        from_wrapper
+    );
+    let two = t.write(
+        "two.json",
+        json!({ key: inner, "/nix/store/aqvrxnbnki1z5317s2a780l1fp1syh7m-t2.drv": named })
+            .to_string()
+            .as_bytes(),
+    );
+    let out = t.run(&["derivation", "add", two.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("it holds 2 derivations"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -106,13 +106,17 @@ impl LogWriter {
         if let Some(parent) = base.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let mut tmp = base.as_os_str().to_owned();
-        tmp.push(format!(
-            ".tmp-{}-{:?}",
+        // Not `<base>.tmp-…`: for a derivation whose name has the most
+        // bytes a store name may have, that would pass the 255 bytes of a
+        // file name. The hash part (the name's first 30 characters) is
+        // enough to tell whose log it is.
+        let file_name = base.file_name().unwrap_or_default().as_encoded_bytes();
+        let tag = String::from_utf8_lossy(&file_name[..file_name.len().min(30)]).into_owned();
+        let tmp = base.with_file_name(format!(
+            ".tmp-{tag}-{}-{:?}",
             std::process::id(),
             std::thread::current().id()
         ));
-        let tmp = PathBuf::from(tmp);
         let file = File::create(&tmp)?;
         let sink = match compression {
             LogCompression::None => Sink::Plain(file),

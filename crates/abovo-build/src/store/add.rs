@@ -16,6 +16,7 @@
 
 use super::db::{PathInfo, Registration};
 use super::lock::{PathLocks, Wait};
+use super::names::{check_new_name, check_no_nul, shorten};
 use super::{LocalStore, StoreError, io_err};
 use crate::fsutil::{self, InodesSeen};
 use abovo_store::StorePath;
@@ -35,6 +36,27 @@ pub enum AddMethod {
     Recursive,
     /// The bytes of one regular file.
     Flat,
+}
+
+/// Checks the name of an item `abovo add` makes: a valid new store name
+/// ([`check_new_name`]) that does not end in `.drv`. Only `add_derivation`
+/// makes `.drv` items (a text item whose references are its inputs); a file
+/// added under such a name would look like a derivation that `store verify`
+/// finds wrong forever.
+pub fn check_add_name(name: &str) -> Result<(), StoreError> {
+    let bad = |reason: String| StoreError::BadName {
+        name: name.to_owned(),
+        reason,
+    };
+    check_new_name(name).map_err(bad)?;
+    if name.ends_with(".drv") {
+        return Err(bad(
+            "a name ending in `.drv` is a derivation's, and only `abovo derivation add` \
+             makes derivations (from their JSON)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 impl LocalStore {
@@ -58,7 +80,7 @@ impl LocalStore {
                     source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
                 })?,
         };
-        validate_name(&name)?;
+        check_add_name(&name)?;
         // A tree is hashed, then copied, and the copy must hash the same (the
         // tree could change in between); a flat file is written from the
         // bytes that were hashed, so nothing can change.
@@ -278,14 +300,25 @@ pub fn check_derivation(drv: &Derivation, name: &str) -> Result<(), String> {
                 .into(),
         );
     }
+    check_new_name(&format!("{name}.drv")).map_err(|e| {
+        format!(
+            "its name `{}` with `.drv` is no store name: {e}",
+            shorten(name)
+        )
+    })?;
     for (output, o) in &drv.outputs {
         if output.is_empty() {
             return Err("it has an output with an empty name".into());
         }
-        validate_name(output).map_err(|e| format!("its output name `{output}` is invalid: {e}"))?;
+        let shown = shorten(output);
+        validate_name(output).map_err(|e| format!("its output name `{shown}` is invalid: {e}"))?;
         let path_name = abovo_store::store_path::output_path_name(name, output);
-        validate_name(&path_name)
-            .map_err(|e| format!("its output `{output}` would get an invalid path name: {e}"))?;
+        check_new_name(&path_name).map_err(|e| {
+            format!(
+                "its output `{shown}` would get an invalid path name `{}`: {e}",
+                shorten(&path_name)
+            )
+        })?;
         if !o.hash.is_empty() || !o.hash_algo.is_empty() {
             if drv.outputs.len() != 1 || output != "out" {
                 let names: Vec<&str> = drv.outputs.keys().map(String::as_str).collect();
@@ -307,6 +340,26 @@ pub fn check_derivation(drv: &Derivation, name: &str) -> Result<(), String> {
     }
     if drv.builder.is_empty() {
         return Err("its builder is empty (it names the program that builds it)".into());
+    }
+    // What execve would cut short at a NUL: the builder would run with other
+    // strings than the ones the derivation (and its hash) records.
+    check_no_nul("its builder", drv.builder.as_bytes())?;
+    for (i, arg) in drv.arguments.iter().enumerate() {
+        check_no_nul(&format!("its argument {}", i + 1), arg)?;
+    }
+    for (key, value) in &drv.environment {
+        let shown = shorten(&String::from_utf8_lossy(key));
+        check_no_nul(
+            &format!("the name of its environment variable `{shown}`"),
+            key,
+        )?;
+        if key.contains(&b'=') {
+            return Err(format!(
+                "the name of its environment variable `{shown}` has a `=`, which would end the \
+                 name there in the builder's environment"
+            ));
+        }
+        check_no_nul(&format!("its environment variable `{shown}`"), value)?;
     }
     if drv.system.is_empty() {
         return Err("its system is empty (for example `x86_64-linux`)".into());

@@ -30,6 +30,7 @@
 pub mod add;
 pub mod db;
 pub mod lock;
+pub mod names;
 pub mod verify;
 
 use crate::fsutil::FsError;
@@ -121,6 +122,14 @@ pub enum StoreError {
     /// A file changed while it was being added.
     #[error("`{}` changed while it was being added to the store", .0.display())]
     Changed(PathBuf),
+    /// A name that a new store item cannot have ([`names`]).
+    #[error("cannot use `{}` as a store name: {reason}", names::shorten(.name))]
+    BadName {
+        /// The name.
+        name: String,
+        /// Why not.
+        reason: String,
+    },
 }
 
 /// What to do about an item that is not valid: a `.drv` is added with

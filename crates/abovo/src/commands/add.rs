@@ -3,7 +3,7 @@
 use super::store::StoreArgs;
 use crate::exit;
 use crate::output::Context;
-use abovo_build::store::add::AddMethod;
+use abovo_build::store::add::{AddMethod, check_add_name};
 use std::path::PathBuf;
 
 /// Add a file or tree to the store, content-addressed like a source; print
@@ -49,6 +49,15 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
     } else {
         AddMethod::Flat
     };
+    // The name is checked before a store is created for it.
+    let default_name = args
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned);
+    if let Some(name) = args.name.as_deref().or(default_name.as_deref()) {
+        check_add_name(name)?;
+    }
     // Opened (and created when missing) once the argument looks right.
     let store = args.store.open()?;
     let path = store.add_path(&args.path, method, args.name.as_deref())?;

@@ -23,9 +23,12 @@ pub enum DerivationCommand {
     /// show` and of `abovo show -f json`, with Nix's own keys (`outputs`,
     /// `inputDrvs`, `inputSrcs`, `system`, `builder`, `args`, `env`; an
     /// output's `path`, `hashAlgo`, `hash`) and an optional `name`; unlike
-    /// abovo's reports, these keys are camelCase. Output paths may be left
+    /// abovo's reports, these keys are camelCase. `nix derivation show`'s
+    /// wrapper, an object whose one key is the `.drv` path, is accepted too
+    /// (the name then defaults to that path's). Output paths may be left
     /// out: abovo computes them (and the `out`… environment variables) the
-    /// way Guix does. Every input must already be in the store.
+    /// way Guix does, for this store. Every input must already be in the
+    /// store.
     Add(AddArgs),
 }
 
@@ -52,12 +55,15 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
         std::fs::read_to_string(&args.file)
             .with_context(|| format!("cannot read `{}`", args.file.display()))?
     };
+    let (text, path_name) = unwrap_show_output(&text).map_err(|e| {
+        anyhow::anyhow!("`{}` is not a derivation in JSON: {e}", args.file.display())
+    })?;
     let (mut drv, name) = Derivation::from_json(&store_dir, &text)
         .with_context(|| format!("`{}` is not a derivation in JSON", args.file.display()))?;
-    let name = args
-        .name
-        .or(name)
-        .ok_or_else(|| anyhow::anyhow!("`{}` has no \"name\"; pass --name", args.file.display()))?;
+    let name =
+        args.name.or(name).or(path_name).ok_or_else(|| {
+            anyhow::anyhow!("`{}` has no \"name\"; pass --name", args.file.display())
+        })?;
     // Structural mistakes are refused before a store is created for them.
     abovo_build::store::add::check_derivation(&drv, &name).map_err(|reason| {
         anyhow::anyhow!(
@@ -71,4 +77,41 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot add `{}` to the store", args.file.display()))?;
     println!("{}", store.display(&path));
     Ok(exit::SUCCESS)
+}
+
+/// `nix derivation show` prints `{"/nix/store/…-x.drv": {…}}`: an object
+/// whose one key is the `.drv` path and whose value is the derivation.
+/// Returns the derivation's JSON text (`text` itself when it is not
+/// wrapped) and, when wrapped, the name of the `.drv` path (without hash
+/// part and `.drv`), for a derivation without `"name"`.
+fn unwrap_show_output(text: &str) -> anyhow::Result<(String, Option<String>)> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
+        // Not an object: let the derivation reader say what is wrong.
+        return Ok((text.to_owned(), None));
+    };
+    let is_drv_path = |key: &str| key.ends_with(".drv") && key.contains('/');
+    if map.is_empty() || !map.keys().all(|k| is_drv_path(k)) {
+        return Ok((text.to_owned(), None));
+    }
+    if map.len() > 1 {
+        anyhow::bail!(
+            "it holds {} derivations keyed by their `.drv` paths (the output of `nix \
+             derivation show` for several); add them one at a time",
+            map.len()
+        );
+    }
+    let Some((key, inner)) = map.into_iter().next() else {
+        return Ok((text.to_owned(), None));
+    };
+    if !inner.is_object() {
+        anyhow::bail!("the value of `{key}` is not a JSON object");
+    }
+    // `/…/<32 characters of hash>-NAME.drv` → NAME.
+    let base = key.rsplit('/').next().unwrap_or(&key);
+    let name = base
+        .get(33..)
+        .and_then(|rest| rest.strip_suffix(".drv"))
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    Ok((inner.to_string(), name))
 }
