@@ -14,6 +14,26 @@ pub enum LoadError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A file that is not a regular file where one is read (a FIFO, a
+    /// device): refused rather than waited on or read without end.
+    #[error("`{path}` is {kind}, not a regular file")]
+    NotRegular {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead: `a FIFO`, `a character device`, …
+        kind: &'static str,
+    },
+    /// A file, tar member or stream larger than anything of its kind may
+    /// be (a decompression bomb, or the wrong file).
+    #[error("`{file}` holds more than {limit} bytes, the most abovo reads of {what}")]
+    TooLarge {
+        /// The file (`TARBALL:MEMBER` for a tar member).
+        file: String,
+        /// What it was read as: `a .drv file`, `a table`, …
+        what: &'static str,
+        /// The bound it passed.
+        limit: u64,
+    },
     /// A `.drv` file that does not parse.
     #[error("`{file}` is not a valid derivation: {source}")]
     Parse {
@@ -42,8 +62,9 @@ pub enum LoadError {
     /// A path that is neither a directory, a tarball nor a snapshot.
     #[error("`{0}` is not a store directory, a .tar.zst of .drv files or an abovo snapshot")]
     UnknownSource(PathBuf),
-    /// The source holds no derivation at all.
-    #[error("`{0}` holds no `.drv` file")]
+    /// The source holds no derivation at all (an empty path: files given
+    /// in memory).
+    #[error("{} holds no `.drv` file", named_or_input(.0))]
     Empty(PathBuf),
     /// A snapshot that cannot be read.
     #[error("snapshot `{path}`: {source}")]
@@ -62,6 +83,16 @@ pub enum LoadError {
         line: usize,
         /// What is wrong on that line.
         reason: String,
+    },
+    /// A table line longer than any line of a real table.
+    #[error("`{path}` line {line} is longer than {limit} bytes")]
+    LineTooLong {
+        /// The TSV file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// The longest line allowed.
+        limit: usize,
     },
     /// The derivations do not form a valid graph.
     #[error(transparent)]
@@ -124,6 +155,14 @@ pub enum ResolveError {
     /// A store path that is in the store directory but not in this graph.
     #[error("`{0}` is not in this graph")]
     NotInGraph(String),
+}
+
+fn named_or_input(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        "the input".to_owned()
+    } else {
+        format!("`{}`", path.display())
+    }
 }
 
 /// How many versions a [`ResolveError::NoMatchingVersion`] lists.

@@ -86,8 +86,10 @@
 #![deny(missing_docs)]
 
 pub mod build;
+mod drv_files;
 pub mod error;
 pub mod graph;
+pub mod input;
 pub mod load;
 pub mod meta;
 pub mod packages;

@@ -20,6 +20,12 @@ use rayon::prelude::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use crate::drv_files::{
+    DirectoryFiles, list_directory, read_directory, read_directory_lenient, read_tarball,
+    read_tarball_input,
+};
+pub use crate::input::Input;
+
 /// Receives progress from long operations. Every method has a no-op
 /// default; calls may come from several threads at once.
 pub trait Reporter: Sync {
@@ -29,6 +35,9 @@ pub trait Reporter: Sync {
     fn advance(&self, _n: u64) {}
     /// The phase is over.
     fn end(&self) {}
+    /// Something the user should know that is not an error (entries
+    /// skipped, say); said once per occasion.
+    fn warn(&self, _message: &str) {}
 }
 
 /// A [`Reporter`] that reports nothing.
@@ -58,40 +67,46 @@ pub enum SourceKind {
     Snapshot,
 }
 
-/// Tells what kind of source `path` is, by looking at it.
+/// Tells what kind of source `path` is, by looking at it. A stream
+/// (`/dev/stdin`) is consumed: open it once with [`Input::open`] and use
+/// [`detect_input`] and [`load_input`] instead.
 pub fn detect(path: &Path) -> Result<SourceKind, LoadError> {
+    detect_input(&Input::open(path)?)
+}
+
+/// Tells what kind of source an opened [`Input`] is, by looking at it.
+pub fn detect_input(input: &Input) -> Result<SourceKind, LoadError> {
+    let path = input.path();
     let io = |source| LoadError::Io {
         path: path.to_owned(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.is_dir() {
-        let tarball = path.join("drvs.tar.zst");
-        if tarball.is_file() {
-            let find = |stem: &str| {
-                [format!("{stem}.tsv.zst"), format!("{stem}.tsv")]
-                    .into_iter()
-                    .map(|n| path.join(n))
-                    .find(|p| p.is_file())
-            };
-            return Ok(SourceKind::CorpusFolder {
-                tarball,
-                packages: find("packages"),
-                meta: find("store-meta"),
-            });
-        }
-        return Ok(SourceKind::Directory);
-    }
-    let mut head = [0u8; 512];
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut len = 0;
-    while len < head.len() {
-        match file.read(&mut head[len..]).map_err(io)? {
-            0 => break,
-            k => len += k,
+    if let Input::Path(p) = input {
+        if std::fs::metadata(p).map_err(io)?.is_dir() {
+            let tarball = path.join("drvs.tar.zst");
+            if tarball.is_file() {
+                let find = |stem: &str| {
+                    [format!("{stem}.tsv.zst"), format!("{stem}.tsv")]
+                        .into_iter()
+                        .map(|n| path.join(n))
+                        .find(|p| p.is_file())
+                };
+                return Ok(SourceKind::CorpusFolder {
+                    tarball,
+                    packages: find("packages"),
+                    meta: find("store-meta"),
+                });
+            }
+            return Ok(SourceKind::Directory);
         }
     }
-    let head = &head[..len];
+    let mut head = Vec::with_capacity(512);
+    input
+        .reader()?
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    let len = head.len();
     if head.starts_with(crate::snapshot::MAGIC) {
         Ok(SourceKind::Snapshot)
     } else if head.starts_with(&ZSTD_MAGIC) || (len >= 262 && &head[257..262] == b"ustar") {
@@ -117,12 +132,15 @@ pub struct LoadOptions<'a> {
 
 /// Loads the graph of any source [`detect`] recognises.
 pub fn load(path: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
-    let mut graph = match detect(path)? {
+    load_input(&Input::open(path)?, opts)
+}
+
+/// Loads the graph of an opened [`Input`].
+pub fn load_input(input: &Input, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
+    let path = input.path();
+    let mut graph = match detect_input(input)? {
         SourceKind::Snapshot => {
-            let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
+            let bytes = input.bytes()?;
             crate::snapshot::read(&bytes).map_err(|source| LoadError::Snapshot {
                 path: path.to_owned(),
                 source,
@@ -133,11 +151,11 @@ pub fn load(path: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
             packages,
             meta,
         } => {
-            let mut g = load_tarball(&tarball, opts)?;
+            let mut g = load_tarball(&Input::Path(tarball), opts)?;
             attach(&mut g, packages.as_deref(), meta.as_deref(), opts.store)?;
             g
         }
-        SourceKind::Tarball => load_tarball(path, opts)?,
+        SourceKind::Tarball => load_tarball(input, opts)?,
         SourceKind::Directory => load_directory(path, opts)?,
     };
     attach(&mut graph, opts.packages, opts.meta, opts.store)?;
@@ -172,208 +190,17 @@ pub struct DrvFile {
     pub bytes: Vec<u8>,
 }
 
-/// The `.drv` file names of a directory, sorted.
-pub fn list_directory(dir: &Path) -> Result<Vec<String>, LoadError> {
-    let io = |source| LoadError::Io {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if !name.ends_with(".drv") {
-            continue;
-        }
-        let ft = entry.file_type().map_err(io)?;
-        if ft.is_file() || ft.is_symlink() {
-            names.push(name);
-        }
-    }
-    names.sort_unstable();
-    Ok(names)
-}
-
-/// An open directory whose files are read by name: `openat` on the
-/// directory's descriptor spares the kernel the walk of the directory's own
-/// path for each of tens of thousands of files, and reading without a
-/// `stat` first saves another system call per file.
-struct Dir {
-    fd: rustix::fd::OwnedFd,
-    path: std::path::PathBuf,
-}
-
-impl Dir {
-    fn open(path: &Path) -> Result<Dir, LoadError> {
-        use rustix::fs::{Mode, OFlags};
-        let fd = rustix::fs::open(
-            path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| LoadError::Io {
-            path: path.to_owned(),
-            source: e.into(),
-        })?;
-        Ok(Dir {
-            fd,
-            path: path.to_owned(),
-        })
-    }
-
-    fn read(&self, name: &str) -> Result<Vec<u8>, LoadError> {
-        use rustix::fs::{Mode, OFlags};
-        let err = |e: rustix::io::Errno| LoadError::Io {
-            path: self.path.join(name),
-            source: e.into(),
-        };
-        let fd = rustix::fs::openat(
-            &self.fd,
-            name,
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(err)?;
-        // Read into a per-thread scratch buffer (a `.drv` is a few
-        // kilobytes: one read fills it, a second one confirms the end), then
-        // keep an exact-size copy.
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 64 * 1024]);
-        }
-        SCRATCH.with(|scratch| {
-            let mut buf = scratch.borrow_mut();
-            let mut len = 0;
-            loop {
-                if len == buf.len() {
-                    let grown = buf.len() * 2;
-                    buf.resize(grown, 0);
-                }
-                let n = rustix::io::read(&fd, &mut buf[len..]).map_err(err)?;
-                if n == 0 {
-                    return Ok(buf[..len].to_vec());
-                }
-                len += n;
-            }
-        })
-    }
-}
-
-/// Reads every `.drv` file of a directory (in parallel).
-pub fn read_directory(dir: &Path, reporter: &dyn Reporter) -> Result<Vec<DrvFile>, LoadError> {
-    let names = list_directory(dir)?;
-    let handle = Dir::open(dir)?;
-    reporter.begin("reading", Some(names.len() as u64));
-    let files: Vec<Result<DrvFile, LoadError>> = names
-        .into_par_iter()
-        .map(|name| {
-            let bytes = handle.read(&name)?;
-            reporter.advance(1);
-            Ok(DrvFile { name, bytes })
-        })
-        .collect();
-    reporter.end();
-    files.into_iter().collect()
-}
-
-/// Reads every `.drv` member of a tar archive, zstd-compressed or not.
-/// Members are matched by base name; other members are skipped.
-pub fn read_tarball(path: &Path, reporter: &dyn Reporter) -> Result<Vec<DrvFile>, LoadError> {
-    read_tarball_members(path, reporter).map(|(files, _)| files)
-}
-
-/// The members of a tarball whose name in the archive is not their base
-/// name (`gnu/store/…-x.drv`), by base name: what errors name them by.
-/// Empty for the usual flat archive, so it costs nothing there.
-type MemberNames = rustc_hash::FxHashMap<String, String>;
-
-/// [`read_tarball`], with the [`MemberNames`] of the members.
-fn read_tarball_members(
-    path: &Path,
-    reporter: &dyn Reporter,
-) -> Result<(Vec<DrvFile>, MemberNames), LoadError> {
-    let io = |source| LoadError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let bad = |reason: String| LoadError::Tarball {
-        path: path.to_owned(),
-        reason,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let total = file.metadata().map(|m| m.len()).ok();
-    let counted = Counting {
-        inner: std::io::BufReader::with_capacity(1 << 20, file),
-        reporter,
-    };
-    let mut head = [0u8; 4];
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, counted);
-    {
-        use std::io::BufRead;
-        let buf = reader.fill_buf().map_err(io)?;
-        let k = buf.len().min(4);
-        head[..k].copy_from_slice(&buf[..k]);
-    }
-    reporter.begin("decompressing", total);
-    let stream: Box<dyn Read> = if head == ZSTD_MAGIC {
-        let mut d = zstd::stream::read::Decoder::with_buffer(reader).map_err(io)?;
-        d.window_log_max(31).map_err(io)?;
-        Box::new(d)
-    } else {
-        Box::new(reader)
-    };
-    let mut archive = tar::Archive::new(stream);
-    let mut files = Vec::new();
-    let mut members = MemberNames::default();
-    for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
-        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let name = {
-            let p = entry.path().map_err(|e| bad(e.to_string()))?;
-            let name = match p.file_name().and_then(|n| n.to_str()) {
-                Some(n) if n.ends_with(".drv") => n.to_owned(),
-                _ => continue,
-            };
-            if p.as_os_str() != name.as_str() {
-                members.insert(name.clone(), p.display().to_string());
-            }
-            name
-        };
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|e| bad(format!("member `{name}`: {e}")))?;
-        files.push(DrvFile { name, bytes });
-    }
-    reporter.end();
-    files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    Ok((files, members))
-}
-
 /// Loads the `.drv` members of a tarball, naming a failing one by
 /// [`member_origin`].
-fn load_tarball(path: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
-    let (files, members) = read_tarball_members(path, opts.reporter)?;
+fn load_tarball(input: &Input, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
+    let path = input.path();
+    let (files, members) = crate::drv_files::read_tarball_members(input, opts.reporter)?;
+    if files.is_empty() {
+        return Err(LoadError::Empty(path.to_owned()));
+    }
     graph_of_files_at(files, opts, |name| {
         member_origin(path, members.get(name).map_or(name, String::as_str))
     })
-}
-
-/// Counts bytes read for a progress bar.
-struct Counting<'a, R> {
-    inner: R,
-    reporter: &'a dyn Reporter,
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.reporter.advance(n as u64);
-        Ok(n)
-    }
 }
 
 /// The store path a `.drv` file name stands for.
@@ -488,23 +315,46 @@ fn member_origin(tarball: &Path, member: &str) -> String {
 /// Loads the `.drv` files of a directory, reading and parsing each file in
 /// one parallel pass (so the raw bytes never all sit in memory).
 pub fn load_directory(dir: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
-    let names = list_directory(dir)?;
-    if names.is_empty() {
+    let listing = crate::drv_files::list(dir)?;
+    if listing.names.is_empty() {
+        if listing.skipped > 0 {
+            opts.reporter
+                .warn(&crate::drv_files::skipped_note(dir, listing.skipped));
+        }
         return Err(LoadError::Empty(dir.to_owned()));
     }
-    let handle = Dir::open(dir)?;
-    opts.reporter.begin("loading", Some(names.len() as u64));
-    let records: Vec<Result<DrvRecord, LoadError>> = names
+    let handle = crate::drv_files::Dir::open(dir)?;
+    let skipped = std::sync::atomic::AtomicUsize::new(listing.skipped);
+    opts.reporter
+        .begin("loading", Some(listing.names.len() as u64));
+    let records: Vec<Option<Result<DrvRecord, LoadError>>> = listing
+        .names
         .par_iter()
-        .map(|name| {
-            let bytes = handle.read(name)?;
+        .map(|(name, check)| {
+            let bytes = match handle.read(name, *check) {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => {
+                    skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return None;
+                }
+                Err(e) => return Some(Err(e)),
+            };
             let r = parse_record(opts.store, name, &bytes)
                 .map_err(|e| located(e, || dir.join(name).display().to_string()));
             opts.reporter.advance(1);
-            r
+            Some(r)
         })
         .collect();
     opts.reporter.end();
+    let skipped = skipped.into_inner();
+    if skipped > 0 {
+        opts.reporter
+            .warn(&crate::drv_files::skipped_note(dir, skipped));
+    }
+    let records: Vec<_> = records.into_iter().flatten().collect();
+    if records.is_empty() {
+        return Err(LoadError::Empty(dir.to_owned()));
+    }
     let mut g = finish(records, opts.store)?;
     g.set_description(dir.display().to_string());
     Ok(g)

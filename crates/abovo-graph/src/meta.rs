@@ -31,15 +31,13 @@ impl StoreMeta {
     /// Reads `store-meta.tsv` (or `.tsv.zst`) for the nodes of `graph`: a
     /// header `path nar_hash nar_size references`, then one row per item.
     pub fn read(path: &Path, graph: &Graph) -> Result<StoreMeta, LoadError> {
-        let bytes = tsv::read_maybe_zstd(path)?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| tsv::bad(path, 0, format!("not UTF-8: {e}")))?;
+        let mut table = tsv::Table::open(path, &["path", "nar_hash", "nar_size"])?;
         let mut meta = StoreMeta {
             nar_size: vec![u64::MAX; graph.len()],
             ..StoreMeta::default()
         };
         let store = graph.store_dir();
-        for (line, f) in tsv::rows(path, text, &["path", "nar_hash", "nar_size"])? {
+        while let Some((line, f)) = table.next_row()? {
             if f.len() < 3 {
                 return Err(tsv::bad(
                     path,
@@ -47,14 +45,23 @@ impl StoreMeta {
                     "expected at least 3 tab-separated fields",
                 ));
             }
-            let item = store
-                .parse(f[0])
-                .map_err(|e| tsv::bad(path, line, format!("bad store path: {e}")))?;
+            let item = store.parse(f[0]).map_err(|e| {
+                tsv::bad(
+                    path,
+                    line,
+                    format!("bad store path: {}", tsv::clip(&e.to_string())),
+                )
+            })?;
             let size: u64 = f[2]
                 .parse()
-                .map_err(|_| tsv::bad(path, line, format!("bad nar_size `{}`", f[2])))?;
-            let hash = Hash::parse_prefixed(f[1])
-                .map_err(|e| tsv::bad(path, line, format!("bad nar_hash: {e}")))?;
+                .map_err(|_| tsv::bad(path, line, format!("bad nar_size `{}`", tsv::clip(f[2]))))?;
+            let hash = Hash::parse_prefixed(f[1]).map_err(|e| {
+                tsv::bad(
+                    path,
+                    line,
+                    format!("bad nar_hash: {}", tsv::clip(&e.to_string())),
+                )
+            })?;
             let Some(node) = graph.lookup(&item) else {
                 meta.rows_outside += 1;
                 continue;
@@ -76,9 +83,13 @@ impl StoreMeta {
                 .split(' ')
                 .filter(|r| !r.is_empty())
             {
-                let r = store
-                    .parse(r)
-                    .map_err(|e| tsv::bad(path, line, format!("bad reference: {e}")))?;
+                let r = store.parse(r).map_err(|e| {
+                    tsv::bad(
+                        path,
+                        line,
+                        format!("bad reference: {}", tsv::clip(&e.to_string())),
+                    )
+                })?;
                 match graph.lookup(&r) {
                     Some(n) => refs.push(n),
                     None => meta.references_outside += 1,

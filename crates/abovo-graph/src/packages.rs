@@ -55,21 +55,24 @@ impl PackageTable {
     /// Reads `packages.tsv` (or `.tsv.zst`): a header line `name version
     /// derivation module`, then one package per line.
     pub fn read(path: &Path, store: &StoreDir) -> Result<PackageTable, LoadError> {
-        let bytes = tsv::read_maybe_zstd(path)?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| tsv::bad(path, 0, format!("not UTF-8: {e}")))?;
+        let mut table = tsv::Table::open(path, &["name", "version", "derivation"])?;
+        let path = table.path().to_owned();
         let mut rows = Vec::new();
-        for (line, fields) in tsv::rows(path, text, &["name", "version", "derivation"])? {
+        while let Some((line, fields)) = table.next_row()? {
             if fields.len() < 3 {
                 return Err(tsv::bad(
-                    path,
+                    &path,
                     line,
                     "expected at least 3 tab-separated fields",
                 ));
             }
-            let derivation = store
-                .parse(fields[2])
-                .map_err(|e| tsv::bad(path, line, format!("bad derivation path: {e}")))?;
+            let derivation = store.parse(fields[2]).map_err(|e| {
+                tsv::bad(
+                    &path,
+                    line,
+                    format!("bad derivation path: {}", tsv::clip(&e.to_string())),
+                )
+            })?;
             rows.push(Package {
                 name: fields[0].to_owned(),
                 version: fields[1].to_owned(),

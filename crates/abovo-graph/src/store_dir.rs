@@ -11,7 +11,7 @@
 //! an error naming the file and the path that is not in the store.
 
 use crate::error::LoadError;
-use crate::load::{DrvFile, SourceKind, detect};
+use crate::load::{DrvFile, Input, SourceKind, detect_input};
 use crate::tsv::ZSTD_MAGIC;
 use abovo_store::store_path::{HASH_PART_LEN, StoreDir, StorePath};
 use std::io::Read;
@@ -73,57 +73,50 @@ pub fn from_files(files: &[DrvFile]) -> Option<StoreDir> {
         .find_map(|f| from_derivation(&f.bytes))
 }
 
-/// The store directory of a source as [`detect`] sees it: a snapshot's
+/// The store directory of a source as [`detect`](crate::load::detect) sees it: a snapshot's
 /// header, else the paths in (up to sixteen of) its `.drv` files. `None`
 /// when the data names none (no `.drv` file, or none with a store path);
-/// an error when the source cannot be read at all.
+/// an error when the source cannot be read at all. A stream is consumed:
+/// see [`infer_input`].
 pub fn infer(path: &Path) -> Result<Option<StoreDir>, LoadError> {
-    let io = |source| LoadError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    match detect(path)? {
-        SourceKind::Snapshot => {
-            let file = std::fs::File::open(path).map_err(io)?;
-            crate::snapshot::peek_store_dir(file)
-                .map(Some)
-                .map_err(|source| LoadError::Snapshot {
-                    path: path.to_owned(),
-                    source,
-                })
-        }
+    infer_input(&Input::open(path)?)
+}
+
+/// [`infer`] for a source already opened.
+pub fn infer_input(input: &Input) -> Result<Option<StoreDir>, LoadError> {
+    let path = input.path();
+    match detect_input(input)? {
+        SourceKind::Snapshot => crate::snapshot::peek_store_dir(input.reader()?)
+            .map(Some)
+            .map_err(|source| LoadError::Snapshot {
+                path: path.to_owned(),
+                source,
+            }),
         SourceKind::Directory => {
-            let drvs = std::fs::read_dir(path).map_err(io)?.filter_map(|entry| {
-                let entry = match entry {
-                    Ok(entry) => entry,
-                    Err(e) => return Some(Err(io(e))),
-                };
-                if !entry.file_name().as_encoded_bytes().ends_with(b".drv") {
-                    return None;
-                }
-                // A `.drv` that cannot be read says nothing here; the load
-                // that follows reports it.
-                std::fs::read(entry.path()).ok().map(Ok)
-            });
+            let listing = crate::drv_files::list(path)?;
+            let dir = crate::drv_files::Dir::open(path)?;
+            // A `.drv` that cannot be read, or is not a regular file, says
+            // nothing here; the load that follows reports it.
+            let drvs = listing
+                .names
+                .iter()
+                .filter_map(|(name, check)| dir.read(name, *check).ok().flatten().map(Ok));
             first_named(drvs)
         }
-        SourceKind::Tarball => from_tarball(path),
-        SourceKind::CorpusFolder { tarball, .. } => from_tarball(&tarball),
+        SourceKind::Tarball => from_tarball(input),
+        SourceKind::CorpusFolder { tarball, .. } => from_tarball(&Input::Path(tarball)),
     }
 }
 
 /// Reads a tarball up to its first `.drv` members (the start of the stream
 /// only: a few kilobytes of a multi-megabyte archive).
-fn from_tarball(path: &Path) -> Result<Option<StoreDir>, LoadError> {
+fn from_tarball(input: &Input) -> Result<Option<StoreDir>, LoadError> {
+    let path = input.path();
     let bad = |reason: String| LoadError::Tarball {
         path: path.to_owned(),
         reason,
     };
-    let mut file =
-        std::io::BufReader::new(std::fs::File::open(path).map_err(|source| LoadError::Io {
-            path: path.to_owned(),
-            source,
-        })?);
+    let mut file = std::io::BufReader::new(input.reader()?);
     let head = std::io::BufRead::fill_buf(&mut file).map_err(|e| bad(e.to_string()))?;
     let stream: Box<dyn Read> = if head.starts_with(&ZSTD_MAGIC) {
         let mut d =
