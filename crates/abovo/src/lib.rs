@@ -32,8 +32,27 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            // clap prints help and version to stdout with success, errors to stderr.
-            let _ = e.print();
+            // clap prints help and version to stdout with success, errors to
+            // stderr. Help that could not be written (a full disk, a closed
+            // file) is an error too, but a reader that stopped reading
+            // (`abovo --help | head`) is not, as for every command.
+            if let Err(io) = e.print() {
+                if io.kind() != std::io::ErrorKind::BrokenPipe {
+                    let global = cli::GlobalArgs {
+                        color: cli::ColorChoice::Auto,
+                        quiet: false,
+                    };
+                    let stream = if e.use_stderr() {
+                        "standard error"
+                    } else {
+                        "standard output"
+                    };
+                    output::Context::new(&global).error(
+                        &anyhow::Error::new(io).context(format!("cannot write to {stream}")),
+                    );
+                    return ExitCode::from(exit::ERROR);
+                }
+            }
             return if e.use_stderr() {
                 ExitCode::from(exit::ERROR)
             } else {

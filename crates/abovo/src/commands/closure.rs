@@ -1,7 +1,7 @@
 //! `abovo closure TARGET…`: what the build closure of TARGET holds.
 
 use crate::exit;
-use crate::output::{Context, print_json};
+use crate::output::{Context, print_json, sanitize};
 use crate::report::human_bytes;
 use crate::report::text::{count, plural};
 use crate::source::{QueryArgs, TEXT_JSON, WalkArgs, nodes_json};
@@ -60,8 +60,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     writeln!(
         out,
         "closure of {} ({}):",
-        names.join(", "),
-        graph.description()
+        sanitize(&names.join(", ")),
+        sanitize(graph.description())
     )?;
     // Missing derivations are counted only when there are some.
     for (label, n, shown) in [
@@ -106,7 +106,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             }
             writeln!(out, "\n{title}:")?;
             for &n in nodes.iter() {
-                writeln!(out, "  {}", graph.display_path(n))?;
+                writeln!(out, "  {}", sanitize(&graph.display_path(n)))?;
             }
         }
     }

@@ -2,7 +2,7 @@
 //! says it.
 
 use crate::exit;
-use crate::output::{Context, print_json};
+use crate::output::{Context, print_json, sanitize};
 use crate::source::{QueryArgs, TEXT_JSON, display_name, nodes_json};
 use abovo_graph::query::dependents;
 use std::io::Write;
@@ -33,7 +33,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let mut covering: Vec<String> = d
         .covering
         .iter()
-        .map(|&n| display_name(&graph, n))
+        .map(|&n| sanitize(&display_name(&graph, n)).into_owned())
         .collect();
     covering.sort();
     if args.query.json() {
@@ -54,7 +54,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     } else {
         "derivation"
     };
-    let names: Vec<String> = targets.iter().map(|&n| display_name(&graph, n)).collect();
+    let names: Vec<String> = targets
+        .iter()
+        .map(|&n| sanitize(&display_name(&graph, n)).into_owned())
+        .collect();
     let mut out = std::io::stdout().lock();
     match d.all.len() {
         0 if names.len() == 1 => writeln!(out, "No dependents other than itself: {}", names[0])?,
@@ -66,7 +69,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         1 => writeln!(
             out,
             "A single dependent {noun}: {}",
-            display_name(&graph, d.all[0])
+            sanitize(&display_name(&graph, d.all[0]))
         )?,
         total => writeln!(
             out,

@@ -2,7 +2,7 @@
 //! node and edge sets of `guix graph -t derivation TARGET`.
 
 use crate::exit;
-use crate::output::{Context, Format, print_json};
+use crate::output::{Context, Format, dot_quoted, markup_escape, print_json, sanitize};
 use crate::report::text::plural;
 use crate::source::{QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit};
 use abovo_graph::query::{Subgraph, subgraph};
@@ -129,7 +129,8 @@ fn write_text(
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "# {title}: {}, {}",
+        "# {}: {}, {}",
+        sanitize(title),
         plural(sub.nodes.len(), "node", "nodes"),
         plural(sub.edges.len(), "edge", "edges")
     )?;
@@ -141,17 +142,28 @@ fn write_text(
             NodeKind::Derivation if g.is_fixed_output(n) => " (fixed-output)",
             NodeKind::Derivation => "",
         };
-        writeln!(out, "{}{}", ctx.style("1", &g.display_path(n)), tag)?;
+        writeln!(
+            out,
+            "{}{}",
+            ctx.style("1", &sanitize(&g.display_path(n))),
+            tag
+        )?;
         while let Some(&&(a, b)) = edges.peek() {
             if a != n {
                 break;
             }
             edges.next();
             let outputs = edge_outputs(g, a, b);
+            let to = g.display_path(b);
             if outputs.is_empty() {
-                writeln!(out, "  -> {}", g.display_path(b))?;
+                writeln!(out, "  -> {}", sanitize(&to))?;
             } else {
-                writeln!(out, "  -> {} [{}]", g.display_path(b), outputs.join(","))?;
+                writeln!(
+                    out,
+                    "  -> {} [{}]",
+                    sanitize(&to),
+                    sanitize(&outputs.join(","))
+                )?;
             }
         }
     }
@@ -159,7 +171,7 @@ fn write_text(
 }
 
 fn write_dot(out: &mut impl Write, g: &Graph, sub: &Subgraph, title: &str) -> std::io::Result<()> {
-    writeln!(out, "digraph \"{}\" {{", dot_escape(title))?;
+    writeln!(out, "digraph \"{}\" {{", dot_quoted(title))?;
     for &n in &sub.nodes {
         let shape = match g.kind(n) {
             NodeKind::Source => "ellipse",
@@ -170,30 +182,19 @@ fn write_dot(out: &mut impl Write, g: &Graph, sub: &Subgraph, title: &str) -> st
         writeln!(
             out,
             "  \"{}\" [label = \"{}\", shape = {shape}];",
-            g.display_path(n),
-            dot_escape(g.name(n))
+            dot_quoted(&g.display_path(n)),
+            dot_quoted(g.name(n))
         )?;
     }
     for &(a, b) in &sub.edges {
         writeln!(
             out,
             "  \"{}\" -> \"{}\";",
-            g.display_path(a),
-            g.display_path(b)
+            dot_quoted(&g.display_path(a)),
+            dot_quoted(&g.display_path(b))
         )?;
     }
     writeln!(out, "}}")
-}
-
-fn dot_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn write_graphml(
@@ -221,7 +222,7 @@ fn write_graphml(
     writeln!(
         out,
         r#"  <graph id="{}" edgedefault="directed">"#,
-        xml_escape(title)
+        markup_escape(title)
     )?;
     for &n in &sub.nodes {
         let kind = match g.kind(n) {
@@ -232,8 +233,8 @@ fn write_graphml(
         writeln!(
             out,
             r#"    <node id="{}"><data key="label">{}</data><data key="kind">{kind}</data><data key="fixed">{}</data></node>"#,
-            xml_escape(&g.display_path(n)),
-            xml_escape(g.name(n)),
+            markup_escape(&g.display_path(n)),
+            markup_escape(g.name(n)),
             g.is_fixed_output(n)
         )?;
     }
@@ -242,9 +243,9 @@ fn write_graphml(
         writeln!(
             out,
             r#"    <edge source="{}" target="{}"><data key="outputs">{}</data></edge>"#,
-            xml_escape(&g.display_path(a)),
-            xml_escape(&g.display_path(b)),
-            xml_escape(&outputs.join(","))
+            markup_escape(&g.display_path(a)),
+            markup_escape(&g.display_path(b)),
+            markup_escape(&outputs.join(","))
         )?;
     }
     writeln!(out, "  </graph>")?;

@@ -3,10 +3,10 @@
 
 use super::store::{StoreArgs, parse_item};
 use crate::exit;
-use crate::output::Context;
+use crate::output::{Context, strip_terminal_escapes};
 use abovo_build::build::log::{find_log, log_base, read_log};
 use abovo_store::StorePath;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Print the build log of a derivation (or of the derivation that built an
@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 /// (`.gz`), bzip2 (`.bz2`) or not at all; the newest wins when there are
 /// several. abovo's log directory is `log/` in the state directory; with
 /// --log-dir any other, such as Guix's own /var/log/guix.
+///
+/// On a terminal, escape sequences other than colours are left out of the
+/// log (as Nix does); written to a file or a pipe, the log is unchanged.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A `.drv` path or an output path (with --log-dir: a `.drv` path or
@@ -54,7 +57,14 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
     let bytes = read_log(&file)
         .map_err(|e| anyhow::anyhow!("cannot read the build log `{}`: {e}", file.display()))?;
     let mut out = std::io::stdout().lock();
-    out.write_all(&bytes)?;
+    // On a terminal the builder's escape sequences (window title, clearing
+    // the screen) must not reach it, its colours may; anywhere else the log
+    // is data and goes out byte for byte.
+    if out.is_terminal() {
+        out.write_all(&strip_terminal_escapes(&bytes))?;
+    } else {
+        out.write_all(&bytes)?;
+    }
     out.flush()?;
     Ok(exit::SUCCESS)
 }

@@ -2,7 +2,7 @@
 
 use crate::commands::path::NoPath;
 use crate::exit;
-use crate::output::{Context, print_json};
+use crate::output::{Context, print_json, sanitize};
 use crate::source::{QueryArgs, WalkArgs, display_name, edge_outputs, node_json};
 use abovo_graph::NodeKind;
 use abovo_graph::query::shortest_path;
@@ -36,7 +36,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .query
         .open_two(ctx, "why", (&args.target, &args.dep), &walk)?;
     let path = shortest_path(&graph, from, to, &walk);
-    let (from_name, to_name) = (display_name(&graph, from), display_name(&graph, to));
+    // Sanitized once: every text line below prints them.
+    let (from_name, to_name) = (
+        sanitize(&display_name(&graph, from)).into_owned(),
+        sanitize(&display_name(&graph, to)).into_owned(),
+    );
     let Some(path) = path else {
         let hint = NoPath::explain(&graph, from, to, &walk);
         if args.query.json() {
@@ -90,7 +94,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         ctx.style("1", &to_name),
         steps.len(),
         if steps.len() == 1 { "" } else { "s" },
-        graph.description()
+        sanitize(graph.description())
     )?;
     for (i, (a, b, outs)) in steps.iter().enumerate() {
         let how = match graph.kind(*b) {
@@ -100,7 +104,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
                 "output{} {} of",
                 if outs.len() == 1 { "" } else { "s" },
                 outs.iter()
-                    .map(|o| format!("\"{o}\""))
+                    .map(|o| format!("\"{}\"", sanitize(o)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -109,15 +113,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             out,
             "{:>3}. {} uses {} {}",
             i + 1,
-            graph.name(*a),
+            sanitize(graph.name(*a)),
             how,
-            graph.name(*b)
+            sanitize(graph.name(*b))
         )?;
         writeln!(
             out,
             "     {} -> {}",
-            graph.display_path(*a),
-            graph.display_path(*b)
+            sanitize(&graph.display_path(*a)),
+            sanitize(&graph.display_path(*b))
         )?;
     }
     out.flush()?;

@@ -16,20 +16,12 @@ pub mod text;
 
 use std::fmt::Write as _;
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values: the
+/// markup characters, and control characters (shown as `\u{1b}`), so
+/// that names from data neither open tags nor carry terminal escapes (see
+/// [`crate::output::markup_escape`]).
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::output::markup_escape(s).into_owned()
 }
 
 /// Sizes for people: `357 B`, `1.4 KiB`, `62.3 MiB`.
@@ -216,6 +208,7 @@ mod tests {
             esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+        assert_eq!(esc("a\u{1b}]0;t\u{7}b"), "a\\u{1b}]0;t\\u{7}b");
         assert_eq!(human_bytes(357), "357 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(5 << 20), "5.0 MiB");
