@@ -80,6 +80,16 @@ pub struct Unparsable {
     pub error: String,
 }
 
+/// A `.drv` file that could not be read at all (a dangling link, an I/O
+/// error, a file too large).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unreadable {
+    /// The file, by its path.
+    pub file: String,
+    /// Why it could not be read.
+    pub error: String,
+}
+
 /// A derivation whose outputs could not be checked.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Unchecked {
@@ -120,13 +130,19 @@ pub struct Report {
     pub unparsable: Vec<Unparsable>,
     /// Derivations whose outputs could not be checked, sorted.
     pub unchecked: Vec<Unchecked>,
+    /// Files that could not be read, sorted (filled in by the caller that
+    /// read the files; [`verify_files`] is handed bytes).
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl Report {
     /// Whether every file parsed, every check passed and every output was
     /// checked.
     pub fn is_clean(&self) -> bool {
-        self.mismatches.is_empty() && self.unparsable.is_empty() && self.unchecked.is_empty()
+        self.mismatches.is_empty()
+            && self.unparsable.is_empty()
+            && self.unchecked.is_empty()
+            && self.unreadable.is_empty()
     }
 }
 

@@ -102,13 +102,30 @@ impl SourceArgs {
     /// snapshot's store directory is part of it, so a `--store-dir` that
     /// differs is an error rather than a silent reinterpretation.
     pub fn store_for(&self, source: Option<&Path>) -> anyhow::Result<StoreDir> {
+        match source {
+            None => self.store_for_input(None),
+            Some(path) => {
+                let input = abovo_graph::input::Input::open(path)
+                    .with_context(|| format!("cannot load `{}`", path.display()))?;
+                self.store_for_input(Some(&input))
+            }
+        }
+    }
+
+    /// [`SourceArgs::store_for`] a source already opened (a stream such as
+    /// `/dev/stdin` is read once, then looked at and loaded from memory).
+    fn store_for_input(
+        &self,
+        source: Option<&abovo_graph::input::Input>,
+    ) -> anyhow::Result<StoreDir> {
         let (inferred, recorded) = match source {
             None => (Some(StoreDir::default()), true),
-            Some(path) => {
-                let dir = abovo_graph::store_dir::infer(path)
+            Some(input) => {
+                let path = input.path();
+                let dir = abovo_graph::store_dir::infer_input(input)
                     .with_context(|| format!("cannot load `{}`", path.display()))?;
                 let snapshot = matches!(
-                    abovo_graph::load::detect(path),
+                    abovo_graph::load::detect_input(input),
                     Ok(abovo_graph::load::SourceKind::Snapshot)
                 );
                 (dir, snapshot)
@@ -118,7 +135,7 @@ impl SourceArgs {
         if let (true, Some(own)) = (recorded, inferred) {
             if own != store {
                 let what = match source {
-                    Some(p) => format!("the snapshot `{}`", p.display()),
+                    Some(input) => format!("the snapshot `{}`", input.path().display()),
                     None => BUILT_IN_NAME.to_owned(),
                 };
                 anyhow::bail!(
@@ -132,15 +149,8 @@ impl SourceArgs {
 
     /// Loads the graph: the given source, or the built-in snapshot.
     pub fn load(&self, ctx: &Context) -> anyhow::Result<Graph> {
-        let store = self.store_for(self.source.as_deref())?;
-        let reporter = CliReporter::new(ctx.progress);
-        let opts = LoadOptions {
-            store: &store,
-            packages: self.packages.as_deref(),
-            meta: self.meta.as_deref(),
-            reporter: &reporter,
-        };
         let Some(source) = &self.source else {
+            self.store_for_input(None)?;
             let mut graph = abovo_graph::snapshot::read_trusted(BUILT_IN_SNAPSHOT)
                 .context("the built-in snapshot does not load")?;
             graph.set_description(BUILT_IN_NAME);
@@ -151,9 +161,21 @@ impl SourceArgs {
             }
             return Ok(graph);
         };
-        let graph = abovo_graph::load::load(source, opts)
+        // Opened once: a stream cannot be read twice.
+        let input = abovo_graph::input::Input::open(source)
+            .with_context(|| format!("cannot load `{}`", source.display()))?;
+        let store = self.store_for_input(Some(&input))?;
+        let reporter = CliReporter::new(ctx.progress);
+        let opts = LoadOptions {
+            store: &store,
+            packages: self.packages.as_deref(),
+            meta: self.meta.as_deref(),
+            reporter: &reporter,
+        };
+        let graph = abovo_graph::load::load_input(&input, opts)
             .with_context(|| format!("cannot load `{}`", source.display()));
         reporter.clear();
+        reporter.notes(ctx);
         graph
     }
 }
@@ -163,6 +185,8 @@ impl SourceArgs {
 pub struct CliReporter {
     enabled: bool,
     state: Mutex<Option<Phase>>,
+    /// What [`Reporter::warn`] was told, for [`CliReporter::notes`].
+    warnings: Mutex<Vec<String>>,
 }
 
 struct Phase {
@@ -177,6 +201,16 @@ impl CliReporter {
         CliReporter {
             enabled,
             state: Mutex::new(None),
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Says what the library warned about, as notes (once each).
+    pub fn notes(&self, ctx: &Context) {
+        if let Ok(mut w) = self.warnings.lock() {
+            for message in w.drain(..) {
+                ctx.note(&message);
+            }
         }
     }
 
@@ -234,6 +268,12 @@ impl Reporter for CliReporter {
 
     fn end(&self) {
         self.clear();
+    }
+
+    fn warn(&self, message: &str) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(message.to_owned());
+        }
     }
 }
 

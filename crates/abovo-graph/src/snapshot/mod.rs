@@ -82,7 +82,7 @@ pub enum SnapshotError {
     /// stopped as soon as the bound was passed.
     #[error(
         "the {section} section decompresses to more than {limit} bytes, \
-         the most its {compressed} compressed bytes may hold"
+         the bound for that section ({compressed} bytes compressed)"
     )]
     SectionTooLarge {
         /// Which section (`header`, `strings`, …).

@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     pub all_shortest: bool,
     /// With --all-shortest, the most paths to print.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = at_least_one)]
     pub limit: usize,
     /// How the walk proceeds.
     #[command(flatten)]
@@ -47,7 +47,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .query
         .open_two(ctx, "path", (&args.from, &args.to), &walk)?;
     let paths = if args.all_shortest {
-        all_shortest_paths(&graph, from, to, &walk, args.limit.max(1))
+        all_shortest_paths(&graph, from, to, &walk, args.limit)
     } else {
         shortest_path(&graph, from, to, &walk).into_iter().collect()
     };
@@ -199,5 +199,15 @@ impl NoPath {
                 serde_json::json!({ "spec": spec, "path": path })
             }).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// `--limit`: a count of paths, at least 1 (a limit of 0 would print
+/// nothing and answer nothing).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }

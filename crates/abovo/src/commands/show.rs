@@ -85,7 +85,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 fn find(args: &Args, ctx: &Context) -> anyhow::Result<(Vec<u8>, String)> {
     let given = Path::new(&args.drv);
     let read_given = || {
-        std::fs::read(given)
+        abovo_graph::input::read_regular(given, abovo_graph::input::MAX_DRV_SIZE, "a .drv file")
             .map(|bytes| (bytes, args.drv.clone()))
             .with_context(|| format!("cannot read `{}`", args.drv))
     };
@@ -185,7 +185,10 @@ fn drv_base_name(spec: &str) -> Option<String> {
 }
 
 fn read_file(file: &Path) -> anyhow::Result<(Vec<u8>, String)> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    // Regular files only (a FIFO would block, /dev/zero never end).
+    let bytes =
+        abovo_graph::input::read_regular(file, abovo_graph::input::MAX_DRV_SIZE, "a .drv file")
+            .with_context(|| format!("cannot read `{}`", file.display()))?;
     Ok((bytes, file.display().to_string()))
 }
 

@@ -3,7 +3,7 @@
 //! one compact, checksummed file).
 
 use crate::exit;
-use crate::output::{Context, Format, print_json};
+use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::text::plural;
 use crate::source::{CliReporter, SourceArgs, TEXT_JSON};
 use anyhow::Context as _;
@@ -288,8 +288,14 @@ fn refuse_non_regular(path: &Path) -> anyhow::Result<()> {
 
 fn info(a: InfoArgs) -> anyhow::Result<u8> {
     a.format.check("snapshot info", TEXT_JSON)?;
-    let bytes =
-        std::fs::read(&a.file).with_context(|| format!("cannot read `{}`", a.file.display()))?;
+    // A FIFO or a device is refused rather than waited on; the standard
+    // input is read once.
+    let bytes = match abovo_graph::input::Input::open(&a.file)? {
+        abovo_graph::input::Input::Stream { bytes, .. } => bytes,
+        abovo_graph::input::Input::Path(p) => {
+            abovo_graph::input::read_regular(&p, u64::MAX, "a snapshot")?
+        }
+    };
     let info = abovo_graph::snapshot::info(&bytes)
         .with_context(|| format!("`{}` is not a valid snapshot", a.file.display()))?;
     if a.format == Format::Json {
@@ -297,7 +303,11 @@ fn info(a: InfoArgs) -> anyhow::Result<u8> {
         return Ok(exit::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "snapshot      {}", a.file.display())?;
+    writeln!(
+        out,
+        "snapshot      {}",
+        sanitize(&a.file.display().to_string())
+    )?;
     writeln!(
         out,
         "format        version {} (checksum ok: sha256 {})",
@@ -308,9 +318,11 @@ fn info(a: InfoArgs) -> anyhow::Result<u8> {
         "size          {} bytes ({} bytes uncompressed)",
         info.file_size, info.body_size
     )?;
-    writeln!(out, "created by    {}", info.creator)?;
-    writeln!(out, "graph of      {}", info.description)?;
-    writeln!(out, "store         {}", info.store_dir)?;
+    // What the snapshot says of itself is data: no control character of
+    // it reaches the terminal.
+    writeln!(out, "created by    {}", sanitize(&info.creator))?;
+    writeln!(out, "graph of      {}", sanitize(&info.description))?;
+    writeln!(out, "store         {}", sanitize(&info.store_dir))?;
     writeln!(out, "nodes         {}", info.nodes)?;
     writeln!(
         out,

@@ -3,8 +3,9 @@
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
 use crate::source::{CliReporter, STORE_DIR_HELP, TEXT_JSON, store_dir_or_inferred};
-use abovo_graph::load::{DrvFile, SourceKind, detect, read_directory, read_tarball};
-use abovo_graph::verify::{Mismatch, Report, verify_files};
+use abovo_graph::input::{Input, MAX_DRV_SIZE, read_regular};
+use abovo_graph::load::{DrvFile, SourceKind, detect_input, read_directory_lenient, read_tarball};
+use abovo_graph::verify::{Mismatch, Report, Unreadable, verify_files};
 use abovo_store::StoreDir;
 use abovo_store::derivation::DerivationRef;
 use anyhow::Context as _;
@@ -51,6 +52,8 @@ pub struct Args {
 /// that does not parse by the path a person can open).
 struct Files {
     files: Vec<DrvFile>,
+    /// Files of a directory that could not be read.
+    unreadable: Vec<Unreadable>,
     store: StoreDir,
     origin: Origin,
 }
@@ -87,20 +90,24 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let reporter = CliReporter::new(ctx.progress);
     let Files {
         files,
+        unreadable,
         store,
         origin,
     } = match &args.all {
         Some(source) => read_all(source, args.store_dir.as_deref(), &reporter)?,
         None => with_inputs(args.store_dir.as_deref(), &args.drvs)?,
     };
-    if files.is_empty() {
+    if files.is_empty() && unreadable.is_empty() {
         match &args.all {
             Some(source) => anyhow::bail!("`{}` holds no `.drv` file", source.display()),
             None => anyhow::bail!("no `.drv` file to verify"),
         }
     }
-    let report = verify_files(&store, files, &reporter);
+    let mut report = verify_files(&store, files, &reporter);
     reporter.clear();
+    reporter.notes(ctx);
+    report.files += unreadable.len();
+    report.unreadable = unreadable;
     if args.format == Format::Json {
         print_json(&report)?;
     } else {
@@ -110,6 +117,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         return Ok(exit::NEGATIVE);
     }
     let mut problems = Vec::new();
+    if !report.unreadable.is_empty() {
+        problems.push(format!(
+            "{} could not be read",
+            plural(report.unreadable.len(), ".drv file", ".drv files"),
+        ));
+    }
     if !report.unparsable.is_empty() {
         let n = report.unparsable.len();
         problems.push(format!(
@@ -136,13 +149,23 @@ fn read_all(
     store_dir: Option<&str>,
     reporter: &CliReporter,
 ) -> anyhow::Result<Files> {
-    let (files, origin) = match detect(source)? {
-        SourceKind::Directory => (
-            read_directory(source, reporter)?,
-            Origin::Directory(source.to_owned()),
-        ),
+    let input = Input::open(source)?;
+    let mut unreadable = Vec::new();
+    let (files, origin) = match detect_input(&input)? {
+        SourceKind::Directory => {
+            let read = read_directory_lenient(source, reporter)?;
+            unreadable = read
+                .unreadable
+                .into_iter()
+                .map(|e| Unreadable {
+                    file: unreadable_file(&e, source),
+                    error: unreadable_reason(&e),
+                })
+                .collect();
+            (read.files, Origin::Directory(source.to_owned()))
+        }
         SourceKind::Tarball => (
-            read_tarball(source, reporter)?,
+            abovo_graph::load::read_tarball_input(&input, reporter)?,
             Origin::Archive(source.to_owned()),
         ),
         SourceKind::CorpusFolder { tarball, .. } => {
@@ -157,9 +180,34 @@ fn read_all(
     let store = store_dir_or_inferred(store_dir, abovo_graph::store_dir::from_files(&files))?;
     Ok(Files {
         files,
+        unreadable,
         store,
         origin,
     })
+}
+
+/// The file an error of [`read_directory_lenient`] is about.
+fn unreadable_file(e: &abovo_graph::LoadError, dir: &Path) -> String {
+    use abovo_graph::LoadError;
+    match e {
+        LoadError::Io { path, .. } | LoadError::NotRegular { path, .. } => {
+            path.display().to_string()
+        }
+        LoadError::TooLarge { file, .. } => file.clone(),
+        _ => dir.display().to_string(),
+    }
+}
+
+/// Why a file could not be read, without its name (printed beside it).
+fn unreadable_reason(e: &abovo_graph::LoadError) -> String {
+    use abovo_graph::LoadError;
+    match e {
+        LoadError::Io { source, .. } => source.to_string(),
+        LoadError::TooLarge { limit, .. } => {
+            format!("larger than {limit} bytes, the most a .drv file may hold")
+        }
+        e => e.to_string(),
+    }
 }
 
 /// Reads the given files and, transitively, the input derivations they name
@@ -177,8 +225,7 @@ fn with_inputs(store_dir: Option<&str>, drvs: &[PathBuf]) -> anyhow::Result<File
                 path.display()
             );
         }
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let bytes = read_regular(path, MAX_DRV_SIZE, "a .drv file")?;
         given.push((path.clone(), bytes));
     }
     let store = store_dir_or_inferred(
@@ -203,7 +250,7 @@ fn with_inputs(store_dir: Option<&str>, drvs: &[PathBuf]) -> anyhow::Result<File
         let is_given = bytes.is_some();
         let bytes = match bytes {
             Some(b) => b,
-            None => match std::fs::read(&path) {
+            None => match read_regular(&path, MAX_DRV_SIZE, "a .drv file") {
                 Ok(b) => b,
                 Err(_) => continue,
             },
@@ -241,6 +288,7 @@ fn with_inputs(store_dir: Option<&str>, drvs: &[PathBuf]) -> anyhow::Result<File
     }
     Ok(Files {
         files: found.into_values().collect(),
+        unreadable: Vec::new(),
         store,
         origin: Origin::Files(origin),
     })
@@ -310,6 +358,15 @@ fn print_text(r: &Report, ctx: &Context, origin: &Origin) -> anyhow::Result<()> 
                 )?;
             }
         }
+    }
+    for u in &r.unreadable {
+        writeln!(
+            out,
+            "{} {}: cannot be read: {}",
+            ctx.style("1;31", "UNREADABLE"),
+            sanitize(&u.file),
+            sanitize(&u.error)
+        )?;
     }
     for u in &r.unparsable {
         writeln!(
@@ -420,6 +477,12 @@ fn summary(r: &Report, roots: &[&Mismatch]) -> String {
             ));
         }
         parts.push(s);
+    }
+    if !r.unreadable.is_empty() {
+        parts.push(format!(
+            "{} cannot be read",
+            plural(r.unreadable.len(), ".drv file", ".drv files")
+        ));
     }
     if !r.unparsable.is_empty() {
         let n = r.unparsable.len();
