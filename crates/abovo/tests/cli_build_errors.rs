@@ -371,3 +371,76 @@ fn derivation_add_accepts_nix_derivation_show_output() {
         stderr(&out)
     );
 }
+
+/// `store verify --repair` deletes the leftovers abovo made and says so; it
+/// leaves entries abovo never makes (Guix's `.links`, here a symlink to a
+/// directory outside the store, and a `garbage-dir`), lists them as
+/// `foreign`, and no note claims that `--repair` deletes them.
+#[test]
+fn repair_deletes_leftovers_and_leaves_foreign_entries() {
+    let t = TestStore::new();
+    let file = t.write("f", b"x");
+    t.ok(&["add", file.to_str().unwrap()]);
+    let store = t.dir.path().join("store");
+    let victim = t.write("victim/precious", b"p");
+    std::os::unix::fs::symlink(victim.parent().unwrap(), store.join(".links")).unwrap();
+    std::fs::create_dir(store.join("garbage-dir")).unwrap();
+    let dead = store.join(".abovo-add-999999999-0");
+    std::fs::create_dir(&dead).unwrap();
+    let out = t.run(&["store", "verify"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("1 leftover of interrupted work"), "{err}");
+    assert!(err.contains("`--repair` deletes them"), "{err}");
+    assert!(
+        err.contains("2 entries in the store directory that abovo never makes"),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("foreign: ") && text.contains(".links"),
+        "{text}"
+    );
+
+    let out = t.run(&["store", "verify", "--repair"]);
+    assert_eq!(out.status.code(), Some(0));
+    let (text, err) = (String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        text.contains("removed leftover: ") && text.contains(".abovo-add-999999999-0"),
+        "{text}"
+    );
+    assert!(
+        !err.contains("`--repair` deletes"),
+        "a false promise: {err}"
+    );
+    assert!(!err.contains("leftover"), "{err}");
+    assert!(!dead.exists());
+    assert!(store.join(".links").exists() && store.join("garbage-dir").exists());
+    assert!(victim.exists(), "the symlink was not followed");
+    let out = t.run(&["store", "verify", "--repair", "-f", "json"]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["leftovers"], json!([]), "{j}");
+    assert_eq!(j["foreign"].as_array().unwrap().len(), 2, "{j}");
+}
+
+/// `abovo add` takes any path: a file whose name is not UTF-8 is added
+/// under `--name`; without one it is refused with a hint, before a store
+/// exists.
+#[test]
+fn add_takes_paths_that_are_not_utf8() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let t = TestStore::new();
+    let file = t.dir.path().join(OsStr::from_bytes(b"f\xff"));
+    std::fs::write(&file, b"x").unwrap();
+    let out = t.cmd(&["add"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("pass --name"), "{err}");
+    assert!(!t.store.exists(), "no store was created");
+    let out = t.cmd(&["add", "-n", "f"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let path = String::from_utf8(out.stdout).unwrap();
+    assert!(path.trim().ends_with("-f"), "{path}");
+    assert_eq!(std::fs::read(path.trim()).unwrap(), b"x");
+}

@@ -283,3 +283,76 @@ fn every_key_of_the_build_store_and_diff_json_is_snake_case() {
     assert_eq!(repaired["removed_kept"], json!([check]), "{repaired}");
     assert_eq!(repaired["consistent"], true, "{repaired}");
 }
+
+/// `abovo diff` compares file types: two devices differ by their numbers,
+/// a FIFO against a device is a type change (and the FIFO is never read,
+/// so nothing hangs), and names that are not UTF-8 stay distinct in JSON.
+#[test]
+fn diff_compares_file_types_and_keeps_names_distinct() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let t = TestStore::new();
+    let out = t.run(&["diff", "/dev/null", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("type changed: null (character device 1:3 → character device 1:5)"),
+        "{text}"
+    );
+    let fifo = t.dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Run with a deadline: reading the FIFO would block forever.
+    let mut child = t
+        .cmd(&["diff", "-f", "json", fifo.to_str().unwrap(), "/dev/null"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("abovo diff FIFO /dev/null hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        j["changes"],
+        json!([{"change": "type", "path": "fifo", "old": "fifo", "new": "character device 1:3"}])
+    );
+    // Names that a lossy conversion would merge.
+    let (a, b) = (t.dir.path().join("a"), t.dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    for raw in [&b"x\xff"[..], &b"x\xfe"[..]] {
+        std::fs::write(a.join(OsStr::from_bytes(raw)), "1").unwrap();
+    }
+    let odd = t.dir.path().join(OsStr::from_bytes(b"b\xff"));
+    std::fs::create_dir_all(&odd).unwrap();
+    let out = t
+        .cmd(&["diff", "-f", "json", a.to_str().unwrap()])
+        .arg(&odd)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<(&str, &str)> = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap(),
+                c["path_bytes"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(names, [("x\\xfe", "78fe"), ("x\\xff", "78ff")]);
+    assert!(j["new_bytes"].as_str().unwrap().ends_with("62ff"), "{j}");
+}

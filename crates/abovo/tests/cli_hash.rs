@@ -315,3 +315,57 @@ fn git_serializer() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["serializer"], "git");
 }
+
+/// File names need not be UTF-8 (as with `guix hash` and sha256sum): such
+/// a FILE is hashed, and its JSON `file` shows the stray bytes as `\xNN`
+/// with `file_bytes` (hex) beside it, so two names never print the same.
+#[test]
+fn file_names_that_are_not_utf8() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (OsStr::from_bytes(b"n\xff"), OsStr::from_bytes(b"n\xfe"));
+    std::fs::write(tmp.path().join(a), b"").unwrap();
+    std::fs::write(tmp.path().join(b), b"x").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_abovo"))
+        .arg("hash")
+        .arg("--json")
+        .arg(a)
+        .arg(b)
+        .arg("empty-name-is-utf8")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    // The third file does not exist: the first two were still hashed.
+    assert_eq!(o.status.code(), Some(ERROR), "{}", stderr(&o));
+    assert!(stderr(&o).contains("empty-name-is-utf8"), "{}", stderr(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_abovo"))
+        .arg("hash")
+        .arg("--json")
+        .arg(a)
+        .arg(b)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(SUCCESS), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["file"], "n\\xff");
+    assert_eq!(v[0]["file_bytes"], "6eff");
+    assert_eq!(v[1]["file_bytes"], "6efe");
+    assert_eq!(
+        v[0]["hash"], "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73",
+        "sha256 of the empty file"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_abovo"))
+        .args(["hash", "-r"])
+        .arg(a)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(SUCCESS), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1);
+    // UTF-8 names carry no `file_bytes`.
+    let o = abovo(&["hash", "--json", "-"], tmp.path());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v[0].get("file_bytes").is_none(), "{v}");
+}

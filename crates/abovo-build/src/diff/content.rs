@@ -13,6 +13,31 @@ use std::path::Path;
 /// Files larger than this are compared as binary without loading them whole.
 pub(super) const TEXT_LIMIT: u64 = 4 << 20;
 
+/// Opens `path`, which was a regular file when it was listed, without
+/// following a symlink and without blocking: if it became a FIFO since, the
+/// open does not wait for a writer, and it is refused instead of read.
+fn open_regular(path: &Path) -> Result<fs::File, DiffError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_err(path, "open"))?;
+    let meta = file.metadata().map_err(io_err(path, "stat"))?;
+    if !meta.is_file() {
+        return Err(io_err(path, "read")(io::Error::other(
+            "it is no longer a regular file",
+        )));
+    }
+    Ok(file)
+}
+
+fn read_regular(path: &Path) -> Result<Vec<u8>, DiffError> {
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut open_regular(path)?, &mut bytes).map_err(io_err(path, "read"))?;
+    Ok(bytes)
+}
+
 fn is_text(bytes: &[u8]) -> bool {
     !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
 }
@@ -25,8 +50,8 @@ pub(super) fn compare_files(
     rel: &str,
 ) -> Result<Option<ContentDiff>, DiffError> {
     if size_a <= TEXT_LIMIT && size_b <= TEXT_LIMIT {
-        let a = fs::read(old).map_err(io_err(old, "read"))?;
-        let b = fs::read(new).map_err(io_err(new, "read"))?;
+        let a = read_regular(old)?;
+        let b = read_regular(new)?;
         if a == b {
             return Ok(None);
         }
@@ -57,8 +82,8 @@ pub(super) fn compare_files(
     }
     // Too large to hold: stream for the ranges, then read back only the
     // windows the hex view shows.
-    let mut fa = fs::File::open(old).map_err(io_err(old, "open"))?;
-    let mut fb = fs::File::open(new).map_err(io_err(new, "open"))?;
+    let mut fa = open_regular(old)?;
+    let mut fb = open_regular(new)?;
     let (ranges, more) = byte_ranges(
         &mut io::BufReader::new(&mut fa),
         &mut io::BufReader::new(&mut fb),

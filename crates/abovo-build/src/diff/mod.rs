@@ -7,10 +7,15 @@
 //! | change | when |
 //! | --- | --- |
 //! | `added`, `removed` | an entry exists on one side only (its subtree is not listed again) |
-//! | `type` | a file became a directory, a symlink… |
+//! | `type` | a file became a directory, a symlink, a FIFO, a socket, a device; or a device's major:minor numbers differ (`character device 1:3 → character device 1:5`). Only files, directories and symlinks are ever opened, so a FIFO never blocks the diff |
 //! | `mode` | permission bits differ (in a store, the executable bit) |
 //! | `symlink` | a symlink's target differs |
 //! | `content` | a regular file's bytes differ: sizes, and for text a unified diff, for binary data the first differing byte ranges with a hex view of both sides |
+//!
+//! Names are bytes: a path or symlink target that is not UTF-8 is shown
+//! with each stray byte as `\xNN`, and its JSON carries `path_bytes`
+//! (`old_bytes`, `new_bytes`), the raw bytes in hex, so that two different
+//! names never serialise the same.
 //!
 //! A file is *text* when both sides are valid UTF-8 without NUL bytes and
 //! small enough to diff line by line.
@@ -28,7 +33,9 @@ mod content;
 mod report;
 mod walk;
 
-pub use report::{ByteRange, Change, ContentDiff, Kind, TreeDiff, bytes, escape_controls};
+pub use report::{
+    ByteRange, Change, ContentDiff, Kind, TreeDiff, bytes, escape_controls, name_text,
+};
 pub use walk::{diff_items, diff_trees};
 
 use std::io;

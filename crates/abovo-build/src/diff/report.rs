@@ -9,9 +9,11 @@ use serde::Serialize;
 use std::fs;
 use std::path::PathBuf;
 
-/// The kind of a file-system entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// The kind of a file-system entry. Devices carry their numbers, so
+/// `/dev/null` (character device 1:3) and `/dev/zero` (1:5) differ in
+/// kind. In JSON a kind is its [`Kind::name`]: `file`, `directory`,
+/// `symlink`, `fifo`, `socket`, `character device 1:3`, `block device 8:0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A regular file.
     File,
@@ -19,31 +21,92 @@ pub enum Kind {
     Directory,
     /// A symbolic link.
     Symlink,
-    /// Anything else (device, FIFO, socket).
-    Other,
+    /// A named pipe.
+    Fifo,
+    /// A Unix domain socket.
+    Socket,
+    /// A character device, with its major and minor numbers.
+    CharDevice {
+        /// Major number.
+        major: u32,
+        /// Minor number.
+        minor: u32,
+    },
+    /// A block device, with its major and minor numbers.
+    BlockDevice {
+        /// Major number.
+        major: u32,
+        /// Minor number.
+        minor: u32,
+    },
 }
 
 impl Kind {
     pub(super) fn of(meta: &fs::Metadata) -> Kind {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let ft = meta.file_type();
+        let rdev = meta.rdev();
+        let (major, minor) = (
+            nix::sys::stat::major(rdev) as u32,
+            nix::sys::stat::minor(rdev) as u32,
+        );
         if ft.is_symlink() {
             Kind::Symlink
         } else if ft.is_dir() {
             Kind::Directory
         } else if ft.is_file() {
             Kind::File
+        } else if ft.is_fifo() {
+            Kind::Fifo
+        } else if ft.is_socket() {
+            Kind::Socket
+        } else if ft.is_char_device() {
+            Kind::CharDevice { major, minor }
         } else {
-            Kind::Other
+            Kind::BlockDevice { major, minor }
         }
     }
 
-    /// The word used in reports.
-    pub fn name(self) -> &'static str {
+    /// The words used in reports (and in JSON): `file`, `fifo`,
+    /// `character device 1:3`…
+    pub fn name(self) -> String {
         match self {
-            Kind::File => "file",
-            Kind::Directory => "directory",
-            Kind::Symlink => "symlink",
-            Kind::Other => "special file",
+            Kind::File => "file".into(),
+            Kind::Directory => "directory".into(),
+            Kind::Symlink => "symlink".into(),
+            Kind::Fifo => "fifo".into(),
+            Kind::Socket => "socket".into(),
+            Kind::CharDevice { major, minor } => format!("character device {major}:{minor}"),
+            Kind::BlockDevice { major, minor } => format!("block device {major}:{minor}"),
+        }
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+/// A name or symlink target from a tree, as bytes: file names need not be
+/// UTF-8. `text` is what reports show (the name itself when it is UTF-8;
+/// otherwise each byte that is not part of valid UTF-8 written `\xNN`), and
+/// `bytes_hex` is `Some` (the raw bytes in lower-case hex) exactly when
+/// the name is not UTF-8, so that two different names never serialise the
+/// same.
+pub fn name_text(raw: &[u8]) -> (String, Option<String>) {
+    match std::str::from_utf8(raw) {
+        Ok(text) => (text.to_owned(), None),
+        Err(_) => {
+            let mut text = String::new();
+            for chunk in raw.utf8_chunks() {
+                text.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    text.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            let hex = raw.iter().map(|b| format!("{b:02x}")).collect();
+            (text, Some(hex))
         }
     }
 }
@@ -86,8 +149,12 @@ pub enum Change {
     /// Only in the second tree.
     Added {
         /// Path relative to the tree: empty for the top directory, the
-        /// item's name when the trees are single files (or symlinks).
+        /// item's name when the trees are single files (or symlinks). A
+        /// name that is not UTF-8 shows its other bytes as `\xNN`.
         path: String,
+        /// The path's bytes in hex, only when it is not UTF-8.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path_bytes: Option<String>,
         /// What it is.
         kind: Kind,
     },
@@ -95,6 +162,9 @@ pub enum Change {
     Removed {
         /// Path relative to the tree.
         path: String,
+        /// The path's bytes in hex, only when it is not UTF-8.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path_bytes: Option<String>,
         /// What it was.
         kind: Kind,
     },
@@ -102,6 +172,9 @@ pub enum Change {
     Type {
         /// Path relative to the tree.
         path: String,
+        /// The path's bytes in hex, only when it is not UTF-8.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path_bytes: Option<String>,
         /// Kind in the first tree.
         old: Kind,
         /// Kind in the second tree.
@@ -111,6 +184,9 @@ pub enum Change {
     Mode {
         /// Path relative to the tree.
         path: String,
+        /// The path's bytes in hex, only when it is not UTF-8.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path_bytes: Option<String>,
         /// Mode in the first tree (`0o7777` bits).
         old: u32,
         /// Mode in the second tree.
@@ -120,15 +196,27 @@ pub enum Change {
     Symlink {
         /// Path relative to the tree.
         path: String,
+        /// The path's bytes in hex, only when it is not UTF-8.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path_bytes: Option<String>,
         /// Target in the first tree.
         old: String,
+        /// Its bytes in hex, only when it is not UTF-8.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        old_bytes: Option<String>,
         /// Target in the second tree.
         new: String,
+        /// Its bytes in hex, only when it is not UTF-8.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        new_bytes: Option<String>,
     },
     /// A regular file's bytes differ.
     Content {
         /// Path relative to the tree.
         path: String,
+        /// The path's bytes in hex, only when it is not UTF-8.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path_bytes: Option<String>,
         /// Size in the first tree.
         old_size: u64,
         /// Size in the second tree.
@@ -166,18 +254,22 @@ impl Change {
             }
         };
         match self {
-            Change::Added { path, kind } => format!("added {}: {}", kind.name(), shown(path)),
-            Change::Removed { path, kind } => format!("removed {}: {}", kind.name(), shown(path)),
-            Change::Type { path, old, new } => format!(
+            Change::Added { path, kind, .. } => {
+                format!("added {}: {}", kind.name(), shown(path))
+            }
+            Change::Removed { path, kind, .. } => {
+                format!("removed {}: {}", kind.name(), shown(path))
+            }
+            Change::Type { path, old, new, .. } => format!(
                 "type changed: {} ({} → {})",
                 shown(path),
                 old.name(),
                 new.name()
             ),
-            Change::Mode { path, old, new } => {
+            Change::Mode { path, old, new, .. } => {
                 format!("mode changed: {} ({old:04o} → {new:04o})", shown(path))
             }
-            Change::Symlink { path, old, new } => format!(
+            Change::Symlink { path, old, new, .. } => format!(
                 "symlink target changed: {} ({} → {})",
                 shown(path),
                 escape_controls(old),
@@ -188,6 +280,7 @@ impl Change {
                 old_size,
                 new_size,
                 diff,
+                ..
             } => {
                 let what = match diff {
                     ContentDiff::Text { .. } => "text",
@@ -235,8 +328,10 @@ pub fn escape_controls(text: &str) -> String {
     out
 }
 
-/// The differences between two trees.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The differences between two trees. In JSON, `old` and `new` are the
+/// trees' paths as text, with `old_bytes`/`new_bytes` (hex) beside them
+/// when a path is not UTF-8, as for the names in [`Change`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeDiff {
     /// The first tree.
     pub old: PathBuf,
@@ -244,6 +339,25 @@ pub struct TreeDiff {
     pub new: PathBuf,
     /// Every difference, in path order.
     pub changes: Vec<Change>,
+}
+
+impl Serialize for TreeDiff {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (old, old_bytes) = name_text(self.old.as_os_str().as_encoded_bytes());
+        let (new, new_bytes) = name_text(self.new.as_os_str().as_encoded_bytes());
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("old", &old)?;
+        if let Some(b) = old_bytes {
+            map.serialize_entry("old_bytes", &b)?;
+        }
+        map.serialize_entry("new", &new)?;
+        if let Some(b) = new_bytes {
+            map.serialize_entry("new_bytes", &b)?;
+        }
+        map.serialize_entry("changes", &self.changes)?;
+        map.end()
+    }
 }
 
 impl TreeDiff {

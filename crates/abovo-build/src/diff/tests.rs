@@ -233,3 +233,92 @@ fn ranges_are_capped() {
     assert!(more);
     assert_eq!(ranges[0], ByteRange { offset: 1, len: 1 });
 }
+
+#[test]
+fn devices_fifos_and_sockets_differ_in_kind() {
+    // Two character devices differ in their numbers.
+    let null = Path::new("/dev/null");
+    let zero = Path::new("/dev/zero");
+    let diff = diff_trees(null, zero).unwrap();
+    let summary: Vec<String> = diff.changes.iter().map(Change::summary).collect();
+    assert_eq!(
+        summary,
+        ["type changed: null (character device 1:3 → character device 1:5)"]
+    );
+    assert!(diff_trees(null, null).unwrap().is_empty());
+    // A FIFO against a device: a type change, and the FIFO is never opened
+    // (opening it for reading would wait for a writer forever).
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let diff = diff_trees(&fifo, null).unwrap();
+    assert_eq!(
+        diff.changes[0].summary(),
+        "type changed: fifo (fifo → character device 1:3)"
+    );
+    assert!(diff_trees(&fifo, &fifo).unwrap().is_empty());
+    // Inside trees, with a socket; JSON names the kinds in words.
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    tree(&a, &[("p", b"x")]);
+    tree(&b, &[]);
+    nix::unistd::mkfifo(
+        &b.join("p"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(b.join("s")).unwrap();
+    let diff = diff_trees(&a, &b).unwrap();
+    let json = serde_json::to_value(&diff).unwrap();
+    assert_eq!(json["changes"][0]["change"], "type");
+    assert_eq!(json["changes"][0]["old"], "file");
+    assert_eq!(json["changes"][0]["new"], "fifo");
+    assert_eq!(json["changes"][1]["change"], "added");
+    assert_eq!(json["changes"][1]["kind"], "socket");
+}
+
+#[test]
+fn names_that_are_not_utf8_stay_distinct() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    fs::create_dir_all(&a).unwrap();
+    fs::create_dir_all(&b).unwrap();
+    // Two names that a lossy conversion would make the same (`n\u{fffd}`).
+    for raw in [&b"n\xff"[..], &b"n\xfe"[..]] {
+        fs::write(a.join(OsStr::from_bytes(raw)), "1").unwrap();
+    }
+    symlink(OsStr::from_bytes(b"t\xff"), a.join("l")).unwrap();
+    symlink("t", b.join("l")).unwrap();
+    let diff = diff_trees(&a, &b).unwrap();
+    let summary: Vec<String> = diff.changes.iter().map(Change::summary).collect();
+    assert_eq!(
+        summary,
+        [
+            "symlink target changed: l (t\\xff → t)",
+            "removed file: n\\xfe",
+            "removed file: n\\xff",
+        ]
+    );
+    let json = serde_json::to_value(&diff).unwrap();
+    let changes = json["changes"].as_array().unwrap();
+    assert_eq!(changes[0]["old_bytes"], "74ff");
+    assert!(changes[0].get("new_bytes").is_none(), "UTF-8: no bytes");
+    assert!(changes[0].get("path_bytes").is_none(), "UTF-8: no bytes");
+    assert_eq!(changes[1]["path"], "n\\xfe");
+    assert_eq!(changes[1]["path_bytes"], "6efe");
+    assert_eq!(changes[2]["path_bytes"], "6eff");
+    // A tree whose own path is not UTF-8 serialises too.
+    let odd = d.path().join(OsStr::from_bytes(b"tree\xff"));
+    fs::create_dir_all(&odd).unwrap();
+    let json = serde_json::to_value(diff_trees(&odd, &b).unwrap()).unwrap();
+    assert!(
+        json["old"].as_str().unwrap().ends_with("tree\\xff"),
+        "{json}"
+    );
+    assert!(
+        json["old_bytes"].as_str().unwrap().ends_with("74726565ff"),
+        "{json}"
+    );
+    assert!(json.get("new_bytes").is_none());
+}

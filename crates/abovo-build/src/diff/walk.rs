@@ -3,7 +3,7 @@
 //! reported once (as `added` or `removed`), not entry by entry.
 
 use super::content::compare_files;
-use super::report::{Change, Kind, TreeDiff};
+use super::report::{Change, Kind, TreeDiff, name_text};
 use super::{DiffError, io_err};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -12,23 +12,24 @@ use std::path::Path;
 /// Compares the trees at `old` and `new`. When they are single files (not
 /// directories), changes name them by the file name of `old`.
 pub fn diff_trees(old: &Path, new: &Path) -> Result<TreeDiff, DiffError> {
-    let name = old
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| ".".into());
-    diff_items(old, new, &name)
+    let name = old.file_name().unwrap_or(std::ffi::OsStr::new("."));
+    diff_named(old, new, name.as_encoded_bytes())
 }
 
 /// [`diff_trees`], naming single-file trees `top_name` (the builder passes
 /// the output's store name: the other build sits at a temporary name).
 pub fn diff_items(old: &Path, new: &Path, top_name: &str) -> Result<TreeDiff, DiffError> {
+    diff_named(old, new, top_name.as_bytes())
+}
+
+fn diff_named(old: &Path, new: &Path, top_name: &[u8]) -> Result<TreeDiff, DiffError> {
     let mut changes = Vec::new();
     let a = fs::symlink_metadata(old).map_err(io_err(old, "lstat"))?;
     let b = fs::symlink_metadata(new).map_err(io_err(new, "lstat"))?;
     // Inside a directory paths are relative to it (the top itself is "");
     // a single file has no relative path, so it goes by its name.
     let top = if a.is_dir() && b.is_dir() {
-        String::new()
+        Vec::new()
     } else {
         top_name.to_owned()
     };
@@ -45,13 +46,18 @@ fn compare(
     new: &Path,
     a: &fs::Metadata,
     b: &fs::Metadata,
-    rel: String,
+    rel: Vec<u8>,
     changes: &mut Vec<Change>,
 ) -> Result<(), DiffError> {
+    // Only the metadata is compared for anything but files, directories
+    // and symlinks: a FIFO or a device is never opened (reading a FIFO
+    // would hang), and devices differ in kind when their numbers do.
     let (ka, kb) = (Kind::of(a), Kind::of(b));
+    let (path, path_bytes) = name_text(&rel);
     if ka != kb {
         changes.push(Change::Type {
-            path: rel,
+            path,
+            path_bytes,
             old: ka,
             new: kb,
         });
@@ -59,7 +65,8 @@ fn compare(
     }
     if ka != Kind::Symlink && a.mode() & 0o7777 != b.mode() & 0o7777 {
         changes.push(Change::Mode {
-            path: rel.clone(),
+            path: path.clone(),
+            path_bytes: path_bytes.clone(),
             old: a.mode() & 0o7777,
             new: b.mode() & 0o7777,
         });
@@ -69,17 +76,23 @@ fn compare(
             let ta = fs::read_link(old).map_err(io_err(old, "read the link"))?;
             let tb = fs::read_link(new).map_err(io_err(new, "read the link"))?;
             if ta != tb {
+                let (old, old_bytes) = name_text(ta.as_os_str().as_encoded_bytes());
+                let (new, new_bytes) = name_text(tb.as_os_str().as_encoded_bytes());
                 changes.push(Change::Symlink {
-                    path: rel,
-                    old: ta.to_string_lossy().into_owned(),
-                    new: tb.to_string_lossy().into_owned(),
+                    path,
+                    path_bytes,
+                    old,
+                    old_bytes,
+                    new,
+                    new_bytes,
                 });
             }
         }
         Kind::File => {
-            if let Some(diff) = compare_files(old, new, a.len(), b.len(), &rel)? {
+            if let Some(diff) = compare_files(old, new, a.len(), b.len(), &path)? {
                 changes.push(Change::Content {
-                    path: rel,
+                    path,
+                    path_bytes,
                     old_size: a.len(),
                     new_size: b.len(),
                     diff,
@@ -87,7 +100,7 @@ fn compare(
             }
         }
         Kind::Directory => compare_dirs(old, new, &rel, changes)?,
-        Kind::Other => {}
+        _ => {}
     }
     Ok(())
 }
@@ -105,19 +118,19 @@ fn sorted_names(dir: &Path) -> Result<Vec<std::ffi::OsString>, DiffError> {
 fn compare_dirs(
     old: &Path,
     new: &Path,
-    rel: &str,
+    rel: &[u8],
     changes: &mut Vec<Change>,
 ) -> Result<(), DiffError> {
     let na = sorted_names(old)?;
     let nb = sorted_names(new)?;
     let (mut i, mut j) = (0, 0);
     let join = |name: &std::ffi::OsString| {
-        let n = name.to_string_lossy();
-        if rel.is_empty() {
-            n.into_owned()
-        } else {
-            format!("{rel}/{n}")
+        let mut path = rel.to_vec();
+        if !path.is_empty() {
+            path.push(b'/');
         }
+        path.extend_from_slice(name.as_encoded_bytes());
+        path
     };
     while i < na.len() || j < nb.len() {
         let order = match (na.get(i), nb.get(j)) {
@@ -129,8 +142,10 @@ fn compare_dirs(
             std::cmp::Ordering::Less => {
                 let p = old.join(&na[i]);
                 let m = fs::symlink_metadata(&p).map_err(io_err(&p, "lstat"))?;
+                let (path, path_bytes) = name_text(&join(&na[i]));
                 changes.push(Change::Removed {
-                    path: join(&na[i]),
+                    path,
+                    path_bytes,
                     kind: Kind::of(&m),
                 });
                 i += 1;
@@ -138,8 +153,10 @@ fn compare_dirs(
             std::cmp::Ordering::Greater => {
                 let p = new.join(&nb[j]);
                 let m = fs::symlink_metadata(&p).map_err(io_err(&p, "lstat"))?;
+                let (path, path_bytes) = name_text(&join(&nb[j]));
                 changes.push(Change::Added {
-                    path: join(&nb[j]),
+                    path,
+                    path_bytes,
                     kind: Kind::of(&m),
                 });
                 j += 1;

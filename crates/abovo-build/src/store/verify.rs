@@ -24,6 +24,12 @@
 //! * **leftovers** of interrupted work (temporary names, chroots, outputs
 //!   of a killed build). [`LocalStore::remove_leftovers`] deletes those no
 //!   running process owns, and the lock files nobody holds.
+//!
+//! Entries whose names abovo never makes (not a store path name, an
+//! `.abovo-…` temporary name, a `.drv.chroot` or the lock file of one), such
+//! as Guix's `.links` or anything a user put there, are **foreign**: listed,
+//! never deleted, since abovo cannot know what they are. A symlink among
+//! them is not followed.
 
 use super::lock::{PathLocks, Wait};
 use super::{LocalStore, StoreError, io_err};
@@ -132,6 +138,9 @@ pub struct VerifyReport {
     /// Trees that `build --keep-failed` kept on purpose (`<out>-check`, and
     /// the unregistered later round of `--rounds`), sorted.
     pub kept: Vec<PathBuf>,
+    /// Entries abovo never makes (such as Guix's `.links`), sorted: listed,
+    /// never deleted.
+    pub foreign: Vec<PathBuf>,
 }
 
 impl VerifyReport {
@@ -161,7 +170,7 @@ impl LocalStore {
         }
         progress(total, total);
         let valid: BTreeSet<String> = valid.iter().map(|p| p.base_name()).collect();
-        (report.leftovers, report.kept) = self.unregistered(&valid)?;
+        (report.leftovers, report.kept, report.foreign) = self.unregistered(&valid)?;
         Ok(report)
     }
 
@@ -252,22 +261,35 @@ impl LocalStore {
         Ok(())
     }
 
-    /// The entries of the store directory that are not valid (lock files
-    /// aside), as (leftovers, kept).
+    /// The entries of the store directory that are not valid (abovo's lock
+    /// files aside), as (leftovers, kept, foreign).
     #[allow(clippy::type_complexity)]
     fn unregistered(
         &self,
         valid: &BTreeSet<String>,
-    ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), StoreError> {
+    ) -> Result<(Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>), StoreError> {
         let dir = Path::new(self.store_dir().as_str());
         let mut names = BTreeSet::new();
+        let mut foreign = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io_err(dir, "list"))? {
             let entry = entry.map_err(io_err(dir, "list"))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !valid.contains(&name) && !name.ends_with(".lock") {
-                names.insert(name);
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                // abovo's names are ASCII.
+                foreign.push(entry.path());
+                continue;
+            };
+            if valid.contains(&name) {
+                continue;
+            }
+            match name.strip_suffix(".lock") {
+                Some(stem) if is_abovo_name(stem) => {}
+                _ if is_abovo_name(&name) => {
+                    names.insert(name);
+                }
+                _ => foreign.push(dir.join(name)),
             }
         }
+        foreign.sort();
         let (mut leftovers, mut kept) = (Vec::new(), Vec::new());
         // `<out>-check` shares the hash part of `<out>`, which no other
         // item's path does: a package really named `…-check` has its own
@@ -284,7 +306,7 @@ impl LocalStore {
                 leftovers.push(dir.join(name));
             }
         }
-        Ok((leftovers, kept))
+        Ok((leftovers, kept, foreign))
     }
 
     /// Deletes the leftovers of `report` that no running abovo owns: each is
@@ -359,7 +381,7 @@ impl LocalStore {
         for entry in std::fs::read_dir(dir).map_err(io_err(dir, "list"))? {
             let entry = entry.map_err(io_err(dir, "list"))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(locked) = name.strip_suffix(".lock") else {
+            let Some(locked) = name.strip_suffix(".lock").filter(|l| is_abovo_name(l)) else {
                 continue;
             };
             let target = dir.join(locked);
@@ -381,11 +403,33 @@ impl LocalStore {
         }
         if let Some(drv) = name.strip_suffix(".chroot") {
             let drv_path = StorePath::from_base_name(drv).ok()?;
-            let drv = self.read_derivation(&drv_path).ok()?;
-            return drv.outputs.values().map(|o| o.path.clone()).collect();
+            // A build holds its outputs' locks while its chroot exists. A
+            // `.drv` that cannot be read cannot be building (a build reads
+            // it first), so its own lock is enough to delete the chroot.
+            return match self.read_derivation(&drv_path) {
+                Ok(drv) => drv.outputs.values().map(|o| o.path.clone()).collect(),
+                Err(_) => Some(vec![drv_path]),
+            };
         }
         StorePath::from_base_name(name).ok().map(|p| vec![p])
     }
+}
+
+/// Whether abovo makes entries named `name` in a store directory: a store
+/// path's base name (outputs, `.drv`s, `<out>-check`), a temporary
+/// `.abovo-<what>-<pid>-<n>`, or a `<drv>.chroot`.
+fn is_abovo_name(name: &str) -> bool {
+    if let Some(rest) = name.strip_prefix(".abovo-") {
+        return rest
+            .rsplit('-')
+            .nth(1)
+            .is_some_and(|pid| pid.parse::<u32>().is_ok());
+    }
+    let path_name = name
+        .strip_suffix(".chroot")
+        .filter(|drv| drv.ends_with(".drv"))
+        .unwrap_or(name);
+    StorePath::from_base_name(path_name).is_ok()
 }
 
 /// The output a kept `<out>-check` tree belongs to, when `name` is one.
@@ -434,6 +478,18 @@ mod tests {
         let spell = "33333333333333333333333333333333-spell-check";
         std::fs::create_dir(root.join(spell)).unwrap();
         std::fs::create_dir(root.join(".abovo-round-999999999-0")).unwrap();
+        // The chroot of a `.drv` that is not in the store.
+        let chroot = "55555555555555555555555555555555-gone.drv.chroot";
+        std::fs::create_dir(root.join(chroot)).unwrap();
+        // Foreign entries: Guix's `.links` (here a symlink to a directory
+        // outside the store, which must not be followed), a directory, a
+        // lock file abovo does not make.
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("precious"), "p").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join(".links")).unwrap();
+        std::fs::create_dir(root.join("garbage-dir")).unwrap();
+        std::fs::write(root.join("other.lock"), "").unwrap();
         // Lock files of killed processes, and one held now.
         std::fs::write(root.join(format!("{dead}.lock")), "").unwrap();
         std::fs::write(root.join(format!("{base}.lock")), "").unwrap();
@@ -454,13 +510,17 @@ mod tests {
         );
         assert_eq!(
             names(&report.leftovers),
-            [".abovo-round-999999999-0", dead, spell]
+            [".abovo-round-999999999-0", dead, spell, chroot]
         );
+        let foreign = [".links", "garbage-dir", "other.lock"];
+        assert_eq!(names(&report.foreign), foreign);
         let removed = store.remove_leftovers(&report).unwrap();
         assert_eq!(names(&removed), names(&report.leftovers));
         let after = store.verify(&mut |_, _| {}).unwrap();
         assert_eq!(after.kept, report.kept, "kept trees survive --repair");
         assert!(after.leftovers.is_empty());
+        assert_eq!(names(&after.foreign), foreign, "foreign entries stay");
+        assert!(outside.join("precious").exists());
         let mut locks: Vec<String> = std::fs::read_dir(root)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -469,7 +529,7 @@ mod tests {
         locks.sort();
         assert_eq!(
             locks,
-            ["44444444444444444444444444444444-busy.lock"],
+            ["44444444444444444444444444444444-busy.lock", "other.lock"],
             "only the lock held now is left"
         );
         // Asked for, the kept trees go too (under their outputs' locks).

@@ -55,8 +55,13 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
         .file_name()
         .and_then(|n| n.to_str())
         .map(str::to_owned);
-    if let Some(name) = args.name.as_deref().or(default_name.as_deref()) {
-        check_add_name(name)?;
+    match args.name.as_deref().or(default_name.as_deref()) {
+        Some(name) => check_add_name(name)?,
+        None => anyhow::bail!(
+            "`{}` has no file name that can name a store item (store names are ASCII); \
+             pass --name",
+            args.path.display()
+        ),
     }
     // Opened (and created when missing) once the argument looks right.
     let store = args.store.open()?;

@@ -8,6 +8,7 @@ use abovo_store::HashAlgo;
 use abovo_store::encoding::TextEncoding;
 use abovo_store::file_hash::{FileHashError, FileHashOptions, Serializer, hash_file, hash_reader};
 use anyhow::Context as _;
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
@@ -23,7 +24,7 @@ use std::path::Path;
 pub struct Args {
     /// The files to hash; `-` is standard input (with -S none).
     #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<String>,
+    pub files: Vec<OsString>,
     /// The hash algorithm: sha256 (default), sha512, sha1 or md5.
     #[arg(
         short = 'H',
@@ -63,10 +64,14 @@ pub struct Args {
     pub json: bool,
 }
 
-/// One line of the answer, for `--json`.
+/// One line of the answer, for `--json`. A FILE that is not UTF-8 shows
+/// its other bytes as `\xNN` in `file`, and `file_bytes` holds its bytes
+/// in hex, so that two different names never print the same.
 #[derive(Debug, serde::Serialize)]
 struct Hashed {
     file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_bytes: Option<String>,
     hash: String,
     algorithm: &'static str,
     format: &'static str,
@@ -98,15 +103,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     let mut answers = Vec::new();
     for file in &args.files {
-        let hash = if file == "-" && serializer == Serializer::None {
+        let hash = if file.as_os_str() == "-" && serializer == Serializer::None {
             hash_reader(std::io::stdin().lock(), algo).context("cannot read standard input")?
         } else {
             hash_file(Path::new(file), &options).map_err(|e| with_hint(e, file, serializer))?
         };
         let text = hash.encode(encoding);
         if args.json {
+            let (shown, bytes) = abovo_build::diff::name_text(file.as_encoded_bytes());
             answers.push(Hashed {
-                file: file.clone(),
+                file: shown,
+                file_bytes: bytes,
                 hash: text,
                 algorithm: algo.name(),
                 format: encoding_name(encoding),
@@ -132,7 +139,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 /// Words a hashing error like the other commands' (`cannot read `FILE``,
 /// then the system's reason), and adds what to do next to the errors
 /// people meet most.
-fn with_hint(e: FileHashError, file: &str, serializer: Serializer) -> anyhow::Error {
+fn with_hint(e: FileHashError, file: &OsString, serializer: Serializer) -> anyhow::Error {
     let e = match e {
         FileHashError::Io { path, error } => {
             anyhow::Error::new(error).context(format!("cannot read `{}`", path.display()))
@@ -142,9 +149,10 @@ fn with_hint(e: FileHashError, file: &str, serializer: Serializer) -> anyhow::Er
     let is_dir = Path::new(file).is_dir();
     if serializer == Serializer::None && is_dir {
         anyhow::anyhow!(
-            "{e:#}\n  (hint: `{file}` is a directory; hash its archive with -r or -S nar)"
+            "{e:#}\n  (hint: `{}` is a directory; hash its archive with -r or -S nar)",
+            Path::new(file).display()
         )
-    } else if file == "-" {
+    } else if file.as_os_str() == "-" {
         anyhow::anyhow!(
             "{e:#}\n  (hint: standard input can only be hashed with -S none; archive a file or directory instead)"
         )

@@ -147,7 +147,9 @@ pub struct VerifyArgs {
     /// derivation, forget missing items nothing refers to, delete the
     /// leftovers of interrupted work and the lock files that no running
     /// abovo owns, and the build directories of killed builds (in
-    /// $TMPDIR/abovo-builds-UID). Trees kept by `build -K` stay.
+    /// $TMPDIR/abovo-builds-UID). Trees kept by `build -K` stay, and so do
+    /// entries abovo never makes (listed as `foreign`, such as Guix's
+    /// `.links`).
     #[arg(long)]
     pub repair: bool,
     /// Delete the trees that `abovo build --keep-failed` kept on purpose:
@@ -267,13 +269,14 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
             "problems": report.problems,
             "leftovers": report.leftovers,
             "kept": report.kept,
+            "foreign": report.foreign,
             "repaired": done.repaired,
             "removed_leftovers": done.leftovers,
             "removed_kept": done.kept,
             "removed_build_directories": done.build_dirs,
         }))?;
     } else {
-        print_text(&store, &report, &done, ctx);
+        print_text(&store, &report, &done, args.repair, ctx);
     }
     Ok(if report.is_consistent() {
         exit::SUCCESS
@@ -282,7 +285,13 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
     })
 }
 
-fn print_text(store: &LocalStore, report: &VerifyReport, done: &Removals, ctx: &Context) {
+fn print_text(
+    store: &LocalStore,
+    report: &VerifyReport,
+    done: &Removals,
+    repaired: bool,
+    ctx: &Context,
+) {
     for p in &done.repaired {
         println!("repaired: {p}");
     }
@@ -308,11 +317,26 @@ fn print_text(store: &LocalStore, report: &VerifyReport, done: &Removals, ctx: &
             count(report.kept.len(), "tree is", "trees are")
         ));
     }
+    for p in &report.foreign {
+        println!("foreign: {}", p.display());
+    }
     if !report.leftovers.is_empty() {
+        // After `--repair`, what is left is what a running process holds.
+        let what = if repaired {
+            "held by a running abovo process, left alone"
+        } else {
+            "not registered, harmless; `--repair` deletes them once no running abovo holds them"
+        };
         ctx.note(&format!(
-            "{} of interrupted work in the store directory (not registered, harmless; \
-             `--repair` deletes them)",
+            "{} of interrupted work in the store directory ({what})",
             count(report.leftovers.len(), "leftover", "leftovers")
+        ));
+    }
+    if !report.foreign.is_empty() {
+        ctx.note(&format!(
+            "{} in the store directory that abovo never makes (such as Guix's `.links`); \
+             abovo leaves them alone, delete them yourself if they are not needed",
+            count(report.foreign.len(), "entry", "entries")
         ));
     }
     let verdict = if report.is_consistent() {
