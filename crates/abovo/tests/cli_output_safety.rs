@@ -277,13 +277,37 @@ fn trust_reports_escape_data_in_every_format() {
     let g = evil_graph();
     let app = format!("/gnu/store/{A}");
     let source = g.snapshot.to_str().unwrap();
+    // A knowledge base that names `base`'s fixed output with escapes and
+    // markup in every text it has.
+    let knowledge = g.dir.parent().unwrap().join("evil.toml");
+    let evil = r#"x\u001b]0;t\u0007<i>&\u001b[2J\u001bc"#;
+    std::fs::write(
+        &knowledge,
+        format!(
+            "[[seed]]\nname = \"seed {evil}\"\n\
+             hash = \"sha256:{}\"\nrecursive = false\nkind = \"binary\"\n\
+             description = \"what {evil}\"\nprovenance = \"from {evil}\"\n\
+             members = [{{ path = \"bin/{evil}\", what = \"an {evil}\" }}]\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let knowledge = knowledge.to_str().unwrap();
     for (command, formats) in [
         (vec!["seeds", app.as_str()], ["text", "json", "html"]),
         (vec!["audit"], ["text", "json", "html"]),
     ] {
         for format in formats {
             let mut args = command.clone();
-            args.extend(["-f", format, "--source", source, "--no-store"]);
+            args.extend([
+                "-f",
+                format,
+                "--source",
+                source,
+                "--no-store",
+                "--knowledge",
+                knowledge,
+            ]);
             let o = run(&args);
             let what = format!("{} -f {format}", command[0]);
             assert_eq!(
@@ -294,6 +318,10 @@ fn trust_reports_escape_data_in_every_format() {
             );
             assert_clean(&what, &o);
             let out = lossy(&o.stdout);
+            assert!(
+                out.contains("seed x"),
+                "{what}: the knowledge entry is used: {out}"
+            );
             if format == "html" {
                 assert!(!out.contains("<script"), "{what}: a script tag from data");
                 assert!(

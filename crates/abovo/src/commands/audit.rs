@@ -203,7 +203,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             t.row(vec![
                 (sanitize(&s.label).into_owned(), ""),
                 (s.class.kind.name().into(), kind_style(s.class.kind)),
-                (s.class.evidence.label(), ""),
+                (sanitize(&s.class.evidence.label()).into_owned(), ""),
                 (seed_size(s), ""),
             ]);
         }
@@ -253,7 +253,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
                 (count(s.packages as u64), ""),
                 (sanitize(&s.label).into_owned(), ""),
                 (s.class.kind.name().into(), kind_style(s.class.kind)),
-                (s.class.evidence.label(), ""),
+                (sanitize(&s.class.evidence.label()).into_owned(), ""),
                 (seed_size(s), ""),
             ]);
         }

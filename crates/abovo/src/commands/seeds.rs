@@ -94,7 +94,11 @@ fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> St
     line(
         o,
         "evidence:",
-        &format!("{} — {}", e.class.evidence.label(), sanitize(&e.class.why)),
+        &format!(
+            "{} — {}",
+            sanitize(&e.class.evidence.label()),
+            sanitize(&e.class.why)
+        ),
     );
     line(o, "size:", &size_text(e));
     if let Some(h) = &e.facts.hash {
@@ -238,7 +242,7 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             }
             t.row(vec![
                 (sanitize(e.class.display_name(&e.facts)).into_owned(), ""),
-                (e.class.evidence.label(), ""),
+                (sanitize(&e.class.evidence.label()).into_owned(), ""),
                 (size, ""),
             ]);
         }
