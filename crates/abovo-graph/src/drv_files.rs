@@ -194,7 +194,8 @@ pub fn read_directory_lenient(
     let listing = list(dir)?;
     let handle = Dir::open(dir)?;
     reporter.begin("reading", Some(listing.names.len() as u64));
-    let read: Vec<(String, Result<Option<Vec<u8>>, LoadError>)> = listing
+    type FileRead = (String, Result<Option<Vec<u8>>, LoadError>);
+    let read: Vec<FileRead> = listing
         .names
         .into_par_iter()
         .map(|(name, check)| {

@@ -318,8 +318,7 @@ fn section_limit(section: usize, compressed: usize) -> u64 {
     }
     (compressed as u64)
         .saturating_mul(SECTION_RATIO)
-        .max(SECTION_FLOOR)
-        .min(TOTAL_LIMIT)
+        .clamp(SECTION_FLOOR, TOTAL_LIMIT)
 }
 
 /// What is left of [`TOTAL_LIMIT`] while the sections of one snapshot
