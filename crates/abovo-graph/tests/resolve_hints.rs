@@ -114,6 +114,21 @@ fn suggestions_ignore_case() {
     }
 }
 
+/// A "name" far longer than any package name is unknown at once, with no
+/// suggestions (the similarity measure would cost time in the product of
+/// the lengths).
+#[test]
+fn an_absurdly_long_name_gets_no_suggestions() {
+    let g = world();
+    let long = "libc".repeat(10_000);
+    let start = std::time::Instant::now();
+    match resolve(&g, &long) {
+        Err(ResolveError::Unknown { suggestions, .. }) => assert!(suggestions.is_empty()),
+        other => panic!("expected unknown, got {other:?}"),
+    }
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+}
+
 #[test]
 fn ambiguous_candidates_say_what_tells_them_apart() {
     let g = world();

@@ -11,9 +11,17 @@ use rustc_hash::FxHashSet;
 /// How many near names an unknown name suggests.
 const SUGGESTIONS: usize = 5;
 
+/// Names longer than this get no suggestions: no package name comes near
+/// it, and the similarity measure costs time in the product of the lengths
+/// (a 100 kB "name" would take most of a minute against every known name).
+const LONGEST_SUGGESTED: usize = 256;
+
 /// Up to five known names close to `name`, best first. Case does not
 /// matter: `Hello` suggests `hello` first.
 pub(crate) fn suggest(g: &Graph, name: &str) -> Vec<String> {
+    if name.len() > LONGEST_SUGGESTED {
+        return Vec::new();
+    }
     let mut known: FxHashSet<&str> = g
         .packages()
         .rows()
