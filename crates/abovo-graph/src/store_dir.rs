@@ -93,14 +93,26 @@ pub fn infer_input(input: &Input) -> Result<Option<StoreDir>, LoadError> {
                 source,
             }),
         SourceKind::Directory => {
-            let listing = crate::drv_files::list(path)?;
+            let io = |source| LoadError::Io {
+                path: path.to_owned(),
+                source,
+            };
             let dir = crate::drv_files::Dir::open(path)?;
-            // A `.drv` that cannot be read, or is not a regular file, says
-            // nothing here; the load that follows reports it.
-            let drvs = listing
-                .names
-                .iter()
-                .filter_map(|(name, check)| dir.read(name, *check).ok().flatten().map(Ok));
+            // The directory is read lazily: the first `.drv` files are all
+            // this needs. One that cannot be read, or is not a regular
+            // file, says nothing here; the load that follows reports it.
+            let drvs = std::fs::read_dir(path).map_err(io)?.filter_map(|entry| {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(e) => return Some(Err(io(e))),
+                };
+                let name = entry.file_name().into_string().ok()?;
+                let ft = entry.file_type().ok()?;
+                if !name.ends_with(".drv") || !(ft.is_file() || ft.is_symlink()) {
+                    return None;
+                }
+                dir.read(&name, ft.is_symlink()).ok().flatten().map(Ok)
+            });
             first_named(drvs)
         }
         SourceKind::Tarball => from_tarball(input),
