@@ -356,3 +356,55 @@ fn diff_compares_file_types_and_keeps_names_distinct() {
     assert_eq!(names, [("x\\xfe", "78fe"), ("x\\xff", "78ff")]);
     assert!(j["new_bytes"].as_str().unwrap().ends_with("62ff"), "{j}");
 }
+
+/// `build -L` on a terminal: the builder's colours reach it, its other
+/// escape sequences (setting the title, clearing the screen) do not; in a
+/// pipe the log is left as the builder wrote it.
+#[test]
+fn live_logs_on_a_terminal_keep_only_colours() {
+    use std::io::Read;
+    let mut t = TestStore::new();
+    if t.add_busybox("live_logs_on_a_terminal_keep_only_colours")
+        .is_none()
+    {
+        return;
+    }
+    let script = r"printf '\033]0;owned\007\033[2Jhello \033[1;32mgreen\033[0m\n'; echo > $out";
+    let drv = t.add_drv(&t.sh_drv("noisy", script, json!({})));
+    // In a pipe: unchanged.
+    let out = t.run(&["build", "-L", &drv]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\x1b]0;owned\x07\x1b[2Jhello \x1b[1;32mgreen\x1b[0m"),
+        "{}",
+        stderr(&out)
+    );
+    // On a terminal (a pseudo-terminal here), a rebuild with --check.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let mut child = t
+        .cmd(&["build", "-L", "--check", &drv])
+        .stderr(std::process::Stdio::from(pty.slave))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    });
+    let status = child.wait().unwrap();
+    drop(child);
+    let seen = reader.join().unwrap();
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(status.success(), "{seen}");
+    assert!(seen.contains("hello \x1b[1;32mgreen\x1b[0m"), "{seen:?}");
+    assert!(!seen.contains("\x1b]0;"), "{seen:?}");
+    assert!(!seen.contains("\x1b[2J"), "{seen:?}");
+}

@@ -2,7 +2,7 @@
 
 use super::store::{HELPER_SUBCOMMAND, StoreArgs, count, parse_item};
 use crate::exit;
-use crate::output::{Context, Format, TEXT_JSON, print_json};
+use crate::output::{Context, Format, TEXT_JSON, TerminalLogFilter, print_json};
 use abovo_build::LocalStore;
 use abovo_build::build::log::LogCompression;
 use abovo_build::build::{
@@ -126,6 +126,9 @@ struct CliReporter {
     notes: bool,
     store_dir: String,
     jobs: usize,
+    /// Standard error is a terminal: builders' escape sequences other than
+    /// colours (titles, clearing the screen) are dropped from live logs.
+    terminal: bool,
     state: Mutex<ReporterState>,
 }
 
@@ -137,6 +140,9 @@ struct ReporterState {
     running: BTreeSet<String>,
     /// The unfinished last line of each derivation's log.
     partial: BTreeMap<StorePath, Vec<u8>>,
+    /// On a terminal, each running derivation's escape filter (a sequence
+    /// may straddle two chunks).
+    filters: BTreeMap<StorePath, TerminalLogFilter>,
 }
 
 impl CliReporter {
@@ -232,6 +238,19 @@ impl Reporter for CliReporter {
             return;
         }
         let mut state = self.state();
+        let filtered;
+        let data = if self.terminal {
+            let mut out = Vec::with_capacity(data.len());
+            state
+                .filters
+                .entry(drv.clone())
+                .or_insert_with(TerminalLogFilter::new)
+                .push(data, &mut out);
+            filtered = out;
+            &filtered[..]
+        } else {
+            data
+        };
         if state.prefix {
             let lines = Self::prefixed_lines(&mut state, drv, data);
             drop(state);
@@ -246,7 +265,16 @@ impl Reporter for CliReporter {
     fn finished(&self, drv: &StorePath, _ok: bool) {
         let mut state = self.state();
         state.running.remove(display_name(drv));
-        let rest = state.partial.remove(drv).unwrap_or_default();
+        let mut tail = Vec::new();
+        if let Some(mut filter) = state.filters.remove(drv) {
+            filter.finish(&mut tail);
+        }
+        let mut rest = state.partial.remove(drv).unwrap_or_default();
+        if state.prefix {
+            rest.extend_from_slice(&tail);
+        } else if !tail.is_empty() {
+            self.write_log(&tail);
+        }
         self.show_running(&state);
         drop(state);
         if !rest.is_empty() {
@@ -319,6 +347,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         notes: ctx.notes,
         store_dir: store.store_dir().to_string(),
         jobs: opts.jobs,
+        terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         state: Mutex::new(ReporterState::default()),
     };
     let builder = Builder::new(&store, opts, &reporter);
