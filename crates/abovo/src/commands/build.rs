@@ -2,7 +2,7 @@
 
 use super::store::{HELPER_SUBCOMMAND, StoreArgs, count, parse_item};
 use crate::exit;
-use crate::output::{Context, Format, TEXT_JSON, TerminalLogFilter, print_json};
+use crate::output::{Context, Format, TEXT_JSON, print_json};
 use abovo_build::LocalStore;
 use abovo_build::build::log::LogCompression;
 use abovo_build::build::{
@@ -142,7 +142,7 @@ struct ReporterState {
     partial: BTreeMap<StorePath, Vec<u8>>,
     /// On a terminal, each running derivation's escape filter (a sequence
     /// may straddle two chunks).
-    filters: BTreeMap<StorePath, TerminalLogFilter>,
+    filters: BTreeMap<StorePath, crate::output::TerminalLogFilter>,
 }
 
 impl CliReporter {
@@ -244,7 +244,7 @@ impl Reporter for CliReporter {
             state
                 .filters
                 .entry(drv.clone())
-                .or_insert_with(TerminalLogFilter::new)
+                .or_default()
                 .push(data, &mut out);
             filtered = out;
             &filtered[..]
