@@ -365,16 +365,7 @@ mod tests {
         }
     }
 
-    fn mkfifo(path: &Path) {
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            path,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
-    }
+    use crate::input::tests::mkfifo;
 
     /// A FIFO and a link to `/dev/zero` named like `.drv` files are skipped
     /// with one warning counting them (a plain open of the FIFO would block

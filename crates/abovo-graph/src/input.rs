@@ -201,10 +201,12 @@ impl Input {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn mkfifo(path: &Path) {
+    /// Makes a FIFO at `path` (for the tests of every reader that must not
+    /// block on one).
+    pub(crate) fn mkfifo(path: &Path) {
         rustix::fs::mknodat(
             rustix::fs::CWD,
             path,

@@ -5,7 +5,7 @@
 
 mod cli_build_support;
 
-use cli_build_support::TestStore;
+use cli_build_support::{OnTerminal, TestStore, run_on_terminal};
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -207,7 +207,6 @@ fn abovo_log_reads_a_guix_log_directory() {
 /// move the cursor, keeping its colours.
 #[test]
 fn abovo_log_strips_escapes_only_on_a_terminal() {
-    use std::io::Read;
     let tmp = tempfile::tempdir().unwrap();
     let drv = "5bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-noisy-1.0.drv";
     let log: &[u8] = b"\x1b]0;owned title\x07\x1b[2J\x1b[Hstarting\r\n\
@@ -229,41 +228,12 @@ fn abovo_log_strips_escapes_only_on_a_terminal() {
     );
     assert_eq!(out.stdout, log);
     // To a terminal: the colours stay, the rest of the sequences go.
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let mut child = command()
-        .stdout(std::process::Stdio::from(pty.slave))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The command holds the only other copy of the terminal's end: once
-    // the child exits, reading the master ends (EIO).
-    let mut master = std::fs::File::from(pty.master);
-    let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            seen.extend_from_slice(&buf[..n]);
-        }
-        seen
-    });
-    let status = child.wait().unwrap();
-    drop(child);
+    let (status, text) = run_on_terminal(command(), OnTerminal::Stdout);
     assert!(status.success());
-    let seen = reader.join().unwrap();
-    // The terminal turns "\n" into "\r\n" on the way.
-    let mut text = Vec::new();
-    for (i, &b) in seen.iter().enumerate() {
-        if !(b == b'\r' && seen.get(i + 1) == Some(&b'\n')) {
-            text.push(b);
-        }
-    }
     assert_eq!(
         text,
         b"starting\r\n\x1b[1;32mgreen\x1b[0m ok\n31mdone \xff\n",
         "{}",
-        String::from_utf8_lossy(&seen)
+        String::from_utf8_lossy(&text)
     );
 }

@@ -6,7 +6,7 @@
 
 mod cli_build_support;
 
-use cli_build_support::TestStore;
+use cli_build_support::{OnTerminal, TestStore, run_on_terminal};
 use serde_json::json;
 
 /// A builder whose output differs on every run.
@@ -362,7 +362,6 @@ fn diff_compares_file_types_and_keeps_names_distinct() {
 /// pipe the log is left as the builder wrote it.
 #[test]
 fn live_logs_on_a_terminal_keep_only_colours() {
-    use std::io::Read;
     let mut t = TestStore::new();
     if t.add_busybox("live_logs_on_a_terminal_keep_only_colours")
         .is_none()
@@ -380,28 +379,8 @@ fn live_logs_on_a_terminal_keep_only_colours() {
         stderr(&out)
     );
     // On a terminal (a pseudo-terminal here), a rebuild with --check.
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let mut child = t
-        .cmd(&["build", "-L", "--check", &drv])
-        .stderr(std::process::Stdio::from(pty.slave))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut master = std::fs::File::from(pty.master);
-    let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            seen.extend_from_slice(&buf[..n]);
-        }
-        seen
-    });
-    let status = child.wait().unwrap();
-    drop(child);
-    let seen = reader.join().unwrap();
+    let (status, seen) =
+        run_on_terminal(t.cmd(&["build", "-L", "--check", &drv]), OnTerminal::Stderr);
     let seen = String::from_utf8_lossy(&seen);
     assert!(status.success(), "{seen}");
     assert!(seen.contains("hello \x1b[1;32mgreen\x1b[0m"), "{seen:?}");

@@ -449,3 +449,53 @@ pub fn tiny_elf(abi: Abi, nr: u32, args: &[Arg]) -> Vec<u8> {
     elf.extend_from_slice(&data);
     elf
 }
+
+/// Which standard stream of a command [`run_on_terminal`] connects to a
+/// pseudo-terminal.
+pub enum OnTerminal {
+    /// Standard output (standard error is piped).
+    Stdout,
+    /// Standard error (standard output is piped).
+    Stderr,
+}
+
+/// Runs `command` with one stream on a pseudo-terminal and returns its exit
+/// status and every byte the terminal received (the terminal turns `\n`
+/// into `\r\n`: those pairs are given back as `\n`).
+pub fn run_on_terminal(
+    mut command: Command,
+    stream: OnTerminal,
+) -> (std::process::ExitStatus, Vec<u8>) {
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::process::Stdio::from(pty.slave);
+    match stream {
+        OnTerminal::Stdout => command.stdout(slave).stderr(std::process::Stdio::piped()),
+        OnTerminal::Stderr => command.stderr(slave).stdout(std::process::Stdio::piped()),
+    };
+    let mut child = command.spawn().unwrap();
+    // Once the child exits, the command held the only other copy of the
+    // terminal's end: reading the master ends (EIO).
+    drop(command);
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    });
+    let status = child.wait().unwrap();
+    drop(child);
+    let seen = reader.join().unwrap();
+    let mut text = Vec::with_capacity(seen.len());
+    for (i, &b) in seen.iter().enumerate() {
+        if !(b == b'\r' && seen.get(i + 1) == Some(&b'\n')) {
+            text.push(b);
+        }
+    }
+    (status, text)
+}
