@@ -258,9 +258,8 @@ pub(crate) fn read_tarball_members(
     };
     let (file, total): (Box<dyn Read + '_>, Option<u64>) = match input {
         Input::Path(p) => {
-            let f = crate::input::open_regular(p)?;
-            let total = f.metadata().map(|m| m.len()).ok();
-            (Box::new(f), total)
+            let (f, total) = crate::input::open_regular_sized(p)?;
+            (Box::new(f), Some(total))
         }
         Input::Stream { bytes, .. } => (Box::new(&bytes[..]), Some(bytes.len() as u64)),
     };

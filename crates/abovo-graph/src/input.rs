@@ -52,6 +52,12 @@ pub fn kind_of(ft: &std::fs::FileType) -> &'static str {
 /// Opens `path` for reading without blocking on a FIFO, and refuses it
 /// unless it is a regular file (after following symbolic links).
 pub fn open_regular(path: &Path) -> Result<std::fs::File, LoadError> {
+    open_regular_sized(path).map(|(file, _)| file)
+}
+
+/// [`open_regular`], with the file's size from the same `fstat` that
+/// checked its type, so that callers wanting the size need not ask again.
+pub(crate) fn open_regular_sized(path: &Path) -> Result<(std::fs::File, u64), LoadError> {
     use rustix::fs::{Mode, OFlags};
     let io = |source: std::io::Error| LoadError::Io {
         path: path.to_owned(),
@@ -64,14 +70,15 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, LoadError> {
     )
     .map_err(|e| io(e.into()))?;
     let file = std::fs::File::from(fd);
-    let ft = file.metadata().map_err(io)?.file_type();
+    let meta = file.metadata().map_err(io)?;
+    let ft = meta.file_type();
     if !ft.is_file() {
         return Err(LoadError::NotRegular {
             path: path.to_owned(),
             kind: kind_of(&ft),
         });
     }
-    Ok(file)
+    Ok((file, meta.len()))
 }
 
 /// Reads all of `reader`, failing once it holds more than `limit` bytes
@@ -91,8 +98,7 @@ pub(crate) fn read_bounded(
 /// Reads a regular file whole, at most `limit` bytes of it; `what` names
 /// what it is in the error when it holds more (`a .drv file`).
 pub fn read_regular(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, LoadError> {
-    let file = open_regular(path)?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (file, size) = open_regular_sized(path)?;
     let too_large = || LoadError::TooLarge {
         file: path.display().to_string(),
         what,
