@@ -12,7 +12,6 @@
 use crate::error::LoadError;
 use crate::input::{Input, MAX_DRV_SIZE};
 use crate::load::{DrvFile, Reporter};
-use crate::tsv::ZSTD_MAGIC;
 use rayon::prelude::*;
 use std::io::Read;
 use std::path::Path;
@@ -264,25 +263,12 @@ pub(crate) fn read_tarball_members(
         Input::Stream { bytes, .. } => (Box::new(&bytes[..]), Some(bytes.len() as u64)),
     };
     let counted = Counting {
-        inner: std::io::BufReader::with_capacity(1 << 20, file),
+        inner: file,
         reporter,
     };
-    let mut head = [0u8; 4];
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, counted);
-    {
-        use std::io::BufRead;
-        let buf = reader.fill_buf().map_err(io)?;
-        let k = buf.len().min(4);
-        head[..k].copy_from_slice(&buf[..k]);
-    }
     reporter.begin("decompressing", total);
-    let stream: Box<dyn Read> = if head == ZSTD_MAGIC {
-        let mut d = zstd::stream::read::Decoder::with_buffer(reader).map_err(io)?;
-        d.window_log_max(31).map_err(io)?;
-        Box::new(d)
-    } else {
-        Box::new(reader)
-    };
+    let stream = crate::input::tar_stream(std::io::BufReader::with_capacity(1 << 20, counted))
+        .map_err(io)?;
     let mut archive = tar::Archive::new(stream);
     let mut files = Vec::new();
     let mut members = MemberNames::default();

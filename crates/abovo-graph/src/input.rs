@@ -81,6 +81,21 @@ pub(crate) fn open_regular_sized(path: &Path) -> Result<(std::fs::File, u64), Lo
     Ok((file, meta.len()))
 }
 
+/// The bytes of a tar archive as given: decompressed when `reader` starts
+/// with a zstd frame (windows up to 2 GiB, as `zstd --long=31` writes),
+/// else as they are.
+pub(crate) fn tar_stream<'r>(
+    mut reader: impl std::io::BufRead + 'r,
+) -> std::io::Result<Box<dyn Read + 'r>> {
+    if reader.fill_buf()?.starts_with(&crate::tsv::ZSTD_MAGIC) {
+        let mut d = zstd::stream::read::Decoder::with_buffer(reader)?;
+        d.window_log_max(31)?;
+        Ok(Box::new(d))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
 /// Reads all of `reader`, failing once it holds more than `limit` bytes
 /// (without reading further than one byte past it).
 pub(crate) fn read_bounded(

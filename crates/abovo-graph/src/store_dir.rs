@@ -12,7 +12,6 @@
 
 use crate::error::LoadError;
 use crate::load::{DrvFile, Input, SourceKind, detect_input};
-use crate::tsv::ZSTD_MAGIC;
 use abovo_store::store_path::{HASH_PART_LEN, StoreDir, StorePath};
 use std::io::Read;
 use std::path::Path;
@@ -128,16 +127,8 @@ fn from_tarball(input: &Input) -> Result<Option<StoreDir>, LoadError> {
         path: path.to_owned(),
         reason,
     };
-    let mut file = std::io::BufReader::new(input.reader()?);
-    let head = std::io::BufRead::fill_buf(&mut file).map_err(|e| bad(e.to_string()))?;
-    let stream: Box<dyn Read> = if head.starts_with(&ZSTD_MAGIC) {
-        let mut d =
-            zstd::stream::read::Decoder::with_buffer(file).map_err(|e| bad(e.to_string()))?;
-        d.window_log_max(31).map_err(|e| bad(e.to_string()))?;
-        Box::new(d)
-    } else {
-        Box::new(file)
-    };
+    let stream = crate::input::tar_stream(std::io::BufReader::new(input.reader()?))
+        .map_err(|e| bad(e.to_string()))?;
     let mut archive = tar::Archive::new(stream);
     let drvs = archive
         .entries()
