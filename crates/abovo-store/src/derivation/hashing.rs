@@ -205,14 +205,15 @@ impl Derivation {
         name: &str,
         input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<BTreeMap<String, StorePath>, DerivationError> {
-        let masked = match self.fixed_output() {
+        let fixed = self.fixed_output();
+        let masked = match fixed {
             Some(_) => None,
             None => Some(sha256(&self.modulo_text(store, true, input_hash)?)),
         };
         output_paths(
             store,
             name,
-            self.fixed_output(),
+            fixed,
             masked,
             self.outputs.keys().map(String::as_str),
         )
