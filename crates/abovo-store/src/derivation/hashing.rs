@@ -116,12 +116,7 @@ impl Derivation {
         for path in self.input_derivations.keys() {
             known.insert(path, input_hash(path)?);
         }
-        let lookup = |p: &StorePath| {
-            known.get(p).copied().ok_or_else(|| DerivationError::Input {
-                path: store.display(p),
-                reason: "not an input".into(),
-            })
-        };
+        let lookup = |p: &StorePath| known_input_hash(&known, store, p);
         Ok(DerivationHashes {
             modulo: sha256(&self.modulo_text(store, false, lookup)?),
             masked: Some(sha256(&self.modulo_text(store, true, lookup)?)),
@@ -286,6 +281,22 @@ pub struct DerivationHashes {
     /// of an input-addressed derivation follow; `None` for a fixed-output
     /// derivation, whose output path follows from its pinned hash.
     pub masked: Option<[u8; 32]>,
+}
+
+/// The hash of input `path` among those asked for already (`known`, keyed
+/// by `StorePath` or `&StorePath`); a path that is none of them is an error.
+pub(super) fn known_input_hash<K: std::borrow::Borrow<StorePath> + Ord>(
+    known: &BTreeMap<K, [u8; 32]>,
+    store: &StoreDir,
+    path: &StorePath,
+) -> Result<[u8; 32], DerivationError> {
+    known
+        .get(path)
+        .copied()
+        .ok_or_else(|| DerivationError::Input {
+            path: store.display(path),
+            reason: "not an input".into(),
+        })
 }
 
 /// The derivation hash of a fixed-output derivation:

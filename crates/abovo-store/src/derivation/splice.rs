@@ -28,7 +28,8 @@
 
 use super::borrowed::{DerivationRef, StorePathRef};
 use super::hashing::{
-    DerivationError, DerivationHashes, PathMismatch, compare_output_paths, fixed_hash, output_paths,
+    DerivationError, DerivationHashes, PathMismatch, compare_output_paths, fixed_hash,
+    known_input_hash, output_paths,
 };
 use super::{Derivation, aterm};
 use crate::encoding::base16_encode;
@@ -95,7 +96,7 @@ impl<'a> DerivationRef<'a> {
             None => {
                 let known = self.known_hashes(&hashes);
                 let owned: Derivation = self.to_derivation();
-                owned.hashes(store, |p| lookup(&known, store, p))
+                owned.hashes(store, |p| known_input_hash(&known, store, p))
             }
         }
     }
@@ -130,7 +131,7 @@ impl<'a> DerivationRef<'a> {
             None => {
                 let known = self.known_hashes(&hashes);
                 let owned: Derivation = self.to_derivation();
-                owned.modulo_text(store, masked, |p| lookup(&known, store, p))
+                owned.modulo_text(store, masked, |p| known_input_hash(&known, store, p))
             }
         }
     }
@@ -247,20 +248,6 @@ impl<'a> DerivationRef<'a> {
             .map(|(i, h)| (i.path.to_store_path(), *h))
             .collect()
     }
-}
-
-fn lookup(
-    known: &BTreeMap<StorePath, [u8; 32]>,
-    store: &StoreDir,
-    path: &StorePath,
-) -> Result<[u8; 32], DerivationError> {
-    known
-        .get(path)
-        .copied()
-        .ok_or_else(|| DerivationError::Input {
-            path: store.display(path),
-            reason: "not an input".into(),
-        })
 }
 
 /// A derivation whose modulo texts can be spliced from its bytes.
