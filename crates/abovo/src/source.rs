@@ -4,7 +4,7 @@
 //! `ABOVO_SOURCE`) names a store directory, a directory of `.drv` files, a
 //! `.tar.zst` of them, a corpus folder or an abovo snapshot; `--store-dir`
 //! the store prefix of their paths (by default read from the data, see
-//! [`SourceArgs::store_for`]); `--package-table`
+//! [`SourceArgs::load`]); `--package-table`
 //! and `--meta` attach a package table and store metadata. Without a source,
 //! the Guix 1.5.0 snapshot built into the binary is used, so abovo answers
 //! out of the box. Loading shows a progress bar on a terminal once it has
@@ -27,7 +27,7 @@ use abovo_graph::{Graph, NodeId};
 use abovo_store::StoreDir;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -96,24 +96,13 @@ pub fn store_dir_or_inferred(
 }
 
 impl SourceArgs {
-    /// The store directory of `source` (`None`: the built-in snapshot):
-    /// `--store-dir` when given, else the one its data names (a snapshot's
-    /// header, the paths in its `.drv` files), else `/gnu/store`. A
-    /// snapshot's store directory is part of it, so a `--store-dir` that
-    /// differs is an error rather than a silent reinterpretation.
-    pub fn store_for(&self, source: Option<&Path>) -> anyhow::Result<StoreDir> {
-        match source {
-            None => self.store_for_input(None),
-            Some(path) => {
-                let input = abovo_graph::input::Input::open(path)
-                    .with_context(|| format!("cannot load `{}`", path.display()))?;
-                self.store_for_input(Some(&input))
-            }
-        }
-    }
-
-    /// [`SourceArgs::store_for`] a source already opened (a stream such as
-    /// `/dev/stdin` is read once, then looked at and loaded from memory).
+    /// The store directory of `source`, already opened (`None`: the
+    /// built-in snapshot; a stream such as `/dev/stdin` is read once, then
+    /// looked at and loaded from memory): `--store-dir` when given, else the
+    /// one its data names (a snapshot's header, the paths in its `.drv`
+    /// files), else `/gnu/store`. A snapshot's store directory is part of
+    /// it, so a `--store-dir` that differs is an error rather than a silent
+    /// reinterpretation.
     fn store_for_input(
         &self,
         source: Option<&abovo_graph::input::Input>,
@@ -151,14 +140,14 @@ impl SourceArgs {
     pub fn load(&self, ctx: &Context) -> anyhow::Result<Graph> {
         let Some(source) = &self.source else {
             self.store_for_input(None)?;
-            let mut graph = abovo_graph::snapshot::read_trusted(BUILT_IN_SNAPSHOT)
-                .context("the built-in snapshot does not load")?;
-            graph.set_description(BUILT_IN_NAME);
             if self.packages.is_some() || self.meta.is_some() {
                 anyhow::bail!(
                     "--package-table and --meta need --source (the built-in snapshot has both)"
                 );
             }
+            let mut graph = abovo_graph::snapshot::read_trusted(BUILT_IN_SNAPSHOT)
+                .context("the built-in snapshot does not load")?;
+            graph.set_description(BUILT_IN_NAME);
             return Ok(graph);
         };
         // Opened once: a stream cannot be read twice.
