@@ -1,8 +1,9 @@
 //! `abovo build DRV…`: realise derivations in the sandbox.
 
-use super::store::{HELPER_SUBCOMMAND, StoreArgs, count, parse_item};
+use super::store::{HELPER_SUBCOMMAND, StoreArgs, parse_item};
 use crate::exit;
 use crate::output::{Context, Format, TEXT_JSON, print_json};
+use crate::report::text::plain_plural;
 use abovo_build::LocalStore;
 use abovo_build::build::log::LogCompression;
 use abovo_build::build::{
@@ -381,7 +382,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         };
         ctx.error(&anyhow::anyhow!(
             "{} not built because `{dependency}` failed: {shown}",
-            count(names.len(), "derivation", "derivations")
+            plain_plural(names.len(), "derivation", "derivations")
         ));
     }
     if code == exit::SUCCESS {

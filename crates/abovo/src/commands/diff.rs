@@ -1,8 +1,8 @@
 //! `abovo diff A B`: compare two store items or trees file by file.
 
-use super::store::count;
 use crate::exit;
 use crate::output::{Context, Format, TEXT_JSON, print_json, sanitize};
+use crate::report::text::plain_plural;
 use abovo_build::diff::{Change, ContentDiff, TreeDiff, bytes, diff_trees};
 use std::io::Write;
 use std::path::PathBuf;
@@ -58,7 +58,7 @@ fn print_text(diff: &TreeDiff, brief: bool, ctx: &Context) -> anyhow::Result<()>
     writeln!(
         out,
         "{} from {old} to {new}",
-        count(diff.changes.len(), "change", "changes")
+        plain_plural(diff.changes.len(), "change", "changes")
     )?;
     for c in &diff.changes {
         writeln!(out, "{}", ctx.style("1", &sanitize(&c.summary())))?;

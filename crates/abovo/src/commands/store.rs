@@ -5,6 +5,7 @@
 
 use crate::exit;
 use crate::output::{Context, Format, TEXT_JSON, print_json};
+use crate::report::text::plain_plural;
 use abovo_build::build::{BuildOptions, Builder, DrvResult, NoReporter};
 use abovo_build::sandbox::HelperCommand;
 use abovo_build::store::verify::{Problem, VerifyReport};
@@ -110,15 +111,6 @@ pub fn parse_item(store_dir: &StoreDir, arg: &str) -> anyhow::Result<StorePath> 
             anyhow::bail!("`{arg}` is not in the store `{store_dir}`\nhint: {hint}")
         }
         Err(e) => anyhow::bail!("`{arg}` is not a store path: {e}"),
-    }
-}
-
-/// `1 item`, `2 items`: a count with its noun.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
 
@@ -314,7 +306,7 @@ fn print_text(
         ctx.note(&format!(
             "{} kept by `abovo build --keep-failed` to examine a difference (not registered, \
              harmless; `abovo diff` compares them, `--remove-check` deletes them)",
-            count(report.kept.len(), "tree is", "trees are")
+            plain_plural(report.kept.len(), "tree is", "trees are")
         ));
     }
     for p in &report.foreign {
@@ -329,24 +321,27 @@ fn print_text(
         };
         ctx.note(&format!(
             "{} of interrupted work in the store directory ({what})",
-            count(report.leftovers.len(), "leftover", "leftovers")
+            plain_plural(report.leftovers.len(), "leftover", "leftovers")
         ));
     }
     if !report.foreign.is_empty() {
         ctx.note(&format!(
             "{} in the store directory that abovo never makes (such as Guix's `.links`); \
              abovo leaves them alone, delete them yourself if they are not needed",
-            count(report.foreign.len(), "entry", "entries")
+            plain_plural(report.foreign.len(), "entry", "entries")
         ));
     }
     let verdict = if report.is_consistent() {
         ctx.style("1;32", "consistent")
     } else {
-        ctx.style("1;31", &count(report.problems.len(), "problem", "problems"))
+        ctx.style(
+            "1;31",
+            &plain_plural(report.problems.len(), "problem", "problems"),
+        )
     };
     println!(
         "checked {} in {}: {verdict}",
-        count(report.checked, "item", "items"),
+        plain_plural(report.checked, "item", "items"),
         store.store_dir()
     );
 }

@@ -2,6 +2,7 @@
 
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
+use crate::report::text::plain_plural;
 use crate::source::{CliReporter, STORE_DIR_HELP, TEXT_JSON, store_dir_or_inferred};
 use abovo_graph::input::{Input, MAX_DRV_SIZE, read_regular};
 use abovo_graph::load::{DrvFile, SourceKind, detect_input, read_directory_lenient, read_tarball};
@@ -120,14 +121,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     if !report.unreadable.is_empty() {
         problems.push(format!(
             "{} could not be read",
-            plural(report.unreadable.len(), ".drv file", ".drv files"),
+            plain_plural(report.unreadable.len(), ".drv file", ".drv files"),
         ));
     }
     if !report.unparsable.is_empty() {
         let n = report.unparsable.len();
         problems.push(format!(
             "{} {} not parse",
-            plural(n, ".drv file", ".drv files"),
+            plain_plural(n, ".drv file", ".drv files"),
             if n == 1 { "does" } else { "do" }
         ));
     }
@@ -135,7 +136,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         let n = report.unchecked.len();
         problems.push(format!(
             "{} could not be checked",
-            plural(n, "derivation", "derivations")
+            plain_plural(n, "derivation", "derivations")
         ));
     }
     if !problems.is_empty() {
@@ -294,12 +295,6 @@ fn with_inputs(store_dir: Option<&str>, drvs: &[PathBuf]) -> anyhow::Result<File
     })
 }
 
-/// `1 mismatch`, `2 mismatches`: a count and its noun, the count without
-/// thousands separators (the summary line is also read by scripts).
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// How many consequences the text lists under their root cause before
 /// pointing at the JSON.
 const LISTED: usize = 5;
@@ -335,7 +330,7 @@ fn print_text(r: &Report, ctx: &Context, origin: &Origin) -> anyhow::Result<()> 
             writeln!(
                 out,
                 "  {} {}",
-                plural(n, "further derivation", "further derivations"),
+                plain_plural(n, "further derivation", "further derivations"),
                 if n == 1 {
                     "mismatches only because it depends on it (its own bytes are intact):"
                 } else {
@@ -347,7 +342,7 @@ fn print_text(r: &Report, ctx: &Context, origin: &Origin) -> anyhow::Result<()> 
                     out,
                     "    {} ({})",
                     sanitize(drv),
-                    plural(*count, "mismatch", "mismatches")
+                    plain_plural(*count, "mismatch", "mismatches")
                 )?;
             }
             if n > LISTED {
@@ -381,13 +376,13 @@ fn print_text(r: &Report, ctx: &Context, origin: &Origin) -> anyhow::Result<()> 
     writeln!(
         out,
         "checked {}: {} parsed and re-serialised, {}, {} ({} fixed, {} input-addressed) in {}: {}",
-        plural(r.files, ".drv file", ".drv files"),
+        plain_plural(r.files, ".drv file", ".drv files"),
         r.parsed,
-        plural(r.drv_paths, ".drv path", ".drv paths"),
-        plural(r.outputs, "output path", "output paths"),
+        plain_plural(r.drv_paths, ".drv path", ".drv paths"),
+        plain_plural(r.outputs, "output path", "output paths"),
         r.fixed_outputs,
         r.outputs - r.fixed_outputs,
-        plural(r.waves, "wave", "waves"),
+        plain_plural(r.waves, "wave", "waves"),
         if r.is_clean() {
             ctx.style("1;32", "all match")
         } else {
@@ -429,7 +424,7 @@ fn print_unchecked(out: &mut impl Write, r: &Report, ctx: &Context) -> anyhow::R
         writeln!(
             out,
             "{label} {} depend on `{}`, which {why}:",
-            plural(members.len(), "derivation", "derivations"),
+            plain_plural(members.len(), "derivation", "derivations"),
             sanitize(root)
         )?;
         for u in members.iter().take(LISTED) {
@@ -461,13 +456,13 @@ fn summary(r: &Report, roots: &[&Mismatch]) -> String {
     } else {
         let mut s = format!(
             "{} in {}",
-            plural(roots.len(), "mismatch", "mismatches"),
-            plural(root_drvs, "derivation", "derivations")
+            plain_plural(roots.len(), "mismatch", "mismatches"),
+            plain_plural(root_drvs, "derivation", "derivations")
         );
         if further > 0 {
             s.push_str(&format!(
                 ", and {further} more in {} that {} on {}",
-                plural(further_drvs, "derivation", "derivations"),
+                plain_plural(further_drvs, "derivation", "derivations"),
                 if further_drvs == 1 {
                     "depends"
                 } else {
@@ -481,14 +476,14 @@ fn summary(r: &Report, roots: &[&Mismatch]) -> String {
     if !r.unreadable.is_empty() {
         parts.push(format!(
             "{} cannot be read",
-            plural(r.unreadable.len(), ".drv file", ".drv files")
+            plain_plural(r.unreadable.len(), ".drv file", ".drv files")
         ));
     }
     if !r.unparsable.is_empty() {
         let n = r.unparsable.len();
         parts.push(format!(
             "{} {} not parse",
-            plural(n, ".drv file", ".drv files"),
+            plain_plural(n, ".drv file", ".drv files"),
             if n == 1 { "does" } else { "do" }
         ));
     }

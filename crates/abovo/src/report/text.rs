@@ -23,6 +23,12 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{} {}", count(n as u64), if n == 1 { one } else { many })
 }
 
+/// `1 mismatch`, `12345 items`: [`plural`] with the digits as they are
+/// (no thousands separators), for summary lines that scripts also read.
+pub fn plain_plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A known size with where it came from (`357 B, from the bytes`), or
 /// `unknown`.
 pub fn size_with_source(size: Option<u64>, source: &str) -> String {
