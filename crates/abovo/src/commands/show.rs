@@ -84,11 +84,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 /// (its path, or `TARBALL:MEMBER`).
 fn find(args: &Args, ctx: &Context) -> anyhow::Result<(Vec<u8>, String)> {
     let given = Path::new(&args.drv);
-    let read_given = || {
-        abovo_graph::input::read_regular(given, abovo_graph::input::MAX_DRV_SIZE, "a .drv file")
-            .map(|bytes| (bytes, args.drv.clone()))
-            .with_context(|| format!("cannot read `{}`", args.drv))
-    };
+    let read_given = || read_file(given);
     // A file named on the command line is what the person means, wherever
     // it lies.
     if given.exists() {
