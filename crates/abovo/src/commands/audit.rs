@@ -212,11 +212,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
 
     o.push_str(&format!(
         "\n{} on nothing but the core ({})\n",
-        if r.core_only_packages == 1 {
-            "1 package rests".to_owned()
-        } else {
-            format!("{} packages rest", count(r.core_only_packages as u64))
-        },
+        crate::report::audit::packages_rest(r.core_only_packages),
         percent(r.core_only_packages, r.package_count)
     ));
 

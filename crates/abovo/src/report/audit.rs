@@ -46,6 +46,16 @@ fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
     b
 }
 
+/// `1 package rests`, `1,234 packages rest` (on nothing but the core): the
+/// words of the text and the HTML report.
+pub fn packages_rest(n: usize) -> String {
+    if n == 1 {
+        "1 package rests".to_owned()
+    } else {
+        format!("{} packages rest", count(n as u64))
+    }
+}
+
 /// The whole page.
 pub fn render(r: &AuditReport) -> String {
     let mut b = String::new();
@@ -69,11 +79,7 @@ pub fn render(r: &AuditReport) -> String {
             r.core_unknown_sizes,
             r.core.len()
         )),
-        if r.core_only_packages == 1 {
-            "1 package rests".to_owned()
-        } else {
-            format!("{} packages rest", count(r.core_only_packages as u64))
-        },
+        packages_rest(r.core_only_packages),
         r.core_only_packages as f64 * 100.0 / r.package_count.max(1) as f64
     );
     b.push_str(
