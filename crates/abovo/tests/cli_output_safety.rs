@@ -106,6 +106,20 @@ fn assert_clean(what: &str, o: &Output) {
     }
 }
 
+/// Runs `args`, which must succeed with no control byte in what they
+/// print (`what` names the run in a failure).
+fn run_clean(what: &str, args: &[&str]) -> Output {
+    let o = run(args);
+    assert_eq!(
+        o.status.code(),
+        Some(SUCCESS),
+        "{what}: {}",
+        lossy(&o.stderr)
+    );
+    assert_clean(what, &o);
+    o
+}
+
 /// A small well-formedness check of XML: names, balanced tags, quoted
 /// attributes, known entity references, and only characters XML 1.0
 /// allows. (No XML parser is a dependency; this is what matters here.)
@@ -219,15 +233,8 @@ fn data_never_reaches_the_terminal_raw() {
                 args.extend(["-f".into(), format.to_string()]);
                 args.extend(source_args(&g, snapshot));
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let o = run(&args);
                 let what = format!("{} -f {format} (snapshot: {snapshot})", command[0]);
-                assert_eq!(
-                    o.status.code(),
-                    Some(SUCCESS),
-                    "{what}: {}",
-                    lossy(&o.stderr)
-                );
-                assert_clean(&what, &o);
+                let o = run_clean(&what, &args);
                 let out = String::from_utf8(o.stdout.clone()).unwrap();
                 match *format {
                     "graphml" => assert_well_formed_xml(&out),
@@ -308,15 +315,8 @@ fn trust_reports_escape_data_in_every_format() {
                 "--knowledge",
                 knowledge,
             ]);
-            let o = run(&args);
             let what = format!("{} -f {format}", command[0]);
-            assert_eq!(
-                o.status.code(),
-                Some(SUCCESS),
-                "{what}: {}",
-                lossy(&o.stderr)
-            );
-            assert_clean(&what, &o);
+            let o = run_clean(&what, &args);
             let out = lossy(&o.stdout);
             assert!(
                 out.contains("seed x"),
