@@ -32,16 +32,7 @@ fn seed_bytes_give_content_evidence_and_sizes() {
     let t = small_tree_with(&tarball, "https://example.org/blob-1.0-x86_64-linux.tar.gz");
     let seeds = tempfile::tempdir().unwrap();
     std::fs::write(seeds.path().join("blob-1.0-x86_64-linux.tar.gz"), &tarball).unwrap();
-    let r = json(&abovo(&[
-        "seeds",
-        "top",
-        "--source",
-        t.path(),
-        "--seed-dir",
-        seeds.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let r = t.seeds_of_top(&["--seed-dir", seeds.path().to_str().unwrap()]);
     let blob = seed(&r, "blob-1.0-x86_64-linux.tar.gz")[0];
     assert_eq!(blob["evidence"]["type"], "content");
     assert_eq!(blob["kind"], "source");
@@ -197,16 +188,7 @@ fn an_incomplete_scan_says_why() {
     let seeds = tempfile::tempdir().unwrap();
     std::fs::write(seeds.path().join("blob-1.0-x86_64-linux.tar.gz"), &gz).unwrap();
     let dir = seeds.path().to_str().unwrap();
-    let r = json(&abovo(&[
-        "seeds",
-        "top",
-        "--source",
-        t.path(),
-        "--seed-dir",
-        dir,
-        "--format",
-        "json",
-    ]));
+    let r = t.seeds_of_top(&["--seed-dir", dir]);
     let blob = seed(&r, "blob-1.0-x86_64-linux.tar.gz")[0];
     assert_eq!(blob["content"]["complete"], false, "{blob}");
     let issue = blob["content"]["issues"][0].as_str().unwrap().to_owned();

@@ -13,14 +13,7 @@ use cli_trust_support::*;
 #[test]
 fn seeds_on_a_small_tree_in_every_format() {
     let t = small_tree();
-    let r = json(&abovo(&[
-        "seeds",
-        "top",
-        "--source",
-        t.path(),
-        "--format",
-        "json",
-    ]));
+    let r = t.seeds_of_top(&[]);
     let names: Vec<&str> = r["seeds"]
         .as_array()
         .unwrap()
@@ -199,14 +192,7 @@ fn untrusted_text_is_escaped_in_text_reports() {
         "{out}"
     );
     // JSON keeps the string as it is (escaped by JSON itself).
-    let r = json(&abovo(&[
-        "seeds",
-        "top",
-        "--source",
-        t.path(),
-        "--format",
-        "json",
-    ]));
+    let r = t.seeds_of_top(&[]);
     assert!(
         r["seeds"][0]["urls"][0]
             .as_str()

@@ -5,7 +5,7 @@
 //! trees written on the spot.
 #![allow(dead_code, clippy::unwrap_used)] // tests: a panic is the failure report
 
-use crate::cli_support::abovo;
+use crate::cli_support::{abovo, json};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
@@ -71,6 +71,15 @@ impl Tree {
     /// The directory, as an argument.
     pub fn path(&self) -> &str {
         self.dir.path().to_str().unwrap()
+    }
+
+    /// The JSON report of `abovo seeds top` on this tree, with `more`
+    /// arguments.
+    pub fn seeds_of_top(&self, more: &[&str]) -> Value {
+        let mut args = vec!["seeds", "top", "--source", self.path()];
+        args.extend_from_slice(more);
+        args.extend(["--format", "json"]);
+        json(&abovo(&args))
     }
 
     /// Writes derivation `i` named `name` with output `out`, fixed when
