@@ -303,19 +303,22 @@ fn program(
 /// seccompiler's program for `rules` without its architecture check: it
 /// starts by loading the call number and ends in a return on every path.
 fn compile_section(rules: Rules, errno: u32) -> Result<Vec<sock_filter>, SeccompError> {
-    let compile = |rules: Rules| -> Result<BpfProgram, SeccompError> {
-        let filter = SeccompFilter::new(
-            rules,
-            SeccompAction::Allow,
-            SeccompAction::Errno(errno),
-            TargetArch::x86_64,
-        )
-        .map_err(|e| SeccompError::Compile(e.to_string()))?;
-        BpfProgram::try_from(filter).map_err(|e| SeccompError::Compile(e.to_string()))
-    };
     let prologue_len = arch_check_len()?;
-    let full = compile(rules)?;
+    let full = compile(rules, errno)?;
     Ok(full[prologue_len..].to_vec())
+}
+
+/// seccompiler's whole program for `rules` (x86_64's architecture check
+/// first), where a match returns `errno` and anything else is allowed.
+fn compile(rules: Rules, errno: u32) -> Result<BpfProgram, SeccompError> {
+    SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(errno),
+        TargetArch::x86_64,
+    )
+    .and_then(BpfProgram::try_from)
+    .map_err(|e| SeccompError::Compile(e.to_string()))
 }
 
 /// The length of seccompiler's architecture check: what it puts before the
@@ -323,14 +326,7 @@ fn compile_section(rules: Rules, errno: u32) -> Result<Vec<sock_filter>, Seccomp
 /// expects (load, compare, kill), so a change in seccompiler cannot go
 /// unnoticed.
 fn arch_check_len() -> Result<usize, SeccompError> {
-    let empty = SeccompFilter::new(
-        BTreeMap::new(),
-        SeccompAction::Allow,
-        SeccompAction::Errno(EPERM),
-        TargetArch::x86_64,
-    )
-    .and_then(BpfProgram::try_from)
-    .map_err(|e| SeccompError::Compile(e.to_string()))?;
+    let empty = compile(BTreeMap::new(), EPERM)?;
     let expected = [
         (LD_W_ABS, DATA_ARCH),
         (JMP_JEQ_K, AUDIT_ARCH_X86_64),
