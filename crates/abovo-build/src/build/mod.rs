@@ -469,12 +469,11 @@ impl<'a> Builder<'a> {
         }
         let drv = self.store.read_derivation(drv_path)?;
         // A `.drv` need not have come through `abovo derivation add`.
-        let name = drv_path.name();
-        crate::store::add::check_derivation(&drv, name.strip_suffix(".drv").unwrap_or(name))
-            .map_err(|reason| BuildError::Invalid {
-                drv: self.store.display(drv_path),
-                reason,
-            })?;
+        let name = drv_path.derivation_name().unwrap_or(drv_path.name());
+        crate::store::add::check_derivation(&drv, name).map_err(|reason| BuildError::Invalid {
+            drv: self.store.display(drv_path),
+            reason,
+        })?;
         let mut needed = mode != Mode::Normal;
         for (name, output) in &drv.outputs {
             if wanted.is_some_and(|w| !w.contains(name)) {
