@@ -407,9 +407,7 @@ impl Builder<'_> {
                     reason: "a built-in derivation needs an output named `out`".into(),
                 })?;
             let target = staging.output(store, out);
-            let limits = self.opts.limits.effective();
-            let deadline =
-                builtins::Deadline::after(limits.timeout).with_max_silence(limits.max_silent_time);
+            let deadline = builtins::Deadline::new(self.opts.limits);
             let r = builtins::run(
                 name,
                 drv,

@@ -405,13 +405,11 @@ impl<'a> Fetcher<'a> {
                 Ok(0) => break,
                 Ok(got) => got,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) if self.deadline.passed() => {
-                    return Err(Failure::Fatal(self.deadline.message()));
+                Err(e) => {
+                    return Err(self.limit_reached(quiet_since).unwrap_or_else(|| {
+                        Failure::Transient(format!("download interrupted: {e}"))
+                    }));
                 }
-                Err(_) if self.deadline.silent_too_long(quiet_since) => {
-                    return Err(Failure::Fatal(self.deadline.silence_message()));
-                }
-                Err(e) => return Err(Failure::Transient(format!("download interrupted: {e}"))),
             };
             quiet_since = std::time::Instant::now();
             out.write_all(&buf[..got]).map_err(|e| {
@@ -424,14 +422,23 @@ impl<'a> Fetcher<'a> {
         Ok(n)
     }
 
+    /// The failure to report when a wait failed because a limit of the
+    /// build was reached: the deadline, or silence since `quiet_since`.
+    fn limit_reached(&self, quiet_since: std::time::Instant) -> Option<Failure> {
+        if self.deadline.passed() {
+            Some(Failure::Fatal(self.deadline.message()))
+        } else if self.deadline.silent_too_long(quiet_since) {
+            Some(Failure::Fatal(self.deadline.silence_message()))
+        } else {
+            None
+        }
+    }
+
     /// Sorts an error into retry or not, and words the ones a user must
     /// act on (an untrusted certificate, the deadline).
     fn classify(&self, e: ureq::Error, quiet_since: std::time::Instant) -> Failure {
-        if self.deadline.passed() {
-            return Failure::Fatal(self.deadline.message());
-        }
-        if self.deadline.silent_too_long(quiet_since) {
-            return Failure::Fatal(self.deadline.silence_message());
+        if let Some(limit) = self.limit_reached(quiet_since) {
+            return limit;
         }
         let text = e.to_string();
         if is_certificate_error(&text) {
@@ -468,6 +475,7 @@ fn is_certificate_error(text: &str) -> bool {
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
+    use crate::sandbox::Limits;
 
     #[test]
     fn mirror_urls_expand_in_order() {
@@ -524,7 +532,7 @@ mod tests {
         let mut log = Vec::new();
         let url = format!("http://127.0.0.1:{port}/f");
         let opts = DownloadOptions::default();
-        let fetcher = Fetcher::new(&opts, Deadline::after(None)).unwrap();
+        let fetcher = Fetcher::new(&opts, Deadline::new(Limits::default())).unwrap();
         let n = fetcher
             .fetch_with_retries(&url, &target, &mut |b| log.extend_from_slice(b))
             .unwrap();
@@ -539,7 +547,7 @@ mod tests {
             ..DownloadOptions::default()
         };
         let url = format!("http://127.0.0.1:{port}/f");
-        let fetcher = Fetcher::new(&opts, Deadline::after(None)).unwrap();
+        let fetcher = Fetcher::new(&opts, Deadline::new(Limits::default())).unwrap();
         let err = fetcher
             .fetch_with_retries(&url, &target, &mut |_| {})
             .unwrap_err();
@@ -564,7 +572,10 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         let opts = DownloadOptions::default();
-        let deadline = Deadline::after(Some(Duration::from_secs(1)));
+        let deadline = Deadline::new(Limits {
+            timeout: Some(Duration::from_secs(1)),
+            ..Limits::default()
+        });
         let fetcher = Fetcher::new(&opts, deadline).unwrap();
         let start = std::time::Instant::now();
         let url = format!("http://127.0.0.1:{port}/f");
@@ -604,7 +615,7 @@ mod tests {
             retries: 0,
             ..DownloadOptions::default()
         };
-        let fetcher = Fetcher::new(&opts, Deadline::after(None)).unwrap();
+        let fetcher = Fetcher::new(&opts, Deadline::new(Limits::default())).unwrap();
         let target = dir.path().join("f");
         let url = format!("http://127.0.0.1:{port}/f");
         let n = fetcher
@@ -692,7 +703,10 @@ mod tests {
         let port = stalling_server();
         let url = format!("http://127.0.0.1:{port}/f");
         let opts = DownloadOptions::default();
-        let deadline = Deadline::after(None).with_max_silence(Some(Duration::from_secs(1)));
+        let deadline = Deadline::new(Limits {
+            max_silent_time: Some(Duration::from_secs(1)),
+            ..Limits::default()
+        });
         let fetcher = Fetcher::new(&opts, deadline).unwrap();
         let start = std::time::Instant::now();
         let err = fetcher

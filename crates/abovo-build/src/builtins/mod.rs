@@ -12,6 +12,7 @@ pub mod git;
 pub mod sexp;
 pub mod tls;
 
+use crate::sandbox::Limits;
 use crate::store::LocalStore;
 use abovo_store::derivation::Derivation;
 use std::path::{Path, PathBuf};
@@ -28,21 +29,14 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// A deadline `limit` from now (`None` or zero: never, as guix-daemon
-    /// reads `--timeout=0`), with no silence limit.
-    pub fn after(limit: Option<Duration>) -> Deadline {
+    /// The deadline of `limits` (its `timeout` and `max_silent_time`),
+    /// counted from now; a zero limit is none ([`Limits::effective`]).
+    pub fn new(limits: Limits) -> Deadline {
+        let limits = limits.effective();
         Deadline {
             start: Instant::now(),
-            limit: limit.filter(|d| !d.is_zero()),
-            silence: None,
-        }
-    }
-
-    /// The same deadline, and a limit on silence (`None` or zero: none).
-    pub fn with_max_silence(self, silence: Option<Duration>) -> Deadline {
-        Deadline {
-            silence: silence.filter(|d| !d.is_zero()),
-            ..self
+            limit: limits.timeout,
+            silence: limits.max_silent_time,
         }
     }
 
