@@ -38,8 +38,12 @@ fn read_regular(path: &Path) -> Result<Vec<u8>, DiffError> {
     Ok(bytes)
 }
 
-fn is_text(bytes: &[u8]) -> bool {
-    !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
+/// `bytes` as text: valid UTF-8 without NUL bytes.
+fn as_text(bytes: &[u8]) -> Option<&str> {
+    if bytes.contains(&0) {
+        return None;
+    }
+    std::str::from_utf8(bytes).ok()
 }
 
 pub(super) fn compare_files(
@@ -55,11 +59,7 @@ pub(super) fn compare_files(
         if a == b {
             return Ok(None);
         }
-        if is_text(&a) && is_text(&b) {
-            let (ta, tb) = (
-                std::str::from_utf8(&a).unwrap_or_default(),
-                std::str::from_utf8(&b).unwrap_or_default(),
-            );
+        if let (Some(ta), Some(tb)) = (as_text(&a), as_text(&b)) {
             // The header is one line whatever the name holds.
             let name = escape_controls(if rel.is_empty() { "." } else { rel });
             let unified = similar::TextDiff::from_lines(ta, tb)
