@@ -141,8 +141,8 @@ fn run_until(mut cmd: Command, deadline: Deadline) -> Result<(bool, Vec<u8>), St
     Ok((status.success(), output))
 }
 
-/// An unnamed temporary file (`O_TMPFILE` in the system's temporary
-/// directory, or a file deleted at once).
+/// An unnamed temporary file: created in the system's temporary directory
+/// and deleted at once.
 fn tempfile_anon() -> Result<std::fs::File, String> {
     let dir = std::env::temp_dir();
     let path = dir.join(format!(
