@@ -485,11 +485,7 @@ fn unique_labels(classified: &[(SeedFacts, Classification)], binaries: &[usize])
         .zip(&names)
         .map(|(&i, n)| {
             if uses[n] > 1 {
-                let hash = classified[i]
-                    .0
-                    .base_name()
-                    .split_once('-')
-                    .map_or("", |(h, _)| h);
+                let hash = classified[i].0.hash_part().unwrap_or("");
                 format!("{n} [{hash}]")
             } else {
                 (*n).to_owned()

@@ -119,6 +119,12 @@ impl SeedFacts {
             .next()
             .unwrap_or(&self.store_path)
     }
+
+    /// The hash part of its store path (before the first `-` of the base
+    /// name).
+    pub fn hash_part(&self) -> Option<&str> {
+        self.base_name().split_once('-').map(|(h, _)| h)
+    }
 }
 
 /// A seed's verdict.

@@ -211,11 +211,7 @@ impl Sizes {
         facts: &SeedFacts,
         known: &Known<'_>,
     ) -> Result<Option<u64>, SizeError> {
-        let hash_part = facts
-            .base_name()
-            .split_once('-')
-            .map(|(h, _)| h)
-            .unwrap_or("");
+        let hash_part = facts.hash_part().unwrap_or("");
         if hash_part.is_empty() {
             return Ok(None);
         }

@@ -65,7 +65,7 @@ pub fn candidates(facts: &SeedFacts, seed_dirs: &[PathBuf], use_store: bool) -> 
 fn seed_dir_names(facts: &SeedFacts) -> Vec<String> {
     let base = facts.base_name();
     let mut names: Vec<String> = vec![base.to_owned()];
-    if let Some((hash_part, _)) = base.split_once('-') {
+    if let Some(hash_part) = facts.hash_part() {
         names.push(hash_part.to_owned());
     }
     if let Some(f) = &facts.fixed {
