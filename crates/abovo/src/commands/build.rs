@@ -291,7 +291,7 @@ impl Reporter for CliReporter {
 
 /// Runs `abovo build`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    args.format.check("build", &[Format::Text, Format::Json])?;
+    args.format.check("build", TEXT_JSON)?;
     // The arguments first, then a store that must exist: a build that
     // cannot start creates nothing.
     let config = args.store.config()?;

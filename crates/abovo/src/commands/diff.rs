@@ -28,7 +28,7 @@ pub struct Args {
 
 /// Runs `abovo diff`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    args.format.check("diff", &[Format::Text, Format::Json])?;
+    args.format.check("diff", TEXT_JSON)?;
     let diff = diff_trees(&args.old, &args.new)?;
     if args.format == Format::Json {
         print_json(&diff)?;

@@ -180,8 +180,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 }
 
 fn info(args: InfoArgs, _ctx: &Context) -> anyhow::Result<u8> {
-    args.format
-        .check("store info", &[Format::Text, Format::Json])?;
+    args.format.check("store info", TEXT_JSON)?;
     let config = args.store.config()?;
     let paths = args
         .paths
@@ -235,8 +234,7 @@ struct Removals {
 }
 
 fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
-    args.format
-        .check("store verify", &[Format::Text, Format::Json])?;
+    args.format.check("store verify", TEXT_JSON)?;
     let store = args.store.open_existing()?;
     let mut report = store.verify(&mut |_, _| {})?;
     let mut done = Removals::default();
