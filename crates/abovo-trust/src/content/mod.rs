@@ -25,6 +25,7 @@
 //! Nothing is ever written to disk: archives are read as streams, so member
 //! names with `..` or absolute paths are only ever printed (escaped).
 
+pub mod layers;
 pub mod limits;
 pub mod lzip;
 pub mod magic;

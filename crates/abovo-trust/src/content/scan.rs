@@ -8,6 +8,7 @@
 //! header cannot be read) ends that container. A crossed limit ends the
 //! whole scan.
 
+use super::layers::{self, ArReader};
 use super::limits::{Budget, Counting, Guard, Limits};
 use super::magic::{self, Compression, Container, Sniffed};
 use super::text;
@@ -79,25 +80,6 @@ fn join(parent: &str, member: &str) -> String {
 
 fn base_name(path: &str) -> &str {
     path.rsplit(['/', '!']).next().unwrap_or(path)
-}
-
-/// The name of the stream inside a compressed file (`a.tar.gz` → `a.tar`).
-fn inner_name(name: &str, c: Compression) -> String {
-    let lower = name.to_ascii_lowercase();
-    let pairs: &[(&str, &str)] = match c {
-        Compression::Gzip => &[(".tgz", ".tar"), (".gz", ""), (".z", "")],
-        Compression::Xz => &[(".txz", ".tar"), (".xz", "")],
-        Compression::Bzip2 => &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")],
-        Compression::Zstd => &[(".tzst", ".tar"), (".zst", "")],
-        Compression::Lzip => &[(".tlz", ".tar"), (".lz", "")],
-        Compression::LzmaAlone => &[(".lzma", "")],
-    };
-    for (ext, repl) in pairs {
-        if lower.ends_with(ext) {
-            return format!("{}{}", &name[..name.len() - ext.len()], repl);
-        }
-    }
-    name.to_owned()
 }
 
 /// Reads until `buf` is full or the stream ends.
@@ -267,7 +249,7 @@ impl<'l> Scan<'l> {
                 };
                 let decoder = self.decoder(c, counting)?;
                 let mut guarded = Guard::new(decoder, consumed, &self.budget, self.limits, place);
-                let inner = inner_name(name, c);
+                let inner = layers::inner_name(name, c);
                 self.stream(&mut guarded, path, &inner, depth + 1, top)
             }
             Sniffed::Container(c) => {
@@ -320,40 +302,7 @@ impl<'l> Scan<'l> {
         c: Compression,
         input: R,
     ) -> io::Result<Box<dyn Read + 'r>> {
-        let memlimit = self.limits.max_decoder_memory;
-        Ok(match c {
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
-            Compression::Xz => {
-                let stream =
-                    xz2::stream::Stream::new_stream_decoder(memlimit, xz2::stream::CONCATENATED)
-                        .map_err(io::Error::other)?;
-                Box::new(xz2::bufread::XzDecoder::new_stream(
-                    BufReader::new(input),
-                    stream,
-                ))
-            }
-            Compression::LzmaAlone => {
-                let stream =
-                    xz2::stream::Stream::new_lzma_decoder(memlimit).map_err(io::Error::other)?;
-                Box::new(xz2::bufread::XzDecoder::new_stream(
-                    BufReader::new(input),
-                    stream,
-                ))
-            }
-            Compression::Zstd => {
-                let mut d = zstd::stream::read::Decoder::new(input)?;
-                // A frame declares its window; refuse windows above the
-                // memory limit instead of allocating them.
-                let log = 63 - memlimit.max(1 << 10).leading_zeros();
-                d.window_log_max(log.clamp(10, 31))?;
-                Box::new(d)
-            }
-            Compression::Lzip => Box::new(super::lzip::LzipReader::new(
-                BufReader::new(input),
-                memlimit,
-            )),
-        })
+        layers::decoder(c, input, self.limits.max_decoder_memory)
     }
 
     fn leaf(&mut self, path: &str, leaf: Leaf, size: u64, top: bool) {
@@ -475,103 +424,30 @@ impl<'l> Scan<'l> {
         Ok(())
     }
 
-    fn ar<R: Read>(&mut self, mut r: R, path: &str, depth: u32) -> io::Result<()> {
-        let mut magic = [0u8; 8];
-        r.read_exact(&mut magic)?;
-        if &magic == b"!<thin>\n" {
-            self.complete = false;
-            self.issues.push(format!(
-                "{}: thin ar archive: its members live in other files, not inspected",
-                if path.is_empty() { "ar" } else { path }
-            ));
-            return Ok(());
-        }
-        let mut long_names: Vec<u8> = Vec::new();
-        let place = if path.is_empty() {
-            "ar".to_owned()
-        } else {
-            path.to_owned()
-        };
+    fn ar<R: Read>(&mut self, r: R, path: &str, depth: u32) -> io::Result<()> {
+        let place = if path.is_empty() { "ar" } else { path }.to_owned();
+        let mut ar = ArReader::new(r);
         loop {
             if self.budget.stopped().is_some() {
                 break;
             }
-            let mut header = [0u8; 60];
-            let mut got = 0;
-            while got < 60 {
-                let n = r.read(&mut header[got..])?;
-                if n == 0 {
+            let member = match ar.next_member() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e) => {
+                    self.issue(&place, &e);
                     break;
                 }
-                got += n;
-            }
-            if got == 0 {
-                break;
-            }
-            if got < 60 || &header[58..60] != b"`\n" {
-                self.issue(
-                    &place,
-                    &io::Error::new(io::ErrorKind::InvalidData, "corrupt ar member header"),
-                );
-                break;
-            }
-            let size_field = String::from_utf8_lossy(&header[48..58]);
-            let Ok(size) = size_field.trim().parse::<u64>() else {
-                let msg = format!("ar member size {:?} is not a number", size_field.trim());
-                self.issue(&place, &io::Error::new(io::ErrorKind::InvalidData, msg));
-                break;
             };
-            let raw_name = String::from_utf8_lossy(&header[..16]).trim_end().to_owned();
-            let mut body = (&mut r).take(size);
-            let mut name = raw_name.trim_end_matches('/').to_owned();
-            if raw_name == "/"
-                || raw_name == "/SYM64/"
-                || raw_name == "__.SYMDEF"
-                || raw_name == "__.SYMDEF SORTED"
-            {
-                io::copy(&mut body, &mut io::sink())?;
-                name.clear();
-            } else if raw_name == "//" {
-                long_names.clear();
-                (&mut body).take(1 << 20).read_to_end(&mut long_names)?;
-                io::copy(&mut body, &mut io::sink())?;
-                name.clear();
-            } else if let Some(offset) = raw_name
-                .strip_prefix('/')
-                .and_then(|o| o.parse::<usize>().ok())
-            {
-                let tail = long_names.get(offset..).unwrap_or_default();
-                let end = tail.iter().position(|b| *b == b'\n').unwrap_or(tail.len());
-                name = String::from_utf8_lossy(&tail[..end])
-                    .trim_end_matches('/')
-                    .to_owned();
-            } else if let Some(len) = raw_name
-                .strip_prefix("#1/")
-                .and_then(|l| l.parse::<u64>().ok())
-            {
-                // BSD: the name is the first `len` bytes of the data.
-                let mut n = Vec::new();
-                (&mut body).take(len.min(4096)).read_to_end(&mut n)?;
-                name = String::from_utf8_lossy(&n)
-                    .trim_end_matches('\0')
-                    .to_owned();
+            let member_name = clean_name(&member.name);
+            let member_path = join(path, &member_name);
+            if !self.count_member(&member_path) {
+                break;
             }
-            if !name.is_empty() {
-                let member = clean_name(name.as_bytes());
-                let member_path = join(path, &member);
-                if !self.count_member(&member_path) {
-                    break;
-                }
-                let base = base_name(&member).to_owned();
-                if let Err(e) = self.stream(&mut body, &member_path, &base, depth + 1, false) {
-                    self.issue(&member_path, &e);
-                    break;
-                }
-                io::copy(&mut body, &mut io::sink())?;
-            }
-            if size % 2 == 1 {
-                let mut pad = [0u8; 1];
-                let _ = r.read(&mut pad)?;
+            let base = base_name(&member_name).to_owned();
+            if let Err(e) = self.stream(&mut ar, &member_path, &base, depth + 1, false) {
+                self.issue(&member_path, &e);
+                break;
             }
         }
         Ok(())
