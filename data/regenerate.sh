@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Rebuilds data/guix-1.5.0.abovo-snapshot from the Guix 1.5.0 corpus.
+# Rebuilds data/guix-1.5.0.abovo-snapshot and data/guix-1.5.0-hello-items.tar.zst
+# from the Guix 1.5.0 corpus.
 # Usage: data/regenerate.sh [CORPUS_DIR]   (default: ../shared/data/guix-1.5.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,12 @@ if [ "$size" -ge 10000000 ]; then
   exit 1
 fi
 cargo run --release -p abovo -- snapshot info data/guix-1.5.0.abovo-snapshot
+
+# The built-in items: the .drv files and sources of hello's closure, read
+# from the corpus's drvs.tar.zst and sources.tar.zst (see data/README.md).
+# ABOVO_SOURCES is emptied so that nothing but the corpus is read.
+ABOVO_SOURCES= cargo run --release -p abovo -- export hello \
+  --source "$corpus" \
+  --system x86_64-linux \
+  --no-store \
+  -o data/guix-1.5.0-hello-items.tar.zst

@@ -9,7 +9,9 @@
 //! | [`kind`] | the vocabulary: [`Kind`] and [`Evidence`] |
 //! | [`bytes`] | finding a seed's bytes and proving they are the seed (its hash) |
 //! | [`content`] | classification from bytes: magic numbers, archives, generated text |
+//! | [`items`] | where the bytes of a store item are (places), and reading them: files, trees, archive members |
 //! | [`knowledge`] | the knowledge base keyed by fixed-output hash (`data/knowledge.toml`) |
+//! | [`recipe`] | what a derivation runs: builder, arguments, environment and the items it reads |
 //! | [`rules`] | name and URL rules, each with an id and a justification |
 //! | [`classify`] | the three layers together for one seed of a graph |
 //! | [`sizes`] | seed sizes and where they came from |
@@ -24,8 +26,10 @@ pub mod audit;
 pub mod bytes;
 pub mod classify;
 pub mod content;
+pub mod items;
 pub mod kind;
 pub mod knowledge;
+pub mod recipe;
 pub mod report;
 pub mod rules;
 pub mod sizes;

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod output;
+pub mod places;
 pub mod report;
 pub mod source;
 

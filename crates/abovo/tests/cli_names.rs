@@ -247,7 +247,7 @@ fn show_reads_a_named_derivation_from_the_source() {
     // byte for byte.
     let out_path = format!("/gnu/store/{}-app-1.0", &APP[..32].replace('0', "1"));
     for spec in ["app", "app@1", &path_of(APP), APP, &out_path] {
-        let o = abovo(&["show", spec, "--source", d]);
+        let o = abovo(&["show", spec, "--source", d, "-f", "aterm"]);
         assert_eq!(code(&o), SUCCESS, "{spec}: {}", stderr(&o));
         assert_eq!(o.stdout, app_text, "{spec}");
     }
@@ -277,7 +277,14 @@ fn show_reads_a_named_derivation_from_the_source() {
         }
         b.finish().unwrap();
     }
-    let o = abovo(&["show", "app", "--source", tarball.to_str().unwrap()]);
+    let o = abovo(&[
+        "show",
+        "app",
+        "--source",
+        tarball.to_str().unwrap(),
+        "-f",
+        "aterm",
+    ]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     assert_eq!(o.stdout, app_text);
     // Not a derivation, not there, not a directory of files.
@@ -295,10 +302,11 @@ fn show_reads_a_named_derivation_from_the_source() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../data/guix-1.5.0.abovo-snapshot"
     );
-    let o = abovo(&["show", "hello", "--source", snapshot]);
+    // A snapshot keeps no whole .drv: one that is at hand nowhere is named.
+    let o = abovo(&["show", "python", "--source", snapshot, "-f", "aterm"]);
     assert_eq!(code(&o), ERROR);
     assert!(
-        stderr(&o).contains("does not keep whole .drv files"),
+        stderr(&o).contains("-python-3.11.14.drv, which is in none of"),
         "{}",
         stderr(&o)
     );
@@ -306,19 +314,23 @@ fn show_reads_a_named_derivation_from_the_source() {
 
 #[test]
 fn show_without_a_source_says_which_file_to_look_for() {
-    let o = abovo(&["show", "hello"]);
+    // hello's .drv is among the built-in items; python's is not.
+    let o = abovo(&["show", "hello", "-f", "aterm"]);
+    assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("Derive([(\"out\",\"/gnu/store/"));
+    let o = abovo(&["show", "python", "-f", "aterm"]);
     assert_eq!(code(&o), ERROR);
     let e = stderr(&o);
     assert!(
-        e.starts_with("abovo: error: `hello` is not a file; abovo show reads .drv files. Its derivation in the built-in Guix 1.5.0 snapshot"),
+        e.starts_with("abovo: error: `python` is not a file; abovo show reads .drv files. Its derivation in the built-in Guix 1.5.0 snapshot"),
         "{e}"
     );
     assert!(
-        e.contains("-hello-2.12.2.drv: give a store directory holding it with --source DIR"),
+        e.contains("give a store directory holding it with --source DIR, or an archive of items with --sources PATH"),
         "{e}"
     );
     assert!(!e.contains("os error"), "{e}");
-    // A name the snapshot does not know either: the read error, and what
+    // A path the snapshot does not know either: the read error, and what
     // show takes.
     let o = abovo(&["show", "./nothing-like-it.drv"]);
     assert_eq!(code(&o), ERROR);
@@ -402,7 +414,14 @@ fn corpus_guile_bootstrap_by_system_and_by_reachability() {
     assert_eq!(code(&o), NEGATIVE, "{}", stderr(&o));
     assert!(stderr(&o).contains(&x86_64), "{}", stderr(&o));
     // `show` reads hello's derivation from the corpus folder.
-    let o = abovo(&["show", "hello", "--source", folder.to_str().unwrap()]);
+    let o = abovo(&[
+        "show",
+        "hello",
+        "--source",
+        folder.to_str().unwrap(),
+        "-f",
+        "aterm",
+    ]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     assert!(
         stdout(&o).starts_with("Derive([(\"out\",\"/gnu/store/"),

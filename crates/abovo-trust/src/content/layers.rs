@@ -262,7 +262,9 @@ impl<R: Read> Read for ArReader<R> {
         if self.left == 0 {
             return Ok(0);
         }
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
             return Err(corrupt("the ar archive ends inside a member"));
@@ -278,7 +280,11 @@ mod tests {
     use super::*;
 
     fn header(name: &str, size: usize) -> Vec<u8> {
-        format!("{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n", 1, 0, 0, "100644").into_bytes()
+        format!(
+            "{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n",
+            1, 0, 0, "100644"
+        )
+        .into_bytes()
     }
 
     #[test]

@@ -4,13 +4,16 @@
 pub mod add;
 pub mod audit;
 pub mod build;
+pub mod cat;
 pub mod closure;
 pub mod dependents;
 pub mod derivation;
 pub mod diff;
+pub mod export;
 pub mod graph;
 pub mod hash;
 pub mod log;
+pub mod ls;
 pub mod path;
 pub mod seeds;
 pub mod show;
@@ -43,12 +46,18 @@ pub enum Command {
     Audit(audit::Args),
     /// Print a derivation as ATerm (its exact `.drv` text) or JSON.
     Show(show::Args),
+    /// List a store item, a directory in it, or the members of an archive inside it.
+    Ls(ls::Args),
+    /// Print a file of a store item, or a member of an archive inside it.
+    Cat(cat::Args),
     /// Recompute .drv and output paths from content; report every mismatch.
     Verify(verify::Args),
     /// Print the hash of files or trees, as `guix hash` does.
     Hash(hash::Args),
     /// Write or inspect a snapshot of a derivation graph.
     Snapshot(snapshot::Args),
+    /// Write the .drv files and sources of a closure to an archive of store items.
+    Export(export::Args),
     /// Add a file or tree to abovo's store (content-addressed, like a source).
     Add(add::Args),
     /// Make derivations without Scheme: add one written in JSON to the store.
@@ -73,6 +82,9 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
         Command::Hash(args) => hash::run(args, ctx),
         Command::Seeds(args) => seeds::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
+        Command::Ls(args) => ls::run(args, ctx),
+        Command::Cat(args) => cat::run(args, ctx),
+        Command::Export(args) => export::run(args, ctx),
         Command::Closure(args) => closure::run(args, ctx),
         Command::Dependents(args) => dependents::run(args, ctx),
         Command::Graph(args) => graph::run(args, ctx),

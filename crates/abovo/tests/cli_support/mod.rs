@@ -22,13 +22,14 @@ pub const NEGATIVE: i32 = 1;
 /// The exit code of an error (`abovo::exit::ERROR`).
 pub const ERROR: i32 = 2;
 
-/// The real binary with `args`, ABOVO_SOURCE and ABOVO_STORE_DIR removed
+/// The real binary with `args`, ABOVO_SOURCE, ABOVO_SOURCES and ABOVO_STORE_DIR removed
 /// and nothing on standard input; set more before running it.
 pub fn abovo_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_abovo"));
     command
         .args(args)
         .env_remove("ABOVO_SOURCE")
+        .env_remove("ABOVO_SOURCES")
         .env_remove("ABOVO_STORE_DIR")
         .stdin(Stdio::null());
     command

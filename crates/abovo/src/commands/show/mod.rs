@@ -1,0 +1,379 @@
+//! `abovo show DRV`: how a derivation is built, or its `.drv` text.
+//!
+//! The default view ([`recipe`], `text` or `recipe-json`) says how DRV is
+//! built: its builder, arguments and environment, and the text of the
+//! builder scripts and patches it reads, from wherever their bytes are at
+//! hand (see [`crate::places`]). `aterm` and `json` print the derivation
+//! itself.
+//!
+//! Where the `.drv` comes from: DRV as a file; with `--source` (a store
+//! directory, a directory or tarball of `.drv` files, a corpus folder),
+//! anything the graph commands resolve (a name, a `.drv` or output path),
+//! read from where the source keeps its files; otherwise DRV is resolved
+//! in the graph (the built-in snapshot, or a `--source` snapshot) and its
+//! `.drv` read from the places of items (`--sources`, this machine's
+//! store, the built-in items of hello's closure). A snapshot keeps no
+//! whole `.drv`: without one at hand, the `text` view says what the graph
+//! knows, and `aterm` and `json` say which `.drv` to look for.
+
+pub mod recipe;
+
+use crate::exit;
+use crate::output::{Context, print_json};
+use crate::places::{PlaceArgs, graph_source_places};
+use crate::source::{STORE_DIR_HELP, SYSTEM_HELP, SourceArgs, resolve_one, store_dir_or_inferred};
+use abovo_graph::load::{Silent, SourceKind, detect, read_tarball};
+use abovo_graph::resolve::{Preferences, host_system};
+use abovo_graph::{Graph, NodeId, NodeKind};
+use abovo_store::derivation::Derivation;
+use abovo_store::{StoreDir, StorePath};
+use abovo_trust::content::Limits;
+use abovo_trust::items::{self, ItemError, ItemPath, Wanted};
+use anyhow::Context as _;
+use clap::ValueEnum;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Show how a derivation is built (its builder, arguments, environment and
+/// the text of the scripts and patches it reads), or print it as ATerm
+/// (its exact `.drv` text) or JSON.
+///
+/// DRV is a `.drv` file, a `.drv` or output store path, or a name
+/// (`hello`, `hello@2.12`), resolved as the graph commands do: in --source
+/// when given, else in the built-in Guix 1.5.0 snapshot, whose `.drv` files
+/// are read from --sources, this machine's store or the built-in items
+/// (hello's closure).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The derivation: a `.drv` file, a store path or a name.
+    pub drv: String,
+    /// `text`: how it is built, with the items it reads; `recipe-json`:
+    /// the same in JSON; `aterm`: the `.drv` text, byte for byte; `json`:
+    /// the derivation in the shape of `nix derivation show` (what `abovo
+    /// derivation add` reads).
+    #[arg(long, short = 'f', value_enum, default_value_t = ShowFormat::Text)]
+    pub format: ShowFormat,
+    /// Where to find DRV: a store directory (`/gnu/store`), a directory of
+    /// `.drv` files, a `.tar.zst` of them, a corpus folder, or an abovo
+    /// snapshot (whose `.drv` files are then looked for like the built-in
+    /// snapshot's).
+    #[arg(long, env = "ABOVO_SOURCE", value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// The store directory the derivation's paths are in.
+    #[arg(long, value_name = "DIR", help = STORE_DIR_HELP)]
+    pub store_dir: Option<String>,
+    /// The system a name prefers.
+    #[arg(long, value_name = "SYSTEM", default_value_t = host_system(), help = SYSTEM_HELP)]
+    pub system: String,
+    /// Lines of each text item shown (0: all of them).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub max_lines: usize,
+    /// Where the items it reads (and its `.drv`) are.
+    #[command(flatten)]
+    pub places: PlaceArgs,
+}
+
+/// Formats of `abovo show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    /// How it is built, for people.
+    Text,
+    /// How it is built, in JSON.
+    RecipeJson,
+    /// The `.drv` text.
+    Aterm,
+    /// The derivation in JSON.
+    Json,
+}
+
+/// A derivation as found.
+pub enum Found {
+    /// Its `.drv` text.
+    Text {
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// The file they are (a path, `TARBALL:MEMBER`, or the `.drv`'s
+        /// store path when read from a place of items).
+        file: String,
+        /// The place of items it was read from, if from one.
+        place: Option<String>,
+        /// The graph it was resolved in, if one was loaded.
+        graph: Option<Graph>,
+    },
+    /// Only the graph's facts: its `.drv` is at hand nowhere.
+    Graph {
+        /// The graph.
+        graph: Graph,
+        /// The derivation.
+        node: NodeId,
+        /// The places searched for its `.drv`.
+        searched: Vec<String>,
+    },
+}
+
+/// Runs `abovo show`.
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
+    let found = find(&args, ctx)?;
+    let (bytes, file) = match (args.format, found) {
+        (ShowFormat::Text | ShowFormat::RecipeJson, found) => {
+            return recipe::run(&args, found, ctx);
+        }
+        (_, Found::Text { bytes, file, .. }) => (bytes, file),
+        (
+            _,
+            Found::Graph {
+                graph,
+                node,
+                searched,
+            },
+        ) => return Err(not_at_hand(&args.drv, &graph, node, &searched)),
+    };
+    let (drv, name, store) = parse_derivation(args.store_dir.as_deref(), &file, &bytes)?;
+    match args.format {
+        ShowFormat::Json => print_json(&drv.to_json(&store, name.as_deref()))?,
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&drv.to_aterm(&store))?;
+            // The `.drv` text has no final newline; add one only for a person.
+            if std::io::IsTerminal::is_terminal(&out) {
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Finds DRV: a file named on the command line (what the person means,
+/// wherever it lies), else through --source, else through the graph and
+/// the places of items.
+fn find(args: &Args, ctx: &Context) -> anyhow::Result<Found> {
+    let given = Path::new(&args.drv);
+    if given.exists() {
+        let (bytes, file) = read_file(given)?;
+        return Ok(Found::Text {
+            bytes,
+            file,
+            place: None,
+            graph: None,
+        });
+    }
+    if let Some(source) = &args.source {
+        let kind = detect(source).with_context(|| format!("cannot load `{}`", source.display()))?;
+        if kind != SourceKind::Snapshot {
+            return from_source(args, source, kind, ctx);
+        }
+    }
+    from_places(args, ctx)
+}
+
+/// The error for a derivation whose `.drv` is at hand nowhere, naming it
+/// so that the person knows which file to look for.
+fn not_at_hand(spec: &str, graph: &Graph, node: NodeId, searched: &[String]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`{spec}` is not a file; abovo show reads .drv files. Its derivation in the {} is {}, \
+         which is in none of {}: give a store directory holding it with --source DIR, or an \
+         archive of items with --sources PATH",
+        graph.description(),
+        graph.display_path(node),
+        searched.join(", ")
+    )
+}
+
+/// Resolves DRV in the graph of the built-in snapshot (or a `--source`
+/// snapshot) and reads its `.drv` from the places of items.
+fn from_places(args: &Args, ctx: &Context) -> anyhow::Result<Found> {
+    let graph = SourceArgs {
+        source: args.source.clone(),
+        store_dir: args.store_dir.clone(),
+        ..SourceArgs::default()
+    }
+    .load(ctx)?;
+    let prefs = Preferences::new().system(&args.system);
+    let node = match resolve_one(&graph, &args.drv, &prefs, ctx) {
+        Ok(n) => n,
+        // A path that is neither a file nor in the graph: say what show
+        // reads, with why the file could not be read.
+        Err(e) if args.drv.contains('/') => {
+            let read = read_file(Path::new(&args.drv)).err().unwrap_or(e);
+            return Err(read.context(format!(
+                "`{}` is not a file; abovo show reads .drv files (with --source DIR, also \
+                 a store path or a package name found in DIR)",
+                args.drv
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    check_derivation(&graph, node, &args.drv, graph.description())?;
+    let store = graph.store_dir().clone();
+    let places = args
+        .places
+        .places(&store, &graph_source_places(args.source.as_deref()))?;
+    let path = ItemPath {
+        store: store.clone(),
+        item: graph.path(node),
+        inner: Vec::new(),
+    };
+    let mut bytes = Vec::new();
+    let mut bounded = Bounded {
+        out: &mut bytes,
+        left: abovo_graph::input::MAX_DRV_SIZE,
+    };
+    let read = items::cat(
+        &places,
+        &path,
+        &Wanted::new(path.item.clone()),
+        &Limits::default(),
+        &mut bounded,
+    );
+    match read {
+        Ok(located) => Ok(Found::Text {
+            bytes,
+            file: graph.display_path(node),
+            place: Some(located.place),
+            graph: Some(graph),
+        }),
+        Err(ItemError::NotFound { places, .. }) => Ok(Found::Graph {
+            graph,
+            node,
+            searched: places,
+        }),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("cannot read {}", graph.display_path(node))))
+        }
+    }
+}
+
+/// A writer that refuses more than `left` bytes: a `.drv` is small, and a
+/// place of items may hold anything under its name.
+struct Bounded<'a> {
+    out: &'a mut Vec<u8>,
+    left: u64,
+}
+
+impl Write for Bounded<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "larger than {} bytes, which no .drv file is",
+                abovo_graph::input::MAX_DRV_SIZE
+            )));
+        }
+        self.left -= buf.len() as u64;
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An error unless `node` of `graph` (in `source`, for messages) is a
+/// derivation.
+fn check_derivation(graph: &Graph, node: NodeId, spec: &str, source: &str) -> anyhow::Result<()> {
+    let path = graph.display_path(node);
+    match graph.kind(node) {
+        NodeKind::Derivation => Ok(()),
+        NodeKind::Source => anyhow::bail!(
+            "`{spec}` is a source ({path}), not a derivation; abovo show prints derivations \
+             (abovo cat prints a source)"
+        ),
+        _ => anyhow::bail!(
+            "`{spec}` resolves to {path}, which derivations in `{source}` use but which is not in it"
+        ),
+    }
+}
+
+/// Finds DRV in `source` (of `kind`, not a snapshot): a `.drv` path or base
+/// name directly in a directory, anything else through the source's graph.
+fn from_source(
+    args: &Args,
+    source: &Path,
+    kind: SourceKind,
+    ctx: &Context,
+) -> anyhow::Result<Found> {
+    let text = |(bytes, file): (Vec<u8>, String), graph: Option<Graph>| Found::Text {
+        bytes,
+        file,
+        place: None,
+        graph,
+    };
+    // A `.drv` path or base name in a directory: no need for the graph.
+    if kind == SourceKind::Directory {
+        if let Some(base) = drv_base_name(&args.drv) {
+            let file = source.join(&base);
+            if file.is_file() {
+                return Ok(text(read_file(&file)?, None));
+            }
+        }
+    }
+    let source_args = SourceArgs {
+        source: Some(source.to_owned()),
+        store_dir: args.store_dir.clone(),
+        ..SourceArgs::default()
+    };
+    let graph = source_args.load(ctx)?;
+    let prefs = Preferences::new().system(&args.system);
+    let node = resolve_one(&graph, &args.drv, &prefs, ctx)?;
+    check_derivation(&graph, node, &args.drv, &source.display().to_string())?;
+    let base = graph.base_name(node);
+    let read = match kind {
+        SourceKind::CorpusFolder { tarball, .. } => from_tarball(&tarball, &base)?,
+        SourceKind::Tarball => from_tarball(source, &base)?,
+        _ => read_file(&source.join(&base))?,
+    };
+    Ok(text(read, Some(graph)))
+}
+
+/// The `.drv` base name of DRV when it is a `.drv` store path (in any store
+/// directory) or a `.drv` base name.
+fn drv_base_name(spec: &str) -> Option<String> {
+    let base = spec.rsplit('/').next()?;
+    let path = StorePath::from_base_name(base).ok()?;
+    path.is_derivation().then(|| base.to_owned())
+}
+
+fn read_file(file: &Path) -> anyhow::Result<(Vec<u8>, String)> {
+    // Regular files only (a FIFO would block, /dev/zero never end).
+    let bytes =
+        abovo_graph::input::read_regular(file, abovo_graph::input::MAX_DRV_SIZE, "a .drv file")
+            .with_context(|| format!("cannot read `{}`", file.display()))?;
+    Ok((bytes, file.display().to_string()))
+}
+
+/// The member named `base` of a tarball of `.drv` files.
+fn from_tarball(tarball: &Path, base: &str) -> anyhow::Result<(Vec<u8>, String)> {
+    let files = read_tarball(tarball, &Silent)
+        .with_context(|| format!("cannot read `{}`", tarball.display()))?;
+    let file = files
+        .into_iter()
+        .find(|f| f.name == base)
+        .with_context(|| format!("`{}` has no member `{base}`", tarball.display()))?;
+    Ok((file.bytes, format!("{}:{base}", tarball.display())))
+}
+
+/// Parses the `.drv` text `bytes` of `file` in the store directory
+/// `store_dir` (`--store-dir`), else the one its paths name; the derivation
+/// name comes from the file name when it looks like a store base name
+/// (`<hash>-<name>.drv`).
+pub fn parse_derivation(
+    store_dir: Option<&str>,
+    file: &str,
+    bytes: &[u8],
+) -> anyhow::Result<(Derivation, Option<String>, StoreDir)> {
+    let store = store_dir_or_inferred(store_dir, abovo_graph::store_dir::from_derivation(bytes))?;
+    let drv = Derivation::parse(&store, bytes).map_err(|e| {
+        let mut msg = format!("`{file}` is not a valid derivation: {e}");
+        if store.as_str() != StoreDir::NIX && bytes.windows(11).any(|w| w == b"/nix/store/") {
+            msg.push_str("\n  (hint: its paths are in /nix/store; pass --store-dir /nix/store)");
+        }
+        anyhow::anyhow!(msg)
+    })?;
+    let name = file
+        .rsplit(['/', ':'])
+        .next()
+        .and_then(|n| StorePath::from_base_name(n).ok())
+        .and_then(|p| p.derivation_name().map(str::to_owned));
+    Ok((drv, name, store))
+}
