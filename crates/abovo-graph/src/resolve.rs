@@ -26,6 +26,14 @@
 //! [`Resolution`] says which preference chose it ([`TieBreak`]), so that a
 //! tool can tell the person.
 //!
+//! A package table lists the derivations of one system (Guix computes it
+//! for one), while a store holds those of several: when a name resolves
+//! to a derivation built for another system than the preferred one, the
+//! derivation of the same name built for the preferred system is taken
+//! instead (a [`TieBreak::System`] among all of that name), and when the
+//! graph has none, [`Resolution::system_unavailable`] says so, so that
+//! nobody is silently handed another system's derivation.
+//!
 //! An unknown name is an error that suggests near names (whatever their
 //! case); a known name with no matching version lists the versions there
 //! are; an ambiguity describes each candidate left by what tells it apart
@@ -67,6 +75,13 @@ pub fn resolve_with(
         let full = format!("{}/{}", g.store_dir(), spec);
         return resolve_path(g, &full).map(Resolution::unique);
     }
+    let found = resolve_name(g, spec, prefs)?;
+    prefer::prefer_system(g, spec, found, prefs)
+}
+
+/// Steps 3 and 4 of the [module docs](self): a name, with or without a
+/// version, or a derivation's full name.
+fn resolve_name(g: &Graph, spec: &str, prefs: &Preferences) -> Result<Resolution, ResolveError> {
     let (name, version) = match spec.rsplit_once('@') {
         Some((n, v)) => (n, Some(v)),
         None => (spec, None),

@@ -9,7 +9,7 @@ mod support;
 
 use abovo_graph::build::{DrvRecord, build_graph};
 use abovo_graph::query::{Walk, closure};
-use abovo_graph::resolve::{namesakes, resolve, spec_for};
+use abovo_graph::resolve::{Preferences, namesakes, resolve, spec_for};
 use abovo_graph::{Graph, NodeId, Package, PackageTable, ResolveError};
 use abovo_store::{StoreDir, StorePath};
 use support::record;
@@ -180,10 +180,13 @@ fn namesakes_find_the_libc_that_app_uses() {
         .collect();
     assert_eq!(used.len(), 1);
     // `libc@2.0` means the package, so the other is named by its path...
-    let spec = spec_for(&g, used[0]);
+    let spec = spec_for(&g, used[0], &Preferences::new());
     assert!(spec.starts_with("/gnu/store/") && spec.ends_with("-libc-2.0.drv"));
     assert_eq!(node(&g, &spec), used[0]);
     // ...while a derivation with a unique version gets `name@version`.
-    assert_eq!(spec_for(&g, node(&g, "libc@1.5")), "libc@1.5");
-    assert_eq!(spec_for(&g, libc), "libc@2.0");
+    assert_eq!(
+        spec_for(&g, node(&g, "libc@1.5"), &Preferences::new()),
+        "libc@1.5"
+    );
+    assert_eq!(spec_for(&g, libc, &Preferences::new()), "libc@2.0");
 }

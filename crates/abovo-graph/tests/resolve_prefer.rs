@@ -122,6 +122,10 @@ fn a_unique_name_ignores_the_system() {
     let r = resolve_with(&g, "tool", &system("x86_64-linux")).unwrap();
     assert_eq!(r.node, node(&g, "tool"));
     assert_eq!(r.tie_break, None);
+    // …and says that the graph has no derivation of it for the system.
+    assert_eq!(r.system_unavailable.as_deref(), Some("x86_64-linux"));
+    let r = resolve_with(&g, "tool", &system("i686-linux")).unwrap();
+    assert_eq!(r.system_unavailable, None);
     // A path is never reinterpreted either.
     let path = g.display_path(by_tag(&g, 11, "boot-1.0"));
     let r = resolve_with(&g, &path, &system("x86_64-linux")).unwrap();
@@ -185,4 +189,57 @@ fn ties_in_the_package_table_break_the_same_way() {
     );
     let r = resolve_with(&g, "bootstrap@1", &system("armhf-linux")).unwrap();
     assert_eq!(r.node, by_tag(&g, 12, "boot-1.0"));
+}
+
+/// A package table lists one system's derivations (Guix computes it for
+/// one), while the graph holds the others: `--system` still chooses.
+#[test]
+fn a_package_table_of_one_system_follows_the_preferred_system() {
+    let mut g = world();
+    let row = |name: &str, tag: u32, drv: &str| Package {
+        name: name.into(),
+        version: "1.0".into(),
+        derivation: support::sp(tag, drv),
+        module: "boot.scm".into(),
+    };
+    g.set_packages(PackageTable::new(vec![
+        row("bootstrap", 10, "boot-1.0.drv"),
+        row("app", 40, "app-1.0.drv"),
+    ]));
+    let boots: Vec<NodeId> = [10, 11, 12].map(|t| by_tag(&g, t, "boot-1.0")).into();
+    // The table's x86_64 row, as before.
+    let r = resolve_with(&g, "bootstrap", &system("x86_64-linux")).unwrap();
+    assert_eq!((r.node, r.tie_break), (boots[0], None));
+    // The i686 derivation of the same name, and the tie-break says why.
+    let r = resolve_with(&g, "bootstrap", &system("i686-linux")).unwrap();
+    assert_eq!(r.node, boots[1]);
+    assert_eq!(
+        r.tie_break,
+        Some(TieBreak::System {
+            system: "i686-linux".into(),
+            candidates: boots.clone()
+        })
+    );
+    assert_eq!(r.system_unavailable, None);
+    let r = resolve_with(&g, "bootstrap@1", &system("armhf-linux")).unwrap();
+    assert_eq!(r.node, boots[2]);
+    // No derivation of that name for the system: the table's, said so.
+    let r = resolve_with(&g, "bootstrap", &system("mips64el-linux")).unwrap();
+    assert_eq!(r.node, boots[0]);
+    assert_eq!(r.system_unavailable.as_deref(), Some("mips64el-linux"));
+    let r = resolve_with(&g, "app", &system("i686-linux")).unwrap();
+    assert_eq!(r.node, node(&g, "app"));
+    assert_eq!(r.system_unavailable.as_deref(), Some("i686-linux"));
+    // Without a preferred system, the table decides alone.
+    let r = resolve_with(&g, "bootstrap", &Preferences::new()).unwrap();
+    assert_eq!((r.node, r.system_unavailable), (boots[0], None));
+    // Two of that name for the system: an ambiguity between those two.
+    g.set_packages(PackageTable::new(vec![Package {
+        name: "twin".into(),
+        version: "2.0".into(),
+        derivation: support::sp(22, "twin-2.0.drv"),
+        module: String::new(),
+    }]));
+    let systems = ambiguity(resolve_with(&g, "twin", &system("x86_64-linux")));
+    assert_eq!(systems, ["x86_64-linux", "x86_64-linux"]);
 }

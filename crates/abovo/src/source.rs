@@ -392,6 +392,18 @@ pub fn resolve_one(
     if let Some(tie) = &found.tie_break {
         ctx.note(&tie_break_note(graph, spec, found.node, tie));
     }
+    if let Some(system) = &found.system_unavailable {
+        let built_for = graph
+            .derivation(found.node)
+            .map(|d| d.system().to_owned())
+            .unwrap_or_default();
+        ctx.note(&format!(
+            "`{spec}`: this graph has no {system} derivation of {} (--system); taking the \
+             {built_for} one: {}",
+            graph.label(found.node),
+            graph.display_path(found.node)
+        ));
+    }
     Ok(found.node)
 }
 

@@ -3,7 +3,7 @@
 //! the other derivations that share a name (several `glibc` derivations
 //! exist; the one a name resolves to need not be the one a package uses).
 
-use super::{is_source_artifact, resolve};
+use super::is_source_artifact;
 use crate::graph::{Graph, NodeId};
 use crate::version::{compare_versions, split_name_version};
 use rustc_hash::FxHashSet;
@@ -121,11 +121,14 @@ pub fn namesakes(g: &Graph, n: NodeId) -> Vec<NodeId> {
     out
 }
 
-/// The shortest name that [`resolve`] turns back into exactly `n`:
-/// `name@version` when that is unambiguous, else the absolute store path.
-pub fn spec_for(g: &Graph, n: NodeId) -> String {
+/// The shortest name that [`resolve_with`](super::resolve_with) and
+/// `prefs` (those of the command the name is suggested for: a name means
+/// another derivation under another `--system`) turn back into exactly
+/// `n`: `name@version` when that is unambiguous, else the absolute store
+/// path.
+pub fn spec_for(g: &Graph, n: NodeId, prefs: &super::Preferences) -> String {
     let label = super::candidates::label(g, n);
-    if resolve(g, &label).ok() == Some(n) {
+    if super::resolve_with(g, &label, prefs).ok().map(|r| r.node) == Some(n) {
         return label;
     }
     g.display_path(n)

@@ -89,6 +89,9 @@ pub struct Resolution {
     pub node: NodeId,
     /// `None` when the name matched this node alone.
     pub tie_break: Option<TieBreak>,
+    /// The preferred system, when the graph has no derivation of this name
+    /// built for it: the node is built for another system.
+    pub system_unavailable: Option<String>,
 }
 
 impl Resolution {
@@ -97,7 +100,60 @@ impl Resolution {
         Resolution {
             node,
             tie_break: None,
+            system_unavailable: None,
         }
+    }
+}
+
+/// Moves a name resolved to a derivation built for another system than
+/// the preferred one to the derivation of the same name built for it (a
+/// package table lists one system's derivations; the store may hold the
+/// others); says so in the resolution when the graph has none. Several of
+/// that name for the system are an ambiguity between them.
+pub(crate) fn prefer_system(
+    g: &Graph,
+    spec: &str,
+    found: Resolution,
+    prefs: &Preferences,
+) -> Result<Resolution, crate::ResolveError> {
+    let Some(system) = &prefs.system else {
+        return Ok(found);
+    };
+    let Some(d) = g.derivation(found.node) else {
+        return Ok(found);
+    };
+    if d.system() == system {
+        return Ok(found);
+    }
+    let name = d.name();
+    let fixed = d.is_fixed_output();
+    let same: Vec<NodeId> = g
+        .derivations()
+        .filter(|o| o.name() == name && o.is_fixed_output() == fixed)
+        .map(|o| o.node())
+        .collect();
+    let for_system: Vec<NodeId> = same
+        .iter()
+        .copied()
+        .filter(|&n| g.derivation(n).is_some_and(|o| o.system() == system))
+        .collect();
+    match for_system[..] {
+        [] => Ok(Resolution {
+            system_unavailable: Some(system.clone()),
+            ..found
+        }),
+        [one] => Ok(Resolution {
+            node: one,
+            tie_break: Some(TieBreak::System {
+                system: system.clone(),
+                candidates: same,
+            }),
+            system_unavailable: None,
+        }),
+        _ => Err(crate::ResolveError::Ambiguous {
+            name: spec.to_owned(),
+            candidates: super::describe_candidates(g, &for_system),
+        }),
     }
 }
 
@@ -121,6 +177,7 @@ pub(crate) fn break_tie(
                     system: system.clone(),
                     candidates: before,
                 }),
+                system_unavailable: None,
             });
         }
     }
@@ -137,6 +194,7 @@ pub(crate) fn break_tie(
                     from: *from,
                     candidates: before,
                 }),
+                system_unavailable: None,
             });
         }
     }

@@ -6,7 +6,7 @@ use crate::output::{Context, print_json};
 use crate::report::text::{count, plural};
 use crate::source::{QueryArgs, WalkArgs, display_name, nodes_json, release_at_exit};
 use abovo_graph::query::{Walk, all_shortest_paths, closure, shortest_path};
-use abovo_graph::resolve::{namesakes, spec_for};
+use abovo_graph::resolve::{Preferences, namesakes, spec_for};
 use abovo_graph::version::split_name_version;
 use abovo_graph::{Graph, NodeId};
 use std::io::Write;
@@ -62,7 +62,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             "paths": list,
         });
         if paths.is_empty() {
-            answer["namesakes"] = NoPath::explain(&graph, from, to, &walk).json();
+            answer["namesakes"] =
+                NoPath::explain(&graph, from, to, &walk, &args.query.system).json();
         }
         print_json(&answer)?;
     } else {
@@ -78,7 +79,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         out.flush()?;
     }
     let negative = paths.is_empty().then(|| {
-        let hint = NoPath::explain(&graph, from, to, &walk);
+        let hint = NoPath::explain(&graph, from, to, &walk, &args.query.system);
         format!(
             "no path from {} to {}{}",
             display_name(&graph, from),
@@ -114,8 +115,19 @@ pub(crate) struct NoPath {
 }
 
 impl NoPath {
-    /// Looks for the namesakes of `to` in the closure of `from`.
-    pub(crate) fn explain(graph: &Graph, from: NodeId, to: NodeId, walk: &Walk) -> NoPath {
+    /// Looks for the namesakes of `to` in the closure of `from`; each is
+    /// named as it would be resolved in the same command (`system`, then
+    /// what `from` reaches).
+    pub(crate) fn explain(
+        graph: &Graph,
+        from: NodeId,
+        to: NodeId,
+        walk: &Walk,
+        system: &str,
+    ) -> NoPath {
+        let prefs = Preferences::new()
+            .system(system)
+            .reachable_from(from, *walk);
         let others = namesakes(graph, to);
         let in_closure = if others.is_empty() {
             Vec::new()
@@ -125,7 +137,7 @@ impl NoPath {
             others
                 .iter()
                 .filter(|n| reach.contains(n))
-                .map(|&n| (spec_for(graph, n), graph.display_path(n)))
+                .map(|&n| (spec_for(graph, n, &prefs), graph.display_path(n)))
                 .collect()
         };
         let name = match graph.packages().packages_of(to).next() {

@@ -42,7 +42,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         sanitize(&display_name(&graph, to)).into_owned(),
     );
     let Some(path) = path else {
-        let hint = NoPath::explain(&graph, from, to, &walk);
+        let hint = NoPath::explain(&graph, from, to, &walk, &args.query.system);
         if args.query.json() {
             print_json(&serde_json::json!({
                 "graph": graph.description(),
