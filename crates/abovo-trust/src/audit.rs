@@ -141,9 +141,68 @@ pub struct SeedRejection {
     pub file: RejectedFile,
 }
 
+/// What the audited items are, so that reports call them by their name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Audited {
+    /// Packages: the package table's, or named by the caller.
+    #[default]
+    Packages,
+    /// With no package table: the derivations nothing in the graph depends
+    /// on (fixed-output ones aside), standing for its packages. A graph of
+    /// `.drv` files alone has no notion of package.
+    RootDerivations,
+}
+
+impl Audited {
+    /// `1 package`, `2 packages`, `2 root derivations`.
+    pub fn count(self, n: usize) -> String {
+        let noun = match (self, n) {
+            (Audited::Packages, 1) => "package",
+            (Audited::Packages, _) => "packages",
+            (Audited::RootDerivations, 1) => "root derivation",
+            (Audited::RootDerivations, _) => "root derivations",
+        };
+        format!("{} {noun}", thousands(n))
+    }
+
+    /// The noun for one (`package`, `root derivation`).
+    pub fn one(self) -> &'static str {
+        match self {
+            Audited::Packages => "package",
+            Audited::RootDerivations => "root derivation",
+        }
+    }
+
+    /// The noun for many (`packages`, `root derivations`).
+    pub fn many(self) -> &'static str {
+        match self {
+            Audited::Packages => "packages",
+            Audited::RootDerivations => "root derivations",
+        }
+    }
+}
+
+/// `10078` → `10,078`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The audit's answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
+    /// What the audited items are (`packages` by default; the caller says
+    /// `root-derivations` when it audits the roots of a graph with no
+    /// package table). The fields named after packages count them.
+    pub audited: Audited,
     /// The graph it was computed on.
     pub graph: String,
     /// Whether the walk went through fixed-output derivations.
@@ -437,6 +496,7 @@ pub fn audit(
         .collect();
 
     Ok(AuditReport {
+        audited: Audited::Packages,
         graph: g.description().to_owned(),
         through_fixed: opts.through_fixed,
         package_count: packages.len(),

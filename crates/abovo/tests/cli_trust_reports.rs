@@ -230,14 +230,38 @@ fn text_reports_count_in_words() {
         "{out}"
     );
     assert!(out.contains("  builtin:download  2 derivations\n"), "{out}");
+    // No package table: the roots of the tree are audited, and called so.
     let out = stdout(&abovo(&["audit", "--source", t.path()]));
+    assert!(out.starts_with("Audit of 1 root derivation\n"), "{out}");
+    assert!(
+        out.contains("\n  roots: the graph has no package table, so the derivations nothing in it depends on stand for its packages\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 root derivation rests on nothing but the core (100.0%)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("The core — 1 binary seed under every root derivation, size unknown"),
+        "{out}"
+    );
+    assert!(!out.contains("package rest"), "{out}");
+    let v = json(&abovo(&["audit", "--source", t.path(), "-f", "json"]));
+    assert_eq!(v["audited"], "root-derivations");
+    let page = stdout(&abovo(&["audit", "--source", t.path(), "-f", "html"]));
+    assert!(page.contains("1 root derivation of <code>"), "{page}");
+    // Named ones are packages.
+    let out = stdout(&abovo(&["audit", "--source", t.path(), "--only", "top"]));
     assert!(out.starts_with("Audit of 1 package\n"), "{out}");
-    assert!(
-        out.contains("1 package rests on nothing but the core (100.0%)"),
-        "{out}"
-    );
-    assert!(
-        out.contains("The core — 1 binary seed under every package, size unknown"),
-        "{out}"
-    );
+    assert!(!out.contains("roots:"), "{out}");
+    let v = json(&abovo(&[
+        "audit",
+        "--source",
+        t.path(),
+        "--only",
+        "top",
+        "-f",
+        "json",
+    ]));
+    assert_eq!(v["audited"], "packages");
 }

@@ -9,7 +9,7 @@ use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
 use crate::report::text::{Align, Table, count, plural, size_summary, wrap_list};
-use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, audit, table_packages};
+use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, Audited, audit, table_packages};
 use std::path::Path;
 
 /// For every package (of the graph's package table, or a list), the binary
@@ -58,12 +58,14 @@ fn is_file_arg(value: &str, store_dir: &str) -> bool {
             .all(|v| v.starts_with(store_dir) && v[store_dir.len()..].starts_with('/'))
 }
 
+/// What to audit, and what those are: the packages of `list`, else of the
+/// package table, else the root derivations of the graph.
 fn packages_of(
     g: &abovo_graph::Graph,
     list: Option<&str>,
     prefs: &abovo_graph::resolve::Preferences,
     ctx: &Context,
-) -> anyhow::Result<Vec<AuditPackage>> {
+) -> anyhow::Result<(Vec<AuditPackage>, Audited)> {
     if let Some(list) = list {
         let from_file = is_file_arg(list, g.store_dir().as_str());
         let text = if from_file {
@@ -102,14 +104,16 @@ fn packages_of(
         if out.is_empty() {
             anyhow::bail!("the package list `{list}` names no package");
         }
-        return Ok(out);
+        return Ok((out, Audited::Packages));
     }
     let table = table_packages(g);
     if !table.is_empty() {
-        return Ok(table);
+        return Ok((table, Audited::Packages));
     }
-    // No package table: the roots of the graph stand for its packages.
-    Ok(g.nodes()
+    // No package table: the roots of the graph stand for its packages, and
+    // the report calls them what they are.
+    let roots = g
+        .nodes()
         .filter(|&n| {
             g.derivation(n).is_some() && !g.is_fixed_output(n) && g.dependents(n).is_empty()
         })
@@ -118,7 +122,8 @@ fn packages_of(
             version: None,
             node: n,
         })
-        .collect())
+        .collect();
+    Ok((roots, Audited::RootDerivations))
 }
 
 /// Runs `abovo audit`.
@@ -126,9 +131,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format
         .check("audit", &[Format::Text, Format::Json, Format::Html])?;
     let g = args.trust.load_graph(ctx)?;
-    let packages = packages_of(&g, args.packages.as_deref(), &args.trust.preferences(), ctx)?;
+    let (packages, audited) =
+        packages_of(&g, args.packages.as_deref(), &args.trust.preferences(), ctx)?;
     let seeds = args.trust.seeds()?;
-    let report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
+    let mut report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
+    report.audited = audited;
     warn_rejected_files(ctx, report.rejected_files.len());
     match args.format {
         Format::Json => crate::report::json::print(&report)?,
@@ -158,17 +165,18 @@ fn seed_size(s: &AuditSeed) -> String {
 /// The text report.
 pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> String) -> String {
     let mut o = String::new();
+    let what = r.audited;
     o.push_str(&format!(
         "{}\n",
-        style(
-            "1",
-            &format!(
-                "Audit of {}",
-                plural(r.package_count, "package", "packages")
-            )
-        )
+        style("1", &format!("Audit of {}", what.count(r.package_count)))
     ));
     o.push_str(&format!("  graph: {}\n", sanitize(&r.graph)));
+    if what == Audited::RootDerivations {
+        o.push_str(
+            "  roots: the graph has no package table, so the derivations nothing in it depends \
+             on stand for its packages\n",
+        );
+    }
     o.push_str(&format!(
         "  walk:  {} fixed-output derivations\n",
         fixed_output_walk(r.through_fixed)
@@ -181,9 +189,10 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
     o.push_str(&format!("  distinct seeds reached: {}\n", kinds.join(", ")));
 
     o.push_str(&format!(
-        "\n{} — {} under every package, {}\n",
+        "\n{} — {} under every {}, {}\n",
         style("1;31", "The core"),
         plural(r.core.len(), "binary seed", "binary seeds"),
+        what.one(),
         size_summary(r.core_known_bytes, r.core_unknown_sizes, r.core.len())
     ));
     if !r.core.is_empty() {
@@ -212,7 +221,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
 
     o.push_str(&format!(
         "\n{} on nothing but the core ({})\n",
-        crate::report::audit::packages_rest(r.core_only_packages),
+        crate::report::audit::packages_rest(what, r.core_only_packages),
         percent(r.core_only_packages, r.package_count)
     ));
 
@@ -222,8 +231,9 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             style(
                 "1",
                 &format!(
-                    "Other binary seeds ({}), by packages resting on them",
-                    count(r.others.len() as u64)
+                    "Other binary seeds ({}), by {} resting on them",
+                    count(r.others.len() as u64),
+                    what.many()
                 )
             )
         ));
@@ -237,7 +247,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         ]);
         t.row(vec![
             ("#".into(), ""),
-            ("packages".into(), ""),
+            (what.many().into(), ""),
             ("seed".into(), ""),
             ("kind".into(), ""),
             ("evidence".into(), ""),
@@ -260,7 +270,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
                 + 2
                 + count(r.others.iter().map(|s| s.packages).max().unwrap_or(0) as u64)
                     .len()
-                    .max("packages".len())
+                    .max(what.many().len())
                 + 2,
         );
         o.push_str(&rows[0]);
@@ -314,7 +324,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         t.row(vec![
             ("binary seeds".into(), ""),
             ("known size".into(), ""),
-            ("package".into(), ""),
+            (what.one().into(), ""),
             ("beyond the core (#n of Other binary seeds)".into(), ""),
         ]);
         for b in &r.largest {

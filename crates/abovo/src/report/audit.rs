@@ -4,7 +4,7 @@
 
 use super::text::{count, plural, size_summary};
 use super::{bar_chart, esc, human_bytes, kind_badge, kind_colour, page};
-use abovo_trust::audit::{AuditReport, AuditSeed};
+use abovo_trust::audit::{AuditReport, AuditSeed, Audited};
 use std::fmt::Write as _;
 
 fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
@@ -46,24 +46,30 @@ fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
     b
 }
 
-/// `1 package rests`, `1,234 packages rest` (on nothing but the core): the
-/// words of the text and the HTML report.
-pub fn packages_rest(n: usize) -> String {
-    if n == 1 {
-        "1 package rests".to_owned()
-    } else {
-        format!("{} packages rest", count(n as u64))
-    }
+/// `1 package rests`, `1,234 packages rest`, `3 root derivations rest` (on
+/// nothing but the core): the words of the text and the HTML report.
+pub fn packages_rest(what: Audited, n: usize) -> String {
+    format!(
+        "{} {}",
+        what.count(n),
+        if n == 1 { "rests" } else { "rest" }
+    )
 }
 
 /// The whole page.
 pub fn render(r: &AuditReport) -> String {
     let mut b = String::new();
+    let what = r.audited;
     let _ = write!(
         b,
-        "<h1>What does the distribution rest on?</h1><p class=\"sub\">{} of <code>{}</code>; the walk {} fixed-output derivations.</p>",
-        plural(r.package_count, "package", "packages"),
+        "<h1>What does the distribution rest on?</h1><p class=\"sub\">{} of <code>{}</code>{}; the walk {} fixed-output derivations.</p>",
+        what.count(r.package_count),
         esc(&r.graph),
+        if what == Audited::RootDerivations {
+            " (no package table: the derivations nothing depends on stand for its packages)"
+        } else {
+            ""
+        },
         if r.through_fixed {
             "goes through"
         } else {
@@ -72,18 +78,21 @@ pub fn render(r: &AuditReport) -> String {
     );
     let _ = write!(
         b,
-        "<h2>The core: {} under every package ({})</h2><p>{} ({:.1}%) on nothing but the core.</p>",
+        "<h2>The core: {} under every {} ({})</h2><p>{} ({:.1}%) on nothing but the core.</p>",
         plural(r.core.len(), "binary seed", "binary seeds"),
+        what.one(),
         esc(&size_summary(
             r.core_known_bytes,
             r.core_unknown_sizes,
             r.core.len()
         )),
-        packages_rest(r.core_only_packages),
+        packages_rest(what, r.core_only_packages),
         r.core_only_packages as f64 * 100.0 / r.package_count.max(1) as f64
     );
-    b.push_str(
-        "<table><tr><th>seed</th><th>kind</th><th>evidence</th><th>size</th><th>packages</th></tr>",
+    let _ = write!(
+        b,
+        "<table><tr><th>seed</th><th>kind</th><th>evidence</th><th>size</th><th>{}</th></tr>",
+        what.many()
     );
     b.push_str(&seed_rows(&r.core, false));
     b.push_str("</table>");
@@ -102,11 +111,16 @@ pub fn render(r: &AuditReport) -> String {
             .collect();
         let _ = write!(
             b,
-            "<h2>Other binary seeds ({}): packages resting on each</h2><div style=\"overflow:auto\">",
-            count(r.others.len() as u64)
+            "<h2>Other binary seeds ({}): {} resting on each</h2><div style=\"overflow:auto\">",
+            count(r.others.len() as u64),
+            what.many()
         );
-        b.push_str(&bar_chart(&bars, "packages"));
-        b.push_str("</div><table><tr><th>seed</th><th>kind</th><th>evidence</th><th>size</th><th>packages</th><th>leaves</th></tr>");
+        b.push_str(&bar_chart(&bars, what.many()));
+        let _ = write!(
+            b,
+            "</div><table><tr><th>seed</th><th>kind</th><th>evidence</th><th>size</th><th>{}</th><th>leaves</th></tr>",
+            what.many()
+        );
         b.push_str(&seed_rows(&r.others, true));
         b.push_str("</table>");
     }
@@ -116,11 +130,17 @@ pub fn render(r: &AuditReport) -> String {
             .iter()
             .map(|t| (t.package.clone(), t.binary_seeds as u64, "#c0392b"))
             .collect();
-        b.push_str(
-            "<h2>Largest trust bases (binary seeds per package)</h2><div style=\"overflow:auto\">",
+        let _ = write!(
+            b,
+            "<h2>Largest trust bases (binary seeds per {})</h2><div style=\"overflow:auto\">",
+            what.one()
         );
         b.push_str(&bar_chart(&bars, "binary seeds"));
-        b.push_str("</div><table><tr><th>package</th><th>binary seeds</th><th>known size</th><th>beyond the core</th></tr>");
+        let _ = write!(
+            b,
+            "</div><table><tr><th>{}</th><th>binary seeds</th><th>known size</th><th>beyond the core</th></tr>",
+            what.one()
+        );
         for t in &r.largest {
             let _ = write!(
                 b,
