@@ -38,7 +38,43 @@ pub use place::{DiskPlace, ItemArchive, Place, Places, Wanted};
 pub use resolve::{Found, ListOptions, Located, cat, list};
 pub use summary::{Content, ItemSummary, SummaryOptions, summarise};
 
+use std::io::Read;
 use std::path::PathBuf;
+
+/// What [`list_archive`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveListing {
+    /// An archive; its layers, outermost first (`gzip, tar`).
+    Archive(String),
+    /// No archive: what the bytes are (`text`, `ELF …`, `data`).
+    NotAnArchive(String),
+}
+
+/// Lists the members of the archive in `data` (a file named `name`: the
+/// name tells a `.tgz` from a `.tar`), under any compression, to any
+/// nesting of compression layers, handing each member to `sink` as it is
+/// read (nested archives are members, not opened). Member paths are
+/// canonical: no leading `./` or `/`, no empty or `.` component; `..` is
+/// kept, as the archive has it, since a path is only ever printed.
+pub fn list_archive(
+    data: &mut dyn Read,
+    name: &str,
+    limits: &crate::content::Limits,
+    sink: &mut dyn FnMut(&Entry) -> Result<(), ItemError>,
+) -> Result<ArchiveListing, ItemError> {
+    struct Sink<'a>(&'a mut dyn FnMut(&Entry) -> Result<(), ItemError>);
+    impl EntryVisitor for Sink<'_> {
+        fn entry(&mut self, entry: &Entry, _: &mut dyn Read) -> Result<Flow, ItemError> {
+            (self.0)(entry)?;
+            Ok(Flow::Continue)
+        }
+    }
+    let reading = archive::Reading::new(limits);
+    match archive::read_members(data, name, name, 0, &reading, &mut Sink(sink))? {
+        archive::Members::Read { format, .. } => Ok(ArchiveListing::Archive(format)),
+        archive::Members::NotAnArchive { what } => Ok(ArchiveListing::NotAnArchive(what)),
+    }
+}
 
 /// Why an item or a path inside it cannot be read.
 #[derive(Debug, thiserror::Error)]

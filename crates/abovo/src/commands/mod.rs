@@ -44,7 +44,7 @@ pub enum Command {
     Seeds(seeds::Args),
     /// Which binary seeds every package rests on, counted and ranked.
     Audit(audit::Args),
-    /// Print a derivation as ATerm (its exact `.drv` text) or JSON.
+    /// How a derivation is built: builder, arguments, environment, its scripts and patches.
     Show(show::Args),
     /// List a store item, a directory in it, or the members of an archive inside it.
     Ls(ls::Args),
