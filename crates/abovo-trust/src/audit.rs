@@ -155,15 +155,10 @@ pub enum Audited {
 }
 
 impl Audited {
-    /// `1 package`, `2 packages`, `2 root derivations`.
-    pub fn count(self, n: usize) -> String {
-        let noun = match (self, n) {
-            (Audited::Packages, 1) => "package",
-            (Audited::Packages, _) => "packages",
-            (Audited::RootDerivations, 1) => "root derivation",
-            (Audited::RootDerivations, _) => "root derivations",
-        };
-        format!("{} {noun}", thousands(n))
+    /// The noun for `n` of them (`package`, `packages`, `root
+    /// derivations`).
+    pub fn noun(self, n: usize) -> &'static str {
+        if n == 1 { self.one() } else { self.many() }
     }
 
     /// The noun for one (`package`, `root derivation`).
@@ -181,19 +176,6 @@ impl Audited {
             Audited::RootDerivations => "root derivations",
         }
     }
-}
-
-/// `10078` → `10,078`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The audit's answer.

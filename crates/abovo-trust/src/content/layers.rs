@@ -1,6 +1,6 @@
-//! Opening one layer of a stream: undoing a compression ([`decoder`]),
-//! naming the stream inside ([`inner_name`]), and reading the members of a
-//! Unix `ar` archive ([`ArReader`]).
+//! Opening one layer of a stream: reading its head ([`fill`]), undoing a
+//! compression ([`decoder`]), naming the stream inside ([`inner_name`]),
+//! and reading the members of a Unix `ar` archive ([`ArReader`]).
 //!
 //! The content scan and the readers of store items (`abovo ls`, `abovo
 //! cat`) share these, so that abovo has one compression stack: every
@@ -52,6 +52,24 @@ pub fn decoder<'r, R: Read + 'r>(
             memlimit,
         )),
     })
+}
+
+/// Reads until `buf` holds `want` bytes or the stream ends (a head to
+/// sniff: [`super::magic::sniff`] wants [`super::magic::HEAD_LEN`]).
+pub fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
+    let mut chunk = [0u8; 8192];
+    while buf.len() < want {
+        let n = match r.read(&mut chunk[..(want - buf.len()).min(8192)]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(())
 }
 
 /// The name of the stream inside a compressed file (`a.tar.gz` → `a.tar`,

@@ -82,22 +82,7 @@ fn base_name(path: &str) -> &str {
     path.rsplit(['/', '!']).next().unwrap_or(path)
 }
 
-/// Reads until `buf` is full or the stream ends.
-fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
-    let mut chunk = [0u8; 8192];
-    while buf.len() < want {
-        let n = match r.read(&mut chunk[..(want - buf.len()).min(8192)]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Ok(())
-}
+use layers::fill;
 
 impl<'l> Scan<'l> {
     pub(super) fn new(limits: &'l Limits) -> Scan<'l> {

@@ -80,21 +80,14 @@ pub(crate) enum Members {
     },
 }
 
-/// Reads until `buf` holds `want` bytes or the stream ends.
-pub(crate) fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
-    let mut chunk = [0u8; 8192];
-    while buf.len() < want {
-        let n = match r.read(&mut chunk[..(want - buf.len()).min(8192)]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
+pub(crate) use crate::content::layers::fill;
+
+/// An archive read through: its format, and whether the visitor stopped.
+fn read(format: &str, flow: Flow) -> Members {
+    Members::Read {
+        format: format.to_owned(),
+        stopped: flow == Flow::Stop,
     }
-    Ok(())
 }
 
 /// What a stream that is no archive is, from its head: the magic number's
@@ -182,10 +175,7 @@ fn compressed(
     reading.count_member(place)?;
     let entry = Entry::new(inner.into_bytes(), EntryKind::Regular, None);
     let flow = visitor.entry(&entry, &mut stream)?;
-    Ok(Members::Read {
-        format: c.name().to_owned(),
-        stopped: flow == Flow::Stop,
-    })
+    Ok(read(c.name(), flow))
 }
 
 fn tar(
@@ -203,16 +193,10 @@ fn tar(
         };
         reading.count_member(place)?;
         if visitor.entry(&e, &mut entry)? == Flow::Stop {
-            return Ok(Members::Read {
-                format: "tar".to_owned(),
-                stopped: true,
-            });
+            return Ok(read("tar", Flow::Stop));
         }
     }
-    Ok(Members::Read {
-        format: "tar".to_owned(),
-        stopped: false,
-    })
+    Ok(read("tar", Flow::Continue))
 }
 
 /// A tar member as an [`Entry`]; `None` for the records that are not
@@ -311,16 +295,10 @@ fn zip(
             entry.target = Some(target);
         }
         if visitor.entry(&entry, &mut guarded)? == Flow::Stop {
-            return Ok(Members::Read {
-                format: "zip".to_owned(),
-                stopped: true,
-            });
+            return Ok(read("zip", Flow::Stop));
         }
     }
-    Ok(Members::Read {
-        format: "zip".to_owned(),
-        stopped: false,
-    })
+    Ok(read("zip", Flow::Continue))
 }
 
 fn ar(
@@ -343,16 +321,10 @@ fn ar(
         entry.gid = m.gid;
         entry.mtime = m.mtime;
         if visitor.entry(&entry, &mut archive)? == Flow::Stop {
-            return Ok(Members::Read {
-                format: "ar".to_owned(),
-                stopped: true,
-            });
+            return Ok(read("ar", Flow::Stop));
         }
     }
-    Ok(Members::Read {
-        format: "ar".to_owned(),
-        stopped: false,
-    })
+    Ok(read("ar", Flow::Continue))
 }
 
 /// Days from 1970-01-01 to the given proleptic Gregorian date (Howard

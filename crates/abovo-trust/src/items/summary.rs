@@ -139,17 +139,7 @@ impl ItemVisitor for Collect<'_> {
                         content,
                     }
                 }
-                EntryKind::Directory => ItemSummary {
-                    place: String::new(),
-                    size: 0,
-                    executable: false,
-                    content: Content::Tree {
-                        files: 0,
-                        directories: 0,
-                        others: 0,
-                        entries: Vec::new(),
-                    },
-                },
+                EntryKind::Directory => empty_tree(),
                 _ => ItemSummary {
                     place: String::new(),
                     size: 0,
@@ -167,17 +157,7 @@ impl ItemVisitor for Collect<'_> {
             return Ok(Flow::Continue);
         }
         // An archive may hold a tree without an entry for its root.
-        let summary = self.items[item].get_or_insert_with(|| ItemSummary {
-            place: String::new(),
-            size: 0,
-            executable: false,
-            content: Content::Tree {
-                files: 0,
-                directories: 0,
-                others: 0,
-                entries: Vec::new(),
-            },
-        });
+        let summary = self.items[item].get_or_insert_with(empty_tree);
         let ItemSummary {
             size,
             content:
@@ -204,6 +184,21 @@ impl ItemVisitor for Collect<'_> {
             entries.push(entry.clone());
         }
         Ok(Flow::Continue)
+    }
+}
+
+/// A tree with nothing counted yet.
+fn empty_tree() -> ItemSummary {
+    ItemSummary {
+        place: String::new(),
+        size: 0,
+        executable: false,
+        content: Content::Tree {
+            files: 0,
+            directories: 0,
+            others: 0,
+            entries: Vec::new(),
+        },
     }
 }
 

@@ -168,7 +168,13 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
     let what = r.audited;
     o.push_str(&format!(
         "{}\n",
-        style("1", &format!("Audit of {}", what.count(r.package_count)))
+        style(
+            "1",
+            &format!(
+                "Audit of {}",
+                crate::report::audit::counted(what, r.package_count)
+            )
+        )
     ));
     o.push_str(&format!("  graph: {}\n", sanitize(&r.graph)));
     if what == Audited::RootDerivations {

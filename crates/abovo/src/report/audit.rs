@@ -51,9 +51,14 @@ fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
 pub fn packages_rest(what: Audited, n: usize) -> String {
     format!(
         "{} {}",
-        what.count(n),
+        counted(what, n),
         if n == 1 { "rests" } else { "rest" }
     )
+}
+
+/// `1 package`, `30,574 packages`, `10,078 root derivations`.
+pub fn counted(what: Audited, n: usize) -> String {
+    format!("{} {}", count(n as u64), what.noun(n))
 }
 
 /// The whole page.
@@ -63,7 +68,7 @@ pub fn render(r: &AuditReport) -> String {
     let _ = write!(
         b,
         "<h1>What does the distribution rest on?</h1><p class=\"sub\">{} of <code>{}</code>{}; the walk {} fixed-output derivations.</p>",
-        what.count(r.package_count),
+        counted(what, r.package_count),
         esc(&r.graph),
         if what == Audited::RootDerivations {
             " (no package table: the derivations nothing depends on stand for its packages)"
