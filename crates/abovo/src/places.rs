@@ -69,6 +69,9 @@ impl PlaceArgs {
         if !self.no_store && Path::new(store.as_str()).is_dir() {
             places.push(Box::new(DiskPlace::own_paths(store.as_str())));
         }
+        // A cache of fetched fixed outputs laid out like a store (items by
+        // base name) is one more place here: `DiskPlace::new(name, false,
+        // |w| path of w.base_name() in the cache, when it holds it)`.
         places.push(Box::new(ItemArchive::in_memory(
             BUILT_IN_ITEMS,
             BUILT_IN_ITEMS_NAME,
