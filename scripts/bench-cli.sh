@@ -61,6 +61,28 @@ RUNS=10 run load \
   -n 'verify --all (71,817 .drv files)' "$abovo verify --all $unpacked" \
   -n 'verify --all drvs.tar.zst' "$abovo verify --all $corpus/drvs.tar.zst"
 
+# Reading store items (issue 9): the built-in items, the corpus's sources
+# archive (its first item, and its last one, which reads the whole 224 MB
+# stream), and members of the real stage0-posix tarball.
+seeds="${ABOVO_SEED_BYTES:-../shared/data/seed-bytes}"
+sources="$corpus/sources.tar.zst"
+stage0=/gnu/store/ahfrzz7g2y50krrm28plnx6ffknr97z1-stage0-posix-1.6.0.tar.gz
+first=/gnu/store/000a1r14lqdkjzn4iq9gy8xzfs6csp19-cl-umbra-0.0.0-1.d6ef2f6-builder
+last=/gnu/store/zzzyx7r7cqadd72iaykyz4yhv8b8srxk-r-scseqcomm-0-0.01076e7-builder
+RUNS=10 run items \
+  -n 'show guile-bootstrap (built-in items)' "$abovo show guile-bootstrap" \
+  -n 'cat build-bootstrap-guile.sh (built-in items)' "$abovo cat /gnu/store/nmxl6qyj16bv4rx4irhg23r66gn752kd-build-bootstrap-guile.sh" \
+  -n 'cat the first item of sources.tar.zst' "$abovo cat $first --sources $sources" \
+  -n 'cat the last item of sources.tar.zst' "$abovo cat $last --sources $sources" \
+  -n 'show python --sources sources.tar.zst' "$abovo show python --sources $sources" \
+  -n 'ls stage0-posix-1.6.0.tar.gz (934 members)' "$abovo ls $stage0 --sources $seeds" \
+  -n 'cat hex0-seed in stage0-posix-1.6.0.tar.gz' "$abovo cat $stage0/stage0-posix-1.6.0/bootstrap-seeds/POSIX/x86/hex0-seed --sources $seeds"
+/usr/bin/time -f 'peak RSS of cat of the last item of sources.tar.zst: %M KiB' \
+  "$abovo" cat "$last" --sources "$sources" >/dev/null
+/usr/bin/time -f 'export hello from the corpus (the built-in items): %e s, %M KiB' \
+  "$abovo" export hello --source "$corpus" --system x86_64-linux --no-store \
+  -o "${TMPDIR:-/tmp}/abovo-bench-hello-items.tar.zst" >/dev/null
+
 # Peak memory of the whole graph loaded from the .drv files (issue 3: well
 # under 1 GB).
 /usr/bin/time -f 'peak RSS loading 71,817 .drv files: %M KiB' \

@@ -28,6 +28,15 @@ pub struct RecipeOutput {
     pub fixed: Option<String>,
 }
 
+/// An input derivation and the outputs used from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputDerivation {
+    /// Its `.drv` path.
+    pub path: String,
+    /// The output names used (`out`, `lib`).
+    pub outputs: Vec<String>,
+}
+
 /// Why the derivation uses an item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "role", rename_all = "kebab-case")]
@@ -84,7 +93,7 @@ pub struct Recipe {
     /// The outputs, by name.
     pub outputs: Vec<RecipeOutput>,
     /// Input derivations and the outputs used from each.
-    pub input_derivations: Vec<(String, Vec<String>)>,
+    pub input_derivations: Vec<InputDerivation>,
     /// Input sources.
     pub input_sources: Vec<String>,
     /// The items it reads (input sources, the builder when it is an item
@@ -132,7 +141,10 @@ impl Recipe {
             input_derivations: drv
                 .input_derivations
                 .iter()
-                .map(|(p, outs)| (show(p), outs.iter().cloned().collect()))
+                .map(|(p, outs)| InputDerivation {
+                    path: show(p),
+                    outputs: outs.iter().cloned().collect(),
+                })
                 .collect(),
             input_sources: drv.input_sources.iter().map(show).collect(),
             items: Vec::new(),
@@ -165,10 +177,10 @@ impl Recipe {
             match graph.kind(n) {
                 NodeKind::Source => sources.push(graph.path(n)),
                 _ => {
-                    input_derivations.push((
-                        graph.display_path(n),
-                        e.outputs().map(str::to_owned).collect(),
-                    ));
+                    input_derivations.push(InputDerivation {
+                        path: graph.display_path(n),
+                        outputs: e.outputs().map(str::to_owned).collect(),
+                    });
                     fixed.extend(fixed_output_of(graph, n));
                 }
             }

@@ -63,6 +63,16 @@ fn show_guile_bootstrap_prints_its_builder_script_out_of_the_box() {
     let v = json(&abovo(&["show", "guile-bootstrap", "-f", "recipe-json"]));
     assert_eq!(v["name"], "guile-bootstrap-2.0");
     assert_eq!(v["arguments"][0], format!("/gnu/store/{SCRIPT}"));
+    assert_eq!(
+        v["input_derivations"][0]["path"],
+        "/gnu/store/6dcb3x4y3585ds5qhz5xfcvl2a274f52-tar.drv"
+    );
+    assert_eq!(v["input_derivations"][0]["outputs"][0], "out");
+    assert_eq!(v["input_sources"][0], format!("/gnu/store/{SCRIPT}"));
+    assert_eq!(
+        v["read_from"],
+        "the built-in items (the .drv files and sources of hello's closure, Guix 1.5.0)"
+    );
     let env = v["environment"].as_array().unwrap();
     assert!(env.iter().any(|e| e["name"] == "GUILE_TARBALL"), "{v}");
     let item = &v["items"][0];

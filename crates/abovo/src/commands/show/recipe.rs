@@ -177,8 +177,13 @@ pub fn render(recipe: &Recipe, ctx: &Context) -> String {
         plural(recipe.input_derivations.len(), "derivation", "derivations"),
         plural(recipe.input_sources.len(), "source", "sources")
     );
-    for (drv, outs) in &recipe.input_derivations {
-        let _ = writeln!(o, "    {} ({})", sanitize(drv), sanitize(&outs.join(", ")));
+    for input in &recipe.input_derivations {
+        let _ = writeln!(
+            o,
+            "    {} ({})",
+            sanitize(&input.path),
+            sanitize(&input.outputs.join(", "))
+        );
     }
     for src in &recipe.input_sources {
         let _ = writeln!(o, "    {}", sanitize(src));
