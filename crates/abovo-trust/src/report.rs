@@ -11,7 +11,7 @@
 
 use crate::classify::{Classification, Origin, SeedFacts, Seeds};
 use crate::kind::Kind;
-use crate::sizes::SizeError;
+use crate::sizes::{SizeError, SizeSource};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -54,6 +54,10 @@ pub struct KindTotal {
     pub seeds: usize,
     /// The sum of the known sizes.
     pub known_bytes: u64,
+    /// How many sizes were measured on the seeds' own bytes.
+    pub measured_seeds: usize,
+    /// The sum of the measured sizes (part of `known_bytes`).
+    pub measured_bytes: u64,
     /// How many have no known size.
     pub unknown_sizes: usize,
 }
@@ -214,6 +218,12 @@ pub fn trust_report(
                 kind,
                 seeds: of.len(),
                 known_bytes: of.iter().filter_map(|e| e.class.size).sum(),
+                measured_seeds: of.iter().filter(|e| e.class.size_source == SizeSource::Bytes).count(),
+                measured_bytes: of
+                    .iter()
+                    .filter(|e| e.class.size_source == SizeSource::Bytes)
+                    .filter_map(|e| e.class.size)
+                    .sum(),
                 unknown_sizes: of.iter().filter(|e| e.class.size.is_none()).count(),
             })
         })

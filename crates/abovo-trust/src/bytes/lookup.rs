@@ -82,6 +82,34 @@ fn seed_dir_names(facts: &SeedFacts) -> Vec<String> {
     names
 }
 
+/// The seed's bytes in abovo's fetch cache (`abovo fetch`), when it holds
+/// them under the seed's store base name with a record of the seed's own
+/// fixed-output hash. The cache verified them before keeping them (it
+/// keeps nothing else) and they are read-only, so they are not hashed
+/// again: a warm cache costs a file lookup per seed. A file whose size is
+/// no longer the recorded one is not taken.
+pub fn from_cache(facts: &SeedFacts, cache: &abovo_fetch::cache::Cache) -> Option<Found> {
+    let fixed = facts.fixed.as_ref()?;
+    let record = cache.lookup(facts.base_name())?;
+    if record.hash != abovo_fetch::verify::show_fixed(fixed) {
+        return None;
+    }
+    let path = cache.item_path(facts.base_name());
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if meta.is_file() && meta.len() != record.measured.bytes {
+        return None;
+    }
+    let nar = record.measured.nar_hash.map(|hash| abovo_store::nar::NarHash {
+        hash,
+        size: record.measured.nar_size,
+    });
+    Some(Found {
+        path,
+        verified: super::Verified::FixedOutputHash,
+        nar,
+    })
+}
+
 /// Looks for the seed's bytes among its [`candidates`] and checks each that
 /// exists against `expected`.
 pub fn locate(

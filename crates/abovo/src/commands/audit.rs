@@ -38,6 +38,10 @@ pub struct Args {
     #[arg(long, short = 'f', default_value = "text",
           value_parser = Format::parser(&[Format::Text, Format::Json, Format::Html]))]
     pub format: Format,
+    /// Fetch the seeds' content into the cache first (what is missing;
+    /// see `abovo fetch`). Exit code 1 when some could not be fetched.
+    #[arg(long)]
+    pub fetch: bool,
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -127,6 +131,20 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .check("audit", &[Format::Text, Format::Json, Format::Html])?;
     let g = args.trust.load_graph(ctx)?;
     let packages = packages_of(&g, args.packages.as_deref(), &args.trust.preferences(), ctx)?;
+    let mut code = exit::SUCCESS;
+    if args.fetch {
+        let roots: Vec<_> = packages.iter().map(|p| p.node).collect();
+        let mut nodes = crate::commands::fetch::fixed_outputs(&g, &roots, false, &args.trust);
+        nodes.sort_unstable();
+        nodes.dedup();
+        code = crate::commands::fetch::fetch_first(
+            &g,
+            &nodes,
+            &args.trust.net,
+            &args.trust.local_dirs(),
+            ctx,
+        )?;
+    }
     let seeds = args.trust.seeds()?;
     let report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
     warn_rejected_files(ctx, report.rejected_files.len());
@@ -135,7 +153,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         Format::Html => write_stdout(&crate::report::audit::render(&report))?,
         _ => write_stdout(&render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t)))?,
     }
-    Ok(exit::SUCCESS)
+    Ok(code)
 }
 
 /// How many unknown seeds and leaves the text lists without `--all`.

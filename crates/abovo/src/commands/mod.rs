@@ -6,6 +6,7 @@ pub mod audit;
 pub mod build;
 pub mod closure;
 pub mod dependents;
+pub mod fetch;
 pub mod derivation;
 pub mod diff;
 pub mod graph;
@@ -41,6 +42,8 @@ pub enum Command {
     Seeds(seeds::Args),
     /// Which binary seeds every package rests on, counted and ranked.
     Audit(audit::Args),
+    /// Fetch the fixed outputs TARGET rests on into the cache, verified by hash.
+    Fetch(fetch::Args),
     /// Print a derivation as ATerm (its exact `.drv` text) or JSON.
     Show(show::Args),
     /// Recompute .drv and output paths from content; report every mismatch.
@@ -71,6 +74,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
     match command {
         Command::Audit(args) => audit::run(args, ctx),
         Command::Hash(args) => hash::run(args, ctx),
+        Command::Fetch(args) => fetch::run(args, ctx),
         Command::Seeds(args) => seeds::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
         Command::Closure(args) => closure::run(args, ctx),

@@ -34,6 +34,10 @@ pub struct Args {
     /// seeds get one line each).
     #[arg(long)]
     pub all: bool,
+    /// Fetch the seeds' content into the cache first (what is missing;
+    /// see `abovo fetch`). Exit code 1 when some could not be fetched.
+    #[arg(long)]
+    pub fetch: bool,
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -45,6 +49,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .check("seeds", &[Format::Text, Format::Json, Format::Html])?;
     let g = args.trust.load_graph(ctx)?;
     let target = crate::source::resolve_one(&g, &args.target, &args.trust.preferences(), ctx)?;
+    let mut code = exit::SUCCESS;
+    if args.fetch {
+        let nodes = crate::commands::fetch::fixed_outputs(&g, &[target], false, &args.trust);
+        code = crate::commands::fetch::fetch_first(
+            &g,
+            &nodes,
+            &args.trust.net,
+            &args.trust.local_dirs(),
+            ctx,
+        )?;
+    }
     let seeds = args.trust.seeds()?;
     let report = trust_report(&g, target, &seeds, args.trust.walk())?;
     let rejected: usize = report
@@ -58,7 +73,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         Format::Html => write_stdout(&crate::report::seeds::render(&report))?,
         _ => write_stdout(&render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t)))?,
     }
-    Ok(exit::SUCCESS)
+    Ok(code)
 }
 
 fn size_text(e: &SeedEntry) -> String {
@@ -254,36 +269,45 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         (Align::Right, usize::MAX),
         (Align::Right, usize::MAX),
         (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
     ]);
     t.row(vec![
         ("kind".into(), ""),
         ("seeds".into(), ""),
+        ("measured".into(), ""),
+        ("measured size".into(), ""),
         ("known size".into(), ""),
         ("sizes unknown".into(), ""),
     ]);
+    let row = |name: &str, seeds: usize, measured: usize, mbytes: u64, known: u64, unknown: usize| {
+        vec![
+            (name.to_owned(), ""),
+            (count(seeds as u64), ""),
+            (count(measured as u64), ""),
+            (human_bytes(mbytes), ""),
+            (human_bytes(known), ""),
+            (count(unknown as u64), ""),
+        ]
+    };
     for tot in &r.totals {
-        t.row(vec![
-            (tot.kind.name().into(), ""),
-            (count(tot.seeds as u64), ""),
-            (human_bytes(tot.known_bytes), ""),
-            (count(tot.unknown_sizes as u64), ""),
-        ]);
+        t.row(row(
+            tot.kind.name(),
+            tot.seeds,
+            tot.measured_seeds,
+            tot.measured_bytes,
+            tot.known_bytes,
+            tot.unknown_sizes,
+        ));
     }
-    t.row(vec![
-        ("all".into(), ""),
-        (
-            count(r.totals.iter().map(|t| t.seeds as u64).sum::<u64>()),
-            "",
-        ),
-        (
-            human_bytes(r.totals.iter().map(|t| t.known_bytes).sum()),
-            "",
-        ),
-        (
-            count(r.totals.iter().map(|t| t.unknown_sizes as u64).sum::<u64>()),
-            "",
-        ),
-    ]);
+    t.row(row(
+        "all",
+        r.totals.iter().map(|t| t.seeds).sum(),
+        r.totals.iter().map(|t| t.measured_seeds).sum(),
+        r.totals.iter().map(|t| t.measured_bytes).sum(),
+        r.totals.iter().map(|t| t.known_bytes).sum(),
+        r.totals.iter().map(|t| t.unknown_sizes).sum(),
+    ));
     o.push_str(&t.render("  ", style));
     if !r.builtins.is_empty() {
         o.push_str(&format!(

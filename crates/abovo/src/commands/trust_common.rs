@@ -59,6 +59,9 @@ pub struct TrustArgs {
     /// known of its seed, is an error.
     #[arg(long, value_name = "DIR")]
     pub narinfo: Vec<PathBuf>,
+    /// The fetch cache and network flags (`--fetch`, `abovo fetch`).
+    #[command(flatten)]
+    pub net: crate::commands::fetch::NetArgs,
 }
 
 impl TrustArgs {
@@ -100,7 +103,27 @@ impl TrustArgs {
         for n in &self.narinfo {
             seeds.sizes.add_narinfo_dir(n)?;
         }
+        // The fetch cache, without being asked: its items are verified
+        // content (looked up by their records, not hashed again), its
+        // narinfos passed their signature check.
+        if let Some(cache) = self.net.cache() {
+            if cache.narinfo_dir().is_dir() {
+                seeds.sizes.add_narinfo_dir(&cache.narinfo_dir())?;
+            }
+            seeds.cache = Some(cache);
+        }
         Ok(seeds)
+    }
+
+    /// Directories that may hold outputs under their store base names:
+    /// the `--source` store when it is a directory, and `--seed-dir`s.
+    pub fn local_dirs(&self) -> Vec<PathBuf> {
+        self.source
+            .iter()
+            .filter(|s| s.is_dir())
+            .chain(&self.seed_dir)
+            .cloned()
+            .collect()
     }
 
     /// The walk options.
