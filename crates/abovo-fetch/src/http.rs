@@ -285,7 +285,14 @@ impl HttpClient {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     return Err(self.limit_reached(*quiet_since).unwrap_or_else(|| {
-                        let what = if e.kind() == std::io::ErrorKind::TimedOut {
+                        // ureq reports its per-read timeout as an I/O
+                        // error of its own.
+                        let text = e.to_string();
+                        let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+                            || e.kind() == std::io::ErrorKind::WouldBlock
+                            || text.contains("timeout")
+                            || text.contains("timed out");
+                        let what = if timed_out {
                             format!(
                                 "the server stopped sending (nothing for {})",
                                 crate::deadline::seconds(self.per_attempt())
@@ -410,21 +417,31 @@ impl HttpClient {
             ureq::Error::ConnectionFailed => {
                 Failure::Transient(format!("{UNREACHABLE}: connection failed"))
             }
-            ureq::Error::Io(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionRefused
-                        | std::io::ErrorKind::HostUnreachable
-                        | std::io::ErrorKind::NetworkUnreachable
-                        | std::io::ErrorKind::AddrNotAvailable
-                ) =>
-            {
+            ureq::Error::Io(e) if is_unreachable_io(&e) => {
                 Failure::Transient(format!("{UNREACHABLE}: {e}"))
             }
             ureq::Error::Io(e) => Failure::Transient(format!("{e}")),
             other => Failure::Permanent(other.to_string()),
         }
     }
+}
+
+/// Whether an I/O error means the server cannot be reached at all: its
+/// name does not resolve (the resolver's words, as the standard library
+/// passes them on), or no connection can be made.
+fn is_unreachable_io(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    if matches!(
+        e.kind(),
+        ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+    ) {
+        return true;
+    }
+    let text = e.to_string();
+    text.contains("failed to lookup address")
+        || text.contains("Name or service not known")
+        || text.contains("No address associated")
+        || text.contains("Temporary failure in name resolution")
 }
 
 /// Whether an error from the TLS layer is about the peer's certificate

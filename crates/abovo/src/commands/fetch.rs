@@ -483,7 +483,10 @@ pub fn render_text(r: &FetchReport, style: &dyn Fn(&str, &str) -> String) -> Str
             )
         )
     ));
-    for it in &r.items {
+    // Successes first, then what could not be fetched with why.
+    let mut items: Vec<&Outcome> = r.items.iter().collect();
+    items.sort_by_key(|o| o.status == Status::Failed);
+    for it in items {
         let (mark, sgr) = match it.status {
             Status::Cached => ("cached ", "32"),
             Status::Fetched => ("fetched", "1;32"),

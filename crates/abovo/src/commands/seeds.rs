@@ -77,7 +77,18 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 }
 
 fn size_text(e: &SeedEntry) -> String {
-    size_with_source(e.class.size, e.class.size_source.label())
+    match (e.class.size, e.class.size_source) {
+        // Measured sizes to the byte, with the NAR size of a recursive
+        // output (what the store holds).
+        (Some(s), abovo_trust::sizes::SizeSource::Bytes) => {
+            let nar = match e.class.nar_size {
+                Some(n) if n != s => format!("; NAR {} B", count(n)),
+                _ => String::new(),
+            };
+            format!("{} ({} B, measured{nar})", human_bytes(s), count(s))
+        }
+        (size, source) => size_with_source(size, source.label()),
+    }
 }
 
 /// At most `max` of `items`, joined, with "… and N more".
