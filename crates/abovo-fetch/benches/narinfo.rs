@@ -40,9 +40,15 @@ fn serve(narinfos: HashMap<String, Vec<u8>>) -> String {
                 let head = String::from_utf8_lossy(&head);
                 let path = head.split_whitespace().nth(1).unwrap_or("");
                 let _ = match narinfos.get(path) {
-                    Some(body) => write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
-                        .and_then(|()| s.write_all(body)),
-                    None => s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                    Some(body) => write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .and_then(|()| s.write_all(body)),
+                    None => s.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    ),
                 };
             });
         }
@@ -65,13 +71,23 @@ fn bench(c: &mut Criterion) {
         let h = abovo_store::hash::sha256(&i.to_le_bytes());
         let hash_part = abovo_store::nixbase32::encode(&h[..20]);
         let path = format!("/gnu/store/{hash_part}-seed-{i}.tar.gz");
-        let mut info = NarInfo::new(path.clone(), abovo_store::Hash::sha256(h), 1_000_000 + i as u64);
+        let mut info = NarInfo::new(
+            path.clone(),
+            abovo_store::Hash::sha256(h),
+            1_000_000 + i as u64,
+        );
         info.urls = vec![format!("nar/xz/{hash_part}")];
         info.compressions = vec!["xz".into()];
         info.file_sizes = vec![900_000];
         let sig = key.sign(info.fingerprint().unwrap().as_bytes());
-        info.sigs = vec![format!("bench-1:{}", abovo_store::encoding::base64_encode(&sig.to_bytes()))];
-        served.insert(format!("/{hash_part}.narinfo"), info.to_nix_string().into_bytes());
+        info.sigs = vec![format!(
+            "bench-1:{}",
+            abovo_store::encoding::base64_encode(&sig.to_bytes())
+        )];
+        served.insert(
+            format!("/{hash_part}.narinfo"),
+            info.to_nix_string().into_bytes(),
+        );
         paths.push(path);
     }
     let url = serve(served);
@@ -85,12 +101,14 @@ fn bench(c: &mut Criterion) {
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
             for _ in 0..threads {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(p) = paths.get(i) else { break };
-                    match sub.narinfo(&url, p).unwrap() {
-                        Lookup::Found(f) => assert!(f.signer.is_some()),
-                        Lookup::Missing => panic!("missing {p}"),
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(p) = paths.get(i) else { break };
+                        match sub.narinfo(&url, p).unwrap() {
+                            Lookup::Found(f) => assert!(f.signer.is_some()),
+                            Lookup::Missing => panic!("missing {p}"),
+                        }
                     }
                 });
             }

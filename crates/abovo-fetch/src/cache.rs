@@ -67,7 +67,11 @@ impl Cache {
     /// The default location: `$ABOVO_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/abovo`, else `$HOME/.cache/abovo`.
     pub fn default_dir() -> Option<PathBuf> {
-        let var = |n: &str| std::env::var_os(n).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |n: &str| {
+            std::env::var_os(n)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         var("ABOVO_CACHE_DIR")
             .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("abovo")))
             .or_else(|| var("HOME").map(|h| h.join(".cache").join("abovo")))
@@ -156,7 +160,12 @@ impl Cache {
     /// Moves verified content at `scratch` into the store as `base_name`,
     /// then writes its record; both by rename. Content already there (put
     /// by another process) is kept and `scratch` removed.
-    pub fn insert(&self, base_name: &str, scratch: &Path, record: &Record) -> Result<(), CacheError> {
+    pub fn insert(
+        &self,
+        base_name: &str,
+        scratch: &Path,
+        record: &Record,
+    ) -> Result<(), CacheError> {
         let store = self.store_dir();
         self.ensure(&store)?;
         let target = self.item_path(base_name);
@@ -277,6 +286,9 @@ mod tests {
         remove_any(&cache.meta_path(base));
         assert!(cache.lookup(base).is_none());
         // Nothing is left in tmp/.
-        assert_eq!(std::fs::read_dir(dir.path().join("c/tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("c/tmp")).unwrap().count(),
+            0
+        );
     }
 }

@@ -73,11 +73,9 @@ impl Compression {
             Compression::None => Box::new(input),
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
             Compression::Xz => {
-                let stream = xz2::stream::Stream::new_stream_decoder(
-                    MEMLIMIT,
-                    xz2::stream::CONCATENATED,
-                )
-                .map_err(io::Error::other)?;
+                let stream =
+                    xz2::stream::Stream::new_stream_decoder(MEMLIMIT, xz2::stream::CONCATENATED)
+                        .map_err(io::Error::other)?;
                 Box::new(xz2::bufread::XzDecoder::new_stream(input, stream))
             }
             Compression::Zstd => {
@@ -105,7 +103,8 @@ mod tests {
             match c {
                 Compression::None => data.clone(),
                 Compression::Gzip => {
-                    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                     e.write_all(&data).unwrap();
                     e.finish().unwrap()
                 }
@@ -116,7 +115,8 @@ mod tests {
                 }
                 Compression::Zstd => zstd::encode_all(&data[..], 3).unwrap(),
                 Compression::Bzip2 => {
-                    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                    let mut e =
+                        bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
                     e.write_all(&data).unwrap();
                     e.finish().unwrap()
                 }
@@ -127,7 +127,10 @@ mod tests {
             assert_eq!(Compression::from_name(c.name()), Some(c));
             let bytes = compressed(c);
             let mut out = Vec::new();
-            c.decoder(&bytes[..]).unwrap().read_to_end(&mut out).unwrap();
+            c.decoder(&bytes[..])
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
             assert_eq!(out, data, "{}", c.name());
             if c != Compression::None {
                 // A truncated stream is an error, never a short success.

@@ -60,7 +60,10 @@ impl Deadline {
 
     /// The failure message: `timed out after N seconds`, as for a builder.
     pub fn message(&self) -> String {
-        format!("timed out after {}", seconds(self.limit.unwrap_or_default()))
+        format!(
+            "timed out after {}",
+            seconds(self.limit.unwrap_or_default())
+        )
     }
 
     /// The failure message for silence: `timed out after N seconds of

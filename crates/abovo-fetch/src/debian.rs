@@ -44,7 +44,13 @@ impl AptSource {
         let raw = format!("{}_{}_{}", self.uri, self.suite, self.component);
         let safe: String = raw
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         format!("{safe}.tsv")
     }
@@ -120,7 +126,10 @@ pub fn parse_deb822_sources(text: &str) -> Vec<AptSource> {
                 .map(|(_, v)| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
                 .unwrap_or_default()
         };
-        if field("Enabled").first().is_some_and(|v| v.eq_ignore_ascii_case("no")) {
+        if field("Enabled")
+            .first()
+            .is_some_and(|v| v.eq_ignore_ascii_case("no"))
+        {
             continue;
         }
         if !field("Types").iter().any(|t| t == "deb" || t == "deb-src") {
@@ -229,7 +238,10 @@ pub fn parse_sources(text: &str) -> Result<Vec<([u8; 32], ArchiveFile)>, IndexEr
             }
             let bad = |what: &str| IndexError {
                 line: i + 1,
-                what: format!("{what} in Checksums-Sha256: {:?}", line.chars().take(120).collect::<String>()),
+                what: format!(
+                    "{what} in Checksums-Sha256: {:?}",
+                    line.chars().take(120).collect::<String>()
+                ),
             };
             let mut words = line.split_whitespace();
             let (Some(hex), Some(size), Some(name), None) =
@@ -373,7 +385,8 @@ Checksums-Sha256:
         assert_eq!(err.line, 3);
         let err = parse_sources("Directory: ../../etc\n").unwrap_err();
         assert!(err.what.contains("leaves the archive"), "{err}");
-        let err = parse_sources(&format!("Checksums-Sha256:\n {} 1 ../x\n", "a".repeat(64))).unwrap_err();
+        let err =
+            parse_sources(&format!("Checksums-Sha256:\n {} 1 ../x\n", "a".repeat(64))).unwrap_err();
         assert!(err.what.contains('/'), "{err}");
     }
 
@@ -387,13 +400,26 @@ Checksums-Sha256:
             s[0].index_url(),
             "http://deb.debian.org/debian/dists/bookworm/main/source/Sources.xz"
         );
-        let one = parse_one_line("deb [arch=amd64 signed-by=/k] https://a/debian trixie main contrib # x\n# deb http://b s c\n");
+        let one = parse_one_line(
+            "deb [arch=amd64 signed-by=/k] https://a/debian trixie main contrib # x\n# deb http://b s c\n",
+        );
         assert_eq!(one.len(), 2);
-        assert_eq!((one[0].uri.as_str(), one[1].component.as_str()), ("https://a/debian", "contrib"));
+        assert_eq!(
+            (one[0].uri.as_str(), one[1].component.as_str()),
+            ("https://a/debian", "contrib")
+        );
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("etc/apt/sources.list.d")).unwrap();
-        std::fs::write(dir.path().join("etc/apt/sources.list.d/debian.sources"), deb822).unwrap();
-        std::fs::write(dir.path().join("etc/apt/sources.list"), "deb http://deb.debian.org/debian bookworm main\n").unwrap();
+        std::fs::write(
+            dir.path().join("etc/apt/sources.list.d/debian.sources"),
+            deb822,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("etc/apt/sources.list"),
+            "deb http://deb.debian.org/debian bookworm main\n",
+        )
+        .unwrap();
         assert_eq!(apt_sources(dir.path()).len(), 2, "duplicates are read once");
     }
 

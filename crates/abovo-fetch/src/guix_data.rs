@@ -13,7 +13,9 @@ const ITEMS: &[(&str, &str)] = &[
     ),
     (
         "wg1yp2vx8gb7qmcgyibqnwblahpp4bjg-content-addressed-mirrors",
-        include_str!("../data/guix-1.5.0/wg1yp2vx8gb7qmcgyibqnwblahpp4bjg-content-addressed-mirrors"),
+        include_str!(
+            "../data/guix-1.5.0/wg1yp2vx8gb7qmcgyibqnwblahpp4bjg-content-addressed-mirrors"
+        ),
     ),
 ];
 
@@ -33,7 +35,10 @@ mod tests {
             let name = base.split_once('-').map(|(_, n)| n).unwrap_or("");
             let digest = abovo_store::hash::sha256(text.as_bytes());
             let path = store.make_text_path_from_hash(name, &digest, []);
-            assert_eq!(path.map(|p| store.display(&p)).ok(), Some(format!("/gnu/store/{base}")));
+            assert_eq!(
+                path.map(|p| store.display(&p)).ok(),
+                Some(format!("/gnu/store/{base}"))
+            );
         }
     }
 }

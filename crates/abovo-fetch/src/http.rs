@@ -149,7 +149,9 @@ impl HttpClient {
         loop {
             match self.fetch_once(url, target, resume, progress) {
                 Ok(n) => return Ok(n),
-                Err(Failure::Transient(e)) if attempt < self.opts.retries && !e.starts_with(UNREACHABLE) => {
+                Err(Failure::Transient(e))
+                    if attempt < self.opts.retries && !e.starts_with(UNREACHABLE) =>
+                {
                     attempt += 1;
                     if self.deadline.remaining().is_some_and(|r| r <= pause) {
                         return Err(Failure::Fatal(self.deadline.message()));
@@ -179,7 +181,9 @@ impl HttpClient {
         loop {
             match self.get_once(url, limit) {
                 Ok(b) => return Ok(b),
-                Err(Failure::Transient(e)) if attempt < self.opts.retries && !e.starts_with(UNREACHABLE) => {
+                Err(Failure::Transient(e))
+                    if attempt < self.opts.retries && !e.starts_with(UNREACHABLE) =>
+                {
                     attempt += 1;
                     if self.deadline.remaining().is_some_and(|r| r <= pause) {
                         return Err(Failure::Fatal(self.deadline.message()));
@@ -339,16 +343,15 @@ impl HttpClient {
             Resume::FromExisting => std::fs::metadata(target).map_or(0, |m| m.len()),
             Resume::Never => 0,
         };
-        let (mut response, mut quiet_since) =
-            match self.request(url, (have > 0).then_some(have)) {
-                // The server has no more than we hold: start over, the
-                // verification decides what the bytes are.
-                Err(Failure::Permanent(m)) if have > 0 && m == "HTTP status 416" => {
-                    let _ = std::fs::remove_file(target);
-                    self.request(url, None)?
-                }
-                other => other?,
-            };
+        let (mut response, mut quiet_since) = match self.request(url, (have > 0).then_some(have)) {
+            // The server has no more than we hold: start over, the
+            // verification decides what the bytes are.
+            Err(Failure::Permanent(m)) if have > 0 && m == "HTTP status 416" => {
+                let _ = std::fs::remove_file(target);
+                self.request(url, None)?
+            }
+            other => other?,
+        };
         let partial = response.status().as_u16() == 206 && have > 0;
         let mut out = open(partial)?;
         // `progress` hears of new bytes only: those kept were counted

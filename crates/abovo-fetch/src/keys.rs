@@ -118,22 +118,25 @@ impl AuthorizedKeys {
         }
         if !info.sigs.is_empty() {
             let keys: Vec<&str> = self.nix.iter().map(String::as_str).collect();
-            let fingerprint = info.fingerprint().map_err(|e| Refusal::Invalid(e.to_string()))?;
+            let fingerprint = info
+                .fingerprint()
+                .map_err(|e| Refusal::Invalid(e.to_string()))?;
             for sig in &info.sigs {
                 let name = sig.split_once(':').map_or(sig.as_str(), |(n, _)| n);
-                match keys.iter().find(|k| k.split_once(':').map(|(n, _)| n) == Some(name)) {
+                match keys
+                    .iter()
+                    .find(|k| k.split_once(':').map(|(n, _)| n) == Some(name))
+                {
                     None => unknown.push(format!("Nix key `{name}`")),
-                    Some(key) => match abovo_store::narinfo::verify_nix_signature(
-                        &fingerprint,
-                        sig,
-                        key,
-                    ) {
-                        Ok(true) => return Ok(name.to_owned()),
-                        Ok(false) => problems.push(format!(
-                            "the signature by `{name}` does not match the narinfo's fingerprint"
-                        )),
-                        Err(e) => problems.push(e.to_string()),
-                    },
+                    Some(key) => {
+                        match abovo_store::narinfo::verify_nix_signature(&fingerprint, sig, key) {
+                            Ok(true) => return Ok(name.to_owned()),
+                            Ok(false) => problems.push(format!(
+                                "the signature by `{name}` does not match the narinfo's fingerprint"
+                            )),
+                            Err(e) => problems.push(e.to_string()),
+                        }
+                    }
                 }
             }
         }
@@ -329,7 +332,9 @@ mod tests {
                 guix: vec![[1; 32]],
                 nix: vec![],
             };
-            assert!(matches!(other.check(&info), Err(Refusal::UnknownKey(k)) if k.contains("D2017BB1")));
+            assert!(
+                matches!(other.check(&info), Err(Refusal::UnknownKey(k)) if k.contains("D2017BB1"))
+            );
             checked += 1;
         }
         assert!(checked >= 10, "{checked}");

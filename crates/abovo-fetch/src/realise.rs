@@ -34,10 +34,12 @@ use crate::verify::{self, Measured, show_fixed};
 use crate::{Deadline, cache};
 use abovo_store::HashAlgo;
 use abovo_store::derivation::{Derivation, FixedOutput};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+mod outcome;
+pub use outcome::{Attempt, NarinfoSizes, Outcome, SourceKind, Status};
 
 /// One fixed output to realise.
 #[derive(Debug, Clone)]
@@ -57,7 +59,10 @@ pub struct Request {
 impl Request {
     /// The store base name (`<hash>-<name>`).
     pub fn base_name(&self) -> &str {
-        self.store_path.rsplit('/').next().unwrap_or(&self.store_path)
+        self.store_path
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.store_path)
     }
 
     /// The output's name (`hello-2.12.tar.gz`).
@@ -70,111 +75,6 @@ impl Request {
             .as_ref()
             .is_some_and(|d| d.env_str("executable") == Some("1"))
     }
-}
-
-/// Where content came from, or was looked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
-    /// abovo's cache.
-    Cache,
-    /// A store directory.
-    Store,
-    /// A substitute server's NAR.
-    Substitute,
-    /// A content-addressed mirror (a substitute server's `/file/`, the
-    /// derivation's own, `--mirror`).
-    Mirror,
-    /// Debian's source archive.
-    Debian,
-    /// The derivation's own URL.
-    Url,
-    /// `git`, for `builtin:git-download`.
-    Git,
-}
-
-impl SourceKind {
-    /// Its name in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            SourceKind::Cache => "cache",
-            SourceKind::Store => "store",
-            SourceKind::Substitute => "substitute",
-            SourceKind::Mirror => "mirror",
-            SourceKind::Debian => "debian",
-            SourceKind::Url => "url",
-            SourceKind::Git => "git",
-        }
-    }
-}
-
-/// A source that was tried and did not give the content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Attempt {
-    /// The kind of source.
-    pub source: SourceKind,
-    /// The server, URL or directory.
-    pub location: String,
-    /// Why not.
-    pub error: String,
-}
-
-/// How a request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// The cache already held it.
-    Cached,
-    /// It was fetched and verified now.
-    Fetched,
-    /// Only its narinfo was asked for, and found (`--narinfo-only`).
-    Narinfo,
-    /// No source gave it.
-    Failed,
-}
-
-/// What a narinfo says of an item's size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NarinfoSizes {
-    /// The server.
-    pub server: String,
-    /// `NarSize`.
-    pub nar_size: u64,
-    /// `FileSize` of the copy abovo would download, when given.
-    pub file_size: Option<u64>,
-    /// Who signed it (`None`: accepted unsigned or untrusted).
-    pub signer: Option<String>,
-}
-
-/// The report of one request.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    /// The store path.
-    pub store_path: String,
-    /// The output's name.
-    pub name: String,
-    /// The pinned hash (`r:sha256:<nix32>`).
-    pub hash: String,
-    /// How it ended.
-    pub status: Status,
-    /// Where the content came from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<SourceKind>,
-    /// The URL or directory it came from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    /// What the content measures (checked against the pinned hash).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub measured: Option<Measured>,
-    /// Bytes received over the network for it in this run.
-    pub downloaded: u64,
-    /// Whether content was verified against the pinned hash.
-    pub verified: bool,
-    /// The narinfo's sizes, when a server had one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub narinfo: Option<NarinfoSizes>,
-    /// Every source that did not give it, in order.
-    pub attempts: Vec<Attempt>,
 }
 
 /// What a run may use.
@@ -327,7 +227,11 @@ impl<'a> Realiser<'a> {
         for store in &self.settings.stores {
             let path = match &store.store_dir {
                 None => store.dir.join(base),
-                Some(sd) => match sd.make_fixed_output_path(req.name(), req.fixed.recursive, &req.fixed.hash) {
+                Some(sd) => match sd.make_fixed_output_path(
+                    req.name(),
+                    req.fixed.recursive,
+                    &req.fixed.hash,
+                ) {
                     Ok(p) => PathBuf::from(sd.display(&p)),
                     Err(_) => continue,
                 },
@@ -385,7 +289,10 @@ impl<'a> Realiser<'a> {
         kind: SourceKind,
         location: &str,
     ) -> Result<Measured, String> {
-        let scratch = self.cache.scratch(req.base_name()).map_err(|e| e.to_string())?;
+        let scratch = self
+            .cache
+            .scratch(req.base_name())
+            .map_err(|e| e.to_string())?;
         copy_tree(path, &scratch).map_err(|e| {
             cache::remove_any(&scratch);
             format!("cannot copy: {e}")
@@ -518,7 +425,9 @@ impl<'a> Realiser<'a> {
             let partial = self
                 .cache
                 .partial_path(&format!("{server}/{}", found.info.store_path));
-            let _ = self.cache.ensure(partial.parent().unwrap_or(Path::new(".")));
+            let _ = self
+                .cache
+                .ensure(partial.parent().unwrap_or(Path::new(".")));
             let mut got = 0u64;
             let fetched = sub.fetch_nar(&found, &partial, &scratch, &mut |_| {}, &mut |n| {
                 got += n;
@@ -544,7 +453,11 @@ impl<'a> Realiser<'a> {
     }
 
     /// The content-addressed URLs of a request, in order.
-    fn content_addressed_urls(&self, req: &Request, out: &mut Outcome) -> Vec<(SourceKind, String)> {
+    fn content_addressed_urls(
+        &self,
+        req: &Request,
+        out: &mut Outcome,
+    ) -> Vec<(SourceKind, String)> {
         let name = req.name();
         let h = &req.fixed.hash;
         let mut urls = Vec::new();
@@ -596,15 +509,20 @@ impl<'a> Realiser<'a> {
             return false;
         }
         let partial = self.cache.partial_path(url);
-        if let Err(e) = self.cache.ensure(partial.parent().unwrap_or(Path::new("."))) {
+        if let Err(e) = self
+            .cache
+            .ensure(partial.parent().unwrap_or(Path::new(".")))
+        {
             attempt(e.to_string());
             return false;
         }
         let mut got = 0u64;
-        let r = self.client.download(url, &partial, Resume::FromExisting, &mut |_| {}, &mut |n| {
-            got += n;
-            self.progress.bytes(n);
-        });
+        let r = self
+            .client
+            .download(url, &partial, Resume::FromExisting, &mut |_| {}, &mut |n| {
+                got += n;
+                self.progress.bytes(n);
+            });
         out.downloaded += got;
         let r: Tried = match r {
             Err(e) => {
@@ -714,7 +632,10 @@ impl<'a> Realiser<'a> {
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age < std::time::Duration::from_secs(24 * 3600));
         if fresh {
-            if let Some(i) = std::fs::read_to_string(&path).ok().and_then(|t| Index::from_tsv(&t)) {
+            if let Some(i) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| Index::from_tsv(&t))
+            {
                 return Ok(i);
             }
         }
@@ -828,141 +749,4 @@ fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
-mod tests {
-    use super::*;
-    use abovo_store::StoreDir;
-
-    fn request(name: &str, fixed: FixedOutput, drv: Option<Derivation>) -> Request {
-        let store = StoreDir::default();
-        let path = store
-            .make_fixed_output_path(name, fixed.recursive, &fixed.hash)
-            .unwrap();
-        Request {
-            store_path: store.display(&path),
-            fixed,
-            derivation: drv,
-            mirrors: None,
-            ca_mirrors: None,
-        }
-    }
-
-    fn offline() -> Settings {
-        Settings {
-            offline: true,
-            ..Settings::default()
-        }
-    }
-
-    #[test]
-    fn stores_of_another_prefix_and_tampered_copies() {
-        let tmp = tempfile::tempdir().unwrap();
-        let cache = Cache::new(tmp.path().join("cache"));
-        let content = b"seed\n";
-        let fixed = FixedOutput {
-            recursive: false,
-            hash: HashAlgo::Sha256.digest(content),
-        };
-        let req = request("seed.txt", fixed, None);
-        // abovo's own store: another prefix, so another base name.
-        let own = tmp.path().join("own");
-        std::fs::create_dir(&own).unwrap();
-        let sd = StoreDir::new(own.to_str().unwrap()).unwrap();
-        let there = sd.make_fixed_output_path("seed.txt", false, &fixed.hash).unwrap();
-        // A seed directory by /gnu/store base name, with the wrong bytes.
-        let seeds = tmp.path().join("seeds");
-        std::fs::create_dir(&seeds).unwrap();
-        std::fs::write(seeds.join(req.base_name()), b"not the seed\n").unwrap();
-        let settings = Settings {
-            stores: vec![
-                LocalStore {
-                    dir: seeds.clone(),
-                    store_dir: None,
-                },
-                LocalStore {
-                    dir: own.clone(),
-                    store_dir: Some(sd.clone()),
-                },
-            ],
-            ..offline()
-        };
-        let r = Realiser::new(&cache, &settings, &Quiet).unwrap();
-        let o = r.realise(&req);
-        assert_eq!(o.status, Status::Failed);
-        assert!(o.attempts[0].error.starts_with("hash mismatch: expected sha256:"), "{:?}", o.attempts);
-        assert!(o.attempts.last().unwrap().error.contains("--offline"));
-        assert!(cache.lookup(req.base_name()).is_none());
-        std::fs::write(sd.display(&there), content).unwrap();
-        let o = r.realise(&req);
-        assert_eq!((o.status, o.source), (Status::Fetched, Some(SourceKind::Store)));
-        assert_eq!(o.measured.unwrap().bytes, 5);
-        assert_eq!(std::fs::read(cache.item_path(req.base_name())).unwrap(), content);
-        // Next time it is in the cache.
-        assert_eq!(r.realise(&req).status, Status::Cached);
-    }
-
-    #[test]
-    fn git_checkouts_are_verified_like_any_output() {
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = tmp.path().join("repo");
-        std::fs::create_dir(&repo).unwrap();
-        std::fs::write(repo.join("README"), b"hello\n").unwrap();
-        let git = |args: &[&str]| {
-            let ok = std::process::Command::new("git")
-                .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
-                .args(args)
-                .current_dir(&repo)
-                .output()
-                .map(|o| o.status.success());
-            ok.unwrap_or(false)
-        };
-        if !git(&["init", "-q"]) {
-            eprintln!("skipped: no working `git` here");
-            return;
-        }
-        assert!(git(&["add", "README"]) && git(&["commit", "-qm", "x"]));
-        let commit = std::process::Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        let commit = String::from_utf8(commit.stdout).unwrap().trim().to_owned();
-        // The expected tree: the checkout without .git.
-        let expected = tmp.path().join("expected");
-        std::fs::create_dir(&expected).unwrap();
-        std::fs::write(expected.join("README"), b"hello\n").unwrap();
-        let hash = abovo_store::nar::hash_path(&expected).unwrap().hash;
-        let fixed = FixedOutput {
-            recursive: true,
-            hash,
-        };
-        let mut drv = Derivation {
-            builder: "builtin:git-download".into(),
-            ..Derivation::default()
-        };
-        drv.environment.insert(
-            b"url".to_vec(),
-            format!("\"file://{}\"", repo.display()).into_bytes(),
-        );
-        drv.environment
-            .insert(b"commit".to_vec(), commit.into_bytes());
-        let req = request("repo-checkout", fixed, Some(drv.clone()));
-        let cache = Cache::new(tmp.path().join("cache"));
-        let settings = Settings::default();
-        let r = Realiser::new(&cache, &settings, &Quiet).unwrap();
-        let o = r.realise(&req);
-        assert_eq!((o.status, o.source), (Status::Fetched, Some(SourceKind::Git)), "{:?}", o.attempts);
-        assert!(cache.item_path(req.base_name()).join("README").is_file());
-        assert!(!cache.item_path(req.base_name()).join(".git").exists());
-        // Another expected hash: the checkout is refused, nothing kept.
-        let wrong = FixedOutput {
-            recursive: true,
-            hash: HashAlgo::Sha256.digest(b"x"),
-        };
-        let req = request("repo-checkout", wrong, Some(drv));
-        let o = r.realise(&req);
-        assert_eq!(o.status, Status::Failed);
-        assert!(o.attempts.last().unwrap().error.contains("hash mismatch: expected r:sha256:"), "{:?}", o.attempts);
-        assert!(cache.lookup(req.base_name()).is_none());
-    }
-}
+mod tests;

@@ -166,12 +166,18 @@ mod tests {
             hash: nar.hash,
         };
         let m = check(&f, &rec).unwrap();
-        assert_eq!((m.bytes, m.nar_size, m.nar_hash), (6, nar.size, Some(nar.hash)));
+        assert_eq!(
+            (m.bytes, m.nar_size, m.nar_hash),
+            (6, nar.size, Some(nar.hash))
+        );
         std::fs::write(&f, b"hellO\n").unwrap();
         let err = check(&f, &flat).unwrap_err().to_string();
         assert!(err.starts_with("hash mismatch: expected sha256:"), "{err}");
         let err = check(&f, &rec).unwrap_err().to_string();
-        assert!(err.contains("expected r:sha256:") && err.contains("got r:sha256:"), "{err}");
+        assert!(
+            err.contains("expected r:sha256:") && err.contains("got r:sha256:"),
+            "{err}"
+        );
         assert_eq!(check(dir.path(), &flat).unwrap_err(), VerifyError::NotAFile);
     }
 }

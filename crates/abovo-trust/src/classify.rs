@@ -241,7 +241,11 @@ impl Seeds {
     /// Where the bytes of a seed are, if anywhere: the first candidate
     /// that hashes as the seed must, and the candidates that do not.
     pub fn locate(&self, g: &Graph, facts: &SeedFacts, db: Option<DbRow>) -> Located {
-        if let Some(found) = self.cache.as_ref().and_then(|c| bytes::from_cache(facts, c)) {
+        if let Some(found) = self
+            .cache
+            .as_ref()
+            .and_then(|c| bytes::from_cache(facts, c))
+        {
             return Located {
                 found: Some(found),
                 rejected: Vec::new(),

@@ -218,7 +218,10 @@ pub fn trust_report(
                 kind,
                 seeds: of.len(),
                 known_bytes: of.iter().filter_map(|e| e.class.size).sum(),
-                measured_seeds: of.iter().filter(|e| e.class.size_source == SizeSource::Bytes).count(),
+                measured_seeds: of
+                    .iter()
+                    .filter(|e| e.class.size_source == SizeSource::Bytes)
+                    .count(),
                 measured_bytes: of
                     .iter()
                     .filter(|e| e.class.size_source == SizeSource::Bytes)

@@ -21,7 +21,11 @@ use std::path::Path;
 /// (which is the network), plus `args`.
 fn run(cache: &Path, args: &[&str]) -> std::process::Output {
     let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    all.extend(["--cache-dir".into(), cache.to_str().unwrap().into(), "--no-debian".into()]);
+    all.extend([
+        "--cache-dir".into(),
+        cache.to_str().unwrap().into(),
+        "--no-debian".into(),
+    ]);
     all.extend(source_args());
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
     abovo(&refs)
@@ -51,7 +55,11 @@ fn key_file(dir: &Path, key: &ed25519_dalek::SigningKey) -> String {
 /// The files the cache's store holds.
 fn cached(cache: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(cache.join("store"))
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -59,7 +67,9 @@ fn cached(cache: &Path) -> Vec<String> {
 
 #[test]
 fn substitutes_give_hellos_seeds_with_content_evidence() {
-    let Some(seeds) = hello_seed_items() else { return };
+    let Some(seeds) = hello_seed_items() else {
+        return;
+    };
     let server = Server::start();
     let key = signing_key(7);
     serve_substitutes(&server, &seeds, &key);
@@ -68,20 +78,40 @@ fn substitutes_give_hellos_seeds_with_content_evidence() {
     let keyf = key_file(tmp.path(), &key);
     let o = run(
         &cache,
-        &["seeds", "hello", "--fetch", "--no-urls", "--substitute-urls", &server.url, "--authorized-key", &keyf, "--format", "json"],
+        &[
+            "seeds",
+            "hello",
+            "--fetch",
+            "--no-urls",
+            "--substitute-urls",
+            &server.url,
+            "--authorized-key",
+            &keyf,
+            "--format",
+            "json",
+        ],
     );
     // Most of hello's 108 fixed outputs are not on this server.
     assert_eq!(o.status.code(), Some(NEGATIVE), "{}", stderr(&o));
     assert!(stderr(&o).contains("7 fetched"), "{}", stderr(&o));
     let r = report(&o);
     let mut binaries = 0;
-    for (name, bytes) in [("bash", 1_351_732), ("mkdir", 714_316), ("tar", 1_285_420), ("xz", 861_836)] {
+    for (name, bytes) in [
+        ("bash", 1_351_732),
+        ("mkdir", 714_316),
+        ("tar", 1_285_420),
+        ("xz", 861_836),
+    ] {
         let s = seed(&r, name)[0];
         assert_eq!(s["size"], bytes, "{name}");
         assert_eq!(s["size_source"], "bytes", "{name}");
         assert_eq!(s["evidence"]["type"], "content", "{name}");
         // A recursive output: its NAR size too (an executable file's NAR).
-        assert_eq!(s["nar_size"], abovo_store::nar::hash_regular_bytes(&vec![0; bytes], true).size, "{name}");
+        assert_eq!(
+            s["nar_size"],
+            abovo_store::nar::hash_regular_bytes(&vec![0; bytes], true).size,
+            "{name}"
+        );
         binaries += bytes;
     }
     assert_eq!(binaries, 4_213_304);
@@ -96,13 +126,21 @@ fn substitutes_give_hellos_seeds_with_content_evidence() {
         .expect("x86 hex0-seed among stage0-posix's binary members");
     assert_eq!(hex0["size"], 256);
     // The totals count what was measured.
-    let binary = r["totals"].as_array().unwrap().iter().find(|t| t["kind"] == "binary").unwrap();
+    let binary = r["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "binary")
+        .unwrap();
     assert_eq!(binary["measured_bytes"], 4_213_304);
     assert_eq!(binary["measured_seeds"], 4);
     // Both compressions were served and read; the NARs came from here.
     let asked = server.requests();
     assert!(asked.iter().any(|p| p.starts_with("/nar/xz/")), "{asked:?}");
-    assert!(asked.iter().any(|p| p.starts_with("/nar/zstd/")), "{asked:?}");
+    assert!(
+        asked.iter().any(|p| p.starts_with("/nar/zstd/")),
+        "{asked:?}"
+    );
     assert_eq!(cached(&cache).len(), 7);
 
     // A second run finds everything in the cache and asks no server.
@@ -125,14 +163,29 @@ fn substitutes_give_hellos_seeds_with_content_evidence() {
 
 #[test]
 fn content_addressed_mirrors_and_the_original_urls() {
-    let Some(seeds) = hello_seed_items() else { return };
+    let Some(seeds) = hello_seed_items() else {
+        return;
+    };
     let mirror = Server::start();
     for s in &seeds {
         mirror.bytes(&s.ca_path(), s.bytes.clone());
     }
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
-    let o = run(&cache, &["fetch", "hello", "--no-urls", "--substitute-urls", "", "--mirror", &mirror.url, "--format", "json"]);
+    let o = run(
+        &cache,
+        &[
+            "fetch",
+            "hello",
+            "--no-urls",
+            "--substitute-urls",
+            "",
+            "--mirror",
+            &mirror.url,
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(NEGATIVE), "{}", stderr(&o));
     let r = items(&report(&o));
     for s in &seeds {
@@ -156,24 +209,58 @@ fn content_addressed_mirrors_and_the_original_urls() {
     // The original URLs: mes and tcc are `mirror://gnu/…` and
     // `mirror://savannah/…`, expanded through a test mirrors file.
     let host = Server::start();
-    let mes = seeds.iter().find(|s| s.name() == "mes-0.25.1.tar.gz").unwrap();
-    let tcc = seeds.iter().find(|s| s.name() == "tcc-0.9.27.tar.bz2").unwrap();
+    let mes = seeds
+        .iter()
+        .find(|s| s.name() == "mes-0.25.1.tar.gz")
+        .unwrap();
+    let tcc = seeds
+        .iter()
+        .find(|s| s.name() == "tcc-0.9.27.tar.bz2")
+        .unwrap();
     host.bytes("/gnu/mes/mes-0.25.1.tar.gz", mes.bytes.clone());
     host.bytes("/savannah/tinycc/tcc-0.9.27.tar.bz2", tcc.bytes.clone());
     let mirrors = tmp.path().join("mirrors");
-    std::fs::write(&mirrors, format!("((gnu \"{0}/gnu/\") (savannah \"{0}/savannah\"))", host.url)).unwrap();
+    std::fs::write(
+        &mirrors,
+        format!("((gnu \"{0}/gnu/\") (savannah \"{0}/savannah\"))", host.url),
+    )
+    .unwrap();
     let cache2 = tmp.path().join("cache2");
     let mes_drv = "/gnu/store/p2vrmqpj37lz3dmhg2m4c1w3dg29nqd5-mes-0.25.1.tar.gz.drv";
     let tcc_drv = "/gnu/store/ls5iqgi4fqby0maly0nwb06vq6ib0f7g-tcc-0.9.27.tar.bz2.drv";
     let o = run(
         &cache2,
-        &["fetch", mes_drv, tcc_drv, "--substitute-urls", "", "--mirrors-file", mirrors.to_str().unwrap(), "--format", "json", "--timeout", "5"],
+        &[
+            "fetch",
+            mes_drv,
+            tcc_drv,
+            "--substitute-urls",
+            "",
+            "--mirrors-file",
+            mirrors.to_str().unwrap(),
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+        ],
     );
-    assert_eq!(o.status.code(), Some(SUCCESS), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(SUCCESS),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
     let r = items(&report(&o));
     assert_eq!(r["mes-0.25.1.tar.gz"]["source"], "url");
-    assert_eq!(r["mes-0.25.1.tar.gz"]["location"], format!("{}/gnu/mes/mes-0.25.1.tar.gz", host.url));
-    assert_eq!(r["tcc-0.9.27.tar.bz2"]["location"], format!("{}/savannah/tinycc/tcc-0.9.27.tar.bz2", host.url));
+    assert_eq!(
+        r["mes-0.25.1.tar.gz"]["location"],
+        format!("{}/gnu/mes/mes-0.25.1.tar.gz", host.url)
+    );
+    assert_eq!(
+        r["tcc-0.9.27.tar.bz2"]["location"],
+        format!("{}/savannah/tinycc/tcc-0.9.27.tar.bz2", host.url)
+    );
     assert_eq!(cached(&cache2).len(), 2);
 }
 
@@ -182,7 +269,9 @@ fn content_addressed_mirrors_and_the_original_urls() {
 /// wrong is cached, and the next source is tried.
 #[test]
 fn hostile_servers_are_refused_and_the_next_source_is_tried() {
-    let Some(seeds) = hello_seed_items() else { return };
+    let Some(seeds) = hello_seed_items() else {
+        return;
+    };
     let by = |n: &str| seeds.iter().find(|s| s.name() == n).unwrap().clone();
     let key = signing_key(7);
     let stranger = signing_key(9);
@@ -193,14 +282,25 @@ fn hostile_servers_are_refused_and_the_next_source_is_tried() {
     bad.bytes("/nar/bash", nar.clone());
     let mut info = narinfo(&bash, "nar/bash", true, nar.len() as u64, &stranger);
     sign_as(&mut info, &stranger, "stranger-1", None);
-    bad.bytes(&format!("/{}.narinfo", bash.hash_part()), info.to_nix_string().into_bytes());
+    bad.bytes(
+        &format!("/{}.narinfo", bash.hash_part()),
+        info.to_nix_string().into_bytes(),
+    );
     // mkdir: a signature by the right key over something else.
     let mkdir = by("mkdir");
     let nar = compress(&mkdir.nar(), false);
     bad.bytes("/nar/mkdir", nar.clone());
     let mut info = narinfo(&mkdir, "nar/mkdir", false, nar.len() as u64, &key);
-    sign_as(&mut info, &key, KEY_NAME, Some("1;/gnu/store/x;sha256:y;1;"));
-    bad.bytes(&format!("/{}.narinfo", mkdir.hash_part()), info.to_nix_string().into_bytes());
+    sign_as(
+        &mut info,
+        &key,
+        KEY_NAME,
+        Some("1;/gnu/store/x;sha256:y;1;"),
+    );
+    bad.bytes(
+        &format!("/{}.narinfo", mkdir.hash_part()),
+        info.to_nix_string().into_bytes(),
+    );
     // tar: a properly signed narinfo whose NarHash is not the derivation's.
     let tar = by("tar");
     let nar = compress(&tar.nar(), true);
@@ -208,13 +308,19 @@ fn hostile_servers_are_refused_and_the_next_source_is_tried() {
     let mut info = narinfo(&tar, "nar/tar", true, nar.len() as u64, &key);
     info.nar_hash = HashAlgo::Sha256.digest(b"something else");
     sign(&mut info, &key);
-    bad.bytes(&format!("/{}.narinfo", tar.hash_part()), info.to_nix_string().into_bytes());
+    bad.bytes(
+        &format!("/{}.narinfo", tar.hash_part()),
+        info.to_nix_string().into_bytes(),
+    );
     // xz: a truncated NAR.
     let xz = by("xz");
     let nar = compress(&xz.nar(), false);
     let info = narinfo(&xz, "nar/xz", false, nar.len() as u64 / 2, &key);
     bad.bytes("/nar/xz", nar[..nar.len() / 2].to_vec());
-    bad.bytes(&format!("/{}.narinfo", xz.hash_part()), info.to_nix_string().into_bytes());
+    bad.bytes(
+        &format!("/{}.narinfo", xz.hash_part()),
+        info.to_nix_string().into_bytes(),
+    );
     // stage0-posix: a signed narinfo describing the real NAR, but the NAR
     // served is of tampered bytes.
     let stage0 = by("stage0-posix-1.6.0.tar.gz");
@@ -223,7 +329,10 @@ fn hostile_servers_are_refused_and_the_next_source_is_tried() {
     let nar = compress(&tampered.nar(), true);
     bad.bytes("/nar/stage0", nar.clone());
     let info = narinfo(&stage0, "nar/stage0", true, nar.len() as u64, &key);
-    bad.bytes(&format!("/{}.narinfo", stage0.hash_part()), info.to_nix_string().into_bytes());
+    bad.bytes(
+        &format!("/{}.narinfo", stage0.hash_part()),
+        info.to_nix_string().into_bytes(),
+    );
     // mes: no narinfo (404); the mirror serves tampered bytes.
     let mes = by("mes-0.25.1.tar.gz");
     let mut bytes = mes.bytes.clone();
@@ -253,50 +362,104 @@ fn hostile_servers_are_refused_and_the_next_source_is_tried() {
     .collect();
     let mut args: Vec<&str> = vec!["fetch"];
     args.extend(targets.iter().map(String::as_str));
-    args.extend(["--no-urls", "--substitute-urls", &bad.url, "--authorized-key", &keyf, "--mirror", &bad.url, "--timeout", "1", "--retries", "0", "--format", "json"]);
+    args.extend([
+        "--no-urls",
+        "--substitute-urls",
+        &bad.url,
+        "--authorized-key",
+        &keyf,
+        "--mirror",
+        &bad.url,
+        "--timeout",
+        "1",
+        "--retries",
+        "0",
+        "--format",
+        "json",
+    ]);
 
     // Only the hostile server: everything is refused, nothing is cached.
     let cache = tmp.path().join("cache");
     let start = std::time::Instant::now();
     let o = run(&cache, &args);
-    assert!(start.elapsed() < std::time::Duration::from_secs(15), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(o.status.code(), Some(NEGATIVE), "{}", stderr(&o));
     let r = report(&o);
     assert_eq!(r["failed"], 7, "{r}");
     assert!(cached(&cache).is_empty(), "{:?}", cached(&cache));
-    assert_eq!(std::fs::read_dir(cache.join("tmp")).map(|d| d.count()).unwrap_or(0), 0);
+    assert_eq!(
+        std::fs::read_dir(cache.join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
     let it = items(&r);
     let errors = |name: &str| -> String {
         it[name]["attempts"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|a| format!("{} {}: {}", a["source"], a["location"].as_str().unwrap(), a["error"].as_str().unwrap()))
+            .map(|a| {
+                format!(
+                    "{} {}: {}",
+                    a["source"],
+                    a["location"].as_str().unwrap(),
+                    a["error"].as_str().unwrap()
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     };
     let url = &bad.url;
     let e = errors("bash");
-    assert!(e.contains(url) && e.contains("not authorised") && e.contains("stranger-1"), "{e}");
+    assert!(
+        e.contains(url) && e.contains("not authorised") && e.contains("stranger-1"),
+        "{e}"
+    );
     let e = errors("mkdir");
     assert!(e.contains(url) && e.contains("signature is invalid"), "{e}");
     let e = errors("tar");
-    assert!(e.contains(url) && e.contains(&format!("NarHash is {}", HashAlgo::Sha256.digest(b"something else"))), "{e}");
+    assert!(
+        e.contains(url)
+            && e.contains(&format!(
+                "NarHash is {}",
+                HashAlgo::Sha256.digest(b"something else")
+            )),
+        "{e}"
+    );
     assert!(e.contains(&format!("r:{}", tar.hash)), "{e}");
     let e = errors("xz");
     assert!(
-        e.contains(&format!("{url}/nar/xz")) && e.contains("not a valid archive") && e.contains(&format!("expected NarHash r:{}", xz.hash).replacen("r:", "", 1)),
+        e.contains(&format!("{url}/nar/xz"))
+            && e.contains("not a valid archive")
+            && e.contains(&format!("expected NarHash r:{}", xz.hash).replacen("r:", "", 1)),
         "{e}"
     );
     let e = errors("stage0-posix-1.6.0.tar.gz");
     let real = abovo_store::nar::hash_regular_bytes(&stage0.bytes, false).hash;
     let fake = abovo_store::nar::hash_regular_bytes(&tampered.bytes, false).hash;
-    assert!(e.contains(&format!("{url}/nar/stage0")) && e.contains(&format!("the narinfo says {real}")) && e.contains(&format!("the NAR is {fake}")), "{e}");
+    assert!(
+        e.contains(&format!("{url}/nar/stage0"))
+            && e.contains(&format!("the narinfo says {real}"))
+            && e.contains(&format!("the NAR is {fake}")),
+        "{e}"
+    );
     let e = errors("mes-0.25.1.tar.gz");
     assert!(e.contains("no narinfo for this item (HTTP 404)"), "{e}");
-    assert!(e.contains(&format!("{url}{}", mes.ca_path())) && e.contains(&format!("expected {}", mes.hash)), "{e}");
+    assert!(
+        e.contains(&format!("{url}{}", mes.ca_path()))
+            && e.contains(&format!("expected {}", mes.hash)),
+        "{e}"
+    );
     let e = errors("tcc-0.9.27.tar.bz2");
-    assert!(e.contains(&format!("{url}{}", tcc.ca_path())) && e.contains("stopped sending"), "{e}");
+    assert!(
+        e.contains(&format!("{url}{}", tcc.ca_path())) && e.contains("stopped sending"),
+        "{e}"
+    );
 
     // With a good mirror after the hostile server, every seed arrives,
     // and the report still says what was refused on the way.
@@ -307,9 +470,17 @@ fn hostile_servers_are_refused_and_the_next_source_is_tried() {
     let r = report(&o);
     let it = items(&r);
     for s in &seeds {
-        assert_eq!(it[s.name()]["location"], format!("{}{}", good.url, s.ca_path()), "{}", s.name());
+        assert_eq!(
+            it[s.name()]["location"],
+            format!("{}{}", good.url, s.ca_path()),
+            "{}",
+            s.name()
+        );
         assert!(!it[s.name()]["attempts"].as_array().unwrap().is_empty());
-        assert_eq!(std::fs::read(cache.join("store").join(&s.base)).unwrap(), s.bytes);
+        assert_eq!(
+            std::fs::read(cache.join("store").join(&s.base)).unwrap(),
+            s.bytes
+        );
     }
 }
 
@@ -321,7 +492,14 @@ fn unreachable_default_servers_fail_fast() {
     let start = std::time::Instant::now();
     let o = run(
         &tmp.path().join("cache"),
-        &["fetch", "/gnu/store/xbgzshnc6i4zsjzbx70ai3jhlscamzqs-stage0-posix-1.6.0.tar.gz.drv", "--timeout", "5", "--format", "json"],
+        &[
+            "fetch",
+            "/gnu/store/xbgzshnc6i4zsjzbx70ai3jhlscamzqs-stage0-posix-1.6.0.tar.gz.drv",
+            "--timeout",
+            "5",
+            "--format",
+            "json",
+        ],
     );
     let took = start.elapsed();
     let r = report(&o);
@@ -331,7 +509,10 @@ fn unreachable_default_servers_fail_fast() {
     }
     assert_eq!(o.status.code(), Some(NEGATIVE));
     let attempts = r["items"][0]["attempts"].to_string();
-    assert!(attempts.contains("bordeaux.guix.gnu.org") && attempts.contains("ci.guix.gnu.org"), "{attempts}");
+    assert!(
+        attempts.contains("bordeaux.guix.gnu.org") && attempts.contains("ci.guix.gnu.org"),
+        "{attempts}"
+    );
     assert!(took < std::time::Duration::from_secs(30), "{took:?}");
 }
 
@@ -357,7 +538,10 @@ fn debian_source_archive_gives_patch_by_its_hash() {
     let item = &r["items"][0];
     if item["status"] == "failed" {
         let why = item["attempts"].to_string();
-        if why.contains("index unavailable") || why.contains("cannot reach") || why.contains("timed out") {
+        if why.contains("index unavailable")
+            || why.contains("cannot reach")
+            || why.contains("timed out")
+        {
             eprintln!("skipped: Debian's archive cannot be reached from here ({why})");
             return;
         }
@@ -365,9 +549,17 @@ fn debian_source_archive_gives_patch_by_its_hash() {
     }
     assert_eq!(o.status.code(), Some(SUCCESS));
     assert_eq!(item["source"], "debian");
-    assert!(item["location"].as_str().unwrap().ends_with("/pool/main/p/patch/patch_2.7.6.orig.tar.xz"), "{item}");
+    assert!(
+        item["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("/pool/main/p/patch/patch_2.7.6.orig.tar.xz"),
+        "{item}"
+    );
     assert_eq!(item["verified"], true);
-    let bytes = std::fs::read(cache.join("store/8y7yh308pkdzlih6wq1hqcf9wpb4fk7c-patch-2.7.6.tar.xz")).unwrap();
+    let bytes =
+        std::fs::read(cache.join("store/8y7yh308pkdzlih6wq1hqcf9wpb4fk7c-patch-2.7.6.tar.xz"))
+            .unwrap();
     assert_eq!(item["measured"]["bytes"], bytes.len());
     assert_eq!(
         HashAlgo::Sha256.digest(&bytes).to_nix32(),

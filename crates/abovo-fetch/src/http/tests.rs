@@ -6,17 +6,22 @@ use super::*;
 use std::time::Duration;
 
 fn limits(timeout: Option<u64>, silence: Option<u64>) -> Deadline {
-Deadline::new(
-    timeout.map(Duration::from_secs),
-    silence.map(Duration::from_secs),
-)
+    Deadline::new(
+        timeout.map(Duration::from_secs),
+        silence.map(Duration::from_secs),
+    )
 }
 
 /// Downloads `url` into `target` as the daemon does (no resumption).
-fn fetch(client: &HttpClient, url: &str, target: &Path, log: &mut dyn FnMut(&[u8])) -> Result<u64, String> {
-client
-    .download(url, target, Resume::Never, log, &mut |_| {})
-    .map_err(Failure::into_message)
+fn fetch(
+    client: &HttpClient,
+    url: &str,
+    target: &Path,
+    log: &mut dyn FnMut(&[u8]),
+) -> Result<u64, String> {
+    client
+        .download(url, target, Resume::Never, log, &mut |_| {})
+        .map_err(Failure::into_message)
 }
 
 fn flaky_server(failures: usize, body: &'static [u8]) -> u16 {
@@ -163,7 +168,6 @@ fn max_silent_time_stops_a_download_that_stops_sending() {
     );
 }
 
-
 /// Sends the first half of `body` and hangs up; answers a `Range`
 /// request with the rest (206). Records the `Range` headers it saw.
 fn cutting_server(body: &'static [u8]) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
@@ -214,7 +218,9 @@ fn an_interrupted_download_resumes_where_it_stopped() {
     let url = format!("http://127.0.0.1:{port}/f");
     let mut received = 0;
     let n = client
-        .download(&url, &target, Resume::FromExisting, &mut |_| {}, &mut |b| received += b)
+        .download(&url, &target, Resume::FromExisting, &mut |_| {}, &mut |b| {
+            received += b
+        })
         .unwrap();
     assert_eq!(n, body.len() as u64);
     assert_eq!(std::fs::read(&target).unwrap(), body);

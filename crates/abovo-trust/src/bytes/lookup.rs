@@ -99,10 +99,13 @@ pub fn from_cache(facts: &SeedFacts, cache: &abovo_fetch::cache::Cache) -> Optio
     if meta.is_file() && meta.len() != record.measured.bytes {
         return None;
     }
-    let nar = record.measured.nar_hash.map(|hash| abovo_store::nar::NarHash {
-        hash,
-        size: record.measured.nar_size,
-    });
+    let nar = record
+        .measured
+        .nar_hash
+        .map(|hash| abovo_store::nar::NarHash {
+            hash,
+            size: record.measured.nar_size,
+        });
     Some(Found {
         path,
         verified: super::Verified::FixedOutputHash,

@@ -134,16 +134,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let mut code = exit::SUCCESS;
     if args.fetch {
         let roots: Vec<_> = packages.iter().map(|p| p.node).collect();
-        let mut nodes = crate::commands::fetch::fixed_outputs(&g, &roots, false, &args.trust);
-        nodes.sort_unstable();
-        nodes.dedup();
-        code = crate::commands::fetch::fetch_first(
-            &g,
-            &nodes,
-            &args.trust.net,
-            &args.trust.local_dirs(),
-            ctx,
-        )?;
+        code = crate::commands::fetch::fetch_seeds_first(&g, &roots, &args.trust, ctx)?;
     }
     let seeds = args.trust.seeds()?;
     let report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;

@@ -51,7 +51,11 @@ struct FixedSizes {
     narinfo_nar_bytes: u64,
 }
 
-fn fixed_sizes(graph: &abovo_graph::Graph, nodes: &[abovo_graph::NodeId], cache: Option<&abovo_fetch::cache::Cache>) -> FixedSizes {
+fn fixed_sizes(
+    graph: &abovo_graph::Graph,
+    nodes: &[abovo_graph::NodeId],
+    cache: Option<&abovo_fetch::cache::Cache>,
+) -> FixedSizes {
     let mut out = FixedSizes::default();
     let Some(cache) = cache else { return out };
     for &n in nodes {
@@ -67,10 +71,11 @@ fn fixed_sizes(graph: &abovo_graph::Graph, nodes: &[abovo_graph::NodeId], cache:
             continue;
         }
         let hash_part = base.split('-').next().unwrap_or("");
-        let narinfo = std::fs::read_to_string(cache.narinfo_dir().join(format!("{hash_part}.narinfo")))
-            .ok()
-            .and_then(|t| abovo_store::narinfo::NarInfo::parse(&t).ok())
-            .filter(|i| i.store_path == full);
+        let narinfo =
+            std::fs::read_to_string(cache.narinfo_dir().join(format!("{hash_part}.narinfo")))
+                .ok()
+                .and_then(|t| abovo_store::narinfo::NarInfo::parse(&t).ok())
+                .filter(|i| i.store_path == full);
         if let Some(i) = narinfo {
             out.narinfo += 1;
             out.narinfo_nar_bytes += i.nar_size;
@@ -91,8 +96,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let mut code = exit::SUCCESS;
     if args.fetch {
         // A store directory given as the source may hold the outputs.
-        let dirs: Vec<std::path::PathBuf> =
-            args.query.source.source.iter().filter(|p| p.is_dir()).cloned().collect();
+        let dirs: Vec<std::path::PathBuf> = args
+            .query
+            .source
+            .source
+            .iter()
+            .filter(|p| p.is_dir())
+            .cloned()
+            .collect();
         code = crate::commands::fetch::fetch_first(&graph, &s.fixed_output, &args.net, &dirs, ctx)?;
     }
     let fixed = fixed_sizes(&graph, &s.fixed_output, args.net.cache().as_ref());

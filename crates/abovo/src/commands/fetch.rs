@@ -93,7 +93,10 @@ impl NetArgs {
         if self.no_cache {
             return None;
         }
-        self.cache_dir.clone().or_else(Cache::default_dir).map(Cache::new)
+        self.cache_dir
+            .clone()
+            .or_else(Cache::default_dir)
+            .map(Cache::new)
     }
 
     /// The settings of a run.
@@ -214,6 +217,20 @@ pub fn fetch_first(
     Ok(code)
 }
 
+/// `--fetch` of `seeds` and `audit`: fetches the fixed-output seeds of
+/// `roots` ([`fixed_outputs`], each once) with the flags of `trust`.
+pub fn fetch_seeds_first(
+    g: &Graph,
+    roots: &[NodeId],
+    trust: &TrustArgs,
+    ctx: &Context,
+) -> anyhow::Result<u8> {
+    let mut nodes = fixed_outputs(g, roots, false, trust);
+    nodes.sort_unstable();
+    nodes.dedup();
+    fetch_first(g, &nodes, &trust.net, &trust.local_dirs(), ctx)
+}
+
 /// Realise the fixed-output derivations TARGET rests on (its seeds; the
 /// whole closure's with --closure) into abovo's content-addressed cache.
 ///
@@ -251,10 +268,22 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let g = args.trust.load_graph(ctx)?;
     let mut roots = Vec::new();
     for t in &args.targets {
-        roots.push(crate::source::resolve_one(&g, t, &args.trust.preferences(), ctx)?);
+        roots.push(crate::source::resolve_one(
+            &g,
+            t,
+            &args.trust.preferences(),
+            ctx,
+        )?);
     }
     let nodes = fixed_outputs(&g, &roots, args.closure, &args.trust);
-    let (report, code) = fetch_nodes(&g, &nodes, &args.trust.net, &args.trust.local_dirs(), args.narinfo_only, ctx)?;
+    let (report, code) = fetch_nodes(
+        &g,
+        &nodes,
+        &args.trust.net,
+        &args.trust.local_dirs(),
+        args.narinfo_only,
+        ctx,
+    )?;
     match args.format {
         Format::Json => print_json(&report)?,
         _ => {
@@ -321,7 +350,11 @@ pub fn fetch_nodes(
         .clone()
         .or_else(Cache::default_dir)
         .map(Cache::new)
-        .ok_or_else(|| anyhow::anyhow!("no cache directory: set --cache-dir, ABOVO_CACHE_DIR, XDG_CACHE_HOME or HOME"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no cache directory: set --cache-dir, ABOVO_CACHE_DIR, XDG_CACHE_HOME or HOME"
+            )
+        })?;
     let settings = net.settings(dirs, narinfo_only)?;
     let mirrors_override = net.mirrors_override()?;
     let mut seen = std::collections::HashSet::new();
@@ -366,7 +399,8 @@ fn request(g: &Graph, n: NodeId, mirrors_override: Option<&str>) -> Option<Reque
         ..Derivation::default()
     };
     for (k, v) in d.env_vars() {
-        drv.environment.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        drv.environment
+            .insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
     }
     drv.outputs.insert(
         "out".into(),
@@ -380,7 +414,9 @@ fn request(g: &Graph, n: NodeId, mirrors_override: Option<&str>) -> Option<Reque
         let path = d.env(var).filter(|p| !p.is_empty())?;
         item_text(g, path)
     };
-    let mirrors = mirrors_override.map(str::to_owned).or_else(|| text_of("mirrors"));
+    let mirrors = mirrors_override
+        .map(str::to_owned)
+        .or_else(|| text_of("mirrors"));
     let ca_mirrors = text_of("content-addressed-mirrors");
     Some(Request {
         store_path: store.display(&out),
@@ -443,7 +479,11 @@ impl FetchBar {
     fn message(&self) -> String {
         let b = self.bytes.load(Ordering::Relaxed);
         let secs = self.start.elapsed().as_secs_f64().max(0.001);
-        format!("{} at {}/s", human_bytes(b), human_bytes((b as f64 / secs) as u64))
+        format!(
+            "{} at {}/s",
+            human_bytes(b),
+            human_bytes((b as f64 / secs) as u64)
+        )
     }
 
     fn finish(&self) {

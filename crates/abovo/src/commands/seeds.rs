@@ -51,14 +51,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let target = crate::source::resolve_one(&g, &args.target, &args.trust.preferences(), ctx)?;
     let mut code = exit::SUCCESS;
     if args.fetch {
-        let nodes = crate::commands::fetch::fixed_outputs(&g, &[target], false, &args.trust);
-        code = crate::commands::fetch::fetch_first(
-            &g,
-            &nodes,
-            &args.trust.net,
-            &args.trust.local_dirs(),
-            ctx,
-        )?;
+        code = crate::commands::fetch::fetch_seeds_first(&g, &[target], &args.trust, ctx)?;
     }
     let seeds = args.trust.seeds()?;
     let report = trust_report(&g, target, &seeds, args.trust.walk())?;
@@ -291,16 +284,17 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         ("known size".into(), ""),
         ("sizes unknown".into(), ""),
     ]);
-    let row = |name: &str, seeds: usize, measured: usize, mbytes: u64, known: u64, unknown: usize| {
-        vec![
-            (name.to_owned(), ""),
-            (count(seeds as u64), ""),
-            (count(measured as u64), ""),
-            (human_bytes(mbytes), ""),
-            (human_bytes(known), ""),
-            (count(unknown as u64), ""),
-        ]
-    };
+    let row =
+        |name: &str, seeds: usize, measured: usize, mbytes: u64, known: u64, unknown: usize| {
+            vec![
+                (name.to_owned(), ""),
+                (count(seeds as u64), ""),
+                (count(measured as u64), ""),
+                (human_bytes(mbytes), ""),
+                (human_bytes(known), ""),
+                (count(unknown as u64), ""),
+            ]
+        };
     for tot in &r.totals {
         t.row(row(
             tot.kind.name(),

@@ -70,7 +70,11 @@ impl Server {
     }
 }
 
-fn serve(mut s: std::net::TcpStream, routes: &Mutex<HashMap<String, Route>>, log: &Mutex<Vec<String>>) {
+fn serve(
+    mut s: std::net::TcpStream,
+    routes: &Mutex<HashMap<String, Route>>,
+    log: &Mutex<Vec<String>>,
+) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
@@ -169,7 +173,9 @@ impl SeedItem {
 /// variable is not set.
 pub fn hello_seed_items() -> Option<Vec<SeedItem>> {
     let Some(dir) = std::env::var_os("ABOVO_SEED_BYTES").map(PathBuf::from) else {
-        eprintln!("skipped: ABOVO_SEED_BYTES is not set (.ci/run sets it to ../shared/data/seed-bytes)");
+        eprintln!(
+            "skipped: ABOVO_SEED_BYTES is not set (.ci/run sets it to ../shared/data/seed-bytes)"
+        );
         return None;
     };
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
@@ -178,7 +184,10 @@ pub fn hello_seed_items() -> Option<Vec<SeedItem>> {
         let cols: Vec<&str> = line.split('\t').collect();
         let (base, mode, nix32) = (cols[0], cols[2], cols[3]);
         // The armhf set is not in x86_64 closures.
-        if ["0qcdnbs0", "2bz52pga", "g2w0baj8", "8djd0l7w"].iter().any(|p| base.starts_with(p)) {
+        if ["0qcdnbs0", "2bz52pga", "g2w0baj8", "8djd0l7w"]
+            .iter()
+            .any(|p| base.starts_with(p))
+        {
             continue;
         }
         let bytes = std::fs::read(dir.join(base)).unwrap();
@@ -195,7 +204,10 @@ pub fn hello_seed_items() -> Option<Vec<SeedItem>> {
         } else {
             HashAlgo::Sha256.digest(&item.bytes)
         };
-        assert_eq!(actual, hash, "{base}: the seed bytes are not what the manifest says");
+        assert_eq!(
+            actual, hash,
+            "{base}: the seed bytes are not what the manifest says"
+        );
         out.push(item);
     }
     assert_eq!(out.len(), 7);
@@ -226,7 +238,12 @@ pub fn sign(info: &mut NarInfo, key: &ed25519_dalek::SigningKey) {
 
 /// Signs `info` with `key` under `name`, over `fingerprint` instead of
 /// its own when given (a signature that does not match).
-pub fn sign_as(info: &mut NarInfo, key: &ed25519_dalek::SigningKey, name: &str, fingerprint: Option<&str>) {
+pub fn sign_as(
+    info: &mut NarInfo,
+    key: &ed25519_dalek::SigningKey,
+    name: &str,
+    fingerprint: Option<&str>,
+) {
     use ed25519_dalek::Signer;
     let fp = fingerprint.map_or_else(|| info.fingerprint().unwrap(), str::to_owned);
     let sig = key.sign(fp.as_bytes());
@@ -249,7 +266,13 @@ pub fn compress(nar: &[u8], xz: bool) -> Vec<u8> {
 
 /// The narinfo of `item` pointing to `url` (relative to the server) of a
 /// NAR compressed with xz or zstd, signed with `key`.
-pub fn narinfo(item: &SeedItem, url: &str, xz: bool, file_size: u64, key: &ed25519_dalek::SigningKey) -> NarInfo {
+pub fn narinfo(
+    item: &SeedItem,
+    url: &str,
+    xz: bool,
+    file_size: u64,
+    key: &ed25519_dalek::SigningKey,
+) -> NarInfo {
     let nar = item.nar();
     let mut info = NarInfo::new(
         item.store_path(),
@@ -272,6 +295,9 @@ pub fn serve_substitutes(server: &Server, items: &[SeedItem], key: &ed25519_dale
         let url = format!("nar/{}/{}", if xz { "xz" } else { "zstd" }, item.base);
         let info = narinfo(item, &url, xz, compressed.len() as u64, key);
         server.bytes(&format!("/{url}"), compressed);
-        server.bytes(&format!("/{}.narinfo", item.hash_part()), info.to_nix_string().into_bytes());
+        server.bytes(
+            &format!("/{}.narinfo", item.hash_part()),
+            info.to_nix_string().into_bytes(),
+        );
     }
 }
