@@ -367,8 +367,6 @@ mod tests {
         assert!(err.contains("unknown mirror `cran`"), "{err}");
     }
 
-    /// A server that answers 503 to the first `failures` requests, then 200.
-
     fn with_url(url: &str) -> Derivation {
         let mut drv = Derivation {
             system: "x86_64-linux".into(),

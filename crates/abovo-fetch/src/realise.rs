@@ -140,8 +140,12 @@ pub struct Realiser<'a> {
     client: HttpClient,
     progress: &'a dyn Progress,
     unreachable: Mutex<HashMap<String, String>>,
-    debian: Mutex<Option<Arc<Vec<(AptSource, Result<Index, String>)>>>>,
+    debian: Mutex<Option<Arc<Indices>>>,
 }
+
+/// Debian's indices as a run loaded them: each source with its index, or
+/// why it could not be had.
+type Indices = Vec<(AptSource, Result<Index, String>)>;
 
 /// The outcome of trying one candidate: the content is in the cache, or
 /// why not.
@@ -240,7 +244,7 @@ impl<'a> Realiser<'a> {
                 continue;
             }
             let location = path.display().to_string();
-            match self.from_path(req, &path, SourceKind::Store, &location) {
+            match self.copy_in(req, &path, SourceKind::Store, &location) {
                 Ok(m) => return self.success(out, SourceKind::Store, location, m),
                 Err(e) => out.attempts.push(Attempt {
                     source: SourceKind::Store,
@@ -282,7 +286,7 @@ impl<'a> Realiser<'a> {
     }
 
     /// Copies `path` into scratch space, checks it, and keeps it.
-    fn from_path(
+    fn copy_in(
         &self,
         req: &Request,
         path: &Path,
@@ -605,7 +609,7 @@ impl<'a> Realiser<'a> {
     }
 
     /// Debian's indices, loaded once per run (from the cache when fresh).
-    fn debian_indices(&self) -> Arc<Vec<(AptSource, Result<Index, String>)>> {
+    fn debian_indices(&self) -> Arc<Indices> {
         let mut slot = match self.debian.lock() {
             Ok(s) => s,
             Err(p) => p.into_inner(),
@@ -703,10 +707,7 @@ impl<'a> Realiser<'a> {
                 let r = self.cache.scratch(req.base_name()).map_err(|e| e.to_string()).and_then(|scratch| {
                     let deadline = Deadline::new(None, Some(self.settings.http.timeout));
                     crate::git::run(drv, &scratch, deadline, &mut |_| {})
-                        .map_err(|e| {
-                            cache::remove_any(&scratch);
-                            e
-                        })
+                        .inspect_err(|_| cache::remove_any(&scratch))
                         .and_then(|()| self.keep(req, &scratch, SourceKind::Git, &location))
                 });
                 match r {
