@@ -306,6 +306,23 @@ mod tests {
         assert!(err.to_string().contains("32 bytes"), "{err}");
     }
 
+    #[test]
+    fn unsigned_narinfos_are_refused() {
+        let info = NarInfo::new(
+            "/gnu/store/36spjx951ih4nmip9wm9a2rq7fxm8mbj-x".into(),
+            abovo_store::HashAlgo::Sha256.digest(b"x"),
+            120,
+        );
+        let keys = AuthorizedKeys {
+            guix: vec![[1; 32]],
+            nix: vec![format!(
+                "k:{}",
+                abovo_store::encoding::base64_encode(&[7; 32])
+            )],
+        };
+        assert_eq!(keys.check(&info), Err(Refusal::Unsigned));
+    }
+
     /// The narinfos a real `guix publish` 1.5.0 signed, with its key.
     #[test]
     fn real_guix_publish_narinfos_are_accepted_and_tampering_is_refused() {

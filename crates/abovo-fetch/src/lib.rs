@@ -23,6 +23,38 @@
 //! | [`substitute`] | narinfo, then NAR, from `guix publish` and Nix caches |
 //! | [`debian`] | Debian's source archive as a content-addressed mirror |
 //! | [`realise`] | every source in order for each fixed output, in parallel, with a report |
+//!
+//! # Example: realise a fixed output from a directory of seeds
+//!
+//! ```
+//! use abovo_fetch::cache::Cache;
+//! use abovo_fetch::realise::{LocalStore, Quiet, Realiser, Request, Settings, Status};
+//! use abovo_store::{derivation::FixedOutput, HashAlgo, StoreDir};
+//!
+//! let tmp = tempfile::tempdir()?;
+//! let fixed = FixedOutput { recursive: false, hash: HashAlgo::Sha256.digest(b"seed\n") };
+//! let store = StoreDir::default();
+//! let path = store.display(&store.make_fixed_output_path("seed.txt", false, &fixed.hash)?);
+//! // A directory holding the output under its store base name.
+//! let seeds = tmp.path().join("seeds");
+//! std::fs::create_dir(&seeds)?;
+//! std::fs::write(seeds.join(path.rsplit('/').next().unwrap()), b"seed\n")?;
+//!
+//! let cache = Cache::new(tmp.path().join("cache"));
+//! let settings = Settings {
+//!     stores: vec![LocalStore { dir: seeds, store_dir: None }],
+//!     offline: true,
+//!     ..Settings::default()
+//! };
+//! let run = Realiser::new(&cache, &settings, &Quiet)?;
+//! let request = Request { store_path: path, fixed, derivation: None, mirrors: None, ca_mirrors: None };
+//! let outcome = run.realise(&request);
+//! assert_eq!(outcome.status, Status::Fetched);
+//! assert_eq!(outcome.measured.unwrap().bytes, 5);
+//! // Verified, in the cache, where `seeds --seed-dir` would find it too.
+//! assert!(cache.item_path(request.base_name()).is_file());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod cache;

@@ -7,7 +7,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`kind`] | the vocabulary: [`Kind`] and [`Evidence`] |
-//! | [`bytes`] | finding a seed's bytes and proving they are the seed (its hash) |
+//! | [`bytes`] | finding a seed's bytes (seed directories, stores, abovo's fetch cache) and proving they are the seed (its hash) |
 //! | [`content`] | classification from bytes: magic numbers, archives, generated text |
 //! | [`knowledge`] | the knowledge base keyed by fixed-output hash (`data/knowledge.toml`) |
 //! | [`rules`] | name and URL rules, each with an id and a justification |
