@@ -382,8 +382,11 @@ fn hostile_servers_are_refused_and_the_next_source_is_tried() {
     let cache = tmp.path().join("cache");
     let start = std::time::Instant::now();
     let o = run(&cache, &args);
+    // The stalled server holds its connection for 120 s: a client that
+    // waited for it would take that long; `--timeout 1` gives up at once
+    // (the bound leaves room for a loaded machine).
     assert!(
-        start.elapsed() < std::time::Duration::from_secs(15),
+        start.elapsed() < std::time::Duration::from_secs(60),
         "{:?}",
         start.elapsed()
     );

@@ -24,7 +24,7 @@ pub enum Route {
     /// Serves these bytes (honouring `Range`).
     Bytes(Arc<Vec<u8>>),
     /// Sends the headers of a body of this length and a few bytes, then
-    /// nothing more (for 20 seconds, then hangs up).
+    /// nothing more (for 120 seconds, then hangs up).
     Stall(u64),
 }
 
@@ -116,7 +116,7 @@ fn serve(
         },
         Some(Route::Stall(len)) => {
             let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\nfirst bytes");
-            std::thread::sleep(Duration::from_secs(20));
+            std::thread::sleep(Duration::from_secs(120));
             Ok(())
         }
     };
