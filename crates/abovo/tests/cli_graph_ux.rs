@@ -306,6 +306,7 @@ fn help_lists_commands_by_workflow() {
         "closure",
         "seeds",
         "audit",
+        "fetch",
         "show",
         "verify",
         "hash",
