@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use abovo_trust::Kind;
-use abovo_trust::content::{ContentReport, Limits, scan_bytes, scan_path};
+use abovo_trust::content::{CodeKind, ContentReport, Limits, scan_bytes, scan_path};
 use std::io::Write;
 
 /// A small but well-formed 32-bit i386 ELF executable header and body.
@@ -258,9 +258,19 @@ fn static_library_members_are_objects() {
     }
     let r = scan("libfoo.a", &ar);
     assert_eq!(r.kind, Kind::Binary, "{r:?}");
+    // Both objects are counted as files of executable code ...
     assert_eq!(r.binary.files, 2);
-    assert_eq!(r.binary_members[1].path, "b.o");
-    assert!(r.binary_members[0].what.contains("relocatable object"));
+    // ... and listed as one static library, named by the archive.
+    assert_eq!(r.binary_members.len(), 1, "{r:?}");
+    let lib = &r.binary_members[0];
+    assert_eq!(lib.path, "libfoo.a");
+    assert_eq!(lib.kind, Some(CodeKind::StaticLibrary));
+    assert_eq!(lib.size, 1200);
+    assert!(lib.what.contains("of 2 objects"), "{}", lib.what);
+    assert!(lib.what.contains("relocatable object"), "{}", lib.what);
+    assert_eq!(r.code_kinds.len(), 1);
+    assert_eq!(r.code_kinds[0].kind, CodeKind::StaticLibrary);
+    assert_eq!(r.code_kinds[0].files, 1);
 }
 
 #[test]
