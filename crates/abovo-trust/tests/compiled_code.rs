@@ -101,6 +101,14 @@ fn opaque_blob() -> Vec<u8> {
         .collect()
 }
 
+/// One sector of x86 real-mode code with the boot signature.
+fn boot_sector() -> Vec<u8> {
+    let mut b = opaque_blob()[..512].to_vec();
+    b[..4].copy_from_slice(&[0x31, 0xc0, 0x8e, 0xd8]); // xor ax,ax; mov ds,ax
+    b[510..].copy_from_slice(&[0x55, 0xaa]);
+    b
+}
+
 fn static_library() -> Vec<u8> {
     let obj = elf(1, 1, 3, 600);
     let mut ar = b"!<arch>\n".to_vec();
@@ -226,6 +234,7 @@ fn nested_archive() -> Vec<u8> {
         ("mach", macho(2)),
         ("lib.dylib", macho(6)),
         ("blob.bin", opaque_blob()),
+        ("boot.img", boot_sector()),
         ("y.class.lz", lzip(&class_file())),
     ]));
     let level2_zst = zstd::encode_all(&tar_of(&[("e.tar.bz2", level3_bz2)])[..], 3).unwrap();
@@ -282,6 +291,7 @@ fn every_kind_is_found_three_archives_deep_with_its_path() {
         (format!("{b}!/mach"), CodeKind::MachoExecutable),
         (format!("{b}!/lib.dylib"), CodeKind::MachoDylib),
         (format!("{b}!/y.class.lz"), CodeKind::JavaClass),
+        (format!("{b}!/boot.img"), CodeKind::BootSector),
     ]
     .into_iter()
     .collect();
@@ -324,7 +334,7 @@ fn every_kind_is_found_three_archives_deep_with_its_path() {
         .filter(|t| t.class == CodeClass::Native)
         .map(|t| t.files)
         .sum();
-    assert_eq!(native, 8);
+    assert_eq!(native, 9);
 }
 
 #[test]

@@ -80,6 +80,9 @@ code_kinds! {
     /// A static library: an `ar` archive of object files (the objects are
     /// counted in it, not listed one by one).
     StaticLibrary => "static-library", "static library (ar)", Native;
+    /// A 512-byte x86 boot sector: real-mode machine code that a PC's
+    /// firmware loads and runs (the boot signature `55 AA` ends it).
+    BootSector => "boot-sector", "x86 boot sector", Native;
     /// A Windows PE executable.
     PeExecutable => "pe-executable", "PE executable", Native;
     /// A Windows PE dynamic-link library.

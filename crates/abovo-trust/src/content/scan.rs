@@ -398,6 +398,16 @@ impl<'l> Scan<'l> {
                         CodeKind::OcamlExecutable,
                         format!("OCaml bytecode executable (Caml1999X{version:03})"),
                     ));
+                } else if matches!(leaf, Leaf::Opaque(_))
+                    && size == 512
+                    && head[510..] == [0x55, 0xaa]
+                {
+                    // Exactly one sector of non-text ending with the boot
+                    // signature: what a PC's firmware loads and runs.
+                    leaf = Leaf::Code(Code::new(
+                        CodeKind::BootSector,
+                        "x86 boot sector (512 bytes, boot signature 55 AA)",
+                    ));
                 }
                 self.leaf(path, name, leaf, size, place);
                 Ok(())

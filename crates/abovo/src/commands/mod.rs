@@ -13,6 +13,7 @@ pub mod graph;
 pub mod hash;
 pub mod log;
 pub mod path;
+pub mod scan;
 pub mod seeds;
 pub mod show;
 pub mod snapshot;
@@ -44,6 +45,8 @@ pub enum Command {
     Audit(audit::Args),
     /// Fetch the fixed outputs TARGET rests on into the cache, verified by hash.
     Fetch(fetch::Args),
+    /// Which compiled code is inside files, directories and archives.
+    Scan(scan::Args),
     /// Print a derivation as ATerm (its exact `.drv` text) or JSON.
     Show(show::Args),
     /// Recompute .drv and output paths from content; report every mismatch.
@@ -76,6 +79,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
         Command::Hash(args) => hash::run(args, ctx),
         Command::Fetch(args) => fetch::run(args, ctx),
         Command::Seeds(args) => seeds::run(args, ctx),
+        Command::Scan(args) => scan::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
         Command::Closure(args) => closure::run(args, ctx),
         Command::Dependents(args) => dependents::run(args, ctx),
