@@ -91,6 +91,9 @@ pub struct TrustReport {
     /// The daemon built-ins relied on: the daemon itself fetches (and is
     /// trusted to check) what these derivations download.
     pub builtins: Vec<BuiltinUse>,
+    /// Files in the seed directories that no seed of this report answers
+    /// to by name (not used; see [`crate::bytes::unused_files`]).
+    pub unused_seed_files: Vec<std::path::PathBuf>,
 }
 
 /// The result of the walk alone: seeds and their parents.
@@ -231,7 +234,10 @@ pub fn trust_report(
             })
         })
         .collect();
+    let unused_seed_files =
+        crate::bytes::unused_files(&seeds.seed_dirs, entries.iter().map(|e| &e.facts));
     Ok(TrustReport {
+        unused_seed_files,
         graph: g.description().to_owned(),
         target: g.display_path(target),
         target_label: g.label(target).to_owned(),

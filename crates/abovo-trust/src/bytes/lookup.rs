@@ -7,6 +7,7 @@
 
 use super::{Expected, Found, RejectedFile, Rejection, check};
 use crate::classify::SeedFacts;
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// The outcome of a lookup: the bytes, if any candidate is the seed, and
@@ -158,4 +159,32 @@ pub fn locate(
         }
     }
     located
+}
+
+/// The entries of the seed directories that none of `seeds` answers to by
+/// any of its names (see [`candidates`]): files a user put there that no
+/// seed of the report looked at, sorted. A file found under a seed's name
+/// but not the seed is not among them: it is a [`RejectedFile`].
+pub fn unused_files<'a>(
+    seed_dirs: &[PathBuf],
+    seeds: impl IntoIterator<Item = &'a SeedFacts>,
+) -> Vec<PathBuf> {
+    if seed_dirs.is_empty() {
+        return Vec::new();
+    }
+    let claimed: HashSet<PathBuf> = seeds
+        .into_iter()
+        .flat_map(|f| candidates(f, seed_dirs, false))
+        .map(|c| c.path)
+        .collect();
+    let mut unused: Vec<PathBuf> = seed_dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !claimed.contains(p))
+        .collect();
+    unused.sort();
+    unused.dedup();
+    unused
 }

@@ -38,7 +38,7 @@ mod hash;
 mod lookup;
 
 pub use check::check;
-pub use lookup::{Candidate, Located, candidates, from_cache, locate};
+pub use lookup::{Candidate, Located, candidates, from_cache, locate, unused_files};
 
 use abovo_store::derivation::FixedOutput;
 use abovo_store::nar::NarHash;

@@ -2,8 +2,8 @@
 //! on, counted and ranked.
 
 use crate::commands::trust_common::{
-    TrustArgs, fixed_output_walk, kind_style, push_rejected_section, warn_rejected_files,
-    write_stdout,
+    TrustArgs, fixed_output_walk, kind_style, note_unused_seed_files, push_rejected_section,
+    push_unused_section, warn_rejected_files, write_stdout,
 };
 use crate::exit;
 use crate::output::{Context, Format, sanitize};
@@ -139,6 +139,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let seeds = args.trust.seeds()?;
     let report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
     warn_rejected_files(ctx, report.rejected_files.len());
+    note_unused_seed_files(ctx, report.unused_seed_files.len());
     match args.format {
         Format::Json => crate::report::json::print(&report)?,
         Format::Html => write_stdout(&crate::report::audit::render(&report))?,
@@ -385,6 +386,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         .map(|f| (&f.file, f.seed.clone()))
         .collect();
     push_rejected_section(&mut o, &rejected, style);
+    push_unused_section(&mut o, &r.unused_seed_files, all, style);
     o
 }
 

@@ -4,8 +4,8 @@
 //! parts both print alike live in [`crate::commands::trust_common`].
 
 use crate::commands::trust_common::{
-    TrustArgs, fixed_output_walk, kind_style, push_rejected_section, warn_rejected_files,
-    write_stdout,
+    TrustArgs, fixed_output_walk, kind_style, note_unused_seed_files, push_rejected_section,
+    push_unused_section, warn_rejected_files, write_stdout,
 };
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
@@ -61,6 +61,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .map(|e| e.class.rejected_files.len())
         .sum();
     warn_rejected_files(ctx, rejected);
+    note_unused_seed_files(ctx, report.unused_seed_files.len());
     match args.format {
         Format::Json => print_json(&report)?,
         Format::Html => write_stdout(&crate::report::seeds::render(&report))?,
@@ -347,5 +348,6 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         })
         .collect();
     push_rejected_section(&mut o, &ignored, style);
+    push_unused_section(&mut o, &r.unused_seed_files, all, style);
     o
 }
