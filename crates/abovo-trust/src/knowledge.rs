@@ -296,7 +296,7 @@ mod tests {
             );
         }
         assert!(
-            kb.carriers_of("kaem")
+            kb.carriers_of("kaem-optional")
                 .first()
                 .unwrap()
                 .1

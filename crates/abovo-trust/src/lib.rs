@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | [`kind`] | the vocabulary: [`Kind`] and [`Evidence`] |
 //! | [`bytes`] | finding a seed's bytes (seed directories, stores, abovo's fetch cache) and proving they are the seed (its hash) |
-//! | [`content`] | classification from bytes: magic numbers, archives, generated text |
+//! | [`content`] | classification from bytes: compiled code by kind (native, bytecode), archives, generated text, opaque blobs (`abovo scan`) |
 //! | [`knowledge`] | the knowledge base keyed by fixed-output hash (`data/knowledge.toml`) |
 //! | [`rules`] | name and URL rules, each with an id and a justification |
 //! | [`classify`] | the three layers together for one seed of a graph |

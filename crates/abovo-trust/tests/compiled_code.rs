@@ -5,8 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+mod archives;
+
 use abovo_trust::content::{CodeClass, CodeKind, Limits, ScanOptions, scan_reader_with};
-use std::io::Write;
+use archives::{bzip2, gzip, lzip, xz, zstd};
 
 // ---- samples, one per kind ----
 
@@ -127,81 +129,22 @@ fn static_library() -> Vec<u8> {
     ar
 }
 
-// ---- containers ----
+// ---- containers (owned members, for building nested archives) ----
+
+fn refs<'a>(files: &'a [(&'a str, Vec<u8>)]) -> Vec<(&'a str, &'a [u8])> {
+    files.iter().map(|(n, d)| (*n, d.as_slice())).collect()
+}
 
 fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o755);
-        h.set_cksum();
-        builder.append_data(&mut h, name, &data[..]).unwrap();
-    }
-    builder.into_inner().unwrap()
+    archives::tar_of(&refs(files))
 }
 
 fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in files {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
+    archives::zip_of(&refs(files))
 }
 
-/// A zip written as a stream, as Java's `jar` writes: sizes in data
-/// descriptors after each member.
 fn streamed_zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new_stream(Vec::new());
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in files {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn xz(data: &[u8]) -> Vec<u8> {
-    let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn bzip2(data: &[u8]) -> Vec<u8> {
-    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-/// lzip: liblzma's `.lzma` output minus its header, between lzip's header
-/// and trailer.
-fn lzip(data: &[u8]) -> Vec<u8> {
-    let opts = xz2::stream::LzmaOptions::new_preset(6).unwrap();
-    let stream = xz2::stream::Stream::new_lzma_encoder(&opts).unwrap();
-    let mut enc = xz2::write::XzEncoder::new_stream(Vec::new(), stream);
-    enc.write_all(data).unwrap();
-    let alone = enc.finish().unwrap();
-    let dict = u32::from_le_bytes([alone[1], alone[2], alone[3], alone[4]]);
-    let mut out = b"LZIP\x01".to_vec();
-    out.push(dict.trailing_zeros() as u8);
-    out.extend_from_slice(&alone[13..]);
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
-    let member = out.len() as u64 + 8;
-    out.extend_from_slice(&member.to_le_bytes());
-    out
+    archives::streamed_zip_of(&refs(files))
 }
 
 /// The archive: every kind, three levels deep, in every compression.
@@ -237,7 +180,7 @@ fn nested_archive() -> Vec<u8> {
         ("boot.img", boot_sector()),
         ("y.class.lz", lzip(&class_file())),
     ]));
-    let level2_zst = zstd::encode_all(&tar_of(&[("e.tar.bz2", level3_bz2)])[..], 3).unwrap();
+    let level2_zst = zstd(&tar_of(&[("e.tar.bz2", level3_bz2)]));
     let mut top: Vec<(&str, Vec<u8>)> = vec![
         ("dir/bin/tool", elf(1, 2, 3, 5000)),
         ("dir/b.zip", level2_zip),

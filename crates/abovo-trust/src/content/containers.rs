@@ -8,14 +8,16 @@
 use super::limits::{Counting, Guard};
 use super::scan::{ArGroup, Place, Scan, base_name, clean_name, join};
 use super::zip;
+use std::cell::Cell;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 fn invalid(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
 }
 
-impl Scan<'_> {
+impl<'l> Scan<'l> {
     pub(super) fn tar(&mut self, r: &mut dyn Read, path: &str, place: Place) -> io::Result<()> {
         let mut archive = tar::Archive::new(r);
         for entry in archive.entries()? {
@@ -86,13 +88,7 @@ impl Scan<'_> {
                     let mut raw = (&mut input).take(size);
                     let result = match zip::decoder(&mut raw, entry.method, memlimit) {
                         Ok(decoder) => {
-                            let mut guarded = Guard::new(
-                                decoder,
-                                consumed.clone(),
-                                &self.budget,
-                                self.limits,
-                                member_path.clone(),
-                            );
+                            let mut guarded = self.guard(decoder, &consumed, &member_path);
                             if counts {
                                 self.member(&mut guarded, &member_path, &name, place.member())
                             } else {
@@ -122,13 +118,7 @@ impl Scan<'_> {
                 }
                 None => {
                     let decoder = zip::self_delimited(&mut input, &entry)?;
-                    let mut guarded = Guard::new(
-                        decoder,
-                        consumed.clone(),
-                        &self.budget,
-                        self.limits,
-                        member_path.clone(),
-                    );
+                    let mut guarded = self.guard(decoder, &consumed, &member_path);
                     // A broken member with no size cannot be skipped:
                     // its error ends the archive.
                     if counts {
@@ -141,6 +131,23 @@ impl Scan<'_> {
             zip::read_descriptor(&mut input, &entry)?;
         }
         Ok(())
+    }
+
+    /// Guards a zip member's decoder against the scan's limits; `consumed`
+    /// counts the archive's raw bytes.
+    fn guard<'r>(
+        &self,
+        decoder: Box<dyn Read + 'r>,
+        consumed: &Rc<Cell<u64>>,
+        place: &str,
+    ) -> Guard<'l, Box<dyn Read + 'r>> {
+        Guard::new(
+            decoder,
+            Rc::clone(consumed),
+            &self.budget,
+            self.limits,
+            place.to_owned(),
+        )
     }
 
     /// An `ar` archive: static libraries and `.deb` packages. Objects

@@ -523,22 +523,19 @@ pub fn is_tar_header(head: &[u8]) -> bool {
         return false;
     }
     let block = &head[..512];
-    let field = &block[148..156];
-    let digits: Vec<u8> = field
-        .iter()
-        .copied()
-        .skip_while(|b| *b == b' ')
-        .take_while(|b| (b'0'..=b'7').contains(b))
-        .collect();
-    if digits.is_empty() {
+    // The checksum field: octal digits after optional spaces.
+    let mut stored: u32 = 0;
+    let mut digits = 0;
+    for &b in block[148..156].iter().skip_while(|b| **b == b' ') {
+        if !(b'0'..=b'7').contains(&b) {
+            break;
+        }
+        stored = stored * 8 + u32::from(b - b'0');
+        digits += 1;
+    }
+    if digits == 0 {
         return false;
     }
-    let Some(stored) = std::str::from_utf8(&digits)
-        .ok()
-        .and_then(|s| u32::from_str_radix(s, 8).ok())
-    else {
-        return false;
-    };
     let sum: u32 = block
         .iter()
         .enumerate()

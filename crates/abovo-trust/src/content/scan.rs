@@ -111,6 +111,9 @@ pub(super) struct Scan<'l> {
     pub(super) ar_groups: Vec<ArGroup>,
     buf: Vec<u8>,
     tail: Vec<u8>,
+    /// Head buffers ([`text::WINDOW`] bytes, initialised), one per stream
+    /// being read: streams nest, so a stream takes one and gives it back.
+    heads: Vec<Vec<u8>>,
 }
 
 /// Escapes control characters and bounds the length of a member name, so
@@ -165,27 +168,20 @@ fn inner_name(name: &str, c: Compression) -> String {
     name.to_owned()
 }
 
-/// Reads until `buf` holds `want` bytes or the stream ends.
-fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
-    let start = buf.len();
-    if want <= start {
-        return Ok(());
-    }
-    buf.resize(want, 0);
-    let mut got = start;
-    while got < want {
-        match r.read(&mut buf[got..]) {
+/// Reads into `buf[have..want]` until it is full or the stream ends;
+/// returns how many bytes `buf` now holds. `buf` is initialised once and
+/// reused ([`Scan::buffer`]), so nothing is zeroed per stream.
+fn fill(r: &mut dyn Read, buf: &mut [u8], mut have: usize, want: usize) -> io::Result<usize> {
+    let want = want.min(buf.len());
+    while have < want {
+        match r.read(&mut buf[have..want]) {
             Ok(0) => break,
-            Ok(n) => got += n,
+            Ok(n) => have += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(got);
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
     }
-    buf.truncate(got);
-    Ok(())
+    Ok(have)
 }
 
 impl<'l> Scan<'l> {
@@ -214,6 +210,7 @@ impl<'l> Scan<'l> {
             ar_groups: Vec::new(),
             buf: vec![0; 1 << 16],
             tail: Vec::with_capacity(TAIL_LEN),
+            heads: Vec::new(),
         }
     }
 
@@ -321,16 +318,30 @@ impl<'l> Scan<'l> {
         name: &str,
         place: Place,
     ) -> io::Result<()> {
-        let mut head = Vec::with_capacity(magic::HEAD_LEN);
-        fill(r, &mut head, magic::HEAD_LEN)?;
-        let sniffed = magic::sniff(&head, name);
+        let mut head = self.heads.pop().unwrap_or_else(|| vec![0; text::WINDOW]);
+        let result = self.stream_with(&mut head, r, path, name, place);
+        self.heads.push(head);
+        result
+    }
+
+    /// [`Scan::stream`] with `head`, a buffer for the stream's first bytes.
+    fn stream_with(
+        &mut self,
+        head: &mut [u8],
+        r: &mut dyn Read,
+        path: &str,
+        name: &str,
+        place: Place,
+    ) -> io::Result<()> {
+        let mut have = fill(r, head, 0, magic::HEAD_LEN)?;
+        let sniffed = magic::sniff(&head[..have], name);
         let nests = matches!(sniffed, Sniffed::Compressed(_) | Sniffed::Container(_));
         if nests && place.depth >= self.limits.max_depth {
             let what = format!(
                 "nested deeper than {} layers: not inspected",
                 self.limits.max_depth
             );
-            let size = self.rest(&head, r)?;
+            let size = self.rest(&head[..have], r)?;
             self.complete = false;
             self.issues.push(format!(
                 "{}: {what}",
@@ -344,7 +355,7 @@ impl<'l> Scan<'l> {
                 if place.top {
                     self.format.push(c.name().to_owned());
                 }
-                let rest = Cursor::new(head).chain(r);
+                let rest = Cursor::new(&head[..have]).chain(r);
                 let (counting, consumed) = Counting::new(rest);
                 let at = if path.is_empty() { name } else { path };
                 let decoder = self.decoder(c, counting)?;
@@ -364,7 +375,7 @@ impl<'l> Scan<'l> {
                         .push(if jar { "jar" } else { c.name() }.to_owned());
                     self.container_seen = true;
                 }
-                let mut rest = Cursor::new(head).chain(r);
+                let mut rest = Cursor::new(&head[..have]).chain(r);
                 match c {
                     Container::Tar => self.tar(&mut rest, path, place),
                     Container::Zip => self.zip(&mut rest, path, place),
@@ -372,26 +383,27 @@ impl<'l> Scan<'l> {
                 }
             }
             Sniffed::Code(code) => {
-                let size = self.rest(&head, r)?;
+                let size = self.rest(&head[..have], r)?;
                 self.leaf(path, name, Leaf::Code(code), size, place);
                 Ok(())
             }
             Sniffed::Data(desc) => {
-                let size = self.rest(&head, r)?;
+                let size = self.rest(&head[..have], r)?;
                 self.leaf(path, name, Leaf::Data(desc), size, place);
                 Ok(())
             }
             Sniffed::Unrecognised => {
-                fill(r, &mut head, text::WINDOW)?;
-                let mut leaf = if text::is_text(&head) {
-                    match text::generated(&head, name) {
+                have = fill(r, head, have, text::WINDOW)?;
+                let window = &head[..have];
+                let mut leaf = if text::is_text(window) {
+                    match text::generated(window, name) {
                         Some(why) => Leaf::Generated(why),
                         None => Leaf::Text,
                     }
                 } else {
                     Leaf::Opaque("unrecognised binary data".to_owned())
                 };
-                let size = self.rest(&head, r)?;
+                let size = self.rest(window, r)?;
                 // OCaml bytecode executables are known by their end.
                 if let Some(version) = code::ocaml_trailer(&self.tail, size) {
                     leaf = Leaf::Code(Code::new(
@@ -400,7 +412,7 @@ impl<'l> Scan<'l> {
                     ));
                 } else if matches!(leaf, Leaf::Opaque(_))
                     && size == 512
-                    && head[510..] == [0x55, 0xaa]
+                    && window[510..] == [0x55, 0xaa]
                 {
                     // Exactly one sector of non-text ending with the boot
                     // signature: what a PC's firmware loads and runs.

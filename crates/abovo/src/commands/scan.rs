@@ -409,10 +409,12 @@ fn class_style(class: Option<CodeClass>) -> &'static str {
     }
 }
 
-/// Lists members: kind, size, path, what.
+/// Lists members (kind, size, path, what), and says how many more there
+/// are when `counted` is more than the list holds.
 fn member_table(
     o: &mut String,
     members: &[Member],
+    counted: u64,
     label: &dyn Fn(&Member) -> String,
     style: &dyn Fn(&str, &str) -> String,
 ) {
@@ -428,6 +430,13 @@ fn member_table(
         ]);
     }
     o.push_str(&t.render("    ", style));
+    let listed = members.len() as u64;
+    if listed < counted {
+        o.push_str(&format!(
+            "    … and {} more (--max-listed)\n",
+            count(counted - listed)
+        ));
+    }
 }
 
 /// The text report.
@@ -470,15 +479,10 @@ fn render_text(
             member_table(
                 &mut o,
                 &r.binary_members,
+                compiled,
                 &|m| m.kind.map_or("", CodeKind::label).to_owned(),
                 style,
             );
-            if (r.binary_members.len() as u64) < compiled {
-                o.push_str(&format!(
-                    "    … and {} more (--max-listed)\n",
-                    count(compiled - r.binary_members.len() as u64)
-                ));
-            }
         }
         if r.opaque.files > 0 {
             o.push_str(&format!(
@@ -489,15 +493,10 @@ fn render_text(
             member_table(
                 &mut o,
                 &r.opaque_members,
+                r.opaque.files,
                 &|_| "opaque blob".to_owned(),
                 style,
             );
-            if (r.opaque_members.len() as u64) < r.opaque.files {
-                o.push_str(&format!(
-                    "    … and {} more (--max-listed)\n",
-                    count(r.opaque.files - r.opaque_members.len() as u64)
-                ));
-            }
         }
         if generated && r.generated.files > 0 {
             o.push_str(&format!(
@@ -508,6 +507,7 @@ fn render_text(
             member_table(
                 &mut o,
                 &r.generated_members,
+                r.generated.files,
                 &|_| "generated text".to_owned(),
                 style,
             );
