@@ -35,17 +35,19 @@ abovo="$PWD/target/release/abovo"
 if [ ! -f "$work/big.tar.zst" ]; then
   mkdir -p "$work/big"
   for i in 1 2 3 4; do ln -f "$work/sources.tar" "$work/big/copy$i.tar"; done
-  tar cf - -C "$work/big" . | zstd -q -T1 -3 > "$work/big.tar.zst"
+  tar cf - --hard-dereference -C "$work/big" . | zstd -q -T1 -3 > "$work/big.tar.zst"
 fi
+
+# Warm the page cache once.
+cat "$work"/*.tar "$work"/*.tar.* >/dev/null
 
 # One measurement: NAME, UNPACKED_BYTES, then the command.
 measure() {
   local name=$1 unpacked=$2
   shift 2
-  cat "$work"/*.tar* >/dev/null 2>&1 || true
-  local out
-  out=$( { /usr/bin/time -f '%U %S %e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  read -r user sys wall rss <<<"$out"
+  local report="$work/.time"
+  /usr/bin/time -o "$report" -f '%U %S %e %M' "$@" >/dev/null 2>&1
+  read -r user sys wall rss <"$report"
   awk -v n="$name" -v b="$unpacked" -v u="$user" -v s="$sys" -v w="$wall" -v r="$rss" 'BEGIN {
     cpu = u + s; printf "| %s | %.2f s | %.2f s | %.0f MB/s | %.1f MiB |\n", n, cpu, w, b / cpu / 1e6, r / 1024 }'
 }
