@@ -229,6 +229,19 @@ fn seed_bytes() -> Option<PathBuf> {
     }
 }
 
+/// `abovo scan FILE --format json --fail-on-binary`: the run and its JSON.
+fn scan_json(file: &Path) -> (std::process::Output, Value) {
+    let o = abovo(&[
+        "scan",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+        "--fail-on-binary",
+    ]);
+    let v = parse_json(&o);
+    (o, v)
+}
+
 #[test]
 fn mes_and_tinycc_sources_hold_no_compiled_code() {
     let Some(dir) = seed_bytes() else { return };
@@ -236,16 +249,8 @@ fn mes_and_tinycc_sources_hold_no_compiled_code() {
         "ypy1z1lanj03pbaf19ylk9zb3sib18yp-mes-0.25.1.tar.gz",
         "dn4i3qrjza2rgb3wj63jfxlhkvaz49wl-tcc-0.9.27.tar.bz2",
     ] {
-        let path = dir.join(file);
-        let o = abovo(&[
-            "scan",
-            path.to_str().unwrap(),
-            "--format",
-            "json",
-            "--fail-on-binary",
-        ]);
+        let (o, v) = scan_json(&dir.join(file));
         assert_eq!(code(&o), SUCCESS, "{file}: {}", text(&o));
-        let v = parse_json(&o);
         let input = &v["inputs"][0];
         assert_eq!(input["complete"], true, "{file}");
         assert!(
@@ -263,16 +268,8 @@ fn mes_and_tinycc_sources_hold_no_compiled_code() {
 #[test]
 fn stage0_posix_carries_the_hex0_and_kaem_seeds() {
     let Some(dir) = seed_bytes() else { return };
-    let path = dir.join("ahfrzz7g2y50krrm28plnx6ffknr97z1-stage0-posix-1.6.0.tar.gz");
-    let o = abovo(&[
-        "scan",
-        path.to_str().unwrap(),
-        "--format",
-        "json",
-        "--fail-on-binary",
-    ]);
+    let (o, v) = scan_json(&dir.join("ahfrzz7g2y50krrm28plnx6ffknr97z1-stage0-posix-1.6.0.tar.gz"));
     assert_eq!(code(&o), NEGATIVE, "{}", text(&o));
-    let v = parse_json(&o);
     let input = &v["inputs"][0];
     let member = |suffix: &str| -> Value {
         input["compiled"]

@@ -182,14 +182,7 @@ impl<'l> Scan<'l> {
                 break;
             }
             let mut header = [0u8; 60];
-            let mut got = 0;
-            while got < 60 {
-                let n = r.read(&mut header[got..])?;
-                if n == 0 {
-                    break;
-                }
-                got += n;
-            }
+            let got = super::scan::fill(r, &mut header, 0, 60)?;
             if got == 0 {
                 break;
             }

@@ -171,17 +171,30 @@ fn inner_name(name: &str, c: Compression) -> String {
 /// Reads into `buf[have..want]` until it is full or the stream ends;
 /// returns how many bytes `buf` now holds. `buf` is initialised once and
 /// reused ([`Scan::buffer`]), so nothing is zeroed per stream.
-fn fill(r: &mut dyn Read, buf: &mut [u8], mut have: usize, want: usize) -> io::Result<usize> {
+pub(super) fn fill(
+    r: &mut dyn Read,
+    buf: &mut [u8],
+    mut have: usize,
+    want: usize,
+) -> io::Result<usize> {
     let want = want.min(buf.len());
     while have < want {
-        match r.read(&mut buf[have..want]) {
-            Ok(0) => break,
-            Ok(n) => have += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        match read_some(r, &mut buf[have..want])? {
+            0 => break,
+            n => have += n,
         }
     }
     Ok(have)
+}
+
+/// One `read`, retried when a signal interrupted it.
+fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
 }
 
 impl<'l> Scan<'l> {
@@ -297,12 +310,10 @@ impl<'l> Scan<'l> {
         keep_tail(&mut self.tail, head);
         let mut size = head.len() as u64;
         loop {
-            let n = match r.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let n = read_some(r, &mut self.buf)?;
+            if n == 0 {
+                break;
+            }
             size += n as u64;
             keep_tail(&mut self.tail, &self.buf[..n]);
         }

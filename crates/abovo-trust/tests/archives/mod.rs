@@ -43,16 +43,20 @@ pub fn zstd(data: &[u8]) -> Vec<u8> {
     zstd::encode_all(data, 3).unwrap()
 }
 
-/// A zip of `files`, deflated, written with its sizes in the local headers.
-pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+/// Writes `files` (deflated) with `w` and returns what it wrote.
+fn write_zip<W: Write + std::io::Seek>(mut w: zip::ZipWriter<W>, files: &[(&str, &[u8])]) -> W {
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     for (name, data) in files {
         w.start_file(*name, opts).unwrap();
         w.write_all(data).unwrap();
     }
-    w.finish().unwrap().into_inner()
+    w.finish().unwrap()
+}
+
+/// A zip of `files`, deflated, written with its sizes in the local headers.
+pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    write_zip(zip::ZipWriter::new(std::io::Cursor::new(Vec::new())), files).into_inner()
 }
 
 /// lzip by hand: liblzma's `.lzma` encoder output minus its 13-byte
@@ -79,12 +83,5 @@ pub fn lzip(data: &[u8]) -> Vec<u8> {
 /// A zip written as a stream, as Java's `jar` writes it: each member's
 /// sizes in a data descriptor after its data.
 pub fn streamed_zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new_stream(Vec::new());
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in files {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
+    write_zip(zip::ZipWriter::new_stream(Vec::new()), files).into_inner()
 }

@@ -484,33 +484,25 @@ fn render_text(
                 style,
             );
         }
-        if r.opaque.files > 0 {
-            o.push_str(&format!(
-                "  opaque blobs: {}, {}\n",
-                plural(r.opaque.files as usize, "member", "members"),
-                human_bytes(r.opaque.bytes)
-            ));
-            member_table(
-                &mut o,
-                &r.opaque_members,
-                r.opaque.files,
-                &|_| "opaque blob".to_owned(),
-                style,
-            );
-        }
-        if generated && r.generated.files > 0 {
-            o.push_str(&format!(
-                "  machine-made text: {}, {}\n",
-                plural(r.generated.files as usize, "member", "members"),
-                human_bytes(r.generated.bytes)
-            ));
-            member_table(
-                &mut o,
+        let mut sections = vec![("opaque blobs", "opaque blob", &r.opaque_members, r.opaque)];
+        if generated {
+            sections.push((
+                "machine-made text",
+                "generated text",
                 &r.generated_members,
-                r.generated.files,
-                &|_| "generated text".to_owned(),
-                style,
-            );
+                r.generated,
+            ));
+        }
+        for (heading, label, members, tally) in sections {
+            if tally.files == 0 {
+                continue;
+            }
+            o.push_str(&format!(
+                "  {heading}: {}, {}\n",
+                plural(tally.files as usize, "member", "members"),
+                human_bytes(tally.bytes)
+            ));
+            member_table(&mut o, members, tally.files, &|_| label.to_owned(), style);
         }
         if !r.complete {
             o.push_str(&format!(
