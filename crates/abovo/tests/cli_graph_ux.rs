@@ -307,6 +307,7 @@ fn help_lists_commands_by_workflow() {
         "seeds",
         "audit",
         "fetch",
+        "scan",
         "show",
         "verify",
         "hash",

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 /// (a corrupt archive, a limit crossed): what was not seen is not vouched
 /// for.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = AFTER_HELP)]
 pub struct Args {
     /// Files, directories or archives to scan; `-` reads standard input.
     #[arg(required = true, value_name = "PATH")]
@@ -55,6 +56,19 @@ pub struct Args {
     #[arg(long)]
     pub generated: bool,
 }
+
+/// The end of `abovo scan --help`: paths, kinds and exit status.
+const AFTER_HELP: &str = "\
+Archives are opened recursively: tar, gzip, xz, bzip2, lzip, zstd, zip and jar, ar, and
+archives inside archives. A member's path joins nested archives with `!/`
+(`a.tar.gz!/dir/b.zip!/x.class`). Kinds: native code (ELF, PE and Mach-O executables, shared
+libraries and objects, static libraries as one member, x86 boot sectors) and bytecode (OCaml
+bytecode executables by their Caml1999X trailer, Java classes, Python .pyc, Guile .go, Emacs
+.elc, Erlang .beam, WebAssembly, …); opaque blobs are data no known format explains.
+
+Exit status: 0 when every PATH was scanned to its end; 1 with --fail-on-binary when compiled
+code was found; 2 when a PATH could not be read or its scan could not finish (a cut archive,
+a limit crossed): what was not seen is not vouched for.";
 
 /// One listed member, in JSON.
 #[derive(Debug, Serialize)]
