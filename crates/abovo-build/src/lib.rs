@@ -14,7 +14,7 @@
 //! | --- | --- |
 //! | [`store`] | the store directory and its SQLite database, locks, adding items, verification |
 //! | [`build`] | planning, scheduling and realising derivations; `--check` and `--rounds` |
-//! | [`builtins`] | `builtin:download` (with its trust store) and `builtin:git-download` |
+//! | [`builtins`] | which built-in runs (`builtin:download`, `builtin:git-download`); the fetching itself is `abovo-fetch`'s |
 //! | [`diff`] | file-by-file comparison of two trees |
 //! | [`fsutil`] | deleting, copying and canonicalising trees |
 //! | [`sandbox`] | the namespaces, the chroot, the system call filter and the helper process that runs a builder |

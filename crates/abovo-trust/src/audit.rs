@@ -209,6 +209,9 @@ pub struct AuditReport {
     pub unknown: Vec<UnknownSeed>,
     /// Files found under a seed's name that are not the seed (ignored).
     pub rejected_files: Vec<SeedRejection>,
+    /// Files in the seed directories that no seed reached answers to by
+    /// name (not used; see [`crate::bytes::unused_files`]).
+    pub unused_seed_files: Vec<std::path::PathBuf>,
     /// The binary seed table: `packages[].seeds` and `core[].id` point
     /// into it.
     pub binary_seeds: Vec<SeedRow>,
@@ -288,6 +291,8 @@ pub fn audit(
             file: r.clone(),
         }));
     }
+    let unused_seed_files =
+        crate::bytes::unused_files(&seeds.seed_dirs, classified.iter().map(|(f, _)| f));
     unknown.sort_by(|a, b| {
         a.facts
             .name
@@ -491,6 +496,7 @@ pub fn audit(
         largest,
         unknown,
         rejected_files,
+        unused_seed_files,
         binary_seeds,
         packages: package_seeds,
     })

@@ -156,8 +156,11 @@ pub struct Classification {
     /// Files found under the seed's name that are not the seed: ignored.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rejected_files: Vec<RejectedFile>,
-    /// The size in bytes, when known.
+    /// The size in bytes, when known (a recursive output's unpacked size).
     pub size: Option<u64>,
+    /// The NAR size of bytes found, when computed (recursive outputs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nar_size: Option<u64>,
     /// Where the size came from.
     pub size_source: SizeSource,
 }
@@ -182,6 +185,8 @@ pub struct Seeds {
     pub seed_dirs: Vec<PathBuf>,
     /// Also look for seeds at their own store path (a real store).
     pub use_store: bool,
+    /// abovo's fetch cache, looked in first (see [`bytes::from_cache`]).
+    pub cache: Option<abovo_fetch::cache::Cache>,
     /// Content scan limits.
     pub limits: Limits,
     /// Size sources besides the bytes.
@@ -196,6 +201,7 @@ impl Seeds {
             knowledge,
             seed_dirs: Vec::new(),
             use_store: true,
+            cache: None,
             limits: Limits::default(),
             sizes: Sizes::default(),
         }
@@ -235,6 +241,16 @@ impl Seeds {
     /// Where the bytes of a seed are, if anywhere: the first candidate
     /// that hashes as the seed must, and the candidates that do not.
     pub fn locate(&self, g: &Graph, facts: &SeedFacts, db: Option<DbRow>) -> Located {
+        if let Some(found) = self
+            .cache
+            .as_ref()
+            .and_then(|c| bytes::from_cache(facts, c))
+        {
+            return Located {
+                found: Some(found),
+                rejected: Vec::new(),
+            };
+        }
         match Seeds::expected(g, facts, db) {
             Some(e) => bytes::locate(facts, &e, &self.seed_dirs, self.use_store),
             None => Located::default(),
@@ -312,6 +328,7 @@ impl Seeds {
             }
         };
         let bytes_verified = located.found.as_ref().map(|f| f.verified);
+        let nar_size = located.found.as_ref().and_then(|f| f.nar).map(|n| n.size);
         Ok(Classification {
             kind,
             evidence,
@@ -323,6 +340,7 @@ impl Seeds {
             scan_error,
             rejected_files: located.rejected,
             size,
+            nar_size,
             size_source,
         })
     }

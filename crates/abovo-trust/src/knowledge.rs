@@ -200,6 +200,33 @@ impl KnowledgeBase {
             .map(|&i| &self.entries[i])
     }
 
+    /// The entries that carry a member `name` names, each with the first
+    /// such member: `name` is the member's file name (`hex0-seed`), that
+    /// name without its `-seed` suffix (`hex0`) or a directory on its path
+    /// (`bootstrap-seeds`), compared without regard to case. This is how a
+    /// person who asks for a member finds the seed that carries it.
+    pub fn carriers_of(&self, name: &str) -> Vec<(&KnownSeed, &KnownMember)> {
+        let want = name.trim().trim_matches('/').to_ascii_lowercase();
+        if want.is_empty() {
+            return Vec::new();
+        }
+        let names = |m: &KnownMember| -> bool {
+            let path = m.path.to_ascii_lowercase();
+            let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+            let Some(file) = parts.pop() else {
+                return false;
+            };
+            file == want
+                || file.strip_suffix("-seed") == Some(want.as_str())
+                || parts.contains(&want.as_str())
+                || path.trim_matches('/') == want
+        };
+        self.entries
+            .iter()
+            .filter_map(|e| e.members.iter().find(|m| names(m)).map(|m| (e, m)))
+            .collect()
+    }
+
     /// All entries.
     pub fn entries(&self) -> &[KnownSeed] {
         &self.entries
@@ -249,6 +276,38 @@ mod tests {
             .is_none()
         );
         assert!(kb.lookup_nar(&bash.hash).is_some());
+    }
+
+    #[test]
+    fn members_lead_to_the_seeds_that_carry_them() {
+        let kb = KnowledgeBase::built_in().unwrap();
+        for name in [
+            "hex0",
+            "hex0-seed",
+            "HEX0-SEED",
+            "bootstrap-seeds",
+            "kaem-optional-seed",
+        ] {
+            let found = kb.carriers_of(name);
+            assert_eq!(found.len(), 1, "{name}");
+            assert!(
+                found[0].0.name.starts_with("stage0-posix-1.6.0.tar.gz"),
+                "{name}"
+            );
+        }
+        assert!(
+            kb.carriers_of("kaem-optional")
+                .first()
+                .unwrap()
+                .1
+                .path
+                .ends_with("kaem-optional-seed")
+        );
+        // Every OCaml source entry carries boot/ocamlc.
+        assert_eq!(kb.carriers_of("ocamlc").len(), 5);
+        assert!(kb.carriers_of("posix/x86").is_empty());
+        assert!(kb.carriers_of("").is_empty());
+        assert!(kb.carriers_of("hello").is_empty());
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`kind`] | the vocabulary: [`Kind`] and [`Evidence`] |
-//! | [`bytes`] | finding a seed's bytes and proving they are the seed (its hash) |
-//! | [`content`] | classification from bytes: magic numbers, archives, generated text |
+//! | [`bytes`] | finding a seed's bytes (seed directories, stores, abovo's fetch cache) and proving they are the seed (its hash) |
+//! | [`content`] | classification from bytes: compiled code by kind (native, bytecode), archives, generated text, opaque blobs (`abovo scan`) |
 //! | [`items`] | where the bytes of a store item are (places), and reading them: files, trees, archive members |
 //! | [`knowledge`] | the knowledge base keyed by fixed-output hash (`data/knowledge.toml`) |
 //! | [`recipe`] | what a derivation runs: builder, arguments, environment and the items it reads |

@@ -11,7 +11,7 @@
 
 use crate::classify::{Classification, Origin, SeedFacts, Seeds};
 use crate::kind::Kind;
-use crate::sizes::SizeError;
+use crate::sizes::{SizeError, SizeSource};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -54,6 +54,10 @@ pub struct KindTotal {
     pub seeds: usize,
     /// The sum of the known sizes.
     pub known_bytes: u64,
+    /// How many sizes were measured on the seeds' own bytes.
+    pub measured_seeds: usize,
+    /// The sum of the measured sizes (part of `known_bytes`).
+    pub measured_bytes: u64,
     /// How many have no known size.
     pub unknown_sizes: usize,
 }
@@ -87,6 +91,9 @@ pub struct TrustReport {
     /// The daemon built-ins relied on: the daemon itself fetches (and is
     /// trusted to check) what these derivations download.
     pub builtins: Vec<BuiltinUse>,
+    /// Files in the seed directories that no seed of this report answers
+    /// to by name (not used; see [`crate::bytes::unused_files`]).
+    pub unused_seed_files: Vec<std::path::PathBuf>,
 }
 
 /// The result of the walk alone: seeds and their parents.
@@ -214,11 +221,23 @@ pub fn trust_report(
                 kind,
                 seeds: of.len(),
                 known_bytes: of.iter().filter_map(|e| e.class.size).sum(),
+                measured_seeds: of
+                    .iter()
+                    .filter(|e| e.class.size_source == SizeSource::Bytes)
+                    .count(),
+                measured_bytes: of
+                    .iter()
+                    .filter(|e| e.class.size_source == SizeSource::Bytes)
+                    .filter_map(|e| e.class.size)
+                    .sum(),
                 unknown_sizes: of.iter().filter(|e| e.class.size.is_none()).count(),
             })
         })
         .collect();
+    let unused_seed_files =
+        crate::bytes::unused_files(&seeds.seed_dirs, entries.iter().map(|e| &e.facts));
     Ok(TrustReport {
+        unused_seed_files,
         graph: g.description().to_owned(),
         target: g.display_path(target),
         target_label: g.label(target).to_owned(),

@@ -260,6 +260,24 @@ fn scheme_script_name(name: &str) -> bool {
         || name.starts_with("build-bootstrap-guile")
 }
 
+/// `ocaml-4.14.1.tar.xz`, `ocaml-5.3.0-checkout` fetched from OCaml's own
+/// release directory or repository (not `ocaml-findlib-…`, not a fork).
+fn ocaml_compiler_source(f: &Facts<'_>) -> bool {
+    let versioned = f
+        .name
+        .strip_prefix("ocaml-")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+    let upstream = any_url(f, |u| {
+        let u = u.to_ascii_lowercase();
+        let repo = u.trim_end_matches('/').trim_end_matches(".git");
+        u.contains("caml.inria.fr/pub/distrib/ocaml-")
+            || u.contains("github.com/ocaml/ocaml/archive/")
+            || u.contains("github.com/ocaml/ocaml/releases/")
+            || repo.ends_with("github.com/ocaml/ocaml")
+    });
+    !f.input_source && versioned && upstream
+}
+
 /// The rules, in the order they are tried.
 pub static RULES: &[Rule] = &[
     Rule {
@@ -280,6 +298,12 @@ pub static RULES: &[Rule] = &[
             !f.input_source
                 && (f.name.starts_with("stage0-posix") || f.name.starts_with("bootstrap-seeds"))
         },
+    },
+    Rule {
+        id: "ocaml-compiler-source",
+        kind: Kind::SourceWithBinaries,
+        justification: "OCaml compiler sources (release tarballs and checkouts of github.com/ocaml/ocaml) carry boot/ocamlc and boot/ocamllex, the bytecode compilers their build starts from",
+        test: ocaml_compiler_source,
     },
     Rule {
         id: "platform-binary-name",
@@ -501,6 +525,31 @@ mod tests {
                 "builtin:download"
             )),
             Some("stage0-seeds")
+        );
+        let ocaml = u("http://caml.inria.fr/pub/distrib/ocaml-4.14/ocaml-4.14.1.tar.xz");
+        assert_eq!(
+            id(&fod("ocaml-4.14.1.tar.xz", &ocaml, "builtin:download")),
+            Some("ocaml-compiler-source")
+        );
+        let repo = u("https://github.com/ocaml/ocaml");
+        assert_eq!(
+            id(&fod("ocaml-5.3.0-checkout", &repo, "builtin:git-download")),
+            Some("ocaml-compiler-source")
+        );
+        // OCaml libraries and forks are not the compiler's sources.
+        let findlib = u("http://download.camlcity.org/download/findlib-1.9.6.tar.gz");
+        assert_ne!(
+            id(&fod(
+                "ocaml-findlib-1.9.6.tar.gz",
+                &findlib,
+                "builtin:download"
+            )),
+            Some("ocaml-compiler-source")
+        );
+        let fork = u("https://github.com/ocaml/ocaml-lsp");
+        assert_ne!(
+            id(&fod("ocaml-5.0.0-checkout", &fork, "builtin:git-download")),
+            Some("ocaml-compiler-source")
         );
         let jar = u("https://repo1.maven.org/maven2/jaxen/jaxen/1.1.6/jaxen-1.1.6-sources.jar");
         assert_eq!(

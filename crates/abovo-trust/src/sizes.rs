@@ -386,11 +386,15 @@ pub fn check_narinfo(
             }
         }
     }
+    // The bytes found: a single file's own length (what its NAR holds;
+    // the scan of an archive counts what is inside, which can be more), or
+    // the sum of a tree's files.
+    let found_bytes = match known.found.and_then(|f| std::fs::metadata(&f.path).ok()) {
+        Some(m) if m.is_file() => Some(m.len()),
+        _ => known.content.map(|c| c.bytes),
+    };
     let content = [
-        (
-            known.content.map(|c| c.bytes),
-            "at least a NAR of the bytes scanned",
-        ),
+        (found_bytes, "at least a NAR of the bytes found"),
         (
             known.known.and_then(|k| k.size),
             "at least a NAR of the size in the knowledge base",

@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+mod archives;
+
 use abovo_trust::Kind;
-use abovo_trust::content::{ContentReport, Limits, scan_bytes, scan_path};
-use std::io::Write;
+use abovo_trust::content::{CodeKind, ContentReport, Limits, scan_bytes, scan_path};
+use archives::{bzip2, gzip, lzip, tar_of, xz, zip_of, zstd};
 
 /// A small but well-formed 32-bit i386 ELF executable header and body.
 fn elf_i386(len: usize) -> Vec<u8> {
@@ -34,72 +36,6 @@ fn pyc() -> Vec<u8> {
     let mut b = vec![0xa7, 0x0d, b'\r', b'\n', 0, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0];
     b.extend_from_slice(&[0xe3, 0, 0, 0, 0, 0, 0, 0]);
     b
-}
-
-fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o755);
-        h.set_cksum();
-        builder.append_data(&mut h, name, *data).unwrap();
-    }
-    builder.into_inner().unwrap()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn xz(data: &[u8]) -> Vec<u8> {
-    let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn bzip2(data: &[u8]) -> Vec<u8> {
-    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn zstd(data: &[u8]) -> Vec<u8> {
-    zstd::encode_all(data, 3).unwrap()
-}
-
-fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in files {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-/// lzip by hand: liblzma's `.lzma` encoder output minus its 13-byte
-/// header, between lzip's header and trailer.
-fn lzip(data: &[u8]) -> Vec<u8> {
-    let opts = xz2::stream::LzmaOptions::new_preset(6).unwrap();
-    let stream = xz2::stream::Stream::new_lzma_encoder(&opts).unwrap();
-    let mut enc = xz2::write::XzEncoder::new_stream(Vec::new(), stream);
-    enc.write_all(data).unwrap();
-    let alone = enc.finish().unwrap();
-    let dict = u32::from_le_bytes([alone[1], alone[2], alone[3], alone[4]]);
-    let mut out = b"LZIP\x01".to_vec();
-    out.push(dict.trailing_zeros() as u8);
-    out.extend_from_slice(&alone[13..]);
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
-    let member = out.len() as u64 + 8;
-    out.extend_from_slice(&member.to_le_bytes());
-    out
 }
 
 fn source_files() -> Vec<(String, Vec<u8>)> {
@@ -258,9 +194,19 @@ fn static_library_members_are_objects() {
     }
     let r = scan("libfoo.a", &ar);
     assert_eq!(r.kind, Kind::Binary, "{r:?}");
+    // Both objects are counted as files of executable code ...
     assert_eq!(r.binary.files, 2);
-    assert_eq!(r.binary_members[1].path, "b.o");
-    assert!(r.binary_members[0].what.contains("relocatable object"));
+    // ... and listed as one static library, named by the archive.
+    assert_eq!(r.binary_members.len(), 1, "{r:?}");
+    let lib = &r.binary_members[0];
+    assert_eq!(lib.path, "libfoo.a");
+    assert_eq!(lib.kind, Some(CodeKind::StaticLibrary));
+    assert_eq!(lib.size, 1200);
+    assert!(lib.what.contains("of 2 objects"), "{}", lib.what);
+    assert!(lib.what.contains("relocatable object"), "{}", lib.what);
+    assert_eq!(r.code_kinds.len(), 1);
+    assert_eq!(r.code_kinds[0].kind, CodeKind::StaticLibrary);
+    assert_eq!(r.code_kinds[0].files, 1);
 }
 
 #[test]

@@ -18,6 +18,7 @@
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod members;
 pub mod output;
 pub mod places;
 pub mod report;

@@ -381,14 +381,30 @@ pub fn edge_outputs(graph: &Graph, from: NodeId, to: NodeId) -> Vec<&str> {
 /// Resolves a name (see `abovo_graph::resolve`) with `prefs`; when the name
 /// matched several derivations and a preference chose one, a note says
 /// which and why, so that nobody is silently handed another system's
-/// derivation.
+/// derivation. A name nothing in the graph has may be a member of a seed
+/// the knowledge base knows (`hex0` → the stage0-posix tarball): that seed
+/// is taken, with a note ([`crate::members`]).
 pub fn resolve_one(
     graph: &Graph,
     spec: &str,
     prefs: &Preferences,
     ctx: &Context,
 ) -> anyhow::Result<NodeId> {
-    let found = resolve_with(graph, spec, prefs)?;
+    let found = match resolve_with(graph, spec, prefs) {
+        Ok(found) => found,
+        // Not a derivation: perhaps a member of a known seed (`hex0`).
+        Err(e @ abovo_graph::ResolveError::Unknown { .. }) => {
+            return match crate::members::resolve_member(graph, spec, prefs) {
+                crate::members::Member::Found(node, note) => {
+                    ctx.note(&note);
+                    Ok(node)
+                }
+                crate::members::Member::Ambiguous(message) => Err(anyhow::anyhow!(message)),
+                crate::members::Member::None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(tie) = &found.tie_break {
         ctx.note(&tie_break_note(graph, spec, found.node, tie));
     }

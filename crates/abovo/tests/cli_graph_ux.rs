@@ -306,6 +306,8 @@ fn help_lists_commands_by_workflow() {
         "closure",
         "seeds",
         "audit",
+        "fetch",
+        "scan",
         "show",
         "ls",
         "cat",

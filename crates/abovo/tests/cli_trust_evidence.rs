@@ -113,13 +113,22 @@ fn a_file_named_like_a_seed_but_not_it_is_ignored_and_reported() {
     assert_eq!(files, [impostor.to_str().unwrap(); 2]);
 }
 
+/// The NAR size of the i686 bootstrap bash: its 1,351,732 bytes (measured,
+/// in the knowledge base) padded to 1,351,736, plus 144 bytes of framing
+/// for an executable regular file.
+const BASH_NAR_SIZE: u64 = 1_351_880;
+
 fn bash_narinfo(dir: &Path, nar_hash: &str) -> PathBuf {
+    bash_narinfo_sized(dir, nar_hash, BASH_NAR_SIZE)
+}
+
+fn bash_narinfo_sized(dir: &Path, nar_hash: &str, nar_size: u64) -> PathBuf {
     let file = dir.join("mzfkrxd4w8vqrmyrx169wj8wyw7r8i37.narinfo");
     std::fs::write(
         &file,
         format!(
             "StorePath: /gnu/store/mzfkrxd4w8vqrmyrx169wj8wyw7r8i37-bash\nURL: nar/lzip/mzfkrxd4w8vqrmyrx169wj8wyw7r8i37-bash\n\
-             Compression: lzip\nFileSize: 600000\nNarHash: {nar_hash}\nNarSize: 1230664\nReferences: \n"
+             Compression: lzip\nFileSize: 600000\nNarHash: {nar_hash}\nNarSize: {nar_size}\nReferences: \n"
         ),
     )
     .unwrap();
@@ -144,8 +153,24 @@ fn narinfos_are_checked_against_the_seed() {
         "json",
     ]));
     let bash = seed(&r, "bash")[0];
-    assert_eq!(bash["size"], 1230664);
+    assert_eq!(bash["size"], BASH_NAR_SIZE);
     assert_eq!(bash["size_source"], "narinfo");
+
+    // A NarSize too small for the measured bytes the knowledge base knows
+    // is refused.
+    bash_narinfo_sized(
+        dir.path(),
+        "sha256:0rjaxyzjdllfkf1abczvgaf3cdcc7mmahyvdbkjmjzhgz92pv23g",
+        1_230_664,
+    );
+    let o = on_guix(&["seeds", "hello", "--narinfo", d]);
+    assert_eq!(o.status.code(), Some(ERROR));
+    assert!(
+        stderr(&o).contains("`NarSize` is 1230664"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("knowledge base"), "{}", stderr(&o));
 
     // A wrong one is refused, naming the file, the field and both hashes.
     let wrong = "sha256:1rjaxyzjdllfkf1abczvgaf3cdcc7mmahyvdbkjmjzhgz92pv23g";
@@ -206,4 +231,94 @@ fn an_incomplete_scan_says_why() {
         .unwrap_or_else(|| panic!("no scan line: {out}"));
     assert!(line.contains("incomplete"), "{line}");
     assert!(line.contains(&issue), "{line} / {issue}");
+}
+
+#[test]
+fn seed_dir_files_that_no_seed_uses_are_listed() {
+    let tarball = text_tarball();
+    let t = small_tree_with(&tarball, "https://example.org/blob-1.0-x86_64-linux.tar.gz");
+    let seeds = tempfile::tempdir().unwrap();
+    let used = seeds.path().join("blob-1.0-x86_64-linux.tar.gz");
+    std::fs::write(&used, &tarball).unwrap();
+    // A file under a seed's name that is not it (reported as ignored), and
+    // two that match no seed at all (a typo, a note).
+    std::fs::write(seeds.path().join("src-1.0.tar.gz"), b"not the source").unwrap();
+    std::fs::write(seeds.path().join("blob-1.0-x86_64-linux.tgz"), &tarball).unwrap();
+    std::fs::write(seeds.path().join("NOTES"), b"fetched on Monday\n").unwrap();
+    let dir = seeds.path().to_str().unwrap();
+    let r = t.seeds_of_top(&["--seed-dir", dir]);
+    let unused: Vec<&str> = r["unused_seed_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unused,
+        [
+            seeds.path().join("NOTES").to_str().unwrap(),
+            seeds
+                .path()
+                .join("blob-1.0-x86_64-linux.tgz")
+                .to_str()
+                .unwrap()
+        ]
+    );
+    // The ignored one is reported as such, not as unused.
+    let src = seed(&r, "src-1.0.tar.gz")[0];
+    assert_eq!(src["rejected_files"].as_array().unwrap().len(), 1);
+    // The text says it too, and a note on standard error.
+    let o = abovo(&["seeds", "top", "--source", t.path(), "--seed-dir", dir]);
+    assert_eq!(code(&o), SUCCESS, "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Not used: 2 files in --seed-dir match no seed"),
+        "{out}"
+    );
+    assert!(out.contains("blob-1.0-x86_64-linux.tgz"), "{out}");
+    assert!(
+        stderr(&o).contains("2 files in --seed-dir match no seed's name"),
+        "{}",
+        stderr(&o)
+    );
+    // The audit lists them as well.
+    let o = abovo(&[
+        "audit",
+        "--source",
+        t.path(),
+        "--seed-dir",
+        dir,
+        "--format",
+        "json",
+    ]);
+    let a = json(&o);
+    assert_eq!(a["unused_seed_files"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_single_file_seed_names_its_member() {
+    // One ELF file as the whole seed: its member line names the file, not
+    // an empty path.
+    let mut elf = vec![0u8; 200];
+    elf[..4].copy_from_slice(b"\x7fELF");
+    elf[4] = 1;
+    elf[5] = 1;
+    elf[16] = 2;
+    elf[18] = 3;
+    let t = small_tree_with(&elf, "https://example.org/blob-1.0-x86_64-linux.tar.gz");
+    let seeds = tempfile::tempdir().unwrap();
+    std::fs::write(seeds.path().join("blob-1.0-x86_64-linux.tar.gz"), &elf).unwrap();
+    let dir = seeds.path().to_str().unwrap();
+    let r = t.seeds_of_top(&["--seed-dir", dir]);
+    let blob = seed(&r, "blob-1.0-x86_64-linux.tar.gz")[0];
+    assert_eq!(blob["kind"], "binary");
+    let member = &blob["content"]["binary_members"][0];
+    assert_eq!(member["path"], "blob-1.0-x86_64-linux.tar.gz");
+    assert_eq!(member["kind"], "elf-executable");
+    let o = abovo(&["seeds", "top", "--source", t.path(), "--seed-dir", dir]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("binary:   blob-1.0-x86_64-linux.tar.gz — ELF 32-bit LSB executable"),
+        "{out}"
+    );
 }

@@ -407,7 +407,7 @@ impl Builder<'_> {
                     reason: "a built-in derivation needs an output named `out`".into(),
                 })?;
             let target = staging.output(store, out);
-            let deadline = builtins::Deadline::new(self.opts.limits);
+            let deadline = builtins::deadline(self.opts.limits);
             let r = builtins::run(
                 name,
                 drv,

@@ -226,13 +226,7 @@ impl Outcome {
     }
 }
 
-/// A duration in whole seconds for messages: `1 second`, `30 seconds`.
-pub fn seconds(d: Duration) -> String {
-    match d.as_secs() {
-        1 => "1 second".into(),
-        n => format!("{n} seconds"),
-    }
-}
+pub use abovo_fetch::deadline::seconds;
 
 /// Runs the builder of `spec` in its sandbox through `helper`, sending
 /// everything it prints to `log`, and returns how it ended. The chroot must

@@ -7,6 +7,7 @@
 
 use super::{Expected, Found, RejectedFile, Rejection, check};
 use crate::classify::SeedFacts;
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// The outcome of a lookup: the bytes, if any candidate is the seed, and
@@ -82,6 +83,37 @@ fn seed_dir_names(facts: &SeedFacts) -> Vec<String> {
     names
 }
 
+/// The seed's bytes in abovo's fetch cache (`abovo fetch`), when it holds
+/// them under the seed's store base name with a record of the seed's own
+/// fixed-output hash. The cache verified them before keeping them (it
+/// keeps nothing else) and they are read-only, so they are not hashed
+/// again: a warm cache costs a file lookup per seed. A file whose size is
+/// no longer the recorded one is not taken.
+pub fn from_cache(facts: &SeedFacts, cache: &abovo_fetch::cache::Cache) -> Option<Found> {
+    let fixed = facts.fixed.as_ref()?;
+    let record = cache.lookup(facts.base_name())?;
+    if record.hash != abovo_fetch::verify::show_fixed(fixed) {
+        return None;
+    }
+    let path = cache.item_path(facts.base_name());
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if meta.is_file() && meta.len() != record.measured.bytes {
+        return None;
+    }
+    let nar = record
+        .measured
+        .nar_hash
+        .map(|hash| abovo_store::nar::NarHash {
+            hash,
+            size: record.measured.nar_size,
+        });
+    Some(Found {
+        path,
+        verified: super::Verified::FixedOutputHash,
+        nar,
+    })
+}
+
 /// Looks for the seed's bytes among its [`candidates`] and checks each that
 /// exists against `expected`.
 pub fn locate(
@@ -127,4 +159,32 @@ pub fn locate(
         }
     }
     located
+}
+
+/// The entries of the seed directories that none of `seeds` answers to by
+/// any of its names (see [`candidates`]): files a user put there that no
+/// seed of the report looked at, sorted. A file found under a seed's name
+/// but not the seed is not among them: it is a [`RejectedFile`].
+pub fn unused_files<'a>(
+    seed_dirs: &[PathBuf],
+    seeds: impl IntoIterator<Item = &'a SeedFacts>,
+) -> Vec<PathBuf> {
+    if seed_dirs.is_empty() {
+        return Vec::new();
+    }
+    let claimed: HashSet<PathBuf> = seeds
+        .into_iter()
+        .flat_map(|f| candidates(f, seed_dirs, false))
+        .map(|c| c.path)
+        .collect();
+    let mut unused: Vec<PathBuf> = seed_dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !claimed.contains(p))
+        .collect();
+    unused.sort();
+    unused.dedup();
+    unused
 }

@@ -29,7 +29,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | this one | the verdicts: what the bytes must hash to ([`Expected`]), how they were proven ([`Verified`], [`Found`]), why a file was refused ([`Rejection`], [`RejectedFile`]) |
-//! | `lookup` | where a seed's bytes may be ([`candidates`]) and the search through them ([`locate`]) |
+//! | `lookup` | where a seed's bytes may be ([`candidates`]), the search through them ([`locate`]), and abovo's fetch cache ([`from_cache`]) |
 //! | `check` | one file or tree against what the seed must hash to ([`check`]) |
 //! | `hash` | hashing a candidate: flat, or as a NAR in either executable mode |
 
@@ -38,7 +38,7 @@ mod hash;
 mod lookup;
 
 pub use check::check;
-pub use lookup::{Candidate, Located, candidates, locate};
+pub use lookup::{Candidate, Located, candidates, from_cache, locate, unused_files};
 
 use abovo_store::derivation::FixedOutput;
 use abovo_store::nar::NarHash;

@@ -6,14 +6,19 @@
 //! with a stream before reading it. Magic numbers that are weak on their own
 //! (two bytes, or a value that ordinary text can take) are only accepted with
 //! a structural check or a matching file name, and the reason is written next
-//! to each check.
+//! to each check. One format is recognised by its end instead: an OCaml
+//! bytecode executable has no header (OCaml's own `boot/ocamlc` starts
+//! straight with code) but ends with the `Caml1999X` trailer, which the
+//! scanner checks once a stream is read ([`super::code::ocaml_trailer`]).
+
+use super::code::{Code, CodeKind};
 
 /// What the head of a stream says it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sniffed {
-    /// Executable code or a compiled object; the string describes it
+    /// Executable code or a compiled object: its kind and a description
     /// (`ELF 32-bit LSB executable, Intel 80386`).
-    Code(String),
+    Code(Code),
     /// A compression layer around one stream.
     Compressed(Compression),
     /// A container of named members.
@@ -77,9 +82,11 @@ impl Container {
     }
 }
 
-/// How many bytes [`sniff`] wants to see to decide (a tar header is 512
-/// bytes; everything else needs less).
-pub const HEAD_LEN: usize = 512;
+/// How many bytes [`sniff`] wants to see to decide: a tar header is 512
+/// bytes, and an ELF file's program headers (which tell a position-
+/// independent executable from a shared library) and a PE header usually
+/// lie within the first few hundred bytes; 4 KiB holds them with a margin.
+pub const HEAD_LEN: usize = 4096;
 
 /// Identifies a stream from its head (up to [`HEAD_LEN`] bytes or more) and
 /// its name (the last path component is enough; it may be empty).
@@ -150,7 +157,8 @@ fn compression(head: &[u8]) -> Option<Compression> {
 }
 
 /// Describes executable code or compiled objects, or `None`.
-fn executable(head: &[u8], lower_name: &str) -> Option<String> {
+fn executable(head: &[u8], lower_name: &str) -> Option<Code> {
+    use CodeKind as K;
     if head.starts_with(b"\x7fELF") {
         return Some(describe_elf(head));
     }
@@ -163,21 +171,24 @@ fn executable(head: &[u8], lower_name: &str) -> Option<String> {
         return Some(d);
     }
     if head.starts_with(b"\0asm") && head.len() >= 8 && head[4..8] == [1, 0, 0, 0] {
-        return Some("WebAssembly module".to_owned());
+        return Some(Code::new(K::WebAssembly, "WebAssembly module"));
     }
     if head.starts_with(b"BC\xc0\xde") || head.starts_with(&[0xde, 0xc0, 0x17, 0x0b]) {
-        return Some("LLVM bitcode".to_owned());
+        return Some(Code::new(K::LlvmBitcode, "LLVM bitcode"));
     }
     if head.starts_with(b"\x1bLua") {
-        return Some("Lua bytecode".to_owned());
+        return Some(Code::new(K::LuaBytecode, "Lua bytecode"));
     }
     // Erlang BEAM: an IFF container "FOR1" .... "BEAM".
     if head.len() >= 12 && head.starts_with(b"FOR1") && &head[8..12] == b"BEAM" {
-        return Some("Erlang BEAM bytecode".to_owned());
+        return Some(Code::new(K::ErlangBeam, "Erlang BEAM bytecode"));
     }
     // Chez Scheme boot and fasl files start with four zero bytes and "chez".
     if head.starts_with(b"\0\0\0\0chez") {
-        return Some("Chez Scheme compiled code (boot or fasl file)".to_owned());
+        return Some(Code::new(
+            K::ChezScheme,
+            "Chez Scheme compiled code (boot or fasl file)",
+        ));
     }
     // Racket compiled code: "#~" then a length-prefixed version string
     // (`#~\x038.2` …) and the virtual machine name.
@@ -186,22 +197,53 @@ fn executable(head: &[u8], lower_name: &str) -> Option<String> {
         && (1..=16).contains(&head[2])
         && head[3].is_ascii_digit()
     {
-        return Some("Racket compiled code (.zo)".to_owned());
+        return Some(Code::new(K::RacketZo, "Racket compiled code (.zo)"));
     }
-    // OCaml bytecode executables end with "Caml1999X"; their head is a
-    // `#!…ocamlrun` line, which is also how the toolchain marks them.
+    // Emacs Lisp bytecode: ";ELC", the Emacs major version as one byte,
+    // then three zero bytes (which no Lisp source has).
+    if head.len() >= 8 && head.starts_with(b";ELC") && head[5..8] == [0, 0, 0] {
+        return Some(Code::new(
+            K::EmacsBytecode,
+            format!("Emacs Lisp bytecode (Emacs {})", head[4]),
+        ));
+    }
+    // Guile 2.0 object code: "GOOF----LE-8-2.0" (cookie, byte order, word
+    // size, bytecode version).
+    if head.len() >= 16
+        && head.starts_with(b"GOOF-")
+        && (head[..16].windows(4).any(|w| w == b"-LE-" || w == b"-BE-"))
+    {
+        let cookie = String::from_utf8_lossy(&head[..16]).into_owned();
+        return Some(Code::new(
+            K::GuileObject,
+            format!("Guile 2.0 object code ({cookie})"),
+        ));
+    }
+    // Android Dalvik: "dex\n" and a three-digit version and NUL.
+    if head.len() >= 8
+        && head.starts_with(b"dex\n")
+        && head[4..7].iter().all(u8::is_ascii_digit)
+        && head[7] == 0
+    {
+        return Some(Code::new(K::DalvikDex, "Dalvik executable (.dex)"));
+    }
+    if let Some(d) = describe_ocaml_header(head) {
+        return Some(d);
+    }
+    // OCaml bytecode executables made with a `#!…ocamlrun` header line
+    // (the trailer is checked too, at the end of the stream).
     if head.starts_with(b"#!")
         && head.windows(8).take(256).any(|w| w == b"ocamlrun")
         && head.contains(&0)
     {
-        return Some("OCaml bytecode executable".to_owned());
+        return Some(Code::new(K::OcamlExecutable, "OCaml bytecode executable"));
     }
     // GHC interface files are compiled artefacts (magic 0x1face, either
     // endianness, 32 or 64 bit).
     let hi_magic =
         head.starts_with(&[0x00, 0x01, 0xfa, 0xce]) || head.starts_with(&[0xce, 0xfa, 0x01, 0x00]);
     if hi_magic && (lower_name.contains(".hi") || lower_name.is_empty()) {
-        return Some("GHC interface file (compiled)".to_owned());
+        return Some(Code::new(K::GhcInterface, "GHC interface file (compiled)"));
     }
     if let Some(d) = describe_pyc(head, lower_name) {
         return Some(d);
@@ -210,6 +252,34 @@ fn executable(head: &[u8], lower_name: &str) -> Option<String> {
         return Some(d);
     }
     None
+}
+
+/// OCaml compiler output that starts with its magic number: `Caml1999`, a
+/// letter for the kind of file and three digits of format version.
+fn describe_ocaml_header(head: &[u8]) -> Option<Code> {
+    if head.len() < 12
+        || !head.starts_with(b"Caml1999")
+        || !head[9..12].iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let (kind, what) = match head[8] {
+        b'O' => (CodeKind::OcamlObject, "OCaml bytecode object (.cmo)"),
+        b'A' => (CodeKind::OcamlObject, "OCaml bytecode library (.cma)"),
+        b'I' => (CodeKind::OcamlCompiled, "OCaml compiled interface (.cmi)"),
+        b'Y' | b'y' => (
+            CodeKind::OcamlCompiled,
+            "OCaml native-code unit information (.cmx)",
+        ),
+        b'Z' | b'z' => (
+            CodeKind::OcamlCompiled,
+            "OCaml native-code library information (.cmxa)",
+        ),
+        b'T' => (CodeKind::OcamlCompiled, "OCaml typed tree (.cmt, .cmti)"),
+        b'D' => (CodeKind::OcamlCompiled, "OCaml plugin information (.cmxs)"),
+        _ => return None,
+    };
+    Some(Code::new(kind, what))
 }
 
 fn u16_at(b: &[u8], at: usize, le: bool) -> Option<u16> {
@@ -230,7 +300,48 @@ fn u32_at(b: &[u8], at: usize, le: bool) -> Option<u32> {
     })
 }
 
-fn describe_elf(head: &[u8]) -> String {
+fn u64_at(b: &[u8], at: usize, le: bool) -> Option<u64> {
+    let s: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
+    Some(if le {
+        u64::from_le_bytes(s)
+    } else {
+        u64::from_be_bytes(s)
+    })
+}
+
+/// Whether an ELF file's program headers (when the head holds them) name a
+/// program interpreter (`PT_INTERP`): what tells a position-independent
+/// executable from a shared library, both `ET_DYN`.
+fn elf_has_interpreter(head: &[u8], wide: bool, le: bool) -> Option<bool> {
+    let (phoff, entsize, count) = if wide {
+        (
+            u64_at(head, 32, le)?,
+            u16_at(head, 54, le)?,
+            u16_at(head, 56, le)?,
+        )
+    } else {
+        (
+            u64::from(u32_at(head, 28, le)?),
+            u16_at(head, 42, le)?,
+            u16_at(head, 44, le)?,
+        )
+    };
+    let phoff = usize::try_from(phoff).ok()?;
+    let mut found = false;
+    for i in 0..usize::from(count) {
+        let at = phoff.checked_add(i.checked_mul(usize::from(entsize))?)?;
+        match u32_at(head, at, le) {
+            Some(3) => found = true,
+            Some(_) => {}
+            // The table runs past what was read: no answer.
+            None => return None,
+        }
+    }
+    Some(found)
+}
+
+fn describe_elf(head: &[u8]) -> Code {
+    let wide = head.get(4) == Some(&2);
     let bits = match head.get(4) {
         Some(1) => "32-bit",
         Some(2) => "64-bit",
@@ -238,14 +349,31 @@ fn describe_elf(head: &[u8]) -> String {
     };
     let le = head.get(5) != Some(&2);
     let order = if le { "LSB" } else { "MSB" };
-    let kind = match u16_at(head, 16, le) {
-        Some(1) => "relocatable object",
-        Some(2) => "executable",
-        Some(3) => "shared object",
-        Some(4) => "core file",
-        _ => "file",
+    let machine_id = u16_at(head, 18, le);
+    // Guile 2.2 and later write their object code as ELF for no machine
+    // (EM_NONE) with the "standalone" ABI (255): Guile's own loader reads
+    // it; it is bytecode, not a native program.
+    if machine_id == Some(0) && head.get(7) == Some(&255) {
+        return Code::new(
+            CodeKind::GuileObject,
+            format!("Guile object code (ELF {bits} {order}, Guile 2.2 or later)"),
+        );
+    }
+    let (kind, role) = match u16_at(head, 16, le) {
+        Some(1) => (CodeKind::ElfObject, "relocatable object"),
+        Some(2) => (CodeKind::ElfExecutable, "executable"),
+        Some(3) => match elf_has_interpreter(head, wide, le) {
+            Some(true) => (CodeKind::ElfExecutable, "pie executable"),
+            Some(false) => (CodeKind::ElfSharedLibrary, "shared object"),
+            None => (
+                CodeKind::ElfSharedLibrary,
+                "shared object (or pie executable)",
+            ),
+        },
+        Some(4) => (CodeKind::ElfCore, "core file"),
+        _ => (CodeKind::ElfOther, "file"),
     };
-    let machine = match u16_at(head, 18, le) {
+    let machine = match machine_id {
         Some(0) => "no machine",
         Some(2) => "SPARC",
         Some(3) => "Intel 80386",
@@ -262,10 +390,10 @@ fn describe_elf(head: &[u8]) -> String {
         Some(258) => "LoongArch",
         _ => "other machine",
     };
-    format!("ELF {bits} {order} {kind}, {machine}")
+    Code::new(kind, format!("ELF {bits} {order} {role}, {machine}"))
 }
 
-fn describe_pe(head: &[u8]) -> Option<String> {
+fn describe_pe(head: &[u8]) -> Option<Code> {
     // The DOS header's e_lfanew (offset 0x3c) points at "PE\0\0". Without
     // it, "MZ" alone is too weak: plenty of text starts with those letters.
     let lfanew = u32_at(head, 0x3c, true)? as usize;
@@ -278,7 +406,16 @@ fn describe_pe(head: &[u8]) -> Option<String> {
             Some(0) => "any machine (.NET)",
             _ => "other machine",
         };
-        return Some(format!("PE executable (Windows), {machine}"));
+        // The COFF header's Characteristics: IMAGE_FILE_DLL (0x2000).
+        let dll = u16_at(head, lfanew + 22, true).is_some_and(|c| c & 0x2000 != 0);
+        return Some(if dll {
+            Code::new(CodeKind::PeDll, format!("PE DLL (Windows), {machine}"))
+        } else {
+            Code::new(
+                CodeKind::PeExecutable,
+                format!("PE executable (Windows), {machine}"),
+            )
+        });
     }
     // The PE header may lie beyond the head we were given; a DOS header
     // whose header-size field is sane and which holds control bytes is
@@ -288,12 +425,15 @@ fn describe_pe(head: &[u8]) -> Option<String> {
         && lfanew >= 0x40
         && head[..64.min(head.len())].contains(&0)
     {
-        return Some("DOS/Windows executable (MZ)".to_owned());
+        return Some(Code::new(
+            CodeKind::DosExecutable,
+            "DOS/Windows executable (MZ)",
+        ));
     }
     None
 }
 
-fn describe_macho(head: &[u8]) -> Option<String> {
+fn describe_macho(head: &[u8]) -> Option<Code> {
     let magic = u32_at(head, 0, false)?;
     let thin = match magic {
         0xfeed_face => Some(("32-bit", false)),
@@ -303,14 +443,14 @@ fn describe_macho(head: &[u8]) -> Option<String> {
         _ => None,
     };
     if let Some((bits, le)) = thin {
-        let kind = match u32_at(head, 12, le) {
-            Some(1) => "object",
-            Some(2) => "executable",
-            Some(6) => "dynamic library",
-            Some(8) => "bundle",
-            _ => "file",
+        let (kind, role) = match u32_at(head, 12, le) {
+            Some(1) => (CodeKind::MachoObject, "object"),
+            Some(2) => (CodeKind::MachoExecutable, "executable"),
+            Some(6) => (CodeKind::MachoDylib, "dynamic library"),
+            Some(8) => (CodeKind::MachoOther, "bundle"),
+            _ => (CodeKind::MachoOther, "file"),
         };
-        return Some(format!("Mach-O {bits} {kind}"));
+        return Some(Code::new(kind, format!("Mach-O {bits} {role}")));
     }
     // Fat (universal) binaries share CAFEBABE with JVM class files. A class
     // file has its major version (45 and up) at bytes 6-7; a fat header has
@@ -319,15 +459,16 @@ fn describe_macho(head: &[u8]) -> Option<String> {
     if magic == 0xcafe_babe || magic == 0xcafe_babf {
         let count = u32_at(head, 4, false)?;
         if (1..30).contains(&count) {
-            return Some(format!(
-                "Mach-O universal binary with {count} architectures"
+            return Some(Code::new(
+                CodeKind::MachoUniversal,
+                format!("Mach-O universal binary with {count} architectures"),
             ));
         }
     }
     None
 }
 
-fn describe_class(head: &[u8]) -> Option<String> {
+fn describe_class(head: &[u8]) -> Option<Code> {
     if u32_at(head, 0, false)? != 0xcafe_babe {
         return None;
     }
@@ -338,12 +479,15 @@ fn describe_class(head: &[u8]) -> Option<String> {
         } else {
             "Java 1.x".to_owned()
         };
-        return Some(format!("JVM class file (version {major}, {java})"));
+        return Some(Code::new(
+            CodeKind::JavaClass,
+            format!("JVM class file (version {major}, {java})"),
+        ));
     }
     None
 }
 
-fn describe_pyc(head: &[u8], lower_name: &str) -> Option<String> {
+fn describe_pyc(head: &[u8], lower_name: &str) -> Option<Code> {
     // A .pyc starts with a two-byte version magic and "\r\n". Python 3's
     // magics are 3000-3999 (second byte 0x0b-0x0f, a control character no
     // text starts a line with), Python 2's are 20121 and 50823-62211 (second
@@ -363,7 +507,10 @@ fn describe_pyc(head: &[u8], lower_name: &str) -> Option<String> {
         } else {
             "?"
         };
-        return Some(format!("Python {version} bytecode (magic {magic})"));
+        return Some(Code::new(
+            CodeKind::PythonBytecode,
+            format!("Python {version} bytecode (magic {magic})"),
+        ));
     }
     None
 }
@@ -376,22 +523,19 @@ pub fn is_tar_header(head: &[u8]) -> bool {
         return false;
     }
     let block = &head[..512];
-    let field = &block[148..156];
-    let digits: Vec<u8> = field
-        .iter()
-        .copied()
-        .skip_while(|b| *b == b' ')
-        .take_while(|b| (b'0'..=b'7').contains(b))
-        .collect();
-    if digits.is_empty() {
+    // The checksum field: octal digits after optional spaces.
+    let mut stored: u32 = 0;
+    let mut digits = 0;
+    for &b in block[148..156].iter().skip_while(|b| **b == b' ') {
+        if !(b'0'..=b'7').contains(&b) {
+            break;
+        }
+        stored = stored * 8 + u32::from(b - b'0');
+        digits += 1;
+    }
+    if digits == 0 {
         return false;
     }
-    let Some(stored) = std::str::from_utf8(&digits)
-        .ok()
-        .and_then(|s| u32::from_str_radix(s, 8).ok())
-    else {
-        return false;
-    };
     let sum: u32 = block
         .iter()
         .enumerate()
@@ -442,6 +586,13 @@ fn data(head: &[u8]) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    fn code(sniffed: Sniffed) -> (CodeKind, String) {
+        match sniffed {
+            Sniffed::Code(c) => (c.kind, c.what),
+            other => panic!("not code: {other:?}"),
+        }
+    }
+
     fn elf(class: u8, etype: u16, machine: u16) -> Vec<u8> {
         let mut h = vec![0u8; 64];
         h[..4].copy_from_slice(b"\x7fELF");
@@ -452,16 +603,47 @@ mod tests {
         h
     }
 
+    /// An ELF header with program headers at 64: `interp` adds a
+    /// PT_INTERP entry after a PT_LOAD one.
+    fn elf_dyn(interp: bool) -> Vec<u8> {
+        let mut h = elf(2, 3, 62);
+        h.resize(64 + 2 * 56, 0);
+        h[32..40].copy_from_slice(&64u64.to_le_bytes());
+        h[54..56].copy_from_slice(&56u16.to_le_bytes());
+        h[56..58].copy_from_slice(&2u16.to_le_bytes());
+        h[64..68].copy_from_slice(&1u32.to_le_bytes());
+        h[120..124].copy_from_slice(&(if interp { 3u32 } else { 1 }).to_le_bytes());
+        h
+    }
+
     #[test]
     fn elf_is_described() {
         assert_eq!(
-            sniff(&elf(1, 2, 3), "bash"),
-            Sniffed::Code("ELF 32-bit LSB executable, Intel 80386".into())
+            code(sniff(&elf(1, 2, 3), "bash")),
+            (
+                CodeKind::ElfExecutable,
+                "ELF 32-bit LSB executable, Intel 80386".into()
+            )
         );
         assert_eq!(
-            sniff(&elf(2, 1, 62), "x.o"),
-            Sniffed::Code("ELF 64-bit LSB relocatable object, x86-64".into())
+            code(sniff(&elf(2, 1, 62), "x.o")),
+            (
+                CodeKind::ElfObject,
+                "ELF 64-bit LSB relocatable object, x86-64".into()
+            )
         );
+        // ET_DYN: a program interpreter makes it a PIE executable.
+        assert_eq!(code(sniff(&elf_dyn(true), "ls")).0, CodeKind::ElfExecutable);
+        assert_eq!(
+            code(sniff(&elf_dyn(false), "libc.so.6")).0,
+            CodeKind::ElfSharedLibrary
+        );
+        // Guile 2.2+ object code: ELF for no machine, standalone ABI.
+        let mut guile = elf(2, 3, 0);
+        guile[7] = 255;
+        let (kind, what) = code(sniff(&guile, "boot-9.go"));
+        assert_eq!(kind, CodeKind::GuileObject);
+        assert!(what.contains("Guile 2.2 or later"), "{what}");
     }
 
     #[test]
@@ -473,9 +655,14 @@ mod tests {
         pe[0x80..0x84].copy_from_slice(b"PE\0\0");
         pe[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
         assert_eq!(
-            sniff(&pe, "a.exe"),
-            Sniffed::Code("PE executable (Windows), x86-64".into())
+            code(sniff(&pe, "a.exe")),
+            (
+                CodeKind::PeExecutable,
+                "PE executable (Windows), x86-64".into()
+            )
         );
+        pe[0x80 + 22..0x80 + 24].copy_from_slice(&0x2102u16.to_le_bytes());
+        assert_eq!(code(sniff(&pe, "a.dll")).0, CodeKind::PeDll);
         // Text that starts with "MZ" is not an executable.
         let text = b"MZ is a nice prefix for a text line\nand more text follows here, long enough to pass sixty-four bytes".to_vec();
         assert_eq!(sniff(&text, "notes.txt"), Sniffed::Unrecognised);
@@ -485,18 +672,24 @@ mod tests {
     fn class_and_fat_macho_are_told_apart() {
         let class = [0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 52];
         assert_eq!(
-            sniff(&class, "A.class"),
-            Sniffed::Code("JVM class file (version 52, Java 8)".into())
+            code(sniff(&class, "A.class")),
+            (
+                CodeKind::JavaClass,
+                "JVM class file (version 52, Java 8)".into()
+            )
         );
         let fat = [0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2];
         assert_eq!(
-            sniff(&fat, "tool"),
-            Sniffed::Code("Mach-O universal binary with 2 architectures".into())
+            code(sniff(&fat, "tool")),
+            (
+                CodeKind::MachoUniversal,
+                "Mach-O universal binary with 2 architectures".into()
+            )
         );
         let thin = [0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1, 3, 0, 0, 0, 2, 0, 0, 0];
         assert_eq!(
-            sniff(&thin, "tool"),
-            Sniffed::Code("Mach-O 64-bit executable".into())
+            code(sniff(&thin, "tool")),
+            (CodeKind::MachoExecutable, "Mach-O 64-bit executable".into())
         );
     }
 
@@ -504,12 +697,14 @@ mod tests {
     fn pyc_magic_is_checked_against_text() {
         // CPython 3.11's magic 3495 and Python 2.7's 62211.
         let py311 = [0xa7, 0x0d, b'\r', b'\n', 0, 0, 0, 0];
-        assert!(
-            matches!(sniff(&py311, ""), Sniffed::Code(d) if d.starts_with("Python 3 bytecode"))
-        );
+        let (kind, what) = code(sniff(&py311, ""));
+        assert_eq!(kind, CodeKind::PythonBytecode);
+        assert!(what.starts_with("Python 3 bytecode"), "{what}");
         let py27 = [0x03, 0xf3, b'\r', b'\n', 1, 2, 3, 4];
         assert!(
-            matches!(sniff(&py27, "x.pyc"), Sniffed::Code(d) if d.starts_with("Python 2 bytecode"))
+            code(sniff(&py27, "x.pyc"))
+                .1
+                .starts_with("Python 2 bytecode")
         );
         // A DOS-style text line is not bytecode.
         assert_eq!(sniff(b"ab\r\ncd\r\n", "readme"), Sniffed::Unrecognised);
@@ -517,16 +712,32 @@ mod tests {
 
     #[test]
     fn other_code_formats() {
-        assert_eq!(
-            sniff(b"\0asm\x01\0\0\0", "m.wasm"),
-            Sniffed::Code("WebAssembly module".into())
-        );
-        for (head, name) in [
-            (&b"\0\0\0\0chez\x03\x00"[..], "petite.boot"),
-            (b"BC\xc0\xde\x35\x14", "a.bc"),
-            (b"FOR1\0\0\x01\0BEAMAtU8", "m.beam"),
+        for (head, name, want) in [
+            (&b"\0asm\x01\0\0\0"[..], "m.wasm", CodeKind::WebAssembly),
+            (b"\0\0\0\0chez\x03\x00", "petite.boot", CodeKind::ChezScheme),
+            (b"BC\xc0\xde\x35\x14", "a.bc", CodeKind::LlvmBitcode),
+            (b"FOR1\0\0\x01\0BEAMAtU8", "m.beam", CodeKind::ErlangBeam),
+            (
+                b";ELC\x1c\0\0\0\n;;; Compiled",
+                "a.elc",
+                CodeKind::EmacsBytecode,
+            ),
+            (b"GOOF----LE-8-2.0", "boot-9.go", CodeKind::GuileObject),
+            (b"Caml1999O031\x84\x95", "a.cmo", CodeKind::OcamlObject),
+            (b"Caml1999A031\x84\x95", "a.cma", CodeKind::OcamlObject),
+            (b"Caml1999I031\x84\x95", "a.cmi", CodeKind::OcamlCompiled),
+            (b"dex\n035\0abcdefgh", "classes.dex", CodeKind::DalvikDex),
+            (
+                b"#!/usr/bin/ocamlrun\n\0\0\x54",
+                "ocamlc",
+                CodeKind::OcamlExecutable,
+            ),
         ] {
-            assert!(matches!(sniff(head, name), Sniffed::Code(_)), "{name}");
+            assert_eq!(code(sniff(head, name)).0, want, "{name}");
+        }
+        // Text that looks a little like these is not code.
+        for text in [&b";ELC is a comment"[..], b"GOOF-ball", b"Caml1999 notes"] {
+            assert_eq!(sniff(text, "notes"), Sniffed::Unrecognised, "{text:?}");
         }
     }
 

@@ -1,54 +1,120 @@
 //! The walk behind [`super::scan_reader`] and [`super::scan_path`]: one
-//! recursive function over streams, undoing compression and visiting
-//! container members, with every decoder wrapped in a [`Guard`].
+//! recursive function over streams ([`Scan::stream`]), undoing compression
+//! and visiting container members ([`super::containers`]), with every
+//! decoder wrapped in a [`Guard`].
 //!
-//! Error policy: an error inside a member is recorded against that member
-//! and the walk goes on with the next one (a corrupt `.gz` test file does not
-//! hide the rest of a tarball); an error of the container itself (its next
-//! header cannot be read) ends that container. A crossed limit ends the
-//! whole scan.
+//! Error policy:
+//! - a member that cannot be decoded (a corrupt `.gz` test file in a
+//!   tarball, a zip member in an unknown method) is itself an **opaque
+//!   blob**: its raw bytes are counted and listed as opaque, with the
+//!   reason, and the walk goes on with the next member. Its bytes were all
+//!   seen, so the scan stays complete, and the listing shows it;
+//! - an error of a container itself (its next header cannot be read) ends
+//!   that container; for the top stream, or when the bytes around a member
+//!   cannot be read either, the scan is **incomplete**: what lies after the
+//!   error was not seen;
+//! - a crossed limit ends the whole scan (incomplete).
+//!
+//! Memory does not grow with the input: one stream is read at a time
+//! through a reused 64 KiB buffer, keeping its first 64 KiB (the text
+//! heuristics' window) and its last 512 bytes (the OCaml trailer); the
+//! listed members are capped by [`Limits::max_listed`].
 
-use super::layers::{self, ArReader};
+use super::code::{self, Code, CodeKind};
+use super::layers;
 use super::limits::{Budget, Counting, Guard, Limits};
 use super::magic::{self, Compression, Container, Sniffed};
 use super::text;
 use super::{ContentReport, Member, Tally};
-use crate::kind::Kind;
-use std::io::{self, BufReader, Cursor, Read};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::io::{self, Cursor, Read};
+
+/// How many bytes of a stream's end are kept: the OCaml trailer and up to
+/// 62 section entries before it.
+const TAIL_LEN: usize = 512;
 
 /// What a leaf stream turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Leaf {
-    Code(String),
+pub(super) enum Leaf {
+    Code(Code),
     Generated(String),
     Text,
     Data(&'static str),
-    Opaque,
+    /// Unrecognised or undecodable data, and why.
+    Opaque(String),
+}
+
+/// The objects of one `ar` archive being read, reported as one static
+/// library.
+#[derive(Debug, Default)]
+pub(super) struct ArGroup {
+    pub(super) objects: u64,
+    pub(super) bytes: u64,
+    pub(super) first: Option<String>,
+}
+
+/// A stream's place in the walk.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Place {
+    /// Layers above it (compression and containers).
+    pub(super) depth: u32,
+    /// Whether it is the top stream (or what a compression layer of the
+    /// top stream holds).
+    pub(super) top: bool,
+    /// Whether it is a member of an `ar` archive (objects there make a
+    /// static library).
+    pub(super) in_ar: bool,
+}
+
+impl Place {
+    pub(super) const TOP: Place = Place {
+        depth: 0,
+        top: true,
+        in_ar: false,
+    };
+
+    /// A member of a container at this place.
+    pub(super) fn member(self) -> Place {
+        Place {
+            depth: self.depth + 1,
+            top: false,
+            in_ar: false,
+        }
+    }
 }
 
 /// One scan in progress.
 pub(super) struct Scan<'l> {
-    limits: &'l Limits,
-    budget: Budget,
-    members: u64,
+    pub(super) limits: &'l Limits,
+    pub(super) budget: Budget,
+    pub(super) members: u64,
+    /// Prefix of every member path (the input as named on the command
+    /// line), or empty for paths relative to the input.
+    pub(super) root: String,
     /// The layers of the top stream (`xz`, `tar`), or its leaf description.
-    format: Vec<String>,
+    pub(super) format: Vec<String>,
     /// The top stream's leaf, when the top is not a container.
-    top_leaf: Option<Leaf>,
-    container_seen: bool,
-    files: u64,
-    bytes: u64,
-    binary: Tally,
-    generated: Tally,
-    source: Tally,
-    data: Tally,
-    opaque: Tally,
-    binary_members: Vec<Member>,
-    generated_members: Vec<Member>,
-    opaque_members: Vec<Member>,
-    issues: Vec<String>,
-    complete: bool,
+    pub(super) top_leaf: Option<Leaf>,
+    pub(super) container_seen: bool,
+    pub(super) files: u64,
+    pub(super) bytes: u64,
+    pub(super) binary: Tally,
+    pub(super) generated: Tally,
+    pub(super) source: Tally,
+    pub(super) data: Tally,
+    pub(super) opaque: Tally,
+    pub(super) code_kinds: BTreeMap<CodeKind, Tally>,
+    pub(super) binary_members: Vec<Member>,
+    pub(super) generated_members: Vec<Member>,
+    pub(super) opaque_members: Vec<Member>,
+    pub(super) issues: Vec<String>,
+    pub(super) complete: bool,
+    pub(super) ar_groups: Vec<ArGroup>,
+    buf: Vec<u8>,
+    tail: Vec<u8>,
+    /// Head buffers ([`text::WINDOW`] bytes, initialised), one per stream
+    /// being read: streams nest, so a stream takes one and gives it back.
+    heads: Vec<Vec<u8>>,
 }
 
 /// Escapes control characters and bounds the length of a member name, so
@@ -70,7 +136,8 @@ pub(super) fn clean_name(raw: &[u8]) -> String {
     out
 }
 
-fn join(parent: &str, member: &str) -> String {
+/// A member's path: the container's path, `!/`, the member's name.
+pub(super) fn join(parent: &str, member: &str) -> String {
     if parent.is_empty() {
         member.to_owned()
     } else {
@@ -78,18 +145,47 @@ fn join(parent: &str, member: &str) -> String {
     }
 }
 
-fn base_name(path: &str) -> &str {
+/// The last component of a member path.
+pub(super) fn base_name(path: &str) -> &str {
     path.rsplit(['/', '!']).next().unwrap_or(path)
 }
 
-use layers::fill;
+/// Reads into `buf[have..want]` until it is full or the stream ends;
+/// returns how many bytes `buf` now holds. `buf` is initialised once and
+/// reused ([`Scan::buffer`]), so nothing is zeroed per stream.
+pub(super) fn fill(
+    r: &mut dyn Read,
+    buf: &mut [u8],
+    mut have: usize,
+    want: usize,
+) -> io::Result<usize> {
+    let want = want.min(buf.len());
+    while have < want {
+        match read_some(r, &mut buf[have..want])? {
+            0 => break,
+            n => have += n,
+        }
+    }
+    Ok(have)
+}
+
+/// One `read`, retried when a signal interrupted it.
+fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
 
 impl<'l> Scan<'l> {
-    pub(super) fn new(limits: &'l Limits) -> Scan<'l> {
+    pub(super) fn new(limits: &'l Limits, root: &str) -> Scan<'l> {
         Scan {
             limits,
             budget: Budget::default(),
             members: 0,
+            root: root.to_owned(),
             format: Vec::new(),
             top_leaf: None,
             container_seen: false,
@@ -100,66 +196,29 @@ impl<'l> Scan<'l> {
             source: Tally::default(),
             data: Tally::default(),
             opaque: Tally::default(),
+            code_kinds: BTreeMap::new(),
             binary_members: Vec::new(),
             generated_members: Vec::new(),
             opaque_members: Vec::new(),
             issues: Vec::new(),
             complete: true,
+            ar_groups: Vec::new(),
+            buf: vec![0; 1 << 16],
+            tail: Vec::with_capacity(TAIL_LEN),
+            heads: Vec::new(),
         }
     }
 
     /// Scans the top stream of a file.
     pub(super) fn top(&mut self, r: &mut dyn Read, name: &str) {
-        if let Err(e) = self.stream(r, "", name, 0, true) {
-            self.issue("", &e);
+        let root = self.root.clone();
+        if let Err(e) = self.stream(r, &root, name, Place::TOP) {
+            self.issue(&root, &e);
         }
     }
 
-    /// Scans a directory tree in name order, without following symbolic
-    /// links. Errors listing the top directory are returned; errors below
-    /// it are recorded.
-    pub(super) fn directory(&mut self, root: &Path) -> io::Result<()> {
-        std::fs::read_dir(root)?;
-        self.container_seen = true;
-        let walk = walkdir::WalkDir::new(root)
-            .follow_links(false)
-            .sort_by_file_name()
-            .min_depth(1);
-        for entry in walk {
-            if self.budget.stopped().is_some() {
-                break;
-            }
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    self.complete = false;
-                    self.issues
-                        .push(format!("cannot list part of the tree: {e}"));
-                    continue;
-                }
-            };
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-            let rel = clean_name(rel.as_os_str().as_encoded_bytes());
-            if !self.count_member(&rel) {
-                break;
-            }
-            let result = std::fs::File::open(entry.path()).and_then(|f| {
-                let mut r = BufReader::with_capacity(1 << 16, f);
-                let name = base_name(&rel).to_owned();
-                self.stream(&mut r, &rel, &name, 0, false)
-            });
-            if let Err(e) = result {
-                self.issue(&rel, &e);
-            }
-        }
-        Ok(())
-    }
-
-    /// Records a symbolic link given as the whole seed.
-    pub(super) fn note_symlink(&mut self, target: &Path) {
+    /// Records a symbolic link given as the whole input.
+    pub(super) fn note_symlink(&mut self, target: &std::path::Path) {
         self.format.push(format!(
             "symbolic link to {}",
             clean_name(target.as_os_str().as_encoded_bytes())
@@ -167,7 +226,8 @@ impl<'l> Scan<'l> {
         self.top_leaf = Some(Leaf::Text);
     }
 
-    fn issue(&mut self, place: &str, e: &io::Error) {
+    /// Records an error that leaves part of the input unseen.
+    pub(super) fn issue(&mut self, place: &str, e: &io::Error) {
         self.complete = false;
         let place = if place.is_empty() {
             "the stream"
@@ -181,7 +241,7 @@ impl<'l> Scan<'l> {
     }
 
     /// Counts one member against the limit; false when the scan must stop.
-    fn count_member(&mut self, path: &str) -> bool {
+    pub(super) fn count_member(&mut self, path: &str) -> bool {
         self.members += 1;
         if self.members > self.limits.max_members {
             let _ = self.budget.stop(format!(
@@ -194,89 +254,167 @@ impl<'l> Scan<'l> {
         true
     }
 
-    fn stream(
+    /// Scans a member of a container. A member that cannot be decoded is
+    /// counted as an opaque blob of its raw bytes (see the module docs);
+    /// the error is returned only when the member's raw bytes cannot be
+    /// read either (the container is broken) or a limit was crossed.
+    pub(super) fn member(
         &mut self,
         r: &mut dyn Read,
         path: &str,
         name: &str,
-        depth: u32,
-        top: bool,
+        place: Place,
     ) -> io::Result<()> {
-        let mut head = Vec::with_capacity(magic::HEAD_LEN);
-        fill(r, &mut head, magic::HEAD_LEN)?;
-        let sniffed = magic::sniff(&head, name);
+        let (mut counted, consumed) = Counting::new(r);
+        let Err(e) = self.stream(&mut counted, path, name, place) else {
+            return Ok(());
+        };
+        if self.budget.stopped().is_some() {
+            return Err(e);
+        }
+        io::copy(&mut counted, &mut io::sink())?;
+        self.issues
+            .push(format!("{path}: {e} (counted as opaque data)"));
+        self.leaf(
+            path,
+            name,
+            Leaf::Opaque(format!("undecodable data: {e}")),
+            consumed.get(),
+            place,
+        );
+        Ok(())
+    }
+
+    /// Reads what is left of a stream whose first bytes are `head`,
+    /// keeping its last [`TAIL_LEN`] bytes in `self.tail`; returns its size.
+    fn rest(&mut self, head: &[u8], r: &mut dyn Read) -> io::Result<u64> {
+        self.tail.clear();
+        keep_tail(&mut self.tail, head);
+        let mut size = head.len() as u64;
+        loop {
+            let n = read_some(r, &mut self.buf)?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            keep_tail(&mut self.tail, &self.buf[..n]);
+        }
+        Ok(size)
+    }
+
+    /// Scans one stream: its path in reports, its file name (for
+    /// recognition and to name what a compression layer holds) and place.
+    pub(super) fn stream(
+        &mut self,
+        r: &mut dyn Read,
+        path: &str,
+        name: &str,
+        place: Place,
+    ) -> io::Result<()> {
+        let mut head = self.heads.pop().unwrap_or_else(|| vec![0; text::WINDOW]);
+        let result = self.stream_with(&mut head, r, path, name, place);
+        self.heads.push(head);
+        result
+    }
+
+    /// [`Scan::stream`] with `head`, a buffer for the stream's first bytes.
+    fn stream_with(
+        &mut self,
+        head: &mut [u8],
+        r: &mut dyn Read,
+        path: &str,
+        name: &str,
+        place: Place,
+    ) -> io::Result<()> {
+        let mut have = fill(r, head, 0, magic::HEAD_LEN)?;
+        let sniffed = magic::sniff(&head[..have], name);
         let nests = matches!(sniffed, Sniffed::Compressed(_) | Sniffed::Container(_));
-        if nests && depth >= self.limits.max_depth {
+        if nests && place.depth >= self.limits.max_depth {
             let what = format!(
                 "nested deeper than {} layers: not inspected",
                 self.limits.max_depth
             );
-            let size = head.len() as u64 + io::copy(r, &mut io::sink())?;
+            let size = self.rest(&head[..have], r)?;
             self.complete = false;
             self.issues.push(format!(
                 "{}: {what}",
                 if path.is_empty() { name } else { path }
             ));
-            self.leaf(path, Leaf::Opaque, size, top);
+            self.leaf(path, name, Leaf::Opaque(what), size, place);
             return Ok(());
         }
         match sniffed {
             Sniffed::Compressed(c) => {
-                if top {
+                if place.top {
                     self.format.push(c.name().to_owned());
                 }
-                let rest = Cursor::new(head).chain(r);
+                let rest = Cursor::new(&head[..have]).chain(r);
                 let (counting, consumed) = Counting::new(rest);
-                let place = if path.is_empty() {
-                    name.to_owned()
-                } else {
-                    path.to_owned()
-                };
+                let at = if path.is_empty() { name } else { path };
                 let decoder = self.decoder(c, counting)?;
-                let mut guarded = Guard::new(decoder, consumed, &self.budget, self.limits, place);
-                let inner = layers::inner_name(name, c);
-                self.stream(&mut guarded, path, &inner, depth + 1, top)
+                let mut guarded =
+                    Guard::new(decoder, consumed, &self.budget, self.limits, at.to_owned());
+                let inner = Place {
+                    depth: place.depth + 1,
+                    top: place.top,
+                    in_ar: false,
+                };
+                self.stream(&mut guarded, path, &layers::inner_name(name, c), inner)
             }
             Sniffed::Container(c) => {
-                if top {
-                    let label =
-                        if c == Container::Zip && name.to_ascii_lowercase().ends_with(".jar") {
-                            "jar".to_owned()
-                        } else {
-                            c.name().to_owned()
-                        };
-                    self.format.push(label);
+                if place.top {
+                    let jar = c == Container::Zip && name.to_ascii_lowercase().ends_with(".jar");
+                    self.format
+                        .push(if jar { "jar" } else { c.name() }.to_owned());
                     self.container_seen = true;
                 }
-                let rest = Cursor::new(head).chain(r);
+                let mut rest = Cursor::new(&head[..have]).chain(r);
                 match c {
-                    Container::Tar => self.tar(rest, path, depth),
-                    Container::Zip => self.zip(rest, path, depth),
-                    Container::Ar => self.ar(rest, path, depth),
+                    Container::Tar => self.tar(&mut rest, path, place),
+                    Container::Zip => self.zip(&mut rest, path, place),
+                    Container::Ar => self.ar(&mut rest, path, name, place),
                 }
             }
-            Sniffed::Code(desc) => {
-                let size = head.len() as u64 + io::copy(r, &mut io::sink())?;
-                self.leaf(path, Leaf::Code(desc), size, top);
+            Sniffed::Code(code) => {
+                let size = self.rest(&head[..have], r)?;
+                self.leaf(path, name, Leaf::Code(code), size, place);
                 Ok(())
             }
             Sniffed::Data(desc) => {
-                let size = head.len() as u64 + io::copy(r, &mut io::sink())?;
-                self.leaf(path, Leaf::Data(desc), size, top);
+                let size = self.rest(&head[..have], r)?;
+                self.leaf(path, name, Leaf::Data(desc), size, place);
                 Ok(())
             }
             Sniffed::Unrecognised => {
-                fill(r, &mut head, text::WINDOW)?;
-                let leaf = if text::is_text(&head) {
-                    match text::generated(&head, name) {
+                have = fill(r, head, have, text::WINDOW)?;
+                let window = &head[..have];
+                let mut leaf = if text::is_text(window) {
+                    match text::generated(window, name) {
                         Some(why) => Leaf::Generated(why),
                         None => Leaf::Text,
                     }
                 } else {
-                    Leaf::Opaque
+                    Leaf::Opaque("unrecognised binary data".to_owned())
                 };
-                let size = head.len() as u64 + io::copy(r, &mut io::sink())?;
-                self.leaf(path, leaf, size, top);
+                let size = self.rest(window, r)?;
+                // OCaml bytecode executables are known by their end.
+                if let Some(version) = code::ocaml_trailer(&self.tail, size) {
+                    leaf = Leaf::Code(Code::new(
+                        CodeKind::OcamlExecutable,
+                        format!("OCaml bytecode executable (Caml1999X{version:03})"),
+                    ));
+                } else if matches!(leaf, Leaf::Opaque(_))
+                    && size == 512
+                    && window[510..] == [0x55, 0xaa]
+                {
+                    // Exactly one sector of non-text ending with the boot
+                    // signature: what a PC's firmware loads and runs.
+                    leaf = Leaf::Code(Code::new(
+                        CodeKind::BootSector,
+                        "x86 boot sector (512 bytes, boot signature 55 AA)",
+                    ));
+                }
+                self.leaf(path, name, leaf, size, place);
                 Ok(())
             }
         }
@@ -290,282 +428,143 @@ impl<'l> Scan<'l> {
         layers::decoder(c, input, self.limits.max_decoder_memory)
     }
 
-    fn leaf(&mut self, path: &str, leaf: Leaf, size: u64, top: bool) {
+    /// Counts a leaf; `path` is empty for the top stream of a scan with
+    /// no root, which is then named by `name`.
+    pub(super) fn leaf(&mut self, path: &str, name: &str, leaf: Leaf, size: u64, place: Place) {
         self.files += 1;
         self.bytes += size;
         let max = self.limits.max_listed;
-        let member = |what: &str| Member {
-            path: path.to_owned(),
+        let shown = if path.is_empty() { name } else { path };
+        let member = |what: &str, kind: Option<CodeKind>| Member {
+            path: shown.to_owned(),
             what: what.to_owned(),
             size,
+            kind,
         };
         match &leaf {
-            Leaf::Code(desc) => {
+            Leaf::Code(code) => {
                 self.binary.add(size);
-                if self.binary_members.len() < max {
-                    self.binary_members.push(member(desc));
+                let grouped = place.in_ar && code.kind.is_object();
+                match self.ar_groups.last_mut() {
+                    Some(group) if grouped => {
+                        group.objects += 1;
+                        group.bytes += size;
+                        group.first.get_or_insert_with(|| code.what.clone());
+                    }
+                    _ => {
+                        self.code_kinds.entry(code.kind).or_default().add(size);
+                        if self.binary_members.len() < max {
+                            self.binary_members
+                                .push(member(&code.what, Some(code.kind)));
+                        }
+                    }
                 }
             }
             Leaf::Generated(why) => {
                 self.generated.add(size);
                 if self.generated_members.len() < max {
-                    self.generated_members.push(member(why));
+                    self.generated_members.push(member(why, None));
                 }
             }
             Leaf::Text => self.source.add(size),
             Leaf::Data(_) => self.data.add(size),
-            Leaf::Opaque => {
+            Leaf::Opaque(why) => {
                 self.opaque.add(size);
                 if self.opaque_members.len() < max {
-                    self.opaque_members.push(member("unrecognised binary data"));
+                    self.opaque_members.push(member(why, None));
                 }
             }
         }
-        if top {
+        if place.top {
             self.format.push(match &leaf {
-                Leaf::Code(d) => d.clone(),
+                Leaf::Code(c) => c.what.clone(),
                 Leaf::Generated(_) => "text (machine-made)".to_owned(),
                 Leaf::Text => "text".to_owned(),
                 Leaf::Data(d) => (*d).to_owned(),
-                Leaf::Opaque => "unrecognised data".to_owned(),
+                Leaf::Opaque(_) => "unrecognised data".to_owned(),
             });
             self.top_leaf = Some(leaf);
         }
     }
 
-    fn tar<R: Read>(&mut self, r: R, path: &str, depth: u32) -> io::Result<()> {
-        let mut archive = tar::Archive::new(r);
-        let entries = archive.entries()?;
-        for entry in entries {
-            if self.budget.stopped().is_some() {
-                break;
-            }
-            let mut entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    // The archive itself is broken: nothing after this
-                    // point can be trusted to be read right.
-                    self.issue(if path.is_empty() { "tar" } else { path }, &e);
-                    break;
-                }
-            };
-            use tar::EntryType as T;
-            if !matches!(
-                entry.header().entry_type(),
-                T::Regular | T::Continuous | T::GNUSparse
-            ) {
-                continue;
-            }
-            let member = clean_name(&entry.path_bytes());
-            let member_path = join(path, &member);
-            if !self.count_member(&member_path) {
-                break;
-            }
-            let name = base_name(&member).to_owned();
-            if let Err(e) = self.stream(&mut entry, &member_path, &name, depth + 1, false) {
-                self.issue(&member_path, &e);
-            }
-        }
-        Ok(())
-    }
-
-    fn zip<R: Read>(&mut self, r: R, path: &str, depth: u32) -> io::Result<()> {
-        let (mut counting, consumed) = Counting::new(r);
-        loop {
-            if self.budget.stopped().is_some() {
-                break;
-            }
-            let mut file = match zip::read::read_zipfile_from_stream(&mut counting) {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    self.issue(
-                        if path.is_empty() { "zip" } else { path },
-                        &io::Error::other(e),
-                    );
-                    break;
-                }
-            };
-            if file.is_dir() {
-                continue;
-            }
-            let member = clean_name(file.name_raw());
-            let member_path = join(path, &member);
-            if !self.count_member(&member_path) {
-                break;
-            }
-            let name = base_name(&member).to_owned();
-            let mut guarded = Guard::new(
-                &mut file,
-                consumed.clone(),
-                &self.budget,
-                self.limits,
-                member_path.clone(),
-            );
-            if let Err(e) = self.stream(&mut guarded, &member_path, &name, depth + 1, false) {
-                self.issue(&member_path, &e);
-            }
-        }
-        Ok(())
-    }
-
-    fn ar<R: Read>(&mut self, r: R, path: &str, depth: u32) -> io::Result<()> {
-        let place = if path.is_empty() { "ar" } else { path }.to_owned();
-        let mut ar = ArReader::new(r);
-        loop {
-            if self.budget.stopped().is_some() {
-                break;
-            }
-            let member = match ar.next_member() {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(e) => {
-                    self.issue(&place, &e);
-                    break;
-                }
-            };
-            let member_name = clean_name(&member.name);
-            let member_path = join(path, &member_name);
-            if !self.count_member(&member_path) {
-                break;
-            }
-            let base = base_name(&member_name).to_owned();
-            if let Err(e) = self.stream(&mut ar, &member_path, &base, depth + 1, false) {
-                self.issue(&member_path, &e);
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Decides the kind and writes the report.
-    pub(super) fn finish(mut self, container_format: &str) -> ContentReport {
-        if let Some(reason) = self.budget.stopped() {
-            self.complete = false;
-            self.issues.push(reason);
-        }
-        let mut format = self.format.join(", ");
-        if !container_format.is_empty() {
-            format = container_format.to_owned();
-        }
-        let (kind, summary) = self.verdict();
-        ContentReport {
-            kind,
-            summary,
-            format,
-            files: self.files,
-            bytes: self.bytes,
-            binary: self.binary,
-            generated: self.generated,
-            source: self.source,
-            data: self.data,
-            opaque: self.opaque,
-            binary_members: self.binary_members,
-            generated_members: self.generated_members,
-            opaque_members: self.opaque_members,
-            complete: self.complete,
-            issues: self.issues,
-        }
-    }
-
-    fn verdict(&self) -> (Kind, String) {
-        /// `1982256` → `1,982,256`: summaries are read by people.
-        fn thousands(n: u64) -> String {
-            let digits = n.to_string();
-            let mut out = String::new();
-            for (i, c) in digits.chars().enumerate() {
-                if i > 0 && (digits.len() - i) % 3 == 0 {
-                    out.push(',');
-                }
-                out.push(c);
-            }
-            out
-        }
-        let incomplete = if self.complete {
-            ""
-        } else {
-            " (scan incomplete)"
+    /// Ends an `ar` archive's group: its objects become one static library
+    /// named by the archive's path.
+    pub(super) fn close_ar(&mut self, path: &str, name: &str) {
+        let Some(group) = self.ar_groups.pop() else {
+            return;
         };
-        if !self.container_seen {
-            if let Some(leaf) = &self.top_leaf {
-                return match leaf {
-                    Leaf::Code(d) => (Kind::Binary, format!("{d}{incomplete}")),
-                    _ if !self.complete => (
-                        Kind::Unknown,
-                        "the scan could not finish and found no executable code".to_owned(),
-                    ),
-                    Leaf::Generated(why) => (Kind::Generated, why.clone()),
-                    Leaf::Text => (Kind::Source, "text".to_owned()),
-                    Leaf::Data(d) => (Kind::Source, format!("{d} (data, not executable code)")),
-                    Leaf::Opaque => (
-                        Kind::Unknown,
-                        "unrecognised binary data: not a known executable, archive or data format"
-                            .to_owned(),
-                    ),
-                };
-            }
-            return (Kind::Unknown, "nothing could be read".to_owned());
+        if group.objects == 0 {
+            return;
         }
-        let total = self.bytes.max(1);
-        if self.binary.files > 0 {
-            let share = self.binary.bytes * 100 / total;
-            let counts = format!(
-                "{} of {} {} executable code ({} of {} bytes, {share}%){incomplete}",
-                thousands(self.binary.files),
-                thousands(self.files),
-                match (self.files, self.binary.files) {
-                    (1, _) => "file is",
-                    (_, 1) => "files is",
-                    _ => "files are",
+        let shown = if path.is_empty() { name } else { path };
+        self.code_kinds
+            .entry(CodeKind::StaticLibrary)
+            .or_default()
+            .add(group.bytes);
+        if self.binary_members.len() < self.limits.max_listed {
+            let what = format!(
+                "static library (ar) of {} {}: {}",
+                group.objects,
+                if group.objects == 1 {
+                    "object"
+                } else {
+                    "objects"
                 },
-                thousands(self.binary.bytes),
-                thousands(self.bytes)
+                group.first.unwrap_or_default()
             );
-            return if self.binary.bytes * 2 >= self.bytes {
-                (Kind::Binary, counts)
-            } else {
-                (Kind::SourceWithBinaries, counts)
-            };
+            self.binary_members.push(Member {
+                path: shown.to_owned(),
+                what,
+                size: group.bytes,
+                kind: Some(CodeKind::StaticLibrary),
+            });
         }
-        if !self.complete {
-            return (
-                Kind::Unknown,
-                "the scan could not finish and found no executable code".to_owned(),
-            );
+    }
+
+    /// Turns the scan into its report (see [`super::verdict`]).
+    pub(super) fn finish(self, container_format: &str) -> ContentReport {
+        super::verdict::finish(self, container_format)
+    }
+}
+
+/// Appends `data` to `tail`, keeping only the last [`TAIL_LEN`] bytes.
+fn keep_tail(tail: &mut Vec<u8>, data: &[u8]) {
+    if data.len() >= TAIL_LEN {
+        tail.clear();
+        tail.extend_from_slice(&data[data.len() - TAIL_LEN..]);
+        return;
+    }
+    let excess = (tail.len() + data.len()).saturating_sub(TAIL_LEN);
+    tail.drain(..excess);
+    tail.extend_from_slice(data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_bytes() {
+        let mut tail = Vec::new();
+        let data: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+        for chunk in data.chunks(37) {
+            keep_tail(&mut tail, chunk);
         }
-        if self.files == 0 {
-            return (Kind::Source, "empty".to_owned());
-        }
-        if self.opaque.bytes * 2 > self.bytes {
-            return (
-                Kind::Unknown,
-                format!(
-                    "{} of {} bytes are unrecognised binary data",
-                    thousands(self.opaque.bytes),
-                    thousands(self.bytes)
-                ),
-            );
-        }
-        let text = self.generated.bytes + self.source.bytes;
-        if self.generated.bytes * 2 > text {
-            return (
-                Kind::Generated,
-                format!(
-                    "{} of {} text bytes are machine-made",
-                    thousands(self.generated.bytes),
-                    thousands(text)
-                ),
-            );
-        }
-        (
-            Kind::Source,
-            format!(
-                "no executable code in {} {} ({} generated, {} opaque)",
-                thousands(self.files),
-                if self.files == 1 { "file" } else { "files" },
-                thousands(self.generated.files),
-                thousands(self.opaque.files)
-            ),
-        )
+        assert_eq!(tail, data[data.len() - TAIL_LEN..]);
+        let mut short = Vec::new();
+        keep_tail(&mut short, b"abc");
+        keep_tail(&mut short, b"def");
+        assert_eq!(short, b"abcdef");
+    }
+
+    #[test]
+    fn inner_names_drop_the_compression_suffix() {
+        assert_eq!(layers::inner_name("a.tar.gz", Compression::Gzip), "a.tar");
+        assert_eq!(layers::inner_name("a.tgz", Compression::Gzip), "a.tar");
+        assert_eq!(
+            layers::inner_name("x.class.zst", Compression::Zstd),
+            "x.class"
+        );
+        assert_eq!(layers::inner_name("blob", Compression::Xz), "blob");
     }
 }

@@ -92,11 +92,26 @@ const BANNERS: &[(&str, &str)] = &[
     ("@generated", "marked @generated"),
 ];
 
+/// Substrings of which every banner (and `Code generated`) holds one.
+static ANCHORS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 3]> =
+    std::sync::LazyLock::new(|| {
+        [
+            memchr::memmem::Finder::new("enerated"),
+            memchr::memmem::Finder::new("GNU Bison"),
+            memchr::memmem::Finder::new("by gperf"),
+        ]
+    });
+
 /// Why a text window looks machine-made, or `None` when it looks written by
 /// a person. `name` is the file name (any case) and only matters for
 /// minified code.
 pub fn generated(window: &[u8], name: &str) -> Option<String> {
     let top = &window[..window.len().min(BANNER_WINDOW)];
+    // Every banner holds one of these: one fast search rules out the many
+    // files that have none, before the banners are tried one by one.
+    if !ANCHORS.iter().any(|a| a.find(top).is_some()) {
+        return minified(window, name);
+    }
     let top_text = String::from_utf8_lossy(top);
     for (needle, why) in BANNERS {
         if top_text.contains(needle) {
@@ -114,13 +129,18 @@ pub fn generated(window: &[u8], name: &str) -> Option<String> {
 }
 
 fn minified(window: &[u8], name: &str) -> Option<String> {
-    let lower = name.to_ascii_lowercase();
-    let code_ext = [".js", ".mjs", ".cjs", ".css"]
+    let bytes = name.as_bytes();
+    let ends_with = |ext: &[u8]| {
+        bytes.len() >= ext.len() && bytes[bytes.len() - ext.len()..].eq_ignore_ascii_case(ext)
+    };
+    // Most text is not JavaScript or CSS: no allocation for it.
+    let code_ext = [&b".js"[..], b".mjs", b".cjs", b".css"]
         .iter()
-        .any(|e| lower.ends_with(e));
+        .any(|e| ends_with(e));
     if !code_ext {
         return None;
     }
+    let lower = name.to_ascii_lowercase();
     if lower.contains(".min.") {
         return Some("minified (named *.min.*)".to_owned());
     }

@@ -14,6 +14,7 @@ use crate::content::layers::{self, ArReader};
 use crate::content::limits::{Budget, Counting, Guard, Limits};
 use crate::content::magic::{self, Compression, Container, Sniffed};
 use crate::content::text;
+use crate::content::zip as zipfile;
 use std::cell::Cell;
 use std::io::{self, Cursor, Read};
 
@@ -94,7 +95,7 @@ fn read(format: &str, flow: Flow) -> Members {
 /// description, else `text` or `data`.
 pub(crate) fn describe_head(head: &[u8], name: &str) -> String {
     match magic::sniff(head, name) {
-        Sniffed::Code(d) => d,
+        Sniffed::Code(c) => c.what,
         Sniffed::Data(d) => d.to_owned(),
         Sniffed::Compressed(c) => format!("{}-compressed data", c.name()),
         Sniffed::Container(c) => format!("{} archive", c.name()),
@@ -234,69 +235,82 @@ pub(crate) fn tar_entry<R: Read>(entry: &tar::Entry<'_, R>) -> Option<Entry> {
     })
 }
 
+/// A zip archive, read as a stream of local headers by the content scan's
+/// reader ([`crate::content::zip`]). A local header has no Unix mode, so
+/// members are regular files or directories, with the time MS-DOS stored.
 fn zip(
     input: &mut dyn Read,
     place: &str,
     reading: &Reading<'_>,
     visitor: &mut dyn EntryVisitor,
 ) -> Result<Members, ItemError> {
-    let (mut counting, consumed) = Counting::new(input);
-    loop {
-        let mut file = match zip::read::read_zipfile_from_stream(&mut counting) {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return Err(reading.error(place, io::Error::other(e))),
-        };
+    let (counting, consumed) = Counting::new(input);
+    let mut input = io::BufReader::with_capacity(1 << 16, counting);
+    let memlimit = reading.limits.max_decoder_memory;
+    let err = |e| reading.error(place, e);
+    while let Some(header) = zipfile::next_entry(&mut input).map_err(err)? {
         reading.count_member(place)?;
-        let kind = if file.is_dir() {
+        let kind = if header.is_dir() {
             EntryKind::Directory
-        } else if file.is_symlink() {
-            EntryKind::Symlink
         } else {
             EntryKind::Regular
         };
-        let mode = file.unix_mode();
-        let mut entry = Entry::new(
-            canonical_member_path(file.name_raw()),
-            kind.clone(),
-            Some(if kind == EntryKind::Regular {
-                file.size()
-            } else {
-                0
-            }),
+        let size = if kind == EntryKind::Regular {
+            header.uncompressed
+        } else {
+            Some(0)
+        };
+        let mut entry = Entry::new(canonical_member_path(&header.name), kind, size);
+        let (y, mo, d, h, mi, sec) = header.dos_time;
+        entry.mtime = Some(
+            days_from_civil(i64::from(y), u32::from(mo), u32::from(d)) * 86_400
+                + i64::from(h) * 3600
+                + i64::from(mi) * 60
+                + i64::from(sec),
         );
-        entry.mode = mode.map(|m| m & 0o7777);
-        entry.executable = kind == EntryKind::Regular && mode.is_some_and(|m| m & 0o111 != 0);
-        entry.mtime = file.last_modified().map(|t| {
-            days_from_civil(
-                i64::from(t.year()),
-                u32::from(t.month()),
-                u32::from(t.day()),
-            ) * 86_400
-                + i64::from(t.hour()) * 3600
-                + i64::from(t.minute()) * 60
-                + i64::from(t.second())
-        });
-        let budget = reading.budget.clone();
-        let mut guarded = Guard::new(
-            &mut file,
-            consumed.clone(),
-            &budget,
-            reading.limits,
-            place.to_owned(),
-        );
-        if kind == EntryKind::Symlink {
-            // A zip keeps a link's target as its data.
-            let mut target = Vec::new();
-            (&mut guarded)
-                .take(4096)
-                .read_to_end(&mut target)
-                .map_err(|e| reading.error(place, e))?;
-            entry.target = Some(target);
+        if let Some(why) = header.opaque_reason() {
+            return Err(err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {why}", String::from_utf8_lossy(&header.name)),
+            )));
         }
-        if visitor.entry(&entry, &mut guarded)? == Flow::Stop {
+        let budget = reading.budget.clone();
+        let flow = match header.compressed {
+            Some(raw_size) => {
+                let mut raw = (&mut input).take(raw_size);
+                let decoder = zipfile::decoder(&mut raw, header.method, memlimit).map_err(err)?;
+                let mut guarded = Guard::new(
+                    decoder,
+                    consumed.clone(),
+                    &budget,
+                    reading.limits,
+                    place.to_owned(),
+                );
+                let flow = visitor.entry(&entry, &mut guarded)?;
+                drop(guarded);
+                // What the visitor left of the member is skipped.
+                io::copy(&mut raw, &mut io::sink()).map_err(err)?;
+                flow
+            }
+            None => {
+                let decoder = zipfile::self_delimited(&mut input, &header).map_err(err)?;
+                let mut guarded = Guard::new(
+                    decoder,
+                    consumed.clone(),
+                    &budget,
+                    reading.limits,
+                    place.to_owned(),
+                );
+                let flow = visitor.entry(&entry, &mut guarded)?;
+                // The descriptor follows the end of the deflate stream.
+                io::copy(&mut guarded, &mut io::sink()).map_err(err)?;
+                flow
+            }
+        };
+        if flow == Flow::Stop {
             return Ok(read("zip", Flow::Stop));
         }
+        zipfile::read_descriptor(&mut input, &header).map_err(err)?;
     }
     Ok(read("zip", Flow::Continue))
 }

@@ -2,8 +2,8 @@
 //! on, counted and ranked.
 
 use crate::commands::trust_common::{
-    TrustArgs, fixed_output_walk, kind_style, push_rejected_section, warn_rejected_files,
-    write_stdout,
+    TrustArgs, fixed_output_walk, kind_style, note_unused_seed_files, push_rejected_section,
+    push_unused_section, warn_rejected_files, write_stdout,
 };
 use crate::exit;
 use crate::output::{Context, Format, sanitize};
@@ -38,6 +38,10 @@ pub struct Args {
     #[arg(long, short = 'f', default_value = "text",
           value_parser = Format::parser(&[Format::Text, Format::Json, Format::Html]))]
     pub format: Format,
+    /// Fetch the seeds' content into the cache first (what is missing;
+    /// see `abovo fetch`). Exit code 1 when some could not be fetched.
+    #[arg(long)]
+    pub fetch: bool,
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -133,16 +137,22 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let g = args.trust.load_graph(ctx)?;
     let (packages, audited) =
         packages_of(&g, args.packages.as_deref(), &args.trust.preferences(), ctx)?;
+    let mut code = exit::SUCCESS;
+    if args.fetch {
+        let roots: Vec<_> = packages.iter().map(|p| p.node).collect();
+        code = crate::commands::fetch::fetch_seeds_first(&g, &roots, &args.trust, ctx)?;
+    }
     let seeds = args.trust.seeds()?;
     let mut report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
     report.audited = audited;
     warn_rejected_files(ctx, report.rejected_files.len());
+    note_unused_seed_files(ctx, report.unused_seed_files.len());
     match args.format {
         Format::Json => crate::report::json::print(&report)?,
         Format::Html => write_stdout(&crate::report::audit::render(&report))?,
         _ => write_stdout(&render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t)))?,
     }
-    Ok(exit::SUCCESS)
+    Ok(code)
 }
 
 /// How many unknown seeds and leaves the text lists without `--all`.
@@ -392,6 +402,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         .map(|f| (&f.file, f.seed.clone()))
         .collect();
     push_rejected_section(&mut o, &rejected, style);
+    push_unused_section(&mut o, &r.unused_seed_files, all, style);
     o
 }
 

@@ -10,7 +10,8 @@ use std::io::Write;
 
 /// Count and list the closure of TARGET: derivations, fixed-output
 /// derivations, input sources, and their total size where the store
-/// metadata knows it.
+/// metadata knows it; the fixed outputs' sizes as measured in abovo's
+/// fetch cache (or as its narinfos give them).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Packages or derivations.
@@ -25,6 +26,62 @@ pub struct Args {
     /// Format and source.
     #[command(flatten)]
     pub query: QueryArgs,
+    /// Fetch the fixed outputs of the closure into the cache first (what
+    /// is missing; see `abovo fetch`). Exit code 1 when some could not be
+    /// fetched.
+    #[arg(long)]
+    pub fetch: bool,
+    /// The fetch cache and network flags.
+    #[command(flatten)]
+    pub net: crate::commands::fetch::NetArgs,
+}
+
+/// What the fetch cache says of a closure's fixed outputs.
+#[derive(Debug, Default, serde::Serialize)]
+struct FixedSizes {
+    /// Fixed outputs whose content is in the cache.
+    measured: usize,
+    /// Their bytes (a recursive output's unpacked size).
+    measured_bytes: u64,
+    /// Their NAR size.
+    measured_nar_bytes: u64,
+    /// Other fixed outputs with a narinfo in the cache.
+    narinfo: usize,
+    /// Their NAR size, as the narinfos say.
+    narinfo_nar_bytes: u64,
+}
+
+fn fixed_sizes(
+    graph: &abovo_graph::Graph,
+    nodes: &[abovo_graph::NodeId],
+    cache: Option<&abovo_fetch::cache::Cache>,
+) -> FixedSizes {
+    let mut out = FixedSizes::default();
+    let Some(cache) = cache else { return out };
+    for &n in nodes {
+        let Some(path) = graph.derivation(n).and_then(|d| d.fixed_output_path()) else {
+            continue;
+        };
+        let full = graph.store_dir().display(&path);
+        let base = full.rsplit('/').next().unwrap_or("");
+        if let Some(r) = cache.lookup(base) {
+            out.measured += 1;
+            out.measured_bytes += r.measured.bytes;
+            out.measured_nar_bytes += r.measured.nar_size;
+            continue;
+        }
+        let hash_part = base.split('-').next().unwrap_or("");
+        let narinfo =
+            std::fs::read_to_string(cache.narinfo_dir().join(format!("{hash_part}.narinfo")))
+                .ok()
+                .and_then(|t| abovo_store::narinfo::NarInfo::parse(&t).ok())
+                .filter(|i| i.store_path == full);
+        if let Some(i) = narinfo {
+            out.narinfo += 1;
+            out.narinfo_nar_bytes += i.nar_size;
+        }
+    }
+    out
 }
 
 /// `1 byte`, `1,482,560 bytes`.
@@ -36,6 +93,20 @@ fn bytes(n: u64) -> String {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let (graph, roots) = args.query.open(ctx, "closure", TEXT_JSON, &args.targets)?;
     let s = closure_summary(&graph, &roots, &args.walk.walk(None));
+    let mut code = exit::SUCCESS;
+    if args.fetch {
+        // A store directory given as the source may hold the outputs.
+        let dirs: Vec<std::path::PathBuf> = args
+            .query
+            .source
+            .source
+            .iter()
+            .filter(|p| p.is_dir())
+            .cloned()
+            .collect();
+        code = crate::commands::fetch::fetch_first(&graph, &s.fixed_output, &args.net, &dirs, ctx)?;
+    }
+    let fixed = fixed_sizes(&graph, &s.fixed_output, args.net.cache().as_ref());
     let list = |nodes: &[abovo_graph::NodeId]| nodes_json(&graph, nodes);
     if args.query.json() {
         print_json(&serde_json::json!({
@@ -48,12 +119,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             "missing_count": s.missing.len(),
             "known_size": s.known_size,
             "sized_nodes": s.sized,
+            "fixed_output_sizes": fixed,
             "derivations": list(&s.derivations),
             "fixed_output": list(&s.fixed_output),
             "sources": list(&s.sources),
             "missing": list(&s.missing),
         }))?;
-        return Ok(exit::SUCCESS);
+        return Ok(code);
     }
     let mut out = std::io::stdout().lock();
     let names: Vec<&str> = roots.iter().map(|&r| graph.label(r)).collect();
@@ -94,6 +166,33 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             plural(s.nodes.len(), "node", "nodes")
         )?;
     }
+    if fixed.measured > 0 || fixed.narinfo > 0 || !s.fixed_output.is_empty() {
+        writeln!(
+            out,
+            "  fixed outputs measured   {} of {}: {} ({}; NAR {})",
+            count(fixed.measured as u64),
+            count(s.fixed_output.len() as u64),
+            human_bytes(fixed.measured_bytes),
+            bytes(fixed.measured_bytes),
+            bytes(fixed.measured_nar_bytes)
+        )?;
+        if fixed.narinfo > 0 {
+            writeln!(
+                out,
+                "  fixed outputs, narinfo   {}: NAR {} (sizes from narinfos, content not fetched)",
+                count(fixed.narinfo as u64),
+                bytes(fixed.narinfo_nar_bytes)
+            )?;
+        }
+        let unknown = s.fixed_output.len() - fixed.measured - fixed.narinfo;
+        if unknown > 0 {
+            writeln!(
+                out,
+                "                           {} of unknown size (not in the cache: `abovo fetch --closure` or --fetch)",
+                count(unknown as u64)
+            )?;
+        }
+    }
     if args.list {
         for (title, nodes) in [
             ("derivations", &s.derivations),
@@ -111,5 +210,5 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         }
     }
     out.flush()?;
-    Ok(exit::SUCCESS)
+    Ok(code)
 }

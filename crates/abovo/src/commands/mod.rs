@@ -10,11 +10,13 @@ pub mod dependents;
 pub mod derivation;
 pub mod diff;
 pub mod export;
+pub mod fetch;
 pub mod graph;
 pub mod hash;
 pub mod log;
 pub mod ls;
 pub mod path;
+pub mod scan;
 pub mod seeds;
 pub mod show;
 pub mod snapshot;
@@ -44,6 +46,10 @@ pub enum Command {
     Seeds(seeds::Args),
     /// Which binary seeds every package rests on, counted and ranked.
     Audit(audit::Args),
+    /// Fetch the fixed outputs TARGET rests on into the cache, verified by hash.
+    Fetch(fetch::Args),
+    /// Which compiled code is inside files, directories and archives.
+    Scan(scan::Args),
     /// How a derivation is built: builder, arguments, environment, its scripts and patches.
     Show(show::Args),
     /// List a store item, a directory in it, or the members of an archive inside it.
@@ -80,7 +86,9 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
     match command {
         Command::Audit(args) => audit::run(args, ctx),
         Command::Hash(args) => hash::run(args, ctx),
+        Command::Fetch(args) => fetch::run(args, ctx),
         Command::Seeds(args) => seeds::run(args, ctx),
+        Command::Scan(args) => scan::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
         Command::Ls(args) => ls::run(args, ctx),
         Command::Cat(args) => cat::run(args, ctx),

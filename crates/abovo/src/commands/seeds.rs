@@ -4,8 +4,8 @@
 //! parts both print alike live in [`crate::commands::trust_common`].
 
 use crate::commands::trust_common::{
-    TrustArgs, fixed_output_walk, kind_style, push_rejected_section, warn_rejected_files,
-    write_stdout,
+    TrustArgs, fixed_output_walk, kind_style, note_unused_seed_files, push_rejected_section,
+    push_unused_section, warn_rejected_files, write_stdout,
 };
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
@@ -34,6 +34,10 @@ pub struct Args {
     /// seeds get one line each).
     #[arg(long)]
     pub all: bool,
+    /// Fetch the seeds' content into the cache first (what is missing;
+    /// see `abovo fetch`). Exit code 1 when some could not be fetched.
+    #[arg(long)]
+    pub fetch: bool,
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -45,6 +49,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .check("seeds", &[Format::Text, Format::Json, Format::Html])?;
     let g = args.trust.load_graph(ctx)?;
     let target = crate::source::resolve_one(&g, &args.target, &args.trust.preferences(), ctx)?;
+    let mut code = exit::SUCCESS;
+    if args.fetch {
+        code = crate::commands::fetch::fetch_seeds_first(&g, &[target], &args.trust, ctx)?;
+    }
     let seeds = args.trust.seeds()?;
     let report = trust_report(&g, target, &seeds, args.trust.walk())?;
     let rejected: usize = report
@@ -53,16 +61,28 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .map(|e| e.class.rejected_files.len())
         .sum();
     warn_rejected_files(ctx, rejected);
+    note_unused_seed_files(ctx, report.unused_seed_files.len());
     match args.format {
         Format::Json => print_json(&report)?,
         Format::Html => write_stdout(&crate::report::seeds::render(&report))?,
         _ => write_stdout(&render_text(&report, args.all, &|sgr, t| ctx.style(sgr, t)))?,
     }
-    Ok(exit::SUCCESS)
+    Ok(code)
 }
 
 fn size_text(e: &SeedEntry) -> String {
-    size_with_source(e.class.size, e.class.size_source.label())
+    match (e.class.size, e.class.size_source) {
+        // Measured sizes to the byte, with the NAR size of a recursive
+        // output (what the store holds).
+        (Some(s), abovo_trust::sizes::SizeSource::Bytes) => {
+            let nar = match e.class.nar_size {
+                Some(n) if n != s => format!("; NAR {} B", count(n)),
+                _ => String::new(),
+            };
+            format!("{} ({} B, measured{nar})", human_bytes(s), count(s))
+        }
+        (size, source) => size_with_source(size, source.label()),
+    }
 }
 
 /// At most `max` of `items`, joined, with "… and N more".
@@ -254,36 +274,46 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         (Align::Right, usize::MAX),
         (Align::Right, usize::MAX),
         (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
     ]);
     t.row(vec![
         ("kind".into(), ""),
         ("seeds".into(), ""),
+        ("measured".into(), ""),
+        ("measured size".into(), ""),
         ("known size".into(), ""),
         ("sizes unknown".into(), ""),
     ]);
+    let row =
+        |name: &str, seeds: usize, measured: usize, mbytes: u64, known: u64, unknown: usize| {
+            vec![
+                (name.to_owned(), ""),
+                (count(seeds as u64), ""),
+                (count(measured as u64), ""),
+                (human_bytes(mbytes), ""),
+                (human_bytes(known), ""),
+                (count(unknown as u64), ""),
+            ]
+        };
     for tot in &r.totals {
-        t.row(vec![
-            (tot.kind.name().into(), ""),
-            (count(tot.seeds as u64), ""),
-            (human_bytes(tot.known_bytes), ""),
-            (count(tot.unknown_sizes as u64), ""),
-        ]);
+        t.row(row(
+            tot.kind.name(),
+            tot.seeds,
+            tot.measured_seeds,
+            tot.measured_bytes,
+            tot.known_bytes,
+            tot.unknown_sizes,
+        ));
     }
-    t.row(vec![
-        ("all".into(), ""),
-        (
-            count(r.totals.iter().map(|t| t.seeds as u64).sum::<u64>()),
-            "",
-        ),
-        (
-            human_bytes(r.totals.iter().map(|t| t.known_bytes).sum()),
-            "",
-        ),
-        (
-            count(r.totals.iter().map(|t| t.unknown_sizes as u64).sum::<u64>()),
-            "",
-        ),
-    ]);
+    t.row(row(
+        "all",
+        r.totals.iter().map(|t| t.seeds).sum(),
+        r.totals.iter().map(|t| t.measured_seeds).sum(),
+        r.totals.iter().map(|t| t.measured_bytes).sum(),
+        r.totals.iter().map(|t| t.known_bytes).sum(),
+        r.totals.iter().map(|t| t.unknown_sizes).sum(),
+    ));
     o.push_str(&t.render("  ", style));
     if !r.builtins.is_empty() {
         o.push_str(&format!(
@@ -318,5 +348,6 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         })
         .collect();
     push_rejected_section(&mut o, &ignored, style);
+    push_unused_section(&mut o, &r.unused_seed_files, all, style);
     o
 }

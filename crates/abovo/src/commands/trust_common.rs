@@ -43,7 +43,10 @@ pub struct TrustArgs {
     /// fixed-output hash or file name (tried in that order). A file counts
     /// only when it hashes as the seed must (its fixed-output hash, or its
     /// recorded NAR hash); then its bytes are scanned (evidence `content`).
-    /// Other files are ignored and reported. May be repeated.
+    /// A file found under a seed's name that does not hash as the seed is
+    /// ignored and reported (a warning, and the report's ignored files); a
+    /// file that matches no seed's name is listed as not used. May be
+    /// repeated.
     #[arg(long, value_name = "DIR")]
     pub seed_dir: Vec<PathBuf>,
     /// Do not look for seeds at their own store path (by default, bytes
@@ -59,6 +62,9 @@ pub struct TrustArgs {
     /// known of its seed, is an error.
     #[arg(long, value_name = "DIR")]
     pub narinfo: Vec<PathBuf>,
+    /// The fetch cache and network flags (`--fetch`, `abovo fetch`).
+    #[command(flatten)]
+    pub net: crate::commands::fetch::NetArgs,
 }
 
 impl TrustArgs {
@@ -100,7 +106,27 @@ impl TrustArgs {
         for n in &self.narinfo {
             seeds.sizes.add_narinfo_dir(n)?;
         }
+        // The fetch cache, without being asked: its items are verified
+        // content (looked up by their records, not hashed again), its
+        // narinfos passed their signature check.
+        if let Some(cache) = self.net.cache() {
+            if cache.narinfo_dir().is_dir() {
+                seeds.sizes.add_narinfo_dir(&cache.narinfo_dir())?;
+            }
+            seeds.cache = Some(cache);
+        }
         Ok(seeds)
+    }
+
+    /// Directories that may hold outputs under their store base names:
+    /// the `--source` store when it is a directory, and `--seed-dir`s.
+    pub fn local_dirs(&self) -> Vec<PathBuf> {
+        self.source
+            .iter()
+            .filter(|s| s.is_dir())
+            .chain(&self.seed_dir)
+            .cloned()
+            .collect()
     }
 
     /// The walk options.
@@ -180,5 +206,56 @@ pub fn push_rejected_section(
         ));
         o.push_str(&format!("    seed:    {}\n", sanitize(seed)));
         o.push_str(&format!("    why:     {}\n", sanitize(&file.message())));
+    }
+}
+
+/// Says on standard error that `unused` files of the seed directories
+/// matched no seed (nothing when there are none); the report lists them.
+pub fn note_unused_seed_files(ctx: &Context, unused: usize) {
+    if unused > 0 {
+        ctx.note(&format!(
+            "{} in --seed-dir {} no seed's name (the report lists {})",
+            plural(unused, "file", "files"),
+            if unused == 1 { "matches" } else { "match" },
+            if unused == 1 { "it" } else { "them" }
+        ));
+    }
+}
+
+/// Appends the section of a text report that lists the files of the seed
+/// directories that no seed answers to (at most 20 unless `all`).
+pub fn push_unused_section(
+    o: &mut String,
+    unused: &[PathBuf],
+    all: bool,
+    style: &dyn Fn(&str, &str) -> String,
+) {
+    if unused.is_empty() {
+        return;
+    }
+    o.push_str(&format!(
+        "\n{}\n",
+        style(
+            "1",
+            &format!(
+                "Not used: {} in --seed-dir {} no seed's store base name, store hash, fixed-output hash or file name",
+                plural(unused.len(), "file", "files"),
+                if unused.len() == 1 { "matches" } else { "match" }
+            )
+        )
+    ));
+    let shown = if all {
+        unused.len()
+    } else {
+        unused.len().min(20)
+    };
+    for f in &unused[..shown] {
+        o.push_str(&format!("  {}\n", sanitize(&f.display().to_string())));
+    }
+    if shown < unused.len() {
+        o.push_str(&format!(
+            "  … and {} more (--all lists them)\n",
+            crate::report::text::count((unused.len() - shown) as u64)
+        ));
     }
 }

@@ -162,13 +162,15 @@ pub fn render(r: &TrustReport) -> String {
         },
         plural(r.derivations_walked, "derivation", "derivations")
     );
-    b.push_str("<h2>Totals</h2><table><tr><th>kind</th><th>seeds</th><th>known size</th><th>sizes unknown</th></tr>");
+    b.push_str("<h2>Totals</h2><table><tr><th>kind</th><th>seeds</th><th>measured</th><th>measured size</th><th>known size</th><th>sizes unknown</th></tr>");
     for t in &r.totals {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             kind_badge(t.kind.name()),
             count(t.seeds as u64),
+            count(t.measured_seeds as u64),
+            esc(&human_bytes(t.measured_bytes)),
             esc(&human_bytes(t.known_bytes)),
             count(t.unknown_sizes as u64)
         );

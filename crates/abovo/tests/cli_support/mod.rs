@@ -31,6 +31,9 @@ pub fn abovo_command(args: &[&str]) -> Command {
         .env_remove("ABOVO_SOURCE")
         .env_remove("ABOVO_SOURCES")
         .env_remove("ABOVO_STORE_DIR")
+        // The fetch cache that `seeds`, `audit` and `closure` read without
+        // being asked: none, unless a test gives one.
+        .env("ABOVO_CACHE_DIR", "/nonexistent/abovo-test-cache")
         .stdin(Stdio::null());
     command
 }

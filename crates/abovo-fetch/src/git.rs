@@ -10,8 +10,8 @@
 //! its NAR hash decides whether it is accepted, so which `git` produced it
 //! does not matter.
 
-use super::Deadline;
-use super::download::url_list;
+use crate::deadline::Deadline;
+use crate::download::url_list;
 use abovo_store::derivation::Derivation;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -180,7 +180,14 @@ fn remove_git_metadata(dir: &Path) -> Result<(), String> {
             .file_type()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         if entry.file_name() == ".git" {
-            crate::fsutil::delete_path(&path).map_err(|e| e.to_string())?;
+            // git's own files: writable directories, so removal needs no
+            // change of mode.
+            let removed = if ft.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| format!("cannot remove `{}`: {e}", path.display()))?;
         } else if ft.is_dir() {
             remove_git_metadata(&path)?;
         }

@@ -1,0 +1,294 @@
+//! The content-addressed cache of fetched fixed outputs.
+//!
+//! # Layout
+//!
+//! ```text
+//! $XDG_CACHE_HOME/abovo/        (~/.cache/abovo; ABOVO_CACHE_DIR or --cache-dir override it)
+//!   store/<hash>-<name>         verified content: the file, or the tree of a recursive output,
+//!                               named by its store base name, as in /gnu/store
+//!   meta/<hash>-<name>.json     what was verified: hash, bytes, NAR size and hash, source, time
+//!   narinfo/<hash>.narinfo      narinfos whose signature was accepted (sizes without content)
+//!   debian/<archive>.tsv        parsed Debian `Sources` indices: sha256, size, path
+//!   partial/<key>               interrupted downloads, resumed with HTTP Range; never content
+//!   tmp/                        content being unpacked or checked
+//! ```
+//!
+//! `store/` is laid out like a store directory, so anything that reads a
+//! seed directory by store base name (`abovo seeds --seed-dir`) reads it
+//! as it is. An item is in the cache when its `meta/` record exists: the
+//! record is written after the content is in place, and both by a rename,
+//! so a reader never sees a partial item, and an item without a record
+//! (an interrupted insertion) is not used. Nothing enters `store/` without
+//! passing [`crate::verify::check`]; a mismatch is deleted, never kept.
+
+use crate::verify::Measured;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What the cache knows of an item it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The store path it stands for (`/gnu/store/<hash>-<name>`).
+    pub store_path: String,
+    /// The fixed-output hash it was checked against (`r:sha256:<nix32>`).
+    pub hash: String,
+    /// What it measures.
+    #[serde(flatten)]
+    pub measured: Measured,
+    /// Where it came from (a URL, a store directory).
+    pub source: String,
+    /// The kind of source ([`crate::realise::SourceKind`] name).
+    pub source_kind: String,
+    /// When it was verified (seconds since the epoch).
+    pub verified_at: u64,
+}
+
+/// A cache directory.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+/// A cache operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cache `{}`: cannot {what} `{}`: {source}", .root.display(), .path.display())]
+pub struct CacheError {
+    /// The cache.
+    pub root: PathBuf,
+    /// What was being done.
+    pub what: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// The underlying error.
+    pub source: std::io::Error,
+}
+
+impl Cache {
+    /// The default location: `$ABOVO_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/abovo`, else `$HOME/.cache/abovo`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let var = |n: &str| {
+            std::env::var_os(n)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        var("ABOVO_CACHE_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("abovo")))
+            .or_else(|| var("HOME").map(|h| h.join(".cache").join("abovo")))
+    }
+
+    /// The cache at `root` (nothing is created until something is stored).
+    pub fn new(root: impl Into<PathBuf>) -> Cache {
+        Cache { root: root.into() }
+    }
+
+    /// The cache directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store-like directory of verified items.
+    pub fn store_dir(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// The directory of accepted narinfos (`<hash>.narinfo`).
+    pub fn narinfo_dir(&self) -> PathBuf {
+        self.root.join("narinfo")
+    }
+
+    /// The directory of parsed Debian indices.
+    pub fn debian_dir(&self) -> PathBuf {
+        self.root.join("debian")
+    }
+
+    /// Where the content of `base_name` (`<hash>-<name>`) is kept.
+    pub fn item_path(&self, base_name: &str) -> PathBuf {
+        self.store_dir().join(base_name)
+    }
+
+    fn meta_path(&self, base_name: &str) -> PathBuf {
+        self.root.join("meta").join(format!("{base_name}.json"))
+    }
+
+    /// Where an interrupted download of `url` is kept for resumption.
+    pub fn partial_path(&self, url: &str) -> PathBuf {
+        let h = abovo_store::hash::sha256(url.as_bytes());
+        self.root
+            .join("partial")
+            .join(abovo_store::encoding::base16_encode(&h[..16]))
+    }
+
+    fn err(&self, what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CacheError {
+        let root = self.root.clone();
+        let path = path.to_owned();
+        move |source| CacheError {
+            root,
+            what,
+            path,
+            source,
+        }
+    }
+
+    /// Creates `dir` under the cache (and the cache).
+    pub fn ensure(&self, dir: &Path) -> Result<(), CacheError> {
+        std::fs::create_dir_all(dir).map_err(self.err("create", dir))
+    }
+
+    /// A fresh, empty scratch path under `tmp/` (on the cache's file
+    /// system, so that a rename into `store/` is atomic).
+    pub fn scratch(&self, base_name: &str) -> Result<PathBuf, CacheError> {
+        let tmp = self.root.join("tmp");
+        self.ensure(&tmp)?;
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = tmp.join(format!("{}-{n}-{base_name}", std::process::id()));
+        remove_any(&p);
+        Ok(p)
+    }
+
+    /// The record of `base_name`, when the cache holds it and its content
+    /// is still in place (a file or directory where the record says).
+    pub fn lookup(&self, base_name: &str) -> Option<Record> {
+        let text = std::fs::read(self.meta_path(base_name)).ok()?;
+        let record: Record = serde_json::from_slice(&text).ok()?;
+        std::fs::symlink_metadata(self.item_path(base_name))
+            .ok()
+            .map(|_| record)
+    }
+
+    /// Moves verified content at `scratch` into the store as `base_name`,
+    /// then writes its record; both by rename. Content already there (put
+    /// by another process) is kept and `scratch` removed.
+    pub fn insert(
+        &self,
+        base_name: &str,
+        scratch: &Path,
+        record: &Record,
+    ) -> Result<(), CacheError> {
+        let store = self.store_dir();
+        self.ensure(&store)?;
+        let target = self.item_path(base_name);
+        make_read_only(scratch);
+        if std::fs::symlink_metadata(&target).is_ok() {
+            remove_any(scratch);
+        } else if let Err(e) = std::fs::rename(scratch, &target) {
+            if std::fs::symlink_metadata(&target).is_err() {
+                remove_any(scratch);
+                return Err(self.err("move into the cache", &target)(e));
+            }
+            remove_any(scratch);
+        }
+        let meta = self.meta_path(base_name);
+        let text = serde_json::to_vec_pretty(record).unwrap_or_default();
+        self.write_atomic(&meta, &text)
+    }
+
+    /// Writes `bytes` to `path` under the cache through a temporary name
+    /// and a rename.
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+        if let Some(parent) = path.parent() {
+            self.ensure(parent)?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        std::fs::write(&tmp, bytes).map_err(self.err("write", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.err("rename", path)(e)
+        })
+    }
+
+    /// Keeps an accepted narinfo (its text as served) for `hash_part`.
+    pub fn put_narinfo(&self, hash_part: &str, text: &str) -> Result<(), CacheError> {
+        let path = self.narinfo_dir().join(format!("{hash_part}.narinfo"));
+        self.write_atomic(&path, text.as_bytes())
+    }
+}
+
+/// Removes a file or tree, whatever its modes; nothing when absent.
+pub fn remove_any(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if meta.is_dir() {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for e in entries.flatten() {
+                remove_any(&e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Makes a file or tree read-only as the store does (0444, or 0555 for
+/// executables and directories); symbolic links are left alone.
+fn make_read_only(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if meta.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for e in entries.flatten() {
+                make_read_only(&e.path());
+            }
+        }
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555));
+    } else if meta.is_file() {
+        let mode = if meta.permissions().mode() & 0o100 != 0 {
+            0o555
+        } else {
+            0o444
+        };
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_appear_whole_with_their_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("c"));
+        let base = "0123456789abcdfghijklmnpqrsvwxyz-f";
+        assert!(cache.lookup(base).is_none());
+        let scratch = cache.scratch(base).unwrap();
+        std::fs::write(&scratch, b"x").unwrap();
+        let record = Record {
+            store_path: format!("/gnu/store/{base}"),
+            hash: "sha256:x".into(),
+            measured: Measured {
+                bytes: 1,
+                nar_size: 120,
+                nar_hash: None,
+            },
+            source: "test".into(),
+            source_kind: "store".into(),
+            verified_at: 0,
+        };
+        cache.insert(base, &scratch, &record).unwrap();
+        assert_eq!(cache.lookup(base), Some(record.clone()));
+        assert_eq!(std::fs::read(cache.item_path(base)).unwrap(), b"x");
+        assert!(!scratch.exists());
+        // Inserting again keeps what is there.
+        let scratch = cache.scratch(base).unwrap();
+        std::fs::write(&scratch, b"y").unwrap();
+        cache.insert(base, &scratch, &record).unwrap();
+        assert_eq!(std::fs::read(cache.item_path(base)).unwrap(), b"x");
+        // Content without its record is not an item.
+        remove_any(&cache.meta_path(base));
+        assert!(cache.lookup(base).is_none());
+        // Nothing is left in tmp/.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("c/tmp")).unwrap().count(),
+            0
+        );
+    }
+}
