@@ -1,0 +1,790 @@
+//! Importing derivations as other daemons wrote them: a `.drv` and its
+//! derivation closure (its input `.drv` files, recursively), with the input
+//! sources it needs, from a [`Place`] into abovo's store.
+//!
+//! Nothing is taken on trust. [`Importer::plan`] reads the closure and
+//! checks every `.drv` that is not valid in the store yet:
+//!
+//! * its file name is a store path name ending in `.drv`, and its bytes
+//!   parse as a derivation of *this* store's directory (a `.drv` naming
+//!   `/gnu/store` holds only in a store whose directory is `/gnu/store`);
+//! * it follows the rules every derivation must
+//!   ([`crate::store::add::check_derivation`]);
+//! * its path **recomputes from its bytes** and its references (its input
+//!   derivations and sources), as `add-text-to-store` makes it;
+//! * its **output paths recompute** from its content with Guix's hash
+//!   modulo, through the hashes of its inputs, and each output it asks of
+//!   an input exists;
+//! * its input derivations form no cycle;
+//! * every input source is valid in the store already or is in the place.
+//!
+//! Every problem found is reported, each naming its `.drv` (and for a
+//! missing input or source, which derivations need it), and **nothing is
+//! written** unless there is none. [`ImportPlan::apply`] then copies the
+//! sources out of the place into fresh inodes, canonicalises them, and
+//! checks that each one's path follows from its content, as `add-to-store`
+//! (recursive or flat) or `add-text-to-store` (with the references found
+//! in it) makes it; it writes the `.drv` files byte for byte, moves
+//! everything into place under the items' locks, and registers it all in
+//! **one transaction**: an import is complete or absent.
+
+use super::place::{Place, PlaceError};
+use crate::fsutil::{self, InodesSeen};
+use crate::store::add::check_derivation;
+use crate::store::db::{PathInfo, Registration};
+use crate::store::lock::{PathLocks, Wait};
+use crate::store::{LocalStore, StoreError};
+use abovo_store::derivation::{Derivation, DerivationError};
+use abovo_store::hash::HashAlgo;
+use abovo_store::nar::NarHash;
+use abovo_store::{StoreDir, StorePath};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Why an import did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The place could not be read.
+    #[error(transparent)]
+    Place(#[from] PlaceError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// What was read does not hold; nothing was written.
+    #[error("cannot import from {place}: {}", Problems(.problems))]
+    Refused {
+        /// The place, as [`Place::describe`] says it.
+        place: String,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+/// One reason an import is refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Problem {
+    /// A `.drv` the closure needs is neither in the store nor in the place.
+    MissingDerivation {
+        /// Its path.
+        path: String,
+        /// The derivations that need it (none for a target).
+        needed_by: Vec<String>,
+    },
+    /// An input source that is neither in the store nor in the place.
+    MissingSource {
+        /// Its path.
+        path: String,
+        /// The derivations that need it.
+        needed_by: Vec<String>,
+    },
+    /// A file that is not a derivation, or not one of this store.
+    Unreadable {
+        /// The `.drv` path (or file).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A derivation whose recorded path or outputs are not what its content
+    /// gives, or that breaks a rule.
+    Invalid {
+        /// The `.drv` path.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Input derivations that depend on each other in a circle.
+    Cycle {
+        /// The derivations of the cycle, the first repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// A source whose path does not follow from its content.
+    BadSource {
+        /// Its path.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let needed = |by: &[String]| match by {
+            [] => String::new(),
+            [one] => format!(" (needed by `{one}`)"),
+            [one, rest @ ..] => format!(" (needed by `{one}` and {} more)", rest.len()),
+        };
+        match self {
+            Problem::MissingDerivation { path, needed_by } => {
+                write!(f, "derivation `{path}` is missing{}", needed(needed_by))
+            }
+            Problem::MissingSource { path, needed_by } => {
+                write!(f, "input source `{path}` is missing{}", needed(needed_by))
+            }
+            Problem::Unreadable { path, reason } => write!(f, "`{path}`: {reason}"),
+            Problem::Invalid { path, reason } => write!(f, "derivation `{path}`: {reason}"),
+            Problem::Cycle { cycle } => write!(
+                f,
+                "input derivations form a cycle: {}",
+                cycle
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ),
+            Problem::BadSource { path, reason } => write!(f, "input source `{path}`: {reason}"),
+        }
+    }
+}
+
+/// The problems of a refused import, one per line (at most 20, then a
+/// count), with a hint when sources are missing.
+struct Problems<'a>(&'a [Problem]);
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 20;
+        match self.0 {
+            [one] => write!(f, "{one}")?,
+            all => {
+                write!(f, "{} problems", all.len())?;
+                for p in all.iter().take(SHOWN) {
+                    write!(f, "\n  {p}")?;
+                }
+                if all.len() > SHOWN {
+                    write!(f, "\n  … and {} more", all.len() - SHOWN)?;
+                }
+            }
+        }
+        if self
+            .0
+            .iter()
+            .any(|p| matches!(p, Problem::MissingSource { .. }))
+        {
+            write!(
+                f,
+                "\nhint: add missing sources with `abovo add`, or import from a store directory \
+                 that holds them (`--from /gnu/store`)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A derivation to import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The `.drv` of this base name (`<hash>-<name>.drv`) in the place.
+    Named(String),
+    /// A `.drv` file whose name is not its store path name (`hello.drv`):
+    /// its path is computed from its bytes under the derivation name
+    /// `name`; its inputs come from the store or the place.
+    Loose {
+        /// The file, for messages.
+        file: PathBuf,
+        /// Its bytes.
+        bytes: Vec<u8>,
+        /// The derivation name (without `.drv`).
+        name: String,
+    },
+}
+
+/// Reads and checks a closure (see the module docs).
+pub struct Importer<'a> {
+    place: &'a Place,
+    store_dir: &'a StoreDir,
+    store: Option<&'a LocalStore>,
+}
+
+/// A checked closure, ready to be written.
+#[derive(Debug)]
+pub struct ImportPlan {
+    /// The targets' `.drv` paths, in the order given.
+    pub targets: Vec<StorePath>,
+    /// The derivations to add, inputs first, with their bytes.
+    derivations: Vec<(StorePath, Vec<u8>, Derivation)>,
+    /// The sources to copy from the place.
+    sources: BTreeSet<StorePath>,
+    /// The paths a text source may refer to: every item of the closure.
+    candidates: BTreeSet<StorePath>,
+}
+
+/// What [`ImportPlan::apply`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportReport {
+    /// `.drv` files added.
+    pub derivations: usize,
+    /// Sources added.
+    pub sources: usize,
+}
+
+/// What the plan knows about one `.drv` it read.
+struct Node {
+    drv: Derivation,
+    bytes: Vec<u8>,
+    /// Its input derivations that were read too (not valid in the store).
+    read_inputs: Vec<StorePath>,
+}
+
+impl<'a> Importer<'a> {
+    /// An importer from `place` into a store whose directory is
+    /// `store_dir`; `store` is that store when it exists (its valid items
+    /// are not read again).
+    pub fn new(
+        place: &'a Place,
+        store_dir: &'a StoreDir,
+        store: Option<&'a LocalStore>,
+    ) -> Importer<'a> {
+        Importer {
+            place,
+            store_dir,
+            store,
+        }
+    }
+
+    fn is_valid(&self, path: &StorePath) -> Result<bool, ImportError> {
+        match self.store {
+            Some(s) => Ok(s.is_valid(path)?),
+            None => Ok(false),
+        }
+    }
+
+    fn shown(&self, path: &StorePath) -> String {
+        self.store_dir.display(path)
+    }
+
+    /// Reads the closure of `targets` and checks it; an
+    /// [`ImportError::Refused`] lists every problem.
+    pub fn plan(&self, targets: &[Target]) -> Result<ImportPlan, ImportError> {
+        let mut problems = Vec::new();
+        let mut nodes: BTreeMap<StorePath, Node> = BTreeMap::new();
+        let mut missing_drvs: BTreeMap<StorePath, BTreeSet<String>> = BTreeMap::new();
+        let mut missing_sources: BTreeMap<StorePath, BTreeSet<String>> = BTreeMap::new();
+        let mut sources = BTreeSet::new();
+        let mut candidates = BTreeSet::new();
+        let mut seen: BTreeSet<StorePath> = BTreeSet::new();
+        let mut target_paths = Vec::new();
+        // (path, bytes if already read, who needs it)
+        let mut todo: Vec<(StorePath, Option<Vec<u8>>, Option<StorePath>)> = Vec::new();
+        for t in targets.iter().rev() {
+            match t {
+                Target::Named(base) => match StorePath::from_base_name(base) {
+                    Ok(p) if p.is_derivation() => {
+                        target_paths.push(p.clone());
+                        todo.push((p, None, None));
+                    }
+                    _ => problems.push(Problem::Unreadable {
+                        path: base.clone(),
+                        reason: "not the name of a `.drv` store path (`<hash>-<name>.drv`)".into(),
+                    }),
+                },
+                Target::Loose { file, bytes, name } => match self.loose_path(file, bytes, name) {
+                    Ok(p) => {
+                        target_paths.push(p.clone());
+                        todo.push((p, Some(bytes.clone()), None));
+                    }
+                    Err(p) => problems.push(p),
+                },
+            }
+        }
+        target_paths.reverse();
+        while let Some((path, bytes, needed_by)) = todo.pop() {
+            if !seen.insert(path.clone()) {
+                if let (Some(set), Some(by)) = (missing_drvs.get_mut(&path), &needed_by) {
+                    set.insert(self.shown(by));
+                }
+                continue;
+            }
+            candidates.insert(path.clone());
+            if self.is_valid(&path)? {
+                continue;
+            }
+            let bytes = match bytes {
+                Some(b) => b,
+                None => match self.place.derivation(&path.base_name())? {
+                    Some(b) => b,
+                    None => {
+                        missing_drvs
+                            .entry(path)
+                            .or_default()
+                            .extend(needed_by.map(|b| self.shown(&b)));
+                        continue;
+                    }
+                },
+            };
+            let shown = self.shown(&path);
+            let drv = match self.read(&path, &bytes) {
+                Ok(d) => d,
+                Err(p) => {
+                    problems.push(p);
+                    continue;
+                }
+            };
+            for src in &drv.input_sources {
+                candidates.insert(src.clone());
+                if self.is_valid(src)? {
+                    continue;
+                }
+                if self.place.has_item(&src.base_name()) {
+                    sources.insert(src.clone());
+                } else {
+                    missing_sources
+                        .entry(src.clone())
+                        .or_default()
+                        .insert(shown.clone());
+                }
+            }
+            let mut read_inputs = Vec::new();
+            for input in drv.input_derivations.keys().rev() {
+                if !self.is_valid(input)? {
+                    read_inputs.push(input.clone());
+                }
+                todo.push((input.clone(), None, Some(path.clone())));
+            }
+            nodes.insert(
+                path,
+                Node {
+                    drv,
+                    bytes,
+                    read_inputs,
+                },
+            );
+        }
+        for (path, needed_by) in missing_drvs {
+            problems.push(Problem::MissingDerivation {
+                path: self.shown(&path),
+                needed_by: needed_by.into_iter().collect(),
+            });
+        }
+        for (path, needed_by) in missing_sources {
+            problems.push(Problem::MissingSource {
+                path: self.shown(&path),
+                needed_by: needed_by.into_iter().collect(),
+            });
+        }
+        let order = match topological(&nodes) {
+            Ok(order) => order,
+            Err(cycle) => {
+                problems.push(Problem::Cycle {
+                    cycle: cycle.iter().map(|p| self.shown(p)).collect(),
+                });
+                Vec::new()
+            }
+        };
+        // Output paths, inputs first, each through its inputs' hashes.
+        let mut hashes: HashMap<StorePath, [u8; 32]> = HashMap::new();
+        let mut broken: BTreeSet<StorePath> = BTreeSet::new();
+        for path in &order {
+            let node = &nodes[path];
+            if node
+                .read_inputs
+                .iter()
+                .any(|i| broken.contains(i) || !nodes.contains_key(i))
+            {
+                // Its input's problem is reported; this one cannot be checked.
+                broken.insert(path.clone());
+                continue;
+            }
+            match self.check_outputs(path, &node.drv, &nodes, &mut hashes) {
+                Ok(()) => {}
+                Err(p) => {
+                    problems.push(p);
+                    broken.insert(path.clone());
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ImportError::Refused {
+                place: self.place.describe(),
+                problems,
+            });
+        }
+        let derivations = order
+            .into_iter()
+            .filter_map(|p| nodes.remove(&p).map(|node| (p, node.bytes, node.drv)))
+            .collect();
+        Ok(ImportPlan {
+            targets: target_paths,
+            derivations,
+            sources,
+            candidates,
+        })
+    }
+
+    /// The path of a loose `.drv` file, computed from its bytes.
+    fn loose_path(&self, file: &Path, bytes: &[u8], name: &str) -> Result<StorePath, Problem> {
+        let shown = file.display().to_string();
+        let drv = Derivation::parse(self.store_dir, bytes).map_err(|e| Problem::Unreadable {
+            path: shown.clone(),
+            reason: not_a_derivation(self.store_dir, bytes, &e.to_string()),
+        })?;
+        self.store_dir
+            .make_text_path(&format!("{name}.drv"), bytes, drv.references())
+            .map_err(|e| Problem::Invalid {
+                path: shown,
+                reason: format!("`{name}.drv` is not a valid store name: {e}"),
+            })
+    }
+
+    /// Parses one `.drv` of the place and checks what needs nothing else:
+    /// the rules and its own path.
+    fn read(&self, path: &StorePath, bytes: &[u8]) -> Result<Derivation, Problem> {
+        let shown = self.shown(path);
+        let drv = Derivation::parse(self.store_dir, bytes).map_err(|e| Problem::Unreadable {
+            path: shown.clone(),
+            reason: not_a_derivation(self.store_dir, bytes, &e.to_string()),
+        })?;
+        let invalid = |reason: String| Problem::Invalid {
+            path: shown.clone(),
+            reason,
+        };
+        let name = path.derivation_name().unwrap_or(path.name());
+        check_derivation(&drv, name)
+            .map_err(|r| invalid(format!("not a valid derivation: {r}")))?;
+        let computed = self
+            .store_dir
+            .make_text_path(path.name(), bytes, drv.references())
+            .map_err(|e| invalid(e.to_string()))?;
+        if &computed != path {
+            return Err(invalid(format!(
+                "its name does not match its content: its bytes and references give `{}`",
+                self.shown(&computed)
+            )));
+        }
+        Ok(drv)
+    }
+
+    /// Checks that the outputs `drv` records are those its content gives,
+    /// and that the outputs it asks of its inputs exist; records its hash.
+    fn check_outputs(
+        &self,
+        path: &StorePath,
+        drv: &Derivation,
+        nodes: &BTreeMap<StorePath, Node>,
+        hashes: &mut HashMap<StorePath, [u8; 32]>,
+    ) -> Result<(), Problem> {
+        let shown = self.shown(path);
+        let invalid = |reason: String| Problem::Invalid {
+            path: shown.clone(),
+            reason,
+        };
+        for (input, wanted) in &drv.input_derivations {
+            let outputs: BTreeSet<String> = match nodes.get(input) {
+                Some(n) => n.drv.outputs.keys().cloned().collect(),
+                None => self
+                    .read_valid(input)
+                    .map_err(|e| invalid(e.to_string()))?
+                    .outputs
+                    .into_keys()
+                    .collect(),
+            };
+            if let Some(o) = wanted.iter().find(|o| !outputs.contains(*o)) {
+                return Err(invalid(format!(
+                    "its input `{}` has no output `{o}`",
+                    self.shown(input)
+                )));
+            }
+        }
+        let name = path.derivation_name().unwrap_or(path.name());
+        let mut input_hash = |p: &StorePath| self.hash_of(p, nodes, hashes);
+        let mismatches = drv
+            .check_output_paths(self.store_dir, name, &mut input_hash)
+            .map_err(|e| invalid(e.to_string()))?;
+        if let Some(m) = mismatches.first() {
+            return Err(invalid(format!(
+                "{} is `{}`, but its content gives `{}`",
+                m.what, m.actual, m.expected
+            )));
+        }
+        let h = drv
+            .hash_modulo(self.store_dir, |p| self.hash_of(p, nodes, hashes))
+            .map_err(|e| invalid(e.to_string()))?;
+        hashes.insert(path.clone(), h);
+        Ok(())
+    }
+
+    /// The derivation hash of an input: one of the plan (already hashed,
+    /// inputs come first) or one valid in the store.
+    fn hash_of(
+        &self,
+        path: &StorePath,
+        nodes: &BTreeMap<StorePath, Node>,
+        hashes: &mut HashMap<StorePath, [u8; 32]>,
+    ) -> Result<[u8; 32], DerivationError> {
+        if let Some(h) = hashes.get(path) {
+            return Ok(*h);
+        }
+        let fail = |reason: String| DerivationError::Input {
+            path: self.shown(path),
+            reason,
+        };
+        if nodes.contains_key(path) {
+            return Err(fail("its own hash could not be computed".into()));
+        }
+        let drv = self.read_valid(path).map_err(|e| fail(e.to_string()))?;
+        let h = drv.hash_modulo(self.store_dir, |q| self.hash_of(q, nodes, hashes))?;
+        hashes.insert(path.clone(), h);
+        Ok(h)
+    }
+
+    fn read_valid(&self, path: &StorePath) -> Result<Derivation, StoreError> {
+        match self.store {
+            Some(s) => s.read_derivation(path),
+            None => Err(StoreError::NotValid(self.shown(path))),
+        }
+    }
+}
+
+/// Why bytes are not a derivation of `store`: the parser's message, or,
+/// when the derivation names another store directory, which one.
+fn not_a_derivation(store: &StoreDir, bytes: &[u8], parse_error: &str) -> String {
+    match named_store_dir(bytes) {
+        Some(theirs) if theirs != store.as_str() => format!(
+            "it names the store directory `{theirs}`, but this store's is `{store}` (hint: a \
+             derivation holds only in its own store directory; use a store whose directory is \
+             `{theirs}`, such as `--store-dir {theirs} --real-store-dir DIR`, which keeps the \
+             items in DIR)"
+        ),
+        _ => format!("not a derivation: {parse_error}"),
+    }
+}
+
+/// The store directory of a derivation's first output path: the text
+/// between `Derive([("out","` and the last `/` of that path.
+pub fn named_store_dir(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes.get(..bytes.len().min(4096))?).ok()?;
+    let rest = text.strip_prefix("Derive([(\"")?;
+    let (_, rest) = rest.split_once("\",\"")?;
+    let path = &rest[..rest.find('"')?];
+    let (dir, _) = path.rsplit_once('/')?;
+    (!dir.is_empty()).then(|| dir.to_owned())
+}
+
+/// The nodes in dependency order (inputs first), or a cycle.
+fn topological(nodes: &BTreeMap<StorePath, Node>) -> Result<Vec<StorePath>, Vec<StorePath>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Active,
+        Done,
+    }
+    let mut marks: HashMap<&StorePath, Mark> = HashMap::new();
+    let mut order = Vec::with_capacity(nodes.len());
+    for root in nodes.keys() {
+        if marks.contains_key(root) {
+            continue;
+        }
+        // An explicit stack: a chain of inputs may be deeper than the
+        // thread's stack would allow to recurse.
+        let mut stack: Vec<(&StorePath, usize)> = vec![(root, 0)];
+        marks.insert(root, Mark::Active);
+        while let Some((path, next)) = stack.pop() {
+            let inputs = &nodes[path].read_inputs;
+            if let Some(input) = inputs.get(next) {
+                stack.push((path, next + 1));
+                if !nodes.contains_key(input) {
+                    continue;
+                }
+                match marks.get(input) {
+                    Some(Mark::Done) => {}
+                    Some(Mark::Active) => {
+                        let start = stack.iter().position(|(p, _)| *p == input).unwrap_or(0);
+                        let mut cycle: Vec<StorePath> =
+                            stack[start..].iter().map(|(p, _)| (*p).clone()).collect();
+                        cycle.push(input.clone());
+                        return Err(cycle);
+                    }
+                    None => {
+                        marks.insert(input, Mark::Active);
+                        stack.push((input, 0));
+                    }
+                }
+            } else {
+                marks.insert(path, Mark::Done);
+                order.push(path.clone());
+            }
+        }
+    }
+    Ok(order)
+}
+
+impl ImportPlan {
+    /// The `.drv` files the plan adds, inputs first.
+    pub fn derivations(&self) -> impl Iterator<Item = &StorePath> {
+        self.derivations.iter().map(|(p, _, _)| p)
+    }
+
+    /// The sources the plan copies from the place.
+    pub fn sources(&self) -> &BTreeSet<StorePath> {
+        &self.sources
+    }
+
+    /// Writes the plan into `store` (see the module docs): all of it, or
+    /// nothing.
+    pub fn apply(&self, store: &LocalStore, place: &Place) -> Result<ImportReport, ImportError> {
+        let items: Vec<&StorePath> = self
+            .sources
+            .iter()
+            .chain(self.derivations.iter().map(|(p, _, _)| p))
+            .collect();
+        let reals: Vec<PathBuf> = items.iter().map(|p| store.real_path(p)).collect();
+        let mut locks =
+            PathLocks::lock(reals.iter().map(PathBuf::as_path), Wait::Block)?.unwrap_or_default();
+        locks.set_delete(true);
+        // Another process may have added some meanwhile.
+        let mut fresh: BTreeSet<&StorePath> = BTreeSet::new();
+        for p in &items {
+            if !store.is_valid(p)? {
+                fresh.insert(p);
+            }
+        }
+        let temps: BTreeMap<String, PathBuf> = fresh
+            .iter()
+            .map(|p| (p.base_name(), store.temp_path("import")))
+            .collect();
+        let result = self.stage(store, place, &fresh, &temps);
+        let staged = match result {
+            Ok(s) => s,
+            Err(e) => {
+                for t in temps.values() {
+                    let _ = fsutil::delete_path(t);
+                }
+                return Err(e);
+            }
+        };
+        let report = ImportReport {
+            derivations: staged
+                .iter()
+                .filter(|(r, _)| r.info.path.is_derivation())
+                .count(),
+            sources: staged
+                .iter()
+                .filter(|(r, _)| !r.info.path.is_derivation())
+                .count(),
+        };
+        store.commit_staged(staged)?;
+        drop(locks);
+        Ok(report)
+    }
+
+    /// Writes every fresh item to its temporary path, canonicalised and
+    /// checked, and returns what to register.
+    fn stage(
+        &self,
+        store: &LocalStore,
+        place: &Place,
+        fresh: &BTreeSet<&StorePath>,
+        temps: &BTreeMap<String, PathBuf>,
+    ) -> Result<Vec<(Registration, PathBuf)>, ImportError> {
+        let store_dir = store.store_dir();
+        let sources: BTreeSet<String> = self
+            .sources
+            .iter()
+            .filter(|p| fresh.contains(p))
+            .map(StorePath::base_name)
+            .collect();
+        place.copy_items(&sources, &|base| temps[base].clone())?;
+        let mut staged = Vec::new();
+        let mut problems = Vec::new();
+        for src in self.sources.iter().filter(|p| fresh.contains(p)) {
+            let tmp = &temps[&src.base_name()];
+            fsutil::canonicalise(tmp, None, &mut InodesSeen::default())
+                .map_err(StoreError::from)?;
+            let (nar, found) =
+                abovo_store::references::scan_path_for_store_paths(tmp, self.candidates.iter())
+                    .map_err(StoreError::from)?;
+            match source_references(store_dir, src, tmp, &nar, found) {
+                Ok(references) => staged.push((
+                    registration(src, &nar, references, BTreeMap::new()),
+                    tmp.clone(),
+                )),
+                Err(reason) => problems.push(Problem::BadSource {
+                    path: store_dir.display(src),
+                    reason,
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ImportError::Refused {
+                place: place.describe(),
+                problems,
+            });
+        }
+        for (path, bytes, drv) in &self.derivations {
+            if !fresh.contains(path) {
+                continue;
+            }
+            let tmp = &temps[&path.base_name()];
+            crate::store::add::write_new_file(tmp, bytes)?;
+            fsutil::canonicalise(tmp, None, &mut InodesSeen::default())
+                .map_err(StoreError::from)?;
+            let nar = abovo_store::nar::hash_path(tmp).map_err(StoreError::from)?;
+            let outputs = LocalStore::derivation_output_paths(drv, store_dir, path)?;
+            let references = drv.references().cloned().collect();
+            staged.push((registration(path, &nar, references, outputs), tmp.clone()));
+        }
+        Ok(staged)
+    }
+}
+
+fn registration(
+    path: &StorePath,
+    nar: &NarHash,
+    references: BTreeSet<StorePath>,
+    derivation_outputs: BTreeMap<String, StorePath>,
+) -> Registration {
+    Registration {
+        info: PathInfo {
+            path: path.clone(),
+            nar_hash: nar.hash,
+            nar_size: nar.size,
+            references,
+            deriver: None,
+            registration_time: 0,
+        },
+        derivation_outputs,
+    }
+}
+
+/// The references of a source copied to `tmp`, when its path follows from
+/// its content as one of Guix's ways of adding a source makes it:
+/// `add-to-store` recursive (type `source`, the NAR's SHA-256, no
+/// references), `add-to-store` flat (a regular file's SHA-256, no
+/// references), or `add-text-to-store` (a regular file with the references
+/// `found` in it, or none). Otherwise, why not.
+fn source_references(
+    store_dir: &StoreDir,
+    path: &StorePath,
+    tmp: &Path,
+    nar: &NarHash,
+    found: Vec<StorePath>,
+) -> Result<BTreeSet<StorePath>, String> {
+    let name = path.name();
+    let computed = |r: Result<StorePath, _>| r.ok();
+    if computed(store_dir.make_fixed_output_path(name, true, &nar.hash)).as_ref() == Some(path) {
+        return Ok(BTreeSet::new());
+    }
+    if std::fs::symlink_metadata(tmp).is_ok_and(|m| m.is_file()) {
+        let bytes = std::fs::read(tmp).map_err(|e| format!("cannot read the copy: {e}"))?;
+        let sha = HashAlgo::Sha256.digest(&bytes);
+        if computed(store_dir.make_fixed_output_path(name, false, &sha)).as_ref() == Some(path) {
+            return Ok(BTreeSet::new());
+        }
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(sha.digest());
+        let found: BTreeSet<StorePath> = found.into_iter().collect();
+        for references in [found, BTreeSet::new()] {
+            let text = store_dir.make_text_path_from_hash(name, &digest, &references);
+            if computed(text).as_ref() == Some(path) {
+                return Ok(references);
+            }
+        }
+    }
+    Err(format!(
+        "its path does not follow from its content (NAR hash {}): it is not what `add-to-store` \
+         (recursive or flat) or `add-text-to-store` would make of these bytes",
+        nar.hash
+    ))
+}
