@@ -1,6 +1,7 @@
 //! Importing derivations as other daemons wrote them: a `.drv` and its
 //! derivation closure (its input `.drv` files, recursively), with the input
-//! sources it needs, from a [`Place`] into abovo's store.
+//! sources it needs, from one or more [`Place`]s (searched in order) into
+//! abovo's store.
 //!
 //! Nothing is taken on trust. [`Importer::plan`] reads the closure and
 //! checks every `.drv` that is not valid in the store yet:
@@ -16,27 +17,24 @@
 //!   modulo, through the hashes of its inputs, and each output it asks of
 //!   an input exists;
 //! * its input derivations form no cycle;
-//! * every input source is valid in the store already or is in the place.
+//! * every input source is valid in the store already or is in a place.
 //!
 //! Every problem found is reported, each naming its `.drv` (and for a
 //! missing input or source, which derivations need it), and **nothing is
 //! written** unless there is none. [`ImportPlan::apply`] then copies the
-//! sources out of the place into fresh inodes, canonicalises them, and
+//! sources out of the places into fresh inodes, canonicalises them, and
 //! checks that each one's path follows from its content, as `add-to-store`
 //! (recursive or flat) or `add-text-to-store` (with the references found
 //! in it) makes it; it writes the `.drv` files byte for byte, moves
 //! everything into place under the items' locks, and registers it all in
 //! **one transaction**: an import is complete or absent.
 
+mod apply;
+
 use super::place::{Place, PlaceError};
-use crate::fsutil::{self, InodesSeen};
 use crate::store::add::check_derivation;
-use crate::store::db::{PathInfo, Registration};
-use crate::store::lock::{PathLocks, Wait};
 use crate::store::{LocalStore, StoreError};
 use abovo_store::derivation::{Derivation, DerivationError};
-use abovo_store::hash::HashAlgo;
-use abovo_store::nar::NarHash;
 use abovo_store::{StoreDir, StorePath};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -55,7 +53,7 @@ pub enum ImportError {
     /// What was read does not hold; nothing was written.
     #[error("cannot import from {place}: {}", Problems(.problems))]
     Refused {
-        /// The place, as [`Place::describe`] says it.
+        /// The places, as [`Place::describe`] says them.
         place: String,
         /// Every problem found.
         problems: Vec<Problem>,
@@ -67,14 +65,14 @@ pub enum ImportError {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Problem {
-    /// A `.drv` the closure needs is neither in the store nor in the place.
+    /// A `.drv` the closure needs is neither in the store nor in a place.
     MissingDerivation {
         /// Its path.
         path: String,
         /// The derivations that need it (none for a target).
         needed_by: Vec<String>,
     },
-    /// An input source that is neither in the store nor in the place.
+    /// An input source that is neither in the store nor in a place.
     MissingSource {
         /// Its path.
         path: String,
@@ -177,11 +175,11 @@ impl fmt::Display for Problems<'_> {
 /// A derivation to import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// The `.drv` of this base name (`<hash>-<name>.drv`) in the place.
+    /// The `.drv` of this base name (`<hash>-<name>.drv`) in a place.
     Named(String),
     /// A `.drv` file whose name is not its store path name (`hello.drv`):
     /// its path is computed from its bytes under the derivation name
-    /// `name`; its inputs come from the store or the place.
+    /// `name`; its inputs come from the store or the places.
     Loose {
         /// The file, for messages.
         file: PathBuf,
@@ -194,7 +192,7 @@ pub enum Target {
 
 /// Reads and checks a closure (see the module docs).
 pub struct Importer<'a> {
-    place: &'a Place,
+    places: &'a [Place],
     store_dir: &'a StoreDir,
     store: Option<&'a LocalStore>,
 }
@@ -206,8 +204,8 @@ pub struct ImportPlan {
     pub targets: Vec<StorePath>,
     /// The derivations to add, inputs first, with their bytes.
     derivations: Vec<(StorePath, Vec<u8>, Derivation)>,
-    /// The sources to copy from the place.
-    sources: BTreeSet<StorePath>,
+    /// The sources to copy, each with the index of the place it is in.
+    sources: BTreeMap<StorePath, usize>,
     /// The paths a text source may refer to: every item of the closure.
     candidates: BTreeSet<StorePath>,
 }
@@ -230,19 +228,29 @@ struct Node {
 }
 
 impl<'a> Importer<'a> {
-    /// An importer from `place` into a store whose directory is
-    /// `store_dir`; `store` is that store when it exists (its valid items
-    /// are not read again).
+    /// An importer from `places` (searched in order) into a store whose
+    /// directory is `store_dir`; `store` is that store when it exists (its
+    /// valid items are not read again).
     pub fn new(
-        place: &'a Place,
+        places: &'a [Place],
         store_dir: &'a StoreDir,
         store: Option<&'a LocalStore>,
     ) -> Importer<'a> {
         Importer {
-            place,
+            places,
             store_dir,
             store,
         }
+    }
+
+    /// The bytes of `.drv` file `base` from the first place that has it.
+    fn derivation(&self, base: &str) -> Result<Option<Vec<u8>>, PlaceError> {
+        for place in self.places {
+            if let Some(bytes) = place.derivation(base)? {
+                return Ok(Some(bytes));
+            }
+        }
+        Ok(None)
     }
 
     fn is_valid(&self, path: &StorePath) -> Result<bool, ImportError> {
@@ -263,7 +271,7 @@ impl<'a> Importer<'a> {
         let mut nodes: BTreeMap<StorePath, Node> = BTreeMap::new();
         let mut missing_drvs: BTreeMap<StorePath, BTreeSet<String>> = BTreeMap::new();
         let mut missing_sources: BTreeMap<StorePath, BTreeSet<String>> = BTreeMap::new();
-        let mut sources = BTreeSet::new();
+        let mut sources = BTreeMap::new();
         let mut candidates = BTreeSet::new();
         let mut seen: BTreeSet<StorePath> = BTreeSet::new();
         let mut target_paths = Vec::new();
@@ -304,7 +312,7 @@ impl<'a> Importer<'a> {
             }
             let bytes = match bytes {
                 Some(b) => b,
-                None => match self.place.derivation(&path.base_name())? {
+                None => match self.derivation(&path.base_name())? {
                     Some(b) => b,
                     None => {
                         missing_drvs
@@ -328,8 +336,9 @@ impl<'a> Importer<'a> {
                 if self.is_valid(src)? {
                     continue;
                 }
-                if self.place.has_item(&src.base_name()) {
-                    sources.insert(src.clone());
+                let base = src.base_name();
+                if let Some(i) = self.places.iter().position(|p| p.has_item(&base)) {
+                    sources.insert(src.clone(), i);
                 } else {
                     missing_sources
                         .entry(src.clone())
@@ -398,7 +407,7 @@ impl<'a> Importer<'a> {
         }
         if !problems.is_empty() {
             return Err(ImportError::Refused {
-                place: self.place.describe(),
+                place: describe(self.places),
                 problems,
             });
         }
@@ -538,6 +547,13 @@ impl<'a> Importer<'a> {
     }
 }
 
+/// The places as a list for messages (``the directory `…` and the
+/// tarball `…` ``).
+pub fn describe(places: &[Place]) -> String {
+    let all: Vec<String> = places.iter().map(Place::describe).collect();
+    all.join(" and ")
+}
+
 /// Why bytes are not a derivation of `store`: the parser's message, or,
 /// when the derivation names another store directory, which one.
 fn not_a_derivation(store: &StoreDir, bytes: &[u8], parse_error: &str) -> String {
@@ -608,183 +624,4 @@ fn topological(nodes: &BTreeMap<StorePath, Node>) -> Result<Vec<StorePath>, Vec<
         }
     }
     Ok(order)
-}
-
-impl ImportPlan {
-    /// The `.drv` files the plan adds, inputs first.
-    pub fn derivations(&self) -> impl Iterator<Item = &StorePath> {
-        self.derivations.iter().map(|(p, _, _)| p)
-    }
-
-    /// The sources the plan copies from the place.
-    pub fn sources(&self) -> &BTreeSet<StorePath> {
-        &self.sources
-    }
-
-    /// Writes the plan into `store` (see the module docs): all of it, or
-    /// nothing.
-    pub fn apply(&self, store: &LocalStore, place: &Place) -> Result<ImportReport, ImportError> {
-        let items: Vec<&StorePath> = self
-            .sources
-            .iter()
-            .chain(self.derivations.iter().map(|(p, _, _)| p))
-            .collect();
-        let reals: Vec<PathBuf> = items.iter().map(|p| store.real_path(p)).collect();
-        let mut locks =
-            PathLocks::lock(reals.iter().map(PathBuf::as_path), Wait::Block)?.unwrap_or_default();
-        locks.set_delete(true);
-        // Another process may have added some meanwhile.
-        let mut fresh: BTreeSet<&StorePath> = BTreeSet::new();
-        for p in &items {
-            if !store.is_valid(p)? {
-                fresh.insert(p);
-            }
-        }
-        let temps: BTreeMap<String, PathBuf> = fresh
-            .iter()
-            .map(|p| (p.base_name(), store.temp_path("import")))
-            .collect();
-        let result = self.stage(store, place, &fresh, &temps);
-        let staged = match result {
-            Ok(s) => s,
-            Err(e) => {
-                for t in temps.values() {
-                    let _ = fsutil::delete_path(t);
-                }
-                return Err(e);
-            }
-        };
-        let report = ImportReport {
-            derivations: staged
-                .iter()
-                .filter(|(r, _)| r.info.path.is_derivation())
-                .count(),
-            sources: staged
-                .iter()
-                .filter(|(r, _)| !r.info.path.is_derivation())
-                .count(),
-        };
-        store.commit_staged(staged)?;
-        drop(locks);
-        Ok(report)
-    }
-
-    /// Writes every fresh item to its temporary path, canonicalised and
-    /// checked, and returns what to register.
-    fn stage(
-        &self,
-        store: &LocalStore,
-        place: &Place,
-        fresh: &BTreeSet<&StorePath>,
-        temps: &BTreeMap<String, PathBuf>,
-    ) -> Result<Vec<(Registration, PathBuf)>, ImportError> {
-        let store_dir = store.store_dir();
-        let sources: BTreeSet<String> = self
-            .sources
-            .iter()
-            .filter(|p| fresh.contains(p))
-            .map(StorePath::base_name)
-            .collect();
-        place.copy_items(&sources, &|base| temps[base].clone())?;
-        let mut staged = Vec::new();
-        let mut problems = Vec::new();
-        for src in self.sources.iter().filter(|p| fresh.contains(p)) {
-            let tmp = &temps[&src.base_name()];
-            fsutil::canonicalise(tmp, None, &mut InodesSeen::default())
-                .map_err(StoreError::from)?;
-            let (nar, found) =
-                abovo_store::references::scan_path_for_store_paths(tmp, self.candidates.iter())
-                    .map_err(StoreError::from)?;
-            match source_references(store_dir, src, tmp, &nar, found) {
-                Ok(references) => staged.push((
-                    registration(src, &nar, references, BTreeMap::new()),
-                    tmp.clone(),
-                )),
-                Err(reason) => problems.push(Problem::BadSource {
-                    path: store_dir.display(src),
-                    reason,
-                }),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(ImportError::Refused {
-                place: place.describe(),
-                problems,
-            });
-        }
-        for (path, bytes, drv) in &self.derivations {
-            if !fresh.contains(path) {
-                continue;
-            }
-            let tmp = &temps[&path.base_name()];
-            crate::store::add::write_new_file(tmp, bytes)?;
-            fsutil::canonicalise(tmp, None, &mut InodesSeen::default())
-                .map_err(StoreError::from)?;
-            let nar = abovo_store::nar::hash_path(tmp).map_err(StoreError::from)?;
-            let outputs = LocalStore::derivation_output_paths(drv, store_dir, path)?;
-            let references = drv.references().cloned().collect();
-            staged.push((registration(path, &nar, references, outputs), tmp.clone()));
-        }
-        Ok(staged)
-    }
-}
-
-fn registration(
-    path: &StorePath,
-    nar: &NarHash,
-    references: BTreeSet<StorePath>,
-    derivation_outputs: BTreeMap<String, StorePath>,
-) -> Registration {
-    Registration {
-        info: PathInfo {
-            path: path.clone(),
-            nar_hash: nar.hash,
-            nar_size: nar.size,
-            references,
-            deriver: None,
-            registration_time: 0,
-        },
-        derivation_outputs,
-    }
-}
-
-/// The references of a source copied to `tmp`, when its path follows from
-/// its content as one of Guix's ways of adding a source makes it:
-/// `add-to-store` recursive (type `source`, the NAR's SHA-256, no
-/// references), `add-to-store` flat (a regular file's SHA-256, no
-/// references), or `add-text-to-store` (a regular file with the references
-/// `found` in it, or none). Otherwise, why not.
-fn source_references(
-    store_dir: &StoreDir,
-    path: &StorePath,
-    tmp: &Path,
-    nar: &NarHash,
-    found: Vec<StorePath>,
-) -> Result<BTreeSet<StorePath>, String> {
-    let name = path.name();
-    let computed = |r: Result<StorePath, _>| r.ok();
-    if computed(store_dir.make_fixed_output_path(name, true, &nar.hash)).as_ref() == Some(path) {
-        return Ok(BTreeSet::new());
-    }
-    if std::fs::symlink_metadata(tmp).is_ok_and(|m| m.is_file()) {
-        let bytes = std::fs::read(tmp).map_err(|e| format!("cannot read the copy: {e}"))?;
-        let sha = HashAlgo::Sha256.digest(&bytes);
-        if computed(store_dir.make_fixed_output_path(name, false, &sha)).as_ref() == Some(path) {
-            return Ok(BTreeSet::new());
-        }
-        let mut digest = [0u8; 32];
-        digest.copy_from_slice(sha.digest());
-        let found: BTreeSet<StorePath> = found.into_iter().collect();
-        for references in [found, BTreeSet::new()] {
-            let text = store_dir.make_text_path_from_hash(name, &digest, &references);
-            if computed(text).as_ref() == Some(path) {
-                return Ok(references);
-            }
-        }
-    }
-    Err(format!(
-        "its path does not follow from its content (NAR hash {}): it is not what `add-to-store` \
-         (recursive or flat) or `add-text-to-store` would make of these bytes",
-        nar.hash
-    ))
 }

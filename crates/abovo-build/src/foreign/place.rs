@@ -114,6 +114,10 @@ enum Kind {
         drvs: BTreeMap<String, Vec<u8>>,
         /// The base names of every item in the archive.
         items: BTreeSet<String>,
+        /// For each item, the members of *other* items that its hard
+        /// links point to (GNU tar stores a file met before, in any item,
+        /// as a link to its first member).
+        links: BTreeMap<String, BTreeSet<(String, PathBuf)>>,
     },
 }
 
@@ -136,9 +140,20 @@ impl Place {
     pub fn from_tarball(path: &Path, reader: impl Read + 'static) -> Result<Place, PlaceError> {
         let mut drvs = BTreeMap::new();
         let mut items = BTreeSet::new();
+        let mut links: BTreeMap<String, BTreeSet<(String, PathBuf)>> = BTreeMap::new();
         let mut total = 0u64;
         for_each_member(path, reader, &mut |member| {
             items.insert(member.item.clone());
+            if member.entry.header().entry_type() == tar::EntryType::Link {
+                let (item, inner) = link_target(member)?;
+                if item != member.item {
+                    links
+                        .entry(member.item.clone())
+                        .or_default()
+                        .insert((item, inner));
+                }
+                return Ok(());
+            }
             if !member.item.ends_with(".drv") || !member.inner.as_os_str().is_empty() {
                 return Ok(());
             }
@@ -176,7 +191,7 @@ impl Place {
         })?;
         Ok(Place {
             path: path.to_owned(),
-            kind: Kind::Tarball { drvs, items },
+            kind: Kind::Tarball { drvs, items, links },
         })
     }
 
@@ -254,16 +269,35 @@ impl Place {
                 }
                 Ok(())
             }
-            Kind::Tarball { .. } => {
+            Kind::Tarball { links, .. } => {
+                // The members of other items that hard links of these
+                // point to are kept in memory as they pass (they come
+                // first in the archive).
+                let wanted: BTreeSet<&(String, PathBuf)> = bases
+                    .iter()
+                    .filter_map(|b| links.get(b))
+                    .flatten()
+                    .collect();
+                let mut stash = Stash::default();
                 let file = open_regular(&self.path)?;
                 let mut seen = BTreeSet::new();
                 for_each_member(&self.path, file, &mut |member| {
+                    let key = (member.item.clone(), member.inner.clone());
                     if !bases.contains(&member.item) {
+                        if wanted.contains(&key) {
+                            stash.keep(member, key)?;
+                        }
                         return Ok(());
                     }
                     let root = target(&member.item);
                     seen.insert(member.item.clone());
-                    unpack_member(member, &root)
+                    unpack_member(member, &root, &stash)?;
+                    if wanted.contains(&key) {
+                        // Unpacked already: kept from the copy just made.
+                        let written = root.join(&member.inner);
+                        stash.keep_written(member, key, &written)?;
+                    }
+                    Ok(())
                 })?;
                 match bases.difference(&seen).next() {
                     Some(missing) => Err(PlaceError::Tarball {
@@ -446,7 +480,7 @@ fn split_member(name: &str) -> Result<Option<(String, PathBuf)>, String> {
 /// Every directory above the member must be a real directory (created when
 /// the archive has no entry for it): a symbolic link in the archive, such
 /// as `item/lib -> /etc`, is never followed to write `item/lib/passwd`.
-fn unpack_member(member: &mut Member<'_>, root: &Path) -> Result<(), PlaceError> {
+fn unpack_member(member: &mut Member<'_>, root: &Path, stash: &Stash) -> Result<(), PlaceError> {
     use std::os::unix::fs::PermissionsExt;
     use tar::EntryType;
     let target = inside_item(member, root, &member.inner.clone())?;
@@ -480,28 +514,26 @@ fn unpack_member(member: &mut Member<'_>, root: &Path) -> Result<(), PlaceError>
                 .map_err(io_err(&target, "create symlink"))?;
         }
         EntryType::Link => {
-            // GNU tar stores a second name of a file as a link to the first
-            // member; within one item it is copied (the store has no hard
-            // links between items' files anyway after canonicalisation).
-            let link = member
-                .entry
-                .link_name()
-                .map_err(|e| member.bad(&e.to_string()))?
-                .ok_or_else(|| member.bad("is a hard link without a target"))?;
-            let link = link.to_string_lossy().into_owned();
-            let (item, inner) = split_member(&link)
-                .map_err(|r| member.bad(&r))?
-                .ok_or_else(|| member.bad("is a hard link to a member outside any item"))?;
-            if item != member.item {
-                return Err(member.bad(&format!("is a hard link into another item, `{item}`")));
+            // A second name of a file met before: a copy of it (store items
+            // hold no hard links once canonicalised anyway).
+            let (item, inner) = link_target(member)?;
+            if item == member.item {
+                let source = inside_item(member, root, &inner)?;
+                if !std::fs::symlink_metadata(&source).is_ok_and(|m| m.is_file()) {
+                    return Err(member
+                        .bad("is a hard link to a member that is not a regular file before it"));
+                }
+                std::fs::copy(&source, &target).map_err(io_err(&target, "copy the hard link"))?;
+            } else {
+                let Some((bytes, exec)) = stash.files.get(&(item, inner)) else {
+                    return Err(member
+                        .bad("is a hard link to a member that is not a regular file before it"));
+                };
+                std::fs::write(&target, bytes).map_err(io_err(&target, "write"))?;
+                let mode = if *exec { 0o755 } else { 0o644 };
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
+                    .map_err(io_err(&target, "chmod"))?;
             }
-            let source = inside_item(member, root, &inner)?;
-            if !std::fs::symlink_metadata(&source).is_ok_and(|m| m.is_file()) {
-                return Err(
-                    member.bad("is a hard link to a member that is not a regular file before it")
-                );
-            }
-            std::fs::copy(&source, &target).map_err(io_err(&target, "copy the hard link"))?;
         }
         other => {
             return Err(member.bad(&format!(
@@ -511,6 +543,79 @@ fn unpack_member(member: &mut Member<'_>, root: &Path) -> Result<(), PlaceError>
         }
     }
     Ok(())
+}
+
+/// The item and inner path a hard link member points to.
+fn link_target(member: &Member<'_>) -> Result<(String, PathBuf), PlaceError> {
+    let link = member
+        .entry
+        .link_name_bytes()
+        .ok_or_else(|| member.bad("is a hard link without a target"))?;
+    let link = String::from_utf8_lossy(&link).into_owned();
+    split_member(&link)
+        .map_err(|r| member.bad(&r))?
+        .ok_or_else(|| member.bad("is a hard link to a member outside any item"))
+}
+
+/// The most the files that hard links of other items point to may hold in
+/// memory together while a tarball is unpacked.
+const MAX_STASH: u64 = 256 << 20;
+
+/// Files of other items that hard links point to, with their executable
+/// bit, by (item, inner path).
+#[derive(Default)]
+struct Stash {
+    files: BTreeMap<(String, PathBuf), (Vec<u8>, bool)>,
+    size: u64,
+}
+
+impl Stash {
+    fn keep(&mut self, member: &mut Member<'_>, key: (String, PathBuf)) -> Result<(), PlaceError> {
+        if !member.entry.header().entry_type().is_file() {
+            return Ok(());
+        }
+        self.size += member.entry.size();
+        if self.size > MAX_STASH {
+            return Err(PlaceError::TooLarge {
+                file: format!("{}:{}", member.archive.display(), member.name),
+                what: "the files hard links point to",
+                limit: MAX_STASH,
+            });
+        }
+        let exec = member.entry.header().mode().unwrap_or(0) & 0o100 != 0;
+        let mut bytes = Vec::new();
+        (&mut member.entry)
+            .read_to_end(&mut bytes)
+            .map_err(|e| member.bad(&format!("cannot be read: {e}")))?;
+        self.files.insert(key, (bytes, exec));
+        Ok(())
+    }
+
+    /// Keeps a member already unpacked at `written`.
+    fn keep_written(
+        &mut self,
+        member: &Member<'_>,
+        key: (String, PathBuf),
+        written: &Path,
+    ) -> Result<(), PlaceError> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(written).map_err(io_err(written, "lstat"))?;
+        if !meta.is_file() {
+            return Ok(());
+        }
+        self.size += meta.len();
+        if self.size > MAX_STASH {
+            return Err(PlaceError::TooLarge {
+                file: format!("{}:{}", member.archive.display(), member.name),
+                what: "the files hard links point to",
+                limit: MAX_STASH,
+            });
+        }
+        let bytes = std::fs::read(written).map_err(io_err(written, "read"))?;
+        self.files
+            .insert(key, (bytes, meta.permissions().mode() & 0o100 != 0));
+        Ok(())
+    }
 }
 
 /// `root/inner`, after checking that every directory above it is a real
@@ -547,3 +652,6 @@ fn describe_type(t: tar::EntryType) -> &'static str {
         _ => "member of an unsupported type",
     }
 }
+
+#[cfg(test)]
+mod tests;

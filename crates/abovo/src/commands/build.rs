@@ -45,10 +45,12 @@ pub struct Args {
     /// Import the DRVs and their derivation closure from PLACE first: a
     /// directory of `.drv` files, a store directory such as /gnu/store, or
     /// a tarball (.tar, .tar.zst, .tar.gz). Input sources the store lacks
-    /// must be there too; each is checked against its path. Nothing is
+    /// must be there too; each is checked against its path. May be
+    /// repeated (Guix 1.5.0's corpus: --from drvs.tar.zst --from
+    /// sources.tar.zst); the places are searched in order. Nothing is
     /// written unless everything checks.
     #[arg(long, value_name = "PLACE", conflicts_with = "guix_store")]
-    pub from: Option<PathBuf>,
+    pub from: Vec<PathBuf>,
     /// Rebuild the derivations although their outputs are valid, and
     /// compare: list every output and file that differs.
     #[arg(long)]

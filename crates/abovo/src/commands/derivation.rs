@@ -142,14 +142,14 @@ fn add_aterm(args: &AddArgs, bytes: Vec<u8>) -> anyhow::Result<u8> {
         Err(abovo_build::StoreError::NoStore { .. }) => None,
         Err(e) => return Err(e.into()),
     };
-    let place = Place::open(&dir)?;
-    let plan = Importer::new(&place, &config.store_dir, existing.as_ref()).plan(&[target])?;
+    let places = [Place::open(&dir)?];
+    let plan = Importer::new(&places, &config.store_dir, existing.as_ref()).plan(&[target])?;
     // Checked: now the store may be created.
     let store = match existing {
         Some(s) => s,
         None => args.store.open()?,
     };
-    plan.apply(&store, &place)
+    plan.apply(&store, &places)
         .with_context(|| format!("cannot add `{}` to the store", args.file.display()))?;
     for t in &plan.targets {
         println!("{}", store.display(t));

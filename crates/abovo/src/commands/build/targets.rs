@@ -15,7 +15,7 @@ use abovo_build::LocalStore;
 use abovo_build::StoreError;
 use abovo_build::foreign::ForeignStore;
 use abovo_build::foreign::check::ForeignCheck;
-use abovo_build::foreign::import::{ImportReport, Importer, Target};
+use abovo_build::foreign::import::{ImportReport, Importer, Target, describe};
 use abovo_build::foreign::place::Place;
 use abovo_build::store::StoreConfig;
 use abovo_build::store::db::ReadOnlyMode;
@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 /// What was imported from one place, for the reports.
 #[derive(Debug, serde::Serialize)]
 pub struct Imported {
-    /// The directory or tarball.
-    pub from: PathBuf,
+    /// The directories and tarballs.
+    pub from: Vec<PathBuf>,
     /// How many `.drv` files and sources were added.
     #[serde(flatten)]
     pub added: ImportReport,
@@ -53,14 +53,14 @@ pub fn local(
         }
     };
     let mut targets = Vec::new();
-    // Place → its targets, in the order given.
-    let mut imports: BTreeMap<PathBuf, Vec<(usize, Target)>> = BTreeMap::new();
+    // Places → their targets, in the order given.
+    let mut imports: BTreeMap<Vec<PathBuf>, Vec<(usize, Target)>> = BTreeMap::new();
     for (i, arg) in args.drvs.iter().enumerate() {
         match resolve(args, &config, existing.as_ref(), arg)? {
             Resolved::InStore(p) => targets.push(Some(p)),
-            Resolved::Import(place, t) => {
+            Resolved::Import(places, t) => {
                 targets.push(None);
-                imports.entry(place).or_default().push((i, t));
+                imports.entry(places).or_default().push((i, t));
             }
         }
     }
@@ -75,32 +75,35 @@ pub fn local(
     // Every place is read and checked before anything is written, and the
     // store is created only then.
     let mut plans = Vec::new();
-    for (path, wanted) in imports {
-        let place = Place::open(&path)?;
+    for (paths, wanted) in imports {
+        let places = paths
+            .iter()
+            .map(|p| Place::open(p))
+            .collect::<Result<Vec<_>, _>>()?;
         let (indexes, wanted): (Vec<usize>, Vec<Target>) = wanted.into_iter().unzip();
-        let plan = Importer::new(&place, &config.store_dir, existing.as_ref()).plan(&wanted)?;
+        let plan = Importer::new(&places, &config.store_dir, existing.as_ref()).plan(&wanted)?;
         for (i, p) in indexes.into_iter().zip(&plan.targets) {
             targets[i] = Some(p.clone());
         }
-        plans.push((place, plan));
+        plans.push((places, plan));
     }
     let store = match existing {
         Some(s) => s,
         None => args.store.open()?,
     };
     let mut imported = Vec::new();
-    for (place, plan) in plans {
+    for (places, plan) in plans {
+        let shown = describe(&places);
         let added = plan
-            .apply(&store, &place)
-            .with_context(|| format!("cannot import from {}", place.describe()))?;
+            .apply(&store, &places)
+            .with_context(|| format!("cannot import from {shown}"))?;
         ctx.note(&format!(
-            "imported {} and {} from {}",
+            "imported {} and {} from {shown}",
             crate::report::text::plain_plural(added.derivations, "derivation", "derivations"),
             crate::report::text::plain_plural(added.sources, "source", "sources"),
-            place.describe()
         ));
         imported.push(Imported {
-            from: place.path().to_owned(),
+            from: places.iter().map(|p| p.path().to_owned()).collect(),
             added,
         });
     }
@@ -109,7 +112,8 @@ pub fn local(
 
 enum Resolved {
     InStore(StorePath),
-    Import(PathBuf, Target),
+    /// Imported from these places.
+    Import(Vec<PathBuf>, Target),
 }
 
 /// What one DRV argument names.
@@ -119,12 +123,12 @@ fn resolve(
     store: Option<&LocalStore>,
     arg: &str,
 ) -> anyhow::Result<Resolved> {
-    if let Some(place) = &args.from {
-        // Named in the place: by base name, whatever directory the argument
-        // puts it in.
+    if !args.from.is_empty() {
+        // Named in the places: by base name, whatever directory the
+        // argument puts it in.
         let base = arg.trim_end_matches('/').rsplit('/').next().unwrap_or(arg);
         return Ok(Resolved::Import(
-            place.clone(),
+            args.from.clone(),
             Target::Named(base.to_owned()),
         ));
     }
@@ -146,7 +150,7 @@ fn resolve(
             let ours = config.real_dir.join(p.base_name());
             if !valid && file.is_absolute() && file.is_file() && file != ours {
                 let dir = file.parent().unwrap_or(Path::new("/")).to_owned();
-                return Ok(Resolved::Import(dir, Target::Named(p.base_name())));
+                return Ok(Resolved::Import(vec![dir], Target::Named(p.base_name())));
             }
             Ok(Resolved::InStore(p))
         }
@@ -169,9 +173,9 @@ fn file_target(file: &Path) -> anyhow::Result<Resolved> {
         .unwrap_or_default()
         .to_owned();
     if StorePath::from_base_name(&base).is_ok_and(|p| p.is_derivation()) {
-        return Ok(Resolved::Import(dir, Target::Named(base)));
+        return Ok(Resolved::Import(vec![dir], Target::Named(base)));
     }
-    Ok(Resolved::Import(dir, loose_target(&absolute, None)?))
+    Ok(Resolved::Import(vec![dir], loose_target(&absolute, None)?))
 }
 
 /// A `.drv` file whose name is not a store path name, read whole; its name
