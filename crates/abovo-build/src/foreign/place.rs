@@ -584,7 +584,8 @@ impl Stash {
         }
         let exec = member.entry.header().mode().unwrap_or(0) & 0o100 != 0;
         let mut bytes = Vec::new();
-        (&mut member.entry)
+        member
+            .entry
             .read_to_end(&mut bytes)
             .map_err(|e| member.bad(&format!("cannot be read: {e}")))?;
         self.files.insert(key, (bytes, exec));
