@@ -157,6 +157,21 @@ impl fmt::Display for Problems<'_> {
                 }
             }
         }
+        let other_store = self.0.iter().find_map(|p| match p {
+            Problem::Unreadable { reason, .. } => reason
+                .strip_prefix("it names the store directory `")
+                .and_then(|r| r.split_once('`'))
+                .map(|(dir, _)| dir),
+            _ => None,
+        });
+        if let Some(dir) = other_store {
+            write!(
+                f,
+                "\nhint: a derivation holds only in a store whose directory is the one it \
+                 names; without privileges, `--store-dir {dir} --real-store-dir DIR` makes one \
+                 that keeps its items in DIR"
+            )?;
+        }
         if self
             .0
             .iter()
@@ -223,6 +238,8 @@ pub struct ImportReport {
 struct Node {
     drv: Derivation,
     bytes: Vec<u8>,
+    /// A problem of its own was reported: its outputs are not checked.
+    bad: bool,
     /// Its input derivations that were read too (not valid in the store).
     read_inputs: Vec<StorePath>,
 }
@@ -324,8 +341,12 @@ impl<'a> Importer<'a> {
                 },
             };
             let shown = self.shown(&path);
-            let drv = match self.read(&path, &bytes) {
-                Ok(d) => d,
+            let (drv, bad) = match self.read(&path, &bytes) {
+                Ok((d, problem)) => {
+                    let bad = problem.is_some();
+                    problems.extend(problem);
+                    (d, bad)
+                }
                 Err(p) => {
                     problems.push(p);
                     continue;
@@ -358,6 +379,7 @@ impl<'a> Importer<'a> {
                 Node {
                     drv,
                     bytes,
+                    bad,
                     read_inputs,
                 },
             );
@@ -388,12 +410,14 @@ impl<'a> Importer<'a> {
         let mut broken: BTreeSet<StorePath> = BTreeSet::new();
         for path in &order {
             let node = &nodes[path];
-            if node
-                .read_inputs
-                .iter()
-                .any(|i| broken.contains(i) || !nodes.contains_key(i))
+            if node.bad
+                || node
+                    .read_inputs
+                    .iter()
+                    .any(|i| broken.contains(i) || !nodes.contains_key(i))
             {
-                // Its input's problem is reported; this one cannot be checked.
+                // Its own or its input's problem is reported; its outputs
+                // cannot be checked.
                 broken.insert(path.clone());
                 continue;
             }
@@ -439,8 +463,14 @@ impl<'a> Importer<'a> {
     }
 
     /// Parses one `.drv` of the place and checks what needs nothing else:
-    /// the rules and its own path.
-    fn read(&self, path: &StorePath, bytes: &[u8]) -> Result<Derivation, Problem> {
+    /// the rules and its own path. A derivation that parses is returned
+    /// with what is wrong with it, so that its inputs are still read (and
+    /// their problems, a cycle among them, reported too).
+    fn read(
+        &self,
+        path: &StorePath,
+        bytes: &[u8],
+    ) -> Result<(Derivation, Option<Problem>), Problem> {
         let shown = self.shown(path);
         let drv = Derivation::parse(self.store_dir, bytes).map_err(|e| Problem::Unreadable {
             path: shown.clone(),
@@ -451,19 +481,22 @@ impl<'a> Importer<'a> {
             reason,
         };
         let name = path.derivation_name().unwrap_or(path.name());
-        check_derivation(&drv, name)
-            .map_err(|r| invalid(format!("not a valid derivation: {r}")))?;
-        let computed = self
+        if let Err(r) = check_derivation(&drv, name) {
+            let problem = invalid(format!("not a valid derivation: {r}"));
+            return Ok((drv, Some(problem)));
+        }
+        let problem = match self
             .store_dir
             .make_text_path(path.name(), bytes, drv.references())
-            .map_err(|e| invalid(e.to_string()))?;
-        if &computed != path {
-            return Err(invalid(format!(
+        {
+            Err(e) => Some(invalid(e.to_string())),
+            Ok(computed) if &computed != path => Some(invalid(format!(
                 "its name does not match its content: its bytes and references give `{}`",
                 self.shown(&computed)
-            )));
-        }
-        Ok(drv)
+            ))),
+            Ok(_) => None,
+        };
+        Ok((drv, problem))
     }
 
     /// Checks that the outputs `drv` records are those its content gives,
@@ -558,12 +591,9 @@ pub fn describe(places: &[Place]) -> String {
 /// when the derivation names another store directory, which one.
 fn not_a_derivation(store: &StoreDir, bytes: &[u8], parse_error: &str) -> String {
     match named_store_dir(bytes) {
-        Some(theirs) if theirs != store.as_str() => format!(
-            "it names the store directory `{theirs}`, but this store's is `{store}` (hint: a \
-             derivation holds only in its own store directory; use a store whose directory is \
-             `{theirs}`, such as `--store-dir {theirs} --real-store-dir DIR`, which keeps the \
-             items in DIR)"
-        ),
+        Some(theirs) if theirs != store.as_str() => {
+            format!("it names the store directory `{theirs}`, but this store's is `{store}`")
+        }
         _ => format!("not a derivation: {parse_error}"),
     }
 }
@@ -571,11 +601,12 @@ fn not_a_derivation(store: &StoreDir, bytes: &[u8], parse_error: &str) -> String
 /// The store directory of a derivation's first output path: the text
 /// between `Derive([("out","` and the last `/` of that path.
 pub fn named_store_dir(bytes: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(bytes.get(..bytes.len().min(4096))?).ok()?;
-    let rest = text.strip_prefix("Derive([(\"")?;
-    let (_, rest) = rest.split_once("\",\"")?;
-    let path = &rest[..rest.find('"')?];
-    let (dir, _) = path.rsplit_once('/')?;
+    let rest = bytes.strip_prefix(b"Derive([(\"")?;
+    let start = rest.windows(3).position(|w| w == b"\",\"")? + 3;
+    let rest = &rest[start..];
+    let path = &rest[..rest.iter().position(|b| *b == b'"')?];
+    let dir = &path[..path.iter().rposition(|b| *b == b'/')?];
+    let dir = std::str::from_utf8(dir).ok()?;
     (!dir.is_empty()).then(|| dir.to_owned())
 }
 

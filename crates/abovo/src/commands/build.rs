@@ -342,8 +342,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             // The arguments first, then the scratch store: a check that
             // cannot start leaves nothing behind.
             let (mut check, targets) = targets::foreign(&args, dir, &opts.tmp_dir, ctx)?;
-            let (code, failed) = build(&args, ctx, check.store(), &targets, opts, &[])?;
-            if args.keep_failed || failed {
+            let code = build(&args, ctx, check.store(), &targets, opts, &[])?;
+            // Kept with -K (the other builds are there), or when a build
+            // failed (its log is there); a difference alone is reported in
+            // full, so nothing is kept for it.
+            if args.keep_failed || code == exit::ERROR {
                 let kept = check.keep().to_owned();
                 ctx.note(&format!(
                     "the scratch store is kept at {} (build logs in var/log{})",
@@ -362,7 +365,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             // import checked first creates): a build that cannot start
             // creates nothing.
             let (store, targets, imported) = targets::local(&args, ctx)?;
-            build(&args, ctx, &store, &targets, opts, &imported).map(|(code, _)| code)
+            build(&args, ctx, &store, &targets, opts, &imported)
         }
     }
 }
@@ -399,8 +402,7 @@ fn options(args: &Args) -> BuildOptions {
     opts
 }
 
-/// Builds `targets` in `store` and reports; returns the exit code and
-/// whether anything failed.
+/// Builds `targets` in `store` and reports; returns the exit code.
 fn build(
     args: &Args,
     ctx: &Context,
@@ -408,7 +410,7 @@ fn build(
     targets: &[StorePath],
     opts: BuildOptions,
     imported: &[targets::Imported],
-) -> anyhow::Result<(u8, bool)> {
+) -> anyhow::Result<u8> {
     let bar = ctx.progress.then(|| {
         let bar = ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden());
         bar.set_style(
@@ -432,7 +434,6 @@ fn build(
         bar.finish_and_clear();
     }
     let code = exit_code(&report);
-    let failed = !report.success();
     if args.format == Format::Json {
         let mut json = json_report(store, targets, &report, code)?;
         if !imported.is_empty() {
@@ -447,7 +448,7 @@ fn build(
             });
         }
         print_json(&json)?;
-        return Ok((code, failed));
+        return Ok(code);
     }
     // The failures themselves, then one line per failure for what could
     // not be built because of it (instead of one error per dependent).
@@ -484,7 +485,7 @@ fn build(
             }
         }
     }
-    Ok((code, failed))
+    Ok(code)
 }
 
 /// 0 when everything was built (or was valid, or matched), 1 when the only
