@@ -36,7 +36,7 @@ use crate::store::add::check_derivation;
 use crate::store::{LocalStore, StoreError};
 use abovo_store::derivation::{Derivation, DerivationError};
 use abovo_store::{StoreDir, StorePath};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -285,12 +285,12 @@ impl<'a> Importer<'a> {
     /// [`ImportError::Refused`] lists every problem.
     pub fn plan(&self, targets: &[Target]) -> Result<ImportPlan, ImportError> {
         let mut problems = Vec::new();
-        let mut nodes: BTreeMap<StorePath, Node> = BTreeMap::new();
+        let mut nodes: HashMap<StorePath, Node> = HashMap::new();
         let mut missing_drvs: BTreeMap<StorePath, BTreeSet<String>> = BTreeMap::new();
         let mut missing_sources: BTreeMap<StorePath, BTreeSet<String>> = BTreeMap::new();
         let mut sources = BTreeMap::new();
         let mut candidates = BTreeSet::new();
-        let mut seen: BTreeSet<StorePath> = BTreeSet::new();
+        let mut seen: HashSet<StorePath> = HashSet::new();
         let mut target_paths = Vec::new();
         // (path, bytes if already read, who needs it)
         let mut todo: Vec<(StorePath, Option<Vec<u8>>, Option<StorePath>)> = Vec::new();
@@ -505,7 +505,7 @@ impl<'a> Importer<'a> {
         &self,
         path: &StorePath,
         drv: &Derivation,
-        nodes: &BTreeMap<StorePath, Node>,
+        nodes: &HashMap<StorePath, Node>,
         hashes: &mut HashMap<StorePath, [u8; 32]>,
     ) -> Result<(), Problem> {
         let shown = self.shown(path);
@@ -531,9 +531,18 @@ impl<'a> Importer<'a> {
             }
         }
         let name = path.derivation_name().unwrap_or(path.name());
-        let mut input_hash = |p: &StorePath| self.hash_of(p, nodes, hashes);
-        let mismatches = drv
-            .check_output_paths(self.store_dir, name, &mut input_hash)
+        // The borrowed form splices both hashes out of the bytes in one
+        // pass (the owned form's reference texts otherwise).
+        let bytes = &nodes.get(path).map_or(&[][..], |n| &n.bytes[..]);
+        let borrowed = abovo_store::derivation::DerivationRef::parse(self.store_dir, bytes)
+            .map_err(|e| invalid(e.to_string()))?;
+        let both = borrowed
+            .hashes(self.store_dir, |p| {
+                self.hash_of(&p.to_store_path(), nodes, hashes)
+            })
+            .map_err(|e| invalid(e.to_string()))?;
+        let mismatches = borrowed
+            .check_output_paths_with(self.store_dir, name, &both)
             .map_err(|e| invalid(e.to_string()))?;
         if let Some(m) = mismatches.first() {
             return Err(invalid(format!(
@@ -541,9 +550,7 @@ impl<'a> Importer<'a> {
                 m.what, m.actual, m.expected
             )));
         }
-        let h = drv
-            .hash_modulo(self.store_dir, |p| self.hash_of(p, nodes, hashes))
-            .map_err(|e| invalid(e.to_string()))?;
+        let h = both.modulo;
         hashes.insert(path.clone(), h);
         Ok(())
     }
@@ -553,7 +560,7 @@ impl<'a> Importer<'a> {
     fn hash_of(
         &self,
         path: &StorePath,
-        nodes: &BTreeMap<StorePath, Node>,
+        nodes: &HashMap<StorePath, Node>,
         hashes: &mut HashMap<StorePath, [u8; 32]>,
     ) -> Result<[u8; 32], DerivationError> {
         if let Some(h) = hashes.get(path) {
@@ -611,7 +618,7 @@ pub fn named_store_dir(bytes: &[u8]) -> Option<String> {
 }
 
 /// The nodes in dependency order (inputs first), or a cycle.
-fn topological(nodes: &BTreeMap<StorePath, Node>) -> Result<Vec<StorePath>, Vec<StorePath>> {
+fn topological(nodes: &HashMap<StorePath, Node>) -> Result<Vec<StorePath>, Vec<StorePath>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Active,
@@ -619,7 +626,11 @@ fn topological(nodes: &BTreeMap<StorePath, Node>) -> Result<Vec<StorePath>, Vec<
     }
     let mut marks: HashMap<&StorePath, Mark> = HashMap::new();
     let mut order = Vec::with_capacity(nodes.len());
-    for root in nodes.keys() {
+    // Sorted, so that the order (and the cycle reported) does not depend
+    // on hashing.
+    let mut roots: Vec<&StorePath> = nodes.keys().collect();
+    roots.sort_unstable();
+    for root in roots {
         if marks.contains_key(root) {
             continue;
         }

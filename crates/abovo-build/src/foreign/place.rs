@@ -237,6 +237,15 @@ impl Place {
         }
     }
 
+    /// The base names of the `.drv` files of a tarball, sorted; `None` for
+    /// a directory (which is never listed).
+    pub fn derivation_names(&self) -> Option<impl Iterator<Item = &str>> {
+        match &self.kind {
+            Kind::Tarball { drvs, .. } => Some(drvs.keys().map(String::as_str)),
+            Kind::Directory => None,
+        }
+    }
+
     /// Whether the place holds an item named `base`.
     pub fn has_item(&self, base: &str) -> bool {
         match &self.kind {
