@@ -274,3 +274,35 @@ fn bad_imports_are_refused_and_nothing_is_registered() {
     );
     assert!(Path::new(&t.dir.path().join("store")).is_dir());
 }
+
+/// A store whose items are elsewhere than the directory their paths name
+/// (as Guix's derivations need without privileges): `builtin:download`
+/// reads the mirror list the derivation names by its `/gnu/store/…` path
+/// where the store keeps it.
+#[test]
+fn mirror_lists_are_read_where_the_store_keeps_them() {
+    let t = TestStore::guix();
+    let body = b"tarball bytes\n".to_vec();
+    let server =
+        cli_build_support::HttpServer::start(vec![("/pub/thing.tar.gz".into(), body.clone())]);
+    let list = t.write(
+        "mirrors-list",
+        format!("((example \"{}/\"))", server.url("/pub")).as_bytes(),
+    );
+    let mirrors = t.ok(&["add", "--name", "mirrors", list.to_str().unwrap()]);
+    let mirrors = mirrors.trim();
+    assert!(mirrors.starts_with("/gnu/store/"), "{mirrors}");
+    assert!(!Path::new(mirrors).exists(), "the host has no such file");
+    let mut drv = cli_build_support::builtin_drv(
+        "download",
+        "thing.tar.gz",
+        "sha256",
+        &cli_build_support::sha256_hex(&body),
+        serde_json::json!({"url": "(\"mirror://example/thing.tar.gz\")", "mirrors": mirrors}),
+    );
+    cli_build_support::merge(&mut drv, serde_json::json!({"inputSrcs": [mirrors]}));
+    let drv = t.add_drv(&drv);
+    let out = t.ok(&["build", &drv]);
+    let real = t.real_dir().join(out.trim().rsplit('/').next().unwrap());
+    assert_eq!(std::fs::read(real).unwrap(), body);
+}
