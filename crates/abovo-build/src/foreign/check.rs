@@ -4,7 +4,8 @@
 //!
 //! A [`ForeignCheck`] is a **scratch store**: a fresh abovo store in a
 //! directory of its own (`abovo-check-<pid>-<n>` under the caller's
-//! temporary directory), whose store directory is the foreign store's
+//! temporary directory; its database in memory, since nothing is ever
+//! registered in it), whose store directory is the foreign store's
 //! (`/gnu/store`), over the foreign store as its lower layer
 //! ([`LocalStore::with_lower`]). Building a target with `--check` in it
 //! then does what a local `--check` does:
@@ -122,7 +123,9 @@ impl ForeignCheck {
             path: dir,
             keep: false,
         };
-        let store = LocalStore::open(config)?.with_lower(foreign)?;
+        // Nothing is registered in it (inputs and outputs are the other
+        // store's): its database lives in memory.
+        let store = LocalStore::open_scratch(config)?.with_lower(foreign)?;
         Ok(ForeignCheck {
             store,
             dir: scratch,

@@ -167,6 +167,25 @@ impl Database {
         Ok(Database { conn, store, file })
     }
 
+    /// A database in memory, with the schema, for a store that lives no
+    /// longer than its process (the scratch store of a foreign `--check`):
+    /// nothing on disk, nothing to sync. `file` names it in messages.
+    pub fn open_in_memory(file: &Path, store: StoreDir) -> Result<Database, StoreError> {
+        let sql = |source| StoreError::Database {
+            file: file.to_owned(),
+            source,
+        };
+        let conn = Connection::open_in_memory().map_err(sql)?;
+        conn.execute_batch("pragma foreign_keys = 1;")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Database {
+            conn,
+            store,
+            file: file.to_owned(),
+        })
+    }
+
     /// Opens another daemon's database (Guix's or Nix's) for reading only,
     /// creating and changing nothing (see the module docs). `store` is the
     /// store directory its paths name; when `None`, the directory of its

@@ -254,6 +254,26 @@ impl LocalStore {
         })
     }
 
+    /// A store whose database is in memory: for a store that lives no
+    /// longer than this process ([`crate::foreign::check`]'s scratch
+    /// store), which then costs no database file and no sync. Its
+    /// directories are created.
+    pub fn open_scratch(config: StoreConfig) -> Result<LocalStore, StoreError> {
+        let store = &config.real_dir;
+        std::fs::create_dir_all(store).map_err(io_err(store, "create the store directory"))?;
+        let state = &config.state_dir;
+        std::fs::create_dir_all(state).map_err(io_err(state, "create"))?;
+        let db = Database::open_in_memory(
+            &config.state_dir.join("db (in memory)"),
+            config.store_dir.clone(),
+        )?;
+        Ok(LocalStore {
+            config,
+            db: Mutex::new(db),
+            lower: None,
+        })
+    }
+
     /// This store over `lower`, another daemon's store read only: an item
     /// valid there is valid here and is read where it is
     /// ([`LocalStore::item_path`]); whatever this store creates goes to its
