@@ -53,12 +53,13 @@ pub enum PlaceError {
         #[source]
         source: io::Error,
     },
-    /// Something that is neither a directory nor a regular file.
-    #[error("`{}` is {kind}, not a directory or a tarball", path.display())]
+    /// Something that is not a regular file where one is read (a tarball,
+    /// a `.drv` file of a directory).
+    #[error("`{}` is a {kind}, not a regular file", path.display())]
     NotRegular {
         /// The path.
         path: PathBuf,
-        /// What it is (`a FIFO`).
+        /// What it is (`FIFO`).
         kind: &'static str,
     },
     /// A file larger than abovo reads.
@@ -333,24 +334,14 @@ fn open_regular(path: &Path) -> Result<std::fs::File, PlaceError> {
     if !meta.is_file() {
         return Err(PlaceError::NotRegular {
             path: path.to_owned(),
-            kind: kind_of(&meta.file_type()),
+            // A FIFO, a device or a socket (a directory where a `.drv`
+            // file should be).
+            kind: crate::fsutil::unsupported_kind(&meta.file_type()).unwrap_or("directory"),
         });
     }
     Ok(file)
 }
 
-fn kind_of(ft: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_char_device() || ft.is_block_device() {
-        "a device"
-    } else if ft.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
-}
 
 /// One member of a tarball, with the item it belongs to.
 struct Member<'a> {
