@@ -306,3 +306,32 @@ fn mirror_lists_are_read_where_the_store_keeps_them() {
     let real = t.real_dir().join(out.trim().rsplit('/').next().unwrap());
     assert_eq!(std::fs::read(real).unwrap(), body);
 }
+
+/// Without privileges (uid 65534), in a store whose paths name
+/// `/gnu/store` and whose items are in the user's directory, Guix's own
+/// `.drv` files build to guix-daemon's bits: the builder sees its inputs at
+/// `/gnu/store/…` although they are elsewhere on disk.
+#[test]
+fn guix_derivations_build_rootless() {
+    let Some(conf) = Conformance::load("guix_derivations_build_rootless") else {
+        return;
+    };
+    let mut t = TestStore::with_user(Some(65534));
+    t.real = Some(t.store.clone());
+    t.store = "/gnu/store".into();
+    conf.add_inputs(&t);
+    let probes = ["conf-canon", "conf-multi", "conf-refs"];
+    let mut args = vec!["build".to_owned(), "--cores".into(), "1".into()];
+    for p in probes {
+        args.push(conf.drv_file(p).to_str().unwrap().to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    t.ok(&args);
+    for p in probes {
+        for row in conf.outputs(p) {
+            assert_eq!(t.info(&row.path)["nar_hash"], row.nar_hash, "{p} rootless");
+        }
+    }
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(t.real_dir()).unwrap().uid(), 65534);
+}

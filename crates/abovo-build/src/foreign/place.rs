@@ -342,7 +342,6 @@ fn open_regular(path: &Path) -> Result<std::fs::File, PlaceError> {
     Ok(file)
 }
 
-
 /// One member of a tarball, with the item it belongs to.
 struct Member<'a> {
     archive: &'a Path,
