@@ -32,6 +32,14 @@
 //!   registered, and registration is one transaction, so a process killed at
 //!   any moment leaves the valid set consistent.
 //! * The references of a valid item are valid (the database's foreign keys).
+//!
+//! # Over another daemon's store
+//!
+//! A store can sit over another daemon's store, read only
+//! ([`LocalStore::with_lower`], [`crate::foreign`]): that store's valid items
+//! count as valid and are read where they are ([`LocalStore::item_path`]),
+//! while everything this store creates stays in its own directories. This
+//! is how `--check --guix-store` rebuilds against Guix's own store.
 
 pub mod add;
 pub mod db;
