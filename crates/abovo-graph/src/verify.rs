@@ -6,8 +6,18 @@
 //!    derivations and sources), is its file name;
 //! 3. every output path, and the environment variable named after each
 //!    output, is the one recomputed from the derivation: fixed outputs from
-//!    their hash, the others from the derivation hash "modulo" fixed-output
-//!    inputs.
+//!    their hash, input-addressed ones from the derivation hash "modulo"
+//!    fixed-output inputs. Outputs whose paths are known only after a
+//!    build (Nix's floating content-addressed and impure outputs, and the
+//!    deferred outputs of derivations that depend on those) have nothing
+//!    to compare: they are counted and listed ([`Report::unbuilt`]), with
+//!    the path a deferred output would have when it is computable (Nix
+//!    warns about those), and an input-addressed output that should be
+//!    deferred is a mismatch (Nix refuses it).
+//!
+//! A file not named `<hash>-<name>.drv` has no store path to check and no
+//! name for its outputs: it is parsed and its bytes compared, and it is
+//! reported as unchecked.
 //!
 //! The derivation hash of an input-addressed derivation needs the hashes of
 //! all its inputs, so hashes are computed once per derivation, memoised, in
@@ -31,10 +41,13 @@
 //! canonical bytes ([`DerivationRef::hashes`]).
 
 use crate::load::{DrvFile, Reporter};
-use abovo_store::derivation::{DerivationError, DerivationRef, StorePathRef};
+use abovo_store::derivation::{
+    Deferral, DerivationError, DerivationKind, DerivationRef, OutputKind, StorePathRef,
+};
 use abovo_store::store_path::{StoreDir, StorePath};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// The most root causes kept per consequence (the nearest changed
 /// derivations upstream, in file order): enough to point at the culprit
@@ -105,6 +118,23 @@ pub struct Unchecked {
     pub caused_by: Option<String>,
 }
 
+/// A derivation with outputs whose paths are known only after a build.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unbuilt {
+    /// The `.drv` file.
+    pub drv: String,
+    /// Its outputs of that kind.
+    pub outputs: Vec<String>,
+    /// Their kind: `floating content-addressed`, `impure` or `deferred`.
+    pub kind: &'static str,
+    /// Why their paths are not known.
+    pub reason: String,
+    /// The deferred outputs whose paths can be computed after all (Nix
+    /// warns that they should have been filled in), with those paths.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub computable: BTreeMap<String, String>,
+}
+
 /// The outcome of a verification, with what was counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
@@ -120,6 +150,14 @@ pub struct Report {
     pub outputs: usize,
     /// Of those, outputs of fixed-output derivations.
     pub fixed_outputs: usize,
+    /// Floating content-addressed outputs (no path before the build).
+    pub floating_outputs: usize,
+    /// Impure outputs (no path before the build).
+    pub impure_outputs: usize,
+    /// Deferred outputs (input-addressed, no path recorded).
+    pub deferred_outputs: usize,
+    /// The derivations with outputs of those three kinds, sorted.
+    pub unbuilt: Vec<Unbuilt>,
     /// Waves of the memoised hash computation.
     pub waves: usize,
     /// Every mismatch found, sorted by file, then its own checks (`bytes`,
@@ -222,11 +260,8 @@ fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
         ));
     }
     match &path {
-        None => mismatches.push(mismatch(
-            "store path",
-            "a file named `<hash>-<name>.drv`".into(),
-            file.name.clone(),
-        )),
+        // Not a mismatch: nothing records a path to compare with.
+        None => {}
         Some(p) => {
             let name = p.derivation_name().unwrap_or(p.name());
             match drv.drv_path(store, name) {
@@ -244,7 +279,23 @@ fn check_file(store: &StoreDir, file: DrvFile) -> Parsed {
             }
         }
     }
-    let state = if drv.is_fixed_output() {
+    // Derivations whose checks need no input hash are done at once.
+    let alone = matches!(
+        drv.kind(),
+        Ok(DerivationKind::Fixed | DerivationKind::Floating | DerivationKind::Impure)
+    ) || drv
+        .input_derivations()
+        .iter()
+        .any(|i| !i.dynamic.is_empty());
+    let state = if path.is_none() {
+        State::Done {
+            result: Err(format!(
+                "its file name `{}` is not `<hash>-<name>.drv`, so its store path and its name, \
+                 which its output paths need, are unknown",
+                file.name
+            )),
+        }
+    } else if alone {
         State::Done {
             result: hash_and_check(store, &label, path.as_ref(), &drv, &|_| None),
         }
@@ -299,7 +350,7 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
 
     let mut parsed = parsed;
     let n = parsed.len();
-    let mut hashes: Vec<Option<[u8; 32]>> = vec![None; n];
+    let mut hashes: Vec<Option<Result<[u8; 32], Deferral>>> = vec![None; n];
     let mut waiting = vec![0u32; n];
     let mut users: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut blocked: Vec<Option<NoHash>> = vec![None; n];
@@ -376,6 +427,10 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
                     if w.fixed {
                         report.fixed_outputs += w.outputs;
                     }
+                    report.floating_outputs += w.floating;
+                    report.impure_outputs += w.impure;
+                    report.deferred_outputs += w.deferred;
+                    report.unbuilt.extend(w.unbuilt);
                     let blame = Blame::of(
                         !parsed[i].mismatches.is_empty(),
                         !w.mismatches.is_empty(),
@@ -453,7 +508,7 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
         let lookup = |path: &StorePathRef<'_>| {
             index
                 .get(path.hash_part(), path.name())
-                .and_then(|j| hashes[j])
+                .and_then(|j| hashes[j].clone())
         };
         settled = batch
             .into_par_iter()
@@ -504,6 +559,9 @@ pub fn verify_files(store: &StoreDir, files: Vec<DrvFile>, reporter: &dyn Report
     });
     report.unparsable.sort_by(|a, b| a.drv.cmp(&b.drv));
     report.unchecked.sort_by(|a, b| a.drv.cmp(&b.drv));
+    report
+        .unbuilt
+        .sort_by(|a, b| (&a.drv, a.kind).cmp(&(&b.drv, b.kind)));
     report
 }
 
@@ -613,11 +671,20 @@ impl<'a> Index<'a> {
 }
 
 struct WaveResult {
-    hash: [u8; 32],
+    /// Its hash for dependents, or why it has none.
+    hash: Result<[u8; 32], Deferral>,
+    /// Outputs whose paths were checked.
     outputs: usize,
     fixed: bool,
+    floating: usize,
+    impure: usize,
+    deferred: usize,
+    unbuilt: Vec<Unbuilt>,
     mismatches: Vec<Mismatch>,
 }
+
+/// What the verification keeps of a derivation's hash for its dependents.
+type Memo = Option<Result<[u8; 32], Deferral>>;
 
 /// Hashes `drv` and checks its output paths with `abovo-store` (which
 /// splices the hashes from canonical bytes; see
@@ -627,13 +694,17 @@ fn hash_and_check(
     label: &str,
     path: Option<&StorePath>,
     drv: &DerivationRef<'_>,
-    lookup: &(dyn Fn(&StorePathRef<'_>) -> Option<[u8; 32]> + Sync),
+    lookup: &(dyn Fn(&StorePathRef<'_>) -> Memo + Sync),
 ) -> Result<WaveResult, String> {
     let input_hash = |p: &StorePathRef<'_>| -> Result<[u8; 32], DerivationError> {
-        lookup(p).ok_or_else(|| DerivationError::Input {
-            path: p.display(store),
-            reason: "not hashed".into(),
-        })
+        match lookup(p) {
+            Some(Ok(h)) => Ok(h),
+            Some(Err(d)) => Err(DerivationError::Deferred(d)),
+            None => Err(DerivationError::Input {
+                path: p.display(store),
+                reason: "not hashed".into(),
+            }),
+        }
     };
     let hashes = drv.hashes(store, input_hash).map_err(|e| e.to_string())?;
     let name = path
@@ -642,10 +713,14 @@ fn hash_and_check(
     let found = drv
         .check_output_paths_with(store, name, &hashes)
         .map_err(|e| e.to_string())?;
-    Ok(WaveResult {
-        hash: hashes.modulo,
-        outputs: drv.outputs().len(),
+    let mut w = WaveResult {
+        hash: hashes.modulo.clone(),
+        outputs: 0,
         fixed: drv.is_fixed_output(),
+        floating: 0,
+        impure: 0,
+        deferred: 0,
+        unbuilt: Vec::new(),
         mismatches: found
             .into_iter()
             .map(|m| Mismatch {
@@ -656,7 +731,42 @@ fn hash_and_check(
                 caused_by: Vec::new(),
             })
             .collect(),
-    })
+    };
+    let mut unbuilt: BTreeMap<&'static str, Unbuilt> = BTreeMap::new();
+    for o in drv.outputs() {
+        let kind = o.kind().map_err(|e| e.to_string())?;
+        let count = match kind {
+            OutputKind::InputAddressed | OutputKind::Fixed(_) => {
+                w.outputs += 1;
+                continue;
+            }
+            OutputKind::Floating { .. } => &mut w.floating,
+            OutputKind::Impure { .. } => &mut w.impure,
+            OutputKind::Deferred => &mut w.deferred,
+        };
+        *count += 1;
+        let entry = unbuilt.entry(kind.name()).or_insert_with(|| Unbuilt {
+            drv: label.to_owned(),
+            outputs: Vec::new(),
+            kind: kind.name(),
+            reason: match &hashes.modulo {
+                Err(d) => d.to_string(),
+                Ok(_) => String::new(),
+            },
+            computable: BTreeMap::new(),
+        });
+        entry.outputs.push(o.name.to_string());
+        if let (OutputKind::Deferred, Some(h)) = (kind, hashes.masked) {
+            let p = store
+                .make_output_path(&h, name, &o.name)
+                .map_err(|e| e.to_string())?;
+            entry
+                .computable
+                .insert(o.name.to_string(), store.display(&p));
+        }
+    }
+    w.unbuilt = unbuilt.into_values().collect();
+    Ok(w)
 }
 
 #[cfg(test)]

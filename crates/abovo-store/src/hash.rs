@@ -142,6 +142,13 @@ pub enum HashError {
         /// The decoder's message.
         reason: String,
     },
+    /// A content-address method that this use of a hash does not support
+    /// (Nix's `text:` and `git:` fixed outputs, where only flat and NAR
+    /// hashing are implemented).
+    #[error(
+        "content-address method `{0}` is not supported here (only flat and NAR, `r:`, fixed outputs are)"
+    )]
+    UnsupportedMethod(&'static str),
     /// No `algo:` or `algo-` prefix.
     #[error("hash `{0}` has no `algo:` prefix")]
     MissingAlgo(String),

@@ -144,7 +144,7 @@ fn borrowed_reads_and_spliced_hashes_equal_the_reference_on_the_corpus() {
             Ok(spliced[index[p.base_name()]].unwrap())
         };
         let got = r.hashes(&store, borrowed_input).unwrap();
-        assert_eq!(got.modulo, want_modulo, "{name}: modulo hash");
+        assert_eq!(got.modulo, Ok(want_modulo), "{name}: modulo hash");
         assert_eq!(got.masked, want_masked, "{name}: masked hash");
 
         // Both give the recorded output paths.
@@ -166,7 +166,7 @@ fn borrowed_reads_and_spliced_hashes_equal_the_reference_on_the_corpus() {
             splice_applies += 1;
         }
         reference[i] = Some(want_modulo);
-        spliced[i] = Some(got.modulo);
+        spliced[i] = got.modulo.ok();
     }
     assert_eq!(files.len(), 71_817);
     assert_eq!(canonical, files.len(), "every Guix .drv is canonical");

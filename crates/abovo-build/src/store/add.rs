@@ -20,7 +20,9 @@ use super::names::{check_new_name, check_no_nul, shorten};
 use super::{LocalStore, StoreError, io_err};
 use crate::fsutil::{self, InodesSeen};
 use abovo_store::StorePath;
-use abovo_store::derivation::{Derivation, DerivationError};
+use abovo_store::derivation::{
+    Derivation, DerivationError, DerivationKind, IMPURE_HASH, OutputKind,
+};
 use abovo_store::hash::{Hash, HashAlgo};
 use abovo_store::nar::{self, NarHash};
 use abovo_store::store_path::validate_name;
@@ -187,7 +189,13 @@ impl LocalStore {
             .drv_path(&store_dir, name, &aterm)
             .map_err(|e| bad(e.to_string()))?;
         let references: BTreeSet<StorePath> = drv.references().cloned().collect();
-        let outputs = LocalStore::derivation_output_paths(drv, &store_dir, &drv_path)?;
+        // Outputs whose paths are known only after a build (floating,
+        // impure, deferred) get no `DerivationOutputs` row yet, as in Nix.
+        let outputs: BTreeMap<String, StorePath> = drv
+            .outputs
+            .iter()
+            .filter_map(|(n, o)| o.path.clone().map(|p| (n.clone(), p)))
+            .collect();
         let source = Path::new(name);
         self.install(&drv_path, references, None, outputs, source, None, |tmp| {
             write_new_file(tmp, &aterm)
@@ -317,6 +325,8 @@ impl LocalStore {
 /// * an output with a hash (a fixed output) is the only output, and is
 ///   named `out` (guix-daemon treats nothing else as fixed, so the hash
 ///   would silently not be checked); its hash fields parse;
+/// * floating content-addressed, impure and input-addressed outputs are
+///   not mixed, and floating ones share one hash algorithm (Nix's rule);
 /// * the builder and the system are not empty;
 /// * a built-in builder (`builtin:…`) builds a fixed output, as guix-daemon
 ///   requires; for `download` and `git-download`, its `url` reads as a
@@ -351,7 +361,8 @@ pub fn check_derivation(drv: &Derivation, name: &str) -> Result<(), String> {
                 shorten(&path_name)
             )
         })?;
-        if !o.hash.is_empty() || !o.hash_algo.is_empty() {
+        let fixed = !o.hash.is_empty() && o.hash != IMPURE_HASH;
+        if fixed {
             if drv.outputs.len() != 1 || output != "out" {
                 let names: Vec<&str> = drv.outputs.keys().map(String::as_str).collect();
                 return Err(format!(
@@ -370,6 +381,16 @@ pub fn check_derivation(drv: &Derivation, name: &str) -> Result<(), String> {
             )?;
         }
     }
+    // Nix's rule for the other kinds: floating, impure and input-addressed
+    // outputs do not mix (paths not filled in yet do not count).
+    let kinds = drv.outputs.iter().map(|(n, o)| {
+        let fixed = !o.hash.is_empty() && o.hash != IMPURE_HASH;
+        (
+            n.as_str(),
+            OutputKind::classify(fixed, &o.hash_algo, &o.hash),
+        )
+    });
+    DerivationKind::of(kinds).map_err(|e| e.to_string())?;
     if drv.builder.is_empty() {
         return Err("its builder is empty (it names the program that builds it)".into());
     }

@@ -5,11 +5,16 @@
 //! # Grammar
 //!
 //! ```text
-//! drv       = "Derive(" outputs "," inputDrvs "," inputSrcs "," str "," str "," strList "," env ")"
+//! drv       = "Derive(" body ")"
+//!           | "DrvWithVersion(" '"xp-dyn-drv"' "," body ")"   ; Nix's dynamic derivations
+//! body      = outputs "," inputDrvs "," inputSrcs "," str "," str "," strList "," env
 //! outputs   = "[" [ output { "," output } ] "]"
 //! output    = "(" str "," str "," str "," str ")"      ; name, path, hashAlgo, hash
 //! inputDrvs = "[" [ inDrv { "," inDrv } ] "]"
-//! inDrv     = "(" str "," strList ")"                   ; .drv path, output names
+//! inDrv     = "(" str "," node ")"                      ; .drv path, outputs used
+//! node      = strList                                   ; output names
+//!           | "(" strList "," "[" [ child { "," child } ] "]" ")"   ; versioned form only
+//! child     = "(" str "," node ")"                      ; an output, and outputs of it
 //! inputSrcs = strList
 //! strList   = "[" [ str { "," str } ] "]"
 //! env       = "[" [ pair { "," pair } ] "]"
@@ -18,7 +23,11 @@
 //! ```
 //!
 //! There is no whitespace and no trailing newline. The fields after the inputs
-//! are the system, the builder, the arguments and the environment.
+//! are the system, the builder, the arguments and the environment. The
+//! versioned form exists for inputs that use outputs of outputs (an output
+//! that is itself a derivation); the writer uses it exactly when some input
+//! does, as Nix does. What each output's fields mean is in
+//! [`output`](super::output).
 //!
 //! # Strings
 //!
@@ -30,17 +39,31 @@
 //!
 //! The reader rejects what the daemon would silently accept and then write
 //! differently: bytes after the final `)`, a repeated output name, input,
-//! source, output name of an input, or environment variable. Paths must be in
-//! the given store directory. It accepts lists in any order (Nix's own test
+//! source, output name of an input, or environment variable, and an output
+//! whose fields make no output kind (Nix's `parseOutput` rules: a floating
+//! or impure output with a path, a fixed output without one, an unknown
+//! hash algorithm, a hash that does not decode; and a hash without an
+//! algorithm, which Nix would drop). Paths must be in the given store
+//! directory. Whether a fixed output's path is the one its hash gives needs
+//! the derivation's name, which the text does not hold:
+//! [`Derivation::check_fixed_paths`] checks it. It accepts lists in any order (Nix's own test
 //! data has unsorted inputs); the writer always sorts them, so such a file does
 //! not round-trip, which is what a byte comparison then reports (or, without
 //! writing anything, [`DerivationRef::is_canonical`]).
 
-use super::Derivation;
 use super::borrowed::DerivationRef;
+use super::{Derivation, DynamicOutputs};
 use crate::store_path::{StoreDir, StorePath, StorePathError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+/// The one format version of `DrvWithVersion(…)`: Nix's dynamic
+/// derivations (experimental feature `dynamic-derivations`).
+pub const DYNAMIC_VERSION: &str = "xp-dyn-drv";
+
+/// How deep outputs of outputs may nest in the versioned form (Nix sets no
+/// bound; a bound keeps hostile input from exhausting the stack).
+pub const MAX_DYNAMIC_DEPTH: usize = 64;
 
 /// Where and why a `.drv` text does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,8 +88,29 @@ pub enum ParseErrorKind {
         found: Option<u8>,
     },
     /// The input ended inside a string.
-    #[error("unterminated string")]
+    #[error("unterminated string: the text ends before its closing `\"`")]
     UnterminatedString,
+    /// A `DrvWithVersion(…)` of another version than `xp-dyn-drv`.
+    #[error(
+        "unknown derivation format version `{0}` (the only one is `xp-dyn-drv`, Nix's dynamic derivations)"
+    )]
+    UnknownVersion(String),
+    /// Outputs of outputs in a text without the versioned form.
+    #[error(
+        "an input uses outputs of its outputs (Nix's dynamic derivations), which needs the `DrvWithVersion(\"xp-dyn-drv\",…)` form, not `Derive(`"
+    )]
+    DynamicWithoutVersion,
+    /// Outputs of outputs nested too deep.
+    #[error("outputs of outputs are nested more than {MAX_DYNAMIC_DEPTH} deep")]
+    TooDeep,
+    /// An output whose fields make no output kind.
+    #[error("output `{output}`: {error}")]
+    BadOutput {
+        /// The output's name.
+        output: String,
+        /// What is wrong.
+        error: super::output::OutputError,
+    },
     /// A field that must be text is not UTF-8.
     #[error("{field} is not valid UTF-8")]
     InvalidUtf8 {
@@ -125,7 +169,8 @@ impl Derivation {
         out
     }
 
-    /// Appends the ATerm text of this derivation to `out`.
+    /// Appends the ATerm text of this derivation to `out`: the versioned
+    /// form exactly when some input uses outputs of outputs.
     pub fn write_aterm(&self, store: &StoreDir, out: &mut Vec<u8>) {
         let path = |p: &StorePath| store.display(p);
         let outputs: Vec<(&str, String, &str, &str)> = self
@@ -140,16 +185,26 @@ impl Derivation {
                 )
             })
             .collect();
-        let inputs: Vec<(String, &BTreeSet<String>)> = self
+        let inputs: Vec<(String, &BTreeSet<String>, Option<&Children>)> = self
             .input_derivations
             .iter()
-            .map(|(p, o)| (path(p), o))
+            .map(|(p, o)| {
+                let dynamic = self.dynamic_inputs.get(p).filter(|m| !m.is_empty());
+                (path(p), o, dynamic)
+            })
             .collect();
         let sources: Vec<String> = self.input_sources.iter().map(path).collect();
+        if self.has_dynamic_inputs() {
+            out.extend_from_slice(b"DrvWithVersion(");
+            write_str(out, DYNAMIC_VERSION.as_bytes());
+            out.push(b',');
+        } else {
+            out.extend_from_slice(b"Derive(");
+        }
         write_derive(
             out,
             outputs.iter().map(|(n, p, a, h)| (*n, p.as_str(), *a, *h)),
-            inputs.iter().map(|(p, o)| (p.as_str(), *o)),
+            inputs.iter().map(|(p, o, d)| (p.as_str(), *o, *d)),
             sources.iter().map(String::as_str),
             self,
             self.environment
@@ -159,18 +214,23 @@ impl Derivation {
     }
 }
 
-/// Writes a `Derive(…)` term from its parts. Used for the `.drv` text and for
-/// the masked and "modulo" texts that are hashed, which differ only in what
-/// stands for the outputs, the inputs and the environment.
+/// The outputs of outputs of one input, by output name.
+type Children = BTreeMap<String, DynamicOutputs>;
+
+/// Writes the body of a term and its closing `)`, after the caller wrote
+/// `Derive(` (or the versioned header). Used for the `.drv` text and for the
+/// masked and "modulo" texts that are hashed, which differ only in what
+/// stands for the outputs, the inputs and the environment (and have no
+/// outputs of outputs: such a derivation has no modulo text).
 pub(crate) fn write_derive<'s>(
     out: &mut Vec<u8>,
     outputs: impl Iterator<Item = (&'s str, &'s str, &'s str, &'s str)>,
-    inputs: impl Iterator<Item = (&'s str, &'s BTreeSet<String>)>,
+    inputs: impl Iterator<Item = (&'s str, &'s BTreeSet<String>, Option<&'s Children>)>,
     sources: impl Iterator<Item = &'s str>,
     drv: &Derivation,
     env: impl Iterator<Item = (&'s [u8], &'s [u8])>,
 ) {
-    out.extend_from_slice(b"Derive([");
+    out.push(b'[');
     for (i, (name, path, algo, hash)) in outputs.enumerate() {
         if i > 0 {
             out.push(b',');
@@ -186,15 +246,15 @@ pub(crate) fn write_derive<'s>(
         out.push(b')');
     }
     out.extend_from_slice(b"],[");
-    for (i, (path, names)) in inputs.enumerate() {
+    for (i, (path, names, dynamic)) in inputs.enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.push(b'(');
         write_str(out, path.as_bytes());
-        out.extend_from_slice(b",[");
-        write_list(out, names.iter().map(|n| n.as_bytes()));
-        out.extend_from_slice(b"])");
+        out.push(b',');
+        write_node(out, names, dynamic);
+        out.push(b')');
     }
     out.extend_from_slice(b"],[");
     write_list(out, sources.map(str::as_bytes));
@@ -216,6 +276,32 @@ pub(crate) fn write_derive<'s>(
         out.push(b')');
     }
     out.extend_from_slice(b"])");
+}
+
+/// An input's outputs: `[names]`, or with outputs of outputs
+/// `([names],[(name,node),…])`.
+fn write_node(out: &mut Vec<u8>, names: &BTreeSet<String>, dynamic: Option<&Children>) {
+    let with_children = dynamic.filter(|d| !d.is_empty());
+    if with_children.is_some() {
+        out.push(b'(');
+    }
+    out.push(b'[');
+    write_list(out, names.iter().map(|n| n.as_bytes()));
+    out.push(b']');
+    if let Some(children) = with_children {
+        out.extend_from_slice(b",[");
+        for (i, (name, node)) in children.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'(');
+            write_str(out, name.as_bytes());
+            out.push(b',');
+            write_node(out, &node.outputs, Some(&node.dynamic));
+            out.push(b')');
+        }
+        out.extend_from_slice(b"])");
+    }
 }
 
 fn write_list<'s>(out: &mut Vec<u8>, items: impl Iterator<Item = &'s [u8]>) {

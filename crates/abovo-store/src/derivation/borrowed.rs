@@ -53,11 +53,13 @@
 //! ```
 
 use super::aterm::ParseError;
-use super::{BUILTIN_PREFIX, Derivation, FixedOutput, Output};
+use super::output::{DerivationKind, IMPURE_HASH, KindError, OutputError, OutputKind};
+use super::{BUILTIN_PREFIX, Derivation, DynamicOutputs, FixedOutput, Output};
 use crate::hash::HashError;
 use crate::nixbase32::is_nix32_char;
 use crate::store_path::{HASH_PART_LEN, StoreDir, StorePath, StorePathError, validate_name};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -319,8 +321,16 @@ pub struct OutputRef<'a> {
     pub path: Option<StorePathRef<'a>>,
     /// `""`, or the hash algorithm of a fixed output (`r:sha256`, …).
     pub hash_algo: Cow<'a, str>,
-    /// `""`, or the expected hash of a fixed output.
+    /// `""`, `impure`, or the expected hash of a fixed output.
     pub hash: Cow<'a, str>,
+}
+
+impl OutputRef<'_> {
+    /// What kind of output the fields make (the reader checked that they
+    /// make one).
+    pub fn kind(&self) -> Result<OutputKind, OutputError> {
+        OutputKind::classify(self.path.is_some(), &self.hash_algo, &self.hash)
+    }
 }
 
 /// One input derivation and the output names used from it.
@@ -330,6 +340,9 @@ pub struct InputDerivationRef<'a> {
     pub path: StorePathRef<'a>,
     /// The outputs used.
     pub outputs: OutputNames<'a>,
+    /// Outputs of outputs used (Nix's dynamic derivations; empty
+    /// elsewhere), by output name.
+    pub dynamic: BTreeMap<String, DynamicOutputs>,
 }
 
 /// An environment variable: name and value, as bytes.
@@ -432,7 +445,25 @@ impl<'a> DerivationRef<'a> {
     /// Whether this is a fixed-output derivation: exactly one output,
     /// named `out`, with a non-empty hash (as [`Derivation::is_fixed_output`]).
     pub fn is_fixed_output(&self) -> bool {
-        matches!(self.outputs.as_slice(), [o] if o.name == "out" && !o.hash.is_empty())
+        matches!(self.outputs.as_slice(), [o] if o.name == "out" && !o.hash.is_empty() && o.hash != IMPURE_HASH)
+    }
+
+    /// The kind of the derivation ([`Derivation::kind`], with the same
+    /// error: outputs are looked at in name order).
+    pub fn kind(&self) -> Result<DerivationKind, KindError> {
+        if self.canonical {
+            return DerivationKind::of(self.outputs.iter().map(|o| (o.name.as_ref(), o.kind())));
+        }
+        let mut sorted: Vec<&OutputRef<'a>> = self.outputs.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        DerivationKind::of(sorted.into_iter().map(|o| (o.name.as_ref(), o.kind())))
+    }
+
+    /// Whether the text is in the `DrvWithVersion("xp-dyn-drv",…)` form
+    /// (a canonical one is exactly when some input uses outputs of its
+    /// outputs).
+    pub fn is_versioned(&self) -> bool {
+        self.bytes.starts_with(b"DrvWithVersion(")
     }
 
     /// The pinned hash of a fixed-output derivation; `None` for other
@@ -482,6 +513,12 @@ impl<'a> DerivationRef<'a> {
                     )
                 })
                 .collect(),
+            dynamic_inputs: self
+                .input_derivations
+                .iter()
+                .filter(|i| !i.dynamic.is_empty())
+                .map(|i| (i.path.to_store_path(), i.dynamic.clone()))
+                .collect(),
             input_sources: self
                 .input_sources
                 .iter()
@@ -530,13 +567,19 @@ impl PartialEq<Derivation> for DerivationRef<'_> {
             })
             && self.input_derivations.len() == d.input_derivations.len()
             && self.input_derivations.iter().all(|i| {
-                d.input_derivations
-                    .get(&i.path.to_store_path())
-                    .is_some_and(|names| {
-                        names.len() == i.outputs.len()
-                            && i.outputs.iter().all(|n| names.contains(n.as_ref()))
-                    })
+                let path = i.path.to_store_path();
+                let dynamic = d.dynamic_inputs.get(&path).filter(|m| !m.is_empty());
+                d.input_derivations.get(&path).is_some_and(|names| {
+                    names.len() == i.outputs.len()
+                        && i.outputs.iter().all(|n| names.contains(n.as_ref()))
+                }) && dynamic.map_or(i.dynamic.is_empty(), |m| *m == i.dynamic)
             })
+            && d.dynamic_inputs.values().filter(|m| !m.is_empty()).count()
+                == self
+                    .input_derivations
+                    .iter()
+                    .filter(|i| !i.dynamic.is_empty())
+                    .count()
             && self.input_sources.len() == d.input_sources.len()
             && self
                 .input_sources

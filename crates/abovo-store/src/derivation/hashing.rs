@@ -1,16 +1,24 @@
 //! The derivation hash "modulo" fixed-output inputs, output paths and `.drv`
-//! paths, with Guix's rules.
+//! paths, with Guix's rules (and Nix's, where they differ).
 //!
 //! # The hash of a derivation
 //!
 //! * For a **fixed-output** derivation (one output `out` with a hash) it is
 //!   `SHA-256("fixed:out:" hashAlgo ":" hash ":" outPath)`: only the promised
 //!   content counts, not how it is fetched.
-//! * For any **other** derivation, each input derivation path is replaced by
-//!   the base16 of *its* hash (recursively), the inputs are re-sorted by that
-//!   string, and the hash is SHA-256 of the resulting ATerm text (the "modulo
-//!   text"). When two inputs hash the same, the later one in path order wins,
-//!   as in the Guix daemon.
+//! * For an **input-addressed** derivation, each input derivation path is
+//!   replaced by the base16 of *its* hash (recursively), the inputs are
+//!   re-sorted by that string, and the hash is SHA-256 of the resulting ATerm
+//!   text (the "modulo text"). When two inputs hash the same, the later one
+//!   in path order wins, as in the Guix daemon; in `/nix/store` their output
+//!   names are merged, as modern Nix does (its test
+//!   `collidingInputDrvsMergeOutputNames`).
+//! * A derivation whose output paths are not all known before it is built
+//!   has **no** hash (Nix's `DeferredDrv`, [`Deferral`]): a floating
+//!   content-addressed or impure one, one whose outputs are deferred, one
+//!   that uses outputs of outputs (dynamic derivations), and every
+//!   derivation that depends on such a one. Its input-addressed dependents
+//!   get deferred outputs (paths `""`) instead of paths.
 //!
 //! Input hashes come from a caller-supplied function, so a whole graph can be
 //! hashed once in dependency order and memoised (see `abovo-graph`).
@@ -25,19 +33,27 @@
 //!
 //! To compute the outputs of a derivation, it is *masked* first: every output
 //! path becomes `""` and every output's environment variable is set to `""`
-//! (added when missing, which is where Guix differs from modern Nix). Output
-//! `o` then lives at [`make_output_path`](crate::StoreDir::make_output_path)
-//! of the masked hash; a fixed output lives at its content address instead.
+//! (added when missing, which is where Guix differs from modern Nix: Nix's
+//! `fillInOutputPaths` hashes without a missing variable, then adds it, so
+//! that its own `checkInvariants` then computes another path; the Guix rule
+//! is the one a filled-in derivation satisfies). Output `o` then lives at
+//! [`make_output_path`](crate::StoreDir::make_output_path) of the masked
+//! hash; a fixed output lives at its content address instead
+//! ([`ContentAddress::path`]); floating and impure outputs have no path
+//! before the build.
 //!
 //! # The `.drv` path
 //!
 //! A `.drv` file is stored as text named `<name>.drv` whose references are its
 //! input derivations and input sources.
 
-use super::{Derivation, FixedOutput};
+use super::Derivation;
+use super::output::{ContentAddress, DerivationKind, KindError, OutputKind};
 use crate::encoding::base16_encode;
 use crate::hash::{HashError, sha256};
 use crate::store_path::{StoreDir, StorePath, StorePathError};
+use std::borrow::Cow;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a hash or path of a derivation cannot be computed.
@@ -54,10 +70,20 @@ pub enum DerivationError {
     /// The derivation or output name makes an invalid store path name.
     #[error("invalid name: {0}")]
     BadName(#[from] StorePathError),
+    /// A content address that gives no path.
+    #[error("{0}")]
+    ContentAddress(#[from] super::output::ContentAddressError),
+    /// The outputs make no derivation kind.
+    #[error("{0}")]
+    Kind(#[from] KindError),
     /// The output paths of an input-addressed derivation were asked for
     /// without its masked hash (hashes of another derivation were given).
     #[error("no masked derivation hash was given for an input-addressed derivation")]
     MissingMaskedHash,
+    /// The derivation has no hash, or the paths asked for are not known
+    /// before a build: see [`Deferral`].
+    #[error("{0}")]
+    Deferred(Deferral),
     /// The hash of an input derivation is not available.
     #[error("cannot hash input derivation `{path}`: {reason}")]
     Input {
@@ -66,6 +92,53 @@ pub enum DerivationError {
         /// Why its hash is unavailable.
         reason: String,
     },
+}
+
+/// Why a derivation has no hash "modulo" (Nix's `DeferredDrv`): some output
+/// path it would stand for is known only after a build.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Deferral {
+    /// Floating content-addressed outputs.
+    #[error(
+        "its outputs are floating content-addressed: their paths follow from their content, known only after the build"
+    )]
+    Floating,
+    /// Impure outputs.
+    #[error(
+        "its outputs are impure: their paths follow from their content, known only after the build"
+    )]
+    Impure,
+    /// Deferred outputs: input-addressed, paths not recorded.
+    #[error("its outputs are deferred: their paths are not recorded")]
+    DeferredOutputs,
+    /// Inputs used through outputs of their outputs (dynamic derivations).
+    #[error(
+        "it uses outputs of outputs of `{0}` (Nix's dynamic derivations), known only after that is built"
+    )]
+    DynamicInputs(String),
+    /// An input that has no hash itself.
+    #[error(
+        "it depends on `{input}`, whose output paths are known only after a build (because of `{root}`)"
+    )]
+    Input {
+        /// The input.
+        input: String,
+        /// The derivation upstream whose own outputs make it so (the input
+        /// itself, or one of its inputs, recursively).
+        root: String,
+    },
+}
+
+impl Deferral {
+    /// The derivation upstream whose own outputs are the reason, given the
+    /// path of the derivation this deferral is about.
+    pub fn root<'a>(&'a self, this: &'a str) -> &'a str {
+        match self {
+            Deferral::Input { root, .. } => root,
+            _ => this,
+        }
+    }
 }
 
 /// A recorded value that differs from the one recomputed from content.
@@ -79,63 +152,161 @@ pub struct PathMismatch {
     pub actual: String,
 }
 
+/// Whether colliding input hashes merge their output names (modern Nix,
+/// for `/nix/store`) rather than the later input overwriting the earlier
+/// one (the Guix daemon).
+pub(super) fn merges_colliding_inputs(store: &StoreDir) -> bool {
+    store.as_str() == StoreDir::NIX
+}
+
+/// The kind of derivation for hashing: a derivation without outputs hashes
+/// like an input-addressed one (the Guix daemon's view; Nix's store refuses
+/// it), any other kind error is an error.
+pub(super) fn kind_for_hashing(
+    kind: Result<DerivationKind, KindError>,
+) -> Result<DerivationKind, DerivationError> {
+    match kind {
+        Ok(k) => Ok(k),
+        Err(KindError::NoOutputs) => Ok(DerivationKind::InputAddressed),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The hash of input `path` as `input_hash` gives it: `Ok(Err(deferral))`
+/// when the input has none (it said [`DerivationError::Deferred`]).
+pub(super) fn input_or_deferral(
+    store: &StoreDir,
+    path: &StorePath,
+    got: Result<[u8; 32], DerivationError>,
+) -> Result<Result<[u8; 32], Deferral>, DerivationError> {
+    match got {
+        Ok(h) => Ok(Ok(h)),
+        Err(DerivationError::Deferred(d)) => {
+            let input = store.display(path);
+            let root = d.root(&input).to_owned();
+            Ok(Err(Deferral::Input { input, root }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl Derivation {
     /// The derivation hash of this derivation *as stored* (output paths
-    /// included), which is what its dependents put in their modulo text.
+    /// included), which is what its dependents put in their modulo text;
+    /// [`DerivationError::Deferred`] when it has none.
     pub fn hash_modulo(
         &self,
         store: &StoreDir,
         input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<[u8; 32], DerivationError> {
-        if let Some(fixed) = self.fixed_output() {
-            fixed?;
-            let out = &self.outputs["out"];
-            let path = out
-                .path
-                .as_ref()
-                .ok_or(DerivationError::MissingFixedOutputPath)?;
-            return Ok(fixed_hash(&out.hash_algo, &out.hash, &store.display(path)));
-        }
-        Ok(sha256(&self.modulo_text(store, false, input_hash)?))
+        self.hashes(store, input_hash)?
+            .modulo
+            .map_err(DerivationError::Deferred)
     }
 
     /// Both hashes of this derivation (see [`DerivationHashes`]), asking
-    /// for each input's hash once.
+    /// for each input's hash once. An input whose `input_hash` is
+    /// [`DerivationError::Deferred`] makes this derivation deferred too.
     pub fn hashes(
         &self,
         store: &StoreDir,
         mut input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<DerivationHashes, DerivationError> {
-        if self.is_fixed_output() {
+        let kind = kind_for_hashing(self.kind())?;
+        if let Some(early) = self.hashes_without_inputs(store, kind)? {
+            return Ok(early);
+        }
+        let mut known = BTreeMap::new();
+        let mut deferred = None;
+        for path in self.input_derivations.keys() {
+            match input_or_deferral(store, path, input_hash(path))? {
+                Ok(h) => {
+                    known.insert(path, h);
+                }
+                Err(d) => {
+                    deferred.get_or_insert(d);
+                }
+            }
+        }
+        if let Some(d) = deferred {
             return Ok(DerivationHashes {
-                modulo: self.hash_modulo(store, &mut input_hash)?,
+                modulo: Err(d),
                 masked: None,
             });
         }
-        let mut known = BTreeMap::new();
-        for path in self.input_derivations.keys() {
-            known.insert(path, input_hash(path)?);
-        }
         let lookup = |p: &StorePath| known_input_hash(&known, store, p);
-        Ok(DerivationHashes {
-            modulo: sha256(&self.modulo_text(store, false, lookup)?),
-            masked: Some(sha256(&self.modulo_text(store, true, lookup)?)),
-        })
+        let masked = Some(sha256(&self.modulo_text(store, true, lookup)?));
+        let modulo = if kind == DerivationKind::Deferred {
+            Err(Deferral::DeferredOutputs)
+        } else {
+            Ok(sha256(&self.modulo_text(store, false, lookup)?))
+        };
+        Ok(DerivationHashes { modulo, masked })
+    }
+
+    /// The hashes of a derivation that needs none of its inputs' hashes:
+    /// fixed-output, floating, impure, or using outputs of outputs.
+    fn hashes_without_inputs(
+        &self,
+        store: &StoreDir,
+        kind: DerivationKind,
+    ) -> Result<Option<DerivationHashes>, DerivationError> {
+        let deferral = match kind {
+            DerivationKind::Fixed => {
+                let out = &self.outputs["out"];
+                let path = out
+                    .path
+                    .as_ref()
+                    .ok_or(DerivationError::MissingFixedOutputPath)?;
+                return Ok(Some(DerivationHashes {
+                    modulo: Ok(fixed_hash(&out.hash_algo, &out.hash, &store.display(path))),
+                    masked: None,
+                }));
+            }
+            DerivationKind::Floating => Deferral::Floating,
+            DerivationKind::Impure => Deferral::Impure,
+            _ => match self.dynamic_inputs.iter().find(|(_, m)| !m.is_empty()) {
+                Some((p, _)) => Deferral::DynamicInputs(store.display(p)),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(DerivationHashes {
+            modulo: Err(deferral),
+            masked: None,
+        }))
     }
 
     /// The text whose SHA-256 is the derivation hash: inputs replaced by their
     /// hashes, and with `masked`, outputs and their environment variables
-    /// blanked.
+    /// blanked. A derivation that uses outputs of outputs has none
+    /// ([`Deferral::DynamicInputs`]).
     pub fn modulo_text(
         &self,
         store: &StoreDir,
         masked: bool,
         mut input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<Vec<u8>, DerivationError> {
-        // Later paths overwrite earlier ones on a collision, like the daemon's map.
-        let mut inputs: BTreeMap<String, &BTreeSet<String>> = BTreeMap::new();
+        if let Some((p, _)) = self.dynamic_inputs.iter().find(|(_, m)| !m.is_empty()) {
+            return Err(DerivationError::Deferred(Deferral::DynamicInputs(
+                store.display(p),
+            )));
+        }
+        // On a collision, later paths overwrite earlier ones like the Guix
+        // daemon's map, or merge their output names like modern Nix.
+        let merge = merges_colliding_inputs(store);
+        let mut inputs: BTreeMap<String, Cow<'_, BTreeSet<String>>> = BTreeMap::new();
         for (path, outputs) in &self.input_derivations {
-            inputs.insert(base16_encode(&input_hash(path)?), outputs);
+            match inputs.entry(base16_encode(&input_hash(path)?)) {
+                Entry::Vacant(v) => {
+                    v.insert(Cow::Borrowed(outputs));
+                }
+                Entry::Occupied(mut o) if merge => {
+                    o.get_mut().to_mut().extend(outputs.iter().cloned());
+                }
+                Entry::Occupied(mut o) => {
+                    o.insert(Cow::Borrowed(outputs));
+                }
+            }
         }
         let paths: Vec<String> = self
             .outputs
@@ -173,6 +344,7 @@ impl Derivation {
             }
         }
         let mut out = Vec::with_capacity(4096);
+        out.extend_from_slice(b"Derive(");
         super::aterm::write_derive(
             &mut out,
             self.outputs.iter().zip(&paths).map(|((n, o), p)| {
@@ -183,7 +355,7 @@ impl Derivation {
                     o.hash.as_str(),
                 )
             }),
-            inputs.iter().map(|(h, o)| (h.as_str(), *o)),
+            inputs.iter().map(|(h, o)| (h.as_str(), o.as_ref(), None)),
             sources.iter().map(String::as_str),
             self,
             env.into_iter(),
@@ -193,37 +365,66 @@ impl Derivation {
 
     /// The output paths this derivation must have, recomputed from its
     /// content. `name` is the derivation name (the `.drv` name without
-    /// `.drv`).
+    /// `.drv`). [`DerivationError::Deferred`] when they are not known
+    /// before a build (floating, impure, or deferred because of an input).
     pub fn compute_output_paths(
         &self,
         store: &StoreDir,
         name: &str,
         input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<BTreeMap<String, StorePath>, DerivationError> {
-        let fixed = self.fixed_output();
-        let masked = match fixed {
-            Some(_) => None,
-            None => Some(sha256(&self.modulo_text(store, true, input_hash)?)),
-        };
+        let hashes = self.path_hashes(store, input_hash)?;
+        // Paths still to compute (a fixed output's too) are what this is for.
         output_paths(
             store,
             name,
-            fixed,
-            masked,
-            self.outputs.keys().map(String::as_str),
+            self.kind_to_fill(),
+            &hashes,
+            self.outputs
+                .iter()
+                .map(|(n, o)| (n.as_str(), o.kind_to_fill())),
         )
+    }
+
+    /// [`Derivation::kind`] with outputs whose paths may still be to
+    /// compute.
+    fn kind_to_fill(&self) -> Result<DerivationKind, KindError> {
+        DerivationKind::of(
+            self.outputs
+                .iter()
+                .map(|(n, o)| (n.as_str(), o.kind_to_fill())),
+        )
+    }
+
+    /// What output paths need (see [`DerivationRef::hashes`](super::DerivationRef)):
+    /// nothing for a fixed-output derivation, whose path follows from its
+    /// hash (while its own hash would need a recorded path).
+    fn path_hashes(
+        &self,
+        store: &StoreDir,
+        input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
+    ) -> Result<DerivationHashes, DerivationError> {
+        if self.is_fixed_output() {
+            return Ok(DerivationHashes::FIXED_PLACEHOLDER);
+        }
+        self.hashes(store, input_hash)
     }
 
     /// Computes the output paths and writes them into the outputs and into
     /// the environment variables named after them, as Guix's `derivation`
-    /// does for a new derivation.
+    /// (and Nix's `fillInOutputPaths`) does for a new derivation. Outputs
+    /// whose paths are known only after a build are left as they are (a
+    /// deferred output stays deferred when an input makes it so).
     pub fn fill_output_paths(
         &mut self,
         store: &StoreDir,
         name: &str,
         input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<(), DerivationError> {
-        let paths = self.compute_output_paths(store, name, input_hash)?;
+        let paths = match self.compute_output_paths(store, name, input_hash) {
+            Err(DerivationError::Deferred(_)) => return Ok(()),
+            other => other?,
+        };
         for (output, path) in paths {
             self.environment.insert(
                 output.as_bytes().to_vec(),
@@ -249,38 +450,54 @@ impl Derivation {
     }
 
     /// Compares the recorded output paths, and the environment variables
-    /// named after the outputs, with the values recomputed from content.
+    /// named after the outputs, with the values recomputed from content
+    /// (see [`check_outputs`]).
     pub fn check_output_paths(
         &self,
         store: &StoreDir,
         name: &str,
         input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<Vec<PathMismatch>, DerivationError> {
-        let expected = self.compute_output_paths(store, name, input_hash)?;
-        Ok(compare_output_paths(
+        let hashes = self.path_hashes(store, input_hash)?;
+        check_outputs(
             store,
-            &expected,
-            |output| {
-                self.outputs
-                    .get(output)
-                    .and_then(|o| o.path.as_ref())
-                    .map(|p| store.display(p))
-            },
+            name,
+            self.kind_to_fill(),
+            &hashes,
+            self.outputs.iter().map(|(n, o)| {
+                (
+                    n.as_str(),
+                    o.kind_to_fill(),
+                    o.path.as_ref().map(|p| store.display(p)),
+                )
+            }),
             |output| self.env(output),
-        ))
+        )
     }
 }
 
 /// The two hashes of a derivation that its checks need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DerivationHashes {
     /// The derivation hash "modulo" as stored ([`Derivation::hash_modulo`]):
-    /// what dependents put in their modulo text in place of its path.
-    pub modulo: [u8; 32],
+    /// what dependents put in their modulo text in place of its path; `Err`
+    /// when it has none (see [`Deferral`]).
+    pub modulo: Result<[u8; 32], Deferral>,
     /// The SHA-256 of the masked modulo text, from which the output paths
-    /// of an input-addressed derivation follow; `None` for a fixed-output
-    /// derivation, whose output path follows from its pinned hash.
+    /// of an input-addressed (or deferred) derivation follow; `None` for a
+    /// fixed-output derivation, whose output path follows from its pinned
+    /// hash, for floating, impure and dynamic ones, and when an input has
+    /// no hash (then `modulo` says why).
     pub masked: Option<[u8; 32]>,
+}
+
+impl DerivationHashes {
+    /// What [`output_paths`] and [`check_outputs`] need of a fixed-output
+    /// derivation: nothing (its path follows from its hash).
+    pub(super) const FIXED_PLACEHOLDER: DerivationHashes = DerivationHashes {
+        modulo: Ok([0; 32]),
+        masked: None,
+    };
 }
 
 /// The hash of input `path` among those asked for already (`known`, keyed
@@ -305,40 +522,130 @@ pub(super) fn fixed_hash(hash_algo: &str, hash: &str, out_path: &str) -> [u8; 32
     sha256(format!("fixed:out:{hash_algo}:{hash}:{out_path}").as_bytes())
 }
 
-/// The output paths of a derivation called `name` with these outputs: the
-/// content address of a fixed output, or for the others the output paths
-/// of the masked hash (which the caller computed, `None` only for a
-/// fixed-output derivation).
+/// Checks that `recorded`, the path fixed output `output` of derivation
+/// `name` records, is the one its content address `ca` gives.
+pub(super) fn check_fixed_path(
+    store: &StoreDir,
+    name: &str,
+    output: &str,
+    ca: &ContentAddress,
+    recorded: &str,
+) -> Result<(), PathMismatch> {
+    let path_name = crate::store_path::output_path_name(name, output);
+    let expected = match ca.path(store, &path_name) {
+        Ok(p) => store.display(&p),
+        Err(e) => format!("no path: {e}"),
+    };
+    if expected == recorded {
+        return Ok(());
+    }
+    Err(PathMismatch {
+        what: format!("output {output:?}"),
+        expected,
+        actual: recorded.to_owned(),
+    })
+}
+
+/// The output paths of a derivation called `name` of kind `kind` with
+/// these outputs (name and kind): the content address of a fixed output,
+/// for input-addressed and deferred outputs the output paths of the masked
+/// hash; [`DerivationError::Deferred`] for outputs whose paths are known
+/// only after a build.
 pub(super) fn output_paths<'n>(
     store: &StoreDir,
     name: &str,
-    fixed: Option<Result<FixedOutput, HashError>>,
-    masked: Option<[u8; 32]>,
-    outputs: impl Iterator<Item = &'n str>,
+    kind: Result<DerivationKind, KindError>,
+    hashes: &DerivationHashes,
+    outputs: impl Iterator<Item = (&'n str, Result<OutputKind, super::OutputError>)>,
 ) -> Result<BTreeMap<String, StorePath>, DerivationError> {
-    if let Some(fixed) = fixed {
-        let FixedOutput { recursive, hash } = fixed?;
-        let path = store.make_fixed_output_path(name, recursive, &hash)?;
-        return Ok(BTreeMap::from([("out".to_owned(), path)]));
+    let kind = kind_for_hashing(kind)?;
+    let mut paths = BTreeMap::new();
+    for (output, o) in outputs {
+        let o = o.map_err(|error| KindError::BadOutput {
+            output: output.to_owned(),
+            error,
+        })?;
+        let path = match o {
+            OutputKind::Fixed(ca) => {
+                ca.path(store, &crate::store_path::output_path_name(name, output))?
+            }
+            OutputKind::Floating { .. } => return Err(Deferral::Floating.into()),
+            OutputKind::Impure { .. } => return Err(Deferral::Impure.into()),
+            OutputKind::InputAddressed | OutputKind::Deferred => match hashes.masked {
+                Some(h) => store.make_output_path(&h, name, output)?,
+                None => {
+                    return Err(match &hashes.modulo {
+                        Err(d) if kind != DerivationKind::Fixed => {
+                            DerivationError::Deferred(d.clone())
+                        }
+                        _ => DerivationError::MissingMaskedHash,
+                    });
+                }
+            },
+        };
+        paths.insert(output.to_owned(), path);
     }
-    let h = masked.ok_or(DerivationError::MissingMaskedHash)?;
-    outputs
-        .map(|o| Ok((o.to_owned(), store.make_output_path(&h, name, o)?)))
-        .collect()
+    Ok(paths)
 }
 
-/// Compares each expected output path with the recorded one and with the
-/// environment variable named after the output.
-pub(super) fn compare_output_paths<'e>(
+impl From<Deferral> for DerivationError {
+    fn from(d: Deferral) -> DerivationError {
+        DerivationError::Deferred(d)
+    }
+}
+
+/// Compares what each output records with what its kind and the
+/// derivation's hashes give, as Nix's `checkInvariants` does:
+///
+/// * a fixed or input-addressed output's path and its environment variable
+///   must be the recomputed path;
+/// * an input-addressed output of a derivation that has no hash (it
+///   depends on one whose outputs are known only after a build) should be
+///   deferred: its path is reported against the reason;
+/// * deferred, floating and impure outputs record no path, and their
+///   variables hold placeholders or nothing: there is nothing to compare.
+pub(super) fn check_outputs<'e, 'n>(
     store: &StoreDir,
-    expected: &BTreeMap<String, StorePath>,
-    recorded: impl Fn(&str) -> Option<String>,
+    name: &str,
+    kind: Result<DerivationKind, KindError>,
+    hashes: &DerivationHashes,
+    outputs: impl Iterator<
+        Item = (
+            &'n str,
+            Result<OutputKind, super::OutputError>,
+            Option<String>,
+        ),
+    >,
     env: impl Fn(&str) -> Option<&'e [u8]>,
-) -> Vec<PathMismatch> {
+) -> Result<Vec<PathMismatch>, DerivationError> {
+    kind_for_hashing(kind)?;
     let mut mismatches = Vec::new();
-    for (output, path) in expected {
-        let want = store.display(path);
-        let recorded = recorded(output);
+    for (output, o, recorded) in outputs {
+        let o = o.map_err(|error| KindError::BadOutput {
+            output: output.to_owned(),
+            error,
+        })?;
+        let want = match o {
+            OutputKind::Fixed(ca) => {
+                let path_name = crate::store_path::output_path_name(name, output);
+                store.display(&ca.path(store, &path_name)?)
+            }
+            OutputKind::InputAddressed => match (hashes.masked, &hashes.modulo) {
+                (Some(h), _) => store.display(&store.make_output_path(&h, name, output)?),
+                (None, Err(d)) => {
+                    mismatches.push(PathMismatch {
+                        what: format!("output {output:?}"),
+                        expected: format!("no path (deferred): {d}"),
+                        actual: recorded.unwrap_or_default(),
+                    });
+                    continue;
+                }
+                (None, Ok(_)) => return Err(DerivationError::MissingMaskedHash),
+            },
+            OutputKind::Deferred | OutputKind::Floating { .. } | OutputKind::Impure { .. } => {
+                continue;
+            }
+        };
         if recorded.as_deref() != Some(want.as_str()) {
             mismatches.push(PathMismatch {
                 what: format!("output {output:?}"),
@@ -357,5 +664,5 @@ pub(super) fn compare_output_paths<'e>(
             });
         }
     }
-    mismatches
+    Ok(mismatches)
 }

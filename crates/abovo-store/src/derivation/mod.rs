@@ -1,16 +1,21 @@
-//! Derivations: the build recipes Guix writes to `.drv` files.
+//! Derivations: the build recipes Guix and Nix write to `.drv` files.
 //!
 //! A [`Derivation`] is the parsed form of a `.drv` file. This module and its
 //! children cover:
 //!
 //! * [`aterm`](Derivation::parse): reading and writing the ATerm text
-//!   byte-exactly (grammar in [`aterm`]);
+//!   byte-exactly (grammar in [`aterm`]), Nix's `DrvWithVersion` form for
+//!   dynamic derivations included;
 //! * [`borrowed`]: the one reader of that grammar, giving a zero-copy
 //!   [`DerivationRef`] (what `Derivation::parse` copies into owned maps),
 //!   which also hashes straight from canonical bytes ([`DerivationRef::hashes`]);
-//! * [`json`]: a JSON form in the shape of `nix derivation show`;
+//! * [`output`]: the kinds of outputs (input-addressed, deferred, fixed,
+//!   floating content-addressed, impure) and of derivations, content
+//!   addresses and the placeholders that stand for paths not yet known;
+//! * [`json`]: Nix's JSON forms, every version of them, and tvix's;
 //! * [`hashing`]: the derivation hash "modulo" fixed-output inputs, output
-//!   paths and the `.drv` store path, with Guix's rules.
+//!   paths and the `.drv` store path, with Guix's rules (and Nix's where
+//!   they differ).
 //!
 //! Arguments and environment values are kept as bytes: Guix writes UTF-8, but
 //! Nix writes any byte, and a parser that must round-trip real data cannot
@@ -20,29 +25,63 @@ pub mod aterm;
 pub mod borrowed;
 pub mod hashing;
 pub mod json;
+pub mod output;
 mod reader;
 mod splice;
 
-use crate::hash::{Hash, HashAlgo};
-use crate::store_path::StorePath;
+use crate::hash::{Hash, HashError};
+use crate::store_path::{StoreDir, StorePath};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use aterm::{ParseError, ParseErrorKind};
 pub use borrowed::{DerivationRef, StorePathRef};
-pub use hashing::{DerivationError, DerivationHashes, PathMismatch};
+pub use hashing::{Deferral, DerivationError, DerivationHashes, PathMismatch};
+pub use output::{
+    CaMethod, ContentAddress, DerivationKind, IMPURE_HASH, KindError, OutputError, OutputKind,
+};
 
-/// One output of a derivation: `(name, path, hashAlgo, hash)` in the ATerm.
+/// One output of a derivation: `(name, path, hashAlgo, hash)` in the ATerm,
+/// kept as written so that it writes back the same; [`Output::kind`] says
+/// what the fields make (see [`output`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Output {
-    /// The output's store path; `None` where the ATerm has `""` (a derivation
-    /// whose paths are not computed yet, or the masked form used for hashing).
+    /// The output's store path; `None` where the ATerm has `""` (a deferred,
+    /// floating or impure output, a derivation whose paths are not computed
+    /// yet, or the masked form used for hashing).
     pub path: Option<StorePath>,
-    /// `""` for input-addressed outputs, otherwise the algorithm with an `r:`
-    /// prefix for recursive (NAR) hashing, e.g. `r:sha256`.
+    /// `""` for input-addressed outputs, otherwise the algorithm with the
+    /// method's prefix: `r:sha256` (NAR), `sha256` (flat), `text:sha256`,
+    /// `git:sha1`.
     pub hash_algo: String,
-    /// `""` for input-addressed outputs, otherwise the expected hash in
-    /// lower-case base16.
+    /// `""` for input-addressed and floating outputs, `impure` for impure
+    /// ones, otherwise the expected hash (lower-case base16 as Guix and Nix
+    /// write it).
     pub hash: String,
+}
+
+impl Output {
+    /// What kind of output the fields make, or why they make none.
+    pub fn kind(&self) -> Result<OutputKind, OutputError> {
+        OutputKind::classify(self.path.is_some(), &self.hash_algo, &self.hash)
+    }
+
+    /// [`Output::kind`] of an output whose path may still be to compute: a
+    /// fixed output without its path counts as fixed.
+    pub(crate) fn kind_to_fill(&self) -> Result<OutputKind, OutputError> {
+        let fixed = !self.hash.is_empty() && self.hash != IMPURE_HASH;
+        OutputKind::classify(self.path.is_some() || fixed, &self.hash_algo, &self.hash)
+    }
+}
+
+/// The outputs of outputs a derivation uses from one input (Nix's dynamic
+/// derivations, experimental): each named output of the input is itself a
+/// derivation, of which `outputs` are used, and so on down `dynamic`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DynamicOutputs {
+    /// The outputs used of the derivation that this output is.
+    pub outputs: BTreeSet<String>,
+    /// Outputs of its outputs, by output name.
+    pub dynamic: BTreeMap<String, DynamicOutputs>,
 }
 
 /// The pinned content of a fixed-output derivation.
@@ -56,17 +95,11 @@ pub struct FixedOutput {
 }
 
 impl FixedOutput {
-    /// Reads the `hashAlgo` and `hash` fields of an output.
-    pub fn from_fields(hash_algo: &str, hash: &str) -> Result<FixedOutput, crate::hash::HashError> {
-        let (recursive, algo) = match hash_algo.strip_prefix("r:") {
-            Some(rest) => (true, rest),
-            None => (false, hash_algo),
-        };
-        let algo = HashAlgo::from_name(algo)?;
-        Ok(FixedOutput {
-            recursive,
-            hash: Hash::parse_digest(algo, hash)?,
-        })
+    /// Reads the `hashAlgo` and `hash` fields of an output. Nix's `text:`
+    /// and `git:` methods are content addresses ([`ContentAddress`]) but no
+    /// `FixedOutput`: [`HashError::UnsupportedMethod`].
+    pub fn from_fields(hash_algo: &str, hash: &str) -> Result<FixedOutput, HashError> {
+        FixedOutput::try_from(ContentAddress::from_fields(hash_algo, hash)?)
     }
 
     /// The `hashAlgo` field: `r:sha256`, `sha256`, …
@@ -76,6 +109,35 @@ impl FixedOutput {
             if self.recursive { "r:" } else { "" },
             self.hash.algo()
         )
+    }
+}
+
+impl TryFrom<ContentAddress> for FixedOutput {
+    type Error = HashError;
+
+    fn try_from(ca: ContentAddress) -> Result<FixedOutput, HashError> {
+        let recursive = match ca.method {
+            CaMethod::Flat => false,
+            CaMethod::Nar => true,
+            other => return Err(HashError::UnsupportedMethod(other.name())),
+        };
+        Ok(FixedOutput {
+            recursive,
+            hash: ca.hash,
+        })
+    }
+}
+
+impl From<FixedOutput> for ContentAddress {
+    fn from(f: FixedOutput) -> ContentAddress {
+        ContentAddress {
+            method: if f.recursive {
+                CaMethod::Nar
+            } else {
+                CaMethod::Flat
+            },
+            hash: f.hash,
+        }
     }
 }
 
@@ -89,6 +151,11 @@ pub struct Derivation {
     pub outputs: BTreeMap<String, Output>,
     /// Input derivations (`.drv` paths) and the output names used from each.
     pub input_derivations: BTreeMap<StorePath, BTreeSet<String>>,
+    /// The outputs of outputs used from input derivations (Nix's dynamic
+    /// derivations; empty everywhere else). Every key is also a key of
+    /// `input_derivations` (with the outputs used directly, perhaps none);
+    /// a derivation with any is written as `DrvWithVersion("xp-dyn-drv",…)`.
+    pub dynamic_inputs: BTreeMap<StorePath, BTreeMap<String, DynamicOutputs>>,
     /// Input sources: store items that are not built by a derivation here.
     pub input_sources: BTreeSet<StorePath>,
     /// The system type, e.g. `x86_64-linux`.
@@ -107,19 +174,65 @@ pub const BUILTIN_PREFIX: &str = "builtin:";
 
 impl Derivation {
     /// Whether this is a fixed-output derivation as the daemon defines it:
-    /// exactly one output, named `out`, with a non-empty hash.
+    /// exactly one output, named `out`, with a hash (an impure output's
+    /// `impure` is no hash).
     pub fn is_fixed_output(&self) -> bool {
-        self.outputs.len() == 1 && self.outputs.get("out").is_some_and(|o| !o.hash.is_empty())
+        self.outputs.len() == 1
+            && self
+                .outputs
+                .get("out")
+                .is_some_and(|o| !o.hash.is_empty() && o.hash != IMPURE_HASH)
     }
 
     /// The pinned hash of a fixed-output derivation; `None` for other
     /// derivations, an error when the fields do not parse.
-    pub fn fixed_output(&self) -> Option<Result<FixedOutput, crate::hash::HashError>> {
+    pub fn fixed_output(&self) -> Option<Result<FixedOutput, HashError>> {
         if !self.is_fixed_output() {
             return None;
         }
         let out = &self.outputs["out"];
         Some(FixedOutput::from_fields(&out.hash_algo, &out.hash))
+    }
+
+    /// The kind of the derivation (see [`DerivationKind::of`]): the one
+    /// kind of all its outputs, or why they make none.
+    pub fn kind(&self) -> Result<DerivationKind, KindError> {
+        DerivationKind::of(self.outputs.iter().map(|(n, o)| (n.as_str(), o.kind())))
+    }
+
+    /// Whether some input is used through outputs of its outputs (Nix's
+    /// dynamic derivations).
+    pub fn has_dynamic_inputs(&self) -> bool {
+        self.dynamic_inputs.values().any(|m| !m.is_empty())
+    }
+
+    /// The derivation's name as its recorded output paths tell it (output
+    /// `out` lives at `<hash>-<name>`, output `o` at `<hash>-<name>-o`), for a
+    /// `.drv` whose file name does not say it; `None` when no output
+    /// records a path that fits.
+    pub fn name_from_outputs(&self) -> Option<&str> {
+        self.outputs.iter().find_map(|(output, o)| {
+            let name = o.path.as_ref()?.name();
+            if output == "out" {
+                Some(name)
+            } else {
+                name.strip_suffix(output.as_str())?.strip_suffix('-')
+            }
+        })
+    }
+
+    /// Checks what Nix checks when it parses a `.drv` named `name` (the
+    /// `.drv` name without `.drv`): that the path a fixed output records is
+    /// the one its content address gives (Nix `parseOutput`; the path is
+    /// redundant, and two texts that mean the same derivation must not hash
+    /// differently).
+    pub fn check_fixed_paths(&self, store: &StoreDir, name: &str) -> Result<(), PathMismatch> {
+        for (output, o) in &self.outputs {
+            if let (Ok(OutputKind::Fixed(ca)), Some(path)) = (o.kind(), &o.path) {
+                hashing::check_fixed_path(store, name, output, &ca, &store.display(path))?;
+            }
+        }
+        Ok(())
     }
 
     /// The built-in builder's name (`download`, `git-download`) when the

@@ -5,13 +5,15 @@
 //! strictness asks (see [`borrowed`](super::borrowed)), and notes on the
 //! way whether the text is canonical.
 
-use super::aterm::{ParseError, ParseErrorKind};
+use super::DynamicOutputs;
+use super::aterm::{DYNAMIC_VERSION, MAX_DYNAMIC_DEPTH, ParseError, ParseErrorKind};
 use super::borrowed::{
     DerivationRef, EnvVarRef, InputDerivationRef, OutputNames, OutputRef, StorePathRef, StringList,
 };
+use super::output::OutputKind;
 use crate::store_path::StoreDir;
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 type PResult<T> = Result<T, ParseError>;
@@ -23,6 +25,7 @@ pub(super) fn read<'a>(store: &StoreDir, input: &'a [u8]) -> PResult<DerivationR
         pos: 0,
         store,
         canonical: true,
+        dynamic: false,
     }
     .derivation()
 }
@@ -96,6 +99,9 @@ struct Reader<'a, 's> {
     pos: usize,
     store: &'s StoreDir,
     canonical: bool,
+    /// Whether the text is in the `DrvWithVersion("xp-dyn-drv",…)` form,
+    /// where inputs may use outputs of outputs.
+    dynamic: bool,
 }
 
 impl<'a, 's> Reader<'a, 's> {
@@ -182,6 +188,7 @@ impl<'a, 's> Reader<'a, 's> {
     }
 
     fn output(&mut self) -> PResult<OutputRef<'a>> {
+        let start = self.pos;
         self.byte(b'(', "`(`")?;
         let name = self.text("output name")?;
         self.byte(b',', "`,`")?;
@@ -196,6 +203,15 @@ impl<'a, 's> Reader<'a, 's> {
         self.byte(b',', "`,`")?;
         let hash = self.text("output hash")?;
         self.byte(b')', "`)`")?;
+        if let Err(error) = OutputKind::classify(path.is_some(), &hash_algo, &hash) {
+            return self.fail(
+                start,
+                ParseErrorKind::BadOutput {
+                    output: name.into_owned(),
+                    error,
+                },
+            );
+        }
         Ok(OutputRef {
             name,
             path,
@@ -212,6 +228,14 @@ impl<'a, 's> Reader<'a, 's> {
             return self.fail(at, ParseErrorKind::NotADerivation(path.display(self.store)));
         }
         self.byte(b',', "`,`")?;
+        let mut dynamic = BTreeMap::new();
+        let nested = self.input.get(self.pos) == Some(&b'(');
+        if nested {
+            if !self.dynamic {
+                return self.fail(self.pos, ParseErrorKind::DynamicWithoutVersion);
+            }
+            self.pos += 1;
+        }
         let start = self.pos;
         let mut len = 0;
         let mut previous: Option<Cow<'a, str>> = None;
@@ -229,6 +253,14 @@ impl<'a, 's> Reader<'a, 's> {
             raw: &self.input[start..self.pos],
             len,
         });
+        if nested {
+            self.byte(b',', "`,`")?;
+            dynamic = self.dynamic_children(1)?;
+            self.byte(b')', "`)`")?;
+            // The writer writes an input without outputs of outputs in the
+            // plain form.
+            self.canonical &= !dynamic.is_empty();
+        }
         self.byte(b')', "`)`")?;
         if !ordered {
             self.canonical = false;
@@ -241,7 +273,84 @@ impl<'a, 's> Reader<'a, 's> {
                 |k| k.to_string(),
             )?;
         }
-        Ok(InputDerivationRef { path, outputs })
+        Ok(InputDerivationRef {
+            path,
+            outputs,
+            dynamic,
+        })
+    }
+
+    /// The outputs of outputs of an input (Nix's dynamic derivations):
+    /// `"[" { "(" str "," node ")" } "]"`, where a node is a string list
+    /// or `"(" strList "," children ")"`, nested at most
+    /// [`MAX_DYNAMIC_DEPTH`] deep.
+    fn dynamic_children(&mut self, depth: usize) -> PResult<BTreeMap<String, DynamicOutputs>> {
+        if depth > MAX_DYNAMIC_DEPTH {
+            return self.fail(self.pos, ParseErrorKind::TooDeep);
+        }
+        let mut children = BTreeMap::new();
+        let mut previous: Option<String> = None;
+        self.list(|r| {
+            r.byte(b'(', "`(`")?;
+            let at = r.pos;
+            let name = r.text("output name")?.into_owned();
+            r.byte(b',', "`,`")?;
+            let node = r.dynamic_node(depth + 1)?;
+            r.byte(b')', "`)`")?;
+            if previous.as_ref().is_some_and(|p| *p >= name) {
+                r.canonical = false;
+            }
+            if children.contains_key(&name) {
+                return r.fail(
+                    at,
+                    ParseErrorKind::Duplicate {
+                        what: "output of an output",
+                        key: name,
+                    },
+                );
+            }
+            previous = Some(name.clone());
+            children.insert(name, node);
+            Ok(())
+        })?;
+        Ok(children)
+    }
+
+    /// One node of [`Reader::dynamic_children`].
+    fn dynamic_node(&mut self, depth: usize) -> PResult<DynamicOutputs> {
+        let nested = self.input.get(self.pos) == Some(&b'(');
+        if nested {
+            self.pos += 1;
+        }
+        let mut outputs = BTreeSet::new();
+        let mut previous: Option<String> = None;
+        self.list(|r| {
+            let at = r.pos;
+            let name = r.text("output name")?.into_owned();
+            if previous.as_ref().is_some_and(|p| *p >= name) {
+                r.canonical = false;
+            }
+            if outputs.contains(&name) {
+                return r.fail(
+                    at,
+                    ParseErrorKind::Duplicate {
+                        what: "output name of an output",
+                        key: name,
+                    },
+                );
+            }
+            previous = Some(name.clone());
+            outputs.insert(name);
+            Ok(())
+        })?;
+        let mut dynamic = BTreeMap::new();
+        if nested {
+            self.byte(b',', "`,`")?;
+            dynamic = self.dynamic_children(depth)?;
+            self.byte(b')', "`)`")?;
+            self.canonical &= !dynamic.is_empty();
+        }
+        Ok(DynamicOutputs { outputs, dynamic })
     }
 
     fn env_var(&mut self) -> PResult<EnvVarRef<'a>> {
@@ -276,6 +385,7 @@ impl<'a, 's> Reader<'a, 's> {
                     pos: list + 1,
                     store: self.store,
                     canonical: true,
+                    dynamic: self.dynamic,
                 };
                 for _ in 0..index {
                     if item(&mut r).is_err() {
@@ -331,7 +441,7 @@ impl<'a, 's> Reader<'a, 's> {
 
     fn derivation(mut self) -> PResult<DerivationRef<'a>> {
         let store = self.store;
-        self.token(b"Derive(", "`Derive(`")?;
+        self.header()?;
         let (outputs, outputs_span) =
             self.keyed_list(Self::output, |o| &*o.name, true, "output", str::to_owned)?;
         self.byte(b',', "`,`")?;
@@ -387,6 +497,10 @@ impl<'a, 's> Reader<'a, 's> {
         // sit inside a string) is not canonical.
         let canonical =
             self.canonical && memchr::memchr3(b'\n', b'\r', b'\t', self.input).is_none();
+        // The writer uses the versioned form exactly when some input uses
+        // outputs of outputs.
+        let canonical =
+            canonical && self.dynamic == input_derivations.iter().any(|i| !i.dynamic.is_empty());
         Ok(DerivationRef {
             outputs,
             input_derivations,
@@ -400,5 +514,23 @@ impl<'a, 's> Reader<'a, 's> {
             inputs_span,
             canonical,
         })
+    }
+
+    /// `Derive(`, or `DrvWithVersion("xp-dyn-drv",` (Nix's dynamic
+    /// derivations; no other version exists).
+    fn header(&mut self) -> PResult<()> {
+        const EXPECTED: &str = "`Derive(` or `DrvWithVersion(`";
+        if self.input.starts_with(b"DrvWithVersion(") {
+            self.pos = "DrvWithVersion(".len();
+            let at = self.pos;
+            let version = self.text("format version")?;
+            if version != DYNAMIC_VERSION {
+                return self.fail(at, ParseErrorKind::UnknownVersion(version.into_owned()));
+            }
+            self.byte(b',', "`,`")?;
+            self.dynamic = true;
+            return Ok(());
+        }
+        self.token(b"Derive(", EXPECTED)
     }
 }

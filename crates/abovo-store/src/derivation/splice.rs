@@ -28,23 +28,26 @@
 
 use super::borrowed::{DerivationRef, StorePathRef};
 use super::hashing::{
-    DerivationError, DerivationHashes, PathMismatch, compare_output_paths, fixed_hash,
-    known_input_hash, output_paths,
+    Deferral, DerivationError, DerivationHashes, PathMismatch, check_outputs, fixed_hash,
+    input_or_deferral, kind_for_hashing, known_input_hash, merges_colliding_inputs, output_paths,
 };
+use super::output::DerivationKind;
 use super::{Derivation, aterm};
 use crate::encoding::base16_encode;
 use crate::store_path::{StoreDir, StorePath};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 impl<'a> DerivationRef<'a> {
     /// Both hashes of this derivation, the same as [`Derivation::hashes`]
     /// of the owned form gives. `input_hash` gives the derivation hash
     /// "modulo" of an input derivation (normally its
-    /// [`DerivationHashes::modulo`]); it is called once per input, and not
-    /// at all for a fixed-output derivation.
+    /// [`DerivationHashes::modulo`], or [`DerivationError::Deferred`] when
+    /// it has none); it is called once per input, and not at all for a
+    /// derivation whose hashes need none (fixed-output, floating, impure,
+    /// or using outputs of outputs).
     ///
     /// # Spliced from the bytes, or written from the owned form
     ///
@@ -68,28 +71,35 @@ impl<'a> DerivationRef<'a> {
         store: &StoreDir,
         mut input_hash: impl FnMut(&StorePathRef<'a>) -> Result<[u8; 32], DerivationError>,
     ) -> Result<DerivationHashes, DerivationError> {
-        if let Some(fixed) = self.fixed_output() {
-            fixed?;
-            let out = &self.outputs()[0];
-            let path = out
-                .path
-                .as_ref()
-                .ok_or(DerivationError::MissingFixedOutputPath)?;
-            return Ok(DerivationHashes {
-                modulo: fixed_hash(&out.hash_algo, &out.hash, &path.display(store)),
-                masked: None,
-            });
+        let kind = kind_for_hashing(self.kind())?;
+        if let Some(early) = self.hashes_without_inputs(store, kind)? {
+            return Ok(early);
         }
-        let hashes = self.input_hashes(&mut input_hash)?;
+        let hashes = match self.input_hashes(store, &mut input_hash)? {
+            Ok(h) => h,
+            Err(d) => {
+                return Ok(DerivationHashes {
+                    modulo: Err(d),
+                    masked: None,
+                });
+            }
+        };
+        let deferred = kind == DerivationKind::Deferred;
         match Splice::new(self) {
             Some(splice) => {
-                let inputs = splice.inputs_text(&hashes);
+                let inputs = splice.inputs_text(&hashes, merges_colliding_inputs(store));
                 let mut modulo = Sha256::new();
-                splice.pieces(false, &inputs, |b| modulo.update(b));
+                if !deferred {
+                    splice.pieces(false, &inputs, |b| modulo.update(b));
+                }
                 let mut masked = Sha256::new();
                 splice.pieces(true, &inputs, |b| masked.update(b));
                 Ok(DerivationHashes {
-                    modulo: modulo.finalize().into(),
+                    modulo: if deferred {
+                        Err(Deferral::DeferredOutputs)
+                    } else {
+                        Ok(modulo.finalize().into())
+                    },
                     masked: Some(masked.finalize().into()),
                 })
             }
@@ -101,6 +111,42 @@ impl<'a> DerivationRef<'a> {
         }
     }
 
+    /// The hashes of a derivation that needs none of its inputs' hashes
+    /// (as [`Derivation`]'s own).
+    fn hashes_without_inputs(
+        &self,
+        store: &StoreDir,
+        kind: DerivationKind,
+    ) -> Result<Option<DerivationHashes>, DerivationError> {
+        let deferral = match kind {
+            DerivationKind::Fixed => {
+                let out = &self.outputs()[0];
+                let path = out
+                    .path
+                    .as_ref()
+                    .ok_or(DerivationError::MissingFixedOutputPath)?;
+                return Ok(Some(DerivationHashes {
+                    modulo: Ok(fixed_hash(&out.hash_algo, &out.hash, &path.display(store))),
+                    masked: None,
+                }));
+            }
+            DerivationKind::Floating => Deferral::Floating,
+            DerivationKind::Impure => Deferral::Impure,
+            _ => match self
+                .input_derivations()
+                .iter()
+                .find(|i| !i.dynamic.is_empty())
+            {
+                Some(i) => Deferral::DynamicInputs(i.path.display(store)),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(DerivationHashes {
+            modulo: Err(deferral),
+            masked: None,
+        }))
+    }
+
     /// The derivation hash of this derivation as stored: the same as
     /// [`Derivation::hash_modulo`] of the owned form (see
     /// [`DerivationRef::hashes`]).
@@ -109,7 +155,9 @@ impl<'a> DerivationRef<'a> {
         store: &StoreDir,
         input_hash: impl FnMut(&StorePathRef<'a>) -> Result<[u8; 32], DerivationError>,
     ) -> Result<[u8; 32], DerivationError> {
-        Ok(self.hashes(store, input_hash)?.modulo)
+        self.hashes(store, input_hash)?
+            .modulo
+            .map_err(DerivationError::Deferred)
     }
 
     /// The modulo text ([`Derivation::modulo_text`] of the owned form),
@@ -120,10 +168,19 @@ impl<'a> DerivationRef<'a> {
         masked: bool,
         mut input_hash: impl FnMut(&StorePathRef<'a>) -> Result<[u8; 32], DerivationError>,
     ) -> Result<Vec<u8>, DerivationError> {
-        let hashes = self.input_hashes(&mut input_hash)?;
+        if let Some(i) = self
+            .input_derivations()
+            .iter()
+            .find(|i| !i.dynamic.is_empty())
+        {
+            return Err(Deferral::DynamicInputs(i.path.display(store)).into());
+        }
+        let hashes = self
+            .input_hashes(store, &mut input_hash)?
+            .map_err(DerivationError::Deferred)?;
         match Splice::new(self) {
             Some(splice) => {
-                let inputs = splice.inputs_text(&hashes);
+                let inputs = splice.inputs_text(&hashes, merges_colliding_inputs(store));
                 let mut out = Vec::with_capacity(self.bytes().len());
                 splice.pieces(masked, &inputs, |b| out.extend_from_slice(b));
                 Ok(out)
@@ -138,7 +195,8 @@ impl<'a> DerivationRef<'a> {
 
     /// The output paths this derivation must have, given its
     /// [`hashes`](Self::hashes); `name` is the derivation name (the `.drv`
-    /// name without `.drv`).
+    /// name without `.drv`). [`DerivationError::Deferred`] when they are
+    /// known only after a build.
     pub fn output_paths(
         &self,
         store: &StoreDir,
@@ -147,16 +205,16 @@ impl<'a> DerivationRef<'a> {
     ) -> Result<BTreeMap<String, StorePath>, DerivationError> {
         // In name order, as the owned form's map, so that the first error
         // is the same too.
-        let mut names: Vec<&str> = self.outputs().iter().map(|o| o.name.as_ref()).collect();
+        let mut outputs: Vec<_> = self.outputs().iter().collect();
         if !self.is_canonical() {
-            names.sort_unstable();
+            outputs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         }
         output_paths(
             store,
             name,
-            self.fixed_output(),
-            hashes.masked,
-            names.into_iter(),
+            self.kind(),
+            hashes,
+            outputs.into_iter().map(|o| (o.name.as_ref(), o.kind())),
         )
     }
 
@@ -180,17 +238,24 @@ impl<'a> DerivationRef<'a> {
         name: &str,
         hashes: &DerivationHashes,
     ) -> Result<Vec<PathMismatch>, DerivationError> {
-        let expected = self.output_paths(store, name, hashes)?;
-        Ok(compare_output_paths(
+        let mut outputs: Vec<_> = self.outputs().iter().collect();
+        if !self.is_canonical() {
+            outputs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        }
+        check_outputs(
             store,
-            &expected,
-            |output| {
-                self.output(output)
-                    .and_then(|o| o.path.as_ref())
-                    .map(|p| p.display(store))
-            },
+            name,
+            self.kind(),
+            hashes,
+            outputs.into_iter().map(|o| {
+                (
+                    o.name.as_ref(),
+                    o.kind(),
+                    o.path.as_ref().map(|p| p.display(store)),
+                )
+            }),
             |output| self.env(output),
-        ))
+        )
     }
 
     /// [`Derivation::check_output_paths`] of the owned form.
@@ -213,10 +278,7 @@ impl<'a> DerivationRef<'a> {
         input_hash: impl FnMut(&StorePathRef<'a>) -> Result<[u8; 32], DerivationError>,
     ) -> Result<DerivationHashes, DerivationError> {
         if self.is_fixed_output() {
-            return Ok(DerivationHashes {
-                modulo: [0; 32],
-                masked: None,
-            });
+            return Ok(DerivationHashes::FIXED_PLACEHOLDER);
         }
         self.hashes(store, input_hash)
     }
@@ -229,15 +291,29 @@ impl<'a> DerivationRef<'a> {
         Ok(store.make_text_path(&format!("{name}.drv"), self.bytes(), &references)?)
     }
 
-    /// Each input's hash, in the order of the text.
+    /// Each input's hash, in the order of the text; `Err` with the first
+    /// input (in that order) that has none.
     fn input_hashes(
         &self,
+        store: &StoreDir,
         input_hash: &mut impl FnMut(&StorePathRef<'a>) -> Result<[u8; 32], DerivationError>,
-    ) -> Result<Vec<[u8; 32]>, DerivationError> {
-        self.input_derivations()
-            .iter()
-            .map(|i| input_hash(&i.path))
-            .collect()
+    ) -> Result<Result<Vec<[u8; 32]>, Deferral>, DerivationError> {
+        let mut hashes = Vec::with_capacity(self.input_derivations().len());
+        let mut deferred = None;
+        for i in self.input_derivations() {
+            match input_hash(&i.path) {
+                Ok(h) => hashes.push(h),
+                Err(e) => {
+                    if let Err(d) = input_or_deferral(store, &i.path.to_store_path(), Err(e))? {
+                        deferred.get_or_insert(d);
+                    }
+                }
+            }
+        }
+        Ok(match deferred {
+            Some(d) => Err(d),
+            None => Ok(hashes),
+        })
     }
 
     /// The inputs' hashes by owned path, for the fallback.
@@ -285,28 +361,50 @@ impl<'d, 'a> Splice<'d, 'a> {
     }
 
     /// The input derivations list of the modulo texts: `("<base16 of the
-    /// input's hash>",[outputs])`, sorted by hash; of inputs with equal
-    /// hashes the later one in path order stays, as in the daemon's map.
-    fn inputs_text(&self, hashes: &[[u8; 32]]) -> Vec<u8> {
+    /// input's hash>",[outputs])`, sorted by hash. Of inputs with equal
+    /// hashes the later one in path order stays, as in the daemon's map,
+    /// or with `merge` (modern Nix) their output names are merged.
+    fn inputs_text(&self, hashes: &[[u8; 32]], merge: bool) -> Vec<u8> {
         let inputs = self.drv.input_derivations();
-        // Base16 sorts like the bytes it encodes.
+        // Base16 sorts like the bytes it encodes; a stable sort keeps the
+        // inputs of one hash in path order.
         let mut order: Vec<usize> = (0..inputs.len()).collect();
         order.sort_by(|&x, &y| hashes[x].cmp(&hashes[y]));
         let mut out = Vec::with_capacity(2 + inputs.len() * 80);
         out.push(b'[');
-        let mut first = true;
-        for (k, &i) in order.iter().enumerate() {
-            if order.get(k + 1).is_some_and(|&j| hashes[j] == hashes[i]) {
-                continue;
-            }
-            if !first {
+        let mut k = 0;
+        while k < order.len() {
+            let i = order[k];
+            let same = order[k..]
+                .iter()
+                .take_while(|&&j| hashes[j] == hashes[i])
+                .count();
+            let group = &order[k..k + same];
+            k += same;
+            if out.len() > 1 {
                 out.push(b',');
             }
-            first = false;
             out.extend_from_slice(b"(\"");
             out.extend_from_slice(base16_encode(&hashes[i]).as_bytes());
             out.extend_from_slice(b"\",");
-            out.extend_from_slice(inputs[i].outputs.raw());
+            match group {
+                [only] => out.extend_from_slice(inputs[*only].outputs.raw()),
+                [.., last] if !merge => out.extend_from_slice(inputs[*last].outputs.raw()),
+                _ => {
+                    let names: BTreeSet<Cow<'_, str>> = group
+                        .iter()
+                        .flat_map(|&j| inputs[j].outputs.iter())
+                        .collect();
+                    out.push(b'[');
+                    for (n, name) in names.iter().enumerate() {
+                        if n > 0 {
+                            out.push(b',');
+                        }
+                        aterm::write_str(&mut out, name.as_bytes());
+                    }
+                    out.push(b']');
+                }
+            }
             out.push(b')');
         }
         out.push(b']');

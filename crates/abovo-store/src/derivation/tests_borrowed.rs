@@ -5,6 +5,7 @@
 
 use super::tests::{MINIMAL, derivation_strategy};
 use super::*;
+use crate::encoding::base16_encode;
 use crate::store_path::StoreDir;
 use proptest::prelude::*;
 use std::borrow::Cow;
@@ -212,6 +213,7 @@ fn spliced_texts_equal_the_written_ones() {
             (b.clone(), BTreeSet::from(["dev".into(), "out".into()])),
             (c.clone(), BTreeSet::from(["lib".to_owned()])),
         ]),
+        dynamic_inputs: BTreeMap::new(),
         input_sources: BTreeSet::from([sp("0sssssssssssssssssssssssssssssss-s")]),
         system: "x86_64-linux".into(),
         builder: "/bin/sh".into(),
@@ -228,26 +230,39 @@ fn spliced_texts_equal_the_written_ones() {
     let mut without_lib = drv.clone();
     without_lib.environment.remove(&b"lib"[..]);
     // With every output variable the texts are spliced; without one, they
-    // come from the owned form: the same either way.
-    for drv in [drv, without_lib] {
-        let bytes = drv.to_aterm(&store);
-        let r = DerivationRef::parse(&store, &bytes).unwrap();
+    // come from the owned form: the same either way, with the Guix rule
+    // for colliding inputs and with Nix's.
+    let nix = StoreDir::new(StoreDir::NIX).unwrap();
+    for (drv, store) in [(&drv, &store), (&without_lib, &store), (&drv, &nix)] {
+        let bytes = drv.to_aterm(store);
+        let r = DerivationRef::parse(store, &bytes).unwrap();
         for masked in [false, true] {
             assert_eq!(
-                r.modulo_text(&store, masked, borrowed).unwrap(),
-                drv.modulo_text(&store, masked, owned).unwrap()
+                r.modulo_text(store, masked, borrowed).unwrap(),
+                drv.modulo_text(store, masked, owned).unwrap()
             );
         }
-        let h = r.hashes(&store, borrowed).unwrap();
-        assert_eq!(h, drv.hashes(&store, owned).unwrap());
-        assert_eq!(h.modulo, drv.hash_modulo(&store, owned).unwrap());
+        let text = String::from_utf8(drv.modulo_text(store, false, owned).unwrap()).unwrap();
+        let collided = format!("(\"{}\",", base16_encode(&[1u8; 32]));
+        let merged = if store == &nix {
+            r#"["dev","lib","out"]"#
+        } else {
+            r#"["lib"]"#
+        };
+        assert!(text.contains(&format!("{collided}{merged})")), "{text}");
+        let h = r.hashes(store, borrowed).unwrap();
+        assert_eq!(h, drv.hashes(store, owned).unwrap());
         assert_eq!(
-            r.output_paths(&store, "x", &h).unwrap(),
-            drv.compute_output_paths(&store, "x", owned).unwrap()
+            h.modulo.clone().unwrap(),
+            drv.hash_modulo(store, owned).unwrap()
         );
         assert_eq!(
-            r.check_output_paths_with(&store, "x", &h).unwrap(),
-            drv.check_output_paths(&store, "x", owned).unwrap()
+            r.output_paths(store, "x", &h).unwrap(),
+            drv.compute_output_paths(store, "x", owned).unwrap()
+        );
+        assert_eq!(
+            r.check_output_paths_with(store, "x", &h).unwrap(),
+            drv.check_output_paths(store, "x", owned).unwrap()
         );
     }
 }
@@ -262,7 +277,7 @@ fn fixed_outputs_hash_without_inputs() {
     };
     let h = drv.hashes(&store, never).unwrap();
     assert_eq!(
-        crate::encoding::base16_encode(&h.modulo),
+        base16_encode(&h.modulo.clone().unwrap()),
         "724f3e3634fce4cbbbd3483287b8798588e80280660b9a63fd13a1bc90485b33"
     );
     assert_eq!(h.masked, None);
@@ -370,6 +385,7 @@ proptest! {
         let store = store();
         let mut drv = drv;
         drv.system = "x86_64-linux".into();
+        drv.dynamic_inputs.clear();
         let paths: Vec<String> = drv
             .outputs
             .values()
@@ -381,7 +397,7 @@ proptest! {
             .map(|(p, o)| (store.display(p), o))
             .collect();
         let sources: Vec<String> = drv.input_sources.iter().map(|p| store.display(p)).collect();
-        let mut text = Vec::new();
+        let mut text = b"Derive(".to_vec();
         aterm::write_derive(
             &mut text,
             drv.outputs
@@ -389,7 +405,7 @@ proptest! {
                 .zip(&paths)
                 .map(|((n, o), p)| (n.as_str(), p.as_str(), o.hash_algo.as_str(), o.hash.as_str()))
                 .rev(),
-            inputs.iter().map(|(p, o)| (p.as_str(), *o)).rev(),
+            inputs.iter().map(|(p, o)| (p.as_str(), *o, None)).rev(),
             sources.iter().map(String::as_str).rev(),
             &drv,
             drv.environment.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).rev(),

@@ -25,6 +25,13 @@ use std::path::{Path, PathBuf};
 /// as a consequence of that input, not as an error of its own (the JSON
 /// lists every mismatch, each consequence with `caused_by`).
 ///
+/// Outputs whose paths are known only after a build (Nix's floating
+/// content-addressed and impure outputs, and deferred outputs of the
+/// derivations that depend on them) have no recorded path to check: they
+/// are counted, and listed in the JSON (`unbuilt`). A file not named
+/// `<hash>-<name>.drv` is parsed but reported as unchecked: nothing tells
+/// its store path or its name.
+///
 /// Exit code: 0 when everything matches; 1 when a mismatch was found; 2 on
 /// an error: a file that cannot be read or does not parse, or (when nothing
 /// mismatched) a derivation that could not be checked.
@@ -373,9 +380,40 @@ fn print_text(r: &Report, ctx: &Context, origin: &Origin) -> anyhow::Result<()> 
         )?;
     }
     print_unchecked(&mut out, r, ctx)?;
+    for u in &r.unbuilt {
+        for (output, path) in &u.computable {
+            writeln!(
+                out,
+                "{} {}: output {output:?} records no path, but its path is computable: {} \
+                 (Nix warns that it should have been filled in)",
+                ctx.style("1;33", "DEFERRED"),
+                sanitize(&u.drv),
+                sanitize(path)
+            )?;
+        }
+    }
+    let unbuilt = r.floating_outputs + r.impure_outputs + r.deferred_outputs;
+    let unbuilt = if unbuilt == 0 {
+        String::new()
+    } else {
+        let kinds: Vec<String> = [
+            (r.floating_outputs, "floating content-addressed"),
+            (r.impure_outputs, "impure"),
+            (r.deferred_outputs, "deferred"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, k)| format!("{n} {k}"))
+        .collect();
+        format!(
+            " and {} known only after a build ({})",
+            plain_plural(unbuilt, "output", "outputs"),
+            kinds.join(", ")
+        )
+    };
     writeln!(
         out,
-        "checked {}: {} parsed and re-serialised, {}, {} ({} fixed, {} input-addressed) in {}: {}",
+        "checked {}: {} parsed and re-serialised, {}, {} ({} fixed, {} input-addressed){unbuilt} in {}: {}",
         plain_plural(r.files, ".drv file", ".drv files"),
         r.parsed,
         plain_plural(r.drv_paths, ".drv path", ".drv paths"),

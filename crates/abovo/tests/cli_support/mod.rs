@@ -219,6 +219,7 @@ pub fn make_closure_in(dir: &Path, store: &StoreDir) -> StorePath {
         builder: bash.clone(),
         arguments: vec![b"-e".to_vec(), b"build.sh".to_vec()],
         environment: env(&[("name", "thing-1.0"), ("tab", "a\tb")]),
+        ..Derivation::default()
     };
     let (lib_path, h) = add(dir, store, "thing-1.0", lib, &known);
     known.insert(lib_path.clone(), h);

@@ -25,7 +25,8 @@ use crate::source::{STORE_DIR_HELP, SYSTEM_HELP, SourceArgs, resolve_one, store_
 use abovo_graph::load::{Silent, SourceKind, detect, read_tarball};
 use abovo_graph::resolve::{Preferences, host_system};
 use abovo_graph::{Graph, NodeId, NodeKind};
-use abovo_store::derivation::Derivation;
+use abovo_store::derivation::json::JsonFormat;
+use abovo_store::derivation::{Derivation, ParseErrorKind};
 use abovo_store::{StoreDir, StorePath};
 use abovo_trust::content::Limits;
 use abovo_trust::items::{self, ItemError, ItemPath, Wanted};
@@ -49,10 +50,20 @@ pub struct Args {
     pub drv: String,
     /// `text`: how it is built, with the items it reads; `recipe-json`:
     /// the same in JSON; `aterm`: the `.drv` text, byte for byte; `json`:
-    /// the derivation in the shape of `nix derivation show` (what `abovo
-    /// derivation add` reads).
+    /// the derivation in the shape of `nix derivation show` (one
+    /// derivation, without its wrapper; what `abovo derivation add` reads),
+    /// in the form --json-format names.
     #[arg(long, short = 'f', value_enum, default_value_t = ShowFormat::Text)]
     pub format: ShowFormat,
+    /// Which of Nix's JSON forms `-f json` writes: `nix-2.17` (the
+    /// original, the default), `nix-2.18` (inputs with `dynamicOutputs`),
+    /// `nix-2.23` (outputs with `method`), `nix-2.30` (top-level
+    /// `structuredAttrs`), `nix-2.32` (format version 3: base names),
+    /// `nix-2.33` or `latest` (format version 4: `inputs`, SRI hashes), or
+    /// `tvix` (`nix-2.17` without `name`). Values that are not UTF-8 are
+    /// written `{"bytes": "<base64>"}` in all of them.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_json_format, default_value = "nix-2.17")]
+    pub json_format: JsonFormat,
     /// Where to find DRV: a store directory (`/gnu/store`), a directory of
     /// `.drv` files, a `.tar.zst` of them, a corpus folder, or an abovo
     /// snapshot (whose `.drv` files are then looked for like the built-in
@@ -111,6 +122,17 @@ pub enum Found {
     },
 }
 
+/// Reads a `--json-format` value.
+pub fn parse_json_format(s: &str) -> Result<JsonFormat, String> {
+    JsonFormat::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = JsonFormat::ALL.iter().map(|f| f.name()).collect();
+        format!(
+            "unknown JSON format `{s}` (known: {}, latest)",
+            names.join(", ")
+        )
+    })
+}
+
 /// Runs `abovo show`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let found = find(&args, ctx)?;
@@ -129,8 +151,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         ) => return Err(not_at_hand(&args.drv, &graph, node, &searched)),
     };
     let (drv, name, store) = parse_derivation(args.store_dir.as_deref(), &file, &bytes)?;
+    check_fixed_paths(&drv, name.as_deref(), &store, &file)?;
     match args.format {
-        ShowFormat::Json => print_json(&drv.to_json(&store, name.as_deref()))?,
+        ShowFormat::Json => {
+            let name = name.as_deref().or(drv.name_from_outputs());
+            let json = drv
+                .to_json_as(&store, name, args.json_format)
+                .with_context(|| format!("cannot show `{file}` as JSON"))?;
+            print_json(&json)?;
+        }
         _ => {
             let mut out = std::io::stdout().lock();
             out.write_all(&drv.to_aterm(&store))?;
@@ -285,6 +314,31 @@ fn check_derivation(graph: &Graph, node: NodeId, spec: &str, source: &str) -> an
     }
 }
 
+/// Refuses a `.drv` whose fixed output records another path than its hash
+/// gives, as Nix refuses it when it parses one. The name comes from the
+/// file name, else from the recorded path itself (which then is checked
+/// against its own hash).
+fn check_fixed_paths(
+    drv: &Derivation,
+    name: Option<&str>,
+    store: &StoreDir,
+    file: &str,
+) -> anyhow::Result<()> {
+    let Some(name) = name.or(drv.name_from_outputs()) else {
+        return Ok(());
+    };
+    drv.check_fixed_paths(store, name).map_err(|m| {
+        anyhow::anyhow!(
+            "`{file}` is not a valid derivation: its fixed {} has the path `{}`, which does not \
+             match its content address (it gives `{}`); Nix refuses such a derivation \
+             (`abovo verify` lists every mismatch)",
+            m.what,
+            m.actual,
+            m.expected
+        )
+    })
+}
+
 /// Finds DRV in `source` (of `kind`, not a snapshot): a `.drv` path or base
 /// name directly in a directory, anything else through the source's graph.
 fn from_source(
@@ -365,7 +419,12 @@ pub fn parse_derivation(
     let store = store_dir_or_inferred(store_dir, abovo_graph::store_dir::from_derivation(bytes))?;
     let drv = Derivation::parse(&store, bytes).map_err(|e| {
         let mut msg = format!("`{file}` is not a valid derivation: {e}");
-        if store.as_str() != StoreDir::NIX && bytes.windows(11).any(|w| w == b"/nix/store/") {
+        // Only a path outside the store directory calls for another one.
+        let path_error = matches!(e.kind, ParseErrorKind::BadStorePath { .. });
+        if path_error
+            && store.as_str() != StoreDir::NIX
+            && bytes.windows(11).any(|w| w == b"/nix/store/")
+        {
             msg.push_str("\n  (hint: its paths are in /nix/store; pass --store-dir /nix/store)");
         }
         anyhow::anyhow!(msg)
