@@ -14,7 +14,9 @@ use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
 use crate::strings::{Interner, StrId};
 use abovo_store::derivation::borrowed::EnvVarRef;
-use abovo_store::derivation::{Derivation, DerivationRef, FixedOutput, StorePathRef};
+use abovo_store::derivation::{
+    Derivation, DerivationRef, DynamicOutputs, FixedOutput, StorePathRef,
+};
 use abovo_store::hash::HashError;
 use abovo_store::store_path::{StoreDir, StorePath};
 use rayon::prelude::*;
@@ -38,7 +40,8 @@ pub struct DrvRecord {
     /// Kept environment variables, sorted by name (see
     /// [`DerivationNode::env`](crate::DerivationNode::env)).
     pub env: Vec<(String, String)>,
-    /// Input derivations with the output names used.
+    /// Input derivations with the output names used (outputs of outputs
+    /// of Nix's dynamic derivations in Nix's notation, `cat^kitten`).
     pub inputs: Vec<(StorePath, Vec<String>)>,
     /// Input sources.
     pub sources: Vec<StorePath>,
@@ -72,7 +75,14 @@ impl DrvRecord {
             inputs: drv
                 .input_derivations
                 .into_iter()
-                .map(|(p, o)| (p, o.into_iter().collect()))
+                .map(|(p, o)| {
+                    let mut names: Vec<String> = o.into_iter().collect();
+                    if let Some(d) = drv.dynamic_inputs.get(&p) {
+                        names.extend(DynamicOutputs::names(d));
+                        names.sort();
+                    }
+                    (p, names)
+                })
                 .collect(),
             sources: drv.input_sources.into_iter().collect(),
         })
@@ -120,12 +130,15 @@ impl DrvRecord {
         let mut inputs: Vec<(StorePath, Vec<String>)> =
             exact(drv.input_derivations().iter().map(|i| {
                 // Nine inputs in ten use just `out`.
-                let names = if i.outputs.raw() == b"[\"out\"]" {
+                let names = if i.outputs.raw() == b"[\"out\"]" && i.dynamic.is_empty() {
                     vec!["out".to_owned()]
                 } else {
                     let mut names = Vec::with_capacity(i.outputs.len());
                     names.extend(i.outputs.iter().map(Cow::into_owned));
-                    if !sorted {
+                    if !i.dynamic.is_empty() {
+                        names.extend(DynamicOutputs::names(&i.dynamic));
+                        names.sort_unstable();
+                    } else if !sorted {
                         names.sort_unstable();
                     }
                     names

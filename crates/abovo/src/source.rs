@@ -378,6 +378,28 @@ pub fn edge_outputs(graph: &Graph, from: NodeId, to: NodeId) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// Warns when an edge of `edges` uses an output of an output (Nix's
+/// dynamic derivations, `cat^kitten`): the derivation that output is
+/// exists only once its input is built, so neither it nor its inputs are
+/// in the graph, and an answer built on the graph misses them.
+pub fn warn_dynamic(ctx: &Context, graph: &Graph, edges: &[(NodeId, NodeId)]) {
+    let found = edges.iter().find_map(|&(from, to)| {
+        edge_outputs(graph, from, to)
+            .into_iter()
+            .find(|o| o.contains(abovo_store::derivation::OUTPUT_OF_OUTPUT))
+            .map(|o| (from, to, o.to_owned()))
+    });
+    if let Some((from, to, output)) = found {
+        ctx.warn(&format!(
+            "the graph is incomplete: {} uses `{}^{output}`, an output of an output (Nix's \
+             dynamic derivations, which abovo does not follow): that derivation exists only once \
+             the input is built, so it and its inputs are not in the graph",
+            graph.display_path(from),
+            graph.display_path(to),
+        ));
+    }
+}
+
 /// Resolves a name (see `abovo_graph::resolve`) with `prefs`; when the name
 /// matched several derivations and a preference chose one, a note says
 /// which and why, so that nobody is silently handed another system's

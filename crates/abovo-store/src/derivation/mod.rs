@@ -13,6 +13,8 @@
 //!   floating content-addressed, impure) and of derivations, content
 //!   addresses and the placeholders that stand for paths not yet known;
 //! * [`json`]: Nix's JSON forms, every version of them, and tvix's;
+//! * [`resolve`]: replacing the placeholders of inputs whose outputs are
+//!   known only once built by their paths (Nix's `tryResolve`);
 //! * [`hashing`]: the derivation hash "modulo" fixed-output inputs, output
 //!   paths and the `.drv` store path, with Guix's rules (and Nix's where
 //!   they differ).
@@ -27,6 +29,7 @@ pub mod hashing;
 pub mod json;
 pub mod output;
 mod reader;
+pub mod resolve;
 mod splice;
 
 use crate::hash::{Hash, HashError};
@@ -39,6 +42,7 @@ pub use hashing::{Deferral, DerivationError, DerivationHashes, PathMismatch};
 pub use output::{
     CaMethod, ContentAddress, DerivationKind, IMPURE_HASH, KindError, OutputError, OutputKind,
 };
+pub use resolve::ResolveError;
 
 /// One output of a derivation: `(name, path, hashAlgo, hash)` in the ATerm,
 /// kept as written so that it writes back the same; [`Output::kind`] says
@@ -70,6 +74,30 @@ impl Output {
     pub(crate) fn kind_to_fill(&self) -> Result<OutputKind, OutputError> {
         let fixed = !self.hash.is_empty() && self.hash != IMPURE_HASH;
         OutputKind::classify(self.path.is_some() || fixed, &self.hash_algo, &self.hash)
+    }
+}
+
+/// The separator of Nix's notation for an output of an output:
+/// `dep.drv^cat^kitten` is output `kitten` of the derivation that output
+/// `cat` of `dep.drv` is.
+pub const OUTPUT_OF_OUTPUT: char = '^';
+
+impl DynamicOutputs {
+    /// The outputs of outputs in `children` in Nix's notation, relative to
+    /// the input (`cat^kitten`, `cat^kitten^fur`), sorted. No output name
+    /// holds `^`, so these never clash with plain output names.
+    pub fn names(children: &BTreeMap<String, DynamicOutputs>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, node) in children {
+            for o in &node.outputs {
+                out.push(format!("{name}{OUTPUT_OF_OUTPUT}{o}"));
+            }
+            for sub in DynamicOutputs::names(&node.dynamic) {
+                out.push(format!("{name}{OUTPUT_OF_OUTPUT}{sub}"));
+            }
+        }
+        out.sort();
+        out
     }
 }
 

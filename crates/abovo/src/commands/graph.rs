@@ -63,6 +63,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             graph.display_path(example)
         ));
     }
+    crate::source::warn_dynamic(ctx, &graph, &sub.edges);
     let title = format!(
         "derivation graph of {} ({})",
         roots

@@ -54,6 +54,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         code = crate::commands::fetch::fetch_seeds_first(&g, &[target], &args.trust, ctx)?;
     }
     let seeds = args.trust.seeds()?;
+    let everything = abovo_graph::query::subgraph(&g, &[target], &Default::default());
+    crate::source::warn_dynamic(ctx, &g, &everything.edges);
     let report = trust_report(&g, target, &seeds, args.trust.walk())?;
     let rejected: usize = report
         .seeds

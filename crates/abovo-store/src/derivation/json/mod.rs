@@ -15,6 +15,10 @@
 //! | [`nix-2.33`](JsonFormat::Nix2_33) | 2.33 and later (version 4) | `"version": 4`; `inputs: {"srcs": […], "drvs": {…}}`; a fixed output is `{"method", "hash"}` with an SRI hash |
 //! | [`tvix`](JsonFormat::Tvix) | tvix, snix | `nix-2.17` without `name` |
 //!
+//! A *resolved* derivation in format 4 (Nix's `derivation-resolved-v4`)
+//! has `inputs` as a plain list of store paths; it reads as a derivation
+//! whose inputs are all sources.
+//!
 //! Each output is an object whose keys say its kind (Nix's rule): `{}`
 //! deferred, `{"path"}` input-addressed, `hashAlgo` without `hash`
 //! floating, with `"impure": true` impure, with `hash` fixed.

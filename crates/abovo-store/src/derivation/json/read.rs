@@ -104,19 +104,29 @@ pub(super) fn read(
         if !attrs.is_object() {
             return Err(JsonError::shape("structuredAttrs", "expected an object"));
         }
-        if environment.contains_key(structured::ENV_VAR.as_bytes()) {
-            return Err(JsonError::shape(
-                "env.__json",
-                "structured attributes are given twice (in `structuredAttrs` and as `__json`)",
-            ));
+        let text = structured::dump(attrs).into_bytes();
+        // Both may be given when they agree (Nix's own test data does it).
+        match environment.get(structured::ENV_VAR.as_bytes()) {
+            Some(given) if *given != text => {
+                return Err(JsonError::shape(
+                    "env.__json",
+                    "structured attributes are given twice, differently (in `structuredAttrs` \
+                     and as `__json`)",
+                ));
+            }
+            _ => {
+                environment.insert(structured::ENV_VAR.as_bytes().to_vec(), text);
+            }
         }
-        environment.insert(
-            structured::ENV_VAR.as_bytes().to_vec(),
-            structured::dump(attrs).into_bytes(),
-        );
     }
 
     let (input_derivations, dynamic_inputs, input_sources) = match obj.get("inputs") {
+        // A resolved derivation (format 4): only input sources.
+        Some(list @ Value::Array(_)) => (
+            BTreeMap::new(),
+            BTreeMap::new(),
+            r.sources(Some(list), "inputs")?,
+        ),
         Some(inputs) => {
             let inputs = object(inputs, "inputs")?;
             if let Some(k) = inputs.keys().find(|k| *k != "srcs" && *k != "drvs") {

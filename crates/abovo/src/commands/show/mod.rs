@@ -56,14 +56,16 @@ pub struct Args {
     #[arg(long, short = 'f', value_enum, default_value_t = ShowFormat::Text)]
     pub format: ShowFormat,
     /// Which of Nix's JSON forms `-f json` writes: `nix-2.17` (the
-    /// original, the default), `nix-2.18` (inputs with `dynamicOutputs`),
+    /// original; the default, or `nix-2.18` for a derivation with outputs
+    /// of outputs, which it cannot hold), `nix-2.18` (inputs with
+    /// `dynamicOutputs`),
     /// `nix-2.23` (outputs with `method`), `nix-2.30` (top-level
     /// `structuredAttrs`), `nix-2.32` (format version 3: base names),
     /// `nix-2.33` or `latest` (format version 4: `inputs`, SRI hashes), or
     /// `tvix` (`nix-2.17` without `name`). Values that are not UTF-8 are
     /// written `{"bytes": "<base64>"}` in all of them.
-    #[arg(long, value_name = "FORMAT", value_parser = parse_json_format, default_value = "nix-2.17")]
-    pub json_format: JsonFormat,
+    #[arg(long, value_name = "FORMAT", value_parser = parse_json_format)]
+    pub json_format: Option<JsonFormat>,
     /// Where to find DRV: a store directory (`/gnu/store`), a directory of
     /// `.drv` files, a `.tar.zst` of them, a corpus folder, or an abovo
     /// snapshot (whose `.drv` files are then looked for like the built-in
@@ -155,9 +157,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     match args.format {
         ShowFormat::Json => {
             let name = name.as_deref().or(drv.name_from_outputs());
-            let json = drv
-                .to_json_as(&store, name, args.json_format)
-                .with_context(|| format!("cannot show `{file}` as JSON"))?;
+            let json = match args.json_format {
+                Some(f) => drv
+                    .to_json_as(&store, name, f)
+                    .with_context(|| format!("cannot show `{file}` as JSON"))?,
+                None => drv.to_json(&store, name),
+            };
             print_json(&json)?;
         }
         _ => {
