@@ -249,6 +249,22 @@ impl Derivation {
         })
     }
 
+    /// The name the derivation's environment declares: its `name` variable,
+    /// or `name` in its structured attributes (Nix's `derivation` always
+    /// sets one of them, to the derivation's name), when it is a valid
+    /// store name.
+    pub fn declared_name(&self) -> Option<String> {
+        let structured = || {
+            let text = self.env(json::structured::ENV_VAR)?;
+            let attrs: serde_json::Value = serde_json::from_slice(text).ok()?;
+            attrs.get("name")?.as_str().map(str::to_owned)
+        };
+        self.env_str("name")
+            .map(str::to_owned)
+            .or_else(structured)
+            .filter(|n| crate::store_path::validate_name(n).is_ok())
+    }
+
     /// Checks what Nix checks when it parses a `.drv` named `name` (the
     /// `.drv` name without `.drv`): that the path a fixed output records is
     /// the one its content address gives (Nix `parseOutput`; the path is

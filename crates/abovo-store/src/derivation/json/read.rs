@@ -73,28 +73,13 @@ pub(super) fn read(
         Some(v) => Some(r.text(v, "name")?),
     };
     let mut environment = r.env(obj.get("env"))?;
-    // Nix's `derivation` sets `name`: as a variable, or with structured
-    // attributes inside them.
-    let structured_name = || {
-        let attrs = obj.get("structuredAttrs").cloned().or_else(|| {
-            let text = environment.get(structured::ENV_VAR.as_bytes())?;
-            serde_json::from_slice(text).ok()
-        })?;
-        attrs.get("name")?.as_str().map(str::to_owned)
-    };
-    let env_name = environment
-        .get(&b"name"[..])
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .map(str::to_owned)
-        .or_else(structured_name)
-        .filter(|n| crate::store_path::validate_name(n).is_ok());
     let (name, name_from) = if let Some(n) = json_name {
         (Some(n), NameSource::Name)
     } else if let Some(n) = wrapper_key.as_deref().and_then(drv_name_of_key) {
         (Some(n), NameSource::WrapperKey)
     } else if let Some(n) = name_hint {
         (Some(n.to_owned()), NameSource::Given)
-    } else if let Some(n) = env_name {
+    } else if let Some(n) = declared_name(&environment, obj.get("structuredAttrs")) {
         (Some(n), NameSource::Environment)
     } else {
         (None, NameSource::None)
@@ -171,6 +156,22 @@ pub(super) fn read(
         name_from,
         format,
     })
+}
+
+/// The name the environment (or `structuredAttrs`) declares
+/// ([`Derivation::declared_name`]).
+fn declared_name(env: &BTreeMap<Vec<u8>, Vec<u8>>, attrs: Option<&Value>) -> Option<String> {
+    let mut drv = Derivation {
+        environment: env.clone(),
+        ..Derivation::default()
+    };
+    if let Some(a) = attrs {
+        drv.environment.insert(
+            structured::ENV_VAR.as_bytes().to_vec(),
+            a.to_string().into_bytes(),
+        );
+    }
+    drv.declared_name()
 }
 
 /// `nix derivation show`'s wrappers: `{"<drv path>": {…}}` (before 2.33)

@@ -156,7 +156,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     check_fixed_paths(&drv, name.as_deref(), &store, &file)?;
     match args.format {
         ShowFormat::Json => {
-            let name = name.as_deref().or(drv.name_from_outputs());
+            let name = name
+                .or_else(|| drv.name_from_outputs().map(str::to_owned))
+                .or_else(|| drv.declared_name());
+            let name = name.as_deref();
             let json = match args.json_format {
                 Some(f) => drv
                     .to_json_as(&store, name, f)
