@@ -16,6 +16,7 @@
 //! | [`nar`] | NAR archives: writing, strict reading, unpacking, NAR hash and size |
 //! | [`narinfo`] | narinfo files: parsing, writing, Nix and Guix signatures |
 //! | [`references`] | reference scanning over a NAR stream, as the daemon does it |
+//! | [`rewrite`] | rewriting hash parts in a stream, hashing modulo a hash part (self-references of content-addressed outputs) |
 //!
 //! Everything that names a path takes the store directory as a value
 //! ([`store_path::StoreDir`]): `/gnu/store` by default, `/nix/store` works too.
@@ -42,6 +43,7 @@ pub mod nar;
 pub mod narinfo;
 pub mod nixbase32;
 pub mod references;
+pub mod rewrite;
 pub mod store_path;
 
 pub use hash::{Hash, HashAlgo};

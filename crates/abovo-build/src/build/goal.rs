@@ -21,6 +21,7 @@
 //! Fixed-output derivations are built once whatever `--rounds` says.
 
 use super::build_dir::BuildDir;
+use super::floating;
 use super::log::LogWriter;
 use super::outputs::{self, Staged};
 use super::{BuildError, Builder, Mode, OutputDifference};
@@ -155,6 +156,8 @@ fn pool_is_mapped() -> bool {
 /// look at.
 struct Built<'a> {
     drv_path: &'a StorePath,
+    /// Its floating outputs, when it has any (see [`super::floating`]).
+    floating: Option<&'a floating::Prepared>,
     /// Output name to store path.
     outputs: &'a BTreeMap<String, StorePath>,
     staging: &'a Staging,
@@ -205,6 +208,21 @@ impl Builder<'_> {
         let check = mode != Mode::Normal;
         let store = self.store;
         let shown = store.display(drv_path);
+        // A derivation whose output paths are not all in its `.drv` is
+        // resolved and built at scratch paths (`floating`).
+        let prepared = if floating::needs_preparing(drv) {
+            if check {
+                return Err(BuildError::Unsupported {
+                    drv: shown,
+                    what: "--check and --repair of content-addressed derivations".into(),
+                });
+            }
+            Some(floating::prepare(store, drv_path, drv)?)
+        } else {
+            None
+        };
+        let original = drv;
+        let drv = prepared.as_ref().map_or(drv, |p| &p.drv);
         let outputs = LocalStore::derivation_output_paths(drv, store.store_dir(), drv_path)?;
         let reals: Vec<PathBuf> = outputs.values().map(|p| store.real_path(p)).collect();
         let mut locks = match PathLocks::lock(reals.iter().map(PathBuf::as_path), Wait::Try)? {
@@ -219,8 +237,11 @@ impl Builder<'_> {
         // waiter that opened one sees it marked stale and retries).
         locks.set_delete(true);
         let mut valid = true;
-        for p in outputs.values() {
-            valid &= store.is_valid(p)?;
+        for (name, p) in &outputs {
+            valid &= match &prepared {
+                Some(_) => floating::realised(store, drv_path, original, name)?.is_some(),
+                None => store.is_valid(p)?,
+            };
         }
         if valid && !check {
             return Ok(Realised::Valid);
@@ -254,6 +275,7 @@ impl Builder<'_> {
             let (staging, staged) = self.run_round(drv_path, drv, &outputs, &closure)?;
             let built = Built {
                 drv_path,
+                floating: prepared.as_ref(),
                 outputs: &outputs,
                 staging: &staging,
                 staged: &staged,
@@ -266,8 +288,9 @@ impl Builder<'_> {
                 }
             };
             staging.remove();
-            outcome?;
-            result = staged.values().map(|s| s.result.clone()).collect();
+            let registered = outcome?;
+            result =
+                registered.unwrap_or_else(|| staged.values().map(|s| s.result.clone()).collect());
             previous = Some(staged.into_iter().map(|(k, v)| (k, v.result)).collect());
         }
         drop(held);
@@ -519,7 +542,7 @@ impl Builder<'_> {
     }
 
     /// `--check`: every output must have its registered NAR hash.
-    fn compare_with_registered(&self, built: &Built<'_>) -> Result<(), BuildError> {
+    fn compare_with_registered(&self, built: &Built<'_>) -> Result<Registered, BuildError> {
         let store = self.store;
         let mut differences = Vec::new();
         for (name, path) in built.outputs {
@@ -555,7 +578,8 @@ impl Builder<'_> {
                 changes,
             });
         }
-        self.no_differences(built, false, differences)
+        self.no_differences(built, false, differences)?;
+        Ok(None)
     }
 
     /// `Ok` when no output differs, else the error that lists them.
@@ -585,7 +609,7 @@ impl Builder<'_> {
         previous: Option<&BTreeMap<String, OutputResult>>,
         held: &mut HeldRound,
         last: bool,
-    ) -> Result<(), BuildError> {
+    ) -> Result<Registered, BuildError> {
         let store = self.store;
         if let Some(previous) = previous {
             let mut differences = Vec::new();
@@ -638,14 +662,18 @@ impl Builder<'_> {
                 move_replacing(&built.staging.output(store, path), &tmp)?;
                 held.paths.insert(name.clone(), tmp);
             }
-            return Ok(());
+            return Ok(None);
         }
         self.register_outputs(built)
     }
 
     /// Moves the outputs from the chroot into the store (replacing what is
-    /// there) and registers them in one transaction.
-    fn register_outputs(&self, built: &Built<'_>) -> Result<(), BuildError> {
+    /// there) and registers them in one transaction; floating outputs at
+    /// the paths their content gives ([`Builder::register_floating`]).
+    fn register_outputs(&self, built: &Built<'_>) -> Result<Registered, BuildError> {
+        if let Some(prepared) = built.floating {
+            return self.register_floating(built, prepared).map(Some);
+        }
         let store = self.store;
         let mut registrations = Vec::new();
         for (name, path) in built.outputs {
@@ -664,9 +692,142 @@ impl Builder<'_> {
             });
         }
         store.register(&registrations)?;
-        Ok(())
+        Ok(None)
+    }
+
+    /// Registers the outputs of a prepared derivation (see
+    /// [`floating`]): floating ones at the paths their content gives, in
+    /// the order of their references to each other, the others at their
+    /// paths; and records in the `.drv`'s `DerivationOutputs` where each
+    /// went. Returns what was registered.
+    fn register_floating(
+        &self,
+        built: &Built<'_>,
+        prepared: &floating::Prepared,
+    ) -> Result<Vec<OutputResult>, BuildError> {
+        let store = self.store;
+        let shown = store.display(built.drv_path);
+        let drv_name = built
+            .drv_path
+            .derivation_name()
+            .unwrap_or(built.drv_path.name());
+        // Outputs that refer to others come after them.
+        let mut order: Vec<&String> = Vec::new();
+        let mut left: Vec<&String> = built.outputs.keys().collect();
+        while !left.is_empty() {
+            let ready = left.iter().position(|n| {
+                let refs = &built.staged[*n].references;
+                left.iter()
+                    .all(|m| m == n || !refs.contains(&built.outputs[*m]))
+            });
+            let Some(i) = ready else {
+                return Err(BuildError::BadDerivation {
+                    drv: shown,
+                    reason: "its floating outputs refer to each other in a cycle".into(),
+                });
+            };
+            order.push(left.remove(i));
+        }
+        let mut finals: BTreeMap<StorePath, StorePath> = BTreeMap::new();
+        let mut registrations = Vec::new();
+        let mut results = Vec::new();
+        let mut where_ = BTreeMap::new();
+        for name in order {
+            let built_at = &built.outputs[name];
+            let staged = &built.staged[name];
+            let location = built.staging.output(store, built_at);
+            let (path, nar_hash, nar_size, references) = match prepared.floating.get(name) {
+                None => {
+                    let real = store.real_path(built_at);
+                    move_replacing(&location, &real)?;
+                    let s = &staged.result;
+                    (
+                        built_at.clone(),
+                        s.nar_hash,
+                        s.nar_size,
+                        staged.references.clone(),
+                    )
+                }
+                Some(&(method, algo)) => {
+                    let others: Vec<StorePath> = staged
+                        .references
+                        .iter()
+                        .filter(|r| *r != built_at)
+                        .map(|r| finals.get(r).unwrap_or(r).clone())
+                        .collect();
+                    let siblings: BTreeMap<StorePath, StorePath> = finals
+                        .iter()
+                        .filter(|(scratch, _)| staged.references.contains(*scratch))
+                        .map(|(a, b)| (a.clone(), b.clone()))
+                        .collect();
+                    let path_name = abovo_store::store_path::output_path_name(drv_name, name);
+                    let f = floating::finalise(
+                        store.store_dir(),
+                        &location,
+                        built_at,
+                        &path_name,
+                        method,
+                        algo,
+                        &others,
+                        &siblings,
+                    )
+                    .map_err(|reason| BuildError::Suspicious {
+                        drv: shown.clone(),
+                        path: store.display(built_at),
+                        reason,
+                    })?;
+                    let real = store.real_path(&f.path);
+                    // The same content may be there already (built by
+                    // another derivation): it is the same item.
+                    if store.is_valid(&f.path)? {
+                        fsutil::delete_path(&location)?;
+                    } else {
+                        move_replacing(&location, &real)?;
+                    }
+                    let mut references: BTreeSet<StorePath> = others.into_iter().collect();
+                    if f.self_reference {
+                        references.insert(f.path.clone());
+                    }
+                    finals.insert(built_at.clone(), f.path.clone());
+                    (f.path, f.nar_hash, f.nar_size, references)
+                }
+            };
+            results.push(OutputResult {
+                name: name.clone(),
+                path: store.display(&path),
+                nar_hash,
+                nar_size,
+                references: references.iter().map(|r| store.display(r)).collect(),
+            });
+            where_.insert(name.clone(), path.clone());
+            registrations.push(Registration {
+                info: PathInfo {
+                    path,
+                    nar_hash,
+                    nar_size,
+                    references,
+                    deriver: Some(built.drv_path.clone()),
+                    registration_time: 0,
+                },
+                derivation_outputs: BTreeMap::new(),
+            });
+        }
+        let drv_info = store
+            .path_info(built.drv_path)?
+            .ok_or_else(|| StoreError::NotValid(shown.clone()))?;
+        registrations.push(Registration {
+            info: drv_info,
+            derivation_outputs: where_,
+        });
+        store.register(&registrations)?;
+        results.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(results)
     }
 }
+
+/// What registering gave, when it differs from what was staged: the
+/// outputs at their final paths.
+type Registered = Option<Vec<OutputResult>>;
 
 /// The outputs of the previous `--rounds` round, held in the store under
 /// temporary names (`.abovo-round-<pid>-<n>`) while the next round builds;

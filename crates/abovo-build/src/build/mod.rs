@@ -18,6 +18,7 @@
 
 pub mod build_dir;
 pub mod env;
+pub mod floating;
 mod goal;
 pub mod log;
 pub mod outputs;
@@ -263,6 +264,14 @@ pub enum BuildError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Something abovo cannot build yet, named.
+    #[error("cannot build `{drv}`: abovo does not support {what}")]
+    Unsupported {
+        /// The derivation.
+        drv: String,
+        /// What it does not support.
+        what: String,
+    },
     /// The derivation breaks a rule every derivation must follow.
     #[error("`{drv}` is not a valid derivation: {reason}")]
     Invalid {
@@ -475,17 +484,13 @@ impl<'a> Builder<'a> {
             reason,
         })?;
         let mut needed = mode != Mode::Normal;
-        for (name, output) in &drv.outputs {
+        for name in drv.outputs.keys() {
             if wanted.is_some_and(|w| !w.contains(name)) {
                 continue;
             }
-            let Some(path) = &output.path else {
-                return Err(BuildError::BadDerivation {
-                    drv: self.store.display(drv_path),
-                    reason: format!("its output `{name}` has no path"),
-                });
-            };
-            if !self.store.is_valid(path)? {
+            // An output not in the `.drv` (floating, deferred) is where
+            // its build registered it.
+            if floating::realised(self.store, drv_path, &drv, name)?.is_none() {
                 needed = true;
             }
         }

@@ -170,11 +170,9 @@ impl LocalStore {
         }
         let mut memo = HashMap::new();
         let store_dir = self.store_dir().clone();
-        let missing = drv.outputs.values().any(|o| o.path.is_none());
-        if missing {
-            drv.fill_output_paths(&store_dir, name, |p| self.input_hash(p, &mut memo))
-                .map_err(|e| bad(e.to_string()))?;
-        }
+        // Missing paths and variables are filled in; recorded ones checked.
+        drv.fill_output_paths(&store_dir, name, |p| self.input_hash(p, &mut memo))
+            .map_err(|e| bad(e.to_string()))?;
         let mismatches = drv
             .check_output_paths(&store_dir, name, |p| self.input_hash(p, &mut memo))
             .map_err(|e| bad(e.to_string()))?;

@@ -410,11 +410,16 @@ impl Derivation {
         self.hashes(store, input_hash)
     }
 
-    /// Computes the output paths and writes them into the outputs and into
-    /// the environment variables named after them, as Guix's `derivation`
-    /// (and Nix's `fillInOutputPaths`) does for a new derivation. Outputs
-    /// whose paths are known only after a build are left as they are (a
-    /// deferred output stays deferred when an input makes it so).
+    /// Computes the output paths and fills them in where they are missing,
+    /// as Guix's `derivation` does for a new derivation and Nix's
+    /// `fillInOutputPaths`: an output without a path gets it, and so does
+    /// the environment variable named after it (whatever it held: Nix
+    /// corrects it, with a warning); the variable of an output whose path
+    /// is recorded is set when it is missing or empty. A recorded path or
+    /// variable is kept otherwise (right or wrong:
+    /// [`Derivation::check_output_paths`] says). Outputs whose paths are
+    /// known only after a build are left as they are (a deferred output
+    /// stays deferred when an input makes it so).
     pub fn fill_output_paths(
         &mut self,
         store: &StoreDir,
@@ -426,13 +431,18 @@ impl Derivation {
             other => other?,
         };
         for (output, path) in paths {
-            self.environment.insert(
-                output.as_bytes().to_vec(),
-                store.display(&path).into_bytes(),
-            );
-            if let Some(o) = self.outputs.get_mut(&output) {
-                o.path = Some(path);
+            let Some(o) = self.outputs.get_mut(&output) else {
+                continue;
+            };
+            let filled = o.path.is_none();
+            let var = self
+                .environment
+                .entry(output.as_bytes().to_vec())
+                .or_default();
+            if filled || var.is_empty() {
+                *var = store.display(&path).into_bytes();
             }
+            o.path.get_or_insert(path);
         }
         Ok(())
     }

@@ -169,7 +169,10 @@ impl ContentAddress {
                 Ok(store.make_text_path_from_hash(name, &inner, references)?)
             }
             _ => {
-                if !references.is_empty() || self_reference {
+                if self_reference {
+                    return Err(ContentAddressError::SelfReference(self.method));
+                }
+                if !references.is_empty() {
                     return Err(ContentAddressError::References(self.method));
                 }
                 if self.method == CaMethod::Git

@@ -7,6 +7,7 @@ use crate::exit;
 use crate::output::{Context, Format, TEXT_JSON, print_json};
 use crate::report::text::plain_plural;
 use abovo_build::LocalStore;
+use abovo_build::build::floating::realised;
 use abovo_build::build::log::LogCompression;
 use abovo_build::build::{
     BuildError, BuildOptions, BuildReport, Builder, DrvResult, Realised, Reporter,
@@ -478,9 +479,10 @@ fn build(
         let mut out = std::io::stdout().lock();
         for t in targets {
             let drv = store.read_derivation(t)?;
-            for o in drv.outputs.values() {
-                if let Some(p) = &o.path {
-                    writeln!(out, "{}", store.display(p))?;
+            // Floating outputs are where their build registered them.
+            for name in drv.outputs.keys() {
+                if let Some(p) = realised(&store, t, &drv, name)? {
+                    writeln!(out, "{}", store.display(&p))?;
                 }
             }
         }
@@ -541,11 +543,12 @@ fn json_report(
     let mut target_list = Vec::new();
     for t in targets {
         let drv = store.read_derivation(t)?;
-        let outputs: BTreeMap<&str, String> = drv
-            .outputs
-            .iter()
-            .filter_map(|(n, o)| o.path.as_ref().map(|p| (n.as_str(), store.display(p))))
-            .collect();
+        let mut outputs: BTreeMap<&str, String> = BTreeMap::new();
+        for name in drv.outputs.keys() {
+            if let Some(p) = realised(store, t, &drv, name)? {
+                outputs.insert(name, store.display(&p));
+            }
+        }
         target_list.push(json!({"drv": store.display(t), "outputs": outputs}));
     }
     let results: Vec<serde_json::Value> = report

@@ -214,9 +214,7 @@ fn dry_run(
         dirs: [PathBuf::from(store_dir.as_str()), beside.to_owned()],
         memo: HashMap::new(),
     };
-    if drv.outputs.values().any(|o| o.path.is_none()) {
-        drv.fill_output_paths(store_dir, name, |p| inputs.hash(p))?;
-    }
+    drv.fill_output_paths(store_dir, name, |p| inputs.hash(p))?;
     let mismatches = drv.check_output_paths(store_dir, name, |p| inputs.hash(p))?;
     if let Some(m) = mismatches.first() {
         anyhow::bail!(
