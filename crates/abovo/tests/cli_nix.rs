@@ -178,6 +178,13 @@ fn dynamic_derivations_show_and_graph_says_what_it_cannot_follow() {
         "{}",
         stderr(&o)
     );
+    // The trust base built on that graph says so too.
+    let o = abovo(&["seeds", "--source", dir.path().to_str().unwrap(), &in_store]);
+    assert!(
+        stderr(&o).contains("uses `/nix/store/c015dhfh5l0lp6wxyvdn7bmwhbbr6hr9-dep2.drv^cat^kitten`"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// A floating content-addressed derivation as Nix writes one, and a
