@@ -15,7 +15,7 @@ use crate::packages::PackageTable;
 use crate::strings::{Interner, StrId};
 use abovo_store::derivation::borrowed::EnvVarRef;
 use abovo_store::derivation::{
-    Derivation, DerivationRef, DynamicOutputs, FixedOutput, StorePathRef,
+    Derivation, DerivationKind, DerivationRef, DynamicOutputs, FixedOutput, KindError, StorePathRef,
 };
 use abovo_store::hash::HashError;
 use abovo_store::store_path::{StoreDir, StorePath};
@@ -37,6 +37,10 @@ pub struct DrvRecord {
     pub outputs: Vec<(String, Option<StorePath>)>,
     /// The pinned hash of a fixed-output derivation.
     pub fixed: Option<FixedOutput>,
+    /// The kind of its outputs: whether their paths are known before the
+    /// build (input-addressed, fixed) or only after it (Nix's deferred,
+    /// floating content-addressed and impure outputs).
+    pub kind: DerivationKind,
     /// Kept environment variables, sorted by name (see
     /// [`DerivationNode::env`](crate::DerivationNode::env)).
     pub env: Vec<(String, String)>,
@@ -51,6 +55,7 @@ impl DrvRecord {
     /// Reduces a parsed derivation stored at `path` to what the graph keeps.
     pub fn new(path: StorePath, drv: Derivation) -> Result<DrvRecord, GraphError> {
         let fixed = fixed_of(&path, drv.fixed_output())?;
+        let kind = kind_of(fixed.as_ref(), drv.kind());
         let env = if fixed.is_some() {
             drv.environment
                 .into_iter()
@@ -71,6 +76,7 @@ impl DrvRecord {
             builder: drv.builder,
             outputs: drv.outputs.into_iter().map(|(n, o)| (n, o.path)).collect(),
             fixed,
+            kind,
             env,
             inputs: drv
                 .input_derivations
@@ -96,6 +102,7 @@ impl DrvRecord {
     /// building that form.
     pub fn from_ref(path: StorePath, drv: &DerivationRef<'_>) -> Result<DrvRecord, GraphError> {
         let fixed = fixed_of(&path, drv.fixed_output())?;
+        let kind = kind_of(fixed.as_ref(), drv.kind());
         // A canonical text lists everything sorted already; the owned form
         // (and so the record) is sorted by name, path and key bytes.
         let sorted = drv.is_canonical();
@@ -157,10 +164,22 @@ impl DrvRecord {
             builder: drv.builder().to_owned(),
             outputs,
             fixed,
+            kind,
             env,
             inputs,
             sources,
         })
+    }
+}
+
+/// The kind of a derivation's outputs. One whose outputs make no kind
+/// (Nix refuses it; `abovo verify` says why) is taken as input-addressed,
+/// as a Guix daemon takes it.
+fn kind_of(fixed: Option<&FixedOutput>, kind: Result<DerivationKind, KindError>) -> DerivationKind {
+    match (fixed, kind) {
+        (Some(_), _) => DerivationKind::Fixed,
+        (None, Ok(DerivationKind::Fixed) | Err(_)) => DerivationKind::InputAddressed,
+        (None, Ok(k)) => k,
     }
 }
 
@@ -303,6 +322,11 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
             system: strings.intern(&r.system),
             builder: strings.intern(&r.builder),
             fixed: r.fixed,
+            kind: if r.fixed.is_some() {
+                DerivationKind::Fixed
+            } else {
+                r.kind
+            },
             outputs: (out_start, outputs.len() as u32),
             env: (env_start, env.len() as u32),
         });

@@ -13,7 +13,7 @@
 use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
 use crate::strings::{StrId, Strings};
-use abovo_store::derivation::FixedOutput;
+use abovo_store::derivation::{DerivationKind, FixedOutput};
 use abovo_store::store_path::{StoreDir, StorePath, output_path_name};
 use std::sync::OnceLock;
 
@@ -89,6 +89,7 @@ pub(crate) struct DrvData {
     pub(crate) system: StrId,
     pub(crate) builder: StrId,
     pub(crate) fixed: Option<FixedOutput>,
+    pub(crate) kind: DerivationKind,
     /// Range into [`Graph::outputs`].
     pub(crate) outputs: (u32, u32),
     /// Range into [`Graph::env`].
@@ -568,6 +569,19 @@ impl<'g> DerivationNode<'g> {
     /// Whether it is a fixed-output derivation.
     pub fn is_fixed_output(&self) -> bool {
         self.data.fixed.is_some()
+    }
+
+    /// The kind of its outputs: input-addressed or fixed (paths known
+    /// before the build), or Nix's deferred, floating content-addressed or
+    /// impure (paths known only after it).
+    pub fn kind(&self) -> DerivationKind {
+        self.data.kind
+    }
+
+    /// Whether it is impure (Nix's `__impure`): its output depends on more
+    /// than its inputs, as a fixed output's does, but no hash pins it.
+    pub fn is_impure(&self) -> bool {
+        self.data.kind == DerivationKind::Impure
     }
 
     /// The pinned content hash of a fixed-output derivation.

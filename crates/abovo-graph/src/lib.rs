@@ -69,6 +69,7 @@
 //!     path: p("00000000000000000000000000000001-leaf-1.0.drv"),
 //!     system: "x86_64-linux".into(), builder: "/bin/sh".into(),
 //!     outputs: vec![("out".into(), None)], fixed: None, env: vec![],
+//!     kind: abovo_store::derivation::DerivationKind::InputAddressed,
 //!     inputs: vec![], sources: vec![p("00000000000000000000000000000002-script")],
 //! };
 //! let top = DrvRecord {

@@ -250,6 +250,7 @@ mod tests {
             builder: "/bin/sh".into(),
             outputs: vec![("out".into(), None)],
             fixed: None,
+            kind: abovo_store::derivation::DerivationKind::InputAddressed,
             env: vec![],
             inputs: vec![],
             sources: vec![],

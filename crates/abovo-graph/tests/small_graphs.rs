@@ -433,3 +433,79 @@ fn trusted_snapshots_decode_derivations_on_first_use() {
         "the checked reader refuses it"
     );
 }
+
+/// Nix's kinds whose output paths are known only after a build are read
+/// from the `.drv` text and kept by a snapshot; Guix's stay as they were
+/// (their snapshot tag is unchanged).
+#[test]
+fn output_kinds_of_nix_s_derivations_survive_a_snapshot() {
+    use abovo_store::derivation::{Derivation, DerivationKind};
+    let store = StoreDir::new("/nix/store").unwrap();
+    let placeholder = abovo_store::derivation::output::hash_placeholder("out");
+    let texts = [
+        (
+            "floating",
+            format!(
+                r#"Derive([("out","","r:sha256","")],[],[],"x86_64-linux","/bin/sh",[],[("out","{placeholder}")])"#
+            ),
+            DerivationKind::Floating,
+        ),
+        (
+            "impure",
+            format!(
+                r#"Derive([("out","","r:sha256","impure")],[],[],"x86_64-linux","/bin/sh",[],[("out","{placeholder}")])"#
+            ),
+            DerivationKind::Impure,
+        ),
+        (
+            "deferred",
+            r#"Derive([("out","","","")],[],[],"x86_64-linux","/bin/sh",[],[("out","")])"#
+                .to_owned(),
+            DerivationKind::Deferred,
+        ),
+        (
+            "ia",
+            r#"Derive([("out","/nix/store/00000000000000000000000000000009-ia","","")],[],[],"x86_64-linux","/bin/sh",[],[("out","/nix/store/00000000000000000000000000000009-ia")])"#
+                .to_owned(),
+            DerivationKind::InputAddressed,
+        ),
+    ];
+    let mut records = Vec::new();
+    for (i, (name, text, _)) in texts.iter().enumerate() {
+        let path = sp(i as u32 + 1, &format!("{name}.drv"));
+        let drv = Derivation::parse(&store, text.as_bytes()).unwrap();
+        let borrowed =
+            abovo_store::derivation::DerivationRef::parse(&store, text.as_bytes()).unwrap();
+        let owned = DrvRecord::new(path.clone(), drv).unwrap();
+        assert_eq!(
+            DrvRecord::from_ref(path, &borrowed).unwrap(),
+            owned,
+            "{name}"
+        );
+        records.push(owned);
+    }
+    let mut fixed = fod(9, "thing.tar.gz", &[]);
+    fixed.kind = DerivationKind::InputAddressed; // the pinned hash decides
+    records.push(fixed);
+    let g = build_graph(store, records).unwrap();
+    let bytes = abovo_graph::snapshot::write(&g, &Default::default()).unwrap();
+    let h = abovo_graph::snapshot::read(&bytes).unwrap();
+    for graph in [&g, &h] {
+        for (i, (name, _, kind)) in texts.iter().enumerate() {
+            let d = graph
+                .derivation(
+                    graph
+                        .lookup(&sp(i as u32 + 1, &format!("{name}.drv")))
+                        .unwrap(),
+                )
+                .unwrap();
+            assert_eq!(d.kind(), *kind, "{name}");
+            assert_eq!(d.is_impure(), *name == "impure");
+            assert!(!d.is_fixed_output());
+        }
+        let t = graph
+            .derivation(graph.lookup(&sp(9, "thing.tar.gz.drv")).unwrap())
+            .unwrap();
+        assert_eq!(t.kind(), DerivationKind::Fixed);
+    }
+}

@@ -30,7 +30,15 @@ pub enum Origin {
     InputSource,
     /// A `.drv` named as input but not loaded: nothing is known of it.
     Missing,
+    /// An impure derivation (Nix's `__impure`): like a fixed-output one it
+    /// may fetch what it likes, but no hash pins what it gets.
+    Impure,
 }
+
+/// Why an impure derivation is a seed of unknown kind.
+const IMPURE_WHY: &str = "an impure derivation (Nix's `__impure`): its output is whatever its build \
+     fetched, pinned by no hash, so abovo does not support it in a trust base: what it rests on \
+     is known only after it is built";
 
 /// What the graph says about a seed.
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +78,7 @@ impl SeedFacts {
             NodeKind::Derivation => {
                 let d = g.derivation(n);
                 let fixed = d.as_ref().and_then(|d| d.fixed_output());
+                let impure = d.as_ref().is_some_and(|d| d.is_impure());
                 let store_path = d
                     .as_ref()
                     .and_then(|d| d.fixed_output_path().or_else(|| d.output_path("out")))
@@ -83,7 +92,11 @@ impl SeedFacts {
                     .unwrap_or_default();
                 SeedFacts {
                     node: n,
-                    origin: Origin::FixedOutput,
+                    origin: if impure {
+                        Origin::Impure
+                    } else {
+                        Origin::FixedOutput
+                    },
                     name,
                     store_path,
                     derivation: Some(g.display_path(n)),
@@ -210,10 +223,10 @@ impl Seeds {
     /// What the bytes of a seed must hash to: its fixed-output hash, else
     /// the NAR hash the store metadata or the store database records, else
     /// its store path must follow from them. `None` for a seed that has
-    /// no bytes to look for (a missing derivation).
+    /// no bytes to look for (a missing or impure derivation).
     pub fn expected(g: &Graph, facts: &SeedFacts, db: Option<DbRow>) -> Option<Expected> {
         match (facts.origin, &facts.fixed) {
-            (Origin::Missing, _) => None,
+            (Origin::Missing | Origin::Impure, _) => None,
             (_, Some(f)) => Some(Expected::Fixed(*f)),
             (Origin::FixedOutput, None) => None,
             (Origin::InputSource, None) => {
@@ -313,6 +326,7 @@ impl Seeds {
                     Evidence::None,
                     "the derivation was not loaded: nothing is known of it".to_owned(),
                 ),
+                (Origin::Impure, _) => (Kind::Unknown, Evidence::None, IMPURE_WHY.to_owned()),
                 (_, Some(rule)) => (
                     rule.kind,
                     Evidence::Rule {

@@ -8,6 +8,9 @@
 //! answer as `abovo path`. It stops at fixed-output derivations (their
 //! output is pinned by a hash; how it was fetched does not change it) unless
 //! `through_fixed` is set; a fixed-output derivation is a seed either way.
+//! So is an impure derivation (Nix's `__impure`, which may fetch like a
+//! fixed-output one but is pinned by no hash), of unknown kind; the walk
+//! goes on into its inputs.
 
 use crate::classify::{Classification, Origin, SeedFacts, Seeds};
 use crate::kind::Kind;
@@ -117,10 +120,14 @@ pub fn expands(g: &Graph, n: NodeId, opts: WalkOptions) -> bool {
     }
 }
 
-/// Whether `n` is a seed (a leaf of content entering the graph).
+/// Whether `n` is a seed (where content enters the graph): a fixed-output
+/// derivation, an input source, a missing derivation, or an impure one
+/// (whose inputs are walked too: they are part of what it builds with).
 pub fn is_seed(g: &Graph, n: NodeId) -> bool {
     match g.kind(n) {
-        NodeKind::Derivation => g.is_fixed_output(n),
+        NodeKind::Derivation => g
+            .derivation(n)
+            .is_some_and(|d| d.is_fixed_output() || d.is_impure()),
         NodeKind::Source | NodeKind::Missing => true,
     }
 }

@@ -44,6 +44,7 @@ impl Builder {
             builder: "/gnu/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bash/bin/bash".into(),
             outputs: vec![("out".into(), Some(sp(self.next + 500, name)))],
             fixed: None,
+            kind: abovo_store::derivation::DerivationKind::InputAddressed,
             env: vec![],
             inputs: inputs
                 .iter()
@@ -67,6 +68,7 @@ impl Builder {
                 recursive: false,
                 hash: digest,
             }),
+            kind: abovo_store::derivation::DerivationKind::Fixed,
             env: vec![("url".into(), format!("\"{url}\""))],
             inputs: inputs
                 .iter()
@@ -399,4 +401,76 @@ fn a_user_knowledge_base_beats_rules() {
     assert_eq!(lib.class.size, Some(4242));
     assert_eq!(lib.class.size_source.label(), "knowledge base");
     let _ = Hash::sha256([0; 32]);
+}
+
+/// An impure derivation of Nix's (network access, no pinned hash) is a
+/// seed of unknown kind that says why, and the walk goes on into its
+/// inputs, which it builds with; a floating content-addressed one is
+/// walked through like any derivation.
+#[test]
+fn an_impure_derivation_is_a_seed_that_says_why() {
+    use abovo_store::derivation::DerivationKind;
+    let mut b = Builder {
+        records: vec![],
+        next: 0,
+    };
+    let bash = b.fod(
+        "bash",
+        "https://ftpmirror.gnu.org/guix/bootstrap/i686-linux/bash",
+        "builtin:download",
+        &[],
+    );
+    let curl = b.drv("curl-8.0", &[&bash], &[]);
+    let impure = b.drv("latest-prices", &[&curl], &[]);
+    let floating = b.drv("lib-1.0", &[&bash], &[]);
+    let top = b.drv("top-1.0", &[&impure, &floating], &[]);
+    for r in &mut b.records {
+        match r.path.name() {
+            "latest-prices.drv" => r.kind = DerivationKind::Impure,
+            "lib-1.0.drv" => r.kind = DerivationKind::Floating,
+            "top-1.0.drv" => r.kind = DerivationKind::Deferred,
+            _ => {}
+        }
+        if r.kind != DerivationKind::InputAddressed && r.fixed.is_none() {
+            r.outputs = vec![("out".into(), None)];
+        }
+    }
+    let g = build_graph(StoreDir::default(), b.records).unwrap();
+    let target = g.lookup(&top).unwrap();
+    let r = trust_report(&g, target, &seeds(), WalkOptions::default()).unwrap();
+    let j = serde_json::to_value(&r).unwrap();
+    let seeds: Vec<(&str, &str, &str)> = j["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap(),
+                s["origin"].as_str().unwrap(),
+                s["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seeds,
+        [
+            ("bash", "fixed-output", "binary"),
+            ("latest-prices", "impure", "unknown")
+        ]
+    );
+    let impure_seed = &j["seeds"][1];
+    assert!(
+        impure_seed["why"]
+            .as_str()
+            .unwrap()
+            .contains("pinned by no hash"),
+        "{impure_seed}"
+    );
+    assert_eq!(
+        impure_seed["store_path"],
+        g.store_dir().display(&impure),
+        "no output path is invented"
+    );
+    // top, latest-prices, curl, lib and bash: through the impure one.
+    assert_eq!(j["derivations_walked"], 5);
 }

@@ -58,6 +58,7 @@ fn fod(drv: char, out: char, name: &str, fixed: FixedOutput) -> DrvRecord {
         builder: "builtin:download".into(),
         outputs: vec![("out".into(), Some(sp(out, name)))],
         fixed: Some(fixed),
+        kind: abovo_store::derivation::DerivationKind::Fixed,
         env: vec![(
             "url".into(),
             format!("https://ftpmirror.gnu.org/guix/bootstrap/i686-linux/{name}"),
@@ -78,6 +79,7 @@ fn graph(dir: &Path) -> Graph {
         builder: "/bin/sh".into(),
         outputs: vec![("out".into(), Some(sp('6', "top-1.0")))],
         fixed: None,
+        kind: abovo_store::derivation::DerivationKind::InputAddressed,
         env: vec![],
         inputs: vec![
             (bash.path.clone(), vec!["out".into()]),

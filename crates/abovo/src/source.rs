@@ -471,7 +471,9 @@ pub fn display_name(graph: &Graph, n: NodeId) -> String {
     }
 }
 
-/// A node in JSON: path, name, kind, whether fixed-output, and its
+/// A node in JSON: path, name, kind, whether fixed-output, the kind of its
+/// outputs when their paths are known only after a build (Nix's
+/// `deferred`, `floating` content-addressed and `impure` outputs), and its
 /// package(s) when known.
 pub fn node_json(graph: &Graph, n: NodeId) -> serde_json::Value {
     let packages: Vec<String> = graph
@@ -485,6 +487,16 @@ pub fn node_json(graph: &Graph, n: NodeId) -> serde_json::Value {
         "kind": graph.kind(n),
         "fixed_output": graph.is_fixed_output(n),
     });
+    use abovo_store::derivation::DerivationKind;
+    let after_build = match graph.derivation(n).map(|d| d.kind()) {
+        Some(DerivationKind::Deferred) => Some("deferred"),
+        Some(DerivationKind::Floating) => Some("floating"),
+        Some(DerivationKind::Impure) => Some("impure"),
+        _ => None,
+    };
+    if let Some(kind) = after_build {
+        v["output_kind"] = serde_json::json!(kind);
+    }
     if !packages.is_empty() {
         v["packages"] = serde_json::json!(packages);
     }

@@ -181,7 +181,8 @@ fn dynamic_derivations_show_and_graph_says_what_it_cannot_follow() {
     // The trust base built on that graph says so too.
     let o = abovo(&["seeds", "--source", dir.path().to_str().unwrap(), &in_store]);
     assert!(
-        stderr(&o).contains("uses `/nix/store/c015dhfh5l0lp6wxyvdn7bmwhbbr6hr9-dep2.drv^cat^kitten`"),
+        stderr(&o)
+            .contains("uses `/nix/store/c015dhfh5l0lp6wxyvdn7bmwhbbr6hr9-dep2.drv^cat^kitten`"),
         "{}",
         text(&o)
     );
@@ -297,6 +298,84 @@ fn impure_derivations_load_and_verify() {
         "json",
     ]));
     assert_eq!(v["nodes"][0]["fixed_output"], false);
+}
+
+/// `graph` says which outputs are known only after a build, `seeds` makes
+/// an impure derivation a seed that says why, and a snapshot keeps both.
+#[test]
+fn graph_and_seeds_name_outputs_known_only_after_a_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hash_placeholder("out");
+    let ca = format!(
+        r#"Derive([("out","","r:sha256","")],[],[],"x86_64-linux","/bin/sh",["-c","echo hi > $out"],[("name","ca"),("out","{out}")])"#
+    );
+    let (_, ca_path) = write_named(dir.path(), "ca", &ca);
+    let impure = format!(
+        r#"Derive([("out","","r:sha256","impure")],[],[],"x86_64-linux","/bin/sh",["-c","curl > $out"],[("name","prices"),("out","{out}")])"#
+    );
+    let (_, impure_path) = write_named(dir.path(), "prices", &impure);
+    let mut inputs = [nix().display(&ca_path), nix().display(&impure_path)];
+    inputs.sort();
+    let top = format!(
+        r#"Derive([("out","","","")],[("{}",["out"]),("{}",["out"])],[],"x86_64-linux","/bin/sh",[],[("name","top"),("out","")])"#,
+        inputs[0], inputs[1]
+    );
+    let (_, top_path) = write_named(dir.path(), "top", &top);
+    let target = nix().display(&top_path);
+    let snapshot = dir.path().join("g.snap");
+    text_of(
+        &[
+            "snapshot",
+            "create",
+            "--from",
+            dir.path().to_str().unwrap(),
+            "--output",
+            snapshot.to_str().unwrap(),
+        ],
+        SUCCESS,
+    );
+    for source in [dir.path(), snapshot.as_path()] {
+        let source = source.to_str().unwrap();
+        let v = json(&abovo(&[
+            "graph", "--source", source, &target, "-f", "json",
+        ]));
+        let kinds: Vec<(&str, &str)> = v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["name"].as_str().unwrap(),
+                    n["output_kind"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds.len(),
+            3,
+            "{source}: every node has an output kind: {v}"
+        );
+        for want in [
+            ("ca", "floating"),
+            ("prices", "impure"),
+            ("top", "deferred"),
+        ] {
+            assert!(kinds.contains(&want), "{source}: {kinds:?}");
+        }
+        let v = json(&abovo(&[
+            "seeds", "--source", source, &target, "-f", "json",
+        ]));
+        let seeds = v["seeds"].as_array().unwrap();
+        assert_eq!(seeds.len(), 1, "{source}: {v}");
+        assert_eq!(seeds[0]["origin"], "impure");
+        assert_eq!(seeds[0]["kind"], "unknown");
+        assert_eq!(seeds[0]["store_path"], nix().display(&impure_path));
+        let t = text_of(&["seeds", "--source", source, &target], SUCCESS);
+        assert!(
+            t.contains("abovo does not support it in a trust base"),
+            "{source}: {t}"
+        );
+    }
 }
 
 /// Copies the `.drv` files of `from` into `to`.

@@ -15,7 +15,7 @@ use crate::graph::{
 use crate::meta::StoreMeta;
 use crate::packages::{Package, PackageTable};
 use crate::strings::{StrId, Strings};
-use abovo_store::derivation::FixedOutput;
+use abovo_store::derivation::{DerivationKind, FixedOutput};
 use abovo_store::hash::{Hash, HashAlgo};
 use abovo_store::store_path::{StoreDir, StorePath};
 
@@ -203,7 +203,7 @@ fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
         let system = sid(&mut d, "system")?;
         let builder = sid(&mut d, "builder")?;
         let tag = d.u8("fixed output")?;
-        let fixed = if tag == 0 {
+        let fixed = if tag & 31 == 0 {
             None
         } else {
             let algo = algo_of(tag & 15).ok_or_else(|| invalid(format!("hash tag {tag}")))?;
@@ -212,6 +212,14 @@ fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
                 recursive: tag & 16 != 0,
                 hash: Hash::new(algo, digest).ok_or_else(|| invalid("fixed hash"))?,
             })
+        };
+        let kind = match (fixed.is_some(), tag >> 5) {
+            (true, _) => DerivationKind::Fixed,
+            (false, 0) => DerivationKind::InputAddressed,
+            (false, 1) => DerivationKind::Deferred,
+            (false, 2) => DerivationKind::Floating,
+            (false, 3) => DerivationKind::Impure,
+            _ => return Err(invalid(format!("derivation tag {tag}"))),
         };
         let out_start = outputs.len() as u32;
         for _ in 0..d.count(2, "outputs")? {
@@ -237,6 +245,7 @@ fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
             system,
             builder,
             fixed,
+            kind,
             outputs: (out_start, outputs.len() as u32),
             env: (env_start, env.len() as u32),
         });

@@ -3,6 +3,7 @@
 use super::WriteOptions;
 use super::codec::Enc;
 use crate::graph::{Graph, NodeKind, OutPath};
+use abovo_store::derivation::DerivationKind;
 use abovo_store::hash::HashAlgo;
 use abovo_store::nixbase32;
 
@@ -12,6 +13,18 @@ pub(super) fn algo_code(a: HashAlgo) -> u8 {
         HashAlgo::Sha1 => 2,
         HashAlgo::Sha256 => 3,
         HashAlgo::Sha512 => 4,
+    }
+}
+
+/// The tag of a derivation without a fixed output: 0 for an input-addressed
+/// one (all of Guix's), the kind in the bits above the algorithm's and
+/// `recursive`'s for Nix's kinds whose paths are known only after a build.
+fn unbuilt_code(kind: DerivationKind) -> u8 {
+    match kind {
+        DerivationKind::InputAddressed | DerivationKind::Fixed => 0,
+        DerivationKind::Deferred => 1 << 5,
+        DerivationKind::Floating => 2 << 5,
+        DerivationKind::Impure => 3 << 5,
     }
 }
 
@@ -75,7 +88,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
         d.var(u64::from(drv.system.0));
         d.var(u64::from(drv.builder.0));
         match drv.fixed {
-            None => d.u8(0),
+            None => d.u8(unbuilt_code(drv.kind)),
             Some(f) => {
                 d.u8(algo_code(f.hash.algo()) | if f.recursive { 16 } else { 0 });
                 d.bytes(f.hash.digest());

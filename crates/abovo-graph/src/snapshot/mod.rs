@@ -26,8 +26,9 @@
 //! 2. nodes in path order: 20-byte digests of the hash parts, name string
 //!    ids, kinds (0 derivation, 1 source, 2 missing);
 //! 3. derivations in node order: node (delta), system, builder, fixed
-//!    output (tag: 0 none, else algorithm 1–4 plus 16 when recursive, then
-//!    the digest), outputs (name, then 0 no path, 1 the path's name and
+//!    output (tag: algorithm 1–4 plus 16 when recursive, then the digest;
+//!    without one, 0 for input-addressed, or Nix's kinds known only after a
+//!    build, 32 deferred, 64 floating content-addressed, 96 impure), outputs (name, then 0 no path, 1 the path's name and
 //!    digest, or 2 for a fixed output at the path its hash gives), kept
 //!    environment pairs;
 //! 4. output-name sets, then edges per node (count, targets as deltas, set

@@ -38,6 +38,7 @@ pub fn record(
             .map(|o| (o.to_string(), Some(sp(tag + 1000, name))))
             .collect(),
         fixed: None,
+        kind: abovo_store::derivation::DerivationKind::InputAddressed,
         env: vec![],
         inputs: inputs
             .iter()

@@ -18,7 +18,8 @@ use abovo_trust::report::{SeedEntry, TrustReport, trust_report};
 /// size, hash, URLs and the shortest path from TARGET.
 ///
 /// A seed is where content enters the graph: the output of a fixed-output
-/// derivation or an input source. Each gets a kind (binary,
+/// derivation or an input source (or an impure derivation of Nix's, which
+/// no hash pins: of unknown kind). Each gets a kind (binary,
 /// source-with-binaries, generated, source, unknown) with its evidence:
 /// content (bytes scanned, see --seed-dir), known (the knowledge base lists
 /// its hash) or rule:<id> (its name or URL matches a rule).
