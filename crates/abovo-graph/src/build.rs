@@ -188,9 +188,15 @@ fn fixed_of(
     path: &StorePath,
     fixed: Option<Result<FixedOutput, HashError>>,
 ) -> Result<Option<FixedOutput>, GraphError> {
-    fixed.transpose().map_err(|e| GraphError::BadFixedOutput {
-        path: path.to_string(),
-        reason: e.to_string(),
+    fixed.transpose().map_err(|e| match e {
+        HashError::UnsupportedMethod(method) => GraphError::UnsupportedFixedOutput {
+            path: path.to_string(),
+            method,
+        },
+        e => GraphError::BadFixedOutput {
+            path: path.to_string(),
+            reason: e.to_string(),
+        },
     })
 }
 

@@ -114,6 +114,18 @@ pub enum GraphError {
         /// Why the hash does not parse.
         reason: String,
     },
+    /// A fixed output content-addressed by a method other than flat or
+    /// NAR hashing (Nix's experimental `text` and `git` methods).
+    #[error(
+        "`{path}`: its fixed output is content-addressed by `{method}`, which abovo does not \
+         support in a graph (only flat and NAR, `r:`, fixed outputs)"
+    )]
+    UnsupportedFixedOutput {
+        /// The derivation.
+        path: String,
+        /// The content-address method (`text`, `git`).
+        method: &'static str,
+    },
     /// The same `.drv` path given twice with different contents.
     #[error("derivation `{0}` is given twice")]
     Duplicate(String),

@@ -236,6 +236,12 @@ pub fn parse_record(store: &StoreDir, name: &str, bytes: &[u8]) -> Result<DrvRec
                 reason,
             })
         }
+        GraphError::UnsupportedFixedOutput { path, method } => {
+            LoadError::Graph(GraphError::UnsupportedFixedOutput {
+                path: format!("{}/{path}", store.as_str()),
+                method,
+            })
+        }
         e => LoadError::Graph(e),
     })
 }
@@ -300,6 +306,12 @@ fn located(e: LoadError, origin: impl FnOnce() -> String) -> LoadError {
             LoadError::Graph(GraphError::BadFixedOutput {
                 path: origin(),
                 reason,
+            })
+        }
+        LoadError::Graph(GraphError::UnsupportedFixedOutput { method, .. }) => {
+            LoadError::Graph(GraphError::UnsupportedFixedOutput {
+                path: origin(),
+                method,
             })
         }
         e => e,

@@ -378,6 +378,70 @@ fn graph_and_seeds_name_outputs_known_only_after_a_build() {
     }
 }
 
+/// A fixed output hashed as `text` (Nix's experimental dynamic
+/// derivations): `show` and `verify` check its path; `graph`, `seeds` and
+/// `derivation add`, which do not support it, say so by name.
+#[test]
+fn a_text_hashed_fixed_output_is_checked_or_refused_by_name() {
+    use abovo_store::derivation::ContentAddress;
+    let dir = tempfile::tempdir().unwrap();
+    let hex = abovo_store::hash::Hash::sha256(abovo_store::hash::sha256(b"hello")).to_base16();
+    let out = ContentAddress::from_fields("text:sha256", &hex)
+        .unwrap()
+        .path(&nix(), "greeting")
+        .unwrap();
+    let out = nix().display(&out);
+    let text = format!(
+        r#"Derive([("out","{out}","text:sha256","{hex}")],[],[],"x86_64-linux","/bin/sh",[],[("out","{out}")])"#
+    );
+    let (file, path) = write_named(dir.path(), "greeting", &text);
+    let t = text_of(&["verify", &file], SUCCESS);
+    assert!(
+        t.contains("1 output path (1 fixed, 0 input-addressed)"),
+        "{t}"
+    );
+    let v = json(&abovo(&["show", &file, "-f", "json"]));
+    assert_eq!(v["outputs"]["out"]["hashAlgo"], "text:sha256");
+    // Recorded elsewhere, it is a mismatch.
+    let wrong = text.replace(&out, "/nix/store/00000000000000000000000000000000-greeting");
+    let (wrong_file, _) = write_named(dir.path(), "greeting", &wrong);
+    text_of(&["verify", &wrong_file], NEGATIVE);
+    std::fs::remove_file(&wrong_file).unwrap();
+    let target = nix().display(&path);
+    for command in ["graph", "seeds"] {
+        let t = text_of(
+            &[command, "--source", dir.path().to_str().unwrap(), &target],
+            ERROR,
+        );
+        assert!(
+            t.contains("its fixed output is content-addressed by `text`, which abovo does not support in a graph"),
+            "{command}: {t}"
+        );
+    }
+    let json_file = write(
+        dir.path(),
+        "greeting.json",
+        abovo(&["show", &file, "-f", "json"]).stdout.as_slice(),
+    );
+    let t = text_of(
+        &[
+            "derivation",
+            "add",
+            "--dry-run",
+            "--store-dir",
+            "/nix/store",
+            &json_file,
+        ],
+        ERROR,
+    );
+    assert!(
+        t.contains(
+            "content-addressed by `text` (hashAlgo `text:sha256`), which abovo does not support"
+        ),
+        "{t}"
+    );
+}
+
 /// Copies the `.drv` files of `from` into `to`.
 fn copy_drvs(from: &Path, to: &Path) {
     for f in std::fs::read_dir(from).unwrap() {

@@ -23,7 +23,7 @@ use abovo_store::StorePath;
 use abovo_store::derivation::{
     Derivation, DerivationError, DerivationKind, IMPURE_HASH, OutputKind,
 };
-use abovo_store::hash::{Hash, HashAlgo};
+use abovo_store::hash::{Hash, HashAlgo, HashError};
 use abovo_store::nar::{self, NarHash};
 use abovo_store::store_path::validate_name;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -370,11 +370,16 @@ pub fn check_derivation(drv: &Derivation, name: &str) -> Result<(), String> {
                 ));
             }
             abovo_store::derivation::FixedOutput::from_fields(&o.hash_algo, &o.hash).map_err(
-                |e| {
-                    format!(
+                |e| match e {
+                    HashError::UnsupportedMethod(method) => format!(
+                        "its fixed output is content-addressed by `{method}` (hashAlgo `{}`), \
+                         which abovo does not support (only flat and NAR, `r:`, fixed outputs)",
+                        o.hash_algo
+                    ),
+                    e => format!(
                         "the hash of its fixed output (hashAlgo `{}`, hash `{}`) is invalid: {e}",
                         o.hash_algo, o.hash
-                    )
+                    ),
                 },
             )?;
         }
