@@ -375,6 +375,14 @@ fn graph_and_seeds_name_outputs_known_only_after_a_build() {
             t.contains("abovo does not support it in a trust base"),
             "{source}: {t}"
         );
+        // Nothing can be fetched in its place, and `fetch` says so.
+        let o = abovo(&["fetch", "--source", source, &target, "--offline"]);
+        assert!(
+            stderr(&o).contains("rests on 1 impure derivation (the first: ")
+                && stderr(&o).contains("prices.drv): an impure derivation fetches what it likes"),
+            "{source}: {}",
+            text(&o)
+        );
     }
 }
 

@@ -276,6 +276,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         )?);
     }
     let nodes = fixed_outputs(&g, &roots, args.closure, &args.trust);
+    warn_impure(ctx, &g, &roots, args.closure, &args.trust);
     let (report, code) = fetch_nodes(
         &g,
         &nodes,
@@ -314,6 +315,41 @@ pub fn fixed_outputs(g: &Graph, roots: &[NodeId], closure: bool, trust: &TrustAr
         out.extend(nodes);
     }
     out
+}
+
+/// Warns when `roots` rest on impure derivations (Nix's `__impure`): they
+/// fetch what they like with no hash to pin it, so there is nothing
+/// abovo could fetch and verify in their place.
+fn warn_impure(ctx: &Context, g: &Graph, roots: &[NodeId], closure: bool, trust: &TrustArgs) {
+    let mut impure: Vec<NodeId> = Vec::new();
+    for &r in roots {
+        let nodes = if closure {
+            abovo_graph::query::closure_summary(g, &[r], &abovo_graph::query::Walk::default())
+                .derivations
+        } else {
+            abovo_trust::report::walk(g, r, trust.walk()).seeds
+        };
+        impure.extend(
+            nodes
+                .into_iter()
+                .filter(|&n| g.derivation(n).is_some_and(|d| d.is_impure())),
+        );
+    }
+    impure.sort_unstable();
+    impure.dedup();
+    if let Some(&first) = impure.first() {
+        ctx.warn(&format!(
+            "{} rests on {} (the first: {}): an impure derivation fetches what it likes, pinned \
+             by no hash, and abovo does not support impure derivations: nothing is fetched for it",
+            if roots.len() == 1 {
+                "the target"
+            } else {
+                "the targets"
+            },
+            plural(impure.len(), "impure derivation", "impure derivations"),
+            g.display_path(first),
+        ));
+    }
 }
 
 /// What `abovo fetch` reports.
