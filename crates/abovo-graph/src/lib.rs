@@ -26,7 +26,9 @@
 //! adjacency arrays in both directions; [`Graph::input_edges`] gives each
 //! edge with the output names used. [`Graph::derivation`] gives a
 //! [`DerivationNode`]: name, system, builder (`builtin:…` too), outputs and
-//! their paths, fixed-output hash ([`DerivationNode::fixed_output`]),
+//! their paths, fixed-output hash ([`DerivationNode::fixed_output`]), the
+//! kind of its outputs ([`DerivationNode::kind`]: Nix's deferred, floating
+//! content-addressed and impure ones have no path before the build),
 //! kept environment (all variables of fixed-output derivations: `url`,
 //! `commit`, `svn url`, …). [`Graph::topological_order`] lists inputs
 //! first; graphs with a cycle are rejected when built. A graph may carry a
