@@ -12,7 +12,7 @@
 
 use crate::items::{ItemError, ItemSummary, Places, SummaryOptions, Wanted, summarise};
 use abovo_graph::{Graph, NodeId, NodeKind};
-use abovo_store::derivation::Derivation;
+use abovo_store::derivation::{Derivation, DerivationKind};
 use abovo_store::{StoreDir, StorePath};
 use serde::Serialize;
 
@@ -26,6 +26,20 @@ pub struct RecipeOutput {
     /// For a fixed output, its hash as the `.drv` writes it
     /// (`r:sha256:<base16>`).
     pub fixed: Option<String>,
+    /// For an output whose path is known only after a build, Nix's kind
+    /// of it: `deferred`, `floating` (content-addressed) or `impure`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_build: Option<&'static str>,
+}
+
+/// The `after_build` of a derivation of `kind`.
+fn after_build(kind: DerivationKind) -> Option<&'static str> {
+    match kind {
+        DerivationKind::Deferred => Some("deferred"),
+        DerivationKind::Floating => Some("floating"),
+        DerivationKind::Impure => Some("impure"),
+        DerivationKind::InputAddressed | DerivationKind::Fixed => None,
+    }
 }
 
 /// An input derivation and the outputs used from it.
@@ -135,7 +149,10 @@ impl Recipe {
                 .map(|(name, o)| RecipeOutput {
                     name: name.clone(),
                     path: o.path.as_ref().map(show),
-                    fixed: (!o.hash.is_empty()).then(|| format!("{}:{}", o.hash_algo, o.hash)),
+                    fixed: drv
+                        .is_fixed_output()
+                        .then(|| format!("{}:{}", o.hash_algo, o.hash)),
+                    after_build: drv.kind().ok().and_then(after_build),
                 })
                 .collect(),
             input_derivations: drv
@@ -212,6 +229,7 @@ impl Recipe {
                             f.hash.to_base16()
                         )
                     }),
+                    after_build: after_build(d.kind()),
                 })
                 .collect(),
             input_derivations,

@@ -63,11 +63,14 @@ fn show_refuses_a_fixed_output_whose_path_is_not_its_hash_s() {
         "bad-ca-fixed-path.drv",
         BAD_CA_FIXED_PATH.as_bytes(),
     );
-    let t = text_of(&["show", &file], ERROR);
-    assert!(
-        t.contains("its fixed output \"out\" has the path `/nix/store/c015dhfh5l0lp6wxyvdn7bmwhbbr6hr9-fixed`, which does not match its content address"),
-        "{t}"
-    );
+    // In every view: how it is built, its `.drv` text, its JSON.
+    for format in ["text", "recipe-json", "aterm", "json"] {
+        let t = text_of(&["show", &file, "-f", format], ERROR);
+        assert!(
+            t.contains("its fixed output \"out\" has the path `/nix/store/c015dhfh5l0lp6wxyvdn7bmwhbbr6hr9-fixed`, which does not match its content address"),
+            "{format}: {t}"
+        );
+    }
     // Named by a store path, the file's name is the derivation's.
     let renamed = write(
         dir.path(),
@@ -113,7 +116,7 @@ fn verify_calls_a_file_without_a_store_name_unchecked() {
 fn a_derivation_without_outputs_parses_but_no_store_takes_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "simple.drv", SIMPLE.as_bytes());
-    let o = abovo(&["show", &file]);
+    let o = abovo(&["show", &file, "-f", "aterm"]);
     assert_eq!(code(&o), SUCCESS, "{}", text(&o));
     assert_eq!(o.stdout, SIMPLE.as_bytes());
     // As Nix's store: "must have at least one output".
@@ -140,7 +143,7 @@ fn dynamic_derivations_show_and_graph_says_what_it_cannot_follow() {
     let dir = tempfile::tempdir().unwrap();
     let (file, path) = write_named(dir.path(), "dyn-dep-derivation", DYNAMIC);
     let in_store = nix().display(&path);
-    let o = abovo(&["show", &file]);
+    let o = abovo(&["show", &file, "-f", "aterm"]);
     assert_eq!(o.stdout, DYNAMIC.as_bytes(), "{}", text(&o));
     // The default JSON form cannot hold them: the next one is used.
     let v = json(&abovo(&["show", &file, "-f", "json"]));
@@ -309,19 +312,50 @@ fn graph_and_seeds_name_outputs_known_only_after_a_build() {
     let ca = format!(
         r#"Derive([("out","","r:sha256","")],[],[],"x86_64-linux","/bin/sh",["-c","echo hi > $out"],[("name","ca"),("out","{out}")])"#
     );
-    let (_, ca_path) = write_named(dir.path(), "ca", &ca);
+    let (ca_file, ca_path) = write_named(dir.path(), "ca", &ca);
     let impure = format!(
         r#"Derive([("out","","r:sha256","impure")],[],[],"x86_64-linux","/bin/sh",["-c","curl > $out"],[("name","prices"),("out","{out}")])"#
     );
-    let (_, impure_path) = write_named(dir.path(), "prices", &impure);
+    let (impure_file, impure_path) = write_named(dir.path(), "prices", &impure);
     let mut inputs = [nix().display(&ca_path), nix().display(&impure_path)];
     inputs.sort();
     let top = format!(
         r#"Derive([("out","","","")],[("{}",["out"]),("{}",["out"])],[],"x86_64-linux","/bin/sh",[],[("name","top"),("out","")])"#,
         inputs[0], inputs[1]
     );
-    let (_, top_path) = write_named(dir.path(), "top", &top);
+    let (top_file, top_path) = write_named(dir.path(), "top", &top);
     let target = nix().display(&top_path);
+    // How each is built says so, in text and JSON.
+    for (file, kind, says) in [
+        (
+            &ca_file,
+            "floating",
+            "(floating content-addressed: known after the build)",
+        ),
+        (
+            &impure_file,
+            "impure",
+            "(impure: known after the build, pinned by no hash)",
+        ),
+        (
+            &top_file,
+            "deferred",
+            "(deferred: known once its inputs are built)",
+        ),
+    ] {
+        let t = text_of(&["show", "--store-dir", "/nix/store", file], SUCCESS);
+        assert!(t.contains(says), "{t}");
+        assert!(!t.contains("fixed:"), "{t}");
+        let v = json(&abovo(&[
+            "show",
+            "-f",
+            "recipe-json",
+            "--store-dir",
+            "/nix/store",
+            file,
+        ]));
+        assert_eq!(v["outputs"][0]["after_build"], kind, "{v}");
+    }
     let snapshot = dir.path().join("g.snap");
     text_of(
         &[

@@ -326,7 +326,7 @@ fn check_derivation(graph: &Graph, node: NodeId, spec: &str, source: &str) -> an
 /// gives, as Nix refuses it when it parses one. The name comes from the
 /// file name, else from the recorded path itself (which then is checked
 /// against its own hash).
-fn check_fixed_paths(
+pub(super) fn check_fixed_paths(
     drv: &Derivation,
     name: Option<&str>,
     store: &StoreDir,

@@ -28,7 +28,8 @@ pub fn run(args: &Args, found: Found, ctx: &Context) -> anyhow::Result<u8> {
             place,
             graph,
         } => {
-            let (drv, _, store) = parse_derivation(args.store_dir.as_deref(), &file, &bytes)?;
+            let (drv, name, store) = parse_derivation(args.store_dir.as_deref(), &file, &bytes)?;
+            super::check_fixed_paths(&drv, name.as_deref(), &store, &file)?;
             let drv_path = file
                 .rsplit(['/', ':'])
                 .next()
@@ -39,11 +40,9 @@ pub fn run(args: &Args, found: Found, ctx: &Context) -> anyhow::Result<u8> {
                 // from its content.
                 None => {
                     let name = drv
-                        .outputs
-                        .get("out")
-                        .or_else(|| drv.outputs.values().next())
-                        .and_then(|o| o.path.as_ref())
-                        .map(|p| p.name().to_owned())
+                        .name_from_outputs()
+                        .map(str::to_owned)
+                        .or_else(|| drv.declared_name())
                         .unwrap_or_else(|| "unknown".to_owned());
                     drv.drv_path(&store, &name, &bytes)?
                 }
@@ -168,6 +167,14 @@ pub fn render(recipe: &Recipe, ctx: &Context) -> String {
         let _ = write!(o, "    {:<6} {}", sanitize(&out.name), sanitize(path));
         if let Some(f) = &out.fixed {
             let _ = write!(o, "  (fixed: {})", sanitize(f));
+        }
+        match out.after_build {
+            Some("floating") => o.push_str("  (floating content-addressed: known after the build)"),
+            Some("impure") => o.push_str("  (impure: known after the build, pinned by no hash)"),
+            Some(kind) => {
+                let _ = write!(o, "  ({kind}: known once its inputs are built)");
+            }
+            None => {}
         }
         o.push('\n');
     }
