@@ -406,7 +406,7 @@ impl<'a> Importer<'a> {
             }
         };
         // Output paths, inputs first, each through its inputs' hashes.
-        let mut hashes: HashMap<StorePath, [u8; 32]> = HashMap::new();
+        let mut hashes: HashMap<StorePath, Hashed> = HashMap::new();
         let mut broken: BTreeSet<StorePath> = BTreeSet::new();
         for path in &order {
             let node = &nodes[path];
@@ -506,7 +506,7 @@ impl<'a> Importer<'a> {
         path: &StorePath,
         drv: &Derivation,
         nodes: &HashMap<StorePath, Node>,
-        hashes: &mut HashMap<StorePath, [u8; 32]>,
+        hashes: &mut HashMap<StorePath, Hashed>,
     ) -> Result<(), Problem> {
         let shown = self.shown(path);
         let invalid = |reason: String| Problem::Invalid {
@@ -550,8 +550,9 @@ impl<'a> Importer<'a> {
                 m.what, m.actual, m.expected
             )));
         }
-        let h = both.modulo;
-        hashes.insert(path.clone(), h);
+        // A floating or deferred derivation has no hash: its users are
+        // deferred in turn.
+        hashes.insert(path.clone(), both.modulo);
         Ok(())
     }
 
@@ -561,10 +562,10 @@ impl<'a> Importer<'a> {
         &self,
         path: &StorePath,
         nodes: &HashMap<StorePath, Node>,
-        hashes: &mut HashMap<StorePath, [u8; 32]>,
+        hashes: &mut HashMap<StorePath, Hashed>,
     ) -> Result<[u8; 32], DerivationError> {
         if let Some(h) = hashes.get(path) {
-            return Ok(*h);
+            return h.clone().map_err(DerivationError::Deferred);
         }
         let fail = |reason: String| DerivationError::Input {
             path: self.shown(path),
@@ -574,9 +575,11 @@ impl<'a> Importer<'a> {
             return Err(fail("its own hash could not be computed".into()));
         }
         let drv = self.read_valid(path).map_err(|e| fail(e.to_string()))?;
-        let h = drv.hash_modulo(self.store_dir, |q| self.hash_of(q, nodes, hashes))?;
-        hashes.insert(path.clone(), h);
-        Ok(h)
+        let h = drv
+            .hashes(self.store_dir, |q| self.hash_of(q, nodes, hashes))?
+            .modulo;
+        hashes.insert(path.clone(), h.clone());
+        h.map_err(DerivationError::Deferred)
     }
 
     fn read_valid(&self, path: &StorePath) -> Result<Derivation, StoreError> {
@@ -586,6 +589,9 @@ impl<'a> Importer<'a> {
         }
     }
 }
+
+/// A derivation's hash modulo, or why it has none (Nix's `DeferredDrv`).
+type Hashed = Result<[u8; 32], abovo_store::derivation::Deferral>;
 
 /// The places as a list for messages (``the directory `…` and the
 /// tarball `…` ``).
