@@ -103,17 +103,7 @@ impl NetArgs {
     /// `dirs` are directories that may hold outputs under their `/gnu/store`
     /// base names (the `--source` store, `--seed-dir`s).
     pub fn settings(&self, dirs: &[PathBuf], narinfo_only: bool) -> anyhow::Result<Settings> {
-        let mut keys = AuthorizedKeys::default();
-        let mut key_files = self.authorized_keys.clone();
-        if key_files.is_empty() && std::path::Path::new("/etc/guix/acl").is_file() {
-            key_files.push("/etc/guix/acl".into());
-        }
-        for f in &key_files {
-            let text = std::fs::read_to_string(f)
-                .map_err(|e| anyhow::anyhow!("cannot read the key file `{}`: {e}", f.display()))?;
-            keys.add_text(&text)
-                .map_err(|e| anyhow::anyhow!("key file `{}`: {e}", f.display()))?;
-        }
+        let keys = load_keys(&self.authorized_keys)?;
         let debian = if self.no_debian {
             Vec::new()
         } else if let Some(m) = &self.debian_mirror {
@@ -189,6 +179,24 @@ impl NetArgs {
             })
             .transpose()
     }
+}
+
+/// The authorised keys of `files` (either form, see
+/// [`abovo_fetch::keys`]); with none given, Guix's ACL `/etc/guix/acl` when
+/// it exists.
+pub fn load_keys(files: &[PathBuf]) -> anyhow::Result<AuthorizedKeys> {
+    let mut keys = AuthorizedKeys::default();
+    let mut key_files = files.to_vec();
+    if key_files.is_empty() && std::path::Path::new("/etc/guix/acl").is_file() {
+        key_files.push("/etc/guix/acl".into());
+    }
+    for f in &key_files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("cannot read the key file `{}`: {e}", f.display()))?;
+        keys.add_text(&text)
+            .map_err(|e| anyhow::anyhow!("key file `{}`: {e}", f.display()))?;
+    }
+    Ok(keys)
 }
 
 /// Fetches what `nodes` rest on before a report (`--fetch`), telling on
