@@ -75,15 +75,9 @@ pub struct Args {
     /// Requests in flight at once.
     #[arg(long, short = 'j', default_value_t = 16, value_name = "N")]
     pub jobs: usize,
-    /// Seconds to wait for a connection, a response, or each read.
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
-    pub timeout: u64,
-    /// Extra attempts after a transient failure (timeouts, HTTP 5xx).
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub retries: u32,
-    /// Trust this CA file for https instead of the system's.
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
+    /// Timeouts, retries and TLS trust.
+    #[command(flatten)]
+    pub http: super::fetch::HttpArgs,
     /// The system a name prefers.
     #[arg(long, value_name = "SYSTEM", default_value_t = abovo_graph::resolve::host_system(),
           help = crate::source::SYSTEM_HELP)]
@@ -132,15 +126,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         Some(info.nar_hash.to_nix32_string())
     };
     let client = abovo_fetch::HttpClient::new(
-        &abovo_fetch::HttpOptions {
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            retries: args.retries,
-            trust: match &args.ca_file {
-                Some(f) => abovo_fetch::tls::Trust::CaFile(f.clone()),
-                None => abovo_fetch::tls::Trust::FromEnvironment,
-            },
-            user_agent: format!("abovo/{}", env!("CARGO_PKG_VERSION")),
-        },
+        &args.http.options(),
         abovo_fetch::Deadline::none(),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -76,6 +76,15 @@ pub struct NetArgs {
     /// derivations' own (Guix's `((gnu "https://…/" …) …)` form).
     #[arg(long, value_name = "FILE")]
     pub mirrors_file: Option<PathBuf>,
+    /// Timeouts, retries and TLS trust.
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// The HTTP client's flags, shared by `fetch` (and the commands that
+/// fetch) and `challenge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
     /// Seconds to wait for a connection, a response, or each read.
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     pub timeout: u64,
@@ -85,6 +94,21 @@ pub struct NetArgs {
     /// Trust this CA file for https instead of the system's.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+}
+
+impl HttpArgs {
+    /// The client's options.
+    pub fn options(&self) -> abovo_fetch::HttpOptions {
+        abovo_fetch::HttpOptions {
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            retries: self.retries,
+            trust: match &self.ca_file {
+                Some(f) => abovo_fetch::tls::Trust::CaFile(f.clone()),
+                None => abovo_fetch::tls::Trust::FromEnvironment,
+            },
+            user_agent: format!("abovo/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
 }
 
 impl NetArgs {
@@ -156,15 +180,7 @@ impl NetArgs {
             no_urls: self.no_urls,
             offline: self.offline,
             narinfo_only,
-            http: abovo_fetch::HttpOptions {
-                timeout: Duration::from_secs(self.timeout.max(1)),
-                retries: self.retries,
-                trust: match &self.ca_file {
-                    Some(f) => abovo_fetch::tls::Trust::CaFile(f.clone()),
-                    None => abovo_fetch::tls::Trust::FromEnvironment,
-                },
-                user_agent: format!("abovo/{}", env!("CARGO_PKG_VERSION")),
-            },
+            http: self.http.options(),
         })
     }
 
