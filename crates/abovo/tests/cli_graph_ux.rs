@@ -308,6 +308,7 @@ fn help_lists_commands_by_workflow() {
         "audit",
         "fetch",
         "scan",
+        "challenge",
         "show",
         "ls",
         "cat",
@@ -321,6 +322,8 @@ fn help_lists_commands_by_workflow() {
         "log",
         "diff",
         "store",
+        "publish",
+        "key",
     ];
     let listed: Vec<&str> = h
         .lines()

@@ -401,6 +401,28 @@ impl Database {
             .collect()
     }
 
+    /// The valid item whose hash part is `hash_part` (32 nix32
+    /// characters), as Nix's `queryPathFromHashPart`: what a substitute
+    /// server needs to answer `/<hash>.narinfo`. A range scan of the path
+    /// index, so it costs one lookup whatever the store's size.
+    pub fn path_from_hash_part(&self, hash_part: &str) -> Result<Option<StorePath>, StoreError> {
+        let prefix = format!("{}/{hash_part}", self.store.as_str());
+        let row = self
+            .conn
+            .prepare_cached("select path from ValidPaths where path >= ?1 limit 1")
+            .and_then(|mut stmt| {
+                stmt.query_row([&prefix], |r| r.get::<_, String>(0))
+                    .optional()
+            })
+            .map_err(|e| self.sql_err(e))?;
+        match row {
+            Some(p) if p.starts_with(&prefix) && p.as_bytes().get(prefix.len()) == Some(&b'-') => {
+                Ok(Some(self.parse_path(&p)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The outputs recorded for a registered derivation.
     pub fn derivation_outputs(
         &self,
