@@ -151,3 +151,5 @@ impl Derivation {
 mod tests;
 #[cfg(test)]
 mod tests_borrowed;
+#[cfg(test)]
+mod tests_scale;
