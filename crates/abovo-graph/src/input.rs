@@ -21,8 +21,7 @@ use crate::error::LoadError;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The most a `.drv` file may hold. Guix's largest is under 1 MiB.
-pub const MAX_DRV_SIZE: u64 = 64 << 20;
+pub use abovo_store::derivation::MAX_DRV_SIZE;
 /// The most a source read from a stream (the standard input) may hold:
 /// it is kept in memory whole.
 pub const MAX_STREAM_SIZE: u64 = 1 << 30;
