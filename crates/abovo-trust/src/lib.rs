@@ -17,6 +17,7 @@
 //! | [`sizes`] | seed sizes and where they came from |
 //! | [`report`] | the trust walk and report of one target (`abovo seeds`) |
 //! | [`audit`] | per-package binary seed sets over a whole graph (`abovo audit`) |
+//! | [`history`] | trust over time: seeds added, removed and changed between two revisions, per target and per package (`--against`), and the guard for CI |
 //!
 //! It knows nothing about terminals or HTML: every answer is a value that
 //! serialises to JSON, and the CLI renders it.
@@ -26,6 +27,7 @@ pub mod audit;
 pub mod bytes;
 pub mod classify;
 pub mod content;
+pub mod history;
 pub mod items;
 pub mod kind;
 pub mod knowledge;

@@ -45,6 +45,9 @@ pub struct Args {
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Comparison with an older revision (`--against`, `--fail-on`).
+    #[command(flatten)]
+    pub history: crate::commands::history::HistoryArgs,
 }
 
 /// Whether an `--only` value is a file rather than a list of names: it
@@ -64,7 +67,7 @@ fn is_file_arg(value: &str, store_dir: &str) -> bool {
 
 /// What to audit, and what those are: the packages of `list`, else of the
 /// package table, else the root derivations of the graph.
-fn packages_of(
+pub(crate) fn packages_of(
     g: &abovo_graph::Graph,
     list: Option<&str>,
     prefs: &abovo_graph::resolve::Preferences,
@@ -134,6 +137,9 @@ fn packages_of(
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format
         .check("audit", &[Format::Text, Format::Json, Format::Html])?;
+    if let Some(against) = &args.history.against {
+        return crate::commands::history::run_audit(&args, against, ctx);
+    }
     let g = args.trust.load_graph(ctx)?;
     let (packages, audited) =
         packages_of(&g, args.packages.as_deref(), &args.trust.preferences(), ctx)?;

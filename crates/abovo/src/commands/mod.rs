@@ -14,6 +14,7 @@ pub mod export;
 pub mod fetch;
 pub mod graph;
 pub mod hash;
+pub mod history;
 pub mod key;
 pub mod log;
 pub mod ls;

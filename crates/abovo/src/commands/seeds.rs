@@ -41,12 +41,18 @@ pub struct Args {
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Comparison with an older revision (`--against`, `--fail-on`).
+    #[command(flatten)]
+    pub history: crate::commands::history::HistoryArgs,
 }
 
 /// Runs `abovo seeds`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format
         .check("seeds", &[Format::Text, Format::Json, Format::Html])?;
+    if let Some(against) = &args.history.against {
+        return crate::commands::history::run_seeds(&args, against, ctx);
+    }
     let g = args.trust.load_graph(ctx)?;
     let target = crate::source::resolve_one(&g, &args.target, &args.trust.preferences(), ctx)?;
     let mut code = exit::SUCCESS;
