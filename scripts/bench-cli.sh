@@ -51,6 +51,15 @@ run trust \
   -n 'seeds pandoc' "$abovo seeds pandoc" \
   -n 'audit (30,574 packages)' "$abovo audit"
 
+# Trust over time (issue 12: audit --against of two whole distributions
+# <= 1 s): the built-in snapshot against the snapshot file (30,574 packages
+# on each side), and against the Guix 1.2.0 slice.
+slice="${ABOVO_GUIX_SLICE:-../shared/data/guix-1.2.0-slice}"
+run history \
+  -n 'audit --against the snapshot file (two whole distributions)' "$abovo audit --against data/guix-1.5.0.abovo-snapshot" \
+  -n 'audit --against the Guix 1.2.0 slice' "$abovo audit --against $slice" \
+  -n 'seeds hello --against the Guix 1.2.0 slice' "$abovo seeds hello --against $slice"
+
 # Loading the real data (issue 3: snapshot <= 0.3 s, .drv files <= 1.5 s)
 # and verifying it (issue 2: verify --all under 2 s).
 RUNS=10 run load \

@@ -353,12 +353,12 @@ fn audit_between_guix_1_2_and_1_5() {
         };
         assert_eq!(
             s["gained"].as_u64().unwrap() as usize,
-            n("gained") + swapped_into(packages, id),
+            n("gained") + swapped(packages, id, "new"),
             "{s}"
         );
         assert_eq!(
             s["lost"].as_u64().unwrap() as usize,
-            n("lost") + swapped_from(packages, id),
+            n("lost") + swapped(packages, id, "old"),
             "{s}"
         );
     }
@@ -398,9 +398,10 @@ fn audit_between_guix_1_2_and_1_5() {
 }
 
 /// Package changes that pair a lost seed with a gained one of the same
-/// role count as a gain of the new seed (and a loss of the old), unless
-/// the seed itself changed (the same id on both sides).
-fn swapped_into(packages: &[Value], id: &Value) -> usize {
+/// role count as a gain of the new seed (`side` "new") and a loss of the
+/// old (`side` "old"), unless the seed itself changed (the same id on
+/// both sides).
+fn swapped(packages: &[Value], id: &Value, side: &str) -> usize {
     packages
         .iter()
         .map(|p| {
@@ -408,21 +409,7 @@ fn swapped_into(packages: &[Value], id: &Value) -> usize {
                 .as_array()
                 .unwrap()
                 .iter()
-                .filter(|s| &s["new"]["seed"] == id && s["old"]["seed"] != s["new"]["seed"])
-                .count()
-        })
-        .sum()
-}
-
-fn swapped_from(packages: &[Value], id: &Value) -> usize {
-    packages
-        .iter()
-        .map(|p| {
-            p["changed"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|s| &s["old"]["seed"] == id && s["old"]["seed"] != s["new"]["seed"])
+                .filter(|s| &s[side]["seed"] == id && s["old"]["seed"] != s["new"]["seed"])
                 .count()
         })
         .sum()

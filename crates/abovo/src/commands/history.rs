@@ -84,6 +84,47 @@ fn load_both(
     Ok((new?, old))
 }
 
+/// How a comparison is written: its format, whether text lists
+/// everything, and the exit code so far.
+struct Output {
+    format: Format,
+    all: bool,
+    code: u8,
+}
+
+/// A renderer of the text form: the comparison, the guard, `--all`, the
+/// styler.
+type TextRenderer<T> = fn(&T, Option<&Guard>, bool, &dyn Fn(&str, &str) -> String) -> String;
+
+impl Output {
+    /// Writes the comparison (with the guard's verdict) in the format asked
+    /// for, and gives the exit code: the guard's failure, if any, on top
+    /// of the code so far.
+    fn emit<T: Serialize>(
+        &self,
+        cmp: &T,
+        g: Option<Guard>,
+        html: fn(&T, Option<(&str, &[Violation])>) -> String,
+        text: TextRenderer<T>,
+        ctx: &Context,
+    ) -> anyhow::Result<u8> {
+        match self.format {
+            Format::Json => crate::report::json::print(&WithGuard {
+                comparison: cmp,
+                guard: g.as_ref(),
+            })?,
+            Format::Html => write_stdout(&html(
+                cmp,
+                g.as_ref().map(|g| (g.fail_on.name(), &g.violations[..])),
+            ))?,
+            _ => write_stdout(&text(cmp, g.as_ref(), self.all, &|sgr, t| {
+                ctx.style(sgr, t)
+            }))?,
+        }
+        Ok(self.code.max(guard_code(g.as_ref(), ctx)))
+    }
+}
+
 /// Runs `a` and `b` side by side (the old and the new revision).
 fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
     std::thread::scope(|s| {
@@ -257,20 +298,12 @@ pub fn run_seeds(
     warn_rejected_files(ctx, rejected(&old_r) + rejected(&new_r));
     let cmp = compare_seeds(&old_r, &new_r);
     let g = guard(args.history.fail_on(), |f| cmp.violations(f));
-    match args.format {
-        Format::Json => crate::report::json::print(&WithGuard {
-            comparison: &cmp,
-            guard: g.as_ref(),
-        })?,
-        Format::Html => write_stdout(&crate::report::history::seeds(
-            &cmp,
-            g.as_ref().map(|g| (g.fail_on.name(), &g.violations[..])),
-        ))?,
-        _ => write_stdout(&seeds_text(&cmp, g.as_ref(), args.all, &|sgr, t| {
-            ctx.style(sgr, t)
-        }))?,
-    }
-    Ok(code.max(guard_code(g.as_ref(), ctx)))
+    let out = Output {
+        format: args.format,
+        all: args.all,
+        code,
+    };
+    out.emit(&cmp, g, crate::report::history::seeds, seeds_text, ctx)
 }
 
 fn size_text(e: &SeedEntry) -> String {
@@ -531,20 +564,12 @@ pub fn run_audit(
         walk,
     );
     let g = guard(args.history.fail_on(), |f| cmp.violations(f));
-    match args.format {
-        Format::Json => crate::report::json::print(&WithGuard {
-            comparison: &cmp,
-            guard: g.as_ref(),
-        })?,
-        Format::Html => write_stdout(&crate::report::history::audit(
-            &cmp,
-            g.as_ref().map(|g| (g.fail_on.name(), &g.violations[..])),
-        ))?,
-        _ => write_stdout(&audit_text(&cmp, g.as_ref(), args.all, &|sgr, t| {
-            ctx.style(sgr, t)
-        }))?,
-    }
-    Ok(code.max(guard_code(g.as_ref(), ctx)))
+    let out = Output {
+        format: args.format,
+        all: args.all,
+        code,
+    };
+    out.emit(&cmp, g, crate::report::history::audit, audit_text, ctx)
 }
 
 /// How many package groups and packages per group the text shows without
