@@ -157,7 +157,6 @@ struct Built<'a> {
     drv_path: &'a StorePath,
     /// Output name to store path.
     outputs: &'a BTreeMap<String, StorePath>,
-    staging: &'a Staging,
     /// Output name to its post-processed result.
     staged: &'a BTreeMap<String, Staged>,
 }
@@ -168,6 +167,9 @@ struct Staging {
     chroot: PathBuf,
     /// The locked build directory (`top` is the builder's).
     build_dir: BuildDir,
+    /// Where the fixed outputs are copied to (a temporary name in the store
+    /// directory, mode 0700, outside every chroot), once created.
+    private: PathBuf,
 }
 
 impl Staging {
@@ -181,9 +183,24 @@ impl Staging {
         self.build_dir.top()
     }
 
-    /// Deletes the chroot and the build directory.
+    /// Creates the private directory of fixed outputs ([`outputs`]).
+    fn create_private(&self) -> Result<(), BuildError> {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&self.private)
+            .map_err(|e| {
+                BuildError::Store(StoreError::Io {
+                    path: self.private.clone(),
+                    action: "create",
+                    source: e,
+                })
+            })
+    }
+
+    /// Deletes the chroot, the private directory and the build directory.
     fn remove(self) {
         let _ = fsutil::delete_path(&self.chroot);
+        let _ = fsutil::delete_path(&self.private);
         self.build_dir.remove();
     }
 
@@ -191,6 +208,7 @@ impl Staging {
     /// returns where it is.
     fn keep(self) -> Result<PathBuf, BuildError> {
         let _ = fsutil::delete_path(&self.chroot);
+        let _ = fsutil::delete_path(&self.private);
         self.build_dir.keep()
     }
 }
@@ -255,7 +273,6 @@ impl Builder<'_> {
             let built = Built {
                 drv_path,
                 outputs: &outputs,
-                staging: &staging,
                 staged: &staged,
             };
             let outcome = match mode {
@@ -329,6 +346,7 @@ impl Builder<'_> {
         let staging = Staging {
             chroot: chroot_dir,
             build_dir: BuildDir::create(&self.opts.tmp_dir, drv_name)?,
+            private: store.temp_path("fixed"),
         };
         let result = self.run_builder(drv_path, drv, outputs, closure, &staging);
         let from_uid = match result {
@@ -350,12 +368,19 @@ impl Builder<'_> {
         };
         let candidates: BTreeSet<StorePath> =
             closure.iter().chain(outputs.values()).cloned().collect();
+        if drv.is_fixed_output()
+            && let Err(e) = staging.create_private()
+        {
+            staging.remove();
+            return Err(e);
+        }
         match outputs::process(
             store,
             &shown,
             drv,
             outputs,
             &|p| staging.output(store, p),
+            &staging.private,
             from_uid,
             &candidates,
             closure,
@@ -528,13 +553,13 @@ impl Builder<'_> {
                 continue;
             }
             let real = store.real_path(path);
-            let staged = built.staging.output(store, path);
-            let changes = diff_items(&real, &staged, &path.base_name())
+            let staged = &new.location;
+            let changes = diff_items(&real, staged, &path.base_name())
                 .map(|d| d.changes)
                 .unwrap_or_default();
             let kept = if self.opts.keep_failed {
                 let check_path = check_path(&real);
-                move_replacing(&staged, &check_path)?;
+                move_replacing(staged, &check_path)?;
                 Some(check_path.display().to_string())
             } else {
                 None
@@ -589,11 +614,11 @@ impl Builder<'_> {
                     continue;
                 }
                 let real = store.real_path(path);
-                let staged = built.staging.output(store, path);
+                let staged = &built.staged[name].location;
                 let changes = held
                     .paths
                     .get(name)
-                    .and_then(|h| diff_items(h, &staged, &path.base_name()).ok())
+                    .and_then(|h| diff_items(h, staged, &path.base_name()).ok())
                     .map(|d| d.changes)
                     .unwrap_or_default();
                 differences.push(OutputDifference {
@@ -617,19 +642,19 @@ impl Builder<'_> {
                     if let Some(h) = held.paths.remove(name) {
                         fsutil::rename_item(&h, &check)?;
                     }
-                    move_replacing(&built.staging.output(store, path), &real)?;
+                    move_replacing(&built.staged[name].location, &real)?;
                 }
             }
             self.no_differences(built, true, differences)?;
         }
         if !last {
-            for (name, path) in built.outputs {
+            for name in built.outputs.keys() {
                 let tmp = held
                     .paths
                     .get(name)
                     .cloned()
                     .unwrap_or_else(|| store.temp_path("round"));
-                move_replacing(&built.staging.output(store, path), &tmp)?;
+                move_replacing(&built.staged[name].location, &tmp)?;
                 held.paths.insert(name.clone(), tmp);
             }
             return Ok(());
@@ -643,8 +668,8 @@ impl Builder<'_> {
         let store = self.store;
         let mut registrations = Vec::new();
         for (name, path) in built.outputs {
-            move_replacing(&built.staging.output(store, path), &store.real_path(path))?;
             let s = &built.staged[name];
+            move_replacing(&s.location, &store.real_path(path))?;
             registrations.push(Registration {
                 info: PathInfo {
                     path: path.clone(),

@@ -1,22 +1,27 @@
-//! Post-processing the outputs of a build, still inside the chroot
-//! (sandbox.md §2.1), in this order for each output:
+//! Post-processing the outputs of a build (sandbox.md §2.1), in this order
+//! for each output:
 //!
 //! 1. it must exist; unless it is a symlink, its top must not be group- or
 //!    world-writable and must belong to the build user ("suspicious
 //!    ownership or permission");
-//! 2. ownership of every inode is checked and the tree canonicalised (modes
-//!    0444/0555, mtime 1, owner = the store's owner);
-//! 3. a fixed output is copied into fresh inodes and the builder's copy
-//!    deleted, so that a descriptor the builder passed to an accomplice (a
-//!    fixed-output build shares the host network, and with it abstract
-//!    Unix sockets) cannot change it after its hash was checked: the
-//!    CVE-2024-27297 pattern;
-//! 4. one NAR serialisation gives the NAR hash, the NAR size and the
+//! 2. an input-addressed output is canonicalised where it was built, in the
+//!    chroot (modes 0444/0555, mtime 1, owner = the store's owner), every
+//!    inode checked to belong to the build user; a **fixed output is copied
+//!    out** instead ([`fsutil::copy_out`]): read through descriptors abovo
+//!    opened, written into fresh inodes in a private directory that no
+//!    sandbox can reach (it is outside every chroot and build directory, and
+//!    a descriptor a builder holds reaches nothing outside its own mounts),
+//!    canonical as they are made. A fixed-output build may share the host
+//!    network, and with it abstract Unix sockets, so it can hand a
+//!    descriptor of its output, or of the directory where a copy would be
+//!    made, to another build or process (the CVE-2024-27297 pattern); what
+//!    is hashed and registered is a copy no builder ever held;
+//! 3. one NAR serialisation gives the NAR hash, the NAR size and the
 //!    references (hash parts of the input closure and the outputs found in
 //!    the stream);
-//! 5. a fixed output's hash is compared with the expected one (a flat hash
+//! 4. a fixed output's hash is compared with the expected one (a flat hash
 //!    needs a regular, non-executable file);
-//! 6. `allowedReferences`, `disallowedReferences`, `allowedRequisites` and
+//! 5. `allowedReferences`, `disallowedReferences`, `allowedRequisites` and
 //!    `disallowedRequisites` are enforced.
 
 use super::{BuildError, OutputResult};
@@ -31,9 +36,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// A post-processed output waiting in the chroot.
+/// A post-processed output, waiting to be moved into the store.
 #[derive(Debug, Clone)]
 pub struct Staged {
+    /// Where it is now: where it was built in the chroot, or, for a fixed
+    /// output, its copy in the private directory.
+    pub location: PathBuf,
     /// Hash, size and references as they will be registered.
     pub result: OutputResult,
     /// The references as store paths.
@@ -41,7 +49,8 @@ pub struct Staged {
 }
 
 /// Post-processes every output of `drv` (see the module docs); `location`
-/// gives where an output was built.
+/// gives where an output was built, and `private` is the directory, which
+/// only abovo can reach, where fixed outputs are copied.
 #[allow(clippy::too_many_arguments)]
 pub fn process(
     store: &LocalStore,
@@ -49,6 +58,7 @@ pub fn process(
     drv: &Derivation,
     outputs: &BTreeMap<String, StorePath>,
     location: &dyn Fn(&StorePath) -> PathBuf,
+    private: &Path,
     from_uid: u32,
     candidates: &BTreeSet<StorePath>,
     closure: &BTreeSet<StorePath>,
@@ -96,19 +106,16 @@ pub fn process(
                 )));
             }
         }
-        fsutil::canonicalise(&built, Some(from_uid), &mut seen)
-            .map_err(|e| suspicious(e.to_string()))?;
-        if fixed.is_some() {
-            let fresh = fresh_name(&built);
-            fsutil::copy_tree(&built, &fresh).map_err(|e| suspicious(e.to_string()))?;
-            fsutil::delete_path(&built)?;
-            std::fs::rename(&fresh, &built).map_err(|e| fsutil::FsError::Io {
-                path: fresh.clone(),
-                action: "move",
-                source: e,
-            })?;
-            fsutil::canonicalise(&built, None, &mut InodesSeen::default())?;
-        }
+        let built = if fixed.is_some() {
+            let copy = private.join(path.base_name());
+            fsutil::copy_out(&built, &copy, Some(from_uid), &mut seen)
+                .map_err(|e| suspicious(e.to_string()))?;
+            copy
+        } else {
+            fsutil::canonicalise(&built, Some(from_uid), &mut seen)
+                .map_err(|e| suspicious(e.to_string()))?;
+            built
+        };
         let scanner = ReferenceScanner::for_store_paths(candidates.iter());
         let (nar_hash, found) =
             hash_and_scan_path(&built, scanner).map_err(|e| suspicious(e.to_string()))?;
@@ -132,6 +139,7 @@ pub fn process(
         staged.insert(
             name.clone(),
             Staged {
+                location: built,
                 result: OutputResult {
                     name: name.clone(),
                     path: shown,
@@ -145,12 +153,6 @@ pub fn process(
     }
     check_reference_rules(store, drv_shown, drv, outputs, &staged, closure)?;
     Ok(staged)
-}
-
-fn fresh_name(built: &Path) -> PathBuf {
-    let mut s = built.as_os_str().to_owned();
-    s.push(".fresh");
-    PathBuf::from(s)
 }
 
 /// The hash of a fixed output in the way its derivation states it.

@@ -499,3 +499,36 @@ pub fn run_on_terminal(
     }
     (status, text)
 }
+
+/// A static x86_64 executable compiled from C `source` by the host's `cc`
+/// (`-static`, so it runs in a chroot without a C library), or `None` after
+/// printing one line saying the test is skipped. For the few programs a
+/// test needs that busybox cannot be and that are too long for
+/// [`tiny_elf`] (passing descriptors over a Unix socket).
+pub fn c_program(test: &str, name: &str, source: &str) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join(format!("{name}.c"));
+    let exe = dir.path().join(name);
+    std::fs::write(&src, source).unwrap();
+    let out = Command::new("cc")
+        .args(["-static", "-O1", "-Wall", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(std::fs::read(&exe).unwrap()),
+        Ok(o) => {
+            eprintln!(
+                "{test}: skipped: `cc -static` failed (Debian: apt-get install gcc libc6-dev; .ci/run installs them):\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!(
+                "{test}: skipped: no C compiler `cc` ({e}; Debian: apt-get install gcc libc6-dev; .ci/run installs them)"
+            );
+            None
+        }
+    }
+}

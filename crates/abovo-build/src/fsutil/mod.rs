@@ -17,6 +17,13 @@
 //! * mtime becomes 1 (one second past the epoch), symlinks included; the
 //!   access time is left alone;
 //! * the owner becomes the store owner (the effective uid and gid).
+//!
+//! Trees a builder may still be changing are walked through descriptors,
+//! never through paths: [`copy_out`] and [`secure_kept`].
+
+mod fd_tree;
+
+pub use fd_tree::{copy_out, secure_kept};
 
 use std::collections::HashSet;
 use std::ffi::CString;
