@@ -17,7 +17,7 @@
 //! | [`builtins`] | which built-in runs (`builtin:download`, `builtin:git-download`); the fetching itself is `abovo-fetch`'s |
 //! | [`diff`] | file-by-file comparison of two trees |
 //! | [`fsutil`] | deleting, copying and canonicalising trees |
-//! | [`sandbox`] | the namespaces, the chroot, the system call filter and the helper process that runs a builder |
+//! | [`sandbox`] | the `abovo-sandbox` crate, re-exported: the namespaces, the chroot and the helper process that runs a builder |
 //!
 //! Nothing here prints: progress reaches the caller through a reporter.
 //!
@@ -43,15 +43,18 @@
 //!
 //! Building needs the sandbox helper: the `abovo` binary re-executes itself
 //! (`abovo __sandbox-helper`); a library user runs the
-//! `abovo-sandbox-helper` binary of this crate ([`sandbox::HelperCommand`]).
+//! `abovo-sandbox-helper` binary of the `abovo-sandbox` crate
+//! ([`sandbox::HelperCommand`]).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod build;
 pub mod builtins;
 pub mod diff;
 pub mod fsutil;
-pub mod sandbox;
 pub mod store;
+
+pub use abovo_sandbox as sandbox;
 
 pub use build::{BuildError, BuildOptions, Builder, Reporter};
 pub use store::{LocalStore, StoreConfig, StoreError};

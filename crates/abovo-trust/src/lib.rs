@@ -21,6 +21,7 @@
 //! It knows nothing about terminals or HTML: every answer is a value that
 //! serialises to JSON, and the CLI renders it.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod bytes;

@@ -14,6 +14,7 @@
 //! also the `--help` text, so a flag without one would be a flag without
 //! help.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod commands;

@@ -184,7 +184,7 @@ fn prepare_area(tmp: &Path) -> Result<PathBuf, BuildError> {
 fn try_lock_dir(dir: &Path) -> Result<Option<File>, BuildError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .custom_flags((rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::NOFOLLOW).bits() as i32)
         .open(dir)
         .map_err(|e| io_error(dir, "open", e))?;
     loop {

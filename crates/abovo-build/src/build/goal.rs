@@ -173,9 +173,9 @@ struct Staging {
 }
 
 impl Staging {
-    /// Where output `path` is built, inside the chroot.
+    /// Where output `path` is built: at its store path inside the chroot.
     fn output(&self, store: &LocalStore, path: &StorePath) -> PathBuf {
-        chroot::inside(&self.chroot, &store.real_path(path))
+        chroot::inside(&self.chroot, Path::new(&store.display(path)))
     }
 
     /// The builder's build directory on the host.
@@ -498,7 +498,10 @@ impl Builder<'_> {
             build_dir: staging.top().to_owned(),
             sandbox_build_dir,
             store_dir: PathBuf::from(store.store_dir().as_str()),
-            inputs: closure.iter().map(|p| store.real_path(p)).collect(),
+            inputs: closure
+                .iter()
+                .map(|p| (store.real_path(p), PathBuf::from(store.display(p))))
+                .collect(),
             host_files: if fixed {
                 chroot::NETWORK_FILES
                     .iter()

@@ -409,7 +409,7 @@ mod tests {
         fs::create_dir(&src).unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &src.join("fifo"),
+            src.join("fifo"),
             FileType::Fifo,
             Mode::from_raw_mode(0o644),
             0,

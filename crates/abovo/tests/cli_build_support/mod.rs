@@ -5,6 +5,7 @@
 pub mod tls;
 
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -466,8 +467,17 @@ pub fn run_on_terminal(
     mut command: Command,
     stream: OnTerminal,
 ) -> (std::process::ExitStatus, Vec<u8>) {
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = std::process::Stdio::from(pty.slave);
+    use rustix::pty::OpenptFlags;
+    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    rustix::pty::grantpt(&master).unwrap();
+    rustix::pty::unlockpt(&master).unwrap();
+    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(std::ffi::OsStr::from_bytes(name.to_bytes()))
+        .unwrap();
+    let slave = std::process::Stdio::from(slave);
     match stream {
         OnTerminal::Stdout => command.stdout(slave).stderr(std::process::Stdio::piped()),
         OnTerminal::Stderr => command.stderr(slave).stdout(std::process::Stdio::piped()),
@@ -476,7 +486,7 @@ pub fn run_on_terminal(
     // Once the child exits, the command held the only other copy of the
     // terminal's end: reading the master ends (EIO).
     drop(command);
-    let mut master = std::fs::File::from(pty.master);
+    let mut master = std::fs::File::from(master);
     let reader = std::thread::spawn(move || {
         let mut seen = Vec::new();
         let mut buf = [0u8; 4096];
