@@ -3,12 +3,14 @@
 //!
 //! This crate is abovo's independent implementation of the Guix daemon's
 //! job. Building a derivation here means what it means for `guix-daemon`
-//! (sandbox.md): the builder runs in fresh user, mount, PID, network, IPC
-//! and UTS namespaces, in a chroot holding only its input closure, with the
-//! environment Guix gives it, behind locked mounts and Nix's system call
-//! filter; its outputs are checked, canonicalised, hashed
-//! and scanned for references in one pass, and registered in a database
-//! with Guix's schema in one transaction.
+//! 1.5 (sandbox.md, and the daemon's own builders in
+//! `../shared/data/daemon-conformance`): the builder runs in fresh user,
+//! mount, PID, network, IPC and UTS namespaces ([`sandbox`]), in a chroot
+//! holding only its input closure, as a build user, with the environment
+//! Guix gives it; its outputs are checked, canonicalised (fixed outputs
+//! copied out through descriptors no builder holds), hashed and scanned for
+//! references in one pass, and registered in a database with Guix's schema
+//! in one transaction.
 //!
 //! | module | job |
 //! | --- | --- |

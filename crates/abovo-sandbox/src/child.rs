@@ -8,7 +8,7 @@
 use crate::chroot;
 use crate::error::{SetupError, Step};
 use crate::seccomp::Filter;
-use crate::spec::SandboxSpec;
+use crate::spec::{Identity, Network, SandboxSpec};
 use crate::sys;
 use crate::{GUEST_GID, GUEST_UID};
 use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
@@ -25,18 +25,19 @@ use std::path::Path;
 pub(crate) fn run(
     spec: &SandboxSpec,
     filter: Option<&Filter>,
+    bounding: &[u32],
     go: OwnedFd,
 ) -> Result<Infallible, SetupError> {
-    wait_for_id_maps(go)?;
+    wait_for_helper(go)?;
+    stdin_from_dev_null()?;
     new_session()?;
-    if !spec.network {
+    if spec.network == Network::Loopback {
         loopback_up()?;
     }
     set_host_names()?;
 
     make_mounts_private()?;
     bind_chroot(spec)?;
-    bind_writable_dirs(spec)?;
     bind_build_dir(spec)?;
     bind_inputs(spec)?;
     bind_host_files(spec)?;
@@ -44,9 +45,7 @@ pub(crate) fn run(
     mount_proc(spec)?;
     mount_shm(spec)?;
     mount_pts(spec)?;
-
     pivot_into_chroot(spec)?;
-    remount_read_only(Path::new("/"))?;
 
     enter_build_dir(spec)?;
     set_oom_score()?;
@@ -55,10 +54,15 @@ pub(crate) fn run(
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     no_core_files()?;
     drop_ambient_capabilities()?;
-    set_no_new_privs()?;
+    restore_bounding_set(bounding)?;
+    if filter.is_some() {
+        set_no_new_privs()?;
+    }
 
-    become_build_user()?;
-    lock_mounts(&spec.sandbox_build_dir)?;
+    become_build_user(&spec.identity)?;
+    if matches!(spec.identity, Identity::Mapped { .. }) {
+        lock_mounts(&spec.sandbox_build_dir)?;
+    }
     die_with_helper()?;
     reset_signals()?;
     if let Some(filter) = filter {
@@ -68,12 +72,23 @@ pub(crate) fn run(
 }
 
 /// Step 1: wait until the helper has written our id maps (without them we
-/// are nobody).
-fn wait_for_id_maps(go: OwnedFd) -> Result<(), SetupError> {
+/// are nobody) and started our network, if it does.
+fn wait_for_helper(go: OwnedFd) -> Result<(), SetupError> {
     let mut word = [0u8; 3];
     File::from(go)
         .read_exact(&mut word)
         .map_err(|e| SetupError::os(Step::WaitForMaps, "the helper did not start the build", e))
+}
+
+/// Step 2: standard input is `/dev/null`, opened here, in the new mount
+/// namespace, as guix-daemon does: once the host's `/dev` is detached from
+/// the sandbox, the builder sees it as `/null` (what
+/// `readlink /proc/self/fd/0` gives under guix-daemon).
+fn stdin_from_dev_null() -> Result<(), SetupError> {
+    let devnull = File::open("/dev/null")
+        .map_err(|e| SetupError::os(Step::Stdin, "cannot open /dev/null", e))?;
+    rustix::stdio::dup2_stdin(&devnull)
+        .map_err(|e| SetupError::os(Step::Stdin, "cannot make /dev/null standard input", e))
 }
 
 /// Step 2: a session of its own, so that no terminal or process group of
@@ -127,15 +142,6 @@ fn bind(source: &Path, target: &Path) -> Result<(), SetupError> {
 /// point).
 fn bind_chroot(spec: &SandboxSpec) -> Result<(), SetupError> {
     bind(&spec.chroot, &spec.chroot)
-}
-
-/// Step 3: the fake store and `/tmp` bound onto themselves, so that they
-/// stay writable once `/` is read-only.
-fn bind_writable_dirs(spec: &SandboxSpec) -> Result<(), SetupError> {
-    let store = chroot::inside(&spec.chroot, &spec.store_dir);
-    bind(&store, &store)?;
-    let tmp = spec.chroot.join("tmp");
-    bind(&tmp, &tmp)
 }
 
 /// Step 3: the host build directory at `/tmp/guix-build-<name>.drv-0`.
@@ -250,8 +256,8 @@ fn pivot_into_chroot(spec: &SandboxSpec) -> Result<(), SetupError> {
     rustix::fs::rmdir("real-root").map_err(|e| fail("cannot remove real-root", e))
 }
 
-/// Step 3 and 4: a bind mount remounted read-only, keeping the flags a
-/// user namespace may not clear (nosuid, nodev, noexec, the atime flags).
+/// Step 3: a bind mount remounted read-only, keeping the flags a user
+/// namespace may not clear (nosuid, nodev, noexec, the atime flags).
 fn remount_read_only(target: &Path) -> Result<(), SetupError> {
     use rustix::fs::StatVfsMountFlags as F;
     let st = rustix::fs::statvfs(target).map_err(|e| {
@@ -361,13 +367,15 @@ fn set_personality(linux32: bool) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Step 5: no core files.
+/// Step 5: no core files (the soft limit 0; the hard limit stays what it
+/// was, as under guix-daemon, whose builders inherit the daemon's).
 fn no_core_files() -> Result<(), SetupError> {
+    let core = rustix::process::getrlimit(rustix::process::Resource::Core);
     rustix::process::setrlimit(
         rustix::process::Resource::Core,
         rustix::process::Rlimit {
             current: Some(0),
-            maximum: Some(0),
+            maximum: core.maximum,
         },
     )
     .map_err(|e| SetupError::os(Step::CoreLimit, "setrlimit(RLIMIT_CORE, 0)", e))
@@ -385,20 +393,47 @@ fn drop_ambient_capabilities() -> Result<(), SetupError> {
     })
 }
 
+/// Step 5: the capability bounding set the helper had (a new user
+/// namespace starts with every capability in it), so that the builder sees
+/// the host's, as under guix-daemon.
+fn restore_bounding_set(bounding: &[u32]) -> Result<(), SetupError> {
+    sys::restrict_bounding_set(bounding).map_err(|e| {
+        SetupError::os(
+            Step::AmbientCapabilities,
+            "cannot restore the capability bounding set",
+            e,
+        )
+    })
+}
+
 /// Step 5: nothing the builder executes can gain privileges.
 fn set_no_new_privs() -> Result<(), SetupError> {
     rustix::thread::set_no_new_privs(true)
         .map_err(|e| SetupError::os(Step::NoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS)", e))
 }
 
-/// Step 6: gid 30000, uid 30001, checked.
-fn become_build_user() -> Result<(), SetupError> {
-    let gid = rustix::process::Gid::from_raw(GUEST_GID);
-    let uid = rustix::process::Uid::from_raw(GUEST_UID);
+/// Step 6: the build user, uid 30001 and gid 30000 of the sandbox's user
+/// namespace (which the helper mapped to the host's build user as root, or
+/// to the caller's ids without privileges), with the build user's
+/// supplementary groups as root (guix-daemon's build users have the build
+/// group). Checked.
+fn become_build_user(identity: &Identity) -> Result<(), SetupError> {
+    if let Identity::BuildUser { groups, .. } = identity {
+        let groups: Vec<_> = groups
+            .iter()
+            .map(|g| rustix::process::Gid::from_raw(*g))
+            .collect();
+        rustix::thread::set_thread_groups(&groups).map_err(|e| {
+            SetupError::os(Step::BuildUser, "cannot set the supplementary groups", e)
+        })?;
+    }
+    let (uid, gid) = (GUEST_UID, GUEST_GID);
+    let gid = rustix::process::Gid::from_raw(gid);
+    let uid = rustix::process::Uid::from_raw(uid);
     rustix::thread::set_thread_res_gid(gid, gid, gid)
-        .map_err(|e| SetupError::os(Step::BuildUser, format!("setgid {GUEST_GID}"), e))?;
+        .map_err(|e| SetupError::os(Step::BuildUser, format!("setgid {}", gid.as_raw()), e))?;
     rustix::thread::set_thread_res_uid(uid, uid, uid)
-        .map_err(|e| SetupError::os(Step::BuildUser, format!("setuid {GUEST_UID}"), e))?;
+        .map_err(|e| SetupError::os(Step::BuildUser, format!("setuid {}", uid.as_raw()), e))?;
     if rustix::process::getuid() != uid
         || rustix::process::geteuid() != uid
         || rustix::process::getgid() != gid
@@ -406,13 +441,18 @@ fn become_build_user() -> Result<(), SetupError> {
     {
         return Err(SetupError::new(
             Step::BuildUser,
-            format!("the process is not {GUEST_UID}:{GUEST_GID} after setuid and setgid"),
+            format!(
+                "the process is not {}:{} after setuid and setgid",
+                uid.as_raw(),
+                gid.as_raw()
+            ),
         ));
     }
     Ok(())
 }
 
-/// Step 6: locks the mounts together, as Guix's daemon does since 2025: a
+/// Step 6, without privileges: locks the mounts together, as Guix's daemon
+/// does since 2025 when it is not root: a
 /// new user namespace (owned by the builder's uid, with the identity map
 /// 30001 → 30001 and 30000 → 30000) and a new mount namespace in it. Mounts
 /// that reach a mount namespace owned by a less privileged user namespace
@@ -422,8 +462,11 @@ fn become_build_user() -> Result<(), SetupError> {
 /// it worked: unmounting the build directory must fail with `EINVAL`, even
 /// with every capability this process still holds.
 ///
-/// A side effect: `/proc/self/uid_map` shows `30001 30001 1` to the builder
-/// in every mode, instead of the host uid it maps to.
+/// A side effect: `/proc/self/uid_map` shows `30001 30001 1` to the
+/// builder, instead of the host uid it maps to. As root there is no user
+/// namespace and no need for this: the builder has no capability, so it
+/// cannot unmount anything, and the mounts of any namespace it makes are
+/// locked by the kernel.
 fn lock_mounts(build_dir: &Path) -> Result<(), SetupError> {
     let fail = |what: String, e: std::io::Error| SetupError::os(Step::LockMounts, what, e);
     // After setuid from root (root mode), the kernel made this process

@@ -60,6 +60,8 @@ pub enum Step {
     Clone,
     /// The helper writes the sandbox's uid and gid maps.
     IdMaps,
+    /// slirp4netns connects a fixed-output build to the network.
+    Network,
     /// The sandbox waits until its maps are written.
     WaitForMaps,
     /// `setsid`.
@@ -109,7 +111,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, for the wire format.
-    const ALL: [Step; 29] = [
+    const ALL: [Step; 30] = [
         Step::ReadSpec,
         Step::Stdin,
         Step::DropGroups,
@@ -117,6 +119,7 @@ impl Step {
         Step::GoPipe,
         Step::Clone,
         Step::IdMaps,
+        Step::Network,
         Step::WaitForMaps,
         Step::NewSession,
         Step::Loopback,
@@ -152,6 +155,7 @@ impl Step {
             Step::GoPipe => "go-pipe",
             Step::Clone => "clone",
             Step::IdMaps => "id-maps",
+            Step::Network => "network",
             Step::WaitForMaps => "wait-for-maps",
             Step::NewSession => "new-session",
             Step::Loopback => "loopback",

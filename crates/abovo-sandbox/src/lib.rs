@@ -25,28 +25,34 @@
 //! # The sequence
 //!
 //! The helper ([`helper`]) reads the spec, compiles the system call filter
-//! when asked, clones the sandbox's first process, writes its uid and gid
-//! maps and lets it go. That process then runs these steps, in this order,
-//! one function each (guix-daemon's `runChild`, sandbox.md §1.1); any
-//! failure stops it and is reported with the step's name:
+//! when asked, clones the sandbox's first process into new user, mount,
+//! PID, IPC, UTS and (unless the build shares the host's) network
+//! namespaces, writes its uid and gid maps, starts slirp4netns for a
+//! fixed-output build that gets the network that way, and lets it go.
+//! That process then runs these steps, in this order, one function each
+//! (guix-daemon's `runChild`, sandbox.md §1.1); any failure stops it and is
+//! reported with the step's name:
 //!
-//! 1. wait until the helper has written the id maps;
-//! 2. new session; loopback up (unless it shares the host network); host
-//!    name `localhost`, domain name `(none)`;
-//! 3. `/` made private; the chroot bound onto itself; the fake store and
-//!    `/tmp` bound onto themselves (so they stay writable); the build
-//!    directory bound at `/tmp/guix-build-<name>.drv-0`; every input bound
-//!    and remounted read-only; the host files of a fixed-output build; the
+//! 1. wait until the helper has written the id maps and started the
+//!    network;
+//! 2. standard input `/dev/null` (opened here, as guix-daemon does); new
+//!    session; loopback up (ordinary builds); host name `localhost`,
+//!    domain name `(none)`;
+//! 3. `/` made private; the chroot bound onto itself; the build directory
+//!    bound at `/tmp/guix-build-<name>.drv-0`; every input bound and
+//!    remounted read-only; the host files of a fixed-output build; the
 //!    device nodes; fresh `/proc`, `/dev/shm` (tmpfs) and `/dev/pts` (a new
 //!    devpts instance);
 //! 4. `pivot_root` into the chroot, `chroot`, the old root detached and
-//!    removed, the new `/` remounted read-only;
+//!    removed;
 //! 5. working directory = the build directory; `oom_score_adj` 1000; every
 //!    descriptor above 2 closed on exec; personality (32-bit for an
 //!    `i686-linux` build on x86_64, `ADDR_NO_RANDOMIZE`); umask 022; no
-//!    core files; no ambient capabilities; `no_new_privs`;
-//! 6. gid 30000, uid 30001; the mounts locked in a nested user and mount
-//!    namespace, checked; killed if the helper dies;
+//!    core files; no ambient capabilities; the helper's capability bounding
+//!    set; `no_new_privs` when the filter is asked for;
+//! 6. the build user (gid 30000, uid 30001, and as root the supplementary
+//!    group 30000); without privileges, the mounts locked in a nested user
+//!    and mount namespace, checked; killed if the helper dies;
 //! 7. every signal's action back to its default; the system call filter
 //!    ([`seccomp`]) installed, when asked;
 //! 8. `execve(builder, [basename(builder), args…], env)`.
@@ -58,16 +64,20 @@
 //!
 //! # Identity and modes
 //!
-//! The builder runs in a new user namespace as uid 30001, gid 30000
-//! (`nixbld` in `/etc/passwd`), mapped to the host ids the caller chooses
-//! ([`SandboxSpec::host_uid`]). When user namespaces are unavailable the
-//! build fails with an error that says so: there is no weaker fallback.
+//! The builder is uid 30001, gid 30000 (`nixbld` in `/etc/passwd`) inside
+//! its user namespace ([`Identity`]): as root, a host build user with a map
+//! that is the identity (or swaps the build user's uid with 30001), so
+//! that it sees what guix-daemon's build users see in the initial
+//! namespace; without privileges, the caller's own ids, the only ones such
+//! a namespace can map. When user namespaces are unavailable the build
+//! fails with an error that says so: there is no weaker fallback.
 //!
 //! # Unsafe code
 //!
 //! This is the only crate of abovo with `unsafe` code, all of it in one
 //! private module (`sys`): the raw `clone` into new namespaces, `personality`,
-//! the loopback `ioctl`, the descriptor 3 the helper inherits and the
+//! the loopback `ioctl`, the capability bounding set, signal actions through
+//! the raw `rt_sigaction`, the descriptor 3 the helper inherits and the
 //! parent-side `pre_exec`. Each block says why it is sound.
 #![deny(missing_docs)]
 
@@ -82,7 +92,7 @@ mod sys;
 
 pub use error::{SandboxError, SetupError, Step};
 pub use parent::{HelperCommand, Limits, Outcome, TimedOut, run};
-pub use spec::SandboxSpec;
+pub use spec::{Identity, Network, SandboxSpec};
 
 /// The uid the builder runs as, inside its user namespace.
 pub const GUEST_UID: u32 = 30001;

@@ -23,18 +23,17 @@ pub struct SandboxSpec {
     /// Host files bound read-only at the same place (fixed-output
     /// derivations: `/etc/resolv.conf` and friends).
     pub host_files: Vec<PathBuf>,
-    /// Share the host's network (fixed-output derivations only).
-    pub network: bool,
-    /// The host uid that guest uid 30001 maps to.
-    pub host_uid: u32,
-    /// The host gid that guest gid 30000 maps to.
-    pub host_gid: u32,
+    /// The builder's network.
+    pub network: Network,
+    /// Who the builder is on the host.
+    pub identity: Identity,
     /// Run with the 32-bit personality (an `i686-linux` build on x86_64).
     #[serde(default)]
     pub personality32: bool,
-    /// Install the system call filter ([`crate::seccomp`]): no setuid or
-    /// setgid bits, no extended attributes.
-    #[serde(default = "yes")]
+    /// Install the system call filter ([`crate::seccomp`]: no setuid or
+    /// setgid bits, no extended attributes) and `no_new_privs`. Off unless
+    /// the user asks: guix-daemon has neither, and a builder can see both.
+    #[serde(default)]
     pub filter_syscalls: bool,
     /// The builder program (in the store).
     pub builder: PathBuf,
@@ -46,8 +45,51 @@ pub struct SandboxSpec {
     pub env: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-fn yes() -> bool {
-    true
+/// The builder's network.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Network {
+    /// A network namespace of its own with only `lo`, up: every build but
+    /// a fixed-output one.
+    Loopback,
+    /// A network namespace of its own with only `lo`, down, as guix-daemon
+    /// gives a fixed-output build when it has no slirp4netns.
+    Isolated,
+    /// A network namespace of its own, connected to the host's network by
+    /// this `slirp4netns` program (user-mode networking: TCP and UDP out,
+    /// nothing of the host's loopback).
+    Slirp(PathBuf),
+    /// The host's network namespace (abovo's older way for fixed-output
+    /// builds; the user asks for it).
+    Host,
+}
+
+/// Who the builder is on the host. Inside it is always uid 30001, gid
+/// 30000 (`nixbld`); how that is done decides what it sees of owners.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Identity {
+    /// Root: no user namespace; the builder runs as a build user of the
+    /// host, as guix-daemon's build users do (uid 30001 + n, gid 30000, and
+    /// these supplementary groups). The chroot belongs to root, and what
+    /// root owns appears owned by root.
+    BuildUser {
+        /// The host uid (the builder's uid).
+        uid: u32,
+        /// The host gid (the build group).
+        gid: u32,
+        /// Its supplementary groups (Guix's build users have the build
+        /// group).
+        groups: Vec<u32>,
+    },
+    /// Without privileges: a user namespace maps guest 30001/30000 to these
+    /// host ids (the caller's own), the only ids such a namespace can map.
+    /// The chroot belongs to them, so to the builder; everything else
+    /// appears owned by the overflow ids (65534).
+    Mapped {
+        /// The host uid guest 30001 maps to.
+        host_uid: u32,
+        /// The host gid guest 30000 maps to.
+        host_gid: u32,
+    },
 }
 
 /// Byte strings as base64 in the JSON spec (arguments and environment need
@@ -109,9 +151,12 @@ mod tests {
             store_dir: "/s".into(),
             inputs: vec![("/r/a".into(), "/s/a".into())],
             host_files: vec![],
-            network: false,
-            host_uid: 1000,
-            host_gid: 1000,
+            network: Network::Slirp("/usr/bin/slirp4netns".into()),
+            identity: Identity::BuildUser {
+                uid: 30001,
+                gid: 30000,
+                groups: vec![30000],
+            },
             personality32: false,
             filter_syscalls: false,
             builder: "/s/a/sh".into(),

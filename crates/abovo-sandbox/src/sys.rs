@@ -155,6 +155,41 @@ pub(crate) fn reset_signal_actions() -> io::Result<()> {
     Ok(())
 }
 
+/// The capabilities in this thread's bounding set (numbers up to the
+/// kernel's last).
+pub(crate) fn bounding_set() -> io::Result<Vec<u32>> {
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")?
+        .trim()
+        .parse()
+        .map_err(io::Error::other)?;
+    let mut set = Vec::new();
+    for cap in 0..=last {
+        // SAFETY: PR_CAPBSET_READ takes an integer and touches no memory.
+        match unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) } {
+            1 => set.push(cap),
+            0 => {}
+            _ => return Err(io::Error::last_os_error()),
+        }
+    }
+    Ok(set)
+}
+
+/// Drops from this thread's bounding set every capability not in `keep`
+/// (a new user namespace starts with all of them).
+pub(crate) fn restrict_bounding_set(keep: &[u32]) -> io::Result<()> {
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")?
+        .trim()
+        .parse()
+        .map_err(io::Error::other)?;
+    for cap in (0..=last).filter(|c| !keep.contains(c)) {
+        // SAFETY: PR_CAPBSET_DROP takes an integer and touches no memory.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Leaves at once with `code`, running no destructor and no `atexit`
 /// handler of the process this one was copied from.
 pub(crate) fn exit_now(code: i32) -> ! {

@@ -45,9 +45,15 @@ fn setup(script: &str, network: bool) -> Option<Setup> {
         store_dir: store.clone(),
         inputs: vec![(bbdir.clone(), bbdir.clone())],
         host_files: vec![],
-        network,
-        host_uid: rustix::process::geteuid().as_raw(),
-        host_gid: rustix::process::getegid().as_raw(),
+        network: if network {
+            sandbox::Network::Host
+        } else {
+            sandbox::Network::Loopback
+        },
+        identity: sandbox::Identity::Mapped {
+            host_uid: rustix::process::geteuid().as_raw(),
+            host_gid: rustix::process::getegid().as_raw(),
+        },
         personality32: false,
         filter_syscalls: true,
         builder: bbdir.join("busybox"),

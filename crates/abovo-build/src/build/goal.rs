@@ -21,6 +21,7 @@
 //! Fixed-output derivations are built once whatever `--rounds` says.
 
 use super::build_dir::BuildDir;
+use super::build_user::BuildUser;
 use super::log::LogWriter;
 use super::outputs::{self, Staged};
 use super::{BuildError, Builder, Mode, OutputDifference};
@@ -67,89 +68,6 @@ pub enum Realised {
     Repaired(Vec<OutputResult>),
 }
 
-/// The host identity a build runs as (guest 30001/30000 map to it).
-#[derive(Debug)]
-pub enum BuildUser {
-    /// abovo's own ids (rootless, or root inside a user namespace that has
-    /// no room for a pool).
-    Own {
-        /// The uid.
-        uid: u32,
-        /// The gid.
-        gid: u32,
-    },
-    /// A uid of the pool, held through a lock file.
-    Pool {
-        /// The uid (and gid).
-        uid: u32,
-        /// The lock that reserves it.
-        _lock: PathLocks,
-    },
-}
-
-/// First host uid of the root-mode pool (and first gid).
-pub const POOL_BASE: u32 = 0x5a00_0000;
-/// Size of the pool.
-pub const POOL_SIZE: u32 = 512;
-
-impl BuildUser {
-    /// The host uid.
-    pub fn uid(&self) -> u32 {
-        match self {
-            BuildUser::Own { uid, .. } | BuildUser::Pool { uid, .. } => *uid,
-        }
-    }
-
-    /// The host gid.
-    pub fn gid(&self) -> u32 {
-        match self {
-            BuildUser::Own { gid, .. } => *gid,
-            BuildUser::Pool { uid, .. } => *uid,
-        }
-    }
-
-    /// As root in the initial user namespace: a free uid of the pool (waits
-    /// when all are taken). Otherwise: abovo's own ids.
-    pub fn acquire(state_dir: &Path) -> Result<BuildUser, StoreError> {
-        let euid = rustix::process::geteuid().as_raw();
-        let own = BuildUser::Own {
-            uid: euid,
-            gid: rustix::process::getegid().as_raw(),
-        };
-        if euid != 0 || !pool_is_mapped() {
-            return Ok(own);
-        }
-        let dir = state_dir.join("userpool");
-        std::fs::create_dir_all(&dir).map_err(crate::store::io_err(&dir, "create"))?;
-        for slot in 0..POOL_SIZE {
-            let uid = POOL_BASE + slot;
-            let p = dir.join(uid.to_string());
-            if let Some(lock) = PathLocks::lock([p.as_path()], Wait::Try)? {
-                return Ok(BuildUser::Pool { uid, _lock: lock });
-            }
-        }
-        let uid = POOL_BASE + std::process::id() % POOL_SIZE;
-        let p = dir.join(uid.to_string());
-        let lock = PathLocks::lock([p.as_path()], Wait::Block)?.unwrap_or_default();
-        Ok(BuildUser::Pool { uid, _lock: lock })
-    }
-}
-
-/// Whether this process's user namespace maps the pool's uids (true in the
-/// initial namespace).
-fn pool_is_mapped() -> bool {
-    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
-        return false;
-    };
-    map.lines().any(|l| {
-        let f: Vec<u64> = l
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        f.len() == 3 && f[0] <= POOL_BASE as u64 && f[0] + f[2] >= (POOL_BASE + POOL_SIZE) as u64
-    })
-}
-
 /// One round's outputs, built and staged in its chroot: what the three ways
 /// of finishing a round (`--check`, the next of `--rounds`, registering)
 /// look at.
@@ -175,7 +93,28 @@ struct Staging {
 impl Staging {
     /// Where output `path` is built: at its store path inside the chroot.
     fn output(&self, store: &LocalStore, path: &StorePath) -> PathBuf {
-        chroot::inside(&self.chroot, Path::new(&store.display(path)))
+        chroot::inside(&self.root(), Path::new(&store.display(path)))
+    }
+
+    /// The root of the sandbox: `<drv>.chroot/top`, as guix-daemon lays it
+    /// out. Its parent is abovo's alone (mode 0700), so no process outside
+    /// the sandbox, whoever it runs as, can reach into the sandbox by path.
+    fn root(&self) -> PathBuf {
+        self.chroot.join("top")
+    }
+
+    /// Creates `<drv>.chroot` (mode 0700), the parent of [`Staging::root`].
+    fn create_chroot(&self) -> Result<(), BuildError> {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&self.chroot)
+            .map_err(|e| {
+                BuildError::Store(StoreError::Io {
+                    path: self.chroot.clone(),
+                    action: "create",
+                    source: e,
+                })
+            })
     }
 
     /// The builder's build directory on the host.
@@ -413,8 +352,9 @@ impl Builder<'_> {
             })
         })?;
         let log_path = log.path();
+        staging.create_chroot()?;
         let store_in_chroot =
-            chroot::inside(&staging.chroot, Path::new(store.store_dir().as_str()));
+            chroot::inside(&staging.root(), Path::new(store.store_dir().as_str()));
         if let Some(name) = drv.builtin() {
             std::fs::DirBuilder::new()
                 .recursive(true)
@@ -493,8 +433,19 @@ impl Builder<'_> {
             });
         }
         let fixed = drv.is_fixed_output();
+        let network = if fixed {
+            self.opts
+                .fixed_output_network
+                .resolve()
+                .map_err(|reason| BuildError::Unavailable {
+                    drv: shown.clone(),
+                    reason,
+                })?
+        } else {
+            sandbox::Network::Loopback
+        };
         let spec = SandboxSpec {
-            chroot: staging.chroot.clone(),
+            chroot: staging.root(),
             build_dir: staging.top().to_owned(),
             sandbox_build_dir,
             store_dir: PathBuf::from(store.store_dir().as_str()),
@@ -511,9 +462,8 @@ impl Builder<'_> {
             } else {
                 Vec::new()
             },
-            network: fixed,
-            host_uid: user.uid(),
-            host_gid: user.gid(),
+            network,
+            identity: user.identity(),
             personality32: drv.system == "i686-linux" && host_system() == "x86_64-linux",
             filter_syscalls: self.opts.filter_syscalls,
             builder,

@@ -22,7 +22,9 @@
 //! 4. a fixed output's hash is compared with the expected one (a flat hash
 //!    needs a regular, non-executable file);
 //! 5. `allowedReferences`, `disallowedReferences`, `allowedRequisites` and
-//!    `disallowedRequisites` are enforced.
+//!    `disallowedRequisites` are enforced;
+//! 6. outputs that refer to each other are refused ("cycle detected in the
+//!    references of …", as guix-daemon says).
 
 use super::{BuildError, OutputResult};
 use crate::fsutil::{self, InodesSeen};
@@ -83,6 +85,16 @@ pub fn process(
             path: shown.clone(),
             reason,
         };
+        // A file type the store cannot hold is its own failure, as in
+        // guix-daemon ("has an unsupported type").
+        let refused = |e: fsutil::FsError, suspicious: &dyn Fn(String) -> BuildError| match e {
+            fsutil::FsError::UnsupportedType { path, kind } => BuildError::UnsupportedFileType {
+                drv: drv_shown.to_owned(),
+                file: path,
+                kind,
+            },
+            e => suspicious(e.to_string()),
+        };
         let meta = match std::fs::symlink_metadata(&built) {
             Ok(m) => m,
             Err(_) => {
@@ -109,11 +121,11 @@ pub fn process(
         let built = if fixed.is_some() {
             let copy = private.join(path.base_name());
             fsutil::copy_out(&built, &copy, Some(from_uid), &mut seen)
-                .map_err(|e| suspicious(e.to_string()))?;
+                .map_err(|e| refused(e, &suspicious))?;
             copy
         } else {
             fsutil::canonicalise(&built, Some(from_uid), &mut seen)
-                .map_err(|e| suspicious(e.to_string()))?;
+                .map_err(|e| refused(e, &suspicious))?;
             built
         };
         let scanner = ReferenceScanner::for_store_paths(candidates.iter());
@@ -152,7 +164,65 @@ pub fn process(
         );
     }
     check_reference_rules(store, drv_shown, drv, outputs, &staged, closure)?;
+    check_no_cycle(store, drv_shown, outputs, &staged)?;
     Ok(staged)
+}
+
+/// Outputs that refer to each other (directly or through other outputs)
+/// cannot be registered: a store's items must be sortable with every
+/// reference before its referrer (a self-reference is fine). guix-daemon
+/// refuses them when it sorts them for registration; so does abovo, before
+/// anything is moved, with guix-daemon's words.
+fn check_no_cycle(
+    store: &LocalStore,
+    drv_shown: &str,
+    outputs: &BTreeMap<String, StorePath>,
+    staged: &BTreeMap<String, Staged>,
+) -> Result<(), BuildError> {
+    let edges: BTreeMap<&StorePath, Vec<&StorePath>> = outputs
+        .iter()
+        .map(|(name, path)| {
+            let refs = staged[name]
+                .references
+                .iter()
+                .filter(|r| *r != path && outputs.values().any(|o| o == *r))
+                .collect();
+            (path, refs)
+        })
+        .collect();
+    // Depth-first, as guix-daemon's topoSortPaths: a path met again while
+    // it is on the stack closes a cycle.
+    fn visit<'a>(
+        path: &'a StorePath,
+        parent: Option<&'a StorePath>,
+        edges: &BTreeMap<&'a StorePath, Vec<&'a StorePath>>,
+        on_stack: &mut Vec<&'a StorePath>,
+        done: &mut BTreeSet<&'a StorePath>,
+    ) -> Result<(), (&'a StorePath, &'a StorePath)> {
+        if on_stack.contains(&path) {
+            return Err((path, parent.unwrap_or(path)));
+        }
+        if !done.insert(path) {
+            return Ok(());
+        }
+        on_stack.push(path);
+        for r in &edges[path] {
+            visit(r, Some(path), edges, on_stack, done)?;
+        }
+        on_stack.pop();
+        Ok(())
+    }
+    let mut done = BTreeSet::new();
+    for path in edges.keys() {
+        if let Err((path, parent)) = visit(path, None, &edges, &mut Vec::new(), &mut done) {
+            return Err(BuildError::ReferenceCycle {
+                drv: drv_shown.to_owned(),
+                path: store.display(path),
+                referrer: store.display(parent),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The hash of a fixed output in the way its derivation states it.

@@ -281,7 +281,12 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub fn start(files: Vec<(String, Vec<u8>)>) -> HttpServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        HttpServer::start_on("127.0.0.1", files)
+    }
+
+    /// The same server on another address of this machine (`0.0.0.0`: all).
+    pub fn start_on(ip: &str, files: Vec<(String, Vec<u8>)>) -> HttpServer {
+        let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(AtomicUsize::new(0));
         let h = hits.clone();
