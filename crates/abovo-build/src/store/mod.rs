@@ -156,8 +156,15 @@ pub(crate) fn io_err<'a>(
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
-    /// The store directory; store paths start with it.
+    /// The store directory; store paths start with it. It is the *logical*
+    /// directory: where builders see the items, and what store paths and
+    /// their hashes are made of.
     pub store_dir: StoreDir,
+    /// Where the items are on disk: the store directory itself, or, for a
+    /// store whose directory the user cannot write (`/gnu/store` without
+    /// privileges), any other directory, as Nix's `real` setting and
+    /// chroot stores do. Builders still see every item at its store path.
+    pub real_dir: PathBuf,
     /// The state directory (database, logs, locks).
     pub state_dir: PathBuf,
 }
@@ -166,10 +173,22 @@ impl StoreConfig {
     /// A store at `store_dir` with its state in `state_dir`, or in the
     /// default state directory for that store when `None`.
     pub fn new(store_dir: StoreDir, state_dir: Option<PathBuf>) -> StoreConfig {
-        let state_dir =
-            state_dir.unwrap_or_else(|| default_state_dir(Path::new(store_dir.as_str())));
+        let real_dir = PathBuf::from(store_dir.as_str());
+        StoreConfig::with_real_dir(store_dir, real_dir, state_dir)
+    }
+
+    /// A store whose paths start with `store_dir` but whose items are in
+    /// `real_dir` on disk; its state is in `state_dir`, or by default next
+    /// to `real_dir` (`<parent of real_dir>/var/abovo`).
+    pub fn with_real_dir(
+        store_dir: StoreDir,
+        real_dir: PathBuf,
+        state_dir: Option<PathBuf>,
+    ) -> StoreConfig {
+        let state_dir = state_dir.unwrap_or_else(|| default_state_dir(&real_dir));
         StoreConfig {
             store_dir,
+            real_dir,
             state_dir,
         }
     }
@@ -204,7 +223,7 @@ pub struct LocalStore {
 impl LocalStore {
     /// Opens the store, creating its directories and database when missing.
     pub fn open(config: StoreConfig) -> Result<LocalStore, StoreError> {
-        let store = PathBuf::from(config.store_dir.as_str());
+        let store = config.real_dir.clone();
         std::fs::create_dir_all(&store).map_err(io_err(&store, "create the store directory"))?;
         let db_dir = config.state_dir.join("db");
         std::fs::create_dir_all(&db_dir).map_err(io_err(&db_dir, "create"))?;
@@ -220,7 +239,7 @@ impl LocalStore {
     /// when its database does not exist.
     pub fn open_existing(config: StoreConfig) -> Result<LocalStore, StoreError> {
         let database = config.state_dir.join("db/db.sqlite");
-        if !database.is_file() || !Path::new(config.store_dir.as_str()).is_dir() {
+        if !database.is_file() || !config.real_dir.is_dir() {
             return Err(StoreError::NoStore {
                 store_dir: config.store_dir.to_string(),
                 database,
@@ -251,9 +270,14 @@ impl LocalStore {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The file-system location of a store path.
+    /// Where the items are on disk ([`StoreConfig::real_dir`]).
+    pub fn real_dir(&self) -> &Path {
+        &self.config.real_dir
+    }
+
+    /// The file-system location of a store path (in [`LocalStore::real_dir`]).
     pub fn real_path(&self, path: &StorePath) -> PathBuf {
-        PathBuf::from(self.config.store_dir.display(path))
+        self.config.real_dir.join(path.base_name())
     }
 
     /// The absolute path string of a store path.
@@ -351,7 +375,8 @@ impl LocalStore {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        PathBuf::from(self.config.store_dir.as_str())
+        self.config
+            .real_dir
             .join(format!(".abovo-{what}-{}-{n}", std::process::id()))
     }
 }

@@ -26,8 +26,14 @@ pub struct StoreArgs {
     /// Default: $XDG_DATA_HOME/abovo/store, i.e. ~/.local/share/abovo/store.
     #[arg(long, env = "ABOVO_STORE_DIR", value_name = "DIR")]
     pub store_dir: Option<String>,
+    /// Where the store's items are on disk, when not in the store directory
+    /// itself (Nix's `real`): `--store-dir /gnu/store --real-store-dir
+    /// ~/gnu-store` gives Guix's store paths without privileges. Builders
+    /// see every item at its store path.
+    #[arg(long, env = "ABOVO_REAL_STORE_DIR", value_name = "DIR")]
+    pub real_store_dir: Option<PathBuf>,
     /// The state directory: database (db/db.sqlite), logs, locks. Default:
-    /// `var/abovo` next to the store directory.
+    /// `var/abovo` next to the store directory (or the real one).
     #[arg(long, env = "ABOVO_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }
@@ -45,7 +51,15 @@ impl StoreArgs {
                 .into_owned(),
         };
         let store_dir = StoreDir::new(&dir)?;
-        Ok(StoreConfig::new(store_dir, self.state_dir.clone()))
+        Ok(match &self.real_store_dir {
+            Some(real) => {
+                let real = std::path::absolute(real).with_context(|| {
+                    format!("--real-store-dir `{}`", real.display())
+                })?;
+                StoreConfig::with_real_dir(store_dir, real, self.state_dir.clone())
+            }
+            None => StoreConfig::new(store_dir, self.state_dir.clone()),
+        })
     }
 
     /// Opens the store, creating it when missing: for the commands that
@@ -253,6 +267,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
     if args.format == Format::Json {
         print_json(&serde_json::json!({
             "store": store.store_dir().as_str(),
+            "real_store": store.real_dir(),
             "database": store.db().file(),
             "checked": report.checked,
             "consistent": report.is_consistent(),

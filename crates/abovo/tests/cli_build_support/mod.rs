@@ -34,6 +34,9 @@ pub struct TestStore {
     pub as_user: Option<u32>,
     /// `<store>/…-busybox-static`, once added.
     pub busybox: String,
+    /// A store directory other than `store`, which then only holds the
+    /// items (`--real-store-dir`).
+    pub logical: Option<String>,
 }
 
 impl TestStore {
@@ -61,6 +64,7 @@ impl TestStore {
             store,
             as_user,
             busybox: String::new(),
+            logical: None,
         }
     }
 
@@ -101,6 +105,7 @@ impl TestStore {
         let mut c = Command::new(env!("CARGO_BIN_EXE_abovo"));
         c.args(args)
             .env("ABOVO_STORE_DIR", &self.store)
+            .env_remove("ABOVO_REAL_STORE_DIR")
             .env_remove("ABOVO_STATE_DIR")
             .env("HOME", self.dir.path())
             .env("TMPDIR", self.tmp())
@@ -108,6 +113,10 @@ impl TestStore {
             .current_dir(self.dir.path());
         if let Some(u) = self.as_user {
             c.uid(u).gid(u);
+        }
+        if let Some(logical) = &self.logical {
+            c.env("ABOVO_STORE_DIR", logical)
+                .env("ABOVO_REAL_STORE_DIR", &self.store);
         }
         c
     }
