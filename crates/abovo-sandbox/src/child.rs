@@ -62,6 +62,8 @@ pub(crate) fn run(
     become_build_user(&spec.identity)?;
     if matches!(spec.identity, Identity::Mapped { .. }) {
         lock_mounts(&spec.sandbox_build_dir)?;
+        // The nested user namespace widened the bounding set again.
+        restore_bounding_set(bounding)?;
     }
     die_with_helper()?;
     reset_signals()?;

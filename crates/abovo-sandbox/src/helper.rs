@@ -115,7 +115,10 @@ fn helper(status: &mut File) -> Result<std::convert::Infallible, SetupError> {
             Identity::BuildUser { uid, gid, .. } => write_build_user_maps(pid, *uid, *gid),
         })
         .and_then(|()| match &spec.network {
-            Network::Slirp(program) => start_slirp(program, pid).map(Some),
+            Network::Slirp(program) => {
+                let rootless = matches!(spec.identity, Identity::Mapped { .. });
+                start_slirp(program, pid, rootless).map(Some)
+            }
             _ => Ok(None),
         });
     // Held until the helper exits, which is when slirp4netns must stop.
@@ -201,8 +204,14 @@ struct Slirp {
 /// does when slirp4netns is installed): `slirp4netns --configure` on the
 /// sandbox's network namespace, no way to the host's loopback, waited for
 /// until the interface is up. It stops when the helper exits (its exit
-/// descriptor closes).
-fn start_slirp(program: &std::path::Path, pid: i32) -> Result<Slirp, SetupError> {
+/// descriptor closes). Without privileges it must also join the sandbox's
+/// user namespace, which owns the network namespace (the helper's uid owns
+/// that user namespace, so slirp4netns, running as that uid, may).
+fn start_slirp(
+    program: &std::path::Path,
+    pid: i32,
+    rootless: bool,
+) -> Result<Slirp, SetupError> {
     use rustix::pipe::{PipeFlags, pipe_with};
     let fail = |what: String, e: std::io::Error| SetupError::os(Step::Network, what, e);
     // Its ends of the two pipes must reach it (no close-on-exec); ours not.
@@ -222,9 +231,9 @@ fn start_slirp(program: &std::path::Path, pid: i32) -> Result<Slirp, SetupError>
             "--disable-host-loopback".to_owned(),
             format!("--ready-fd={}", ready_w.as_raw_fd()),
             format!("--exit-fd={}", exit_r.as_raw_fd()),
-            pid.to_string(),
-            "tap0".to_owned(),
         ])
+        .args(rootless.then(|| format!("--userns-path=/proc/{pid}/ns/user")))
+        .args([pid.to_string(), "tap0".to_owned()])
         .env_clear()
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

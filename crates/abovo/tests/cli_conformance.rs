@@ -5,11 +5,17 @@
 //! the same class of failure, and the same `--check` verdict. `conf-nondet`
 //! reads `/dev/urandom`: only its references and verdict are compared.
 //!
-//! As root the store directory is `/gnu/store`, as in Guix: each abovo runs
+//! The store directory is `/gnu/store` in both modes, as in Guix. As root
+//! each abovo runs
 //! in a private mount namespace (`unshare`), whose root is a view of the
 //! host (a tmpfs with every top-level directory of the host bound in) in
 //! which the test's own directory is mounted at `/gnu/store`. Nothing of
-//! the host is changed, not even an empty `/gnu`.
+//! the host is changed, not even an empty `/gnu`. Without privileges (as
+//! uid 65534 when the test runs as root) abovo keeps the items in the
+//! test's directory (`--real-store-dir`) and its builders see them at
+//! `/gnu/store`: every probe that records no owner must give Guix's bits,
+//! and the two that do (`conf-ident`, `conf-meta`) must differ from Guix's
+//! output only in the lines docs/build.md names.
 //!
 //! A few lines of `conf-meta` describe the machine rather than the daemon
 //! (the limits of pending signals and processes, which follow the memory;
@@ -74,10 +80,22 @@ fn data_dir(test: &str) -> Option<PathBuf> {
     }
 }
 
-/// A store whose directory is `/gnu/store` inside private mount
-/// namespaces; the items are in `<dir>/store` on the host.
+/// A store whose directory is `/gnu/store`, with its items in
+/// `<dir>/store` on the host.
 struct GnuStore {
     dir: tempfile::TempDir,
+    mode: Mode,
+}
+
+/// How abovo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// As root, in a private mount namespace where `<dir>/store` is
+    /// mounted at `/gnu/store`.
+    Root,
+    /// Without privileges (as this uid when the test runs as root, else as
+    /// the test's own user), with `--real-store-dir <dir>/store`.
+    Rootless(Option<u32>),
 }
 
 /// What makes the host's view with `/gnu/store` at `$STORE`, then runs
@@ -102,33 +120,51 @@ exec /bin/sh -c 'umount -l /.old-root && rmdir /.old-root && exec "$@"' sh "$@"
 "#;
 
 impl GnuStore {
-    fn new() -> GnuStore {
+    fn new(mode: Mode) -> GnuStore {
         let dir = tempfile::Builder::new()
             .prefix("abovo-conformance-")
             .tempdir_in("/tmp")
             .unwrap();
-        for d in ["store", "tmp", "root", "var"] {
+        for d in ["store", "tmp", "root", "var", "inputs", "json"] {
             std::fs::create_dir(dir.path().join(d)).unwrap();
         }
-        GnuStore { dir }
+        if let Mode::Rootless(Some(uid)) = mode {
+            for d in ["", "store", "tmp", "var", "inputs", "json"] {
+                std::os::unix::fs::chown(dir.path().join(d), Some(uid), Some(uid)).unwrap();
+            }
+        }
+        GnuStore { dir, mode }
     }
 
     /// `abovo ARGS` with the store `/gnu/store`, as guix-daemon was given
     /// the probes: `CONF_IMPURE_SET` set, one core.
     fn abovo(&self, args: &[&str]) -> Output {
+        use std::os::unix::process::CommandExt;
         let d = self.dir.path();
-        Command::new("unshare")
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                IN_GNU_STORE,
-                "sh",
-            ])
-            .arg(env!("CARGO_BIN_EXE_abovo"))
-            .args(args)
+        let mut cmd = match self.mode {
+            Mode::Root => {
+                let mut c = Command::new("unshare");
+                c.args([
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    IN_GNU_STORE,
+                    "sh",
+                ])
+                .arg(env!("CARGO_BIN_EXE_abovo"));
+                c
+            }
+            Mode::Rootless(user) => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_abovo"));
+                if let Some(uid) = user {
+                    c.uid(uid).gid(uid);
+                }
+                c
+            }
+        };
+        cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("ROOT", d.join("root"))
@@ -139,8 +175,11 @@ impl GnuStore {
             .env("HOME", d)
             .env("NO_COLOR", "1")
             .env("CONF_IMPURE_SET", "value-from-daemon-env")
-            .output()
-            .unwrap()
+            .current_dir(d);
+        if let Mode::Rootless(_) = self.mode {
+            cmd.env("ABOVO_REAL_STORE_DIR", d.join("store"));
+        }
+        cmd.output().unwrap()
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -314,14 +353,63 @@ fn every_probe_gives_guix_daemons_result_as_root() {
         eprintln!("{test}: skipped: cannot run `unshare --mount` (util-linux)");
         return;
     }
+    replay(test, &data, Mode::Root);
+}
+
+#[test]
+fn every_probe_without_owners_gives_guix_daemons_result_rootless() {
+    let test = "every_probe_without_owners_gives_guix_daemons_result_rootless";
+    let Some(data) = data_dir(test) else {
+        return;
+    };
+    if cli_build_support::busybox(test).is_none() {
+        return;
+    }
+    let user = is_root().then_some(65534);
+    replay(test, &data, Mode::Rootless(user));
+}
+
+/// The probes whose output records owners (of the sandbox's entries, its
+/// inputs, the builder's groups and id maps), which a user namespace made
+/// without privileges cannot give as guix-daemon's build users see them
+/// (docs/build.md, "Root and rootless"); each with the lines of Guix's
+/// output that rootless abovo gives otherwise (a prefix of each line).
+const OWNERSHIP_PROBES: &[(&str, &[&str])] = &[
+    // `id` has no supplementary group.
+    ("conf-ident", &["uid=30001(nixbld) gid=30000(nixbld) groups="]),
+    (
+        "conf-meta",
+        &[
+            // Owners: everything not the builder's is 65534; the chroot's
+            // entries are the builder's, so their modes lack the owner's
+            // write bit (writing there still gives `EACCES`, as in Guix).
+            "/|",
+            "/tmp|",
+            "/etc|",
+            "/etc/",
+            "/gnu|",
+            "/gnu/store|",
+            "/gnu/store/",
+            "/dev|",
+            "/dev/",
+            "/proc|",
+            // The nested namespace that locks the mounts: its maps, and
+            // `setgroups` denied.
+            "0 0 4294967295",
+            "allow",
+            "Groups:",
+        ],
+    ),
+];
+
+fn replay(test: &str, data: &Path, mode: Mode) {
     let started = Instant::now();
-    let rows = read_rows(&data);
-    let s = GnuStore::new();
+    let rows = read_rows(data);
+    let s = GnuStore::new(mode);
 
     // The inputs, with the paths Guix gave them.
     let unpacked = s.dir.path().join("inputs");
-    std::fs::create_dir(&unpacked).unwrap();
-    for (name, dir) in unpack_inputs(&data, &unpacked) {
+    for (name, dir) in unpack_inputs(data, &unpacked) {
         let path = s.ok(&["add", "--recursive", "--name", &name, dir.to_str().unwrap()]);
         let row = rows
             .iter()
@@ -340,7 +428,6 @@ fn every_probe_gives_guix_daemons_result_as_root() {
 
     // The .drv files, through abovo's JSON: each must land at its name.
     let json_dir = s.dir.path().join("json");
-    std::fs::create_dir(&json_dir).unwrap();
     let mut drvs: Vec<PathBuf> = std::fs::read_dir(data.join("drvs"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -406,6 +493,8 @@ fn every_probe_gives_guix_daemons_result_as_root() {
         .collect();
 
     let mut compared = 0;
+    // Probes compared line by line (rootless, those recording owners).
+    let mut by_lines = 0;
     for row in rows
         .iter()
         .filter(|r| r.probe != "INPUT" && r.output != "check")
@@ -436,10 +525,50 @@ fn every_probe_gives_guix_daemons_result_as_root() {
             compared += 1;
             continue;
         }
+        let base = row.path.rsplit('/').next().unwrap();
+        let ownership = OWNERSHIP_PROBES.iter().find(|(p, _)| *p == row.probe);
+        if let (Mode::Rootless(_), Some((_, lines))) = (mode, ownership) {
+            // Not Guix's bits, by design: every line but those recording
+            // owners must be Guix's.
+            let guix = nar_file_text(&data.join("nar").join(format!("{base}.nar")));
+            let (guix, _) = on_this_host(&row.probe, &guix);
+            let built = std::fs::read_to_string(s.dir.path().join("store").join(base)).unwrap();
+            let (guix, built): (Vec<&str>, Vec<&str>) =
+                (guix.lines().collect(), built.lines().collect());
+            assert_eq!(guix.len(), built.len(), "{}:\n{}", row.probe, built.join("\n"));
+            let mut differing = 0;
+            let mut unexpected = Vec::new();
+            let mut shown = Vec::new();
+            for (g, b) in guix.iter().zip(&built) {
+                if g != b {
+                    let words = g.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if !lines.iter().any(|l| words.starts_with(l)) {
+                        unexpected.push(format!("  guix:  {g}\n  abovo: {b}"));
+                    }
+                    shown.push(format!("{g:?} -> {b:?}"));
+                    differing += 1;
+                }
+            }
+            assert!(
+                unexpected.is_empty(),
+                "{}: lines that record no owner differ from guix-daemon's:\n{}",
+                row.probe,
+                unexpected.join("\n")
+            );
+            assert!(differing > 0, "{}: no owner differs", row.probe);
+            eprintln!(
+                "{test}: {}: {differing} lines record owners and differ, as documented; the other {} are guix-daemon's:\n  {}",
+                row.probe,
+                guix.len() - differing,
+                shown.join("\n  ")
+            );
+            compared += 1;
+            by_lines += 1;
+            continue;
+        }
         let mut expected_hash = row.nar_hash.clone();
         let mut expected_size = row.nar_size.clone();
         if row.probe == "conf-meta" || row.probe == "conf-fsview" {
-            let base = row.path.rsplit('/').next().unwrap();
             let guix = nar_file_text(&data.join("nar").join(format!("{base}.nar")));
             let (here, changed) = on_this_host(&row.probe, &guix);
             if !changed.is_empty() {
@@ -511,7 +640,8 @@ fn every_probe_gives_guix_daemons_result_as_root() {
             .contains("\"consistent\": true")
     );
     eprintln!(
-        "{test}: {compared} results and {checked} --check verdicts equal to guix-daemon 1.5.0's, in {:.1} s",
+        "{test}: {} results and {checked} --check verdicts equal to guix-daemon 1.5.0's, {by_lines} equal but for the lines recording owners, in {:.1} s",
+        compared - by_lines,
         started.elapsed().as_secs_f64()
     );
     assert_eq!(

@@ -129,11 +129,17 @@ impl FixedOutputNetwork {
             FixedOutputNetwork::Host => Network::Host,
             FixedOutputNetwork::None => Network::Isolated,
             FixedOutputNetwork::Auto => match find_in_path("slirp4netns") {
-                Some(p) => Network::Slirp(p),
-                None => Network::Isolated,
+                Some(p) if tun_is_usable() => Network::Slirp(p),
+                _ => Network::Isolated,
             },
             FixedOutputNetwork::Slirp4netns => match find_in_path("slirp4netns") {
-                Some(p) => Network::Slirp(p),
+                Some(p) if tun_is_usable() => Network::Slirp(p),
+                Some(_) => {
+                    return Err(format!(
+                        "slirp4netns cannot open `{TUN}` (it is not readable and writable by \
+                         this user); it gives fixed-output builds their network"
+                    ));
+                }
                 None => {
                     return Err("`slirp4netns` is not installed (not found in PATH); \
                                 it gives fixed-output builds their network"
@@ -142,6 +148,24 @@ impl FixedOutputNetwork {
             },
         })
     }
+}
+
+/// The device slirp4netns makes its interface with.
+const TUN: &str = "/dev/net/tun";
+
+/// Whether this process may open [`TUN`] for reading and writing: always
+/// as root; without privileges only where it is mode 0666, as on most
+/// distributions (some containers make it 0600: slirp4netns then cannot
+/// run, and `auto` gives the build no network, as when it is missing).
+fn tun_is_usable() -> bool {
+    use rustix::fs::{Access, AtFlags, CWD};
+    rustix::fs::accessat(
+        CWD,
+        TUN,
+        Access::READ_OK | Access::WRITE_OK,
+        AtFlags::EACCESS,
+    )
+    .is_ok()
 }
 
 /// The first executable file named `name` in `PATH`.
