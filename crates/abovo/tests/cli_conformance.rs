@@ -183,15 +183,7 @@ impl GnuStore {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.abovo(args);
-        assert!(
-            out.status.success(),
-            "abovo {args:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        cli_build_support::succeeded(args, self.abovo(args))
     }
 }
 
@@ -614,25 +606,17 @@ fn replay(test: &str, data: &Path, mode: Mode) {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        match row.status.as_str() {
-            "CHECK:same" => {
-                assert_eq!(
-                    (out.status.code(), status.as_str()),
-                    (Some(0), "checked"),
-                    "{}: {j}",
-                    row.probe
-                )
-            }
-            "CHECK:check-differs" => {
-                assert_eq!(
-                    (out.status.code(), status.as_str()),
-                    (Some(1), "differs"),
-                    "{}: {j}",
-                    row.probe
-                )
-            }
+        let expected = match row.status.as_str() {
+            "CHECK:same" => (Some(0), "checked"),
+            "CHECK:check-differs" => (Some(1), "differs"),
             other => panic!("unknown verdict {other}"),
-        }
+        };
+        assert_eq!(
+            (out.status.code(), status.as_str()),
+            expected,
+            "{}: {j}",
+            row.probe
+        );
         checked += 1;
     }
     assert!(

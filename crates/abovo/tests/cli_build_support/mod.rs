@@ -128,15 +128,7 @@ impl TestStore {
 
     /// Runs `abovo ARGS`, expects exit 0, returns standard output.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "abovo {args:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        succeeded(args, self.run(args))
     }
 
     /// A file or directory inside the test directory, owned by the test user.
@@ -259,6 +251,19 @@ impl TestStore {
         }
         out.status.success() && j["consistent"] == true
     }
+}
+
+/// The standard output of `abovo ARGS`, which must have exited with 0
+/// (else the test fails with both streams).
+pub fn succeeded(args: &[&str], out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "abovo {args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
