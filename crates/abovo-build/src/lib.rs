@@ -14,7 +14,7 @@
 //!
 //! | module | job |
 //! | --- | --- |
-//! | [`store`] | the store directory and its SQLite database, locks, adding items, verification |
+//! | [`store`] | the store directory (its items optionally elsewhere on disk, [`StoreConfig::with_real_dir`]) and its SQLite database, locks, adding items, verification |
 //! | [`build`] | planning, scheduling and realising derivations; `--check` and `--rounds` |
 //! | [`builtins`] | which built-in runs (`builtin:download`, `builtin:git-download`); the fetching itself is `abovo-fetch`'s |
 //! | [`diff`] | file-by-file comparison of two trees |

@@ -8,11 +8,15 @@
 //!   abovo runs as root). Store paths name it (`<store>/<hash>-<name>`), so
 //!   the same derivation has different outputs in different stores, exactly
 //!   as in Guix. The default is `$XDG_DATA_HOME/abovo/store`
-//!   (`~/.local/share/abovo/store`), which needs no privileges;
+//!   (`~/.local/share/abovo/store`), which needs no privileges. Its items
+//!   are in it, or in another directory of the user's
+//!   ([`StoreConfig::real_dir`]), as in Nix's chroot stores: then
+//!   `/gnu/store` needs no privileges either, because only builders see
+//!   the items there, inside their sandboxes;
 //! * the **state directory**, Guix's `/var/guix`: `db/db.sqlite` (Guix's
 //!   schema, [`db`]), `db/schema`, `log/drvs/xx/…[.gz]` (build logs, as
 //!   Guix names them) and `userpool/` (locks on build uids). By default it sits
-//!   next to the store: `<parent of store>/var/abovo`, so a store in
+//!   next to the store (the real one): `<parent of store>/var/abovo`, so a store in
 //!   `/tmp/x/store` keeps its state in `/tmp/x/var/abovo`, and the default
 //!   store's state is `~/.local/share/abovo/var/abovo`. abovo never picks
 //!   Guix's own `/var/guix` by itself.
