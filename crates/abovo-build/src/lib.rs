@@ -18,6 +18,7 @@
 //! | [`build`] | planning, scheduling and realising derivations; `--check` and `--rounds` |
 //! | [`builtins`] | which built-in runs (`builtin:download`, `builtin:git-download`); the fetching itself is `abovo-fetch`'s |
 //! | [`diff`] | file-by-file comparison of two trees |
+//! | [`foreign`] | other daemons' stores: importing their `.drv` files (from a directory, store or tarball), `--check` against their store, read only |
 //! | [`fsutil`] | deleting, copying and canonicalising trees |
 //! | [`sandbox`] | the `abovo-sandbox` crate, re-exported: the namespaces, the chroot and the helper process that runs a builder |
 //!
@@ -53,6 +54,7 @@
 pub mod build;
 pub mod builtins;
 pub mod diff;
+pub mod foreign;
 pub mod fsutil;
 pub mod store;
 

@@ -207,11 +207,7 @@ struct Slirp {
 /// descriptor closes). Without privileges it must also join the sandbox's
 /// user namespace, which owns the network namespace (the helper's uid owns
 /// that user namespace, so slirp4netns, running as that uid, may).
-fn start_slirp(
-    program: &std::path::Path,
-    pid: i32,
-    rootless: bool,
-) -> Result<Slirp, SetupError> {
+fn start_slirp(program: &std::path::Path, pid: i32, rootless: bool) -> Result<Slirp, SetupError> {
     use rustix::pipe::{PipeFlags, pipe_with};
     let fail = |what: String, e: std::io::Error| SetupError::os(Step::Network, what, e);
     // Its ends of the two pipes must reach it (no close-on-exec); ours not.

@@ -797,21 +797,20 @@ fn a_store_whose_items_live_elsewhere_builds_with_its_own_paths() {
     let root = std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false);
-    let mut t = TestStore::with_user(root.then_some(65534));
-    t.logical = Some("/gnu/store".into());
+    let mut t = TestStore::with_user(root.then_some(65534)).naming_gnu_store();
     let Some(bb) = t.add_busybox(test) else {
         return;
     };
     assert!(bb.starts_with("/gnu/store/"), "{bb}");
     let base = |p: &str| p.rsplit('/').next().unwrap().to_owned();
-    assert!(t.store.join(base(&bb)).join("busybox").is_file());
+    assert!(t.real_dir().join(base(&bb)).join("busybox").is_file());
     let script = "$bb mkdir $out; echo $out $NIX_STORE > $out/paths
         $bb ls /gnu/store > $out/store; $bb cat $bb > /dev/null && echo ran > $out/ran";
     let drv = t.add_drv(&t.sh_drv("elsewhere", script, json!({})));
     assert!(drv.starts_with("/gnu/store/") && drv.ends_with("-elsewhere.drv"));
     let out = t.ok(&["build", &drv]).trim().to_owned();
     assert!(out.starts_with("/gnu/store/"), "{out}");
-    let real = t.store.join(base(&out));
+    let real = t.real_dir().join(base(&out));
     let read = |f: &str| std::fs::read_to_string(real.join(f)).unwrap();
     assert_eq!(read("paths"), format!("{out} /gnu/store\n"));
     assert_eq!(read("ran"), "ran\n");
@@ -823,7 +822,7 @@ fn a_store_whose_items_live_elsewhere_builds_with_its_own_paths() {
     assert_eq!(seen, want);
     // The same derivation in a store at the physical directory would have
     // other paths: these are /gnu/store's.
-    let other = abovo_store::StoreDir::new(t.store.to_str().unwrap()).unwrap();
+    let other = abovo_store::StoreDir::new(t.real_dir().to_str().unwrap()).unwrap();
     assert!(!other.parse(&out).is_ok());
     assert!(!std::path::Path::new(&out).exists(), "{out} on the host");
     assert_eq!(t.info(&out)["path"], out.as_str());

@@ -368,7 +368,10 @@ fn every_probe_without_owners_gives_guix_daemons_result_rootless() {
 /// output that rootless abovo gives otherwise (a prefix of each line).
 const OWNERSHIP_PROBES: &[(&str, &[&str])] = &[
     // `id` has no supplementary group.
-    ("conf-ident", &["uid=30001(nixbld) gid=30000(nixbld) groups="]),
+    (
+        "conf-ident",
+        &["uid=30001(nixbld) gid=30000(nixbld) groups="],
+    ),
     (
         "conf-meta",
         &[
@@ -527,7 +530,13 @@ fn replay(test: &str, data: &Path, mode: Mode) {
             let built = std::fs::read_to_string(s.dir.path().join("store").join(base)).unwrap();
             let (guix, built): (Vec<&str>, Vec<&str>) =
                 (guix.lines().collect(), built.lines().collect());
-            assert_eq!(guix.len(), built.len(), "{}:\n{}", row.probe, built.join("\n"));
+            assert_eq!(
+                guix.len(),
+                built.len(),
+                "{}:\n{}",
+                row.probe,
+                built.join("\n")
+            );
             let mut differing = 0;
             let mut unexpected = Vec::new();
             let mut shown = Vec::new();

@@ -451,8 +451,8 @@ impl Builder<'_> {
             store_dir: PathBuf::from(store.store_dir().as_str()),
             inputs: closure
                 .iter()
-                .map(|p| (store.real_path(p), PathBuf::from(store.display(p))))
-                .collect(),
+                .map(|p| Ok((store.item_path(p)?, PathBuf::from(store.display(p)))))
+                .collect::<Result<_, StoreError>>()?,
             host_files: if fixed {
                 chroot::NETWORK_FILES
                     .iter()
@@ -505,9 +505,12 @@ impl Builder<'_> {
             if new.result.nar_hash == info.nar_hash {
                 continue;
             }
+            // The registered copy may be another daemon's (a lower layer);
+            // `-K` keeps the other build in this store all the same.
+            let registered = store.item_path(path)?;
             let real = store.real_path(path);
             let staged = &new.location;
-            let changes = diff_items(&real, staged, &path.base_name())
+            let changes = diff_items(&registered, staged, &path.base_name())
                 .map(|d| d.changes)
                 .unwrap_or_default();
             let kept = if self.opts.keep_failed {

@@ -8,15 +8,17 @@
 //!   abovo runs as root). Store paths name it (`<store>/<hash>-<name>`), so
 //!   the same derivation has different outputs in different stores, exactly
 //!   as in Guix. The default is `$XDG_DATA_HOME/abovo/store`
-//!   (`~/.local/share/abovo/store`), which needs no privileges. Its items
-//!   are in it, or in another directory of the user's
-//!   ([`StoreConfig::real_dir`]), as in Nix's chroot stores: then
-//!   `/gnu/store` needs no privileges either, because only builders see
-//!   the items there, inside their sandboxes;
+//!   (`~/.local/share/abovo/store`), which needs no privileges. The items
+//!   may live elsewhere on disk, in the **real store directory**
+//!   ([`StoreConfig::real_dir`], Nix's `real`; by default the store
+//!   directory itself): a store whose paths say `/gnu/store` can keep its
+//!   items in `~/x/gnu/store`, and builders still see them at `/gnu/store`
+//!   inside their sandbox. That is how a user without privileges builds
+//!   Guix's own derivations, whose paths name `/gnu/store`;
 //! * the **state directory**, Guix's `/var/guix`: `db/db.sqlite` (Guix's
 //!   schema, [`db`]), `db/schema`, `log/drvs/xx/…[.gz]` (build logs, as
 //!   Guix names them) and `userpool/` (locks on build uids). By default it sits
-//!   next to the store (the real one): `<parent of store>/var/abovo`, so a store in
+//!   next to the (real) store: `<parent of store>/var/abovo`, so a store in
 //!   `/tmp/x/store` keeps its state in `/tmp/x/var/abovo`, and the default
 //!   store's state is `~/.local/share/abovo/var/abovo`. abovo never picks
 //!   Guix's own `/var/guix` by itself.
@@ -30,6 +32,14 @@
 //!   registered, and registration is one transaction, so a process killed at
 //!   any moment leaves the valid set consistent.
 //! * The references of a valid item are valid (the database's foreign keys).
+//!
+//! # Over another daemon's store
+//!
+//! A store can sit over another daemon's store, read only
+//! ([`LocalStore::with_lower`], [`crate::foreign`]): that store's valid items
+//! count as valid and are read where they are ([`LocalStore::item_path`]),
+//! while everything this store creates stays in its own directories. This
+//! is how `--check --guix-store` rebuilds against Guix's own store.
 
 pub mod add;
 pub mod db;
@@ -37,6 +47,7 @@ pub mod lock;
 pub mod names;
 pub mod verify;
 
+use crate::foreign::ForeignStore;
 use crate::fsutil::FsError;
 use abovo_store::derivation::Derivation;
 use abovo_store::nar::DumpError;
@@ -126,6 +137,19 @@ pub enum StoreError {
     /// A file changed while it was being added.
     #[error("`{}` changed while it was being added to the store", .0.display())]
     Changed(PathBuf),
+    /// Two stores, or a store and a derivation, that name different store
+    /// directories, so that store paths cannot be shared between them.
+    #[error(
+        "{what} names the store directory `{theirs}`, but this store's is `{ours}` (hint: a store path holds only in its own store directory; use a store whose directory is `{theirs}`, such as `--store-dir {theirs} --real-store-dir DIR`, which keeps the items in DIR)"
+    )]
+    StoreDirMismatch {
+        /// This store's directory.
+        ours: String,
+        /// The other one.
+        theirs: String,
+        /// What names it.
+        what: String,
+    },
     /// A name that a new store item cannot have ([`names`]).
     #[error("cannot use `{}` as a store name: {reason}", names::shorten(.name))]
     BadName {
@@ -196,6 +220,21 @@ impl StoreConfig {
             state_dir,
         }
     }
+
+    /// Where `path` is on disk: in [`StoreConfig::real_dir`], under its
+    /// base name ([`item_file`]).
+    pub fn real_path(&self, path: &StorePath) -> PathBuf {
+        item_file(&self.real_dir, path)
+    }
+}
+
+/// The file of store item `path` in a store whose items are in `real_dir`.
+/// The one place where a store path becomes a file name: a local store
+/// ([`LocalStore::real_path`], [`StoreConfig::real_path`]) and another
+/// daemon's ([`ForeignStore::real_path`]) both resolve through it, so that
+/// no code reads or writes an item at the path it is shown under.
+pub fn item_file(real_dir: &Path, path: &StorePath) -> PathBuf {
+    real_dir.join(path.base_name())
 }
 
 /// abovo's default store directory: `$XDG_DATA_HOME/abovo/store`, else
@@ -222,20 +261,69 @@ pub fn default_state_dir(store_dir: &Path) -> PathBuf {
 pub struct LocalStore {
     config: StoreConfig,
     db: Mutex<Database>,
+    /// Another daemon's store whose valid items count as valid here
+    /// ([`LocalStore::with_lower`]).
+    lower: Option<ForeignStore>,
 }
 
 impl LocalStore {
     /// Opens the store, creating its directories and database when missing.
     pub fn open(config: StoreConfig) -> Result<LocalStore, StoreError> {
-        let store = config.real_dir.clone();
-        std::fs::create_dir_all(&store).map_err(io_err(&store, "create the store directory"))?;
+        let store = &config.real_dir;
+        std::fs::create_dir_all(store).map_err(io_err(store, "create the store directory"))?;
         let db_dir = config.state_dir.join("db");
         std::fs::create_dir_all(&db_dir).map_err(io_err(&db_dir, "create"))?;
         let db = Database::open(&db_dir, config.store_dir.clone())?;
         Ok(LocalStore {
             config,
             db: Mutex::new(db),
+            lower: None,
         })
+    }
+
+    /// A store whose database is in memory: for a store that lives no
+    /// longer than this process ([`crate::foreign::check`]'s scratch
+    /// store), which then costs no database file and no sync. Its
+    /// directories are created.
+    pub fn open_scratch(config: StoreConfig) -> Result<LocalStore, StoreError> {
+        let store = &config.real_dir;
+        std::fs::create_dir_all(store).map_err(io_err(store, "create the store directory"))?;
+        let state = &config.state_dir;
+        std::fs::create_dir_all(state).map_err(io_err(state, "create"))?;
+        let db = Database::open_in_memory(
+            &config.state_dir.join("db (in memory)"),
+            config.store_dir.clone(),
+        )?;
+        Ok(LocalStore {
+            config,
+            db: Mutex::new(db),
+            lower: None,
+        })
+    }
+
+    /// This store over `lower`, another daemon's store read only: an item
+    /// valid there is valid here and is read where it is
+    /// ([`LocalStore::item_path`]); whatever this store creates goes to its
+    /// own directories. A build in such a store takes its inputs from
+    /// `lower`; registering an item whose references are only valid in
+    /// `lower` fails (the database's foreign keys), which
+    /// [`crate::foreign::check`] rules out before it builds. Both stores
+    /// must name the same store directory.
+    pub fn with_lower(mut self, lower: ForeignStore) -> Result<LocalStore, StoreError> {
+        if lower.store_dir() != self.store_dir() {
+            return Err(StoreError::StoreDirMismatch {
+                ours: self.store_dir().to_string(),
+                theirs: lower.store_dir().to_string(),
+                what: format!("the store of `{}`", lower.database().display()),
+            });
+        }
+        self.lower = Some(lower);
+        Ok(self)
+    }
+
+    /// The lower layer, if any.
+    pub fn lower(&self) -> Option<&ForeignStore> {
+        self.lower.as_ref()
     }
 
     /// Opens a store that exists, creating nothing: for commands that only
@@ -274,14 +362,18 @@ impl LocalStore {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Where the items are on disk ([`StoreConfig::real_dir`]).
-    pub fn real_dir(&self) -> &Path {
-        &self.config.real_dir
+    /// Where this store keeps `path` on disk (in [`LocalStore::real_dir`]):
+    /// where it is created, locked and deleted ([`item_file`]). A valid
+    /// item of a store with a [foreign lower layer](LocalStore::with_lower)
+    /// may be read from elsewhere: see [`LocalStore::item_path`].
+    pub fn real_path(&self, path: &StorePath) -> PathBuf {
+        self.config.real_path(path)
     }
 
-    /// The file-system location of a store path (in [`LocalStore::real_dir`]).
-    pub fn real_path(&self, path: &StorePath) -> PathBuf {
-        self.config.real_dir.join(path.base_name())
+    /// Where the items are on disk ([`StoreConfig::real_dir`]): the store
+    /// directory itself unless the store was configured with another.
+    pub fn real_dir(&self) -> &Path {
+        &self.config.real_dir
     }
 
     /// The absolute path string of a store path.
@@ -294,14 +386,39 @@ impl LocalStore {
         Ok(self.config.store_dir.parse(path)?)
     }
 
-    /// Whether `path` is valid.
+    /// Whether `path` is valid (here or in the lower layer).
     pub fn is_valid(&self, path: &StorePath) -> Result<bool, StoreError> {
-        self.db().is_valid(path)
+        if self.db().is_valid(path)? {
+            return Ok(true);
+        }
+        match &self.lower {
+            Some(lower) => lower.is_valid(path),
+            None => Ok(false),
+        }
     }
 
-    /// The database record of a valid path.
+    /// The database record of a valid path (here, else in the lower layer).
     pub fn path_info(&self, path: &StorePath) -> Result<Option<PathInfo>, StoreError> {
-        self.db().path_info(path)
+        if let Some(info) = self.db().path_info(path)? {
+            return Ok(Some(info));
+        }
+        match &self.lower {
+            Some(lower) => lower.path_info(path),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the bytes of `path` are read from: [`LocalStore::real_path`],
+    /// unless `path` is valid only in the lower layer, whose copy is then
+    /// read where it is. Never write there.
+    pub fn item_path(&self, path: &StorePath) -> Result<PathBuf, StoreError> {
+        if let Some(lower) = &self.lower
+            && !self.db().is_valid(path)?
+            && lower.is_valid(path)?
+        {
+            return Ok(lower.real_path(path));
+        }
+        Ok(self.real_path(path))
     }
 
     /// Registers items in one transaction, stamped with the current time.
@@ -319,14 +436,13 @@ impl LocalStore {
         &self,
         paths: impl IntoIterator<Item = &'a StorePath>,
     ) -> Result<BTreeSet<StorePath>, StoreError> {
-        let db = self.db();
         let mut seen = BTreeSet::new();
         let mut todo: Vec<StorePath> = paths.into_iter().cloned().collect();
         while let Some(p) = todo.pop() {
             if seen.contains(&p) {
                 continue;
             }
-            let info = db
+            let info = self
                 .path_info(&p)?
                 .ok_or_else(|| StoreError::NotValid(self.display(&p)))?;
             todo.extend(info.references.into_iter().filter(|r| !seen.contains(r)));
@@ -335,9 +451,9 @@ impl LocalStore {
         Ok(seen)
     }
 
-    /// Reads and parses a valid `.drv` from the store.
+    /// Reads and parses a valid `.drv` from the store (or the lower layer).
     pub fn read_derivation(&self, drv_path: &StorePath) -> Result<Derivation, StoreError> {
-        let file = self.real_path(drv_path);
+        let file = self.item_path(drv_path)?;
         let bytes = std::fs::read(&file).map_err(io_err(&file, "read"))?;
         Derivation::parse(&self.config.store_dir, &bytes).map_err(|e| StoreError::BadDerivation {
             path: self.display(drv_path),

@@ -463,7 +463,7 @@ mod tests {
             .add_path(&dir.path().join("f"), AddMethod::Flat, None)
             .unwrap();
         let real = store.real_path(&item);
-        let root = Path::new(store.store_dir().as_str());
+        let root = store.real_dir();
         let base = item.base_name();
         // `--check -K`: the other build of a valid output.
         std::fs::write(root.join(format!("{base}-check")), "y").unwrap();

@@ -27,9 +27,10 @@ pub struct StoreArgs {
     #[arg(long, env = "ABOVO_STORE_DIR", value_name = "DIR")]
     pub store_dir: Option<String>,
     /// Where the store's items are on disk, when not in the store directory
-    /// itself (Nix's `real`): `--store-dir /gnu/store --real-store-dir
-    /// ~/gnu-store` gives Guix's store paths without privileges. Builders
-    /// see every item at its store path.
+    /// itself (Nix's `real`): with `--store-dir /gnu/store --real-store-dir
+    /// ~/gnu/store`, paths name /gnu/store, and builders see their inputs
+    /// there, while the items are in ~/gnu/store, so Guix's own `.drv`
+    /// files build without privileges. Default: the store directory.
     #[arg(long, env = "ABOVO_REAL_STORE_DIR", value_name = "DIR")]
     pub real_store_dir: Option<PathBuf>,
     /// The state directory: database (db/db.sqlite), logs, locks. Default:
@@ -53,9 +54,8 @@ impl StoreArgs {
         let store_dir = StoreDir::new(&dir)?;
         Ok(match &self.real_store_dir {
             Some(real) => {
-                let real = std::path::absolute(real).with_context(|| {
-                    format!("--real-store-dir `{}`", real.display())
-                })?;
+                let real = std::path::absolute(real)
+                    .with_context(|| format!("--real-store-dir `{}`", real.display()))?;
                 StoreConfig::with_real_dir(store_dir, real, self.state_dir.clone())
             }
             None => StoreConfig::new(store_dir, self.state_dir.clone()),

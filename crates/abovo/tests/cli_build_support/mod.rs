@@ -30,13 +30,13 @@ pub fn busybox(test: &str) -> Option<PathBuf> {
 pub struct TestStore {
     pub dir: tempfile::TempDir,
     pub store: PathBuf,
+    /// Where the items are when `store` is only the store directory their
+    /// paths name (`--real-store-dir`; see [`TestStore::guix`]).
+    pub real: Option<PathBuf>,
     /// Run abovo as this uid/gid (rootless tests).
     pub as_user: Option<u32>,
     /// `<store>/…-busybox-static`, once added.
     pub busybox: String,
-    /// A store directory other than `store`, which then only holds the
-    /// items (`--real-store-dir`).
-    pub logical: Option<String>,
 }
 
 impl TestStore {
@@ -62,10 +62,29 @@ impl TestStore {
         TestStore {
             dir,
             store,
+            real: None,
             as_user,
             busybox: String::new(),
-            logical: None,
         }
+    }
+
+    /// A fresh store whose paths name `/gnu/store`, as Guix's, with its
+    /// items in `<dir>/store` (`--real-store-dir`), run by the current user.
+    pub fn guix() -> TestStore {
+        TestStore::new().naming_gnu_store()
+    }
+
+    /// This store with its paths naming `/gnu/store` and its items where
+    /// they were (`--real-store-dir`).
+    pub fn naming_gnu_store(mut self) -> TestStore {
+        self.real = Some(self.store.clone());
+        self.store = PathBuf::from("/gnu/store");
+        self
+    }
+
+    /// Where the items are on disk.
+    pub fn real_dir(&self) -> &Path {
+        self.real.as_deref().unwrap_or(&self.store)
     }
 
     /// The state directory (the default: next to the store).
@@ -111,12 +130,11 @@ impl TestStore {
             .env("TMPDIR", self.tmp())
             .env("NO_COLOR", "1")
             .current_dir(self.dir.path());
+        if let Some(real) = &self.real {
+            c.env("ABOVO_REAL_STORE_DIR", real);
+        }
         if let Some(u) = self.as_user {
             c.uid(u).gid(u);
-        }
-        if let Some(logical) = &self.logical {
-            c.env("ABOVO_STORE_DIR", logical)
-                .env("ABOVO_REAL_STORE_DIR", &self.store);
         }
         c
     }
