@@ -275,6 +275,12 @@ fn built_in_snapshot_info() {
         "{}",
         stdout(&o)
     );
+    assert!(
+        stdout(&o)
+            .contains("package graph 31668 nodes; 158825 package edges, 784416 bag-emerged edges"),
+        "{}",
+        stdout(&o)
+    );
     let v = json(&abovo(&[
         "snapshot",
         "info",
@@ -284,7 +290,12 @@ fn built_in_snapshot_info() {
     ]));
     assert_eq!(v["packages"], 30_574);
     assert_eq!(v["edges"], 1_742_562);
-    assert!(v["file_size"].as_u64().unwrap() < 10_000_000);
+    // The package-level data: metadata for every package, both graphs.
+    assert_eq!(v["packages_with_metadata"], 30_574);
+    assert_eq!(v["package_nodes"], 31_668);
+    assert_eq!(v["package_edges"], 158_825);
+    assert_eq!(v["bag_emerged_edges"], 784_416);
+    assert!(v["file_size"].as_u64().unwrap() < 16_000_000);
 }
 
 #[test]
