@@ -151,40 +151,76 @@ pub fn shortest_path<D: Dag>(
     to: D::Node,
     walk: &Walk,
 ) -> Option<Vec<D::Node>> {
-    if from == to {
-        return Some(vec![from]);
+    ShortestPaths::search(g, from, walk, Some(to)).path_to(to)
+}
+
+/// The shortest paths from one node to every node it reaches: the
+/// breadth-first tree of [`shortest_path`], with the same choice among
+/// equally short paths, for a question about many ends (the package that
+/// brings in each seed of a trust report).
+#[derive(Debug, Clone)]
+pub struct ShortestPaths<N> {
+    from: N,
+    /// Per node, the node it was first reached from (`u32::MAX`: not
+    /// reached; `from` points to itself).
+    parent: Vec<u32>,
+}
+
+impl<N: NodeIndex> ShortestPaths<N> {
+    /// The tree of every node `from` reaches by `walk`.
+    pub fn tree<D: Dag<Node = N>>(g: &D, from: N, walk: &Walk) -> ShortestPaths<N> {
+        ShortestPaths::search(g, from, walk, None)
     }
-    let mut parent = vec![u32::MAX; g.node_count()];
-    parent[from.index()] = from.index() as u32;
-    let mut frontier = vec![from];
-    let mut depth = 0;
-    while !frontier.is_empty() {
-        let mut next = Vec::new();
-        for &x in &frontier {
-            if !walk.expands(g, x, depth, x == from) {
-                continue;
-            }
-            for &y in g.inputs(x) {
-                if parent[y.index()] == u32::MAX && walk.keeps(g, y) {
-                    parent[y.index()] = x.index() as u32;
-                    if y == to {
-                        let mut path = vec![to];
-                        let mut cur = to;
-                        while cur != from {
-                            cur = D::Node::from_index(parent[cur.index()] as usize);
-                            path.push(cur);
+
+    /// Breadth-first from `from`, layer by layer, inputs in id order; done
+    /// as soon as `until` is reached.
+    fn search<D: Dag<Node = N>>(g: &D, from: N, walk: &Walk, until: Option<N>) -> Self {
+        let mut parent = vec![u32::MAX; g.node_count()];
+        parent[from.index()] = from.index() as u32;
+        let mut frontier = vec![from];
+        let mut depth = 0;
+        while !frontier.is_empty() && until != Some(from) {
+            let mut next = Vec::new();
+            for &x in &frontier {
+                if !walk.expands(g, x, depth, x == from) {
+                    continue;
+                }
+                for &y in g.inputs(x) {
+                    if parent[y.index()] == u32::MAX && walk.keeps(g, y) {
+                        parent[y.index()] = x.index() as u32;
+                        if until == Some(y) {
+                            return ShortestPaths { from, parent };
                         }
-                        path.reverse();
-                        return Some(path);
+                        next.push(y);
                     }
-                    next.push(y);
                 }
             }
+            frontier = next;
+            depth += 1;
         }
-        frontier = next;
-        depth += 1;
+        ShortestPaths { from, parent }
     }
-    None
+
+    /// Where the paths start.
+    pub fn start(&self) -> N {
+        self.from
+    }
+
+    /// A shortest path from the start to `to`, both ends included; `None`
+    /// when `to` is not reached.
+    pub fn path_to(&self, to: N) -> Option<Vec<N>> {
+        if *self.parent.get(to.index())? == u32::MAX {
+            return None;
+        }
+        let mut path = vec![to];
+        let mut cur = to;
+        while cur != self.from {
+            cur = N::from_index(self.parent[cur.index()] as usize);
+            path.push(cur);
+        }
+        path.reverse();
+        Some(path)
+    }
 }
 
 /// Every shortest path from `from` to `to`, in lexicographic order of their

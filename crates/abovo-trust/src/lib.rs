@@ -16,6 +16,7 @@
 //! | [`classify`] | the three layers together for one seed of a graph |
 //! | [`sizes`] | seed sizes and where they came from |
 //! | [`report`] | the trust walk and report of one target (`abovo seeds`) |
+//! | [`packages`] | seeds in package terms: which package brings each in, and the package path to it |
 //! | [`audit`] | per-package binary seed sets over a whole graph (`abovo audit`) |
 //!
 //! It knows nothing about terminals or HTML: every answer is a value that
@@ -29,6 +30,7 @@ pub mod content;
 pub mod items;
 pub mod kind;
 pub mod knowledge;
+pub mod packages;
 pub mod recipe;
 pub mod report;
 pub mod rules;
