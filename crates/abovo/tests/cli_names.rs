@@ -287,6 +287,7 @@ fn show_reads_a_named_derivation_from_the_source() {
     let v = json_of(
         &[
             "show",
+            "--derivation",
             "boot",
             "--source",
             d,
@@ -323,7 +324,7 @@ fn show_reads_a_named_derivation_from_the_source() {
     let o = abovo(&["show", &path_of(SCRIPT), "--source", d]);
     assert_eq!(code(&o), ERROR);
     assert!(stderr(&o).contains("is a source"), "{}", stderr(&o));
-    let o = abovo(&["show", "nothing-like-it", "--source", d]);
+    let o = abovo(&["show", "--derivation", "nothing-like-it", "--source", d]);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains("unknown package or derivation"),

@@ -50,7 +50,7 @@ pub enum Command {
     Fetch(fetch::Args),
     /// Which compiled code is inside files, directories and archives.
     Scan(scan::Args),
-    /// How a derivation is built: builder, arguments, environment, its scripts and patches.
+    /// Show packages as `guix show` does; with --derivation, how a derivation is built.
     Show(show::Args),
     /// List a store item, a directory in it, or the members of an archive inside it.
     Ls(ls::Args),

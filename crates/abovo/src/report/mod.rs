@@ -13,7 +13,9 @@
 pub mod audit;
 pub mod json;
 pub mod packages;
+pub mod recutils;
 pub mod seeds;
+pub mod texinfo;
 pub mod text;
 
 use std::fmt::Write as _;
