@@ -44,7 +44,9 @@
 //! derivation with its status (public, hidden, private);
 //! [`Graph::package_view`] gives one ready for queries. And what `guix
 //! show` says of each package ([`Graph::package_meta`]: location, home
-//! page, licences, synopsis, description, systems, hidden, superseded).
+//! page, licences, synopsis, description, systems, hidden, superseded),
+//! with its Texinfo fields rendered as `guix show` renders them
+//! ([`texinfo`]).
 //!
 //! **Queries** ([`query`]), on any [`dag::Dag`] (the derivation graph or
 //! a package graph): [`query::closure`], [`query::subgraph`] (the node and
@@ -114,6 +116,7 @@ pub mod resolve;
 pub mod snapshot;
 pub mod store_dir;
 pub mod strings;
+pub mod texinfo;
 mod tsv;
 pub mod verify;
 pub mod version;

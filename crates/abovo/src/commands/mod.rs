@@ -32,9 +32,9 @@ use clap::Subcommand;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     // In `--help` order, by workflow: analysis, formats, building.
-    /// Print the derivation graph of TARGET (text, JSON, DOT, GraphML).
+    /// Print the graph of TARGET: packages, as `guix graph`, bags or derivations.
     Graph(graph::Args),
-    /// Print a shortest path from FROM to TO in the derivation graph.
+    /// Print a shortest path from FROM to TO (packages, bags or derivations).
     Path(path::Args),
     /// Explain why TARGET depends on DEP, edge by edge.
     Why(why::Args),

@@ -15,7 +15,6 @@ pub mod json;
 pub mod packages;
 pub mod recutils;
 pub mod seeds;
-pub mod texinfo;
 pub mod text;
 
 use std::fmt::Write as _;

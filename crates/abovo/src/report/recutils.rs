@@ -2,13 +2,13 @@
 //! `package->recutils` (name, version, outputs, systems, dependencies,
 //! location, homepage, license, synopsis, description), with its filling
 //! rules (Guix's own `fill-paragraph` for the lists, Guile's Texinfo
-//! rendering for the description, see [`super::texinfo`]) and recutils'
+//! rendering for the description, see [`abovo_graph::texinfo`]) and recutils'
 //! `+ ` continuation lines, then a blank line.
 //!
 //! The width is the terminal's (`COLUMNS`, else 80 off a terminal), less
 //! two columns for the `+ ` prefix, as in Guix.
 
-use super::texinfo::to_plain_text_or_raw;
+use abovo_graph::texinfo::to_plain_text_or_raw;
 
 /// What `guix show` says of one package.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

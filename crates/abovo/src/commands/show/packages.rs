@@ -19,9 +19,9 @@
 use crate::exit;
 use crate::output::{Context, print_json, sanitize};
 use crate::report::recutils::{ShowRecord, record, terminal_width};
-use crate::report::texinfo::to_plain_text_or_raw;
 use abovo_graph::Graph;
 use abovo_graph::package_graph::{GraphType, PackageId, Visibility};
+use abovo_graph::texinfo::to_plain_text_or_raw;
 use abovo_graph::version::compare_versions;
 use std::io::Write;
 

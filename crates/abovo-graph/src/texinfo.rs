@@ -108,7 +108,12 @@ pub fn fill_string(text: &str, width: usize, indent: &str) -> String {
             pending = Some(word);
         } else {
             // A word longer than a line: broken at the limit.
-            let cut = word.char_indices().nth(left).map_or(word.len(), |(b, _)| b);
+            // At least one character a line, so that an indentation as
+            // wide as the line still makes progress.
+            let cut = word
+                .char_indices()
+                .nth(left.max(1))
+                .map_or(word.len(), |(b, _)| b);
             line.push_str(&word[..cut]);
             lines.push(std::mem::replace(&mut line, indent.to_owned()));
             count = 0;
@@ -140,6 +145,7 @@ pub struct TexinfoError(pub String);
 /// `stexi->plain-text` writes them. Markup Guile's parser refuses gives an
 /// error.
 pub fn to_plain_text(text: &str, width: usize) -> Result<String, TexinfoError> {
+    check_nesting(text)?;
     let blocks = Parser::new(text).blocks(None)?;
     let mut out = String::new();
     render_blocks(&blocks, width, "", &mut out);
@@ -150,6 +156,54 @@ pub fn to_plain_text(text: &str, width: usize) -> Result<String, TexinfoError> {
 /// as written when Guile's parser refuses it.
 pub fn to_plain_text_or_raw(text: &str, width: usize) -> String {
     to_plain_text(text, width).unwrap_or_else(|_| text.to_owned())
+}
+
+/// How deep braces and environments may nest: far beyond any package
+/// description, and shallow enough that the recursive parser and renderer
+/// stay well within the stack whatever the text.
+const MAX_NESTING: usize = 32;
+
+/// Refuses text nested deeper than [`MAX_NESTING`], before the recursive
+/// parser sees it.
+fn check_nesting(text: &str) -> Result<(), TexinfoError> {
+    const ENVIRONMENTS: &[&str] = &[
+        "itemize",
+        "enumerate",
+        "table",
+        "quotation",
+        "display",
+        "format",
+    ];
+    let (mut braces, mut environments) = (0usize, 0usize);
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+            if c == '{' || c == '}' || c == '@' {
+                continue;
+            }
+        }
+        match c {
+            '@' => {
+                escaped = true;
+                let after = &text[i + 1..];
+                if ENVIRONMENTS.iter().any(|e| after.starts_with(e)) {
+                    environments += 1;
+                } else if after.starts_with("end ") {
+                    environments = environments.saturating_sub(1);
+                }
+            }
+            '{' => braces += 1,
+            '}' => braces = braces.saturating_sub(1),
+            _ => {}
+        }
+        if braces > MAX_NESTING || environments > MAX_NESTING {
+            return Err(TexinfoError(format!(
+                "nested more than {MAX_NESTING} deep at byte {i}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Inline content: text, and commands with their (inline) arguments.
@@ -704,6 +758,25 @@ mod tests {
             plain("See:\n@example\n$ guix @{a@}\n@end example\nDone."),
             "See:\n\n     $ guix {a}\n\nDone.\n\n"
         );
+    }
+
+    #[test]
+    fn nesting_beyond_any_description_is_refused_and_indentation_progresses() {
+        let deep = format!("{}x{}", "@code{".repeat(100_000), "}".repeat(100_000));
+        assert!(to_plain_text(&deep, 78).is_err());
+        assert!(to_plain_text(&"@quotation\n".repeat(100_000), 78).is_err());
+        let nested = format!(
+            "{}x\n{}",
+            "@quotation\n".repeat(20),
+            "@end quotation\n".repeat(20)
+        );
+        assert!(to_plain_text(&nested, 78).unwrap().contains('x'));
+        let pad = " ".repeat(100);
+        assert_eq!(
+            fill_string("abc", 78, &pad),
+            format!("{pad}a\n{pad}b\n{pad}c")
+        );
+        assert_eq!(fill_string("ab", 0, ""), "a\nb");
     }
 
     #[test]
