@@ -52,7 +52,9 @@ run packages \
   -n 'path r-seurat pandoc (package)' "$abovo path r-seurat pandoc" \
   -n 'path -t bag-emerged hello guile-bootstrap' "$abovo path -t bag-emerged hello guile-bootstrap" \
   -n 'dependents ghc@7.10 (bag-emerged)' "$abovo dependents ghc@7.10" \
-  -n 'closure -t bag-emerged python-pytorch' "$abovo closure -t bag-emerged python-pytorch"
+  -n 'closure -t bag-emerged python-pytorch' "$abovo closure -t bag-emerged python-pytorch" \
+  -n 'show guile-bootstrap' "$abovo show guile-bootstrap" \
+  -n 'show pandoc' "$abovo show pandoc"
 
 # Trust (issue 4: audit under 3 s).
 run trust \
