@@ -9,11 +9,21 @@
 //! * `independent_derivations_20`: twenty such derivations with `jobs` =
 //!   the number of cores; guards the scheduler and the shared database
 //!   against serialising parallel builds.
+//! * `check_local` and `check_foreign`: `--check` of a trivial derivation
+//!   that is built already, the first in its own store (opening it, the
+//!   rebuild, the comparison), the second against that store taken as
+//!   another daemon's, read only (opening its database, creating the
+//!   scratch store, checking that the derivation can be checked, the
+//!   rebuild with the inputs bound from the other store, the comparison,
+//!   deleting the scratch store). Guards issue 10's budget: a check against
+//!   a foreign store costs no more than a local one.
 //!
 //! Needs `/bin/busybox` (Debian's busybox-static); without it the benches
 //! say so and measure nothing.
 
 use abovo_build::build::{BuildOptions, Builder, NoReporter};
+use abovo_build::foreign::ForeignStore;
+use abovo_build::foreign::check::ForeignCheck;
 use abovo_build::sandbox::HelperCommand;
 use abovo_build::store::add::AddMethod;
 use abovo_build::{LocalStore, StoreConfig};
@@ -116,6 +126,38 @@ fn benches(c: &mut Criterion) {
             },
             BatchSize::PerIteration,
         );
+    });
+    group.sample_size(30);
+    let built = trivial(&b);
+    let r = Builder::new(&b.store, options(&b), &NoReporter)
+        .build(std::slice::from_ref(&built))
+        .expect("plan");
+    assert!(r.success());
+    let mut check = options(&b);
+    check.check = true;
+    group.bench_function("check_local", |bench| {
+        bench.iter(|| {
+            let store = LocalStore::open_existing(b.store.config().clone()).expect("store");
+            let r = Builder::new(&store, check.clone(), &NoReporter)
+                .build(std::slice::from_ref(&built))
+                .expect("plan");
+            assert!(r.success(), "{:?}", r.results);
+        });
+    });
+    let database = b.store.state_dir().join("db/db.sqlite");
+    group.bench_function("check_foreign", |bench| {
+        bench.iter(|| {
+            let foreign =
+                ForeignStore::open(b.store.real_dir(), &database, None).expect("foreign store");
+            let scratch = ForeignCheck::new(foreign, b._dir.path()).expect("scratch store");
+            scratch
+                .prepare(std::slice::from_ref(&built))
+                .expect("checkable");
+            let r = Builder::new(scratch.store(), check.clone(), &NoReporter)
+                .build(std::slice::from_ref(&built))
+                .expect("plan");
+            assert!(r.success(), "{:?}", r.results);
+        });
     });
     group.finish();
 }

@@ -16,6 +16,7 @@
 //! | [`build`] | planning, scheduling and realising derivations; `--check` and `--rounds` |
 //! | [`builtins`] | which built-in runs (`builtin:download`, `builtin:git-download`); the fetching itself is `abovo-fetch`'s |
 //! | [`diff`] | file-by-file comparison of two trees |
+//! | [`foreign`] | other daemons' stores: importing their `.drv` files (from a directory, store or tarball), `--check` against their store, read only |
 //! | [`fsutil`] | deleting, copying and canonicalising trees |
 //! | [`sandbox`] | the namespaces, the chroot, the system call filter and the helper process that runs a builder |
 //!
@@ -49,6 +50,7 @@
 pub mod build;
 pub mod builtins;
 pub mod diff;
+pub mod foreign;
 pub mod fsutil;
 pub mod sandbox;
 pub mod store;

@@ -43,7 +43,7 @@ fn setup(script: &str, network: bool) -> Option<Setup> {
         build_dir: top,
         sandbox_build_dir: PathBuf::from("/tmp/guix-build-x.drv-0"),
         store_dir: store.clone(),
-        inputs: vec![bbdir.clone()],
+        inputs: vec![(bbdir.clone(), bbdir.clone())],
         host_files: vec![],
         network,
         host_uid: rustix::process::geteuid().as_raw(),

@@ -370,6 +370,7 @@ fn help_lists_commands_by_workflow() {
         "audit",
         "fetch",
         "scan",
+        "challenge",
         "show",
         "ls",
         "cat",
@@ -383,6 +384,8 @@ fn help_lists_commands_by_workflow() {
         "log",
         "diff",
         "store",
+        "publish",
+        "key",
     ];
     let listed: Vec<&str> = h
         .lines()

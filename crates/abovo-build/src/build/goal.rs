@@ -171,9 +171,9 @@ struct Staging {
 }
 
 impl Staging {
-    /// Where output `path` is built, inside the chroot.
+    /// Where output `path` is built: at its store path inside the chroot.
     fn output(&self, store: &LocalStore, path: &StorePath) -> PathBuf {
-        chroot::inside(&self.chroot, &store.real_path(path))
+        chroot::inside(&self.chroot, Path::new(&store.display(path)))
     }
 
     /// The builder's build directory on the host.
@@ -473,7 +473,10 @@ impl Builder<'_> {
             build_dir: staging.top().to_owned(),
             sandbox_build_dir,
             store_dir: PathBuf::from(store.store_dir().as_str()),
-            inputs: closure.iter().map(|p| store.real_path(p)).collect(),
+            inputs: closure
+                .iter()
+                .map(|p| Ok((store.item_path(p)?, PathBuf::from(store.display(p)))))
+                .collect::<Result<_, StoreError>>()?,
             host_files: if fixed {
                 chroot::NETWORK_FILES
                     .iter()
@@ -527,9 +530,12 @@ impl Builder<'_> {
             if new.result.nar_hash == info.nar_hash {
                 continue;
             }
+            // The registered copy may be another daemon's (a lower layer);
+            // `-K` keeps the other build in this store all the same.
+            let registered = store.item_path(path)?;
             let real = store.real_path(path);
             let staged = built.staging.output(store, path);
-            let changes = diff_items(&real, &staged, &path.base_name())
+            let changes = diff_items(&registered, &staged, &path.base_name())
                 .map(|d| d.changes)
                 .unwrap_or_default();
             let kept = if self.opts.keep_failed {

@@ -35,16 +35,40 @@ pub fn run(
     drv: &Derivation,
     target: &Path,
     opts: &DownloadOptions,
-    _store: &LocalStore,
+    store: &LocalStore,
     deadline: Deadline,
     log: &mut dyn FnMut(&[u8]),
 ) -> Result<(), String> {
     if !drv.is_fixed_output() {
         return Err("a built-in builder can only build fixed-output derivations".into());
     }
+    // The derivation names its mirror lists by store path; the store may
+    // keep its items elsewhere (`--real-store-dir`, a lower layer), so the
+    // built-in reads them where they are.
+    let drv = &with_mirror_lists_on_disk(drv, store);
     match name {
         "download" => download::run(drv, target, opts, deadline, log),
         "git-download" => git::run(drv, target, deadline, log),
         other => Err(format!("unsupported built-in builder `builtin:{other}`")),
     }
+}
+
+/// `drv` with its `mirrors` and `content-addressed-mirrors` variables (store
+/// paths) replaced by where `store` has those files on disk.
+fn with_mirror_lists_on_disk(drv: &Derivation, store: &LocalStore) -> Derivation {
+    let mut drv = drv.clone();
+    for key in ["mirrors", "content-addressed-mirrors"] {
+        let Some(file) = drv.env_str(key).map(str::to_owned) else {
+            continue;
+        };
+        let Ok((item, rest)) = store.store_dir().parse_prefix(&file) else {
+            continue;
+        };
+        if let Ok(real) = store.item_path(&item) {
+            let mut on_disk = real.into_os_string().into_encoded_bytes();
+            on_disk.extend_from_slice(rest.as_bytes());
+            drv.environment.insert(key.as_bytes().to_vec(), on_disk);
+        }
+    }
+    drv
 }

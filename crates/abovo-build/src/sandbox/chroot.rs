@@ -151,8 +151,8 @@ fn create(spec: &SandboxSpec) -> Result<(), SandboxError> {
         mkdir_all(parent)?;
     }
     mkdir(&store, 0o1775)?;
-    for input in &spec.inputs {
-        let target = inside(root, input);
+    for (input, path) in &spec.inputs {
+        let target = inside(root, path);
         let meta = fs::symlink_metadata(input).map_err(io_err(input, "lstat"))?;
         if meta.file_type().is_symlink() {
             let link = fs::read_link(input).map_err(io_err(input, "read the link"))?;

@@ -236,9 +236,9 @@ fn sandbox_child(
         &spec.build_dir,
         &chroot::inside(root, &spec.sandbox_build_dir),
     )?;
-    for input in &spec.inputs {
+    for (input, path) in &spec.inputs {
         if chroot::is_bound(input) {
-            let target = chroot::inside(root, input);
+            let target = chroot::inside(root, path);
             bind_recursive(input, &target)?;
             remount_read_only(&target)?;
         }

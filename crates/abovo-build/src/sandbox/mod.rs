@@ -100,9 +100,11 @@ pub struct SandboxSpec {
     /// The store directory; inside the chroot it is the writable fake store
     /// in which the builder creates its outputs.
     pub store_dir: PathBuf,
-    /// The input closure: absolute store paths to bind read-only (symlinks
-    /// among them are recreated as symlinks instead).
-    pub inputs: Vec<PathBuf>,
+    /// The input closure: each item's path on the host and its store path
+    /// in the sandbox (they differ when the store keeps its items
+    /// elsewhere), bound read-only (symlinks among them are recreated as
+    /// symlinks instead).
+    pub inputs: Vec<(PathBuf, PathBuf)>,
     /// Host files bound read-only at the same place (fixed-output
     /// derivations: `/etc/resolv.conf` and friends).
     pub host_files: Vec<PathBuf>,

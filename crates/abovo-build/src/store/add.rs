@@ -27,7 +27,7 @@ use abovo_store::store_path::validate_name;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How a file or tree is hashed when it is added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,8 +249,6 @@ impl LocalStore {
             if expected_nar.is_some_and(|h| h != nar.hash) {
                 return Err(StoreError::Changed(source.to_owned()));
             }
-            fsutil::delete_path(&real)?;
-            fsutil::rename_item(&tmp, &real)?;
             Ok(nar)
         })();
         let nar = match result {
@@ -260,7 +258,7 @@ impl LocalStore {
                 return Err(e);
             }
         };
-        self.register(&[Registration {
+        let registration = Registration {
             info: PathInfo {
                 path: path.clone(),
                 nar_hash: nar.hash,
@@ -270,8 +268,42 @@ impl LocalStore {
                 registration_time: 0,
             },
             derivation_outputs,
-        }])?;
+        };
+        self.commit_staged(vec![(registration, tmp)])?;
         Ok(nar)
+    }
+}
+
+impl LocalStore {
+    /// Moves items written and checked under temporary names (each paired
+    /// with its registration) to their paths, replacing invalid leftovers
+    /// there, and registers them all in one transaction. The caller holds
+    /// their locks. On any failure, the temporary and moved copies are
+    /// deleted and nothing is registered.
+    pub(crate) fn commit_staged(
+        &self,
+        staged: Vec<(Registration, PathBuf)>,
+    ) -> Result<(), StoreError> {
+        let mut moved = Vec::new();
+        let result = (|| {
+            for (r, tmp) in &staged {
+                let real = self.real_path(&r.info.path);
+                fsutil::delete_path(&real)?;
+                fsutil::rename_item(tmp, &real)?;
+                moved.push(real);
+            }
+            let registrations: Vec<Registration> = staged.iter().map(|(r, _)| r.clone()).collect();
+            self.register(&registrations)
+        })();
+        if result.is_err() {
+            for (_, tmp) in &staged {
+                let _ = fsutil::delete_path(tmp);
+            }
+            for real in &moved {
+                let _ = fsutil::delete_path(real);
+            }
+        }
+        result
     }
 }
 
@@ -379,7 +411,7 @@ pub fn check_derivation(drv: &Derivation, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -16,6 +16,30 @@
 //! in one `BEGIN IMMEDIATE` transaction, so a process killed half-way leaves
 //! either all of a registration or none of it. A busy timeout lets several
 //! abovo processes share one database.
+//!
+//! # Another daemon's database, read-only
+//!
+//! [`Database::open_read_only`] opens the database of a Guix or Nix store
+//! (`/var/guix/db/db.sqlite`, `/nix/var/nix/db/db.sqlite`: the same schema)
+//! without writing anything next to it. SQLite's `mode=ro` is not enough:
+//! a read-only connection to a WAL database creates `db.sqlite-wal` and
+//! `db.sqlite-shm` when they are missing and leaves them behind (the test
+//! `read_only_creates_no_file` shows it). So:
+//!
+//! * without a WAL file (or with an empty one), every committed
+//!   transaction is in the main file, which is opened `immutable=1`: no
+//!   lock, no journal, no shared memory, no file created;
+//! * with a non-empty WAL and its shared-memory index (a running daemon),
+//!   the database is opened `mode=ro` and reads the WAL through the
+//!   existing index, as any reader next to guix-daemon does; it creates no
+//!   file and writes neither the database nor its WAL (a reader only takes
+//!   read locks in the index);
+//! * a non-empty WAL without its index (a daemon that was killed) cannot be
+//!   read without creating the index, so the main file alone is read,
+//!   `immutable=1`, and [`ReadOnlyMode::WalIgnored`] says that the last
+//!   registrations may be missing.
+//!
+//! Every such connection also sets `query_only`.
 
 use super::StoreError;
 use abovo_store::{Hash, StoreDir, StorePath};
@@ -97,6 +121,19 @@ pub struct Registration {
     pub derivation_outputs: BTreeMap<String, StorePath>,
 }
 
+/// How [`Database::open_read_only`] opened a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOnlyMode {
+    /// The main file only, `immutable=1` (there was no WAL to read).
+    Immutable,
+    /// `mode=ro`, through the existing WAL and its index.
+    ThroughWal,
+    /// The main file only, `immutable=1`, although a WAL exists: its index
+    /// is missing, and creating it would write next to the database. The
+    /// registrations still in the WAL are not seen.
+    WalIgnored,
+}
+
 /// An open store database.
 pub struct Database {
     conn: Connection,
@@ -130,9 +167,116 @@ impl Database {
         Ok(Database { conn, store, file })
     }
 
+    /// A database in memory, with the schema, for a store that lives no
+    /// longer than its process (the scratch store of a foreign `--check`):
+    /// nothing on disk, nothing to sync. `file` names it in messages.
+    pub fn open_in_memory(file: &Path, store: StoreDir) -> Result<Database, StoreError> {
+        let sql = |source| StoreError::Database {
+            file: file.to_owned(),
+            source,
+        };
+        let conn = Connection::open_in_memory().map_err(sql)?;
+        conn.execute_batch("pragma foreign_keys = 1;")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Database {
+            conn,
+            store,
+            file: file.to_owned(),
+        })
+    }
+
+    /// Opens another daemon's database (Guix's or Nix's) for reading only,
+    /// creating and changing nothing (see the module docs). `store` is the
+    /// store directory its paths name; when `None`, the directory of its
+    /// first path (a database that holds none is refused).
+    pub fn open_read_only(
+        file: &Path,
+        store: Option<StoreDir>,
+    ) -> Result<(Database, ReadOnlyMode), StoreError> {
+        use rusqlite::OpenFlags;
+        let sql = |source| StoreError::Database {
+            file: file.to_owned(),
+            source,
+        };
+        let io = |action| super::io_err(file, action);
+        // A FIFO or device would block or never end; only a regular file is
+        // a database.
+        let meta = std::fs::metadata(file).map_err(io("open the database"))?;
+        if !meta.is_file() {
+            return Err(StoreError::CorruptDatabase {
+                file: file.to_owned(),
+                reason: "it is not a regular file".into(),
+            });
+        }
+        let absolute = std::path::absolute(file).map_err(io("resolve"))?;
+        let side = |suffix: &str| {
+            let mut s = absolute.as_os_str().to_owned();
+            s.push(suffix);
+            PathBuf::from(s)
+        };
+        let wal_len = std::fs::metadata(side("-wal")).map_or(0, |m| m.len());
+        let mode = match (wal_len, side("-shm").is_file()) {
+            (0, _) => ReadOnlyMode::Immutable,
+            (_, true) => ReadOnlyMode::ThroughWal,
+            (_, false) => ReadOnlyMode::WalIgnored,
+        };
+        let params = match mode {
+            ReadOnlyMode::ThroughWal => "mode=ro",
+            ReadOnlyMode::Immutable | ReadOnlyMode::WalIgnored => "mode=ro&immutable=1",
+        };
+        let uri = format!("file:{}?{params}", uri_path(&absolute));
+        let conn = Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql)?;
+        conn.busy_timeout(Duration::from_secs(600)).map_err(sql)?;
+        conn.execute_batch("pragma query_only = 1;").map_err(sql)?;
+        // A file that is not a store database says so now rather than at
+        // the first query.
+        let corrupt = |reason: String| StoreError::CorruptDatabase {
+            file: file.to_owned(),
+            reason,
+        };
+        let first: Option<String> = conn
+            .query_row("select path from ValidPaths limit 1", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| corrupt(format!("it is not a Guix or Nix store database ({e})")))?;
+        let store = match store {
+            Some(s) => s,
+            None => {
+                let first = first.ok_or_else(|| {
+                    corrupt("it holds no store item, so its store directory is unknown".into())
+                })?;
+                let dir = first.rsplit_once('/').map_or("", |(d, _)| d);
+                StoreDir::new(dir).map_err(|e| {
+                    corrupt(format!(
+                        "its path `{first}` is not in a store directory: {e}"
+                    ))
+                })?
+            }
+        };
+        Ok((
+            Database {
+                conn,
+                store,
+                file: file.to_owned(),
+            },
+            mode,
+        ))
+    }
+
     /// The database file.
     pub fn file(&self) -> &Path {
         &self.file
+    }
+
+    /// The store directory its paths name.
+    pub fn store_dir(&self) -> &StoreDir {
+        &self.store
     }
 
     fn sql_err(&self, source: rusqlite::Error) -> StoreError {
@@ -255,6 +399,28 @@ impl Database {
             .map_err(|e| self.sql_err(e))?;
         rows.map(|r| self.parse_path(&r.map_err(|e| self.sql_err(e))?))
             .collect()
+    }
+
+    /// The valid item whose hash part is `hash_part` (32 nix32
+    /// characters), as Nix's `queryPathFromHashPart`: what a substitute
+    /// server needs to answer `/<hash>.narinfo`. A range scan of the path
+    /// index, so it costs one lookup whatever the store's size.
+    pub fn path_from_hash_part(&self, hash_part: &str) -> Result<Option<StorePath>, StoreError> {
+        let prefix = format!("{}/{hash_part}", self.store.as_str());
+        let row = self
+            .conn
+            .prepare_cached("select path from ValidPaths where path >= ?1 limit 1")
+            .and_then(|mut stmt| {
+                stmt.query_row([&prefix], |r| r.get::<_, String>(0))
+                    .optional()
+            })
+            .map_err(|e| self.sql_err(e))?;
+        match row {
+            Some(p) if p.starts_with(&prefix) && p.as_bytes().get(prefix.len()) == Some(&b'-') => {
+                Ok(Some(self.parse_path(&p)?))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The outputs recorded for a registered derivation.
@@ -444,6 +610,22 @@ impl Database {
     }
 }
 
+/// `path` as the path of a `file:` URI: every byte but the unreserved ones
+/// and `/` percent-encoded, so that `?`, `#` and `%` in a directory name
+/// are not taken for URI syntax.
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
@@ -511,6 +693,137 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, StoreError::InvalidReference { .. }), "{err}");
         assert!(!db.is_valid(&a).unwrap(), "the transaction was rolled back");
+    }
+
+    /// The files of a directory with their bytes.
+    fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn read_only_creates_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StoreDir::new("/gnu/store").unwrap();
+        let a = path(&store, "a");
+        {
+            let mut db = Database::open(dir.path(), store.clone()).unwrap();
+            db.register(&[info(&a, &[&a])], 42).unwrap();
+        }
+        let file = dir.path().join("db.sqlite");
+        // Closed cleanly: a WAL database without its WAL, as Guix leaves
+        // one when no daemon runs.
+        let before = snapshot(dir.path());
+        assert_eq!(
+            before.keys().collect::<Vec<_>>(),
+            ["db.sqlite", "schema"],
+            "no -wal or -shm to begin with"
+        );
+        {
+            let (db, mode) = Database::open_read_only(&file, None).unwrap();
+            assert_eq!(mode, ReadOnlyMode::Immutable);
+            assert_eq!(db.store_dir(), &store, "read from its first path");
+            let got = db.path_info(&a).unwrap().unwrap();
+            assert_eq!(got.references, [a.clone()].into());
+            assert!(
+                db.conn.execute("delete from Refs", []).is_err(),
+                "query_only"
+            );
+        }
+        assert_eq!(snapshot(dir.path()), before, "nothing created or changed");
+
+        // What plain `mode=ro` would have done: create the WAL and its
+        // index next to the database, and leave them there.
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::copy(&file, copy.path().join("db.sqlite")).unwrap();
+        {
+            let conn = Connection::open_with_flags(
+                copy.path().join("db.sqlite"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .unwrap();
+            let n: i64 = conn
+                .query_row("select count(*) from ValidPaths", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        assert!(copy.path().join("db.sqlite-shm").exists());
+        assert!(copy.path().join("db.sqlite-wal").exists());
+    }
+
+    #[test]
+    fn read_only_sees_a_live_wal_and_says_when_it_cannot() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StoreDir::new("/gnu/store").unwrap();
+        let (a, b) = (path(&store, "a"), path(&store, "b"));
+        // A writer that stays open, as a running daemon: its last
+        // registration is only in the WAL.
+        let mut writer = Database::open(dir.path(), store.clone()).unwrap();
+        writer.register(&[info(&a, &[])], 1).unwrap();
+        writer
+            .conn
+            .execute_batch("pragma wal_checkpoint(truncate)")
+            .unwrap();
+        writer.register(&[info(&b, &[])], 2).unwrap();
+        let file = dir.path().join("db.sqlite");
+        assert!(
+            std::fs::metadata(dir.path().join("db.sqlite-wal"))
+                .unwrap()
+                .len()
+                > 0
+        );
+        let wal_before = std::fs::read(dir.path().join("db.sqlite-wal")).unwrap();
+        let main_before = std::fs::read(&file).unwrap();
+        {
+            let (db, mode) = Database::open_read_only(&file, Some(store.clone())).unwrap();
+            assert_eq!(mode, ReadOnlyMode::ThroughWal);
+            assert!(db.is_valid(&b).unwrap(), "the WAL is read");
+        }
+        assert_eq!(
+            std::fs::read(dir.path().join("db.sqlite-wal")).unwrap(),
+            wal_before
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), main_before);
+
+        // The WAL without its index (a killed daemon): the main file only.
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::copy(&file, copy.path().join("db.sqlite")).unwrap();
+        std::fs::write(copy.path().join("db.sqlite-wal"), &wal_before).unwrap();
+        let before = snapshot(copy.path());
+        {
+            let (db, mode) =
+                Database::open_read_only(&copy.path().join("db.sqlite"), Some(store.clone()))
+                    .unwrap();
+            assert_eq!(mode, ReadOnlyMode::WalIgnored);
+            assert!(db.is_valid(&a).unwrap());
+            assert!(!db.is_valid(&b).unwrap(), "only in the WAL, not read");
+        }
+        assert_eq!(snapshot(copy.path()), before);
+
+        // Not a database, and a database without paths.
+        let junk = copy.path().join("junk");
+        std::fs::write(&junk, "not sqlite").unwrap();
+        let err = Database::open_read_only(&junk, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("junk"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        drop(Database::open(empty.path(), store.clone()).unwrap());
+        let err = Database::open_read_only(&empty.path().join("db.sqlite"), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("holds no store item"), "{err}");
+        drop(writer);
     }
 
     #[test]

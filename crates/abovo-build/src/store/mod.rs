@@ -8,11 +8,17 @@
 //!   abovo runs as root). Store paths name it (`<store>/<hash>-<name>`), so
 //!   the same derivation has different outputs in different stores, exactly
 //!   as in Guix. The default is `$XDG_DATA_HOME/abovo/store`
-//!   (`~/.local/share/abovo/store`), which needs no privileges;
+//!   (`~/.local/share/abovo/store`), which needs no privileges. The items
+//!   may live elsewhere on disk, in the **real store directory** (Nix's
+//!   `real`; by default the store directory itself): a store whose paths
+//!   say `/gnu/store` can keep its items in `~/x/gnu/store`, and builders
+//!   still see them at `/gnu/store` inside their sandbox. That is how a
+//!   user without privileges holds Guix's own derivations, whose paths
+//!   name `/gnu/store`;
 //! * the **state directory**, Guix's `/var/guix`: `db/db.sqlite` (Guix's
 //!   schema, [`db`]), `db/schema`, `log/drvs/xx/…[.gz]` (build logs, as
 //!   Guix names them) and `userpool/` (locks on build uids). By default it sits
-//!   next to the store: `<parent of store>/var/abovo`, so a store in
+//!   next to the (real) store: `<parent of store>/var/abovo`, so a store in
 //!   `/tmp/x/store` keeps its state in `/tmp/x/var/abovo`, and the default
 //!   store's state is `~/.local/share/abovo/var/abovo`. abovo never picks
 //!   Guix's own `/var/guix` by itself.
@@ -26,6 +32,14 @@
 //!   registered, and registration is one transaction, so a process killed at
 //!   any moment leaves the valid set consistent.
 //! * The references of a valid item are valid (the database's foreign keys).
+//!
+//! # Over another daemon's store
+//!
+//! A store can sit over another daemon's store, read only
+//! ([`LocalStore::with_lower`], [`crate::foreign`]): that store's valid items
+//! count as valid and are read where they are ([`LocalStore::item_path`]),
+//! while everything this store creates stays in its own directories. This
+//! is how `--check --guix-store` rebuilds against Guix's own store.
 
 pub mod add;
 pub mod db;
@@ -33,6 +47,7 @@ pub mod lock;
 pub mod names;
 pub mod verify;
 
+use crate::foreign::ForeignStore;
 use crate::fsutil::FsError;
 use abovo_store::derivation::Derivation;
 use abovo_store::nar::DumpError;
@@ -122,6 +137,19 @@ pub enum StoreError {
     /// A file changed while it was being added.
     #[error("`{}` changed while it was being added to the store", .0.display())]
     Changed(PathBuf),
+    /// Two stores, or a store and a derivation, that name different store
+    /// directories, so that store paths cannot be shared between them.
+    #[error(
+        "{what} names the store directory `{theirs}`, but this store's is `{ours}` (hint: a store path holds only in its own store directory; use a store whose directory is `{theirs}`, such as `--store-dir {theirs} --real-store-dir DIR`, which keeps the items in DIR)"
+    )]
+    StoreDirMismatch {
+        /// This store's directory.
+        ours: String,
+        /// The other one.
+        theirs: String,
+        /// What names it.
+        what: String,
+    },
     /// A name that a new store item cannot have ([`names`]).
     #[error("cannot use `{}` as a store name: {reason}", names::shorten(.name))]
     BadName {
@@ -156,8 +184,12 @@ pub(crate) fn io_err<'a>(
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
-    /// The store directory; store paths start with it.
+    /// The store directory; store paths start with it (the *logical* store
+    /// directory, what builders see).
     pub store_dir: StoreDir,
+    /// Where the items are on disk (Nix's `real`): the store directory
+    /// itself, or another directory that stands for it.
+    pub real_dir: PathBuf,
     /// The state directory (database, logs, locks).
     pub state_dir: PathBuf,
 }
@@ -166,10 +198,21 @@ impl StoreConfig {
     /// A store at `store_dir` with its state in `state_dir`, or in the
     /// default state directory for that store when `None`.
     pub fn new(store_dir: StoreDir, state_dir: Option<PathBuf>) -> StoreConfig {
-        let state_dir =
-            state_dir.unwrap_or_else(|| default_state_dir(Path::new(store_dir.as_str())));
+        let real_dir = PathBuf::from(store_dir.as_str());
+        StoreConfig::with_real_dir(store_dir, real_dir, state_dir)
+    }
+
+    /// A store whose paths name `store_dir` and whose items are in
+    /// `real_dir`; the default state directory is next to `real_dir`.
+    pub fn with_real_dir(
+        store_dir: StoreDir,
+        real_dir: PathBuf,
+        state_dir: Option<PathBuf>,
+    ) -> StoreConfig {
+        let state_dir = state_dir.unwrap_or_else(|| default_state_dir(&real_dir));
         StoreConfig {
             store_dir,
+            real_dir,
             state_dir,
         }
     }
@@ -199,20 +242,69 @@ pub fn default_state_dir(store_dir: &Path) -> PathBuf {
 pub struct LocalStore {
     config: StoreConfig,
     db: Mutex<Database>,
+    /// Another daemon's store whose valid items count as valid here
+    /// ([`LocalStore::with_lower`]).
+    lower: Option<ForeignStore>,
 }
 
 impl LocalStore {
     /// Opens the store, creating its directories and database when missing.
     pub fn open(config: StoreConfig) -> Result<LocalStore, StoreError> {
-        let store = PathBuf::from(config.store_dir.as_str());
-        std::fs::create_dir_all(&store).map_err(io_err(&store, "create the store directory"))?;
+        let store = &config.real_dir;
+        std::fs::create_dir_all(store).map_err(io_err(store, "create the store directory"))?;
         let db_dir = config.state_dir.join("db");
         std::fs::create_dir_all(&db_dir).map_err(io_err(&db_dir, "create"))?;
         let db = Database::open(&db_dir, config.store_dir.clone())?;
         Ok(LocalStore {
             config,
             db: Mutex::new(db),
+            lower: None,
         })
+    }
+
+    /// A store whose database is in memory: for a store that lives no
+    /// longer than this process ([`crate::foreign::check`]'s scratch
+    /// store), which then costs no database file and no sync. Its
+    /// directories are created.
+    pub fn open_scratch(config: StoreConfig) -> Result<LocalStore, StoreError> {
+        let store = &config.real_dir;
+        std::fs::create_dir_all(store).map_err(io_err(store, "create the store directory"))?;
+        let state = &config.state_dir;
+        std::fs::create_dir_all(state).map_err(io_err(state, "create"))?;
+        let db = Database::open_in_memory(
+            &config.state_dir.join("db (in memory)"),
+            config.store_dir.clone(),
+        )?;
+        Ok(LocalStore {
+            config,
+            db: Mutex::new(db),
+            lower: None,
+        })
+    }
+
+    /// This store over `lower`, another daemon's store read only: an item
+    /// valid there is valid here and is read where it is
+    /// ([`LocalStore::item_path`]); whatever this store creates goes to its
+    /// own directories. A build in such a store takes its inputs from
+    /// `lower`; registering an item whose references are only valid in
+    /// `lower` fails (the database's foreign keys), which
+    /// [`crate::foreign::check`] rules out before it builds. Both stores
+    /// must name the same store directory.
+    pub fn with_lower(mut self, lower: ForeignStore) -> Result<LocalStore, StoreError> {
+        if lower.store_dir() != self.store_dir() {
+            return Err(StoreError::StoreDirMismatch {
+                ours: self.store_dir().to_string(),
+                theirs: lower.store_dir().to_string(),
+                what: format!("the store of `{}`", lower.database().display()),
+            });
+        }
+        self.lower = Some(lower);
+        Ok(self)
+    }
+
+    /// The lower layer, if any.
+    pub fn lower(&self) -> Option<&ForeignStore> {
+        self.lower.as_ref()
     }
 
     /// Opens a store that exists, creating nothing: for commands that only
@@ -220,7 +312,7 @@ impl LocalStore {
     /// when its database does not exist.
     pub fn open_existing(config: StoreConfig) -> Result<LocalStore, StoreError> {
         let database = config.state_dir.join("db/db.sqlite");
-        if !database.is_file() || !Path::new(config.store_dir.as_str()).is_dir() {
+        if !database.is_file() || !config.real_dir.is_dir() {
             return Err(StoreError::NoStore {
                 store_dir: config.store_dir.to_string(),
                 database,
@@ -251,9 +343,18 @@ impl LocalStore {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The file-system location of a store path.
+    /// Where this store keeps `path` on disk (in the real store directory):
+    /// where it is created, locked and deleted. A valid item of a store with
+    /// a [foreign lower layer](LocalStore::with_lower) may be read from
+    /// elsewhere: see [`LocalStore::item_path`].
     pub fn real_path(&self, path: &StorePath) -> PathBuf {
-        PathBuf::from(self.config.store_dir.display(path))
+        self.config.real_dir.join(path.base_name())
+    }
+
+    /// The real store directory (the store directory itself unless the
+    /// store was configured with another).
+    pub fn real_dir(&self) -> &Path {
+        &self.config.real_dir
     }
 
     /// The absolute path string of a store path.
@@ -266,14 +367,39 @@ impl LocalStore {
         Ok(self.config.store_dir.parse(path)?)
     }
 
-    /// Whether `path` is valid.
+    /// Whether `path` is valid (here or in the lower layer).
     pub fn is_valid(&self, path: &StorePath) -> Result<bool, StoreError> {
-        self.db().is_valid(path)
+        if self.db().is_valid(path)? {
+            return Ok(true);
+        }
+        match &self.lower {
+            Some(lower) => lower.is_valid(path),
+            None => Ok(false),
+        }
     }
 
-    /// The database record of a valid path.
+    /// The database record of a valid path (here, else in the lower layer).
     pub fn path_info(&self, path: &StorePath) -> Result<Option<PathInfo>, StoreError> {
-        self.db().path_info(path)
+        if let Some(info) = self.db().path_info(path)? {
+            return Ok(Some(info));
+        }
+        match &self.lower {
+            Some(lower) => lower.path_info(path),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the bytes of `path` are read from: [`LocalStore::real_path`],
+    /// unless `path` is valid only in the lower layer, whose copy is then
+    /// read where it is. Never write there.
+    pub fn item_path(&self, path: &StorePath) -> Result<PathBuf, StoreError> {
+        if let Some(lower) = &self.lower
+            && !self.db().is_valid(path)?
+            && lower.is_valid(path)?
+        {
+            return Ok(lower.real_path(path));
+        }
+        Ok(self.real_path(path))
     }
 
     /// Registers items in one transaction, stamped with the current time.
@@ -291,14 +417,13 @@ impl LocalStore {
         &self,
         paths: impl IntoIterator<Item = &'a StorePath>,
     ) -> Result<BTreeSet<StorePath>, StoreError> {
-        let db = self.db();
         let mut seen = BTreeSet::new();
         let mut todo: Vec<StorePath> = paths.into_iter().cloned().collect();
         while let Some(p) = todo.pop() {
             if seen.contains(&p) {
                 continue;
             }
-            let info = db
+            let info = self
                 .path_info(&p)?
                 .ok_or_else(|| StoreError::NotValid(self.display(&p)))?;
             todo.extend(info.references.into_iter().filter(|r| !seen.contains(r)));
@@ -307,9 +432,9 @@ impl LocalStore {
         Ok(seen)
     }
 
-    /// Reads and parses a valid `.drv` from the store.
+    /// Reads and parses a valid `.drv` from the store (or the lower layer).
     pub fn read_derivation(&self, drv_path: &StorePath) -> Result<Derivation, StoreError> {
-        let file = self.real_path(drv_path);
+        let file = self.item_path(drv_path)?;
         let bytes = std::fs::read(&file).map_err(io_err(&file, "read"))?;
         Derivation::parse(&self.config.store_dir, &bytes).map_err(|e| StoreError::BadDerivation {
             path: self.display(drv_path),
@@ -351,7 +476,8 @@ impl LocalStore {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        PathBuf::from(self.config.store_dir.as_str())
+        self.config
+            .real_dir
             .join(format!(".abovo-{what}-{}-{n}", std::process::id()))
     }
 }

@@ -268,7 +268,7 @@ impl LocalStore {
         &self,
         valid: &BTreeSet<String>,
     ) -> Result<(Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>), StoreError> {
-        let dir = Path::new(self.store_dir().as_str());
+        let dir = self.real_dir();
         let mut names = BTreeSet::new();
         let mut foreign = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io_err(dir, "list"))? {
@@ -377,7 +377,7 @@ impl LocalStore {
     /// killed. A process waiting on one sees it marked stale and retries
     /// ([`super::lock`]).
     fn remove_free_lock_files(&self) -> Result<(), StoreError> {
-        let dir = Path::new(self.store_dir().as_str());
+        let dir = self.real_dir();
         for entry in std::fs::read_dir(dir).map_err(io_err(dir, "list"))? {
             let entry = entry.map_err(io_err(dir, "list"))?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -463,7 +463,7 @@ mod tests {
             .add_path(&dir.path().join("f"), AddMethod::Flat, None)
             .unwrap();
         let real = store.real_path(&item);
-        let root = Path::new(store.store_dir().as_str());
+        let root = store.real_dir();
         let base = item.base_name();
         // `--check -K`: the other build of a valid output.
         std::fs::write(root.join(format!("{base}-check")), "y").unwrap();

@@ -1,5 +1,7 @@
 //! `abovo build DRV…`: realise derivations in the sandbox.
 
+mod targets;
+
 use super::store::{HELPER_SUBCOMMAND, StoreArgs, parse_item};
 use crate::exit;
 use crate::output::{Context, Format, TEXT_JSON, print_json};
@@ -27,15 +29,57 @@ use std::time::Duration;
 /// as uid 30001 in /tmp/guix-build-NAME.drv-0, with Guix's environment.
 /// Exit 0 when everything built, 1 when --check or --rounds found a
 /// difference (and nothing else failed), 2 when a build failed.
+///
+/// A `.drv` file outside the store (Guix's own, as `guix build -d` or
+/// `/gnu/store` has it) is imported first with its derivation closure,
+/// each `.drv` checked: its path must follow from its bytes and its output
+/// paths from its content.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// `.drv` paths in the store (see `abovo derivation add`).
+    /// `.drv` paths in the store (see `abovo derivation add`), `.drv` files
+    /// to import from the directory they are in, or with --from the names
+    /// of `.drv` files there. With --guix-store, `.drv` paths of that
+    /// store.
     #[arg(required = true, value_name = "DRV")]
     pub drvs: Vec<String>,
+    /// Import the DRVs and their derivation closure from PLACE first: a
+    /// directory of `.drv` files, a store directory such as /gnu/store, or
+    /// a tarball (.tar, .tar.zst, .tar.gz). Input sources the store lacks
+    /// must be there too; each is checked against its path. May be
+    /// repeated (Guix 1.5.0's corpus: --from drvs.tar.zst --from
+    /// sources.tar.zst); the places are searched in order. Nothing is
+    /// written unless everything checks.
+    #[arg(long, value_name = "PLACE", conflicts_with = "guix_store")]
+    pub from: Vec<PathBuf>,
     /// Rebuild the derivations although their outputs are valid, and
     /// compare: list every output and file that differs.
     #[arg(long)]
     pub check: bool,
+    /// With --check: check the derivations against another daemon's store
+    /// (Guix's /gnu/store, or Nix's /nix/store: the same format), read
+    /// only. Inputs are taken from it, the rebuild happens in a scratch
+    /// store under $TMPDIR with the same store directory, and each output
+    /// is compared with the one that store registered. Nothing is written
+    /// to that store or its database. DIR is where its items are on disk;
+    /// the store directory its paths name is read from its database.
+    #[arg(
+        long,
+        value_name = "DIR",
+        visible_alias = "nix-store",
+        requires = "check"
+    )]
+    pub guix_store: Option<PathBuf>,
+    /// The database of --guix-store, opened read only (default:
+    /// var/guix/db/db.sqlite two levels above DIR, as /var/guix for
+    /// /gnu/store, else var/nix/db/db.sqlite one level above, as
+    /// /nix/var/nix for /nix/store).
+    #[arg(
+        long,
+        value_name = "FILE",
+        visible_alias = "nix-db",
+        requires = "guix_store"
+    )]
+    pub guix_db: Option<PathBuf>,
     /// Build each derivation N times and compare the rounds.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
@@ -292,21 +336,42 @@ impl Reporter for CliReporter {
 /// Runs `abovo build`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format.check("build", TEXT_JSON)?;
-    // The arguments first, then a store that must exist: a build that
-    // cannot start creates nothing.
-    let config = args.store.config()?;
-    let mut targets = Vec::new();
-    for d in &args.drvs {
-        let p = parse_item(&config.store_dir, d)?;
-        if !p.is_derivation() {
-            anyhow::bail!(
-                "`{d}` is not a derivation (`.drv`) path\nhint: `abovo build` takes the `.drv` \
-                 path that `abovo derivation add` prints"
-            );
+    let opts = options(&args);
+    match &args.guix_store {
+        Some(dir) => {
+            // The arguments first, then the scratch store: a check that
+            // cannot start leaves nothing behind.
+            let (mut check, targets) = targets::foreign(&args, dir, &opts.tmp_dir, ctx)?;
+            let code = build(&args, ctx, check.store(), &targets, opts, &[])?;
+            // Kept with -K (the other builds are there), or when a build
+            // failed (its log is there); a difference alone is reported in
+            // full, so nothing is kept for it.
+            if args.keep_failed || code == exit::ERROR {
+                let kept = check.keep().to_owned();
+                ctx.note(&format!(
+                    "the scratch store is kept at {} (build logs in var/log{})",
+                    kept.display(),
+                    if args.keep_failed {
+                        ", other builds as OUT-check in store"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            Ok(code)
         }
-        targets.push(p);
+        None => {
+            // The arguments first, then a store that must exist (or that an
+            // import checked first creates): a build that cannot start
+            // creates nothing.
+            let (store, targets, imported) = targets::local(&args, ctx)?;
+            build(&args, ctx, &store, &targets, opts, &imported)
+        }
     }
-    let store = args.store.open_existing()?;
+}
+
+/// The build options `args` ask for.
+fn options(args: &Args) -> BuildOptions {
     let mut opts = BuildOptions::new(HelperCommand::reexec(HELPER_SUBCOMMAND));
     if let Some(j) = args.jobs {
         opts.jobs = j as usize;
@@ -334,6 +399,18 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         (Some(f), false) => Trust::CaFile(f.clone()),
         (None, false) => Trust::FromEnvironment,
     };
+    opts
+}
+
+/// Builds `targets` in `store` and reports; returns the exit code.
+fn build(
+    args: &Args,
+    ctx: &Context,
+    store: &LocalStore,
+    targets: &[StorePath],
+    opts: BuildOptions,
+    imported: &[targets::Imported],
+) -> anyhow::Result<u8> {
     let bar = ctx.progress.then(|| {
         let bar = ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden());
         bar.set_style(
@@ -351,14 +428,26 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         state: Mutex::new(ReporterState::default()),
     };
-    let builder = Builder::new(&store, opts, &reporter);
-    let report = builder.build(&targets)?;
+    let builder = Builder::new(store, opts, &reporter);
+    let report = builder.build(targets)?;
     if let Some(bar) = &reporter.bar {
         bar.finish_and_clear();
     }
     let code = exit_code(&report);
     if args.format == Format::Json {
-        print_json(&json_report(&store, &targets, &report, code)?)?;
+        let mut json = json_report(store, targets, &report, code)?;
+        if !imported.is_empty() {
+            json["imported"] = serde_json::to_value(imported)?;
+        }
+        if let Some(lower) = store.lower() {
+            json["against"] = serde_json::json!({
+                "store": lower.store_dir().as_str(),
+                "real_dir": lower.real_dir(),
+                "database": lower.database(),
+                "scratch": store.real_dir().parent(),
+            });
+        }
+        print_json(&json)?;
         return Ok(code);
     }
     // The failures themselves, then one line per failure for what could
@@ -387,7 +476,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     }
     if code == exit::SUCCESS {
         let mut out = std::io::stdout().lock();
-        for t in &targets {
+        for t in targets {
             let drv = store.read_derivation(t)?;
             for o in drv.outputs.values() {
                 if let Some(p) = &o.path {

@@ -1,4 +1,5 @@
-//! `abovo derivation add FILE.json`: write a derivation into abovo's store.
+//! `abovo derivation add FILE.json|FILE.drv`: write a derivation into
+//! abovo's store.
 
 use super::store::StoreArgs;
 use crate::exit;
@@ -29,15 +30,22 @@ pub enum DerivationCommand {
     /// out: abovo computes them (and the `out`… environment variables) the
     /// way Guix does, for this store. Every input must already be in the
     /// store.
+    ///
+    /// A `.drv` file (ATerm, as Guix and Nix write them) is added as it is,
+    /// with its derivation closure from the directory it is in (the inputs
+    /// the store lacks, and the input sources); every `.drv` is checked:
+    /// its path must follow from its bytes (when the file is named
+    /// `<hash>-<name>.drv`) and its output paths from its content.
     Add(AddArgs),
 }
 
 /// `abovo derivation add` flags.
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
-    /// The JSON file (`-` for standard input).
+    /// The JSON or `.drv` file (`-` for standard input).
     pub file: PathBuf,
-    /// The derivation name, when the JSON has no "name".
+    /// The derivation name, when the JSON has no "name" (or the `.drv`
+    /// file is not named `<hash>-<name>.drv`).
     #[arg(long, short = 'n', value_name = "NAME")]
     pub name: Option<String>,
     /// The store.
@@ -49,12 +57,20 @@ pub struct AddArgs {
 pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
     let DerivationCommand::Add(args) = args.command;
     let store_dir = args.store.config()?.store_dir;
-    let text = if args.file.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+    let bytes = if args.file.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+            .context("cannot read standard input")?;
+        b
     } else {
-        std::fs::read_to_string(&args.file)
+        std::fs::read(&args.file)
             .with_context(|| format!("cannot read `{}`", args.file.display()))?
     };
+    if bytes.starts_with(b"Derive(") {
+        return add_aterm(&args, bytes);
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("`{}` is not UTF-8 text: {e}", args.file.display()))?;
     let (text, path_name) = unwrap_show_output(&text).map_err(|e| {
         anyhow::anyhow!("`{}` is not a derivation in JSON: {e}", args.file.display())
     })?;
@@ -76,6 +92,68 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
         .add_derivation(&mut drv, &name)
         .with_context(|| format!("cannot add `{}` to the store", args.file.display()))?;
     println!("{}", store.display(&path));
+    Ok(exit::SUCCESS)
+}
+
+/// Adds a `.drv` file (ATerm) with its closure from its directory
+/// (standard input: the current directory).
+fn add_aterm(args: &AddArgs, bytes: Vec<u8>) -> anyhow::Result<u8> {
+    use abovo_build::foreign::import::{Importer, Target};
+    use abovo_build::foreign::place::Place;
+    let config = args.store.config()?;
+    let stdin = args.file.as_os_str() == "-";
+    let file = std::path::absolute(&args.file)
+        .with_context(|| format!("cannot resolve `{}`", args.file.display()))?;
+    let dir = if stdin {
+        std::env::current_dir().context("cannot find the current directory")?
+    } else {
+        file.parent()
+            .unwrap_or(std::path::Path::new("/"))
+            .to_owned()
+    };
+    let base = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let named =
+        !stdin && abovo_store::StorePath::from_base_name(base).is_ok_and(|p| p.is_derivation());
+    let target = if named {
+        if args.name.is_some() {
+            anyhow::bail!(
+                "`{}` is named by its store path, which fixes its name: leave --name out",
+                args.file.display()
+            );
+        }
+        Target::Named(base.to_owned())
+    } else {
+        let name = match (&args.name, stdin) {
+            (Some(n), _) => n.clone(),
+            (None, true) => anyhow::bail!("a `.drv` read from standard input needs --name"),
+            (None, false) => base.strip_suffix(".drv").unwrap_or(base).to_owned(),
+        };
+        Target::Loose {
+            file: args.file.clone(),
+            bytes,
+            name,
+        }
+    };
+    let existing = match abovo_build::LocalStore::open_existing(config.clone()) {
+        Ok(s) => Some(s),
+        Err(abovo_build::StoreError::NoStore { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let places = [Place::open(&dir)?];
+    let plan = Importer::new(&places, &config.store_dir, existing.as_ref()).plan(&[target])?;
+    // Checked: now the store may be created.
+    let store = match existing {
+        Some(s) => s,
+        None => args.store.open()?,
+    };
+    plan.apply(&store, &places)
+        .with_context(|| format!("cannot add `{}` to the store", args.file.display()))?;
+    for t in &plan.targets {
+        println!("{}", store.display(t));
+    }
     Ok(exit::SUCCESS)
 }
 

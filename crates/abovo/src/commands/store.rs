@@ -26,6 +26,13 @@ pub struct StoreArgs {
     /// Default: $XDG_DATA_HOME/abovo/store, i.e. ~/.local/share/abovo/store.
     #[arg(long, env = "ABOVO_STORE_DIR", value_name = "DIR")]
     pub store_dir: Option<String>,
+    /// Where the store's items are on disk, when not in the store directory
+    /// itself (Nix's `real`): with `--store-dir /gnu/store --real-store-dir
+    /// ~/gnu/store`, paths name /gnu/store, and builders see their inputs
+    /// there, while the items are in ~/gnu/store, so Guix's own `.drv`
+    /// files build without privileges. Default: the store directory.
+    #[arg(long, env = "ABOVO_REAL_STORE_DIR", value_name = "DIR")]
+    pub real_store_dir: Option<PathBuf>,
     /// The state directory: database (db/db.sqlite), logs, locks. Default:
     /// `var/abovo` next to the store directory.
     #[arg(long, env = "ABOVO_STATE_DIR", value_name = "DIR")]
@@ -45,7 +52,14 @@ impl StoreArgs {
                 .into_owned(),
         };
         let store_dir = StoreDir::new(&dir)?;
-        Ok(StoreConfig::new(store_dir, self.state_dir.clone()))
+        Ok(match &self.real_store_dir {
+            Some(real) => {
+                let real = std::path::absolute(real)
+                    .with_context(|| format!("cannot resolve `{}`", real.display()))?;
+                StoreConfig::with_real_dir(store_dir, real, self.state_dir.clone())
+            }
+            None => StoreConfig::new(store_dir, self.state_dir.clone()),
+        })
     }
 
     /// Opens the store, creating it when missing: for the commands that

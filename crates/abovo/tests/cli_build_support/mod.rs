@@ -29,6 +29,9 @@ pub fn busybox(test: &str) -> Option<PathBuf> {
 pub struct TestStore {
     pub dir: tempfile::TempDir,
     pub store: PathBuf,
+    /// Where the items are when `store` is only the store directory their
+    /// paths name (`--real-store-dir`; see [`TestStore::guix`]).
+    pub real: Option<PathBuf>,
     /// Run abovo as this uid/gid (rootless tests).
     pub as_user: Option<u32>,
     /// `<store>/…-busybox-static`, once added.
@@ -58,9 +61,24 @@ impl TestStore {
         TestStore {
             dir,
             store,
+            real: None,
             as_user,
             busybox: String::new(),
         }
+    }
+
+    /// A fresh store whose paths name `/gnu/store`, as Guix's, with its
+    /// items in `<dir>/store` (`--real-store-dir`), run by the current user.
+    pub fn guix() -> TestStore {
+        let mut t = TestStore::new();
+        t.real = Some(t.store.clone());
+        t.store = PathBuf::from("/gnu/store");
+        t
+    }
+
+    /// Where the items are on disk.
+    pub fn real_dir(&self) -> &Path {
+        self.real.as_deref().unwrap_or(&self.store)
     }
 
     /// The state directory (the default: next to the store).
@@ -101,10 +119,14 @@ impl TestStore {
         c.args(args)
             .env("ABOVO_STORE_DIR", &self.store)
             .env_remove("ABOVO_STATE_DIR")
+            .env_remove("ABOVO_REAL_STORE_DIR")
             .env("HOME", self.dir.path())
             .env("TMPDIR", self.tmp())
             .env("NO_COLOR", "1")
             .current_dir(self.dir.path());
+        if let Some(real) = &self.real {
+            c.env("ABOVO_REAL_STORE_DIR", real);
+        }
         if let Some(u) = self.as_user {
             c.uid(u).gid(u);
         }
