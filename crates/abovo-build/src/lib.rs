@@ -3,7 +3,7 @@
 //!
 //! This crate is abovo's independent implementation of the Guix daemon's
 //! job. Building a derivation here means what it means for `guix-daemon`
-//! (sandbox.md): the builder runs in fresh user, mount, PID, network, IPC
+//! (docs/build.md, "The sandbox"): the builder runs in fresh user, mount, PID, network, IPC
 //! and UTS namespaces, in a chroot holding only its input closure, with the
 //! environment Guix gives it, behind locked mounts and Nix's system call
 //! filter; its outputs are checked, canonicalised, hashed

@@ -1,9 +1,10 @@
 //! Derivation graphs of Guix and Nix: load them, hold them compactly, and
 //! answer graph questions in milliseconds.
 //!
-//! This crate is the third stage of abovo (bytes → model → **graph** →
-//! analysis → report). It reads derivations with `abovo-store` and knows
-//! nothing of trust, builds or terminals.
+//! This crate is abovo's graph wing, on `abovo-store` and beside the build
+//! wing (`abovo-build`), with the trust analysis on top of it
+//! (docs/architecture.md). It reads derivations with `abovo-store` and
+//! knows nothing of trust, builds or terminals.
 //!
 //! # API overview
 //!

@@ -1,7 +1,7 @@
 //! Narinfo files: the description of a substitute that a binary cache
 //! (`guix publish`, a Nix cache) serves at `/<hash32>.narinfo`.
 //!
-//! # Format (formats.md §8.1)
+//! # Format (docs/formats.md §8.1)
 //!
 //! One `Key: Value` line per field. [`NarInfo::parse`] reads it the way
 //! Guix's recutils-style reader does: field order does not matter, `URL`,

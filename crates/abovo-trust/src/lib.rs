@@ -1,8 +1,8 @@
 //! What a package rests on: seeds, their kinds, the evidence for them, their
 //! sizes, and the whole-distribution audit.
 //!
-//! This crate is the analysis stage of abovo (bytes → model → graph →
-//! **analysis** → report). It answers design.md's trust questions:
+//! This crate is the analysis stage of abovo, on top of the store and the
+//! graph (docs/architecture.md). It answers the questions of docs/trust.md:
 //!
 //! | module | owns |
 //! | --- | --- |

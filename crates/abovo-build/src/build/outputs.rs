@@ -1,5 +1,5 @@
 //! Post-processing the outputs of a build, still inside the chroot
-//! (sandbox.md §2.1), in this order for each output:
+//! (docs/build.md, "After the build"), in this order for each output:
 //!
 //! 1. it must exist; unless it is a symlink, its top must not be group- or
 //!    world-writable and must belong to the build user ("suspicious

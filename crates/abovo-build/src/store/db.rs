@@ -1,7 +1,7 @@
 //! The store database: SQLite with the Guix schema, byte for byte.
 //!
 //! The tables and indexes are those of Guix's `guix/store/schema.sql`
-//! (formats.md §7), so a Guix tool can read an abovo database and the other
+//! (docs/formats.md §9), so a Guix tool can read an abovo database and the other
 //! way round:
 //!
 //! * `ValidPaths(id, path, hash, registrationTime, deriver, narSize)`: one

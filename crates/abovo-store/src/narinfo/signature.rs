@@ -1,7 +1,7 @@
 //! Narinfo signatures: Nix's Ed25519 over the fingerprint, and Guix's ECDSA
 //! on the edwards25519 curve over the SHA-256 of the narinfo text.
 //!
-//! # Nix (formats.md §8.2)
+//! # Nix (docs/formats.md §8.2)
 //!
 //! `Sig: <key name>:<base64 of a 64-byte Ed25519 signature>` over the bytes
 //! of [`NarInfo::fingerprint`](super::NarInfo::fingerprint); public keys are
@@ -9,7 +9,7 @@
 //! strict verification, which refuses the same malleable forms libsodium
 //! does.
 //!
-//! # Guix (formats.md §8.3)
+//! # Guix (docs/formats.md §8.3)
 //!
 //! `Signature: 1;<host>;<base64 of a libgcrypt S-expression>`:
 //!

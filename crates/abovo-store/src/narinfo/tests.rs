@@ -1,5 +1,5 @@
 //! Narinfo parsing, writing and signatures, on the real vectors of
-//! formats.md §9.7–9.8 and on quirky and broken inputs.
+//! docs/formats.md §8 and §10 and on quirky and broken inputs.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 

@@ -113,6 +113,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let local_store = if args.local {
         let store = super::store::StoreArgs {
             store_dir: std::env::var("ABOVO_STORE_DIR").ok(),
+            real_store_dir: std::env::var_os("ABOVO_REAL_STORE_DIR").map(PathBuf::from),
             state_dir: std::env::var_os("ABOVO_STATE_DIR").map(PathBuf::from),
         };
         Some(store.open_existing()?)
