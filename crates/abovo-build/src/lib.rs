@@ -3,7 +3,7 @@
 //!
 //! This crate is abovo's independent implementation of the Guix daemon's
 //! job. Building a derivation here means what it means for `guix-daemon`
-//! 1.5 (sandbox.md, and the daemon's own builders in
+//! 1.5 (docs/sandbox.md, docs/build.md, and the daemon's own builders in
 //! `../shared/data/daemon-conformance`): the builder runs in fresh user,
 //! mount, PID, network, IPC and UTS namespaces ([`sandbox`]), in a chroot
 //! holding only its input closure, as a build user, with the environment

@@ -3,7 +3,7 @@
 //! Everything that is a plain file or directory is made here, by abovo; the
 //! sandbox's PID 1 only mounts (in its own mount namespace, so no mount is
 //! ever visible on the host and nothing needs unmounting afterwards). The
-//! layout is guix-daemon 1.5's (sandbox.md §1.3, and what its builders
+//! layout is guix-daemon 1.5's (docs/sandbox.md §1.3, and what its builders
 //! record in `../shared/data/daemon-conformance`), and so are the owners
 //! and modes as root ([`Identity::BuildUser`]):
 //!

@@ -1,5 +1,5 @@
 //! The build sandbox: a builder run exactly as guix-daemon runs it
-//! (sandbox.md §1), isolated in namespaces and a chroot, set up one
+//! (docs/sandbox.md §1), isolated in namespaces and a chroot, set up one
 //! checked system call at a time from a single-threaded helper process.
 //!
 //! # Processes
@@ -30,7 +30,7 @@
 //! namespaces, writes its uid and gid maps, starts slirp4netns for a
 //! fixed-output build that gets the network that way, and lets it go.
 //! That process then runs these steps, in this order, one function each
-//! (guix-daemon's `runChild`, sandbox.md §1.1); any failure stops it and is
+//! (guix-daemon's `runChild`, docs/sandbox.md §1.1); any failure stops it and is
 //! reported with the step's name:
 //!
 //! 1. wait until the helper has written the id maps and started the

@@ -1,8 +1,8 @@
 //! What a package rests on: seeds, their kinds, the evidence for them, their
 //! sizes, and the whole-distribution audit.
 //!
-//! This crate is the analysis stage of abovo (bytes → model → graph →
-//! **analysis** → report). It answers design.md's trust questions:
+//! This crate is the analysis stage of abovo, on top of the store and the
+//! graph (docs/architecture.md). It answers the questions of docs/trust.md:
 //!
 //! | module | owns |
 //! | --- | --- |
@@ -16,6 +16,7 @@
 //! | [`classify`] | the three layers together for one seed of a graph |
 //! | [`sizes`] | seed sizes and where they came from |
 //! | [`report`] | the trust walk and report of one target (`abovo seeds`) |
+//! | [`packages`] | seeds in package terms: which package brings each in, and the package path to it |
 //! | [`audit`] | per-package binary seed sets over a whole graph (`abovo audit`) |
 //!
 //! It knows nothing about terminals or HTML: every answer is a value that
@@ -30,6 +31,7 @@ pub mod content;
 pub mod items;
 pub mod kind;
 pub mod knowledge;
+pub mod packages;
 pub mod recipe;
 pub mod report;
 pub mod rules;

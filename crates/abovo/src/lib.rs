@@ -21,6 +21,7 @@ pub mod commands;
 pub mod exit;
 pub mod members;
 pub mod output;
+pub mod packages;
 pub mod places;
 pub mod report;
 pub mod source;

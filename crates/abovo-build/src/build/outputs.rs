@@ -1,5 +1,5 @@
-//! Post-processing the outputs of a build (sandbox.md §2.1), in this order
-//! for each output:
+//! Post-processing the outputs of a build (docs/sandbox.md §2.1,
+//! docs/build.md "After the build"), in this order for each output:
 //!
 //! 1. it must exist; unless it is a symlink, its top must not be group- or
 //!    world-writable and must belong to the build user ("suspicious

@@ -3,8 +3,8 @@
 //!
 //! # Canonicalisation
 //!
-//! What the daemon does to every item before it becomes valid (sandbox.md
-//! §2.2), so that nothing but the bytes, the tree shape and the executable
+//! What the daemon does to every item before it becomes valid
+//! (docs/build.md, "After the build", step 2), so that nothing but the bytes, the tree shape and the executable
 //! bit distinguishes two items:
 //!
 //! * only regular files, directories and symlinks are allowed;

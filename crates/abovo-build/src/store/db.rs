@@ -1,7 +1,7 @@
 //! The store database: SQLite with the Guix schema, byte for byte.
 //!
 //! The tables and indexes are those of Guix's `guix/store/schema.sql`
-//! (formats.md §7), so a Guix tool can read an abovo database and the other
+//! (docs/formats.md §9), so a Guix tool can read an abovo database and the other
 //! way round:
 //!
 //! * `ValidPaths(id, path, hash, registrationTime, deriver, narSize)`: one
@@ -399,6 +399,28 @@ impl Database {
             .map_err(|e| self.sql_err(e))?;
         rows.map(|r| self.parse_path(&r.map_err(|e| self.sql_err(e))?))
             .collect()
+    }
+
+    /// The valid item whose hash part is `hash_part` (32 nix32
+    /// characters), as Nix's `queryPathFromHashPart`: what a substitute
+    /// server needs to answer `/<hash>.narinfo`. A range scan of the path
+    /// index, so it costs one lookup whatever the store's size.
+    pub fn path_from_hash_part(&self, hash_part: &str) -> Result<Option<StorePath>, StoreError> {
+        let prefix = format!("{}/{hash_part}", self.store.as_str());
+        let row = self
+            .conn
+            .prepare_cached("select path from ValidPaths where path >= ?1 limit 1")
+            .and_then(|mut stmt| {
+                stmt.query_row([&prefix], |r| r.get::<_, String>(0))
+                    .optional()
+            })
+            .map_err(|e| self.sql_err(e))?;
+        match row {
+            Some(p) if p.starts_with(&prefix) && p.as_bytes().get(prefix.len()) == Some(&b'-') => {
+                Ok(Some(self.parse_path(&p)?))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The outputs recorded for a registered derivation.

@@ -49,7 +49,7 @@ pub mod verify;
 
 use crate::foreign::ForeignStore;
 use crate::fsutil::FsError;
-use abovo_store::derivation::Derivation;
+use abovo_store::derivation::{Derivation, MAX_DRV_SIZE};
 use abovo_store::nar::DumpError;
 use abovo_store::store_path::StorePathError;
 use abovo_store::{StoreDir, StorePath};
@@ -454,7 +454,17 @@ impl LocalStore {
     /// Reads and parses a valid `.drv` from the store (or the lower layer).
     pub fn read_derivation(&self, drv_path: &StorePath) -> Result<Derivation, StoreError> {
         let file = self.item_path(drv_path)?;
-        let bytes = std::fs::read(&file).map_err(io_err(&file, "read"))?;
+        use std::io::Read as _;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&file)
+            .and_then(|f| f.take(MAX_DRV_SIZE + 1).read_to_end(&mut bytes))
+            .map_err(io_err(&file, "read"))?;
+        if bytes.len() as u64 > MAX_DRV_SIZE {
+            return Err(StoreError::BadDerivation {
+                path: self.display(drv_path),
+                reason: format!("it holds more than {MAX_DRV_SIZE} bytes"),
+            });
+        }
         Derivation::parse(&self.config.store_dir, &bytes).map_err(|e| StoreError::BadDerivation {
             path: self.display(drv_path),
             reason: e.to_string(),

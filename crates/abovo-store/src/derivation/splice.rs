@@ -26,7 +26,7 @@
 //! which is the reference. Both ways give the same texts and hashes: unit
 //! tests check it on the whole Guix corpus and on random derivations.
 
-use super::borrowed::{DerivationRef, StorePathRef};
+use super::borrowed::{DerivationRef, OutputRef, StorePathRef};
 use super::hashing::{
     DerivationError, DerivationHashes, PathMismatch, compare_output_paths, fixed_hash,
     known_input_hash, output_paths,
@@ -36,7 +36,7 @@ use crate::encoding::base16_encode;
 use crate::store_path::{StoreDir, StorePath};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 impl<'a> DerivationRef<'a> {
@@ -181,15 +181,27 @@ impl<'a> DerivationRef<'a> {
         hashes: &DerivationHashes,
     ) -> Result<Vec<PathMismatch>, DerivationError> {
         let expected = self.output_paths(store, name, hashes)?;
+        // Indexed once: looking each output up by a scan of the lists made
+        // the check quadratic in the number of outputs. The first of equal
+        // names wins, as in `output` and `env`.
+        let mut recorded: HashMap<&str, &OutputRef<'a>> = HashMap::new();
+        for o in self.outputs() {
+            recorded.entry(o.name.as_ref()).or_insert(o);
+        }
+        let mut env: HashMap<&[u8], &[u8]> = HashMap::new();
+        for (k, v) in self.environment() {
+            env.entry(k.as_ref()).or_insert(v.as_ref());
+        }
         Ok(compare_output_paths(
             store,
             &expected,
             |output| {
-                self.output(output)
+                recorded
+                    .get(output)
                     .and_then(|o| o.path.as_ref())
                     .map(|p| p.display(store))
             },
-            |output| self.env(output),
+            |output| env.get(output.as_bytes()).copied(),
         ))
     }
 
@@ -266,8 +278,9 @@ impl<'d, 'a> Splice<'d, 'a> {
         }
         let bytes = drv.bytes();
         let mut blanks = Vec::with_capacity(drv.outputs().len());
+        let outputs: HashSet<&[u8]> = drv.outputs().iter().map(|o| o.name.as_bytes()).collect();
         for (key, value) in drv.environment() {
-            if !drv.outputs().iter().any(|o| o.name.as_bytes() == &key[..]) {
+            if !outputs.contains(&key[..]) {
                 continue;
             }
             // An unescaped value is a slice of the bytes: find where.

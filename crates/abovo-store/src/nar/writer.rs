@@ -1,7 +1,7 @@
 //! Writing NARs: from a filesystem tree, from an in-memory [`Tree`], or from
 //! the bytes of a single regular file.
 //!
-//! The filesystem writer follows the Guix daemon's `dump` (formats.md §5):
+//! The filesystem writer follows the Guix daemon's `dump` (docs/formats.md §6.2):
 //! every item is `lstat`ed, symlinks are recorded and never followed, a
 //! regular file is executable when its owner-execute bit (`S_IXUSR`) is set,
 //! directory entries are sorted byte-wise, and devices, FIFOs and sockets
