@@ -40,10 +40,21 @@ run() {
 
 # Queries on the built-in snapshot (issue 3: at least 50x faster than Guix).
 run queries \
-  -n 'graph python-pytorch --format dot' "$abovo graph python-pytorch --format dot" \
-  -n 'path hello guile-bootstrap' "$abovo path hello guile-bootstrap" \
-  -n 'dependents ghc@7.10' "$abovo dependents ghc@7.10" \
+  -n 'graph -t derivation python-pytorch --format dot' "$abovo graph -t derivation python-pytorch --format dot" \
+  -n 'path -t derivation hello guile-bootstrap' "$abovo path -t derivation hello guile-bootstrap" \
+  -n 'dependents -t derivation ghc@7.10' "$abovo dependents -t derivation ghc@7.10" \
   -n 'closure python-pytorch' "$abovo closure python-pytorch"
+
+# The same questions in packages (issue 18: as fast as in derivations).
+run packages \
+  -n 'graph python-pytorch --format dot (package)' "$abovo graph python-pytorch --format dot" \
+  -n 'graph -t bag-emerged python-pytorch --format dot' "$abovo graph -t bag-emerged python-pytorch --format dot" \
+  -n 'path r-seurat pandoc (package)' "$abovo path r-seurat pandoc" \
+  -n 'path -t bag-emerged hello guile-bootstrap' "$abovo path -t bag-emerged hello guile-bootstrap" \
+  -n 'dependents ghc@7.10 (bag-emerged)' "$abovo dependents ghc@7.10" \
+  -n 'closure -t bag-emerged python-pytorch' "$abovo closure -t bag-emerged python-pytorch" \
+  -n 'show guile-bootstrap' "$abovo show guile-bootstrap" \
+  -n 'show pandoc' "$abovo show pandoc"
 
 # Trust (issue 4: audit under 3 s).
 run trust \

@@ -434,12 +434,7 @@ mod tests {
         .unwrap();
         let store = abovo_store::StoreDir::default();
         let warnings = Warnings::default();
-        let opts = LoadOptions {
-            store: &store,
-            packages: None,
-            meta: None,
-            reporter: &warnings,
-        };
+        let opts = LoadOptions::new(&store, &warnings);
         let g = load(dir.path(), opts).unwrap();
         assert_eq!(g.derivation_count(), 1);
         assert_eq!(
@@ -491,12 +486,7 @@ mod tests {
     fn tar_members_are_bounded_and_empty_tarballs_named() {
         let dir = tempfile::tempdir().unwrap();
         let store = abovo_store::StoreDir::default();
-        let opts = LoadOptions {
-            store: &store,
-            packages: None,
-            meta: None,
-            reporter: &crate::load::Silent,
-        };
+        let opts = LoadOptions::new(&store, &crate::load::Silent);
         // A member of 65 MiB of zeros: a few kilobytes compressed.
         let huge = vec![0u8; (MAX_DRV_SIZE + (1 << 20)) as usize];
         let bytes = tarball(&[(NAME, GOOD.as_bytes()), ("big.drv", &huge)], true);

@@ -103,6 +103,7 @@ fn derivation_add_computes_paths_and_refuses_bad_input() {
 
 #[test]
 fn the_builder_sees_exactly_what_guix_gives_it() {
+    use std::os::unix::fs::MetadataExt;
     let mut t = TestStore::new();
     if t.add_busybox("the_builder_sees_exactly_what_guix_gives_it")
         .is_none()
@@ -160,7 +161,18 @@ $b ip -o link > links
         .map(str::to_owned)
         .collect();
     assert_eq!(environ, expected, "the environment, in order");
-    assert_eq!(read("id").trim(), "uid=30001(nixbld) gid=30000(nixbld)");
+    // As root the builder is a build user whose supplementary group is the
+    // build group, as guix-daemon's; a user namespace made without
+    // privileges cannot give it one.
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    assert_eq!(
+        read("id").trim(),
+        if root {
+            "uid=30001(nixbld) gid=30000(nixbld) groups=30000(nixbld)"
+        } else {
+            "uid=30001(nixbld) gid=30000(nixbld)"
+        }
+    );
     assert_eq!(read("hostname").trim(), "localhost");
     assert_eq!(read("domainname").trim(), "(none)");
     assert_eq!(read("pid").trim(), "1");
@@ -188,7 +200,7 @@ $b ip -o link > links
         "nixbld:x:30001:30000:Nix build user:/:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n"
     );
     assert_eq!(read("group"), "nixbld:!:30000:\n");
-    assert_eq!(read("hosts"), "127.0.0.1 localhost\n");
+    assert_eq!(read("hosts"), "127.0.0.1 localhost\n::1 localhost\n");
     let links = read("links");
     assert_eq!(
         links.lines().count(),
@@ -204,7 +216,6 @@ $b ip -o link > links
     assert_eq!(refs.len(), 2, "{refs:?}");
     assert!(refs.contains(&t.busybox) && refs.contains(&o));
     // Canonical: 0555 directories and executables, 0444 files, mtime 1.
-    use std::os::unix::fs::MetadataExt;
     let m = std::fs::symlink_metadata(&o).unwrap();
     assert_eq!((m.mode() & 0o7777, m.mtime()), (0o555, 1));
     let m = std::fs::symlink_metadata(format!("{o}/pid")).unwrap();
@@ -774,4 +785,47 @@ fn a_failure_stops_its_dependents_and_keep_going_builds_the_rest() {
         other => panic!("unexpected {other}"),
     }
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_store_whose_items_live_elsewhere_builds_with_its_own_paths() {
+    // `--store-dir /gnu/store --real-store-dir DIR`, without privileges
+    // (as uid 65534 when the test runs as root): store paths, hashes and
+    // what the builder sees say `/gnu/store`; the items are in DIR, and
+    // nothing is written to the host's /gnu.
+    let test = "a_store_whose_items_live_elsewhere_builds_with_its_own_paths";
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let mut t = TestStore::with_user(root.then_some(65534)).naming_gnu_store();
+    let Some(bb) = t.add_busybox(test) else {
+        return;
+    };
+    assert!(bb.starts_with("/gnu/store/"), "{bb}");
+    let base = |p: &str| p.rsplit('/').next().unwrap().to_owned();
+    assert!(t.real_dir().join(base(&bb)).join("busybox").is_file());
+    let script = "$bb mkdir $out; echo $out $NIX_STORE > $out/paths
+        $bb ls /gnu/store > $out/store; $bb cat $bb > /dev/null && echo ran > $out/ran";
+    let drv = t.add_drv(&t.sh_drv("elsewhere", script, json!({})));
+    assert!(drv.starts_with("/gnu/store/") && drv.ends_with("-elsewhere.drv"));
+    let out = t.ok(&["build", &drv]).trim().to_owned();
+    assert!(out.starts_with("/gnu/store/"), "{out}");
+    let real = t.real_dir().join(base(&out));
+    let read = |f: &str| std::fs::read_to_string(real.join(f)).unwrap();
+    assert_eq!(read("paths"), format!("{out} /gnu/store\n"));
+    assert_eq!(read("ran"), "ran\n");
+    // The fake store holds the inputs and the output, at their store paths.
+    let mut seen: Vec<String> = read("store").lines().map(str::to_owned).collect();
+    seen.sort();
+    let mut want = vec![base(&bb), base(&out)];
+    want.sort();
+    assert_eq!(seen, want);
+    // The same derivation in a store at the physical directory would have
+    // other paths: these are /gnu/store's.
+    let other = abovo_store::StoreDir::new(t.real_dir().to_str().unwrap()).unwrap();
+    assert!(!other.parse(&out).is_ok());
+    assert!(!std::path::Path::new(&out).exists(), "{out} on the host");
+    assert_eq!(t.info(&out)["path"], out.as_str());
+    assert_eq!(t.run(&["build", "--check", &drv]).status.code(), Some(0));
+    assert!(t.verify_consistent());
 }

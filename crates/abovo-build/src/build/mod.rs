@@ -17,6 +17,7 @@
 //!    ([`outputs`]) and register them in one transaction.
 
 pub mod build_dir;
+pub mod build_user;
 pub mod env;
 mod goal;
 pub mod log;
@@ -33,7 +34,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
 
-pub use goal::{BuildUser, OutputResult, Realised};
+pub use build_user::BuildUser;
+pub use goal::{OutputResult, Realised};
 
 /// Options of a build (`abovo build`'s flags).
 #[derive(Debug, Clone)]
@@ -66,8 +68,13 @@ pub struct BuildOptions {
     /// default).
     pub log_compression: log::LogCompression,
     /// Install the system call filter in the sandbox (no setuid or setgid
-    /// bits, no extended attributes), as Nix does; on by default.
+    /// bits, no extended attributes) and `no_new_privs`, as Nix does. Off by
+    /// default: guix-daemon has neither, a builder can see both, and a
+    /// build Guix passes (one that sets a setuid bit, which canonicalisation
+    /// clears) would fail.
     pub filter_syscalls: bool,
+    /// The network of fixed-output builds.
+    pub fixed_output_network: FixedOutputNetwork,
 }
 
 impl BuildOptions {
@@ -87,10 +94,89 @@ impl BuildOptions {
                 .filter(|v| !v.is_empty())
                 .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
             downloads: DownloadOptions::default(),
-            filter_syscalls: true,
+            filter_syscalls: false,
+            fixed_output_network: FixedOutputNetwork::Auto,
             log_compression: log::LogCompression::Gzip,
         }
     }
+}
+
+/// The network of a fixed-output build (an ordinary build never has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FixedOutputNetwork {
+    /// As guix-daemon 1.5: a network namespace of its own, connected through
+    /// `slirp4netns` when it is installed (found in `PATH`), otherwise with
+    /// no network at all.
+    #[default]
+    Auto,
+    /// A network namespace of its own and no network, even with
+    /// `slirp4netns`.
+    None,
+    /// Through `slirp4netns`; the build fails when it is not installed.
+    Slirp4netns,
+    /// The host's network namespace, as abovo and guix-daemon before 1.5
+    /// gave fixed-output builds: the builder can then talk to anything on
+    /// the host, abstract Unix sockets included.
+    Host,
+}
+
+impl FixedOutputNetwork {
+    /// The sandbox's network for a fixed-output build; `Err` names what is
+    /// missing.
+    pub fn resolve(self) -> Result<abovo_sandbox::Network, String> {
+        use abovo_sandbox::Network;
+        Ok(match self {
+            FixedOutputNetwork::Host => Network::Host,
+            FixedOutputNetwork::None => Network::Isolated,
+            FixedOutputNetwork::Auto => match find_in_path("slirp4netns") {
+                Some(p) if tun_is_usable() => Network::Slirp(p),
+                _ => Network::Isolated,
+            },
+            FixedOutputNetwork::Slirp4netns => match find_in_path("slirp4netns") {
+                Some(p) if tun_is_usable() => Network::Slirp(p),
+                Some(_) => {
+                    return Err(format!(
+                        "slirp4netns cannot open `{TUN}` (it is not readable and writable by \
+                         this user); it gives fixed-output builds their network"
+                    ));
+                }
+                None => {
+                    return Err("`slirp4netns` is not installed (not found in PATH); \
+                                it gives fixed-output builds their network"
+                        .into());
+                }
+            },
+        })
+    }
+}
+
+/// The device slirp4netns makes its interface with.
+const TUN: &str = "/dev/net/tun";
+
+/// Whether this process may open [`TUN`] for reading and writing: always
+/// as root; without privileges only where it is mode 0666, as on most
+/// distributions (some containers make it 0600: slirp4netns then cannot
+/// run, and `auto` gives the build no network, as when it is missing).
+fn tun_is_usable() -> bool {
+    use rustix::fs::{Access, AtFlags, CWD};
+    rustix::fs::accessat(
+        CWD,
+        TUN,
+        Access::READ_OK | Access::WRITE_OK,
+        AtFlags::EACCESS,
+    )
+    .is_ok()
+}
+
+/// The first executable file named `name` in `PATH`.
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// One output whose rebuild differs.
@@ -129,6 +215,14 @@ pub enum BuildError {
         /// Why.
         #[source]
         source: SandboxError,
+    },
+    /// Something the build needs is not there (`slirp4netns`).
+    #[error("cannot build `{drv}`: {reason}")]
+    Unavailable {
+        /// The derivation.
+        drv: String,
+        /// What is missing.
+        reason: String,
     },
     /// The builder failed.
     #[error("builder for `{drv}` {how}; see the build log: {}{}", log.display(),
@@ -172,6 +266,17 @@ pub enum BuildError {
         /// What is wrong.
         reason: String,
     },
+    /// An output holds a file of a type no store item can hold (a FIFO, a
+    /// socket, a device).
+    #[error("file `{}` (in an output of `{drv}`) has an unsupported type: it is a {kind}; store items hold only regular files, directories and symlinks", file.display())]
+    UnsupportedFileType {
+        /// The derivation.
+        drv: String,
+        /// The file, where it was built.
+        file: PathBuf,
+        /// Its type.
+        kind: &'static str,
+    },
     /// A fixed output with the wrong hash; nothing was registered.
     #[error(
         "hash mismatch for store item `{path}` (built by `{drv}`):\n  expected hash: {expected}\n  actual hash:   {actual}"
@@ -197,6 +302,16 @@ pub enum BuildError {
         reference: String,
         /// The attribute (`allowedReferences`, …).
         attribute: String,
+    },
+    /// Outputs that refer to each other, which no store can register.
+    #[error("cycle detected in the references of `{path}` from `{referrer}` (outputs of `{drv}`)")]
+    ReferenceCycle {
+        /// The derivation.
+        drv: String,
+        /// The output met again.
+        path: String,
+        /// The output that refers to it.
+        referrer: String,
     },
     /// The rebuild differs from the registered output or the previous round.
     #[error("derivation `{drv}` may not be deterministic:{}", describe_differences(.differences, *.against_previous_round))]

@@ -20,7 +20,7 @@ fn open_regular(path: &Path) -> Result<fs::File, DiffError> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path)
         .map_err(io_err(path, "open"))?;
     let meta = file.metadata().map_err(io_err(path, "stat"))?;

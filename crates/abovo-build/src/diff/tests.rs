@@ -250,7 +250,14 @@ fn devices_fifos_and_sockets_differ_in_kind() {
     // (opening it for reading would wait for a writer forever).
     let d = tempfile::tempdir().unwrap();
     let fifo = d.path().join("fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
     let diff = diff_trees(&fifo, null).unwrap();
     assert_eq!(
         diff.changes[0].summary(),
@@ -261,9 +268,12 @@ fn devices_fifos_and_sockets_differ_in_kind() {
     let (a, b) = (d.path().join("a"), d.path().join("b"));
     tree(&a, &[("p", b"x")]);
     tree(&b, &[]);
-    nix::unistd::mkfifo(
-        &b.join("p"),
-        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        b.join("p"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
     )
     .unwrap();
     let _socket = std::os::unix::net::UnixListener::bind(b.join("s")).unwrap();

@@ -326,7 +326,7 @@ fn open_regular(path: &Path) -> Result<std::fs::File, PlaceError> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC).bits() as i32)
         .open(path)
         .map_err(io_err(path, "open"))?;
     let meta = file.metadata().map_err(io_err(path, "stat"))?;

@@ -279,7 +279,12 @@ impl<W: Write + ?Sized> Dumper<'_, W> {
         // must not hang us; it is then rejected by the type check below.
         let file = File::options()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW
+                    | rustix::fs::OFlags::NONBLOCK
+                    | rustix::fs::OFlags::NOCTTY)
+                    .bits() as i32,
+            )
             .open(path)
             .map_err(|e| io_err("open", e))?;
         let fmeta = file.metadata().map_err(|e| io_err("fstat", e))?;

@@ -8,6 +8,7 @@ use crate::commands::trust_common::{
 use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
+use crate::report::packages::package_lines;
 use crate::report::text::{Align, Table, count, plural, size_summary, wrap_list};
 use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, Audited, audit, table_packages};
 use std::path::Path;
@@ -167,6 +168,48 @@ const SHOWN_LEAVES: usize = 6;
 /// Where lists in the text report wrap.
 const WIDTH: usize = 110;
 
+/// What a binary seed's rows say in package terms, each line starting
+/// with `lead`: the packages that bring it in, then how its first leaf
+/// comes to rest on it, in derivations and in packages. Nothing without
+/// package graphs.
+fn package_terms(s: &AuditSeed, lead: &str, all: bool) -> String {
+    let mut o = String::new();
+    if !s.brought_in_by.is_empty() {
+        let shown = if all { usize::MAX } else { SHOWN_LEAVES };
+        let all_names = crate::report::packages::names_counted(&s.brought_in_by);
+        let mut names: Vec<String> = all_names.iter().take(shown).cloned().collect();
+        if all_names.len() > shown {
+            names.push(format!(
+                "… and {} more",
+                count((all_names.len() - shown) as u64)
+            ));
+        }
+        let head = format!("{lead}brought in by: ");
+        o.push_str(&wrap_list(&head, &" ".repeat(head.len()), &names, WIDTH));
+    }
+    let Some(e) = &s.example else {
+        return o;
+    };
+    let path: Vec<String> = e
+        .path
+        .iter()
+        .map(|p| sanitize(&p.label).into_owned())
+        .collect();
+    o.push_str(&format!(
+        "{lead}e.g. {}: {}\n",
+        sanitize(&e.package),
+        path.join(" → ")
+    ));
+    if let Some(t) = &e.trail {
+        let (first, then) = package_lines(t);
+        o.push_str(&format!("{lead}     package: {first}\n"));
+        if let Some(then) = then {
+            o.push_str(&format!("{lead}              {then}\n"));
+        }
+    }
+    o
+}
+
 fn percent(part: usize, whole: usize) -> String {
     format!("{:.1}%", part as f64 * 100.0 / whole.max(1) as f64)
 }
@@ -238,7 +281,12 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
                 (seed_size(s), ""),
             ]);
         }
-        o.push_str(&t.render("  ", style));
+        let rows = t.render_rows("  ", style);
+        o.push_str(&rows[0]);
+        for (s, row) in r.core.iter().zip(&rows[1..]) {
+            o.push_str(row);
+            o.push_str(&package_terms(s, "    ", all));
+        }
     }
 
     o.push_str(&format!(
@@ -325,6 +373,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
                 &leaves,
                 WIDTH,
             ));
+            o.push_str(&package_terms(s, &lead, all));
         }
     }
 

@@ -36,9 +36,9 @@ use clap::Subcommand;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     // In `--help` order, by workflow: analysis, formats, building.
-    /// Print the derivation graph of TARGET (text, JSON, DOT, GraphML).
+    /// Print the graph of TARGET: packages, as `guix graph`, bags or derivations.
     Graph(graph::Args),
-    /// Print a shortest path from FROM to TO in the derivation graph.
+    /// Print a shortest path from FROM to TO (packages, bags or derivations).
     Path(path::Args),
     /// Explain why TARGET depends on DEP, edge by edge.
     Why(why::Args),
@@ -56,7 +56,7 @@ pub enum Command {
     Scan(scan::Args),
     /// Do independent builders agree on TARGET's outputs, and who signed each?
     Challenge(challenge::Args),
-    /// How a derivation is built: builder, arguments, environment, its scripts and patches.
+    /// Show packages as `guix show` does; with --derivation, how a derivation is built.
     Show(show::Args),
     /// List a store item, a directory in it, or the members of an archive inside it.
     Ls(ls::Args),

@@ -10,6 +10,7 @@ use crate::commands::trust_common::{
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::human_bytes;
+use crate::report::packages::{package_lines, package_name};
 use crate::report::text::{Align, Table, count, plural, size_summary, size_with_source};
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, TrustReport, trust_report};
@@ -215,6 +216,13 @@ fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> St
         .map(|s| sanitize(&s.label).into_owned())
         .collect();
     line(o, "path:", &path.join(" → "));
+    if let Some(t) = &e.package {
+        let (first, then) = package_lines(t);
+        line(o, "package:", &first);
+        if let Some(then) = then {
+            line(o, "", &then);
+        }
+    }
 }
 
 /// The text report.
@@ -225,6 +233,9 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         style("1", &format!("Trust base of {}", sanitize(&r.target_label)))
     ));
     o.push_str(&format!("  derivation: {}\n", sanitize(&r.target)));
+    if let Some(p) = &r.target_package {
+        o.push_str(&format!("  package:    {}\n", package_name(p)));
+    }
     o.push_str(&format!("  graph:      {}\n", sanitize(&r.graph)));
     o.push_str(&format!(
         "  walk:       {} fixed-output derivations; {} walked\n",

@@ -34,7 +34,7 @@ pub struct StoreArgs {
     #[arg(long, env = "ABOVO_REAL_STORE_DIR", value_name = "DIR")]
     pub real_store_dir: Option<PathBuf>,
     /// The state directory: database (db/db.sqlite), logs, locks. Default:
-    /// `var/abovo` next to the store directory.
+    /// `var/abovo` next to the store directory (or the real one).
     #[arg(long, env = "ABOVO_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }
@@ -55,7 +55,7 @@ impl StoreArgs {
         Ok(match &self.real_store_dir {
             Some(real) => {
                 let real = std::path::absolute(real)
-                    .with_context(|| format!("cannot resolve `{}`", real.display()))?;
+                    .with_context(|| format!("--real-store-dir `{}`", real.display()))?;
                 StoreConfig::with_real_dir(store_dir, real, self.state_dir.clone())
             }
             None => StoreConfig::new(store_dir, self.state_dir.clone()),
@@ -267,6 +267,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
     if args.format == Format::Json {
         print_json(&serde_json::json!({
             "store": store.store_dir().as_str(),
+            "real_store": store.real_dir(),
             "database": store.db().file(),
             "checked": report.checked,
             "consistent": report.is_consistent(),

@@ -8,11 +8,14 @@
 //! The pages themselves are in [`seeds`], [`audit`] and [`history`]
 //! (`--against`); [`text`] holds the
 //! helpers of the text reports (counts, plurals, aligned tables) and
-//! [`json`] a pretty JSON writer that keeps arrays of numbers on one line.
+//! [`json`] a pretty JSON writer that keeps arrays of numbers on one line;
+//! [`packages`] says a seed's package trail alike in text and HTML.
 
 pub mod audit;
 pub mod history;
 pub mod json;
+pub mod packages;
+pub mod recutils;
 pub mod seeds;
 pub mod text;
 

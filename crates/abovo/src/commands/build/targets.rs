@@ -147,7 +147,7 @@ fn resolve(
             };
             // `/gnu/store/…-x.drv` with abovo's items kept elsewhere: a
             // file at that path is another daemon's, to import.
-            let ours = config.real_dir.join(p.base_name());
+            let ours = config.real_path(&p);
             if !valid && file.is_absolute() && file.is_file() && file != ours {
                 let dir = file.parent().unwrap_or(Path::new("/")).to_owned();
                 return Ok(Resolved::Import(vec![dir], Target::Named(p.base_name())));

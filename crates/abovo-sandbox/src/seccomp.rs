@@ -1,4 +1,4 @@
-//! The builder's system call filter, as Nix installs it (sandbox.md §3,
+//! The builder's system call filter, as Nix installs it (docs/sandbox.md §3,
 //! §4.4-G): no setuid or setgid bits, no extended attributes.
 //!
 //! * `chmod`, `fchmod`, `fchmodat` and `fchmodat2` with `S_ISUID` or
