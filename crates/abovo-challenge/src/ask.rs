@@ -66,7 +66,12 @@ impl Report {
     pub fn counts(&self) -> Vec<(Verdict, usize)> {
         Verdict::ALL
             .iter()
-            .map(|&v| (v, self.items.iter().filter(|i| i.judged.verdict == v).count()))
+            .map(|&v| {
+                (
+                    v,
+                    self.items.iter().filter(|i| i.judged.verdict == v).count(),
+                )
+            })
             .collect()
     }
 
@@ -125,17 +130,21 @@ impl Challenger<'_> {
                 tick();
             }
         }
-        let mut slots = slots.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()));
+        let mut slots = slots
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()));
         let items = items
             .iter()
             .map(|path| {
                 let mut answers = Vec::with_capacity(n);
                 let mut narinfos = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let (a, info) = slots
-                        .next()
-                        .flatten()
-                        .unwrap_or((Answer::Failed { error: "not asked".into() }, None));
+                    let (a, info) = slots.next().flatten().unwrap_or((
+                        Answer::Failed {
+                            error: "not asked".into(),
+                        },
+                        None,
+                    ));
                     answers.push(a);
                     narinfos.push(info);
                 }

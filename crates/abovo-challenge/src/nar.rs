@@ -14,7 +14,9 @@
 //! (an oversized NAR), an archive that ends early is an error (a
 //! truncated NAR), and the hash of what was read must be `NarHash`.
 
-use abovo_build::diff::{Change, ContentDiff, Kind, TEXT_LIMIT, TreeDiff, compare_bytes, name_text};
+use abovo_build::diff::{
+    Change, ContentDiff, Kind, TEXT_LIMIT, TreeDiff, compare_bytes, name_text,
+};
 use abovo_fetch::HttpClient;
 use abovo_fetch::substitute::nar_copy;
 use abovo_store::HashAlgo;
@@ -129,7 +131,9 @@ pub fn list(
     keep: &BTreeSet<Vec<u8>>,
 ) -> Result<Listing, String> {
     let (url, compression, _) = nar_copy(server, info).map_err(|e| e.into_message())?;
-    let body = client.open(&url).map_err(|e| format!("{url}: {}", e.into_message()))?;
+    let body = client
+        .open(&url)
+        .map_err(|e| format!("{url}: {}", e.into_message()))?;
     list_stream(body, compression, info, keep).map_err(|e| format!("{url}: {e}"))
 }
 
@@ -188,8 +192,16 @@ pub fn diff(
         .iter()
         .filter_map(|(path, e)| match (e, new.get(path)) {
             (
-                Entry::Regular { sha256: x, size: sa, .. },
-                Some(Entry::Regular { sha256: y, size: sb, .. }),
+                Entry::Regular {
+                    sha256: x,
+                    size: sa,
+                    ..
+                },
+                Some(Entry::Regular {
+                    sha256: y,
+                    size: sb,
+                    ..
+                }),
             ) if x != y && *sa <= TEXT_LIMIT && *sb <= TEXT_LIMIT => Some(path.clone()),
             _ => None,
         })
@@ -221,11 +233,19 @@ pub fn changes(old: &Listing, new: &Listing) -> Vec<Change> {
         match (old.get(path), new.get(path)) {
             (Some(e), None) => {
                 gone = Some(path.clone());
-                out.push(Change::Removed { path: text, path_bytes, kind: kind(e) });
+                out.push(Change::Removed {
+                    path: text,
+                    path_bytes,
+                    kind: kind(e),
+                });
             }
             (None, Some(e)) => {
                 gone = Some(path.clone());
-                out.push(Change::Added { path: text, path_bytes, kind: kind(e) });
+                out.push(Change::Added {
+                    path: text,
+                    path_bytes,
+                    kind: kind(e),
+                });
             }
             (Some(a), Some(b)) => {
                 if let Some(c) = change(text, path_bytes, a, b) {
@@ -257,11 +277,28 @@ fn change(path: String, path_bytes: Option<String>, a: &Entry, b: &Entry) -> Opt
         (Entry::Symlink(x), Entry::Symlink(y)) => (x != y).then(|| {
             let (old, old_bytes) = name_text(x);
             let (new, new_bytes) = name_text(y);
-            Change::Symlink { path, path_bytes, old, old_bytes, new, new_bytes }
+            Change::Symlink {
+                path,
+                path_bytes,
+                old,
+                old_bytes,
+                new,
+                new_bytes,
+            }
         }),
         (
-            Entry::Regular { executable: xa, size: sa, sha256: ha, contents: ca },
-            Entry::Regular { executable: xb, size: sb, sha256: hb, contents: cb },
+            Entry::Regular {
+                executable: xa,
+                size: sa,
+                sha256: ha,
+                contents: ca,
+            },
+            Entry::Regular {
+                executable: xb,
+                size: sb,
+                sha256: hb,
+                contents: cb,
+            },
         ) => {
             if ha != hb {
                 let diff = match (ca, cb) {
@@ -278,14 +315,30 @@ fn change(path: String, path_bytes: Option<String>, a: &Entry, b: &Entry) -> Opt
                         abovo_store::encoding::base16_encode(hb)
                     ),
                 });
-                Some(Change::Content { path, path_bytes, old_size: *sa, new_size: *sb, diff })
+                Some(Change::Content {
+                    path,
+                    path_bytes,
+                    old_size: *sa,
+                    new_size: *sb,
+                    diff,
+                })
             } else if xa != xb {
-                Some(Change::Mode { path, path_bytes, old: mode(*xa), new: mode(*xb) })
+                Some(Change::Mode {
+                    path,
+                    path_bytes,
+                    old: mode(*xa),
+                    new: mode(*xb),
+                })
             } else {
                 None
             }
         }
-        _ => Some(Change::Type { path, path_bytes, old: kind(a), new: kind(b) }),
+        _ => Some(Change::Type {
+            path,
+            path_bytes,
+            old: kind(a),
+            new: kind(b),
+        }),
     }
 }
 
@@ -309,11 +362,19 @@ mod tests {
     }
 
     fn file(s: &str) -> Tree {
-        Tree::Regular { executable: false, contents: s.as_bytes().to_vec() }
+        Tree::Regular {
+            executable: false,
+            contents: s.as_bytes().to_vec(),
+        }
     }
 
     fn dir(entries: Vec<(&str, Tree)>) -> Tree {
-        Tree::Directory(entries.into_iter().map(|(n, t)| (n.as_bytes().to_vec(), t)).collect())
+        Tree::Directory(
+            entries
+                .into_iter()
+                .map(|(n, t)| (n.as_bytes().to_vec(), t))
+                .collect(),
+        )
     }
 
     #[test]
@@ -321,12 +382,22 @@ mod tests {
         let a = nar(&dir(vec![
             ("bin", dir(vec![("hello", file("v1\n"))])),
             ("gone", dir(vec![("inner", file("x"))])),
-            ("link", Tree::Symlink { target: b"bin/hello".to_vec() }),
+            (
+                "link",
+                Tree::Symlink {
+                    target: b"bin/hello".to_vec(),
+                },
+            ),
             ("same", file("same\n")),
         ]));
         let b = nar(&dir(vec![
             ("bin", dir(vec![("hello", file("v2\n"))])),
-            ("link", Tree::Symlink { target: b"elsewhere".to_vec() }),
+            (
+                "link",
+                Tree::Symlink {
+                    target: b"elsewhere".to_vec(),
+                },
+            ),
             ("new", file("n")),
             ("same", file("same\n")),
         ]));
@@ -337,10 +408,17 @@ mod tests {
         let summary: Vec<String> = c.iter().map(Change::summary).collect();
         assert_eq!(c.len(), 4, "{summary:?}");
         assert_eq!(c[0].path(), "bin/hello");
-        let Change::Content { diff: ContentDiff::Text { unified }, .. } = &c[0] else {
+        let Change::Content {
+            diff: ContentDiff::Text { unified },
+            ..
+        } = &c[0]
+        else {
             panic!("{:?}", c[0])
         };
-        assert!(unified.contains("-v1") && unified.contains("+v2"), "{unified}");
+        assert!(
+            unified.contains("-v1") && unified.contains("+v2"),
+            "{unified}"
+        );
         assert!(matches!(&c[1], Change::Removed { path, .. } if path == "gone"));
         assert!(matches!(&c[2], Change::Symlink { new, .. } if new == "elsewhere"));
         assert!(matches!(&c[3], Change::Added { path, .. } if path == "new"));
@@ -361,7 +439,8 @@ mod tests {
         other.nar_hash = HashAlgo::Sha256.digest(b"something else");
         let bad = list_stream(&a[..], Compression::None, &other, &none).unwrap_err();
         assert!(bad.contains("NarHash mismatch"), "{bad}");
-        let junk = list_stream(&b"nix-archive-2"[..], Compression::None, &whole, &none).unwrap_err();
+        let junk =
+            list_stream(&b"nix-archive-2"[..], Compression::None, &whole, &none).unwrap_err();
         assert!(junk.contains("not valid"), "{junk}");
     }
 }

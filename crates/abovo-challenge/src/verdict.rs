@@ -232,13 +232,33 @@ mod tests {
     #[test]
     fn every_verdict() {
         let cases = [
-            (None, vec![found("h1", by("a")), found("h1", by("b"))], Verdict::Agree, 2),
+            (
+                None,
+                vec![found("h1", by("a")), found("h1", by("b"))],
+                Verdict::Agree,
+                2,
+            ),
             (Some("h1"), vec![found("h1", by("a"))], Verdict::Agree, 2),
             (Some("h1"), vec![found("h2", by("a"))], Verdict::Differ, 0),
-            (None, vec![found("h1", by("a")), Answer::Missing], Verdict::OnlyOne, 1),
+            (
+                None,
+                vec![found("h1", by("a")), Answer::Missing],
+                Verdict::OnlyOne,
+                1,
+            ),
             // One key on two servers is one witness.
-            (None, vec![found("h1", by("a")), found("h1", by("a"))], Verdict::OnlyOne, 1),
-            (None, vec![found("h1", Standing::Unsigned), Answer::Missing], Verdict::Unsigned, 0),
+            (
+                None,
+                vec![found("h1", by("a")), found("h1", by("a"))],
+                Verdict::OnlyOne,
+                1,
+            ),
+            (
+                None,
+                vec![found("h1", Standing::Unsigned), Answer::Missing],
+                Verdict::Unsigned,
+                0,
+            ),
             (
                 None,
                 vec![found("h1", Standing::Untrusted { why: "k".into() })],
@@ -247,7 +267,12 @@ mod tests {
             ),
             (
                 None,
-                vec![Answer::Missing, Answer::Failed { error: "timeout".into() }],
+                vec![
+                    Answer::Missing,
+                    Answer::Failed {
+                        error: "timeout".into(),
+                    },
+                ],
                 Verdict::Unavailable,
                 0,
             ),
@@ -264,7 +289,11 @@ mod tests {
     fn an_untrusted_contradiction_is_shown_but_does_not_decide() {
         let j = judge(
             None,
-            &[found("h1", by("a")), found("h2", Standing::Unsigned), found("h1", by("b"))],
+            &[
+                found("h1", by("a")),
+                found("h2", Standing::Unsigned),
+                found("h1", by("b")),
+            ],
         );
         assert_eq!(j.verdict, Verdict::Agree);
         assert_eq!(j.groups.len(), 2);

@@ -505,8 +505,9 @@ mod tests {
         // can honestly hold: the load stops once 64 MiB are out (before,
         // such members were read up to 2 GiB).
         let part = vec![b'('; (MAX_DRV_SIZE / 2) as usize];
-        let members: Vec<(String, &[u8])> =
-            (0..3).map(|i| (format!("part{i}.drv"), &part[..])).collect();
+        let members: Vec<(String, &[u8])> = (0..3)
+            .map(|i| (format!("part{i}.drv"), &part[..]))
+            .collect();
         let named: Vec<(&str, &[u8])> = members.iter().map(|(n, b)| (n.as_str(), *b)).collect();
         let bytes = tarball(&named, true);
         drop(part);

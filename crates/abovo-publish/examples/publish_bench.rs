@@ -55,7 +55,13 @@ fn memory(paths: &[String]) -> Memory {
                 registration_time: 0,
                 path: path.clone(),
             };
-            (path.hash_part().to_owned(), Item { info, file: "/nonexistent".into() })
+            (
+                path.hash_part().to_owned(),
+                Item {
+                    info,
+                    file: "/nonexistent".into(),
+                },
+            )
         })
         .collect();
     Memory { store, items }
@@ -84,7 +90,12 @@ fn main() {
 }
 
 fn servers(n: usize) {
-    let paths: Vec<String> = std::io::stdin().lock().lines().map(Result::unwrap).filter(|l| !l.is_empty()).collect();
+    let paths: Vec<String> = std::io::stdin()
+        .lock()
+        .lines()
+        .map(Result::unwrap)
+        .filter(|l| !l.is_empty())
+        .collect();
     let keys_file = std::env::temp_dir().join(format!("publish-bench-keys-{}", std::process::id()));
     let mut keys = String::new();
     let mut urls = Vec::new();
@@ -105,7 +116,9 @@ fn servers(n: usize) {
 fn narinfo(seconds: u64, connections: usize) {
     let paths: Vec<String> = (0..1000u32)
         .map(|i| {
-            let h = abovo_store::nixbase32::encode(&HashAlgo::Sha256.digest(&i.to_le_bytes()).digest()[..20]);
+            let h = abovo_store::nixbase32::encode(
+                &HashAlgo::Sha256.digest(&i.to_le_bytes()).digest()[..20],
+            );
             format!("/gnu/store/{h}-item-{i}")
         })
         .collect();

@@ -166,7 +166,10 @@ mod tests {
     fn methods_parse_with_levels_and_limits() {
         assert_eq!(
             Method::parse("zstd:19").unwrap(),
-            Method { compression: Compression::Zstd, level: 19 }
+            Method {
+                compression: Compression::Zstd,
+                level: 19
+            }
         );
         assert_eq!(Method::parse("gzip").unwrap().level, 3);
         assert!(Method::parse("lzip").unwrap_err().contains("unknown"));
@@ -177,8 +180,18 @@ mod tests {
     #[test]
     fn every_method_round_trips() {
         let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        for c in [Compression::None, Compression::Gzip, Compression::Xz, Compression::Zstd] {
-            let mut e = Method { compression: c, level: 1 }.encoder(Vec::new()).unwrap();
+        for c in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Xz,
+            Compression::Zstd,
+        ] {
+            let mut e = Method {
+                compression: c,
+                level: 1,
+            }
+            .encoder(Vec::new())
+            .unwrap();
             e.write_all(&data).unwrap();
             let packed = e.finish().unwrap();
             let mut back = Vec::new();
@@ -186,10 +199,14 @@ mod tests {
             match c {
                 Compression::None => back = packed.clone(),
                 Compression::Gzip => {
-                    flate2::read::GzDecoder::new(&packed[..]).read_to_end(&mut back).unwrap();
+                    flate2::read::GzDecoder::new(&packed[..])
+                        .read_to_end(&mut back)
+                        .unwrap();
                 }
                 Compression::Xz => {
-                    xz2::read::XzDecoder::new(&packed[..]).read_to_end(&mut back).unwrap();
+                    xz2::read::XzDecoder::new(&packed[..])
+                        .read_to_end(&mut back)
+                        .unwrap();
                 }
                 Compression::Zstd => back = zstd::decode_all(&packed[..]).unwrap(),
             }

@@ -99,10 +99,7 @@ fn nar(compression: Compression, item: &str) -> Route {
 
 fn file(name: &str, algo: &str, hash: &str) -> Route {
     if algo != "sha256" {
-        return Route::NotFound(format!(
-            "`{}`: only sha256 files are served",
-            shorten(algo)
-        ));
+        return Route::NotFound(format!("`{}`: only sha256 files are served", shorten(algo)));
     }
     let Some(name) = percent_decode(name) else {
         return Route::NotFound("the file name has a bad percent escape".into());
@@ -172,7 +169,9 @@ fn shorten(s: &str) -> String {
     if t.len() < s.len() {
         t.push('…');
     }
-    t.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    t.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -188,10 +187,11 @@ mod tests {
         assert_eq!(Route::parse("/nix-cache-info"), Route::CacheInfo);
         assert_eq!(
             Route::parse(&format!("/{H}.narinfo")),
-            Route::NarInfo { hash_part: H.into() }
+            Route::NarInfo {
+                hash_part: H.into()
+            }
         );
-        let Route::Nar { compression, path } =
-            Route::parse(&format!("/nar/gzip/{H}-fake-gtk%2B"))
+        let Route::Nar { compression, path } = Route::parse(&format!("/nar/gzip/{H}-fake-gtk%2B"))
         else {
             panic!()
         };
@@ -199,7 +199,10 @@ mod tests {
         assert_eq!(path.name(), "fake-gtk+");
         assert!(matches!(
             Route::parse(&format!("/nar/{H}-x?y=1")),
-            Route::Nar { compression: Compression::None, .. }
+            Route::Nar {
+                compression: Compression::None,
+                ..
+            }
         ));
         let Route::File { name, hash } = Route::parse(
             "/file/hello-2.12.2.tar.gz/sha256/1ysbwi8icaw2g5qmwjf9k0qd4d9gazd91kf1djycpk5ahwh4kmlp",
@@ -227,7 +230,10 @@ mod tests {
             (&format!("/nar/{H}"), "store item"),
             ("/nar/../../etc/passwd", "no such resource"),
             ("/file/x/md5/abc", "only sha256"),
-            ("/file/a%2Fb/sha256/1ysbwi8icaw2g5qmwjf9k0qd4d9gazd91kf1djycpk5ahwh4kmlp", "store name"),
+            (
+                "/file/a%2Fb/sha256/1ysbwi8icaw2g5qmwjf9k0qd4d9gazd91kf1djycpk5ahwh4kmlp",
+                "store name",
+            ),
             ("/file/x/sha256/xyz", "52 characters"),
             (&"/x".repeat(600), "longer than"),
         ] {

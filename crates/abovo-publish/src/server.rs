@@ -123,7 +123,10 @@ async fn answer(publisher: Arc<Publisher>, req: Request<Incoming>) -> Response<R
         .is_some_and(|v| v.as_bytes() != b"0")
         || req.headers().contains_key(header::TRANSFER_ENCODING);
     if has_body {
-        let mut r = text(StatusCode::PAYLOAD_TOO_LARGE, "requests carry no body here\n");
+        let mut r = text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "requests carry no body here\n",
+        );
         r.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return r;
@@ -139,10 +142,7 @@ async fn answer(publisher: Arc<Publisher>, req: Request<Incoming>) -> Response<R
         Route::Nar { compression, path } => match publisher.method(compression) {
             None => text(
                 StatusCode::NOT_FOUND,
-                &format!(
-                    "this server does not offer {} NARs\n",
-                    compression.name()
-                ),
+                &format!("this server does not offer {} NARs\n", compression.name()),
             ),
             Some(method) => {
                 let p = publisher.clone();
@@ -184,7 +184,11 @@ async fn narinfo(publisher: &Arc<Publisher>, hash_part: String) -> Response<ResB
     }
 }
 
-async fn file(publisher: &Arc<Publisher>, name: String, hash: abovo_store::Hash) -> Response<ResBody> {
+async fn file(
+    publisher: &Arc<Publisher>,
+    name: String,
+    hash: abovo_store::Hash,
+) -> Response<ResBody> {
     let p = publisher.clone();
     let found = blocking(move || {
         let store = p.catalogue().store_dir();
@@ -325,9 +329,7 @@ impl Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|m| m.map(|r| r.map(Frame::data)))
+        self.rx.poll_recv(cx).map(|m| m.map(|r| r.map(Frame::data)))
     }
 }
 

@@ -48,9 +48,17 @@ fn serve(opts: Options) -> Server {
     std::fs::write(tree.join("README"), "hello\n").unwrap();
     std::os::unix::fs::symlink("bin/hello", tree.join("link")).unwrap();
     let item = store.add_path(&tree, AddMethod::Recursive, None).unwrap();
-    std::fs::write(dir.path().join("hello-2.12.2.tar.gz"), b"not really a tarball\n").unwrap();
+    std::fs::write(
+        dir.path().join("hello-2.12.2.tar.gz"),
+        b"not really a tarball\n",
+    )
+    .unwrap();
     let file_item = store
-        .add_path(&dir.path().join("hello-2.12.2.tar.gz"), AddMethod::Flat, None)
+        .add_path(
+            &dir.path().join("hello-2.12.2.tar.gz"),
+            AddMethod::Flat,
+            None,
+        )
         .unwrap();
     let (item, file_item) = (store.display(&item), store.display(&file_item));
     let key = SigningKey::from_seed("test-1", &[7; 32]);
@@ -82,7 +90,12 @@ fn get(url: &str) -> (u16, Vec<u8>) {
         .into();
     let mut r = agent.get(url).call().unwrap();
     let status = r.status().as_u16();
-    let body = r.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
+    let body = r
+        .body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_vec()
+        .unwrap();
     (status, body)
 }
 
@@ -126,7 +139,16 @@ fn narinfos_have_the_fixtures_form_and_verify_with_the_key_only() {
     // (blh33w5x…-python-pytorch-2.9.0-builder.narinfo), plus Nix's Sig.
     assert_eq!(
         field_names(&text),
-        ["StorePath", "NarHash", "NarSize", "References", "Signature", "Sig", "URL", "Compression"]
+        [
+            "StorePath",
+            "NarHash",
+            "NarSize",
+            "References",
+            "Signature",
+            "Sig",
+            "URL",
+            "Compression"
+        ]
     );
     if let Some(fixtures) = std::env::var_os("ABOVO_GUIX_PUBLISH_FIXTURES") {
         let real = std::fs::read_to_string(
@@ -162,7 +184,9 @@ fn narinfos_have_the_fixtures_form_and_verify_with_the_key_only() {
     let (status, gz) = get(&format!("{}/{}", s.url, info.urls[0]));
     assert_eq!(status, 200);
     let mut nar = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut nar).unwrap();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut nar)
+        .unwrap();
     assert_eq!(nar.len() as u64, info.nar_size);
     assert_eq!(HashAlgo::Sha256.digest(&nar), info.nar_hash);
     // Asked again: the same bytes (the narinfo is kept, not re-signed).
@@ -193,10 +217,14 @@ fn every_compression_streams_the_same_nar() {
         match c.as_str() {
             "none" => nar = body,
             "gzip" => {
-                flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut nar).unwrap();
+                flate2::read::GzDecoder::new(&body[..])
+                    .read_to_end(&mut nar)
+                    .unwrap();
             }
             "xz" => {
-                xz2::read::XzDecoder::new(&body[..]).read_to_end(&mut nar).unwrap();
+                xz2::read::XzDecoder::new(&body[..])
+                    .read_to_end(&mut nar)
+                    .unwrap();
             }
             _ => nar = zstd::decode_all(&body[..]).unwrap(),
         }
@@ -209,9 +237,18 @@ fn every_compression_streams_the_same_nar() {
         s.url,
         sha.to_nix32()
     ));
-    assert_eq!((status, &body[..]), (200, &b"not really a tarball\n"[..]), "{}", s.file_item);
+    assert_eq!(
+        (status, &body[..]),
+        (200, &b"not really a tarball\n"[..]),
+        "{}",
+        s.file_item
+    );
     let other = HashAlgo::Sha256.digest(b"other");
-    let (status, _) = get(&format!("{}/file/hello-2.12.2.tar.gz/sha256/{}", s.url, other.to_nix32()));
+    let (status, _) = get(&format!(
+        "{}/file/hello-2.12.2.tar.gz/sha256/{}",
+        s.url,
+        other.to_nix32()
+    ));
     assert_eq!(status, 404);
 }
 
@@ -220,10 +257,26 @@ fn bad_requests_are_refused_with_reasons() {
     let s = serve(Options::default());
     for (path, status, why) in [
         ("/nope", 404, "no such resource"),
-        ("/0000000000000000000000000000000e.narinfo", 404, "store hash"),
-        ("/00000000000000000000000000000000.narinfo", 404, "no such store item"),
-        ("/nar/gzip/00000000000000000000000000000000-x", 404, "does not offer gzip"),
-        ("/nar/00000000000000000000000000000000-x", 404, "no such store item"),
+        (
+            "/0000000000000000000000000000000e.narinfo",
+            404,
+            "store hash",
+        ),
+        (
+            "/00000000000000000000000000000000.narinfo",
+            404,
+            "no such store item",
+        ),
+        (
+            "/nar/gzip/00000000000000000000000000000000-x",
+            404,
+            "does not offer gzip",
+        ),
+        (
+            "/nar/00000000000000000000000000000000-x",
+            404,
+            "no such store item",
+        ),
     ] {
         let (got, body) = get(&format!("{}{path}", s.url));
         let body = String::from_utf8_lossy(&body);
@@ -244,13 +297,19 @@ fn bad_requests_are_refused_with_reasons() {
     let post = raw(b"POST /nix-cache-info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(post.starts_with("HTTP/1.1 405"), "{post}");
     let head = raw(b"HEAD /nix-cache-info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    assert!(head.starts_with("HTTP/1.1 200") && !head.contains("StoreDir"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.1 200") && !head.contains("StoreDir"),
+        "{head}"
+    );
     let huge = format!(
         "GET /nix-cache-info HTTP/1.1\r\nHost: x\r\nX-Junk: {}\r\n\r\n",
         "a".repeat(100_000)
     );
     let answer = raw(huge.as_bytes());
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
 }
 
 #[test]
@@ -262,7 +321,8 @@ fn a_client_that_never_finishes_its_request_is_dropped() {
     let addr = s.url.trim_start_matches("http://").to_owned();
     let mut slow = std::net::TcpStream::connect(&addr).unwrap();
     slow.write_all(b"GET /nix-cache-info HTTP/1.1\r\n").unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let start = Instant::now();
     let mut out = Vec::new();
     let _ = slow.read_to_end(&mut out);

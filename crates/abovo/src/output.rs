@@ -216,7 +216,11 @@ pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
     let cut = text.char_indices().nth(head).map_or(text.len(), |(i, _)| i);
     let resume = match tail {
         0 => text.len(),
-        _ => text.char_indices().rev().nth(tail - 1).map_or(cut, |(i, _)| i),
+        _ => text
+            .char_indices()
+            .rev()
+            .nth(tail - 1)
+            .map_or(cut, |(i, _)| i),
     };
     let left_out = text[cut..resume].chars().count();
     Cow::Owned(format!(

@@ -84,12 +84,26 @@ fn two_builders(test: &str) -> Option<Builders> {
     let state2 = t.dir.path().join("state2");
     std::fs::rename(&t.store, &store1).unwrap();
     let two = |args: &[&str]| {
-        let out = t.cmd(args).env("ABOVO_STATE_DIR", &state2).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = t
+            .cmd(args)
+            .env("ABOVO_STATE_DIR", &state2)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let seed = t.dir.path().join("seed");
-    two(&["add", "--recursive", "--name", "busybox-static", seed.to_str().unwrap()]);
+    two(&[
+        "add",
+        "--recursive",
+        "--name",
+        "busybox-static",
+        seed.to_str().unwrap(),
+    ]);
     let add = |j: &Value| {
         let p = t.dir.path().join("drv2.json");
         std::fs::write(&p, serde_json::to_vec(j).unwrap()).unwrap();
@@ -114,7 +128,15 @@ fn two_builders(test: &str) -> Option<Builders> {
     ]);
     cmd_b.env("ABOVO_STATE_DIR", &state2);
     let b = Publish::start(cmd_b);
-    Some(Builders { t, a, b, state2, flaky, steady, lonely })
+    Some(Builders {
+        t,
+        a,
+        b,
+        state2,
+        flaky,
+        steady,
+        lonely,
+    })
 }
 
 fn verdicts(j: &Value) -> Vec<(String, String)> {
@@ -122,7 +144,12 @@ fn verdicts(j: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["path"].as_str().unwrap().to_owned(), i["verdict"].as_str().unwrap().to_owned()))
+        .map(|i| {
+            (
+                i["path"].as_str().unwrap().to_owned(),
+                i["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -146,7 +173,10 @@ fn two_builders_and_a_replay_of_guix_publish() {
             std::mem::forget(r); // the thread serves until the test process ends
             (
                 Some(url),
-                Some("/gnu/store/blh33w5xzl6xl3cvh522w8p0vkwlwn0w-python-pytorch-2.9.0-builder".to_owned()),
+                Some(
+                    "/gnu/store/blh33w5xzl6xl3cvh522w8p0vkwlwn0w-python-pytorch-2.9.0-builder"
+                        .to_owned(),
+                ),
                 Some(dir.join("signing-key.pub")),
             )
         }
@@ -155,13 +185,20 @@ fn two_builders_and_a_replay_of_guix_publish() {
             (None, None, None)
         }
     };
-    let urls = [Some(s.a.url.clone()), Some(s.b.url.clone()), replay_url.clone()]
+    let urls = [
+        Some(s.a.url.clone()),
+        Some(s.b.url.clone()),
+        replay_url.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let mut args: Vec<String> = vec!["challenge".into(), "--substitute-urls".into(), urls.clone()];
+    for k in [Some(&key_a), Some(&key_b), fixture_key.as_ref()]
         .into_iter()
         .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut args: Vec<String> = vec!["challenge".into(), "--substitute-urls".into(), urls.clone()];
-    for k in [Some(&key_a), Some(&key_b), fixture_key.as_ref()].into_iter().flatten() {
+    {
         args.extend(["--authorized-key".into(), k.display().to_string()]);
     }
     let with = |extra: &[&str]| -> Output {
@@ -169,7 +206,12 @@ fn two_builders_and_a_replay_of_guix_publish() {
         a.extend_from_slice(extra);
         t.run(&a)
     };
-    let mut targets = vec![s.flaky.as_str(), s.steady.as_str(), s.lonely.as_str(), missing.as_str()];
+    let mut targets = vec![
+        s.flaky.as_str(),
+        s.steady.as_str(),
+        s.lonely.as_str(),
+        missing.as_str(),
+    ];
     if let Some(f) = &fixture_item {
         targets.push(f);
     }
@@ -184,23 +226,58 @@ fn two_builders_and_a_replay_of_guix_publish() {
     assert_eq!(verdict(&v, &s.steady), "agree");
     assert_eq!(verdict(&v, &s.lonely), "only-one");
     assert_eq!(verdict(&v, &missing), "unavailable");
-    let steady = j["items"].as_array().unwrap().iter().find(|i| i["path"] == s.steady.as_str()).unwrap();
-    let signers: Vec<&str> = steady["signers"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    let steady = j["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["path"] == s.steady.as_str())
+        .unwrap();
+    let signers: Vec<&str> = steady["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
     assert_eq!(signers.len(), 3, "{signers:?}");
-    assert!(signers.contains(&"builder-b-1") && signers.contains(&"local"), "{signers:?}");
-    assert!(signers.iter().any(|x| x.starts_with("guix:")), "{signers:?}");
+    assert!(
+        signers.contains(&"builder-b-1") && signers.contains(&"local"),
+        "{signers:?}"
+    );
+    assert!(
+        signers.iter().any(|x| x.starts_with("guix:")),
+        "{signers:?}"
+    );
     // Who differs with whom: the local store and server A against B.
-    let flaky = j["items"].as_array().unwrap().iter().find(|i| i["path"] == s.flaky.as_str()).unwrap();
+    let flaky = j["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["path"] == s.flaky.as_str())
+        .unwrap();
     let groups = flaky["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2);
     assert_eq!(groups[0]["sources"], json!([null, 0]));
     assert_eq!(groups[1]["sources"], json!([1]));
     if let Some(f) = &fixture_item {
         assert_eq!(verdict(&v, f), "only-one");
-        let item = j["items"].as_array().unwrap().iter().find(|i| i["path"] == f.as_str()).unwrap();
-        assert!(item["signers"][0].as_str().unwrap().starts_with("guix:d2017bb1"), "{item}");
+        let item = j["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["path"] == f.as_str())
+            .unwrap();
+        assert!(
+            item["signers"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("guix:d2017bb1"),
+            "{item}"
+        );
         assert_eq!(item["answers"][0]["answer"], "missing");
-        assert_eq!(item["answers"][2]["nar_hash"], "sha256:1xi1hpv5vdwj083jsrrkx2j39706nr5gaw9z98jbmfadra5biwl0");
+        assert_eq!(
+            item["answers"][2]["nar_hash"],
+            "sha256:1xi1hpv5vdwj083jsrrkx2j39706nr5gaw9z98jbmfadra5biwl0"
+        );
     }
     assert_eq!(j["summary"]["differ"], 1);
 
@@ -209,20 +286,45 @@ fn two_builders_and_a_replay_of_guix_publish() {
     a.extend(&targets);
     let out = with(&a);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains(&format!("{} differ: contents differ", s.flaky)), "{text}");
-    assert!(text.contains(&format!("local and {} gave", s.a.url)), "{text}");
+    assert!(
+        text.contains(&format!("{} differ: contents differ", s.flaky)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("local and {} gave", s.a.url)),
+        "{text}"
+    );
     assert!(text.contains("store items were analysed:"), "{text}");
-    assert!(text.contains("- 1 (20.0%) differed") || text.contains("- 1 (25.0%) differed"), "{text}");
-    assert!(!text.contains(&format!("{} agree", s.steady)), "agreeing items only with -v: {text}");
+    assert!(
+        text.contains("- 1 (20.0%) differed") || text.contains("- 1 (25.0%) differed"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("{} agree", s.steady)),
+        "agreeing items only with -v: {text}"
+    );
 
     // --require K: exactly when K independent signers agree everywhere.
     assert_eq!(with(&["--require", "2", &s.steady]).status.code(), Some(0));
     assert_eq!(with(&["--require", "3", &s.steady]).status.code(), Some(1));
-    assert_eq!(with(&["--local", "--require", "3", &s.steady]).status.code(), Some(0));
-    assert_eq!(with(&["--require", "1", &s.steady, &s.lonely]).status.code(), Some(0));
+    assert_eq!(
+        with(&["--local", "--require", "3", &s.steady])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        with(&["--require", "1", &s.steady, &s.lonely])
+            .status
+            .code(),
+        Some(0)
+    );
     let out = with(&["--require", "2", &s.steady, &s.lonely]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 output has fewer than 2 agreeing independent signers"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("1 output has fewer than 2 agreeing independent signers")
+    );
     assert_eq!(with(&["--require", "1", &s.flaky]).status.code(), Some(1));
 
     // --diff names the differing files, streamed from both servers.
@@ -234,18 +336,32 @@ fn two_builders_and_a_replay_of_guix_publish() {
     assert!(!text.contains("share/same"), "{text}");
     let j = json_of(&with(&["--diff", "-f", "json", &s.flaky]));
     let changes = j["items"][0]["diff"]["changes"].as_array().unwrap();
-    let paths: Vec<&str> = changes.iter().map(|c| c["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = changes
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
     assert_eq!(paths, ["share/random.bin", "share/stamp"]);
 
     // HTML: one self-contained page with every verdict.
     let out = with(&["-f", "html", &s.flaky, &s.steady, &missing]);
     let page = String::from_utf8(out.stdout).unwrap();
-    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("unavailable") && page.contains("differ"));
+    assert!(
+        page.starts_with("<!DOCTYPE html>")
+            && page.contains("unavailable")
+            && page.contains("differ")
+    );
 
     // Without B's key, B is untrusted: shown, but it does not decide.
     let out = t.run(&[
-        "challenge", "--substitute-urls", &urls, "--authorized-key", key_a.to_str().unwrap(),
-        "-f", "json", &s.flaky, &s.lonely,
+        "challenge",
+        "--substitute-urls",
+        &urls,
+        "--authorized-key",
+        key_a.to_str().unwrap(),
+        "-f",
+        "json",
+        &s.flaky,
+        &s.lonely,
     ]);
     let j = json_of(&out);
     let v = verdicts(&j);
@@ -260,7 +376,11 @@ fn crafted(files: Vec<(String, Vec<u8>)>) -> HttpServer {
 }
 
 fn signed(path: &str, nar: &[u8], declared_size: u64, key: &SigningKey, url: &str) -> String {
-    let mut info = NarInfo::new(path.into(), abovo_store::HashAlgo::Sha256.digest(nar), declared_size);
+    let mut info = NarInfo::new(
+        path.into(),
+        abovo_store::HashAlgo::Sha256.digest(nar),
+        declared_size,
+    );
     info.urls.push(url.into());
     info.compressions.push("none".into());
     info.sign_guix_publish(key, "test").unwrap()
@@ -286,24 +406,66 @@ fn hostile_servers_get_clear_errors_and_the_others_are_still_asked() {
     let t = TestStore::new();
     let path = format!("/gnu/store/{}-probe", "1".repeat(32));
     let hash_part = "1".repeat(32);
-    let (k1, k2) = (SigningKey::from_seed("one-1", &[1; 32]), SigningKey::from_seed("two-1", &[2; 32]));
-    let keys = t.write("keys", format!("{}\n{}\n", k1.to_nix_public().unwrap(), k2.to_nix_public().unwrap()).as_bytes());
+    let (k1, k2) = (
+        SigningKey::from_seed("one-1", &[1; 32]),
+        SigningKey::from_seed("two-1", &[2; 32]),
+    );
+    let keys = t.write(
+        "keys",
+        format!(
+            "{}\n{}\n",
+            k1.to_nix_public().unwrap(),
+            k2.to_nix_public().unwrap()
+        )
+        .as_bytes(),
+    );
     let base = format!("{hash_part}-probe");
-    let nar_a = abovo_store::nar::Tree::Regular { executable: false, contents: b"version a\n".to_vec() }.to_nar();
-    let nar_b = abovo_store::nar::Tree::Regular { executable: false, contents: b"version b, longer\n".to_vec() }.to_nar();
+    let nar_a = abovo_store::nar::Tree::Regular {
+        executable: false,
+        contents: b"version a\n".to_vec(),
+    }
+    .to_nar();
+    let nar_b = abovo_store::nar::Tree::Regular {
+        executable: false,
+        contents: b"version b, longer\n".to_vec(),
+    }
+    .to_nar();
     // Server 1 signs A but serves it cut short; server 2 signs B but
     // serves it with bytes beyond its NarSize.
     let mut long = nar_b.clone();
     long.extend_from_slice(&[0u8; 4096]);
     let one = crafted(vec![
-        (format!("/{hash_part}.narinfo"), signed(&path, &nar_a, nar_a.len() as u64, &k1, &format!("nar/{base}")).into_bytes()),
+        (
+            format!("/{hash_part}.narinfo"),
+            signed(
+                &path,
+                &nar_a,
+                nar_a.len() as u64,
+                &k1,
+                &format!("nar/{base}"),
+            )
+            .into_bytes(),
+        ),
         (format!("/nar/{base}"), nar_a[..nar_a.len() - 20].to_vec()),
     ]);
     let two = crafted(vec![
-        (format!("/{hash_part}.narinfo"), signed(&path, &nar_b, nar_b.len() as u64, &k2, &format!("nar/{base}")).into_bytes()),
+        (
+            format!("/{hash_part}.narinfo"),
+            signed(
+                &path,
+                &nar_b,
+                nar_b.len() as u64,
+                &k2,
+                &format!("nar/{base}"),
+            )
+            .into_bytes(),
+        ),
         (format!("/nar/{base}"), long),
     ]);
-    let malformed = crafted(vec![(format!("/{hash_part}.narinfo"), b"StorePath: nonsense\nNarHash: x\n".to_vec())]);
+    let malformed = crafted(vec![(
+        format!("/{hash_part}.narinfo"),
+        b"StorePath: nonsense\nNarHash: x\n".to_vec(),
+    )]);
     let stall = silent_server();
     let loop_port = redirect_loop();
     let urls = format!(
@@ -314,8 +476,19 @@ fn hostile_servers_get_clear_errors_and_the_others_are_still_asked() {
     );
     let start = Instant::now();
     let out = t.run(&[
-        "challenge", "--substitute-urls", &urls, "--authorized-key", keys.to_str().unwrap(),
-        "--timeout", "2", "--retries", "0", "--diff", "-f", "json", &path,
+        "challenge",
+        "--substitute-urls",
+        &urls,
+        "--authorized-key",
+        keys.to_str().unwrap(),
+        "--timeout",
+        "2",
+        "--retries",
+        "0",
+        "--diff",
+        "-f",
+        "json",
+        &path,
     ]);
     let took = start.elapsed();
     assert!(took < Duration::from_secs(30), "took {took:?}");
@@ -327,11 +500,31 @@ fn hostile_servers_get_clear_errors_and_the_others_are_still_asked() {
     assert_eq!(answers[0]["answer"], "found");
     assert_eq!(answers[1]["answer"], "found");
     let err = |i: usize| answers[i]["error"].as_str().unwrap_or_default().to_owned();
-    assert!(err(2).contains("NarHash") || err(2).contains("line"), "malformed: {}", err(2));
-    assert!(err(3).contains("stopped sending") || err(3).contains("timed out") || err(3).contains("timeout"), "stall: {}", err(3));
-    assert!(err(4).to_lowercase().contains("redirect"), "loop: {}", err(4));
+    assert!(
+        err(2).contains("NarHash") || err(2).contains("line"),
+        "malformed: {}",
+        err(2)
+    );
+    assert!(
+        err(3).contains("stopped sending")
+            || err(3).contains("timed out")
+            || err(3).contains("timeout"),
+        "stall: {}",
+        err(3)
+    );
+    assert!(
+        err(4).to_lowercase().contains("redirect"),
+        "loop: {}",
+        err(4)
+    );
     let diff_error = item["diff"]["error"].as_str().unwrap();
-    assert!(diff_error.contains("ends early") || diff_error.contains("larger than its NarSize"), "{diff_error}");
+    assert!(
+        diff_error.contains("ends early") || diff_error.contains("larger than its NarSize"),
+        "{diff_error}"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("gave up on http://127.0.0.1:{stall}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("gave up on http://127.0.0.1:{stall}")),
+        "{stderr}"
+    );
 }

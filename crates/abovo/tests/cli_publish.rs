@@ -24,7 +24,10 @@ fn key_generate_writes_both_forms_and_never_replaces_silently() {
     assert!(read("signing-key.pub").starts_with("(public-key"));
     assert!(read("signing-key.sec").starts_with("(private-key"));
     for secret in ["signing-key.sec", "signing-key.nix.sec"] {
-        let mode = std::fs::metadata(state.join(secret)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(state.join(secret))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{secret}");
     }
     // Both public files name the same key, read by the ACL reader.
@@ -37,10 +40,8 @@ fn key_generate_writes_both_forms_and_never_replaces_silently() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
     assert_eq!(read("signing-key.nix.pub").trim(), j["nix_public_key"]);
-    let forced: serde_json::Value = serde_json::from_str(&t.ok(&[
-        "key", "generate", "--force", "-f", "json",
-    ]))
-    .unwrap();
+    let forced: serde_json::Value =
+        serde_json::from_str(&t.ok(&["key", "generate", "--force", "-f", "json"])).unwrap();
     assert_ne!(forced["public_key"], j["public_key"], "a new key each time");
     let bad = t.run(&["key", "generate", "--force", "--name", "a:b"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -57,9 +58,20 @@ fn publish_serves_the_store_signed_with_its_key() {
     assert!(String::from_utf8_lossy(&none.stderr).contains("abovo key generate"));
     t.ok(&["key", "generate", "--name", "t-1"]);
 
-    let server = Publish::start(t.cmd(&["publish", "--listen", "127.0.0.1:0", "-C", "zstd", "-C", "none"]));
+    let server = Publish::start(t.cmd(&[
+        "publish",
+        "--listen",
+        "127.0.0.1:0",
+        "-C",
+        "zstd",
+        "-C",
+        "none",
+    ]));
     let info = String::from_utf8(get(&format!("{}/nix-cache-info", server.url)).unwrap()).unwrap();
-    assert!(info.starts_with(&format!("StoreDir: {}\n", t.store.display())), "{info}");
+    assert!(
+        info.starts_with(&format!("StoreDir: {}\n", t.store.display())),
+        "{info}"
+    );
     let base = item.rsplit('/').next().unwrap();
     let text = get(&format!("{}/{}.narinfo", server.url, &base[..32])).unwrap();
     let narinfo = NarInfo::parse(std::str::from_utf8(&text).unwrap()).unwrap();
@@ -83,7 +95,13 @@ fn publish_refuses_what_it_cannot_use() {
     let t = TestStore::new();
     t.ok(&["add", t.write("x", b"x").to_str().unwrap()]);
     let junk = t.write("junk.sec", b"(private-key (ecc (curve Ed25519) (q #00#)))");
-    let out = t.run(&["publish", "--key", junk.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let out = t.run(&[
+        "publish",
+        "--key",
+        junk.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("junk.sec"));
     t.ok(&["key", "generate"]);

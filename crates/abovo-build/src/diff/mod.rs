@@ -33,10 +33,10 @@ mod content;
 mod report;
 mod walk;
 
+pub use content::{TEXT_LIMIT, compare_bytes};
 pub use report::{
     ByteRange, Change, ContentDiff, Kind, TreeDiff, bytes, escape_controls, name_text,
 };
-pub use content::{TEXT_LIMIT, compare_bytes};
 pub use walk::{diff_items, diff_trees};
 
 use std::io;

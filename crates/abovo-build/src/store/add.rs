@@ -557,7 +557,10 @@ mod tests {
         let mut d = drv(&[("out", "", "")]);
         d.arguments.push(vec![b'a'; limit + 1]);
         let err = check_derivation(&d, "big").unwrap_err();
-        assert!(err.contains(&format!("{} bytes, more than the {limit}", limit + 1)), "{err}");
+        assert!(
+            err.contains(&format!("{} bytes, more than the {limit}", limit + 1)),
+            "{err}"
+        );
         // Just under the limit raw, but every `"` is written `\"`: only
         // the text's own size tells.
         let mut d = drv(&[("out", "", "")]);
@@ -566,12 +569,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store_dir = StoreDir::new(dir.path().join("store").to_str().unwrap()).unwrap();
         let store = LocalStore::open(StoreConfig::new(store_dir, None)).unwrap();
-        let err = store.add_derivation(&mut d, "quotes").unwrap_err().to_string();
+        let err = store
+            .add_derivation(&mut d, "quotes")
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.contains(&format!("more than the {limit} bytes a `.drv` file may hold")),
+            err.contains(&format!(
+                "more than the {limit} bytes a `.drv` file may hold"
+            )),
             "{err}"
         );
-        assert!(store.db().valid_paths().unwrap().is_empty(), "nothing added");
+        assert!(
+            store.db().valid_paths().unwrap().is_empty(),
+            "nothing added"
+        );
         // Just under the limit (room left for the output paths the store
         // fills in) is stored and read back.
         let mut d = drv(&[("out", "", "")]);

@@ -64,7 +64,10 @@ fn hundred_thousand_outputs_check_within_a_second() {
     assert_eq!(drv.outputs.len(), OUTPUTS);
     let mut mismatches = None;
     let owned = measure(|| {
-        mismatches = Some(drv.check_output_paths(&store, "many", |_| unreachable!()).unwrap());
+        mismatches = Some(
+            drv.check_output_paths(&store, "many", |_| unreachable!())
+                .unwrap(),
+        );
     });
     assert_eq!(mismatches.unwrap(), []);
 
@@ -81,8 +84,11 @@ fn hundred_thousand_outputs_check_within_a_second() {
 
     // A wrong path in the middle is still found.
     let mut bad = drv.clone();
-    bad.environment.insert(b"o50000".to_vec(), b"/gnu/store/x".to_vec());
-    let mismatches = bad.check_output_paths(&store, "many", |_| unreachable!()).unwrap();
+    bad.environment
+        .insert(b"o50000".to_vec(), b"/gnu/store/x".to_vec());
+    let mismatches = bad
+        .check_output_paths(&store, "many", |_| unreachable!())
+        .unwrap();
     assert_eq!(mismatches.len(), 1);
     assert_eq!(mismatches[0].what, "environment variable \"o50000\"");
 

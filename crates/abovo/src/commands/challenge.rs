@@ -4,8 +4,8 @@
 
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
-use crate::report::{esc, page};
 use crate::report::text::{count, plural};
+use crate::report::{esc, page};
 use abovo_challenge::ask::{Challenger, ItemReport, Report};
 use abovo_challenge::verdict::{Answer, Standing, Verdict};
 use abovo_graph::query::{Walk, closure_summary};
@@ -126,11 +126,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         let info = store.path_info(&p).ok()??;
         Some(info.nar_hash.to_nix32_string())
     };
-    let client = abovo_fetch::HttpClient::new(
-        &args.http.options(),
-        abovo_fetch::Deadline::none(),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = abovo_fetch::HttpClient::new(&args.http.options(), abovo_fetch::Deadline::none())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let challenger = Challenger {
         client: &client,
         keys: &keys,
@@ -138,11 +135,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         jobs: args.jobs,
     };
     let bar = (ctx.progress && items.len() > 1).then(|| {
-        let b = ProgressBar::with_draw_target(Some(items.len() as u64), ProgressDrawTarget::stderr());
+        let b =
+            ProgressBar::with_draw_target(Some(items.len() as u64), ProgressDrawTarget::stderr());
         b.set_style(
-            ProgressStyle::with_template("{spinner} challenging [{bar:30}] {pos}/{len} outputs, ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} challenging [{bar:30}] {pos}/{len} outputs, ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         b.enable_steady_tick(Duration::from_millis(200));
         b
@@ -158,17 +158,27 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     }
     for s in &report.servers {
         if let Some(why) = &s.gave_up {
-            ctx.warn(&format!("gave up on {} for the rest of the run: {why}", s.url));
+            ctx.warn(&format!(
+                "gave up on {} for the rest of the run: {why}",
+                s.url
+            ));
         }
     }
-    let diffs = if args.diff { diffs(&report, &client) } else { Vec::new() };
+    let diffs = if args.diff {
+        diffs(&report, &client)
+    } else {
+        Vec::new()
+    };
     let below = args.require.map(|k| report.below(k).len());
     match args.format {
         Format::Json => print_json(&json(&report, &diffs, args.require, below))?,
         Format::Html => super::trust_common::write_stdout(&html(&report, args.require, below))?,
         _ => print_text(&report, &diffs, &args, below, ctx)?,
     }
-    let differ = report.items.iter().any(|i| i.judged.verdict == Verdict::Differ);
+    let differ = report
+        .items
+        .iter()
+        .any(|i| i.judged.verdict == Verdict::Differ);
     Ok(if differ || below.is_some_and(|n| n > 0) {
         exit::NEGATIVE
     } else {
@@ -181,7 +191,12 @@ fn outputs(args: &Args, ctx: &Context) -> anyhow::Result<Vec<String>> {
     let direct = |t: &str| t.starts_with('/') && !t.ends_with(".drv") && !args.closure;
     let mut items: Vec<String> = Vec::new();
     let mut seen = BTreeSet::new();
-    let named: Vec<String> = args.targets.iter().filter(|t| !direct(t)).cloned().collect();
+    let named: Vec<String> = args
+        .targets
+        .iter()
+        .filter(|t| !direct(t))
+        .cloned()
+        .collect();
     for t in args.targets.iter().filter(|t| direct(t)) {
         let base = t.trim_end_matches('/').rsplit('/').next().unwrap_or("");
         abovo_store::StorePath::from_base_name(base)
@@ -200,13 +215,23 @@ fn outputs(args: &Args, ctx: &Context) -> anyhow::Result<Vec<String>> {
         .map(|n| crate::source::resolve_one(&graph, n, &prefs, ctx))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let nodes = if args.closure {
-        closure_summary(&graph, &roots, &Walk { hide_sources: true, stop_at_fixed: false, max_depth: None })
-            .derivations
+        closure_summary(
+            &graph,
+            &roots,
+            &Walk {
+                hide_sources: true,
+                stop_at_fixed: false,
+                max_depth: None,
+            },
+        )
+        .derivations
     } else {
         roots
     };
     for n in nodes {
-        let Some(d) = graph.derivation(n) else { continue };
+        let Some(d) = graph.derivation(n) else {
+            continue;
+        };
         for o in d.outputs() {
             if let Some(p) = o.path {
                 let full = graph.store_dir().display(&p);
@@ -221,9 +246,16 @@ fn outputs(args: &Args, ctx: &Context) -> anyhow::Result<Vec<String>> {
 }
 
 /// For each item that differs, the diff of two differing trusted copies.
-fn diffs(report: &Report, client: &abovo_fetch::HttpClient) -> Vec<(String, Result<abovo_build::diff::TreeDiff, String>)> {
+fn diffs(
+    report: &Report,
+    client: &abovo_fetch::HttpClient,
+) -> Vec<(String, Result<abovo_build::diff::TreeDiff, String>)> {
     let mut out = Vec::new();
-    for item in report.items.iter().filter(|i| i.judged.verdict == Verdict::Differ) {
+    for item in report
+        .items
+        .iter()
+        .filter(|i| i.judged.verdict == Verdict::Differ)
+    {
         // One server per trusted hash; the local store has no NAR to stream.
         let pick: Vec<usize> = item
             .judged
@@ -310,7 +342,11 @@ fn print_text(
             let url = sanitize(&report.servers[i].url).into_owned();
             match a {
                 Answer::Found(f) => {
-                    o.push_str(&format!("  {url}: {} ({})\n", f.nar_hash, sanitize(&signer_of(a))));
+                    o.push_str(&format!(
+                        "  {url}: {} ({})\n",
+                        f.nar_hash,
+                        sanitize(&signer_of(a))
+                    ));
                 }
                 other if v != Verdict::Agree => {
                     o.push_str(&format!("  {url}: {}\n", sanitize(&signer_of(other))));
@@ -321,13 +357,20 @@ fn print_text(
         if v == Verdict::Differ {
             for g in item.judged.groups.iter().filter(|g| g.trusted) {
                 let who: Vec<String> = g.sources.iter().map(|s| source_name(report, *s)).collect();
-                o.push_str(&format!("  {} gave {}\n", sanitize(&who.join(" and ")), g.nar_hash));
+                o.push_str(&format!(
+                    "  {} gave {}\n",
+                    sanitize(&who.join(" and ")),
+                    g.nar_hash
+                ));
             }
         }
         if let Some((_, d)) = diffs.iter().find(|(p, _)| *p == item.path) {
             match d {
                 Ok(d) => {
-                    o.push_str(&format!("  {} between the two NARs:\n", plural(d.changes.len(), "change", "changes")));
+                    o.push_str(&format!(
+                        "  {} between the two NARs:\n",
+                        plural(d.changes.len(), "change", "changes")
+                    ));
                     for c in &d.changes {
                         o.push_str(&format!("    {}\n", sanitize(&c.summary())));
                     }
@@ -337,19 +380,39 @@ fn print_text(
         }
     }
     let total = report.items.len();
-    o.push_str(&format!("\n{} analysed:\n", plural(total, "store item was", "store items were")));
+    o.push_str(&format!(
+        "\n{} analysed:\n",
+        plural(total, "store item was", "store items were")
+    ));
     for (v, n) in report.counts() {
         if n == 0 && matches!(v, Verdict::Unsigned | Verdict::Untrusted) {
             continue;
         }
-        let pct = if total == 0 { 0.0 } else { 100.0 * n as f64 / total as f64 };
-        o.push_str(&format!("  - {} ({pct:.1}%) {}\n", count(n as u64), describe(v)));
+        let pct = if total == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / total as f64
+        };
+        o.push_str(&format!(
+            "  - {} ({pct:.1}%) {}\n",
+            count(n as u64),
+            describe(v)
+        ));
     }
     if let (Some(k), Some(n)) = (args.require, below) {
         let line = if n == 0 {
-            ctx.style("32", &format!("every output has at least {k} agreeing independent signers"))
+            ctx.style(
+                "32",
+                &format!("every output has at least {k} agreeing independent signers"),
+            )
         } else {
-            ctx.style("1;31", &format!("{} fewer than {k} agreeing independent signers (--require {k})", plural(n, "output has", "outputs have")))
+            ctx.style(
+                "1;31",
+                &format!(
+                    "{} fewer than {k} agreeing independent signers (--require {k})",
+                    plural(n, "output has", "outputs have")
+                ),
+            )
         };
         o.push_str(&format!("{line}\n"));
     }
@@ -360,7 +423,11 @@ fn print_text(
 }
 
 fn signers(s: &[String]) -> String {
-    format!("{} ({})", plural(s.len(), "signer", "signers"), s.join(", "))
+    format!(
+        "{} ({})",
+        plural(s.len(), "signer", "signers"),
+        s.join(", ")
+    )
 }
 
 fn describe(v: Verdict) -> &'static str {
@@ -410,16 +477,36 @@ fn json(
 
 fn html(report: &Report, require: Option<usize>, below: Option<usize>) -> String {
     let mut b = String::from("<h1>Challenge</h1>\n<p class=\"sub\">Servers: ");
-    b.push_str(&report.servers.iter().map(|s| format!("<code>{}</code>", esc(&s.url))).collect::<Vec<_>>().join(", "));
+    b.push_str(
+        &report
+            .servers
+            .iter()
+            .map(|s| format!("<code>{}</code>", esc(&s.url)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
     b.push_str("</p>\n<table><tr><th>verdict</th><th class=\"num\">outputs</th></tr>\n");
     for (v, n) in report.counts() {
-        b.push_str(&format!("<tr><td>{}</td><td class=\"num\">{}</td></tr>\n", v.name(), count(n as u64)));
+        b.push_str(&format!(
+            "<tr><td>{}</td><td class=\"num\">{}</td></tr>\n",
+            v.name(),
+            count(n as u64)
+        ));
     }
     b.push_str("</table>\n");
     if let (Some(k), Some(n)) = (require, below) {
-        b.push_str(&format!("<p>--require {k}: {}</p>\n", if n == 0 { "met".to_owned() } else { format!("{n} outputs below") }));
+        b.push_str(&format!(
+            "<p>--require {k}: {}</p>\n",
+            if n == 0 {
+                "met".to_owned()
+            } else {
+                format!("{n} outputs below")
+            }
+        ));
     }
-    b.push_str("<h2>Outputs</h2>\n<table><tr><th>output</th><th>verdict</th><th>answers</th></tr>\n");
+    b.push_str(
+        "<h2>Outputs</h2>\n<table><tr><th>output</th><th>verdict</th><th>answers</th></tr>\n",
+    );
     for item in &report.items {
         b.push_str(&item_row(report, item));
     }
@@ -437,7 +524,11 @@ fn item_row(report: &Report, item: &ItemReport) -> String {
             Answer::Found(f) => format!("<code>{}</code> ", esc(&f.nar_hash)),
             _ => String::new(),
         };
-        cells.push_str(&format!("{}: {hash}<span class=\"why\">{}</span><br>", esc(&report.servers[i].url), esc(&signer_of(a))));
+        cells.push_str(&format!(
+            "{}: {hash}<span class=\"why\">{}</span><br>",
+            esc(&report.servers[i].url),
+            esc(&signer_of(a))
+        ));
     }
     format!(
         "<tr><td class=\"mono\">{}</td><td>{}</td><td>{cells}</td></tr>\n",

@@ -2,7 +2,7 @@
 
 use super::store::StoreArgs;
 use crate::exit;
-use crate::output::{Context, print_json, Format, TEXT_JSON};
+use crate::output::{Context, Format, TEXT_JSON, print_json};
 use abovo_store::narinfo::SigningKey;
 use anyhow::Context as _;
 use std::io::Write;
@@ -91,8 +91,7 @@ fn generate(args: GenerateArgs, _ctx: &Context) -> anyhow::Result<u8> {
             }
         }
     }
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create `{}`", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed)
         .map_err(|e| anyhow::anyhow!("the system gives no random numbers: {e}"))?;
@@ -126,10 +125,24 @@ fn generate(args: GenerateArgs, _ctx: &Context) -> anyhow::Result<u8> {
     } else {
         let mut out = std::io::stdout().lock();
         writeln!(out, "A new signing key, `{name}`:")?;
-        writeln!(out, "  Guix: {} (secret), {}", files(GUIX_SECRET), files(GUIX_PUBLIC))?;
-        writeln!(out, "  Nix:  {} (secret), {}", files(NIX_SECRET), files(NIX_PUBLIC))?;
+        writeln!(
+            out,
+            "  Guix: {} (secret), {}",
+            files(GUIX_SECRET),
+            files(GUIX_PUBLIC)
+        )?;
+        writeln!(
+            out,
+            "  Nix:  {} (secret), {}",
+            files(NIX_SECRET),
+            files(NIX_PUBLIC)
+        )?;
         writeln!(out, "Public key (Nix form): {nix_public}")?;
-        writeln!(out, "Public key (Guix form): {}", key.to_guix_public().trim_end())?;
+        writeln!(
+            out,
+            "Public key (Guix form): {}",
+            key.to_guix_public().trim_end()
+        )?;
         out.flush()?;
     }
     Ok(exit::SUCCESS)

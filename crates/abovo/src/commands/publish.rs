@@ -28,7 +28,12 @@ use std::sync::Arc;
 pub struct Args {
     /// The address to listen on (port 0: any free port, printed on
     /// standard error). Listen on 0.0.0.0 to serve other machines.
-    #[arg(long, short = 'l', default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    #[arg(
+        long,
+        short = 'l',
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT"
+    )]
     pub listen: String,
     /// The secret key: Guix's `(private-key …)` or Nix's `name:base64`.
     /// Default: `signing-key.nix.sec` in the state directory, else
