@@ -11,7 +11,9 @@ use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeSet;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, rest)) = data.split_first() else { return };
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
     let c = Compression::ALL[usize::from(pick) % Compression::ALL.len()];
     let info = NarInfo::new(
         "/gnu/store/00000000000000000000000000000000-x".into(),

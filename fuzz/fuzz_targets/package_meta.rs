@@ -16,8 +16,17 @@ fuzz_target!(|data: &[u8]| {
         let rows = table.as_ref().map_or(0, |t| t.rows().len());
         for row in 0..rows {
             if let Some(info) = meta.get(row) {
-                let _ = (info.location(), info.synopsis(), info.description(), info.hidden());
-                let _ = (info.licenses().count(), info.systems().count(), info.superseded_by());
+                let _ = (
+                    info.location(),
+                    info.synopsis(),
+                    info.description(),
+                    info.hidden(),
+                );
+                let _ = (
+                    info.licenses().count(),
+                    info.systems().count(),
+                    info.superseded_by(),
+                );
             }
         }
     }

@@ -5,7 +5,9 @@ use abovo_publish::route::Route;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(path) = std::str::from_utf8(data) else { return };
+    let Ok(path) = std::str::from_utf8(data) else {
+        return;
+    };
     match Route::parse(path) {
         Route::NarInfo { hash_part } => assert_eq!(hash_part.len(), 32),
         Route::Nar { path: item, .. } => {
