@@ -31,7 +31,7 @@ use crate::fsutil;
 use crate::sandbox::{self, SandboxSpec, chroot};
 use crate::store::db::{PathInfo, Registration};
 use crate::store::lock::{PathLocks, Wait};
-use crate::store::{LocalStore, StoreError};
+use crate::store::{LocalStore, StoreError, io_err};
 use abovo_store::derivation::Derivation;
 use abovo_store::{Hash, StorePath};
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,16 +105,7 @@ impl Staging {
 
     /// Creates `<drv>.chroot` (mode 0700), the parent of [`Staging::root`].
     fn create_chroot(&self) -> Result<(), BuildError> {
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&self.chroot)
-            .map_err(|e| {
-                BuildError::Store(StoreError::Io {
-                    path: self.chroot.clone(),
-                    action: "create",
-                    source: e,
-                })
-            })
+        create_private_dir(&self.chroot)
     }
 
     /// The builder's build directory on the host.
@@ -124,16 +115,7 @@ impl Staging {
 
     /// Creates the private directory of fixed outputs ([`outputs`]).
     fn create_private(&self) -> Result<(), BuildError> {
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&self.private)
-            .map_err(|e| {
-                BuildError::Store(StoreError::Io {
-                    path: self.private.clone(),
-                    action: "create",
-                    source: e,
-                })
-            })
+        create_private_dir(&self.private)
     }
 
     /// Deletes the chroot, the private directory and the build directory.
@@ -344,13 +326,8 @@ impl Builder<'_> {
         let store = self.store;
         let shown = store.display(drv_path);
         let log_base = super::log::log_base(&store.log_dir(), &drv_path.base_name());
-        let mut log = LogWriter::create(&log_base, self.opts.log_compression).map_err(|e| {
-            BuildError::Store(StoreError::Io {
-                path: log_base.clone(),
-                action: "create the log file",
-                source: e,
-            })
-        })?;
+        let mut log = LogWriter::create(&log_base, self.opts.log_compression)
+            .map_err(io_err(&log_base, "create the log file"))?;
         let log_path = log.path();
         staging.create_chroot()?;
         let store_in_chroot =
@@ -360,11 +337,7 @@ impl Builder<'_> {
                 .recursive(true)
                 .mode(0o755)
                 .create(&store_in_chroot)
-                .map_err(|e| StoreError::Io {
-                    path: store_in_chroot.clone(),
-                    action: "create",
-                    source: e,
-                })?;
+                .map_err(io_err(&store_in_chroot, "create"))?;
             let out = outputs
                 .get("out")
                 .ok_or_else(|| BuildError::BadDerivation {
@@ -395,21 +368,9 @@ impl Builder<'_> {
         }
         let user = BuildUser::acquire(store.state_dir())?;
         let top = staging.top();
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(top)
-            .map_err(|e| StoreError::Io {
-                path: top.to_owned(),
-                action: "create",
-                source: e,
-            })?;
-        std::os::unix::fs::chown(top, Some(user.uid()), Some(user.gid())).map_err(|e| {
-            StoreError::Io {
-                path: top.to_owned(),
-                action: "chown",
-                source: e,
-            }
-        })?;
+        create_private_dir(top)?;
+        std::os::unix::fs::chown(top, Some(user.uid()), Some(user.gid()))
+            .map_err(io_err(top, "chown"))?;
         self.export_references_graph(drv_path, drv, top, &user)?;
         let sandbox_build_dir = PathBuf::from(format!("/tmp/guix-build-{}-0", drv_path.name()));
         let env = super::env::builder_env(
@@ -704,4 +665,14 @@ fn check_system(drv: &Derivation, shown: &str) -> Result<(), BuildError> {
             host: host.to_owned(),
         })
     }
+}
+
+/// Creates `path`, mode 0700: a directory only abovo (and, after a chown,
+/// the build user) can enter.
+fn create_private_dir(path: &Path) -> Result<(), BuildError> {
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .map_err(io_err(path, "create"))?;
+    Ok(())
 }
