@@ -57,6 +57,8 @@ pub mod diff;
 pub mod foreign;
 pub mod fsutil;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 
 pub use abovo_sandbox as sandbox;
 

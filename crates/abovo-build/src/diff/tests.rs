@@ -250,14 +250,7 @@ fn devices_fifos_and_sockets_differ_in_kind() {
     // (opening it for reading would wait for a writer forever).
     let d = tempfile::tempdir().unwrap();
     let fifo = d.path().join("fifo");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o644),
-        0,
-    )
-    .unwrap();
+    crate::test_support::make_fifo(&fifo);
     let diff = diff_trees(&fifo, null).unwrap();
     assert_eq!(
         diff.changes[0].summary(),
@@ -268,14 +261,7 @@ fn devices_fifos_and_sockets_differ_in_kind() {
     let (a, b) = (d.path().join("a"), d.path().join("b"));
     tree(&a, &[("p", b"x")]);
     tree(&b, &[]);
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        b.join("p"),
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o644),
-        0,
-    )
-    .unwrap();
+    crate::test_support::make_fifo(&b.join("p"));
     let _socket = std::os::unix::net::UnixListener::bind(b.join("s")).unwrap();
     let diff = diff_trees(&a, &b).unwrap();
     let json = serde_json::to_value(&diff).unwrap();

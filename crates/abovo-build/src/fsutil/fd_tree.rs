@@ -407,14 +407,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         fs::create_dir(&src).unwrap();
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            src.join("fifo"),
-            FileType::Fifo,
-            Mode::from_raw_mode(0o644),
-            0,
-        )
-        .unwrap();
+        crate::test_support::make_fifo(&src.join("fifo"));
         let err = copy_out(
             &src,
             &dir.path().join("dst"),

@@ -336,14 +336,7 @@ mod tests {
     fn devices_and_fifos_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o644),
-            0,
-        )
-        .unwrap();
+        crate::test_support::make_fifo(&fifo);
         let err = canonicalise(dir.path(), None, &mut InodesSeen::default()).unwrap_err();
         assert!(
             matches!(err, FsError::UnsupportedType { kind: "FIFO", .. }),
