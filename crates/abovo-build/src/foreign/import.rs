@@ -573,10 +573,12 @@ impl<'a> Importer<'a> {
         if nodes.contains_key(path) {
             return Err(fail("its own hash could not be computed".into()));
         }
-        let drv = self.read_valid(path).map_err(|e| fail(e.to_string()))?;
-        let h = drv.hash_modulo(self.store_dir, |q| self.hash_of(q, nodes, hashes))?;
-        hashes.insert(path.clone(), h);
-        Ok(h)
+        // Not in the plan, so valid in the store, whose inputs are too: the
+        // store hashes it, sharing the memo.
+        match self.store {
+            Some(s) => s.input_hash(path, hashes),
+            None => Err(fail(StoreError::NotValid(self.shown(path)).to_string())),
+        }
     }
 
     fn read_valid(&self, path: &StorePath) -> Result<Derivation, StoreError> {

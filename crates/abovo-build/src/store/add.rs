@@ -204,8 +204,9 @@ impl LocalStore {
     }
 
     /// The derivation hash (modulo fixed outputs) of a valid `.drv`, with
-    /// memoisation across one call tree.
-    fn input_hash(
+    /// memoisation across one call tree (`memo` may already hold hashes of
+    /// derivations that are not valid yet, as an import's plan does).
+    pub(crate) fn input_hash(
         &self,
         path: &StorePath,
         memo: &mut HashMap<StorePath, [u8; 32]>,
