@@ -83,13 +83,30 @@ impl StoreArgs {
         match LocalStore::open_existing(config.clone()) {
             Ok(store) => Ok(store),
             Err(e @ abovo_build::StoreError::NoStore { .. }) => Err(e.into()),
-            Err(e) => Err(anyhow::Error::new(e).context(format!(
-                "cannot open the store `{}` (state in `{}`)",
-                config.store_dir,
-                config.state_dir.display()
-            ))),
+            Err(e) => Err(cannot_open(e, &config)),
         }
     }
+
+    /// The store when it exists, `None` when it does not (creating nothing):
+    /// for the commands that check what they will add before the store may
+    /// be created (`build` and `derivation add` importing `.drv` files).
+    pub fn open_if_exists(&self) -> anyhow::Result<Option<LocalStore>> {
+        let config = self.config()?;
+        match LocalStore::open_existing(config.clone()) {
+            Ok(store) => Ok(Some(store)),
+            Err(abovo_build::StoreError::NoStore { .. }) => Ok(None),
+            Err(e) => Err(cannot_open(e, &config)),
+        }
+    }
+}
+
+/// A store that exists but cannot be opened, named with its state directory.
+fn cannot_open(e: abovo_build::StoreError, config: &StoreConfig) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!(
+        "cannot open the store `{}` (state in `{}`)",
+        config.store_dir,
+        config.state_dir.display()
+    ))
 }
 
 /// Parses a store path argument: an absolute path in the store, or a path

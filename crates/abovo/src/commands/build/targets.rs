@@ -12,7 +12,6 @@
 use super::Args;
 use crate::output::Context;
 use abovo_build::LocalStore;
-use abovo_build::StoreError;
 use abovo_build::foreign::ForeignStore;
 use abovo_build::foreign::check::ForeignCheck;
 use abovo_build::foreign::import::{ImportReport, Importer, Target, describe};
@@ -41,17 +40,7 @@ pub fn local(
     ctx: &Context,
 ) -> anyhow::Result<(LocalStore, Vec<StorePath>, Vec<Imported>)> {
     let config = args.store.config()?;
-    let existing = match LocalStore::open_existing(config.clone()) {
-        Ok(s) => Some(s),
-        Err(StoreError::NoStore { .. }) => None,
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "cannot open the store `{}` (state in `{}`)",
-                config.store_dir,
-                config.state_dir.display()
-            )));
-        }
-    };
+    let existing = args.store.open_if_exists()?;
     let mut targets = Vec::new();
     // Places → their targets, in the order given.
     let mut imports: BTreeMap<Vec<PathBuf>, Vec<(usize, Target)>> = BTreeMap::new();
