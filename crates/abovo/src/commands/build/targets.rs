@@ -164,12 +164,12 @@ fn file_target(file: &Path) -> anyhow::Result<Resolved> {
     if StorePath::from_base_name(&base).is_ok_and(|p| p.is_derivation()) {
         return Ok(Resolved::Import(vec![dir], Target::Named(base)));
     }
-    Ok(Resolved::Import(vec![dir], loose_target(&absolute, None)?))
+    Ok(Resolved::Import(vec![dir], loose_target(&absolute)?))
 }
 
 /// A `.drv` file whose name is not a store path name, read whole; its name
-/// is `name`, else the file's name without `.drv`.
-fn loose_target(file: &Path, name: Option<&str>) -> anyhow::Result<Target> {
+/// is the file's name without `.drv`.
+fn loose_target(file: &Path) -> anyhow::Result<Target> {
     let meta =
         std::fs::metadata(file).with_context(|| format!("cannot read `{}`", file.display()))?;
     if !meta.is_file() {
@@ -183,16 +183,11 @@ fn loose_target(file: &Path, name: Option<&str>) -> anyhow::Result<Target> {
         );
     }
     let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
-    let name = match name {
-        Some(n) => n.to_owned(),
-        None => {
-            let base = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            base.strip_suffix(".drv").unwrap_or(base).to_owned()
-        }
-    };
+    let base = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let name = base.strip_suffix(".drv").unwrap_or(base).to_owned();
     Ok(Target::Loose {
         file: file.to_owned(),
         bytes,
