@@ -431,19 +431,15 @@ fn replay(test: &str, data: &Path, mode: Mode) {
     drvs.sort();
     let mut pending: Vec<(String, PathBuf)> = Vec::new();
     for drv in &drvs {
+        let args = ["show", "-f", "json", drv.to_str().unwrap()];
         let out = Command::new(env!("CARGO_BIN_EXE_abovo"))
-            .args(["show", "-f", "json"])
-            .arg(drv)
+            .args(args)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let json = cli_build_support::succeeded(&args, out);
         let name = drv.file_name().unwrap().to_str().unwrap().to_owned();
         let file = json_dir.join(format!("{name}.json"));
-        std::fs::write(&file, &out.stdout).unwrap();
+        std::fs::write(&file, json).unwrap();
         pending.push((name, file));
     }
     // Inputs first: add what can be added until nothing is left.
