@@ -11,8 +11,10 @@ cargo run --release -p abovo -- snapshot create \
   --description "Guix 1.5.0 corpus (x86_64-linux)" \
   -o data/guix-1.5.0.abovo-snapshot
 size=$(stat -c %s data/guix-1.5.0.abovo-snapshot)
-if [ "$size" -ge 10000000 ]; then
-  echo "data/regenerate.sh: the snapshot is $size bytes, over the 10 MB budget" >&2
+# 8.3 MB for the derivation graph, 4.3 MB for the package-level data
+# (package graphs and metadata); see data/README.md.
+if [ "$size" -ge 16000000 ]; then
+  echo "data/regenerate.sh: the snapshot is $size bytes, over the 16 MB budget" >&2
   exit 1
 fi
 cargo run --release -p abovo -- snapshot info data/guix-1.5.0.abovo-snapshot

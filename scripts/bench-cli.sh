@@ -40,16 +40,36 @@ run() {
 
 # Queries on the built-in snapshot (issue 3: at least 50x faster than Guix).
 run queries \
-  -n 'graph python-pytorch --format dot' "$abovo graph python-pytorch --format dot" \
-  -n 'path hello guile-bootstrap' "$abovo path hello guile-bootstrap" \
-  -n 'dependents ghc@7.10' "$abovo dependents ghc@7.10" \
+  -n 'graph -t derivation python-pytorch --format dot' "$abovo graph -t derivation python-pytorch --format dot" \
+  -n 'path -t derivation hello guile-bootstrap' "$abovo path -t derivation hello guile-bootstrap" \
+  -n 'dependents -t derivation ghc@7.10' "$abovo dependents -t derivation ghc@7.10" \
   -n 'closure python-pytorch' "$abovo closure python-pytorch"
+
+# The same questions in packages (issue 18: as fast as in derivations).
+run packages \
+  -n 'graph python-pytorch --format dot (package)' "$abovo graph python-pytorch --format dot" \
+  -n 'graph -t bag-emerged python-pytorch --format dot' "$abovo graph -t bag-emerged python-pytorch --format dot" \
+  -n 'path r-seurat pandoc (package)' "$abovo path r-seurat pandoc" \
+  -n 'path -t bag-emerged hello guile-bootstrap' "$abovo path -t bag-emerged hello guile-bootstrap" \
+  -n 'dependents ghc@7.10 (bag-emerged)' "$abovo dependents ghc@7.10" \
+  -n 'closure -t bag-emerged python-pytorch' "$abovo closure -t bag-emerged python-pytorch" \
+  -n 'show guile-bootstrap' "$abovo show guile-bootstrap" \
+  -n 'show pandoc' "$abovo show pandoc"
 
 # Trust (issue 4: audit under 3 s).
 run trust \
   -n 'seeds hello' "$abovo seeds hello" \
   -n 'seeds pandoc' "$abovo seeds pandoc" \
   -n 'audit (30,574 packages)' "$abovo audit"
+
+# Trust over time (issue 12: audit --against of two whole distributions
+# <= 1 s): the built-in snapshot against the snapshot file (30,574 packages
+# on each side), and against the Guix 1.2.0 slice.
+slice="${ABOVO_GUIX_SLICE:-../shared/data/guix-1.2.0-slice}"
+run history \
+  -n 'audit --against the snapshot file (two whole distributions)' "$abovo audit --against data/guix-1.5.0.abovo-snapshot" \
+  -n 'audit --against the Guix 1.2.0 slice' "$abovo audit --against $slice" \
+  -n 'seeds hello --against the Guix 1.2.0 slice' "$abovo seeds hello --against $slice"
 
 # Loading the real data (issue 3: snapshot <= 0.3 s, .drv files <= 1.5 s)
 # and verifying it (issue 2: verify --all under 2 s).

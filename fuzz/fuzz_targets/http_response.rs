@@ -3,8 +3,8 @@
 //! 4 KiB) and `download` (with resumption) read it. Never a panic, never
 //! more than the cap in memory; a success returns at most the cap.
 #![no_main]
-use abovo_fetch::http::{HttpClient, HttpOptions, Resume};
 use abovo_fetch::Deadline;
+use abovo_fetch::http::{HttpClient, HttpOptions, Resume};
 use libfuzzer_sys::fuzz_target;
 use std::io::{Read, Write};
 use std::sync::{Mutex, OnceLock};

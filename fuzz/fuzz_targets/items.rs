@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
         members += 1;
         assert!(!e.path.starts_with(b"/"), "{:?}", e.path);
         assert!(
-            !e.path.split(|&b| b == b'/').any(|c| c.is_empty() || c == b".") || e.path.is_empty(),
+            !e.path
+                .split(|&b| b == b'/')
+                .any(|c| c.is_empty() || c == b".")
+                || e.path.is_empty(),
             "{:?}",
             e.path
         );
@@ -30,7 +33,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
         && let Ok(path) = ItemPath::parse(text, None)
     {
-        assert!(!path.inner.iter().any(|c| c == ".." || c == "." || c.is_empty()));
+        assert!(
+            !path
+                .inner
+                .iter()
+                .any(|c| c == ".." || c == "." || c.is_empty())
+        );
         let again = ItemPath::parse(&path.to_string(), None).expect("a printed path parses");
         assert_eq!(again, path);
     }

@@ -37,6 +37,9 @@ fuzz_target!(|data: &[u8]| {
         .unwrap_or_default();
     assert_eq!(names, again_names);
     for name in &names {
-        assert_eq!(place.derivation(name).unwrap(), again.derivation(name).unwrap());
+        assert_eq!(
+            place.derivation(name).unwrap(),
+            again.derivation(name).unwrap()
+        );
     }
 });

@@ -29,10 +29,17 @@ fuzz_target!(|data: &[u8]| {
         r.files
     );
     let counted: u64 = r.code_kinds.iter().map(|t| t.files).sum();
-    assert!(counted <= r.binary.files, "{counted} kinds, {} binaries", r.binary.files);
+    assert!(
+        counted <= r.binary.files,
+        "{counted} kinds, {} binaries",
+        r.binary.files
+    );
     assert!(r.binary_members.len() as u64 <= counted);
     assert!(r.binary_members.len() <= limits.max_listed);
-    assert!(r.complete || !r.issues.is_empty(), "an incomplete scan says why");
+    assert!(
+        r.complete || !r.issues.is_empty(),
+        "an incomplete scan says why"
+    );
     for m in r.binary_members.iter().chain(&r.opaque_members) {
         assert!(!m.path.chars().any(char::is_control), "{:?}", m.path);
     }

@@ -19,19 +19,19 @@
 //!   a foreign store costs no more than a local one.
 //!
 //! Needs `/bin/busybox` (Debian's busybox-static); without it the benches
-//! say so and measure nothing.
+//! say so and measure nothing. The bench program is its own sandbox helper
+//! (run as `build __sandbox-helper`), as the `abovo` binary is.
 
 use abovo_build::build::{BuildOptions, Builder, NoReporter};
 use abovo_build::foreign::ForeignStore;
 use abovo_build::foreign::check::ForeignCheck;
-use abovo_build::sandbox::HelperCommand;
+use abovo_build::sandbox::{self, HelperCommand};
 use abovo_build::store::add::AddMethod;
 use abovo_build::{LocalStore, StoreConfig};
 use abovo_store::derivation::{Derivation, Output};
 use abovo_store::{StoreDir, StorePath};
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 struct Bench {
@@ -90,10 +90,7 @@ fn trivial(b: &Bench) -> StorePath {
 /// Options of a bench build; build directories go to the bench's own
 /// temporary directory, not the shared `/tmp`.
 fn options(b: &Bench) -> BuildOptions {
-    let mut opts = BuildOptions::new(HelperCommand {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_abovo-sandbox-helper")),
-        args: vec![],
-    });
+    let mut opts = BuildOptions::new(HelperCommand::reexec(HELPER));
     opts.tmp_dir = b._dir.path().to_owned();
     opts
 }
@@ -162,5 +159,15 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// The hidden argument that makes this program the sandbox helper.
+const HELPER: &str = "__sandbox-helper";
+
 criterion_group!(build, benches);
-criterion_main!(build);
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some(HELPER) {
+        sandbox::helper::main();
+    }
+    build();
+    Criterion::default().configure_from_args().final_summary();
+}

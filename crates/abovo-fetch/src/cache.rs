@@ -9,6 +9,8 @@
 //!   meta/<hash>-<name>.json     what was verified: hash, bytes, NAR size and hash, source, time
 //!   narinfo/<hash>.narinfo      narinfos whose signature was accepted (sizes without content)
 //!   debian/<archive>.tsv        parsed Debian `Sources` indices: sha256, size, path
+//!   scans/<hash>-<name>.<key>.json  what a content scan of an item found (abovo-trust's
+//!                               verdict, `key` naming the scanner and its limits)
 //!   partial/<key>               interrupted downloads, resumed with HTTP Range; never content
 //!   tmp/                        content being unpacked or checked
 //! ```
@@ -100,6 +102,16 @@ impl Cache {
     /// The directory of parsed Debian indices.
     pub fn debian_dir(&self) -> PathBuf {
         self.root.join("debian")
+    }
+
+    /// Where a reader of the cache's items keeps what it derived from the
+    /// content of `base_name` (a scan verdict), under `key` (which names
+    /// the reader's version and settings, so that another one never reads
+    /// it). The cache only places these files; their readers own them.
+    pub fn derived_path(&self, base_name: &str, key: &str) -> PathBuf {
+        self.root
+            .join("scans")
+            .join(format!("{base_name}.{key}.json"))
     }
 
     /// Where the content of `base_name` (`<hash>-<name>`) is kept.

@@ -107,8 +107,14 @@ fn run_until(mut cmd: Command, deadline: Deadline) -> Result<(bool, Vec<u8>), St
         .spawn()
         .map_err(|e| format!("cannot run the host's `git`: {e}"))?;
     let kill = |child: &mut std::process::Child| {
-        // SAFETY: signalling the process group we created.
-        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        // The process group `git` leads (`process_group(0)`): its remote
+        // helpers go with it. ESRCH: it is gone already.
+        if let Some(group) = i32::try_from(child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = child.wait();
     };
     let mut printed = 0;

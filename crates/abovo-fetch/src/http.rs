@@ -196,6 +196,26 @@ impl HttpClient {
         }
     }
 
+    /// Opens `url` as a stream, read as it arrives (no retries, no
+    /// resumption, nothing written to disk): for a body used once, such as
+    /// a NAR compared on the fly. Each read is bounded by the per-attempt
+    /// timeout, so a server that stalls mid-body gives an error, not a hang.
+    pub fn open(&self, url: &str) -> Result<Box<dyn Read + Send>, Failure> {
+        if let Some(path) = url.strip_prefix("file://") {
+            let file = std::fs::File::open(path)
+                .map_err(|e| Failure::Permanent(format!("cannot open `{path}`: {e}")))?;
+            return Ok(Box::new(file));
+        }
+        let (response, _) = self.request(url, None)?;
+        Ok(Box::new(
+            response
+                .into_body()
+                .into_with_config()
+                .limit(u64::MAX)
+                .reader(),
+        ))
+    }
+
     fn get_once(&self, url: &str, limit: u64) -> Result<Vec<u8>, Failure> {
         if let Some(path) = url.strip_prefix("file://") {
             let file = std::fs::File::open(path)

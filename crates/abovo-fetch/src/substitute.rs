@@ -115,27 +115,7 @@ impl Substituter<'_> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<abovo_store::nar::NarSummary, Failure> {
         let info = &found.info;
-        let server = found.server.trim_end_matches('/');
-        let mut copies: Vec<(Compression, usize)> = (0..info.urls.len())
-            .filter_map(|i| {
-                let c = info.compressions.get(i).map_or("none", String::as_str);
-                Compression::from_name(c).map(|c| (c, i))
-            })
-            .collect();
-        copies.sort();
-        let Some(&(compression, i)) = copies.first() else {
-            return Err(Failure::Permanent(format!(
-                "{server}: the narinfo of `{}` offers no NAR in a compression abovo reads ({})",
-                info.store_path,
-                info.compressions.join(", ")
-            )));
-        };
-        let rel = &info.urls[i];
-        let url = if rel.contains("://") {
-            rel.clone()
-        } else {
-            format!("{server}/{}", rel.trim_start_matches('/'))
-        };
+        let (url, compression, i) = nar_copy(&found.server, info)?;
         let got = self
             .client
             .download(&url, partial, Resume::FromExisting, log, progress)
@@ -221,4 +201,32 @@ pub fn prefix(url: &str, e: Failure) -> Failure {
         Failure::Permanent(m) => Failure::Permanent(format!("{url}: {m}")),
         Failure::Fatal(m) => Failure::Fatal(format!("{url}: {m}")),
     }
+}
+
+/// The copy of `info`'s NAR to fetch from `server`: the first in a
+/// compression abovo reads, preferring [`Compression::ALL`]'s order; its
+/// absolute URL, compression and position among the narinfo's copies.
+pub fn nar_copy(server: &str, info: &NarInfo) -> Result<(String, Compression, usize), Failure> {
+    let server = server.trim_end_matches('/');
+    let mut copies: Vec<(Compression, usize)> = (0..info.urls.len())
+        .filter_map(|i| {
+            let c = info.compressions.get(i).map_or("none", String::as_str);
+            Compression::from_name(c).map(|c| (c, i))
+        })
+        .collect();
+    copies.sort();
+    let Some(&(compression, i)) = copies.first() else {
+        return Err(Failure::Permanent(format!(
+            "{server}: the narinfo of `{}` offers no NAR in a compression abovo reads ({})",
+            info.store_path,
+            info.compressions.join(", ")
+        )));
+    };
+    let rel = &info.urls[i];
+    let url = if rel.contains("://") {
+        rel.clone()
+    } else {
+        format!("{server}/{}", rel.trim_start_matches('/'))
+    };
+    Ok((url, compression, i))
 }

@@ -56,18 +56,7 @@ fn parse_corpus(c: &mut Criterion, files: &[DrvFile]) {
     g.bench_function("graph from in-memory .drv files", |b| {
         b.iter_batched(
             || files.to_vec(),
-            |files| {
-                graph_of_files(
-                    files,
-                    LoadOptions {
-                        store: &store,
-                        packages: None,
-                        meta: None,
-                        reporter: &Silent,
-                    },
-                )
-                .expect("graph")
-            },
+            |files| graph_of_files(files, LoadOptions::new(&store, &Silent)).expect("graph"),
             BatchSize::PerIteration,
         )
     });

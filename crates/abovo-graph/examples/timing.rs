@@ -10,12 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let g = load(
         std::path::Path::new(&args[1]),
-        LoadOptions {
-            store: &store,
-            packages: None,
-            meta: None,
-            reporter: &Silent,
-        },
+        LoadOptions::new(&store, &Silent),
     )?;
     println!(
         "loaded {} nodes, {} edges, {} drvs in {:?}",

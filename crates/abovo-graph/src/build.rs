@@ -6,9 +6,10 @@
 //! nodes in path order, interns the strings, lays out the adjacency arrays in
 //! both directions and checks that the graph is acyclic.
 
+use crate::dag::Csr;
 use crate::error::GraphError;
 use crate::graph::{
-    Columns, Csr, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
+    Columns, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
 };
 use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
@@ -413,6 +414,8 @@ pub(crate) fn assemble(columns: Columns, check_acyclic: bool) -> Result<Graph, G
         dependents: Default::default(),
         topo: OnceLock::new(),
         packages: PackageTable::default(),
+        package_meta: Deferred::ready(Default::default()),
+        package_graph: Deferred::ready(Default::default()),
         meta: Deferred::ready(StoreMeta::default()),
         description: String::new(),
         output_index: Default::default(),
@@ -424,48 +427,22 @@ pub(crate) fn assemble(columns: Columns, check_acyclic: bool) -> Result<Graph, G
     Ok(graph)
 }
 
-/// Kahn's algorithm over the input edges alone (so the reverse adjacency
-/// is not needed): nodes that nothing depends on first, then each input
-/// once all its dependents are placed; reversed at the end so that inputs
-/// come first. On a cycle, names one.
+/// The inputs-first order of `g` ([`crate::dag::inputs_first`]); on a
+/// cycle, names one.
 pub(crate) fn topological_order(g: &Graph) -> Result<Vec<NodeId>, GraphError> {
     let n = g.len();
-    let mut pending = vec![0u32; n];
-    for t in &g.columns.inputs.targets {
-        pending[t.index()] += 1;
-    }
-    let mut order: Vec<NodeId> = g.nodes().filter(|x| pending[x.index()] == 0).collect();
-    let mut next = 0;
-    while next < order.len() {
-        let x = order[next];
-        next += 1;
-        for &i in g.inputs(x) {
-            pending[i.index()] -= 1;
-            if pending[i.index()] == 0 {
-                order.push(i);
-            }
-        }
-    }
-    if order.len() == n {
-        order.reverse();
-        return Ok(order);
-    }
-    // Every node left is on a cycle or below one; following inputs that
-    // are left from a node left must come back to a node already seen.
-    let left: Vec<bool> = {
-        let mut placed = vec![false; n];
-        for x in &order {
-            placed[x.index()] = true;
-        }
-        placed.iter().map(|p| !p).collect()
+    let pending = match crate::dag::inputs_first(&g.columns.inputs, n) {
+        Ok(order) => return Ok(order),
+        Err(pending) => pending,
     };
-    let Some(start) = g
-        .nodes()
-        .find(|x| left[x.index()] && pending[x.index()] > 0)
-    else {
+    // The nodes left unplaced (a count above zero) are on a cycle or below
+    // one; following inputs that are left from a node left must come back
+    // to a node already seen.
+    let left: Vec<bool> = pending.iter().map(|&p| p > 0).collect();
+    let Some(start) = g.nodes().find(|x| left[x.index()]) else {
         return Err(GraphError::Cycle(Vec::new()));
     };
-    // Walk upwards: a left node with pending count > 0 has a left dependent.
+    // Walk upwards: every left node has a left dependent.
     let rev = g.columns.inputs.transpose(n);
     let mut seen = FxHashMap::default();
     let mut walk = vec![start];

@@ -6,19 +6,31 @@
 //! symbolic link to one) is skipped and counted, and the loaders report the
 //! count once through [`Reporter::warn`]. Each file or member is at most
 //! [`MAX_DRV_SIZE`], and the members of a tarball together at most
-//! [`MAX_TARBALL_DRVS`], so that a small archive cannot expand into
-//! gigabytes in memory.
+//! [`MAX_TARBALL_DRVS`]. Sizes alone do not bound memory, though: a
+//! 332 KB `.tar.zst` of large members within them held 2 GiB (issue 16). So
+//! a compressed tarball may also expand at most [`MAX_EXPANSION`] times
+//! (beyond [`EXPANSION_FLOOR`]), which real archives of `.drv` files are far
+//! from (Guix 1.5.0's expands 20 times), and its zstd window is at most
+//! 128 MiB ([`crate::input::tar_stream`]).
 
 use crate::error::LoadError;
 use crate::input::{Input, MAX_DRV_SIZE};
 use crate::load::{DrvFile, Reporter};
 use rayon::prelude::*;
+use std::cell::Cell;
 use std::io::Read;
 use std::path::Path;
 
 /// The most the `.drv` members of one tarball may hold together (Guix
 /// 1.5.0's 71,817 files hold a few hundred megabytes).
 pub const MAX_TARBALL_DRVS: u64 = 2 << 30;
+
+/// How many times its own size a compressed tarball may expand to (tar
+/// headers and skipped members count), beyond [`EXPANSION_FLOOR`].
+pub const MAX_EXPANSION: u64 = 64;
+
+/// What any tarball may expand to, whatever its compressed size.
+pub const EXPANSION_FLOOR: u64 = 64 << 20;
 
 /// The `.drv` entries of a directory.
 #[derive(Debug, Default)]
@@ -262,14 +274,43 @@ pub(crate) fn read_tarball_members(
         }
         Input::Stream { bytes, .. } => (Box::new(&bytes[..]), Some(bytes.len() as u64)),
     };
+    let compressed = Cell::new(0);
     let counted = Counting {
         inner: file,
         reporter,
+        read: &compressed,
     };
     reporter.begin("decompressing", total);
     let stream = crate::input::tar_stream(std::io::BufReader::with_capacity(1 << 20, counted))
         .map_err(io)?;
-    let mut archive = tar::Archive::new(stream);
+    let guard = Expansion {
+        inner: stream,
+        compressed: &compressed,
+        produced: 0,
+        exceeded: None,
+    };
+    let mut archive = tar::Archive::new(guard);
+    let result = tarball_members(&mut archive, path, &bad);
+    if let Some(limit) = archive.into_inner().exceeded {
+        return Err(LoadError::TooLarge {
+            file: path.display().to_string(),
+            // The words of MAX_EXPANSION and EXPANSION_FLOOR.
+            what: "a compressed tarball of its size (64 times that, at least 64 MiB)",
+            limit,
+        });
+    }
+    let (mut files, members) = result?;
+    reporter.end();
+    files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok((files, members))
+}
+
+/// The `.drv` members of `archive`, unsorted.
+fn tarball_members<R: Read>(
+    archive: &mut tar::Archive<R>,
+    path: &Path,
+    bad: &dyn Fn(String) -> LoadError,
+) -> Result<(Vec<DrvFile>, MemberNames), LoadError> {
     let mut files = Vec::new();
     let mut members = MemberNames::default();
     let mut kept = 0u64;
@@ -313,21 +354,46 @@ pub(crate) fn read_tarball_members(
             .ok_or_else(|| too_large("a .drv file", MAX_DRV_SIZE))?;
         files.push(DrvFile { name, bytes });
     }
-    reporter.end();
-    files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     Ok((files, members))
 }
 
-/// Counts bytes read for a progress bar.
+/// Counts bytes read, for a progress bar and for [`Expansion`].
 struct Counting<'a, R> {
     inner: R,
     reporter: &'a dyn Reporter,
+    read: &'a Cell<u64>,
 }
 
 impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.reporter.advance(n as u64);
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Stops a decompressed stream that grows past [`MAX_EXPANSION`] times the
+/// compressed bytes read so far (at least [`EXPANSION_FLOOR`]): the error
+/// ends the tar reader at once, and `exceeded` says which bound it was.
+struct Expansion<'a, R> {
+    inner: R,
+    compressed: &'a Cell<u64>,
+    produced: u64,
+    exceeded: Option<u64>,
+}
+
+impl<R: Read> Read for Expansion<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.produced += n as u64;
+        let allowed = EXPANSION_FLOOR.max(self.compressed.get().saturating_mul(MAX_EXPANSION));
+        if self.produced > allowed {
+            self.exceeded = Some(allowed);
+            return Err(std::io::Error::other(format!(
+                "it expands past {allowed} bytes, {MAX_EXPANSION} times what was read of it"
+            )));
+        }
         Ok(n)
     }
 }
@@ -368,12 +434,7 @@ mod tests {
         .unwrap();
         let store = abovo_store::StoreDir::default();
         let warnings = Warnings::default();
-        let opts = LoadOptions {
-            store: &store,
-            packages: None,
-            meta: None,
-            reporter: &warnings,
-        };
+        let opts = LoadOptions::new(&store, &warnings);
         let g = load(dir.path(), opts).unwrap();
         assert_eq!(g.derivation_count(), 1);
         assert_eq!(
@@ -425,12 +486,7 @@ mod tests {
     fn tar_members_are_bounded_and_empty_tarballs_named() {
         let dir = tempfile::tempdir().unwrap();
         let store = abovo_store::StoreDir::default();
-        let opts = LoadOptions {
-            store: &store,
-            packages: None,
-            meta: None,
-            reporter: &crate::load::Silent,
-        };
+        let opts = LoadOptions::new(&store, &crate::load::Silent);
         // A member of 65 MiB of zeros: a few kilobytes compressed.
         let huge = vec![0u8; (MAX_DRV_SIZE + (1 << 20)) as usize];
         let bytes = tarball(&[(NAME, GOOD.as_bytes()), ("big.drv", &huge)], true);
@@ -442,6 +498,26 @@ mod tests {
         assert!(
             matches!(&err, LoadError::TooLarge { file, limit: MAX_DRV_SIZE, .. }
                 if *file == format!("{}:big.drv", path.display())),
+            "{err}"
+        );
+        // Issue 16: members each within the limits, together within
+        // MAX_TARBALL_DRVS, but far more than a tarball of a few kilobytes
+        // can honestly hold: the load stops once 64 MiB are out (before,
+        // such members were read up to 2 GiB).
+        let part = vec![b'('; (MAX_DRV_SIZE / 2) as usize];
+        let members: Vec<(String, &[u8])> = (0..3)
+            .map(|i| (format!("part{i}.drv"), &part[..]))
+            .collect();
+        let named: Vec<(&str, &[u8])> = members.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+        let bytes = tarball(&named, true);
+        drop(part);
+        assert!(bytes.len() < 1_000_000, "{}", bytes.len());
+        let path = dir.path().join("expands.tar.zst");
+        std::fs::write(&path, bytes).unwrap();
+        let err = load(&path, opts).unwrap_err();
+        assert!(
+            matches!(&err, LoadError::TooLarge { file, limit: EXPANSION_FLOOR, .. }
+                if *file == path.display().to_string()),
             "{err}"
         );
         // An archive without a `.drv` member names itself.

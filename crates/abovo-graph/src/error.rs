@@ -94,6 +94,14 @@ pub enum LoadError {
         /// The longest line allowed.
         limit: usize,
     },
+    /// A package-level edge table whose edges go round in a circle.
+    #[error("`{}`: the package edges form a cycle through {}", .path.display(), .through.join(", "))]
+    PackageCycle {
+        /// The edge table.
+        path: PathBuf,
+        /// Some packages on the cycle or below it (`name@version`).
+        through: Vec<String>,
+    },
     /// The derivations do not form a valid graph.
     #[error(transparent)]
     Graph(#[from] GraphError),

@@ -10,7 +10,10 @@
 //! the graph is built, and a topological order is kept for analyses that fold
 //! over the graph (inputs come first).
 
+use crate::dag::{Csr, Dag, NodeIndex};
 use crate::meta::StoreMeta;
+use crate::package_graph::{GraphType, PackageGraph, PackageView};
+use crate::package_meta::PackageMeta;
 use crate::packages::PackageTable;
 use crate::strings::{StrId, Strings};
 use abovo_store::derivation::{DerivationKind, FixedOutput};
@@ -28,6 +31,16 @@ impl NodeId {
     }
 }
 
+impl NodeIndex for NodeId {
+    fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    fn from_index(i: usize) -> NodeId {
+        NodeId(i as u32)
+    }
+}
+
 /// What a node stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -39,47 +52,6 @@ pub enum NodeKind {
     /// A `.drv` that a loaded derivation names as input but that was not
     /// loaded (absent from the store directory or tarball).
     Missing,
-}
-
-/// Compressed sparse rows: the neighbours of node `i` are
-/// `targets[offsets[i]..offsets[i + 1]]`, sorted by id.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Csr {
-    pub(crate) offsets: Vec<u32>,
-    pub(crate) targets: Vec<NodeId>,
-}
-
-impl Csr {
-    pub(crate) fn range(&self, n: NodeId) -> std::ops::Range<usize> {
-        let i = n.index();
-        self.offsets[i] as usize..self.offsets[i + 1] as usize
-    }
-
-    pub(crate) fn neighbours(&self, n: NodeId) -> &[NodeId] {
-        &self.targets[self.range(n)]
-    }
-
-    /// The transposed rows, for `n` nodes.
-    pub(crate) fn transpose(&self, n: usize) -> Csr {
-        let mut counts = vec![0u32; n + 1];
-        for t in &self.targets {
-            counts[t.index() + 1] += 1;
-        }
-        for i in 0..n {
-            counts[i + 1] += counts[i];
-        }
-        let offsets = counts.clone();
-        let mut fill = counts;
-        let mut targets = vec![NodeId(0); self.targets.len()];
-        for from in 0..n {
-            for t in &self.targets[self.offsets[from] as usize..self.offsets[from + 1] as usize] {
-                let slot = &mut fill[t.index()];
-                targets[*slot as usize] = NodeId(from as u32);
-                *slot += 1;
-            }
-        }
-        Csr { offsets, targets }
-    }
 }
 
 /// The per-derivation columns.
@@ -182,6 +154,12 @@ impl<T> Deferred<T> {
     }
 }
 
+impl<T: Default> Default for Deferred<T> {
+    fn default() -> Self {
+        Deferred::ready(T::default())
+    }
+}
+
 impl<T: Default> Deferred<T> {
     pub(crate) fn get(&self) -> &T {
         self.value
@@ -209,7 +187,7 @@ pub(crate) struct Columns {
     pub(crate) kinds: Vec<NodeKind>,
     /// Derivation facts (decoded on first use for the built-in snapshot).
     pub(crate) drv_columns: Deferred<DrvColumns>,
-    pub(crate) inputs: Csr,
+    pub(crate) inputs: Csr<NodeId>,
     /// Parallel to `inputs.targets`: index into `out_sets` (a graph has a
     /// few dozen distinct sets; more than 65,536 is refused).
     pub(crate) edge_outputs: Vec<u16>,
@@ -224,11 +202,17 @@ pub struct Graph {
     /// Nodes, edges and derivation facts, as loaded.
     pub(crate) columns: Columns,
     /// The transpose of `inputs`, built on first use.
-    pub(crate) dependents: OnceLock<Csr>,
+    pub(crate) dependents: OnceLock<Csr<NodeId>>,
     /// Inputs-first order; computed (and the graph checked acyclic) when the
     /// graph is built, or on first use for the trusted built-in snapshot.
     pub(crate) topo: OnceLock<Vec<NodeId>>,
     pub(crate) packages: PackageTable,
+    /// What `guix show` says of each row of `packages` (decoded on first
+    /// use for the built-in snapshot).
+    pub(crate) package_meta: Deferred<PackageMeta>,
+    /// The package graphs (decoded on first use for the built-in
+    /// snapshot).
+    pub(crate) package_graph: Deferred<PackageGraph>,
     /// Store metadata (decoded on first use for the built-in snapshot).
     pub(crate) meta: Deferred<StoreMeta>,
     pub(crate) description: String,
@@ -497,10 +481,42 @@ impl Graph {
     }
 
     /// Attaches a package table (rows are matched to nodes by `.drv` path).
+    /// The package metadata, kept per row of the table, goes with the old
+    /// table.
     pub fn set_packages(&mut self, packages: PackageTable) {
         let mut packages = packages;
         packages.attach(self);
         self.packages = packages;
+        self.package_meta = Deferred::ready(PackageMeta::default());
+    }
+
+    /// The metadata of the package table's rows (empty when none was
+    /// loaded).
+    pub fn package_meta(&self) -> &PackageMeta {
+        self.package_meta.get()
+    }
+
+    /// Attaches package metadata, whose rows are those of the package
+    /// table (see [`PackageMeta::read`]).
+    pub fn set_package_meta(&mut self, meta: PackageMeta) {
+        self.package_meta = Deferred::ready(meta);
+    }
+
+    /// The package graphs (empty when no package-level edges were loaded).
+    pub fn package_graph(&self) -> &PackageGraph {
+        self.package_graph.get()
+    }
+
+    /// The package graph of `ty`, ready for queries; `None` when its edges
+    /// were not loaded.
+    pub fn package_view(&self, ty: GraphType) -> Option<PackageView<'_>> {
+        self.package_graph().view(self, ty)
+    }
+
+    /// Attaches package graphs made for this graph
+    /// ([`crate::package_graph::read`]).
+    pub fn set_package_graph(&mut self, packages: PackageGraph) {
+        self.package_graph = Deferred::ready(packages);
     }
 
     /// Attaches store metadata.
@@ -511,6 +527,36 @@ impl Graph {
     /// The interned string table.
     pub fn strings(&self) -> &Strings {
         &self.columns.strings
+    }
+}
+
+/// The derivation graph as the [queries](crate::query) see it: input
+/// sources can be hidden, and a walk can stop at fixed-output derivations.
+impl Dag for Graph {
+    type Node = NodeId;
+
+    fn node_count(&self) -> usize {
+        self.len()
+    }
+
+    fn inputs(&self, n: NodeId) -> &[NodeId] {
+        Graph::inputs(self, n)
+    }
+
+    fn dependents(&self, n: NodeId) -> &[NodeId] {
+        Graph::dependents(self, n)
+    }
+
+    fn topological_order(&self) -> &[NodeId] {
+        Graph::topological_order(self)
+    }
+
+    fn keeps(&self, walk: &crate::query::Walk, n: NodeId) -> bool {
+        !(walk.hide_sources && self.kind(n) == NodeKind::Source)
+    }
+
+    fn passes(&self, walk: &crate::query::Walk, n: NodeId) -> bool {
+        !(walk.stop_at_fixed && self.is_fixed_output(n))
     }
 }
 

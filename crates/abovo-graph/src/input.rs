@@ -21,8 +21,7 @@ use crate::error::LoadError;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The most a `.drv` file may hold. Guix's largest is under 1 MiB.
-pub const MAX_DRV_SIZE: u64 = 64 << 20;
+pub use abovo_store::derivation::MAX_DRV_SIZE;
 /// The most a source read from a stream (the standard input) may hold:
 /// it is kept in memory whole.
 pub const MAX_STREAM_SIZE: u64 = 1 << 30;
@@ -89,7 +88,10 @@ pub(crate) fn tar_stream<'r>(
 ) -> std::io::Result<Box<dyn Read + 'r>> {
     if reader.fill_buf()?.starts_with(&crate::tsv::ZSTD_MAGIC) {
         let mut d = zstd::stream::read::Decoder::with_buffer(reader)?;
-        d.window_log_max(31)?;
+        // The decoder holds a window of the size the frame asks for: 2^31
+        // would let a few hundred bytes claim 2 GiB. 2^27 (128 MiB) is
+        // `zstd --long`'s default and what Guix's and abovo's archives use.
+        d.window_log_max(27)?;
         Ok(Box::new(d))
     } else {
         Ok(Box::new(reader))

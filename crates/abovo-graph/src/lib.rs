@@ -1,17 +1,18 @@
 //! Derivation graphs of Guix and Nix: load them, hold them compactly, and
 //! answer graph questions in milliseconds.
 //!
-//! This crate is the third stage of abovo (bytes → model → **graph** →
-//! analysis → report). It reads derivations with `abovo-store` and knows
-//! nothing of trust, builds or terminals.
+//! This crate is abovo's graph wing, on `abovo-store` and beside the build
+//! wing (`abovo-build`), with the trust analysis on top of it
+//! (docs/architecture.md). It reads derivations with `abovo-store` and
+//! knows nothing of trust, builds or terminals.
 //!
 //! # API overview
 //!
 //! **Loading** ([`load`]): [`load::load`] takes any source —
 //! a directory of `.drv` files (a real `/gnu/store`, `/nix/store`, or an
 //! unpacked corpus), a `.tar.zst` of them, a corpus folder (`drvs.tar.zst`
-//! with `packages.tsv.zst` and `store-meta.tsv.zst`), or an abovo
-//! [`snapshot`] — and returns a [`Graph`]. Parsing is parallel (rayon),
+//! with `packages.tsv.zst`, `store-meta.tsv.zst` and the package-level
+//! tables), or an abovo [`snapshot`] — and returns a [`Graph`]. Parsing is parallel (rayon),
 //! with `abovo-store`'s zero-copy reader (`DerivationRef`, the same grammar
 //! and errors as `Derivation::parse`) reduced by [`load::parse_record`];
 //! progress goes to a [`load::Reporter`]; [`store_dir::infer`] reads the
@@ -38,19 +39,34 @@
 //! [`resolve::resolve`] for names as people type them (`hello`,
 //! `hello@2.12`, a path).
 //!
-//! **Queries** ([`query`]): [`query::closure`], [`query::subgraph`] (the
-//! node and edge sets of `guix graph -t derivation`),
-//! [`query::reverse_closure`], [`query::shortest_path`],
-//! [`query::all_shortest_paths`], [`query::closure_summary`] and
-//! [`query::dependents`] (`guix refresh -l`), all shaped by a
+//! **Packages** ([`package_graph`], [`package_meta`]): beside the
+//! derivations, the graphs `guix graph` draws by default (`--type
+//! package`: packages and their explicit inputs) and with `--type
+//! bag-emerged` (implicit inputs too), with how each input is taken
+//! (label, output, input kind), each node a package identified by its
+//! derivation with its status (public, hidden, private);
+//! [`Graph::package_view`] gives one ready for queries. And what `guix
+//! show` says of each package ([`Graph::package_meta`]: location, home
+//! page, licences, synopsis, description, systems, hidden, superseded),
+//! with its Texinfo fields rendered as `guix show` renders them
+//! ([`texinfo`]).
+//!
+//! **Queries** ([`query`]), on any [`dag::Dag`] (the derivation graph or
+//! a package graph): [`query::closure`], [`query::subgraph`] (the node and
+//! edge sets of `guix graph -t TYPE`), [`query::reverse_closure`],
+//! [`query::shortest_path`], [`query::all_shortest_paths`],
+//! [`query::dependents_where`] (`guix refresh -l`), and for derivations
+//! [`query::closure_summary`] and [`query::dependents`], all shaped by a
 //! [`query::Walk`] (hide sources, stop at fixed-output derivations, depth).
 //!
 //! **Snapshots** ([`snapshot`]): [`snapshot::write`] and [`snapshot::read`]
 //! store a whole graph with its tables in a few megabytes (the Guix 1.5.0
-//! corpus: 8.3 MB, read in about 40 ms); [`snapshot::read_trusted`], for a
-//! snapshot compiled into the program, skips the checksum and the checks
-//! across sections, and decodes the derivation facts and store metadata
-//! only when first asked for (a `path` query never needs them).
+//! corpus: 8.3 MB for the derivations, 4.3 MB more for the package-level
+//! data, read in about 40 ms); [`snapshot::read_trusted`], for a snapshot
+//! compiled into the program, skips the checksum and the checks across
+//! sections, and decodes the derivation facts, store metadata, package
+//! graphs (each type apart) and package metadata only when first asked for
+//! (a `path` query never needs the derivation facts).
 //!
 //! **Verification** ([`verify`]): [`verify::verify_files`] recomputes
 //! every `.drv` path and output path of a set of derivations from their
@@ -87,20 +103,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod build;
+pub mod dag;
 mod drv_files;
 pub mod error;
 pub mod graph;
 pub mod input;
 pub mod load;
 pub mod meta;
+pub mod package_graph;
+pub mod package_meta;
 pub mod packages;
 pub mod query;
 pub mod resolve;
 pub mod snapshot;
 pub mod store_dir;
 pub mod strings;
+pub mod texinfo;
 mod tsv;
 pub mod verify;
 pub mod version;

@@ -1,7 +1,9 @@
 //! Loading derivations from a source: a directory of `.drv` files (a real
 //! `/gnu/store` or `/nix/store`, or an unpacked corpus), a tarball of them
 //! (`.tar.zst` or plain `.tar`), a corpus folder (`drvs.tar.zst` with
-//! `packages.tsv.zst` and `store-meta.tsv.zst` beside it), or an abovo
+//! `packages.tsv.zst`, `store-meta.tsv.zst` and the package-level tables
+//! `packages-meta.tsv.zst`, `package-edges.tsv.zst` and
+//! `bag-emerged-edges.tsv.zst` beside it), or an abovo
 //! [snapshot](crate::snapshot).
 //!
 //! Files are parsed in parallel with rayon. Progress is reported through a
@@ -12,6 +14,7 @@ use crate::build::{DrvRecord, build_graph};
 use crate::error::{GraphError, LoadError};
 use crate::graph::Graph;
 use crate::meta::StoreMeta;
+use crate::package_meta::PackageMeta;
 use crate::packages::PackageTable;
 use crate::tsv::ZSTD_MAGIC;
 use abovo_store::derivation::{Derivation, DerivationRef};
@@ -51,8 +54,9 @@ impl Reporter for Silent {}
 pub enum SourceKind {
     /// A directory holding `.drv` files.
     Directory,
-    /// A folder holding `drvs.tar.zst` and possibly `packages.tsv[.zst]` and
-    /// `store-meta.tsv[.zst]`, as the Guix corpora are laid out.
+    /// A folder holding `drvs.tar.zst` and possibly `packages.tsv[.zst]`,
+    /// `store-meta.tsv[.zst]` and the package-level tables, as the Guix
+    /// corpora are laid out.
     CorpusFolder {
         /// The tarball of `.drv` files.
         tarball: PathBuf,
@@ -60,6 +64,12 @@ pub enum SourceKind {
         packages: Option<PathBuf>,
         /// The store metadata, when present.
         meta: Option<PathBuf>,
+        /// `packages-meta.tsv[.zst]`, when present.
+        package_meta: Option<PathBuf>,
+        /// `package-edges.tsv[.zst]`, when present.
+        package_edges: Option<PathBuf>,
+        /// `bag-emerged-edges.tsv[.zst]`, when present.
+        bag_emerged_edges: Option<PathBuf>,
     },
     /// A tar archive (zstd-compressed or not) of `.drv` files.
     Tarball,
@@ -95,6 +105,9 @@ pub fn detect_input(input: &Input) -> Result<SourceKind, LoadError> {
                     tarball,
                     packages: find("packages"),
                     meta: find("store-meta"),
+                    package_meta: find("packages-meta"),
+                    package_edges: find("package-edges"),
+                    bag_emerged_edges: find("bag-emerged-edges"),
                 });
             }
             return Ok(SourceKind::Directory);
@@ -126,8 +139,43 @@ pub struct LoadOptions<'a> {
     pub packages: Option<&'a Path>,
     /// Store metadata to attach (likewise).
     pub meta: Option<&'a Path>,
+    /// Package-level tables to attach (likewise).
+    pub package_level: PackageFiles<'a>,
     /// Where progress goes.
     pub reporter: &'a dyn Reporter,
+}
+
+impl<'a> LoadOptions<'a> {
+    /// Options that attach nothing beyond what the source holds.
+    pub fn new(store: &'a StoreDir, reporter: &'a dyn Reporter) -> LoadOptions<'a> {
+        LoadOptions {
+            store,
+            packages: None,
+            meta: None,
+            package_level: PackageFiles::default(),
+            reporter,
+        }
+    }
+}
+
+/// The package-level tables of a source: what `guix show` says of each
+/// package ([`crate::package_meta`]) and the edges of the `package` and
+/// `bag-emerged` graphs ([`crate::package_graph`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PackageFiles<'a> {
+    /// `packages-meta.tsv[.zst]`.
+    pub meta: Option<&'a Path>,
+    /// `package-edges.tsv[.zst]`.
+    pub edges: Option<&'a Path>,
+    /// `bag-emerged-edges.tsv[.zst]`.
+    pub bag_emerged_edges: Option<&'a Path>,
+}
+
+impl PackageFiles<'_> {
+    /// Whether no table is named.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_none() && self.edges.is_none() && self.bag_emerged_edges.is_none()
+    }
 }
 
 /// Loads the graph of any source [`detect`] recognises.
@@ -150,27 +198,49 @@ pub fn load_input(input: &Input, opts: LoadOptions<'_>) -> Result<Graph, LoadErr
             tarball,
             packages,
             meta,
+            package_meta,
+            package_edges,
+            bag_emerged_edges,
         } => {
             let mut g = load_tarball(&Input::Path(tarball), opts)?;
-            attach(&mut g, packages.as_deref(), meta.as_deref(), opts.store)?;
+            let level = PackageFiles {
+                meta: package_meta.as_deref(),
+                edges: package_edges.as_deref(),
+                bag_emerged_edges: bag_emerged_edges.as_deref(),
+            };
+            attach(&mut g, packages.as_deref(), meta.as_deref(), level, opts)?;
             g
         }
         SourceKind::Tarball => load_tarball(input, opts)?,
         SourceKind::Directory => load_directory(path, opts)?,
     };
-    attach(&mut graph, opts.packages, opts.meta, opts.store)?;
+    attach(
+        &mut graph,
+        opts.packages,
+        opts.meta,
+        opts.package_level,
+        opts,
+    )?;
     if graph.description().is_empty() {
         graph.set_description(path.display().to_string());
     }
     Ok(graph)
 }
 
+/// Attaches the tables given to `graph`: the package table first, since
+/// the package metadata is kept per row of it and the package graphs count
+/// its packages among their nodes.
 fn attach(
     graph: &mut Graph,
     packages: Option<&Path>,
     meta: Option<&Path>,
-    store: &StoreDir,
+    level: PackageFiles<'_>,
+    opts: LoadOptions<'_>,
 ) -> Result<(), LoadError> {
+    let store = opts.store;
+    if packages.is_some() || !level.is_empty() {
+        opts.reporter.begin("packages", None);
+    }
     if let Some(p) = packages {
         graph.set_packages(PackageTable::read(p, store)?);
     }
@@ -178,6 +248,18 @@ fn attach(
         let meta = StoreMeta::read(m, graph)?;
         graph.set_meta(meta);
     }
+    if let Some(m) = level.meta {
+        let (meta, table) = PackageMeta::read(m, graph.packages(), store)?;
+        if let Some(table) = table {
+            graph.set_packages(table);
+        }
+        graph.set_package_meta(meta);
+    }
+    if level.edges.is_some() || level.bag_emerged_edges.is_some() {
+        let packages = crate::package_graph::read(graph, level.edges, level.bag_emerged_edges)?;
+        graph.set_package_graph(packages);
+    }
+    opts.reporter.end();
     Ok(())
 }
 
@@ -461,12 +543,7 @@ mod tests {
         let bad_text = &GOOD[..GOOD.len() - 1];
         std::fs::write(drvs.join(NAME), bad_text).unwrap();
         let store = StoreDir::default();
-        let opts = LoadOptions {
-            store: &store,
-            packages: None,
-            meta: None,
-            reporter: &Silent,
-        };
+        let opts = LoadOptions::new(&store, &Silent);
         let err = load(&drvs, opts).unwrap_err();
         let on_disk = drvs.join(NAME).display().to_string();
         assert!(

@@ -8,6 +8,7 @@
 use crate::error::LoadError;
 use crate::graph::{Graph, NodeId};
 use crate::tsv;
+use crate::version::{compare_versions, is_version_prefix};
 use abovo_store::store_path::{StoreDir, StorePath};
 use rustc_hash::FxHashMap;
 use std::path::Path;
@@ -148,6 +149,26 @@ impl PackageTable {
     /// Whether node `n` is the derivation of some package.
     pub fn is_package(&self, n: NodeId) -> bool {
         self.by_node.contains_key(&n)
+    }
+
+    /// The rows of the packages called `name` whose version starts with
+    /// `version` (component by component, as Guix's
+    /// `find-packages-by-name` matches it), newest version first, rows of
+    /// one version in table order.
+    pub fn find(&self, name: &str, version: Option<&str>) -> Vec<usize> {
+        let mut rows: Vec<usize> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.name == name && version.is_none_or(|v| is_version_prefix(v, &p.version))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        rows.sort_by(|&a, &b| {
+            compare_versions(&self.rows[b].version, &self.rows[a].version).then(a.cmp(&b))
+        });
+        rows
     }
 
     /// How many rows have a derivation that is not in the graph.

@@ -1,12 +1,16 @@
-//! Queries on a loaded [`Graph`]: closures, reverse closures, shortest paths
+//! Queries on a loaded graph: closures, reverse closures, shortest paths
 //! and the `guix refresh -l` dependents summary.
 //!
-//! Every walk follows input edges (from a derivation to what it uses) and is
-//! shaped by a [`Walk`]: whether sources are shown, whether the walk goes
-//! through fixed-output derivations (it does by default, as `guix graph`
-//! does), and how deep it goes. Neighbours are visited in id order, which is
-//! path order, so every answer is deterministic.
+//! Every query works on any [`Dag`]: the derivation graph ([`Graph`]) or a
+//! package graph ([`crate::package_graph::PackageView`]). Every walk
+//! follows input edges (from a node to what it uses) and is shaped by a
+//! [`Walk`]: whether sources are shown, whether the walk goes through
+//! fixed-output derivations (it does by default, as `guix graph` does; both
+//! only mean something in the derivation graph), and how deep it goes.
+//! Neighbours are visited in id order, which is path order (of the `.drv`
+//! files, for packages), so every answer is deterministic.
 
+use crate::dag::{Dag, NodeIndex};
 use crate::graph::{Graph, NodeId, NodeKind};
 use std::collections::VecDeque;
 
@@ -24,38 +28,47 @@ pub struct Walk {
 }
 
 impl Walk {
-    /// Whether the walk keeps node `n` at all.
-    fn keeps(&self, g: &Graph, n: NodeId) -> bool {
-        !(self.hide_sources && g.kind(n) == NodeKind::Source)
+    /// Whether the walk keeps node `n` of `g` at all.
+    fn keeps<D: Dag>(&self, g: &D, n: D::Node) -> bool {
+        g.keeps(self, n)
     }
 
     /// Whether the walk goes on into the inputs of `n`, reached at `depth`.
-    fn expands(&self, g: &Graph, n: NodeId, depth: u32, is_root: bool) -> bool {
+    fn expands<D: Dag>(&self, g: &D, n: D::Node, depth: u32, is_root: bool) -> bool {
         if self.max_depth.is_some_and(|d| depth >= d) {
             return false;
         }
-        is_root || !(self.stop_at_fixed && g.is_fixed_output(n))
+        is_root || g.passes(self, n)
     }
 }
 
 /// A part of a graph: nodes and the edges between them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Subgraph {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subgraph<N = NodeId> {
     /// The nodes, sorted by id.
-    pub nodes: Vec<NodeId>,
+    pub nodes: Vec<N>,
     /// The edges `(from, to)`, sorted.
-    pub edges: Vec<(NodeId, NodeId)>,
+    pub edges: Vec<(N, N)>,
+}
+
+impl<N> Default for Subgraph<N> {
+    fn default() -> Self {
+        Subgraph {
+            nodes: Vec::new(),
+            edges: Vec::new(),
+        }
+    }
 }
 
 /// Breadth-first search from `roots`; returns, per node reached, its depth
 /// (`u32::MAX` for nodes not reached), and the nodes in visiting order.
-fn bfs(g: &Graph, roots: &[NodeId], walk: &Walk) -> (Vec<u32>, Vec<NodeId>) {
-    let mut depth = vec![u32::MAX; g.len()];
+fn bfs<D: Dag>(g: &D, roots: &[D::Node], walk: &Walk) -> (Vec<u32>, Vec<D::Node>) {
+    let mut depth = vec![u32::MAX; g.node_count()];
     let mut order = Vec::new();
     let mut queue = VecDeque::new();
     let mut is_root = vec![false; 0];
     if !roots.is_empty() {
-        is_root = vec![false; g.len()];
+        is_root = vec![false; g.node_count()];
     }
     for &r in roots {
         is_root[r.index()] = true;
@@ -82,16 +95,17 @@ fn bfs(g: &Graph, roots: &[NodeId], walk: &Walk) -> (Vec<u32>, Vec<NodeId>) {
 }
 
 /// The closure of `roots` (roots included), sorted by id.
-pub fn closure(g: &Graph, roots: &[NodeId], walk: &Walk) -> Vec<NodeId> {
+pub fn closure<D: Dag>(g: &D, roots: &[D::Node], walk: &Walk) -> Vec<D::Node> {
     let (_, mut order) = bfs(g, roots, walk);
     order.sort_unstable();
     order
 }
 
 /// The closure of `roots` as nodes and edges: the node and edge sets of
-/// `guix graph -t derivation` when `walk` is the default. With a depth
-/// limit, nodes at the limit are kept but their inputs are not.
-pub fn subgraph(g: &Graph, roots: &[NodeId], walk: &Walk) -> Subgraph {
+/// `guix graph -t derivation` (or `-t package`, `-t bag-emerged`, on a
+/// package graph) when `walk` is the default. With a depth limit, nodes at
+/// the limit are kept but their inputs are not.
+pub fn subgraph<D: Dag>(g: &D, roots: &[D::Node], walk: &Walk) -> Subgraph<D::Node> {
     let (depth, mut nodes) = bfs(g, roots, walk);
     nodes.sort_unstable();
     let mut edges = Vec::new();
@@ -109,11 +123,11 @@ pub fn subgraph(g: &Graph, roots: &[NodeId], walk: &Walk) -> Subgraph {
     Subgraph { nodes, edges }
 }
 
-/// Every derivation that depends on one of `targets`, directly or not
-/// (targets excluded unless one depends on another), sorted by id.
-pub fn reverse_closure(g: &Graph, targets: &[NodeId]) -> Vec<NodeId> {
-    let mut seen = vec![false; g.len()];
-    let mut stack: Vec<NodeId> = targets.to_vec();
+/// Every node that depends on one of `targets`, directly or not (targets
+/// excluded unless one depends on another), sorted by id.
+pub fn reverse_closure<D: Dag>(g: &D, targets: &[D::Node]) -> Vec<D::Node> {
+    let mut seen = vec![false; g.node_count()];
+    let mut stack: Vec<D::Node> = targets.to_vec();
     let mut out = Vec::new();
     while let Some(x) = stack.pop() {
         for &d in g.dependents(x) {
@@ -131,57 +145,98 @@ pub fn reverse_closure(g: &Graph, targets: &[NodeId]) -> Vec<NodeId> {
 /// A shortest path from `from` to `to` over input edges, both ends
 /// included; `None` when there is none. Among equally short paths it is the
 /// one whose sequence of store paths is smallest, compared from `from`.
-pub fn shortest_path(g: &Graph, from: NodeId, to: NodeId, walk: &Walk) -> Option<Vec<NodeId>> {
-    if from == to {
-        return Some(vec![from]);
+pub fn shortest_path<D: Dag>(
+    g: &D,
+    from: D::Node,
+    to: D::Node,
+    walk: &Walk,
+) -> Option<Vec<D::Node>> {
+    ShortestPaths::search(g, from, walk, Some(to)).path_to(to)
+}
+
+/// The shortest paths from one node to every node it reaches: the
+/// breadth-first tree of [`shortest_path`], with the same choice among
+/// equally short paths, for a question about many ends (the package that
+/// brings in each seed of a trust report).
+#[derive(Debug, Clone)]
+pub struct ShortestPaths<N> {
+    from: N,
+    /// Per node, the node it was first reached from (`u32::MAX`: not
+    /// reached; `from` points to itself).
+    parent: Vec<u32>,
+}
+
+impl<N: NodeIndex> ShortestPaths<N> {
+    /// The tree of every node `from` reaches by `walk`.
+    pub fn tree<D: Dag<Node = N>>(g: &D, from: N, walk: &Walk) -> ShortestPaths<N> {
+        ShortestPaths::search(g, from, walk, None)
     }
-    let mut parent = vec![u32::MAX; g.len()];
-    parent[from.index()] = from.0;
-    let mut frontier = vec![from];
-    let mut depth = 0;
-    while !frontier.is_empty() {
-        let mut next = Vec::new();
-        for &x in &frontier {
-            if !walk.expands(g, x, depth, x == from) {
-                continue;
-            }
-            for &y in g.inputs(x) {
-                if parent[y.index()] == u32::MAX && walk.keeps(g, y) {
-                    parent[y.index()] = x.0;
-                    if y == to {
-                        let mut path = vec![to];
-                        let mut cur = to;
-                        while cur != from {
-                            cur = NodeId(parent[cur.index()]);
-                            path.push(cur);
+
+    /// Breadth-first from `from`, layer by layer, inputs in id order; done
+    /// as soon as `until` is reached.
+    fn search<D: Dag<Node = N>>(g: &D, from: N, walk: &Walk, until: Option<N>) -> Self {
+        let mut parent = vec![u32::MAX; g.node_count()];
+        parent[from.index()] = from.index() as u32;
+        let mut frontier = vec![from];
+        let mut depth = 0;
+        while !frontier.is_empty() && until != Some(from) {
+            let mut next = Vec::new();
+            for &x in &frontier {
+                if !walk.expands(g, x, depth, x == from) {
+                    continue;
+                }
+                for &y in g.inputs(x) {
+                    if parent[y.index()] == u32::MAX && walk.keeps(g, y) {
+                        parent[y.index()] = x.index() as u32;
+                        if until == Some(y) {
+                            return ShortestPaths { from, parent };
                         }
-                        path.reverse();
-                        return Some(path);
+                        next.push(y);
                     }
-                    next.push(y);
                 }
             }
+            frontier = next;
+            depth += 1;
         }
-        frontier = next;
-        depth += 1;
+        ShortestPaths { from, parent }
     }
-    None
+
+    /// Where the paths start.
+    pub fn start(&self) -> N {
+        self.from
+    }
+
+    /// A shortest path from the start to `to`, both ends included; `None`
+    /// when `to` is not reached.
+    pub fn path_to(&self, to: N) -> Option<Vec<N>> {
+        if *self.parent.get(to.index())? == u32::MAX {
+            return None;
+        }
+        let mut path = vec![to];
+        let mut cur = to;
+        while cur != self.from {
+            cur = N::from_index(self.parent[cur.index()] as usize);
+            path.push(cur);
+        }
+        path.reverse();
+        Some(path)
+    }
 }
 
 /// Every shortest path from `from` to `to`, in lexicographic order of their
 /// store paths, at most `limit` of them. Empty when there is no path.
-pub fn all_shortest_paths(
-    g: &Graph,
-    from: NodeId,
-    to: NodeId,
+pub fn all_shortest_paths<D: Dag>(
+    g: &D,
+    from: D::Node,
+    to: D::Node,
     walk: &Walk,
     limit: usize,
-) -> Vec<Vec<NodeId>> {
+) -> Vec<Vec<D::Node>> {
     if from == to {
         return vec![vec![from]];
     }
     // Distances from `from`, layer by layer, until `to` is reached.
-    let mut dist = vec![u32::MAX; g.len()];
+    let mut dist = vec![u32::MAX; g.node_count()];
     dist[from.index()] = 0;
     let mut frontier = vec![from];
     let mut depth = 0u32;
@@ -207,7 +262,7 @@ pub fn all_shortest_paths(
         return Vec::new();
     }
     // Nodes that lie on some shortest path: walk back from `to`.
-    let mut on_path = vec![false; g.len()];
+    let mut on_path = vec![false; g.node_count()];
     on_path[to.index()] = true;
     let mut layer = vec![to];
     while let Some(&first) = layer.first() {
@@ -235,14 +290,14 @@ pub fn all_shortest_paths(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn enumerate(
-    g: &Graph,
-    to: NodeId,
+fn enumerate<D: Dag>(
+    g: &D,
+    to: D::Node,
     dist: &[u32],
     on_path: &[bool],
     walk: &Walk,
-    stack: &mut Vec<NodeId>,
-    paths: &mut Vec<Vec<NodeId>>,
+    stack: &mut Vec<D::Node>,
+    paths: &mut Vec<Vec<D::Node>>,
     limit: usize,
 ) {
     if paths.len() >= limit {
@@ -309,35 +364,57 @@ pub fn closure_summary(g: &Graph, roots: &[NodeId], walk: &Walk) -> ClosureSumma
 }
 
 /// The answer of `guix refresh -l`: who would be rebuilt.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Dependents {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependents<N = NodeId> {
     /// Whether the lists are restricted to packages (a package table is
-    /// known); otherwise they hold every dependent derivation.
+    /// known, or the graph is a package graph); otherwise they hold every
+    /// dependent derivation.
     pub packages_only: bool,
     /// Every dependent, sorted by id.
-    pub all: Vec<NodeId>,
+    pub all: Vec<N>,
     /// The dependents that no other dependent depends on: building them
     /// rebuilds all the others.
-    pub covering: Vec<NodeId>,
+    pub covering: Vec<N>,
 }
 
-/// The dependents of `targets` (the targets themselves excluded),
-/// restricted to package derivations when the graph has a package table.
+impl<N> Default for Dependents<N> {
+    fn default() -> Self {
+        Dependents {
+            packages_only: false,
+            all: Vec::new(),
+            covering: Vec::new(),
+        }
+    }
+}
+
+/// The dependents of `targets` in the derivation graph (the targets
+/// themselves excluded), restricted to package derivations when the graph
+/// has a package table.
 pub fn dependents(g: &Graph, targets: &[NodeId]) -> Dependents {
     let packages_only = !g.packages().is_empty();
-    let counted = |n: NodeId| {
-        !targets.contains(&n)
-            && g.kind(n) == NodeKind::Derivation
-            && (!packages_only || g.packages().is_package(n))
-    };
+    dependents_where(g, targets, packages_only, |n| {
+        g.kind(n) == NodeKind::Derivation && (!packages_only || g.packages().is_package(n))
+    })
+}
+
+/// The dependents of `targets` (the targets themselves excluded) that
+/// `counted` counts; `packages_only` says whether those are packages. A
+/// dependent is covering when no other counted dependent depends on it.
+pub fn dependents_where<D: Dag>(
+    g: &D,
+    targets: &[D::Node],
+    packages_only: bool,
+    counted: impl Fn(D::Node) -> bool,
+) -> Dependents<D::Node> {
+    let counted = |n: D::Node| !targets.contains(&n) && counted(n);
     let rev = reverse_closure(g, targets);
-    let mut in_rev = vec![false; g.len()];
+    let mut in_rev = vec![false; g.node_count()];
     for &n in &rev {
         in_rev[n.index()] = true;
     }
     // above[n]: some counted dependent other than n depends on n. Computed
     // from the top of the graph down (reverse topological order).
-    let mut above = vec![false; g.len()];
+    let mut above = vec![false; g.node_count()];
     for &n in g.topological_order().iter().rev() {
         if !in_rev[n.index()] {
             continue;
@@ -347,7 +424,7 @@ pub fn dependents(g: &Graph, targets: &[NodeId]) -> Dependents {
             .iter()
             .any(|&d| in_rev[d.index()] && (counted(d) || above[d.index()]));
     }
-    let all: Vec<NodeId> = rev.iter().copied().filter(|&n| counted(n)).collect();
+    let all: Vec<D::Node> = rev.iter().copied().filter(|&n| counted(n)).collect();
     let covering = all.iter().copied().filter(|n| !above[n.index()]).collect();
     Dependents {
         packages_only,

@@ -46,7 +46,7 @@ mod hints;
 mod prefer;
 
 pub use candidates::{Candidate, describe_candidates};
-pub use hints::{namesakes, spec_for};
+pub use hints::{namesakes, spec_for, suggest};
 pub use prefer::{Preferences, Resolution, TieBreak, guix_system, host_system};
 
 use crate::error::ResolveError;

@@ -1,5 +1,7 @@
 //! Reading the tab-separated tables that come with a corpus (`packages.tsv`,
-//! `store-meta.tsv`), plain or zstd-compressed.
+//! `store-meta.tsv`, and the package-level `packages-meta.tsv`,
+//! `package-edges.tsv`, `bag-emerged-edges.tsv`), plain or
+//! zstd-compressed.
 //!
 //! A table is streamed line by line, never held whole: a line is at most
 //! [`MAX_LINE`] bytes and the whole (decompressed) table at most
@@ -42,29 +44,7 @@ impl Table {
     /// Opens a table (a regular file, decompressed when it is a zstd frame)
     /// and checks that its header names the `expected` leading columns.
     pub(crate) fn open(path: &Path, expected: &[&str]) -> Result<Table, LoadError> {
-        let io = |source| LoadError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut file = std::io::BufReader::new(crate::input::open_regular(path)?);
-        let zstd = file.fill_buf().map_err(io)?.starts_with(&ZSTD_MAGIC);
-        let stream: Box<dyn Read> = if zstd {
-            Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io)?)
-        } else {
-            Box::new(file)
-        };
-        let mut table = Table {
-            path: path.to_owned(),
-            reader: Box::new(std::io::BufReader::with_capacity(
-                1 << 16,
-                Bounded {
-                    inner: stream,
-                    left: MAX_TABLE,
-                },
-            )),
-            line: 0,
-            buf: Vec::new(),
-        };
+        let mut table = Table::open_headerless(path)?;
         let header: Vec<String> = match table.next_line()? {
             Some((_, fields)) => fields.into_iter().map(str::to_owned).collect(),
             None => Vec::new(),
@@ -81,6 +61,33 @@ impl Table {
             ));
         }
         Ok(table)
+    }
+
+    /// Opens a table that has no header line (its first line is a row).
+    pub(crate) fn open_headerless(path: &Path) -> Result<Table, LoadError> {
+        let io = |source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = std::io::BufReader::new(crate::input::open_regular(path)?);
+        let zstd = file.fill_buf().map_err(io)?.starts_with(&ZSTD_MAGIC);
+        let stream: Box<dyn Read> = if zstd {
+            Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io)?)
+        } else {
+            Box::new(file)
+        };
+        Ok(Table {
+            path: path.to_owned(),
+            reader: Box::new(std::io::BufReader::with_capacity(
+                1 << 16,
+                Bounded {
+                    inner: stream,
+                    left: MAX_TABLE,
+                },
+            )),
+            line: 0,
+            buf: Vec::new(),
+        })
     }
 
     /// The path of the table.
@@ -167,6 +174,33 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
+/// A text field of the package-level tables with its escapes undone:
+/// `\\`, `\n`, `\t` and `\r` stand for a backslash, a newline, a
+/// tab and a carriage return (so that a field never holds the table's own
+/// separators); any other character after a backslash is an error.
+pub(crate) fn unescape(field: &str) -> Result<std::borrow::Cow<'_, str>, String> {
+    if !field.contains('\\') {
+        return Ok(std::borrow::Cow::Borrowed(field));
+    }
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next() {
+            Some('\\') => '\\',
+            Some('n') => '\n',
+            Some('t') => '\t',
+            Some('r') => '\r',
+            Some(other) => return Err(format!("unknown escape `\\{other}` in `{}`", clip(field))),
+            None => return Err(format!("a lone backslash ends `{}`", clip(field))),
+        });
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 /// A table error at `line`.
 pub(crate) fn bad(path: &Path, line: usize, reason: impl Into<String>) -> LoadError {
     LoadError::Table {
@@ -235,6 +269,22 @@ mod tests {
             err.ends_with("t.tsv` line 3 is longer than 65536 bytes"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn headerless_tables_start_with_a_row_and_fields_unescape() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.tsv");
+        std::fs::write(&p, "x\\ty\\\\z\ta\n").unwrap();
+        let mut t = Table::open_headerless(&p).unwrap();
+        let (line, f) = t.next_row().unwrap().unwrap();
+        assert_eq!(line, 1);
+        assert_eq!(unescape(f[0]).unwrap(), "x\ty\\z");
+        assert_eq!(unescape(f[1]).unwrap(), "a");
+        assert!(t.next_row().unwrap().is_none());
+        assert_eq!(unescape("a\\nb\\r").unwrap(), "a\nb\r");
+        assert!(unescape("a\\qb").unwrap_err().contains("`\\q`"));
+        assert!(unescape("a\\").unwrap_err().contains("lone backslash"));
     }
 
     #[test]

@@ -418,7 +418,7 @@ fn trusted_snapshots_decode_derivations_on_first_use() {
         let at = 56 + 8 * i;
         u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize
     };
-    let start = 56 + 8 * 7 + len(0) + len(1) + len(2);
+    let start = 56 + 8 * 11 + len(0) + len(1) + len(2);
     let mut damaged = bytes.to_vec();
     for b in &mut damaged[start + 4..start + len(3)] {
         *b ^= 0x5a;

@@ -1,7 +1,7 @@
 //! `guix hash` semantics: the hash of a file, of standard input, or of the
 //! NAR of a tree, with Guix 1.5.0's version-control filter.
 //!
-//! Guix's `guix hash FILE` (formats.md §6, Guix `guix/scripts/hash.scm` and
+//! Guix's `guix hash FILE` (docs/formats.md §7, Guix `guix/scripts/hash.scm` and
 //! `guix/hash.scm`) works in one of two serialisations:
 //!
 //! | serializer | what is hashed | symlink `FILE` | directory `FILE` |

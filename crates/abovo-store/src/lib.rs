@@ -1,6 +1,7 @@
 //! The store formats of GNU Guix (and Nix), bit for bit.
 //!
-//! This crate is the first stage of abovo (bytes → model): it turns the bytes
+//! This crate is the ground abovo stands on (docs/architecture.md; the
+//! formats are described in docs/formats.md): it turns the bytes
 //! Guix writes into typed values and back, and computes every hash and path the
 //! way the Guix daemon does. It does no I/O policy, no graph work and no
 //! printing for people.
@@ -34,6 +35,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod derivation;
 pub mod encoding;

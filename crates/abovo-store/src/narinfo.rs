@@ -1,7 +1,7 @@
 //! Narinfo files: the description of a substitute that a binary cache
 //! (`guix publish`, a Nix cache) serves at `/<hash32>.narinfo`.
 //!
-//! # Format (formats.md §8.1)
+//! # Format (docs/formats.md §8.1)
 //!
 //! One `Key: Value` line per field. [`NarInfo::parse`] reads it the way
 //! Guix's recutils-style reader does: field order does not matter, `URL`,
@@ -57,6 +57,7 @@
 //! ```
 
 pub mod signature;
+pub mod signing;
 
 use crate::hash::{Hash, HashAlgo, HashError};
 use crate::nixbase32;
@@ -64,6 +65,7 @@ use crate::store_path::{StoreDir, StorePath, StorePathError};
 use std::fmt;
 
 pub use signature::{GuixSignature, SignatureError, verify_nix_signature};
+pub use signing::SigningKey;
 
 /// A narinfo, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -394,6 +396,66 @@ impl NarInfo {
         let mut out = String::new();
         self.write_fields(&self.guix_fields(), &mut out);
         out
+    }
+
+    /// The fields in the order of Guix 1.5.0's `guix publish` (what
+    /// `../shared/data/guix-publish-fixtures` holds): `StorePath`,
+    /// `NarHash`, `NarSize`, `References`, `System`, `Deriver`, unknown
+    /// fields, `CA`; then `Signature` and Nix `Sig`s; then, per copy, `URL`,
+    /// `Compression`, `FileSize`, `FileHash`. A Guix signature covers the
+    /// lines before `Signature:`, so what describes the compressed copies is
+    /// outside it. [`NarInfo::to_guix_string`] is the older order, with the
+    /// copies first and signed.
+    pub fn to_guix_publish_string(&self) -> String {
+        let mut fields = self.guix_publish_signed_fields();
+        fields.push(Field::Signature);
+        fields.extend((0..self.sigs.len()).map(Field::Sig));
+        for i in 0..self.copies() {
+            fields.extend([
+                Field::Url(i),
+                Field::Compression(i),
+                Field::FileSize(i),
+                Field::FileHash(i),
+            ]);
+        }
+        let mut out = String::new();
+        self.write_fields(&fields, &mut out);
+        out
+    }
+
+    fn guix_publish_signed_fields(&self) -> Vec<Field> {
+        let mut fields = vec![
+            Field::StorePath,
+            Field::NarHash,
+            Field::NarSize,
+            Field::References,
+            Field::System,
+            Field::Deriver,
+        ];
+        fields.extend((0..self.extra.len()).map(Field::Extra));
+        fields.push(Field::Ca);
+        fields
+    }
+
+    /// Signs the narinfo as `guix publish` does, with `key` (and, when the
+    /// key has a Nix form, adds a Nix `Sig` too), replacing any signature it
+    /// had; returns the text in [`NarInfo::to_guix_publish_string`]'s
+    /// order, which is the text the Guix signature holds for. `host` is
+    /// the informational host name in `Signature: 1;<host>;…`.
+    pub fn sign_guix_publish(
+        &mut self,
+        key: &signing::SigningKey,
+        host: &str,
+    ) -> Result<String, StorePathError> {
+        self.signature = None;
+        self.sigs.clear();
+        let mut signed = String::new();
+        self.write_fields(&self.guix_publish_signed_fields(), &mut signed);
+        self.signature = Some(key.sign_guix(host, &signed));
+        if let Some(sig) = key.sign_nix(&self.fingerprint()?) {
+            self.sigs.push(sig);
+        }
+        Ok(self.to_guix_publish_string())
     }
 
     /// The fields in Nix's order: `StorePath`, `URL`, `Compression`,

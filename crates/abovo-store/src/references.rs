@@ -3,7 +3,7 @@
 //! After a build, the Guix daemon decides an output's references by looking
 //! for the *hash parts* (the 32 nix-base32 characters after the store
 //! directory) of candidate paths in the output's NAR serialisation
-//! (sandbox.md §2.3, daemon `nix/libstore/references.cc`). The candidates are
+//! (docs/formats.md §6.6, daemon `nix/libstore/references.cc`). The candidates are
 //! the build's input closure plus its own outputs, so self-references are
 //! found too. This module does the same scan, byte for byte the same way:
 //!

@@ -1,5 +1,5 @@
 //! Every vector of every section of `tests/data/test-vectors.json` (the
-//! machine-readable form of formats.md §9), run against the library.
+//! known answers that docs/formats.md §10 describes), run against the library.
 //!
 //! Each section's test counts the vectors it ran and fails if a vector of
 //! an unknown kind appears, so nothing in the file is silently skipped.

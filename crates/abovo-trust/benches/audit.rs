@@ -28,12 +28,7 @@ fn bench(c: &mut Criterion) {
         return;
     };
     let store = abovo_store::StoreDir::default();
-    let opts = abovo_graph::load::LoadOptions {
-        store: &store,
-        packages: None,
-        meta: None,
-        reporter: &abovo_graph::load::Silent,
-    };
+    let opts = abovo_graph::load::LoadOptions::new(&store, &abovo_graph::load::Silent);
     let g = abovo_graph::load::load(&corpus, opts).expect("the corpus loads");
     let mut seeds = Seeds::new(KnowledgeBase::built_in().expect("built-in knowledge base"));
     seeds.use_store = false;

@@ -13,11 +13,18 @@
 //! The `guix refresh -l`-style leaves of a seed are the packages resting on
 //! it that no other package resting on it depends on (through edges the
 //! trust walk follows): rebuilding those rebuilds all the others.
+//!
+//! In package terms (when the graph has package graphs), each binary seed
+//! also says which packages bring it in
+//! ([`crate::packages::Packages::bringers`]), and shows the way from one of
+//! its leaves: the derivation path, and the leaf's package path in the
+//! `bag-emerged` graph to the package that brings the seed in.
 
 use crate::bytes::RejectedFile;
 use crate::classify::{Classification, SeedFacts, Seeds};
 use crate::kind::{Evidence, Kind};
-use crate::report::{WalkOptions, expands, is_seed};
+use crate::packages::{PackageStep, PackageTrail, Packages, Trails};
+use crate::report::{Step, WalkOptions, expands, is_seed, steps};
 use crate::sizes::SizeError;
 use abovo_graph::{Graph, NodeId};
 use rayon::prelude::*;
@@ -67,6 +74,27 @@ pub struct AuditSeed {
     /// The `guix refresh -l`-style leaves: packages resting on it that no
     /// other such package depends on (`name@version`, sorted).
     pub leaves: Vec<String>,
+    /// The packages that bring it in (whose derivations use it directly or
+    /// through derivations that are no package's), by `name@version`; empty
+    /// when the graph has no package graphs.
+    pub brought_in_by: Vec<PackageStep>,
+    /// The way from its first leaf to it, in derivations and in packages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<SeedExample>,
+}
+
+/// How one package comes to rest on a seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedExample {
+    /// The package (`name@version`).
+    pub package: String,
+    /// A shortest path of derivations from it to the seed, both ends
+    /// included (as `abovo seeds` finds it).
+    pub path: Vec<Step>,
+    /// The package that brings the seed in on that path, and the path to
+    /// it in the `bag-emerged` graph.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trail: Option<PackageTrail>,
 }
 
 /// One row of the binary seed table: what a seed id stands for.
@@ -314,6 +342,14 @@ pub fn audit(
         }
     }
     let labels = unique_labels(&classified, &binaries);
+    // Every node of each binary seed (one store path, several systems).
+    let mut nodes_of: Vec<Vec<NodeId>> = vec![Vec::new(); binaries.len()];
+    for n in g.nodes() {
+        if let Some(b) = nodes_of.get_mut(bit_of[n.index()] as usize) {
+            b.push(n);
+        }
+    }
+    let in_packages = Packages::new(g);
 
     // 3. Bitsets in topological order (inputs first).
     let words = binaries.len().div_ceil(64).max(1);
@@ -391,19 +427,32 @@ pub fn audit(
     let package_labels: Vec<String> = packages.iter().map(AuditPackage::label).collect();
     let make = |b: usize| {
         let (f, c) = &classified[binaries[b]];
-        let mut l: Vec<String> = leaves[b]
+        let mut by_label: Vec<(&str, u32)> = leaves[b]
             .iter()
-            .map(|&i| package_labels[i as usize].clone())
+            .map(|&i| (package_labels[i as usize].as_str(), i))
             .collect();
-        l.sort_unstable();
-        l.dedup();
+        by_label.sort_unstable();
+        by_label.dedup_by(|a, b| a.0 == b.0);
+        let example = by_label.first().and_then(|&(label, i)| {
+            example(g, label, packages[i as usize].node, &nodes_of[b], opts)
+        });
         AuditSeed {
             id: b as u32,
             label: labels[b].clone(),
             facts: f.clone(),
             class: c.clone(),
             packages: counts[b],
-            leaves: l,
+            leaves: by_label.iter().map(|(l, _)| (*l).to_owned()).collect(),
+            brought_in_by: in_packages
+                .as_ref()
+                .map(|p| {
+                    p.bringers(&nodes_of[b])
+                        .into_iter()
+                        .map(|b| p.step(b))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            example,
         }
     };
     let mut core_seeds: Vec<AuditSeed> = (0..binaries.len())
@@ -499,6 +548,32 @@ pub fn audit(
         unused_seed_files,
         binary_seeds,
         packages: package_seeds,
+    })
+}
+
+/// How `package` (at `from`) comes to rest on a seed (one of the nodes
+/// `seed`): the shortest derivation path of its trust walk, and the
+/// package trail on it.
+fn example(
+    g: &Graph,
+    package: &str,
+    from: NodeId,
+    seed: &[NodeId],
+    opts: WalkOptions,
+) -> Option<SeedExample> {
+    let walk = abovo_graph::query::Walk {
+        stop_at_fixed: !opts.through_fixed,
+        ..Default::default()
+    };
+    let tree = abovo_graph::query::ShortestPaths::tree(g, from, &walk);
+    let path = seed
+        .iter()
+        .filter_map(|&n| tree.path_to(n))
+        .min_by_key(Vec::len)?;
+    Some(SeedExample {
+        package: package.to_owned(),
+        trail: Trails::new(g, from).and_then(|t| t.trail(&path)),
+        path: steps(g, &path),
     })
 }
 

@@ -18,7 +18,7 @@ use crate::sizes::{DbRow, Known, SizeError, SizeSource, Sizes};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use abovo_store::derivation::FixedOutput;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where a seed comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -270,6 +270,18 @@ impl Seeds {
         }
     }
 
+    /// Scans the bytes of a seed at `path`. An item of the fetch cache
+    /// never changes, so its verdict is kept and read back
+    /// ([`content::remembered`]); other places are scanned every time.
+    fn scan(&self, facts: &SeedFacts, path: &Path) -> Result<ContentReport, content::ContentError> {
+        match &self.cache {
+            Some(cache) if path == cache.item_path(facts.base_name()) => {
+                content::remembered::scan_cached_item(cache, facts.base_name(), path, &self.limits)
+            }
+            _ => content::scan_path(path, &self.limits),
+        }
+    }
+
     /// Classifies one seed of `g`. Fails only on a size source that is
     /// refused (a narinfo that does not parse or contradicts the seed, a
     /// store database row that does not parse).
@@ -287,7 +299,7 @@ impl Seeds {
         };
         let located = self.locate(g, facts, db);
         let (content, scan_error) = match &located.found {
-            Some(f) => match content::scan_path(&f.path, &self.limits) {
+            Some(f) => match self.scan(facts, &f.path) {
                 Ok(c) => (Some(c), None),
                 Err(e) => (None, Some(e.to_string())),
             },

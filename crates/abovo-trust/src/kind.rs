@@ -1,7 +1,8 @@
 //! The vocabulary of trust: what a seed is ([`Kind`]) and why abovo says so
 //! ([`Evidence`]).
 //!
-//! These are the words of design.md's "Semantics" section, as types, so that
+//! These are the words of docs/trust.md ("Classification: three layers"),
+//! as types, so that
 //! every layer (content scan, knowledge base, rules) answers in the same terms
 //! and the reports can sort, group and count by them.
 

@@ -1,8 +1,8 @@
 //! What a package rests on: seeds, their kinds, the evidence for them, their
 //! sizes, and the whole-distribution audit.
 //!
-//! This crate is the analysis stage of abovo (bytes → model → graph →
-//! **analysis** → report). It answers design.md's trust questions:
+//! This crate is the analysis stage of abovo, on top of the store and the
+//! graph (docs/architecture.md). It answers the questions of docs/trust.md:
 //!
 //! | module | owns |
 //! | --- | --- |
@@ -16,19 +16,24 @@
 //! | [`classify`] | the three layers together for one seed of a graph |
 //! | [`sizes`] | seed sizes and where they came from |
 //! | [`report`] | the trust walk and report of one target (`abovo seeds`) |
+//! | [`packages`] | seeds in package terms: which package brings each in, and the package path to it |
 //! | [`audit`] | per-package binary seed sets over a whole graph (`abovo audit`) |
+//! | [`history`] | trust over time: seeds added, removed and changed between two revisions, per target and per package (`--against`), and the guard for CI |
 //!
 //! It knows nothing about terminals or HTML: every answer is a value that
 //! serialises to JSON, and the CLI renders it.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod bytes;
 pub mod classify;
 pub mod content;
+pub mod history;
 pub mod items;
 pub mod kind;
 pub mod knowledge;
+pub mod packages;
 pub mod recipe;
 pub mod report;
 pub mod rules;

@@ -11,9 +11,14 @@
 //! So is an impure derivation (Nix's `__impure`, which may fetch like a
 //! fixed-output one but is pinned by no hash), of unknown kind; the walk
 //! goes on into its inputs.
+//!
+//! When the graph has package graphs, each seed also says which package
+//! brings it in and how the target's package reaches that one in the
+//! `bag-emerged` graph ([`crate::packages`]).
 
 use crate::classify::{Classification, Origin, SeedFacts, Seeds};
 use crate::kind::Kind;
+use crate::packages::{PackageStep, PackageTrail, Trails};
 use crate::sizes::{SizeError, SizeSource};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use serde::Serialize;
@@ -46,6 +51,10 @@ pub struct SeedEntry {
     pub class: Classification,
     /// The shortest path from the target to it, both ends included.
     pub path_from_target: Vec<Step>,
+    /// Which package brings it in, and the target's package path to that
+    /// package (when the graph has package graphs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageTrail>,
 }
 
 /// Totals for one kind.
@@ -83,6 +92,9 @@ pub struct TrustReport {
     pub target: String,
     /// Its label.
     pub target_label: String,
+    /// Its package, when it is one (and the graph has package graphs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_package: Option<PackageStep>,
     /// Whether the walk went through fixed-output derivations.
     pub through_fixed: bool,
     /// Derivations the walk visited (the target included).
@@ -168,7 +180,8 @@ pub fn walk(g: &Graph, target: NodeId, opts: WalkOptions) -> Walked {
     }
 }
 
-fn path_to(g: &Graph, parent: &[u32], seed: NodeId) -> Vec<Step> {
+/// The walk's path from the target to `seed`, both ends included.
+fn path_to(parent: &[u32], seed: NodeId) -> Vec<NodeId> {
     let mut path = vec![seed];
     let mut cur = seed;
     while parent[cur.index()] != cur.0 {
@@ -176,8 +189,13 @@ fn path_to(g: &Graph, parent: &[u32], seed: NodeId) -> Vec<Step> {
         path.push(cur);
     }
     path.reverse();
-    path.into_iter()
-        .map(|n| Step {
+    path
+}
+
+/// A derivation path as report steps.
+pub fn steps(g: &Graph, path: &[NodeId]) -> Vec<Step> {
+    path.iter()
+        .map(|&n| Step {
             path: g.display_path(n),
             label: g.label(n).to_owned(),
         })
@@ -193,6 +211,7 @@ pub fn trust_report(
     opts: WalkOptions,
 ) -> Result<TrustReport, SizeError> {
     let walked = walk(g, target, opts);
+    let trails = Trails::new(g, target);
     // Fixed-output derivations with the same output path (same hash and
     // name, for different systems) are one seed: keep the first reached,
     // whose path is the shortest.
@@ -204,8 +223,10 @@ pub fn trust_report(
         .map(|&n| {
             let facts = SeedFacts::of(g, n);
             let class = seeds.classify(g, &facts)?;
+            let path = path_to(&walked.parent, n);
             Ok(SeedEntry {
-                path_from_target: path_to(g, &walked.parent, n),
+                path_from_target: steps(g, &path),
+                package: trails.as_ref().and_then(|t| t.trail(&path)),
                 facts,
                 class,
             })
@@ -248,6 +269,7 @@ pub fn trust_report(
         graph: g.description().to_owned(),
         target: g.display_path(target),
         target_label: g.label(target).to_owned(),
+        target_package: trails.as_ref().and_then(Trails::target),
         through_fixed: opts.through_fixed,
         derivations_walked: walked.derivations,
         seeds: entries,

@@ -1,6 +1,6 @@
 //! Sizes of seeds, and where each came from.
 //!
-//! In order of preference (design.md, "Sizes"): the bytes themselves (a
+//! In order of preference (docs/trust.md, "Sizes"): the bytes themselves (a
 //! seed directory or a real store), the store database's `narSize`
 //! (`--db`, opened read-only), narinfo files (`NarSize`), the graph's store
 //! metadata (the snapshot's `narSize` column), and the knowledge base. A

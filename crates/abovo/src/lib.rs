@@ -14,12 +14,14 @@
 //! also the `--help` text, so a flag without one would be a flag without
 //! help.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod members;
 pub mod output;
+pub mod packages;
 pub mod places;
 pub mod report;
 pub mod source;

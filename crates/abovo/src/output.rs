@@ -199,18 +199,35 @@ pub fn sanitize_bytes(bytes: &[u8]) -> String {
 /// rest is counted, not printed (see [`clip`]).
 pub const MAX_MESSAGE_LINE: usize = 400;
 
-/// `text` cut after `max` characters, with `… (N more characters)` saying
-/// how much was left out; `text` itself when it is short enough.
+/// `text` with its middle left out so that `max` characters remain, half
+/// from its start and half from its end, and `… (N characters left out) …`
+/// between them; `text` itself when it is short enough.
+///
+/// The end is kept because that is where an error says *why*: in
+/// ``cannot read `<a 5,000-character path>`: File name too long`` cutting
+/// the end would lose the operating system's reason (issue 16).
 pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
-    // Counting is bounded by `max`: a 20 MB line is not walked twice.
-    let Some((cut, _)) = text.char_indices().nth(max) else {
+    // Bounded by `max` from each end: a 20 MB line is walked once, to count.
+    if text.char_indices().nth(max).is_none() {
         return Cow::Borrowed(text);
+    }
+    let head = max - max / 2;
+    let tail = max / 2;
+    let cut = text.char_indices().nth(head).map_or(text.len(), |(i, _)| i);
+    let resume = match tail {
+        0 => text.len(),
+        _ => text
+            .char_indices()
+            .rev()
+            .nth(tail - 1)
+            .map_or(cut, |(i, _)| i),
     };
-    let more = text[cut..].chars().count();
+    let left_out = text[cut..resume].chars().count();
     Cow::Owned(format!(
-        "{}… ({more} more character{})",
+        "{}… ({left_out} character{} left out) …{}",
         &text[..cut],
-        if more == 1 { "" } else { "s" }
+        if left_out == 1 { "" } else { "s" },
+        &text[resume..]
     ))
 }
 
@@ -553,26 +570,44 @@ mod tests {
     #[test]
     fn long_lines_are_clipped_and_counted() {
         assert_eq!(clip("short", 10), "short");
-        assert_eq!(clip("abcdef", 4), "abcd… (2 more characters)");
-        assert_eq!(clip("abcde", 4), "abcd… (1 more character)");
-        assert_eq!(clip("ééééé", 2), "éé… (3 more characters)");
+        assert_eq!(clip("abcd", 4), "abcd");
+        assert_eq!(clip("abcdef", 4), "ab… (2 characters left out) …ef");
+        assert_eq!(clip("abcde", 4), "ab… (1 character left out) …de");
+        assert_eq!(clip("abcdefg", 3), "ab… (4 characters left out) …g");
+        assert_eq!(clip("ééééé", 2), "é… (3 characters left out) …é");
+        assert_eq!(clip("abc", 1), "a… (2 characters left out) …");
         let huge = "x".repeat(5_000_000);
         let msg = for_stderr(&format!(
-            "line 1: bad `{huge}`\nhint: fine\n\u{1b}]0;t\u{7}"
+            "line 1: bad `{huge}`: the reason\nhint: fine\n\u{1b}]0;t\u{7}"
         ));
         let lines: Vec<&str> = msg.split('\n').collect();
         assert_eq!(lines.len(), 3);
-        assert!(
-            lines[0].ends_with("… (4999614 more characters)"),
-            "{}",
-            &lines[0][..50]
-        );
+        let marker = "… (4999626 characters left out) …";
+        assert!(lines[0].contains(marker), "{}", &lines[0][..50]);
+        assert!(lines[0].starts_with("line 1: bad `x"), "{}", lines[0]);
+        assert!(lines[0].ends_with("x`: the reason"), "{}", lines[0]);
         assert_eq!(
             lines[0].chars().count(),
-            MAX_MESSAGE_LINE + "… (4999614 more characters)".chars().count()
+            MAX_MESSAGE_LINE + marker.chars().count()
         );
         assert_eq!(lines[1], "hint: fine");
         assert_eq!(lines[2], "\\u{1b}]0;t\\u{7}");
+    }
+
+    /// Issue 16: with a long path, the message was cut before the
+    /// operating system's reason. A real `ENAMETOOLONG`, shown as `main`
+    /// shows errors.
+    #[test]
+    fn long_paths_keep_the_operating_systems_reason() {
+        let path = std::env::temp_dir().join("d".repeat(5000));
+        let source = std::fs::read(&path).unwrap_err();
+        let reason = source.to_string();
+        assert!(reason.contains("os error 36"), "{reason}");
+        let message = format!("cannot read `{}`: {source}", path.display());
+        let shown = for_stderr(&message);
+        assert!(shown.ends_with(&format!("ddd`: {reason}")), "{shown}");
+        assert!(shown.starts_with("cannot read `"), "{shown}");
+        assert!(shown.chars().count() < MAX_MESSAGE_LINE + 50, "{shown}");
     }
 
     #[test]

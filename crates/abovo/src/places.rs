@@ -14,8 +14,8 @@ use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 
 /// The `.drv` files and sources of hello's closure in Guix 1.5.0 (401
-/// items), carried by the binary so that `abovo show guile-bootstrap`
-/// prints its builder script out of the box (made by `abovo export`; see
+/// items), carried by the binary so that `abovo show --derivation
+/// guile-bootstrap` prints its builder script out of the box (made by `abovo export`; see
 /// `data/README.md`).
 pub static BUILT_IN_ITEMS: &[u8] = include_bytes!("../../../data/guix-1.5.0-hello-items.tar.zst");
 

@@ -5,7 +5,9 @@
 //! `.tar.zst` of them, a corpus folder or an abovo snapshot; `--store-dir`
 //! the store prefix of their paths (by default read from the data, see
 //! [`SourceArgs::load`]); `--package-table`
-//! and `--meta` attach a package table and store metadata. Without a source,
+//! and `--meta` attach a package table and store metadata, and
+//! [`PackageLevelArgs`] the package-level tables (`--package-meta`,
+//! `--package-edges`, `--bag-emerged-edges`). Without a source,
 //! the Guix 1.5.0 snapshot built into the binary is used, so abovo answers
 //! out of the box. Loading shows a progress bar on a terminal once it has
 //! taken more than a second.
@@ -64,6 +66,50 @@ pub struct SourceArgs {
     /// nar_size, references) to attach to the graph.
     #[arg(long, value_name = "TSV")]
     pub meta: Option<PathBuf>,
+    /// Package-level tables to attach.
+    #[command(flatten)]
+    pub package_level: PackageLevelArgs,
+}
+
+/// The package-level tables Guix writes for a corpus (no header,
+/// tab-separated; see the data folder's README), for a source that lacks
+/// them: a corpus folder has them beside its `drvs.tar.zst`, and a
+/// snapshot made from one carries them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PackageLevelArgs {
+    /// What `guix show` says of each package (`packages-meta.tsv` or
+    /// `.tsv.zst`: name, version, drv, location, home page, licences,
+    /// synopsis, description, supported systems, hidden, superseded). It
+    /// also serves as the package table when there is none.
+    #[arg(long, value_name = "TSV")]
+    pub package_meta: Option<PathBuf>,
+    /// The edges of the `package` graph (`package-edges.tsv` or
+    /// `.tsv.zst`: from, from_drv, to, to_drv, label, output, kind,
+    /// from_status, to_status).
+    #[arg(long, value_name = "TSV")]
+    pub package_edges: Option<PathBuf>,
+    /// The edges of the `bag-emerged` graph (`bag-emerged-edges.tsv` or
+    /// `.tsv.zst`, the same columns).
+    #[arg(long, value_name = "TSV")]
+    pub bag_emerged_edges: Option<PathBuf>,
+}
+
+impl PackageLevelArgs {
+    /// Whether no table is named.
+    pub fn is_empty(&self) -> bool {
+        self.package_meta.is_none()
+            && self.package_edges.is_none()
+            && self.bag_emerged_edges.is_none()
+    }
+
+    /// The library's form.
+    pub fn files(&self) -> abovo_graph::load::PackageFiles<'_> {
+        abovo_graph::load::PackageFiles {
+            meta: self.package_meta.as_deref(),
+            edges: self.package_edges.as_deref(),
+            bag_emerged_edges: self.bag_emerged_edges.as_deref(),
+        }
+    }
 }
 
 /// The `--help` text of `--store-dir` in every analysis command (graph
@@ -140,9 +186,10 @@ impl SourceArgs {
     pub fn load(&self, ctx: &Context) -> anyhow::Result<Graph> {
         let Some(source) = &self.source else {
             self.store_for_input(None)?;
-            if self.packages.is_some() || self.meta.is_some() {
+            if self.packages.is_some() || self.meta.is_some() || !self.package_level.is_empty() {
                 anyhow::bail!(
-                    "--package-table and --meta need --source (the built-in snapshot has both)"
+                    "--package-table, --meta, --package-meta, --package-edges and \
+                     --bag-emerged-edges need --source (the built-in snapshot has them all)"
                 );
             }
             let mut graph = abovo_graph::snapshot::read_trusted(BUILT_IN_SNAPSHOT)
@@ -159,6 +206,7 @@ impl SourceArgs {
             store: &store,
             packages: self.packages.as_deref(),
             meta: self.meta.as_deref(),
+            package_level: self.package_level.files(),
             reporter: &reporter,
         };
         let graph = abovo_graph::load::load_input(&input, opts)

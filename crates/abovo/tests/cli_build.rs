@@ -1,11 +1,11 @@
 //! `abovo add`, `derivation add`, `build`, `log`, `store` end to end: what a
-//! builder sees, what gets registered, built-in downloads, failures, and
-//! two processes asking for the same derivation.
+//! builder sees, what gets registered, failures, and two processes asking
+//! for the same derivation (built-in downloads: `cli_build_downloads`).
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod cli_build_support;
 
-use cli_build_support::{HttpServer, TestStore, sha256_hex};
+use cli_build_support::TestStore;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -103,6 +103,7 @@ fn derivation_add_computes_paths_and_refuses_bad_input() {
 
 #[test]
 fn the_builder_sees_exactly_what_guix_gives_it() {
+    use std::os::unix::fs::MetadataExt;
     let mut t = TestStore::new();
     if t.add_busybox("the_builder_sees_exactly_what_guix_gives_it")
         .is_none()
@@ -160,7 +161,18 @@ $b ip -o link > links
         .map(str::to_owned)
         .collect();
     assert_eq!(environ, expected, "the environment, in order");
-    assert_eq!(read("id").trim(), "uid=30001(nixbld) gid=30000(nixbld)");
+    // As root the builder is a build user whose supplementary group is the
+    // build group, as guix-daemon's; a user namespace made without
+    // privileges cannot give it one.
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    assert_eq!(
+        read("id").trim(),
+        if root {
+            "uid=30001(nixbld) gid=30000(nixbld) groups=30000(nixbld)"
+        } else {
+            "uid=30001(nixbld) gid=30000(nixbld)"
+        }
+    );
     assert_eq!(read("hostname").trim(), "localhost");
     assert_eq!(read("domainname").trim(), "(none)");
     assert_eq!(read("pid").trim(), "1");
@@ -188,7 +200,7 @@ $b ip -o link > links
         "nixbld:x:30001:30000:Nix build user:/:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n"
     );
     assert_eq!(read("group"), "nixbld:!:30000:\n");
-    assert_eq!(read("hosts"), "127.0.0.1 localhost\n");
+    assert_eq!(read("hosts"), "127.0.0.1 localhost\n::1 localhost\n");
     let links = read("links");
     assert_eq!(
         links.lines().count(),
@@ -204,7 +216,6 @@ $b ip -o link > links
     assert_eq!(refs.len(), 2, "{refs:?}");
     assert!(refs.contains(&t.busybox) && refs.contains(&o));
     // Canonical: 0555 directories and executables, 0444 files, mtime 1.
-    use std::os::unix::fs::MetadataExt;
     let m = std::fs::symlink_metadata(&o).unwrap();
     assert_eq!((m.mode() & 0o7777, m.mtime()), (0o555, 1));
     let m = std::fs::symlink_metadata(format!("{o}/pid")).unwrap();
@@ -319,207 +330,6 @@ fn timeouts_kill_the_build() {
     let out = t.run(&["build", "--timeout", "1", "--max-silent-time", "5", &drv]);
     assert!(start.elapsed() < Duration::from_secs(10));
     assert!(String::from_utf8_lossy(&out.stderr).contains("timed out after 1 second"));
-}
-
-#[test]
-fn builtin_download_fetches_verifies_and_uses_mirrors() {
-    let mut t = TestStore::new();
-    if t.add_busybox("builtin_download_fetches_verifies_and_uses_mirrors")
-        .is_none()
-    {
-        return;
-    }
-    let body = b"pretend this is a tarball\n".to_vec();
-    let server = HttpServer::start(vec![
-        ("/pub/thing-1.0.tar.gz".into(), body.clone()),
-        (
-            format!(
-                "/ca/sha256/{}",
-                abovo_store::HashAlgo::Sha256.digest(&body).to_nix32()
-            ),
-            body.clone(),
-        ),
-    ]);
-    let fod = |name: &str, url: &str, hash: &str, extra: serde_json::Value| {
-        let mut j = json!({
-            "name": name,
-            "outputs": {"out": {"hashAlgo": "sha256", "hash": hash}},
-            "system": "x86_64-linux",
-            "builder": "builtin:download",
-            "env": {"url": url, "impureEnvVars": "http_proxy"},
-        });
-        cli_build_support::merge(&mut j, extra);
-        j
-    };
-    let hash = sha256_hex(&body);
-    // A plain URL (a Scheme string, as Guix writes it).
-    let drv = t.add_drv(&fod(
-        "thing-1.0.tar.gz",
-        &format!("\"{}\"", server.url("/pub/thing-1.0.tar.gz")),
-        &hash,
-        json!({}),
-    ));
-    let out = t.ok(&["build", &drv]);
-    assert_eq!(std::fs::read(out.trim()).unwrap(), body);
-    // mirror:// through a mirrors file in the store, after a dead URL.
-    let mirrors = t.write(
-        "mirrors",
-        format!(
-            "((example \"http://127.0.0.1:1/\" \"{}/\"))",
-            server.url("/pub")
-        )
-        .as_bytes(),
-    );
-    let mirrors = t
-        .ok(&["add", "--name", "mirrors", mirrors.to_str().unwrap()])
-        .trim()
-        .to_owned();
-    let drv = t.add_drv(&fod(
-        "thing-again.tar.gz",
-        "(\"mirror://example/thing-1.0.tar.gz\")",
-        &hash,
-        json!({"inputSrcs": [mirrors.clone()], "env": {"mirrors": mirrors}}),
-    ));
-    let out = t.ok(&["build", &drv]);
-    assert_eq!(std::fs::read(out.trim()).unwrap(), body);
-    // A content-addressed mirror when the URL is gone.
-    let drv = t.add_drv(&fod(
-        "thing-ca.tar.gz",
-        &format!("\"{}\"", server.url("/gone")),
-        &hash,
-        json!({}),
-    ));
-    let template = format!("http://127.0.0.1:{}/ca/{{algo}}/{{hash}}", server.port);
-    let out = t.ok(&["build", "--content-addressed-mirror", &template, &drv]);
-    assert_eq!(std::fs::read(out.trim()).unwrap(), body);
-    // file:// URLs.
-    let local = t.write("local.bin", &body);
-    let drv = t.add_drv(&fod(
-        "thing-file",
-        &format!("\"file://{}\"", local.display()),
-        &hash,
-        json!({}),
-    ));
-    t.ok(&["build", &drv]);
-    assert!(t.verify_consistent());
-}
-
-#[test]
-fn a_hash_mismatch_shows_both_hashes_and_registers_nothing() {
-    let mut t = TestStore::new();
-    if t.add_busybox("a_hash_mismatch_shows_both_hashes_and_registers_nothing")
-        .is_none()
-    {
-        return;
-    }
-    let body = b"the real bytes\n".to_vec();
-    let server = HttpServer::start(vec![("/f".into(), body.clone())]);
-    let wrong = sha256_hex(b"what we expected");
-    let drv = t.add_drv(&json!({
-        "name": "f",
-        "outputs": {"out": {"hashAlgo": "sha256", "hash": wrong}},
-        "system": "x86_64-linux",
-        "builder": "builtin:download",
-        "env": {"url": format!("\"{}\"", server.url("/f"))},
-    }));
-    let out = t.run(&["build", &drv]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    let expected = abovo_store::HashAlgo::Sha256
-        .digest(b"what we expected")
-        .to_nix32();
-    let actual = abovo_store::HashAlgo::Sha256.digest(&body).to_nix32();
-    assert!(
-        err.contains(&format!("expected hash: sha256:{expected}")),
-        "{err}"
-    );
-    assert!(
-        err.contains(&format!("actual hash:   sha256:{actual}")),
-        "{err}"
-    );
-    let o = t.output(&drv);
-    assert!(!std::path::Path::new(&o).exists());
-    assert_eq!(t.run(&["store", "info", &o]).status.code(), Some(2));
-    // The same with a sandboxed fixed-output builder.
-    let drv = t.add_drv(&t.sh_drv(
-        "fod",
-        "echo not that > $out",
-        json!({"outputs": {"out": {"hashAlgo": "sha256", "hash": wrong}}}),
-    ));
-    let out = t.run(&["build", &drv]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("hash mismatch"));
-    assert!(!std::path::Path::new(&t.output(&drv)).exists());
-    let j: serde_json::Value =
-        serde_json::from_str(&t.ok(&["store", "verify", "-f", "json"])).unwrap();
-    assert_eq!(j["checked"], 3, "only busybox and the two .drv files: {j}");
-}
-
-#[test]
-fn builtin_git_download_checks_out_a_commit() {
-    let mut t = TestStore::new();
-    if t.add_busybox("builtin_git_download_checks_out_a_commit")
-        .is_none()
-    {
-        return;
-    }
-    if std::process::Command::new("git")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("builtin_git_download_checks_out_a_commit: skipped: no git");
-        return;
-    }
-    let repo = t.dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("src")).unwrap();
-    std::fs::write(repo.join("README"), "read me\n").unwrap();
-    std::fs::write(repo.join("src/main.c"), "int main(){return 0;}\n").unwrap();
-    let git = |args: &[&str]| {
-        let o = std::process::Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "init.defaultBranch=main",
-            ])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    };
-    git(&["init", "-q"]);
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "one"]);
-    let commit = git(&["rev-parse", "HEAD"]).trim().to_owned();
-    std::fs::write(repo.join("README"), "changed later\n").unwrap();
-    git(&["commit", "-q", "-am", "two"]);
-    // The expected hash: the first commit's tree without .git.
-    let expect = t.dir.path().join("expect");
-    std::fs::create_dir_all(expect.join("src")).unwrap();
-    std::fs::write(expect.join("README"), "read me\n").unwrap();
-    std::fs::write(expect.join("src/main.c"), "int main(){return 0;}\n").unwrap();
-    let hash = abovo_store::nar::hash_path(&expect)
-        .unwrap()
-        .hash
-        .to_base16();
-    let drv = t.add_drv(&json!({
-        "name": "repo-checkout",
-        "outputs": {"out": {"hashAlgo": "r:sha256", "hash": hash}},
-        "system": "x86_64-linux",
-        "builder": "builtin:git-download",
-        "env": {"url": format!("\"file://{}\"", repo.display()), "commit": commit, "recursive?": "#f"},
-    }));
-    let out = t.ok(&["build", &drv]);
-    let o = out.trim();
-    assert_eq!(
-        std::fs::read_to_string(format!("{o}/README")).unwrap(),
-        "read me\n"
-    );
-    assert!(!std::path::Path::new(&format!("{o}/.git")).exists());
 }
 
 #[test]
@@ -774,4 +584,47 @@ fn a_failure_stops_its_dependents_and_keep_going_builds_the_rest() {
         other => panic!("unexpected {other}"),
     }
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_store_whose_items_live_elsewhere_builds_with_its_own_paths() {
+    // `--store-dir /gnu/store --real-store-dir DIR`, without privileges
+    // (as uid 65534 when the test runs as root): store paths, hashes and
+    // what the builder sees say `/gnu/store`; the items are in DIR, and
+    // nothing is written to the host's /gnu.
+    let test = "a_store_whose_items_live_elsewhere_builds_with_its_own_paths";
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let mut t = TestStore::with_user(root.then_some(65534)).naming_gnu_store();
+    let Some(bb) = t.add_busybox(test) else {
+        return;
+    };
+    assert!(bb.starts_with("/gnu/store/"), "{bb}");
+    let base = |p: &str| p.rsplit('/').next().unwrap().to_owned();
+    assert!(t.real_dir().join(base(&bb)).join("busybox").is_file());
+    let script = "$bb mkdir $out; echo $out $NIX_STORE > $out/paths
+        $bb ls /gnu/store > $out/store; $bb cat $bb > /dev/null && echo ran > $out/ran";
+    let drv = t.add_drv(&t.sh_drv("elsewhere", script, json!({})));
+    assert!(drv.starts_with("/gnu/store/") && drv.ends_with("-elsewhere.drv"));
+    let out = t.ok(&["build", &drv]).trim().to_owned();
+    assert!(out.starts_with("/gnu/store/"), "{out}");
+    let real = t.real_dir().join(base(&out));
+    let read = |f: &str| std::fs::read_to_string(real.join(f)).unwrap();
+    assert_eq!(read("paths"), format!("{out} /gnu/store\n"));
+    assert_eq!(read("ran"), "ran\n");
+    // The fake store holds the inputs and the output, at their store paths.
+    let mut seen: Vec<String> = read("store").lines().map(str::to_owned).collect();
+    seen.sort();
+    let mut want = vec![base(&bb), base(&out)];
+    want.sort();
+    assert_eq!(seen, want);
+    // The same derivation in a store at the physical directory would have
+    // other paths: these are /gnu/store's.
+    let other = abovo_store::StoreDir::new(t.real_dir().to_str().unwrap()).unwrap();
+    assert!(!other.parse(&out).is_ok());
+    assert!(!std::path::Path::new(&out).exists(), "{out} on the host");
+    assert_eq!(t.info(&out)["path"], out.as_str());
+    assert_eq!(t.run(&["build", "--check", &drv]).status.code(), Some(0));
+    assert!(t.verify_consistent());
 }

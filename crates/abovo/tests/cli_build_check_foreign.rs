@@ -257,26 +257,22 @@ fn check_against_a_nix_store() {
         busybox: String::new(),
     };
     let state = root.join("nix/var/nix");
-    let env = |mut c: std::process::Command| {
+    // `abovo ARGS` in the Nix store, which must succeed: its standard output.
+    let nix_ok = |args: &[&str]| {
+        let mut c = nix.cmd(args);
         c.env("ABOVO_STATE_DIR", &state).env("TMPDIR", t.tmp());
-        c
+        cli_build_support::succeeded(args, c.output().unwrap())
+            .trim()
+            .to_owned()
     };
     let seed = t.dir.path().join("seed");
-    let out = env(nix.cmd(&[
+    let bb = nix_ok(&[
         "add",
         "--recursive",
         "--name",
         "busybox-static",
         seed.to_str().unwrap(),
-    ]))
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bb = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    ]);
     let json = serde_json::json!({
         "name": "hello-nix",
         "outputs": {"out": {}},
@@ -287,17 +283,9 @@ fn check_against_a_nix_store() {
         "env": {},
     });
     let file = t.write("hello.json", json.to_string().as_bytes());
-    let out = env(nix.cmd(&["derivation", "add", file.to_str().unwrap()]))
-        .output()
-        .unwrap();
-    let drv = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let drv = nix_ok(&["derivation", "add", file.to_str().unwrap()]);
     assert!(drv.starts_with("/nix/store/"), "{drv}");
-    let out = env(nix.cmd(&["build", &drv])).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    nix_ok(&["build", &drv]);
     let before = snapshot(&root);
     let out = t.run(&[
         "build",

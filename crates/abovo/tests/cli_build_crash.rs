@@ -46,7 +46,7 @@ fn killed_during_the_build() {
     ));
     let mut child = t.cmd(&["build", &drv]).spawn().unwrap();
     let started = Instant::now();
-    let probe = format!("{drv}.chroot/tmp");
+    let probe = format!("{drv}.chroot/top/tmp");
     while !std::path::Path::new(&probe).exists() || processes_with("2.71828") == 0 {
         assert!(
             started.elapsed() < Duration::from_secs(20),

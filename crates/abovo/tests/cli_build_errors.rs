@@ -444,3 +444,45 @@ fn add_takes_paths_that_are_not_utf8() {
     assert!(path.trim().ends_with("-f"), "{path}");
     assert_eq!(std::fs::read(path.trim()).unwrap(), b"x");
 }
+
+#[test]
+fn outputs_that_refer_to_each_other_are_refused() {
+    // guix-daemon refuses them ("cycle detected in the references of …"):
+    // no order registers each output after what it refers to.
+    let mut t = TestStore::new();
+    if t.add_busybox("outputs_that_refer_to_each_other_are_refused")
+        .is_none()
+    {
+        return;
+    }
+    let cyclic = t.add_drv(&t.sh_drv(
+        "cyclic",
+        "$bb mkdir $out $lib; echo $lib > $out/lib; echo $out > $lib/out",
+        serde_json::json!({"outputs": {"lib": {}}}),
+    ));
+    let out = t.run(&["build", "-f", "json", &cyclic]);
+    assert_eq!(out.status.code(), Some(2));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &j["results"][0];
+    assert_eq!(r["kind"], "reference-cycle", "{r}");
+    let error = r["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("cycle detected in the references of `"),
+        "{error}"
+    );
+    // Nothing was registered or left at the output paths.
+    let show: serde_json::Value =
+        serde_json::from_str(&t.ok(&["show", "-f", "json", &cyclic])).unwrap();
+    for name in ["out", "lib"] {
+        let path = show["outputs"][name]["path"].as_str().unwrap();
+        assert!(!Path::new(path).exists(), "{path}");
+    }
+    assert!(t.verify_consistent());
+    // One way, and to itself, is fine.
+    let one_way = t.add_drv(&t.sh_drv(
+        "one-way",
+        "$bb mkdir $out $lib; echo $lib > $out/lib; echo $lib > $lib/self",
+        serde_json::json!({"outputs": {"lib": {}}}),
+    ));
+    t.ok(&["build", &one_way]);
+}

@@ -1,6 +1,7 @@
-//! The sandbox's hardening beyond guix-daemon's namespaces: the system call
-//! filter (Nix's), the mounts locked in a nested user namespace (Guix's
-//! 2025 daemon), and the process state a builder starts with.
+//! The sandbox's hardening: the system call filter (Nix's, when asked),
+//! mounts that cannot be undone (as root, a build user without
+//! capabilities; without privileges, locked in a nested user namespace as
+//! Guix's 2025 daemon does), and the process state a builder starts with.
 //!
 //! Calls busybox has no applet for (setxattr, the i386 ABI, creating a
 //! setuid file with `creat`) are made by tiny static ELF programs written by
@@ -29,9 +30,9 @@ fn code(dir: &str, name: &str) -> i32 {
 }
 
 #[test]
-fn the_syscall_filter_denies_setuid_bits_and_xattrs() {
+fn the_syscall_filter_denies_setuid_bits_and_xattrs_when_asked() {
     let mut t = TestStore::new();
-    if t.add_busybox("the_syscall_filter_denies_setuid_bits_and_xattrs")
+    if t.add_busybox("the_syscall_filter_denies_setuid_bits_and_xattrs_when_asked")
         .is_none()
     {
         return;
@@ -86,7 +87,7 @@ fn the_syscall_filter_denies_setuid_bits_and_xattrs() {
         script,
         json!({"inputSrcs": [tools], "env": {"tools": tools}}),
     ));
-    let o = t.ok(&["build", &drv]).trim().to_owned();
+    let o = t.ok(&["build", "--syscall-filter", &drv]).trim().to_owned();
     for bit in ["u+s", "g+s"] {
         assert_eq!(
             code(&o, &format!("chmod-{bit}")),
@@ -111,9 +112,10 @@ fn the_syscall_filter_denies_setuid_bits_and_xattrs() {
     assert!(status.contains("NoNewPrivs:\t1"), "{status}");
     assert!(status.contains("Seccomp:\t2"), "{status}");
 
-    // The control: without the filter the same builder may set the bits
-    // (the rebuild differs, and -K keeps it at OUT-check).
-    let out = t.run(&["build", "--check", "-K", "--no-syscall-filter", &drv]);
+    // The default, as guix-daemon: no filter, so the same builder may set
+    // the bits (the rebuild differs, and -K keeps it at OUT-check, where
+    // canonicalisation cleared them).
+    let out = t.run(&["build", "--check", "-K", &drv]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -131,7 +133,13 @@ fn the_syscall_filter_denies_setuid_bits_and_xattrs() {
         0,
         "without the filter, g+s is allowed"
     );
-    assert!(read(&other, "status").contains("Seccomp:\t0"));
+    let status = read(&other, "status");
+    assert!(status.contains("Seccomp:\t0"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t0"), "{status}");
+    for f in ["chmod-u+s", "chmod-g+s"] {
+        let m = std::fs::metadata(format!("{other}/{f}")).map(|m| m.mode() & 0o7000);
+        assert!(m.map_or(true, |bits| bits == 0), "{f}");
+    }
     if code(&other, "setxattr") == ENOTSUP {
         eprintln!("note: the build directory's file system has no user xattrs");
     }
@@ -191,10 +199,10 @@ fn locked_mounts(user: Option<u32>, test: &str) {
         try umount-build-dir $bb umount -l $NIX_BUILD_TOP
         try nested-umount-input $bb unshare -r -m $bb umount -l $busybox
         try nested-umount-store $bb unshare -r -m $bb umount -l $NIX_STORE
-        try nested-remount-rw $bb unshare -r -m $bb mount -o remount,rw /
         try nested-remount-input-rw $bb unshare -r -m $bb mount -o remount,rw,bind $busybox
         try nested-works $bb unshare -r -m $bb true
-        $bb cat /proc/self/uid_map /proc/self/gid_map | $bb tr -s ' ' > $out/maps
+        $bb cat /proc/self/uid_map | $bb tr -s ' ' > $out/uid_map
+        $bb cat /proc/self/gid_map | $bb tr -s ' ' > $out/gid_map
         $bb grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status > $out/caps
         ulimit -c > $out/core
         $bb cat /proc/self/oom_score_adj > $out/oom";
@@ -206,7 +214,6 @@ fn locked_mounts(user: Option<u32>, test: &str) {
         "umount-build-dir",
         "nested-umount-input",
         "nested-umount-store",
-        "nested-remount-rw",
         "nested-remount-input-rw",
     ] {
         assert_eq!(
@@ -219,14 +226,36 @@ fn locked_mounts(user: Option<u32>, test: &str) {
     // A positive control: the nested namespace itself can be made, so the
     // denials above come from the locked mounts.
     assert_eq!(read(&o, "nested-works"), "allowed");
-    // The builder's own user namespace maps the guest ids to themselves, in
-    // every mode (the host uid no longer shows).
-    let maps = read(&o, "maps");
-    assert_eq!(
-        maps.split_whitespace().collect::<Vec<_>>(),
-        ["30001", "30001", "1", "30000", "30000", "1"],
-        "{maps}"
-    );
+    // As root the builder's user namespace maps every id to itself, as the
+    // initial namespace where guix-daemon's build users run, except that
+    // the build user's host uid and 30001 trade places when another test's
+    // build holds the first build user (`helper::permutation_map`, and
+    // `every_root_build_is_uid_30001_whichever_build_user_runs_it`).
+    // Without privileges the nested namespace that locks the mounts maps
+    // the guest ids to themselves (the host uid does not show).
+    let words = |name: &str| -> Vec<u64> {
+        read(&o, name)
+            .split_whitespace()
+            .map(|w| w.parse().unwrap())
+            .collect()
+    };
+    let (uid_map, gid_map) = (words("uid_map"), words("gid_map"));
+    if user.is_none() && is_root() {
+        assert_eq!(gid_map, [0, 0, 4294967295]);
+        if uid_map != [0, 0, 4294967295] {
+            let guest_line = uid_map
+                .chunks(3)
+                .find(|l| l[0] == 30001)
+                .unwrap_or_else(|| panic!("{uid_map:?}"));
+            assert!((30002..30065).contains(&guest_line[1]), "{uid_map:?}");
+            assert_eq!(guest_line[2], 1, "{uid_map:?}");
+            let covered: u64 = uid_map.chunks(3).map(|l| l[2]).sum();
+            assert_eq!(covered, 4294967295, "{uid_map:?}");
+        }
+    } else {
+        assert_eq!(uid_map, [30001, 30001, 1]);
+        assert_eq!(gid_map, [30000, 30000, 1]);
+    }
     let caps = read(&o, "caps");
     for field in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
         assert!(
@@ -265,6 +294,13 @@ fn mounts_are_locked_and_no_capability_is_left_rootless() {
     );
 }
 
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        == 0
+}
+
 #[test]
 fn a_builder_outside_the_store_is_refused() {
     // CVE-2019-5736's pattern: `..` out of an input to run /proc/self/exe,
@@ -290,4 +326,63 @@ fn a_builder_outside_the_store_is_refused() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn every_root_build_is_uid_30001_whichever_build_user_runs_it() {
+    // As root, concurrent builds run as different build users of the pool
+    // (host uids 30001, 30002, …), as guix-daemon's do; unlike under
+    // guix-daemon, each one is uid 30001 inside (its user namespace swaps
+    // the two), so what it records does not depend on which was free.
+    let test = "every_root_build_is_uid_30001_whichever_build_user_runs_it";
+    if !is_root() {
+        eprintln!("{test}: skipped: needs root (the pool of build users)");
+        return;
+    }
+    let mut t = TestStore::new();
+    if t.add_busybox(test).is_none() {
+        return;
+    }
+    let script = "$bb mkdir $out; $bb sleep 1
+        $bb id > $out/id
+        $bb cat /proc/self/uid_map | $bb tr -s ' ' > $out/uid_map
+        $bb stat -c %u $NIX_BUILD_TOP > $out/owner";
+    let a = t.add_drv(&t.sh_drv("who-a", script, json!({})));
+    let b = t.add_drv(&t.sh_drv("who-b", script, json!({})));
+    let outs = t.ok(&["build", "--jobs", "2", &a, &b]);
+    let outs: Vec<&str> = outs.lines().collect();
+    assert_eq!(outs.len(), 2);
+    let mut maps = Vec::new();
+    for o in &outs {
+        assert_eq!(
+            read(o, "id"),
+            "uid=30001(nixbld) gid=30000(nixbld) groups=30000(nixbld)"
+        );
+        assert_eq!(read(o, "owner"), "30001");
+        maps.push(read(o, "uid_map"));
+    }
+    // Two build users ran them (another test may hold the first): each map
+    // is the identity with 30001 swapped for the build user's host uid (no
+    // swap for the first build user, 30001 itself: the identity map, as
+    // in the initial namespace).
+    let host_uid = |map: &str| -> u64 {
+        let f: Vec<u64> = map.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        if f == [0, 0, 4294967295] {
+            return 30001;
+        }
+        let h = f[4];
+        let mut want = vec![0, 0, 30001, 30001, h, 1];
+        if h > 30002 {
+            want.extend([30002, 30002, h - 30002]);
+        }
+        want.extend([h, 30001, 1, h + 1, h + 1, 4294967295 - h - 1]);
+        assert_eq!(f, want, "{map}");
+        h
+    };
+    let users: Vec<u64> = maps.iter().map(|m| host_uid(m)).collect();
+    assert_ne!(users[0], users[1], "{maps:?}");
+    assert!(
+        users.iter().all(|u| (30001..30065).contains(u)),
+        "{users:?}"
+    );
 }

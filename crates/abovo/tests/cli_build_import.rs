@@ -316,9 +316,7 @@ fn guix_derivations_build_rootless() {
     let Some(conf) = Conformance::load("guix_derivations_build_rootless") else {
         return;
     };
-    let mut t = TestStore::with_user(Some(65534));
-    t.real = Some(t.store.clone());
-    t.store = "/gnu/store".into();
+    let t = TestStore::with_user(Some(65534)).naming_gnu_store();
     conf.add_inputs(&t);
     let probes = ["conf-canon", "conf-multi", "conf-refs"];
     let mut args = vec!["build".to_owned(), "--cores".into(), "1".into()];

@@ -153,7 +153,20 @@ fn substitutes_give_hellos_seeds_with_content_evidence() {
     // Without --fetch, seeds uses the cache all the same.
     let o = run(&cache, &["seeds", "hello", "--format", "json"]);
     assert_eq!(o.status.code(), Some(SUCCESS));
-    assert_eq!(seed(&report(&o), "bash")[0]["size"], 1_351_732);
+    let warm = report(&o);
+    assert_eq!(seed(&warm, "bash")[0]["size"], 1_351_732);
+    // The scans of cached items were kept (one verdict per item) and the
+    // next run reads them: the same report, stage0-posix's members included.
+    let kept = std::fs::read_dir(cache.join("scans")).unwrap().count();
+    assert_eq!(kept, 7);
+    let o = run(&cache, &["seeds", "hello", "--format", "json"]);
+    let again = report(&o);
+    assert_eq!(again["seeds"], warm["seeds"]);
+    // The first run scanned (and kept); this one read the kept verdict.
+    assert_eq!(
+        seed(&again, "stage0-posix-1.6.0.tar.gz")[0]["content"],
+        stage0["content"]
+    );
     // The text says the bytes and where the sizes come from.
     let o = run(&cache, &["seeds", "hello"]);
     let t = stdout(&o);

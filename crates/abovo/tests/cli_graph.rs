@@ -16,7 +16,7 @@ use std::path::Path;
 
 #[test]
 fn path_works_out_of_the_box() {
-    let o = abovo(&["path", "hello", "guile-bootstrap"]);
+    let o = abovo(&["path", "--type", "derivation", "hello", "guile-bootstrap"]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
@@ -26,14 +26,20 @@ fn path_works_out_of_the_box() {
     assert!(lines.iter().all(|l| l.starts_with("/gnu/store/")));
     // Deterministic: the same answer again.
     assert_eq!(
-        stdout(&abovo(&["path", "hello", "guile-bootstrap"])),
+        stdout(&abovo(&[
+            "path",
+            "--type",
+            "derivation",
+            "hello",
+            "guile-bootstrap"
+        ])),
         stdout(&o)
     );
 }
 
 #[test]
 fn no_path_is_a_negative_answer() {
-    let o = abovo(&["path", "guile-bootstrap", "hello"]);
+    let o = abovo(&["path", "--type", "derivation", "guile-bootstrap", "hello"]);
     assert_eq!(code(&o), NEGATIVE);
     assert!(stdout(&o).is_empty());
     assert!(
@@ -41,7 +47,15 @@ fn no_path_is_a_negative_answer() {
         "{}",
         stderr(&o)
     );
-    let o = abovo(&["path", "guile-bootstrap", "hello", "--format", "json"]);
+    let o = abovo(&[
+        "path",
+        "--type",
+        "derivation",
+        "guile-bootstrap",
+        "hello",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code(&o), NEGATIVE);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["paths"].as_array().unwrap().len(), 0);
@@ -51,6 +65,8 @@ fn no_path_is_a_negative_answer() {
 fn all_shortest_paths_in_json() {
     let v = json(&abovo(&[
         "path",
+        "--type",
+        "derivation",
         "hello",
         "guile-bootstrap",
         "--all-shortest",
@@ -66,6 +82,8 @@ fn all_shortest_paths_in_json() {
     }
     let first = json(&abovo(&[
         "path",
+        "--type",
+        "derivation",
         "hello",
         "guile-bootstrap",
         "--format",
@@ -74,6 +92,8 @@ fn all_shortest_paths_in_json() {
     assert_eq!(first["paths"][0], paths[0]);
     let limited = json(&abovo(&[
         "path",
+        "--type",
+        "derivation",
         "hello",
         "guile-bootstrap",
         "--all-shortest",
@@ -87,7 +107,14 @@ fn all_shortest_paths_in_json() {
 
 #[test]
 fn graph_of_hello_is_guix_derivation_graph() {
-    let v = json(&abovo(&["graph", "hello", "--format", "json"]));
+    let v = json(&abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "hello",
+        "--format",
+        "json",
+    ]));
     assert_eq!(v["node_count"], 401);
     assert_eq!(v["edge_count"], 2755);
     assert_eq!(v["nodes"].as_array().unwrap().len(), 401);
@@ -109,16 +136,30 @@ fn graph_of_hello_is_guix_derivation_graph() {
             .any(|e| e["outputs"] == serde_json::json!(["out"]))
     );
 
-    let dot = stdout(&abovo(&["graph", "hello", "--format", "dot"]));
+    let dot = stdout(&abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "hello",
+        "--format",
+        "dot",
+    ]));
     assert!(dot.starts_with("digraph "));
     assert_eq!(dot.lines().filter(|l| l.contains("\" -> \"")).count(), 2755);
     assert_eq!(dot.lines().filter(|l| l.contains("[label = ")).count(), 401);
 
-    let graphml = stdout(&abovo(&["graph", "hello", "--format", "graphml"]));
+    let graphml = stdout(&abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "hello",
+        "--format",
+        "graphml",
+    ]));
     assert_eq!(graphml.matches("<node id=").count(), 401);
     assert_eq!(graphml.matches("<edge source=").count(), 2755);
 
-    let text = stdout(&abovo(&["graph", "hello"]));
+    let text = stdout(&abovo(&["graph", "--type", "derivation", "hello"]));
     assert!(text.starts_with("# derivation graph of hello-2.12.2"));
     assert!(
         text.lines()
@@ -130,7 +171,14 @@ fn graph_of_hello_is_guix_derivation_graph() {
 
 #[test]
 fn graph_of_pytorch_as_dot() {
-    let dot = stdout(&abovo(&["graph", "python-pytorch", "--format", "dot"]));
+    let dot = stdout(&abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "python-pytorch",
+        "--format",
+        "dot",
+    ]));
     assert_eq!(
         dot.lines().filter(|l| l.contains("\" -> \"")).count(),
         42_473
@@ -144,7 +192,7 @@ fn graph_of_pytorch_as_dot() {
 #[test]
 fn graph_options_shape_the_walk() {
     let count = |args: &[&str]| -> (u64, u64) {
-        let mut a = vec!["graph", "hello", "--format", "json"];
+        let mut a = vec!["graph", "--type", "derivation", "hello", "--format", "json"];
         a.extend_from_slice(args);
         let v = json(&abovo(&a));
         (
@@ -156,11 +204,18 @@ fn graph_options_shape_the_walk() {
     assert!(n1 > 1 && n1 < 401);
     assert_eq!(e1, n1 - 1, "depth 1 is a star around hello");
     let (ns, _) = count(&["--no-sources"]);
-    let v = json(&abovo(&["closure", "hello", "-f", "json"]));
+    let v = json(&abovo(&[
+        "closure",
+        "--type",
+        "derivation",
+        "hello",
+        "-f",
+        "json",
+    ]));
     assert_eq!(ns, 401 - v["source_count"].as_u64().unwrap());
     let (nf, ef) = count(&["--stop-at-fixed"]);
     assert!(nf < 401 && ef < 2755);
-    let o = abovo(&["graph", "hello", "--format", "html"]);
+    let o = abovo(&["graph", "--type", "derivation", "hello", "--format", "html"]);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains("invalid value 'html' for '--format <FORMAT>'"),
@@ -171,7 +226,7 @@ fn graph_options_shape_the_walk() {
 
 #[test]
 fn why_explains_each_edge() {
-    let o = abovo(&["why", "hello", "guile-bootstrap"]);
+    let o = abovo(&["why", "--type", "derivation", "hello", "guile-bootstrap"]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
@@ -181,6 +236,8 @@ fn why_explains_each_edge() {
     assert_eq!(text.matches("uses output \"out\" of").count(), 2, "{text}");
     let v = json(&abovo(&[
         "why",
+        "--type",
+        "derivation",
         "hello",
         "guile-bootstrap",
         "--format",
@@ -188,17 +245,24 @@ fn why_explains_each_edge() {
     ]));
     assert_eq!(v["length"], 2);
     assert_eq!(v["steps"][0]["outputs"], serde_json::json!(["out"]));
-    let o = abovo(&["why", "guile-bootstrap", "hello"]);
+    let o = abovo(&["why", "--type", "derivation", "guile-bootstrap", "hello"]);
     assert_eq!(code(&o), NEGATIVE);
     assert!(stderr(&o).contains("does not depend on"));
 }
 
 #[test]
 fn dependents_as_guix_refresh_says_it() {
-    let o = abovo(&["dependents", "ghc@7.10"]);
+    let o = abovo(&["dependents", "--type", "derivation", "ghc@7.10"]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     let text = stdout(&o);
-    let v = json(&abovo(&["dependents", "ghc@7.10", "--format", "json"]));
+    let v = json(&abovo(&[
+        "dependents",
+        "--type",
+        "derivation",
+        "ghc@7.10",
+        "--format",
+        "json",
+    ]));
     let (n, m) = (
         v["covering_count"].as_u64().unwrap(),
         v["dependent_count"].as_u64().unwrap(),
@@ -215,7 +279,7 @@ fn dependents_as_guix_refresh_says_it() {
     assert_eq!(v["dependents"].as_array().unwrap().len() as u64, m);
     assert_eq!(v["covering"].as_array().unwrap().len() as u64, n);
     // A leaf package has no dependents.
-    let o = abovo(&["dependents", "python-pytorch"]);
+    let o = abovo(&["dependents", "--type", "derivation", "python-pytorch"]);
     assert_eq!(code(&o), SUCCESS);
     let t = stdout(&o);
     assert!(
@@ -228,7 +292,14 @@ fn dependents_as_guix_refresh_says_it() {
 
 #[test]
 fn closure_counts_and_sizes() {
-    let v = json(&abovo(&["closure", "hello", "--format", "json"]));
+    let v = json(&abovo(&[
+        "closure",
+        "--type",
+        "derivation",
+        "hello",
+        "--format",
+        "json",
+    ]));
     assert_eq!(v["nodes"], 401);
     let d = v["derivation_count"].as_u64().unwrap();
     let s = v["source_count"].as_u64().unwrap();
@@ -236,13 +307,19 @@ fn closure_counts_and_sizes() {
     assert!(v["fixed_output_count"].as_u64().unwrap() > 0);
     assert_eq!(v["sized_nodes"], 401);
     assert!(v["known_size"].as_u64().unwrap() > 0);
-    let text = stdout(&abovo(&["closure", "hello", "--list"]));
+    let text = stdout(&abovo(&[
+        "closure",
+        "--type",
+        "derivation",
+        "hello",
+        "--list",
+    ]));
     assert!(text.contains("fixed-output derivations:"));
 }
 
 #[test]
 fn unknown_and_ambiguous_names() {
-    let o = abovo(&["path", "helo", "guile-bootstrap"]);
+    let o = abovo(&["path", "--type", "derivation", "helo", "guile-bootstrap"]);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains("unknown package or derivation `helo`"),
@@ -256,12 +333,21 @@ fn unknown_and_ambiguous_names() {
     );
     let o = abovo(&[
         "graph",
+        "--type",
+        "derivation",
         "/gnu/store/00000000000000000000000000000000-nothing.drv",
     ]);
     assert_eq!(code(&o), ERROR);
     assert!(stderr(&o).contains("is not in this graph"));
     // Version prefixes pick the newest matching version.
-    let v = json(&abovo(&["closure", "hello@2.12", "-f", "json"]));
+    let v = json(&abovo(&[
+        "closure",
+        "--type",
+        "derivation",
+        "hello@2.12",
+        "-f",
+        "json",
+    ]));
     assert_eq!(v["roots"][0]["name"], "hello-2.12.2");
 }
 
@@ -275,6 +361,12 @@ fn built_in_snapshot_info() {
         "{}",
         stdout(&o)
     );
+    assert!(
+        stdout(&o)
+            .contains("package graph 31668 nodes; 158825 package edges, 784416 bag-emerged edges"),
+        "{}",
+        stdout(&o)
+    );
     let v = json(&abovo(&[
         "snapshot",
         "info",
@@ -284,7 +376,12 @@ fn built_in_snapshot_info() {
     ]));
     assert_eq!(v["packages"], 30_574);
     assert_eq!(v["edges"], 1_742_562);
-    assert!(v["file_size"].as_u64().unwrap() < 10_000_000);
+    // The package-level data: metadata for every package, both graphs.
+    assert_eq!(v["packages_with_metadata"], 30_574);
+    assert_eq!(v["package_nodes"], 31_668);
+    assert_eq!(v["package_edges"], 158_825);
+    assert_eq!(v["bag_emerged_edges"], 784_416);
+    assert!(v["file_size"].as_u64().unwrap() < 16_000_000);
 }
 
 #[test]
@@ -294,21 +391,53 @@ fn hand_made_store_and_snapshot() {
     write_drv(dir.path(), B, &[C], &[], false);
     write_drv(dir.path(), C, &[], &[S], true);
     let src = dir.path().to_str().unwrap();
-    let v = json(&abovo(&["graph", "app", "--source", src, "-f", "json"]));
+    let v = json(&abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "app",
+        "--source",
+        src,
+        "-f",
+        "json",
+    ]));
     assert_eq!(v["node_count"], 4);
     assert_eq!(v["edge_count"], 5);
     // Fixed-output derivations answer to their full name only.
-    let o = abovo(&["path", "app", "base-3.0", "--source", src]);
+    let o = abovo(&[
+        "path",
+        "--type",
+        "derivation",
+        "app",
+        "base-3.0",
+        "--source",
+        src,
+    ]);
     assert_eq!(
         stdout(&o).lines().count(),
         2,
         "direct edge beats app -> lib -> base"
     );
     assert_eq!(
-        code(&abovo(&["path", "app", "base", "--source", src])),
+        code(&abovo(&[
+            "path",
+            "--type",
+            "derivation",
+            "app",
+            "base",
+            "--source",
+            src
+        ])),
         ERROR
     );
-    let o = abovo(&["dependents", "base-3.0.drv", "--source", src]);
+    let o = abovo(&[
+        "dependents",
+        "--type",
+        "derivation",
+        "base-3.0.drv",
+        "--source",
+        src,
+    ]);
     assert_eq!(
         stdout(&o).trim(),
         "Building the following 1 derivation would ensure 2 dependent derivations are rebuilt: app-1.0"
@@ -332,7 +461,7 @@ fn hand_made_store_and_snapshot() {
         "{}",
         stdout(&o)
     );
-    let o = abovo_command(&["graph", "app", "-f", "json"])
+    let o = abovo_command(&["graph", "--type", "derivation", "app", "-f", "json"])
         .env("ABOVO_SOURCE", &snap)
         .output()
         .unwrap();
@@ -354,7 +483,14 @@ fn cycles_and_bad_files_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     write_drv(dir.path(), A, &[B], &[], false);
     write_drv(dir.path(), B, &[A], &[], false);
-    let o = abovo(&["graph", "app", "--source", dir.path().to_str().unwrap()]);
+    let o = abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "app",
+        "--source",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), ERROR);
     assert!(stderr(&o).contains("cycle"), "{}", stderr(&o));
     assert!(
@@ -365,7 +501,14 @@ fn cycles_and_bad_files_are_errors() {
 
     let bad = tempfile::tempdir().unwrap();
     std::fs::write(bad.path().join(C), b"Derive([(\"out\",").unwrap();
-    let o = abovo(&["graph", "base", "--source", bad.path().to_str().unwrap()]);
+    let o = abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "base",
+        "--source",
+        bad.path().to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), ERROR);
     // Named by its path on disk, not by its base name alone.
     let on_disk = bad.path().join(C);
@@ -382,7 +525,14 @@ fn cycles_and_bad_files_are_errors() {
             .unwrap();
         b.finish().unwrap();
     }
-    let o = abovo(&["graph", "base", "--source", tarball.to_str().unwrap()]);
+    let o = abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "base",
+        "--source",
+        tarball.to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains(&format!("`{}:gnu/store/{C}`", tarball.display())),
@@ -390,7 +540,14 @@ fn cycles_and_bad_files_are_errors() {
         stderr(&o)
     );
 
-    let o = abovo(&["graph", "x", "--source", "/nonexistent/abovo"]);
+    let o = abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "x",
+        "--source",
+        "/nonexistent/abovo",
+    ]);
     assert_eq!(code(&o), ERROR);
     assert!(stderr(&o).contains("/nonexistent/abovo"));
 }

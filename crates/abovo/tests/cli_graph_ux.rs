@@ -29,7 +29,7 @@ fn abovo(args: &[&str]) -> Output {
 #[test]
 fn no_path_notices_other_derivations_of_the_same_name() {
     for command in ["why", "path"] {
-        let o = abovo(&[command, "hello", "glibc"]);
+        let o = abovo(&[command, "--type", "derivation", "hello", "glibc"]);
         assert_eq!(code(&o), NEGATIVE, "{}", stderr(&o));
         let e = stderr(&o);
         assert!(e.contains("derivations are named glibc"), "{e}");
@@ -42,15 +42,23 @@ fn no_path_notices_other_derivations_of_the_same_name() {
             .lines()
             .find_map(|l| {
                 l.trim()
-                    .strip_prefix(&format!("e.g. abovo {command} hello "))
+                    .strip_prefix(&format!("e.g. abovo {command} --type derivation hello "))
             })
             .unwrap_or_else(|| panic!("no suggestion in {e}"));
         assert!(suggested.ends_with("-glibc-2.41.drv"), "{suggested}");
-        let o = abovo(&[command, "hello", suggested]);
+        let o = abovo(&[command, "--type", "derivation", "hello", suggested]);
         assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     }
     // JSON carries the same.
-    let o = abovo(&["path", "hello", "glibc", "-f", "json"]);
+    let o = abovo(&[
+        "path",
+        "--type",
+        "derivation",
+        "hello",
+        "glibc",
+        "-f",
+        "json",
+    ]);
     assert_eq!(code(&o), NEGATIVE);
     let v = parse_json(&o);
     assert_eq!(v["paths"].as_array().unwrap().len(), 0);
@@ -58,18 +66,26 @@ fn no_path_notices_other_derivations_of_the_same_name() {
     let found = v["namesakes"]["in_closure"].as_array().unwrap();
     assert_eq!(found.len(), 1);
     assert_ne!(found[0]["path"], v["to"]);
-    let o = abovo(&["why", "hello", "glibc", "-f", "json"]);
+    let o = abovo(&[
+        "why",
+        "--type",
+        "derivation",
+        "hello",
+        "glibc",
+        "-f",
+        "json",
+    ]);
     assert_eq!(code(&o), NEGATIVE);
     assert_eq!(parse_json(&o)["namesakes"]["in_closure"][0], found[0]);
     // A name nobody else has: the plain answer, one line.
-    let o = abovo(&["path", "guile-bootstrap", "hello"]);
+    let o = abovo(&["path", "--type", "derivation", "guile-bootstrap", "hello"]);
     assert_eq!(code(&o), NEGATIVE);
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
 
 #[test]
 fn a_version_that_matches_nothing_lists_the_versions() {
-    let o = abovo(&["graph", "hello@3"]);
+    let o = abovo(&["graph", "--type", "derivation", "hello@3"]);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains("no version of hello matches 3; available: 2.12.2"),
@@ -77,7 +93,7 @@ fn a_version_that_matches_nothing_lists_the_versions() {
         stderr(&o)
     );
     // Several versions, newest first, the oldest summed up.
-    let o = abovo(&["closure", "openjdk@1"]);
+    let o = abovo(&["closure", "--type", "derivation", "openjdk@1"]);
     assert_eq!(code(&o), ERROR);
     let e = stderr(&o);
     let list = e.split("available: ").nth(1).unwrap().trim();
@@ -93,17 +109,17 @@ fn a_version_that_matches_nothing_lists_the_versions() {
 
 #[test]
 fn suggestions_ignore_case_and_keep_near_names() {
-    let o = abovo(&["graph", "Hello"]);
+    let o = abovo(&["graph", "--type", "derivation", "Hello"]);
     assert_eq!(code(&o), ERROR);
     assert!(stderr(&o).contains("did you mean hello,"), "{}", stderr(&o));
-    let o = abovo(&["path", "helo", "guile-bootstrap"]);
+    let o = abovo(&["path", "--type", "derivation", "helo", "guile-bootstrap"]);
     assert_eq!(code(&o), ERROR);
     assert!(stderr(&o).contains("did you mean hello"), "{}", stderr(&o));
 }
 
 #[test]
 fn ambiguous_names_say_what_tells_the_candidates_apart() {
-    let o = abovo(&["graph", "exiv2"]);
+    let o = abovo(&["graph", "--type", "derivation", "exiv2"]);
     assert_eq!(code(&o), ERROR);
     let e = stderr(&o);
     assert!(e.contains("`exiv2` is ambiguous"), "{e}");
@@ -161,14 +177,14 @@ fn each_command_lists_its_own_formats() {
             );
         }
     }
-    let o = abovo(&["closure", "hello", "-f", "dot"]);
+    let o = abovo(&["closure", "--type", "derivation", "hello", "-f", "dot"]);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains("[possible values: text, json]"),
         "{}",
         stderr(&o)
     );
-    let o = abovo(&["graph", "hello", "--format", "html"]);
+    let o = abovo(&["graph", "--type", "derivation", "hello", "--format", "html"]);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains("[possible values: text, json, dot, graphml]"),
@@ -193,7 +209,16 @@ fn flag_names_say_what_they_take() {
     let (src, tsv) = (dir.path().to_str().unwrap(), table.to_str().unwrap());
     for flag in ["--package-table", "--packages"] {
         let v = parse_json(&abovo(&[
-            "closure", "my-app", "--source", src, flag, tsv, "-f", "json",
+            "closure",
+            "--type",
+            "derivation",
+            "my-app",
+            "--source",
+            src,
+            flag,
+            tsv,
+            "-f",
+            "json",
         ]));
         assert_eq!(v["roots"][0]["packages"][0], "my-app@1.0", "{flag}");
     }
@@ -208,7 +233,14 @@ fn flag_names_say_what_they_take() {
     assert!(!h.contains("--packages <"), "{h}");
     // Without a source the table makes no sense, and the error says so
     // with the new name.
-    let o = abovo(&["graph", "hello", "--package-table", tsv]);
+    let o = abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "hello",
+        "--package-table",
+        tsv,
+    ]);
     assert_eq!(code(&o), ERROR);
     assert!(stderr(&o).contains("--package-table"), "{}", stderr(&o));
 }
@@ -221,7 +253,7 @@ fn incomplete_graphs_warn_and_list_the_missing() {
     write_drv(dir.path(), A, &[B, C], &[S], false);
     write_drv(dir.path(), B, &[], &[], false);
     let src = dir.path().to_str().unwrap();
-    let o = abovo(&["graph", "app", "--source", src]);
+    let o = abovo(&["graph", "--type", "derivation", "app", "--source", src]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!(
@@ -238,14 +270,23 @@ fn incomplete_graphs_warn_and_list_the_missing() {
             .unwrap()
             .ends_with(": 4 nodes, 3 edges")
     );
-    let o = abovo(&["graph", "app", "--source", src, "-f", "json"]);
+    let o = abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "app",
+        "--source",
+        src,
+        "-f",
+        "json",
+    ]);
     assert_eq!(code(&o), SUCCESS);
     let v = parse_json(&o);
     assert_eq!(v["complete"], false);
     assert_eq!(v["missing"], serde_json::json!([format!("/gnu/store/{C}")]));
     // A complete graph: no warning, singular nouns.
     write_drv(dir.path(), C, &[], &[], false);
-    let o = abovo(&["graph", "lib", "--source", src]);
+    let o = abovo(&["graph", "--type", "derivation", "lib", "--source", src]);
     assert_eq!(code(&o), SUCCESS);
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
     assert!(
@@ -257,7 +298,16 @@ fn incomplete_graphs_warn_and_list_the_missing() {
         "{}",
         stdout(&o)
     );
-    let v = parse_json(&abovo(&["graph", "app", "--source", src, "-f", "json"]));
+    let v = parse_json(&abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "app",
+        "--source",
+        src,
+        "-f",
+        "json",
+    ]));
     assert_eq!(v["complete"], true);
     assert_eq!(v["missing"], serde_json::json!([]));
 }
@@ -266,7 +316,14 @@ fn incomplete_graphs_warn_and_list_the_missing() {
 /// separators, computed from the JSON answer.
 #[test]
 fn sizes_have_units_and_counts_have_separators() {
-    let v = parse_json(&abovo(&["closure", "python-pytorch", "-f", "json"]));
+    let v = parse_json(&abovo(&[
+        "closure",
+        "--type",
+        "derivation",
+        "python-pytorch",
+        "-f",
+        "json",
+    ]));
     let size = v["known_size"].as_u64().unwrap();
     let digits = size.to_string();
     let mut grouped = String::new();
@@ -276,7 +333,12 @@ fn sizes_have_units_and_counts_have_separators() {
         }
         grouped.push(c);
     }
-    let text = stdout(&abovo(&["closure", "python-pytorch"]));
+    let text = stdout(&abovo(&[
+        "closure",
+        "--type",
+        "derivation",
+        "python-pytorch",
+    ]));
     assert!(text.contains(&format!(" MiB ({grouped} bytes)")), "{text}");
     let nodes = v["nodes"].as_u64().unwrap();
     assert!(nodes > 1000);
@@ -284,7 +346,7 @@ fn sizes_have_units_and_counts_have_separators() {
         text.contains(&format!("{},{:03}", nodes / 1000, nodes % 1000)),
         "{text}"
     );
-    let g = stdout(&abovo(&["graph", "python-pytorch"]));
+    let g = stdout(&abovo(&["graph", "--type", "derivation", "python-pytorch"]));
     assert!(
         g.lines()
             .next()
@@ -308,6 +370,7 @@ fn help_lists_commands_by_workflow() {
         "audit",
         "fetch",
         "scan",
+        "challenge",
         "show",
         "ls",
         "cat",
@@ -321,6 +384,8 @@ fn help_lists_commands_by_workflow() {
         "log",
         "diff",
         "store",
+        "publish",
+        "key",
     ];
     let listed: Vec<&str> = h
         .lines()

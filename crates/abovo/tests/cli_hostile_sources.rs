@@ -71,7 +71,7 @@ fn fifos_and_devices_named_on_the_command_line_are_refused() {
     let f = fifo.to_str().unwrap();
     let said = format!("`{f}` is a FIFO, not a regular file");
     for args in [
-        &["graph", "hello", "--source", f][..],
+        &["graph", "--type", "derivation", "hello", "--source", f][..],
         &["verify", "--all", f],
         &["verify", f],
         &["snapshot", "info", f],
@@ -156,7 +156,7 @@ fn messages_name_what_they_are_about() {
     let want = "truncated: the header needs 52 bytes, the file has 10";
     for args in [
         &["snapshot", "info", t][..],
-        &["graph", "hello", "--source", t],
+        &["graph", "--type", "derivation", "hello", "--source", t],
     ] {
         let o = run_with_deadline(args);
         assert_eq!(code(&o), ERROR);
@@ -173,7 +173,7 @@ fn messages_name_what_they_are_about() {
     b.finish().unwrap();
     drop(b);
     let tb = tarball.to_str().unwrap();
-    let o = run_with_deadline(&["graph", "hello", "--source", tb]);
+    let o = run_with_deadline(&["graph", "--type", "derivation", "hello", "--source", tb]);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains(&format!("`{tb}` holds no `.drv` file")),
@@ -220,6 +220,8 @@ fn messages_name_what_they_are_about() {
 fn path_limit_zero_is_refused() {
     let o = run_with_deadline(&[
         "path",
+        "--type",
+        "derivation",
         "hello",
         "guile-bootstrap",
         "--all-shortest",

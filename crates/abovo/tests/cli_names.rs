@@ -60,7 +60,16 @@ fn the_system_picks_among_same_named_derivations() {
         ("i686-linux", BOOT_I686),
         ("armhf-linux", BOOT_ARMHF),
     ] {
-        let o = abovo(&["closure", "boot", "--source", d, "--system", system]);
+        let o = abovo(&[
+            "closure",
+            "--type",
+            "derivation",
+            "boot",
+            "--source",
+            d,
+            "--system",
+            system,
+        ]);
         assert_eq!(code(&o), SUCCESS, "{system}: {}", stderr(&o));
         // The note names the choice and why.
         let e = stderr(&o);
@@ -73,7 +82,16 @@ fn the_system_picks_among_same_named_derivations() {
         );
         let v = json_of(
             &[
-                "graph", "boot", "--source", d, "--system", system, "-f", "json",
+                "graph",
+                "--type",
+                "derivation",
+                "boot",
+                "--source",
+                d,
+                "--system",
+                system,
+                "-f",
+                "json",
             ],
             SUCCESS,
         );
@@ -97,6 +115,8 @@ fn the_system_picks_among_same_named_derivations() {
     // --quiet keeps the answer and drops the note.
     let o = abovo(&[
         "path",
+        "--type",
+        "derivation",
         "app",
         "boot",
         "--source",
@@ -114,6 +134,8 @@ fn the_system_picks_among_same_named_derivations() {
     // A system nobody built for: the ambiguity, with all three.
     let o = abovo(&[
         "dependents",
+        "--type",
+        "derivation",
         "boot",
         "--source",
         d,
@@ -144,7 +166,7 @@ fn the_default_system_is_the_hosts() {
     // `boot` for each of three systems; on another host, none decides).
     let dir = store();
     let d = dir.path().to_str().unwrap();
-    let o = abovo(&["closure", "boot", "--source", d]);
+    let o = abovo(&["closure", "--type", "derivation", "boot", "--source", d]);
     match host.as_str() {
         "x86_64-linux" | "i686-linux" | "armhf-linux" => {
             assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
@@ -165,6 +187,8 @@ fn path_and_why_take_the_one_that_from_depends_on() {
     // `odd` exists for no x86_64; `far` depends on the armhf one only.
     let o = abovo(&[
         "path",
+        "--type",
+        "derivation",
         "far",
         "odd",
         "--source",
@@ -188,6 +212,8 @@ fn path_and_why_take_the_one_that_from_depends_on() {
     let v = json_of(
         &[
             "why",
+            "--type",
+            "derivation",
             "far",
             "odd",
             "--source",
@@ -203,6 +229,8 @@ fn path_and_why_take_the_one_that_from_depends_on() {
     // `app` depends on neither: still ambiguous.
     let o = abovo(&[
         "path",
+        "--type",
+        "derivation",
         "app",
         "odd",
         "--source",
@@ -217,6 +245,8 @@ fn path_and_why_take_the_one_that_from_depends_on() {
     // path" answer points at the one `tool` uses.
     let o = abovo(&[
         "path",
+        "--type",
+        "derivation",
         "tool",
         "boot",
         "--source",
@@ -228,6 +258,8 @@ fn path_and_why_take_the_one_that_from_depends_on() {
     assert!(stderr(&o).contains(&path_of(BOOT_I686)), "{}", stderr(&o));
     let o = abovo(&[
         "path",
+        "--type",
+        "derivation",
         "tool",
         "boot",
         "--source",
@@ -255,6 +287,7 @@ fn show_reads_a_named_derivation_from_the_source() {
     let v = json_of(
         &[
             "show",
+            "--derivation",
             "boot",
             "--source",
             d,
@@ -291,7 +324,7 @@ fn show_reads_a_named_derivation_from_the_source() {
     let o = abovo(&["show", &path_of(SCRIPT), "--source", d]);
     assert_eq!(code(&o), ERROR);
     assert!(stderr(&o).contains("is a source"), "{}", stderr(&o));
-    let o = abovo(&["show", "nothing-like-it", "--source", d]);
+    let o = abovo(&["show", "--derivation", "nothing-like-it", "--source", d]);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains("unknown package or derivation"),
@@ -363,7 +396,7 @@ fn help_names_no_old_spellings_and_version_only_at_the_top() {
         assert!(!help.contains("old spelling"), "{args:?}: {help}");
     }
     // (cli_graph_ux checks that the old spelling still works.)
-    assert_eq!(code(&abovo(&["path", "-V"])), ERROR);
+    assert_eq!(code(&abovo(&["path", "--type", "derivation", "-V"])), ERROR);
 }
 
 /// On the Guix 1.5.0 corpus's tarball (no package table): `guile-bootstrap`
@@ -379,6 +412,8 @@ fn corpus_guile_bootstrap_by_system_and_by_reachability() {
     let run = |system: &str| {
         abovo(&[
             "path",
+            "--type",
+            "derivation",
             "hello",
             "guile-bootstrap",
             "--source",

@@ -29,7 +29,7 @@ fn script_text() -> String {
 
 #[test]
 fn show_guile_bootstrap_prints_its_builder_script_out_of_the_box() {
-    let o = abovo(&["show", "guile-bootstrap"]);
+    let o = abovo(&["show", "--derivation", "guile-bootstrap"]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
@@ -95,7 +95,13 @@ fn show_guile_bootstrap_prints_its_builder_script_out_of_the_box() {
     assert!(stdout(&o).starts_with(
         "Derive([(\"out\",\"/gnu/store/lgi9x15a0w35mcpd7g1kb9274r6wy4pv-guile-bootstrap-2.0\""
     ));
-    let v = json(&abovo(&["show", "guile-bootstrap", "-f", "json"]));
+    let v = json(&abovo(&[
+        "show",
+        "--derivation",
+        "guile-bootstrap",
+        "-f",
+        "json",
+    ]));
     assert_eq!(
         v["builder"],
         "/gnu/store/mzfkrxd4w8vqrmyrx169wj8wyw7r8i37-bash"
@@ -110,6 +116,7 @@ fn show_describes_the_real_bootstrap_executables() {
     };
     let o = abovo(&[
         "show",
+        "--derivation",
         "guile-bootstrap",
         "--sources",
         seeds.to_str().unwrap(),
@@ -140,7 +147,7 @@ fn show_describes_the_real_bootstrap_executables() {
 #[test]
 fn show_from_the_graph_alone_and_the_sources_archive() {
     // python's .drv is not among the built-in items: what the graph knows.
-    let o = abovo(&["show", "python"]);
+    let o = abovo(&["show", "--derivation", "python"]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("read from:   the graph alone"), "{out}");
@@ -158,7 +165,13 @@ fn show_from_the_graph_alone_and_the_sources_archive() {
     };
     // With the corpus's sources archive, its builder script is printed.
     let archive = corpus.join("sources.tar.zst");
-    let o = abovo(&["show", "python", "--sources", archive.to_str().unwrap()]);
+    let o = abovo(&[
+        "show",
+        "--derivation",
+        "python",
+        "--sources",
+        archive.to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
@@ -170,7 +183,13 @@ fn show_from_the_graph_alone_and_the_sources_archive() {
     );
     assert!(out.contains("    │ (begin (use-modules (ice-9 ftw) (ice-9 match) (guix build utils) (guix build gnu-build-system))"), "{out}");
     // With the corpus folder as the source, the .drv is read too.
-    let o = abovo(&["show", "python", "--source", corpus.to_str().unwrap()]);
+    let o = abovo(&[
+        "show",
+        "--derivation",
+        "python",
+        "--source",
+        corpus.to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(

@@ -225,7 +225,7 @@ fn write_failures_name_the_path_and_the_reason() {
 fn the_built_in_snapshot_ignores_the_build_store_variable() {
     // ABOVO_STORE_DIR is set (see `abovo`): the built-in Guix snapshot
     // still answers in /gnu/store.
-    let o = abovo(&["path", "hello", "guile-bootstrap"]);
+    let o = abovo(&["path", "--type", "derivation", "hello", "guile-bootstrap"]);
     assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).starts_with("/gnu/store/"),
@@ -236,6 +236,8 @@ fn the_built_in_snapshot_ignores_the_build_store_variable() {
     // reinterpretation.
     let o = abovo(&[
         "path",
+        "--type",
+        "derivation",
         "hello",
         "guile-bootstrap",
         "--store-dir",
@@ -250,6 +252,8 @@ fn the_built_in_snapshot_ignores_the_build_store_variable() {
     );
     let o = abovo(&[
         "path",
+        "--type",
+        "derivation",
         "hello",
         "guile-bootstrap",
         "--store-dir",
@@ -271,7 +275,16 @@ fn a_nix_store_is_inferred_from_its_derivations() {
     make_closure_in(drvs.path(), &StoreDir::new("/nix/store").unwrap());
     let d = drvs.path().to_str().unwrap();
     // Every analysis command on the directory, no --store-dir.
-    let o = abovo(&["graph", "--source", d, "top", "-f", "json"]);
+    let o = abovo(&[
+        "graph",
+        "--type",
+        "derivation",
+        "--source",
+        d,
+        "top",
+        "-f",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let nodes = v["nodes"].as_array().unwrap();
@@ -283,10 +296,18 @@ fn a_nix_store_is_inferred_from_its_derivations() {
         "{v}"
     );
     for args in [
-        vec!["path", "--source", d, "top", "thing-1.0.tar.gz"],
-        vec!["why", "--source", d, "top", "thing"],
-        vec!["dependents", "--source", d, "thing"],
-        vec!["closure", "--source", d, "top"],
+        vec![
+            "path",
+            "--type",
+            "derivation",
+            "--source",
+            d,
+            "top",
+            "thing-1.0.tar.gz",
+        ],
+        vec!["why", "--type", "derivation", "--source", d, "top", "thing"],
+        vec!["dependents", "--type", "derivation", "--source", d, "thing"],
+        vec!["closure", "--type", "derivation", "--source", d, "top"],
         vec!["seeds", "--source", d, "top", "--no-store"],
         vec!["audit", "--source", d],
     ] {
@@ -306,7 +327,16 @@ fn a_nix_store_is_inferred_from_its_derivations() {
     assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
     assert!(text(&o).contains("/nix/store/"), "{}", text(&o));
     // An explicit --store-dir wins: a wrong one fails on the first path.
-    let o = abovo(&["closure", "--source", d, "top", "--store-dir", "/gnu/store"]);
+    let o = abovo(&[
+        "closure",
+        "--type",
+        "derivation",
+        "--source",
+        d,
+        "top",
+        "--store-dir",
+        "/gnu/store",
+    ]);
     assert_eq!(o.status.code(), Some(ERROR), "{}", text(&o));
     assert!(
         text(&o).contains("is not in the store `/gnu/store`"),
@@ -327,11 +357,21 @@ fn a_nix_store_is_inferred_from_its_derivations() {
         text(&o)
     );
     let s = snap.to_str().unwrap();
-    let o = abovo(&["path", "--source", s, "top", "thing-1.0.tar.gz"]);
+    let o = abovo(&[
+        "path",
+        "--type",
+        "derivation",
+        "--source",
+        s,
+        "top",
+        "thing-1.0.tar.gz",
+    ]);
     assert_eq!(o.status.code(), Some(SUCCESS), "{}", text(&o));
     assert!(text(&o).starts_with("/nix/store/"), "{}", text(&o));
     let o = abovo(&[
         "path",
+        "--type",
+        "derivation",
         "--source",
         s,
         "top",

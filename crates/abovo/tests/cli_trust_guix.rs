@@ -318,8 +318,9 @@ fn pandoc_also_rests_on_the_ghc_binary_tarball() {
 
 #[test]
 fn members_of_known_seeds_lead_to_the_seeds_that_carry_them() {
-    // `hex0` is no package: it is a member of the stage0-posix tarball.
-    let o = on_guix(&["path", "hello", "hex0"]);
+    // `hex0` is no package: it is a member of the stage0-posix tarball, a
+    // fixed-output derivation (a node of the derivation graph only).
+    let o = on_guix(&["path", "--type", "derivation", "hello", "hex0"]);
     assert_eq!(code(&o), SUCCESS, "{}", text(&o));
     let out = stdout(&o);
     assert!(

@@ -340,16 +340,8 @@ fn a_real_closure_copied_from_the_corpus() {
     let corpus = std::path::PathBuf::from(corpus);
     let files = abovo_graph::load::read_tarball(&corpus.join("drvs.tar.zst"), &Silent).unwrap();
     let store = StoreDir::default();
-    let graph = abovo_graph::load::graph_of_files(
-        files.clone(),
-        LoadOptions {
-            store: &store,
-            packages: None,
-            meta: None,
-            reporter: &Silent,
-        },
-    )
-    .unwrap();
+    let graph = abovo_graph::load::graph_of_files(files.clone(), LoadOptions::new(&store, &Silent))
+        .unwrap();
     // The derivations of GNU Hello's closure, copied to a directory.
     let hello = abovo_graph::resolve::resolve(&graph, "hello").unwrap();
     let closure = abovo_graph::query::closure(&graph, &[hello], &Default::default());

@@ -20,7 +20,13 @@
 //!
 //! A failed build kept with `--keep-failed` is moved out of the area to
 //! `$TMPDIR/guix-build-<name>.drv-N`, where Guix users look for it, and is
-//! never reclaimed: it is the user's to delete.
+//! never reclaimed: it is the user's to delete. Before it leaves the area
+//! (where nobody else can reach it), every setuid and setgid bit in it is
+//! cleared and every inode given to the user who asked
+//! ([`fsutil::secure_kept`]): otherwise a setuid program the builder left
+//! there would let anyone become the build user, whose uid a later build
+//! gets again, and write into that build before it is registered (the
+//! pattern of CVE-2024-52867; guix-daemon does the same since).
 
 use super::BuildError;
 use crate::fsutil;
@@ -107,10 +113,17 @@ impl BuildDir {
         let _ = fsutil::delete_path(&self.root);
     }
 
-    /// Keeps the builder's directory for the user (`--keep-failed`): moves
-    /// it to `$TMPDIR/guix-build-<name>.drv-N` (first free N, never
-    /// replacing anything) and deletes the rest. Returns where it is now.
+    /// Keeps the builder's directory for the user (`--keep-failed`): clears
+    /// every setuid and setgid bit in it and gives it to the user who asked
+    /// (abovo's real uid and gid), then moves it to
+    /// `$TMPDIR/guix-build-<name>.drv-N` (first free N, never replacing
+    /// anything) and deletes the rest. Returns where it is now.
     pub fn keep(self) -> Result<PathBuf, BuildError> {
+        fsutil::secure_kept(
+            &self.top,
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        )?;
         for n in 0..u32::MAX {
             let dest = self.tmp.join(format!("guix-build-{}-{n}", self.drv_name));
             match rustix::fs::renameat_with(
@@ -171,7 +184,7 @@ fn prepare_area(tmp: &Path) -> Result<PathBuf, BuildError> {
 fn try_lock_dir(dir: &Path) -> Result<Option<File>, BuildError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .custom_flags((rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::NOFOLLOW).bits() as i32)
         .open(dir)
         .map_err(|e| io_error(dir, "open", e))?;
     loop {

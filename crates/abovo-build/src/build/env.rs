@@ -1,5 +1,5 @@
 //! The builder's environment, exactly as guix-daemon builds it
-//! (`startBuilder` in `nix/libstore/build.cc`, sandbox.md §1.5).
+//! (`startBuilder` in `nix/libstore/build.cc`, docs/build.md, "What the builder sees").
 //!
 //! Nothing is inherited from abovo's own environment, except, for a
 //! fixed-output derivation only, the variables its `impureEnvVars` names.

@@ -21,6 +21,7 @@
 //! Fixed-output derivations are built once whatever `--rounds` says.
 
 use super::build_dir::BuildDir;
+use super::build_user::BuildUser;
 use super::floating;
 use super::log::LogWriter;
 use super::outputs::{self, Staged};
@@ -31,7 +32,7 @@ use crate::fsutil;
 use crate::sandbox::{self, SandboxSpec, chroot};
 use crate::store::db::{PathInfo, Registration};
 use crate::store::lock::{PathLocks, Wait};
-use crate::store::{LocalStore, StoreError};
+use crate::store::{LocalStore, StoreError, io_err};
 use abovo_store::derivation::Derivation;
 use abovo_store::{Hash, StorePath};
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,89 +69,6 @@ pub enum Realised {
     Repaired(Vec<OutputResult>),
 }
 
-/// The host identity a build runs as (guest 30001/30000 map to it).
-#[derive(Debug)]
-pub enum BuildUser {
-    /// abovo's own ids (rootless, or root inside a user namespace that has
-    /// no room for a pool).
-    Own {
-        /// The uid.
-        uid: u32,
-        /// The gid.
-        gid: u32,
-    },
-    /// A uid of the pool, held through a lock file.
-    Pool {
-        /// The uid (and gid).
-        uid: u32,
-        /// The lock that reserves it.
-        _lock: PathLocks,
-    },
-}
-
-/// First host uid of the root-mode pool (and first gid).
-pub const POOL_BASE: u32 = 0x5a00_0000;
-/// Size of the pool.
-pub const POOL_SIZE: u32 = 512;
-
-impl BuildUser {
-    /// The host uid.
-    pub fn uid(&self) -> u32 {
-        match self {
-            BuildUser::Own { uid, .. } | BuildUser::Pool { uid, .. } => *uid,
-        }
-    }
-
-    /// The host gid.
-    pub fn gid(&self) -> u32 {
-        match self {
-            BuildUser::Own { gid, .. } => *gid,
-            BuildUser::Pool { uid, .. } => *uid,
-        }
-    }
-
-    /// As root in the initial user namespace: a free uid of the pool (waits
-    /// when all are taken). Otherwise: abovo's own ids.
-    pub fn acquire(state_dir: &Path) -> Result<BuildUser, StoreError> {
-        let euid = rustix::process::geteuid().as_raw();
-        let own = BuildUser::Own {
-            uid: euid,
-            gid: rustix::process::getegid().as_raw(),
-        };
-        if euid != 0 || !pool_is_mapped() {
-            return Ok(own);
-        }
-        let dir = state_dir.join("userpool");
-        std::fs::create_dir_all(&dir).map_err(crate::store::io_err(&dir, "create"))?;
-        for slot in 0..POOL_SIZE {
-            let uid = POOL_BASE + slot;
-            let p = dir.join(uid.to_string());
-            if let Some(lock) = PathLocks::lock([p.as_path()], Wait::Try)? {
-                return Ok(BuildUser::Pool { uid, _lock: lock });
-            }
-        }
-        let uid = POOL_BASE + std::process::id() % POOL_SIZE;
-        let p = dir.join(uid.to_string());
-        let lock = PathLocks::lock([p.as_path()], Wait::Block)?.unwrap_or_default();
-        Ok(BuildUser::Pool { uid, _lock: lock })
-    }
-}
-
-/// Whether this process's user namespace maps the pool's uids (true in the
-/// initial namespace).
-fn pool_is_mapped() -> bool {
-    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
-        return false;
-    };
-    map.lines().any(|l| {
-        let f: Vec<u64> = l
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        f.len() == 3 && f[0] <= POOL_BASE as u64 && f[0] + f[2] >= (POOL_BASE + POOL_SIZE) as u64
-    })
-}
-
 /// One round's outputs, built and staged in its chroot: what the three ways
 /// of finishing a round (`--check`, the next of `--rounds`, registering)
 /// look at.
@@ -160,7 +78,6 @@ struct Built<'a> {
     floating: Option<&'a floating::Prepared>,
     /// Output name to store path.
     outputs: &'a BTreeMap<String, StorePath>,
-    staging: &'a Staging,
     /// Output name to its post-processed result.
     staged: &'a BTreeMap<String, Staged>,
 }
@@ -171,12 +88,27 @@ struct Staging {
     chroot: PathBuf,
     /// The locked build directory (`top` is the builder's).
     build_dir: BuildDir,
+    /// Where the fixed outputs are copied to (a temporary name in the store
+    /// directory, mode 0700, outside every chroot), once created.
+    private: PathBuf,
 }
 
 impl Staging {
     /// Where output `path` is built: at its store path inside the chroot.
     fn output(&self, store: &LocalStore, path: &StorePath) -> PathBuf {
-        chroot::inside(&self.chroot, Path::new(&store.display(path)))
+        chroot::inside(&self.root(), Path::new(&store.display(path)))
+    }
+
+    /// The root of the sandbox: `<drv>.chroot/top`, as guix-daemon lays it
+    /// out. Its parent is abovo's alone (mode 0700), so no process outside
+    /// the sandbox, whoever it runs as, can reach into the sandbox by path.
+    fn root(&self) -> PathBuf {
+        self.chroot.join("top")
+    }
+
+    /// Creates `<drv>.chroot` (mode 0700), the parent of [`Staging::root`].
+    fn create_chroot(&self) -> Result<(), BuildError> {
+        create_private_dir(&self.chroot)
     }
 
     /// The builder's build directory on the host.
@@ -184,9 +116,15 @@ impl Staging {
         self.build_dir.top()
     }
 
-    /// Deletes the chroot and the build directory.
+    /// Creates the private directory of fixed outputs ([`outputs`]).
+    fn create_private(&self) -> Result<(), BuildError> {
+        create_private_dir(&self.private)
+    }
+
+    /// Deletes the chroot, the private directory and the build directory.
     fn remove(self) {
         let _ = fsutil::delete_path(&self.chroot);
+        let _ = fsutil::delete_path(&self.private);
         self.build_dir.remove();
     }
 
@@ -194,6 +132,7 @@ impl Staging {
     /// returns where it is.
     fn keep(self) -> Result<PathBuf, BuildError> {
         let _ = fsutil::delete_path(&self.chroot);
+        let _ = fsutil::delete_path(&self.private);
         self.build_dir.keep()
     }
 }
@@ -277,7 +216,6 @@ impl Builder<'_> {
                 drv_path,
                 floating: prepared.as_ref(),
                 outputs: &outputs,
-                staging: &staging,
                 staged: &staged,
             };
             let outcome = match mode {
@@ -352,6 +290,7 @@ impl Builder<'_> {
         let staging = Staging {
             chroot: chroot_dir,
             build_dir: BuildDir::create(&self.opts.tmp_dir, drv_name)?,
+            private: store.temp_path("fixed"),
         };
         let result = self.run_builder(drv_path, drv, outputs, closure, &staging);
         let from_uid = match result {
@@ -373,12 +312,19 @@ impl Builder<'_> {
         };
         let candidates: BTreeSet<StorePath> =
             closure.iter().chain(outputs.values()).cloned().collect();
+        if drv.is_fixed_output()
+            && let Err(e) = staging.create_private()
+        {
+            staging.remove();
+            return Err(e);
+        }
         match outputs::process(
             store,
             &shown,
             drv,
             outputs,
             &|p| staging.output(store, p),
+            &staging.private,
             from_uid,
             &candidates,
             closure,
@@ -403,26 +349,18 @@ impl Builder<'_> {
         let store = self.store;
         let shown = store.display(drv_path);
         let log_base = super::log::log_base(&store.log_dir(), &drv_path.base_name());
-        let mut log = LogWriter::create(&log_base, self.opts.log_compression).map_err(|e| {
-            BuildError::Store(StoreError::Io {
-                path: log_base.clone(),
-                action: "create the log file",
-                source: e,
-            })
-        })?;
+        let mut log = LogWriter::create(&log_base, self.opts.log_compression)
+            .map_err(io_err(&log_base, "create the log file"))?;
         let log_path = log.path();
+        staging.create_chroot()?;
         let store_in_chroot =
-            chroot::inside(&staging.chroot, Path::new(store.store_dir().as_str()));
+            chroot::inside(&staging.root(), Path::new(store.store_dir().as_str()));
         if let Some(name) = drv.builtin() {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o755)
                 .create(&store_in_chroot)
-                .map_err(|e| StoreError::Io {
-                    path: store_in_chroot.clone(),
-                    action: "create",
-                    source: e,
-                })?;
+                .map_err(io_err(&store_in_chroot, "create"))?;
             let out = outputs
                 .get("out")
                 .ok_or_else(|| BuildError::BadDerivation {
@@ -453,21 +391,9 @@ impl Builder<'_> {
         }
         let user = BuildUser::acquire(store.state_dir())?;
         let top = staging.top();
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(top)
-            .map_err(|e| StoreError::Io {
-                path: top.to_owned(),
-                action: "create",
-                source: e,
-            })?;
-        std::os::unix::fs::chown(top, Some(user.uid()), Some(user.gid())).map_err(|e| {
-            StoreError::Io {
-                path: top.to_owned(),
-                action: "chown",
-                source: e,
-            }
-        })?;
+        create_private_dir(top)?;
+        std::os::unix::fs::chown(top, Some(user.uid()), Some(user.gid()))
+            .map_err(io_err(top, "chown"))?;
         self.export_references_graph(drv_path, drv, top, &user)?;
         let sandbox_build_dir = PathBuf::from(format!("/tmp/guix-build-{}-0", drv_path.name()));
         let env = super::env::builder_env(
@@ -491,8 +417,19 @@ impl Builder<'_> {
             });
         }
         let fixed = drv.is_fixed_output();
+        let network = if fixed {
+            self.opts
+                .fixed_output_network
+                .resolve()
+                .map_err(|reason| BuildError::Unavailable {
+                    drv: shown.clone(),
+                    reason,
+                })?
+        } else {
+            sandbox::Network::Loopback
+        };
         let spec = SandboxSpec {
-            chroot: staging.chroot.clone(),
+            chroot: staging.root(),
             build_dir: staging.top().to_owned(),
             sandbox_build_dir,
             store_dir: PathBuf::from(store.store_dir().as_str()),
@@ -509,9 +446,8 @@ impl Builder<'_> {
             } else {
                 Vec::new()
             },
-            network: fixed,
-            host_uid: user.uid(),
-            host_gid: user.gid(),
+            network,
+            identity: user.identity(),
             personality32: drv.system == "i686-linux" && host_system() == "x86_64-linux",
             filter_syscalls: self.opts.filter_syscalls,
             builder,
@@ -557,13 +493,13 @@ impl Builder<'_> {
             // `-K` keeps the other build in this store all the same.
             let registered = store.item_path(path)?;
             let real = store.real_path(path);
-            let staged = built.staging.output(store, path);
-            let changes = diff_items(&registered, &staged, &path.base_name())
+            let staged = &new.location;
+            let changes = diff_items(&registered, staged, &path.base_name())
                 .map(|d| d.changes)
                 .unwrap_or_default();
             let kept = if self.opts.keep_failed {
                 let check_path = check_path(&real);
-                move_replacing(&staged, &check_path)?;
+                move_replacing(staged, &check_path)?;
                 Some(check_path.display().to_string())
             } else {
                 None
@@ -619,11 +555,11 @@ impl Builder<'_> {
                     continue;
                 }
                 let real = store.real_path(path);
-                let staged = built.staging.output(store, path);
+                let staged = &built.staged[name].location;
                 let changes = held
                     .paths
                     .get(name)
-                    .and_then(|h| diff_items(h, &staged, &path.base_name()).ok())
+                    .and_then(|h| diff_items(h, staged, &path.base_name()).ok())
                     .map(|d| d.changes)
                     .unwrap_or_default();
                 differences.push(OutputDifference {
@@ -647,19 +583,19 @@ impl Builder<'_> {
                     if let Some(h) = held.paths.remove(name) {
                         fsutil::rename_item(&h, &check)?;
                     }
-                    move_replacing(&built.staging.output(store, path), &real)?;
+                    move_replacing(&built.staged[name].location, &real)?;
                 }
             }
             self.no_differences(built, true, differences)?;
         }
         if !last {
-            for (name, path) in built.outputs {
+            for name in built.outputs.keys() {
                 let tmp = held
                     .paths
                     .get(name)
                     .cloned()
                     .unwrap_or_else(|| store.temp_path("round"));
-                move_replacing(&built.staging.output(store, path), &tmp)?;
+                move_replacing(&built.staged[name].location, &tmp)?;
                 held.paths.insert(name.clone(), tmp);
             }
             return Ok(None);
@@ -677,8 +613,8 @@ impl Builder<'_> {
         let store = self.store;
         let mut registrations = Vec::new();
         for (name, path) in built.outputs {
-            move_replacing(&built.staging.output(store, path), &store.real_path(path))?;
             let s = &built.staged[name];
+            move_replacing(&s.location, &store.real_path(path))?;
             registrations.push(Registration {
                 info: PathInfo {
                     path: path.clone(),
@@ -735,11 +671,11 @@ impl Builder<'_> {
         for name in order {
             let built_at = &built.outputs[name];
             let staged = &built.staged[name];
-            let location = built.staging.output(store, built_at);
+            let location = &staged.location;
             let (path, nar_hash, nar_size, references) = match prepared.floating.get(name) {
                 None => {
                     let real = store.real_path(built_at);
-                    move_replacing(&location, &real)?;
+                    move_replacing(location, &real)?;
                     let s = &staged.result;
                     (
                         built_at.clone(),
@@ -763,7 +699,7 @@ impl Builder<'_> {
                     let path_name = abovo_store::store_path::output_path_name(drv_name, name);
                     let f = floating::finalise(
                         store.store_dir(),
-                        &location,
+                        location,
                         built_at,
                         &path_name,
                         method,
@@ -780,9 +716,9 @@ impl Builder<'_> {
                     // The same content may be there already (built by
                     // another derivation): it is the same item.
                     if store.is_valid(&f.path)? {
-                        fsutil::delete_path(&location)?;
+                        fsutil::delete_path(location)?;
                     } else {
-                        move_replacing(&location, &real)?;
+                        move_replacing(location, &real)?;
                     }
                     let mut references: BTreeSet<StorePath> = others.into_iter().collect();
                     if f.self_reference {
@@ -890,4 +826,14 @@ fn check_system(drv: &Derivation, shown: &str) -> Result<(), BuildError> {
             host: host.to_owned(),
         })
     }
+}
+
+/// Creates `path`, mode 0700: a directory only abovo (and, after a chown,
+/// the build user) can enter.
+fn create_private_dir(path: &Path) -> Result<(), BuildError> {
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .map_err(io_err(path, "create"))?;
+    Ok(())
 }

@@ -15,310 +15,36 @@
 //!    asking for the same derivation waits here and then finds them valid),
 //!    run the builder in its sandbox or a built-in, post-process the outputs
 //!    ([`outputs`]) and register them in one transaction.
+//!
+//! | module | job |
+//! | --- | --- |
+//! | this one | the plan, the [`Builder`] and what it reports |
+//! | `options` | [`BuildOptions`], [`FixedOutputNetwork`] |
+//! | `error` | [`BuildError`], [`OutputDifference`] |
+//! | `schedule` | the worker threads that run the plan |
+//! | `goal` | realising one derivation |
 
 pub mod build_dir;
+pub mod build_user;
 pub mod env;
+mod error;
 pub mod floating;
 mod goal;
 pub mod log;
+mod options;
 pub mod outputs;
 mod references_graph;
+mod schedule;
 
-use crate::builtins::DownloadOptions;
-use crate::diff::Change;
-use crate::sandbox::{HelperCommand, Limits, SandboxError};
 use crate::store::{LocalStore, StoreError};
-use abovo_store::derivation::Derivation;
-use abovo_store::{Hash, StorePath};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::PathBuf;
-use std::sync::{Condvar, Mutex};
+use abovo_store::StorePath;
+use schedule::{Node, topological};
+use std::collections::{BTreeMap, BTreeSet};
 
-pub use goal::{BuildUser, OutputResult, Realised};
-
-/// Options of a build (`abovo build`'s flags).
-#[derive(Debug, Clone)]
-pub struct BuildOptions {
-    /// How many derivations build at once.
-    pub jobs: usize,
-    /// `NIX_BUILD_CORES`; `None` passes `0` ("all"), as guix-daemon does.
-    pub cores: Option<u32>,
-    /// Silence and total time limits.
-    pub limits: Limits,
-    /// Keep the build directory of a failed build, and the differing output
-    /// of `--check`/`--rounds` as `<out>-check`.
-    pub keep_failed: bool,
-    /// Rebuild the targets although their outputs are valid and compare.
-    pub check: bool,
-    /// Rebuild the targets and replace their outputs (corrupt or missing
-    /// items of a store with a valid deriver).
-    pub repair: bool,
-    /// Build each derivation this many times and compare (at least 1).
-    pub rounds: u32,
-    /// Go on with other derivations after a failure.
-    pub keep_going: bool,
-    /// How to start the sandbox helper.
-    pub helper: HelperCommand,
-    /// Where host build directories are created (`$TMPDIR` or `/tmp`).
-    pub tmp_dir: PathBuf,
-    /// Settings of `builtin:download` and `builtin:git-download`.
-    pub downloads: DownloadOptions,
-    /// How build logs are compressed (gzip, as guix-daemon does by
-    /// default).
-    pub log_compression: log::LogCompression,
-    /// Install the system call filter in the sandbox (no setuid or setgid
-    /// bits, no extended attributes), as Nix does; on by default.
-    pub filter_syscalls: bool,
-}
-
-impl BuildOptions {
-    /// Defaults: one job per core, one round, no limits.
-    pub fn new(helper: HelperCommand) -> BuildOptions {
-        BuildOptions {
-            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cores: None,
-            limits: Limits::default(),
-            keep_failed: false,
-            check: false,
-            repair: false,
-            rounds: 1,
-            keep_going: false,
-            helper,
-            tmp_dir: std::env::var_os("TMPDIR")
-                .filter(|v| !v.is_empty())
-                .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
-            downloads: DownloadOptions::default(),
-            filter_syscalls: true,
-            log_compression: log::LogCompression::Gzip,
-        }
-    }
-}
-
-/// One output whose rebuild differs.
-///
-/// In JSON its keys are the field names (snake_case, like every abovo report).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct OutputDifference {
-    /// The output name.
-    pub output: String,
-    /// The output path.
-    pub path: String,
-    /// NAR hash of the registered output or of the previous round.
-    pub expected: Hash,
-    /// NAR hash of the new build.
-    pub actual: Hash,
-    /// Whether the references differ too (`--rounds` compares them).
-    pub references_differ: bool,
-    /// Where the other build was kept (`<out>-check`), with `--keep-failed`.
-    pub kept: Option<String>,
-    /// Every file that differs.
-    pub changes: Vec<Change>,
-}
-
-/// Why a derivation could not be realised.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The sandbox could not be set up.
-    #[error("cannot build `{drv}`: {source}")]
-    Sandbox {
-        /// The derivation.
-        drv: String,
-        /// Why.
-        #[source]
-        source: SandboxError,
-    },
-    /// The builder failed.
-    #[error("builder for `{drv}` {how}; see the build log: {}{}", log.display(),
-        kept.as_ref().map(|k| format!("\n  (build directory kept at {})", k.display())).unwrap_or_default())]
-    BuilderFailed {
-        /// The derivation.
-        drv: String,
-        /// What happened (`exited with code 1`).
-        how: String,
-        /// Its log file.
-        log: PathBuf,
-        /// The build directory, when kept.
-        kept: Option<PathBuf>,
-    },
-    /// A built-in builder failed.
-    #[error("built-in builder `{builtin}` for `{drv}` failed: {reason}")]
-    BuiltinFailed {
-        /// The derivation.
-        drv: String,
-        /// The built-in (`download`).
-        builtin: String,
-        /// Why.
-        reason: String,
-    },
-    /// The builder did not create an output.
-    #[error("builder for `{drv}` failed to produce output path `{path}`")]
-    MissingOutput {
-        /// The derivation.
-        drv: String,
-        /// The output path.
-        path: String,
-    },
-    /// An output that must not be accepted (group- or world-writable top,
-    /// foreign owner, wrong file type).
-    #[error("suspicious output `{path}` of `{drv}`: {reason}")]
-    Suspicious {
-        /// The derivation.
-        drv: String,
-        /// The output path.
-        path: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A fixed output with the wrong hash; nothing was registered.
-    #[error(
-        "hash mismatch for store item `{path}` (built by `{drv}`):\n  expected hash: {expected}\n  actual hash:   {actual}"
-    )]
-    HashMismatch {
-        /// The derivation.
-        drv: String,
-        /// The output path.
-        path: String,
-        /// The expected hash, `algo:<nix32>`.
-        expected: String,
-        /// The hash of what was built, `algo:<nix32>`.
-        actual: String,
-    },
-    /// An output refers to a path its derivation forbids.
-    #[error("output `{path}` of `{drv}` is not allowed to refer to `{reference}` ({attribute})")]
-    ForbiddenReference {
-        /// The derivation.
-        drv: String,
-        /// The output.
-        path: String,
-        /// The reference.
-        reference: String,
-        /// The attribute (`allowedReferences`, …).
-        attribute: String,
-    },
-    /// The rebuild differs from the registered output or the previous round.
-    #[error("derivation `{drv}` may not be deterministic:{}", describe_differences(.differences, *.against_previous_round))]
-    NotDeterministic {
-        /// The derivation.
-        drv: String,
-        /// True for `--rounds`, false for `--check`.
-        against_previous_round: bool,
-        /// Every output that differs.
-        differences: Vec<OutputDifference>,
-    },
-    /// `--check` on a derivation whose outputs are not all valid.
-    #[error("some outputs of `{drv}` are not valid, so checking is not possible (build it first)")]
-    CheckNotPossible {
-        /// The derivation.
-        drv: String,
-    },
-    /// An input is not valid.
-    #[error("input `{input}` of `{drv}` is not valid (hint: add it with `abovo add` or build it)")]
-    InputNotValid {
-        /// The derivation.
-        drv: String,
-        /// The input.
-        input: String,
-    },
-    /// A derivation it depends on failed.
-    #[error("cannot build `{drv}`: its input `{dependency}` failed")]
-    DependencyFailed {
-        /// The derivation.
-        drv: String,
-        /// The failed input derivation.
-        dependency: String,
-    },
-    /// The derivation is for a system this machine cannot run.
-    #[error("a `{system}` is required to build `{drv}`, but I am a `{host}`")]
-    UnsupportedSystem {
-        /// The derivation.
-        drv: String,
-        /// Its system.
-        system: String,
-        /// This machine's system.
-        host: String,
-    },
-    /// Something the derivation asks for is malformed.
-    #[error("derivation `{drv}`: {reason}")]
-    BadDerivation {
-        /// The derivation.
-        drv: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A file operation failed.
-    #[error(transparent)]
-    Fs(#[from] crate::fsutil::FsError),
-    /// The directory that holds the build directories is not abovo's
-    /// alone ([`build_dir`]).
-    #[error(
-        "refusing to build in `{}`: {reason} (hint: remove it, or set TMPDIR to a directory of your own)",
-        path.display()
-    )]
-    UnsafeBuildArea {
-        /// The build area.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// Something abovo cannot build yet, named.
-    #[error("cannot build `{drv}`: abovo does not support {what}")]
-    Unsupported {
-        /// The derivation.
-        drv: String,
-        /// What it does not support.
-        what: String,
-    },
-    /// The derivation breaks a rule every derivation must follow.
-    #[error("`{drv}` is not a valid derivation: {reason}")]
-    Invalid {
-        /// The derivation.
-        drv: String,
-        /// The rule it breaks.
-        reason: String,
-    },
-}
-
-fn describe_differences(differences: &[OutputDifference], rounds: bool) -> String {
-    let mut s = String::new();
-    for d in differences {
-        let kept = d
-            .kept
-            .as_ref()
-            .map(|k| format!(" (kept at {k})"))
-            .unwrap_or_default();
-        let changes = match d.changes.len() {
-            0 if d.references_differ => "only its references differ".to_owned(),
-            0 => "its NAR hash differs".to_owned(),
-            1 => "1 difference".to_owned(),
-            n => format!("{n} differences"),
-        };
-        s.push_str(&format!(
-            "\n  output `{}` differs from {}{kept}: {changes}",
-            d.path,
-            if rounds {
-                "the previous round"
-            } else {
-                "the registered output"
-            },
-        ));
-        for c in &d.changes {
-            s.push_str(&format!("\n    {}", c.summary()));
-        }
-    }
-    s
-}
-
-impl BuildError {
-    /// Whether this is a reproducibility failure (a negative answer rather
-    /// than an error).
-    pub fn is_not_deterministic(&self) -> bool {
-        matches!(self, BuildError::NotDeterministic { .. })
-    }
-}
+pub use build_user::BuildUser;
+pub use error::{BuildError, OutputDifference};
+pub use goal::{OutputResult, Realised};
+pub use options::{BuildOptions, FixedOutputNetwork};
 
 /// Progress of a build, reported as it happens (the CLI draws it; the
 /// library never prints). Every method has an empty default.
@@ -390,22 +116,6 @@ pub(crate) enum Mode {
     Check,
     /// Rebuild and replace the outputs.
     Repair,
-}
-
-struct Node {
-    drv: Derivation,
-    deps: BTreeSet<StorePath>,
-    mode: Mode,
-}
-
-#[derive(Default)]
-struct Schedule {
-    waiting_on: BTreeMap<StorePath, usize>,
-    ready: VecDeque<StorePath>,
-    running: usize,
-    stop: bool,
-    report: BuildReport,
-    done: BTreeSet<StorePath>,
 }
 
 impl<'a> Builder<'a> {
@@ -520,147 +230,16 @@ impl<'a> Builder<'a> {
         plan.insert(drv_path.clone(), Node { drv, deps, mode });
         Ok(true)
     }
-
-    fn run_plan(&self, plan: BTreeMap<StorePath, Node>, order: Vec<StorePath>) -> BuildReport {
-        let mut dependents: BTreeMap<StorePath, Vec<StorePath>> = BTreeMap::new();
-        let mut sched = Schedule::default();
-        for (p, n) in &plan {
-            sched.waiting_on.insert(p.clone(), n.deps.len());
-            for d in &n.deps {
-                dependents.entry(d.clone()).or_default().push(p.clone());
-            }
-        }
-        for p in &order {
-            if plan[p].deps.is_empty() {
-                sched.ready.push_back(p.clone());
-            }
-        }
-        let total = plan.len();
-        let state = Mutex::new(sched);
-        let wake = Condvar::new();
-        let workers = self.opts.jobs.clamp(1, total.max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    self.worker(&plan, &dependents, &state, &wake, total);
-                });
-            }
-        });
-        let mut sched = state.into_inner().unwrap_or_else(|p| p.into_inner());
-        // Whatever never ran (after a failure without keep_going).
-        for p in order {
-            if !sched.done.contains(&p) {
-                sched.report.results.push((p, DrvResult::Skipped));
-            }
-        }
-        sched.report
-    }
-
-    fn worker(
-        &self,
-        plan: &BTreeMap<StorePath, Node>,
-        dependents: &BTreeMap<StorePath, Vec<StorePath>>,
-        state: &Mutex<Schedule>,
-        wake: &Condvar,
-        total: usize,
-    ) {
-        loop {
-            let next = {
-                let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-                loop {
-                    if s.done.len() == total || (s.stop && s.running == 0) {
-                        wake.notify_all();
-                        return;
-                    }
-                    if !s.stop
-                        && let Some(p) = s.ready.pop_front()
-                    {
-                        s.running += 1;
-                        break p;
-                    }
-                    if s.stop || (s.ready.is_empty() && s.running == 0) {
-                        wake.notify_all();
-                        return;
-                    }
-                    s = wake.wait(s).unwrap_or_else(|p| p.into_inner());
-                }
-            };
-            let node = &plan[&next];
-            let result = self.realise(&next, &node.drv, node.mode);
-            self.reporter.finished(&next, result.is_ok());
-            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            s.running -= 1;
-            s.done.insert(next.clone());
-            match result {
-                Ok(r) => {
-                    for d in dependents.get(&next).into_iter().flatten() {
-                        if let Some(n) = s.waiting_on.get_mut(d) {
-                            *n -= 1;
-                            if *n == 0 {
-                                s.ready.push_back(d.clone());
-                            }
-                        }
-                    }
-                    s.report.results.push((next, DrvResult::Done(r)));
-                }
-                Err(e) => {
-                    // Everything downstream of a failure fails with it.
-                    let mut todo: Vec<StorePath> =
-                        dependents.get(&next).cloned().unwrap_or_default();
-                    while let Some(d) = todo.pop() {
-                        if s.done.insert(d.clone()) {
-                            s.report.results.push((
-                                d.clone(),
-                                DrvResult::Failed(BuildError::DependencyFailed {
-                                    drv: self.store.display(&d),
-                                    dependency: self.store.display(&next),
-                                }),
-                            ));
-                            todo.extend(dependents.get(&d).cloned().unwrap_or_default());
-                        }
-                    }
-                    s.report.results.push((next, DrvResult::Failed(e)));
-                    if !self.opts.keep_going {
-                        s.stop = true;
-                    }
-                }
-            }
-            wake.notify_all();
-        }
-    }
-}
-
-/// The plan's derivations, inputs before their dependents, ties broken by
-/// path.
-fn topological(plan: &BTreeMap<StorePath, Node>) -> Vec<StorePath> {
-    let mut order = Vec::with_capacity(plan.len());
-    let mut seen = BTreeSet::new();
-    fn visit(
-        p: &StorePath,
-        plan: &BTreeMap<StorePath, Node>,
-        seen: &mut BTreeSet<StorePath>,
-        order: &mut Vec<StorePath>,
-    ) {
-        if !seen.insert(p.clone()) {
-            return;
-        }
-        for d in &plan[p].deps {
-            visit(d, plan, seen, order);
-        }
-        order.push(p.clone());
-    }
-    for p in plan.keys() {
-        visit(p, plan, &mut seen, &mut order);
-    }
-    order
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
+    use crate::sandbox::HelperCommand;
     use crate::store::StoreConfig;
     use abovo_store::StoreDir;
+    use abovo_store::derivation::Derivation;
 
     #[test]
     fn a_derivation_without_outputs_is_not_built() {

@@ -1,23 +1,30 @@
-//! Post-processing the outputs of a build, still inside the chroot
-//! (sandbox.md §2.1), in this order for each output:
+//! Post-processing the outputs of a build (docs/sandbox.md §2.1,
+//! docs/build.md "After the build"), in this order for each output:
 //!
 //! 1. it must exist; unless it is a symlink, its top must not be group- or
 //!    world-writable and must belong to the build user ("suspicious
 //!    ownership or permission");
-//! 2. ownership of every inode is checked and the tree canonicalised (modes
-//!    0444/0555, mtime 1, owner = the store's owner);
-//! 3. a fixed output is copied into fresh inodes and the builder's copy
-//!    deleted, so that a descriptor the builder passed to an accomplice (a
-//!    fixed-output build shares the host network, and with it abstract
-//!    Unix sockets) cannot change it after its hash was checked: the
-//!    CVE-2024-27297 pattern;
-//! 4. one NAR serialisation gives the NAR hash, the NAR size and the
+//! 2. an input-addressed output is canonicalised where it was built, in the
+//!    chroot (modes 0444/0555, mtime 1, owner = the store's owner), every
+//!    inode checked to belong to the build user; a **fixed output is copied
+//!    out** instead ([`fsutil::copy_out`]): read through descriptors abovo
+//!    opened, written into fresh inodes in a private directory that no
+//!    sandbox can reach (it is outside every chroot and build directory, and
+//!    a descriptor a builder holds reaches nothing outside its own mounts),
+//!    canonical as they are made. A fixed-output build may share the host
+//!    network, and with it abstract Unix sockets, so it can hand a
+//!    descriptor of its output, or of the directory where a copy would be
+//!    made, to another build or process (the CVE-2024-27297 pattern); what
+//!    is hashed and registered is a copy no builder ever held;
+//! 3. one NAR serialisation gives the NAR hash, the NAR size and the
 //!    references (hash parts of the input closure and the outputs found in
 //!    the stream);
-//! 5. a fixed output's hash is compared with the expected one (a flat hash
+//! 4. a fixed output's hash is compared with the expected one (a flat hash
 //!    needs a regular, non-executable file);
-//! 6. `allowedReferences`, `disallowedReferences`, `allowedRequisites` and
-//!    `disallowedRequisites` are enforced.
+//! 5. `allowedReferences`, `disallowedReferences`, `allowedRequisites` and
+//!    `disallowedRequisites` are enforced;
+//! 6. outputs that refer to each other are refused ("cycle detected in the
+//!    references of …", as guix-daemon says).
 
 use super::{BuildError, OutputResult};
 use crate::fsutil::{self, InodesSeen};
@@ -31,9 +38,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// A post-processed output waiting in the chroot.
+/// A post-processed output, waiting to be moved into the store.
 #[derive(Debug, Clone)]
 pub struct Staged {
+    /// Where it is now: where it was built in the chroot, or, for a fixed
+    /// output, its copy in the private directory.
+    pub location: PathBuf,
     /// Hash, size and references as they will be registered.
     pub result: OutputResult,
     /// The references as store paths.
@@ -41,7 +51,8 @@ pub struct Staged {
 }
 
 /// Post-processes every output of `drv` (see the module docs); `location`
-/// gives where an output was built.
+/// gives where an output was built, and `private` is the directory, which
+/// only abovo can reach, where fixed outputs are copied.
 #[allow(clippy::too_many_arguments)]
 pub fn process(
     store: &LocalStore,
@@ -49,6 +60,7 @@ pub fn process(
     drv: &Derivation,
     outputs: &BTreeMap<String, StorePath>,
     location: &dyn Fn(&StorePath) -> PathBuf,
+    private: &Path,
     from_uid: u32,
     candidates: &BTreeSet<StorePath>,
     closure: &BTreeSet<StorePath>,
@@ -73,6 +85,16 @@ pub fn process(
             path: shown.clone(),
             reason,
         };
+        // A file type the store cannot hold is its own failure, as in
+        // guix-daemon ("has an unsupported type").
+        let refused = |e: fsutil::FsError, suspicious: &dyn Fn(String) -> BuildError| match e {
+            fsutil::FsError::UnsupportedType { path, kind } => BuildError::UnsupportedFileType {
+                drv: drv_shown.to_owned(),
+                file: path,
+                kind,
+            },
+            e => suspicious(e.to_string()),
+        };
         let meta = match std::fs::symlink_metadata(&built) {
             Ok(m) => m,
             Err(_) => {
@@ -96,19 +118,16 @@ pub fn process(
                 )));
             }
         }
-        fsutil::canonicalise(&built, Some(from_uid), &mut seen)
-            .map_err(|e| suspicious(e.to_string()))?;
-        if fixed.is_some() {
-            let fresh = fresh_name(&built);
-            fsutil::copy_tree(&built, &fresh).map_err(|e| suspicious(e.to_string()))?;
-            fsutil::delete_path(&built)?;
-            std::fs::rename(&fresh, &built).map_err(|e| fsutil::FsError::Io {
-                path: fresh.clone(),
-                action: "move",
-                source: e,
-            })?;
-            fsutil::canonicalise(&built, None, &mut InodesSeen::default())?;
-        }
+        let built = if fixed.is_some() {
+            let copy = private.join(path.base_name());
+            fsutil::copy_out(&built, &copy, Some(from_uid), &mut seen)
+                .map_err(|e| refused(e, &suspicious))?;
+            copy
+        } else {
+            fsutil::canonicalise(&built, Some(from_uid), &mut seen)
+                .map_err(|e| refused(e, &suspicious))?;
+            built
+        };
         let scanner = ReferenceScanner::for_store_paths(candidates.iter());
         let (nar_hash, found) =
             hash_and_scan_path(&built, scanner).map_err(|e| suspicious(e.to_string()))?;
@@ -132,6 +151,7 @@ pub fn process(
         staged.insert(
             name.clone(),
             Staged {
+                location: built,
                 result: OutputResult {
                     name: name.clone(),
                     path: shown,
@@ -144,13 +164,65 @@ pub fn process(
         );
     }
     check_reference_rules(store, drv_shown, drv, outputs, &staged, closure)?;
+    check_no_cycle(store, drv_shown, outputs, &staged)?;
     Ok(staged)
 }
 
-fn fresh_name(built: &Path) -> PathBuf {
-    let mut s = built.as_os_str().to_owned();
-    s.push(".fresh");
-    PathBuf::from(s)
+/// Outputs that refer to each other (directly or through other outputs)
+/// cannot be registered: a store's items must be sortable with every
+/// reference before its referrer (a self-reference is fine). guix-daemon
+/// refuses them when it sorts them for registration; so does abovo, before
+/// anything is moved, with guix-daemon's words.
+fn check_no_cycle(
+    store: &LocalStore,
+    drv_shown: &str,
+    outputs: &BTreeMap<String, StorePath>,
+    staged: &BTreeMap<String, Staged>,
+) -> Result<(), BuildError> {
+    let edges: BTreeMap<&StorePath, Vec<&StorePath>> = outputs
+        .iter()
+        .map(|(name, path)| {
+            let refs = staged[name]
+                .references
+                .iter()
+                .filter(|r| *r != path && outputs.values().any(|o| o == *r))
+                .collect();
+            (path, refs)
+        })
+        .collect();
+    // Depth-first, as guix-daemon's topoSortPaths: a path met again while
+    // it is on the stack closes a cycle.
+    fn visit<'a>(
+        path: &'a StorePath,
+        parent: Option<&'a StorePath>,
+        edges: &BTreeMap<&'a StorePath, Vec<&'a StorePath>>,
+        on_stack: &mut Vec<&'a StorePath>,
+        done: &mut BTreeSet<&'a StorePath>,
+    ) -> Result<(), (&'a StorePath, &'a StorePath)> {
+        if on_stack.contains(&path) {
+            return Err((path, parent.unwrap_or(path)));
+        }
+        if !done.insert(path) {
+            return Ok(());
+        }
+        on_stack.push(path);
+        for r in &edges[path] {
+            visit(r, Some(path), edges, on_stack, done)?;
+        }
+        on_stack.pop();
+        Ok(())
+    }
+    let mut done = BTreeSet::new();
+    for path in edges.keys() {
+        if let Err((path, parent)) = visit(path, None, &edges, &mut Vec::new(), &mut done) {
+            return Err(BuildError::ReferenceCycle {
+                drv: drv_shown.to_owned(),
+                path: store.display(path),
+                referrer: store.display(parent),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The hash of a fixed output in the way its derivation states it.

@@ -1,7 +1,7 @@
 //! `exportReferencesGraph`: the closure files a derivation asks for in its
 //! build directory, written as guix-daemon writes them.
 
-use super::goal::BuildUser;
+use super::build_user::BuildUser;
 use super::{BuildError, Builder};
 use crate::store::StoreError;
 use abovo_store::StorePath;

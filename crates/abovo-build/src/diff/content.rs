@@ -11,7 +11,7 @@ use std::io;
 use std::path::Path;
 
 /// Files larger than this are compared as binary without loading them whole.
-pub(super) const TEXT_LIMIT: u64 = 4 << 20;
+pub const TEXT_LIMIT: u64 = 4 << 20;
 
 /// Opens `path`, which was a regular file when it was listed, without
 /// following a symlink and without blocking: if it became a FIFO since, the
@@ -20,7 +20,7 @@ fn open_regular(path: &Path) -> Result<fs::File, DiffError> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path)
         .map_err(io_err(path, "open"))?;
     let meta = file.metadata().map_err(io_err(path, "stat"))?;
@@ -46,6 +46,33 @@ fn as_text(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes).ok()
 }
 
+/// Two files' bytes already in memory (at most [`TEXT_LIMIT`] each, as a
+/// caller streaming archives keeps them): `None` when equal, else a
+/// unified diff for text and byte ranges with a hex view for binary data,
+/// exactly as [`super::diff_trees`] shows them. `rel` names the file.
+pub fn compare_bytes(a: &[u8], b: &[u8], rel: &str) -> Option<ContentDiff> {
+    if a == b {
+        return None;
+    }
+    if let (Some(ta), Some(tb)) = (as_text(a), as_text(b)) {
+        let name = escape_controls(if rel.is_empty() { "." } else { rel });
+        let unified = similar::TextDiff::from_lines(ta, tb)
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("a/{name}"), &format!("b/{name}"))
+            .to_string();
+        return Some(ContentDiff::Text { unified });
+    }
+    let (size_a, size_b) = (a.len() as u64, b.len() as u64);
+    // Reading from memory cannot fail.
+    let (ranges, more) = byte_ranges(&mut &a[..], &mut &b[..], size_a, size_b).ok()?;
+    let hex = hex_view(&ranges, &mut |start, end| {
+        Ok((slice(a, start, end).to_vec(), slice(b, start, end).to_vec()))
+    })
+    .ok()?;
+    Some(ContentDiff::Binary { ranges, more, hex })
+}
+
 pub(super) fn compare_files(
     old: &Path,
     new: &Path,
@@ -56,29 +83,7 @@ pub(super) fn compare_files(
     if size_a <= TEXT_LIMIT && size_b <= TEXT_LIMIT {
         let a = read_regular(old)?;
         let b = read_regular(new)?;
-        if a == b {
-            return Ok(None);
-        }
-        if let (Some(ta), Some(tb)) = (as_text(&a), as_text(&b)) {
-            // The header is one line whatever the name holds.
-            let name = escape_controls(if rel.is_empty() { "." } else { rel });
-            let unified = similar::TextDiff::from_lines(ta, tb)
-                .unified_diff()
-                .context_radius(3)
-                .header(&format!("a/{name}"), &format!("b/{name}"))
-                .to_string();
-            return Ok(Some(ContentDiff::Text { unified }));
-        }
-        let (ranges, more) =
-            byte_ranges(&mut &a[..], &mut &b[..], size_a, size_b).map_err(io_err(old, "read"))?;
-        let hex = hex_view(&ranges, &mut |start, end| {
-            Ok((
-                slice(&a, start, end).to_vec(),
-                slice(&b, start, end).to_vec(),
-            ))
-        })
-        .map_err(io_err(old, "read"))?;
-        return Ok(Some(ContentDiff::Binary { ranges, more, hex }));
+        return Ok(compare_bytes(&a, &b, rel));
     }
     // Too large to hold: stream for the ranges, then read back only the
     // windows the hex view shows.

@@ -33,6 +33,7 @@ mod content;
 mod report;
 mod walk;
 
+pub use content::{TEXT_LIMIT, compare_bytes};
 pub use report::{
     ByteRange, Change, ContentDiff, Kind, TreeDiff, bytes, escape_controls, name_text,
 };

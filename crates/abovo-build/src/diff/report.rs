@@ -46,10 +46,7 @@ impl Kind {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let ft = meta.file_type();
         let rdev = meta.rdev();
-        let (major, minor) = (
-            nix::sys::stat::major(rdev) as u32,
-            nix::sys::stat::minor(rdev) as u32,
-        );
+        let (major, minor) = (rustix::fs::major(rdev), rustix::fs::minor(rdev));
         if ft.is_symlink() {
             Kind::Symlink
         } else if ft.is_dir() {

@@ -250,7 +250,7 @@ fn devices_fifos_and_sockets_differ_in_kind() {
     // (opening it for reading would wait for a writer forever).
     let d = tempfile::tempdir().unwrap();
     let fifo = d.path().join("fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    crate::test_support::make_fifo(&fifo);
     let diff = diff_trees(&fifo, null).unwrap();
     assert_eq!(
         diff.changes[0].summary(),
@@ -261,11 +261,7 @@ fn devices_fifos_and_sockets_differ_in_kind() {
     let (a, b) = (d.path().join("a"), d.path().join("b"));
     tree(&a, &[("p", b"x")]);
     tree(&b, &[]);
-    nix::unistd::mkfifo(
-        &b.join("p"),
-        nix::sys::stat::Mode::from_bits_truncate(0o644),
-    )
-    .unwrap();
+    crate::test_support::make_fifo(&b.join("p"));
     let _socket = std::os::unix::net::UnixListener::bind(b.join("s")).unwrap();
     let diff = diff_trees(&a, &b).unwrap();
     let json = serde_json::to_value(&diff).unwrap();

@@ -32,7 +32,7 @@
 mod apply;
 
 use super::place::{Place, PlaceError};
-use crate::store::add::check_derivation;
+use crate::store::add::{Hashed, check_derivation};
 use crate::store::{LocalStore, StoreError};
 use abovo_store::derivation::{Derivation, DerivationError};
 use abovo_store::{StoreDir, StorePath};
@@ -574,12 +574,12 @@ impl<'a> Importer<'a> {
         if nodes.contains_key(path) {
             return Err(fail("its own hash could not be computed".into()));
         }
-        let drv = self.read_valid(path).map_err(|e| fail(e.to_string()))?;
-        let h = drv
-            .hashes(self.store_dir, |q| self.hash_of(q, nodes, hashes))?
-            .modulo;
-        hashes.insert(path.clone(), h.clone());
-        h.map_err(DerivationError::Deferred)
+        // Not in the plan, so valid in the store, whose inputs are too: the
+        // store hashes it, sharing the memo.
+        match self.store {
+            Some(s) => s.input_hash(path, hashes),
+            None => Err(fail(StoreError::NotValid(self.shown(path)).to_string())),
+        }
     }
 
     fn read_valid(&self, path: &StorePath) -> Result<Derivation, StoreError> {
@@ -589,9 +589,6 @@ impl<'a> Importer<'a> {
         }
     }
 }
-
-/// A derivation's hash modulo, or why it has none (Nix's `DeferredDrv`).
-type Hashed = Result<[u8; 32], abovo_store::derivation::Deferral>;
 
 /// The places as a list for messages (``the directory `…` and the
 /// tarball `…` ``).

@@ -23,8 +23,8 @@ pub mod check;
 pub mod import;
 pub mod place;
 
-use crate::store::StoreError;
 use crate::store::db::{Database, PathInfo, ReadOnlyMode};
+use crate::store::{StoreError, item_file};
 use abovo_store::{StoreDir, StorePath};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -117,9 +117,9 @@ impl ForeignStore {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Where `path` is on disk.
+    /// Where `path` is on disk ([`item_file`], as for a local store).
     pub fn real_path(&self, path: &StorePath) -> PathBuf {
-        self.real_dir.join(path.base_name())
+        item_file(&self.real_dir, path)
     }
 
     /// Whether its database has `path` as valid.

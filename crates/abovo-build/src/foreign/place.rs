@@ -32,8 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use abovo_store::StorePath;
 
-/// The most one `.drv` file may hold (Guix's largest is under 1 MiB).
-pub const MAX_DRV_SIZE: u64 = 64 << 20;
+pub use abovo_store::derivation::MAX_DRV_SIZE;
 /// The most the `.drv` members of one tarball may hold together (Guix
 /// 1.5.0's 71,817 files hold 183 MB).
 pub const MAX_TARBALL_DRVS: u64 = 2 << 30;
@@ -327,7 +326,7 @@ fn open_regular(path: &Path) -> Result<std::fs::File, PlaceError> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC).bits() as i32)
         .open(path)
         .map_err(io_err(path, "open"))?;
     let meta = file.metadata().map_err(io_err(path, "stat"))?;

@@ -21,7 +21,7 @@ use super::{LocalStore, StoreError, io_err};
 use crate::fsutil::{self, InodesSeen};
 use abovo_store::StorePath;
 use abovo_store::derivation::{
-    Derivation, DerivationError, DerivationKind, IMPURE_HASH, OutputKind,
+    Derivation, DerivationError, DerivationKind, IMPURE_HASH, MAX_DRV_SIZE, OutputKind,
 };
 use abovo_store::hash::{Hash, HashAlgo, HashError};
 use abovo_store::nar::{self, NarHash};
@@ -30,6 +30,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+/// A derivation's hash modulo, or why it has none (Nix's `DeferredDrv`),
+/// as [`LocalStore::input_hash`] memoises it.
+pub(crate) type Hashed = Result<[u8; 32], abovo_store::derivation::Deferral>;
 
 /// How a file or tree is hashed when it is added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +187,14 @@ impl LocalStore {
             )));
         }
         let aterm = drv.to_aterm(&store_dir);
+        // The limit every reader of `.drv` files applies: a larger one would
+        // be stored, then refused by `show`, `verify` and the builder.
+        if aterm.len() as u64 > MAX_DRV_SIZE {
+            return Err(bad(format!(
+                "its text would be {} bytes, more than the {MAX_DRV_SIZE} bytes a `.drv` file may hold",
+                aterm.len()
+            )));
+        }
         let drv_path = drv
             .drv_path(&store_dir, name, &aterm)
             .map_err(|e| bad(e.to_string()))?;
@@ -202,14 +214,17 @@ impl LocalStore {
     }
 
     /// The derivation hash (modulo fixed outputs) of a valid `.drv`, with
-    /// memoisation across one call tree.
-    fn input_hash(
+    /// memoisation across one call tree (`memo` may already hold hashes of
+    /// derivations that are not valid yet, as an import's plan does). A
+    /// floating or deferred derivation has none ([`DerivationError::Deferred`]):
+    /// its users are deferred in turn.
+    pub(crate) fn input_hash(
         &self,
         path: &StorePath,
-        memo: &mut HashMap<StorePath, [u8; 32]>,
+        memo: &mut HashMap<StorePath, Hashed>,
     ) -> Result<[u8; 32], DerivationError> {
         if let Some(h) = memo.get(path) {
-            return Ok(*h);
+            return h.clone().map_err(DerivationError::Deferred);
         }
         let fail = |reason: String| DerivationError::Input {
             path: self.display(path),
@@ -218,9 +233,11 @@ impl LocalStore {
         let drv = self
             .read_derivation(path)
             .map_err(|e| fail(e.to_string()))?;
-        let h = drv.hash_modulo(self.store_dir(), |q| self.input_hash(q, memo))?;
-        memo.insert(path.clone(), h);
-        Ok(h)
+        let h = drv
+            .hashes(self.store_dir(), |q| self.input_hash(q, memo))?
+            .modulo;
+        memo.insert(path.clone(), h.clone());
+        h.map_err(DerivationError::Deferred)
     }
 
     /// The common path of every addition (see the module docs). `write`
@@ -432,6 +449,21 @@ pub fn check_derivation(drv: &Derivation, name: &str) -> Result<(), String> {
             crate::builtins::download::url_list(drv)?;
         }
     }
+    // Every argument and variable is in the `.drv` text at least once, so
+    // their sum already tells a derivation too large to be stored, before
+    // its text is written ([`LocalStore::add_derivation`] measures that).
+    let strings: u64 = drv.arguments.iter().map(|a| a.len() as u64).sum::<u64>()
+        + drv
+            .environment
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum::<u64>();
+    if strings > MAX_DRV_SIZE {
+        return Err(format!(
+            "its arguments and environment hold {strings} bytes, more than the {MAX_DRV_SIZE} \
+             bytes a `.drv` file may hold"
+        ));
+    }
     Ok(())
 }
 
@@ -547,5 +579,49 @@ mod tests {
             store.db().valid_paths().unwrap().is_empty(),
             "nothing added"
         );
+    }
+
+    /// Issue 16: a derivation too large for the readers was stored, then
+    /// refused by `show` and `verify`. The limit now holds at entry, both
+    /// on the raw strings (`check_derivation`) and on the escaped text.
+    #[test]
+    fn derivations_larger_than_a_drv_file_may_be_are_refused() {
+        let limit = MAX_DRV_SIZE as usize;
+        let mut d = drv(&[("out", "", "")]);
+        d.arguments.push(vec![b'a'; limit + 1]);
+        let err = check_derivation(&d, "big").unwrap_err();
+        assert!(
+            err.contains(&format!("{} bytes, more than the {limit}", limit + 1)),
+            "{err}"
+        );
+        // Just under the limit raw, but every `"` is written `\"`: only
+        // the text's own size tells.
+        let mut d = drv(&[("out", "", "")]);
+        d.arguments.push(vec![b'"'; limit / 2 + 1]);
+        assert_eq!(check_derivation(&d, "quotes"), Ok(()));
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = StoreDir::new(dir.path().join("store").to_str().unwrap()).unwrap();
+        let store = LocalStore::open(StoreConfig::new(store_dir, None)).unwrap();
+        let err = store
+            .add_derivation(&mut d, "quotes")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "more than the {limit} bytes a `.drv` file may hold"
+            )),
+            "{err}"
+        );
+        assert!(
+            store.db().valid_paths().unwrap().is_empty(),
+            "nothing added"
+        );
+        // Just under the limit (room left for the output paths the store
+        // fills in) is stored and read back.
+        let mut d = drv(&[("out", "", "")]);
+        d.arguments.push(vec![b'a'; limit - 4096]);
+        let path = store.add_derivation(&mut d, "fits").unwrap();
+        let back = store.read_derivation(&path).unwrap();
+        assert_eq!(back.arguments, d.arguments);
     }
 }

@@ -9,12 +9,12 @@
 //!   the same derivation has different outputs in different stores, exactly
 //!   as in Guix. The default is `$XDG_DATA_HOME/abovo/store`
 //!   (`~/.local/share/abovo/store`), which needs no privileges. The items
-//!   may live elsewhere on disk, in the **real store directory** (Nix's
-//!   `real`; by default the store directory itself): a store whose paths
-//!   say `/gnu/store` can keep its items in `~/x/gnu/store`, and builders
-//!   still see them at `/gnu/store` inside their sandbox. That is how a
-//!   user without privileges holds Guix's own derivations, whose paths
-//!   name `/gnu/store`;
+//!   may live elsewhere on disk, in the **real store directory**
+//!   ([`StoreConfig::real_dir`], Nix's `real`; by default the store
+//!   directory itself): a store whose paths say `/gnu/store` can keep its
+//!   items in `~/x/gnu/store`, and builders still see them at `/gnu/store`
+//!   inside their sandbox. That is how a user without privileges builds
+//!   Guix's own derivations, whose paths name `/gnu/store`;
 //! * the **state directory**, Guix's `/var/guix`: `db/db.sqlite` (Guix's
 //!   schema, [`db`]), `db/schema`, `log/drvs/xx/…[.gz]` (build logs, as
 //!   Guix names them) and `userpool/` (locks on build uids). By default it sits
@@ -49,7 +49,7 @@ pub mod verify;
 
 use crate::foreign::ForeignStore;
 use crate::fsutil::FsError;
-use abovo_store::derivation::Derivation;
+use abovo_store::derivation::{Derivation, MAX_DRV_SIZE};
 use abovo_store::nar::DumpError;
 use abovo_store::store_path::StorePathError;
 use abovo_store::{StoreDir, StorePath};
@@ -184,11 +184,14 @@ pub(crate) fn io_err<'a>(
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
-    /// The store directory; store paths start with it (the *logical* store
-    /// directory, what builders see).
+    /// The store directory; store paths start with it. It is the *logical*
+    /// directory: where builders see the items, and what store paths and
+    /// their hashes are made of.
     pub store_dir: StoreDir,
-    /// Where the items are on disk (Nix's `real`): the store directory
-    /// itself, or another directory that stands for it.
+    /// Where the items are on disk: the store directory itself, or, for a
+    /// store whose directory the user cannot write (`/gnu/store` without
+    /// privileges), any other directory, as Nix's `real` setting and
+    /// chroot stores do. Builders still see every item at its store path.
     pub real_dir: PathBuf,
     /// The state directory (database, logs, locks).
     pub state_dir: PathBuf,
@@ -202,8 +205,9 @@ impl StoreConfig {
         StoreConfig::with_real_dir(store_dir, real_dir, state_dir)
     }
 
-    /// A store whose paths name `store_dir` and whose items are in
-    /// `real_dir`; the default state directory is next to `real_dir`.
+    /// A store whose paths start with `store_dir` but whose items are in
+    /// `real_dir` on disk; its state is in `state_dir`, or by default next
+    /// to `real_dir` (`<parent of real_dir>/var/abovo`).
     pub fn with_real_dir(
         store_dir: StoreDir,
         real_dir: PathBuf,
@@ -216,6 +220,21 @@ impl StoreConfig {
             state_dir,
         }
     }
+
+    /// Where `path` is on disk: in [`StoreConfig::real_dir`], under its
+    /// base name ([`item_file`]).
+    pub fn real_path(&self, path: &StorePath) -> PathBuf {
+        item_file(&self.real_dir, path)
+    }
+}
+
+/// The file of store item `path` in a store whose items are in `real_dir`.
+/// The one place where a store path becomes a file name: a local store
+/// ([`LocalStore::real_path`], [`StoreConfig::real_path`]) and another
+/// daemon's ([`ForeignStore::real_path`]) both resolve through it, so that
+/// no code reads or writes an item at the path it is shown under.
+pub fn item_file(real_dir: &Path, path: &StorePath) -> PathBuf {
+    real_dir.join(path.base_name())
 }
 
 /// abovo's default store directory: `$XDG_DATA_HOME/abovo/store`, else
@@ -343,16 +362,16 @@ impl LocalStore {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Where this store keeps `path` on disk (in the real store directory):
-    /// where it is created, locked and deleted. A valid item of a store with
-    /// a [foreign lower layer](LocalStore::with_lower) may be read from
-    /// elsewhere: see [`LocalStore::item_path`].
+    /// Where this store keeps `path` on disk (in [`LocalStore::real_dir`]):
+    /// where it is created, locked and deleted ([`item_file`]). A valid
+    /// item of a store with a [foreign lower layer](LocalStore::with_lower)
+    /// may be read from elsewhere: see [`LocalStore::item_path`].
     pub fn real_path(&self, path: &StorePath) -> PathBuf {
-        self.config.real_dir.join(path.base_name())
+        self.config.real_path(path)
     }
 
-    /// The real store directory (the store directory itself unless the
-    /// store was configured with another).
+    /// Where the items are on disk ([`StoreConfig::real_dir`]): the store
+    /// directory itself unless the store was configured with another.
     pub fn real_dir(&self) -> &Path {
         &self.config.real_dir
     }
@@ -435,7 +454,17 @@ impl LocalStore {
     /// Reads and parses a valid `.drv` from the store (or the lower layer).
     pub fn read_derivation(&self, drv_path: &StorePath) -> Result<Derivation, StoreError> {
         let file = self.item_path(drv_path)?;
-        let bytes = std::fs::read(&file).map_err(io_err(&file, "read"))?;
+        use std::io::Read as _;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&file)
+            .and_then(|f| f.take(MAX_DRV_SIZE + 1).read_to_end(&mut bytes))
+            .map_err(io_err(&file, "read"))?;
+        if bytes.len() as u64 > MAX_DRV_SIZE {
+            return Err(StoreError::BadDerivation {
+                path: self.display(drv_path),
+                reason: format!("it holds more than {MAX_DRV_SIZE} bytes"),
+            });
+        }
         Derivation::parse(&self.config.store_dir, &bytes).map_err(|e| StoreError::BadDerivation {
             path: self.display(drv_path),
             reason: e.to_string(),

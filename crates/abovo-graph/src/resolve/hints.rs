@@ -16,9 +16,10 @@ const SUGGESTIONS: usize = 5;
 /// (a 100 kB "name" would take most of a minute against every known name).
 const LONGEST_SUGGESTED: usize = 256;
 
-/// Up to five known names close to `name`, best first. Case does not
-/// matter: `Hello` suggests `hello` first.
-pub(crate) fn suggest(g: &Graph, name: &str) -> Vec<String> {
+/// Up to five known names close to `name` (package names, and the names
+/// of derivations), best first. Case does not matter: `Hello` suggests
+/// `hello` first.
+pub fn suggest(g: &Graph, name: &str) -> Vec<String> {
     if name.len() > LONGEST_SUGGESTED {
         return Vec::new();
     }

@@ -8,11 +8,14 @@
 use super::SnapshotError;
 use super::codec::Dec;
 use crate::build::assemble;
+use crate::dag::Csr;
 use crate::graph::{
-    Columns, Csr, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
+    Columns, Deferred, DrvColumns, DrvData, Graph, NodeId, NodeKind, OutPath, OutputData,
     path_from_parts,
 };
 use crate::meta::StoreMeta;
+use crate::package_graph::{GraphType, PackageGraph};
+use crate::package_meta::PackageMeta;
 use crate::packages::{Package, PackageTable};
 use crate::strings::{StrId, Strings};
 use abovo_store::derivation::{DerivationKind, FixedOutput};
@@ -258,7 +261,7 @@ fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
 
 struct Edges {
     out_sets: Vec<Vec<StrId>>,
-    inputs: Csr,
+    inputs: Csr<NodeId>,
     edge_outputs: Vec<u16>,
 }
 
@@ -407,17 +410,88 @@ pub(super) fn decode(frames: &[&[u8]]) -> Result<(Graph, String), SnapshotError>
 /// every query needs now, without the checks across sections; the
 /// derivation facts and the store metadata on first use.
 pub(super) fn decode_trusted(frames: &[&'static [u8]]) -> Result<(Graph, String), SnapshotError> {
-    decode_with(frames, Some((frames[3], frames[6])))
+    decode_with(frames, Some(frames))
 }
 
-/// Decodes the sections; `late` holds the derivation and metadata frames
-/// when those are to be decoded on first use. Each task decompresses its
-/// own frame and drops the buffer as soon as it is decoded, so that the
-/// allocator hands the memory on to the next task instead of asking the
-/// system for fresh (zeroed) pages.
+/// The package graph of sections 7 to 9 (none in a version 1 file), for a
+/// graph of `h.nodes` nodes.
+fn package_graph(
+    decompress: &(dyn Fn(usize) -> Result<Vec<u8>, SnapshotError> + Sync),
+    sections: usize,
+    h: &Header,
+) -> Result<PackageGraph, SnapshotError> {
+    if sections <= 7 {
+        return Ok(PackageGraph::default());
+    }
+    let (nodes, (a, b)) = rayon::join(
+        || decompress(7),
+        || rayon::join(|| decompress(8), || decompress(9)),
+    );
+    super::packages::decode_graph(&nodes?, [&a?, &b?], h.nodes)
+}
+
+/// The package graph of a trusted snapshot of `graph_nodes` nodes, when
+/// first asked for: its nodes now, the edges of each type when first
+/// asked for (none, should a section not decode).
+fn late_package_graph(frames: &[&'static [u8]], graph_nodes: usize) -> PackageGraph {
+    if frames.len() <= 7 {
+        return PackageGraph::default();
+    }
+    let nodes = super::decompress(frames[7], 7, &super::Budget::new())
+        .and_then(|data| super::packages::decode_nodes(&data, graph_nodes));
+    let Ok(mut pg) = nodes else {
+        return PackageGraph::default();
+    };
+    let (n, strings) = (pg.len(), pg.strings.len());
+    for ty in GraphType::ALL {
+        if !pg.has(ty) {
+            continue;
+        }
+        let section = 8 + ty.slot();
+        let frame = frames[section];
+        pg.set_layer(
+            ty,
+            Deferred::later(move || {
+                super::decompress(frame, section, &super::Budget::new())
+                    .and_then(|data| super::packages::decode_layer(&data, n, strings, true))
+                    .ok()
+                    .flatten()
+            }),
+        );
+    }
+    pg
+}
+
+/// The package metadata of section 10 (none in a version 1 file).
+fn package_meta(
+    decompress: &(dyn Fn(usize) -> Result<Vec<u8>, SnapshotError> + Sync),
+    sections: usize,
+    h: &Header,
+) -> Result<PackageMeta, SnapshotError> {
+    if sections <= 10 {
+        return Ok(PackageMeta::default());
+    }
+    super::packages::decode_meta(&decompress(10)?, h.packages)
+}
+
+/// What a checked read decodes at once beside the sections every query
+/// needs.
+struct Rest {
+    drvs: Drvs,
+    meta: StoreMeta,
+    package_graph: PackageGraph,
+    package_meta: PackageMeta,
+}
+
+/// Decodes the sections; `late` holds the frames (all of them) when the
+/// derivation facts, the store metadata and the package-level sections
+/// are to be decoded on first use. Each task decompresses its own frame
+/// and drops the buffer as soon as it is decoded, so that the allocator
+/// hands the memory on to the next task instead of asking the system for
+/// fresh (zeroed) pages.
 fn decode_with(
     frames: &[&[u8]],
-    late: Option<(&'static [u8], &'static [u8])>,
+    late: Option<&[&'static [u8]]>,
 ) -> Result<(Graph, String), SnapshotError> {
     let budget = super::Budget::new();
     let decompress = |i: usize| super::decompress(frames[i], i, &budget);
@@ -435,27 +509,46 @@ fn decode_with(
                 },
                 || {
                     late.is_none().then(|| {
-                        rayon::join(
-                            || derivations(&decompress(3)?, h),
-                            || meta(&decompress(6)?, h),
-                        )
+                        let ((drvs, meta), (package_graph, package_meta)) = rayon::join(
+                            || {
+                                rayon::join(
+                                    || derivations(&decompress(3)?, h),
+                                    || meta(&decompress(6)?, h),
+                                )
+                            },
+                            || {
+                                rayon::join(
+                                    || package_graph(&decompress, frames.len(), h),
+                                    || package_meta(&decompress, frames.len(), h),
+                                )
+                            },
+                        );
+                        Ok::<_, SnapshotError>(Rest {
+                            drvs: drvs?,
+                            meta: meta?,
+                            package_graph: package_graph?,
+                            package_meta: package_meta?,
+                        })
                     })
                 },
             )
         },
     );
     let (strings, nodes, edges, packages) = (strings?, nodes?, edges?, packages?);
-    let now = match now {
-        Some((drvs, meta)) => Some((drvs?, meta?)),
-        None => None,
-    };
+    let now = now.transpose()?;
 
     // What ties the sections together, checked while the package rows are
     // built (each side takes a few milliseconds).
     let check = || -> Result<(), SnapshotError> {
-        let Some((drvs, _)) = &now else {
+        let Some(Rest {
+            drvs,
+            package_graph,
+            ..
+        }) = &now
+        else {
             return Ok(());
         };
+        super::packages::check(package_graph, &nodes.kinds)?;
         for (i, &name) in nodes.names.iter().enumerate() {
             if !valid_name(strings.get(name)) {
                 return Err(invalid(format!(
@@ -526,22 +619,34 @@ fn decode_with(
     checked?;
 
     let n = nodes.kinds.len();
-    let (drv_columns, meta) = match (now, late) {
-        (Some((drvs, meta)), _) => {
-            if !meta.is_empty() && meta.nar_size.len() != n {
+    let (drv_columns, meta, package_graph, package_meta) = match (now, late) {
+        (Some(rest), _) => {
+            if !rest.meta.is_empty() && rest.meta.nar_size.len() != n {
                 return Err(invalid("metadata does not cover every node"));
             }
+            let d = rest.drvs;
             (
-                Deferred::ready(DrvColumns::new(n, drvs.drvs, drvs.outputs, drvs.env)),
-                Deferred::ready(meta),
+                Deferred::ready(DrvColumns::new(n, d.drvs, d.outputs, d.env)),
+                Deferred::ready(rest.meta),
+                Deferred::ready(rest.package_graph),
+                Deferred::ready(rest.package_meta),
             )
         }
-        (None, Some((drv_frame, meta_frame))) => {
+        (None, Some(frames)) => {
+            let (drv_frame, meta_frame) = (frames[3], frames[6]);
             let counts = h.clone();
             let drv_columns = Deferred::later(move || late_derivations(drv_frame, &counts));
             let counts = h.clone();
             let meta = Deferred::later(move || late_meta(meta_frame, &counts));
-            (drv_columns, meta)
+            let (owned, nodes) = (frames.to_vec(), h.nodes);
+            let package_graph = Deferred::later(move || late_package_graph(&owned, nodes));
+            let (owned, counts) = (frames.to_vec(), h.clone());
+            let package_meta = Deferred::later(move || {
+                let budget = super::Budget::new();
+                let decompress = |i: usize| super::decompress(owned[i], i, &budget);
+                package_meta(&decompress, owned.len(), &counts).unwrap_or_default()
+            });
+            (drv_columns, meta, package_graph, package_meta)
         }
         (None, None) => return Err(invalid("no derivation section")),
     };
@@ -564,6 +669,8 @@ fn decode_with(
         graph.packages = PackageTable::from_rows_and_nodes(rows);
     }
     graph.meta = meta;
+    graph.package_graph = package_graph;
+    graph.package_meta = package_meta;
     Ok((graph, h.creator.clone()))
 }
 

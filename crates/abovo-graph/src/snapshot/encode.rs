@@ -35,7 +35,7 @@ fn digest20(hash_part: &[u8; 32]) -> [u8; 20] {
         .unwrap_or([0; 20])
 }
 
-/// The seven sections, uncompressed.
+/// The eleven sections, uncompressed.
 pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
     let (text, ends) = g.columns.strings.raw_parts();
     let columns = g.drv_columns();
@@ -199,5 +199,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
         m.var(meta.rows_outside);
         m.var(meta.references_outside);
     }
-    vec![h.buf, s.buf, nodes.buf, d.buf, e.buf, p.buf, m.buf]
+    let mut sections = vec![h.buf, s.buf, nodes.buf, d.buf, e.buf, p.buf, m.buf];
+    sections.extend(super::packages::encode(g));
+    sections
 }

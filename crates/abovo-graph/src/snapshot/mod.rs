@@ -7,7 +7,7 @@
 //! ```text
 //! offset  size  field
 //! 0       8     magic "ABOVOSNP"
-//! 8       4     format version, u32 little-endian (currently 1)
+//! 8       4     format version, u32 little-endian (currently 2)
 //! 12      8     length L of the rest, u64 little-endian
 //! 20      32    SHA-256 of the rest
 //! 52      4     number of sections S, u32 little-endian
@@ -37,28 +37,55 @@
 //!    `.drv` base name, module);
 //! 6. store metadata (flag, then NAR size + 1 per node with 0 for unknown,
 //!    source NAR hashes, source references, counts of rows and references
-//!    outside the graph).
+//!    outside the graph);
+//! 7. the package nodes of the package graphs ([`crate::package_graph`]);
+//! 8. the edges of the `package` graph;
+//! 9. the edges of the `bag-emerged` graph;
+//! 10. the package metadata ([`crate::package_meta`]), per row of the
+//!     package table.
+//!
+//! Sections 7 to 10 (format version 2) are laid out in
+//! `snapshot/packages.rs`; each holds its own counts and string table, and
+//! is one byte long when the graph has no such data. Version 1 files (the
+//! first seven sections) are still read, as graphs without package-level
+//! data.
 //!
 //! What a snapshot leaves out: builder arguments and the environment of
 //! derivations that are not fixed-output, so it cannot reproduce `.drv`
-//! bytes; `verify` needs the `.drv` files.
+//! bytes; `verify` needs the `.drv` files. Of the package tables it leaves
+//! out the edges to inputs that are not packages (origins, files), which
+//! `guix graph` does not draw.
 
 mod codec;
 mod decode;
 mod encode;
+mod packages;
 
 use crate::error::GraphError;
 use crate::graph::{Graph, NodeKind};
+use crate::package_graph::GraphType;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 /// The first bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"ABOVOSNP";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this build writes (it also reads version 1).
+pub const VERSION: u32 = 2;
 const HEADER_LEN: usize = 52;
 /// The number of sections of this version.
-const SECTIONS: usize = 7;
+const SECTIONS: usize = 11;
+/// The number of sections of version 1 (no package-level data).
+const SECTIONS_V1: usize = 7;
+
+/// How many sections a file of format `version` has, for the versions
+/// this build reads.
+fn sections_of(version: u32) -> Result<usize, SnapshotError> {
+    match version {
+        1 => Ok(SECTIONS_V1),
+        VERSION => Ok(SECTIONS),
+        v => Err(SnapshotError::UnsupportedVersion(v)),
+    }
+}
 
 /// Why a snapshot cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +95,10 @@ pub enum SnapshotError {
     #[error("not an abovo snapshot (bad magic number)")]
     BadMagic,
     /// A format version this build does not read.
-    #[error("snapshot format version {0} is not supported (this abovo reads version {VERSION})")]
+    #[error(
+        "snapshot format version {0} is not supported (this abovo reads versions 1 and {VERSION}); \
+         make it again with this abovo's `snapshot create`"
+    )]
     UnsupportedVersion(u32),
     /// The file is shorter than its header says (or than a header).
     #[error("truncated: the header needs {needed} bytes, the file has {actual}")]
@@ -152,6 +182,14 @@ pub struct SnapshotInfo {
     pub edges: u64,
     /// Number of package table rows (0 when none).
     pub packages: u64,
+    /// Number of package table rows with metadata (location, synopsis, …).
+    pub packages_with_metadata: u64,
+    /// Number of nodes of the package graphs (0 when none).
+    pub package_nodes: u64,
+    /// Number of edges of the `package` graph (`None` when absent).
+    pub package_edges: Option<u64>,
+    /// Number of edges of the `bag-emerged` graph (`None` when absent).
+    pub bag_emerged_edges: Option<u64>,
     /// Number of nodes with a known NAR size (0 when no metadata).
     pub sized_nodes: u64,
 }
@@ -228,9 +266,7 @@ fn open(bytes: &[u8], trusted: bool) -> Result<Vec<&[u8]>, SnapshotError> {
         });
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != VERSION {
-        return Err(SnapshotError::UnsupportedVersion(version));
-    }
+    let sections = sections_of(version)?;
     let len = le_u64(&bytes[12..20]);
     let rest = &bytes[HEADER_LEN..];
     if rest.len() as u64 > len {
@@ -262,9 +298,9 @@ fn open(bytes: &[u8], trusted: bool) -> Result<Vec<&[u8]>, SnapshotError> {
         return Err(bad("no section table"));
     }
     let count = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-    if count != SECTIONS {
+    if count != sections {
         return Err(SnapshotError::Invalid(format!(
-            "{count} sections, expected {SECTIONS}"
+            "{count} sections, expected {sections} for format version {version}"
         )));
     }
     let table_end = 4 + 8 * count;
@@ -295,14 +331,19 @@ const SECTION_NAMES: [&str; SECTIONS] = [
     "edges",
     "packages",
     "store metadata",
+    "package nodes",
+    "package edges",
+    "bag-emerged edges",
+    "package metadata",
 ];
 
 /// The most the header section decompresses to: it holds three strings
 /// and nine counts.
 const HEADER_SECTION_LIMIT: u64 = 1 << 20;
 /// The most all sections of one snapshot decompress to together. The
-/// Guix 1.5.0 graph takes 22 MB; a hundred times more is still a sane
-/// graph, and a file that claims more is a decompression bomb.
+/// Guix 1.5.0 graph takes 48 MB with its package-level data; forty times
+/// more is still a sane graph, and a file that claims more is a
+/// decompression bomb.
 pub const TOTAL_LIMIT: u64 = 2 << 30;
 /// A section (other than the header) may decompress to this much whatever
 /// its compressed size…
@@ -422,8 +463,9 @@ pub fn read_trusted(bytes: &'static [u8]) -> Result<Graph, SnapshotError> {
 pub fn peek_store_dir(
     mut reader: impl std::io::Read,
 ) -> Result<abovo_store::StoreDir, SnapshotError> {
-    // The fixed header, the section count and the section lengths.
-    let mut head = [0u8; HEADER_LEN + 4 + 8 * SECTIONS];
+    // The fixed header, the section count and the first section's length
+    // (the others are not needed).
+    let mut head = [0u8; HEADER_LEN + 4 + 8];
     let mut len = 0;
     while len < head.len() {
         match reader.read(&mut head[len..]) {
@@ -443,9 +485,7 @@ pub fn peek_store_dir(
         });
     }
     let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-    if version != VERSION {
-        return Err(SnapshotError::UnsupportedVersion(version));
-    }
+    let sections = sections_of(version)?;
     // The size of the whole file, as the header announces it: what a
     // truncation is measured against, as the full read does.
     let needed = (HEADER_LEN as u64).saturating_add(le_u64(&head[12..20]));
@@ -461,9 +501,9 @@ pub fn peek_store_dir(
         head[HEADER_LEN + 2],
         head[HEADER_LEN + 3],
     ]) as usize;
-    if count != SECTIONS {
+    if count != sections {
         return Err(SnapshotError::Invalid(format!(
-            "{count} sections, expected {SECTIONS}"
+            "{count} sections, expected {sections} for format version {version}"
         )));
     }
     // The header section's compressed size is bounded like its content.
@@ -473,13 +513,26 @@ pub fn peek_store_dir(
             "header section of {first} bytes"
         )));
     }
+    // Skip the other sections' lengths.
+    let skip = 8 * (sections as u64 - 1);
+    let skipped = std::io::copy(
+        &mut std::io::Read::take(&mut reader, skip),
+        &mut std::io::sink(),
+    )
+    .map_err(SnapshotError::Read)?;
+    if skipped != skip {
+        return Err(SnapshotError::TruncatedFile {
+            needed,
+            actual: (head.len() as u64) + skipped,
+        });
+    }
     let mut frame = Vec::with_capacity(first as usize);
     std::io::Read::read_to_end(&mut std::io::Read::take(&mut reader, first), &mut frame)
         .map_err(SnapshotError::Read)?;
     if frame.len() as u64 != first {
         return Err(SnapshotError::TruncatedFile {
             needed,
-            actual: (head.len() + frame.len()) as u64,
+            actual: head.len() as u64 + skip + frame.len() as u64,
         });
     }
     decode::store_dir(&decompress(&frame, 0, &Budget::new())?)
@@ -499,6 +552,11 @@ pub fn info(bytes: &[u8]) -> Result<SnapshotInfo, SnapshotError> {
         })
         .sum();
     let (g, creator) = decode::decode(&frames)?;
+    let edges = |ty| {
+        g.package_graph()
+            .has(ty)
+            .then(|| g.package_graph().edge_count(ty) as u64)
+    };
     Ok(SnapshotInfo {
         version: VERSION,
         file_size: bytes.len() as u64,
@@ -513,6 +571,12 @@ pub fn info(bytes: &[u8]) -> Result<SnapshotInfo, SnapshotError> {
         sources: g.nodes().filter(|&n| g.kind(n) == NodeKind::Source).count() as u64,
         edges: g.edge_count() as u64,
         packages: g.packages().len() as u64,
+        packages_with_metadata: (0..g.packages().len())
+            .filter(|&i| g.package_meta().get(i).is_some())
+            .count() as u64,
+        package_nodes: g.package_graph().len() as u64,
+        package_edges: edges(GraphType::Package),
+        bag_emerged_edges: edges(GraphType::BagEmerged),
         sized_nodes: g.meta().sized() as u64,
     })
 }
@@ -531,12 +595,7 @@ mod tests {
             name: "w9krgvil6919s2ghqgx443zb9krx75s6-minimal.drv".into(),
             bytes: text.as_bytes().to_vec(),
         }];
-        let opts = crate::load::LoadOptions {
-            store: &store,
-            packages: None,
-            meta: None,
-            reporter: &crate::load::Silent,
-        };
+        let opts = crate::load::LoadOptions::new(&store, &crate::load::Silent);
         let g = crate::load::graph_of_files(files, opts).unwrap();
         write(&g, &WriteOptions::default()).unwrap()
     }
@@ -656,7 +715,8 @@ mod tests {
         for cut in [60, 100, 130, good.len() - 1] {
             let want = format!("truncated: the header needs {total} bytes, the file has {cut}");
             assert_eq!(read(&good[..cut]).unwrap_err().to_string(), want);
-            if cut < 116 {
+            // The header's table of section lengths ends at byte 144.
+            if cut < 144 {
                 assert_eq!(peek_store_dir(&good[..cut]).unwrap_err().to_string(), want);
             }
         }

@@ -323,7 +323,10 @@ impl Derivation {
             .collect();
         // Masking blanks the variables named after outputs (adding them when
         // missing); borrow everything rather than clone the environment.
-        let is_output = |k: &[u8]| self.outputs.keys().any(|n| n.as_bytes() == k);
+        // A map lookup, not a scan of the outputs: a derivation may have as
+        // many outputs as variables, and a scan made that quadratic.
+        let is_output =
+            |k: &[u8]| std::str::from_utf8(k).is_ok_and(|n| self.outputs.contains_key(n));
         let mut env: Vec<(&[u8], &[u8])> = self
             .environment
             .iter()

@@ -197,6 +197,13 @@ pub struct Derivation {
     pub environment: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
+/// The most a `.drv` file may hold: 64 MiB (Guix's largest is under 1 MiB).
+///
+/// The one limit of abovo: the readers refuse a larger file, and the store
+/// refuses to make one, so that nothing abovo writes is refused when it is
+/// read back (docs/formats.md §3.4).
+pub const MAX_DRV_SIZE: u64 = 64 << 20;
+
 /// The prefix of builders that the daemon runs itself.
 pub const BUILTIN_PREFIX: &str = "builtin:";
 
@@ -308,3 +315,5 @@ impl Derivation {
 mod tests;
 #[cfg(test)]
 mod tests_borrowed;
+#[cfg(test)]
+mod tests_scale;

@@ -37,7 +37,7 @@ use crate::encoding::base16_encode;
 use crate::store_path::{StoreDir, StorePath};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
 impl<'a> DerivationRef<'a> {
@@ -242,6 +242,13 @@ impl<'a> DerivationRef<'a> {
         if !self.is_canonical() {
             outputs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         }
+        // Indexed once: looking each variable up by a scan of the
+        // environment made the check quadratic in the number of outputs.
+        // The first of equal names wins, as in `env`.
+        let mut env: HashMap<&[u8], &[u8]> = HashMap::new();
+        for (k, v) in self.environment() {
+            env.entry(k.as_ref()).or_insert(v.as_ref());
+        }
         check_outputs(
             store,
             name,
@@ -254,7 +261,7 @@ impl<'a> DerivationRef<'a> {
                     o.path.as_ref().map(|p| p.display(store)),
                 )
             }),
-            |output| self.env(output),
+            |output| env.get(output.as_bytes()).copied(),
         )
     }
 
@@ -342,8 +349,9 @@ impl<'d, 'a> Splice<'d, 'a> {
         }
         let bytes = drv.bytes();
         let mut blanks = Vec::with_capacity(drv.outputs().len());
+        let outputs: HashSet<&[u8]> = drv.outputs().iter().map(|o| o.name.as_bytes()).collect();
         for (key, value) in drv.environment() {
-            if !drv.outputs().iter().any(|o| o.name.as_bytes() == &key[..]) {
+            if !outputs.contains(&key[..]) {
                 continue;
             }
             // An unescaped value is a slice of the bytes: find where.

@@ -4,7 +4,7 @@
 //! # Grammar
 //!
 //! Every token is `str(b)`: an 8-byte little-endian length, the bytes, then
-//! zero bytes up to the next multiple of 8 (formats.md §5).
+//! zero bytes up to the next multiple of 8 (docs/formats.md §6).
 //!
 //! ```text
 //! nar   = str("nix-archive-1") node
@@ -38,7 +38,7 @@
 //!
 //! ```
 //! use abovo_store::nar;
-//! // The NAR hash of a non-executable file holding "hello" (formats.md §9.2).
+//! // The NAR hash of a non-executable file holding "hello" (docs/formats.md §6.5).
 //! let h = nar::hash_regular_bytes(b"hello", false);
 //! assert_eq!(h.hash.to_nix32(), "0sg9f58l1jj88w6pdrfdpj5x9b1zrwszk84j81zvby36q9whhhqa");
 //! assert_eq!(h.size, 120);

@@ -1,7 +1,7 @@
 //! Writing NARs: from a filesystem tree, from an in-memory [`Tree`], or from
 //! the bytes of a single regular file.
 //!
-//! The filesystem writer follows the Guix daemon's `dump` (formats.md §5):
+//! The filesystem writer follows the Guix daemon's `dump` (docs/formats.md §6.2):
 //! every item is `lstat`ed, symlinks are recorded and never followed, a
 //! regular file is executable when its owner-execute bit (`S_IXUSR`) is set,
 //! directory entries are sorted byte-wise, and devices, FIFOs and sockets
@@ -279,7 +279,12 @@ impl<W: Write + ?Sized> Dumper<'_, W> {
         // must not hang us; it is then rejected by the type check below.
         let file = File::options()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW
+                    | rustix::fs::OFlags::NONBLOCK
+                    | rustix::fs::OFlags::NOCTTY)
+                    .bits() as i32,
+            )
             .open(path)
             .map_err(|e| io_err("open", e))?;
         let fmeta = file.metadata().map_err(|e| io_err("fstat", e))?;

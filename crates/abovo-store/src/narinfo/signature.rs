@@ -1,7 +1,7 @@
 //! Narinfo signatures: Nix's Ed25519 over the fingerprint, and Guix's ECDSA
 //! on the edwards25519 curve over the SHA-256 of the narinfo text.
 //!
-//! # Nix (formats.md §8.2)
+//! # Nix (docs/formats.md §8.2)
 //!
 //! `Sig: <key name>:<base64 of a 64-byte Ed25519 signature>` over the bytes
 //! of [`NarInfo::fingerprint`](super::NarInfo::fingerprint); public keys are
@@ -9,7 +9,7 @@
 //! strict verification, which refuses the same malleable forms libsodium
 //! does.
 //!
-//! # Guix (formats.md §8.3)
+//! # Guix (docs/formats.md §8.3)
 //!
 //! `Signature: 1;<host>;<base64 of a libgcrypt S-expression>`:
 //!
@@ -278,13 +278,13 @@ pub fn verify_ecdsa_ed25519(digest: &[u8; 32], r: &[u8], s: &[u8], q: &[u8; 32])
 }
 
 /// `n`, the order of the edwards25519 base point.
-fn group_order() -> BigUint {
+pub(super) fn group_order() -> BigUint {
     (BigUint::from(1u8) << 252u32)
         + BigUint::parse_bytes(b"27742317777372353535851937790883648493", 10).expect("a constant") // literal digits
 }
 
 /// A scalar from an integer already below `n`.
-fn scalar(x: &BigUint) -> Scalar {
+pub(super) fn scalar(x: &BigUint) -> Scalar {
     let mut le = x.to_bytes_le();
     le.resize(32, 0);
     let mut bytes = [0u8; 32];
@@ -294,7 +294,7 @@ fn scalar(x: &BigUint) -> Scalar {
 
 /// The affine x coordinate of a point, recovered from its compressed form:
 /// `x² = (y² − 1) / (d·y² + 1) mod p`, sign from the top bit.
-fn affine_x(point: &EdwardsPoint) -> Option<BigUint> {
+pub(super) fn affine_x(point: &EdwardsPoint) -> Option<BigUint> {
     let p = (BigUint::from(1u8) << 255u32) - BigUint::from(19u8);
     let mut y_bytes = point.compress().to_bytes();
     let sign = y_bytes[31] >> 7;

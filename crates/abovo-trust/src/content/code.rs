@@ -8,11 +8,11 @@
 //! auditing an archive asks: is it a program, a library or an object file,
 //! and for which machine or virtual machine.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Native machine code or bytecode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CodeClass {
     /// Machine code for a processor: ELF, PE, Mach-O, static libraries.
@@ -38,7 +38,7 @@ macro_rules! code_kinds {
     ($($(#[$doc:meta])* $variant:ident => $id:literal, $label:literal, $class:ident;)*) => {
         /// What kind of compiled file a member is. The JSON name (`elf-executable`)
         /// is stable; [`CodeKind::label`] is for people.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum CodeKind {
             $($(#[$doc])* #[serde(rename = $id)] $variant,)*
         }

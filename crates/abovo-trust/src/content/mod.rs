@@ -41,6 +41,7 @@
 //! | [`limits`] | the bounds on hostile input and the guards enforcing them |
 //! | [`lzip`], [`zip`] | the formats no crate reads as this scanner needs |
 //! | `scan`, `containers`, `verdict` | the walk, the containers, the report |
+//! | [`remembered`] | verdicts on the fetch cache's content, kept so a warm cache is not scanned again |
 
 pub mod code;
 mod containers;
@@ -48,6 +49,7 @@ pub mod layers;
 pub mod limits;
 pub mod lzip;
 pub mod magic;
+pub mod remembered;
 mod scan;
 pub mod text;
 mod verdict;
@@ -56,7 +58,7 @@ pub mod zip;
 use crate::kind::Kind;
 pub use code::{CodeClass, CodeKind};
 pub use limits::Limits;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -76,7 +78,7 @@ pub enum ContentError {
 }
 
 /// A count of files and their bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// Number of files.
     pub files: u64,
@@ -92,7 +94,7 @@ impl Tally {
 }
 
 /// One member of a scanned archive or tree worth naming.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     /// Its path: members of nested archives are joined with `!/`
     /// (`bin.zip!/lib/x.jar!/A.class`). Control characters are escaped.
@@ -107,7 +109,7 @@ pub struct Member {
 }
 
 /// How many members of one kind of compiled code a scan found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeTally {
     /// The kind.
     pub kind: CodeKind,
@@ -120,7 +122,7 @@ pub struct CodeTally {
 }
 
 /// What a content scan found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentReport {
     /// The verdict.
     pub kind: Kind,

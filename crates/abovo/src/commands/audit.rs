@@ -8,6 +8,7 @@ use crate::commands::trust_common::{
 use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
+use crate::report::packages::package_lines;
 use crate::report::text::{Align, Table, count, plural, size_summary, wrap_list};
 use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, Audited, audit, table_packages};
 use std::path::Path;
@@ -45,6 +46,9 @@ pub struct Args {
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Comparison with an older revision (`--against`, `--fail-on`).
+    #[command(flatten)]
+    pub history: crate::commands::history::HistoryArgs,
 }
 
 /// Whether an `--only` value is a file rather than a list of names: it
@@ -64,7 +68,7 @@ fn is_file_arg(value: &str, store_dir: &str) -> bool {
 
 /// What to audit, and what those are: the packages of `list`, else of the
 /// package table, else the root derivations of the graph.
-fn packages_of(
+pub(crate) fn packages_of(
     g: &abovo_graph::Graph,
     list: Option<&str>,
     prefs: &abovo_graph::resolve::Preferences,
@@ -134,6 +138,9 @@ fn packages_of(
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format
         .check("audit", &[Format::Text, Format::Json, Format::Html])?;
+    if let Some(against) = &args.history.against {
+        return crate::commands::history::run_audit(&args, against, ctx);
+    }
     let g = args.trust.load_graph(ctx)?;
     let (packages, audited) =
         packages_of(&g, args.packages.as_deref(), &args.trust.preferences(), ctx)?;
@@ -160,6 +167,48 @@ const SHOWN_UNKNOWN: usize = 20;
 const SHOWN_LEAVES: usize = 6;
 /// Where lists in the text report wrap.
 const WIDTH: usize = 110;
+
+/// What a binary seed's rows say in package terms, each line starting
+/// with `lead`: the packages that bring it in, then how its first leaf
+/// comes to rest on it, in derivations and in packages. Nothing without
+/// package graphs.
+fn package_terms(s: &AuditSeed, lead: &str, all: bool) -> String {
+    let mut o = String::new();
+    if !s.brought_in_by.is_empty() {
+        let shown = if all { usize::MAX } else { SHOWN_LEAVES };
+        let all_names = crate::report::packages::names_counted(&s.brought_in_by);
+        let mut names: Vec<String> = all_names.iter().take(shown).cloned().collect();
+        if all_names.len() > shown {
+            names.push(format!(
+                "… and {} more",
+                count((all_names.len() - shown) as u64)
+            ));
+        }
+        let head = format!("{lead}brought in by: ");
+        o.push_str(&wrap_list(&head, &" ".repeat(head.len()), &names, WIDTH));
+    }
+    let Some(e) = &s.example else {
+        return o;
+    };
+    let path: Vec<String> = e
+        .path
+        .iter()
+        .map(|p| sanitize(&p.label).into_owned())
+        .collect();
+    o.push_str(&format!(
+        "{lead}e.g. {}: {}\n",
+        sanitize(&e.package),
+        path.join(" → ")
+    ));
+    if let Some(t) = &e.trail {
+        let (first, then) = package_lines(t);
+        o.push_str(&format!("{lead}     package: {first}\n"));
+        if let Some(then) = then {
+            o.push_str(&format!("{lead}              {then}\n"));
+        }
+    }
+    o
+}
 
 fn percent(part: usize, whole: usize) -> String {
     format!("{:.1}%", part as f64 * 100.0 / whole.max(1) as f64)
@@ -232,7 +281,12 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
                 (seed_size(s), ""),
             ]);
         }
-        o.push_str(&t.render("  ", style));
+        let rows = t.render_rows("  ", style);
+        o.push_str(&rows[0]);
+        for (s, row) in r.core.iter().zip(&rows[1..]) {
+            o.push_str(row);
+            o.push_str(&package_terms(s, "    ", all));
+        }
     }
 
     o.push_str(&format!(
@@ -319,6 +373,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
                 &leaves,
                 WIDTH,
             ));
+            o.push_str(&package_terms(s, &lead, all));
         }
     }
 

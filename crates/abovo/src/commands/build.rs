@@ -10,7 +10,8 @@ use abovo_build::LocalStore;
 use abovo_build::build::floating::realised;
 use abovo_build::build::log::LogCompression;
 use abovo_build::build::{
-    BuildError, BuildOptions, BuildReport, Builder, DrvResult, Realised, Reporter,
+    BuildError, BuildOptions, BuildReport, Builder, DrvResult, FixedOutputNetwork, Realised,
+    Reporter,
 };
 use abovo_build::builtins::tls::Trust;
 use abovo_build::sandbox::{HelperCommand, Limits};
@@ -25,9 +26,10 @@ use std::time::Duration;
 /// Build derivations (and whatever they need) in abovo's sandbox, and print
 /// their output paths.
 ///
-/// Each builder runs as Guix's daemon runs it: in new user, mount, PID,
-/// network, IPC and UTS namespaces, in a chroot holding only its inputs,
-/// as uid 30001 in /tmp/guix-build-NAME.drv-0, with Guix's environment.
+/// Each builder runs as Guix's daemon runs it: in new mount, PID, network,
+/// IPC and UTS namespaces (and a user namespace without privileges), in a
+/// chroot holding only its inputs, as uid 30001 in
+/// /tmp/guix-build-NAME.drv-0, with Guix's environment.
 /// Exit 0 when everything built, 1 when --check or --rounds found a
 /// difference (and nothing else failed), 2 when a build failed.
 ///
@@ -132,12 +134,24 @@ pub struct Args {
     /// does not (the output's hash is checked anyway).
     #[arg(long, conflicts_with = "ca_file")]
     pub no_check_certificate: bool,
-    /// Do not install the system call filter in the sandbox. By default, as
-    /// in Nix, a builder cannot set setuid or setgid bits (EPERM) or use
-    /// extended attributes (ENOTSUP); guix-daemon has no such filter, so
-    /// this flag gives a builder exactly guix-daemon's system calls.
-    #[arg(long)]
+    /// Install Nix's system call filter in the sandbox, with no_new_privs: a
+    /// builder then cannot set setuid or setgid bits (EPERM) or use extended
+    /// attributes (ENOTSUP). Off by default, as in guix-daemon: a builder
+    /// can see the filter, and a build that sets a setuid bit (which
+    /// canonicalisation clears) passes under Guix and would fail.
+    #[arg(long, conflicts_with = "no_syscall_filter")]
+    pub syscall_filter: bool,
+    /// The default (no system call filter); accepted for scripts written
+    /// when the filter was on by default.
+    #[arg(long, hide = true)]
     pub no_syscall_filter: bool,
+    /// The network of fixed-output builds: `auto` (as guix-daemon 1.5: a
+    /// network namespace of their own, connected through slirp4netns when
+    /// it is installed, otherwise no network), `none`, `slirp4netns` (fail
+    /// without it) or `host` (the host's network, as before Guix 1.5: the
+    /// builder can then reach anything on the host).
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = FixedOutputNetworkArg::Auto)]
+    pub fixed_output_network: FixedOutputNetworkArg,
     /// How build logs are compressed (`abovo log` reads them all).
     #[arg(long, value_enum, value_name = "HOW", default_value_t = LogCompressionArg::Gzip)]
     pub log_compression: LogCompressionArg,
@@ -147,6 +161,19 @@ pub struct Args {
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// `--fixed-output-network` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FixedOutputNetworkArg {
+    /// Through slirp4netns when it is installed, otherwise none (Guix 1.5).
+    Auto,
+    /// No network.
+    None,
+    /// Through slirp4netns; fail when it is not installed.
+    Slirp4netns,
+    /// The host's network namespace.
+    Host,
 }
 
 /// `--log-compression` values, as guix-daemon's.
@@ -382,7 +409,13 @@ fn options(args: &Args) -> BuildOptions {
     opts.rounds = args.rounds;
     opts.keep_failed = args.keep_failed;
     opts.keep_going = args.keep_going;
-    opts.filter_syscalls = !args.no_syscall_filter;
+    opts.filter_syscalls = args.syscall_filter;
+    opts.fixed_output_network = match args.fixed_output_network {
+        FixedOutputNetworkArg::Auto => FixedOutputNetwork::Auto,
+        FixedOutputNetworkArg::None => FixedOutputNetwork::None,
+        FixedOutputNetworkArg::Slirp4netns => FixedOutputNetwork::Slirp4netns,
+        FixedOutputNetworkArg::Host => FixedOutputNetwork::Host,
+    };
     opts.log_compression = match args.log_compression {
         LogCompressionArg::None => LogCompression::None,
         LogCompressionArg::Gzip => LogCompression::Gzip,
@@ -607,6 +640,22 @@ fn json_report(
                             j["reason"] = json!(reason);
                         }
                         BuildError::Sandbox { .. } => j["kind"] = json!("sandbox"),
+                        BuildError::UnsupportedFileType { file, .. } => {
+                            j["kind"] = json!("unsupported-file-type");
+                            j["file"] = json!(file);
+                        }
+                        BuildError::ForbiddenReference {
+                            path, reference, ..
+                        } => {
+                            j["kind"] = json!("forbidden-reference");
+                            j["path"] = json!(path);
+                            j["reference"] = json!(reference);
+                        }
+                        BuildError::ReferenceCycle { path, referrer, .. } => {
+                            j["kind"] = json!("reference-cycle");
+                            j["path"] = json!(path);
+                            j["referrer"] = json!(referrer);
+                        }
                         _ => j["kind"] = json!("other"),
                     }
                     j

@@ -2,21 +2,31 @@
 
 use crate::exit;
 use crate::output::{Context, print_json, sanitize};
+use crate::packages::{GraphKind, choose_kind, package_of, package_view, packages_json, type_help};
 use crate::report::human_bytes;
 use crate::report::text::{count, plural};
 use crate::source::{QueryArgs, TEXT_JSON, WalkArgs, nodes_json};
-use abovo_graph::query::closure_summary;
+use abovo_graph::package_graph::{GraphType, PackageId, Visibility};
+use abovo_graph::query::{Walk, closure_summary, subgraph};
+use abovo_graph::{Graph, NodeId};
 use std::io::Write;
 
 /// Count and list the closure of TARGET: derivations, fixed-output
 /// derivations, input sources, and their total size where the store
 /// metadata knows it; the fixed outputs' sizes as measured in abovo's
-/// fetch cache (or as its narinfos give them).
+/// fetch cache (or as its narinfos give them) (`--type derivation`, the
+/// default: the build closure, what `guix gc -R` gives of a `.drv`); or,
+/// with `--type package` or `bag-emerged`, the packages TARGET reaches in
+/// that graph, by status.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Packages or derivations.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
+    /// What the nodes are.
+    #[arg(long = "type", short = 't', value_enum, value_name = "TYPE",
+          help = type_help!("derivation"))]
+    pub kind: Option<GraphKind>,
     /// Also list every member (by kind) in text.
     #[arg(long)]
     pub list: bool,
@@ -92,6 +102,16 @@ fn bytes(n: u64) -> String {
 /// Runs `abovo closure`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let (graph, roots) = args.query.open(ctx, "closure", TEXT_JSON, &args.targets)?;
+    let kind = choose_kind(&graph, args.kind, GraphKind::Derivation, ctx);
+    if let Some(ty) = kind.package_graph() {
+        if args.fetch {
+            anyhow::bail!(
+                "--fetch fetches the fixed outputs of a closure of derivations; \
+                 use it with --type derivation"
+            );
+        }
+        return package_closure(&args, &graph, &roots, ty);
+    }
     let s = closure_summary(&graph, &roots, &args.walk.walk(None));
     let mut code = exit::SUCCESS;
     if args.fetch {
@@ -111,6 +131,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     if args.query.json() {
         print_json(&serde_json::json!({
             "graph": graph.description(),
+            "type": "derivation",
             "roots": list(&roots),
             "nodes": s.nodes.len(),
             "derivation_count": s.derivations.len(),
@@ -211,4 +232,95 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(code)
+}
+
+/// `abovo closure --type package|bag-emerged`: the packages the targets
+/// reach, counted by status.
+fn package_closure(
+    args: &Args,
+    graph: &Graph,
+    roots: &[NodeId],
+    ty: GraphType,
+) -> anyhow::Result<u8> {
+    let view = package_view(graph, ty)?;
+    let roots = args
+        .targets
+        .iter()
+        .zip(roots)
+        .map(|(spec, &n)| package_of(&view, n, spec))
+        .collect::<anyhow::Result<Vec<PackageId>>>()?;
+    let walk = Walk {
+        max_depth: None,
+        ..Walk::default()
+    };
+    let sub = subgraph(&view, &roots, &walk);
+    let pg = view.packages();
+    let of = |v: Visibility| -> Vec<PackageId> {
+        sub.nodes
+            .iter()
+            .copied()
+            .filter(|&p| pg.status(p).visibility == v)
+            .collect()
+    };
+    let groups = [
+        ("public", of(Visibility::Public)),
+        ("public-excluded", of(Visibility::PublicExcluded)),
+        ("hidden", of(Visibility::Hidden)),
+        ("private", of(Visibility::Private)),
+    ];
+    if args.query.json() {
+        let mut by_status = serde_json::Map::new();
+        for (name, nodes) in &groups {
+            by_status.insert((*name).to_owned(), serde_json::json!(nodes.len()));
+        }
+        print_json(&serde_json::json!({
+            "graph": graph.description(),
+            "type": ty,
+            "roots": packages_json(&view, &roots),
+            "package_count": sub.nodes.len(),
+            "edge_count": sub.edges.len(),
+            "by_status": by_status,
+            "packages": packages_json(&view, &sub.nodes),
+        }))?;
+        return Ok(exit::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    let names: Vec<String> = roots.iter().map(|&r| view.full_name(r)).collect();
+    writeln!(
+        out,
+        "closure of {} in the `{}` graph ({}):",
+        sanitize(&names.join(", ")),
+        ty.name(),
+        sanitize(graph.description())
+    )?;
+    writeln!(out, "  {:<25}{}", "packages", count(sub.nodes.len() as u64))?;
+    for (name, nodes) in &groups {
+        if !nodes.is_empty() {
+            writeln!(
+                out,
+                "  {:<25}{}",
+                format!("  {name}"),
+                count(nodes.len() as u64)
+            )?;
+        }
+    }
+    writeln!(out, "  {:<25}{}", "edges", count(sub.edges.len() as u64))?;
+    if args.list {
+        for (name, nodes) in &groups {
+            if nodes.is_empty() {
+                continue;
+            }
+            writeln!(out, "\n{name} packages:")?;
+            for &p in nodes {
+                writeln!(
+                    out,
+                    "  {}  {}",
+                    sanitize(&view.full_name(p)),
+                    sanitize(&view.display_drv_path(p))
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(exit::SUCCESS)
 }

@@ -3,12 +3,22 @@
 
 use crate::exit;
 use crate::output::{Context, print_json, sanitize};
+use crate::packages::{GraphKind, choose_kind, package_of, package_view, packages_json, type_help};
 use crate::source::{QueryArgs, TEXT_JSON, display_name, nodes_json};
-use abovo_graph::query::dependents;
+use abovo_graph::package_graph::PackageId;
+use abovo_graph::query::{dependents, dependents_where};
 use std::io::Write;
 
-/// List the dependents of TARGET: every package (or, without a package
-/// table, every derivation) whose build would change if TARGET changed.
+/// List the dependents of TARGET: every package whose build would change
+/// if TARGET changed.
+///
+/// By default (`--type bag-emerged`) the walk goes up the package graph
+/// with the implicit inputs of build systems, the bag graph that `guix
+/// refresh -l` walks, and every package node counts, public, hidden or
+/// private, as there. `--type package` walks explicit inputs only (`guix
+/// graph -t reverse-package`); `--type derivation` walks derivations and
+/// counts the packages of the package table (or, without one, every
+/// derivation).
 ///
 /// The text is `guix refresh -l`'s: "Building the following N packages
 /// would ensure M dependent packages are rebuilt: …", where the N listed
@@ -19,6 +29,10 @@ pub struct Args {
     /// Packages or derivations.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
+    /// What the nodes are.
+    #[arg(long = "type", short = 't', value_enum, value_name = "TYPE",
+          help = type_help!("bag-emerged"))]
+    pub kind: Option<GraphKind>,
     /// Format and source.
     #[command(flatten)]
     pub query: QueryArgs,
@@ -29,61 +43,113 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let (graph, targets) = args
         .query
         .open(ctx, "dependents", TEXT_JSON, &args.targets)?;
-    let d = dependents(&graph, &targets);
-    let mut covering: Vec<String> = d
-        .covering
-        .iter()
-        .map(|&n| sanitize(&display_name(&graph, n)).into_owned())
-        .collect();
-    covering.sort();
-    if args.query.json() {
-        let list = |nodes: &[abovo_graph::NodeId]| nodes_json(&graph, nodes);
-        print_json(&serde_json::json!({
-            "graph": graph.description(),
-            "targets": list(&targets),
-            "packages_only": d.packages_only,
-            "dependent_count": d.all.len(),
-            "covering_count": d.covering.len(),
-            "covering": list(&d.covering),
-            "dependents": list(&d.all),
-        }))?;
+    let kind = choose_kind(&graph, args.kind, GraphKind::BagEmerged, ctx);
+    let answer = match kind.package_graph() {
+        Some(ty) => {
+            let view = package_view(&graph, ty)?;
+            let targets = args
+                .targets
+                .iter()
+                .zip(&targets)
+                .map(|(spec, &n)| package_of(&view, n, spec))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let d = dependents_where(&view, &targets, true, |_| true);
+            let name = |p| sanitize(&view.full_name(p)).into_owned();
+            Answer {
+                json: args.query.json().then(|| {
+                    let list = |nodes: &[PackageId]| packages_json(&view, nodes);
+                    serde_json::json!({
+                        "graph": graph.description(),
+                        "type": ty,
+                        "targets": list(&targets),
+                        "packages_only": true,
+                        "dependent_count": d.all.len(),
+                        "covering_count": d.covering.len(),
+                        "covering": list(&d.covering),
+                        "dependents": list(&d.all),
+                    })
+                }),
+                targets: targets.iter().map(|&p| name(p)).collect(),
+                all: d.all.iter().map(|&p| name(p)).collect(),
+                covering: d.covering.iter().map(|&p| name(p)).collect(),
+                packages_only: true,
+            }
+        }
+        None => {
+            let d = dependents(&graph, &targets);
+            let name = |n| sanitize(&display_name(&graph, n)).into_owned();
+            Answer {
+                json: args.query.json().then(|| {
+                    let list = |nodes: &[abovo_graph::NodeId]| nodes_json(&graph, nodes);
+                    serde_json::json!({
+                        "graph": graph.description(),
+                        "type": "derivation",
+                        "targets": list(&targets),
+                        "packages_only": d.packages_only,
+                        "dependent_count": d.all.len(),
+                        "covering_count": d.covering.len(),
+                        "covering": list(&d.covering),
+                        "dependents": list(&d.all),
+                    })
+                }),
+                targets: targets.iter().map(|&n| name(n)).collect(),
+                all: d.all.iter().map(|&n| name(n)).collect(),
+                covering: d.covering.iter().map(|&n| name(n)).collect(),
+                packages_only: d.packages_only,
+            }
+        }
+    };
+    if let Some(json) = &answer.json {
+        print_json(json)?;
         return Ok(exit::SUCCESS);
     }
-    let noun = if d.packages_only {
-        "package"
-    } else {
-        "derivation"
-    };
-    let names: Vec<String> = targets
-        .iter()
-        .map(|&n| sanitize(&display_name(&graph, n)).into_owned())
-        .collect();
-    let mut out = std::io::stdout().lock();
-    match d.all.len() {
-        0 if names.len() == 1 => writeln!(out, "No dependents other than itself: {}", names[0])?,
-        0 => writeln!(
-            out,
-            "No dependents other than themselves: {}",
-            names.join(" ")
-        )?,
-        1 => writeln!(
-            out,
-            "A single dependent {noun}: {}",
-            sanitize(&display_name(&graph, d.all[0]))
-        )?,
-        total => writeln!(
-            out,
-            "Building the following {} {noun}{} would ensure {total} dependent {noun}s are rebuilt: {}",
-            covering.len(),
-            if covering.len() == 1 { "" } else { "s" },
-            covering.join(" ")
-        )?,
+    answer.write(ctx)
+}
+
+/// The answer of either kind of graph, for the text: names of people.
+struct Answer {
+    json: Option<serde_json::Value>,
+    targets: Vec<String>,
+    all: Vec<String>,
+    covering: Vec<String>,
+    packages_only: bool,
+}
+
+impl Answer {
+    /// Writes `guix refresh -l`'s sentence.
+    fn write(mut self, ctx: &Context) -> anyhow::Result<u8> {
+        self.covering.sort();
+        let noun = if self.packages_only {
+            "package"
+        } else {
+            "derivation"
+        };
+        let (names, covering) = (&self.targets, &self.covering);
+        let mut out = std::io::stdout().lock();
+        match self.all.len() {
+            0 if names.len() == 1 => {
+                writeln!(out, "No dependents other than itself: {}", names[0])?
+            }
+            0 => writeln!(
+                out,
+                "No dependents other than themselves: {}",
+                names.join(" ")
+            )?,
+            1 => writeln!(out, "A single dependent {noun}: {}", self.all[0])?,
+            total => writeln!(
+                out,
+                "Building the following {} {noun}{} would ensure {total} dependent {noun}s are rebuilt: {}",
+                covering.len(),
+                if covering.len() == 1 { "" } else { "s" },
+                covering.join(" ")
+            )?,
+        }
+        out.flush()?;
+        if !self.packages_only {
+            ctx.note(
+                "no package table: counting every dependent derivation (pass --package-table for packages)",
+            );
+        }
+        Ok(exit::SUCCESS)
     }
-    out.flush()?;
-    if !d.packages_only {
-        ctx.note(
-            "no package table: counting every dependent derivation (pass --package-table for packages)",
-        );
-    }
-    Ok(exit::SUCCESS)
 }

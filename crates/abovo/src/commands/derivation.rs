@@ -181,11 +181,7 @@ fn add_aterm(args: &AddArgs, bytes: Vec<u8>) -> anyhow::Result<u8> {
             name,
         }
     };
-    let existing = match abovo_build::LocalStore::open_existing(config.clone()) {
-        Ok(s) => Some(s),
-        Err(abovo_build::StoreError::NoStore { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let existing = args.store.open_if_exists()?;
     let places = [Place::open(&dir)?];
     let plan = Importer::new(&places, &config.store_dir, existing.as_ref()).plan(&[target])?;
     // Checked: now the store may be created.

@@ -76,6 +76,15 @@ pub struct NetArgs {
     /// derivations' own (Guix's `((gnu "https://…/" …) …)` form).
     #[arg(long, value_name = "FILE")]
     pub mirrors_file: Option<PathBuf>,
+    /// Timeouts, retries and TLS trust.
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// The HTTP client's flags, shared by `fetch` (and the commands that
+/// fetch) and `challenge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
     /// Seconds to wait for a connection, a response, or each read.
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     pub timeout: u64,
@@ -85,6 +94,21 @@ pub struct NetArgs {
     /// Trust this CA file for https instead of the system's.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+}
+
+impl HttpArgs {
+    /// The client's options.
+    pub fn options(&self) -> abovo_fetch::HttpOptions {
+        abovo_fetch::HttpOptions {
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            retries: self.retries,
+            trust: match &self.ca_file {
+                Some(f) => abovo_fetch::tls::Trust::CaFile(f.clone()),
+                None => abovo_fetch::tls::Trust::FromEnvironment,
+            },
+            user_agent: format!("abovo/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
 }
 
 impl NetArgs {
@@ -103,17 +127,7 @@ impl NetArgs {
     /// `dirs` are directories that may hold outputs under their `/gnu/store`
     /// base names (the `--source` store, `--seed-dir`s).
     pub fn settings(&self, dirs: &[PathBuf], narinfo_only: bool) -> anyhow::Result<Settings> {
-        let mut keys = AuthorizedKeys::default();
-        let mut key_files = self.authorized_keys.clone();
-        if key_files.is_empty() && std::path::Path::new("/etc/guix/acl").is_file() {
-            key_files.push("/etc/guix/acl".into());
-        }
-        for f in &key_files {
-            let text = std::fs::read_to_string(f)
-                .map_err(|e| anyhow::anyhow!("cannot read the key file `{}`: {e}", f.display()))?;
-            keys.add_text(&text)
-                .map_err(|e| anyhow::anyhow!("key file `{}`: {e}", f.display()))?;
-        }
+        let keys = load_keys(&self.authorized_keys)?;
         let debian = if self.no_debian {
             Vec::new()
         } else if let Some(m) = &self.debian_mirror {
@@ -166,15 +180,7 @@ impl NetArgs {
             no_urls: self.no_urls,
             offline: self.offline,
             narinfo_only,
-            http: abovo_fetch::HttpOptions {
-                timeout: Duration::from_secs(self.timeout.max(1)),
-                retries: self.retries,
-                trust: match &self.ca_file {
-                    Some(f) => abovo_fetch::tls::Trust::CaFile(f.clone()),
-                    None => abovo_fetch::tls::Trust::FromEnvironment,
-                },
-                user_agent: format!("abovo/{}", env!("CARGO_PKG_VERSION")),
-            },
+            http: self.http.options(),
         })
     }
 
@@ -189,6 +195,24 @@ impl NetArgs {
             })
             .transpose()
     }
+}
+
+/// The authorised keys of `files` (either form, see
+/// [`abovo_fetch::keys`]); with none given, Guix's ACL `/etc/guix/acl` when
+/// it exists.
+pub fn load_keys(files: &[PathBuf]) -> anyhow::Result<AuthorizedKeys> {
+    let mut keys = AuthorizedKeys::default();
+    let mut key_files = files.to_vec();
+    if key_files.is_empty() && std::path::Path::new("/etc/guix/acl").is_file() {
+        key_files.push("/etc/guix/acl".into());
+    }
+    for f in &key_files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("cannot read the key file `{}`: {e}", f.display()))?;
+        keys.add_text(&text)
+            .map_err(|e| anyhow::anyhow!("key file `{}`: {e}", f.display()))?;
+    }
+    Ok(keys)
 }
 
 /// Fetches what `nodes` rest on before a report (`--fetch`), telling on

@@ -1,23 +1,37 @@
 //! `abovo graph TARGET…`: the closure of TARGET as nodes and edges, the
-//! node and edge sets of `guix graph -t derivation TARGET`.
+//! node and edge sets of `guix graph --type TYPE TARGET` (`package`,
+//! `bag-emerged` or `derivation`).
+//!
+//! One set of writers (text, DOT, GraphML; JSON apart) draws every type:
+//! a [`Drawing`] says how a node of its graph is keyed, named and shaped
+//! and what an edge carries.
 
 use crate::exit;
 use crate::output::{Context, Format, dot_quoted, markup_escape, print_json, sanitize};
+use crate::packages::{
+    GraphKind, choose_kind, package_json, packages_json, type_help, uses_json, uses_note,
+};
 use crate::report::text::plural;
 use crate::source::{QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit};
+use abovo_graph::package_graph::{PackageId, PackageView, Visibility};
 use abovo_graph::query::{Subgraph, subgraph};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use std::io::{BufWriter, Write};
 
-/// Print the derivation graph of TARGET: derivations and input sources as
-/// nodes, edges to input derivations (with the outputs used) and sources.
+/// Print the graph of TARGET: packages and their inputs (`--type package`,
+/// the default, as `guix graph`), packages with the implicit inputs of
+/// their build systems (`--type bag-emerged`), or derivations and input
+/// sources with the outputs each edge uses (`--type derivation`).
 ///
-/// The node and edge sets are those of `guix graph -t derivation TARGET`:
-/// the walk goes through fixed-output derivations unless --stop-at-fixed.
+/// The node and edge sets are those of `guix graph --type TYPE TARGET`;
+/// package nodes are keyed by their derivation, as `guix graph -t
+/// bag-emerged` keys them. For derivations the walk goes through
+/// fixed-output derivations unless --stop-at-fixed. A source without
+/// package-level data is drawn as derivations, with a note.
 ///
-/// When the source lacks some input `.drv` files, the graph is drawn with
-/// them as `missing` nodes, a warning says how many there are, JSON lists
-/// them under `missing`, and the exit code stays 0.
+/// When the source lacks some input `.drv` files, the derivation graph is
+/// drawn with them as `missing` nodes, a warning says how many there are,
+/// JSON lists them under `missing`, and the exit code stays 0.
 #[derive(Debug, clap::Args)]
 #[command(mut_arg("format", |a| a.value_parser(Format::parser(GRAPH_FORMATS))))]
 pub struct Args {
@@ -25,6 +39,10 @@ pub struct Args {
     /// output path.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
+    /// What the nodes are.
+    #[arg(long = "type", short = 't', value_enum, value_name = "TYPE",
+          help = type_help!("package"))]
+    pub kind: Option<GraphKind>,
     /// Only nodes at most N edges away from a target (the nodes at depth N
     /// are shown without their inputs).
     #[arg(long, value_name = "N")]
@@ -45,48 +63,214 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let (graph, roots) = args
         .query
         .open(ctx, "graph", GRAPH_FORMATS, &args.targets)?;
-    let sub = subgraph(&graph, &roots, &args.walk.walk(args.max_depth));
-    let missing: Vec<NodeId> = sub
-        .nodes
-        .iter()
-        .copied()
-        .filter(|&n| graph.kind(n) == NodeKind::Missing)
-        .collect();
-    if let Some(&example) = missing.first() {
-        ctx.warn(&format!(
-            "the graph is incomplete: {} missing from the source (e.g. {})",
-            plural(
-                missing.len(),
-                "input derivation is",
-                "input derivations are"
-            ),
-            graph.display_path(example)
-        ));
-    }
-    crate::source::warn_dynamic(ctx, &graph, &sub.edges);
-    let title = format!(
-        "derivation graph of {} ({})",
-        roots
-            .iter()
-            .map(|&r| graph.label(r))
-            .collect::<Vec<_>>()
-            .join(", "),
-        graph.description()
-    );
+    let kind = choose_kind(&graph, args.kind, GraphKind::Package, ctx);
+    let walk = args.walk.walk(args.max_depth);
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match args.query.format {
-        Format::Json => {
-            drop(out);
-            print_json(&to_json(&graph, &roots, &sub, &missing, &title))?;
-            return Ok(exit::SUCCESS);
+    let format = args.query.format;
+    match kind.package_graph() {
+        Some(ty) => {
+            let view = crate::packages::package_view(&graph, ty)?;
+            let roots = args
+                .targets
+                .iter()
+                .zip(&roots)
+                .map(|(spec, &n)| crate::packages::package_of(&view, n, spec))
+                .collect::<anyhow::Result<Vec<PackageId>>>()?;
+            let sub = subgraph(&view, &roots, &walk);
+            let names: Vec<String> = roots.iter().map(|&r| view.full_name(r)).collect();
+            let title = format!(
+                "{} graph of {} ({})",
+                ty.name(),
+                names.join(", "),
+                graph.description()
+            );
+            if format == Format::Json {
+                drop(out);
+                print_json(&packages_to_json(&view, &roots, &sub, &title))?;
+                return Ok(exit::SUCCESS);
+            }
+            write(&mut out, format, &Packages(view), &sub, &title, ctx)?;
         }
-        Format::Dot => write_dot(&mut out, &graph, &sub, &title)?,
-        Format::Graphml => write_graphml(&mut out, &graph, &sub, &title)?,
-        _ => write_text(&mut out, &graph, &sub, &title, ctx)?,
+        None => {
+            let sub = subgraph(&graph, &roots, &walk);
+            let missing: Vec<NodeId> = sub
+                .nodes
+                .iter()
+                .copied()
+                .filter(|&n| graph.kind(n) == NodeKind::Missing)
+                .collect();
+            if let Some(&example) = missing.first() {
+                ctx.warn(&format!(
+                    "the graph is incomplete: {} missing from the source (e.g. {})",
+                    plural(
+                        missing.len(),
+                        "input derivation is",
+                        "input derivations are"
+                    ),
+                    graph.display_path(example)
+                ));
+            }
+            crate::source::warn_dynamic(ctx, &graph, &sub.edges);
+            let title = format!(
+                "derivation graph of {} ({})",
+                roots
+                    .iter()
+                    .map(|&r| graph.label(r))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                graph.description()
+            );
+            if format == Format::Json {
+                drop(out);
+                print_json(&to_json(&graph, &roots, &sub, &missing, &title))?;
+                return Ok(exit::SUCCESS);
+            }
+            write(&mut out, format, &Derivations(&graph), &sub, &title, ctx)?;
+        }
     }
     out.flush()?;
     release_at_exit(graph);
     Ok(exit::SUCCESS)
+}
+
+/// How the writers see the nodes and edges of one type of graph.
+trait Drawing {
+    /// A node id of the graph.
+    type Node: Copy + PartialEq;
+    /// What identifies a node in DOT and GraphML: its (`.drv`) path.
+    fn key(&self, n: Self::Node) -> String;
+    /// The node as the text lists it.
+    fn title(&self, n: Self::Node) -> String;
+    /// What the text adds after it: ` (source)`, ` (private)`, …
+    fn tag(&self, n: Self::Node) -> &'static str;
+    /// Its DOT label.
+    fn label(&self, n: Self::Node) -> String;
+    /// Its DOT shape (and style).
+    fn shape(&self, n: Self::Node) -> &'static str;
+    /// Its GraphML kind, and whether it is a fixed-output derivation.
+    fn kind(&self, n: Self::Node) -> (&'static str, bool);
+    /// The GraphML name of what an edge carries.
+    fn edge_data(&self) -> &'static str;
+    /// What the edge `a -> b` carries (empty for nothing).
+    fn edge(&self, a: Self::Node, b: Self::Node) -> String;
+}
+
+struct Derivations<'g>(&'g Graph);
+
+impl Drawing for Derivations<'_> {
+    type Node = NodeId;
+
+    fn key(&self, n: NodeId) -> String {
+        self.0.display_path(n)
+    }
+
+    fn title(&self, n: NodeId) -> String {
+        self.0.display_path(n)
+    }
+
+    fn tag(&self, n: NodeId) -> &'static str {
+        match self.0.kind(n) {
+            NodeKind::Source => " (source)",
+            NodeKind::Missing => " (missing)",
+            NodeKind::Derivation if self.0.is_fixed_output(n) => " (fixed-output)",
+            NodeKind::Derivation => "",
+        }
+    }
+
+    fn label(&self, n: NodeId) -> String {
+        self.0.name(n).to_owned()
+    }
+
+    fn shape(&self, n: NodeId) -> &'static str {
+        match self.0.kind(n) {
+            NodeKind::Source => "ellipse",
+            NodeKind::Missing => "octagon",
+            NodeKind::Derivation if self.0.is_fixed_output(n) => "box, style = dashed",
+            NodeKind::Derivation => "box",
+        }
+    }
+
+    fn kind(&self, n: NodeId) -> (&'static str, bool) {
+        let kind = match self.0.kind(n) {
+            NodeKind::Source => "source",
+            NodeKind::Missing => "missing",
+            NodeKind::Derivation => "derivation",
+        };
+        (kind, self.0.is_fixed_output(n))
+    }
+
+    fn edge_data(&self) -> &'static str {
+        "outputs"
+    }
+
+    fn edge(&self, a: NodeId, b: NodeId) -> String {
+        edge_outputs(self.0, a, b).join(",")
+    }
+}
+
+struct Packages<'g>(PackageView<'g>);
+
+impl Drawing for Packages<'_> {
+    type Node = PackageId;
+
+    fn key(&self, p: PackageId) -> String {
+        self.0.display_drv_path(p)
+    }
+
+    fn title(&self, p: PackageId) -> String {
+        self.0.full_name(p)
+    }
+
+    fn tag(&self, p: PackageId) -> &'static str {
+        match self.0.packages().status(p).visibility {
+            Visibility::Public => "",
+            Visibility::PublicExcluded => " (excluded)",
+            Visibility::Hidden => " (hidden)",
+            Visibility::Private => " (private)",
+        }
+    }
+
+    fn label(&self, p: PackageId) -> String {
+        self.0.full_name(p)
+    }
+
+    fn shape(&self, _: PackageId) -> &'static str {
+        "box"
+    }
+
+    fn kind(&self, p: PackageId) -> (&'static str, bool) {
+        let kind = match self.0.packages().status(p).visibility {
+            Visibility::Public => "public",
+            Visibility::PublicExcluded => "public-excluded",
+            Visibility::Hidden => "hidden",
+            Visibility::Private => "private",
+        };
+        (kind, false)
+    }
+
+    fn edge_data(&self) -> &'static str {
+        "uses"
+    }
+
+    fn edge(&self, a: PackageId, b: PackageId) -> String {
+        uses_note(&self.0, a, b)
+    }
+}
+
+/// Writes the graph in `format` (text, DOT or GraphML).
+fn write<D: Drawing>(
+    out: &mut impl Write,
+    format: Format,
+    d: &D,
+    sub: &Subgraph<D::Node>,
+    title: &str,
+    ctx: &Context,
+) -> std::io::Result<()> {
+    match format {
+        Format::Dot => write_dot(out, d, sub, title),
+        Format::Graphml => write_graphml(out, d, sub, title),
+        _ => write_text(out, d, sub, title, ctx),
+    }
 }
 
 fn to_json(
@@ -110,6 +294,7 @@ fn to_json(
         .collect();
     serde_json::json!({
         "graph": g.description(),
+        "type": "derivation",
         "title": title,
         "roots": roots.iter().map(|&r| g.display_path(r)).collect::<Vec<_>>(),
         "node_count": sub.nodes.len(),
@@ -121,10 +306,45 @@ fn to_json(
     })
 }
 
-fn write_text(
+/// A package graph in JSON: nodes as packages (keyed by their derivation),
+/// edges between derivations with the ways each input is taken.
+fn packages_to_json(
+    view: &PackageView<'_>,
+    roots: &[PackageId],
+    sub: &Subgraph<PackageId>,
+    title: &str,
+) -> serde_json::Value {
+    let edges: Vec<serde_json::Value> = sub
+        .edges
+        .iter()
+        .map(|&(a, b)| {
+            serde_json::json!({
+                "from": view.display_drv_path(a),
+                "to": view.display_drv_path(b),
+                "from_name": view.full_name(a),
+                "to_name": view.full_name(b),
+                "uses": uses_json(view, a, b),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "graph": view.derivations().description(),
+        "type": view.graph_type(),
+        "title": title,
+        "roots": roots.iter().map(|&r| package_json(view, r)).collect::<Vec<_>>(),
+        "node_count": sub.nodes.len(),
+        "edge_count": sub.edges.len(),
+        "complete": true,
+        "missing": [],
+        "nodes": packages_json(view, &sub.nodes),
+        "edges": edges,
+    })
+}
+
+fn write_text<D: Drawing>(
     out: &mut impl Write,
-    g: &Graph,
-    sub: &Subgraph,
+    d: &D,
+    sub: &Subgraph<D::Node>,
     title: &str,
     ctx: &Context,
 ) -> std::io::Result<()> {
@@ -137,71 +357,60 @@ fn write_text(
     )?;
     let mut edges = sub.edges.iter().peekable();
     for &n in &sub.nodes {
-        let tag = match g.kind(n) {
-            NodeKind::Source => " (source)",
-            NodeKind::Missing => " (missing)",
-            NodeKind::Derivation if g.is_fixed_output(n) => " (fixed-output)",
-            NodeKind::Derivation => "",
-        };
         writeln!(
             out,
             "{}{}",
-            ctx.style("1", &sanitize(&g.display_path(n))),
-            tag
+            ctx.style("1", &sanitize(&d.title(n))),
+            d.tag(n)
         )?;
         while let Some(&&(a, b)) = edges.peek() {
             if a != n {
                 break;
             }
             edges.next();
-            let outputs = edge_outputs(g, a, b);
-            let to = g.display_path(b);
-            if outputs.is_empty() {
+            let note = d.edge(a, b);
+            let to = d.title(b);
+            if note.is_empty() {
                 writeln!(out, "  -> {}", sanitize(&to))?;
             } else {
-                writeln!(
-                    out,
-                    "  -> {} [{}]",
-                    sanitize(&to),
-                    sanitize(&outputs.join(","))
-                )?;
+                writeln!(out, "  -> {} [{}]", sanitize(&to), sanitize(&note))?;
             }
         }
     }
     Ok(())
 }
 
-fn write_dot(out: &mut impl Write, g: &Graph, sub: &Subgraph, title: &str) -> std::io::Result<()> {
+fn write_dot<D: Drawing>(
+    out: &mut impl Write,
+    d: &D,
+    sub: &Subgraph<D::Node>,
+    title: &str,
+) -> std::io::Result<()> {
     writeln!(out, "digraph \"{}\" {{", dot_quoted(title))?;
     for &n in &sub.nodes {
-        let shape = match g.kind(n) {
-            NodeKind::Source => "ellipse",
-            NodeKind::Missing => "octagon",
-            NodeKind::Derivation if g.is_fixed_output(n) => "box, style = dashed",
-            NodeKind::Derivation => "box",
-        };
         writeln!(
             out,
-            "  \"{}\" [label = \"{}\", shape = {shape}];",
-            dot_quoted(&g.display_path(n)),
-            dot_quoted(g.name(n))
+            "  \"{}\" [label = \"{}\", shape = {}];",
+            dot_quoted(&d.key(n)),
+            dot_quoted(&d.label(n)),
+            d.shape(n)
         )?;
     }
     for &(a, b) in &sub.edges {
         writeln!(
             out,
             "  \"{}\" -> \"{}\";",
-            dot_quoted(&g.display_path(a)),
-            dot_quoted(&g.display_path(b))
+            dot_quoted(&d.key(a)),
+            dot_quoted(&d.key(b))
         )?;
     }
     writeln!(out, "}}")
 }
 
-fn write_graphml(
+fn write_graphml<D: Drawing>(
     out: &mut impl Write,
-    g: &Graph,
-    sub: &Subgraph,
+    d: &D,
+    sub: &Subgraph<D::Node>,
     title: &str,
 ) -> std::io::Result<()> {
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
@@ -209,11 +418,12 @@ fn write_graphml(
         out,
         r#"<graphml xmlns="http://graphml.graphdrawing.org/xmlns">"#
     )?;
+    let edge_data = d.edge_data();
     for (id, on, name, kind) in [
         ("label", "node", "label", "string"),
         ("kind", "node", "kind", "string"),
         ("fixed", "node", "fixed_output", "boolean"),
-        ("outputs", "edge", "outputs", "string"),
+        (edge_data, "edge", edge_data, "string"),
     ] {
         writeln!(
             out,
@@ -226,27 +436,21 @@ fn write_graphml(
         markup_escape(title)
     )?;
     for &n in &sub.nodes {
-        let kind = match g.kind(n) {
-            NodeKind::Source => "source",
-            NodeKind::Missing => "missing",
-            NodeKind::Derivation => "derivation",
-        };
+        let (kind, fixed) = d.kind(n);
         writeln!(
             out,
-            r#"    <node id="{}"><data key="label">{}</data><data key="kind">{kind}</data><data key="fixed">{}</data></node>"#,
-            markup_escape(&g.display_path(n)),
-            markup_escape(g.name(n)),
-            g.is_fixed_output(n)
+            r#"    <node id="{}"><data key="label">{}</data><data key="kind">{kind}</data><data key="fixed">{fixed}</data></node>"#,
+            markup_escape(&d.key(n)),
+            markup_escape(&d.label(n)),
         )?;
     }
     for &(a, b) in &sub.edges {
-        let outputs = edge_outputs(g, a, b);
         writeln!(
             out,
-            r#"    <edge source="{}" target="{}"><data key="outputs">{}</data></edge>"#,
-            markup_escape(&g.display_path(a)),
-            markup_escape(&g.display_path(b)),
-            markup_escape(&outputs.join(","))
+            r#"    <edge source="{}" target="{}"><data key="{edge_data}">{}</data></edge>"#,
+            markup_escape(&d.key(a)),
+            markup_escape(&d.key(b)),
+            markup_escape(&d.edge(a, b))
         )?;
     }
     writeln!(out, "  </graph>")?;

@@ -5,6 +5,7 @@ pub mod add;
 pub mod audit;
 pub mod build;
 pub mod cat;
+pub mod challenge;
 pub mod closure;
 pub mod dependents;
 pub mod derivation;
@@ -13,9 +14,12 @@ pub mod export;
 pub mod fetch;
 pub mod graph;
 pub mod hash;
+pub mod history;
+pub mod key;
 pub mod log;
 pub mod ls;
 pub mod path;
+pub mod publish;
 pub mod scan;
 pub mod seeds;
 pub mod show;
@@ -32,9 +36,9 @@ use clap::Subcommand;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     // In `--help` order, by workflow: analysis, formats, building.
-    /// Print the derivation graph of TARGET (text, JSON, DOT, GraphML).
+    /// Print the graph of TARGET: packages, as `guix graph`, bags or derivations.
     Graph(graph::Args),
-    /// Print a shortest path from FROM to TO in the derivation graph.
+    /// Print a shortest path from FROM to TO (packages, bags or derivations).
     Path(path::Args),
     /// Explain why TARGET depends on DEP, edge by edge.
     Why(why::Args),
@@ -50,7 +54,9 @@ pub enum Command {
     Fetch(fetch::Args),
     /// Which compiled code is inside files, directories and archives.
     Scan(scan::Args),
-    /// How a derivation is built: builder, arguments, environment, its scripts and patches.
+    /// Do independent builders agree on TARGET's outputs, and who signed each?
+    Challenge(challenge::Args),
+    /// Show packages as `guix show` does; with --derivation, how a derivation is built.
     Show(show::Args),
     /// List a store item, a directory in it, or the members of an archive inside it.
     Ls(ls::Args),
@@ -76,6 +82,10 @@ pub enum Command {
     Diff(diff::Args),
     /// Work with abovo's own store: verify it, show what it records.
     Store(store::Args),
+    /// Serve abovo's store as a signed substitute server (as `guix publish`).
+    Publish(publish::Args),
+    /// Make the signing key pair of `abovo publish` (Guix and Nix forms).
+    Key(key::Args),
     /// The single-threaded sandbox helper that `abovo build` runs (internal).
     #[command(name = "__sandbox-helper", hide = true)]
     SandboxHelper,
@@ -87,6 +97,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
         Command::Audit(args) => audit::run(args, ctx),
         Command::Hash(args) => hash::run(args, ctx),
         Command::Fetch(args) => fetch::run(args, ctx),
+        Command::Challenge(args) => challenge::run(args, ctx),
         Command::Seeds(args) => seeds::run(args, ctx),
         Command::Scan(args) => scan::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
@@ -106,6 +117,8 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
         Command::Log(args) => log::run(args, ctx),
         Command::Diff(args) => diff::run(args, ctx),
         Command::Store(args) => store::run(args, ctx),
+        Command::Publish(args) => publish::run(args, ctx),
+        Command::Key(args) => key::run(args, ctx),
         Command::SandboxHelper => abovo_build::sandbox::helper::main(),
     }
 }

@@ -1,31 +1,46 @@
 //! `abovo path FROM TO`: the shortest path over input edges, as `guix graph
-//! --path -t derivation FROM TO` answers it.
+//! --path --type TYPE FROM TO` answers it (`package` by default, as Guix).
 
 use crate::exit;
-use crate::output::{Context, print_json};
+use crate::output::{Context, print_json, sanitize};
+use crate::packages::{
+    GraphKind, choose_kind, other_paths, other_paths_json, other_paths_text, package_json,
+    package_of, package_view, packages_json, type_help,
+};
 use crate::report::text::{count, plural};
 use crate::source::{QueryArgs, WalkArgs, display_name, nodes_json, release_at_exit};
+use abovo_graph::package_graph::GraphType;
 use abovo_graph::query::{Walk, all_shortest_paths, closure, shortest_path};
 use abovo_graph::resolve::{Preferences, namesakes, spec_for};
 use abovo_graph::version::split_name_version;
 use abovo_graph::{Graph, NodeId};
 use std::io::Write;
 
-/// Print a shortest path from FROM to TO in the derivation graph.
+/// Print a shortest path from FROM to TO: through packages and their
+/// inputs (`--type package`, the default, as `guix graph --path`), through
+/// packages with the implicit inputs of their build systems (`--type
+/// bag-emerged`), or through derivations and sources (`--type
+/// derivation`).
 ///
-/// The path is breadth-first over input edges; among equally short paths
-/// it is the one whose sequence of store paths sorts first, so the answer
-/// is the same every time. When TO matches several derivations even after
-/// --system, the one FROM depends on is taken if only one is (a note says
-/// so). Exit code 1 when there is no path; when other derivations share
-/// TO's name, the message says which of them FROM depends on and how to
-/// name them.
+/// Packages are printed as `name@version`, one a line, as Guix prints
+/// them; derivations by their store paths. The path is breadth-first over
+/// input edges; among equally short paths it is the one whose sequence of
+/// (`.drv`) store paths sorts first, so the answer is the same every time.
+/// When TO matches several derivations even after --system, the one FROM
+/// depends on is taken if only one is (a note says so). Exit code 1 when
+/// there is no path; the message says which other types of graph have
+/// one, and, when other derivations share TO's name, which of them FROM
+/// depends on and how to name them.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the path starts (a package, a derivation or an output path).
     pub from: String,
     /// Where it ends.
     pub to: String,
+    /// What the nodes are.
+    #[arg(long = "type", short = 't', value_enum, value_name = "TYPE",
+          help = type_help!("package"))]
+    pub kind: Option<GraphKind>,
     /// Print every shortest path (at most --limit), not just the first.
     #[arg(long)]
     pub all_shortest: bool,
@@ -46,6 +61,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let (graph, from, to) = args
         .query
         .open_two(ctx, "path", (&args.from, &args.to), &walk)?;
+    let kind = choose_kind(&graph, args.kind, GraphKind::Package, ctx);
+    if let Some(ty) = kind.package_graph() {
+        return package_path(&args, ctx, &graph, (from, to), ty);
+    }
     let paths = if args.all_shortest {
         all_shortest_paths(&graph, from, to, &walk, args.limit)
     } else {
@@ -56,6 +75,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             paths.iter().map(|p| nodes_json(&graph, p)).collect();
         let mut answer = serde_json::json!({
             "graph": graph.description(),
+            "type": "derivation",
             "from": graph.display_path(from),
             "to": graph.display_path(to),
             "length": paths.first().map(|p| p.len() - 1),
@@ -84,12 +104,82 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             "no path from {} to {}{}",
             display_name(&graph, from),
             display_name(&graph, to),
-            hint.text("path", &args.from)
+            hint.text("path --type derivation", &args.from)
         )
     });
     release_at_exit(graph);
     if let Some(message) = negative {
         ctx.warn(&message);
+        return Ok(exit::NEGATIVE);
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// `abovo path --type package|bag-emerged`: the path between the packages
+/// of FROM and TO.
+fn package_path(
+    args: &Args,
+    ctx: &Context,
+    graph: &Graph,
+    (from, to): (NodeId, NodeId),
+    ty: GraphType,
+) -> anyhow::Result<u8> {
+    let view = package_view(graph, ty)?;
+    let (a, b) = (
+        package_of(&view, from, &args.from)?,
+        package_of(&view, to, &args.to)?,
+    );
+    let walk = Walk::default();
+    let paths = if args.all_shortest {
+        all_shortest_paths(&view, a, b, &walk, args.limit)
+    } else {
+        shortest_path(&view, a, b, &walk).into_iter().collect()
+    };
+    let kind = if ty == GraphType::Package {
+        GraphKind::Package
+    } else {
+        GraphKind::BagEmerged
+    };
+    let elsewhere = if paths.is_empty() {
+        other_paths(graph, (from, to), kind, &args.walk.walk(None))
+    } else {
+        Vec::new()
+    };
+    if args.query.json() {
+        let list: Vec<Vec<serde_json::Value>> =
+            paths.iter().map(|p| packages_json(&view, p)).collect();
+        let mut answer = serde_json::json!({
+            "graph": graph.description(),
+            "type": ty,
+            "from": package_json(&view, a),
+            "to": package_json(&view, b),
+            "length": paths.first().map(|p| p.len() - 1),
+            "paths": list,
+        });
+        if paths.is_empty() {
+            answer["elsewhere"] = other_paths_json(&elsewhere);
+        }
+        print_json(&answer)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        for (i, p) in paths.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            for &n in p {
+                writeln!(out, "{}", sanitize(&view.full_name(n)))?;
+            }
+        }
+        out.flush()?;
+    }
+    if paths.is_empty() {
+        ctx.warn(&format!(
+            "no path from {} to {} in the `{}` graph{}",
+            sanitize(&view.full_name(a)),
+            sanitize(&view.full_name(b)),
+            ty.name(),
+            other_paths_text(&elsewhere)
+        ));
         return Ok(exit::NEGATIVE);
     }
     Ok(exit::SUCCESS)

@@ -10,6 +10,7 @@ use crate::commands::trust_common::{
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::human_bytes;
+use crate::report::packages::{package_lines, package_name};
 use crate::report::text::{Align, Table, count, plural, size_summary, size_with_source};
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, TrustReport, trust_report};
@@ -42,12 +43,18 @@ pub struct Args {
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Comparison with an older revision (`--against`, `--fail-on`).
+    #[command(flatten)]
+    pub history: crate::commands::history::HistoryArgs,
 }
 
 /// Runs `abovo seeds`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format
         .check("seeds", &[Format::Text, Format::Json, Format::Html])?;
+    if let Some(against) = &args.history.against {
+        return crate::commands::history::run_seeds(&args, against, ctx);
+    }
     let g = args.trust.load_graph(ctx)?;
     let target = crate::source::resolve_one(&g, &args.target, &args.trust.preferences(), ctx)?;
     let mut code = exit::SUCCESS;
@@ -212,6 +219,13 @@ fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> St
         .map(|s| sanitize(&s.label).into_owned())
         .collect();
     line(o, "path:", &path.join(" → "));
+    if let Some(t) = &e.package {
+        let (first, then) = package_lines(t);
+        line(o, "package:", &first);
+        if let Some(then) = then {
+            line(o, "", &then);
+        }
+    }
 }
 
 /// The text report.
@@ -222,6 +236,9 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         style("1", &format!("Trust base of {}", sanitize(&r.target_label)))
     ));
     o.push_str(&format!("  derivation: {}\n", sanitize(&r.target)));
+    if let Some(p) = &r.target_package {
+        o.push_str(&format!("  package:    {}\n", package_name(p)));
+    }
     o.push_str(&format!("  graph:      {}\n", sanitize(&r.graph)));
     o.push_str(&format!(
         "  walk:       {} fixed-output derivations; {} walked\n",

@@ -6,6 +6,7 @@ use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::text::plural;
 use crate::source::{CliReporter, SourceArgs, TEXT_JSON};
+use abovo_graph::package_graph::GraphType;
 use anyhow::Context as _;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -33,8 +34,8 @@ pub enum Action {
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
     /// The derivations: a store directory, a directory of `.drv` files, a
-    /// `.tar.zst` of them, or a corpus folder (whose package table and store
-    /// metadata are attached too).
+    /// `.tar.zst` of them, or a corpus folder (whose package table, store
+    /// metadata and package-level tables are attached too).
     #[arg(long, value_name = "DIR|TARBALL")]
     pub from: PathBuf,
     /// A package table (`packages.tsv` or `.tsv.zst`).
@@ -43,6 +44,9 @@ pub struct CreateArgs {
     /// Store metadata (`store-meta.tsv` or `.tsv.zst`).
     #[arg(long, value_name = "TSV")]
     pub meta: Option<PathBuf>,
+    /// Package-level tables (override those of a corpus folder).
+    #[command(flatten)]
+    pub package_level: crate::source::PackageLevelArgs,
     /// The store directory of the paths (see `source::STORE_DIR_HELP`).
     #[arg(long, value_name = "DIR", help = crate::source::STORE_DIR_HELP)]
     pub store_dir: Option<String>,
@@ -93,6 +97,7 @@ fn create(a: CreateArgs, ctx: &Context) -> anyhow::Result<u8> {
         store_dir: a.store_dir.clone(),
         packages: a.packages.clone(),
         meta: a.meta.clone(),
+        package_level: a.package_level.clone(),
     };
     let mut graph = source.load(ctx)?;
     if let Some(d) = &a.description {
@@ -111,14 +116,26 @@ fn create(a: CreateArgs, ctx: &Context) -> anyhow::Result<u8> {
     reporter.clear();
     let name = target.name();
     target.write(&bytes)?;
+    let pg = graph.package_graph();
     ctx.note(&format!(
-        "wrote {name} ({}): {}, {}, {}, {}, {}",
+        "wrote {name} ({}): {}, {}, {}, {}, {}, {}, {} and {}",
         plural(bytes.len(), "byte", "bytes"),
         plural(graph.len(), "node", "nodes"),
         plural(graph.derivation_count(), "derivation", "derivations"),
         plural(graph.edge_count(), "edge", "edges"),
         plural(graph.packages().len(), "package", "packages"),
         plural(graph.meta().sized(), "sized node", "sized nodes"),
+        plural(pg.len(), "package node", "package nodes"),
+        plural(
+            pg.edge_count(GraphType::Package),
+            "package edge",
+            "package edges"
+        ),
+        plural(
+            pg.edge_count(GraphType::BagEmerged),
+            "bag-emerged edge",
+            "bag-emerged edges"
+        ),
     ));
     Ok(exit::SUCCESS)
 }
@@ -331,8 +348,20 @@ fn info(a: InfoArgs) -> anyhow::Result<u8> {
     )?;
     writeln!(out, "sources       {}", info.sources)?;
     writeln!(out, "edges         {}", info.edges)?;
-    writeln!(out, "packages      {}", info.packages)?;
+    writeln!(
+        out,
+        "packages      {} ({} with metadata)",
+        info.packages, info.packages_with_metadata
+    )?;
     writeln!(out, "sized nodes   {}", info.sized_nodes)?;
+    let edges = |n: Option<u64>| n.map_or_else(|| "none".to_owned(), |n| n.to_string());
+    writeln!(
+        out,
+        "package graph {} nodes; {} package edges, {} bag-emerged edges",
+        info.package_nodes,
+        edges(info.package_edges),
+        edges(info.bag_emerged_edges)
+    )?;
     out.flush()?;
     Ok(exit::SUCCESS)
 }

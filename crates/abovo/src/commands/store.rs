@@ -34,7 +34,7 @@ pub struct StoreArgs {
     #[arg(long, env = "ABOVO_REAL_STORE_DIR", value_name = "DIR")]
     pub real_store_dir: Option<PathBuf>,
     /// The state directory: database (db/db.sqlite), logs, locks. Default:
-    /// `var/abovo` next to the store directory.
+    /// `var/abovo` next to the store directory (or the real one).
     #[arg(long, env = "ABOVO_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }
@@ -55,7 +55,7 @@ impl StoreArgs {
         Ok(match &self.real_store_dir {
             Some(real) => {
                 let real = std::path::absolute(real)
-                    .with_context(|| format!("cannot resolve `{}`", real.display()))?;
+                    .with_context(|| format!("--real-store-dir `{}`", real.display()))?;
                 StoreConfig::with_real_dir(store_dir, real, self.state_dir.clone())
             }
             None => StoreConfig::new(store_dir, self.state_dir.clone()),
@@ -83,13 +83,30 @@ impl StoreArgs {
         match LocalStore::open_existing(config.clone()) {
             Ok(store) => Ok(store),
             Err(e @ abovo_build::StoreError::NoStore { .. }) => Err(e.into()),
-            Err(e) => Err(anyhow::Error::new(e).context(format!(
-                "cannot open the store `{}` (state in `{}`)",
-                config.store_dir,
-                config.state_dir.display()
-            ))),
+            Err(e) => Err(cannot_open(e, &config)),
         }
     }
+
+    /// The store when it exists, `None` when it does not (creating nothing):
+    /// for the commands that check what they will add before the store may
+    /// be created (`build` and `derivation add` importing `.drv` files).
+    pub fn open_if_exists(&self) -> anyhow::Result<Option<LocalStore>> {
+        let config = self.config()?;
+        match LocalStore::open_existing(config.clone()) {
+            Ok(store) => Ok(Some(store)),
+            Err(abovo_build::StoreError::NoStore { .. }) => Ok(None),
+            Err(e) => Err(cannot_open(e, &config)),
+        }
+    }
+}
+
+/// A store that exists but cannot be opened, named with its state directory.
+fn cannot_open(e: abovo_build::StoreError, config: &StoreConfig) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!(
+        "cannot open the store `{}` (state in `{}`)",
+        config.store_dir,
+        config.state_dir.display()
+    ))
 }
 
 /// Parses a store path argument: an absolute path in the store, or a path
@@ -267,6 +284,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
     if args.format == Format::Json {
         print_json(&serde_json::json!({
             "store": store.store_dir().as_str(),
+            "real_store": store.real_dir(),
             "database": store.db().file(),
             "checked": report.checked,
             "consistent": report.is_consistent(),

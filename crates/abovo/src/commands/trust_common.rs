@@ -80,8 +80,7 @@ impl TrustArgs {
         let source = crate::source::SourceArgs {
             source: self.source.clone(),
             store_dir: self.store_dir.clone(),
-            packages: None,
-            meta: None,
+            ..crate::source::SourceArgs::default()
         };
         source.load(ctx)
     }

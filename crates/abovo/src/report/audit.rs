@@ -2,6 +2,7 @@
 //! rest on each other binary seed and of the largest trust bases, and the
 //! full tables.
 
+use super::packages::names_counted;
 use super::text::{count, plural, size_summary};
 use super::{bar_chart, esc, human_bytes, kind_badge, kind_colour, page};
 use abovo_trust::audit::{AuditReport, AuditSeed, Audited};
@@ -17,10 +18,11 @@ fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
             .unwrap_or_else(|| "unknown".into());
         let _ = write!(
             b,
-            "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+            "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
             esc(&s.label),
             esc(&s.facts.store_path),
             esc(&s.class.why),
+            package_cell(s),
             kind_badge(s.class.kind.name()),
             esc(&s.class.evidence.label()),
             esc(&size),
@@ -42,6 +44,47 @@ fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
             );
         }
         b.push_str("</tr>");
+    }
+    b
+}
+
+/// A seed in package terms: who brings it in, and how its first leaf
+/// comes to rest on it (derivation path, then package trail).
+fn package_cell(s: &AuditSeed) -> String {
+    let mut b = String::new();
+    if !s.brought_in_by.is_empty() {
+        let all = names_counted(&s.brought_in_by);
+        let names: Vec<String> = all.iter().take(30).map(|n| esc(n)).collect();
+        let more = all.len().saturating_sub(30);
+        let _ = write!(
+            b,
+            "<div class=\"path\">brought in by: {}{}</div>",
+            names.join(", "),
+            if more > 0 {
+                format!(" … and {} more (see the JSON)", count(more as u64))
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(e) = &s.example {
+        let path: Vec<&str> = e.path.iter().map(|p| p.label.as_str()).collect();
+        let _ = write!(
+            b,
+            "<div class=\"path\">e.g. {}: {}</div>",
+            esc(&e.package),
+            esc(&path.join(" → "))
+        );
+        if let Some(t) = &e.trail {
+            let (first, then) = super::packages::package_lines(t);
+            let then = then.map(|t| format!("; {t}")).unwrap_or_default();
+            let _ = write!(
+                b,
+                "<div class=\"path\">package: {}{}</div>",
+                esc(&first),
+                esc(&then)
+            );
+        }
     }
     b
 }

@@ -5,12 +5,17 @@
 //! archived or opened offline and shows the same thing. [`page`] wraps a
 //! body in the common page; [`esc`] escapes text; [`tree_svg`] draws the
 //! paths from a target to its seeds; [`bar_chart`] draws horizontal bars.
-//! The pages themselves are in [`seeds`] and [`audit`]; [`text`] holds the
+//! The pages themselves are in [`seeds`], [`audit`] and [`history`]
+//! (`--against`); [`text`] holds the
 //! helpers of the text reports (counts, plurals, aligned tables) and
-//! [`json`] a pretty JSON writer that keeps arrays of numbers on one line.
+//! [`json`] a pretty JSON writer that keeps arrays of numbers on one line;
+//! [`packages`] says a seed's package trail alike in text and HTML.
 
 pub mod audit;
+pub mod history;
 pub mod json;
+pub mod packages;
+pub mod recutils;
 pub mod seeds;
 pub mod text;
 

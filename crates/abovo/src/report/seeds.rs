@@ -134,9 +134,21 @@ fn seed_row(e: &SeedEntry) -> String {
     for u in e.facts.urls.iter().take(3) {
         let _ = write!(s, "<div class=\"mono sub\">{}</div>", esc(u));
     }
+    let package = match &e.package {
+        Some(t) => {
+            let (first, then) = super::packages::package_lines(t);
+            let then = then.map(|t| format!("; {t}")).unwrap_or_default();
+            format!(
+                "<div class=\"path\">package: {}{}</div>",
+                esc(&first),
+                esc(&then)
+            )
+        }
+        None => String::new(),
+    };
     let _ = write!(
         s,
-        "<div class=\"path\">{}</div></td><td>{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>",
+        "<div class=\"path\">{}</div>{package}</td><td>{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>",
         esc(&path.join(" → ")),
         esc(&e.class.evidence.label()),
         size_cell(e),
@@ -150,10 +162,14 @@ pub fn render(r: &TrustReport) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
-        "<h1>What must one trust to get {}?</h1><p class=\"sub\">Derivation <code>{}</code> on graph <code>{}</code>. \
+        "<h1>What must one trust to get {}?</h1><p class=\"sub\">Derivation <code>{}</code>{} on graph <code>{}</code>. \
          The walk {} fixed-output derivations and visited {}.</p>",
         esc(&r.target_label),
         esc(&r.target),
+        match &r.target_package {
+            Some(p) => format!(" (package <code>{}</code>)", esc(&p.package)),
+            None => String::new(),
+        },
         esc(&r.graph),
         if r.through_fixed {
             "went through"

@@ -5,6 +5,7 @@
 pub mod tls;
 
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -70,10 +71,15 @@ impl TestStore {
     /// A fresh store whose paths name `/gnu/store`, as Guix's, with its
     /// items in `<dir>/store` (`--real-store-dir`), run by the current user.
     pub fn guix() -> TestStore {
-        let mut t = TestStore::new();
-        t.real = Some(t.store.clone());
-        t.store = PathBuf::from("/gnu/store");
-        t
+        TestStore::new().naming_gnu_store()
+    }
+
+    /// This store with its paths naming `/gnu/store` and its items where
+    /// they were (`--real-store-dir`).
+    pub fn naming_gnu_store(mut self) -> TestStore {
+        self.real = Some(self.store.clone());
+        self.store = PathBuf::from("/gnu/store");
+        self
     }
 
     /// Where the items are on disk.
@@ -118,8 +124,8 @@ impl TestStore {
         let mut c = Command::new(env!("CARGO_BIN_EXE_abovo"));
         c.args(args)
             .env("ABOVO_STORE_DIR", &self.store)
-            .env_remove("ABOVO_STATE_DIR")
             .env_remove("ABOVO_REAL_STORE_DIR")
+            .env_remove("ABOVO_STATE_DIR")
             .env("HOME", self.dir.path())
             .env("TMPDIR", self.tmp())
             .env("NO_COLOR", "1")
@@ -140,15 +146,7 @@ impl TestStore {
 
     /// Runs `abovo ARGS`, expects exit 0, returns standard output.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "abovo {args:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        succeeded(args, self.run(args))
     }
 
     /// A file or directory inside the test directory, owned by the test user.
@@ -273,6 +271,19 @@ impl TestStore {
     }
 }
 
+/// The standard output of `abovo ARGS`, which must have exited with 0
+/// (else the test fails with both streams).
+pub fn succeeded(args: &[&str], out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "abovo {args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Merges `extra` into `base` (objects recursively, arrays appended).
@@ -302,7 +313,12 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub fn start(files: Vec<(String, Vec<u8>)>) -> HttpServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        HttpServer::start_on("127.0.0.1", files)
+    }
+
+    /// The same server on another address of this machine (`0.0.0.0`: all).
+    pub fn start_on(ip: &str, files: Vec<(String, Vec<u8>)>) -> HttpServer {
+        let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(AtomicUsize::new(0));
         let h = hits.clone();
@@ -488,8 +504,17 @@ pub fn run_on_terminal(
     mut command: Command,
     stream: OnTerminal,
 ) -> (std::process::ExitStatus, Vec<u8>) {
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = std::process::Stdio::from(pty.slave);
+    use rustix::pty::OpenptFlags;
+    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    rustix::pty::grantpt(&master).unwrap();
+    rustix::pty::unlockpt(&master).unwrap();
+    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(std::ffi::OsStr::from_bytes(name.to_bytes()))
+        .unwrap();
+    let slave = std::process::Stdio::from(slave);
     match stream {
         OnTerminal::Stdout => command.stdout(slave).stderr(std::process::Stdio::piped()),
         OnTerminal::Stderr => command.stderr(slave).stdout(std::process::Stdio::piped()),
@@ -498,7 +523,7 @@ pub fn run_on_terminal(
     // Once the child exits, the command held the only other copy of the
     // terminal's end: reading the master ends (EIO).
     drop(command);
-    let mut master = std::fs::File::from(pty.master);
+    let mut master = std::fs::File::from(master);
     let reader = std::thread::spawn(move || {
         let mut seen = Vec::new();
         let mut buf = [0u8; 4096];
@@ -520,4 +545,37 @@ pub fn run_on_terminal(
         }
     }
     (status, text)
+}
+
+/// A static x86_64 executable compiled from C `source` by the host's `cc`
+/// (`-static`, so it runs in a chroot without a C library), or `None` after
+/// printing one line saying the test is skipped. For the few programs a
+/// test needs that busybox cannot be and that are too long for
+/// [`tiny_elf`] (passing descriptors over a Unix socket).
+pub fn c_program(test: &str, name: &str, source: &str) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join(format!("{name}.c"));
+    let exe = dir.path().join(name);
+    std::fs::write(&src, source).unwrap();
+    let out = Command::new("cc")
+        .args(["-static", "-O1", "-Wall", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(std::fs::read(&exe).unwrap()),
+        Ok(o) => {
+            eprintln!(
+                "{test}: skipped: `cc -static` failed (Debian: apt-get install gcc libc6-dev; .ci/run installs them):\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!(
+                "{test}: skipped: no C compiler `cc` ({e}; Debian: apt-get install gcc libc6-dev; .ci/run installs them)"
+            );
+            None
+        }
+    }
 }

@@ -234,7 +234,7 @@ fn directories_are_read_by_name_and_refuse_fifos() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(DRV), "Derive(d)").unwrap();
     let fifo = dir.path().join(format!("{OTHER}.drv"));
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    crate::test_support::make_fifo(&fifo);
     let p = Place::open(dir.path()).unwrap();
     assert_eq!(p.derivation(DRV).unwrap().unwrap(), b"Derive(d)");
     assert_eq!(p.derivation(&format!("{SRC}.drv")).unwrap(), None);

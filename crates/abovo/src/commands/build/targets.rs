@@ -12,7 +12,6 @@
 use super::Args;
 use crate::output::Context;
 use abovo_build::LocalStore;
-use abovo_build::StoreError;
 use abovo_build::foreign::ForeignStore;
 use abovo_build::foreign::check::ForeignCheck;
 use abovo_build::foreign::import::{ImportReport, Importer, Target, describe};
@@ -41,17 +40,7 @@ pub fn local(
     ctx: &Context,
 ) -> anyhow::Result<(LocalStore, Vec<StorePath>, Vec<Imported>)> {
     let config = args.store.config()?;
-    let existing = match LocalStore::open_existing(config.clone()) {
-        Ok(s) => Some(s),
-        Err(StoreError::NoStore { .. }) => None,
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "cannot open the store `{}` (state in `{}`)",
-                config.store_dir,
-                config.state_dir.display()
-            )));
-        }
-    };
+    let existing = args.store.open_if_exists()?;
     let mut targets = Vec::new();
     // Places → their targets, in the order given.
     let mut imports: BTreeMap<Vec<PathBuf>, Vec<(usize, Target)>> = BTreeMap::new();
@@ -147,7 +136,7 @@ fn resolve(
             };
             // `/gnu/store/…-x.drv` with abovo's items kept elsewhere: a
             // file at that path is another daemon's, to import.
-            let ours = config.real_dir.join(p.base_name());
+            let ours = config.real_path(&p);
             if !valid && file.is_absolute() && file.is_file() && file != ours {
                 let dir = file.parent().unwrap_or(Path::new("/")).to_owned();
                 return Ok(Resolved::Import(vec![dir], Target::Named(p.base_name())));
@@ -175,12 +164,12 @@ fn file_target(file: &Path) -> anyhow::Result<Resolved> {
     if StorePath::from_base_name(&base).is_ok_and(|p| p.is_derivation()) {
         return Ok(Resolved::Import(vec![dir], Target::Named(base)));
     }
-    Ok(Resolved::Import(vec![dir], loose_target(&absolute, None)?))
+    Ok(Resolved::Import(vec![dir], loose_target(&absolute)?))
 }
 
 /// A `.drv` file whose name is not a store path name, read whole; its name
-/// is `name`, else the file's name without `.drv`.
-fn loose_target(file: &Path, name: Option<&str>) -> anyhow::Result<Target> {
+/// is the file's name without `.drv`.
+fn loose_target(file: &Path) -> anyhow::Result<Target> {
     let meta =
         std::fs::metadata(file).with_context(|| format!("cannot read `{}`", file.display()))?;
     if !meta.is_file() {
@@ -194,16 +183,11 @@ fn loose_target(file: &Path, name: Option<&str>) -> anyhow::Result<Target> {
         );
     }
     let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
-    let name = match name {
-        Some(n) => n.to_owned(),
-        None => {
-            let base = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            base.strip_suffix(".drv").unwrap_or(base).to_owned()
-        }
-    };
+    let base = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let name = base.strip_suffix(".drv").unwrap_or(base).to_owned();
     Ok(Target::Loose {
         file: file.to_owned(),
         bytes,

@@ -1,6 +1,15 @@
-//! `abovo show DRV`: how a derivation is built, or its `.drv` text.
+//! `abovo show NAME…`: what `guix show` prints of packages
+//! ([`packages`]); `abovo show --derivation DRV`: how a derivation is
+//! built, or its `.drv` text.
 //!
-//! The default view ([`recipe`], `text` or `recipe-json`) says how DRV is
+//! Which one: `--derivation`, `--format aterm`, `--format recipe-json` or
+//! `--json-format` ask for the derivation; so does an argument no package can be called:
+//! a path (it has a `/`), a `.drv` file name or a store base name. Anything
+//! else is a package name, shown from the graph's package metadata; a
+//! source without a package table (a store of hand-made derivations) shows
+//! the derivation instead, with a note.
+//!
+//! The derivation's default view ([`recipe`], `text` or `recipe-json`) says how DRV is
 //! built: its builder, arguments and environment, and the text of the
 //! builder scripts and patches it reads, from wherever their bytes are at
 //! hand (see [`crate::places`]). `aterm` and `json` print the derivation
@@ -16,6 +25,7 @@
 //! whole `.drv`: without one at hand, the `text` view says what the graph
 //! knows, and `aterm` and `json` say which `.drv` to look for.
 
+pub mod packages;
 pub mod recipe;
 
 use crate::exit;
@@ -35,41 +45,61 @@ use clap::ValueEnum;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Show how a derivation is built (its builder, arguments, environment and
-/// the text of the scripts and patches it reads), or print it as ATerm
-/// (its exact `.drv` text) or JSON.
+/// Show packages as `guix show` does; with --derivation, how a derivation
+/// is built (its builder, arguments, environment and the text of the
+/// scripts and patches it reads), or the derivation as ATerm (its exact
+/// `.drv` text) or JSON.
 ///
-/// DRV is a `.drv` file, a `.drv` or output store path, or a name
-/// (`hello`, `hello@2.12`), resolved as the graph commands do: in --source
-/// when given, else in the built-in Guix 1.5.0 snapshot, whose `.drv` files
-/// are read from --sources, this machine's store or the built-in items
-/// (hello's closure).
+/// `abovo show NAME…` prints, for every package called NAME (`NAME@VERSION`
+/// keeps the versions starting with VERSION), the record `guix show`
+/// prints: name, version, outputs, systems, dependencies, location,
+/// homepage, license, synopsis, description. `--format recutils` prints
+/// exactly that record; `text` (the default) adds abovo's fields to it;
+/// `json` has both. A hidden or private package is "not found", as in
+/// Guix, with what abovo knows of it.
+///
+/// `abovo show --derivation DRV`: DRV is a `.drv` file, a `.drv` or output
+/// store path, or a name (`hello`, `hello@2.12`), resolved as the graph
+/// commands do: in --source when given, else in the built-in Guix 1.5.0
+/// snapshot, whose `.drv` files are read from --sources, this machine's
+/// store or the built-in items (hello's closure). A path, a `.drv` file
+/// name or a store base name is shown as a derivation without
+/// --derivation.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The derivation: a `.drv` file, a store path or a name.
-    pub drv: String,
-    /// `text`: how it is built, with the items it reads; `recipe-json`:
-    /// the same in JSON; `aterm`: the `.drv` text, byte for byte; `json`:
-    /// the derivation in the shape of `nix derivation show` (one
-    /// derivation, without its wrapper; what `abovo derivation add` reads),
-    /// in the form --json-format names.
-    #[arg(long, short = 'f', value_enum, default_value_t = ShowFormat::Text)]
-    pub format: ShowFormat,
-    /// Which of Nix's JSON forms `-f json` writes: `nix-2.17` (the
-    /// original; the default, or `nix-2.18` for a derivation with outputs
-    /// of outputs, which it cannot hold), `nix-2.18` (inputs with
-    /// `dynamicOutputs`),
-    /// `nix-2.23` (outputs with `method`), `nix-2.30` (top-level
-    /// `structuredAttrs`), `nix-2.32` (format version 3: base names),
-    /// `nix-2.33` or `latest` (format version 4: `inputs`, SRI hashes), or
-    /// `tvix` (`nix-2.17` without `name`). Values that are not UTF-8 are
-    /// written `{"bytes": "<base64>"}` in all of them.
+    /// Package names (`hello`, `hello@2.12`); with --derivation, the
+    /// derivation: a `.drv` file, a store path or a name.
+    #[arg(required = true, value_name = "NAME|DRV")]
+    pub targets: Vec<String>,
+    /// Show the derivation (how it is built, or its `.drv` text) rather
+    /// than the package.
+    #[arg(long)]
+    pub derivation: bool,
+    /// Packages: `text` (the default: the `guix show` record and abovo's
+    /// fields), `recutils` (exactly `guix show`) or `json`. A derivation:
+    /// `text` (the default: how it is built, with the items it reads),
+    /// `recipe-json` (the same in JSON), `aterm` (the `.drv` text, byte for
+    /// byte) or `json` (the shape of `nix derivation show`: one derivation,
+    /// without its wrapper, what `abovo derivation add` reads, in the form
+    /// --json-format names).
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<ShowFormat>,
+    /// Which of Nix's JSON forms `-f json` writes for a derivation (implies
+    /// --derivation): `nix-2.17` (the original; the default, or `nix-2.18`
+    /// for a derivation with outputs of outputs, which it cannot hold),
+    /// `nix-2.18` (inputs with `dynamicOutputs`), `nix-2.23` (outputs with
+    /// `method`), `nix-2.30` (top-level `structuredAttrs`), `nix-2.32`
+    /// (format version 3: base names), `nix-2.33` or `latest` (format
+    /// version 4: `inputs`, SRI hashes), or `tvix` (`nix-2.17` without
+    /// `name`). Values that are not UTF-8 are written `{"bytes":
+    /// "<base64>"}` in all of them.
     #[arg(long, value_name = "FORMAT", value_parser = parse_json_format)]
     pub json_format: Option<JsonFormat>,
-    /// Where to find DRV: a store directory (`/gnu/store`), a directory of
-    /// `.drv` files, a `.tar.zst` of them, a corpus folder, or an abovo
-    /// snapshot (whose `.drv` files are then looked for like the built-in
-    /// snapshot's).
+    /// Where the packages or DRV come from: a store directory
+    /// (`/gnu/store`), a directory of `.drv` files, a `.tar.zst` of them, a
+    /// corpus folder, or an abovo snapshot (whose `.drv` files are then
+    /// looked for like the built-in snapshot's). Default: the built-in
+    /// snapshot.
     #[arg(long, env = "ABOVO_SOURCE", value_name = "DIR")]
     pub source: Option<PathBuf>,
     /// The store directory the derivation's paths are in.
@@ -89,14 +119,45 @@ pub struct Args {
 /// Formats of `abovo show`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShowFormat {
-    /// How it is built, for people.
+    /// Packages: the `guix show` record, then abovo's fields; a
+    /// derivation: how it is built, for people.
     Text,
-    /// How it is built, in JSON.
-    RecipeJson,
-    /// The `.drv` text.
-    Aterm,
-    /// The derivation in JSON.
+    /// Packages: exactly the record `guix show` prints.
+    Recutils,
+    /// Packages or the derivation, in JSON.
     Json,
+    /// A derivation: how it is built, in JSON.
+    RecipeJson,
+    /// A derivation: the `.drv` text.
+    Aterm,
+}
+
+impl Args {
+    /// The derivation argument (the first).
+    fn drv(&self) -> &str {
+        &self.targets[0]
+    }
+
+    /// Whether the derivation is asked for: `--derivation`, a format only a
+    /// derivation has, `--json-format`, or an argument no package could be
+    /// called (a path, a `.drv` file name, a store base name).
+    fn wants_derivation(&self) -> bool {
+        // Not "a file of that name exists": packages are called `src` or
+        // `build` too. A file in the current directory is `./NAME`.
+        let looks_like_drv = |t: &String| {
+            t.contains('/')
+                || t.ends_with(".drv")
+                || drv_base_name(t).is_some()
+                || StorePath::from_base_name(t).is_ok()
+        };
+        self.derivation
+            || self.json_format.is_some()
+            || matches!(
+                self.format,
+                Some(ShowFormat::Aterm | ShowFormat::RecipeJson)
+            )
+            || self.targets.iter().any(looks_like_drv)
+    }
 }
 
 /// A derivation as found.
@@ -137,8 +198,45 @@ pub fn parse_json_format(s: &str) -> Result<JsonFormat, String> {
 
 /// Runs `abovo show`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
+    if !args.wants_derivation() {
+        let source = SourceArgs {
+            source: args.source.clone(),
+            store_dir: args.store_dir.clone(),
+            ..SourceArgs::default()
+        };
+        let graph = source.load(ctx)?;
+        if !graph.packages().is_empty() {
+            let format = match args.format {
+                Some(ShowFormat::Recutils) => packages::PackageFormat::Recutils,
+                Some(ShowFormat::Json) => packages::PackageFormat::Json,
+                _ => packages::PackageFormat::Text,
+            };
+            let code = packages::run(&graph, &args.targets, format, ctx);
+            crate::source::release_at_exit(graph);
+            return code;
+        }
+        ctx.note(&format!(
+            "{} has no package table: showing the derivation (--derivation)",
+            graph.description()
+        ));
+        crate::source::release_at_exit(graph);
+    }
+    if args.targets.len() > 1 {
+        anyhow::bail!(
+            "abovo show --derivation shows one derivation; {} were given",
+            args.targets.len()
+        );
+    }
+    let format = match args.format {
+        None => ShowFormat::Text,
+        Some(ShowFormat::Recutils) => anyhow::bail!(
+            "--format recutils shows packages; a derivation is shown as text, recipe-json, \
+             aterm or json"
+        ),
+        Some(f) => f,
+    };
     let found = find(&args, ctx)?;
-    let (bytes, file) = match (args.format, found) {
+    let (bytes, file) = match (format, found) {
         (ShowFormat::Text | ShowFormat::RecipeJson, found) => {
             return recipe::run(&args, found, ctx);
         }
@@ -150,11 +248,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
                 node,
                 searched,
             },
-        ) => return Err(not_at_hand(&args.drv, &graph, node, &searched)),
+        ) => return Err(not_at_hand(args.drv(), &graph, node, &searched)),
     };
     let (drv, name, store) = parse_derivation(args.store_dir.as_deref(), &file, &bytes)?;
     check_fixed_paths(&drv, name.as_deref(), &store, &file)?;
-    match args.format {
+    match format {
         ShowFormat::Json => {
             let name = name
                 .or_else(|| drv.name_from_outputs().map(str::to_owned))
@@ -185,7 +283,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 /// wherever it lies), else through --source, else through the graph and
 /// the places of items.
 fn find(args: &Args, ctx: &Context) -> anyhow::Result<Found> {
-    let given = Path::new(&args.drv);
+    let given = Path::new(args.drv());
     if given.exists() {
         let (bytes, file) = read_file(given)?;
         return Ok(Found::Text {
@@ -227,21 +325,21 @@ fn from_places(args: &Args, ctx: &Context) -> anyhow::Result<Found> {
     }
     .load(ctx)?;
     let prefs = Preferences::new().system(&args.system);
-    let node = match resolve_one(&graph, &args.drv, &prefs, ctx) {
+    let node = match resolve_one(&graph, args.drv(), &prefs, ctx) {
         Ok(n) => n,
         // A path that is neither a file nor in the graph: say what show
         // reads, with why the file could not be read.
-        Err(e) if args.drv.contains('/') => {
-            let read = read_file(Path::new(&args.drv)).err().unwrap_or(e);
+        Err(e) if args.drv().contains('/') => {
+            let read = read_file(Path::new(args.drv())).err().unwrap_or(e);
             return Err(read.context(format!(
                 "`{}` is not a file; abovo show reads .drv files (with --source DIR, also \
                  a store path or a package name found in DIR)",
-                args.drv
+                args.drv()
             )));
         }
         Err(e) => return Err(e),
     };
-    check_derivation(&graph, node, &args.drv, graph.description())?;
+    check_derivation(&graph, node, args.drv(), graph.description())?;
     let store = graph.store_dir().clone();
     let places = args
         .places
@@ -363,7 +461,7 @@ fn from_source(
     };
     // A `.drv` path or base name in a directory: no need for the graph.
     if kind == SourceKind::Directory {
-        if let Some(base) = drv_base_name(&args.drv) {
+        if let Some(base) = drv_base_name(args.drv()) {
             let file = source.join(&base);
             if file.is_file() {
                 return Ok(text(read_file(&file)?, None));
@@ -377,8 +475,8 @@ fn from_source(
     };
     let graph = source_args.load(ctx)?;
     let prefs = Preferences::new().system(&args.system);
-    let node = resolve_one(&graph, &args.drv, &prefs, ctx)?;
-    check_derivation(&graph, node, &args.drv, &source.display().to_string())?;
+    let node = resolve_one(&graph, args.drv(), &prefs, ctx)?;
+    check_derivation(&graph, node, args.drv(), &source.display().to_string())?;
     let base = graph.base_name(node);
     let read = match kind {
         SourceKind::CorpusFolder { tarball, .. } => from_tarball(&tarball, &base)?,

@@ -54,7 +54,7 @@ pub fn run(args: &Args, found: Found, ctx: &Context) -> anyhow::Result<u8> {
             Recipe::from_derivation(&drv, &drv_path, &store, read_from, graph.as_ref())
         }
         Found::Graph { graph, node, .. } => Recipe::from_graph(&graph, node)
-            .ok_or_else(|| anyhow::anyhow!("`{}` is not a derivation", args.drv))?,
+            .ok_or_else(|| anyhow::anyhow!("`{}` is not a derivation", args.drv()))?,
     };
     let store = abovo_store::StoreDir::new(store_of(&recipe.derivation))?;
     let places = args
@@ -65,7 +65,7 @@ pub fn run(args: &Args, found: Found, ctx: &Context) -> anyhow::Result<u8> {
         ..SummaryOptions::default()
     };
     recipe.read_items(&places, &options)?;
-    if args.format == ShowFormat::RecipeJson {
+    if args.format == Some(ShowFormat::RecipeJson) {
         print_json(&recipe_json(&recipe))?;
     } else {
         let mut out = std::io::stdout().lock();

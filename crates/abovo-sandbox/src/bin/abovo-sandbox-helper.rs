@@ -2,5 +2,5 @@
 //! crate's tests. The `abovo` binary runs the same code by re-executing
 //! itself with a hidden subcommand.
 fn main() {
-    abovo_build::sandbox::helper::main()
+    abovo_sandbox::helper::main()
 }

@@ -1,4 +1,4 @@
-//! The builder's system call filter, as Nix installs it (sandbox.md §3,
+//! The builder's system call filter, as Nix installs it (docs/sandbox.md §3,
 //! §4.4-G): no setuid or setgid bits, no extended attributes.
 //!
 //! * `chmod`, `fchmod`, `fchmodat` and `fchmodat2` with `S_ISUID` or
@@ -168,15 +168,12 @@ const RET_ERRNO: u32 = 0x0005_0000;
 const DATA_NR: u32 = 0;
 const DATA_ARCH: u32 = 4;
 
+/// A BPF instruction that does not branch (a load, a return, `ja`).
 fn stmt(code: u16, k: u32) -> sock_filter {
-    sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
+    jump(code, k, 0, 0)
 }
 
+/// A conditional jump: `jt` instructions ahead when true, `jf` when false.
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }

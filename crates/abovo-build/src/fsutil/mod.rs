@@ -3,8 +3,8 @@
 //!
 //! # Canonicalisation
 //!
-//! What the daemon does to every item before it becomes valid (sandbox.md
-//! §2.2), so that nothing but the bytes, the tree shape and the executable
+//! What the daemon does to every item before it becomes valid
+//! (docs/build.md, "After the build", step 2), so that nothing but the bytes, the tree shape and the executable
 //! bit distinguishes two items:
 //!
 //! * only regular files, directories and symlinks are allowed;
@@ -17,12 +17,17 @@
 //! * mtime becomes 1 (one second past the epoch), symlinks included; the
 //!   access time is left alone;
 //! * the owner becomes the store owner (the effective uid and gid).
+//!
+//! Trees a builder may still be changing are walked through descriptors,
+//! never through paths: [`copy_out`] and [`secure_kept`].
+
+mod fd_tree;
+
+pub use fd_tree::{copy_out, secure_kept};
 
 use std::collections::HashSet;
-use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
@@ -244,34 +249,23 @@ pub fn canonicalise(
 /// Sets the modification time of `path` (not following a symlink), keeping
 /// its access time.
 pub fn set_mtime(path: &Path, seconds: i64) -> Result<(), FsError> {
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| FsError::Io {
-        path: path.to_owned(),
-        action: "set the time of",
-        source: io::Error::from(io::ErrorKind::InvalidInput),
-    })?;
-    let times = [
-        libc::timespec {
+    let times = rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec {
             tv_sec: 0,
-            tv_nsec: libc::UTIME_OMIT,
+            tv_nsec: rustix::fs::UTIME_OMIT,
         },
-        libc::timespec {
-            tv_sec: seconds as libc::time_t,
+        last_modification: rustix::fs::Timespec {
+            tv_sec: seconds,
             tv_nsec: 0,
         },
-    ];
-    // SAFETY: `c` is a valid NUL-terminated path and `times` two timespecs.
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
     };
-    if rc != 0 {
-        return Err(io_err(path, "set the time of")(io::Error::last_os_error()));
-    }
-    Ok(())
+    rustix::fs::utimensat(
+        rustix::fs::CWD,
+        path,
+        &times,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| io_err(path, "set the time of")(e.into()))
 }
 
 /// Renames `from` to `to`. A read-only directory is made writable for the
@@ -342,7 +336,7 @@ mod tests {
     fn devices_and_fifos_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        crate::test_support::make_fifo(&fifo);
         let err = canonicalise(dir.path(), None, &mut InodesSeen::default()).unwrap_err();
         assert!(
             matches!(err, FsError::UnsupportedType { kind: "FIFO", .. }),

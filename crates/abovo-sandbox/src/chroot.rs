@@ -3,32 +3,37 @@
 //! Everything that is a plain file or directory is made here, by abovo; the
 //! sandbox's PID 1 only mounts (in its own mount namespace, so no mount is
 //! ever visible on the host and nothing needs unmounting afterwards). The
-//! layout is Guix's (sandbox.md §1.3):
+//! layout is guix-daemon 1.5's (docs/sandbox.md §1.3, and what its builders
+//! record in `../shared/data/daemon-conformance`), and so are the owners
+//! and modes as root ([`Identity::BuildUser`]):
 //!
-//! | path | what |
-//! | --- | --- |
-//! | `/` | `0750`, group = the build group |
-//! | `/tmp` | `1777`; `/tmp/guix-build-<name>.drv-0` is the build directory |
-//! | `/etc/passwd` | `nixbld:x:30001:30000:Nix build user:/:/noshell` and `nobody` |
-//! | `/etc/group` | `nixbld:!:30000:` |
-//! | `/etc/hosts` | `127.0.0.1 localhost` (not for fixed-output derivations, which see the host's) |
-//! | `<store>` | the fake store, `1775`, group = the build group; each input is a mount point (a symlink input is copied as a symlink) |
-//! | `/dev` | `full`, `null`, `random`, `tty`, `urandom`, `zero` (and `kvm` when the host has it) bound from the host; `fd`, `stdin`, `stdout`, `stderr` symlinks into `/proc/self/fd`; `shm`; `pts` and `ptmx` |
-//! | `/proc` | a fresh proc for the sandbox's PID namespace |
+//! | path | what | as root |
+//! | --- | --- | --- |
+//! | `/` | the chroot: `<store>/<drv>.chroot/top` on the host | `0555`, root and the build group |
+//! | `/tmp` | `/tmp/guix-build-<name>.drv-0` is the build directory | `1777`, root |
+//! | `/etc/passwd` | `nixbld:x:30001:30000:Nix build user:/:/noshell` and `nobody` | `0644`, root (`/etc` `0755`) |
+//! | `/etc/group` | `nixbld:!:30000:` | `0644`, root |
+//! | `/etc/hosts` | `127.0.0.1 localhost` and `::1 localhost` (a fixed-output build sees the host's) | `0644`, root |
+//! | `<store>` | the fake store, where the outputs are made; each input is a mount point (a symlink input is copied as a symlink) | `1775`, root and the build group (its parents `0755`, root) |
+//! | `/dev` | `full`, `null`, `random`, `tty`, `urandom`, `zero` (and `kvm` when the host has it) bound from the host; `fd`, `stdin`, `stdout`, `stderr` symlinks into `/proc/self/fd`; `shm`; `pts` and `ptmx` | `0755`, root |
+//! | `/proc` | a fresh proc for the sandbox's PID namespace | |
 //!
-//! Guix writes the build user's *host* gid into `/etc/group` in its rootless
-//! mode while the builder runs with gid 30000; abovo writes 30000 in both
-//! files, which keeps what a builder sees identical in every mode.
+//! So the builder (uid 30001, group 30000) can write only into the fake
+//! store, `/tmp` and its build directory; anything else gives `EACCES`, and
+//! the inputs are read-only mounts (`EROFS`).
 //!
-//! For the same reason every entry created here belongs to the host ids the
-//! builder maps to, so it shows as `nixbld` inside whether abovo runs as
-//! root (a build uid of the pool) or not (abovo's own uid). Guix leaves
-//! them to root, which a builder sees as uid 0 or as the overflow uid
-//! 65534 depending on the daemon's mode. Owning them gives the builder
-//! nothing: everything but the fake store, `/tmp` and the build directory
-//! is mounted read-only.
+//! Without privileges ([`Identity::Mapped`]) the user namespace maps one
+//! uid and one gid, the caller's, to the builder: everything made here
+//! belongs to the caller, so to the builder. The modes are then those of
+//! the table without their owner's write bit (`/`, `/etc`, the store's
+//! parents and `/dev` `0555`, the files of `/etc` `0444`), so that writing
+//! there still fails (`EACCES`) unless the builder first changes the modes
+//! of its own files, which it can, and which affects nothing but its own
+//! build (the chroot is its alone and deleted after it; the inputs stay
+//! read-only mounts).
 
-use super::{GUEST_GID, GUEST_UID, SandboxError, SandboxSpec};
+use crate::spec::{Identity, SandboxSpec};
+use crate::{GUEST_GID, GUEST_UID, SandboxError};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt, symlink};
@@ -98,30 +103,47 @@ pub fn group() -> String {
     format!("nixbld:!:{GUEST_GID}:\n")
 }
 
-/// Creates the chroot of `spec` (which must not exist yet) and the mount
-/// point of the build directory.
+/// The contents of `/etc/hosts` when the builder does not see the host's.
+pub const HOSTS: &str = "127.0.0.1 localhost\n::1 localhost\n";
+
+/// Creates the chroot of `spec` (which must not exist yet; its parent
+/// must, and should be reachable by abovo only) and the mount points.
 pub fn prepare(spec: &SandboxSpec) -> Result<(), SandboxError> {
     let root = &spec.chroot;
-    mkdir(root, 0o750)?;
+    mkdir(root, 0o755)?;
     create(spec)?;
-    give_to_builder(root, spec.host_uid, spec.host_gid)
-}
-
-/// Hands every entry of the chroot (not following symlinks, not entering
-/// the input mount points) to the build user's host ids.
-fn give_to_builder(dir: &Path, uid: u32, gid: u32) -> Result<(), SandboxError> {
-    chown(dir, uid, gid)?;
-    for entry in fs::read_dir(dir).map_err(io_err(dir, "list"))? {
-        let entry = entry.map_err(io_err(dir, "list"))?;
-        let path = entry.path();
-        let ft = entry.file_type().map_err(io_err(&path, "lstat"))?;
-        if ft.is_dir() {
-            give_to_builder(&path, uid, gid)?;
-        } else {
-            chown(&path, uid, gid)?;
+    match &spec.identity {
+        Identity::BuildUser { gid, .. } => {
+            // Root owns it all; the build group may write into the store.
+            let store = inside(root, &spec.store_dir);
+            chown(&store, 0, *gid)?;
+            chmod(&store, 0o1775)?;
+            chown(root, 0, *gid)?;
+            chmod(root, 0o555)
+        }
+        Identity::Mapped { .. } => {
+            // Everything is the builder's: only the modes keep it from
+            // writing where it should not.
+            let etc = root.join("etc");
+            for entry in fs::read_dir(&etc).map_err(io_err(&etc, "list"))? {
+                let path = entry.map_err(io_err(&etc, "list"))?.path();
+                chmod(&path, 0o444)?;
+            }
+            chmod(&etc, 0o555)?;
+            chmod(&root.join("dev"), 0o555)?;
+            let store = inside(root, &spec.store_dir);
+            let mut dir = store.parent();
+            while let Some(d) = dir.filter(|d| d.starts_with(root) && *d != root) {
+                chmod(d, 0o555)?;
+                dir = d.parent();
+            }
+            chmod(root, 0o555)
         }
     }
-    Ok(())
+}
+
+fn chmod(path: &Path, mode: u32) -> Result<(), SandboxError> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err(path, "chmod"))
 }
 
 fn create(spec: &SandboxSpec) -> Result<(), SandboxError> {
@@ -135,8 +157,8 @@ fn create(spec: &SandboxSpec) -> Result<(), SandboxError> {
     mkdir(&etc, 0o755)?;
     write(&etc.join("passwd"), &passwd())?;
     write(&etc.join("group"), &group())?;
-    if !spec.network {
-        write(&etc.join("hosts"), "127.0.0.1 localhost\n")?;
+    if spec.host_files.iter().all(|f| f != Path::new("/etc/hosts")) {
+        write(&etc.join("hosts"), HOSTS)?;
     }
     for file in &spec.host_files {
         let target = inside(root, file);

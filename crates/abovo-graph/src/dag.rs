@@ -1,0 +1,131 @@
+//! What the [queries](crate::query) need of a graph, so that one
+//! implementation of closures, paths and dependents serves every kind of
+//! graph abovo holds: the derivation graph ([`Graph`](crate::Graph)) and the
+//! package graphs of `guix graph --type package` and `--type bag-emerged`
+//! ([`PackageView`](crate::package_graph::PackageView)).
+//!
+//! A [`Dag`] numbers its nodes `0..node_count()` (each kind with its own id
+//! type, so that a package id is never taken for a derivation id), keeps
+//! the inputs of each node as a sorted slice without repeats, and knows its
+//! reverse edges and an inputs-first order. What a [`Walk`] may leave out
+//! is up to the graph: input sources and the inputs of fixed-output
+//! derivations exist only in the derivation graph; a depth limit applies
+//! to every graph.
+
+use crate::query::Walk;
+
+/// A node id: an index into the node arrays of one graph.
+pub trait NodeIndex: Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug {
+    /// The id as an array index.
+    fn index(self) -> usize;
+    /// The id of array index `i` (below the graph's node count, which fits
+    /// in 32 bits).
+    fn from_index(i: usize) -> Self;
+}
+
+/// A directed acyclic graph whose edges go from a node to its inputs (see
+/// the [module documentation](self)).
+pub trait Dag {
+    /// The id type of its nodes.
+    type Node: NodeIndex;
+    /// The number of nodes.
+    fn node_count(&self) -> usize;
+    /// The inputs of `n`, sorted by id, each once.
+    fn inputs(&self, n: Self::Node) -> &[Self::Node];
+    /// The nodes that have `n` as an input, sorted by id.
+    fn dependents(&self, n: Self::Node) -> &[Self::Node];
+    /// Every node, inputs before the nodes that use them.
+    fn topological_order(&self) -> &[Self::Node];
+    /// Whether `walk` keeps node `n` at all (every node, unless the graph
+    /// has nodes a walk may hide).
+    fn keeps(&self, _walk: &Walk, _n: Self::Node) -> bool {
+        true
+    }
+    /// Whether `walk` goes on into the inputs of `n` when `n` is not where
+    /// it started (always, unless the graph has nodes a walk stops at).
+    fn passes(&self, _walk: &Walk, _n: Self::Node) -> bool {
+        true
+    }
+}
+
+/// Compressed sparse rows: the neighbours of node `i` are
+/// `targets[offsets[i]..offsets[i + 1]]`, sorted by id.
+#[derive(Debug, Clone)]
+pub(crate) struct Csr<N> {
+    pub(crate) offsets: Vec<u32>,
+    pub(crate) targets: Vec<N>,
+}
+
+impl<N> Default for Csr<N> {
+    fn default() -> Self {
+        Csr {
+            offsets: Vec::new(),
+            targets: Vec::new(),
+        }
+    }
+}
+
+impl<N: NodeIndex> Csr<N> {
+    pub(crate) fn range(&self, n: N) -> std::ops::Range<usize> {
+        let i = n.index();
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+
+    pub(crate) fn neighbours(&self, n: N) -> &[N] {
+        &self.targets[self.range(n)]
+    }
+
+    /// The transposed rows, for `n` nodes.
+    pub(crate) fn transpose(&self, n: usize) -> Csr<N> {
+        let mut counts = vec![0u32; n + 1];
+        for t in &self.targets {
+            counts[t.index() + 1] += 1;
+        }
+        for i in 0..n {
+            counts[i + 1] += counts[i];
+        }
+        let offsets = counts.clone();
+        let mut fill = counts;
+        let mut targets = vec![N::from_index(0); self.targets.len()];
+        for from in 0..n {
+            for t in &self.targets[self.offsets[from] as usize..self.offsets[from + 1] as usize] {
+                let slot = &mut fill[t.index()];
+                targets[*slot as usize] = N::from_index(from);
+                *slot += 1;
+            }
+        }
+        Csr { offsets, targets }
+    }
+}
+
+/// Kahn's algorithm over the input rows alone (so the reverse rows are not
+/// needed): nodes that nothing depends on first, then each input once all
+/// its dependents are placed, reversed at the end so that inputs come
+/// first. `Err` holds the pending counts when some nodes are on or below a
+/// cycle (the nodes with a count above zero), for the caller to name one.
+pub(crate) fn inputs_first<N: NodeIndex>(rows: &Csr<N>, n: usize) -> Result<Vec<N>, Vec<u32>> {
+    let mut pending = vec![0u32; n];
+    for t in &rows.targets {
+        pending[t.index()] += 1;
+    }
+    let mut order: Vec<N> = (0..n)
+        .filter(|&x| pending[x] == 0)
+        .map(N::from_index)
+        .collect();
+    let mut next = 0;
+    while next < order.len() {
+        let x = order[next];
+        next += 1;
+        for &i in rows.neighbours(x) {
+            pending[i.index()] -= 1;
+            if pending[i.index()] == 0 {
+                order.push(i);
+            }
+        }
+    }
+    if order.len() == n {
+        order.reverse();
+        return Ok(order);
+    }
+    Err(pending)
+}

@@ -1,0 +1,468 @@
+//! The package-level sections of a snapshot (format version 2): the
+//! package nodes, the edges of the `package` and `bag-emerged` graphs, and
+//! the package metadata (see the [format](super)).
+//!
+//! Each section starts with a byte that says whether it holds anything
+//! (0: the graph had no such data), and carries its own counts and, where
+//! it needs one, its own string table (a count, each string's length,
+//! then the text), so that a section decodes alone: the built-in snapshot
+//! decodes these sections only when a command first asks for packages.
+//!
+//! ```text
+//! package nodes   flag; which edge sections hold edges (1 package,
+//!                 2 bag-emerged); strings; node count P; outside count O;
+//!                 P−O derivation node ids (deltas); O `.drv` base names;
+//!                 P name ids; P version ids; P status bytes
+//! edges (×2)      flag; use-set count; per set: its length, then per use
+//!                 a label id, an output id and a kind byte; edge count;
+//!                 per node: its input count, the inputs (deltas), their
+//!                 use-set ids
+//! metadata        flag; strings; row count (the package table's); per
+//!                 row: a flag byte (1 known, 2 hidden), then the ids of
+//!                 location, home page, licences, synopsis, description,
+//!                 systems and superseding package
+//! ```
+
+use super::SnapshotError;
+use super::codec::{Dec, Enc};
+use crate::graph::Deferred;
+use crate::graph::{Graph, NodeKind};
+use crate::package_graph::{
+    GraphType, InputKind, Layer, NO_DRV, PackageGraph, PackageId, Status, UseData,
+};
+use crate::package_meta::{MetaRow, PackageMeta};
+use crate::strings::{StrId, Strings};
+use abovo_store::store_path::StorePath;
+
+fn invalid(msg: impl Into<String>) -> SnapshotError {
+    SnapshotError::Invalid(msg.into())
+}
+
+fn put_strings(e: &mut Enc, s: &Strings) {
+    let (text, ends) = s.raw_parts();
+    e.var(ends.len() as u64);
+    let mut prev = 0;
+    for &end in ends {
+        e.var(u64::from(end - prev));
+        prev = end;
+    }
+    e.bytes(text.as_bytes());
+}
+
+fn get_strings(d: &mut Dec<'_>, what: &'static str) -> Result<Strings, SnapshotError> {
+    let n = d.count(1, what)?;
+    let mut ends = Vec::with_capacity(n);
+    let mut total = 0u64;
+    for _ in 0..n {
+        total += d.var(what)?;
+        if total > u32::MAX as u64 {
+            return Err(invalid(format!("{what}: string table too large")));
+        }
+        ends.push(total as u32);
+    }
+    let text = std::str::from_utf8(d.bytes(total as usize, what)?)
+        .map_err(|_| invalid(format!("{what} is not UTF-8")))?;
+    Strings::from_raw_parts(text.to_owned(), ends)
+        .ok_or_else(|| invalid(format!("{what}: string offsets")))
+}
+
+/// The four package sections of `g`, uncompressed.
+pub(super) fn encode(g: &Graph) -> [Vec<u8>; 4] {
+    let pg = g.package_graph();
+    let mut nodes = Enc::default();
+    if pg.is_empty() {
+        nodes.u8(0);
+    } else {
+        nodes.u8(1);
+        nodes.u8(u8::from(pg.has(GraphType::Package)) | u8::from(pg.has(GraphType::BagEmerged)) << 1);
+        put_strings(&mut nodes, &pg.strings);
+        nodes.var(pg.len() as u64);
+        nodes.var(pg.outside.len() as u64);
+        let mut prev = 0;
+        for &d in &pg.drv[..pg.len() - pg.outside.len()] {
+            nodes.var(u64::from(d - prev));
+            prev = d;
+        }
+        for p in &pg.outside {
+            nodes.str(&p.to_string());
+        }
+        for ids in [&pg.names, &pg.versions] {
+            for id in ids {
+                nodes.var(u64::from(id.0));
+            }
+        }
+        for s in &pg.status {
+            nodes.u8(s.to_byte());
+        }
+    }
+    let layer = |ty: GraphType| {
+        let mut e = Enc::default();
+        let Some(l) = pg.layer(ty) else {
+            e.u8(0);
+            return e.buf;
+        };
+        e.u8(1);
+        e.var(l.use_offsets.len().saturating_sub(1) as u64);
+        for w in l.use_offsets.windows(2) {
+            let set = &l.uses[w[0] as usize..w[1] as usize];
+            e.var(set.len() as u64);
+            for u in set {
+                e.var(u64::from(u.label.0));
+                e.var(u64::from(u.output.0));
+                e.u8(u.kind as u8);
+            }
+        }
+        e.var(l.inputs.targets.len() as u64);
+        for p in pg.ids() {
+            let range = l.inputs.range(p);
+            e.var(range.len() as u64);
+            let mut prev = 0;
+            for t in &l.inputs.targets[range.clone()] {
+                e.var(u64::from(t.0 - prev));
+                prev = t.0;
+            }
+            for &set in &l.edge_uses[range] {
+                e.var(u64::from(set));
+            }
+        }
+        e.buf
+    };
+    let mut m = Enc::default();
+    let meta = g.package_meta();
+    if meta.is_empty() {
+        m.u8(0);
+    } else {
+        m.u8(1);
+        put_strings(&mut m, &meta.strings);
+        m.var(meta.rows.len() as u64);
+        for r in &meta.rows {
+            m.u8(u8::from(r.known) | u8::from(r.hidden) << 1);
+            for id in r.text_fields() {
+                m.var(u64::from(id.0));
+            }
+        }
+    }
+    [
+        nodes.buf,
+        layer(GraphType::Package),
+        layer(GraphType::BagEmerged),
+        m.buf,
+    ]
+}
+
+/// Decodes the package nodes and both layers of edges for a graph of
+/// `graph_nodes` nodes, at once. Ids are range-checked; that every
+/// derivation is a derivation node of the graph and that the layers are
+/// acyclic is left to [`check`].
+pub(super) fn decode_graph(
+    nodes: &[u8],
+    layers: [&[u8]; 2],
+    graph_nodes: usize,
+) -> Result<PackageGraph, SnapshotError> {
+    let mut pg = decode_nodes(nodes, graph_nodes)?;
+    let (n, strings) = (pg.len(), pg.strings.len());
+    let present = pg.present;
+    let (a, b) = rayon::join(
+        || decode_layer(layers[0], n, strings, present[0]),
+        || decode_layer(layers[1], n, strings, present[1]),
+    );
+    pg.layers = [Deferred::ready(a?), Deferred::ready(b?)];
+    Ok(pg)
+}
+
+/// Decodes the package nodes of a graph of `graph_nodes` nodes: a package
+/// graph whose edges are not there yet, but known to be there or not
+/// ([`PackageGraph::has`]).
+pub(super) fn decode_nodes(
+    nodes: &[u8],
+    graph_nodes: usize,
+) -> Result<PackageGraph, SnapshotError> {
+    let mut d = Dec::new(nodes);
+    let mut pg = PackageGraph::default();
+    if d.u8("package nodes flag")? == 0 {
+        return if d.at_end() {
+            Ok(pg)
+        } else {
+            Err(invalid("bytes after empty package nodes"))
+        };
+    }
+    let present = d.u8("package edge sections")?;
+    if present >> 2 != 0 {
+        return Err(invalid(format!("package edge sections {present}")));
+    }
+    pg.present = [present & 1 != 0, present & 2 != 0];
+    pg.strings = get_strings(&mut d, "package strings")?;
+    let n = d.count(3, "package nodes")?;
+    let outside = d.var("outside packages")? as usize;
+    if outside > n {
+        return Err(invalid("more outside packages than packages"));
+    }
+    let mut node = 0u64;
+    for i in 0..n - outside {
+        let delta = d.var("package derivation")?;
+        if i > 0 && delta == 0 {
+            return Err(invalid("two packages on one derivation"));
+        }
+        node = node.saturating_add(delta);
+        if node >= graph_nodes as u64 {
+            return Err(invalid(format!("package derivation node {node}")));
+        }
+        pg.drv.push(node as u32);
+    }
+    for _ in 0..outside {
+        let base = d.str("outside package derivation")?;
+        let p = StorePath::from_base_name(base)
+            .map_err(|e| invalid(format!("outside package derivation: {e}")))?;
+        pg.drv.push(NO_DRV);
+        pg.outside.push(p);
+    }
+    let strings = pg.strings.len();
+    for ids in [&mut pg.names, &mut pg.versions] {
+        ids.reserve(n);
+        for _ in 0..n {
+            ids.push(StrId(d.below(strings, "package name")?));
+        }
+    }
+    for &b in d.bytes(n, "package status")? {
+        pg.status
+            .push(Status::from_byte(b).ok_or_else(|| invalid(format!("package status {b}")))?);
+    }
+    if !d.at_end() {
+        return Err(invalid("bytes after the package nodes"));
+    }
+    Ok(pg)
+}
+
+/// Decodes one section of package edges over `n` package nodes with
+/// `strings` strings; `present` is what the package nodes say of it.
+pub(super) fn decode_layer(
+    data: &[u8],
+    n: usize,
+    strings: usize,
+    present: bool,
+) -> Result<Option<Layer>, SnapshotError> {
+    let layer = layer(data, n, strings)?;
+    if layer.is_some() != present {
+        return Err(invalid("the package nodes and an edge section disagree"));
+    }
+    Ok(layer)
+}
+
+fn layer(data: &[u8], n: usize, strings: usize) -> Result<Option<Layer>, SnapshotError> {
+    let mut d = Dec::new(data);
+    if d.u8("package edges flag")? == 0 {
+        return if d.at_end() {
+            Ok(None)
+        } else {
+            Err(invalid("bytes after an empty edge section"))
+        };
+    }
+    let mut l = Layer {
+        use_offsets: vec![0],
+        ..Layer::default()
+    };
+    let sets = d.count(1, "input use sets")?;
+    for _ in 0..sets {
+        for _ in 0..d.count(3, "input uses")? {
+            let label = StrId(d.below(strings, "input label")?);
+            let output = StrId(d.below(strings, "input output")?);
+            let b = d.u8("input kind")?;
+            let kind = InputKind::from_byte(b).ok_or_else(|| invalid(format!("input kind {b}")))?;
+            l.uses.push(UseData {
+                label,
+                output,
+                kind,
+            });
+        }
+        l.use_offsets.push(l.uses.len() as u32);
+    }
+    let edges = d.count(2, "package edges")?;
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0u32);
+    l.inputs.targets.reserve(edges);
+    l.edge_uses.reserve(edges);
+    for _ in 0..n {
+        let count = d.count(2, "package inputs")?;
+        let mut t = 0u64;
+        for j in 0..count {
+            let delta = d.var("package input")?;
+            if j > 0 && delta == 0 {
+                return Err(invalid("repeated package edge"));
+            }
+            t = t.saturating_add(delta);
+            if t >= n as u64 {
+                return Err(invalid(format!("package input {t}")));
+            }
+            l.inputs.targets.push(PackageId(t as u32));
+        }
+        for _ in 0..count {
+            l.edge_uses.push(d.below(sets, "input use set")?);
+        }
+        if l.inputs.targets.len() > edges {
+            return Err(invalid("more package edges than announced"));
+        }
+        offsets.push(l.inputs.targets.len() as u32);
+    }
+    if l.inputs.targets.len() != edges || !d.at_end() {
+        return Err(invalid("package edge count or trailing bytes"));
+    }
+    l.inputs.offsets = offsets;
+    Ok(Some(l))
+}
+
+/// Decodes the package metadata for a package table of `rows` rows.
+pub(super) fn decode_meta(data: &[u8], rows: usize) -> Result<PackageMeta, SnapshotError> {
+    let mut d = Dec::new(data);
+    let mut meta = PackageMeta::default();
+    if d.u8("package metadata flag")? == 0 {
+        return if d.at_end() {
+            Ok(meta)
+        } else {
+            Err(invalid("bytes after empty package metadata"))
+        };
+    }
+    meta.strings = get_strings(&mut d, "package metadata strings")?;
+    let n = d.count(8, "package metadata rows")?;
+    if n != rows {
+        return Err(invalid(format!(
+            "package metadata has {n} rows, the package table {rows}"
+        )));
+    }
+    let strings = meta.strings.len();
+    meta.rows.reserve(n);
+    for _ in 0..n {
+        let flags = d.u8("package metadata flags")?;
+        if flags >> 2 != 0 {
+            return Err(invalid(format!("package metadata flags {flags}")));
+        }
+        let mut f = [StrId(0); 7];
+        for id in &mut f {
+            *id = StrId(d.below(strings, "package metadata field")?);
+        }
+        meta.rows
+            .push(MetaRow::from_fields(flags & 1 != 0, flags & 2 != 0, f));
+    }
+    if !d.at_end() {
+        return Err(invalid("bytes after the package metadata"));
+    }
+    Ok(meta)
+}
+
+/// What ties the package sections to the rest, for a checked read: each
+/// package's derivation is a derivation node, and each layer is acyclic.
+pub(super) fn check(pg: &PackageGraph, kinds: &[NodeKind]) -> Result<(), SnapshotError> {
+    for &d in &pg.drv {
+        if d != NO_DRV && kinds.get(d as usize) != Some(&NodeKind::Derivation) {
+            return Err(invalid(format!(
+                "package derivation {d} is not a derivation node"
+            )));
+        }
+    }
+    for layer in GraphType::ALL.into_iter().filter_map(|ty| pg.layer(ty)) {
+        if crate::dag::inputs_first(&layer.inputs, pg.len()).is_err() {
+            return Err(invalid("the package edges form a cycle"));
+        }
+    }
+    Ok(())
+}
+
+/// A layer for hand-made tests of this module.
+#[cfg(test)]
+fn csr(rows: &[&[u32]]) -> crate::dag::Csr<PackageId> {
+    use crate::dag::{Csr, NodeIndex};
+    let mut c = Csr {
+        offsets: vec![0],
+        targets: Vec::new(),
+    };
+    for r in rows {
+        c.targets
+            .extend(r.iter().map(|&t| PackageId::from_index(t as usize)));
+        c.offsets.push(c.targets.len() as u32);
+    }
+    c
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_round_trip_and_bad_ids_are_refused() {
+        let mut l = Layer {
+            inputs: csr(&[&[1, 2], &[2], &[]]),
+            edge_uses: vec![0, 1, 0],
+            use_offsets: vec![0, 1, 3],
+            uses: vec![
+                UseData {
+                    label: StrId(0),
+                    output: StrId(1),
+                    kind: InputKind::Input,
+                },
+                UseData {
+                    label: StrId(1),
+                    output: StrId(1),
+                    kind: InputKind::Implicit,
+                },
+                UseData {
+                    label: StrId(0),
+                    output: StrId(0),
+                    kind: InputKind::PropagatedInput,
+                },
+            ],
+            ..Layer::default()
+        };
+        let mut strings = crate::strings::Interner::new();
+        strings.intern("gcc");
+        strings.intern("out");
+        let mut pg = PackageGraph {
+            strings: strings.finish(),
+            drv: vec![0, 1, 2],
+            names: vec![StrId(0); 3],
+            versions: vec![StrId(1); 3],
+            status: vec![Status::from_byte(0).unwrap(); 3],
+            ..PackageGraph::default()
+        };
+        pg.set_layer(
+            GraphType::BagEmerged,
+            Deferred::ready(Some(std::mem::take(&mut l))),
+        );
+        let mut g = crate::build::build_graph(Default::default(), Vec::new()).unwrap();
+        g.set_package_graph(pg);
+        let [nodes, a, b, meta] = encode(&g);
+        assert_eq!(a, [0]);
+        assert_eq!(meta, [0]);
+        let back = decode_graph(&nodes, [&a, &b], 3).unwrap();
+        let orig = g.package_graph();
+        let bag = GraphType::BagEmerged;
+        let (x, y) = (back.layer(bag).unwrap(), orig.layer(bag).unwrap());
+        assert_eq!(x.inputs.offsets, y.inputs.offsets);
+        assert_eq!(x.inputs.targets, y.inputs.targets);
+        assert_eq!(
+            (&x.edge_uses, &x.use_offsets, &x.uses),
+            (&y.edge_uses, &y.use_offsets, &y.uses)
+        );
+        assert!(back.layer(GraphType::Package).is_none());
+        assert!(!back.has(GraphType::Package) && back.has(GraphType::BagEmerged));
+        assert_eq!(back.drv, orig.drv);
+        // A graph of two nodes cannot hold derivation node 2.
+        let err = decode_graph(&nodes, [&a, &b], 2).unwrap_err();
+        assert!(
+            err.to_string().contains("package derivation node 2"),
+            "{err}"
+        );
+        // Truncated edges.
+        let err = decode_graph(&nodes, [&a, &b[..b.len() - 1]], 3).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
+        // Edges without nodes, or where the nodes say there are none.
+        assert!(decode_graph(&[0], [&a, &b], 3).is_err());
+        let err = decode_graph(&nodes, [&b, &b], 3).unwrap_err();
+        assert!(err.to_string().contains("disagree"), "{err}");
+        assert!(decode_graph(&[0], [&[0], &[0]], 3).unwrap().is_empty());
+        // One row of metadata (with the empty string), for a table of two.
+        let one = [1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(decode_meta(&one, 1).unwrap().rows.len(), 1);
+        let err = decode_meta(&one, 2).unwrap_err().to_string();
+        assert!(err.contains("has 1 rows, the package table 2"), "{err}");
+    }
+}
