@@ -14,9 +14,9 @@
 //!   hash), and the placeholder of the output in the builder, arguments
 //!   and environment becomes that path.
 //!
-//! After the build, when outputs are registered ([`finalise`]), each
+//! After the build, when outputs are registered ([`register`]), each
 //! floating output (in the order of their references to each other) is
-//! hashed modulo its scratch hash part
+//! hashed modulo its scratch hash part ([`finalise`])
 //! ([`HashModuloWriter`](abovo_store::rewrite::HashModuloWriter)); its
 //! path follows from that content address, its references and whether it
 //! refers to itself (Nix `makeFixedOutputPathFromCA`); references to its
@@ -28,9 +28,13 @@
 //! Impure derivations, outputs of outputs (dynamic derivations) and
 //! `--check`/`--repair` of such derivations are refused by name.
 
-use super::BuildError;
+use super::goal::move_replacing;
+use super::outputs::Staged;
+use super::{BuildError, OutputResult};
 use crate::fsutil::{self, InodesSeen};
 use crate::store::LocalStore;
+use crate::store::StoreError;
+use crate::store::db::{PathInfo, Registration};
 use abovo_store::derivation::output::hash_placeholder;
 use abovo_store::derivation::{CaMethod, ContentAddress, Derivation, DerivationKind, OutputKind};
 use abovo_store::hash::{Hash, HashAlgo};
@@ -38,7 +42,7 @@ use abovo_store::nar;
 use abovo_store::rewrite::{HashModuloWriter, RewritingWriter};
 use abovo_store::store_path::output_path_name;
 use abovo_store::{StoreDir, StorePath};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -152,6 +156,133 @@ pub fn realised(
         Some(p) if store.is_valid(&p)? => Some(p),
         _ => None,
     })
+}
+
+/// Registers the outputs of a prepared derivation, built at `outputs` and
+/// post-processed into `staged`: floating ones at the paths their content
+/// gives ([`finalise`]), in the order of their references to each other,
+/// the others at their paths; and records in the `.drv`'s
+/// `DerivationOutputs` where each went, all in one transaction. Returns
+/// what was registered.
+pub(super) fn register(
+    store: &LocalStore,
+    drv_path: &StorePath,
+    outputs: &BTreeMap<String, StorePath>,
+    staged: &BTreeMap<String, Staged>,
+    prepared: &Prepared,
+) -> Result<Vec<OutputResult>, BuildError> {
+    let shown = store.display(drv_path);
+    let drv_name = drv_path.derivation_name().unwrap_or(drv_path.name());
+    // Outputs that refer to others come after them.
+    let mut order: Vec<&String> = Vec::new();
+    let mut left: Vec<&String> = outputs.keys().collect();
+    while !left.is_empty() {
+        let ready = left.iter().position(|n| {
+            let refs = &staged[*n].references;
+            left.iter().all(|m| m == n || !refs.contains(&outputs[*m]))
+        });
+        let Some(i) = ready else {
+            return Err(BuildError::BadDerivation {
+                drv: shown,
+                reason: "its floating outputs refer to each other in a cycle".into(),
+            });
+        };
+        order.push(left.remove(i));
+    }
+    let mut finals: BTreeMap<StorePath, StorePath> = BTreeMap::new();
+    let mut registrations = Vec::new();
+    let mut results = Vec::new();
+    let mut where_ = BTreeMap::new();
+    for name in order {
+        let built_at = &outputs[name];
+        let item = &staged[name];
+        let location = &item.location;
+        let (path, nar_hash, nar_size, references) = match prepared.floating.get(name) {
+            None => {
+                let real = store.real_path(built_at);
+                move_replacing(location, &real)?;
+                let s = &item.result;
+                (
+                    built_at.clone(),
+                    s.nar_hash,
+                    s.nar_size,
+                    item.references.clone(),
+                )
+            }
+            Some(&(method, algo)) => {
+                let others: Vec<StorePath> = item
+                    .references
+                    .iter()
+                    .filter(|r| *r != built_at)
+                    .map(|r| finals.get(r).unwrap_or(r).clone())
+                    .collect();
+                let siblings: BTreeMap<StorePath, StorePath> = finals
+                    .iter()
+                    .filter(|(scratch, _)| item.references.contains(*scratch))
+                    .map(|(a, b)| (a.clone(), b.clone()))
+                    .collect();
+                let path_name = abovo_store::store_path::output_path_name(drv_name, name);
+                let f = finalise(
+                    store.store_dir(),
+                    location,
+                    built_at,
+                    &path_name,
+                    method,
+                    algo,
+                    &others,
+                    &siblings,
+                )
+                .map_err(|reason| BuildError::Suspicious {
+                    drv: shown.clone(),
+                    path: store.display(built_at),
+                    reason,
+                })?;
+                let real = store.real_path(&f.path);
+                // The same content may be there already (built by
+                // another derivation): it is the same item.
+                if store.is_valid(&f.path)? {
+                    fsutil::delete_path(location)?;
+                } else {
+                    move_replacing(location, &real)?;
+                }
+                let mut references: BTreeSet<StorePath> = others.into_iter().collect();
+                if f.self_reference {
+                    references.insert(f.path.clone());
+                }
+                finals.insert(built_at.clone(), f.path.clone());
+                (f.path, f.nar_hash, f.nar_size, references)
+            }
+        };
+        results.push(OutputResult {
+            name: name.clone(),
+            path: store.display(&path),
+            nar_hash,
+            nar_size,
+            references: references.iter().map(|r| store.display(r)).collect(),
+        });
+        where_.insert(name.clone(), path.clone());
+        registrations.push(Registration {
+            info: PathInfo {
+                path,
+                nar_hash,
+                nar_size,
+                references,
+                deriver: Some(drv_path.clone()),
+                registration_time: 0,
+            },
+            derivation_outputs: BTreeMap::new(),
+        });
+    }
+    let drv_info = store
+        .path_info(drv_path)?
+        .ok_or_else(|| StoreError::NotValid(shown.clone()))?;
+    registrations.push(Registration {
+        info: drv_info,
+        derivation_outputs: where_,
+    });
+    store.register(&registrations)?;
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(results)
 }
 
 /// A floating output moved to the path its content gives.

@@ -605,10 +605,17 @@ impl Builder<'_> {
 
     /// Moves the outputs from the chroot into the store (replacing what is
     /// there) and registers them in one transaction; floating outputs at
-    /// the paths their content gives ([`Builder::register_floating`]).
+    /// the paths their content gives ([`floating::register`]).
     fn register_outputs(&self, built: &Built<'_>) -> Result<Registered, BuildError> {
         if let Some(prepared) = built.floating {
-            return self.register_floating(built, prepared).map(Some);
+            let registered = floating::register(
+                self.store,
+                built.drv_path,
+                built.outputs,
+                built.staged,
+                prepared,
+            )?;
+            return Ok(Some(registered));
         }
         let store = self.store;
         let mut registrations = Vec::new();
@@ -629,135 +636,6 @@ impl Builder<'_> {
         }
         store.register(&registrations)?;
         Ok(None)
-    }
-
-    /// Registers the outputs of a prepared derivation (see
-    /// [`floating`]): floating ones at the paths their content gives, in
-    /// the order of their references to each other, the others at their
-    /// paths; and records in the `.drv`'s `DerivationOutputs` where each
-    /// went. Returns what was registered.
-    fn register_floating(
-        &self,
-        built: &Built<'_>,
-        prepared: &floating::Prepared,
-    ) -> Result<Vec<OutputResult>, BuildError> {
-        let store = self.store;
-        let shown = store.display(built.drv_path);
-        let drv_name = built
-            .drv_path
-            .derivation_name()
-            .unwrap_or(built.drv_path.name());
-        // Outputs that refer to others come after them.
-        let mut order: Vec<&String> = Vec::new();
-        let mut left: Vec<&String> = built.outputs.keys().collect();
-        while !left.is_empty() {
-            let ready = left.iter().position(|n| {
-                let refs = &built.staged[*n].references;
-                left.iter()
-                    .all(|m| m == n || !refs.contains(&built.outputs[*m]))
-            });
-            let Some(i) = ready else {
-                return Err(BuildError::BadDerivation {
-                    drv: shown,
-                    reason: "its floating outputs refer to each other in a cycle".into(),
-                });
-            };
-            order.push(left.remove(i));
-        }
-        let mut finals: BTreeMap<StorePath, StorePath> = BTreeMap::new();
-        let mut registrations = Vec::new();
-        let mut results = Vec::new();
-        let mut where_ = BTreeMap::new();
-        for name in order {
-            let built_at = &built.outputs[name];
-            let staged = &built.staged[name];
-            let location = &staged.location;
-            let (path, nar_hash, nar_size, references) = match prepared.floating.get(name) {
-                None => {
-                    let real = store.real_path(built_at);
-                    move_replacing(location, &real)?;
-                    let s = &staged.result;
-                    (
-                        built_at.clone(),
-                        s.nar_hash,
-                        s.nar_size,
-                        staged.references.clone(),
-                    )
-                }
-                Some(&(method, algo)) => {
-                    let others: Vec<StorePath> = staged
-                        .references
-                        .iter()
-                        .filter(|r| *r != built_at)
-                        .map(|r| finals.get(r).unwrap_or(r).clone())
-                        .collect();
-                    let siblings: BTreeMap<StorePath, StorePath> = finals
-                        .iter()
-                        .filter(|(scratch, _)| staged.references.contains(*scratch))
-                        .map(|(a, b)| (a.clone(), b.clone()))
-                        .collect();
-                    let path_name = abovo_store::store_path::output_path_name(drv_name, name);
-                    let f = floating::finalise(
-                        store.store_dir(),
-                        location,
-                        built_at,
-                        &path_name,
-                        method,
-                        algo,
-                        &others,
-                        &siblings,
-                    )
-                    .map_err(|reason| BuildError::Suspicious {
-                        drv: shown.clone(),
-                        path: store.display(built_at),
-                        reason,
-                    })?;
-                    let real = store.real_path(&f.path);
-                    // The same content may be there already (built by
-                    // another derivation): it is the same item.
-                    if store.is_valid(&f.path)? {
-                        fsutil::delete_path(location)?;
-                    } else {
-                        move_replacing(location, &real)?;
-                    }
-                    let mut references: BTreeSet<StorePath> = others.into_iter().collect();
-                    if f.self_reference {
-                        references.insert(f.path.clone());
-                    }
-                    finals.insert(built_at.clone(), f.path.clone());
-                    (f.path, f.nar_hash, f.nar_size, references)
-                }
-            };
-            results.push(OutputResult {
-                name: name.clone(),
-                path: store.display(&path),
-                nar_hash,
-                nar_size,
-                references: references.iter().map(|r| store.display(r)).collect(),
-            });
-            where_.insert(name.clone(), path.clone());
-            registrations.push(Registration {
-                info: PathInfo {
-                    path,
-                    nar_hash,
-                    nar_size,
-                    references,
-                    deriver: Some(built.drv_path.clone()),
-                    registration_time: 0,
-                },
-                derivation_outputs: BTreeMap::new(),
-            });
-        }
-        let drv_info = store
-            .path_info(built.drv_path)?
-            .ok_or_else(|| StoreError::NotValid(shown.clone()))?;
-        registrations.push(Registration {
-            info: drv_info,
-            derivation_outputs: where_,
-        });
-        store.register(&registrations)?;
-        results.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(results)
     }
 }
 
@@ -782,7 +660,7 @@ impl Drop for HeldRound {
 }
 
 /// Moves `from` to `to`, deleting whatever was at `to` first.
-fn move_replacing(from: &Path, to: &Path) -> Result<(), fsutil::FsError> {
+pub(super) fn move_replacing(from: &Path, to: &Path) -> Result<(), fsutil::FsError> {
     fsutil::delete_path(to)?;
     fsutil::rename_item(from, to)
 }

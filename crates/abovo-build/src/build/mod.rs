@@ -23,6 +23,7 @@
 //! | `error` | [`BuildError`], [`OutputDifference`] |
 //! | `schedule` | the worker threads that run the plan |
 //! | `goal` | realising one derivation |
+//! | [`floating`] | Nix's floating content-addressed outputs: resolving, scratch paths, the paths their content gives |
 
 pub mod build_dir;
 pub mod build_user;
