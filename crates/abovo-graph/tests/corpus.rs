@@ -467,6 +467,9 @@ fn assert_same(a: &Graph, b: &Graph, nar_hashes: bool) {
             assert!(x.outputs().eq(y.outputs()), "{}", a.display_path(n));
             assert!(x.env_vars().eq(y.env_vars()));
             assert_eq!(x.fixed_output(), y.fixed_output());
+            // Guix's kinds (input-addressed, fixed) have tag bits of 0, as
+            // before Nix's kinds had bits: the built-in bytes are unchanged.
+            assert_eq!(x.kind(), y.kind());
             assert_eq!((x.builder(), x.system()), (y.builder(), y.system()));
         } else {
             assert!(a.derivation(n).is_none() && b.derivation(n).is_none());

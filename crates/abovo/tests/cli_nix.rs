@@ -417,6 +417,52 @@ fn graph_and_seeds_name_outputs_known_only_after_a_build() {
             "{source}: {}",
             text(&o)
         );
+        // Against itself, every seed is unchanged, the impure one paired by
+        // its `.drv` path (it has no hash).
+        let v = json(&abovo(&[
+            "seeds",
+            "--source",
+            source,
+            &target,
+            "--against",
+            source,
+            "--fail-on",
+            "any-change",
+            "-f",
+            "json",
+        ]));
+        let seeds = v["seeds"].as_array().unwrap();
+        assert_eq!(seeds.len(), 1, "{source}: {v}");
+        assert_eq!(seeds[0]["change"], "unchanged", "{source}: {v}");
+        assert_eq!(v["guard"]["failed"], false, "{source}: {v}");
+        // No package-level data: `show NAME` shows the derivation, saying
+        // so; a package graph is refused by name.
+        let o = abovo(&["show", "--source", source, "top"]);
+        assert_eq!(code(&o), SUCCESS, "{source}: {}", stderr(&o));
+        assert!(stderr(&o).contains("no package table"), "{}", stderr(&o));
+        assert!(text(&o).contains("(deferred: known once its inputs are built)"));
+        let o = abovo(&["graph", "--source", source, &target, "--type", "package"]);
+        assert_eq!(code(&o), ERROR, "{source}: {}", text(&o));
+        assert!(stderr(&o).contains("no `package` graph"), "{}", stderr(&o));
+        // No output has a path to ask a substitute server about: refused
+        // before any request, by name.
+        for closure in [false, true] {
+            let mut args = vec!["challenge", "--source", source, &target];
+            args.extend(["--substitute-urls", "http://127.0.0.1:9"]);
+            if closure {
+                args.push("--closure");
+            }
+            let o = abovo(&args);
+            assert_eq!(code(&o), ERROR, "{source}: {}", text(&o));
+            let outputs = if closure { "3 outputs" } else { "1 output" };
+            assert!(
+                stderr(&o).contains(&format!(
+                    "{outputs} whose paths are known only after a build"
+                )),
+                "{}",
+                stderr(&o)
+            );
+        }
     }
 }
 

@@ -27,10 +27,11 @@
 //!    ids, kinds (0 derivation, 1 source, 2 missing);
 //! 3. derivations in node order: node (delta), system, builder, fixed
 //!    output (tag: algorithm 1–4 plus 16 when recursive, then the digest;
-//!    without one, 0 for input-addressed, or Nix's kinds known only after a
-//!    build, 32 deferred, 64 floating content-addressed, 96 impure), outputs (name, then 0 no path, 1 the path's name and
-//!    digest, or 2 for a fixed output at the path its hash gives), kept
-//!    environment pairs;
+//!    without one, 0 for input-addressed, or Nix's kinds known only after
+//!    a build, 32 deferred, 64 floating content-addressed, 96 impure),
+//!    outputs (name, then 0 no path, 1 the path's name and digest, or 2
+//!    for a fixed output at the path its hash gives), kept environment
+//!    pairs;
 //! 4. output-name sets, then edges per node (count, targets as deltas, set
 //!    ids);
 //! 5. the package table (rows of name, version, node + 1 or 0 and the
@@ -49,6 +50,10 @@
 //! is one byte long when the graph has no such data. Version 1 files (the
 //! first seven sections) are still read, as graphs without package-level
 //! data.
+//!
+//! Nix's kinds use tag values no earlier writer gave (a derivation of
+//! Guix's, input-addressed or fixed, is tagged as before), so they need no
+//! version of their own: the bytes of a graph without them are unchanged.
 //!
 //! What a snapshot leaves out: builder arguments and the environment of
 //! derivations that are not fixed-output, so it cannot reproduce `.drv`

@@ -228,18 +228,38 @@ fn outputs(args: &Args, ctx: &Context) -> anyhow::Result<Vec<String>> {
     } else {
         roots
     };
+    // Nix's floating content-addressed, impure and deferred outputs have
+    // no path before they are built: nothing to ask a server about.
+    let mut unbuilt = Vec::new();
     for n in nodes {
         let Some(d) = graph.derivation(n) else {
             continue;
         };
         for o in d.outputs() {
-            if let Some(p) = o.path {
-                let full = graph.store_dir().display(&p);
-                if seen.insert(full.clone()) {
-                    items.push(full);
+            match o.path {
+                Some(p) => {
+                    let full = graph.store_dir().display(&p);
+                    if seen.insert(full.clone()) {
+                        items.push(full);
+                    }
                 }
+                None => unbuilt.push((n, d.kind())),
             }
         }
+    }
+    if let Some(&(example, kind)) = unbuilt.first() {
+        let message = format!(
+            "{} whose paths are known only after a build (e.g. the {} outputs of {}) \
+             cannot be challenged by derivation\n\
+             hint: challenge the store paths they were built at",
+            plural(unbuilt.len(), "output", "outputs"),
+            kind.name(),
+            graph.display_path(example)
+        );
+        if items.is_empty() {
+            anyhow::bail!(message);
+        }
+        ctx.warn(&message);
     }
     crate::source::release_at_exit(graph);
     Ok(items)
