@@ -514,7 +514,7 @@ fn build(
             let drv = store.read_derivation(t)?;
             // Floating outputs are where their build registered them.
             for name in drv.outputs.keys() {
-                if let Some(p) = realised(&store, t, &drv, name)? {
+                if let Some(p) = realised(store, t, &drv, name)? {
                     writeln!(out, "{}", store.display(&p))?;
                 }
             }
