@@ -48,7 +48,7 @@ pub struct Args {
     /// The servers to compare, separated by spaces (http or https).
     #[arg(long, value_name = "URLS", default_value = super::fetch::DEFAULT_SUBSTITUTE_URLS)]
     pub substitute_urls: String,
-    /// Compare with abovo's own store too ($ABOVO_STORE_DIR and
+    /// Compare with abovo's own store too ($ABOVO_STORE and
     /// $ABOVO_STATE_DIR, or the default store): its NarHash counts as one
     /// signer, `local`.
     #[arg(long)]
@@ -112,7 +112,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let items = outputs(&args, ctx)?;
     let local_store = if args.local {
         let store = super::store::StoreArgs {
-            store_dir: std::env::var("ABOVO_STORE_DIR").ok(),
+            store: super::store::own_store_from_env(),
+            deprecated_store_dir: None,
             real_store_dir: std::env::var_os("ABOVO_REAL_STORE_DIR").map(PathBuf::from),
             state_dir: std::env::var_os("ABOVO_STATE_DIR").map(PathBuf::from),
         };

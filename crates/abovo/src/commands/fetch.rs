@@ -155,7 +155,7 @@ impl NetArgs {
                 store_dir: None,
             })
             .collect();
-        if let Some(own) = std::env::var_os("ABOVO_STORE_DIR")
+        if let Some(own) = super::store::own_store_from_env()
             .map(PathBuf::from)
             .or_else(abovo_build::store::default_store_dir)
         {
