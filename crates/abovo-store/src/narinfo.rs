@@ -56,6 +56,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod sexp;
 pub mod signature;
 pub mod signing;
 
