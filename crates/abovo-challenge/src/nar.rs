@@ -270,18 +270,9 @@ fn mode(executable: bool) -> u32 {
 fn change(path: String, path_bytes: Option<String>, a: &Entry, b: &Entry) -> Option<Change> {
     match (a, b) {
         (Entry::Directory, Entry::Directory) => None,
-        (Entry::Symlink(x), Entry::Symlink(y)) => (x != y).then(|| {
-            let (old, old_bytes) = name_text(x);
-            let (new, new_bytes) = name_text(y);
-            Change::Symlink {
-                path,
-                path_bytes,
-                old,
-                old_bytes,
-                new,
-                new_bytes,
-            }
-        }),
+        (Entry::Symlink(x), Entry::Symlink(y)) => {
+            (x != y).then(|| Change::symlink(path, path_bytes, x, y))
+        }
         (
             Entry::Regular {
                 executable: xa,
