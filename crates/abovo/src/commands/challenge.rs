@@ -9,11 +9,9 @@ use crate::report::{esc, page};
 use abovo_challenge::ask::{Challenger, ItemReport, Report};
 use abovo_challenge::verdict::{Answer, Standing, Verdict};
 use abovo_graph::query::{Walk, closure_summary};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 const FORMATS: &[Format] = &[Format::Text, Format::Json, Format::Html];
 
@@ -89,11 +87,7 @@ pub struct Args {
 
 /// Runs `abovo challenge`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    let servers: Vec<String> = args
-        .substitute_urls
-        .split_whitespace()
-        .map(|s| s.trim_end_matches('/').to_owned())
-        .collect();
+    let servers = super::fetch::substitute_urls(&args.substitute_urls);
     for s in &servers {
         if !(s.starts_with("http://") || s.starts_with("https://")) {
             anyhow::bail!("--substitute-urls: `{s}` is not an http or https URL");
@@ -135,17 +129,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         jobs: args.jobs,
     };
     let bar = (ctx.progress && items.len() > 1).then(|| {
-        let b =
-            ProgressBar::with_draw_target(Some(items.len() as u64), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} challenging [{bar:30}] {pos}/{len} outputs, ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b.enable_steady_tick(Duration::from_millis(200));
-        b
+        super::fetch::stderr_bar(
+            items.len() as u64,
+            "{spinner} challenging [{bar:30}] {pos}/{len} outputs, ETA {eta}",
+        )
     });
     let tick = || {
         if let Some(b) = &bar {

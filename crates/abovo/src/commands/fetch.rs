@@ -117,6 +117,11 @@ impl NetArgs {
         if self.no_cache {
             return None;
         }
+        self.cache_location()
+    }
+
+    /// Where the cache is, read or not: `--cache-dir`, else the default.
+    fn cache_location(&self) -> Option<Cache> {
         self.cache_dir
             .clone()
             .or_else(Cache::default_dir)
@@ -168,11 +173,7 @@ impl NetArgs {
         }
         Ok(Settings {
             stores,
-            substitute_urls: self
-                .substitute_urls
-                .split_whitespace()
-                .map(|s| s.trim_end_matches('/').to_owned())
-                .collect(),
+            substitute_urls: substitute_urls(&self.substitute_urls),
             keys,
             allow_untrusted: self.allow_untrusted,
             mirrors: self.mirrors.clone(),
@@ -195,6 +196,27 @@ impl NetArgs {
             })
             .transpose()
     }
+}
+
+/// The servers of a `--substitute-urls` value: separated by white space,
+/// without trailing `/`.
+pub fn substitute_urls(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|s| s.trim_end_matches('/').to_owned())
+        .collect()
+}
+
+/// A progress bar on standard error for `len` things, drawn with
+/// `template` (indicatif's), ticking so that a slow step still moves.
+pub fn stderr_bar(len: u64, template: &str) -> ProgressBar {
+    let b = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    b.set_style(
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.enable_steady_tick(Duration::from_millis(200));
+    b
 }
 
 /// The authorised keys of `files` (either form, see
@@ -369,16 +391,11 @@ pub fn fetch_nodes(
     narinfo_only: bool,
     ctx: &Context,
 ) -> anyhow::Result<(FetchReport, u8)> {
-    let cache = net
-        .cache_dir
-        .clone()
-        .or_else(Cache::default_dir)
-        .map(Cache::new)
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no cache directory: set --cache-dir, ABOVO_CACHE_DIR, XDG_CACHE_HOME or HOME"
-            )
-        })?;
+    let cache = net.cache_location().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no cache directory: set --cache-dir, ABOVO_CACHE_DIR, XDG_CACHE_HOME or HOME"
+        )
+    })?;
     let settings = net.settings(dirs, narinfo_only)?;
     let mirrors_override = net.mirrors_override()?;
     let mut seen = std::collections::HashSet::new();
@@ -482,16 +499,10 @@ struct FetchBar {
 impl FetchBar {
     fn new(ctx: &Context, items: u64) -> FetchBar {
         let bar = (ctx.progress && items > 0).then(|| {
-            let b = ProgressBar::with_draw_target(Some(items), ProgressDrawTarget::stderr());
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} fetching [{bar:30}] {pos}/{len} items, {msg}, ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            b.enable_steady_tick(Duration::from_millis(200));
-            b
+            stderr_bar(
+                items,
+                "{spinner} fetching [{bar:30}] {pos}/{len} items, {msg}, ETA {eta}",
+            )
         });
         FetchBar {
             bar,
