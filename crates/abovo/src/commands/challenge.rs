@@ -51,11 +51,9 @@ pub struct Args {
     /// signer, `local`.
     #[arg(long)]
     pub local: bool,
-    /// A file of authorised signing keys: Guix's ACL or a `(public-key …)`,
-    /// or Nix keys `name:base64`. May be repeated. Default: /etc/guix/acl
-    /// when it exists.
-    #[arg(long = "authorized-key", value_name = "FILE")]
-    pub authorized_keys: Vec<PathBuf>,
+    /// Whose signatures are trusted.
+    #[command(flatten)]
+    pub keys: super::fetch::KeyArgs,
     /// Fail (exit 1) unless at least K independent signers agree on every
     /// output.
     #[arg(long, value_name = "K")]
@@ -99,7 +97,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     if args.require == Some(0) {
         anyhow::bail!("--require 0 asks nothing; give K ≥ 1");
     }
-    let keys = super::fetch::load_keys(&args.authorized_keys)?;
+    let keys = args.keys.load()?;
     if keys.is_empty() {
         ctx.warn("no authorised keys (--authorized-key FILE): every narinfo is untrusted");
     }

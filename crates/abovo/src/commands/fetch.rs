@@ -44,11 +44,9 @@ pub struct NetArgs {
     /// then NAR). An empty string asks none.
     #[arg(long, value_name = "URLS", default_value = DEFAULT_SUBSTITUTE_URLS)]
     pub substitute_urls: String,
-    /// A file of authorised signing keys: Guix's ACL or public-key
-    /// S-expression, or Nix keys `name:base64`. May be repeated. Default:
-    /// /etc/guix/acl when it exists.
-    #[arg(long = "authorized-key", value_name = "FILE")]
-    pub authorized_keys: Vec<PathBuf>,
+    /// Whose signatures are trusted.
+    #[command(flatten)]
+    pub keys: KeyArgs,
     /// Accept narinfos that are unsigned or signed by an unknown key (the
     /// content is still checked against the derivation's hash; a signature
     /// that does not verify is refused all the same).
@@ -132,7 +130,7 @@ impl NetArgs {
     /// `dirs` are directories that may hold outputs under their `/gnu/store`
     /// base names (the `--source` store, `--seed-dir`s).
     pub fn settings(&self, dirs: &[PathBuf], narinfo_only: bool) -> anyhow::Result<Settings> {
-        let keys = load_keys(&self.authorized_keys)?;
+        let keys = self.keys.load()?;
         let debian = if self.no_debian {
             Vec::new()
         } else if let Some(m) = &self.debian_mirror {
@@ -219,22 +217,35 @@ pub fn stderr_bar(len: u64, template: &str) -> ProgressBar {
     b
 }
 
-/// The authorised keys of `files` (either form, see
-/// [`abovo_fetch::keys`]); with none given, Guix's ACL `/etc/guix/acl` when
-/// it exists.
-pub fn load_keys(files: &[PathBuf]) -> anyhow::Result<AuthorizedKeys> {
-    let mut keys = AuthorizedKeys::default();
-    let mut key_files = files.to_vec();
-    if key_files.is_empty() && std::path::Path::new("/etc/guix/acl").is_file() {
-        key_files.push("/etc/guix/acl".into());
+/// `--authorized-key`: the keys whose signatures `fetch` (through
+/// [`NetArgs`]) and `challenge` trust.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeyArgs {
+    /// A file of authorised signing keys: Guix's ACL or a `(public-key …)`
+    /// S-expression, or Nix keys `name:base64`. May be repeated. Default:
+    /// /etc/guix/acl when it exists.
+    #[arg(long = "authorized-key", value_name = "FILE")]
+    pub authorized_keys: Vec<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The authorised keys of the files (either form, see
+    /// [`abovo_fetch::keys`]); with none given, Guix's ACL `/etc/guix/acl`
+    /// when it exists.
+    pub fn load(&self) -> anyhow::Result<AuthorizedKeys> {
+        let mut keys = AuthorizedKeys::default();
+        let mut key_files = self.authorized_keys.clone();
+        if key_files.is_empty() && std::path::Path::new("/etc/guix/acl").is_file() {
+            key_files.push("/etc/guix/acl".into());
+        }
+        for f in &key_files {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("cannot read the key file `{}`: {e}", f.display()))?;
+            keys.add_text(&text)
+                .map_err(|e| anyhow::anyhow!("key file `{}`: {e}", f.display()))?;
+        }
+        Ok(keys)
     }
-    for f in &key_files {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| anyhow::anyhow!("cannot read the key file `{}`: {e}", f.display()))?;
-        keys.add_text(&text)
-            .map_err(|e| anyhow::anyhow!("key file `{}`: {e}", f.display()))?;
-    }
-    Ok(keys)
 }
 
 /// Fetches what `nodes` rest on before a report (`--fetch`), telling on
