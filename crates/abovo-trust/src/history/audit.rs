@@ -7,12 +7,13 @@ use super::Change;
 use super::roles::{SeedKey, pair};
 use crate::audit::{AuditPackage, AuditReport, AuditSeed, Audited};
 use crate::kind::{Evidence, Kind};
-use crate::report::{WalkOptions, expands};
+use crate::report::WalkOptions;
 use crate::sizes::SizeSource;
+use abovo_graph::query::{PathsTo, Walk};
 use abovo_graph::version::{compare_versions, split_name_version};
 use abovo_graph::{Graph, NodeId};
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 /// One revision of an audit comparison: its graph, the packages audited
 /// (in the order of `report.packages`) and the audit.
@@ -258,28 +259,41 @@ fn audit_key(s: &AuditSeedSide, r: &AuditReport) -> SeedKey {
     SeedKey::new(s.hash.as_deref(), base, &s.name, known)
 }
 
-/// Shortest paths from packages to seeds, one reverse breadth-first walk
-/// per seed over the edges the trust walk follows.
+/// Shortest paths from packages to seeds ([`PathsTo`]), one tree per
+/// seed, over the edges the trust walk follows.
 struct Paths<'a> {
     graph: &'a Graph,
-    opts: WalkOptions,
-    /// Per seed node: per node, the next node towards the seed.
-    next: HashMap<NodeId, Vec<u32>>,
+    walk: Walk,
+    /// Per seed node: the paths to it.
+    to: HashMap<NodeId, PathsTo<NodeId>>,
 }
 
-impl Paths<'_> {
+impl<'a> Paths<'a> {
+    fn new(graph: &'a Graph, opts: WalkOptions) -> Paths<'a> {
+        Paths {
+            graph,
+            walk: Walk {
+                stop_at_fixed: !opts.through_fixed,
+                ..Walk::default()
+            },
+            to: HashMap::new(),
+        }
+    }
+
+    /// A shortest path from `from` to `seed` (labels); empty when there is
+    /// none, or no seed.
     fn path(&mut self, from: NodeId, seed: Option<NodeId>) -> Vec<String> {
         let g = self.graph;
         let Some(seed) = seed else {
             return Vec::new();
         };
-        let opts = self.opts;
-        let next = self.next.entry(seed).or_insert_with(|| {
+        let walk = self.walk;
+        let to = self.to.entry(seed).or_insert_with(|| {
             // Every fixed-output derivation with the seed's output path is
             // the seed (the same download for several systems).
-            let mut sources = vec![seed];
+            let mut targets = vec![seed];
             if let Some(out) = g.derivation(seed).and_then(|d| d.fixed_output_path()) {
-                sources.extend(g.nodes().filter(|&n| {
+                targets.extend(g.nodes().filter(|&n| {
                     n != seed
                         && g.is_fixed_output(n)
                         && g.name(n) == g.name(seed)
@@ -287,36 +301,11 @@ impl Paths<'_> {
                             == Some(&out)
                 }));
             }
-            let mut next = vec![u32::MAX; g.len()];
-            let mut queue = VecDeque::new();
-            for s in sources {
-                next[s.index()] = s.0;
-                queue.push_back(s);
-            }
-            while let Some(x) = queue.pop_front() {
-                for &d in g.dependents(x) {
-                    if next[d.index()] == u32::MAX && expands(g, d, opts) {
-                        next[d.index()] = x.0;
-                        queue.push_back(d);
-                    }
-                }
-            }
-            next
+            PathsTo::tree(g, &targets, &walk)
         });
-        let mut path = Vec::new();
-        let mut cur = from;
-        if next[cur.index()] == u32::MAX {
-            return path;
-        }
-        loop {
-            path.push(g.label(cur).to_owned());
-            let n = next[cur.index()];
-            if n == cur.0 {
-                break;
-            }
-            cur = NodeId(n);
-        }
-        path
+        to.path_from(from)
+            .map(|p| p.iter().map(|&n| g.label(n).to_owned()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -382,16 +371,8 @@ pub fn compare_audits(old: Revision<'_>, new: Revision<'_>, opts: WalkOptions) -
     let matched = match_packages(old.packages, new.packages);
     let mut in_old = vec![false; old.packages.len()];
     let mut in_new = vec![false; new.packages.len()];
-    let mut old_paths = Paths {
-        graph: old.graph,
-        opts,
-        next: HashMap::new(),
-    };
-    let mut new_paths = Paths {
-        graph: new.graph,
-        opts,
-        next: HashMap::new(),
-    };
+    let mut old_paths = Paths::new(old.graph, opts);
+    let mut new_paths = Paths::new(new.graph, opts);
     let mut packages = Vec::new();
     let mut counts = vec![(0usize, 0usize, 0usize); seeds.len()];
     for &(oi, ni) in &matched {
