@@ -223,14 +223,16 @@ pub struct AuditComparison {
     pub packages: Vec<PackageChange>,
 }
 
-fn audit_sides(r: &AuditReport) -> Vec<AuditSeedSide> {
+/// The binary seeds of one side's audit, in the order of its
+/// `binary_seeds`, each with its key.
+fn audit_sides(r: &AuditReport) -> (Vec<AuditSeedSide>, Vec<SeedKey>) {
     let by_id: HashMap<u32, &AuditSeed> =
         r.core.iter().chain(&r.others).map(|s| (s.id, s)).collect();
     r.binary_seeds
         .iter()
         .map(|row| {
             let full = by_id.get(&row.id);
-            AuditSeedSide {
+            let side = AuditSeedSide {
                 id: row.id,
                 label: row.label.clone(),
                 name: row.name.clone(),
@@ -242,21 +244,18 @@ fn audit_sides(r: &AuditReport) -> Vec<AuditSeedSide> {
                 size_source: full.map_or(SizeSource::Unknown, |s| s.class.size_source),
                 packages: full.map_or(0, |s| s.packages),
                 node: full.map(|s| s.facts.node),
-            }
+            };
+            let known = full.and_then(|s| s.class.known.as_ref());
+            let base = row.store_path.rsplit('/').next().unwrap_or(&row.store_path);
+            let key = SeedKey::new(
+                side.hash.as_deref(),
+                base,
+                &row.name,
+                known.map(|k| k.name.as_str()),
+            );
+            (side, key)
         })
-        .collect()
-}
-
-fn audit_key(s: &AuditSeedSide, r: &AuditReport) -> SeedKey {
-    let known = r
-        .core
-        .iter()
-        .chain(&r.others)
-        .find(|a| a.id == s.id)
-        .and_then(|a| a.class.known.as_ref())
-        .map(|k| k.name.as_str());
-    let base = s.store_path.rsplit('/').next().unwrap_or(&s.store_path);
-    SeedKey::new(s.hash.as_deref(), base, &s.name, known)
+        .unzip()
 }
 
 /// Shortest paths from packages to seeds ([`PathsTo`]), one tree per
@@ -312,23 +311,24 @@ impl<'a> Paths<'a> {
 /// Compares the audits of two revisions: binary seeds of the
 /// distributions, and of every package both have.
 pub fn compare_audits(old: Revision<'_>, new: Revision<'_>, opts: WalkOptions) -> AuditComparison {
-    let old_sides = audit_sides(old.report);
-    let new_sides = audit_sides(new.report);
-    let ok: Vec<SeedKey> = old_sides.iter().map(|s| audit_key(s, old.report)).collect();
-    let nk: Vec<SeedKey> = new_sides.iter().map(|s| audit_key(s, new.report)).collect();
+    let (old_sides, ok) = audit_sides(old.report);
+    let (new_sides, nk) = audit_sides(new.report);
     let p = pair(&ok, &nk);
 
-    // The comparison's seed table; each side's ids map into it.
+    // The comparison's seed table, with the key of each (the new side's,
+    // else the old side's); each side's ids map into it.
     let mut seeds: Vec<AuditSeedChange> = Vec::new();
+    let mut cid_key: Vec<&SeedKey> = Vec::new();
     let mut old_cid = vec![u32::MAX; old_sides.len()];
     let mut new_cid = vec![u32::MAX; new_sides.len()];
     let mut push = |change, i: Option<usize>, j: Option<usize>| {
         let cid = seeds.len() as u32;
-        let role = match (i, j) {
-            (_, Some(j)) => nk[j].shown_role().to_owned(),
-            (Some(i), None) => ok[i].shown_role().to_owned(),
-            (None, None) => String::new(),
+        let key = match (i, j) {
+            (_, Some(j)) => &nk[j],
+            (Some(i), None) => &ok[i],
+            (None, None) => unreachable!("a seed change has at least one side"),
         };
+        cid_key.push(key);
         if let Some(i) = i {
             old_cid[i] = cid;
         }
@@ -338,7 +338,7 @@ pub fn compare_audits(old: Revision<'_>, new: Revision<'_>, opts: WalkOptions) -
         seeds.push(AuditSeedChange {
             id: cid,
             change,
-            role,
+            role: key.shown_role().to_owned(),
             old: i.map(|i| old_sides[i].clone()),
             new: j.map(|j| new_sides[j].clone()),
             gained: 0,
@@ -358,14 +358,6 @@ pub fn compare_audits(old: Revision<'_>, new: Revision<'_>, opts: WalkOptions) -
     for &(i, j) in &p.unchanged {
         push(Change::Unchanged, Some(i), Some(j));
     }
-    let cid_key: Vec<&SeedKey> = seeds
-        .iter()
-        .map(|s| match (&s.new, &s.old) {
-            (Some(n), _) => &nk[n.id as usize],
-            (None, Some(o)) => &ok[o.id as usize],
-            (None, None) => unreachable!("a seed change has at least one side"),
-        })
-        .collect();
 
     // Packages both revisions have.
     let matched = match_packages(old.packages, new.packages);
@@ -469,36 +461,25 @@ pub fn compare_audits(old: Revision<'_>, new: Revision<'_>, opts: WalkOptions) -
     }
     packages.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.new_drv.cmp(&b.new_drv)));
 
-    // The table in report order; package changes follow the new ids.
-    let mut order: Vec<usize> = (0..seeds.len()).collect();
+    // The table in report order (a stable sort); package changes follow
+    // the new ids.
     let in_use = |s: &AuditSeedChange| {
         s.new
             .as_ref()
             .map_or(0, |x| x.packages)
             .max(s.old.as_ref().map_or(0, |x| x.packages))
     };
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&seeds[a], &seeds[b]);
+    seeds.sort_by(|x, y| {
         x.change
             .cmp(&y.change)
             .then(in_use(y).cmp(&in_use(x)))
             .then_with(|| x.side().label.cmp(&y.side().label))
     });
     let mut renumber = vec![0u32; seeds.len()];
-    for (new_id, &old_id) in order.iter().enumerate() {
-        renumber[old_id] = new_id as u32;
+    for (new_id, s) in seeds.iter_mut().enumerate() {
+        renumber[s.id as usize] = new_id as u32;
+        s.id = new_id as u32;
     }
-    let mut table: Vec<Option<AuditSeedChange>> = seeds.into_iter().map(Some).collect();
-    let seeds: Vec<AuditSeedChange> = order
-        .iter()
-        .enumerate()
-        .filter_map(|(new_id, &i)| {
-            table[i].take().map(|mut s| {
-                s.id = new_id as u32;
-                s
-            })
-        })
-        .collect();
     for pc in &mut packages {
         for sp in pc.gained.iter_mut().chain(pc.lost.iter_mut()) {
             sp.seed = renumber[sp.seed as usize];
