@@ -580,11 +580,8 @@ const SHOWN_NAMES: usize = 8;
 /// A package's change in one line: `+a −b ~c → d`.
 fn change_signature(c: &AuditComparison, p: &abovo_trust::history::PackageChange) -> String {
     let mut parts = Vec::new();
-    for s in &p.gained {
-        parts.push(format!("+ {}", c.label(s.seed)));
-    }
-    for s in &p.lost {
-        parts.push(format!("− {}", c.label(s.seed)));
+    for (sign, list) in [("+", &p.gained), ("−", &p.lost)] {
+        parts.extend(list.iter().map(|s| format!("{sign} {}", c.label(s.seed))));
     }
     for s in &p.changed {
         parts.push(format!(
@@ -763,11 +760,10 @@ fn audit_text(
                     .collect::<Vec<_>>()
                     .join(" → ")
             };
-            for s in &p.gained {
-                o.push_str(&format!("      + {}\n", path(&s.path)));
-            }
-            for s in &p.lost {
-                o.push_str(&format!("      − {}\n", path(&s.path)));
+            for (sign, list) in [("+", &p.gained), ("−", &p.lost)] {
+                for s in list {
+                    o.push_str(&format!("      {sign} {}\n", path(&s.path)));
+                }
             }
             for s in &p.changed {
                 o.push_str(&format!(

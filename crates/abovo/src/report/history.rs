@@ -208,21 +208,15 @@ pub fn audit(c: &AuditComparison, guard: Option<(&str, &[Violation])>) -> String
     );
     for p in &c.packages {
         let mut cell = String::new();
-        for s in &p.gained {
-            let _ = write!(
-                cell,
-                "<div>+ <b>{}</b><div class=\"path\">{}</div></div>",
-                esc(c.label(s.seed)),
-                path(&s.path)
-            );
-        }
-        for s in &p.lost {
-            let _ = write!(
-                cell,
-                "<div>− <b>{}</b><div class=\"path\">{}</div></div>",
-                esc(c.label(s.seed)),
-                path(&s.path)
-            );
+        for (sign, list) in [("+", &p.gained), ("−", &p.lost)] {
+            for s in list {
+                let _ = write!(
+                    cell,
+                    "<div>{sign} <b>{}</b><div class=\"path\">{}</div></div>",
+                    esc(c.label(s.seed)),
+                    path(&s.path)
+                );
+            }
         }
         for s in &p.changed {
             let _ = write!(
