@@ -3,6 +3,7 @@
 //! kind, the packages grouped by what changed under them, and the guard's
 //! verdict.
 
+use super::seeds::size_cell;
 use super::text::count;
 use super::{esc, human_bytes, kind_badge, page};
 use abovo_trust::history::{AuditComparison, Change, SeedChange, SeedsComparison, Violation};
@@ -20,17 +21,6 @@ fn change_badge(c: Change) -> String {
         "<span class=\"k\" style=\"background:{colour}\">{}</span>",
         c.name()
     )
-}
-
-fn size(e: &SeedEntry) -> String {
-    match e.class.size {
-        Some(s) => format!(
-            "{} <span class=\"sub\">({})</span>",
-            esc(&human_bytes(s)),
-            esc(e.class.size_source.label())
-        ),
-        None => "unknown".to_owned(),
-    }
 }
 
 fn path(labels: &[String]) -> String {
@@ -59,7 +49,11 @@ fn seed_row(s: &SeedChange) -> String {
         }
     }
     let e = s.entry();
-    let sizes: Vec<String> = [&s.old, &s.new].into_iter().flatten().map(size).collect();
+    let sizes: Vec<String> = [&s.old, &s.new]
+        .into_iter()
+        .flatten()
+        .map(size_cell)
+        .collect();
     format!(
         "<tr><td>{}</td><td>{cell}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         change_badge(s.change),
