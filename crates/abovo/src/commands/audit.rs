@@ -267,12 +267,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             (Align::Left, usize::MAX),
             (Align::Left, 0),
         ]);
-        t.row(vec![
-            ("seed".into(), ""),
-            ("kind".into(), ""),
-            ("evidence".into(), ""),
-            ("size".into(), ""),
-        ]);
+        t.header(&["seed", "kind", "evidence", "size"]);
         for s in &r.core {
             t.row(vec![
                 (sanitize(&s.label).into_owned(), ""),
@@ -315,14 +310,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             (Align::Left, usize::MAX),
             (Align::Left, 0),
         ]);
-        t.row(vec![
-            ("#".into(), ""),
-            (what.many().into(), ""),
-            ("seed".into(), ""),
-            ("kind".into(), ""),
-            ("evidence".into(), ""),
-            ("size".into(), ""),
-        ]);
+        t.header(&["#", what.many(), "seed", "kind", "evidence", "size"]);
         for (i, s) in r.others.iter().enumerate() {
             t.row(vec![
                 (format!("{}", i + 1), ""),
@@ -392,11 +380,11 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             (Align::Left, 40),
             (Align::Left, 0),
         ]);
-        t.row(vec![
-            ("binary seeds".into(), ""),
-            ("known size".into(), ""),
-            (what.one().into(), ""),
-            ("beyond the core (#n of Other binary seeds)".into(), ""),
+        t.header(&[
+            "binary seeds",
+            "known size",
+            what.one(),
+            "beyond the core (#n of Other binary seeds)",
         ]);
         for b in &r.largest {
             let size = if b.unknown_sizes == b.binary_seeds {

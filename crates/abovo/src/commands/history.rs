@@ -438,12 +438,7 @@ fn seeds_text(
         (Align::Right, usize::MAX),
         (Align::Right, usize::MAX),
     ]);
-    t.row(
-        ["kind", "added", "removed", "changed", "unchanged"]
-            .iter()
-            .map(|h| ((*h).to_owned(), ""))
-            .collect(),
-    );
+    t.header(&["kind", "added", "removed", "changed", "unchanged"]);
     for k in &c.by_kind {
         t.row(vec![
             (k.kind.name().to_owned(), kind_style(k.kind)),
@@ -643,12 +638,7 @@ fn audit_text(
         (Align::Right, usize::MAX),
         (Align::Left, 0),
     ]);
-    t.row(
-        ["", "seed", "old pkgs", "new pkgs", "gained", "lost", "size"]
-            .iter()
-            .map(|h| ((*h).to_owned(), ""))
-            .collect(),
-    );
+    t.header(&["", "seed", "old pkgs", "new pkgs", "gained", "lost", "size"]);
     let shown: Vec<_> = c
         .seeds
         .iter()

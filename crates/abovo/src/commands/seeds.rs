@@ -294,13 +294,13 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         (Align::Right, usize::MAX),
         (Align::Right, usize::MAX),
     ]);
-    t.row(vec![
-        ("kind".into(), ""),
-        ("seeds".into(), ""),
-        ("measured".into(), ""),
-        ("measured size".into(), ""),
-        ("known size".into(), ""),
-        ("sizes unknown".into(), ""),
+    t.header(&[
+        "kind",
+        "seeds",
+        "measured",
+        "measured size",
+        "known size",
+        "sizes unknown",
     ]);
     let row =
         |name: &str, seeds: usize, measured: usize, mbytes: u64, known: u64, unknown: usize| {

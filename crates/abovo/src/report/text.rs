@@ -121,6 +121,11 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// Adds a row of plain cells: the column names.
+    pub fn header(&mut self, names: &[&str]) {
+        self.row(names.iter().map(|n| ((*n).to_owned(), "")).collect());
+    }
+
     /// Renders every row, each line starting with `indent`; `paint` applies
     /// a style to text already padded.
     pub fn render(&self, indent: &str, paint: &dyn Fn(&str, &str) -> String) -> String {
