@@ -9,7 +9,7 @@ use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
 use crate::report::packages::package_lines;
-use crate::report::text::{Align, Table, count, plural, size_summary, wrap_list};
+use crate::report::text::{Align, Table, count, plural, size_summary, title_line, wrap_list};
 use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, Audited, audit, table_packages};
 use std::path::Path;
 
@@ -225,16 +225,11 @@ fn seed_size(s: &AuditSeed) -> String {
 pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> String) -> String {
     let mut o = String::new();
     let what = r.audited;
-    o.push_str(&format!(
-        "{}\n",
-        style(
-            "1",
-            &format!(
-                "Audit of {}",
-                crate::report::audit::counted(what, r.package_count)
-            )
-        )
-    ));
+    let title = format!(
+        "Audit of {}",
+        crate::report::audit::counted(what, r.package_count)
+    );
+    o.push_str(&title_line(style, &title));
     o.push_str(&format!("  graph: {}\n", sanitize(&r.graph)));
     if what == Audited::RootDerivations {
         o.push_str(

@@ -7,7 +7,7 @@ use crate::commands::trust_common::TrustArgs;
 use crate::exit;
 use crate::output::{Context, Format, TEXT_JSON, print_json, sanitize};
 use crate::report::human_bytes;
-use crate::report::text::{count, plural};
+use crate::report::text::{count, plural, title_line};
 use abovo_fetch::cache::Cache;
 use abovo_fetch::debian::{AptSource, apt_sources};
 use abovo_fetch::keys::AuthorizedKeys;
@@ -558,17 +558,12 @@ impl Progress for FetchBar {
 /// The text report: one line per item, then why each failure failed.
 pub fn render_text(r: &FetchReport, style: &dyn Fn(&str, &str) -> String) -> String {
     let mut o = String::new();
-    o.push_str(&format!(
-        "{}\n",
-        style(
-            "1",
-            &format!(
-                "Fetched {} into {}",
-                plural(r.items.len(), "fixed output", "fixed outputs"),
-                sanitize(&r.cache)
-            )
-        )
-    ));
+    let title = format!(
+        "Fetched {} into {}",
+        plural(r.items.len(), "fixed output", "fixed outputs"),
+        sanitize(&r.cache)
+    );
+    o.push_str(&title_line(style, &title));
     // Successes first, then what could not be fetched with why.
     let mut items: Vec<&Outcome> = r.items.iter().collect();
     items.sort_by_key(|o| o.status == Status::Failed);

@@ -11,7 +11,7 @@ use crate::commands::{audit, seeds};
 use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
-use crate::report::text::{Align, Table, count, plural, size_with_source};
+use crate::report::text::{Align, Table, count, plural, size_with_source, title_line};
 use abovo_graph::{Graph, NodeId};
 use abovo_trust::audit::AuditPackage;
 use abovo_trust::history::{
@@ -387,17 +387,12 @@ fn seeds_text(
     style: &dyn Fn(&str, &str) -> String,
 ) -> String {
     let mut o = String::new();
-    o.push_str(&format!(
-        "{}\n",
-        style(
-            "1",
-            &format!(
-                "Trust base of {} against {}",
-                sanitize(&c.new.target_label),
-                sanitize(&c.old.target_label)
-            )
-        )
-    ));
+    let title = format!(
+        "Trust base of {} against {}",
+        sanitize(&c.new.target_label),
+        sanitize(&c.old.target_label)
+    );
+    o.push_str(&title_line(style, &title));
     for (which, s) in [("new", &c.new), ("old", &c.old)] {
         o.push_str(&format!(
             "  {which}: {}\n       graph: {}; {} walked, {}\n",
@@ -597,18 +592,13 @@ fn audit_text(
 ) -> String {
     let mut o = String::new();
     let what = c.new.audited;
-    o.push_str(&format!(
-        "{}\n",
-        style(
-            "1",
-            &format!(
-                "Audit of {} against {}: {} in both (matched by name)",
-                crate::report::audit::counted(what, c.new.package_count),
-                count(c.old.package_count as u64),
-                count(c.matched as u64)
-            )
-        )
-    ));
+    let title = format!(
+        "Audit of {} against {}: {} in both (matched by name)",
+        crate::report::audit::counted(what, c.new.package_count),
+        count(c.old.package_count as u64),
+        count(c.matched as u64)
+    );
+    o.push_str(&title_line(style, &title));
     o.push_str(&format!(
         "  new graph: {}\n  old graph: {}\n",
         sanitize(&c.new.graph),

@@ -11,7 +11,9 @@ use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::human_bytes;
 use crate::report::packages::{package_lines, package_name};
-use crate::report::text::{Align, Table, count, plural, size_summary, size_with_source};
+use crate::report::text::{
+    Align, Table, count, plural, size_summary, size_with_source, title_line,
+};
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, TrustReport, trust_report};
 
@@ -228,10 +230,8 @@ fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> St
 /// The text report.
 pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> String) -> String {
     let mut o = String::new();
-    o.push_str(&format!(
-        "{}\n",
-        style("1", &format!("Trust base of {}", sanitize(&r.target_label)))
-    ));
+    let title = format!("Trust base of {}", sanitize(&r.target_label));
+    o.push_str(&title_line(style, &title));
     o.push_str(&format!("  derivation: {}\n", sanitize(&r.target)));
     if let Some(p) = &r.target_package {
         o.push_str(&format!("  package:    {}\n", package_name(p)));

@@ -29,6 +29,12 @@ pub fn plain_plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The first line of a text report: its title in bold (`style` applies
+/// the ANSI style on a terminal, nothing elsewhere).
+pub fn title_line(style: &dyn Fn(&str, &str) -> String, title: &str) -> String {
+    format!("{}\n", style("1", title))
+}
+
 /// A known size with where it came from (`357 B, from the bytes`), or
 /// `unknown`.
 pub fn size_with_source(size: Option<u64>, source: &str) -> String {
