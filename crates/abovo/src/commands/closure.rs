@@ -262,12 +262,7 @@ fn package_closure(
             .filter(|&p| pg.status(p).visibility == v)
             .collect()
     };
-    let groups = [
-        ("public", of(Visibility::Public)),
-        ("public-excluded", of(Visibility::PublicExcluded)),
-        ("hidden", of(Visibility::Hidden)),
-        ("private", of(Visibility::Private)),
-    ];
+    let groups = Visibility::ALL.map(|v| (v.name(), of(v)));
     if args.query.json() {
         let mut by_status = serde_json::Map::new();
         for (name, nodes) in &groups {

@@ -11,9 +11,10 @@ use crate::output::{Context, Format, dot_quoted, markup_escape, print_json, sani
 use crate::packages::{
     GraphKind, choose_kind, package_json, packages_json, type_help, uses_json, uses_note,
 };
+use crate::report::packages::visibility_note;
 use crate::report::text::plural;
 use crate::source::{QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit};
-use abovo_graph::package_graph::{PackageId, PackageView, Visibility};
+use abovo_graph::package_graph::{PackageId, PackageView};
 use abovo_graph::query::{Subgraph, subgraph};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use std::io::{BufWriter, Write};
@@ -221,12 +222,7 @@ impl Drawing for Packages<'_> {
     }
 
     fn tag(&self, p: PackageId) -> &'static str {
-        match self.0.packages().status(p).visibility {
-            Visibility::Public => "",
-            Visibility::PublicExcluded => " (excluded)",
-            Visibility::Hidden => " (hidden)",
-            Visibility::Private => " (private)",
-        }
+        visibility_note(self.0.packages().status(p).visibility)
     }
 
     fn label(&self, p: PackageId) -> String {
@@ -238,13 +234,7 @@ impl Drawing for Packages<'_> {
     }
 
     fn kind(&self, p: PackageId) -> (&'static str, bool) {
-        let kind = match self.0.packages().status(p).visibility {
-            Visibility::Public => "public",
-            Visibility::PublicExcluded => "public-excluded",
-            Visibility::Hidden => "hidden",
-            Visibility::Private => "private",
-        };
-        (kind, false)
+        (self.0.packages().status(p).visibility.name(), false)
     }
 
     fn edge_data(&self) -> &'static str {

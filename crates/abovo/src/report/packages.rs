@@ -72,7 +72,7 @@ pub fn package_lines(t: &PackageTrail) -> (String, Option<String>) {
 }
 
 /// ` (private)`, ` (hidden)`, or nothing for a public package.
-fn visibility_note(v: Visibility) -> &'static str {
+pub fn visibility_note(v: Visibility) -> &'static str {
     match v {
         Visibility::Public => "",
         Visibility::PublicExcluded => " (excluded)",
