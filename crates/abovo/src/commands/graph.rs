@@ -71,12 +71,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     match kind.package_graph() {
         Some(ty) => {
             let view = crate::packages::package_view(&graph, ty)?;
-            let roots = args
-                .targets
-                .iter()
-                .zip(&roots)
-                .map(|(spec, &n)| crate::packages::package_of(&view, n, spec))
-                .collect::<anyhow::Result<Vec<PackageId>>>()?;
+            let roots = crate::packages::packages_of(&view, &roots, &args.targets)?;
             let sub = subgraph(&view, &roots, &walk);
             let names: Vec<String> = roots.iter().map(|&r| view.full_name(r)).collect();
             let title = format!(
