@@ -9,7 +9,9 @@ use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
 use crate::report::packages::package_lines;
-use crate::report::text::{Align, Table, count, plural, size_summary, title_line, wrap_list};
+use crate::report::text::{
+    Align, Table, arrows, count, plural, size_summary, title_line, wrap_list,
+};
 use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, Audited, audit, table_packages};
 use std::path::Path;
 
@@ -190,15 +192,10 @@ fn package_terms(s: &AuditSeed, lead: &str, all: bool) -> String {
     let Some(e) = &s.example else {
         return o;
     };
-    let path: Vec<String> = e
-        .path
-        .iter()
-        .map(|p| sanitize(&p.label).into_owned())
-        .collect();
     o.push_str(&format!(
         "{lead}e.g. {}: {}\n",
         sanitize(&e.package),
-        path.join(" → ")
+        arrows(e.path.iter().map(|p| p.label.as_str()))
     ));
     if let Some(t) = &e.trail {
         let (first, then) = package_lines(t);

@@ -11,7 +11,7 @@ use crate::commands::{audit, seeds};
 use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
-use crate::report::text::{Align, Table, count, plural, size_with_source, title_line};
+use crate::report::text::{Align, Table, arrows, count, plural, size_with_source, title_line};
 use abovo_graph::{Graph, NodeId};
 use abovo_trust::audit::AuditPackage;
 use abovo_trust::history::{
@@ -188,8 +188,10 @@ fn violation_text(v: &Violation) -> String {
         None => format!("{what}: {} ({})", sanitize(&v.seed), v.kind),
     };
     if !v.path.is_empty() {
-        let path: Vec<String> = v.path.iter().map(|l| sanitize(l).into_owned()).collect();
-        s.push_str(&format!(", path: {}", path.join(" → ")));
+        s.push_str(&format!(
+            ", path: {}",
+            arrows(v.path.iter().map(String::as_str))
+        ));
     }
     s
 }
@@ -315,12 +317,7 @@ fn label(e: &SeedEntry) -> String {
 }
 
 fn path_text(e: &SeedEntry) -> String {
-    let p: Vec<String> = e
-        .path_from_target
-        .iter()
-        .map(|s| sanitize(&s.label).into_owned())
-        .collect();
-    p.join(" → ")
+    arrows(e.path_from_target.iter().map(|s| s.label.as_str()))
 }
 
 fn binary_bytes_text(b: &BinaryBytes) -> String {
@@ -734,12 +731,7 @@ fn audit_text(
         o.push_str(&format!("    {}{more}\n", names.join(", ")));
         // The paths of the first package (every package's with --all).
         for p in ps.iter().take(if all { ps.len() } else { 1 }) {
-            let path = |v: &[String]| {
-                v.iter()
-                    .map(|l| sanitize(l).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            };
+            let path = |v: &[String]| arrows(v.iter().map(String::as_str));
             for (sign, list) in [("+", &p.gained), ("−", &p.lost)] {
                 for s in list {
                     o.push_str(&format!("      {sign} {}\n", path(&s.path)));

@@ -12,7 +12,7 @@ use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::human_bytes;
 use crate::report::packages::{package_lines, package_name};
 use crate::report::text::{
-    Align, Table, count, plural, size_summary, size_with_source, title_line,
+    Align, Table, arrows, count, plural, size_summary, size_with_source, title_line,
 };
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, TrustReport, trust_report};
@@ -212,12 +212,8 @@ fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> St
             );
         }
     }
-    let path: Vec<String> = e
-        .path_from_target
-        .iter()
-        .map(|s| sanitize(&s.label).into_owned())
-        .collect();
-    line(o, "path:", &path.join(" → "));
+    let path = arrows(e.path_from_target.iter().map(|s| s.label.as_str()));
+    line(o, "path:", &path);
     if let Some(t) = &e.package {
         let (first, then) = package_lines(t);
         line(o, "package:", &first);

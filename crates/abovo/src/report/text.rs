@@ -4,6 +4,8 @@
 //! that the columns after it stay aligned).
 
 use super::human_bytes;
+use crate::output::sanitize;
+use std::borrow::Cow;
 
 /// `30574` → `30,574`.
 pub fn count(n: impl Into<u64>) -> String {
@@ -33,6 +35,12 @@ pub fn plain_plural(n: usize, one: &str, many: &str) -> String {
 /// the ANSI style on a terminal, nothing elsewhere).
 pub fn title_line(style: &dyn Fn(&str, &str) -> String, title: &str) -> String {
     format!("{}\n", style("1", title))
+}
+
+/// A path for a terminal: the labels, each sanitized, joined by ` → `.
+pub fn arrows<'a>(labels: impl IntoIterator<Item = &'a str>) -> String {
+    let labels: Vec<Cow<'a, str>> = labels.into_iter().map(sanitize).collect();
+    labels.join(" → ")
 }
 
 /// A known size with where it came from (`357 B, from the bytes`), or
@@ -212,6 +220,7 @@ mod tests {
         assert_eq!(plural(1, "seed", "seeds"), "1 seed");
         assert_eq!(plural(0, "seed", "seeds"), "0 seeds");
         assert_eq!(plural(10073, "leaf", "leaves"), "10,073 leaves");
+        assert_eq!(arrows(["a", "b\u{1b}"]), "a → b\\u{1b}");
         assert_eq!(size_with_source(None, "x"), "unknown");
         assert_eq!(size_with_source(Some(357), "bytes"), "357 B (bytes)");
         assert_eq!(size_summary(0, 6, 6), "sizes unknown");
