@@ -10,7 +10,7 @@ use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
 use crate::report::packages::package_lines;
 use crate::report::text::{
-    Align, Table, arrows, count, plural, size_summary, title_line, wrap_list,
+    Align, Table, arrows, count, plural, size_or_unknown, size_summary, title_line, wrap_list,
 };
 use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, Audited, audit, table_packages};
 use std::path::Path;
@@ -212,10 +212,7 @@ fn percent(part: usize, whole: usize) -> String {
 }
 
 fn seed_size(s: &AuditSeed) -> String {
-    s.class
-        .size
-        .map(human_bytes)
-        .unwrap_or_else(|| "unknown".into())
+    size_or_unknown(s.class.size)
 }
 
 /// The text report.

@@ -11,7 +11,9 @@ use crate::commands::{audit, seeds};
 use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
-use crate::report::text::{Align, Table, arrows, count, plural, size_with_source, title_line};
+use crate::report::text::{
+    Align, Table, arrows, count, plural, size_or_unknown, size_with_source, title_line,
+};
 use abovo_graph::{Graph, NodeId};
 use abovo_trust::audit::AuditPackage;
 use abovo_trust::history::{
@@ -643,12 +645,10 @@ fn audit_text(
                 .map_or("—".to_owned(), |x| count(x.packages as u64))
         };
         let size = match (&s.old, &s.new) {
-            (Some(a), Some(b)) if a.size != b.size => format!(
-                "{} → {}",
-                a.size.map_or("unknown".into(), human_bytes),
-                b.size.map_or("unknown".into(), human_bytes)
-            ),
-            _ => s.side().size.map_or("unknown".into(), human_bytes),
+            (Some(a), Some(b)) if a.size != b.size => {
+                format!("{} → {}", size_or_unknown(a.size), size_or_unknown(b.size))
+            }
+            _ => size_or_unknown(s.side().size),
         };
         let gained = if s.changed_under > 0 {
             format!(

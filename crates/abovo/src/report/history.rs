@@ -4,7 +4,7 @@
 //! verdict.
 
 use super::seeds::size_cell;
-use super::text::count;
+use super::text::{count, size_or_unknown};
 use super::{esc, human_bytes, kind_badge, page};
 use abovo_trust::history::{AuditComparison, Change, SeedChange, SeedsComparison, Violation};
 use abovo_trust::report::SeedEntry;
@@ -189,9 +189,7 @@ pub fn audit(c: &AuditComparison, guard: Option<(&str, &[Violation])>) -> String
             count(s.gained as u64),
             count(s.lost as u64),
             count(s.changed_under as u64),
-            s.side()
-                .size
-                .map_or("unknown".into(), |x| esc(&human_bytes(x)))
+            esc(&size_or_unknown(s.side().size))
         );
     }
     let _ = write!(

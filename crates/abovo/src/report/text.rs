@@ -43,6 +43,11 @@ pub fn arrows<'a>(labels: impl IntoIterator<Item = &'a str>) -> String {
     labels.join(" → ")
 }
 
+/// A size for people (`1.4 KiB`), or `unknown`.
+pub fn size_or_unknown(size: Option<u64>) -> String {
+    size.map_or_else(|| "unknown".to_owned(), human_bytes)
+}
+
 /// A known size with where it came from (`357 B, from the bytes`), or
 /// `unknown`.
 pub fn size_with_source(size: Option<u64>, source: &str) -> String {
@@ -221,6 +226,8 @@ mod tests {
         assert_eq!(plural(0, "seed", "seeds"), "0 seeds");
         assert_eq!(plural(10073, "leaf", "leaves"), "10,073 leaves");
         assert_eq!(arrows(["a", "b\u{1b}"]), "a → b\\u{1b}");
+        assert_eq!(size_or_unknown(None), "unknown");
+        assert_eq!(size_or_unknown(Some(1434)), "1.4 KiB");
         assert_eq!(size_with_source(None, "x"), "unknown");
         assert_eq!(size_with_source(Some(357), "bytes"), "357 B (bytes)");
         assert_eq!(size_summary(0, 6, 6), "sizes unknown");
