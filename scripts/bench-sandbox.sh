@@ -27,9 +27,9 @@ trivial() {
   if [ "$mode" = rootless ]; then
     chown -R 65534:65534 "$dir"
     user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-    env=(ABOVO_STORE_DIR=/gnu/store ABOVO_REAL_STORE_DIR="$dir/store")
+    env=(ABOVO_STORE=/gnu/store ABOVO_REAL_STORE_DIR="$dir/store")
   else
-    env=(ABOVO_STORE_DIR="$dir/store")
+    env=(ABOVO_STORE="$dir/store")
   fi
   run() { env -i PATH="$PATH" HOME="$dir" TMPDIR="$dir/tmp" "${env[@]}" "${user[@]}" "$abovo" "$@"; }
   local bb drvs=()

@@ -12,8 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 abovo=${ABOVO:-abovo}
 work=${1:-$(mktemp -d)}
 [ -x /bin/busybox ] || { echo "run.sh: needs /bin/busybox (apt-get install busybox-static)" >&2; exit 1; }
-export ABOVO_STORE_DIR="$work/store"
-echo "store: $ABOVO_STORE_DIR"
+export ABOVO_STORE="$work/store"
+echo "store: $ABOVO_STORE"
 
 # 1. The seed: Debian's static busybox, imported as it is.
 mkdir -p "$work/seed"
@@ -52,4 +52,4 @@ $abovo diff "$stamp" "$stamp-check" || true
 $abovo store verify
 
 # 4. What must one trust to get the bundle?
-$abovo seeds "$bundle_drv" --source "$ABOVO_STORE_DIR" --store-dir "$ABOVO_STORE_DIR"
+$abovo seeds "$bundle_drv" --source "$ABOVO_STORE" --store-dir "$ABOVO_STORE"

@@ -194,12 +194,9 @@ impl Challenger<'_> {
             Ok(Lookup::Found(accepted)) => {
                 let info = accepted.info;
                 let standing = match accepted.signer {
-                    Some(signer) => Standing::Trusted { signer },
-                    None => match self.keys.check(&info) {
-                        Err(Refusal::Unsigned) => Standing::Unsigned,
-                        Err(e) => Standing::Untrusted { why: e.to_string() },
-                        Ok(signer) => Standing::Trusted { signer },
-                    },
+                    Ok(signer) => Standing::Trusted { signer },
+                    Err(Refusal::Unsigned) => Standing::Unsigned,
+                    Err(e) => Standing::Untrusted { why: e.to_string() },
                 };
                 let found = Found {
                     nar_hash: info.nar_hash.to_string(),

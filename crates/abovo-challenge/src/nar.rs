@@ -74,20 +74,16 @@ impl NarVisitor for Lister<'_> {
         size: u64,
         contents: &mut dyn Read,
     ) -> io::Result<()> {
-        let keep = self.keep.contains(path) && size <= TEXT_LIMIT;
-        let mut kept = keep.then(Vec::new);
         let mut hasher = HashAlgo::Sha256.hasher();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = contents.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            if let Some(k) = kept.as_mut() {
-                k.extend_from_slice(&buf[..n]);
-            }
-        }
+        let kept = if self.keep.contains(path) && size <= TEXT_LIMIT {
+            let mut bytes = Vec::with_capacity(size as usize);
+            contents.read_to_end(&mut bytes)?;
+            hasher.update(&bytes);
+            Some(bytes)
+        } else {
+            io::copy(contents, &mut hasher)?;
+            None
+        };
         self.listing.insert(
             path.to_vec(),
             Entry::Regular {
@@ -274,18 +270,9 @@ fn mode(executable: bool) -> u32 {
 fn change(path: String, path_bytes: Option<String>, a: &Entry, b: &Entry) -> Option<Change> {
     match (a, b) {
         (Entry::Directory, Entry::Directory) => None,
-        (Entry::Symlink(x), Entry::Symlink(y)) => (x != y).then(|| {
-            let (old, old_bytes) = name_text(x);
-            let (new, new_bytes) = name_text(y);
-            Change::Symlink {
-                path,
-                path_bytes,
-                old,
-                old_bytes,
-                new,
-                new_bytes,
-            }
-        }),
+        (Entry::Symlink(x), Entry::Symlink(y)) => {
+            (x != y).then(|| Change::symlink(path, path_bytes, x, y))
+        }
         (
             Entry::Regular {
                 executable: xa,

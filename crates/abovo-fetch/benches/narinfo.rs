@@ -106,7 +106,7 @@ fn bench(c: &mut Criterion) {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(p) = paths.get(i) else { break };
                         match sub.narinfo(&url, p).unwrap() {
-                            Lookup::Found(f) => assert!(f.signer.is_some()),
+                            Lookup::Found(f) => assert!(f.signer.is_ok()),
                             Lookup::Missing => panic!("missing {p}"),
                         }
                     }

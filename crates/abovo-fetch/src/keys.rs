@@ -19,6 +19,7 @@
 
 use abovo_store::encoding::base16_encode;
 use abovo_store::narinfo::NarInfo;
+use abovo_store::narinfo::sexp::{Sexp, atom, find};
 
 /// The keys a run trusts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,7 +60,10 @@ impl AuthorizedKeys {
     pub fn add_text(&mut self, text: &str) -> Result<usize, KeyError> {
         let before = self.guix.len() + self.nix.len();
         if text.trim_start().starts_with('(') {
-            let data = read_sexp(text)?;
+            let data = Sexp::parse_all(text.as_bytes()).map_err(|e| KeyError {
+                offset: e.offset,
+                what: e.reason,
+            })?;
             collect_guix_keys(&data, &mut self.guix);
         } else {
             let mut offset = 0;
@@ -147,128 +151,26 @@ impl AuthorizedKeys {
     }
 }
 
-/// A datum of libgcrypt's advanced S-expression form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Sexp {
-    Atom(String),
-    Bytes(Vec<u8>),
-    List(Vec<Sexp>),
-}
-
-/// Reads S-expressions: lists, atoms, `"strings"` and `#hex#` byte
-/// strings (what `/etc/guix/acl` and `guix publish`'s key hold).
-fn read_sexp(text: &str) -> Result<Vec<Sexp>, KeyError> {
-    let b = text.as_bytes();
-    let err = |offset: usize, what: &str| KeyError {
-        offset,
-        what: what.to_owned(),
-    };
-    let mut stack: Vec<Vec<Sexp>> = vec![Vec::new()];
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            c if c.is_ascii_whitespace() => i += 1,
-            b'(' => {
-                if stack.len() > 64 {
-                    return Err(err(i, "lists nested too deeply"));
-                }
-                stack.push(Vec::new());
-                i += 1;
-            }
-            b')' => {
-                if stack.len() < 2 {
-                    return Err(err(i, "unexpected `)`"));
-                }
-                let list = stack.pop().unwrap_or_default();
-                if let Some(top) = stack.last_mut() {
-                    top.push(Sexp::List(list));
-                }
-                i += 1;
-            }
-            b'#' => {
-                let end = b[i + 1..]
-                    .iter()
-                    .position(|&c| c == b'#')
-                    .ok_or_else(|| err(i, "unterminated `#…#`"))?;
-                let hex: Vec<u8> = b[i + 1..i + 1 + end]
-                    .iter()
-                    .copied()
-                    .filter(|c| !c.is_ascii_whitespace())
-                    .collect();
-                let bytes = abovo_store::encoding::base16_decode(
-                    std::str::from_utf8(&hex).map_err(|_| err(i, "not hexadecimal"))?,
-                )
-                .map_err(|e| err(i + 1, &format!("not hexadecimal: {e}")))?;
-                if let Some(top) = stack.last_mut() {
-                    top.push(Sexp::Bytes(bytes));
-                }
-                i += end + 2;
-            }
-            b'"' => {
-                let end = b[i + 1..]
-                    .iter()
-                    .position(|&c| c == b'"')
-                    .ok_or_else(|| err(i, "unterminated string"))?;
-                let s = String::from_utf8_lossy(&b[i + 1..i + 1 + end]).into_owned();
-                if let Some(top) = stack.last_mut() {
-                    top.push(Sexp::Atom(s));
-                }
-                i += end + 2;
-            }
-            _ => {
-                let start = i;
-                while i < b.len() && !b[i].is_ascii_whitespace() && !b"()#\"".contains(&b[i]) {
-                    i += 1;
-                }
-                let s = String::from_utf8_lossy(&b[start..i]).into_owned();
-                if let Some(top) = stack.last_mut() {
-                    top.push(Sexp::Atom(s));
-                }
-            }
-        }
-    }
-    if stack.len() != 1 {
-        return Err(err(b.len(), "unclosed list"));
-    }
-    Ok(stack.pop().unwrap_or_default())
-}
-
-fn head(list: &[Sexp]) -> Option<&str> {
-    match list.first() {
-        Some(Sexp::Atom(a)) => Some(a),
-        _ => None,
-    }
-}
-
 /// The `q` of every `(public-key (ecc (curve Ed25519) (q #…#)))` anywhere.
 fn collect_guix_keys(data: &[Sexp], out: &mut Vec<[u8; 32]>) {
     for d in data {
         let Sexp::List(items) = d else { continue };
-        if head(items) == Some("public-key") {
-            for alg in &items[1..] {
-                let Sexp::List(parts) = alg else { continue };
-                if head(parts) != Some("ecc") {
-                    continue;
-                }
-                let curve_ok = parts.iter().any(|p| {
-                    matches!(p, Sexp::List(c) if head(c) == Some("curve")
-                        && matches!(c.get(1), Some(Sexp::Atom(n)) if n.eq_ignore_ascii_case("ed25519")))
-                });
-                let q = parts.iter().find_map(|p| match p {
-                    Sexp::List(c) if head(c) == Some("q") => match c.get(1) {
-                        Some(Sexp::Bytes(b)) => <[u8; 32]>::try_from(b.as_slice()).ok(),
-                        _ => None,
-                    },
-                    _ => None,
-                });
-                if let (true, Some(q)) = (curve_ok, q) {
-                    if !out.contains(&q) {
-                        out.push(q);
-                    }
+        if d.head() != Some(&b"public-key"[..]) {
+            collect_guix_keys(items, out);
+            continue;
+        }
+        for ecc in items[1..].iter().filter_map(|a| a.list_named("ecc")) {
+            let curve_ok = find(ecc, "curve")
+                .and_then(|c| atom(c, 1))
+                .is_some_and(|n| n.eq_ignore_ascii_case(b"ed25519"));
+            let q = find(ecc, "q")
+                .and_then(|q| atom(q, 1))
+                .and_then(|b| <[u8; 32]>::try_from(b).ok());
+            if let (true, Some(q)) = (curve_ok, q) {
+                if !out.contains(&q) {
+                    out.push(q);
                 }
             }
-        } else {
-            collect_guix_keys(&items[..], out);
         }
     }
 }

@@ -400,7 +400,7 @@ impl<'a> Realiser<'a> {
                 server: server.clone(),
                 nar_size: found.info.nar_size,
                 file_size: found.info.file_sizes.get(i).copied(),
-                signer: found.signer.clone(),
+                signer: found.signer.clone().ok(),
             });
             if req.fixed.recursive
                 && req.fixed.hash.algo() == HashAlgo::Sha256
@@ -413,9 +413,8 @@ impl<'a> Realiser<'a> {
                 ));
                 continue;
             }
-            if found.signer.is_some() || self.settings.allow_untrusted {
-                let _ = self.cache.put_narinfo(hash_part, &found.text);
-            }
+            // Found means trusted, or allowed untrusted: either way cached.
+            let _ = self.cache.put_narinfo(hash_part, &found.text);
             if self.settings.narinfo_only {
                 out.status = Status::Narinfo;
                 out.source = Some(SourceKind::Substitute);

@@ -29,8 +29,9 @@ pub struct Accepted {
     pub info: NarInfo,
     /// Its text, as served.
     pub text: String,
-    /// Who signed it (`None`: unsigned or untrusted, allowed by the caller).
-    pub signer: Option<String>,
+    /// Who signed it, or why it is not trusted (unsigned, or signed by a
+    /// key not authorised: accepted because the caller allows it).
+    pub signer: Result<String, crate::keys::Refusal>,
 }
 
 /// What asking a server for a narinfo gave.
@@ -77,21 +78,17 @@ impl Substituter<'_> {
             )));
         }
         let signer = match self.keys.check(&info) {
-            Ok(s) => Some(s),
             Err(crate::keys::Refusal::Invalid(why)) => {
                 return Err(permanent(format!(
                     "{url}: refused: its signature is invalid ({why})"
                 )));
             }
-            Err(other) if self.allow_untrusted => {
-                let _ = other;
-                None
-            }
-            Err(other) => {
+            Err(other) if !self.allow_untrusted => {
                 return Err(permanent(format!(
                     "{url}: refused: {other} (hint: --authorized-key FILE adds a key; --allow-untrusted accepts it anyway, since the content is checked against the derivation's hash)"
                 )));
             }
+            checked => checked,
         };
         Ok(Lookup::Found(Box::new(Accepted {
             server: server.to_owned(),

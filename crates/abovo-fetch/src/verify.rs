@@ -64,8 +64,17 @@ pub fn check(path: &Path, fixed: &FixedOutput) -> Result<Measured, VerifyError> 
     };
     let prefix = if fixed.recursive { "r:" } else { "" };
     if fixed.recursive {
-        let n = nar::hash_path_with(path, fixed.hash.algo(), &mut |_, _| true)
-            .map_err(|e| unreadable(&e))?;
+        // The regular files' bytes are counted in the walk that hashes
+        // them; the walk shows every entry but the top one.
+        let top = std::fs::symlink_metadata(path).map_err(|e| unreadable(&e))?;
+        let mut bytes = if top.is_file() { top.len() } else { 0 };
+        let n = nar::hash_path_with(path, fixed.hash.algo(), &mut |_, meta| {
+            if meta.is_file() {
+                bytes += meta.len();
+            }
+            true
+        })
+        .map_err(|e| unreadable(&e))?;
         if n.hash != fixed.hash {
             return Err(VerifyError::Mismatch {
                 expected: format!("{prefix}{}", fixed.hash),
@@ -73,7 +82,7 @@ pub fn check(path: &Path, fixed: &FixedOutput) -> Result<Measured, VerifyError> 
             });
         }
         return Ok(Measured {
-            bytes: unpacked_bytes(path).map_err(|e| unreadable(&e))?,
+            bytes,
             nar_size: n.size,
             nar_hash: (fixed.hash.algo() == HashAlgo::Sha256).then_some(n.hash),
         });
@@ -105,23 +114,6 @@ pub fn check(path: &Path, fixed: &FixedOutput) -> Result<Measured, VerifyError> 
 /// framing plus the contents padded to 8 (an executable adds 32).
 pub fn flat_nar_size(n: u64) -> u64 {
     112 + n.div_ceil(8) * 8
-}
-
-/// The bytes of every regular file at or under `path` (symbolic links not
-/// followed).
-pub fn unpacked_bytes(path: &Path) -> std::io::Result<u64> {
-    let meta = std::fs::symlink_metadata(path)?;
-    if meta.is_file() {
-        return Ok(meta.len());
-    }
-    if !meta.is_dir() {
-        return Ok(0);
-    }
-    let mut total = 0;
-    for entry in std::fs::read_dir(path)? {
-        total += unpacked_bytes(&entry?.path())?;
-    }
-    Ok(total)
 }
 
 mod opt_hash {
@@ -179,5 +171,21 @@ mod tests {
             "{err}"
         );
         assert_eq!(check(dir.path(), &flat).unwrap_err(), VerifyError::NotAFile);
+    }
+
+    #[test]
+    fn a_recursive_tree_counts_the_bytes_of_its_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("out");
+        std::fs::create_dir_all(top.join("share/doc")).unwrap();
+        std::fs::write(top.join("a"), b"12345").unwrap();
+        std::fs::write(top.join("share/doc/b"), b"123").unwrap();
+        // A symlink counts for nothing, even to a file.
+        std::os::unix::fs::symlink("a", top.join("link")).unwrap();
+        let rec = FixedOutput {
+            recursive: true,
+            hash: nar::hash_path(&top).unwrap().hash,
+        };
+        assert_eq!(check(&top, &rec).unwrap().bytes, 8);
     }
 }

@@ -54,7 +54,8 @@
 //! **Queries** ([`query`]), on any [`dag::Dag`] (the derivation graph or
 //! a package graph): [`query::closure`], [`query::subgraph`] (the node and
 //! edge sets of `guix graph -t TYPE`), [`query::reverse_closure`],
-//! [`query::shortest_path`], [`query::all_shortest_paths`],
+//! [`query::shortest_path`], [`query::all_shortest_paths`], [`query::PathsTo`]
+//! (from every node to a set of targets),
 //! [`query::dependents_where`] (`guix refresh -l`), and for derivations
 //! [`query::closure_summary`] and [`query::dependents`], all shaped by a
 //! [`query::Walk`] (hide sources, stop at fixed-output derivations, depth).

@@ -223,6 +223,64 @@ impl<N: NodeIndex> ShortestPaths<N> {
     }
 }
 
+/// The shortest paths from every node to a set of targets: the
+/// breadth-first tree up the dependents of the targets, for a question
+/// about many starts (every package that rests on one seed). The targets
+/// are one end together (a download built for several systems). Among
+/// equally short paths it is the one found first: targets in the order
+/// given, dependents in id order. Every node of a path but the target is
+/// one `walk` keeps and passes through, the start included; `walk`'s depth
+/// limit does not apply.
+#[derive(Debug, Clone)]
+pub struct PathsTo<N> {
+    /// Per node, the next node towards a target (`u32::MAX`: no path; a
+    /// target points to itself).
+    next: Vec<u32>,
+    node: std::marker::PhantomData<N>,
+}
+
+impl<N: NodeIndex> PathsTo<N> {
+    /// The tree of every node that reaches one of `targets` by `walk`.
+    pub fn tree<D: Dag<Node = N>>(g: &D, targets: &[N], walk: &Walk) -> PathsTo<N> {
+        let mut next = vec![u32::MAX; g.node_count()];
+        let mut queue = VecDeque::new();
+        for &t in targets {
+            next[t.index()] = t.index() as u32;
+            queue.push_back(t);
+        }
+        while let Some(x) = queue.pop_front() {
+            for &d in g.dependents(x) {
+                if next[d.index()] == u32::MAX && walk.keeps(g, d) && g.passes(walk, d) {
+                    next[d.index()] = x.index() as u32;
+                    queue.push_back(d);
+                }
+            }
+        }
+        PathsTo {
+            next,
+            node: std::marker::PhantomData,
+        }
+    }
+
+    /// A shortest path from `from` to a target, both ends included; `None`
+    /// when `from` reaches none.
+    pub fn path_from(&self, from: N) -> Option<Vec<N>> {
+        if *self.next.get(from.index())? == u32::MAX {
+            return None;
+        }
+        let mut path = vec![from];
+        let mut cur = from;
+        loop {
+            let n = N::from_index(self.next[cur.index()] as usize);
+            if n == cur {
+                return Some(path);
+            }
+            path.push(n);
+            cur = n;
+        }
+    }
+}
+
 /// Every shortest path from `from` to `to`, in lexicographic order of their
 /// store paths, at most `limit` of them. Empty when there is no path.
 pub fn all_shortest_paths<D: Dag>(

@@ -187,6 +187,40 @@ fn shortest_paths_are_deterministic() {
 }
 
 #[test]
+fn paths_to_targets_go_up_the_dependents() {
+    let g = diamond();
+    let (top, left, bottom) = (node(&g, "top"), node(&g, "left"), node(&g, "bottom"));
+    let (tarball, fetcher) = (node(&g, "thing-1.0.tar.gz"), node(&g, "fetcher"));
+    let to_bottom = query::PathsTo::tree(&g, &[bottom], &Walk::default());
+    // As long as the shortest path from `top`, and through the smaller id
+    // (`left`, tag 11) first.
+    let path = to_bottom.path_from(top).unwrap();
+    assert_eq!(
+        path,
+        query::shortest_path(&g, top, bottom, &Walk::default()).unwrap()
+    );
+    assert_eq!(path, [top, left, bottom]);
+    assert_eq!(to_bottom.path_from(bottom).unwrap(), [bottom]);
+    assert_eq!(to_bottom.path_from(tarball), None);
+    // Two targets are one end; between two as near, the first given.
+    let either = query::PathsTo::tree(&g, &[bottom, tarball], &Walk::default());
+    assert_eq!(either.path_from(left).unwrap(), [left, bottom]);
+    // Stopping at fixed-output derivations: nothing goes up through the
+    // tarball to `fetcher`'s dependents.
+    let stop = Walk {
+        stop_at_fixed: true,
+        ..Walk::default()
+    };
+    let to_fetcher = query::PathsTo::tree(&g, &[fetcher], &stop);
+    assert_eq!(to_fetcher.path_from(top), None);
+    assert!(
+        query::PathsTo::tree(&g, &[fetcher], &Walk::default())
+            .path_from(top)
+            .is_some()
+    );
+}
+
+#[test]
 fn dependents_and_covering_set() {
     let g = diamond();
     let bottom = node(&g, "bottom");

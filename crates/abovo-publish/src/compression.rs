@@ -1,61 +1,36 @@
 //! The compressions the server writes NARs in, on the fly, as `guix
 //! publish` does without `--cache`: `none`, `gzip`, `xz` and `zstd`, each
 //! at a level (`METHOD[:LEVEL]`, as `guix publish -C` takes it).
+//!
+//! The names are those of [`abovo_fetch::compression`], which reads every
+//! compression a client meets; this module adds the subset the server
+//! writes and their levels.
 
 use std::io::{self, Write};
 
-/// A compression method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Compression {
-    /// The NAR as is.
-    None,
-    /// gzip (flate2).
-    Gzip,
-    /// xz (liblzma).
-    Xz,
-    /// zstd.
-    Zstd,
+pub use abovo_fetch::compression::Compression;
+
+/// The compressions the server writes, each with its default level
+/// (`guix publish`'s for gzip, 3; a level that keeps up with a disk for the
+/// others) and its largest.
+const WRITTEN: [(Compression, u32, u32); 4] = [
+    (Compression::None, 0, 0),
+    (Compression::Gzip, 3, 9),
+    (Compression::Xz, 3, 9),
+    (Compression::Zstd, 3, 19),
+];
+
+/// Whether the server writes NARs in `compression`.
+pub fn writes(compression: Compression) -> bool {
+    levels(compression).is_some()
 }
 
-impl Compression {
-    /// Its name in narinfos and URLs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Gzip => "gzip",
-            Compression::Xz => "xz",
-            Compression::Zstd => "zstd",
-        }
-    }
-
-    /// The method of a name.
-    pub fn from_name(name: &str) -> Option<Compression> {
-        Some(match name {
-            "none" => Compression::None,
-            "gzip" => Compression::Gzip,
-            "xz" => Compression::Xz,
-            "zstd" => Compression::Zstd,
-            _ => return None,
-        })
-    }
-
-    /// The default level: `guix publish`'s for gzip (3), a level that
-    /// keeps up with a disk for the others.
-    pub fn default_level(self) -> u32 {
-        match self {
-            Compression::None => 0,
-            Compression::Gzip | Compression::Xz | Compression::Zstd => 3,
-        }
-    }
-
-    /// The largest level.
-    pub fn max_level(self) -> u32 {
-        match self {
-            Compression::None => 0,
-            Compression::Gzip | Compression::Xz => 9,
-            Compression::Zstd => 19,
-        }
-    }
+/// The default and largest levels of a compression the server writes.
+fn levels(compression: Compression) -> Option<(u32, u32)> {
+    WRITTEN
+        .iter()
+        .find(|(c, _, _)| *c == compression)
+        .map(|&(_, default, max)| (default, max))
 }
 
 /// A method and its level, as `--compression` gives them.
@@ -74,20 +49,23 @@ impl Method {
             Some((n, l)) => (n, Some(l)),
             None => (text, None),
         };
-        let compression = Compression::from_name(name).ok_or_else(|| {
-            format!("unknown compression `{name}` (expected none, gzip, xz or zstd)")
-        })?;
+        // A narinfo's empty `Compression:` means none; a flag must name it.
+        let (compression, (default, max)) = Compression::from_name(name)
+            .filter(|_| !name.is_empty())
+            .and_then(|c| Some((c, levels(c)?)))
+            .ok_or_else(|| {
+                format!("unknown compression `{name}` (expected none, gzip, xz or zstd)")
+            })?;
         let level = match level {
-            None => compression.default_level(),
+            None => default,
             Some(l) => {
                 let n: u32 = l
                     .parse()
                     .map_err(|_| format!("the level `{l}` is not a number"))?;
-                if n > compression.max_level() {
+                if n > max {
                     return Err(format!(
-                        "{} levels go up to {}, not {n}",
-                        compression.name(),
-                        compression.max_level()
+                        "{} levels go up to {max}, not {n}",
+                        compression.name()
                     ));
                 }
                 n
@@ -108,6 +86,12 @@ impl Method {
             Compression::Xz => Encoder::Xz(xz2::write::XzEncoder::new(out, self.level)),
             Compression::Zstd => {
                 Encoder::Zstd(zstd::stream::write::Encoder::new(out, self.level as i32)?)
+            }
+            other @ (Compression::Lzip | Compression::Bzip2) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("the server does not write {} NARs", other.name()),
+                ));
             }
         })
     }
@@ -175,17 +159,19 @@ mod tests {
         assert!(Method::parse("lzip").unwrap_err().contains("unknown"));
         assert!(Method::parse("xz:10").unwrap_err().contains("up to 9"));
         assert!(Method::parse("xz:x").unwrap_err().contains("not a number"));
+        assert!(Method::parse("").unwrap_err().contains("unknown"));
+        let lzip = Method {
+            compression: Compression::Lzip,
+            level: 0,
+        };
+        assert!(lzip.encoder(Vec::new()).is_err());
+        assert!(writes(Compression::Xz) && !writes(Compression::Bzip2));
     }
 
     #[test]
     fn every_method_round_trips() {
         let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        for c in [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Xz,
-            Compression::Zstd,
-        ] {
+        for (c, _, _) in WRITTEN {
             let mut e = Method {
                 compression: c,
                 level: 1,
@@ -194,22 +180,13 @@ mod tests {
             .unwrap();
             e.write_all(&data).unwrap();
             let packed = e.finish().unwrap();
+            // Read back as clients read it.
             let mut back = Vec::new();
             use std::io::Read;
-            match c {
-                Compression::None => back = packed.clone(),
-                Compression::Gzip => {
-                    flate2::read::GzDecoder::new(&packed[..])
-                        .read_to_end(&mut back)
-                        .unwrap();
-                }
-                Compression::Xz => {
-                    xz2::read::XzDecoder::new(&packed[..])
-                        .read_to_end(&mut back)
-                        .unwrap();
-                }
-                Compression::Zstd => back = zstd::decode_all(&packed[..]).unwrap(),
-            }
+            c.decoder(&packed[..])
+                .unwrap()
+                .read_to_end(&mut back)
+                .unwrap();
             assert_eq!(back, data, "{}", c.name());
         }
     }

@@ -5,7 +5,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`route`] | the URL paths of the protocol, parsed strictly |
-//! | [`catalogue`] | what is published: a store's valid items by hash part, in place or relocated |
+//! | [`catalogue`] | what is published: a store's valid items by hash part, and where their bytes are |
 //! | [`compression`] | NAR compressions written on the fly (`none`, `gzip`, `xz`, `zstd`) |
 //! | [`server`] | the HTTP server (hyper on tokio): limits, streaming, shutdown |
 //!

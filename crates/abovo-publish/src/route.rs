@@ -14,7 +14,7 @@
 //! nix32 characters (52 for a SHA-256). Anything else is [`Route::NotFound`]
 //! with the reason, so a client hears why.
 
-use crate::compression::Compression;
+use crate::compression::{Compression, writes};
 use abovo_store::store_path::validate_name;
 use abovo_store::{Hash, StorePath, nixbase32};
 
@@ -75,7 +75,7 @@ impl Route {
         match parts.as_slice() {
             ["nar", item] => nar(Compression::None, item),
             ["nar", method, item] => match Compression::from_name(method) {
-                Some(c) if c != Compression::None => nar(c, item),
+                Some(c) if c != Compression::None && writes(c) => nar(c, item),
                 _ => Route::NotFound(format!(
                     "`{}` is not a compression this server writes (gzip, xz, zstd)",
                     shorten(method)

@@ -56,6 +56,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod sexp;
 pub mod signature;
 pub mod signing;
 
@@ -410,31 +411,45 @@ impl NarInfo {
         let mut fields = self.guix_publish_signed_fields();
         fields.push(Field::Signature);
         fields.extend((0..self.sigs.len()).map(Field::Sig));
-        for i in 0..self.copies() {
-            fields.extend([
-                Field::Url(i),
-                Field::Compression(i),
-                Field::FileSize(i),
-                Field::FileHash(i),
-            ]);
-        }
+        fields.extend(self.guix_copy_fields());
         let mut out = String::new();
         self.write_fields(&fields, &mut out);
         out
     }
 
+    /// What a Guix 1.5.0 signature covers: `StorePath` and the description.
     fn guix_publish_signed_fields(&self) -> Vec<Field> {
-        let mut fields = vec![
-            Field::StorePath,
+        let mut fields = vec![Field::StorePath];
+        fields.extend(self.guix_description_fields());
+        fields
+    }
+
+    /// Per copy, in Guix's order: `URL`, `Compression`, `FileSize`,
+    /// `FileHash`.
+    fn guix_copy_fields(&self) -> impl Iterator<Item = Field> {
+        (0..self.copies()).flat_map(|i| {
+            [
+                Field::Url(i),
+                Field::Compression(i),
+                Field::FileSize(i),
+                Field::FileHash(i),
+            ]
+        })
+    }
+
+    /// The item, in Guix's order: `NarHash`, `NarSize`, `References`,
+    /// `System`, `Deriver`, unknown fields, `CA`.
+    fn guix_description_fields(&self) -> impl Iterator<Item = Field> {
+        [
             Field::NarHash,
             Field::NarSize,
             Field::References,
             Field::System,
             Field::Deriver,
-        ];
-        fields.extend((0..self.extra.len()).map(Field::Extra));
-        fields.push(Field::Ca);
-        fields
+        ]
+        .into_iter()
+        .chain((0..self.extra.len()).map(Field::Extra))
+        .chain([Field::Ca])
     }
 
     /// Signs the narinfo as `guix publish` does, with `key` (and, when the
@@ -525,23 +540,9 @@ impl NarInfo {
 impl NarInfo {
     fn guix_fields(&self) -> Vec<Field> {
         let mut fields = vec![Field::StorePath];
-        for i in 0..self.copies() {
-            fields.extend([
-                Field::Url(i),
-                Field::Compression(i),
-                Field::FileSize(i),
-                Field::FileHash(i),
-            ]);
-        }
-        fields.extend([
-            Field::NarHash,
-            Field::NarSize,
-            Field::References,
-            Field::System,
-            Field::Deriver,
-        ]);
-        fields.extend((0..self.extra.len()).map(Field::Extra));
-        fields.extend([Field::Ca, Field::Signature]);
+        fields.extend(self.guix_copy_fields());
+        fields.extend(self.guix_description_fields());
+        fields.push(Field::Signature);
         fields.extend((0..self.sigs.len()).map(Field::Sig));
         fields
     }

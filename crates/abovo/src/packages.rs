@@ -2,8 +2,8 @@
 //! derivations: the `--type` flag ([`GraphKind`], `guix graph`'s
 //! `--type`), opening a package graph with a clear error when the source
 //! has none ([`package_view`]), turning a name into a package node
-//! ([`package_of`]), and the pieces of their reports (a package in JSON,
-//! how an input is taken, in words).
+//! ([`package_of`], [`packages_of`]), and the pieces of their reports (a
+//! package in JSON, how an input is taken, in words).
 //!
 //! Each command picks its default type after its Guix counterpart:
 //! `graph` and `path` draw the `package` graph, as `guix graph` (and
@@ -129,6 +129,20 @@ pub fn package_of(view: &PackageView<'_>, node: NodeId, spec: &str) -> anyhow::R
         graph.display_path(node),
         view.graph_type().name()
     )
+}
+
+/// The package nodes of `nodes`, which `specs` resolved to (one each), as
+/// [`package_of`] finds them.
+pub fn packages_of(
+    view: &PackageView<'_>,
+    nodes: &[NodeId],
+    specs: &[String],
+) -> anyhow::Result<Vec<PackageId>> {
+    specs
+        .iter()
+        .zip(nodes)
+        .map(|(spec, &n)| package_of(view, n, spec))
+        .collect()
 }
 
 /// The other types of graph in which `from` reaches `to` (derivation

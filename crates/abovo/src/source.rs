@@ -116,8 +116,9 @@ impl PackageLevelArgs {
 /// queries, `seeds`, `audit`, `verify`, `snapshot create`).
 pub const STORE_DIR_HELP: &str = "The store directory the derivations' paths are in (`/gnu/store`, \
 `/nix/store`, …). Default: the one the data names (a snapshot's header, the paths in the \
-`.drv` files), else /gnu/store. ABOVO_STORE_DIR is not read here: it names the store of \
-abovo's own builds (build, add, derivation, store, log).";
+`.drv` files), else /gnu/store. Not to be confused with abovo's own store (build, add, \
+derivation, store, log), which --store names: neither ABOVO_STORE nor its old name \
+ABOVO_STORE_DIR is read here.";
 
 /// The `--help` text of `--system` in every command that resolves names.
 pub const SYSTEM_HELP: &str = "When a name matches several derivations of the same version \
@@ -128,9 +129,9 @@ for SYSTEM is an error that lists them. Default: this machine's system as Guix n
 
 /// The store directory for a source: `flag` (`--store-dir`) when given,
 /// else the one `inferred` from the data, else `/gnu/store`. The
-/// environment is deliberately not consulted: `ABOVO_STORE_DIR` names
-/// abovo's own build store, which has nothing to do with the store a graph
-/// under analysis comes from.
+/// environment is deliberately not consulted: `ABOVO_STORE` (and its old
+/// name `ABOVO_STORE_DIR`) names abovo's own build store, which has nothing
+/// to do with the store a graph under analysis comes from.
 pub fn store_dir_or_inferred(
     flag: Option<&str>,
     inferred: Option<StoreDir>,

@@ -588,7 +588,7 @@ fn a_failure_stops_its_dependents_and_keep_going_builds_the_rest() {
 
 #[test]
 fn a_store_whose_items_live_elsewhere_builds_with_its_own_paths() {
-    // `--store-dir /gnu/store --real-store-dir DIR`, without privileges
+    // `--store /gnu/store --real-store-dir DIR`, without privileges
     // (as uid 65534 when the test runs as root): store paths, hashes and
     // what the builder sees say `/gnu/store`; the items are in DIR, and
     // nothing is written to the host's /gnu.

@@ -21,6 +21,7 @@ fn in_empty_home(home: &Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .env("HOME", home)
         .env_remove("XDG_DATA_HOME")
+        .env_remove("ABOVO_STORE")
         .env_remove("ABOVO_STORE_DIR")
         .env_remove("ABOVO_STATE_DIR")
         .env("TMPDIR", home)
@@ -485,4 +486,79 @@ fn outputs_that_refer_to_each_other_are_refused() {
         serde_json::json!({"outputs": {"lib": {}}}),
     ));
     t.ok(&["build", &one_way]);
+}
+
+/// `--store` (ABOVO_STORE) names abovo's own store; the old spelling,
+/// `--store-dir` or ABOVO_STORE_DIR, still works for the store commands,
+/// with a warning, and loses to the new one when both are given.
+#[test]
+fn the_old_spelling_of_store_still_works_with_a_warning() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(h.join("a"), "1\n").unwrap();
+    let added = |out: &std::process::Output| {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let new_store = h.join("new").join("store");
+    let old_store = h.join("old").join("store");
+    let (new, old) = (new_store.to_str().unwrap(), old_store.to_str().unwrap());
+
+    let out = in_empty_home(h, &["add", "a", "--store", new]);
+    assert!(
+        added(&out).starts_with(&format!("{new}/")),
+        "{}",
+        added(&out)
+    );
+    assert!(!stderr(&out).contains("deprecated"), "{}", stderr(&out));
+
+    let out = in_empty_home(h, &["add", "a", "--store-dir", old]);
+    assert!(
+        added(&out).starts_with(&format!("{old}/")),
+        "{}",
+        added(&out)
+    );
+    assert!(
+        stderr(&out)
+            .contains("warning: --store-dir for abovo's own store is deprecated: use --store"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abovo"))
+        .args(["add", "a"])
+        .current_dir(h)
+        .env("HOME", h)
+        .env_remove("ABOVO_STORE")
+        .env("ABOVO_STORE_DIR", old)
+        .output()
+        .unwrap();
+    assert!(
+        added(&out).starts_with(&format!("{old}/")),
+        "{}",
+        added(&out)
+    );
+    assert!(
+        stderr(&out).contains("warning: ABOVO_STORE_DIR for abovo's own store is deprecated"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_abovo"))
+        .args(["add", "a", "--store", new])
+        .current_dir(h)
+        .env("HOME", h)
+        .env("ABOVO_STORE_DIR", old)
+        .output()
+        .unwrap();
+    assert!(
+        added(&out).starts_with(&format!("{new}/")),
+        "{}",
+        added(&out)
+    );
+    assert!(
+        stderr(&out).contains(&format!("warning: ignoring ABOVO_STORE_DIR `{old}`")),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -53,7 +53,7 @@ fn busybox_chain() {
     let abovo = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_abovo"))
             .args(args)
-            .env("ABOVO_STORE_DIR", &store)
+            .env("ABOVO_STORE", &store)
             .env_remove("ABOVO_STATE_DIR")
             .output()
             .unwrap()

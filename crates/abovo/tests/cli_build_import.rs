@@ -269,7 +269,7 @@ fn bad_imports_are_refused_and_nothing_is_registered() {
     assert!(
         err.contains("it names the store directory `/gnu/store`")
             && err.contains("hint: a derivation holds only in a store whose directory is")
-            && err.contains("--store-dir /gnu/store --real-store-dir DIR"),
+            && err.contains("--store /gnu/store --real-store-dir DIR"),
         "{err}"
     );
     assert!(Path::new(&t.dir.path().join("store")).is_dir());

@@ -459,7 +459,7 @@ fn without_user_namespaces_abovo_refuses_to_build() {
     );
     let out = std::process::Command::new("unshare")
         .args(["--user", "--map-root-user", "sh", "-c", &script])
-        .env("ABOVO_STORE_DIR", &t.store)
+        .env("ABOVO_STORE", &t.store)
         .env("TMPDIR", t.tmp())
         .env("NO_COLOR", "1")
         .output()

@@ -145,7 +145,7 @@ fn abovo_log_reads_a_guix_log_directory() {
     let log = |item: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_abovo"))
             .args(["log", "--log-dir", dir.to_str().unwrap(), item])
-            .env("ABOVO_STORE_DIR", &unused_store)
+            .env("ABOVO_STORE", &unused_store)
             .env_remove("ABOVO_STATE_DIR")
             .env("NO_COLOR", "1")
             .output()

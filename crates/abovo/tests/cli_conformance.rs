@@ -169,7 +169,7 @@ impl GnuStore {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("ROOT", d.join("root"))
             .env("STORE", d.join("store"))
-            .env("ABOVO_STORE_DIR", "/gnu/store")
+            .env("ABOVO_STORE", "/gnu/store")
             .env("ABOVO_STATE_DIR", d.join("var"))
             .env("TMPDIR", d.join("tmp"))
             .env("HOME", d)

@@ -499,16 +499,14 @@ fn cycles_and_bad_files_are_errors() {
         stderr(&o)
     );
 
+    // A broken `.drv`, in a directory and in a tarball.
+    let graph_of_base = |source: &Path| {
+        let source = source.to_str().unwrap();
+        abovo(&["graph", "--type", "derivation", "base", "--source", source])
+    };
     let bad = tempfile::tempdir().unwrap();
     std::fs::write(bad.path().join(C), b"Derive([(\"out\",").unwrap();
-    let o = abovo(&[
-        "graph",
-        "--type",
-        "derivation",
-        "base",
-        "--source",
-        bad.path().to_str().unwrap(),
-    ]);
+    let o = graph_of_base(bad.path());
     assert_eq!(code(&o), ERROR);
     // Named by its path on disk, not by its base name alone.
     let on_disk = bad.path().join(C);
@@ -525,14 +523,7 @@ fn cycles_and_bad_files_are_errors() {
             .unwrap();
         b.finish().unwrap();
     }
-    let o = abovo(&[
-        "graph",
-        "--type",
-        "derivation",
-        "base",
-        "--source",
-        tarball.to_str().unwrap(),
-    ]);
+    let o = graph_of_base(&tarball);
     assert_eq!(code(&o), ERROR);
     assert!(
         stderr(&o).contains(&format!("`{}:gnu/store/{C}`", tarball.display())),

@@ -270,16 +270,21 @@ fn incomplete_graphs_warn_and_list_the_missing() {
             .unwrap()
             .ends_with(": 4 nodes, 3 edges")
     );
-    let o = abovo(&[
-        "graph",
-        "--type",
-        "derivation",
-        "app",
-        "--source",
-        src,
-        "-f",
-        "json",
-    ]);
+    // The graph of `app` in JSON, before and after its missing input is
+    // written.
+    let app_json = || {
+        abovo(&[
+            "graph",
+            "--type",
+            "derivation",
+            "app",
+            "--source",
+            src,
+            "-f",
+            "json",
+        ])
+    };
+    let o = app_json();
     assert_eq!(code(&o), SUCCESS);
     let v = parse_json(&o);
     assert_eq!(v["complete"], false);
@@ -298,16 +303,7 @@ fn incomplete_graphs_warn_and_list_the_missing() {
         "{}",
         stdout(&o)
     );
-    let v = parse_json(&abovo(&[
-        "graph",
-        "--type",
-        "derivation",
-        "app",
-        "--source",
-        src,
-        "-f",
-        "json",
-    ]));
+    let v = parse_json(&app_json());
     assert_eq!(v["complete"], true);
     assert_eq!(v["missing"], serde_json::json!([]));
 }

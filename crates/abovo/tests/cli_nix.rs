@@ -127,7 +127,7 @@ fn a_derivation_without_outputs_parses_but_no_store_takes_it() {
             "derivation",
             "add",
             "--dry-run",
-            "--store-dir",
+            "--store",
             "/nix/store",
             "-n",
             "simple",
@@ -255,7 +255,7 @@ fn floating_and_deferred_outputs_are_verified_without_inventing_paths() {
                 "derivation",
                 "add",
                 "--dry-run",
-                "--store-dir",
+                "--store",
                 "/nix/store",
                 &json_file,
             ],
@@ -516,7 +516,7 @@ fn a_text_hashed_fixed_output_is_checked_or_refused_by_name() {
             "derivation",
             "add",
             "--dry-run",
-            "--store-dir",
+            "--store",
             "/nix/store",
             &json_file,
         ],
@@ -546,13 +546,7 @@ fn copy_drvs(from: &Path, to: &Path) {
 fn dry_run(dir: &Path, json: &Path, name: Option<&str>) -> String {
     let file = dir.join("x.json");
     std::fs::copy(json, &file).unwrap();
-    let mut args = vec![
-        "derivation",
-        "add",
-        "--dry-run",
-        "--store-dir",
-        "/nix/store",
-    ];
+    let mut args = vec!["derivation", "add", "--dry-run", "--store", "/nix/store"];
     if let Some(n) = name {
         args.extend(["--name", n]);
     }
@@ -666,7 +660,7 @@ fn every_json_form_show_writes_is_read_back_by_derivation_add() {
                     "derivation",
                     "add",
                     "--dry-run",
-                    "--store-dir",
+                    "--store",
                     "/nix/store",
                     "--json-format",
                     format.name(),
@@ -694,7 +688,7 @@ fn derivation_add_says_which_name_and_format_it_needs() {
             "derivation",
             "add",
             "--dry-run",
-            "--store-dir",
+            "--store",
             "/nix/store",
             &nameless,
         ],
@@ -706,7 +700,7 @@ fn derivation_add_says_which_name_and_format_it_needs() {
             "derivation",
             "add",
             "--dry-run",
-            "--store-dir",
+            "--store",
             "/nix/store",
             "-n",
             "x",
@@ -724,7 +718,7 @@ fn derivation_add_says_which_name_and_format_it_needs() {
             "derivation",
             "add",
             "--dry-run",
-            "--store-dir",
+            "--store",
             "/nix/store",
             "-n",
             "z",
@@ -741,7 +735,7 @@ fn derivation_add_says_which_name_and_format_it_needs() {
             "derivation",
             "add",
             "--dry-run",
-            "--store-dir",
+            "--store",
             "/nix/store",
             "--json-format",
             "nix-2.33",

@@ -112,3 +112,48 @@ fn publish_refuses_what_it_cannot_use() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown compression"));
 }
+
+#[test]
+fn publish_real_store_serves_the_bytes_of_the_copy() {
+    let t = TestStore::new();
+    let item = t
+        .ok(&["add", t.write("x.txt", b"in the store\n").to_str().unwrap()])
+        .trim()
+        .to_owned();
+    t.ok(&["key", "generate", "--name", "t-1"]);
+    let base = item.rsplit('/').next().unwrap();
+    // A copy of the store whose item says something else: what is served
+    // comes from the copy, what is signed still names the store.
+    let copy = t.dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::write(copy.join(base), b"in the copy\n").unwrap();
+    let missing = t.run(&[
+        "publish",
+        "--real-store",
+        "nowhere",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--real-store `nowhere`"));
+
+    let server = Publish::start(t.cmd(&[
+        "publish",
+        "--listen",
+        "127.0.0.1:0",
+        "--real-store",
+        copy.to_str().unwrap(),
+    ]));
+    let text = get(&format!("{}/{}.narinfo", server.url, &base[..32])).unwrap();
+    let narinfo = NarInfo::parse(std::str::from_utf8(&text).unwrap()).unwrap();
+    assert_eq!(narinfo.store_path, item);
+    let nar = get(&format!("{}/{}", server.url, narinfo.urls[0])).unwrap();
+    assert_eq!(
+        nar,
+        abovo_store::nar::Tree::Regular {
+            executable: false,
+            contents: b"in the copy\n".to_vec(),
+        }
+        .to_nar()
+    );
+}

@@ -468,18 +468,15 @@ fn a_binary_seed_added_under_one_package_fails_the_guard() {
     .unwrap();
     let new = dir.path().to_str().unwrap();
     let old = slice.to_str().unwrap();
+    // `abovo COMMAND… --source SOURCE --against OLD --fail-on FAIL_ON MORE…`.
+    let guarded = |command: &[&str], source: &str, fail_on: &str, more: &[&str]| {
+        let mut args = command.to_vec();
+        args.extend(["--source", source, "--against", old, "--fail-on", fail_on]);
+        args.extend(more);
+        abovo(&args)
+    };
 
-    let o = abovo(&[
-        "audit",
-        "--source",
-        new,
-        "--against",
-        old,
-        "--fail-on",
-        "new-binary",
-        "--format",
-        "json",
-    ]);
+    let o = guarded(&["audit"], new, "new-binary", &["--format", "json"]);
     assert_eq!(code(&o), NEGATIVE, "{}", stderr(&o));
     let r = parse_json(&o);
     let v = r["guard"]["violations"].as_array().unwrap();
@@ -505,15 +502,7 @@ fn a_binary_seed_added_under_one_package_fails_the_guard() {
         "{err}"
     );
     // In text.
-    let o = abovo(&[
-        "audit",
-        "--source",
-        new,
-        "--against",
-        old,
-        "--fail-on",
-        "new-binary",
-    ]);
+    let o = guarded(&["audit"], new, "new-binary", &[]);
     assert_eq!(code(&o), NEGATIVE);
     assert!(
         stdout(&o).contains("1 package — + evil-1.0-x86_64-linux.tar.gz"),
@@ -522,41 +511,13 @@ fn a_binary_seed_added_under_one_package_fails_the_guard() {
     );
 
     // Per target: hello fails, coreutils passes.
-    let o = abovo(&[
-        "seeds",
-        "hello",
-        "--source",
-        new,
-        "--against",
-        old,
-        "--fail-on",
-        "new-binary",
-    ]);
+    let o = guarded(&["seeds", "hello"], new, "new-binary", &[]);
     assert_eq!(code(&o), NEGATIVE, "{}", text(&o));
-    let o = abovo(&[
-        "seeds",
-        "coreutils",
-        "--source",
-        new,
-        "--against",
-        old,
-        "--fail-on",
-        "any-change",
-    ]);
+    let o = guarded(&["seeds", "coreutils"], new, "any-change", &[]);
     assert_eq!(code(&o), SUCCESS, "{}", text(&o));
 
     // Against itself, nothing changed: any-change passes.
-    let o = abovo(&[
-        "audit",
-        "--source",
-        old,
-        "--against",
-        old,
-        "--fail-on",
-        "any-change",
-        "--format",
-        "json",
-    ]);
+    let o = guarded(&["audit"], old, "any-change", &["--format", "json"]);
     assert_eq!(code(&o), SUCCESS, "{}", stderr(&o));
     let r = parse_json(&o);
     assert_eq!(r["guard"]["failed"], false);

@@ -290,6 +290,7 @@ fn the_store_directory_comes_from_the_data() {
         vec!["verify", "--all", d],
     ] {
         let o = abovo_command(&args)
+            .env("ABOVO_STORE", "/tmp/abovo-build-store")
             .env("ABOVO_STORE_DIR", "/tmp/abovo-build-store")
             .output()
             .unwrap();

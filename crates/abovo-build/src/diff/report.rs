@@ -225,6 +225,21 @@ pub enum Change {
 }
 
 impl Change {
+    /// A symlink at `path` that points to `old` in the first tree and to
+    /// `new` in the second (raw target bytes, named as [`name_text`] does).
+    pub fn symlink(path: String, path_bytes: Option<String>, old: &[u8], new: &[u8]) -> Change {
+        let (old, old_bytes) = name_text(old);
+        let (new, new_bytes) = name_text(new);
+        Change::Symlink {
+            path,
+            path_bytes,
+            old,
+            old_bytes,
+            new,
+            new_bytes,
+        }
+    }
+
     /// The path the change is about, relative to the trees.
     pub fn path(&self) -> &str {
         match self {

@@ -76,16 +76,12 @@ fn compare(
             let ta = fs::read_link(old).map_err(io_err(old, "read the link"))?;
             let tb = fs::read_link(new).map_err(io_err(new, "read the link"))?;
             if ta != tb {
-                let (old, old_bytes) = name_text(ta.as_os_str().as_encoded_bytes());
-                let (new, new_bytes) = name_text(tb.as_os_str().as_encoded_bytes());
-                changes.push(Change::Symlink {
+                changes.push(Change::symlink(
                     path,
                     path_bytes,
-                    old,
-                    old_bytes,
-                    new,
-                    new_bytes,
-                });
+                    ta.as_os_str().as_encoded_bytes(),
+                    tb.as_os_str().as_encoded_bytes(),
+                ));
             }
         }
         Kind::File => {

@@ -168,7 +168,7 @@ impl fmt::Display for Problems<'_> {
             write!(
                 f,
                 "\nhint: a derivation holds only in a store whose directory is the one it \
-                 names; without privileges, `--store-dir {dir} --real-store-dir DIR` makes one \
+                 names; without privileges, `--store {dir} --real-store-dir DIR` makes one \
                  that keeps its items in DIR"
             )?;
         }

@@ -108,7 +108,7 @@ pub enum StoreError {
     /// There is no store where one was expected (commands that only read
     /// never create one).
     #[error(
-        "there is no store at `{store_dir}` (no database `{}`; `abovo add` and `abovo derivation add` create one; --store-dir or ABOVO_STORE_DIR choose another)",
+        "there is no store at `{store_dir}` (no database `{}`; `abovo add` and `abovo derivation add` create one; --store or ABOVO_STORE choose another)",
         database.display()
     )]
     NoStore {
@@ -140,7 +140,7 @@ pub enum StoreError {
     /// Two stores, or a store and a derivation, that name different store
     /// directories, so that store paths cannot be shared between them.
     #[error(
-        "{what} names the store directory `{theirs}`, but this store's is `{ours}` (hint: a store path holds only in its own store directory; use a store whose directory is `{theirs}`, such as `--store-dir {theirs} --real-store-dir DIR`, which keeps the items in DIR)"
+        "{what} names the store directory `{theirs}`, but this store's is `{ours}` (hint: a store path holds only in its own store directory; use a store whose directory is `{theirs}`, such as `--store {theirs} --real-store-dir DIR`, which keeps the items in DIR)"
     )]
     StoreDirMismatch {
         /// This store's directory.

@@ -109,6 +109,27 @@ pub enum Visibility {
     Private,
 }
 
+impl Visibility {
+    /// Every visibility, from the most visible.
+    pub const ALL: [Visibility; 4] = [
+        Visibility::Public,
+        Visibility::PublicExcluded,
+        Visibility::Hidden,
+        Visibility::Private,
+    ];
+
+    /// Its name in the data and in JSON: `public`, `public-excluded`,
+    /// `hidden`, `private`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::PublicExcluded => "public-excluded",
+            Visibility::Hidden => "hidden",
+            Visibility::Private => "private",
+        }
+    }
+}
+
 /// What the data says of a package node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Status {
@@ -130,12 +151,11 @@ impl Status {
     pub fn parse(text: &str) -> Result<Option<Status>, String> {
         let mut parts = text.split(',');
         let visibility = match parts.next().unwrap_or("") {
-            "public" => Visibility::Public,
-            "public-excluded" => Visibility::PublicExcluded,
-            "hidden" => Visibility::Hidden,
-            "private" => Visibility::Private,
             "origin" | "file-like" | "file" => return Ok(None),
-            other => return Err(format!("unknown status `{other}`")),
+            name => match Visibility::ALL.into_iter().find(|v| v.name() == name) {
+                Some(v) => v,
+                None => return Err(format!("unknown status `{name}`")),
+            },
         };
         let mut status = Status {
             visibility,
@@ -538,6 +558,10 @@ mod tests {
             assert_eq!(Status::from_byte(s.to_byte()), Some(s));
         }
         assert_eq!(Status::from_byte(16), None);
+        for v in Visibility::ALL {
+            assert_eq!(Status::parse(v.name()).unwrap().unwrap().visibility, v);
+            assert_eq!(serde_json::to_value(v).unwrap(), v.name());
+        }
         for k in ["input", "native-input", "propagated-input", "implicit"] {
             let kind = InputKind::parse(k).unwrap();
             assert_eq!(kind.name(), k);

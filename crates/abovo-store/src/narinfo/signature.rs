@@ -35,6 +35,7 @@
 //! Verification says nothing about *trust*: the caller must check
 //! [`GuixSignature::public_key`] against its ACL (`/etc/guix/acl`).
 
+use super::sexp::{Sexp, SexpError, atom, find};
 use crate::encoding::{base16_encode, base64_decode};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
@@ -82,6 +83,15 @@ pub enum SignatureError {
         /// The public key's name.
         key: String,
     },
+}
+
+impl From<SexpError> for SignatureError {
+    fn from(e: SexpError) -> SignatureError {
+        SignatureError::Sexp {
+            offset: e.offset,
+            reason: e.reason,
+        }
+    }
 }
 
 fn malformed(what: &'static str, value: &str, reason: impl ToString) -> SignatureError {
@@ -324,158 +334,4 @@ pub(super) fn affine_x(point: &EdwardsPoint) -> Option<BigUint> {
         x = &p - x;
     }
     Some(x)
-}
-
-/// A libgcrypt S-expression: lists and atoms (tokens, `#hex#`, strings).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Sexp {
-    Atom(Vec<u8>),
-    List(Vec<Sexp>),
-}
-
-impl Sexp {
-    /// Parses one S-expression (canonical length-prefixed atoms are not
-    /// used by Guix signatures and are refused).
-    fn parse(input: &[u8]) -> Result<Sexp, SignatureError> {
-        let mut pos = 0;
-        let value = parse_value(input, &mut pos, 0)?;
-        skip_space(input, &mut pos);
-        if pos != input.len() {
-            return Err(SignatureError::Sexp {
-                offset: pos,
-                reason: "data after the expression".into(),
-            });
-        }
-        Ok(value)
-    }
-
-    fn head(&self) -> Option<&[u8]> {
-        match self {
-            Sexp::List(items) => match items.first() {
-                Some(Sexp::Atom(a)) => Some(a),
-                _ => None,
-            },
-            Sexp::Atom(_) => None,
-        }
-    }
-
-    fn list_named(&self, name: &str) -> Option<&[Sexp]> {
-        match self {
-            Sexp::List(items) if self.head() == Some(name.as_bytes()) => Some(items),
-            _ => None,
-        }
-    }
-}
-
-/// The items of the first sub-list of `items` whose head is `name`.
-fn find<'a>(items: &'a [Sexp], name: &str) -> Option<&'a [Sexp]> {
-    items.iter().find_map(|i| i.list_named(name))
-}
-
-fn atom(items: &[Sexp], index: usize) -> Option<&[u8]> {
-    match items.get(index)? {
-        Sexp::Atom(a) => Some(a),
-        Sexp::List(_) => None,
-    }
-}
-
-fn skip_space(input: &[u8], pos: &mut usize) {
-    while *pos < input.len() && input[*pos].is_ascii_whitespace() {
-        *pos += 1;
-    }
-}
-
-fn parse_value(input: &[u8], pos: &mut usize, depth: usize) -> Result<Sexp, SignatureError> {
-    let err = |offset: usize, reason: &str| SignatureError::Sexp {
-        offset,
-        reason: reason.to_owned(),
-    };
-    if depth > 32 {
-        return Err(err(*pos, "nested too deeply"));
-    }
-    skip_space(input, pos);
-    match input.get(*pos) {
-        None => Err(err(*pos, "unexpected end")),
-        Some(b'(') => {
-            *pos += 1;
-            let mut items = Vec::new();
-            loop {
-                skip_space(input, pos);
-                match input.get(*pos) {
-                    None => return Err(err(*pos, "unclosed `(`")),
-                    Some(b')') => {
-                        *pos += 1;
-                        return Ok(Sexp::List(items));
-                    }
-                    Some(_) => items.push(parse_value(input, pos, depth + 1)?),
-                }
-            }
-        }
-        Some(b')') => Err(err(*pos, "unexpected `)`")),
-        Some(b'#') => {
-            let start = *pos + 1;
-            let end = input[start..]
-                .iter()
-                .position(|&b| b == b'#')
-                .map(|i| start + i)
-                .ok_or_else(|| err(*pos, "unclosed `#…#`"))?;
-            let hex: Vec<u8> = input[start..end]
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
-            if hex.len() % 2 != 0 || !hex.iter().all(u8::is_ascii_hexdigit) {
-                return Err(err(start, "invalid hexadecimal"));
-            }
-            let bytes = hex
-                .chunks(2)
-                .map(|c| {
-                    let digit = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8; // checked above
-                    digit(c[0]) << 4 | digit(c[1])
-                })
-                .collect();
-            *pos = end + 1;
-            Ok(Sexp::Atom(bytes))
-        }
-        Some(b'"') => {
-            let mut out = Vec::new();
-            let mut i = *pos + 1;
-            loop {
-                match input.get(i) {
-                    None => return Err(err(*pos, "unclosed string")),
-                    Some(b'"') => break,
-                    Some(b'\\') => {
-                        let c = *input.get(i + 1).ok_or_else(|| err(i, "unclosed string"))?;
-                        out.push(match c {
-                            b'n' => b'\n',
-                            b't' => b'\t',
-                            b'r' => b'\r',
-                            other => other,
-                        });
-                        i += 2;
-                    }
-                    Some(&b) => {
-                        out.push(b);
-                        i += 1;
-                    }
-                }
-            }
-            *pos = i + 1;
-            Ok(Sexp::Atom(out))
-        }
-        Some(_) => {
-            let start = *pos;
-            while *pos < input.len() && is_token_byte(input[*pos]) {
-                *pos += 1;
-            }
-            if *pos == start {
-                return Err(err(start, "unexpected character"));
-            }
-            Ok(Sexp::Atom(input[start..*pos].to_vec()))
-        }
-    }
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-./_:*+=".contains(&b)
 }

@@ -31,6 +31,7 @@
 //! | Guix (`/etc/guix/signing-key.{sec,pub}`) | `(private-key (ecc (curve Ed25519) (q #…#) (d #…#)))` | `(public-key (ecc (curve Ed25519) (q #…#)))` |
 //! | Nix (`nix-store --generate-binary-cache-key`) | `name:base64(seed ‖ public)` | `name:base64(public)` |
 
+use super::sexp::{Sexp, atom, find};
 use super::signature::{SignatureError, affine_x, group_order, scalar};
 use crate::encoding::{base16_encode, base64_decode, base64_encode};
 use curve25519_dalek::constants::ED25519_BASEPOINT_TABLE;
@@ -104,29 +105,21 @@ impl SigningKey {
     }
 
     fn parse_guix(text: &str) -> Result<SigningKey, SignatureError> {
-        let field = |name: &str| -> Result<Vec<u8>, SignatureError> {
-            let open = format!("({name} #");
-            let start = text
-                .find(&open)
-                .ok_or_else(|| malformed(&format!("no `({name} #…#)` in the private key")))?
-                + open.len();
-            let end = text[start..]
-                .find('#')
-                .ok_or_else(|| malformed(&format!("`({name}` is not closed")))?;
-            let hex: String = text[start..start + end]
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            crate::encoding::base16_decode(&hex.to_ascii_lowercase())
-                .map_err(|e| malformed(&format!("`{name}` is not hexadecimal: {e}")))
+        let tree = Sexp::parse(text.as_bytes()).map_err(|e| malformed(&e.to_string()))?;
+        let ecc = tree
+            .list_named("private-key")
+            .and_then(|key| find(key, "ecc"))
+            .filter(|ecc| find(ecc, "curve").and_then(|c| atom(c, 1)) == Some(&b"Ed25519"[..]))
+            .ok_or_else(|| {
+                malformed("expected `(private-key (ecc (curve Ed25519) (q #…#) (d #…#)))`")
+            })?;
+        let field = |name: &str| -> Result<&[u8], SignatureError> {
+            find(ecc, name)
+                .and_then(|l| atom(l, 1))
+                .ok_or_else(|| malformed(&format!("no `({name} #…#)` in the private key")))
         };
-        if !text.starts_with("(private-key") || !text.contains("(curve Ed25519)") {
-            return Err(malformed(
-                "expected `(private-key (ecc (curve Ed25519) (q #…#) (d #…#)))`",
-            ));
-        }
         let d_bytes = field("d")?;
-        let d_int = BigUint::from_bytes_be(&d_bytes);
+        let d_int = BigUint::from_bytes_be(d_bytes);
         if d_bytes.len() > 33 || d_int >= group_order() || d_int == BigUint::from(0u8) {
             return Err(malformed("`d` is not a scalar below the group order"));
         }
@@ -136,7 +129,7 @@ impl SigningKey {
         // libgcrypt may prefix the compressed point with 0x40.
         let q = match q.len() {
             33 if q[0] == 0x40 => &q[1..],
-            _ => &q[..],
+            _ => q,
         };
         if q != public {
             return Err(malformed("its `q` is not the public key of its `d`"));

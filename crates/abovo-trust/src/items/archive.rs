@@ -275,17 +275,20 @@ fn zip(
             )));
         }
         let budget = reading.budget.clone();
+        let guard = |decoder| {
+            Guard::new(
+                decoder,
+                consumed.clone(),
+                &budget,
+                reading.limits,
+                place.to_owned(),
+            )
+        };
         let flow = match header.compressed {
             Some(raw_size) => {
                 let mut raw = (&mut input).take(raw_size);
                 let decoder = zipfile::decoder(&mut raw, header.method, memlimit).map_err(err)?;
-                let mut guarded = Guard::new(
-                    decoder,
-                    consumed.clone(),
-                    &budget,
-                    reading.limits,
-                    place.to_owned(),
-                );
+                let mut guarded = guard(decoder);
                 let flow = visitor.entry(&entry, &mut guarded)?;
                 drop(guarded);
                 // What the visitor left of the member is skipped.
@@ -294,13 +297,7 @@ fn zip(
             }
             None => {
                 let decoder = zipfile::self_delimited(&mut input, &header).map_err(err)?;
-                let mut guarded = Guard::new(
-                    decoder,
-                    consumed.clone(),
-                    &budget,
-                    reading.limits,
-                    place.to_owned(),
-                );
+                let mut guarded = guard(decoder);
                 let flow = visitor.entry(&entry, &mut guarded)?;
                 // The descriptor follows the end of the deflate stream.
                 io::copy(&mut guarded, &mut io::sink()).map_err(err)?;

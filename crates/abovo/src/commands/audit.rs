@@ -9,7 +9,9 @@ use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
 use crate::report::packages::package_lines;
-use crate::report::text::{Align, Table, count, plural, size_summary, wrap_list};
+use crate::report::text::{
+    Align, Table, arrows, count, plural, size_or_unknown, size_summary, title_line, wrap_list,
+};
 use abovo_trust::audit::{AuditPackage, AuditReport, AuditSeed, Audited, audit, table_packages};
 use std::path::Path;
 
@@ -190,15 +192,10 @@ fn package_terms(s: &AuditSeed, lead: &str, all: bool) -> String {
     let Some(e) = &s.example else {
         return o;
     };
-    let path: Vec<String> = e
-        .path
-        .iter()
-        .map(|p| sanitize(&p.label).into_owned())
-        .collect();
     o.push_str(&format!(
         "{lead}e.g. {}: {}\n",
         sanitize(&e.package),
-        path.join(" → ")
+        arrows(e.path.iter().map(|p| p.label.as_str()))
     ));
     if let Some(t) = &e.trail {
         let (first, then) = package_lines(t);
@@ -215,26 +212,18 @@ fn percent(part: usize, whole: usize) -> String {
 }
 
 fn seed_size(s: &AuditSeed) -> String {
-    s.class
-        .size
-        .map(human_bytes)
-        .unwrap_or_else(|| "unknown".into())
+    size_or_unknown(s.class.size)
 }
 
 /// The text report.
 pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> String) -> String {
     let mut o = String::new();
     let what = r.audited;
-    o.push_str(&format!(
-        "{}\n",
-        style(
-            "1",
-            &format!(
-                "Audit of {}",
-                crate::report::audit::counted(what, r.package_count)
-            )
-        )
-    ));
+    let title = format!(
+        "Audit of {}",
+        crate::report::audit::counted(what, r.package_count)
+    );
+    o.push_str(&title_line(style, &title));
     o.push_str(&format!("  graph: {}\n", sanitize(&r.graph)));
     if what == Audited::RootDerivations {
         o.push_str(
@@ -267,12 +256,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             (Align::Left, usize::MAX),
             (Align::Left, 0),
         ]);
-        t.row(vec![
-            ("seed".into(), ""),
-            ("kind".into(), ""),
-            ("evidence".into(), ""),
-            ("size".into(), ""),
-        ]);
+        t.header(&["seed", "kind", "evidence", "size"]);
         for s in &r.core {
             t.row(vec![
                 (sanitize(&s.label).into_owned(), ""),
@@ -315,14 +299,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             (Align::Left, usize::MAX),
             (Align::Left, 0),
         ]);
-        t.row(vec![
-            ("#".into(), ""),
-            (what.many().into(), ""),
-            ("seed".into(), ""),
-            ("kind".into(), ""),
-            ("evidence".into(), ""),
-            ("size".into(), ""),
-        ]);
+        t.header(&["#", what.many(), "seed", "kind", "evidence", "size"]);
         for (i, s) in r.others.iter().enumerate() {
             t.row(vec![
                 (format!("{}", i + 1), ""),
@@ -392,11 +369,11 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             (Align::Left, 40),
             (Align::Left, 0),
         ]);
-        t.row(vec![
-            ("binary seeds".into(), ""),
-            ("known size".into(), ""),
-            (what.one().into(), ""),
-            ("beyond the core (#n of Other binary seeds)".into(), ""),
+        t.header(&[
+            "binary seeds",
+            "known size",
+            what.one(),
+            "beyond the core (#n of Other binary seeds)",
         ]);
         for b in &r.largest {
             let size = if b.unknown_sizes == b.binary_seeds {

@@ -9,11 +9,9 @@ use crate::report::{esc, page};
 use abovo_challenge::ask::{Challenger, ItemReport, Report};
 use abovo_challenge::verdict::{Answer, Standing, Verdict};
 use abovo_graph::query::{Walk, closure_summary};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 const FORMATS: &[Format] = &[Format::Text, Format::Json, Format::Html];
 
@@ -48,16 +46,14 @@ pub struct Args {
     /// The servers to compare, separated by spaces (http or https).
     #[arg(long, value_name = "URLS", default_value = super::fetch::DEFAULT_SUBSTITUTE_URLS)]
     pub substitute_urls: String,
-    /// Compare with abovo's own store too ($ABOVO_STORE_DIR and
+    /// Compare with abovo's own store too ($ABOVO_STORE and
     /// $ABOVO_STATE_DIR, or the default store): its NarHash counts as one
     /// signer, `local`.
     #[arg(long)]
     pub local: bool,
-    /// A file of authorised signing keys: Guix's ACL or a `(public-key …)`,
-    /// or Nix keys `name:base64`. May be repeated. Default: /etc/guix/acl
-    /// when it exists.
-    #[arg(long = "authorized-key", value_name = "FILE")]
-    pub authorized_keys: Vec<PathBuf>,
+    /// Whose signatures are trusted.
+    #[command(flatten)]
+    pub keys: super::fetch::KeyArgs,
     /// Fail (exit 1) unless at least K independent signers agree on every
     /// output.
     #[arg(long, value_name = "K")]
@@ -89,11 +85,7 @@ pub struct Args {
 
 /// Runs `abovo challenge`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    let servers: Vec<String> = args
-        .substitute_urls
-        .split_whitespace()
-        .map(|s| s.trim_end_matches('/').to_owned())
-        .collect();
+    let servers = super::fetch::substitute_urls(&args.substitute_urls);
     for s in &servers {
         if !(s.starts_with("http://") || s.starts_with("https://")) {
             anyhow::bail!("--substitute-urls: `{s}` is not an http or https URL");
@@ -105,14 +97,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     if args.require == Some(0) {
         anyhow::bail!("--require 0 asks nothing; give K ≥ 1");
     }
-    let keys = super::fetch::load_keys(&args.authorized_keys)?;
+    let keys = args.keys.load()?;
     if keys.is_empty() {
         ctx.warn("no authorised keys (--authorized-key FILE): every narinfo is untrusted");
     }
     let items = outputs(&args, ctx)?;
     let local_store = if args.local {
         let store = super::store::StoreArgs {
-            store_dir: std::env::var("ABOVO_STORE_DIR").ok(),
+            store: super::store::own_store_from_env(),
+            deprecated_store_dir: None,
             real_store_dir: std::env::var_os("ABOVO_REAL_STORE_DIR").map(PathBuf::from),
             state_dir: std::env::var_os("ABOVO_STATE_DIR").map(PathBuf::from),
         };
@@ -135,17 +128,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         jobs: args.jobs,
     };
     let bar = (ctx.progress && items.len() > 1).then(|| {
-        let b =
-            ProgressBar::with_draw_target(Some(items.len() as u64), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} challenging [{bar:30}] {pos}/{len} outputs, ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b.enable_steady_tick(Duration::from_millis(200));
-        b
+        super::fetch::stderr_bar(
+            items.len() as u64,
+            "{spinner} challenging [{bar:30}] {pos}/{len} outputs, ETA {eta}",
+        )
     });
     let tick = || {
         if let Some(b) = &bar {

@@ -2,7 +2,9 @@
 
 use crate::exit;
 use crate::output::{Context, print_json, sanitize};
-use crate::packages::{GraphKind, choose_kind, package_of, package_view, packages_json, type_help};
+use crate::packages::{
+    GraphKind, choose_kind, package_view, packages_json, packages_of, type_help,
+};
 use crate::report::human_bytes;
 use crate::report::text::{count, plural};
 use crate::source::{QueryArgs, TEXT_JSON, WalkArgs, nodes_json};
@@ -243,12 +245,7 @@ fn package_closure(
     ty: GraphType,
 ) -> anyhow::Result<u8> {
     let view = package_view(graph, ty)?;
-    let roots = args
-        .targets
-        .iter()
-        .zip(roots)
-        .map(|(spec, &n)| package_of(&view, n, spec))
-        .collect::<anyhow::Result<Vec<PackageId>>>()?;
+    let roots = packages_of(&view, roots, &args.targets)?;
     let walk = Walk {
         max_depth: None,
         ..Walk::default()
@@ -262,12 +259,7 @@ fn package_closure(
             .filter(|&p| pg.status(p).visibility == v)
             .collect()
     };
-    let groups = [
-        ("public", of(Visibility::Public)),
-        ("public-excluded", of(Visibility::PublicExcluded)),
-        ("hidden", of(Visibility::Hidden)),
-        ("private", of(Visibility::Private)),
-    ];
+    let groups = Visibility::ALL.map(|v| (v.name(), of(v)));
     if args.query.json() {
         let mut by_status = serde_json::Map::new();
         for (name, nodes) in &groups {

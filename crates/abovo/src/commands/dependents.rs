@@ -3,7 +3,9 @@
 
 use crate::exit;
 use crate::output::{Context, print_json, sanitize};
-use crate::packages::{GraphKind, choose_kind, package_of, package_view, packages_json, type_help};
+use crate::packages::{
+    GraphKind, choose_kind, package_view, packages_json, packages_of, type_help,
+};
 use crate::source::{QueryArgs, TEXT_JSON, display_name, nodes_json};
 use abovo_graph::package_graph::PackageId;
 use abovo_graph::query::{dependents, dependents_where};
@@ -47,12 +49,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let answer = match kind.package_graph() {
         Some(ty) => {
             let view = package_view(&graph, ty)?;
-            let targets = args
-                .targets
-                .iter()
-                .zip(&targets)
-                .map(|(spec, &n)| package_of(&view, n, spec))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let targets = packages_of(&view, &targets, &args.targets)?;
             let d = dependents_where(&view, &targets, true, |_| true);
             let name = |p| sanitize(&view.full_name(p)).into_owned();
             Answer {

@@ -7,7 +7,7 @@ use crate::commands::trust_common::TrustArgs;
 use crate::exit;
 use crate::output::{Context, Format, TEXT_JSON, print_json, sanitize};
 use crate::report::human_bytes;
-use crate::report::text::{count, plural};
+use crate::report::text::{count, plural, title_line};
 use abovo_fetch::cache::Cache;
 use abovo_fetch::debian::{AptSource, apt_sources};
 use abovo_fetch::keys::AuthorizedKeys;
@@ -44,11 +44,9 @@ pub struct NetArgs {
     /// then NAR). An empty string asks none.
     #[arg(long, value_name = "URLS", default_value = DEFAULT_SUBSTITUTE_URLS)]
     pub substitute_urls: String,
-    /// A file of authorised signing keys: Guix's ACL or public-key
-    /// S-expression, or Nix keys `name:base64`. May be repeated. Default:
-    /// /etc/guix/acl when it exists.
-    #[arg(long = "authorized-key", value_name = "FILE")]
-    pub authorized_keys: Vec<PathBuf>,
+    /// Whose signatures are trusted.
+    #[command(flatten)]
+    pub keys: KeyArgs,
     /// Accept narinfos that are unsigned or signed by an unknown key (the
     /// content is still checked against the derivation's hash; a signature
     /// that does not verify is refused all the same).
@@ -117,6 +115,11 @@ impl NetArgs {
         if self.no_cache {
             return None;
         }
+        self.cache_location()
+    }
+
+    /// Where the cache is, read or not: `--cache-dir`, else the default.
+    fn cache_location(&self) -> Option<Cache> {
         self.cache_dir
             .clone()
             .or_else(Cache::default_dir)
@@ -127,7 +130,7 @@ impl NetArgs {
     /// `dirs` are directories that may hold outputs under their `/gnu/store`
     /// base names (the `--source` store, `--seed-dir`s).
     pub fn settings(&self, dirs: &[PathBuf], narinfo_only: bool) -> anyhow::Result<Settings> {
-        let keys = load_keys(&self.authorized_keys)?;
+        let keys = self.keys.load()?;
         let debian = if self.no_debian {
             Vec::new()
         } else if let Some(m) = &self.debian_mirror {
@@ -155,7 +158,7 @@ impl NetArgs {
                 store_dir: None,
             })
             .collect();
-        if let Some(own) = std::env::var_os("ABOVO_STORE_DIR")
+        if let Some(own) = super::store::own_store_from_env()
             .map(PathBuf::from)
             .or_else(abovo_build::store::default_store_dir)
         {
@@ -168,11 +171,7 @@ impl NetArgs {
         }
         Ok(Settings {
             stores,
-            substitute_urls: self
-                .substitute_urls
-                .split_whitespace()
-                .map(|s| s.trim_end_matches('/').to_owned())
-                .collect(),
+            substitute_urls: substitute_urls(&self.substitute_urls),
             keys,
             allow_untrusted: self.allow_untrusted,
             mirrors: self.mirrors.clone(),
@@ -197,22 +196,56 @@ impl NetArgs {
     }
 }
 
-/// The authorised keys of `files` (either form, see
-/// [`abovo_fetch::keys`]); with none given, Guix's ACL `/etc/guix/acl` when
-/// it exists.
-pub fn load_keys(files: &[PathBuf]) -> anyhow::Result<AuthorizedKeys> {
-    let mut keys = AuthorizedKeys::default();
-    let mut key_files = files.to_vec();
-    if key_files.is_empty() && std::path::Path::new("/etc/guix/acl").is_file() {
-        key_files.push("/etc/guix/acl".into());
+/// The servers of a `--substitute-urls` value: separated by white space,
+/// without trailing `/`.
+pub fn substitute_urls(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|s| s.trim_end_matches('/').to_owned())
+        .collect()
+}
+
+/// A progress bar on standard error for `len` things, drawn with
+/// `template` (indicatif's), ticking so that a slow step still moves.
+pub fn stderr_bar(len: u64, template: &str) -> ProgressBar {
+    let b = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    b.set_style(
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.enable_steady_tick(Duration::from_millis(200));
+    b
+}
+
+/// `--authorized-key`: the keys whose signatures `fetch` (through
+/// [`NetArgs`]) and `challenge` trust.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeyArgs {
+    /// A file of authorised signing keys: Guix's ACL or a `(public-key …)`
+    /// S-expression, or Nix keys `name:base64`. May be repeated. Default:
+    /// /etc/guix/acl when it exists.
+    #[arg(long = "authorized-key", value_name = "FILE")]
+    pub authorized_keys: Vec<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The authorised keys of the files (either form, see
+    /// [`abovo_fetch::keys`]); with none given, Guix's ACL `/etc/guix/acl`
+    /// when it exists.
+    pub fn load(&self) -> anyhow::Result<AuthorizedKeys> {
+        let mut keys = AuthorizedKeys::default();
+        let mut key_files = self.authorized_keys.clone();
+        if key_files.is_empty() && std::path::Path::new("/etc/guix/acl").is_file() {
+            key_files.push("/etc/guix/acl".into());
+        }
+        for f in &key_files {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("cannot read the key file `{}`: {e}", f.display()))?;
+            keys.add_text(&text)
+                .map_err(|e| anyhow::anyhow!("key file `{}`: {e}", f.display()))?;
+        }
+        Ok(keys)
     }
-    for f in &key_files {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| anyhow::anyhow!("cannot read the key file `{}`: {e}", f.display()))?;
-        keys.add_text(&text)
-            .map_err(|e| anyhow::anyhow!("key file `{}`: {e}", f.display()))?;
-    }
-    Ok(keys)
 }
 
 /// Fetches what `nodes` rest on before a report (`--fetch`), telling on
@@ -405,16 +438,11 @@ pub fn fetch_nodes(
     narinfo_only: bool,
     ctx: &Context,
 ) -> anyhow::Result<(FetchReport, u8)> {
-    let cache = net
-        .cache_dir
-        .clone()
-        .or_else(Cache::default_dir)
-        .map(Cache::new)
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no cache directory: set --cache-dir, ABOVO_CACHE_DIR, XDG_CACHE_HOME or HOME"
-            )
-        })?;
+    let cache = net.cache_location().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no cache directory: set --cache-dir, ABOVO_CACHE_DIR, XDG_CACHE_HOME or HOME"
+        )
+    })?;
     let settings = net.settings(dirs, narinfo_only)?;
     let mirrors_override = net.mirrors_override()?;
     let mut seen = std::collections::HashSet::new();
@@ -518,16 +546,10 @@ struct FetchBar {
 impl FetchBar {
     fn new(ctx: &Context, items: u64) -> FetchBar {
         let bar = (ctx.progress && items > 0).then(|| {
-            let b = ProgressBar::with_draw_target(Some(items), ProgressDrawTarget::stderr());
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} fetching [{bar:30}] {pos}/{len} items, {msg}, ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            b.enable_steady_tick(Duration::from_millis(200));
-            b
+            stderr_bar(
+                items,
+                "{spinner} fetching [{bar:30}] {pos}/{len} items, {msg}, ETA {eta}",
+            )
         });
         FetchBar {
             bar,
@@ -572,17 +594,12 @@ impl Progress for FetchBar {
 /// The text report: one line per item, then why each failure failed.
 pub fn render_text(r: &FetchReport, style: &dyn Fn(&str, &str) -> String) -> String {
     let mut o = String::new();
-    o.push_str(&format!(
-        "{}\n",
-        style(
-            "1",
-            &format!(
-                "Fetched {} into {}",
-                plural(r.items.len(), "fixed output", "fixed outputs"),
-                sanitize(&r.cache)
-            )
-        )
-    ));
+    let title = format!(
+        "Fetched {} into {}",
+        plural(r.items.len(), "fixed output", "fixed outputs"),
+        sanitize(&r.cache)
+    );
+    o.push_str(&title_line(style, &title));
     // Successes first, then what could not be fetched with why.
     let mut items: Vec<&Outcome> = r.items.iter().collect();
     items.sort_by_key(|o| o.status == Status::Failed);

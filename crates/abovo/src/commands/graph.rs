@@ -11,9 +11,10 @@ use crate::output::{Context, Format, dot_quoted, markup_escape, print_json, sani
 use crate::packages::{
     GraphKind, choose_kind, package_json, packages_json, type_help, uses_json, uses_note,
 };
+use crate::report::packages::visibility_note;
 use crate::report::text::plural;
 use crate::source::{QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit};
-use abovo_graph::package_graph::{PackageId, PackageView, Visibility};
+use abovo_graph::package_graph::{PackageId, PackageView};
 use abovo_graph::query::{Subgraph, subgraph};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use std::io::{BufWriter, Write};
@@ -70,12 +71,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     match kind.package_graph() {
         Some(ty) => {
             let view = crate::packages::package_view(&graph, ty)?;
-            let roots = args
-                .targets
-                .iter()
-                .zip(&roots)
-                .map(|(spec, &n)| crate::packages::package_of(&view, n, spec))
-                .collect::<anyhow::Result<Vec<PackageId>>>()?;
+            let roots = crate::packages::packages_of(&view, &roots, &args.targets)?;
             let sub = subgraph(&view, &roots, &walk);
             let names: Vec<String> = roots.iter().map(|&r| view.full_name(r)).collect();
             let title = format!(
@@ -222,12 +218,7 @@ impl Drawing for Packages<'_> {
     }
 
     fn tag(&self, p: PackageId) -> &'static str {
-        match self.0.packages().status(p).visibility {
-            Visibility::Public => "",
-            Visibility::PublicExcluded => " (excluded)",
-            Visibility::Hidden => " (hidden)",
-            Visibility::Private => " (private)",
-        }
+        visibility_note(self.0.packages().status(p).visibility)
     }
 
     fn label(&self, p: PackageId) -> String {
@@ -239,13 +230,7 @@ impl Drawing for Packages<'_> {
     }
 
     fn kind(&self, p: PackageId) -> (&'static str, bool) {
-        let kind = match self.0.packages().status(p).visibility {
-            Visibility::Public => "public",
-            Visibility::PublicExcluded => "public-excluded",
-            Visibility::Hidden => "hidden",
-            Visibility::Private => "private",
-        };
-        (kind, false)
+        (self.0.packages().status(p).visibility.name(), false)
     }
 
     fn edge_data(&self) -> &'static str {

@@ -11,7 +11,9 @@ use crate::commands::{audit, seeds};
 use crate::exit;
 use crate::output::{Context, Format, sanitize};
 use crate::report::human_bytes;
-use crate::report::text::{Align, Table, count, plural, size_with_source};
+use crate::report::text::{
+    Align, Table, arrows, count, plural, size_or_unknown, size_with_source, title_line,
+};
 use abovo_graph::{Graph, NodeId};
 use abovo_trust::audit::AuditPackage;
 use abovo_trust::history::{
@@ -188,8 +190,10 @@ fn violation_text(v: &Violation) -> String {
         None => format!("{what}: {} ({})", sanitize(&v.seed), v.kind),
     };
     if !v.path.is_empty() {
-        let path: Vec<String> = v.path.iter().map(|l| sanitize(l).into_owned()).collect();
-        s.push_str(&format!(", path: {}", path.join(" → ")));
+        s.push_str(&format!(
+            ", path: {}",
+            arrows(v.path.iter().map(String::as_str))
+        ));
     }
     s
 }
@@ -315,12 +319,7 @@ fn label(e: &SeedEntry) -> String {
 }
 
 fn path_text(e: &SeedEntry) -> String {
-    let p: Vec<String> = e
-        .path_from_target
-        .iter()
-        .map(|s| sanitize(&s.label).into_owned())
-        .collect();
-    p.join(" → ")
+    arrows(e.path_from_target.iter().map(|s| s.label.as_str()))
 }
 
 fn binary_bytes_text(b: &BinaryBytes) -> String {
@@ -387,17 +386,12 @@ fn seeds_text(
     style: &dyn Fn(&str, &str) -> String,
 ) -> String {
     let mut o = String::new();
-    o.push_str(&format!(
-        "{}\n",
-        style(
-            "1",
-            &format!(
-                "Trust base of {} against {}",
-                sanitize(&c.new.target_label),
-                sanitize(&c.old.target_label)
-            )
-        )
-    ));
+    let title = format!(
+        "Trust base of {} against {}",
+        sanitize(&c.new.target_label),
+        sanitize(&c.old.target_label)
+    );
+    o.push_str(&title_line(style, &title));
     for (which, s) in [("new", &c.new), ("old", &c.old)] {
         o.push_str(&format!(
             "  {which}: {}\n       graph: {}; {} walked, {}\n",
@@ -438,12 +432,7 @@ fn seeds_text(
         (Align::Right, usize::MAX),
         (Align::Right, usize::MAX),
     ]);
-    t.row(
-        ["kind", "added", "removed", "changed", "unchanged"]
-            .iter()
-            .map(|h| ((*h).to_owned(), ""))
-            .collect(),
-    );
+    t.header(&["kind", "added", "removed", "changed", "unchanged"]);
     for k in &c.by_kind {
         t.row(vec![
             (k.kind.name().to_owned(), kind_style(k.kind)),
@@ -580,11 +569,8 @@ const SHOWN_NAMES: usize = 8;
 /// A package's change in one line: `+a −b ~c → d`.
 fn change_signature(c: &AuditComparison, p: &abovo_trust::history::PackageChange) -> String {
     let mut parts = Vec::new();
-    for s in &p.gained {
-        parts.push(format!("+ {}", c.label(s.seed)));
-    }
-    for s in &p.lost {
-        parts.push(format!("− {}", c.label(s.seed)));
+    for (sign, list) in [("+", &p.gained), ("−", &p.lost)] {
+        parts.extend(list.iter().map(|s| format!("{sign} {}", c.label(s.seed))));
     }
     for s in &p.changed {
         parts.push(format!(
@@ -605,18 +591,13 @@ fn audit_text(
 ) -> String {
     let mut o = String::new();
     let what = c.new.audited;
-    o.push_str(&format!(
-        "{}\n",
-        style(
-            "1",
-            &format!(
-                "Audit of {} against {}: {} in both (matched by name)",
-                crate::report::audit::counted(what, c.new.package_count),
-                count(c.old.package_count as u64),
-                count(c.matched as u64)
-            )
-        )
-    ));
+    let title = format!(
+        "Audit of {} against {}: {} in both (matched by name)",
+        crate::report::audit::counted(what, c.new.package_count),
+        count(c.old.package_count as u64),
+        count(c.matched as u64)
+    );
+    o.push_str(&title_line(style, &title));
     o.push_str(&format!(
         "  new graph: {}\n  old graph: {}\n",
         sanitize(&c.new.graph),
@@ -646,12 +627,7 @@ fn audit_text(
         (Align::Right, usize::MAX),
         (Align::Left, 0),
     ]);
-    t.row(
-        ["", "seed", "old pkgs", "new pkgs", "gained", "lost", "size"]
-            .iter()
-            .map(|h| ((*h).to_owned(), ""))
-            .collect(),
-    );
+    t.header(&["", "seed", "old pkgs", "new pkgs", "gained", "lost", "size"]);
     let shown: Vec<_> = c
         .seeds
         .iter()
@@ -669,12 +645,10 @@ fn audit_text(
                 .map_or("—".to_owned(), |x| count(x.packages as u64))
         };
         let size = match (&s.old, &s.new) {
-            (Some(a), Some(b)) if a.size != b.size => format!(
-                "{} → {}",
-                a.size.map_or("unknown".into(), human_bytes),
-                b.size.map_or("unknown".into(), human_bytes)
-            ),
-            _ => s.side().size.map_or("unknown".into(), human_bytes),
+            (Some(a), Some(b)) if a.size != b.size => {
+                format!("{} → {}", size_or_unknown(a.size), size_or_unknown(b.size))
+            }
+            _ => size_or_unknown(s.side().size),
         };
         let gained = if s.changed_under > 0 {
             format!(
@@ -757,17 +731,11 @@ fn audit_text(
         o.push_str(&format!("    {}{more}\n", names.join(", ")));
         // The paths of the first package (every package's with --all).
         for p in ps.iter().take(if all { ps.len() } else { 1 }) {
-            let path = |v: &[String]| {
-                v.iter()
-                    .map(|l| sanitize(l).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            };
-            for s in &p.gained {
-                o.push_str(&format!("      + {}\n", path(&s.path)));
-            }
-            for s in &p.lost {
-                o.push_str(&format!("      − {}\n", path(&s.path)));
+            let path = |v: &[String]| arrows(v.iter().map(String::as_str));
+            for (sign, list) in [("+", &p.gained), ("−", &p.lost)] {
+                for s in list {
+                    o.push_str(&format!("      {sign} {}\n", path(&s.path)));
+                }
             }
             for s in &p.changed {
                 o.push_str(&format!(

@@ -63,13 +63,16 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .open_two(ctx, "path", (&args.from, &args.to), &walk)?;
     let kind = choose_kind(&graph, args.kind, GraphKind::Package, ctx);
     if let Some(ty) = kind.package_graph() {
-        return package_path(&args, ctx, &graph, (from, to), ty);
+        return package_path(&args, ctx, &graph, (from, to), (kind, ty));
     }
     let paths = if args.all_shortest {
         all_shortest_paths(&graph, from, to, &walk, args.limit)
     } else {
         shortest_path(&graph, from, to, &walk).into_iter().collect()
     };
+    let no_path = paths
+        .is_empty()
+        .then(|| NoPath::explain(&graph, from, to, &walk, &args.query.system));
     if args.query.json() {
         let list: Vec<Vec<serde_json::Value>> =
             paths.iter().map(|p| nodes_json(&graph, p)).collect();
@@ -81,25 +84,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             "length": paths.first().map(|p| p.len() - 1),
             "paths": list,
         });
-        if paths.is_empty() {
-            answer["namesakes"] =
-                NoPath::explain(&graph, from, to, &walk, &args.query.system).json();
+        if let Some(hint) = &no_path {
+            answer["namesakes"] = hint.json();
         }
         print_json(&answer)?;
     } else {
-        let mut out = std::io::stdout().lock();
-        for (i, p) in paths.iter().enumerate() {
-            if i > 0 {
-                writeln!(out)?;
-            }
-            for &n in p {
-                writeln!(out, "{}", graph.display_path(n))?;
-            }
-        }
-        out.flush()?;
+        write_paths(&paths, |n| graph.display_path(n))?;
     }
-    let negative = paths.is_empty().then(|| {
-        let hint = NoPath::explain(&graph, from, to, &walk, &args.query.system);
+    let negative = no_path.map(|hint| {
         format!(
             "no path from {} to {}{}",
             display_name(&graph, from),
@@ -122,7 +114,7 @@ fn package_path(
     ctx: &Context,
     graph: &Graph,
     (from, to): (NodeId, NodeId),
-    ty: GraphType,
+    (kind, ty): (GraphKind, GraphType),
 ) -> anyhow::Result<u8> {
     let view = package_view(graph, ty)?;
     let (a, b) = (
@@ -134,11 +126,6 @@ fn package_path(
         all_shortest_paths(&view, a, b, &walk, args.limit)
     } else {
         shortest_path(&view, a, b, &walk).into_iter().collect()
-    };
-    let kind = if ty == GraphType::Package {
-        GraphKind::Package
-    } else {
-        GraphKind::BagEmerged
     };
     let elsewhere = if paths.is_empty() {
         other_paths(graph, (from, to), kind, &args.walk.walk(None))
@@ -161,16 +148,7 @@ fn package_path(
         }
         print_json(&answer)?;
     } else {
-        let mut out = std::io::stdout().lock();
-        for (i, p) in paths.iter().enumerate() {
-            if i > 0 {
-                writeln!(out)?;
-            }
-            for &n in p {
-                writeln!(out, "{}", sanitize(&view.full_name(n)))?;
-            }
-        }
-        out.flush()?;
+        write_paths(&paths, |n| sanitize(&view.full_name(n)).into_owned())?;
     }
     if paths.is_empty() {
         ctx.warn(&format!(
@@ -183,6 +161,21 @@ fn package_path(
         return Ok(exit::NEGATIVE);
     }
     Ok(exit::SUCCESS)
+}
+
+/// Writes `paths` one node a line (as `name` gives it), a blank line
+/// between two paths.
+fn write_paths<N: Copy>(paths: &[Vec<N>], name: impl Fn(N) -> String) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for (i, p) in paths.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        for &n in p {
+            writeln!(out, "{}", name(n))?;
+        }
+    }
+    out.flush()
 }
 
 /// How many namesakes a "no path" hint lists.

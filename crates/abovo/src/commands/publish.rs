@@ -4,8 +4,9 @@
 use super::store::StoreArgs;
 use crate::exit;
 use crate::output::Context;
+use abovo_publish::catalogue::Catalogue;
 use abovo_publish::compression::Method;
-use abovo_publish::{Options, Publisher, catalogue};
+use abovo_publish::{Options, Publisher};
 use abovo_store::narinfo::SigningKey;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
@@ -67,7 +68,17 @@ fn parse_method(text: &str) -> Result<Method, String> {
 
 /// Runs `abovo publish`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
-    let store = args.store.open_existing()?;
+    let mut store_args = args.store.clone();
+    if let Some(real) = &args.real_store {
+        if !real.is_dir() {
+            anyhow::bail!("--real-store `{}` is not a directory", real.display());
+        }
+        // The store's own mechanism for items kept apart from their
+        // directory; the state stays where the store has it.
+        store_args.state_dir = Some(args.store.config()?.state_dir);
+        store_args.real_store_dir = Some(real.clone());
+    }
+    let store = store_args.open_existing()?;
     let key_file = match &args.key {
         Some(k) => k.clone(),
         None => default_key(store.state_dir())?,
@@ -85,15 +96,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     }
     opts.workers = args.workers;
     let store_dir = store.store_dir().to_string();
-    let catalogue: Arc<dyn catalogue::Catalogue> = match &args.real_store {
-        Some(real) => {
-            if !real.is_dir() {
-                anyhow::bail!("--real-store `{}` is not a directory", real.display());
-            }
-            Arc::new(catalogue::Relocated::new(store, real.clone()))
-        }
-        None => Arc::new(store),
-    };
+    let catalogue: Arc<dyn Catalogue> = Arc::new(store);
     let listener = std::net::TcpListener::bind(&args.listen)
         .with_context(|| format!("cannot listen on `{}`", args.listen))?;
     let addr = listener.local_addr()?;

@@ -536,12 +536,7 @@ fn render_text(
         (Align::Right, usize::MAX),
         (Align::Right, usize::MAX),
     ]);
-    t.row(vec![
-        ("kind".into(), ""),
-        ("class".into(), ""),
-        ("members".into(), ""),
-        ("bytes".into(), ""),
-    ]);
+    t.header(&["kind", "class", "members", "bytes"]);
     let mut sums = [Count::default(); 2];
     for (&kind, c) in totals {
         let i = usize::from(kind.class() == CodeClass::Bytecode);

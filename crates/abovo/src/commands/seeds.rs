@@ -11,7 +11,9 @@ use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::human_bytes;
 use crate::report::packages::{package_lines, package_name};
-use crate::report::text::{Align, Table, count, plural, size_summary, size_with_source};
+use crate::report::text::{
+    Align, Table, arrows, count, plural, size_summary, size_with_source, title_line,
+};
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, TrustReport, trust_report};
 
@@ -213,12 +215,8 @@ fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> St
             );
         }
     }
-    let path: Vec<String> = e
-        .path_from_target
-        .iter()
-        .map(|s| sanitize(&s.label).into_owned())
-        .collect();
-    line(o, "path:", &path.join(" → "));
+    let path = arrows(e.path_from_target.iter().map(|s| s.label.as_str()));
+    line(o, "path:", &path);
     if let Some(t) = &e.package {
         let (first, then) = package_lines(t);
         line(o, "package:", &first);
@@ -231,10 +229,8 @@ fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> St
 /// The text report.
 pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> String) -> String {
     let mut o = String::new();
-    o.push_str(&format!(
-        "{}\n",
-        style("1", &format!("Trust base of {}", sanitize(&r.target_label)))
-    ));
+    let title = format!("Trust base of {}", sanitize(&r.target_label));
+    o.push_str(&title_line(style, &title));
     o.push_str(&format!("  derivation: {}\n", sanitize(&r.target)));
     if let Some(p) = &r.target_package {
         o.push_str(&format!("  package:    {}\n", package_name(p)));
@@ -297,13 +293,13 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         (Align::Right, usize::MAX),
         (Align::Right, usize::MAX),
     ]);
-    t.row(vec![
-        ("kind".into(), ""),
-        ("seeds".into(), ""),
-        ("measured".into(), ""),
-        ("measured size".into(), ""),
-        ("known size".into(), ""),
-        ("sizes unknown".into(), ""),
+    t.header(&[
+        "kind",
+        "seeds",
+        "measured",
+        "measured size",
+        "known size",
+        "sizes unknown",
     ]);
     let row =
         |name: &str, seeds: usize, measured: usize, mbytes: u64, known: u64, unknown: usize| {

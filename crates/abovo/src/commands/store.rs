@@ -22,12 +22,23 @@ pub const HELPER_SUBCOMMAND: &str = "__sandbox-helper";
 /// Where abovo's store is.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
-    /// The store directory (any absolute path; `/gnu/store` works as root).
-    /// Default: $XDG_DATA_HOME/abovo/store, i.e. ~/.local/share/abovo/store.
-    #[arg(long, env = "ABOVO_STORE_DIR", value_name = "DIR")]
-    pub store_dir: Option<String>,
+    /// abovo's own store: the store directory its paths name (any absolute
+    /// path; `/gnu/store` works as root). Default:
+    /// $XDG_DATA_HOME/abovo/store, i.e. ~/.local/share/abovo/store.
+    #[arg(long = "store", env = "ABOVO_STORE", value_name = "DIR")]
+    pub store: Option<String>,
+    /// The old spelling of `--store` (and of ABOVO_STORE): still read, with
+    /// a warning, since `--store-dir` now names only the store directory of
+    /// the data an analysis reads.
+    #[arg(
+        long = "store-dir",
+        env = "ABOVO_STORE_DIR",
+        value_name = "DIR",
+        hide = true
+    )]
+    pub deprecated_store_dir: Option<String>,
     /// Where the store's items are on disk, when not in the store directory
-    /// itself (Nix's `real`): with `--store-dir /gnu/store --real-store-dir
+    /// itself (Nix's `real`): with `--store /gnu/store --real-store-dir
     /// ~/gnu/store`, paths name /gnu/store, and builders see their inputs
     /// there, while the items are in ~/gnu/store, so Guix's own `.drv`
     /// files build without privileges. Default: the store directory.
@@ -42,11 +53,11 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// Where the store is (nothing is opened or created).
     pub fn config(&self) -> anyhow::Result<StoreConfig> {
-        let dir = match &self.store_dir {
-            Some(d) => d.clone(),
+        let dir = match chosen_store(self.store.as_deref(), self.deprecated_store_dir.as_deref()) {
+            Some(d) => d.to_owned(),
             None => abovo_build::store::default_store_dir()
                 .ok_or_else(|| {
-                    anyhow::anyhow!("no store directory: set --store-dir, ABOVO_STORE_DIR or HOME")
+                    anyhow::anyhow!("no store directory: set --store, ABOVO_STORE or HOME")
                 })?
                 .to_string_lossy()
                 .into_owned(),
@@ -100,6 +111,50 @@ impl StoreArgs {
     }
 }
 
+/// abovo's own store as the environment names it (ABOVO_STORE, or the
+/// deprecated ABOVO_STORE_DIR), for the commands that look at it without
+/// taking [`StoreArgs`] (`challenge --local`, `fetch`).
+pub fn own_store_from_env() -> Option<String> {
+    let new = std::env::var("ABOVO_STORE").ok();
+    let old = std::env::var("ABOVO_STORE_DIR").ok();
+    chosen_store(new.as_deref(), old.as_deref()).map(str::to_owned)
+}
+
+/// `--store` when given, else the deprecated `--store-dir` (or their
+/// variables), with a warning on standard error, said once per process.
+fn chosen_store<'a>(store: Option<&'a str>, deprecated: Option<&'a str>) -> Option<&'a str> {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let Some(old) = deprecated else {
+        return store;
+    };
+    if store.is_some_and(|new| new != old) {
+        WARNED.call_once(|| {
+            eprintln!(
+                "abovo: warning: ignoring {} `{old}`: --store (ABOVO_STORE) names abovo's store",
+                old_spelling(old)
+            )
+        });
+        return store;
+    }
+    WARNED.call_once(|| {
+        eprintln!(
+            "abovo: warning: {} for abovo's own store is deprecated: use --store \
+             (ABOVO_STORE); --store-dir now names only the store directory of analysed data",
+            old_spelling(old)
+        )
+    });
+    Some(store.unwrap_or(old))
+}
+
+/// How the user gave the deprecated value: the variable or the flag.
+fn old_spelling(value: &str) -> &'static str {
+    if std::env::var("ABOVO_STORE_DIR").is_ok_and(|v| v == value) {
+        "ABOVO_STORE_DIR"
+    } else {
+        "--store-dir"
+    }
+}
+
 /// A store that exists but cannot be opened, named with its state directory.
 fn cannot_open(e: abovo_build::StoreError, config: &StoreConfig) -> anyhow::Error {
     anyhow::Error::new(e).context(format!(
@@ -130,7 +185,7 @@ pub fn parse_item(store_dir: &StoreDir, arg: &str) -> anyhow::Result<StorePath> 
         Err(abovo_store::store_path::StorePathError::NotInStore { .. }) => {
             let hint = if trimmed.starts_with('/') {
                 format!(
-                    "store paths here start with `{store_dir}/`; --store-dir or ABOVO_STORE_DIR \
+                    "store paths here start with `{store_dir}/`; --store or ABOVO_STORE \
                      choose another store"
                 )
             } else {

@@ -3,19 +3,15 @@
 //! full tables.
 
 use super::packages::names_counted;
-use super::text::{count, plural, size_summary};
-use super::{bar_chart, esc, human_bytes, kind_badge, kind_colour, page};
+use super::text::{count, plural, size_or_unknown, size_summary};
+use super::{bar_chart, esc, kind_badge, kind_colour, page};
 use abovo_trust::audit::{AuditReport, AuditSeed, Audited};
 use std::fmt::Write as _;
 
 fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
     let mut b = String::new();
     for s in seeds {
-        let size = s
-            .class
-            .size
-            .map(human_bytes)
-            .unwrap_or_else(|| "unknown".into());
+        let size = size_or_unknown(s.class.size);
         let _ = write!(
             b,
             "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",

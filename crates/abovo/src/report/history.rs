@@ -3,7 +3,8 @@
 //! kind, the packages grouped by what changed under them, and the guard's
 //! verdict.
 
-use super::text::count;
+use super::seeds::size_cell;
+use super::text::{count, size_or_unknown};
 use super::{esc, human_bytes, kind_badge, page};
 use abovo_trust::history::{AuditComparison, Change, SeedChange, SeedsComparison, Violation};
 use abovo_trust::report::SeedEntry;
@@ -20,17 +21,6 @@ fn change_badge(c: Change) -> String {
         "<span class=\"k\" style=\"background:{colour}\">{}</span>",
         c.name()
     )
-}
-
-fn size(e: &SeedEntry) -> String {
-    match e.class.size {
-        Some(s) => format!(
-            "{} <span class=\"sub\">({})</span>",
-            esc(&human_bytes(s)),
-            esc(e.class.size_source.label())
-        ),
-        None => "unknown".to_owned(),
-    }
 }
 
 fn path(labels: &[String]) -> String {
@@ -59,7 +49,11 @@ fn seed_row(s: &SeedChange) -> String {
         }
     }
     let e = s.entry();
-    let sizes: Vec<String> = [&s.old, &s.new].into_iter().flatten().map(size).collect();
+    let sizes: Vec<String> = [&s.old, &s.new]
+        .into_iter()
+        .flatten()
+        .map(size_cell)
+        .collect();
     format!(
         "<tr><td>{}</td><td>{cell}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         change_badge(s.change),
@@ -195,9 +189,7 @@ pub fn audit(c: &AuditComparison, guard: Option<(&str, &[Violation])>) -> String
             count(s.gained as u64),
             count(s.lost as u64),
             count(s.changed_under as u64),
-            s.side()
-                .size
-                .map_or("unknown".into(), |x| esc(&human_bytes(x)))
+            esc(&size_or_unknown(s.side().size))
         );
     }
     let _ = write!(
@@ -208,21 +200,15 @@ pub fn audit(c: &AuditComparison, guard: Option<(&str, &[Violation])>) -> String
     );
     for p in &c.packages {
         let mut cell = String::new();
-        for s in &p.gained {
-            let _ = write!(
-                cell,
-                "<div>+ <b>{}</b><div class=\"path\">{}</div></div>",
-                esc(c.label(s.seed)),
-                path(&s.path)
-            );
-        }
-        for s in &p.lost {
-            let _ = write!(
-                cell,
-                "<div>− <b>{}</b><div class=\"path\">{}</div></div>",
-                esc(c.label(s.seed)),
-                path(&s.path)
-            );
+        for (sign, list) in [("+", &p.gained), ("−", &p.lost)] {
+            for s in list {
+                let _ = write!(
+                    cell,
+                    "<div>{sign} <b>{}</b><div class=\"path\">{}</div></div>",
+                    esc(c.label(s.seed)),
+                    path(&s.path)
+                );
+            }
         }
         for s in &p.changed {
             let _ = write!(

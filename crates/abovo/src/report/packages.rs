@@ -2,6 +2,7 @@
 //! brings it in and the package path to it (see `abovo_trust::packages`),
 //! in the same words in text and HTML.
 
+use super::text::arrows;
 use crate::output::sanitize;
 use abovo_graph::package_graph::Visibility;
 use abovo_trust::packages::{PackageStep, PackageTrail};
@@ -49,14 +50,7 @@ pub fn names_counted(packages: &[PackageStep]) -> Vec<String> {
 pub fn package_lines(t: &PackageTrail) -> (String, Option<String>) {
     let b = &t.brought_in_by;
     let first = format!("{} brings it in", package_name(b));
-    let names = |steps: Vec<&str>| {
-        steps
-            .iter()
-            .map(|s| sanitize(s).into_owned())
-            .collect::<Vec<_>>()
-            .join(" → ")
-    };
-    let packages = names(t.package_path.iter().map(|s| s.package.as_str()).collect());
+    let packages = arrows(t.package_path.iter().map(|s| s.package.as_str()));
     let mut then = match t.package_path.len() {
         0 => return (first, None),
         1 if t.then.is_empty() => return (format!("{first}: the target itself"), None),
@@ -65,14 +59,14 @@ pub fn package_lines(t: &PackageTrail) -> (String, Option<String>) {
     if !t.then.is_empty() {
         then.push_str(&format!(
             ", then {} (derivations outside the bag-emerged graph)",
-            names(t.then.iter().map(|s| s.label.as_str()).collect())
+            arrows(t.then.iter().map(|s| s.label.as_str()))
         ));
     }
     (first, Some(then))
 }
 
 /// ` (private)`, ` (hidden)`, or nothing for a public package.
-fn visibility_note(v: Visibility) -> &'static str {
+pub fn visibility_note(v: Visibility) -> &'static str {
     match v {
         Visibility::Public => "",
         Visibility::PublicExcluded => " (excluded)",

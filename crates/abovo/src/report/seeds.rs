@@ -45,7 +45,8 @@ fn binary_paths_tree(r: &TrustReport) -> Vec<TreeNode> {
     nodes
 }
 
-fn size_cell(e: &SeedEntry) -> String {
+/// A seed's size with where it came from, as a table cell, or `unknown`.
+pub(super) fn size_cell(e: &SeedEntry) -> String {
     match e.class.size {
         Some(s) => format!(
             "{} <span class=\"sub\">({})</span>",

@@ -4,6 +4,8 @@
 //! that the columns after it stay aligned).
 
 use super::human_bytes;
+use crate::output::sanitize;
+use std::borrow::Cow;
 
 /// `30574` → `30,574`.
 pub fn count(n: impl Into<u64>) -> String {
@@ -27,6 +29,23 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 /// (no thousands separators), for summary lines that scripts also read.
 pub fn plain_plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The first line of a text report: its title in bold (`style` applies
+/// the ANSI style on a terminal, nothing elsewhere).
+pub fn title_line(style: &dyn Fn(&str, &str) -> String, title: &str) -> String {
+    format!("{}\n", style("1", title))
+}
+
+/// A path for a terminal: the labels, each sanitized, joined by ` → `.
+pub fn arrows<'a>(labels: impl IntoIterator<Item = &'a str>) -> String {
+    let labels: Vec<Cow<'a, str>> = labels.into_iter().map(sanitize).collect();
+    labels.join(" → ")
+}
+
+/// A size for people (`1.4 KiB`), or `unknown`.
+pub fn size_or_unknown(size: Option<u64>) -> String {
+    size.map_or_else(|| "unknown".to_owned(), human_bytes)
 }
 
 /// A known size with where it came from (`357 B, from the bytes`), or
@@ -121,6 +140,11 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// Adds a row of plain cells: the column names.
+    pub fn header(&mut self, names: &[&str]) {
+        self.row(names.iter().map(|n| ((*n).to_owned(), "")).collect());
+    }
+
     /// Renders every row, each line starting with `indent`; `paint` applies
     /// a style to text already padded.
     pub fn render(&self, indent: &str, paint: &dyn Fn(&str, &str) -> String) -> String {
@@ -201,6 +225,9 @@ mod tests {
         assert_eq!(plural(1, "seed", "seeds"), "1 seed");
         assert_eq!(plural(0, "seed", "seeds"), "0 seeds");
         assert_eq!(plural(10073, "leaf", "leaves"), "10,073 leaves");
+        assert_eq!(arrows(["a", "b\u{1b}"]), "a → b\\u{1b}");
+        assert_eq!(size_or_unknown(None), "unknown");
+        assert_eq!(size_or_unknown(Some(1434)), "1.4 KiB");
         assert_eq!(size_with_source(None, "x"), "unknown");
         assert_eq!(size_with_source(Some(357), "bytes"), "357 B (bytes)");
         assert_eq!(size_summary(0, 6, 6), "sizes unknown");

@@ -123,7 +123,8 @@ impl TestStore {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_abovo"));
         c.args(args)
-            .env("ABOVO_STORE_DIR", &self.store)
+            .env("ABOVO_STORE", &self.store)
+            .env_remove("ABOVO_STORE_DIR")
             .env_remove("ABOVO_REAL_STORE_DIR")
             .env_remove("ABOVO_STATE_DIR")
             .env("HOME", self.dir.path())

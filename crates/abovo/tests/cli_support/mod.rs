@@ -22,7 +22,7 @@ pub const NEGATIVE: i32 = 1;
 /// The exit code of an error (`abovo::exit::ERROR`).
 pub const ERROR: i32 = 2;
 
-/// The real binary with `args`, ABOVO_SOURCE, ABOVO_SOURCES and ABOVO_STORE_DIR removed
+/// The real binary with `args`, ABOVO_SOURCE, ABOVO_SOURCES, ABOVO_STORE and ABOVO_STORE_DIR removed
 /// and nothing on standard input; set more before running it.
 pub fn abovo_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_abovo"));
@@ -30,6 +30,7 @@ pub fn abovo_command(args: &[&str]) -> Command {
         .args(args)
         .env_remove("ABOVO_SOURCE")
         .env_remove("ABOVO_SOURCES")
+        .env_remove("ABOVO_STORE")
         .env_remove("ABOVO_STORE_DIR")
         // The fetch cache that `seeds`, `audit` and `closure` read without
         // being asked: none, unless a test gives one.
