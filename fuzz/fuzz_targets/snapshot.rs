@@ -1,0 +1,142 @@
+//! The snapshot reader (`abovo --graph FILE.abovo-snapshot`, `snapshot
+//! info`) on hostile files. A checksum guards the body, so random bytes
+//! would only ever test the checksum: the harness makes every file pass it.
+//! The first byte picks the mode. Even: the rest is a whole file, whose
+//! length and checksum fields are set to what its body needs. Odd: the rest
+//! is the eleven decompressed sections, separated by [`SEP`], which the
+//! harness compresses and frames as `snapshot::write` does, so that the
+//! decoders (varints, ids, string tables, the package sections) see the
+//! mutations rather than zstd.
+//!
+//! Never a panic, whether read with every check (`read`, `info`) or as a
+//! trusted snapshot (`read_trusted`, which decodes lazily and must still
+//! only range-check its way through damage). A snapshot that `read`
+//! accepts: `info` accepts it too; it writes back to a snapshot that reads
+//! to the same counts and writes to the same bytes (the encoding is a
+//! function of the graph); and the trusted reader sees the same graph.
+#![no_main]
+use abovo_graph::Graph;
+use abovo_graph::snapshot::{self, SnapshotInfo, WriteOptions};
+use libfuzzer_sys::fuzz_target;
+use sha2::{Digest, Sha256};
+
+/// What separates the sections in the second mode.
+const SEP: &[u8] = b"\n@@section@@\n";
+/// The fixed header: magic, version, length of the rest, its SHA-256.
+const HEADER_LEN: usize = 52;
+/// The sections of format version 2.
+const SECTIONS: usize = 11;
+
+/// `bytes` with the length and checksum fields made right for its body.
+fn fix_header(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    if out.len() >= HEADER_LEN && out.starts_with(snapshot::MAGIC) {
+        let rest_len = (out.len() - HEADER_LEN) as u64;
+        out[12..20].copy_from_slice(&rest_len.to_le_bytes());
+        let sum = Sha256::digest(&out[HEADER_LEN..]);
+        out[20..52].copy_from_slice(&sum);
+    }
+    out
+}
+
+/// A version 2 file of the sections `SEP` separates in `bytes` (missing
+/// ones empty, extra ones dropped).
+fn compose(bytes: &[u8]) -> Vec<u8> {
+    let mut sections: Vec<&[u8]> = Vec::with_capacity(SECTIONS);
+    let mut rest = bytes;
+    while sections.len() + 1 < SECTIONS {
+        match rest.windows(SEP.len()).position(|w| w == SEP) {
+            Some(at) => {
+                sections.push(&rest[..at]);
+                rest = &rest[at + SEP.len()..];
+            }
+            None => break,
+        }
+    }
+    sections.push(rest);
+    sections.resize(SECTIONS, &[]);
+    let frames: Vec<Vec<u8>> = sections
+        .iter()
+        .map(|s| zstd::bulk::compress(s, 1).expect("zstd compresses"))
+        .collect();
+    let mut body = (SECTIONS as u32).to_le_bytes().to_vec();
+    for f in &frames {
+        body.extend_from_slice(&(f.len() as u64).to_le_bytes());
+    }
+    for f in &frames {
+        body.extend_from_slice(f);
+    }
+    let mut out = snapshot::MAGIC.to_vec();
+    out.extend_from_slice(&snapshot::VERSION.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(&body));
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Touches what a trusted graph decodes on first use.
+fn walk(g: &Graph) -> (usize, usize, usize) {
+    let order = g.topological_order().len();
+    let derivations = g.derivations().filter(|d| d.is_fixed_output()).count();
+    let sized = g.nodes().filter(|&n| g.nar_size(n).is_some()).count();
+    let _ = (g.package_graph().len(), g.package_meta().get(0).is_some());
+    (order, derivations, sized)
+}
+
+/// `info` without what depends on the bytes rather than the graph.
+fn counts(mut info: SnapshotInfo) -> SnapshotInfo {
+    info.file_size = 0;
+    info.body_size = 0;
+    info.checksum.clear();
+    info.creator.clear();
+    info
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let file = if mode & 1 == 0 {
+        fix_header(rest)
+    } else {
+        compose(rest)
+    };
+    let _ = snapshot::peek_store_dir(&file[..]);
+    // SAFETY: `read_trusted` wants bytes that live for the program, as
+    // compiled-in snapshots do; the graph it returns is dropped at the end
+    // of this block, before `file`, and keeps nothing elsewhere.
+    let forever: &'static [u8] = unsafe { std::mem::transmute::<&[u8], &'static [u8]>(&file) };
+    let trusted = snapshot::read_trusted(forever).ok();
+    let trusted_walk = trusted.as_ref().map(walk);
+
+    let Ok(graph) = snapshot::read(&file) else {
+        assert!(
+            snapshot::info(&file).is_err(),
+            "info accepts what read refuses"
+        );
+        drop(trusted);
+        return;
+    };
+    let info = snapshot::info(&file).expect("info accepts what read accepts");
+    let t = trusted
+        .as_ref()
+        .expect("the trusted reader refuses what read accepts");
+    assert_eq!((t.len(), t.edge_count()), (graph.len(), graph.edge_count()));
+    assert_eq!(trusted_walk, Some(walk(&graph)));
+    drop(trusted);
+
+    let opts = WriteOptions {
+        creator: "fuzz".into(),
+        level: 1,
+        nar_hashes: true,
+    };
+    let written = snapshot::write(&graph, &opts).expect("a graph that was read writes");
+    let again = snapshot::read(&written).expect("a written snapshot reads");
+    assert_eq!(
+        snapshot::write(&again, &opts).expect("it writes again"),
+        written,
+        "write ∘ read is not the identity on written snapshots"
+    );
+    let written_info = snapshot::info(&written).expect("info reads a written snapshot");
+    assert_eq!(counts(written_info), counts(info));
+});
