@@ -12,6 +12,14 @@
 //! `bytevector->nix-base32-string`, `bytevector->base16-string`; `use-modules`
 //! is accepted and ignored. Anything else is an error that names the form,
 //! never a guess.
+//!
+//! The text comes from derivations and store items that may be hostile, so
+//! reading and evaluating are bounded: lists nest at most [`MAX_NESTING`]
+//! deep, evaluation takes at most 100,000 steps and nests (forms inside
+//! forms, calls inside calls) at most 256 deep, so that neither loops nor
+//! exhausts the stack, and the values it makes or copies add up to at most
+//! 16 MiB, so that a program that doubles a string or a list at every step
+//! is stopped before it takes the machine's memory.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -77,13 +85,27 @@ impl Frame {
         }
         self.parent.as_ref().and_then(|p| p.lookup(name))
     }
+
+    /// The [`weight`] of what `name` is bound to, without copying it.
+    fn weight_of(&self, name: &str) -> Option<usize> {
+        if let Some(v) = self.vars.borrow().get(name) {
+            return Some(weight(v));
+        }
+        self.parent.as_ref().and_then(|p| p.weight_of(name))
+    }
 }
+
+/// How deep lists (and quotes) may nest in what [`read_all`] reads: Guix's
+/// files nest a few levels; the reader and the evaluator recurse once per
+/// level.
+pub const MAX_NESTING: usize = 64;
 
 /// Reads every datum in `text`; the error gives the byte offset.
 pub fn read_all(text: &str) -> Result<Vec<Value>, String> {
     let mut r = Reader {
         s: text.as_bytes(),
         pos: 0,
+        depth: 0,
     };
     let mut out = Vec::new();
     loop {
@@ -98,6 +120,8 @@ pub fn read_all(text: &str) -> Result<Vec<Value>, String> {
 struct Reader<'a> {
     s: &'a [u8],
     pos: usize,
+    /// Lists and quotes open around the datum being read.
+    depth: usize,
 }
 
 impl Reader<'_> {
@@ -124,28 +148,17 @@ impl Reader<'_> {
         let Some(&c) = self.s.get(self.pos) else {
             return Err(self.err("unexpected end of input"));
         };
+        if matches!(c, b'(' | b'\'') {
+            if self.depth >= MAX_NESTING {
+                return Err(self.err(&format!("lists nested more than {MAX_NESTING} deep")));
+            }
+            self.depth += 1;
+            let d = self.compound(c);
+            self.depth -= 1;
+            return d;
+        }
         match c {
-            b'(' => {
-                self.pos += 1;
-                let mut items = Vec::new();
-                loop {
-                    self.skip_space();
-                    match self.s.get(self.pos) {
-                        None => return Err(self.err("unclosed list")),
-                        Some(b')') => {
-                            self.pos += 1;
-                            return Ok(Value::List(items));
-                        }
-                        Some(_) => items.push(self.datum()?),
-                    }
-                }
-            }
             b')' => Err(self.err("unexpected `)`")),
-            b'\'' => {
-                self.pos += 1;
-                let d = self.datum()?;
-                Ok(Value::List(vec![Value::Sym("quote".into()), d]))
-            }
             b'"' => self.string(),
             b'#' => {
                 let tok = self.token();
@@ -165,6 +178,27 @@ impl Reader<'_> {
                 } else {
                     Ok(Value::Sym(tok))
                 }
+            }
+        }
+    }
+
+    /// A list, or a quoted datum (`c` is `(` or `'`).
+    fn compound(&mut self, c: u8) -> Result<Value, String> {
+        self.pos += 1;
+        if c == b'\'' {
+            let d = self.datum()?;
+            return Ok(Value::List(vec![Value::Sym("quote".into()), d]));
+        }
+        let mut items = Vec::new();
+        loop {
+            self.skip_space();
+            match self.s.get(self.pos) {
+                None => return Err(self.err("unclosed list")),
+                Some(b')') => {
+                    self.pos += 1;
+                    return Ok(Value::List(items));
+                }
+                Some(_) => items.push(self.datum()?),
             }
         }
     }
@@ -233,12 +267,19 @@ pub struct Evaluator {
     global: Env,
     steps: usize,
     depth: usize,
+    /// Bytes of values made or copied so far (see [`weight`]).
+    allocated: usize,
 }
 
 /// A bound on evaluation steps, so that a hostile file cannot loop forever.
 const MAX_STEPS: usize = 100_000;
-/// A bound on nested procedure calls, so that it cannot exhaust the stack.
-const MAX_DEPTH: usize = 200;
+/// A bound on nested evaluation (a form inside a form, a call inside a
+/// call), so that it cannot exhaust the stack, even of a thread.
+const MAX_DEPTH: usize = 256;
+/// A bound on the bytes of all values evaluation makes or copies, so that
+/// doubling a string or a list at each step cannot exhaust memory. Guix's
+/// content-addressed mirrors program makes a few kilobytes.
+const MAX_ALLOCATED: usize = 16 << 20;
 
 impl Default for Evaluator {
     fn default() -> Self {
@@ -246,8 +287,30 @@ impl Default for Evaluator {
             global: Rc::new(Frame::default()),
             steps: 0,
             depth: 0,
+            allocated: 0,
         }
     }
+}
+
+/// About the memory `v` takes: its cells and the bytes of its text. Walked
+/// with a stack of its own, as values may nest deeper than the reader's
+/// lists (a program can wrap a list in a list at every step).
+fn weight(v: &Value) -> usize {
+    const CELL: usize = std::mem::size_of::<Value>();
+    let mut total = 0usize;
+    let mut todo = vec![v];
+    while let Some(v) = todo.pop() {
+        total = total.saturating_add(match v {
+            Value::Str(s) | Value::Sym(s) | Value::Num(s) => CELL + s.len(),
+            Value::Bytes(b) => CELL + b.len(),
+            Value::List(items) => {
+                todo.extend(items);
+                CELL
+            }
+            Value::Bool(_) | Value::Closure(_) => CELL,
+        });
+    }
+    total
 }
 
 fn sym(v: &Value) -> Option<&str> {
@@ -286,19 +349,11 @@ impl Evaluator {
                 for (p, a) in c.params.iter().zip(args) {
                     frame.vars.borrow_mut().insert(p.clone(), a);
                 }
-                if self.depth >= MAX_DEPTH {
-                    return Err("evaluation takes too long (calls nested too deeply)".into());
-                }
-                self.depth += 1;
-                let mut last = Ok(Value::Bool(false));
+                let mut last = Value::Bool(false);
                 for form in &c.body {
-                    last = self.eval(form, &frame);
-                    if last.is_err() {
-                        break;
-                    }
+                    last = self.eval(form, &frame)?;
                 }
-                self.depth -= 1;
-                last
+                Ok(last)
             }
             Value::Sym(name) => self.builtin(name, args),
             other => Err(format!("{} is not a procedure", other.describe())),
@@ -319,7 +374,10 @@ impl Evaluator {
                 let mut s = String::new();
                 for a in &args {
                     match a {
-                        Value::Str(x) => s.push_str(x),
+                        Value::Str(x) => {
+                            self.spend(x.len())?;
+                            s.push_str(x);
+                        }
                         other => {
                             return Err(format!(
                                 "`string-append` expects strings, but got {}",
@@ -355,21 +413,55 @@ impl Evaluator {
         }
     }
 
+    /// Counts `bytes` more of values made or copied; an error past
+    /// [`MAX_ALLOCATED`].
+    fn spend(&mut self, bytes: usize) -> Result<(), String> {
+        self.allocated = self.allocated.saturating_add(bytes);
+        if self.allocated > MAX_ALLOCATED {
+            return Err(format!(
+                "evaluation takes too much memory (its values pass {} MiB)",
+                MAX_ALLOCATED >> 20
+            ));
+        }
+        Ok(())
+    }
+
     fn eval(&mut self, form: &Value, env: &Env) -> Result<Value, String> {
         self.steps += 1;
         if self.steps > MAX_STEPS {
             return Err("evaluation takes too long".into());
         }
+        if self.depth >= MAX_DEPTH {
+            return Err(format!(
+                "evaluation takes too long (forms and calls nested more than {MAX_DEPTH} deep)"
+            ));
+        }
+        self.depth += 1;
+        let value = self.eval_form(form, env);
+        self.depth -= 1;
+        value
+    }
+
+    fn eval_form(&mut self, form: &Value, env: &Env) -> Result<Value, String> {
         match form {
-            Value::Sym(name) => env
-                .lookup(name)
-                .or_else(|| is_builtin(name).then(|| Value::Sym(name.clone())))
-                .ok_or_else(|| format!("unbound variable `{name}`")),
+            Value::Sym(name) => {
+                // Looking a value up copies it.
+                if let Some(w) = env.weight_of(name) {
+                    self.spend(w)?;
+                }
+                env.lookup(name)
+                    .or_else(|| is_builtin(name).then(|| Value::Sym(name.clone())))
+                    .ok_or_else(|| format!("unbound variable `{name}`"))
+            }
             Value::List(items) if items.is_empty() => Err("empty combination `()`".into()),
             Value::List(items) => {
                 let head = sym(&items[0]);
                 match head {
-                    Some("quote") => items.get(1).cloned().ok_or_else(|| "bad quote".into()),
+                    Some("quote") => {
+                        let datum = items.get(1).ok_or("bad quote")?;
+                        self.spend(weight(datum))?;
+                        Ok(datum.clone())
+                    }
                     Some("use-modules") => Ok(Value::Bool(false)),
                     Some("begin") => {
                         let mut last = Value::Bool(false);
@@ -381,6 +473,7 @@ impl Evaluator {
                     Some("define") => self.define(items, env),
                     Some("lambda") => {
                         let params = params(items.get(1))?;
+                        self.spend(items[2..].iter().map(weight).sum())?;
                         Ok(Value::Closure(Rc::new(Closure {
                             params,
                             body: items[2..].to_vec(),
@@ -435,7 +528,10 @@ impl Evaluator {
                     }
                 }
             }
-            other => Ok(other.clone()),
+            other => {
+                self.spend(weight(other))?;
+                Ok(other.clone())
+            }
         }
     }
 
@@ -448,6 +544,7 @@ impl Evaluator {
             Some(Value::List(sig)) if !sig.is_empty() => {
                 let name = sym(&sig[0]).ok_or("bad define")?;
                 let params = params(Some(&Value::List(sig[1..].to_vec())))?;
+                self.spend(items[2..].iter().map(weight).sum())?;
                 let c = Value::Closure(Rc::new(Closure {
                     params,
                     body: items[2..].to_vec(),
@@ -571,6 +668,49 @@ mod tests {
                 let _ = Evaluator::default().eval_program(&forms);
             }
         }
+    }
+
+    // Found with the fuzz target `sexp` (fuzz/): a file of 200,000 `(`
+    // crashed the reader with a stack overflow.
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}{}", "(".repeat(200_000), ")".repeat(200_000));
+        let err = read_all(&deep).unwrap_err();
+        assert!(err.contains("nested more than 64 deep at byte 64"), "{err}");
+        let quotes = format!("{}x", "'".repeat(200_000));
+        assert!(read_all(&quotes).unwrap_err().contains("nested"));
+        let limit = format!("{}{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert!(read_all(&limit).is_ok());
+    }
+
+    // Found with the fuzz target `sexp`: calls nested inside forms nested
+    // inside calls took the stack (200 calls, each 60 forms deep), and
+    // values doubled at every step took the memory.
+    #[test]
+    fn evaluation_is_bounded_in_depth_and_memory() {
+        let nested = format!(
+            "(define (f) {}(f){}) (f)",
+            "(list ".repeat(60),
+            ")".repeat(60)
+        );
+        let err = eval_text(&nested).unwrap_err();
+        assert!(err.contains("nested more than 256 deep"), "{err}");
+        let doubling = [
+            r#"(define (f s) (f (string-append s s))) (f "x")"#.to_owned(),
+            "(define (f l) (f (list l l))) (f 1)".to_owned(),
+            format!(
+                r#"(define s "x") {}"#,
+                "(define s (string-append s s)) ".repeat(40)
+            ),
+        ];
+        for program in &doubling {
+            let err = eval_text(program).unwrap_err();
+            assert!(err.contains("too much memory"), "{program}: {err}");
+        }
+    }
+
+    fn eval_text(text: &str) -> Result<Value, String> {
+        Evaluator::default().eval_program(&read_all(text)?)
     }
 
     #[test]
