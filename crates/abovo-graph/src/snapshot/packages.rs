@@ -70,7 +70,9 @@ fn get_strings(d: &mut Dec<'_>, what: &'static str) -> Result<Strings, SnapshotE
 pub(super) fn encode(g: &Graph) -> [Vec<u8>; 4] {
     let pg = g.package_graph();
     let mut nodes = Enc::default();
-    if pg.is_empty() {
+    // Edges loaded without a node (an edge table with no row) are data all
+    // the same: the nodes section must say that their sections hold them.
+    if pg.is_empty() && !pg.has(GraphType::Package) && !pg.has(GraphType::BagEmerged) {
         nodes.u8(0);
     } else {
         nodes.u8(1);
@@ -386,6 +388,22 @@ fn csr(rows: &[&[u32]]) -> crate::dag::Csr<PackageId> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    // Found with the fuzz target `tables` (fuzz/): a graph given an edge
+    // table with no row wrote a snapshot that could not be read ("the
+    // package nodes and an edge section disagree").
+    #[test]
+    fn edges_loaded_without_nodes_round_trip() {
+        let mut pg = PackageGraph::default();
+        pg.set_layer(GraphType::Package, Deferred::ready(Some(Layer::default())));
+        let mut g = crate::build::build_graph(Default::default(), Vec::new()).unwrap();
+        g.set_package_graph(pg);
+        let [nodes, a, b, _] = encode(&g);
+        let back = decode_graph(&nodes, [&a, &b], 0).unwrap();
+        assert!(back.is_empty());
+        assert!(back.has(GraphType::Package) && !back.has(GraphType::BagEmerged));
+        assert_eq!(back.edge_count(GraphType::Package), 0);
+    }
 
     #[test]
     fn layers_round_trip_and_bad_ids_are_refused() {
