@@ -457,17 +457,37 @@ impl NarInfo {
     /// had; returns the text in [`NarInfo::to_guix_publish_string`]'s
     /// order, which is the text the Guix signature holds for. `host` is
     /// the informational host name in `Signature: 1;<host>;…`.
+    ///
+    /// An error when the fingerprint cannot be made (a bad `StorePath` or
+    /// reference), or when a signed field holds `Signature:` (an unknown
+    /// field so named, a `System` or `CA` value): a Guix client hashes the
+    /// text up to the first `Signature:` it finds, so no client could
+    /// verify the signature.
     pub fn sign_guix_publish(
         &mut self,
         key: &signing::SigningKey,
         host: &str,
-    ) -> Result<String, StorePathError> {
-        self.signature = None;
-        self.sigs.clear();
+    ) -> Result<String, SignatureError> {
+        let fingerprint = self.fingerprint().map_err(|e| SignatureError::Malformed {
+            what: "narinfo StorePath or References",
+            value: self.store_path.clone(),
+            reason: e.to_string(),
+        })?;
         let mut signed = String::new();
         self.write_fields(&self.guix_publish_signed_fields(), &mut signed);
+        if let Some(line) = signed.lines().find(|l| l.contains("Signature:")) {
+            let field = line.split(':').next().unwrap_or(line);
+            return Err(SignatureError::Malformed {
+                what: "narinfo field to sign",
+                value: field.chars().take(100).collect(),
+                reason: "it holds `Signature:`, where a Guix client would end the text the \
+                         signature covers"
+                    .into(),
+            });
+        }
         self.signature = Some(key.sign_guix(host, &signed));
-        if let Some(sig) = key.sign_nix(&self.fingerprint()?) {
+        self.sigs.clear();
+        if let Some(sig) = key.sign_nix(&fingerprint) {
             self.sigs.push(sig);
         }
         Ok(self.to_guix_publish_string())

@@ -386,3 +386,41 @@ fn guix_publish_order_is_the_fixtures() {
     }
     assert!(checked >= 10, "{checked}");
 }
+
+// Found with the fuzz target `narinfo` (fuzz/): a narinfo with an unknown
+// field named `CompressiSignature` was signed, and its signature could not
+// be verified, by abovo or by Guix, which both hash the text up to the
+// first `Signature:`.
+#[test]
+fn a_signed_field_holding_signature_is_refused() {
+    let key = signing::SigningKey::from_seed("test-1", &[1; 32]);
+    let mut info = NarInfo::parse(GUIX_UNSIGNED).unwrap();
+    for (field, value) in [
+        ("CompressiSignature", "1;x;y"),
+        ("Comment", "see Signature: below"),
+    ] {
+        let mut bad = info.clone();
+        bad.extra.push((field.into(), value.into()));
+        let err = bad.sign_guix_publish(&key, "h").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("field to sign {field:?}")),
+            "{err}"
+        );
+        assert_eq!(bad, {
+            let mut b = info.clone();
+            b.extra.push((field.into(), value.into()));
+            b
+        });
+    }
+    let mut bad = info.clone();
+    bad.system = Some("x86_64-linux Signature:".into());
+    assert!(bad.sign_guix_publish(&key, "h").is_err());
+    let text = info.sign_guix_publish(&key, "h").unwrap();
+    let (valid, _) = NarInfo::parse(&text)
+        .unwrap()
+        .verify_guix_signature()
+        .unwrap()
+        .unwrap();
+    assert!(valid);
+}
