@@ -364,8 +364,8 @@ impl PackageGraph {
     /// The package node whose derivation has this path (also for the
     /// derivations the graph lacks).
     pub fn by_drv_path(&self, graph: &Graph, path: &StorePath) -> Option<PackageId> {
-        if let Some(n) = graph.lookup(path) {
-            return self.by_drv(n);
+        if let Some(p) = graph.lookup(path).and_then(|n| self.by_drv(n)) {
+            return Some(p);
         }
         let first = self.drv.len() - self.outside.len();
         self.outside

@@ -14,7 +14,7 @@
 use super::{GraphType, InputKind, Layer, NO_DRV, PackageGraph, PackageId, Status, UseData};
 use crate::dag::NodeIndex;
 use crate::error::LoadError;
-use crate::graph::{Deferred, Graph, NodeId};
+use crate::graph::{Deferred, Graph, NodeId, NodeKind};
 use crate::strings::{Interner, StrId};
 use crate::tsv;
 use abovo_store::store_path::StorePath;
@@ -62,8 +62,15 @@ impl Nodes<'_> {
             return Err(format!("`{}` is not a .drv path", tsv::clip(drv)));
         }
         let id = self.list.len() as u32;
+        // Only a derivation node is a package's derivation in the graph (a
+        // snapshot checks it); a `.drv` the graph knows only as an input
+        // it lacks stays outside, by its path.
+        let node = self
+            .graph
+            .lookup(&path)
+            .filter(|&n| self.graph.kind(n) == NodeKind::Derivation);
         self.list.push(Pending {
-            node: self.graph.lookup(&path),
+            node,
             path,
             name: self.strings.intern(name),
             version: self.strings.intern(version),
@@ -293,6 +300,43 @@ pub(crate) fn layer_of(n: usize, edges: &[(u32, u32, UseData)]) -> Layer {
 mod tests {
     use super::*;
     use crate::dag::Dag;
+
+    // Found with the fuzz target `tables` (fuzz/): a package whose
+    // derivation the graph knew only as a missing input was tied to that
+    // node, and the graph's snapshot could not be read back ("package
+    // derivation 2 is not a derivation node").
+    #[test]
+    fn a_derivation_the_graph_lacks_is_kept_by_its_path() {
+        use crate::load::{DrvFile, LoadOptions, Silent, graph_of_files};
+        let store = abovo_store::StoreDir::default();
+        let a = r#"Derive([("out","/gnu/store/280xcws0xz6c1gx6721jyj2d8j0ly9gz-a","","")],[("/gnu/store/0mdqa9w1p6cmli6976v4wi0sw9r4p5pr-b.drv",["out"])],[],"x86_64-linux","/bin/sh",[],[])"#;
+        let files = vec![DrvFile {
+            name: "w9krgvil6919s2ghqgx443zb9krx75s6-a.drv".into(),
+            bytes: a.into(),
+        }];
+        let mut g = graph_of_files(files, LoadOptions::new(&store, &Silent)).unwrap();
+        let b_drv = "/gnu/store/0mdqa9w1p6cmli6976v4wi0sw9r4p5pr-b.drv";
+        let b = store.parse(b_drv).unwrap();
+        assert_eq!(g.kind(g.lookup(&b).unwrap()), NodeKind::Missing);
+        let dir = tempfile::tempdir().unwrap();
+        let edges = dir.path().join("package-edges.tsv");
+        let a_drv = "/gnu/store/w9krgvil6919s2ghqgx443zb9krx75s6-a.drv";
+        let row = format!("a@1\t{a_drv}\tb@1\t{b_drv}\tb\tout\tinput\tpublic\tpublic\n");
+        std::fs::write(&edges, row).unwrap();
+        let pg = read(&g, Some(&edges), None).unwrap();
+        let pb = pg.by_drv_path(&g, &b).unwrap();
+        assert_eq!((pg.drv(pb), pg.drv_path(&g, pb)), (None, b));
+        let a = store.parse(a_drv).unwrap();
+        assert!(pg.drv(pg.by_drv_path(&g, &a).unwrap()).is_some());
+        g.set_package_graph(pg);
+        let opts = crate::snapshot::WriteOptions {
+            level: 1,
+            ..Default::default()
+        };
+        let back = crate::snapshot::read(&crate::snapshot::write(&g, &opts).unwrap()).unwrap();
+        assert_eq!(back.package_graph().len(), 2);
+        assert_eq!(back.package_graph().edge_count(GraphType::Package), 1);
+    }
 
     #[test]
     fn repeated_rows_become_one_edge_with_every_use() {
