@@ -12,8 +12,11 @@ fuzz_target!(|data: &[u8]| {
         for (_, f) in &entries {
             assert!(!f.path.contains("/../") && !f.path.starts_with('/'));
         }
-        let index = Index::from_entries(entries);
+        let index = Index::from_entries(entries.clone());
         let back = Index::from_tsv(&index.to_tsv()).expect("the TSV form reads back");
         assert_eq!(back.len(), index.len());
+        for (h, _) in &entries {
+            assert_eq!(back.get(h), index.get(h));
+        }
     }
 });
