@@ -254,8 +254,8 @@ pub fn parse_sources(text: &str) -> Result<Vec<([u8; 32], ArchiveFile)>, IndexEr
                 .and_then(|d| <[u8; 32]>::try_from(d).ok())
                 .ok_or_else(|| bad("not a SHA-256 in hexadecimal"))?;
             let size = size.parse().map_err(|_| bad("not a size"))?;
-            if name.contains('/') || name == ".." {
-                return Err(bad("a file name with a `/`"));
+            if name.contains('/') || name == ".." || name == "." {
+                return Err(bad("a file name with a `/` (or `.`, `..`)"));
             }
             pending.push((digest, size, name));
             continue;
@@ -266,7 +266,8 @@ pub fn parse_sources(text: &str) -> Result<Vec<([u8; 32], ArchiveFile)>, IndexEr
                 "Checksums-Sha256" => in_sums = true,
                 "Directory" => {
                     let v = v.trim();
-                    if v.split('/').any(|c| c == "..") || v.starts_with('/') {
+                    // Empty, it would make the paths absolute.
+                    if v.is_empty() || v.split('/').any(|c| c == "..") || v.starts_with('/') {
                         return Err(IndexError {
                             line: i + 1,
                             what: format!("Directory {v:?} leaves the archive"),
@@ -394,6 +395,17 @@ Checksums-Sha256:
         assert_eq!(err.line, 3);
         let err = parse_sources("Directory: ../../etc\n").unwrap_err();
         assert!(err.what.contains("leaves the archive"), "{err}");
+        // Found with the fuzz target `debian_sources`: an empty Directory
+        // made the path `/patch`, absolute.
+        let err = parse_sources(&format!(
+            "Directory:\nChecksums-Sha256:\n {} 1 patch\n",
+            "a".repeat(64)
+        ))
+        .unwrap_err();
+        assert!(err.what.contains("leaves the archive"), "{err}");
+        let err =
+            parse_sources(&format!("Checksums-Sha256:\n {} 1 .\n", "a".repeat(64))).unwrap_err();
+        assert!(err.what.contains("`.`"), "{err}");
         let err =
             parse_sources(&format!("Checksums-Sha256:\n {} 1 ../x\n", "a".repeat(64))).unwrap_err();
         assert!(err.what.contains('/'), "{err}");
