@@ -120,10 +120,11 @@ fn strings(mut data: Vec<u8>, h: &Header) -> Result<Strings, SnapshotError> {
     let mut ends = Vec::with_capacity(h.strings.min(data.len()));
     let mut total = 0u64;
     for _ in 0..h.strings {
-        total += d.var("string length")?;
-        if total > u32::MAX as u64 {
-            return Err(invalid("string table too large"));
-        }
+        // A length near 2^64 must not wrap the sum around.
+        total = total
+            .checked_add(d.var("string length")?)
+            .filter(|&t| t <= u64::from(u32::MAX))
+            .ok_or_else(|| invalid("string table too large"))?;
         ends.push(total as u32);
     }
     d.bytes(total as usize, "string text")?;
@@ -705,6 +706,32 @@ fn unreachable_row() -> StorePath {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    // Found with the fuzz target `snapshot` (fuzz/): string lengths adding
+    // up past 2^64 overflowed their sum (a panic with overflow checks, a
+    // wrapped total without).
+    #[test]
+    fn string_lengths_that_overflow_are_refused() {
+        let mut e = super::super::codec::Enc::default();
+        e.var(1);
+        e.var(u64::MAX);
+        e.bytes(b"x");
+        let h = super::Header {
+            creator: String::new(),
+            store: abovo_store::StoreDir::default(),
+            description: String::new(),
+            strings: 2,
+            nodes: 0,
+            drvs: 0,
+            outputs: 0,
+            env: 0,
+            sets: 0,
+            edges: 0,
+            packages: 0,
+        };
+        let err = super::strings(e.buf, &h).unwrap_err();
+        assert!(err.to_string().contains("string table too large"), "{err}");
+    }
 
     proptest! {
         #[test]

@@ -54,10 +54,11 @@ fn get_strings(d: &mut Dec<'_>, what: &'static str) -> Result<Strings, SnapshotE
     let mut ends = Vec::with_capacity(n);
     let mut total = 0u64;
     for _ in 0..n {
-        total += d.var(what)?;
-        if total > u32::MAX as u64 {
-            return Err(invalid(format!("{what}: string table too large")));
-        }
+        // A length near 2^64 must not wrap the sum around.
+        total = total
+            .checked_add(d.var(what)?)
+            .filter(|&t| t <= u64::from(u32::MAX))
+            .ok_or_else(|| invalid(format!("{what}: string table too large")))?;
         ends.push(total as u32);
     }
     let text = std::str::from_utf8(d.bytes(total as usize, what)?)
@@ -388,6 +389,18 @@ fn csr(rows: &[&[u32]]) -> crate::dag::Csr<PackageId> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    // Found with the fuzz target `snapshot`: the package sections' string
+    // lengths overflowed their sum as the main table's did.
+    #[test]
+    fn package_string_lengths_that_overflow_are_refused() {
+        let mut e = Enc::default();
+        e.var(2);
+        e.var(1);
+        e.var(u64::MAX);
+        let err = get_strings(&mut Dec::new(&e.buf), "package strings").unwrap_err();
+        assert!(err.to_string().contains("string table too large"), "{err}");
+    }
 
     // Found with the fuzz target `tables` (fuzz/): a graph given an edge
     // table with no row wrote a snapshot that could not be read ("the
