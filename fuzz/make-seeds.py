@@ -45,9 +45,11 @@ def data(*parts):
     return read(os.path.join(DATA, *parts))
 
 
-def seed(target, name, content):
+def seed(target, name, content, replace=True):
     d = os.path.join(CORPUS, target)
     os.makedirs(d, exist_ok=True)
+    if not replace and os.path.exists(os.path.join(d, "seed-" + name)):
+        return
     if isinstance(content, str):
         content = content.encode()
     with open(os.path.join(d, "seed-" + name), "wb") as f:
@@ -293,6 +295,11 @@ def main():
     # place_tarball: a tarball of real .drv files.
     seed("place_tarball", "hello", tar_of([(os.path.basename(HELLO), read(HELLO)), (os.path.basename(HELLO_TARBALL), read(HELLO_TARBALL))]))
 
+    # graph_load: the same, plain and as zstd, and a snapshot (below).
+    drvs_tar = tar_of([(os.path.basename(HELLO), read(HELLO)), (os.path.basename(HELLO_TARBALL), read(HELLO_TARBALL))])
+    seed("graph_load", "hello.tar", drvs_tar)
+    seed("graph_load", "hello.tar.zst", compress("zstd", drvs_tar))
+
     # publish_route: the paths a substitute client asks for.
     for name, path in [("cache-info", "/nix-cache-info"), ("narinfo", "/0mdqa9w1p6cmli6976v4wi0sw9r4p5pr.narinfo"),
                        ("nar", "/nar/gzip/0mdqa9w1p6cmli6976v4wi0sw9r4p5pr-hello-2.12.2"),
@@ -315,10 +322,12 @@ def main():
                     f.write(open(os.path.join(CORPUS, "tables", "seed-" + name), "rb").read()[1:])
                 tables[name] = p
             snap = os.path.join(tmp, "s.abovo-snapshot")
-            subprocess.run([abovo, "snapshot", "create", "--from", drvs, "--package-table", tables["packages"],
-                            "--meta", tables["store-meta"], "--level", "3", "-o", snap], check=True, capture_output=True)
+            # Relative paths: the snapshot's description is where it came from.
+            subprocess.run([abovo, "snapshot", "create", "--from", "drvs", "--package-table", "packages.tsv",
+                            "--meta", "store-meta.tsv", "--level", "3", "-o", snap], check=True, capture_output=True, cwd=tmp)
             whole = read(snap)
             seed("snapshot", "hello", b"\0" + whole)
+            seed("graph_load", "hello.abovo-snapshot", whole)
             # The decompressed sections, separated as the harness splits them.
             (count,) = struct.unpack_from("<I", whole, 52)
             lengths = struct.unpack_from(f"<{count}Q", whole, 56)
@@ -333,7 +342,8 @@ def main():
             subprocess.run([abovo, "key", "generate", "--name", "fuzz-1", "-o", keys], check=True, capture_output=True)
             for name in sorted(os.listdir(keys)):
                 if name.endswith(".sec"):
-                    seed("signing_key", name, read(os.path.join(keys, name)))
+                    # A key made for the corpus, signing nothing; kept once made.
+                    seed("signing_key", name, read(os.path.join(keys, name)), replace=False)
 
 
 if __name__ == "__main__":
