@@ -11,6 +11,9 @@
 #                       fuzz/corpus/TARGET/ (libFuzzer's -merge=1 keeps only
 #                       those that add coverage); without it the repository
 #                       is not touched: each run works on a copy of the corpus
+#   --keep-bytes N      with --keep, how many bytes of found inputs a target
+#                       keeps besides its seeds, the smallest first (default
+#                       65536), so that the repository stays small
 #   -j, --jobs N        targets run at once (default 1; each takes one core)
 #   --sanitizer S       none (the default: the code under test is safe Rust,
 #                       which runs two to three times faster without ASan)
@@ -34,11 +37,12 @@ root=$PWD
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p;}' "$0"; }
 die() { echo "fuzz.sh: $*" >&2; exit 2; }
 
-keep=0 jobs=1 sanitizer=none build=1 seconds=
+keep=0 keep_bytes=65536 jobs=1 sanitizer=none build=1 seconds=
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1 ;;
+    --keep-bytes) [ $# -ge 2 ] || die "$1 needs a number"; keep_bytes=$2; shift ;;
     -j|--jobs) [ $# -ge 2 ] || die "$1 needs a number"; jobs=$2; shift ;;
     --sanitizer) [ $# -ge 2 ] || die "$1 needs none or address"; sanitizer=$2; shift ;;
     --no-build) build=0 ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
 done
 seconds=${seconds:-60}
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || die "--jobs takes a positive number, not $jobs"
+[[ "$keep_bytes" =~ ^[0-9]+$ ]] || die "--keep-bytes takes a number, not $keep_bytes"
 case "$sanitizer" in none|address) ;; *) die "--sanitizer takes none or address, not $sanitizer" ;; esac
 
 # Every target fuzz/Cargo.toml declares, by name.
@@ -92,6 +97,16 @@ done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/abovo-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+# trim DIR: keeps the seeds of a corpus and, of the other inputs, the
+# smallest up to $keep_bytes in all.
+trim() {
+  local total=0 size f
+  while read -r size f; do
+    total=$((total + size))
+    [ "$total" -le "$keep_bytes" ] || rm -f "$f"
+  done < <(find "$1" -type f ! -name 'seed-*' -printf '%s %p\n' | sort -n)
+}
 
 # run_one TARGET: fuzzes a copy of TARGET's corpus for $seconds seconds and
 # writes its summary line to $work/TARGET.line.
@@ -137,6 +152,7 @@ run_one() {
     merged_before=$(find "$kept" -type f | wc -l)
     "$bin_dir/$t" -merge=1 "$kept" "$dir/corpus" "${extra[@]}" >"$dir/merge.log" 2>&1 \
       || result="ok, but the merge failed (see $dir/merge.log)"
+    trim "$kept"
     result="$result; kept $(( $(find "$kept" -type f | wc -l) - merged_before )) new inputs"
   fi
   printf '%-22s %4ss %10s runs %8s/s  corpus %5s -> %-5s %s\n' \
