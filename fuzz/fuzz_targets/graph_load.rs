@@ -8,9 +8,11 @@
 use abovo_graph::Graph;
 use abovo_graph::input::Input;
 use abovo_graph::load::{LoadOptions, Silent, load_input};
-use abovo_graph::snapshot::{self, WriteOptions};
 use abovo_store::StoreDir;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../common/mod.rs"]
+mod common;
 
 fn counts(g: &Graph) -> (usize, usize, usize, usize) {
     let fixed = g.derivations().filter(|d| d.is_fixed_output()).count();
@@ -34,12 +36,6 @@ fuzz_target!(|data: &[u8]| {
     for n in g.nodes() {
         assert!(g.inputs(n).iter().all(|i| i.index() < g.len()));
     }
-    let opts = WriteOptions {
-        creator: "fuzz".into(),
-        level: 1,
-        nar_hashes: true,
-    };
-    let written = snapshot::write(&g, &opts).expect("a loaded graph writes");
-    let again = snapshot::read(&written).expect("its snapshot reads");
+    let (_, again) = common::snapshot_round_trip(&g);
     assert_eq!(counts(&again), counts(&g));
 });

@@ -16,8 +16,11 @@
 //! function of the graph); and the trusted reader sees the same graph.
 #![no_main]
 use abovo_graph::Graph;
-use abovo_graph::snapshot::{self, SnapshotInfo, WriteOptions};
+use abovo_graph::snapshot::{self, SnapshotInfo};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../common/mod.rs"]
+mod common;
 use sha2::{Digest, Sha256};
 
 /// What separates the sections in the second mode.
@@ -125,15 +128,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(trusted_walk, Some(walk(&graph)));
     drop(trusted);
 
-    let opts = WriteOptions {
-        creator: "fuzz".into(),
-        level: 1,
-        nar_hashes: true,
-    };
-    let written = snapshot::write(&graph, &opts).expect("a graph that was read writes");
-    let again = snapshot::read(&written).expect("a written snapshot reads");
+    let (written, again) = common::snapshot_round_trip(&graph);
     assert_eq!(
-        snapshot::write(&again, &opts).expect("it writes again"),
+        common::snapshot_round_trip(&again).0,
         written,
         "write ∘ read is not the identity on written snapshots"
     );

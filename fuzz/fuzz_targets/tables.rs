@@ -8,10 +8,12 @@
 #![no_main]
 use abovo_graph::load::{DrvFile, LoadOptions, Silent, graph_of_files};
 use abovo_graph::package_graph::GraphType;
-use abovo_graph::snapshot::{self, WriteOptions};
 use abovo_graph::{Graph, PackageTable, StoreMeta};
 use abovo_store::StoreDir;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../common/mod.rs"]
+mod common;
 
 const HELLO: (&str, &[u8]) = (
     "2nfg943asrl9dv64zrr1a4kpb25mfafd-hello-2.12.2.drv",
@@ -96,12 +98,6 @@ fuzz_target!(|data: &[u8]| {
             g.set_package_graph(packages);
         }
     }
-    let opts = WriteOptions {
-        creator: "fuzz".into(),
-        level: 1,
-        nar_hashes: true,
-    };
-    let written = snapshot::write(&g, &opts).expect("the graph writes");
-    let again = snapshot::read(&written).expect("its snapshot reads");
+    let (_, again) = common::snapshot_round_trip(&g);
     assert_eq!(counts(&again), counts(&g), "the snapshot lost table rows");
 });
