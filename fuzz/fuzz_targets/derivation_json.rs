@@ -19,8 +19,13 @@ fuzz_target!(|data: &[u8]| {
         let Ok(json) = drv.to_json_as(&store, Some(name), format) else {
             continue;
         };
-        let back = Derivation::read_json(&store, json.to_string().as_bytes(), Some(format), Some(name))
-            .expect("written JSON reads back");
+        let back = Derivation::read_json(
+            &store,
+            json.to_string().as_bytes(),
+            Some(format),
+            Some(name),
+        )
+        .expect("written JSON reads back");
         assert_eq!(back.derivation, drv, "{format}");
     }
     let text = drv.to_aterm(&store);
