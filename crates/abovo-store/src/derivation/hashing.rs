@@ -213,7 +213,20 @@ impl Derivation {
         mut input_hash: impl FnMut(&StorePath) -> Result<[u8; 32], DerivationError>,
     ) -> Result<DerivationHashes, DerivationError> {
         let kind = kind_for_hashing(self.kind())?;
-        if let Some(early) = self.hashes_without_inputs(store, kind)? {
+        let fixed = || {
+            let out = &self.outputs["out"];
+            let path = out
+                .path
+                .as_ref()
+                .ok_or(DerivationError::MissingFixedOutputPath)?;
+            Ok(fixed_hash(&out.hash_algo, &out.hash, &store.display(path)))
+        };
+        let dynamic = || {
+            (self.dynamic_inputs.iter())
+                .find(|(_, m)| !m.is_empty())
+                .map(|(p, _)| store.display(p))
+        };
+        if let Some(early) = hashes_without_inputs(kind, fixed, dynamic)? {
             return Ok(early);
         }
         let mut known = BTreeMap::new();
@@ -242,38 +255,6 @@ impl Derivation {
             Ok(sha256(&self.modulo_text(store, false, lookup)?))
         };
         Ok(DerivationHashes { modulo, masked })
-    }
-
-    /// The hashes of a derivation that needs none of its inputs' hashes:
-    /// fixed-output, floating, impure, or using outputs of outputs.
-    fn hashes_without_inputs(
-        &self,
-        store: &StoreDir,
-        kind: DerivationKind,
-    ) -> Result<Option<DerivationHashes>, DerivationError> {
-        let deferral = match kind {
-            DerivationKind::Fixed => {
-                let out = &self.outputs["out"];
-                let path = out
-                    .path
-                    .as_ref()
-                    .ok_or(DerivationError::MissingFixedOutputPath)?;
-                return Ok(Some(DerivationHashes {
-                    modulo: Ok(fixed_hash(&out.hash_algo, &out.hash, &store.display(path))),
-                    masked: None,
-                }));
-            }
-            DerivationKind::Floating => Deferral::Floating,
-            DerivationKind::Impure => Deferral::Impure,
-            _ => match self.dynamic_inputs.iter().find(|(_, m)| !m.is_empty()) {
-                Some((p, _)) => Deferral::DynamicInputs(store.display(p)),
-                None => return Ok(None),
-            },
-        };
-        Ok(Some(DerivationHashes {
-            modulo: Err(deferral),
-            masked: None,
-        }))
     }
 
     /// The text whose SHA-256 is the derivation hash: inputs replaced by their
@@ -531,6 +512,36 @@ pub(super) fn known_input_hash<K: std::borrow::Borrow<StorePath> + Ord>(
 
 /// The derivation hash of a fixed-output derivation:
 /// `SHA-256("fixed:out:" hashAlgo ":" hash ":" outPath)`.
+/// The hashes of a derivation that needs none of its inputs' hashes
+/// (fixed-output, floating, impure, or using outputs of outputs), for the
+/// owned and the borrowed form alike; `None` when it needs them.
+/// `fixed_output` hashes the fixed output; `dynamic_input` names the first
+/// input whose outputs of outputs are used.
+pub(super) fn hashes_without_inputs(
+    kind: DerivationKind,
+    fixed_output: impl FnOnce() -> Result<[u8; 32], DerivationError>,
+    dynamic_input: impl FnOnce() -> Option<String>,
+) -> Result<Option<DerivationHashes>, DerivationError> {
+    let deferral = match kind {
+        DerivationKind::Fixed => {
+            return Ok(Some(DerivationHashes {
+                modulo: Ok(fixed_output()?),
+                masked: None,
+            }));
+        }
+        DerivationKind::Floating => Deferral::Floating,
+        DerivationKind::Impure => Deferral::Impure,
+        _ => match dynamic_input() {
+            Some(path) => Deferral::DynamicInputs(path),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(DerivationHashes {
+        modulo: Err(deferral),
+        masked: None,
+    }))
+}
+
 pub(super) fn fixed_hash(hash_algo: &str, hash: &str, out_path: &str) -> [u8; 32] {
     sha256(format!("fixed:out:{hash_algo}:{hash}:{out_path}").as_bytes())
 }

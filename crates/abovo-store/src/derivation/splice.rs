@@ -29,7 +29,8 @@
 use super::borrowed::{DerivationRef, StorePathRef};
 use super::hashing::{
     Deferral, DerivationError, DerivationHashes, PathMismatch, check_outputs, fixed_hash,
-    input_or_deferral, kind_for_hashing, known_input_hash, merges_colliding_inputs, output_paths,
+    hashes_without_inputs, input_or_deferral, kind_for_hashing, known_input_hash,
+    merges_colliding_inputs, output_paths,
 };
 use super::output::DerivationKind;
 use super::{Derivation, aterm};
@@ -72,7 +73,20 @@ impl<'a> DerivationRef<'a> {
         mut input_hash: impl FnMut(&StorePathRef<'a>) -> Result<[u8; 32], DerivationError>,
     ) -> Result<DerivationHashes, DerivationError> {
         let kind = kind_for_hashing(self.kind())?;
-        if let Some(early) = self.hashes_without_inputs(store, kind)? {
+        let fixed = || {
+            let out = &self.outputs()[0];
+            let path = out
+                .path
+                .as_ref()
+                .ok_or(DerivationError::MissingFixedOutputPath)?;
+            Ok(fixed_hash(&out.hash_algo, &out.hash, &path.display(store)))
+        };
+        let dynamic = || {
+            (self.input_derivations().iter())
+                .find(|i| !i.dynamic.is_empty())
+                .map(|i| i.path.display(store))
+        };
+        if let Some(early) = hashes_without_inputs(kind, fixed, dynamic)? {
             return Ok(early);
         }
         let hashes = match self.input_hashes(store, &mut input_hash)? {
@@ -109,42 +123,6 @@ impl<'a> DerivationRef<'a> {
                 owned.hashes(store, |p| known_input_hash(&known, store, p))
             }
         }
-    }
-
-    /// The hashes of a derivation that needs none of its inputs' hashes
-    /// (as [`Derivation`]'s own).
-    fn hashes_without_inputs(
-        &self,
-        store: &StoreDir,
-        kind: DerivationKind,
-    ) -> Result<Option<DerivationHashes>, DerivationError> {
-        let deferral = match kind {
-            DerivationKind::Fixed => {
-                let out = &self.outputs()[0];
-                let path = out
-                    .path
-                    .as_ref()
-                    .ok_or(DerivationError::MissingFixedOutputPath)?;
-                return Ok(Some(DerivationHashes {
-                    modulo: Ok(fixed_hash(&out.hash_algo, &out.hash, &path.display(store))),
-                    masked: None,
-                }));
-            }
-            DerivationKind::Floating => Deferral::Floating,
-            DerivationKind::Impure => Deferral::Impure,
-            _ => match self
-                .input_derivations()
-                .iter()
-                .find(|i| !i.dynamic.is_empty())
-            {
-                Some(i) => Deferral::DynamicInputs(i.path.display(store)),
-                None => return Ok(None),
-            },
-        };
-        Ok(Some(DerivationHashes {
-            modulo: Err(deferral),
-            masked: None,
-        }))
     }
 
     /// The derivation hash of this derivation as stored: the same as
