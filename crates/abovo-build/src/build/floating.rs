@@ -416,22 +416,27 @@ mod tests {
     fn a_self_reference_is_hashed_modulo_and_rewritten() {
         let dir = tempfile::tempdir().unwrap();
         let store = StoreDir::new(dir.path().join("store").to_str().unwrap()).unwrap();
+        // A tree at `dir/<name>` whose file `self` names `scratch`, finalised.
+        let built_at = |scratch: &StorePath, name: &str| {
+            let out = dir.path().join(name);
+            std::fs::create_dir(&out).unwrap();
+            std::fs::write(out.join("self"), store.display(scratch)).unwrap();
+            fsutil::canonicalise(&out, None, &mut InodesSeen::default()).unwrap();
+            let f = finalise(
+                &store,
+                &out,
+                scratch,
+                "x",
+                CaMethod::Nar,
+                HashAlgo::Sha256,
+                &[],
+                &BTreeMap::new(),
+            )
+            .unwrap();
+            (out, f)
+        };
         let scratch = StorePath::from_base_name("g1w7hy3qg1w7hy3qg1w7hy3qg1w7hy3q-x").unwrap();
-        let out = dir.path().join("x");
-        std::fs::create_dir(&out).unwrap();
-        std::fs::write(out.join("self"), store.display(&scratch)).unwrap();
-        fsutil::canonicalise(&out, None, &mut InodesSeen::default()).unwrap();
-        let f = finalise(
-            &store,
-            &out,
-            &scratch,
-            "x",
-            CaMethod::Nar,
-            HashAlgo::Sha256,
-            &[],
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        let (out, f) = built_at(&scratch, "x");
         assert!(f.self_reference);
         assert_eq!(
             std::fs::read_to_string(out.join("self")).unwrap(),
@@ -440,21 +445,7 @@ mod tests {
         // The same content, built at another scratch path, lands at the
         // same path: the hash does not see the temporary name.
         let other = StorePath::from_base_name("h1w7hy3qg1w7hy3qg1w7hy3qg1w7hy3q-x").unwrap();
-        let out2 = dir.path().join("y");
-        std::fs::create_dir(&out2).unwrap();
-        std::fs::write(out2.join("self"), store.display(&other)).unwrap();
-        fsutil::canonicalise(&out2, None, &mut InodesSeen::default()).unwrap();
-        let g = finalise(
-            &store,
-            &out2,
-            &other,
-            "x",
-            CaMethod::Nar,
-            HashAlgo::Sha256,
-            &[],
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        let (_, g) = built_at(&other, "y");
         assert_eq!(g.path, f.path);
         assert_eq!(g.nar_hash, f.nar_hash);
         // A flat output cannot refer to itself.
