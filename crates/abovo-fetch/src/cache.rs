@@ -6,7 +6,8 @@
 //! $XDG_CACHE_HOME/abovo/        (~/.cache/abovo; ABOVO_CACHE_DIR or --cache-dir override it)
 //!   store/<hash>-<name>         verified content: the file, or the tree of a recursive output,
 //!                               named by its store base name, as in /gnu/store
-//!   meta/<hash>-<name>.json     what was verified: hash, bytes, NAR size and hash, source, time
+//!   meta/<hash>-<name>.json     what was verified: hash, bytes, NAR size and hash, source, time,
+//!                               and the narinfos seen for it (text as served, and the server)
 //!   narinfo/<hash>.narinfo      narinfos whose signature was accepted (sizes without content)
 //!   debian/<archive>.tsv        parsed Debian `Sources` indices: sha256, size, path
 //!   scans/<hash>-<name>.<key>.json  what a content scan of an item found (abovo-trust's
@@ -43,6 +44,23 @@ pub struct Record {
     pub source_kind: String,
     /// When it was verified (seconds since the epoch).
     pub verified_at: u64,
+    /// The narinfos that substitute servers gave for it while it was
+    /// fetched, whatever their signatures: a report checks them against
+    /// the keys it is given, offline. Absent in records written before
+    /// abovo kept them (read as none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub narinfos: Vec<SeenNarinfo>,
+}
+
+/// A narinfo a substitute server gave for an item, kept as served: its
+/// signature covers this text, so it can be checked again later, against
+/// other keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenNarinfo {
+    /// The server's base URL.
+    pub server: String,
+    /// The narinfo, as served.
+    pub text: String,
 }
 
 /// A cache directory.
@@ -215,6 +233,21 @@ impl Cache {
         let path = self.narinfo_dir().join(format!("{hash_part}.narinfo"));
         self.write_atomic(&path, text.as_bytes())
     }
+
+    /// Adds `seen` to the record of `base_name` (one narinfo per server:
+    /// a newer one replaces what the record held for its server). Nothing
+    /// when the cache does not hold the item.
+    pub fn add_narinfos(&self, base_name: &str, seen: &[SeenNarinfo]) -> Result<(), CacheError> {
+        let Some(mut record) = self.lookup(base_name) else {
+            return Ok(());
+        };
+        for s in seen {
+            record.narinfos.retain(|old| old.server != s.server);
+            record.narinfos.push(s.clone());
+        }
+        let text = serde_json::to_vec_pretty(&record).unwrap_or_default();
+        self.write_atomic(&self.meta_path(base_name), &text)
+    }
 }
 
 /// Removes a file or tree, whatever its modes; nothing when absent.
@@ -284,6 +317,7 @@ mod tests {
             source: "test".into(),
             source_kind: "store".into(),
             verified_at: 0,
+            narinfos: Vec::new(),
         };
         cache.insert(base, &scratch, &record).unwrap();
         assert_eq!(cache.lookup(base), Some(record.clone()));
@@ -294,6 +328,23 @@ mod tests {
         std::fs::write(&scratch, b"y").unwrap();
         cache.insert(base, &scratch, &record).unwrap();
         assert_eq!(std::fs::read(cache.item_path(base)).unwrap(), b"x");
+        // The narinfos seen for it join the record, one per server.
+        let seen = |server: &str, text: &str| SeenNarinfo {
+            server: server.into(),
+            text: text.into(),
+        };
+        cache
+            .add_narinfos(base, &[seen("http://a", "old"), seen("http://b", "b")])
+            .unwrap();
+        cache
+            .add_narinfos(base, &[seen("http://a", "new")])
+            .unwrap();
+        let kept = cache.lookup(base).unwrap().narinfos;
+        assert_eq!(kept, [seen("http://b", "b"), seen("http://a", "new")]);
+        // A record written before narinfos were kept reads as none.
+        let old = r#"{"store_path":"/gnu/store/x","hash":"sha256:x","bytes":1,"nar_size":120,"source":"s","source_kind":"store","verified_at":0}"#;
+        let old: Record = serde_json::from_str(old).unwrap();
+        assert!(old.narinfos.is_empty());
         // Content without its record is not an item.
         remove_any(&cache.meta_path(base));
         assert!(cache.lookup(base).is_none());

@@ -24,7 +24,7 @@
 //! [`Outcome`] with the source, the URL and why (the expected and actual
 //! hash for a mismatch).
 
-use crate::cache::{Cache, Record};
+use crate::cache::{Cache, Record, SeenNarinfo};
 use crate::debian::{AptSource, Index};
 use crate::download::{candidate_urls, output_name};
 use crate::http::{Failure, HttpClient, HttpOptions, Resume, host_of};
@@ -211,12 +211,18 @@ impl<'a> Realiser<'a> {
             narinfo: None,
             attempts: Vec::new(),
         };
-        self.run_sources(req, &mut out);
+        let mut seen = Vec::new();
+        self.run_sources(req, &mut out, &mut seen);
+        // The narinfos seen on the way are kept with the item, whichever
+        // source gave its bytes: a report judges them later, offline.
+        if out.status == Status::Fetched && !seen.is_empty() {
+            let _ = self.cache.add_narinfos(req.base_name(), &seen);
+        }
         self.progress.finished(&out);
         out
     }
 
-    fn run_sources(&self, req: &Request, out: &mut Outcome) {
+    fn run_sources(&self, req: &Request, out: &mut Outcome, seen: &mut Vec<SeenNarinfo>) {
         let base = req.base_name();
         if let Some(record) = self.cache.lookup(base) {
             if record.hash == out.hash {
@@ -261,7 +267,7 @@ impl<'a> Realiser<'a> {
             });
             return;
         }
-        if self.substitutes(req, out) || self.settings.narinfo_only {
+        if self.substitutes(req, out, seen) || self.settings.narinfo_only {
             return;
         }
         for (kind, url) in self.content_addressed_urls(req, out) {
@@ -330,6 +336,7 @@ impl<'a> Realiser<'a> {
                     verified_at: std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs()),
+                    narinfos: Vec::new(),
                 };
                 self.cache
                     .insert(req.base_name(), scratch, &record)
@@ -364,7 +371,7 @@ impl<'a> Realiser<'a> {
 
     /// Tries the substitute servers; true when the content (or, with
     /// `narinfo_only`, a narinfo) was found.
-    fn substitutes(&self, req: &Request, out: &mut Outcome) -> bool {
+    fn substitutes(&self, req: &Request, out: &mut Outcome, seen: &mut Vec<SeenNarinfo>) -> bool {
         let sub = Substituter {
             client: &self.client,
             keys: &self.settings.keys,
@@ -395,6 +402,10 @@ impl<'a> Realiser<'a> {
                 }
             };
             let hash_part = req.base_name().split('-').next().unwrap_or("");
+            seen.push(SeenNarinfo {
+                server: server.clone(),
+                text: found.text.clone(),
+            });
             let i = 0;
             out.narinfo = Some(NarinfoSizes {
                 server: server.clone(),
