@@ -176,6 +176,10 @@ pub struct Classification {
     pub nar_size: Option<u64>,
     /// Where the size came from.
     pub size_source: SizeSource,
+    /// Who signed its bytes, per server ([`crate::signatures`]): the
+    /// narinfos kept by `abovo fetch`, and those asked for by the caller.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<crate::signatures::Signature>,
 }
 
 impl Classification {
@@ -204,6 +208,8 @@ pub struct Seeds {
     pub limits: Limits,
     /// Size sources besides the bytes.
     pub sizes: Sizes,
+    /// The keys whose signatures count ([`crate::signatures`]).
+    pub keys: abovo_fetch::keys::AuthorizedKeys,
 }
 
 impl Seeds {
@@ -217,6 +223,7 @@ impl Seeds {
             cache: None,
             limits: Limits::default(),
             sizes: Sizes::default(),
+            keys: abovo_fetch::keys::AuthorizedKeys::default(),
         }
     }
 
@@ -355,7 +362,7 @@ impl Seeds {
         };
         let bytes_verified = located.found.as_ref().map(|f| f.verified);
         let nar_size = located.found.as_ref().and_then(|f| f.nar).map(|n| n.size);
-        Ok(Classification {
+        let mut class = Classification {
             kind,
             evidence,
             why,
@@ -368,6 +375,9 @@ impl Seeds {
             size,
             nar_size,
             size_source,
-        })
+            signatures: Vec::new(),
+        };
+        class.signatures = self.kept_signatures(g, facts, &class);
+        Ok(class)
     }
 }

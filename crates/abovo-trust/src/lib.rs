@@ -15,6 +15,7 @@
 //! | [`rules`] | name and URL rules, each with an id and a justification |
 //! | [`classify`] | the three layers together for one seed of a graph |
 //! | [`sizes`] | seed sizes and where they came from |
+//! | [`signatures`] | who signed a seed's bytes: narinfos judged against the authorised keys and the seed's NAR hash |
 //! | [`report`] | the trust walk and report of one target (`abovo seeds`) |
 //! | [`packages`] | seeds in package terms: which package brings each in, and the package path to it |
 //! | [`audit`] | per-package binary seed sets over a whole graph (`abovo audit`) |
@@ -37,6 +38,7 @@ pub mod packages;
 pub mod recipe;
 pub mod report;
 pub mod rules;
+pub mod signatures;
 pub mod sizes;
 
 pub use kind::{Evidence, Kind};

@@ -124,6 +124,16 @@ impl Verified {
     }
 }
 
+/// The SHA-256 NAR hashes of the file or tree at `path`: for a regular
+/// file, as it is and with its executable bit flipped (a download does not
+/// carry the store item's mode); for anything else, its one NAR hash.
+pub fn nar_hashes_either_mode(path: &std::path::Path) -> Result<Vec<Hash>, Rejection> {
+    let (as_is, flipped) = hash::nar_hashes(path, abovo_store::HashAlgo::Sha256, true)?;
+    Ok(std::iter::once(as_is.hash)
+        .chain(flipped.map(|n| n.hash))
+        .collect())
+}
+
 /// Bytes that are the seed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
