@@ -1,6 +1,7 @@
 //! `abovo audit`: which binary seeds every package of a distribution rests
 //! on, counted and ranked.
 
+use crate::commands::signers;
 use crate::commands::trust_common::{
     TrustArgs, fixed_output_walk, kind_style, note_unused_seed_files, push_rejected_section,
     push_unused_section, warn_rejected_files, write_stdout,
@@ -45,6 +46,9 @@ pub struct Args {
     /// see `abovo fetch`). Exit code 1 when some could not be fetched.
     #[arg(long)]
     pub fetch: bool,
+    /// Who signed the binary seeds' bytes (`--signers`, `--require-signers`).
+    #[command(flatten)]
+    pub sign: crate::commands::signers::SignerArgs,
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -154,6 +158,24 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let seeds = args.trust.seeds()?;
     let mut report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
     report.audited = audited;
+    if args.sign.signers {
+        let entries = report
+            .core
+            .iter_mut()
+            .chain(report.others.iter_mut())
+            .map(|s| (&s.facts, &mut s.class))
+            .collect();
+        signers::ask(&g, &seeds, entries, &args.trust.net, ctx)?;
+    }
+    let signed: Vec<_> = report
+        .core
+        .iter()
+        .chain(&report.others)
+        .map(|s| (&s.facts, s.class.signatures.as_slice()))
+        .collect();
+    if !signers::require(args.sign.require_signers, &signed, ctx)? {
+        code = exit::NEGATIVE;
+    }
     warn_rejected_files(ctx, report.rejected_files.len());
     note_unused_seed_files(ctx, report.unused_seed_files.len());
     match args.format {
@@ -215,6 +237,20 @@ fn seed_size(s: &AuditSeed) -> String {
     size_or_unknown(s.class.size)
 }
 
+fn sigs(seeds: &[AuditSeed]) -> Vec<&[abovo_trust::signatures::Signature]> {
+    seeds
+        .iter()
+        .map(|s| s.class.signatures.as_slice())
+        .collect()
+}
+
+/// The `signed by` line of a binary seed, when it has signatures.
+fn push_signed_by(o: &mut String, s: &AuditSeed, lead: &str) {
+    if let Some(by) = signers::signed_by(&s.class.signatures) {
+        o.push_str(&format!("{lead}signed by: {by}\n"));
+    }
+}
+
 /// The text report.
 pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> String) -> String {
     let mut o = String::new();
@@ -269,6 +305,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         o.push_str(&rows[0]);
         for (s, row) in r.core.iter().zip(&rows[1..]) {
             o.push_str(row);
+            push_signed_by(&mut o, s, "    ");
             o.push_str(&package_terms(s, "    ", all));
         }
     }
@@ -323,6 +360,7 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         o.push_str(&rows[0]);
         for (s, row) in r.others.iter().zip(&rows[1..]) {
             o.push_str(row);
+            push_signed_by(&mut o, s, "      ");
             let shown = if all { s.leaves.len() } else { SHOWN_LEAVES };
             let mut leaves: Vec<String> = s
                 .leaves
@@ -427,6 +465,12 @@ pub fn render_text(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             ));
         }
     }
+
+    let groups = [
+        ("core", sigs(&r.core)),
+        ("other binary seeds", sigs(&r.others)),
+    ];
+    signers::push_totals(&mut o, &groups, style);
 
     let rejected: Vec<_> = r
         .rejected_files

@@ -23,6 +23,7 @@ pub mod publish;
 pub mod scan;
 pub mod seeds;
 pub mod show;
+pub mod signers;
 pub mod snapshot;
 pub mod store;
 pub mod trust_common;

@@ -3,6 +3,7 @@
 //! Its flags shared with `abovo audit` ([`TrustArgs`]) and the report
 //! parts both print alike live in [`crate::commands::trust_common`].
 
+use crate::commands::signers;
 use crate::commands::trust_common::{
     TrustArgs, fixed_output_walk, kind_style, note_unused_seed_files, push_rejected_section,
     push_unused_section, warn_rejected_files, write_stdout,
@@ -42,6 +43,9 @@ pub struct Args {
     /// see `abovo fetch`). Exit code 1 when some could not be fetched.
     #[arg(long)]
     pub fetch: bool,
+    /// Who signed the seeds' bytes (`--signers`, `--require-signers`).
+    #[command(flatten)]
+    pub sign: crate::commands::signers::SignerArgs,
     /// Shared flags.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -66,7 +70,23 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let seeds = args.trust.seeds()?;
     let everything = abovo_graph::query::subgraph(&g, &[target], &Default::default());
     crate::source::warn_dynamic(ctx, &g, &everything.edges);
-    let report = trust_report(&g, target, &seeds, args.trust.walk())?;
+    let mut report = trust_report(&g, target, &seeds, args.trust.walk())?;
+    if args.sign.signers {
+        let entries = report
+            .seeds
+            .iter_mut()
+            .map(|e| (&e.facts, &mut e.class))
+            .collect();
+        signers::ask(&g, &seeds, entries, &args.trust.net, ctx)?;
+    }
+    let signed: Vec<_> = report
+        .seeds
+        .iter()
+        .map(|e| (&e.facts, e.class.signatures.as_slice()))
+        .collect();
+    if !signers::require(args.sign.require_signers, &signed, ctx)? {
+        code = exit::NEGATIVE;
+    }
     let rejected: usize = report
         .seeds
         .iter()
@@ -157,6 +177,12 @@ fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> St
                 v.label()
             ),
         );
+    }
+    if let Some(by) = signers::signed_by(&e.class.signatures) {
+        line(o, "signed:", &by);
+        for r in signers::refused_lines(&e.class.signatures) {
+            line(o, "", &r);
+        }
     }
     if let Some(err) = &e.class.scan_error {
         line(o, "scan:", &format!("could not be done: {}", sanitize(err)));
@@ -276,6 +302,9 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
             if !e.class.rejected_files.is_empty() {
                 size.push_str(" — a file under its name is not it");
             }
+            if let Some(by) = signers::signed_by(&e.class.signatures) {
+                size.push_str(&format!(" — signed by {by}"));
+            }
             t.row(vec![
                 (sanitize(e.class.display_name(&e.facts)).into_owned(), ""),
                 (sanitize(&e.class.evidence.label()).into_owned(), ""),
@@ -331,6 +360,18 @@ pub fn render_text(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> Str
         r.totals.iter().map(|t| t.unknown_sizes).sum(),
     ));
     o.push_str(&t.render("  ", style));
+    let groups: Vec<signers::Group<'_>> = Kind::ALL
+        .iter()
+        .map(|&k| {
+            let sigs: Vec<_> = r
+                .of_kind(k)
+                .map(|e| e.class.signatures.as_slice())
+                .collect();
+            (k.name(), sigs)
+        })
+        .filter(|(_, s)| !s.is_empty())
+        .collect();
+    signers::push_totals(&mut o, &groups, style);
     if !r.builtins.is_empty() {
         o.push_str(&format!(
             "\n{}\n",

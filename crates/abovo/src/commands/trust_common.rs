@@ -99,6 +99,7 @@ impl TrustArgs {
             }
         }
         seeds.use_store = !self.no_store;
+        seeds.keys = self.net.keys.load()?;
         if let Some(db) = &self.db {
             seeds.sizes.open_db(db)?;
         }
