@@ -127,29 +127,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         servers,
         jobs: args.jobs,
     };
-    let bar = (ctx.progress && items.len() > 1).then(|| {
-        super::fetch::stderr_bar(
-            items.len() as u64,
-            "{spinner} challenging [{bar:30}] {pos}/{len} outputs, ETA {eta}",
-        )
-    });
-    let tick = || {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    };
-    let report = challenger.run(&items, &local, &tick);
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    for s in &report.servers {
-        if let Some(why) = &s.gave_up {
-            ctx.warn(&format!(
-                "gave up on {} for the rest of the run: {why}",
-                s.url
-            ));
-        }
-    }
+    let report = ask_all(&challenger, &items, &local, "challenging", "outputs", ctx);
     let diffs = if args.diff {
         diffs(&report, &client)
     } else {
@@ -170,6 +148,42 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     } else {
         exit::SUCCESS
     })
+}
+
+/// Runs `challenger` over `items` with a progress bar on standard error
+/// (`doing` … `what`), and warns of every server given up on.
+pub fn ask_all(
+    challenger: &Challenger<'_>,
+    items: &[String],
+    local: &(dyn Fn(&str) -> Option<String> + Sync),
+    doing: &str,
+    what: &str,
+    ctx: &Context,
+) -> Report {
+    let bar = (ctx.progress && items.len() > 1).then(|| {
+        super::fetch::stderr_bar(
+            items.len() as u64,
+            &format!("{{spinner}} {doing} [{{bar:30}}] {{pos}}/{{len}} {what}, ETA {{eta}}"),
+        )
+    });
+    let tick = || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let report = challenger.run(items, local, &tick);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    for s in &report.servers {
+        if let Some(why) = &s.gave_up {
+            ctx.warn(&format!(
+                "gave up on {} for the rest of the run: {why}",
+                s.url
+            ));
+        }
+    }
+    report
 }
 
 /// The store paths to challenge, in a stable order.

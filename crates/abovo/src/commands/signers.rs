@@ -65,29 +65,14 @@ pub fn ask(
     let mut paths: Vec<String> = entries.iter().map(|(f, _)| f.store_path.clone()).collect();
     paths.sort();
     paths.dedup();
-    let bar = (ctx.progress && paths.len() > 1).then(|| {
-        super::fetch::stderr_bar(
-            paths.len() as u64,
-            "{spinner} asking who signed [{bar:30}] {pos}/{len} seeds, ETA {eta}",
-        )
-    });
-    let tick = || {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    };
-    let report = challenger.run(&paths, &|_| None, &tick);
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    for s in &report.servers {
-        if let Some(why) = &s.gave_up {
-            ctx.warn(&format!(
-                "gave up on {} for the rest of the run: {why}",
-                s.url
-            ));
-        }
-    }
+    let report = super::challenge::ask_all(
+        &challenger,
+        &paths,
+        &|_| None,
+        "asking who signed",
+        "seeds",
+        ctx,
+    );
     for (facts, class) in entries {
         let Ok(i) = paths.binary_search(&facts.store_path) else {
             continue;
