@@ -1,0 +1,90 @@
+//! `abovo serve`: a read-only explorer of trust bases in the browser.
+//!
+//! The server answers the questions of the command line over HTTP, for a
+//! page that draws them: a search with suggestions, a package's trust base
+//! as an interactive graph, its dependents and closure, and the audit of
+//! the whole distribution as charts. Every view has its URL and its JSON at
+//! an `/api/…` path ([`route`]), and that JSON is the command line's own
+//! `--format json` output: this crate does not compute any of it. It asks
+//! an [`Explorer`] (implemented by the `abovo` binary over the same library
+//! calls as its commands) and keeps the answers ([`limit::Answers`]).
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`route`] | the URL paths, parsed strictly (hostile paths are refused before anything runs) |
+//! | [`server`] | the HTTP server (hyper on tokio): GET and HEAD only, bounded requests, connections, rates |
+//! | [`limit`] | the per-client rate limit and the kept answers |
+//! | [`assets`] | the page, script and style sheet, embedded in the binary (no CDN: it works offline) |
+//!
+//! The page is one HTML shell; its script builds every element with
+//! `textContent` and `setAttribute`, never from markup, so names from the
+//! data cannot become markup. What the shell itself carries from the data
+//! (the graph's description) goes through [`escape::json_in_html`].
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod assets;
+pub mod escape;
+pub mod limit;
+pub mod route;
+pub mod server;
+
+pub use route::Question;
+use std::time::Duration;
+
+/// A question the explorer could not answer, and how to say so.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    /// The HTTP status: `404` for a name nothing has, `400` for a
+    /// question that cannot be asked, `500` for a failure.
+    pub status: u16,
+    /// What went wrong, for people (sent as JSON `{"error": …}`).
+    pub message: String,
+}
+
+/// What answers the questions: the library calls behind the command line.
+pub trait Explorer: Send + Sync + 'static {
+    /// The JSON answer to `question` (the bytes the command line would
+    /// print with `--format json`).
+    fn answer(&self, question: &Question) -> Result<Vec<u8>, Refusal>;
+}
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads of the runtime (`0`: one per core).
+    pub workers: usize,
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (and how
+    /// long an idle keep-alive connection is kept).
+    pub header_timeout: Duration,
+    /// The largest request head accepted (request line and headers).
+    pub max_request_bytes: usize,
+    /// Requests per second one client address may make (`0`: no limit);
+    /// beyond it, `429 Too Many Requests`.
+    pub rate: u32,
+    /// Questions answered at once (the others wait their turn): a
+    /// question not answered before can take a second of CPU.
+    pub max_computing: usize,
+    /// Bytes of answers kept in memory.
+    pub max_kept_bytes: usize,
+    /// What the page's title line says is served.
+    pub description: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            workers: 0,
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            max_request_bytes: 16 * 1024,
+            rate: 2000,
+            max_computing: 2,
+            max_kept_bytes: 512 << 20,
+            description: String::new(),
+        }
+    }
+}
