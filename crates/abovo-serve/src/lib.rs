@@ -62,8 +62,8 @@ pub struct Options {
     pub header_timeout: Duration,
     /// The largest request head accepted (request line and headers).
     pub max_request_bytes: usize,
-    /// Requests per second one client address may make (`0`: no limit);
-    /// beyond it, `429 Too Many Requests`.
+    /// New questions (not answered before) per second one client address
+    /// may ask (`0`: no limit); beyond it, `429 Too Many Requests`.
     pub rate: u32,
     /// Questions answered at once (the others wait their turn): a
     /// question not answered before can take a second of CPU.
@@ -81,7 +81,7 @@ impl Default for Options {
             max_connections: 256,
             header_timeout: Duration::from_secs(10),
             max_request_bytes: 16 * 1024,
-            rate: 2000,
+            rate: 50,
             max_computing: 2,
             max_kept_bytes: 512 << 20,
             description: String::new(),

@@ -60,10 +60,11 @@ pub enum Question {
 }
 
 impl Question {
-    /// Whether the answer may be kept and served again: everything but a
-    /// search, whose texts are unbounded in number.
+    /// Whether the answer may be kept and served again: every one, since
+    /// the graph does not change while it is served (searches too: the
+    /// answers kept are bounded in number and bytes).
     pub fn cacheable(&self) -> bool {
-        !matches!(self, Question::Search(_))
+        true
     }
 }
 

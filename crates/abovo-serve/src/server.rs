@@ -5,9 +5,11 @@
 //!   (`413`), a request head larger than [`Options::max_request_bytes`]
 //!   gets `431`, and a client has [`Options::header_timeout`] to send it.
 //! * At most [`Options::max_connections`] connections at once; at most
-//!   [`Options::rate`] requests a second per client address (`429` with
-//!   `Retry-After` beyond); at most [`Options::max_computing`] questions
-//!   computed at once, on the blocking pool, never on a worker.
+//!   [`Options::max_computing`] questions computed at once, on the
+//!   blocking pool, never on a worker; at most [`Options::rate`] new
+//!   questions a second per client address (`429` with `Retry-After`
+//!   beyond). An answer kept already costs a lookup and a copy of a
+//!   reference, so those are bounded by the connections alone.
 //! * On a loopback address, only requests whose `Host` names the loopback
 //!   are answered (`421` otherwise): a web page elsewhere cannot read the
 //!   explorer through a DNS name rebound to 127.0.0.1.
@@ -173,15 +175,6 @@ async fn answer(
             "this explorer listens on the loopback and answers only to localhost, 127.0.0.1 or [::1]\n",
         );
     }
-    if !state.limit.allow(peer.ip()) {
-        let mut r = text(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many requests; slow down\n",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return r;
-    }
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     match Route::parse(target) {
         Route::Page => typed(
@@ -193,7 +186,7 @@ async fn answer(
             Some((bytes, kind)) => typed(StatusCode::OK, Bytes::from_static(bytes), kind),
             None => text(StatusCode::NOT_FOUND, "no such asset\n"),
         },
-        Route::Api(q) => api(state, q).await,
+        Route::Api(q) => api(state, peer, q).await,
         Route::Bad(why) => refused(target, StatusCode::BAD_REQUEST, &why),
         Route::NotFound(why) => refused(target, StatusCode::NOT_FOUND, &why),
     }
@@ -212,10 +205,21 @@ fn loopback_host(host: Option<&HeaderValue>) -> bool {
         || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-async fn api(state: &Arc<State>, q: Question) -> Response<ResBody> {
+async fn api(state: &Arc<State>, peer: SocketAddr, q: Question) -> Response<ResBody> {
     let found = match state.answers.kept(&q) {
         Some(a) => a,
         None => {
+            // Only a new question costs: each client address may ask so
+            // many a second.
+            if !state.limit.allow(peer.ip()) {
+                let mut r = text(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many new questions; slow down\n",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            }
             let Ok(_permit) = state.computing.acquire().await else {
                 return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
             };

@@ -381,6 +381,7 @@ fn help_lists_commands_by_workflow() {
         "diff",
         "store",
         "publish",
+        "serve",
         "key",
     ];
     let listed: Vec<&str> = h

@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long = "only", alias = "packages", value_name = "LIST|FILE")]
     pub packages: Option<String>,
     /// How many of the largest trust bases to list.
-    #[arg(long, default_value_t = 20, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_TOP, value_name = "N")]
     pub top: usize,
     /// In text, list every leaf and every unknown seed (by default the
     /// first few, with a count).
@@ -139,6 +139,9 @@ pub(crate) fn packages_of(
         .collect();
     Ok((roots, Audited::RootDerivations))
 }
+
+/// `--top`'s default.
+pub const DEFAULT_TOP: usize = 20;
 
 /// Runs `abovo audit`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {

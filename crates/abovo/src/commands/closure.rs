@@ -128,28 +128,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             .collect();
         code = crate::commands::fetch::fetch_first(&graph, &s.fixed_output, &args.net, &dirs, ctx)?;
     }
-    let fixed = fixed_sizes(&graph, &s.fixed_output, args.net.cache().as_ref());
-    let list = |nodes: &[abovo_graph::NodeId]| nodes_json(&graph, nodes);
+    let cache = args.net.cache();
     if args.query.json() {
-        print_json(&serde_json::json!({
-            "graph": graph.description(),
-            "type": "derivation",
-            "roots": list(&roots),
-            "nodes": s.nodes.len(),
-            "derivation_count": s.derivations.len(),
-            "fixed_output_count": s.fixed_output.len(),
-            "source_count": s.sources.len(),
-            "missing_count": s.missing.len(),
-            "known_size": s.known_size,
-            "sized_nodes": s.sized,
-            "fixed_output_sizes": fixed,
-            "derivations": list(&s.derivations),
-            "fixed_output": list(&s.fixed_output),
-            "sources": list(&s.sources),
-            "missing": list(&s.missing),
-        }))?;
+        print_json(&derivation_json(&graph, &roots, &s, cache.as_ref()))?;
         return Ok(code);
     }
+    let fixed = fixed_sizes(&graph, &s.fixed_output, cache.as_ref());
     let mut out = std::io::stdout().lock();
     let names: Vec<&str> = roots.iter().map(|&r| graph.label(r)).collect();
     writeln!(
@@ -234,6 +218,36 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(code)
+}
+
+/// The closure of derivations `s` of `roots` in JSON (`--format json`,
+/// and `abovo serve`'s `/api/closure/NAME`), with what the fetch `cache`
+/// says of its fixed outputs' sizes.
+pub fn derivation_json(
+    graph: &Graph,
+    roots: &[NodeId],
+    s: &abovo_graph::query::ClosureSummary,
+    cache: Option<&abovo_fetch::cache::Cache>,
+) -> serde_json::Value {
+    let fixed = fixed_sizes(graph, &s.fixed_output, cache);
+    let list = |nodes: &[NodeId]| nodes_json(graph, nodes);
+    serde_json::json!({
+        "graph": graph.description(),
+        "type": "derivation",
+        "roots": list(roots),
+        "nodes": s.nodes.len(),
+        "derivation_count": s.derivations.len(),
+        "fixed_output_count": s.fixed_output.len(),
+        "source_count": s.sources.len(),
+        "missing_count": s.missing.len(),
+        "known_size": s.known_size,
+        "sized_nodes": s.sized,
+        "fixed_output_sizes": fixed,
+        "derivations": list(&s.derivations),
+        "fixed_output": list(&s.fixed_output),
+        "sources": list(&s.sources),
+        "missing": list(&s.missing),
+    })
 }
 
 /// `abovo closure --type package|bag-emerged`: the packages the targets

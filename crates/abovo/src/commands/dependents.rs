@@ -9,6 +9,7 @@ use crate::packages::{
 use crate::source::{QueryArgs, TEXT_JSON, display_name, nodes_json};
 use abovo_graph::package_graph::PackageId;
 use abovo_graph::query::{dependents, dependents_where};
+use abovo_graph::{Graph, NodeId};
 use std::io::Write;
 
 /// List the dependents of TARGET: every package whose build would change
@@ -46,6 +47,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .query
         .open(ctx, "dependents", TEXT_JSON, &args.targets)?;
     let kind = choose_kind(&graph, args.kind, GraphKind::BagEmerged, ctx);
+    if args.query.json() {
+        print_json(&json(&graph, &targets, &args.targets, kind)?)?;
+        return Ok(exit::SUCCESS);
+    }
     let answer = match kind.package_graph() {
         Some(ty) => {
             let view = package_view(&graph, ty)?;
@@ -53,19 +58,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             let d = dependents_where(&view, &targets, true, |_| true);
             let name = |p| sanitize(&view.full_name(p)).into_owned();
             Answer {
-                json: args.query.json().then(|| {
-                    let list = |nodes: &[PackageId]| packages_json(&view, nodes);
-                    serde_json::json!({
-                        "graph": graph.description(),
-                        "type": ty,
-                        "targets": list(&targets),
-                        "packages_only": true,
-                        "dependent_count": d.all.len(),
-                        "covering_count": d.covering.len(),
-                        "covering": list(&d.covering),
-                        "dependents": list(&d.all),
-                    })
-                }),
                 targets: targets.iter().map(|&p| name(p)).collect(),
                 all: d.all.iter().map(|&p| name(p)).collect(),
                 covering: d.covering.iter().map(|&p| name(p)).collect(),
@@ -76,19 +68,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             let d = dependents(&graph, &targets);
             let name = |n| sanitize(&display_name(&graph, n)).into_owned();
             Answer {
-                json: args.query.json().then(|| {
-                    let list = |nodes: &[abovo_graph::NodeId]| nodes_json(&graph, nodes);
-                    serde_json::json!({
-                        "graph": graph.description(),
-                        "type": "derivation",
-                        "targets": list(&targets),
-                        "packages_only": d.packages_only,
-                        "dependent_count": d.all.len(),
-                        "covering_count": d.covering.len(),
-                        "covering": list(&d.covering),
-                        "dependents": list(&d.all),
-                    })
-                }),
                 targets: targets.iter().map(|&n| name(n)).collect(),
                 all: d.all.iter().map(|&n| name(n)).collect(),
                 covering: d.covering.iter().map(|&n| name(n)).collect(),
@@ -96,16 +75,54 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             }
         }
     };
-    if let Some(json) = &answer.json {
-        print_json(json)?;
-        return Ok(exit::SUCCESS);
-    }
     answer.write(ctx)
+}
+
+/// The answer in JSON (`--format json`, and `abovo serve`'s
+/// `/api/dependents/NAME`): the dependents of `targets` (resolved from
+/// `names`) in the graph of `kind`, both full lists.
+pub fn json(
+    graph: &Graph,
+    targets: &[NodeId],
+    names: &[String],
+    kind: GraphKind,
+) -> anyhow::Result<serde_json::Value> {
+    Ok(match kind.package_graph() {
+        Some(ty) => {
+            let view = package_view(graph, ty)?;
+            let targets = packages_of(&view, targets, names)?;
+            let d = dependents_where(&view, &targets, true, |_| true);
+            let list = |nodes: &[PackageId]| packages_json(&view, nodes);
+            serde_json::json!({
+                "graph": graph.description(),
+                "type": ty,
+                "targets": list(&targets),
+                "packages_only": true,
+                "dependent_count": d.all.len(),
+                "covering_count": d.covering.len(),
+                "covering": list(&d.covering),
+                "dependents": list(&d.all),
+            })
+        }
+        None => {
+            let d = dependents(graph, targets);
+            let list = |nodes: &[NodeId]| nodes_json(graph, nodes);
+            serde_json::json!({
+                "graph": graph.description(),
+                "type": "derivation",
+                "targets": list(targets),
+                "packages_only": d.packages_only,
+                "dependent_count": d.all.len(),
+                "covering_count": d.covering.len(),
+                "covering": list(&d.covering),
+                "dependents": list(&d.all),
+            })
+        }
+    })
 }
 
 /// The answer of either kind of graph, for the text: names of people.
 struct Answer {
-    json: Option<serde_json::Value>,
     targets: Vec<String>,
     all: Vec<String>,
     covering: Vec<String>,

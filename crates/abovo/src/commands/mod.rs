@@ -22,6 +22,7 @@ pub mod path;
 pub mod publish;
 pub mod scan;
 pub mod seeds;
+pub mod serve;
 pub mod show;
 pub mod signers;
 pub mod snapshot;
@@ -85,6 +86,8 @@ pub enum Command {
     Store(store::Args),
     /// Serve abovo's store as a signed substitute server (as `guix publish`).
     Publish(publish::Args),
+    /// Explore trust bases in the browser: a read-only local web application.
+    Serve(serve::Args),
     /// Make the signing key pair of `abovo publish` (Guix and Nix forms).
     Key(key::Args),
     /// The single-threaded sandbox helper that `abovo build` runs (internal).
@@ -120,6 +123,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
         Command::Store(args) => store::run(args, ctx),
         Command::Publish(args) => publish::run(args, ctx),
         Command::Key(args) => key::run(args, ctx),
+        Command::Serve(args) => serve::run(args, ctx),
         Command::SandboxHelper => abovo_build::sandbox::helper::main(),
     }
 }

@@ -115,7 +115,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 }
 
 /// Completes on Ctrl-C or SIGTERM (polled inside the server's runtime).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

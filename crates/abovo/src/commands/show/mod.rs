@@ -109,7 +109,7 @@ pub struct Args {
     #[arg(long, value_name = "SYSTEM", default_value_t = host_system(), help = SYSTEM_HELP)]
     pub system: String,
     /// Lines of each text item shown (0: all of them).
-    #[arg(long, default_value_t = 200, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_MAX_LINES, value_name = "N")]
     pub max_lines: usize,
     /// Where the items it reads (and its `.drv`) are.
     #[command(flatten)]
@@ -195,6 +195,9 @@ pub fn parse_json_format(s: &str) -> Result<JsonFormat, String> {
         )
     })
 }
+
+/// `--max-lines`' default.
+pub const DEFAULT_MAX_LINES: usize = 200;
 
 /// Runs `abovo show`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
@@ -344,8 +347,30 @@ fn from_places(args: &Args, ctx: &Context) -> anyhow::Result<Found> {
     let places = args
         .places
         .places(&store, &graph_source_places(args.source.as_deref()))?;
+    match read_drv(&graph, node, &places)? {
+        Ok((bytes, place)) => Ok(Found::Text {
+            bytes,
+            file: graph.display_path(node),
+            place: Some(place),
+            graph: Some(graph),
+        }),
+        Err(searched) => Ok(Found::Graph {
+            graph,
+            node,
+            searched,
+        }),
+    }
+}
+
+/// Reads the `.drv` of `node` from `places`: its bytes and the place
+/// that held it, or (`Err` inside) the places searched in vain.
+pub(crate) fn read_drv(
+    graph: &Graph,
+    node: NodeId,
+    places: &abovo_trust::items::Places,
+) -> anyhow::Result<Result<(Vec<u8>, String), Vec<String>>> {
     let path = ItemPath {
-        store: store.clone(),
+        store: graph.store_dir().clone(),
         item: graph.path(node),
         inner: Vec::new(),
     };
@@ -355,24 +380,15 @@ fn from_places(args: &Args, ctx: &Context) -> anyhow::Result<Found> {
         left: abovo_graph::input::MAX_DRV_SIZE,
     };
     let read = items::cat(
-        &places,
+        places,
         &path,
         &Wanted::new(path.item.clone()),
         &Limits::default(),
         &mut bounded,
     );
     match read {
-        Ok(located) => Ok(Found::Text {
-            bytes,
-            file: graph.display_path(node),
-            place: Some(located.place),
-            graph: Some(graph),
-        }),
-        Err(ItemError::NotFound { places, .. }) => Ok(Found::Graph {
-            graph,
-            node,
-            searched: places,
-        }),
+        Ok(located) => Ok(Ok((bytes, located.place))),
+        Err(ItemError::NotFound { places, .. }) => Ok(Err(places)),
         Err(e) => {
             Err(anyhow::Error::new(e).context(format!("cannot read {}", graph.display_path(node))))
         }
@@ -406,7 +422,12 @@ impl Write for Bounded<'_> {
 
 /// An error unless `node` of `graph` (in `source`, for messages) is a
 /// derivation.
-fn check_derivation(graph: &Graph, node: NodeId, spec: &str, source: &str) -> anyhow::Result<()> {
+pub(crate) fn check_derivation(
+    graph: &Graph,
+    node: NodeId,
+    spec: &str,
+    source: &str,
+) -> anyhow::Result<()> {
     let path = graph.display_path(node);
     match graph.kind(node) {
         NodeKind::Derivation => Ok(()),

@@ -27,32 +27,13 @@ pub fn run(args: &Args, found: Found, ctx: &Context) -> anyhow::Result<u8> {
             file,
             place,
             graph,
-        } => {
-            let (drv, name, store) = parse_derivation(args.store_dir.as_deref(), &file, &bytes)?;
-            super::check_fixed_paths(&drv, name.as_deref(), &store, &file)?;
-            let drv_path = file
-                .rsplit(['/', ':'])
-                .next()
-                .and_then(|b| StorePath::from_base_name(b).ok());
-            let drv_path = match drv_path {
-                Some(p) => p,
-                // A file not named by its store path: its path follows
-                // from its content.
-                None => {
-                    let name = drv
-                        .name_from_outputs()
-                        .map(str::to_owned)
-                        .or_else(|| drv.declared_name())
-                        .unwrap_or_else(|| "unknown".to_owned());
-                    drv.drv_path(&store, &name, &bytes)?
-                }
-            };
-            let read_from = match place {
-                Some(place) => place,
-                None => format!("`{file}`"),
-            };
-            Recipe::from_derivation(&drv, &drv_path, &store, read_from, graph.as_ref())
-        }
+        } => of_text(
+            args.store_dir.as_deref(),
+            &bytes,
+            &file,
+            place,
+            graph.as_ref(),
+        )?,
         Found::Graph { graph, node, .. } => Recipe::from_graph(&graph, node)
             .ok_or_else(|| anyhow::anyhow!("`{}` is not a derivation", args.drv()))?,
     };
@@ -75,9 +56,46 @@ pub fn run(args: &Args, found: Found, ctx: &Context) -> anyhow::Result<u8> {
     Ok(exit::SUCCESS)
 }
 
+/// The recipe of the `.drv` text `bytes` read from `file` (found at
+/// `place`), checked as `abovo show` checks it.
+pub(crate) fn of_text(
+    store_dir: Option<&str>,
+    bytes: &[u8],
+    file: &str,
+    place: Option<String>,
+    graph: Option<&abovo_graph::Graph>,
+) -> anyhow::Result<Recipe> {
+    let (drv, name, store) = parse_derivation(store_dir, file, bytes)?;
+    super::check_fixed_paths(&drv, name.as_deref(), &store, file)?;
+    let drv_path = file
+        .rsplit(['/', ':'])
+        .next()
+        .and_then(|b| StorePath::from_base_name(b).ok());
+    let drv_path = match drv_path {
+        Some(p) => p,
+        // A file not named by its store path: its path follows
+        // from its content.
+        None => {
+            let name = drv
+                .name_from_outputs()
+                .map(str::to_owned)
+                .or_else(|| drv.declared_name())
+                .unwrap_or_else(|| "unknown".to_owned());
+            drv.drv_path(&store, &name, bytes)?
+        }
+    };
+    let read_from = match place {
+        Some(place) => place,
+        None => format!("`{file}`"),
+    };
+    Ok(Recipe::from_derivation(
+        &drv, &drv_path, &store, read_from, graph,
+    ))
+}
+
 /// The store directory of an absolute store path (all but its last
 /// component).
-fn store_of(path: &str) -> &str {
+pub(crate) fn store_of(path: &str) -> &str {
     path.rsplit_once('/').map_or("/gnu/store", |(dir, _)| dir)
 }
 
