@@ -321,8 +321,9 @@
         g.append(title, rect, text);
         world.append(g);
         v.g = g; v.rect = rect; v.text = text;
-        v.w = text.getComputedTextLength() + 14;
       }
+      // Measured after all are in place: one layout, not one per node.
+      for (const v of all) v.w = v.text.getComputedTextLength() + 14;
       const ROW = 30, GAP = 46, PAD = 12, H = 20;
       const colW = layers.map((l) => Math.max(...l.map((v) => v.w + (v.children.length || v.node.children.length ? 16 : 0))));
       const colX = [];

@@ -324,6 +324,33 @@ fn the_explorer_in_a_real_chromium() {
     assert!(want.len() >= 7, "{want:?}");
     check_labels(&browser.js(LABELS), &want);
 
+    // Every kind of seed drawn (2,717 for pytorch): every label still
+    // whole and inside its node (most are then beyond the area, to pan to).
+    browser.go(&serve.url(
+        "/package/python-pytorch@2.9.0?kinds=binary,source-with-binaries,generated,source,unknown",
+    ));
+    let ms = browser.wait(
+        "the whole graph",
+        "return document.querySelector('#graph svg') && window.abovoTimings.trustGraph",
+    );
+    println!(
+        "pytorch's graph with all {} seeds rendered in {:.0} ms",
+        report["seeds"].as_array().unwrap().len(),
+        ms.as_f64().unwrap()
+    );
+    let all = browser.js(LABELS);
+    let labels = all["labels"].as_array().unwrap();
+    assert_eq!(labels.len(), report["seeds"].as_array().unwrap().len());
+    for l in labels {
+        let (drawn, full) = (l["drawn"].as_f64().unwrap(), l["full"].as_f64().unwrap());
+        assert!(drawn > 0.0 && (drawn - full).abs() < 0.5, "{l}: cut");
+        assert!(
+            inside(&l["box"], &l["node"]),
+            "{l}: the text leaves its node"
+        );
+    }
+    browser.screenshot("2b-pytorch-all-seeds");
+
     // Pandoc: GHC 7.8.4's binary is on screen without scrolling.
     browser.go(&serve.url("/package/pandoc"));
     browser.wait(
