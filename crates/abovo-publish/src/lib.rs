@@ -177,11 +177,7 @@ impl Publisher {
     fn write_narinfo(&self, item: &Item) -> Result<String, String> {
         let store = self.catalogue.store_dir();
         let path = &item.info.path;
-        let mut info = NarInfo::new(
-            store.display(path),
-            item.info.nar_hash.clone(),
-            item.info.nar_size,
-        );
+        let mut info = NarInfo::new(store.display(path), item.info.nar_hash, item.info.nar_size);
         info.references = item.info.references.iter().map(|r| r.base_name()).collect();
         info.references.sort();
         info.deriver = item.info.deriver.as_ref().map(|d| d.base_name());

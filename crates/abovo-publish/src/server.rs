@@ -1,11 +1,11 @@
-//! The HTTP side: hyper's HTTP/1.1 server on a tokio runtime.
+//! The HTTP side: the substitute server's routes behind `abovo-http`'s
+//! read-only front, on a tokio runtime.
 //!
-//! * Only `GET` and `HEAD`; a request that carries a body is refused
-//!   (`413`), a request head larger than [`Options::max_request_bytes`]
-//!   gets `431`, and a client has [`Options::header_timeout`] to send it
-//!   (which also ends idle keep-alive connections).
-//! * At most [`Options::max_connections`] connections are served at once;
-//!   the others wait in the kernel's accept queue.
+//! * The front ([`abovo_http`]) takes only `GET` and `HEAD`, refuses a
+//!   request with a body (`413`) or a head larger than
+//!   [`crate::Options::max_request_bytes`] (`431`), gives a client
+//!   [`crate::Options::header_timeout`] to send it, and serves at most
+//!   [`crate::Options::max_connections`] connections at once.
 //! * Narinfos come from the [`Publisher`] (signed once, then kept); a store
 //!   lookup or a signature is done on the blocking pool, never on a worker.
 //! * A NAR is written by a blocking task ([`abovo_store::nar::dump_path`],
@@ -17,27 +17,23 @@
 //!   which closes the connection rather than sending a short body as if it
 //!   were whole.
 
+use crate::Publisher;
 use crate::compression::{Compression, Method};
 use crate::route::Route;
-use crate::{Options, Publisher};
+use abovo_http::{Limits, ResBody, accept_loop, full, refuse_unless_read_only, text, without_body};
 use bytes::Bytes;
 use http_body::{Body, Frame};
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method as HttpMethod, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::future::Future;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::sync::{Semaphore, mpsc};
-
-/// A response body.
-type ResBody = BoxBody<Bytes, io::Error>;
+use tokio::sync::mpsc;
 
 /// Serves `publisher` on `listener` until `shutdown` completes, on a runtime
 /// of its own (this call blocks).
@@ -52,89 +48,30 @@ pub fn serve(
         builder.worker_threads(opts.workers);
     }
     let runtime = builder.enable_all().thread_name("abovo-publish").build()?;
-    runtime.block_on(accept_loop(publisher, listener, shutdown, opts))
-}
-
-async fn accept_loop(
-    publisher: Arc<Publisher>,
-    listener: std::net::TcpListener,
-    shutdown: impl Future<Output = ()>,
-    opts: Options,
-) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        // Wait for a free slot first: beyond the limit, clients wait in
-        // the accept queue instead of being accepted and starved.
-        let permit = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            p = slots.clone().acquire_owned() => p.map_err(io::Error::other)?,
-        };
-        let stream = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of descriptors or a connection reset before it
-                    // was accepted: pause, then carry on serving.
-                    eprintln!("abovo publish: cannot accept a connection: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let publisher = publisher.clone();
-        let opts = opts.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let publisher = publisher.clone();
-                async move { Ok::<_, Infallible>(answer(publisher, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(opts.header_timeout)
-                .max_buf_size(opts.max_request_bytes.max(8192))
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            drop(permit);
-        });
-    }
+    let limits = Limits {
+        max_connections: opts.max_connections,
+        header_timeout: opts.header_timeout,
+        max_request_bytes: opts.max_request_bytes,
+    };
+    runtime.block_on(accept_loop(
+        listener,
+        shutdown,
+        limits,
+        "abovo publish",
+        move |_, req| answer(publisher.clone(), req),
+    ))
 }
 
 /// The response to one request.
 async fn answer(publisher: Arc<Publisher>, req: Request<Incoming>) -> Response<ResBody> {
+    if let Some(refused) = refuse_unless_read_only(&req) {
+        return refused;
+    }
     let head = req.method() == HttpMethod::HEAD;
-    if req.method() != HttpMethod::GET && !head {
-        let mut r = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "only GET and HEAD are served\n",
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return r;
-    }
-    let has_body = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .is_some_and(|v| v.as_bytes() != b"0")
-        || req.headers().contains_key(header::TRANSFER_ENCODING);
-    if has_body {
-        let mut r = text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "requests carry no body here\n",
-        );
-        r.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return r;
-    }
     let route = Route::parse(req.uri().path());
     let response = match route {
         Route::CacheInfo => {
-            let mut r = text(StatusCode::OK, &publisher.cache_info());
+            let mut r = text(StatusCode::OK, publisher.cache_info());
             set_type(&mut r, "text/x-nix-cache-info");
             r
         }
@@ -142,7 +79,7 @@ async fn answer(publisher: Arc<Publisher>, req: Request<Incoming>) -> Response<R
         Route::Nar { compression, path } => match publisher.method(compression) {
             None => text(
                 StatusCode::NOT_FOUND,
-                &format!("this server does not offer {} NARs\n", compression.name()),
+                format!("this server does not offer {} NARs\n", compression.name()),
             ),
             Some(method) => {
                 let p = publisher.clone();
@@ -155,11 +92,10 @@ async fn answer(publisher: Arc<Publisher>, req: Request<Incoming>) -> Response<R
             }
         },
         Route::File { name, hash } => file(&publisher, name, hash).await,
-        Route::NotFound(why) => text(StatusCode::NOT_FOUND, &format!("{why}\n")),
+        Route::NotFound(why) => text(StatusCode::NOT_FOUND, format!("{why}\n")),
     };
     if head {
-        let (parts, _) = response.into_parts();
-        return Response::from_parts(parts, empty());
+        return without_body(response);
     }
     response
 }
@@ -331,21 +267,6 @@ impl Body for ChannelBody {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         self.rx.poll_recv(cx).map(|m| m.map(|r| r.map(Frame::data)))
     }
-}
-
-fn full(bytes: Bytes) -> ResBody {
-    Full::new(bytes).map_err(|never| match never {}).boxed()
-}
-
-fn empty() -> ResBody {
-    full(Bytes::new())
-}
-
-fn text(status: StatusCode, body: &str) -> Response<ResBody> {
-    let mut r = Response::new(full(Bytes::from(body.to_owned())));
-    *r.status_mut() = status;
-    set_type(&mut r, "text/plain; charset=utf-8");
-    r
 }
 
 fn internal(why: &str) -> Response<ResBody> {

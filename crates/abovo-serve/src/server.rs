@@ -1,12 +1,13 @@
-//! The HTTP side: hyper's HTTP/1.1 server on a tokio runtime, as `abovo
-//! publish` runs it.
+//! The HTTP side: the explorer's routes behind `abovo-http`'s read-only
+//! front (the one `abovo publish` has), on a tokio runtime.
 //!
-//! * Only `GET` and `HEAD`; a request that carries a body is refused
-//!   (`413`), a request head larger than [`Options::max_request_bytes`]
-//!   gets `431`, and a client has [`Options::header_timeout`] to send it.
-//! * At most [`Options::max_connections`] connections at once; at most
-//!   [`Options::max_computing`] questions computed at once, on the
-//!   blocking pool, never on a worker; at most [`Options::rate`] new
+//! * The front ([`abovo_http`]) takes only `GET` and `HEAD`, refuses a
+//!   request with a body (`413`) or a head larger than
+//!   [`Options::max_request_bytes`] (`431`), gives a client
+//!   [`Options::header_timeout`] to send it, and serves at most
+//!   [`Options::max_connections`] connections at once.
+//! * At most [`Options::max_computing`] questions computed at once, on
+//!   the blocking pool, never on a worker; at most [`Options::rate`] new
 //!   questions a second per client address (`429` with `Retry-After`
 //!   beyond). An answer kept already costs a lookup and a copy of a
 //!   reference, so those are bounded by the connections alone.
@@ -19,20 +20,18 @@
 use crate::limit::{Answers, RateLimit};
 use crate::route::{Question, Route};
 use crate::{Explorer, Options, Refusal, assets, escape};
+use abovo_http::{
+    Limits, ResBody, accept_loop, refuse_unless_read_only, text, typed, without_body,
+};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
-
-type ResBody = BoxBody<Bytes, Infallible>;
 
 /// Everything a request needs.
 struct State {
@@ -64,53 +63,21 @@ pub fn serve(
         shell: Bytes::from(assets::shell(&opts.description)),
         loopback,
     });
-    runtime.block_on(accept_loop(state, listener, shutdown, opts))
-}
-
-async fn accept_loop(
-    state: Arc<State>,
-    listener: std::net::TcpListener,
-    shutdown: impl Future<Output = ()>,
-    opts: Options,
-) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            p = slots.clone().acquire_owned() => p.map_err(io::Error::other)?,
-        };
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    eprintln!("abovo serve: cannot accept a connection: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let opts = opts.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(respond(&state, peer, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(opts.header_timeout)
-                .max_buf_size(opts.max_request_bytes.max(8192))
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            drop(permit);
-        });
-    }
+    let limits = Limits {
+        max_connections: opts.max_connections,
+        header_timeout: opts.header_timeout,
+        max_request_bytes: opts.max_request_bytes,
+    };
+    runtime.block_on(accept_loop(
+        listener,
+        shutdown,
+        limits,
+        "abovo serve",
+        move |peer, req| {
+            let state = state.clone();
+            async move { respond(&state, peer, req).await }
+        },
+    ))
 }
 
 /// The response to one request, with the headers every response has.
@@ -135,8 +102,7 @@ async fn respond(
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if head {
-        let (parts, _) = r.into_parts();
-        return Response::from_parts(parts, full(Bytes::new()));
+        return without_body(r);
     }
     r
 }
@@ -146,28 +112,8 @@ async fn answer(
     peer: SocketAddr,
     req: &Request<Incoming>,
 ) -> Response<ResBody> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut r = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "only GET and HEAD are served\n",
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return r;
-    }
-    let has_body = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .is_some_and(|v| v.as_bytes() != b"0")
-        || req.headers().contains_key(header::TRANSFER_ENCODING);
-    if has_body {
-        let mut r = text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "requests carry no body here\n",
-        );
-        r.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return r;
+    if let Some(refused) = refuse_unless_read_only(req) {
+        return refused;
     }
     if state.loopback && !loopback_host(req.headers().get(header::HOST)) {
         return text(
@@ -258,26 +204,6 @@ fn refused(target: &str, status: StatusCode, why: &str) -> Response<ResBody> {
         escape::html(&shown),
     );
     typed(status, Bytes::from(body), "text/html; charset=utf-8")
-}
-
-fn full(bytes: Bytes) -> ResBody {
-    Full::new(bytes).boxed()
-}
-
-fn typed(status: StatusCode, body: Bytes, content_type: &'static str) -> Response<ResBody> {
-    let mut r = Response::new(full(body));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r
-}
-
-fn text(status: StatusCode, body: &'static str) -> Response<ResBody> {
-    typed(
-        status,
-        Bytes::from_static(body.as_bytes()),
-        "text/plain; charset=utf-8",
-    )
 }
 
 #[cfg(test)]
