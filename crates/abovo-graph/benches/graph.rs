@@ -100,6 +100,25 @@ fn load_snapshot(c: &mut Criterion) {
             graph
         })
     });
+    // The in-place form, as the binary opens its cached copy: mapped, the
+    // sections every query reads checked (checksums and ids) and borrowed.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("in-place.abovo-snapshot");
+    let graph = abovo_graph::snapshot::read(bytes).expect("reads");
+    let opts = abovo_graph::snapshot::WriteOptions::default();
+    std::fs::write(&path, abovo_graph::snapshot::write_in_place(&graph, &opts))
+        .expect("writes the in-place form");
+    g.bench_function("open in place (mapped)", |b| {
+        b.iter(|| abovo_graph::snapshot::open(&path).expect("opens"))
+    });
+    g.bench_function("open in place, then every section", |b| {
+        b.iter(|| {
+            let graph = abovo_graph::snapshot::open(&path).expect("opens");
+            black_box((graph.derivation_count(), graph.meta().sized()));
+            black_box((graph.package_graph().len(), graph.package_meta().get(0).is_some()));
+            graph
+        })
+    });
     g.finish();
 }
 

@@ -12,6 +12,7 @@
 //! derivations exist only in the derivation graph; a depth limit applies
 //! to every graph.
 
+use crate::column::Col;
 use crate::query::Walk;
 
 /// A node id: an index into the node arrays of one graph.
@@ -51,21 +52,30 @@ pub trait Dag {
 /// Compressed sparse rows: the neighbours of node `i` are
 /// `targets[offsets[i]..offsets[i + 1]]`, sorted by id.
 #[derive(Debug, Clone)]
-pub(crate) struct Csr<N> {
-    pub(crate) offsets: Vec<u32>,
-    pub(crate) targets: Vec<N>,
+pub(crate) struct Csr<N: bytemuck::Pod> {
+    /// Owned, or borrowed from an in-place snapshot.
+    pub(crate) offsets: Col<u32>,
+    pub(crate) targets: Col<N>,
 }
 
-impl<N> Default for Csr<N> {
+impl<N: bytemuck::Pod> Default for Csr<N> {
     fn default() -> Self {
         Csr {
-            offsets: Vec::new(),
-            targets: Vec::new(),
+            offsets: Col::default(),
+            targets: Col::default(),
         }
     }
 }
 
-impl<N: NodeIndex> Csr<N> {
+impl<N: NodeIndex + bytemuck::Pod> Csr<N> {
+    /// The rows of `offsets` and `targets`.
+    pub(crate) fn new(offsets: Vec<u32>, targets: Vec<N>) -> Csr<N> {
+        Csr {
+            offsets: offsets.into(),
+            targets: targets.into(),
+        }
+    }
+
     pub(crate) fn range(&self, n: N) -> std::ops::Range<usize> {
         let i = n.index();
         self.offsets[i] as usize..self.offsets[i + 1] as usize
@@ -78,7 +88,7 @@ impl<N: NodeIndex> Csr<N> {
     /// The transposed rows, for `n` nodes.
     pub(crate) fn transpose(&self, n: usize) -> Csr<N> {
         let mut counts = vec![0u32; n + 1];
-        for t in &self.targets {
+        for t in self.targets.iter() {
             counts[t.index() + 1] += 1;
         }
         for i in 0..n {
@@ -87,14 +97,15 @@ impl<N: NodeIndex> Csr<N> {
         let offsets = counts.clone();
         let mut fill = counts;
         let mut targets = vec![N::from_index(0); self.targets.len()];
+        let (own_offsets, own_targets) = (&self.offsets[..], &self.targets[..]);
         for from in 0..n {
-            for t in &self.targets[self.offsets[from] as usize..self.offsets[from + 1] as usize] {
+            for t in &own_targets[own_offsets[from] as usize..own_offsets[from + 1] as usize] {
                 let slot = &mut fill[t.index()];
                 targets[*slot as usize] = N::from_index(from);
                 *slot += 1;
             }
         }
-        Csr { offsets, targets }
+        Csr::new(offsets, targets)
     }
 }
 
@@ -103,9 +114,9 @@ impl<N: NodeIndex> Csr<N> {
 /// its dependents are placed, reversed at the end so that inputs come
 /// first. `Err` holds the pending counts when some nodes are on or below a
 /// cycle (the nodes with a count above zero), for the caller to name one.
-pub(crate) fn inputs_first<N: NodeIndex>(rows: &Csr<N>, n: usize) -> Result<Vec<N>, Vec<u32>> {
+pub(crate) fn inputs_first<N: NodeIndex + bytemuck::Pod>(rows: &Csr<N>, n: usize) -> Result<Vec<N>, Vec<u32>> {
     let mut pending = vec![0u32; n];
-    for t in &rows.targets {
+    for t in rows.targets.iter() {
         pending[t.index()] += 1;
     }
     let mut order: Vec<N> = (0..n)

@@ -10,6 +10,7 @@
 //! the graph is built, and a topological order is kept for analyses that fold
 //! over the graph (inputs come first).
 
+use crate::column::Col;
 use crate::dag::{Csr, Dag, NodeIndex};
 use crate::meta::StoreMeta;
 use crate::package_graph::{GraphType, PackageGraph, PackageView};
@@ -22,7 +23,10 @@ use std::sync::OnceLock;
 
 /// A node of a [`Graph`]: an index into its node arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[repr(transparent)]
 pub struct NodeId(pub u32);
+
+crate::pod_u32!(NodeId);
 
 impl NodeId {
     /// The id as an array index.
@@ -52,6 +56,27 @@ pub enum NodeKind {
     /// A `.drv` that a loaded derivation names as input but that was not
     /// loaded (absent from the store directory or tarball).
     Missing,
+}
+
+impl NodeKind {
+    /// Its code in snapshots: 0, 1, 2 in the order above.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            NodeKind::Derivation => 0,
+            NodeKind::Source => 1,
+            NodeKind::Missing => 2,
+        }
+    }
+
+    /// The kind of a code, `None` for a code no kind has.
+    pub(crate) fn from_code(code: u8) -> Option<NodeKind> {
+        match code {
+            0 => Some(NodeKind::Derivation),
+            1 => Some(NodeKind::Source),
+            2 => Some(NodeKind::Missing),
+            _ => None,
+        }
+    }
 }
 
 /// The per-derivation columns.
@@ -182,15 +207,17 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Deferred<T> {
 pub(crate) struct Columns {
     pub(crate) store: StoreDir,
     pub(crate) strings: Strings,
-    pub(crate) hash_parts: Vec<[u8; 32]>,
-    pub(crate) names: Vec<StrId>,
-    pub(crate) kinds: Vec<NodeKind>,
+    /// Per node, the nix32 hash part of its path.
+    pub(crate) hash_parts: Col<[u8; 32]>,
+    pub(crate) names: Col<StrId>,
+    /// Per node, [`NodeKind::code`].
+    pub(crate) kinds: Col<u8>,
     /// Derivation facts (decoded on first use for the built-in snapshot).
     pub(crate) drv_columns: Deferred<DrvColumns>,
     pub(crate) inputs: Csr<NodeId>,
     /// Parallel to `inputs.targets`: index into `out_sets` (a graph has a
     /// few dozen distinct sets; more than 65,536 is refused).
-    pub(crate) edge_outputs: Vec<u16>,
+    pub(crate) edge_outputs: Col<u16>,
     /// Distinct sets of output names used by edges; set 0 is the empty set
     /// (edges to sources).
     pub(crate) out_sets: Vec<Vec<StrId>>,
@@ -315,7 +342,8 @@ impl Graph {
 
     /// What node `n` is.
     pub fn kind(&self, n: NodeId) -> NodeKind {
-        self.columns.kinds[n.index()]
+        // Codes are checked when the column is made.
+        NodeKind::from_code(self.columns.kinds[n.index()]).unwrap_or(NodeKind::Missing)
     }
 
     /// The derivation at `n`, or `None` for sources and missing derivations.

@@ -68,6 +68,13 @@
 //! sections, and decodes the derivation facts, store metadata, package
 //! graphs (each type apart) and package metadata only when first asked for
 //! (a `path` query never needs the derivation facts).
+//! [`snapshot::write_in_place`] and [`snapshot::open`] are the in-place
+//! form (format version 3): uncompressed, the columns every query reads as
+//! aligned little-endian arrays that the graph borrows from a memory map
+//! (owned or borrowed, a column reads as a slice), each section checked
+//! against its checksum and its ids against their ranges when first
+//! touched; the `abovo` binary keeps its built-in snapshot in that form in
+//! its cache (docs/snapshot.md).
 //!
 //! **Verification** ([`verify`]): [`verify::verify_files`] recomputes
 //! every `.drv` path and output path of a set of derivations from their
@@ -104,12 +111,31 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// Unsafe code is confined to three audited places: mapping a snapshot file
+// (`snapshot::inplace`) and declaring the id newtypes plain old data
+// (`pod_u32!`), so that a mapped snapshot's arrays read as `&[NodeId]`.
+#![deny(unsafe_code)]
 
 pub mod build;
+mod column;
 pub mod dag;
 mod drv_files;
 pub mod error;
+
+/// Declares a `#[repr(transparent)]` newtype over `u32` plain old data, so
+/// that arrays of it can be viewed in the bytes of a mapped snapshot.
+macro_rules! pod_u32 {
+    ($t:ty) => {
+        // SAFETY: `$t` is `#[repr(transparent)]` over a `u32`: every bit
+        // pattern is valid, it has no padding, and all zeros is a value.
+        #[allow(unsafe_code)]
+        unsafe impl bytemuck::Zeroable for $t {}
+        // SAFETY: as above; it is `Copy` and `'static`.
+        #[allow(unsafe_code)]
+        unsafe impl bytemuck::Pod for $t {}
+    };
+}
+pub(crate) use pod_u32;
 pub mod graph;
 pub mod input;
 pub mod load;

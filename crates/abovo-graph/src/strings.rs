@@ -6,32 +6,42 @@
 //! one arena with offsets is both smaller and faster to write to a snapshot
 //! than a `String` per use.
 
+use crate::column::Col;
 use rustc_hash::FxHashMap;
 
 /// The id of an interned string in a [`Strings`] table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
 pub struct StrId(pub u32);
+
+crate::pod_u32!(StrId);
 
 /// An append-only table of distinct strings.
 #[derive(Debug, Clone, Default)]
 pub struct Strings {
-    /// All strings, back to back.
-    text: String,
+    /// All strings, back to back (owned, or borrowed from an in-place
+    /// snapshot, where it is not trusted to be UTF-8 as a whole).
+    text: Col<u8>,
     /// `ends[i]` is the end of string `i` in `text`; it starts where `i - 1` ends.
-    ends: Vec<u32>,
+    ends: Col<u32>,
 }
 
 impl Strings {
     /// The string `id` stands for; empty for an id that is not in the table
     /// (ids are validated when a table is read from a snapshot, so this only
-    /// happens when ids are mixed up between tables).
+    /// happens when ids are mixed up between tables) and for bytes that are
+    /// not UTF-8 or offsets out of order (a damaged in-place snapshot, whose
+    /// strings are checked as they are read rather than all at once).
     pub fn get(&self, id: StrId) -> &str {
         let i = id.0 as usize;
         let Some(&end) = self.ends.get(i) else {
             return "";
         };
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        self.text.get(start as usize..end as usize).unwrap_or("")
+        self.text
+            .get(start as usize..end as usize)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
     }
 
     /// How many strings the table holds.
@@ -45,7 +55,7 @@ impl Strings {
     }
 
     /// The concatenated text and the end offsets, for the snapshot writer.
-    pub(crate) fn raw_parts(&self) -> (&str, &[u32]) {
+    pub(crate) fn raw_parts(&self) -> (&[u8], &[u32]) {
         (&self.text, &self.ends)
     }
 
@@ -59,14 +69,26 @@ impl Strings {
             }
             prev = end;
         }
-        Some(Strings { text, ends })
+        Some(Strings {
+            text: text.into_bytes().into(),
+            ends: ends.into(),
+        })
+    }
+
+    /// A table on columns of an in-place snapshot: only the last offset is
+    /// checked now (against the text's length); each string is checked when
+    /// read ([`Strings::get`]).
+    pub(crate) fn mapped(text: Col<u8>, ends: Col<u32>) -> Option<Strings> {
+        let last = ends.last().copied().unwrap_or(0);
+        (last as usize <= text.len()).then_some(Strings { text, ends })
     }
 }
 
 /// Builds a [`Strings`] table, giving equal strings the same id.
 #[derive(Debug, Default)]
 pub struct Interner {
-    strings: Strings,
+    text: String,
+    ends: Vec<u32>,
     ids: FxHashMap<Box<str>, StrId>,
 }
 
@@ -81,9 +103,9 @@ impl Interner {
         if let Some(&id) = self.ids.get(s) {
             return id;
         }
-        let id = StrId(self.strings.ends.len() as u32);
-        self.strings.text.push_str(s);
-        self.strings.ends.push(self.strings.text.len() as u32);
+        let id = StrId(self.ends.len() as u32);
+        self.text.push_str(s);
+        self.ends.push(self.text.len() as u32);
         self.ids.insert(s.into(), id);
         id
     }
@@ -95,7 +117,10 @@ impl Interner {
 
     /// The finished table.
     pub fn finish(self) -> Strings {
-        self.strings
+        Strings {
+            text: self.text.into_bytes().into(),
+            ends: self.ends.into(),
+        }
     }
 }
 

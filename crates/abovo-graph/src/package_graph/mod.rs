@@ -53,7 +53,10 @@ use std::sync::OnceLock;
 
 /// A node of a package graph: an index into its node arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[repr(transparent)]
 pub struct PackageId(pub u32);
+
+crate::pod_u32!(PackageId);
 
 impl NodeIndex for PackageId {
     fn index(self) -> usize {

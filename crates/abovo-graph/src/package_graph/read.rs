@@ -257,6 +257,7 @@ fn lay_out(n: usize, mut rows: Vec<Row>) -> Layer {
     };
     let mut set_ids: FxHashMap<Vec<UseData>, u32> = FxHashMap::default();
     let mut offsets = vec![0u32; n + 1];
+    let mut targets = Vec::new();
     let mut i = 0;
     while i < rows.len() {
         let (from, to) = (rows[i].from, rows[i].to);
@@ -271,7 +272,7 @@ fn lay_out(n: usize, mut rows: Vec<Row>) -> Layer {
             layer.use_offsets.push(layer.uses.len() as u32);
             next
         });
-        layer.inputs.targets.push(PackageId(to));
+        targets.push(PackageId(to));
         layer.edge_uses.push(id);
         offsets[from as usize + 1] += 1;
         i = j;
@@ -279,7 +280,7 @@ fn lay_out(n: usize, mut rows: Vec<Row>) -> Layer {
     for k in 0..n {
         offsets[k + 1] += offsets[k];
     }
-    layer.inputs.offsets = offsets;
+    layer.inputs = crate::dag::Csr::new(offsets, targets);
     layer
 }
 
@@ -355,9 +356,9 @@ mod tests {
                 (1, 2, how(1, InputKind::Input)),
             ],
         );
-        assert_eq!(layer.inputs.offsets, [0, 2, 3, 3]);
+        assert_eq!(layer.inputs.offsets[..], [0, 2, 3, 3]);
         assert_eq!(
-            layer.inputs.targets,
+            layer.inputs.targets[..],
             [PackageId(1), PackageId(2), PackageId(2)]
         );
         // Edge 0 -> 2 has two uses; edge 1 -> 2 shares the set of one.

@@ -51,6 +51,11 @@ impl<'a> Dec<'a> {
         }
     }
 
+    /// How many bytes are left.
+    pub(crate) fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+
     pub(crate) fn at_end(&self) -> bool {
         self.pos == self.data.len()
     }

@@ -61,22 +61,23 @@ fn algo_of(code: u8) -> Option<HashAlgo> {
     })
 }
 
+/// The counts and names of the header section.
 #[derive(Clone)]
-struct Header {
-    creator: String,
-    store: StoreDir,
-    description: String,
-    strings: usize,
-    nodes: usize,
-    drvs: usize,
-    outputs: usize,
-    env: usize,
-    sets: usize,
-    edges: usize,
-    packages: usize,
+pub(super) struct Header {
+    pub(super) creator: String,
+    pub(super) store: StoreDir,
+    pub(super) description: String,
+    pub(super) strings: usize,
+    pub(super) nodes: usize,
+    pub(super) drvs: usize,
+    pub(super) outputs: usize,
+    pub(super) env: usize,
+    pub(super) sets: usize,
+    pub(super) edges: usize,
+    pub(super) packages: usize,
 }
 
-fn header(data: &[u8]) -> Result<Header, SnapshotError> {
+pub(super) fn header(data: &[u8]) -> Result<Header, SnapshotError> {
     let mut d = Dec::new(data);
     let creator = d.str("creator")?.to_owned();
     let store = StoreDir::new(d.str("store directory")?)
@@ -181,13 +182,13 @@ fn nodes(data: &[u8], h: &Header) -> Result<Nodes, SnapshotError> {
     })
 }
 
-struct Drvs {
-    drvs: Vec<DrvData>,
-    outputs: Vec<OutputData>,
-    env: Vec<(StrId, StrId)>,
+pub(super) struct Drvs {
+    pub(super) drvs: Vec<DrvData>,
+    pub(super) outputs: Vec<OutputData>,
+    pub(super) env: Vec<(StrId, StrId)>,
 }
 
-fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
+pub(super) fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError> {
     let mut d = Dec::new(data);
     let cap = |n: usize| n.min(data.len());
     let mut drvs = Vec::with_capacity(cap(h.drvs));
@@ -266,15 +267,15 @@ struct Edges {
     edge_outputs: Vec<u16>,
 }
 
-fn edges(data: &[u8], h: &Header) -> Result<Edges, SnapshotError> {
+/// The output-name sets at the start of `d`.
+pub(super) fn output_sets(d: &mut Dec<'_>, h: &Header) -> Result<Vec<Vec<StrId>>, SnapshotError> {
     if h.sets > usize::from(u16::MAX) + 1 {
         return Err(invalid(format!(
             "{} output-name sets (at most 65536)",
             h.sets
         )));
     }
-    let mut d = Dec::new(data);
-    let mut out_sets = Vec::with_capacity(h.sets.min(data.len()));
+    let mut out_sets = Vec::with_capacity(h.sets.min(d.remaining()));
     for _ in 0..h.sets {
         let len = d.count(1, "output set")?;
         let mut set = Vec::with_capacity(len);
@@ -283,6 +284,12 @@ fn edges(data: &[u8], h: &Header) -> Result<Edges, SnapshotError> {
         }
         out_sets.push(set);
     }
+    Ok(out_sets)
+}
+
+fn edges(data: &[u8], h: &Header) -> Result<Edges, SnapshotError> {
+    let mut d = Dec::new(data);
+    let out_sets = output_sets(&mut d, h)?;
     let cap = h.edges.min(data.len());
     let mut offsets = Vec::with_capacity(h.nodes.min(data.len()) + 1);
     let mut targets = Vec::with_capacity(cap);
@@ -315,13 +322,13 @@ fn edges(data: &[u8], h: &Header) -> Result<Edges, SnapshotError> {
     }
     Ok(Edges {
         out_sets,
-        inputs: Csr { offsets, targets },
+        inputs: Csr::new(offsets, targets),
         edge_outputs,
     })
 }
 
 /// A package row before its derivation path is tied to a node.
-struct RawPackage {
+pub(super) struct RawPackage {
     name: String,
     version: String,
     node: Option<NodeId>,
@@ -329,7 +336,7 @@ struct RawPackage {
     module: String,
 }
 
-fn packages(data: &[u8], h: &Header) -> Result<Vec<RawPackage>, SnapshotError> {
+pub(super) fn packages(data: &[u8], h: &Header) -> Result<Vec<RawPackage>, SnapshotError> {
     let mut d = Dec::new(data);
     let mut rows = Vec::with_capacity(h.packages.min(data.len()));
     for _ in 0..h.packages {
@@ -360,7 +367,7 @@ fn packages(data: &[u8], h: &Header) -> Result<Vec<RawPackage>, SnapshotError> {
     Ok(rows)
 }
 
-fn meta(data: &[u8], h: &Header) -> Result<StoreMeta, SnapshotError> {
+pub(super) fn meta(data: &[u8], h: &Header) -> Result<StoreMeta, SnapshotError> {
     let mut d = Dec::new(data);
     let mut meta = StoreMeta::default();
     if d.u8("metadata flag")? == 1 {
@@ -399,6 +406,88 @@ fn meta(data: &[u8], h: &Header) -> Result<StoreMeta, SnapshotError> {
 /// `abovo-store` checks it).
 fn valid_name(name: &str) -> bool {
     abovo_store::store_path::validate_name(name).is_ok()
+}
+
+/// Checks what ties the sections together: the nodes' names are valid
+/// store names and in path order, the derivation data sits on derivation
+/// nodes, output paths have valid names, and the package graph fits the
+/// derivation graph.
+pub(super) fn check_tied(
+    strings: &Strings,
+    hash_parts: &[[u8; 32]],
+    names: &[StrId],
+    kinds: &[NodeKind],
+    drvs: &[DrvData],
+    outputs: &[OutputData],
+    package_graph: &PackageGraph,
+) -> Result<(), SnapshotError> {
+    super::packages::check(package_graph, kinds)?;
+    for (i, &name) in names.iter().enumerate() {
+        if !valid_name(strings.get(name)) {
+            return Err(invalid(format!(
+                "node {i} has an invalid store name `{}`",
+                strings.get(name)
+            )));
+        }
+    }
+    for w in 1..hash_parts.len() {
+        let (a, b) = (&hash_parts[w - 1], &hash_parts[w]);
+        let ordered = a < b || (a == b && strings.get(names[w - 1]) < strings.get(names[w]));
+        if !ordered {
+            return Err(invalid("nodes are not in path order"));
+        }
+    }
+    let drv_kinds = kinds.iter().filter(|&&k| k == NodeKind::Derivation).count();
+    if drv_kinds != drvs.len()
+        || drvs
+            .iter()
+            .any(|d| kinds.get(d.node.index()) != Some(&NodeKind::Derivation))
+    {
+        return Err(invalid("derivation data does not match the node kinds"));
+    }
+    for o in outputs {
+        if let OutPath::Stored(_, n) = o.path {
+            if !valid_name(strings.get(n)) {
+                return Err(invalid(format!(
+                    "invalid output path name `{}`",
+                    strings.get(n)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The package table's rows, tied to the nodes they name.
+pub(super) fn package_rows(
+    packages: Vec<RawPackage>,
+    hash_parts: &[[u8; 32]],
+    names: &[StrId],
+    strings: &Strings,
+) -> Vec<(Package, Option<NodeId>)> {
+    use rayon::prelude::*;
+    packages
+        .into_par_iter()
+        .map(|r| {
+            let derivation = match (r.node, r.path) {
+                (Some(n), _) => match (hash_parts.get(n.index()), names.get(n.index())) {
+                    (Some(h), Some(&name)) => path_from_parts(h, strings.get(name)),
+                    _ => unreachable_row(),
+                },
+                (None, Some(p)) => p,
+                (None, None) => unreachable_row(),
+            };
+            (
+                Package {
+                    name: r.name,
+                    version: r.version,
+                    derivation,
+                    module: r.module,
+                },
+                r.node,
+            )
+        })
+        .collect()
 }
 
 /// Decodes the sections (zstd frames) into a graph and the creator string,
@@ -549,73 +638,17 @@ fn decode_with(
         else {
             return Ok(());
         };
-        super::packages::check(package_graph, &nodes.kinds)?;
-        for (i, &name) in nodes.names.iter().enumerate() {
-            if !valid_name(strings.get(name)) {
-                return Err(invalid(format!(
-                    "node {i} has an invalid store name `{}`",
-                    strings.get(name)
-                )));
-            }
-        }
-        for w in 1..nodes.hash_parts.len() {
-            let (a, b) = (&nodes.hash_parts[w - 1], &nodes.hash_parts[w]);
-            let ordered =
-                a < b || (a == b && strings.get(nodes.names[w - 1]) < strings.get(nodes.names[w]));
-            if !ordered {
-                return Err(invalid("nodes are not in path order"));
-            }
-        }
-        let drv_kinds = nodes
-            .kinds
-            .iter()
-            .filter(|&&k| k == NodeKind::Derivation)
-            .count();
-        if drv_kinds != drvs.drvs.len()
-            || drvs
-                .drvs
-                .iter()
-                .any(|d| nodes.kinds[d.node.index()] != NodeKind::Derivation)
-        {
-            return Err(invalid("derivation data does not match the node kinds"));
-        }
-        for o in &drvs.outputs {
-            if let OutPath::Stored(_, n) = o.path {
-                if !valid_name(strings.get(n)) {
-                    return Err(invalid(format!(
-                        "invalid output path name `{}`",
-                        strings.get(n)
-                    )));
-                }
-            }
-        }
-        Ok(())
+        check_tied(
+            &strings,
+            &nodes.hash_parts,
+            &nodes.names,
+            &nodes.kinds,
+            &drvs.drvs,
+            &drvs.outputs,
+            package_graph,
+        )
     };
-    let build_rows = || -> Vec<(Package, Option<NodeId>)> {
-        use rayon::prelude::*;
-        packages
-            .into_par_iter()
-            .map(|r| {
-                let derivation = match (r.node, r.path) {
-                    (Some(n), _) => path_from_parts(
-                        &nodes.hash_parts[n.index()],
-                        strings.get(nodes.names[n.index()]),
-                    ),
-                    (None, Some(p)) => p,
-                    (None, None) => unreachable_row(),
-                };
-                (
-                    Package {
-                        name: r.name,
-                        version: r.version,
-                        derivation,
-                        module: r.module,
-                    },
-                    r.node,
-                )
-            })
-            .collect()
-    };
+    let build_rows = || package_rows(packages, &nodes.hash_parts, &nodes.names, &strings);
     let (checked, rows) = rayon::join(check, build_rows);
     checked?;
 
@@ -655,12 +688,12 @@ fn decode_with(
         Columns {
             store: h.store.clone(),
             strings,
-            hash_parts: nodes.hash_parts,
-            names: nodes.names,
-            kinds: nodes.kinds,
+            hash_parts: nodes.hash_parts.into(),
+            names: nodes.names.into(),
+            kinds: nodes.kinds.iter().map(|k| k.code()).collect::<Vec<u8>>().into(),
             drv_columns,
             inputs: edges.inputs,
-            edge_outputs: edges.edge_outputs,
+            edge_outputs: edges.edge_outputs.into(),
             out_sets: edges.out_sets,
         },
         late.is_none(),
@@ -691,10 +724,17 @@ fn late_derivations(frame: &[u8], h: &Header) -> DrvColumns {
 /// should it not decode).
 fn late_meta(frame: &[u8], h: &Header) -> StoreMeta {
     super::decompress(frame, 6, &super::Budget::new())
-        .and_then(|data| meta(&data, h))
-        .ok()
-        .filter(|m| m.is_empty() || m.nar_size.len() == h.nodes)
+        .and_then(|data| meta_covering(&data, h))
         .unwrap_or_default()
+}
+
+/// The store metadata of `data`, which must cover every node.
+pub(super) fn meta_covering(data: &[u8], h: &Header) -> Result<StoreMeta, SnapshotError> {
+    let m = meta(data, h)?;
+    if !m.is_empty() && m.nar_size.len() != h.nodes {
+        return Err(invalid("metadata does not cover every node"));
+    }
+    Ok(m)
 }
 
 #[cold]

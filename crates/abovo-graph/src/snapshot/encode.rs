@@ -2,7 +2,7 @@
 
 use super::WriteOptions;
 use super::codec::Enc;
-use crate::graph::{Graph, NodeKind, OutPath};
+use crate::graph::{Graph, OutPath};
 use abovo_store::derivation::DerivationKind;
 use abovo_store::hash::HashAlgo;
 use abovo_store::nixbase32;
@@ -63,21 +63,17 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
         s.var(u64::from(end - prev));
         prev = end;
     }
-    s.bytes(text.as_bytes());
+    s.bytes(text);
 
     let mut nodes = Enc::default();
-    for hp in &g.columns.hash_parts {
+    for hp in g.columns.hash_parts.iter() {
         nodes.bytes(&digest20(hp));
     }
-    for id in &g.columns.names {
+    for id in g.columns.names.iter() {
         nodes.var(u64::from(id.0));
     }
-    for k in &g.columns.kinds {
-        nodes.u8(match k {
-            NodeKind::Derivation => 0,
-            NodeKind::Source => 1,
-            NodeKind::Missing => 2,
-        });
+    for &k in g.columns.kinds.iter() {
+        nodes.u8(k);
     }
 
     let mut d = Enc::default();

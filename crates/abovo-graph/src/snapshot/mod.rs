@@ -1,8 +1,22 @@
 //! abovo's snapshot format: a whole [`Graph`] (with its package table and
-//! store metadata) in one compact, versioned, checksummed file that loads in
-//! a few tens of milliseconds.
+//! store metadata) in one versioned, checksummed file, in two forms:
 //!
-//! # Layout
+//! - the **compressed form** (format version 2, [`write`], [`read`]): every
+//!   section a zstd frame of varints, 12.6 MB for the whole Guix 1.5.0
+//!   distribution, decoded in a few tens of milliseconds. The form to
+//!   distribute, and the one compiled into the `abovo` binary.
+//! - the **in-place form** (format version 3, [`write_in_place`],
+//!   [`open`]): the same sections uncompressed, the columns every query
+//!   reads as fixed-width little-endian arrays at 8-byte-aligned offsets,
+//!   so that [`open`] maps the file and the graph borrows them as they are
+//!   (about three times larger, opened without decoding what a query
+//!   does not read; see BENCHMARKS.md). The `abovo` binary expands its built-in snapshot into this
+//!   form in its cache once, and maps it in every later process.
+//!
+//! [`open`] is the entry point for a snapshot file on disk (either form);
+//! [`read`] for bytes in memory (either form, everything checked).
+//!
+//! # Layout of the compressed form (version 2)
 //!
 //! ```text
 //! offset  size  field
@@ -55,6 +69,57 @@
 //! Guix's, input-addressed or fixed, is tagged as before), so they need no
 //! version of their own: the bytes of a graph without them are unchanged.
 //!
+//! # Layout of the in-place form (version 3)
+//!
+//! ```text
+//! offset  size  field
+//! 0       8     magic "ABOVOSNP"
+//! 8       4     format version, u32 little-endian (3)
+//! 12      4     number of sections S (17), u32 little-endian
+//! 16      8     length of the whole file, u64 little-endian
+//! 24      8     XXH3-64 of the section table, u64 little-endian
+//! 32      24·S  the section table: per section its offset, its length and
+//!               the XXH3-64 of its bytes, each a u64 little-endian
+//! …             the sections, each at an offset that is a multiple of 8
+//!               (zero bytes between them), the last one padded to a
+//!               multiple of 8, where the file ends
+//! ```
+//!
+//! The sections, in order (arrays are little-endian, `×n` per node, `×e`
+//! per edge, with the counts of the header section):
+//!
+//! 0. header: as section 0 of version 2 (varints);
+//! 1. string ends: u32 ×strings, the end of each string in the text;
+//! 2. string text: the strings' UTF-8 bytes back to back;
+//! 3. node hash parts: 32 bytes ×n, each the nix32 text of the path's hash
+//!    (what [`Graph::hash_part`] gives, so it is borrowed, not computed);
+//! 4. node names: u32 ×n, string ids;
+//! 5. node kinds: u8 ×n (0 derivation, 1 source, 2 missing);
+//! 6. derivations: as section 3 of version 2 (varints);
+//! 7. output-name sets: as the first part of section 4 of version 2;
+//! 8. edge offsets: u32 ×(n + 1), the inputs of node `i` being the edges
+//!    `offsets[i]..offsets[i + 1]`;
+//! 9. edge targets: u32 ×e, node ids, sorted within each node;
+//! 10. edge output sets: u16 ×e, ids of output-name sets;
+//! 11. the package table, 12. store metadata, 13. package nodes, 14.
+//!     `package` edges, 15. `bag-emerged` edges, 16. package metadata: as
+//!     sections 5 to 10 of version 2 (varints, uncompressed).
+//!
+//! Sections 1 to 5 and 7 to 11 are what every query reads: [`open`]
+//! checks each against its checksum and each id in it against its range
+//! (names below the string count, kinds below 3, offsets ordered from 0 to
+//! the edge count, targets below the node count, set ids below the set
+//! count) once, then the graph indexes them without checks. Sections 6 and
+//! 12 to 16 are checked and decoded when first used, so that a `path`
+//! query never hashes the derivation facts. Strings are checked as UTF-8
+//! as they are read, one at a time. A checksum is XXH3-64 rather than
+//! SHA-256 because it guards against damage (a disk, a truncated copy)
+//! many times faster, and a checksum cannot guard against a hostile author
+//! anyway, who would recompute it; the range checks are what does. [`read`] and
+//! [`info`] check everything at once, as for version 2, including what
+//! ties the sections together (path order, valid store names, acyclicity),
+//! which [`open`] leaves out.
+//!
 //! What a snapshot leaves out: builder arguments and the environment of
 //! derivations that are not fixed-output, so it cannot reproduce `.drv`
 //! bytes; `verify` needs the `.drv` files. Of the package tables it leaves
@@ -64,7 +129,10 @@
 mod codec;
 mod decode;
 mod encode;
+mod inplace;
 mod packages;
+
+pub use inplace::{OnDamage, OpenOptions, open, open_with, write_in_place};
 
 use crate::error::GraphError;
 use crate::graph::{Graph, NodeKind};
@@ -74,8 +142,11 @@ use sha2::{Digest, Sha256};
 
 /// The first bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"ABOVOSNP";
-/// The format version this build writes (it also reads version 1).
+/// The format version of the portable, compressed form this build writes
+/// ([`write`]); it also reads version 1.
 pub const VERSION: u32 = 2;
+/// The format version of the in-place form ([`write_in_place`], [`open`]).
+pub const VERSION_IN_PLACE: u32 = inplace::VERSION;
 const HEADER_LEN: usize = 52;
 /// The number of sections of this version.
 const SECTIONS: usize = 11;
@@ -101,7 +172,7 @@ pub enum SnapshotError {
     BadMagic,
     /// A format version this build does not read.
     #[error(
-        "snapshot format version {0} is not supported (this abovo reads versions 1 and {VERSION}); \
+        "snapshot format version {0} is not supported (this abovo reads versions 1, {VERSION} and {VERSION_IN_PLACE}); \
          make it again with this abovo's `snapshot create`"
     )]
     UnsupportedVersion(u32),
@@ -136,6 +207,27 @@ pub enum SnapshotError {
         /// The checksum of the body (base16).
         actual: String,
     },
+    /// A section of an in-place snapshot (or its section table) does not
+    /// match its checksum.
+    #[error("the {section} does not match its checksum: the table says xxh3 {expected}, the bytes have {actual}")]
+    SectionChecksum {
+        /// Which section (`header`, `edge targets`, …).
+        section: &'static str,
+        /// The checksum in the section table (base16).
+        expected: String,
+        /// The checksum of the bytes (base16).
+        actual: String,
+    },
+    /// A section of an in-place snapshot read on first use is damaged
+    /// (what an [`OnDamage`] handler is told).
+    #[error("the {section} section is damaged: {source}")]
+    Damaged {
+        /// Which section.
+        section: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: Box<SnapshotError>,
+    },
     /// The file cannot be read.
     #[error("cannot read: {0}")]
     Read(#[source] std::io::Error),
@@ -167,7 +259,8 @@ pub struct SnapshotInfo {
     pub file_size: u64,
     /// Size of the decompressed body.
     pub body_size: u64,
-    /// SHA-256 of the compressed body (base16); verified.
+    /// The checksum, verified: SHA-256 of the compressed body (versions 1
+    /// and 2), or the XXH3-64 of the section table (version 3), base16.
     pub checksum: String,
     /// What wrote it.
     pub creator: String,
@@ -260,7 +353,7 @@ fn le_u64(b: &[u8]) -> u64 {
 
 /// Checks the header (and, unless `trusted`, the checksum) and returns the
 /// compressed sections.
-fn open(bytes: &[u8], trusted: bool) -> Result<Vec<&[u8]>, SnapshotError> {
+fn open_frames(bytes: &[u8], trusted: bool) -> Result<Vec<&[u8]>, SnapshotError> {
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         return Err(SnapshotError::BadMagic);
     }
@@ -441,9 +534,22 @@ pub(super) fn decompress(
 
 /// Reads a snapshot into a graph, checking everything: the checksum, every
 /// id, and that the graph is acyclic.
+///
+/// It reads both forms: the compressed one (versions 1 and 2) and the
+/// in-place one (version 3, copied to an aligned buffer first; [`open`]
+/// maps a file of it instead).
 pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
-    let frames = open(bytes, false)?;
+    if version_of(bytes) == Some(VERSION_IN_PLACE) {
+        return inplace::read_copy(bytes).map(|(g, _)| g);
+    }
+    let frames = open_frames(bytes, false)?;
     decode::decode(&frames).map(|(g, _)| g)
+}
+
+/// The format version of a file that starts with the magic.
+fn version_of(bytes: &[u8]) -> Option<u32> {
+    let v = bytes.get(8..12)?;
+    (bytes.get(..8)? == MAGIC).then(|| u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
 }
 
 /// Reads a snapshot whose integrity is vouched for otherwise — one compiled
@@ -456,7 +562,7 @@ pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
 /// so even a damaged snapshot cannot cause a panic (a lazily decoded
 /// section that is damaged reads as empty).
 pub fn read_trusted(bytes: &'static [u8]) -> Result<Graph, SnapshotError> {
-    let frames = open(bytes, true)?;
+    let frames = open_frames(bytes, true)?;
     decode::decode_trusted(&frames).map(|(g, _)| g)
 }
 
@@ -490,6 +596,9 @@ pub fn peek_store_dir(
         });
     }
     let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    if version == VERSION_IN_PLACE {
+        return inplace::peek_store_dir(&head[..len], reader);
+    }
     let sections = sections_of(version)?;
     // The size of the whole file, as the header announces it: what a
     // truncation is measured against, as the full read does.
@@ -546,27 +655,35 @@ pub fn peek_store_dir(
 /// Reads a snapshot's header and counts (verifying the checksum and
 /// decoding everything, so a snapshot that `info` accepts also loads).
 pub fn info(bytes: &[u8]) -> Result<SnapshotInfo, SnapshotError> {
-    let frames = open(bytes, false)?;
-    let body_size = frames
-        .iter()
-        .map(|f| {
-            zstd::zstd_safe::get_frame_content_size(f)
-                .ok()
-                .flatten()
-                .unwrap_or(0)
-        })
-        .sum();
-    let (g, creator) = decode::decode(&frames)?;
+    let (version, body_size, checksum, (g, creator)) =
+        if version_of(bytes) == Some(VERSION_IN_PLACE) {
+            let (g, creator, table) = inplace::read_copy_with_table(bytes)?;
+            (VERSION_IN_PLACE, bytes.len() as u64, table, (g, creator))
+        } else {
+            let frames = open_frames(bytes, false)?;
+            let body_size = frames
+                .iter()
+                .map(|f| {
+                    zstd::zstd_safe::get_frame_content_size(f)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0)
+                })
+                .sum();
+            let version = version_of(bytes).unwrap_or(VERSION);
+            let checksum = abovo_store::encoding::base16_encode(&bytes[20..52]);
+            (version, body_size, checksum, decode::decode(&frames)?)
+        };
     let edges = |ty| {
         g.package_graph()
             .has(ty)
             .then(|| g.package_graph().edge_count(ty) as u64)
     };
     Ok(SnapshotInfo {
-        version: VERSION,
+        version,
         file_size: bytes.len() as u64,
         body_size,
-        checksum: abovo_store::encoding::base16_encode(&bytes[20..52]),
+        checksum,
         creator,
         store_dir: g.store_dir().to_string(),
         description: g.description().to_owned(),
@@ -625,7 +742,7 @@ mod tests {
     /// `snapshot` with section `i` replaced by `frame`, its lengths and
     /// checksum recomputed: a file that passes every integrity check.
     fn with_section(snapshot: &[u8], i: usize, frame: &[u8]) -> Vec<u8> {
-        let frames: Vec<Vec<u8>> = open(snapshot, false)
+        let frames: Vec<Vec<u8>> = open_frames(snapshot, false)
             .unwrap()
             .into_iter()
             .map(<[u8]>::to_vec)

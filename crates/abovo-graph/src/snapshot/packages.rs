@@ -46,7 +46,7 @@ fn put_strings(e: &mut Enc, s: &Strings) {
         e.var(u64::from(end - prev));
         prev = end;
     }
-    e.bytes(text.as_bytes());
+    e.bytes(text);
 }
 
 fn get_strings(d: &mut Dec<'_>, what: &'static str) -> Result<Strings, SnapshotError> {
@@ -282,7 +282,7 @@ fn layer(data: &[u8], n: usize, strings: usize) -> Result<Option<Layer>, Snapsho
     let edges = d.count(2, "package edges")?;
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0u32);
-    l.inputs.targets.reserve(edges);
+    let mut targets = Vec::with_capacity(edges);
     l.edge_uses.reserve(edges);
     for _ in 0..n {
         let count = d.count(2, "package inputs")?;
@@ -296,20 +296,20 @@ fn layer(data: &[u8], n: usize, strings: usize) -> Result<Option<Layer>, Snapsho
             if t >= n as u64 {
                 return Err(invalid(format!("package input {t}")));
             }
-            l.inputs.targets.push(PackageId(t as u32));
+            targets.push(PackageId(t as u32));
         }
         for _ in 0..count {
             l.edge_uses.push(d.below(sets, "input use set")?);
         }
-        if l.inputs.targets.len() > edges {
+        if targets.len() > edges {
             return Err(invalid("more package edges than announced"));
         }
-        offsets.push(l.inputs.targets.len() as u32);
+        offsets.push(targets.len() as u32);
     }
-    if l.inputs.targets.len() != edges || !d.at_end() {
+    if targets.len() != edges || !d.at_end() {
         return Err(invalid("package edge count or trailing bytes"));
     }
-    l.inputs.offsets = offsets;
+    l.inputs = crate::dag::Csr::new(offsets, targets);
     Ok(Some(l))
 }
 
@@ -373,16 +373,12 @@ pub(super) fn check(pg: &PackageGraph, kinds: &[NodeKind]) -> Result<(), Snapsho
 #[cfg(test)]
 fn csr(rows: &[&[u32]]) -> crate::dag::Csr<PackageId> {
     use crate::dag::{Csr, NodeIndex};
-    let mut c = Csr {
-        offsets: vec![0],
-        targets: Vec::new(),
-    };
+    let (mut offsets, mut targets) = (vec![0], Vec::new());
     for r in rows {
-        c.targets
-            .extend(r.iter().map(|&t| PackageId::from_index(t as usize)));
-        c.offsets.push(c.targets.len() as u32);
+        targets.extend(r.iter().map(|&t| PackageId::from_index(t as usize)));
+        offsets.push(targets.len() as u32);
     }
-    c
+    Csr::new(offsets, targets)
 }
 
 #[cfg(test)]
@@ -467,8 +463,8 @@ mod tests {
         let orig = g.package_graph();
         let bag = GraphType::BagEmerged;
         let (x, y) = (back.layer(bag).unwrap(), orig.layer(bag).unwrap());
-        assert_eq!(x.inputs.offsets, y.inputs.offsets);
-        assert_eq!(x.inputs.targets, y.inputs.targets);
+        assert_eq!(x.inputs.offsets[..], y.inputs.offsets[..]);
+        assert_eq!(x.inputs.targets[..], y.inputs.targets[..]);
         assert_eq!(
             (&x.edge_uses, &x.use_offsets, &x.uses),
             (&y.edge_uses, &y.use_offsets, &y.uses)

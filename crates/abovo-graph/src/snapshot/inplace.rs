@@ -1,0 +1,557 @@
+//! Format version 3, the in-place form (see the [format](super)): every
+//! section uncompressed at an 8-byte-aligned offset, the columns every
+//! query reads as fixed-width little-endian arrays that a graph borrows
+//! straight from the file's memory map, and a checksum per section checked
+//! when the section is first touched.
+
+use super::SnapshotError;
+use super::codec::{Dec, Enc};
+use super::decode::{self, Header};
+use crate::build::assemble;
+use crate::column::{Backing, Col};
+use crate::dag::Csr;
+use crate::graph::{Columns, Deferred, DrvColumns, Graph, NodeId, NodeKind};
+use crate::meta::StoreMeta;
+use crate::package_graph::{GraphType, PackageGraph};
+use crate::package_meta::PackageMeta;
+use crate::packages::PackageTable;
+use crate::strings::{StrId, Strings};
+use std::sync::Arc;
+
+/// The version number of the in-place form.
+pub(super) const VERSION: u32 = 3;
+/// Its sections, in file order.
+pub(super) const SECTION_NAMES: [&str; 17] = [
+    "header",
+    "string ends",
+    "string text",
+    "node hash parts",
+    "node names",
+    "node kinds",
+    "derivations",
+    "output sets",
+    "edge offsets",
+    "edge targets",
+    "edge output sets",
+    "packages",
+    "store metadata",
+    "package nodes",
+    "package edges",
+    "bag-emerged edges",
+    "package metadata",
+];
+const SECTIONS: usize = SECTION_NAMES.len();
+/// Magic, version, section count, file length, table checksum.
+const FIXED: usize = 32;
+/// Offset, length and checksum of a section.
+const ENTRY: usize = 24;
+
+fn invalid(msg: impl Into<String>) -> SnapshotError {
+    SnapshotError::Invalid(msg.into())
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Serialises `graph` in the in-place form (format version 3): what
+/// [`open`] maps. It is about three times the size of the compressed form
+/// ([`super::write`]), which stays the form to distribute; `opts.level`
+/// is not used.
+pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
+    // The varint sections are those of version 2, uncompressed.
+    let v2 = super::encode::encode(graph, opts);
+    let c = &graph.columns;
+    let (text, ends) = c.strings.raw_parts();
+    let mut sets = Enc::default();
+    for set in &c.out_sets {
+        sets.var(set.len() as u64);
+        for s in set {
+            sets.var(u64::from(s.0));
+        }
+    }
+    let words = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let ids = |v: &[NodeId]| v.iter().flat_map(|x| x.0.to_le_bytes()).collect::<Vec<u8>>();
+    let sections: [Vec<u8>; SECTIONS] = [
+        v2[0].clone(),
+        words(ends),
+        text.to_vec(),
+        c.hash_parts.iter().flatten().copied().collect(),
+        c.names.iter().flat_map(|s| s.0.to_le_bytes()).collect(),
+        c.kinds.to_vec(),
+        v2[3].clone(),
+        sets.buf,
+        words(&c.inputs.offsets),
+        ids(&c.inputs.targets),
+        c.edge_outputs.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        v2[5].clone(),
+        v2[6].clone(),
+        v2[7].clone(),
+        v2[8].clone(),
+        v2[9].clone(),
+        v2[10].clone(),
+    ];
+    let mut table = Vec::with_capacity(SECTIONS * ENTRY);
+    let mut at = (FIXED + SECTIONS * ENTRY).next_multiple_of(8);
+    for s in &sections {
+        table.extend_from_slice(&(at as u64).to_le_bytes());
+        table.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        table.extend_from_slice(&hash(s).to_le_bytes());
+        at = (at + s.len()).next_multiple_of(8);
+    }
+    let mut out = Vec::with_capacity(at);
+    out.extend_from_slice(super::MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(SECTIONS as u32).to_le_bytes());
+    out.extend_from_slice(&(at as u64).to_le_bytes());
+    out.extend_from_slice(&hash(&table).to_le_bytes());
+    out.extend_from_slice(&table);
+    for s in &sections {
+        out.resize(out.len().next_multiple_of(8), 0);
+        out.extend_from_slice(s);
+    }
+    out.resize(at, 0);
+    out
+}
+
+/// What to do when a section read on first use turns out damaged
+/// ([`SnapshotError::Damaged`]); the section then reads as empty.
+pub type OnDamage = Arc<dyn Fn(&SnapshotError) + Send + Sync>;
+
+/// How [`open_with`] opens a snapshot.
+#[derive(Clone, Default)]
+pub struct OpenOptions {
+    /// Told when a section decoded on first use (derivation facts, store
+    /// metadata, package graphs, package metadata) does not match its
+    /// checksum or does not decode; the section then reads as empty. A
+    /// program that must not answer from a damaged file exits here (the
+    /// `abovo` binary removes its cache file and stops with an error).
+    /// Without one, damage is silent.
+    pub on_damage: Option<OnDamage>,
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("on_damage", &self.on_damage.is_some())
+            .finish()
+    }
+}
+
+/// Opens the snapshot file at `path` for queries: [`open_with`] without a
+/// damage handler.
+pub fn open(path: &std::path::Path) -> Result<Graph, SnapshotError> {
+    open_with(path, &OpenOptions::default())
+}
+
+/// Opens the snapshot file at `path` for queries, in place when it is of
+/// the in-place form (format version 3): the file is mapped, its header
+/// and section table checked, and the sections every query reads (strings,
+/// nodes, edges, the package table) are checked against their checksums
+/// and their ids against their ranges, then borrowed as they are; the
+/// other sections are checked and decoded when first used. What is not
+/// checked, as for a trusted read, is what ties the sections together
+/// (path order, valid store names, acyclicity, checked by [`super::read`]
+/// and `abovo snapshot info`): a file that breaks those gives wrong
+/// answers, never a panic or an out-of-bounds read.
+///
+/// A file of the compressed form (versions 1 and 2) is read whole and
+/// checked as [`super::read`] does.
+///
+/// The file must not be truncated or rewritten in place while the graph
+/// lives (replacing it by a rename, as abovo's cache does, is safe): that
+/// is the contract of every memory map.
+pub fn open_with(path: &std::path::Path, opts: &OpenOptions) -> Result<Graph, SnapshotError> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).map_err(SnapshotError::Read)?;
+    let mut head = [0u8; 12];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(SnapshotError::Read(e)),
+        }
+    }
+    if super::version_of(&head[..got]) != Some(VERSION) || cfg!(target_endian = "big") {
+        let bytes = std::fs::read(path).map_err(SnapshotError::Read)?;
+        return super::read(&bytes);
+    }
+    let backing = Arc::new(Backing::Map(map(&file).map_err(SnapshotError::Read)?));
+    let s = Sections::parse(backing, opts.on_damage.clone())?;
+    open_sections(s, false).map(|(g, _)| g)
+}
+
+/// Maps `file` read-only.
+#[allow(unsafe_code)]
+fn map(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the map is read-only and every read of it goes through
+    // bounds-checked slices. What the type system cannot promise is that
+    // no other process truncates or rewrites the file while it is mapped;
+    // abovo never does (its cache files are replaced by a rename, which
+    // leaves this mapping on the old file), and `open_with` states the
+    // contract for other writers.
+    unsafe { memmap2::Mmap::map(file) }
+}
+
+/// Reads an in-place snapshot from memory, copied to an aligned buffer,
+/// checking everything ([`read_checked`]).
+pub(super) fn read_copy(bytes: &[u8]) -> Result<(Graph, String), SnapshotError> {
+    read_checked(Arc::new(Backing::copy_of(bytes)))
+}
+
+/// [`read_copy`], with the checksum of the section table (base16).
+pub(super) fn read_copy_with_table(bytes: &[u8]) -> Result<(Graph, String, String), SnapshotError> {
+    let (g, creator) = read_copy(bytes)?;
+    let table = bytes.get(24..32).map(|b| le_u64(b, 0)).unwrap_or(0);
+    Ok((g, creator, format!("{table:016x}")))
+}
+
+/// A checked table of sections over the file's bytes.
+pub(super) struct Sections {
+    backing: Arc<Backing>,
+    /// Start, length and checksum of each section.
+    table: Vec<(usize, usize, u64)>,
+    on_damage: Option<OnDamage>,
+}
+
+impl Sections {
+    /// Checks the fixed header and the section table: every section lies
+    /// in the file at an aligned offset. The sections themselves are
+    /// checked when first touched.
+    pub(super) fn parse(
+        backing: Arc<Backing>,
+        on_damage: Option<OnDamage>,
+    ) -> Result<Sections, SnapshotError> {
+        let b = backing.bytes();
+        if b.len() < 8 || &b[..8] != super::MAGIC {
+            return Err(SnapshotError::BadMagic);
+        }
+        if b.len() < FIXED {
+            return Err(SnapshotError::TruncatedFile {
+                needed: FIXED as u64,
+                actual: b.len() as u64,
+            });
+        }
+        let version = le_u32(b, 8);
+        if version != VERSION {
+            return Err(SnapshotError::UnsupportedVersion(version));
+        }
+        let count = le_u32(b, 12) as usize;
+        if count != SECTIONS {
+            return Err(invalid(format!(
+                "{count} sections, expected {SECTIONS} for format version {VERSION}"
+            )));
+        }
+        let len = le_u64(b, 16);
+        if (b.len() as u64) < len {
+            return Err(SnapshotError::TruncatedFile {
+                needed: len,
+                actual: b.len() as u64,
+            });
+        }
+        if b.len() as u64 > len {
+            return Err(invalid(format!(
+                "the header announces {len} bytes, the file has {} (bytes after the end)",
+                b.len()
+            )));
+        }
+        let end = FIXED + SECTIONS * ENTRY;
+        let raw = b.get(FIXED..end).ok_or(SnapshotError::TruncatedFile {
+            needed: end as u64,
+            actual: b.len() as u64,
+        })?;
+        let (want, got) = (le_u64(b, 24), hash(raw));
+        if want != got {
+            return Err(SnapshotError::SectionChecksum {
+                section: "section table",
+                expected: format!("{want:016x}"),
+                actual: format!("{got:016x}"),
+            });
+        }
+        let mut table = Vec::with_capacity(SECTIONS);
+        for (i, name) in SECTION_NAMES.iter().enumerate() {
+            let e = FIXED + i * ENTRY;
+            let (start, size) = (le_u64(raw, e - FIXED), le_u64(raw, e - FIXED + 8));
+            let fits = start % 8 == 0
+                && start >= end as u64
+                && start.checked_add(size).is_some_and(|x| x <= len);
+            if !fits {
+                return Err(invalid(format!(
+                    "the {name} section ({size} bytes at {start}) is not an aligned part of the file"
+                )));
+            }
+            table.push((start as usize, size as usize, le_u64(raw, e - FIXED + 16)));
+        }
+        Ok(Sections {
+            backing,
+            table,
+            on_damage,
+        })
+    }
+
+    /// The bytes of section `i`, once they match their checksum.
+    fn verified(&self, i: usize) -> Result<&[u8], SnapshotError> {
+        let (start, len, want) = self.table[i];
+        let bytes = &self.backing.bytes()[start..start + len];
+        let got = hash(bytes);
+        if got != want {
+            return Err(SnapshotError::SectionChecksum {
+                section: SECTION_NAMES[i],
+                expected: format!("{want:016x}"),
+                actual: format!("{got:016x}"),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Section `i` as `count` values, checked against its checksum.
+    fn col<T: bytemuck::Pod>(&self, i: usize, count: usize) -> Result<Col<T>, SnapshotError> {
+        let bytes = self.verified(i)?;
+        let size = std::mem::size_of::<T>();
+        if Some(bytes.len()) != count.checked_mul(size) {
+            return Err(invalid(format!(
+                "the {} section has {} bytes, expected {count} values of {size}",
+                SECTION_NAMES[i],
+                bytes.len()
+            )));
+        }
+        Col::mapped(&self.backing, self.table[i].0, count)
+            .ok_or_else(|| invalid(format!("the {} section is misaligned", SECTION_NAMES[i])))
+    }
+
+    /// Decodes section `i` with `decode` on first use; a damaged section
+    /// is reported to the handler and reads as empty.
+    fn late<T: Default>(&self, i: usize, decode: impl FnOnce(&[u8]) -> Result<T, SnapshotError>) -> T {
+        match self.verified(i).and_then(decode) {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(f) = &self.on_damage {
+                    f(&SnapshotError::Damaged {
+                        section: SECTION_NAMES[i],
+                        source: Box::new(e),
+                    });
+                }
+                T::default()
+            }
+        }
+    }
+}
+
+/// Fails with `what` unless every value of `col` passes `ok`.
+fn all<T: Copy>(col: &[T], ok: impl Fn(T) -> bool, what: &str) -> Result<(), SnapshotError> {
+    match col.iter().position(|&v| !ok(v)) {
+        None => Ok(()),
+        Some(i) => Err(invalid(format!("{what} at index {i}"))),
+    }
+}
+
+/// Opens a graph on the sections: the columns every query reads are
+/// borrowed (each checked now against its checksum, and its ids against
+/// their ranges, once), the rest decoded on first use. With `checked`, the
+/// graph is also checked acyclic now.
+pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String), SnapshotError> {
+    let h = decode::header(s.verified(0)?)?;
+    let n = h.nodes;
+    let ends: Col<u32> = s.col(1, h.strings)?;
+    let text_len = s.table[2].1;
+    let text: Col<u8> = s.col(2, text_len)?;
+    let strings =
+        Strings::mapped(text, ends).ok_or_else(|| invalid("string ends past the string text"))?;
+    let hash_parts: Col<[u8; 32]> = s.col(3, n)?;
+    let names: Col<StrId> = s.col(4, n)?;
+    all(&names, |x| (x.0 as usize) < h.strings, "node name out of range")?;
+    let kinds: Col<u8> = s.col(5, n)?;
+    all(&kinds, |k| NodeKind::from_code(k).is_some(), "node kind")?;
+    let out_sets = {
+        let mut d = Dec::new(s.verified(7)?);
+        let sets = decode::output_sets(&mut d, &h)?;
+        if !d.at_end() {
+            return Err(invalid("bytes after the output sets"));
+        }
+        sets
+    };
+    let offsets: Col<u32> = s.col(8, n + 1)?;
+    if offsets.first() != Some(&0)
+        || offsets.last().map(|&x| x as usize) != Some(h.edges)
+        || offsets.windows(2).any(|w| w[0] > w[1])
+    {
+        return Err(invalid("edge offsets are not ordered from 0 to the edge count"));
+    }
+    let targets: Col<NodeId> = s.col(9, h.edges)?;
+    all(&targets, |t| t.index() < n, "edge target out of range")?;
+    let edge_outputs: Col<u16> = s.col(10, h.edges)?;
+    all(&edge_outputs, |x| usize::from(x) < h.sets, "edge output set out of range")?;
+    let rows = decode::packages(s.verified(11)?, &h)?;
+    let rows = decode::package_rows(rows, &hash_parts, &names, &strings);
+
+    let s = Arc::new(s);
+    let late = |i: usize, h: &Header| (Arc::clone(&s), h.clone(), i);
+    let (sd, hd, _) = late(6, &h);
+    let drv_columns = Deferred::later(move || {
+        sd.late(6, |data| {
+            let d = decode::derivations(data, &hd)?;
+            Ok(DrvColumns::new(hd.nodes, d.drvs, d.outputs, d.env))
+        })
+    });
+    let (sm, hm, _) = late(12, &h);
+    let meta = Deferred::later(move || {
+        sm.late::<StoreMeta>(12, |data| decode::meta_covering(data, &hm))
+    });
+    let (sp, _, _) = late(13, &h);
+    let package_graph = Deferred::later(move || late_package_graph(&sp, n));
+    let (sq, rows_count) = (Arc::clone(&s), h.packages);
+    let package_meta = Deferred::later(move || {
+        sq.late::<PackageMeta>(16, |data| super::packages::decode_meta(data, rows_count))
+    });
+    let mut graph = assemble(
+        Columns {
+            store: h.store.clone(),
+            strings,
+            hash_parts,
+            names,
+            kinds,
+            drv_columns,
+            inputs: Csr { offsets, targets },
+            edge_outputs,
+            out_sets,
+        },
+        checked,
+    )?;
+    graph.set_description(h.description.clone());
+    if !rows.is_empty() {
+        graph.packages = PackageTable::from_rows_and_nodes(rows);
+    }
+    graph.meta = meta;
+    graph.package_graph = package_graph;
+    graph.package_meta = package_meta;
+    Ok((graph, h.creator))
+}
+
+/// The package graph's nodes on first use, and the edges of each type
+/// when first asked for.
+fn late_package_graph(s: &Arc<Sections>, graph_nodes: usize) -> PackageGraph {
+    let mut pg = s.late(13, |data| super::packages::decode_nodes(data, graph_nodes));
+    let (n, strings) = (pg.len(), pg.strings.len());
+    for ty in GraphType::ALL {
+        if !pg.has(ty) {
+            continue;
+        }
+        let (s, section) = (Arc::clone(s), 14 + ty.slot());
+        pg.set_layer(
+            ty,
+            Deferred::later(move || {
+                s.late(section, |data| {
+                    super::packages::decode_layer(data, n, strings, true)
+                })
+            }),
+        );
+    }
+    pg
+}
+
+/// The store directory of an in-place snapshot, from `reader` positioned
+/// after its first bytes, `head` (at least 56 of them, whose magic and
+/// version are checked): the header section is found through the first
+/// entry of the section table and read alone.
+pub(super) fn peek_store_dir(
+    head: &[u8],
+    mut reader: impl std::io::Read,
+) -> Result<abovo_store::StoreDir, SnapshotError> {
+    let needed = le_u64(head, 16);
+    if head.len() < FIXED + ENTRY {
+        return Err(SnapshotError::TruncatedFile {
+            needed,
+            actual: head.len() as u64,
+        });
+    }
+    let (start, len, want) = (
+        le_u64(head, FIXED),
+        le_u64(head, FIXED + 8),
+        le_u64(head, FIXED + 16),
+    );
+    if len > super::HEADER_SECTION_LIMIT {
+        return Err(invalid(format!("header section of {len} bytes")));
+    }
+    let skip = start.saturating_sub(head.len() as u64);
+    let skipped = std::io::copy(
+        &mut std::io::Read::take(&mut reader, skip),
+        &mut std::io::sink(),
+    )
+    .map_err(SnapshotError::Read)?;
+    let mut section = Vec::with_capacity(len as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut reader, len), &mut section)
+        .map_err(SnapshotError::Read)?;
+    if skipped != skip || section.len() as u64 != len {
+        return Err(SnapshotError::TruncatedFile {
+            needed,
+            actual: head.len() as u64 + skipped + section.len() as u64,
+        });
+    }
+    let got = hash(&section);
+    if got != want {
+        return Err(SnapshotError::SectionChecksum {
+            section: SECTION_NAMES[0],
+            expected: format!("{want:016x}"),
+            actual: format!("{got:016x}"),
+        });
+    }
+    decode::store_dir(&section)
+}
+
+/// Reads an in-place snapshot from `backing`, checking everything a
+/// version 2 read checks: every section's checksum, every id, what ties
+/// the sections together, and that the graph is acyclic.
+pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), SnapshotError> {
+    let first: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let keep = Arc::clone(&first);
+    let handler: OnDamage = Arc::new(move |e: &SnapshotError| {
+        if let Ok(mut slot) = keep.lock() {
+            slot.get_or_insert_with(|| e.to_string());
+        }
+    });
+    let s = Sections::parse(backing, Some(handler))?;
+    for i in 0..SECTIONS {
+        s.verified(i)?;
+    }
+    let (g, creator) = open_sections(s, true)?;
+    // Decode every late section now, so that a damaged one is an error.
+    let drvs = g.drv_columns();
+    let _ = g.meta();
+    let pg = g.package_graph();
+    for ty in GraphType::ALL {
+        let _ = pg.layer(ty);
+    }
+    let _ = g.package_meta();
+    if let Some(msg) = first.lock().ok().and_then(|mut m| m.take()) {
+        return Err(invalid(msg));
+    }
+    let kinds: Vec<NodeKind> = g.nodes().map(|x| g.kind(x)).collect();
+    let c = &g.columns;
+    decode::check_tied(
+        &c.strings,
+        &c.hash_parts,
+        &c.names,
+        &kinds,
+        &drvs.drvs,
+        &drvs.outputs,
+        pg,
+    )?;
+    if !g.meta().is_empty() && g.meta().nar_size.len() != g.len() {
+        return Err(invalid("metadata does not cover every node"));
+    }
+    Ok((g, creator))
+}
