@@ -24,6 +24,7 @@ pub mod output;
 pub mod packages;
 pub mod places;
 pub mod report;
+pub mod snapshot_cache;
 pub mod source;
 
 use clap::Parser;

@@ -193,7 +193,7 @@ impl SourceArgs {
                      --bag-emerged-edges need --source (the built-in snapshot has them all)"
                 );
             }
-            let mut graph = abovo_graph::snapshot::read_trusted(BUILT_IN_SNAPSHOT)
+            let mut graph = crate::snapshot_cache::load(BUILT_IN_SNAPSHOT)
                 .context("the built-in snapshot does not load")?;
             graph.set_description(BUILT_IN_NAME);
             return Ok(graph);

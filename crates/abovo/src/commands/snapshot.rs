@@ -65,6 +65,14 @@ pub struct CreateArgs {
     /// references are kept.
     #[arg(long)]
     pub no_nar_hashes: bool,
+    /// Write the in-place form (format version 3): uncompressed, about
+    /// three times larger, but opened without decoding (the file is
+    /// mapped and each section checked when first read), which makes
+    /// every query on it start in a few milliseconds. Without it, the
+    /// compressed form (version 2), the one to distribute. abovo keeps
+    /// the built-in snapshot in this form in its cache by itself.
+    #[arg(long)]
+    pub in_place: bool,
     /// How to name the graph in reports (default: the source path).
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
@@ -105,14 +113,16 @@ fn create(a: CreateArgs, ctx: &Context) -> anyhow::Result<u8> {
     }
     let reporter = CliReporter::new(ctx.progress);
     abovo_graph::load::Reporter::begin(&reporter, "compressing", None);
-    let bytes = abovo_graph::snapshot::write(
-        &graph,
-        &abovo_graph::snapshot::WriteOptions {
-            creator: format!("abovo {}", env!("CARGO_PKG_VERSION")),
-            level: a.level,
-            nar_hashes: !a.no_nar_hashes,
-        },
-    )?;
+    let opts = abovo_graph::snapshot::WriteOptions {
+        creator: format!("abovo {}", env!("CARGO_PKG_VERSION")),
+        level: a.level,
+        nar_hashes: !a.no_nar_hashes,
+    };
+    let bytes = if a.in_place {
+        abovo_graph::snapshot::write_in_place(&graph, &opts)
+    } else {
+        abovo_graph::snapshot::write(&graph, &opts)?
+    };
     reporter.clear();
     let name = target.name();
     target.write(&bytes)?;
@@ -327,8 +337,16 @@ fn info(a: InfoArgs) -> anyhow::Result<u8> {
     )?;
     writeln!(
         out,
-        "format        version {} (checksum ok: sha256 {})",
-        info.version, info.checksum
+        "format        version {} (checksum ok: {} {})",
+        info.version,
+        // The in-place form checks an XXH3-64 per section, and shows the
+        // table's.
+        if info.version == abovo_graph::snapshot::VERSION_IN_PLACE {
+            "xxh3 of the section table"
+        } else {
+            "sha256"
+        },
+        info.checksum
     )?;
     writeln!(
         out,

@@ -1,0 +1,128 @@
+//! The built-in snapshot's in-place copy in abovo's cache: written once by
+//! the first run, mapped by the next ones with the same answers; a damaged
+//! copy is rewritten (when it fails to open) or removed with an error
+//! (when a section read later fails its checksum); no cache, the same
+//! answers from the built-in snapshot.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod cli_support;
+
+use cli_support::{ERROR, SUCCESS, abovo_command, stderr, stdout};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn run(cache: &Path, args: &[&str]) -> Output {
+    abovo_command(args)
+        .env("ABOVO_CACHE_DIR", cache)
+        .output()
+        .unwrap()
+}
+
+/// The one snapshot file in the cache.
+fn cached(cache: &Path) -> Option<PathBuf> {
+    let dir = cache.join("snapshots");
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(files.len() <= 1, "{files:?}");
+    files.into_iter().next()
+}
+
+/// (start, length) of section `i` of an in-place file.
+fn section(bytes: &[u8], i: usize) -> (usize, usize) {
+    let at = 32 + 24 * i;
+    let word = |k: usize| u64::from_le_bytes(bytes[at + k..at + k + 8].try_into().unwrap());
+    (word(0) as usize, word(8) as usize)
+}
+
+#[test]
+fn the_cache_is_written_once_then_mapped_with_the_same_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("abovo");
+    let query = ["closure", "hello", "--format", "json"];
+    // No cache directory that can be made: the answer from the built-in
+    // snapshot, and nothing written.
+    let none = run(&tmp.path().join("missing/abovo"), &query);
+    assert_eq!(none.status.code(), Some(SUCCESS), "{}", stderr(&none));
+    assert!(!tmp.path().join("missing").exists());
+
+    let first = run(&cache, &query);
+    assert_eq!(first.status.code(), Some(SUCCESS), "{}", stderr(&first));
+    let file = cached(&cache).expect("the first run writes the cache");
+    let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.ends_with(".v3.abovo-snapshot") && name.len() == 64 + 18, "{name}");
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(&bytes[..8], b"ABOVOSNP");
+    assert_eq!(&bytes[8..12], &3u32.to_le_bytes());
+    // No temporary file left beside it.
+    assert_eq!(std::fs::read_dir(cache.join("snapshots")).unwrap().count(), 1);
+
+    let second = run(&cache, &query);
+    assert_eq!(second.status.code(), Some(SUCCESS));
+    assert_eq!(stdout(&first), stdout(&none));
+    assert_eq!(stdout(&second), stdout(&none));
+    // Mapped, not rewritten.
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+    // Other questions, whose answers need the sections read late.
+    for args in [
+        &["path", "hello", "guile-bootstrap", "--type", "derivation"][..],
+        &["dependents", "ghc@7.10.3", "--format", "json"],
+        &["seeds", "hello", "--format", "json", "--no-cache"],
+    ] {
+        let a = run(&cache, args);
+        let b = run(&tmp.path().join("missing/abovo"), args);
+        assert_eq!(a.status.code(), Some(SUCCESS), "{args:?}: {}", stderr(&a));
+        assert_eq!(stdout(&a), stdout(&b), "{args:?}");
+    }
+    // `snapshot info` checks the copy through and through.
+    let info = run(&cache, &["snapshot", "info", file.to_str().unwrap()]);
+    assert_eq!(info.status.code(), Some(SUCCESS), "{}", stderr(&info));
+    assert!(stdout(&info).contains("version 3"), "{}", stdout(&info));
+}
+
+#[test]
+fn a_damaged_cache_is_rewritten_or_refused_never_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("abovo");
+    let query = ["closure", "hello", "--format", "json"];
+    let want = run(&cache, &query);
+    assert_eq!(want.status.code(), Some(SUCCESS));
+    let file = cached(&cache).unwrap();
+    let good = std::fs::read(&file).unwrap();
+
+    // A section every query reads (edge targets, 9): the copy fails to
+    // open, is written again, and the answer is the same.
+    let mut bad = good.clone();
+    let (start, len) = section(&bad, 9);
+    bad[start + len / 2] ^= 1;
+    std::fs::write(&file, &bad).unwrap();
+    let again = run(&cache, &query);
+    assert_eq!(again.status.code(), Some(SUCCESS), "{}", stderr(&again));
+    assert_eq!(stdout(&again), stdout(&want));
+    assert_eq!(std::fs::read(&file).unwrap(), good, "rewritten");
+
+    // Cut short: the same.
+    std::fs::write(&file, &good[..good.len() / 2]).unwrap();
+    let again = run(&cache, &query);
+    assert_eq!(stdout(&again), stdout(&want));
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+
+    // A section read on first use (the derivation facts, 6): the command
+    // stops with an error before answering, and the copy is removed.
+    let mut bad = good.clone();
+    let (start, len) = section(&bad, 6);
+    bad[start + len / 2] ^= 1;
+    std::fs::write(&file, &bad).unwrap();
+    let refused = run(&cache, &query);
+    assert_eq!(refused.status.code(), Some(ERROR));
+    assert!(stdout(&refused).is_empty(), "{}", stdout(&refused));
+    let err = stderr(&refused);
+    assert!(err.contains("is damaged") && err.contains("derivations"), "{err}");
+    assert!(cached(&cache).is_none(), "the damaged copy is removed");
+    // The next run writes it again.
+    let again = run(&cache, &query);
+    assert_eq!(stdout(&again), stdout(&want));
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+}
