@@ -174,18 +174,9 @@ pub fn open(path: &std::path::Path) -> Result<Graph, SnapshotError> {
 /// lives (replacing it by a rename, as abovo's cache does, is safe): that
 /// is the contract of every memory map.
 pub fn open_with(path: &std::path::Path, opts: &OpenOptions) -> Result<Graph, SnapshotError> {
-    use std::io::Read as _;
     let mut file = std::fs::File::open(path).map_err(SnapshotError::Read)?;
     let mut head = [0u8; 12];
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(SnapshotError::Read(e)),
-        }
-    }
+    let got = super::read_up_to(&mut file, &mut head)?;
     if super::version_of(&head[..got]) != Some(VERSION) || cfg!(target_endian = "big") {
         let bytes = std::fs::read(path).map_err(SnapshotError::Read)?;
         return super::read(&bytes);

@@ -546,6 +546,20 @@ pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
     decode::decode(&frames).map(|(g, _)| g)
 }
 
+/// Fills `buf` from `reader` as far as it goes; how many bytes it got.
+fn read_up_to(mut reader: impl std::io::Read, buf: &mut [u8]) -> Result<usize, SnapshotError> {
+    let mut len = 0;
+    while len < buf.len() {
+        match reader.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(SnapshotError::Read(e)),
+        }
+    }
+    Ok(len)
+}
+
 /// The format version of a file that starts with the magic.
 fn version_of(bytes: &[u8]) -> Option<u32> {
     let v = bytes.get(8..12)?;
@@ -577,15 +591,7 @@ pub fn peek_store_dir(
     // The fixed header, the section count and the first section's length
     // (the others are not needed).
     let mut head = [0u8; HEADER_LEN + 4 + 8];
-    let mut len = 0;
-    while len < head.len() {
-        match reader.read(&mut head[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(SnapshotError::Read(e)),
-        }
-    }
+    let len = read_up_to(&mut reader, &mut head)?;
     if len < 8 || &head[..8] != MAGIC {
         return Err(SnapshotError::BadMagic);
     }
