@@ -338,6 +338,19 @@ def main():
                 at += n
                 sections.append(subprocess.run(["zstd", "-dc"], input=frame, capture_output=True, check=True).stdout)
             seed("snapshot", "hello-sections", b"\1" + b"\n@@section@@\n".join(sections))
+            # The in-place form (version 3): whole, and as its 17 sections
+            # (the table's offsets and lengths say where each one is).
+            subprocess.run([abovo, "snapshot", "create", "--from", "drvs", "--package-table", "packages.tsv",
+                            "--meta", "store-meta.tsv", "--in-place", "-o", snap + "3"],
+                           check=True, capture_output=True, cwd=tmp)
+            whole = read(snap + "3")
+            seed("snapshot", "hello-in-place", b"\0" + whole)
+            (count,) = struct.unpack_from("<I", whole, 12)
+            parts = []
+            for i in range(count):
+                start, n = struct.unpack_from("<QQ", whole, 32 + 24 * i)
+                parts.append(whole[start:start + n])
+            seed("snapshot", "hello-in-place-sections", b"\3" + b"\n@@section@@\n".join(parts))
             keys = os.path.join(tmp, "key")
             subprocess.run([abovo, "key", "generate", "--name", "fuzz-1", "-o", keys], check=True, capture_output=True)
             for name in sorted(os.listdir(keys)):

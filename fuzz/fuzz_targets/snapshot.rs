@@ -2,11 +2,20 @@
 //! info`) on hostile files. A checksum guards the body, so random bytes
 //! would only ever test the checksum: the harness makes every file pass it.
 //! The first byte picks the mode. Even: the rest is a whole file, whose
-//! length and checksum fields are set to what its body needs. Odd: the rest
-//! is the eleven decompressed sections, separated by [`SEP`], which the
-//! harness compresses and frames as `snapshot::write` does, so that the
-//! decoders (varints, ids, string tables, the package sections) see the
-//! mutations rather than zstd.
+//! length and checksum fields are set to what its body needs (for the
+//! in-place form, version 3, every section's checksum and the table's).
+//! Odd: the rest is the sections, separated by [`SEP`]: with the low two
+//! bits 3, the seventeen sections of the in-place form, laid out and
+//! checksummed as `snapshot::write_in_place` does, so that the range checks
+//! and decoders see the mutations; otherwise the eleven decompressed
+//! sections of version 2, which the harness compresses and frames as
+//! `snapshot::write` does, so that the decoders (varints, ids, string
+//! tables, the package sections) see the mutations rather than zstd.
+//!
+//! An in-place file is also opened in place (`snapshot::open`, mapped from
+//! a file), with every lazily read section touched: never a panic, damage
+//! reported to the handler rather than read; and when `read` accepts the
+//! file, the mapped graph is the same.
 //!
 //! Never a panic, whether read with every check (`read`, `info`) or as a
 //! trusted snapshot (`read_trusted`, which decodes lazily and must still
@@ -30,8 +39,111 @@ const HEADER_LEN: usize = 52;
 /// The sections of format version 2.
 const SECTIONS: usize = 11;
 
+/// The in-place form: fixed header, then 24 bytes per section.
+const V3_FIXED: usize = 32;
+const V3_SECTIONS: usize = 17;
+
+fn xxh3(b: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(b)
+}
+
+/// An in-place file with its length, section checksums (of the sections
+/// that lie in the file) and table checksum made right.
+fn fix_in_place(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let table_end = V3_FIXED + 24 * V3_SECTIONS;
+    if out.len() < table_end {
+        return out;
+    }
+    let len = out.len() as u64;
+    out[16..24].copy_from_slice(&len.to_le_bytes());
+    for i in 0..V3_SECTIONS {
+        let e = V3_FIXED + 24 * i;
+        let word = |k: usize| u64::from_le_bytes(out[e + k..e + k + 8].try_into().unwrap());
+        let (start, size) = (word(0), word(8));
+        if let Some(end) = start.checked_add(size).filter(|&end| end <= len) {
+            let h = xxh3(&out[start as usize..end as usize]);
+            out[e + 16..e + 24].copy_from_slice(&h.to_le_bytes());
+        }
+    }
+    let t = xxh3(&out[V3_FIXED..table_end]);
+    out[24..32].copy_from_slice(&t.to_le_bytes());
+    out
+}
+
+/// A version 3 file of the sections `SEP` separates in `bytes`.
+fn compose_in_place(bytes: &[u8]) -> Vec<u8> {
+    let sections = split(bytes, V3_SECTIONS);
+    let mut at = (V3_FIXED + 24 * V3_SECTIONS).next_multiple_of(8);
+    let mut table = Vec::new();
+    for s in &sections {
+        table.extend_from_slice(&(at as u64).to_le_bytes());
+        table.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        table.extend_from_slice(&xxh3(s).to_le_bytes());
+        at = (at + s.len()).next_multiple_of(8);
+    }
+    let mut out = snapshot::MAGIC.to_vec();
+    out.extend_from_slice(&snapshot::VERSION_IN_PLACE.to_le_bytes());
+    out.extend_from_slice(&(V3_SECTIONS as u32).to_le_bytes());
+    out.extend_from_slice(&(at as u64).to_le_bytes());
+    out.extend_from_slice(&xxh3(&table).to_le_bytes());
+    out.extend_from_slice(&table);
+    for s in &sections {
+        out.resize(out.len().next_multiple_of(8), 0);
+        out.extend_from_slice(s);
+    }
+    out.resize(at, 0);
+    out
+}
+
+/// The parts of `bytes` between separators: `n` of them (missing ones
+/// empty, the rest in the last).
+fn split(bytes: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut sections: Vec<&[u8]> = Vec::with_capacity(n);
+    let mut rest = bytes;
+    while sections.len() + 1 < n {
+        match rest.windows(SEP.len()).position(|w| w == SEP) {
+            Some(at) => {
+                sections.push(&rest[..at]);
+                rest = &rest[at + SEP.len()..];
+            }
+            None => break,
+        }
+    }
+    sections.push(rest);
+    sections.resize(n, &[]);
+    sections
+}
+
+/// Opens `file` in place from a temporary file and touches every section
+/// read on first use; a damaged one must be reported, never read.
+fn open_in_place(file: &[u8], checked: Option<&Graph>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static DAMAGE: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!("abovo-fuzz-{}.snapshot", std::process::id()));
+    std::fs::write(&path, file).expect("writes the temporary file");
+    let opts = snapshot::OpenOptions {
+        on_damage: Some(std::sync::Arc::new(|_| {
+            DAMAGE.fetch_add(1, Ordering::Relaxed);
+        })),
+    };
+    let before = DAMAGE.load(Ordering::Relaxed);
+    if let Ok(g) = snapshot::open_with(&path, &opts) {
+        let w = walk(&g);
+        if let Some(checked) = checked {
+            assert_eq!(DAMAGE.load(Ordering::Relaxed), before, "damage in a checked file");
+            assert_eq!((g.len(), g.edge_count()), (checked.len(), checked.edge_count()));
+            assert_eq!(w, walk(checked));
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
 /// `bytes` with the length and checksum fields made right for its body.
 fn fix_header(bytes: &[u8]) -> Vec<u8> {
+    if bytes.get(8..12) == Some(&snapshot::VERSION_IN_PLACE.to_le_bytes()[..]) {
+        return fix_in_place(bytes);
+    }
     let mut out = bytes.to_vec();
     if out.len() >= HEADER_LEN && out.starts_with(snapshot::MAGIC) {
         let rest_len = (out.len() - HEADER_LEN) as u64;
@@ -45,19 +157,7 @@ fn fix_header(bytes: &[u8]) -> Vec<u8> {
 /// A version 2 file of the sections `SEP` separates in `bytes` (missing
 /// ones empty, extra ones dropped).
 fn compose(bytes: &[u8]) -> Vec<u8> {
-    let mut sections: Vec<&[u8]> = Vec::with_capacity(SECTIONS);
-    let mut rest = bytes;
-    while sections.len() + 1 < SECTIONS {
-        match rest.windows(SEP.len()).position(|w| w == SEP) {
-            Some(at) => {
-                sections.push(&rest[..at]);
-                rest = &rest[at + SEP.len()..];
-            }
-            None => break,
-        }
-    }
-    sections.push(rest);
-    sections.resize(SECTIONS, &[]);
+    let sections = split(bytes, SECTIONS);
     let frames: Vec<Vec<u8>> = sections
         .iter()
         .map(|s| zstd::bulk::compress(s, 1).expect("zstd compresses"))
@@ -101,10 +201,22 @@ fuzz_target!(|data: &[u8]| {
     };
     let file = if mode & 1 == 0 {
         fix_header(rest)
+    } else if mode & 3 == 3 {
+        compose_in_place(rest)
     } else {
         compose(rest)
     };
     let _ = snapshot::peek_store_dir(&file[..]);
+    if file.get(8..12) == Some(&snapshot::VERSION_IN_PLACE.to_le_bytes()[..]) {
+        let checked = snapshot::read(&file).ok();
+        if checked.is_some() {
+            snapshot::info(&file).expect("info accepts what read accepts");
+        } else {
+            assert!(snapshot::info(&file).is_err(), "info accepts what read refuses");
+        }
+        open_in_place(&file, checked.as_ref());
+        return;
+    }
     // SAFETY: `read_trusted` wants bytes that live for the program, as
     // compiled-in snapshots do; the graph it returns is dropped at the end
     // of this block, before `file`, and keeps nothing elsewhere.
