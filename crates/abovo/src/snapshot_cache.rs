@@ -13,7 +13,8 @@
 //! ```
 //!
 //! named by the built-in snapshot's own SHA-256 (the checksum in its
-//! header), so that another build of abovo with other data never reads it;
+//! header), so that another build of abovo with other data never reads it
+//! (and the copies of other builds are removed when a new one is written);
 //! later processes map that file and answer without decoding it. The file
 //! is written under a temporary name and renamed into place, so a reader
 //! never sees a partial one.
@@ -95,6 +96,16 @@ pub fn store(path: &Path, graph: &Graph) -> std::io::Result<()> {
     std::io::Write::write_all(&mut tmp, &bytes)?;
     tmp.as_file().sync_data()?;
     tmp.persist(path).map_err(|e| e.error)?;
+    // Copies made by other builds of abovo (other built-in data) are not
+    // read again: 44 MB each, they go. A process still mapping one keeps
+    // its pages until it ends.
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let other = entry.path();
+        let name = other.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if other != path && name.ends_with(".v3.abovo-snapshot") {
+            let _ = std::fs::remove_file(&other);
+        }
+    }
     Ok(())
 }
 

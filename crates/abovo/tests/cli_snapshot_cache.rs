@@ -48,8 +48,14 @@ fn the_cache_is_written_once_then_mapped_with_the_same_answers() {
     assert_eq!(none.status.code(), Some(SUCCESS), "{}", stderr(&none));
     assert!(!tmp.path().join("missing").exists());
 
+    // A copy left by another build (other built-in data) is removed when
+    // this build writes its own.
+    std::fs::create_dir_all(cache.join("snapshots")).unwrap();
+    let stale = cache.join("snapshots").join(format!("{}.v3.abovo-snapshot", "0".repeat(64)));
+    std::fs::write(&stale, b"ABOVOSNP").unwrap();
     let first = run(&cache, &query);
     assert_eq!(first.status.code(), Some(SUCCESS), "{}", stderr(&first));
+    assert!(!stale.exists(), "the other build's copy is removed");
     let file = cached(&cache).expect("the first run writes the cache");
     let name = file.file_name().unwrap().to_str().unwrap().to_owned();
     assert!(name.ends_with(".v3.abovo-snapshot") && name.len() == 64 + 18, "{name}");
