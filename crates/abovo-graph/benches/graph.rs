@@ -115,7 +115,10 @@ fn load_snapshot(c: &mut Criterion) {
         b.iter(|| {
             let graph = abovo_graph::snapshot::open(&path).expect("opens");
             black_box((graph.derivation_count(), graph.meta().sized()));
-            black_box((graph.package_graph().len(), graph.package_meta().get(0).is_some()));
+            black_box((
+                graph.package_graph().len(),
+                graph.package_meta().get(0).is_some(),
+            ));
             graph
         })
     });

@@ -63,7 +63,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t3 = t.elapsed();
         let drvs = g.derivation_count();
         let t4 = t.elapsed();
-        let rest = (g.meta().sized(), g.package_graph().len(), g.package_meta().get(0).is_some());
+        let rest = (
+            g.meta().sized(),
+            g.package_graph().len(),
+            g.package_meta().get(0).is_some(),
+        );
         let t5 = t.elapsed();
         println!(
             "open in place {t1:?}, resolve + path +{:?} ({} nodes), dependents +{:?} ({}), \

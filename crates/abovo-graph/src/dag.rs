@@ -114,7 +114,10 @@ impl<N: NodeIndex + bytemuck::Pod> Csr<N> {
 /// its dependents are placed, reversed at the end so that inputs come
 /// first. `Err` holds the pending counts when some nodes are on or below a
 /// cycle (the nodes with a count above zero), for the caller to name one.
-pub(crate) fn inputs_first<N: NodeIndex + bytemuck::Pod>(rows: &Csr<N>, n: usize) -> Result<Vec<N>, Vec<u32>> {
+pub(crate) fn inputs_first<N: NodeIndex + bytemuck::Pod>(
+    rows: &Csr<N>,
+    n: usize,
+) -> Result<Vec<N>, Vec<u32>> {
     let mut pending = vec![0u32; n];
     for t in rows.targets.iter() {
         pending[t.index()] += 1;

@@ -59,9 +59,13 @@ fn same(a: &Graph, b: &Graph) {
     for i in 0..a.packages().len() {
         assert_eq!(a.packages().node(i), b.packages().node(i));
         let meta = |g: &Graph| {
-            g.package_meta()
-                .get(i)
-                .map(|m| (m.location().to_owned(), m.synopsis().to_owned(), m.description().len()))
+            g.package_meta().get(i).map(|m| {
+                (
+                    m.location().to_owned(),
+                    m.synopsis().to_owned(),
+                    m.description().len(),
+                )
+            })
         };
         assert_eq!(meta(a), meta(b));
     }
@@ -131,7 +135,10 @@ fn the_built_in_snapshot_opens_in_place_as_the_same_graph() {
         *g.store_dir()
     );
     // Written again from the mapped graph: the same bytes.
-    assert_eq!(snapshot::write_in_place(&m, &WriteOptions::default()), bytes);
+    assert_eq!(
+        snapshot::write_in_place(&m, &WriteOptions::default()),
+        bytes
+    );
 }
 
 #[test]
@@ -174,7 +181,10 @@ fn damage_is_caught_in_every_section_without_a_panic() {
     for at in [9, 13, 17, 25, 40] {
         let mut bad = bytes.clone();
         bad[at] ^= 0x10;
-        assert!(snapshot::open(&write_file(&dir, &bad)).is_err(), "byte {at}");
+        assert!(
+            snapshot::open(&write_file(&dir, &bad)).is_err(),
+            "byte {at}"
+        );
     }
     for cut in [0, 7, 20, 100, bytes.len() - 1] {
         assert!(snapshot::open(&write_file(&dir, &bytes[..cut])).is_err());
@@ -203,7 +213,12 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
     let (start, len) = t[5];
     bad[start] = 7;
     rehash(&mut bad, 5, start, len);
-    assert!(snapshot::read(&bad).unwrap_err().to_string().contains("node kind"));
+    assert!(
+        snapshot::read(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("node kind")
+    );
 }
 
 /// Recomputes the checksum of one section and of the table.
@@ -228,7 +243,11 @@ fn record(i: u32, inputs: &[(u32, &str)], fixed: bool) -> DrvRecord {
     DrvRecord {
         path: sp(i, &format!("n{i}.drv")),
         system: "x86_64-linux".into(),
-        builder: if fixed { "builtin:download".into() } else { "/bin/sh".into() },
+        builder: if fixed {
+            "builtin:download".into()
+        } else {
+            "/bin/sh".into()
+        },
         outputs: vec![("out".into(), None)],
         fixed: None,
         env: if fixed {

@@ -51,19 +51,27 @@ fn the_cache_is_written_once_then_mapped_with_the_same_answers() {
     // A copy left by another build (other built-in data) is removed when
     // this build writes its own.
     std::fs::create_dir_all(cache.join("snapshots")).unwrap();
-    let stale = cache.join("snapshots").join(format!("{}.v3.abovo-snapshot", "0".repeat(64)));
+    let stale = cache
+        .join("snapshots")
+        .join(format!("{}.v3.abovo-snapshot", "0".repeat(64)));
     std::fs::write(&stale, b"ABOVOSNP").unwrap();
     let first = run(&cache, &query);
     assert_eq!(first.status.code(), Some(SUCCESS), "{}", stderr(&first));
     assert!(!stale.exists(), "the other build's copy is removed");
     let file = cached(&cache).expect("the first run writes the cache");
     let name = file.file_name().unwrap().to_str().unwrap().to_owned();
-    assert!(name.ends_with(".v3.abovo-snapshot") && name.len() == 64 + 18, "{name}");
+    assert!(
+        name.ends_with(".v3.abovo-snapshot") && name.len() == 64 + 18,
+        "{name}"
+    );
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(&bytes[..8], b"ABOVOSNP");
     assert_eq!(&bytes[8..12], &3u32.to_le_bytes());
     // No temporary file left beside it.
-    assert_eq!(std::fs::read_dir(cache.join("snapshots")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(cache.join("snapshots")).unwrap().count(),
+        1
+    );
 
     let second = run(&cache, &query);
     assert_eq!(second.status.code(), Some(SUCCESS));
@@ -125,7 +133,10 @@ fn a_damaged_cache_is_rewritten_or_refused_never_used() {
     assert_eq!(refused.status.code(), Some(ERROR));
     assert!(stdout(&refused).is_empty(), "{}", stdout(&refused));
     let err = stderr(&refused);
-    assert!(err.contains("is damaged") && err.contains("derivations"), "{err}");
+    assert!(
+        err.contains("is damaged") && err.contains("derivations"),
+        "{err}"
+    );
     assert!(cached(&cache).is_none(), "the damaged copy is removed");
     // The next run writes it again.
     let again = run(&cache, &query);

@@ -690,7 +690,12 @@ fn decode_with(
             strings,
             hash_parts: nodes.hash_parts.into(),
             names: nodes.names.into(),
-            kinds: nodes.kinds.iter().map(|k| k.code()).collect::<Vec<u8>>().into(),
+            kinds: nodes
+                .kinds
+                .iter()
+                .map(|k| k.code())
+                .collect::<Vec<u8>>()
+                .into(),
             drv_columns,
             inputs: edges.inputs,
             edge_outputs: edges.edge_outputs.into(),

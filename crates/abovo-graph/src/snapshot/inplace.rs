@@ -83,7 +83,11 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         }
     }
     let words = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    let ids = |v: &[NodeId]| v.iter().flat_map(|x| x.0.to_le_bytes()).collect::<Vec<u8>>();
+    let ids = |v: &[NodeId]| {
+        v.iter()
+            .flat_map(|x| x.0.to_le_bytes())
+            .collect::<Vec<u8>>()
+    };
     let sections: [Vec<u8>; SECTIONS] = [
         v2[0].clone(),
         words(ends),
@@ -95,7 +99,10 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         sets.buf,
         words(&c.inputs.offsets),
         ids(&c.inputs.targets),
-        c.edge_outputs.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        c.edge_outputs
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect(),
         v2[5].clone(),
         v2[6].clone(),
         v2[7].clone(),
@@ -326,7 +333,11 @@ impl Sections {
 
     /// Decodes section `i` with `decode` on first use; a damaged section
     /// is reported to the handler and reads as empty.
-    fn late<T: Default>(&self, i: usize, decode: impl FnOnce(&[u8]) -> Result<T, SnapshotError>) -> T {
+    fn late<T: Default>(
+        &self,
+        i: usize,
+        decode: impl FnOnce(&[u8]) -> Result<T, SnapshotError>,
+    ) -> T {
         match self.verified(i).and_then(decode) {
             Ok(v) => v,
             Err(e) => {
@@ -364,7 +375,11 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         Strings::mapped(text, ends).ok_or_else(|| invalid("string ends past the string text"))?;
     let hash_parts: Col<[u8; 32]> = s.col(3, n)?;
     let names: Col<StrId> = s.col(4, n)?;
-    all(&names, |x| (x.0 as usize) < h.strings, "node name out of range")?;
+    all(
+        &names,
+        |x| (x.0 as usize) < h.strings,
+        "node name out of range",
+    )?;
     let kinds: Col<u8> = s.col(5, n)?;
     all(&kinds, |k| NodeKind::from_code(k).is_some(), "node kind")?;
     let out_sets = {
@@ -380,12 +395,18 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         || offsets.last().map(|&x| x as usize) != Some(h.edges)
         || offsets.windows(2).any(|w| w[0] > w[1])
     {
-        return Err(invalid("edge offsets are not ordered from 0 to the edge count"));
+        return Err(invalid(
+            "edge offsets are not ordered from 0 to the edge count",
+        ));
     }
     let targets: Col<NodeId> = s.col(9, h.edges)?;
     all(&targets, |t| t.index() < n, "edge target out of range")?;
     let edge_outputs: Col<u16> = s.col(10, h.edges)?;
-    all(&edge_outputs, |x| usize::from(x) < h.sets, "edge output set out of range")?;
+    all(
+        &edge_outputs,
+        |x| usize::from(x) < h.sets,
+        "edge output set out of range",
+    )?;
     let rows = decode::packages(s.verified(11)?, &h)?;
     let rows = decode::package_rows(rows, &hash_parts, &names, &strings);
 
@@ -399,9 +420,8 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         })
     });
     let (sm, hm, _) = late(12, &h);
-    let meta = Deferred::later(move || {
-        sm.late::<StoreMeta>(12, |data| decode::meta_covering(data, &hm))
-    });
+    let meta =
+        Deferred::later(move || sm.late::<StoreMeta>(12, |data| decode::meta_covering(data, &hm)));
     let (sp, _, _) = late(13, &h);
     let package_graph = Deferred::later(move || late_package_graph(&sp, n));
     let (sq, rows_count) = (Arc::clone(&s), h.packages);

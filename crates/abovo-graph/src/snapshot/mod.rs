@@ -209,7 +209,9 @@ pub enum SnapshotError {
     },
     /// A section of an in-place snapshot (or its section table) does not
     /// match its checksum.
-    #[error("the {section} does not match its checksum: the table says xxh3 {expected}, the bytes have {actual}")]
+    #[error(
+        "the {section} does not match its checksum: the table says xxh3 {expected}, the bytes have {actual}"
+    )]
     SectionChecksum {
         /// Which section (`header`, `edge targets`, …).
         section: &'static str,
