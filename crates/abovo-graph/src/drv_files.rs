@@ -34,17 +34,17 @@ pub const EXPANSION_FLOOR: u64 = 64 << 20;
 
 /// The `.drv` entries of a directory.
 #[derive(Debug, Default)]
-pub(crate) struct Listing {
+pub struct Listing {
     /// Base names, sorted, with whether the entry's type must be checked
     /// when it is opened (a symbolic link, or a file system that does not
     /// tell the type in the directory).
-    pub(crate) names: Vec<(String, bool)>,
+    pub names: Vec<(String, bool)>,
     /// Entries named `*.drv` that are not regular files.
-    pub(crate) skipped: usize,
+    pub skipped: usize,
 }
 
 /// Lists the `.drv` entries of a directory.
-pub(crate) fn list(dir: &Path) -> Result<Listing, LoadError> {
+pub fn list(dir: &Path) -> Result<Listing, LoadError> {
     let io = |source| LoadError::Io {
         path: dir.to_owned(),
         source,
@@ -79,7 +79,7 @@ pub fn list_directory(dir: &Path) -> Result<Vec<String>, LoadError> {
 
 /// The note a loader gives when it skipped entries that are not regular
 /// files.
-pub(crate) fn skipped_note(dir: &Path, skipped: usize) -> String {
+pub fn skipped_note(dir: &Path, skipped: usize) -> String {
     format!(
         "skipped {skipped} `.drv` {} of `{}` that {} not a regular file (a FIFO, device, socket or directory)",
         if skipped == 1 { "entry" } else { "entries" },
@@ -121,6 +121,19 @@ impl Dir {
     /// slipped in reads as empty rather than hanging), and at most
     /// [`MAX_DRV_SIZE`] bytes are read.
     pub(crate) fn read(&self, name: &str, check: bool) -> Result<Option<Vec<u8>>, LoadError> {
+        Ok(self
+            .read_stamped(name, check, false)?
+            .map(|(bytes, _)| bytes))
+    }
+
+    /// [`Dir::read`], with the file's [`FileStamp`] when `stamp` (one
+    /// `fstat` more; always taken when `check`).
+    pub(crate) fn read_stamped(
+        &self,
+        name: &str,
+        check: bool,
+        stamp: bool,
+    ) -> Result<Option<(Vec<u8>, FileStamp)>, LoadError> {
         use rustix::fs::{Mode, OFlags};
         let err = |e: rustix::io::Errno| LoadError::Io {
             path: self.path.join(name),
@@ -133,12 +146,14 @@ impl Dir {
             Mode::empty(),
         )
         .map_err(err)?;
-        if check {
+        let mut stamped = FileStamp::default();
+        if check || stamp {
             let st = rustix::fs::fstat(&fd).map_err(err)?;
             if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
             {
                 return Ok(None);
             }
+            stamped = FileStamp::of(&st);
         }
         // Read into a per-thread scratch buffer (a `.drv` is a few
         // kilobytes: one read fills it, a second one confirms the end), then
@@ -156,7 +171,7 @@ impl Dir {
                 }
                 let n = rustix::io::read(&fd, &mut buf[len..]).map_err(err)?;
                 if n == 0 {
-                    return Ok(Some(buf[..len].to_vec()));
+                    return Ok(Some((buf[..len].to_vec(), stamped)));
                 }
                 len += n;
                 if len as u64 > MAX_DRV_SIZE {
@@ -168,6 +183,33 @@ impl Dir {
                 }
             }
         })
+    }
+}
+
+/// What tells a file that changed since it was read: its size, its
+/// modification time and its inode (a file replaced by a rename has
+/// another inode even when size and time agree).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileStamp {
+    /// The size in bytes.
+    pub size: u64,
+    /// The modification time, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// The inode number.
+    pub inode: u64,
+}
+
+impl FileStamp {
+    /// The stamp of a file's status.
+    pub fn of(st: &rustix::fs::Stat) -> FileStamp {
+        FileStamp {
+            size: st.st_size as u64,
+            mtime_ns: st
+                .st_mtime
+                .saturating_mul(1_000_000_000)
+                .saturating_add(st.st_mtime_nsec as i64),
+            inode: st.st_ino,
+        }
     }
 }
 

@@ -24,8 +24,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use crate::drv_files::{
-    DirectoryFiles, list_directory, read_directory, read_directory_lenient, read_tarball,
-    read_tarball_input,
+    DirectoryFiles, FileStamp, Listing, list as list_entries, list_directory, read_directory,
+    read_directory_lenient, read_tarball, read_tarball_input, skipped_note,
 };
 pub use crate::input::Input;
 
@@ -227,6 +227,13 @@ pub fn load_input(input: &Input, opts: LoadOptions<'_>) -> Result<Graph, LoadErr
     Ok(graph)
 }
 
+/// Attaches the tables `opts` names (`--package-table`, `--meta`, the
+/// package-level tables) to a graph loaded otherwise (from an index, say),
+/// as [`load`] attaches them.
+pub fn attach_tables(graph: &mut Graph, opts: LoadOptions<'_>) -> Result<(), LoadError> {
+    attach(graph, opts.packages, opts.meta, opts.package_level, opts)
+}
+
 /// Attaches the tables given to `graph`: the package table first, since
 /// the package metadata is kept per row of it and the package graphs count
 /// its packages among their nodes.
@@ -410,23 +417,57 @@ fn member_origin(tarball: &Path, member: &str) -> String {
 /// one parallel pass (so the raw bytes never all sit in memory).
 pub fn load_directory(dir: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
     let listing = crate::drv_files::list(dir)?;
-    if listing.names.is_empty() {
-        if listing.skipped > 0 {
-            opts.reporter
-                .warn(&crate::drv_files::skipped_note(dir, listing.skipped));
-        }
+    let parsed = parse_directory_files(dir, &listing, false, opts)?;
+    if parsed.skipped > 0 {
+        opts.reporter
+            .warn(&crate::drv_files::skipped_note(dir, parsed.skipped));
+    }
+    if parsed.records.is_empty() {
         return Err(LoadError::Empty(dir.to_owned()));
+    }
+    let records = parsed.records.into_iter().map(|(r, _)| Ok(r)).collect();
+    let mut g = finish(records, opts.store)?;
+    g.set_description(dir.display().to_string());
+    Ok(g)
+}
+
+/// What [`parse_directory_files`] read.
+#[derive(Debug, Default)]
+pub struct ParsedFiles {
+    /// The record of each file read, in the order of the listing, with the
+    /// file's stamp (its default when stamps were not asked for).
+    pub records: Vec<(DrvRecord, FileStamp)>,
+    /// Entries skipped as not regular files: those the listing skipped and
+    /// those found so on opening. Not reported: the caller says it once.
+    pub skipped: usize,
+}
+
+/// Reads and parses the files `listing` names in `dir`, in parallel (the
+/// raw bytes never all sit in memory), with each file's [`FileStamp`] when
+/// `stamps` (one `fstat` more per file). The first error in listing order
+/// is the error, naming the file by its path on disk.
+pub fn parse_directory_files(
+    dir: &Path,
+    listing: &Listing,
+    stamps: bool,
+    opts: LoadOptions<'_>,
+) -> Result<ParsedFiles, LoadError> {
+    if listing.names.is_empty() {
+        return Ok(ParsedFiles {
+            records: Vec::new(),
+            skipped: listing.skipped,
+        });
     }
     let handle = crate::drv_files::Dir::open(dir)?;
     let skipped = std::sync::atomic::AtomicUsize::new(listing.skipped);
     opts.reporter
         .begin("loading", Some(listing.names.len() as u64));
-    let records: Vec<Option<Result<DrvRecord, LoadError>>> = listing
+    let records: Vec<Option<Result<(DrvRecord, FileStamp), LoadError>>> = listing
         .names
         .par_iter()
         .map(|(name, check)| {
-            let bytes = match handle.read(name, *check) {
-                Ok(Some(bytes)) => bytes,
+            let (bytes, stamp) = match handle.read_stamped(name, *check, stamps) {
+                Ok(Some(read)) => read,
                 Ok(None) => {
                     skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return None;
@@ -434,24 +475,17 @@ pub fn load_directory(dir: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadEr
                 Err(e) => return Some(Err(e)),
             };
             let r = parse_record(opts.store, name, &bytes)
+                .map(|r| (r, stamp))
                 .map_err(|e| located(e, || dir.join(name).display().to_string()));
             opts.reporter.advance(1);
             Some(r)
         })
         .collect();
     opts.reporter.end();
-    let skipped = skipped.into_inner();
-    if skipped > 0 {
-        opts.reporter
-            .warn(&crate::drv_files::skipped_note(dir, skipped));
-    }
-    let records: Vec<_> = records.into_iter().flatten().collect();
-    if records.is_empty() {
-        return Err(LoadError::Empty(dir.to_owned()));
-    }
-    let mut g = finish(records, opts.store)?;
-    g.set_description(dir.display().to_string());
-    Ok(g)
+    Ok(ParsedFiles {
+        records: records.into_iter().flatten().collect::<Result<_, _>>()?,
+        skipped: skipped.into_inner(),
+    })
 }
 
 /// The first error in file order, or the graph of the records.
