@@ -101,6 +101,43 @@ impl Database {
         Ok(out)
     }
 
+    /// The highest `ValidPaths` id and the number of rows: what tells,
+    /// beside [`Database::registered_since`], that items were registered or
+    /// deleted (an index of a live store compares them). Ids only grow: a
+    /// registration takes a new row, a deletion removes one.
+    pub fn registration_state(&self) -> Result<(i64, u64), StoreError> {
+        self.conn
+            .query_row(
+                "select coalesce(max(id), 0), count(*) from ValidPaths",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .map(|(id, count)| (id, count.max(0) as u64))
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// How many rows have an id above `id`, and the base names of the
+    /// `.drv` items among them (a range of the primary key: the cost is
+    /// that of the rows since, whatever the size of the store).
+    pub fn registered_since(&self, id: i64) -> Result<(u64, Vec<String>), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("select path from ValidPaths where id > ?1")
+            .map_err(|e| self.sql_err(e))?;
+        let rows = stmt
+            .query_map([id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql_err(e))?;
+        let (mut count, mut drvs) = (0u64, Vec::new());
+        for row in rows {
+            let path = row.map_err(|e| self.sql_err(e))?;
+            count += 1;
+            if path.ends_with(".drv") {
+                drvs.push(self.parse_path(&path)?.base_name());
+            }
+        }
+        Ok((count, drvs))
+    }
+
     /// Every valid item, sorted.
     pub fn valid_paths(&self) -> Result<Vec<StorePath>, StoreError> {
         let mut stmt = self
