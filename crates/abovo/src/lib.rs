@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod index;
 pub mod members;
 pub mod output;
 pub mod packages;

@@ -69,6 +69,10 @@ pub struct SourceArgs {
     /// Package-level tables to attach.
     #[command(flatten)]
     pub package_level: PackageLevelArgs,
+    /// Do not use (or make) the index of a store directory (see
+    /// [`crate::index::NO_INDEX_HELP`]).
+    #[arg(long, help = crate::index::NO_INDEX_HELP)]
+    pub no_index: bool,
 }
 
 /// The package-level tables Guix writes for a corpus (no header,
@@ -210,11 +214,41 @@ impl SourceArgs {
             package_level: self.package_level.files(),
             reporter: &reporter,
         };
-        let graph = abovo_graph::load::load_input(&input, opts)
-            .with_context(|| format!("cannot load `{}`", source.display()));
+        let graph = match self.indexed_directory(&input) {
+            Some(dir) => {
+                crate::index::load(dir, &store, ctx, &reporter, false).and_then(|(mut graph, _)| {
+                    abovo_graph::load::attach_tables(&mut graph, opts)?;
+                    Ok(graph)
+                })
+            }
+            None => abovo_graph::load::load_input(&input, opts).map_err(Into::into),
+        }
+        .with_context(|| format!("cannot load `{}`", source.display()));
         reporter.clear();
         reporter.notes(ctx);
         graph
+    }
+
+    /// The directory of `.drv` files `input` is, when it is to be loaded
+    /// through its index (not with `--no-index` or ABOVO_NO_INDEX).
+    pub fn indexed_directory<'a>(
+        &self,
+        input: &'a abovo_graph::input::Input,
+    ) -> Option<&'a std::path::Path> {
+        if self.no_index || crate::index::disabled_by_env() {
+            return None;
+        }
+        match input {
+            abovo_graph::input::Input::Path(p)
+                if matches!(
+                    abovo_graph::load::detect_input(input),
+                    Ok(abovo_graph::load::SourceKind::Directory)
+                ) =>
+            {
+                Some(p)
+            }
+            _ => None,
+        }
     }
 }
 

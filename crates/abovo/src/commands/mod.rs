@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod graph;
 pub mod hash;
 pub mod history;
+pub mod index;
 pub mod key;
 pub mod log;
 pub mod ls;
@@ -70,6 +71,8 @@ pub enum Command {
     Hash(hash::Args),
     /// Write or inspect a snapshot of a derivation graph.
     Snapshot(snapshot::Args),
+    /// Index a store directory now, or anew (the first query on one does it anyway).
+    Index(index::Args),
     /// Write the .drv files and sources of a closure to an archive of store items.
     Export(export::Args),
     /// Add a file or tree to abovo's store (content-addressed, like a source).
@@ -113,6 +116,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<u8> {
         Command::Graph(args) => graph::run(args, ctx),
         Command::Path(args) => path::run(args, ctx),
         Command::Snapshot(args) => snapshot::run(args, ctx),
+        Command::Index(args) => index::run(args, ctx),
         Command::Verify(args) => verify::run(args, ctx),
         Command::Why(args) => why::run(args, ctx),
         Command::Add(args) => add::run(args, ctx),

@@ -106,6 +106,7 @@ fn create(a: CreateArgs, ctx: &Context) -> anyhow::Result<u8> {
         packages: a.packages.clone(),
         meta: a.meta.clone(),
         package_level: a.package_level.clone(),
+        no_index: false,
     };
     let mut graph = source.load(ctx)?;
     if let Some(d) = &a.description {

@@ -35,6 +35,10 @@ pub fn abovo_command(args: &[&str]) -> Command {
         // The fetch cache that `seeds`, `audit` and `closure` read without
         // being asked: none, unless a test gives one.
         .env("ABOVO_CACHE_DIR", "/nonexistent/abovo-test-cache")
+        // No index of `--source DIR` in that cache either (a test run as
+        // root would create it): cli_index.rs tests the index, with a
+        // cache of its own.
+        .env("ABOVO_NO_INDEX", "1")
         .stdin(Stdio::null());
     command
 }
