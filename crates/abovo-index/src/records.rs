@@ -72,44 +72,70 @@ pub enum RecordsError {
 
 /// Serialises `entries` (compressed at zstd `level`; only a bad level
 /// fails).
-pub fn encode(entries: &[Entry], level: i32) -> std::io::Result<Vec<u8>> {
+pub fn encode<'a>(entries: &'a [Entry], level: i32) -> std::io::Result<Vec<u8>> {
+    // One pass numbers strings and paths as they come and writes the
+    // entries; the tables are put before them at the end.
     let mut strings = Interner::default();
     let mut paths: FxHashMap<&StorePath, u32> = FxHashMap::default();
     let mut path_list: Vec<&StorePath> = Vec::new();
-    let mut body = Vec::with_capacity(entries.len() * 256);
-    // Paths and strings are numbered in a first pass, so that the tables
-    // come before the entries that use them.
+    let mut pid = |p: &'a StorePath, strings: &mut Interner<'a>| -> u64 {
+        let next = path_list.len() as u32;
+        u64::from(*paths.entry(p).or_insert_with(|| {
+            strings.id(p.name());
+            path_list.push(p);
+            next
+        }))
+    };
+    let mut out_entries = Vec::with_capacity(entries.len() * 128);
+    let b = &mut out_entries;
+    put(b, entries.len() as u64);
     for e in entries {
         let r = &e.record;
-        let all = std::iter::once(&r.path)
-            .chain(r.outputs.iter().filter_map(|(_, p)| p.as_ref()))
-            .chain(r.inputs.iter().map(|(p, _)| p))
-            .chain(r.sources.iter());
-        for p in all {
-            if !paths.contains_key(p) {
-                strings.id(p.name());
-                paths.insert(p, path_list.len() as u32);
-                path_list.push(p);
+        let path = pid(&r.path, &mut strings);
+        put(b, path);
+        put(b, e.stamp.size);
+        put(b, zigzag(e.stamp.mtime_ns));
+        put(b, e.stamp.inode);
+        put(b, u64::from(strings.id(&r.system)));
+        put(b, u64::from(strings.id(&r.builder)));
+        put(b, r.outputs.len() as u64);
+        for (n, p) in &r.outputs {
+            put(b, u64::from(strings.id(n)));
+            let p = p.as_ref().map_or(0, |p| pid(p, &mut strings) + 1);
+            put(b, p);
+        }
+        match &r.fixed {
+            None => b.push(0),
+            Some(f) => {
+                b.push(1);
+                b.push(u8::from(f.recursive));
+                b.push(algo_number(f.hash.algo()));
+                b.extend_from_slice(f.hash.digest());
             }
         }
-    }
-    for e in entries {
-        let r = &e.record;
-        strings.id(&r.system);
-        strings.id(&r.builder);
-        for (n, _) in &r.outputs {
-            strings.id(n);
-        }
+        b.push(kind_number(r.kind));
+        put(b, r.env.len() as u64);
         for (k, v) in &r.env {
-            strings.id(k);
-            strings.id(v);
+            put(b, u64::from(strings.id(k)));
+            put(b, u64::from(strings.id(v)));
         }
-        for (_, outs) in &r.inputs {
+        put(b, r.inputs.len() as u64);
+        for (p, outs) in &r.inputs {
+            let p = pid(p, &mut strings);
+            put(b, p);
+            put(b, outs.len() as u64);
             for o in outs {
-                strings.id(o);
+                put(b, u64::from(strings.id(o)));
             }
         }
+        put(b, r.sources.len() as u64);
+        for p in &r.sources {
+            let p = pid(p, &mut strings);
+            put(b, p);
+        }
     }
+    let mut body =
+        Vec::with_capacity(out_entries.len() + path_list.len() * 40 + strings.list.len() * 24);
     put(&mut body, strings.list.len() as u64);
     for s in &strings.list {
         put(&mut body, s.len() as u64);
@@ -120,49 +146,7 @@ pub fn encode(entries: &[Entry], level: i32) -> std::io::Result<Vec<u8>> {
         body.extend_from_slice(p.hash_part_bytes());
         put(&mut body, u64::from(strings.get(p.name())));
     }
-    let pid = |p: &StorePath| u64::from(paths[p]);
-    put(&mut body, entries.len() as u64);
-    for e in entries {
-        let r = &e.record;
-        put(&mut body, pid(&r.path));
-        put(&mut body, e.stamp.size);
-        put(&mut body, zigzag(e.stamp.mtime_ns));
-        put(&mut body, e.stamp.inode);
-        put(&mut body, u64::from(strings.get(&r.system)));
-        put(&mut body, u64::from(strings.get(&r.builder)));
-        put(&mut body, r.outputs.len() as u64);
-        for (n, p) in &r.outputs {
-            put(&mut body, u64::from(strings.get(n)));
-            put(&mut body, p.as_ref().map_or(0, |p| pid(p) + 1));
-        }
-        match &r.fixed {
-            None => body.push(0),
-            Some(f) => {
-                body.push(1);
-                body.push(u8::from(f.recursive));
-                body.push(algo_number(f.hash.algo()));
-                body.extend_from_slice(f.hash.digest());
-            }
-        }
-        body.push(kind_number(r.kind));
-        put(&mut body, r.env.len() as u64);
-        for (k, v) in &r.env {
-            put(&mut body, u64::from(strings.get(k)));
-            put(&mut body, u64::from(strings.get(v)));
-        }
-        put(&mut body, r.inputs.len() as u64);
-        for (p, outs) in &r.inputs {
-            put(&mut body, pid(p));
-            put(&mut body, outs.len() as u64);
-            for o in outs {
-                put(&mut body, u64::from(strings.get(o)));
-            }
-        }
-        put(&mut body, r.sources.len() as u64);
-        for p in &r.sources {
-            put(&mut body, pid(p));
-        }
-    }
+    body.extend_from_slice(&out_entries);
     let frame = zstd::bulk::compress(&body, level)?;
     let mut out = Vec::with_capacity(HEADER_LEN + frame.len());
     out.extend_from_slice(MAGIC);
@@ -209,21 +193,22 @@ fn decompress(frame: &[u8]) -> Option<Vec<u8>> {
     (out.len() <= BODY_LIMIT).then_some(out)
 }
 
+/// Numbers strings in order of first use, borrowing them from the
+/// entries (a store's records hold millions of strings, a few hundred
+/// thousand of them distinct).
 #[derive(Default)]
-struct Interner {
-    ids: FxHashMap<String, u32>,
-    list: Vec<String>,
+struct Interner<'a> {
+    ids: FxHashMap<&'a str, u32>,
+    list: Vec<&'a str>,
 }
 
-impl Interner {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
-        }
-        let id = self.list.len() as u32;
-        self.ids.insert(s.to_owned(), id);
-        self.list.push(s.to_owned());
-        id
+impl<'a> Interner<'a> {
+    fn id(&mut self, s: &'a str) -> u32 {
+        let next = self.list.len() as u32;
+        *self.ids.entry(s).or_insert_with(|| {
+            self.list.push(s);
+            next
+        })
     }
 
     /// The id of a string already interned.

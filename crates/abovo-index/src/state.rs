@@ -8,7 +8,8 @@
 //! bytes): source, store directory, generation; then varints: flags (1 the
 //! modification time is known, 2 the registry state is known), the
 //! modification time (zigzag), the highest id (zigzag), the row count, the
-//! derivations, the skipped entries; then the SHA-256 of all before it.
+//! derivations, the skipped entries, the graph's nodes, the snapshot's
+//! length and CRC-32; then the SHA-256 of all before it.
 //! ```
 
 use sha2::{Digest, Sha256};
@@ -36,6 +37,14 @@ pub(crate) struct State {
     pub derivations: u64,
     /// How many `.drv` entries were skipped as not regular files.
     pub skipped: u64,
+    /// The number of nodes of the snapshot's graph.
+    pub nodes: u64,
+    /// The snapshot file's length and CRC-32: the snapshot is then read as
+    /// trusted (lazily, without its own SHA-256), its integrity vouched for
+    /// by these.
+    pub snapshot_len: u64,
+    /// See [`State::snapshot_len`].
+    pub snapshot_crc: u32,
 }
 
 impl State {
@@ -59,6 +68,9 @@ impl State {
         put(&mut out, count);
         put(&mut out, self.derivations);
         put(&mut out, self.skipped);
+        put(&mut out, self.nodes);
+        put(&mut out, self.snapshot_len);
+        put(&mut out, u64::from(self.snapshot_crc));
         let sum = Sha256::digest(&out);
         out.extend_from_slice(&sum);
         out
@@ -98,6 +110,9 @@ impl State {
         let count = n()?;
         let derivations = n()?;
         let skipped = n()?;
+        let nodes = n()?;
+        let snapshot_len = n()?;
+        let snapshot_crc = u32::try_from(n()?).map_err(|_| "bad CRC".to_owned())?;
         if !r.is_empty() {
             return Err("bytes after the last field".into());
         }
@@ -112,6 +127,9 @@ impl State {
             registry: (flags & 2 != 0).then_some((id, count)),
             derivations,
             skipped,
+            nodes,
+            snapshot_len,
+            snapshot_crc,
         })
     }
 }
@@ -160,6 +178,9 @@ mod tests {
             registry: Some((12345, 678)),
             derivations: 71_817,
             skipped: 2,
+            nodes: 109_762,
+            snapshot_len: 12_345_678,
+            snapshot_crc: 0xdead_beef,
         };
         let bytes = s.encode();
         assert_eq!(State::decode(&bytes).unwrap(), s);
