@@ -12,8 +12,8 @@
 # Usage: scripts/bench-live-store.sh [CORPUS_DIR]
 #   CORPUS_DIR defaults to $ABOVO_GUIX_CORPUS, then ../shared/data/guix-1.5.0.
 #   ABOVO=PATH times another binary (default: target/release/abovo, built if
-#   missing); KEEP=1 leaves the store and its cache in $OUT
-#   (default /tmp/abovo-live-store). Needs hyperfine and python3.
+#   missing); KEEP=1 leaves the store in $OUT (default /tmp/abovo-live-store),
+#   REUSE=1 uses one left so. Needs hyperfine and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus="${1:-${ABOVO_GUIX_CORPUS:-../shared/data/guix-1.5.0}}"
@@ -22,9 +22,15 @@ abovo="${ABOVO:-$PWD/target/release/abovo}"
 [ -x "$abovo" ] || cargo build --release -p abovo
 command -v hyperfine >/dev/null || { echo "needs hyperfine" >&2; exit 2; }
 
-rm -rf "$out"
-cargo run -q --profile test -p abovo-index --example live_store -- \
-  "$corpus" "$out" 200000 1000 --database
+# The store takes minutes to make: REUSE=1 keeps one a KEEP=1 run left
+# (its reserve must still hold the 1,000 files).
+if [ "${REUSE:-0}" != 1 ] || [ ! -f "$out/.complete" ]; then
+  rm -rf "$out"
+  cargo run -q --profile test -p abovo-index --example live_store -- \
+    "$corpus" "$out" 200000 1000 --database
+  touch "$out/.complete"
+fi
+rm -rf "$out/cache"
 store="$out/gnu/store"
 db="$out/var/guix/db/db.sqlite"
 export ABOVO_CACHE_DIR="$out/cache"
