@@ -96,6 +96,11 @@ pub struct Options<'a> {
     pub reporter: &'a dyn Reporter,
     /// Ignore an existing index and make it again.
     pub rebuild: bool,
+    /// Told when a section of the index's snapshot that is read on first
+    /// use turns out damaged (the index is then dropped, so the next load
+    /// makes it again). The section reads as empty, so a program that must
+    /// not answer from it stops here, as the `abovo` binary does.
+    pub on_damage: Option<&'a abovo_graph::snapshot::OnDamage>,
 }
 
 /// What a load through the index did.
@@ -342,18 +347,18 @@ fn commit(
     let mut graph = build_graph(opts.store.clone(), list)?;
     graph.set_description(dir.display().to_string());
     let written = records.and_then(|records| {
-        let snapshot = abovo_graph::snapshot::write(
+        // The in-place form (format version 3): later queries map it and
+        // read only the sections they need.
+        let snapshot = abovo_graph::snapshot::write_in_place(
             &graph,
             &abovo_graph::snapshot::WriteOptions {
                 creator: "abovo index".into(),
                 level: LEVEL,
                 nar_hashes: true,
             },
-        )
-        .map_err(|e| e.to_string())?;
+        );
         state.nodes = graph.len() as u64;
         state.snapshot_len = snapshot.len() as u64;
-        state.snapshot_crc = crc32fast::hash(&snapshot);
         std::fs::create_dir_all(at).map_err(|e| e.to_string())?;
         write_atomic(at, &records_name(&generation), &records)?;
         write_atomic(at, &snapshot_name(&generation), &snapshot)?;
@@ -473,47 +478,66 @@ impl<'a> Index<'a> {
     /// The graph of the current snapshot; when its file is gone (another
     /// process updated the index meanwhile), the state is read again once.
     fn snapshot(&mut self) -> Result<Graph, Problem> {
-        let read = |generation: &str| -> Result<Vec<u8>, std::io::Error> {
-            std::fs::read(self.at.join(snapshot_name(generation)))
-        };
-        let bytes = match read(&self.state.generation) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let again = read_state(self.at)?
+        let graph = match self.open_snapshot()? {
+            Some(g) => g,
+            None => {
+                self.state = read_state(self.at)?
                     .ok_or_else(|| Problem::Damaged("its state is gone".into()))?;
-                let b = read(&again.generation)
-                    .map_err(|e| Problem::Damaged(format!("its snapshot cannot be read: {e}")))?;
-                self.state = again;
-                b
-            }
-            Err(e) => {
-                return Err(Problem::Damaged(format!(
-                    "its snapshot cannot be read: {e}"
-                )));
+                self.open_snapshot()?
+                    .ok_or_else(|| Problem::Damaged("its snapshot is gone".into()))?
             }
         };
-        if bytes.len() as u64 != self.state.snapshot_len
-            || crc32fast::hash(&bytes) != self.state.snapshot_crc
-        {
-            return Err(Problem::Damaged(
-                "its snapshot does not match its checksum".into(),
-            ));
-        }
-        // Read as trusted: this process wrote it from a graph it had
-        // checked, and the CRC says these are those bytes; so only what the
-        // query needs is decoded, as for the snapshot compiled into abovo.
-        // Its bytes then live as long as the process, as a compiled-in
-        // snapshot's do.
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-        let mut graph = abovo_graph::snapshot::read_trusted(bytes)
-            .map_err(|e| Problem::Damaged(format!("snapshot: {e}")))?;
         if graph.store_dir() != self.opts.store || graph.len() as u64 != self.state.nodes {
             return Err(Problem::Damaged(
                 "its snapshot does not match its state".into(),
             ));
         }
+        let mut graph = graph;
         graph.set_description(self.dir.display().to_string());
         Ok(graph)
+    }
+
+    /// Opens the current generation's snapshot in place (`None`: the file
+    /// is gone). It is mapped, not read: the sections every query reads are
+    /// checked against their checksums now, the others when first used. A
+    /// section found damaged then removes the state, so that the next load
+    /// makes the index again, and is told to [`Options::on_damage`].
+    fn open_snapshot(&self) -> Result<Option<Graph>, Problem> {
+        let path = self.at.join(snapshot_name(&self.state.generation));
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() == self.state.snapshot_len => {}
+            Ok(_) => {
+                return Err(Problem::Damaged(
+                    "its snapshot is not the length its state says".into(),
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Problem::Damaged(format!(
+                    "its snapshot cannot be read: {e}"
+                )));
+            }
+        }
+        let state = self.at.join("state");
+        let told = self.opts.on_damage.cloned();
+        let on_damage: abovo_graph::snapshot::OnDamage = std::sync::Arc::new(move |e| {
+            let _ = std::fs::remove_file(&state);
+            if let Some(tell) = &told {
+                tell(e);
+            }
+        });
+        let opts = abovo_graph::snapshot::OpenOptions {
+            on_damage: Some(on_damage),
+        };
+        match abovo_graph::snapshot::open_with(&path, &opts) {
+            Ok(g) => Ok(Some(g)),
+            Err(abovo_graph::snapshot::SnapshotError::Read(e))
+                if e.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(Problem::Damaged(format!("snapshot: {e}"))),
+        }
     }
 
     /// The entries of the current records file.

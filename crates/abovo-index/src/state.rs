@@ -9,7 +9,7 @@
 //! modification time is known, 2 the registry state is known), the
 //! modification time (zigzag), the highest id (zigzag), the row count, the
 //! derivations, the skipped entries, the graph's nodes, the snapshot's
-//! length and CRC-32; then the SHA-256 of all before it.
+//! length; then the SHA-256 of all before it.
 //! ```
 
 use sha2::{Digest, Sha256};
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 const MAGIC: &[u8; 8] = b"ABOVOIDS";
 /// The format version of the state file; a change of the records or of
 /// what is indexed bumps it too, so that an older index is rebuilt.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 
 /// What an index recorded when it was last brought up to date.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -39,12 +39,10 @@ pub(crate) struct State {
     pub skipped: u64,
     /// The number of nodes of the snapshot's graph.
     pub nodes: u64,
-    /// The snapshot file's length and CRC-32: the snapshot is then read as
-    /// trusted (lazily, without its own SHA-256), its integrity vouched for
-    /// by these.
+    /// The snapshot file's length: a file of another length is not this
+    /// state's (its sections carry their own checksums, checked when a
+    /// query first reads them).
     pub snapshot_len: u64,
-    /// See [`State::snapshot_len`].
-    pub snapshot_crc: u32,
 }
 
 impl State {
@@ -70,7 +68,6 @@ impl State {
         put(&mut out, self.skipped);
         put(&mut out, self.nodes);
         put(&mut out, self.snapshot_len);
-        put(&mut out, u64::from(self.snapshot_crc));
         let sum = Sha256::digest(&out);
         out.extend_from_slice(&sum);
         out
@@ -112,7 +109,6 @@ impl State {
         let skipped = n()?;
         let nodes = n()?;
         let snapshot_len = n()?;
-        let snapshot_crc = u32::try_from(n()?).map_err(|_| "bad CRC".to_owned())?;
         if !r.is_empty() {
             return Err("bytes after the last field".into());
         }
@@ -129,7 +125,6 @@ impl State {
             skipped,
             nodes,
             snapshot_len,
-            snapshot_crc,
         })
     }
 }
@@ -180,7 +175,6 @@ mod tests {
             skipped: 2,
             nodes: 109_762,
             snapshot_len: 12_345_678,
-            snapshot_crc: 0xdead_beef,
         };
         let bytes = s.encode();
         assert_eq!(State::decode(&bytes).unwrap(), s);

@@ -54,12 +54,15 @@ pub fn load(
 ) -> anyhow::Result<(Graph, abovo_index::Report)> {
     let cache = cache_dir();
     let registry = DaemonDatabase::new(dir, store);
+    let on_damage =
+        crate::snapshot_cache::stop_on_damage_of(format!("the index of `{}`", dir.display()), None);
     let opts = abovo_index::Options {
         cache: cache.as_deref(),
         store,
         registry: Some(&registry),
         reporter,
         rebuild,
+        on_damage: Some(&on_damage),
     };
     let loaded = abovo_index::load(dir, &opts);
     reporter.clear();

@@ -30,7 +30,7 @@
 //! again.
 
 use abovo_graph::Graph;
-use abovo_graph::snapshot::{self, OpenOptions, SnapshotError};
+use abovo_graph::snapshot::{self, OnDamage, OpenOptions, SnapshotError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -115,14 +115,25 @@ pub fn store(path: &Path, graph: &Graph) -> std::io::Result<()> {
 fn stop_on_damage(path: &Path) -> OpenOptions {
     let path = path.to_owned();
     OpenOptions {
-        on_damage: Some(Arc::new(move |e: &SnapshotError| {
-            let _ = std::fs::remove_file(&path);
-            eprintln!(
-                "abovo: error: the cached snapshot `{}` is damaged ({e}); it has been \
-                 removed, run the command again",
-                path.display()
-            );
-            std::process::exit(i32::from(crate::exit::ERROR));
-        })),
+        on_damage: Some(stop_on_damage_of(
+            format!("the cached snapshot `{}`", path.display()),
+            Some(path),
+        )),
     }
+}
+
+/// What to do when a section of a mapped snapshot, read on first use,
+/// turns out damaged: remove `remove` (if any), say that `what` is damaged
+/// and has been removed, and stop with exit status 2, before anything is
+/// answered from an empty section.
+pub fn stop_on_damage_of(what: String, remove: Option<PathBuf>) -> OnDamage {
+    Arc::new(move |e: &SnapshotError| {
+        if let Some(path) = &remove {
+            let _ = std::fs::remove_file(path);
+        }
+        eprintln!(
+            "abovo: error: {what} is damaged ({e}); it has been removed, run the command again"
+        );
+        std::process::exit(i32::from(crate::exit::ERROR));
+    })
 }
