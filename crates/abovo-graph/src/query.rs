@@ -6,7 +6,9 @@
 //! follows input edges (from a node to what it uses) and is shaped by a
 //! [`Walk`]: whether sources are shown, whether the walk goes through
 //! fixed-output derivations (it does by default, as `guix graph` does; both
-//! only mean something in the derivation graph), and how deep it goes.
+//! only mean something in the derivation graph), and how deep it goes. The
+//! trust reports walk with [`Walk::trust`]: they stop at every fixed-output
+//! derivation, the target included.
 //! Neighbours are visited in id order, which is path order (of the `.drv`
 //! files, for packages), so every answer is deterministic.
 
@@ -23,14 +25,38 @@ pub struct Walk {
     /// the starting nodes): their output is pinned by a hash, so how it is
     /// fetched does not matter for trust.
     pub stop_at_fixed: bool,
+    /// With `stop_at_fixed`, stop at fixed-output starting nodes too. A
+    /// graph query asked about a fixed-output derivation shows its fetcher;
+    /// a trust report does not: to it a fixed-output target is a seed like
+    /// any other, pinned by its hash.
+    pub stop_at_fixed_starts: bool,
     /// Only nodes at most this many edges away from a starting node.
     pub max_depth: Option<u32>,
 }
 
 impl Walk {
+    /// The walk of the trust reports (`abovo seeds`, `audit`, `history`):
+    /// every node kept, no depth limit, and unless `through_fixed` it stops
+    /// at every fixed-output derivation, starting ones included (their
+    /// output is pinned by a hash: how it was fetched does not change it).
+    pub fn trust(through_fixed: bool) -> Walk {
+        Walk {
+            hide_sources: false,
+            stop_at_fixed: !through_fixed,
+            stop_at_fixed_starts: !through_fixed,
+            max_depth: None,
+        }
+    }
+
     /// Whether the walk keeps node `n` of `g` at all.
-    fn keeps<D: Dag>(&self, g: &D, n: D::Node) -> bool {
+    pub fn keeps<D: Dag>(&self, g: &D, n: D::Node) -> bool {
         g.keeps(self, n)
+    }
+
+    /// Whether the walk goes on into the inputs of `n` (depth aside), `n`
+    /// being a starting node or not.
+    pub fn goes_into<D: Dag>(&self, g: &D, n: D::Node, is_start: bool) -> bool {
+        (is_start && !self.stop_at_fixed_starts) || g.passes(self, n)
     }
 
     /// Whether the walk goes on into the inputs of `n`, reached at `depth`.
@@ -38,7 +64,7 @@ impl Walk {
         if self.max_depth.is_some_and(|d| depth >= d) {
             return false;
         }
-        is_root || g.passes(self, n)
+        self.goes_into(g, n, is_root)
     }
 }
 
@@ -157,13 +183,16 @@ pub fn shortest_path<D: Dag>(
 /// The shortest paths from one node to every node it reaches: the
 /// breadth-first tree of [`shortest_path`], with the same choice among
 /// equally short paths, for a question about many ends (the package that
-/// brings in each seed of a trust report).
+/// brings in each seed of a trust report, the path from a target to each of
+/// its seeds).
 #[derive(Debug, Clone)]
 pub struct ShortestPaths<N> {
     from: N,
     /// Per node, the node it was first reached from (`u32::MAX`: not
     /// reached; `from` points to itself).
     parent: Vec<u32>,
+    /// The nodes reached, in visiting order (`from` first).
+    order: Vec<N>,
 }
 
 impl<N: NodeIndex> ShortestPaths<N> {
@@ -177,28 +206,45 @@ impl<N: NodeIndex> ShortestPaths<N> {
     fn search<D: Dag<Node = N>>(g: &D, from: N, walk: &Walk, until: Option<N>) -> Self {
         let mut parent = vec![u32::MAX; g.node_count()];
         parent[from.index()] = from.index() as u32;
-        let mut frontier = vec![from];
+        let mut order = vec![from];
+        // The frontier is the tail of `order` from `start`.
+        let mut start = 0;
         let mut depth = 0;
-        while !frontier.is_empty() && until != Some(from) {
-            let mut next = Vec::new();
-            for &x in &frontier {
+        while start < order.len() && until != Some(from) {
+            let end = order.len();
+            for i in start..end {
+                let x = order[i];
                 if !walk.expands(g, x, depth, x == from) {
                     continue;
                 }
                 for &y in g.inputs(x) {
                     if parent[y.index()] == u32::MAX && walk.keeps(g, y) {
                         parent[y.index()] = x.index() as u32;
+                        order.push(y);
                         if until == Some(y) {
-                            return ShortestPaths { from, parent };
+                            return ShortestPaths {
+                                from,
+                                parent,
+                                order,
+                            };
                         }
-                        next.push(y);
                     }
                 }
             }
-            frontier = next;
+            start = end;
             depth += 1;
         }
-        ShortestPaths { from, parent }
+        ShortestPaths {
+            from,
+            parent,
+            order,
+        }
+    }
+
+    /// The nodes reached, in visiting order (breadth first, inputs in id
+    /// order; the start first).
+    pub fn reached(&self) -> &[N] {
+        &self.order
     }
 
     /// Where the paths start.

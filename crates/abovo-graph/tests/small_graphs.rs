@@ -137,6 +137,30 @@ fn walk_options_shape_the_closure() {
     // stopping at fixed outputs.
     let tarball = node(&g, "thing-1.0.tar.gz");
     assert_eq!(query::closure(&g, &[tarball], &stop).len(), 2);
+    // The trust walk stops there too: a fixed-output target is a seed.
+    assert_eq!(
+        query::closure(&g, &[tarball], &Walk::trust(false)),
+        [tarball]
+    );
+    assert_eq!(query::closure(&g, &[tarball], &Walk::trust(true)).len(), 2);
+    assert_eq!(query::closure(&g, &[top], &Walk::trust(false)).len(), 6);
+}
+
+#[test]
+fn shortest_path_tree_visits_breadth_first() {
+    let g = diamond();
+    let (top, bottom) = (node(&g, "top"), node(&g, "bottom"));
+    let tree = query::ShortestPaths::tree(&g, top, &Walk::default());
+    let reached = tree.reached();
+    assert_eq!(reached[0], top);
+    assert_eq!(
+        reached.len(),
+        query::closure(&g, &[top], &Walk::default()).len()
+    );
+    // Layer by layer: no node comes before one nearer the start.
+    let depth = |n| tree.path_to(n).unwrap().len();
+    assert!(reached.windows(2).all(|w| depth(w[0]) <= depth(w[1])));
+    assert_eq!(tree.path_to(bottom).unwrap().len(), 3);
 }
 
 #[test]

@@ -15,10 +15,11 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+use abovo_graph::query::Walk;
 use abovo_trust::audit::{audit, table_packages};
 use abovo_trust::classify::Seeds;
 use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{WalkOptions, trust_report};
+use abovo_trust::report::trust_report;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::PathBuf;
 
@@ -36,14 +37,14 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("audit");
     group.sample_size(10);
     group.bench_function("all-packages", |b| {
-        b.iter(|| audit(&g, &packages, &seeds, WalkOptions::default(), 20).unwrap())
+        b.iter(|| audit(&g, &packages, &seeds, &Walk::trust(false), 20).unwrap())
     });
     group.finish();
     let mut group = c.benchmark_group("seeds");
     for name in ["hello", "pandoc"] {
         let target = abovo_graph::resolve::resolve(&g, name).expect("target resolves");
         group.bench_function(name, |b| {
-            b.iter(|| trust_report(&g, target, &seeds, WalkOptions::default()).unwrap())
+            b.iter(|| trust_report(&g, target, &seeds, &Walk::trust(false)).unwrap())
         });
     }
     group.finish();

@@ -2,12 +2,13 @@
 //! seeds with their kinds, evidence, sizes and paths, totals per kind, and
 //! the daemon built-ins relied on.
 //!
-//! The walk is breadth-first over input edges from the target, visiting
-//! inputs in id (store path) order, so the first path found to a node is the
-//! shortest and, among the shortest, the smallest by store paths: the same
-//! answer as `abovo path`. It stops at fixed-output derivations (their
-//! output is pinned by a hash; how it was fetched does not change it) unless
-//! `through_fixed` is set; a fixed-output derivation is a seed either way.
+//! The walk is the graph's breadth-first [`ShortestPaths`] tree over input
+//! edges from the target, visiting inputs in id (store path) order, so the
+//! first path found to a node is the shortest and, among the shortest, the
+//! smallest by store paths: the same answer as `abovo path`. It walks as
+//! [`Walk::trust`] says: it stops at fixed-output derivations (their output
+//! is pinned by a hash; how it was fetched does not change it) unless told
+//! to go through them; a fixed-output derivation is a seed either way.
 //! So is an impure derivation (Nix's `__impure`, which may fetch like a
 //! fixed-output one but is pinned by no hash), of unknown kind; the walk
 //! goes on into its inputs.
@@ -20,16 +21,10 @@ use crate::classify::{Classification, Origin, SeedFacts, Seeds};
 use crate::kind::Kind;
 use crate::packages::{PackageStep, PackageTrail, Trails};
 use crate::sizes::{SizeError, SizeSource};
+use abovo_graph::query::{ShortestPaths, Walk};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// How the walk goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WalkOptions {
-    /// Walk on into the inputs of fixed-output derivations (their fetchers).
-    pub through_fixed: bool,
-}
 
 /// One step of a path from the target.
 #[derive(Debug, Clone, Serialize)]
@@ -111,25 +106,16 @@ pub struct TrustReport {
     pub unused_seed_files: Vec<std::path::PathBuf>,
 }
 
-/// The result of the walk alone: seeds and their parents.
+/// The result of the walk alone: seeds and the paths to them.
 pub struct Walked {
     /// The seeds, in visiting order.
     pub seeds: Vec<NodeId>,
-    /// Per node, the node it was first reached from (`u32::MAX`: not
-    /// reached; the target points to itself).
-    pub parent: Vec<u32>,
+    /// The shortest path from the target to every node reached.
+    pub paths: ShortestPaths<NodeId>,
     /// Derivations visited.
     pub derivations: usize,
     /// Built-in builders used, with counts.
     pub builtins: BTreeMap<String, usize>,
-}
-
-/// Whether the trust walk goes on into the inputs of `n`.
-pub fn expands(g: &Graph, n: NodeId, opts: WalkOptions) -> bool {
-    match g.kind(n) {
-        NodeKind::Derivation => opts.through_fixed || !g.is_fixed_output(n),
-        _ => false,
-    }
 }
 
 /// Whether `n` is a seed (where content enters the graph): a fixed-output
@@ -144,15 +130,13 @@ pub fn is_seed(g: &Graph, n: NodeId) -> bool {
     }
 }
 
-/// Walks from `target` (see the module docs).
-pub fn walk(g: &Graph, target: NodeId, opts: WalkOptions) -> Walked {
-    let mut parent = vec![u32::MAX; g.len()];
-    parent[target.index()] = target.0;
+/// Walks from `target` (see the module docs; `walk` is [`Walk::trust`]'s).
+pub fn walk(g: &Graph, target: NodeId, walk: &Walk) -> Walked {
+    let paths = ShortestPaths::tree(g, target, walk);
     let mut seeds = Vec::new();
     let mut builtins = BTreeMap::new();
     let mut derivations = 0;
-    let mut queue = std::collections::VecDeque::from([target]);
-    while let Some(x) = queue.pop_front() {
+    for &x in paths.reached() {
         if let Some(d) = g.derivation(x) {
             derivations += 1;
             if let Some(b) = d.builtin() {
@@ -162,34 +146,13 @@ pub fn walk(g: &Graph, target: NodeId, opts: WalkOptions) -> Walked {
         if is_seed(g, x) {
             seeds.push(x);
         }
-        if !expands(g, x, opts) {
-            continue;
-        }
-        for &y in g.inputs(x) {
-            if parent[y.index()] == u32::MAX {
-                parent[y.index()] = x.0;
-                queue.push_back(y);
-            }
-        }
     }
     Walked {
         seeds,
-        parent,
+        paths,
         derivations,
         builtins,
     }
-}
-
-/// The walk's path from the target to `seed`, both ends included.
-fn path_to(parent: &[u32], seed: NodeId) -> Vec<NodeId> {
-    let mut path = vec![seed];
-    let mut cur = seed;
-    while parent[cur.index()] != cur.0 {
-        cur = NodeId(parent[cur.index()]);
-        path.push(cur);
-    }
-    path.reverse();
-    path
 }
 
 /// A derivation path as report steps.
@@ -202,15 +165,15 @@ pub fn steps(g: &Graph, path: &[NodeId]) -> Vec<Step> {
         .collect()
 }
 
-/// The trust report of `target`. Fails only when a size source is refused
-/// (see [`Seeds::classify`]).
+/// The trust report of `target`, walking as `walk` says ([`Walk::trust`]).
+/// Fails only when a size source is refused (see [`Seeds::classify`]).
 pub fn trust_report(
     g: &Graph,
     target: NodeId,
     seeds: &Seeds,
-    opts: WalkOptions,
+    walk: &Walk,
 ) -> Result<TrustReport, SizeError> {
-    let walked = walk(g, target, opts);
+    let walked = self::walk(g, target, walk);
     let trails = Trails::new(g, target);
     // Fixed-output derivations with the same output path (same hash and
     // name, for different systems) are one seed: keep the first reached,
@@ -223,7 +186,7 @@ pub fn trust_report(
         .map(|&n| {
             let facts = SeedFacts::of(g, n);
             let class = seeds.classify(g, &facts)?;
-            let path = path_to(&walked.parent, n);
+            let path = walked.paths.path_to(n).unwrap_or_default();
             Ok(SeedEntry {
                 path_from_target: steps(g, &path),
                 package: trails.as_ref().and_then(|t| t.trail(&path)),
@@ -270,7 +233,7 @@ pub fn trust_report(
         target: g.display_path(target),
         target_label: g.label(target).to_owned(),
         target_package: trails.as_ref().and_then(Trails::target),
-        through_fixed: opts.through_fixed,
+        through_fixed: !walk.stop_at_fixed,
         derivations_walked: walked.derivations,
         seeds: entries,
         totals,

@@ -4,13 +4,14 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use abovo_graph::build::{DrvRecord, build_graph};
+use abovo_graph::query::Walk;
 use abovo_graph::{Graph, Package, PackageTable};
 use abovo_store::derivation::FixedOutput;
 use abovo_store::{Hash, HashAlgo, StoreDir, StorePath};
 use abovo_trust::audit::{audit, table_packages};
 use abovo_trust::classify::Seeds;
 use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{WalkOptions, trust_report};
+use abovo_trust::report::trust_report;
 use serde_json::Value;
 
 fn sp(i: u32, name: &str) -> StorePath {
@@ -187,7 +188,7 @@ fn audit_stopping_at_fixed_outputs() {
     let g = graph();
     let packages = table_packages(&g);
     assert_eq!(packages.len(), 6);
-    let r = audit(&g, &packages, &seeds(), WalkOptions::default(), 10).unwrap();
+    let r = audit(&g, &packages, &seeds(), &Walk::trust(false), 10).unwrap();
     let j = serde_json::to_value(&r).unwrap();
     assert_eq!(j["package_count"], 6);
     assert_eq!(j["graph"], "hand-made");
@@ -288,16 +289,7 @@ fn audit_stopping_at_fixed_outputs() {
 fn audit_through_fixed_outputs_sees_the_fetchers() {
     let g = graph();
     let packages = table_packages(&g);
-    let r = audit(
-        &g,
-        &packages,
-        &seeds(),
-        WalkOptions {
-            through_fixed: true,
-        },
-        10,
-    )
-    .unwrap();
+    let r = audit(&g, &packages, &seeds(), &Walk::trust(true), 10).unwrap();
     let j = serde_json::to_value(&r).unwrap();
     assert_eq!(names(&j["core"]), ["bash"]);
     let others = names(&j["others"]);
@@ -323,7 +315,7 @@ fn audit_of_a_subset() {
         .into_iter()
         .filter(|p| p.label() == "b@1.0" || p.label() == "c@1.0")
         .collect();
-    let r = audit(&g, &packages, &seeds(), WalkOptions::default(), 1).unwrap();
+    let r = audit(&g, &packages, &seeds(), &Walk::trust(false), 1).unwrap();
     let j = serde_json::to_value(&r).unwrap();
     // For b and c alone, the tool is common to all: it joins the core.
     assert_eq!(names(&j["core"]), ["bash", "tool-1.0-x86_64-linux.tar.gz"]);
@@ -336,7 +328,7 @@ fn audit_of_a_subset() {
 fn trust_report_of_one_target() {
     let g = graph();
     let target = abovo_graph::resolve::resolve(&g, "c").unwrap();
-    let r = trust_report(&g, target, &seeds(), WalkOptions::default()).unwrap();
+    let r = trust_report(&g, target, &seeds(), &Walk::trust(false)).unwrap();
     let j = serde_json::to_value(&r).unwrap();
     let seeds = j["seeds"].as_array().unwrap();
     let kinds: Vec<(&str, &str)> = seeds
@@ -390,7 +382,7 @@ fn a_user_knowledge_base_beats_rules() {
         digest.to_db_string()
     );
     s.knowledge.add_text("mine.toml", &entry).unwrap();
-    let r = trust_report(&g, target, &s, WalkOptions::default()).unwrap();
+    let r = trust_report(&g, target, &s, &Walk::trust(false)).unwrap();
     let lib = r
         .seeds
         .iter()
@@ -437,7 +429,7 @@ fn an_impure_derivation_is_a_seed_that_says_why() {
     }
     let g = build_graph(StoreDir::default(), b.records).unwrap();
     let target = g.lookup(&top).unwrap();
-    let r = trust_report(&g, target, &seeds(), WalkOptions::default()).unwrap();
+    let r = trust_report(&g, target, &seeds(), &Walk::trust(false)).unwrap();
     let j = serde_json::to_value(&r).unwrap();
     let seeds: Vec<(&str, &str, &str)> = j["seeds"]
         .as_array()

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use abovo_graph::build::{DrvRecord, build_graph};
+use abovo_graph::query::Walk;
 use abovo_graph::{Graph, Package, PackageTable};
 use abovo_store::derivation::{DerivationKind, FixedOutput};
 use abovo_store::{HashAlgo, StoreDir, StorePath};
@@ -13,7 +14,7 @@ use abovo_trust::audit::{audit, table_packages};
 use abovo_trust::classify::Seeds;
 use abovo_trust::history::{Change, FailOn, Revision, compare_audits, compare_seeds};
 use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{WalkOptions, trust_report};
+use abovo_trust::report::trust_report;
 
 /// A store path whose 32-character hash part is `i` in nix32 digits.
 fn sp(i: u32, name: &str) -> StorePath {
@@ -177,7 +178,7 @@ fn seeds() -> Seeds {
 fn the_audits_of_two_revisions_compared() {
     let (old_g, new_g) = revisions();
     let (old_p, new_p) = (table_packages(&old_g), table_packages(&new_g));
-    let walk = WalkOptions::default();
+    let walk = &Walk::trust(false);
     let old_r = audit(&old_g, &old_p, &seeds(), walk, 0).unwrap();
     let new_r = audit(&new_g, &new_p, &seeds(), walk, 0).unwrap();
     let c = compare_audits(
@@ -329,7 +330,7 @@ fn the_audits_of_two_revisions_compared() {
 fn the_seeds_of_one_package_compared() {
     let (old_g, new_g) = revisions();
     let resolve = |g: &Graph, name: &str| abovo_graph::resolve::resolve(g, name).unwrap();
-    let walk = WalkOptions::default();
+    let walk = &Walk::trust(false);
     let old = trust_report(&old_g, resolve(&old_g, "b"), &seeds(), walk).unwrap();
     let new = trust_report(&new_g, resolve(&new_g, "b"), &seeds(), walk).unwrap();
     let c = compare_seeds(&old, &new);

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use abovo_graph::build::{DrvRecord, build_graph};
+use abovo_graph::query::Walk;
 use abovo_graph::{Graph, StoreMeta};
 use abovo_store::derivation::FixedOutput;
 use abovo_store::nar;
@@ -13,7 +14,7 @@ use abovo_store::{Hash, HashAlgo, StoreDir, StorePath};
 use abovo_trust::bytes::Verified;
 use abovo_trust::classify::{SeedFacts, Seeds};
 use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{WalkOptions, trust_report};
+use abovo_trust::report::trust_report;
 use abovo_trust::sizes::{SizeError, SizeSource};
 use abovo_trust::{Evidence, Kind};
 use std::path::Path;
@@ -276,7 +277,7 @@ fn narinfos_must_parse_and_agree_with_the_seed() {
 
     // The whole report fails, not just one seed.
     let top = abovo_graph::resolve::resolve(&g, "top").unwrap();
-    assert!(trust_report(&g, top, &s, WalkOptions::default()).is_err());
+    assert!(trust_report(&g, top, &s, &Walk::trust(false)).is_err());
 }
 
 #[test]

@@ -368,6 +368,7 @@ impl WalkArgs {
             hide_sources: self.no_sources,
             stop_at_fixed: self.stop_at_fixed,
             max_depth,
+            ..Default::default()
         }
     }
 }

@@ -7,7 +7,6 @@ use super::Change;
 use super::roles::{SeedKey, pair};
 use crate::audit::{AuditPackage, AuditReport, AuditSeed, Audited};
 use crate::kind::{Evidence, Kind};
-use crate::report::WalkOptions;
 use crate::sizes::SizeSource;
 use abovo_graph::query::{PathsTo, Walk};
 use abovo_graph::version::{compare_versions, split_name_version};
@@ -268,13 +267,10 @@ struct Paths<'a> {
 }
 
 impl<'a> Paths<'a> {
-    fn new(graph: &'a Graph, opts: WalkOptions) -> Paths<'a> {
+    fn new(graph: &'a Graph, walk: &Walk) -> Paths<'a> {
         Paths {
             graph,
-            walk: Walk {
-                stop_at_fixed: !opts.through_fixed,
-                ..Walk::default()
-            },
+            walk: *walk,
             to: HashMap::new(),
         }
     }
@@ -310,7 +306,7 @@ impl<'a> Paths<'a> {
 
 /// Compares the audits of two revisions: binary seeds of the
 /// distributions, and of every package both have.
-pub fn compare_audits(old: Revision<'_>, new: Revision<'_>, opts: WalkOptions) -> AuditComparison {
+pub fn compare_audits(old: Revision<'_>, new: Revision<'_>, walk: &Walk) -> AuditComparison {
     let (old_sides, ok) = audit_sides(old.report);
     let (new_sides, nk) = audit_sides(new.report);
     let p = pair(&ok, &nk);
@@ -363,8 +359,8 @@ pub fn compare_audits(old: Revision<'_>, new: Revision<'_>, opts: WalkOptions) -
     let matched = match_packages(old.packages, new.packages);
     let mut in_old = vec![false; old.packages.len()];
     let mut in_new = vec![false; new.packages.len()];
-    let mut old_paths = Paths::new(old.graph, opts);
-    let mut new_paths = Paths::new(new.graph, opts);
+    let mut old_paths = Paths::new(old.graph, walk);
+    let mut new_paths = Paths::new(new.graph, walk);
     let mut packages = Vec::new();
     let mut counts = vec![(0usize, 0usize, 0usize); seeds.len()];
     for &(oi, ni) in &matched {
@@ -510,7 +506,7 @@ pub fn compare_audits(old: Revision<'_>, new: Revision<'_>, opts: WalkOptions) -
     AuditComparison {
         old: side(&old),
         new: side(&new),
-        through_fixed: opts.through_fixed,
+        through_fixed: !walk.stop_at_fixed,
         matched: matched.len(),
         unchanged_packages: matched.len() - packages.len(),
         only_old: only(old.packages, &in_old),

@@ -159,7 +159,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         code = crate::commands::fetch::fetch_seeds_first(&g, &roots, &args.trust, ctx)?;
     }
     let seeds = args.trust.seeds()?;
-    let mut report = audit(&g, &packages, &seeds, args.trust.walk(), args.top)?;
+    let mut report = audit(&g, &packages, &seeds, &args.trust.walk(), args.top)?;
     report.audited = audited;
     if args.sign.signers {
         let entries = report

@@ -220,8 +220,7 @@ fn outputs(args: &Args, ctx: &Context) -> anyhow::Result<Vec<String>> {
             &roots,
             &Walk {
                 hide_sources: true,
-                stop_at_fixed: false,
-                max_depth: None,
+                ..Walk::default()
             },
         )
         .derivations

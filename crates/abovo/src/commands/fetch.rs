@@ -363,7 +363,7 @@ pub fn fixed_outputs(g: &Graph, roots: &[NodeId], closure: bool, trust: &TrustAr
             abovo_graph::query::closure_summary(g, &[r], &abovo_graph::query::Walk::default())
                 .fixed_output
         } else {
-            abovo_trust::report::walk(g, r, trust.walk())
+            abovo_trust::report::walk(g, r, &trust.walk())
                 .seeds
                 .into_iter()
                 .filter(|&n| g.is_fixed_output(n))
@@ -384,7 +384,7 @@ fn warn_impure(ctx: &Context, g: &Graph, roots: &[NodeId], closure: bool, trust:
             abovo_graph::query::closure_summary(g, &[r], &abovo_graph::query::Walk::default())
                 .derivations
         } else {
-            abovo_trust::report::walk(g, r, trust.walk()).seeds
+            abovo_trust::report::walk(g, r, &trust.walk()).seeds
         };
         impure.extend(
             nodes

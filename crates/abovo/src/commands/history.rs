@@ -290,7 +290,7 @@ pub fn run_seeds(
         );
     }
     let seeds = args.trust.seeds()?;
-    let walk = args.trust.walk();
+    let walk = &args.trust.walk();
     let (old_r, new_r) = both(
         || trust_report(&old_g, old_target, &seeds, walk),
         || trust_report(&new_g, target, &seeds, walk),
@@ -530,7 +530,7 @@ pub fn run_audit(
             )?);
     }
     let seeds = args.trust.seeds()?;
-    let walk = args.trust.walk();
+    let walk = &args.trust.walk();
     let (old_r, new_r) = both(
         || abovo_trust::audit::audit(&old_g, &old_p, &seeds, walk, 0),
         || abovo_trust::audit::audit(&new_g, &new_p, &seeds, walk, 0),

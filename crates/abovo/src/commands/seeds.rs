@@ -70,7 +70,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let seeds = args.trust.seeds()?;
     let everything = abovo_graph::query::subgraph(&g, &[target], &Default::default());
     crate::source::warn_dynamic(ctx, &g, &everything.edges);
-    let mut report = trust_report(&g, target, &seeds, args.trust.walk())?;
+    let mut report = trust_report(&g, target, &seeds, &args.trust.walk())?;
     if args.sign.signers {
         let entries = report
             .seeds

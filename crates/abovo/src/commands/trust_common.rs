@@ -8,11 +8,11 @@
 use crate::output::{Context, sanitize};
 use crate::report::text::plural;
 use abovo_graph::Graph;
+use abovo_graph::query::Walk;
 use abovo_trust::Kind;
 use abovo_trust::bytes::RejectedFile;
 use abovo_trust::classify::Seeds;
 use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::WalkOptions;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -129,11 +129,9 @@ impl TrustArgs {
             .collect()
     }
 
-    /// The walk options.
-    pub fn walk(&self) -> WalkOptions {
-        WalkOptions {
-            through_fixed: self.through_fixed,
-        }
+    /// The trust walk these options ask for.
+    pub fn walk(&self) -> Walk {
+        Walk::trust(self.through_fixed)
     }
 }
 

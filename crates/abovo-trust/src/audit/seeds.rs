@@ -1,0 +1,205 @@
+//! The seeds an audit reaches: the nodes the walk reaches from the
+//! packages, the seeds among them classified and counted by kind, and the
+//! binary seeds numbered, one bit each.
+
+use super::AuditPackage;
+use super::{SeedRejection, SeedRow, UnknownSeed};
+use crate::classify::{Classification, SeedFacts, Seeds};
+use crate::kind::Kind;
+use crate::report::is_seed;
+use crate::sizes::SizeError;
+use abovo_graph::query::{Walk, closure};
+use abovo_graph::{Graph, NodeId};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+/// What one walk from every package at once reaches.
+pub(super) struct Reached {
+    /// Per node, whether the walk reaches it.
+    pub nodes: Vec<bool>,
+    /// The seeds reached, sorted by id.
+    pub seeds: Vec<NodeId>,
+}
+
+impl Reached {
+    /// Walks from every package.
+    pub fn walk(g: &Graph, packages: &[AuditPackage], walk: &Walk) -> Reached {
+        let roots: Vec<NodeId> = packages.iter().map(|p| p.node).collect();
+        let all = closure(g, &roots, walk);
+        let mut nodes = vec![false; g.len()];
+        for n in &all {
+            nodes[n.index()] = true;
+        }
+        let seeds = all.into_iter().filter(|&n| is_seed(g, n)).collect();
+        Reached { nodes, seeds }
+    }
+}
+
+/// The seeds reached, classified, and what the report says of them as a
+/// whole.
+pub(super) struct Classified {
+    /// Every seed node with its facts and verdict, in id order.
+    pub seeds: Vec<(SeedFacts, Classification)>,
+    /// Distinct seeds (store paths) per kind.
+    pub by_kind: BTreeMap<Kind, usize>,
+    /// The seeds of kind `unknown`, by name.
+    pub unknown: Vec<UnknownSeed>,
+    /// Files found under a seed's name that are not the seed.
+    pub rejected_files: Vec<SeedRejection>,
+    /// Files in the seed directories that no seed answers to.
+    pub unused_seed_files: Vec<PathBuf>,
+}
+
+impl Classified {
+    /// Classifies `nodes` (in parallel: content scans may run).
+    pub fn new(g: &Graph, nodes: &[NodeId], seeds: &Seeds) -> Result<Classified, SizeError> {
+        let classified: Vec<(SeedFacts, Classification)> = nodes
+            .par_iter()
+            .map(|&n| {
+                let facts = SeedFacts::of(g, n);
+                seeds.classify(g, &facts).map(|class| (facts, class))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut by_kind = BTreeMap::new();
+        let mut unknown = Vec::new();
+        let mut rejected_files = Vec::new();
+        // Fixed-output derivations for several systems are one store item.
+        let mut counted = HashSet::new();
+        for (f, c) in &classified {
+            if !counted.insert(f.store_path.as_str()) {
+                continue;
+            }
+            *by_kind.entry(c.kind).or_insert(0usize) += 1;
+            if c.kind == Kind::Unknown {
+                unknown.push(UnknownSeed {
+                    facts: f.clone(),
+                    why: c.why.clone(),
+                });
+            }
+            rejected_files.extend(c.rejected_files.iter().map(|r| SeedRejection {
+                seed: f.store_path.clone(),
+                file: r.clone(),
+            }));
+        }
+        let unused_seed_files =
+            crate::bytes::unused_files(&seeds.seed_dirs, classified.iter().map(|(f, _)| f));
+        unknown.sort_by(|a, b| {
+            a.facts
+                .name
+                .cmp(&b.facts.name)
+                .then(a.facts.store_path.cmp(&b.facts.store_path))
+        });
+        Ok(Classified {
+            seeds: classified,
+            by_kind,
+            unknown,
+            rejected_files,
+            unused_seed_files,
+        })
+    }
+}
+
+/// The binary seeds (whose kind carries binaries), numbered: one bit per
+/// store path, so that two fixed-output derivations with the same output
+/// path (the same hash and name, built for different systems) are one seed.
+pub(super) struct Binaries {
+    /// Per node, its seed's bit (`u32::MAX`: none).
+    pub bit_of: Vec<u32>,
+    /// Per bit, the index in the classified seeds of its first node.
+    first: Vec<usize>,
+    /// Per bit, the name reports show (unique among binary seeds).
+    pub labels: Vec<String>,
+    /// Per bit, every node of the seed (one store path, several systems).
+    pub nodes: Vec<Vec<NodeId>>,
+}
+
+impl Binaries {
+    /// Numbers the binary seeds of `classified`, in its order.
+    pub fn number(g: &Graph, classified: &[(SeedFacts, Classification)]) -> Binaries {
+        let mut bit_of = vec![u32::MAX; g.len()];
+        let mut first: Vec<usize> = Vec::new();
+        let mut by_path: HashMap<&str, u32> = HashMap::new();
+        for (i, (f, c)) in classified.iter().enumerate() {
+            if c.kind.carries_binaries() {
+                let bit = *by_path.entry(f.store_path.as_str()).or_insert_with(|| {
+                    first.push(i);
+                    (first.len() - 1) as u32
+                });
+                bit_of[f.node.index()] = bit;
+            }
+        }
+        let labels = unique_labels(classified, &first);
+        let mut nodes: Vec<Vec<NodeId>> = vec![Vec::new(); first.len()];
+        for n in g.nodes() {
+            if let Some(b) = nodes.get_mut(bit_of[n.index()] as usize) {
+                b.push(n);
+            }
+        }
+        Binaries {
+            bit_of,
+            first,
+            labels,
+            nodes,
+        }
+    }
+
+    /// How many binary seeds.
+    pub fn len(&self) -> usize {
+        self.first.len()
+    }
+
+    /// The facts and verdict of binary seed `b`.
+    pub fn seed<'c>(
+        &self,
+        classified: &'c [(SeedFacts, Classification)],
+        b: usize,
+    ) -> &'c (SeedFacts, Classification) {
+        &classified[self.first[b]]
+    }
+
+    /// The binary seed table.
+    pub fn rows(&self, classified: &[(SeedFacts, Classification)]) -> Vec<SeedRow> {
+        (0..self.len())
+            .map(|b| {
+                let (f, c) = self.seed(classified, b);
+                SeedRow {
+                    id: b as u32,
+                    label: self.labels[b].clone(),
+                    name: f.name.clone(),
+                    store_path: f.store_path.clone(),
+                    kind: c.kind,
+                    evidence: c.evidence.clone(),
+                    size: c.size,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A label per binary seed, unique among them: the display name, with the
+/// store hash part added to every seed whose display name another binary
+/// seed shares (two platform tarballs with the same file name and no
+/// knowledge-base entry).
+fn unique_labels(classified: &[(SeedFacts, Classification)], binaries: &[usize]) -> Vec<String> {
+    let names: Vec<&str> = binaries
+        .iter()
+        .map(|&i| classified[i].1.display_name(&classified[i].0))
+        .collect();
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for n in &names {
+        *uses.entry(n).or_insert(0) += 1;
+    }
+    binaries
+        .iter()
+        .zip(&names)
+        .map(|(&i, n)| {
+            if uses[n] > 1 {
+                let hash = classified[i].0.hash_part().unwrap_or("");
+                format!("{n} [{hash}]")
+            } else {
+                (*n).to_owned()
+            }
+        })
+        .collect()
+}
