@@ -56,6 +56,7 @@ pub mod builtins;
 pub mod diff;
 pub mod foreign;
 pub mod fsutil;
+mod io_error;
 pub mod store;
 #[cfg(test)]
 mod test_support;
@@ -63,4 +64,5 @@ mod test_support;
 pub use abovo_sandbox as sandbox;
 
 pub use build::{BuildError, BuildOptions, Builder, Reporter};
+pub use io_error::IoError;
 pub use store::{LocalStore, StoreConfig, StoreError};

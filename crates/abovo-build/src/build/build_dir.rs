@@ -235,11 +235,11 @@ pub fn reclaim(tmp: &Path) -> Result<Vec<PathBuf>, BuildError> {
 }
 
 fn io_error(path: &Path, action: &'static str, source: io::Error) -> BuildError {
-    BuildError::Store(StoreError::Io {
+    BuildError::Store(StoreError::Io(crate::IoError {
         path: path.to_owned(),
         action,
         source,
-    })
+    }))
 }
 
 #[cfg(test)]

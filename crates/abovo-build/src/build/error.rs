@@ -261,3 +261,10 @@ impl BuildError {
         matches!(self, BuildError::NotDeterministic { .. })
     }
 }
+
+/// A failed system call in a build is an error of the store it builds in.
+impl From<crate::IoError> for BuildError {
+    fn from(e: crate::IoError) -> Self {
+        BuildError::Store(e.into())
+    }
+}

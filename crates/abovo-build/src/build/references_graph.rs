@@ -79,17 +79,19 @@ impl Builder<'_> {
                 }
             }
             let target = top.join(file);
-            std::fs::write(&target, text).map_err(|e| StoreError::Io {
-                path: target.clone(),
-                action: "write",
-                source: e,
+            std::fs::write(&target, text).map_err(|e| {
+                StoreError::Io(crate::IoError {
+                    path: target.clone(),
+                    action: "write",
+                    source: e,
+                })
             })?;
             std::os::unix::fs::chown(&target, Some(user.uid()), Some(user.gid())).map_err(|e| {
-                StoreError::Io {
+                StoreError::Io(crate::IoError {
                     path: target.clone(),
                     action: "chown",
                     source: e,
-                }
+                })
             })?;
         }
         Ok(())

@@ -25,9 +25,9 @@ fn open_regular(path: &Path) -> Result<fs::File, DiffError> {
         .map_err(io_err(path, "open"))?;
     let meta = file.metadata().map_err(io_err(path, "stat"))?;
     if !meta.is_file() {
-        return Err(io_err(path, "read")(io::Error::other(
-            "it is no longer a regular file",
-        )));
+        return Err(
+            io_err(path, "read")(io::Error::other("it is no longer a regular file")).into(),
+        );
     }
     Ok(file)
 }

@@ -39,33 +39,16 @@ pub use report::{
 };
 pub use walk::{diff_items, diff_trees};
 
-use std::io;
-use std::path::{Path, PathBuf};
-
 /// Why two trees could not be compared.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiffError {
     /// A file could not be read.
-    #[error("cannot {action} `{}`: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
 }
 
-fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> DiffError + 'a {
-    move |source| DiffError::Io {
-        path: path.to_owned(),
-        action,
-        source,
-    }
-}
+use crate::io_error::io_err;
 
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,7 @@ use super::content::TEXT_LIMIT;
 use super::*;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
 
 fn tree(root: &Path, files: &[(&str, &[u8])]) {
     fs::create_dir_all(root).unwrap();

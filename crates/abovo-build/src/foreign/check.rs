@@ -106,11 +106,11 @@ impl ForeignCheck {
                 Ok(()) => break dir,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
-                    return Err(StoreError::Io {
+                    return Err(StoreError::Io(crate::IoError {
                         path: dir,
                         action: "create the scratch store",
                         source: e,
-                    });
+                    }));
                 }
             }
         };

@@ -59,11 +59,11 @@ impl ForeignStore {
         store_dir: Option<StoreDir>,
     ) -> Result<ForeignStore, StoreError> {
         if !real_dir.is_dir() {
-            return Err(StoreError::Io {
+            return Err(StoreError::Io(crate::IoError {
                 path: real_dir.to_owned(),
                 action: "open the store directory",
                 source: std::io::Error::from(std::io::ErrorKind::NotADirectory),
-            });
+            }));
         }
         let (db, mode) = Database::open_read_only(database, store_dir)?;
         Ok(ForeignStore {

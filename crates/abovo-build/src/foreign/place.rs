@@ -42,16 +42,8 @@ pub const MAX_TARBALL_DRVS: u64 = 2 << 30;
 #[non_exhaustive]
 pub enum PlaceError {
     /// A system call failed.
-    #[error("cannot {action} `{}`: {source}", path.display())]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
     /// Something that is not a regular file where one is read (a tarball,
     /// a `.drv` file of a directory).
     #[error("`{}` is a {kind}, not a regular file", path.display())]
@@ -91,13 +83,7 @@ pub enum PlaceError {
     },
 }
 
-fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> PlaceError + 'a {
-    move |source| PlaceError::Io {
-        path: path.to_owned(),
-        action,
-        source,
-    }
-}
+use crate::io_error::io_err;
 
 /// A directory or tarball that items are imported from.
 #[derive(Debug)]
@@ -217,7 +203,7 @@ impl Place {
                 let file = self.path.join(base);
                 match std::fs::symlink_metadata(&file) {
                     Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(io_err(&file, "read")(e)),
+                    Err(e) => return Err(io_err(&file, "read")(e).into()),
                     Ok(_) => {}
                 }
                 let f = open_regular(&file)?;
@@ -269,10 +255,12 @@ impl Place {
             Kind::Directory => {
                 for base in bases {
                     crate::fsutil::copy_tree(&self.path.join(base), &target(base)).map_err(
-                        |e| PlaceError::Io {
-                            path: self.path.join(base),
-                            action: "copy",
-                            source: io::Error::other(e.to_string()),
+                        |e| {
+                            PlaceError::Io(crate::IoError {
+                                path: self.path.join(base),
+                                action: "copy",
+                                source: io::Error::other(e.to_string()),
+                            })
                         },
                     )?;
                 }
@@ -633,7 +621,7 @@ fn inside_item(member: &Member<'_>, root: &Path, inner: &Path) -> Result<PathBuf
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 std::fs::create_dir(&dir).map_err(io_err(&dir, "create directory"))?;
             }
-            Err(e) => return Err(io_err(&dir, "lstat")(e)),
+            Err(e) => return Err(io_err(&dir, "lstat")(e).into()),
         }
         dir.push(part);
         if i == above.len() {

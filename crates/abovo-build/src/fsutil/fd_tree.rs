@@ -27,11 +27,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 fn io_err(path: &Path, action: &'static str, e: impl Into<io::Error>) -> FsError {
-    FsError::Io {
-        path: path.to_owned(),
-        action,
-        source: e.into(),
-    }
+    crate::IoError::new(path, action, e).into()
 }
 
 /// Opens a directory abovo made itself (the chroot, the build area), the

@@ -39,16 +39,8 @@ pub const STORE_MTIME: i64 = 1;
 #[non_exhaustive]
 pub enum FsError {
     /// A system call failed.
-    #[error("cannot {action} `{}`: {source}", path.display())]
-    Io {
-        /// The item.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
     /// A device, FIFO or socket where only files, directories and symlinks
     /// may be.
     #[error("`{}` is a {kind}; store items hold only regular files, directories and symlinks", path.display())]
@@ -70,13 +62,7 @@ pub enum FsError {
     },
 }
 
-fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> FsError + 'a {
-    move |source| FsError::Io {
-        path: path.to_owned(),
-        action,
-        source,
-    }
-}
+use crate::io_error::io_err;
 
 /// The name of a file type that a store item cannot hold, or `None` for the
 /// three it can.
@@ -104,7 +90,7 @@ pub fn delete_path(path: &Path) -> Result<(), FsError> {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err(path, "lstat")(e)),
+        Err(e) => return Err(io_err(path, "lstat")(e).into()),
     };
     if meta.is_dir() {
         if meta.mode() & 0o700 != 0o700 {
@@ -117,12 +103,12 @@ pub fn delete_path(path: &Path) -> Result<(), FsError> {
             delete_path(&entry.path())?;
         }
         match fs::remove_dir(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(path, "remove")(e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(path, "remove")(e).into()),
             _ => Ok(()),
         }
     } else {
         match fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(path, "remove")(e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(path, "remove")(e).into()),
             _ => Ok(()),
         }
     }
@@ -265,7 +251,7 @@ pub fn set_mtime(path: &Path, seconds: i64) -> Result<(), FsError> {
         &times,
         rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
     )
-    .map_err(|e| io_err(path, "set the time of")(e.into()))
+    .map_err(|e| io_err(path, "set the time of")(e.into()).into())
 }
 
 /// Renames `from` to `to`. A read-only directory is made writable for the

@@ -80,10 +80,12 @@ impl LocalStore {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .map(str::to_owned)
-                .ok_or_else(|| StoreError::Io {
-                    path: src.to_owned(),
-                    action: "name (pass --name)",
-                    source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+                .ok_or_else(|| {
+                    StoreError::Io(crate::IoError {
+                        path: src.to_owned(),
+                        action: "name (pass --name)",
+                        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+                    })
                 })?,
         };
         check_add_name(&name)?;

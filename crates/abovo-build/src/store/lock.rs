@@ -79,10 +79,12 @@ fn lock_one(lock_file: &Path, wait: Wait) -> Result<Option<File>, StoreError> {
             .truncate(false)
             .mode(0o600)
             .open(lock_file)
-            .map_err(|source| StoreError::Io {
-                path: lock_file.to_owned(),
-                action: "open lock file",
-                source,
+            .map_err(|source| {
+                StoreError::Io(crate::IoError {
+                    path: lock_file.to_owned(),
+                    action: "open lock file",
+                    source,
+                })
             })?;
         let op = match wait {
             Wait::Block => FlockOperation::LockExclusive,
@@ -94,11 +96,11 @@ fn lock_one(lock_file: &Path, wait: Wait) -> Result<Option<File>, StoreError> {
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(rustix::io::Errno::WOULDBLOCK) if wait == Wait::Try => return Ok(None),
                 Err(e) => {
-                    return Err(StoreError::Io {
+                    return Err(StoreError::Io(crate::IoError {
                         path: lock_file.to_owned(),
                         action: "lock",
                         source: e.into(),
-                    });
+                    }));
                 }
             }
         }
@@ -106,10 +108,12 @@ fn lock_one(lock_file: &Path, wait: Wait) -> Result<Option<File>, StoreError> {
         // we hold is on a file nobody else will look at. Try again.
         let stale = file
             .metadata()
-            .map_err(|source| StoreError::Io {
-                path: lock_file.to_owned(),
-                action: "stat lock file",
-                source,
+            .map_err(|source| {
+                StoreError::Io(crate::IoError {
+                    path: lock_file.to_owned(),
+                    action: "stat lock file",
+                    source,
+                })
             })?
             .len()
             != 0;

@@ -55,7 +55,6 @@ use abovo_store::store_path::StorePathError;
 use abovo_store::{StoreDir, StorePath};
 use db::{Database, PathInfo, Registration};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -64,16 +63,8 @@ use std::sync::{Mutex, MutexGuard};
 #[non_exhaustive]
 pub enum StoreError {
     /// A system call failed.
-    #[error("cannot {action} `{}`: {source}", path.display())]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::IoError),
     /// The database refused an operation.
     #[error("store database `{}`: {source}", file.display())]
     Database {
@@ -170,16 +161,7 @@ fn not_valid_hint(path: &str) -> &'static str {
     }
 }
 
-pub(crate) fn io_err<'a>(
-    path: &'a Path,
-    action: &'static str,
-) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        action,
-        source,
-    }
-}
+pub(crate) use crate::io_error::io_err;
 
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -518,5 +500,6 @@ pub(crate) fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), Sto
     tmp.push(format!(".tmp-{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, bytes).map_err(io_err(&tmp, "write"))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path, "replace"))
+    std::fs::rename(&tmp, path).map_err(io_err(path, "replace"))?;
+    Ok(())
 }
