@@ -16,9 +16,9 @@
 //! | [`classify`] | the three layers together for one seed of a graph |
 //! | [`sizes`] | seed sizes and where they came from |
 //! | [`signatures`] | who signed a seed's bytes: narinfos judged against the authorised keys and the seed's NAR hash |
-//! | [`report`] | the trust walk and report of one target (`abovo seeds`) |
+//! | [`report`] | the trust walk (the graph's `Walk::trust`) and report of one target (`abovo seeds`) |
 //! | [`packages`] | seeds in package terms: which package brings each in, and the package path to it |
-//! | [`audit`] | per-package binary seed sets over a whole graph (`abovo audit`) |
+//! | [`audit`] | per-package binary seed sets over a whole graph (`abovo audit`): the seeds reached, their bitsets, the counts, the attribution to packages |
 //! | [`history`] | trust over time: seeds added, removed and changed between two revisions, per target and per package (`--against`), and the guard for CI |
 //!
 //! It knows nothing about terminals or HTML: every answer is a value that

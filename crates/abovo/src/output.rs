@@ -528,10 +528,20 @@ pub fn paint(on: bool, sgr: &str, text: &str) -> String {
     }
 }
 
-/// Writes `value` as pretty JSON and a newline on standard output.
+/// Writes a rendered report (text or HTML) to standard output.
+pub fn write_stdout(report: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(report.as_bytes())?;
+    out.flush()
+}
+
+/// Writes `value` as pretty JSON and a newline on standard output: the one
+/// JSON printer of the CLI. Arrays of numbers stay on one line
+/// ([`crate::report::json::InlineNumbers`]); everything else is laid out as
+/// serde_json's pretty printer does.
 pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    crate::report::json::write(&mut out, value)?;
     out.write_all(b"\n")?;
     out.flush()?;
     Ok(())

@@ -206,7 +206,7 @@ impl SourceArgs {
         let input = abovo_graph::input::Input::open(source)
             .with_context(|| format!("cannot load `{}`", source.display()))?;
         let store = self.store_for_input(Some(&input))?;
-        let reporter = CliReporter::new(ctx.progress);
+        let reporter = LoadProgress::new(ctx.progress);
         let opts = LoadOptions {
             store: &store,
             packages: self.packages.as_deref(),
@@ -252,12 +252,13 @@ impl SourceArgs {
     }
 }
 
-/// Draws a progress bar for the library's [`Reporter`] calls, but only once
-/// a phase has taken more than a second, and only on a terminal.
-pub struct CliReporter {
+/// Draws the progress of loading a graph (the [`Reporter`] of
+/// `abovo_graph::load`; a build draws its own, in `commands::build`), but
+/// only once a phase has taken more than a second, and only on a terminal.
+pub struct LoadProgress {
     enabled: bool,
     state: Mutex<Option<Phase>>,
-    /// What [`Reporter::warn`] was told, for [`CliReporter::notes`].
+    /// What [`Reporter::warn`] was told, for [`LoadProgress::notes`].
     warnings: Mutex<Vec<String>>,
 }
 
@@ -267,10 +268,10 @@ struct Phase {
     shown: bool,
 }
 
-impl CliReporter {
+impl LoadProgress {
     /// A reporter; `enabled` is [`Context::progress`].
-    pub fn new(enabled: bool) -> CliReporter {
-        CliReporter {
+    pub fn new(enabled: bool) -> LoadProgress {
+        LoadProgress {
             enabled,
             state: Mutex::new(None),
             warnings: Mutex::new(Vec::new()),
@@ -296,7 +297,7 @@ impl CliReporter {
     }
 }
 
-impl Reporter for CliReporter {
+impl Reporter for LoadProgress {
     fn begin(&self, phase: &str, total: Option<u64>) {
         if !self.enabled {
             return;

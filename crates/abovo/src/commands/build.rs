@@ -187,13 +187,14 @@ pub enum LogCompressionArg {
     Bzip2,
 }
 
-/// Draws a build on standard error: a progress bar with the derivations
+/// Draws a build on standard error (the builder's reporter; loading a graph
+/// has its own, [`crate::source::LoadProgress`]): a progress bar with the derivations
 /// running (on a terminal), `building …` notes, and with `-L` the builders'
 /// logs, line by line. When more than one derivation can build at once,
 /// each log line is prefixed with its derivation's name (`hello-2.12> `),
 /// so interleaved logs stay readable; a single build's log is printed as
 /// it is.
-struct CliReporter {
+struct BuildProgress {
     bar: Option<ProgressBar>,
     print_logs: bool,
     notes: bool,
@@ -218,7 +219,7 @@ struct ReporterState {
     filters: BTreeMap<StorePath, crate::output::TerminalLogFilter>,
 }
 
-impl CliReporter {
+impl BuildProgress {
     fn say(&self, msg: String) {
         match &self.bar {
             Some(bar) => bar.println(msg),
@@ -279,7 +280,7 @@ fn prefix_lines(name: &str, text: &[u8]) -> Vec<u8> {
     out
 }
 
-impl Reporter for CliReporter {
+impl Reporter for BuildProgress {
     fn planned(&self, drvs: &[StorePath]) {
         self.state().prefix = self.jobs > 1 && drvs.len() > 1;
         if let Some(bar) = &self.bar {
@@ -453,7 +454,7 @@ fn build(
         );
         bar
     });
-    let reporter = CliReporter {
+    let reporter = BuildProgress {
         bar,
         print_logs: args.print_build_logs,
         notes: ctx.notes,

@@ -136,7 +136,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let below = args.require.map(|k| report.below(k).len());
     match args.format {
         Format::Json => print_json(&json(&report, &diffs, args.require, below))?,
-        Format::Html => super::trust_common::write_stdout(&html(&report, args.require, below))?,
+        Format::Html => crate::output::write_stdout(&html(&report, args.require, below))?,
         _ => print_text(&report, &diffs, &args, below, ctx)?,
     }
     let differ = report

@@ -5,7 +5,7 @@
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::text::plural;
-use crate::source::{CliReporter, SourceArgs, TEXT_JSON};
+use crate::source::{LoadProgress, SourceArgs, TEXT_JSON};
 use abovo_graph::package_graph::GraphType;
 use anyhow::Context as _;
 use std::io::{IsTerminal, Write};
@@ -112,7 +112,7 @@ fn create(a: CreateArgs, ctx: &Context) -> anyhow::Result<u8> {
     if let Some(d) = &a.description {
         graph.set_description(d.clone());
     }
-    let reporter = CliReporter::new(ctx.progress);
+    let reporter = LoadProgress::new(ctx.progress);
     abovo_graph::load::Reporter::begin(&reporter, "compressing", None);
     let opts = abovo_graph::snapshot::WriteOptions {
         creator: format!("abovo {}", env!("CARGO_PKG_VERSION")),

@@ -1,19 +1,14 @@
 //! What `abovo seeds` and `abovo audit` share: [`TrustArgs`], their common
-//! flags (graph source, knowledge bases, seed bytes, size sources), the
-//! colour of each seed kind, and the parts both reports print alike (the
-//! warning and the closing section about files found under a seed's name
-//! that are not the seed, the `walk:` line, writing a report to standard
-//! output).
+//! flags (graph source, knowledge bases, seed bytes, size sources), and the
+//! notes both give on standard error about seed files. What their reports
+//! print alike is [`crate::report::trust`].
 
-use crate::output::{Context, sanitize};
+use crate::output::Context;
 use crate::report::text::plural;
 use abovo_graph::Graph;
 use abovo_graph::query::Walk;
-use abovo_trust::Kind;
-use abovo_trust::bytes::RejectedFile;
 use abovo_trust::classify::Seeds;
 use abovo_trust::knowledge::KnowledgeBase;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Flags shared by `abovo seeds` and `abovo audit`.
@@ -135,17 +130,6 @@ impl TrustArgs {
     }
 }
 
-/// The ANSI style of a kind's name.
-pub fn kind_style(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Binary => "1;31",
-        Kind::SourceWithBinaries => "1;33",
-        Kind::Generated => "35",
-        Kind::Source => "32",
-        Kind::Unknown => "2",
-    }
-}
-
 /// Warns on standard error that `rejected` files found under seeds' names
 /// were ignored (nothing when there are none); the report says which.
 pub fn warn_rejected_files(ctx: &Context, rejected: usize) {
@@ -158,55 +142,6 @@ pub fn warn_rejected_files(ctx: &Context, rejected: usize) {
     }
 }
 
-/// Writes a rendered report (text or HTML) to standard output.
-pub fn write_stdout(report: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(report.as_bytes())?;
-    out.flush()
-}
-
-/// What the walk does at fixed-output derivations, in the words of the
-/// reports' `walk:` line.
-pub fn fixed_output_walk(through_fixed: bool) -> &'static str {
-    if through_fixed {
-        "goes through"
-    } else {
-        "stops at"
-    }
-}
-
-/// Appends the closing section of a text report that lists the files
-/// found under a seed's name and ignored: each file, the seed (as the
-/// caller labels it; sanitized here) and why. Nothing when `rejected` is
-/// empty.
-pub fn push_rejected_section(
-    o: &mut String,
-    rejected: &[(&RejectedFile, String)],
-    style: &dyn Fn(&str, &str) -> String,
-) {
-    if rejected.is_empty() {
-        return;
-    }
-    o.push_str(&format!(
-        "\n{}\n",
-        style(
-            "1;33",
-            &format!(
-                "Warning: {} found under a seed's name, ignored: not the seed's bytes",
-                plural(rejected.len(), "file", "files")
-            )
-        )
-    ));
-    for (file, seed) in rejected {
-        o.push_str(&format!(
-            "  {}\n",
-            sanitize(&file.file.display().to_string())
-        ));
-        o.push_str(&format!("    seed:    {}\n", sanitize(seed)));
-        o.push_str(&format!("    why:     {}\n", sanitize(&file.message())));
-    }
-}
-
 /// Says on standard error that `unused` files of the seed directories
 /// matched no seed (nothing when there are none); the report lists them.
 pub fn note_unused_seed_files(ctx: &Context, unused: usize) {
@@ -216,44 +151,6 @@ pub fn note_unused_seed_files(ctx: &Context, unused: usize) {
             plural(unused, "file", "files"),
             if unused == 1 { "matches" } else { "match" },
             if unused == 1 { "it" } else { "them" }
-        ));
-    }
-}
-
-/// Appends the section of a text report that lists the files of the seed
-/// directories that no seed answers to (at most 20 unless `all`).
-pub fn push_unused_section(
-    o: &mut String,
-    unused: &[PathBuf],
-    all: bool,
-    style: &dyn Fn(&str, &str) -> String,
-) {
-    if unused.is_empty() {
-        return;
-    }
-    o.push_str(&format!(
-        "\n{}\n",
-        style(
-            "1",
-            &format!(
-                "Not used: {} in --seed-dir {} no seed's store base name, store hash, fixed-output hash or file name",
-                plural(unused.len(), "file", "files"),
-                if unused.len() == 1 { "matches" } else { "match" }
-            )
-        )
-    ));
-    let shown = if all {
-        unused.len()
-    } else {
-        unused.len().min(20)
-    };
-    for f in &unused[..shown] {
-        o.push_str(&format!("  {}\n", sanitize(&f.display().to_string())));
-    }
-    if shown < unused.len() {
-        o.push_str(&format!(
-            "  … and {} more (--all lists them)\n",
-            crate::report::text::count((unused.len() - shown) as u64)
         ));
     }
 }

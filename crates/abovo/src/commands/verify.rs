@@ -3,7 +3,7 @@
 use crate::exit;
 use crate::output::{Context, Format, print_json, sanitize};
 use crate::report::text::plain_plural;
-use crate::source::{CliReporter, STORE_DIR_HELP, TEXT_JSON, store_dir_or_inferred};
+use crate::source::{LoadProgress, STORE_DIR_HELP, TEXT_JSON, store_dir_or_inferred};
 use abovo_graph::input::{Input, MAX_DRV_SIZE, read_regular};
 use abovo_graph::load::{DrvFile, SourceKind, detect_input, read_directory_lenient, read_tarball};
 use abovo_graph::verify::{Mismatch, Report, Unreadable, verify_files};
@@ -95,7 +95,7 @@ impl Origin {
 /// Runs `abovo verify`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format.check("verify", TEXT_JSON)?;
-    let reporter = CliReporter::new(ctx.progress);
+    let reporter = LoadProgress::new(ctx.progress);
     let Files {
         files,
         unreadable,
@@ -155,7 +155,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 fn read_all(
     source: &Path,
     store_dir: Option<&str>,
-    reporter: &CliReporter,
+    reporter: &LoadProgress,
 ) -> anyhow::Result<Files> {
     let input = Input::open(source)?;
     let mut unreadable = Vec::new();

@@ -5,7 +5,8 @@
 //! makes the file several times longer and no easier to read. This
 //! formatter writes exactly what the pretty printer writes (two-space
 //! indents), except that an array whose first element is a number, a
-//! boolean or null is written inline: `"seeds": [0, 3, 7]`.
+//! boolean or null is written inline: `"seeds": [0, 3, 7]`. Every JSON
+//! answer of the CLI is written with it ([`crate::output::print_json`]).
 
 use serde::Serialize;
 use serde_json::ser::Formatter;
@@ -189,16 +190,6 @@ impl Formatter for InlineNumbers {
     fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// Writes `value` with [`InlineNumbers`] and a newline on standard output.
-pub fn print<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    let out = io::stdout().lock();
-    let mut out = io::BufWriter::with_capacity(1 << 16, out);
-    write(&mut out, value)?;
-    out.write_all(b"\n")?;
-    out.flush()?;
-    Ok(())
 }
 
 /// Writes `value` with [`InlineNumbers`] into `out`.

@@ -1,15 +1,25 @@
-//! The renderers of the trust reports (`abovo seeds`, `abovo audit`).
+//! The renderers of the reports: one module per report, each holding its
+//! text, JSON and HTML forms and a `write` that prints the form asked for,
+//! so that commands only gather the data and choose the form.
+//!
+//! | module | report |
+//! | --- | --- |
+//! | [`seeds`] | `abovo seeds TARGET` |
+//! | [`audit`] | `abovo audit` |
+//! | [`history`] | `seeds --against` and `audit --against` (with the `--fail-on` guard) |
+//!
+//! What they share: [`trust`] (the text parts every trust report prints
+//! alike), [`signers`] (who signed a seed's bytes), [`packages`] (a seed's
+//! package trail, alike in text and HTML), [`text`] (counts, plurals,
+//! sizes, aligned tables) and [`json`] (the JSON layout of every answer:
+//! serde_json's pretty printer with arrays of numbers on one line).
+//! [`recutils`] writes `abovo show`'s records.
 //!
 //! HTML reports are self-contained: one file, inline CSS and SVG, no
 //! scripts from anywhere and no network access, so a report can be mailed,
 //! archived or opened offline and shows the same thing. [`page`] wraps a
 //! body in the common page; [`esc`] escapes text; [`tree_svg`] draws the
 //! paths from a target to its seeds; [`bar_chart`] draws horizontal bars.
-//! The pages themselves are in [`seeds`], [`audit`] and [`history`]
-//! (`--against`); [`text`] holds the
-//! helpers of the text reports (counts, plurals, aligned tables) and
-//! [`json`] a pretty JSON writer that keeps arrays of numbers on one line;
-//! [`packages`] says a seed's package trail alike in text and HTML.
 
 pub mod audit;
 pub mod history;
@@ -17,7 +27,9 @@ pub mod json;
 pub mod packages;
 pub mod recutils;
 pub mod seeds;
+pub mod signers;
 pub mod text;
+pub mod trust;
 
 use std::fmt::Write as _;
 

@@ -3,9 +3,9 @@
 //! kind, the packages grouped by what changed under them, and the guard's
 //! verdict.
 
-use super::seeds::size_cell;
-use super::text::{count, size_or_unknown};
-use super::{esc, human_bytes, kind_badge, page};
+use crate::report::seeds::html::size_cell;
+use crate::report::text::{count, size_or_unknown};
+use crate::report::{esc, human_bytes, kind_badge, page};
 use abovo_trust::history::{AuditComparison, Change, SeedChange, SeedsComparison, Violation};
 use abovo_trust::report::SeedEntry;
 use std::fmt::Write as _;

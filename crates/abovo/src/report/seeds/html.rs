@@ -1,8 +1,8 @@
 //! The HTML form of `abovo seeds`: totals, a picture of the paths from the
 //! target to its binary seeds, and one table per kind.
 
-use super::text::{count, plural};
-use super::{TreeNode, esc, human_bytes, kind_badge, kind_colour, page, tree_svg};
+use crate::report::text::{count, plural};
+use crate::report::{TreeNode, esc, human_bytes, kind_badge, kind_colour, page, tree_svg};
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, TrustReport};
 use std::collections::HashMap;
@@ -46,7 +46,7 @@ fn binary_paths_tree(r: &TrustReport) -> Vec<TreeNode> {
 }
 
 /// A seed's size with where it came from, as a table cell, or `unknown`.
-pub(super) fn size_cell(e: &SeedEntry) -> String {
+pub(crate) fn size_cell(e: &SeedEntry) -> String {
     match e.class.size {
         Some(s) => format!(
             "{} <span class=\"sub\">({})</span>",
@@ -137,7 +137,7 @@ fn seed_row(e: &SeedEntry) -> String {
     }
     let package = match &e.package {
         Some(t) => {
-            let (first, then) = super::packages::package_lines(t);
+            let (first, then) = crate::report::packages::package_lines(t);
             let then = then.map(|t| format!("; {t}")).unwrap_or_default();
             format!(
                 "<div class=\"path\">package: {}{}</div>",

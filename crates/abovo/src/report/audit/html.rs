@@ -2,9 +2,10 @@
 //! rest on each other binary seed and of the largest trust bases, and the
 //! full tables.
 
-use super::packages::names_counted;
-use super::text::{count, plural, size_or_unknown, size_summary};
-use super::{bar_chart, esc, kind_badge, kind_colour, page};
+use super::{counted, packages_rest};
+use crate::report::packages::names_counted;
+use crate::report::text::{count, plural, size_or_unknown, size_summary};
+use crate::report::{bar_chart, esc, kind_badge, kind_colour, page};
 use abovo_trust::audit::{AuditReport, AuditSeed, Audited};
 use std::fmt::Write as _;
 
@@ -72,7 +73,7 @@ fn package_cell(s: &AuditSeed) -> String {
             esc(&path.join(" → "))
         );
         if let Some(t) = &e.trail {
-            let (first, then) = super::packages::package_lines(t);
+            let (first, then) = crate::report::packages::package_lines(t);
             let then = then.map(|t| format!("; {t}")).unwrap_or_default();
             let _ = write!(
                 b,
@@ -83,21 +84,6 @@ fn package_cell(s: &AuditSeed) -> String {
         }
     }
     b
-}
-
-/// `1 package rests`, `1,234 packages rest`, `3 root derivations rest` (on
-/// nothing but the core): the words of the text and the HTML report.
-pub fn packages_rest(what: Audited, n: usize) -> String {
-    format!(
-        "{} {}",
-        counted(what, n),
-        if n == 1 { "rests" } else { "rest" }
-    )
-}
-
-/// `1 package`, `30,574 packages`, `10,078 root derivations`.
-pub fn counted(what: Audited, n: usize) -> String {
-    format!("{} {}", count(n as u64), what.noun(n))
 }
 
 /// The whole page.

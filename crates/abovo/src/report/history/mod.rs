@@ -1,0 +1,92 @@
+//! The reports of `abovo seeds --against` and `abovo audit --against`, in
+//! their three forms: [`text`], [`html`], and JSON (the comparison as it
+//! serializes, with the guard's verdict).
+
+pub mod html;
+pub mod text;
+
+use crate::output::{Context, Format, print_json, write_stdout};
+use abovo_trust::history::{AuditComparison, FailOn, SeedsComparison, Violation};
+use serde::Serialize;
+
+/// The guard's verdict (`--fail-on`), in every form of a comparison.
+#[derive(Debug, Serialize)]
+pub struct Guard {
+    /// What fails the guard.
+    pub fail_on: FailOn,
+    /// Whether it failed.
+    pub failed: bool,
+    /// What failed it.
+    pub violations: Vec<Violation>,
+}
+
+impl Guard {
+    /// The guard of `--fail-on` (none without it), judged by `violations`.
+    pub fn new(
+        fail_on: Option<FailOn>,
+        violations: impl FnOnce(FailOn) -> Vec<Violation>,
+    ) -> Option<Guard> {
+        fail_on.map(|f| {
+            let violations = violations(f);
+            Guard {
+                fail_on: f,
+                failed: !violations.is_empty(),
+                violations,
+            }
+        })
+    }
+
+    /// What the HTML form shows of it.
+    fn html(&self) -> (&str, &[Violation]) {
+        (self.fail_on.name(), &self.violations)
+    }
+}
+
+/// The JSON form: the comparison with the guard's verdict.
+#[derive(Serialize)]
+struct WithGuard<'a, T: Serialize> {
+    #[serde(flatten)]
+    comparison: &'a T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guard: Option<&'a Guard>,
+}
+
+/// Writes the comparison of two trust reports on standard output in
+/// `format` (text lists everything with `all`).
+pub fn write_seeds(
+    c: &SeedsComparison,
+    guard: Option<&Guard>,
+    format: Format,
+    all: bool,
+    ctx: &Context,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => print_json(&WithGuard {
+            comparison: c,
+            guard,
+        })?,
+        Format::Html => write_stdout(&html::seeds(c, guard.map(Guard::html)))?,
+        _ => write_stdout(&text::seeds(c, guard, all, &|sgr, t| ctx.style(sgr, t)))?,
+    }
+    Ok(())
+}
+
+/// Writes the comparison of two audits on standard output in `format`
+/// (text lists everything with `all`).
+pub fn write_audit(
+    c: &AuditComparison,
+    guard: Option<&Guard>,
+    format: Format,
+    all: bool,
+    ctx: &Context,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => print_json(&WithGuard {
+            comparison: c,
+            guard,
+        })?,
+        Format::Html => write_stdout(&html::audit(c, guard.map(Guard::html)))?,
+        _ => write_stdout(&text::audit(c, guard, all, &|sgr, t| ctx.style(sgr, t)))?,
+    }
+    Ok(())
+}

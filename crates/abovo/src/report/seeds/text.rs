@@ -1,0 +1,321 @@
+//! The text form of `abovo seeds`.
+
+use crate::output::sanitize;
+use crate::report::human_bytes;
+use crate::report::packages::{package_lines, package_name};
+use crate::report::signers;
+use crate::report::text::{
+    Align, Table, arrows, count, plural, size_summary, size_with_source, title_line,
+};
+use crate::report::trust::{
+    fixed_output_walk, kind_style, push_rejected_section, push_unused_section,
+};
+use abovo_trust::Kind;
+use abovo_trust::report::{SeedEntry, TrustReport};
+
+fn size_text(e: &SeedEntry) -> String {
+    match (e.class.size, e.class.size_source) {
+        // Measured sizes to the byte, with the NAR size of a recursive
+        // output (what the store holds).
+        (Some(s), abovo_trust::sizes::SizeSource::Bytes) => {
+            let nar = match e.class.nar_size {
+                Some(n) if n != s => format!("; NAR {} B", count(n)),
+                _ => String::new(),
+            };
+            format!("{} ({} B, measured{nar})", human_bytes(s), count(s))
+        }
+        (size, source) => size_with_source(size, source.label()),
+    }
+}
+
+/// At most `max` of `items`, joined, with "… and N more".
+fn some_of(items: &[String], max: usize) -> String {
+    let shown: Vec<String> = items
+        .iter()
+        .take(max)
+        .map(|i| sanitize(i).into_owned())
+        .collect();
+    let mut out = shown.join("; ");
+    if items.len() > max {
+        out.push_str(&format!(
+            "; … and {} more",
+            count((items.len() - max) as u64)
+        ));
+    }
+    out
+}
+
+/// The detailed lines of one seed.
+fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> String) {
+    let line = |o: &mut String, label: &str, text: &str| {
+        o.push_str(&format!("    {label:<9} {text}\n"));
+    };
+    o.push_str(&format!(
+        "  {}\n",
+        style("1", &sanitize(e.class.display_name(&e.facts)))
+    ));
+    line(
+        o,
+        "evidence:",
+        &format!(
+            "{} — {}",
+            sanitize(&e.class.evidence.label()),
+            sanitize(&e.class.why)
+        ),
+    );
+    line(o, "size:", &size_text(e));
+    if let Some(h) = &e.facts.hash {
+        line(o, "hash:", &sanitize(h));
+    }
+    line(o, "item:", &sanitize(&e.facts.store_path));
+    for u in e.facts.urls.iter().take(2) {
+        line(o, "url:", &sanitize(u));
+    }
+    if e.facts.urls.len() > 2 {
+        line(
+            o,
+            "",
+            &format!("… and {} more URLs", count((e.facts.urls.len() - 2) as u64)),
+        );
+    }
+    if let (Some(at), Some(v)) = (&e.class.bytes_at, e.class.bytes_verified) {
+        line(
+            o,
+            "bytes:",
+            &format!(
+                "{} (checked against {})",
+                sanitize(&at.display().to_string()),
+                v.label()
+            ),
+        );
+    }
+    if let Some(by) = signers::signed_by(&e.class.signatures) {
+        line(o, "signed:", &by);
+        for r in signers::refused_lines(&e.class.signatures) {
+            line(o, "", &r);
+        }
+    }
+    if let Some(err) = &e.class.scan_error {
+        line(o, "scan:", &format!("could not be done: {}", sanitize(err)));
+    }
+    if let Some(c) = &e.class.content {
+        if !c.complete {
+            let why = if c.issues.is_empty() {
+                "no reason was recorded".to_owned()
+            } else {
+                some_of(&c.issues, 3)
+            };
+            line(o, "scan:", &format!("incomplete — {why}"));
+        } else if !c.issues.is_empty() {
+            line(
+                o,
+                "scan:",
+                &format!("complete, with trouble — {}", some_of(&c.issues, 3)),
+            );
+        }
+    }
+    for r in &e.class.rejected_files {
+        line(o, "ignored:", &style("1;33", &sanitize(&r.message())));
+    }
+    if let Some(k) = &e.class.known {
+        for m in &k.members {
+            let size = match (m.size, &m.size_source) {
+                (Some(s), Some(src)) => format!(" — {} ({})", human_bytes(s), sanitize(src)),
+                (Some(s), None) => format!(" — {}", human_bytes(s)),
+                _ => String::new(),
+            };
+            line(
+                o,
+                "member:",
+                &format!("{} — {}{size}", sanitize(&m.path), sanitize(&m.what)),
+            );
+        }
+    }
+    if let Some(c) = &e.class.content {
+        for m in c.binary_members.iter().take(10) {
+            line(
+                o,
+                "binary:",
+                &format!(
+                    "{} — {} — {}",
+                    sanitize(&m.path),
+                    sanitize(&m.what),
+                    human_bytes(m.size)
+                ),
+            );
+        }
+        if c.binary.files > 10 {
+            line(
+                o,
+                "",
+                &format!("… and {} more binary members", count(c.binary.files - 10)),
+            );
+        }
+    }
+    let path = arrows(e.path_from_target.iter().map(|s| s.label.as_str()));
+    line(o, "path:", &path);
+    if let Some(t) = &e.package {
+        let (first, then) = package_lines(t);
+        line(o, "package:", &first);
+        if let Some(then) = then {
+            line(o, "", &then);
+        }
+    }
+}
+
+/// The text report.
+pub fn render(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> String) -> String {
+    let mut o = String::new();
+    let title = format!("Trust base of {}", sanitize(&r.target_label));
+    o.push_str(&title_line(style, &title));
+    o.push_str(&format!("  derivation: {}\n", sanitize(&r.target)));
+    if let Some(p) = &r.target_package {
+        o.push_str(&format!("  package:    {}\n", package_name(p)));
+    }
+    o.push_str(&format!("  graph:      {}\n", sanitize(&r.graph)));
+    o.push_str(&format!(
+        "  walk:       {} fixed-output derivations; {} walked\n",
+        fixed_output_walk(r.through_fixed),
+        plural(r.derivations_walked, "derivation", "derivations")
+    ));
+    for kind in Kind::ALL {
+        let rows: Vec<&SeedEntry> = r.of_kind(kind).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let total = r.totals.iter().find(|t| t.kind == kind);
+        o.push_str(&format!(
+            "\n{} — {}, {}\n",
+            style(kind_style(kind), kind.name()),
+            plural(rows.len(), "seed", "seeds"),
+            size_summary(
+                total.map_or(0, |t| t.known_bytes),
+                total.map_or(0, |t| t.unknown_sizes),
+                rows.len()
+            )
+        ));
+        let detailed = all
+            || matches!(
+                kind,
+                Kind::Binary | Kind::SourceWithBinaries | Kind::Unknown
+            );
+        if detailed {
+            for e in rows {
+                write_details(&mut o, e, style);
+            }
+            continue;
+        }
+        // One line each; a seed with something to say about its bytes is
+        // marked, and the section of ignored files below says what.
+        let mut t = Table::new(&[(Align::Left, 48), (Align::Left, 30), (Align::Left, 0)]);
+        for e in rows {
+            let mut size = size_text(e);
+            if !e.class.rejected_files.is_empty() {
+                size.push_str(" — a file under its name is not it");
+            }
+            if let Some(by) = signers::signed_by(&e.class.signatures) {
+                size.push_str(&format!(" — signed by {by}"));
+            }
+            t.row(vec![
+                (sanitize(e.class.display_name(&e.facts)).into_owned(), ""),
+                (sanitize(&e.class.evidence.label()).into_owned(), ""),
+                (size, ""),
+            ]);
+        }
+        o.push_str(&t.render("  ", style));
+    }
+    o.push_str(&format!("\n{}\n", style("1", "Totals")));
+    let mut t = Table::new(&[
+        (Align::Left, usize::MAX),
+        (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
+        (Align::Right, usize::MAX),
+    ]);
+    t.header(&[
+        "kind",
+        "seeds",
+        "measured",
+        "measured size",
+        "known size",
+        "sizes unknown",
+    ]);
+    let row =
+        |name: &str, seeds: usize, measured: usize, mbytes: u64, known: u64, unknown: usize| {
+            vec![
+                (name.to_owned(), ""),
+                (count(seeds as u64), ""),
+                (count(measured as u64), ""),
+                (human_bytes(mbytes), ""),
+                (human_bytes(known), ""),
+                (count(unknown as u64), ""),
+            ]
+        };
+    for tot in &r.totals {
+        t.row(row(
+            tot.kind.name(),
+            tot.seeds,
+            tot.measured_seeds,
+            tot.measured_bytes,
+            tot.known_bytes,
+            tot.unknown_sizes,
+        ));
+    }
+    t.row(row(
+        "all",
+        r.totals.iter().map(|t| t.seeds).sum(),
+        r.totals.iter().map(|t| t.measured_seeds).sum(),
+        r.totals.iter().map(|t| t.measured_bytes).sum(),
+        r.totals.iter().map(|t| t.known_bytes).sum(),
+        r.totals.iter().map(|t| t.unknown_sizes).sum(),
+    ));
+    o.push_str(&t.render("  ", style));
+    let groups: Vec<signers::Group<'_>> = Kind::ALL
+        .iter()
+        .map(|&k| {
+            let sigs: Vec<_> = r
+                .of_kind(k)
+                .map(|e| e.class.signatures.as_slice())
+                .collect();
+            (k.name(), sigs)
+        })
+        .filter(|(_, s)| !s.is_empty())
+        .collect();
+    signers::push_totals(&mut o, &groups, style);
+    if !r.builtins.is_empty() {
+        o.push_str(&format!(
+            "\n{}\n",
+            style(
+                "1",
+                "Daemon built-ins relied on (the daemon itself fetches and checks what these derivations download)"
+            )
+        ));
+        let mut t = Table::new(&[(Align::Left, usize::MAX), (Align::Right, usize::MAX)]);
+        for b in &r.builtins {
+            t.row(vec![
+                (sanitize(&b.builder).into_owned(), ""),
+                (plural(b.derivations, "derivation", "derivations"), ""),
+            ]);
+        }
+        o.push_str(&t.render("  ", style));
+    }
+    // The seed's name and store path, since names repeat across versions.
+    let ignored: Vec<(&abovo_trust::bytes::RejectedFile, String)> = r
+        .seeds
+        .iter()
+        .flat_map(|e| {
+            e.class.rejected_files.iter().map(move |f| {
+                let seed = format!(
+                    "{} ({})",
+                    e.class.display_name(&e.facts),
+                    e.facts.store_path
+                );
+                (f, seed)
+            })
+        })
+        .collect();
+    push_rejected_section(&mut o, &ignored, style);
+    push_unused_section(&mut o, &r.unused_seed_files, all, style);
+    o
+}
