@@ -170,6 +170,37 @@ fn seeds_name_exactly_the_authorised_signers_live_and_after_fetch() {
     let t = stdout(&o);
     assert!(t.contains(&format!("signed:   {key_a} ({})", a.url)), "{t}");
     assert!(t.contains("≥ 1 signer"), "{t}");
+    // The HTML report says the same: per seed the signed-by line and every
+    // server's answer with its verdict and key, and the totals.
+    let o = live(&empty, &["--format", "html"]);
+    assert_eq!(o.status.code(), Some(SUCCESS), "{}", stderr(&o));
+    let h = stdout(&o);
+    assert!(
+        h.contains(&format!("signed by: {key_a} ({})", a.url)),
+        "{h}"
+    );
+    assert!(h.contains("signed by: nobody — also 2 missing"), "mes: {h}");
+    for verdict in ["signed", "untrusted", "unverified", "missing"] {
+        assert!(h.contains(&format!("<td>{verdict}</td>")), "{verdict}: {h}");
+    }
+    // B's key, which nobody authorised, is named as the JSON names it.
+    let b_key = sigs(&r, "bash")
+        .into_iter()
+        .find(|x| x.0 == b.url)
+        .unwrap()
+        .2;
+    let b_key = b_key
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    assert!(h.contains(&b_key), "B's unauthorised key is named: {h}");
+    assert!(
+        h.contains("Signatures (independent authorised signers"),
+        "{h}"
+    );
+    assert!(h.contains("≥ 2 signers"), "{h}");
 
     // abovo fetch from A keeps the narinfos; then, with no server running,
     // seeds names A's key from the cache.
@@ -218,5 +249,24 @@ fn seeds_name_exactly_the_authorised_signers_live_and_after_fetch() {
     assert!(
         t.contains("Signatures (independent authorised signers"),
         "{t}"
+    );
+    let o = run(
+        &cache,
+        &[
+            "audit",
+            "--only",
+            "hello",
+            "--authorized-key",
+            acl,
+            "--format",
+            "html",
+        ],
+    );
+    let h = stdout(&o);
+    assert!(h.contains(&format!("signed by: {key_a}")), "{h}");
+    assert!(h.contains("<td>signed</td>"), "{h}");
+    assert!(
+        h.contains("Signatures (independent authorised signers"),
+        "{h}"
     );
 }

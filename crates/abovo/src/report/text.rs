@@ -135,6 +135,14 @@ impl Table {
         }
     }
 
+    /// A table of a name (left-aligned) and `numbers` columns of numbers
+    /// (right-aligned), none cut.
+    pub fn name_and_numbers(numbers: usize) -> Table {
+        let mut columns = vec![(Align::Left, usize::MAX)];
+        columns.resize(numbers + 1, (Align::Right, usize::MAX));
+        Table::new(&columns)
+    }
+
     /// Adds a row of `(text, ANSI style)` cells (`""`: no style).
     pub fn row(&mut self, cells: Vec<(String, &'static str)>) {
         self.rows.push(cells);

@@ -19,7 +19,7 @@ fn seed_rows(seeds: &[AuditSeed], with_leaves: bool) -> String {
             esc(&s.label),
             esc(&s.facts.store_path),
             esc(&s.class.why),
-            package_cell(s),
+            package_cell(s) + &crate::report::signers::html_cell(&s.class.signatures),
             kind_badge(s.class.kind.name()),
             esc(&s.class.evidence.label()),
             esc(&size),
@@ -187,6 +187,9 @@ pub fn render(r: &AuditReport) -> String {
         }
         b.push_str("</table>");
     }
+    b.push_str(&crate::report::signers::html_totals(
+        &super::signature_groups(r),
+    ));
     if !r.unknown.is_empty() {
         let _ = write!(
             b,

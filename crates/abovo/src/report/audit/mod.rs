@@ -6,8 +6,9 @@ pub mod html;
 pub mod text;
 
 use crate::output::{Context, Format, print_json, write_stdout};
+use crate::report::signers::Group;
 use crate::report::text::count;
-use abovo_trust::audit::{AuditReport, Audited};
+use abovo_trust::audit::{AuditReport, AuditSeed, Audited};
 
 /// Writes `r` on standard output in `format` (text lists everything with
 /// `all`).
@@ -33,4 +34,21 @@ pub fn packages_rest(what: Audited, n: usize) -> String {
 /// `1 package`, `30,574 packages`, `10,078 root derivations`.
 pub fn counted(what: Audited, n: usize) -> String {
     format!("{} {}", count(n as u64), what.noun(n))
+}
+
+/// The binary seeds' signatures, the core apart from the others, for the
+/// totals.
+fn signature_groups(r: &AuditReport) -> Vec<Group<'_>> {
+    vec![
+        ("core", signatures(&r.core)),
+        ("other binary seeds", signatures(&r.others)),
+    ]
+}
+
+/// The signatures of each of `seeds`.
+fn signatures(seeds: &[AuditSeed]) -> Vec<&[abovo_trust::signatures::Signature]> {
+    seeds
+        .iter()
+        .map(|s| s.class.signatures.as_slice())
+        .collect()
 }

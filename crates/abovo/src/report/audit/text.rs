@@ -65,13 +65,6 @@ fn seed_size(s: &AuditSeed) -> String {
     size_or_unknown(s.class.size)
 }
 
-fn sigs(seeds: &[AuditSeed]) -> Vec<&[abovo_trust::signatures::Signature]> {
-    seeds
-        .iter()
-        .map(|s| s.class.signatures.as_slice())
-        .collect()
-}
-
 /// The `signed by` line of a binary seed, when it has signatures.
 fn push_signed_by(o: &mut String, s: &AuditSeed, lead: &str) {
     if let Some(by) = signers::signed_by(&s.class.signatures) {
@@ -291,11 +284,7 @@ pub fn render(r: &AuditReport, all: bool, style: &dyn Fn(&str, &str) -> String) 
         }
     }
 
-    let groups = [
-        ("core", sigs(&r.core)),
-        ("other binary seeds", sigs(&r.others)),
-    ];
-    signers::push_totals(&mut o, &groups, style);
+    signers::push_totals(&mut o, &super::signature_groups(r), style);
 
     let rejected: Vec<_> = r
         .rejected_files

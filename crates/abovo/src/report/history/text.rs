@@ -183,13 +183,7 @@ pub fn seeds(
     ));
 
     o.push_str(&format!("\n{}\n", style("1", "All seeds, by kind")));
-    let mut t = Table::new(&[
-        (Align::Left, usize::MAX),
-        (Align::Right, usize::MAX),
-        (Align::Right, usize::MAX),
-        (Align::Right, usize::MAX),
-        (Align::Right, usize::MAX),
-    ]);
+    let mut t = Table::name_and_numbers(4);
     t.header(&["kind", "added", "removed", "changed", "unchanged"]);
     for k in &c.by_kind {
         t.row(vec![

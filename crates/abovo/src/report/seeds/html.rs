@@ -132,6 +132,7 @@ fn seed_row(e: &SeedEntry) -> String {
             );
         }
     }
+    s.push_str(&crate::report::signers::html_cell(&e.class.signatures));
     for u in e.facts.urls.iter().take(3) {
         let _ = write!(s, "<div class=\"mono sub\">{}</div>", esc(u));
     }
@@ -215,6 +216,9 @@ pub fn render(r: &TrustReport) -> String {
         b.push_str(&tree_svg(&tree));
         b.push_str("</div>");
     }
+    b.push_str(&crate::report::signers::html_totals(
+        &super::signature_groups(r),
+    ));
     for kind in Kind::ALL {
         let rows: Vec<&SeedEntry> = r.of_kind(kind).collect();
         if rows.is_empty() {

@@ -225,14 +225,7 @@ pub fn render(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> String) 
         o.push_str(&t.render("  ", style));
     }
     o.push_str(&format!("\n{}\n", style("1", "Totals")));
-    let mut t = Table::new(&[
-        (Align::Left, usize::MAX),
-        (Align::Right, usize::MAX),
-        (Align::Right, usize::MAX),
-        (Align::Right, usize::MAX),
-        (Align::Right, usize::MAX),
-        (Align::Right, usize::MAX),
-    ]);
+    let mut t = Table::name_and_numbers(5);
     t.header(&[
         "kind",
         "seeds",
@@ -271,18 +264,7 @@ pub fn render(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> String) 
         r.totals.iter().map(|t| t.unknown_sizes).sum(),
     ));
     o.push_str(&t.render("  ", style));
-    let groups: Vec<signers::Group<'_>> = Kind::ALL
-        .iter()
-        .map(|&k| {
-            let sigs: Vec<_> = r
-                .of_kind(k)
-                .map(|e| e.class.signatures.as_slice())
-                .collect();
-            (k.name(), sigs)
-        })
-        .filter(|(_, s)| !s.is_empty())
-        .collect();
-    signers::push_totals(&mut o, &groups, style);
+    signers::push_totals(&mut o, &super::signature_groups(r), style);
     if !r.builtins.is_empty() {
         o.push_str(&format!(
             "\n{}\n",
