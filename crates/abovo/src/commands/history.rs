@@ -170,7 +170,7 @@ pub fn run_seeds(
     warn_rejected_files(ctx, rejected(&old_r) + rejected(&new_r));
     let cmp = compare_seeds(&old_r, &new_r);
     let g = Guard::new(args.history.fail_on(), |f| cmp.violations(f));
-    crate::report::history::write_seeds(&cmp, g.as_ref(), args.format, args.all, ctx)?;
+    crate::report::history::write(&cmp, g.as_ref(), args.format, args.all, ctx)?;
     Ok(code.max(guard_code(g.as_ref(), ctx)))
 }
 
@@ -259,6 +259,6 @@ pub fn run_audit(
         walk,
     );
     let g = Guard::new(args.history.fail_on(), |f| cmp.violations(f));
-    crate::report::history::write_audit(&cmp, g.as_ref(), args.format, args.all, ctx)?;
+    crate::report::history::write(&cmp, g.as_ref(), args.format, args.all, ctx)?;
     Ok(code.max(guard_code(g.as_ref(), ctx)))
 }

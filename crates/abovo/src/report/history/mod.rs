@@ -51,30 +51,52 @@ struct WithGuard<'a, T: Serialize> {
     guard: Option<&'a Guard>,
 }
 
-/// Writes the comparison of two trust reports on standard output in
-/// `format` (text lists everything with `all`).
-pub fn write_seeds(
-    c: &SeedsComparison,
-    guard: Option<&Guard>,
-    format: Format,
-    all: bool,
-    ctx: &Context,
-) -> anyhow::Result<()> {
-    match format {
-        Format::Json => print_json(&WithGuard {
-            comparison: c,
-            guard,
-        })?,
-        Format::Html => write_stdout(&html::seeds(c, guard.map(Guard::html)))?,
-        _ => write_stdout(&text::seeds(c, guard, all, &|sgr, t| ctx.style(sgr, t)))?,
-    }
-    Ok(())
+/// A comparison the reports render: `seeds --against`'s or `audit
+/// --against`'s.
+pub trait Comparison: Serialize {
+    /// The HTML form.
+    fn html(&self, guard: Option<(&str, &[Violation])>) -> String;
+    /// The text form.
+    fn text(
+        &self,
+        guard: Option<&Guard>,
+        all: bool,
+        style: &dyn Fn(&str, &str) -> String,
+    ) -> String;
 }
 
-/// Writes the comparison of two audits on standard output in `format`
-/// (text lists everything with `all`).
-pub fn write_audit(
-    c: &AuditComparison,
+impl Comparison for SeedsComparison {
+    fn html(&self, guard: Option<(&str, &[Violation])>) -> String {
+        html::seeds(self, guard)
+    }
+    fn text(
+        &self,
+        guard: Option<&Guard>,
+        all: bool,
+        style: &dyn Fn(&str, &str) -> String,
+    ) -> String {
+        text::seeds(self, guard, all, style)
+    }
+}
+
+impl Comparison for AuditComparison {
+    fn html(&self, guard: Option<(&str, &[Violation])>) -> String {
+        html::audit(self, guard)
+    }
+    fn text(
+        &self,
+        guard: Option<&Guard>,
+        all: bool,
+        style: &dyn Fn(&str, &str) -> String,
+    ) -> String {
+        text::audit(self, guard, all, style)
+    }
+}
+
+/// Writes a comparison on standard output in `format`, with the guard's
+/// verdict (text lists everything with `all`).
+pub fn write<C: Comparison>(
+    c: &C,
     guard: Option<&Guard>,
     format: Format,
     all: bool,
@@ -85,8 +107,8 @@ pub fn write_audit(
             comparison: c,
             guard,
         })?,
-        Format::Html => write_stdout(&html::audit(c, guard.map(Guard::html)))?,
-        _ => write_stdout(&text::audit(c, guard, all, &|sgr, t| ctx.style(sgr, t)))?,
+        Format::Html => write_stdout(&c.html(guard.map(Guard::html)))?,
+        _ => write_stdout(&c.text(guard, all, &|sgr, t| ctx.style(sgr, t)))?,
     }
     Ok(())
 }
