@@ -11,7 +11,7 @@
 //! changed since the index was made.
 
 use crate::output::Context;
-use crate::source::CliReporter;
+use crate::source::LoadProgress;
 use abovo_build::store::db::Database;
 use abovo_graph::Graph;
 use abovo_store::StoreDir;
@@ -49,7 +49,7 @@ pub fn load(
     dir: &Path,
     store: &StoreDir,
     ctx: &Context,
-    reporter: &CliReporter,
+    reporter: &LoadProgress,
     rebuild: bool,
 ) -> anyhow::Result<(Graph, abovo_index::Report)> {
     let cache = cache_dir();

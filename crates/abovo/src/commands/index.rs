@@ -6,7 +6,7 @@
 use crate::exit;
 use crate::output::{Context, Format, print_json};
 use crate::report::text::count;
-use crate::source::{CliReporter, STORE_DIR_HELP, TEXT_JSON, store_dir_or_inferred};
+use crate::source::{LoadProgress, STORE_DIR_HELP, TEXT_JSON, store_dir_or_inferred};
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -42,7 +42,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let inferred = abovo_graph::store_dir::infer(dir)
         .with_context(|| format!("cannot load `{}`", dir.display()))?;
     let store = store_dir_or_inferred(args.store_dir.as_deref(), inferred)?;
-    let reporter = CliReporter::new(ctx.progress);
+    let reporter = LoadProgress::new(ctx.progress);
     let started = Instant::now();
     let (graph, report) = crate::index::load(dir, &store, ctx, &reporter, args.rebuild)
         .with_context(|| format!("cannot load `{}`", dir.display()))?;

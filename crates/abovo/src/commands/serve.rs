@@ -159,7 +159,7 @@ impl CliExplorer {
     fn seeds_json(&self, name: &str) -> Result<Vec<u8>, Refusal> {
         let target = self.resolve(name)?;
         let report =
-            abovo_trust::report::trust_report(&self.graph, target, &self.seeds, self.trust.walk())
+            abovo_trust::report::trust_report(&self.graph, target, &self.seeds, &self.trust.walk())
                 .map_err(|e| failed(e.into()))?;
         pretty(&report)
     }
@@ -171,7 +171,7 @@ impl CliExplorer {
                 .map_err(failed)?;
         let top = crate::commands::audit::DEFAULT_TOP;
         let mut report =
-            abovo_trust::audit::audit(&self.graph, &packages, &self.seeds, self.trust.walk(), top)
+            abovo_trust::audit::audit(&self.graph, &packages, &self.seeds, &self.trust.walk(), top)
                 .map_err(|e| failed(e.into()))?;
         report.audited = audited;
         let mut out = Vec::new();
