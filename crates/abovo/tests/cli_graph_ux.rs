@@ -373,6 +373,7 @@ fn help_lists_commands_by_workflow() {
         "verify",
         "hash",
         "snapshot",
+        "index",
         "export",
         "add",
         "derivation",
