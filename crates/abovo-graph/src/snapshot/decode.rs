@@ -703,14 +703,39 @@ fn decode_with(
         },
         late.is_none(),
     )?;
-    graph.set_description(h.description.clone());
+    let late = Late {
+        meta,
+        package_graph,
+        package_meta,
+    };
+    attach(&mut graph, &h.description, rows, late);
+    Ok((graph, h.creator.clone()))
+}
+
+/// The sections of a snapshot that a graph takes as they are, decoded
+/// already or on first use.
+pub(super) struct Late {
+    pub meta: Deferred<StoreMeta>,
+    pub package_graph: Deferred<PackageGraph>,
+    pub package_meta: Deferred<PackageMeta>,
+}
+
+/// Gives a graph just assembled from a snapshot's columns (of either form)
+/// the rest of what the snapshot holds: its description, its package table
+/// and the sections in `late`.
+pub(super) fn attach(
+    graph: &mut Graph,
+    description: &str,
+    rows: Vec<(Package, Option<NodeId>)>,
+    late: Late,
+) {
+    graph.set_description(description.to_owned());
     if !rows.is_empty() {
         graph.packages = PackageTable::from_rows_and_nodes(rows);
     }
-    graph.meta = meta;
-    graph.package_graph = package_graph;
-    graph.package_meta = package_meta;
-    Ok((graph, h.creator.clone()))
+    graph.meta = late.meta;
+    graph.package_graph = late.package_graph;
+    graph.package_meta = late.package_meta;
 }
 
 /// The derivation section of a trusted snapshot, decoded on first use.

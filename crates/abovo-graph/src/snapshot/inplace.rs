@@ -14,7 +14,6 @@ use crate::graph::{Columns, Deferred, DrvColumns, Graph, NodeId, NodeKind};
 use crate::meta::StoreMeta;
 use crate::package_graph::{GraphType, PackageGraph};
 use crate::package_meta::PackageMeta;
-use crate::packages::PackageTable;
 use crate::strings::{StrId, Strings};
 use std::sync::Arc;
 
@@ -442,13 +441,12 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         },
         checked,
     )?;
-    graph.set_description(h.description.clone());
-    if !rows.is_empty() {
-        graph.packages = PackageTable::from_rows_and_nodes(rows);
-    }
-    graph.meta = meta;
-    graph.package_graph = package_graph;
-    graph.package_meta = package_meta;
+    let late = decode::Late {
+        meta,
+        package_graph,
+        package_meta,
+    };
+    decode::attach(&mut graph, &h.description, rows, late);
     Ok((graph, h.creator))
 }
 
