@@ -5,6 +5,7 @@
 //! when the section is first touched.
 
 use super::SnapshotError;
+use super::assemble;
 use super::codec::{Dec, Enc};
 use super::decode::{self, Header};
 use crate::build::assemble;
@@ -441,12 +442,12 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         },
         checked,
     )?;
-    let late = decode::Late {
+    let late = assemble::Late {
         meta,
         package_graph,
         package_meta,
     };
-    decode::attach(&mut graph, &h.description, rows, late);
+    assemble::attach(&mut graph, &h.description, rows, late);
     Ok((graph, h.creator))
 }
 

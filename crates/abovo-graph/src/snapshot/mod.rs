@@ -126,6 +126,7 @@
 //! out the edges to inputs that are not packages (origins, files), which
 //! `guix graph` does not draw.
 
+mod assemble;
 mod codec;
 mod decode;
 mod encode;
@@ -457,7 +458,7 @@ pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
         return inplace::read_copy(bytes).map(|(g, _)| g);
     }
     let frames = open_frames(bytes, false)?;
-    decode::decode(&frames).map(|(g, _)| g)
+    assemble::decode(&frames).map(|(g, _)| g)
 }
 
 /// Fills `buf` from `reader` as far as it goes; how many bytes it got.
@@ -491,7 +492,7 @@ fn version_of(bytes: &[u8]) -> Option<u32> {
 /// section that is damaged reads as empty).
 pub fn read_trusted(bytes: &'static [u8]) -> Result<Graph, SnapshotError> {
     let frames = open_frames(bytes, true)?;
-    decode::decode_trusted(&frames).map(|(g, _)| g)
+    assemble::decode_trusted(&frames).map(|(g, _)| g)
 }
 
 /// The store directory a snapshot's paths are in, read from its first
@@ -592,7 +593,7 @@ pub fn info(bytes: &[u8]) -> Result<SnapshotInfo, SnapshotError> {
                 .sum();
             let version = version_of(bytes).unwrap_or(VERSION);
             let checksum = abovo_store::encoding::base16_encode(&bytes[20..52]);
-            (version, body_size, checksum, decode::decode(&frames)?)
+            (version, body_size, checksum, assemble::decode(&frames)?)
         };
     let edges = |ty| {
         g.package_graph()
