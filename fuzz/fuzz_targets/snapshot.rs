@@ -73,27 +73,7 @@ fn fix_in_place(bytes: &[u8]) -> Vec<u8> {
 
 /// A version 3 file of the sections `SEP` separates in `bytes`.
 fn compose_in_place(bytes: &[u8]) -> Vec<u8> {
-    let sections = split(bytes, V3_SECTIONS);
-    let mut at = (V3_FIXED + 24 * V3_SECTIONS).next_multiple_of(8);
-    let mut table = Vec::new();
-    for s in &sections {
-        table.extend_from_slice(&(at as u64).to_le_bytes());
-        table.extend_from_slice(&(s.len() as u64).to_le_bytes());
-        table.extend_from_slice(&xxh3(s).to_le_bytes());
-        at = (at + s.len()).next_multiple_of(8);
-    }
-    let mut out = snapshot::MAGIC.to_vec();
-    out.extend_from_slice(&snapshot::VERSION_IN_PLACE.to_le_bytes());
-    out.extend_from_slice(&(V3_SECTIONS as u32).to_le_bytes());
-    out.extend_from_slice(&(at as u64).to_le_bytes());
-    out.extend_from_slice(&xxh3(&table).to_le_bytes());
-    out.extend_from_slice(&table);
-    for s in &sections {
-        out.resize(out.len().next_multiple_of(8), 0);
-        out.extend_from_slice(s);
-    }
-    out.resize(at, 0);
-    out
+    snapshot::lay_out_in_place(&split(bytes, V3_SECTIONS))
 }
 
 /// The parts of `bytes` between separators: `n` of them (missing ones

@@ -110,9 +110,19 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         v2[9].clone(),
         v2[10].clone(),
     ];
-    let mut table = Vec::with_capacity(SECTIONS * ENTRY);
-    let mut at = (FIXED + SECTIONS * ENTRY).next_multiple_of(8);
-    for s in &sections {
+    lay_out_in_place(&sections)
+}
+
+/// Lays `sections` out as an in-place snapshot file: the fixed header, the
+/// section table (offset, length and checksum of each section, then the
+/// table's own checksum) and the sections, each at an 8-byte-aligned
+/// offset. [`write_in_place`] lays out a graph's sections so; a test or a
+/// fuzzer lays out sections of its own making (any number of them) to
+/// reach the checks behind the checksums.
+pub fn lay_out_in_place(sections: &[impl AsRef<[u8]>]) -> Vec<u8> {
+    let mut table = Vec::with_capacity(sections.len() * ENTRY);
+    let mut at = (FIXED + sections.len() * ENTRY).next_multiple_of(8);
+    for s in sections.iter().map(AsRef::as_ref) {
         table.extend_from_slice(&(at as u64).to_le_bytes());
         table.extend_from_slice(&(s.len() as u64).to_le_bytes());
         table.extend_from_slice(&hash(s).to_le_bytes());
@@ -121,11 +131,11 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
     let mut out = Vec::with_capacity(at);
     out.extend_from_slice(super::MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(SECTIONS as u32).to_le_bytes());
+    out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
     out.extend_from_slice(&(at as u64).to_le_bytes());
     out.extend_from_slice(&hash(&table).to_le_bytes());
     out.extend_from_slice(&table);
-    for s in &sections {
+    for s in sections.iter().map(AsRef::as_ref) {
         out.resize(out.len().next_multiple_of(8), 0);
         out.extend_from_slice(s);
     }

@@ -135,7 +135,7 @@ mod inplace;
 mod packages;
 
 pub use error::SnapshotError;
-pub use inplace::{OnDamage, OpenOptions, open, open_with, write_in_place};
+pub use inplace::{OnDamage, OpenOptions, lay_out_in_place, open, open_with, write_in_place};
 
 use crate::graph::{Graph, NodeKind};
 use crate::package_graph::GraphType;
