@@ -49,6 +49,8 @@ pub mod compression;
 pub mod route;
 pub mod server;
 
+/// The bounds a client meets (connections, time to send a request head, its size).
+pub use abovo_http::Limits;
 use abovo_store::narinfo::{NarInfo, SigningKey};
 use catalogue::{Catalogue, Item};
 use compression::{Compression, Method};
@@ -67,13 +69,9 @@ pub struct Options {
     pub priority: u32,
     /// Worker threads of the runtime (`0`: one per core).
     pub workers: usize,
-    /// Connections served at once; more wait to be accepted.
-    pub max_connections: usize,
-    /// How long a client may take to send a request's headers (and how
-    /// long an idle keep-alive connection is kept).
-    pub header_timeout: Duration,
-    /// The largest request head accepted (request line and headers).
-    pub max_request_bytes: usize,
+    /// Connections at once, the time a client has to send a request's
+    /// head (and an idle keep-alive connection is kept), the largest head.
+    pub limits: Limits,
     /// How many signed narinfos are kept in memory.
     pub narinfo_cache: usize,
 }
@@ -88,9 +86,11 @@ impl Default for Options {
             host_name: host_name(),
             priority: 100,
             workers: 0,
-            max_connections: 512,
-            header_timeout: Duration::from_secs(30),
-            max_request_bytes: 16 * 1024,
+            limits: Limits {
+                max_connections: 512,
+                header_timeout: Duration::from_secs(30),
+                max_request_bytes: 16 * 1024,
+            },
             narinfo_cache: 100_000,
         }
     }

@@ -3,9 +3,9 @@
 //!
 //! * The front ([`abovo_http`]) takes only `GET` and `HEAD`, refuses a
 //!   request with a body (`413`) or a head larger than
-//!   [`crate::Options::max_request_bytes`] (`431`), gives a client
-//!   [`crate::Options::header_timeout`] to send it, and serves at most
-//!   [`crate::Options::max_connections`] connections at once.
+//!   [`abovo_http::Limits::max_request_bytes`] (`431`), gives a client
+//!   [`abovo_http::Limits::header_timeout`] to send it, and serves at most
+//!   [`abovo_http::Limits::max_connections`] connections at once.
 //! * Narinfos come from the [`Publisher`] (signed once, then kept); a store
 //!   lookup or a signature is done on the blocking pool, never on a worker.
 //! * A NAR is written by a blocking task ([`abovo_store::nar::dump_path`],
@@ -20,7 +20,7 @@
 use crate::Publisher;
 use crate::compression::{Compression, Method};
 use crate::route::Route;
-use abovo_http::{Limits, ResBody, accept_loop, full, refuse_unless_read_only, text, without_body};
+use abovo_http::{ResBody, accept_loop, full, refuse_unless_read_only, text, without_body};
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
@@ -48,15 +48,10 @@ pub fn serve(
         builder.worker_threads(opts.workers);
     }
     let runtime = builder.enable_all().thread_name("abovo-publish").build()?;
-    let limits = Limits {
-        max_connections: opts.max_connections,
-        header_timeout: opts.header_timeout,
-        max_request_bytes: opts.max_request_bytes,
-    };
     runtime.block_on(accept_loop(
         listener,
         shutdown,
-        limits,
+        opts.limits,
         "abovo publish",
         move |_, req| answer(publisher.clone(), req),
     ))

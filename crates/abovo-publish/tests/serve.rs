@@ -314,9 +314,13 @@ fn bad_requests_are_refused_with_reasons() {
 
 #[test]
 fn a_client_that_never_finishes_its_request_is_dropped() {
+    let defaults = Options::default();
     let s = serve(Options {
-        header_timeout: Duration::from_secs(1),
-        ..Options::default()
+        limits: abovo_publish::Limits {
+            header_timeout: Duration::from_secs(1),
+            ..defaults.limits
+        },
+        ..defaults
     });
     let addr = s.url.trim_start_matches("http://").to_owned();
     let mut slow = std::net::TcpStream::connect(&addr).unwrap();

@@ -29,6 +29,8 @@ pub mod limit;
 pub mod route;
 pub mod server;
 
+/// The bounds a client meets (connections, time to send a request head, its size).
+pub use abovo_http::Limits;
 pub use route::Question;
 use std::time::Duration;
 
@@ -55,13 +57,9 @@ pub trait Explorer: Send + Sync + 'static {
 pub struct Options {
     /// Worker threads of the runtime (`0`: one per core).
     pub workers: usize,
-    /// Connections served at once; more wait in the kernel's accept queue.
-    pub max_connections: usize,
-    /// How long a client may take to send a request's headers (and how
-    /// long an idle keep-alive connection is kept).
-    pub header_timeout: Duration,
-    /// The largest request head accepted (request line and headers).
-    pub max_request_bytes: usize,
+    /// Connections at once, the time a client has to send a request's
+    /// head (and an idle keep-alive connection is kept), the largest head.
+    pub limits: Limits,
     /// New questions (not answered before) per second one client address
     /// may ask (`0`: no limit); beyond it, `429 Too Many Requests`.
     pub rate: u32,
@@ -78,9 +76,11 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             workers: 0,
-            max_connections: 256,
-            header_timeout: Duration::from_secs(10),
-            max_request_bytes: 16 * 1024,
+            limits: Limits {
+                max_connections: 256,
+                header_timeout: Duration::from_secs(10),
+                max_request_bytes: 16 * 1024,
+            },
             rate: 50,
             max_computing: 2,
             max_kept_bytes: 512 << 20,

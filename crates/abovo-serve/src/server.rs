@@ -3,9 +3,9 @@
 //!
 //! * The front ([`abovo_http`]) takes only `GET` and `HEAD`, refuses a
 //!   request with a body (`413`) or a head larger than
-//!   [`Options::max_request_bytes`] (`431`), gives a client
-//!   [`Options::header_timeout`] to send it, and serves at most
-//!   [`Options::max_connections`] connections at once.
+//!   [`abovo_http::Limits::max_request_bytes`] (`431`), gives a client
+//!   [`abovo_http::Limits::header_timeout`] to send it, and serves at most
+//!   [`abovo_http::Limits::max_connections`] connections at once.
 //! * At most [`Options::max_computing`] questions computed at once, on
 //!   the blocking pool, never on a worker; at most [`Options::rate`] new
 //!   questions a second per client address (`429` with `Retry-After`
@@ -20,9 +20,7 @@
 use crate::limit::{Answers, RateLimit};
 use crate::route::{Question, Route};
 use crate::{Explorer, Options, Refusal, assets, escape};
-use abovo_http::{
-    Limits, ResBody, accept_loop, refuse_unless_read_only, text, typed, without_body,
-};
+use abovo_http::{ResBody, accept_loop, refuse_unless_read_only, text, typed, without_body};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -63,15 +61,10 @@ pub fn serve(
         shell: Bytes::from(assets::shell(&opts.description)),
         loopback,
     });
-    let limits = Limits {
-        max_connections: opts.max_connections,
-        header_timeout: opts.header_timeout,
-        max_request_bytes: opts.max_request_bytes,
-    };
     runtime.block_on(accept_loop(
         listener,
         shutdown,
-        limits,
+        opts.limits,
         "abovo serve",
         move |peer, req| {
             let state = state.clone();

@@ -72,12 +72,16 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     }
     let graph = args.trust.load_graph(ctx)?;
     let seeds = args.trust.seeds()?;
+    let defaults = Options::default();
     let opts = Options {
         workers: args.workers,
-        max_connections: args.max_connections,
+        limits: abovo_serve::Limits {
+            max_connections: args.max_connections,
+            ..defaults.limits
+        },
         rate: args.rate,
         description: graph.description().to_owned(),
-        ..Options::default()
+        ..defaults
     };
     // One line on standard error, always (even with --quiet): scripts and
     // tests that asked for port 0 read the address from it.
