@@ -3,7 +3,9 @@
 //! guard for CI (`--fail-on`). The comparison itself is
 //! [`abovo_trust::history`]; this module loads the two graphs, finds the
 //! target (or the packages) in both, and chooses the form of the answer
-//! ([`crate::report::history`] renders it).
+//! ([`crate::report::history`] renders it). `abovo serve --against` asks
+//! the same functions ([`load_old`], [`compare_targets`],
+//! [`compare_distributions`]) for its diff view.
 
 use crate::commands::trust_common::warn_rejected_files;
 use crate::commands::{audit, seeds};
@@ -12,9 +14,13 @@ use crate::output::Context;
 use crate::report::history::Guard;
 use crate::report::history::text::violation_text;
 use crate::report::text::plural;
+use abovo_graph::query::Walk;
 use abovo_graph::{Graph, NodeId};
-use abovo_trust::audit::AuditPackage;
-use abovo_trust::history::{FailOn, Revision, compare_audits, compare_seeds, package_name};
+use abovo_trust::audit::{AuditPackage, Audited};
+use abovo_trust::classify::Seeds;
+use abovo_trust::history::{
+    AuditComparison, FailOn, Revision, SeedsComparison, compare_audits, compare_seeds, package_name,
+};
 use abovo_trust::report::trust_report;
 use std::path::PathBuf;
 
@@ -47,6 +53,19 @@ impl HistoryArgs {
     }
 }
 
+/// Loads the old revision (`--against`): any source `--source` takes, or
+/// `built-in` (unless a file of that name is there).
+pub(crate) fn load_old(against: &std::path::Path, ctx: &Context) -> anyhow::Result<Graph> {
+    let old_args = crate::source::SourceArgs {
+        source: (against.as_os_str() != "built-in" || against.exists())
+            .then(|| against.to_path_buf()),
+        ..Default::default()
+    };
+    old_args
+        .load(ctx)
+        .map_err(|e| e.context(format!("--against `{}`", against.display())))
+}
+
 /// Loads the new graph (`--source`) and the old one (`--against`), side by
 /// side.
 fn load_both(
@@ -54,18 +73,16 @@ fn load_both(
     against: &std::path::Path,
     ctx: &Context,
 ) -> anyhow::Result<(Graph, Graph)> {
-    let old_args = crate::source::SourceArgs {
-        source: (against.as_os_str() != "built-in" || against.exists())
-            .then(|| against.to_path_buf()),
-        ..Default::default()
-    };
-    let (old, new) = both(|| old_args.load(ctx), || trust.load_graph(ctx));
-    let old = old.map_err(|e| e.context(format!("--against `{}`", against.display())))?;
+    let (old, new) = both(|| load_old(against, ctx), || trust.load_graph(ctx));
+    let old = old?;
     Ok((new?, old))
 }
 
 /// Runs `a` and `b` side by side (the old and the new revision).
-fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+pub(crate) fn both<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
     std::thread::scope(|s| {
         let a = s.spawn(a);
         let b = b();
@@ -103,7 +120,7 @@ fn guard_code(g: Option<&Guard>, ctx: &Context) -> u8 {
 
 /// Finds the target in the old revision: the same name (and version,
 /// when the old revision has it), else the new target's package name.
-fn resolve_old(
+pub(crate) fn resolve_old(
     old: &Graph,
     new: &Graph,
     spec: &str,
@@ -158,20 +175,36 @@ pub fn run_seeds(
         );
     }
     let seeds = args.trust.seeds()?;
-    let walk = &args.trust.walk();
+    let (cmp, rejected) = compare_targets(
+        (&old_g, old_target),
+        (&new_g, target),
+        &seeds,
+        &args.trust.walk(),
+    )?;
+    warn_rejected_files(ctx, rejected);
+    let g = Guard::new(args.history.fail_on(), |f| cmp.violations(f));
+    crate::report::history::write(&cmp, g.as_ref(), args.format, args.all, ctx)?;
+    Ok(code.max(guard_code(g.as_ref(), ctx)))
+}
+
+/// One target's trust base in the old and the new revision, compared;
+/// with the number of files the classification rejected (on both sides).
+pub(crate) fn compare_targets(
+    (old_g, old_target): (&Graph, NodeId),
+    (new_g, target): (&Graph, NodeId),
+    seeds: &Seeds,
+    walk: &Walk,
+) -> anyhow::Result<(SeedsComparison, usize)> {
     let (old_r, new_r) = both(
-        || trust_report(&old_g, old_target, &seeds, walk),
-        || trust_report(&new_g, target, &seeds, walk),
+        || trust_report(old_g, old_target, seeds, walk),
+        || trust_report(new_g, target, seeds, walk),
     );
     let (old_r, new_r) = (old_r?, new_r?);
     let rejected = |r: &abovo_trust::report::TrustReport| -> usize {
         r.seeds.iter().map(|e| e.class.rejected_files.len()).sum()
     };
-    warn_rejected_files(ctx, rejected(&old_r) + rejected(&new_r));
-    let cmp = compare_seeds(&old_r, &new_r);
-    let g = Guard::new(args.history.fail_on(), |f| cmp.violations(f));
-    crate::report::history::write(&cmp, g.as_ref(), args.format, args.all, ctx)?;
-    Ok(code.max(guard_code(g.as_ref(), ctx)))
+    let rejected = rejected(&old_r) + rejected(&new_r);
+    Ok((compare_seeds(&old_r, &new_r), rejected))
 }
 
 // ---------------------------------------------------------------------
@@ -180,13 +213,13 @@ pub fn run_seeds(
 /// The old revision's packages: with `--only`, those of the new revision's
 /// list that the old one has, by name; else its package table, or its
 /// root derivations.
-fn old_packages(
+pub(crate) fn old_packages(
     old: &Graph,
     new_packages: &[AuditPackage],
     only: Option<&str>,
     prefs: &abovo_graph::resolve::Preferences,
     ctx: &Context,
-) -> anyhow::Result<(Vec<AuditPackage>, abovo_trust::audit::Audited)> {
+) -> anyhow::Result<(Vec<AuditPackage>, Audited)> {
     if only.is_none() {
         return audit::packages_of(old, None, prefs, ctx);
     }
@@ -211,7 +244,7 @@ fn old_packages(
             },
         });
     }
-    Ok((out, abovo_trust::audit::Audited::Packages))
+    Ok((out, Audited::Packages))
 }
 
 /// Runs `abovo audit --against OLD_SOURCE`.
@@ -236,29 +269,50 @@ pub fn run_audit(
             )?);
     }
     let seeds = args.trust.seeds()?;
-    let walk = &args.trust.walk();
+    let (cmp, rejected) = compare_distributions(
+        (&old_g, &old_p, old_what),
+        (&new_g, &new_p, new_what),
+        &seeds,
+        &args.trust.walk(),
+    )?;
+    warn_rejected_files(ctx, rejected);
+    let g = Guard::new(args.history.fail_on(), |f| cmp.violations(f));
+    crate::report::history::write(&cmp, g.as_ref(), args.format, args.all, ctx)?;
+    Ok(code.max(guard_code(g.as_ref(), ctx)))
+}
+
+/// One revision's side of an audit comparison: its graph, the packages
+/// audited, and what they are.
+pub(crate) type AuditedSide<'a> = (&'a Graph, &'a [AuditPackage], Audited);
+
+/// Two revisions' audits compared; with the number of files the
+/// classification rejected (on both sides).
+pub(crate) fn compare_distributions(
+    (old_g, old_p, old_what): AuditedSide<'_>,
+    (new_g, new_p, new_what): AuditedSide<'_>,
+    seeds: &Seeds,
+    walk: &Walk,
+) -> anyhow::Result<(AuditComparison, usize)> {
     let (old_r, new_r) = both(
-        || abovo_trust::audit::audit(&old_g, &old_p, &seeds, walk, 0),
-        || abovo_trust::audit::audit(&new_g, &new_p, &seeds, walk, 0),
+        || abovo_trust::audit::audit(old_g, old_p, seeds, walk, 0),
+        || abovo_trust::audit::audit(new_g, new_p, seeds, walk, 0),
     );
     let (mut old_r, mut new_r) = (old_r?, new_r?);
     old_r.audited = old_what;
     new_r.audited = new_what;
-    warn_rejected_files(ctx, old_r.rejected_files.len() + new_r.rejected_files.len());
+    let rejected = old_r.rejected_files.len() + new_r.rejected_files.len();
     let cmp = compare_audits(
         Revision {
-            graph: &old_g,
-            packages: &old_p,
+            graph: old_g,
+            packages: old_p,
             report: &old_r,
         },
         Revision {
-            graph: &new_g,
-            packages: &new_p,
+            graph: new_g,
+            packages: new_p,
             report: &new_r,
         },
         walk,
     );
-    let g = Guard::new(args.history.fail_on(), |f| cmp.violations(f));
-    crate::report::history::write(&cmp, g.as_ref(), args.format, args.all, ctx)?;
-    Ok(code.max(guard_code(g.as_ref(), ctx)))
+    Ok((cmp, rejected))
 }

@@ -93,6 +93,21 @@ impl Comparison for AuditComparison {
     }
 }
 
+/// The JSON form as bytes, final newline included: what `--format json`
+/// prints (`abovo serve` answers with it).
+pub fn json<C: Comparison>(c: &C, guard: Option<&Guard>) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    crate::report::json::write(
+        &mut out,
+        &WithGuard {
+            comparison: c,
+            guard,
+        },
+    )?;
+    out.push(b'\n');
+    Ok(out)
+}
+
 /// Writes a comparison on standard output in `format`, with the guard's
 /// verdict (text lists everything with `all`).
 pub fn write<C: Comparison>(
