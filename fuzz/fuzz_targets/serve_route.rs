@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
         | Question::Dependents(t)
         | Question::Closure(t)
         | Question::Search(t)
-        | Question::Derivation(t),
+        | Question::Derivation(t)
+        | Question::SeedsAgainst(t),
     ) = Route::parse(target)
     {
         assert!(t.len() <= MAX_TEXT);

@@ -35,6 +35,7 @@
     }
     return e;
   }
+  const diffUrl = (name) => '/diff/' + encodeURIComponent(name);
   const pkgUrl = (name, params) => '/package/' + encodeURIComponent(name) + (params ? '?' + params : '');
   function link(href, text, cls) { return el('a', { href, class: cls, 'data-nav': '' }, text); }
   function human(n) {
@@ -79,6 +80,10 @@
     const params = new URLSearchParams(location.search);
     hideSuggestions();
     if (path === '/audit') return auditPage();
+    if (path === '/diff') return diffPage(params);
+    if (path.startsWith('/diff/')) {
+      return packageDiffPage(decodeURIComponent(path.slice('/diff/'.length)), params);
+    }
     if (path.startsWith('/package/')) {
       return packagePage(decodeURIComponent(path.slice('/package/'.length)), params);
     }
@@ -161,6 +166,7 @@
       el('h1', {}, report.target_label),
       el('p', { class: 'sub mono' }, report.target),
       figures);
+    if (boot.against) head.append(el('p', {}, link(diffUrl(name), 'What changed since ' + boot.against, 'diff-link')));
     addFigure('derivations walked', count(report.derivations_walked));
     for (const t of report.totals || []) {
       if (t.kind === 'all') addFigure('seeds', count(t.seeds) + ' (' + human(t.known_bytes + t.measured_bytes) + ' known)');
@@ -503,7 +509,202 @@
     view.append(el('h2', {}, 'Seeds by kind'), counts);
   }
 
+  // ---- the diff with an older revision (abovo serve --against) ----
+  const CHANGES = ['added', 'removed', 'changed', 'unchanged'];
+  function changeBadge(c) { return el('span', { class: 'c c-' + c }, c); }
+  // Before → after, or the one side there is.
+  function beforeAfter(o, n, fmt) {
+    const f = (v) => (v === undefined ? '—' : fmt(v));
+    return o === undefined || n === undefined || f(o) === f(n) ? f(n === undefined ? o : n) : f(o) + ' → ' + f(n);
+  }
+  // Bytes per trust class on each side: [{kind, old: {bytes, n, unknown}, new: …}].
+  function bytesByClass(pairs) {
+    const by = {};
+    for (const [side, sd] of pairs) {
+      if (!sd) continue;
+      const k = by[sd.kind] = by[sd.kind] || { old: { bytes: 0, n: 0, unknown: 0 }, new: { bytes: 0, n: 0, unknown: 0 } };
+      const t = k[side];
+      t.n++;
+      if (sd.size === undefined || sd.size === null) t.unknown++; else t.bytes += sd.size;
+    }
+    return KINDS.filter((k) => by[k]).map((k) => ({ kind: k, old: by[k].old, new: by[k].new }));
+  }
+  function classChart(classes, href) {
+    const bars = [];
+    for (const c of classes) {
+      for (const side of ['old', 'new']) {
+        const t = c[side];
+        bars.push({ label: c.kind + (side === 'old' ? ' before' : ' after') + ' (' + count(t.n) + (t.n === 1 ? ' seed, ' : ' seeds, ') + count(t.unknown) + ' of unknown size)',
+          value: t.bytes, href, colour: side === 'old' ? '#b8b8c0' : (COLOURS[c.kind] || '#555') });
+      }
+    }
+    return bars.length ? barChart(bars, 'known bytes per trust class, before and after', human) : el('p', { class: 'sub' }, 'No seeds.');
+  }
+  // Check boxes of the changes listed, kept in the URL (`?changes=`).
+  function changeFilter(params, counts, defaults) {
+    const chosen = (params.get('changes') || defaults.join(',')).split(',').filter((c) => CHANGES.includes(c));
+    const box = el('fieldset', { class: 'kinds changes' }, el('legend', {}, 'Listed'));
+    for (const c of CHANGES) {
+      const input = el('input', { type: 'checkbox', value: c, id: 'change-' + c });
+      input.checked = chosen.includes(c);
+      input.addEventListener('change', () => {
+        const p = new URLSearchParams(location.search);
+        p.set('changes', [...box.querySelectorAll('input:checked')].map((i) => i.value).join(','));
+        go(location.pathname + '?' + p.toString(), true);
+      });
+      box.append(el('label', { for: 'change-' + c }, input, ' ', changeBadge(c), ' ' + count(counts[c] || 0)));
+    }
+    return [box, chosen];
+  }
+  const pathText = (steps) => steps.join(' → ');
+  const specOf = (p) => p.name + (p.new_version ? '@' + p.new_version : '');
+  const versions = (p) => beforeAfter(p.old_version, p.new_version, (v) => v);
+
+  async function diffPage(params) {
+    document.title = 'diff — abovo';
+    view.replaceChildren(el('h1', {}, 'What changed'), el('p', { class: 'sub' }, 'Comparing the audits of both revisions…'));
+    let d;
+    try { d = await api('/api/diff'); } catch (e) { view.replaceChildren(el('h1', {}, 'What changed'), failure(e)); return; }
+    const counts = {};
+    for (const sd of d.seeds) counts[sd.change] = (counts[sd.change] || 0) + 1;
+    view.replaceChildren(
+      el('h1', {}, 'What changed in the binary trust base'),
+      el('p', { class: 'sub' }, 'old: ' + d.old.graph + ' (' + count(d.old.package_count) + ' packages, ' + count(d.old.binary_seeds) + ' binary seeds)', el('br'),
+        'new: ' + d.new.graph + ' (' + count(d.new.package_count) + ' packages, ' + count(d.new.binary_seeds) + ' binary seeds)', el('br'),
+        count(d.matched) + ' packages in both (matched by name), ' + count(d.unchanged_packages) + ' of them on the same binary seeds; ' +
+        count(d.only_old.length) + ' only in the old, ' + count(d.only_new.length) + ' only in the new.'));
+    view.append(el('h2', {}, 'Known bytes per trust class, before and after'),
+      classChart(bytesByClass(d.seeds.flatMap((sd) => [['old', sd.old], ['new', sd.new]])), '/diff'));
+    // The packages under each seed, from the packages' changes.
+    const under = new Map();
+    const note = (id, p, how) => { if (!under.has(id)) under.set(id, []); under.get(id).push([p, how]); };
+    for (const p of d.packages) {
+      for (const g of p.gained) note(g.seed, p, 'gained');
+      for (const l of p.lost) note(l.seed, p, 'lost');
+      for (const c of p.changed) { note(c.old.seed, p, 'changed'); note(c.new.seed, p, 'changed'); }
+    }
+    const [filter, chosen] = changeFilter(params, counts, ['added', 'removed', 'changed']);
+    const table = el('table', { id: 'diff-seeds' }, el('tr', {}, el('th', {}, 'change'), el('th', {}, 'seed'), el('th', {}, 'kind'),
+      el('th', {}, 'size'), el('th', {}, 'packages on it'), el('th', {}, 'gained / lost / changed under'), el('th', {}, 'packages whose trust base it changed')));
+    const listed = d.seeds.filter((sd) => chosen.includes(sd.change));
+    for (const sd of listed.slice(0, 2000)) {
+      const side = sd.new || sd.old;
+      const name = sd.old && sd.new && sd.old.label !== sd.new.label ? sd.old.label + ' → ' + sd.new.label : side.label;
+      const pkgs = el('span', { class: 'path' });
+      const ps = under.get(sd.id) || [];
+      ps.slice(0, 5).forEach(([p, how], i) => { if (i) pkgs.append(', '); pkgs.append(link(pkgUrl(specOf(p)), specOf(p), 'pkg'), ' (' + how + ')'); });
+      if (ps.length > 5) pkgs.append(' … ' + count(ps.length - 5) + ' more');
+      table.append(el('tr', { class: 'seed-row', 'data-change': sd.change },
+        el('td', {}, changeBadge(sd.change)),
+        el('td', { class: 'mono seed-name' }, name),
+        el('td', {}, kindBadge(side.kind)),
+        el('td', { class: 'num' }, beforeAfter(sd.old && sd.old.size, sd.new && sd.new.size, human)),
+        el('td', { class: 'num' }, beforeAfter(sd.old ? sd.old.packages : undefined, sd.new ? sd.new.packages : undefined, count)),
+        el('td', { class: 'num' }, count(sd.gained) + ' / ' + count(sd.lost) + ' / ' + count(sd.changed_under)),
+        el('td', {}, pkgs)));
+    }
+    view.append(el('h2', { id: 'seeds' }, 'Binary seeds of either revision'), filter, el('div', { class: 'scroll' }, table));
+    if (listed.length > 2000) view.append(el('p', { class: 'sub' }, 'The first 2,000 are listed; the JSON has them all.'));
+    // The packages whose binary trust base changed: grew, shrank, or moved to other versions.
+    const byId = new Map(d.seeds.map((sd) => [sd.id, sd]));
+    const label = (id) => { const sd = byId.get(id); return sd ? (sd.new || sd.old).label : '#' + id; };
+    const groups = [
+      ['grew', 'Packages whose binary trust base grew (they rest on a binary seed they did not rest on)', (p) => p.gained.length > 0],
+      ['shrank', 'Packages whose binary trust base shrank (and did not grow)', (p) => !p.gained.length && p.lost.length > 0],
+      ['moved', 'Packages on the same roles, in other versions', (p) => !p.gained.length && !p.lost.length]];
+    for (const [id, title, keep] of groups) {
+      const ps = d.packages.filter(keep);
+      view.append(el('h2', { id: 'packages-' + id }, title + ': ' + count(ps.length)));
+      if (!ps.length) continue;
+      const t = el('table', { class: 'diff-packages' }, el('tr', {}, el('th', {}, 'package'), el('th', {}, 'version'), el('th', {}, 'what changed under it'), el('th', {}, '')));
+      for (const p of ps.slice(0, 500)) {
+        const what = el('ul', { class: 'changes-list' });
+        for (const g of p.gained) what.append(el('li', { title: pathText(g.path) }, changeBadge('added'), ' ', label(g.seed)));
+        for (const l of p.lost) what.append(el('li', { title: pathText(l.path) }, changeBadge('removed'), ' ', label(l.seed)));
+        for (const c of p.changed) what.append(el('li', { title: pathText(c.new.path) }, changeBadge('changed'), ' ', label(c.old.seed) + ' → ' + label(c.new.seed)));
+        t.append(el('tr', {}, el('td', {}, link(pkgUrl(specOf(p)), p.name, 'pkg')), el('td', { class: 'mono' }, versions(p)), el('td', {}, what),
+          el('td', {}, link(diffUrl(specOf(p)), 'its diff'))));
+      }
+      view.append(el('div', { class: 'scroll' }, t));
+      if (ps.length > 500) view.append(el('p', { class: 'sub' }, 'The first 500 are listed; the JSON has them all.'));
+    }
+    for (const [title, names, linked] of [['Only in the new revision', d.only_new, true], ['Only in the old revision', d.only_old, false]]) {
+      view.append(el('h2', {}, title + ': ' + count(names.length)));
+      const ul = el('ul', { class: 'inline-list' });
+      for (const n of names.slice(0, 300)) ul.append(el('li', { class: 'mono' }, linked ? link(pkgUrl(n), n) : n));
+      if (names.length) view.append(ul);
+      if (names.length > 300) view.append(el('p', { class: 'sub' }, 'The first 300 are listed; the JSON has them all.'));
+    }
+  }
+
+  async function packageDiffPage(name, params) {
+    document.title = name + ' diff — abovo';
+    view.replaceChildren(el('h1', {}, name), el('p', { class: 'sub' }, 'Comparing its trust base in both revisions…'));
+    let d;
+    try { d = await api('/api/diff/' + encodeURIComponent(name)); } catch (e) { view.replaceChildren(el('h1', {}, name), failure(e)); return; }
+    const figures = el('dl', { class: 'figures' });
+    const add = (k, v) => figures.append(el('div', {}, el('dt', {}, k), el('dd', {}, v)));
+    add('binary seeds', beforeAfter(d.old_binary.seeds, d.new_binary.seeds, count));
+    add('their known bytes', beforeAfter(d.old_binary.known_bytes + d.old_binary.measured_bytes, d.new_binary.known_bytes + d.new_binary.measured_bytes, human));
+    add('of unknown size', beforeAfter(d.old_binary.unknown_sizes, d.new_binary.unknown_sizes, count));
+    add('seeds of every kind', beforeAfter(d.old.seeds, d.new.seeds, count));
+    add('derivations walked', beforeAfter(d.old.derivations_walked, d.new.derivations_walked, count));
+    view.replaceChildren(
+      el('h1', {}, d.new.target_label + ' against ' + d.old.target_label),
+      el('p', { class: 'sub' }, 'new: ', el('span', { class: 'mono' }, d.new.target), ' (' + d.new.graph + ')', el('br'),
+        'old: ', el('span', { class: 'mono' }, d.old.target), ' (' + d.old.graph + ')'),
+      el('p', {}, link(pkgUrl(name), 'Its trust graph now'), ' · ', link('/diff', 'the whole distribution\'s diff')),
+      figures);
+    const kinds = el('table', { id: 'diff-kinds' }, el('tr', {}, el('th', {}, 'kind'), ...CHANGES.map((c) => el('th', { class: 'num' }, c))));
+    for (const k of d.by_kind) kinds.append(el('tr', {}, el('td', {}, kindBadge(k.kind)), ...CHANGES.map((c) => el('td', { class: 'num' }, count(k[c])))));
+    view.append(el('h2', {}, 'Seeds by kind'), kinds);
+    view.append(el('h2', {}, 'Known bytes per trust class, before and after'),
+      classChart(bytesByClass(d.seeds.flatMap((sd) => [['old', sd.old], ['new', sd.new]])), diffUrl(name)));
+    // Binary seeds by default, as the command's text; `?kinds=` adds others.
+    const shownKinds = (params.get('kinds') || DEFAULT_KINDS.join(',')).split(',').filter((k) => KINDS.includes(k));
+    const counts = {};
+    const ofKinds = d.seeds.filter((sd) => shownKinds.includes((sd.new || sd.old).kind));
+    for (const sd of ofKinds) counts[sd.change] = (counts[sd.change] || 0) + 1;
+    const [filter, chosen] = changeFilter(params, counts, CHANGES);
+    const kindBox = el('fieldset', { class: 'kinds' }, el('legend', {}, 'Kinds'));
+    for (const k of KINDS) {
+      const input = el('input', { type: 'checkbox', value: k, id: 'kind-' + k });
+      input.checked = shownKinds.includes(k);
+      input.addEventListener('change', () => {
+        const p = new URLSearchParams(location.search);
+        p.set('kinds', [...kindBox.querySelectorAll('input:checked')].map((i) => i.value).join(','));
+        go(location.pathname + '?' + p.toString(), true);
+      });
+      kindBox.append(el('label', { for: 'kind-' + k }, input, ' ', kindBadge(k)));
+    }
+    const table = el('table', { id: 'diff-seeds' }, el('tr', {}, el('th', {}, 'change'), el('th', {}, 'seed'), el('th', {}, 'kind'),
+      el('th', {}, 'size'), el('th', {}, 'evidence'), el('th', {}, 'path from the target')));
+    const listed = ofKinds.filter((sd) => chosen.includes(sd.change));
+    for (const sd of listed.slice(0, 2000)) {
+      const side = sd.new || sd.old;
+      const seedName = sd.old && sd.new && sd.old.name !== sd.new.name ? sd.old.name + ' → ' + sd.new.name : side.name;
+      // A seed of the new revision links to the trust graph with it selected.
+      const steps = side.path_from_target || [];
+      const last = steps.length ? steps[steps.length - 1].path : null;
+      const kindsParam = [...new Set(DEFAULT_KINDS.concat([side.kind]))].join(',');
+      const nameCell = sd.new && last
+        ? link(pkgUrl(name, 'kinds=' + encodeURIComponent(kindsParam) + '&node=' + encodeURIComponent(last)), seedName, 'seed-link')
+        : el('span', { title: 'only in the old revision' }, seedName);
+      const path = el('span', { class: 'path' }, (sd.new ? 'new: ' : 'old: ') + steps.map((p) => p.label).join(' → '));
+      table.append(el('tr', { class: 'seed-row', 'data-change': sd.change },
+        el('td', {}, changeBadge(sd.change)),
+        el('td', { class: 'mono seed-name' }, nameCell),
+        el('td', {}, kindBadge(side.kind)),
+        el('td', { class: 'num' }, beforeAfter(sd.old && sd.old.size, sd.new && sd.new.size, human)),
+        el('td', {}, side.evidence ? side.evidence.type : ''),
+        el('td', {}, path)));
+    }
+    view.append(el('h2', { id: 'seeds' }, 'Seeds of either revision'), kindBox, filter, el('div', { class: 'scroll' }, table));
+    if (listed.length > 2000) view.append(el('p', { class: 'sub' }, 'The first 2,000 are listed; the JSON has them all.'));
+  }
+
   // ---- start ----
-  document.getElementById('graph-description').textContent = boot.graph || '';
+  document.getElementById('graph-description').textContent = boot.graph + (boot.against ? ' against ' + boot.against : '');
+  if (boot.against) document.getElementById('nav-diff').hidden = false;
   route();
 })();

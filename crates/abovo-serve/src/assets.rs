@@ -11,12 +11,14 @@ const SHELL: &str = include_str!("../assets/index.html");
 const SCRIPT: &[u8] = include_bytes!("../assets/app.js");
 const STYLE: &[u8] = include_bytes!("../assets/app.css");
 
-/// The HTML shell of every page, with what is served (`description`)
-/// as JSON in a `<script type="application/json">`, escaped for it.
-pub fn shell(description: &str) -> String {
+/// The HTML shell of every page, with what is served (`description`,
+/// and the older revision of the diff view, `against`) as JSON in a
+/// `<script type="application/json">`, escaped for it.
+pub fn shell(description: &str, against: Option<&str>) -> String {
     let boot = format!(
-        "{{\"graph\": {}, \"version\": {}}}",
+        "{{\"graph\": {}, \"against\": {}, \"version\": {}}}",
         escape::json_string(description),
+        against.map_or_else(|| "null".to_owned(), escape::json_string),
         escape::json_string(env!("CARGO_PKG_VERSION"))
     );
     SHELL.replace("{{BOOT}}", &escape::json_in_html(&boot))
@@ -35,7 +37,11 @@ pub fn asset(name: &str) -> Option<(&'static [u8], &'static str)> {
 mod tests {
     #[test]
     fn shell_escapes_what_it_carries() {
-        let page = super::shell("</script><script>alert(1)</script>");
+        let page = super::shell(
+            "</script><script>alert(1)</script>",
+            Some("</script><!--<script>alert(2)</script>"),
+        );
+        assert!(!page.contains("<!--"));
         assert!(!page.contains("<script>alert"));
         assert_eq!(
             page.matches("</script>").count(),

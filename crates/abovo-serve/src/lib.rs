@@ -3,11 +3,14 @@
 //! The server answers the questions of the command line over HTTP, for a
 //! page that draws them: a search with suggestions, a package's trust base
 //! as an interactive graph, its dependents and closure, and the audit of
-//! the whole distribution as charts. Every view has its URL and its JSON at
+//! the whole distribution as charts, and the diff with an older revision. Every view has its URL and its JSON at
 //! an `/api/…` path ([`route`]), and that JSON is the command line's own
 //! `--format json` output: this crate does not compute any of it. It asks
 //! an [`Explorer`] (implemented by the `abovo` binary over the same library
 //! calls as its commands) and keeps the answers ([`limit::Answers`]).
+//! Served with an older revision (`abovo serve --against OLD`), it also
+//! shows what changed in the trust base since then: the distribution's
+//! (`abovo audit --against`) and each package's (`abovo seeds --against`).
 //!
 //! | module | owns |
 //! | --- | --- |
@@ -70,6 +73,9 @@ pub struct Options {
     pub max_kept_bytes: usize,
     /// What the page's title line says is served.
     pub description: String,
+    /// The older revision the diff view compares with (`--against`), as
+    /// the page names it; `None`: no diff view.
+    pub against: Option<String>,
 }
 
 impl Default for Options {
@@ -85,6 +91,7 @@ impl Default for Options {
             max_computing: 2,
             max_kept_bytes: 512 << 20,
             description: String::new(),
+            against: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | path | answer |
 //! | --- | --- |
-//! | `/`, `/package/NAME`, `/audit` | the page (one HTML shell; the embedded script draws the view the URL names) |
+//! | `/`, `/package/NAME`, `/audit`, `/diff`, `/diff/NAME` | the page (one HTML shell; the embedded script draws the view the URL names) |
 //! | `/static/app.js`, `/static/app.css` | the embedded script and style sheet |
 //! | `/api/info` | what is served: the graph's description, abovo's version |
 //! | `/api/search?q=TEXT` | suggestions: packages by name, version or `.drv` path |
@@ -11,6 +11,8 @@
 //! | `/api/closure/NAME` | `abovo closure NAME --format json` |
 //! | `/api/audit` | `abovo audit --format json` |
 //! | `/api/derivation?path=DRV` | `abovo show --derivation DRV --format recipe-json` |
+//! | `/api/diff` | `abovo audit --against OLD --format json` (served with `--against OLD`) |
+//! | `/api/diff/NAME` | `abovo seeds NAME --against OLD --format json` |
 //!
 //! A NAME is one percent-decoded path segment (`hello`, `hello@2.12`,
 //! `python-pytorch`, or a `.drv` path with its slashes encoded). Paths with `.` or `..` segments, empty segments, control
@@ -57,6 +59,12 @@ pub enum Question {
     Audit,
     /// How a derivation is built (`abovo show --derivation`).
     Derivation(String),
+    /// The whole distribution against the older revision (`abovo audit
+    /// --against OLD`).
+    AuditAgainst,
+    /// A target's trust base against the older revision (`abovo seeds
+    /// NAME --against OLD`).
+    SeedsAgainst(String),
 }
 
 impl Question {
@@ -116,8 +124,8 @@ impl Route {
         };
         let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
         match seg.as_slice() {
-            [] | ["audit"] => Route::Page,
-            ["package", name] => match check_text(name) {
+            [] | ["audit"] | ["diff"] => Route::Page,
+            ["package" | "diff", name] => match check_text(name) {
                 Ok(()) => Route::Page,
                 Err(why) => Route::Bad(why),
             },
@@ -127,6 +135,7 @@ impl Route {
             },
             ["api", "info"] => Route::Api(Question::Info),
             ["api", "audit"] => Route::Api(Question::Audit),
+            ["api", "diff"] => Route::Api(Question::AuditAgainst),
             ["api", "search"] => match param("q") {
                 Ok(q) => {
                     let q = q.unwrap_or_default();
@@ -154,6 +163,7 @@ impl Route {
                     "seeds" => Route::Api(Question::Seeds(name)),
                     "dependents" => Route::Api(Question::Dependents(name)),
                     "closure" => Route::Api(Question::Closure(name)),
+                    "diff" => Route::Api(Question::SeedsAgainst(name)),
                     _ => Route::NotFound(format!("no API `/api/{what}/…`")),
                 }
             }
@@ -204,6 +214,16 @@ mod tests {
     fn routes() {
         assert_eq!(Route::parse("/"), Route::Page);
         assert_eq!(Route::parse("/package/hello%402.12"), Route::Page);
+        assert_eq!(Route::parse("/diff"), Route::Page);
+        assert_eq!(Route::parse("/diff/hello"), Route::Page);
+        assert_eq!(
+            Route::parse("/api/diff"),
+            Route::Api(Question::AuditAgainst)
+        );
+        assert_eq!(
+            Route::parse("/api/diff/hello%402.12"),
+            Route::Api(Question::SeedsAgainst("hello@2.12".into()))
+        );
         assert_eq!(Route::parse("/static/app.js"), Route::Asset("app.js"));
         assert_eq!(
             Route::parse("/api/closure/%2Fgnu%2Fstore%2Fx-a.drv"),
@@ -231,6 +251,10 @@ mod tests {
             "/static/../Cargo.toml",
             "/api/seeds/%2E%2E%2Fetc%2Fpasswd",
             "/api/seeds/%2Fgnu%2Fstore%2F..%2Fx",
+            "/api/diff/..",
+            "/api/diff/%2E%2E%2Fetc%2Fpasswd",
+            "/diff/%00",
+            "/diff//x",
             "/package//x",
             "/api/seeds/%00",
             "/api/seeds/%ff",
@@ -243,6 +267,9 @@ mod tests {
         assert!(matches!(Route::parse(&long), Route::Bad(_)));
         let huge = format!("/api/seeds/{}", "a".repeat(100_000));
         assert!(matches!(Route::parse(&huge), Route::Bad(_)));
+        let long = format!("/diff/{}", "a".repeat(MAX_TEXT + 1));
+        assert!(matches!(Route::parse(&long), Route::Bad(_)));
+        assert!(matches!(Route::parse("/diff/a/b"), Route::NotFound(_)));
         assert!(matches!(Route::parse("/static/x.js"), Route::NotFound(_)));
         assert!(matches!(Route::parse("/etc/passwd"), Route::NotFound(_)));
     }
@@ -253,7 +280,7 @@ mod tests {
         #[test]
         fn any_target(t in "\\PC{0,300}") {
             if let Route::Api(Question::Seeds(n) | Question::Search(n) | Question::Derivation(n)
-                | Question::Dependents(n) | Question::Closure(n)) = Route::parse(&t) {
+                | Question::Dependents(n) | Question::Closure(n) | Question::SeedsAgainst(n)) = Route::parse(&t) {
                 proptest::prop_assert!(n.len() <= MAX_TEXT && !n.chars().any(char::is_control));
             }
         }

@@ -58,7 +58,7 @@ pub fn serve(
         answers: Answers::new(explorer, opts.max_kept_bytes),
         limit: RateLimit::new(opts.rate),
         computing: Semaphore::new(opts.max_computing.max(1)),
-        shell: Bytes::from(assets::shell(&opts.description)),
+        shell: Bytes::from(assets::shell(&opts.description, opts.against.as_deref())),
         loopback,
     });
     runtime.block_on(accept_loop(

@@ -2,7 +2,9 @@
 //! real server on 127.0.0.1 on the built-in Guix 1.5.0 snapshot. Its API
 //! answers are byte for byte what the commands print with `--format json`;
 //! hostile paths and requests are refused or escaped; rates are bounded;
-//! 50 clients for 10 seconds get no error.
+//! 50 clients for 10 seconds get no error. Against the Guix 1.2.0 slice
+//! (`ABOVO_GUIX_SLICE`), the diff's answers are `audit --against`'s and
+//! `seeds --against`'s.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod cli_serve_support;
@@ -116,6 +118,109 @@ fn every_api_answer_is_the_commands_json() {
     assert!(!lower.contains("<html"), "HEAD has no body");
 }
 
+/// `abovo serve --against` the Guix 1.2.0 slice: the diff's API answers
+/// are `abovo audit --against` and `abovo seeds NAME --against`, byte for
+/// byte, and show the changes the docs describe; hostile names on the new
+/// routes are refused or answered as JSON.
+#[test]
+fn the_diff_is_the_commands_json_against_the_older_revision() {
+    let Ok(slice) = std::env::var("ABOVO_GUIX_SLICE") else {
+        println!("skipped: ABOVO_GUIX_SLICE is not set (the Guix 1.2.0 slice)");
+        return;
+    };
+    let serve = Serve::start(&["--against", &slice]);
+    let (status, kind, body) = serve.get("/api/diff");
+    assert_eq!((status, kind.as_str()), (200, "application/json"));
+    assert_eq!(
+        body,
+        cli_json(&["audit", "--against", &slice, "--format", "json"]),
+        "/api/diff is not `abovo audit --against`"
+    );
+    let audit: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let seeds = audit["seeds"].as_array().unwrap();
+    // stage0-posix 1.6.0 came, the Mes binaries went, under every package
+    // of the slice (no binary seed plays an old one's role in a new version).
+    for change in ["added", "removed"] {
+        assert!(
+            seeds.iter().any(|s| s["change"] == change),
+            "no binary seed {change} between 1.2.0 and 1.5.0"
+        );
+    }
+    let packages = audit["packages"].as_array().unwrap();
+    for side in ["gained", "lost"] {
+        assert!(
+            packages
+                .iter()
+                .any(|p| !p[side].as_array().unwrap().is_empty()),
+            "no package {side} a binary seed"
+        );
+    }
+
+    for name in ["hello", "hello@2.12.2", "guile"] {
+        let (status, _, body) = serve.get(&format!("/api/diff/{}", name.replace('@', "%40")));
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(
+            body,
+            cli_json(&["seeds", name, "--against", &slice, "--format", "json"]),
+            "/api/diff/{name} is not `abovo seeds {name} --against`"
+        );
+    }
+    let hello: serde_json::Value = serde_json::from_slice(&serve.get("/api/diff/hello").2).unwrap();
+    assert_eq!(hello["old"]["target_label"], "hello-2.10");
+    let has = |change: &str, old: Option<&str>, new: &str| {
+        hello["seeds"].as_array().unwrap().iter().any(|s| {
+            s["change"] == change
+                && s["new"]["name"] == new
+                && old.is_none_or(|o| s["old"]["name"] == o)
+        })
+    };
+    assert!(has("added", None, "stage0-posix-1.6.0.tar.gz"));
+    assert!(has(
+        "changed",
+        Some("hello-2.10.tar.gz"),
+        "hello-2.12.2.tar.gz"
+    ));
+
+    let info: serde_json::Value = serde_json::from_slice(&serve.get("/api/info").2).unwrap();
+    assert!(
+        info["against"].as_str().unwrap().contains("1.2.0"),
+        "{info}"
+    );
+    // The pages are the one shell, which names the older revision.
+    let (status, _, page) = serve.get("/diff");
+    assert_eq!(status, 200);
+    assert_eq!(page, serve.get("/diff/hello").2);
+    assert!(String::from_utf8_lossy(&page).contains("\"against\": \""));
+
+    // Hostile names on the new routes.
+    let script = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    let (status, kind, body) = serve.get(&format!("/api/diff/{script}"));
+    assert_eq!((status, kind.as_str()), (404, "application/json"));
+    let e: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(e["error"].as_str().unwrap().contains("<script>"), "{e}");
+    let (status, _, page) = serve.get(&format!("/diff/{script}"));
+    assert_eq!((status, page), (200, serve.get("/diff").2));
+    for (path, want) in [
+        ("/api/diff/..%2F..%2Fetc%2Fpasswd".to_owned(), 400),
+        ("/api/diff/%2E%2E".to_owned(), 400),
+        ("/diff/%2E%2E%2Fx".to_owned(), 400),
+        ("/api/diff/%00".to_owned(), 400),
+        ("/diff/%ff".to_owned(), 400),
+        (format!("/api/diff/{}", "d".repeat(4000)), 400),
+        (format!("/diff/{}", "d".repeat(600)), 400),
+        (format!("/diff/{script}/x"), 404),
+        (format!("/api/diff/{script}/x"), 404),
+    ] {
+        let (status, kind, body) = serve.get(&path);
+        assert_eq!(status, want, "{}", &path[..path.len().min(80)]);
+        assert!(kind.starts_with("text/html"), "{kind}");
+        assert!(
+            !String::from_utf8_lossy(&body).contains("<script>"),
+            "{path}"
+        );
+    }
+}
+
 #[test]
 fn hostile_paths_and_requests_are_refused_or_escaped() {
     let serve = Serve::start(&[]);
@@ -149,6 +254,13 @@ fn hostile_paths_and_requests_are_refused_or_escaped() {
     assert_eq!(status, 200);
     let s: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(s["query"], "<script>alert(1)</script>");
+    // Without --against there is no diff: a 404 that says how to get one.
+    for path in ["/api/diff", "/api/diff/hello"] {
+        let (status, kind, body) = serve.get(path);
+        assert_eq!((status, kind.as_str()), (404, "application/json"), "{path}");
+        let e: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(e["error"].as_str().unwrap().contains("--against"), "{e}");
+    }
 
     // A raw `<script>` in the request line: refused, never echoed as markup.
     let (status, text) = serve.raw(b"GET /x/<script>alert(1)</script> HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");

@@ -4,7 +4,12 @@
 //! follow the suggestion; every seed label of its trust graph fully
 //! visible; GHC 7.8.4's binary on pandoc's page on screen without
 //! scrolling; a node clicked shows its builder; a bar of the audit chart
-//! leads to a package page. Screenshots go to `target/serve-screenshots/`.
+//! leads to a package page; against the Guix 1.2.0 slice
+//! (`ABOVO_GUIX_SLICE`), the diff page shows a seed that came or went and
+//! links to the page of a package whose trust base it changed, and a
+//! package's diff shows a changed seed and links a seed to its node in the
+//! trust graph. Screenshots go to
+//! `target/serve-screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
 //! them); without them the test says so in one line and passes.
@@ -118,6 +123,25 @@ impl Browser {
             return v["value"].clone();
         }
         v["value"].clone()
+    }
+
+    /// Makes the viewport 1280 × 800 exactly.
+    fn viewport_1280_800(&self) {
+        let size = self.js("return [window.innerWidth, window.innerHeight];");
+        if size != json!([1280, 800]) {
+            // --window-size is the window's, not the viewport's, in some
+            // versions.
+            let outer = self.js("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];");
+            let (dw, dh) = (outer[0].as_i64().unwrap(), outer[1].as_i64().unwrap());
+            self.post(
+                "/session/window/rect",
+                json!({"width": 1280 + dw, "height": 800 + dh}),
+            );
+        }
+        assert_eq!(
+            self.js("return [window.innerWidth, window.innerHeight];"),
+            json!([1280, 800])
+        );
     }
 
     fn post(&self, path: &str, body: Value) -> Value {
@@ -249,34 +273,34 @@ fn check_labels(measured: &Value, want: &[String]) {
     }
 }
 
-#[test]
-fn the_explorer_in_a_real_chromium() {
-    let (Some(chromium), Some(chromedriver)) = (
+/// One Chromium at a time: the tests would otherwise share two cores (and
+/// the render times they print would say little).
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Chromium and chromedriver, or why the test is skipped.
+fn chromium() -> Option<(PathBuf, PathBuf)> {
+    let found = (
         find_program(&["chromium", "chromium-browser", "google-chrome"]),
         find_program(&["chromedriver"]),
-    ) else {
-        println!(
-            "skipped: chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
-        );
+    );
+    if let (Some(chromium), Some(chromedriver)) = found {
+        return Some((chromium, chromedriver));
+    }
+    println!(
+        "skipped: chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+    );
+    None
+}
+
+#[test]
+fn the_explorer_in_a_real_chromium() {
+    let Some((chromium, chromedriver)) = chromium() else {
         return;
     };
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let serve = Serve::start(&[]);
     let browser = Browser::start(&chromium, &chromedriver);
-    let size = browser.js("return [window.innerWidth, window.innerHeight];");
-    if size != json!([1280, 800]) {
-        // --window-size is the window's, not the viewport's, in some
-        // versions: make the viewport 1280 × 800 exactly.
-        let outer = browser.js("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];");
-        let (dw, dh) = (outer[0].as_i64().unwrap(), outer[1].as_i64().unwrap());
-        browser.post(
-            "/session/window/rect",
-            json!({"width": 1280 + dw, "height": 800 + dh}),
-        );
-    }
-    assert_eq!(
-        browser.js("return [window.innerWidth, window.innerHeight];"),
-        json!([1280, 800])
-    );
+    browser.viewport_1280_800();
 
     // Search "pytorch", follow the suggestion.
     browser.go(&serve.url("/"));
@@ -437,6 +461,136 @@ fn the_explorer_in_a_real_chromium() {
     browser.screenshot("6-from-the-audit-chart");
     // A hostile name shows as text, and no script of its runs.
     browser.go(&serve.url("/package/%3Cimg%20src%3Dx%20onerror%3D%22window.pwned%3D1%22%3E"));
+    browser.wait("the error", "return document.querySelector('#view .error')");
+    assert_eq!(
+        browser.js("return window.pwned === undefined && !document.querySelector('#view img');"),
+        json!(true)
+    );
+}
+
+/// The diff view, `abovo serve --against` the Guix 1.2.0 slice: the
+/// distribution's diff shows a binary seed that came or went, and a
+/// package whose trust base it changed links to that package's page;
+/// hello's diff shows its tarball changed and stage0-posix 1.6.0 added,
+/// whose link selects that seed in hello's trust graph.
+#[test]
+fn the_diff_view_in_a_real_chromium() {
+    let Ok(slice) = std::env::var("ABOVO_GUIX_SLICE") else {
+        println!("skipped: ABOVO_GUIX_SLICE is not set (the Guix 1.2.0 slice)");
+        return;
+    };
+    let Some((chromium, chromedriver)) = chromium() else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let serve = Serve::start(&["--against", &slice]);
+    let browser = Browser::start(&chromium, &chromedriver);
+    browser.viewport_1280_800();
+
+    // A binary seed that came or went, and changed some package's trust
+    // base, from the JSON (between 1.2.0 and 1.5.0 none is `changed`: the
+    // Mes binaries went, stage0-posix came).
+    let diff: Value = serde_json::from_slice(&serve.get("/api/diff").2).unwrap();
+    let under = |id: &Value| {
+        diff["packages"].as_array().unwrap().iter().any(|p| {
+            ["gained", "lost"]
+                .iter()
+                .any(|side| p[side].as_array().unwrap().iter().any(|s| &s["seed"] == id))
+        })
+    };
+    let seed = diff["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["change"] != "unchanged" && under(&s["id"]))
+        .expect("a binary seed added or removed under a package");
+    let change = seed["change"].as_str().unwrap();
+    let want = seed.get("new").unwrap_or(&seed["old"])["label"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    browser.go(&serve.url("/diff"));
+    browser.wait(
+        "the diff's seeds",
+        "return document.querySelector('#diff-seeds tr.seed-row')",
+    );
+    let shown = browser.js(&format!(
+        "return [...document.querySelectorAll('#diff-seeds tr.seed-row[data-change={change}] .seed-name')].map((e) => e.textContent);"
+    ));
+    assert!(
+        shown.as_array().unwrap().iter().any(|t| t == &json!(want)),
+        "the {change} seed `{want}` is not shown: {shown}"
+    );
+    browser.screenshot("7-diff");
+    // Follow the first package whose trust base it changed to its page.
+    let href = browser.js(&format!(
+        "const row = [...document.querySelectorAll('#diff-seeds tr.seed-row')].find((r) => r.querySelector('.seed-name').textContent === {});
+         const a = row.querySelector('a.pkg'); a.id = 'under-changed-seed'; return a.getAttribute('href');",
+        json!(want)
+    ));
+    assert!(href.as_str().unwrap().starts_with("/package/"), "{href}");
+    browser.click("#under-changed-seed");
+    let path = browser.wait(
+        "a package page from the diff",
+        "return location.pathname.startsWith('/package/') && document.querySelector('#graph svg') && location.pathname",
+    );
+    assert_eq!(path, href);
+    assert!(
+        browser.js("return document.querySelector('a.diff-link') !== null") == json!(true),
+        "the package page links to its diff"
+    );
+    browser.screenshot("8-from-the-diff");
+
+    // hello's diff, with its source seeds too: its tarball changed
+    // (2.10 → 2.12.2), stage0-posix 1.6.0 added, linked to its node.
+    browser.go(&serve.url("/diff/hello?kinds=binary,source-with-binaries,source"));
+    browser.wait(
+        "hello's diff",
+        "return document.querySelector('#diff-seeds tr.seed-row')",
+    );
+    browser.screenshot("9-hello-diff");
+    let changed = browser.js(
+        "return [...document.querySelectorAll('#diff-seeds tr.seed-row[data-change=changed] .seed-name')].map((e) => e.textContent);",
+    );
+    assert!(
+        changed
+            .as_array()
+            .unwrap()
+            .contains(&json!("hello-2.10.tar.gz → hello-2.12.2.tar.gz")),
+        "{changed}"
+    );
+    let added = browser.js(
+        "return [...document.querySelectorAll('#diff-seeds tr.seed-row[data-change=added] a.seed-link')].map((a) => a.textContent);",
+    );
+    assert!(
+        added
+            .as_array()
+            .unwrap()
+            .contains(&json!("stage0-posix-1.6.0.tar.gz")),
+        "{added}"
+    );
+    browser.js(
+        "[...document.querySelectorAll('#diff-seeds a.seed-link')].find((a) => a.textContent === 'stage0-posix-1.6.0.tar.gz').id = 'stage0';",
+    );
+    browser.click("#stage0");
+    let selected = browser.wait(
+        "the seed selected in hello's graph",
+        "const h = document.querySelector('#details h2'); return location.pathname === '/package/hello' && h && h.textContent;",
+    );
+    assert_eq!(selected, json!("stage0-posix-1.6.0.tar.gz"));
+    assert!(
+        browser
+            .js("return new URLSearchParams(location.search).get('node')")
+            .as_str()
+            .unwrap()
+            .ends_with("-stage0-posix-1.6.0.tar.gz.drv"),
+        "the URL names the node"
+    );
+    browser.screenshot("10-hello-seed-from-its-diff");
+
+    // A hostile name on the diff page shows as text; no script of it runs.
+    browser.go(&serve.url("/diff/%3Cimg%20src%3Dx%20onerror%3D%22window.pwned%3D1%22%3E"));
     browser.wait("the error", "return document.querySelector('#view .error')");
     assert_eq!(
         browser.js("return window.pwned === undefined && !document.querySelector('#view img');"),

@@ -3,6 +3,7 @@
 //! commands print with `--format json`.
 
 use crate::cli::{ColorChoice, GlobalArgs};
+use crate::commands::history;
 use crate::commands::trust_common::TrustArgs;
 use crate::exit;
 use crate::output::Context;
@@ -25,6 +26,13 @@ use std::sync::Arc;
 /// (`abovo seeds`), `/api/dependents/NAME`, `/api/closure/NAME`,
 /// `/api/audit`, `/api/derivation?path=DRV` (`abovo show --derivation
 /// --format recipe-json`), and `/api/search?q=TEXT`.
+///
+/// With --against OLD_SOURCE, the diff view shows what changed in the
+/// trust base since that older revision: `/diff` for the distribution
+/// (seeds added, removed and changed, the packages whose binary trust base
+/// grew or shrank, bytes per trust class before and after; JSON at
+/// `/api/diff`, as `abovo audit --against OLD`) and `/diff/NAME` for one
+/// package (`/api/diff/NAME`, as `abovo seeds NAME --against OLD`).
 ///
 /// Everything is served from the binary (no CDN: it works offline). Only
 /// GET and HEAD; request heads, connections and each client's rate are
@@ -54,6 +62,13 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub workers: usize,
+    /// An older revision to compare with, for the diff view: any source
+    /// --source takes (a store directory, a directory or `.tar.zst` of
+    /// `.drv` files, a corpus folder, an abovo snapshot) or `built-in`.
+    /// Packages are matched by name across versions, as by `abovo audit
+    /// --against`.
+    #[arg(long, value_name = "OLD_SOURCE")]
+    pub against: Option<std::path::PathBuf>,
     /// The graph and the seeds' classification (the flags of `abovo seeds`).
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -70,7 +85,16 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
              this graph and make this server compute (there is no authentication)"
         ));
     }
-    let graph = args.trust.load_graph(ctx)?;
+    let (graph, old) = history::both(
+        || args.trust.load_graph(ctx),
+        || {
+            args.against
+                .as_deref()
+                .map(|a| history::load_old(a, ctx))
+                .transpose()
+        },
+    );
+    let (graph, old) = (graph?, old?);
     let seeds = args.trust.seeds()?;
     let defaults = Options::default();
     let opts = Options {
@@ -81,17 +105,23 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         },
         rate: args.rate,
         description: graph.description().to_owned(),
+        against: old.as_ref().map(|g| g.description().to_owned()),
         ..defaults
     };
     // One line on standard error, always (even with --quiet): scripts and
     // tests that asked for port 0 read the address from it.
+    let against = old
+        .as_ref()
+        .map(|g| format!(" against {}", g.description()))
+        .unwrap_or_default();
     eprintln!(
-        "abovo serve: serving {} on http://{addr}/",
+        "abovo serve: serving {}{against} on http://{addr}/",
         graph.description()
     );
     let index = SearchIndex::new(&graph);
     let explorer = CliExplorer {
         graph,
+        old,
         seeds,
         trust: args.trust,
         index,
@@ -109,6 +139,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 /// The answers of the command line over one loaded graph.
 struct CliExplorer {
     graph: Graph,
+    /// The older revision of the diff view (`--against`).
+    old: Option<Graph>,
     seeds: Seeds,
     trust: TrustArgs,
     index: SearchIndex,
@@ -182,6 +214,54 @@ impl CliExplorer {
         crate::report::json::write(&mut out, &report).map_err(|e| failed(e.into()))?;
         out.push(b'\n');
         Ok(out)
+    }
+
+    /// The older revision, or why there is no diff view.
+    fn old(&self) -> Result<&Graph, Refusal> {
+        self.old.as_ref().ok_or_else(|| Refusal {
+            status: 404,
+            message: "no older revision to compare with: start `abovo serve --against OLD_SOURCE` \
+                      for the diff view"
+                .into(),
+        })
+    }
+
+    /// `abovo seeds NAME --against OLD --format json`.
+    fn seeds_against_json(&self, name: &str) -> Result<Vec<u8>, Refusal> {
+        let old = self.old()?;
+        let target = self.resolve(name)?;
+        let prefs = self.trust.preferences();
+        let old_target = history::resolve_old(old, &self.graph, name, target, &prefs, &quiet())
+            .map_err(|e| Refusal {
+                status: 404,
+                message: format!("{e:#}"),
+            })?;
+        let (cmp, _) = history::compare_targets(
+            (old, old_target),
+            (&self.graph, target),
+            &self.seeds,
+            &self.trust.walk(),
+        )
+        .map_err(failed)?;
+        crate::report::history::json(&cmp, None).map_err(failed)
+    }
+
+    /// `abovo audit --against OLD --format json`.
+    fn audit_against_json(&self) -> Result<Vec<u8>, Refusal> {
+        let old = self.old()?;
+        let (ctx, prefs) = (quiet(), self.trust.preferences());
+        let (new_p, new_what) =
+            crate::commands::audit::packages_of(&self.graph, None, &prefs, &ctx).map_err(failed)?;
+        let (old_p, old_what) =
+            history::old_packages(old, &new_p, None, &prefs, &ctx).map_err(failed)?;
+        let (cmp, _) = history::compare_distributions(
+            (old, &old_p, old_what),
+            (&self.graph, &new_p, new_what),
+            &self.seeds,
+            &self.trust.walk(),
+        )
+        .map_err(failed)?;
+        crate::report::history::json(&cmp, None).map_err(failed)
     }
 
     /// `abovo show --derivation PATH --format recipe-json`: the `.drv`
@@ -309,6 +389,7 @@ impl Explorer for CliExplorer {
         match question {
             Question::Info => pretty(&serde_json::json!({
                 "graph": self.graph.description(),
+                "against": self.old.as_ref().map(Graph::description),
                 "version": env!("CARGO_PKG_VERSION"),
             })),
             Question::Search(q) => self.search_json(q),
@@ -324,7 +405,7 @@ impl Explorer for CliExplorer {
                 let json = crate::commands::dependents::json(
                     &self.graph,
                     &[target],
-                    &[name.clone()],
+                    std::slice::from_ref(name),
                     kind,
                 )
                 .map_err(failed)?;
@@ -344,6 +425,8 @@ impl Explorer for CliExplorer {
             }
             Question::Audit => self.audit_json(),
             Question::Derivation(path) => self.derivation_json(path),
+            Question::AuditAgainst => self.audit_against_json(),
+            Question::SeedsAgainst(name) => self.seeds_against_json(name),
         }
     }
 }
