@@ -457,9 +457,18 @@
         add('environment', el('div', { class: 'scroll' }, env));
       }
       for (const it of r.items || []) {
-        const text = it.summary && it.summary.content && it.summary.content.text;
+        const content = it.summary && it.summary.content;
+        const text = content && content.text;
         const what = (it.role || '') + ' ' + (it.path || '') + (it.summary && it.summary.size !== undefined ? ' (' + human(it.summary.size) + ')' : '');
-        add('reads', text !== undefined ? el('details', {}, el('summary', {}, what), el('pre', {}, bytesText(text))) : what, 'mono');
+        let shown = what + (it.summary ? '' : ' — not at hand');
+        if (text !== undefined) shown = el('details', {}, el('summary', {}, what), el('pre', {}, bytesText(text)));
+        else if (content && Array.isArray(content.entries)) {
+          // A directory: its files (their text is not in the recipe's JSON).
+          const files = content.entries.slice(0, 500).map((e) => e.kind + '  ' + e.path + (e.kind === 'regular' ? '  ' + human(e.size) : ''));
+          if (content.entries.length > 500) files.push('… ' + count(content.entries.length - 500) + ' more');
+          shown = el('details', {}, el('summary', {}, what + ' — ' + count(content.files || 0) + ' files'), el('pre', { class: 'tree' }, files.join('\n')));
+        }
+        add('reads', shown, 'mono');
       }
     } catch (e) { add('derivation', failure(e)); }
   }

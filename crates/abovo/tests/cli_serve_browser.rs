@@ -589,6 +589,42 @@ fn the_diff_view_in_a_real_chromium() {
     );
     browser.screenshot("10-hello-seed-from-its-diff");
 
+    // hello's own node: the items it reads, with their text when at hand
+    // (the builder script, the module tree's files), as the recipe says.
+    browser.click("g.node[data-id$='-hello-2.12.2.drv'] text.label");
+    let texts = browser.wait(
+        "hello's items",
+        "const p = [...document.querySelectorAll('#details pre')].map((e) => e.textContent); return p.length >= 2 && p;",
+    );
+    let drv = browser.js("return new URLSearchParams(location.search).get('node')");
+    let recipe: Value = serde_json::from_slice(
+        &serve
+            .get(&format!(
+                "/api/derivation?path={}",
+                drv.as_str().unwrap().replace('/', "%2F")
+            ))
+            .2,
+    )
+    .unwrap();
+    let builder_text = recipe["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|i| i["summary"]["content"]["text"].as_str())
+        .expect("hello's builder script is at hand");
+    let texts = texts.as_array().unwrap();
+    assert!(
+        texts.iter().any(|t| t == builder_text),
+        "the builder script's text is shown"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.as_str().unwrap().contains("guix/build/gnu-build-system.scm")),
+        "the module tree's files are listed: {texts:?}"
+    );
+    browser.screenshot("11-hello-items");
+
     // A hostile name on the diff page shows as text; no script of it runs.
     browser.go(&serve.url("/diff/%3Cimg%20src%3Dx%20onerror%3D%22window.pwned%3D1%22%3E"));
     browser.wait("the error", "return document.querySelector('#view .error')");
