@@ -60,6 +60,23 @@
     if (v.bytes !== undefined) return '(bytes, base64) ' + v.bytes;
     return JSON.stringify(v);
   }
+  // Check boxes that choose values of a URL parameter (`?kinds=a,b`): a
+  // change rewrites the URL, which redraws the view. `counts` (optional)
+  // follow each label.
+  function checkBoxes(legend, param, values, chosen, badge, counts) {
+    const box = el('fieldset', { class: 'kinds' }, el('legend', {}, legend));
+    for (const v of values) {
+      const input = el('input', { type: 'checkbox', value: v, id: param + '-' + v });
+      input.checked = chosen.includes(v);
+      input.addEventListener('change', () => {
+        const p = new URLSearchParams(location.search);
+        p.set(param, [...box.querySelectorAll('input:checked')].map((i) => i.value).join(','));
+        go(location.pathname + '?' + p.toString(), true);
+      });
+      box.append(el('label', { for: param + '-' + v }, input, ' ', badge(v), counts ? ' ' + count(counts[v] || 0) : ''));
+    }
+    return box;
+  }
   function failure(e) { return el('p', { class: 'error' }, String(e.message || e)); }
 
   // ---- navigation ----
@@ -174,18 +191,7 @@
     // The kinds shown in the graph: checkboxes kept in the URL.
     const byKind = {};
     for (const sd of report.seeds) byKind[sd.kind] = (byKind[sd.kind] || 0) + 1;
-    const filters = el('fieldset', { class: 'kinds' }, el('legend', {}, 'Seeds drawn'));
-    for (const k of KINDS) {
-      const box = el('input', { type: 'checkbox', value: k, id: 'kind-' + k });
-      box.checked = kinds.includes(k);
-      box.addEventListener('change', () => {
-        const chosen = [...filters.querySelectorAll('input:checked')].map((i) => i.value);
-        const p = new URLSearchParams(location.search);
-        p.set('kinds', chosen.join(','));
-        go(location.pathname + '?' + p.toString(), true);
-      });
-      filters.append(el('label', { for: 'kind-' + k }, box, ' ', kindBadge(k), ' ' + count(byKind[k] || 0)));
-    }
+    const filters = checkBoxes('Seeds drawn', 'kinds', KINDS, kinds, kindBadge, byKind);
     const graphArea = el('div', { id: 'graph', class: 'graph' });
     const details = el('section', { id: 'details', class: 'details' },
       el('p', { class: 'sub' }, 'Click a node for its derivation, builder, environment, size and evidence; click ± to collapse or expand a branch.'));
@@ -552,18 +558,7 @@
   // Check boxes of the changes listed, kept in the URL (`?changes=`).
   function changeFilter(params, counts, defaults) {
     const chosen = (params.get('changes') || defaults.join(',')).split(',').filter((c) => CHANGES.includes(c));
-    const box = el('fieldset', { class: 'kinds changes' }, el('legend', {}, 'Listed'));
-    for (const c of CHANGES) {
-      const input = el('input', { type: 'checkbox', value: c, id: 'change-' + c });
-      input.checked = chosen.includes(c);
-      input.addEventListener('change', () => {
-        const p = new URLSearchParams(location.search);
-        p.set('changes', [...box.querySelectorAll('input:checked')].map((i) => i.value).join(','));
-        go(location.pathname + '?' + p.toString(), true);
-      });
-      box.append(el('label', { for: 'change-' + c }, input, ' ', changeBadge(c), ' ' + count(counts[c] || 0)));
-    }
-    return [box, chosen];
+    return [checkBoxes('Listed', 'changes', CHANGES, chosen, changeBadge, counts), chosen];
   }
   const pathText = (steps) => steps.join(' → ');
   const specOf = (p) => p.name + (p.new_version ? '@' + p.new_version : '');
@@ -675,17 +670,7 @@
     const ofKinds = d.seeds.filter((sd) => shownKinds.includes((sd.new || sd.old).kind));
     for (const sd of ofKinds) counts[sd.change] = (counts[sd.change] || 0) + 1;
     const [filter, chosen] = changeFilter(params, counts, CHANGES);
-    const kindBox = el('fieldset', { class: 'kinds' }, el('legend', {}, 'Kinds'));
-    for (const k of KINDS) {
-      const input = el('input', { type: 'checkbox', value: k, id: 'kind-' + k });
-      input.checked = shownKinds.includes(k);
-      input.addEventListener('change', () => {
-        const p = new URLSearchParams(location.search);
-        p.set('kinds', [...kindBox.querySelectorAll('input:checked')].map((i) => i.value).join(','));
-        go(location.pathname + '?' + p.toString(), true);
-      });
-      kindBox.append(el('label', { for: 'kind-' + k }, input, ' ', kindBadge(k)));
-    }
+    const kindBox = checkBoxes('Kinds', 'kinds', KINDS, shownKinds, kindBadge);
     const table = el('table', { id: 'diff-seeds' }, el('tr', {}, el('th', {}, 'change'), el('th', {}, 'seed'), el('th', {}, 'kind'),
       el('th', {}, 'size'), el('th', {}, 'evidence'), el('th', {}, 'path from the target')));
     const listed = ofKinds.filter((sd) => chosen.includes(sd.change));

@@ -273,6 +273,13 @@ fn check_labels(measured: &Value, want: &[String]) {
     }
 }
 
+/// `/api/derivation?path=DRV`'s answer.
+fn recipe(serve: &Serve, drv: &str) -> Value {
+    let answer = serve.get(&format!("/api/derivation?path={}", drv.replace('/', "%2F")));
+    assert_eq!(answer.0, 200, "{drv}");
+    serde_json::from_slice(&answer.2).unwrap()
+}
+
 /// One Chromium at a time: the tests would otherwise share two cores (and
 /// the render times they print would say little).
 static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -420,15 +427,7 @@ fn the_explorer_in_a_real_chromium() {
         "return document.querySelector(\"{}\").parentNode.getAttribute('data-id');",
         node
     ));
-    let recipe: Value = serde_json::from_slice(
-        &serve
-            .get(&format!(
-                "/api/derivation?path={}",
-                drv.as_str().unwrap().replace('/', "%2F")
-            ))
-            .2,
-    )
-    .unwrap();
+    let recipe = recipe(&serve, drv.as_str().unwrap());
     assert_eq!(
         builder, recipe["builder"],
         "the builder shown is the recipe's"
@@ -523,6 +522,28 @@ fn the_diff_view_in_a_real_chromium() {
         "the {change} seed `{want}` is not shown: {shown}"
     );
     browser.screenshot("7-diff");
+    // Unchanged seeds are listed on demand, and the URL keeps the choice.
+    let unchanged =
+        "return document.querySelectorAll('#diff-seeds tr[data-change=unchanged]').length";
+    assert_eq!(browser.js(unchanged), json!(0));
+    browser.click("#changes-unchanged");
+    let rows = browser.wait(
+        "the unchanged seeds",
+        "const n = document.querySelectorAll('#diff-seeds tr[data-change=unchanged]').length; return n > 0 && n;",
+    );
+    assert_eq!(
+        rows.as_u64().unwrap() as usize,
+        diff["seeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["change"] == "unchanged")
+            .count()
+    );
+    assert_eq!(
+        browser.js("return location.search"),
+        json!("?changes=added%2Cremoved%2Cchanged%2Cunchanged")
+    );
     // Follow the first package whose trust base it changed to its page.
     let href = browser.js(&format!(
         "const row = [...document.querySelectorAll('#diff-seeds tr.seed-row')].find((r) => r.querySelector('.seed-name').textContent === {});
@@ -597,15 +618,7 @@ fn the_diff_view_in_a_real_chromium() {
         "const p = [...document.querySelectorAll('#details pre')].map((e) => e.textContent); return p.length >= 2 && p;",
     );
     let drv = browser.js("return new URLSearchParams(location.search).get('node')");
-    let recipe: Value = serde_json::from_slice(
-        &serve
-            .get(&format!(
-                "/api/derivation?path={}",
-                drv.as_str().unwrap().replace('/', "%2F")
-            ))
-            .2,
-    )
-    .unwrap();
+    let recipe = recipe(&serve, drv.as_str().unwrap());
     let builder_text = recipe["items"]
         .as_array()
         .unwrap()
@@ -618,9 +631,10 @@ fn the_diff_view_in_a_real_chromium() {
         "the builder script's text is shown"
     );
     assert!(
-        texts
-            .iter()
-            .any(|t| t.as_str().unwrap().contains("guix/build/gnu-build-system.scm")),
+        texts.iter().any(|t| t
+            .as_str()
+            .unwrap()
+            .contains("guix/build/gnu-build-system.scm")),
         "the module tree's files are listed: {texts:?}"
     );
     browser.screenshot("11-hello-items");
