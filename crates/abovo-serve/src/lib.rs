@@ -76,6 +76,11 @@ pub struct Options {
     /// The older revision the diff view compares with (`--against`), as
     /// the page names it; `None`: no diff view.
     pub against: Option<String>,
+    /// Questions answered in the background as soon as the server starts
+    /// (each in its turn among the questions computed at once), so that
+    /// the first page to ask finds the answer kept: those that take
+    /// seconds, as the diff with an older revision.
+    pub warm: Vec<Question>,
 }
 
 impl Default for Options {
@@ -92,6 +97,7 @@ impl Default for Options {
             max_kept_bytes: 512 << 20,
             description: String::new(),
             against: None,
+            warm: Vec::new(),
         }
     }
 }

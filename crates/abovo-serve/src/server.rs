@@ -61,7 +61,18 @@ pub fn serve(
         shell: Bytes::from(assets::shell(&opts.description, opts.against.as_deref())),
         loopback,
     });
-    runtime.block_on(accept_loop(
+    for q in opts.warm {
+        let state = state.clone();
+        runtime.spawn(async move {
+            let Ok(_permit) = state.computing.acquire().await else {
+                return;
+            };
+            let s = state.clone();
+            // The answer is kept (or the refusal, said again on demand).
+            let _ = tokio::task::spawn_blocking(move || s.answers.get(&q)).await;
+        });
+    }
+    let served = runtime.block_on(accept_loop(
         listener,
         shutdown,
         opts.limits,
@@ -70,7 +81,11 @@ pub fn serve(
             let state = state.clone();
             async move { respond(&state, peer, req).await }
         },
-    ))
+    ));
+    // A question still computing (a warm-up) is not waited for: it
+    // answers nobody once the server stops.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    served
 }
 
 /// The response to one request, with the headers every response has.

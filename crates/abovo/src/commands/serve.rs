@@ -106,6 +106,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         rate: args.rate,
         description: graph.description().to_owned(),
         against: old.as_ref().map(|g| g.description().to_owned()),
+        // The distribution's diff takes seconds (two audits): start it now.
+        warm: old.iter().map(|_| Question::AuditAgainst).collect(),
         ..defaults
     };
     // One line on standard error, always (even with --quiet): scripts and
