@@ -4,8 +4,8 @@
 //! [`abovo_trust::history`]; this module loads the two graphs, finds the
 //! target (or the packages) in both, and chooses the form of the answer
 //! ([`crate::report::history`] renders it). `abovo serve --against` asks
-//! the same functions ([`load_old`], [`compare_targets`],
-//! [`compare_distributions`]) for its diff view.
+//! the same functions (`load_old`, `compare_targets`,
+//! `compare_distributions`) for its diff view.
 
 use crate::commands::trust_common::warn_rejected_files;
 use crate::commands::{audit, seeds};
