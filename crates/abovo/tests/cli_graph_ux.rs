@@ -146,6 +146,35 @@ fn ambiguous_names_say_what_tells_the_candidates_apart() {
     }
 }
 
+/// `abovo COMMAND -h` starts with the command's line in `abovo --help`,
+/// and `--help` shows the whole text written for the command (a doc
+/// comment on the subcommand's variant once hid it behind that line).
+#[test]
+fn long_help_is_the_commands_whole_text() {
+    let top = stdout(&abovo(&["--help"]));
+    let before_usage = |h: &str| h.split("\nUsage:").next().unwrap_or("").trim().to_owned();
+    for (command, sentence) in [
+        ("seeds", "A seed is where content enters the graph"),
+        ("serve", "With --against OLD_SOURCE, the diff view"),
+        ("index", "docs/index.md"),
+        ("audit", "binary"),
+        ("build", "sandbox"),
+        ("closure", "closure"),
+        ("diff", "file by file"),
+    ] {
+        let short = before_usage(&stdout(&abovo(&[command, "-h"])));
+        assert!(
+            top.lines()
+                .any(|l| l.split_whitespace().next() == Some(command)
+                    && l.contains(&short[..short.len().min(30)])),
+            "`{command} -h` begins with its line of `abovo --help`: {short}\n{top}"
+        );
+        let long = before_usage(&stdout(&abovo(&[command, "--help"])));
+        assert!(long.contains(sentence), "{command} --help: {long}");
+        assert!(long.len() > short.len(), "{command}: {long}");
+    }
+}
+
 /// Each command's `--help` lists only the formats it writes, and any other
 /// value is a usage error naming the accepted ones.
 #[test]

@@ -16,6 +16,9 @@ use std::path::Path;
 /// trust bases, and the seeds nothing classifies. The JSON also holds
 /// every package with the ids of its binary seeds.
 #[derive(Debug, clap::Args)]
+// One paragraph is only an `about`, which the subcommand's replaces: this
+// makes it the text of `--help`.
+#[command(long_about)]
 pub struct Args {
     /// Audit only these packages: names separated by commas, or a file with
     /// one name per line (`#` starts a comment). A value that names an

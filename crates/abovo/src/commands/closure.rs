@@ -21,6 +21,9 @@ use std::io::Write;
 /// with `--type package` or `bag-emerged`, the packages TARGET reaches in
 /// that graph, by status.
 #[derive(Debug, clap::Args)]
+// One paragraph is only an `about`, which the subcommand's replaces: this
+// makes it the text of `--help`.
+#[command(long_about)]
 pub struct Args {
     /// Packages or derivations.
     #[arg(required = true, value_name = "TARGET")]

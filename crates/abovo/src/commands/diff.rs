@@ -13,6 +13,9 @@ use std::path::PathBuf;
 /// view for binary files). Exit 0 when they are the same, 1 when they
 /// differ.
 #[derive(Debug, clap::Args)]
+// One paragraph is only an `about`, which the subcommand's replaces: this
+// makes it the text of `--help`.
+#[command(long_about)]
 pub struct Args {
     /// The first tree (for a failed --check: the registered output).
     pub old: PathBuf,

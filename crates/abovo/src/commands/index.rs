@@ -11,7 +11,14 @@ use anyhow::Context as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Flags of `abovo index`.
+/// Bring the index of a store directory up to date now, or make it anew.
+///
+/// The first query with `--source DIR` on a live store (`/gnu/store`,
+/// `/nix/store`, any directory of `.drv` files) indexes it in abovo's cache
+/// anyway; later queries parse only the `.drv` files registered since and
+/// forget the deleted ones. This command does that work ahead of time and
+/// says what was done (`built`, `unchanged`, `checked`, `updated`). With
+/// --rebuild, the index is made anew. See docs/index.md.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The store directory (`/gnu/store`, `/nix/store`) or directory of

@@ -26,9 +26,12 @@ pub struct Args {
 }
 
 /// The `key` subcommands.
+// The variant's `about` documents it (a doc comment would hide
+// `GenerateArgs`' text in `--help`).
+#[allow(missing_docs)]
 #[derive(Debug, clap::Subcommand)]
 pub enum KeyCommand {
-    /// Make a key pair, written in Guix's form and in Nix's.
+    #[command(about = "Make a key pair, written in Guix's form and in Nix's")]
     Generate(GenerateArgs),
 }
 

@@ -36,62 +36,78 @@ use crate::output::Context;
 use clap::Subcommand;
 
 /// The subcommands.
+// A variant's `about` documents it: a doc comment would also replace its
+// `Args`' text in `abovo COMMAND --help`.
+#[allow(missing_docs)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    // In `--help` order, by workflow: analysis, formats, building.
-    /// Print the graph of TARGET: packages, as `guix graph`, bags or derivations.
+    // In `--help` order, by workflow: analysis, formats, building. Each
+    // variant's `about` is its line in that list; the doc comment of its
+    // `Args` is the whole text of `abovo COMMAND --help` (a doc comment
+    // here would replace it).
+    #[command(about = "Print the graph of TARGET: packages, as `guix graph`, bags or derivations")]
     Graph(graph::Args),
-    /// Print a shortest path from FROM to TO (packages, bags or derivations).
+    #[command(about = "Print a shortest path from FROM to TO (packages, bags or derivations)")]
     Path(path::Args),
-    /// Explain why TARGET depends on DEP, edge by edge.
+    #[command(about = "Explain why TARGET depends on DEP, edge by edge")]
     Why(why::Args),
-    /// Who would be rebuilt if TARGET changed (as `guix refresh -l`).
+    #[command(about = "Who would be rebuilt if TARGET changed (as `guix refresh -l`)")]
     Dependents(dependents::Args),
-    /// Count and list the closure of TARGET: derivations, fixed-output derivations, sources, size.
+    #[command(
+        about = "Count and list the closure of TARGET: derivations, fixed-output derivations, sources, size"
+    )]
     Closure(closure::Args),
-    /// What must one trust to get TARGET: its seeds, kinds, evidence, sizes and paths.
+    #[command(
+        about = "What must one trust to get TARGET: its seeds, kinds, evidence, sizes and paths"
+    )]
     Seeds(seeds::Args),
-    /// Which binary seeds every package rests on, counted and ranked.
+    #[command(about = "Which binary seeds every package rests on, counted and ranked")]
     Audit(audit::Args),
-    /// Fetch the fixed outputs TARGET rests on into the cache, verified by hash.
+    #[command(about = "Fetch the fixed outputs TARGET rests on into the cache, verified by hash")]
     Fetch(fetch::Args),
-    /// Which compiled code is inside files, directories and archives.
+    #[command(about = "Which compiled code is inside files, directories and archives")]
     Scan(scan::Args),
-    /// Do independent builders agree on TARGET's outputs, and who signed each?
+    #[command(about = "Do independent builders agree on TARGET's outputs, and who signed each?")]
     Challenge(challenge::Args),
-    /// Show packages as `guix show` does; with --derivation, how a derivation is built.
+    #[command(
+        about = "Show packages as `guix show` does; with --derivation, how a derivation is built"
+    )]
     Show(show::Args),
-    /// List a store item, a directory in it, or the members of an archive inside it.
+    #[command(
+        about = "List a store item, a directory in it, or the members of an archive inside it"
+    )]
     Ls(ls::Args),
-    /// Print a file of a store item, or a member of an archive inside it.
+    #[command(about = "Print a file of a store item, or a member of an archive inside it")]
     Cat(cat::Args),
-    /// Recompute .drv and output paths from content; report every mismatch.
+    #[command(about = "Recompute .drv and output paths from content; report every mismatch")]
     Verify(verify::Args),
-    /// Print the hash of files or trees, as `guix hash` does.
+    #[command(about = "Print the hash of files or trees, as `guix hash` does")]
     Hash(hash::Args),
-    /// Write or inspect a snapshot of a derivation graph.
+    #[command(about = "Write or inspect a snapshot of a derivation graph")]
     Snapshot(snapshot::Args),
-    /// Index a store directory now, or anew (the first query on one does it anyway).
+    #[command(
+        about = "Index a store directory now, or anew (the first query on one does it anyway)"
+    )]
     Index(index::Args),
-    /// Write the .drv files and sources of a closure to an archive of store items.
+    #[command(about = "Write the .drv files and sources of a closure to an archive of store items")]
     Export(export::Args),
-    /// Add a file or tree to abovo's store (content-addressed, like a source).
+    #[command(about = "Add a file or tree to abovo's store (content-addressed, like a source)")]
     Add(add::Args),
-    /// Make derivations without Scheme: add one written in JSON to the store.
+    #[command(about = "Make derivations without Scheme: add one written in JSON to the store")]
     Derivation(derivation::Args),
-    /// Build derivations in the sandbox; --check and --rounds compare rebuilds.
+    #[command(about = "Build derivations in the sandbox; --check and --rounds compare rebuilds")]
     Build(build::Args),
-    /// Print the build log of a derivation.
+    #[command(about = "Print the build log of a derivation")]
     Log(log::Args),
-    /// Compare two store items or trees file by file.
+    #[command(about = "Compare two store items or trees file by file")]
     Diff(diff::Args),
-    /// Work with abovo's own store: verify it, show what it records.
+    #[command(about = "Work with abovo's own store: verify it, show what it records")]
     Store(store::Args),
-    /// Serve abovo's store as a signed substitute server (as `guix publish`).
+    #[command(about = "Serve abovo's store as a signed substitute server (as `guix publish`)")]
     Publish(publish::Args),
-    /// Explore trust bases in the browser: a read-only local web application.
+    #[command(about = "Explore trust bases in the browser: a read-only local web application")]
     Serve(serve::Args),
-    /// Make the signing key pair of `abovo publish` (Guix and Nix forms).
+    #[command(about = "Make the signing key pair of `abovo publish` (Guix and Nix forms)")]
     Key(key::Args),
     /// The single-threaded sandbox helper that `abovo build` runs (internal).
     #[command(name = "__sandbox-helper", hide = true)]
