@@ -58,7 +58,9 @@ hyperfine --runs 3 "$abovo closure hello --source $store --no-index"
 add() {
   local n=$1 mode=$2
   local names
-  names=$(ls "$out/reserve" | head -n "$n")
+  # `sed` reads the whole listing: `head` would leave `ls` writing into a
+  # closed pipe, and under `pipefail` its SIGPIPE (status 141) ends the script.
+  names=$(ls "$out/reserve" | sed -n "1,${n}p")
   for f in $names; do mv "$out/reserve/$f" "$store/"; done
   if [ "$mode" = register ]; then
     printf '%s\n' $names | python3 -c '
@@ -85,7 +87,7 @@ for _ in 1 2 3 4 5; do add 100 register; timed; done
 
 echo "== a guix gc of 100 .drv (the count changed, so a listing)"
 for _ in 1 2 3; do
-  victims=$(ls "$store" | grep '^.*-generated-' | head -n 100)
+  victims=$(ls "$store" | grep -e '-generated-' | sed -n '1,100p')
   for f in $victims; do rm "$store/$f"; done
   printf '%s\n' $victims | python3 -c '
 import sqlite3, sys
