@@ -221,6 +221,24 @@ fn key(p: &StorePath) -> Key<'_> {
 /// loaded. Fails on a cycle or on the same path given twice.
 pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph, GraphError> {
     records.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let graph = build_sorted(store, &records.iter().collect::<Vec<_>>());
+    // Millions of small strings: free them on every core.
+    records.into_par_iter().for_each(drop);
+    graph
+}
+
+/// [`build_graph`] of records the caller keeps (an index writes them out
+/// while the graph is built from them): the same graph, nothing copied.
+pub fn build_graph_borrowed(
+    store: StoreDir,
+    mut records: Vec<&DrvRecord>,
+) -> Result<Graph, GraphError> {
+    records.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    build_sorted(store, &records)
+}
+
+/// The graph of `records`, sorted by path.
+fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphError> {
     if let Some(w) = records.windows(2).find(|w| w[0].path == w[1].path) {
         return Err(GraphError::Duplicate(store.display(&w[0].path)));
     }
@@ -228,11 +246,11 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
     let mut ids: FxHashMap<Key<'_>, u32> = FxHashMap::default();
     ids.reserve(records.len() * 2);
     let mut keys: Vec<(Key<'_>, NodeKind)> = Vec::with_capacity(records.len() * 2);
-    for r in &records {
+    for r in records {
         ids.insert(key(&r.path), keys.len() as u32);
         keys.push((key(&r.path), NodeKind::Derivation));
     }
-    for r in &records {
+    for r in records {
         for (p, _) in &r.inputs {
             ids.entry(key(p)).or_insert_with(|| {
                 keys.push((key(p), NodeKind::Missing));
@@ -359,12 +377,10 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
     }
     // Records are in path order, and so are node ids.
     drvs.sort_unstable_by_key(|d| d.node);
-    // Millions of small strings: free them on every core.
     drop(set_cache);
     drop(edges);
     drop(ids);
     drop(keys);
-    records.into_par_iter().for_each(drop);
     let total: usize = per_node.iter().map(Vec::len).sum();
     if total >= u32::MAX as usize {
         return Err(GraphError::TooLarge(format!("{total} edges")));

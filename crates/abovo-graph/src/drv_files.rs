@@ -154,6 +154,23 @@ impl Dir {
                 return Ok(None);
             }
             stamped = FileStamp::of(&st);
+            if stamped.size <= MAX_DRV_SIZE {
+                // The size is known: read straight into a buffer of that
+                // size, and take a full buffer as the end (a file that grew
+                // meanwhile has another stamp, so an index reads it again):
+                // one read and no copy.
+                let mut bytes = vec![0u8; stamped.size as usize];
+                let mut len = 0;
+                while len < bytes.len() {
+                    let n = rustix::io::read(&fd, &mut bytes[len..]).map_err(err)?;
+                    if n == 0 {
+                        break;
+                    }
+                    len += n;
+                }
+                bytes.truncate(len);
+                return Ok(Some((bytes, stamped)));
+            }
         }
         // Read into a per-thread scratch buffer (a `.drv` is a few
         // kilobytes: one read fills it, a second one confirms the end), then

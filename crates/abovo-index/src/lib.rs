@@ -51,7 +51,7 @@ pub mod records;
 mod state;
 
 use abovo_graph::Graph;
-use abovo_graph::build::{DrvRecord, build_graph};
+use abovo_graph::build::{DrvRecord, build_graph_borrowed};
 use abovo_graph::error::LoadError;
 use abovo_graph::load::{
     FileStamp, Listing, LoadOptions, Reporter, list_entries, parse_directory_files, skipped_note,
@@ -68,9 +68,10 @@ use std::path::{Path, PathBuf};
 /// change: two seconds, well above the tick of any file system's clock.
 pub const RACY_NS: i64 = 2_000_000_000;
 
-/// The zstd level of the files written (quick: they are rewritten after
-/// every change of the store).
-const LEVEL: i32 = 3;
+/// The zstd level of the records (the quickest: they are written with
+/// every change of the store, and zstd's first level already finds the
+/// store paths and names that repeat from one record to the next).
+const LEVEL: i32 = 1;
 
 /// A store daemon's database, read only: what tells which `.drv` files
 /// were registered or deleted since an index was made.
@@ -342,21 +343,31 @@ fn commit(
     let generation = new_generation();
     state.generation = generation.clone();
     state.derivations = entries.len() as u64;
-    let records = records::encode(&entries, LEVEL).map_err(|e| e.to_string());
-    let list: Vec<DrvRecord> = entries.into_iter().map(|e| e.record).collect();
-    let mut graph = build_graph(opts.store.clone(), list)?;
-    graph.set_description(dir.display().to_string());
+    // The records are written out while the graph is built from them: two
+    // passes of one core each, side by side.
+    let (records, graph) = rayon::join(
+        || records::encode(&entries, LEVEL).map_err(|e| e.to_string()),
+        || -> Result<(Graph, Vec<u8>), LoadError> {
+            let list: Vec<&DrvRecord> = entries.iter().map(|e| &e.record).collect();
+            let mut graph = build_graph_borrowed(opts.store.clone(), list)?;
+            graph.set_description(dir.display().to_string());
+            // The in-place form (format version 3): later queries map it
+            // and read only the sections they need.
+            let snapshot = abovo_graph::snapshot::write_in_place(
+                &graph,
+                &abovo_graph::snapshot::WriteOptions {
+                    creator: "abovo index".into(),
+                    level: LEVEL,
+                    nar_hashes: true,
+                },
+            );
+            Ok((graph, snapshot))
+        },
+    );
+    // Millions of small strings: free them on every core.
+    entries.into_par_iter().for_each(drop);
+    let (graph, snapshot) = graph?;
     let written = records.and_then(|records| {
-        // The in-place form (format version 3): later queries map it and
-        // read only the sections they need.
-        let snapshot = abovo_graph::snapshot::write_in_place(
-            &graph,
-            &abovo_graph::snapshot::WriteOptions {
-                creator: "abovo index".into(),
-                level: LEVEL,
-                nar_hashes: true,
-            },
-        );
         state.nodes = graph.len() as u64;
         state.snapshot_len = snapshot.len() as u64;
         std::fs::create_dir_all(at).map_err(|e| e.to_string())?;

@@ -7,37 +7,51 @@
 //! offset  size  field
 //! 0       8     magic "ABOVOIDR"
 //! 8       4     format version, u32 little-endian
-//! 12      32    SHA-256 of the rest
-//! 44      …     one zstd frame: the body
+//! 12      4     chunk count, u32 little-endian
+//! 16      40×n  per chunk: the length of its zstd frame (u64 LE) and the
+//!               SHA-256 of that frame
+//! …       32    SHA-256 of all the bytes before it
+//! …       …     the chunks' zstd frames, one after the other
 //! ```
 //!
-//! The body is unsigned LEB128 varints and raw bytes: the strings (count,
-//! then length and bytes of each), the store paths (count, then 32 bytes
-//! of hash part and a string id each), then the entries (count, then per
-//! entry: path id, size, modification time (zigzag), inode, system,
-//! builder, outputs (count, then name and 0 or path id + 1), fixed output
-//! (0, or 1, recursive flag, algorithm number, digest), kind, kept
-//! environment (count, then name and value), input derivations (count,
-//! then path id and output names), input sources (count, then path ids)).
-//! Every id is range-checked on reading: a damaged file is an error, never
-//! a panic.
+//! A chunk holds up to [`CHUNK`] entries, so that the chunks are written
+//! and read on every core at once (a store's records are a few hundred
+//! megabytes before compression, read after every change of the store).
+//! A chunk's body is unsigned LEB128 varints and raw bytes: the count of
+//! entries, then per entry: path, size, modification time (zigzag), inode,
+//! system, builder, outputs (count, then name and 0, or 1 and a path), fixed
+//! output (0, or 1, recursive flag, algorithm number, digest), kind, kept
+//! environment (count, then name and value), input derivations (count, then
+//! path and output names), input sources (count, then paths). A string is
+//! its length and bytes. A path is, the first time a chunk writes it, 0,
+//! its 32-byte hash part and its name (a string); after that, its number
+//! (the n-th path the chunk wrote is n). Strings are written whole: what
+//! repeats, zstd finds. Every length is checked on reading: a damaged file is an error,
+//! never a panic.
 
 use abovo_graph::build::DrvRecord;
 use abovo_graph::load::FileStamp;
 use abovo_store::derivation::{DerivationKind, FixedOutput};
 use abovo_store::hash::{Hash, HashAlgo};
 use abovo_store::store_path::{HASH_PART_LEN, StorePath};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 /// The first bytes of a records file.
 pub const MAGIC: &[u8; 8] = b"ABOVOIDR";
 /// The format version this build reads and writes.
-pub const VERSION: u32 = 1;
-const HEADER_LEN: usize = 44;
-/// The most a records body may decompress to (a store of a million `.drv`
-/// files takes a few hundred megabytes).
-const BODY_LIMIT: usize = 4 << 30;
+pub const VERSION: u32 = 2;
+/// Entries per chunk: some fifty chunks for a store of 200,000 `.drv`.
+pub const CHUNK: usize = 4096;
+/// The most a chunk may decompress to (4,096 entries of a few hundred
+/// bytes each take about a megabyte; a derivation with huge fixed-output
+/// environment could take much more).
+const CHUNK_LIMIT: usize = 1 << 30;
+/// Magic, version, chunk count.
+const FIXED: usize = 16;
+/// Frame length and SHA-256 of a chunk.
+const ENTRY: usize = 40;
 
 /// One indexed `.drv`: its record and the stamp of its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,164 +71,204 @@ pub enum RecordsError {
     /// Written by another version of abovo.
     #[error("records format version {0}, this abovo reads version {VERSION}")]
     Version(u32),
-    /// The checksum does not match.
+    /// The file is shorter or longer than its chunk table says.
+    #[error("the file is not the length its chunk table says")]
+    Length,
+    /// A checksum does not match.
     #[error("checksum mismatch")]
     Checksum,
-    /// The body does not decode.
-    #[error("damaged at byte {at} of the body: {what}")]
+    /// A chunk's body does not decode.
+    #[error("damaged at byte {at} of chunk {chunk}: {what}")]
     Damaged {
-        /// Where in the decompressed body.
+        /// Which chunk.
+        chunk: usize,
+        /// Where in its decompressed body.
         at: usize,
         /// What was wrong.
         what: &'static str,
     },
 }
 
-/// Serialises `entries` (compressed at zstd `level`; only a bad level
-/// fails).
-pub fn encode<'a>(entries: &'a [Entry], level: i32) -> std::io::Result<Vec<u8>> {
-    // One pass numbers strings and paths as they come and writes the
-    // entries; the tables are put before them at the end.
-    let mut strings = Interner::default();
-    let mut paths: FxHashMap<&StorePath, u32> = FxHashMap::default();
-    let mut path_list: Vec<&StorePath> = Vec::new();
-    let mut pid = |p: &'a StorePath, strings: &mut Interner<'a>| -> u64 {
-        let next = path_list.len() as u32;
-        u64::from(*paths.entry(p).or_insert_with(|| {
-            strings.id(p.name());
-            path_list.push(p);
-            next
-        }))
-    };
-    let mut out_entries = Vec::with_capacity(entries.len() * 128);
-    let b = &mut out_entries;
-    put(b, entries.len() as u64);
-    for e in entries {
-        let r = &e.record;
-        let path = pid(&r.path, &mut strings);
-        put(b, path);
-        put(b, e.stamp.size);
-        put(b, zigzag(e.stamp.mtime_ns));
-        put(b, e.stamp.inode);
-        put(b, u64::from(strings.id(&r.system)));
-        put(b, u64::from(strings.id(&r.builder)));
-        put(b, r.outputs.len() as u64);
-        for (n, p) in &r.outputs {
-            put(b, u64::from(strings.id(n)));
-            let p = p.as_ref().map_or(0, |p| pid(p, &mut strings) + 1);
-            put(b, p);
-        }
-        match &r.fixed {
-            None => b.push(0),
-            Some(f) => {
-                b.push(1);
-                b.push(u8::from(f.recursive));
-                b.push(algo_number(f.hash.algo()));
-                b.extend_from_slice(f.hash.digest());
+/// Serialises `entries` (each chunk compressed at zstd `level`, on every
+/// core; only a bad level fails).
+pub fn encode(entries: &[Entry], level: i32) -> std::io::Result<Vec<u8>> {
+    let frames: Vec<(Vec<u8>, [u8; 32])> = entries
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut body = Vec::with_capacity(chunk.len() * 512);
+            put(&mut body, chunk.len() as u64);
+            let mut paths = Paths::default();
+            for e in chunk {
+                entry(&mut body, &mut paths, e);
             }
-        }
-        b.push(kind_number(r.kind));
-        put(b, r.env.len() as u64);
-        for (k, v) in &r.env {
-            put(b, u64::from(strings.id(k)));
-            put(b, u64::from(strings.id(v)));
-        }
-        put(b, r.inputs.len() as u64);
-        for (p, outs) in &r.inputs {
-            let p = pid(p, &mut strings);
-            put(b, p);
-            put(b, outs.len() as u64);
-            for o in outs {
-                put(b, u64::from(strings.id(o)));
-            }
-        }
-        put(b, r.sources.len() as u64);
-        for p in &r.sources {
-            let p = pid(p, &mut strings);
-            put(b, p);
-        }
-    }
-    let mut body =
-        Vec::with_capacity(out_entries.len() + path_list.len() * 40 + strings.list.len() * 24);
-    put(&mut body, strings.list.len() as u64);
-    for s in &strings.list {
-        put(&mut body, s.len() as u64);
-        body.extend_from_slice(s.as_bytes());
-    }
-    put(&mut body, path_list.len() as u64);
-    for p in &path_list {
-        body.extend_from_slice(p.hash_part_bytes());
-        put(&mut body, u64::from(strings.get(p.name())));
-    }
-    body.extend_from_slice(&out_entries);
-    let frame = zstd::bulk::compress(&body, level)?;
-    let mut out = Vec::with_capacity(HEADER_LEN + frame.len());
+            let frame = zstd::bulk::compress(&body, level)?;
+            let sum: [u8; 32] = Sha256::digest(&frame).into();
+            Ok((frame, sum))
+        })
+        .collect::<std::io::Result<_>>()?;
+    let total: usize = frames.iter().map(|(f, _)| f.len()).sum();
+    let mut out = Vec::with_capacity(FIXED + frames.len() * ENTRY + 32 + total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&frame));
-    out.extend_from_slice(&frame);
+    out.extend_from_slice(&(frames.len() as u32).to_le_bytes());
+    for (frame, sum) in &frames {
+        out.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+        out.extend_from_slice(sum);
+    }
+    let sum = Sha256::digest(&out);
+    out.extend_from_slice(&sum);
+    for (frame, _) in &frames {
+        out.extend_from_slice(frame);
+    }
     Ok(out)
 }
 
-/// Reads a records file, checking its magic, version and checksum, and
-/// every id in it.
+/// The paths a chunk has written so far, numbered from 1 in order of
+/// first use: a path met again is written as its number (the fetchers
+/// and sources many derivations share, every output path's derivation).
+#[derive(Default)]
+struct Paths<'a> {
+    ids: FxHashMap<&'a StorePath, u64>,
+}
+
+/// Writes one entry into a chunk's body.
+fn entry<'a>(b: &mut Vec<u8>, paths: &mut Paths<'a>, e: &'a Entry) {
+    let r = &e.record;
+    let mut path = |b: &mut Vec<u8>, p: &'a StorePath| {
+        let next = paths.ids.len() as u64 + 1;
+        match paths.ids.entry(p) {
+            std::collections::hash_map::Entry::Occupied(id) => put(b, *id.get()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(next);
+                b.push(0);
+                b.extend_from_slice(p.hash_part_bytes());
+                string(b, p.name());
+            }
+        }
+    };
+    path(b, &r.path);
+    put(b, e.stamp.size);
+    put(b, zigzag(e.stamp.mtime_ns));
+    put(b, e.stamp.inode);
+    string(b, &r.system);
+    string(b, &r.builder);
+    put(b, r.outputs.len() as u64);
+    for (n, p) in &r.outputs {
+        string(b, n);
+        match p {
+            None => b.push(0),
+            Some(p) => {
+                b.push(1);
+                path(b, p);
+            }
+        }
+    }
+    match &r.fixed {
+        None => b.push(0),
+        Some(f) => {
+            b.push(1);
+            b.push(u8::from(f.recursive));
+            b.push(algo_number(f.hash.algo()));
+            b.extend_from_slice(f.hash.digest());
+        }
+    }
+    b.push(kind_number(r.kind));
+    put(b, r.env.len() as u64);
+    for (k, v) in &r.env {
+        string(b, k);
+        string(b, v);
+    }
+    put(b, r.inputs.len() as u64);
+    for (p, outs) in &r.inputs {
+        path(b, p);
+        put(b, outs.len() as u64);
+        for o in outs {
+            string(b, o);
+        }
+    }
+    put(b, r.sources.len() as u64);
+    for p in &r.sources {
+        path(b, p);
+    }
+}
+
+fn string(b: &mut Vec<u8>, s: &str) {
+    put(b, s.len() as u64);
+    b.extend_from_slice(s.as_bytes());
+}
+
+/// Reads a records file, checking its magic, version and checksums, and
+/// every length in it; the chunks are read on every core.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Entry>, RecordsError> {
-    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+    if bytes.len() < FIXED || &bytes[..8] != MAGIC {
         return Err(RecordsError::Magic);
     }
-    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let word =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let version = word(8);
     if version != VERSION {
         return Err(RecordsError::Version(version));
     }
-    let frame = &bytes[HEADER_LEN..];
-    if Sha256::digest(frame)[..] != bytes[12..HEADER_LEN] {
+    let n = word(12) as usize;
+    let table_end = n
+        .checked_mul(ENTRY)
+        .and_then(|t| t.checked_add(FIXED + 32))
+        .filter(|&end| end <= bytes.len())
+        .ok_or(RecordsError::Length)?;
+    let (head, sum) = bytes[..table_end].split_at(table_end - 32);
+    if Sha256::digest(head)[..] != *sum {
         return Err(RecordsError::Checksum);
     }
-    let body = decompress(frame).ok_or(RecordsError::Damaged {
-        at: 0,
-        what: "the zstd frame does not decompress",
-    })?;
-    Reader {
-        bytes: &body,
-        at: 0,
+    let mut frames = Vec::with_capacity(n);
+    let mut at = table_end;
+    for i in 0..n {
+        let e = &head[FIXED + i * ENTRY..FIXED + (i + 1) * ENTRY];
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&e[..8]);
+        let end = usize::try_from(u64::from_le_bytes(len))
+            .ok()
+            .and_then(|len| at.checked_add(len))
+            .filter(|&end| end <= bytes.len())
+            .ok_or(RecordsError::Length)?;
+        frames.push((&bytes[at..end], &e[8..]));
+        at = end;
     }
-    .entries()
+    if at != bytes.len() {
+        return Err(RecordsError::Length);
+    }
+    let chunks: Vec<Vec<Entry>> = frames
+        .par_iter()
+        .enumerate()
+        .map(|(chunk, (frame, sum))| {
+            if Sha256::digest(frame)[..] != **sum {
+                return Err(RecordsError::Checksum);
+            }
+            let body = decompress(frame).ok_or(RecordsError::Damaged {
+                chunk,
+                at: 0,
+                what: "the zstd frame does not decompress",
+            })?;
+            Reader {
+                bytes: &body,
+                at: 0,
+                chunk,
+            }
+            .entries()
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(chunks.into_iter().flatten().collect())
 }
 
-/// Decompresses the body, never past [`BODY_LIMIT`].
+/// Decompresses a chunk's body, never past [`CHUNK_LIMIT`].
 fn decompress(frame: &[u8]) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut out = Vec::new();
     zstd::stream::read::Decoder::with_buffer(frame)
         .ok()?
-        .take(BODY_LIMIT as u64 + 1)
+        .take(CHUNK_LIMIT as u64 + 1)
         .read_to_end(&mut out)
         .ok()?;
-    (out.len() <= BODY_LIMIT).then_some(out)
-}
-
-/// Numbers strings in order of first use, borrowing them from the
-/// entries (a store's records hold millions of strings, a few hundred
-/// thousand of them distinct).
-#[derive(Default)]
-struct Interner<'a> {
-    ids: FxHashMap<&'a str, u32>,
-    list: Vec<&'a str>,
-}
-
-impl<'a> Interner<'a> {
-    fn id(&mut self, s: &'a str) -> u32 {
-        let next = self.list.len() as u32;
-        *self.ids.entry(s).or_insert_with(|| {
-            self.list.push(s);
-            next
-        })
-    }
-
-    /// The id of a string already interned.
-    fn get(&self, s: &str) -> u32 {
-        self.ids.get(s).copied().unwrap_or(0)
-    }
+    (out.len() <= CHUNK_LIMIT).then_some(out)
 }
 
 fn put(out: &mut Vec<u8>, mut v: u64) {
@@ -256,14 +310,25 @@ fn kind_number(k: DerivationKind) -> u8 {
     KINDS.iter().position(|&b| b == k).unwrap_or(0) as u8
 }
 
+/// The paths a chunk's reader has met, by number.
+struct Seen {
+    paths: Vec<StorePath>,
+    scratch: String,
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    chunk: usize,
 }
 
 impl<'a> Reader<'a> {
     fn bad(&self, what: &'static str) -> RecordsError {
-        RecordsError::Damaged { at: self.at, what }
+        RecordsError::Damaged {
+            chunk: self.chunk,
+            at: self.at,
+            what,
+        }
     }
 
     fn byte(&mut self) -> Result<u8, RecordsError> {
@@ -301,58 +366,67 @@ impl<'a> Reader<'a> {
         Ok(n as usize)
     }
 
-    fn id(&mut self, len: usize, what: &'static str) -> Result<usize, RecordsError> {
-        let v = self.varint()?;
-        if v >= len as u64 {
-            return Err(self.bad(what));
+    fn str(&mut self) -> Result<&'a str, RecordsError> {
+        let len = self.count()?;
+        std::str::from_utf8(self.take(len)?).map_err(|_| self.bad("a string is not UTF-8"))
+    }
+
+    fn string(&mut self) -> Result<String, RecordsError> {
+        self.str().map(str::to_owned)
+    }
+
+    /// A path: the number of one met before in the chunk, or 0 and the
+    /// path (then numbered next).
+    fn path(&mut self, seen: &mut Seen) -> Result<StorePath, RecordsError> {
+        let id = self.varint()?;
+        if id > 0 {
+            return usize::try_from(id - 1)
+                .ok()
+                .and_then(|i| seen.paths.get(i))
+                .cloned()
+                .ok_or(self.bad("path number out of range"));
         }
-        Ok(v as usize)
+        let p = self.new_path(&mut seen.scratch)?;
+        seen.paths.push(p.clone());
+        Ok(p)
+    }
+
+    fn new_path(&mut self, scratch: &mut String) -> Result<StorePath, RecordsError> {
+        let hash = self.take(HASH_PART_LEN)?;
+        let hash = std::str::from_utf8(hash).map_err(|_| self.bad("bad hash part"))?;
+        let name = self.str()?;
+        scratch.clear();
+        scratch.push_str(hash);
+        scratch.push('-');
+        scratch.push_str(name);
+        StorePath::from_base_name(scratch).map_err(|_| self.bad("not a store path"))
     }
 
     fn entries(&mut self) -> Result<Vec<Entry>, RecordsError> {
         let n = self.count()?;
-        let mut strings = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len = self.count()?;
-            let s = std::str::from_utf8(self.take(len)?)
-                .map_err(|_| self.bad("a string is not UTF-8"))?;
-            strings.push(s.to_owned());
-        }
-        let n = self.count()?;
-        let mut paths = Vec::with_capacity(n);
-        for _ in 0..n {
-            let hash = self.take(HASH_PART_LEN)?;
-            let hash = std::str::from_utf8(hash).map_err(|_| self.bad("bad hash part"))?;
-            let hash = hash.to_owned();
-            let name = &strings[self.id(strings.len(), "string id out of range")?];
-            let p = StorePath::from_base_name(&format!("{hash}-{name}"))
-                .map_err(|_| self.bad("not a store path"))?;
-            paths.push(p);
-        }
-        let s = |r: &mut Self| -> Result<String, RecordsError> {
-            Ok(strings[r.id(strings.len(), "string id out of range")?].clone())
+        let mut seen = Seen {
+            paths: Vec::new(),
+            scratch: String::with_capacity(128),
         };
-        let p = |r: &mut Self| -> Result<StorePath, RecordsError> {
-            Ok(paths[r.id(paths.len(), "path id out of range")?].clone())
-        };
-        let n = self.count()?;
+        let s = &mut seen;
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
-            let path = p(self)?;
+            let path = self.path(s)?;
             let stamp = FileStamp {
                 size: self.varint()?,
                 mtime_ns: unzigzag(self.varint()?),
                 inode: self.varint()?,
             };
-            let system = s(self)?;
-            let builder = s(self)?;
+            let system = self.string()?;
+            let builder = self.string()?;
             let k = self.count()?;
             let mut outputs = Vec::with_capacity(k);
             for _ in 0..k {
-                let name = s(self)?;
-                let path = match self.id(paths.len() + 1, "path id out of range")? {
+                let name = self.string()?;
+                let path = match self.byte()? {
                     0 => None,
-                    i => Some(paths[i - 1].clone()),
+                    1 => Some(self.path(s)?),
+                    _ => return Err(self.bad("bad output path tag")),
                 };
                 outputs.push((name, path));
             }
@@ -379,23 +453,23 @@ impl<'a> Reader<'a> {
             let k = self.count()?;
             let mut env = Vec::with_capacity(k);
             for _ in 0..k {
-                env.push((s(self)?, s(self)?));
+                env.push((self.string()?, self.string()?));
             }
             let k = self.count()?;
             let mut inputs = Vec::with_capacity(k);
             for _ in 0..k {
-                let path = p(self)?;
+                let path = self.path(s)?;
                 let m = self.count()?;
                 let mut outs = Vec::with_capacity(m);
                 for _ in 0..m {
-                    outs.push(s(self)?);
+                    outs.push(self.string()?);
                 }
                 inputs.push((path, outs));
             }
             let k = self.count()?;
             let mut sources = Vec::with_capacity(k);
             for _ in 0..k {
-                sources.push(p(self)?);
+                sources.push(self.path(s)?);
             }
             entries.push(Entry {
                 record: DrvRecord {
@@ -467,26 +541,55 @@ mod tests {
         let mut other = bytes.clone();
         other[8] = 7;
         assert_eq!(decode(&other), Err(RecordsError::Version(7)));
-        for i in HEADER_LEN..bytes.len() {
+        // The chunk count, the table, its checksum and the frame: any
+        // flipped bit is refused.
+        for i in 12..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 0x01;
-            assert_eq!(decode(&bad), Err(RecordsError::Checksum), "byte {i}");
+            assert!(
+                matches!(
+                    decode(&bad),
+                    Err(RecordsError::Checksum | RecordsError::Length)
+                ),
+                "byte {i}"
+            );
         }
+        assert_eq!(decode(&bytes[..bytes.len() - 1]), Err(RecordsError::Length));
     }
 
-    /// A body with its checksum made right: what a damaged file that
-    /// passes the checksum would look like.
+    /// Many entries make many chunks, read back in order.
+    #[test]
+    fn chunks_read_back_in_order() {
+        let one = entries();
+        let many: Vec<Entry> = (0..CHUNK * 2 + 5)
+            .map(|i| {
+                let mut e = one[i % one.len()].clone();
+                e.stamp.inode = i as u64;
+                e
+            })
+            .collect();
+        let bytes = encode(&many, 1).unwrap();
+        assert_eq!(u32::from_le_bytes(bytes[12..16].try_into().unwrap()), 3);
+        assert_eq!(decode(&bytes).unwrap(), many);
+    }
+
+    /// A file of one chunk holding `body`, its checksums made right: what a
+    /// damaged file that passes the checksums would look like.
     fn framed(body: &[u8]) -> Vec<u8> {
         let frame = zstd::bulk::compress(body, 1).unwrap();
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u64).to_le_bytes());
         out.extend_from_slice(&Sha256::digest(&frame));
+        let sum = Sha256::digest(&out);
+        out.extend_from_slice(&sum);
         out.extend_from_slice(&frame);
         out
     }
 
     fn body(bytes: &[u8]) -> Vec<u8> {
-        decompress(&bytes[HEADER_LEN..]).unwrap()
+        decompress(&bytes[super::FIXED + ENTRY + 32..]).unwrap()
     }
 
     proptest::proptest! {

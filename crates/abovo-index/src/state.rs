@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 const MAGIC: &[u8; 8] = b"ABOVOIDS";
 /// The format version of the state file; a change of the records or of
 /// what is indexed bumps it too, so that an older index is rebuilt.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 
 /// What an index recorded when it was last brought up to date.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
