@@ -245,6 +245,45 @@ fn the_index_follows_drvs_added_changed_and_removed() {
     assert!(!fresh_cache.exists());
 }
 
+/// `text` with its system changed: the same name, other content.
+fn other_content(bytes: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.contains("\"x86_64-linux\""));
+    text.replace("\"x86_64-linux\"", "\"i686-linux\"")
+        .into_bytes()
+}
+
+/// Thousands added at once (the records then span several chunks, written
+/// and read on every core), and a file removed then put back with other
+/// content: the index forgets it, then parses the new text.
+#[test]
+fn the_index_follows_many_added_at_once_and_a_file_put_back_changed() {
+    let Some(drvs) = corpus_drvs(9_000) else {
+        return;
+    };
+    let (first, more) = drvs.split_at(1_000);
+    let live = Live::new();
+    live.add(first);
+    assert_eq!(how(&live.index(&[])), ("built", "", 1_000, 0, 0));
+    live.add(more);
+    let v = live.index(&[]);
+    assert_eq!(how(&v), ("updated", "listing", 8_000, 0, 0));
+    assert_eq!(v["derivations"], 9_000);
+    live.same_answers();
+
+    let gone = &more[5_000..5_001];
+    live.remove(gone);
+    assert_eq!(how(&live.index(&[])), ("updated", "listing", 0, 1, 0));
+    let back = [(gone[0].0.clone(), other_content(&gone[0].1))];
+    live.add(&back);
+    assert_eq!(how(&live.index(&[])), ("updated", "listing", 1, 0, 0));
+    live.same_answers();
+    // Read again from the index alone, the answers hold.
+    live.age();
+    assert_eq!(how(&live.index(&[])).0, "checked");
+    live.same_answers();
+}
+
 fn register(db_dir: &Path, files: &[(String, Vec<u8>)]) {
     let store_dir = StoreDir::default();
     let items: Vec<Registration> = files
@@ -313,6 +352,16 @@ fn the_index_follows_the_daemons_database() {
     let v = live.index(&[]);
     assert_eq!(how(&v), ("updated", "listing", 0, 200, 0));
     assert_eq!(v["derivations"], 2_400);
+    live.same_answers();
+
+    // One of those collected, built again with other content and
+    // registered anew: the database names it, and its new text is parsed.
+    let back = [(first[10].0.clone(), other_content(&first[10].1))];
+    live.add(&back);
+    register(&db_dir, &back);
+    let v = live.index(&[]);
+    assert_eq!(how(&v), ("updated", "database", 1, 0, 0));
+    assert_eq!(v["derivations"], 2_401);
     live.same_answers();
 }
 
