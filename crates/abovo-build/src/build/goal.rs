@@ -389,33 +389,25 @@ impl Builder<'_> {
             })?;
             return Ok(rustix::process::geteuid().as_raw());
         }
+        if let Some(remote) = &self.opts.remote {
+            return self.run_remote(
+                remote.as_ref(),
+                drv_path,
+                drv,
+                outputs,
+                closure,
+                staging,
+                log,
+            );
+        }
         let user = BuildUser::acquire(store.state_dir())?;
         let top = staging.top();
         create_private_dir(top)?;
         std::os::unix::fs::chown(top, Some(user.uid()), Some(user.gid()))
             .map_err(io_err(top, "chown"))?;
         self.export_references_graph(drv_path, drv, top, &user)?;
-        let sandbox_build_dir = PathBuf::from(format!("/tmp/guix-build-{}-0", drv_path.name()));
-        let env = super::env::builder_env(
-            drv,
-            store.store_dir().as_str(),
-            &sandbox_build_dir,
-            self.opts.cores,
-            &super::env::host_var,
-        );
-        let builder = PathBuf::from(&drv.builder);
-        // As guix-daemon since CVE-2019-5736: the builder must be in the
-        // store with no `..` in its path (`.` is harmless), so that
-        // `<store>/x/../../proc/self/exe` (abovo itself) cannot be run.
-        let lexically_clean = builder
-            .components()
-            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
-        if !lexically_clean || store.store_dir().parse_prefix(&drv.builder).is_err() {
-            return Err(BuildError::BadDerivation {
-                drv: shown,
-                reason: format!("its builder `{}` is not in the store", drv.builder),
-            });
-        }
+        let (sandbox_build_dir, env) = self.builder_env(drv_path, drv);
+        let builder = self.checked_builder(drv, &shown)?;
         let fixed = drv.is_fixed_output();
         let network = if fixed {
             self.opts
@@ -475,6 +467,112 @@ impl Builder<'_> {
             });
         }
         Ok(user.uid())
+    }
+
+    /// The build directory the builder sees and its environment.
+    fn builder_env(&self, drv_path: &StorePath, drv: &Derivation) -> (PathBuf, super::env::Env) {
+        let sandbox_build_dir = PathBuf::from(format!("/tmp/guix-build-{}-0", drv_path.name()));
+        let env = super::env::builder_env(
+            drv,
+            self.store.store_dir().as_str(),
+            &sandbox_build_dir,
+            self.opts.cores,
+            &super::env::host_var,
+        );
+        (sandbox_build_dir, env)
+    }
+
+    /// The builder's path, once checked to be in the store.
+    fn checked_builder(&self, drv: &Derivation, shown: &str) -> Result<PathBuf, BuildError> {
+        let builder = PathBuf::from(&drv.builder);
+        // As guix-daemon since CVE-2019-5736: the builder must be in the
+        // store with no `..` in its path (`.` is harmless), so that
+        // `<store>/x/../../proc/self/exe` (abovo itself) cannot be run.
+        let lexically_clean = builder
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        if !lexically_clean || self.store.store_dir().parse_prefix(&drv.builder).is_err() {
+            return Err(BuildError::BadDerivation {
+                drv: shown.to_owned(),
+                reason: format!("its builder `{}` is not in the store", drv.builder),
+            });
+        }
+        Ok(builder)
+    }
+
+    /// Runs the builder through the remote executor (`--remote`): the
+    /// outputs come back into the chroot, owned by abovo's user, where the
+    /// same post-processing as a local build's finds them.
+    #[allow(clippy::too_many_arguments)]
+    fn run_remote(
+        &self,
+        remote: &dyn super::RemoteExecutor,
+        drv_path: &StorePath,
+        drv: &Derivation,
+        outputs: &BTreeMap<String, StorePath>,
+        closure: &BTreeSet<StorePath>,
+        staging: &Staging,
+        mut log: LogWriter,
+    ) -> Result<u32, BuildError> {
+        let store = self.store;
+        let shown = store.display(drv_path);
+        let log_path = log.path();
+        if drv
+            .environment
+            .contains_key(b"exportReferencesGraph".as_slice())
+        {
+            return Err(BuildError::Unsupported {
+                drv: shown,
+                what: "`exportReferencesGraph` in a remote build".into(),
+            });
+        }
+        let (build_dir, env) = self.builder_env(drv_path, drv);
+        self.checked_builder(drv, &shown)?;
+        let inputs = closure
+            .iter()
+            .map(|p| Ok((store.item_path(p)?, store.display(p))))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let outs: Vec<(String, PathBuf)> = outputs
+            .values()
+            .map(|p| (store.display(p), staging.output(store, p)))
+            .collect();
+        let store_in_chroot =
+            chroot::inside(&staging.root(), Path::new(store.store_dir().as_str()));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&store_in_chroot)
+            .map_err(io_err(&store_in_chroot, "create"))?;
+        let job = super::RemoteJob {
+            drv: &shown,
+            system: &drv.system,
+            builder: &drv.builder,
+            args: &drv.arguments,
+            env: &env,
+            build_dir: &build_dir,
+            inputs: &inputs,
+            outputs: &outs,
+            fixed_output: drv.is_fixed_output(),
+            timeout: self.opts.limits.effective().timeout,
+        };
+        let outcome = remote.execute(&job, &mut |b| {
+            log.write(b);
+            self.reporter.log(drv_path, b);
+        });
+        let log_file = log.finish().unwrap_or(log_path);
+        let outcome = outcome.map_err(|source| BuildError::Remote {
+            drv: shown.clone(),
+            source,
+        })?;
+        if outcome.exit_code != 0 {
+            return Err(BuildError::BuilderFailed {
+                drv: shown,
+                how: format!("failed remotely with exit code {}", outcome.exit_code),
+                log: log_file,
+                kept: None,
+            });
+        }
+        Ok(rustix::process::geteuid().as_raw())
     }
 
     /// `--check`: every output must have its registered NAR hash.
