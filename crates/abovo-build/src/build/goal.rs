@@ -390,15 +390,16 @@ impl Builder<'_> {
             return Ok(rustix::process::geteuid().as_raw());
         }
         if let Some(remote) = &self.opts.remote {
-            return self.run_remote(
-                remote.as_ref(),
+            let root = staging.root();
+            let job = super::remote::Local {
                 drv_path,
                 drv,
                 outputs,
                 closure,
-                staging,
-                log,
-            );
+                root: &root,
+                output: &|p| staging.output(store, p),
+            };
+            return self.run_remote(remote.as_ref(), &job, log);
         }
         let user = BuildUser::acquire(store.state_dir())?;
         let top = staging.top();
@@ -470,7 +471,11 @@ impl Builder<'_> {
     }
 
     /// The build directory the builder sees and its environment.
-    fn builder_env(&self, drv_path: &StorePath, drv: &Derivation) -> (PathBuf, super::env::Env) {
+    pub(super) fn builder_env(
+        &self,
+        drv_path: &StorePath,
+        drv: &Derivation,
+    ) -> (PathBuf, super::env::Env) {
         let sandbox_build_dir = PathBuf::from(format!("/tmp/guix-build-{}-0", drv_path.name()));
         let env = super::env::builder_env(
             drv,
@@ -483,7 +488,11 @@ impl Builder<'_> {
     }
 
     /// The builder's path, once checked to be in the store.
-    fn checked_builder(&self, drv: &Derivation, shown: &str) -> Result<PathBuf, BuildError> {
+    pub(super) fn checked_builder(
+        &self,
+        drv: &Derivation,
+        shown: &str,
+    ) -> Result<PathBuf, BuildError> {
         let builder = PathBuf::from(&drv.builder);
         // As guix-daemon since CVE-2019-5736: the builder must be in the
         // store with no `..` in its path (`.` is harmless), so that
@@ -498,81 +507,6 @@ impl Builder<'_> {
             });
         }
         Ok(builder)
-    }
-
-    /// Runs the builder through the remote executor (`--remote`): the
-    /// outputs come back into the chroot, owned by abovo's user, where the
-    /// same post-processing as a local build's finds them.
-    #[allow(clippy::too_many_arguments)]
-    fn run_remote(
-        &self,
-        remote: &dyn super::RemoteExecutor,
-        drv_path: &StorePath,
-        drv: &Derivation,
-        outputs: &BTreeMap<String, StorePath>,
-        closure: &BTreeSet<StorePath>,
-        staging: &Staging,
-        mut log: LogWriter,
-    ) -> Result<u32, BuildError> {
-        let store = self.store;
-        let shown = store.display(drv_path);
-        let log_path = log.path();
-        if drv
-            .environment
-            .contains_key(b"exportReferencesGraph".as_slice())
-        {
-            return Err(BuildError::Unsupported {
-                drv: shown,
-                what: "`exportReferencesGraph` in a remote build".into(),
-            });
-        }
-        let (build_dir, env) = self.builder_env(drv_path, drv);
-        self.checked_builder(drv, &shown)?;
-        let inputs = closure
-            .iter()
-            .map(|p| Ok((store.item_path(p)?, store.display(p))))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let outs: Vec<(String, PathBuf)> = outputs
-            .values()
-            .map(|p| (store.display(p), staging.output(store, p)))
-            .collect();
-        let store_in_chroot =
-            chroot::inside(&staging.root(), Path::new(store.store_dir().as_str()));
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(&store_in_chroot)
-            .map_err(io_err(&store_in_chroot, "create"))?;
-        let job = super::RemoteJob {
-            drv: &shown,
-            system: &drv.system,
-            builder: &drv.builder,
-            args: &drv.arguments,
-            env: &env,
-            build_dir: &build_dir,
-            inputs: &inputs,
-            outputs: &outs,
-            fixed_output: drv.is_fixed_output(),
-            timeout: self.opts.limits.effective().timeout,
-        };
-        let outcome = remote.execute(&job, &mut |b| {
-            log.write(b);
-            self.reporter.log(drv_path, b);
-        });
-        let log_file = log.finish().unwrap_or(log_path);
-        let outcome = outcome.map_err(|source| BuildError::Remote {
-            drv: shown.clone(),
-            source,
-        })?;
-        if outcome.exit_code != 0 {
-            return Err(BuildError::BuilderFailed {
-                drv: shown,
-                how: format!("failed remotely with exit code {}", outcome.exit_code),
-                log: log_file,
-                kept: None,
-            });
-        }
-        Ok(rustix::process::geteuid().as_raw())
     }
 
     /// `--check`: every output must have its registered NAR hash.
