@@ -226,3 +226,127 @@ fn fifty_independent_derivations_build_remotely_with_local_bits() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(t.verify_consistent());
 }
+
+#[test]
+fn big_blobs_go_through_bytestream_both_ways() {
+    let test = "big_blobs_go_through_bytestream_both_ways";
+    let Some(t) = store(test) else { return };
+    let Some(casd) = Casd::start(test) else {
+        return;
+    };
+    // Over the 3 MiB batch limit: uploaded and downloaded with ByteStream.
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    let f = t.write("big.bin", &big);
+    let src = t.ok(&["add", f.to_str().unwrap()]).trim().to_owned();
+    let drv = t.add_drv(&t.sh_drv(
+        "remote-big",
+        &format!(
+            "$bb mkdir $out; $bb cp {src} $out/copy; $bb head -c 4500000 /dev/zero > $out/zeros"
+        ),
+        json!({"inputSrcs": [&src]}),
+    ));
+    let url = casd.url();
+    let out = t.run(&["build", "--remote", &url, &drv]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = t.output(&drv);
+    assert_eq!(std::fs::read(format!("{o}/copy")).unwrap(), big);
+    assert_eq!(
+        std::fs::read(format!("{o}/zeros")).unwrap(),
+        vec![0; 4_500_000]
+    );
+}
+
+#[test]
+fn check_with_remote_finds_where_the_remote_sandbox_differs() {
+    let test = "check_with_remote_finds_where_the_remote_sandbox_differs";
+    let Some(t) = store(test) else { return };
+    let Some(casd) = Casd::start(test) else {
+        return;
+    };
+    // Built here, in abovo's sandbox (the builder starts in NIX_BUILD_TOP)…
+    let drv = t.add_drv(&t.sh_drv("remote-pwd", "echo $PWD > $out", json!({})));
+    t.ok(&["build", &drv]);
+    // …and remotely, where it starts at the input root: `--check` says so.
+    let url = casd.url();
+    let out = t.run(&["build", "--check", "--remote", &url, "-f", "json", &drv]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(j.to_string().contains("remote-pwd"), "{j}");
+    assert!(t.verify_consistent());
+}
+
+#[test]
+fn bytes_that_do_not_match_their_digest_are_refused_and_nothing_is_registered() {
+    let test = "bytes_that_do_not_match_their_digest_are_refused_and_nothing_is_registered";
+    let Some(t) = store(test) else { return };
+    let Some(casd) = Casd::start(test) else {
+        return;
+    };
+    let drv = t.add_drv(&t.sh_drv(
+        "remote-corrupt",
+        "echo 'the genuine output of a build' > $out",
+        json!({}),
+    ));
+    let url = casd.url();
+    t.ok(&["build", "--remote", &url, &drv]);
+    let genuine = std::fs::read(t.output(&drv)).unwrap();
+    // The server's storage goes bad: every copy of the output's bytes in
+    // its CAS is overwritten (same length), and the ActionCache still
+    // names the old digest.
+    let mut corrupted = 0;
+    for e in walk(casd.cache()) {
+        if std::fs::read(&e).is_ok_and(|b| b == genuine) {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&e, std::fs::Permissions::from_mode(0o644)).unwrap();
+            std::fs::write(
+                &e,
+                b"a forged output, same size as it!\n"[..genuine.len()].to_vec(),
+            )
+            .unwrap();
+            corrupted += 1;
+        }
+    }
+    assert!(
+        corrupted > 0,
+        "the output's blob is in buildbox-casd's storage"
+    );
+    // A second store asks for the same derivation: the ActionCache answers,
+    // the bytes do not match, nothing is registered.
+    let t2 = {
+        let mut t2 = TestStore::new();
+        t2.add_busybox(test).unwrap();
+        t2
+    };
+    let drv2 = t2.add_drv(&t2.sh_drv(
+        "remote-corrupt",
+        "echo 'the genuine output of a build' > $out",
+        json!({}),
+    ));
+    let out = t2.run(&["build", "--remote", &url, &drv2]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("has other bytes"), "{}", stderr(&out));
+    assert!(
+        !t2.run(&["store", "info", &t2.output(&drv2)])
+            .status
+            .success()
+    );
+    assert!(t2.verify_consistent());
+}
+
+/// Every regular file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                todo.push(e.path());
+            } else if ft.is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}

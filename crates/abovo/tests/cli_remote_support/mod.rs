@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 pub struct Casd {
     child: Child,
     port: u16,
-    _cache: tempfile::TempDir,
+    cache: tempfile::TempDir,
 }
 
 impl Casd {
@@ -52,11 +52,7 @@ impl Casd {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let casd = Casd {
-            child,
-            port,
-            _cache: cache,
-        };
+        let casd = Casd { child, port, cache };
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -70,6 +66,11 @@ impl Casd {
 
     pub fn url(&self) -> String {
         format!("grpc://127.0.0.1:{}", self.port)
+    }
+
+    /// Its storage directory.
+    pub fn cache(&self) -> &std::path::Path {
+        self.cache.path()
     }
 
     pub fn stop(&mut self) {
