@@ -227,12 +227,7 @@ impl Client {
             .map_err(RemoteError::call("BatchUpdateBlobs"))?
             .into_inner();
         for r in reply.responses {
-            if let Some(s) = r.status.filter(|s| s.code != 0) {
-                return Err(RemoteError::Call {
-                    call: "BatchUpdateBlobs",
-                    status: Box::new(tonic::Status::new(s.code.into(), s.message)),
-                });
-            }
+            RemoteError::check_status("BatchUpdateBlobs", r.status.as_ref())?;
         }
         Ok(())
     }
@@ -338,12 +333,7 @@ impl Client {
             .map_err(RemoteError::call("BatchReadBlobs"))?
             .into_inner();
         for r in reply.responses {
-            if let Some(s) = r.status.filter(|s| s.code != 0) {
-                return Err(RemoteError::Call {
-                    call: "BatchReadBlobs",
-                    status: Box::new(tonic::Status::new(s.code.into(), s.message)),
-                });
-            }
+            RemoteError::check_status("BatchReadBlobs", r.status.as_ref())?;
             let d = r.digest.ok_or_else(|| RemoteError::BadReply {
                 call: "BatchReadBlobs",
                 reason: "a response without a digest".into(),
@@ -452,10 +442,13 @@ impl Client {
                             }
                         })
                     }
-                    Some(proto::operation::Result::Error(s)) => Err(RemoteError::Call {
-                        call: "Execute",
-                        status: Box::new(tonic::Status::new(s.code.into(), s.message)),
-                    }),
+                    Some(proto::operation::Result::Error(s)) => {
+                        RemoteError::check_status("Execute", Some(&s))?;
+                        Err(RemoteError::BadReply {
+                            call: "Execute",
+                            reason: "the operation failed with status OK".into(),
+                        })
+                    }
                     None => Err(RemoteError::BadReply {
                         call: "Execute",
                         reason: "the operation is done without a result".into(),

@@ -86,6 +86,20 @@ impl RemoteError {
         }
     }
 
+    /// `Err` when `status` (a `google.rpc.Status` in a reply) is not OK.
+    pub(crate) fn check_status(
+        call: &'static str,
+        status: Option<&bazel_remote_apis::google::rpc::Status>,
+    ) -> Result<(), RemoteError> {
+        match status {
+            Some(s) if s.code != 0 => Err(RemoteError::Call {
+                call,
+                status: Box::new(tonic::Status::new(s.code.into(), s.message.clone())),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The error of reading or writing `path`.
     pub(crate) fn io(
         action: &'static str,

@@ -97,12 +97,7 @@ impl Remote {
             None => {
                 client.upload_missing(&prepared.blobs, &self.stats).await?;
                 let response = client.execute(&prepared.action).await?;
-                if let Some(s) = response.status.as_ref().filter(|s| s.code != 0) {
-                    return Err(RemoteError::Call {
-                        call: "Execute",
-                        status: Box::new(tonic::Status::new(s.code.into(), s.message.clone())),
-                    });
-                }
+                RemoteError::check_status("Execute", response.status.as_ref())?;
                 let result = response.result.ok_or_else(|| RemoteError::BadReply {
                     call: "Execute",
                     reason: "the response has no ActionResult".into(),
