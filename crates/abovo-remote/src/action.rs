@@ -20,6 +20,8 @@ pub struct Prepared {
     pub action: Key,
     /// The Action, the Command and the whole input root.
     pub blobs: Blobs,
+    /// An absolute symlink among the inputs (its place on disk), if any.
+    pub absolute_symlink: Option<std::path::PathBuf>,
 }
 
 /// The Action of `job`.
@@ -29,7 +31,14 @@ pub fn prepare(job: &RemoteJob<'_>, cache: &ItemCache) -> Result<Prepared, Remot
         job.build_dir.as_os_str().as_encoded_bytes(),
         "the build directory",
     )?;
-    let root = input_root::input_root(cache, job.inputs, &[build_dir], &mut blobs)?;
+    let mut absolute_symlink = None;
+    let root = input_root::input_root(
+        cache,
+        job.inputs,
+        &[build_dir],
+        &mut blobs,
+        &mut absolute_symlink,
+    )?;
     let command = command(job)?;
     let command_bytes = command.encode_to_vec();
     let command_key = Key::of(&command_bytes);
@@ -55,6 +64,7 @@ pub fn prepare(job: &RemoteJob<'_>, cache: &ItemCache) -> Result<Prepared, Remot
     Ok(Prepared {
         action: action_key,
         blobs,
+        absolute_symlink,
     })
 }
 

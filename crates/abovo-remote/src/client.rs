@@ -61,6 +61,9 @@ pub struct Client {
     instance: String,
     channel: Channel,
     max_batch: i64,
+    /// The server's CAS refuses absolute symlinks
+    /// (`symlink_absolute_path_strategy` DISALLOWED).
+    forbids_absolute_symlinks: bool,
 }
 
 impl Client {
@@ -101,9 +104,15 @@ impl Client {
             instance: instance.into(),
             channel,
             max_batch: MAX_BATCH,
+            forbids_absolute_symlinks: false,
         };
         client.check_capabilities().await?;
         Ok(client)
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     async fn check_capabilities(&mut self) -> Result<(), RemoteError> {
@@ -143,12 +152,20 @@ impl Client {
         if !cache.digest_functions.is_empty() && !cache.digest_functions.contains(&sha256) {
             return Err(refuse("it does not take SHA-256 digests".into()));
         }
+        self.forbids_absolute_symlinks = cache.symlink_absolute_path_strategy
+            == proto::symlink_absolute_path_strategy::Value::Disallowed as i32;
         if cache.max_batch_total_size_bytes > 0 {
             // Room for the request's own fields.
             self.max_batch =
                 (cache.max_batch_total_size_bytes - 64 * 1024).clamp(64 * 1024, MAX_BATCH);
         }
         Ok(())
+    }
+
+    /// Whether the server refuses absolute symlinks (store items hold
+    /// many: `bin/sh -> /gnu/store/…`).
+    pub fn forbids_absolute_symlinks(&self) -> bool {
+        self.forbids_absolute_symlinks
     }
 
     fn cas(&self) -> ContentAddressableStorageClient<Channel> {

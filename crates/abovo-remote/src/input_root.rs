@@ -51,6 +51,8 @@ enum Node {
 struct Item {
     node: Node,
     blobs: Blobs,
+    /// An absolute symlink in it, if any (some servers forbid them).
+    absolute_symlink: Option<PathBuf>,
 }
 
 /// Store items' trees, computed once per process.
@@ -65,8 +67,13 @@ impl ItemCache {
             return Ok(i.clone());
         }
         let mut blobs = Blobs::new();
-        let node = walk(on_disk, &mut blobs)?;
-        let item = Arc::new(Item { node, blobs });
+        let mut absolute_symlink = None;
+        let node = walk(on_disk, &mut blobs, &mut absolute_symlink)?;
+        let item = Arc::new(Item {
+            node,
+            blobs,
+            absolute_symlink,
+        });
         lock(&self.items).insert(on_disk.to_owned(), item.clone());
         Ok(item)
     }
@@ -77,11 +84,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The node of `path` (not followed if a symlink), its blobs added.
-fn walk(path: &Path, blobs: &mut Blobs) -> Result<Node, RemoteError> {
+fn walk(
+    path: &Path,
+    blobs: &mut Blobs,
+    absolute_symlink: &mut Option<PathBuf>,
+) -> Result<Node, RemoteError> {
     let meta = std::fs::symlink_metadata(path).map_err(RemoteError::io("read", path))?;
     let ft = meta.file_type();
     if ft.is_symlink() {
         let target = std::fs::read_link(path).map_err(RemoteError::io("read the link", path))?;
+        if target.is_absolute() && absolute_symlink.is_none() {
+            *absolute_symlink = Some(path.to_owned());
+        }
         return Ok(Node::Symlink(utf8(target.as_os_str(), path)?.to_owned()));
     }
     if ft.is_file() {
@@ -103,7 +117,7 @@ fn walk(path: &Path, blobs: &mut Blobs) -> Result<Node, RemoteError> {
     for e in std::fs::read_dir(path).map_err(RemoteError::io("read", path))? {
         let e = e.map_err(RemoteError::io("read", path))?;
         let name = utf8(&e.file_name(), &e.path())?.to_owned();
-        let node = walk(&e.path(), blobs)?;
+        let node = walk(&e.path(), blobs, absolute_symlink)?;
         entries.insert(name, node);
     }
     Ok(Node::Dir(directory(entries, blobs)))
@@ -189,12 +203,15 @@ pub fn components(path: &str) -> Result<Vec<String>, RemoteError> {
 
 /// The input root of an action: `inputs` (each item's place on disk and
 /// its path in the build) and the empty directories `dirs`. Returns the
-/// root's digest; every blob of the tree is added to `blobs`.
+/// root's digest; every blob of the tree is added to `blobs`, and the first
+/// input that holds an absolute symlink (its place on disk) is noted in
+/// `absolute_symlink`.
 pub fn input_root(
     cache: &ItemCache,
     inputs: &[(PathBuf, String)],
     dirs: &[&str],
     blobs: &mut Blobs,
+    absolute_symlink: &mut Option<PathBuf>,
 ) -> Result<Key, RemoteError> {
     let mut root = Tree::default();
     for d in dirs {
@@ -207,6 +224,9 @@ pub fn input_root(
         })?;
         let item = cache.item(on_disk)?;
         blobs.extend(item.blobs.iter().map(|(k, b)| (k.clone(), b.clone())));
+        if absolute_symlink.is_none() {
+            absolute_symlink.clone_from(&item.absolute_symlink);
+        }
         root.at(&c).leaves.insert(name, item.node.clone());
     }
     Ok(root.finish(blobs))
@@ -233,6 +253,7 @@ mod tests {
             &[(a.clone(), "/gnu/store/aaa-a".into())],
             &["/tmp/guix-build-a.drv-0"],
             &mut blobs,
+            &mut None,
         )
         .unwrap();
         let get = |k: &Key| -> Directory {
@@ -255,6 +276,16 @@ mod tests {
             store.directories[0].digest.as_ref().unwrap(),
         ));
         assert_eq!(item.symlinks[0].target, "/gnu/store/x");
+        let mut abs = None;
+        input_root(
+            &cache,
+            &[(a.clone(), "/gnu/store/aaa-a".into())],
+            &[],
+            &mut Blobs::new(),
+            &mut abs,
+        )
+        .unwrap();
+        assert_eq!(abs, Some(a.join("link")), "the absolute symlink is noted");
         let bin = get(&Key::from_digest(
             item.directories[0].digest.as_ref().unwrap(),
         ));
@@ -271,6 +302,7 @@ mod tests {
             &[(a, "/gnu/store/aaa-a".into())],
             &["/tmp/guix-build-a.drv-0"],
             &mut again,
+            &mut None,
         )
         .unwrap();
         assert_eq!(root, root2);

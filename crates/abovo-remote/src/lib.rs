@@ -92,6 +92,19 @@ impl Remote {
     ) -> Result<RemoteOutcome, RemoteError> {
         let prepared = action::prepare(job, &self.items)?;
         let client = &self.client;
+        if let Some(link) = prepared
+            .absolute_symlink
+            .as_ref()
+            .filter(|_| client.forbids_absolute_symlinks())
+        {
+            return Err(RemoteError::Refused {
+                url: client.url().to_owned(),
+                reason: format!(
+                    "its capabilities forbid absolute symlinks, and the inputs hold one (`{}`)",
+                    link.display()
+                ),
+            });
+        }
         let (result, cached) = match client.cached_result(&prepared.action).await? {
             Some(r) => (r, true),
             None => {
