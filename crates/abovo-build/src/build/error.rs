@@ -52,6 +52,16 @@ pub enum BuildError {
         /// What is missing.
         reason: String,
     },
+    /// The remote build service (`abovo build --remote`) failed: it could
+    /// not be reached, refused the action, or sent back something wrong.
+    #[error("cannot build `{drv}` remotely: {source}")]
+    Remote {
+        /// The derivation.
+        drv: String,
+        /// Why (the remote client's error).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The builder failed.
     #[error("builder for `{drv}` {how}; see the build log: {}{}", log.display(),
         kept.as_ref().map(|k| format!("\n  (build directory kept at {})", k.display())).unwrap_or_default())]

@@ -389,33 +389,26 @@ impl Builder<'_> {
             })?;
             return Ok(rustix::process::geteuid().as_raw());
         }
+        if let Some(remote) = &self.opts.remote {
+            let root = staging.root();
+            let job = super::remote::Local {
+                drv_path,
+                drv,
+                outputs,
+                closure,
+                root: &root,
+                output: &|p| staging.output(store, p),
+            };
+            return self.run_remote(remote.as_ref(), &job, log);
+        }
         let user = BuildUser::acquire(store.state_dir())?;
         let top = staging.top();
         create_private_dir(top)?;
         std::os::unix::fs::chown(top, Some(user.uid()), Some(user.gid()))
             .map_err(io_err(top, "chown"))?;
         self.export_references_graph(drv_path, drv, top, &user)?;
-        let sandbox_build_dir = PathBuf::from(format!("/tmp/guix-build-{}-0", drv_path.name()));
-        let env = super::env::builder_env(
-            drv,
-            store.store_dir().as_str(),
-            &sandbox_build_dir,
-            self.opts.cores,
-            &super::env::host_var,
-        );
-        let builder = PathBuf::from(&drv.builder);
-        // As guix-daemon since CVE-2019-5736: the builder must be in the
-        // store with no `..` in its path (`.` is harmless), so that
-        // `<store>/x/../../proc/self/exe` (abovo itself) cannot be run.
-        let lexically_clean = builder
-            .components()
-            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
-        if !lexically_clean || store.store_dir().parse_prefix(&drv.builder).is_err() {
-            return Err(BuildError::BadDerivation {
-                drv: shown,
-                reason: format!("its builder `{}` is not in the store", drv.builder),
-            });
-        }
+        let (sandbox_build_dir, env) = self.builder_env(drv_path, drv);
+        let builder = self.checked_builder(drv, &shown)?;
         let fixed = drv.is_fixed_output();
         let network = if fixed {
             self.opts
@@ -475,6 +468,45 @@ impl Builder<'_> {
             });
         }
         Ok(user.uid())
+    }
+
+    /// The build directory the builder sees and its environment.
+    pub(super) fn builder_env(
+        &self,
+        drv_path: &StorePath,
+        drv: &Derivation,
+    ) -> (PathBuf, super::env::Env) {
+        let sandbox_build_dir = PathBuf::from(format!("/tmp/guix-build-{}-0", drv_path.name()));
+        let env = super::env::builder_env(
+            drv,
+            self.store.store_dir().as_str(),
+            &sandbox_build_dir,
+            self.opts.cores,
+            &super::env::host_var,
+        );
+        (sandbox_build_dir, env)
+    }
+
+    /// The builder's path, once checked to be in the store.
+    pub(super) fn checked_builder(
+        &self,
+        drv: &Derivation,
+        shown: &str,
+    ) -> Result<PathBuf, BuildError> {
+        let builder = PathBuf::from(&drv.builder);
+        // As guix-daemon since CVE-2019-5736: the builder must be in the
+        // store with no `..` in its path (`.` is harmless), so that
+        // `<store>/x/../../proc/self/exe` (abovo itself) cannot be run.
+        let lexically_clean = builder
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        if !lexically_clean || self.store.store_dir().parse_prefix(&drv.builder).is_err() {
+            return Err(BuildError::BadDerivation {
+                drv: shown.to_owned(),
+                reason: format!("its builder `{}` is not in the store", drv.builder),
+            });
+        }
+        Ok(builder)
     }
 
     /// `--check`: every output must have its registered NAR hash.

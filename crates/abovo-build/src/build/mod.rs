@@ -23,6 +23,7 @@
 //! | `error` | [`BuildError`], [`OutputDifference`] |
 //! | `schedule` | the worker threads that run the plan |
 //! | `goal` | realising one derivation |
+//! | [`remote`] | what a remote executor (`--remote`, the `abovo-remote` crate) is given and gives back |
 //! | [`floating`] | Nix's floating content-addressed outputs: resolving, scratch paths, the paths their content gives |
 
 pub mod build_dir;
@@ -35,6 +36,7 @@ pub mod log;
 mod options;
 pub mod outputs;
 mod references_graph;
+pub mod remote;
 mod schedule;
 
 use crate::store::{LocalStore, StoreError};
@@ -46,6 +48,7 @@ pub use build_user::BuildUser;
 pub use error::{BuildError, OutputDifference};
 pub use goal::{OutputResult, Realised};
 pub use options::{BuildOptions, FixedOutputNetwork};
+pub use remote::{RemoteExecutor, RemoteJob, RemoteOutcome};
 
 /// Progress of a build, reported as it happens (the CLI draws it; the
 /// library never prints). Every method has an empty default.

@@ -2,9 +2,11 @@
 //! fixed-output build gets.
 
 use super::log::LogCompression;
+use super::remote::RemoteExecutor;
 use crate::builtins::DownloadOptions;
 use crate::sandbox::{HelperCommand, Limits};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Options of a build (`abovo build`'s flags).
 #[derive(Debug, Clone)]
@@ -44,6 +46,9 @@ pub struct BuildOptions {
     pub filter_syscalls: bool,
     /// The network of fixed-output builds.
     pub fixed_output_network: FixedOutputNetwork,
+    /// Where builders run instead of the local sandbox (`--remote`); the
+    /// outputs still come back here to be checked and registered.
+    pub remote: Option<Arc<dyn RemoteExecutor>>,
 }
 
 impl BuildOptions {
@@ -66,6 +71,7 @@ impl BuildOptions {
             filter_syscalls: false,
             fixed_output_network: FixedOutputNetwork::Auto,
             log_compression: LogCompression::Gzip,
+            remote: None,
         }
     }
 }

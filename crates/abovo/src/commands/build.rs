@@ -155,6 +155,21 @@ pub struct Args {
     /// How build logs are compressed (`abovo log` reads them all).
     #[arg(long, value_enum, value_name = "HOW", default_value_t = LogCompressionArg::Gzip)]
     pub log_compression: LogCompressionArg,
+    /// Run the builders on a Remote Execution API v2 server (buildbox-casd,
+    /// BuildGrid, Buildbarn…) at URL, `grpc://HOST:PORT`: each derivation
+    /// whose inputs are ready becomes an Action (its ActionCache asked
+    /// first); the outputs come back here and are checked, canonicalised,
+    /// scanned and registered as a local build's. Built-ins
+    /// (builtin:download) still run here. See docs/remote.md.
+    #[arg(long, value_name = "URL", conflicts_with = "guix_store")]
+    pub remote: Option<String>,
+    /// The instance name on the --remote server (default: none).
+    #[arg(long, value_name = "NAME", default_value = "", requires = "remote")]
+    pub remote_instance: String,
+    /// How many derivations are sent to the --remote server at once
+    /// (default 16), instead of --jobs.
+    #[arg(long, value_name = "N", requires = "remote", value_parser = clap::value_parser!(u32).range(1..))]
+    pub remote_jobs: Option<u32>,
     /// Output format: text (output paths) or json (every result).
     #[arg(long, short = 'f', default_value = "text", value_parser = Format::parser(TEXT_JSON))]
     pub format: Format,
@@ -365,13 +380,39 @@ impl Reporter for BuildProgress {
 /// Runs `abovo build`.
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format.check("build", TEXT_JSON)?;
-    let opts = options(&args);
+    let mut opts = options(&args);
+    let remote = match &args.remote {
+        Some(url) => {
+            // Before the store: a server that cannot build leaves nothing
+            // behind.
+            let remote =
+                std::sync::Arc::new(abovo_remote::Remote::connect(url, &args.remote_instance)?);
+            opts.remote = Some(remote.clone());
+            opts.jobs = args.remote_jobs.map_or(16, |j| j as usize);
+            Some(remote)
+        }
+        None => None,
+    };
+    let code = run_with(&args, ctx, opts);
+    if let Some(remote) = remote {
+        let (blobs, bytes, hits, executed) = remote.stats().snapshot();
+        ctx.note(&format!(
+            "remote: {} executed, {hits} from the ActionCache; {} ({bytes} bytes) uploaded",
+            plain_plural(executed as usize, "action", "actions"),
+            plain_plural(blobs as usize, "blob", "blobs"),
+        ));
+    }
+    code
+}
+
+/// Runs `abovo build` with the options made of `args`.
+fn run_with(args: &Args, ctx: &Context, opts: BuildOptions) -> anyhow::Result<u8> {
     match &args.guix_store {
         Some(dir) => {
             // The arguments first, then the scratch store: a check that
             // cannot start leaves nothing behind.
-            let (mut check, targets) = targets::foreign(&args, dir, &opts.tmp_dir, ctx)?;
-            let code = build(&args, ctx, check.store(), &targets, opts, &[])?;
+            let (mut check, targets) = targets::foreign(args, dir, &opts.tmp_dir, ctx)?;
+            let code = build(args, ctx, check.store(), &targets, opts, &[])?;
             // Kept with -K (the other builds are there), or when a build
             // failed (its log is there); a difference alone is reported in
             // full, so nothing is kept for it.
@@ -393,8 +434,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             // The arguments first, then a store that must exist (or that an
             // import checked first creates): a build that cannot start
             // creates nothing.
-            let (store, targets, imported) = targets::local(&args, ctx)?;
-            build(&args, ctx, &store, &targets, opts, &imported)
+            let (store, targets, imported) = targets::local(args, ctx)?;
+            build(args, ctx, &store, &targets, opts, &imported)
         }
     }
 }

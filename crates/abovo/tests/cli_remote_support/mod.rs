@@ -1,0 +1,86 @@
+//! The real Remote Execution API server of the `cli_build_remote*` tests:
+//! buildbox-casd with local execution through its bubblewrap runner, on a
+//! free port of 127.0.0.1 (docs/remote.md, "Testing with a real server").
+#![allow(dead_code, clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A buildbox-casd serving CAS, ActionCache and Execute on 127.0.0.1,
+/// killed when dropped.
+pub struct Casd {
+    child: Child,
+    port: u16,
+    cache: tempfile::TempDir,
+}
+
+impl Casd {
+    /// Starts one, or `None` (after one line saying the test is skipped).
+    pub fn start(test: &str) -> Option<Casd> {
+        let Some(dir) = std::env::var_os("ABOVO_BUILDBOX").map(PathBuf::from) else {
+            eprintln!(
+                "{test}: skipped: ABOVO_BUILDBOX is not set (scripts/install-buildbox.sh DIR installs buildbox-casd; .ci/run does)"
+            );
+            return None;
+        };
+        if !dir.join("buildbox-casd").exists()
+            || Command::new("bwrap").arg("--version").output().is_err()
+        {
+            eprintln!(
+                "{test}: skipped: no buildbox-casd in {} or no bwrap",
+                dir.display()
+            );
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cache = tempfile::tempdir().unwrap();
+        let child = Command::new(dir.join("buildbox-casd"))
+            .arg(format!(
+                "--buildbox-run={}",
+                dir.join("buildbox-run").display()
+            ))
+            .arg(format!("--bind=127.0.0.1:{port}"))
+            .arg("--jobs=4")
+            .arg(cache.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let casd = Casd { child, port, cache };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "buildbox-casd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(casd)
+    }
+
+    pub fn url(&self) -> String {
+        format!("grpc://127.0.0.1:{}", self.port)
+    }
+
+    /// Its storage directory.
+    pub fn cache(&self) -> &std::path::Path {
+        self.cache.path()
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Casd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
