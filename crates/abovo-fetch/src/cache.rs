@@ -137,8 +137,13 @@ impl Cache {
         self.store_dir().join(base_name)
     }
 
+    /// The directory of records (`<base name>.json`).
+    fn meta_dir(&self) -> PathBuf {
+        self.root.join("meta")
+    }
+
     fn meta_path(&self, base_name: &str) -> PathBuf {
-        self.root.join("meta").join(format!("{base_name}.json"))
+        self.meta_dir().join(format!("{base_name}.json"))
     }
 
     /// Where an interrupted download of `url` is kept for resumption.
@@ -175,6 +180,30 @@ impl Cache {
         let p = tmp.join(format!("{}-{n}-{base_name}", std::process::id()));
         remove_any(&p);
         Ok(p)
+    }
+
+    /// The base names the cache holds a record of, from one listing of the
+    /// records' directory (none when it does not exist): a caller about to
+    /// look up thousands of names, most of them absent (an audit of a whole
+    /// distribution), reads one directory instead of failing to open a
+    /// file per name. `None` when the directory is there but cannot be
+    /// listed (then look each name up).
+    pub fn recorded(&self) -> Option<std::collections::HashSet<String>> {
+        let entries = match std::fs::read_dir(self.meta_dir()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Some(Default::default());
+            }
+            Err(_) => return None,
+        };
+        let mut names = std::collections::HashSet::new();
+        for e in entries {
+            let name = e.ok()?.file_name();
+            if let Some(base) = name.to_str().and_then(|n| n.strip_suffix(".json")) {
+                names.insert(base.to_owned());
+            }
+        }
+        Some(names)
     }
 
     /// The record of `base_name`, when the cache holds it and its content
