@@ -253,7 +253,10 @@ impl Seeds {
     pub(crate) fn cache_record(&self, base_name: &str) -> Option<abovo_fetch::cache::Record> {
         let cache = self.cache.as_ref()?;
         let recorded = self.present.recorded.get_or_init(|| cache.recorded());
-        if recorded.as_ref().is_some_and(|names| !names.contains(base_name)) {
+        if recorded
+            .as_ref()
+            .is_some_and(|names| !names.contains(base_name))
+        {
             return None;
         }
         cache.lookup(base_name)
