@@ -26,6 +26,7 @@
 
 use crate::verify::Measured;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// What the cache knows of an item it holds.
@@ -188,22 +189,8 @@ impl Cache {
     /// distribution), reads one directory instead of failing to open a
     /// file per name. `None` when the directory is there but cannot be
     /// listed (then look each name up).
-    pub fn recorded(&self) -> Option<std::collections::HashSet<String>> {
-        let entries = match std::fs::read_dir(self.meta_dir()) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Some(Default::default());
-            }
-            Err(_) => return None,
-        };
-        let mut names = std::collections::HashSet::new();
-        for e in entries {
-            let name = e.ok()?.file_name();
-            if let Some(base) = name.to_str().and_then(|n| n.strip_suffix(".json")) {
-                names.insert(base.to_owned());
-            }
-        }
-        Some(names)
+    pub fn recorded(&self) -> Option<HashSet<String>> {
+        names_ending_in(&self.meta_dir(), ".json")
     }
 
     /// The record of `base_name`, when the cache holds it and its content
@@ -320,6 +307,25 @@ fn make_read_only(path: &Path) {
         };
         let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
     }
+}
+
+/// The names of the entries of `dir` that end in `suffix`, without it: an
+/// empty set when `dir` does not exist, `None` when it cannot be listed.
+/// For a caller about to look up many names there, most of them absent.
+pub fn names_ending_in(dir: &Path, suffix: &str) -> Option<HashSet<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(HashSet::new()),
+        Err(_) => return None,
+    };
+    let mut names = HashSet::new();
+    for e in entries {
+        let name = e.ok()?.file_name();
+        if let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(suffix)) {
+            names.insert(stem.to_owned());
+        }
+    }
+    Some(names)
 }
 
 #[cfg(test)]

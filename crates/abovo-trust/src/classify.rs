@@ -20,7 +20,7 @@ use abovo_store::derivation::FixedOutput;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Where a seed comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -217,15 +217,22 @@ pub struct Seeds {
     present: Present,
 }
 
-/// What the file system holds, asked once rather than once per seed: an
-/// audit classifies tens of thousands of seeds, nearly none of which are
-/// in the fetch cache or in a store, and a failed `open` or `stat` per
-/// seed and place cost more than all the rest of the audit. The answers
-/// are taken when first needed (the cache and store are set after
-/// [`Seeds::new`]); a file that appears while a classification runs may be
-/// missed, as it would be a moment earlier.
+/// What the file system holds, asked once for a batch of seeds rather
+/// than once per seed ([`Seeds::batch`]): an audit classifies tens of
+/// thousands of seeds, nearly none of which are in the fetch cache or in a
+/// store, and a failed `open` or `stat` per seed and place cost more than
+/// all the rest of the audit. Outside a batch every seed asks on its own,
+/// so that a long-lived `Seeds` (the explorer's) sees what is fetched
+/// meanwhile.
 #[derive(Default)]
 struct Present {
+    /// The answers of the batch under way.
+    batch: std::sync::RwLock<Option<Arc<Listings>>>,
+}
+
+/// The answers of one batch, each taken when first needed.
+#[derive(Default)]
+struct Listings {
     /// The base names the fetch cache has records of (`None`: its records
     /// cannot be listed, look each one up).
     recorded: OnceLock<Option<HashSet<String>>>,
@@ -249,31 +256,53 @@ impl Seeds {
         }
     }
 
+    /// Runs `f`, a classification of many seeds, with the fetch cache's
+    /// records listed once and the store directory's existence asked once
+    /// ([`Present`]); a file that appears meanwhile may be missed, as it
+    /// would be a moment earlier.
+    pub fn batch<R>(&self, f: impl FnOnce() -> R) -> R {
+        let set = |l: Option<Arc<Listings>>| match self.present.batch.write() {
+            Ok(mut b) => *b = l,
+            Err(poisoned) => *poisoned.into_inner() = l,
+        };
+        set(Some(Arc::default()));
+        let r = f();
+        set(None);
+        r
+    }
+
+    /// The answers of the batch under way, if any.
+    fn listings(&self) -> Option<Arc<Listings>> {
+        self.present.batch.read().ok()?.clone()
+    }
+
     /// The fetch cache's record of `base_name`, when it holds one.
     pub(crate) fn cache_record(&self, base_name: &str) -> Option<abovo_fetch::cache::Record> {
         let cache = self.cache.as_ref()?;
-        let recorded = self.present.recorded.get_or_init(|| cache.recorded());
-        if recorded
-            .as_ref()
-            .is_some_and(|names| !names.contains(base_name))
-        {
-            return None;
+        if let Some(l) = self.listings() {
+            let recorded = l.recorded.get_or_init(|| cache.recorded());
+            if recorded
+                .as_ref()
+                .is_some_and(|names| !names.contains(base_name))
+            {
+                return None;
+            }
         }
         cache.lookup(base_name)
     }
 
     /// Whether to look for seeds at their own store paths in `g`'s store:
-    /// asked for, and the store directory exists.
+    /// asked for, and (in a batch) the store directory exists.
     fn look_in_store(&self, g: &Graph) -> bool {
         if !self.use_store {
             return false;
         }
+        let Some(l) = self.listings() else {
+            return true;
+        };
         let dir = g.store_dir().as_str();
         let exists = |dir: &str| Path::new(dir).is_dir();
-        let (known, there) = self
-            .present
-            .store
-            .get_or_init(|| (dir.to_owned(), exists(dir)));
+        let (known, there) = l.store.get_or_init(|| (dir.to_owned(), exists(dir)));
         if known == dir { *there } else { exists(dir) }
     }
 

@@ -80,25 +80,27 @@ impl Classified {
     /// Classifies `nodes` (in parallel: content scans may run).
     pub fn new(g: &Graph, nodes: &[NodeId], seeds: &Seeds) -> Result<Classified, SizeError> {
         let keep_all = !seeds.seed_dirs.is_empty();
-        let entries: Vec<Entry> = nodes
-            .par_iter()
-            .map(|&n| {
-                let facts = SeedFacts::of(g, n);
-                let class = seeds.classify(g, &facts)?;
-                let kept = keep_all
-                    || class.kind.carries_binaries()
-                    || class.kind == Kind::Unknown
-                    || !class.rejected_files.is_empty();
-                Ok(if kept {
-                    Entry::Kept(Box::new((facts, class)))
-                } else {
-                    Entry::Counted {
-                        store_path: facts.store_path,
-                        kind: class.kind,
-                    }
+        let entries: Vec<Entry> = seeds.batch(|| {
+            nodes
+                .par_iter()
+                .map(|&n| {
+                    let facts = SeedFacts::of(g, n);
+                    let class = seeds.classify(g, &facts)?;
+                    let kept = keep_all
+                        || class.kind.carries_binaries()
+                        || class.kind == Kind::Unknown
+                        || !class.rejected_files.is_empty();
+                    Ok(if kept {
+                        Entry::Kept(Box::new((facts, class)))
+                    } else {
+                        Entry::Counted {
+                            store_path: facts.store_path,
+                            kind: class.kind,
+                        }
+                    })
                 })
-            })
-            .collect::<Result<_, _>>()?;
+                .collect::<Result<_, _>>()
+        })?;
         let mut by_kind = BTreeMap::new();
         let mut unknown = Vec::new();
         let mut rejected_files = Vec::new();
