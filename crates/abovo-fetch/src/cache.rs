@@ -26,6 +26,7 @@
 
 use crate::verify::Measured;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// What the cache knows of an item it holds.
@@ -137,8 +138,13 @@ impl Cache {
         self.store_dir().join(base_name)
     }
 
+    /// The directory of records (`<base name>.json`).
+    fn meta_dir(&self) -> PathBuf {
+        self.root.join("meta")
+    }
+
     fn meta_path(&self, base_name: &str) -> PathBuf {
-        self.root.join("meta").join(format!("{base_name}.json"))
+        self.meta_dir().join(format!("{base_name}.json"))
     }
 
     /// Where an interrupted download of `url` is kept for resumption.
@@ -175,6 +181,16 @@ impl Cache {
         let p = tmp.join(format!("{}-{n}-{base_name}", std::process::id()));
         remove_any(&p);
         Ok(p)
+    }
+
+    /// The base names the cache holds a record of, from one listing of the
+    /// records' directory (none when it does not exist): a caller about to
+    /// look up thousands of names, most of them absent (an audit of a whole
+    /// distribution), reads one directory instead of failing to open a
+    /// file per name. `None` when the directory is there but cannot be
+    /// listed (then look each name up).
+    pub fn recorded(&self) -> Option<HashSet<String>> {
+        names_ending_in(&self.meta_dir(), ".json")
     }
 
     /// The record of `base_name`, when the cache holds it and its content
@@ -291,6 +307,25 @@ fn make_read_only(path: &Path) {
         };
         let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
     }
+}
+
+/// The names of the entries of `dir` that end in `suffix`, without it: an
+/// empty set when `dir` does not exist, `None` when it cannot be listed.
+/// For a caller about to look up many names there, most of them absent.
+pub fn names_ending_in(dir: &Path, suffix: &str) -> Option<HashSet<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(HashSet::new()),
+        Err(_) => return None,
+    };
+    let mut names = HashSet::new();
+    for e in entries {
+        let name = e.ok()?.file_name();
+        if let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(suffix)) {
+            names.insert(stem.to_owned());
+        }
+    }
+    Some(names)
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ use crate::sizes::{DbRow, Known, SizeError, SizeSource, Sizes};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use abovo_store::derivation::FixedOutput;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// Where a seed comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -210,6 +212,32 @@ pub struct Seeds {
     pub sizes: Sizes,
     /// The keys whose signatures count ([`crate::signatures`]).
     pub keys: abovo_fetch::keys::AuthorizedKeys,
+    /// What the file system holds, read once for all the seeds of a
+    /// classification ([`Present`]).
+    present: Present,
+}
+
+/// What the file system holds, asked once for a batch of seeds rather
+/// than once per seed ([`Seeds::batch`]): an audit classifies tens of
+/// thousands of seeds, nearly none of which are in the fetch cache or in a
+/// store, and a failed `open` or `stat` per seed and place cost more than
+/// all the rest of the audit. Outside a batch every seed asks on its own,
+/// so that a long-lived `Seeds` (the explorer's) sees what is fetched
+/// meanwhile.
+#[derive(Default)]
+struct Present {
+    /// The answers of the batch under way.
+    batch: std::sync::RwLock<Option<Arc<Listings>>>,
+}
+
+/// The answers of one batch, each taken when first needed.
+#[derive(Default)]
+struct Listings {
+    /// The base names the fetch cache has records of (`None`: its records
+    /// cannot be listed, look each one up).
+    recorded: OnceLock<Option<HashSet<String>>>,
+    /// A store directory and whether it exists.
+    store: OnceLock<(String, bool)>,
 }
 
 impl Seeds {
@@ -224,7 +252,58 @@ impl Seeds {
             limits: Limits::default(),
             sizes: Sizes::default(),
             keys: abovo_fetch::keys::AuthorizedKeys::default(),
+            present: Present::default(),
         }
+    }
+
+    /// Runs `f`, a classification of many seeds, with the fetch cache's
+    /// records listed once and the store directory's existence asked once
+    /// ([`Present`]); a file that appears meanwhile may be missed, as it
+    /// would be a moment earlier.
+    pub fn batch<R>(&self, f: impl FnOnce() -> R) -> R {
+        let set = |l: Option<Arc<Listings>>| match self.present.batch.write() {
+            Ok(mut b) => *b = l,
+            Err(poisoned) => *poisoned.into_inner() = l,
+        };
+        set(Some(Arc::default()));
+        let r = f();
+        set(None);
+        r
+    }
+
+    /// The answers of the batch under way, if any.
+    fn listings(&self) -> Option<Arc<Listings>> {
+        self.present.batch.read().ok()?.clone()
+    }
+
+    /// The fetch cache's record of `base_name`, when it holds one.
+    pub(crate) fn cache_record(&self, base_name: &str) -> Option<abovo_fetch::cache::Record> {
+        let cache = self.cache.as_ref()?;
+        if let Some(l) = self.listings() {
+            let recorded = l.recorded.get_or_init(|| cache.recorded());
+            if recorded
+                .as_ref()
+                .is_some_and(|names| !names.contains(base_name))
+            {
+                return None;
+            }
+        }
+        cache.lookup(base_name)
+    }
+
+    /// Whether to look for seeds at their own store paths in `g`'s store:
+    /// asked for, and (in a batch) the store directory exists.
+    fn look_in_store(&self, g: &Graph) -> bool {
+        if !self.use_store {
+            return false;
+        }
+        let Some(l) = self.listings() else {
+            return true;
+        };
+        let dir = g.store_dir().as_str();
+        let exists = |dir: &str| Path::new(dir).is_dir();
+        let (known, there) = l.store.get_or_init(|| (dir.to_owned(), exists(dir)));
+        if known == dir { *there } else { exists(dir) }
     }
 
     /// What the bytes of a seed must hash to: its fixed-output hash, else
@@ -261,18 +340,19 @@ impl Seeds {
     /// Where the bytes of a seed are, if anywhere: the first candidate
     /// that hashes as the seed must, and the candidates that do not.
     pub fn locate(&self, g: &Graph, facts: &SeedFacts, db: Option<DbRow>) -> Located {
-        if let Some(found) = self
+        let cached = self
             .cache
             .as_ref()
-            .and_then(|c| bytes::from_cache(facts, c))
-        {
+            .filter(|_| facts.fixed.is_some())
+            .and_then(|c| Some((c, self.cache_record(facts.base_name())?)));
+        if let Some(found) = cached.and_then(|(c, record)| bytes::from_cache(facts, c, &record)) {
             return Located {
                 found: Some(found),
                 rejected: Vec::new(),
             };
         }
         match Seeds::expected(g, facts, db) {
-            Some(e) => bytes::locate(facts, &e, &self.seed_dirs, self.use_store),
+            Some(e) => bytes::locate(facts, &e, &self.seed_dirs, self.look_in_store(g)),
             None => Located::default(),
         }
     }

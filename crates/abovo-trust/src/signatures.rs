@@ -244,11 +244,7 @@ impl Seeds {
         facts: &SeedFacts,
         class: &Classification,
     ) -> Vec<Signature> {
-        let Some(record) = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.lookup(facts.base_name()))
-        else {
+        let Some(record) = self.cache_record(facts.base_name()) else {
             return Vec::new();
         };
         if record.narinfos.is_empty() || record.store_path != facts.store_path {

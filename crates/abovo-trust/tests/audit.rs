@@ -9,7 +9,7 @@ use abovo_graph::{Graph, Package, PackageTable};
 use abovo_store::derivation::FixedOutput;
 use abovo_store::{Hash, HashAlgo, StoreDir, StorePath};
 use abovo_trust::audit::{audit, table_packages};
-use abovo_trust::classify::Seeds;
+use abovo_trust::classify::{SeedFacts, Seeds};
 use abovo_trust::knowledge::KnowledgeBase;
 use abovo_trust::report::trust_report;
 use serde_json::Value;
@@ -465,4 +465,188 @@ fn an_impure_derivation_is_a_seed_that_says_why() {
     );
     // top, latest-prices, curl, lib and bash: through the impure one.
     assert_eq!(j["derivations_walked"], 5);
+}
+
+/// The audit computes every package's binary seeds in one pass over the
+/// graph (bitsets in topological order), its leaves from one reverse pass,
+/// and classifies each seed once. On random graphs it must say what the
+/// straightforward computation says: one trust walk per package, each seed
+/// reached classified on its own.
+mod one_pass_equals_one_walk_per_package {
+    use super::*;
+    use abovo_graph::query::closure;
+    use abovo_trust::report::is_seed;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// What a node of a random graph is.
+    #[derive(Debug, Clone, Copy)]
+    enum Node {
+        /// A derivation; packages are among them.
+        Drv { package: bool },
+        /// A fixed-output derivation whose URL makes it a binary seed.
+        Binary,
+        /// One a rule calls source.
+        Source,
+        /// One nothing classifies.
+        Unknown,
+    }
+
+    fn node() -> impl Strategy<Value = Node> {
+        prop_oneof![
+            4 => any::<bool>().prop_map(|package| Node::Drv { package }),
+            2 => Just(Node::Binary),
+            1 => Just(Node::Source),
+            1 => Just(Node::Unknown),
+        ]
+    }
+
+    /// Nodes, each with the earlier nodes it uses (as bits of a mask).
+    fn graphs() -> impl Strategy<Value = Vec<(Node, u64)>> {
+        prop::collection::vec((node(), any::<u64>()), 1..40)
+    }
+
+    fn build(spec: &[(Node, u64)]) -> Graph {
+        let mut b = Builder {
+            records: vec![],
+            next: 0,
+        };
+        let mut paths: Vec<StorePath> = Vec::new();
+        let mut rows = Vec::new();
+        for (i, &(kind, mask)) in spec.iter().enumerate() {
+            // At most 4 inputs among the earlier nodes, so that graphs are
+            // deep rather than all-to-all.
+            let inputs: Vec<&StorePath> = (0..i)
+                .filter(|&j| mask >> (j % 64) & 1 == 1)
+                .take(4)
+                .map(|j| &paths[j])
+                .collect();
+            let p = match kind {
+                Node::Drv { package } => {
+                    let p = b.drv(&format!("p{i}-1.0"), &inputs, &[]);
+                    if package {
+                        rows.push(Package {
+                            name: format!("p{i}"),
+                            version: "1.0".into(),
+                            derivation: p.clone(),
+                            module: "test.scm".into(),
+                        });
+                    }
+                    p
+                }
+                Node::Binary => b.fod(
+                    &format!("bin{i}"),
+                    &format!("https://ftpmirror.gnu.org/guix/bootstrap/i686-linux/bin{i}"),
+                    "builtin:download",
+                    &[],
+                ),
+                // A fetcher that uses earlier nodes: the walk goes there
+                // only through fixed outputs.
+                Node::Source => b.fod(
+                    &format!("src{i}-1.0.tar.gz"),
+                    &format!("mirror://gnu/src/src{i}-1.0.tar.gz"),
+                    "/gnu/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-guile/bin/guile",
+                    &inputs,
+                ),
+                Node::Unknown => b.fod(
+                    &format!("blob{i}"),
+                    &format!("https://example.org/blob{i}"),
+                    "builtin:download",
+                    &[],
+                ),
+            };
+            paths.push(p);
+        }
+        let mut g = build_graph(StoreDir::default(), b.records).unwrap();
+        g.set_packages(PackageTable::new(rows));
+        g
+    }
+
+    /// Per package label, the store paths of its binary seeds, found by a
+    /// walk of its own.
+    fn walked(g: &Graph, walk: &Walk, s: &Seeds) -> BTreeMap<String, BTreeSet<String>> {
+        table_packages(g)
+            .iter()
+            .map(|p| {
+                let binaries = closure(g, &[p.node], walk)
+                    .into_iter()
+                    .filter(|&n| is_seed(g, n))
+                    .filter_map(|n| {
+                        let facts = SeedFacts::of(g, n);
+                        let class = s.classify(g, &facts).unwrap();
+                        class.kind.carries_binaries().then_some(facts.store_path)
+                    })
+                    .collect();
+                (p.label(), binaries)
+            })
+            .collect()
+    }
+
+    /// The packages that no other package's walk reaches.
+    fn leaves(g: &Graph, walk: &Walk) -> BTreeSet<String> {
+        let packages = table_packages(g);
+        packages
+            .iter()
+            .filter(|p| {
+                !packages
+                    .iter()
+                    .any(|q| q.node != p.node && closure(g, &[q.node], walk).contains(&p.node))
+            })
+            .map(|p| p.label())
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn on_random_graphs(spec in graphs(), through_fixed in any::<bool>()) {
+            let g = build(&spec);
+            let walk = Walk::trust(through_fixed);
+            let s = seeds();
+            let r = audit(&g, &table_packages(&g), &s, &walk, 1000).unwrap();
+            let want = walked(&g, &walk, &s);
+
+            // Every package's binary seeds.
+            let path_of = |id: u32| r.binary_seeds[id as usize].store_path.clone();
+            let got: BTreeMap<String, BTreeSet<String>> = r
+                .packages
+                .iter()
+                .map(|p| {
+                    let label = format!("{}@{}", p.name, p.version.as_deref().unwrap_or(""));
+                    (label, p.seeds.iter().map(|&id| path_of(id)).collect())
+                })
+                .collect();
+            prop_assert_eq!(&got, &want);
+
+            // Per seed: how many packages rest on it, whether it is in the
+            // core, and its leaves.
+            let leaves = leaves(&g, &walk);
+            let resting = |path: &str| -> Vec<&String> {
+                want.iter().filter(|(_, s)| s.contains(path)).map(|(l, _)| l).collect()
+            };
+            prop_assert_eq!(r.core.len() + r.others.len(),
+                r.binary_seeds.iter().filter(|row| !resting(&row.store_path).is_empty()).count());
+            for seed in r.core.iter().chain(&r.others) {
+                let on = resting(&seed.facts.store_path);
+                prop_assert_eq!(seed.packages, on.len());
+                let mut want_leaves: Vec<String> =
+                    on.into_iter().filter(|l| leaves.contains(*l)).cloned().collect();
+                want_leaves.sort();
+                prop_assert_eq!(&seed.leaves, &want_leaves);
+            }
+            for seed in &r.core {
+                prop_assert_eq!(seed.packages, want.len());
+            }
+            for seed in &r.others {
+                prop_assert!(seed.packages < want.len());
+            }
+            let core: BTreeSet<String> =
+                r.core.iter().map(|s| s.facts.store_path.clone()).collect();
+            prop_assert_eq!(
+                r.core_only_packages,
+                want.values().filter(|s| **s == core).count()
+            );
+        }
+    }
 }

@@ -10,6 +10,7 @@ use crate::packages::{Packages, Trails};
 use crate::report::steps;
 use abovo_graph::query::{ShortestPaths, Walk};
 use abovo_graph::{Graph, NodeId};
+use std::collections::HashMap;
 
 /// What attributing seeds to packages needs, computed once.
 pub(super) struct Attribution<'a> {
@@ -20,6 +21,10 @@ pub(super) struct Attribution<'a> {
     pub package_labels: Vec<String>,
     /// The graph's packages, when it has package graphs.
     in_packages: Option<Packages<'a>>,
+    /// Per example package (a seed's first leaf), its shortest-path tree
+    /// and package trails: most seeds share their first leaf, so each is
+    /// computed once, not once per seed.
+    ways: HashMap<NodeId, (ShortestPaths<NodeId>, Option<Trails<'a>>)>,
 }
 
 impl<'a> Attribution<'a> {
@@ -31,12 +36,13 @@ impl<'a> Attribution<'a> {
             walk,
             package_labels: packages.iter().map(AuditPackage::label).collect(),
             in_packages: Packages::new(g),
+            ways: HashMap::new(),
         }
     }
 
     /// Binary seed `b` as the report shows it.
     pub fn seed(
-        &self,
+        &mut self,
         b: usize,
         binaries: &Binaries,
         classified: &[(SeedFacts, Classification)],
@@ -49,8 +55,11 @@ impl<'a> Attribution<'a> {
             .collect();
         by_label.sort_unstable();
         by_label.dedup_by(|a, b| a.0 == b.0);
-        let example = by_label.first().and_then(|&(label, i)| {
-            self.example(label, self.packages[i as usize].node, &binaries.nodes[b])
+        let leaves: Vec<String> = by_label.iter().map(|(l, _)| (*l).to_owned()).collect();
+        let first = by_label.first().map(|&(_, i)| i as usize);
+        let example = first.and_then(|i| {
+            let from = self.packages[i].node;
+            self.example(&leaves[0], from, &binaries.nodes[b])
         });
         AuditSeed {
             id: b as u32,
@@ -58,7 +67,7 @@ impl<'a> Attribution<'a> {
             facts: f.clone(),
             class: c.clone(),
             packages: tally.counts[b],
-            leaves: by_label.iter().map(|(l, _)| (*l).to_owned()).collect(),
+            leaves,
             brought_in_by: self
                 .in_packages
                 .as_ref()
@@ -76,16 +85,19 @@ impl<'a> Attribution<'a> {
     /// How `package` (at `from`) comes to rest on a seed (one of the nodes
     /// `seed`): the shortest derivation path of its trust walk, and the
     /// package trail on it.
-    fn example(&self, package: &str, from: NodeId, seed: &[NodeId]) -> Option<SeedExample> {
-        let g = self.g;
-        let tree = ShortestPaths::tree(g, from, self.walk);
+    fn example(&mut self, package: &str, from: NodeId, seed: &[NodeId]) -> Option<SeedExample> {
+        let (g, walk) = (self.g, self.walk);
+        let (tree, trails) = self
+            .ways
+            .entry(from)
+            .or_insert_with(|| (ShortestPaths::tree(g, from, walk), Trails::new(g, from)));
         let path = seed
             .iter()
             .filter_map(|&n| tree.path_to(n))
             .min_by_key(Vec::len)?;
         Some(SeedExample {
             package: package.to_owned(),
-            trail: Trails::new(g, from).and_then(|t| t.trail(&path)),
+            trail: trails.as_ref().and_then(|t| t.trail(&path)),
             path: steps(g, &path),
         })
     }

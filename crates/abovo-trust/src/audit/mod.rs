@@ -285,11 +285,11 @@ pub fn audit(
     let above = sets::below_a_package(g, packages, &reached.nodes, &walk);
     let tally = tally::Tally::count(g, packages, &sets, &above, binaries.len());
 
-    let attribution = attribution::Attribution::new(g, packages, &walk);
-    let seed = |b: usize| attribution.seed(b, &binaries, &classified.seeds, &tally);
+    let mut attribution = attribution::Attribution::new(g, packages, &walk);
+    let mut seed = |b: usize| attribution.seed(b, &binaries, &classified.seeds, &tally);
     let mut core: Vec<AuditSeed> = (0..binaries.len())
         .filter(|&b| tally.in_core(b))
-        .map(seed)
+        .map(&mut seed)
         .collect();
     core.sort_by(|a, b| b.class.size.cmp(&a.class.size).then(a.label.cmp(&b.label)));
     let mut others: Vec<AuditSeed> = (0..binaries.len())

@@ -39,7 +39,9 @@ impl Reached {
 /// The seeds reached, classified, and what the report says of them as a
 /// whole.
 pub(super) struct Classified {
-    /// Every seed node with its facts and verdict, in id order.
+    /// The seeds the report shows (binary, unknown, with files found
+    /// under their name; every seed with seed directories), with their
+    /// facts and verdicts, in id order.
     pub seeds: Vec<(SeedFacts, Classification)>,
     /// Distinct seeds (store paths) per kind.
     pub by_kind: BTreeMap<Kind, usize>,
@@ -51,26 +53,67 @@ pub(super) struct Classified {
     pub unused_seed_files: Vec<PathBuf>,
 }
 
+/// One classified seed, as the audit keeps it: whole when the report shows
+/// it (a binary seed, an unknown one, one with files found under its name,
+/// every seed when seed directories are given, for their unused files),
+/// else only what the count per kind needs. Most of the tens of thousands
+/// of seeds of a distribution are sources and generated items that the
+/// report only counts: keeping their facts and verdicts would hold
+/// hundreds of megabytes for nothing.
+enum Entry {
+    /// The facts and verdict, in full.
+    Kept(Box<(SeedFacts, Classification)>),
+    /// The store path and kind alone.
+    Counted { store_path: String, kind: Kind },
+}
+
+impl Entry {
+    fn store_path_and_kind(&self) -> (&str, Kind) {
+        match self {
+            Entry::Kept(fc) => (fc.0.store_path.as_str(), fc.1.kind),
+            Entry::Counted { store_path, kind } => (store_path.as_str(), *kind),
+        }
+    }
+}
+
 impl Classified {
     /// Classifies `nodes` (in parallel: content scans may run).
     pub fn new(g: &Graph, nodes: &[NodeId], seeds: &Seeds) -> Result<Classified, SizeError> {
-        let classified: Vec<(SeedFacts, Classification)> = nodes
-            .par_iter()
-            .map(|&n| {
-                let facts = SeedFacts::of(g, n);
-                seeds.classify(g, &facts).map(|class| (facts, class))
-            })
-            .collect::<Result<_, _>>()?;
+        let keep_all = !seeds.seed_dirs.is_empty();
+        let entries: Vec<Entry> = seeds.batch(|| {
+            nodes
+                .par_iter()
+                .map(|&n| {
+                    let facts = SeedFacts::of(g, n);
+                    let class = seeds.classify(g, &facts)?;
+                    let kept = keep_all
+                        || class.kind.carries_binaries()
+                        || class.kind == Kind::Unknown
+                        || !class.rejected_files.is_empty();
+                    Ok(if kept {
+                        Entry::Kept(Box::new((facts, class)))
+                    } else {
+                        Entry::Counted {
+                            store_path: facts.store_path,
+                            kind: class.kind,
+                        }
+                    })
+                })
+                .collect::<Result<_, _>>()
+        })?;
         let mut by_kind = BTreeMap::new();
         let mut unknown = Vec::new();
         let mut rejected_files = Vec::new();
         // Fixed-output derivations for several systems are one store item.
         let mut counted = HashSet::new();
-        for (f, c) in &classified {
-            if !counted.insert(f.store_path.as_str()) {
+        for e in &entries {
+            let (store_path, kind) = e.store_path_and_kind();
+            if !counted.insert(store_path) {
                 continue;
             }
-            *by_kind.entry(c.kind).or_insert(0usize) += 1;
+            *by_kind.entry(kind).or_insert(0usize) += 1;
+            let Entry::Kept(fc) = e else { continue };
+            let (f, c) = &**fc;
             if c.kind == Kind::Unknown {
                 unknown.push(UnknownSeed {
                     facts: f.clone(),
@@ -82,6 +125,14 @@ impl Classified {
                 file: r.clone(),
             }));
         }
+        drop(counted);
+        let classified: Vec<(SeedFacts, Classification)> = entries
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Kept(fc) => Some(*fc),
+                Entry::Counted { .. } => None,
+            })
+            .collect();
         let unused_seed_files =
             crate::bytes::unused_files(&seeds.seed_dirs, classified.iter().map(|(f, _)| f));
         unknown.sort_by(|a, b| {

@@ -89,9 +89,14 @@ fn seed_dir_names(facts: &SeedFacts) -> Vec<String> {
 /// keeps nothing else) and they are read-only, so they are not hashed
 /// again: a warm cache costs a file lookup per seed. A file whose size is
 /// no longer the recorded one is not taken.
-pub fn from_cache(facts: &SeedFacts, cache: &abovo_fetch::cache::Cache) -> Option<Found> {
+/// `record` is the cache's record of the seed's base name
+/// ([`abovo_fetch::cache::Cache::lookup`]).
+pub fn from_cache(
+    facts: &SeedFacts,
+    cache: &abovo_fetch::cache::Cache,
+    record: &abovo_fetch::cache::Record,
+) -> Option<Found> {
     let fixed = facts.fixed.as_ref()?;
-    let record = cache.lookup(facts.base_name())?;
     if record.hash != abovo_fetch::verify::show_fixed(fixed) {
         return None;
     }
