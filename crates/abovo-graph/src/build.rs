@@ -399,6 +399,7 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
             inputs: Csr::new(offsets, targets),
             edge_outputs: edge_outputs.into(),
             out_sets,
+            facts: None,
         },
         true,
     )
