@@ -99,7 +99,7 @@ fn the_cache_is_written_once_then_mapped_with_the_same_answers() {
     // `snapshot info` checks the copy through and through.
     let info = run(&cache, &["snapshot", "info", file.to_str().unwrap()]);
     assert_eq!(info.status.code(), Some(SUCCESS), "{}", stderr(&info));
-    assert!(stdout(&info).contains("version 3"), "{}", stdout(&info));
+    assert!(stdout(&info).contains("version 4"), "{}", stdout(&info));
 }
 
 #[test]
