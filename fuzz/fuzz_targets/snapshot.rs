@@ -3,9 +3,10 @@
 //! would only ever test the checksum: the harness makes every file pass it.
 //! The first byte picks the mode. Even: the rest is a whole file, whose
 //! length and checksum fields are set to what its body needs (for the
-//! in-place form, version 3, every section's checksum and the table's).
-//! Odd: the rest is the sections, separated by [`SEP`]: with the low two
-//! bits 3, the seventeen sections of the in-place form, laid out and
+//! in-place form, versions 3 and 4, every section's checksum and the
+//! table's). Odd: the rest is the sections, separated by [`SEP`]: with the
+//! low two bits 3, the nineteen sections of the in-place form (version 4),
+//! laid out and
 //! checksummed as `snapshot::write_in_place` does, so that the range checks
 //! and decoders see the mutations; otherwise the eleven decompressed
 //! sections of version 2, which the harness compresses and frames as
@@ -39,9 +40,11 @@ const HEADER_LEN: usize = 52;
 /// The sections of format version 2.
 const SECTIONS: usize = 11;
 
-/// The in-place form: fixed header, then 24 bytes per section.
+/// The in-place form: fixed header, then 24 bytes per section; 17
+/// sections in version 3, 19 in version 4 (what this build writes).
 const V3_FIXED: usize = 32;
 const V3_SECTIONS: usize = 17;
+const V4_SECTIONS: usize = 19;
 
 fn xxh3(b: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(b)
@@ -49,15 +52,15 @@ fn xxh3(b: &[u8]) -> u64 {
 
 /// An in-place file with its length, section checksums (of the sections
 /// that lie in the file) and table checksum made right.
-fn fix_in_place(bytes: &[u8]) -> Vec<u8> {
+fn fix_in_place(bytes: &[u8], sections: usize) -> Vec<u8> {
     let mut out = bytes.to_vec();
-    let table_end = V3_FIXED + 24 * V3_SECTIONS;
+    let table_end = V3_FIXED + 24 * sections;
     if out.len() < table_end {
         return out;
     }
     let len = out.len() as u64;
     out[16..24].copy_from_slice(&len.to_le_bytes());
-    for i in 0..V3_SECTIONS {
+    for i in 0..sections {
         let e = V3_FIXED + 24 * i;
         let word = |k: usize| u64::from_le_bytes(out[e + k..e + k + 8].try_into().unwrap());
         let (start, size) = (word(0), word(8));
@@ -71,9 +74,9 @@ fn fix_in_place(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A version 3 file of the sections `SEP` separates in `bytes`.
+/// A version 4 file of the sections `SEP` separates in `bytes`.
 fn compose_in_place(bytes: &[u8]) -> Vec<u8> {
-    snapshot::lay_out_in_place(&split(bytes, V3_SECTIONS))
+    snapshot::lay_out_in_place(&split(bytes, V4_SECTIONS))
 }
 
 /// The parts of `bytes` between separators: `n` of them (missing ones
@@ -122,7 +125,10 @@ fn open_in_place(file: &[u8], checked: Option<&Graph>) {
 /// `bytes` with the length and checksum fields made right for its body.
 fn fix_header(bytes: &[u8]) -> Vec<u8> {
     if bytes.get(8..12) == Some(&snapshot::VERSION_IN_PLACE.to_le_bytes()[..]) {
-        return fix_in_place(bytes);
+        return fix_in_place(bytes, V4_SECTIONS);
+    }
+    if bytes.get(8..12) == Some(&3u32.to_le_bytes()[..]) {
+        return fix_in_place(bytes, V3_SECTIONS);
     }
     let mut out = bytes.to_vec();
     if out.len() >= HEADER_LEN && out.starts_with(snapshot::MAGIC) {
@@ -187,7 +193,8 @@ fuzz_target!(|data: &[u8]| {
         compose(rest)
     };
     let _ = snapshot::peek_store_dir(&file[..]);
-    if file.get(8..12) == Some(&snapshot::VERSION_IN_PLACE.to_le_bytes()[..]) {
+    let version = file.get(8..12).map(|v| u32::from_le_bytes(v.try_into().unwrap()));
+    if version == Some(snapshot::VERSION_IN_PLACE) || version == Some(3) {
         let checked = snapshot::read(&file).ok();
         if checked.is_some() {
             snapshot::info(&file).expect("info accepts what read accepts");

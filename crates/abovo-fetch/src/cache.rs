@@ -193,6 +193,13 @@ impl Cache {
         names_ending_in(&self.meta_dir(), ".json")
     }
 
+    /// Whether the cache may hold records at all (its record directory
+    /// exists): a reader about to look up many items asks once, rather
+    /// than fail to open a file per item in a cache that was never filled.
+    pub fn has_records(&self) -> bool {
+        self.meta_dir().is_dir()
+    }
+
     /// The record of `base_name`, when the cache holds it and its content
     /// is still in place (a file or directory where the record says).
     pub fn lookup(&self, base_name: &str) -> Option<Record> {

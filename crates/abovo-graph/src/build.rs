@@ -415,6 +415,7 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
             inputs: Csr::new(offsets, targets),
             edge_outputs: edge_outputs.into(),
             out_sets,
+            facts: None,
         },
         true,
     )

@@ -221,7 +221,26 @@ pub(crate) struct Columns {
     /// Distinct sets of output names used by edges; set 0 is the empty set
     /// (edges to sources).
     pub(crate) out_sets: Vec<Vec<StrId>>,
+    /// Per node, what a query asks of its derivation most (its system,
+    /// whether it is fixed-output), when the source gives it apart from the
+    /// derivation facts (an in-place snapshot of version 4), so that
+    /// resolving a name does not decode every derivation.
+    pub(crate) facts: Option<NodeFacts>,
 }
+
+/// Per-node columns of the facts of derivations that most queries ask for,
+/// read in place.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeFacts {
+    /// Per node, its derivation's system, or [`NO_DRV`] for nodes that are
+    /// not derivations.
+    pub(crate) systems: Col<u32>,
+    /// Per node, [`FACT_FIXED`] when it is a fixed-output derivation.
+    pub(crate) flags: Col<u8>,
+}
+
+/// The bit of [`NodeFacts::flags`] for a fixed-output derivation.
+pub(crate) const FACT_FIXED: u8 = 1;
 
 /// A derivation graph. See the [module documentation](self).
 #[derive(Debug)]
@@ -359,7 +378,22 @@ impl Graph {
 
     /// Whether `n` is a fixed-output derivation.
     pub fn is_fixed_output(&self, n: NodeId) -> bool {
-        self.derivation(n).is_some_and(|d| d.is_fixed_output())
+        match &self.columns.facts {
+            Some(f) => f.flags.get(n.index()).is_some_and(|&b| b & FACT_FIXED != 0),
+            None => self.derivation(n).is_some_and(|d| d.is_fixed_output()),
+        }
+    }
+
+    /// The system of the derivation at `n` (`x86_64-linux`), or `None` for
+    /// sources and missing derivations.
+    pub fn system(&self, n: NodeId) -> Option<&str> {
+        match &self.columns.facts {
+            Some(f) => {
+                let s = *f.systems.get(n.index())?;
+                (s != NO_DRV).then(|| self.columns.strings.get(StrId(s)))
+            }
+            None => self.derivation(n).map(|d| d.system()),
+        }
     }
 
     /// The store path name of `n` (after the hash part), e.g. `hello-2.12.2.drv`.

@@ -69,7 +69,7 @@
 //! graphs (each type apart) and package metadata only when first asked for
 //! (a `path` query never needs the derivation facts).
 //! [`snapshot::write_in_place`] and [`snapshot::open`] are the in-place
-//! form (format version 3): uncompressed, the columns every query reads as
+//! form (format version 4): uncompressed, the columns every query reads as
 //! aligned little-endian arrays that the graph borrows from a memory map
 //! (owned or borrowed, a column reads as a slice), each section checked
 //! against its checksum and its ids against their ranges when first

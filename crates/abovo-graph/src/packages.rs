@@ -5,6 +5,7 @@
 //! With a table, names resolve through it and `dependents` counts packages,
 //! like `guix refresh -l`; without one, derivation names stand in.
 
+use crate::column::Col;
 use crate::error::LoadError;
 use crate::graph::{Graph, NodeId};
 use crate::tsv;
@@ -12,6 +13,7 @@ use crate::version::{compare_versions, is_version_prefix};
 use abovo_store::store_path::{StoreDir, StorePath};
 use rustc_hash::FxHashMap;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 /// One package.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -35,21 +37,77 @@ impl Package {
 }
 
 /// The package table of a graph.
+///
+/// A table read from an in-place snapshot keeps its rows encoded in the
+/// mapped file (an offset per row): names, versions and modules are read
+/// from there as they are asked for ([`PackageTable::name`],
+/// [`PackageTable::version`], [`PackageTable::module`]), and the rows as
+/// [`Package`]s, with their derivation paths, are only made when
+/// [`PackageTable::rows`] or [`PackageTable::packages_of`] is first
+/// called; a query that resolves a name or two never pays for 30,000 rows.
 #[derive(Debug, Clone, Default)]
 pub struct PackageTable {
-    rows: Vec<Package>,
+    /// The rows, made on first use when the table is encoded.
+    rows: OnceLock<Vec<Package>>,
     /// Node of each row's derivation, once attached to a graph.
     nodes: Vec<Option<NodeId>>,
-    /// Rows of each node.
-    by_node: FxHashMap<NodeId, Vec<u32>>,
+    /// Rows of each node, indexed on first use.
+    by_node: OnceLock<FxHashMap<NodeId, Vec<u32>>>,
+    /// The rows as a snapshot encodes them, when read from one in place.
+    encoded: Option<Encoded>,
+}
+
+/// The rows of a package table as an in-place snapshot holds them, read
+/// where they lie.
+#[derive(Clone)]
+pub(crate) struct Encoded {
+    /// The package section (see [`crate::snapshot`]), checked when opened.
+    bytes: Col<u8>,
+    /// Where each row starts in `bytes`.
+    at: Vec<u32>,
+    /// The `.drv` path of a node of the graph.
+    path: Arc<dyn Fn(NodeId) -> StorePath + Send + Sync>,
+}
+
+impl std::fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoded")
+            .field("rows", &self.at.len())
+            .finish()
+    }
+}
+
+impl Encoded {
+    /// Row `i`'s fields, read in place.
+    fn fields(&self, i: usize) -> crate::snapshot::PackageFields<'_> {
+        let at = self.at.get(i).map_or(usize::MAX, |&a| a as usize);
+        crate::snapshot::package_fields(self.bytes.get(at..).unwrap_or_default())
+    }
 }
 
 impl PackageTable {
     /// A table of these rows.
     pub fn new(rows: Vec<Package>) -> PackageTable {
         PackageTable {
-            rows,
+            rows: OnceLock::from(rows),
             ..PackageTable::default()
+        }
+    }
+
+    /// A table read in place from a snapshot's package section `bytes`,
+    /// whose rows start at `at` and name `nodes` (all checked by the
+    /// caller); `path` gives the `.drv` path of a node.
+    pub(crate) fn encoded(
+        bytes: Col<u8>,
+        at: Vec<u32>,
+        nodes: Vec<Option<NodeId>>,
+        path: Arc<dyn Fn(NodeId) -> StorePath + Send + Sync>,
+    ) -> PackageTable {
+        PackageTable {
+            rows: OnceLock::new(),
+            nodes,
+            by_node: OnceLock::new(),
+            encoded: Some(Encoded { bytes, at, path }),
         }
     }
 
@@ -88,48 +146,110 @@ impl PackageTable {
     /// the node of each row).
     pub(crate) fn from_rows_and_nodes(rows: Vec<(Package, Option<NodeId>)>) -> PackageTable {
         let (rows, nodes): (Vec<Package>, Vec<Option<NodeId>>) = rows.into_iter().unzip();
-        let mut t = PackageTable {
-            rows,
+        PackageTable {
+            rows: OnceLock::from(rows),
             nodes,
-            by_node: FxHashMap::default(),
-        };
-        t.index();
-        t
+            by_node: OnceLock::new(),
+            encoded: None,
+        }
     }
 
-    fn index(&mut self) {
-        self.by_node.clear();
-        self.by_node.reserve(self.nodes.len());
-        for (i, n) in self.nodes.iter().enumerate() {
-            if let Some(n) = n {
-                self.by_node.entry(*n).or_default().push(i as u32);
+    /// The rows of each node.
+    fn by_node(&self) -> &FxHashMap<NodeId, Vec<u32>> {
+        self.by_node.get_or_init(|| {
+            let mut by_node = FxHashMap::default();
+            by_node.reserve(self.nodes.len());
+            for (i, n) in self.nodes.iter().enumerate() {
+                if let Some(n) = n {
+                    by_node.entry(*n).or_insert_with(Vec::new).push(i as u32);
+                }
             }
-        }
+            by_node
+        })
     }
 
     /// Matches rows to the nodes of `graph`.
     pub(crate) fn attach(&mut self, graph: &Graph) {
-        self.nodes = self
-            .rows
-            .iter()
-            .map(|p| graph.lookup(&p.derivation))
-            .collect();
-        self.index();
+        let rows = std::mem::take(&mut self.rows)
+            .into_inner()
+            .unwrap_or_else(|| self.make_rows());
+        self.nodes = rows.iter().map(|p| graph.lookup(&p.derivation)).collect();
+        self.rows = OnceLock::from(rows);
+        self.by_node = OnceLock::new();
+        self.encoded = None;
+    }
+
+    /// The rows of an encoded table as [`Package`]s (none for a table
+    /// that is not encoded).
+    fn make_rows(&self) -> Vec<Package> {
+        let Some(e) = &self.encoded else {
+            return Vec::new();
+        };
+        (0..e.at.len())
+            .map(|i| {
+                let f = e.fields(i);
+                let derivation = match self.node(i) {
+                    Some(n) => (e.path)(n),
+                    None => StorePath::from_base_name(f.derivation)
+                        .unwrap_or_else(|_| crate::graph::path_from_parts(&[b'0'; 32], "invalid")),
+                };
+                Package {
+                    name: f.name.to_owned(),
+                    version: f.version.to_owned(),
+                    derivation,
+                    module: f.module.to_owned(),
+                }
+            })
+            .collect()
     }
 
     /// Whether the table has no row (no table was loaded).
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
     /// The number of packages.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        match &self.encoded {
+            Some(e) => e.at.len(),
+            None => self.rows().len(),
+        }
     }
 
-    /// Every package, in table order.
+    /// Every package, in table order (made on first use for a table read
+    /// in place: [`PackageTable::name`] and its kin read one field
+    /// without).
     pub fn rows(&self) -> &[Package] {
-        &self.rows
+        self.rows.get_or_init(|| self.make_rows())
+    }
+
+    /// The name of row `i` (empty past the end).
+    pub fn name(&self, i: usize) -> &str {
+        match (&self.encoded, self.rows.get()) {
+            (Some(e), None) => e.fields(i).name,
+            _ => self.rows().get(i).map_or("", |p| p.name.as_str()),
+        }
+    }
+
+    /// The version of row `i` (empty past the end).
+    pub fn version(&self, i: usize) -> &str {
+        match (&self.encoded, self.rows.get()) {
+            (Some(e), None) => e.fields(i).version,
+            _ => self.rows().get(i).map_or("", |p| p.version.as_str()),
+        }
+    }
+
+    /// The module of row `i` (empty when unknown or past the end).
+    pub fn module(&self, i: usize) -> &str {
+        match (&self.encoded, self.rows.get()) {
+            (Some(e), None) => e.fields(i).module,
+            _ => self.rows().get(i).map_or("", |p| p.module.as_str()),
+        }
+    }
+
+    /// `name@version` of row `i`, as Guix prints packages.
+    pub fn full_name(&self, i: usize) -> String {
+        format!("{}@{}", self.name(i), self.version(i))
     }
 
     /// The node of row `i`, when its derivation is in the graph.
@@ -139,16 +259,23 @@ impl PackageTable {
 
     /// The rows whose derivation is node `n` (several packages can share one).
     pub fn packages_of(&self, n: NodeId) -> impl Iterator<Item = &Package> {
-        self.by_node
+        let rows = self.rows();
+        self.rows_of(n).map(move |i| &rows[i])
+    }
+
+    /// The indices of the rows whose derivation is node `n`, in table
+    /// order.
+    pub fn rows_of(&self, n: NodeId) -> impl Iterator<Item = usize> + '_ {
+        self.by_node()
             .get(&n)
             .into_iter()
             .flatten()
-            .map(|&i| &self.rows[i as usize])
+            .map(|&i| i as usize)
     }
 
     /// Whether node `n` is the derivation of some package.
     pub fn is_package(&self, n: NodeId) -> bool {
-        self.by_node.contains_key(&n)
+        self.by_node().contains_key(&n)
     }
 
     /// The rows of the packages called `name` whose version starts with
@@ -156,18 +283,13 @@ impl PackageTable {
     /// `find-packages-by-name` matches it), newest version first, rows of
     /// one version in table order.
     pub fn find(&self, name: &str, version: Option<&str>) -> Vec<usize> {
-        let mut rows: Vec<usize> = self
-            .rows
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| {
-                p.name == name && version.is_none_or(|v| is_version_prefix(v, &p.version))
+        let mut rows: Vec<usize> = (0..self.len())
+            .filter(|&i| {
+                self.name(i) == name
+                    && version.is_none_or(|v| is_version_prefix(v, self.version(i)))
             })
-            .map(|(i, _)| i)
             .collect();
-        rows.sort_by(|&a, &b| {
-            compare_versions(&self.rows[b].version, &self.rows[a].version).then(a.cmp(&b))
-        });
+        rows.sort_by(|&a, &b| compare_versions(self.version(b), self.version(a)).then(a.cmp(&b)));
         rows
     }
 

@@ -91,12 +91,9 @@ fn resolve_name(g: &Graph, spec: &str, prefs: &Preferences) -> Result<Resolution
     // Through the package table. A scan is cheaper than building an index
     // for the one or two names a command resolves.
     let table = g.packages();
-    let candidates: Vec<(String, NodeId)> = table
-        .rows()
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.name == name && matches(&p.version))
-        .filter_map(|(i, p)| Some((p.version.clone(), table.node(i)?)))
+    let candidates: Vec<(String, NodeId)> = (0..table.len())
+        .filter(|&i| table.name(i) == name && matches(table.version(i)))
+        .filter_map(|i| Some((table.version(i).to_owned(), table.node(i)?)))
         .collect();
     if let Some(found) = newest(g, spec, candidates, prefs)? {
         return Ok(found);

@@ -126,7 +126,7 @@ fn the_built_in_snapshot_opens_in_place_as_the_same_graph() {
     // The checked reader and `info` read the same file.
     same(&g, &snapshot::read(&bytes).unwrap());
     let info = snapshot::info(&bytes).unwrap();
-    assert_eq!(info.version, 3);
+    assert_eq!(info.version, snapshot::VERSION_IN_PLACE);
     assert_eq!(info.nodes, g.len() as u64);
     assert_eq!(info.packages, g.packages().len() as u64);
     // The store directory is peeked from the header section alone.
@@ -200,8 +200,9 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
     let t = table(&bytes);
     // An edge target past the last node, a node name past the last
     // string, a node kind no kind has: checksums recomputed, so only the
-    // range checks stand between the file and an out-of-bounds read.
-    for (section, value) in [(9, 1000u32), (4, 1_000_000), (8, 999)] {
+    // range checks stand between the file and an out-of-bounds read. The
+    // same for a node's system past the last string (section 17).
+    for (section, value) in [(9, 1000u32), (4, 1_000_000), (8, 999), (17, 1_000_000)] {
         let mut bad = bytes.clone();
         let (start, len) = t[section];
         bad[start..start + 4].copy_from_slice(&value.to_le_bytes());
@@ -219,6 +220,15 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
             .to_string()
             .contains("node kind")
     );
+    // A fixed-output flag that is neither 0 nor 1 (section 18).
+    let mut bad = bytes.clone();
+    let (start, len) = t[18];
+    bad[start] = 6;
+    rehash(&mut bad, 18, start, len);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(&dir, &bad);
+    let err = snapshot::open(&path).unwrap_err().to_string();
+    assert!(err.contains("node flags"), "{err}");
 }
 
 /// Recomputes the checksum of one section and of the table.

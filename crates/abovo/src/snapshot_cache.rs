@@ -5,11 +5,11 @@
 //! binary must stay under 25 MB), so reading it costs tens of
 //! milliseconds of decompression and decoding in every process. The first
 //! process that reads it writes it out in the in-place form (format
-//! version 3, see `abovo_graph::snapshot`) to
+//! version 4, see `abovo_graph::snapshot`) to
 //!
 //! ```text
 //! $ABOVO_CACHE_DIR | $XDG_CACHE_HOME/abovo | ~/.cache/abovo
-//!   snapshots/<sha256>.v3.abovo-snapshot
+//!   snapshots/<sha256>.v4.abovo-snapshot
 //! ```
 //!
 //! named by the built-in snapshot's own SHA-256 (the checksum in its
@@ -42,8 +42,10 @@ pub fn cache_path(root: &Path, built_in: &[u8]) -> PathBuf {
         .get(20..52)
         .map(abovo_store::encoding::base16_encode)
         .unwrap_or_default();
-    root.join("snapshots")
-        .join(format!("{key}.v3.abovo-snapshot"))
+    root.join("snapshots").join(format!(
+        "{key}.v{}.abovo-snapshot",
+        snapshot::VERSION_IN_PLACE
+    ))
 }
 
 /// The built-in snapshot's graph: mapped from the cache when it is there,
@@ -96,13 +98,14 @@ pub fn store(path: &Path, graph: &Graph) -> std::io::Result<()> {
     std::io::Write::write_all(&mut tmp, &bytes)?;
     tmp.as_file().sync_data()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    // Copies made by other builds of abovo (other built-in data) are not
-    // read again: 44 MB each, they go. A process still mapping one keeps
-    // its pages until it ends.
+    // Copies made by other builds of abovo (other built-in data, or an
+    // earlier version of the in-place form) are not read again: 44 MB
+    // each, they go. A process still mapping one keeps its pages until it
+    // ends.
     for entry in std::fs::read_dir(dir)?.flatten() {
         let other = entry.path();
         let name = other.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if other != path && name.ends_with(".v3.abovo-snapshot") {
+        if other != path && name.ends_with(".abovo-snapshot") {
             let _ = std::fs::remove_file(&other);
         }
     }

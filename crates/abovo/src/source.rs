@@ -550,8 +550,8 @@ pub fn tie_break_note(graph: &Graph, spec: &str, chosen: NodeId, tie: &TieBreak)
 /// How a node is named for people: `name@version` of its package when the
 /// package table knows it, else its derivation name (or source name).
 pub fn display_name(graph: &Graph, n: NodeId) -> String {
-    match graph.packages().packages_of(n).next() {
-        Some(p) => p.full_name(),
+    match graph.packages().rows_of(n).next() {
+        Some(i) => graph.packages().full_name(i),
         None => graph.label(n).to_owned(),
     }
 }
@@ -561,11 +561,8 @@ pub fn display_name(graph: &Graph, n: NodeId) -> String {
 /// `deferred`, `floating` content-addressed and `impure` outputs), and its
 /// package(s) when known.
 pub fn node_json(graph: &Graph, n: NodeId) -> serde_json::Value {
-    let packages: Vec<String> = graph
-        .packages()
-        .packages_of(n)
-        .map(|p| p.full_name())
-        .collect();
+    let table = graph.packages();
+    let packages: Vec<String> = table.rows_of(n).map(|i| table.full_name(i)).collect();
     let mut v = serde_json::json!({
         "path": graph.display_path(n),
         "name": graph.label(n),

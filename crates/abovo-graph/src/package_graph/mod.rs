@@ -276,7 +276,7 @@ pub struct InputUse<'g> {
 pub(crate) struct Layer {
     pub(crate) inputs: Csr<PackageId>,
     /// Parallel to `inputs.targets`: index into the use sets.
-    pub(crate) edge_uses: Vec<u32>,
+    pub(crate) edge_uses: crate::column::Col<u32>,
     /// Use set `i` is `uses[use_offsets[i]..use_offsets[i + 1]]`.
     pub(crate) use_offsets: Vec<u32>,
     pub(crate) uses: Vec<UseData>,

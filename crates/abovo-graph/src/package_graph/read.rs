@@ -258,6 +258,7 @@ fn lay_out(n: usize, mut rows: Vec<Row>) -> Layer {
     let mut set_ids: FxHashMap<Vec<UseData>, u32> = FxHashMap::default();
     let mut offsets = vec![0u32; n + 1];
     let mut targets = Vec::new();
+    let mut edge_uses = Vec::new();
     let mut i = 0;
     while i < rows.len() {
         let (from, to) = (rows[i].from, rows[i].to);
@@ -273,7 +274,7 @@ fn lay_out(n: usize, mut rows: Vec<Row>) -> Layer {
             next
         });
         targets.push(PackageId(to));
-        layer.edge_uses.push(id);
+        edge_uses.push(id);
         offsets[from as usize + 1] += 1;
         i = j;
     }
@@ -281,6 +282,7 @@ fn lay_out(n: usize, mut rows: Vec<Row>) -> Layer {
         offsets[k + 1] += offsets[k];
     }
     layer.inputs = crate::dag::Csr::new(offsets, targets);
+    layer.edge_uses = edge_uses.into();
     layer
 }
 

@@ -71,8 +71,8 @@ pub fn describe_candidates(g: &Graph, nodes: &[NodeId]) -> Vec<Candidate> {
                 path: g.display_path(n),
                 modules: g
                     .packages()
-                    .packages_of(n)
-                    .map(|p| p.module.clone())
+                    .rows_of(n)
+                    .map(|i| g.packages().module(i).to_owned())
                     .filter(|m| !m.is_empty())
                     .collect(),
                 outputs: drv
@@ -89,8 +89,8 @@ pub fn describe_candidates(g: &Graph, nodes: &[NodeId]) -> Vec<Candidate> {
 
 /// `name@version` of a node: its package's, or split from its name.
 pub(crate) fn label(g: &Graph, n: NodeId) -> String {
-    match g.packages().packages_of(n).next() {
-        Some(p) => p.full_name(),
+    match g.packages().rows_of(n).next() {
+        Some(i) => g.packages().full_name(i),
         None => match split_name_version(g.label(n)) {
             (name, Some(v)) => format!("{name}@{v}"),
             (name, None) => name.to_owned(),

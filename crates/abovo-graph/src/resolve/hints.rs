@@ -23,12 +23,8 @@ pub fn suggest(g: &Graph, name: &str) -> Vec<String> {
     if name.len() > LONGEST_SUGGESTED {
         return Vec::new();
     }
-    let mut known: FxHashSet<&str> = g
-        .packages()
-        .rows()
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
+    let table = g.packages();
+    let mut known: FxHashSet<&str> = (0..table.len()).map(|i| table.name(i)).collect();
     for d in g.derivations() {
         if let (n, Some(_)) = split_name_version(d.name()) {
             known.insert(n);
@@ -61,12 +57,10 @@ pub fn suggest(g: &Graph, name: &str) -> Vec<String> {
 /// those of non-fixed-output derivations named `name-VERSION` (derived
 /// sources such as `name-1.0-checkout` only when there is nothing else).
 pub(crate) fn versions_of(g: &Graph, name: &str) -> Vec<String> {
-    let mut versions: Vec<String> = g
-        .packages()
-        .rows()
-        .iter()
-        .filter(|p| p.name == name)
-        .map(|p| p.version.clone())
+    let table = g.packages();
+    let mut versions: Vec<String> = (0..table.len())
+        .filter(|&i| table.name(i) == name)
+        .map(|i| table.version(i).to_owned())
         .collect();
     let mut artifacts = Vec::new();
     for d in g.derivations().filter(|d| !d.is_fixed_output()) {
@@ -95,15 +89,15 @@ pub(crate) fn versions_of(g: &Graph, name: &str) -> Vec<String> {
 /// is one.
 pub fn namesakes(g: &Graph, n: NodeId) -> Vec<NodeId> {
     let own_label = g.label(n);
-    let (name, own_version) = match g.packages().packages_of(n).next() {
-        Some(p) => (p.name.as_str(), Some(p.version.as_str())),
+    let table = g.packages();
+    let (name, own_version) = match table.rows_of(n).next() {
+        Some(i) => (table.name(i), Some(table.version(i))),
         None => split_name_version(own_label),
     };
     let artifacts_too = own_version.is_some_and(is_source_artifact);
     let mut found: FxHashSet<NodeId> = FxHashSet::default();
-    let table = g.packages();
-    for (i, p) in table.rows().iter().enumerate() {
-        if p.name == name {
+    for i in 0..table.len() {
+        if table.name(i) == name {
             if let Some(m) = table.node(i) {
                 found.insert(m);
             }

@@ -119,12 +119,14 @@ pub(crate) fn prefer_system(
     let Some(system) = &prefs.system else {
         return Ok(found);
     };
+    // The system alone first: read in place, it spares decoding every
+    // derivation when the name resolved to one built for `system`.
+    if g.system(found.node).is_none_or(|s| s == system) {
+        return Ok(found);
+    }
     let Some(d) = g.derivation(found.node) else {
         return Ok(found);
     };
-    if d.system() == system {
-        return Ok(found);
-    }
     let name = d.name();
     let fixed = d.is_fixed_output();
     let same: Vec<NodeId> = g
@@ -167,9 +169,7 @@ pub(crate) fn break_tie(
     let mut left = tied;
     if let Some(system) = &prefs.system {
         let before = left.clone();
-        narrow(&mut left, |n| {
-            g.derivation(n).is_some_and(|d| d.system() == system)
-        });
+        narrow(&mut left, |n| g.system(n) == Some(system.as_str()));
         if let [one] = left[..] {
             return Ok(Resolution {
                 node: one,

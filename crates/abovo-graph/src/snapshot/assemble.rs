@@ -14,11 +14,11 @@ use super::decode::{
     package_rows, packages, strings,
 };
 use crate::build::assemble;
-use crate::graph::{Columns, Deferred, DrvColumns, Graph, NodeId};
+use crate::graph::{Columns, Deferred, DrvColumns, Graph};
 use crate::meta::StoreMeta;
 use crate::package_graph::{GraphType, PackageGraph};
 use crate::package_meta::PackageMeta;
-use crate::packages::{Package, PackageTable};
+use crate::packages::PackageTable;
 
 /// Decodes the sections (zstd frames) into a graph and the creator string,
 /// checking everything that ties the sections together.
@@ -230,6 +230,7 @@ fn decode_with(
             inputs: edges.inputs,
             edge_outputs: edges.edge_outputs.into(),
             out_sets: edges.out_sets,
+            facts: None,
         },
         late.is_none(),
     )?;
@@ -238,7 +239,8 @@ fn decode_with(
         package_graph,
         package_meta,
     };
-    attach(&mut graph, &h.description, rows, late);
+    let packages = PackageTable::from_rows_and_nodes(rows);
+    attach(&mut graph, &h.description, packages, late);
     Ok((graph, h.creator.clone()))
 }
 
@@ -253,15 +255,10 @@ pub(super) struct Late {
 /// Gives a graph just assembled from a snapshot's columns (of either form)
 /// the rest of what the snapshot holds: its description, its package table
 /// and the sections in `late`.
-pub(super) fn attach(
-    graph: &mut Graph,
-    description: &str,
-    rows: Vec<(Package, Option<NodeId>)>,
-    late: Late,
-) {
+pub(super) fn attach(graph: &mut Graph, description: &str, packages: PackageTable, late: Late) {
     graph.set_description(description.to_owned());
-    if !rows.is_empty() {
-        graph.packages = PackageTable::from_rows_and_nodes(rows);
+    if !packages.is_empty() {
+        graph.packages = packages;
     }
     graph.meta = late.meta;
     graph.package_graph = late.package_graph;

@@ -358,6 +358,72 @@ pub(super) fn packages(data: &[u8], h: &Header) -> Result<Vec<RawPackage>, Snaps
     Ok(rows)
 }
 
+/// The fields of one row of the package section, read where they lie.
+pub(crate) struct PackageFields<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) version: &'a str,
+    /// The `.drv` base name of a row whose derivation the graph lacks
+    /// (empty otherwise).
+    pub(crate) derivation: &'a str,
+    pub(crate) module: &'a str,
+}
+
+/// The row at the start of `data` (a row checked by [`package_offsets`]):
+/// empty fields for bytes that do not decode, never a panic.
+pub(crate) fn package_fields(data: &[u8]) -> PackageFields<'_> {
+    let mut d = Dec::new(data);
+    let name = d.str("package name").unwrap_or("");
+    let version = d.str("package version").unwrap_or("");
+    let derivation = match d.var("package node") {
+        Ok(0) => d.str("package derivation").unwrap_or(""),
+        _ => "",
+    };
+    let module = d.str("package module").unwrap_or("");
+    PackageFields {
+        name,
+        version,
+        derivation,
+        module,
+    }
+}
+
+/// Where each row of the package section starts and the node it names,
+/// checking what [`packages`] checks (every field there and UTF-8, every
+/// node in range, the base names of derivations outside the graph valid)
+/// without copying a field.
+pub(super) fn package_offsets(
+    data: &[u8],
+    h: &Header,
+) -> Result<(Vec<u32>, Vec<Option<NodeId>>), SnapshotError> {
+    if u32::try_from(data.len()).is_err() {
+        return Err(invalid("package section larger than 4 GiB"));
+    }
+    let mut d = Dec::new(data);
+    let cap = h.packages.min(data.len());
+    let (mut at, mut nodes) = (Vec::with_capacity(cap), Vec::with_capacity(cap));
+    for _ in 0..h.packages {
+        at.push((data.len() - d.remaining()) as u32);
+        d.str("package name")?;
+        d.str("package version")?;
+        let node = match d.var("package node")? {
+            0 => {
+                let base = d.str("package derivation")?;
+                StorePath::from_base_name(base)
+                    .map_err(|e| invalid(format!("package derivation: {e}")))?;
+                None
+            }
+            k if k <= h.nodes as u64 => Some(NodeId((k - 1) as u32)),
+            k => return Err(invalid(format!("package node {k}"))),
+        };
+        d.str("package module")?;
+        nodes.push(node);
+    }
+    if !d.at_end() {
+        return Err(invalid("bytes after the packages"));
+    }
+    Ok((at, nodes))
+}
+
 pub(super) fn meta(data: &[u8], h: &Header) -> Result<StoreMeta, SnapshotError> {
     let mut d = Dec::new(data);
     let mut meta = StoreMeta::default();

@@ -1,6 +1,6 @@
 //! Why a snapshot cannot be read.
 
-use super::{VERSION, VERSION_IN_PLACE};
+use super::VERSION_IN_PLACE;
 use crate::error::GraphError;
 
 /// Why a snapshot cannot be read.
@@ -12,7 +12,7 @@ pub enum SnapshotError {
     BadMagic,
     /// A format version this build does not read.
     #[error(
-        "snapshot format version {0} is not supported (this abovo reads versions 1, {VERSION} and {VERSION_IN_PLACE}); \
+        "snapshot format version {0} is not supported (this abovo reads versions 1 to {VERSION_IN_PLACE}); \
          make it again with this abovo's `snapshot create`"
     )]
     UnsupportedVersion(u32),

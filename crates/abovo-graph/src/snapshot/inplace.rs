@@ -11,17 +11,24 @@ use super::decode::{self, Header};
 use crate::build::assemble;
 use crate::column::{Backing, Col};
 use crate::dag::Csr;
-use crate::graph::{Columns, Deferred, DrvColumns, Graph, NodeId, NodeKind};
+use crate::graph::{
+    Columns, Deferred, DrvColumns, Graph, NodeFacts, NodeId, NodeKind, path_from_parts,
+};
 use crate::meta::StoreMeta;
 use crate::package_graph::{GraphType, PackageGraph};
 use crate::package_meta::PackageMeta;
+use crate::packages::PackageTable;
 use crate::strings::{StrId, Strings};
 use std::sync::Arc;
 
-/// The version number of the in-place form.
-pub(super) const VERSION: u32 = 3;
+/// The version number of the in-place form this build writes.
+pub(super) const VERSION: u32 = 4;
+/// The first version of the in-place form, still read: the sections of
+/// version 4 but the last two (the graph then reads systems and
+/// fixed-output flags from the derivation facts).
+pub(super) const VERSION_3: u32 = 3;
 /// Its sections, in file order.
-pub(super) const SECTION_NAMES: [&str; 17] = [
+pub(super) const SECTION_NAMES: [&str; 25] = [
     "header",
     "string ends",
     "string text",
@@ -39,8 +46,21 @@ pub(super) const SECTION_NAMES: [&str; 17] = [
     "package edges",
     "bag-emerged edges",
     "package metadata",
+    "node systems",
+    "node flags",
+    "package edge offsets",
+    "package edge targets",
+    "package edge uses",
+    "bag-emerged edge offsets",
+    "bag-emerged edge targets",
+    "bag-emerged edge uses",
 ];
+/// The first of the three arrays of edges of each package graph (version
+/// 4): offsets, targets, use sets, `package` then `bag-emerged`.
+const LAYER_ARRAYS: usize = 19;
 const SECTIONS: usize = SECTION_NAMES.len();
+/// The number of sections of version 3.
+const SECTIONS_V3: usize = 17;
 /// Magic, version, section count, file length, table checksum.
 const FIXED: usize = 32;
 /// Offset, length and checksum of a section.
@@ -88,6 +108,40 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
             .flat_map(|x| x.0.to_le_bytes())
             .collect::<Vec<u8>>()
     };
+    // What most queries ask of a derivation, per node, so that they need
+    // not decode the derivation facts.
+    let mut systems = vec![crate::graph::NO_DRV; graph.len()];
+    let mut flags = vec![0u8; graph.len()];
+    for d in &graph.drv_columns().drvs {
+        if let Some(s) = systems.get_mut(d.node.index()) {
+            *s = d.system.0;
+        }
+        if let (Some(f), true) = (flags.get_mut(d.node.index()), d.fixed.is_some()) {
+            *f = crate::graph::FACT_FIXED;
+        }
+    }
+    let systems = words(&systems);
+    // The edges of the package graphs as arrays; their sections 14 and 15
+    // keep only the use sets and the edge count.
+    let pg = graph.package_graph();
+    let (mut l_offsets, mut l_targets, mut l_uses) = (
+        <[Vec<u8>; 2]>::default(),
+        <[Vec<u8>; 2]>::default(),
+        <[Vec<u8>; 2]>::default(),
+    );
+    for ty in GraphType::ALL {
+        if let Some(l) = pg.layer(ty) {
+            let i = ty.slot();
+            l_offsets[i] = words(&l.inputs.offsets);
+            l_targets[i] = l
+                .inputs
+                .targets
+                .iter()
+                .flat_map(|p| p.0.to_le_bytes())
+                .collect();
+            l_uses[i] = words(&l.edge_uses);
+        }
+    }
     let sections: [Vec<u8>; SECTIONS] = [
         v2[0].clone(),
         words(ends),
@@ -106,9 +160,17 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         v2[5].clone(),
         v2[6].clone(),
         v2[7].clone(),
-        v2[8].clone(),
-        v2[9].clone(),
+        super::packages::layer_head(pg.layer(GraphType::Package)),
+        super::packages::layer_head(pg.layer(GraphType::BagEmerged)),
         v2[10].clone(),
+        systems,
+        flags,
+        l_offsets[0].clone(),
+        l_targets[0].clone(),
+        l_uses[0].clone(),
+        l_offsets[1].clone(),
+        l_targets[1].clone(),
+        l_uses[1].clone(),
     ];
     lay_out_in_place(&sections)
 }
@@ -194,7 +256,8 @@ pub fn open_with(path: &std::path::Path, opts: &OpenOptions) -> Result<Graph, Sn
     let mut file = std::fs::File::open(path).map_err(SnapshotError::Read)?;
     let mut head = [0u8; 12];
     let got = super::read_up_to(&mut file, &mut head)?;
-    if super::version_of(&head[..got]) != Some(VERSION) || cfg!(target_endian = "big") {
+    let version = super::version_of(&head[..got]);
+    if !matches!(version, Some(VERSION | VERSION_3)) || cfg!(target_endian = "big") {
         let bytes = std::fs::read(path).map_err(SnapshotError::Read)?;
         return super::read(&bytes);
     }
@@ -255,13 +318,15 @@ impl Sections {
             });
         }
         let version = le_u32(b, 8);
-        if version != VERSION {
-            return Err(SnapshotError::UnsupportedVersion(version));
-        }
+        let sections = match version {
+            VERSION => SECTIONS,
+            VERSION_3 => SECTIONS_V3,
+            _ => return Err(SnapshotError::UnsupportedVersion(version)),
+        };
         let count = le_u32(b, 12) as usize;
-        if count != SECTIONS {
+        if count != sections {
             return Err(invalid(format!(
-                "{count} sections, expected {SECTIONS} for format version {VERSION}"
+                "{count} sections, expected {sections} for format version {version}"
             )));
         }
         let len = le_u64(b, 16);
@@ -277,7 +342,7 @@ impl Sections {
                 b.len()
             )));
         }
-        let end = FIXED + SECTIONS * ENTRY;
+        let end = FIXED + sections * ENTRY;
         let raw = b.get(FIXED..end).ok_or(SnapshotError::TruncatedFile {
             needed: end as u64,
             actual: b.len() as u64,
@@ -290,8 +355,8 @@ impl Sections {
                 actual: format!("{got:016x}"),
             });
         }
-        let mut table = Vec::with_capacity(SECTIONS);
-        for (i, name) in SECTION_NAMES.iter().enumerate() {
+        let mut table = Vec::with_capacity(sections);
+        for (i, name) in SECTION_NAMES.iter().take(sections).enumerate() {
             let e = FIXED + i * ENTRY;
             let (start, size) = (le_u64(raw, e - FIXED), le_u64(raw, e - FIXED + 8));
             let fits = start % 8 == 0
@@ -417,8 +482,32 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         |x| usize::from(x) < h.sets,
         "edge output set out of range",
     )?;
-    let rows = decode::packages(s.verified(11)?, &h)?;
-    let rows = decode::package_rows(rows, &hash_parts, &names, &strings);
+    let facts = if s.table.len() > SECTIONS_V3 {
+        let systems: Col<u32> = s.col(17, n)?;
+        all(
+            &systems,
+            |x| x == crate::graph::NO_DRV || (x as usize) < h.strings,
+            "node system out of range",
+        )?;
+        let flags: Col<u8> = s.col(18, n)?;
+        all(&flags, |b| b & !crate::graph::FACT_FIXED == 0, "node flags")?;
+        Some(NodeFacts { systems, flags })
+    } else {
+        None
+    };
+    let (at, package_nodes) = decode::package_offsets(s.verified(11)?, &h)?;
+    let packages = {
+        let (hp, nm, st) = (hash_parts.clone(), names.clone(), strings.clone());
+        let path = move |n: NodeId| match (hp.get(n.index()), nm.get(n.index())) {
+            (Some(h), Some(&name)) => path_from_parts(h, st.get(name)),
+            _ => path_from_parts(&[b'0'; 32], "invalid"),
+        };
+        // Checked against its checksum above.
+        let (start, len, _) = s.table[11];
+        let bytes: Col<u8> = Col::mapped(&s.backing, start, len)
+            .ok_or_else(|| invalid("the packages section is not in the file"))?;
+        PackageTable::encoded(bytes, at, package_nodes, Arc::new(path))
+    };
 
     let s = Arc::new(s);
     let late = |i: usize, h: &Header| (Arc::clone(&s), h.clone(), i);
@@ -449,6 +538,7 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
             inputs: Csr { offsets, targets },
             edge_outputs,
             out_sets,
+            facts,
         },
         checked,
     )?;
@@ -457,7 +547,7 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         package_graph,
         package_meta,
     };
-    assemble::attach(&mut graph, &h.description, rows, late);
+    assemble::attach(&mut graph, &h.description, packages, late);
     Ok((graph, h.creator))
 }
 
@@ -475,7 +565,16 @@ fn late_package_graph(s: &Arc<Sections>, graph_nodes: usize) -> PackageGraph {
             ty,
             Deferred::later(move || {
                 s.late(section, |data| {
-                    super::packages::decode_layer(data, n, strings, true)
+                    if s.table.len() <= SECTIONS_V3 {
+                        return super::packages::decode_layer(data, n, strings, true);
+                    }
+                    let first = LAYER_ARRAYS + 3 * ty.slot();
+                    let col = |i: usize| {
+                        let count = s.table[i].1 / 4;
+                        s.col::<u32>(i, count)
+                    };
+                    let arrays = [col(first)?, col(first + 1)?, col(first + 2)?];
+                    super::packages::layer_in_place(data, n, strings, true, arrays)
                 })
             }),
         );
@@ -544,7 +643,7 @@ pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), Sna
         }
     });
     let s = Sections::parse(backing, Some(handler))?;
-    for i in 0..SECTIONS {
+    for i in 0..s.table.len() {
         s.verified(i)?;
     }
     let (g, creator) = open_sections(s, true)?;
@@ -570,6 +669,21 @@ pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), Sna
         &drvs.outputs,
         pg,
     )?;
+    if let Some(f) = &c.facts {
+        let mut want = vec![(crate::graph::NO_DRV, 0u8); g.len()];
+        for d in &drvs.drvs {
+            want[d.node.index()] = (d.system.0, u8::from(d.fixed.is_some()));
+        }
+        let tied = want
+            .iter()
+            .enumerate()
+            .all(|(i, &(s, fl))| f.systems[i] == s && f.flags[i] == fl);
+        if !tied {
+            return Err(invalid(
+                "node systems or flags do not match the derivations",
+            ));
+        }
+    }
     if !g.meta().is_empty() && g.meta().nar_size.len() != g.len() {
         return Err(invalid("metadata does not cover every node"));
     }

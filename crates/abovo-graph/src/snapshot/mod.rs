@@ -5,8 +5,9 @@
 //!   section a zstd frame of varints, 12.6 MB for the whole Guix 1.5.0
 //!   distribution, decoded in a few tens of milliseconds. The form to
 //!   distribute, and the one compiled into the `abovo` binary.
-//! - the **in-place form** (format version 3, [`write_in_place`],
-//!   [`open`]): the same sections uncompressed, the columns every query
+//! - the **in-place form** (format version 4, [`write_in_place`],
+//!   [`open`]; version 3 is still read): the same sections uncompressed,
+//!   the columns every query
 //!   reads as fixed-width little-endian arrays at 8-byte-aligned offsets,
 //!   so that [`open`] maps the file and the graph borrows them as they are
 //!   (about three times larger, opened without decoding what a query
@@ -69,13 +70,13 @@
 //! Guix's, input-addressed or fixed, is tagged as before), so they need no
 //! version of their own: the bytes of a graph without them are unchanged.
 //!
-//! # Layout of the in-place form (version 3)
+//! # Layout of the in-place form (version 4)
 //!
 //! ```text
 //! offset  size  field
 //! 0       8     magic "ABOVOSNP"
-//! 8       4     format version, u32 little-endian (3)
-//! 12      4     number of sections S (17), u32 little-endian
+//! 8       4     format version, u32 little-endian (4)
+//! 12      4     number of sections S (25), u32 little-endian
 //! 16      8     length of the whole file, u64 little-endian
 //! 24      8     XXH3-64 of the section table, u64 little-endian
 //! 32      24·S  the section table: per section its offset, its length and
@@ -101,17 +102,36 @@
 //!    `offsets[i]..offsets[i + 1]`;
 //! 9. edge targets: u32 ×e, node ids, sorted within each node;
 //! 10. edge output sets: u16 ×e, ids of output-name sets;
-//! 11. the package table, 12. store metadata, 13. package nodes, 14.
-//!     `package` edges, 15. `bag-emerged` edges, 16. package metadata: as
-//!     sections 5 to 10 of version 2 (varints, uncompressed).
+//! 11. the package table, 12. store metadata, 13. package nodes, 16.
+//!     package metadata: as sections 5, 6, 7 and 10 of version 2 (varints,
+//!     uncompressed); the package table is read where it lies (an offset
+//!     per row found when opening), its rows made only when asked for;
+//! 14. `package` edges, 15. `bag-emerged` edges: the start of sections 8
+//!     and 9 of version 2 (flag, input use sets, edge count), without the
+//!     edges, which are in sections 19 to 24;
+//! 17. node systems: u32 ×n, the string id of the system of the node's
+//!     derivation, `u32::MAX` for nodes that are not derivations;
+//! 18. node flags: u8 ×n, 1 for a fixed-output derivation, else 0 (17
+//!     and 18 answer what resolving a name and walking a closure ask of a
+//!     derivation without decoding section 6);
+//! 19. to 21. the `package` graph's edges: offsets u32 ×(p + 1), targets
+//!     u32 ×pe (package node ids), use set ids u32 ×pe (p package nodes,
+//!     pe edges of that graph); 22. to 24. the same for `bag-emerged`
+//!     (empty when the graph has no such edges).
 //!
-//! Sections 1 to 5 and 7 to 11 are what every query reads: [`open`]
-//! checks each against its checksum and each id in it against its range
-//! (names below the string count, kinds below 3, offsets ordered from 0 to
-//! the edge count, targets below the node count, set ids below the set
-//! count) once, then the graph indexes them without checks. Sections 6 and
-//! 12 to 16 are checked and decoded when first used, so that a `path`
-//! query never hashes the derivation facts. Strings are checked as UTF-8
+//! Version 3 has sections 0 to 16 only, with the edges of sections 14 and
+//! 15 as varints after their edge count, as in version 2; it is still
+//! read (systems and fixed-output flags then come from section 6).
+//!
+//! Sections 1 to 5, 7 to 11, 17 and 18 are what every query reads:
+//! [`open`] checks each against its checksum and each id in it against
+//! its range (names and systems below the string count, kinds below 3,
+//! flags 0 or 1, offsets ordered from 0 to the edge count, targets below
+//! the node count, set ids below the set count, every row of the package
+//! table decodes) once, then the graph indexes them without checks.
+//! Section 6, 12 to 16 and 19 to 24 are checked when first used (the
+//! arrays of a package graph with the same range checks), so that a
+//! `path` query never hashes the derivation facts. Strings are checked as UTF-8
 //! as they are read, one at a time. A checksum is XXH3-64 rather than
 //! SHA-256 because it guards against damage (a disk, a truncated copy)
 //! many times faster, and a checksum cannot guard against a hostile author
@@ -134,6 +154,7 @@ mod error;
 mod inplace;
 mod packages;
 
+pub(crate) use decode::{PackageFields, package_fields};
 pub use error::SnapshotError;
 pub use inplace::{OnDamage, OpenOptions, lay_out_in_place, open, open_with, write_in_place};
 
@@ -154,6 +175,11 @@ const HEADER_LEN: usize = 52;
 const SECTIONS: usize = 11;
 /// The number of sections of version 1 (no package-level data).
 const SECTIONS_V1: usize = 7;
+
+/// Whether `version` is one of the in-place form (3 is still read).
+fn is_in_place(version: Option<u32>) -> bool {
+    matches!(version, Some(VERSION_IN_PLACE | inplace::VERSION_3))
+}
 
 /// How many sections a file of format `version` has, for the versions
 /// this build reads.
@@ -454,7 +480,7 @@ pub(super) fn decompress(
 /// in-place one (version 3, copied to an aligned buffer first; [`open`]
 /// maps a file of it instead).
 pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
-    if version_of(bytes) == Some(VERSION_IN_PLACE) {
+    if is_in_place(version_of(bytes)) {
         return inplace::read_copy(bytes).map(|(g, _)| g);
     }
     let frames = open_frames(bytes, false)?;
@@ -517,7 +543,7 @@ pub fn peek_store_dir(
         });
     }
     let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-    if version == VERSION_IN_PLACE {
+    if is_in_place(Some(version)) {
         return inplace::peek_store_dir(&head[..len], reader);
     }
     let sections = sections_of(version)?;
@@ -577,9 +603,9 @@ pub fn peek_store_dir(
 /// decoding everything, so a snapshot that `info` accepts also loads).
 pub fn info(bytes: &[u8]) -> Result<SnapshotInfo, SnapshotError> {
     let (version, body_size, checksum, (g, creator)) =
-        if version_of(bytes) == Some(VERSION_IN_PLACE) {
+        if let Some(v) = version_of(bytes).filter(|&v| is_in_place(Some(v))) {
             let (g, creator, table) = inplace::read_copy_with_table(bytes)?;
-            (VERSION_IN_PLACE, bytes.len() as u64, table, (g, creator))
+            (v, bytes.len() as u64, table, (g, creator))
         } else {
             let frames = open_frames(bytes, false)?;
             let body_size = frames

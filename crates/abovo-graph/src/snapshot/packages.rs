@@ -25,6 +25,7 @@
 
 use super::SnapshotError;
 use super::codec::{Dec, Enc};
+use crate::column::Col;
 use crate::graph::Deferred;
 use crate::graph::{Graph, NodeKind};
 use crate::package_graph::{
@@ -99,23 +100,12 @@ pub(super) fn encode(g: &Graph) -> [Vec<u8>; 4] {
         }
     }
     let layer = |ty: GraphType| {
-        let mut e = Enc::default();
+        let mut e = Enc {
+            buf: layer_head(pg.layer(ty)),
+        };
         let Some(l) = pg.layer(ty) else {
-            e.u8(0);
             return e.buf;
         };
-        e.u8(1);
-        e.var(l.use_offsets.len().saturating_sub(1) as u64);
-        for w in l.use_offsets.windows(2) {
-            let set = &l.uses[w[0] as usize..w[1] as usize];
-            e.var(set.len() as u64);
-            for u in set {
-                e.var(u64::from(u.label.0));
-                e.var(u64::from(u.output.0));
-                e.u8(u.kind as u8);
-            }
-        }
-        e.var(l.inputs.targets.len() as u64);
         for p in pg.ids() {
             let range = l.inputs.range(p);
             e.var(range.len() as u64);
@@ -151,6 +141,116 @@ pub(super) fn encode(g: &Graph) -> [Vec<u8>; 4] {
         layer(GraphType::BagEmerged),
         m.buf,
     ]
+}
+
+/// The start of a section of package edges: a flag (0 for no layer), the
+/// input use sets and the edge count. The compressed form follows it with
+/// the edges as varints; the in-place form (version 4) keeps the edges in
+/// three arrays of their own ([`layer_in_place`]).
+pub(super) fn layer_head(l: Option<&Layer>) -> Vec<u8> {
+    let mut e = Enc::default();
+    let Some(l) = l else {
+        e.u8(0);
+        return e.buf;
+    };
+    e.u8(1);
+    e.var(l.use_offsets.len().saturating_sub(1) as u64);
+    for w in l.use_offsets.windows(2) {
+        let set = &l.uses[w[0] as usize..w[1] as usize];
+        e.var(set.len() as u64);
+        for u in set {
+            e.var(u64::from(u.label.0));
+            e.var(u64::from(u.output.0));
+            e.u8(u.kind as u8);
+        }
+    }
+    e.var(l.inputs.targets.len() as u64);
+    e.buf
+}
+
+/// A layer with the input use sets at `d` (after the flag of an edge
+/// section) and no edge yet, and the number of sets.
+fn use_sets(d: &mut Dec<'_>, strings: usize) -> Result<(Layer, usize), SnapshotError> {
+    let mut l = Layer {
+        use_offsets: vec![0],
+        ..Layer::default()
+    };
+    let sets = d.count(1, "input use sets")?;
+    for _ in 0..sets {
+        for _ in 0..d.count(3, "input uses")? {
+            let label = StrId(d.below(strings, "input label")?);
+            let output = StrId(d.below(strings, "input output")?);
+            let b = d.u8("input kind")?;
+            let kind = InputKind::from_byte(b).ok_or_else(|| invalid(format!("input kind {b}")))?;
+            l.uses.push(UseData {
+                label,
+                output,
+                kind,
+            });
+        }
+        l.use_offsets.push(l.uses.len() as u32);
+    }
+    Ok((l, sets))
+}
+
+/// A layer of the in-place form over `n` package nodes with `strings`
+/// strings: its `head` ([`layer_head`]) decoded, its edges borrowed from
+/// their arrays once every id in them is checked against its range
+/// (offsets ordered from 0 to the edge count, targets below `n`, use sets
+/// below their count); `present` is what the package nodes say of it.
+pub(super) fn layer_in_place(
+    head: &[u8],
+    n: usize,
+    strings: usize,
+    present: bool,
+    [offsets, targets, uses]: [Col<u32>; 3],
+) -> Result<Option<Layer>, SnapshotError> {
+    let mut d = Dec::new(head);
+    let flag = d.u8("package edges flag")?;
+    if (flag != 0) != present {
+        return Err(invalid("the package nodes and an edge section disagree"));
+    }
+    if flag == 0 {
+        if !d.at_end() || !offsets.is_empty() || !targets.is_empty() || !uses.is_empty() {
+            return Err(invalid("bytes after an empty edge section"));
+        }
+        return Ok(None);
+    }
+    let (mut l, sets) = use_sets(&mut d, strings)?;
+    let edges = d.var("package edges")?;
+    if !d.at_end() {
+        return Err(invalid("bytes after the package edge count"));
+    }
+    let ordered = offsets.len() == n + 1
+        && offsets.first() == Some(&0)
+        && offsets.last().map(|&x| u64::from(x)) == Some(edges)
+        && offsets.windows(2).all(|w| w[0] <= w[1]);
+    if !ordered || targets.len() as u64 != edges || uses.len() as u64 != edges {
+        return Err(invalid(
+            "package edge offsets are not ordered from 0 to the edge count",
+        ));
+    }
+    if targets.iter().any(|&t| t as usize >= n) {
+        return Err(invalid("package input out of range"));
+    }
+    if uses.iter().any(|&u| u as usize >= sets) {
+        return Err(invalid("input use set out of range"));
+    }
+    let targets = match targets {
+        Col::Mapped {
+            backing,
+            start,
+            len,
+        } => Col::Mapped {
+            backing,
+            start,
+            len,
+        },
+        Col::Owned(v) => Col::Owned(v.into_iter().map(PackageId).collect()),
+    };
+    l.inputs = crate::dag::Csr { offsets, targets };
+    l.edge_uses = uses;
+    Ok(Some(l))
 }
 
 /// Decodes the package nodes and both layers of edges for a graph of
@@ -260,30 +360,12 @@ fn layer(data: &[u8], n: usize, strings: usize) -> Result<Option<Layer>, Snapsho
             Err(invalid("bytes after an empty edge section"))
         };
     }
-    let mut l = Layer {
-        use_offsets: vec![0],
-        ..Layer::default()
-    };
-    let sets = d.count(1, "input use sets")?;
-    for _ in 0..sets {
-        for _ in 0..d.count(3, "input uses")? {
-            let label = StrId(d.below(strings, "input label")?);
-            let output = StrId(d.below(strings, "input output")?);
-            let b = d.u8("input kind")?;
-            let kind = InputKind::from_byte(b).ok_or_else(|| invalid(format!("input kind {b}")))?;
-            l.uses.push(UseData {
-                label,
-                output,
-                kind,
-            });
-        }
-        l.use_offsets.push(l.uses.len() as u32);
-    }
+    let (mut l, sets) = use_sets(&mut d, strings)?;
     let edges = d.count(2, "package edges")?;
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0u32);
     let mut targets = Vec::with_capacity(edges);
-    l.edge_uses.reserve(edges);
+    let mut edge_uses = Vec::with_capacity(edges);
     for _ in 0..n {
         let count = d.count(2, "package inputs")?;
         let mut t = 0u64;
@@ -299,7 +381,7 @@ fn layer(data: &[u8], n: usize, strings: usize) -> Result<Option<Layer>, Snapsho
             targets.push(PackageId(t as u32));
         }
         for _ in 0..count {
-            l.edge_uses.push(d.below(sets, "input use set")?);
+            edge_uses.push(d.below(sets, "input use set")?);
         }
         if targets.len() > edges {
             return Err(invalid("more package edges than announced"));
@@ -309,6 +391,7 @@ fn layer(data: &[u8], n: usize, strings: usize) -> Result<Option<Layer>, Snapsho
     if targets.len() != edges || !d.at_end() {
         return Err(invalid("package edge count or trailing bytes"));
     }
+    l.edge_uses = edge_uses.into();
     l.inputs = crate::dag::Csr::new(offsets, targets);
     Ok(Some(l))
 }
@@ -418,7 +501,7 @@ mod tests {
     fn layers_round_trip_and_bad_ids_are_refused() {
         let mut l = Layer {
             inputs: csr(&[&[1, 2], &[2], &[]]),
-            edge_uses: vec![0, 1, 0],
+            edge_uses: vec![0, 1, 0].into(),
             use_offsets: vec![0, 1, 3],
             uses: vec![
                 UseData {
@@ -466,8 +549,8 @@ mod tests {
         assert_eq!(x.inputs.offsets[..], y.inputs.offsets[..]);
         assert_eq!(x.inputs.targets[..], y.inputs.targets[..]);
         assert_eq!(
-            (&x.edge_uses, &x.use_offsets, &x.uses),
-            (&y.edge_uses, &y.use_offsets, &y.uses)
+            (&x.edge_uses[..], &x.use_offsets, &x.uses),
+            (&y.edge_uses[..], &y.use_offsets, &y.uses)
         );
         assert!(back.layer(GraphType::Package).is_none());
         assert!(!back.has(GraphType::Package) && back.has(GraphType::BagEmerged));

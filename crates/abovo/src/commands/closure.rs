@@ -73,24 +73,34 @@ fn fixed_sizes(
 ) -> FixedSizes {
     let mut out = FixedSizes::default();
     let Some(cache) = cache else { return out };
+    // Asked once, not per output: a cache that was never filled (the usual
+    // case) would cost two failing opens per fixed output of the closure.
+    let records = cache.has_records();
+    let narinfo_dir = cache.narinfo_dir();
+    let narinfos = narinfo_dir.is_dir();
+    if !records && !narinfos {
+        return out;
+    }
     for &n in nodes {
         let Some(path) = graph.derivation(n).and_then(|d| d.fixed_output_path()) else {
             continue;
         };
         let full = graph.store_dir().display(&path);
         let base = full.rsplit('/').next().unwrap_or("");
-        if let Some(r) = cache.lookup(base) {
+        if let Some(r) = records.then(|| cache.lookup(base)).flatten() {
             out.measured += 1;
             out.measured_bytes += r.measured.bytes;
             out.measured_nar_bytes += r.measured.nar_size;
             continue;
         }
+        if !narinfos {
+            continue;
+        }
         let hash_part = base.split('-').next().unwrap_or("");
-        let narinfo =
-            std::fs::read_to_string(cache.narinfo_dir().join(format!("{hash_part}.narinfo")))
-                .ok()
-                .and_then(|t| abovo_store::narinfo::NarInfo::parse(&t).ok())
-                .filter(|i| i.store_path == full);
+        let narinfo = std::fs::read_to_string(narinfo_dir.join(format!("{hash_part}.narinfo")))
+            .ok()
+            .and_then(|t| abovo_store::narinfo::NarInfo::parse(&t).ok())
+            .filter(|i| i.store_path == full);
         if let Some(i) = narinfo {
             out.narinfo += 1;
             out.narinfo_nar_bytes += i.nar_size;

@@ -223,8 +223,8 @@ impl NoPath {
                 .map(|&n| (spec_for(graph, n, &prefs), graph.display_path(n)))
                 .collect()
         };
-        let name = match graph.packages().packages_of(to).next() {
-            Some(p) => p.name.clone(),
+        let name = match graph.packages().rows_of(to).next() {
+            Some(i) => graph.packages().name(i).to_owned(),
             None => split_name_version(graph.label(to)).0.to_owned(),
         };
         NoPath {

@@ -342,7 +342,7 @@ fn info(a: InfoArgs) -> anyhow::Result<u8> {
         info.version,
         // The in-place form checks an XXH3-64 per section, and shows the
         // table's.
-        if info.version == abovo_graph::snapshot::VERSION_IN_PLACE {
+        if info.version >= 3 {
             "xxh3 of the section table"
         } else {
             "sha256"
