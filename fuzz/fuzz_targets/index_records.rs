@@ -5,14 +5,14 @@
 //! first byte picks the mode. Even: the rest is a whole file, whose table
 //! and chunk checksums are set to what its bytes need (where its table can
 //! be read). Odd: the rest is the decompressed body of one chunk, which the
-//! harness compresses and frames as `records::encode` does, so that the
+//! harness compresses and frames with `records::lay_out`, as `encode` does, so that the
 //! decoder (varints, lengths, path numbers, fixed outputs) sees the
 //! mutations rather than zstd.
 //!
 //! Never a panic. What `decode` accepts encodes to a file that decodes to
 //! the same entries.
 #![no_main]
-use abovo_index::records::{self, MAGIC, VERSION};
+use abovo_index::records;
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 
@@ -62,16 +62,7 @@ fuzz_target!(|data: &[u8]| {
         fix_sums(&mut out);
         out
     } else {
-        let frame = zstd::bulk::compress(rest, 1).expect("zstd compresses");
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&1u32.to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u64).to_le_bytes());
-        out.extend_from_slice(&Sha256::digest(&frame));
-        let sum = Sha256::digest(&out);
-        out.extend_from_slice(&sum);
-        out.extend_from_slice(&frame);
-        out
+        records::lay_out(&[zstd::bulk::compress(rest, 1).expect("zstd compresses")])
     };
     let Ok(entries) = records::decode(&file) else {
         return;

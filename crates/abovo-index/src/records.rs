@@ -92,7 +92,7 @@ pub enum RecordsError {
 /// Serialises `entries` (each chunk compressed at zstd `level`, on every
 /// core; only a bad level fails).
 pub fn encode(entries: &[Entry], level: i32) -> std::io::Result<Vec<u8>> {
-    let frames: Vec<(Vec<u8>, [u8; 32])> = entries
+    let frames: Vec<Vec<u8>> = entries
         .par_chunks(CHUNK)
         .map(|chunk| {
             let mut body = Vec::with_capacity(chunk.len() * 512);
@@ -101,26 +101,37 @@ pub fn encode(entries: &[Entry], level: i32) -> std::io::Result<Vec<u8>> {
             for e in chunk {
                 entry(&mut body, &mut paths, e);
             }
-            let frame = zstd::bulk::compress(&body, level)?;
-            let sum: [u8; 32] = Sha256::digest(&frame).into();
-            Ok((frame, sum))
+            zstd::bulk::compress(&body, level)
         })
         .collect::<std::io::Result<_>>()?;
-    let total: usize = frames.iter().map(|(f, _)| f.len()).sum();
+    Ok(lay_out(&frames))
+}
+
+/// The one layout of a records file, from its chunks' zstd frames in
+/// order: magic, version, chunk count, a table of each frame's length and
+/// SHA-256 (summed on every core), the table's own SHA-256, then the
+/// frames. [`encode`] writes files so, and tests and the fuzz harness frame
+/// bodies of their own with it so that the checksums pass.
+pub fn lay_out(frames: &[Vec<u8>]) -> Vec<u8> {
+    let sums: Vec<[u8; 32]> = frames
+        .par_iter()
+        .map(|f| Sha256::digest(f).into())
+        .collect();
+    let total: usize = frames.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(FIXED + frames.len() * ENTRY + 32 + total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&(frames.len() as u32).to_le_bytes());
-    for (frame, sum) in &frames {
+    for (frame, sum) in frames.iter().zip(&sums) {
         out.extend_from_slice(&(frame.len() as u64).to_le_bytes());
         out.extend_from_slice(sum);
     }
     let sum = Sha256::digest(&out);
     out.extend_from_slice(&sum);
-    for (frame, _) in &frames {
+    for frame in frames {
         out.extend_from_slice(frame);
     }
-    Ok(out)
+    out
 }
 
 /// The paths a chunk has written so far, numbered from 1 in order of
@@ -576,16 +587,7 @@ mod tests {
     /// A file of one chunk holding `body`, its checksums made right: what a
     /// damaged file that passes the checksums would look like.
     fn framed(body: &[u8]) -> Vec<u8> {
-        let frame = zstd::bulk::compress(body, 1).unwrap();
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&1u32.to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u64).to_le_bytes());
-        out.extend_from_slice(&Sha256::digest(&frame));
-        let sum = Sha256::digest(&out);
-        out.extend_from_slice(&sum);
-        out.extend_from_slice(&frame);
-        out
+        lay_out(&[zstd::bulk::compress(body, 1).unwrap()])
     }
 
     fn body(bytes: &[u8]) -> Vec<u8> {
