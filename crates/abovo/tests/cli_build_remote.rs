@@ -9,7 +9,7 @@ mod cli_build_support;
 mod cli_remote_support;
 
 use cli_build_support::TestStore;
-use cli_remote_support::Casd;
+use cli_remote_support::{Casd, chain};
 use serde_json::json;
 use std::net::TcpListener;
 use std::process::Stdio;
@@ -20,31 +20,6 @@ fn store(test: &str) -> Option<TestStore> {
     let mut t = TestStore::new();
     t.add_busybox(test)?;
     Some(t)
-}
-
-/// A chain of three derivations (each reads the previous output), one
-/// output of each kind (a directory with an executable, a symlink and a
-/// subdirectory; a single file), as `.drv` paths, the last first.
-fn chain(t: &TestStore) -> Vec<String> {
-    let a = t.add_drv(&t.sh_drv(
-        "remote-a",
-        "$bb mkdir -p $out/bin $out/share/doc; echo 'echo from a' > $out/bin/a; $bb chmod +x $out/bin/a; \
-         $bb ln -s bin/a $out/link; echo $out > $out/share/doc/self",
-        json!({}),
-    ));
-    let a_out = t.output(&a);
-    let b = t.add_drv(&t.sh_drv(
-        "remote-b",
-        &format!("$bb cat {a_out}/share/doc/self > $out; echo \"$PWD $HOME\" >> $out"),
-        json!({"inputDrvs": {&a: ["out"]}}),
-    ));
-    let b_out = t.output(&b);
-    let c = t.add_drv(&t.sh_drv(
-        "remote-c",
-        &format!("$bb mkdir $out; $bb cp {b_out} $out/b; $bb sh {a_out}/bin/a > $out/a"),
-        json!({"inputDrvs": {&b: ["out"], &a: ["out"]}}),
-    ));
-    vec![c, b, a]
 }
 
 fn stderr(out: &std::process::Output) -> String {

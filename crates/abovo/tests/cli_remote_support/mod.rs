@@ -3,6 +3,8 @@
 //! free port of 127.0.0.1 (docs/remote.md, "Testing with a real server").
 #![allow(dead_code, clippy::unwrap_used)] // tests: a panic is the failure report
 
+use crate::cli_build_support::TestStore;
+use serde_json::json;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -83,4 +85,29 @@ impl Drop for Casd {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A chain of three derivations (each reads the previous output), one
+/// output of each kind (a directory with an executable, a symlink and a
+/// subdirectory; a single file), as `.drv` paths, the last first.
+pub fn chain(t: &TestStore) -> Vec<String> {
+    let a = t.add_drv(&t.sh_drv(
+        "remote-a",
+        "$bb mkdir -p $out/bin $out/share/doc; echo 'echo from a' > $out/bin/a; $bb chmod +x $out/bin/a; \
+         $bb ln -s bin/a $out/link; echo $out > $out/share/doc/self",
+        json!({}),
+    ));
+    let a_out = t.output(&a);
+    let b = t.add_drv(&t.sh_drv(
+        "remote-b",
+        &format!("$bb cat {a_out}/share/doc/self > $out; echo \"$PWD $HOME\" >> $out"),
+        json!({"inputDrvs": {&a: ["out"]}}),
+    ));
+    let b_out = t.output(&b);
+    let c = t.add_drv(&t.sh_drv(
+        "remote-c",
+        &format!("$bb mkdir $out; $bb cp {b_out} $out/b; $bb sh {a_out}/bin/a > $out/a"),
+        json!({"inputDrvs": {&b: ["out"], &a: ["out"]}}),
+    ));
+    vec![c, b, a]
 }
