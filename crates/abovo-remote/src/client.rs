@@ -419,72 +419,122 @@ impl Client {
 
     /// Executes `action` (already in the CAS with its inputs) and follows
     /// the operation to its end: the stream of updates, and WaitExecution
-    /// when the stream ends before the operation is done (a server
-    /// restarting a killed worker's action keeps the operation's name).
+    /// when the stream ends or breaks before the operation is done (a
+    /// server restarting a killed worker's action keeps the operation's
+    /// name; BuildGrid closes every connection after its
+    /// `grpc.max_connection_age_ms`). A closed connection or a busy server
+    /// is tried again, [`RETRIES`] times in a row at most, so a server
+    /// that is gone is an error within about half a minute.
     pub async fn execute(&self, action: &Key) -> Result<ExecuteResponse, RemoteError> {
         let mut exec =
             ExecutionClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE);
-        let mut stream = exec
-            .execute(ExecuteRequest {
-                instance_name: self.instance.clone(),
-                skip_cache_lookup: false,
-                action_digest: Some(action.digest()),
-                execution_policy: None,
-                results_cache_policy: None,
-                digest_function: 0,
-                inline_stdout: true,
-                inline_stderr: true,
-                inline_output_files: Vec::new(),
-            })
-            .await
-            .map_err(RemoteError::call("Execute"))?
-            .into_inner();
+        let request = ExecuteRequest {
+            instance_name: self.instance.clone(),
+            skip_cache_lookup: false,
+            action_digest: Some(action.digest()),
+            execution_policy: None,
+            results_cache_policy: None,
+            digest_function: 0,
+            inline_stdout: true,
+            inline_stderr: true,
+            inline_output_files: Vec::new(),
+        };
         let mut name = String::new();
-        for _attempt in 0..100 {
-            while let Some(op) = stream
-                .message()
-                .await
-                .map_err(RemoteError::call("Execute"))?
-            {
-                name.clone_from(&op.name);
-                if !op.done {
+        let mut failures = 0;
+        for _stream in 0..100 + RETRIES {
+            // Execute until the server has named the operation (Execute is
+            // idempotent: a server merges the same action's requests).
+            let (call, opened) = if name.is_empty() {
+                ("Execute", exec.execute(request.clone()).await)
+            } else {
+                let wait = WaitExecutionRequest { name: name.clone() };
+                ("WaitExecution", exec.wait_execution(wait).await)
+            };
+            let mut stream = match opened {
+                Ok(s) => s.into_inner(),
+                Err(s) if transient(&s) && failures < RETRIES => {
+                    failures += 1;
+                    backoff(failures).await;
                     continue;
                 }
-                return match op.result {
-                    Some(proto::operation::Result::Response(any)) => {
-                        ExecuteResponse::decode(any.value.as_slice()).map_err(|e| {
-                            RemoteError::BadReply {
-                                call: "Execute",
-                                reason: format!("its ExecuteResponse does not decode: {e}"),
-                            }
-                        })
+                Err(s) => return Err(RemoteError::call(call)(s)),
+            };
+            loop {
+                match stream.message().await {
+                    Ok(Some(op)) => {
+                        failures = 0;
+                        name.clone_from(&op.name);
+                        if op.done {
+                            return operation_response(op);
+                        }
                     }
-                    Some(proto::operation::Result::Error(s)) => {
-                        RemoteError::check_status("Execute", Some(&s))?;
-                        Err(RemoteError::BadReply {
-                            call: "Execute",
-                            reason: "the operation failed with status OK".into(),
-                        })
+                    Ok(None) if name.is_empty() => {
+                        return Err(RemoteError::BadReply {
+                            call,
+                            reason: "the stream ended before naming the operation".into(),
+                        });
                     }
-                    None => Err(RemoteError::BadReply {
-                        call: "Execute",
-                        reason: "the operation is done without a result".into(),
-                    }),
-                };
+                    Ok(None) => break,
+                    Err(s) if transient(&s) && failures < RETRIES => {
+                        failures += 1;
+                        backoff(failures).await;
+                        break;
+                    }
+                    Err(s) => return Err(RemoteError::call(call)(s)),
+                }
             }
-            if name.is_empty() {
-                break;
-            }
-            stream = exec
-                .wait_execution(WaitExecutionRequest { name: name.clone() })
-                .await
-                .map_err(RemoteError::call("WaitExecution"))?
-                .into_inner();
         }
         Err(RemoteError::BadReply {
             call: "Execute",
             reason: "the operation's stream ended before it was done".into(),
         })
+    }
+}
+
+/// How many times in a row a call broken by a closed connection or a busy
+/// server is tried again.
+const RETRIES: u32 = 8;
+
+/// Whether `status` says to try again: the connection closed (a server's
+/// maximum connection age, a restart) or the server busy (BuildGrid's
+/// "Concurrent RPC limit exceeded").
+fn transient(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::ResourceExhausted
+    )
+}
+
+/// Waits before the `n`th retry: 0.25 s, doubled each time, at most 5 s
+/// (about 26 s over [`RETRIES`]).
+async fn backoff(n: u32) {
+    tokio::time::sleep(backoff_delay(n)).await;
+}
+
+fn backoff_delay(n: u32) -> std::time::Duration {
+    std::time::Duration::from_millis((250u64 << n.saturating_sub(1).min(5)).min(5_000))
+}
+
+/// The ExecuteResponse of a finished operation.
+fn operation_response(op: proto::Operation) -> Result<ExecuteResponse, RemoteError> {
+    match op.result {
+        Some(proto::operation::Result::Response(any)) => {
+            ExecuteResponse::decode(any.value.as_slice()).map_err(|e| RemoteError::BadReply {
+                call: "Execute",
+                reason: format!("its ExecuteResponse does not decode: {e}"),
+            })
+        }
+        Some(proto::operation::Result::Error(s)) => {
+            RemoteError::check_status("Execute", Some(&s))?;
+            Err(RemoteError::BadReply {
+                call: "Execute",
+                reason: "the operation failed with status OK".into(),
+            })
+        }
+        None => Err(RemoteError::BadReply {
+            call: "Execute",
+            reason: "the operation is done without a result".into(),
+        }),
     }
 }
 
@@ -517,4 +567,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gone_server_is_given_up_within_half_a_minute_and_only_transient_codes_are_retried() {
+        let total: std::time::Duration = (1..=RETRIES).map(backoff_delay).sum();
+        assert!(total > std::time::Duration::from_secs(10), "{total:?}");
+        assert!(total < std::time::Duration::from_secs(30), "{total:?}");
+        assert!(transient(&tonic::Status::unavailable("max connection age")));
+        assert!(transient(&tonic::Status::resource_exhausted(
+            "Concurrent RPC limit exceeded!"
+        )));
+        assert!(!transient(&tonic::Status::not_found("no such operation")));
+        assert!(!transient(&tonic::Status::invalid_argument("bad action")));
+    }
 }

@@ -151,7 +151,11 @@ fn buildgrid_builds_give_local_nar_hashes_and_a_second_run_hits_the_action_cache
 fn a_worker_killed_mid_action_is_retried_on_the_other_and_registered_once() {
     let test = "a_worker_killed_mid_action_is_retried_on_the_other_and_registered_once";
     let Some(t) = store(test) else { return };
-    let Some(mut grid) = Grid::start(test) else {
+    // The server also closes every connection after 8 s, as BuildGrid's
+    // reference configuration does after 5 min (8 s: longer than a
+    // worker's long poll, shorter than this build): the stream of the
+    // operation's updates breaks, and abovo re-attaches (WaitExecution).
+    let Some(mut grid) = Grid::start_with(test, Some(Duration::from_secs(8))) else {
         return;
     };
     let drv = t.add_drv(&t.sh_drv(

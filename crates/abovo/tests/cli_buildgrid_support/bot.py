@@ -93,6 +93,19 @@ def run_lease(url, instance, bot_id, runner, work, lease, done):
     done[lease.id] = (status, result)
 
 
+def retrying(bot_id, call, f):
+    """f(), again while the connection is closed (the server's max
+    connection age) or the server busy."""
+    while True:
+        try:
+            return f()
+        except grpc.RpcError as e:
+            if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                raise
+            say(bot_id, f"{call}: {e.code()}, again")
+            time.sleep(0.2)
+
+
 def main():
     url, instance, bot_id, runner, work = sys.argv[1:6]
     channel = grpc.insecure_channel(url.removeprefix("grpc://"))
@@ -104,15 +117,11 @@ def main():
             worker_pb2.Device.Property(key="ISA", value="x86-64"),
         ],
     )
-    session = bots.CreateBotSession(
-        bots_pb2.CreateBotSessionRequest(
-            parent=instance,
-            bot_session=bots_pb2.BotSession(
-                bot_id=bot_id, status=OK_STATUS, worker=worker_pb2.Worker(devices=[device])
-            ),
-        ),
-        timeout=30,
+    request = bots_pb2.CreateBotSessionRequest(
+        parent=instance,
+        bot_session=bots_pb2.BotSession(bot_id=bot_id, status=OK_STATUS, worker=worker_pb2.Worker(devices=[device])),
     )
+    session = retrying(bot_id, "CreateBotSession", lambda: bots.CreateBotSession(request, timeout=30))
     say(bot_id, f"session {session.name}")
     running = {}
     done = {}
@@ -136,9 +145,8 @@ def main():
         if running:
             # A lease is running: beat the keepalive, without long polls.
             time.sleep(0.2)
-        session = bots.UpdateBotSession(
-            bots_pb2.UpdateBotSessionRequest(name=session.name, bot_session=session), timeout=30
-        )
+        request = bots_pb2.UpdateBotSessionRequest(name=session.name, bot_session=session)
+        session = retrying(bot_id, "UpdateBotSession", lambda: bots.UpdateBotSession(request, timeout=30))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,14 @@ impl Grid {
     /// Starts one with two workers, or `None` (after one line saying the
     /// test is skipped).
     pub fn start(test: &str) -> Option<Grid> {
+        Grid::start_with(test, None)
+    }
+
+    /// [`Grid::start`], the server closing every connection after
+    /// `max_connection_age` (gRPC's `grpc.max_connection_age_ms`, which
+    /// BuildGrid's reference configuration sets): each stream of
+    /// operation updates breaks then, and the client must re-attach.
+    pub fn start_with(test: &str, max_connection_age: Option<Duration>) -> Option<Grid> {
         let (Some(grid), Some(buildbox)) = (
             std::env::var_os("ABOVO_BUILDGRID").map(PathBuf::from),
             std::env::var_os("ABOVO_BUILDBOX").map(PathBuf::from),
@@ -90,7 +98,11 @@ impl Grid {
         );
         g.port = free_port();
         let config = g.path("bgd.yml");
-        std::fs::write(&config, server_config(g.port, &conn, &g.path("cas"))).unwrap();
+        std::fs::write(
+            &config,
+            server_config(g.port, &conn, &g.path("cas"), max_connection_age),
+        )
+        .unwrap();
         let log = std::fs::File::create(g.path("server.log")).unwrap();
         g.server = Some(
             Command::new(&bgd)
@@ -117,6 +129,7 @@ impl Grid {
                 // Its own process group: killing the worker kills the
                 // runner and the builder with it, as when a machine dies.
                 .process_group(0)
+                .env("GRPC_VERBOSITY", "ERROR")
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -298,9 +311,15 @@ fn free_port() -> u16 {
 /// client and the workers use, its storage on disk, its scheduler on the
 /// PostgreSQL cluster, silent workers given up after
 /// [`KEEPALIVE_SECONDS`].
-fn server_config(port: u16, conn: &str, cas: &Path) -> String {
+fn server_config(port: u16, conn: &str, cas: &Path, age: Option<Duration>) -> String {
+    let options = age.map_or(String::new(), |age| {
+        format!(
+            "grpc-server-options:\n  grpc.max_connection_age_ms: {}\n  grpc.max_connection_age_grace_ms: 0\n",
+            age.as_millis()
+        )
+    });
     format!(
-        r#"server:
+        r#"{options}server:
   - !channel
     address: "127.0.0.1:{port}"
     insecure-mode: true
