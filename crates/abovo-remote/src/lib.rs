@@ -13,7 +13,7 @@
 //! | --- | --- |
 //! | `action` | a job as `Command` and `Action` (the mapping of docs/remote.md) |
 //! | `input_root` | the input root's Merkle tree, each store item's computed once |
-//! | `client` | the connection, capabilities, CAS, ActionCache, Execute and its operation |
+//! | `client` | the connection, capabilities, CAS, ActionCache, Execute and its operation (re-attached with WaitExecution when its stream breaks) |
 //! | `outputs` | an ActionResult's outputs written out, names and digests checked |
 //! | `digest` | SHA-256 digests |
 //!
