@@ -17,21 +17,10 @@ mod cli_remote_support;
 
 use cli_build_support::TestStore;
 use cli_buildgrid_support::Grid;
-use cli_remote_support::chain;
+use cli_remote_support::{chain, stderr, store, trivial};
 use serde_json::json;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// A store with busybox, or `None` when the machine has none.
-fn store(test: &str) -> Option<TestStore> {
-    let mut t = TestStore::new();
-    t.add_busybox(test)?;
-    Some(t)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// The ids of the leases `log` (a worker's) says it started.
 fn leases_started(log: &str) -> Vec<String> {
@@ -67,15 +56,7 @@ fn buildgrid_builds_give_local_nar_hashes_and_a_second_run_hits_the_action_cache
         return;
     };
     let drvs = chain(&t);
-    let trivial: Vec<String> = (0..50)
-        .map(|i| {
-            t.add_drv(&t.sh_drv(
-                &format!("grid-trivial-{i}"),
-                &format!("$bb mkdir $out; echo {i} > $out/n; $bb ln -s n $out/link"),
-                json!({}),
-            ))
-        })
-        .collect();
+    let trivial = trivial(&t, 50);
     let url = grid.url();
     let all: Vec<&str> = drvs.iter().chain(&trivial).map(String::as_str).collect();
     let mut args = vec!["build", "--remote", &url, "--remote-instance", "main"];

@@ -9,22 +9,11 @@ mod cli_build_support;
 mod cli_remote_support;
 
 use cli_build_support::TestStore;
-use cli_remote_support::{Casd, chain};
+use cli_remote_support::{Casd, chain, stderr, store, trivial};
 use serde_json::json;
 use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// A store with busybox, or `None` when the machine has none.
-fn store(test: &str) -> Option<TestStore> {
-    let mut t = TestStore::new();
-    t.add_busybox(test)?;
-    Some(t)
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[test]
 fn remote_builds_give_local_nar_hashes_and_a_second_run_hits_the_action_cache() {
@@ -167,15 +156,7 @@ fn fifty_independent_derivations_build_remotely_with_local_bits() {
     let Some(casd) = Casd::start(test) else {
         return;
     };
-    let drvs: Vec<String> = (0..50)
-        .map(|i| {
-            t.add_drv(&t.sh_drv(
-                &format!("trivial-{i}"),
-                &format!("$bb mkdir $out; echo {i} > $out/n; $bb ln -s n $out/link"),
-                json!({}),
-            ))
-        })
-        .collect();
+    let drvs = trivial(&t, 50);
     let url = casd.url();
     let mut args = vec!["build", "--remote", &url, "--remote-jobs", "8"];
     args.extend(drvs.iter().map(String::as_str));

@@ -111,3 +111,29 @@ pub fn chain(t: &TestStore) -> Vec<String> {
     ));
     vec![c, b, a]
 }
+
+/// A store with busybox, or `None` when the machine has none.
+pub fn store(test: &str) -> Option<TestStore> {
+    let mut t = TestStore::new();
+    t.add_busybox(test)?;
+    Some(t)
+}
+
+/// `n` independent trivial derivations (a directory with a file and a
+/// relative symlink), as `.drv` paths.
+pub fn trivial(t: &TestStore, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            t.add_drv(&t.sh_drv(
+                &format!("trivial-{i}"),
+                &format!("$bb mkdir $out; echo {i} > $out/n; $bb ln -s n $out/link"),
+                json!({}),
+            ))
+        })
+        .collect()
+}
+
+/// A command's standard error.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
