@@ -31,6 +31,7 @@ use abovo_graph::query::{ShortestPaths, Walk};
 use abovo_graph::{Graph, NodeId};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A package in a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,12 +59,14 @@ pub struct PackageBuild {
 }
 
 /// Which derivations are packages' (see the [module documentation](self)).
+/// A clone shares the index, built once ([`Packages::new`]).
+#[derive(Clone)]
 pub struct Packages<'g> {
     graph: &'g Graph,
     pg: &'g PackageGraph,
     /// `name-version` of every package node whose derivation the graph
     /// has, as a derivation for another system would be named.
-    by_name: HashMap<String, PackageId>,
+    by_name: Arc<HashMap<String, PackageId>>,
 }
 
 impl<'g> Packages<'g> {
@@ -81,7 +84,7 @@ impl<'g> Packages<'g> {
         Some(Packages {
             graph: g,
             pg,
-            by_name,
+            by_name: Arc::new(by_name),
         })
     }
 
@@ -173,13 +176,19 @@ impl<'g> Trails<'g> {
     /// The trails from `target` on `g`; `None` when `g` has no
     /// `bag-emerged` graph.
     pub fn new(g: &'g Graph, target: NodeId) -> Option<Trails<'g>> {
-        let view = g.package_view(GraphType::BagEmerged)?;
+        Trails::with(&Packages::new(g)?, target)
+    }
+
+    /// The trails from `target` on the graph of `packages` (which many
+    /// targets' trails share: an audit has one per seed's example).
+    pub fn with(packages: &Packages<'g>, target: NodeId) -> Option<Trails<'g>> {
+        let view = packages.graph.package_view(GraphType::BagEmerged)?;
         let tree = view
             .packages()
             .by_drv(target)
             .map(|t| ShortestPaths::tree(&view, t, &Walk::default()));
         Some(Trails {
-            packages: Packages::new(g)?,
+            packages: packages.clone(),
             view,
             tree,
         })

@@ -86,11 +86,11 @@ impl<'a> Attribution<'a> {
     /// `seed`): the shortest derivation path of its trust walk, and the
     /// package trail on it.
     fn example(&mut self, package: &str, from: NodeId, seed: &[NodeId]) -> Option<SeedExample> {
-        let (g, walk) = (self.g, self.walk);
-        let (tree, trails) = self
-            .ways
-            .entry(from)
-            .or_insert_with(|| (ShortestPaths::tree(g, from, walk), Trails::new(g, from)));
+        let (g, walk, packages) = (self.g, self.walk, self.in_packages.as_ref());
+        let (tree, trails) = self.ways.entry(from).or_insert_with(|| {
+            let trails = packages.and_then(|p| Trails::with(p, from));
+            (ShortestPaths::tree(g, from, walk), trails)
+        });
         let path = seed
             .iter()
             .filter_map(|&n| tree.path_to(n))
