@@ -419,12 +419,13 @@ impl Graph {
 
     /// The absolute path of `n`, e.g. `/gnu/store/…-hello-2.12.2.drv`.
     pub fn display_path(&self, n: NodeId) -> String {
-        format!(
-            "{}/{}-{}",
-            self.columns.store.as_str(),
-            self.hash_part(n),
-            self.name(n)
-        )
+        // Pushed, not formatted: an audit makes one per seed.
+        let (store, hash, name) = (self.columns.store.as_str(), self.hash_part(n), self.name(n));
+        let mut s = String::with_capacity(store.len() + hash.len() + name.len() + 2);
+        for part in [store, "/", hash, "-", name] {
+            s.push_str(part);
+        }
+        s
     }
 
     /// A short label for people: the name without `.drv` for derivations,

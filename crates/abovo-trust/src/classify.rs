@@ -75,17 +75,12 @@ pub struct SeedFacts {
 impl SeedFacts {
     /// Reads the facts of node `n`.
     pub fn of(g: &Graph, n: NodeId) -> SeedFacts {
-        let store = g.store_dir();
         match g.kind(n) {
             NodeKind::Derivation => {
                 let d = g.derivation(n);
                 let fixed = d.as_ref().and_then(|d| d.fixed_output());
                 let impure = d.as_ref().is_some_and(|d| d.is_impure());
-                let store_path = d
-                    .as_ref()
-                    .and_then(|d| d.fixed_output_path().or_else(|| d.output_path("out")))
-                    .map(|p| store.display(&p))
-                    .unwrap_or_else(|| g.display_path(n));
+                let store_path = seed_path(g, n, d.as_ref());
                 let name = g.name(n).trim_end_matches(".drv").to_owned();
                 let urls = d
                     .as_ref()
@@ -127,6 +122,14 @@ impl SeedFacts {
         }
     }
 
+    /// The store path of seed `n` ([`SeedFacts::store_path`]) alone.
+    pub fn store_path_of(g: &Graph, n: NodeId) -> String {
+        match g.kind(n) {
+            NodeKind::Derivation => seed_path(g, n, g.derivation(n).as_ref()),
+            _ => g.display_path(n),
+        }
+    }
+
     /// The store base name of the seed (`<hash>-<name>`).
     pub fn base_name(&self) -> &str {
         self.store_path
@@ -140,6 +143,14 @@ impl SeedFacts {
     pub fn hash_part(&self) -> Option<&str> {
         self.base_name().split_once('-').map(|(h, _)| h)
     }
+}
+
+/// The store path of the seed that derivation `n` (`d`) stands for: its
+/// fixed output, else its `out`, else (nothing recorded) its own path.
+fn seed_path(g: &Graph, n: NodeId, d: Option<&abovo_graph::DerivationNode<'_>>) -> String {
+    d.and_then(|d| d.fixed_output_path().or_else(|| d.output_path("out")))
+        .map(|p| g.store_dir().display(&p))
+        .unwrap_or_else(|| g.display_path(n))
 }
 
 /// A seed's verdict.
@@ -238,6 +249,9 @@ struct Listings {
     recorded: OnceLock<Option<HashSet<String>>>,
     /// A store directory and whether it exists.
     store: OnceLock<(String, bool)>,
+    /// Per narinfo directory of the size sources, the hash parts it has a
+    /// narinfo for (`None`: it cannot be listed).
+    narinfos: OnceLock<Vec<Option<HashSet<String>>>>,
 }
 
 impl Seeds {
@@ -289,6 +303,86 @@ impl Seeds {
             }
         }
         cache.lookup(base_name)
+    }
+
+    /// The kind [`Seeds::classify`] gives seed `n` of `g` (whose store
+    /// path is `store_path`, [`SeedFacts::store_path_of`]) when nothing
+    /// but the graph, the knowledge base and the rules can speak of it,
+    /// found without its facts; `None` when something else may: its bytes
+    /// (in the fetch cache, a seed directory or a store), a store database
+    /// row, a narinfo (which may also be refused, failing the
+    /// classification), or when it is a missing or impure derivation.
+    ///
+    /// Only in a batch ([`Seeds::batch`]), where what the file system holds
+    /// is listed once: an audit classifies tens of thousands of seeds,
+    /// nearly all of which only the rules speak of, and asks this first.
+    pub(crate) fn plain_kind(&self, g: &Graph, n: NodeId, store_path: &str) -> Option<Kind> {
+        let l = self.listings()?;
+        if !self.seed_dirs.is_empty() || self.sizes.has_db() || self.look_in_store(g) {
+            return None;
+        }
+        let base_name = store_path.rsplit('/').next().unwrap_or(store_path);
+        let hash_part = base_name.split_once('-').map_or("", |(h, _)| h);
+        let narinfo_dirs = self.sizes.narinfo_dirs();
+        if !hash_part.is_empty() && !narinfo_dirs.is_empty() {
+            let listed = l.narinfos.get_or_init(|| {
+                narinfo_dirs
+                    .iter()
+                    .map(|d| abovo_fetch::cache::names_ending_in(d, ".narinfo"))
+                    .collect()
+            });
+            if listed
+                .iter()
+                .any(|names| names.as_ref().is_none_or(|names| names.contains(hash_part)))
+            {
+                return None;
+            }
+        }
+        let (name, d) = match g.kind(n) {
+            NodeKind::Source => (g.name(n), None),
+            NodeKind::Missing => return None,
+            NodeKind::Derivation => {
+                let d = g.derivation(n)?;
+                if d.is_impure() {
+                    return None;
+                }
+                let fixed = d.fixed_output()?;
+                if let Some(cache) = &self.cache {
+                    let recorded = l.recorded.get_or_init(|| cache.recorded());
+                    if recorded
+                        .as_ref()
+                        .is_none_or(|names| names.contains(base_name))
+                    {
+                        return None;
+                    }
+                }
+                if let Some(k) = self.knowledge.lookup_fixed(&fixed) {
+                    return Some(k.kind);
+                }
+                (g.name(n).trim_end_matches(".drv"), Some(d))
+            }
+        };
+        if d.is_none() {
+            let known = g
+                .meta()
+                .nar_hash(n)
+                .and_then(|h| self.knowledge.lookup_nar(&h));
+            if let Some(k) = known {
+                return Some(k.kind);
+            }
+        }
+        let urls = d
+            .as_ref()
+            .and_then(|d| d.env("url"))
+            .map(rules::split_urls)
+            .unwrap_or_default();
+        let rf = rules::Facts {
+            name,
+            urls: &urls,
+            builder: d.as_ref().map(|d| d.builder()),
+            input_source: d.is_none(),
+        };
+        Some(rules::apply(&rf).map_or(Kind::Unknown, |r| r.kind))
     }
 
     /// Whether to look for seeds at their own store paths in `g`'s store:

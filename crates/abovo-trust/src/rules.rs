@@ -34,25 +34,30 @@ pub struct Rule {
     pub kind: Kind,
     /// Why the rule holds, in one line.
     pub justification: &'static str,
+    /// The test, given the facts and their [`file_names`].
     #[serde(skip)]
-    test: fn(&Facts<'_>) -> bool,
+    test: fn(&Facts<'_>, &[String]) -> bool,
 }
 
 impl Rule {
     /// Whether the rule applies.
     pub fn matches(&self, facts: &Facts<'_>) -> bool {
-        (self.test)(facts)
+        (self.test)(facts, &file_names(facts))
     }
 }
 
 /// The last component of each URL, without a query string, lower-cased,
-/// and the seed name, lower-cased.
+/// and the seed name, lower-cased; each once (the mirrors of a download
+/// mostly end in the same file name, and the rules ask whether any name
+/// matches).
 fn file_names(f: &Facts<'_>) -> Vec<String> {
     let mut names = vec![f.name.to_ascii_lowercase()];
     for u in f.urls {
         let no_query = u.split(['?', '#']).next().unwrap_or(u);
         if let Some(last) = no_query.trim_end_matches('/').rsplit('/').next() {
-            names.push(last.to_ascii_lowercase());
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(last)) {
+                names.push(last.to_ascii_lowercase());
+            }
         }
     }
     names
@@ -284,7 +289,7 @@ pub static RULES: &[Rule] = &[
         id: "guix-bootstrap-directory",
         kind: Kind::Binary,
         justification: "Guix keeps its pre-built bootstrap binaries under guix/bootstrap (gnu/packages/bootstrap.scm)",
-        test: |f| {
+        test: |f, _| {
             any_url(f, |u| {
                 u.contains("/guix/bootstrap/") || u.contains("gnu/packages/bootstrap/")
             })
@@ -294,7 +299,7 @@ pub static RULES: &[Rule] = &[
         id: "stage0-seeds",
         kind: Kind::SourceWithBinaries,
         justification: "stage0-posix releases carry the bootstrap-seeds tree of hand-written binary seeds",
-        test: |f| {
+        test: |f, _| {
             !f.input_source
                 && (f.name.starts_with("stage0-posix") || f.name.starts_with("bootstrap-seeds"))
         },
@@ -303,20 +308,20 @@ pub static RULES: &[Rule] = &[
         id: "ocaml-compiler-source",
         kind: Kind::SourceWithBinaries,
         justification: "OCaml compiler sources (release tarballs and checkouts of github.com/ocaml/ocaml) carry boot/ocamlc and boot/ocamllex, the bytecode compilers their build starts from",
-        test: ocaml_compiler_source,
+        test: |f, _| ocaml_compiler_source(f),
     },
     Rule {
         id: "platform-binary-name",
         kind: Kind::Binary,
         justification: "release files named after the platform they run on (x86_64-linux, -bin.tar, .deb …) are pre-built; source is not tied to a platform",
-        test: |f| !f.input_source && file_names(f).iter().any(|n| has_platform_marker(n)),
+        test: |f, names| !f.input_source && names.iter().any(|n| has_platform_marker(n)),
     },
     Rule {
         id: "sources-jar",
         kind: Kind::Source,
         justification: "a jar named as sources (-sources.jar, -src.jar, ecjsrc-…) holds .java files by the Maven convention",
-        test: |f| {
-            file_names(f)
+        test: |_, names| {
+            names
                 .iter()
                 .any(|n| n.ends_with(".jar") && (n.contains("src") || n.contains("source")))
         },
@@ -325,26 +330,26 @@ pub static RULES: &[Rule] = &[
         id: "jar-bytecode",
         kind: Kind::Binary,
         justification: "a .jar (not named as sources) holds compiled JVM class files",
-        test: |f| file_names(f).iter().any(|n| n.ends_with(".jar")),
+        test: |_, names| names.iter().any(|n| n.ends_with(".jar")),
     },
     Rule {
         id: "pure-python-wheel",
         kind: Kind::Source,
         justification: "a py*-none-any wheel has no platform tag, so it carries Python source, not compiled extensions",
-        test: |f| file_names(f).iter().any(|n| n.ends_with("-none-any.whl")),
+        test: |_, names| names.iter().any(|n| n.ends_with("-none-any.whl")),
     },
     Rule {
         id: "platform-wheel",
         kind: Kind::Binary,
         justification: "a wheel with a platform tag carries compiled extension modules",
-        test: |f| file_names(f).iter().any(|n| n.ends_with(".whl")),
+        test: |_, names| names.iter().any(|n| n.ends_with(".whl")),
     },
     Rule {
         id: "minified-name",
         kind: Kind::Generated,
         justification: "*.min.js, *.min.css and *.bundle.js are, by universal convention, minifier or bundler output",
-        test: |f| {
-            file_names(f).iter().any(|n| {
+        test: |_, names| {
+            names.iter().any(|n| {
                 n.ends_with(".min.js")
                     || n.ends_with(".min.css")
                     || n.ends_with(".min.mjs")
@@ -356,31 +361,33 @@ pub static RULES: &[Rule] = &[
         id: "vcs-checkout",
         kind: Kind::Source,
         justification: "a version-control checkout holds what its authors committed: normally source (committed blobs show only in a content scan)",
-        test: |f| f.builder == Some("builtin:git-download") || f.name.ends_with("-checkout"),
+        test: |f, _| f.builder == Some("builtin:git-download") || f.name.ends_with("-checkout"),
     },
     Rule {
         id: "guix-build-script",
         kind: Kind::Generated,
         justification: "Guix writes these Scheme build scripts from package recipes: readable, but machine-made",
-        test: |f| f.input_source && scheme_script_name(f.name),
+        test: |f, _| f.input_source && scheme_script_name(f.name),
     },
     Rule {
         id: "guix-module-tree",
         kind: Kind::Source,
         justification: "a tree of Guile modules copied from Guix's own Scheme sources",
-        test: |f| f.input_source && (f.name == "module-import" || f.name == "module-import-source"),
+        test: |f, _| {
+            f.input_source && (f.name == "module-import" || f.name == "module-import-source")
+        },
     },
     Rule {
         id: "guix-download-lists",
         kind: Kind::Source,
         justification: "mirror lists that Guix writes as text for its downloaders",
-        test: |f| f.input_source && f.name.ends_with("mirrors"),
+        test: |f, _| f.input_source && f.name.ends_with("mirrors"),
     },
     Rule {
         id: "source-file-extension",
         kind: Kind::Source,
         justification: "a single file with a source-code or text extension (.c, .scm, .patch …)",
-        test: |f| {
+        test: |f, _| {
             let n = f.name.to_ascii_lowercase();
             SOURCE_EXTENSIONS.iter().any(|e| n.ends_with(e))
         },
@@ -389,15 +396,15 @@ pub static RULES: &[Rule] = &[
         id: "source-release-host",
         kind: Kind::Source,
         justification: "release archives from GNU, PyPI sdists, crates.io, Hackage, CPAN, CRAN, Bioconductor, RubyGems or forge tag archives are source distributions by the host's convention",
-        test: |f| any_url(f, |u| SOURCE_HOSTS.iter().any(|h| u.contains(h))),
+        test: |f, _| any_url(f, |u| SOURCE_HOSTS.iter().any(|h| u.contains(h))),
     },
     Rule {
         id: "versioned-source-archive",
         kind: Kind::Source,
         justification: "a versioned release archive with no platform in its name is, by convention, a source release",
-        test: |f| {
+        test: |f, names| {
             !f.input_source
-                && file_names(f)
+                && names
                     .iter()
                     .any(|n| is_archive(n) && n.bytes().any(|b| b.is_ascii_digit()))
         },
@@ -406,7 +413,9 @@ pub static RULES: &[Rule] = &[
 
 /// The first rule that matches, or `None`.
 pub fn apply(facts: &Facts<'_>) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.matches(facts))
+    // The file names once, not once per rule that looks at them.
+    let names = file_names(facts);
+    RULES.iter().find(|r| (r.test)(facts, &names))
 }
 
 /// Splits the `url` variable of a fixed-output derivation into URLs: Guix

@@ -165,6 +165,16 @@ impl Sizes {
         Ok(())
     }
 
+    /// Whether a store database is open.
+    pub(crate) fn has_db(&self) -> bool {
+        self.db.is_some()
+    }
+
+    /// The narinfo directories.
+    pub(crate) fn narinfo_dirs(&self) -> &[PathBuf] {
+        &self.narinfo_dirs
+    }
+
     /// The store database's row for `store_path`, if a database is open and
     /// has it. A hash that does not parse is an error naming the database.
     pub fn db_row(&self, store_path: &str) -> Result<Option<DbRow>, SizeError> {

@@ -330,12 +330,12 @@ pub fn audit(
 /// derivation is not in the graph are left out).
 pub fn table_packages(g: &Graph) -> Vec<AuditPackage> {
     let table = g.packages();
+    // By field, not by row: the rows' other fields are not decoded.
     (0..table.len())
         .filter_map(|i| {
-            let row = &table.rows()[i];
             table.node(i).map(|node| AuditPackage {
-                name: row.name.clone(),
-                version: Some(row.version.clone()),
+                name: table.name(i).to_owned(),
+                version: Some(table.version(i).to_owned()),
                 node,
             })
         })
