@@ -28,6 +28,7 @@ use crate::verify::Measured;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// What the cache knows of an item it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,9 +66,20 @@ pub struct SeenNarinfo {
 }
 
 /// A cache directory.
+///
+/// A caller about to look up thousands of items, nearly all absent (an
+/// audit of a whole distribution, the sizes of a closure), takes a
+/// [`Cache::batch`] of it: the records' directory is then listed once, on
+/// the first lookup, and a name it does not hold is answered without a
+/// failed `open`. A plain `Cache` reads the file system on every lookup,
+/// so that a long-lived one (the explorer's) sees what is fetched
+/// meanwhile.
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    /// In a batch, the base names the records' directory held when first
+    /// asked (`None` inside: it could not be listed, look each name up).
+    listed: Option<Arc<OnceLock<Option<HashSet<String>>>>>,
 }
 
 /// A cache operation that failed.
@@ -100,7 +112,10 @@ impl Cache {
 
     /// The cache at `root` (nothing is created until something is stored).
     pub fn new(root: impl Into<PathBuf>) -> Cache {
-        Cache { root: root.into() }
+        Cache {
+            root: root.into(),
+            listed: None,
+        }
     }
 
     /// The cache directory.
@@ -183,26 +198,48 @@ impl Cache {
         Ok(p)
     }
 
-    /// The base names the cache holds a record of, from one listing of the
-    /// records' directory (none when it does not exist): a caller about to
-    /// look up thousands of names, most of them absent (an audit of a whole
-    /// distribution), reads one directory instead of failing to open a
-    /// file per name. `None` when the directory is there but cannot be
-    /// listed (then look each name up).
-    pub fn recorded(&self) -> Option<HashSet<String>> {
-        names_ending_in(&self.meta_dir(), ".json")
+    /// The same cache for a batch of lookups: its records are listed
+    /// once, when first asked, and a name not listed is not looked up; a
+    /// record written meanwhile may be missed, as it would be a moment
+    /// earlier. Clones of the batch share the listing. For reading: an
+    /// item the batch itself inserts is not in its listing.
+    pub fn batch(&self) -> Cache {
+        Cache {
+            root: self.root.clone(),
+            listed: Some(Arc::default()),
+        }
     }
 
-    /// Whether the cache may hold records at all (its record directory
-    /// exists): a reader about to look up many items asks once, rather
-    /// than fail to open a file per item in a cache that was never filled.
-    pub fn has_records(&self) -> bool {
-        self.meta_dir().is_dir()
+    /// Whether the cache may hold a record of `base_name`: `false` only in
+    /// a batch whose listing lacks it; `true` when a lookup must tell.
+    pub fn may_hold(&self, base_name: &str) -> bool {
+        match &self.listed {
+            Some(listed) => listed
+                .get_or_init(|| names_ending_in(&self.meta_dir(), ".json"))
+                .as_ref()
+                .is_none_or(|names| names.contains(base_name)),
+            None => true,
+        }
+    }
+
+    /// Whether the cache surely holds no record at all (in a batch, from
+    /// its listing; else whether its records' directory is missing).
+    pub fn holds_none(&self) -> bool {
+        match &self.listed {
+            Some(listed) => listed
+                .get_or_init(|| names_ending_in(&self.meta_dir(), ".json"))
+                .as_ref()
+                .is_some_and(HashSet::is_empty),
+            None => !self.meta_dir().is_dir(),
+        }
     }
 
     /// The record of `base_name`, when the cache holds it and its content
     /// is still in place (a file or directory where the record says).
     pub fn lookup(&self, base_name: &str) -> Option<Record> {
+        if !self.may_hold(base_name) {
+            return None;
+        }
         let text = std::fs::read(self.meta_path(base_name)).ok()?;
         let record: Record = serde_json::from_slice(&text).ok()?;
         std::fs::symlink_metadata(self.item_path(base_name))
@@ -340,15 +377,9 @@ pub fn names_ending_in(dir: &Path, suffix: &str) -> Option<HashSet<String>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn items_appear_whole_with_their_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().join("c"));
-        let base = "0123456789abcdfghijklmnpqrsvwxyz-f";
-        assert!(cache.lookup(base).is_none());
-        let scratch = cache.scratch(base).unwrap();
-        std::fs::write(&scratch, b"x").unwrap();
-        let record = Record {
+    /// A record of a one-byte item `base`.
+    fn record_of(base: &str) -> Record {
+        Record {
             store_path: format!("/gnu/store/{base}"),
             hash: "sha256:x".into(),
             measured: Measured {
@@ -360,7 +391,18 @@ mod tests {
             source_kind: "store".into(),
             verified_at: 0,
             narinfos: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn items_appear_whole_with_their_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("c"));
+        let base = "0123456789abcdfghijklmnpqrsvwxyz-f";
+        assert!(cache.lookup(base).is_none());
+        let scratch = cache.scratch(base).unwrap();
+        std::fs::write(&scratch, b"x").unwrap();
+        let record = record_of(base);
         cache.insert(base, &scratch, &record).unwrap();
         assert_eq!(cache.lookup(base), Some(record.clone()));
         assert_eq!(std::fs::read(cache.item_path(base)).unwrap(), b"x");
@@ -395,5 +437,42 @@ mod tests {
             std::fs::read_dir(dir.path().join("c/tmp")).unwrap().count(),
             0
         );
+    }
+
+    /// A batch lists the records once: it answers from the listing (a
+    /// name absent there is not opened; an item is found as by a plain
+    /// lookup), and a record written after the listing is the plain
+    /// cache's only.
+    #[test]
+    fn a_batch_lists_the_records_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("c"));
+        let batch = cache.batch();
+        // No cache directory at all: it holds nothing.
+        assert!(cache.holds_none() && batch.holds_none());
+        let base = |i: u8| format!("0123456789abcdfghijklmnpqrsvwxy{}-f", i);
+        let record = |i: u8| record_of(&base(i));
+        let put = |i: u8| {
+            let scratch = cache.scratch(&base(i)).unwrap();
+            std::fs::write(&scratch, b"x").unwrap();
+            cache.insert(&base(i), &scratch, &record(i)).unwrap();
+        };
+        put(1);
+        let batch = cache.batch();
+        assert!(!cache.holds_none() && !batch.holds_none());
+        assert!(batch.may_hold(&base(1)) && !batch.may_hold(&base(2)));
+        assert!(cache.may_hold(&base(2)));
+        assert_eq!(batch.lookup(&base(1)), Some(record(1)));
+        // Written after the listing: the plain cache sees it, the batch
+        // and its clones (sharing the listing) do not.
+        put(2);
+        assert_eq!(cache.lookup(&base(2)), Some(record(2)));
+        assert_eq!(batch.lookup(&base(2)), None);
+        assert_eq!(batch.clone().lookup(&base(2)), None);
+        // A new batch lists again.
+        assert_eq!(cache.batch().lookup(&base(2)), Some(record(2)));
+        // Listed but gone (its content removed): the lookup still checks.
+        remove_any(&cache.item_path(&base(1)));
+        assert_eq!(cache.batch().lookup(&base(1)), None);
     }
 }

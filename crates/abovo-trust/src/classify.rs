@@ -244,9 +244,8 @@ struct Present {
 /// The answers of one batch, each taken when first needed.
 #[derive(Default)]
 struct Listings {
-    /// The base names the fetch cache has records of (`None`: its records
-    /// cannot be listed, look each one up).
-    recorded: OnceLock<Option<HashSet<String>>>,
+    /// The fetch cache, as a batch ([`abovo_fetch::cache::Cache::batch`]).
+    cache: OnceLock<Option<abovo_fetch::cache::Cache>>,
     /// A store directory and whether it exists.
     store: OnceLock<(String, bool)>,
     /// Per narinfo directory of the size sources, the hash parts it has a
@@ -292,17 +291,17 @@ impl Seeds {
 
     /// The fetch cache's record of `base_name`, when it holds one.
     pub(crate) fn cache_record(&self, base_name: &str) -> Option<abovo_fetch::cache::Record> {
-        let cache = self.cache.as_ref()?;
-        if let Some(l) = self.listings() {
-            let recorded = l.recorded.get_or_init(|| cache.recorded());
-            if recorded
-                .as_ref()
-                .is_some_and(|names| !names.contains(base_name))
-            {
-                return None;
-            }
+        match self.listings() {
+            Some(l) => self.batch_cache(&l)?.lookup(base_name),
+            None => self.cache.as_ref()?.lookup(base_name),
         }
-        cache.lookup(base_name)
+    }
+
+    /// The fetch cache as the batch `l` reads it.
+    fn batch_cache<'l>(&self, l: &'l Listings) -> Option<&'l abovo_fetch::cache::Cache> {
+        l.cache
+            .get_or_init(|| self.cache.as_ref().map(abovo_fetch::cache::Cache::batch))
+            .as_ref()
     }
 
     /// The kind [`Seeds::classify`] gives seed `n` of `g` (whose store
@@ -347,14 +346,11 @@ impl Seeds {
                     return None;
                 }
                 let fixed = d.fixed_output()?;
-                if let Some(cache) = &self.cache {
-                    let recorded = l.recorded.get_or_init(|| cache.recorded());
-                    if recorded
-                        .as_ref()
-                        .is_none_or(|names| names.contains(base_name))
-                    {
-                        return None;
-                    }
+                if self
+                    .batch_cache(&l)
+                    .is_some_and(|cache| cache.may_hold(base_name))
+                {
+                    return None;
                 }
                 if let Some(k) = self.knowledge.lookup_fixed(&fixed) {
                     return Some(k.kind);

@@ -73,9 +73,11 @@ fn fixed_sizes(
 ) -> FixedSizes {
     let mut out = FixedSizes::default();
     let Some(cache) = cache else { return out };
-    // Asked once, not per output: a cache that was never filled (the usual
-    // case) would cost two failing opens per fixed output of the closure.
-    let records = cache.has_records();
+    // Its records listed once, not looked up per output: a cache that was
+    // never filled (the usual case) would cost two failing opens per fixed
+    // output of the closure.
+    let cache = cache.batch();
+    let records = !cache.holds_none();
     let narinfo_dir = cache.narinfo_dir();
     let narinfos = narinfo_dir.is_dir();
     if !records && !narinfos {
