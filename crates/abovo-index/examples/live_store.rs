@@ -17,7 +17,7 @@
 //! OUT_DIR/gnu/store is the store; OUT_DIR/reserve holds the reserve.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: a panic is the report
 
-use abovo_build::store::db::{Database, PathInfo, Registration};
+use abovo_build::store::db::{Database, Registration};
 use abovo_store::derivation::{Derivation, DerivationError, Output};
 use abovo_store::{StoreDir, StorePath};
 use rayon::prelude::*;
@@ -170,28 +170,14 @@ fn main() {
         let items: Vec<Registration> = files
             .iter()
             .chain(registered.iter())
-            .map(|(name, bytes)| registration(name, bytes))
+            // The index reads only paths and ids: no references.
+            .map(|(name, bytes)| {
+                Registration::regular_file(StorePath::from_base_name(name).unwrap(), bytes)
+            })
             .collect();
         let mut db = Database::open(&db_dir, store_dir).unwrap();
         db.register(&items, 1_700_000_000).unwrap();
         eprintln!("{} registered in {:.1?}", items.len(), started.elapsed());
-    }
-}
-
-/// A row of `ValidPaths` for a `.drv` file (its references are left out:
-/// the index reads only paths and ids).
-fn registration(name: &str, bytes: &[u8]) -> Registration {
-    let nar = abovo_store::nar::hash_regular_bytes(bytes, false);
-    Registration {
-        info: PathInfo {
-            path: StorePath::from_base_name(name).unwrap(),
-            nar_hash: nar.hash,
-            nar_size: nar.size,
-            references: BTreeSet::new(),
-            deriver: None,
-            registration_time: 0,
-        },
-        derivation_outputs: BTreeMap::new(),
     }
 }
 

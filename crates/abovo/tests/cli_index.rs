@@ -9,11 +9,10 @@
 
 mod cli_support;
 
-use abovo_build::store::db::{Database, PathInfo, Registration};
+use abovo_build::store::db::{Database, Registration};
 use abovo_store::{StoreDir, StorePath};
 use cli_support::{abovo_command, code, stderr, stdout};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -289,18 +288,7 @@ fn register(db_dir: &Path, files: &[(String, Vec<u8>)]) {
     let items: Vec<Registration> = files
         .iter()
         .map(|(name, bytes)| {
-            let nar = abovo_store::nar::hash_regular_bytes(bytes, false);
-            Registration {
-                info: PathInfo {
-                    path: StorePath::from_base_name(name).unwrap(),
-                    nar_hash: nar.hash,
-                    nar_size: nar.size,
-                    references: BTreeSet::new(),
-                    deriver: None,
-                    registration_time: 0,
-                },
-                derivation_outputs: BTreeMap::new(),
-            }
+            Registration::regular_file(StorePath::from_base_name(name).unwrap(), bytes)
         })
         .collect();
     // Closed at the end: checkpointed, as a stopped daemon leaves it.

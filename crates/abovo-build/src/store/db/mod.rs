@@ -110,6 +110,27 @@ pub struct Registration {
     pub derivation_outputs: BTreeMap<String, StorePath>,
 }
 
+impl Registration {
+    /// The registration of a store item that is one regular file holding
+    /// `bytes` (a `.drv`, a text): its NAR hash and size, no references, no
+    /// deriver, no outputs. What a test or a benchmark that fills a store
+    /// with files needs to make the daemon's database agree.
+    pub fn regular_file(path: StorePath, bytes: &[u8]) -> Registration {
+        let nar = abovo_store::nar::hash_regular_bytes(bytes, false);
+        Registration {
+            info: PathInfo {
+                path,
+                nar_hash: nar.hash,
+                nar_size: nar.size,
+                references: BTreeSet::new(),
+                deriver: None,
+                registration_time: 0,
+            },
+            derivation_outputs: BTreeMap::new(),
+        }
+    }
+}
+
 /// An open store database.
 pub struct Database {
     conn: Connection,
