@@ -25,7 +25,11 @@ pub struct Prepared {
 }
 
 /// The Action of `job`.
-pub fn prepare(job: &RemoteJob<'_>, cache: &ItemCache) -> Result<Prepared, RemoteError> {
+pub fn prepare(
+    job: &RemoteJob<'_>,
+    cache: &ItemCache,
+    stats: &crate::Stats,
+) -> Result<Prepared, RemoteError> {
     let mut blobs = Blobs::new();
     let build_dir = utf8(
         job.build_dir.as_os_str().as_encoded_bytes(),
@@ -34,6 +38,8 @@ pub fn prepare(job: &RemoteJob<'_>, cache: &ItemCache) -> Result<Prepared, Remot
     let mut absolute_symlink = None;
     let root = input_root::input_root(
         cache,
+        job.trees,
+        stats,
         job.inputs,
         &[build_dir],
         &mut blobs,
@@ -171,9 +177,11 @@ mod tests {
             env: &env,
             build_dir: Path::new("/tmp/guix-build-x.drv-0"),
             inputs: &[],
+            trees: &crate::input_root::tests::MemoryTrees::default(),
             outputs: &outputs,
             fixed_output: false,
             timeout: None,
+            rebuild: false,
         };
         let c = command(&job).unwrap();
         assert_eq!(c.arguments, ["/gnu/store/ddd-sh/bin/sh", "-c", "echo hi"]);

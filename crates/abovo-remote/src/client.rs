@@ -2,20 +2,23 @@
 //! the content-addressable storage (FindMissingBlobs, BatchUpdateBlobs,
 //! BatchReadBlobs, ByteStream for blobs over the batch limit), the
 //! ActionCache and Execute (its long-running operation followed to the
-//! end, through WaitExecution when the stream breaks).
+//! end, through WaitExecution when the stream breaks). Uploads are
+//! `upload`'s.
+
+mod upload;
 
 use crate::RemoteError;
 use crate::digest::{self, Key};
-use crate::input_root::Blobs;
 use crate::proto::{
-    self, ActionResult, BatchReadBlobsRequest, BatchUpdateBlobsRequest, Digest, ExecuteRequest,
-    ExecuteResponse, FindMissingBlobsRequest, GetActionResultRequest, GetCapabilitiesRequest,
-    WaitExecutionRequest, action_cache_client::ActionCacheClient,
-    byte_stream_client::ByteStreamClient, capabilities_client::CapabilitiesClient,
+    self, ActionResult, BatchReadBlobsRequest, Digest, ExecuteRequest, ExecuteResponse,
+    GetActionResultRequest, GetCapabilitiesRequest, WaitExecutionRequest,
+    action_cache_client::ActionCacheClient, byte_stream_client::ByteStreamClient,
+    capabilities_client::CapabilitiesClient,
     content_addressable_storage_client::ContentAddressableStorageClient,
     execution_client::ExecutionClient,
 };
 use prost::Message;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tonic::transport::{Channel, Endpoint};
 
@@ -27,6 +30,8 @@ const MAX_MESSAGE: usize = 256 << 20;
 /// [`CHUNK`].
 const MAX_BATCH: i64 = 3 << 20;
 const CHUNK: usize = 1 << 20;
+/// Upload calls in flight at once, unless [`Client::limit_uploads`] says.
+const DEFAULT_UPLOADS: usize = 16;
 
 /// What crossed the wire, for the benchmarks and the tests.
 #[derive(Debug, Default)]
@@ -39,6 +44,14 @@ pub struct Stats {
     pub cache_hits: AtomicU64,
     /// Actions executed.
     pub executed: AtomicU64,
+    /// The most upload calls that were in flight at once.
+    pub uploads_at_once: AtomicU64,
+    /// Store items whose tree was read from abovo's database.
+    pub trees_from_database: AtomicU64,
+    /// Store items whose tree was computed (their files read and hashed).
+    pub trees_computed: AtomicU64,
+    /// Trees in abovo's database found wrong (then computed anew).
+    pub trees_rejected: AtomicU64,
 }
 
 impl Stats {
@@ -50,6 +63,16 @@ impl Stats {
             self.bytes_uploaded.load(Ordering::Relaxed),
             self.cache_hits.load(Ordering::Relaxed),
             self.executed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The input trees: (read from abovo's database, computed, found
+    /// wrong in the database).
+    pub fn trees(&self) -> (u64, u64, u64) {
+        (
+            self.trees_from_database.load(Ordering::Relaxed),
+            self.trees_computed.load(Ordering::Relaxed),
+            self.trees_rejected.load(Ordering::Relaxed),
         )
     }
 }
@@ -64,6 +87,8 @@ pub struct Client {
     /// The server's CAS refuses absolute symlinks
     /// (`symlink_absolute_path_strategy` DISALLOWED).
     forbids_absolute_symlinks: bool,
+    /// The uploads in flight, shared by every action.
+    uploads: Arc<upload::Uploads>,
 }
 
 impl Client {
@@ -105,9 +130,15 @@ impl Client {
             channel,
             max_batch: MAX_BATCH,
             forbids_absolute_symlinks: false,
+            uploads: Arc::new(upload::Uploads::new(DEFAULT_UPLOADS)),
         };
         client.check_capabilities().await?;
         Ok(client)
+    }
+
+    /// At most `calls` upload calls in flight at once (`--remote-jobs`).
+    pub fn limit_uploads(&mut self, calls: usize) {
+        self.uploads = Arc::new(upload::Uploads::new(calls));
     }
 
     /// The server's URL.
@@ -172,123 +203,6 @@ impl Client {
         ContentAddressableStorageClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE)
-    }
-
-    /// Uploads those of `blobs` the server lacks (one FindMissingBlobs
-    /// call, then batches, and ByteStream for the big ones).
-    pub async fn upload_missing(&self, blobs: &Blobs, stats: &Stats) -> Result<(), RemoteError> {
-        let mut missing = Vec::new();
-        let keys: Vec<&Key> = blobs.keys().collect();
-        // FindMissingBlobs requests stay far below the message limit.
-        for chunk in keys.chunks(20_000) {
-            let reply = self
-                .cas()
-                .find_missing_blobs(FindMissingBlobsRequest {
-                    instance_name: self.instance.clone(),
-                    blob_digests: chunk.iter().map(|k| k.digest()).collect(),
-                    digest_function: 0,
-                })
-                .await
-                .map_err(RemoteError::call("FindMissingBlobs"))?
-                .into_inner();
-            missing.extend(reply.missing_blob_digests.iter().map(Key::from_digest));
-        }
-        let mut batch: Vec<proto::batch_update_blobs_request::Request> = Vec::new();
-        let mut batch_size = 0;
-        for key in missing {
-            let blob = blobs.get(&key).ok_or_else(|| RemoteError::BadReply {
-                call: "FindMissingBlobs",
-                reason: format!(
-                    "it names {}/{}, which was not asked about",
-                    key.hash, key.size
-                ),
-            })?;
-            let data = blob.read()?;
-            stats.blobs_uploaded.fetch_add(1, Ordering::Relaxed);
-            stats
-                .bytes_uploaded
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
-            if key.size > self.max_batch {
-                self.write_stream(&key, data).await?;
-                continue;
-            }
-            if batch_size + key.size > self.max_batch {
-                self.send_batch(std::mem::take(&mut batch)).await?;
-                batch_size = 0;
-            }
-            batch_size += key.size;
-            batch.push(proto::batch_update_blobs_request::Request {
-                digest: Some(key.digest()),
-                data,
-                compressor: 0,
-            });
-        }
-        if !batch.is_empty() {
-            self.send_batch(batch).await?;
-        }
-        Ok(())
-    }
-
-    async fn send_batch(
-        &self,
-        requests: Vec<proto::batch_update_blobs_request::Request>,
-    ) -> Result<(), RemoteError> {
-        let reply = self
-            .cas()
-            .batch_update_blobs(BatchUpdateBlobsRequest {
-                instance_name: self.instance.clone(),
-                requests,
-                digest_function: 0,
-            })
-            .await
-            .map_err(RemoteError::call("BatchUpdateBlobs"))?
-            .into_inner();
-        for r in reply.responses {
-            RemoteError::check_status("BatchUpdateBlobs", r.status.as_ref())?;
-        }
-        Ok(())
-    }
-
-    /// Uploads one blob through ByteStream.Write.
-    async fn write_stream(&self, key: &Key, data: Vec<u8>) -> Result<(), RemoteError> {
-        let resource = format!(
-            "{}uploads/{}/blobs/{}/{}",
-            self.instance_prefix(),
-            upload_id(key),
-            key.hash,
-            key.size
-        );
-        let mut requests = Vec::new();
-        let mut offset = 0;
-        loop {
-            let end = (offset + CHUNK).min(data.len());
-            requests.push(proto::WriteRequest {
-                resource_name: if offset == 0 {
-                    resource.clone()
-                } else {
-                    String::new()
-                },
-                write_offset: offset as i64,
-                finish_write: end == data.len(),
-                data: data[offset..end].to_vec(),
-            });
-            offset = end;
-            if offset == data.len() {
-                break;
-            }
-        }
-        let reply = ByteStreamClient::new(self.channel.clone())
-            .write(tokio_stream::iter(requests))
-            .await
-            .map_err(RemoteError::call("ByteStream.Write"))?
-            .into_inner();
-        if reply.committed_size != key.size {
-            return Err(RemoteError::BadReply {
-                call: "ByteStream.Write",
-                reason: format!("{} bytes committed of {}", reply.committed_size, key.size),
-            });
-        }
-        Ok(())
     }
 
     fn instance_prefix(&self) -> String {
@@ -424,13 +338,18 @@ impl Client {
     /// name; BuildGrid closes every connection after its
     /// `grpc.max_connection_age_ms`). A closed connection or a busy server
     /// is tried again, [`RETRIES`] times in a row at most, so a server
-    /// that is gone is an error within about half a minute.
-    pub async fn execute(&self, action: &Key) -> Result<ExecuteResponse, RemoteError> {
+    /// that is gone is an error within about half a minute. With
+    /// `skip_cache`, the server may not answer from its cache.
+    pub async fn execute(
+        &self,
+        action: &Key,
+        skip_cache: bool,
+    ) -> Result<ExecuteResponse, RemoteError> {
         let mut exec =
             ExecutionClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE);
         let request = ExecuteRequest {
             instance_name: self.instance.clone(),
-            skip_cache_lookup: false,
+            skip_cache_lookup: skip_cache,
             action_digest: Some(action.digest()),
             execution_policy: None,
             results_cache_policy: None,
@@ -536,25 +455,6 @@ fn operation_response(op: proto::Operation) -> Result<ExecuteResponse, RemoteErr
             reason: "the operation is done without a result".into(),
         }),
     }
-}
-
-/// A fresh name for an upload (ByteStream wants one per write).
-fn upload_id(key: &Key) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let id = Key::of(format!("{}-{t}-{n}-{}", std::process::id(), key.hash).as_bytes()).hash;
-    // A UUID's shape, as some servers insist on one.
-    format!(
-        "{}-{}-{}-{}-{}",
-        &id[0..8],
-        &id[8..12],
-        &id[12..16],
-        &id[16..20],
-        &id[20..32]
-    )
 }
 
 /// An error and its causes, on one line.

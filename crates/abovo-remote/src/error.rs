@@ -64,6 +64,23 @@ pub enum RemoteError {
     /// The action cannot be expressed in the protocol.
     #[error("cannot send the build: {0}")]
     Unrepresentable(String),
+    /// abovo's store database failed.
+    #[error(transparent)]
+    Store(#[from] abovo_build::StoreError),
+    /// A store item's file no longer has the digest its recorded tree
+    /// names.
+    #[error(
+        "`{}` has changed since its digest was recorded (SHA-256 {actual}, not {expected}); run `abovo store verify`",
+        path.display()
+    )]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// The digest recorded.
+        expected: String,
+        /// Its digest now.
+        actual: String,
+    },
     /// A local file could not be read or written.
     #[error("cannot {action} `{}`: {source}", path.display())]
     Io {

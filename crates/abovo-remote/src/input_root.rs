@@ -2,18 +2,23 @@
 //! rooted at `/`, holding every item of the input closure at its store
 //! path (`gnu/store/<hash>-<name>/…`) and the empty build directory.
 //!
-//! Each store item's tree is computed once per process ([`ItemCache`]):
-//! store items are immutable, so a closure shared by many actions is read
-//! from disk once, and only the few directories above the items (`/`,
-//! `gnu`, `gnu/store`, `tmp`…) are new for each action.
+//! Each store item's tree is computed once ([`ItemCache`]): store items are
+//! immutable, so a closure shared by many actions is read from disk once,
+//! and only the few directories above the items (`/`, `gnu`, `gnu/store`,
+//! `tmp`…) are new for each action. A computed tree is kept in abovo's
+//! database (`crate::recorded`), so the next process reads none of the
+//! item's bytes.
 
 use crate::RemoteError;
+use crate::client::Stats;
 use crate::digest::Key;
 use crate::proto::{Directory, DirectoryNode, FileNode, SymlinkNode};
+use abovo_build::build::InputTrees;
 use prost::Message;
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 /// Where a blob's bytes are.
@@ -26,11 +31,24 @@ pub enum Blob {
 }
 
 impl Blob {
-    /// The bytes.
-    pub fn read(&self) -> Result<Vec<u8>, RemoteError> {
+    /// The bytes, which must have the digest `key`: a store file whose
+    /// bytes changed since its digest was computed (or recorded in abovo's
+    /// database) is not sent under the old digest.
+    pub fn read(&self, key: &Key) -> Result<Vec<u8>, RemoteError> {
         match self {
             Blob::Bytes(b) => Ok(b.as_ref().clone()),
-            Blob::File(p) => std::fs::read(p).map_err(RemoteError::io("read", p)),
+            Blob::File(p) => {
+                let data = std::fs::read(p).map_err(RemoteError::io("read", p))?;
+                let actual = Key::of(&data);
+                if actual != *key {
+                    return Err(RemoteError::Changed {
+                        path: p.clone(),
+                        expected: key.hash.clone(),
+                        actual: actual.hash,
+                    });
+                }
+                Ok(data)
+            }
         }
     }
 }
@@ -40,7 +58,7 @@ pub type Blobs = BTreeMap<Key, Blob>;
 
 /// What an item (or anything in it) is in the tree.
 #[derive(Debug, Clone)]
-enum Node {
+pub(crate) enum Node {
     File { key: Key, executable: bool },
     Dir(Key),
     Symlink(String),
@@ -48,33 +66,74 @@ enum Node {
 
 /// A store item's tree: its node and every blob under it.
 #[derive(Debug)]
-struct Item {
-    node: Node,
-    blobs: Blobs,
+pub(crate) struct Item {
+    pub node: Node,
+    pub blobs: Blobs,
     /// An absolute symlink in it, if any (some servers forbid them).
-    absolute_symlink: Option<PathBuf>,
+    pub absolute_symlink: Option<PathBuf>,
 }
 
-/// Store items' trees, computed once per process.
+/// Store items' trees: each computed once (or read from abovo's
+/// database), by one action while the others that need it wait.
 #[derive(Debug, Default)]
 pub struct ItemCache {
-    items: Mutex<HashMap<PathBuf, Arc<Item>>>,
+    items: Mutex<HashMap<PathBuf, Arc<Slot>>>,
 }
 
+/// An item's place in [`ItemCache`]: locked while its tree is made.
+type Slot = Mutex<Option<Arc<Item>>>;
+
 impl ItemCache {
-    fn item(&self, on_disk: &Path) -> Result<Arc<Item>, RemoteError> {
-        if let Some(i) = lock(&self.items).get(on_disk) {
+    /// The tree of the item at `on_disk`, store path `path`.
+    fn item(
+        &self,
+        on_disk: &Path,
+        path: &str,
+        trees: &dyn InputTrees,
+        stats: &Stats,
+    ) -> Result<Arc<Item>, RemoteError> {
+        let slot = lock(&self.items)
+            .entry(on_disk.to_owned())
+            .or_default()
+            .clone();
+        let mut slot = lock(&slot);
+        if let Some(i) = slot.as_ref() {
             return Ok(i.clone());
         }
-        let mut blobs = Blobs::new();
-        let mut absolute_symlink = None;
-        let node = walk(on_disk, &mut blobs, &mut absolute_symlink)?;
-        let item = Arc::new(Item {
-            node,
-            blobs,
-            absolute_symlink,
+        let known = trees.input_tree(path)?;
+        let recorded = known.as_ref().and_then(|k| {
+            let record = k.tree.as_ref()?;
+            match crate::recorded::decode(record, on_disk, k.nar_size) {
+                Ok(item) => Some(item),
+                Err(_) => {
+                    stats.trees_rejected.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            }
         });
-        lock(&self.items).insert(on_disk.to_owned(), item.clone());
+        let item = match recorded {
+            Some(item) => {
+                stats.trees_from_database.fetch_add(1, Ordering::Relaxed);
+                item
+            }
+            None => {
+                let mut blobs = Blobs::new();
+                let mut absolute_symlink = None;
+                let node = walk(on_disk, &mut blobs, &mut absolute_symlink)?;
+                let item = Item {
+                    node,
+                    blobs,
+                    absolute_symlink,
+                };
+                stats.trees_computed.fetch_add(1, Ordering::Relaxed);
+                if let Some(k) = &known {
+                    trees.record_input_tree(path, &k.nar_hash, &crate::recorded::encode(&item))?;
+                }
+                item
+            }
+        };
+        let item = Arc::new(item);
+        *slot = Some(item.clone());
         Ok(item)
     }
 }
@@ -128,28 +187,33 @@ fn walk(
 fn directory(entries: BTreeMap<String, Node>, blobs: &mut Blobs) -> Key {
     let mut dir = Directory::default();
     for (name, node) in entries {
-        match node {
-            Node::File { key, executable } => dir.files.push(FileNode {
-                name,
-                digest: Some(key.digest()),
-                is_executable: executable,
-                node_properties: None,
-            }),
-            Node::Dir(key) => dir.directories.push(DirectoryNode {
-                name,
-                digest: Some(key.digest()),
-            }),
-            Node::Symlink(target) => dir.symlinks.push(SymlinkNode {
-                name,
-                target,
-                node_properties: None,
-            }),
-        }
+        push_entry(&mut dir, name, node);
     }
     let bytes = dir.encode_to_vec();
     let key = Key::of(&bytes);
     blobs.insert(key.clone(), Blob::Bytes(Arc::new(bytes)));
     key
+}
+
+/// Adds `node` to `dir` as `name` (entries must come sorted by name).
+pub(crate) fn push_entry(dir: &mut Directory, name: String, node: Node) {
+    match node {
+        Node::File { key, executable } => dir.files.push(FileNode {
+            name,
+            digest: Some(key.digest()),
+            is_executable: executable,
+            node_properties: None,
+        }),
+        Node::Dir(key) => dir.directories.push(DirectoryNode {
+            name,
+            digest: Some(key.digest()),
+        }),
+        Node::Symlink(target) => dir.symlinks.push(SymlinkNode {
+            name,
+            target,
+            node_properties: None,
+        }),
+    }
 }
 
 fn utf8<'a>(s: &'a std::ffi::OsStr, path: &Path) -> Result<&'a str, RemoteError> {
@@ -202,12 +266,14 @@ pub fn components(path: &str) -> Result<Vec<String>, RemoteError> {
 }
 
 /// The input root of an action: `inputs` (each item's place on disk and
-/// its path in the build) and the empty directories `dirs`. Returns the
-/// root's digest; every blob of the tree is added to `blobs`, and the first
-/// input that holds an absolute symlink (its place on disk) is noted in
-/// `absolute_symlink`.
+/// its path in the build; their trees kept in `trees`) and the empty
+/// directories `dirs`. Returns the root's digest; every blob of the tree
+/// is added to `blobs`, and the first input that holds an absolute symlink
+/// (its place on disk) is noted in `absolute_symlink`.
 pub fn input_root(
     cache: &ItemCache,
+    trees: &dyn InputTrees,
+    stats: &Stats,
     inputs: &[(PathBuf, String)],
     dirs: &[&str],
     blobs: &mut Blobs,
@@ -222,7 +288,7 @@ pub fn input_root(
         let name = c.pop().ok_or_else(|| {
             RemoteError::Unrepresentable(format!("`{path}` is the root directory"))
         })?;
-        let item = cache.item(on_disk)?;
+        let item = cache.item(on_disk, path, trees, stats)?;
         blobs.extend(item.blobs.iter().map(|(k, b)| (k.clone(), b.clone())));
         if absolute_symlink.is_none() {
             absolute_symlink.clone_from(&item.absolute_symlink);
@@ -234,8 +300,33 @@ pub fn input_root(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use abovo_build::StoreError;
+    use abovo_build::store::db::ItemTree;
+
+    /// abovo's database, in memory: every path is a valid item of NAR
+    /// hash `h` and the NAR size given.
+    #[derive(Default)]
+    pub struct MemoryTrees {
+        pub rows: Mutex<HashMap<String, Vec<u8>>>,
+        pub nar_size: u64,
+    }
+
+    impl InputTrees for MemoryTrees {
+        fn input_tree(&self, path: &str) -> Result<Option<ItemTree>, StoreError> {
+            Ok(Some(ItemTree {
+                nar_hash: "h".into(),
+                nar_size: self.nar_size,
+                tree: lock(&self.rows).get(path).cloned(),
+            }))
+        }
+
+        fn record_input_tree(&self, path: &str, _: &str, tree: &[u8]) -> Result<(), StoreError> {
+            lock(&self.rows).insert(path.into(), tree.to_vec());
+            Ok(())
+        }
+    }
 
     #[test]
     fn the_tree_holds_items_at_their_store_paths_sorted() {
@@ -248,8 +339,12 @@ mod tests {
         std::os::unix::fs::symlink("/gnu/store/x", a.join("link")).unwrap();
         let cache = ItemCache::default();
         let mut blobs = Blobs::new();
+        let trees = MemoryTrees::default();
+        let stats = Stats::default();
         let root = input_root(
             &cache,
+            &trees,
+            &stats,
             &[(a.clone(), "/gnu/store/aaa-a".into())],
             &["/tmp/guix-build-a.drv-0"],
             &mut blobs,
@@ -279,6 +374,8 @@ mod tests {
         let mut abs = None;
         input_root(
             &cache,
+            &trees,
+            &stats,
             &[(a.clone(), "/gnu/store/aaa-a".into())],
             &[],
             &mut Blobs::new(),
@@ -299,6 +396,8 @@ mod tests {
         let mut again = Blobs::new();
         let root2 = input_root(
             &cache,
+            &trees,
+            &stats,
             &[(a, "/gnu/store/aaa-a".into())],
             &["/tmp/guix-build-a.drv-0"],
             &mut again,
@@ -307,5 +406,131 @@ mod tests {
         .unwrap();
         assert_eq!(root, root2);
         assert!(components("/gnu/../x").is_err());
+    }
+
+    /// A store item with a bit of everything (files, an executable, a
+    /// subdirectory, an absolute symlink, an empty file); returns its
+    /// place.
+    fn item(dir: &Path) -> PathBuf {
+        let a = dir.join("item");
+        std::fs::create_dir_all(a.join("bin/empty-dir")).unwrap();
+        std::fs::write(a.join("bin/sh"), b"#!/bin/sh\necho hello\n").unwrap();
+        std::fs::set_permissions(a.join("bin/sh"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        std::fs::write(a.join("empty"), b"").unwrap();
+        std::fs::write(a.join("data"), vec![7; 1000]).unwrap();
+        std::os::unix::fs::symlink("/gnu/store/x-y/bin/sh", a.join("link")).unwrap();
+        std::os::unix::fs::symlink("bin", a.join("rel")).unwrap();
+        a
+    }
+
+    fn root_of(
+        trees: &MemoryTrees,
+        stats: &Stats,
+        inputs: &[(PathBuf, String)],
+    ) -> (Key, Blobs, Option<PathBuf>) {
+        let mut blobs = Blobs::new();
+        let mut abs = None;
+        let root = input_root(
+            &ItemCache::default(),
+            trees,
+            stats,
+            inputs,
+            &["/tmp/x"],
+            &mut blobs,
+            &mut abs,
+        )
+        .unwrap();
+        (root, blobs, abs)
+    }
+
+    #[test]
+    fn a_recorded_tree_is_read_back_without_the_bytes_and_a_wrong_one_is_recomputed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = item(dir.path());
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"a store item that is one file").unwrap();
+        let inputs = [
+            (a.clone(), "/gnu/store/aaa-a".to_owned()),
+            (file.clone(), "/gnu/store/bbb-f".to_owned()),
+        ];
+        // The registered NAR size is checked for the directory item.
+        let nar_size = abovo_store::nar::hash_path(&a).unwrap().size;
+        let trees = MemoryTrees {
+            nar_size,
+            ..MemoryTrees::default()
+        };
+        lock(&trees.rows).insert("/gnu/store/bbb-f".into(), Vec::new());
+        let first = Stats::default();
+        let computed = root_of(&trees, &first, &inputs[..1]);
+        assert_eq!(first.trees(), (0, 1, 0));
+        // The next process: the same root, the same blobs (the files at the
+        // same places), from the record alone.
+        let next = Stats::default();
+        let recorded = root_of(&trees, &next, &inputs[..1]);
+        assert_eq!(next.trees(), (1, 0, 0));
+        assert_eq!(computed.0, recorded.0);
+        assert_eq!(
+            computed.1.keys().collect::<Vec<_>>(),
+            recorded.1.keys().collect::<Vec<_>>()
+        );
+        for (k, b) in &recorded.1 {
+            assert_eq!(b.read(k).unwrap(), computed.1[k].read(k).unwrap());
+        }
+        assert_eq!(recorded.2, Some(a.join("link")));
+        // Wrong records: garbage, a size changed, a name changed, a
+        // directory left out. Each is found and the tree computed anew.
+        let good = lock(&trees.rows)["/gnu/store/aaa-a"].clone();
+        let mut tree = crate::proto::Tree::decode(good.as_slice()).unwrap();
+        let mut resized = tree.clone();
+        for c in &mut resized.children {
+            for f in &mut c.files {
+                f.digest.as_mut().unwrap().size_bytes += 1;
+            }
+        }
+        let mut renamed = tree.clone();
+        for c in &mut renamed.children {
+            for f in &mut c.files {
+                f.name.push('x');
+            }
+        }
+        let mut escaping = tree.clone();
+        for c in &mut escaping.children {
+            for l in &mut c.symlinks {
+                l.name = "../x".into();
+            }
+        }
+        tree.children.pop();
+        for bad in [
+            b"not a tree".to_vec(),
+            resized.encode_to_vec(),
+            renamed.encode_to_vec(),
+            escaping.encode_to_vec(),
+            tree.encode_to_vec(),
+        ] {
+            lock(&trees.rows).insert("/gnu/store/aaa-a".into(), bad);
+            let stats = Stats::default();
+            let again = root_of(&trees, &stats, &inputs[..1]);
+            assert_eq!(stats.trees(), (0, 1, 1));
+            assert_eq!(again.0, computed.0);
+            assert_eq!(lock(&trees.rows)["/gnu/store/aaa-a"], good, "replaced");
+        }
+        // A single-file item (NAR size unknown: 0, not checked).
+        let trees = MemoryTrees::default();
+        let one = root_of(&trees, &Stats::default(), &inputs[1..]);
+        let stats = Stats::default();
+        assert_eq!(root_of(&trees, &stats, &inputs[1..]).0, one.0);
+        assert_eq!(stats.trees(), (1, 0, 0));
+        // A file whose bytes changed behind the record is not sent.
+        std::fs::write(&file, b"a store item that is one fil!").unwrap();
+        let (_, blobs, _) = root_of(&trees, &Stats::default(), &inputs[1..]);
+        let e = blobs
+            .iter()
+            .find_map(|(k, b)| b.read(k).err())
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("has changed since its digest was recorded"),
+            "{e}"
+        );
     }
 }

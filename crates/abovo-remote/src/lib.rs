@@ -13,6 +13,7 @@
 //! | --- | --- |
 //! | `action` | a job as `Command` and `Action` (the mapping of docs/remote.md) |
 //! | `input_root` | the input root's Merkle tree, each store item's computed once |
+//! | `recorded` | a store item's tree as abovo's database keeps it, checked when read |
 //! | `client` | the connection, capabilities, CAS, ActionCache, Execute and its operation (re-attached with WaitExecution when its stream breaks) |
 //! | `outputs` | an ActionResult's outputs written out, names and digests checked |
 //! | `digest` | SHA-256 digests |
@@ -29,6 +30,7 @@ mod digest;
 mod error;
 mod input_root;
 mod outputs;
+mod recorded;
 
 pub use client::Stats;
 pub use digest::Key;
@@ -80,6 +82,12 @@ impl Remote {
         })
     }
 
+    /// At most `calls` blobs uploads in flight at once (`--remote-jobs`:
+    /// the default is 16).
+    pub fn limit_uploads(&mut self, calls: usize) {
+        self.client.limit_uploads(calls);
+    }
+
     /// What crossed the wire so far.
     pub fn stats(&self) -> &Stats {
         &self.stats
@@ -90,7 +98,7 @@ impl Remote {
         job: &RemoteJob<'_>,
         log: &mut dyn FnMut(&[u8]),
     ) -> Result<RemoteOutcome, RemoteError> {
-        let prepared = action::prepare(job, &self.items)?;
+        let prepared = action::prepare(job, &self.items, &self.stats)?;
         let client = &self.client;
         if let Some(link) = prepared
             .absolute_symlink
@@ -105,11 +113,18 @@ impl Remote {
                 ),
             });
         }
-        let (result, cached) = match client.cached_result(&prepared.action).await? {
+        // A rebuild (`--rounds`) must run the builder: neither
+        // the ActionCache nor Execute's own cache lookup may answer it.
+        let cached_result = if job.rebuild {
+            None
+        } else {
+            client.cached_result(&prepared.action).await?
+        };
+        let (result, cached) = match cached_result {
             Some(r) => (r, true),
             None => {
                 client.upload_missing(&prepared.blobs, &self.stats).await?;
-                let response = client.execute(&prepared.action).await?;
+                let response = client.execute(&prepared.action, job.rebuild).await?;
                 RemoteError::check_status("Execute", response.status.as_ref())?;
                 let result = response.result.ok_or_else(|| RemoteError::BadReply {
                     call: "Execute",

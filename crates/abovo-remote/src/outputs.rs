@@ -199,7 +199,7 @@ fn write_dir(
 
 /// `name` when it is one path component: a server cannot make abovo write
 /// outside the output.
-fn component(name: &str) -> Result<&str, String> {
+pub(crate) fn component(name: &str) -> Result<&str, String> {
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
         return Err(format!("holds the name `{name}`, which is not a file name"));
     }

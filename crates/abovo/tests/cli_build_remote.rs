@@ -27,7 +27,8 @@ fn remote_builds_give_local_nar_hashes_and_a_second_run_hits_the_action_cache() 
     let out = t.run(&["build", "--remote", &url, &drvs[0]]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("remote: 3 actions executed, 0 from the ActionCache"),
+        stderr(&out).contains("remote: 3 actions executed, 0 from the ActionCache")
+            && stderr(&out).contains("input trees: 0 from the database, 3 computed"),
         "{}",
         stderr(&out)
     );
@@ -61,16 +62,52 @@ fn remote_builds_give_local_nar_hashes_and_a_second_run_hits_the_action_cache() 
         "a remote build differs from the local one: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    // `--check --remote`: the ActionCache answers every action now.
+    // `--check --remote`: the ActionCache answers every action now, in a
+    // new process that reads every input's tree from abovo's database,
+    // none of its bytes.
     let out = t.run(&[
         "build", "--check", "--remote", &url, &drvs[0], &drvs[1], &drvs[2],
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("remote: 0 actions executed, 3 from the ActionCache"),
+        stderr(&out).contains("remote: 0 actions executed, 3 from the ActionCache")
+            && stderr(&out).contains("input trees: 3 from the database, 0 computed"),
         "{}",
         stderr(&out)
     );
+    // `--rounds 2` remotely: the second round runs the builder again, it
+    // is not the first one's cached result.
+    let twice = t.add_drv(&t.sh_drv("remote-twice", "echo same > $out", json!({})));
+    let out = t.run(&["build", "--rounds", "2", "--remote", &url, &twice]);
+    assert!(
+        out.status.success()
+            && stderr(&out).contains("remote: 2 actions executed, 0 from the ActionCache"),
+        "{}",
+        stderr(&out)
+    );
+    // A row of abovo's database goes bad: it is found wrong, the tree is
+    // computed anew (the same action: the ActionCache answers) and the
+    // row replaced.
+    let db = t.state().join("db/db.sqlite");
+    let sql = "update AbovoInputTrees set tree = x'0a0a08' \
+               where item = (select id from ValidPaths where path like '%-busybox%')";
+    let status = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(sql)
+        .status();
+    if status.is_ok_and(|s| s.success()) {
+        for (computed, note) in [(1, " (1 found wrong in the database)"), (0, "")] {
+            let out = t.run(&["build", "--check", "--remote", &url, &drvs[2]]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let want = format!(
+                "input trees: {} from the database, {computed} computed{note}\n",
+                1 - computed
+            );
+            assert!(stderr(&out).contains(&want), "{want}: {}", stderr(&out));
+        }
+    } else {
+        eprintln!("{test}: the corrupted row is not tried: no sqlite3 here");
+    }
     let again: Vec<_> = drvs
         .iter()
         .map(|d| t.info(&t.output(d))["nar_hash"].clone())
@@ -305,4 +342,67 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The `remote:` note's uploads: (blobs, bytes, upload calls at most at
+/// once).
+fn uploaded(stderr: &str) -> (u64, u64, u64) {
+    let note = stderr
+        .lines()
+        .find_map(|l| l.split_once("remote: "))
+        .map(|(_, n)| n)
+        .unwrap();
+    let number_before = |what: &str| -> u64 {
+        let end = note.find(what).unwrap();
+        let start = note[..end].rfind([' ', '(']).unwrap() + 1;
+        note[start..end].parse().unwrap()
+    };
+    (
+        number_before(" blobs"),
+        number_before(" bytes)"),
+        number_before(" at most at once"),
+    )
+}
+
+#[test]
+fn actions_sharing_a_big_input_upload_it_once_within_the_jobs_limit() {
+    let test = "actions_sharing_a_big_input_upload_it_once_within_the_jobs_limit";
+    let Some(t) = store(test) else { return };
+    let Some(casd) = Casd::start(test) else {
+        return;
+    };
+    // Four derivations, started together, each needing busybox and the
+    // same 6 MB source (sent through ByteStream): each blob crosses once.
+    let big: Vec<u8> = (0..6_000_000u32).map(|i| (i % 241) as u8).collect();
+    let f = t.write("shared.bin", &big);
+    let src = t.ok(&["add", f.to_str().unwrap()]).trim().to_owned();
+    let drvs: Vec<String> = (0..4)
+        .map(|i| {
+            t.add_drv(&t.sh_drv(
+                &format!("shares-{i}"),
+                &format!("$bb wc -c < {src} > $out; echo {i} >> $out"),
+                json!({"inputSrcs": [&src]}),
+            ))
+        })
+        .collect();
+    let busybox = std::fs::metadata("/bin/busybox").unwrap().len();
+    let url = casd.url();
+    let mut args = vec!["build", "--remote", &url, "--remote-jobs", "2"];
+    args.extend(drvs.iter().map(String::as_str));
+    let out = t.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, bytes, at_once) = uploaded(&stderr(&out));
+    // Each file once; the rest is small messages (four Commands, four
+    // Actions, the directories above the items).
+    let files = big.len() as u64 + busybox;
+    assert!(
+        (files..files + 20_000).contains(&bytes),
+        "{bytes} bytes uploaded for {files} bytes of files: {}",
+        stderr(&out)
+    );
+    assert!((1..=2).contains(&at_once), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(t.output(&drvs[3])).unwrap(),
+        "6000000\n3\n"
+    );
 }

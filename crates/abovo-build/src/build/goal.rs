@@ -211,7 +211,12 @@ impl Builder<'_> {
         let mut result = Vec::new();
         for round in 1..=rounds {
             self.reporter.started(drv_path, round, rounds);
-            let (staging, staged) = self.run_round(drv_path, drv, &outputs, &closure)?;
+            // A later round must run the builder again (a remote executor's
+            // cache may not answer it, or the rounds would compare one build
+            // with itself). A check may be answered by the remote cache: it
+            // then compares that result with the registered outputs.
+            let rebuild = round > 1;
+            let (staging, staged) = self.run_round(drv_path, drv, &outputs, &closure, rebuild)?;
             let built = Built {
                 drv_path,
                 floating: prepared.as_ref(),
@@ -281,6 +286,7 @@ impl Builder<'_> {
         drv: &Derivation,
         outputs: &BTreeMap<String, StorePath>,
         closure: &BTreeSet<StorePath>,
+        rebuild: bool,
     ) -> Result<(Staging, BTreeMap<String, Staged>), BuildError> {
         let store = self.store;
         let shown = store.display(drv_path);
@@ -292,7 +298,7 @@ impl Builder<'_> {
             build_dir: BuildDir::create(&self.opts.tmp_dir, drv_name)?,
             private: store.temp_path("fixed"),
         };
-        let result = self.run_builder(drv_path, drv, outputs, closure, &staging);
+        let result = self.run_builder(drv_path, drv, outputs, closure, &staging, rebuild);
         let from_uid = match result {
             Ok(uid) => uid,
             Err(BuildError::BuilderFailed { drv, how, log, .. }) if self.opts.keep_failed => {
@@ -345,6 +351,7 @@ impl Builder<'_> {
         outputs: &BTreeMap<String, StorePath>,
         closure: &BTreeSet<StorePath>,
         staging: &Staging,
+        rebuild: bool,
     ) -> Result<u32, BuildError> {
         let store = self.store;
         let shown = store.display(drv_path);
@@ -398,6 +405,7 @@ impl Builder<'_> {
                 closure,
                 root: &root,
                 output: &|p| staging.output(store, p),
+                rebuild,
             };
             return self.run_remote(remote.as_ref(), &job, log);
         }

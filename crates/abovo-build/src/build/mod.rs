@@ -48,7 +48,7 @@ pub use build_user::BuildUser;
 pub use error::{BuildError, OutputDifference};
 pub use goal::{OutputResult, Realised};
 pub use options::{BuildOptions, FixedOutputNetwork};
-pub use remote::{RemoteExecutor, RemoteJob, RemoteOutcome};
+pub use remote::{InputTrees, RemoteExecutor, RemoteJob, RemoteOutcome};
 
 /// Progress of a build, reported as it happens (the CLI draws it; the
 /// library never prints). Every method has an empty default.

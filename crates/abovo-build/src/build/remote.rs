@@ -14,7 +14,9 @@
 use super::env::Env;
 use super::log::LogWriter;
 use super::{BuildError, Builder};
+use crate::LocalStore;
 use crate::sandbox::chroot;
+use crate::store::db::ItemTree;
 use crate::store::{StoreError, io_err};
 use abovo_store::StorePath;
 use abovo_store::derivation::Derivation;
@@ -35,6 +37,37 @@ pub trait RemoteExecutor: Send + Sync + std::fmt::Debug {
     ) -> Result<RemoteOutcome, Box<dyn std::error::Error + Send + Sync>>;
 }
 
+/// Each input's tree, kept between processes: abovo's database records it
+/// against the item's NAR hash (`AbovoInputTrees`), so a closure is read
+/// and hashed once, not by every `abovo build --remote`.
+pub trait InputTrees: Send + Sync {
+    /// The NAR hash and size of the item at `path` (a store path as shown
+    /// to users) and the tree recorded for that hash; `None` when the
+    /// item is not valid.
+    fn input_tree(&self, path: &str) -> Result<Option<ItemTree>, StoreError>;
+    /// Records `tree` for the item at `path` whose NAR hash was `nar_hash`
+    /// (as [`ItemTree::nar_hash`] had it) when the tree was computed.
+    fn record_input_tree(&self, path: &str, nar_hash: &str, tree: &[u8]) -> Result<(), StoreError>;
+}
+
+impl std::fmt::Debug for dyn InputTrees + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InputTrees")
+    }
+}
+
+impl InputTrees for LocalStore {
+    fn input_tree(&self, path: &str) -> Result<Option<ItemTree>, StoreError> {
+        let p = self.parse(path)?;
+        self.db().input_tree(&p)
+    }
+
+    fn record_input_tree(&self, path: &str, nar_hash: &str, tree: &[u8]) -> Result<(), StoreError> {
+        let p = self.parse(path)?;
+        self.db().record_input_tree(&p, nar_hash, tree)
+    }
+}
+
 /// One builder run, as the local sandbox would run it.
 #[derive(Debug)]
 pub struct RemoteJob<'a> {
@@ -53,6 +86,8 @@ pub struct RemoteJob<'a> {
     /// The input closure: each item's place on disk and its store path as
     /// the builder sees it.
     pub inputs: &'a [(PathBuf, String)],
+    /// Where the inputs' trees are kept between processes.
+    pub trees: &'a dyn InputTrees,
     /// The outputs: each store path as the builder sees it, and where its
     /// content must be put here.
     pub outputs: &'a [(String, PathBuf)],
@@ -60,6 +95,9 @@ pub struct RemoteJob<'a> {
     pub fixed_output: bool,
     /// The build's time limit.
     pub timeout: Option<Duration>,
+    /// A rebuild (the second and later of `--rounds`): the builder must
+    /// run again, so no cached result may answer.
+    pub rebuild: bool,
 }
 
 /// What a remote run gave.
@@ -81,6 +119,8 @@ pub(super) struct Local<'a> {
     pub root: &'a Path,
     /// Where an output goes in it.
     pub output: &'a dyn Fn(&StorePath) -> PathBuf,
+    /// A rebuild ([`RemoteJob::rebuild`]).
+    pub rebuild: bool,
 }
 
 impl Builder<'_> {
@@ -100,6 +140,7 @@ impl Builder<'_> {
             closure,
             root,
             output,
+            rebuild,
         } = *local;
         let store = self.store;
         let shown = store.display(drv_path);
@@ -137,9 +178,11 @@ impl Builder<'_> {
             env: &env,
             build_dir: &build_dir,
             inputs: &inputs,
+            trees: store,
             outputs: &outs,
             fixed_output: drv.is_fixed_output(),
             timeout: self.opts.limits.effective().timeout,
+            rebuild,
         };
         let outcome = remote.execute(&job, &mut |b| {
             log.write(b);

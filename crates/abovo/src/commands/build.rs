@@ -385,10 +385,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         Some(url) => {
             // Before the store: a server that cannot build leaves nothing
             // behind.
-            let remote =
-                std::sync::Arc::new(abovo_remote::Remote::connect(url, &args.remote_instance)?);
-            opts.remote = Some(remote.clone());
+            let mut remote = abovo_remote::Remote::connect(url, &args.remote_instance)?;
             opts.jobs = args.remote_jobs.map_or(16, |j| j as usize);
+            remote.limit_uploads(opts.jobs);
+            let remote = std::sync::Arc::new(remote);
+            opts.remote = Some(remote.clone());
             Some(remote)
         }
         None => None,
@@ -396,10 +397,22 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     let code = run_with(&args, ctx, opts);
     if let Some(remote) = remote {
         let (blobs, bytes, hits, executed) = remote.stats().snapshot();
+        let (from_db, computed, rejected) = remote.stats().trees();
+        let rejected = if rejected > 0 {
+            format!(" ({rejected} found wrong in the database)")
+        } else {
+            String::new()
+        };
         ctx.note(&format!(
-            "remote: {} executed, {hits} from the ActionCache; {} ({bytes} bytes) uploaded",
+            "remote: {} executed, {hits} from the ActionCache; {} ({bytes} bytes) uploaded, \
+             {at_once} at most at once; \
+             input trees: {from_db} from the database, {computed} computed{rejected}",
             plain_plural(executed as usize, "action", "actions"),
             plain_plural(blobs as usize, "blob", "blobs"),
+            at_once = remote
+                .stats()
+                .uploads_at_once
+                .load(std::sync::atomic::Ordering::Relaxed),
         ));
     }
     code

@@ -11,6 +11,9 @@
 //!   outputs;
 //! * `FailedPaths(path, time)`: kept for compatibility, unused by abovo.
 //!
+//! Beside them abovo keeps one table of its own, `AbovoInputTrees`
+//! (`input_trees`), which Guix's tools ignore.
+//!
 //! Connection settings follow the daemon: foreign keys on, WAL journal with
 //! `wal_autocheckpoint = 40000`, `synchronous = normal`. Every change happens
 //! in one `BEGIN IMMEDIATE` transaction, so a process killed half-way leaves
@@ -23,11 +26,14 @@
 //! | [`read_only`] | opening another daemon's database without writing next to it |
 //! | `query` | what the database knows: validity, path info, references, derivers |
 //! | `register` | changing it: registering and invalidating items |
+//! | `input_trees` | abovo's own table: each item's tree for remote builds |
 
+mod input_trees;
 mod query;
 pub mod read_only;
 mod register;
 
+pub use input_trees::{ABOVO_SCHEMA, ItemTree};
 pub use read_only::ReadOnlyMode;
 
 use super::StoreError;
@@ -157,6 +163,7 @@ impl Database {
         )
         .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        conn.execute_batch(ABOVO_SCHEMA).map_err(sql)?;
         let schema_file = db_dir.join("schema");
         if !schema_file.exists() {
             super::write_file_atomically(&schema_file, SCHEMA_VERSION.as_bytes())?;
@@ -176,6 +183,7 @@ impl Database {
         conn.execute_batch("pragma foreign_keys = 1;")
             .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        conn.execute_batch(ABOVO_SCHEMA).map_err(sql)?;
         Ok(Database {
             conn,
             store,

@@ -214,6 +214,7 @@ fn schema_is_guix_schema() {
     assert_eq!(
         names,
         [
+            "AbovoInputTrees",
             "DeleteSelfRefs",
             "DerivationOutputs",
             "FailedPaths",
@@ -229,4 +230,44 @@ fn schema_is_guix_schema() {
         .query_row("pragma journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+}
+
+#[test]
+fn an_input_tree_is_kept_for_its_nar_hash_only_and_goes_with_its_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreDir::default();
+    let mut db = Database::open(dir.path(), store.clone()).unwrap();
+    let a = path(&store, "a");
+    assert_eq!(db.input_tree(&a).unwrap(), None, "not valid");
+    db.register(&[info(&a, &[])], 1).unwrap();
+    let known = db.input_tree(&a).unwrap().unwrap();
+    assert_eq!(known.tree, None);
+    assert_eq!(known.nar_size, 120);
+    db.record_input_tree(&a, &known.nar_hash, b"tree").unwrap();
+    assert_eq!(
+        db.input_tree(&a).unwrap().unwrap().tree.as_deref(),
+        Some(&b"tree"[..])
+    );
+    // Read by another connection (the next process).
+    drop(db);
+    let mut db = Database::open(dir.path(), store.clone()).unwrap();
+    assert!(db.input_tree(&a).unwrap().unwrap().tree.is_some());
+    // The item registered anew with another NAR hash: the row is stale.
+    let mut other = info(&a, &[]);
+    other.info.nar_hash = Hash::sha256([8; 32]);
+    db.register(&[other], 2).unwrap();
+    let now = db.input_tree(&a).unwrap().unwrap();
+    assert_eq!(now.tree, None, "a tree of other bytes is not returned");
+    // A tree computed from the old bytes is not recorded for the new ones.
+    db.record_input_tree(&a, &known.nar_hash, b"old").unwrap();
+    assert_eq!(db.input_tree(&a).unwrap().unwrap().tree, None);
+    db.record_input_tree(&a, &now.nar_hash, b"new").unwrap();
+    assert!(db.input_tree(&a).unwrap().unwrap().tree.is_some());
+    // Invalidating the item deletes its row (and nothing dangles).
+    db.invalidate(std::slice::from_ref(&a)).unwrap();
+    let rows: i64 = db
+        .conn
+        .query_row("select count(*) from AbovoInputTrees", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
 }
