@@ -406,3 +406,90 @@ fn actions_sharing_a_big_input_upload_it_once_within_the_jobs_limit() {
         "6000000\n3\n"
     );
 }
+
+#[test]
+fn the_configuration_file_gives_remote_defaults_and_flags_override_it() {
+    let test = "the_configuration_file_gives_remote_defaults_and_flags_override_it";
+    let Some(t) = store(test) else { return };
+    let Some(casd) = Casd::start(test) else {
+        return;
+    };
+    let drv = t.add_drv(&t.sh_drv("configured", "echo configured > $out", json!({})));
+    let config = t.write(
+        "config.toml",
+        format!("# abovo\n[remote]\nurl = \"{}\"\njobs = 3\n", casd.url()).as_bytes(),
+    );
+    let run = |args: &[&str], config: &std::path::Path| {
+        t.cmd(args)
+            .env("ABOVO_CONFIG", config)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    // A flag pointing elsewhere wins over the file.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let elsewhere = format!("grpc://127.0.0.1:{closed}");
+    let out = run(&["build", "--remote", &elsewhere, &drv], &config);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+    // The file's [remote] is used without a flag.
+    let out = run(&["build", &drv], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("remote: 1 action executed"),
+        "{}",
+        stderr(&out)
+    );
+    // --no-remote builds here (a check: no remote note).
+    let out = run(&["build", "--check", "--no-remote", &drv], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("remote:"), "{}", stderr(&out));
+    // Mistakes: the file, the line and what was expected; exit 2.
+    for (text, want) in [
+        (
+            "[remote]\nurl = \"grpc://x:1\"\njobs = \"many\"\n",
+            "invalid type",
+        ),
+        (
+            "[remote]\nurl = \"grpc://x:1\"\njbos = 2\n",
+            "expected one of",
+        ),
+    ] {
+        let bad = t.write("bad.toml", text.as_bytes());
+        let out = run(&["build", &drv], &bad);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let e = stderr(&out);
+        assert!(
+            e.contains(&bad.display().to_string()) && e.contains("line 3") && e.contains(want),
+            "{e}"
+        );
+    }
+    // --config names a file that must exist; the default place is read.
+    let out = t.run(&["build", "--config", "/nonexistent/abovo.toml", &drv]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read the configuration file"),
+        "{}",
+        stderr(&out)
+    );
+    let xdg = t.tmp().join("xdg");
+    std::fs::create_dir_all(xdg.join("abovo")).unwrap();
+    std::fs::write(xdg.join("abovo/config.toml"), "[remote]\nurll = 1\n").unwrap();
+    let out = t
+        .cmd(&["build", &drv])
+        .env_remove("ABOVO_CONFIG")
+        .env("XDG_CONFIG_HOME", &xdg)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("abovo/config.toml"),
+        "{}",
+        stderr(&out)
+    );
+}

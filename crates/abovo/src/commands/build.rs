@@ -160,16 +160,28 @@ pub struct Args {
     /// whose inputs are ready becomes an Action (its ActionCache asked
     /// first); the outputs come back here and are checked, canonicalised,
     /// scanned and registered as a local build's. Built-ins
-    /// (builtin:download) still run here. See docs/remote.md.
-    #[arg(long, value_name = "URL", conflicts_with = "guix_store")]
+    /// (builtin:download) still run here. The default is the configuration
+    /// file's `[remote]` table (`url`, `instance`, `jobs`; see --config).
+    /// See docs/remote.md.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["guix_store", "no_remote"])]
     pub remote: Option<String>,
     /// The instance name on the --remote server (default: none).
-    #[arg(long, value_name = "NAME", default_value = "", requires = "remote")]
-    pub remote_instance: String,
-    /// How many derivations are sent to the --remote server at once
-    /// (default 16), instead of --jobs.
-    #[arg(long, value_name = "N", requires = "remote", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "NAME", conflicts_with = "no_remote")]
+    pub remote_instance: Option<String>,
+    /// How many derivations are sent to the --remote server at once, and
+    /// how many uploads (default 16), instead of --jobs.
+    #[arg(long, value_name = "N", conflicts_with = "no_remote", value_parser = clap::value_parser!(u32).range(1..))]
     pub remote_jobs: Option<u32>,
+    /// Build here, whatever the configuration file's `[remote]` says.
+    #[arg(long)]
+    pub no_remote: bool,
+    /// The configuration file (default: $ABOVO_CONFIG, else
+    /// $XDG_CONFIG_HOME/abovo/config.toml, ~/.config/abovo/config.toml,
+    /// when it exists). Its `[remote]` table gives the defaults of
+    /// --remote (`url = "grpc://HOST:PORT"`), --remote-instance
+    /// (`instance`) and --remote-jobs (`jobs`). See docs/config.md.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Output format: text (output paths) or json (every result).
     #[arg(long, short = 'f', default_value = "text", value_parser = Format::parser(TEXT_JSON))]
     pub format: Format,
@@ -381,12 +393,34 @@ impl Reporter for BuildProgress {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     args.format.check("build", TEXT_JSON)?;
     let mut opts = options(&args);
-    let remote = match &args.remote {
+    let config = crate::config::load(args.config.as_deref())?;
+    // Flags first, then the configuration file's `[remote]`.
+    let from_config = config
+        .remote
+        .filter(|_| !args.no_remote && args.guix_store.is_none());
+    let url = args
+        .remote
+        .clone()
+        .or_else(|| from_config.as_ref().map(|r| r.url.clone()));
+    if url.is_none() && (args.remote_instance.is_some() || args.remote_jobs.is_some()) {
+        anyhow::bail!(
+            "--remote-instance and --remote-jobs need --remote (or `url` in the configuration file's [remote])"
+        );
+    }
+    let remote = match &url {
         Some(url) => {
+            let instance = args
+                .remote_instance
+                .clone()
+                .or_else(|| from_config.as_ref().and_then(|r| r.instance.clone()))
+                .unwrap_or_default();
+            let jobs = args
+                .remote_jobs
+                .or_else(|| from_config.as_ref().and_then(|r| r.jobs.map(|j| j.get())));
             // Before the store: a server that cannot build leaves nothing
             // behind.
-            let mut remote = abovo_remote::Remote::connect(url, &args.remote_instance)?;
-            opts.jobs = args.remote_jobs.map_or(16, |j| j as usize);
+            let mut remote = abovo_remote::Remote::connect(url, &instance)?;
+            opts.jobs = jobs.map_or(16, |j| j as usize);
             remote.limit_uploads(opts.jobs);
             let remote = std::sync::Arc::new(remote);
             opts.remote = Some(remote.clone());
