@@ -62,19 +62,37 @@ fn remote_builds_give_local_nar_hashes_and_a_second_run_hits_the_action_cache() 
         "a remote build differs from the local one: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    // `--check --remote`: the ActionCache answers every action now, in a
-    // new process that reads every input's tree from abovo's database,
-    // none of its bytes.
+    // `--check --remote`: remote against remote, every action built again
+    // (not answered by the ActionCache), in a new process that reads every
+    // input's tree from abovo's database, none of its bytes.
     let out = t.run(&[
         "build", "--check", "--remote", &url, &drvs[0], &drvs[1], &drvs[2],
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("remote: 0 actions executed, 3 from the ActionCache")
+        stderr(&out).contains("remote: 3 actions executed, 0 from the ActionCache")
             && stderr(&out).contains("input trees: 3 from the database, 0 computed"),
         "{}",
         stderr(&out)
     );
+    // A second store builds the same derivations: the ActionCache answers
+    // every action, with the same bits.
+    let t2 = store(test).expect("busybox was found for the first store");
+    let drvs2 = chain(&t2);
+    assert_eq!(drvs, drvs2, "the same derivations in both stores");
+    let out = t2.run(&["build", "--remote", &url, &drvs2[0]]);
+    assert!(
+        out.status.success()
+            && stderr(&out).contains("remote: 0 actions executed, 3 from the ActionCache"),
+        "{}",
+        stderr(&out)
+    );
+    let cached: Vec<_> = drvs2
+        .iter()
+        .map(|d| t2.info(&t2.output(d))["nar_hash"].clone())
+        .collect();
+    assert_eq!(remote_hashes, cached);
+    assert!(t2.verify_consistent());
     // `--rounds 2` remotely: the second round runs the builder again, it
     // is not the first one's cached result.
     let twice = t.add_drv(&t.sh_drv("remote-twice", "echo same > $out", json!({})));
@@ -86,7 +104,7 @@ fn remote_builds_give_local_nar_hashes_and_a_second_run_hits_the_action_cache() 
         stderr(&out)
     );
     // A row of abovo's database goes bad: it is found wrong, the tree is
-    // computed anew (the same action: the ActionCache answers) and the
+    // computed anew (the check builds it again) and the
     // row replaced.
     let db = t.state().join("db/db.sqlite");
     let sql = "update AbovoInputTrees set tree = x'0a0a08' \

@@ -211,11 +211,10 @@ impl Builder<'_> {
         let mut result = Vec::new();
         for round in 1..=rounds {
             self.reporter.started(drv_path, round, rounds);
-            // A later round must run the builder again (a remote executor's
-            // cache may not answer it, or the rounds would compare one build
-            // with itself). A check may be answered by the remote cache: it
-            // then compares that result with the registered outputs.
-            let rebuild = round > 1;
+            // A later round and a check must run the builder again: a remote
+            // executor's cache may not answer them, or they would compare one
+            // build with itself (as `guix build --check` ignores substitutes).
+            let rebuild = round > 1 || mode == Mode::Check;
             let (staging, staged) = self.run_round(drv_path, drv, &outputs, &closure, rebuild)?;
             let built = Built {
                 drv_path,
