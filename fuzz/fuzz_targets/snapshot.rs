@@ -5,13 +5,15 @@
 //! length and checksum fields are set to what its body needs (for the
 //! in-place form, versions 3 and 4, every section's checksum and the
 //! table's). Odd: the rest is the sections, separated by [`SEP`]: with the
-//! low two bits 3, the nineteen sections of the in-place form (version 4),
-//! laid out and
+//! low two bits 3, the thirty-one sections of the in-place form
+//! (version 5), laid out and
 //! checksummed as `snapshot::write_in_place` does, so that the range checks
 //! and decoders see the mutations; otherwise the eleven decompressed
 //! sections of version 2, which the harness compresses and frames as
 //! `snapshot::write` does, so that the decoders (varints, ids, string
-//! tables, the package sections) see the mutations rather than zstd.
+//! tables, the package sections) see the mutations rather than zstd; with
+//! the low three bits 5, the same sections framed as the dense form
+//! (version 6), each an xz stream, so that the xz path is reached too.
 //!
 //! An in-place file is also opened in place (`snapshot::open`, mapped from
 //! a file), with every lazily read section touched: never a panic, damage
@@ -41,10 +43,12 @@ const HEADER_LEN: usize = 52;
 const SECTIONS: usize = 11;
 
 /// The in-place form: fixed header, then 24 bytes per section; 17
-/// sections in version 3, 19 in version 4 (what this build writes).
+/// sections in version 3, 25 in version 4, 31 in version 5 (what this
+/// build writes).
 const V3_FIXED: usize = 32;
 const V3_SECTIONS: usize = 17;
-const V4_SECTIONS: usize = 19;
+const V4_SECTIONS: usize = 25;
+const V5_SECTIONS: usize = 31;
 
 fn xxh3(b: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(b)
@@ -74,9 +78,9 @@ fn fix_in_place(bytes: &[u8], sections: usize) -> Vec<u8> {
     out
 }
 
-/// A version 4 file of the sections `SEP` separates in `bytes`.
+/// A version 5 file of the sections `SEP` separates in `bytes`.
 fn compose_in_place(bytes: &[u8]) -> Vec<u8> {
-    snapshot::lay_out_in_place(&split(bytes, V4_SECTIONS))
+    snapshot::lay_out_in_place(&split(bytes, V5_SECTIONS))
 }
 
 /// The parts of `bytes` between separators: `n` of them (missing ones
@@ -125,6 +129,9 @@ fn open_in_place(file: &[u8], checked: Option<&Graph>) {
 /// `bytes` with the length and checksum fields made right for its body.
 fn fix_header(bytes: &[u8]) -> Vec<u8> {
     if bytes.get(8..12) == Some(&snapshot::VERSION_IN_PLACE.to_le_bytes()[..]) {
+        return fix_in_place(bytes, V5_SECTIONS);
+    }
+    if bytes.get(8..12) == Some(&4u32.to_le_bytes()[..]) {
         return fix_in_place(bytes, V4_SECTIONS);
     }
     if bytes.get(8..12) == Some(&3u32.to_le_bytes()[..]) {
@@ -142,11 +149,14 @@ fn fix_header(bytes: &[u8]) -> Vec<u8> {
 
 /// A version 2 file of the sections `SEP` separates in `bytes` (missing
 /// ones empty, extra ones dropped).
-fn compose(bytes: &[u8]) -> Vec<u8> {
+fn compose(bytes: &[u8], xz: bool) -> Vec<u8> {
     let sections = split(bytes, SECTIONS);
     let frames: Vec<Vec<u8>> = sections
         .iter()
-        .map(|s| zstd::bulk::compress(s, 1).expect("zstd compresses"))
+        .map(|s| match xz {
+            true => xz_compress(s),
+            false => zstd::bulk::compress(s, 1).expect("zstd compresses"),
+        })
         .collect();
     let mut body = (SECTIONS as u32).to_le_bytes().to_vec();
     for f in &frames {
@@ -156,10 +166,23 @@ fn compose(bytes: &[u8]) -> Vec<u8> {
         body.extend_from_slice(f);
     }
     let mut out = snapshot::MAGIC.to_vec();
-    out.extend_from_slice(&snapshot::VERSION.to_le_bytes());
+    let version = if xz {
+        snapshot::VERSION_DENSE
+    } else {
+        snapshot::VERSION
+    };
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&Sha256::digest(&body));
     out.extend_from_slice(&body);
+    out
+}
+
+/// `bytes` as one xz stream (a fast preset: the reader does not care).
+fn xz_compress(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut xz2::read::XzEncoder::new(bytes, 0), &mut out)
+        .expect("xz compresses");
     out
 }
 
@@ -190,11 +213,11 @@ fuzz_target!(|data: &[u8]| {
     } else if mode & 3 == 3 {
         compose_in_place(rest)
     } else {
-        compose(rest)
+        compose(rest, mode & 7 == 5)
     };
     let _ = snapshot::peek_store_dir(&file[..]);
     let version = file.get(8..12).map(|v| u32::from_le_bytes(v.try_into().unwrap()));
-    if version == Some(snapshot::VERSION_IN_PLACE) || version == Some(3) {
+    if version == Some(snapshot::VERSION_IN_PLACE) || version == Some(4) || version == Some(3) {
         let checked = snapshot::read(&file).ok();
         if checked.is_some() {
             snapshot::info(&file).expect("info accepts what read accepts");

@@ -416,6 +416,7 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
             edge_outputs: edge_outputs.into(),
             out_sets,
             facts: None,
+            stored: None,
         },
         true,
     )
@@ -439,7 +440,7 @@ pub(crate) fn assemble(columns: Columns, check_acyclic: bool) -> Result<Graph, G
     };
     if check_acyclic {
         let order = topological_order(&graph)?;
-        let _ = graph.topo.set(order);
+        let _ = graph.topo.set(order.into());
     }
     Ok(graph)
 }

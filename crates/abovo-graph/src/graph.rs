@@ -226,6 +226,26 @@ pub(crate) struct Columns {
     /// derivation facts (an in-place snapshot of version 4), so that
     /// resolving a name does not decode every derivation.
     pub(crate) facts: Option<NodeFacts>,
+    /// What the source stores of what a graph otherwise derives from its
+    /// edges (an in-place snapshot of version 5): read on first use
+    /// instead of computed.
+    pub(crate) stored: Option<Stored>,
+}
+
+/// Reverse edges and an inputs-first order as a source stores them, each
+/// read (and checked) on first use; `None` when the stored one is damaged,
+/// and the graph then computes it.
+pub(crate) struct Stored {
+    /// The transpose of the input rows.
+    pub(crate) dependents: Box<dyn Fn() -> Option<Csr<NodeId>> + Send + Sync>,
+    /// Every node once, inputs first.
+    pub(crate) topo: Box<dyn Fn() -> Option<Col<NodeId>> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stored")
+    }
 }
 
 /// Per-node columns of the facts of derivations that most queries ask for,
@@ -251,7 +271,7 @@ pub struct Graph {
     pub(crate) dependents: OnceLock<Csr<NodeId>>,
     /// Inputs-first order; computed (and the graph checked acyclic) when the
     /// graph is built, or on first use for the trusted built-in snapshot.
-    pub(crate) topo: OnceLock<Vec<NodeId>>,
+    pub(crate) topo: OnceLock<Col<NodeId>>,
     pub(crate) packages: PackageTable,
     /// What `guix show` says of each row of `packages` (decoded on first
     /// use for the built-in snapshot).
@@ -472,15 +492,27 @@ impl Graph {
 
     /// The derivations that have `n` as a direct input, sorted by id.
     pub fn dependents(&self, n: NodeId) -> &[NodeId] {
-        self.dependents
-            .get_or_init(|| self.columns.inputs.transpose(self.len()))
-            .neighbours(n)
+        self.dependent_rows().neighbours(n)
+    }
+
+    /// The transpose of the input rows: stored by the source, else built
+    /// on first use.
+    pub(crate) fn dependent_rows(&self) -> &Csr<NodeId> {
+        self.dependents.get_or_init(|| {
+            let stored = self.columns.stored.as_ref().and_then(|s| (s.dependents)());
+            stored.unwrap_or_else(|| self.columns.inputs.transpose(self.len()))
+        })
     }
 
     /// Every node, inputs before the derivations that use them.
     pub fn topological_order(&self) -> &[NodeId] {
         self.topo.get_or_init(|| {
-            crate::build::topological_order(self).unwrap_or_else(|_| self.nodes().collect())
+            if let Some(order) = self.columns.stored.as_ref().and_then(|s| (s.topo)()) {
+                return order;
+            }
+            crate::build::topological_order(self)
+                .unwrap_or_else(|_| self.nodes().collect())
+                .into()
         })
     }
 

@@ -16,6 +16,7 @@
 //! (and, for a package defined twice, by module), and a metadata table
 //! alone makes the package table (the module being the location's file).
 
+use crate::column::Col;
 use crate::error::LoadError;
 use crate::packages::{Package, PackageTable};
 use crate::strings::{Interner, StrId, Strings};
@@ -29,54 +30,60 @@ use std::path::Path;
 #[derive(Debug, Clone, Default)]
 pub struct PackageMeta {
     pub(crate) strings: Strings,
-    /// Per row of the package table; empty when no metadata was loaded.
-    pub(crate) rows: Vec<MetaRow>,
+    /// Per row of the package table; empty when no metadata was loaded
+    /// (owned, or borrowed from an in-place snapshot, its ids checked).
+    pub(crate) rows: Col<MetaRow>,
 }
 
-/// One row's fields, as ids into the metadata's strings.
+/// One row's fields, as ids into the metadata's strings: 32 bytes of plain
+/// data, as an in-place snapshot stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub(crate) struct MetaRow {
-    /// Whether the metadata table had this package (false for a package
-    /// table row it lacks).
-    pub(crate) known: bool,
-    pub(crate) hidden: bool,
-    pub(crate) location: StrId,
-    pub(crate) home_page: StrId,
-    pub(crate) licenses: StrId,
-    pub(crate) synopsis: StrId,
-    pub(crate) description: StrId,
-    pub(crate) systems: StrId,
-    pub(crate) superseded: StrId,
+    /// [`MetaRow::KNOWN`] and [`MetaRow::HIDDEN`].
+    pub(crate) flags: u32,
+    /// Location, home page, licences, synopsis, description, systems,
+    /// superseded: the table's columns in order.
+    pub(crate) fields: [StrId; 7],
 }
+
+// SAFETY: `MetaRow` is `#[repr(C)]` over eight `u32`s (a `u32` and seven
+// `StrId`s, each `#[repr(transparent)]` over a `u32`): no padding, every
+// bit pattern is a value (ids are range-checked before use), all zeros
+// is one.
+#[allow(unsafe_code)]
+unsafe impl bytemuck::Zeroable for MetaRow {}
+// SAFETY: as above; it is `Copy` and `'static`.
+#[allow(unsafe_code)]
+unsafe impl bytemuck::Pod for MetaRow {}
 
 impl MetaRow {
+    /// The flag of a row the metadata table had (not set for a package
+    /// table row it lacks).
+    pub(crate) const KNOWN: u32 = 1;
+    /// The flag of a package hidden from the user interface.
+    pub(crate) const HIDDEN: u32 = 2;
+
     /// The fields that are strings, in the order of the table's columns
     /// (and of a snapshot's).
     pub(crate) fn text_fields(&self) -> [StrId; 7] {
-        [
-            self.location,
-            self.home_page,
-            self.licenses,
-            self.synopsis,
-            self.description,
-            self.systems,
-            self.superseded,
-        ]
+        self.fields
     }
 
     /// A row of these fields (in [`MetaRow::text_fields`] order).
-    pub(crate) fn from_fields(known: bool, hidden: bool, f: [StrId; 7]) -> MetaRow {
+    pub(crate) fn from_fields(known: bool, hidden: bool, fields: [StrId; 7]) -> MetaRow {
         MetaRow {
-            known,
-            hidden,
-            location: f[0],
-            home_page: f[1],
-            licenses: f[2],
-            synopsis: f[3],
-            description: f[4],
-            systems: f[5],
-            superseded: f[6],
+            flags: u32::from(known) * Self::KNOWN | u32::from(hidden) * Self::HIDDEN,
+            fields,
         }
+    }
+
+    pub(crate) fn known(&self) -> bool {
+        self.flags & Self::KNOWN != 0
+    }
+
+    pub(crate) fn hidden(&self) -> bool {
+        self.flags & Self::HIDDEN != 0
     }
 }
 
@@ -95,47 +102,47 @@ impl<'a> PackageInfo<'a> {
     /// Where the package is defined: `file:line:column`, e.g.
     /// `gnu/packages/base.scm:97:2`; empty when unknown.
     pub fn location(&self) -> &'a str {
-        self.text(self.row.location)
+        self.text(self.row.fields[0])
     }
 
     /// Its home page (a URL), possibly empty.
     pub fn home_page(&self) -> &'a str {
-        self.text(self.row.home_page)
+        self.text(self.row.fields[1])
     }
 
     /// Its licences' names (`GPL 3+`, …), in the package's order.
     pub fn licenses(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        self.text(self.row.licenses)
+        self.text(self.row.fields[2])
             .split(',')
             .filter(|l| !l.is_empty())
     }
 
     /// Its synopsis, as written in the package (Texinfo).
     pub fn synopsis(&self) -> &'a str {
-        self.text(self.row.synopsis)
+        self.text(self.row.fields[3])
     }
 
     /// Its description, as written in the package (Texinfo).
     pub fn description(&self) -> &'a str {
-        self.text(self.row.description)
+        self.text(self.row.fields[4])
     }
 
     /// The systems it supports (`x86_64-linux`, …), in Guix's order.
     pub fn systems(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        self.text(self.row.systems)
+        self.text(self.row.fields[5])
             .split(' ')
             .filter(|s| !s.is_empty())
     }
 
     /// Whether it is hidden from the user interface.
     pub fn hidden(&self) -> bool {
-        self.row.hidden
+        self.row.hidden()
     }
 
     /// The package that supersedes it (`name@version`), when it is
     /// deprecated in favour of another.
     pub fn superseded_by(&self) -> Option<&'a str> {
-        Some(self.text(self.row.superseded)).filter(|s| !s.is_empty())
+        Some(self.text(self.row.fields[6])).filter(|s| !s.is_empty())
     }
 }
 
@@ -147,7 +154,7 @@ impl PackageMeta {
 
     /// The metadata of package table row `row`, when known.
     pub fn get(&self, row: usize) -> Option<PackageInfo<'_>> {
-        let r = self.rows.get(row).filter(|r| r.known)?;
+        let r = self.rows.get(row).filter(|r| r.known())?;
         Some(PackageInfo { meta: self, row: r })
     }
 
@@ -207,7 +214,10 @@ impl PackageMeta {
             let (packages, rows): (Vec<Package>, Vec<MetaRow>) =
                 read.into_iter().map(|(p, r, _)| (p, r)).unzip();
             return Ok((
-                PackageMeta { strings, rows },
+                PackageMeta {
+                    strings,
+                    rows: rows.into(),
+                },
                 Some(PackageTable::new(packages)),
             ));
         }
@@ -254,7 +264,13 @@ impl PackageMeta {
             taken[i] = true;
             rows[i] = row;
         }
-        Ok((PackageMeta { strings, rows }, None))
+        Ok((
+            PackageMeta {
+                strings,
+                rows: rows.into(),
+            },
+            None,
+        ))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The in-place snapshot form (format version 3): the same graph as the
+//! The in-place snapshot form (format version 5): the same graph as the
 //! compressed form it is made from, opened from a mapped file, with every
 //! kind of damage caught (eagerly for the sections every query reads, on
 //! first use for the others) and never a panic.
@@ -61,9 +61,12 @@ fn same(a: &Graph, b: &Graph) {
         let meta = |g: &Graph| {
             g.package_meta().get(i).map(|m| {
                 (
-                    m.location().to_owned(),
-                    m.synopsis().to_owned(),
-                    m.description().len(),
+                    [m.location(), m.home_page(), m.synopsis(), m.description()].map(str::to_owned),
+                    m.licenses()
+                        .chain(m.systems())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    (m.hidden(), m.superseded_by().map(str::to_owned)),
                 )
             })
         };
@@ -139,6 +142,19 @@ fn the_built_in_snapshot_opens_in_place_as_the_same_graph() {
         snapshot::write_in_place(&m, &WriteOptions::default()),
         bytes
     );
+    // A metadata row (section 30) naming a string past the table, its
+    // checksum made right: refused on first use and reported, never read.
+    let (start, len) = table(&bytes)[30];
+    let mut bad = bytes.clone();
+    bad[start + 4..start + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    rehash(&mut bad, 30, start, len);
+    assert!(snapshot::read(&bad).is_err());
+    let (opts, seen) = recorder();
+    let m = snapshot::open_with(&write_file(&dir, &bad), &opts).unwrap();
+    assert!(m.package_meta().get(0).is_none());
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].contains("string id out of range"), "{seen:?}");
 }
 
 #[test]
@@ -147,8 +163,10 @@ fn damage_is_caught_in_every_section_without_a_panic() {
     let bytes = snapshot::write_in_place(&g, &WriteOptions::default());
     let dir = tempfile::tempdir().unwrap();
     // The sections decoded on first use: derivations, store metadata,
-    // package nodes, package edges, bag-emerged edges, package metadata.
-    let late = [6, 12, 13, 14, 15, 16];
+    // package nodes, package edges, bag-emerged edges, package metadata,
+    // dependents, the order (the metadata arrays, 28 to 30, are empty
+    // here: the graph has none).
+    let late = [6, 12, 13, 14, 15, 16, 25, 26, 27];
     for (i, (start, len)) in table(&bytes).into_iter().enumerate() {
         if len == 0 {
             continue;
@@ -168,6 +186,10 @@ fn damage_is_caught_in_every_section_without_a_panic() {
                 // Touch every late section.
                 let _ = (m.derivation_count(), m.meta().sized());
                 let _ = (m.package_graph().len(), m.package_meta().get(0));
+                let _ = (
+                    m.dependents(m.nodes().next().unwrap()),
+                    m.topological_order(),
+                );
                 let seen = seen.lock().unwrap();
                 // The package edge sections of a graph without package
                 // graphs are never read, so never checked.
@@ -229,6 +251,40 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
     let path = write_file(&dir, &bad);
     let err = snapshot::open(&path).unwrap_err().to_string();
     assert!(err.contains("node flags"), "{err}");
+    // A dependent past the last node (section 26): reported on first
+    // use, and the reverse edges computed instead.
+    let mut bad = bytes.clone();
+    let (start, len) = t[26];
+    bad[start..start + 4].copy_from_slice(&1000u32.to_le_bytes());
+    rehash(&mut bad, 26, start, len);
+    assert!(snapshot::read(&bad).is_err());
+    let (opts, seen) = recorder();
+    let m = snapshot::open_with(&write_file(&dir, &bad), &opts).unwrap();
+    let first = m.nodes().next().unwrap();
+    assert_eq!(m.dependents(first), g.dependents(first));
+    assert!(seen.lock().unwrap()[0].contains("dependent out of range"));
+    // The order reversed: still every node once, so opening in place
+    // takes it (wrong answers, never a panic), but the checked read
+    // refuses it.
+    let mut bad = bytes.clone();
+    let (start, len) = t[27];
+    let mut order: Vec<[u8; 4]> = bad[start..start + len]
+        .chunks(4)
+        .map(|c| c.try_into().unwrap())
+        .collect();
+    order.reverse();
+    bad[start..start + len].copy_from_slice(&order.concat());
+    rehash(&mut bad, 27, start, len);
+    let err = snapshot::read(&bad).unwrap_err().to_string();
+    assert!(err.contains("before an input"), "{err}");
+    // Not a permutation: the first node twice.
+    let first_id = bad[start..start + 4].to_vec();
+    bad[start + 4..start + 8].copy_from_slice(&first_id);
+    rehash(&mut bad, 27, start, len);
+    let (opts, seen) = recorder();
+    let m = snapshot::open_with(&write_file(&dir, &bad), &opts).unwrap();
+    assert_eq!(m.topological_order(), g.topological_order());
+    assert!(seen.lock().unwrap()[0].contains("not one of the nodes"));
 }
 
 /// Recomputes the checksum of one section and of the table.

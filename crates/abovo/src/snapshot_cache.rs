@@ -5,11 +5,11 @@
 //! binary must stay under 25 MB), so reading it costs tens of
 //! milliseconds of decompression and decoding in every process. The first
 //! process that reads it writes it out in the in-place form (format
-//! version 4, see `abovo_graph::snapshot`) to
+//! version 5, see `abovo_graph::snapshot`) to
 //!
 //! ```text
 //! $ABOVO_CACHE_DIR | $XDG_CACHE_HOME/abovo | ~/.cache/abovo
-//!   snapshots/<sha256>.v4.abovo-snapshot
+//!   snapshots/<sha256>.v5.abovo-snapshot
 //! ```
 //!
 //! named by the built-in snapshot's own SHA-256 (the checksum in its

@@ -231,6 +231,7 @@ fn decode_with(
             edge_outputs: edges.edge_outputs.into(),
             out_sets: edges.out_sets,
             facts: None,
+            stored: None,
         },
         late.is_none(),
     )?;

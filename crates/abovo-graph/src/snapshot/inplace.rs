@@ -1,8 +1,8 @@
-//! Format version 3, the in-place form (see the [format](super)): every
-//! section uncompressed at an 8-byte-aligned offset, the columns every
-//! query reads as fixed-width little-endian arrays that a graph borrows
-//! straight from the file's memory map, and a checksum per section checked
-//! when the section is first touched.
+//! The in-place form, format version 5 (3 and 4 still read; see the
+//! [format](super)): every section uncompressed at an 8-byte-aligned
+//! offset, the columns every query reads as fixed-width little-endian
+//! arrays that a graph borrows straight from the file's memory map, and
+//! a checksum per section checked when the section is first touched.
 
 use super::SnapshotError;
 use super::assemble;
@@ -22,13 +22,16 @@ use crate::strings::{StrId, Strings};
 use std::sync::Arc;
 
 /// The version number of the in-place form this build writes.
-pub(super) const VERSION: u32 = 4;
+pub(super) const VERSION: u32 = 5;
+/// The previous version, still read: the sections of version 5 but the
+/// last three (the graph then derives its reverse edges and order).
+pub(super) const VERSION_4: u32 = 4;
 /// The first version of the in-place form, still read: the sections of
-/// version 4 but the last two (the graph then reads systems and
+/// version 4 but the last eight (the graph then reads systems and
 /// fixed-output flags from the derivation facts).
 pub(super) const VERSION_3: u32 = 3;
 /// Its sections, in file order.
-pub(super) const SECTION_NAMES: [&str; 25] = [
+pub(super) const SECTION_NAMES: [&str; 31] = [
     "header",
     "string ends",
     "string text",
@@ -54,6 +57,12 @@ pub(super) const SECTION_NAMES: [&str; 25] = [
     "bag-emerged edge offsets",
     "bag-emerged edge targets",
     "bag-emerged edge uses",
+    "dependent offsets",
+    "dependent targets",
+    "topological order",
+    "package metadata string ends",
+    "package metadata text",
+    "package metadata rows",
 ];
 /// The first of the three arrays of edges of each package graph (version
 /// 4): offsets, targets, use sets, `package` then `bag-emerged`.
@@ -61,6 +70,8 @@ const LAYER_ARRAYS: usize = 19;
 const SECTIONS: usize = SECTION_NAMES.len();
 /// The number of sections of version 3.
 const SECTIONS_V3: usize = 17;
+/// The number of sections of version 4.
+const SECTIONS_V4: usize = 25;
 /// Magic, version, section count, file length, table checksum.
 const FIXED: usize = 32;
 /// Offset, length and checksum of a section.
@@ -86,7 +97,7 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// Serialises `graph` in the in-place form (format version 3): what
+/// Serialises `graph` in the in-place form (format version 5): what
 /// [`open`] maps. It is about three times the size of the compressed form
 /// ([`super::write`]), which stays the form to distribute; `opts.level`
 /// is not used.
@@ -142,6 +153,9 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
             l_uses[i] = words(&l.edge_uses);
         }
     }
+    let [dependent_offsets, dependent_targets, order] = super::derived::sections(graph);
+    let [meta_flag, meta_ends, meta_text, meta_rows] =
+        super::meta_rows::sections(graph.package_meta());
     let sections: [Vec<u8>; SECTIONS] = [
         v2[0].clone(),
         words(ends),
@@ -162,7 +176,7 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         v2[7].clone(),
         super::packages::layer_head(pg.layer(GraphType::Package)),
         super::packages::layer_head(pg.layer(GraphType::BagEmerged)),
-        v2[10].clone(),
+        meta_flag,
         systems,
         flags,
         l_offsets[0].clone(),
@@ -171,6 +185,12 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         l_offsets[1].clone(),
         l_targets[1].clone(),
         l_uses[1].clone(),
+        dependent_offsets,
+        dependent_targets,
+        order,
+        meta_ends,
+        meta_text,
+        meta_rows,
     ];
     lay_out_in_place(&sections)
 }
@@ -236,7 +256,7 @@ pub fn open(path: &std::path::Path) -> Result<Graph, SnapshotError> {
 }
 
 /// Opens the snapshot file at `path` for queries, in place when it is of
-/// the in-place form (format version 3): the file is mapped, its header
+/// the in-place form (format versions 3 to 5): the file is mapped, its header
 /// and section table checked, and the sections every query reads (strings,
 /// nodes, edges, the package table) are checked against their checksums
 /// and their ids against their ranges, then borrowed as they are; the
@@ -257,7 +277,7 @@ pub fn open_with(path: &std::path::Path, opts: &OpenOptions) -> Result<Graph, Sn
     let mut head = [0u8; 12];
     let got = super::read_up_to(&mut file, &mut head)?;
     let version = super::version_of(&head[..got]);
-    if !matches!(version, Some(VERSION | VERSION_3)) || cfg!(target_endian = "big") {
+    if !matches!(version, Some(VERSION | VERSION_4 | VERSION_3)) || cfg!(target_endian = "big") {
         let bytes = std::fs::read(path).map_err(SnapshotError::Read)?;
         return super::read(&bytes);
     }
@@ -320,6 +340,7 @@ impl Sections {
         let version = le_u32(b, 8);
         let sections = match version {
             VERSION => SECTIONS,
+            VERSION_4 => SECTIONS_V4,
             VERSION_3 => SECTIONS_V3,
             _ => return Err(SnapshotError::UnsupportedVersion(version)),
         };
@@ -377,7 +398,7 @@ impl Sections {
     }
 
     /// The bytes of section `i`, once they match their checksum.
-    fn verified(&self, i: usize) -> Result<&[u8], SnapshotError> {
+    pub(super) fn verified(&self, i: usize) -> Result<&[u8], SnapshotError> {
         let (start, len, want) = self.table[i];
         let bytes = &self.backing.bytes()[start..start + len];
         let got = hash(bytes);
@@ -391,8 +412,18 @@ impl Sections {
         Ok(bytes)
     }
 
+    /// The length of section `i` in bytes (0 for a section the file's
+    /// version does not have).
+    pub(super) fn table_len(&self, i: usize) -> usize {
+        self.table.get(i).map_or(0, |t| t.1)
+    }
+
     /// Section `i` as `count` values, checked against its checksum.
-    fn col<T: bytemuck::Pod>(&self, i: usize, count: usize) -> Result<Col<T>, SnapshotError> {
+    pub(super) fn col<T: bytemuck::Pod>(
+        &self,
+        i: usize,
+        count: usize,
+    ) -> Result<Col<T>, SnapshotError> {
         let bytes = self.verified(i)?;
         let size = std::mem::size_of::<T>();
         if Some(bytes.len()) != count.checked_mul(size) {
@@ -408,7 +439,7 @@ impl Sections {
 
     /// Decodes section `i` with `decode` on first use; a damaged section
     /// is reported to the handler and reads as empty.
-    fn late<T: Default>(
+    pub(super) fn late<T: Default>(
         &self,
         i: usize,
         decode: impl FnOnce(&[u8]) -> Result<T, SnapshotError>,
@@ -510,6 +541,7 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
     };
 
     let s = Arc::new(s);
+    let stored = (s.table.len() > SECTIONS_V4).then(|| super::derived::stored(&s, n, h.edges));
     let late = |i: usize, h: &Header| (Arc::clone(&s), h.clone(), i);
     let (sd, hd, _) = late(6, &h);
     let drv_columns = Deferred::later(move || {
@@ -525,7 +557,10 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
     let package_graph = Deferred::later(move || late_package_graph(&sp, n));
     let (sq, rows_count) = (Arc::clone(&s), h.packages);
     let package_meta = Deferred::later(move || {
-        sq.late::<PackageMeta>(16, |data| super::packages::decode_meta(data, rows_count))
+        sq.late::<PackageMeta>(16, |data| match sq.table.len() > SECTIONS_V4 {
+            true => super::meta_rows::read(&sq, data, rows_count),
+            false => super::packages::decode_meta(data, rows_count),
+        })
     });
     let mut graph = assemble(
         Columns {
@@ -539,6 +574,7 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
             edge_outputs,
             out_sets,
             facts,
+            stored,
         },
         checked,
     )?;
@@ -687,5 +723,7 @@ pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), Sna
     if !g.meta().is_empty() && g.meta().nar_size.len() != g.len() {
         return Err(invalid("metadata does not cover every node"));
     }
+    super::derived::check(&g)?;
+    super::meta_rows::check(g.package_meta())?;
     Ok((g, creator))
 }

@@ -128,8 +128,8 @@ pub(super) fn encode(g: &Graph) -> [Vec<u8>; 4] {
         m.u8(1);
         put_strings(&mut m, &meta.strings);
         m.var(meta.rows.len() as u64);
-        for r in &meta.rows {
-            m.u8(u8::from(r.known) | u8::from(r.hidden) << 1);
+        for r in meta.rows.iter() {
+            m.u8(u8::from(r.known()) | u8::from(r.hidden()) << 1);
             for id in r.text_fields() {
                 m.var(u64::from(id.0));
             }
@@ -415,7 +415,7 @@ pub(super) fn decode_meta(data: &[u8], rows: usize) -> Result<PackageMeta, Snaps
         )));
     }
     let strings = meta.strings.len();
-    meta.rows.reserve(n);
+    let mut rows = Vec::with_capacity(n);
     for _ in 0..n {
         let flags = d.u8("package metadata flags")?;
         if flags >> 2 != 0 {
@@ -425,12 +425,12 @@ pub(super) fn decode_meta(data: &[u8], rows: usize) -> Result<PackageMeta, Snaps
         for id in &mut f {
             *id = StrId(d.below(strings, "package metadata field")?);
         }
-        meta.rows
-            .push(MetaRow::from_fields(flags & 1 != 0, flags & 2 != 0, f));
+        rows.push(MetaRow::from_fields(flags & 1 != 0, flags & 2 != 0, f));
     }
     if !d.at_end() {
         return Err(invalid("bytes after the package metadata"));
     }
+    meta.rows = rows.into();
     Ok(meta)
 }
 

@@ -147,3 +147,54 @@ fn truncation_is_measured_against_the_whole_file_everywhere() {
             .contains("bytes after the end")
     );
 }
+
+#[test]
+fn the_dense_form_reads_as_the_same_graph_and_refuses_xz_in_version_2() {
+    let good = small();
+    let g = read(&good).unwrap();
+    let dense = write_dense(&g, &WriteOptions::default()).unwrap();
+    assert_eq!(version_of(&dense), Some(VERSION_DENSE));
+    let d = read(&dense).unwrap();
+    // The same graph: written again in the portable form, the same bytes.
+    assert_eq!(write(&d, &WriteOptions::default()).unwrap(), good);
+    let leaked: &'static [u8] = Box::leak(dense.clone().into_boxed_slice());
+    let t = read_trusted(leaked).unwrap();
+    assert_eq!(write(&t, &WriteOptions::default()).unwrap(), good);
+    let i = info(&dense).unwrap();
+    assert_eq!((i.version, i.nodes), (VERSION_DENSE, 1));
+    assert_eq!(i.body_size, info(&good).unwrap().body_size);
+    assert_eq!(
+        peek_store_dir(&dense[..]).unwrap(),
+        peek_store_dir(&good[..]).unwrap()
+    );
+    // An xz section is only allowed in version 6.
+    let xz = xz::compress(b"").unwrap();
+    let file = with_section(&good, 6, &xz);
+    let err = read(&file).unwrap_err().to_string();
+    assert!(
+        err.contains("an xz section in a file of format version 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn xz_bombs_stop_at_the_bound_too() {
+    let good = small();
+    let zeros = vec![0u8; 40 << 20];
+    let frame = xz::compress(&zeros).unwrap();
+    assert!(frame.len() < 16 << 10, "{}", frame.len());
+    let mut file = with_section(&good, 6, &frame);
+    file[8..12].copy_from_slice(&VERSION_DENSE.to_le_bytes());
+    let err = read(&file).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SnapshotError::SectionTooLarge {
+                section: "store metadata",
+                limit: SECTION_FLOOR,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -108,7 +108,8 @@ pub fn run(
 
 /// The record of package table row `row`.
 fn shown_of(graph: &Graph, row: usize) -> Shown {
-    let p = &graph.packages().rows()[row];
+    // One row's fields read where they lie, not the whole table made.
+    let table = graph.packages();
     let node = graph.packages().node(row);
     let info = graph.package_meta().get(row);
     let outputs = node
@@ -131,8 +132,8 @@ fn shown_of(graph: &Graph, row: usize) -> Shown {
     };
     Shown {
         record: ShowRecord {
-            name: p.name.clone(),
-            version: p.version.clone(),
+            name: table.name(row).to_owned(),
+            version: table.version(row).to_owned(),
             outputs,
             systems: info
                 .map(|i| i.systems().map(str::to_owned).collect())
@@ -147,7 +148,7 @@ fn shown_of(graph: &Graph, row: usize) -> Shown {
             description: text(|i| i.description()),
         },
         derivation: node.map(|n| graph.display_path(n)),
-        module: p.module.clone(),
+        module: table.module(row).to_owned(),
         superseded_by: info.and_then(|i| i.superseded_by()).map(str::to_owned),
         visibility: if info.is_some_and(|i| i.hidden()) {
             Visibility::Hidden
@@ -234,7 +235,7 @@ fn not_found(graph: &Graph, spec: &str, name: &str, version: Option<&str>) -> an
             .packages()
             .find(name, None)
             .into_iter()
-            .map(|i| graph.packages().rows()[i].version.clone())
+            .map(|i| graph.packages().version(i).to_owned())
             .collect();
         v.dedup();
         v
