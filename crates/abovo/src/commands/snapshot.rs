@@ -348,9 +348,10 @@ fn info(a: InfoArgs) -> anyhow::Result<u8> {
         out,
         "format        version {} (checksum ok: {} {})",
         info.version,
-        // The in-place form checks an XXH3-64 per section, and shows the
-        // table's.
-        if info.version >= 3 {
+        // The in-place form (versions 3 to 5) checks an XXH3-64 per
+        // section, and shows the table's; the compressed forms (1, 2 and
+        // the dense 6) a SHA-256 of the body.
+        if (3..=5).contains(&info.version) {
             "xxh3 of the section table"
         } else {
             "sha256"
