@@ -1,9 +1,10 @@
 //! The built-in snapshot, expanded once into abovo's cache and mapped by
 //! every later process.
 //!
-//! The snapshot compiled into the binary is compressed (zstd, varints: the
-//! binary must stay under 25 MB), so reading it costs tens of
-//! milliseconds of decompression and decoding in every process. The first
+//! The snapshot compiled into the binary is compressed (the dense form:
+//! xz, varints; the binary must stay under 25 MB), so reading it costs
+//! hundreds of milliseconds of decompression and decoding in every
+//! process. The first
 //! process that reads it writes it out in the in-place form (format
 //! version 5, see `abovo_graph::snapshot`) to
 //!

@@ -64,11 +64,19 @@ fn decompression_bombs_stop_at_the_bound_naming_the_section() {
     let good = small();
     assert!(read(&good).is_ok());
     // 40 MiB of zeros in about 1 KB: past the 16 MiB floor, far past
-    // 1024 times its size.
-    for sized in [false, true] {
-        let frame = bomb(40, sized);
+    // 1024 times its size. zstd with and without the size in the frame,
+    // then xz in a version 6 file.
+    let xz_bomb = xz::compress(&vec![0u8; 40 << 20]).unwrap();
+    for (sized, frame) in [
+        (false, bomb(40, false)),
+        (true, bomb(40, true)),
+        (false, xz_bomb),
+    ] {
         assert!(frame.len() < 16 << 10, "{}", frame.len());
-        let file = with_section(&good, 6, &frame);
+        let mut file = with_section(&good, 6, &frame);
+        if xz::is_xz(&frame) {
+            file[8..12].copy_from_slice(&VERSION_DENSE.to_le_bytes());
+        }
         for err in [read(&file).unwrap_err(), info(&file).unwrap_err()] {
             assert!(
                 matches!(
@@ -173,28 +181,6 @@ fn the_dense_form_reads_as_the_same_graph_and_refuses_xz_in_version_2() {
     let err = read(&file).unwrap_err().to_string();
     assert!(
         err.contains("an xz section in a file of format version 2"),
-        "{err}"
-    );
-}
-
-#[test]
-fn xz_bombs_stop_at_the_bound_too() {
-    let good = small();
-    let zeros = vec![0u8; 40 << 20];
-    let frame = xz::compress(&zeros).unwrap();
-    assert!(frame.len() < 16 << 10, "{}", frame.len());
-    let mut file = with_section(&good, 6, &frame);
-    file[8..12].copy_from_slice(&VERSION_DENSE.to_le_bytes());
-    let err = read(&file).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SnapshotError::SectionTooLarge {
-                section: "store metadata",
-                limit: SECTION_FLOOR,
-                ..
-            }
-        ),
         "{err}"
     );
 }
