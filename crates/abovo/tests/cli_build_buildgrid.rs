@@ -107,7 +107,7 @@ fn buildgrid_builds_give_local_nar_hashes_and_a_second_run_hits_the_action_cache
     // bits. (`--check --remote` would build them all again.)
     let t2 = store(test).expect("busybox was found for the first store");
     let drvs2 = chain(&t2);
-    let trivial2 = trivial(&t2, 50);
+    let trivial2 = cli_remote_support::trivial(&t2, 50);
     let all2: Vec<&str> = drvs2.iter().chain(&trivial2).map(String::as_str).collect();
     assert_eq!(all, all2, "the same derivations in both stores");
     let mut again = vec!["build", "--remote", &url, "--remote-instance", "main"];
