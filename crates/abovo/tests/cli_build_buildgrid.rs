@@ -17,7 +17,7 @@ mod cli_remote_support;
 
 use cli_build_support::TestStore;
 use cli_buildgrid_support::Grid;
-use cli_remote_support::{chain, stderr, store, trivial};
+use cli_remote_support::{chain, guix_store, stderr, store, trivial};
 use serde_json::json;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -102,29 +102,44 @@ fn buildgrid_builds_give_local_nar_hashes_and_a_second_run_hits_the_action_cache
         start.elapsed()
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    // A second run, in a second store asking for the same derivations:
-    // every action from the ActionCache, no worker runs anything, the same
-    // bits. (`--check --remote` would build them all again.)
-    let t2 = store(test).expect("busybox was found for the first store");
-    let drvs2 = chain(&t2);
-    let trivial2 = cli_remote_support::trivial(&t2, 50);
-    let all2: Vec<&str> = drvs2.iter().chain(&trivial2).map(String::as_str).collect();
-    assert_eq!(all, all2, "the same derivations in both stores");
-    let mut again = vec!["build", "--remote", &url, "--remote-instance", "main"];
-    again.extend(&all2);
-    let out = t2.run(&again);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("remote: 0 actions executed, 53 from the ActionCache"),
-        "{}",
-        stderr(&out)
+    assert_eq!(
+        hashes(&t),
+        remote_hashes,
+        "a check leaves the outputs as they were"
     );
-    let after: usize = (0..2)
-        .map(|i| leases_started(&grid.worker_log(i)).len())
-        .sum();
-    assert_eq!(after, 53, "the ActionCache answered, no worker ran again");
-    assert_eq!(hashes(&t2), remote_hashes);
-    assert!(t2.verify_consistent());
+    // A second run of the same derivations is answered by the ActionCache
+    // (`--check --remote` builds again). The same paths need two stores
+    // naming /gnu/store: the first's 50 are executed, the second's all come
+    // from the ActionCache, no worker runs anything, the same bits.
+    let mut built = Vec::new();
+    let mut leases = 53;
+    for (executed, cached) in [(50, 0), (0, 50)] {
+        let t2 = guix_store(test).expect("busybox was found for the first store");
+        let drvs = cli_remote_support::trivial(&t2, 50);
+        let mut args = vec!["build", "--remote", &url, "--remote-instance", "main"];
+        args.extend(drvs.iter().map(String::as_str));
+        let out = t2.run(&args);
+        let want = format!("remote: {executed} actions executed, {cached} from the ActionCache");
+        assert!(
+            out.status.success() && stderr(&out).contains(&want),
+            "{want}: {}",
+            stderr(&out)
+        );
+        leases += executed;
+        let started: usize = (0..2)
+            .map(|i| leases_started(&grid.worker_log(i)).len())
+            .sum();
+        assert_eq!(started, leases, "only executed actions reach a worker");
+        let paths = String::from_utf8_lossy(&out.stdout).to_string();
+        let hashes: Vec<_> = paths
+            .lines()
+            .map(|p| t2.info(p)["nar_hash"].clone())
+            .collect();
+        assert_eq!(hashes.len(), 50);
+        assert!(t2.verify_consistent());
+        built.push((drvs, paths, hashes));
+    }
+    assert_eq!(built[0], built[1], "the same derivations, outputs and bits");
 }
 
 #[test]

@@ -119,6 +119,15 @@ pub fn store(test: &str) -> Option<TestStore> {
     Some(t)
 }
 
+/// A fresh store whose paths name `/gnu/store` (its items elsewhere), with
+/// busybox: two of them give the same derivations the same paths, hence
+/// the same actions, so the second asks for what the ActionCache holds.
+pub fn guix_store(test: &str) -> Option<TestStore> {
+    let mut t = TestStore::guix();
+    t.add_busybox(test)?;
+    Some(t)
+}
+
 /// `n` independent trivial derivations (a directory with a file and a
 /// relative symlink), as `.drv` paths.
 pub fn trivial(t: &TestStore, n: usize) -> Vec<String> {
