@@ -24,5 +24,5 @@ trap 'kill $pid; rm -f "$paths" "$info"' EXIT
 sleep 1
 urls=$(sed -n 1p "$info")
 keys=$(sed -n 2p "$info")
-farm-bench -- "$abovo" challenge --closure hello --substitute-urls "$urls" \
-  --authorized-key "$keys" --require 3
+hyperfine --warmup 1 -r 5 \
+  "'$abovo' challenge --closure hello --substitute-urls '$urls' --authorized-key '$keys' --require 3"

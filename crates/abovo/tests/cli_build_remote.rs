@@ -326,8 +326,9 @@ fn bytes_that_do_not_match_their_digest_are_refused_and_nothing_is_registered() 
         corrupted > 0,
         "the output's blob is in buildbox-casd's storage"
     );
-    // A second store asks for the same derivation: the ActionCache answers,
-    // the bytes do not match, nothing is registered.
+    // A second store (another store directory, so another action) builds
+    // the same script: its output has the same digest, whose bytes in the
+    // CAS are the corrupted ones; they do not match, nothing is registered.
     let t2 = {
         let mut t2 = TestStore::new();
         t2.add_busybox(test).unwrap();
