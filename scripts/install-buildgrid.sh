@@ -26,13 +26,7 @@ pg_bin() {
   return 1
 }
 if ! pg_bin >/dev/null; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    { apt-get install -y --no-install-recommends postgresql \
-        || { apt-get update && apt-get install -y --no-install-recommends postgresql; }; } >&2
-  else
-    echo "install-buildgrid: PostgreSQL is not installed and cannot be installed here" >&2
-    exit 1
-  fi
+  "$(dirname "$0")/apt-install.sh" install-buildgrid postgresql
 fi
 mkdir -p "$dir/pgbin"
 for p in initdb pg_ctl postgres; do
