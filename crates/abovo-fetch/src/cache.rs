@@ -213,25 +213,26 @@ impl Cache {
     /// Whether the cache may hold a record of `base_name`: `false` only in
     /// a batch whose listing lacks it; `true` when a lookup must tell.
     pub fn may_hold(&self, base_name: &str) -> bool {
-        match &self.listed {
-            Some(listed) => listed
-                .get_or_init(|| names_ending_in(&self.meta_dir(), ".json"))
-                .as_ref()
-                .is_none_or(|names| names.contains(base_name)),
-            None => true,
-        }
+        self.listing().is_none_or(|names| names.contains(base_name))
     }
 
     /// Whether the cache surely holds no record at all (in a batch, from
     /// its listing; else whether its records' directory is missing).
     pub fn holds_none(&self) -> bool {
         match &self.listed {
-            Some(listed) => listed
-                .get_or_init(|| names_ending_in(&self.meta_dir(), ".json"))
-                .as_ref()
-                .is_some_and(HashSet::is_empty),
+            Some(_) => self.listing().is_some_and(HashSet::is_empty),
             None => !self.meta_dir().is_dir(),
         }
+    }
+
+    /// In a batch that could list its records, the names listed (listed
+    /// on the first call, shared by the batch's clones); `None` outside a
+    /// batch or when the listing failed: each name must be looked up.
+    fn listing(&self) -> Option<&HashSet<String>> {
+        self.listed
+            .as_ref()?
+            .get_or_init(|| names_ending_in(&self.meta_dir(), ".json"))
+            .as_ref()
     }
 
     /// The record of `base_name`, when the cache holds it and its content

@@ -8,7 +8,7 @@
 //! the compressed form, and the binary that carries it, do not grow.
 
 use super::SnapshotError;
-use super::inplace::Sections;
+use super::inplace::{Sections, ids, words};
 use crate::column::Col;
 use crate::dag::Csr;
 use crate::graph::{Graph, NodeId, Stored};
@@ -25,12 +25,6 @@ fn invalid(msg: &str) -> SnapshotError {
 /// dependent targets (u32 ×e), the inputs-first order (u32 ×n).
 pub(super) fn sections(graph: &Graph) -> [Vec<u8>; 3] {
     let rows = graph.dependent_rows();
-    let words = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    let ids = |v: &[NodeId]| {
-        v.iter()
-            .flat_map(|x| x.0.to_le_bytes())
-            .collect::<Vec<u8>>()
-    };
     [
         words(&rows.offsets),
         ids(&rows.targets),

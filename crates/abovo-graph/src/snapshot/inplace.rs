@@ -97,6 +97,16 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
+/// `v` as the little-endian words of an in-place array section.
+pub(super) fn words(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Node ids as the little-endian words of an in-place array section.
+pub(super) fn ids(v: &[NodeId]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.0.to_le_bytes()).collect()
+}
+
 /// Serialises `graph` in the in-place form (format version 5): what
 /// [`open`] maps. It is about three times the size of the compressed form
 /// ([`super::write`]), which stays the form to distribute; `opts.level`
@@ -113,12 +123,6 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
             sets.var(u64::from(s.0));
         }
     }
-    let words = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    let ids = |v: &[NodeId]| {
-        v.iter()
-            .flat_map(|x| x.0.to_le_bytes())
-            .collect::<Vec<u8>>()
-    };
     // What most queries ask of a derivation, per node, so that they need
     // not decode the derivation facts.
     let mut systems = vec![crate::graph::NO_DRV; graph.len()];
