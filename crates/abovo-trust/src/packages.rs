@@ -28,10 +28,10 @@
 use crate::report::{Step, steps};
 use abovo_graph::package_graph::{GraphType, PackageGraph, PackageId, PackageView, Visibility};
 use abovo_graph::query::{ShortestPaths, Walk};
-use abovo_graph::{Graph, NodeId};
+use abovo_graph::{Graph, NodeId, NodeKind};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A package in a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,14 +59,16 @@ pub struct PackageBuild {
 }
 
 /// Which derivations are packages' (see the [module documentation](self)).
-/// A clone shares the index, built once ([`Packages::new`]).
+/// A clone shares the index of names, built on first use.
 #[derive(Clone)]
 pub struct Packages<'g> {
     graph: &'g Graph,
     pg: &'g PackageGraph,
-    /// `name-version` of every package node whose derivation the graph
-    /// has, as a derivation for another system would be named.
-    by_name: Arc<HashMap<String, PackageId>>,
+    /// `(name, version)` of every package node whose derivation the graph
+    /// has: what a derivation for another system is named after. Built
+    /// only when a derivation that is no package node's own is met (a
+    /// `seeds` report on one package may never need it).
+    by_name: Arc<OnceLock<FxHashMap<(&'g str, &'g str), PackageId>>>,
 }
 
 impl<'g> Packages<'g> {
@@ -76,16 +78,28 @@ impl<'g> Packages<'g> {
         if pg.is_empty() {
             return None;
         }
-        let by_name = pg
-            .ids()
-            .filter(|&p| pg.drv(p).is_some())
-            .map(|p| (format!("{}-{}", pg.name(p), pg.version(p)), p))
-            .collect();
         Some(Packages {
             graph: g,
             pg,
-            by_name: Arc::new(by_name),
+            by_name: Arc::default(),
         })
+    }
+
+    /// The package node named `name-version` as a derivation is (`name`
+    /// may hold hyphens, so each split is tried), among those whose
+    /// derivation the graph has.
+    fn by_name(&self, drv_name: &str) -> Option<PackageId> {
+        let pg = self.pg;
+        let index: &FxHashMap<(&str, &str), PackageId> = self.by_name.get_or_init(|| {
+            pg.ids()
+                .filter(|&p| pg.drv(p).is_some())
+                .map(|p| ((pg.name(p), pg.version(p)), p))
+                .collect()
+        });
+        drv_name
+            .match_indices('-')
+            .find_map(|(i, _)| index.get(&(&drv_name[..i], &drv_name[i + 1..])))
+            .copied()
     }
 
     /// The package whose build derivation `n` is, if any.
@@ -96,10 +110,17 @@ impl<'g> Packages<'g> {
                 other_system: None,
             });
         }
-        let drv = self.graph.derivation(n)?;
-        let &package = self.by_name.get(drv.name())?;
-        let own = self.graph.derivation(self.pg.drv(package)?)?;
-        (own.system() != drv.system()).then_some(PackageBuild {
+        // Names and systems are read in place: a walk asks this of every
+        // derivation it meets, and decoding their facts would cost more
+        // than the walk.
+        let g = self.graph;
+        if g.kind(n) != NodeKind::Derivation {
+            return None;
+        }
+        let name = g.name(n);
+        let package = self.by_name(name.strip_suffix(".drv").unwrap_or(name))?;
+        let own = self.pg.drv(package)?;
+        (g.system(own) != g.system(n)).then_some(PackageBuild {
             package,
             other_system: Some(n),
         })
@@ -111,7 +132,7 @@ impl<'g> Packages<'g> {
         let (derivation, system) = match b.other_system {
             Some(n) => (
                 self.graph.display_path(n),
-                self.graph.derivation(n).map(|d| d.system().to_owned()),
+                self.graph.system(n).map(str::to_owned),
             ),
             None => (pg.display_drv_path(self.graph, b.package), None),
         };

@@ -10,7 +10,7 @@ use crate::packages::{Packages, Trails};
 use crate::report::steps;
 use abovo_graph::query::{ShortestPaths, Walk};
 use abovo_graph::{Graph, NodeId};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// What attributing seeds to packages needs, computed once.
 pub(super) struct Attribution<'a> {
@@ -24,7 +24,7 @@ pub(super) struct Attribution<'a> {
     /// Per example package (a seed's first leaf), its shortest-path tree
     /// and package trails: most seeds share their first leaf, so each is
     /// computed once, not once per seed.
-    ways: HashMap<NodeId, (ShortestPaths<NodeId>, Option<Trails<'a>>)>,
+    ways: FxHashMap<NodeId, (ShortestPaths<NodeId>, Option<Trails<'a>>)>,
 }
 
 impl<'a> Attribution<'a> {
@@ -36,7 +36,7 @@ impl<'a> Attribution<'a> {
             walk,
             package_labels: packages.iter().map(AuditPackage::label).collect(),
             in_packages: Packages::new(g),
-            ways: HashMap::new(),
+            ways: FxHashMap::default(),
         }
     }
 

@@ -18,7 +18,8 @@ use crate::sizes::SizeError;
 use abovo_graph::query::{Walk, closure};
 use abovo_graph::{Graph, NodeId};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// What one walk from every package at once reaches.
@@ -121,7 +122,9 @@ impl Classified {
         let mut unknown = Vec::new();
         let mut rejected_files = Vec::new();
         // Fixed-output derivations for several systems are one store item.
-        let mut counted = HashSet::new();
+        // (Fx, not SipHash: tens of thousands of paths, none chosen by an
+        // adversary who could aim at the hash.)
+        let mut counted = FxHashSet::default();
         for e in &entries {
             let (store_path, kind) = e.store_path_and_kind();
             if !counted.insert(store_path) {
@@ -186,7 +189,7 @@ impl Binaries {
     pub fn number(g: &Graph, classified: &[(SeedFacts, Classification)]) -> Binaries {
         let mut bit_of = vec![u32::MAX; g.len()];
         let mut first: Vec<usize> = Vec::new();
-        let mut by_path: HashMap<&str, u32> = HashMap::new();
+        let mut by_path: FxHashMap<&str, u32> = FxHashMap::default();
         for (i, (f, c)) in classified.iter().enumerate() {
             if c.kind.carries_binaries() {
                 let bit = *by_path.entry(f.store_path.as_str()).or_insert_with(|| {
@@ -253,7 +256,7 @@ fn unique_labels(classified: &[(SeedFacts, Classification)], binaries: &[usize])
         .iter()
         .map(|&i| classified[i].1.display_name(&classified[i].0))
         .collect();
-    let mut uses: HashMap<&str, usize> = HashMap::new();
+    let mut uses: FxHashMap<&str, usize> = FxHashMap::default();
     for n in &names {
         *uses.entry(n).or_insert(0) += 1;
     }
