@@ -21,6 +21,10 @@ use abovo_store::derivation::{DerivationKind, FixedOutput};
 use abovo_store::store_path::{StoreDir, StorePath, output_path_name};
 use std::sync::OnceLock;
 
+mod facts;
+
+pub(crate) use facts::{FACT_FIXED, NodeFacts, NodeOutputs};
+
 /// A node of a [`Graph`]: an index into its node arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[repr(transparent)]
@@ -216,8 +220,9 @@ pub(crate) struct Columns {
     pub(crate) drv_columns: Deferred<DrvColumns>,
     pub(crate) inputs: Csr<NodeId>,
     /// Parallel to `inputs.targets`: index into `out_sets` (a graph has a
-    /// few dozen distinct sets; more than 65,536 is refused).
-    pub(crate) edge_outputs: Col<u16>,
+    /// few dozen distinct sets; more than 65,536 is refused). Checked on
+    /// first use for an in-place snapshot: most queries never ask.
+    pub(crate) edge_outputs: Deferred<Col<u16>>,
     /// Distinct sets of output names used by edges; set 0 is the empty set
     /// (edges to sources).
     pub(crate) out_sets: Vec<Vec<StrId>>,
@@ -232,35 +237,21 @@ pub(crate) struct Columns {
     pub(crate) stored: Option<Stored>,
 }
 
-/// Reverse edges and an inputs-first order as a source stores them, each
-/// read (and checked) on first use; `None` when the stored one is damaged,
-/// and the graph then computes it.
-pub(crate) struct Stored {
+/// Reverse edges and an inputs-first order of a graph of `N`s as a source
+/// stores them, each read (and checked) on first use; `None` when the
+/// stored one is damaged, and the graph then computes it.
+pub(crate) struct Stored<N: bytemuck::Pod = NodeId> {
     /// The transpose of the input rows.
-    pub(crate) dependents: Box<dyn Fn() -> Option<Csr<NodeId>> + Send + Sync>,
+    pub(crate) dependents: Box<dyn Fn() -> Option<Csr<N>> + Send + Sync>,
     /// Every node once, inputs first.
-    pub(crate) topo: Box<dyn Fn() -> Option<Col<NodeId>> + Send + Sync>,
+    pub(crate) topo: Box<dyn Fn() -> Option<Col<N>> + Send + Sync>,
 }
 
-impl std::fmt::Debug for Stored {
+impl<N: bytemuck::Pod> std::fmt::Debug for Stored<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Stored")
     }
 }
-
-/// Per-node columns of the facts of derivations that most queries ask for,
-/// read in place.
-#[derive(Debug, Clone)]
-pub(crate) struct NodeFacts {
-    /// Per node, its derivation's system, or [`NO_DRV`] for nodes that are
-    /// not derivations.
-    pub(crate) systems: Col<u32>,
-    /// Per node, [`FACT_FIXED`] when it is a fixed-output derivation.
-    pub(crate) flags: Col<u8>,
-}
-
-/// The bit of [`NodeFacts::flags`] for a fixed-output derivation.
-pub(crate) const FACT_FIXED: u8 = 1;
 
 /// A derivation graph. See the [module documentation](self).
 #[derive(Debug)]
@@ -317,7 +308,8 @@ impl<'g> Edge<'g> {
     /// The output names of the input that are used; empty for a source.
     pub fn outputs(&self) -> impl ExactSizeIterator<Item = &'g str> + 'g {
         let g = self.graph;
-        g.columns.out_sets[self.set as usize]
+        let set = g.columns.out_sets.get(self.set as usize);
+        set.map_or(&[][..], Vec::as_slice)
             .iter()
             .map(move |&s| g.columns.strings.get(s))
     }
@@ -396,26 +388,6 @@ impl Graph {
         })
     }
 
-    /// Whether `n` is a fixed-output derivation.
-    pub fn is_fixed_output(&self, n: NodeId) -> bool {
-        match &self.columns.facts {
-            Some(f) => f.flags.get(n.index()).is_some_and(|&b| b & FACT_FIXED != 0),
-            None => self.derivation(n).is_some_and(|d| d.is_fixed_output()),
-        }
-    }
-
-    /// The system of the derivation at `n` (`x86_64-linux`), or `None` for
-    /// sources and missing derivations.
-    pub fn system(&self, n: NodeId) -> Option<&str> {
-        match &self.columns.facts {
-            Some(f) => {
-                let s = *f.systems.get(n.index())?;
-                (s != NO_DRV).then(|| self.columns.strings.get(StrId(s)))
-            }
-            None => self.derivation(n).map(|d| d.system()),
-        }
-    }
-
     /// The store path name of `n` (after the hash part), e.g. `hello-2.12.2.drv`.
     pub fn name(&self, n: NodeId) -> &str {
         self.columns.strings.get(self.columns.names[n.index()])
@@ -464,15 +436,19 @@ impl Graph {
     /// The edges from `n` to its inputs, with the outputs each one uses.
     pub fn input_edges(&self, n: NodeId) -> impl ExactSizeIterator<Item = Edge<'_>> {
         let range = self.columns.inputs.range(n);
-        let (targets, sets) = (
-            &self.columns.inputs.targets[range.clone()],
-            &self.columns.edge_outputs[range],
-        );
-        targets.iter().zip(sets).map(move |(&to, &set)| Edge {
+        let targets = &self.columns.inputs.targets[range.clone()];
+        // Empty when the column is damaged (reported when read).
+        let sets = self
+            .columns
+            .edge_outputs
+            .get()
+            .get(range)
+            .unwrap_or_default();
+        targets.iter().enumerate().map(move |(i, &to)| Edge {
             from: n,
             to,
             graph: self,
-            set: set.into(),
+            set: sets.get(i).map_or(0, |&s| s.into()),
         })
     }
 
@@ -486,7 +462,12 @@ impl Graph {
             from,
             to,
             graph: self,
-            set: self.columns.edge_outputs[range.start + i].into(),
+            set: self
+                .columns
+                .edge_outputs
+                .get()
+                .get(range.start + i)
+                .map_or(0, |&s| s.into()),
         })
     }
 

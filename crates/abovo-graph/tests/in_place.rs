@@ -1,4 +1,4 @@
-//! The in-place snapshot form (format version 5): the same graph as the
+//! The in-place snapshot form (format version 7): the same graph as the
 //! compressed form it is made from, opened from a mapped file, with every
 //! kind of damage caught (eagerly for the sections every query reads, on
 //! first use for the others) and never a panic.
@@ -6,6 +6,7 @@
 
 use abovo_graph::Graph;
 use abovo_graph::build::{DrvRecord, build_graph};
+use abovo_graph::dag::Dag;
 use abovo_graph::package_graph::GraphType;
 use abovo_graph::snapshot::{self, OpenOptions, SnapshotError, WriteOptions};
 use abovo_store::{StoreDir, StorePath};
@@ -52,6 +53,11 @@ fn same(a: &Graph, b: &Graph) {
             })
         };
         assert_eq!(facts(a), facts(b));
+        assert_eq!(a.output_names(n), b.output_names(n));
+        let names: Vec<&str> = a
+            .derivation(n)
+            .map_or_else(Vec::new, |d| d.outputs().map(|o| o.name).collect());
+        assert_eq!(a.output_names(n), names);
         assert_eq!(a.nar_size(n), b.nar_size(n));
     }
     assert_eq!(a.topological_order(), b.topological_order());
@@ -79,6 +85,12 @@ fn same(a: &Graph, b: &Graph) {
         assert_eq!(pa.has(ty), pb.has(ty));
         if pa.has(ty) {
             assert_eq!(pa.edge_count(ty), pb.edge_count(ty));
+            let (va, vb) = (pa.view(a, ty).unwrap(), pb.view(b, ty).unwrap());
+            assert_eq!(va.topological_order(), vb.topological_order());
+            for p in pa.ids() {
+                assert_eq!(va.inputs(p), vb.inputs(p));
+                assert_eq!(va.dependents(p), vb.dependents(p));
+            }
         }
     }
 }
@@ -155,6 +167,74 @@ fn the_built_in_snapshot_opens_in_place_as_the_same_graph() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(seen[0].contains("string id out of range"), "{seen:?}");
+    drop(seen);
+    wrong_stored_arrays_are_caught(&g, &bytes, &dir);
+}
+
+/// The arrays of version 7 made wrong but not out of range, checksums
+/// made right: opening in place takes them (wrong answers, never a
+/// panic), the checked read refuses each, naming what is wrong.
+fn wrong_stored_arrays_are_caught(g: &Graph, bytes: &[u8], dir: &tempfile::TempDir) {
+    let t = table(bytes);
+    let words = |b: &[u8], i: usize| -> Vec<u32> {
+        let (start, len) = t[i];
+        b[start..start + len]
+            .chunks(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let put = |b: &mut Vec<u8>, i: usize, v: &[u32]| {
+        let (start, len) = t[i];
+        let new: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        b[start..start + len].copy_from_slice(&new);
+        rehash(b, i, start, len);
+    };
+    let mut cases: Vec<(usize, Vec<u32>, &str)> = Vec::new();
+    // The `package` graph's order reversed (33), its dependents of two
+    // packages swapped (32).
+    let mut order = words(bytes, 33);
+    order.reverse();
+    cases.push((33, order, "before an input"));
+    let mut targets = words(bytes, 32);
+    let at = targets.windows(2).position(|w| w[0] != w[1]).unwrap();
+    targets.swap(at, at + 1);
+    cases.push((32, targets, "not the reverse edges"));
+    // A package row starting a byte late (37), a row naming another node
+    // (38).
+    let mut starts = words(bytes, 37);
+    starts[1] += 1;
+    cases.push((37, starts, "package row starts"));
+    let mut nodes = words(bytes, 38);
+    let at = nodes.iter().position(|&n| n != u32::MAX).unwrap();
+    nodes[at] = (nodes[at] + 1) % g.len() as u32;
+    cases.push((38, nodes, "package row starts or nodes"));
+    // A derivation given another derivation's set of output names (40).
+    let mut sets = words(bytes, 40);
+    let a = sets.iter().position(|&x| x != u32::MAX).unwrap();
+    let b = sets
+        .iter()
+        .position(|&x| x != u32::MAX && x != sets[a])
+        .unwrap();
+    sets[a] = sets[b];
+    cases.push((40, sets, "output names of node"));
+    for (section, value, want) in cases {
+        let mut bad = bytes.to_vec();
+        put(&mut bad, section, &value);
+        let err = snapshot::read(&bad).unwrap_err().to_string();
+        assert!(err.contains(want), "section {section}: {err}");
+        let (opts, seen) = recorder();
+        let m = snapshot::open_with(&write_file(dir, &bad), &opts).unwrap();
+        let pg = m.package_graph();
+        if let Some(v) = pg.view(&m, GraphType::Package) {
+            let _ = v.topological_order();
+            let _ = pg.ids().map(|p| v.dependents(p).len()).sum::<usize>();
+        }
+        let _ = m.nodes().map(|n| m.output_names(n).len()).sum::<usize>();
+        let _ = (0..m.packages().len())
+            .map(|i| m.packages().name(i).len())
+            .sum::<usize>();
+        assert!(seen.lock().unwrap().is_empty(), "section {section}");
+    }
 }
 
 #[test]
@@ -162,11 +242,13 @@ fn damage_is_caught_in_every_section_without_a_panic() {
     let g = diamond();
     let bytes = snapshot::write_in_place(&g, &WriteOptions::default());
     let dir = tempfile::tempdir().unwrap();
-    // The sections decoded on first use: derivations, store metadata,
+    // The sections decoded on first use: derivations, edge output sets,
+    // store metadata,
     // package nodes, package edges, bag-emerged edges, package metadata,
-    // dependents, the order (the metadata arrays, 28 to 30, are empty
-    // here: the graph has none).
-    let late = [6, 12, 13, 14, 15, 16, 25, 26, 27];
+    // dependents, the order, the node output sets (the metadata arrays,
+    // 28 to 30, the package graphs' arrays, 31 to 36, and the package row
+    // index, 37 and 38, are empty here: the graph has none of them).
+    let late = [6, 10, 12, 13, 14, 15, 16, 25, 26, 27, 39, 40];
     for (i, (start, len)) in table(&bytes).into_iter().enumerate() {
         if len == 0 {
             continue;
@@ -186,10 +268,10 @@ fn damage_is_caught_in_every_section_without_a_panic() {
                 // Touch every late section.
                 let _ = (m.derivation_count(), m.meta().sized());
                 let _ = (m.package_graph().len(), m.package_meta().get(0));
-                let _ = (
-                    m.dependents(m.nodes().next().unwrap()),
-                    m.topological_order(),
-                );
+                let first = m.nodes().next().unwrap();
+                let _ = (m.dependents(first), m.topological_order());
+                let _ = m.output_names(first);
+                let _ = m.nodes().map(|n| m.input_edges(n).count()).sum::<usize>();
                 let seen = seen.lock().unwrap();
                 // The package edge sections of a graph without package
                 // graphs are never read, so never checked.
@@ -213,6 +295,32 @@ fn damage_is_caught_in_every_section_without_a_panic() {
         assert!(snapshot::read(&bytes[..cut]).is_err());
         let _ = snapshot::peek_store_dir(&bytes[..cut]);
     }
+}
+
+#[test]
+fn version_5_files_are_still_read() {
+    // Version 5 is version 7 without its last ten sections.
+    let g = diamond();
+    let bytes = snapshot::write_in_place(&g, &WriteOptions::default());
+    let sections: Vec<&[u8]> = table(&bytes)[..31]
+        .iter()
+        .map(|&(start, len)| &bytes[start..start + len])
+        .collect();
+    let mut v5 = snapshot::lay_out_in_place(&sections);
+    v5[8..12].copy_from_slice(&5u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    same(&g, &snapshot::open(&write_file(&dir, &v5)).unwrap());
+    same(&g, &snapshot::read(&v5).unwrap());
+    // With a section of version 7 too many, refused.
+    let mut extra = snapshot::lay_out_in_place(
+        &table(&bytes)[..32]
+            .iter()
+            .map(|&(start, len)| &bytes[start..start + len])
+            .collect::<Vec<_>>(),
+    );
+    extra[8..12].copy_from_slice(&5u32.to_le_bytes());
+    let err = snapshot::read(&extra).unwrap_err().to_string();
+    assert!(err.contains("32 sections, expected 31"), "{err}");
 }
 
 #[test]
@@ -285,6 +393,17 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
     let m = snapshot::open_with(&write_file(&dir, &bad), &opts).unwrap();
     assert_eq!(m.topological_order(), g.topological_order());
     assert!(seen.lock().unwrap()[0].contains("not one of the nodes"));
+    // A node's output set past the last set (section 40): reported on
+    // first use, and the derivation facts answer instead.
+    let mut bad = bytes.clone();
+    let (start, len) = t[40];
+    bad[start..start + 4].copy_from_slice(&1000u32.to_le_bytes());
+    rehash(&mut bad, 40, start, len);
+    assert!(snapshot::read(&bad).is_err());
+    let (opts, seen) = recorder();
+    let m = snapshot::open_with(&write_file(&dir, &bad), &opts).unwrap();
+    assert_eq!(m.output_names(first), ["out"]);
+    assert!(seen.lock().unwrap()[0].contains("node output set out of range"));
 }
 
 /// Recomputes the checksum of one section and of the table.

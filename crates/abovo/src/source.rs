@@ -516,10 +516,7 @@ pub fn resolve_one(
         ctx.note(&tie_break_note(graph, spec, found.node, tie));
     }
     if let Some(system) = &found.system_unavailable {
-        let built_for = graph
-            .derivation(found.node)
-            .map(|d| d.system().to_owned())
-            .unwrap_or_default();
+        let built_for = graph.system(found.node).unwrap_or_default().to_owned();
         ctx.note(&format!(
             "`{spec}`: this graph has no {system} derivation of {} (--system); taking the \
              {built_for} one: {}",

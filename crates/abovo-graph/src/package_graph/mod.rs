@@ -280,8 +280,37 @@ pub(crate) struct Layer {
     /// Use set `i` is `uses[use_offsets[i]..use_offsets[i + 1]]`.
     pub(crate) use_offsets: Vec<u32>,
     pub(crate) uses: Vec<UseData>,
+    /// The reverse edges and an inputs-first order as an in-place
+    /// snapshot stores them (format version 7), read on first use.
+    pub(crate) stored: Option<crate::graph::Stored<PackageId>>,
     pub(crate) dependents: OnceLock<Csr<PackageId>>,
-    pub(crate) topo: OnceLock<Vec<PackageId>>,
+    pub(crate) topo: OnceLock<crate::column::Col<PackageId>>,
+}
+
+impl Layer {
+    /// The transpose of the input rows of `n` package nodes: stored by
+    /// the source, else built on first use.
+    pub(crate) fn dependent_rows(&self, n: usize) -> &Csr<PackageId> {
+        self.dependents.get_or_init(|| {
+            let stored = self.stored.as_ref().and_then(|s| (s.dependents)());
+            stored.unwrap_or_else(|| self.inputs.transpose(n))
+        })
+    }
+
+    /// Every one of the `n` package nodes, inputs first: stored by the
+    /// source, else computed on first use (once: a checked read that
+    /// computes it to prove the layer acyclic keeps it).
+    pub(crate) fn order(&self, n: usize) -> &[PackageId] {
+        self.topo.get_or_init(|| {
+            if let Some(order) = self.stored.as_ref().and_then(|s| (s.topo)()) {
+                return order;
+            }
+            // Checked acyclic when the layer was read or decoded.
+            crate::dag::inputs_first(&self.inputs, n)
+                .unwrap_or_else(|_| (0..n as u32).map(PackageId).collect())
+                .into()
+        })
+    }
 }
 
 /// One way of taking an input, with ids into the package strings.
@@ -523,18 +552,11 @@ impl Dag for PackageView<'_> {
     }
 
     fn dependents(&self, n: PackageId) -> &[PackageId] {
-        self.layer
-            .dependents
-            .get_or_init(|| self.layer.inputs.transpose(self.packages.len()))
-            .neighbours(n)
+        self.layer.dependent_rows(self.packages.len()).neighbours(n)
     }
 
     fn topological_order(&self) -> &[PackageId] {
-        self.layer.topo.get_or_init(|| {
-            // Checked acyclic when the layer was read or decoded.
-            crate::dag::inputs_first(&self.layer.inputs, self.packages.len())
-                .unwrap_or_else(|_| self.packages.ids().collect())
-        })
+        self.layer.order(self.packages.len())
     }
 }
 

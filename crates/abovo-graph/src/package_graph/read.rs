@@ -227,7 +227,15 @@ fn finish(
             r.to = new_id[r.to as usize];
         }
         let layer = lay_out(g.len(), rows);
-        if let Err(pending) = crate::dag::inputs_first(&layer.inputs, g.len()) {
+        // The order that proves the layer acyclic is kept for queries.
+        let cycle = match crate::dag::inputs_first(&layer.inputs, g.len()) {
+            Ok(order) => {
+                let _ = layer.topo.set(order.into());
+                None
+            }
+            Err(pending) => Some(pending),
+        };
+        if let Some(pending) = cycle {
             let through: Vec<String> = g
                 .ids()
                 .filter(|p| pending[p.index()] > 0)

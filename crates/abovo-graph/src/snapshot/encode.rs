@@ -144,7 +144,8 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
             e.var(u64::from(t.0 - prev));
             prev = t.0;
         }
-        for &set in &g.columns.edge_outputs[g.columns.inputs.range(n)] {
+        let sets = g.columns.edge_outputs.get();
+        for &set in sets.get(g.columns.inputs.range(n)).unwrap_or_default() {
             e.var(u64::from(set));
         }
     }

@@ -1,4 +1,4 @@
-//! The in-place form, format version 5 (3 and 4 still read; see the
+//! The in-place form, format version 7 (3 to 5 still read; see the
 //! [format](super)): every section uncompressed at an 8-byte-aligned
 //! offset, the columns every query reads as fixed-width little-endian
 //! arrays that a graph borrows straight from the file's memory map, and
@@ -21,17 +21,21 @@ use crate::packages::PackageTable;
 use crate::strings::{StrId, Strings};
 use std::sync::Arc;
 
-/// The version number of the in-place form this build writes.
-pub(super) const VERSION: u32 = 5;
-/// The previous version, still read: the sections of version 5 but the
-/// last three (the graph then derives its reverse edges and order).
+/// The version number of the in-place form this build writes (6 is the
+/// dense compressed form).
+pub(super) const VERSION: u32 = 7;
+/// The previous version, still read: the sections of version 7 but the
+/// last ten (the graph then derives what they store).
+pub(super) const VERSION_5: u32 = 5;
+/// An older version, still read: the sections of version 5 but the
+/// last six (the graph then derives its reverse edges and order).
 pub(super) const VERSION_4: u32 = 4;
 /// The first version of the in-place form, still read: the sections of
 /// version 4 but the last eight (the graph then reads systems and
 /// fixed-output flags from the derivation facts).
 pub(super) const VERSION_3: u32 = 3;
 /// Its sections, in file order.
-pub(super) const SECTION_NAMES: [&str; 31] = [
+pub(super) const SECTION_NAMES: [&str; 41] = [
     "header",
     "string ends",
     "string text",
@@ -63,6 +67,16 @@ pub(super) const SECTION_NAMES: [&str; 31] = [
     "package metadata string ends",
     "package metadata text",
     "package metadata rows",
+    "package dependent offsets",
+    "package dependent targets",
+    "package order",
+    "bag-emerged dependent offsets",
+    "bag-emerged dependent targets",
+    "bag-emerged order",
+    "package row starts",
+    "package row nodes",
+    "derivation output sets",
+    "node output sets",
 ];
 /// The first of the three arrays of edges of each package graph (version
 /// 4): offsets, targets, use sets, `package` then `bag-emerged`.
@@ -72,6 +86,8 @@ const SECTIONS: usize = SECTION_NAMES.len();
 const SECTIONS_V3: usize = 17;
 /// The number of sections of version 4.
 const SECTIONS_V4: usize = 25;
+/// The number of sections of version 5.
+const SECTIONS_V5: usize = 31;
 /// Magic, version, section count, file length, table checksum.
 const FIXED: usize = 32;
 /// Offset, length and checksum of a section.
@@ -107,7 +123,7 @@ pub(super) fn ids(v: &[NodeId]) -> Vec<u8> {
     v.iter().flat_map(|x| x.0.to_le_bytes()).collect()
 }
 
-/// Serialises `graph` in the in-place form (format version 5): what
+/// Serialises `graph` in the in-place form (format version 7): what
 /// [`open`] maps. It is about three times the size of the compressed form
 /// ([`super::write`]), which stays the form to distribute; `opts.level`
 /// is not used.
@@ -160,6 +176,21 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
     let [dependent_offsets, dependent_targets, order] = super::derived::sections(graph);
     let [meta_flag, meta_ends, meta_text, meta_rows] =
         super::meta_rows::sections(graph.package_meta());
+    let [
+        pd_offsets,
+        pd_targets,
+        p_order,
+        bd_offsets,
+        bd_targets,
+        b_order,
+    ] = super::derived::layer_sections(pg);
+    // The header of the writer's own encoding decodes.
+    let header = decode::header(&v2[0]);
+    let [row_starts, row_nodes] = match &header {
+        Ok(h) => super::row_index::sections(&v2[5], h),
+        Err(_) => Default::default(),
+    };
+    let [output_sets, node_outputs] = super::node_outputs::sections(graph);
     let sections: [Vec<u8>; SECTIONS] = [
         v2[0].clone(),
         words(ends),
@@ -172,6 +203,7 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         words(&c.inputs.offsets),
         ids(&c.inputs.targets),
         c.edge_outputs
+            .get()
             .iter()
             .flat_map(|s| s.to_le_bytes())
             .collect(),
@@ -195,6 +227,16 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         meta_ends,
         meta_text,
         meta_rows,
+        pd_offsets,
+        pd_targets,
+        p_order,
+        bd_offsets,
+        bd_targets,
+        b_order,
+        row_starts,
+        row_nodes,
+        output_sets,
+        node_outputs,
     ];
     lay_out_in_place(&sections)
 }
@@ -260,7 +302,7 @@ pub fn open(path: &std::path::Path) -> Result<Graph, SnapshotError> {
 }
 
 /// Opens the snapshot file at `path` for queries, in place when it is of
-/// the in-place form (format versions 3 to 5): the file is mapped, its header
+/// the in-place form (format versions 3, 4, 5 and 7): the file is mapped, its header
 /// and section table checked, and the sections every query reads (strings,
 /// nodes, edges, the package table) are checked against their checksums
 /// and their ids against their ranges, then borrowed as they are; the
@@ -281,7 +323,8 @@ pub fn open_with(path: &std::path::Path, opts: &OpenOptions) -> Result<Graph, Sn
     let mut head = [0u8; 12];
     let got = super::read_up_to(&mut file, &mut head)?;
     let version = super::version_of(&head[..got]);
-    if !matches!(version, Some(VERSION | VERSION_4 | VERSION_3)) || cfg!(target_endian = "big") {
+    let in_place = matches!(version, Some(VERSION | VERSION_5 | VERSION_4 | VERSION_3));
+    if !in_place || cfg!(target_endian = "big") {
         let bytes = std::fs::read(path).map_err(SnapshotError::Read)?;
         return super::read(&bytes);
     }
@@ -300,19 +343,6 @@ fn map(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     // leaves this mapping on the old file), and `open_with` states the
     // contract for other writers.
     unsafe { memmap2::Mmap::map(file) }
-}
-
-/// Reads an in-place snapshot from memory, copied to an aligned buffer,
-/// checking everything ([`read_checked`]).
-pub(super) fn read_copy(bytes: &[u8]) -> Result<(Graph, String), SnapshotError> {
-    read_checked(Arc::new(Backing::copy_of(bytes)))
-}
-
-/// [`read_copy`], with the checksum of the section table (base16).
-pub(super) fn read_copy_with_table(bytes: &[u8]) -> Result<(Graph, String, String), SnapshotError> {
-    let (g, creator) = read_copy(bytes)?;
-    let table = bytes.get(24..32).map(|b| le_u64(b, 0)).unwrap_or(0);
-    Ok((g, creator, format!("{table:016x}")))
 }
 
 /// A checked table of sections over the file's bytes.
@@ -344,6 +374,7 @@ impl Sections {
         let version = le_u32(b, 8);
         let sections = match version {
             VERSION => SECTIONS,
+            VERSION_5 => SECTIONS_V5,
             VERSION_4 => SECTIONS_V4,
             VERSION_3 => SECTIONS_V3,
             _ => return Err(SnapshotError::UnsupportedVersion(version)),
@@ -416,6 +447,11 @@ impl Sections {
         Ok(bytes)
     }
 
+    /// The number of sections.
+    pub(super) fn len(&self) -> usize {
+        self.table.len()
+    }
+
     /// The length of section `i` in bytes (0 for a section the file's
     /// version does not have).
     pub(super) fn table_len(&self, i: usize) -> usize {
@@ -428,13 +464,23 @@ impl Sections {
         i: usize,
         count: usize,
     ) -> Result<Col<T>, SnapshotError> {
-        let bytes = self.verified(i)?;
+        self.verified(i)?;
+        self.mapped(i, count)
+    }
+
+    /// Section `i` as `count` values, without hashing it again: for a
+    /// section just checked against its checksum ([`Sections::late`]).
+    pub(super) fn mapped<T: bytemuck::Pod>(
+        &self,
+        i: usize,
+        count: usize,
+    ) -> Result<Col<T>, SnapshotError> {
+        let len = self.table_len(i);
         let size = std::mem::size_of::<T>();
-        if Some(bytes.len()) != count.checked_mul(size) {
+        if Some(len) != count.checked_mul(size) {
             return Err(invalid(format!(
-                "the {} section has {} bytes, expected {count} values of {size}",
+                "the {} section has {len} bytes, expected {count} values of {size}",
                 SECTION_NAMES[i],
-                bytes.len()
             )));
         }
         Col::mapped(&self.backing, self.table[i].0, count)
@@ -465,10 +511,14 @@ impl Sections {
 
 /// Fails with `what` unless every value of `col` passes `ok`.
 fn all<T: Copy>(col: &[T], ok: impl Fn(T) -> bool, what: &str) -> Result<(), SnapshotError> {
-    match col.iter().position(|&v| !ok(v)) {
-        None => Ok(()),
-        Some(i) => Err(invalid(format!("{what} at index {i}"))),
+    // Folded without stopping early, so that the compiler checks many
+    // values at once (this runs over every edge at every open); the index
+    // is looked for only when some value fails.
+    if col.iter().fold(true, |good, &v| good & ok(v)) {
+        return Ok(());
     }
+    let i = col.iter().position(|&v| !ok(v)).unwrap_or(0);
+    Err(invalid(format!("{what} at index {i}")))
 }
 
 /// Opens a graph on the sections: the columns every query reads are
@@ -511,12 +561,6 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
     }
     let targets: Col<NodeId> = s.col(9, h.edges)?;
     all(&targets, |t| t.index() < n, "edge target out of range")?;
-    let edge_outputs: Col<u16> = s.col(10, h.edges)?;
-    all(
-        &edge_outputs,
-        |x| usize::from(x) < h.sets,
-        "edge output set out of range",
-    )?;
     let facts = if s.table.len() > SECTIONS_V3 {
         let systems: Col<u32> = s.col(17, n)?;
         all(
@@ -526,11 +570,11 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         )?;
         let flags: Col<u8> = s.col(18, n)?;
         all(&flags, |b| b & !crate::graph::FACT_FIXED == 0, "node flags")?;
-        Some(NodeFacts { systems, flags })
+        Some((systems, flags))
     } else {
         None
     };
-    let (at, package_nodes) = decode::package_offsets(s.verified(11)?, &h)?;
+    let (at, package_nodes) = package_rows(&s, &h, checked)?;
     let packages = {
         let (hp, nm, st) = (hash_parts.clone(), names.clone(), strings.clone());
         let path = move |n: NodeId| match (hp.get(n.index()), nm.get(n.index())) {
@@ -545,7 +589,29 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
     };
 
     let s = Arc::new(s);
-    let stored = (s.table.len() > SECTIONS_V4).then(|| super::derived::stored(&s, n, h.edges));
+    // What outputs each edge uses: few queries ask, so checked then.
+    let (se, sets, edges) = (Arc::clone(&s), h.sets, h.edges);
+    let edge_outputs = Deferred::later(move || {
+        se.late(10, |_| {
+            let col: Col<u16> = se.mapped(10, edges)?;
+            all(
+                &col,
+                |x| usize::from(x) < sets,
+                "edge output set out of range",
+            )?;
+            Ok(col)
+        })
+    });
+    let stored = (s.table.len() > SECTIONS_V4)
+        .then(|| super::derived::stored(&s, super::derived::FIRST, n, h.edges));
+    let facts = facts.map(|(systems, flags)| NodeFacts {
+        systems,
+        flags,
+        outputs: match s.table.len() > SECTIONS_V5 {
+            true => super::node_outputs::read(&s, n, h.strings),
+            false => Deferred::default(),
+        },
+    });
     let late = |i: usize, h: &Header| (Arc::clone(&s), h.clone(), i);
     let (sd, hd, _) = late(6, &h);
     let drv_columns = Deferred::later(move || {
@@ -591,6 +657,26 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
     Ok((graph, h.creator))
 }
 
+/// Where each row of the package table (section 11, checked against its
+/// checksum) starts and the node it names: stored (version 7) or found
+/// by walking the rows; `checked` also walks a file that stores them and
+/// compares.
+fn package_rows(
+    s: &Sections,
+    h: &Header,
+    checked: bool,
+) -> Result<(Vec<u32>, Vec<Option<NodeId>>), SnapshotError> {
+    let table = s.verified(11)?;
+    if s.table.len() <= SECTIONS_V5 {
+        return decode::package_offsets(table, h);
+    }
+    let stored = super::row_index::read(s, h)?;
+    if checked {
+        super::row_index::check(&stored, &decode::package_offsets(table, h)?)?;
+    }
+    Ok(stored)
+}
+
 /// The package graph's nodes on first use, and the edges of each type
 /// when first asked for.
 fn late_package_graph(s: &Arc<Sections>, graph_nodes: usize) -> PackageGraph {
@@ -614,7 +700,14 @@ fn late_package_graph(s: &Arc<Sections>, graph_nodes: usize) -> PackageGraph {
                         s.col::<u32>(i, count)
                     };
                     let arrays = [col(first)?, col(first + 1)?, col(first + 2)?];
-                    super::packages::layer_in_place(data, n, strings, true, arrays)
+                    let mut layer =
+                        super::packages::layer_in_place(data, n, strings, true, arrays)?;
+                    if let Some(l) = layer.as_mut().filter(|_| s.table.len() > SECTIONS_V5) {
+                        let first = super::derived::LAYER_FIRST + 3 * ty.slot();
+                        let edges = l.inputs.targets.len();
+                        l.stored = Some(super::derived::stored(&s, first, n, edges));
+                    }
+                    Ok(layer)
                 })
             }),
         );
@@ -669,65 +762,4 @@ pub(super) fn peek_store_dir(
         });
     }
     decode::store_dir(&section)
-}
-
-/// Reads an in-place snapshot from `backing`, checking everything a
-/// version 2 read checks: every section's checksum, every id, what ties
-/// the sections together, and that the graph is acyclic.
-pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), SnapshotError> {
-    let first: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
-    let keep = Arc::clone(&first);
-    let handler: OnDamage = Arc::new(move |e: &SnapshotError| {
-        if let Ok(mut slot) = keep.lock() {
-            slot.get_or_insert_with(|| e.to_string());
-        }
-    });
-    let s = Sections::parse(backing, Some(handler))?;
-    for i in 0..s.table.len() {
-        s.verified(i)?;
-    }
-    let (g, creator) = open_sections(s, true)?;
-    // Decode every late section now, so that a damaged one is an error.
-    let drvs = g.drv_columns();
-    let _ = g.meta();
-    let pg = g.package_graph();
-    for ty in GraphType::ALL {
-        let _ = pg.layer(ty);
-    }
-    let _ = g.package_meta();
-    if let Some(msg) = first.lock().ok().and_then(|mut m| m.take()) {
-        return Err(invalid(msg));
-    }
-    let kinds: Vec<NodeKind> = g.nodes().map(|x| g.kind(x)).collect();
-    let c = &g.columns;
-    decode::check_tied(
-        &c.strings,
-        &c.hash_parts,
-        &c.names,
-        &kinds,
-        &drvs.drvs,
-        &drvs.outputs,
-        pg,
-    )?;
-    if let Some(f) = &c.facts {
-        let mut want = vec![(crate::graph::NO_DRV, 0u8); g.len()];
-        for d in &drvs.drvs {
-            want[d.node.index()] = (d.system.0, u8::from(d.fixed.is_some()));
-        }
-        let tied = want
-            .iter()
-            .enumerate()
-            .all(|(i, &(s, fl))| f.systems[i] == s && f.flags[i] == fl);
-        if !tied {
-            return Err(invalid(
-                "node systems or flags do not match the derivations",
-            ));
-        }
-    }
-    if !g.meta().is_empty() && g.meta().nar_size.len() != g.len() {
-        return Err(invalid("metadata does not cover every node"));
-    }
-    super::derived::check(&g)?;
-    super::meta_rows::check(g.package_meta())?;
-    Ok((g, creator))
 }

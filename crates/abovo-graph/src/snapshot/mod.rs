@@ -9,8 +9,8 @@
 //!   or an xz stream, whichever is smaller: 12.1 MB, decoded several
 //!   times slower; the one compiled into the `abovo` binary, which must
 //!   stay under 25 MB and expands it once into the in-place form.
-//! - the **in-place form** (format version 5, [`write_in_place`],
-//!   [`open`]; versions 3 and 4 are still read): the same sections uncompressed,
+//! - the **in-place form** (format version 7, [`write_in_place`],
+//!   [`open`]; versions 3 to 5 are still read): the same sections uncompressed,
 //!   the columns every query
 //!   reads as fixed-width little-endian arrays at 8-byte-aligned offsets,
 //!   so that [`open`] maps the file and the graph borrows them as they are
@@ -78,13 +78,13 @@
 //! Guix's, input-addressed or fixed, is tagged as before), so they need no
 //! version of their own: the bytes of a graph without them are unchanged.
 //!
-//! # Layout of the in-place form (version 5)
+//! # Layout of the in-place form (version 7)
 //!
 //! ```text
 //! offset  size  field
 //! 0       8     magic "ABOVOSNP"
-//! 8       4     format version, u32 little-endian (5)
-//! 12      4     number of sections S (31), u32 little-endian
+//! 8       4     format version, u32 little-endian (7)
+//! 12      4     number of sections S (41), u32 little-endian
 //! 16      8     length of the whole file, u64 little-endian
 //! 24      8     XXH3-64 of the section table, u64 little-endian
 //! 32      24·S  the section table: per section its offset, its length and
@@ -135,35 +135,57 @@
 //!     hidden), then the string ids of location, home page, licences,
 //!     synopsis, description, systems and superseded; section 16 is then
 //!     one byte, 1 when the graph has package metadata, else 0 (and 28 to
-//!     30 are empty).
+//!     30 are empty);
+//! 31. to 33. the `package` graph's reverse edges and order, as 25 to 27
+//!     over its package nodes: dependent offsets u32 ×(p + 1), dependent
+//!     targets u32 ×pe, an inputs-first order u32 ×p; 34. to 36. the same
+//!     for `bag-emerged` (each empty when the graph has no such edges);
+//! 37. package row starts: u32 ×rows, where each row of section 11
+//!     starts; 38. package row nodes: u32 ×rows, the node of the row's
+//!     derivation, `u32::MAX` for one outside the graph;
+//! 39. derivation output sets: varints, the number of distinct sets of
+//!     output names of derivations, then per set its length and the
+//!     names' string ids (in the derivation's order); 40. node output
+//!     sets: u32 ×n, the set of the node's derivation, `u32::MAX` for
+//!     nodes that are not derivations.
 //!
-//! Sections 25 to 27 are derived from the edges: stored so that
-//! `dependents`, `seeds` and `why` read them instead of computing them in
-//! every process. Version 4 has sections 0 to 24 only, section 16 as
-//! section 10 of version 2 (varints), and is still read (the graph then
-//! computes sections 25 to 27 on first use).
+//! Sections 25 to 27 and 31 to 36 are derived from the edges: stored so
+//! that `dependents`, `seeds` and `why` read them instead of computing
+//! them in every process; 37 and 38 so that opening does not walk the
+//! package table to find its rows; 39 and 40 so that `show` lists a
+//! package's outputs without decoding section 6. Version 5 has sections
+//! 0 to 30 only, and is still read (the graph then computes or decodes
+//! what 31 to 40 hold). Version 4 has sections 0 to 24 only, section 16
+//! as section 10 of version 2 (varints), and is still read (the graph
+//! then computes sections 25 to 27 on first use).
 //!
 //! Version 3 has sections 0 to 16 only, with the edges of sections 14 and
 //! 15 as varints after their edge count, as in version 2; it is still
 //! read (systems and fixed-output flags then come from section 6).
 //!
-//! Sections 1 to 5, 7 to 11, 17 and 18 are what every query reads:
-//! [`open`] checks each against its checksum and each id in it against
-//! its range (names and systems below the string count, kinds below 3,
-//! flags 0 or 1, offsets ordered from 0 to the edge count, targets below
-//! the node count, set ids below the set count, every row of the package
-//! table decodes) once, then the graph indexes them without checks.
-//! Section 6, 12 to 16 and 19 to 30 are checked when first used (the
-//! arrays of a package graph, the reverse edges and the metadata rows with
-//! the same range checks, the order as a permutation of the nodes), so
-//! that a `path` query never hashes the derivation facts. Strings are
+//! Sections 1 to 5, 7 to 9, 11, 17, 18, 37 and 38 are what every query
+//! reads: [`open`] checks each against its checksum and each id in it
+//! against its range (names and systems below the string count, kinds
+//! below 3, flags 0 or 1, offsets ordered from 0 to the edge count,
+//! targets below the node count, row starts
+//! rising within the package table, row nodes below the node count; in
+//! version 5 and earlier, every row of the package table decodes) once,
+//! then the graph indexes them without checks. A row of the package table
+//! is decoded (each string checked as UTF-8) when it is read. Sections 6,
+//! 10, 12 to 16, 19 to 36, 39 and 40 are checked when first used (the
+//! edges' output sets, the arrays of a package graph, the reverse edges,
+//! the metadata rows and the node output sets with the same range checks
+//! (set ids below the set count), an order as a permutation of its
+//! nodes), so that a `path` query never hashes the derivation facts nor
+//! the edges' output sets. Strings are
 //! checked as UTF-8 as they are read, one at a time. A checksum is XXH3-64 rather than
 //! SHA-256 because it guards against damage (a disk, a truncated copy)
 //! many times faster, and a checksum cannot guard against a hostile author
 //! anyway, who would recompute it; the range checks are what does. [`read`] and
 //! [`info`] check everything at once, as for version 2, including what
-//! ties the sections together (path order, valid store names, acyclicity),
-//! which [`open`] leaves out.
+//! ties the sections together (path order, valid store names, acyclicity,
+//! that the stored arrays are those the other sections give), which
+//! [`open`] leaves out.
 //!
 //! What a snapshot leaves out: builder arguments and the environment of
 //! derivations that are not fixed-output, so it cannot reproduce `.drv`
@@ -172,6 +194,7 @@
 //! `guix graph` does not draw.
 
 mod assemble;
+mod checked;
 mod codec;
 mod decode;
 mod derived;
@@ -179,7 +202,9 @@ mod encode;
 mod error;
 mod inplace;
 mod meta_rows;
+mod node_outputs;
 mod packages;
+mod row_index;
 mod xz;
 
 pub(crate) use decode::{PackageFields, package_fields};
@@ -212,7 +237,7 @@ const SECTIONS_V1: usize = 7;
 fn is_in_place(version: Option<u32>) -> bool {
     matches!(
         version,
-        Some(VERSION_IN_PLACE | inplace::VERSION_4 | inplace::VERSION_3)
+        Some(VERSION_IN_PLACE | inplace::VERSION_5 | inplace::VERSION_4 | inplace::VERSION_3)
     )
 }
 
@@ -236,7 +261,7 @@ pub struct SnapshotInfo {
     /// Size of the decompressed body.
     pub body_size: u64,
     /// The checksum, verified: SHA-256 of the compressed body (versions 1
-    /// and 2), or the XXH3-64 of the section table (versions 3 to 5), base16.
+    /// and 2), or the XXH3-64 of the section table (versions 3 to 5 and 7), base16.
     pub checksum: String,
     /// What wrote it.
     pub creator: String,
@@ -539,11 +564,11 @@ pub(super) fn decompress(
 /// id, and that the graph is acyclic.
 ///
 /// It reads both forms: the compressed one (versions 1 and 2) and the
-/// in-place one (versions 3 to 5, copied to an aligned buffer first; [`open`]
+/// in-place one (versions 3 to 5 and 7, copied to an aligned buffer first; [`open`]
 /// maps a file of it instead).
 pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
     if is_in_place(version_of(bytes)) {
-        return inplace::read_copy(bytes).map(|(g, _)| g);
+        return checked::read_copy(bytes).map(|(g, _)| g);
     }
     let frames = open_frames(bytes, false)?;
     assemble::decode(&frames).map(|(g, _)| g)
@@ -666,7 +691,7 @@ pub fn peek_store_dir(
 pub fn info(bytes: &[u8]) -> Result<SnapshotInfo, SnapshotError> {
     let (version, body_size, checksum, (g, creator)) =
         if let Some(v) = version_of(bytes).filter(|&v| is_in_place(Some(v))) {
-            let (g, creator, table) = inplace::read_copy_with_table(bytes)?;
+            let (g, creator, table) = checked::read_copy_with_table(bytes)?;
             (v, bytes.len() as u64, table, (g, creator))
         } else {
             let frames = open_frames(bytes, false)?;

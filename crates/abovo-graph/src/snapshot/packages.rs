@@ -445,8 +445,12 @@ pub(super) fn check(pg: &PackageGraph, kinds: &[NodeKind]) -> Result<(), Snapsho
         }
     }
     for layer in GraphType::ALL.into_iter().filter_map(|ty| pg.layer(ty)) {
-        if crate::dag::inputs_first(&layer.inputs, pg.len()).is_err() {
-            return Err(invalid("the package edges form a cycle"));
+        match crate::dag::inputs_first(&layer.inputs, pg.len()) {
+            // Kept, so that a query does not compute it again.
+            Ok(order) => {
+                let _ = layer.topo.set(order.into());
+            }
+            Err(_) => return Err(invalid("the package edges form a cycle")),
         }
     }
     Ok(())

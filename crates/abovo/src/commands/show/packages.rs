@@ -112,9 +112,15 @@ fn shown_of(graph: &Graph, row: usize) -> Shown {
     let table = graph.packages();
     let node = graph.packages().node(row);
     let info = graph.package_meta().get(row);
+    // Read per node, without decoding every derivation.
     let outputs = node
-        .and_then(|n| graph.derivation(n))
-        .map(|d| d.outputs().map(|o| o.name.to_owned()).collect())
+        .map(|n| {
+            graph
+                .output_names(n)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let pg = graph.package_graph();
     let dependencies = match (
