@@ -421,7 +421,7 @@ fn xxh3(b: &[u8]) -> u64 {
 }
 
 fn sp(i: u32, name: &str) -> StorePath {
-    StorePath::from_base_name(&format!("{i:032}-{name}").replace(|c: char| c == 'e', "f")).unwrap()
+    StorePath::from_base_name(&format!("{i:032}-{name}").replace('e', "f")).unwrap()
 }
 
 fn record(i: u32, inputs: &[(u32, &str)], fixed: bool) -> DrvRecord {
