@@ -3,10 +3,10 @@
 //! would only ever test the checksum: the harness makes every file pass it.
 //! The first byte picks the mode. Even: the rest is a whole file, whose
 //! length and checksum fields are set to what its body needs (for the
-//! in-place form, versions 3 and 4, every section's checksum and the
+//! in-place form, versions 3 to 5 and 7, every section's checksum and the
 //! table's). Odd: the rest is the sections, separated by [`SEP`]: with the
-//! low two bits 3, the thirty-one sections of the in-place form
-//! (version 5), laid out and
+//! low two bits 3, the forty-one sections of the in-place form
+//! (version 7), laid out and
 //! checksummed as `snapshot::write_in_place` does, so that the range checks
 //! and decoders see the mutations; otherwise the eleven decompressed
 //! sections of version 2, which the harness compresses and frames as
@@ -43,12 +43,13 @@ const HEADER_LEN: usize = 52;
 const SECTIONS: usize = 11;
 
 /// The in-place form: fixed header, then 24 bytes per section; 17
-/// sections in version 3, 25 in version 4, 31 in version 5 (what this
-/// build writes).
+/// sections in version 3, 25 in version 4, 31 in version 5, 41 in version
+/// 7 (what this build writes).
 const V3_FIXED: usize = 32;
 const V3_SECTIONS: usize = 17;
 const V4_SECTIONS: usize = 25;
 const V5_SECTIONS: usize = 31;
+const V7_SECTIONS: usize = 41;
 
 fn xxh3(b: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(b)
@@ -78,9 +79,9 @@ fn fix_in_place(bytes: &[u8], sections: usize) -> Vec<u8> {
     out
 }
 
-/// A version 5 file of the sections `SEP` separates in `bytes`.
+/// A version 7 file of the sections `SEP` separates in `bytes`.
 fn compose_in_place(bytes: &[u8]) -> Vec<u8> {
-    snapshot::lay_out_in_place(&split(bytes, V5_SECTIONS))
+    snapshot::lay_out_in_place(&split(bytes, V7_SECTIONS))
 }
 
 /// The parts of `bytes` between separators: `n` of them (missing ones
@@ -129,6 +130,9 @@ fn open_in_place(file: &[u8], checked: Option<&Graph>) {
 /// `bytes` with the length and checksum fields made right for its body.
 fn fix_header(bytes: &[u8]) -> Vec<u8> {
     if bytes.get(8..12) == Some(&snapshot::VERSION_IN_PLACE.to_le_bytes()[..]) {
+        return fix_in_place(bytes, V7_SECTIONS);
+    }
+    if bytes.get(8..12) == Some(&5u32.to_le_bytes()[..]) {
         return fix_in_place(bytes, V5_SECTIONS);
     }
     if bytes.get(8..12) == Some(&4u32.to_le_bytes()[..]) {
@@ -192,6 +196,20 @@ fn walk(g: &Graph) -> (usize, usize, usize) {
     let derivations = g.derivations().filter(|d| d.is_fixed_output()).count();
     let sized = g.nodes().filter(|&n| g.nar_size(n).is_some()).count();
     let _ = (g.package_graph().len(), g.package_meta().get(0).is_some());
+    // What version 7 stores apart: output names, the edges' output sets,
+    // each package graph's reverse edges and order.
+    let outputs: usize = g.nodes().map(|n| g.output_names(n).len()).sum();
+    let edges: usize = g.nodes().map(|n| g.input_edges(n).map(|e| e.outputs().len()).sum::<usize>()).sum();
+    let pg = g.package_graph();
+    let mut layers = 0;
+    for ty in abovo_graph::package_graph::GraphType::ALL {
+        if let Some(v) = pg.view(g, ty) {
+            use abovo_graph::dag::Dag;
+            layers += v.topological_order().len();
+            layers += pg.ids().map(|p| v.dependents(p).len()).sum::<usize>();
+        }
+    }
+    let _ = (outputs, edges, layers);
     (order, derivations, sized)
 }
 
@@ -217,7 +235,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = snapshot::peek_store_dir(&file[..]);
     let version = file.get(8..12).map(|v| u32::from_le_bytes(v.try_into().unwrap()));
-    if version == Some(snapshot::VERSION_IN_PLACE) || version == Some(4) || version == Some(3) {
+    if version == Some(snapshot::VERSION_IN_PLACE) || matches!(version, Some(3..=5)) {
         let checked = snapshot::read(&file).ok();
         if checked.is_some() {
             snapshot::info(&file).expect("info accepts what read accepts");
