@@ -78,10 +78,11 @@ impl std::fmt::Debug for Encoded {
 }
 
 impl Encoded {
-    /// Row `i`'s fields, read in place.
-    fn fields(&self, i: usize) -> crate::snapshot::PackageFields<'_> {
+    /// Row `i`'s first `upto` fields, read in place (see
+    /// [`crate::snapshot::package_fields`]).
+    fn fields(&self, i: usize, upto: usize) -> crate::snapshot::PackageFields<'_> {
         let at = self.at.get(i).map_or(usize::MAX, |&a| a as usize);
-        crate::snapshot::package_fields(self.bytes.get(at..).unwrap_or_default())
+        crate::snapshot::package_fields(self.bytes.get(at..).unwrap_or_default(), upto)
     }
 }
 
@@ -187,7 +188,7 @@ impl PackageTable {
         };
         (0..e.at.len())
             .map(|i| {
-                let f = e.fields(i);
+                let f = e.fields(i, usize::MAX);
                 let derivation = match self.node(i) {
                     Some(n) => (e.path)(n),
                     None => StorePath::from_base_name(f.derivation)
@@ -226,7 +227,7 @@ impl PackageTable {
     /// The name of row `i` (empty past the end).
     pub fn name(&self, i: usize) -> &str {
         match (&self.encoded, self.rows.get()) {
-            (Some(e), None) => e.fields(i).name,
+            (Some(e), None) => e.fields(i, 1).name,
             _ => self.rows().get(i).map_or("", |p| p.name.as_str()),
         }
     }
@@ -234,7 +235,7 @@ impl PackageTable {
     /// The version of row `i` (empty past the end).
     pub fn version(&self, i: usize) -> &str {
         match (&self.encoded, self.rows.get()) {
-            (Some(e), None) => e.fields(i).version,
+            (Some(e), None) => e.fields(i, 2).version,
             _ => self.rows().get(i).map_or("", |p| p.version.as_str()),
         }
     }
@@ -242,7 +243,7 @@ impl PackageTable {
     /// The module of row `i` (empty when unknown or past the end).
     pub fn module(&self, i: usize) -> &str {
         match (&self.encoded, self.rows.get()) {
-            (Some(e), None) => e.fields(i).module,
+            (Some(e), None) => e.fields(i, usize::MAX).module,
             _ => self.rows().get(i).map_or("", |p| p.module.as_str()),
         }
     }

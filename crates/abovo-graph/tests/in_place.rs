@@ -61,6 +61,14 @@ fn same(a: &Graph, b: &Graph) {
         assert_eq!(a.nar_size(n), b.nar_size(n));
     }
     assert_eq!(a.topological_order(), b.topological_order());
+    // Field by field, read in place (before the rows are made).
+    let (ta, tb) = (a.packages(), b.packages());
+    assert_eq!(ta.len(), tb.len());
+    for i in 0..ta.len() {
+        assert_eq!(ta.name(i), tb.name(i));
+        assert_eq!(ta.version(i), tb.version(i));
+        assert_eq!(ta.module(i), tb.module(i));
+    }
     assert_eq!(a.packages().rows(), b.packages().rows());
     for i in 0..a.packages().len() {
         assert_eq!(a.packages().node(i), b.packages().node(i));

@@ -368,23 +368,31 @@ pub(crate) struct PackageFields<'a> {
     pub(crate) module: &'a str,
 }
 
-/// The row at the start of `data` (a row checked by [`package_offsets`]):
-/// empty fields for bytes that do not decode, never a panic.
-pub(crate) fn package_fields(data: &[u8]) -> PackageFields<'_> {
+/// The first `upto` fields of the row at the start of `data` (1: the
+/// name, 2: and the version, more: every field; the others left empty, so
+/// that resolving a name, which reads every row's name, checks one string
+/// of each as UTF-8 rather than four): empty fields for bytes that do not
+/// decode, never a panic.
+pub(crate) fn package_fields(data: &[u8], upto: usize) -> PackageFields<'_> {
     let mut d = Dec::new(data);
-    let name = d.str("package name").unwrap_or("");
-    let version = d.str("package version").unwrap_or("");
-    let derivation = match d.var("package node") {
-        Ok(0) => d.str("package derivation").unwrap_or(""),
-        _ => "",
+    let mut f = PackageFields {
+        name: d.str("package name").unwrap_or(""),
+        version: "",
+        derivation: "",
+        module: "",
     };
-    let module = d.str("package module").unwrap_or("");
-    PackageFields {
-        name,
-        version,
-        derivation,
-        module,
+    if upto < 2 {
+        return f;
     }
+    f.version = d.str("package version").unwrap_or("");
+    if upto < 3 {
+        return f;
+    }
+    if let Ok(0) = d.var("package node") {
+        f.derivation = d.str("package derivation").unwrap_or("");
+    }
+    f.module = d.str("package module").unwrap_or("");
+    f
 }
 
 /// Where each row of the package section starts and the node it names,
