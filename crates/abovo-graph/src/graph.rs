@@ -232,7 +232,7 @@ pub(crate) struct Columns {
     /// resolving a name does not decode every derivation.
     pub(crate) facts: Option<NodeFacts>,
     /// What the source stores of what a graph otherwise derives from its
-    /// edges (an in-place snapshot of version 5): read on first use
+    /// edges (an in-place snapshot of version 5 or later): read on first use
     /// instead of computed.
     pub(crate) stored: Option<Stored>,
 }

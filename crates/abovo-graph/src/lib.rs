@@ -69,13 +69,14 @@
 //! graphs (each type apart) and package metadata only when first asked for
 //! (a `path` query never needs the derivation facts).
 //! [`snapshot::write_in_place`] and [`snapshot::open`] are the in-place
-//! form (format version 5): uncompressed, the columns every query reads as
+//! form (format version 7): uncompressed, the columns every query reads as
 //! aligned little-endian arrays that the graph borrows from a memory map
 //! (owned or borrowed, a column reads as a slice), each section checked
 //! against its checksum and its ids against their ranges when first
 //! touched, with what a graph would otherwise derive in every process
-//! stored beside them (reverse edges, an inputs-first order, package
-//! metadata rows); the `abovo` binary keeps its built-in snapshot in that
+//! stored beside them (reverse edges and inputs-first orders of the
+//! derivation and package graphs, package metadata rows, where each
+//! package row starts, each derivation's output names); the `abovo` binary keeps its built-in snapshot in that
 //! form in its cache (docs/snapshot.md). [`snapshot::write_dense`] is the
 //! compressed form at its smallest (version 6, xz where it beats zstd), the
 //! one compiled into the binary.

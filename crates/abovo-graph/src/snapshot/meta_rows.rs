@@ -1,4 +1,4 @@
-//! The package metadata of an in-place snapshot of version 5 as arrays
+//! The package metadata of an in-place snapshot (version 5 and later) as arrays
 //! (sections 28 to 30, see the [format](super)): its strings' ends and
 //! text, and a row of eight `u32`s per package (flags, then the seven
 //! text fields' string ids). `abovo show hello` then reads one row and
