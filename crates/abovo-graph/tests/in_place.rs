@@ -369,13 +369,7 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
     assert!(err.contains("node flags"), "{err}");
     // A dependent past the last node (section 26): reported on first
     // use, and the reverse edges computed instead.
-    let mut bad = bytes.clone();
-    let (start, len) = t[26];
-    bad[start..start + 4].copy_from_slice(&1000u32.to_le_bytes());
-    rehash(&mut bad, 26, start, len);
-    assert!(snapshot::read(&bad).is_err());
-    let (opts, seen) = recorder();
-    let m = snapshot::open_with(&write_file(&dir, &bad), &opts).unwrap();
+    let (m, seen) = late_word_out_of_range(&bytes, 26, &dir);
     let first = m.nodes().next().unwrap();
     assert_eq!(m.dependents(first), g.dependents(first));
     assert!(seen.lock().unwrap()[0].contains("dependent out of range"));
@@ -403,15 +397,27 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
     assert!(seen.lock().unwrap()[0].contains("not one of the nodes"));
     // A node's output set past the last set (section 40): reported on
     // first use, and the derivation facts answer instead.
-    let mut bad = bytes.clone();
-    let (start, len) = t[40];
-    bad[start..start + 4].copy_from_slice(&1000u32.to_le_bytes());
-    rehash(&mut bad, 40, start, len);
-    assert!(snapshot::read(&bad).is_err());
-    let (opts, seen) = recorder();
-    let m = snapshot::open_with(&write_file(&dir, &bad), &opts).unwrap();
+    let (m, seen) = late_word_out_of_range(&bytes, 40, &dir);
     assert_eq!(m.output_names(first), ["out"]);
     assert!(seen.lock().unwrap()[0].contains("node output set out of range"));
+}
+
+/// `bytes` with the first word of `section` (one read on first use) set
+/// past any range, its checksum made right: refused by the checked read,
+/// opened in place with a damage recorder.
+fn late_word_out_of_range(
+    bytes: &[u8],
+    section: usize,
+    dir: &tempfile::TempDir,
+) -> (Graph, Arc<Mutex<Vec<String>>>) {
+    let mut bad = bytes.to_vec();
+    let (start, len) = table(bytes)[section];
+    bad[start..start + 4].copy_from_slice(&1000u32.to_le_bytes());
+    rehash(&mut bad, section, start, len);
+    assert!(snapshot::read(&bad).is_err(), "section {section}");
+    let (opts, seen) = recorder();
+    let m = snapshot::open_with(&write_file(dir, &bad), &opts).unwrap();
+    (m, seen)
 }
 
 /// Recomputes the checksum of one section and of the table.

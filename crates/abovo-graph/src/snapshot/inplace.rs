@@ -176,22 +176,12 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
     let [dependent_offsets, dependent_targets, order] = super::derived::sections(graph);
     let [meta_flag, meta_ends, meta_text, meta_rows] =
         super::meta_rows::sections(graph.package_meta());
-    let [
-        pd_offsets,
-        pd_targets,
-        p_order,
-        bd_offsets,
-        bd_targets,
-        b_order,
-    ] = super::derived::layer_sections(pg);
     // The header of the writer's own encoding decodes.
-    let header = decode::header(&v2[0]);
-    let [row_starts, row_nodes] = match &header {
-        Ok(h) => super::row_index::sections(&v2[5], h),
+    let row_index = match decode::header(&v2[0]) {
+        Ok(h) => super::row_index::sections(&v2[5], &h),
         Err(_) => Default::default(),
     };
-    let [output_sets, node_outputs] = super::node_outputs::sections(graph);
-    let sections: [Vec<u8>; SECTIONS] = [
+    let version_5: [Vec<u8>; SECTIONS_V5] = [
         v2[0].clone(),
         words(ends),
         text.to_vec(),
@@ -227,17 +217,15 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         meta_ends,
         meta_text,
         meta_rows,
-        pd_offsets,
-        pd_targets,
-        p_order,
-        bd_offsets,
-        bd_targets,
-        b_order,
-        row_starts,
-        row_nodes,
-        output_sets,
-        node_outputs,
     ];
+    // Then what version 7 adds: sections 31 to 40.
+    let sections: Vec<Vec<u8>> = version_5
+        .into_iter()
+        .chain(super::derived::layer_sections(pg))
+        .chain(row_index)
+        .chain(super::node_outputs::sections(graph))
+        .collect();
+    debug_assert_eq!(sections.len(), SECTIONS);
     lay_out_in_place(&sections)
 }
 
