@@ -43,13 +43,17 @@ const HEADER_LEN: usize = 52;
 const SECTIONS: usize = 11;
 
 /// The in-place form: fixed header, then 24 bytes per section; 17
-/// sections in version 3, 25 in version 4, 31 in version 5, 41 in version
-/// 7 (what this build writes).
+/// sections in version 3, 25 in version 4, 31 in version 5, 42 in version
+/// 7 (what this build writes; its last one the checksums of the blocks
+/// of the arrays in [`BLOCKED`]).
 const V3_FIXED: usize = 32;
 const V3_SECTIONS: usize = 17;
 const V4_SECTIONS: usize = 25;
 const V5_SECTIONS: usize = 31;
-const V7_SECTIONS: usize = 41;
+const V7_SECTIONS: usize = 42;
+/// The arrays of version 7 checked block by block (4 KiB blocks), in the
+/// order of their checksums in the last section.
+const BLOCKED: [usize; 6] = [9, 10, 26, 2, 3, 29];
 
 fn xxh3(b: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(b)
@@ -79,9 +83,21 @@ fn fix_in_place(bytes: &[u8], sections: usize) -> Vec<u8> {
     out
 }
 
-/// A version 7 file of the sections `SEP` separates in `bytes`.
+/// A version 7 file of the sections `SEP` separates in `bytes`, with the
+/// block checksums made right, so that the range checks behind them are
+/// reached.
 fn compose_in_place(bytes: &[u8]) -> Vec<u8> {
-    snapshot::lay_out_in_place(&split(bytes, V7_SECTIONS))
+    let mut sections: Vec<Vec<u8>> = split(bytes, V7_SECTIONS - 1)
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let sums: Vec<u8> = BLOCKED
+        .iter()
+        .flat_map(|&i| sections[i].chunks(4096).map(xxh3).collect::<Vec<_>>())
+        .flat_map(u64::to_le_bytes)
+        .collect();
+    sections.push(sums);
+    snapshot::lay_out_in_place(&sections)
 }
 
 /// The parts of `bytes` between separators: `n` of them (missing ones

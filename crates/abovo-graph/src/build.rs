@@ -413,7 +413,7 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
             kinds: kinds.iter().map(|k| k.code()).collect::<Vec<u8>>().into(),
             drv_columns,
             inputs: Csr::new(offsets, targets),
-            edge_outputs: Deferred::ready(edge_outputs.into()),
+            edge_outputs: edge_outputs.into(),
             out_sets,
             facts: None,
             stored: None,

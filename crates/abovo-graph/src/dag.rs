@@ -12,8 +12,10 @@
 //! derivations exist only in the derivation graph; a depth limit applies
 //! to every graph.
 
+use crate::blocks::BlockCheck;
 use crate::column::Col;
 use crate::query::Walk;
+use std::sync::Arc;
 
 /// A node id: an index into the node arrays of one graph.
 pub trait NodeIndex: Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug {
@@ -55,7 +57,14 @@ pub trait Dag {
 pub(crate) struct Csr<N: bytemuck::Pod> {
     /// Owned, or borrowed from an in-place snapshot.
     pub(crate) offsets: Col<u32>,
+    /// The targets, row after row. Where `check` is set (rows mapped from
+    /// a snapshot and checked block by block), read them only through
+    /// [`Csr::neighbours`] or [`Csr::targets`], which check first.
     pub(crate) targets: Col<N>,
+    /// The blocks of `targets` (and of arrays parallel to it), checked on
+    /// first read ([`BlockCheck`]); `None` for rows that were checked
+    /// whole or built here.
+    pub(crate) check: Option<Arc<BlockCheck>>,
 }
 
 impl<N: bytemuck::Pod> Default for Csr<N> {
@@ -63,6 +72,7 @@ impl<N: bytemuck::Pod> Default for Csr<N> {
         Csr {
             offsets: Col::default(),
             targets: Col::default(),
+            check: None,
         }
     }
 }
@@ -70,10 +80,38 @@ impl<N: bytemuck::Pod> Default for Csr<N> {
 impl<N: NodeIndex + bytemuck::Pod> Csr<N> {
     /// The rows of `offsets` and `targets`.
     pub(crate) fn new(offsets: Vec<u32>, targets: Vec<N>) -> Csr<N> {
+        Csr::of(offsets.into(), targets.into(), None)
+    }
+
+    /// The rows of columns whose offsets were checked (ordered, ending at
+    /// the number of targets), and whose targets either were too or are
+    /// checked block by block by `check`.
+    pub(crate) fn of(offsets: Col<u32>, targets: Col<N>, check: Option<Arc<BlockCheck>>) -> Csr<N> {
         Csr {
-            offsets: offsets.into(),
-            targets: targets.into(),
+            offsets,
+            targets,
+            check,
         }
+    }
+
+    /// Whether the targets in `range` (and what runs parallel to them)
+    /// may be read: always, unless they are checked on first read and a
+    /// block they span is damaged.
+    pub(crate) fn ensure(&self, range: std::ops::Range<usize>) -> bool {
+        self.check.as_ref().is_none_or(|c| c.ensure(range))
+    }
+
+    /// Every target, row after row; none when a block is damaged.
+    pub(crate) fn targets(&self) -> &[N] {
+        match self.check.as_ref().is_none_or(|c| c.ensure_all()) {
+            true => &self.targets,
+            false => &[],
+        }
+    }
+
+    /// The number of targets (edges).
+    pub(crate) fn edge_count(&self) -> usize {
+        self.targets.len()
     }
 
     pub(crate) fn range(&self, n: N) -> std::ops::Range<usize> {
@@ -81,14 +119,20 @@ impl<N: NodeIndex + bytemuck::Pod> Csr<N> {
         self.offsets[i] as usize..self.offsets[i + 1] as usize
     }
 
+    /// The targets of row `n`: none when they lie in a damaged block.
     pub(crate) fn neighbours(&self, n: N) -> &[N] {
-        &self.targets[self.range(n)]
+        let range = self.range(n);
+        match self.ensure(range.clone()) {
+            true => &self.targets[range],
+            false => &[],
+        }
     }
 
     /// The transposed rows, for `n` nodes.
     pub(crate) fn transpose(&self, n: usize) -> Csr<N> {
         let mut counts = vec![0u32; n + 1];
-        for t in self.targets.iter() {
+        let own_targets = self.targets();
+        for t in own_targets {
             counts[t.index() + 1] += 1;
         }
         for i in 0..n {
@@ -96,10 +140,12 @@ impl<N: NodeIndex + bytemuck::Pod> Csr<N> {
         }
         let offsets = counts.clone();
         let mut fill = counts;
-        let mut targets = vec![N::from_index(0); self.targets.len()];
-        let (own_offsets, own_targets) = (&self.offsets[..], &self.targets[..]);
+        let mut targets = vec![N::from_index(0); own_targets.len()];
+        let own_offsets = &self.offsets[..];
         for from in 0..n {
-            for t in &own_targets[own_offsets[from] as usize..own_offsets[from + 1] as usize] {
+            // Empty when the targets are (damaged, read as none).
+            let row = own_targets.get(own_offsets[from] as usize..own_offsets[from + 1] as usize);
+            for t in row.unwrap_or_default() {
                 let slot = &mut fill[t.index()];
                 targets[*slot as usize] = N::from_index(from);
                 *slot += 1;
@@ -119,7 +165,7 @@ pub(crate) fn inputs_first<N: NodeIndex + bytemuck::Pod>(
     n: usize,
 ) -> Result<Vec<N>, Vec<u32>> {
     let mut pending = vec![0u32; n];
-    for t in rows.targets.iter() {
+    for t in rows.targets() {
         pending[t.index()] += 1;
     }
     let mut order: Vec<N> = (0..n)

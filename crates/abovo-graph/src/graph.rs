@@ -10,6 +10,7 @@
 //! the graph is built, and a topological order is kept for analyses that fold
 //! over the graph (inputs come first).
 
+use crate::blocks::Checked;
 use crate::column::Col;
 use crate::dag::{Csr, Dag, NodeIndex};
 use crate::meta::StoreMeta;
@@ -23,6 +24,7 @@ use std::sync::OnceLock;
 
 mod facts;
 
+pub(crate) use crate::deferred::Deferred;
 pub(crate) use facts::{FACT_FIXED, NodeFacts, NodeOutputs};
 
 /// A node of a [`Graph`]: an index into its node arrays.
@@ -155,56 +157,6 @@ impl DrvColumns {
     }
 }
 
-/// A part of a graph that is either there, or decoded on first use: the
-/// snapshot compiled into the program leaves the sections a query may not
-/// need (derivation facts, store metadata) compressed until one asks, so
-/// that `abovo path` does not pay for them.
-pub(crate) struct Deferred<T> {
-    value: OnceLock<T>,
-    decode: Option<Box<dyn Fn() -> T + Send + Sync>>,
-}
-
-impl<T> Deferred<T> {
-    /// A part that is there.
-    pub(crate) fn ready(value: T) -> Deferred<T> {
-        Deferred {
-            value: OnceLock::from(value),
-            decode: None,
-        }
-    }
-
-    /// A part that `decode` gives on first use (once, whichever thread
-    /// asks first).
-    pub(crate) fn later(decode: impl Fn() -> T + Send + Sync + 'static) -> Deferred<T> {
-        Deferred {
-            value: OnceLock::new(),
-            decode: Some(Box::new(decode)),
-        }
-    }
-}
-
-impl<T: Default> Default for Deferred<T> {
-    fn default() -> Self {
-        Deferred::ready(T::default())
-    }
-}
-
-impl<T: Default> Deferred<T> {
-    pub(crate) fn get(&self) -> &T {
-        self.value
-            .get_or_init(|| self.decode.as_ref().map(|d| d()).unwrap_or_default())
-    }
-}
-
-impl<T: std::fmt::Debug> std::fmt::Debug for Deferred<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.value.get() {
-            Some(v) => v.fmt(f),
-            None => f.write_str("(not decoded yet)"),
-        }
-    }
-}
-
 /// The columns of a graph as its source gives them (a load of `.drv`
 /// files or a snapshot); [`Graph`] adds what is derived from them.
 #[derive(Debug)]
@@ -212,7 +164,7 @@ pub(crate) struct Columns {
     pub(crate) store: StoreDir,
     pub(crate) strings: Strings,
     /// Per node, the nix32 hash part of its path.
-    pub(crate) hash_parts: Col<[u8; 32]>,
+    pub(crate) hash_parts: Checked<[u8; 32]>,
     pub(crate) names: Col<StrId>,
     /// Per node, [`NodeKind::code`].
     pub(crate) kinds: Col<u8>,
@@ -220,9 +172,10 @@ pub(crate) struct Columns {
     pub(crate) drv_columns: Deferred<DrvColumns>,
     pub(crate) inputs: Csr<NodeId>,
     /// Parallel to `inputs.targets`: index into `out_sets` (a graph has a
-    /// few dozen distinct sets; more than 65,536 is refused). Checked on
-    /// first use for an in-place snapshot: most queries never ask.
-    pub(crate) edge_outputs: Deferred<Col<u16>>,
+    /// few dozen distinct sets; more than 65,536 is refused). Read through
+    /// [`Columns::edge_sets`], which checks the blocks of an in-place
+    /// snapshot with the targets'.
+    pub(crate) edge_outputs: Col<u16>,
     /// Distinct sets of output names used by edges; set 0 is the empty set
     /// (edges to sources).
     pub(crate) out_sets: Vec<Vec<StrId>>,
@@ -235,6 +188,18 @@ pub(crate) struct Columns {
     /// edges (an in-place snapshot of version 5 or later): read on first use
     /// instead of computed.
     pub(crate) stored: Option<Stored>,
+}
+
+impl Columns {
+    /// The output sets of the edges in `range` (as [`Csr::range`] gives
+    /// a node's), checked with the targets they run parallel to; none
+    /// when their block is damaged.
+    pub(crate) fn edge_sets(&self, range: std::ops::Range<usize>) -> &[u16] {
+        match self.inputs.ensure(range.clone()) {
+            true => self.edge_outputs.get(range).unwrap_or_default(),
+            false => &[],
+        }
+    }
 }
 
 /// Reverse edges and an inputs-first order of a graph of `N`s as a source
@@ -344,7 +309,7 @@ impl Graph {
 
     /// The number of edges.
     pub fn edge_count(&self) -> usize {
-        self.columns.inputs.targets.len()
+        self.columns.inputs.edge_count()
     }
 
     /// Every node id, in path order.
@@ -396,12 +361,22 @@ impl Graph {
     /// The 32-character hash part of `n`.
     pub fn hash_part(&self, n: NodeId) -> &str {
         // Hash parts are validated nix32 (ASCII) when the graph is built or read.
-        std::str::from_utf8(&self.columns.hash_parts[n.index()]).unwrap_or("")
+        let bytes = self.columns.hash_parts.get(n.index());
+        bytes
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
     }
 
     /// The store path of `n`.
     pub fn path(&self, n: NodeId) -> StorePath {
-        path_from_parts(&self.columns.hash_parts[n.index()], self.name(n))
+        // Only a damaged in-place snapshot has no hash part (and the
+        // program told of it stops before it answers).
+        let hash_part = self
+            .columns
+            .hash_parts
+            .get(n.index())
+            .unwrap_or(&[b'0'; 32]);
+        path_from_parts(hash_part, self.name(n))
     }
 
     /// `<hash>-<name>` of `n`.
@@ -436,38 +411,33 @@ impl Graph {
     /// The edges from `n` to its inputs, with the outputs each one uses.
     pub fn input_edges(&self, n: NodeId) -> impl ExactSizeIterator<Item = Edge<'_>> {
         let range = self.columns.inputs.range(n);
-        let targets = &self.columns.inputs.targets[range.clone()];
-        // Empty when the column is damaged (reported when read).
-        let sets = self
-            .columns
-            .edge_outputs
-            .get()
-            .get(range)
-            .unwrap_or_default();
-        targets.iter().enumerate().map(move |(i, &to)| Edge {
+        // Both read as none when their block is damaged (checked together).
+        let (targets, sets) = (
+            self.columns.inputs.neighbours(n),
+            self.columns.edge_sets(range),
+        );
+        targets.iter().zip(sets).map(move |(&to, &set)| Edge {
             from: n,
             to,
             graph: self,
-            set: sets.get(i).map_or(0, |&s| s.into()),
+            set: set.into(),
         })
     }
 
     /// The edge `from -> to`, if there is one.
     pub fn edge(&self, from: NodeId, to: NodeId) -> Option<Edge<'_>> {
         let range = self.columns.inputs.range(from);
-        let i = self.columns.inputs.targets[range.clone()]
+        let i = self
+            .columns
+            .inputs
+            .neighbours(from)
             .binary_search(&to)
             .ok()?;
         Some(Edge {
             from,
             to,
             graph: self,
-            set: self
-                .columns
-                .edge_outputs
-                .get()
-                .get(range.start + i)
-                .map_or(0, |&s| s.into()),
+            set: (*self.columns.edge_sets(range).get(i)?).into(),
         })
     }
 
@@ -508,9 +478,19 @@ impl Graph {
     }
 
     pub(crate) fn lookup_parts(&self, hash_part: &[u8; 32], name: &str) -> Option<NodeId> {
-        let start = self.columns.hash_parts.partition_point(|h| h < hash_part);
-        (start..self.columns.hash_parts.len())
-            .take_while(|&i| &self.columns.hash_parts[i] == hash_part)
+        // A binary search that reads (and so checks) only what it probes.
+        let hashes = &self.columns.hash_parts;
+        let (mut low, mut high) = (0, hashes.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match hashes.get(mid) {
+                Some(h) if h < hash_part => low = mid + 1,
+                Some(_) => high = mid,
+                None => return None,
+            }
+        }
+        (low..hashes.len())
+            .take_while(|&i| hashes.get(i) == Some(hash_part))
             .map(|i| NodeId(i as u32))
             .find(|&n| self.name(n) == name)
     }

@@ -121,9 +121,11 @@
 // (`pod_u32!`), so that a mapped snapshot's arrays read as `&[NodeId]`.
 #![deny(unsafe_code)]
 
+mod blocks;
 pub mod build;
 mod column;
 pub mod dag;
+mod deferred;
 mod drv_files;
 pub mod error;
 

@@ -6,8 +6,10 @@
 //! one arena with offsets is both smaller and faster to write to a snapshot
 //! than a `String` per use.
 
+use crate::blocks::BlockCheck;
 use crate::column::Col;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// The id of an interned string in a [`Strings`] table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,6 +26,9 @@ pub struct Strings {
     text: Col<u8>,
     /// `ends[i]` is the end of string `i` in `text`; it starts where `i - 1` ends.
     ends: Col<u32>,
+    /// For a text mapped from an in-place snapshot: its blocks, checked
+    /// against their checksums as strings are first read from them.
+    check: Option<Arc<BlockCheck>>,
 }
 
 impl Strings {
@@ -38,6 +43,11 @@ impl Strings {
             return "";
         };
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        if let Some(check) = &self.check {
+            if !check.ensure(start as usize..end as usize) {
+                return "";
+            }
+        }
         self.text
             .get(start as usize..end as usize)
             .and_then(|b| std::str::from_utf8(b).ok())
@@ -54,9 +64,13 @@ impl Strings {
         self.ends.is_empty()
     }
 
-    /// The concatenated text and the end offsets, for the snapshot writer.
+    /// The concatenated text and the end offsets, for the snapshot writer
+    /// (no text when a block of it is damaged).
     pub(crate) fn raw_parts(&self) -> (&[u8], &[u32]) {
-        (&self.text, &self.ends)
+        match self.check.as_ref().is_none_or(|c| c.ensure_all()) {
+            true => (&self.text, &self.ends),
+            false => (&[], &[]),
+        }
     }
 
     /// Rebuilds a table from [`Strings::raw_parts`], checking that the offsets
@@ -72,15 +86,21 @@ impl Strings {
         Some(Strings {
             text: text.into_bytes().into(),
             ends: ends.into(),
+            check: None,
         })
     }
 
     /// A table on columns of an in-place snapshot: only the last offset is
     /// checked now (against the text's length); each string is checked when
-    /// read ([`Strings::get`]).
-    pub(crate) fn mapped(text: Col<u8>, ends: Col<u32>) -> Option<Strings> {
+    /// read ([`Strings::get`]), as UTF-8 and, with `check`, against the
+    /// checksum of the text's blocks it lies in.
+    pub(crate) fn mapped(
+        text: Col<u8>,
+        ends: Col<u32>,
+        check: Option<Arc<BlockCheck>>,
+    ) -> Option<Strings> {
         let last = ends.last().copied().unwrap_or(0);
-        (last as usize <= text.len()).then_some(Strings { text, ends })
+        (last as usize <= text.len()).then_some(Strings { text, ends, check })
     }
 }
 
@@ -120,6 +140,7 @@ impl Interner {
         Strings {
             text: self.text.into_bytes().into(),
             ends: self.ends.into(),
+            check: None,
         }
     }
 }

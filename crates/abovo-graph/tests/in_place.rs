@@ -255,8 +255,10 @@ fn damage_is_caught_in_every_section_without_a_panic() {
     // package nodes, package edges, bag-emerged edges, package metadata,
     // dependents, the order, the node output sets (the metadata arrays,
     // 28 to 30, the package graphs' arrays, 31 to 36, and the package row
-    // index, 37 and 38, are empty here: the graph has none of them).
-    let late = [6, 10, 12, 13, 14, 15, 16, 25, 26, 27, 39, 40];
+    // index, 37 and 38, are empty here: the graph has none of them); and
+    // those checked block by block as they are read: string text, hash
+    // parts, edge targets, edge output sets, dependent targets.
+    let late = [2, 3, 6, 9, 10, 12, 13, 14, 15, 16, 25, 26, 27, 39, 40];
     for (i, (start, len)) in table(&bytes).into_iter().enumerate() {
         if len == 0 {
             continue;
@@ -279,7 +281,10 @@ fn damage_is_caught_in_every_section_without_a_panic() {
                 let first = m.nodes().next().unwrap();
                 let _ = (m.dependents(first), m.topological_order());
                 let _ = m.output_names(first);
-                let _ = m.nodes().map(|n| m.input_edges(n).count()).sum::<usize>();
+                for n in m.nodes() {
+                    let _ = m.input_edges(n).map(|e| e.outputs().count()).sum::<usize>();
+                    let _ = m.path(n);
+                }
                 let seen = seen.lock().unwrap();
                 // The package edge sections of a graph without package
                 // graphs are never read, so never checked.
@@ -367,12 +372,18 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
     let path = write_file(&dir, &bad);
     let err = snapshot::open(&path).unwrap_err().to_string();
     assert!(err.contains("node flags"), "{err}");
-    // A dependent past the last node (section 26): reported on first
-    // use, and the reverse edges computed instead.
+    // A dependent past the last node (section 26): reported when its
+    // block is first read, which then reads as empty.
     let (m, seen) = late_word_out_of_range(&bytes, 26, &dir);
     let first = m.nodes().next().unwrap();
-    assert_eq!(m.dependents(first), g.dependents(first));
-    assert!(seen.lock().unwrap()[0].contains("dependent out of range"));
+    assert!(!g.dependents(first).is_empty());
+    assert!(m.dependents(first).is_empty());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].contains("dependent targets value 0 of block 0 out of range"),
+        "{seen:?}"
+    );
     // The order reversed: still every node once, so opening in place
     // takes it (wrong answers, never a panic), but the checked read
     // refuses it.
@@ -400,6 +411,23 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
     let (m, seen) = late_word_out_of_range(&bytes, 40, &dir);
     assert_eq!(m.output_names(first), ["out"]);
     assert!(seen.lock().unwrap()[0].contains("node output set out of range"));
+    // In place, an edge target or output set past its range is found
+    // when its block is first read (not when the file is opened):
+    // reported once, and the block reads as empty.
+    for (section, width) in [(9, 4), (10, 2)] {
+        let mut bad = bytes.clone();
+        let (start, len) = t[section];
+        bad[start..start + width].copy_from_slice(&[0xff; 4][..width]);
+        rehash(&mut bad, section, start, len);
+        let (opts, seen) = recorder();
+        let m = snapshot::open_with(&write_file(&dir, &bad), &opts).unwrap();
+        assert!(seen.lock().unwrap().is_empty(), "section {section}");
+        let edges: usize = m.nodes().map(|n| m.input_edges(n).count()).sum();
+        assert_eq!(edges, 0, "section {section}");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].contains("of block 0 out of range"), "{seen:?}");
+    }
 }
 
 /// `bytes` with the first word of `section` (one read on first use) set
@@ -420,8 +448,32 @@ fn late_word_out_of_range(
     (m, seen)
 }
 
-/// Recomputes the checksum of one section and of the table.
+/// Recomputes the checksum of one section and of the table, and, for an
+/// array checked block by block (edge targets, output sets, dependents,
+/// string text, hash parts, package metadata text), the block checksums
+/// of section 41, so that only the range checks are left to find a value.
 fn rehash(bytes: &mut [u8], section: usize, start: usize, len: usize) {
+    set_checksum(bytes, section, start, len);
+    const BLOCKED: [(usize, usize); 6] = [(9, 4), (10, 2), (26, 4), (2, 1), (3, 32), (29, 1)];
+    if BLOCKED.iter().any(|&(i, _)| i == section) {
+        let t = table(bytes);
+        let sums: Vec<u8> = BLOCKED
+            .iter()
+            .flat_map(|&(i, _)| {
+                let (s, l) = t[i];
+                let blocks: Vec<u64> = bytes[s..s + l].chunks(4096).map(xxh3).collect();
+                blocks
+            })
+            .flat_map(u64::to_le_bytes)
+            .collect();
+        let (s, l) = t[41];
+        bytes[s..s + l].copy_from_slice(&sums);
+        set_checksum(bytes, 41, s, l);
+    }
+}
+
+/// Recomputes the checksum of one section and of the table.
+fn set_checksum(bytes: &mut [u8], section: usize, start: usize, len: usize) {
     let h = xxh3(&bytes[start..start + len]);
     let at = 32 + 24 * section + 16;
     bytes[at..at + 8].copy_from_slice(&h.to_le_bytes());

@@ -117,10 +117,10 @@ fn a_damaged_cache_is_rewritten_or_refused_never_used() {
     let file = cached(&cache).unwrap();
     let good = std::fs::read(&file).unwrap();
 
-    // A section every query reads (edge targets, 9): the copy fails to
+    // A section every query reads (node names, 4): the copy fails to
     // open, is written again, and the answer is the same.
     let mut bad = good.clone();
-    let (start, len) = section(&bad, 9);
+    let (start, len) = section(&bad, 4);
     bad[start + len / 2] ^= 1;
     std::fs::write(&file, &bad).unwrap();
     let again = run(&cache, &query);
@@ -153,4 +153,25 @@ fn a_damaged_cache_is_rewritten_or_refused_never_used() {
     let again = run(&cache, &query);
     assert_eq!(stdout(&again), stdout(&want));
     assert_eq!(std::fs::read(&file).unwrap(), good);
+
+    // An array checked block by block (edge targets, 9), damaged in every
+    // 4 KiB block: opening succeeds, the first edge read finds it, and the
+    // command stops as for a late section.
+    let mut bad = good.clone();
+    let (start, len) = section(&bad, 9);
+    for at in (start..start + len).step_by(4096) {
+        bad[at] ^= 1;
+    }
+    std::fs::write(&file, &bad).unwrap();
+    let refused = run(&cache, &query);
+    assert_eq!(refused.status.code(), Some(ERROR));
+    assert!(stdout(&refused).is_empty(), "{}", stdout(&refused));
+    let err = stderr(&refused);
+    assert!(
+        err.contains("is damaged") && err.contains("edge targets") && err.contains("block"),
+        "{err}"
+    );
+    assert!(cached(&cache).is_none(), "the damaged copy is removed");
+    let again = run(&cache, &query);
+    assert_eq!(stdout(&again), stdout(&want));
 }

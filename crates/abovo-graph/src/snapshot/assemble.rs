@@ -228,7 +228,7 @@ fn decode_with(
                 .into(),
             drv_columns,
             inputs: edges.inputs,
-            edge_outputs: Deferred::ready(edges.edge_outputs.into()),
+            edge_outputs: edges.edge_outputs.into(),
             out_sets: edges.out_sets,
             facts: None,
             stored: None,

@@ -50,7 +50,8 @@ pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), Sna
     let (g, creator) = open_sections(s, true)?;
     // Decode every late section now, so that a damaged one is an error.
     let drvs = g.drv_columns();
-    let _ = g.columns.edge_outputs.get();
+    // The arrays checked block by block, every block now.
+    let _ = (g.columns.inputs.targets(), g.dependent_rows().targets());
     let _ = g.columns.facts.as_ref().map(|f| f.outputs.get());
     let _ = g.meta();
     let pg = g.package_graph();
@@ -65,7 +66,7 @@ pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), Sna
     let c = &g.columns;
     decode::check_tied(
         &c.strings,
-        &c.hash_parts,
+        c.hash_parts.all(),
         &c.names,
         &kinds,
         &drvs.drvs,

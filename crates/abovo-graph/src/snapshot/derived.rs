@@ -34,7 +34,7 @@ pub(super) fn sections(graph: &Graph) -> [Vec<u8>; 3] {
     let rows = graph.dependent_rows();
     [
         words(&rows.offsets),
-        ids(&rows.targets),
+        ids(rows.targets()),
         ids(graph.topological_order()),
     ]
 }
@@ -81,11 +81,18 @@ pub(super) fn stored<N: NodeIndex + bytemuck::Pod + Send + Sync>(
                         "dependent offsets are not ordered from 0 to the edge count",
                     ));
                 }
+                if first == FIRST && sd.has(super::block_sums::SECTION) {
+                    // The derivation graph's reverse edges: checked block
+                    // by block as queries read them.
+                    let check = super::block_sums::dependents(&sd, n, e)?;
+                    let targets = sd.mapped(first + 1, e)?;
+                    return Ok(Some(Csr::of(offsets, targets, Some(check))));
+                }
                 let targets: Col<N> = sd.col(first + 1, e)?;
                 if targets.iter().any(|t| t.index() >= n) {
                     return Err(invalid("dependent out of range"));
                 }
-                Ok(Some(Csr { offsets, targets }))
+                Ok(Some(Csr::of(offsets, targets, None)))
             })
         }),
         topo: Box::new(move || {
@@ -128,8 +135,7 @@ fn check_rows<N: NodeIndex + bytemuck::Pod>(
 ) -> Result<(), SnapshotError> {
     let computed = inputs.transpose(n);
     match (stored.dependents)() {
-        Some(d)
-            if d.offsets[..] == computed.offsets[..] && d.targets[..] == computed.targets[..] => {}
+        Some(d) if d.offsets[..] == computed.offsets[..] && d.targets() == computed.targets() => {}
         _ => return Err(invalid("the stored dependents are not the reverse edges")),
     }
     let order = (stored.topo)().ok_or_else(|| invalid("no stored order"))?;

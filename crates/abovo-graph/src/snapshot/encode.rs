@@ -66,7 +66,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
     s.bytes(text);
 
     let mut nodes = Enc::default();
-    for hp in g.columns.hash_parts.iter() {
+    for hp in g.columns.hash_parts.all() {
         nodes.bytes(&digest20(hp));
     }
     for id in g.columns.names.iter() {
@@ -144,8 +144,7 @@ pub(super) fn encode(g: &Graph, opts: &WriteOptions) -> Vec<Vec<u8>> {
             e.var(u64::from(t.0 - prev));
             prev = t.0;
         }
-        let sets = g.columns.edge_outputs.get();
-        for &set in sets.get(g.columns.inputs.range(n)).unwrap_or_default() {
+        for &set in g.columns.edge_sets(g.columns.inputs.range(n)) {
             e.var(u64::from(set));
         }
     }

@@ -8,6 +8,7 @@ use super::SnapshotError;
 use super::assemble;
 use super::codec::{Dec, Enc};
 use super::decode::{self, Header};
+use crate::blocks::Checked;
 use crate::build::assemble;
 use crate::column::{Backing, Col};
 use crate::dag::Csr;
@@ -25,7 +26,9 @@ use std::sync::Arc;
 /// dense compressed form).
 pub(super) const VERSION: u32 = 7;
 /// The previous version, still read: the sections of version 7 but the
-/// last ten (the graph then derives what they store).
+/// last eleven (the graph then derives what they store, and checks its
+/// largest arrays whole when the file is opened or the section first
+/// used).
 pub(super) const VERSION_5: u32 = 5;
 /// An older version, still read: the sections of version 5 but the
 /// last six (the graph then derives its reverse edges and order).
@@ -35,7 +38,7 @@ pub(super) const VERSION_4: u32 = 4;
 /// fixed-output flags from the derivation facts).
 pub(super) const VERSION_3: u32 = 3;
 /// Its sections, in file order.
-pub(super) const SECTION_NAMES: [&str; 41] = [
+pub(super) const SECTION_NAMES: [&str; 42] = [
     "header",
     "string ends",
     "string text",
@@ -77,6 +80,7 @@ pub(super) const SECTION_NAMES: [&str; 41] = [
     "package row nodes",
     "derivation output sets",
     "node output sets",
+    "block checksums",
 ];
 /// The first of the three arrays of edges of each package graph (version
 /// 4): offsets, targets, use sets, `package` then `bag-emerged`.
@@ -181,22 +185,24 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         Ok(h) => super::row_index::sections(&v2[5], &h),
         Err(_) => Default::default(),
     };
+    let edge_targets = ids(c.inputs.targets());
+    let edge_sets: Vec<u8> = c
+        .edge_sets(0..c.inputs.edge_count())
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
     let version_5: [Vec<u8>; SECTIONS_V5] = [
         v2[0].clone(),
         words(ends),
         text.to_vec(),
-        c.hash_parts.iter().flatten().copied().collect(),
+        c.hash_parts.all().iter().flatten().copied().collect(),
         c.names.iter().flat_map(|s| s.0.to_le_bytes()).collect(),
         c.kinds.to_vec(),
         v2[3].clone(),
         sets.buf,
         words(&c.inputs.offsets),
-        ids(&c.inputs.targets),
-        c.edge_outputs
-            .get()
-            .iter()
-            .flat_map(|s| s.to_le_bytes())
-            .collect(),
+        edge_targets,
+        edge_sets,
         v2[5].clone(),
         v2[6].clone(),
         v2[7].clone(),
@@ -218,13 +224,15 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         meta_text,
         meta_rows,
     ];
-    // Then what version 7 adds: sections 31 to 40.
-    let sections: Vec<Vec<u8>> = version_5
+    // Then what version 7 adds: sections 31 to 40, and the checksums of
+    // the blocks of the largest arrays (41).
+    let mut sections: Vec<Vec<u8>> = version_5
         .into_iter()
         .chain(super::derived::layer_sections(pg))
         .chain(row_index)
         .chain(super::node_outputs::sections(graph))
         .collect();
+    sections.push(super::block_sums::section(&sections));
     debug_assert_eq!(sections.len(), SECTIONS);
     lay_out_in_place(&sections)
 }
@@ -446,6 +454,16 @@ impl Sections {
         self.table.get(i).map_or(0, |t| t.1)
     }
 
+    /// Whether the file's version has section `i`.
+    pub(super) fn has(&self, i: usize) -> bool {
+        i < self.table.len()
+    }
+
+    /// The handler told of damage found after opening.
+    pub(super) fn on_damage(&self) -> Option<OnDamage> {
+        self.on_damage.clone()
+    }
+
     /// Section `i` as `count` values, checked against its checksum.
     pub(super) fn col<T: bytemuck::Pod>(
         &self,
@@ -456,8 +474,9 @@ impl Sections {
         self.mapped(i, count)
     }
 
-    /// Section `i` as `count` values, without hashing it again: for a
-    /// section just checked against its checksum ([`Sections::late`]).
+    /// Section `i` as `count` values, without hashing it: for a section
+    /// just checked against its checksum ([`Sections::late`]), or checked
+    /// block by block as it is read ([`crate::blocks`]).
     pub(super) fn mapped<T: bytemuck::Pod>(
         &self,
         i: usize,
@@ -518,10 +537,23 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
     let n = h.nodes;
     let ends: Col<u32> = s.col(1, h.strings)?;
     let text_len = s.table[2].1;
-    let text: Col<u8> = s.col(2, text_len)?;
-    let strings =
-        Strings::mapped(text, ends).ok_or_else(|| invalid("string ends past the string text"))?;
-    let hash_parts: Col<[u8; 32]> = s.col(3, n)?;
+    let (text, text_check) = if s.has(super::block_sums::SECTION) {
+        // Checked block by block as strings are read.
+        (
+            s.mapped(2, text_len)?,
+            Some(super::block_sums::string_text(&s)?),
+        )
+    } else {
+        (s.col(2, text_len)?, None)
+    };
+    let strings = Strings::mapped(text, ends, text_check)
+        .ok_or_else(|| invalid("string ends past the string text"))?;
+    let hash_parts = if s.has(super::block_sums::SECTION) {
+        // Checked block by block as they are read.
+        Checked::new(s.mapped(3, n)?, Some(super::block_sums::hash_parts(&s, n)?))
+    } else {
+        Checked::new(s.col(3, n)?, None)
+    };
     let names: Col<StrId> = s.col(4, n)?;
     all(
         &names,
@@ -547,8 +579,23 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
             "edge offsets are not ordered from 0 to the edge count",
         ));
     }
-    let targets: Col<NodeId> = s.col(9, h.edges)?;
-    all(&targets, |t| t.index() < n, "edge target out of range")?;
+    let (targets, edge_outputs, check) = if s.has(super::block_sums::SECTION) {
+        // Checked block by block as queries read them.
+        let targets = s.mapped(9, h.edges)?;
+        let edge_outputs = s.mapped(10, h.edges)?;
+        let check = super::block_sums::edges(&s, &h)?;
+        (targets, edge_outputs, Some(check))
+    } else {
+        let targets: Col<NodeId> = s.col(9, h.edges)?;
+        all(&targets, |t| t.index() < n, "edge target out of range")?;
+        let edge_outputs: Col<u16> = s.col(10, h.edges)?;
+        all(
+            &edge_outputs,
+            |x| usize::from(x) < h.sets,
+            "edge output set out of range",
+        )?;
+        (targets, edge_outputs, None)
+    };
     let facts = if s.table.len() > SECTIONS_V3 {
         let systems: Col<u32> = s.col(17, n)?;
         all(
@@ -577,19 +624,6 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
     };
 
     let s = Arc::new(s);
-    // What outputs each edge uses: few queries ask, so checked then.
-    let (se, sets, edges) = (Arc::clone(&s), h.sets, h.edges);
-    let edge_outputs = Deferred::later(move || {
-        se.late(10, |_| {
-            let col: Col<u16> = se.mapped(10, edges)?;
-            all(
-                &col,
-                |x| usize::from(x) < sets,
-                "edge output set out of range",
-            )?;
-            Ok(col)
-        })
-    });
     let stored = (s.table.len() > SECTIONS_V4)
         .then(|| super::derived::stored(&s, super::derived::FIRST, n, h.edges));
     let facts = facts.map(|(systems, flags)| NodeFacts {
@@ -628,7 +662,7 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
             names,
             kinds,
             drv_columns,
-            inputs: Csr { offsets, targets },
+            inputs: Csr::of(offsets, targets, check),
             edge_outputs,
             out_sets,
             facts,

@@ -34,7 +34,8 @@ pub(super) fn sections(meta: &PackageMeta) -> [Vec<u8>; 4] {
 }
 
 /// The metadata of `rows` package table rows, borrowed from sections 28 to
-/// 30 once they match their checksums, their string ends are ordered and
+/// 30 once they match their checksums (the text's blocks, in version 7,
+/// as strings are read from them), their string ends are ordered and
 /// within the text, and every row's flags and ids are in range. The
 /// strings are checked as UTF-8 one at a time, when read.
 pub(super) fn read(s: &Sections, flag: &[u8], rows: usize) -> Result<PackageMeta, SnapshotError> {
@@ -53,8 +54,17 @@ pub(super) fn read(s: &Sections, flag: &[u8], rows: usize) -> Result<PackageMeta
     if ends.windows(2).any(|w| w[0] > w[1]) {
         return Err(invalid("package metadata string ends out of order".into()));
     }
-    let text: Col<u8> = s.col(FIRST + 1, s.table_len(FIRST + 1))?;
-    let strings = Strings::mapped(text, ends)
+    let len = s.table_len(FIRST + 1);
+    let (text, check) = if s.has(super::block_sums::SECTION) {
+        // Checked block by block as strings are read.
+        (
+            s.mapped(FIRST + 1, len)?,
+            Some(super::block_sums::package_meta_text(s)?),
+        )
+    } else {
+        (s.col(FIRST + 1, len)?, None)
+    };
+    let strings = Strings::mapped(text, ends, check)
         .ok_or_else(|| invalid("package metadata string ends past the text".into()))?;
     let table: Col<MetaRow> = s.col(FIRST + 2, rows)?;
     let known = MetaRow::KNOWN | MetaRow::HIDDEN;

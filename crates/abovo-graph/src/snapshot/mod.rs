@@ -84,7 +84,7 @@
 //! offset  size  field
 //! 0       8     magic "ABOVOSNP"
 //! 8       4     format version, u32 little-endian (7)
-//! 12      4     number of sections S (41), u32 little-endian
+//! 12      4     number of sections S (42), u32 little-endian
 //! 16      8     length of the whole file, u64 little-endian
 //! 24      8     XXH3-64 of the section table, u64 little-endian
 //! 32      24·S  the section table: per section its offset, its length and
@@ -147,7 +147,11 @@
 //!     output names of derivations, then per set its length and the
 //!     names' string ids (in the derivation's order); 40. node output
 //!     sets: u32 ×n, the set of the node's derivation, `u32::MAX` for
-//!     nodes that are not derivations.
+//!     nodes that are not derivations;
+//! 41. block checksums: u64 per 4 KiB block of the edge targets, the
+//!     edge output sets, the dependent targets, the string text, the node
+//!     hash parts and the package metadata text, in that order (see
+//!     `snapshot/block_sums.rs` and `crate::blocks`).
 //!
 //! Sections 25 to 27 and 31 to 36 are derived from the edges: stored so
 //! that `dependents`, `seeds` and `why` read them instead of computing
@@ -155,7 +159,7 @@
 //! package table to find its rows; 39 and 40 so that `show` lists a
 //! package's outputs without decoding section 6. Version 5 has sections
 //! 0 to 30 only, and is still read (the graph then computes or decodes
-//! what 31 to 40 hold). Version 4 has sections 0 to 24 only, section 16
+//! what 31 to 40 hold, and checks whole the arrays 41 covers). Version 4 has sections 0 to 24 only, section 16
 //! as section 10 of version 2 (varints), and is still read (the graph
 //! then computes sections 25 to 27 on first use).
 //!
@@ -163,21 +167,26 @@
 //! 15 as varints after their edge count, as in version 2; it is still
 //! read (systems and fixed-output flags then come from section 6).
 //!
-//! Sections 1 to 5, 7 to 9, 11, 17, 18, 37 and 38 are what every query
+//! Sections 1, 4, 5, 7, 8, 11, 17, 18, 37 and 38 are what every query
 //! reads: [`open`] checks each against its checksum and each id in it
 //! against its range (names and systems below the string count, kinds
-//! below 3, flags 0 or 1, offsets ordered from 0 to the edge count,
-//! targets below the node count, row starts
-//! rising within the package table, row nodes below the node count; in
-//! version 5 and earlier, every row of the package table decodes) once,
-//! then the graph indexes them without checks. A row of the package table
-//! is decoded (each string checked as UTF-8) when it is read. Sections 6,
-//! 10, 12 to 16, 19 to 36, 39 and 40 are checked when first used (the
-//! edges' output sets, the arrays of a package graph, the reverse edges,
-//! the metadata rows and the node output sets with the same range checks
-//! (set ids below the set count), an order as a permutation of its
-//! nodes), so that a `path` query never hashes the derivation facts nor
-//! the edges' output sets. Strings are
+//! below 3, flags 0 or 1, offsets ordered from 0 to the edge count, row
+//! starts rising within the package table, row nodes below the node
+//! count; in version 5 and earlier, every row of the package table
+//! decodes) once, then the graph indexes them without checks. A row of
+//! the package table is decoded (each string checked as UTF-8) when it is
+//! read. The arrays of section 41 (2, 3, 9, 10, 26 and 29: 30 MB of the
+//! whole distribution's file) are checked block by block when a query
+//! first reads a value in a block: the block's checksum, then each value
+//! against its range (targets below the node count, set ids below the
+//! set count), so that a query hashes the blocks it reads and no more; in
+//! version 5 they are checked whole, when the file is opened or the
+//! section first used. Sections 6, 12 to 16, 19 to 36, 39 and 40 are
+//! checked when first used (the arrays of a package graph, the reverse
+//! edges, the metadata rows and the node output sets with the same range
+//! checks (set ids below the set count), an order as a permutation of its
+//! nodes), so that a `path` query never hashes the derivation facts.
+//! Strings are
 //! checked as UTF-8 as they are read, one at a time. A checksum is XXH3-64 rather than
 //! SHA-256 because it guards against damage (a disk, a truncated copy)
 //! many times faster, and a checksum cannot guard against a hostile author
@@ -194,6 +203,7 @@
 //! `guix graph` does not draw.
 
 mod assemble;
+mod block_sums;
 mod checked;
 mod codec;
 mod decode;

@@ -248,7 +248,7 @@ pub(super) fn layer_in_place(
         },
         Col::Owned(v) => Col::Owned(v.into_iter().map(PackageId).collect()),
     };
-    l.inputs = crate::dag::Csr { offsets, targets };
+    l.inputs = crate::dag::Csr::of(offsets, targets, None);
     l.edge_uses = uses;
     Ok(Some(l))
 }

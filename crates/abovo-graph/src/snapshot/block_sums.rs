@@ -1,0 +1,106 @@
+//! The block checksums of an in-place snapshot (section 41, format
+//! version 7): the largest arrays are checked block by block as queries
+//! read them ([`crate::blocks`]), instead of whole when the file is
+//! opened, so that a query hashes what it reads and no more.
+//!
+//! The section holds, as u64 little-endian, the XXH3-64 of each block of
+//! [`BLOCK`] bytes (4 KiB) of each array of [`ARRAYS`] in turn: the edge targets
+//! (section 9), the edge output sets (10), the dependent targets (26),
+//! the string text (2), the node hash parts (3) and the package metadata
+//! text (29). An array of `len` bytes has `ceil(len / 4096)` blocks, the
+//! last one short.
+
+use super::SnapshotError;
+use super::decode::Header;
+use super::inplace::Sections;
+use crate::blocks::{BLOCK, BlockCheck, Part, checksums};
+use crate::column::Col;
+use std::sync::Arc;
+
+/// The section's index.
+pub(super) const SECTION: usize = 41;
+
+/// The arrays checked block by block: their section and the width of a
+/// value in bytes, in the order of their checksums in the section.
+const ARRAYS: [(usize, usize); 6] = [(9, 4), (10, 2), (26, 4), (2, 1), (3, 32), (29, 1)];
+
+/// The section for the in-place `sections` (indexed as in the file).
+pub(super) fn section(sections: &[Vec<u8>]) -> Vec<u8> {
+    ARRAYS
+        .iter()
+        .flat_map(|&(i, _)| checksums(sections.get(i).map_or(&[][..], |s| s)))
+        .flat_map(u64::to_le_bytes)
+        .collect()
+}
+
+/// Array `k` of [`ARRAYS`] as a part of a check: its bytes, its checksums
+/// (once the section's own checksum matched), each value below `bound`.
+fn part(
+    s: &Sections,
+    k: usize,
+    name: &'static str,
+    bound: Option<u32>,
+) -> Result<Part, SnapshotError> {
+    let blocks = |(i, _): (usize, usize)| s.table_len(i).div_ceil(BLOCK);
+    let at: usize = ARRAYS[..k].iter().copied().map(blocks).sum();
+    let total: usize = ARRAYS.iter().copied().map(blocks).sum();
+    let all: Col<u64> = s.col(SECTION, total)?;
+    let (i, width) = ARRAYS[k];
+    Ok(Part {
+        name,
+        bytes: s.mapped(i, s.table_len(i))?,
+        width,
+        bound,
+        sums: all
+            .get(at..at + blocks(ARRAYS[k]))
+            .unwrap_or_default()
+            .to_vec()
+            .into(),
+    })
+}
+
+/// The check of the edge targets and output sets (sections 9 and 10) of
+/// a graph with the counts of `h`.
+pub(super) fn edges(s: &Sections, h: &Header) -> Result<Arc<BlockCheck>, SnapshotError> {
+    let parts = vec![
+        part(s, 0, "edge targets", Some(bound(h.nodes)))?,
+        part(s, 1, "edge output sets", Some(bound(h.sets)))?,
+    ];
+    BlockCheck::new(parts, h.edges, s.on_damage()).map(Arc::new)
+}
+
+/// The check of the dependent targets (section 26) of a graph of `n`
+/// nodes and `e` edges.
+pub(super) fn dependents(
+    s: &Sections,
+    n: usize,
+    e: usize,
+) -> Result<Arc<BlockCheck>, SnapshotError> {
+    let parts = vec![part(s, 2, "dependent targets", Some(bound(n)))?];
+    BlockCheck::new(parts, e, s.on_damage()).map(Arc::new)
+}
+
+/// The check of the string text (section 2): bytes, any value.
+pub(super) fn string_text(s: &Sections) -> Result<Arc<BlockCheck>, SnapshotError> {
+    let parts = vec![part(s, 3, "string text", None)?];
+    BlockCheck::new(parts, s.table_len(2), s.on_damage()).map(Arc::new)
+}
+
+/// The check of the node hash parts (section 3) of a graph of `n` nodes.
+pub(super) fn hash_parts(s: &Sections, n: usize) -> Result<Arc<BlockCheck>, SnapshotError> {
+    let parts = vec![part(s, 4, "node hash parts", None)?];
+    BlockCheck::new(parts, n, s.on_damage()).map(Arc::new)
+}
+
+/// The check of the package metadata text (section 29): bytes, any
+/// value.
+pub(super) fn package_meta_text(s: &Sections) -> Result<Arc<BlockCheck>, SnapshotError> {
+    let parts = vec![part(s, 5, "package metadata text", None)?];
+    BlockCheck::new(parts, s.table_len(29), s.on_damage()).map(Arc::new)
+}
+
+/// A count as the bound of values below it (counts past `u32::MAX` are
+/// refused when the header is read; saturate anyway).
+fn bound(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
