@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t2 = t.elapsed();
         let d = abovo_graph::query::dependents(&g, &[b]);
         let t3 = t.elapsed();
-        let drvs = g.derivation_count();
+        let drvs = g.derivations().len();
         let t4 = t.elapsed();
         let rest = (
             g.meta().sized(),

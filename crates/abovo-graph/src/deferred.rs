@@ -1,4 +1,4 @@
-//! A part of a graph that is either there or decoded on first use.
+//! Parts of a graph decoded on first use.
 
 use std::sync::OnceLock;
 
@@ -28,6 +28,12 @@ impl<T> Deferred<T> {
             decode: Some(Box::new(decode)),
         }
     }
+
+    /// The part, if it is there already (decoded, or never deferred):
+    /// what may be had of it without decoding.
+    pub(crate) fn decoded(&self) -> Option<&T> {
+        self.value.get()
+    }
 }
 
 impl<T: Default> Default for Deferred<T> {
@@ -37,6 +43,8 @@ impl<T: Default> Default for Deferred<T> {
 }
 
 impl<T: Default> Deferred<T> {
+    /// The part, decoded now if it was not yet (a decoder that is missing
+    /// gives the empty part).
     pub(crate) fn get(&self) -> &T {
         self.value
             .get_or_init(|| self.decode.as_ref().map(|d| d()).unwrap_or_default())
@@ -45,7 +53,7 @@ impl<T: Default> Deferred<T> {
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Deferred<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.value.get() {
+        match self.decoded() {
             Some(v) => v.fmt(f),
             None => f.write_str("(not decoded yet)"),
         }

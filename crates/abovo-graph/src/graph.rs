@@ -322,9 +322,22 @@ impl Graph {
         self.columns.drv_columns.get()
     }
 
-    /// The number of loaded derivations.
+    /// The number of loaded derivations: counted in the node kinds while
+    /// the derivation facts are not decoded (`abovo index` says how many
+    /// there are without decoding them), and in the facts once decoded
+    /// (none, when their section turned out damaged).
     pub fn derivation_count(&self) -> usize {
-        self.drv_columns().drvs.len()
+        match self.columns.drv_columns.decoded() {
+            Some(c) => c.drvs.len(),
+            None => {
+                let derivation = NodeKind::Derivation.code();
+                self.columns
+                    .kinds
+                    .iter()
+                    .filter(|&&k| k == derivation)
+                    .count()
+            }
+        }
     }
 
     /// Every loaded derivation, in path order.

@@ -44,6 +44,9 @@
 mod candidates;
 mod hints;
 mod prefer;
+mod scan;
+#[cfg(test)]
+mod tests;
 
 pub use candidates::{Candidate, describe_candidates};
 pub use hints::{namesakes, spec_for, suggest};
@@ -100,11 +103,12 @@ fn resolve_name(g: &Graph, spec: &str, prefs: &Preferences) -> Result<Resolution
     }
     // Through derivation names; derived sources (patched checkouts,
     // repacked tarballs) only when no package-like derivation matches.
-    let (sources, packages): (Vec<_>, Vec<_>) = g
-        .derivations()
-        .filter(|d| !d.is_fixed_output())
-        .filter_map(|d| match split_name_version(d.name()) {
-            (n, Some(v)) if n == name && matches(v) => Some((v.to_owned(), d.node())),
+    // `name-VERSION` starts with `name-`: only those names are split.
+    let (sources, packages): (Vec<_>, Vec<_>) = scan::derivations_named(g, &format!("{name}-"))
+        .into_iter()
+        .filter(|d| !d.fixed)
+        .filter_map(|d| match split_name_version(d.name) {
+            (n, Some(v)) if n == name && matches(v) => Some((v.to_owned(), d.node)),
             _ => None,
         })
         .partition(|(v, _)| is_source_artifact(v));
@@ -115,10 +119,10 @@ fn resolve_name(g: &Graph, spec: &str, prefs: &Preferences) -> Result<Resolution
     }
     // A derivation's full name.
     let full = spec.strip_suffix(".drv").unwrap_or(spec);
-    let nodes: Vec<NodeId> = g
-        .derivations()
-        .filter(|d| d.name() == full)
-        .map(|d| d.node())
+    let nodes: Vec<NodeId> = scan::derivations_named(g, full)
+        .into_iter()
+        .filter(|d| d.name == full)
+        .map(|d| d.node)
         .collect();
     match nodes.as_slice() {
         [] => {}

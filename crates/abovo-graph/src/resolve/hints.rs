@@ -25,8 +25,8 @@ pub fn suggest(g: &Graph, name: &str) -> Vec<String> {
     }
     let table = g.packages();
     let mut known: FxHashSet<&str> = (0..table.len()).map(|i| table.name(i)).collect();
-    for d in g.derivations() {
-        if let (n, Some(_)) = split_name_version(d.name()) {
+    for d in super::scan::derivations_named(g, "") {
+        if let (n, Some(_)) = split_name_version(d.name) {
             known.insert(n);
         }
     }
@@ -63,8 +63,9 @@ pub(crate) fn versions_of(g: &Graph, name: &str) -> Vec<String> {
         .map(|i| table.version(i).to_owned())
         .collect();
     let mut artifacts = Vec::new();
-    for d in g.derivations().filter(|d| !d.is_fixed_output()) {
-        if let (n, Some(v)) = split_name_version(d.name()) {
+    let named = super::scan::derivations_named(g, &format!("{name}-"));
+    for d in named.into_iter().filter(|d| !d.fixed) {
+        if let (n, Some(v)) = split_name_version(d.name) {
             if n == name {
                 if is_source_artifact(v) {
                     artifacts.push(v.to_owned());
@@ -103,10 +104,11 @@ pub fn namesakes(g: &Graph, n: NodeId) -> Vec<NodeId> {
             }
         }
     }
-    for d in g.derivations().filter(|d| !d.is_fixed_output()) {
-        if let (dn, Some(v)) = split_name_version(d.name()) {
+    let named = super::scan::derivations_named(g, &format!("{name}-"));
+    for d in named.into_iter().filter(|d| !d.fixed) {
+        if let (dn, Some(v)) = split_name_version(d.name) {
             if dn == name && (artifacts_too || !is_source_artifact(v)) {
-                found.insert(d.node());
+                found.insert(d.node);
             }
         }
     }

@@ -16,7 +16,7 @@
 //! [`TieBreak`] says what chose it; several left are still an ambiguity,
 //! listing only those.
 
-use crate::graph::{Graph, NodeId};
+use crate::graph::{Graph, NodeId, NodeKind};
 use crate::query::{Walk, closure};
 
 /// What may decide between candidates of the same name and version.
@@ -119,25 +119,26 @@ pub(crate) fn prefer_system(
     let Some(system) = &prefs.system else {
         return Ok(found);
     };
-    // The system alone first: read in place, it spares decoding every
-    // derivation when the name resolved to one built for `system`.
-    if g.system(found.node).is_none_or(|s| s == system) {
+    // Only derivations have a system; the usual case, a name resolved to
+    // one built for `system`, ends here.
+    if g.system(found.node).is_none_or(|s| s == system)
+        || g.kind(found.node) != NodeKind::Derivation
+    {
         return Ok(found);
     }
-    let Some(d) = g.derivation(found.node) else {
-        return Ok(found);
-    };
-    let name = d.name();
-    let fixed = d.is_fixed_output();
-    let same: Vec<NodeId> = g
-        .derivations()
-        .filter(|o| o.name() == name && o.is_fixed_output() == fixed)
-        .map(|o| o.node())
+    // Names, flags and systems are read from the per-node columns (in place
+    // for a mapped snapshot): no derivation is decoded.
+    let name = g.label(found.node);
+    let fixed = g.is_fixed_output(found.node);
+    let same: Vec<NodeId> = super::scan::derivations_named(g, name)
+        .into_iter()
+        .filter(|o| o.name == name && o.fixed == fixed)
+        .map(|o| o.node)
         .collect();
     let for_system: Vec<NodeId> = same
         .iter()
         .copied()
-        .filter(|&n| g.derivation(n).is_some_and(|o| o.system() == system))
+        .filter(|&n| g.system(n) == Some(system.as_str()))
         .collect();
     match for_system[..] {
         [] => Ok(Resolution {

@@ -1,0 +1,73 @@
+//! The names of a graph's derivations, read without decoding them.
+//!
+//! Resolving a name looks at the name of every derivation: the index of a
+//! live store has no package table, so `hello` is matched against the
+//! names of 200,000 derivations. [`Graph::derivations`] would decode the
+//! derivation facts of all of them (the largest section of a snapshot) for
+//! a name and a flag, when the per-node columns give both where they lie:
+//! the kinds, the names, and the fixed-output flags that an in-place
+//! snapshot keeps apart. The names are compared as bytes first, so that
+//! only those that start with what is looked for are checked as UTF-8.
+
+use crate::graph::{FACT_FIXED, Graph, NodeId, NodeKind};
+use crate::strings::StrId;
+
+/// A loaded derivation as name resolution sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Named<'g> {
+    /// Its node.
+    pub(crate) node: NodeId,
+    /// Its name without `.drv` (what [`Graph::label`] gives).
+    pub(crate) name: &'g str,
+    /// Whether it is a fixed-output derivation.
+    pub(crate) fixed: bool,
+}
+
+/// Every loaded derivation of `g` whose name (without `.drv`) starts with
+/// `prefix`, in id order: the derivations [`Graph::derivations`] gives, but
+/// for the fixed-output flag of a graph that does not keep the flags apart
+/// (one built from `.drv` files, whose facts are decoded already), nothing
+/// decoded.
+pub(crate) fn derivations_named<'g>(g: &'g Graph, prefix: &str) -> Vec<Named<'g>> {
+    let c = &g.columns;
+    // Each column borrowed once: indexing a mapped column checks its range.
+    let kinds: &[u8] = &c.kinds;
+    let names: &[StrId] = &c.names;
+    let (text, ends) = c.strings.raw_parts();
+    let flags: Option<&[u8]> = c.facts.as_ref().map(|f| &f.flags[..]);
+    let derivation = NodeKind::Derivation.code();
+    let mut found = Vec::new();
+    for (i, (&kind, &id)) in kinds.iter().zip(names).enumerate() {
+        if kind != derivation {
+            continue;
+        }
+        let s = id.0 as usize;
+        let start = match s.checked_sub(1) {
+            Some(before) => ends.get(before).copied(),
+            None => Some(0),
+        };
+        // As `Strings::get`, a name out of range or not UTF-8 (a damaged
+        // in-place snapshot) is no name.
+        let bytes = start
+            .zip(ends.get(s).copied())
+            .and_then(|(start, end)| text.get(start as usize..end as usize))
+            .unwrap_or_default();
+        if !bytes.starts_with(prefix.as_bytes()) {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        let node = NodeId(i as u32);
+        let fixed = match flags {
+            Some(f) => f.get(i).is_some_and(|&b| b & FACT_FIXED != 0),
+            None => g.is_fixed_output(node),
+        };
+        found.push(Named {
+            node,
+            name: name.strip_suffix(".drv").unwrap_or(name),
+            fixed,
+        });
+    }
+    found
+}
