@@ -204,16 +204,35 @@ fn fixed_of(
 /// Collects into a vector of exactly the needed capacity, so that records
 /// kept for a whole graph hold no spare room.
 fn exact<T>(items: impl ExactSizeIterator<Item = T>) -> Vec<T> {
-    let mut v = Vec::with_capacity(items.len());
+    exact_len(items.len(), items)
+}
+
+/// Collects the `len` `items` into a vector of exactly that capacity.
+fn exact_len<T>(len: usize, items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
     v.extend(items);
     v
 }
 
-/// Key of a node while building: hash part and name.
-type Key<'a> = (&'a [u8; 32], &'a str);
+/// Key of a node while building: hash part and name, ordered as paths.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key<'a>(&'a [u8; 32], &'a str);
+
+/// Hashed by the hash part alone, the digest that tells paths apart
+/// (hashing the name too showed in profiles of a store's first index);
+/// equality still compares both.
+impl std::hash::Hash for Key<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        for word in self.0.chunks_exact(8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            h.write_u64(u64::from_le_bytes(w));
+        }
+    }
+}
 
 fn key(p: &StorePath) -> Key<'_> {
-    (p.hash_part_bytes(), p.name())
+    Key(p.hash_part_bytes(), p.name())
 }
 
 /// Builds the graph of `records`. Every input named by a record becomes a
@@ -242,7 +261,9 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
     if let Some(w) = records.windows(2).find(|w| w[0].path == w[1].path) {
         return Err(GraphError::Duplicate(store.display(&w[0].path)));
     }
-    // Number the nodes: loaded derivations, then every other path named.
+    // Number the nodes: loaded derivations (record `i` is node `i` until
+    // the nodes are put in path order below), then every other path
+    // named, in the order first named.
     let mut ids: FxHashMap<Key<'_>, u32> = FxHashMap::default();
     ids.reserve(records.len() * 2);
     let mut keys: Vec<(Key<'_>, NodeKind)> = Vec::with_capacity(records.len() * 2);
@@ -250,18 +271,33 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
         ids.insert(key(&r.path), keys.len() as u32);
         keys.push((key(&r.path), NodeKind::Derivation));
     }
-    for r in records {
-        for (p, _) in &r.inputs {
-            ids.entry(key(p)).or_insert_with(|| {
-                keys.push((key(p), NodeKind::Missing));
-                keys.len() as u32 - 1
-            });
-        }
-        for p in &r.sources {
-            ids.entry(key(p)).or_insert_with(|| {
-                keys.push((key(p), NodeKind::Source));
-                keys.len() as u32 - 1
-            });
+    // Each record's references (inputs, then sources), found among the
+    // derivations on every core; the others (sources, derivations not
+    // loaded: far fewer) are numbered on one core, in record order, so
+    // that the kind a path gets is the one of its first mention, as in a
+    // single pass. Each reference is looked up once: the edges below take
+    // these numbers.
+    const UNSEEN: u32 = u32::MAX;
+    let mut refs: Vec<Vec<u32>> = records
+        .par_iter()
+        .map(|r| {
+            let named = r.inputs.iter().map(|(p, _)| p).chain(&r.sources);
+            exact_len(
+                r.inputs.len() + r.sources.len(),
+                named.map(|p| ids.get(&key(p)).copied().unwrap_or(UNSEEN)),
+            )
+        })
+        .collect();
+    for (r, refs) in records.iter().zip(&mut refs) {
+        let named = (r.inputs.iter().map(|(p, _)| (p, NodeKind::Missing)))
+            .chain(r.sources.iter().map(|p| (p, NodeKind::Source)));
+        for (id, (p, kind)) in refs.iter_mut().zip(named) {
+            if *id == UNSEEN {
+                *id = *ids.entry(key(p)).or_insert_with(|| {
+                    keys.push((key(p), kind));
+                    keys.len() as u32 - 1
+                });
+            }
         }
     }
     let n = keys.len();
@@ -285,23 +321,25 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
     let mut hash_parts = vec![[0u8; 32]; n];
     let mut names = vec![StrId(0); n];
     let mut kinds = vec![NodeKind::Source; n];
-    for (old, ((hash, name), kind)) in keys.iter().enumerate() {
+    for (old, (Key(hash, name), kind)) in keys.iter().enumerate() {
         let id = final_id[old] as usize;
         hash_parts[id] = **hash;
         names[id] = strings.intern(name);
         kinds[id] = *kind;
     }
 
-    // Edges of each derivation, resolved and sorted in parallel.
+    // Edges of each derivation, renumbered and sorted in parallel.
     let edges: Vec<Vec<(u32, &[String])>> = records
         .par_iter()
-        .map(|r| {
-            let mut e: Vec<(u32, &[String])> = Vec::with_capacity(r.inputs.len() + r.sources.len());
-            for (p, outs) in &r.inputs {
-                e.push((final_id[ids[&key(p)] as usize], outs.as_slice()));
+        .zip(&refs)
+        .map(|(r, refs)| {
+            let (inputs, sources) = refs.split_at(r.inputs.len());
+            let mut e: Vec<(u32, &[String])> = Vec::with_capacity(refs.len());
+            for ((_, outs), &old) in r.inputs.iter().zip(inputs) {
+                e.push((final_id[old as usize], outs.as_slice()));
             }
-            for p in &r.sources {
-                let id = final_id[ids[&key(p)] as usize];
+            for &old in sources {
+                let id = final_id[old as usize];
                 // A path named both as input derivation and as source keeps
                 // one edge, the one with outputs.
                 if !e.iter().any(|&(t, _)| t == id) {
@@ -312,6 +350,7 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
             e
         })
         .collect();
+    drop(refs);
 
     let mut drvs = Vec::with_capacity(records.len());
     let mut set_cache: FxHashMap<&[String], u32> = FxHashMap::default();
@@ -326,8 +365,8 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
     let mut outputs = Vec::new();
     let mut env = Vec::new();
     let mut per_node: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
-    for (r, e) in records.iter().zip(&edges) {
-        let node = NodeId(final_id[ids[&key(&r.path)] as usize]);
+    for (old, (r, e)) in records.iter().zip(&edges).enumerate() {
+        let node = NodeId(final_id[old]);
         let out_start = outputs.len() as u32;
         for (name, path) in &r.outputs {
             outputs.push(OutputData {

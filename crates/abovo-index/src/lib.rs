@@ -364,8 +364,9 @@ fn commit(
             Ok((graph, snapshot))
         },
     );
-    // Millions of small strings: free them on every core.
-    entries.into_par_iter().for_each(drop);
+    // Millions of small strings: freed on every core, beside the writing
+    // below and the answer (a process that exits first frees nothing).
+    rayon::spawn(move || entries.into_par_iter().for_each(drop));
     let (graph, snapshot) = graph?;
     let written = records.and_then(|records| {
         state.nodes = graph.len() as u64;
