@@ -134,44 +134,34 @@ fn a_damaged_cache_is_rewritten_or_refused_never_used() {
     assert_eq!(stdout(&again), stdout(&want));
     assert_eq!(std::fs::read(&file).unwrap(), good);
 
-    // A section read on first use (the derivation facts, 6): the command
-    // stops with an error before answering, and the copy is removed.
+    // A damaged copy the command refuses: it stops with an error before
+    // answering, names what is damaged and removes the copy; the next run
+    // writes it again.
+    let refused_then_rewritten = |bad: &[u8], named: &[&str]| {
+        std::fs::write(&file, bad).unwrap();
+        let refused = run(&cache, &query);
+        assert_eq!(refused.status.code(), Some(ERROR));
+        assert!(stdout(&refused).is_empty(), "{}", stdout(&refused));
+        let err = stderr(&refused);
+        assert!(named.iter().all(|n| err.contains(n)), "{err}");
+        assert!(cached(&cache).is_none(), "the damaged copy is removed");
+        let again = run(&cache, &query);
+        assert_eq!(stdout(&again), stdout(&want));
+        assert_eq!(std::fs::read(&file).unwrap(), good);
+    };
+
+    // A section read on first use (the derivation facts, 6).
     let mut bad = good.clone();
     let (start, len) = section(&bad, 6);
     bad[start + len / 2] ^= 1;
-    std::fs::write(&file, &bad).unwrap();
-    let refused = run(&cache, &query);
-    assert_eq!(refused.status.code(), Some(ERROR));
-    assert!(stdout(&refused).is_empty(), "{}", stdout(&refused));
-    let err = stderr(&refused);
-    assert!(
-        err.contains("is damaged") && err.contains("derivations"),
-        "{err}"
-    );
-    assert!(cached(&cache).is_none(), "the damaged copy is removed");
-    // The next run writes it again.
-    let again = run(&cache, &query);
-    assert_eq!(stdout(&again), stdout(&want));
-    assert_eq!(std::fs::read(&file).unwrap(), good);
+    refused_then_rewritten(&bad, &["is damaged", "derivations"]);
 
     // An array checked block by block (edge targets, 9), damaged in every
-    // 4 KiB block: opening succeeds, the first edge read finds it, and the
-    // command stops as for a late section.
+    // 4 KiB block: opening succeeds, and the first edge read finds it.
     let mut bad = good.clone();
     let (start, len) = section(&bad, 9);
     for at in (start..start + len).step_by(4096) {
         bad[at] ^= 1;
     }
-    std::fs::write(&file, &bad).unwrap();
-    let refused = run(&cache, &query);
-    assert_eq!(refused.status.code(), Some(ERROR));
-    assert!(stdout(&refused).is_empty(), "{}", stdout(&refused));
-    let err = stderr(&refused);
-    assert!(
-        err.contains("is damaged") && err.contains("edge targets") && err.contains("block"),
-        "{err}"
-    );
-    assert!(cached(&cache).is_none(), "the damaged copy is removed");
-    let again = run(&cache, &query);
-    assert_eq!(stdout(&again), stdout(&want));
+    refused_then_rewritten(&bad, &["is damaged", "edge targets", "block"]);
 }
