@@ -173,12 +173,6 @@ impl BlockCheck {
         })
     }
 
-    /// Whether every value is sound (a whole-array pass: a transpose, a
-    /// rewrite of the snapshot).
-    pub(crate) fn ensure_all(&self) -> bool {
-        self.ensure(0..self.len)
-    }
-
     fn ensure_block(&self, p: &Part, done: &[AtomicU64], b: usize) -> bool {
         let (word, bit) = (&done[b / 64], 1u64 << (b % 64));
         if word.load(Ordering::Acquire) & bit != 0 {
@@ -209,7 +203,7 @@ impl BlockCheck {
 /// A column read value by value through its [`BlockCheck`] (when it has
 /// one): what a graph keeps of an array of an in-place snapshot that is
 /// checked block by block.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Checked<T> {
     col: Col<T>,
     check: Option<Arc<BlockCheck>>,
@@ -221,22 +215,34 @@ impl<T: bytemuck::Pod> Checked<T> {
         Checked { col, check }
     }
 
+    /// Whether the values in `range` may be read: always without a
+    /// check, else once their blocks are checked and sound.
+    pub(crate) fn ensure(&self, range: Range<usize>) -> bool {
+        self.check.as_ref().is_none_or(|c| c.ensure(range))
+    }
+
     /// Value `i`; `None` past the end or in a damaged block.
     pub(crate) fn get(&self, i: usize) -> Option<&T> {
-        if let Some(c) = &self.check {
-            if !c.ensure(i..i + 1) {
-                return None;
-            }
+        self.slice(i..i + 1).first()
+    }
+
+    /// The values in `range`; none past the end or in a damaged block.
+    pub(crate) fn slice(&self, range: Range<usize>) -> &[T] {
+        match self.ensure(range.clone()) {
+            true => self.col.get(range).unwrap_or_default(),
+            false => &[],
         }
-        self.col.get(i)
+    }
+
+    /// Every value (each block checked now); `None` when a block is
+    /// damaged.
+    pub(crate) fn whole(&self) -> Option<&[T]> {
+        self.ensure(0..self.col.len()).then_some(&self.col[..])
     }
 
     /// Every value (each block checked now); none when a block is damaged.
     pub(crate) fn all(&self) -> &[T] {
-        match self.check.as_ref().is_none_or(|c| c.ensure_all()) {
-            true => &self.col,
-            false => &[],
-        }
+        self.whole().unwrap_or_default()
     }
 
     /// How many values.
@@ -250,6 +256,12 @@ impl<T> std::fmt::Debug for Checked<T> {
         f.debug_struct("Checked")
             .field("lazily", &self.check.is_some())
             .finish()
+    }
+}
+
+impl<T> Default for Checked<T> {
+    fn default() -> Checked<T> {
+        Vec::new().into()
     }
 }
 

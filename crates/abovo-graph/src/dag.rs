@@ -12,7 +12,7 @@
 //! derivations exist only in the derivation graph; a depth limit applies
 //! to every graph.
 
-use crate::blocks::BlockCheck;
+use crate::blocks::{BlockCheck, Checked};
 use crate::column::Col;
 use crate::query::Walk;
 use std::sync::Arc;
@@ -57,22 +57,16 @@ pub trait Dag {
 pub(crate) struct Csr<N: bytemuck::Pod> {
     /// Owned, or borrowed from an in-place snapshot.
     pub(crate) offsets: Col<u32>,
-    /// The targets, row after row. Where `check` is set (rows mapped from
-    /// a snapshot and checked block by block), read them only through
-    /// [`Csr::neighbours`] or [`Csr::targets`], which check first.
-    pub(crate) targets: Col<N>,
-    /// The blocks of `targets` (and of arrays parallel to it), checked on
-    /// first read ([`BlockCheck`]); `None` for rows that were checked
-    /// whole or built here.
-    pub(crate) check: Option<Arc<BlockCheck>>,
+    /// The targets, row after row: owned, or mapped from a snapshot and
+    /// checked block by block as they are read ([`Checked`]).
+    targets: Checked<N>,
 }
 
 impl<N: bytemuck::Pod> Default for Csr<N> {
     fn default() -> Self {
         Csr {
             offsets: Col::default(),
-            targets: Col::default(),
-            check: None,
+            targets: Checked::default(),
         }
     }
 }
@@ -89,8 +83,7 @@ impl<N: NodeIndex + bytemuck::Pod> Csr<N> {
     pub(crate) fn of(offsets: Col<u32>, targets: Col<N>, check: Option<Arc<BlockCheck>>) -> Csr<N> {
         Csr {
             offsets,
-            targets,
-            check,
+            targets: Checked::new(targets, check),
         }
     }
 
@@ -98,15 +91,12 @@ impl<N: NodeIndex + bytemuck::Pod> Csr<N> {
     /// may be read: always, unless they are checked on first read and a
     /// block they span is damaged.
     pub(crate) fn ensure(&self, range: std::ops::Range<usize>) -> bool {
-        self.check.as_ref().is_none_or(|c| c.ensure(range))
+        self.targets.ensure(range)
     }
 
     /// Every target, row after row; none when a block is damaged.
     pub(crate) fn targets(&self) -> &[N] {
-        match self.check.as_ref().is_none_or(|c| c.ensure_all()) {
-            true => &self.targets,
-            false => &[],
-        }
+        self.targets.all()
     }
 
     /// The number of targets (edges).
@@ -121,11 +111,7 @@ impl<N: NodeIndex + bytemuck::Pod> Csr<N> {
 
     /// The targets of row `n`: none when they lie in a damaged block.
     pub(crate) fn neighbours(&self, n: N) -> &[N] {
-        let range = self.range(n);
-        match self.ensure(range.clone()) {
-            true => &self.targets[range],
-            false => &[],
-        }
+        self.targets.slice(self.range(n))
     }
 
     /// The transposed rows, for `n` nodes.

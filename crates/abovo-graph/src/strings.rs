@@ -6,7 +6,7 @@
 //! one arena with offsets is both smaller and faster to write to a snapshot
 //! than a `String` per use.
 
-use crate::blocks::BlockCheck;
+use crate::blocks::{BlockCheck, Checked};
 use crate::column::Col;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -22,13 +22,11 @@ crate::pod_u32!(StrId);
 #[derive(Debug, Clone, Default)]
 pub struct Strings {
     /// All strings, back to back (owned, or borrowed from an in-place
-    /// snapshot, where it is not trusted to be UTF-8 as a whole).
-    text: Col<u8>,
+    /// snapshot, where it is not trusted to be UTF-8 as a whole and its
+    /// blocks are checked against their checksums as strings are read).
+    text: Checked<u8>,
     /// `ends[i]` is the end of string `i` in `text`; it starts where `i - 1` ends.
     ends: Col<u32>,
-    /// For a text mapped from an in-place snapshot: its blocks, checked
-    /// against their checksums as strings are first read from them.
-    check: Option<Arc<BlockCheck>>,
 }
 
 impl Strings {
@@ -43,15 +41,7 @@ impl Strings {
             return "";
         };
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        if let Some(check) = &self.check {
-            if !check.ensure(start as usize..end as usize) {
-                return "";
-            }
-        }
-        self.text
-            .get(start as usize..end as usize)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+        std::str::from_utf8(self.text.slice(start as usize..end as usize)).unwrap_or("")
     }
 
     /// How many strings the table holds.
@@ -67,9 +57,9 @@ impl Strings {
     /// The concatenated text and the end offsets, for the snapshot writer
     /// (no text when a block of it is damaged).
     pub(crate) fn raw_parts(&self) -> (&[u8], &[u32]) {
-        match self.check.as_ref().is_none_or(|c| c.ensure_all()) {
-            true => (&self.text, &self.ends),
-            false => (&[], &[]),
+        match self.text.whole() {
+            Some(text) => (text, &self.ends),
+            None => (&[], &[]),
         }
     }
 
@@ -86,7 +76,6 @@ impl Strings {
         Some(Strings {
             text: text.into_bytes().into(),
             ends: ends.into(),
-            check: None,
         })
     }
 
@@ -100,7 +89,10 @@ impl Strings {
         check: Option<Arc<BlockCheck>>,
     ) -> Option<Strings> {
         let last = ends.last().copied().unwrap_or(0);
-        (last as usize <= text.len()).then_some(Strings { text, ends, check })
+        (last as usize <= text.len()).then_some(Strings {
+            text: Checked::new(text, check),
+            ends,
+        })
     }
 }
 
@@ -140,7 +132,6 @@ impl Interner {
         Strings {
             text: self.text.into_bytes().into(),
             ends: self.ends.into(),
-            check: None,
         }
     }
 }

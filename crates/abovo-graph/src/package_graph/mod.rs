@@ -380,7 +380,7 @@ impl PackageGraph {
 
     /// The number of edges of `ty` (0 when not loaded).
     pub fn edge_count(&self, ty: GraphType) -> usize {
-        self.layer(ty).map_or(0, |l| l.inputs.targets.len())
+        self.layer(ty).map_or(0, |l| l.inputs.edge_count())
     }
 
     /// The package node whose derivation is `drv`.
@@ -502,7 +502,7 @@ impl<'g> PackageView<'g> {
 
     /// The number of edges.
     pub fn edge_count(&self) -> usize {
-        self.layer.inputs.targets.len()
+        self.layer.inputs.edge_count()
     }
 
     /// How `from` takes its input `to` (empty when it does not).
@@ -513,7 +513,7 @@ impl<'g> PackageView<'g> {
     ) -> impl ExactSizeIterator<Item = InputUse<'g>> + 'g {
         let l = self.layer;
         let range = l.inputs.range(from);
-        let set = l.inputs.targets[range.clone()]
+        let set = l.inputs.targets()[range.clone()]
             .binary_search(&to)
             .ok()
             .map(|i| l.edge_uses[range.start + i] as usize);

@@ -368,7 +368,7 @@ mod tests {
         );
         assert_eq!(layer.inputs.offsets[..], [0, 2, 3, 3]);
         assert_eq!(
-            layer.inputs.targets[..],
+            layer.inputs.targets()[..],
             [PackageId(1), PackageId(2), PackageId(2)]
         );
         // Edge 0 -> 2 has two uses; edge 1 -> 2 shares the set of one.

@@ -49,7 +49,7 @@ pub(super) fn layer_sections(pg: &PackageGraph) -> [Vec<u8>; 6] {
             let rows = l.dependent_rows(pg.len());
             let at = 3 * ty.slot();
             out[at] = words(&rows.offsets);
-            out[at + 1] = package_ids(&rows.targets[..]);
+            out[at + 1] = package_ids(rows.targets());
             out[at + 2] = package_ids(l.order(pg.len()));
         }
     }

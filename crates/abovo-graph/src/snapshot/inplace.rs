@@ -170,7 +170,7 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
             l_offsets[i] = words(&l.inputs.offsets);
             l_targets[i] = l
                 .inputs
-                .targets
+                .targets()
                 .iter()
                 .flat_map(|p| p.0.to_le_bytes())
                 .collect();
@@ -726,7 +726,7 @@ fn late_package_graph(s: &Arc<Sections>, graph_nodes: usize) -> PackageGraph {
                         super::packages::layer_in_place(data, n, strings, true, arrays)?;
                     if let Some(l) = layer.as_mut().filter(|_| s.table.len() > SECTIONS_V5) {
                         let first = super::derived::LAYER_FIRST + 3 * ty.slot();
-                        let edges = l.inputs.targets.len();
+                        let edges = l.inputs.edge_count();
                         l.stored = Some(super::derived::stored(&s, first, n, edges));
                     }
                     Ok(layer)

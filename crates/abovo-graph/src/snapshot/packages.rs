@@ -110,7 +110,7 @@ pub(super) fn encode(g: &Graph) -> [Vec<u8>; 4] {
             let range = l.inputs.range(p);
             e.var(range.len() as u64);
             let mut prev = 0;
-            for t in &l.inputs.targets[range.clone()] {
+            for t in &l.inputs.targets()[range.clone()] {
                 e.var(u64::from(t.0 - prev));
                 prev = t.0;
             }
@@ -164,7 +164,7 @@ pub(super) fn layer_head(l: Option<&Layer>) -> Vec<u8> {
             e.u8(u.kind as u8);
         }
     }
-    e.var(l.inputs.targets.len() as u64);
+    e.var(l.inputs.edge_count() as u64);
     e.buf
 }
 
@@ -551,7 +551,7 @@ mod tests {
         let bag = GraphType::BagEmerged;
         let (x, y) = (back.layer(bag).unwrap(), orig.layer(bag).unwrap());
         assert_eq!(x.inputs.offsets[..], y.inputs.offsets[..]);
-        assert_eq!(x.inputs.targets[..], y.inputs.targets[..]);
+        assert_eq!(x.inputs.targets()[..], y.inputs.targets()[..]);
         assert_eq!(
             (&x.edge_uses[..], &x.use_offsets, &x.uses),
             (&y.edge_uses[..], &y.use_offsets, &y.uses)
