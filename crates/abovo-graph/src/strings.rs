@@ -36,12 +36,19 @@ impl Strings {
     /// not UTF-8 or offsets out of order (a damaged in-place snapshot, whose
     /// strings are checked as they are read rather than all at once).
     pub fn get(&self, id: StrId) -> &str {
+        std::str::from_utf8(self.bytes(id)).unwrap_or("")
+    }
+
+    /// The bytes of string `id`, not yet checked as UTF-8 (empty as for
+    /// [`Strings::get`]): for a scan that compares many strings with one
+    /// and checks only those that match.
+    pub(crate) fn bytes(&self, id: StrId) -> &[u8] {
         let i = id.0 as usize;
         let Some(&end) = self.ends.get(i) else {
-            return "";
+            return &[];
         };
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        std::str::from_utf8(self.text.slice(start as usize..end as usize)).unwrap_or("")
+        self.text.slice(start as usize..end as usize)
     }
 
     /// How many strings the table holds.

@@ -33,7 +33,6 @@ pub(crate) fn derivations_named<'g>(g: &'g Graph, prefix: &str) -> Vec<Named<'g>
     // Each column borrowed once: indexing a mapped column checks its range.
     let kinds: &[u8] = &c.kinds;
     let names: &[StrId] = &c.names;
-    let (text, ends) = c.strings.raw_parts();
     let flags: Option<&[u8]> = c.facts.as_ref().map(|f| &f.flags[..]);
     let derivation = NodeKind::Derivation.code();
     let mut found = Vec::new();
@@ -41,20 +40,12 @@ pub(crate) fn derivations_named<'g>(g: &'g Graph, prefix: &str) -> Vec<Named<'g>
         if kind != derivation {
             continue;
         }
-        let s = id.0 as usize;
-        let start = match s.checked_sub(1) {
-            Some(before) => ends.get(before).copied(),
-            None => Some(0),
-        };
-        // As `Strings::get`, a name out of range or not UTF-8 (a damaged
-        // in-place snapshot) is no name.
-        let bytes = start
-            .zip(ends.get(s).copied())
-            .and_then(|(start, end)| text.get(start as usize..end as usize))
-            .unwrap_or_default();
+        let bytes = c.strings.bytes(id);
         if !bytes.starts_with(prefix.as_bytes()) {
             continue;
         }
+        // As `Strings::get`, a name that is not UTF-8 (a damaged in-place
+        // snapshot) is no name.
         let Ok(name) = std::str::from_utf8(bytes) else {
             continue;
         };
