@@ -571,6 +571,7 @@ fn unreachable_row() -> StorePath {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use proptest::prelude::*;
 
