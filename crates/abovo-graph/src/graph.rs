@@ -22,6 +22,7 @@ use abovo_store::derivation::{DerivationKind, FixedOutput};
 use abovo_store::store_path::{StoreDir, StorePath, output_path_name};
 use std::sync::OnceLock;
 
+mod edge_outputs;
 mod facts;
 
 pub(crate) use crate::deferred::Deferred;
