@@ -28,8 +28,8 @@ mod records;
 
 pub(crate) use crate::deferred::Deferred;
 pub(crate) use drv::{DrvColumns, DrvData, NO_DRV, OutPath, OutputData};
-pub(crate) use facts::{FACT_FIXED, NodeFacts, NodeOutputs, flags_of, valid_flags};
-pub(crate) use records::{ReadRecord, Record, Records};
+pub(crate) use facts::{FACT_BUILTIN, FACT_FIXED, NodeFacts, NodeOutputs, flags_of, valid_flags};
+pub(crate) use records::{ReadRecord, Record, Records, SATURATED};
 
 /// A node of a [`Graph`]: an index into its node arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -292,10 +292,12 @@ impl Graph {
     }
 
     /// The derivation at `n`, or `None` for sources and missing derivations.
-    /// Where the source can, its record alone is read (once); otherwise
+    /// Where the source can, its record alone is read (once), until so
+    /// many were that decoding the rest at once is cheaper; otherwise
     /// every derivation is decoded at the first one asked for.
     pub fn derivation(&self, n: NodeId) -> Option<DerivationNode<'_>> {
         let records = self.columns.facts.as_ref().and_then(|f| f.records.as_ref());
+        let records = records.filter(|r| !r.saturated());
         if let (None, Some(records)) = (self.columns.drv_columns.decoded(), records) {
             let r = records.get(n)?;
             return Some(DerivationNode {

@@ -96,7 +96,7 @@ impl Graph {
 
     /// The flags of node `n` when the source keeps Nix's kinds and the
     /// built-in bit in them (version 8) and `n` is a derivation.
-    fn kind_flags(&self, n: NodeId) -> Option<Option<u8>> {
+    pub(crate) fn kind_flags(&self, n: NodeId) -> Option<Option<u8>> {
         let f = self.columns.facts.as_ref().filter(|f| f.kinds)?;
         let derivation = f.systems.get(n.index()).is_some_and(|&s| s != NO_DRV);
         Some(derivation.then(|| f.flags.get(n.index()).copied().unwrap_or(0)))
