@@ -28,8 +28,12 @@ mod records;
 
 pub(crate) use crate::deferred::Deferred;
 pub(crate) use drv::{DrvColumns, DrvData, NO_DRV, OutPath, OutputData};
-pub(crate) use facts::{FACT_BUILTIN, FACT_FIXED, NodeFacts, NodeOutputs, flags_of, valid_flags};
-pub(crate) use records::{ReadRecord, Record, Records, SATURATED};
+#[cfg(test)]
+pub(crate) use facts::FACT_BUILTIN;
+pub(crate) use facts::{FACT_FIXED, NodeFacts, NodeOutputs, flags_of, valid_flags};
+#[cfg(test)]
+pub(crate) use records::SATURATED;
+pub(crate) use records::{ReadRecord, Record, Records};
 
 /// A node of a [`Graph`]: an index into its node arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

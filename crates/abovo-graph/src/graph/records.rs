@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The share of the nodes (one in this many) past which records read
 /// alone give way to decoding every derivation at once.
-pub(crate) const SATURATED: usize = 8;
+pub(crate) const SATURATED: usize = 16;
 
 /// One derivation's facts, decoded alone: its outputs and kept
 /// environment are its own (its ranges index them).

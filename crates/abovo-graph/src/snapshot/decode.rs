@@ -226,7 +226,8 @@ pub(super) fn record_starts(data: &[u8], h: &Header) -> Result<Vec<(NodeId, u32)
         node = next_node(i, node, delta, h)?;
         let at = u32::try_from(at).map_err(|_| invalid("derivation facts past 4 GiB"))?;
         starts.push((NodeId(node as u32), at));
-        (outputs.clear(), env.clear());
+        outputs.clear();
+        env.clear();
     }
     if !d.at_end() {
         return Err(invalid("bytes after the derivations"));

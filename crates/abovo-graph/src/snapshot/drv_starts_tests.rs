@@ -94,7 +94,7 @@ fn records_read_alone_are_the_derivations_decoded_at_once() {
 fn many_records_asked_for_give_way_to_decoding_them_all() {
     let dir = tempfile::tempdir().unwrap();
     let (g, m) = built_in(&dir);
-    // Through the graph: records read alone until an eighth of the nodes
+    // Through the graph: records read alone until a sixteenth of the nodes
     // were, then every derivation decoded at once; the same facts
     // throughout, and a derivation given out before stays good.
     let first = m
