@@ -192,9 +192,9 @@
 //! decodes) once, then the graph indexes them without checks. A row of
 //! the package table is decoded (each string checked as UTF-8) when it is
 //! read. The arrays of section 41 (2, 3, 9, 10, 26 and 29, and 6 in
-//! version 8: 34 MB of the
-//! whole distribution's file) are checked block by block when a query
-//! first reads a value in a block: the block's checksum, then each value
+//! version 8: 42 MB of the whole distribution's 63 MB file) are checked
+//! block by block when a query first reads a value in a block: the
+//! block's checksum, then each value
 //! against its range (targets below the node count, set ids below the
 //! set count), so that a query hashes the blocks it reads and no more; in
 //! version 5 they are checked whole, when the file is opened or the
