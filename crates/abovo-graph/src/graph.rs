@@ -693,8 +693,16 @@ impl<'g> DerivationNode<'g> {
         })
     }
 
-    /// The path the fixed output's hash gives.
+    /// The path the fixed output's hash gives: stored by the source (an
+    /// in-place snapshot of version 8), else computed.
     fn computed_fixed_path(&self) -> Option<StorePath> {
+        self.data.fixed?;
+        let stored = self.graph.stored_fixed_path(self.node, self.name());
+        stored.or_else(|| self.hashed_fixed_path())
+    }
+
+    /// The path the fixed output's hash gives, computed (two SHA-256).
+    pub(crate) fn hashed_fixed_path(&self) -> Option<StorePath> {
         let fixed = self.data.fixed?;
         self.graph
             .columns

@@ -250,6 +250,27 @@ fn wrong_stored_arrays_are_caught(g: &Graph, bytes: &[u8], dir: &tempfile::TempD
             .sum::<usize>();
         assert!(seen.lock().unwrap().is_empty(), "section {section}");
     }
+    // Two fixed outputs' hash parts swapped (43): opened in place, each
+    // names the other's path; the checked read refuses it.
+    let (start, len) = t[43];
+    let mut bad = bytes.to_vec();
+    let parts: Vec<[u8; 32]> = bad[start..start + len]
+        .chunks(32)
+        .map(|c| c.try_into().unwrap())
+        .collect();
+    let a = parts.iter().position(|p| *p != [0; 32]).unwrap();
+    let b = a + 1 + parts[a + 1..].iter().position(|p| *p != [0; 32]).unwrap();
+    bad[start + 32 * a..start + 32 * a + 32].copy_from_slice(&parts[b]);
+    bad[start + 32 * b..start + 32 * b + 32].copy_from_slice(&parts[a]);
+    rehash(&mut bad, 43, start, len);
+    let err = snapshot::read(&bad).unwrap_err().to_string();
+    assert!(err.contains("fixed outputs' hash parts"), "{err}");
+    let m = snapshot::open(&write_file(dir, &bad)).unwrap();
+    let path = |g: &Graph, i: usize| {
+        let n = g.nodes().nth(i).unwrap();
+        g.derivation(n).unwrap().fixed_output_path().unwrap()
+    };
+    assert_eq!(path(&m, a).hash_part(), path(g, b).hash_part());
 }
 
 #[test]
@@ -266,7 +287,9 @@ fn damage_is_caught_in_every_section_without_a_panic() {
     // has none of them); and those checked block by block as they are
     // read: string text, hash parts, edge targets, edge output sets,
     // dependent targets, derivations (as records are read alone).
-    let late = [2, 3, 6, 9, 10, 12, 13, 14, 15, 16, 25, 26, 27, 39, 40, 42];
+    let late = [
+        2, 3, 6, 9, 10, 12, 13, 14, 15, 16, 25, 26, 27, 39, 40, 42, 43,
+    ];
     for (i, (start, len)) in table(&bytes).into_iter().enumerate() {
         if len == 0 {
             continue;
@@ -287,6 +310,10 @@ fn damage_is_caught_in_every_section_without_a_panic() {
                 // read alone first, then all of them decoded.
                 let _ = m.nodes().filter_map(|n| m.derivation(n)).count();
                 let _ = (m.derivations().len(), m.meta().sized());
+                let _ = m
+                    .derivations()
+                    .filter_map(|d| d.fixed_output_path())
+                    .count();
                 let _ = (m.package_graph().len(), m.package_meta().get(0));
                 let first = m.nodes().next().unwrap();
                 let _ = (m.dependents(first), m.topological_order());
@@ -297,11 +324,12 @@ fn damage_is_caught_in_every_section_without_a_panic() {
                 }
                 let seen = seen.lock().unwrap();
                 // The package edge sections of a graph without package
-                // graphs are never read, so never checked; damaged
-                // derivation facts are found by the record read alone,
-                // and again when all are decoded.
+                // graphs are never read, so never checked, nor are the
+                // fixed outputs' hash parts of a graph without fixed
+                // outputs; damaged derivation facts are found by the
+                // record read alone, and again when all are decoded.
                 let want = match i {
-                    14 | 15 => 0,
+                    14 | 15 | 43 => 0,
                     6 => 2,
                     _ => 1,
                 };
@@ -541,8 +569,16 @@ fn late_word_out_of_range(
 /// to find a value.
 fn rehash(bytes: &mut [u8], section: usize, start: usize, len: usize) {
     set_checksum(bytes, section, start, len);
-    const BLOCKED: [(usize, usize); 7] =
-        [(9, 4), (10, 2), (26, 4), (2, 1), (3, 32), (29, 1), (6, 1)];
+    const BLOCKED: [(usize, usize); 8] = [
+        (9, 4),
+        (10, 2),
+        (26, 4),
+        (2, 1),
+        (3, 32),
+        (29, 1),
+        (6, 1),
+        (43, 32),
+    ];
     if BLOCKED.iter().any(|&(i, _)| i == section) {
         let t = table(bytes);
         let sums: Vec<u8> = BLOCKED

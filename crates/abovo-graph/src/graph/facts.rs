@@ -7,9 +7,11 @@
 //! derivation's record, read alone when asked for.
 
 use super::records::Records;
-use super::{Deferred, Graph, NO_DRV, NodeId};
+use super::{Deferred, Graph, NO_DRV, NodeId, path_from_parts};
+use crate::blocks::Checked;
 use crate::column::Col;
 use crate::strings::StrId;
+use abovo_store::StorePath;
 use abovo_store::derivation::DerivationKind;
 
 /// Per-node columns of the facts of derivations that most queries ask for,
@@ -32,6 +34,10 @@ pub(crate) struct NodeFacts {
     /// (version 8); `None` when the source cannot, and every derivation
     /// is decoded at the first one asked for.
     pub(crate) records: Option<Records>,
+    /// Per node, the hash part of its fixed output's path, zeros for
+    /// nodes that are not fixed-output derivations (version 8; checked
+    /// page by page as read), so that the path is not computed again.
+    pub(crate) fixed_paths: Option<Checked<[u8; 32]>>,
 }
 
 /// The bit of [`NodeFacts::flags`] for a fixed-output derivation.
@@ -100,6 +106,14 @@ impl Graph {
         let f = self.columns.facts.as_ref().filter(|f| f.kinds)?;
         let derivation = f.systems.get(n.index()).is_some_and(|&s| s != NO_DRV);
         Some(derivation.then(|| f.flags.get(n.index()).copied().unwrap_or(0)))
+    }
+
+    /// The path of the fixed output of the derivation at `n`, named
+    /// `name`, when the source stores it.
+    pub(crate) fn stored_fixed_path(&self, n: NodeId, name: &str) -> Option<StorePath> {
+        let f = self.columns.facts.as_ref()?;
+        let part = f.fixed_paths.as_ref()?.get(n.index())?;
+        (*part != [0; 32]).then(|| path_from_parts(part, name))
     }
 
     /// The kind of the derivation at `n` ([`super::DerivationNode::kind`]),

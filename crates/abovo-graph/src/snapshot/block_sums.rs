@@ -8,7 +8,7 @@
 //! (section 9), the edge output sets (10), the dependent targets (26),
 //! the string text (2), the node hash parts (3), the package metadata
 //! text (29) and, in version 8, the derivation facts (6, whose records
-//! are then read one at a time). An array of `len` bytes has
+//! are then read one at a time) and the fixed outputs' hash parts (43). An array of `len` bytes has
 //! `ceil(len / 4096)` blocks, the last one short.
 
 use super::SnapshotError;
@@ -24,7 +24,16 @@ pub(super) const SECTION: usize = 41;
 /// The arrays checked block by block: their section and the width of a
 /// value in bytes, in the order of their checksums in the section (the
 /// first six in version 7).
-const ARRAYS: [(usize, usize); 7] = [(9, 4), (10, 2), (26, 4), (2, 1), (3, 32), (29, 1), (6, 1)];
+const ARRAYS: [(usize, usize); 8] = [
+    (9, 4),
+    (10, 2),
+    (26, 4),
+    (2, 1),
+    (3, 32),
+    (29, 1),
+    (6, 1),
+    (43, 32),
+];
 
 /// The arrays a file of the version of `s` checks block by block.
 fn arrays(s: &Sections) -> &'static [(usize, usize)] {
@@ -121,6 +130,13 @@ pub(super) fn package_meta_text(s: &Sections) -> Result<Arc<BlockCheck>, Snapsho
 pub(super) fn derivations(s: &Sections) -> Result<Arc<BlockCheck>, SnapshotError> {
     let parts = vec![part(s, 6, "derivations", None)?];
     BlockCheck::new(parts, s.table_len(6), s.on_damage()).map(Arc::new)
+}
+
+/// The check of the fixed outputs' hash parts (section 43, version 8)
+/// of a graph of `n` nodes: any value.
+pub(super) fn fixed_paths(s: &Sections, n: usize) -> Result<Arc<BlockCheck>, SnapshotError> {
+    let parts = vec![part(s, 7, "fixed output hash parts", None)?];
+    BlockCheck::new(parts, n, s.on_damage()).map(Arc::new)
 }
 
 /// A count as the bound of values below it (counts past `u32::MAX` are

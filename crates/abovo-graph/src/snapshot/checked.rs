@@ -100,6 +100,7 @@ pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), Sna
     }
     super::derived::check(&g)?;
     super::node_outputs::check(&g)?;
+    super::fixed_paths::check(&g)?;
     super::meta_rows::check(g.package_meta())?;
     Ok((g, creator))
 }

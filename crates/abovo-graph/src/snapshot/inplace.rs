@@ -154,6 +154,7 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         .collect();
     sections.push(Vec::new());
     sections.push(starts);
+    sections.push(super::fixed_paths::section(graph));
     sections[super::block_sums::SECTION] = super::block_sums::section(&sections);
     debug_assert_eq!(sections.len(), SECTIONS);
     lay_out_in_place(&sections)
@@ -376,6 +377,10 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         PackageTable::encoded(bytes, at, package_nodes, Arc::new(path))
     };
 
+    let fixed_paths = match s.has(super::fixed_paths::SECTION) {
+        true => Some(super::fixed_paths::read(&s, n)?),
+        false => None,
+    };
     let s = Arc::new(s);
     let stored = (s.table.len() > SECTIONS_V4)
         .then(|| super::derived::stored(&s, super::derived::FIRST, n, h.edges));
@@ -390,6 +395,7 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         records: s
             .has(super::drv_starts::SECTION)
             .then(|| Records::new(n, super::drv_starts::reader(&s, &h))),
+        fixed_paths,
     });
     let late = |i: usize, h: &Header| (Arc::clone(&s), h.clone(), i);
     let (sd, hd, _) = late(6, &h);

@@ -84,7 +84,7 @@
 //! offset  size  field
 //! 0       8     magic "ABOVOSNP"
 //! 8       4     format version, u32 little-endian (8)
-//! 12      4     number of sections S (43), u32 little-endian
+//! 12      4     number of sections S (44), u32 little-endian
 //! 16      8     length of the whole file, u64 little-endian
 //! 24      8     XXH3-64 of the section table, u64 little-endian
 //! 32      24·S  the section table: per section its offset, its length and
@@ -155,12 +155,16 @@
 //!     nodes that are not derivations;
 //! 41. block checksums: u64 per 4 KiB block of the edge targets, the
 //!     edge output sets, the dependent targets, the string text, the node
-//!     hash parts, the package metadata text and the derivation facts
-//!     (section 6; not in version 7), in that order (see
-//!     `snapshot/block_sums.rs` and `crate::blocks`);
+//!     hash parts, the package metadata text, the derivation facts
+//!     (section 6) and the fixed outputs' hash parts (43; these two not
+//!     in version 7), in that order (see `snapshot/block_sums.rs` and
+//!     `crate::blocks`);
 //! 42. derivation starts: u32 ×n, 1 + the offset of the node's
 //!     derivation's record in section 6, 0 for nodes that are not
-//!     derivations (see `snapshot/drv_starts.rs`).
+//!     derivations (see `snapshot/drv_starts.rs`);
+//! 43. fixed output hash parts: 32 bytes ×n, the nix32 hash part of the
+//!     path the node's fixed output's hash gives, zeros for nodes that
+//!     are not fixed-output derivations (see `snapshot/fixed_paths.rs`).
 //!
 //! Sections 25 to 27 and 31 to 36 are derived from the edges: stored so
 //! that `dependents`, `seeds` and `why` read them instead of computing
@@ -169,8 +173,10 @@
 //! package's outputs without decoding section 6; 42 so that a query that
 //! asks for a few derivations' facts (`seeds`: each seed's fixed output
 //! and URLs) reads their records alone, each checked as it is decoded
-//! and against the block checksums of the pages it lies on. Version 7
-//! has sections 0 to 41 (41 without the blocks of section 6) and only
+//! and against the block checksums of the pages it lies on; 43 so that
+//! `audit` does not compute the paths of 36,000 fixed outputs (two
+//! SHA-256 each). Version 7
+//! has sections 0 to 41 (41 without the blocks of sections 6 and 43) and only
 //! bit 0 of the node flags, and is still read (the graph then decodes
 //! every derivation at the first one asked for). Version 5 has sections
 //! 0 to 30 only, and is still read (the graph then computes or decodes
@@ -191,8 +197,8 @@
 //! count; in version 5 and earlier, every row of the package table
 //! decodes) once, then the graph indexes them without checks. A row of
 //! the package table is decoded (each string checked as UTF-8) when it is
-//! read. The arrays of section 41 (2, 3, 9, 10, 26 and 29, and 6 in
-//! version 8: 42 MB of the whole distribution's 63 MB file) are checked
+//! read. The arrays of section 41 (2, 3, 9, 10, 26 and 29, and 6 and 43
+//! in version 8: 46 MB of the whole distribution's 67 MB file) are checked
 //! block by block when a query first reads a value in a block: the
 //! block's checksum, then each value
 //! against its range (targets below the node count, set ids below the
@@ -232,6 +238,7 @@ mod derived;
 mod drv_starts;
 mod encode;
 mod error;
+mod fixed_paths;
 mod inplace;
 mod meta_rows;
 mod node_outputs;

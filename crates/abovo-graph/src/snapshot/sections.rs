@@ -28,7 +28,7 @@ pub(super) const VERSION_4: u32 = 4;
 /// fixed-output flags from the derivation facts).
 pub(super) const VERSION_3: u32 = 3;
 /// Its sections, in file order.
-pub(super) const SECTION_NAMES: [&str; 43] = [
+pub(super) const SECTION_NAMES: [&str; 44] = [
     "header",
     "string ends",
     "string text",
@@ -72,6 +72,7 @@ pub(super) const SECTION_NAMES: [&str; 43] = [
     "node output sets",
     "block checksums",
     "derivation starts",
+    "fixed output hash parts",
 ];
 pub(super) const SECTIONS: usize = SECTION_NAMES.len();
 /// The number of sections of version 3.
