@@ -95,12 +95,14 @@ fn compose_in_place(bytes: &[u8]) -> Vec<u8> {
         .into_iter()
         .map(<[u8]>::to_vec)
         .collect();
+    // In its place first, so that the others have their file's indices.
+    sections.insert(BLOCK_SUMS, Vec::new());
     let sums: Vec<u8> = BLOCKED
         .iter()
         .flat_map(|&i| sections[i].chunks(4096).map(xxh3).collect::<Vec<_>>())
         .flat_map(u64::to_le_bytes)
         .collect();
-    sections.insert(BLOCK_SUMS, sums);
+    sections[BLOCK_SUMS] = sums;
     snapshot::lay_out_in_place(&sections)
 }
 
