@@ -175,10 +175,10 @@
 //! and URLs) reads their records alone, each checked as it is decoded
 //! and against the block checksums of the pages it lies on; 43 so that
 //! `audit` does not compute the paths of 36,000 fixed outputs (two
-//! SHA-256 each). Version 7
-//! has sections 0 to 41 (41 without the blocks of sections 6 and 43) and only
-//! bit 0 of the node flags, and is still read (the graph then decodes
-//! every derivation at the first one asked for). Version 5 has sections
+//! SHA-256 each). Version 7 has sections 0 to 41 (41 without the blocks
+//! of sections 6 and 43) and only bit 0 of the node flags, and is still
+//! read (the graph then decodes every derivation at the first one asked
+//! for, and computes the fixed outputs' paths). Version 5 has sections
 //! 0 to 30 only, and is still read (the graph then computes or decodes
 //! what 31 to 40 hold, and checks whole the arrays 41 covers). Version 4 has sections 0 to 24 only, section 16
 //! as section 10 of version 2 (varints), and is still read (the graph

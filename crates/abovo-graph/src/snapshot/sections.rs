@@ -12,8 +12,10 @@ use std::sync::Arc;
 /// dense compressed form).
 pub(super) const VERSION: u32 = 8;
 /// The previous version, still read: the sections of version 8 but the
-/// last one, without the kinds and built-in bit in the node flags (the
-/// graph then decodes every derivation at the first one asked for).
+/// last two, without the kinds and built-in bit in the node flags, and
+/// without section 6 and 43 among the arrays of the block checksums (the
+/// graph then decodes every derivation at the first one asked for, and
+/// computes the fixed outputs' paths).
 pub(super) const VERSION_7: u32 = 7;
 /// An older version, still read: the sections of version 7 but the
 /// last eleven (the graph then derives what they store, and checks its
