@@ -578,7 +578,9 @@ pub fn node_json(graph: &Graph, n: NodeId) -> serde_json::Value {
         "fixed_output": graph.is_fixed_output(n),
     });
     use abovo_store::derivation::DerivationKind;
-    let after_build = match graph.derivation(n).map(|d| d.kind()) {
+    // From the node flags where the source keeps them (no derivation
+    // decoded).
+    let after_build = match graph.derivation_kind(n) {
         Some(DerivationKind::Deferred) => Some("deferred"),
         Some(DerivationKind::Floating) => Some("floating"),
         Some(DerivationKind::Impure) => Some("impure"),
