@@ -91,10 +91,14 @@ impl<'g> Packages<'g> {
     fn by_name(&self, drv_name: &str) -> Option<PackageId> {
         let pg = self.pg;
         let index: &FxHashMap<(&str, &str), PackageId> = self.by_name.get_or_init(|| {
-            pg.ids()
-                .filter(|&p| pg.drv(p).is_some())
-                .map(|p| ((pg.name(p), pg.version(p)), p))
-                .collect()
+            // Sized once: growing it step by step (the filter hides the
+            // count) was most of the cost of building it.
+            let ids = pg.ids();
+            let mut index = FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
+            for p in ids.filter(|&p| pg.drv(p).is_some()) {
+                index.insert((pg.name(p), pg.version(p)), p);
+            }
+            index
         });
         drv_name
             .match_indices('-')

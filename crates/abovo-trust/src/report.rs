@@ -123,10 +123,9 @@ pub struct Walked {
 /// derivation, an input source, a missing derivation, or an impure one
 /// (whose inputs are walked too: they are part of what it builds with).
 pub fn is_seed(g: &Graph, n: NodeId) -> bool {
+    // From the per-node flags: the walk asks this of every node it reaches.
     match g.kind(n) {
-        NodeKind::Derivation => g
-            .derivation(n)
-            .is_some_and(|d| d.is_fixed_output() || d.is_impure()),
+        NodeKind::Derivation => g.is_fixed_output(n) || g.is_impure(n),
         NodeKind::Source | NodeKind::Missing => true,
     }
 }
@@ -138,9 +137,9 @@ pub fn walk(g: &Graph, target: NodeId, walk: &Walk) -> Walked {
     let mut builtins = BTreeMap::new();
     let mut derivations = 0;
     for &x in paths.reached() {
-        if let Some(d) = g.derivation(x) {
+        if g.kind(x) == NodeKind::Derivation {
             derivations += 1;
-            if let Some(b) = d.builtin() {
+            if let Some(b) = g.builtin(x) {
                 *builtins.entry(format!("builtin:{b}")).or_insert(0) += 1;
             }
         }
