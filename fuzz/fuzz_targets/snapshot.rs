@@ -3,12 +3,13 @@
 //! would only ever test the checksum: the harness makes every file pass it.
 //! The first byte picks the mode. Even: the rest is a whole file, whose
 //! length and checksum fields are set to what its body needs (for the
-//! in-place form, versions 3 to 5 and 7, every section's checksum and the
-//! table's). Odd: the rest is the sections, separated by [`SEP`]: with the
-//! low two bits 3, the forty-one sections of the in-place form
-//! (version 7), laid out and
-//! checksummed as `snapshot::write_in_place` does, so that the range checks
-//! and decoders see the mutations; otherwise the eleven decompressed
+//! in-place form, versions 3 to 5, 7 and 8, every section's checksum and
+//! the table's). Odd: the rest is the sections, separated by [`SEP`]: with
+//! the low two bits 3, the sections of the in-place form (version 8) but
+//! the block checksums, laid out and checksummed as
+//! `snapshot::write_in_place` does (the block checksums made for them and
+//! put in their place, section 41), so that the range checks and decoders
+//! see the mutations; otherwise the eleven decompressed
 //! sections of version 2, which the harness compresses and frames as
 //! `snapshot::write` does, so that the decoders (varints, ids, string
 //! tables, the package sections) see the mutations rather than zstd; with
@@ -44,16 +45,19 @@ const SECTIONS: usize = 11;
 
 /// The in-place form: fixed header, then 24 bytes per section; 17
 /// sections in version 3, 25 in version 4, 31 in version 5, 42 in version
-/// 7 (what this build writes; its last one the checksums of the blocks
-/// of the arrays in [`BLOCKED`]).
+/// 7, 44 in version 8 (what this build writes; its section 41 the
+/// checksums of the blocks of the arrays in [`BLOCKED`]).
 const V3_FIXED: usize = 32;
 const V3_SECTIONS: usize = 17;
 const V4_SECTIONS: usize = 25;
 const V5_SECTIONS: usize = 31;
 const V7_SECTIONS: usize = 42;
-/// The arrays of version 7 checked block by block (4 KiB blocks), in the
-/// order of their checksums in the last section.
-const BLOCKED: [usize; 6] = [9, 10, 26, 2, 3, 29];
+const V8_SECTIONS: usize = 44;
+/// The section of the block checksums (versions 7 and 8).
+const BLOCK_SUMS: usize = 41;
+/// The arrays of version 8 checked block by block (4 KiB blocks), in the
+/// order of their checksums in section 41 (the first six in version 7).
+const BLOCKED: [usize; 8] = [9, 10, 26, 2, 3, 29, 6, 43];
 
 fn xxh3(b: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(b)
@@ -83,20 +87,22 @@ fn fix_in_place(bytes: &[u8], sections: usize) -> Vec<u8> {
     out
 }
 
-/// A version 7 file of the sections `SEP` separates in `bytes`, with the
-/// block checksums made right, so that the range checks behind them are
-/// reached.
+/// A version 8 file of the sections `SEP` separates in `bytes` (all but
+/// the block checksums), with the block checksums made right and put in
+/// their place, so that the range checks behind them are reached.
 fn compose_in_place(bytes: &[u8]) -> Vec<u8> {
-    let mut sections: Vec<Vec<u8>> = split(bytes, V7_SECTIONS - 1)
+    let mut sections: Vec<Vec<u8>> = split(bytes, V8_SECTIONS - 1)
         .into_iter()
         .map(<[u8]>::to_vec)
         .collect();
+    // In its place first, so that the others have their file's indices.
+    sections.insert(BLOCK_SUMS, Vec::new());
     let sums: Vec<u8> = BLOCKED
         .iter()
         .flat_map(|&i| sections[i].chunks(4096).map(xxh3).collect::<Vec<_>>())
         .flat_map(u64::to_le_bytes)
         .collect();
-    sections.push(sums);
+    sections[BLOCK_SUMS] = sums;
     snapshot::lay_out_in_place(&sections)
 }
 
@@ -146,6 +152,9 @@ fn open_in_place(file: &[u8], checked: Option<&Graph>) {
 /// `bytes` with the length and checksum fields made right for its body.
 fn fix_header(bytes: &[u8]) -> Vec<u8> {
     if bytes.get(8..12) == Some(&snapshot::VERSION_IN_PLACE.to_le_bytes()[..]) {
+        return fix_in_place(bytes, V8_SECTIONS);
+    }
+    if bytes.get(8..12) == Some(&7u32.to_le_bytes()[..]) {
         return fix_in_place(bytes, V7_SECTIONS);
     }
     if bytes.get(8..12) == Some(&5u32.to_le_bytes()[..]) {
@@ -209,6 +218,16 @@ fn xz_compress(bytes: &[u8]) -> Vec<u8> {
 /// Touches what a trusted graph decodes on first use.
 fn walk(g: &Graph) -> (usize, usize, usize) {
     let order = g.topological_order().len();
+    // Each derivation's record read alone (version 8), before they are
+    // all decoded, with what the node flags say of it.
+    let alone: usize = g
+        .nodes()
+        .filter_map(|n| g.derivation(n).map(|d| (n, d)))
+        .map(|(n, d)| {
+            let same = (d.kind(), d.builtin()) == (g.derivation_kind(n).unwrap_or(d.kind()), g.builtin(n));
+            usize::from(same) + d.outputs().len() + d.env_vars().len()
+        })
+        .sum();
     let derivations = g.derivations().filter(|d| d.is_fixed_output()).count();
     let sized = g.nodes().filter(|&n| g.nar_size(n).is_some()).count();
     let _ = (g.package_graph().len(), g.package_meta().get(0).is_some());
@@ -225,7 +244,7 @@ fn walk(g: &Graph) -> (usize, usize, usize) {
             layers += pg.ids().map(|p| v.dependents(p).len()).sum::<usize>();
         }
     }
-    let _ = (outputs, edges, layers);
+    let _ = (outputs, edges, layers, alone);
     (order, derivations, sized)
 }
 
@@ -251,7 +270,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = snapshot::peek_store_dir(&file[..]);
     let version = file.get(8..12).map(|v| u32::from_le_bytes(v.try_into().unwrap()));
-    if version == Some(snapshot::VERSION_IN_PLACE) || matches!(version, Some(3..=5)) {
+    if version == Some(snapshot::VERSION_IN_PLACE) || matches!(version, Some(3..=5 | 7)) {
         let checked = snapshot::read(&file).ok();
         if checked.is_some() {
             snapshot::info(&file).expect("info accepts what read accepts");

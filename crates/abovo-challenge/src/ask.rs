@@ -14,6 +14,10 @@ use serde::Serialize;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// One server's answer on one item, with the narinfo it served, once a
+/// worker has asked.
+type Slot = Mutex<Option<(Answer, Option<NarInfo>)>>;
+
 /// What is asked, and of whom.
 pub struct Challenger<'a> {
     /// The HTTP client (its timeouts and retries apply to every request).
@@ -101,8 +105,7 @@ impl Challenger<'_> {
             allow_untrusted: true,
         };
         let gave_up: Vec<Mutex<Option<String>>> = (0..n).map(|_| Mutex::new(None)).collect();
-        let slots: Vec<Mutex<Option<(Answer, Option<NarInfo>)>>> =
-            (0..items.len() * n).map(|_| Mutex::new(None)).collect();
+        let slots: Vec<Slot> = (0..items.len() * n).map(|_| Mutex::new(None)).collect();
         let remaining: Vec<AtomicUsize> = items.iter().map(|_| AtomicUsize::new(n)).collect();
         let next = AtomicUsize::new(0);
         let worker = || {

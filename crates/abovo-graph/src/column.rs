@@ -132,6 +132,7 @@ impl<T: bytemuck::Pod + std::fmt::Debug> std::fmt::Debug for Col<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 

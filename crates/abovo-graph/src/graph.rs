@@ -22,10 +22,19 @@ use abovo_store::derivation::{DerivationKind, FixedOutput};
 use abovo_store::store_path::{StoreDir, StorePath, output_path_name};
 use std::sync::OnceLock;
 
+mod drv;
+mod edge_outputs;
 mod facts;
+mod records;
 
 pub(crate) use crate::deferred::Deferred;
-pub(crate) use facts::{FACT_FIXED, NodeFacts, NodeOutputs};
+pub(crate) use drv::{DrvColumns, DrvData, NO_DRV, OutPath, OutputData};
+#[cfg(test)]
+pub(crate) use facts::FACT_BUILTIN;
+pub(crate) use facts::{FACT_FIXED, NodeFacts, NodeOutputs, flags_of, valid_flags};
+#[cfg(test)]
+pub(crate) use records::SATURATED;
+pub(crate) use records::{ReadRecord, Record, Records};
 
 /// A node of a [`Graph`]: an index into its node arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -81,78 +90,6 @@ impl NodeKind {
             1 => Some(NodeKind::Source),
             2 => Some(NodeKind::Missing),
             _ => None,
-        }
-    }
-}
-
-/// The per-derivation columns.
-#[derive(Debug, Clone)]
-pub(crate) struct DrvData {
-    pub(crate) node: NodeId,
-    pub(crate) system: StrId,
-    pub(crate) builder: StrId,
-    pub(crate) fixed: Option<FixedOutput>,
-    pub(crate) kind: DerivationKind,
-    /// Range into [`Graph::outputs`].
-    pub(crate) outputs: (u32, u32),
-    /// Range into [`Graph::env`].
-    pub(crate) env: (u32, u32),
-}
-
-/// One output of a derivation.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct OutputData {
-    pub(crate) name: StrId,
-    pub(crate) path: OutPath,
-}
-
-/// Where an output's recorded path is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OutPath {
-    /// The `.drv` records no path.
-    None,
-    /// Hash part and name of the recorded path.
-    Stored([u8; 32], StrId),
-    /// The path of the fixed output is the one its hash gives (computed on
-    /// use; snapshots do not store these incompressible digests).
-    Fixed,
-}
-
-/// The sentinel of [`DrvColumns::drv_slot`] for nodes that are not
-/// derivations.
-pub(crate) const NO_DRV: u32 = u32::MAX;
-
-/// What a graph knows of its derivations: per node, its derivation's slot;
-/// per derivation, its facts; and the outputs and kept environment they
-/// point into.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct DrvColumns {
-    /// Per node: index into `drvs`, or [`NO_DRV`].
-    pub(crate) drv_slot: Vec<u32>,
-    pub(crate) drvs: Vec<DrvData>,
-    pub(crate) outputs: Vec<OutputData>,
-    pub(crate) env: Vec<(StrId, StrId)>,
-}
-
-impl DrvColumns {
-    /// The columns of `drvs` (sorted by node) in a graph of `n` nodes.
-    pub(crate) fn new(
-        n: usize,
-        drvs: Vec<DrvData>,
-        outputs: Vec<OutputData>,
-        env: Vec<(StrId, StrId)>,
-    ) -> DrvColumns {
-        let mut drv_slot = vec![NO_DRV; n];
-        for (slot, d) in drvs.iter().enumerate() {
-            if let Some(s) = drv_slot.get_mut(d.node.index()) {
-                *s = slot as u32;
-            }
-        }
-        DrvColumns {
-            drv_slot,
-            drvs,
-            outputs,
-            env,
         }
     }
 }
@@ -247,6 +184,10 @@ pub struct DerivationNode<'g> {
     graph: &'g Graph,
     node: NodeId,
     data: &'g DrvData,
+    /// Its outputs and kept environment (from the graph's columns, or
+    /// from its record read alone).
+    outputs: &'g [OutputData],
+    env: &'g [(StrId, StrId)],
 }
 
 /// One output of a derivation.
@@ -342,11 +283,11 @@ impl Graph {
 
     /// Every loaded derivation, in path order.
     pub fn derivations(&self) -> impl ExactSizeIterator<Item = DerivationNode<'_>> {
-        self.drv_columns().drvs.iter().map(|data| DerivationNode {
-            graph: self,
-            node: data.node,
-            data,
-        })
+        let columns = self.drv_columns();
+        columns
+            .drvs
+            .iter()
+            .map(|data| DerivationNode::of_columns(self, columns, data))
     }
 
     /// What node `n` is.
@@ -356,14 +297,26 @@ impl Graph {
     }
 
     /// The derivation at `n`, or `None` for sources and missing derivations.
+    /// Where the source can, its record alone is read (once), until so
+    /// many were that decoding the rest at once is cheaper; otherwise
+    /// every derivation is decoded at the first one asked for.
     pub fn derivation(&self, n: NodeId) -> Option<DerivationNode<'_>> {
+        let records = self.columns.facts.as_ref().and_then(|f| f.records.as_ref());
+        let records = records.filter(|r| !r.saturated());
+        if let (None, Some(records)) = (self.columns.drv_columns.decoded(), records) {
+            let r = records.get(n)?;
+            return Some(DerivationNode {
+                graph: self,
+                node: n,
+                data: &r.data,
+                outputs: &r.outputs,
+                env: &r.env,
+            });
+        }
         let columns = self.drv_columns();
         let slot = *columns.drv_slot.get(n.index())?;
-        Some(DerivationNode {
-            graph: self,
-            node: n,
-            data: columns.drvs.get(slot as usize)?,
-        })
+        let data = columns.drvs.get(slot as usize)?;
+        Some(DerivationNode::of_columns(self, columns, data))
     }
 
     /// The store path name of `n` (after the hash part), e.g. `hello-2.12.2.drv`.
@@ -643,6 +596,21 @@ fn unreachable_path() -> StorePath {
 }
 
 impl<'g> DerivationNode<'g> {
+    /// The derivation `data` of the graph's decoded `columns`.
+    fn of_columns(graph: &'g Graph, columns: &'g DrvColumns, data: &'g DrvData) -> Self {
+        let ((a, b), (c, d)) = (data.outputs, data.env);
+        DerivationNode {
+            graph,
+            node: data.node,
+            data,
+            outputs: columns
+                .outputs
+                .get(a as usize..b as usize)
+                .unwrap_or_default(),
+            env: columns.env.get(c as usize..d as usize).unwrap_or_default(),
+        }
+    }
+
     /// Its node.
     pub fn node(&self) -> NodeId {
         self.node
@@ -715,22 +683,27 @@ impl<'g> DerivationNode<'g> {
     /// The outputs, sorted by name.
     pub fn outputs(&self) -> impl ExactSizeIterator<Item = OutputInfo<'g>> + 'g {
         let g = self.graph;
-        let (a, b) = self.data.outputs;
         let this = *self;
-        g.drv_columns().outputs[a as usize..b as usize]
-            .iter()
-            .map(move |o| OutputInfo {
-                name: g.columns.strings.get(o.name),
-                path: match o.path {
-                    OutPath::None => None,
-                    OutPath::Stored(h, n) => Some(path_from_parts(&h, g.columns.strings.get(n))),
-                    OutPath::Fixed => this.computed_fixed_path(),
-                },
-            })
+        self.outputs.iter().map(move |o| OutputInfo {
+            name: g.columns.strings.get(o.name),
+            path: match o.path {
+                OutPath::None => None,
+                OutPath::Stored(h, n) => Some(path_from_parts(&h, g.columns.strings.get(n))),
+                OutPath::Fixed => this.computed_fixed_path(),
+            },
+        })
     }
 
-    /// The path the fixed output's hash gives.
+    /// The path the fixed output's hash gives: stored by the source (an
+    /// in-place snapshot of version 8), else computed.
     fn computed_fixed_path(&self) -> Option<StorePath> {
+        self.data.fixed?;
+        let stored = self.graph.stored_fixed_path(self.node, self.name());
+        stored.or_else(|| self.hashed_fixed_path())
+    }
+
+    /// The path the fixed output's hash gives, computed (two SHA-256).
+    pub(crate) fn hashed_fixed_path(&self) -> Option<StorePath> {
         let fixed = self.data.fixed?;
         self.graph
             .columns
@@ -759,8 +732,7 @@ impl<'g> DerivationNode<'g> {
     /// Every kept environment variable, sorted by name.
     pub fn env_vars(&self) -> impl ExactSizeIterator<Item = (&'g str, &'g str)> + 'g {
         let g = self.graph;
-        let (a, b) = self.data.env;
-        g.drv_columns().env[a as usize..b as usize]
+        self.env
             .iter()
             .map(move |&(k, v)| (g.columns.strings.get(k), g.columns.strings.get(v)))
     }

@@ -73,7 +73,7 @@ impl MetaRow {
     /// A row of these fields (in [`MetaRow::text_fields`] order).
     pub(crate) fn from_fields(known: bool, hidden: bool, fields: [StrId; 7]) -> MetaRow {
         MetaRow {
-            flags: u32::from(known) * Self::KNOWN | u32::from(hidden) * Self::HIDDEN,
+            flags: (u32::from(known) * Self::KNOWN) | (u32::from(hidden) * Self::HIDDEN),
             fields,
         }
     }

@@ -1,4 +1,4 @@
-//! The in-place snapshot form (format version 7): the same graph as the
+//! The in-place snapshot form (format version 8): the same graph as the
 //! compressed form it is made from, opened from a mapped file, with every
 //! kind of damage caught (eagerly for the sections every query reads, on
 //! first use for the others) and never a panic.
@@ -225,6 +225,12 @@ fn wrong_stored_arrays_are_caught(g: &Graph, bytes: &[u8], dir: &tempfile::TempD
         .unwrap();
     sets[a] = sets[b];
     cases.push((40, sets, "output names of node"));
+    // Two derivations' record starts swapped (42).
+    let mut starts = words(bytes, 42);
+    let a = starts.iter().position(|&x| x != 0).unwrap();
+    let b = a + 1 + starts[a + 1..].iter().position(|&x| x != 0).unwrap();
+    starts.swap(a, b);
+    cases.push((42, starts, "derivation start of node"));
     for (section, value, want) in cases {
         let mut bad = bytes.to_vec();
         put(&mut bad, section, &value);
@@ -238,11 +244,33 @@ fn wrong_stored_arrays_are_caught(g: &Graph, bytes: &[u8], dir: &tempfile::TempD
             let _ = pg.ids().map(|p| v.dependents(p).len()).sum::<usize>();
         }
         let _ = m.nodes().map(|n| m.output_names(n).len()).sum::<usize>();
+        let _ = m.nodes().filter_map(|n| m.derivation(n)).count();
         let _ = (0..m.packages().len())
             .map(|i| m.packages().name(i).len())
             .sum::<usize>();
         assert!(seen.lock().unwrap().is_empty(), "section {section}");
     }
+    // Two fixed outputs' hash parts swapped (43): opened in place, each
+    // names the other's path; the checked read refuses it.
+    let (start, len) = t[43];
+    let mut bad = bytes.to_vec();
+    let parts: Vec<[u8; 32]> = bad[start..start + len]
+        .chunks(32)
+        .map(|c| c.try_into().unwrap())
+        .collect();
+    let a = parts.iter().position(|p| *p != [0; 32]).unwrap();
+    let b = a + 1 + parts[a + 1..].iter().position(|p| *p != [0; 32]).unwrap();
+    bad[start + 32 * a..start + 32 * a + 32].copy_from_slice(&parts[b]);
+    bad[start + 32 * b..start + 32 * b + 32].copy_from_slice(&parts[a]);
+    rehash(&mut bad, 43, start, len);
+    let err = snapshot::read(&bad).unwrap_err().to_string();
+    assert!(err.contains("fixed outputs' hash parts"), "{err}");
+    let m = snapshot::open(&write_file(dir, &bad)).unwrap();
+    let path = |g: &Graph, i: usize| {
+        let n = g.nodes().nth(i).unwrap();
+        g.derivation(n).unwrap().fixed_output_path().unwrap()
+    };
+    assert_eq!(path(&m, a).hash_part(), path(g, b).hash_part());
 }
 
 #[test]
@@ -253,12 +281,15 @@ fn damage_is_caught_in_every_section_without_a_panic() {
     // The sections decoded on first use: derivations, edge output sets,
     // store metadata,
     // package nodes, package edges, bag-emerged edges, package metadata,
-    // dependents, the order, the node output sets (the metadata arrays,
-    // 28 to 30, the package graphs' arrays, 31 to 36, and the package row
-    // index, 37 and 38, are empty here: the graph has none of them); and
-    // those checked block by block as they are read: string text, hash
-    // parts, edge targets, edge output sets, dependent targets.
-    let late = [2, 3, 6, 9, 10, 12, 13, 14, 15, 16, 25, 26, 27, 39, 40];
+    // dependents, the order, the node output sets, the derivation starts
+    // (the metadata arrays, 28 to 30, the package graphs' arrays, 31 to
+    // 36, and the package row index, 37 and 38, are empty here: the graph
+    // has none of them); and those checked block by block as they are
+    // read: string text, hash parts, edge targets, edge output sets,
+    // dependent targets, derivations (as records are read alone).
+    let late = [
+        2, 3, 6, 9, 10, 12, 13, 14, 15, 16, 25, 26, 27, 39, 40, 42, 43,
+    ];
     for (i, (start, len)) in table(&bytes).into_iter().enumerate() {
         if len == 0 {
             continue;
@@ -275,8 +306,14 @@ fn damage_is_caught_in_every_section_without_a_panic() {
             }
             Ok(m) => {
                 assert!(late.contains(&i), "section {i} was not checked");
-                // Touch every late section.
+                // Touch every late section: each derivation's record
+                // read alone first, then all of them decoded.
+                let _ = m.nodes().filter_map(|n| m.derivation(n)).count();
                 let _ = (m.derivations().len(), m.meta().sized());
+                let _ = m
+                    .derivations()
+                    .filter_map(|d| d.fixed_output_path())
+                    .count();
                 let _ = (m.package_graph().len(), m.package_meta().get(0));
                 let first = m.nodes().next().unwrap();
                 let _ = (m.dependents(first), m.topological_order());
@@ -287,8 +324,15 @@ fn damage_is_caught_in_every_section_without_a_panic() {
                 }
                 let seen = seen.lock().unwrap();
                 // The package edge sections of a graph without package
-                // graphs are never read, so never checked.
-                let want = usize::from(![14, 15].contains(&i));
+                // graphs are never read, so never checked, nor are the
+                // fixed outputs' hash parts of a graph without fixed
+                // outputs; damaged derivation facts are found by the
+                // record read alone, and again when all are decoded.
+                let want = match i {
+                    14 | 15 | 43 => 0,
+                    6 => 2,
+                    _ => 1,
+                };
                 assert_eq!(seen.len(), want, "section {i}: {seen:?}");
                 assert!(seen.iter().all(|s| s.contains("damaged")), "{seen:?}");
             }
@@ -310,17 +354,58 @@ fn damage_is_caught_in_every_section_without_a_panic() {
     }
 }
 
+/// The sections of the version 8 file `bytes` as an older version has
+/// them: its first `count`, the node flags (18) with bit 0 alone, and
+/// with `block_sums` the block checksums (41) of version 7's six arrays.
+fn older(bytes: &[u8], count: usize, version: u32) -> Vec<u8> {
+    let t = table(bytes);
+    let mut sections: Vec<Vec<u8>> = t[..count]
+        .iter()
+        .map(|&(start, len)| bytes[start..start + len].to_vec())
+        .collect();
+    for f in &mut sections[18] {
+        *f &= 1;
+    }
+    if count > 41 {
+        sections[41] = [9, 10, 26, 2, 3, 29]
+            .iter()
+            .flat_map(|&i| sections[i].chunks(4096).map(xxh3).collect::<Vec<_>>())
+            .flat_map(u64::to_le_bytes)
+            .collect();
+    }
+    let mut out = snapshot::lay_out_in_place(&sections);
+    out[8..12].copy_from_slice(&version.to_le_bytes());
+    out
+}
+
+#[test]
+fn version_7_files_are_still_read() {
+    // Version 7 is version 8 without its last section, and only the
+    // fixed-output bit in the node flags.
+    for g in [diamond(), built_in()] {
+        let bytes = snapshot::write_in_place(&g, &WriteOptions::default());
+        let v7 = older(&bytes, 42, 7);
+        let dir = tempfile::tempdir().unwrap();
+        let m = snapshot::open(&write_file(&dir, &v7)).unwrap();
+        same(&g, &m);
+        same(&g, &snapshot::read(&v7).unwrap());
+        assert_eq!(snapshot::info(&v7).unwrap().version, 7);
+        // A kind bit in a version 7 file is refused.
+        let mut bad = v7.clone();
+        let (start, len) = table(&v7)[18];
+        bad[start] |= 8;
+        set_checksum(&mut bad, 18, start, len);
+        let err = snapshot::open(&write_file(&dir, &bad)).unwrap_err();
+        assert!(err.to_string().contains("node flags"), "{err}");
+    }
+}
+
 #[test]
 fn version_5_files_are_still_read() {
-    // Version 5 is version 7 without its last ten sections.
+    // Version 5 is version 8 without its last twelve sections.
     let g = diamond();
     let bytes = snapshot::write_in_place(&g, &WriteOptions::default());
-    let sections: Vec<&[u8]> = table(&bytes)[..31]
-        .iter()
-        .map(|&(start, len)| &bytes[start..start + len])
-        .collect();
-    let mut v5 = snapshot::lay_out_in_place(&sections);
-    v5[8..12].copy_from_slice(&5u32.to_le_bytes());
+    let v5 = older(&bytes, 31, 5);
     let dir = tempfile::tempdir().unwrap();
     same(&g, &snapshot::open(&write_file(&dir, &v5)).unwrap());
     same(&g, &snapshot::read(&v5).unwrap());
@@ -363,15 +448,44 @@ fn ids_out_of_range_are_refused_even_with_good_checksums() {
             .to_string()
             .contains("node kind")
     );
-    // A fixed-output flag that is neither 0 nor 1 (section 18).
-    let mut bad = bytes.clone();
-    let (start, len) = t[18];
-    bad[start] = 6;
-    rehash(&mut bad, 18, start, len);
+    // Node flags with a bit no flag has, or a kind beside the fixed-output
+    // bit (section 18).
     let dir = tempfile::tempdir().unwrap();
-    let path = write_file(&dir, &bad);
-    let err = snapshot::open(&path).unwrap_err().to_string();
-    assert!(err.contains("node flags"), "{err}");
+    for flags in [0x10, 0x80, 1 | 2, 1 | 6] {
+        let mut bad = bytes.clone();
+        let (start, len) = t[18];
+        bad[start] = flags;
+        rehash(&mut bad, 18, start, len);
+        let path = write_file(&dir, &bad);
+        let err = snapshot::open(&path).unwrap_err().to_string();
+        assert!(err.contains("node flags"), "{err}");
+    }
+    // A derivation's record starting past the derivation facts (section
+    // 42): reported when a record is first read alone, and the record
+    // reads as none; decoded with the others, it is still there.
+    let (m, seen) = late_word_out_of_range(&bytes, 42, &dir);
+    let first = m.nodes().next().unwrap();
+    assert!(g.derivation(first).is_some());
+    assert!(m.derivation(first).is_none());
+    assert!(seen.lock().unwrap()[0].contains("derivation start out of range"));
+    assert_eq!(m.derivations().len(), g.derivations().len());
+    // A record naming a string past the table, its checksums (section
+    // and blocks) made right: refused as its record is read alone.
+    let mut bad = bytes.clone();
+    let (start, len) = t[6];
+    let at = start + 1; // the first record's system, after its node
+    bad[at] = 0x7f;
+    rehash(&mut bad, 6, start, len);
+    assert!(snapshot::read(&bad).is_err());
+    let (opts, seen) = recorder();
+    let m = snapshot::open_with(&write_file(&dir, &bad), &opts).unwrap();
+    assert!(m.derivation(first).is_none());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].contains("system") && seen[0].contains("out of range"),
+        "{seen:?}"
+    );
     // A dependent past the last node (section 26): reported when its
     // block is first read, which then reads as empty.
     let (m, seen) = late_word_out_of_range(&bytes, 26, &dir);
@@ -450,11 +564,21 @@ fn late_word_out_of_range(
 
 /// Recomputes the checksum of one section and of the table, and, for an
 /// array checked block by block (edge targets, output sets, dependents,
-/// string text, hash parts, package metadata text), the block checksums
-/// of section 41, so that only the range checks are left to find a value.
+/// string text, hash parts, package metadata text, derivations), the
+/// block checksums of section 41, so that only the range checks are left
+/// to find a value.
 fn rehash(bytes: &mut [u8], section: usize, start: usize, len: usize) {
     set_checksum(bytes, section, start, len);
-    const BLOCKED: [(usize, usize); 6] = [(9, 4), (10, 2), (26, 4), (2, 1), (3, 32), (29, 1)];
+    const BLOCKED: [(usize, usize); 8] = [
+        (9, 4),
+        (10, 2),
+        (26, 4),
+        (2, 1),
+        (3, 32),
+        (29, 1),
+        (6, 1),
+        (43, 32),
+    ];
     if BLOCKED.iter().any(|&(i, _)| i == section) {
         let t = table(bytes);
         let sums: Vec<u8> = BLOCKED

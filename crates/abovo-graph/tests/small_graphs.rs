@@ -570,3 +570,22 @@ fn output_kinds_of_nix_s_derivations_survive_a_snapshot() {
         assert_eq!(t.kind(), DerivationKind::Fixed);
     }
 }
+
+/// The output names of a graph's edges, asked as a whole, are those its
+/// edges give one by one.
+#[test]
+fn edge_output_names_are_those_of_the_edges() {
+    let g = diamond();
+    let mut by_edge: Vec<&str> = g
+        .nodes()
+        .flat_map(|n| g.inputs(n).iter().map(move |&m| (n, m)))
+        .flat_map(|(n, m)| g.edge(n, m).unwrap().outputs().collect::<Vec<_>>())
+        .collect();
+    by_edge.sort_unstable();
+    by_edge.dedup();
+    let mut all: Vec<&str> = g.edge_output_names().collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all, by_edge);
+    assert_eq!(all, ["lib", "out"]);
+}

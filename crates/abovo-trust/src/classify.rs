@@ -130,6 +130,21 @@ impl SeedFacts {
         }
     }
 
+    /// The hash part of seed `n`'s store path (that of
+    /// [`SeedFacts::store_path_of`]), without making the path: what tells
+    /// two seeds apart (a store path's hash covers its name), for an audit
+    /// that counts tens of thousands of seeds by store item.
+    pub fn store_hash_of(g: &Graph, n: NodeId) -> [u8; 32] {
+        let own = || g.hash_part(n).as_bytes().try_into().unwrap_or([0; 32]);
+        match g.kind(n) {
+            NodeKind::Derivation => g
+                .derivation(n)
+                .and_then(|d| d.fixed_output_path().or_else(|| d.output_path("out")))
+                .map_or_else(own, |p| *p.hash_part_bytes()),
+            _ => own(),
+        }
+    }
+
     /// The store base name of the seed (`<hash>-<name>`).
     pub fn base_name(&self) -> &str {
         self.store_path
@@ -304,8 +319,7 @@ impl Seeds {
             .as_ref()
     }
 
-    /// The kind [`Seeds::classify`] gives seed `n` of `g` (whose store
-    /// path is `store_path`, [`SeedFacts::store_path_of`]) when nothing
+    /// The kind [`Seeds::classify`] gives seed `n` of `g` when nothing
     /// but the graph, the knowledge base and the rules can speak of it,
     /// found without its facts; `None` when something else may: its bytes
     /// (in the fetch cache, a seed directory or a store), a store database
@@ -315,15 +329,23 @@ impl Seeds {
     /// Only in a batch ([`Seeds::batch`]), where what the file system holds
     /// is listed once: an audit classifies tens of thousands of seeds,
     /// nearly all of which only the rules speak of, and asks this first.
-    pub(crate) fn plain_kind(&self, g: &Graph, n: NodeId, store_path: &str) -> Option<Kind> {
+    pub(crate) fn plain_kind(&self, g: &Graph, n: NodeId) -> Option<Kind> {
         let l = self.listings()?;
         if !self.seed_dirs.is_empty() || self.sizes.has_db() || self.look_in_store(g) {
             return None;
         }
-        let base_name = store_path.rsplit('/').next().unwrap_or(store_path);
-        let hash_part = base_name.split_once('-').map_or("", |(h, _)| h);
+        // The store path is made only when a listing is asked for it.
+        let store_path = std::cell::OnceCell::new();
+        let base_name = || -> &str {
+            let p = store_path.get_or_init(|| SeedFacts::store_path_of(g, n));
+            p.rsplit('/').next().unwrap_or(p)
+        };
         let narinfo_dirs = self.sizes.narinfo_dirs();
-        if !hash_part.is_empty() && !narinfo_dirs.is_empty() {
+        let hash_part = match narinfo_dirs.is_empty() {
+            true => "",
+            false => base_name().split_once('-').map_or("", |(h, _)| h),
+        };
+        if !hash_part.is_empty() {
             let listed = l.narinfos.get_or_init(|| {
                 narinfo_dirs
                     .iter()
@@ -348,7 +370,7 @@ impl Seeds {
                 let fixed = d.fixed_output()?;
                 if self
                     .batch_cache(&l)
-                    .is_some_and(|cache| cache.may_hold(base_name))
+                    .is_some_and(|cache| cache.may_hold(base_name()))
                 {
                     return None;
                 }

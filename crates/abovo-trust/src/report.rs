@@ -23,6 +23,7 @@ use crate::packages::{PackageStep, PackageTrail, Trails};
 use crate::sizes::{SizeError, SizeSource};
 use abovo_graph::query::{ShortestPaths, Walk};
 use abovo_graph::{Graph, NodeId, NodeKind};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -173,28 +174,36 @@ pub fn trust_report(
     seeds: &Seeds,
     walk: &Walk,
 ) -> Result<TrustReport, SizeError> {
-    let walked = self::walk(g, target, walk);
-    let trails = Trails::new(g, target);
+    // The package trails (which decode a package graph) beside the walk.
+    let (walked, trails) = rayon::join(|| self::walk(g, target, walk), || Trails::new(g, target));
     // Fixed-output derivations with the same output path (same hash and
     // name, for different systems) are one seed: keep the first reached,
-    // whose path is the shortest.
-    let mut seen = std::collections::HashSet::new();
-    let mut entries: Vec<SeedEntry> = walked
+    // whose path is the shortest. (The hash part tells store items apart.)
+    let mut seen = rustc_hash::FxHashSet::default();
+    let distinct: Vec<NodeId> = walked
         .seeds
         .iter()
-        .filter(|&&n| seen.insert(SeedFacts::of(g, n).store_path))
-        .map(|&n| {
-            let facts = SeedFacts::of(g, n);
-            let class = seeds.classify(g, &facts)?;
-            let path = walked.paths.path_to(n).unwrap_or_default();
-            Ok(SeedEntry {
-                path_from_target: steps(g, &path),
-                package: trails.as_ref().and_then(|t| t.trail(&path)),
-                facts,
-                class,
+        .copied()
+        .filter(|&n| seen.insert(SeedFacts::store_hash_of(g, n)))
+        .collect();
+    // Each seed on its own, in parallel (a large closure has thousands),
+    // with the file system listed once.
+    let mut entries: Vec<SeedEntry> = seeds.batch(|| {
+        distinct
+            .par_iter()
+            .map(|&n| {
+                let facts = SeedFacts::of(g, n);
+                let class = seeds.classify(g, &facts)?;
+                let path = walked.paths.path_to(n).unwrap_or_default();
+                Ok(SeedEntry {
+                    path_from_target: steps(g, &path),
+                    package: trails.as_ref().and_then(|t| t.trail(&path)),
+                    facts,
+                    class,
+                })
             })
-        })
-        .collect::<Result<_, SizeError>>()?;
+            .collect::<Result<_, SizeError>>()
+    })?;
     entries.sort_by(|a, b| {
         a.class
             .kind

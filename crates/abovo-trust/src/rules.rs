@@ -46,10 +46,10 @@ impl Rule {
     }
 }
 
-/// The last component of each URL, without a query string, lower-cased,
-/// and the seed name, lower-cased; each once (the mirrors of a download
-/// mostly end in the same file name, and the rules ask whether any name
-/// matches).
+/// The seed name, lower-cased, first; then the last component of each
+/// URL, without a query string, lower-cased; each once (the mirrors of a
+/// download mostly end in the same file name, and the rules ask whether
+/// any name matches).
 fn file_names(f: &Facts<'_>) -> Vec<String> {
     let mut names = vec![f.name.to_ascii_lowercase()];
     for u in f.urls {
@@ -272,15 +272,19 @@ fn ocaml_compiler_source(f: &Facts<'_>) -> bool {
         .name
         .strip_prefix("ocaml-")
         .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
-    let upstream = any_url(f, |u| {
-        let u = u.to_ascii_lowercase();
-        let repo = u.trim_end_matches('/').trim_end_matches(".git");
-        u.contains("caml.inria.fr/pub/distrib/ocaml-")
-            || u.contains("github.com/ocaml/ocaml/archive/")
-            || u.contains("github.com/ocaml/ocaml/releases/")
-            || repo.ends_with("github.com/ocaml/ocaml")
-    });
-    !f.input_source && versioned && upstream
+    // The URLs (lower-cased, a copy each) only for the few seeds so named:
+    // every seed of an audit is asked.
+    let upstream = || {
+        any_url(f, |u| {
+            let u = u.to_ascii_lowercase();
+            let repo = u.trim_end_matches('/').trim_end_matches(".git");
+            u.contains("caml.inria.fr/pub/distrib/ocaml-")
+                || u.contains("github.com/ocaml/ocaml/archive/")
+                || u.contains("github.com/ocaml/ocaml/releases/")
+                || repo.ends_with("github.com/ocaml/ocaml")
+        })
+    };
+    !f.input_source && versioned && upstream()
 }
 
 /// The rules, in the order they are tried.
@@ -387,9 +391,11 @@ pub static RULES: &[Rule] = &[
         id: "source-file-extension",
         kind: Kind::Source,
         justification: "a single file with a source-code or text extension (.c, .scm, .patch …)",
-        test: |f, _| {
-            let n = f.name.to_ascii_lowercase();
-            SOURCE_EXTENSIONS.iter().any(|e| n.ends_with(e))
+        // The first of the file names is the seed's name, lower-cased.
+        test: |_, names| {
+            names
+                .first()
+                .is_some_and(|n| SOURCE_EXTENSIONS.iter().any(|e| n.ends_with(e)))
         },
     },
     Rule {

@@ -560,6 +560,7 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
 

@@ -463,11 +463,22 @@ pub fn edge_outputs(graph: &Graph, from: NodeId, to: NodeId) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// Whether some edge of `graph` uses an output of an output (asked of
+/// the few distinct sets of output names, not of every edge).
+pub fn has_dynamic_edges(graph: &Graph) -> bool {
+    graph
+        .edge_output_names()
+        .any(|o| o.contains(abovo_store::derivation::OUTPUT_OF_OUTPUT))
+}
+
 /// Warns when an edge of `edges` uses an output of an output (Nix's
 /// dynamic derivations, `cat^kitten`): the derivation that output is
 /// exists only once its input is built, so neither it nor its inputs are
 /// in the graph, and an answer built on the graph misses them.
 pub fn warn_dynamic(ctx: &Context, graph: &Graph, edges: &[(NodeId, NodeId)]) {
+    if !has_dynamic_edges(graph) {
+        return;
+    }
     let found = edges.iter().find_map(|&(from, to)| {
         edge_outputs(graph, from, to)
             .into_iter()
@@ -567,7 +578,9 @@ pub fn node_json(graph: &Graph, n: NodeId) -> serde_json::Value {
         "fixed_output": graph.is_fixed_output(n),
     });
     use abovo_store::derivation::DerivationKind;
-    let after_build = match graph.derivation(n).map(|d| d.kind()) {
+    // From the node flags where the source keeps them (no derivation
+    // decoded).
+    let after_build = match graph.derivation_kind(n) {
         Some(DerivationKind::Deferred) => Some("deferred"),
         Some(DerivationKind::Floating) => Some("floating"),
         Some(DerivationKind::Impure) => Some("impure"),

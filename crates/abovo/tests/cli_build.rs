@@ -622,7 +622,7 @@ fn a_store_whose_items_live_elsewhere_builds_with_its_own_paths() {
     // The same derivation in a store at the physical directory would have
     // other paths: these are /gnu/store's.
     let other = abovo_store::StoreDir::new(t.real_dir().to_str().unwrap()).unwrap();
-    assert!(!other.parse(&out).is_ok());
+    assert!(other.parse(&out).is_err());
     assert!(!std::path::Path::new(&out).exists(), "{out} on the host");
     assert_eq!(t.info(&out)["path"], out.as_str());
     assert_eq!(t.run(&["build", "--check", &drv]).status.code(), Some(0));

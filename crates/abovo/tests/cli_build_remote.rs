@@ -314,11 +314,7 @@ fn bytes_that_do_not_match_their_digest_are_refused_and_nothing_is_registered() 
         if std::fs::read(&e).is_ok_and(|b| b == genuine) {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&e, std::fs::Permissions::from_mode(0o644)).unwrap();
-            std::fs::write(
-                &e,
-                b"a forged output, same size as it!\n"[..genuine.len()].to_vec(),
-            )
-            .unwrap();
+            std::fs::write(&e, &b"a forged output, same size as it!\n"[..genuine.len()]).unwrap();
             corrupted += 1;
         }
     }

@@ -297,7 +297,7 @@ fn on_this_host(probe: &str, guix: &str) -> (String, Vec<String>) {
             changed.push(format!("{line:?} -> {new:?}"));
         }
         // An empty replacement removes the line (no /dev/kvm here).
-        if !(new.is_empty() && !line.is_empty()) {
+        if !new.is_empty() || line.is_empty() {
             out.push_str(&new);
             out.push('\n');
         }

@@ -7,6 +7,8 @@
 //! byte), a closure and the dependents of a derivation. A damaged index is
 //! rebuilt with one note; an unwritable cache still answers.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 mod cli_support;
 
 use abovo_build::store::db::{Database, Registration};

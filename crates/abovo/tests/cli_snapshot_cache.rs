@@ -64,20 +64,25 @@ fn the_cache_is_written_once_then_mapped_with_the_same_answers() {
         .join("snapshots")
         .join(format!("{}.v5.abovo-snapshot", "2".repeat(64)));
     std::fs::write(&v5, b"ABOVOSNP").unwrap();
+    let v7 = cache
+        .join("snapshots")
+        .join(format!("{}.v7.abovo-snapshot", "3".repeat(64)));
+    std::fs::write(&v7, b"ABOVOSNP").unwrap();
     let first = run(&cache, &query);
     assert_eq!(first.status.code(), Some(SUCCESS), "{}", stderr(&first));
     assert!(!stale.exists(), "the other build's copy is removed");
     assert!(!older.exists(), "the version 4 copy is removed");
     assert!(!v5.exists(), "the version 5 copy is removed");
+    assert!(!v7.exists(), "the version 7 copy is removed");
     let file = cached(&cache).expect("the first run writes the cache");
     let name = file.file_name().unwrap().to_str().unwrap().to_owned();
     assert!(
-        name.ends_with(".v7.abovo-snapshot") && name.len() == 64 + 18,
+        name.ends_with(".v8.abovo-snapshot") && name.len() == 64 + 18,
         "{name}"
     );
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(&bytes[..8], b"ABOVOSNP");
-    assert_eq!(&bytes[8..12], &7u32.to_le_bytes());
+    assert_eq!(&bytes[8..12], &8u32.to_le_bytes());
     // No temporary file left beside it.
     assert_eq!(
         std::fs::read_dir(cache.join("snapshots")).unwrap().count(),
@@ -104,7 +109,7 @@ fn the_cache_is_written_once_then_mapped_with_the_same_answers() {
     // `snapshot info` checks the copy through and through.
     let info = run(&cache, &["snapshot", "info", file.to_str().unwrap()]);
     assert_eq!(info.status.code(), Some(SUCCESS), "{}", stderr(&info));
-    assert!(stdout(&info).contains("version 7"), "{}", stdout(&info));
+    assert!(stdout(&info).contains("version 8"), "{}", stdout(&info));
 }
 
 #[test]
@@ -137,24 +142,42 @@ fn a_damaged_cache_is_rewritten_or_refused_never_used() {
     // A damaged copy the command refuses: it stops with an error before
     // answering, names what is damaged and removes the copy; the next run
     // writes it again.
-    let refused_then_rewritten = |bad: &[u8], named: &[&str]| {
+    let seeds = ["seeds", "hello", "--format", "json", "--no-cache"];
+    let want_seeds = run(&cache, &seeds);
+    assert_eq!(want_seeds.status.code(), Some(SUCCESS));
+    let refused_then_rewritten = |bad: &[u8], named: &[&str], query: &[&str]| {
         std::fs::write(&file, bad).unwrap();
-        let refused = run(&cache, &query);
+        let refused = run(&cache, query);
         assert_eq!(refused.status.code(), Some(ERROR));
         assert!(stdout(&refused).is_empty(), "{}", stdout(&refused));
         let err = stderr(&refused);
         assert!(named.iter().all(|n| err.contains(n)), "{err}");
         assert!(cached(&cache).is_none(), "the damaged copy is removed");
-        let again = run(&cache, &query);
-        assert_eq!(stdout(&again), stdout(&want));
+        let again = run(&cache, query);
+        let want = if query == &seeds[..] {
+            &want_seeds
+        } else {
+            &want
+        };
+        assert_eq!(stdout(&again), stdout(want));
         assert_eq!(std::fs::read(&file).unwrap(), good);
     };
 
-    // A section read on first use (the derivation facts, 6).
+    // A section read on first use (the store metadata, 12: the JSON
+    // gives NAR sizes).
+    let mut bad = good.clone();
+    let (start, len) = section(&bad, 12);
+    bad[start + len / 2] ^= 1;
+    refused_then_rewritten(&bad, &["is damaged", "store metadata"], &query);
+
+    // The derivation facts (6), damaged in every 4 KiB block: the first
+    // record `seeds` reads alone finds it.
     let mut bad = good.clone();
     let (start, len) = section(&bad, 6);
-    bad[start + len / 2] ^= 1;
-    refused_then_rewritten(&bad, &["is damaged", "derivations"]);
+    for at in (start..start + len).step_by(4096) {
+        bad[at] ^= 1;
+    }
+    refused_then_rewritten(&bad, &["is damaged", "derivations", "block"], &seeds);
 
     // An array checked block by block (edge targets, 9), damaged in every
     // 4 KiB block: opening succeeds, and the first edge read finds it.
@@ -163,5 +186,5 @@ fn a_damaged_cache_is_rewritten_or_refused_never_used() {
     for at in (start..start + len).step_by(4096) {
         bad[at] ^= 1;
     }
-    refused_then_rewritten(&bad, &["is damaged", "edge targets", "block"]);
+    refused_then_rewritten(&bad, &["is damaged", "edge targets", "block"], &query);
 }

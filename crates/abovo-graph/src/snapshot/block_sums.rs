@@ -1,14 +1,15 @@
 //! The block checksums of an in-place snapshot (section 41, format
-//! version 7): the largest arrays are checked block by block as queries
-//! read them ([`crate::blocks`]), instead of whole when the file is
-//! opened, so that a query hashes what it reads and no more.
+//! versions 7 and 8): the largest arrays are checked block by block as
+//! queries read them ([`crate::blocks`]), instead of whole when the file
+//! is opened, so that a query hashes what it reads and no more.
 //!
 //! The section holds, as u64 little-endian, the XXH3-64 of each block of
 //! [`BLOCK`] bytes (4 KiB) of each array of [`ARRAYS`] in turn: the edge targets
 //! (section 9), the edge output sets (10), the dependent targets (26),
-//! the string text (2), the node hash parts (3) and the package metadata
-//! text (29). An array of `len` bytes has `ceil(len / 4096)` blocks, the
-//! last one short.
+//! the string text (2), the node hash parts (3), the package metadata
+//! text (29) and, in version 8, the derivation facts (6, whose records
+//! are then read one at a time) and the fixed outputs' hash parts (43). An array of `len` bytes has
+//! `ceil(len / 4096)` blocks, the last one short.
 
 use super::SnapshotError;
 use super::decode::Header;
@@ -21,10 +22,29 @@ use std::sync::Arc;
 pub(super) const SECTION: usize = 41;
 
 /// The arrays checked block by block: their section and the width of a
-/// value in bytes, in the order of their checksums in the section.
-const ARRAYS: [(usize, usize); 6] = [(9, 4), (10, 2), (26, 4), (2, 1), (3, 32), (29, 1)];
+/// value in bytes, in the order of their checksums in the section (the
+/// first six in version 7).
+const ARRAYS: [(usize, usize); 8] = [
+    (9, 4),
+    (10, 2),
+    (26, 4),
+    (2, 1),
+    (3, 32),
+    (29, 1),
+    (6, 1),
+    (43, 32),
+];
 
-/// The section for the in-place `sections` (indexed as in the file).
+/// The arrays a file of the version of `s` checks block by block.
+fn arrays(s: &Sections) -> &'static [(usize, usize)] {
+    match s.len() > super::inplace::SECTIONS_V7 {
+        true => &ARRAYS,
+        false => &ARRAYS[..6],
+    }
+}
+
+/// The section for the in-place `sections` (indexed as in the file, of
+/// the version this build writes).
 pub(super) fn section(sections: &[Vec<u8>]) -> Vec<u8> {
     ARRAYS
         .iter()
@@ -42,8 +62,14 @@ fn part(
     bound: Option<u32>,
 ) -> Result<Part, SnapshotError> {
     let blocks = |(i, _): (usize, usize)| s.table_len(i).div_ceil(BLOCK);
-    let at: usize = ARRAYS[..k].iter().copied().map(blocks).sum();
-    let total: usize = ARRAYS.iter().copied().map(blocks).sum();
+    let arrays = arrays(s);
+    let at: usize = arrays.iter().take(k).copied().map(blocks).sum();
+    let total: usize = arrays.iter().copied().map(blocks).sum();
+    if k >= arrays.len() {
+        return Err(SnapshotError::Invalid(format!(
+            "the {name} section has no block checksums in this version"
+        )));
+    }
     let all: Col<u64> = s.col(SECTION, total)?;
     let (i, width) = ARRAYS[k];
     Ok(Part {
@@ -97,6 +123,20 @@ pub(super) fn hash_parts(s: &Sections, n: usize) -> Result<Arc<BlockCheck>, Snap
 pub(super) fn package_meta_text(s: &Sections) -> Result<Arc<BlockCheck>, SnapshotError> {
     let parts = vec![part(s, 5, "package metadata text", None)?];
     BlockCheck::new(parts, s.table_len(29), s.on_damage()).map(Arc::new)
+}
+
+/// The check of the derivation facts (section 6, version 8): bytes,
+/// any value (each record is range-checked as it is decoded).
+pub(super) fn derivations(s: &Sections) -> Result<Arc<BlockCheck>, SnapshotError> {
+    let parts = vec![part(s, 6, "derivations", None)?];
+    BlockCheck::new(parts, s.table_len(6), s.on_damage()).map(Arc::new)
+}
+
+/// The check of the fixed outputs' hash parts (section 43, version 8)
+/// of a graph of `n` nodes: any value.
+pub(super) fn fixed_paths(s: &Sections, n: usize) -> Result<Arc<BlockCheck>, SnapshotError> {
+    let parts = vec![part(s, 7, "fixed output hash parts", None)?];
+    BlockCheck::new(parts, n, s.on_damage()).map(Arc::new)
 }
 
 /// A count as the bound of values below it (counts past `u32::MAX` are

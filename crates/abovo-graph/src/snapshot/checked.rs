@@ -47,6 +47,7 @@ pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), Sna
     for i in 0..s.len() {
         s.verified(i)?;
     }
+    super::drv_starts::check(&s, &decode::header(s.verified(0)?)?)?;
     let (g, creator) = open_sections(s, true)?;
     // Decode every late section now, so that a damaged one is an error.
     let drvs = g.drv_columns();
@@ -76,7 +77,13 @@ pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), Sna
     if let Some(f) = &c.facts {
         let mut want = vec![(crate::graph::NO_DRV, 0u8); g.len()];
         for d in &drvs.drvs {
-            want[d.node.index()] = (d.system.0, u8::from(d.fixed.is_some()));
+            let builder = c.strings.get(d.builder);
+            let builtin = builder.starts_with(abovo_store::derivation::BUILTIN_PREFIX);
+            let flags = match f.kinds {
+                true => crate::graph::flags_of(d.kind, builtin),
+                false => u8::from(d.fixed.is_some()),
+            };
+            want[d.node.index()] = (d.system.0, flags);
         }
         let tied = want
             .iter()
@@ -93,6 +100,7 @@ pub(super) fn read_checked(backing: Arc<Backing>) -> Result<(Graph, String), Sna
     }
     super::derived::check(&g)?;
     super::node_outputs::check(&g)?;
+    super::fixed_paths::check(&g)?;
     super::meta_rows::check(g.package_meta())?;
     Ok((g, creator))
 }

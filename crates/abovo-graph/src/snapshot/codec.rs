@@ -56,6 +56,11 @@ impl<'a> Dec<'a> {
         self.data.len().saturating_sub(self.pos)
     }
 
+    /// How many bytes were read.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
     pub(crate) fn at_end(&self) -> bool {
         self.pos == self.data.len()
     }

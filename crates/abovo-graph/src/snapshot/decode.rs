@@ -185,71 +185,148 @@ pub(super) fn derivations(data: &[u8], h: &Header) -> Result<Drvs, SnapshotError
     let mut drvs = Vec::with_capacity(cap(h.drvs));
     let mut outputs = Vec::with_capacity(cap(h.outputs));
     let mut env = Vec::with_capacity(cap(h.env));
-    let sid = |d: &mut Dec<'_>, what| d.below(h.strings, what).map(StrId);
     let mut node = 0u64;
     for i in 0..h.drvs {
-        let delta = d.var("derivation node")?;
-        if i > 0 && delta == 0 {
-            return Err(invalid("two derivations on one node"));
-        }
-        node = node.saturating_add(delta);
-        if node >= h.nodes as u64 {
-            return Err(invalid(format!("derivation node {node}")));
-        }
-        let system = sid(&mut d, "system")?;
-        let builder = sid(&mut d, "builder")?;
-        let tag = d.u8("fixed output")?;
-        let fixed = if tag & 31 == 0 {
-            None
-        } else {
-            let algo = algo_of(tag & 15).ok_or_else(|| invalid(format!("hash tag {tag}")))?;
-            let digest = d.bytes(algo.digest_len(), "fixed hash")?;
-            Some(FixedOutput {
-                recursive: tag & 16 != 0,
-                hash: Hash::new(algo, digest).ok_or_else(|| invalid("fixed hash"))?,
-            })
-        };
-        let kind = match (fixed.is_some(), tag >> 5) {
-            (true, _) => DerivationKind::Fixed,
-            (false, 0) => DerivationKind::InputAddressed,
-            (false, 1) => DerivationKind::Deferred,
-            (false, 2) => DerivationKind::Floating,
-            (false, 3) => DerivationKind::Impure,
-            _ => return Err(invalid(format!("derivation tag {tag}"))),
-        };
-        let out_start = outputs.len() as u32;
-        for _ in 0..d.count(2, "outputs")? {
-            let name = sid(&mut d, "output name")?;
-            let path = match d.u8("output path tag")? {
-                0 => OutPath::None,
-                1 => {
-                    let pname = sid(&mut d, "output path name")?;
-                    let digest = d.array::<20>("output hash")?;
-                    OutPath::Stored(hash_part_of(&digest), pname)
-                }
-                2 if fixed.is_some() => OutPath::Fixed,
-                t => return Err(invalid(format!("output path tag {t}"))),
-            };
-            outputs.push(OutputData { name, path });
-        }
-        let env_start = env.len() as u32;
-        for _ in 0..d.count(2, "environment")? {
-            env.push((sid(&mut d, "env key")?, sid(&mut d, "env value")?));
-        }
+        let (delta, data) = record(&mut d, h.strings, &mut outputs, &mut env)?;
+        node = next_node(i, node, delta, h)?;
         drvs.push(DrvData {
             node: NodeId(node as u32),
-            system,
-            builder,
-            fixed,
-            kind,
-            outputs: (out_start, outputs.len() as u32),
-            env: (env_start, env.len() as u32),
+            ..data
         });
     }
     if !d.at_end() {
         return Err(invalid("bytes after the derivations"));
     }
     Ok(Drvs { drvs, outputs, env })
+}
+
+/// The node of derivation `i`, `delta` after the previous one's (`node`).
+fn next_node(i: usize, node: u64, delta: u64, h: &Header) -> Result<u64, SnapshotError> {
+    if i > 0 && delta == 0 {
+        return Err(invalid("two derivations on one node"));
+    }
+    let node = node.saturating_add(delta);
+    if node >= h.nodes as u64 {
+        return Err(invalid(format!("derivation node {node}")));
+    }
+    Ok(node)
+}
+
+/// Where each derivation's record starts in the derivation facts (the
+/// section `data`, as [`derivations`] reads it), with its node: what the
+/// in-place form stores per node so that one record can be read alone.
+pub(super) fn record_starts(data: &[u8], h: &Header) -> Result<Vec<(NodeId, u32)>, SnapshotError> {
+    let mut d = Dec::new(data);
+    let mut starts = Vec::with_capacity(h.drvs.min(data.len()));
+    let (mut outputs, mut env) = (Vec::new(), Vec::new());
+    let mut node = 0u64;
+    for i in 0..h.drvs {
+        let at = d.pos();
+        let (delta, _) = record(&mut d, h.strings, &mut outputs, &mut env)?;
+        node = next_node(i, node, delta, h)?;
+        let at = u32::try_from(at).map_err(|_| invalid("derivation facts past 4 GiB"))?;
+        starts.push((NodeId(node as u32), at));
+        outputs.clear();
+        env.clear();
+    }
+    if !d.at_end() {
+        return Err(invalid("bytes after the derivations"));
+    }
+    Ok(starts)
+}
+
+/// One derivation's record, read alone from `data` at `at` (as
+/// [`record_starts`] finds it) for node `node` of a graph of `strings`
+/// strings: its facts (output and environment ranges into its own
+/// vectors), outputs and kept environment, and where the record ends.
+pub(super) fn one_record(
+    data: &[u8],
+    at: usize,
+    node: NodeId,
+    strings: usize,
+) -> (Result<OneRecord, SnapshotError>, usize) {
+    let mut d = Dec::new(data.get(at..).unwrap_or_default());
+    let (mut outputs, mut env) = (Vec::new(), Vec::new());
+    // The node's delta is the previous record's business: the caller
+    // knows the node it asked for.
+    let got = record(&mut d, strings, &mut outputs, &mut env);
+    let end = at + d.pos();
+    let got = got.map(|(_, data)| OneRecord {
+        data: DrvData { node, ..data },
+        outputs,
+        env,
+    });
+    (got, end)
+}
+
+/// One derivation read alone ([`one_record`]).
+pub(super) struct OneRecord {
+    pub(super) data: DrvData,
+    pub(super) outputs: Vec<OutputData>,
+    pub(super) env: Vec<(StrId, StrId)>,
+}
+
+/// Reads one derivation's record at `d` (see the [format](super)),
+/// pushing its outputs and kept environment: the delta of its node from
+/// the previous record's, and its facts (node 0, for the caller to set).
+fn record(
+    d: &mut Dec<'_>,
+    strings: usize,
+    outputs: &mut Vec<OutputData>,
+    env: &mut Vec<(StrId, StrId)>,
+) -> Result<(u64, DrvData), SnapshotError> {
+    let sid = |d: &mut Dec<'_>, what| d.below(strings, what).map(StrId);
+    let delta = d.var("derivation node")?;
+    let system = sid(d, "system")?;
+    let builder = sid(d, "builder")?;
+    let tag = d.u8("fixed output")?;
+    let fixed = if tag & 31 == 0 {
+        None
+    } else {
+        let algo = algo_of(tag & 15).ok_or_else(|| invalid(format!("hash tag {tag}")))?;
+        let digest = d.bytes(algo.digest_len(), "fixed hash")?;
+        Some(FixedOutput {
+            recursive: tag & 16 != 0,
+            hash: Hash::new(algo, digest).ok_or_else(|| invalid("fixed hash"))?,
+        })
+    };
+    let kind = match (fixed.is_some(), tag >> 5) {
+        (true, _) => DerivationKind::Fixed,
+        (false, 0) => DerivationKind::InputAddressed,
+        (false, 1) => DerivationKind::Deferred,
+        (false, 2) => DerivationKind::Floating,
+        (false, 3) => DerivationKind::Impure,
+        _ => return Err(invalid(format!("derivation tag {tag}"))),
+    };
+    let out_start = outputs.len() as u32;
+    for _ in 0..d.count(2, "outputs")? {
+        let name = sid(d, "output name")?;
+        let path = match d.u8("output path tag")? {
+            0 => OutPath::None,
+            1 => {
+                let pname = sid(d, "output path name")?;
+                let digest = d.array::<20>("output hash")?;
+                OutPath::Stored(hash_part_of(&digest), pname)
+            }
+            2 if fixed.is_some() => OutPath::Fixed,
+            t => return Err(invalid(format!("output path tag {t}"))),
+        };
+        outputs.push(OutputData { name, path });
+    }
+    let env_start = env.len() as u32;
+    for _ in 0..d.count(2, "environment")? {
+        env.push((sid(d, "env key")?, sid(d, "env value")?));
+    }
+    let data = DrvData {
+        node: NodeId(0),
+        system,
+        builder,
+        fixed,
+        kind,
+        outputs: (out_start, outputs.len() as u32),
+        env: (env_start, env.len() as u32),
+    };
+    Ok((delta, data))
 }
 
 pub(super) struct Edges {
@@ -571,6 +648,7 @@ fn unreachable_row() -> StorePath {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use proptest::prelude::*;
 

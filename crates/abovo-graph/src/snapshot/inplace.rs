@@ -1,4 +1,4 @@
-//! The in-place form, format version 7 (3 to 5 still read; see the
+//! The in-place form, format version 8 (3 to 5 and 7 still read; see the
 //! [format](super)): every section uncompressed at an 8-byte-aligned
 //! offset, the columns every query reads as fixed-width little-endian
 //! arrays that a graph borrows straight from the file's memory map, and
@@ -8,12 +8,16 @@ use super::SnapshotError;
 use super::assemble;
 use super::codec::{Dec, Enc};
 use super::decode::{self, Header};
+pub(super) use super::sections::{
+    ENTRY, FIXED, SECTION_NAMES, SECTIONS, SECTIONS_V3, SECTIONS_V4, SECTIONS_V5, SECTIONS_V7,
+    Sections, VERSION, VERSION_3, VERSION_4, VERSION_5, VERSION_7, hash, invalid, le_u64,
+};
 use crate::blocks::Checked;
 use crate::build::assemble;
 use crate::column::{Backing, Col};
 use crate::dag::Csr;
 use crate::graph::{
-    Columns, Deferred, DrvColumns, Graph, NodeFacts, NodeId, NodeKind, path_from_parts,
+    Columns, Deferred, DrvColumns, Graph, NodeFacts, NodeId, NodeKind, Records, path_from_parts,
 };
 use crate::meta::StoreMeta;
 use crate::package_graph::{GraphType, PackageGraph};
@@ -22,100 +26,9 @@ use crate::packages::PackageTable;
 use crate::strings::{StrId, Strings};
 use std::sync::Arc;
 
-/// The version number of the in-place form this build writes (6 is the
-/// dense compressed form).
-pub(super) const VERSION: u32 = 7;
-/// The previous version, still read: the sections of version 7 but the
-/// last eleven (the graph then derives what they store, and checks its
-/// largest arrays whole when the file is opened or the section first
-/// used).
-pub(super) const VERSION_5: u32 = 5;
-/// An older version, still read: the sections of version 5 but the
-/// last six (the graph then derives its reverse edges and order).
-pub(super) const VERSION_4: u32 = 4;
-/// The first version of the in-place form, still read: the sections of
-/// version 4 but the last eight (the graph then reads systems and
-/// fixed-output flags from the derivation facts).
-pub(super) const VERSION_3: u32 = 3;
-/// Its sections, in file order.
-pub(super) const SECTION_NAMES: [&str; 42] = [
-    "header",
-    "string ends",
-    "string text",
-    "node hash parts",
-    "node names",
-    "node kinds",
-    "derivations",
-    "output sets",
-    "edge offsets",
-    "edge targets",
-    "edge output sets",
-    "packages",
-    "store metadata",
-    "package nodes",
-    "package edges",
-    "bag-emerged edges",
-    "package metadata",
-    "node systems",
-    "node flags",
-    "package edge offsets",
-    "package edge targets",
-    "package edge uses",
-    "bag-emerged edge offsets",
-    "bag-emerged edge targets",
-    "bag-emerged edge uses",
-    "dependent offsets",
-    "dependent targets",
-    "topological order",
-    "package metadata string ends",
-    "package metadata text",
-    "package metadata rows",
-    "package dependent offsets",
-    "package dependent targets",
-    "package order",
-    "bag-emerged dependent offsets",
-    "bag-emerged dependent targets",
-    "bag-emerged order",
-    "package row starts",
-    "package row nodes",
-    "derivation output sets",
-    "node output sets",
-    "block checksums",
-];
 /// The first of the three arrays of edges of each package graph (version
 /// 4): offsets, targets, use sets, `package` then `bag-emerged`.
 const LAYER_ARRAYS: usize = 19;
-const SECTIONS: usize = SECTION_NAMES.len();
-/// The number of sections of version 3.
-const SECTIONS_V3: usize = 17;
-/// The number of sections of version 4.
-const SECTIONS_V4: usize = 25;
-/// The number of sections of version 5.
-const SECTIONS_V5: usize = 31;
-/// Magic, version, section count, file length, table checksum.
-const FIXED: usize = 32;
-/// Offset, length and checksum of a section.
-const ENTRY: usize = 24;
-
-fn invalid(msg: impl Into<String>) -> SnapshotError {
-    SnapshotError::Invalid(msg.into())
-}
-
-fn hash(bytes: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(bytes)
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
 
 /// `v` as the little-endian words of an in-place array section.
 pub(super) fn words(v: &[u32]) -> Vec<u8> {
@@ -127,7 +40,7 @@ pub(super) fn ids(v: &[NodeId]) -> Vec<u8> {
     v.iter().flat_map(|x| x.0.to_le_bytes()).collect()
 }
 
-/// Serialises `graph` in the in-place form (format version 7): what
+/// Serialises `graph` in the in-place form (format version 8): what
 /// [`open`] maps. It is about three times the size of the compressed form
 /// ([`super::write`]), which stays the form to distribute; `opts.level`
 /// is not used.
@@ -151,8 +64,10 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         if let Some(s) = systems.get_mut(d.node.index()) {
             *s = d.system.0;
         }
-        if let (Some(f), true) = (flags.get_mut(d.node.index()), d.fixed.is_some()) {
-            *f = crate::graph::FACT_FIXED;
+        if let Some(f) = flags.get_mut(d.node.index()) {
+            let builder = c.strings.get(d.builder);
+            let builtin = builder.starts_with(abovo_store::derivation::BUILTIN_PREFIX);
+            *f = crate::graph::flags_of(d.kind, builtin);
         }
     }
     let systems = words(&systems);
@@ -181,8 +96,11 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
     let [meta_flag, meta_ends, meta_text, meta_rows] =
         super::meta_rows::sections(graph.package_meta());
     // The header of the writer's own encoding decodes.
-    let row_index = match decode::header(&v2[0]) {
-        Ok(h) => super::row_index::sections(&v2[5], &h),
+    let (row_index, starts) = match decode::header(&v2[0]) {
+        Ok(h) => (
+            super::row_index::sections(&v2[5], &h),
+            super::drv_starts::section(&v2[3], &h, graph.len()),
+        ),
         Err(_) => Default::default(),
     };
     let edge_targets = ids(c.inputs.targets());
@@ -225,14 +143,19 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
         meta_rows,
     ];
     // Then what version 7 adds: sections 31 to 40, and the checksums of
-    // the blocks of the largest arrays (41).
+    // the blocks of the largest arrays (41); and what version 8 adds, the
+    // start of each derivation's record (42), whose section 6 the
+    // checksums of 41 cover too.
     let mut sections: Vec<Vec<u8>> = version_5
         .into_iter()
         .chain(super::derived::layer_sections(pg))
         .chain(row_index)
         .chain(super::node_outputs::sections(graph))
         .collect();
-    sections.push(super::block_sums::section(&sections));
+    sections.push(Vec::new());
+    sections.push(starts);
+    sections.push(super::fixed_paths::section(graph));
+    sections[super::block_sums::SECTION] = super::block_sums::section(&sections);
     debug_assert_eq!(sections.len(), SECTIONS);
     lay_out_in_place(&sections)
 }
@@ -298,7 +221,7 @@ pub fn open(path: &std::path::Path) -> Result<Graph, SnapshotError> {
 }
 
 /// Opens the snapshot file at `path` for queries, in place when it is of
-/// the in-place form (format versions 3, 4, 5 and 7): the file is mapped, its header
+/// the in-place form (format versions 3, 4, 5, 7 and 8): the file is mapped, its header
 /// and section table checked, and the sections every query reads (strings,
 /// nodes, edges, the package table) are checked against their checksums
 /// and their ids against their ranges, then borrowed as they are; the
@@ -319,7 +242,10 @@ pub fn open_with(path: &std::path::Path, opts: &OpenOptions) -> Result<Graph, Sn
     let mut head = [0u8; 12];
     let got = super::read_up_to(&mut file, &mut head)?;
     let version = super::version_of(&head[..got]);
-    let in_place = matches!(version, Some(VERSION | VERSION_5 | VERSION_4 | VERSION_3));
+    let in_place = matches!(
+        version,
+        Some(VERSION | VERSION_7 | VERSION_5 | VERSION_4 | VERSION_3)
+    );
     if !in_place || cfg!(target_endian = "big") {
         let bytes = std::fs::read(path).map_err(SnapshotError::Read)?;
         return super::read(&bytes);
@@ -339,181 +265,6 @@ fn map(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     // leaves this mapping on the old file), and `open_with` states the
     // contract for other writers.
     unsafe { memmap2::Mmap::map(file) }
-}
-
-/// A checked table of sections over the file's bytes.
-pub(super) struct Sections {
-    backing: Arc<Backing>,
-    /// Start, length and checksum of each section.
-    table: Vec<(usize, usize, u64)>,
-    on_damage: Option<OnDamage>,
-}
-
-impl Sections {
-    /// Checks the fixed header and the section table: every section lies
-    /// in the file at an aligned offset. The sections themselves are
-    /// checked when first touched.
-    pub(super) fn parse(
-        backing: Arc<Backing>,
-        on_damage: Option<OnDamage>,
-    ) -> Result<Sections, SnapshotError> {
-        let b = backing.bytes();
-        if b.len() < 8 || &b[..8] != super::MAGIC {
-            return Err(SnapshotError::BadMagic);
-        }
-        if b.len() < FIXED {
-            return Err(SnapshotError::TruncatedFile {
-                needed: FIXED as u64,
-                actual: b.len() as u64,
-            });
-        }
-        let version = le_u32(b, 8);
-        let sections = match version {
-            VERSION => SECTIONS,
-            VERSION_5 => SECTIONS_V5,
-            VERSION_4 => SECTIONS_V4,
-            VERSION_3 => SECTIONS_V3,
-            _ => return Err(SnapshotError::UnsupportedVersion(version)),
-        };
-        let count = le_u32(b, 12) as usize;
-        if count != sections {
-            return Err(invalid(format!(
-                "{count} sections, expected {sections} for format version {version}"
-            )));
-        }
-        let len = le_u64(b, 16);
-        if (b.len() as u64) < len {
-            return Err(SnapshotError::TruncatedFile {
-                needed: len,
-                actual: b.len() as u64,
-            });
-        }
-        if b.len() as u64 > len {
-            return Err(invalid(format!(
-                "the header announces {len} bytes, the file has {} (bytes after the end)",
-                b.len()
-            )));
-        }
-        let end = FIXED + sections * ENTRY;
-        let raw = b.get(FIXED..end).ok_or(SnapshotError::TruncatedFile {
-            needed: end as u64,
-            actual: b.len() as u64,
-        })?;
-        let (want, got) = (le_u64(b, 24), hash(raw));
-        if want != got {
-            return Err(SnapshotError::SectionChecksum {
-                section: "section table",
-                expected: format!("{want:016x}"),
-                actual: format!("{got:016x}"),
-            });
-        }
-        let mut table = Vec::with_capacity(sections);
-        for (i, name) in SECTION_NAMES.iter().take(sections).enumerate() {
-            let e = FIXED + i * ENTRY;
-            let (start, size) = (le_u64(raw, e - FIXED), le_u64(raw, e - FIXED + 8));
-            let fits = start % 8 == 0
-                && start >= end as u64
-                && start.checked_add(size).is_some_and(|x| x <= len);
-            if !fits {
-                return Err(invalid(format!(
-                    "the {name} section ({size} bytes at {start}) is not an aligned part of the file"
-                )));
-            }
-            table.push((start as usize, size as usize, le_u64(raw, e - FIXED + 16)));
-        }
-        Ok(Sections {
-            backing,
-            table,
-            on_damage,
-        })
-    }
-
-    /// The bytes of section `i`, once they match their checksum.
-    pub(super) fn verified(&self, i: usize) -> Result<&[u8], SnapshotError> {
-        let (start, len, want) = self.table[i];
-        let bytes = &self.backing.bytes()[start..start + len];
-        let got = hash(bytes);
-        if got != want {
-            return Err(SnapshotError::SectionChecksum {
-                section: SECTION_NAMES[i],
-                expected: format!("{want:016x}"),
-                actual: format!("{got:016x}"),
-            });
-        }
-        Ok(bytes)
-    }
-
-    /// The number of sections.
-    pub(super) fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    /// The length of section `i` in bytes (0 for a section the file's
-    /// version does not have).
-    pub(super) fn table_len(&self, i: usize) -> usize {
-        self.table.get(i).map_or(0, |t| t.1)
-    }
-
-    /// Whether the file's version has section `i`.
-    pub(super) fn has(&self, i: usize) -> bool {
-        i < self.table.len()
-    }
-
-    /// The handler told of damage found after opening.
-    pub(super) fn on_damage(&self) -> Option<OnDamage> {
-        self.on_damage.clone()
-    }
-
-    /// Section `i` as `count` values, checked against its checksum.
-    pub(super) fn col<T: bytemuck::Pod>(
-        &self,
-        i: usize,
-        count: usize,
-    ) -> Result<Col<T>, SnapshotError> {
-        self.verified(i)?;
-        self.mapped(i, count)
-    }
-
-    /// Section `i` as `count` values, without hashing it: for a section
-    /// just checked against its checksum ([`Sections::late`]), or checked
-    /// block by block as it is read ([`crate::blocks`]).
-    pub(super) fn mapped<T: bytemuck::Pod>(
-        &self,
-        i: usize,
-        count: usize,
-    ) -> Result<Col<T>, SnapshotError> {
-        let len = self.table_len(i);
-        let size = std::mem::size_of::<T>();
-        if Some(len) != count.checked_mul(size) {
-            return Err(invalid(format!(
-                "the {} section has {len} bytes, expected {count} values of {size}",
-                SECTION_NAMES[i],
-            )));
-        }
-        Col::mapped(&self.backing, self.table[i].0, count)
-            .ok_or_else(|| invalid(format!("the {} section is misaligned", SECTION_NAMES[i])))
-    }
-
-    /// Decodes section `i` with `decode` on first use; a damaged section
-    /// is reported to the handler and reads as empty.
-    pub(super) fn late<T: Default>(
-        &self,
-        i: usize,
-        decode: impl FnOnce(&[u8]) -> Result<T, SnapshotError>,
-    ) -> T {
-        match self.verified(i).and_then(decode) {
-            Ok(v) => v,
-            Err(e) => {
-                if let Some(f) = &self.on_damage {
-                    f(&SnapshotError::Damaged {
-                        section: SECTION_NAMES[i],
-                        source: Box::new(e),
-                    });
-                }
-                T::default()
-            }
-        }
-    }
 }
 
 /// Fails with `what` unless every value of `col` passes `ok`.
@@ -604,7 +355,10 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
             "node system out of range",
         )?;
         let flags: Col<u8> = s.col(18, n)?;
-        all(&flags, |b| b & !crate::graph::FACT_FIXED == 0, "node flags")?;
+        match s.has(super::drv_starts::SECTION) {
+            true => all(&flags, crate::graph::valid_flags, "node flags")?,
+            false => all(&flags, |b| b & !crate::graph::FACT_FIXED == 0, "node flags")?,
+        }
         Some((systems, flags))
     } else {
         None
@@ -623,16 +377,25 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
         PackageTable::encoded(bytes, at, package_nodes, Arc::new(path))
     };
 
+    let fixed_paths = match s.has(super::fixed_paths::SECTION) {
+        true => Some(super::fixed_paths::read(&s, n)?),
+        false => None,
+    };
     let s = Arc::new(s);
     let stored = (s.table.len() > SECTIONS_V4)
         .then(|| super::derived::stored(&s, super::derived::FIRST, n, h.edges));
     let facts = facts.map(|(systems, flags)| NodeFacts {
         systems,
         flags,
+        kinds: s.has(super::drv_starts::SECTION),
         outputs: match s.table.len() > SECTIONS_V5 {
             true => super::node_outputs::read(&s, n, h.strings),
             false => Deferred::default(),
         },
+        records: s
+            .has(super::drv_starts::SECTION)
+            .then(|| Records::new(n, super::drv_starts::reader(&s, &h))),
+        fixed_paths,
     });
     let late = |i: usize, h: &Header| (Arc::clone(&s), h.clone(), i);
     let (sd, hd, _) = late(6, &h);
@@ -680,7 +443,7 @@ pub(super) fn open_sections(s: Sections, checked: bool) -> Result<(Graph, String
 }
 
 /// Where each row of the package table (section 11, checked against its
-/// checksum) starts and the node it names: stored (version 7) or found
+/// checksum) starts and the node it names: stored (version 7 and later) or found
 /// by walking the rows; `checked` also walks a file that stores them and
 /// compares.
 fn package_rows(

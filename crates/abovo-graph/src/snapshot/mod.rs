@@ -9,8 +9,8 @@
 //!   or an xz stream, whichever is smaller: 12.1 MB, decoded several
 //!   times slower; the one compiled into the `abovo` binary, which must
 //!   stay under 25 MB and expands it once into the in-place form.
-//! - the **in-place form** (format version 7, [`write_in_place`],
-//!   [`open`]; versions 3 to 5 are still read): the same sections uncompressed,
+//! - the **in-place form** (format version 8, [`write_in_place`],
+//!   [`open`]; versions 3 to 5 and 7 are still read): the same sections uncompressed,
 //!   the columns every query
 //!   reads as fixed-width little-endian arrays at 8-byte-aligned offsets,
 //!   so that [`open`] maps the file and the graph borrows them as they are
@@ -78,13 +78,13 @@
 //! Guix's, input-addressed or fixed, is tagged as before), so they need no
 //! version of their own: the bytes of a graph without them are unchanged.
 //!
-//! # Layout of the in-place form (version 7)
+//! # Layout of the in-place form (version 8)
 //!
 //! ```text
 //! offset  size  field
 //! 0       8     magic "ABOVOSNP"
-//! 8       4     format version, u32 little-endian (7)
-//! 12      4     number of sections S (42), u32 little-endian
+//! 8       4     format version, u32 little-endian (8)
+//! 12      4     number of sections S (44), u32 little-endian
 //! 16      8     length of the whole file, u64 little-endian
 //! 24      8     XXH3-64 of the section table, u64 little-endian
 //! 32      24·S  the section table: per section its offset, its length and
@@ -119,9 +119,14 @@
 //!     edges, which are in sections 19 to 24;
 //! 17. node systems: u32 ×n, the string id of the system of the node's
 //!     derivation, `u32::MAX` for nodes that are not derivations;
-//! 18. node flags: u8 ×n, 1 for a fixed-output derivation, else 0 (17
-//!     and 18 answer what resolving a name and walking a closure ask of a
-//!     derivation without decoding section 6);
+//! 18. node flags: u8 ×n, per derivation bit 0 (1) when it is
+//!     fixed-output, bits 1 and 2 (2, 4 or 6) when it is of one of Nix's
+//!     kinds whose paths are known only after its build (deferred,
+//!     floating content-addressed, impure; 0 for input-addressed and
+//!     fixed), bit 3 (8) when a daemon built-in builds it (its builder is
+//!     `builtin:…`); 0 for other nodes (17 and 18 answer what resolving a
+//!     name, walking a closure or a trust walk ask of a derivation
+//!     without decoding section 6; in version 7 and earlier, only bit 0);
 //! 19. to 21. the `package` graph's edges: offsets u32 ×(p + 1), targets
 //!     u32 ×pe (package node ids), use set ids u32 ×pe (p package nodes,
 //!     pe edges of that graph); 22. to 24. the same for `bag-emerged`
@@ -150,14 +155,30 @@
 //!     nodes that are not derivations;
 //! 41. block checksums: u64 per 4 KiB block of the edge targets, the
 //!     edge output sets, the dependent targets, the string text, the node
-//!     hash parts and the package metadata text, in that order (see
-//!     `snapshot/block_sums.rs` and `crate::blocks`).
+//!     hash parts, the package metadata text, the derivation facts
+//!     (section 6) and the fixed outputs' hash parts (43; these two not
+//!     in version 7), in that order (see `snapshot/block_sums.rs` and
+//!     `crate::blocks`);
+//! 42. derivation starts: u32 ×n, 1 + the offset of the node's
+//!     derivation's record in section 6, 0 for nodes that are not
+//!     derivations (see `snapshot/drv_starts.rs`);
+//! 43. fixed output hash parts: 32 bytes ×n, the nix32 hash part of the
+//!     path the node's fixed output's hash gives, zeros for nodes that
+//!     are not fixed-output derivations (see `snapshot/fixed_paths.rs`).
 //!
 //! Sections 25 to 27 and 31 to 36 are derived from the edges: stored so
 //! that `dependents`, `seeds` and `why` read them instead of computing
 //! them in every process; 37 and 38 so that opening does not walk the
 //! package table to find its rows; 39 and 40 so that `show` lists a
-//! package's outputs without decoding section 6. Version 5 has sections
+//! package's outputs without decoding section 6; 42 so that a query that
+//! asks for a few derivations' facts (`seeds`: each seed's fixed output
+//! and URLs) reads their records alone, each checked as it is decoded
+//! and against the block checksums of the pages it lies on; 43 so that
+//! `audit` does not compute the paths of 36,000 fixed outputs (two
+//! SHA-256 each). Version 7 has sections 0 to 41 (41 without the blocks
+//! of sections 6 and 43) and only bit 0 of the node flags, and is still
+//! read (the graph then decodes every derivation at the first one asked
+//! for, and computes the fixed outputs' paths). Version 5 has sections
 //! 0 to 30 only, and is still read (the graph then computes or decodes
 //! what 31 to 40 hold, and checks whole the arrays 41 covers). Version 4 has sections 0 to 24 only, section 16
 //! as section 10 of version 2 (varints), and is still read (the graph
@@ -170,18 +191,24 @@
 //! Sections 1, 4, 5, 7, 8, 11, 17, 18, 37 and 38 are what every query
 //! reads: [`open`] checks each against its checksum and each id in it
 //! against its range (names and systems below the string count, kinds
-//! below 3, flags 0 or 1, offsets ordered from 0 to the edge count, row
+//! below 3, flags of known bits (0 or 1 in version 7) and no kind beside
+//! fixed, offsets ordered from 0 to the edge count, row
 //! starts rising within the package table, row nodes below the node
 //! count; in version 5 and earlier, every row of the package table
 //! decodes) once, then the graph indexes them without checks. A row of
 //! the package table is decoded (each string checked as UTF-8) when it is
-//! read. The arrays of section 41 (2, 3, 9, 10, 26 and 29: 30 MB of the
-//! whole distribution's file) are checked block by block when a query
-//! first reads a value in a block: the block's checksum, then each value
+//! read. The arrays of section 41 (2, 3, 9, 10, 26 and 29, and 6 and 43
+//! in version 8: 46 MB of the whole distribution's 67 MB file) are checked
+//! block by block when a query first reads a value in a block: the
+//! block's checksum, then each value
 //! against its range (targets below the node count, set ids below the
 //! set count), so that a query hashes the blocks it reads and no more; in
 //! version 5 they are checked whole, when the file is opened or the
-//! section first used. Sections 6, 12 to 16, 19 to 36, 39 and 40 are
+//! section first used. Section 6 is checked so too when a record is read
+//! alone (version 8), and whole when every derivation is decoded
+//! ([`Graph::derivations`]); section 42 is checked whole (each start at
+//! most the length of section 6) when a record is first read alone.
+//! Sections 12 to 16, 19 to 36, 39 and 40 are
 //! checked when first used (the arrays of a package graph, the reverse
 //! edges, the metadata rows and the node output sets with the same range
 //! checks (set ids below the set count), an order as a permutation of its
@@ -208,13 +235,16 @@ mod checked;
 mod codec;
 mod decode;
 mod derived;
+mod drv_starts;
 mod encode;
 mod error;
+mod fixed_paths;
 mod inplace;
 mod meta_rows;
 mod node_outputs;
 mod packages;
 mod row_index;
+mod sections;
 mod xz;
 
 pub(crate) use decode::{PackageFields, package_fields};
@@ -247,7 +277,13 @@ const SECTIONS_V1: usize = 7;
 fn is_in_place(version: Option<u32>) -> bool {
     matches!(
         version,
-        Some(VERSION_IN_PLACE | inplace::VERSION_5 | inplace::VERSION_4 | inplace::VERSION_3)
+        Some(
+            VERSION_IN_PLACE
+                | inplace::VERSION_7
+                | inplace::VERSION_5
+                | inplace::VERSION_4
+                | inplace::VERSION_3
+        )
     )
 }
 
@@ -271,7 +307,7 @@ pub struct SnapshotInfo {
     /// Size of the decompressed body.
     pub body_size: u64,
     /// The checksum, verified: SHA-256 of the compressed body (versions 1
-    /// and 2), or the XXH3-64 of the section table (versions 3 to 5 and 7), base16.
+    /// and 2), or the XXH3-64 of the section table (versions 3 to 5, 7 and 8), base16.
     pub checksum: String,
     /// What wrote it.
     pub creator: String,
@@ -574,7 +610,7 @@ pub(super) fn decompress(
 /// id, and that the graph is acyclic.
 ///
 /// It reads both forms: the compressed one (versions 1 and 2) and the
-/// in-place one (versions 3 to 5 and 7, copied to an aligned buffer first; [`open`]
+/// in-place one (versions 3 to 5, 7 and 8, copied to an aligned buffer first; [`open`]
 /// maps a file of it instead).
 pub fn read(bytes: &[u8]) -> Result<Graph, SnapshotError> {
     if is_in_place(version_of(bytes)) {

@@ -285,17 +285,16 @@ pub fn audit(
     let above = sets::below_a_package(g, packages, &reached.nodes, &walk);
     let tally = tally::Tally::count(g, packages, &sets, &above, binaries.len());
 
-    let mut attribution = attribution::Attribution::new(g, packages, &walk);
-    let mut seed = |b: usize| attribution.seed(b, &binaries, &classified.seeds, &tally);
-    let mut core: Vec<AuditSeed> = (0..binaries.len())
-        .filter(|&b| tally.in_core(b))
-        .map(&mut seed)
+    let attribution = attribution::Attribution::new(g, packages, &walk);
+    // One call for the core and the others: they share example packages.
+    let shown: Vec<usize> = (0..binaries.len())
+        .filter(|&b| tally.in_core(b) || tally.counts[b] > 0)
         .collect();
+    let (mut core, mut others): (Vec<AuditSeed>, Vec<AuditSeed>) = attribution
+        .seeds(&shown, &binaries, &classified.seeds, &tally)
+        .into_iter()
+        .partition(|s| tally.in_core(s.id as usize));
     core.sort_by(|a, b| b.class.size.cmp(&a.class.size).then(a.label.cmp(&b.label)));
-    let mut others: Vec<AuditSeed> = (0..binaries.len())
-        .filter(|&b| !tally.in_core(b) && tally.counts[b] > 0)
-        .map(seed)
-        .collect();
     others.sort_by(|a, b| b.packages.cmp(&a.packages).then(a.label.cmp(&b.label)));
 
     let largest = tally.largest(

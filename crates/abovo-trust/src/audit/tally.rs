@@ -7,6 +7,7 @@ use super::sets::{SeedSets, ones};
 use super::{AuditPackage, PackageSeeds, TrustBase};
 use crate::classify::{Classification, SeedFacts};
 use abovo_graph::Graph;
+use rayon::prelude::*;
 
 /// The counts of one audit.
 pub(super) struct Tally {
@@ -31,28 +32,30 @@ impl Tally {
         above: &[bool],
         bits: usize,
     ) -> Tally {
+        // Each package's row in parallel (naming its derivation is most of
+        // the work), then the counts in one pass.
+        let package_seeds: Vec<PackageSeeds> = packages
+            .par_iter()
+            .map(|p| PackageSeeds {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                drv: g.display_path(p.node),
+                seeds: ones(sets.row(p.node)),
+            })
+            .collect();
         let mut counts = vec![0usize; bits];
         let mut leaves: Vec<Vec<u32>> = vec![Vec::new(); bits];
         let mut core = vec![u64::MAX; sets.words()];
-        let mut package_seeds: Vec<PackageSeeds> = Vec::with_capacity(packages.len());
-        for (pi, p) in packages.iter().enumerate() {
-            let r = sets.row(p.node);
-            for (c, v) in core.iter_mut().zip(r) {
+        for (pi, (p, ps)) in packages.iter().zip(&package_seeds).enumerate() {
+            for (c, v) in core.iter_mut().zip(sets.row(p.node)) {
                 *c &= v;
             }
-            let ids = ones(r);
-            for &b in &ids {
+            for &b in &ps.seeds {
                 counts[b as usize] += 1;
                 if !above[p.node.index()] {
                     leaves[b as usize].push(pi as u32);
                 }
             }
-            package_seeds.push(PackageSeeds {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                drv: g.display_path(p.node),
-                seeds: ids,
-            });
         }
         if packages.is_empty() {
             core.fill(0);

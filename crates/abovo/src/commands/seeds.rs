@@ -60,8 +60,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         code = crate::commands::fetch::fetch_seeds_first(&g, &[target], &args.trust, ctx)?;
     }
     let seeds = args.trust.seeds()?;
-    let everything = abovo_graph::query::subgraph(&g, &[target], &Default::default());
-    crate::source::warn_dynamic(ctx, &g, &everything.edges);
+    // The whole closure's edges only when the graph has such edges at all.
+    if crate::source::has_dynamic_edges(&g) {
+        let everything = abovo_graph::query::subgraph(&g, &[target], &Default::default());
+        crate::source::warn_dynamic(ctx, &g, &everything.edges);
+    }
     let mut report = trust_report(&g, target, &seeds, &args.trust.walk())?;
     if args.sign.signers {
         let entries = report
@@ -87,5 +90,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     warn_rejected_files(ctx, rejected);
     note_unused_seed_files(ctx, report.unused_seed_files.len());
     crate::report::seeds::write(&report, args.format, args.all, ctx)?;
+    exit::leave((report, g));
     Ok(code)
 }

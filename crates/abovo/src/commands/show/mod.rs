@@ -362,13 +362,16 @@ fn from_places(args: &Args, ctx: &Context) -> anyhow::Result<Found> {
     }
 }
 
+/// The places searched in vain for a `.drv`.
+type Searched = Vec<String>;
+
 /// Reads the `.drv` of `node` from `places`: its bytes and the place
 /// that held it, or (`Err` inside) the places searched in vain.
 pub(crate) fn read_drv(
     graph: &Graph,
     node: NodeId,
     places: &abovo_trust::items::Places,
-) -> anyhow::Result<Result<(Vec<u8>, String), Vec<String>>> {
+) -> anyhow::Result<Result<(Vec<u8>, String), Searched>> {
     let path = ItemPath {
         store: graph.store_dir().clone(),
         item: graph.path(node),
