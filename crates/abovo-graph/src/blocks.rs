@@ -74,9 +74,13 @@ impl Part {
         // Blocks of a mapped section are aligned and the casts hold (the
         // typed loop is several times faster); bytes elsewhere are read
         // value by value.
+        // The largest value first (a loop without an early exit, which the
+        // compiler vectorises), the position only when it is out of range.
         let bad = match (self.width, bytemuck::try_cast_slice::<u8, u32>(bytes)) {
+            (4, Ok(v)) if v.iter().fold(0, |m, &x| m.max(x)) < bound => None,
             (4, Ok(v)) => v.iter().position(|&x| x >= bound),
             (2, _) => match bytemuck::try_cast_slice::<u8, u16>(bytes) {
+                Ok(v) if u32::from(v.iter().fold(0, |m, &x| m.max(x))) < bound => None,
                 Ok(v) => v.iter().position(|&x| u32::from(x) >= bound),
                 Err(_) => bytes
                     .chunks_exact(2)

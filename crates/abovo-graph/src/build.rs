@@ -24,6 +24,9 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::sync::OnceLock;
+use view::{Outs, View};
+
+mod view;
 
 /// What the graph keeps of one derivation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,26 +243,70 @@ fn key(p: &StorePath) -> Key<'_> {
 /// loaded. Fails on a cycle or on the same path given twice.
 pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph, GraphError> {
     records.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    let graph = build_sorted(store, &records.iter().collect::<Vec<_>>());
+    let views: Vec<View<'_>> = records.iter().map(View::Parsed).collect();
+    let graph = build_sorted(store, &views);
+    drop(views);
     // Millions of small strings: free them on every core.
     records.into_par_iter().for_each(drop);
     graph
 }
 
-/// [`build_graph`] of records the caller keeps (an index writes them out
-/// while the graph is built from them): the same graph, nothing copied.
+/// [`build_graph`] of records the caller keeps (an index keeps their file
+/// stamps beside them): the same graph, nothing copied.
 pub fn build_graph_borrowed(
     store: StoreDir,
     mut records: Vec<&DrvRecord>,
 ) -> Result<Graph, GraphError> {
     records.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    build_sorted(store, &records)
+    let views: Vec<View<'_>> = records.into_iter().map(View::Parsed).collect();
+    build_sorted(store, &views)
+}
+
+/// The graph [`build_graph`] makes of the records of the derivations
+/// `kept` of `old` and of `added`: what an index's update builds, reading
+/// the derivations that did not change from the old graph (in place, as
+/// its snapshot maps them) instead of parsing them again. `kept` are
+/// derivation nodes of `old` ([`GraphError::NotKept`] otherwise); a path
+/// both kept and added is [`GraphError::Duplicate`].
+///
+/// The graph is [`build_graph`]'s of the same records, byte for byte in a
+/// snapshot, with one exception no daemon's files meet: an input
+/// derivation named with no output reads back as a source where it decides
+/// the kind of a node not loaded.
+pub fn rebuild_graph(
+    old: &Graph,
+    kept: &[NodeId],
+    mut added: Vec<&DrvRecord>,
+) -> Result<Graph, GraphError> {
+    if let Some(&n) = kept.iter().find(|&&n| old.derivation(n).is_none()) {
+        return Err(GraphError::NotKept(old.display_path(n)));
+    }
+    added.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let old_keys = view::Old::new(old);
+    let old_keys = &old_keys;
+    // Both are in path order: merge them.
+    let mut views = Vec::with_capacity(kept.len() + added.len());
+    let mut new = added.into_iter().peekable();
+    for &n in kept {
+        let k = View::Kept(old_keys, n);
+        while let Some(r) = new.next_if(|r| key(&r.path) < k.key()) {
+            views.push(View::Parsed(r));
+        }
+        views.push(k);
+    }
+    views.extend(new.map(View::Parsed));
+    build_sorted(old.store_dir().clone(), &views)
 }
 
 /// The graph of `records`, sorted by path.
-fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphError> {
-    if let Some(w) = records.windows(2).find(|w| w[0].path == w[1].path) {
-        return Err(GraphError::Duplicate(store.display(&w[0].path)));
+fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, GraphError> {
+    if let Some(w) = records.windows(2).find(|w| w[0].key() >= w[1].key()) {
+        let Key(hash, name) = w[1].key();
+        let hash = std::str::from_utf8(hash).unwrap_or("");
+        return Err(GraphError::Duplicate(format!(
+            "{}/{hash}-{name}",
+            store.as_str()
+        )));
     }
     // Number the nodes: loaded derivations (record `i` is node `i` until
     // the nodes are put in path order below), then every other path
@@ -268,8 +315,8 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
     ids.reserve(records.len() * 2);
     let mut keys: Vec<(Key<'_>, NodeKind)> = Vec::with_capacity(records.len() * 2);
     for r in records {
-        ids.insert(key(&r.path), keys.len() as u32);
-        keys.push((key(&r.path), NodeKind::Derivation));
+        ids.insert(r.key(), keys.len() as u32);
+        keys.push((r.key(), NodeKind::Derivation));
     }
     // Each record's references (inputs, then sources), found among the
     // derivations on every core; the others (sources, derivations not
@@ -280,21 +327,26 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
     const UNSEEN: u32 = u32::MAX;
     let mut refs: Vec<Vec<u32>> = records
         .par_iter()
-        .map(|r| {
-            let named = r.inputs.iter().map(|(p, _)| p).chain(&r.sources);
+        .map_init(Vec::new, |named, r| {
+            r.refs(named);
             exact_len(
-                r.inputs.len() + r.sources.len(),
-                named.map(|p| ids.get(&key(p)).copied().unwrap_or(UNSEEN)),
+                named.len(),
+                named
+                    .iter()
+                    .map(|(k, _, _)| ids.get(k).copied().unwrap_or(UNSEEN)),
             )
         })
         .collect();
+    let mut named = Vec::new();
     for (r, refs) in records.iter().zip(&mut refs) {
-        let named = (r.inputs.iter().map(|(p, _)| (p, NodeKind::Missing)))
-            .chain(r.sources.iter().map(|p| (p, NodeKind::Source)));
-        for (id, (p, kind)) in refs.iter_mut().zip(named) {
+        if !refs.contains(&UNSEEN) {
+            continue;
+        }
+        r.refs(&mut named);
+        for (id, &(k, kind, _)) in refs.iter_mut().zip(&named) {
             if *id == UNSEEN {
-                *id = *ids.entry(key(p)).or_insert_with(|| {
-                    keys.push((key(p), kind));
+                *id = *ids.entry(k).or_insert_with(|| {
+                    keys.push((k, kind));
                     keys.len() as u32 - 1
                 });
             }
@@ -329,21 +381,21 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
     }
 
     // Edges of each derivation, renumbered and sorted in parallel.
-    let edges: Vec<Vec<(u32, &[String])>> = records
+    let edges: Vec<Vec<(u32, Outs<'a>)>> = records
         .par_iter()
         .zip(&refs)
-        .map(|(r, refs)| {
-            let (inputs, sources) = refs.split_at(r.inputs.len());
-            let mut e: Vec<(u32, &[String])> = Vec::with_capacity(refs.len());
-            for ((_, outs), &old) in r.inputs.iter().zip(inputs) {
-                e.push((final_id[old as usize], outs.as_slice()));
-            }
-            for &old in sources {
+        .map_init(Vec::new, |named, (r, refs)| {
+            r.refs(named);
+            let mut e: Vec<(u32, Outs<'a>)> = Vec::with_capacity(refs.len());
+            for (&(_, kind, outs), &old) in named.iter().zip(refs) {
                 let id = final_id[old as usize];
-                // A path named both as input derivation and as source keeps
-                // one edge, the one with outputs.
-                if !e.iter().any(|&(t, _)| t == id) {
-                    e.push((id, &[]));
+                // A path named both as input derivation and as source
+                // keeps one edge, the one with outputs (inputs come
+                // first).
+                if kind == NodeKind::Missing {
+                    e.push((id, outs));
+                } else if !e.iter().any(|&(t, _)| t == id) {
+                    e.push((id, Outs::Names(&[])));
                 }
             }
             e.sort_unstable_by_key(|&(t, _)| t);
@@ -353,7 +405,9 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
     drop(refs);
 
     let mut drvs = Vec::with_capacity(records.len());
-    let mut set_cache: FxHashMap<&[String], u32> = FxHashMap::default();
+    let mut set_cache: FxHashMap<&'a [String], u32> = FxHashMap::default();
+    // The sets of a kept derivation's graph, by their id there.
+    let mut kept_sets: FxHashMap<(*const Graph, u16), u32> = FxHashMap::default();
     // Nine edges in ten use just `out`: give that set its id up front.
     let only_out = {
         let set = vec![strings.intern("out")];
@@ -365,10 +419,34 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
     let mut outputs = Vec::new();
     let mut env = Vec::new();
     let mut per_node: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+    let mut set_of = |strings: &mut Interner, outs: Outs<'a>| -> u32 {
+        if outs.is_only_out() {
+            return only_out;
+        }
+        let cached = match outs {
+            Outs::Names(names) => set_cache.get(names),
+            Outs::Set(g, s) => kept_sets.get(&(std::ptr::from_ref(g), s)),
+        };
+        if let Some(&id) = cached {
+            return id;
+        }
+        let mut set: Vec<StrId> = Vec::new();
+        outs.for_each(|o| set.push(strings.intern(o)));
+        let next = out_sets.len() as u32;
+        let id = *out_set_ids.entry(set.clone()).or_insert_with(|| {
+            out_sets.push(set);
+            next
+        });
+        match outs {
+            Outs::Names(names) => set_cache.insert(names, id),
+            Outs::Set(g, s) => kept_sets.insert((std::ptr::from_ref(g), s), id),
+        };
+        id
+    };
     for (old, (r, e)) in records.iter().zip(&edges).enumerate() {
         let node = NodeId(final_id[old]);
         let out_start = outputs.len() as u32;
-        for (name, path) in &r.outputs {
+        r.outputs(|name, path| {
             outputs.push(OutputData {
                 name: strings.intern(name),
                 path: match path {
@@ -376,47 +454,32 @@ fn build_sorted(store: StoreDir, records: &[&DrvRecord]) -> Result<Graph, GraphE
                     None => OutPath::None,
                 },
             });
-        }
+        });
         let env_start = env.len() as u32;
-        for (k, v) in &r.env {
-            env.push((strings.intern(k), strings.intern(v)));
-        }
+        r.env(|k, v| env.push((strings.intern(k), strings.intern(v))));
+        let facts = r.facts();
         drvs.push(DrvData {
             node,
-            system: strings.intern(&r.system),
-            builder: strings.intern(&r.builder),
-            fixed: r.fixed,
-            kind: if r.fixed.is_some() {
+            system: strings.intern(facts.system),
+            builder: strings.intern(facts.builder),
+            fixed: facts.fixed,
+            kind: if facts.fixed.is_some() {
                 DerivationKind::Fixed
             } else {
-                r.kind
+                facts.kind
             },
             outputs: (out_start, outputs.len() as u32),
             env: (env_start, env.len() as u32),
         });
         per_node[node.index()] = e
             .iter()
-            .map(|&(t, outs)| {
-                if outs.len() == 1 && outs[0] == "out" {
-                    return (t, only_out);
-                }
-                if let Some(&id) = set_cache.get(outs) {
-                    return (t, id);
-                }
-                let set: Vec<StrId> = outs.iter().map(|o| strings.intern(o)).collect();
-                let next = out_sets.len() as u32;
-                let id = *out_set_ids.entry(set.clone()).or_insert_with(|| {
-                    out_sets.push(set);
-                    next
-                });
-                set_cache.insert(outs, id);
-                (t, id)
-            })
+            .map(|&(t, outs)| (t, set_of(&mut strings, outs)))
             .collect();
     }
     // Records are in path order, and so are node ids.
     drvs.sort_unstable_by_key(|d| d.node);
     drop(set_cache);
+    drop(kept_sets);
     drop(edges);
     drop(ids);
     drop(keys);

@@ -121,19 +121,22 @@ impl Dir {
     /// slipped in reads as empty rather than hanging), and at most
     /// [`MAX_DRV_SIZE`] bytes are read.
     pub(crate) fn read(&self, name: &str, check: bool) -> Result<Option<Vec<u8>>, LoadError> {
-        Ok(self
-            .read_stamped(name, check, false)?
-            .map(|(bytes, _)| bytes))
+        self.with_file(name, check, false, |bytes, _| bytes.to_vec())
     }
 
-    /// [`Dir::read`], with the file's [`FileStamp`] when `stamp` (one
-    /// `fstat` more; always taken when `check`).
-    pub(crate) fn read_stamped(
+    /// Reads the file `name` into this thread's buffer and gives its bytes
+    /// and its [`FileStamp`] (taken when `stamp`, with one `fstat` more;
+    /// always when `check`) to `f`; `None` when `check` finds it is not a
+    /// regular file. A parse needs the bytes only while it runs: reading
+    /// every file into the same buffer spares an allocation, and the
+    /// zeroing of one, per file.
+    pub(crate) fn with_file<T>(
         &self,
         name: &str,
         check: bool,
         stamp: bool,
-    ) -> Result<Option<(Vec<u8>, FileStamp)>, LoadError> {
+        f: impl FnOnce(&[u8], FileStamp) -> T,
+    ) -> Result<Option<T>, LoadError> {
         use rustix::fs::{Mode, OFlags};
         let err = |e: rustix::io::Errno| LoadError::Io {
             path: self.path.join(name),
@@ -147,6 +150,9 @@ impl Dir {
         )
         .map_err(err)?;
         let mut stamped = FileStamp::default();
+        // The size the first read asks for: the file's, plus one byte to
+        // see its end in the same read when the size is known.
+        let mut want = 64 * 1024;
         if check || stamp {
             let st = rustix::fs::fstat(&fd).map_err(err)?;
             if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
@@ -154,32 +160,16 @@ impl Dir {
                 return Ok(None);
             }
             stamped = FileStamp::of(&st);
-            if stamped.size <= MAX_DRV_SIZE {
-                // The size is known: read straight into a buffer of that
-                // size, and take a full buffer as the end (a file that grew
-                // meanwhile has another stamp, so an index reads it again):
-                // one read and no copy.
-                let mut bytes = vec![0u8; stamped.size as usize];
-                let mut len = 0;
-                while len < bytes.len() {
-                    let n = rustix::io::read(&fd, &mut bytes[len..]).map_err(err)?;
-                    if n == 0 {
-                        break;
-                    }
-                    len += n;
-                }
-                bytes.truncate(len);
-                return Ok(Some((bytes, stamped)));
-            }
+            want = (stamped.size.min(MAX_DRV_SIZE) as usize).saturating_add(1);
         }
-        // Read into a per-thread scratch buffer (a `.drv` is a few
-        // kilobytes: one read fills it, a second one confirms the end), then
-        // keep an exact-size copy.
         thread_local! {
-            static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 64 * 1024]);
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         SCRATCH.with(|scratch| {
             let mut buf = scratch.borrow_mut();
+            if buf.len() < want {
+                buf.resize(want.next_power_of_two(), 0);
+            }
             let mut len = 0;
             loop {
                 if len == buf.len() {
@@ -188,7 +178,7 @@ impl Dir {
                 }
                 let n = rustix::io::read(&fd, &mut buf[len..]).map_err(err)?;
                 if n == 0 {
-                    return Ok(Some((buf[..len].to_vec(), stamped)));
+                    return Ok(Some(f(&buf[..len], stamped)));
                 }
                 len += n;
                 if len as u64 > MAX_DRV_SIZE {
@@ -197,6 +187,12 @@ impl Dir {
                         what: "a .drv file",
                         limit: MAX_DRV_SIZE,
                     });
+                }
+                // A file read to its stamped size is read: a file that
+                // grew meanwhile has another stamp, so an index reads it
+                // again.
+                if stamp && len as u64 == stamped.size {
+                    return Ok(Some(f(&buf[..len], stamped)));
                 }
             }
         })

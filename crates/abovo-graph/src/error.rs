@@ -140,6 +140,10 @@ pub enum GraphError {
     /// More nodes or edges than 32-bit ids can number.
     #[error("the graph is too large: {0}")]
     TooLarge(String),
+    /// A node kept from a graph built before that has no derivation there
+    /// (not a derivation, or its facts unreadable in a damaged snapshot).
+    #[error("`{0}` is not a derivation of the graph it is kept from")]
+    NotKept(String),
 }
 
 /// Why a name does not resolve to exactly one node.

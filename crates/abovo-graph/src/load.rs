@@ -466,19 +466,22 @@ pub fn parse_directory_files(
         .names
         .par_iter()
         .map(|(name, check)| {
-            let (bytes, stamp) = match handle.read_stamped(name, *check, stamps) {
-                Ok(Some(read)) => read,
+            let parsed = handle.with_file(name, *check, stamps, |bytes, stamp| {
+                parse_record(opts.store, name, bytes)
+                    .map(|r| (r, stamp))
+                    .map_err(|e| located(e, || dir.join(name).display().to_string()))
+            });
+            match parsed {
+                Ok(Some(r)) => {
+                    opts.reporter.advance(1);
+                    Some(r)
+                }
                 Ok(None) => {
                     skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return None;
+                    None
                 }
-                Err(e) => return Some(Err(e)),
-            };
-            let r = parse_record(opts.store, name, &bytes)
-                .map(|r| (r, stamp))
-                .map_err(|e| located(e, || dir.join(name).display().to_string()));
-            opts.reporter.advance(1);
-            Some(r)
+                Err(e) => Some(Err(e)),
+            }
         })
         .collect();
     opts.reporter.end();

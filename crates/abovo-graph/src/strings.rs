@@ -130,11 +130,18 @@ impl Strings {
 }
 
 /// Builds a [`Strings`] table, giving equal strings the same id.
+///
+/// Strings are found by their hash: the map holds, per hash, the id of the
+/// first string interned with it, and the text is compared there, so that
+/// no string is copied but into the table (a graph of a large store
+/// interns half a million). A string whose hash another one had first (a
+/// 64-bit collision: almost never) is kept in a map of its own.
 #[derive(Debug, Default)]
 pub struct Interner {
     text: String,
     ends: Vec<u32>,
-    ids: FxHashMap<Box<str>, StrId>,
+    ids: FxHashMap<u64, StrId>,
+    collided: FxHashMap<Box<str>, StrId>,
 }
 
 impl Interner {
@@ -145,19 +152,41 @@ impl Interner {
 
     /// The id of `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> StrId {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
+        let next = StrId(self.ends.len() as u32);
+        match self.ids.entry(hash(s)) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(next);
+            }
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let first = *first.get();
+                if self.text_of(first) == s {
+                    return first;
+                }
+                if let Some(&id) = self.collided.get(s) {
+                    return id;
+                }
+                self.collided.insert(s.into(), next);
+            }
         }
-        let id = StrId(self.ends.len() as u32);
         self.text.push_str(s);
         self.ends.push(self.text.len() as u32);
-        self.ids.insert(s.into(), id);
-        id
+        next
     }
 
     /// The id of `s` if it was interned.
     pub fn lookup(&self, s: &str) -> Option<StrId> {
-        self.ids.get(s).copied()
+        let &first = self.ids.get(&hash(s))?;
+        if self.text_of(first) == s {
+            return Some(first);
+        }
+        self.collided.get(s).copied()
+    }
+
+    /// The text of an interned string.
+    fn text_of(&self, id: StrId) -> &str {
+        let i = id.0 as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
     }
 
     /// The finished table.
@@ -168,6 +197,12 @@ impl Interner {
             ends: self.ends.into(),
         }
     }
+}
+
+/// The hash strings are found by.
+fn hash(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(s)
 }
 
 #[cfg(test)]
@@ -189,6 +224,23 @@ mod tests {
         assert_eq!(s.get(e), "");
         assert_eq!(s.get(StrId(99)), "");
         assert_eq!(s.len(), 3);
+    }
+
+    /// Strings whose hashes collide still get ids of their own.
+    #[test]
+    fn a_hash_collision_keeps_strings_apart() {
+        let mut i = Interner::new();
+        let a = i.intern("a");
+        // Pretend "b" has the hash "a" has.
+        let b = StrId(1);
+        i.ids.insert(hash("b"), a);
+        assert_eq!(i.intern("b"), b, "a collision is interned apart");
+        assert_eq!(i.intern("b"), b);
+        assert_eq!(i.lookup("b"), Some(b));
+        assert_eq!(i.lookup("a"), Some(a));
+        assert_eq!(i.lookup("c"), None);
+        let s = i.finish();
+        assert_eq!((s.get(a), s.get(b)), ("a", "b"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The state file: the commit point of an index. It names the generation
-//! of the records and snapshot files, and holds what change detection
+//! of the snapshot and stamps files, and holds what change detection
 //! compares: the store directory's modification time and, with a daemon's
 //! database, the highest `ValidPaths` id and the row count seen.
 //!
@@ -15,9 +15,10 @@
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 8] = b"ABOVOIDS";
-/// The format version of the state file; a change of the records or of
-/// what is indexed bumps it too, so that an older index is rebuilt.
-pub(crate) const VERSION: u32 = 3;
+/// The format version of the state file; a change of the files beside it
+/// or of what is indexed bumps it too, so that an older index is rebuilt
+/// (4: the stamps file replaced the records file).
+pub(crate) const VERSION: u32 = 4;
 
 /// What an index recorded when it was last brought up to date.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -26,7 +27,7 @@ pub(crate) struct State {
     pub source: Vec<u8>,
     /// The store directory its paths are in.
     pub store: String,
-    /// Names the records and snapshot files of this state.
+    /// Names the snapshot and stamps files of this state.
     pub generation: String,
     /// The directory's modification time (nanoseconds), when it can be
     /// trusted (see [`crate::RACY_NS`]).

@@ -254,9 +254,10 @@ fn other_content(bytes: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
-/// Thousands added at once (the records then span several chunks, written
-/// and read on every core), and a file removed then put back with other
-/// content: the index forgets it, then parses the new text.
+/// Thousands added at once (eight times as many as were indexed, so that
+/// most of the new graph's derivations are new ones between the kept
+/// ones), and a file removed then put back with other content: the index
+/// forgets it, then parses the new text.
 #[test]
 fn the_index_follows_many_added_at_once_and_a_file_put_back_changed() {
     let Some(drvs) = corpus_drvs(9_000) else {
@@ -387,17 +388,17 @@ fn a_damaged_index_is_rebuilt_with_one_note() {
         "json",
     ];
     let want = stdout(&live.run_fresh(&query));
-    // The records (read when something changed), the snapshot (read when
+    // The stamps (read when something changed), the snapshot (read when
     // nothing did), the state (always read).
-    for (prefix, offset) in [("records-", 5_000), ("graph-", 3_000), ("state", 20)] {
+    for (prefix, offset) in [("stamps-", 5_000), ("graph-", 3_000), ("state", 20)] {
         live.age();
         assert_eq!(
             how(&live.index(&[])).1,
             "listing",
             "the time is trusted now"
         );
-        if prefix == "records-" {
-            // A change, so that the records are read.
+        if prefix == "stamps-" {
+            // A change, so that the stamps are read.
             live.add(&drvs[1_000..1_001]);
         }
         flip(&file(prefix), offset);
@@ -409,7 +410,7 @@ fn a_damaged_index_is_rebuilt_with_one_note() {
             err.contains("was damaged") && err.contains("rebuilding it"),
             "{prefix}: {err}"
         );
-        if prefix != "records-" {
+        if prefix != "stamps-" {
             assert_eq!(stdout(&o), want, "{prefix}");
         }
         // Rebuilt: the next query says nothing.

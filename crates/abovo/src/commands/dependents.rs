@@ -59,7 +59,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             let name = |p| sanitize(&view.full_name(p)).into_owned();
             Answer {
                 targets: targets.iter().map(|&p| name(p)).collect(),
-                all: d.all.iter().map(|&p| name(p)).collect(),
+                total: d.all.len(),
+                single: single(&d.all).map(name),
                 covering: d.covering.iter().map(|&p| name(p)).collect(),
                 packages_only: true,
             }
@@ -69,7 +70,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             let name = |n| sanitize(&display_name(&graph, n)).into_owned();
             Answer {
                 targets: targets.iter().map(|&n| name(n)).collect(),
-                all: d.all.iter().map(|&n| name(n)).collect(),
+                total: d.all.len(),
+                single: single(&d.all).map(name),
                 covering: d.covering.iter().map(|&n| name(n)).collect(),
                 packages_only: d.packages_only,
             }
@@ -121,10 +123,24 @@ pub fn json(
     })
 }
 
-/// The answer of either kind of graph, for the text: names of people.
+/// The one node of `all`, when it has just one.
+fn single<N: Copy>(all: &[N]) -> Option<N> {
+    match all {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+/// The answer of either kind of graph, for the text: names of people. The
+/// text counts the dependents and names only the covering ones (a few
+/// hundred of 31,000 dependents of glibc in a store), so only those are
+/// named.
 struct Answer {
     targets: Vec<String>,
-    all: Vec<String>,
+    /// How many dependents there are.
+    total: usize,
+    /// The name of the one dependent, when there is just one.
+    single: Option<String>,
     covering: Vec<String>,
     packages_only: bool,
 }
@@ -140,17 +156,17 @@ impl Answer {
         };
         let (names, covering) = (&self.targets, &self.covering);
         let mut out = std::io::stdout().lock();
-        match self.all.len() {
-            0 if names.len() == 1 => {
+        match (self.total, &self.single) {
+            (0, _) if names.len() == 1 => {
                 writeln!(out, "No dependents other than itself: {}", names[0])?
             }
-            0 => writeln!(
+            (0, _) => writeln!(
                 out,
                 "No dependents other than themselves: {}",
                 names.join(" ")
             )?,
-            1 => writeln!(out, "A single dependent {noun}: {}", self.all[0])?,
-            total => writeln!(
+            (_, Some(one)) => writeln!(out, "A single dependent {noun}: {one}")?,
+            (total, None) => writeln!(
                 out,
                 "Building the following {} {noun}{} would ensure {total} dependent {noun}s are rebuilt: {}",
                 covering.len(),
