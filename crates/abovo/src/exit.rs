@@ -12,11 +12,3 @@ pub const SUCCESS: u8 = 0;
 pub const NEGATIVE: u8 = 1;
 /// An error: the question could not be answered.
 pub const ERROR: u8 = 2;
-
-/// Leaves `value` unfreed, for a command's large answer or graph once it
-/// is written: the process ends right after, and freeing them allocation
-/// by allocation (and unmapping a snapshot) costs a few milliseconds that
-/// the operating system spends anyway, at once, when the process exits.
-pub fn leave<T>(value: T) {
-    std::mem::forget(value);
-}

@@ -547,6 +547,17 @@ pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<()>
     Ok(())
 }
 
+/// `println!` that gives back the error of a closed standard output
+/// (`abovo … | head`) instead of panicking on it, for `?`: the command
+/// then ends quietly ([`is_broken_pipe`]).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 /// Whether an error is a closed standard output (`abovo … | head`), which
 /// ends the command quietly.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {

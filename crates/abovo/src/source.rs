@@ -441,12 +441,13 @@ impl QueryArgs {
     }
 }
 
-/// Ends a query's use of the graph: the process exits with the answer, and
-/// handing a graph of millions of small allocations back to the allocator
-/// one by one would only delay that, so the memory is left to the
-/// operating system.
-pub fn release_at_exit(graph: Graph) {
-    std::mem::forget(graph);
+/// Ends a query's use of the graph (and of its answer, when that is large:
+/// a trust report, an audit): the process exits with the answer, and
+/// handing millions of small allocations back to the allocator one by one
+/// (and unmapping a snapshot) would only delay that, so the memory is left
+/// to the operating system.
+pub fn release_at_exit<T>(graph_and_answer: T) {
+    std::mem::forget(graph_and_answer);
 }
 
 /// Each node in JSON ([`node_json`]).

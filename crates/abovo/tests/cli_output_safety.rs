@@ -414,3 +414,30 @@ fn help_that_cannot_be_written_is_an_error() {
     assert_eq!(o.status.code(), Some(SUCCESS));
     assert!(lossy(&o.stdout).contains("Usage"));
 }
+
+/// A reader that closed the pipe before anything was written (`abovo … |
+/// head -0`) ends a command quietly with exit 0, whether its answer is a
+/// report, JSON or a line or two (`index`, which once panicked there).
+#[test]
+fn a_closed_standard_output_ends_commands_quietly() {
+    let g = evil_graph();
+    let dir = g.dir.to_str().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    for args in [
+        &["index", "--source", dir][..],
+        &["index", "--source", dir, "--format", "json"],
+        &["closure", "--source", dir, "app"],
+        &["seeds", "--source", dir, "app"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = abovo_command(args)
+            .env("ABOVO_CACHE_DIR", cache.path())
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let err = lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(SUCCESS), "{args:?}: {err}");
+    }
+}

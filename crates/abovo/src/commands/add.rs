@@ -66,6 +66,6 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
     // Opened (and created when missing) once the argument looks right.
     let store = args.store.open()?;
     let path = store.add_path(&args.path, method, args.name.as_deref())?;
-    println!("{}", store.display(&path));
+    crate::outln!("{}", store.display(&path))?;
     Ok(exit::SUCCESS)
 }

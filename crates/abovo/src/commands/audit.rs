@@ -178,7 +178,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     warn_rejected_files(ctx, report.rejected_files.len());
     note_unused_seed_files(ctx, report.unused_seed_files.len());
     crate::report::audit::write(&report, args.format, args.all, ctx)?;
-    exit::leave((report, packages, g));
+    crate::source::release_at_exit((report, packages, g));
     Ok(code)
 }
 

@@ -128,14 +128,14 @@ pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<u8> {
         };
         let path = dry_run(&mut drv, &name, &store_dir, &beside)
             .with_context(|| format!("cannot add `{shown}` to the store"))?;
-        println!("{}", store_dir.display(&path));
+        crate::outln!("{}", store_dir.display(&path))?;
         return Ok(exit::SUCCESS);
     }
     let store = args.store.open()?;
     let path = store
         .add_derivation(&mut drv, &name)
         .with_context(|| format!("cannot add `{shown}` to the store"))?;
-    println!("{}", store.display(&path));
+    crate::outln!("{}", store.display(&path))?;
     Ok(exit::SUCCESS)
 }
 
@@ -192,7 +192,7 @@ fn add_aterm(args: &AddArgs, bytes: Vec<u8>) -> anyhow::Result<u8> {
     plan.apply(&store, &places)
         .with_context(|| format!("cannot add `{}` to the store", args.file.display()))?;
     for t in &plan.targets {
-        println!("{}", store.display(t));
+        crate::outln!("{}", store.display(t))?;
     }
     Ok(exit::SUCCESS)
 }

@@ -83,14 +83,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             ),
             abovo_index::How::Unindexed => "loaded without an index".to_owned(),
         };
-        println!(
+        crate::outln!(
             "{}: {} derivations, {what}, in {:.0} ms",
             dir.display(),
             count(derivations as u64),
             seconds * 1000.0
-        );
+        )?;
         if let Some(at) = &report.index_dir {
-            println!("index: {}", at.display());
+            crate::outln!("index: {}", at.display())?;
         }
     }
     crate::source::release_at_exit(graph);

@@ -90,6 +90,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     warn_rejected_files(ctx, rejected);
     note_unused_seed_files(ctx, report.unused_seed_files.len());
     crate::report::seeds::write(&report, args.format, args.all, ctx)?;
-    exit::leave((report, g));
+    crate::source::release_at_exit((report, g));
     Ok(code)
 }

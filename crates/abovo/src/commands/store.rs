@@ -294,17 +294,17 @@ fn info(args: InfoArgs, _ctx: &Context) -> anyhow::Result<u8> {
         return Ok(exit::SUCCESS);
     }
     for i in &items {
-        println!("{}", i["path"].as_str().unwrap_or_default());
-        println!(
+        crate::outln!("{}", i["path"].as_str().unwrap_or_default())?;
+        crate::outln!(
             "  NAR hash:   {}",
             i["nar_hash"].as_str().unwrap_or_default()
-        );
-        println!("  NAR size:   {}", i["nar_size"]);
+        )?;
+        crate::outln!("  NAR size:   {}", i["nar_size"])?;
         if let Some(d) = i["deriver"].as_str() {
-            println!("  deriver:    {d}");
+            crate::outln!("  deriver:    {d}")?;
         }
         for r in i["references"].as_array().into_iter().flatten() {
-            println!("  reference:  {}", r.as_str().unwrap_or_default());
+            crate::outln!("  reference:  {}", r.as_str().unwrap_or_default())?;
         }
     }
     Ok(exit::SUCCESS)
@@ -353,7 +353,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<u8> {
             "removed_build_directories": done.build_dirs,
         }))?;
     } else {
-        print_text(&store, &report, &done, args.repair, ctx);
+        print_text(&store, &report, &done, args.repair, ctx)?;
     }
     Ok(if report.is_consistent() {
         exit::SUCCESS
@@ -368,24 +368,24 @@ fn print_text(
     done: &Removals,
     repaired: bool,
     ctx: &Context,
-) {
+) -> std::io::Result<()> {
     for p in &done.repaired {
-        println!("repaired: {p}");
+        crate::outln!("repaired: {p}")?;
     }
     for p in &done.leftovers {
-        println!("removed leftover: {}", p.display());
+        crate::outln!("removed leftover: {}", p.display())?;
     }
     for p in &done.build_dirs {
-        println!("removed stale build directory: {}", p.display());
+        crate::outln!("removed stale build directory: {}", p.display())?;
     }
     for p in &done.kept {
-        println!("removed kept tree: {}", p.display());
+        crate::outln!("removed kept tree: {}", p.display())?;
     }
     for p in &report.problems {
-        println!("{} {p}", ctx.style("1;31", "problem:"));
+        crate::outln!("{} {p}", ctx.style("1;31", "problem:"))?;
     }
     for p in &report.kept {
-        println!("kept: {}", p.display());
+        crate::outln!("kept: {}", p.display())?;
     }
     if !report.kept.is_empty() {
         ctx.note(&format!(
@@ -395,7 +395,7 @@ fn print_text(
         ));
     }
     for p in &report.foreign {
-        println!("foreign: {}", p.display());
+        crate::outln!("foreign: {}", p.display())?;
     }
     if !report.leftovers.is_empty() {
         // After `--repair`, what is left is what a running process holds.
@@ -424,11 +424,11 @@ fn print_text(
             &plain_plural(report.problems.len(), "problem", "problems"),
         )
     };
-    println!(
+    crate::outln!(
         "checked {} in {}: {verdict}",
         plain_plural(report.checked, "item", "items"),
         store.store_dir()
-    );
+    )
 }
 
 /// Rebuilds what can be rebuilt and forgets missing items nothing needs;
