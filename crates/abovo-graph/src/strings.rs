@@ -21,18 +21,29 @@ crate::pod_u32!(StrId);
 /// An append-only table of distinct strings.
 #[derive(Debug, Clone, Default)]
 pub struct Strings {
-    /// All strings, back to back, borrowed from an in-place snapshot,
-    /// where it is not trusted to be UTF-8 as a whole and its blocks are
-    /// checked against their checksums as strings are read (empty when
-    /// the text is `valid`).
-    text: Checked<u8>,
-    /// All strings, back to back, when they are owned and known to be
-    /// UTF-8 with every end on a character boundary: each string is then
-    /// sliced out without being checked as UTF-8 again (a package walk
-    /// reads the names of 30,000 package nodes).
-    valid: Option<Arc<String>>,
+    /// All strings, back to back.
+    text: Text,
     /// `ends[i]` is the end of string `i` in `text`; it starts where `i - 1` ends.
     ends: Col<u32>,
+}
+
+/// The text of a [`Strings`] table.
+#[derive(Debug, Clone)]
+enum Text {
+    /// Owned, and known to be UTF-8 with every end on a character
+    /// boundary: each string is sliced out without being checked as UTF-8
+    /// again (a package walk reads the names of 30,000 package nodes).
+    Valid(Arc<String>),
+    /// Borrowed from an in-place snapshot, where it is not trusted to be
+    /// UTF-8 as a whole and its blocks are checked against their
+    /// checksums as strings are read.
+    Mapped(Checked<u8>),
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text::Valid(Arc::default())
+    }
 }
 
 impl Strings {
@@ -42,9 +53,9 @@ impl Strings {
     /// not UTF-8 or offsets out of order (a damaged in-place snapshot, whose
     /// strings are checked as they are read rather than all at once).
     pub fn get(&self, id: StrId) -> &str {
-        match &self.valid {
-            Some(text) => self.range(id).and_then(|r| text.get(r)).unwrap_or(""),
-            None => std::str::from_utf8(self.bytes(id)).unwrap_or(""),
+        match &self.text {
+            Text::Valid(text) => self.range(id).and_then(|r| text.get(r)).unwrap_or(""),
+            Text::Mapped(_) => std::str::from_utf8(self.bytes(id)).unwrap_or(""),
         }
     }
 
@@ -66,9 +77,9 @@ impl Strings {
         let Some(range) = self.range(id) else {
             return &[];
         };
-        match &self.valid {
-            Some(text) => text.as_bytes().get(range).unwrap_or_default(),
-            None => self.text.slice(range),
+        match &self.text {
+            Text::Valid(text) => text.as_bytes().get(range).unwrap_or_default(),
+            Text::Mapped(text) => text.slice(range),
         }
     }
 
@@ -85,12 +96,12 @@ impl Strings {
     /// The concatenated text and the end offsets, for the snapshot writer
     /// (no text when a block of it is damaged).
     pub(crate) fn raw_parts(&self) -> (&[u8], &[u32]) {
-        if let Some(text) = &self.valid {
-            return (text.as_bytes(), &self.ends);
-        }
-        match self.text.whole() {
-            Some(text) => (text, &self.ends),
-            None => (&[], &[]),
+        match &self.text {
+            Text::Valid(text) => (text.as_bytes(), &self.ends),
+            Text::Mapped(text) => match text.whole() {
+                Some(text) => (text, &self.ends),
+                None => (&[], &[]),
+            },
         }
     }
 
@@ -105,8 +116,7 @@ impl Strings {
             prev = end;
         }
         Some(Strings {
-            text: Checked::default(),
-            valid: Some(Arc::new(text)),
+            text: Text::Valid(Arc::new(text)),
             ends: ends.into(),
         })
     }
@@ -122,8 +132,7 @@ impl Strings {
     ) -> Option<Strings> {
         let last = ends.last().copied().unwrap_or(0);
         (last as usize <= text.len()).then_some(Strings {
-            text: Checked::new(text, check),
-            valid: None,
+            text: Text::Mapped(Checked::new(text, check)),
             ends,
         })
     }
@@ -192,8 +201,7 @@ impl Interner {
     /// The finished table.
     pub fn finish(self) -> Strings {
         Strings {
-            text: Checked::default(),
-            valid: Some(Arc::new(self.text)),
+            text: Text::Valid(Arc::new(self.text)),
             ends: self.ends.into(),
         }
     }

@@ -16,6 +16,7 @@ use crate::knowledge::{KnowledgeBase, KnownSeed};
 use crate::rules;
 use crate::sizes::{DbRow, Known, SizeError, SizeSource, Sizes};
 use abovo_graph::{Graph, NodeId, NodeKind};
+use abovo_store::StorePath;
 use abovo_store::derivation::FixedOutput;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -137,9 +138,7 @@ impl SeedFacts {
     pub fn store_hash_of(g: &Graph, n: NodeId) -> [u8; 32] {
         let own = || g.hash_part(n).as_bytes().try_into().unwrap_or([0; 32]);
         match g.kind(n) {
-            NodeKind::Derivation => g
-                .derivation(n)
-                .and_then(|d| d.fixed_output_path().or_else(|| d.output_path("out")))
+            NodeKind::Derivation => recorded_seed_path(g.derivation(n).as_ref())
                 .map_or_else(own, |p| *p.hash_part_bytes()),
             _ => own(),
         }
@@ -163,9 +162,16 @@ impl SeedFacts {
 /// The store path of the seed that derivation `n` (`d`) stands for: its
 /// fixed output, else its `out`, else (nothing recorded) its own path.
 fn seed_path(g: &Graph, n: NodeId, d: Option<&abovo_graph::DerivationNode<'_>>) -> String {
-    d.and_then(|d| d.fixed_output_path().or_else(|| d.output_path("out")))
+    recorded_seed_path(d)
         .map(|p| g.store_dir().display(&p))
         .unwrap_or_else(|| g.display_path(n))
+}
+
+/// The path derivation `d` records for the seed it stands for: its fixed
+/// output, else its `out` (what [`seed_path`] and
+/// [`SeedFacts::store_hash_of`] both start from).
+fn recorded_seed_path(d: Option<&abovo_graph::DerivationNode<'_>>) -> Option<StorePath> {
+    d.and_then(|d| d.fixed_output_path().or_else(|| d.output_path("out")))
 }
 
 /// A seed's verdict.

@@ -102,41 +102,47 @@ pub(super) fn dependents(
     n: usize,
     e: usize,
 ) -> Result<Arc<BlockCheck>, SnapshotError> {
-    let parts = vec![part(s, 2, "dependent targets", Some(bound(n)))?];
-    BlockCheck::new(parts, e, s.on_damage()).map(Arc::new)
+    single(s, 2, "dependent targets", Some(bound(n)), e)
 }
 
 /// The check of the string text (section 2): bytes, any value.
 pub(super) fn string_text(s: &Sections) -> Result<Arc<BlockCheck>, SnapshotError> {
-    let parts = vec![part(s, 3, "string text", None)?];
-    BlockCheck::new(parts, s.table_len(2), s.on_damage()).map(Arc::new)
+    single(s, 3, "string text", None, s.table_len(2))
 }
 
 /// The check of the node hash parts (section 3) of a graph of `n` nodes.
 pub(super) fn hash_parts(s: &Sections, n: usize) -> Result<Arc<BlockCheck>, SnapshotError> {
-    let parts = vec![part(s, 4, "node hash parts", None)?];
-    BlockCheck::new(parts, n, s.on_damage()).map(Arc::new)
+    single(s, 4, "node hash parts", None, n)
 }
 
 /// The check of the package metadata text (section 29): bytes, any
 /// value.
 pub(super) fn package_meta_text(s: &Sections) -> Result<Arc<BlockCheck>, SnapshotError> {
-    let parts = vec![part(s, 5, "package metadata text", None)?];
-    BlockCheck::new(parts, s.table_len(29), s.on_damage()).map(Arc::new)
+    single(s, 5, "package metadata text", None, s.table_len(29))
 }
 
 /// The check of the derivation facts (section 6, version 8): bytes,
 /// any value (each record is range-checked as it is decoded).
 pub(super) fn derivations(s: &Sections) -> Result<Arc<BlockCheck>, SnapshotError> {
-    let parts = vec![part(s, 6, "derivations", None)?];
-    BlockCheck::new(parts, s.table_len(6), s.on_damage()).map(Arc::new)
+    single(s, 6, "derivations", None, s.table_len(6))
 }
 
 /// The check of the fixed outputs' hash parts (section 43, version 8)
 /// of a graph of `n` nodes: any value.
 pub(super) fn fixed_paths(s: &Sections, n: usize) -> Result<Arc<BlockCheck>, SnapshotError> {
-    let parts = vec![part(s, 7, "fixed output hash parts", None)?];
-    BlockCheck::new(parts, n, s.on_damage()).map(Arc::new)
+    single(s, 7, "fixed output hash parts", None, n)
+}
+
+/// The check of array `k` of [`ARRAYS`] alone, of `values` values, each
+/// below `bound`.
+fn single(
+    s: &Sections,
+    k: usize,
+    name: &'static str,
+    bound: Option<u32>,
+    values: usize,
+) -> Result<Arc<BlockCheck>, SnapshotError> {
+    BlockCheck::new(vec![part(s, k, name, bound)?], values, s.on_damage()).map(Arc::new)
 }
 
 /// A count as the bound of values below it (counts past `u32::MAX` are
