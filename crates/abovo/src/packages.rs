@@ -207,26 +207,57 @@ pub fn other_paths_json(found: &[(GraphKind, usize)]) -> serde_json::Value {
 
 /// A package node in JSON: name, version, `name@version`, derivation and
 /// status.
-pub fn package_json(view: &PackageView<'_>, p: PackageId) -> serde_json::Value {
-    let pg = view.packages();
-    serde_json::json!({
-        "name": pg.name(p),
-        "version": pg.version(p),
-        "full_name": pg.full_name(p),
-        "derivation": view.display_drv_path(p),
-        "status": pg.status(p),
-    })
+pub fn package_json<'g>(view: &PackageView<'g>, package: PackageId) -> PackageJson<'g> {
+    PackageJson {
+        view: *view,
+        package,
+    }
 }
 
-/// Package nodes in JSON ([`package_json`]).
-pub fn packages_json(view: &PackageView<'_>, nodes: &[PackageId]) -> Vec<serde_json::Value> {
-    nodes.iter().map(|&p| package_json(view, p)).collect()
+/// A package node as a JSON object ([`package_json`]), serialized straight
+/// from the package graph, as [`crate::source::NodeJson`] is.
+#[derive(Clone, Copy)]
+pub struct PackageJson<'g> {
+    view: PackageView<'g>,
+    package: PackageId,
+}
+
+impl serde::Serialize for PackageJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (pg, p) = (self.view.packages(), self.package);
+        let mut map = s.serialize_map(Some(5))?;
+        map.serialize_entry("name", pg.name(p))?;
+        map.serialize_entry("version", pg.version(p))?;
+        map.serialize_entry("full_name", &pg.full_name(p))?;
+        map.serialize_entry("derivation", &self.view.display_drv_path(p))?;
+        map.serialize_entry("status", &pg.status(p))?;
+        map.end()
+    }
+}
+
+/// Package nodes in JSON ([`package_json`]), as an array.
+pub fn packages_json<'g>(view: &PackageView<'g>, nodes: &'g [PackageId]) -> PackagesJson<'g> {
+    PackagesJson { view: *view, nodes }
+}
+
+/// Package nodes as a JSON array ([`packages_json`]).
+#[derive(Clone, Copy)]
+pub struct PackagesJson<'g> {
+    view: PackageView<'g>,
+    nodes: &'g [PackageId],
+}
+
+impl serde::Serialize for PackagesJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.nodes.iter().map(|&p| package_json(&self.view, p)))
+    }
 }
 
 /// How `from` takes `to`, in JSON: one object per use (label, output,
 /// kind).
-pub fn uses_json(view: &PackageView<'_>, from: PackageId, to: PackageId) -> serde_json::Value {
-    serde_json::json!(view.uses(from, to).collect::<Vec<_>>())
+pub fn uses_json<'g>(view: &PackageView<'g>, from: PackageId, to: PackageId) -> Vec<InputUse<'g>> {
+    view.uses(from, to).collect()
 }
 
 /// A short note on how an input is taken, for a graph's text: its kind,

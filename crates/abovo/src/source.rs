@@ -450,9 +450,22 @@ pub fn release_at_exit<T>(graph_and_answer: T) {
     std::mem::forget(graph_and_answer);
 }
 
-/// Each node in JSON ([`node_json`]).
-pub fn nodes_json(graph: &Graph, nodes: &[NodeId]) -> Vec<serde_json::Value> {
-    nodes.iter().map(|&n| node_json(graph, n)).collect()
+/// Each node in JSON ([`node_json`]), as an array.
+pub fn nodes_json<'g>(graph: &'g Graph, nodes: &'g [NodeId]) -> NodesJson<'g> {
+    NodesJson { graph, nodes }
+}
+
+/// Nodes as a JSON array ([`nodes_json`]), serialized as it is written.
+#[derive(Clone, Copy)]
+pub struct NodesJson<'g> {
+    graph: &'g Graph,
+    nodes: &'g [NodeId],
+}
+
+impl serde::Serialize for NodesJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.nodes.iter().map(|&n| node_json(self.graph, n)))
+    }
 }
 
 /// The output names the edge `from -> to` uses (none for a source, or when
@@ -567,34 +580,50 @@ pub fn display_name(graph: &Graph, n: NodeId) -> String {
 
 /// A node in JSON: path, name, kind, whether fixed-output, the kind of its
 /// outputs when their paths are known only after a build (Nix's
-/// `deferred`, `floating` content-addressed and `impure` outputs), and its
-/// package(s) when known.
-pub fn node_json(graph: &Graph, n: NodeId) -> serde_json::Value {
-    let table = graph.packages();
-    let packages: Vec<String> = table.rows_of(n).map(|i| table.full_name(i)).collect();
-    let mut v = serde_json::json!({
-        "path": graph.display_path(n),
-        "name": graph.label(n),
-        "kind": graph.kind(n),
-        "fixed_output": graph.is_fixed_output(n),
-    });
-    use abovo_store::derivation::DerivationKind;
-    // From the node flags where the source keeps them (no derivation
-    // decoded).
-    let after_build = match graph.derivation_kind(n) {
-        Some(DerivationKind::Deferred) => Some("deferred"),
-        Some(DerivationKind::Floating) => Some("floating"),
-        Some(DerivationKind::Impure) => Some("impure"),
-        _ => None,
-    };
-    if let Some(kind) = after_build {
-        v["output_kind"] = serde_json::json!(kind);
+/// `deferred`, `floating` content-addressed and `impure` outputs), its
+/// package(s) and its size when known.
+pub fn node_json(graph: &Graph, node: NodeId) -> NodeJson<'_> {
+    NodeJson { graph, node }
+}
+
+/// A node as a JSON object ([`node_json`]). It is serialized straight from
+/// the graph: building a `serde_json::Value` map for each node, then
+/// dropping it, was most of the time of an answer with 20,000 nodes.
+#[derive(Clone, Copy)]
+pub struct NodeJson<'g> {
+    graph: &'g Graph,
+    node: NodeId,
+}
+
+impl serde::Serialize for NodeJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use abovo_store::derivation::DerivationKind;
+        use serde::ser::SerializeMap;
+        let (graph, n) = (self.graph, self.node);
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("path", &graph.display_path(n))?;
+        map.serialize_entry("name", graph.label(n))?;
+        map.serialize_entry("kind", &graph.kind(n))?;
+        map.serialize_entry("fixed_output", &graph.is_fixed_output(n))?;
+        // From the node flags where the source keeps them (no derivation
+        // decoded).
+        let after_build = match graph.derivation_kind(n) {
+            Some(DerivationKind::Deferred) => Some("deferred"),
+            Some(DerivationKind::Floating) => Some("floating"),
+            Some(DerivationKind::Impure) => Some("impure"),
+            _ => None,
+        };
+        if let Some(kind) = after_build {
+            map.serialize_entry("output_kind", kind)?;
+        }
+        let table = graph.packages();
+        if table.rows_of(n).next().is_some() {
+            let packages: Vec<String> = table.rows_of(n).map(|i| table.full_name(i)).collect();
+            map.serialize_entry("packages", &packages)?;
+        }
+        if let Some(size) = graph.nar_size(n) {
+            map.serialize_entry("nar_size", &size)?;
+        }
+        map.end()
     }
-    if !packages.is_empty() {
-        v["packages"] = serde_json::json!(packages);
-    }
-    if let Some(size) = graph.nar_size(n) {
-        v["nar_size"] = serde_json::json!(size);
-    }
-    v
 }

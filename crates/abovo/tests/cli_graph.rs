@@ -317,6 +317,154 @@ fn closure_counts_and_sizes() {
     assert!(text.contains("fixed-output derivations:"));
 }
 
+/// The keys of `v`, in the order written.
+fn keys(v: &Value) -> Vec<&str> {
+    v.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
+/// Large answers are written node by node, without a JSON value built
+/// first: their keys stay in one documented order, optional keys only
+/// where they apply, and every node of every list has the same shape.
+#[test]
+fn json_answers_keep_their_keys_in_order() {
+    let node = [
+        "path",
+        "name",
+        "kind",
+        "fixed_output",
+        "output_kind",
+        "packages",
+        "nar_size",
+    ];
+    let package = ["name", "version", "full_name", "derivation", "status"];
+    // Each node's keys appear in `order`, the first four always.
+    let check = |nodes: &Value, order: &[&str], always: usize| {
+        let nodes = nodes.as_array().unwrap();
+        assert!(!nodes.is_empty());
+        for n in nodes {
+            let k = keys(n);
+            assert_eq!(k[..always], order[..always], "{n}");
+            let mut at = 0;
+            for key in &k {
+                let found = order[at..].iter().position(|o| o == key);
+                assert!(found.is_some(), "{key} out of order in {n}");
+                at += found.unwrap() + 1;
+            }
+        }
+    };
+    let v = json(&abovo(&["closure", "hello", "--format", "json"]));
+    assert_eq!(
+        keys(&v),
+        [
+            "graph",
+            "type",
+            "roots",
+            "nodes",
+            "derivation_count",
+            "fixed_output_count",
+            "source_count",
+            "missing_count",
+            "known_size",
+            "sized_nodes",
+            "fixed_output_sizes",
+            "derivations",
+            "fixed_output",
+            "sources",
+            "missing"
+        ]
+    );
+    for list in ["roots", "derivations", "fixed_output", "sources"] {
+        check(&v[list], &node, 4);
+    }
+    assert_eq!(v["roots"][0]["packages"][0], "hello@2.12.2");
+    assert!(v["sources"][0]["nar_size"].as_u64().unwrap() > 0);
+
+    let graph_keys = [
+        "graph",
+        "type",
+        "title",
+        "roots",
+        "node_count",
+        "edge_count",
+        "complete",
+        "missing",
+        "nodes",
+        "edges",
+    ];
+    let v = json(&abovo(&[
+        "graph",
+        "hello",
+        "--type",
+        "derivation",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(keys(&v), graph_keys);
+    assert!(
+        v["roots"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("-hello-2.12.2.drv")
+    );
+    check(&v["nodes"], &node, 4);
+    assert_eq!(keys(&v["edges"][0]), ["from", "to", "outputs"]);
+    assert_eq!(v["edges"].as_array().unwrap().len(), v["edge_count"]);
+
+    let v = json(&abovo(&[
+        "graph",
+        "python-pytorch",
+        "--max-depth",
+        "1",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(keys(&v), graph_keys);
+    assert_eq!(v["type"], "package");
+    check(&v["roots"], &package, 5);
+    check(&v["nodes"], &package, 5);
+    assert_eq!(
+        keys(&v["edges"][0]),
+        ["from", "to", "from_name", "to_name", "uses"]
+    );
+    assert_eq!(keys(&v["edges"][0]["uses"][0]), ["label", "output", "kind"]);
+
+    let dependents_keys = [
+        "graph",
+        "type",
+        "targets",
+        "packages_only",
+        "dependent_count",
+        "covering_count",
+        "covering",
+        "dependents",
+    ];
+    let v = json(&abovo(&[
+        "dependents",
+        "python-pytorch",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(keys(&v), dependents_keys);
+    assert_eq!(v["type"], "bag-emerged");
+    check(&v["targets"], &package, 5);
+    check(&v["dependents"], &package, 5);
+    let v = json(&abovo(&[
+        "dependents",
+        "python-pytorch",
+        "--type",
+        "derivation",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(keys(&v), dependents_keys);
+    check(&v["targets"], &node, 4);
+    check(&v["dependents"], &node, 4);
+    assert_eq!(
+        v["dependents"].as_array().unwrap().len(),
+        v["dependent_count"]
+    );
+}
+
 #[test]
 fn unknown_and_ambiguous_names() {
     let o = abovo(&["path", "--type", "derivation", "helo", "guile-bootstrap"]);

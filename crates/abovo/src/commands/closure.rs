@@ -7,7 +7,7 @@ use crate::packages::{
 };
 use crate::report::human_bytes;
 use crate::report::text::{count, plural};
-use crate::source::{QueryArgs, TEXT_JSON, WalkArgs, nodes_json};
+use crate::source::{NodesJson, QueryArgs, TEXT_JSON, WalkArgs, nodes_json};
 use abovo_graph::package_graph::{GraphType, PackageId, Visibility};
 use abovo_graph::query::{Walk, closure_summary, subgraph};
 use abovo_graph::{Graph, NodeId};
@@ -238,31 +238,50 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 /// The closure of derivations `s` of `roots` in JSON (`--format json`,
 /// and `abovo serve`'s `/api/closure/NAME`), with what the fetch `cache`
 /// says of its fixed outputs' sizes.
-pub fn derivation_json(
-    graph: &Graph,
-    roots: &[NodeId],
-    s: &abovo_graph::query::ClosureSummary,
+pub fn derivation_json<'g>(
+    graph: &'g Graph,
+    roots: &'g [NodeId],
+    s: &'g abovo_graph::query::ClosureSummary,
     cache: Option<&abovo_fetch::cache::Cache>,
-) -> serde_json::Value {
-    let fixed = fixed_sizes(graph, &s.fixed_output, cache);
-    let list = |nodes: &[NodeId]| nodes_json(graph, nodes);
-    serde_json::json!({
-        "graph": graph.description(),
-        "type": "derivation",
-        "roots": list(roots),
-        "nodes": s.nodes.len(),
-        "derivation_count": s.derivations.len(),
-        "fixed_output_count": s.fixed_output.len(),
-        "source_count": s.sources.len(),
-        "missing_count": s.missing.len(),
-        "known_size": s.known_size,
-        "sized_nodes": s.sized,
-        "fixed_output_sizes": fixed,
-        "derivations": list(&s.derivations),
-        "fixed_output": list(&s.fixed_output),
-        "sources": list(&s.sources),
-        "missing": list(&s.missing),
-    })
+) -> impl serde::Serialize + 'g {
+    ClosureJson {
+        graph: graph.description(),
+        ty: "derivation",
+        roots: nodes_json(graph, roots),
+        nodes: s.nodes.len(),
+        derivation_count: s.derivations.len(),
+        fixed_output_count: s.fixed_output.len(),
+        source_count: s.sources.len(),
+        missing_count: s.missing.len(),
+        known_size: s.known_size,
+        sized_nodes: s.sized,
+        fixed_output_sizes: fixed_sizes(graph, &s.fixed_output, cache),
+        derivations: nodes_json(graph, &s.derivations),
+        fixed_output: nodes_json(graph, &s.fixed_output),
+        sources: nodes_json(graph, &s.sources),
+        missing: nodes_json(graph, &s.missing),
+    }
+}
+
+/// [`derivation_json`]'s fields, in their order.
+#[derive(serde::Serialize)]
+struct ClosureJson<'g> {
+    graph: &'g str,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    roots: NodesJson<'g>,
+    nodes: usize,
+    derivation_count: usize,
+    fixed_output_count: usize,
+    source_count: usize,
+    missing_count: usize,
+    known_size: u64,
+    sized_nodes: usize,
+    fixed_output_sizes: FixedSizes,
+    derivations: NodesJson<'g>,
+    fixed_output: NodesJson<'g>,
+    sources: NodesJson<'g>,
+    missing: NodesJson<'g>,
 }
 
 /// `abovo closure --type package|bag-emerged`: the packages the targets

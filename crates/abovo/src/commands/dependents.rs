@@ -4,10 +4,9 @@
 use crate::exit;
 use crate::output::{Context, print_json, sanitize};
 use crate::packages::{
-    GraphKind, choose_kind, package_view, packages_json, packages_of, type_help,
+    GraphKind, PackagesJson, choose_kind, package_view, packages_json, packages_of, type_help,
 };
-use crate::source::{QueryArgs, TEXT_JSON, display_name, nodes_json};
-use abovo_graph::package_graph::PackageId;
+use crate::source::{NodesJson, QueryArgs, TEXT_JSON, display_name, nodes_json};
 use abovo_graph::query::{dependents, dependents_where};
 use abovo_graph::{Graph, NodeId};
 use std::io::Write;
@@ -48,7 +47,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .open(ctx, "dependents", TEXT_JSON, &args.targets)?;
     let kind = choose_kind(&graph, args.kind, GraphKind::BagEmerged, ctx);
     if args.query.json() {
-        print_json(&json(&graph, &targets, &args.targets, kind)?)?;
+        json(&graph, &targets, &args.targets, kind, |j| print_json(j))??;
         return Ok(exit::SUCCESS);
     }
     let answer = match kind.package_graph() {
@@ -82,45 +81,69 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 
 /// The answer in JSON (`--format json`, and `abovo serve`'s
 /// `/api/dependents/NAME`): the dependents of `targets` (resolved from
-/// `names`) in the graph of `kind`, both full lists.
-pub fn json(
+/// `names`) in the graph of `kind`, both full lists, handed to `emit` (to
+/// print or to render), which is given its result.
+pub fn json<R>(
     graph: &Graph,
     targets: &[NodeId],
     names: &[String],
     kind: GraphKind,
-) -> anyhow::Result<serde_json::Value> {
+    emit: impl FnOnce(&DependentsJson<'_>) -> R,
+) -> anyhow::Result<R> {
     Ok(match kind.package_graph() {
         Some(ty) => {
             let view = package_view(graph, ty)?;
             let targets = packages_of(&view, targets, names)?;
             let d = dependents_where(&view, &targets, true, |_| true);
-            let list = |nodes: &[PackageId]| packages_json(&view, nodes);
-            serde_json::json!({
-                "graph": graph.description(),
-                "type": ty,
-                "targets": list(&targets),
-                "packages_only": true,
-                "dependent_count": d.all.len(),
-                "covering_count": d.covering.len(),
-                "covering": list(&d.covering),
-                "dependents": list(&d.all),
+            let list = |nodes| Listed::Packages(packages_json(&view, nodes));
+            emit(&DependentsJson {
+                graph: graph.description(),
+                ty: ty.name(),
+                targets: list(&targets),
+                packages_only: true,
+                dependent_count: d.all.len(),
+                covering_count: d.covering.len(),
+                covering: list(&d.covering),
+                dependents: list(&d.all),
             })
         }
         None => {
             let d = dependents(graph, targets);
-            let list = |nodes: &[NodeId]| nodes_json(graph, nodes);
-            serde_json::json!({
-                "graph": graph.description(),
-                "type": "derivation",
-                "targets": list(targets),
-                "packages_only": d.packages_only,
-                "dependent_count": d.all.len(),
-                "covering_count": d.covering.len(),
-                "covering": list(&d.covering),
-                "dependents": list(&d.all),
+            let list = |nodes| Listed::Nodes(nodes_json(graph, nodes));
+            emit(&DependentsJson {
+                graph: graph.description(),
+                ty: "derivation",
+                targets: list(targets),
+                packages_only: d.packages_only,
+                dependent_count: d.all.len(),
+                covering_count: d.covering.len(),
+                covering: list(&d.covering),
+                dependents: list(&d.all),
             })
         }
     })
+}
+
+/// The dependents in JSON ([`json`]), in the order of their fields.
+#[derive(serde::Serialize)]
+pub struct DependentsJson<'a> {
+    graph: &'a str,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    targets: Listed<'a>,
+    packages_only: bool,
+    dependent_count: usize,
+    covering_count: usize,
+    covering: Listed<'a>,
+    dependents: Listed<'a>,
+}
+
+/// A list of packages or of derivations, in JSON.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Listed<'a> {
+    Packages(PackagesJson<'a>),
+    Nodes(NodesJson<'a>),
 }
 
 /// The one node of `all`, when it has just one.

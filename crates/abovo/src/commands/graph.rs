@@ -9,12 +9,12 @@
 use crate::exit;
 use crate::output::{Context, Format, dot_quoted, markup_escape, print_json, sanitize};
 use crate::packages::{
-    GraphKind, choose_kind, package_json, packages_json, type_help, uses_json, uses_note,
+    GraphKind, PackagesJson, choose_kind, packages_json, type_help, uses_json, uses_note,
 };
 use crate::report::packages::visibility_note;
 use crate::report::text::plural;
-use crate::source::{QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit};
-use abovo_graph::package_graph::{PackageId, PackageView};
+use crate::source::{NodesJson, QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit};
+use abovo_graph::package_graph::{InputUse, PackageId, PackageView};
 use abovo_graph::query::{Subgraph, subgraph};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use std::io::{BufWriter, Write};
@@ -258,72 +258,102 @@ fn write<D: Drawing>(
     }
 }
 
-fn to_json(
-    g: &Graph,
-    roots: &[NodeId],
-    sub: &Subgraph,
+/// A derivation graph in JSON (`--format json`): its nodes and edges with
+/// the outputs each edge uses.
+#[derive(serde::Serialize)]
+struct GraphJson<'g, R: serde::Serialize, N: serde::Serialize, E: serde::Serialize> {
+    graph: &'g str,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    title: &'g str,
+    roots: R,
+    node_count: usize,
+    edge_count: usize,
+    complete: bool,
+    missing: Vec<String>,
+    nodes: N,
+    edges: Vec<E>,
+}
+
+/// An edge of a derivation graph in JSON.
+#[derive(serde::Serialize)]
+struct EdgeJson<'g> {
+    from: String,
+    to: String,
+    outputs: Vec<&'g str>,
+}
+
+/// An edge of a package graph in JSON, with the ways the input is taken.
+#[derive(serde::Serialize)]
+struct UsesJson<'g> {
+    from: String,
+    to: String,
+    from_name: String,
+    to_name: String,
+    uses: Vec<InputUse<'g>>,
+}
+
+fn to_json<'g>(
+    g: &'g Graph,
+    roots: &'g [NodeId],
+    sub: &'g Subgraph,
     missing: &[NodeId],
-    title: &str,
-) -> serde_json::Value {
-    let edges: Vec<serde_json::Value> = sub
+    title: &'g str,
+) -> GraphJson<'g, Vec<String>, NodesJson<'g>, EdgeJson<'g>> {
+    let edges = sub
         .edges
         .iter()
-        .map(|&(a, b)| {
-            let outputs = edge_outputs(g, a, b);
-            serde_json::json!({
-                "from": g.display_path(a),
-                "to": g.display_path(b),
-                "outputs": outputs,
-            })
+        .map(|&(a, b)| EdgeJson {
+            from: g.display_path(a),
+            to: g.display_path(b),
+            outputs: edge_outputs(g, a, b),
         })
         .collect();
-    serde_json::json!({
-        "graph": g.description(),
-        "type": "derivation",
-        "title": title,
-        "roots": roots.iter().map(|&r| g.display_path(r)).collect::<Vec<_>>(),
-        "node_count": sub.nodes.len(),
-        "edge_count": sub.edges.len(),
-        "complete": missing.is_empty(),
-        "missing": missing.iter().map(|&n| g.display_path(n)).collect::<Vec<_>>(),
-        "nodes": nodes_json(g, &sub.nodes),
-        "edges": edges,
-    })
+    GraphJson {
+        graph: g.description(),
+        ty: "derivation",
+        title,
+        roots: roots.iter().map(|&r| g.display_path(r)).collect(),
+        node_count: sub.nodes.len(),
+        edge_count: sub.edges.len(),
+        complete: missing.is_empty(),
+        missing: missing.iter().map(|&n| g.display_path(n)).collect(),
+        nodes: nodes_json(g, &sub.nodes),
+        edges,
+    }
 }
 
 /// A package graph in JSON: nodes as packages (keyed by their derivation),
 /// edges between derivations with the ways each input is taken.
-fn packages_to_json(
-    view: &PackageView<'_>,
-    roots: &[PackageId],
-    sub: &Subgraph<PackageId>,
-    title: &str,
-) -> serde_json::Value {
-    let edges: Vec<serde_json::Value> = sub
+fn packages_to_json<'g>(
+    view: &PackageView<'g>,
+    roots: &'g [PackageId],
+    sub: &'g Subgraph<PackageId>,
+    title: &'g str,
+) -> GraphJson<'g, PackagesJson<'g>, PackagesJson<'g>, UsesJson<'g>> {
+    let edges = sub
         .edges
         .iter()
-        .map(|&(a, b)| {
-            serde_json::json!({
-                "from": view.display_drv_path(a),
-                "to": view.display_drv_path(b),
-                "from_name": view.full_name(a),
-                "to_name": view.full_name(b),
-                "uses": uses_json(view, a, b),
-            })
+        .map(|&(a, b)| UsesJson {
+            from: view.display_drv_path(a),
+            to: view.display_drv_path(b),
+            from_name: view.full_name(a),
+            to_name: view.full_name(b),
+            uses: uses_json(view, a, b),
         })
         .collect();
-    serde_json::json!({
-        "graph": view.derivations().description(),
-        "type": view.graph_type(),
-        "title": title,
-        "roots": roots.iter().map(|&r| package_json(view, r)).collect::<Vec<_>>(),
-        "node_count": sub.nodes.len(),
-        "edge_count": sub.edges.len(),
-        "complete": true,
-        "missing": [],
-        "nodes": packages_json(view, &sub.nodes),
-        "edges": edges,
-    })
+    GraphJson {
+        graph: view.derivations().description(),
+        ty: view.graph_type().name(),
+        title,
+        roots: packages_json(view, roots),
+        node_count: sub.nodes.len(),
+        edge_count: sub.edges.len(),
+        complete: true,
+        missing: Vec::new(),
+        nodes: packages_json(view, &sub.nodes),
+        edges,
+    }
 }
 
 fn write_text<D: Drawing>(

@@ -74,8 +74,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         .is_empty()
         .then(|| NoPath::explain(&graph, from, to, &walk, &args.query.system));
     if args.query.json() {
-        let list: Vec<Vec<serde_json::Value>> =
-            paths.iter().map(|p| nodes_json(&graph, p)).collect();
+        let list: Vec<_> = paths.iter().map(|p| nodes_json(&graph, p)).collect();
         let mut answer = serde_json::json!({
             "graph": graph.description(),
             "type": "derivation",
@@ -133,8 +132,7 @@ fn package_path(
         Vec::new()
     };
     if args.query.json() {
-        let list: Vec<Vec<serde_json::Value>> =
-            paths.iter().map(|p| packages_json(&view, p)).collect();
+        let list: Vec<_> = paths.iter().map(|p| packages_json(&view, p)).collect();
         let mut answer = serde_json::json!({
             "graph": graph.description(),
             "type": ty,

@@ -404,14 +404,14 @@ impl Explorer for CliExplorer {
                     GraphKind::BagEmerged,
                     &quiet(),
                 );
-                let json = crate::commands::dependents::json(
+                crate::commands::dependents::json(
                     &self.graph,
                     &[target],
                     std::slice::from_ref(name),
                     kind,
+                    |json| pretty(json),
                 )
-                .map_err(failed)?;
-                pretty(&json)
+                .map_err(failed)?
             }
             Question::Closure(name) => {
                 let target = self.resolve(name)?;
