@@ -601,7 +601,7 @@ impl serde::Serialize for NodeJson<'_> {
         use serde::ser::SerializeMap;
         let (graph, n) = (self.graph, self.node);
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry("path", &graph.display_path(n))?;
+        map.serialize_entry("path", &PathJson(graph, n))?;
         map.serialize_entry("name", graph.label(n))?;
         map.serialize_entry("kind", &graph.kind(n))?;
         map.serialize_entry("fixed_output", &graph.is_fixed_output(n))?;
@@ -625,5 +625,22 @@ impl serde::Serialize for NodeJson<'_> {
             map.serialize_entry("nar_size", &size)?;
         }
         map.end()
+    }
+}
+
+/// A node's absolute store path as a JSON string ([`Graph::display_path`]'s
+/// text), written straight out: a large answer names 100,000 paths.
+#[derive(Clone, Copy)]
+pub struct PathJson<'g>(pub &'g Graph, pub NodeId);
+
+impl serde::Serialize for PathJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (graph, n) = (self.0, self.1);
+        s.collect_str(&format_args!(
+            "{}/{}-{}",
+            graph.store_dir().as_str(),
+            graph.hash_part(n),
+            graph.name(n)
+        ))
     }
 }

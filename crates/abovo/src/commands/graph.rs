@@ -13,7 +13,9 @@ use crate::packages::{
 };
 use crate::report::packages::visibility_note;
 use crate::report::text::plural;
-use crate::source::{NodesJson, QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit};
+use crate::source::{
+    NodesJson, PathJson, QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit,
+};
 use abovo_graph::package_graph::{InputUse, PackageId, PackageView};
 use abovo_graph::query::{Subgraph, subgraph};
 use abovo_graph::{Graph, NodeId, NodeKind};
@@ -272,15 +274,34 @@ struct GraphJson<'g, R: serde::Serialize, N: serde::Serialize, E: serde::Seriali
     complete: bool,
     missing: Vec<String>,
     nodes: N,
-    edges: Vec<E>,
+    edges: E,
 }
 
-/// An edge of a derivation graph in JSON.
-#[derive(serde::Serialize)]
-struct EdgeJson<'g> {
-    from: String,
-    to: String,
-    outputs: Vec<&'g str>,
+/// The edges of a derivation graph in JSON: each with the outputs it
+/// uses, written as they are read (the graph of python-pytorch's
+/// derivations has 140,000).
+struct EdgesJson<'g> {
+    graph: &'g Graph,
+    edges: &'g [(NodeId, NodeId)],
+}
+
+impl serde::Serialize for EdgesJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// One edge.
+        struct EdgeJson<'g>(&'g Graph, NodeId, NodeId);
+        impl serde::Serialize for EdgeJson<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let EdgeJson(g, a, b) = *self;
+                let mut map = s.serialize_map(Some(3))?;
+                map.serialize_entry("from", &PathJson(g, a))?;
+                map.serialize_entry("to", &PathJson(g, b))?;
+                map.serialize_entry("outputs", &edge_outputs(g, a, b))?;
+                map.end()
+            }
+        }
+        s.collect_seq(self.edges.iter().map(|&(a, b)| EdgeJson(self.graph, a, b)))
+    }
 }
 
 /// An edge of a package graph in JSON, with the ways the input is taken.
@@ -299,16 +320,7 @@ fn to_json<'g>(
     sub: &'g Subgraph,
     missing: &[NodeId],
     title: &'g str,
-) -> GraphJson<'g, Vec<String>, NodesJson<'g>, EdgeJson<'g>> {
-    let edges = sub
-        .edges
-        .iter()
-        .map(|&(a, b)| EdgeJson {
-            from: g.display_path(a),
-            to: g.display_path(b),
-            outputs: edge_outputs(g, a, b),
-        })
-        .collect();
+) -> GraphJson<'g, Vec<String>, NodesJson<'g>, EdgesJson<'g>> {
     GraphJson {
         graph: g.description(),
         ty: "derivation",
@@ -319,7 +331,10 @@ fn to_json<'g>(
         complete: missing.is_empty(),
         missing: missing.iter().map(|&n| g.display_path(n)).collect(),
         nodes: nodes_json(g, &sub.nodes),
-        edges,
+        edges: EdgesJson {
+            graph: g,
+            edges: &sub.edges,
+        },
     }
 }
 
@@ -330,7 +345,7 @@ fn packages_to_json<'g>(
     roots: &'g [PackageId],
     sub: &'g Subgraph<PackageId>,
     title: &'g str,
-) -> GraphJson<'g, PackagesJson<'g>, PackagesJson<'g>, UsesJson<'g>> {
+) -> GraphJson<'g, PackagesJson<'g>, PackagesJson<'g>, Vec<UsesJson<'g>>> {
     let edges = sub
         .edges
         .iter()
