@@ -56,6 +56,16 @@ run packages \
   -n 'show guile-bootstrap' "$abovo show guile-bootstrap" \
   -n 'show pandoc' "$abovo show pandoc"
 
+# Large answers in JSON (issue 14: every query <= 15 ms): 1.3 to 2 MB of
+# nodes written straight from the snapshot, and the 10 MB derivation graph
+# of python-pytorch.
+run json \
+  -n 'dependents glibc --format json' "$abovo dependents glibc --format json" \
+  -n 'closure python-pytorch --format json' "$abovo closure python-pytorch --format json" \
+  -n 'graph python-pytorch --format json' "$abovo graph python-pytorch --format json" \
+  -n 'dependents -t derivation glibc --format json' "$abovo dependents -t derivation glibc --format json" \
+  -n 'graph -t derivation python-pytorch --format json (10 MB)' "$abovo graph -t derivation python-pytorch --format json"
+
 # Trust (issue 4: audit under 3 s).
 run trust \
   -n 'seeds hello' "$abovo seeds hello" \

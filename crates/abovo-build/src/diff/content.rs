@@ -56,11 +56,7 @@ pub fn compare_bytes(a: &[u8], b: &[u8], rel: &str) -> Option<ContentDiff> {
     }
     if let (Some(ta), Some(tb)) = (as_text(a), as_text(b)) {
         let name = escape_controls(if rel.is_empty() { "." } else { rel });
-        let unified = similar::TextDiff::from_lines(ta, tb)
-            .unified_diff()
-            .context_radius(3)
-            .header(&format!("a/{name}"), &format!("b/{name}"))
-            .to_string();
+        let unified = super::unified::unified_diff(ta, tb, &name);
         return Some(ContentDiff::Text { unified });
     }
     let (size_a, size_b) = (a.len() as u64, b.len() as u64);

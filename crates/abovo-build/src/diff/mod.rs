@@ -27,10 +27,12 @@
 //! | `walk` | walking both trees in name order ([`diff_trees`], [`diff_items`]) |
 //! | `content` | two regular files: equal, text (a unified diff) or binary |
 //! | `binary` | the differing byte ranges of two streams and the hex view of both sides |
+//! | `unified` | the unified diff of two texts, as `diff -u` writes it |
 
 mod binary;
 mod content;
 mod report;
+mod unified;
 mod walk;
 
 pub use content::{TEXT_LIMIT, compare_bytes};
