@@ -14,7 +14,7 @@ use crate::graph::{
 use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
 use crate::strings::{Interner, StrId};
-use abovo_store::derivation::borrowed::EnvVarRef;
+use abovo_store::derivation::borrowed::{EnvVarRef, InputDerivationRef};
 use abovo_store::derivation::{
     Derivation, DerivationKind, DerivationRef, DynamicOutputs, FixedOutput, KindError, StorePathRef,
 };
@@ -26,6 +26,9 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 use view::{Outs, View};
 
+pub use packed::PackedRecord;
+
+mod packed;
 mod view;
 
 /// What the graph keeps of one derivation.
@@ -105,6 +108,23 @@ impl DrvRecord {
     /// the same record as [`DrvRecord::new`] of its owned form, without
     /// building that form.
     pub fn from_ref(path: StorePath, drv: &DerivationRef<'_>) -> Result<DrvRecord, GraphError> {
+        let mut record = DrvRecord::head_of(path, drv)?;
+        let sorted = drv.is_canonical();
+        record.inputs = exact(drv.input_derivations().iter().map(|i| {
+            let names = input_names(i, sorted).unwrap_or_else(|| vec!["out".to_owned()]);
+            (i.path.to_store_path(), names)
+        }));
+        record.sources = exact(drv.input_sources().iter().map(StorePathRef::to_store_path));
+        if !sorted {
+            record.inputs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            record.sources.sort_unstable();
+        }
+        Ok(record)
+    }
+
+    /// [`DrvRecord::from_ref`] without the references (no inputs, no
+    /// sources): what a [`PackedRecord`] keeps beside its packed ones.
+    fn head_of(path: StorePath, drv: &DerivationRef<'_>) -> Result<DrvRecord, GraphError> {
         let fixed = fixed_of(&path, drv.fixed_output())?;
         let kind = kind_of(fixed.as_ref(), drv.kind());
         // A canonical text lists everything sorted already; the owned form
@@ -138,30 +158,6 @@ impl DrvRecord {
         } else {
             Vec::new()
         };
-        let mut inputs: Vec<(StorePath, Vec<String>)> =
-            exact(drv.input_derivations().iter().map(|i| {
-                // Nine inputs in ten use just `out`.
-                let names = if i.outputs.raw() == b"[\"out\"]" && i.dynamic.is_empty() {
-                    vec!["out".to_owned()]
-                } else {
-                    let mut names = Vec::with_capacity(i.outputs.len());
-                    names.extend(i.outputs.iter().map(Cow::into_owned));
-                    if !i.dynamic.is_empty() {
-                        names.extend(DynamicOutputs::names(&i.dynamic));
-                        names.sort_unstable();
-                    } else if !sorted {
-                        names.sort_unstable();
-                    }
-                    names
-                };
-                (i.path.to_store_path(), names)
-            }));
-        let mut sources: Vec<StorePath> =
-            exact(drv.input_sources().iter().map(StorePathRef::to_store_path));
-        if !sorted {
-            inputs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            sources.sort_unstable();
-        }
         Ok(DrvRecord {
             path,
             system: drv.system().to_owned(),
@@ -170,10 +166,28 @@ impl DrvRecord {
             fixed,
             kind,
             env,
-            inputs,
-            sources,
+            inputs: Vec::new(),
+            sources: Vec::new(),
         })
     }
+}
+
+/// The output names an input derivation uses, sorted; `None` when that is
+/// just `out` (nine inputs in ten), which the callers keep without a list
+/// of their own.
+fn input_names(i: &InputDerivationRef<'_>, sorted: bool) -> Option<Vec<String>> {
+    if i.outputs.raw() == b"[\"out\"]" && i.dynamic.is_empty() {
+        return None;
+    }
+    let mut names = Vec::with_capacity(i.outputs.len());
+    names.extend(i.outputs.iter().map(Cow::into_owned));
+    if !i.dynamic.is_empty() {
+        names.extend(DynamicOutputs::names(&i.dynamic));
+        names.sort_unstable();
+    } else if !sorted {
+        names.sort_unstable();
+    }
+    Some(names)
 }
 
 /// The kind of a derivation's outputs. One whose outputs make no kind
@@ -251,14 +265,14 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
     graph
 }
 
-/// [`build_graph`] of records the caller keeps (an index keeps their file
-/// stamps beside them): the same graph, nothing copied.
-pub fn build_graph_borrowed(
+/// [`build_graph`] of packed records ([`PackedRecord`]; the caller keeps
+/// them, and frees them where it likes): the same graph.
+pub fn build_graph_packed(
     store: StoreDir,
-    mut records: Vec<&DrvRecord>,
+    mut records: Vec<&PackedRecord>,
 ) -> Result<Graph, GraphError> {
-    records.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    let views: Vec<View<'_>> = records.into_iter().map(View::Parsed).collect();
+    records.par_sort_unstable_by(|a, b| a.path().cmp(b.path()));
+    let views: Vec<View<'_>> = records.into_iter().map(View::Packed).collect();
     build_sorted(store, &views)
 }
 
@@ -424,6 +438,8 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
             return only_out;
         }
         let cached = match outs {
+            // Answered above.
+            Outs::OnlyOut => return only_out,
             Outs::Names(names) => set_cache.get(names),
             Outs::Set(g, s) => kept_sets.get(&(std::ptr::from_ref(g), s)),
         };
@@ -438,6 +454,7 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
             next
         });
         match outs {
+            Outs::OnlyOut => None,
             Outs::Names(names) => set_cache.insert(names, id),
             Outs::Set(g, s) => kept_sets.insert((std::ptr::from_ref(g), s), id),
         };
