@@ -486,15 +486,22 @@ pub fn parse_directory_files<R: Send>(
     let skipped = std::sync::atomic::AtomicUsize::new(listing.skipped);
     opts.reporter
         .begin("loading", Some(listing.names.len() as u64));
-    let records: Vec<Option<Result<(R, FileStamp), LoadError>>> = listing
+    // The error of the first file in listing order that failed, kept
+    // aside so that the records are collected as they are and then only
+    // the skipped entries taken out, in place: the records of a large
+    // store are tens of megabytes, which a second vector would copy on
+    // one core (into fresh pages).
+    let failed: std::sync::Mutex<Option<(usize, LoadError)>> = std::sync::Mutex::new(None);
+    let records: Vec<Option<(R, FileStamp)>> = listing
         .names
         .par_iter()
-        .map(|(name, check)| {
-            let parsed = handle.with_file(name, *check, stamps, |bytes, stamp| {
-                parse(opts.store, name, bytes)
-                    .map(|r| (r, stamp))
-                    .map_err(|e| located(e, || dir.join(name).display().to_string()))
-            });
+        .enumerate()
+        .map(|(i, (name, check))| {
+            let parsed = handle
+                .with_file(name, *check, stamps, |bytes, stamp| {
+                    parse(opts.store, name, bytes).map(|r| (r, stamp))
+                })
+                .and_then(Option::transpose);
             match parsed {
                 Ok(Some(r)) => {
                     opts.reporter.advance(1);
@@ -504,13 +511,27 @@ pub fn parse_directory_files<R: Send>(
                     skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     None
                 }
-                Err(e) => Some(Err(e)),
+                Err(e) => {
+                    let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
+                    if failed.as_ref().is_none_or(|(at, _)| i < *at) {
+                        let e = located(e, || dir.join(name).display().to_string());
+                        *failed = Some((i, e));
+                    }
+                    None
+                }
             }
         })
         .collect();
     opts.reporter.end();
+    if let Some((_, e)) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    // `filter_map` collects in place (an `Option` of a record takes no
+    // more room than the record); `flatten` would copy into a new vector.
+    #[allow(clippy::filter_map_identity)]
+    let records = records.into_iter().filter_map(|r| r).collect();
     Ok(ParsedFiles {
-        records: records.into_iter().flatten().collect::<Result<_, _>>()?,
+        records,
         skipped: skipped.into_inner(),
     })
 }
@@ -621,6 +642,20 @@ mod tests {
                 && err.contains("unknown hash algorithm `sha257`"),
             "{err}"
         );
+        // Of many bad files, the first in listing order is named, whichever
+        // thread read it.
+        let many: Vec<String> = (0..200).map(|i| format!("{i:032}-bad.drv")).collect();
+        for name in &many {
+            std::fs::write(drvs.join(name), bad_text).unwrap();
+        }
+        for _ in 0..5 {
+            let err = load(&drvs, opts).unwrap_err().to_string();
+            let first = drvs.join(&many[0]).display().to_string();
+            assert!(err.starts_with(&format!("`{first}` is not")), "{err}");
+        }
+        for name in &many {
+            std::fs::remove_file(drvs.join(name)).unwrap();
+        }
 
         // In a tarball, under a directory of the archive.
         let tarball = dir.path().join("drvs.tar");
