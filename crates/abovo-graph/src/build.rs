@@ -394,34 +394,6 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
         kinds[id] = *kind;
     }
 
-    // Edges of each derivation, renumbered and sorted in parallel.
-    let edges: Vec<Vec<(u32, Outs<'a>)>> = records
-        .par_iter()
-        .zip(&refs)
-        .map_init(Vec::new, |named, (r, refs)| {
-            r.refs(named);
-            let mut e: Vec<(u32, Outs<'a>)> = Vec::with_capacity(refs.len());
-            for (&(_, kind, outs), &old) in named.iter().zip(refs) {
-                let id = final_id[old as usize];
-                // A path named both as input derivation and as source
-                // keeps one edge, the one with outputs (inputs come
-                // first).
-                if kind == NodeKind::Missing {
-                    e.push((id, outs));
-                } else if !e.iter().any(|&(t, _)| t == id) {
-                    e.push((id, Outs::Names(&[])));
-                }
-            }
-            e.sort_unstable_by_key(|&(t, _)| t);
-            e
-        })
-        .collect();
-    drop(refs);
-
-    let mut drvs = Vec::with_capacity(records.len());
-    let mut set_cache: FxHashMap<&'a [String], u32> = FxHashMap::default();
-    // The sets of a kept derivation's graph, by their id there.
-    let mut kept_sets: FxHashMap<(*const Graph, u16), u32> = FxHashMap::default();
     // Nine edges in ten use just `out`: give that set its id up front.
     let only_out = {
         let set = vec![strings.intern("out")];
@@ -430,6 +402,58 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
         out_sets.push(set);
         id
     };
+    // Edges of each derivation, renumbered and sorted in parallel, each
+    // with its set of output names where that is just `out` or empty
+    // (nearly all); the others, [`PENDING`] here, are given in order
+    // beside the edges and numbered on one core below, in the order a
+    // single pass would number them.
+    const PENDING: u32 = u32::MAX;
+    type Edges<'a> = (Vec<(u32, u32)>, Vec<Outs<'a>>);
+    let edges: Vec<Edges<'a>> = records
+        .par_iter()
+        .zip(&refs)
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(named, e), (r, refs)| {
+                r.refs(named);
+                e.clear();
+                for (&(_, kind, outs), &old) in named.iter().zip(refs) {
+                    let id = final_id[old as usize];
+                    // A path named both as input derivation and as source
+                    // keeps one edge, the one with outputs (inputs come
+                    // first).
+                    if kind == NodeKind::Missing {
+                        e.push((id, outs));
+                    } else if !e.iter().any(|&(t, _)| t == id) {
+                        e.push((id, Outs::Names(&[])));
+                    }
+                }
+                e.sort_unstable_by_key(|&(t, _)| t);
+                let mut rare = Vec::new();
+                let list = exact_len(
+                    e.len(),
+                    e.iter().map(|&(t, outs)| {
+                        let set = if outs.is_only_out() {
+                            only_out
+                        } else if outs.is_empty() {
+                            0
+                        } else {
+                            rare.push(outs);
+                            PENDING
+                        };
+                        (t, set)
+                    }),
+                );
+                (list, rare)
+            },
+        )
+        .collect();
+    drop(refs);
+
+    let mut drvs = Vec::with_capacity(records.len());
+    let mut set_cache: FxHashMap<&'a [String], u32> = FxHashMap::default();
+    // The sets of a kept derivation's graph, by their id there.
+    let mut kept_sets: FxHashMap<(*const Graph, u16), u32> = FxHashMap::default();
     let mut outputs = Vec::new();
     let mut env = Vec::new();
     let mut per_node: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
@@ -460,7 +484,7 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
         };
         id
     };
-    for (old, (r, e)) in records.iter().zip(&edges).enumerate() {
+    for (old, (r, (mut list, rare))) in records.iter().zip(edges).enumerate() {
         let node = NodeId(final_id[old]);
         let out_start = outputs.len() as u32;
         r.outputs(|name, path| {
@@ -488,16 +512,18 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
             outputs: (out_start, outputs.len() as u32),
             env: (env_start, env.len() as u32),
         });
-        per_node[node.index()] = e
-            .iter()
-            .map(|&(t, outs)| (t, set_of(&mut strings, outs)))
-            .collect();
+        let mut rare = rare.into_iter();
+        for (_, set) in list.iter_mut().filter(|(_, set)| *set == PENDING) {
+            if let Some(outs) = rare.next() {
+                *set = set_of(&mut strings, outs);
+            }
+        }
+        per_node[node.index()] = list;
     }
     // Records are in path order, and so are node ids.
     drvs.sort_unstable_by_key(|d| d.node);
     drop(set_cache);
     drop(kept_sets);
-    drop(edges);
     drop(ids);
     drop(keys);
     let total: usize = per_node.iter().map(Vec::len).sum();

@@ -70,6 +70,19 @@ impl<'a> Outs<'a> {
         }
     }
 
+    /// Whether it names no output (a source's edge).
+    pub(super) fn is_empty(self) -> bool {
+        match self {
+            Outs::OnlyOut => false,
+            Outs::Names(n) => n.is_empty(),
+            Outs::Set(g, s) => g
+                .columns
+                .out_sets
+                .get(usize::from(s))
+                .is_none_or(Vec::is_empty),
+        }
+    }
+
     /// The names, in order.
     pub(super) fn for_each(self, mut f: impl FnMut(&'a str)) {
         match self {
