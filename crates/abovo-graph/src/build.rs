@@ -14,7 +14,7 @@ use crate::graph::{
 use crate::meta::StoreMeta;
 use crate::packages::PackageTable;
 use crate::strings::{Interner, StrId};
-use abovo_store::derivation::borrowed::EnvVarRef;
+use abovo_store::derivation::borrowed::{EnvVarRef, InputDerivationRef};
 use abovo_store::derivation::{
     Derivation, DerivationKind, DerivationRef, DynamicOutputs, FixedOutput, KindError, StorePathRef,
 };
@@ -26,6 +26,9 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 use view::{Outs, View};
 
+pub use packed::PackedRecord;
+
+mod packed;
 mod view;
 
 /// What the graph keeps of one derivation.
@@ -105,6 +108,23 @@ impl DrvRecord {
     /// the same record as [`DrvRecord::new`] of its owned form, without
     /// building that form.
     pub fn from_ref(path: StorePath, drv: &DerivationRef<'_>) -> Result<DrvRecord, GraphError> {
+        let mut record = DrvRecord::head_of(path, drv)?;
+        let sorted = drv.is_canonical();
+        record.inputs = exact(drv.input_derivations().iter().map(|i| {
+            let names = input_names(i, sorted).unwrap_or_else(|| vec!["out".to_owned()]);
+            (i.path.to_store_path(), names)
+        }));
+        record.sources = exact(drv.input_sources().iter().map(StorePathRef::to_store_path));
+        if !sorted {
+            record.inputs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            record.sources.sort_unstable();
+        }
+        Ok(record)
+    }
+
+    /// [`DrvRecord::from_ref`] without the references (no inputs, no
+    /// sources): what a [`PackedRecord`] keeps beside its packed ones.
+    fn head_of(path: StorePath, drv: &DerivationRef<'_>) -> Result<DrvRecord, GraphError> {
         let fixed = fixed_of(&path, drv.fixed_output())?;
         let kind = kind_of(fixed.as_ref(), drv.kind());
         // A canonical text lists everything sorted already; the owned form
@@ -138,30 +158,6 @@ impl DrvRecord {
         } else {
             Vec::new()
         };
-        let mut inputs: Vec<(StorePath, Vec<String>)> =
-            exact(drv.input_derivations().iter().map(|i| {
-                // Nine inputs in ten use just `out`.
-                let names = if i.outputs.raw() == b"[\"out\"]" && i.dynamic.is_empty() {
-                    vec!["out".to_owned()]
-                } else {
-                    let mut names = Vec::with_capacity(i.outputs.len());
-                    names.extend(i.outputs.iter().map(Cow::into_owned));
-                    if !i.dynamic.is_empty() {
-                        names.extend(DynamicOutputs::names(&i.dynamic));
-                        names.sort_unstable();
-                    } else if !sorted {
-                        names.sort_unstable();
-                    }
-                    names
-                };
-                (i.path.to_store_path(), names)
-            }));
-        let mut sources: Vec<StorePath> =
-            exact(drv.input_sources().iter().map(StorePathRef::to_store_path));
-        if !sorted {
-            inputs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            sources.sort_unstable();
-        }
         Ok(DrvRecord {
             path,
             system: drv.system().to_owned(),
@@ -170,10 +166,28 @@ impl DrvRecord {
             fixed,
             kind,
             env,
-            inputs,
-            sources,
+            inputs: Vec::new(),
+            sources: Vec::new(),
         })
     }
+}
+
+/// The output names an input derivation uses, sorted; `None` when that is
+/// just `out` (nine inputs in ten), which the callers keep without a list
+/// of their own.
+fn input_names(i: &InputDerivationRef<'_>, sorted: bool) -> Option<Vec<String>> {
+    if i.outputs.raw() == b"[\"out\"]" && i.dynamic.is_empty() {
+        return None;
+    }
+    let mut names = Vec::with_capacity(i.outputs.len());
+    names.extend(i.outputs.iter().map(Cow::into_owned));
+    if !i.dynamic.is_empty() {
+        names.extend(DynamicOutputs::names(&i.dynamic));
+        names.sort_unstable();
+    } else if !sorted {
+        names.sort_unstable();
+    }
+    Some(names)
 }
 
 /// The kind of a derivation's outputs. One whose outputs make no kind
@@ -251,14 +265,14 @@ pub fn build_graph(store: StoreDir, mut records: Vec<DrvRecord>) -> Result<Graph
     graph
 }
 
-/// [`build_graph`] of records the caller keeps (an index keeps their file
-/// stamps beside them): the same graph, nothing copied.
-pub fn build_graph_borrowed(
+/// [`build_graph`] of packed records ([`PackedRecord`]; the caller keeps
+/// them, and frees them where it likes): the same graph.
+pub fn build_graph_packed(
     store: StoreDir,
-    mut records: Vec<&DrvRecord>,
+    mut records: Vec<&PackedRecord>,
 ) -> Result<Graph, GraphError> {
-    records.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    let views: Vec<View<'_>> = records.into_iter().map(View::Parsed).collect();
+    records.par_sort_unstable_by(|a, b| a.path().cmp(b.path()));
+    let views: Vec<View<'_>> = records.into_iter().map(View::Packed).collect();
     build_sorted(store, &views)
 }
 
@@ -380,34 +394,6 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
         kinds[id] = *kind;
     }
 
-    // Edges of each derivation, renumbered and sorted in parallel.
-    let edges: Vec<Vec<(u32, Outs<'a>)>> = records
-        .par_iter()
-        .zip(&refs)
-        .map_init(Vec::new, |named, (r, refs)| {
-            r.refs(named);
-            let mut e: Vec<(u32, Outs<'a>)> = Vec::with_capacity(refs.len());
-            for (&(_, kind, outs), &old) in named.iter().zip(refs) {
-                let id = final_id[old as usize];
-                // A path named both as input derivation and as source
-                // keeps one edge, the one with outputs (inputs come
-                // first).
-                if kind == NodeKind::Missing {
-                    e.push((id, outs));
-                } else if !e.iter().any(|&(t, _)| t == id) {
-                    e.push((id, Outs::Names(&[])));
-                }
-            }
-            e.sort_unstable_by_key(|&(t, _)| t);
-            e
-        })
-        .collect();
-    drop(refs);
-
-    let mut drvs = Vec::with_capacity(records.len());
-    let mut set_cache: FxHashMap<&'a [String], u32> = FxHashMap::default();
-    // The sets of a kept derivation's graph, by their id there.
-    let mut kept_sets: FxHashMap<(*const Graph, u16), u32> = FxHashMap::default();
     // Nine edges in ten use just `out`: give that set its id up front.
     let only_out = {
         let set = vec![strings.intern("out")];
@@ -416,6 +402,58 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
         out_sets.push(set);
         id
     };
+    // Edges of each derivation, renumbered and sorted in parallel, each
+    // with its set of output names where that is just `out` or empty
+    // (nearly all); the others, [`PENDING`] here, are given in order
+    // beside the edges and numbered on one core below, in the order a
+    // single pass would number them.
+    const PENDING: u32 = u32::MAX;
+    type Edges<'a> = (Vec<(u32, u32)>, Vec<Outs<'a>>);
+    let edges: Vec<Edges<'a>> = records
+        .par_iter()
+        .zip(&refs)
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(named, e), (r, refs)| {
+                r.refs(named);
+                e.clear();
+                for (&(_, kind, outs), &old) in named.iter().zip(refs) {
+                    let id = final_id[old as usize];
+                    // A path named both as input derivation and as source
+                    // keeps one edge, the one with outputs (inputs come
+                    // first).
+                    if kind == NodeKind::Missing {
+                        e.push((id, outs));
+                    } else if !e.iter().any(|&(t, _)| t == id) {
+                        e.push((id, Outs::Names(&[])));
+                    }
+                }
+                e.sort_unstable_by_key(|&(t, _)| t);
+                let mut rare = Vec::new();
+                let list = exact_len(
+                    e.len(),
+                    e.iter().map(|&(t, outs)| {
+                        let set = if outs.is_only_out() {
+                            only_out
+                        } else if outs.is_empty() {
+                            0
+                        } else {
+                            rare.push(outs);
+                            PENDING
+                        };
+                        (t, set)
+                    }),
+                );
+                (list, rare)
+            },
+        )
+        .collect();
+    drop(refs);
+
+    let mut drvs = Vec::with_capacity(records.len());
+    let mut set_cache: FxHashMap<&'a [String], u32> = FxHashMap::default();
+    // The sets of a kept derivation's graph, by their id there.
+    let mut kept_sets: FxHashMap<(*const Graph, u16), u32> = FxHashMap::default();
     let mut outputs = Vec::new();
     let mut env = Vec::new();
     let mut per_node: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
@@ -424,6 +462,8 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
             return only_out;
         }
         let cached = match outs {
+            // Answered above.
+            Outs::OnlyOut => return only_out,
             Outs::Names(names) => set_cache.get(names),
             Outs::Set(g, s) => kept_sets.get(&(std::ptr::from_ref(g), s)),
         };
@@ -438,12 +478,13 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
             next
         });
         match outs {
+            Outs::OnlyOut => None,
             Outs::Names(names) => set_cache.insert(names, id),
             Outs::Set(g, s) => kept_sets.insert((std::ptr::from_ref(g), s), id),
         };
         id
     };
-    for (old, (r, e)) in records.iter().zip(&edges).enumerate() {
+    for (old, (r, (mut list, rare))) in records.iter().zip(edges).enumerate() {
         let node = NodeId(final_id[old]);
         let out_start = outputs.len() as u32;
         r.outputs(|name, path| {
@@ -471,16 +512,18 @@ fn build_sorted<'a>(store: StoreDir, records: &[View<'a>]) -> Result<Graph, Grap
             outputs: (out_start, outputs.len() as u32),
             env: (env_start, env.len() as u32),
         });
-        per_node[node.index()] = e
-            .iter()
-            .map(|&(t, outs)| (t, set_of(&mut strings, outs)))
-            .collect();
+        let mut rare = rare.into_iter();
+        for (_, set) in list.iter_mut().filter(|(_, set)| *set == PENDING) {
+            if let Some(outs) = rare.next() {
+                *set = set_of(&mut strings, outs);
+            }
+        }
+        per_node[node.index()] = list;
     }
     // Records are in path order, and so are node ids.
     drvs.sort_unstable_by_key(|d| d.node);
     drop(set_cache);
     drop(kept_sets);
-    drop(edges);
     drop(ids);
     drop(keys);
     let total: usize = per_node.iter().map(Vec::len).sum();

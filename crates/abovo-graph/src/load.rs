@@ -10,7 +10,7 @@
 //! [`Reporter`], so that a command-line tool can draw a bar and a library
 //! user can ignore it.
 
-use crate::build::{DrvRecord, build_graph};
+use crate::build::{DrvRecord, PackedRecord, build_graph, build_graph_packed};
 use crate::error::{GraphError, LoadError};
 use crate::graph::Graph;
 use crate::meta::StoreMeta;
@@ -312,12 +312,29 @@ pub fn file_store_path(name: &str) -> Result<StorePath, LoadError> {
 /// [`Derivation::parse`], which is built on it) reduced with
 /// [`DrvRecord::from_ref`].
 pub fn parse_record(store: &StoreDir, name: &str, bytes: &[u8]) -> Result<DrvRecord, LoadError> {
+    parse_reduced(store, name, bytes, DrvRecord::from_ref)
+}
+
+/// [`parse_record`], packed ([`PackedRecord`]): what a load of a whole
+/// directory keeps until the graph is built.
+pub fn parse_packed(store: &StoreDir, name: &str, bytes: &[u8]) -> Result<PackedRecord, LoadError> {
+    parse_reduced(store, name, bytes, PackedRecord::from_ref)
+}
+
+/// Parses one `.drv` file with the zero-copy reader and reduces it with
+/// `reduce`, naming the file in errors.
+fn parse_reduced<R>(
+    store: &StoreDir,
+    name: &str,
+    bytes: &[u8],
+    reduce: impl FnOnce(StorePath, &DerivationRef<'_>) -> Result<R, GraphError>,
+) -> Result<R, LoadError> {
     let path = file_store_path(name)?;
     let drv = DerivationRef::parse(store, bytes).map_err(|source| LoadError::Parse {
         file: name.to_owned(),
         source,
     })?;
-    DrvRecord::from_ref(path, &drv).map_err(|e| match e {
+    reduce(path, &drv).map_err(|e| match e {
         // Name the file by its absolute path.
         GraphError::BadFixedOutput { path, reason } => {
             LoadError::Graph(GraphError::BadFixedOutput {
@@ -417,7 +434,7 @@ fn member_origin(tarball: &Path, member: &str) -> String {
 /// one parallel pass (so the raw bytes never all sit in memory).
 pub fn load_directory(dir: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadError> {
     let listing = crate::drv_files::list(dir)?;
-    let parsed = parse_directory_files(dir, &listing, false, opts)?;
+    let parsed = parse_directory_files(dir, &listing, false, parse_packed, opts)?;
     if parsed.skipped > 0 {
         opts.reporter
             .warn(&crate::drv_files::skipped_note(dir, parsed.skipped));
@@ -425,33 +442,40 @@ pub fn load_directory(dir: &Path, opts: LoadOptions<'_>) -> Result<Graph, LoadEr
     if parsed.records.is_empty() {
         return Err(LoadError::Empty(dir.to_owned()));
     }
-    let records = parsed.records.into_iter().map(|(r, _)| Ok(r)).collect();
-    let mut g = finish(records, opts.store)?;
+    let graph = build_graph_packed(
+        opts.store.clone(),
+        parsed.records.iter().map(|(r, _)| r).collect(),
+    );
+    // Millions of small strings: freed on every core.
+    parsed.records.into_par_iter().for_each(drop);
+    let mut g = graph?;
     g.set_description(dir.display().to_string());
     Ok(g)
 }
 
 /// What [`parse_directory_files`] read.
-#[derive(Debug, Default)]
-pub struct ParsedFiles {
+#[derive(Debug)]
+pub struct ParsedFiles<R = DrvRecord> {
     /// The record of each file read, in the order of the listing, with the
     /// file's stamp (its default when stamps were not asked for).
-    pub records: Vec<(DrvRecord, FileStamp)>,
+    pub records: Vec<(R, FileStamp)>,
     /// Entries skipped as not regular files: those the listing skipped and
     /// those found so on opening. Not reported: the caller says it once.
     pub skipped: usize,
 }
 
-/// Reads and parses the files `listing` names in `dir`, in parallel (the
-/// raw bytes never all sit in memory), with each file's [`FileStamp`] when
-/// `stamps` (one `fstat` more per file). The first error in listing order
-/// is the error, naming the file by its path on disk.
-pub fn parse_directory_files(
+/// Reads the files `listing` names in `dir` and parses each with `parse`
+/// ([`parse_record`] or [`parse_packed`]), in parallel (the raw bytes never
+/// all sit in memory), with each file's [`FileStamp`] when `stamps` (one
+/// `fstat` more per file). The first error in listing order is the error,
+/// naming the file by its path on disk.
+pub fn parse_directory_files<R: Send>(
     dir: &Path,
     listing: &Listing,
     stamps: bool,
+    parse: fn(&StoreDir, &str, &[u8]) -> Result<R, LoadError>,
     opts: LoadOptions<'_>,
-) -> Result<ParsedFiles, LoadError> {
+) -> Result<ParsedFiles<R>, LoadError> {
     if listing.names.is_empty() {
         return Ok(ParsedFiles {
             records: Vec::new(),
@@ -462,15 +486,22 @@ pub fn parse_directory_files(
     let skipped = std::sync::atomic::AtomicUsize::new(listing.skipped);
     opts.reporter
         .begin("loading", Some(listing.names.len() as u64));
-    let records: Vec<Option<Result<(DrvRecord, FileStamp), LoadError>>> = listing
+    // The error of the first file in listing order that failed, kept
+    // aside so that the records are collected as they are and then only
+    // the skipped entries taken out, in place: the records of a large
+    // store are tens of megabytes, which a second vector would copy on
+    // one core (into fresh pages).
+    let failed: std::sync::Mutex<Option<(usize, LoadError)>> = std::sync::Mutex::new(None);
+    let records: Vec<Option<(R, FileStamp)>> = listing
         .names
         .par_iter()
-        .map(|(name, check)| {
-            let parsed = handle.with_file(name, *check, stamps, |bytes, stamp| {
-                parse_record(opts.store, name, bytes)
-                    .map(|r| (r, stamp))
-                    .map_err(|e| located(e, || dir.join(name).display().to_string()))
-            });
+        .enumerate()
+        .map(|(i, (name, check))| {
+            let parsed = handle
+                .with_file(name, *check, stamps, |bytes, stamp| {
+                    parse(opts.store, name, bytes).map(|r| (r, stamp))
+                })
+                .and_then(Option::transpose);
             match parsed {
                 Ok(Some(r)) => {
                     opts.reporter.advance(1);
@@ -480,13 +511,27 @@ pub fn parse_directory_files(
                     skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     None
                 }
-                Err(e) => Some(Err(e)),
+                Err(e) => {
+                    let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
+                    if failed.as_ref().is_none_or(|(at, _)| i < *at) {
+                        let e = located(e, || dir.join(name).display().to_string());
+                        *failed = Some((i, e));
+                    }
+                    None
+                }
             }
         })
         .collect();
     opts.reporter.end();
+    if let Some((_, e)) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    // `filter_map` collects in place (an `Option` of a record takes no
+    // more room than the record); `flatten` would copy into a new vector.
+    #[allow(clippy::filter_map_identity)]
+    let records = records.into_iter().filter_map(|r| r).collect();
     Ok(ParsedFiles {
-        records: records.into_iter().flatten().collect::<Result<_, _>>()?,
+        records,
         skipped: skipped.into_inner(),
     })
 }
@@ -597,6 +642,20 @@ mod tests {
                 && err.contains("unknown hash algorithm `sha257`"),
             "{err}"
         );
+        // Of many bad files, the first in listing order is named, whichever
+        // thread read it.
+        let many: Vec<String> = (0..200).map(|i| format!("{i:032}-bad.drv")).collect();
+        for name in &many {
+            std::fs::write(drvs.join(name), bad_text).unwrap();
+        }
+        for _ in 0..5 {
+            let err = load(&drvs, opts).unwrap_err().to_string();
+            let first = drvs.join(&many[0]).display().to_string();
+            assert!(err.starts_with(&format!("`{first}` is not")), "{err}");
+        }
+        for name in &many {
+            std::fs::remove_file(drvs.join(name)).unwrap();
+        }
 
         // In a tarball, under a directory of the archive.
         let tarball = dir.path().join("drvs.tar");

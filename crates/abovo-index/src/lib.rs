@@ -60,10 +60,11 @@ mod state;
 mod update;
 
 use abovo_graph::Graph;
-use abovo_graph::build::build_graph_borrowed;
+use abovo_graph::build::build_graph_packed;
 use abovo_graph::error::LoadError;
 use abovo_graph::load::{
-    FileStamp, LoadOptions, Reporter, list_entries, parse_directory_files, skipped_note,
+    FileStamp, LoadOptions, Reporter, list_entries, parse_directory_files, parse_packed,
+    skipped_note,
 };
 use abovo_store::store_path::StoreDir;
 use rayon::prelude::*;
@@ -281,7 +282,7 @@ fn build(
     let registry = opts.registry.and_then(|r| r.state().ok());
     let mtime = dir_mtime(dir)?;
     let listing = list_entries(dir)?;
-    let mut parsed = parse_directory_files(dir, &listing, true, load_options(opts))?;
+    let mut parsed = parse_directory_files(dir, &listing, true, parse_packed, load_options(opts))?;
     if parsed.skipped > 0 {
         opts.reporter.warn(&skipped_note(dir, parsed.skipped));
     }
@@ -293,9 +294,9 @@ fn build(
     // kept in the order of the graph's derivations.
     parsed
         .records
-        .par_sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
+        .par_sort_unstable_by(|a, b| a.0.path().cmp(b.0.path()));
     let stamps: Vec<FileStamp> = parsed.records.iter().map(|(_, s)| *s).collect();
-    let graph = build_graph_borrowed(
+    let graph = build_graph_packed(
         opts.store.clone(),
         parsed.records.iter().map(|(r, _)| r).collect(),
     );

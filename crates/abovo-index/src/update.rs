@@ -9,7 +9,7 @@ use crate::{
 };
 use abovo_graph::build::{DrvRecord, rebuild_graph};
 use abovo_graph::error::LoadError;
-use abovo_graph::load::{FileStamp, Listing, parse_directory_files, skipped_note};
+use abovo_graph::load::{FileStamp, Listing, parse_directory_files, parse_record, skipped_note};
 use abovo_graph::{Graph, NodeId, NodeKind};
 use rayon::prelude::*;
 use std::cmp::Ordering;
@@ -197,7 +197,13 @@ impl<'a> Index<'a> {
             names: new,
             skipped: 0,
         };
-        let parsed = parse_directory_files(self.dir, &listing, true, load_options(self.opts))?;
+        let parsed = parse_directory_files(
+            self.dir,
+            &listing,
+            true,
+            parse_record,
+            load_options(self.opts),
+        )?;
         let added = parsed.records.len();
         let change = Change {
             kept,
@@ -277,7 +283,8 @@ impl<'a> Index<'a> {
             return Ok(self.loaded(graph, how, "listing", (0, 0, 0), written.err()));
         }
         todo.names.sort_unstable();
-        let parsed = parse_directory_files(self.dir, &todo, true, load_options(self.opts))?;
+        let parsed =
+            parse_directory_files(self.dir, &todo, true, parse_record, load_options(self.opts))?;
         self.state.skipped = parsed.skipped as u64;
         self.warn_skipped();
         // A file found not regular on opening is neither kept nor added.

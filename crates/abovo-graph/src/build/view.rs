@@ -5,7 +5,7 @@
 //! ones again or copying them into records first; the graph is the one
 //! [`super::build_graph`] makes of all their records.
 
-use super::{DrvRecord, Key, key};
+use super::{DrvRecord, Key, PackedRecord, key};
 use crate::graph::{Graph, NodeId, NodeKind};
 use abovo_store::derivation::{DerivationKind, FixedOutput};
 use abovo_store::store_path::StorePath;
@@ -15,6 +15,8 @@ use abovo_store::store_path::StorePath;
 pub(super) enum View<'a> {
     /// A record parsed from its `.drv` file.
     Parsed(&'a DrvRecord),
+    /// The same, its references packed.
+    Packed(&'a PackedRecord),
     /// The derivation at a node of a graph built before.
     Kept(&'a Old<'a>, NodeId),
 }
@@ -47,6 +49,8 @@ impl<'a> Old<'a> {
 /// kept derivation is read from (set 0 is the empty set).
 #[derive(Clone, Copy)]
 pub(super) enum Outs<'a> {
+    /// Just `out`, the outputs of nine edges in ten (a packed record's).
+    OnlyOut,
     /// A record's names, sorted.
     Names(&'a [String]),
     /// A set id of the kept derivation's graph.
@@ -57,6 +61,7 @@ impl<'a> Outs<'a> {
     /// Whether it is just `out` (nine edges in ten).
     pub(super) fn is_only_out(self) -> bool {
         match self {
+            Outs::OnlyOut => true,
             Outs::Names(n) => n.len() == 1 && n[0] == "out",
             Outs::Set(g, s) => {
                 let set = g.columns.out_sets.get(usize::from(s));
@@ -65,9 +70,23 @@ impl<'a> Outs<'a> {
         }
     }
 
+    /// Whether it names no output (a source's edge).
+    pub(super) fn is_empty(self) -> bool {
+        match self {
+            Outs::OnlyOut => false,
+            Outs::Names(n) => n.is_empty(),
+            Outs::Set(g, s) => g
+                .columns
+                .out_sets
+                .get(usize::from(s))
+                .is_none_or(Vec::is_empty),
+        }
+    }
+
     /// The names, in order.
     pub(super) fn for_each(self, mut f: impl FnMut(&'a str)) {
         match self {
+            Outs::OnlyOut => f("out"),
             Outs::Names(n) => n.iter().for_each(|s| f(s)),
             Outs::Set(g, s) => {
                 let set = g.columns.out_sets.get(usize::from(s));
@@ -89,6 +108,7 @@ impl<'a> View<'a> {
     pub(super) fn key(self) -> Key<'a> {
         match self {
             View::Parsed(r) => key(&r.path),
+            View::Packed(r) => key(r.path()),
             View::Kept(old, n) => old.key(n),
         }
     }
@@ -116,6 +136,7 @@ impl<'a> View<'a> {
                         .map(|p| (key(p), NodeKind::Source, Outs::Names(&[]))),
                 );
             }
+            View::Packed(r) => out.extend(r.refs()),
             View::Kept(old, n) => {
                 let g = old.graph;
                 let targets = g.inputs(n);
@@ -146,6 +167,7 @@ impl<'a> View<'a> {
                 fixed: r.fixed,
                 kind: r.kind,
             },
+            View::Packed(r) => View::Parsed(r.head()).facts(),
             View::Kept(old, n) => match old.graph.derivation(n) {
                 Some(d) => Facts {
                     system: d.system(),
@@ -168,6 +190,7 @@ impl<'a> View<'a> {
     pub(super) fn outputs(self, mut f: impl FnMut(&str, Option<&StorePath>)) {
         match self {
             View::Parsed(r) => r.outputs.iter().for_each(|(n, p)| f(n, p.as_ref())),
+            View::Packed(r) => View::Parsed(r.head()).outputs(f),
             View::Kept(old, n) => {
                 if let Some(d) = old.graph.derivation(n) {
                     for o in d.outputs() {
@@ -182,6 +205,7 @@ impl<'a> View<'a> {
     pub(super) fn env(self, mut f: impl FnMut(&str, &str)) {
         match self {
             View::Parsed(r) => r.env.iter().for_each(|(k, v)| f(k, v)),
+            View::Packed(r) => View::Parsed(r.head()).env(f),
             View::Kept(old, n) => {
                 if let Some(d) = old.graph.derivation(n) {
                     for (k, v) in d.env_vars() {
