@@ -29,6 +29,7 @@ use abovo_graph::{Graph, NodeId};
 use abovo_store::StoreDir;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::mem::ManuallyDrop;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -397,16 +398,18 @@ pub struct QueryArgs {
 impl QueryArgs {
     /// The first steps of every graph query: checks that `command` writes
     /// the requested format (one of `formats`), loads the graph, and
-    /// resolves `names` to its nodes, preferring `--system`.
+    /// resolves `names` to its nodes, preferring `--system`. The graph is
+    /// never dropped, on any way out of the command, for the reason
+    /// [`release_at_exit`] gives.
     pub fn open(
         &self,
         ctx: &Context,
         command: &str,
         formats: &[Format],
         names: &[String],
-    ) -> anyhow::Result<(Graph, Vec<NodeId>)> {
+    ) -> anyhow::Result<(ManuallyDrop<Graph>, Vec<NodeId>)> {
         self.format.check(command, formats)?;
-        let graph = self.source.load(ctx)?;
+        let graph = ManuallyDrop::new(self.source.load(ctx)?);
         let prefs = Preferences::new().system(&self.system);
         let nodes = names
             .iter()
@@ -425,7 +428,7 @@ impl QueryArgs {
         command: &str,
         (from, to): (&str, &str),
         walk: &Walk,
-    ) -> anyhow::Result<(Graph, NodeId, NodeId)> {
+    ) -> anyhow::Result<(ManuallyDrop<Graph>, NodeId, NodeId)> {
         let (graph, ends) = self.open(ctx, command, TEXT_JSON, &[from.to_owned()])?;
         let from = ends[0];
         let prefs = Preferences::new()
@@ -631,7 +634,7 @@ impl serde::Serialize for NodeJson<'_> {
 /// A node's absolute store path as a JSON string ([`Graph::display_path`]'s
 /// text), written straight out: a large answer names 100,000 paths.
 #[derive(Clone, Copy)]
-pub struct PathJson<'g>(pub &'g Graph, pub NodeId);
+struct PathJson<'g>(&'g Graph, NodeId);
 
 impl serde::Serialize for PathJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

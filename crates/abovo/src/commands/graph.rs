@@ -13,12 +13,12 @@ use crate::packages::{
 };
 use crate::report::packages::visibility_note;
 use crate::report::text::plural;
-use crate::source::{
-    NodesJson, PathJson, QueryArgs, WalkArgs, edge_outputs, nodes_json, release_at_exit,
-};
+use crate::source::{NodesJson, QueryArgs, WalkArgs, edge_outputs, nodes_json};
 use abovo_graph::package_graph::{InputUse, PackageId, PackageView};
 use abovo_graph::query::{Subgraph, subgraph};
 use abovo_graph::{Graph, NodeId, NodeKind};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 
 /// Print the graph of TARGET: packages and their inputs (`--type package`,
@@ -90,7 +90,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             write(&mut out, format, &Packages(view), &sub, &title, ctx)?;
         }
         None => {
-            let sub = subgraph(&graph, &roots, &walk);
+            let sub = subgraph(&*graph, &roots, &walk);
             let missing: Vec<NodeId> = sub
                 .nodes
                 .iter()
@@ -127,14 +127,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         }
     }
     out.flush()?;
-    release_at_exit(graph);
     Ok(exit::SUCCESS)
 }
 
 /// How the writers see the nodes and edges of one type of graph.
 trait Drawing {
     /// A node id of the graph.
-    type Node: Copy + PartialEq;
+    type Node: Copy + Eq + std::hash::Hash;
     /// What identifies a node in DOT and GraphML: its (`.drv`) path.
     fn key(&self, n: Self::Node) -> String;
     /// The node as the text lists it.
@@ -279,28 +278,29 @@ struct GraphJson<'g, R: serde::Serialize, N: serde::Serialize, E: serde::Seriali
 
 /// The edges of a derivation graph in JSON: each with the outputs it
 /// uses, written as they are read (the derivation graph of python-pytorch
-/// has 42,473).
-struct EdgesJson<'g> {
+/// has 42,473), the paths made once per node.
+struct EdgesJson<'g, F> {
     graph: &'g Graph,
     edges: &'g [(NodeId, NodeId)],
+    paths: PerNode<NodeId, F>,
 }
 
-impl serde::Serialize for EdgesJson<'_> {
+impl<F: Fn(NodeId) -> String> serde::Serialize for EdgesJson<'_, F> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         /// One edge.
-        struct EdgeJson<'g>(&'g Graph, NodeId, NodeId);
-        impl serde::Serialize for EdgeJson<'_> {
+        struct EdgeJson<'e, F>(&'e EdgesJson<'e, F>, NodeId, NodeId);
+        impl<F: Fn(NodeId) -> String> serde::Serialize for EdgeJson<'_, F> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeMap;
-                let EdgeJson(g, a, b) = *self;
+                let EdgeJson(all, a, b) = *self;
                 let mut map = s.serialize_map(Some(3))?;
-                map.serialize_entry("from", &PathJson(g, a))?;
-                map.serialize_entry("to", &PathJson(g, b))?;
-                map.serialize_entry("outputs", &edge_outputs(g, a, b))?;
+                map.serialize_entry("from", &all.paths.get(a))?;
+                map.serialize_entry("to", &all.paths.get(b))?;
+                map.serialize_entry("outputs", &edge_outputs(all.graph, a, b))?;
                 map.end()
             }
         }
-        s.collect_seq(self.edges.iter().map(|&(a, b)| EdgeJson(self.graph, a, b)))
+        s.collect_seq(self.edges.iter().map(|&(a, b)| EdgeJson(self, a, b)))
     }
 }
 
@@ -322,7 +322,7 @@ fn to_json<'g>(
     sub: &'g Subgraph,
     missing: &[NodeId],
     title: &'g str,
-) -> GraphJson<'g, Vec<String>, NodesJson<'g>, EdgesJson<'g>> {
+) -> GraphJson<'g, Vec<String>, NodesJson<'g>, EdgesJson<'g, impl Fn(NodeId) -> String + 'g>> {
     GraphJson {
         graph: g.description(),
         ty: "derivation",
@@ -336,6 +336,7 @@ fn to_json<'g>(
         edges: EdgesJson {
             graph: g,
             edges: &sub.edges,
+            paths: PerNode::new(&sub.nodes, |n| g.display_path(n)),
         },
     }
 }
@@ -373,6 +374,29 @@ fn packages_to_json<'g>(
     }
 }
 
+/// What a writer prints for each node (its escaped key or title), made
+/// once per node: the edges name each node again and again (the derivation
+/// graph of python-pytorch has ten edges a node).
+struct PerNode<N, F> {
+    made: HashMap<N, String>,
+    make: F,
+}
+
+impl<N: Copy + Eq + std::hash::Hash, F: Fn(N) -> String> PerNode<N, F> {
+    fn new(nodes: &[N], make: F) -> Self {
+        let made = nodes.iter().map(|&n| (n, make(n))).collect();
+        PerNode { made, make }
+    }
+
+    /// The text of `n`, made now if `n` was not among the nodes.
+    fn get(&self, n: N) -> Cow<'_, str> {
+        match self.made.get(&n) {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned((self.make)(n)),
+        }
+    }
+}
+
 fn write_text<D: Drawing>(
     out: &mut impl Write,
     d: &D,
@@ -387,25 +411,23 @@ fn write_text<D: Drawing>(
         plural(sub.nodes.len(), "node", "nodes"),
         plural(sub.edges.len(), "edge", "edges")
     )?;
+    let titles = PerNode::new(&sub.nodes, |n| sanitize(&d.title(n)).into_owned());
     let mut edges = sub.edges.iter().peekable();
     for &n in &sub.nodes {
-        writeln!(
-            out,
-            "{}{}",
-            ctx.style("1", &sanitize(&d.title(n))),
-            d.tag(n)
-        )?;
+        writeln!(out, "{}{}", ctx.style("1", &titles.get(n)), d.tag(n))?;
         while let Some(&&(a, b)) = edges.peek() {
             if a != n {
                 break;
             }
             edges.next();
             let note = d.edge(a, b);
-            let to = d.title(b);
+            let to = titles.get(b);
             if note.is_empty() {
-                writeln!(out, "  -> {}", sanitize(&to))?;
+                for part in ["  -> ", &to, "\n"] {
+                    out.write_all(part.as_bytes())?;
+                }
             } else {
-                writeln!(out, "  -> {} [{}]", sanitize(&to), sanitize(&note))?;
+                writeln!(out, "  -> {to} [{}]", sanitize(&note))?;
             }
         }
     }
@@ -419,22 +441,20 @@ fn write_dot<D: Drawing>(
     title: &str,
 ) -> std::io::Result<()> {
     writeln!(out, "digraph \"{}\" {{", dot_quoted(title))?;
+    let keys = PerNode::new(&sub.nodes, |n| dot_quoted(&d.key(n)).into_owned());
     for &n in &sub.nodes {
         writeln!(
             out,
             "  \"{}\" [label = \"{}\", shape = {}];",
-            dot_quoted(&d.key(n)),
+            keys.get(n),
             dot_quoted(&d.label(n)),
             d.shape(n)
         )?;
     }
     for &(a, b) in &sub.edges {
-        writeln!(
-            out,
-            "  \"{}\" -> \"{}\";",
-            dot_quoted(&d.key(a)),
-            dot_quoted(&d.key(b))
-        )?;
+        for part in ["  \"", &keys.get(a), "\" -> \"", &keys.get(b), "\";\n"] {
+            out.write_all(part.as_bytes())?;
+        }
     }
     writeln!(out, "}}")
 }
@@ -467,12 +487,13 @@ fn write_graphml<D: Drawing>(
         r#"  <graph id="{}" edgedefault="directed">"#,
         markup_escape(title)
     )?;
+    let keys = PerNode::new(&sub.nodes, |n| markup_escape(&d.key(n)).into_owned());
     for &n in &sub.nodes {
         let (kind, fixed) = d.kind(n);
         writeln!(
             out,
             r#"    <node id="{}"><data key="label">{}</data><data key="kind">{kind}</data><data key="fixed">{fixed}</data></node>"#,
-            markup_escape(&d.key(n)),
+            keys.get(n),
             markup_escape(&d.label(n)),
         )?;
     }
@@ -480,8 +501,8 @@ fn write_graphml<D: Drawing>(
         writeln!(
             out,
             r#"    <edge source="{}" target="{}"><data key="{edge_data}">{}</data></edge>"#,
-            markup_escape(&d.key(a)),
-            markup_escape(&d.key(b)),
+            keys.get(a),
+            keys.get(b),
             markup_escape(&d.edge(a, b))
         )?;
     }

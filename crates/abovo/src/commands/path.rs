@@ -8,7 +8,7 @@ use crate::packages::{
     package_of, package_view, packages_json, type_help,
 };
 use crate::report::text::{count, plural};
-use crate::source::{QueryArgs, WalkArgs, display_name, nodes_json, release_at_exit};
+use crate::source::{QueryArgs, WalkArgs, display_name, nodes_json};
 use abovo_graph::package_graph::GraphType;
 use abovo_graph::query::{Walk, all_shortest_paths, closure, shortest_path};
 use abovo_graph::resolve::{Preferences, namesakes, spec_for};
@@ -66,9 +66,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         return package_path(&args, ctx, &graph, (from, to), (kind, ty));
     }
     let paths = if args.all_shortest {
-        all_shortest_paths(&graph, from, to, &walk, args.limit)
+        all_shortest_paths(&*graph, from, to, &walk, args.limit)
     } else {
-        shortest_path(&graph, from, to, &walk).into_iter().collect()
+        shortest_path(&*graph, from, to, &walk)
+            .into_iter()
+            .collect()
     };
     let no_path = paths
         .is_empty()
@@ -98,7 +100,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             hint.text("path --type derivation", &args.from)
         )
     });
-    release_at_exit(graph);
     if let Some(message) = negative {
         ctx.warn(&message);
         return Ok(exit::NEGATIVE);

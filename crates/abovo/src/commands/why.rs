@@ -52,7 +52,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     if let Some(ty) = kind.package_graph() {
         return package_why(&args, ctx, &graph, (from, to), (kind, ty));
     }
-    let path = shortest_path(&graph, from, to, &walk);
+    let path = shortest_path(&*graph, from, to, &walk);
     // Sanitized once: every text line below prints them.
     let (from_name, to_name) = (
         sanitize(&display_name(&graph, from)).into_owned(),
