@@ -482,7 +482,7 @@ pub fn edge_outputs(graph: &Graph, from: NodeId, to: NodeId) -> Vec<&str> {
 
 /// Whether some edge of `graph` uses an output of an output (asked of
 /// the few distinct sets of output names, not of every edge).
-pub fn has_dynamic_edges(graph: &Graph) -> bool {
+fn has_dynamic_edges(graph: &Graph) -> bool {
     graph
         .edge_output_names()
         .any(|o| o.contains(abovo_store::derivation::OUTPUT_OF_OUTPUT))
@@ -491,12 +491,18 @@ pub fn has_dynamic_edges(graph: &Graph) -> bool {
 /// Warns when an edge of `edges` uses an output of an output (Nix's
 /// dynamic derivations, `cat^kitten`): the derivation that output is
 /// exists only once its input is built, so neither it nor its inputs are
-/// in the graph, and an answer built on the graph misses them.
-pub fn warn_dynamic(ctx: &Context, graph: &Graph, edges: &[(NodeId, NodeId)]) {
+/// in the graph, and an answer built on the graph misses them. `edges` is
+/// asked for only when the graph has such edges at all (which a walk of a
+/// whole closure, made for this alone, would cost).
+pub fn warn_dynamic<E: AsRef<[(NodeId, NodeId)]>>(
+    ctx: &Context,
+    graph: &Graph,
+    edges: impl FnOnce() -> E,
+) {
     if !has_dynamic_edges(graph) {
         return;
     }
-    let found = edges.iter().find_map(|&(from, to)| {
+    let found = edges().as_ref().iter().find_map(|&(from, to)| {
         edge_outputs(graph, from, to)
             .into_iter()
             .find(|o| o.contains(abovo_store::derivation::OUTPUT_OF_OUTPUT))
@@ -604,7 +610,7 @@ impl serde::Serialize for NodeJson<'_> {
         use serde::ser::SerializeMap;
         let (graph, n) = (self.graph, self.node);
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry("path", &PathJson(graph, n))?;
+        map.serialize_entry("path", &graph.display_path(n))?;
         map.serialize_entry("name", graph.label(n))?;
         map.serialize_entry("kind", &graph.kind(n))?;
         map.serialize_entry("fixed_output", &graph.is_fixed_output(n))?;
@@ -628,22 +634,5 @@ impl serde::Serialize for NodeJson<'_> {
             map.serialize_entry("nar_size", &size)?;
         }
         map.end()
-    }
-}
-
-/// A node's absolute store path as a JSON string ([`Graph::display_path`]'s
-/// text), written straight out: a large answer names 100,000 paths.
-#[derive(Clone, Copy)]
-struct PathJson<'g>(&'g Graph, NodeId);
-
-impl serde::Serialize for PathJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (graph, n) = (self.0, self.1);
-        s.collect_str(&format_args!(
-            "{}/{}-{}",
-            graph.store_dir().as_str(),
-            graph.hash_part(n),
-            graph.name(n)
-        ))
     }
 }

@@ -17,8 +17,8 @@ use crate::source::{NodesJson, QueryArgs, WalkArgs, edge_outputs, nodes_json};
 use abovo_graph::package_graph::{InputUse, PackageId, PackageView};
 use abovo_graph::query::{Subgraph, subgraph};
 use abovo_graph::{Graph, NodeId, NodeKind};
-use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::io::{BufWriter, Write};
 
 /// Print the graph of TARGET: packages and their inputs (`--type package`,
@@ -108,7 +108,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
                     graph.display_path(example)
                 ));
             }
-            crate::source::warn_dynamic(ctx, &graph, &sub.edges);
+            crate::source::warn_dynamic(ctx, &graph, || &sub.edges);
             let title = format!(
                 "derivation graph of {} ({})",
                 roots
@@ -133,7 +133,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 /// How the writers see the nodes and edges of one type of graph.
 trait Drawing {
     /// A node id of the graph.
-    type Node: Copy + Eq + std::hash::Hash;
+    type Node: Copy + Eq + Hash;
     /// What identifies a node in DOT and GraphML: its (`.drv`) path.
     fn key(&self, n: Self::Node) -> String;
     /// The node as the text lists it.
@@ -279,17 +279,17 @@ struct GraphJson<'g, R: serde::Serialize, N: serde::Serialize, E: serde::Seriali
 /// The edges of a derivation graph in JSON: each with the outputs it
 /// uses, written as they are read (the derivation graph of python-pytorch
 /// has 42,473), the paths made once per node.
-struct EdgesJson<'g, F> {
+struct EdgesJson<'g> {
     graph: &'g Graph,
     edges: &'g [(NodeId, NodeId)],
-    paths: PerNode<NodeId, F>,
+    paths: PerNode<NodeId>,
 }
 
-impl<F: Fn(NodeId) -> String> serde::Serialize for EdgesJson<'_, F> {
+impl serde::Serialize for EdgesJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         /// One edge.
-        struct EdgeJson<'e, F>(&'e EdgesJson<'e, F>, NodeId, NodeId);
-        impl<F: Fn(NodeId) -> String> serde::Serialize for EdgeJson<'_, F> {
+        struct EdgeJson<'e>(&'e EdgesJson<'e>, NodeId, NodeId);
+        impl serde::Serialize for EdgeJson<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeMap;
                 let EdgeJson(all, a, b) = *self;
@@ -322,7 +322,7 @@ fn to_json<'g>(
     sub: &'g Subgraph,
     missing: &[NodeId],
     title: &'g str,
-) -> GraphJson<'g, Vec<String>, NodesJson<'g>, EdgesJson<'g, impl Fn(NodeId) -> String + 'g>> {
+) -> GraphJson<'g, Vec<String>, NodesJson<'g>, EdgesJson<'g>> {
     GraphJson {
         graph: g.description(),
         ty: "derivation",
@@ -374,26 +374,22 @@ fn packages_to_json<'g>(
     }
 }
 
-/// What a writer prints for each node (its escaped key or title), made
-/// once per node: the edges name each node again and again (the derivation
-/// graph of python-pytorch has ten edges a node).
-struct PerNode<N, F> {
-    made: HashMap<N, String>,
-    make: F,
-}
+/// What a writer prints for each node of a subgraph (its escaped key or
+/// title), made once per node: the edges name each node again and again
+/// (the derivation graph of python-pytorch has ten edges a node). Every
+/// edge of a [`Subgraph`] joins two of its nodes, so every end has its
+/// text. (A hash map: a binary search in the sorted nodes cost a tenth of
+/// the DOT graph's time.)
+struct PerNode<N>(HashMap<N, String>);
 
-impl<N: Copy + Eq + std::hash::Hash, F: Fn(N) -> String> PerNode<N, F> {
-    fn new(nodes: &[N], make: F) -> Self {
-        let made = nodes.iter().map(|&n| (n, make(n))).collect();
-        PerNode { made, make }
+impl<N: Copy + Eq + Hash> PerNode<N> {
+    fn new(nodes: &[N], make: impl Fn(N) -> String) -> Self {
+        PerNode(nodes.iter().map(|&n| (n, make(n))).collect())
     }
 
-    /// The text of `n`, made now if `n` was not among the nodes.
-    fn get(&self, n: N) -> Cow<'_, str> {
-        match self.made.get(&n) {
-            Some(text) => Cow::Borrowed(text),
-            None => Cow::Owned((self.make)(n)),
-        }
+    /// The text of `n`, one of the nodes.
+    fn get(&self, n: N) -> &str {
+        self.0.get(&n).map_or("", String::as_str)
     }
 }
 
@@ -414,7 +410,7 @@ fn write_text<D: Drawing>(
     let titles = PerNode::new(&sub.nodes, |n| sanitize(&d.title(n)).into_owned());
     let mut edges = sub.edges.iter().peekable();
     for &n in &sub.nodes {
-        writeln!(out, "{}{}", ctx.style("1", &titles.get(n)), d.tag(n))?;
+        writeln!(out, "{}{}", ctx.style("1", titles.get(n)), d.tag(n))?;
         while let Some(&&(a, b)) = edges.peek() {
             if a != n {
                 break;
@@ -423,7 +419,7 @@ fn write_text<D: Drawing>(
             let note = d.edge(a, b);
             let to = titles.get(b);
             if note.is_empty() {
-                for part in ["  -> ", &to, "\n"] {
+                for part in ["  -> ", to, "\n"] {
                     out.write_all(part.as_bytes())?;
                 }
             } else {
@@ -452,7 +448,7 @@ fn write_dot<D: Drawing>(
         )?;
     }
     for &(a, b) in &sub.edges {
-        for part in ["  \"", &keys.get(a), "\" -> \"", &keys.get(b), "\";\n"] {
+        for part in ["  \"", keys.get(a), "\" -> \"", keys.get(b), "\";\n"] {
             out.write_all(part.as_bytes())?;
         }
     }

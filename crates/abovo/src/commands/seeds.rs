@@ -60,11 +60,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
         code = crate::commands::fetch::fetch_seeds_first(&g, &[target], &args.trust, ctx)?;
     }
     let seeds = args.trust.seeds()?;
-    // The whole closure's edges only when the graph has such edges at all.
-    if crate::source::has_dynamic_edges(&g) {
-        let everything = abovo_graph::query::subgraph(&g, &[target], &Default::default());
-        crate::source::warn_dynamic(ctx, &g, &everything.edges);
-    }
+    crate::source::warn_dynamic(ctx, &g, || {
+        abovo_graph::query::subgraph(&g, &[target], &Default::default()).edges
+    });
     let mut report = trust_report(&g, target, &seeds, &args.trust.walk())?;
     if args.sign.signers {
         let entries = report
