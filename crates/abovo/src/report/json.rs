@@ -39,6 +39,21 @@ pub struct InlineNumbers {
 }
 
 impl InlineNumbers {
+    /// A formatter for a value written `depth` levels deep, as this
+    /// formatter lays it out there: what [`crate::report::json_object`]
+    /// needs to write an object's fields, or a chunk of an array's
+    /// elements, apart from the rest of the document. (The frames only
+    /// count levels: a value written from here opens frames of its own
+    /// before any element of it asks for its array's layout.)
+    pub(crate) fn at_depth(depth: usize) -> Self {
+        InlineNumbers {
+            stack: (0..depth)
+                .map(|_| Frame::Object { has_keys: true })
+                .collect(),
+            pending: None,
+        }
+    }
+
     fn indent<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
         for _ in 0..self.stack.len() {
             w.write_all(b"  ")?;

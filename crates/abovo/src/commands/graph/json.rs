@@ -1,0 +1,195 @@
+//! `abovo graph --format json`: a graph as one JSON object, what it is,
+//! its roots and counts, then its nodes and its edges.
+//!
+//! A derivation graph's answer is large (the derivation graph of
+//! python-pytorch is 10 MB: 4,063 nodes, 42,473 edges), so its nodes and
+//! edges are rendered on every core ([`crate::report::json_object`]), and
+//! its edges are written by hand from each node's path made and escaped
+//! once ([`Edges`]): serializing the two paths of every edge again was
+//! half of the time the edges took.
+
+use super::PerNode;
+use crate::packages::{packages_json, uses_json};
+use crate::report::json_object::{Object, indent};
+use crate::source::node_json;
+use abovo_graph::package_graph::{InputUse, PackageId, PackageView};
+use abovo_graph::query::Subgraph;
+use abovo_graph::{Graph, NodeId};
+use std::io::{self, Write};
+
+/// What a graph in JSON, of derivations or of packages, says before its
+/// nodes and edges: what it is, its roots, its counts.
+struct Head<'g, R: serde::Serialize> {
+    graph: &'g str,
+    ty: &'static str,
+    title: &'g str,
+    roots: R,
+    node_count: usize,
+    edge_count: usize,
+    complete: bool,
+    missing: Vec<String>,
+}
+
+impl<R: serde::Serialize> Head<'_, R> {
+    /// Writes these fields of the graph's object, in order.
+    fn write(&self, json: &mut Object<'_, impl Write>) -> io::Result<()> {
+        json.field("graph", self.graph)?;
+        json.field("type", self.ty)?;
+        json.field("title", self.title)?;
+        json.field("roots", &self.roots)?;
+        json.field("node_count", &self.node_count)?;
+        json.field("edge_count", &self.edge_count)?;
+        json.field("complete", &self.complete)?;
+        json.field("missing", &self.missing)
+    }
+}
+
+/// Writes a derivation graph in JSON: its roots by path, its nodes as
+/// [`node_json`] writes them, its edges with the outputs they use
+/// ([`Edges`]).
+pub(super) fn write_derivations(
+    json: &mut Object<'_, impl Write>,
+    g: &Graph,
+    roots: &[NodeId],
+    sub: &Subgraph,
+    missing: &[NodeId],
+    title: &str,
+) -> io::Result<()> {
+    Head {
+        graph: g.description(),
+        ty: "derivation",
+        title,
+        roots: roots.iter().map(|&r| g.display_path(r)).collect::<Vec<_>>(),
+        node_count: sub.nodes.len(),
+        edge_count: sub.edges.len(),
+        complete: missing.is_empty(),
+        missing: missing.iter().map(|&n| g.display_path(n)).collect(),
+    }
+    .write(json)?;
+    json.array("nodes", &sub.nodes, |&n| node_json(g, n))?;
+    let edges = Edges::new(g, &sub.nodes);
+    json.array_with("edges", &sub.edges, |out, depth, chunk| {
+        edges.write(out, depth, chunk)
+    })
+}
+
+/// What a derivation graph's JSON needs of the snapshot besides the walk,
+/// each decoded whole on first use: the package table's rows by node and
+/// the store metadata (the nodes' `packages` and `nar_size`), asked for
+/// once here, on another core while the walk runs on this one.
+pub(super) fn warm_up(g: &Graph, roots: &[NodeId]) {
+    if let Some(&root) = roots.first() {
+        let _ = g.packages().is_package(root);
+        let _ = g.nar_size(root);
+    }
+}
+
+/// The edges of a derivation graph in JSON, each `{"from": PATH, "to":
+/// PATH, "outputs": [NAME, …]}`, written by hand from each node's path as a
+/// JSON string, made once per node (the derivation graph of python-pytorch
+/// has ten edges a node).
+struct Edges<'g> {
+    graph: &'g Graph,
+    /// Each node's path as a JSON string, quotes included.
+    paths: PerNode<NodeId>,
+}
+
+impl<'g> Edges<'g> {
+    /// The edges between `nodes`.
+    fn new(graph: &'g Graph, nodes: &[NodeId]) -> Self {
+        let paths = PerNode::new(nodes, |n| {
+            serde_json::Value::String(graph.display_path(n)).to_string()
+        });
+        Edges { graph, paths }
+    }
+
+    /// Appends `edges` to `out` as a JSON array `depth` levels deep, laid
+    /// out as [`crate::report::json`] lays it out (the tests compare the
+    /// two).
+    fn write(&self, out: &mut Vec<u8>, depth: usize, edges: &[(NodeId, NodeId)]) -> io::Result<()> {
+        out.push(b'[');
+        for (i, &(from, to)) in edges.iter().enumerate() {
+            out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+            indent(out, depth + 1)?;
+            out.push(b'{');
+            for (key, end) in [(&b"\"from\": "[..], from), (b"\"to\": ", to)] {
+                out.push(b'\n');
+                indent(out, depth + 2)?;
+                out.extend_from_slice(key);
+                out.extend_from_slice(self.paths.get(end).as_bytes());
+                out.push(b',');
+            }
+            out.push(b'\n');
+            indent(out, depth + 2)?;
+            out.extend_from_slice(b"\"outputs\": [");
+            let edge = self.graph.edge(from, to);
+            let outputs = edge.iter().flat_map(|e| e.outputs());
+            let mut any = false;
+            for (j, output) in outputs.enumerate() {
+                out.extend_from_slice(if j == 0 { b"\n" } else { b",\n" });
+                indent(out, depth + 3)?;
+                serde_json::to_writer(&mut *out, output)?;
+                any = true;
+            }
+            if any {
+                out.push(b'\n');
+                indent(out, depth + 2)?;
+            }
+            out.extend_from_slice(b"]\n");
+            indent(out, depth + 1)?;
+            out.push(b'}');
+        }
+        if !edges.is_empty() {
+            out.push(b'\n');
+            indent(out, depth)?;
+        }
+        out.push(b']');
+        Ok(())
+    }
+}
+
+/// An edge of a package graph in JSON, with the ways the input is taken.
+#[derive(serde::Serialize)]
+struct UsesJson<'g> {
+    from: String,
+    to: String,
+    from_name: String,
+    to_name: String,
+    uses: Vec<InputUse<'g>>,
+}
+
+/// Writes a package graph in JSON: nodes as packages (keyed by their
+/// derivation), edges between derivations with the ways each input is
+/// taken.
+pub(super) fn write_packages(
+    json: &mut Object<'_, impl Write>,
+    view: &PackageView<'_>,
+    roots: &[PackageId],
+    sub: &Subgraph<PackageId>,
+    title: &str,
+) -> io::Result<()> {
+    let edges: Vec<UsesJson<'_>> = sub
+        .edges
+        .iter()
+        .map(|&(a, b)| UsesJson {
+            from: view.display_drv_path(a),
+            to: view.display_drv_path(b),
+            from_name: view.full_name(a),
+            to_name: view.full_name(b),
+            uses: uses_json(view, a, b),
+        })
+        .collect();
+    Head {
+        graph: view.derivations().description(),
+        ty: view.graph_type().name(),
+        title,
+        roots: packages_json(view, roots),
+        node_count: sub.nodes.len(),
+        edge_count: sub.edges.len(),
+        complete: true,
+        missing: Vec::new(),
+    }
+    .write(json)?;
+    json.field("nodes", &packages_json(view, &sub.nodes))?;
+    json.field("edges", &edges)
+}
