@@ -193,3 +193,92 @@ pub(super) fn write_packages(
     json.field("nodes", &packages_json(view, &sub.nodes))?;
     json.field("edges", &edges)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+    use crate::source::edge_outputs;
+    use abovo_graph::NodeKind;
+    use abovo_graph::query::{Walk, subgraph};
+    use abovo_graph::resolve::{Preferences, resolve_with};
+    use serde_json::json;
+
+    /// A derivation graph's JSON serialized whole, as one value: what
+    /// [`write_derivations`] must write.
+    fn serialized(g: &Graph, roots: &[NodeId], sub: &Subgraph, title: &str) -> String {
+        let doc = json!({
+            "graph": g.description(),
+            "type": "derivation",
+            "title": title,
+            "roots": roots.iter().map(|&r| g.display_path(r)).collect::<Vec<_>>(),
+            "node_count": sub.nodes.len(),
+            "edge_count": sub.edges.len(),
+            "complete": true,
+            "missing": [],
+            "nodes": sub.nodes.iter().map(|&n| node_json(g, n)).collect::<Vec<_>>(),
+            "edges": sub.edges.iter().map(|&(a, b)| json!({
+                "from": g.display_path(a),
+                "to": g.display_path(b),
+                "outputs": edge_outputs(g, a, b),
+            })).collect::<Vec<_>>(),
+        });
+        let mut out = Vec::new();
+        crate::report::json::write(&mut out, &doc).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn written(g: &Graph, roots: &[NodeId], sub: &Subgraph, title: &str) -> String {
+        let mut out = Vec::new();
+        let mut json = Object::new(&mut out, 0).unwrap();
+        write_derivations(&mut json, g, roots, sub, &[], title).unwrap();
+        json.end().unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// On the built-in snapshot, graphs large enough to be rendered in
+    /// chunks on several threads (python-pytorch: 42,473 edges), small
+    /// ones written on one, and a lone source: the bytes are those of the
+    /// graph serialized whole, edges without outputs, with one and with
+    /// several included.
+    #[test]
+    fn derivation_graphs_are_written_as_serialized() {
+        let g = abovo_graph::snapshot::read_trusted(crate::source::BUILT_IN_SNAPSHOT).unwrap();
+        let prefs = Preferences::new().system("x86_64-linux");
+        let node = |name: &str| resolve_with(&g, name, &prefs).unwrap().node;
+        let pytorch = node("python-pytorch");
+        let source = *subgraph(&g, &[pytorch], &Walk::default())
+            .nodes
+            .iter()
+            .find(|&&n| g.kind(n) == NodeKind::Source)
+            .unwrap();
+        let fixed = Walk {
+            stop_at_fixed: true,
+            ..Walk::default()
+        };
+        let shallow = Walk {
+            max_depth: Some(2),
+            ..Walk::default()
+        };
+        let cases = [
+            (vec![pytorch], Walk::default()),
+            (vec![pytorch], fixed),
+            (vec![node("hello")], shallow),
+            (vec![node("hello"), node("gcc-toolchain")], Walk::default()),
+            (vec![source], Walk::default()),
+        ];
+        for (roots, walk) in cases {
+            let sub = subgraph(&g, &roots, &walk);
+            let title = format!("graph of {} \"quoted\"", sub.nodes.len());
+            let text = written(&g, &roots, &sub, &title);
+            assert_eq!(text, serialized(&g, &roots, &sub, &title), "{walk:?}");
+            if roots == [pytorch] && walk == Walk::default() {
+                assert!(sub.edges.len() > 40_000);
+                assert!(text.contains("\"outputs\": []"));
+                assert!(text.contains("\"outputs\": [\n        \"out\"\n      ]"));
+                let outputs = |&(a, b): &(NodeId, NodeId)| edge_outputs(&g, a, b).len();
+                assert!(sub.edges.iter().any(|e| outputs(e) > 1));
+            }
+        }
+    }
+}
