@@ -15,6 +15,8 @@ use crate::source::node_json;
 use abovo_graph::package_graph::{InputUse, PackageId, PackageView};
 use abovo_graph::query::Subgraph;
 use abovo_graph::{Graph, NodeId};
+use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 use std::io::{self, Write};
 
 /// What a graph in JSON, of derivations or of packages, says before its
@@ -105,8 +107,14 @@ impl<'g> Edges<'g> {
 
     /// Appends `edges` to `out` as a JSON array `depth` levels deep, laid
     /// out as [`crate::report::json`] lays it out (the tests compare the
-    /// two).
+    /// two). The edges of a subgraph come grouped by the derivation they
+    /// leave, in the order of its inputs, so each edge is found by going
+    /// on along those inputs; each set of output names is rendered once.
     fn write(&self, out: &mut Vec<u8>, depth: usize, edges: &[(NodeId, NodeId)]) -> io::Result<()> {
+        let mut inputs = edges
+            .first()
+            .map(|&(from, _)| (from, self.graph.input_edges(from)));
+        let mut outputs_texts: FxHashMap<u32, Vec<u8>> = FxHashMap::default();
         out.push(b'[');
         for (i, &(from, to)) in edges.iter().enumerate() {
             out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
@@ -121,21 +129,30 @@ impl<'g> Edges<'g> {
             }
             out.push(b'\n');
             indent(out, depth + 2)?;
-            out.extend_from_slice(b"\"outputs\": [");
-            let edge = self.graph.edge(from, to);
-            let outputs = edge.iter().flat_map(|e| e.outputs());
-            let mut any = false;
-            for (j, output) in outputs.enumerate() {
-                out.extend_from_slice(if j == 0 { b"\n" } else { b",\n" });
-                indent(out, depth + 3)?;
-                serde_json::to_writer(&mut *out, output)?;
-                any = true;
+            out.extend_from_slice(b"\"outputs\": ");
+            if inputs.as_ref().is_none_or(|(of, _)| *of != from) {
+                inputs = Some((from, self.graph.input_edges(from)));
             }
-            if any {
-                out.push(b'\n');
-                indent(out, depth + 2)?;
+            // Not met going on (edges in another order): looked up.
+            let edge = inputs
+                .as_mut()
+                .and_then(|(_, inputs)| inputs.find(|e| e.to == to))
+                .or_else(|| self.graph.edge(from, to));
+            match edge {
+                Some(edge) => {
+                    let text = match outputs_texts.entry(edge.outputs_id()) {
+                        Entry::Occupied(text) => text.into_mut(),
+                        Entry::Vacant(entry) => {
+                            let mut text = Vec::new();
+                            outputs_json(&mut text, depth + 2, edge.outputs())?;
+                            entry.insert(text)
+                        }
+                    };
+                    out.extend_from_slice(text);
+                }
+                None => out.extend_from_slice(b"[]"),
             }
-            out.extend_from_slice(b"]\n");
+            out.push(b'\n');
             indent(out, depth + 1)?;
             out.push(b'}');
         }
@@ -146,6 +163,28 @@ impl<'g> Edges<'g> {
         out.push(b']');
         Ok(())
     }
+}
+
+/// Appends output names to `out` as a JSON array `depth` levels deep.
+fn outputs_json<'a>(
+    out: &mut Vec<u8>,
+    depth: usize,
+    outputs: impl Iterator<Item = &'a str>,
+) -> io::Result<()> {
+    let mut any = false;
+    out.push(b'[');
+    for (j, output) in outputs.enumerate() {
+        out.extend_from_slice(if j == 0 { b"\n" } else { b",\n" });
+        indent(out, depth + 1)?;
+        serde_json::to_writer(&mut *out, output)?;
+        any = true;
+    }
+    if any {
+        out.push(b'\n');
+        indent(out, depth)?;
+    }
+    out.push(b']');
+    Ok(())
 }
 
 /// An edge of a package graph in JSON, with the ways the input is taken.
