@@ -25,6 +25,11 @@ use std::sync::mpsc;
 /// calling thread, so small answers never start the thread pool.
 const CHUNK: usize = 512;
 
+/// Room a chunk's buffer starts with: a chunk of nodes or edges of a
+/// derivation graph takes about 120 KiB, and a buffer grown to that by
+/// doubling would touch (and fault in) twice the memory.
+const CHUNK_BYTES: usize = 160 << 10;
+
 /// The most threads that render an array: the answers are written by one
 /// thread, which two or three others keep busy.
 const MAX_THREADS: usize = 4;
@@ -168,7 +173,9 @@ fn in_parallel<T: Sync>(
                 let chunks = &chunks;
                 scope.spawn(move || {
                     for chunk in chunks.iter().skip(k).step_by(threads) {
-                        let mut buffer = returned.try_recv().unwrap_or_default();
+                        let mut buffer = returned
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES));
                         buffer.clear();
                         let rendered = render(&mut buffer, chunk).map(|()| buffer);
                         // Sent only while this thread's chunks are wanted.
@@ -180,7 +187,7 @@ fn in_parallel<T: Sync>(
                 (finished, give_back)
             })
             .collect();
-        let mut own = Vec::new();
+        let mut own = Vec::with_capacity(CHUNK_BYTES);
         for (i, chunk) in chunks.iter().enumerate() {
             match i % threads {
                 0 => {
