@@ -68,10 +68,17 @@ pub(super) fn write_derivations(
         missing: missing.iter().map(|&n| g.display_path(n)).collect(),
     }
     .write(json)?;
-    json.array("nodes", &sub.nodes, |&n| node_json(g, n))?;
-    let edges = Edges::new(g, &sub.nodes);
-    json.array_with("edges", &sub.edges, |out, depth, chunk| {
-        edges.write(out, depth, chunk)
+    // The edges' paths are made while the nodes are written, on whichever
+    // core has time for them (the nodes' threads wait on each other).
+    std::thread::scope(|scope| {
+        let edges = scope.spawn(|| Edges::new(g, &sub.nodes));
+        json.array("nodes", &sub.nodes, |&n| node_json(g, n))?;
+        let edges = edges
+            .join()
+            .map_err(|_| io::Error::other("the thread making the edges' paths stopped"))?;
+        json.array_with("edges", &sub.edges, |out, depth, chunk| {
+            edges.write(out, depth, chunk)
+        })
     })
 }
 
