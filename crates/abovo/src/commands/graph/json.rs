@@ -122,21 +122,29 @@ impl<'g> Edges<'g> {
             .first()
             .map(|&(from, _)| (from, self.graph.input_edges(from)));
         let mut outputs_texts: FxHashMap<u32, Vec<u8>> = FxHashMap::default();
+        // What lies between the paths and the outputs, the same for every
+        // edge at this depth: made once, copied whole.
+        let line = |lead: &[u8], depth: usize, text: &[u8]| -> io::Result<Vec<u8>> {
+            let mut piece = lead.to_vec();
+            indent(&mut piece, depth)?;
+            piece.extend_from_slice(text);
+            Ok(piece)
+        };
+        let mut open = line(b"\n", depth + 1, b"{")?;
+        open.extend(line(b"\n", depth + 2, b"\"from\": ")?);
+        let before_to = line(b",\n", depth + 2, b"\"to\": ")?;
+        let before_outputs = line(b",\n", depth + 2, b"\"outputs\": ")?;
+        let close = line(b"\n", depth + 1, b"}")?;
         out.push(b'[');
         for (i, &(from, to)) in edges.iter().enumerate() {
-            out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
-            indent(out, depth + 1)?;
-            out.push(b'{');
-            for (key, end) in [(&b"\"from\": "[..], from), (b"\"to\": ", to)] {
-                out.push(b'\n');
-                indent(out, depth + 2)?;
-                out.extend_from_slice(key);
-                out.extend_from_slice(self.paths.get(end).as_bytes());
+            if i > 0 {
                 out.push(b',');
             }
-            out.push(b'\n');
-            indent(out, depth + 2)?;
-            out.extend_from_slice(b"\"outputs\": ");
+            out.extend_from_slice(&open);
+            out.extend_from_slice(self.paths.get(from).as_bytes());
+            out.extend_from_slice(&before_to);
+            out.extend_from_slice(self.paths.get(to).as_bytes());
+            out.extend_from_slice(&before_outputs);
             if inputs.as_ref().is_none_or(|(of, _)| *of != from) {
                 inputs = Some((from, self.graph.input_edges(from)));
             }
@@ -159,9 +167,7 @@ impl<'g> Edges<'g> {
                 }
                 None => out.extend_from_slice(b"[]"),
             }
-            out.push(b'\n');
-            indent(out, depth + 1)?;
-            out.push(b'}');
+            out.extend_from_slice(&close);
         }
         if !edges.is_empty() {
             out.push(b'\n');
