@@ -2,9 +2,10 @@
 //! node and edge sets of `guix graph --type TYPE TARGET` (`package`,
 //! `bag-emerged` or `derivation`).
 //!
-//! One set of writers (text, DOT, GraphML; JSON apart) draws every type:
-//! a [`Drawing`] says how a node of its graph is keyed, named and shaped
-//! and what an edge carries.
+//! One set of writers (text, DOT, GraphML) draws every type: a
+//! [`Drawing`] says how a node of its graph is keyed, named and shaped and
+//! what an edge carries. JSON is apart (`graph/json.rs`): one object per graph,
+//! a derivation graph's nodes and edges rendered on every core.
 
 use crate::exit;
 use crate::output::{Context, Format, dot_quoted, markup_escape, print_json_object, sanitize};

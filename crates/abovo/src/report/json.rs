@@ -6,7 +6,9 @@
 //! formatter writes exactly what the pretty printer writes (two-space
 //! indents), except that an array whose first element is a number, a
 //! boolean or null is written inline: `"seeds": [0, 3, 7]`. Every JSON
-//! answer of the CLI is written with it ([`crate::output::print_json`]).
+//! answer of the CLI is written with it ([`crate::output::print_json`], or
+//! field by field by [`crate::report::json_object`], which lays out each
+//! field as this formatter would).
 
 use serde::Serialize;
 use serde_json::ser::Formatter;
