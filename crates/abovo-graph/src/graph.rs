@@ -219,6 +219,13 @@ impl<'g> Edge<'g> {
             .iter()
             .map(move |&s| g.columns.strings.get(s))
     }
+
+    /// Which set of output names the edge uses: edges with the same id
+    /// use the same names (a graph has a few such sets for hundreds of
+    /// thousands of edges), so that a writer can render each set once.
+    pub fn outputs_id(&self) -> u32 {
+        self.set
+    }
 }
 
 impl Graph {

@@ -11,7 +11,6 @@ use crate::graph::{Graph, NodeId};
 use crate::tsv;
 use crate::version::{compare_versions, is_version_prefix};
 use abovo_store::store_path::{StoreDir, StorePath};
-use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -52,9 +51,55 @@ pub struct PackageTable {
     /// Node of each row's derivation, once attached to a graph.
     nodes: Vec<Option<NodeId>>,
     /// Rows of each node, indexed on first use.
-    by_node: OnceLock<FxHashMap<NodeId, Vec<u32>>>,
+    by_node: OnceLock<RowsByNode>,
     /// The rows as a snapshot encodes them, when read from one in place.
     encoded: Option<Encoded>,
+}
+
+/// The rows of each node of a package table, in table order: a counting
+/// sort of the rows by node, rows of node `n` at `rows[start[n]..start[n +
+/// 1]]`. (A hash map of a vector per node took 2 ms to build for 30,000
+/// rows, on the way of every answer that names each node's packages.)
+#[derive(Debug, Clone, Default)]
+struct RowsByNode {
+    start: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl RowsByNode {
+    /// Indexes the rows whose derivation `nodes` gives.
+    fn new(nodes: &[Option<NodeId>]) -> RowsByNode {
+        let len = nodes.iter().flatten().map(|n| n.index() + 1).max();
+        let mut start = vec![0u32; len.unwrap_or(0) + 1];
+        for n in nodes.iter().flatten() {
+            start[n.index() + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        // Each node's start serves as its cursor while the rows are
+        // placed, ending as the next node's start; then moved back.
+        let mut rows = vec![0u32; nodes.iter().flatten().count()];
+        for (i, n) in nodes.iter().enumerate() {
+            if let Some(n) = n {
+                let at = &mut start[n.index()];
+                rows[*at as usize] = i as u32;
+                *at += 1;
+            }
+        }
+        start.rotate_right(1);
+        start[0] = 0;
+        RowsByNode { start, rows }
+    }
+
+    /// The rows of node `n`.
+    fn of(&self, n: NodeId) -> &[u32] {
+        let i = n.index();
+        match (self.start.get(i), self.start.get(i + 1)) {
+            (Some(&a), Some(&b)) => self.rows.get(a as usize..b as usize).unwrap_or_default(),
+            _ => &[],
+        }
+    }
 }
 
 /// The rows of a package table as an in-place snapshot holds them, read
@@ -156,17 +201,8 @@ impl PackageTable {
     }
 
     /// The rows of each node.
-    fn by_node(&self) -> &FxHashMap<NodeId, Vec<u32>> {
-        self.by_node.get_or_init(|| {
-            let mut by_node = FxHashMap::default();
-            by_node.reserve(self.nodes.len());
-            for (i, n) in self.nodes.iter().enumerate() {
-                if let Some(n) = n {
-                    by_node.entry(*n).or_insert_with(Vec::new).push(i as u32);
-                }
-            }
-            by_node
-        })
+    fn by_node(&self) -> &RowsByNode {
+        self.by_node.get_or_init(|| RowsByNode::new(&self.nodes))
     }
 
     /// Matches rows to the nodes of `graph`.
@@ -267,16 +303,12 @@ impl PackageTable {
     /// The indices of the rows whose derivation is node `n`, in table
     /// order.
     pub fn rows_of(&self, n: NodeId) -> impl Iterator<Item = usize> + '_ {
-        self.by_node()
-            .get(&n)
-            .into_iter()
-            .flatten()
-            .map(|&i| i as usize)
+        self.by_node().of(n).iter().map(|&i| i as usize)
     }
 
     /// Whether node `n` is the derivation of some package.
     pub fn is_package(&self, n: NodeId) -> bool {
-        self.by_node().contains_key(&n)
+        !self.by_node().of(n).is_empty()
     }
 
     /// The rows of the packages called `name` whose version starts with
@@ -297,5 +329,29 @@ impl PackageTable {
     /// How many rows have a derivation that is not in the graph.
     pub fn unmatched(&self) -> usize {
         self.nodes.iter().filter(|n| n.is_none()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Each node's rows are those whose node it is, in table order;
+        /// a node no row has (or past every row's) has none.
+        #[test]
+        fn rows_by_node_are_the_rows_of_each_node(
+            nodes in proptest::collection::vec(proptest::option::of(0u32..40), 0..200),
+        ) {
+            let nodes: Vec<Option<NodeId>> = nodes.into_iter().map(|n| n.map(NodeId)).collect();
+            let index = RowsByNode::new(&nodes);
+            for n in 0..45u32 {
+                let expected: Vec<u32> = (0..nodes.len() as u32)
+                    .filter(|&i| nodes[i as usize] == Some(NodeId(n)))
+                    .collect();
+                prop_assert_eq!(index.of(NodeId(n)), &expected[..]);
+            }
+        }
     }
 }

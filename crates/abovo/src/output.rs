@@ -6,6 +6,7 @@
 //! progress bars only on a terminal standard error and never with `--quiet`.
 
 use crate::cli::{ColorChoice, GlobalArgs};
+use crate::report::json_object::Object;
 use clap::ValueEnum;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use std::borrow::Cow;
@@ -341,6 +342,21 @@ pub fn write_stdout(report: &str) -> std::io::Result<()> {
 pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     crate::report::json::write(&mut out, value)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// [`print_json`] for an object written field by field by `fields`
+/// ([`crate::report::json_object`]): an answer with an array too large to
+/// render on one core.
+pub fn print_json_object(
+    fields: impl FnOnce(&mut Object<'_, io::BufWriter<io::StdoutLock<'static>>>) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut object = Object::new(&mut out, 0)?;
+    fields(&mut object)?;
+    object.end()?;
     out.write_all(b"\n")?;
     out.flush()?;
     Ok(())

@@ -2,24 +2,25 @@
 //! node and edge sets of `guix graph --type TYPE TARGET` (`package`,
 //! `bag-emerged` or `derivation`).
 //!
-//! One set of writers (text, DOT, GraphML; JSON apart) draws every type:
-//! a [`Drawing`] says how a node of its graph is keyed, named and shaped
-//! and what an edge carries.
+//! One set of writers (text, DOT, GraphML) draws every type: a
+//! [`Drawing`] says how a node of its graph is keyed, named and shaped and
+//! what an edge carries. JSON is apart (`graph/json.rs`): one object per graph,
+//! a derivation graph's nodes and edges rendered on every core.
 
 use crate::exit;
-use crate::output::{Context, Format, dot_quoted, markup_escape, print_json, sanitize};
-use crate::packages::{
-    GraphKind, PackagesJson, choose_kind, packages_json, type_help, uses_json, uses_note,
-};
+use crate::output::{Context, Format, dot_quoted, markup_escape, print_json_object, sanitize};
+use crate::packages::{GraphKind, choose_kind, type_help, uses_note};
 use crate::report::packages::visibility_note;
 use crate::report::text::plural;
-use crate::source::{NodesJson, QueryArgs, WalkArgs, edge_outputs, nodes_json};
-use abovo_graph::package_graph::{InputUse, PackageId, PackageView};
+use crate::source::{QueryArgs, WalkArgs, edge_outputs};
+use abovo_graph::dag::NodeIndex;
+use abovo_graph::package_graph::{PackageId, PackageView};
 use abovo_graph::query::{Subgraph, subgraph};
 use abovo_graph::{Graph, NodeId, NodeKind};
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::io::{BufWriter, Write};
+use std::marker::PhantomData;
+
+mod json;
 
 /// Print the graph of TARGET: packages and their inputs (`--type package`,
 /// the default, as `guix graph`), packages with the implicit inputs of
@@ -84,13 +85,20 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             );
             if format == Format::Json {
                 drop(out);
-                print_json(&packages_to_json(&view, &roots, &sub, &title))?;
+                print_json_object(|json| json::write_packages(json, &view, &roots, &sub, &title))?;
                 return Ok(exit::SUCCESS);
             }
             write(&mut out, format, &Packages(view), &sub, &title, ctx)?;
         }
         None => {
-            let sub = subgraph(&*graph, &roots, &walk);
+            // The JSON of the nodes needs parts of the snapshot decoded
+            // whole on first use: decoded on another core during the walk.
+            let sub = std::thread::scope(|scope| {
+                if format == Format::Json {
+                    scope.spawn(|| json::warm_up(&graph, &roots));
+                }
+                subgraph(&*graph, &roots, &walk)
+            });
             let missing: Vec<NodeId> = sub
                 .nodes
                 .iter()
@@ -120,7 +128,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
             );
             if format == Format::Json {
                 drop(out);
-                print_json(&to_json(&graph, &roots, &sub, &missing, &title))?;
+                print_json_object(|json| {
+                    json::write_derivations(json, &graph, &roots, &sub, &missing, &title)
+                })?;
                 return Ok(exit::SUCCESS);
             }
             write(&mut out, format, &Derivations(&graph), &sub, &title, ctx)?;
@@ -133,7 +143,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
 /// How the writers see the nodes and edges of one type of graph.
 trait Drawing {
     /// A node id of the graph.
-    type Node: Copy + Eq + Hash;
+    type Node: NodeIndex;
     /// What identifies a node in DOT and GraphML: its (`.drv`) path.
     fn key(&self, n: Self::Node) -> String;
     /// The node as the text lists it.
@@ -259,137 +269,45 @@ fn write<D: Drawing>(
     }
 }
 
-/// A graph in JSON (`--format json`), of derivations or of packages: what
-/// it is, its roots, its nodes and its edges.
-#[derive(serde::Serialize)]
-struct GraphJson<'g, R: serde::Serialize, N: serde::Serialize, E: serde::Serialize> {
-    graph: &'g str,
-    #[serde(rename = "type")]
-    ty: &'static str,
-    title: &'g str,
-    roots: R,
-    node_count: usize,
-    edge_count: usize,
-    complete: bool,
-    missing: Vec<String>,
-    nodes: N,
-    edges: E,
-}
-
-/// The edges of a derivation graph in JSON: each with the outputs it
-/// uses, written as they are read (the derivation graph of python-pytorch
-/// has 42,473), the paths made once per node.
-struct EdgesJson<'g> {
-    graph: &'g Graph,
-    edges: &'g [(NodeId, NodeId)],
-    paths: PerNode<NodeId>,
-}
-
-impl serde::Serialize for EdgesJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        /// One edge.
-        struct EdgeJson<'e>(&'e EdgesJson<'e>, NodeId, NodeId);
-        impl serde::Serialize for EdgeJson<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                use serde::ser::SerializeMap;
-                let EdgeJson(all, a, b) = *self;
-                let mut map = s.serialize_map(Some(3))?;
-                map.serialize_entry("from", &all.paths.get(a))?;
-                map.serialize_entry("to", &all.paths.get(b))?;
-                map.serialize_entry("outputs", &edge_outputs(all.graph, a, b))?;
-                map.end()
-            }
-        }
-        s.collect_seq(self.edges.iter().map(|&(a, b)| EdgeJson(self, a, b)))
-    }
-}
-
-/// An edge of a package graph in JSON, with the ways the input is taken.
-#[derive(serde::Serialize)]
-struct UsesJson<'g> {
-    from: String,
-    to: String,
-    from_name: String,
-    to_name: String,
-    uses: Vec<InputUse<'g>>,
-}
-
-/// A derivation graph in JSON: its roots by path, its nodes as
-/// [`nodes_json`] writes them.
-fn to_json<'g>(
-    g: &'g Graph,
-    roots: &'g [NodeId],
-    sub: &'g Subgraph,
-    missing: &[NodeId],
-    title: &'g str,
-) -> GraphJson<'g, Vec<String>, NodesJson<'g>, EdgesJson<'g>> {
-    GraphJson {
-        graph: g.description(),
-        ty: "derivation",
-        title,
-        roots: roots.iter().map(|&r| g.display_path(r)).collect(),
-        node_count: sub.nodes.len(),
-        edge_count: sub.edges.len(),
-        complete: missing.is_empty(),
-        missing: missing.iter().map(|&n| g.display_path(n)).collect(),
-        nodes: nodes_json(g, &sub.nodes),
-        edges: EdgesJson {
-            graph: g,
-            edges: &sub.edges,
-            paths: PerNode::new(&sub.nodes, |n| g.display_path(n)),
-        },
-    }
-}
-
-/// A package graph in JSON: nodes as packages (keyed by their derivation),
-/// edges between derivations with the ways each input is taken.
-fn packages_to_json<'g>(
-    view: &PackageView<'g>,
-    roots: &'g [PackageId],
-    sub: &'g Subgraph<PackageId>,
-    title: &'g str,
-) -> GraphJson<'g, PackagesJson<'g>, PackagesJson<'g>, Vec<UsesJson<'g>>> {
-    let edges = sub
-        .edges
-        .iter()
-        .map(|&(a, b)| UsesJson {
-            from: view.display_drv_path(a),
-            to: view.display_drv_path(b),
-            from_name: view.full_name(a),
-            to_name: view.full_name(b),
-            uses: uses_json(view, a, b),
-        })
-        .collect();
-    GraphJson {
-        graph: view.derivations().description(),
-        ty: view.graph_type().name(),
-        title,
-        roots: packages_json(view, roots),
-        node_count: sub.nodes.len(),
-        edge_count: sub.edges.len(),
-        complete: true,
-        missing: Vec::new(),
-        nodes: packages_json(view, &sub.nodes),
-        edges,
-    }
-}
-
 /// What a writer prints for each node of a subgraph (its escaped key or
 /// title), made once per node: the edges name each node again and again
 /// (the derivation graph of python-pytorch has ten edges a node). Every
 /// edge of a [`Subgraph`] joins two of its nodes, so every end has its
-/// text. (A hash map: a binary search in the sorted nodes cost a tenth of
-/// the DOT graph's time.)
-struct PerNode<N>(HashMap<N, String>);
+/// text. (Found by the node's index: a binary search in the sorted nodes
+/// cost a tenth of the DOT graph's time, and a hash map's probes, missing
+/// the cache, a fifth of the JSON edges'.)
+struct PerNode<N> {
+    /// By node index, where the node's text is in `texts` (`u32::MAX`
+    /// for none).
+    at: Vec<u32>,
+    texts: Vec<String>,
+    node: PhantomData<N>,
+}
 
-impl<N: Copy + Eq + Hash> PerNode<N> {
+impl<N: NodeIndex> PerNode<N> {
     fn new(nodes: &[N], make: impl Fn(N) -> String) -> Self {
-        PerNode(nodes.iter().map(|&n| (n, make(n))).collect())
+        let len = nodes.iter().map(|n| n.index() + 1).max().unwrap_or(0);
+        let mut at = vec![u32::MAX; len];
+        let mut texts = Vec::with_capacity(nodes.len());
+        for &n in nodes {
+            if let Some(slot) = at.get_mut(n.index()) {
+                *slot = texts.len() as u32;
+            }
+            texts.push(make(n));
+        }
+        PerNode {
+            at,
+            texts,
+            node: PhantomData,
+        }
     }
 
     /// The text of `n`, one of the nodes.
     fn get(&self, n: N) -> &str {
-        self.0.get(&n).map_or("", String::as_str)
+        self.at
+            .get(n.index())
+            .and_then(|&i| self.texts.get(i as usize))
+            .map_or("", String::as_str)
     }
 }
 

@@ -6,7 +6,9 @@
 //! formatter writes exactly what the pretty printer writes (two-space
 //! indents), except that an array whose first element is a number, a
 //! boolean or null is written inline: `"seeds": [0, 3, 7]`. Every JSON
-//! answer of the CLI is written with it ([`crate::output::print_json`]).
+//! answer of the CLI is written with it ([`crate::output::print_json`], or
+//! field by field by [`crate::report::json_object`], which lays out each
+//! field as this formatter would).
 
 use serde::Serialize;
 use serde_json::ser::Formatter;
@@ -39,6 +41,21 @@ pub struct InlineNumbers {
 }
 
 impl InlineNumbers {
+    /// A formatter for a value written `depth` levels deep, as this
+    /// formatter lays it out there: what [`crate::report::json_object`]
+    /// needs to write an object's fields, or a chunk of an array's
+    /// elements, apart from the rest of the document. (The frames only
+    /// count levels: a value written from here opens frames of its own
+    /// before any element of it asks for its array's layout.)
+    pub(crate) fn at_depth(depth: usize) -> Self {
+        InlineNumbers {
+            stack: (0..depth)
+                .map(|_| Frame::Object { has_keys: true })
+                .collect(),
+            pending: None,
+        }
+    }
+
     fn indent<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
         for _ in 0..self.stack.len() {
             w.write_all(b"  ")?;

@@ -12,7 +12,9 @@
 //! alike), [`signers`] (who signed a seed's bytes), [`packages`] (a seed's
 //! package trail, alike in text and HTML), [`text`] (counts, plurals,
 //! sizes, aligned tables) and [`json`] (the JSON layout of every answer:
-//! serde_json's pretty printer with arrays of numbers on one line).
+//! serde_json's pretty printer with arrays of numbers on one line);
+//! [`json_object`] writes an object in that layout field by field, its
+//! large arrays rendered on every core.
 //! [`recutils`] writes `abovo show`'s records.
 //!
 //! HTML reports are self-contained: one file, inline CSS and SVG, no
@@ -24,6 +26,7 @@
 pub mod audit;
 pub mod history;
 pub mod json;
+pub mod json_object;
 pub mod packages;
 pub mod recutils;
 pub mod seeds;

@@ -1,0 +1,290 @@
+//! A JSON object written field by field, byte for byte as
+//! [`super::json::write`] writes a struct with those fields, so that a
+//! large array field can be rendered on every core: the derivation graph
+//! of python-pytorch is 10 MB of JSON (4,063 nodes, 42,473 edges), and
+//! writing it on one core was most of the query's time.
+//!
+//! A large array is cut into chunks of consecutive elements. Each chunk is
+//! written as an array of its own, at the depth of the whole array, into a
+//! buffer; the chunks are then joined in order. A chunk's elements are
+//! laid out as in the whole array (the layout depends only on the depth),
+//! so the joins only drop the brackets around each chunk and put a comma
+//! between two chunks. The threads take the chunks in turn, each a few
+//! chunks ahead at most, and their buffers are used again from chunk to
+//! chunk: the memory (and the page faults of touching it first) stays at
+//! a few hundred KiB whatever the size of the answer, and the answer goes
+//! out in writes of a chunk (about 120 KiB) each.
+
+use super::json::InlineNumbers;
+use serde::Serialize;
+use std::io::{self, Write};
+use std::sync::mpsc;
+
+/// Elements in a chunk (about 120 KiB of JSON for nodes or edges of a
+/// derivation graph). An array no longer than this is written on the
+/// calling thread, so small answers never start the thread pool.
+const CHUNK: usize = 512;
+
+/// Room a chunk's buffer starts with: a chunk of nodes or edges of a
+/// derivation graph takes about 120 KiB, and a buffer grown to that by
+/// doubling would touch (and fault in) twice the memory.
+const CHUNK_BYTES: usize = 160 << 10;
+
+/// The most threads that render an array: the answers are written by one
+/// thread, which two or three others keep busy.
+const MAX_THREADS: usize = 4;
+
+/// A JSON object being written (see the module docs): [`Object::field`]
+/// and [`Object::array`] add its fields in order, [`Object::end`] closes
+/// it.
+pub struct Object<'w, W: Write> {
+    out: &'w mut W,
+    /// How deep the object is (0 for a whole document).
+    depth: usize,
+    /// Whether no field is written yet.
+    empty: bool,
+}
+
+impl<'w, W: Write> Object<'w, W> {
+    /// Opens an object `depth` levels deep in its document (0: the
+    /// document is this object).
+    pub fn new(out: &'w mut W, depth: usize) -> io::Result<Self> {
+        out.write_all(b"{")?;
+        Ok(Object {
+            out,
+            depth,
+            empty: true,
+        })
+    }
+
+    /// Writes the key of the next field, and what comes before it.
+    fn key(&mut self, key: &str) -> io::Result<()> {
+        self.out
+            .write_all(if self.empty { b"\n" } else { b",\n" })?;
+        self.empty = false;
+        indent(self.out, self.depth + 1)?;
+        // Keys are escaped as every string is, whatever the layout.
+        serde_json::to_writer(&mut *self.out, key)?;
+        self.out.write_all(b": ")
+    }
+
+    /// Adds the field `key: value`.
+    pub fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> io::Result<()> {
+        self.key(key)?;
+        let mut ser = serde_json::Serializer::with_formatter(
+            &mut *self.out,
+            InlineNumbers::at_depth(self.depth + 1),
+        );
+        value.serialize(&mut ser)?;
+        Ok(())
+    }
+
+    /// Adds the field `key: [element(item), …]`, the elements rendered on
+    /// every core when there are many (see the module docs). Elements are
+    /// objects, arrays or strings: one to a line (an array of numbers
+    /// would be written on one line, and is never large enough to need
+    /// this).
+    pub fn array<T, E>(
+        &mut self,
+        key: &str,
+        items: &[T],
+        element: impl Fn(&T) -> E + Sync,
+    ) -> io::Result<()>
+    where
+        T: Sync,
+        E: Serialize,
+    {
+        self.array_with(key, items, |out, depth, chunk| {
+            let mut ser =
+                serde_json::Serializer::with_formatter(out, InlineNumbers::at_depth(depth));
+            serde::Serializer::collect_seq(&mut ser, chunk.iter().map(&element))?;
+            Ok(())
+        })
+    }
+
+    /// [`Object::array`] with each chunk written by `write_chunk(out,
+    /// depth, chunk)`, which appends to `out` the array of `chunk`'s
+    /// elements as [`super::json::write`] would write it `depth` levels
+    /// deep, elements one to a line: for elements faster written by hand
+    /// than serialized.
+    pub fn array_with<T: Sync>(
+        &mut self,
+        key: &str,
+        items: &[T],
+        write_chunk: impl Fn(&mut Vec<u8>, usize, &[T]) -> io::Result<()> + Sync,
+    ) -> io::Result<()> {
+        self.key(key)?;
+        let depth = self.depth + 1;
+        let render = |out: &mut Vec<u8>, chunk: &[T]| write_chunk(out, depth, chunk);
+        if items.len() <= CHUNK {
+            let mut out = Vec::new();
+            render(&mut out, items)?;
+            return self.out.write_all(&out);
+        }
+        self.out.write_all(b"[")?;
+        // What ends each chunk's array: a new line, the indent, `]`.
+        let closing = 1 + INDENT * depth + 1;
+        let mut first = true;
+        in_parallel(items, &render, |chunk| {
+            debug_assert!(chunk.starts_with(b"[\n") && chunk.ends_with(b"]"));
+            // `[`, then a new line, the indent and the first element, …
+            let elements = &chunk[1..chunk.len() - closing];
+            if !first {
+                self.out.write_all(b",")?;
+            }
+            first = false;
+            self.out.write_all(elements)
+        })?;
+        self.out.write_all(b"\n")?;
+        indent(self.out, depth)?;
+        self.out.write_all(b"]")
+    }
+
+    /// Closes the object.
+    pub fn end(self) -> io::Result<()> {
+        if !self.empty {
+            self.out.write_all(b"\n")?;
+            indent(self.out, self.depth)?;
+        }
+        self.out.write_all(b"}")
+    }
+}
+
+/// Renders `items` a chunk at a time with `render` and hands each chunk,
+/// in order, to `write`. With N cores, chunk `i` is rendered by thread
+/// `i mod N`: this one renders every N-th chunk itself, and between two
+/// takes the others' next chunks as they finish them. (Threads of its own,
+/// not a pool: an idle pool thread spins for work, which on a busy
+/// machine takes time from the threads doing it.) Each helper keeps at
+/// most one chunk finished ahead and gets its buffers back to use again.
+fn in_parallel<T: Sync>(
+    items: &[T],
+    render: &(impl Fn(&mut Vec<u8>, &[T]) -> io::Result<()> + Sync),
+    mut write: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
+    let gone = || io::Error::other("a thread rendering JSON stopped");
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads.min(chunks.len()))
+            .map(|k| {
+                let (done, finished) = mpsc::sync_channel::<io::Result<Vec<u8>>>(1);
+                let (give_back, returned) = mpsc::channel::<Vec<u8>>();
+                let chunks = &chunks;
+                scope.spawn(move || {
+                    for chunk in chunks.iter().skip(k).step_by(threads) {
+                        let mut buffer = returned
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES));
+                        buffer.clear();
+                        let rendered = render(&mut buffer, chunk).map(|()| buffer);
+                        // Sent only while this thread's chunks are wanted.
+                        if done.send(rendered).is_err() {
+                            return;
+                        }
+                    }
+                });
+                (finished, give_back)
+            })
+            .collect();
+        let mut own = Vec::with_capacity(CHUNK_BYTES);
+        for (i, chunk) in chunks.iter().enumerate() {
+            match i % threads {
+                0 => {
+                    own.clear();
+                    render(&mut own, chunk)?;
+                    write(&own)?;
+                }
+                k => {
+                    let (finished, give_back) = &helpers[k - 1];
+                    let buffer = finished.recv().map_err(|_| gone())??;
+                    write(&buffer)?;
+                    // Refused only once that thread has rendered its last.
+                    let _ = give_back.send(buffer);
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Spaces an indent level has.
+const INDENT: usize = 2;
+
+/// Writes the indent of `depth` levels, as the formatter indents.
+pub fn indent(out: &mut (impl Write + ?Sized), depth: usize) -> io::Result<()> {
+    const SPACES: &[u8] = b"                                ";
+    let mut left = INDENT * depth;
+    while left > 0 {
+        let n = left.min(SPACES.len());
+        out.write_all(&SPACES[..n])?;
+        left -= n;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// An object with an array of `n` objects, written field by field and
+    /// whole: the bytes are the same, across every chunk and round
+    /// boundary the sizes below cross.
+    #[test]
+    fn fields_and_chunks_are_written_as_the_whole_object() {
+        for n in [
+            0,
+            1,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            3 * CHUNK,
+            5 * CHUNK + 7,
+            40 * CHUNK + 3,
+        ] {
+            let items: Vec<u64> = (0..n as u64).collect();
+            let element = |&i: &u64| json!({"id": i, "name": format!("n\"{i}"), "uses": [i, i + 1], "tags": ["a"], "none": {}});
+            let whole = json!({
+                "title": "t",
+                "counts": [n, 2],
+                "nested": {"deep": [{"x": []}]},
+                "items": items.iter().map(element).collect::<Vec<_>>(),
+                "after": "end",
+            });
+            let mut expected = Vec::new();
+            crate::report::json::write(&mut expected, &whole).unwrap();
+
+            let mut out = Vec::new();
+            let mut obj = Object::new(&mut out, 0).unwrap();
+            obj.field("title", "t").unwrap();
+            obj.field("counts", &[n, 2]).unwrap();
+            obj.field("nested", &whole["nested"]).unwrap();
+            obj.array("items", &items, element).unwrap();
+            obj.field("after", "end").unwrap();
+            obj.end().unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(expected).unwrap(),
+                "{n} items"
+            );
+        }
+    }
+
+    /// An object with no field is `{}`, deeper objects indent their fields.
+    #[test]
+    fn empty_and_nested_objects() {
+        let mut out = Vec::new();
+        Object::new(&mut out, 0).unwrap().end().unwrap();
+        assert_eq!(out, b"{}");
+        let mut out = Vec::new();
+        let mut obj = Object::new(&mut out, 2).unwrap();
+        obj.field("a", &[["x"]]).unwrap();
+        obj.end().unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n      \"a\": [\n        [\n          \"x\"\n        ]\n      ]\n    }"
+        );
+    }
+}
