@@ -45,10 +45,12 @@ pub struct SeedEntry {
     /// The verdict.
     #[serde(flatten)]
     pub class: Classification,
-    /// The shortest path from the target to it, both ends included.
+    /// The shortest path from the target to it, both ends included (empty
+    /// when the report does not trace it, see [`Trace`]).
     pub path_from_target: Vec<Step>,
     /// Which package brings it in, and the target's package path to that
-    /// package (when the graph has package graphs).
+    /// package (when the graph has package graphs and the report traces
+    /// it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageTrail>,
 }
@@ -105,6 +107,27 @@ pub struct TrustReport {
     /// Files in the seed directories that no seed of this report answers
     /// to by name (not used; see [`crate::bytes::unused_files`]).
     pub unused_seed_files: Vec<std::path::PathBuf>,
+}
+
+/// Which seeds of a report are traced: given their path from the target
+/// and the package that brings them in. Tracing is most of a large
+/// report's work (strings for every step of thousands of paths), and a
+/// text summary shows it only for the kinds it details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trace {
+    /// Every seed (JSON, HTML, a detailed text report, comparisons).
+    All,
+    /// Only seeds of the kinds a summary details (see
+    /// [`Kind::summarised`]); the others have an empty
+    /// [`SeedEntry::path_from_target`] and no [`SeedEntry::package`].
+    Detailed,
+}
+
+impl Trace {
+    /// Whether a seed of `kind` is traced.
+    pub fn traces(self, kind: Kind) -> bool {
+        self == Trace::All || !kind.summarised()
+    }
 }
 
 /// The result of the walk alone: seeds and the paths to them.
@@ -165,13 +188,15 @@ pub fn steps(g: &Graph, path: &[NodeId]) -> Vec<Step> {
         .collect()
 }
 
-/// The trust report of `target`, walking as `walk` says ([`Walk::trust`]).
-/// Fails only when a size source is refused (see [`Seeds::classify`]).
+/// The trust report of `target`, walking as `walk` says ([`Walk::trust`]),
+/// with the seeds `trace` says traced. Fails only when a size source is
+/// refused (see [`Seeds::classify`]).
 pub fn trust_report(
     g: &Graph,
     target: NodeId,
     seeds: &Seeds,
     walk: &Walk,
+    trace: Trace,
 ) -> Result<TrustReport, SizeError> {
     // The package trails (which decode a package graph) beside the walk.
     let (walked, trails) = rayon::join(|| self::walk(g, target, walk), || Trails::new(g, target));
@@ -186,31 +211,44 @@ pub fn trust_report(
         .filter(|&n| seen.insert(SeedFacts::store_hash_of(g, n)))
         .collect();
     // Each seed on its own, in parallel (a large closure has thousands),
-    // with the file system listed once.
-    let mut entries: Vec<SeedEntry> = seeds.batch(|| {
+    // with the file system listed once. Collected in place, each result in
+    // its slot: collecting into `Result<Vec<_>>` straight away would gather
+    // the entries in growing pieces and copy them again (a large report's
+    // entries weigh megabytes, and fresh memory costs a page fault a page).
+    let results: Vec<Result<SeedEntry, SizeError>> = seeds.batch(|| {
         distinct
             .par_iter()
             .map(|&n| {
                 let facts = SeedFacts::of(g, n);
                 let class = seeds.classify(g, &facts)?;
-                let path = walked.paths.path_to(n).unwrap_or_default();
+                let (path_from_target, package) = if trace.traces(class.kind) {
+                    let path = walked.paths.path_to(n).unwrap_or_default();
+                    let package = trails.as_ref().and_then(|t| t.trail(&path));
+                    (steps(g, &path), package)
+                } else {
+                    (Vec::new(), None)
+                };
                 Ok(SeedEntry {
-                    path_from_target: steps(g, &path),
-                    package: trails.as_ref().and_then(|t| t.trail(&path)),
+                    path_from_target,
+                    package,
                     facts,
                     class,
                 })
             })
-            .collect::<Result<_, SizeError>>()
-    })?;
-    entries.sort_by(|a, b| {
-        a.class
-            .kind
-            .cmp(&b.class.kind)
-            .then(b.class.size.is_some().cmp(&a.class.size.is_some()))
-            .then(b.class.size.cmp(&a.class.size))
-            .then(a.facts.name.cmp(&b.facts.name))
-            .then(a.facts.store_path.cmp(&b.facts.store_path))
+            .collect()
+    });
+    let mut entries = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    // By kind, known sizes first, biggest first, then by name and store
+    // path (distinct: the order is total). Sorting the keys and moving each
+    // entry once spares the stable sort's copies of whole entries.
+    entries.sort_by_cached_key(|e| {
+        (
+            e.class.kind,
+            e.class.size.is_none(),
+            std::cmp::Reverse(e.class.size),
+            e.facts.name.clone(),
+            e.facts.store_path.clone(),
+        )
     });
     let totals = Kind::ALL
         .iter()

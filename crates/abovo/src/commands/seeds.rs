@@ -8,7 +8,7 @@ use crate::commands::signers;
 use crate::commands::trust_common::{TrustArgs, note_unused_seed_files, warn_rejected_files};
 use crate::exit;
 use crate::output::{Context, Format};
-use abovo_trust::report::trust_report;
+use abovo_trust::report::{Trace, trust_report};
 
 /// List every seed that TARGET rests on: binaries first, with evidence,
 /// size, hash, URLs and the shortest path from TARGET.
@@ -63,7 +63,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     crate::source::warn_dynamic(ctx, &g, || {
         abovo_graph::query::subgraph(&g, &[target], &Default::default()).edges
     });
-    let mut report = trust_report(&g, target, &seeds, &args.trust.walk())?;
+    // A text summary shows paths and package trails only for the kinds it
+    // details; tracing the others would be most of the work.
+    let trace = if args.format == Format::Text && !args.all {
+        Trace::Detailed
+    } else {
+        Trace::All
+    };
+    let mut report = trust_report(&g, target, &seeds, &args.trust.walk(), trace)?;
     if args.sign.signers {
         let entries = report
             .seeds
