@@ -200,29 +200,39 @@ pub fn trust_report(
 ) -> Result<TrustReport, SizeError> {
     // The package trails (which decode a package graph) beside the walk.
     let (walked, trails) = rayon::join(|| self::walk(g, target, walk), || Trails::new(g, target));
+    // What the graph says of each seed, in parallel: a seed's store path
+    // may need its output path computed (a hash per fixed output), and a
+    // large closure has thousands.
+    let facts: Vec<SeedFacts> = walked
+        .seeds
+        .par_iter()
+        .map(|&n| SeedFacts::of(g, n))
+        .collect();
     // Fixed-output derivations with the same output path (same hash and
     // name, for different systems) are one seed: keep the first reached,
     // whose path is the shortest. (The hash part tells store items apart.)
     let mut seen = rustc_hash::FxHashSet::default();
-    let distinct: Vec<NodeId> = walked
-        .seeds
+    let first: Vec<bool> = facts
         .iter()
-        .copied()
-        .filter(|&n| seen.insert(SeedFacts::store_hash_of(g, n)))
+        .map(|f| seen.insert(f.hash_part().unwrap_or(&f.store_path)))
         .collect();
-    // Each seed on its own, in parallel (a large closure has thousands),
-    // with the file system listed once. Collected in place, each result in
-    // its slot: collecting into `Result<Vec<_>>` straight away would gather
-    // the entries in growing pieces and copy them again (a large report's
-    // entries weigh megabytes, and fresh memory costs a page fault a page).
+    let distinct: Vec<SeedFacts> = facts
+        .into_iter()
+        .zip(first)
+        .filter_map(|(f, first)| first.then_some(f))
+        .collect();
+    // Each seed on its own, in parallel, with the file system listed once.
+    // Collected in place, each result in its slot: collecting into
+    // `Result<Vec<_>>` straight away would gather the entries in growing
+    // pieces and copy them again (a large report's entries weigh megabytes,
+    // and fresh memory costs a page fault a page).
     let results: Vec<Result<SeedEntry, SizeError>> = seeds.batch(|| {
         distinct
-            .par_iter()
-            .map(|&n| {
-                let facts = SeedFacts::of(g, n);
+            .into_par_iter()
+            .map(|facts| {
                 let class = seeds.classify(g, &facts)?;
                 let (path_from_target, package) = if trace.traces(class.kind) {
-                    let path = walked.paths.path_to(n).unwrap_or_default();
+                    let path = walked.paths.path_to(facts.node).unwrap_or_default();
                     let package = trails.as_ref().and_then(|t| t.trail(&path));
                     (steps(g, &path), package)
                 } else {
