@@ -138,8 +138,25 @@ pub struct Walked {
     pub paths: ShortestPaths<NodeId>,
     /// Derivations visited.
     pub derivations: usize,
-    /// Built-in builders used, with counts.
-    pub builtins: BTreeMap<String, usize>,
+}
+
+impl Walked {
+    /// The built-in builders the walk's derivations use (`builtin:download`
+    /// …), with counts. Asked apart from the walk: naming the builder
+    /// reads a derivation's record, and the records of the seeds among
+    /// them are better read with their facts, in parallel.
+    pub fn builtins(&self, g: &Graph) -> BTreeMap<String, usize> {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for &x in self.paths.reached() {
+            if let Some(b) = g.builtin(x) {
+                *counts.entry(b).or_insert(0) += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|(b, count)| (format!("builtin:{b}"), count))
+            .collect()
+    }
 }
 
 /// Whether `n` is a seed (where content enters the graph): a fixed-output
@@ -157,14 +174,10 @@ pub fn is_seed(g: &Graph, n: NodeId) -> bool {
 pub fn walk(g: &Graph, target: NodeId, walk: &Walk) -> Walked {
     let paths = ShortestPaths::tree(g, target, walk);
     let mut seeds = Vec::new();
-    let mut builtins = BTreeMap::new();
     let mut derivations = 0;
     for &x in paths.reached() {
         if g.kind(x) == NodeKind::Derivation {
             derivations += 1;
-            if let Some(b) = g.builtin(x) {
-                *builtins.entry(format!("builtin:{b}")).or_insert(0) += 1;
-            }
         }
         if is_seed(g, x) {
             seeds.push(x);
@@ -174,7 +187,6 @@ pub fn walk(g: &Graph, target: NodeId, walk: &Walk) -> Walked {
         seeds,
         paths,
         derivations,
-        builtins,
     }
 }
 
@@ -208,6 +220,8 @@ pub fn trust_report(
         .par_iter()
         .map(|&n| SeedFacts::of(g, n))
         .collect();
+    // After the facts, which read the records of the seeds among them.
+    let builtins = walked.builtins(g);
     // Fixed-output derivations with the same output path (same hash and
     // name, for different systems) are one seed: keep the first reached,
     // whose path is the shortest. (The hash part tells store items apart.)
@@ -293,8 +307,7 @@ pub fn trust_report(
         derivations_walked: walked.derivations,
         seeds: entries,
         totals,
-        builtins: walked
-            .builtins
+        builtins: builtins
             .into_iter()
             .map(|(builder, derivations)| BuiltinUse {
                 builder,
