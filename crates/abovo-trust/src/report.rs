@@ -200,18 +200,22 @@ pub fn steps(g: &Graph, path: &[NodeId]) -> Vec<Step> {
         .collect()
 }
 
-/// The trust report of `target`, walking as `walk` says ([`Walk::trust`]),
-/// with the seeds `trace` says traced. Fails only when a size source is
-/// refused (see [`Seeds::classify`]).
-pub fn trust_report(
+/// The seeds of a walk, each with its facts and verdict, not yet traced.
+struct Classified {
+    walked: Walked,
+    builtins: BTreeMap<String, usize>,
+    /// In visiting order, one per store item.
+    entries: Vec<SeedEntry>,
+}
+
+/// Walks from `target` and classifies the seeds it reaches.
+fn classify_walk(
     g: &Graph,
     target: NodeId,
     seeds: &Seeds,
     walk: &Walk,
-    trace: Trace,
-) -> Result<TrustReport, SizeError> {
-    // The package trails (which decode a package graph) beside the walk.
-    let (walked, trails) = rayon::join(|| self::walk(g, target, walk), || Trails::new(g, target));
+) -> Result<Classified, SizeError> {
+    let walked = self::walk(g, target, walk);
     // What the graph says of each seed, in parallel: a seed's store path
     // may need its output path computed (a hash per fixed output), and a
     // large closure has thousands.
@@ -244,24 +248,52 @@ pub fn trust_report(
         distinct
             .into_par_iter()
             .map(|facts| {
-                let class = seeds.classify(g, &facts)?;
-                let (path_from_target, package) = if trace.traces(class.kind) {
-                    let path = walked.paths.path_to(facts.node).unwrap_or_default();
-                    let package = trails.as_ref().and_then(|t| t.trail(&path));
-                    (steps(g, &path), package)
-                } else {
-                    (Vec::new(), None)
-                };
                 Ok(SeedEntry {
-                    path_from_target,
-                    package,
+                    class: seeds.classify(g, &facts)?,
                     facts,
-                    class,
+                    path_from_target: Vec::new(),
+                    package: None,
                 })
             })
             .collect()
     });
-    let mut entries = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(Classified {
+        walked,
+        builtins,
+        entries: results.into_iter().collect::<Result<_, _>>()?,
+    })
+}
+
+/// The trust report of `target`, walking as `walk` says ([`Walk::trust`]),
+/// with the seeds `trace` says traced. Fails only when a size source is
+/// refused (see [`Seeds::classify`]).
+pub fn trust_report(
+    g: &Graph,
+    target: NodeId,
+    seeds: &Seeds,
+    walk: &Walk,
+    trace: Trace,
+) -> Result<TrustReport, SizeError> {
+    // The package trails (which decode a package graph) beside the walk
+    // and the classification, whose parallel work the other thread joins
+    // when it is done.
+    let (trails, classified) = rayon::join(
+        || Trails::new(g, target),
+        || classify_walk(g, target, seeds, walk),
+    );
+    let Classified {
+        walked,
+        builtins,
+        mut entries,
+    } = classified?;
+    entries
+        .par_iter_mut()
+        .filter(|e| trace.traces(e.class.kind))
+        .for_each(|e| {
+            let path = walked.paths.path_to(e.facts.node).unwrap_or_default();
+            e.package = trails.as_ref().and_then(|t| t.trail(&path));
+            e.path_from_target = steps(g, &path);
+        });
     // By kind, known sizes first, biggest first, then by name and store
     // path (distinct: the order is total). Sorting the keys and moving each
     // entry once spares the stable sort's copies of whole entries.
