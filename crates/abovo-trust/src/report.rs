@@ -276,9 +276,15 @@ pub fn trust_report(
 ) -> Result<TrustReport, SizeError> {
     // The package trails (which decode a package graph) beside the walk
     // and the classification, whose parallel work the other thread joins
-    // when it is done.
+    // when it is done; and the store metadata that sizes read, decoded
+    // whole on first use: before the classification asks, rather than
+    // while every thread of it waits.
     let (trails, classified) = rayon::join(
-        || Trails::new(g, target),
+        || {
+            let trails = Trails::new(g, target);
+            g.meta();
+            trails
+        },
         || classify_walk(g, target, seeds, walk),
     );
     let Classified {
