@@ -185,11 +185,13 @@ pub struct Classification {
     /// description, or the rule's justification.
     pub why: String,
     /// The knowledge-base entry, when one matched (even when content won).
+    /// Boxed, as is the scan: most seeds have neither, and a report of
+    /// thousands of seeds should not carry their room.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub known: Option<KnownSeed>,
+    pub known: Option<Box<KnownSeed>>,
     /// The content scan, when the bytes were found.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<ContentReport>,
+    pub content: Option<Box<ContentReport>>,
     /// Where the bytes were found (only bytes proven to be the seed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_at: Option<PathBuf>,
@@ -564,8 +566,8 @@ impl Seeds {
             kind,
             evidence,
             why,
-            known,
-            content,
+            known: known.map(Box::new),
+            content: content.map(Box::new),
             bytes_at: located.found.map(|f| f.path),
             bytes_verified,
             scan_error,
