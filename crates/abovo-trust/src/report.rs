@@ -219,7 +219,7 @@ fn classify_walk(
     // What the graph says of each seed, in parallel: a seed's store path
     // may need its output path computed (a hash per fixed output), and a
     // large closure has thousands.
-    let facts: Vec<SeedFacts> = walked
+    let mut facts: Vec<SeedFacts> = walked
         .seeds
         .par_iter()
         .map(|&n| SeedFacts::of(g, n))
@@ -234,18 +234,15 @@ fn classify_walk(
         .iter()
         .map(|f| seen.insert(f.hash_part().unwrap_or(&f.store_path)))
         .collect();
-    let distinct: Vec<SeedFacts> = facts
-        .into_iter()
-        .zip(first)
-        .filter_map(|(f, first)| first.then_some(f))
-        .collect();
+    let mut first = first.into_iter();
+    facts.retain(|_| first.next().unwrap_or(false));
     // Each seed on its own, in parallel, with the file system listed once.
     // Collected in place, each result in its slot: collecting into
     // `Result<Vec<_>>` straight away would gather the entries in growing
     // pieces and copy them again (a large report's entries weigh megabytes,
     // and fresh memory costs a page fault a page).
     let results: Vec<Result<SeedEntry, SizeError>> = seeds.batch(|| {
-        distinct
+        facts
             .into_par_iter()
             .map(|facts| {
                 Ok(SeedEntry {
