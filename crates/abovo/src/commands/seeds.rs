@@ -53,13 +53,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     if let Some(against) = &args.history.against {
         return crate::commands::history::run_seeds(&args, against, ctx);
     }
-    let g = args.trust.load_graph(ctx)?;
+    // The knowledge base is read while the graph loads, which also starts
+    // the threads the report runs on.
+    let (g, kb) = rayon::join(
+        || args.trust.load_graph(ctx),
+        || args.trust.knowledge_base(),
+    );
+    let g = g?;
     let target = crate::source::resolve_one(&g, &args.target, &args.trust.preferences(), ctx)?;
     let mut code = exit::SUCCESS;
     if args.fetch {
         code = crate::commands::fetch::fetch_seeds_first(&g, &[target], &args.trust, ctx)?;
     }
-    let seeds = args.trust.seeds()?;
+    let seeds = args.trust.seeds_with(kb?)?;
     crate::source::warn_dynamic(ctx, &g, || {
         abovo_graph::query::subgraph(&g, &[target], &Default::default()).edges
     });
