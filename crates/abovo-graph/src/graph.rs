@@ -331,6 +331,13 @@ impl Graph {
         self.columns.strings.get(self.columns.names[n.index()])
     }
 
+    /// The interned id of `n`'s name: two nodes of one graph have the same
+    /// name exactly when their ids are equal, so an index by name can be
+    /// keyed by these without reading any text.
+    pub fn name_id(&self, n: NodeId) -> StrId {
+        self.columns.names[n.index()]
+    }
+
     /// The 32-character hash part of `n`.
     pub fn hash_part(&self, n: NodeId) -> &str {
         // Hash parts are validated nix32 (ASCII) when the graph is built or read.

@@ -19,6 +19,7 @@ use abovo_graph::{Graph, NodeId, NodeKind};
 use abovo_store::StorePath;
 use abovo_store::derivation::FixedOutput;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -182,14 +183,17 @@ pub struct Classification {
     /// The evidence for it.
     pub evidence: Evidence,
     /// Why, in one line: the content summary, the knowledge-base
-    /// description, or the rule's justification.
-    pub why: String,
+    /// description, or the rule's justification (borrowed when it is a
+    /// rule's: thousands of seeds share a few).
+    pub why: Cow<'static, str>,
     /// The knowledge-base entry, when one matched (even when content won).
+    /// Boxed, as is the scan: most seeds have neither, and a report of
+    /// thousands of seeds should not carry their room.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub known: Option<KnownSeed>,
+    pub known: Option<Box<KnownSeed>>,
     /// The content scan, when the bytes were found.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<ContentReport>,
+    pub content: Option<Box<ContentReport>>,
     /// Where the bytes were found (only bytes proven to be the seed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_at: Option<PathBuf>,
@@ -521,14 +525,14 @@ impl Seeds {
             },
         )?;
         let (kind, evidence, why) = if let Some(c) = &content {
-            (c.kind, Evidence::Content, c.summary.clone())
+            (c.kind, Evidence::Content, Cow::Owned(c.summary.clone()))
         } else if let Some(k) = &known {
             (
                 k.kind,
                 Evidence::Known {
                     source: k.source.clone(),
                 },
-                k.description.clone(),
+                Cow::Owned(k.description.clone()),
             )
         } else {
             let rf = rules::Facts {
@@ -541,20 +545,20 @@ impl Seeds {
                 (Origin::Missing, _) => (
                     Kind::Unknown,
                     Evidence::None,
-                    "the derivation was not loaded: nothing is known of it".to_owned(),
+                    Cow::Borrowed("the derivation was not loaded: nothing is known of it"),
                 ),
-                (Origin::Impure, _) => (Kind::Unknown, Evidence::None, IMPURE_WHY.to_owned()),
+                (Origin::Impure, _) => (Kind::Unknown, Evidence::None, Cow::Borrowed(IMPURE_WHY)),
                 (_, Some(rule)) => (
                     rule.kind,
                     Evidence::Rule {
                         id: rule.id.to_owned(),
                     },
-                    rule.justification.to_owned(),
+                    Cow::Borrowed(rule.justification),
                 ),
                 (_, None) => (
                     Kind::Unknown,
                     Evidence::None,
-                    "no bytes, no knowledge-base entry and no rule".to_owned(),
+                    Cow::Borrowed("no bytes, no knowledge-base entry and no rule"),
                 ),
             }
         };
@@ -564,8 +568,8 @@ impl Seeds {
             kind,
             evidence,
             why,
-            known,
-            content,
+            known: known.map(Box::new),
+            content: content.map(Box::new),
             bytes_at: located.found.map(|f| f.path),
             bytes_verified,
             scan_error,

@@ -64,6 +64,13 @@ impl Kind {
     pub fn carries_binaries(self) -> bool {
         matches!(self, Kind::Binary | Kind::SourceWithBinaries)
     }
+
+    /// Whether a report's summary gives seeds of this kind one line each
+    /// (generated and source seeds: a large closure has thousands, and
+    /// nothing in them needs a closer look), rather than their details.
+    pub fn summarised(self) -> bool {
+        matches!(self, Kind::Generated | Kind::Source)
+    }
 }
 
 impl fmt::Display for Kind {

@@ -4,10 +4,12 @@
 //! build systems, where everything a build needs comes from).
 //!
 //! A derivation is a package's when it is the derivation of a package
-//! node, or when it is built for another system with the name and version
-//! of one (Guix's bootstrap builds some packages for `i686-linux` on
+//! node, or when it is built for another system under the name of one
+//! (Guix's bootstrap builds some packages for `i686-linux` on
 //! `x86_64-linux`: `guile-bootstrap-2.0.drv` for i686 is
-//! `guile-bootstrap@2.0` for another system, see [`Packages`]).
+//! `guile-bootstrap@2.0` for another system, see [`Packages`]). A
+//! package's derivation is named after its name and version, so the two
+//! derivations have the same name.
 //!
 //! The package that brings a seed in is the last package on the seed's
 //! derivation path: the one whose derivation uses the seed directly or
@@ -28,6 +30,7 @@
 use crate::report::{Step, steps};
 use abovo_graph::package_graph::{GraphType, PackageGraph, PackageId, PackageView, Visibility};
 use abovo_graph::query::{ShortestPaths, Walk};
+use abovo_graph::strings::StrId;
 use abovo_graph::{Graph, NodeId, NodeKind};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -64,11 +67,12 @@ pub struct PackageBuild {
 pub struct Packages<'g> {
     graph: &'g Graph,
     pg: &'g PackageGraph,
-    /// `(name, version)` of every package node whose derivation the graph
-    /// has: what a derivation for another system is named after. Built
-    /// only when a derivation that is no package node's own is met (a
-    /// `seeds` report on one package may never need it).
-    by_name: Arc<OnceLock<FxHashMap<(&'g str, &'g str), PackageId>>>,
+    /// The package nodes whose derivation the graph has, by their
+    /// derivation's name ([`Graph::name_id`]): what a derivation for
+    /// another system is named after. Keyed by interned ids, it is built
+    /// without reading a name; and only when a derivation that is no
+    /// package node's own is met.
+    by_name: Arc<OnceLock<FxHashMap<StrId, PackageId>>>,
 }
 
 impl<'g> Packages<'g> {
@@ -85,25 +89,21 @@ impl<'g> Packages<'g> {
         })
     }
 
-    /// The package node named `name-version` as a derivation is (`name`
-    /// may hold hyphens, so each split is tried), among those whose
-    /// derivation the graph has.
-    fn by_name(&self, drv_name: &str) -> Option<PackageId> {
-        let pg = self.pg;
-        let index: &FxHashMap<(&str, &str), PackageId> = self.by_name.get_or_init(|| {
-            // Sized once: growing it step by step (the filter hides the
-            // count) was most of the cost of building it.
+    /// The package node whose derivation has `n`'s name (the last one by
+    /// id, when several have).
+    fn by_name(&self, n: NodeId) -> Option<PackageId> {
+        let (g, pg) = (self.graph, self.pg);
+        let index = self.by_name.get_or_init(|| {
             let ids = pg.ids();
             let mut index = FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
-            for p in ids.filter(|&p| pg.drv(p).is_some()) {
-                index.insert((pg.name(p), pg.version(p)), p);
+            for p in ids {
+                if let Some(own) = pg.drv(p) {
+                    index.insert(g.name_id(own), p);
+                }
             }
             index
         });
-        drv_name
-            .match_indices('-')
-            .find_map(|(i, _)| index.get(&(&drv_name[..i], &drv_name[i + 1..])))
-            .copied()
+        index.get(&g.name_id(n)).copied()
     }
 
     /// The package whose build derivation `n` is, if any.
@@ -121,8 +121,7 @@ impl<'g> Packages<'g> {
         if g.kind(n) != NodeKind::Derivation {
             return None;
         }
-        let name = g.name(n);
-        let package = self.by_name(name.strip_suffix(".drv").unwrap_or(name))?;
+        let package = self.by_name(n)?;
         let own = self.pg.drv(package)?;
         (g.system(own) != g.system(n)).then_some(PackageBuild {
             package,
@@ -265,3 +264,6 @@ impl<'g> Trails<'g> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -45,10 +45,12 @@ pub struct SeedEntry {
     /// The verdict.
     #[serde(flatten)]
     pub class: Classification,
-    /// The shortest path from the target to it, both ends included.
+    /// The shortest path from the target to it, both ends included (empty
+    /// when the report does not trace it, see [`Trace`]).
     pub path_from_target: Vec<Step>,
     /// Which package brings it in, and the target's package path to that
-    /// package (when the graph has package graphs).
+    /// package (when the graph has package graphs and the report traces
+    /// it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageTrail>,
 }
@@ -107,6 +109,27 @@ pub struct TrustReport {
     pub unused_seed_files: Vec<std::path::PathBuf>,
 }
 
+/// Which seeds of a report are traced: given their path from the target
+/// and the package that brings them in. Tracing is most of a large
+/// report's work (strings for every step of thousands of paths), and a
+/// text summary shows it only for the kinds it details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trace {
+    /// Every seed (JSON, HTML, a detailed text report, comparisons).
+    All,
+    /// Only seeds of the kinds a summary details (see
+    /// [`Kind::summarised`]); the others have an empty
+    /// [`SeedEntry::path_from_target`] and no [`SeedEntry::package`].
+    Detailed,
+}
+
+impl Trace {
+    /// Whether a seed of `kind` is traced.
+    pub fn traces(self, kind: Kind) -> bool {
+        self == Trace::All || !kind.summarised()
+    }
+}
+
 /// The result of the walk alone: seeds and the paths to them.
 pub struct Walked {
     /// The seeds, in visiting order.
@@ -115,8 +138,25 @@ pub struct Walked {
     pub paths: ShortestPaths<NodeId>,
     /// Derivations visited.
     pub derivations: usize,
-    /// Built-in builders used, with counts.
-    pub builtins: BTreeMap<String, usize>,
+}
+
+impl Walked {
+    /// The built-in builders the walk's derivations use (`builtin:download`
+    /// …), with counts. Asked apart from the walk: naming the builder
+    /// reads a derivation's record, and the records of the seeds among
+    /// them are better read with their facts, in parallel.
+    pub fn builtins(&self, g: &Graph) -> BTreeMap<String, usize> {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for &x in self.paths.reached() {
+            if let Some(b) = g.builtin(x) {
+                *counts.entry(b).or_insert(0) += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|(b, count)| (format!("builtin:{b}"), count))
+            .collect()
+    }
 }
 
 /// Whether `n` is a seed (where content enters the graph): a fixed-output
@@ -134,14 +174,10 @@ pub fn is_seed(g: &Graph, n: NodeId) -> bool {
 pub fn walk(g: &Graph, target: NodeId, walk: &Walk) -> Walked {
     let paths = ShortestPaths::tree(g, target, walk);
     let mut seeds = Vec::new();
-    let mut builtins = BTreeMap::new();
     let mut derivations = 0;
     for &x in paths.reached() {
         if g.kind(x) == NodeKind::Derivation {
             derivations += 1;
-            if let Some(b) = g.builtin(x) {
-                *builtins.entry(format!("builtin:{b}")).or_insert(0) += 1;
-            }
         }
         if is_seed(g, x) {
             seeds.push(x);
@@ -151,7 +187,6 @@ pub fn walk(g: &Graph, target: NodeId, walk: &Walk) -> Walked {
         seeds,
         paths,
         derivations,
-        builtins,
     }
 }
 
@@ -165,52 +200,114 @@ pub fn steps(g: &Graph, path: &[NodeId]) -> Vec<Step> {
         .collect()
 }
 
-/// The trust report of `target`, walking as `walk` says ([`Walk::trust`]).
-/// Fails only when a size source is refused (see [`Seeds::classify`]).
+/// The seeds of a walk, each with its facts and verdict, not yet traced.
+struct Classified {
+    walked: Walked,
+    builtins: BTreeMap<String, usize>,
+    /// In visiting order, one per store item.
+    entries: Vec<SeedEntry>,
+}
+
+/// Walks from `target` and classifies the seeds it reaches.
+fn classify_walk(
+    g: &Graph,
+    target: NodeId,
+    seeds: &Seeds,
+    walk: &Walk,
+) -> Result<Classified, SizeError> {
+    let walked = self::walk(g, target, walk);
+    // What the graph says of each seed, in parallel: a seed's store path
+    // may need its output path computed (a hash per fixed output), and a
+    // large closure has thousands.
+    let mut facts: Vec<SeedFacts> = walked
+        .seeds
+        .par_iter()
+        .map(|&n| SeedFacts::of(g, n))
+        .collect();
+    // After the facts, which read the records of the seeds among them.
+    let builtins = walked.builtins(g);
+    // Fixed-output derivations with the same output path (same hash and
+    // name, for different systems) are one seed: keep the first reached,
+    // whose path is the shortest. (The hash part tells store items apart.)
+    let mut seen = rustc_hash::FxHashSet::default();
+    let first: Vec<bool> = facts
+        .iter()
+        .map(|f| seen.insert(f.hash_part().unwrap_or(&f.store_path)))
+        .collect();
+    let mut first = first.into_iter();
+    facts.retain(|_| first.next().unwrap_or(false));
+    // Each seed on its own, in parallel, with the file system listed once.
+    // Collected in place, each result in its slot: collecting into
+    // `Result<Vec<_>>` straight away would gather the entries in growing
+    // pieces and copy them again (a large report's entries weigh megabytes,
+    // and fresh memory costs a page fault a page).
+    let results: Vec<Result<SeedEntry, SizeError>> = seeds.batch(|| {
+        facts
+            .into_par_iter()
+            .map(|facts| {
+                Ok(SeedEntry {
+                    class: seeds.classify(g, &facts)?,
+                    facts,
+                    path_from_target: Vec::new(),
+                    package: None,
+                })
+            })
+            .collect()
+    });
+    Ok(Classified {
+        walked,
+        builtins,
+        entries: results.into_iter().collect::<Result<_, _>>()?,
+    })
+}
+
+/// The trust report of `target`, walking as `walk` says ([`Walk::trust`]),
+/// with the seeds `trace` says traced. Fails only when a size source is
+/// refused (see [`Seeds::classify`]).
 pub fn trust_report(
     g: &Graph,
     target: NodeId,
     seeds: &Seeds,
     walk: &Walk,
+    trace: Trace,
 ) -> Result<TrustReport, SizeError> {
-    // The package trails (which decode a package graph) beside the walk.
-    let (walked, trails) = rayon::join(|| self::walk(g, target, walk), || Trails::new(g, target));
-    // Fixed-output derivations with the same output path (same hash and
-    // name, for different systems) are one seed: keep the first reached,
-    // whose path is the shortest. (The hash part tells store items apart.)
-    let mut seen = rustc_hash::FxHashSet::default();
-    let distinct: Vec<NodeId> = walked
-        .seeds
-        .iter()
-        .copied()
-        .filter(|&n| seen.insert(SeedFacts::store_hash_of(g, n)))
-        .collect();
-    // Each seed on its own, in parallel (a large closure has thousands),
-    // with the file system listed once.
-    let mut entries: Vec<SeedEntry> = seeds.batch(|| {
-        distinct
-            .par_iter()
-            .map(|&n| {
-                let facts = SeedFacts::of(g, n);
-                let class = seeds.classify(g, &facts)?;
-                let path = walked.paths.path_to(n).unwrap_or_default();
-                Ok(SeedEntry {
-                    path_from_target: steps(g, &path),
-                    package: trails.as_ref().and_then(|t| t.trail(&path)),
-                    facts,
-                    class,
-                })
-            })
-            .collect::<Result<_, SizeError>>()
-    })?;
-    entries.sort_by(|a, b| {
-        a.class
-            .kind
-            .cmp(&b.class.kind)
-            .then(b.class.size.is_some().cmp(&a.class.size.is_some()))
-            .then(b.class.size.cmp(&a.class.size))
-            .then(a.facts.name.cmp(&b.facts.name))
-            .then(a.facts.store_path.cmp(&b.facts.store_path))
+    // The package trails (which decode a package graph) beside the walk
+    // and the classification, whose parallel work the other thread joins
+    // when it is done; and the store metadata that sizes read, decoded
+    // whole on first use: before the classification asks, rather than
+    // while every thread of it waits.
+    let (trails, classified) = rayon::join(
+        || {
+            let trails = Trails::new(g, target);
+            g.meta();
+            trails
+        },
+        || classify_walk(g, target, seeds, walk),
+    );
+    let Classified {
+        walked,
+        builtins,
+        mut entries,
+    } = classified?;
+    entries
+        .par_iter_mut()
+        .filter(|e| trace.traces(e.class.kind))
+        .for_each(|e| {
+            let path = walked.paths.path_to(e.facts.node).unwrap_or_default();
+            e.package = trails.as_ref().and_then(|t| t.trail(&path));
+            e.path_from_target = steps(g, &path);
+        });
+    // By kind, known sizes first, biggest first, then by name and store
+    // path (distinct: the order is total). Sorting the keys and moving each
+    // entry once spares the stable sort's copies of whole entries.
+    entries.sort_by_cached_key(|e| {
+        (
+            e.class.kind,
+            e.class.size.is_none(),
+            std::cmp::Reverse(e.class.size),
+            e.facts.name.clone(),
+            e.facts.store_path.clone(),
+        )
     });
     let totals = Kind::ALL
         .iter()
@@ -245,8 +342,7 @@ pub fn trust_report(
         derivations_walked: walked.derivations,
         seeds: entries,
         totals,
-        builtins: walked
-            .builtins
+        builtins: builtins
             .into_iter()
             .map(|(builder, derivations)| BuiltinUse {
                 builder,

@@ -143,7 +143,7 @@ impl Classified {
             if c.kind == Kind::Unknown {
                 unknown.push(UnknownSeed {
                     facts: f.clone(),
-                    why: c.why.clone(),
+                    why: c.why.to_string(),
                 });
             }
             rejected_files.extend(c.rejected_files.iter().map(|r| SeedRejection {

@@ -8,7 +8,7 @@ use crate::commands::signers;
 use crate::commands::trust_common::{TrustArgs, note_unused_seed_files, warn_rejected_files};
 use crate::exit;
 use crate::output::{Context, Format};
-use abovo_trust::report::trust_report;
+use abovo_trust::report::{Trace, trust_report};
 
 /// List every seed that TARGET rests on: binaries first, with evidence,
 /// size, hash, URLs and the shortest path from TARGET.
@@ -53,17 +53,30 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     if let Some(against) = &args.history.against {
         return crate::commands::history::run_seeds(&args, against, ctx);
     }
-    let g = args.trust.load_graph(ctx)?;
+    // The knowledge base is read while the graph loads, which also starts
+    // the threads the report runs on.
+    let (g, kb) = rayon::join(
+        || args.trust.load_graph(ctx),
+        || args.trust.knowledge_base(),
+    );
+    let g = g?;
     let target = crate::source::resolve_one(&g, &args.target, &args.trust.preferences(), ctx)?;
     let mut code = exit::SUCCESS;
     if args.fetch {
         code = crate::commands::fetch::fetch_seeds_first(&g, &[target], &args.trust, ctx)?;
     }
-    let seeds = args.trust.seeds()?;
+    let seeds = args.trust.seeds_with(kb?)?;
     crate::source::warn_dynamic(ctx, &g, || {
         abovo_graph::query::subgraph(&g, &[target], &Default::default()).edges
     });
-    let mut report = trust_report(&g, target, &seeds, &args.trust.walk())?;
+    // A text summary shows paths and package trails only for the kinds it
+    // details; tracing the others would be most of the work.
+    let trace = if args.format == Format::Text && !args.all {
+        Trace::Detailed
+    } else {
+        Trace::All
+    };
+    let mut report = trust_report(&g, target, &seeds, &args.trust.walk(), trace)?;
     if args.sign.signers {
         let entries = report
             .seeds

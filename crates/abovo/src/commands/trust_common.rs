@@ -82,10 +82,22 @@ impl TrustArgs {
 
     /// Builds the classifier from the flags.
     pub fn seeds(&self) -> anyhow::Result<Seeds> {
+        self.seeds_with(self.knowledge_base()?)
+    }
+
+    /// The knowledge base: the built-in one, then the `--knowledge` files.
+    pub fn knowledge_base(&self) -> anyhow::Result<KnowledgeBase> {
         let mut kb = KnowledgeBase::built_in()?;
         for f in &self.knowledge {
             kb.add_file(f)?;
         }
+        Ok(kb)
+    }
+
+    /// Builds the classifier from the flags on `kb` (from
+    /// [`TrustArgs::knowledge_base`], which a command may read while its
+    /// graph loads).
+    pub fn seeds_with(&self, kb: KnowledgeBase) -> anyhow::Result<Seeds> {
         let mut seeds = Seeds::new(kb);
         seeds.seed_dirs = self.seed_dir.clone();
         for d in &self.seed_dir {

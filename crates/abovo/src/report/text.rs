@@ -156,13 +156,32 @@ impl Table {
     /// Renders every row, each line starting with `indent`; `paint` applies
     /// a style to text already padded.
     pub fn render(&self, indent: &str, paint: &dyn Fn(&str, &str) -> String) -> String {
-        self.render_rows(indent, paint).concat()
+        // One buffer for the whole table: a seeds report has thousands of
+        // rows, and a string per cell was most of the cost of printing it.
+        let widths = self.widths();
+        let mut out = String::new();
+        for row in &self.rows {
+            self.write_row(&mut out, row, &widths, indent, paint);
+        }
+        out
     }
 
     /// [`Table::render`], one string per row (a row whose long cell broke
     /// holds several lines), each ending with a newline: for reports that
     /// put lines of their own after some rows.
     pub fn render_rows(&self, indent: &str, paint: &dyn Fn(&str, &str) -> String) -> Vec<String> {
+        let widths = self.widths();
+        let mut rows = Vec::with_capacity(self.rows.len());
+        for row in &self.rows {
+            let mut out = String::new();
+            self.write_row(&mut out, row, &widths, indent, paint);
+            rows.push(out);
+        }
+        rows
+    }
+
+    /// The width of each column: its widest cell that fits its limit.
+    fn widths(&self) -> Vec<usize> {
         let n = self.columns.len();
         let mut widths = vec![0usize; n];
         for row in &self.rows {
@@ -173,50 +192,89 @@ impl Table {
                 }
             }
         }
-        let mut rows = Vec::with_capacity(self.rows.len());
-        for row in &self.rows {
-            let mut out = String::new();
-            let mut line = String::from(indent);
-            let mut col_start = width(indent);
-            let last = row.len().min(n).saturating_sub(1);
-            for (c, (text, style)) in row.iter().enumerate().take(n) {
-                let w = width(text);
-                if c > 0 {
-                    line.push_str("  ");
-                    col_start += 2;
-                }
-                if c == last {
-                    // Never padded on the right; numbers still line up.
-                    let pad = match self.columns[c].0 {
-                        Align::Right => " ".repeat(widths[c].saturating_sub(w)),
-                        Align::Left => String::new(),
-                    };
-                    line.push_str(&paint(style, &format!("{pad}{text}")));
-                    break;
-                }
-                if w > widths[c] {
-                    // Too long: alone on its line, the row goes on below.
-                    line.push_str(&paint(style, text));
-                    out.push_str(line.trim_end());
-                    out.push('\n');
-                    col_start += widths[c];
-                    line = " ".repeat(col_start);
-                    continue;
-                }
-                let pad = " ".repeat(widths[c] - w);
-                let cell = match self.columns[c].0 {
-                    Align::Left => format!("{text}{pad}"),
-                    Align::Right => format!("{pad}{text}"),
-                };
-                line.push_str(&paint(style, &cell));
-                col_start += widths[c];
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-            rows.push(out);
-        }
-        rows
+        widths
     }
+
+    /// Appends one row's lines to `out`.
+    fn write_row(
+        &self,
+        out: &mut String,
+        row: &[(String, &'static str)],
+        widths: &[usize],
+        indent: &str,
+        paint: &dyn Fn(&str, &str) -> String,
+    ) {
+        let n = self.columns.len();
+        let mut line_start = out.len();
+        out.push_str(indent);
+        let mut col_start = width(indent);
+        let last = row.len().min(n).saturating_sub(1);
+        for (c, (text, style)) in row.iter().enumerate().take(n) {
+            let (w, align) = (width(text), self.columns[c].0);
+            if c > 0 {
+                out.push_str("  ");
+                col_start += 2;
+            }
+            if c == last {
+                // Never padded on the right; numbers still line up.
+                let pad = match align {
+                    Align::Right => widths[c].saturating_sub(w),
+                    Align::Left => 0,
+                };
+                push_cell(out, text, pad, align, style, paint);
+                break;
+            }
+            if w > widths[c] {
+                // Too long: alone on its line, the row goes on below.
+                push_cell(out, text, 0, align, style, paint);
+                end_line(out, line_start);
+                col_start += widths[c];
+                line_start = out.len();
+                out.extend(std::iter::repeat_n(' ', col_start));
+                continue;
+            }
+            push_cell(out, text, widths[c] - w, align, style, paint);
+            col_start += widths[c];
+        }
+        end_line(out, line_start);
+    }
+}
+
+/// Appends `text` with `pad` spaces on the side `align` pads, painted in
+/// `style` (padding included) unless that is `""`.
+fn push_cell(
+    out: &mut String,
+    text: &str,
+    pad: usize,
+    align: Align,
+    style: &str,
+    paint: &dyn Fn(&str, &str) -> String,
+) {
+    if !style.is_empty() {
+        let mut cell = String::with_capacity(text.len() + pad);
+        push_cell(&mut cell, text, pad, align, "", paint);
+        out.push_str(&paint(style, &cell));
+        return;
+    }
+    let spaces = std::iter::repeat_n(' ', pad);
+    match align {
+        Align::Left => {
+            out.push_str(text);
+            out.extend(spaces);
+        }
+        Align::Right => {
+            out.extend(spaces);
+            out.push_str(text);
+        }
+    }
+}
+
+/// Ends the line that starts at `line_start` in `out`: without trailing
+/// spaces, with a newline.
+fn end_line(out: &mut String, line_start: usize) {
+    let kept = out[line_start..].trim_end().len();
+    out.truncate(line_start + kept);
+    out.push('\n');
 }
 
 #[cfg(test)]
@@ -283,5 +341,29 @@ mod tests {
             .map(|l| l.len() - 1)
             .collect();
         assert_eq!(cols, [17, 17]);
+    }
+
+    /// A style covers the padded cell, an unstyled cell is never painted,
+    /// and the rows rendered apart are the table rendered whole.
+    #[test]
+    fn styles_cover_padding_and_rows_render_alike() {
+        let mut t = Table::new(&[(Align::Left, 8), (Align::Right, 99), (Align::Left, 99)]);
+        t.row(vec![
+            ("ab".into(), "1"),
+            ("7".into(), ""),
+            ("x".into(), "2"),
+        ]);
+        t.row(vec![
+            ("far too long".into(), ""),
+            ("1,234".into(), "3"),
+            ("".into(), ""),
+        ]);
+        let paint = |style: &str, s: &str| format!("<{style}|{s}>");
+        let out = t.render(" ", &paint);
+        assert_eq!(
+            out,
+            " <1|ab>      7  <2|x>\n far too long\n     <3|1,234>\n"
+        );
+        assert_eq!(t.render_rows(" ", &paint).concat(), out);
     }
 }

@@ -194,12 +194,7 @@ pub fn render(r: &TrustReport, all: bool, style: &dyn Fn(&str, &str) -> String) 
                 rows.len()
             )
         ));
-        let detailed = all
-            || matches!(
-                kind,
-                Kind::Binary | Kind::SourceWithBinaries | Kind::Unknown
-            );
-        if detailed {
+        if all || !kind.summarised() {
             for e in rows {
                 write_details(&mut o, e, style);
             }

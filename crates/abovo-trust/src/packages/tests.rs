@@ -1,0 +1,66 @@
+//! [`Packages::build_of`] on every derivation of the Guix 1.5.0 corpus,
+//! against its definition by names and versions.
+
+use super::{PackageBuild, Packages};
+use abovo_graph::package_graph::PackageId;
+use abovo_graph::{Graph, NodeKind};
+use rustc_hash::FxHashMap;
+use std::path::PathBuf;
+
+/// The corpus graph, when `ABOVO_GUIX_CORPUS` names it.
+fn corpus() -> Option<Graph> {
+    let Some(dir) = std::env::var_os("ABOVO_GUIX_CORPUS").map(PathBuf::from) else {
+        println!("skipped: ABOVO_GUIX_CORPUS is not set");
+        return None;
+    };
+    let store = abovo_store::StoreDir::default();
+    let opts = abovo_graph::load::LoadOptions::new(&store, &abovo_graph::load::Silent);
+    Some(abovo_graph::load::load(&dir, opts).expect("the corpus loads"))
+}
+
+/// A derivation built for another system is a package's when a package
+/// node (with a derivation in the graph) has its name and version: the
+/// definition, by text, that the index of derivation names stands for.
+#[test]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+fn other_systems_builds_are_found_by_name_and_version() {
+    let Some(g) = corpus() else { return };
+    let packages = Packages::new(&g).unwrap();
+    let pg = g.package_graph();
+    let mut by_text: FxHashMap<(&str, &str), PackageId> = FxHashMap::default();
+    for p in pg.ids().filter(|&p| pg.drv(p).is_some()) {
+        by_text.insert((pg.name(p), pg.version(p)), p);
+    }
+    let (mut own, mut other) = (0, 0);
+    for n in g.nodes().filter(|&n| g.kind(n) == NodeKind::Derivation) {
+        let expected = match pg.by_drv(n) {
+            Some(package) => Some(PackageBuild {
+                package,
+                other_system: None,
+            }),
+            None => {
+                let name = g.name(n).strip_suffix(".drv").unwrap();
+                name.match_indices('-')
+                    .find_map(|(i, _)| by_text.get(&(&name[..i], &name[i + 1..])))
+                    .filter(|&&p| g.system(pg.drv(p).unwrap()) != g.system(n))
+                    .map(|&package| PackageBuild {
+                        package,
+                        other_system: Some(n),
+                    })
+            }
+        };
+        let got = packages.build_of(n);
+        assert_eq!(got, expected, "{}", g.display_path(n));
+        match got {
+            Some(PackageBuild {
+                other_system: None, ..
+            }) => own += 1,
+            Some(_) => other += 1,
+            None => {}
+        }
+    }
+    // Both kinds occur (the bootstrap's i686 builds among the others).
+    assert!(own > 10_000, "{own} package derivations");
+    assert!(other > 10, "{other} builds for another system");
+    println!("{own} package derivations, {other} builds for another system");
+}

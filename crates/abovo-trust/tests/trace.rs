@@ -1,0 +1,59 @@
+//! A report that traces only the kinds a summary details
+//! ([`Trace::Detailed`]) is the full report less the paths and package
+//! trails of the other seeds: the same seeds, verdicts, order and totals,
+//! on the Guix 1.5.0 corpus (`ABOVO_GUIX_CORPUS`, with its package graphs).
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use abovo_graph::Graph;
+use abovo_graph::query::Walk;
+use abovo_trust::classify::Seeds;
+use abovo_trust::knowledge::KnowledgeBase;
+use abovo_trust::report::{Trace, trust_report};
+use std::path::PathBuf;
+
+fn corpus() -> Option<Graph> {
+    let Some(dir) = std::env::var_os("ABOVO_GUIX_CORPUS").map(PathBuf::from) else {
+        println!("skipped: ABOVO_GUIX_CORPUS is not set");
+        return None;
+    };
+    let store = abovo_store::StoreDir::default();
+    let opts = abovo_graph::load::LoadOptions::new(&store, &abovo_graph::load::Silent);
+    Some(abovo_graph::load::load(&dir, opts).expect("the corpus loads"))
+}
+
+#[test]
+fn a_summary_traces_only_the_kinds_it_details() {
+    let Some(g) = corpus() else { return };
+    let mut seeds = Seeds::new(KnowledgeBase::built_in().unwrap());
+    seeds.use_store = false;
+    for name in ["hello", "python-pytorch"] {
+        let target = abovo_graph::resolve::resolve(&g, name).unwrap();
+        let walk = Walk::trust(false);
+        let all = trust_report(&g, target, &seeds, &walk, Trace::All).unwrap();
+        let detailed = trust_report(&g, target, &seeds, &walk, Trace::Detailed).unwrap();
+        let (mut traced, mut untraced) = (0, 0);
+        let mut expected = all.clone();
+        for e in &mut expected.seeds {
+            assert!(!e.path_from_target.is_empty(), "{}", e.facts.store_path);
+            if e.class.kind.summarised() {
+                e.path_from_target.clear();
+                e.package = None;
+                untraced += 1;
+            } else {
+                assert!(e.package.is_some(), "{}", e.facts.store_path);
+                traced += 1;
+            }
+        }
+        assert_eq!(
+            serde_json::to_value(&detailed).unwrap(),
+            serde_json::to_value(&expected).unwrap(),
+            "{name}"
+        );
+        // Both sides occur: binaries are traced, sources are not.
+        assert!(
+            traced > 0 && untraced > 100,
+            "{name}: {traced} traced, {untraced} not"
+        );
+    }
+}
