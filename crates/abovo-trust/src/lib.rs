@@ -40,5 +40,7 @@ pub mod report;
 pub mod rules;
 pub mod signatures;
 pub mod sizes;
+#[cfg(test)]
+mod test_corpus;
 
 pub use kind::{Evidence, Kind};

@@ -363,3 +363,6 @@ impl TrustReport {
         e.facts.origin == Origin::FixedOutput
     }
 }
+
+#[cfg(test)]
+mod trace_tests;

@@ -2,21 +2,9 @@
 //! against its definition by names and versions.
 
 use super::{PackageBuild, Packages};
+use abovo_graph::NodeKind;
 use abovo_graph::package_graph::PackageId;
-use abovo_graph::{Graph, NodeKind};
 use rustc_hash::FxHashMap;
-use std::path::PathBuf;
-
-/// The corpus graph, when `ABOVO_GUIX_CORPUS` names it.
-fn corpus() -> Option<Graph> {
-    let Some(dir) = std::env::var_os("ABOVO_GUIX_CORPUS").map(PathBuf::from) else {
-        println!("skipped: ABOVO_GUIX_CORPUS is not set");
-        return None;
-    };
-    let store = abovo_store::StoreDir::default();
-    let opts = abovo_graph::load::LoadOptions::new(&store, &abovo_graph::load::Silent);
-    Some(abovo_graph::load::load(&dir, opts).expect("the corpus loads"))
-}
 
 /// A derivation built for another system is a package's when a package
 /// node (with a derivation in the graph) has its name and version: the
@@ -24,7 +12,9 @@ fn corpus() -> Option<Graph> {
 #[test]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 fn other_systems_builds_are_found_by_name_and_version() {
-    let Some(g) = corpus() else { return };
+    let Some(g) = crate::test_corpus::guix() else {
+        return;
+    };
     let packages = Packages::new(&g).unwrap();
     let pg = g.package_graph();
     let mut by_text: FxHashMap<(&str, &str), PackageId> = FxHashMap::default();

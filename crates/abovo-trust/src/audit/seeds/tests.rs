@@ -4,19 +4,7 @@
 use crate::classify::{SeedFacts, Seeds};
 use crate::knowledge::KnowledgeBase;
 use crate::report::is_seed;
-use abovo_graph::{Graph, NodeId};
-use std::path::PathBuf;
-
-/// The corpus graph, when `ABOVO_GUIX_CORPUS` names it.
-fn corpus() -> Option<Graph> {
-    let Some(dir) = std::env::var_os("ABOVO_GUIX_CORPUS").map(PathBuf::from) else {
-        println!("skipped: ABOVO_GUIX_CORPUS is not set");
-        return None;
-    };
-    let store = abovo_store::StoreDir::default();
-    let opts = abovo_graph::load::LoadOptions::new(&store, &abovo_graph::load::Silent);
-    Some(abovo_graph::load::load(&dir, opts).expect("the corpus loads"))
-}
+use abovo_graph::NodeId;
 
 fn seeds() -> Seeds {
     let mut seeds = Seeds::new(KnowledgeBase::built_in().expect("the built-in knowledge base"));
@@ -32,7 +20,9 @@ fn base(path: &str) -> &str {
 #[test]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 fn plain_kinds_are_what_classification_gives() {
-    let Some(g) = corpus() else { return };
+    let Some(g) = crate::test_corpus::guix() else {
+        return;
+    };
     let nodes: Vec<NodeId> = g.nodes().filter(|&n| is_seed(&g, n)).collect();
     let paths: Vec<String> = nodes
         .iter()

@@ -3,28 +3,17 @@
 //! trails of the other seeds: the same seeds, verdicts, order and totals,
 //! on the Guix 1.5.0 corpus (`ABOVO_GUIX_CORPUS`, with its package graphs).
 
-#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
-
-use abovo_graph::Graph;
+use super::{Trace, trust_report};
+use crate::classify::Seeds;
+use crate::knowledge::KnowledgeBase;
 use abovo_graph::query::Walk;
-use abovo_trust::classify::Seeds;
-use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{Trace, trust_report};
-use std::path::PathBuf;
-
-fn corpus() -> Option<Graph> {
-    let Some(dir) = std::env::var_os("ABOVO_GUIX_CORPUS").map(PathBuf::from) else {
-        println!("skipped: ABOVO_GUIX_CORPUS is not set");
-        return None;
-    };
-    let store = abovo_store::StoreDir::default();
-    let opts = abovo_graph::load::LoadOptions::new(&store, &abovo_graph::load::Silent);
-    Some(abovo_graph::load::load(&dir, opts).expect("the corpus loads"))
-}
 
 #[test]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 fn a_summary_traces_only_the_kinds_it_details() {
-    let Some(g) = corpus() else { return };
+    let Some(g) = crate::test_corpus::guix() else {
+        return;
+    };
     let mut seeds = Seeds::new(KnowledgeBase::built_in().unwrap());
     seeds.use_store = false;
     for name in ["hello", "python-pytorch"] {
