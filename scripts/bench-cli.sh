@@ -70,6 +70,8 @@ run json \
 run trust \
   -n 'seeds hello' "$abovo seeds hello" \
   -n 'seeds pandoc' "$abovo seeds pandoc" \
+  -n 'seeds python-pytorch (2,717 seeds)' "$abovo seeds python-pytorch" \
+  -n 'seeds python-pytorch --format json (every seed traced)' "$abovo seeds python-pytorch --format json" \
   -n 'audit (30,574 packages)' "$abovo audit"
 
 # Trust over time (issue 12: audit --against of two whole distributions
