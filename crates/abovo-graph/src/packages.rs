@@ -268,6 +268,22 @@ impl PackageTable {
         }
     }
 
+    /// Whether row `i` is called `name` ([`PackageTable::name`] equal to
+    /// it), read without checking the row's name as UTF-8: a name is
+    /// resolved by asking this of all 30,000 rows.
+    pub fn is_named(&self, i: usize, name: &str) -> bool {
+        match (&self.encoded, self.rows.get()) {
+            (Some(e), None) => {
+                let at = e.at.get(i).map_or(usize::MAX, |&a| a as usize);
+                let bytes =
+                    crate::snapshot::package_name_bytes(e.bytes.get(at..).unwrap_or_default());
+                // Equal to a string's bytes, they are UTF-8.
+                bytes == name.as_bytes()
+            }
+            _ => self.name(i) == name,
+        }
+    }
+
     /// The version of row `i` (empty past the end).
     pub fn version(&self, i: usize) -> &str {
         match (&self.encoded, self.rows.get()) {
@@ -318,7 +334,7 @@ impl PackageTable {
     pub fn find(&self, name: &str, version: Option<&str>) -> Vec<usize> {
         let mut rows: Vec<usize> = (0..self.len())
             .filter(|&i| {
-                self.name(i) == name
+                self.is_named(i, name)
                     && version.is_none_or(|v| is_version_prefix(v, self.version(i)))
             })
             .collect();

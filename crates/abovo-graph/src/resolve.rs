@@ -95,7 +95,7 @@ fn resolve_name(g: &Graph, spec: &str, prefs: &Preferences) -> Result<Resolution
     // for the one or two names a command resolves.
     let table = g.packages();
     let candidates: Vec<(String, NodeId)> = (0..table.len())
-        .filter(|&i| table.name(i) == name && matches(table.version(i)))
+        .filter(|&i| table.is_named(i, name) && matches(table.version(i)))
         .filter_map(|i| Some((table.version(i).to_owned(), table.node(i)?)))
         .collect();
     if let Some(found) = newest(g, spec, candidates, prefs)? {

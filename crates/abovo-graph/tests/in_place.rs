@@ -66,6 +66,12 @@ fn same(a: &Graph, b: &Graph) {
     assert_eq!(ta.len(), tb.len());
     for i in 0..ta.len() {
         assert_eq!(ta.name(i), tb.name(i));
+        // Compared as bytes in place: the same answer as the name read.
+        let other = format!("{}-", tb.name(i));
+        for t in [ta, tb] {
+            assert!(t.is_named(i, tb.name(i)));
+            assert!(!t.is_named(i, &other));
+        }
         assert_eq!(ta.version(i), tb.version(i));
         assert_eq!(ta.module(i), tb.module(i));
     }

@@ -161,9 +161,15 @@ impl<'a> Dec<'a> {
     }
 
     pub(crate) fn str(&mut self, what: &'static str) -> Result<&'a str, SnapshotError> {
-        let n = self.count(1, what)?;
-        let b = self.bytes(n, what)?;
+        let b = self.str_bytes(what)?;
         std::str::from_utf8(b).map_err(|_| SnapshotError::Invalid(format!("{what} is not UTF-8")))
+    }
+
+    /// The bytes of a string, not checked as UTF-8: for comparing with a
+    /// string, which equal bytes are.
+    pub(crate) fn str_bytes(&mut self, what: &'static str) -> Result<&'a [u8], SnapshotError> {
+        let n = self.count(1, what)?;
+        self.bytes(n, what)
     }
 }
 

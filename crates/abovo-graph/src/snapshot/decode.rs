@@ -472,6 +472,13 @@ pub(crate) fn package_fields(data: &[u8], upto: usize) -> PackageFields<'_> {
     f
 }
 
+/// The bytes of the name of the row at the start of `data` (empty for
+/// bytes that do not decode): resolving a name compares it with every
+/// row's, and equal bytes need no UTF-8 check.
+pub(crate) fn package_name_bytes(data: &[u8]) -> &[u8] {
+    Dec::new(data).str_bytes("package name").unwrap_or_default()
+}
+
 /// Where each row of the package section starts and the node it names,
 /// checking what [`packages`] checks (every field there and UTF-8, every
 /// node in range, the base names of derivations outside the graph valid)

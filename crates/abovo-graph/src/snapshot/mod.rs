@@ -247,7 +247,7 @@ mod row_index;
 mod sections;
 mod xz;
 
-pub(crate) use decode::{PackageFields, package_fields};
+pub(crate) use decode::{PackageFields, package_fields, package_name_bytes};
 pub use error::SnapshotError;
 pub use inplace::{OnDamage, OpenOptions, lay_out_in_place, open, open_with, write_in_place};
 
