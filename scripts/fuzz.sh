@@ -121,7 +121,11 @@ run_one() {
   # The artifacts of an earlier run stay; this run's are the ones newer than
   # this marker.
   touch "$dir/marker"
-  (cd "$dir" && "$bin_dir/$t" corpus "${extra[@]}" \
+  # The targets' scratch files (std::env::temp_dir) go in the work
+  # directory, removed with it: libFuzzer exits without running their
+  # clean-up.
+  mkdir -p "$dir/tmp"
+  (cd "$dir" && TMPDIR="$dir/tmp" "$bin_dir/$t" corpus "${extra[@]}" \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$artifacts/" -print_final_stats=1 \
       >"$dir/log" 2>&1) || status=$?
