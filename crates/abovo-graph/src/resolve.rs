@@ -91,11 +91,12 @@ fn resolve_name(g: &Graph, spec: &str, prefs: &Preferences) -> Result<Resolution
     };
     let matches = |v: &str| version.is_none_or(|want| is_version_prefix(want, v));
 
-    // Through the package table. A scan is cheaper than building an index
-    // for the one or two names a command resolves.
+    // Through the package table (a scan, cheaper than building an index
+    // for the one or two names a command resolves).
     let table = g.packages();
-    let candidates: Vec<(String, NodeId)> = (0..table.len())
-        .filter(|&i| table.is_named(i, name) && matches(table.version(i)))
+    let candidates: Vec<(String, NodeId)> = table
+        .find(name, version)
+        .into_iter()
         .filter_map(|i| Some((table.version(i).to_owned(), table.node(i)?)))
         .collect();
     if let Some(found) = newest(g, spec, candidates, prefs)? {

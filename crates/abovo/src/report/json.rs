@@ -30,6 +30,22 @@ enum Frame {
     Object { has_keys: bool },
 }
 
+/// Spaces an indent level has.
+pub(crate) const INDENT: usize = 2;
+
+/// Writes the indent of `depth` levels: what the formatter writes before
+/// a line's value, and what [`crate::report::json_object`] writes by hand.
+pub fn indent(out: &mut (impl Write + ?Sized), depth: usize) -> io::Result<()> {
+    const SPACES: &[u8] = b"                                ";
+    let mut left = INDENT * depth;
+    while left > 0 {
+        let n = left.min(SPACES.len());
+        out.write_all(&SPACES[..n])?;
+        left -= n;
+    }
+    Ok(())
+}
+
 /// The formatter (see the module docs).
 #[derive(Debug, Default)]
 pub struct InlineNumbers {
@@ -57,10 +73,7 @@ impl InlineNumbers {
     }
 
     fn indent<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
-        for _ in 0..self.stack.len() {
-            w.write_all(b"  ")?;
-        }
-        Ok(())
+        indent(w, self.stack.len())
     }
 
     /// Called before every value: writes the separator an array element

@@ -15,7 +15,7 @@
 //! a few hundred KiB whatever the size of the answer, and the answer goes
 //! out in writes of a chunk (about 120 KiB) each.
 
-use super::json::InlineNumbers;
+use super::json::{INDENT, InlineNumbers, indent};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::sync::mpsc;
@@ -206,21 +206,6 @@ fn in_parallel<T: Sync>(
         }
         Ok(())
     })
-}
-
-/// Spaces an indent level has.
-const INDENT: usize = 2;
-
-/// Writes the indent of `depth` levels, as the formatter indents.
-pub fn indent(out: &mut (impl Write + ?Sized), depth: usize) -> io::Result<()> {
-    const SPACES: &[u8] = b"                                ";
-    let mut left = INDENT * depth;
-    while left > 0 {
-        let n = left.min(SPACES.len());
-        out.write_all(&SPACES[..n])?;
-        left -= n;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 
 use super::PerNode;
 use crate::packages::{packages_json, uses_json};
-use crate::report::json_object::{Object, indent};
+use crate::report::json::indent;
+use crate::report::json_object::Object;
 use crate::source::node_json;
 use abovo_graph::package_graph::{InputUse, PackageId, PackageView};
 use abovo_graph::query::Subgraph;
