@@ -5,15 +5,20 @@
 //! 8 MB of string text) are most of its bytes. Hashing them and
 //! range-checking every value when the file is opened cost most of a small
 //! query's time, though `closure hello` reads the edges of 401 nodes. So
-//! each array is cut into blocks of [`BLOCK`] bytes (a page) with a
-//! checksum each, stored in the snapshot, and a block is checked (its
-//! checksum, then each value against its bound) the first time a query
-//! reads a value in it; a bit per block remembers it. A query never reads
-//! a value that was not checked, and never hashes a block it does not
-//! read. Blocks are small because node ids follow the order of store
-//! paths, that is of hashes: the 401 nodes of a closure are strewn over
-//! the whole array, and a large block would be touched by nearly every
-//! query.
+//! each array is cut into blocks of [`BLOCK`] bytes with a checksum each,
+//! stored in the snapshot, and a block is checked (its checksum, then
+//! each value against its bound) the first time a query reads a value in
+//! it; a bit per block remembers it. A query never reads a value that was
+//! not checked, and never hashes a block it does not read.
+//!
+//! Blocks are small because node ids follow the order of store paths,
+//! that is of hashes: the 401 nodes of a closure are strewn over the
+//! whole array, and a large block would be touched by nearly every query.
+//! Versions 7 and 8 cut pages ([`BLOCK_V8`], 4 KiB), which made the
+//! checksums a fifth of `seeds python-pytorch`'s CPU time: to read 2,717
+//! seeds it hashed 5,218 blocks, 21 MB, each first read from memory. In
+//! blocks of 1 KiB it hashes 9.3 MB (512 bytes would make it 5.5 MB, at
+//! twice the checksums, which every query's opening hashes whole).
 //!
 //! A damaged block is reported once to the snapshot's damage handler (the
 //! `abovo` binary removes its cache file and stops before answering) and
@@ -25,18 +30,20 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Bytes per block: a page, so that a block is what a query's read of
-/// one row faults in anyway.
-pub(crate) const BLOCK: usize = 4096;
+/// Bytes per block in the version this build writes (9).
+pub(crate) const BLOCK: usize = 1024;
+
+/// Bytes per block in versions 7 and 8: a page.
+pub(crate) const BLOCK_V8: usize = 4096;
 
 /// The checksum of a block's bytes (as of a section: XXH3-64).
 pub(crate) fn checksum(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-/// The checksums of the blocks of `bytes`.
-pub(crate) fn checksums(bytes: &[u8]) -> Vec<u64> {
-    bytes.chunks(BLOCK).map(checksum).collect()
+/// The checksums of the blocks of `bytes`, `block` bytes each.
+pub(crate) fn checksums(bytes: &[u8], block: usize) -> Vec<u64> {
+    bytes.chunks(block).map(checksum).collect()
 }
 
 /// One array of a [`BlockCheck`]: its bytes, how wide a value is, what
@@ -46,8 +53,8 @@ pub(crate) struct Part {
     pub(crate) name: &'static str,
     /// The array's bytes, little-endian values.
     pub(crate) bytes: Col<u8>,
-    /// Bytes per value: 1, 2, 4 or 32 (a hash part); a power of two, so
-    /// that no value straddles two blocks.
+    /// Bytes per value: 1, 2, 4 or 32 (a hash part); a power of two no
+    /// larger than a block, so that no value straddles two blocks.
     pub(crate) width: usize,
     /// Every value must be below this (ids, of 2 or 4 bytes); `None` for
     /// any value (text, hash parts).
@@ -57,11 +64,11 @@ pub(crate) struct Part {
 }
 
 impl Part {
-    /// What is wrong with block `b`, if anything.
-    fn damage(&self, b: usize) -> Option<SnapshotError> {
+    /// What is wrong with block `b` of `block` bytes, if anything.
+    fn damage(&self, b: usize, block: usize) -> Option<SnapshotError> {
         let bytes = self
             .bytes
-            .get(b * BLOCK..((b + 1) * BLOCK).min(self.bytes.len()))?;
+            .get(b * block..((b + 1) * block).min(self.bytes.len()))?;
         let (want, got) = (self.sums.get(b).copied()?, checksum(bytes));
         if want != got {
             return Some(SnapshotError::SectionChecksum {
@@ -93,7 +100,7 @@ impl Part {
         Some(SnapshotError::Invalid(format!(
             "{} value {} of block {b} out of range",
             self.name,
-            b * BLOCK / self.width + bad
+            b * block / self.width + bad
         )))
     }
 }
@@ -105,6 +112,8 @@ pub(crate) struct BlockCheck {
     parts: Vec<(Part, Box<[AtomicU64]>)>,
     /// How many values each part has.
     len: usize,
+    /// Bytes per block ([`BLOCK`], or [`BLOCK_V8`] in an older file).
+    block: usize,
     /// Set when a block was found damaged (it is reported once).
     damaged: AtomicBool,
     on_damage: Option<OnDamage>,
@@ -124,21 +133,22 @@ impl std::fmt::Debug for BlockCheck {
 
 impl BlockCheck {
     /// A check of `parts`, each `len` values long with one checksum per
-    /// block; `Err` when a part's size or its number of checksums does not
-    /// say so.
+    /// `block` bytes (a power of two); `Err` when a part's size or its
+    /// number of checksums does not say so.
     pub(crate) fn new(
         parts: Vec<Part>,
         len: usize,
+        block: usize,
         on_damage: Option<OnDamage>,
     ) -> Result<BlockCheck, SnapshotError> {
         let mut checked = Vec::with_capacity(parts.len());
         for p in parts {
             let bytes = len.checked_mul(p.width);
-            let blocks = bytes.map(|b| b.div_ceil(BLOCK));
-            let fits = p.width.is_power_of_two() && p.width <= BLOCK;
+            let blocks = bytes.map(|b| b.div_ceil(block));
+            let fits = p.width.is_power_of_two() && p.width <= block;
             if !fits || Some(p.bytes.len()) != bytes || Some(p.sums.len()) != blocks {
                 return Err(SnapshotError::Invalid(format!(
-                    "the {} section has {} bytes and {} block checksums, expected {len} values of {} bytes and a checksum per {BLOCK} bytes",
+                    "the {} section has {} bytes and {} block checksums, expected {len} values of {} bytes and a checksum per {block} bytes",
                     p.name,
                     p.bytes.len(),
                     p.sums.len(),
@@ -153,6 +163,7 @@ impl BlockCheck {
         Ok(BlockCheck {
             parts: checked,
             len,
+            block,
             damaged: AtomicBool::new(false),
             on_damage,
         })
@@ -170,8 +181,8 @@ impl BlockCheck {
         }
         self.parts.iter().all(|(p, done)| {
             let (first, last) = (
-                range.start * p.width / BLOCK,
-                (range.end * p.width - 1) / BLOCK,
+                range.start * p.width / self.block,
+                (range.end * p.width - 1) / self.block,
             );
             (first..=last).all(|b| self.ensure_block(p, done, b))
         })
@@ -184,7 +195,7 @@ impl BlockCheck {
         }
         // Two threads may check the same block at once: both find the
         // same answer, and setting a bit twice is harmless.
-        match p.damage(b) {
+        match p.damage(b, self.block) {
             None => {
                 word.fetch_or(bit, Ordering::Release);
                 true
@@ -288,8 +299,12 @@ mod tests {
     const PER: usize = BLOCK / 4;
 
     fn part(name: &'static str, values: &[u32], bound: u32) -> Part {
+        part_in(name, values, bound, BLOCK)
+    }
+
+    fn part_in(name: &'static str, values: &[u32], bound: u32, block: usize) -> Part {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let sums = checksums(&bytes);
+        let sums = checksums(&bytes, block);
         Part {
             name,
             bytes: bytes.into(),
@@ -310,7 +325,7 @@ mod tests {
         let on_damage: OnDamage = Arc::new(move |e: &SnapshotError| {
             r.lock().unwrap().push(e.to_string());
         });
-        let good = BlockCheck::new(vec![part("t", &values, 1000)], n, None).unwrap();
+        let good = BlockCheck::new(vec![part("t", &values, 1000)], n, BLOCK, None).unwrap();
         assert!(good.ensure(0..n));
         assert!(good.ensure(PER..PER + 1));
         assert!(good.ensure(5..5));
@@ -319,8 +334,8 @@ mod tests {
         // A value out of bounds, its checksum recomputed: the range check
         // finds it, and only in its block.
         let mut p = part("t", &bad, 1000);
-        p.sums = checksums(&p.bytes).into();
-        let check = BlockCheck::new(vec![p], n, Some(on_damage)).unwrap();
+        p.sums = checksums(&p.bytes, BLOCK).into();
+        let check = BlockCheck::new(vec![p], n, BLOCK, Some(on_damage)).unwrap();
         assert!(check.ensure(0..PER));
         assert!(check.ensure(2 * PER..n));
         assert!(!check.ensure(PER + 1..PER + 2));
@@ -338,7 +353,7 @@ mod tests {
         let mut bytes = p.bytes.to_vec();
         bytes[4 * PER] ^= 1; // the last value: 0 instead of 1, still in range
         p.bytes = bytes.into();
-        let check = BlockCheck::new(vec![p], n, None).unwrap();
+        let check = BlockCheck::new(vec![p], n, BLOCK, None).unwrap();
         assert!(check.ensure(0..PER));
         assert!(!check.ensure(PER..n));
     }
@@ -346,32 +361,37 @@ mod tests {
     #[test]
     fn sizes_must_match_the_count() {
         let p = part("t", &[1, 2, 3], 10);
-        assert!(BlockCheck::new(vec![p], 4, None).is_err());
+        assert!(BlockCheck::new(vec![p], 4, BLOCK, None).is_err());
         let mut p = part("t", &[1, 2, 3], 10);
         p.sums = vec![].into();
-        assert!(BlockCheck::new(vec![p], 3, None).is_err());
+        assert!(BlockCheck::new(vec![p], 3, BLOCK, None).is_err());
+        // Checksums per 4 KiB do not fit blocks of 1 KiB.
+        let p = part_in("t", &[7; 2000], 10, BLOCK_V8);
+        assert!(BlockCheck::new(vec![p], 2000, BLOCK, None).is_err());
     }
 
     proptest::proptest! {
         /// A flipped byte fails exactly the ranges that touch its block,
-        /// whatever the order in which ranges are asked.
+        /// whatever the order in which ranges are asked, in blocks of
+        /// either size.
         #[test]
         fn damage_is_found_exactly_where_it_lies(
+            block in proptest::sample::select(vec![BLOCK, BLOCK_V8]),
             n in 1usize..5000,
             flip in proptest::prelude::any::<proptest::sample::Index>(),
             ranges in proptest::collection::vec((0usize..5000, 0usize..64), 1..20),
         ) {
             let values: Vec<u32> = (0..n as u32).map(|i| i % 7).collect();
-            let mut p = part("t", &values, 7);
+            let mut p = part_in("t", &values, 7, block);
             let mut bytes = p.bytes.to_vec();
             let at = flip.index(bytes.len());
             bytes[at] ^= 0x80; // any value with this bit set is out of range
             p.bytes = bytes.into();
-            let check = BlockCheck::new(vec![p], n, None).unwrap();
-            let bad = at / BLOCK;
+            let check = BlockCheck::new(vec![p], n, block, None).unwrap();
+            let bad = at / block;
             for (start, len) in ranges {
                 let (start, end) = (start.min(n), (start + len).min(n));
-                let touches = start < end && (start * 4 / BLOCK..=(end * 4 - 1) / BLOCK).contains(&bad);
+                let touches = start < end && (start * 4 / block..=(end * 4 - 1) / block).contains(&bad);
                 proptest::prop_assert_eq!(check.ensure(start..end), !touches);
             }
         }

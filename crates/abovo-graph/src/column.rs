@@ -73,6 +73,26 @@ impl<T: bytemuck::Pod> Col<T> {
     }
 }
 
+impl<T: bytemuck::Pod> Col<T> {
+    /// The values in `range` as a column of their own: the same bytes of
+    /// the backing (nothing copied), or a copy of an owned column's;
+    /// `None` past the end.
+    pub(crate) fn range(&self, range: std::ops::Range<usize>) -> Option<Col<T>> {
+        match self {
+            Col::Owned(v) => v.get(range).map(|v| Col::Owned(v.to_vec())),
+            Col::Mapped {
+                backing,
+                start,
+                len,
+            } => (range.start <= range.end && range.end <= *len).then(|| Col::Mapped {
+                backing: Arc::clone(backing),
+                start: start + range.start * std::mem::size_of::<T>(),
+                len: range.end - range.start,
+            }),
+        }
+    }
+}
+
 impl<T: bytemuck::Pod> std::ops::Deref for Col<T> {
     type Target = [T];
 
@@ -149,5 +169,30 @@ mod tests {
         assert!(Col::<u32>::mapped(&b, 8, usize::MAX).is_none());
         let owned: Col<u32> = vec![1, 2].into();
         assert_eq!(&owned[..], &[1, 2]);
+    }
+
+    #[test]
+    fn a_range_of_a_column_reads_the_same_values() {
+        let bytes: Vec<u8> = (0u8..40).collect();
+        let b = Arc::new(Backing::copy_of(&bytes));
+        let c: Col<u32> = Col::mapped(&b, 8, 8).unwrap();
+        let owned: Col<u32> = c.to_vec().into();
+        for col in [&c, &owned] {
+            for (start, end) in [(0, 8), (2, 5), (3, 3), (8, 8)] {
+                let r = col.range(start..end).unwrap();
+                assert_eq!(&r[..], &col[start..end]);
+            }
+            assert!(col.range(7..9).is_none());
+            assert!(col.range(9..9).is_none());
+        }
+        // A range of a mapped column borrows the backing: no copy.
+        assert!(matches!(
+            c.range(1..4),
+            Some(Col::Mapped {
+                start: 12,
+                len: 3,
+                ..
+            })
+        ));
     }
 }

@@ -1,4 +1,4 @@
-//! The in-place snapshot form (format version 8): the same graph as the
+//! The in-place snapshot form (format version 9): the same graph as the
 //! compressed form it is made from, opened from a mapped file, with every
 //! kind of damage caught (eagerly for the sections every query reads, on
 //! first use for the others) and never a panic.
@@ -360,24 +360,57 @@ fn damage_is_caught_in_every_section_without_a_panic() {
     }
 }
 
-/// The sections of the version 8 file `bytes` as an older version has
-/// them: its first `count`, the node flags (18) with bit 0 alone, and
-/// with `block_sums` the block checksums (41) of version 7's six arrays.
+/// The arrays checked block by block, by section, with their value
+/// widths, in the order of their checksums in section 41 (version 7 has
+/// the first six).
+const BLOCKED: [(usize, usize); 8] = [
+    (9, 4),
+    (10, 2),
+    (26, 4),
+    (2, 1),
+    (3, 32),
+    (29, 1),
+    (6, 1),
+    (43, 32),
+];
+
+/// Bytes per checksummed block in version 9; 4 KiB in versions 7 and 8.
+const BLOCK: usize = 1024;
+
+/// Section 41 for `sections`: a checksum per `block` bytes of the first
+/// `arrays` arrays of [`BLOCKED`].
+fn block_sums<S: AsRef<[u8]>>(sections: &[S], arrays: usize, block: usize) -> Vec<u8> {
+    BLOCKED[..arrays]
+        .iter()
+        .flat_map(|&(i, _)| {
+            sections[i]
+                .as_ref()
+                .chunks(block)
+                .map(xxh3)
+                .collect::<Vec<_>>()
+        })
+        .flat_map(u64::to_le_bytes)
+        .collect()
+}
+
+/// The sections of the version 9 file `bytes` as an older version has
+/// them: its first `count`, the node flags (18) with bit 0 alone before
+/// version 8, and the block checksums (41) per 4 KiB, of version 7's six
+/// arrays in version 7.
 fn older(bytes: &[u8], count: usize, version: u32) -> Vec<u8> {
     let t = table(bytes);
     let mut sections: Vec<Vec<u8>> = t[..count]
         .iter()
         .map(|&(start, len)| bytes[start..start + len].to_vec())
         .collect();
-    for f in &mut sections[18] {
-        *f &= 1;
+    if version < 8 {
+        for f in &mut sections[18] {
+            *f &= 1;
+        }
     }
     if count > 41 {
-        sections[41] = [9, 10, 26, 2, 3, 29]
-            .iter()
-            .flat_map(|&i| sections[i].chunks(4096).map(xxh3).collect::<Vec<_>>())
-            .flat_map(u64::to_le_bytes)
-            .collect();
+        let arrays = if version < 8 { 6 } else { BLOCKED.len() };
+        sections[41] = block_sums(&sections, arrays, 4096);
     }
     let mut out = snapshot::lay_out_in_place(&sections);
     out[8..12].copy_from_slice(&version.to_le_bytes());
@@ -385,8 +418,30 @@ fn older(bytes: &[u8], count: usize, version: u32) -> Vec<u8> {
 }
 
 #[test]
+fn version_8_files_are_still_read() {
+    // Version 8 is version 9 with a block checksum per 4 KiB.
+    for g in [diamond(), built_in()] {
+        let bytes = snapshot::write_in_place(&g, &WriteOptions::default());
+        let v8 = older(&bytes, 44, 8);
+        let dir = tempfile::tempdir().unwrap();
+        same(&g, &snapshot::open(&write_file(&dir, &v8)).unwrap());
+        same(&g, &snapshot::read(&v8).unwrap());
+        assert_eq!(snapshot::info(&v8).unwrap().version, 8);
+        // Checksums per 1 KiB in a file that says version 8 do not
+        // answer for its blocks: the graph's edges are refused (a large
+        // graph's arrays span more than one block of either size).
+        if g.len() > 1000 {
+            let mut relabelled = bytes.clone();
+            relabelled[8..12].copy_from_slice(&8u32.to_le_bytes());
+            let err = snapshot::open(&write_file(&dir, &relabelled)).unwrap_err();
+            assert!(err.to_string().contains("block checksums"), "{err}");
+        }
+    }
+}
+
+#[test]
 fn version_7_files_are_still_read() {
-    // Version 7 is version 8 without its last section, and only the
+    // Version 7 is version 8 without its last two sections, and only the
     // fixed-output bit in the node flags.
     for g in [diamond(), built_in()] {
         let bytes = snapshot::write_in_place(&g, &WriteOptions::default());
@@ -575,27 +630,10 @@ fn late_word_out_of_range(
 /// to find a value.
 fn rehash(bytes: &mut [u8], section: usize, start: usize, len: usize) {
     set_checksum(bytes, section, start, len);
-    const BLOCKED: [(usize, usize); 8] = [
-        (9, 4),
-        (10, 2),
-        (26, 4),
-        (2, 1),
-        (3, 32),
-        (29, 1),
-        (6, 1),
-        (43, 32),
-    ];
     if BLOCKED.iter().any(|&(i, _)| i == section) {
         let t = table(bytes);
-        let sums: Vec<u8> = BLOCKED
-            .iter()
-            .flat_map(|&(i, _)| {
-                let (s, l) = t[i];
-                let blocks: Vec<u64> = bytes[s..s + l].chunks(4096).map(xxh3).collect();
-                blocks
-            })
-            .flat_map(u64::to_le_bytes)
-            .collect();
+        let arrays: Vec<&[u8]> = t.iter().map(|&(s, l)| &bytes[s..s + l]).collect();
+        let sums = block_sums(&arrays, BLOCKED.len(), BLOCK);
         let (s, l) = t[41];
         bytes[s..s + l].copy_from_slice(&sums);
         set_checksum(bytes, 41, s, l);

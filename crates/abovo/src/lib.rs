@@ -14,7 +14,8 @@
 //! also the `--help` text, so a flag without one would be a flag without
 //! help.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// One system call needs `unsafe` (see [`memory`]); nothing else may.
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod commands;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod exit;
 pub mod index;
 pub mod members;
+pub mod memory;
 pub mod output;
 pub mod packages;
 pub mod places;
@@ -67,6 +69,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             };
         }
     };
+    // Before the command allocates: the queries keep huge pages, the rest
+    // of abovo turns them off (see `memory`).
+    if !memory::keeps_huge_pages(&cli.command) {
+        memory::keep_pages_small();
+    }
     let ctx = output::Context::new(&cli.global);
     match commands::dispatch(cli.command, &ctx) {
         Ok(code) => ExitCode::from(code),

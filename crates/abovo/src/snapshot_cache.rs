@@ -6,11 +6,11 @@
 //! hundreds of milliseconds of decompression and decoding in every
 //! process. The first
 //! process that reads it writes it out in the in-place form (format
-//! version 8, see `abovo_graph::snapshot`) to
+//! version 9, see `abovo_graph::snapshot`) to
 //!
 //! ```text
 //! $ABOVO_CACHE_DIR | $XDG_CACHE_HOME/abovo | ~/.cache/abovo
-//!   snapshots/<sha256>.v8.abovo-snapshot
+//!   snapshots/<sha256>.v9.abovo-snapshot
 //! ```
 //!
 //! named by the built-in snapshot's own SHA-256 (the checksum in its

@@ -34,12 +34,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The allocator of the `abovo` binary. Loading and verifying a graph makes
-/// millions of small allocations (every string of every derivation), where
-/// mimalloc is about a quarter faster than glibc's malloc.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The Guix 1.5.0 snapshot carried by the binary (made by `abovo snapshot
 /// create` from the corpus; see `data/README.md`).
 pub static BUILT_IN_SNAPSHOT: &[u8] = include_bytes!("../../../data/guix-1.5.0.abovo-snapshot");

@@ -68,21 +68,26 @@ fn the_cache_is_written_once_then_mapped_with_the_same_answers() {
         .join("snapshots")
         .join(format!("{}.v7.abovo-snapshot", "3".repeat(64)));
     std::fs::write(&v7, b"ABOVOSNP").unwrap();
+    let v8 = cache
+        .join("snapshots")
+        .join(format!("{}.v8.abovo-snapshot", "4".repeat(64)));
+    std::fs::write(&v8, b"ABOVOSNP").unwrap();
     let first = run(&cache, &query);
     assert_eq!(first.status.code(), Some(SUCCESS), "{}", stderr(&first));
     assert!(!stale.exists(), "the other build's copy is removed");
     assert!(!older.exists(), "the version 4 copy is removed");
     assert!(!v5.exists(), "the version 5 copy is removed");
     assert!(!v7.exists(), "the version 7 copy is removed");
+    assert!(!v8.exists(), "the version 8 copy is removed");
     let file = cached(&cache).expect("the first run writes the cache");
     let name = file.file_name().unwrap().to_str().unwrap().to_owned();
     assert!(
-        name.ends_with(".v8.abovo-snapshot") && name.len() == 64 + 18,
+        name.ends_with(".v9.abovo-snapshot") && name.len() == 64 + 18,
         "{name}"
     );
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(&bytes[..8], b"ABOVOSNP");
-    assert_eq!(&bytes[8..12], &8u32.to_le_bytes());
+    assert_eq!(&bytes[8..12], &9u32.to_le_bytes());
     // No temporary file left beside it.
     assert_eq!(
         std::fs::read_dir(cache.join("snapshots")).unwrap().count(),
@@ -109,7 +114,7 @@ fn the_cache_is_written_once_then_mapped_with_the_same_answers() {
     // `snapshot info` checks the copy through and through.
     let info = run(&cache, &["snapshot", "info", file.to_str().unwrap()]);
     assert_eq!(info.status.code(), Some(SUCCESS), "{}", stderr(&info));
-    assert!(stdout(&info).contains("version 8"), "{}", stdout(&info));
+    assert!(stdout(&info).contains("version 9"), "{}", stdout(&info));
 }
 
 #[test]

@@ -1,20 +1,21 @@
 //! The block checksums of an in-place snapshot (section 41, format
-//! versions 7 and 8): the largest arrays are checked block by block as
+//! versions 7 to 9): the largest arrays are checked block by block as
 //! queries read them ([`crate::blocks`]), instead of whole when the file
 //! is opened, so that a query hashes what it reads and no more.
 //!
 //! The section holds, as u64 little-endian, the XXH3-64 of each block of
-//! [`BLOCK`] bytes (4 KiB) of each array of [`ARRAYS`] in turn: the edge targets
+//! [`BLOCK`] bytes (1 KiB; [`BLOCK_V8`], 4 KiB, in versions 7 and 8) of
+//! each array of [`ARRAYS`] in turn: the edge targets
 //! (section 9), the edge output sets (10), the dependent targets (26),
 //! the string text (2), the node hash parts (3), the package metadata
 //! text (29) and, in version 8, the derivation facts (6, whose records
 //! are then read one at a time) and the fixed outputs' hash parts (43). An array of `len` bytes has
-//! `ceil(len / 4096)` blocks, the last one short.
+//! `ceil(len / block)` blocks, the last one short.
 
 use super::SnapshotError;
 use super::decode::Header;
 use super::inplace::Sections;
-use crate::blocks::{BLOCK, BlockCheck, Part, checksums};
+use crate::blocks::{BLOCK, BLOCK_V8, BlockCheck, Part, checksums};
 use crate::column::Col;
 use std::sync::Arc;
 
@@ -43,12 +44,20 @@ fn arrays(s: &Sections) -> &'static [(usize, usize)] {
     }
 }
 
+/// Bytes per block in a file of the version of `s`.
+fn block_size(s: &Sections) -> usize {
+    match s.version() > super::sections::VERSION_8 {
+        true => BLOCK,
+        false => BLOCK_V8,
+    }
+}
+
 /// The section for the in-place `sections` (indexed as in the file, of
 /// the version this build writes).
 pub(super) fn section(sections: &[Vec<u8>]) -> Vec<u8> {
     ARRAYS
         .iter()
-        .flat_map(|&(i, _)| checksums(sections.get(i).map_or(&[][..], |s| s)))
+        .flat_map(|&(i, _)| checksums(sections.get(i).map_or(&[][..], |s| s), BLOCK))
         .flat_map(u64::to_le_bytes)
         .collect()
 }
@@ -61,7 +70,8 @@ fn part(
     name: &'static str,
     bound: Option<u32>,
 ) -> Result<Part, SnapshotError> {
-    let blocks = |(i, _): (usize, usize)| s.table_len(i).div_ceil(BLOCK);
+    let block = block_size(s);
+    let blocks = |(i, _): (usize, usize)| s.table_len(i).div_ceil(block);
     let arrays = arrays(s);
     let at: usize = arrays.iter().take(k).copied().map(blocks).sum();
     let total: usize = arrays.iter().copied().map(blocks).sum();
@@ -77,11 +87,9 @@ fn part(
         bytes: s.mapped(i, s.table_len(i))?,
         width,
         bound,
-        sums: all
-            .get(at..at + blocks(ARRAYS[k]))
-            .unwrap_or_default()
-            .to_vec()
-            .into(),
+        // The section's own bytes, not a copy: every query that reads an
+        // array opens its part.
+        sums: all.range(at..at + blocks(ARRAYS[k])).unwrap_or_default(),
     })
 }
 
@@ -92,7 +100,7 @@ pub(super) fn edges(s: &Sections, h: &Header) -> Result<Arc<BlockCheck>, Snapsho
         part(s, 0, "edge targets", Some(bound(h.nodes)))?,
         part(s, 1, "edge output sets", Some(bound(h.sets)))?,
     ];
-    BlockCheck::new(parts, h.edges, s.on_damage()).map(Arc::new)
+    BlockCheck::new(parts, h.edges, block_size(s), s.on_damage()).map(Arc::new)
 }
 
 /// The check of the dependent targets (section 26) of a graph of `n`
@@ -142,7 +150,8 @@ fn single(
     bound: Option<u32>,
     values: usize,
 ) -> Result<Arc<BlockCheck>, SnapshotError> {
-    BlockCheck::new(vec![part(s, k, name, bound)?], values, s.on_damage()).map(Arc::new)
+    let part = part(s, k, name, bound)?;
+    BlockCheck::new(vec![part], values, block_size(s), s.on_damage()).map(Arc::new)
 }
 
 /// A count as the bound of values below it (counts past `u32::MAX` are

@@ -10,7 +10,8 @@ use super::codec::{Dec, Enc};
 use super::decode::{self, Header};
 pub(super) use super::sections::{
     ENTRY, FIXED, SECTION_NAMES, SECTIONS, SECTIONS_V3, SECTIONS_V4, SECTIONS_V5, SECTIONS_V7,
-    Sections, VERSION, VERSION_3, VERSION_4, VERSION_5, VERSION_7, hash, invalid, le_u64,
+    Sections, VERSION, VERSION_3, VERSION_4, VERSION_5, VERSION_7, VERSION_8, hash, invalid,
+    le_u64,
 };
 use crate::blocks::Checked;
 use crate::build::assemble;
@@ -244,7 +245,7 @@ pub fn open_with(path: &std::path::Path, opts: &OpenOptions) -> Result<Graph, Sn
     let version = super::version_of(&head[..got]);
     let in_place = matches!(
         version,
-        Some(VERSION | VERSION_7 | VERSION_5 | VERSION_4 | VERSION_3)
+        Some(VERSION | VERSION_8 | VERSION_7 | VERSION_5 | VERSION_4 | VERSION_3)
     );
     if !in_place || cfg!(target_endian = "big") {
         let bytes = std::fs::read(path).map_err(SnapshotError::Read)?;

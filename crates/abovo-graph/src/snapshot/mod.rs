@@ -9,8 +9,8 @@
 //!   or an xz stream, whichever is smaller: 12.1 MB, decoded several
 //!   times slower; the one compiled into the `abovo` binary, which must
 //!   stay under 25 MB and expands it once into the in-place form.
-//! - the **in-place form** (format version 8, [`write_in_place`],
-//!   [`open`]; versions 3 to 5 and 7 are still read): the same sections uncompressed,
+//! - the **in-place form** (format version 9, [`write_in_place`],
+//!   [`open`]; versions 3 to 5, 7 and 8 are still read): the same sections uncompressed,
 //!   the columns every query
 //!   reads as fixed-width little-endian arrays at 8-byte-aligned offsets,
 //!   so that [`open`] maps the file and the graph borrows them as they are
@@ -78,7 +78,7 @@
 //! Guix's, input-addressed or fixed, is tagged as before), so they need no
 //! version of their own: the bytes of a graph without them are unchanged.
 //!
-//! # Layout of the in-place form (version 8)
+//! # Layout of the in-place form (version 9)
 //!
 //! ```text
 //! offset  size  field
@@ -153,7 +153,8 @@
 //!     names' string ids (in the derivation's order); 40. node output
 //!     sets: u32 ×n, the set of the node's derivation, `u32::MAX` for
 //!     nodes that are not derivations;
-//! 41. block checksums: u64 per 4 KiB block of the edge targets, the
+//! 41. block checksums: u64 per 1 KiB block (4 KiB in versions 7 and 8;
+//!     version 8 is version 9 in all else) of the edge targets, the
 //!     edge output sets, the dependent targets, the string text, the node
 //!     hash parts, the package metadata text, the derivation facts
 //!     (section 6) and the fixed outputs' hash parts (43; these two not
@@ -279,6 +280,7 @@ fn is_in_place(version: Option<u32>) -> bool {
         version,
         Some(
             VERSION_IN_PLACE
+                | inplace::VERSION_8
                 | inplace::VERSION_7
                 | inplace::VERSION_5
                 | inplace::VERSION_4

@@ -10,8 +10,12 @@ use std::sync::Arc;
 
 /// The version number of the in-place form this build writes (6 is the
 /// dense compressed form).
-pub(super) const VERSION: u32 = 8;
-/// The previous version, still read: the sections of version 8 but the
+pub(super) const VERSION: u32 = 9;
+/// The previous version, still read: the sections of version 9, with a
+/// block checksum per 4 KiB of each array instead of per 1 KiB (see
+/// [`crate::blocks`]).
+pub(super) const VERSION_8: u32 = 8;
+/// An older version, still read: the sections of version 8 but the
 /// last two, without the kinds and built-in bit in the node flags, and
 /// without section 6 and 43 among the arrays of the block checksums (the
 /// graph then decodes every derivation at the first one asked for, and
@@ -115,6 +119,8 @@ pub(super) struct Sections {
     pub(super) backing: Arc<Backing>,
     /// Start, length and checksum of each section.
     pub(super) table: Vec<(usize, usize, u64)>,
+    /// The file's format version (one this build reads).
+    version: u32,
     /// Per section, whether its checksum was found right: a section read
     /// by several parts (the block checksums, by every array they cover)
     /// is hashed once.
@@ -142,7 +148,7 @@ impl Sections {
         }
         let version = le_u32(b, 8);
         let sections = match version {
-            VERSION => SECTIONS,
+            VERSION | VERSION_8 => SECTIONS,
             VERSION_7 => SECTIONS_V7,
             VERSION_5 => SECTIONS_V5,
             VERSION_4 => SECTIONS_V4,
@@ -197,6 +203,7 @@ impl Sections {
         }
         Ok(Sections {
             backing,
+            version,
             checked: table.iter().map(|_| Default::default()).collect(),
             table,
             on_damage,
@@ -222,6 +229,11 @@ impl Sections {
         }
         once.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(bytes)
+    }
+
+    /// The file's format version.
+    pub(super) fn version(&self) -> u32 {
+        self.version
     }
 
     /// The number of sections.
