@@ -68,14 +68,22 @@ impl<'w, W: Write> Object<'w, W> {
         self.out.write_all(b": ")
     }
 
+    /// Adds the field `key: VALUE`, VALUE written by `value(out, depth)`
+    /// as [`super::json::write`] would write it `depth` levels deep: for a
+    /// value made of pieces rendered once and copied.
+    pub fn field_with(
+        &mut self,
+        key: &str,
+        value: impl FnOnce(&mut W, usize) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.key(key)?;
+        value(self.out, self.depth + 1)
+    }
+
     /// Adds the field `key: value`.
     pub fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> io::Result<()> {
         self.key(key)?;
-        let mut ser = serde_json::Serializer::with_formatter(
-            &mut *self.out,
-            InlineNumbers::at_depth(self.depth + 1),
-        );
-        value.serialize(&mut ser)?;
+        super::json::write_at(&mut *self.out, value, self.depth + 1)?;
         Ok(())
     }
 
@@ -113,10 +121,24 @@ impl<'w, W: Write> Object<'w, W> {
         items: &[T],
         write_chunk: impl Fn(&mut Vec<u8>, usize, &[T]) -> io::Result<()> + Sync,
     ) -> io::Result<()> {
+        self.array_in_chunks(key, items, CHUNK, write_chunk)
+    }
+
+    /// [`Object::array_with`] in chunks of `per_chunk` elements: for
+    /// elements much larger than a graph's nodes and edges (a chunk's
+    /// buffer starts with room for about 120 KiB).
+    pub fn array_in_chunks<T: Sync>(
+        &mut self,
+        key: &str,
+        items: &[T],
+        per_chunk: usize,
+        write_chunk: impl Fn(&mut Vec<u8>, usize, &[T]) -> io::Result<()> + Sync,
+    ) -> io::Result<()> {
         self.key(key)?;
         let depth = self.depth + 1;
         let render = |out: &mut Vec<u8>, chunk: &[T]| write_chunk(out, depth, chunk);
-        if items.len() <= CHUNK {
+        let per_chunk = per_chunk.max(1);
+        if items.len() <= per_chunk {
             let mut out = Vec::new();
             render(&mut out, items)?;
             return self.out.write_all(&out);
@@ -125,7 +147,7 @@ impl<'w, W: Write> Object<'w, W> {
         // What ends each chunk's array: a new line, the indent, `]`.
         let closing = 1 + INDENT * depth + 1;
         let mut first = true;
-        in_parallel(items, &render, |chunk| {
+        in_parallel(items, per_chunk, &render, |chunk| {
             debug_assert!(chunk.starts_with(b"[\n") && chunk.ends_with(b"]"));
             // `[`, then a new line, the indent and the first element, …
             let elements = &chunk[1..chunk.len() - closing];
@@ -150,6 +172,38 @@ impl<'w, W: Write> Object<'w, W> {
     }
 }
 
+impl Object<'_, Vec<u8>> {
+    /// Adds the fields of `value`, a struct or a map, as
+    /// `#[serde(flatten)]` would: `value` is written as an object at this
+    /// object's depth, and its fields are kept without its braces.
+    pub fn flatten<T: Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
+        let start = self.out.len();
+        super::json::write_at(&mut *self.out, value, self.depth)?;
+        // `{}`, or `{`, the fields each after a new line, then a new
+        // line, the indent and `}`.
+        let written = &self.out[start..];
+        if written == b"{}" {
+            self.out.truncate(start);
+            return Ok(());
+        }
+        let closing = 1 + INDENT * self.depth + 1;
+        if !(written.starts_with(b"{\n") && written.ends_with(b"}") && written.len() > closing) {
+            self.out.truncate(start);
+            return Err(io::Error::other("only an object's fields can be flattened"));
+        }
+        self.out.truncate(self.out.len() - closing);
+        // The `{` goes: the first field's new line is the one `key` writes,
+        // after a comma unless it is the first field.
+        if self.empty {
+            self.out.remove(start);
+        } else {
+            self.out[start] = b',';
+        }
+        self.empty = false;
+        Ok(())
+    }
+}
+
 /// Renders `items` a chunk at a time with `render` and hands each chunk,
 /// in order, to `write`. With N cores, chunk `i` is rendered by thread
 /// `i mod N`: this one renders every N-th chunk itself, and between two
@@ -159,11 +213,12 @@ impl<'w, W: Write> Object<'w, W> {
 /// most one chunk finished ahead and gets its buffers back to use again.
 fn in_parallel<T: Sync>(
     items: &[T],
+    per_chunk: usize,
     render: &(impl Fn(&mut Vec<u8>, &[T]) -> io::Result<()> + Sync),
     mut write: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
+    let chunks: Vec<&[T]> = items.chunks(per_chunk).collect();
     let gone = || io::Error::other("a thread rendering JSON stopped");
     std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads.min(chunks.len()))
@@ -255,6 +310,38 @@ mod tests {
                 "{n} items"
             );
         }
+    }
+
+    /// Flattened structs and maps give the bytes of the object with their
+    /// fields in its place, first, between others or empty; anything else
+    /// is refused and leaves nothing behind.
+    #[test]
+    fn flattened_fields_are_written_as_the_whole_object() {
+        let inner = json!({"a": 1, "b": ["x", {"c": []}], "d": [1, 2]});
+        let whole = json!({"a": 1, "b": ["x", {"c": []}], "d": [1, 2], "k": "v", "e": {}});
+        for depth in [0, 3] {
+            let mut expected = Vec::new();
+            crate::report::json::write_at(&mut expected, &whole, depth).unwrap();
+            let mut out = Vec::new();
+            let mut obj = Object::new(&mut out, depth).unwrap();
+            obj.flatten(&json!({})).unwrap();
+            obj.flatten(&inner).unwrap();
+            obj.flatten(&json!({})).unwrap();
+            obj.field("k", "v").unwrap();
+            obj.flatten(&json!({"e": {}})).unwrap();
+            assert!(obj.flatten(&json!(["not", "an", "object"])).is_err());
+            assert!(obj.flatten("text").is_err());
+            obj.end().unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
+        let mut out = Vec::new();
+        let mut obj = Object::new(&mut out, 1).unwrap();
+        obj.flatten(&json!({})).unwrap();
+        obj.end().unwrap();
+        assert_eq!(out, b"{}");
     }
 
     /// An object with no field is `{}`, deeper objects indent their fields.
