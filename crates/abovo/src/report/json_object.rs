@@ -14,6 +14,12 @@
 //! chunk: the memory (and the page faults of touching it first) stays at
 //! a few hundred KiB whatever the size of the answer, and the answer goes
 //! out in writes of a chunk (about 120 KiB) each.
+//!
+//! A chunk of large elements is written by hand as objects of their own
+//! ([`Object::array_in_chunks`], as for the seeds of a trust report): an
+//! element's fields from a struct ([`Object::flatten`], as
+//! `#[serde(flatten)]` writes them) and from pieces rendered once and
+//! copied ([`Object::field_with`]).
 
 use super::json::{INDENT, InlineNumbers, indent};
 use serde::Serialize;

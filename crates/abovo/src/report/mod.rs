@@ -14,8 +14,7 @@
 //! sizes, aligned tables) and [`json`] (the JSON layout of every answer:
 //! serde_json's pretty printer with arrays of numbers on one line);
 //! [`json_object`] writes an object in that layout field by field, its
-//! large arrays rendered on every core; [`per_node`] keeps what a writer
-//! makes once per node.
+//! large arrays rendered on every core.
 //! [`recutils`] writes `abovo show`'s records.
 //!
 //! HTML reports are self-contained: one file, inline CSS and SVG, no
@@ -29,7 +28,6 @@ pub mod history;
 pub mod json;
 pub mod json_object;
 pub mod packages;
-pub mod per_node;
 pub mod recutils;
 pub mod seeds;
 pub mod signers;

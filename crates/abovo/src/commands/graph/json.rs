@@ -8,7 +8,7 @@
 //! once ([`Edges`]): serializing the two paths of every edge again was
 //! half of the time the edges took.
 
-use super::Texts;
+use super::PerNode;
 use crate::packages::{packages_json, uses_json};
 use crate::report::json::indent;
 use crate::report::json_object::Object;
@@ -101,13 +101,13 @@ pub(super) fn warm_up(g: &Graph, roots: &[NodeId]) {
 struct Edges<'g> {
     graph: &'g Graph,
     /// Each node's path as a JSON string, quotes included.
-    paths: Texts<NodeId>,
+    paths: PerNode<NodeId>,
 }
 
 impl<'g> Edges<'g> {
     /// The edges between `nodes`.
     fn new(graph: &'g Graph, nodes: &[NodeId]) -> Self {
-        let paths = Texts::new(nodes, |n| {
+        let paths = PerNode::new(nodes, |n| {
             serde_json::Value::String(graph.display_path(n)).to_string()
         });
         Edges { graph, paths }
@@ -142,9 +142,9 @@ impl<'g> Edges<'g> {
                 out.push(b',');
             }
             out.extend_from_slice(&open);
-            out.extend_from_slice(self.paths.text(from).as_bytes());
+            out.extend_from_slice(self.paths.get(from).as_bytes());
             out.extend_from_slice(&before_to);
-            out.extend_from_slice(self.paths.text(to).as_bytes());
+            out.extend_from_slice(self.paths.get(to).as_bytes());
             out.extend_from_slice(&before_outputs);
             if inputs.as_ref().is_none_or(|(of, _)| *of != from) {
                 inputs = Some((from, self.graph.input_edges(from)));

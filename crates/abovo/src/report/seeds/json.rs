@@ -16,13 +16,13 @@
 
 use crate::report::json::{self, push_array};
 use crate::report::json_object::Object;
-use crate::report::per_node::PerNode;
 use abovo_graph::NodeId;
-use abovo_graph::dag::NodeIndex;
 use abovo_graph::package_graph::PackageId;
 use abovo_trust::packages::{PackageBuild, TrailIds};
 use abovo_trust::report::{SeedEntry, Tracer, TrustReport, step, steps};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
+use std::hash::Hash;
 use std::io::{self, Write};
 use std::sync::OnceLock;
 
@@ -158,16 +158,19 @@ impl<'t, 'g> Pieces<'t, 'g> {
 
 /// A value for each of a set of nodes, as JSON made on first use (by
 /// whichever thread needs it first), at the depth it is first asked for.
+/// (Found in a hash map: an array by node index would be as long as the
+/// graph, and filling it cost more than the probes, even for
+/// python-pytorch.)
 struct Rendered<N> {
     depth: OnceLock<usize>,
-    pieces: PerNode<N, OnceLock<Box<[u8]>>>,
+    pieces: FxHashMap<N, OnceLock<Box<[u8]>>>,
 }
 
-impl<N: NodeIndex> Rendered<N> {
+impl<N: Copy + Eq + Hash> Rendered<N> {
     fn new(nodes: &[N]) -> Self {
         Rendered {
             depth: OnceLock::new(),
-            pieces: PerNode::new(nodes, |_| OnceLock::new()),
+            pieces: nodes.iter().map(|&n| (n, OnceLock::new())).collect(),
         }
     }
 
@@ -182,7 +185,7 @@ impl<N: NodeIndex> Rendered<N> {
         n: N,
         make: impl FnOnce() -> T,
     ) -> io::Result<()> {
-        let piece = match self.pieces.get(n) {
+        let piece = match self.pieces.get(&n) {
             Some(piece) if *self.depth.get_or_init(|| depth) == depth => piece,
             _ => return Ok(json::write_at(out, &make(), depth)?),
         };
