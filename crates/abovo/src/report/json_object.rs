@@ -40,6 +40,17 @@ const CHUNK_BYTES: usize = 160 << 10;
 /// thread, which two or three others keep busy.
 const MAX_THREADS: usize = 4;
 
+/// How [`Object::array_in_chunks`] cuts an array and shares it out.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunking {
+    /// Elements in a chunk.
+    pub per_chunk: usize,
+    /// The fewest elements rendered on several threads: the chunks of a
+    /// shorter array are rendered one after the other on the calling
+    /// thread (a thread started costs more than a few chunks take).
+    pub parallel_from: usize,
+}
+
 /// A JSON object being written (see the module docs): [`Object::field`]
 /// and [`Object::array`] add its fields in order, [`Object::end`] closes
 /// it.
@@ -127,23 +138,32 @@ impl<'w, W: Write> Object<'w, W> {
         items: &[T],
         write_chunk: impl Fn(&mut Vec<u8>, usize, &[T]) -> io::Result<()> + Sync,
     ) -> io::Result<()> {
-        self.array_in_chunks(key, items, CHUNK, write_chunk)
+        let chunking = Chunking {
+            per_chunk: CHUNK,
+            parallel_from: CHUNK + 1,
+        };
+        self.array_in_chunks(key, items, chunking, write_chunk)
     }
 
-    /// [`Object::array_with`] in chunks of `per_chunk` elements: for
-    /// elements much larger than a graph's nodes and edges (a chunk's
-    /// buffer starts with room for about 120 KiB).
+    /// [`Object::array_with`] cut as `chunking` says: for elements much
+    /// larger than a graph's nodes and edges (a chunk's buffer starts with
+    /// room for about 120 KiB).
     pub fn array_in_chunks<T: Sync>(
         &mut self,
         key: &str,
         items: &[T],
-        per_chunk: usize,
+        chunking: Chunking,
         write_chunk: impl Fn(&mut Vec<u8>, usize, &[T]) -> io::Result<()> + Sync,
     ) -> io::Result<()> {
         self.key(key)?;
         let depth = self.depth + 1;
         let render = |out: &mut Vec<u8>, chunk: &[T]| write_chunk(out, depth, chunk);
-        let per_chunk = per_chunk.max(1);
+        let per_chunk = chunking.per_chunk.max(1);
+        let threads = if items.len() < chunking.parallel_from {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+        };
         if items.len() <= per_chunk {
             let mut out = Vec::new();
             render(&mut out, items)?;
@@ -153,7 +173,7 @@ impl<'w, W: Write> Object<'w, W> {
         // What ends each chunk's array: a new line, the indent, `]`.
         let closing = 1 + INDENT * depth + 1;
         let mut first = true;
-        in_parallel(items, per_chunk, &render, |chunk| {
+        in_parallel(items, per_chunk, threads, &render, |chunk| {
             debug_assert!(chunk.starts_with(b"[\n") && chunk.ends_with(b"]"));
             // `[`, then a new line, the indent and the first element, …
             let elements = &chunk[1..chunk.len() - closing];
@@ -220,10 +240,11 @@ impl Object<'_, Vec<u8>> {
 fn in_parallel<T: Sync>(
     items: &[T],
     per_chunk: usize,
+    threads: usize,
     render: &(impl Fn(&mut Vec<u8>, &[T]) -> io::Result<()> + Sync),
     mut write: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    let threads = threads.max(1);
     let chunks: Vec<&[T]> = items.chunks(per_chunk).collect();
     let gone = || io::Error::other("a thread rendering JSON stopped");
     std::thread::scope(|scope| {

@@ -15,7 +15,7 @@
 //! in chunks on every core, each traced by ids as it is written.
 
 use crate::report::json::{self, push_array};
-use crate::report::json_object::Object;
+use crate::report::json_object::{Chunking, Object};
 use abovo_graph::NodeId;
 use abovo_graph::package_graph::PackageId;
 use abovo_trust::packages::{PackageBuild, TrailIds};
@@ -26,9 +26,15 @@ use std::hash::Hash;
 use std::io::{self, Write};
 use std::sync::OnceLock;
 
-/// Seeds in a chunk: a python-pytorch seed is about 3 KiB of JSON, so a
-/// chunk about 100 KiB (and 86 chunks to share between the cores).
-const SEEDS_PER_CHUNK: usize = 32;
+/// Seeds in a chunk, and how many make the chunks worth rendering on
+/// several threads: a seed is about 3 KiB of JSON, so a chunk about 100
+/// KiB; python-pytorch's 2,717 seeds make 85 chunks to share between the
+/// cores, hello's 278 nine chunks, written one after the other (a thread
+/// of its own gained nothing there, and cost time on a busy machine).
+const SEEDS: Chunking = Chunking {
+    per_chunk: 32,
+    parallel_from: 1024,
+};
 
 /// Writes the fields of `r` with every seed traced by `tracer` (the paths
 /// and trails `r` has are not read): the report [`Tracer::trace`] would
@@ -61,7 +67,7 @@ pub fn write(
     json.field("through_fixed", through_fixed)?;
     json.field("derivations_walked", derivations_walked)?;
     let pieces = Pieces::new(tracer);
-    json.array_in_chunks("seeds", seeds, SEEDS_PER_CHUNK, |out, depth, chunk| {
+    json.array_in_chunks("seeds", seeds, SEEDS, |out, depth, chunk| {
         push_array(out, depth, chunk, |out, depth, e| {
             pieces.seed(out, depth, e)
         })
@@ -254,7 +260,7 @@ mod tests {
             thens += out.matches("\"then\": [\n").count();
             if name == "python-pytorch" {
                 // Enough seeds for chunks on several threads.
-                assert!(report.seeds.len() > 20 * SEEDS_PER_CHUNK);
+                assert!(report.seeds.len() > SEEDS.parallel_from);
             }
         }
         assert!(thens > 0);
