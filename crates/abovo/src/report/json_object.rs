@@ -230,9 +230,10 @@ impl Object<'_, Vec<u8>> {
     }
 }
 
-/// Renders `items` a chunk at a time with `render` and hands each chunk,
-/// in order, to `write`. With N cores, chunk `i` is rendered by thread
-/// `i mod N`: this one renders every N-th chunk itself, and between two
+/// Renders `items` `per_chunk` at a time with `render` and hands each
+/// chunk, in order, to `write`. With N `threads` (one for each core, at
+/// most [`MAX_THREADS`]), chunk `i` is rendered by thread `i mod N`: this
+/// one renders every N-th chunk itself, and between two
 /// takes the others' next chunks as they finish them. (Threads of its own,
 /// not a pool: an idle pool thread spins for work, which on a busy
 /// machine takes time from the threads doing it.) Each helper keeps at
