@@ -227,9 +227,41 @@ impl<'g> Trails<'g> {
         }))
     }
 
+    /// Every package of the graph's own system that the target's package
+    /// reaches in the `bag-emerged` graph: every package of every
+    /// [`PackageTrail::package_path`] is one of them.
+    pub fn reached(&self) -> &[PackageId] {
+        self.tree.as_ref().map_or(&[], ShortestPaths::reached)
+    }
+
+    /// The packages the trails are in.
+    pub fn packages(&self) -> &Packages<'g> {
+        &self.packages
+    }
+
     /// The trail of a seed whose derivation path (target first, seed last)
     /// is `path`; `None` when no node of it is a package's.
     pub fn trail(&self, path: &[NodeId]) -> Option<PackageTrail> {
+        let ids = self.trail_ids(path)?;
+        let own = |package| PackageBuild {
+            package,
+            other_system: None,
+        };
+        Some(PackageTrail {
+            brought_in_by: self.packages.step(ids.brought_in_by),
+            package_path: ids
+                .package_path
+                .into_iter()
+                .map(|p| self.packages.step(own(p)))
+                .collect(),
+            then: steps(self.view.derivations(), ids.then),
+        })
+    }
+
+    /// [`Trails::trail`] by ids: what a writer that renders each package
+    /// and derivation once needs, where [`PackageTrail`] has them as text
+    /// for every seed.
+    pub fn trail_ids<'p>(&self, path: &'p [NodeId]) -> Option<TrailIds<'p>> {
         // The package builds of the derivation path, with their places.
         let on_path: Vec<(usize, PackageBuild)> = path
             .iter()
@@ -250,19 +282,23 @@ impl<'g> Trails<'g> {
             Some((i, packages)) => (packages, &path[(i + 1).min(at + 1)..=at]),
             None => (Vec::new(), &[][..]),
         };
-        let own = |package| PackageBuild {
-            package,
-            other_system: None,
-        };
-        Some(PackageTrail {
-            brought_in_by: self.packages.step(bringer),
-            package_path: package_path
-                .into_iter()
-                .map(|p| self.packages.step(own(p)))
-                .collect(),
-            then: steps(self.view.derivations(), then),
+        Some(TrailIds {
+            brought_in_by: bringer,
+            package_path,
+            then,
         })
     }
+}
+
+/// A [`PackageTrail`] by ids ([`Trails::trail_ids`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailIds<'p> {
+    /// [`PackageTrail::brought_in_by`].
+    pub brought_in_by: PackageBuild,
+    /// [`PackageTrail::package_path`]: packages of the graph's own system.
+    pub package_path: Vec<PackageId>,
+    /// [`PackageTrail::then`]: part of the derivation path asked about.
+    pub then: &'p [NodeId],
 }
 
 #[cfg(test)]

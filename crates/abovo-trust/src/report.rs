@@ -16,6 +16,12 @@
 //! When the graph has package graphs, each seed also says which package
 //! brings it in and how the target's package reaches that one in the
 //! `bag-emerged` graph ([`crate::packages`]).
+//!
+//! The seeds are traced (given their path and package trail) last, by a
+//! [`Tracer`] that keeps the walk's paths and the trails:
+//! [`trust_report`] traces the seeds its [`Trace`] says, and
+//! [`untraced_report`] gives the report untraced with its tracer, for a
+//! writer that traces each seed as it writes it.
 
 use crate::classify::{Classification, Origin, SeedFacts, Seeds};
 use crate::kind::Kind;
@@ -192,12 +198,15 @@ pub fn walk(g: &Graph, target: NodeId, walk: &Walk) -> Walked {
 
 /// A derivation path as report steps.
 pub fn steps(g: &Graph, path: &[NodeId]) -> Vec<Step> {
-    path.iter()
-        .map(|&n| Step {
-            path: g.display_path(n),
-            label: g.label(n).to_owned(),
-        })
-        .collect()
+    path.iter().map(|&n| step(g, n)).collect()
+}
+
+/// A node as a step of a report's path.
+pub fn step(g: &Graph, n: NodeId) -> Step {
+    Step {
+        path: g.display_path(n),
+        label: g.label(n).to_owned(),
+    }
 }
 
 /// The seeds of a walk, each with its facts and verdict, not yet traced.
@@ -271,6 +280,20 @@ pub fn trust_report(
     walk: &Walk,
     trace: Trace,
 ) -> Result<TrustReport, SizeError> {
+    let (mut report, tracer) = untraced_report(g, target, seeds, walk)?;
+    tracer.trace(&mut report.seeds, trace);
+    Ok(report)
+}
+
+/// [`trust_report`] with no seed traced, and what traces them: for a
+/// writer that renders what the seeds' paths share once
+/// ([`Tracer::trace`] makes the report [`trust_report`] makes).
+pub fn untraced_report<'g>(
+    g: &'g Graph,
+    target: NodeId,
+    seeds: &Seeds,
+    walk: &Walk,
+) -> Result<(TrustReport, Tracer<'g>), SizeError> {
     // The package trails (which decode a package graph) beside the walk
     // and the classification, whose parallel work the other thread joins
     // when it is done; and the store metadata that sizes read, decoded
@@ -289,14 +312,6 @@ pub fn trust_report(
         builtins,
         mut entries,
     } = classified?;
-    entries
-        .par_iter_mut()
-        .filter(|e| trace.traces(e.class.kind))
-        .for_each(|e| {
-            let path = walked.paths.path_to(e.facts.node).unwrap_or_default();
-            e.package = trails.as_ref().and_then(|t| t.trail(&path));
-            e.path_from_target = steps(g, &path);
-        });
     // By kind, known sizes first, biggest first, then by name and store
     // path (distinct: the order is total). Sorting the keys and moving each
     // entry once spares the stable sort's copies of whole entries.
@@ -332,7 +347,7 @@ pub fn trust_report(
         .collect();
     let unused_seed_files =
         crate::bytes::unused_files(&seeds.seed_dirs, entries.iter().map(|e| &e.facts));
-    Ok(TrustReport {
+    let report = TrustReport {
         unused_seed_files,
         graph: g.description().to_owned(),
         target: g.display_path(target),
@@ -349,7 +364,8 @@ pub fn trust_report(
                 derivations,
             })
             .collect(),
-    })
+    };
+    Ok((report, Tracer::new(g, walked.paths, trails)))
 }
 
 impl TrustReport {
@@ -363,6 +379,10 @@ impl TrustReport {
         e.facts.origin == Origin::FixedOutput
     }
 }
+
+mod tracer;
+
+pub use tracer::Tracer;
 
 #[cfg(test)]
 mod trace_tests;

@@ -46,6 +46,31 @@ pub fn indent(out: &mut (impl Write + ?Sized), depth: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Appends the array of `items` as [`write`] writes an array of objects,
+/// arrays or strings `depth` levels deep (one element to a line), each
+/// element written by `element(out, depth + 1, item)`.
+pub fn push_array<T>(
+    out: &mut Vec<u8>,
+    depth: usize,
+    items: impl IntoIterator<Item = T>,
+    mut element: impl FnMut(&mut Vec<u8>, usize, T) -> io::Result<()>,
+) -> io::Result<()> {
+    out.push(b'[');
+    let mut empty = true;
+    for item in items {
+        out.extend_from_slice(if empty { b"\n" } else { b",\n" });
+        empty = false;
+        indent(out, depth + 1)?;
+        element(out, depth + 1, item)?;
+    }
+    if !empty {
+        out.push(b'\n');
+        indent(out, depth)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
 /// The formatter (see the module docs).
 #[derive(Debug, Default)]
 pub struct InlineNumbers {
@@ -224,7 +249,17 @@ impl Formatter for InlineNumbers {
 
 /// Writes `value` with [`InlineNumbers`] into `out`.
 pub fn write<W: Write, T: Serialize + ?Sized>(out: W, value: &T) -> serde_json::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(out, InlineNumbers::default());
+    write_at(out, value, 0)
+}
+
+/// Writes `value` into `out` as [`write`] writes it `depth` levels deep
+/// in a document (its lines after the first indented as there).
+pub fn write_at<W: Write, T: Serialize + ?Sized>(
+    out: W,
+    value: &T,
+    depth: usize,
+) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, InlineNumbers::at_depth(depth));
     value.serialize(&mut ser)
 }
 

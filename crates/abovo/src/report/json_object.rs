@@ -14,6 +14,12 @@
 //! chunk: the memory (and the page faults of touching it first) stays at
 //! a few hundred KiB whatever the size of the answer, and the answer goes
 //! out in writes of a chunk (about 120 KiB) each.
+//!
+//! A chunk of large elements is written by hand as objects of their own
+//! ([`Object::array_in_chunks`], as for the seeds of a trust report): an
+//! element's fields from a struct ([`Object::flatten`], as
+//! `#[serde(flatten)]` writes them) and from pieces rendered once and
+//! copied ([`Object::field_with`]).
 
 use super::json::{INDENT, InlineNumbers, indent};
 use serde::Serialize;
@@ -33,6 +39,17 @@ const CHUNK_BYTES: usize = 160 << 10;
 /// The most threads that render an array: the answers are written by one
 /// thread, which two or three others keep busy.
 const MAX_THREADS: usize = 4;
+
+/// How [`Object::array_in_chunks`] cuts an array and shares it out.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunking {
+    /// Elements in a chunk.
+    pub per_chunk: usize,
+    /// The fewest elements rendered on several threads: the chunks of a
+    /// shorter array are rendered one after the other on the calling
+    /// thread (a thread started costs more than a few chunks take).
+    pub parallel_from: usize,
+}
 
 /// A JSON object being written (see the module docs): [`Object::field`]
 /// and [`Object::array`] add its fields in order, [`Object::end`] closes
@@ -68,14 +85,22 @@ impl<'w, W: Write> Object<'w, W> {
         self.out.write_all(b": ")
     }
 
+    /// Adds the field `key: VALUE`, VALUE written by `value(out, depth)`
+    /// as [`super::json::write`] would write it `depth` levels deep: for a
+    /// value made of pieces rendered once and copied.
+    pub fn field_with(
+        &mut self,
+        key: &str,
+        value: impl FnOnce(&mut W, usize) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.key(key)?;
+        value(self.out, self.depth + 1)
+    }
+
     /// Adds the field `key: value`.
     pub fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> io::Result<()> {
         self.key(key)?;
-        let mut ser = serde_json::Serializer::with_formatter(
-            &mut *self.out,
-            InlineNumbers::at_depth(self.depth + 1),
-        );
-        value.serialize(&mut ser)?;
+        super::json::write_at(&mut *self.out, value, self.depth + 1)?;
         Ok(())
     }
 
@@ -113,10 +138,33 @@ impl<'w, W: Write> Object<'w, W> {
         items: &[T],
         write_chunk: impl Fn(&mut Vec<u8>, usize, &[T]) -> io::Result<()> + Sync,
     ) -> io::Result<()> {
+        let chunking = Chunking {
+            per_chunk: CHUNK,
+            parallel_from: CHUNK + 1,
+        };
+        self.array_in_chunks(key, items, chunking, write_chunk)
+    }
+
+    /// [`Object::array_with`] cut as `chunking` says: for elements much
+    /// larger than a graph's nodes and edges (a chunk's buffer starts with
+    /// room for about 120 KiB).
+    pub fn array_in_chunks<T: Sync>(
+        &mut self,
+        key: &str,
+        items: &[T],
+        chunking: Chunking,
+        write_chunk: impl Fn(&mut Vec<u8>, usize, &[T]) -> io::Result<()> + Sync,
+    ) -> io::Result<()> {
         self.key(key)?;
         let depth = self.depth + 1;
         let render = |out: &mut Vec<u8>, chunk: &[T]| write_chunk(out, depth, chunk);
-        if items.len() <= CHUNK {
+        let per_chunk = chunking.per_chunk.max(1);
+        let threads = if items.len() < chunking.parallel_from {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+        };
+        if items.len() <= per_chunk {
             let mut out = Vec::new();
             render(&mut out, items)?;
             return self.out.write_all(&out);
@@ -125,7 +173,7 @@ impl<'w, W: Write> Object<'w, W> {
         // What ends each chunk's array: a new line, the indent, `]`.
         let closing = 1 + INDENT * depth + 1;
         let mut first = true;
-        in_parallel(items, &render, |chunk| {
+        in_parallel(items, per_chunk, threads, &render, |chunk| {
             debug_assert!(chunk.starts_with(b"[\n") && chunk.ends_with(b"]"));
             // `[`, then a new line, the indent and the first element, …
             let elements = &chunk[1..chunk.len() - closing];
@@ -150,20 +198,55 @@ impl<'w, W: Write> Object<'w, W> {
     }
 }
 
-/// Renders `items` a chunk at a time with `render` and hands each chunk,
-/// in order, to `write`. With N cores, chunk `i` is rendered by thread
-/// `i mod N`: this one renders every N-th chunk itself, and between two
+impl Object<'_, Vec<u8>> {
+    /// Adds the fields of `value`, a struct or a map, as
+    /// `#[serde(flatten)]` would: `value` is written as an object at this
+    /// object's depth, and its fields are kept without its braces.
+    pub fn flatten<T: Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
+        let start = self.out.len();
+        super::json::write_at(&mut *self.out, value, self.depth)?;
+        // `{}`, or `{`, the fields each after a new line, then a new
+        // line, the indent and `}`.
+        let written = &self.out[start..];
+        if written == b"{}" {
+            self.out.truncate(start);
+            return Ok(());
+        }
+        let closing = 1 + INDENT * self.depth + 1;
+        if !(written.starts_with(b"{\n") && written.ends_with(b"}") && written.len() > closing) {
+            self.out.truncate(start);
+            return Err(io::Error::other("only an object's fields can be flattened"));
+        }
+        self.out.truncate(self.out.len() - closing);
+        // The `{` goes: the first field's new line is the one `key` writes,
+        // after a comma unless it is the first field.
+        if self.empty {
+            self.out.remove(start);
+        } else {
+            self.out[start] = b',';
+        }
+        self.empty = false;
+        Ok(())
+    }
+}
+
+/// Renders `items` `per_chunk` at a time with `render` and hands each
+/// chunk, in order, to `write`. With N `threads` (one for each core, at
+/// most [`MAX_THREADS`]), chunk `i` is rendered by thread `i mod N`: this
+/// one renders every N-th chunk itself, and between two
 /// takes the others' next chunks as they finish them. (Threads of its own,
 /// not a pool: an idle pool thread spins for work, which on a busy
 /// machine takes time from the threads doing it.) Each helper keeps at
 /// most one chunk finished ahead and gets its buffers back to use again.
 fn in_parallel<T: Sync>(
     items: &[T],
+    per_chunk: usize,
+    threads: usize,
     render: &(impl Fn(&mut Vec<u8>, &[T]) -> io::Result<()> + Sync),
     mut write: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
+    let threads = threads.max(1);
+    let chunks: Vec<&[T]> = items.chunks(per_chunk).collect();
     let gone = || io::Error::other("a thread rendering JSON stopped");
     std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads.min(chunks.len()))
@@ -255,6 +338,38 @@ mod tests {
                 "{n} items"
             );
         }
+    }
+
+    /// Flattened structs and maps give the bytes of the object with their
+    /// fields in its place, first, between others or empty; anything else
+    /// is refused and leaves nothing behind.
+    #[test]
+    fn flattened_fields_are_written_as_the_whole_object() {
+        let inner = json!({"a": 1, "b": ["x", {"c": []}], "d": [1, 2]});
+        let whole = json!({"a": 1, "b": ["x", {"c": []}], "d": [1, 2], "k": "v", "e": {}});
+        for depth in [0, 3] {
+            let mut expected = Vec::new();
+            crate::report::json::write_at(&mut expected, &whole, depth).unwrap();
+            let mut out = Vec::new();
+            let mut obj = Object::new(&mut out, depth).unwrap();
+            obj.flatten(&json!({})).unwrap();
+            obj.flatten(&inner).unwrap();
+            obj.flatten(&json!({})).unwrap();
+            obj.field("k", "v").unwrap();
+            obj.flatten(&json!({"e": {}})).unwrap();
+            assert!(obj.flatten(&json!(["not", "an", "object"])).is_err());
+            assert!(obj.flatten("text").is_err());
+            obj.end().unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
+        let mut out = Vec::new();
+        let mut obj = Object::new(&mut out, 1).unwrap();
+        obj.flatten(&json!({})).unwrap();
+        obj.end().unwrap();
+        assert_eq!(out, b"{}");
     }
 
     /// An object with no field is `{}`, deeper objects indent their fields.

@@ -1,19 +1,28 @@
 //! The report of `abovo seeds TARGET`, in its three forms: [`text`],
-//! [`html`], and JSON (the [`TrustReport`] as it serializes).
+//! [`html`], and [`json`] (the [`TrustReport`] as it serializes, every
+//! seed traced).
 
 pub mod html;
+pub mod json;
 pub mod text;
 
-use crate::output::{Context, Format, print_json, write_stdout};
+use crate::output::{Context, Format, print_json_object, write_stdout};
 use crate::report::signers::Group;
 use abovo_trust::Kind;
-use abovo_trust::report::TrustReport;
+use abovo_trust::report::{Tracer, TrustReport};
 
 /// Writes `r` on standard output in `format` (text lists everything with
-/// `all`).
-pub fn write(r: &TrustReport, format: Format, all: bool, ctx: &Context) -> anyhow::Result<()> {
+/// `all`). JSON traces every seed with `tracer` as it writes it; text and
+/// HTML show the paths and trails `r` has.
+pub fn write(
+    r: &TrustReport,
+    tracer: &Tracer<'_>,
+    format: Format,
+    all: bool,
+    ctx: &Context,
+) -> anyhow::Result<()> {
     match format {
-        Format::Json => print_json(r)?,
+        Format::Json => print_json_object(|object| json::write(object, r, tracer))?,
         Format::Html => write_stdout(&html::render(r))?,
         _ => write_stdout(&text::render(r, all, &|sgr, t| ctx.style(sgr, t)))?,
     }
