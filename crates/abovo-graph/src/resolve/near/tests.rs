@@ -43,12 +43,22 @@ fn suggest_reference(g: &Graph, name: &str) -> Vec<String> {
         .filter_map(|k| Some((rule(name, k)?, k)))
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(5).map(|(_, k)| k.to_owned()).collect()
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, k)| k.to_owned())
+        .collect()
 }
 
 fn same(wanted: &str, k: &str) -> Result<(), TestCaseError> {
     let got = Wanted::new(wanted).score(k).map(f64::to_bits);
-    prop_assert_eq!(got, rule(wanted, k).map(f64::to_bits), "{:?} {:?}", wanted, k);
+    prop_assert_eq!(
+        got,
+        rule(wanted, k).map(f64::to_bits),
+        "{:?} {:?}",
+        wanted,
+        k
+    );
     Ok(())
 }
 
@@ -109,7 +119,11 @@ fn built_in() -> (Graph, tempfile::TempDir, std::path::PathBuf) {
     let g = snapshot::read(&bytes).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.abovo-snapshot");
-    std::fs::write(&path, snapshot::write_in_place(&g, &WriteOptions::default())).unwrap();
+    std::fs::write(
+        &path,
+        snapshot::write_in_place(&g, &WriteOptions::default()),
+    )
+    .unwrap();
     (g, dir, path)
 }
 
@@ -143,9 +157,25 @@ fn suggests_what_it_suggested_before_on_the_built_in_snapshot() {
     let mut names = misspellings(&g);
     names.extend(
         [
-            "helo", "pytorch", "nonexistent-pkg-xyz", "", "a", "gcc", "GCC", "Hello",
-            "python", "héllo", "ΣΊΣΥΦΟΣ", "İcu4c", "\u{212A}rita", "emacs-magit-ß",
-            "日本語", "\u{0}\u{1}", "x-", "-1.0", "zzzzzzzzzzzzzzzzzzzz",
+            "helo",
+            "pytorch",
+            "nonexistent-pkg-xyz",
+            "",
+            "a",
+            "gcc",
+            "GCC",
+            "Hello",
+            "python",
+            "héllo",
+            "ΣΊΣΥΦΟΣ",
+            "İcu4c",
+            "\u{212A}rita",
+            "emacs-magit-ß",
+            "日本語",
+            "\u{0}\u{1}",
+            "x-",
+            "-1.0",
+            "zzzzzzzzzzzzzzzzzzzz",
         ]
         .map(str::to_owned),
     );
@@ -172,7 +202,11 @@ fn suggests_what_it_suggested_before_on_the_built_in_snapshot() {
         assert_eq!(suggest(&m, name), want, "{name:?}, in place");
         suggested += usize::from(!want.is_empty());
     }
-    assert!(suggested > names.len() / 2, "{suggested} of {}", names.len());
+    assert!(
+        suggested > names.len() / 2,
+        "{suggested} of {}",
+        names.len()
+    );
     // The bound is what makes it fast: it lets few names through.
     let table = g.packages();
     let helo = Wanted::new("helo");
@@ -181,5 +215,9 @@ fn suggests_what_it_suggested_before_on_the_built_in_snapshot() {
         .iter()
         .filter(|k| helo.bound(k.len(), k.chars().map(u32::from)) == Bound::Near)
         .count();
-    assert!(measured * 20 < all.len(), "{measured} of {} measured", all.len());
+    assert!(
+        measured * 20 < all.len(),
+        "{measured} of {} measured",
+        all.len()
+    );
 }
