@@ -6,8 +6,9 @@
 
 use super::*;
 use crate::graph::Graph;
+use crate::resolve::tests::{built_in, in_place};
 use crate::resolve::{scan, suggest};
-use crate::snapshot::{self, WriteOptions};
+use crate::snapshot;
 use crate::version::split_name_version;
 use proptest::prelude::*;
 use rustc_hash::FxHashSet;
@@ -109,24 +110,6 @@ fn far_names_are_passed_over_and_near_ones_kept() {
     assert_eq!(Wanted::new("").score("a"), None);
 }
 
-/// The built-in snapshot, decoded and written in place.
-fn built_in() -> (Graph, tempfile::TempDir, std::path::PathBuf) {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../data/guix-1.5.0.abovo-snapshot"
-    ))
-    .unwrap();
-    let g = snapshot::read(&bytes).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("g.abovo-snapshot");
-    std::fs::write(
-        &path,
-        snapshot::write_in_place(&g, &WriteOptions::default()),
-    )
-    .unwrap();
-    (g, dir, path)
-}
-
 /// Misspellings of the package names of `g` (every 300th): a letter
 /// dropped, two swapped, one doubled, capitals, a prefix, a suffix.
 fn misspellings(g: &Graph) -> Vec<String> {
@@ -152,8 +135,9 @@ fn misspellings(g: &Graph) -> Vec<String> {
 
 #[test]
 fn suggests_what_it_suggested_before_on_the_built_in_snapshot() {
-    let (g, _dir, path) = built_in();
-    let m = snapshot::open(&path).unwrap();
+    let g = built_in(|t| t.rows().to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let m = snapshot::open(&in_place(&g, &dir)).unwrap();
     let mut names = misspellings(&g);
     names.extend(
         [
