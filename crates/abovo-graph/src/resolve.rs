@@ -43,6 +43,7 @@
 
 mod candidates;
 mod hints;
+mod near;
 mod prefer;
 mod scan;
 #[cfg(test)]

@@ -8,8 +8,10 @@ use std::cmp::Ordering;
 /// `("guile-bootstrap", Some("2.0"))`, `bash` gives `("bash", None)`.
 pub fn split_name_version(name: &str) -> (&str, Option<&str>) {
     let b = name.as_bytes();
-    for i in 0..b.len().saturating_sub(1) {
-        if b[i] == b'-' && b[i + 1].is_ascii_digit() {
+    // Hyphens found with memchr: an unknown name's suggestions split
+    // every derivation's name.
+    for i in memchr::memchr_iter(b'-', b) {
+        if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
             return (&name[..i], Some(&name[i + 1..]));
         }
     }

@@ -4,8 +4,10 @@
 //! exist; the one a name resolves to need not be the one a package uses).
 
 use super::is_source_artifact;
+use super::near::Wanted;
 use crate::graph::{Graph, NodeId};
 use crate::version::{compare_versions, split_name_version};
+use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 
 /// How many near names an unknown name suggests.
@@ -18,34 +20,33 @@ const LONGEST_SUGGESTED: usize = 256;
 
 /// Up to five known names close to `name` (package names, and the names
 /// of derivations), best first. Case does not matter: `Hello` suggests
-/// `hello` first.
+/// `hello` first. See [`super::near`] for what is close.
 pub fn suggest(g: &Graph, name: &str) -> Vec<String> {
     if name.len() > LONGEST_SUGGESTED {
         return Vec::new();
     }
+    let wanted = Wanted::new(name);
     let table = g.packages();
-    let mut known: FxHashSet<&str> = (0..table.len()).map(|i| table.name(i)).collect();
-    for d in super::scan::derivations_named(g, "") {
-        if let (n, Some(_)) = split_name_version(d.name) {
-            known.insert(n);
-        }
-    }
-    let wanted = name.to_lowercase();
+    let packages = (0..table.len()).map(|i| table.name(i));
+    let derivations =
+        super::scan::distinct_derivation_names(g).filter_map(|d| match split_name_version(d) {
+            (n, Some(_)) => Some(n),
+            _ => None,
+        });
+    // A name is scored as often as it is given (most packages' names are
+    // those of their derivations too), and the few near ones made
+    // distinct afterwards: cheaper than hashing every name to meet each
+    // once.
+    let known: Vec<&str> = packages.chain(derivations).collect();
+    // Measured on every core, in chunks large enough to be worth a thread.
     let mut scored: Vec<(f64, &str)> = known
-        .into_iter()
-        .filter_map(|k| {
-            let lower = k.to_lowercase();
-            let score = if lower == wanted {
-                // Only the case differs: the best suggestion there is.
-                2.0
-            } else {
-                strsim::jaro_winkler(&wanted, &lower)
-            };
-            let contains = k.len() > 3 && wanted.len() >= 3 && lower.contains(&wanted);
-            (score >= 0.88 || contains).then_some((score, k))
-        })
+        .par_iter()
+        .with_min_len(8192)
+        .filter_map(|&k| Some((wanted.score(k)?, k)))
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    // Equal names have equal scores: they are next to each other.
+    scored.dedup_by(|a, b| a.1 == b.1);
     scored
         .into_iter()
         .take(SUGGESTIONS)

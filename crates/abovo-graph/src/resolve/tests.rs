@@ -13,7 +13,7 @@ use crate::{Package, PackageTable};
 /// The built-in snapshot (the Guix 1.5.0 distribution), decoded, with
 /// its package table replaced by `rows` of it (none: as a live store's
 /// index has none).
-fn built_in(rows: impl Fn(&PackageTable) -> Vec<Package>) -> Graph {
+pub(super) fn built_in(rows: impl Fn(&PackageTable) -> Vec<Package>) -> Graph {
     let bytes = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../data/guix-1.5.0.abovo-snapshot"
@@ -26,7 +26,7 @@ fn built_in(rows: impl Fn(&PackageTable) -> Vec<Package>) -> Graph {
 }
 
 /// `g` written in place in a file in `dir`.
-fn in_place(g: &Graph, dir: &tempfile::TempDir) -> std::path::PathBuf {
+pub(super) fn in_place(g: &Graph, dir: &tempfile::TempDir) -> std::path::PathBuf {
     let path = dir.path().join("g.abovo-snapshot");
     std::fs::write(&path, snapshot::write_in_place(g, &WriteOptions::default())).unwrap();
     path
