@@ -66,6 +66,14 @@ run json \
   -n 'dependents -t derivation glibc --format json' "$abovo dependents -t derivation glibc --format json" \
   -n 'graph -t derivation python-pytorch --format json (10 MB)' "$abovo graph -t derivation python-pytorch --format json"
 
+# Names that match nothing (issue 14: every query <= 15 ms): the answer is
+# an error (exit 2) with the near names as suggestions, so failures are
+# expected (-i).
+run names -i \
+  -n 'closure nonexistent-pkg-xyz (no near name)' "$abovo closure nonexistent-pkg-xyz" \
+  -n 'closure helo (did you mean hello, …)' "$abovo closure helo" \
+  -n 'show helo' "$abovo show helo"
+
 # Trust (issue 4: audit under 3 s).
 run trust \
   -n 'seeds hello' "$abovo seeds hello" \

@@ -6,8 +6,8 @@
 //! its heap dense: `seeds python-pytorch` touches some 13 MB of fresh heap,
 //! which in 4 KiB pages is about 3,200 page faults (each zeroing a page)
 //! and as many pages for the kernel to free at exit; in 2 MiB pages it is a
-//! few dozen faults (3,581 in all became 338). The queries run 8–25% faster
-//! that way (BENCHMARKS.md, "Huge pages for queries").
+//! few dozen faults (3,580 in all became 307). The queries ran 5–14% faster
+//! that way (BENCHMARKS.md, "Huge pages and smaller checked blocks").
 //!
 //! A huge page is resident as a whole once touched, so a process that
 //! keeps many partly used regions grows: `audit` peaked at 170 MB instead
