@@ -16,6 +16,11 @@ pub struct Casd {
     child: Child,
     port: u16,
     cache: tempfile::TempDir,
+    /// Its `TMPDIR`: buildbox-casd leaves a directory there for each
+    /// action it runs (`buildboxXXXXXX`: the action, its result and
+    /// output), which go with the test's own directory instead of
+    /// piling up in /tmp.
+    _scratch: tempfile::TempDir,
 }
 
 impl Casd {
@@ -42,6 +47,7 @@ impl Casd {
             .unwrap()
             .port();
         let cache = tempfile::tempdir().unwrap();
+        let scratch = tempfile::tempdir().unwrap();
         let child = Command::new(dir.join("buildbox-casd"))
             .arg(format!(
                 "--buildbox-run={}",
@@ -50,11 +56,17 @@ impl Casd {
             .arg(format!("--bind=127.0.0.1:{port}"))
             .arg("--jobs=4")
             .arg(cache.path())
+            .env("TMPDIR", scratch.path())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let casd = Casd { child, port, cache };
+        let casd = Casd {
+            child,
+            port,
+            cache,
+            _scratch: scratch,
+        };
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
