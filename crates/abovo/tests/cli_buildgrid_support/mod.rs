@@ -130,6 +130,9 @@ impl Grid {
                 // runner and the builder with it, as when a machine dies.
                 .process_group(0)
                 .env("GRPC_VERBOSITY", "ERROR")
+                // buildbox-run leaves files in $TMPDIR: the worker's own
+                // directory takes them, and goes with the test's.
+                .env("TMPDIR", &work)
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
