@@ -61,6 +61,16 @@ pub struct PackageBuild {
     pub other_system: Option<NodeId>,
 }
 
+impl PackageBuild {
+    /// `package` built for the graph's own system (its own derivation).
+    pub fn own(package: PackageId) -> PackageBuild {
+        PackageBuild {
+            package,
+            other_system: None,
+        }
+    }
+}
+
 /// Which derivations are packages' (see the [module documentation](self)).
 /// A clone shares the index of names, built on first use.
 #[derive(Clone)]
@@ -109,10 +119,7 @@ impl<'g> Packages<'g> {
     /// The package whose build derivation `n` is, if any.
     pub fn build_of(&self, n: NodeId) -> Option<PackageBuild> {
         if let Some(package) = self.pg.by_drv(n) {
-            return Some(PackageBuild {
-                package,
-                other_system: None,
-            });
+            return Some(PackageBuild::own(package));
         }
         // Names and systems are read in place: a walk asks this of every
         // derivation it meets, and decoding their facts would cost more
@@ -221,10 +228,7 @@ impl<'g> Trails<'g> {
     /// The package of the target, when it is one.
     pub fn target(&self) -> Option<PackageStep> {
         let package = self.tree.as_ref()?.start();
-        Some(self.packages.step(PackageBuild {
-            package,
-            other_system: None,
-        }))
+        Some(self.packages.step(PackageBuild::own(package)))
     }
 
     /// Every package of the graph's own system that the target's package
@@ -243,16 +247,12 @@ impl<'g> Trails<'g> {
     /// is `path`; `None` when no node of it is a package's.
     pub fn trail(&self, path: &[NodeId]) -> Option<PackageTrail> {
         let ids = self.trail_ids(path)?;
-        let own = |package| PackageBuild {
-            package,
-            other_system: None,
-        };
         Some(PackageTrail {
             brought_in_by: self.packages.step(ids.brought_in_by),
             package_path: ids
                 .package_path
                 .into_iter()
-                .map(|p| self.packages.step(own(p)))
+                .map(|p| self.packages.step(PackageBuild::own(p)))
                 .collect(),
             then: steps(self.view.derivations(), ids.then),
         })

@@ -150,11 +150,8 @@ impl<'t, 'g> Pieces<'t, 'g> {
         })?;
         object.field_with("package_path", |out, depth| {
             push_array(out, depth, package_path, |out, depth, &package| {
-                let own = PackageBuild {
-                    package,
-                    other_system: None,
-                };
-                self.packages.write(out, depth, package, || step(own))
+                self.packages
+                    .write(out, depth, package, || step(PackageBuild::own(package)))
             })
         })?;
         // Seldom more than a derivation or two, for few seeds.
