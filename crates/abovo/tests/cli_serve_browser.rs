@@ -40,6 +40,10 @@ struct Browser {
     base: String,
     session: String,
     agent: ureq::Agent,
+    /// chromedriver's TMPDIR: Chromium's profile directories
+    /// (`org.chromium.Chromium.scoped_dir.*`, two per run, which the
+    /// session's end leaves) go with the test instead of piling up in /tmp.
+    _scratch: tempfile::TempDir,
 }
 
 impl Browser {
@@ -49,8 +53,10 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        let scratch = tempfile::tempdir().unwrap();
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", scratch.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -65,6 +71,7 @@ impl Browser {
             base,
             session: String::new(),
             agent,
+            _scratch: scratch,
         };
         let t = Instant::now();
         while b.agent.get(&format!("{}/status", b.base)).call().is_err() {
