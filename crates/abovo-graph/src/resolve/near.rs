@@ -71,6 +71,23 @@ pub(super) struct Wanted {
     head: [u32; 4],
     /// How many characters of `head` there are.
     head_len: usize,
+    /// Per byte value, the slot of its lowercase among the distinct ASCII
+    /// characters of `lower` (1 to 63), 0 when `lower` lacks it (and for
+    /// every byte that is not ASCII): the exact bound of an ASCII name.
+    slots: [u8; 256],
+    /// How many characters of `lower` each slot stands for.
+    slot_counts: [u32; 64],
+    /// The bits of the slots of every character of `lower`, when all of
+    /// them are ASCII (else 0, and no ASCII name contains `lower`).
+    all_slots: u64,
+    /// Whether `lower` has few enough distinct ASCII characters to have a
+    /// slot each (63).
+    slotted: bool,
+    /// For a common prefix of `p` characters and at most `m` matching
+    /// ones, the longest known name whose bound reaches [`NEAR`] (less
+    /// [`MARGIN`]): `longest[p][m]`, so that the bound of a name is
+    /// integer comparisons.
+    longest: [Vec<usize>; 5],
 }
 
 impl Wanted {
@@ -84,7 +101,13 @@ impl Wanted {
             head: [0; 4],
             head_len: 0,
             lower: String::new(),
+            slots: [0; 256],
+            slot_counts: [0; 64],
+            all_slots: 0,
+            slotted: true,
+            longest: Default::default(),
         };
+        let mut next_slot = 1u8;
         for c in lower.chars().map(u32::from) {
             if w.head_len < 4 {
                 w.head[w.head_len] = c;
@@ -93,9 +116,38 @@ impl Wanted {
             w.chars += 1;
             w.buckets |= bucket(c);
             w.counts[(c % 128) as usize] += 1;
+            let Ok(b) = u8::try_from(c) else { continue };
+            if !b.is_ascii() || !w.slotted {
+                continue;
+            }
+            if w.slots[usize::from(b)] == 0 {
+                if next_slot == 64 {
+                    w.slotted = false;
+                    continue;
+                }
+                // The lowercase character and its capital (the bytes of a
+                // known name are lowercased by the table).
+                w.slots[usize::from(b)] = next_slot;
+                w.slots[usize::from(b.to_ascii_uppercase())] = next_slot;
+                next_slot += 1;
+            }
+            w.slot_counts[usize::from(w.slots[usize::from(b)])] += 1;
+        }
+        if lower.is_ascii() {
+            w.all_slots = (1..next_slot).fold(0, |m, s| m | 1u64 << s);
         }
         w.lower = lower;
+        w.longest =
+            std::array::from_fn(|p| (0..=w.chars).map(|m| longest(w.chars, p, m)).collect());
         w
+    }
+
+    /// Whether the known name `k`, given as bytes that may not be UTF-8,
+    /// is surely not near: it is ASCII and the bound passes it over. Cheap
+    /// enough to ask of every name a graph knows before checking it as
+    /// UTF-8.
+    pub(super) fn far(&self, k: &[u8]) -> bool {
+        self.bound_ascii(k) == Some(Bound::Far)
     }
 
     /// The score of the known name `k` when it is near (see the
@@ -104,8 +156,10 @@ impl Wanted {
         let (lower, bound): (Cow<'_, str>, Bound) = if k.is_ascii() {
             // Lowercased on the fly for the bound; only a name that
             // passes it, and has capitals, is copied.
-            let chars = k.bytes().map(|b| u32::from(b.to_ascii_lowercase()));
-            let bound = self.bound(k.len(), chars);
+            let bound = self.bound_ascii(k.as_bytes()).unwrap_or_else(|| {
+                let chars = k.bytes().map(|b| u32::from(b.to_ascii_lowercase()));
+                self.bound(k.len(), chars)
+            });
             if bound == Bound::Far {
                 return None;
             }
@@ -160,14 +214,6 @@ impl Wanted {
         }
         let may_contain =
             k_len > 3 && self.lower.len() >= 3 && self.buckets & !buckets == 0 && len >= self.chars;
-        let otherwise = match may_contain {
-            true => Bound::OnlyContaining,
-            false => Bound::Far,
-        };
-        if len == 0 || self.chars == 0 {
-            // Equal when both are empty; not worth a bound.
-            return Bound::Near;
-        }
         // How many of the wanted name's characters are in a bucket of
         // the known name's.
         let mut common = self.buckets & buckets;
@@ -176,13 +222,119 @@ impl Wanted {
             theirs += self.counts[common.trailing_zeros() as usize] as usize;
             common &= common - 1;
         }
-        let m = shared.min(theirs) as f64;
-        let jaro = (m / self.chars as f64 + m / len as f64 + 1.0) / 3.0;
-        let bound = jaro + 0.1 * prefix as f64 * (1.0 - jaro);
-        match bound >= NEAR - MARGIN {
+        self.verdict(len, shared.min(theirs), prefix, may_contain)
+    }
+
+    /// [`Wanted::bound`] of a known name `k` that is ASCII, on its bytes,
+    /// with a character's own slot instead of its bucket (a tighter count,
+    /// where a character of the wanted name beyond ASCII shares no bucket);
+    /// `None` when `k` is not ASCII or the wanted name has too many
+    /// distinct characters for the slots.
+    fn bound_ascii(&self, k: &[u8]) -> Option<Bound> {
+        self.bound_ascii_upto(k, false).map(|(_, bound)| bound)
+    }
+
+    /// For a derivation's name `d`, given as bytes that may not be UTF-8:
+    /// where the hyphen before its version is (as
+    /// [`crate::version::version_hyphen`] finds it, `None` when it has no
+    /// version) and whether the name before it is surely not near (as
+    /// [`Wanted::far`]). One pass over the bytes, for every derivation.
+    pub(super) fn far_before_version(&self, d: &[u8]) -> Option<(usize, bool)> {
+        match self.bound_ascii_upto(d, true) {
+            Some((Some(at), bound)) => Some((at, bound == Bound::Far)),
+            Some((None, _)) => None,
+            // Not ASCII before its version (or too many characters wanted
+            // for the slots): split, then passed on to `score`.
+            None => crate::version::version_hyphen(d).map(|at| (at, false)),
+        }
+    }
+
+    /// [`Wanted::bound_ascii`] of `k`, or with `at_version` of the part of
+    /// `k` before the hyphen that starts a version (which it gives).
+    fn bound_ascii_upto(&self, k: &[u8], at_version: bool) -> Option<(Option<usize>, Bound)> {
+        if !self.slotted {
+            return None;
+        }
+        // One table look-up a byte: every name a graph knows comes
+        // through here.
+        let (mut any, mut present, mut shared) = (0u8, 0u64, 0usize);
+        let mut version = None;
+        for (i, &b) in k.iter().enumerate() {
+            if at_version && b == b'-' && k.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                version = Some(i);
+                break;
+            }
+            any |= b;
+            let slot = self.slots[usize::from(b)];
+            present |= 1 << slot;
+            shared += usize::from(slot != 0);
+        }
+        if !any.is_ascii() {
+            return None;
+        }
+        let k = &k[..version.unwrap_or(k.len())];
+        let present = present & !1;
+        let head = &self.head[..self.head_len];
+        let prefix = k
+            .iter()
+            .zip(head)
+            .take_while(|&(&b, &h)| u32::from(b.to_ascii_lowercase()) == h)
+            .count();
+        let may_contain = k.len() > 3
+            && self.lower.len() >= 3
+            && self.all_slots != 0
+            && present & self.all_slots == self.all_slots
+            && k.len() >= self.chars;
+        let mut common = present;
+        let mut theirs = 0usize;
+        while common != 0 {
+            theirs += self.slot_counts[common.trailing_zeros() as usize] as usize;
+            common &= common - 1;
+        }
+        let bound = self.verdict(k.len(), shared.min(theirs), prefix, may_contain);
+        Some((version, bound))
+    }
+
+    /// The bound of a known name of `len` characters (lowercased), at
+    /// most `m` of them matching, with a common prefix of `prefix`
+    /// characters, which may contain the wanted name or not.
+    fn verdict(&self, len: usize, m: usize, prefix: usize, may_contain: bool) -> Bound {
+        let otherwise = match may_contain {
+            true => Bound::OnlyContaining,
+            false => Bound::Far,
+        };
+        if len == 0 || self.chars == 0 {
+            // Equal when both are empty; not worth a bound.
+            return Bound::Near;
+        }
+        let longest = self.longest[prefix.min(4)]
+            .get(m)
+            .copied()
+            .unwrap_or(usize::MAX);
+        match len <= longest {
             true => Bound::Near,
             false => otherwise,
         }
+    }
+}
+
+/// The longest known name whose bound reaches [`NEAR`] less [`MARGIN`],
+/// against a wanted name of `a` characters, with a common prefix of `p`
+/// characters and at most `m` matching ones.
+///
+/// The bound `j + p/10 · (1 - j)` grows with `j = (m/a + m/b + 1) / 3`,
+/// which falls as the length `b` grows: it reaches `t` when `j` reaches
+/// `(t - p/10) / (1 - p/10)`, that is when `m/b` reaches `r = 3j - 1 -
+/// m/a`, when `b ≤ m / r`. One more than that covers rounding (a name
+/// measured in vain is measured, no more).
+fn longest(a: usize, p: usize, m: usize) -> usize {
+    let (a, p, m) = (a as f64, p as f64 / 10.0, m as f64);
+    let j = (NEAR - MARGIN - p) / (1.0 - p);
+    let r = 3.0 * j - 1.0 - m / a;
+    match r <= 0.0 {
+        true => usize::MAX,
+        // Saturating: a huge quotient is any length.
+        false => (m / r) as usize + 1,
     }
 }
 

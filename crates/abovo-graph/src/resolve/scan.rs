@@ -24,32 +24,37 @@ pub(crate) struct Named<'g> {
 }
 
 /// The name (without `.drv`) of every loaded derivation of `g`, each
-/// distinct name once, in the order of the derivations that first give
-/// them: names are interned, so a name that several derivations share
-/// (one built for several systems) is recognized by its id, not hashed.
-/// Names that are not UTF-8 (see [`derivations_named`]) are left out.
-pub(crate) fn distinct_derivation_names(g: &Graph) -> impl Iterator<Item = &str> {
+/// distinct name once, in the order of their ids: names are interned, so
+/// a name that several derivations share (one built for several systems)
+/// is recognized by its id, not hashed, and read once, in the order of
+/// the string table's text (in the order of nodes, the text would be read
+/// at random). The names are bytes, not yet checked as UTF-8 (see
+/// [`derivations_named`]): a scan checks only those it keeps.
+pub(crate) fn distinct_derivation_names(g: &Graph) -> impl Iterator<Item = &[u8]> {
     let c = &g.columns;
+    let strings = c.strings.view();
     let derivation = NodeKind::Derivation.code();
-    let mut seen = vec![0u64; c.strings.len().div_ceil(64)];
-    c.kinds
-        .iter()
-        .zip(c.names.iter())
-        .filter(move |&(&kind, &id)| {
-            let (word, bit) = (id.0 as usize / 64, 1u64 << (id.0 % 64));
-            match seen.get_mut(word) {
-                Some(w) if kind == derivation && *w & bit == 0 => {
-                    *w |= bit;
-                    true
-                }
-                // An id past the table is the empty name (see
-                // `Strings::bytes`), which no derivation has.
-                _ => false,
-            }
-        })
-        .filter_map(|(_, &id)| {
-            let name = std::str::from_utf8(c.strings.bytes(id)).ok()?;
-            Some(name.strip_suffix(".drv").unwrap_or(name))
+    let mut named = vec![0u64; c.strings.len().div_ceil(64)];
+    for (&kind, &id) in c.kinds.iter().zip(c.names.iter()) {
+        // An id past the table is the empty name (see `Strings::bytes`),
+        // which no derivation has.
+        if let Some(w) = named.get_mut(id.0 as usize / 64) {
+            *w |= u64::from(kind == derivation) << (id.0 % 64);
+        }
+    }
+    named
+        .into_iter()
+        .enumerate()
+        .flat_map(move |(word, mut bits)| {
+            std::iter::from_fn(move || {
+                let bit = bits.trailing_zeros();
+                (bits != 0).then(|| {
+                    bits &= bits - 1;
+                    let id = StrId((word * 64) as u32 + bit);
+                    let name = strings.bytes(id);
+                    name.strip_suffix(b".drv").unwrap_or(name)
+                })
+            })
         })
 }
 
@@ -64,13 +69,14 @@ pub(crate) fn derivations_named<'g>(g: &'g Graph, prefix: &str) -> Vec<Named<'g>
     let kinds: &[u8] = &c.kinds;
     let names: &[StrId] = &c.names;
     let flags: Option<&[u8]> = c.facts.as_ref().map(|f| &f.flags[..]);
+    let strings = c.strings.view();
     let derivation = NodeKind::Derivation.code();
     let mut found = Vec::new();
     for (i, (&kind, &id)) in kinds.iter().zip(names).enumerate() {
         if kind != derivation {
             continue;
         }
-        let (bytes, p) = (c.strings.bytes(id), prefix.as_bytes());
+        let (bytes, p) = (strings.bytes(id), prefix.as_bytes());
         // The first byte compared inline: `starts_with` alone calls
         // `memcmp` for each of 200,000 names (a quarter of an unknown
         // name's time).
