@@ -33,6 +33,9 @@ use std::borrow::Cow;
 /// The similarity from which a known name is near.
 pub(super) const NEAR: f64 = 0.88;
 
+/// The bit of [`Wanted`]'s byte table that marks a byte beyond ASCII.
+const NOT_ASCII: u64 = 1 << 63;
+
 /// How far below [`NEAR`] a bound may lie and the name still be measured:
 /// the bound and the measure are each computed to within about 1e-15 of
 /// their exact values, which the margin covers many times over.
@@ -71,17 +74,18 @@ pub(super) struct Wanted {
     head: [u32; 4],
     /// How many characters of `head` there are.
     head_len: usize,
-    /// Per byte value, the slot of its lowercase among the distinct ASCII
-    /// characters of `lower` (1 to 63), 0 when `lower` lacks it (and for
-    /// every byte that is not ASCII): the exact bound of an ASCII name.
-    slots: [u8; 256],
+    /// Per byte value: for one whose lowercase `lower` has, the bit of
+    /// that character's slot among the distinct ASCII characters of
+    /// `lower` (1 to 62) and bit 0; for a byte that is not ASCII, bit 63;
+    /// else nothing. The bound of an ASCII name is one look-up a byte.
+    bits: [u64; 256],
     /// How many characters of `lower` each slot stands for.
     slot_counts: [u32; 64],
     /// The bits of the slots of every character of `lower`, when all of
     /// them are ASCII (else 0, and no ASCII name contains `lower`).
     all_slots: u64,
     /// Whether `lower` has few enough distinct ASCII characters to have a
-    /// slot each (63).
+    /// slot each (62).
     slotted: bool,
     /// For a common prefix of `p` characters and at most `m` matching
     /// ones, the longest known name whose bound reaches [`NEAR`] (less
@@ -101,13 +105,16 @@ impl Wanted {
             head: [0; 4],
             head_len: 0,
             lower: String::new(),
-            slots: [0; 256],
+            bits: [0; 256],
             slot_counts: [0; 64],
             all_slots: 0,
             slotted: true,
             longest: Default::default(),
         };
-        let mut next_slot = 1u8;
+        for b in 128..256 {
+            w.bits[b] = NOT_ASCII;
+        }
+        let mut next_slot = 1u32;
         for c in lower.chars().map(u32::from) {
             if w.head_len < 4 {
                 w.head[w.head_len] = c;
@@ -120,18 +127,20 @@ impl Wanted {
             if !b.is_ascii() || !w.slotted {
                 continue;
             }
-            if w.slots[usize::from(b)] == 0 {
-                if next_slot == 64 {
+            if w.bits[usize::from(b)] == 0 {
+                if next_slot == 63 {
                     w.slotted = false;
                     continue;
                 }
                 // The lowercase character and its capital (the bytes of a
                 // known name are lowercased by the table).
-                w.slots[usize::from(b)] = next_slot;
-                w.slots[usize::from(b.to_ascii_uppercase())] = next_slot;
+                let bits = 1u64 << next_slot | 1;
+                w.bits[usize::from(b)] = bits;
+                w.bits[usize::from(b.to_ascii_uppercase())] = bits;
                 next_slot += 1;
             }
-            w.slot_counts[usize::from(w.slots[usize::from(b)])] += 1;
+            let slot = (w.bits[usize::from(b)] & !1).trailing_zeros();
+            w.slot_counts[slot as usize] += 1;
         }
         if lower.is_ascii() {
             w.all_slots = (1..next_slot).fold(0, |m, s| m | 1u64 << s);
@@ -225,54 +234,38 @@ impl Wanted {
         self.verdict(len, shared.min(theirs), prefix, may_contain)
     }
 
+    /// For a derivation's name `d`, given as bytes that may not be UTF-8:
+    /// where the hyphen before its version is (as
+    /// [`crate::version::version_hyphen`] finds it, `None` when it has no
+    /// version) and whether the name before it is surely not near (as
+    /// [`Wanted::far`]).
+    pub(super) fn far_before_version(&self, d: &[u8]) -> Option<(usize, bool)> {
+        // Split first: a loop that also looks for the hyphen costs more
+        // than two (measured).
+        let at = crate::version::version_hyphen(d)?;
+        Some((at, self.far(&d[..at])))
+    }
+
     /// [`Wanted::bound`] of a known name `k` that is ASCII, on its bytes,
     /// with a character's own slot instead of its bucket (a tighter count,
     /// where a character of the wanted name beyond ASCII shares no bucket);
     /// `None` when `k` is not ASCII or the wanted name has too many
     /// distinct characters for the slots.
     fn bound_ascii(&self, k: &[u8]) -> Option<Bound> {
-        self.bound_ascii_upto(k, false).map(|(_, bound)| bound)
-    }
-
-    /// For a derivation's name `d`, given as bytes that may not be UTF-8:
-    /// where the hyphen before its version is (as
-    /// [`crate::version::version_hyphen`] finds it, `None` when it has no
-    /// version) and whether the name before it is surely not near (as
-    /// [`Wanted::far`]). One pass over the bytes, for every derivation.
-    pub(super) fn far_before_version(&self, d: &[u8]) -> Option<(usize, bool)> {
-        match self.bound_ascii_upto(d, true) {
-            Some((Some(at), bound)) => Some((at, bound == Bound::Far)),
-            Some((None, _)) => None,
-            // Not ASCII before its version (or too many characters wanted
-            // for the slots): split, then passed on to `score`.
-            None => crate::version::version_hyphen(d).map(|at| (at, false)),
-        }
-    }
-
-    /// [`Wanted::bound_ascii`] of `k`, or with `at_version` of the part of
-    /// `k` before the hyphen that starts a version (which it gives).
-    fn bound_ascii_upto(&self, k: &[u8], at_version: bool) -> Option<(Option<usize>, Bound)> {
         if !self.slotted {
             return None;
         }
-        // One table look-up a byte: every name a graph knows comes
-        // through here.
-        let (mut any, mut present, mut shared) = (0u8, 0u64, 0usize);
-        let mut version = None;
-        for (i, &b) in k.iter().enumerate() {
-            if at_version && b == b'-' && k.get(i + 1).is_some_and(u8::is_ascii_digit) {
-                version = Some(i);
-                break;
-            }
-            any |= b;
-            let slot = self.slots[usize::from(b)];
-            present |= 1 << slot;
-            shared += usize::from(slot != 0);
+        // One table look-up a byte, no branch: every name a graph knows
+        // comes through here.
+        let (mut present, mut shared) = (0u64, 0usize);
+        for &b in k {
+            let bits = self.bits[usize::from(b)];
+            present |= bits;
+            shared += (bits & 1) as usize;
         }
-        if !any.is_ascii() {
+        if present & NOT_ASCII != 0 {
             return None;
         }
-        let k = &k[..version.unwrap_or(k.len())];
         let present = present & !1;
         let head = &self.head[..self.head_len];
         let prefix = k
@@ -291,8 +284,7 @@ impl Wanted {
             theirs += self.slot_counts[common.trailing_zeros() as usize] as usize;
             common &= common - 1;
         }
-        let bound = self.verdict(k.len(), shared.min(theirs), prefix, may_contain);
-        Some((version, bound))
+        Some(self.verdict(k.len(), shared.min(theirs), prefix, may_contain))
     }
 
     /// The bound of a known name of `len` characters (lowercased), at
