@@ -13,20 +13,33 @@
 //! `b` characters, Jaro is `(m/a + m/b + (m-t)/m) / 3`, at most
 //! `(m/a + m/b + 1) / 3`. A matching character of either name is one the
 //! other name has, so `m` is at most the number of characters of each
-//! name that the other one has; characters are counted by buckets (the
-//! code point modulo 128), which can only make those counts larger.
-//! Winkler adds `p/10 · (1 - jaro)` for a common prefix of `p ≤ 4`
-//! characters (when Jaro exceeds 0.7), which grows with Jaro: the bound of
-//! Jaro with the names' actual prefix bounds the measure. A name whose
+//! name that the other one has. Winkler adds `p/10 · (1 - jaro)` for a
+//! common prefix of `p ≤ 4` characters (when Jaro exceeds 0.7), which
+//! grows with Jaro: the bound of Jaro with the names' actual prefix bounds
+//! the measure. It falls as `b` grows, so for each `p` and `m` it is a
+//! longest `b` (computed once per wanted name, one more for rounding,
+//! see [`longest`]): a name's bound is integer comparisons. A name whose
 //! bound is below [`NEAR`] (less a margin far above rounding error) and
 //! that cannot contain the wanted name (it lacks one of its characters,
 //! or is shorter) is passed over; the others are measured as before, so
 //! the names kept and their scores are the same, bit for bit.
 //!
+//! Characters are counted in one pass over the known name. An ASCII name
+//! (every name of the built-in snapshot) is read as bytes, each looked up
+//! in a table of 256 entries that gives the slot of the wanted name's
+//! character it is, in either case: the counts are exact. Other names
+//! are lowercased and counted by buckets (the code point modulo 128),
+//! which can only make the counts larger. [`Wanted::far`] asks this of
+//! bytes not yet checked as UTF-8 (only names that are not passed over
+//! are), and [`Wanted::far_before_version`] of a derivation's name up to
+//! its version.
+//!
 //! Of the 30,574 package names of the built-in snapshot, fewer than one in
 //! twenty pass the bound for `helo` (a test checks it); the measure, which
 //! costs the product of the two lengths and allocates, was a third of an
-//! unknown name's time when every name was measured.
+//! unknown name's time when every name was measured. The pass itself over
+//! the 94,000 names of the built-in snapshot (1.4 MB) is now most of what
+//! remains of an unknown name's suggestions: about 2 ms.
 
 use std::borrow::Cow;
 
