@@ -42,20 +42,42 @@ pub(crate) fn distinct_derivation_names(g: &Graph) -> impl Iterator<Item = &[u8]
             *w |= u64::from(kind == derivation) << (id.0 % 64);
         }
     }
-    named
-        .into_iter()
-        .enumerate()
-        .flat_map(move |(word, mut bits)| {
-            std::iter::from_fn(move || {
-                let bit = bits.trailing_zeros();
-                (bits != 0).then(|| {
-                    bits &= bits - 1;
-                    let id = StrId((word * 64) as u32 + bit);
-                    let name = strings.bytes(id);
-                    name.strip_suffix(b".drv").unwrap_or(name)
-                })
-            })
+    // Runs of ids, each read from one run of text (all the names of the
+    // built-in snapshot are one run: they were interned first).
+    runs(named).flat_map(move |ids| {
+        strings
+            .run(ids)
+            .map(|name| name.strip_suffix(b".drv").unwrap_or(name))
+    })
+}
+
+/// The runs of consecutive set bits of `bits`, as ranges of bit numbers,
+/// in order.
+fn runs(bits: Vec<u64>) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let len = bits.len() * 64;
+    // The first bit at or after `from` that is `set`, or `len`.
+    let next = move |from: usize, set: bool| {
+        let mut i = from;
+        while i < len {
+            let word = match set {
+                true => bits[i / 64],
+                false => !bits[i / 64],
+            } >> (i % 64);
+            if word != 0 {
+                return i + word.trailing_zeros() as usize;
+            }
+            i = (i / 64 + 1) * 64;
+        }
+        len
+    };
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = next(at, true);
+        (start < len).then(|| {
+            at = next(start, false);
+            start..at
         })
+    })
 }
 
 /// Every loaded derivation of `g` whose name (without `.drv`) starts with
@@ -100,4 +122,35 @@ pub(crate) fn derivations_named<'g>(g: &'g Graph, prefix: &str) -> Vec<Named<'g>
         });
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn runs_are_the_set_bits() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200 {
+            let bits: Vec<u64> = (0..(rng % 4))
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    // Runs long and short: words of all, none, or some.
+                    match rng % 4 {
+                        0 => 0,
+                        1 => u64::MAX,
+                        _ => rng,
+                    }
+                })
+                .collect();
+            let want: Vec<usize> = (0..bits.len() * 64)
+                .filter(|&i| bits[i / 64] >> (i % 64) & 1 == 1)
+                .collect();
+            let got: Vec<std::ops::Range<usize>> = runs(bits.clone()).collect();
+            assert!(got.windows(2).all(|w| w[0].end < w[1].start), "{got:?}");
+            assert_eq!(got.into_iter().flatten().collect::<Vec<_>>(), want);
+        }
+    }
 }
