@@ -145,7 +145,7 @@ impl BlockCheck {
         for p in parts {
             let bytes = len.checked_mul(p.width);
             let blocks = bytes.map(|b| b.div_ceil(block));
-            let fits = p.width.is_power_of_two() && p.width <= block;
+            let fits = p.width.is_power_of_two() && block.is_power_of_two() && p.width <= block;
             if !fits || Some(p.bytes.len()) != bytes || Some(p.sums.len()) != blocks {
                 return Err(SnapshotError::Invalid(format!(
                     "the {} section has {} bytes and {} block checksums, expected {len} values of {} bytes and a checksum per {block} bytes",
@@ -179,10 +179,13 @@ impl BlockCheck {
         if range.end > self.len {
             return false;
         }
+        // Widths and blocks are powers of two (see `new`): shifts, not
+        // divisions, for a check made for every string a scan reads.
+        let shift = self.block.trailing_zeros();
         self.parts.iter().all(|(p, done)| {
             let (first, last) = (
-                range.start * p.width / self.block,
-                (range.end * p.width - 1) / self.block,
+                (range.start * p.width) >> shift,
+                (range.end * p.width - 1) >> shift,
             );
             (first..=last).all(|b| self.ensure_block(p, done, b))
         })
@@ -249,6 +252,15 @@ impl<T: bytemuck::Pod> Checked<T> {
         }
     }
 
+    /// The column borrowed for many reads: [`CheckedView::slice`] is
+    /// [`Checked::slice`] without finding the column's bytes each time.
+    pub(crate) fn view(&self) -> CheckedView<'_, T> {
+        CheckedView {
+            values: &self.col,
+            check: self.check.as_deref(),
+        }
+    }
+
     /// Every value (each block checked now); `None` when a block is
     /// damaged.
     pub(crate) fn whole(&self) -> Option<&[T]> {
@@ -263,6 +275,24 @@ impl<T: bytemuck::Pod> Checked<T> {
     /// How many values.
     pub(crate) fn len(&self) -> usize {
         self.col.len()
+    }
+}
+
+/// A [`Checked`] column borrowed for many reads (see [`Checked::view`]).
+#[derive(Clone, Copy)]
+pub(crate) struct CheckedView<'a, T> {
+    /// Every value, not all checked yet.
+    values: &'a [T],
+    check: Option<&'a BlockCheck>,
+}
+
+impl<'a, T> CheckedView<'a, T> {
+    /// As [`Checked::slice`].
+    pub(crate) fn slice(&self, range: Range<usize>) -> &'a [T] {
+        match self.check.is_none_or(|c| c.ensure(range.clone())) {
+            true => self.values.get(range).unwrap_or_default(),
+            false => &[],
+        }
     }
 }
 

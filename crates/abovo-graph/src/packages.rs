@@ -272,15 +272,20 @@ impl PackageTable {
     /// it), read without checking the row's name as UTF-8: a name is
     /// resolved by asking this of all 30,000 rows.
     pub fn is_named(&self, i: usize, name: &str) -> bool {
+        // Equal to a string's bytes, they are UTF-8.
+        self.name_bytes(i) == name.as_bytes()
+    }
+
+    /// The bytes of [`PackageTable::name`], not checked as UTF-8 (for a
+    /// table read in place): for a scan of every row that checks only the
+    /// names it keeps.
+    pub(crate) fn name_bytes(&self, i: usize) -> &[u8] {
         match (&self.encoded, self.rows.get()) {
             (Some(e), None) => {
                 let at = e.at.get(i).map_or(usize::MAX, |&a| a as usize);
-                let bytes =
-                    crate::snapshot::package_name_bytes(e.bytes.get(at..).unwrap_or_default());
-                // Equal to a string's bytes, they are UTF-8.
-                bytes == name.as_bytes()
+                crate::snapshot::package_name_bytes(e.bytes.get(at..).unwrap_or_default())
             }
-            _ => self.name(i) == name,
+            _ => self.name(i).as_bytes(),
         }
     }
 

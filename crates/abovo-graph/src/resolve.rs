@@ -103,12 +103,26 @@ fn resolve_name(g: &Graph, spec: &str, prefs: &Preferences) -> Result<Resolution
     if let Some(found) = newest(g, spec, candidates, prefs)? {
         return Ok(found);
     }
+    // The derivations that steps 3 and 4 look at are named `name-VERSION`
+    // or `full`: one scan finds those that start as both do.
+    let full = spec.strip_suffix(".drv").unwrap_or(spec);
+    let named_dash = format!("{name}-");
+    let mut common = named_dash
+        .bytes()
+        .zip(full.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // Two characters may share their first bytes.
+    while !full.is_char_boundary(common) {
+        common -= 1;
+    }
+    let named = scan::derivations_named(g, &full[..common]);
     // Through derivation names; derived sources (patched checkouts,
     // repacked tarballs) only when no package-like derivation matches.
     // `name-VERSION` starts with `name-`: only those names are split.
-    let (sources, packages): (Vec<_>, Vec<_>) = scan::derivations_named(g, &format!("{name}-"))
-        .into_iter()
-        .filter(|d| !d.fixed)
+    let (sources, packages): (Vec<_>, Vec<_>) = named
+        .iter()
+        .filter(|d| !d.fixed && d.name.starts_with(&named_dash))
         .filter_map(|d| match split_name_version(d.name) {
             (n, Some(v)) if n == name && matches(v) => Some((v.to_owned(), d.node)),
             _ => None,
@@ -120,9 +134,8 @@ fn resolve_name(g: &Graph, spec: &str, prefs: &Preferences) -> Result<Resolution
         }
     }
     // A derivation's full name.
-    let full = spec.strip_suffix(".drv").unwrap_or(spec);
-    let nodes: Vec<NodeId> = scan::derivations_named(g, full)
-        .into_iter()
+    let nodes: Vec<NodeId> = named
+        .iter()
         .filter(|d| d.name == full)
         .map(|d| d.node)
         .collect();

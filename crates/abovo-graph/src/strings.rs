@@ -6,7 +6,7 @@
 //! one arena with offsets is both smaller and faster to write to a snapshot
 //! than a `String` per use.
 
-use crate::blocks::{BlockCheck, Checked};
+use crate::blocks::{BlockCheck, Checked, CheckedView};
 use crate::column::Col;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -83,6 +83,18 @@ impl Strings {
         }
     }
 
+    /// The table borrowed for reading many strings: what a scan of the
+    /// names of every node reads them through ([`StringsView::bytes`]).
+    pub(crate) fn view(&self) -> StringsView<'_> {
+        StringsView {
+            ends: &self.ends,
+            text: match &self.text {
+                Text::Valid(text) => TextView::Valid(text.as_bytes()),
+                Text::Mapped(text) => TextView::Mapped(text.view()),
+            },
+        }
+    }
+
     /// How many strings the table holds.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -134,6 +146,78 @@ impl Strings {
         (last as usize <= text.len()).then_some(Strings {
             text: Text::Mapped(Checked::new(text, check)),
             ends,
+        })
+    }
+}
+
+/// A [`Strings`] table borrowed for many reads (see [`Strings::view`]):
+/// its columns found once, not at every string.
+#[derive(Clone, Copy)]
+pub(crate) struct StringsView<'a> {
+    ends: &'a [u32],
+    text: TextView<'a>,
+}
+
+/// The text of a [`StringsView`].
+#[derive(Clone, Copy)]
+enum TextView<'a> {
+    Valid(&'a [u8]),
+    Mapped(CheckedView<'a, u8>),
+}
+
+impl<'a> StringsView<'a> {
+    /// As [`Strings::bytes`].
+    pub(crate) fn bytes(&self, id: StrId) -> &'a [u8] {
+        let i = id.0 as usize;
+        let Some(&end) = self.ends.get(i) else {
+            return &[];
+        };
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1],
+        };
+        let range = start as usize..end as usize;
+        match self.text {
+            TextView::Valid(text) => text.get(range).unwrap_or_default(),
+            TextView::Mapped(text) => text.slice(range),
+        }
+    }
+
+    /// The strings `ids` (consecutive), each as [`StringsView::bytes`]
+    /// gives it, their text checked at once: for a scan of many strings in
+    /// id order, which then slices each out of one run of text.
+    pub(crate) fn run(self, ids: std::ops::Range<usize>) -> impl Iterator<Item = &'a [u8]> {
+        let ends = self.ends;
+        let start = |i: usize| match i {
+            0 => Some(0),
+            _ => ends.get(i - 1).copied(),
+        };
+        let text = match (
+            start(ids.start),
+            ids.end.checked_sub(1).and_then(|l| ends.get(l)),
+        ) {
+            (Some(from), Some(&to)) if from <= to => {
+                let range = from as usize..to as usize;
+                let text = match self.text {
+                    TextView::Valid(text) => text.get(range.clone()),
+                    TextView::Mapped(text) => Some(text.slice(range.clone())),
+                };
+                // A damaged block (or offsets past the text) leaves the
+                // run to be read string by string.
+                text.filter(|t| t.len() == range.len()).map(|t| (t, from))
+            }
+            _ => None,
+        };
+        let view = self;
+        ids.map(move |i| match text {
+            Some((text, from)) => {
+                let (Some(s), Some(&e)) = (start(i), ends.get(i)) else {
+                    return &[][..];
+                };
+                let range = s.wrapping_sub(from) as usize..e.wrapping_sub(from) as usize;
+                text.get(range).unwrap_or_default()
+            }
+            None => view.bytes(StrId(i as u32)),
         })
     }
 }
@@ -232,6 +316,63 @@ mod tests {
         assert_eq!(s.get(e), "");
         assert_eq!(s.get(StrId(99)), "");
         assert_eq!(s.len(), 3);
+    }
+
+    /// A run of strings reads as each string read alone: in a table
+    /// built here, in a mapped one, in one with a damaged block (its
+    /// strings are empty, the others read), and with offsets out of order.
+    #[test]
+    fn runs_read_as_strings_read_one_by_one() {
+        use crate::blocks::{BLOCK, BlockCheck, Part, checksums};
+        let mut i = Interner::new();
+        for n in 0..400 {
+            i.intern(&format!("name-{n}-{}", "x".repeat(n % 13)));
+        }
+        let built = i.finish();
+        let (text, ends) = built.raw_parts();
+        let (text, ends) = (text.to_vec(), ends.to_vec());
+        let sums = checksums(&text, BLOCK);
+        // `bytes` checked against the checksums of `text`.
+        let mapped = |bytes: &[u8], ends: Vec<u32>| {
+            let part = Part {
+                name: "strings",
+                bytes: bytes.to_vec().into(),
+                width: 1,
+                bound: None,
+                sums: sums.clone().into(),
+            };
+            let check =
+                BlockCheck::new(vec![part], bytes.len(), BLOCK, None).expect("a check of the text");
+            Strings::mapped(bytes.to_vec().into(), ends.into(), Some(Arc::new(check)))
+                .expect("a mapped table")
+        };
+        let mut damaged = text.clone();
+        damaged[BLOCK + 5] ^= 1;
+        let mut swapped = ends.clone();
+        swapped.swap(10, 11);
+        let tables = [
+            built.clone(),
+            mapped(&text, ends.clone()),
+            mapped(&damaged, ends.clone()),
+            mapped(&text, swapped),
+        ];
+        for (t, table) in tables.iter().enumerate() {
+            for run in [0..400, 0..1, 3..17, 5..5, 390..400, 9..13, 11..12, 398..401] {
+                let one_by_one: Vec<&[u8]> =
+                    run.clone().map(|i| table.bytes(StrId(i as u32))).collect();
+                let at_once: Vec<&[u8]> = table.view().run(run.clone()).collect();
+                assert_eq!(at_once, one_by_one, "table {t}, {run:?}");
+            }
+        }
+        let empty = tables[2]
+            .view()
+            .run(0..400)
+            .filter(|s| s.is_empty())
+            .count();
+        assert!(
+            empty > 10 && empty < 100,
+            "{empty} strings in the damaged block"
+        );
     }
 
     /// Strings whose hashes collide still get ids of their own.

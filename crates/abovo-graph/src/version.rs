@@ -7,15 +7,54 @@ use std::cmp::Ordering;
 /// `package-name->name+version` does: `guile-bootstrap-2.0` gives
 /// `("guile-bootstrap", Some("2.0"))`, `bash` gives `("bash", None)`.
 pub fn split_name_version(name: &str) -> (&str, Option<&str>) {
-    let b = name.as_bytes();
-    // Hyphens found with memchr: an unknown name's suggestions split
-    // every derivation's name.
-    for i in memchr::memchr_iter(b'-', b) {
-        if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-            return (&name[..i], Some(&name[i + 1..]));
-        }
+    match version_hyphen(name.as_bytes()) {
+        // The hyphen is ASCII: a character boundary on both sides.
+        Some(i) => (&name[..i], Some(&name[i + 1..])),
+        None => (name, None),
     }
-    (name, None)
+}
+
+/// Where [`split_name_version`] splits `name`, given as bytes that may not
+/// be UTF-8: the position of the hyphen.
+pub(crate) fn version_hyphen(name: &[u8]) -> Option<usize> {
+    // Eight bytes at a time, without a branch a byte: an unknown name's
+    // suggestions split every derivation's name, a loop over bytes (or
+    // memchr's, whose set-up a name this short does not repay) costed a
+    // fifth of their time.
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let word = |at: usize| -> u64 {
+        match name.get(at..at + 8) {
+            Some(w) => u64::from_le_bytes(w.try_into().unwrap_or_default()),
+            None => {
+                // The end, padded with zeros: neither hyphens nor digits.
+                let mut w = [0u8; 8];
+                let rest = name.get(at..).unwrap_or_default();
+                w[..rest.len()].copy_from_slice(rest);
+                u64::from_le_bytes(w)
+            }
+        }
+    };
+    let mut at = 0;
+    while at + 1 < name.len() {
+        // The high bit of each byte that is a hyphen: of each that is 0
+        // once the hyphen is taken out (its low seven bits, plus 0x7f,
+        // carry into it unless they are 0; it is set already when the
+        // byte's is).
+        let x = word(at) ^ (ONES * u64::from(b'-'));
+        let hyphens = !(((x & !HIGH) + !HIGH) | x) & HIGH;
+        // The high bit of each byte followed by a digit: below 10 once
+        // `0` is taken out (with its high bit set first, 10 is taken
+        // from each byte without a borrow from the next).
+        let y = word(at + 1) ^ (ONES * u64::from(b'0'));
+        let digits = !((y | HIGH) - ONES * 10) & !y & HIGH;
+        let both = hyphens & digits;
+        if both != 0 {
+            return Some(at + (both.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    None
 }
 
 /// Compares versions like glibc's `strverscmp`, which Guix's
@@ -69,6 +108,36 @@ pub fn is_version_prefix(prefix: &str, version: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hyphen_is_found_as_a_byte_loop_finds_it() {
+        let plain = |b: &[u8]| {
+            b.windows(2)
+                .position(|w| w[0] == b'-' && w[1].is_ascii_digit())
+        };
+        let bytes = b"-0123456789/:,.a\x80\xff\xad\xb0\0";
+        // Every name of up to 4 of these bytes, and longer ones around
+        // the eight-byte words.
+        let mut names: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..4 {
+            let longer: Vec<Vec<u8>> = names
+                .iter()
+                .filter(|n| n.len() == names.last().map_or(0, Vec::len))
+                .flat_map(|n| bytes.iter().map(move |&b| [n.as_slice(), &[b]].concat()))
+                .collect();
+            names.extend(longer);
+        }
+        for pad in 0..20 {
+            for tail in [&b"-1"[..], b"-", b"-a1", b"--1", b"1-"] {
+                let mut n = b"python-foo".repeat(3)[..pad].to_vec();
+                n.extend_from_slice(tail);
+                names.push(n);
+            }
+        }
+        for n in &names {
+            assert_eq!(version_hyphen(n), plain(n), "{n:?}");
+        }
+    }
 
     #[test]
     fn splits_like_guix() {

@@ -2,12 +2,19 @@
 //! names for an unknown one, the versions there are when none matches, and
 //! the other derivations that share a name (several `glibc` derivations
 //! exist; the one a name resolves to need not be the one a package uses).
+//!
+//! Near names cost a pass over every name a graph knows (94,000 in the
+//! built-in snapshot), on one thread: each name's bytes are put to the
+//! bound of [`super::near`] where they lie (package names in the package
+//! section, derivation names in the string table, read in the table's
+//! order and split at their version eight bytes at a time), and only the
+//! few that pass are checked as UTF-8 and measured. A thread pool cost
+//! more to start than it saved on two shared cores.
 
 use super::is_source_artifact;
 use super::near::Wanted;
 use crate::graph::{Graph, NodeId};
 use crate::version::{compare_versions, split_name_version};
-use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 
 /// How many near names an unknown name suggests.
@@ -26,24 +33,36 @@ pub fn suggest(g: &Graph, name: &str) -> Vec<String> {
         return Vec::new();
     }
     let wanted = Wanted::new(name);
+    // Every name is first put to the bound on its bytes, where they lie:
+    // of the 94,000 names of the built-in snapshot, the few dozen it lets
+    // through are checked as UTF-8 and scored. A name is scored as often
+    // as it is given (most packages' names are those of their derivations
+    // too), and the few near ones made distinct afterwards: cheaper than
+    // hashing every name to meet each once.
+    let mut scored: Vec<(f64, &str)> = Vec::new();
+    let mut keep = |k| {
+        if let Some(score) = wanted.score(k) {
+            scored.push((score, k));
+        }
+    };
     let table = g.packages();
-    let packages = (0..table.len()).map(|i| table.name(i));
-    let derivations =
-        super::scan::distinct_derivation_names(g).filter_map(|d| match split_name_version(d) {
-            (n, Some(_)) => Some(n),
-            _ => None,
-        });
-    // A name is scored as often as it is given (most packages' names are
-    // those of their derivations too), and the few near ones made
-    // distinct afterwards: cheaper than hashing every name to meet each
-    // once.
-    let known: Vec<&str> = packages.chain(derivations).collect();
-    // Measured on every core, in chunks large enough to be worth a thread.
-    let mut scored: Vec<(f64, &str)> = known
-        .par_iter()
-        .with_min_len(8192)
-        .filter_map(|&k| Some((wanted.score(k)?, k)))
-        .collect();
+    for i in 0..table.len() {
+        if !wanted.far(table.name_bytes(i)) {
+            keep(table.name(i));
+        }
+    }
+    for d in super::scan::distinct_derivation_names(g) {
+        // Only derivations with a version: `name-VERSION`.
+        let Some((at, far)) = wanted.far_before_version(d) else {
+            continue;
+        };
+        // A name that is not UTF-8 as a whole is no name.
+        if !far {
+            if let Ok(d) = std::str::from_utf8(d) {
+                keep(&d[..at]);
+            }
+        }
+    }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     // Equal names have equal scores: they are next to each other.
     scored.dedup_by(|a, b| a.1 == b.1);

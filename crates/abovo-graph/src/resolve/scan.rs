@@ -24,33 +24,60 @@ pub(crate) struct Named<'g> {
 }
 
 /// The name (without `.drv`) of every loaded derivation of `g`, each
-/// distinct name once, in the order of the derivations that first give
-/// them: names are interned, so a name that several derivations share
-/// (one built for several systems) is recognized by its id, not hashed.
-/// Names that are not UTF-8 (see [`derivations_named`]) are left out.
-pub(crate) fn distinct_derivation_names(g: &Graph) -> impl Iterator<Item = &str> {
+/// distinct name once, in the order of their ids: names are interned, so
+/// a name that several derivations share (one built for several systems)
+/// is recognized by its id, not hashed, and read once, in the order of
+/// the string table's text (in the order of nodes, the text would be read
+/// at random). The names are bytes, not yet checked as UTF-8 (see
+/// [`derivations_named`]): a scan checks only those it keeps.
+pub(crate) fn distinct_derivation_names(g: &Graph) -> impl Iterator<Item = &[u8]> {
     let c = &g.columns;
+    let strings = c.strings.view();
     let derivation = NodeKind::Derivation.code();
-    let mut seen = vec![0u64; c.strings.len().div_ceil(64)];
-    c.kinds
-        .iter()
-        .zip(c.names.iter())
-        .filter(move |&(&kind, &id)| {
-            let (word, bit) = (id.0 as usize / 64, 1u64 << (id.0 % 64));
-            match seen.get_mut(word) {
-                Some(w) if kind == derivation && *w & bit == 0 => {
-                    *w |= bit;
-                    true
-                }
-                // An id past the table is the empty name (see
-                // `Strings::bytes`), which no derivation has.
-                _ => false,
+    let mut named = vec![0u64; c.strings.len().div_ceil(64)];
+    for (&kind, &id) in c.kinds.iter().zip(c.names.iter()) {
+        // An id past the table is the empty name (see `Strings::bytes`),
+        // which no derivation has.
+        if let Some(w) = named.get_mut(id.0 as usize / 64) {
+            *w |= u64::from(kind == derivation) << (id.0 % 64);
+        }
+    }
+    // Runs of ids, each read from one run of text (all the names of the
+    // built-in snapshot are one run: they were interned first).
+    runs(named).flat_map(move |ids| {
+        strings
+            .run(ids)
+            .map(|name| name.strip_suffix(b".drv").unwrap_or(name))
+    })
+}
+
+/// The runs of consecutive set bits of `bits`, as ranges of bit numbers,
+/// in order.
+fn runs(bits: Vec<u64>) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let len = bits.len() * 64;
+    // The first bit at or after `from` that is `set`, or `len`.
+    let next = move |from: usize, set: bool| {
+        let mut i = from;
+        while i < len {
+            let word = match set {
+                true => bits[i / 64],
+                false => !bits[i / 64],
+            } >> (i % 64);
+            if word != 0 {
+                return i + word.trailing_zeros() as usize;
             }
+            i = (i / 64 + 1) * 64;
+        }
+        len
+    };
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = next(at, true);
+        (start < len).then(|| {
+            at = next(start, false);
+            start..at
         })
-        .filter_map(|(_, &id)| {
-            let name = std::str::from_utf8(c.strings.bytes(id)).ok()?;
-            Some(name.strip_suffix(".drv").unwrap_or(name))
-        })
+    })
 }
 
 /// Every loaded derivation of `g` whose name (without `.drv`) starts with
@@ -64,13 +91,14 @@ pub(crate) fn derivations_named<'g>(g: &'g Graph, prefix: &str) -> Vec<Named<'g>
     let kinds: &[u8] = &c.kinds;
     let names: &[StrId] = &c.names;
     let flags: Option<&[u8]> = c.facts.as_ref().map(|f| &f.flags[..]);
+    let strings = c.strings.view();
     let derivation = NodeKind::Derivation.code();
     let mut found = Vec::new();
     for (i, (&kind, &id)) in kinds.iter().zip(names).enumerate() {
         if kind != derivation {
             continue;
         }
-        let (bytes, p) = (c.strings.bytes(id), prefix.as_bytes());
+        let (bytes, p) = (strings.bytes(id), prefix.as_bytes());
         // The first byte compared inline: `starts_with` alone calls
         // `memcmp` for each of 200,000 names (a quarter of an unknown
         // name's time).
@@ -94,4 +122,35 @@ pub(crate) fn derivations_named<'g>(g: &'g Graph, prefix: &str) -> Vec<Named<'g>
         });
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn runs_are_the_set_bits() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200 {
+            let bits: Vec<u64> = (0..(rng % 4))
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    // Runs long and short: words of all, none, or some.
+                    match rng % 4 {
+                        0 => 0,
+                        1 => u64::MAX,
+                        _ => rng,
+                    }
+                })
+                .collect();
+            let want: Vec<usize> = (0..bits.len() * 64)
+                .filter(|&i| bits[i / 64] >> (i % 64) & 1 == 1)
+                .collect();
+            let got: Vec<std::ops::Range<usize>> = runs(bits.clone()).collect();
+            assert!(got.windows(2).all(|w| w[0].end < w[1].start), "{got:?}");
+            assert_eq!(got.into_iter().flatten().collect::<Vec<_>>(), want);
+        }
+    }
 }

@@ -91,6 +91,64 @@ proptest! {
     }
 }
 
+/// Bytes of a derivation's name: mostly ASCII with versions, sometimes
+/// capitals, characters beyond ASCII, or bytes that are not UTF-8.
+fn derivation_name() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        4 => "[a-zA-Z0-9\\-.]{0,6}".prop_map(String::into_bytes),
+        1 => "[éΣİ\u{212A}ß]".prop_map(String::into_bytes),
+        1 => prop::collection::vec(any::<u8>(), 0..3),
+    ];
+    prop::collection::vec(piece, 0..5).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+    /// What `suggest` asks of every name's bytes passes over no name the
+    /// rule keeps, and splits where `split_name_version` does.
+    #[test]
+    fn bytes_passed_over_are_not_near(a in NAME, d in derivation_name()) {
+        let w = Wanted::new(&a);
+        if w.far(&d) {
+            let d = std::str::from_utf8(&d);
+            prop_assert!(d.is_ok(), "far, but not UTF-8");
+            prop_assert_eq!(rule(&a, d.unwrap()), None);
+        }
+        let split = w.far_before_version(&d);
+        prop_assert_eq!(split.map(|s| s.0), crate::version::version_hyphen(&d));
+        if let Some((at, true)) = split {
+            let name = std::str::from_utf8(&d[..at]);
+            prop_assert!(name.is_ok(), "far, but not UTF-8");
+            prop_assert_eq!(rule(&a, name.unwrap()), None);
+        }
+    }
+}
+
+/// The longest names [`longest`] allows are those the bound as measured
+/// (in floating point, as before the table) lets through, and more.
+#[test]
+fn the_longest_name_is_that_of_the_bound() {
+    for a in 1..=64usize {
+        for p in 0..=4usize {
+            for m in 0..=a {
+                let most = longest(a, p, m);
+                for b in m.max(1)..=400usize {
+                    let (mf, af, bf) = (m as f64, a as f64, b as f64);
+                    let jaro = (mf / af + mf / bf + 1.0) / 3.0;
+                    let bound = jaro + 0.1 * p as f64 * (1.0 - jaro);
+                    if bound >= NEAR - MARGIN {
+                        assert!(b <= most, "a {a} p {p} m {m}: {b} > {most}");
+                    } else {
+                        // One more than the limit, for rounding.
+                        assert!(b > most.saturating_sub(1), "a {a} p {p} m {m}: {b}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn far_names_are_passed_over_and_near_ones_kept() {
     let helo = Wanted::new("helo");
