@@ -7,7 +7,7 @@
 //! `index/<key>/` (`key` names the directory's canonical path and its
 //! store directory):
 //!
-//! * `state`: the commit point ([`state`]): which generation of the two
+//! * `state`: the commit point (`state`): which generation of the two
 //!   files below is current, and what change detection compares;
 //! * `graph-<generation>.abovo-snapshot`: the graph built from them, in
 //!   `abovo-graph`'s snapshot format, so that a query on an unchanged store

@@ -72,7 +72,7 @@ const MAX_DEPTH: usize = 512;
 const MAX_ENTRIES: usize = 10_000_000;
 
 /// An output directory's `Tree`, decoded and checked: every directory it
-/// names is in it, no deeper than [`MAX_DEPTH`], and every name is one path
+/// names is in it, no deeper than `MAX_DEPTH`, and every name is one path
 /// component; `files` are the digests of the files' contents.
 #[derive(Debug)]
 pub struct OutputTree {

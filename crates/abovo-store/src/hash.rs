@@ -1,7 +1,7 @@
 //! Hash algorithms, digests and their string forms.
 //!
-//! A [`Hash`] is an algorithm and its digest. Guix writes it in three ways,
-//! which [`Hash`] parses and prints:
+//! A [`Hash`](struct@Hash) is an algorithm and its digest. Guix writes it in three ways,
+//! which [`Hash`](struct@Hash) parses and prints:
 //!
 //! | where | form | method |
 //! | --- | --- | --- |

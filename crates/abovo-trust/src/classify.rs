@@ -296,7 +296,7 @@ impl Seeds {
 
     /// Runs `f`, a classification of many seeds, with the fetch cache's
     /// records listed once and the store directory's existence asked once
-    /// ([`Present`]); a file that appears meanwhile may be missed, as it
+    /// (`Present`); a file that appears meanwhile may be missed, as it
     /// would be a moment earlier.
     pub fn batch<R>(&self, f: impl FnOnce() -> R) -> R {
         let set = |l: Option<Arc<Listings>>| match self.present.batch.write() {

@@ -205,7 +205,7 @@ pub enum BuildError {
     #[error(transparent)]
     Fs(#[from] crate::fsutil::FsError),
     /// The directory that holds the build directories is not abovo's
-    /// alone ([`build_dir`]).
+    /// alone ([`build_dir`](crate::build::build_dir)).
     #[error(
         "refusing to build in `{}`: {reason} (hint: remove it, or set TMPDIR to a directory of your own)",
         path.display()

@@ -14,10 +14,10 @@
 //!   hash), and the placeholder of the output in the builder, arguments
 //!   and environment becomes that path.
 //!
-//! After the build, when outputs are registered ([`register`]), each
+//! After the build, when outputs are registered (`register`), each
 //! floating output (in the order of their references to each other) is
 //! hashed modulo its scratch hash part ([`finalise`])
-//! ([`HashModuloWriter`](abovo_store::rewrite::HashModuloWriter)); its
+//! ([`HashModuloWriter`]); its
 //! path follows from that content address, its references and whether it
 //! refers to itself (Nix `makeFixedOutputPathFromCA`); references to its
 //! scratch path and to its siblings' are rewritten to the final paths;

@@ -38,7 +38,7 @@
 //! # Where the data comes from
 //!
 //! Guix itself (`guix repl`) writes the two edge tables of a corpus
-//! (`package-edges.tsv`, `bag-emerged-edges.tsv`; see [`read`]); a
+//! (`package-edges.tsv`, `bag-emerged-edges.tsv`; see [`read`](fn@read)); a
 //! snapshot stores them in sections of their own.
 
 mod read;

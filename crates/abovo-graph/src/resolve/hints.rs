@@ -27,7 +27,7 @@ const LONGEST_SUGGESTED: usize = 256;
 
 /// Up to five known names close to `name` (package names, and the names
 /// of derivations), best first. Case does not matter: `Hello` suggests
-/// `hello` first. See [`super::near`] for what is close.
+/// `hello` first. See the module `resolve::near` for what is close.
 pub fn suggest(g: &Graph, name: &str) -> Vec<String> {
     if name.len() > LONGEST_SUGGESTED {
         return Vec::new();

@@ -61,7 +61,7 @@ pub enum SnapshotError {
         actual: String,
     },
     /// A section of an in-place snapshot read on first use is damaged
-    /// (what an [`OnDamage`] handler is told).
+    /// (what an [`OnDamage`](super::OnDamage) handler is told).
     #[error("the {section} section is damaged: {source}")]
     Damaged {
         /// Which section.

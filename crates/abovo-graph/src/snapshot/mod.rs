@@ -1,7 +1,7 @@
 //! abovo's snapshot format: a whole [`Graph`] (with its package table and
 //! store metadata) in one versioned, checksummed file, in two forms:
 //!
-//! - the **compressed form** (format version 2, [`write`], [`read`]): every
+//! - the **compressed form** (format version 2, [`write`](fn@write), [`read`]): every
 //!   section a zstd frame of varints, 12.6 MB for the whole Guix 1.5.0
 //!   distribution, decoded in a few tens of milliseconds. The form to
 //!   distribute. Its **dense** variant (format version 6,
@@ -260,7 +260,7 @@ use sha2::{Digest, Sha256};
 /// The first bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"ABOVOSNP";
 /// The format version of the portable, compressed form this build writes
-/// ([`write`]); it also reads version 1.
+/// ([`write`](fn@write)); it also reads version 1.
 pub const VERSION: u32 = 2;
 /// The format version of the dense compressed form ([`write_dense`]): the
 /// layout of [`VERSION`], each section a zstd frame or an xz stream,
@@ -370,7 +370,7 @@ pub fn write(graph: &Graph, opts: &WriteOptions) -> Result<Vec<u8>, SnapshotErro
 
 /// Serialises `graph` into a snapshot of the dense compressed form (version
 /// 5): each section compressed with zstd at `opts.level` and with xz at
-/// preset 9e, and the smaller kept. About 4% smaller than [`write`] for a
+/// preset 9e, and the smaller kept. About 4% smaller than [`write`](fn@write) for a
 /// whole distribution, several times slower to write and to read: the form
 /// of a snapshot compiled into a binary that must stay small and is read
 /// once into the in-place form.

@@ -445,7 +445,7 @@ impl Derivation {
 
     /// Compares the recorded output paths, and the environment variables
     /// named after the outputs, with the values recomputed from content
-    /// (see [`check_outputs`]).
+    /// (see `check_outputs`).
     pub fn check_output_paths(
         &self,
         store: &StoreDir,

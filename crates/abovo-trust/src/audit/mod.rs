@@ -5,7 +5,7 @@
 //!
 //! One pass, not one walk per package: every node gets a bitset of the
 //! binary seeds below it, computed in topological order (inputs first) as
-//! the union of its inputs' bitsets ([`sets`]). A fixed-output input contributes only
+//! the union of its inputs' bitsets (`sets`). A fixed-output input contributes only
 //! its own bit (the trust walk stops there) unless the walk goes through
 //! fixed outputs. "Binary seed" means a seed whose kind carries binaries:
 //! `binary` or `source-with-binaries`.
@@ -20,10 +20,10 @@
 //! its leaves: the derivation path, and the leaf's package path in the
 //! `bag-emerged` graph to the package that brings the seed in.
 //!
-//! [`audit`] runs the steps, one module each: [`seeds`] (what the walk
-//! reaches, classified, the binary seeds numbered), [`sets`] (the bitsets
-//! and which packages another package rests on), [`tally`] (counts, core,
-//! leaves, the largest trust bases) and [`attribution`] (per seed, the
+//! [`audit`] runs the steps, one module each: `seeds` (what the walk
+//! reaches, classified, the binary seeds numbered), `sets` (the bitsets
+//! and which packages another package rests on), `tally` (counts, core,
+//! leaves, the largest trust bases) and `attribution` (per seed, the
 //! packages that bring it in and an example way to it).
 
 mod attribution;

@@ -2,7 +2,7 @@
 //!
 //! The candidates are tried in a fixed order ([`candidates`]): the most
 //! specific names first, since the bare file name is shared by seeds for
-//! different systems. The first candidate whose bytes pass [`check`] wins;
+//! different systems. The first candidate whose bytes pass [`check`](fn@check) wins;
 //! those tried before it that exist are kept as [`RejectedFile`]s.
 
 use super::{Expected, Found, RejectedFile, Rejection, check};

@@ -30,7 +30,7 @@
 //! | --- | --- |
 //! | this one | the verdicts: what the bytes must hash to ([`Expected`]), how they were proven ([`Verified`], [`Found`]), why a file was refused ([`Rejection`], [`RejectedFile`]) |
 //! | `lookup` | where a seed's bytes may be ([`candidates`]), the search through them ([`locate`]), and abovo's fetch cache ([`from_cache`]) |
-//! | `check` | one file or tree against what the seed must hash to ([`check`]) |
+//! | `check` | one file or tree against what the seed must hash to ([`check`](fn@check)) |
 //! | `hash` | hashing a candidate: flat, or as a NAR in either executable mode |
 
 mod check;

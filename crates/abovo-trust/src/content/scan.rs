@@ -152,7 +152,7 @@ pub(super) fn base_name(path: &str) -> &str {
 
 /// Reads into `buf[have..want]` until it is full or the stream ends;
 /// returns how many bytes `buf` now holds. `buf` is initialised once and
-/// reused ([`Scan::buffer`]), so nothing is zeroed per stream.
+/// reused (the scan's own buffer), so nothing is zeroed per stream.
 pub(super) fn fill(
     r: &mut dyn Read,
     buf: &mut [u8],

@@ -15,7 +15,7 @@ use abovo_graph::{Graph, NodeId};
 use rayon::prelude::*;
 
 /// What tracing a report's seeds needs: the walk's shortest paths from the
-/// target and the package trails (see the [module docs](self)).
+/// target and the package trails (see the module docs of `report::tracer`).
 pub struct Tracer<'g> {
     graph: &'g Graph,
     paths: ShortestPaths<NodeId>,

@@ -3,7 +3,7 @@
 //! `bag-emerged` or `derivation`).
 //!
 //! One set of writers (text, DOT, GraphML) draws every type: a
-//! [`Drawing`] says how a node of its graph is keyed, named and shaped and
+//! `Drawing` says how a node of its graph is keyed, named and shaped and
 //! what an edge carries. JSON is apart (`graph/json.rs`): one object per graph,
 //! a derivation graph's nodes and edges rendered on every core.
 

@@ -19,6 +19,8 @@ use abovo_trust::report::{Trace, untraced_report};
 /// source-with-binaries, generated, source, unknown) with its evidence:
 /// content (bytes scanned, see --seed-dir), known (the knowledge base lists
 /// its hash) or rule:<id> (its name or URL matches a rule).
+// `rule:<id>` is shown as it is in `--help`, not as HTML.
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The target: `hello`, `hello@2.12`, a `.drv` path or an output path.

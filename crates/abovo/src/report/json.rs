@@ -46,7 +46,7 @@ pub fn indent(out: &mut (impl Write + ?Sized), depth: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// Appends the array of `items` as [`write`] writes an array of objects,
+/// Appends the array of `items` as [`write`](fn@write) writes an array of objects,
 /// arrays or strings `depth` levels deep (one element to a line), each
 /// element written by `element(out, depth + 1, item)`.
 pub fn push_array<T>(
@@ -252,7 +252,7 @@ pub fn write<W: Write, T: Serialize + ?Sized>(out: W, value: &T) -> serde_json::
     write_at(out, value, 0)
 }
 
-/// Writes `value` into `out` as [`write`] writes it `depth` levels deep
+/// Writes `value` into `out` as [`write`](fn@write) writes it `depth` levels deep
 /// in a document (its lines after the first indented as there).
 pub fn write_at<W: Write, T: Serialize + ?Sized>(
     out: W,

@@ -10,9 +10,9 @@
 //! between them. Made as text for every seed and serialized one seed
 //! after the other, they took two thirds of the command's CPU. Here each
 //! derivation and package is rendered once, on first use, by whichever
-//! thread needs it first, at the depth it is written at ([`Rendered`]),
+//! thread needs it first, at the depth it is written at (`Rendered`),
 //! and copied wherever a path or a trail names it; the seeds are written
-//! in chunks (on every core when there are many, see [`SEEDS`]), each
+//! in chunks (on every core when there are many, see `SEEDS`), each
 //! traced by ids as it is written.
 
 use crate::report::json::{self, push_array};
