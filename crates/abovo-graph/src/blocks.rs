@@ -246,10 +246,7 @@ impl<T: bytemuck::Pod> Checked<T> {
 
     /// The values in `range`; none past the end or in a damaged block.
     pub(crate) fn slice(&self, range: Range<usize>) -> &[T] {
-        match self.ensure(range.clone()) {
-            true => self.col.get(range).unwrap_or_default(),
-            false => &[],
-        }
+        self.view().slice(range)
     }
 
     /// The column borrowed for many reads: [`CheckedView::slice`] is

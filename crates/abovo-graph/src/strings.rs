@@ -61,26 +61,14 @@ impl Strings {
 
     /// Where string `id` lies in the text.
     fn range(&self, id: StrId) -> Option<std::ops::Range<usize>> {
-        let i = id.0 as usize;
-        let end = *self.ends.get(i)?;
-        let start = match i {
-            0 => 0,
-            _ => *self.ends.get(i - 1)?,
-        };
-        Some(start as usize..end as usize)
+        range_in(&self.ends, id.0 as usize)
     }
 
     /// The bytes of string `id`, not yet checked as UTF-8 (empty as for
     /// [`Strings::get`]): for a scan that compares many strings with one
     /// and checks only those that match.
     pub(crate) fn bytes(&self, id: StrId) -> &[u8] {
-        let Some(range) = self.range(id) else {
-            return &[];
-        };
-        match &self.text {
-            Text::Valid(text) => text.as_bytes().get(range).unwrap_or_default(),
-            Text::Mapped(text) => text.slice(range),
-        }
+        self.view().bytes(id)
     }
 
     /// The table borrowed for reading many strings: what a scan of the
@@ -168,15 +156,11 @@ enum TextView<'a> {
 impl<'a> StringsView<'a> {
     /// As [`Strings::bytes`].
     pub(crate) fn bytes(&self, id: StrId) -> &'a [u8] {
-        let i = id.0 as usize;
-        let Some(&end) = self.ends.get(i) else {
-            return &[];
-        };
-        let start = match i {
-            0 => 0,
-            _ => self.ends[i - 1],
-        };
-        let range = start as usize..end as usize;
+        range_in(self.ends, id.0 as usize).map_or(&[], |r| self.text(r))
+    }
+
+    /// The text in `range`; empty past its end or in a damaged block.
+    fn text(&self, range: std::ops::Range<usize>) -> &'a [u8] {
         match self.text {
             TextView::Valid(text) => text.get(range).unwrap_or_default(),
             TextView::Mapped(text) => text.slice(range),
@@ -188,38 +172,37 @@ impl<'a> StringsView<'a> {
     /// id order, which then slices each out of one run of text.
     pub(crate) fn run(self, ids: std::ops::Range<usize>) -> impl Iterator<Item = &'a [u8]> {
         let ends = self.ends;
-        let start = |i: usize| match i {
-            0 => Some(0),
-            _ => ends.get(i - 1).copied(),
-        };
-        let text = match (
-            start(ids.start),
-            ids.end.checked_sub(1).and_then(|l| ends.get(l)),
-        ) {
-            (Some(from), Some(&to)) if from <= to => {
-                let range = from as usize..to as usize;
-                let text = match self.text {
-                    TextView::Valid(text) => text.get(range.clone()),
-                    TextView::Mapped(text) => Some(text.slice(range.clone())),
-                };
+        let first = range_in(ends, ids.start);
+        let last = ids.end.checked_sub(1).and_then(|l| range_in(ends, l));
+        let text = match (first, last) {
+            (Some(first), Some(last)) if first.start <= last.end => {
+                let range = first.start..last.end;
+                let text = self.text(range.clone());
                 // A damaged block (or offsets past the text) leaves the
                 // run to be read string by string.
-                text.filter(|t| t.len() == range.len()).map(|t| (t, from))
+                (text.len() == range.len()).then_some((text, range.start))
             }
             _ => None,
         };
-        let view = self;
-        ids.map(move |i| match text {
-            Some((text, from)) => {
-                let (Some(s), Some(&e)) = (start(i), ends.get(i)) else {
-                    return &[][..];
-                };
-                let range = s.wrapping_sub(from) as usize..e.wrapping_sub(from) as usize;
-                text.get(range).unwrap_or_default()
-            }
-            None => view.bytes(StrId(i as u32)),
+        ids.map(move |i| match (text, range_in(ends, i)) {
+            (Some((text, from)), Some(r)) => text
+                .get(r.start.wrapping_sub(from)..r.end.wrapping_sub(from))
+                .unwrap_or_default(),
+            (Some(_), None) => &[],
+            (None, _) => self.bytes(StrId(i as u32)),
         })
     }
+}
+
+/// Where string `i` lies in a text whose strings end at `ends` (each starts
+/// where the one before ends); `None` past the last string.
+fn range_in(ends: &[u32], i: usize) -> Option<std::ops::Range<usize>> {
+    let end = *ends.get(i)?;
+    let start = match i {
+        0 => 0,
+        _ => *ends.get(i - 1)?,
+    };
+    Some(start as usize..end as usize)
 }
 
 /// Builds a [`Strings`] table, giving equal strings the same id.
