@@ -271,20 +271,42 @@ pub struct InputUse<'g> {
 }
 
 /// The edges of one [`GraphType`]: rows of inputs per package node, and
-/// per edge the ways the input is taken (a set id into `uses`).
+/// how each edge is taken ([`EdgeUses`], read on first use: following
+/// edges, as a trust report's package trails do, never needs them).
 #[derive(Debug, Default)]
 pub(crate) struct Layer {
     pub(crate) inputs: Csr<PackageId>,
-    /// Parallel to `inputs.targets`: index into the use sets.
-    pub(crate) edge_uses: crate::column::Col<u32>,
-    /// Use set `i` is `uses[use_offsets[i]..use_offsets[i + 1]]`.
-    pub(crate) use_offsets: Vec<u32>,
-    pub(crate) uses: Vec<UseData>,
+    /// How each edge is taken.
+    pub(crate) how: Deferred<EdgeUses>,
     /// The reverse edges and an inputs-first order as an in-place
     /// snapshot stores them (format version 7), read on first use.
     pub(crate) stored: Option<crate::graph::Stored<PackageId>>,
     pub(crate) dependents: OnceLock<Csr<PackageId>>,
     pub(crate) topo: OnceLock<crate::column::Col<PackageId>>,
+}
+
+/// How the edges of a [`Layer`] are taken: per edge a set of uses (most
+/// edges share a few sets).
+#[derive(Debug, Default)]
+pub(crate) struct EdgeUses {
+    /// Parallel to the layer's edge targets: index into the use sets.
+    pub(crate) edge_uses: crate::column::Col<u32>,
+    /// Use set `i` is `uses[use_offsets[i]..use_offsets[i + 1]]`.
+    pub(crate) use_offsets: Vec<u32>,
+    pub(crate) uses: Vec<UseData>,
+}
+
+impl EdgeUses {
+    /// The uses of edge `e` (none when the edge or its set is missing,
+    /// as in a damaged snapshot's empty part).
+    pub(crate) fn of_edge(&self, e: usize) -> &[UseData] {
+        let set = self.edge_uses.get(e).map(|&s| s as usize);
+        let range =
+            set.and_then(|s| Some(*self.use_offsets.get(s)?..*self.use_offsets.get(s + 1)?));
+        range
+            .and_then(|r| self.uses.get(r.start as usize..r.end as usize))
+            .unwrap_or_default()
+    }
 }
 
 impl Layer {
@@ -513,14 +535,9 @@ impl<'g> PackageView<'g> {
     ) -> impl ExactSizeIterator<Item = InputUse<'g>> + 'g {
         let l = self.layer;
         let range = l.inputs.range(from);
-        let set = l.inputs.targets()[range.clone()]
+        let uses = l.inputs.targets()[range.clone()]
             .binary_search(&to)
-            .ok()
-            .map(|i| l.edge_uses[range.start + i] as usize);
-        let uses = match set {
-            Some(s) => &l.uses[l.use_offsets[s] as usize..l.use_offsets[s + 1] as usize],
-            None => &[][..],
-        };
+            .map_or(&[][..], |i| l.how.get().of_edge(range.start + i));
         let strings = &self.packages.strings;
         uses.iter().map(move |u| InputUse {
             label: strings.get(u.label),

@@ -11,7 +11,9 @@
 //! package (status `origin`, `file-like` or `file`) still makes its
 //! package a node, but adds no edge, as `guix graph` draws none.
 
-use super::{GraphType, InputKind, Layer, NO_DRV, PackageGraph, PackageId, Status, UseData};
+use super::{
+    EdgeUses, GraphType, InputKind, Layer, NO_DRV, PackageGraph, PackageId, Status, UseData,
+};
 use crate::dag::NodeIndex;
 use crate::error::LoadError;
 use crate::graph::{Deferred, Graph, NodeId, NodeKind};
@@ -259,9 +261,9 @@ fn lay_out(n: usize, mut rows: Vec<Row>) -> Layer {
     let key = |h: &UseData| (h.kind as u8, h.label, h.output);
     rows.sort_by_key(|r| (r.from, r.to, key(&r.how)));
     rows.dedup_by(|a, b| (a.from, a.to, a.how) == (b.from, b.to, b.how));
-    let mut layer = Layer {
+    let mut how = EdgeUses {
         use_offsets: vec![0],
-        ..Layer::default()
+        ..EdgeUses::default()
     };
     let mut set_ids: FxHashMap<Vec<UseData>, u32> = FxHashMap::default();
     let mut offsets = vec![0u32; n + 1];
@@ -277,8 +279,8 @@ fn lay_out(n: usize, mut rows: Vec<Row>) -> Layer {
         let set: Vec<UseData> = rows[i..j].iter().map(|r| r.how).collect();
         let next = set_ids.len() as u32;
         let id = *set_ids.entry(set).or_insert_with_key(|set| {
-            layer.uses.extend_from_slice(set);
-            layer.use_offsets.push(layer.uses.len() as u32);
+            how.uses.extend_from_slice(set);
+            how.use_offsets.push(how.uses.len() as u32);
             next
         });
         targets.push(PackageId(to));
@@ -289,9 +291,12 @@ fn lay_out(n: usize, mut rows: Vec<Row>) -> Layer {
     for k in 0..n {
         offsets[k + 1] += offsets[k];
     }
-    layer.inputs = crate::dag::Csr::new(offsets, targets);
-    layer.edge_uses = edge_uses.into();
-    layer
+    how.edge_uses = edge_uses.into();
+    Layer {
+        inputs: crate::dag::Csr::new(offsets, targets),
+        how: Deferred::ready(how),
+        ..Layer::default()
+    }
 }
 
 /// A layer from explicit rows, for tests of hand-made package graphs.
@@ -373,8 +378,9 @@ mod tests {
         );
         // Edge 0 -> 2 has two uses; edge 1 -> 2 shares the set of one.
         let set = |e: usize| {
-            let s = layer.edge_uses[e] as usize;
-            &layer.uses[layer.use_offsets[s] as usize..layer.use_offsets[s + 1] as usize]
+            let how = layer.how.get();
+            let s = how.edge_uses[e] as usize;
+            &how.uses[how.use_offsets[s] as usize..how.use_offsets[s + 1] as usize]
         };
         assert_eq!(set(1).len(), 2);
         assert_eq!(set(2), [how(1, InputKind::Input)]);

@@ -90,7 +90,7 @@ pub fn write_in_place(graph: &Graph, opts: &super::WriteOptions) -> Vec<u8> {
                 .iter()
                 .flat_map(|p| p.0.to_le_bytes())
                 .collect();
-            l_uses[i] = words(&l.edge_uses);
+            l_uses[i] = words(&l.how.get().edge_uses);
         }
     }
     let [dependent_offsets, dependent_targets, order] = super::derived::sections(graph);
@@ -481,13 +481,19 @@ fn late_package_graph(s: &Arc<Sections>, graph_nodes: usize) -> PackageGraph {
                         return super::packages::decode_layer(data, n, strings, true);
                     }
                     let first = LAYER_ARRAYS + 3 * ty.slot();
-                    let col = |i: usize| {
-                        let count = s.table[i].1 / 4;
-                        s.col::<u32>(i, count)
+                    let arrays = [layer_array(&s, first)?, layer_array(&s, first + 1)?];
+                    let edges = arrays[1].len();
+                    // How the edges are taken, when first asked.
+                    let how = {
+                        let s = Arc::clone(&s);
+                        Deferred::later(move || {
+                            s.late(section, |head| {
+                                let uses = layer_array(&s, first + 2)?;
+                                super::packages::edge_uses_in_place(head, strings, edges, uses)
+                            })
+                        })
                     };
-                    let arrays = [col(first)?, col(first + 1)?, col(first + 2)?];
-                    let mut layer =
-                        super::packages::layer_in_place(data, n, strings, true, arrays)?;
+                    let mut layer = super::packages::layer_in_place(data, n, true, arrays, how)?;
                     if let Some(l) = layer.as_mut().filter(|_| s.table.len() > SECTIONS_V5) {
                         let first = super::derived::LAYER_FIRST + 3 * ty.slot();
                         let edges = l.inputs.edge_count();
@@ -499,6 +505,12 @@ fn late_package_graph(s: &Arc<Sections>, graph_nodes: usize) -> PackageGraph {
         );
     }
     pg
+}
+
+/// Section `i`, one of a package layer's arrays of `u32`, checked against
+/// its checksum.
+fn layer_array(s: &Sections, i: usize) -> Result<Col<u32>, SnapshotError> {
+    s.col::<u32>(i, s.table[i].1 / 4)
 }
 
 /// The store directory of an in-place snapshot, from `reader` positioned

@@ -29,7 +29,7 @@ use crate::column::Col;
 use crate::graph::Deferred;
 use crate::graph::{Graph, NodeKind};
 use crate::package_graph::{
-    GraphType, InputKind, Layer, NO_DRV, PackageGraph, PackageId, Status, UseData,
+    EdgeUses, GraphType, InputKind, Layer, NO_DRV, PackageGraph, PackageId, Status, UseData,
 };
 use crate::package_meta::{MetaRow, PackageMeta};
 use crate::strings::{StrId, Strings};
@@ -114,7 +114,7 @@ pub(super) fn encode(g: &Graph) -> [Vec<u8>; 4] {
                 e.var(u64::from(t.0 - prev));
                 prev = t.0;
             }
-            for &set in &l.edge_uses[range] {
+            for &set in &l.how.get().edge_uses[range] {
                 e.var(u64::from(set));
             }
         }
@@ -154,9 +154,10 @@ pub(super) fn layer_head(l: Option<&Layer>) -> Vec<u8> {
         return e.buf;
     };
     e.u8(1);
-    e.var(l.use_offsets.len().saturating_sub(1) as u64);
-    for w in l.use_offsets.windows(2) {
-        let set = &l.uses[w[0] as usize..w[1] as usize];
+    let how = l.how.get();
+    e.var(how.use_offsets.len().saturating_sub(1) as u64);
+    for w in how.use_offsets.windows(2) {
+        let set = &how.uses[w[0] as usize..w[1] as usize];
         e.var(set.len() as u64);
         for u in set {
             e.var(u64::from(u.label.0));
@@ -168,12 +169,12 @@ pub(super) fn layer_head(l: Option<&Layer>) -> Vec<u8> {
     e.buf
 }
 
-/// A layer with the input use sets at `d` (after the flag of an edge
-/// section) and no edge yet, and the number of sets.
-fn use_sets(d: &mut Dec<'_>, strings: usize) -> Result<(Layer, usize), SnapshotError> {
-    let mut l = Layer {
+/// The input use sets at `d` (after the flag of an edge section), no
+/// edge yet, and the number of sets.
+fn use_sets(d: &mut Dec<'_>, strings: usize) -> Result<(EdgeUses, usize), SnapshotError> {
+    let mut how = EdgeUses {
         use_offsets: vec![0],
-        ..Layer::default()
+        ..EdgeUses::default()
     };
     let sets = d.count(1, "input use sets")?;
     for _ in 0..sets {
@@ -182,59 +183,52 @@ fn use_sets(d: &mut Dec<'_>, strings: usize) -> Result<(Layer, usize), SnapshotE
             let output = StrId(d.below(strings, "input output")?);
             let b = d.u8("input kind")?;
             let kind = InputKind::from_byte(b).ok_or_else(|| invalid(format!("input kind {b}")))?;
-            l.uses.push(UseData {
+            how.uses.push(UseData {
                 label,
                 output,
                 kind,
             });
         }
-        l.use_offsets.push(l.uses.len() as u32);
+        how.use_offsets.push(how.uses.len() as u32);
     }
-    Ok((l, sets))
+    Ok((how, sets))
 }
 
-/// A layer of the in-place form over `n` package nodes with `strings`
-/// strings: its `head` ([`layer_head`]) decoded, its edges borrowed from
-/// their arrays once every id in them is checked against its range
-/// (offsets ordered from 0 to the edge count, targets below `n`, use sets
-/// below their count); `present` is what the package nodes say of it.
+/// A layer of the in-place form over `n` package nodes: its edges
+/// borrowed from their arrays once every id in them is checked against its
+/// range (offsets ordered from 0 to the edge count, targets below `n`);
+/// `head` is its [`layer_head`], of which only the flag is read here (it
+/// must say what `present`, from the package nodes, says); `how` gives how
+/// the edges are taken, on first use ([`edge_uses_in_place`]).
 pub(super) fn layer_in_place(
     head: &[u8],
     n: usize,
-    strings: usize,
     present: bool,
-    [offsets, targets, uses]: [Col<u32>; 3],
+    [offsets, targets]: [Col<u32>; 2],
+    how: Deferred<EdgeUses>,
 ) -> Result<Option<Layer>, SnapshotError> {
-    let mut d = Dec::new(head);
-    let flag = d.u8("package edges flag")?;
-    if (flag != 0) != present {
+    let flag = head.first().copied();
+    if flag.map(|f| f != 0) != Some(present) {
         return Err(invalid("the package nodes and an edge section disagree"));
     }
-    if flag == 0 {
-        if !d.at_end() || !offsets.is_empty() || !targets.is_empty() || !uses.is_empty() {
+    if !present {
+        if head.len() != 1 || !offsets.is_empty() || !targets.is_empty() {
             return Err(invalid("bytes after an empty edge section"));
         }
         return Ok(None);
     }
-    let (mut l, sets) = use_sets(&mut d, strings)?;
-    let edges = d.var("package edges")?;
-    if !d.at_end() {
-        return Err(invalid("bytes after the package edge count"));
-    }
+    let edges = targets.len() as u64;
     let ordered = offsets.len() == n + 1
         && offsets.first() == Some(&0)
         && offsets.last().map(|&x| u64::from(x)) == Some(edges)
         && offsets.windows(2).all(|w| w[0] <= w[1]);
-    if !ordered || targets.len() as u64 != edges || uses.len() as u64 != edges {
+    if !ordered {
         return Err(invalid(
             "package edge offsets are not ordered from 0 to the edge count",
         ));
     }
     if targets.iter().any(|&t| t as usize >= n) {
         return Err(invalid("package input out of range"));
-    }
-    if uses.iter().any(|&u| u as usize >= sets) {
-        return Err(invalid("input use set out of range"));
     }
     let targets = match targets {
         Col::Mapped {
@@ -248,9 +242,41 @@ pub(super) fn layer_in_place(
         },
         Col::Owned(v) => Col::Owned(v.into_iter().map(PackageId).collect()),
     };
-    l.inputs = crate::dag::Csr::of(offsets, targets, None);
-    l.edge_uses = uses;
-    Ok(Some(l))
+    Ok(Some(Layer {
+        inputs: crate::dag::Csr::of(offsets, targets, None),
+        how,
+        ..Layer::default()
+    }))
+}
+
+/// How the `edges` edges of an in-place layer are taken: the use sets of
+/// its `head` ([`layer_head`], whose edge count must be `edges`) over
+/// `strings` strings, and the set of each edge (`uses`, each below the
+/// number of sets).
+pub(super) fn edge_uses_in_place(
+    head: &[u8],
+    strings: usize,
+    edges: usize,
+    uses: Col<u32>,
+) -> Result<EdgeUses, SnapshotError> {
+    let mut d = Dec::new(head);
+    if d.u8("package edges flag")? == 0 {
+        return Err(invalid("the use sets of an empty edge section"));
+    }
+    let (mut how, sets) = use_sets(&mut d, strings)?;
+    if d.var("package edges")? != edges as u64 || !d.at_end() {
+        return Err(invalid(
+            "the package edge count or bytes after it in the use sets",
+        ));
+    }
+    if uses.len() != edges {
+        return Err(invalid("not one input use set for each package edge"));
+    }
+    if uses.iter().any(|&u| u as usize >= sets) {
+        return Err(invalid("input use set out of range"));
+    }
+    how.edge_uses = uses;
+    Ok(how)
 }
 
 /// Decodes the package nodes and both layers of edges for a graph of
@@ -360,7 +386,7 @@ fn layer(data: &[u8], n: usize, strings: usize) -> Result<Option<Layer>, Snapsho
             Err(invalid("bytes after an empty edge section"))
         };
     }
-    let (mut l, sets) = use_sets(&mut d, strings)?;
+    let (mut how, sets) = use_sets(&mut d, strings)?;
     let edges = d.count(2, "package edges")?;
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0u32);
@@ -391,9 +417,12 @@ fn layer(data: &[u8], n: usize, strings: usize) -> Result<Option<Layer>, Snapsho
     if targets.len() != edges || !d.at_end() {
         return Err(invalid("package edge count or trailing bytes"));
     }
-    l.edge_uses = edge_uses.into();
-    l.inputs = crate::dag::Csr::new(offsets, targets);
-    Ok(Some(l))
+    how.edge_uses = edge_uses.into();
+    Ok(Some(Layer {
+        inputs: crate::dag::Csr::new(offsets, targets),
+        how: Deferred::ready(how),
+        ..Layer::default()
+    }))
 }
 
 /// Decodes the package metadata for a package table of `rows` rows.
@@ -505,25 +534,27 @@ mod tests {
     fn layers_round_trip_and_bad_ids_are_refused() {
         let mut l = Layer {
             inputs: csr(&[&[1, 2], &[2], &[]]),
-            edge_uses: vec![0, 1, 0].into(),
-            use_offsets: vec![0, 1, 3],
-            uses: vec![
-                UseData {
-                    label: StrId(0),
-                    output: StrId(1),
-                    kind: InputKind::Input,
-                },
-                UseData {
-                    label: StrId(1),
-                    output: StrId(1),
-                    kind: InputKind::Implicit,
-                },
-                UseData {
-                    label: StrId(0),
-                    output: StrId(0),
-                    kind: InputKind::PropagatedInput,
-                },
-            ],
+            how: Deferred::ready(EdgeUses {
+                edge_uses: vec![0, 1, 0].into(),
+                use_offsets: vec![0, 1, 3],
+                uses: vec![
+                    UseData {
+                        label: StrId(0),
+                        output: StrId(1),
+                        kind: InputKind::Input,
+                    },
+                    UseData {
+                        label: StrId(1),
+                        output: StrId(1),
+                        kind: InputKind::Implicit,
+                    },
+                    UseData {
+                        label: StrId(0),
+                        output: StrId(0),
+                        kind: InputKind::PropagatedInput,
+                    },
+                ],
+            }),
             ..Layer::default()
         };
         let mut strings = crate::strings::Interner::new();
@@ -552,6 +583,7 @@ mod tests {
         let (x, y) = (back.layer(bag).unwrap(), orig.layer(bag).unwrap());
         assert_eq!(x.inputs.offsets[..], y.inputs.offsets[..]);
         assert_eq!(x.inputs.targets()[..], y.inputs.targets()[..]);
+        let (x, y) = (x.how.get(), y.how.get());
         assert_eq!(
             (&x.edge_uses[..], &x.use_offsets, &x.uses),
             (&y.edge_uses[..], &y.use_offsets, &y.uses)
