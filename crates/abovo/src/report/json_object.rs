@@ -9,11 +9,12 @@
 //! buffer; the chunks are then joined in order. A chunk's elements are
 //! laid out as in the whole array (the layout depends only on the depth),
 //! so the joins only drop the brackets around each chunk and put a comma
-//! between two chunks. The threads take the chunks in turn, each a few
-//! chunks ahead at most, and their buffers are used again from chunk to
-//! chunk: the memory (and the page faults of touching it first) stays at
-//! a few hundred KiB whatever the size of the answer, and the answer goes
-//! out in writes of a chunk (about 120 KiB) each.
+//! between two chunks. The chunks are rendered on every core and written
+//! in order by one thread (`report::in_order`), a few chunks ahead at
+//! most, in buffers used again from chunk to chunk: the memory (and the
+//! page faults of touching it first) stays at a few hundred KiB whatever
+//! the size of the answer, and the answer goes out in writes of a chunk
+//! (about 120 KiB) each.
 //!
 //! A chunk of large elements is written by hand as objects of their own
 //! ([`Object::array_in_chunks`], as for the seeds of a trust report): an
@@ -21,20 +22,15 @@
 //! `#[serde(flatten)]` writes them) and from pieces rendered once and
 //! copied ([`Object::field_with`]).
 
+use super::in_order::render_in_order;
 use super::json::{INDENT, InlineNumbers, indent};
 use serde::Serialize;
 use std::io::{self, Write};
-use std::sync::mpsc;
 
 /// Elements in a chunk (about 120 KiB of JSON for nodes or edges of a
 /// derivation graph). An array no longer than this is written on the
 /// calling thread, so small answers never start the thread pool.
 const CHUNK: usize = 512;
-
-/// Room a chunk's buffer starts with: a chunk of nodes or edges of a
-/// derivation graph takes about 120 KiB, and a buffer grown to that by
-/// doubling would touch (and fault in) twice the memory.
-const CHUNK_BYTES: usize = 160 << 10;
 
 /// The most threads that render an array: the answers are written by one
 /// thread, which two or three others keep busy.
@@ -173,7 +169,7 @@ impl<'w, W: Write> Object<'w, W> {
         // What ends each chunk's array: a new line, the indent, `]`.
         let closing = 1 + INDENT * depth + 1;
         let mut first = true;
-        in_parallel(items, per_chunk, threads, &render, |chunk| {
+        render_in_order(items, per_chunk, threads, &render, |chunk| {
             debug_assert!(chunk.starts_with(b"[\n") && chunk.ends_with(b"]"));
             // `[`, then a new line, the indent and the first element, …
             let elements = &chunk[1..chunk.len() - closing];
@@ -228,67 +224,6 @@ impl Object<'_, Vec<u8>> {
         self.empty = false;
         Ok(())
     }
-}
-
-/// Renders `items` `per_chunk` at a time with `render` and hands each
-/// chunk, in order, to `write`. With N `threads` (one for each core, at
-/// most [`MAX_THREADS`]), chunk `i` is rendered by thread `i mod N`: this
-/// one renders every N-th chunk itself, and between two
-/// takes the others' next chunks as they finish them. (Threads of its own,
-/// not a pool: an idle pool thread spins for work, which on a busy
-/// machine takes time from the threads doing it.) Each helper keeps at
-/// most one chunk finished ahead and gets its buffers back to use again.
-fn in_parallel<T: Sync>(
-    items: &[T],
-    per_chunk: usize,
-    threads: usize,
-    render: &(impl Fn(&mut Vec<u8>, &[T]) -> io::Result<()> + Sync),
-    mut write: impl FnMut(&[u8]) -> io::Result<()>,
-) -> io::Result<()> {
-    let threads = threads.max(1);
-    let chunks: Vec<&[T]> = items.chunks(per_chunk).collect();
-    let gone = || io::Error::other("a thread rendering JSON stopped");
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads.min(chunks.len()))
-            .map(|k| {
-                let (done, finished) = mpsc::sync_channel::<io::Result<Vec<u8>>>(1);
-                let (give_back, returned) = mpsc::channel::<Vec<u8>>();
-                let chunks = &chunks;
-                scope.spawn(move || {
-                    for chunk in chunks.iter().skip(k).step_by(threads) {
-                        let mut buffer = returned
-                            .try_recv()
-                            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES));
-                        buffer.clear();
-                        let rendered = render(&mut buffer, chunk).map(|()| buffer);
-                        // Sent only while this thread's chunks are wanted.
-                        if done.send(rendered).is_err() {
-                            return;
-                        }
-                    }
-                });
-                (finished, give_back)
-            })
-            .collect();
-        let mut own = Vec::with_capacity(CHUNK_BYTES);
-        for (i, chunk) in chunks.iter().enumerate() {
-            match i % threads {
-                0 => {
-                    own.clear();
-                    render(&mut own, chunk)?;
-                    write(&own)?;
-                }
-                k => {
-                    let (finished, give_back) = &helpers[k - 1];
-                    let buffer = finished.recv().map_err(|_| gone())??;
-                    write(&buffer)?;
-                    // Refused only once that thread has rendered its last.
-                    let _ = give_back.send(buffer);
-                }
-            }
-        }
-        Ok(())
-    })
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 
 pub mod audit;
 pub mod history;
+mod in_order;
 pub mod json;
 pub mod json_object;
 pub mod packages;
