@@ -46,6 +46,25 @@ pub fn indent(out: &mut (impl Write + ?Sized), depth: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes `s` as a JSON string, escaped byte for byte as serde_json
+/// escapes it: copied whole when no byte needs escaping (store paths,
+/// names and URLs, nearly always), through serde_json otherwise. (Its
+/// escaping looks at each byte in turn; this test looks at many at once,
+/// and a large report writes megabytes of such strings.)
+pub fn write_str(out: &mut (impl Write + ?Sized), s: &str) -> io::Result<()> {
+    // Without an early exit, which lets the loop work on many bytes at once.
+    let plain = !s.bytes().fold(false, |escape, b| {
+        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
+        out.write_all(b"\"")?;
+        out.write_all(s.as_bytes())?;
+        out.write_all(b"\"")
+    } else {
+        Ok(serde_json::to_writer(out, s)?)
+    }
+}
+
 /// Appends the array of `items` as [`write`](fn@write) writes an array of objects,
 /// arrays or strings `depth` levels deep (one element to a line), each
 /// element written by `element(out, depth + 1, item)`.
@@ -267,7 +286,40 @@ pub fn write_at<W: Write, T: Serialize + ?Sized>(
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        /// Any string, plain or with quotes, backslashes, control
+        /// characters and any other character, is written as serde_json
+        /// writes it.
+        #[test]
+        fn strings_are_escaped_as_serde_escapes_them(
+            s in "(\\PC|[\"\\\\\u{0}-\u{1f}\u{7f}/<>&'])*"
+        ) {
+            let mut ours = Vec::new();
+            write_str(&mut ours, &s).unwrap();
+            prop_assert_eq!(ours, serde_json::to_vec(&s).unwrap());
+        }
+    }
+
+    /// The cases the property test may not hit: every byte that serde
+    /// escapes alone, at the start, middle and end of a plain string.
+    #[test]
+    fn every_escaped_character_is_written_as_serde_writes_it() {
+        for c in (0u8..0x20).chain([b'"', b'\\']).map(char::from) {
+            for s in [
+                c.to_string(),
+                format!("{c}ab"),
+                format!("a{c}b"),
+                format!("ab{c}"),
+            ] {
+                let mut ours = Vec::new();
+                write_str(&mut ours, &s).unwrap();
+                assert_eq!(ours, serde_json::to_vec(&s).unwrap(), "{s:?}");
+            }
+        }
+    }
 
     fn render(v: &serde_json::Value) -> String {
         let mut out = Vec::new();

@@ -77,7 +77,7 @@ impl<'w, W: Write> Object<'w, W> {
         self.empty = false;
         indent(self.out, self.depth + 1)?;
         // Keys are escaped as every string is, whatever the layout.
-        serde_json::to_writer(&mut *self.out, key)?;
+        super::json::write_str(&mut *self.out, key)?;
         self.out.write_all(b": ")
     }
 
@@ -91,6 +91,13 @@ impl<'w, W: Write> Object<'w, W> {
     ) -> io::Result<()> {
         self.key(key)?;
         value(self.out, self.depth + 1)
+    }
+
+    /// Adds the field `key: "value"`, a string (as [`Object::field`]
+    /// writes it, without serde: see [`super::json::write_str`]).
+    pub fn field_str(&mut self, key: &str, value: &str) -> io::Result<()> {
+        self.key(key)?;
+        super::json::write_str(&mut *self.out, value)
     }
 
     /// Adds the field `key: value`.

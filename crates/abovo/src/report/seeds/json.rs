@@ -19,8 +19,9 @@ use crate::report::json::{self, push_array};
 use crate::report::json_object::{Chunking, Object};
 use abovo_graph::NodeId;
 use abovo_graph::package_graph::PackageId;
+use abovo_trust::classify::SeedFacts;
 use abovo_trust::packages::{PackageBuild, TrailIds};
-use abovo_trust::report::{SeedEntry, Tracer, TrustReport, step, steps};
+use abovo_trust::report::{SeedEntry, Tracer, TrustReport, steps};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::hash::Hash;
@@ -114,11 +115,17 @@ impl<'t, 'g> Pieces<'t, 'g> {
         let path = self.tracer.path(facts.node);
         let g = self.tracer.graph();
         let mut entry = Object::new(out, depth)?;
-        entry.flatten(facts)?;
+        write_facts(&mut entry, facts)?;
         entry.flatten(class)?;
         entry.field_with("path_from_target", |out, depth| {
             push_array(out, depth, &path, |out, depth, &n| {
-                self.steps.write(out, depth, n, || step(g, n))
+                self.steps.write_with(out, depth, n, |out| {
+                    // A `Step`, as it serializes.
+                    let mut step = Object::new(out, depth)?;
+                    step.field_str("path", &g.display_path(n))?;
+                    step.field_str("label", g.label(n))?;
+                    step.end()
+                })
             })
         })?;
         if let Some(trail) = self.tracer.trail_ids(&path) {
@@ -160,6 +167,44 @@ impl<'t, 'g> Pieces<'t, 'g> {
     }
 }
 
+/// Writes the fields of `facts` into `entry` as `#[serde(flatten)]`
+/// writes them, without serde: they are most of what is left to write of a
+/// seed once its paths and trails are copied (see
+/// [`crate::report::json::write_str`]).
+fn write_facts(entry: &mut Object<'_, Vec<u8>>, facts: &SeedFacts) -> io::Result<()> {
+    // Every field by name, in order: one added to the facts must be added
+    // here too (and is, the tests compare with serde's bytes).
+    let SeedFacts {
+        node: _,
+        origin,
+        name,
+        store_path,
+        derivation,
+        fixed: _,
+        hash,
+        urls,
+        builder,
+    } = facts;
+    entry.field("origin", origin)?;
+    entry.field_str("name", name)?;
+    entry.field_str("store_path", store_path)?;
+    if let Some(derivation) = derivation {
+        entry.field_str("derivation", derivation)?;
+    }
+    if let Some(hash) = hash {
+        entry.field_str("hash", hash)?;
+    }
+    if !urls.is_empty() {
+        entry.field_with("urls", |out, depth| {
+            push_array(out, depth, urls, |out, _, url| json::write_str(out, url))
+        })?;
+    }
+    if let Some(builder) = builder {
+        entry.field_str("builder", builder)?;
+    }
+    Ok(())
+}
+
 /// A value for each of a set of nodes, as JSON made on first use (by
 /// whichever thread needs it first), at the depth it is first asked for.
 /// (Found in a hash map: an array by node index would be as long as the
@@ -178,6 +223,33 @@ impl<N: Copy + Eq + Hash> Rendered<N> {
         }
     }
 
+    /// Appends the bytes `make` writes for `n` at `depth`: copied when
+    /// they are made already, made (and kept, when `n` is one of the nodes
+    /// and `depth` the usual one) otherwise.
+    fn write_with(
+        &self,
+        out: &mut Vec<u8>,
+        depth: usize,
+        n: N,
+        make: impl FnOnce(&mut Vec<u8>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let piece = match self.pieces.get(&n) {
+            Some(piece) if *self.depth.get_or_init(|| depth) == depth => piece,
+            _ => return make(out),
+        };
+        let bytes = match piece.get() {
+            Some(bytes) => bytes,
+            None => {
+                // Two threads may both make it: the first one's is kept.
+                let mut made = Vec::with_capacity(256);
+                make(&mut made)?;
+                piece.get_or_init(|| made.into_boxed_slice())
+            }
+        };
+        out.extend_from_slice(bytes);
+        Ok(())
+    }
+
     /// Appends the value `make()` of `n` as [`json::write`] writes it
     /// `depth` levels deep: copied when it is made already, made (and
     /// kept, when `n` is one of the nodes and `depth` the usual one)
@@ -189,21 +261,9 @@ impl<N: Copy + Eq + Hash> Rendered<N> {
         n: N,
         make: impl FnOnce() -> T,
     ) -> io::Result<()> {
-        let piece = match self.pieces.get(&n) {
-            Some(piece) if *self.depth.get_or_init(|| depth) == depth => piece,
-            _ => return Ok(json::write_at(out, &make(), depth)?),
-        };
-        let bytes = match piece.get() {
-            Some(bytes) => bytes,
-            None => {
-                // Two threads may both make it: the first one's is kept.
-                let mut made = Vec::with_capacity(256);
-                json::write_at(&mut made, &make(), depth)?;
-                piece.get_or_init(|| made.into_boxed_slice())
-            }
-        };
-        out.extend_from_slice(bytes);
-        Ok(())
+        self.write_with(out, depth, n, |out| {
+            Ok(json::write_at(out, &make(), depth)?)
+        })
     }
 }
 
