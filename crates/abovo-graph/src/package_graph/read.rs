@@ -377,11 +377,7 @@ mod tests {
             [PackageId(1), PackageId(2), PackageId(2)]
         );
         // Edge 0 -> 2 has two uses; edge 1 -> 2 shares the set of one.
-        let set = |e: usize| {
-            let how = layer.how.get();
-            let s = how.edge_uses[e] as usize;
-            &how.uses[how.use_offsets[s] as usize..how.use_offsets[s + 1] as usize]
-        };
+        let set = |e: usize| layer.how.get().of_edge(e);
         assert_eq!(set(1).len(), 2);
         assert_eq!(set(2), [how(1, InputKind::Input)]);
         let mut g = PackageGraph {

@@ -128,11 +128,9 @@ pub(crate) fn render_in_order<T: Sync>(
                     state = shared.lock();
                     advance(&shared, &mut state);
                 } else {
-                    let mut buffer = state.spare.pop().unwrap_or_default();
+                    let spare = state.spare.pop();
                     drop(state);
-                    buffer.clear();
-                    buffer.reserve(CHUNK_BYTES);
-                    let rendered = render(&mut buffer, chunks[i]).map(|()| buffer);
+                    let rendered = render_into(spare, render, chunks[i]);
                     state = shared.lock();
                     state.finished[i] = Some(rendered);
                 }
@@ -148,6 +146,19 @@ pub(crate) fn render_in_order<T: Sync>(
         }
         Ok(())
     })
+}
+
+/// `chunk` rendered into a buffer to hand over: a `spare` one used again,
+/// or a new one.
+fn render_into<T>(
+    spare: Option<Vec<u8>>,
+    render: &impl Fn(&mut Vec<u8>, &[T]) -> io::Result<()>,
+    chunk: &[T],
+) -> io::Result<Vec<u8>> {
+    let mut buffer = spare.unwrap_or_default();
+    buffer.clear();
+    buffer.reserve(CHUNK_BYTES);
+    render(&mut buffer, chunk).map(|()| buffer)
 }
 
 /// One chunk more is written: helpers waiting for room may take one.
@@ -185,12 +196,10 @@ fn help<T: Sync>(
         }
         let i = state.next;
         state.next += 1;
-        let mut buffer = state.spare.pop().unwrap_or_default();
+        let spare = state.spare.pop();
         holding.1 = true;
         drop(state);
-        buffer.clear();
-        buffer.reserve(CHUNK_BYTES);
-        let rendered = render(&mut buffer, chunks[i]).map(|()| buffer);
+        let rendered = render_into(spare, render, chunks[i]);
         state = shared.lock();
         holding.1 = false;
         state.finished[i] = Some(rendered);
