@@ -225,48 +225,63 @@ fn classify_walk(
     walk: &Walk,
 ) -> Result<Classified, SizeError> {
     let walked = self::walk(g, target, walk);
-    // What the graph says of each seed, in parallel: a seed's store path
-    // may need its output path computed (a hash per fixed output), and a
-    // large closure has thousands.
-    let mut facts: Vec<SeedFacts> = walked
-        .seeds
-        .par_iter()
-        .map(|&n| SeedFacts::of(g, n))
-        .collect();
-    // After the facts, which read the records of the seeds among them.
-    let builtins = walked.builtins(g);
+    // Each seed's facts and verdict in one parallel pass (a seed's store
+    // path may need its output path computed, and a large closure has
+    // thousands), with the file system listed once; the daemon built-ins
+    // are counted beside it. A second pass for the verdicts, after the
+    // seeds that share a store item are dropped, cost more than the
+    // verdicts of those few. Collected in place, each result in its slot:
+    // collecting into `Result<Vec<_>>` straight away would gather the
+    // entries in growing pieces and copy them again (a large report's
+    // entries weigh megabytes, and fresh memory costs a page fault a page).
+    let (builtins, results) = rayon::join(
+        || walked.builtins(g),
+        || {
+            seeds.batch(|| {
+                walked
+                    .seeds
+                    .par_iter()
+                    .map(|&n| {
+                        let facts = SeedFacts::of(g, n);
+                        match seeds.classify(g, &facts) {
+                            Ok(class) => Ok(SeedEntry {
+                                facts,
+                                class,
+                                path_from_target: Vec::new(),
+                                package: None,
+                            }),
+                            Err(e) => Err(Box::new((facts, e))),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+        },
+    );
     // Fixed-output derivations with the same output path (same hash and
     // name, for different systems) are one seed: keep the first reached,
     // whose path is the shortest. (The hash part tells store items apart.)
+    // A seed without a verdict fails the report only when it is kept.
     let mut seen = rustc_hash::FxHashSet::default();
-    let first: Vec<bool> = facts
+    let first: Vec<bool> = results
         .iter()
-        .map(|f| seen.insert(f.hash_part().unwrap_or(&f.store_path)))
+        .map(|r| {
+            let f = match r {
+                Ok(entry) => &entry.facts,
+                Err(failed) => &failed.0,
+            };
+            seen.insert(f.hash_part().unwrap_or(&f.store_path))
+        })
         .collect();
-    let mut first = first.into_iter();
-    facts.retain(|_| first.next().unwrap_or(false));
-    // Each seed on its own, in parallel, with the file system listed once.
-    // Collected in place, each result in its slot: collecting into
-    // `Result<Vec<_>>` straight away would gather the entries in growing
-    // pieces and copy them again (a large report's entries weigh megabytes,
-    // and fresh memory costs a page fault a page).
-    let results: Vec<Result<SeedEntry, SizeError>> = seeds.batch(|| {
-        facts
-            .into_par_iter()
-            .map(|facts| {
-                Ok(SeedEntry {
-                    class: seeds.classify(g, &facts)?,
-                    facts,
-                    path_from_target: Vec::new(),
-                    package: None,
-                })
-            })
-            .collect()
-    });
+    let entries = results
+        .into_iter()
+        .zip(first)
+        .filter(|&(_, first)| first)
+        .map(|(r, _)| r.map_err(|failed| failed.1))
+        .collect::<Result<_, _>>()?;
     Ok(Classified {
         walked,
         builtins,
-        entries: results.into_iter().collect::<Result<_, _>>()?,
+        entries,
     })
 }
 
@@ -384,5 +399,7 @@ mod tracer;
 
 pub use tracer::Tracer;
 
+#[cfg(test)]
+mod seed_order_tests;
 #[cfg(test)]
 mod trace_tests;
