@@ -38,6 +38,18 @@ use std::process::ExitCode;
 /// Runs abovo with these arguments (the first is the program name) and
 /// returns its exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    ExitCode::from(run_code(args))
+}
+
+/// Runs abovo with these arguments (the first is the program name) and
+/// ends the process with its exit code, without handing its memory back
+/// first ([`memory::exit`]).
+pub fn run_and_exit(args: impl IntoIterator<Item = OsString>) -> ! {
+    memory::exit(run_code(args))
+}
+
+/// The exit code of abovo run with these arguments.
+fn run_code(args: impl IntoIterator<Item = OsString>) -> u8 {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -59,13 +71,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                     output::Context::new(&global).error(
                         &anyhow::Error::new(io).context(format!("cannot write to {stream}")),
                     );
-                    return ExitCode::from(exit::ERROR);
+                    return exit::ERROR;
                 }
             }
             return if e.use_stderr() {
-                ExitCode::from(exit::ERROR)
+                exit::ERROR
             } else {
-                ExitCode::SUCCESS
+                exit::SUCCESS
             };
         }
     };
@@ -76,13 +88,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
     let ctx = output::Context::new(&cli.global);
     match commands::dispatch(cli.command, &ctx) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(e) => {
             if output::is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
+                return exit::SUCCESS;
             }
             ctx.error(&e);
-            ExitCode::from(exit::ERROR)
+            exit::ERROR
         }
     }
 }

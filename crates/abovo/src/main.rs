@@ -1,5 +1,5 @@
-//! The `abovo` command; everything happens in [`abovo::run`].
+//! The `abovo` command; everything happens in [`abovo::run_and_exit`].
 #![forbid(unsafe_code)]
-fn main() -> std::process::ExitCode {
-    abovo::run(std::env::args_os())
+fn main() {
+    abovo::run_and_exit(std::env::args_os())
 }
