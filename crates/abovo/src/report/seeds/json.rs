@@ -271,6 +271,7 @@ impl<N: Copy + Eq + Hash> Rendered<N> {
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
+    use abovo_graph::Graph;
     use abovo_graph::query::Walk;
     use abovo_graph::resolve::{Preferences, resolve_with};
     use abovo_trust::classify::Seeds;
@@ -281,7 +282,9 @@ mod tests {
     /// fixed-output derivations or not: the JSON written from the untraced
     /// report and its tracer is byte for byte the report traced whole and
     /// serialized, and it has every kind of piece (paths, trails, package
-    /// paths, derivations after a package path).
+    /// paths, derivations after a package path); with the real bytes of
+    /// bootstrap seeds at hand (`ABOVO_SEED_BYTES`), their content scans
+    /// too.
     #[test]
     fn seeds_are_written_as_the_traced_report_serializes() {
         let g = abovo_graph::snapshot::read_trusted(crate::source::BUILT_IN_SNAPSHOT).unwrap();
@@ -299,28 +302,53 @@ mod tests {
         for (name, through_fixed) in cases {
             let target = resolve_with(&g, name, &prefs).unwrap().node;
             let walk = Walk::trust(through_fixed);
-            let whole = trust_report(&g, target, &seeds, &walk, Trace::All).unwrap();
-            let mut expected = Vec::new();
-            json::write(&mut expected, &whole).unwrap();
-
-            let (report, tracer) = untraced_report(&g, target, &seeds, &walk).unwrap();
-            assert!(report.seeds.iter().all(|e| e.path_from_target.is_empty()));
-            let mut out = Vec::new();
-            let mut object = Object::new(&mut out, 0).unwrap();
-            write(&mut object, &report, &tracer).unwrap();
-            object.end().unwrap();
-            let (out, expected) = (
-                String::from_utf8(out).unwrap(),
-                String::from_utf8(expected).unwrap(),
-            );
-            assert!(out == expected, "{name} (through fixed: {through_fixed})");
+            let label = format!("{name} (through fixed: {through_fixed})");
+            let (out, count) = written_and_whole(&g, target, &seeds, &walk, &label);
             assert!(out.contains("\"package_path\": [\n"), "{name}");
             thens += out.matches("\"then\": [\n").count();
             if name == "python-pytorch" {
                 // Enough seeds for chunks on several threads.
-                assert!(report.seeds.len() > SEEDS.parallel_from);
+                assert!(count > SEEDS.parallel_from);
             }
         }
         assert!(thens > 0);
+        match std::env::var_os("ABOVO_SEED_BYTES") {
+            Some(dir) => {
+                seeds.seed_dirs = vec![dir.into()];
+                let target = resolve_with(&g, "hello", &prefs).unwrap().node;
+                let walk = Walk::trust(false);
+                let (out, _) = written_and_whole(&g, target, &seeds, &walk, "hello, bytes");
+                for field in ["content", "bytes_at", "bytes_verified", "known"] {
+                    assert!(out.contains(&format!("\"{field}\": ")), "{field}");
+                }
+            }
+            None => eprintln!("skipped the seeds' bytes: ABOVO_SEED_BYTES is not set"),
+        }
+    }
+
+    /// The JSON of `target`'s seeds written from the untraced report
+    /// (checked to be the traced report serialized), and how many seeds.
+    fn written_and_whole(
+        g: &Graph,
+        target: NodeId,
+        seeds: &Seeds,
+        walk: &Walk,
+        label: &str,
+    ) -> (String, usize) {
+        let whole = trust_report(g, target, seeds, walk, Trace::All).unwrap();
+        let mut expected = Vec::new();
+        json::write(&mut expected, &whole).unwrap();
+        let (report, tracer) = untraced_report(g, target, seeds, walk).unwrap();
+        assert!(report.seeds.iter().all(|e| e.path_from_target.is_empty()));
+        let mut out = Vec::new();
+        let mut object = Object::new(&mut out, 0).unwrap();
+        write(&mut object, &report, &tracer).unwrap();
+        object.end().unwrap();
+        let (out, expected) = (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(expected).unwrap(),
+        );
+        assert!(out == expected, "{label}");
+        (out, report.seeds.len())
     }
 }

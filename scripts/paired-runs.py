@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Whole-process wall time of two commands, run in turn (A, B, A, B, ...).
+
+Usage: scripts/paired-runs.py [-n RUNS] [--warmup K] 'COMMAND A' ['COMMAND B']
+
+Each command is one string, split as a shell splits words; leading
+NAME=value words set environment variables for that command alone (give
+each abovo binary its own ABOVO_CACHE_DIR). Output is thrown away
+(/dev/null), standard input is empty.
+
+A run is timed from just before the process is spawned to just after it is
+reaped: exec, dynamic loading, the work and the exit, and nothing else.
+(Timing with `date +%s%N` around each run, as earlier rounds of
+BENCHMARKS.md did, also counts starting `date` itself: 1.5-2.5 ms more per
+run on the machine measured.) Pairing keeps the ratio meaningful when the
+machine's speed drifts, and the order alternates (A B, B A, A B, ...):
+the second run of a pair is the slower. The median of each side and the
+median of the per-pair ratios B/A are printed.
+"""
+
+import argparse
+import os
+import shlex
+import statistics
+import sys
+import time
+
+
+def parse(command):
+    """The environment and argument vector of a command string."""
+    words = shlex.split(command)
+    env = dict(os.environ)
+    while words and "=" in words[0] and not words[0].startswith("="):
+        name, value = words.pop(0).split("=", 1)
+        if not name.isidentifier():
+            words.insert(0, f"{name}={value}")
+            break
+        env[name] = value
+    if not words:
+        sys.exit(f"paired-runs: no command in {command!r}")
+    return env, words
+
+
+def run(env, argv):
+    """Milliseconds from spawn to reaped; the exit status is not judged."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
+        start = time.perf_counter_ns()
+        pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions)
+        os.waitpid(pid, 0)
+        return (time.perf_counter_ns() - start) / 1e6
+    finally:
+        os.close(null)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-n", "--runs", type=int, default=21, help="pairs to time (21)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs of each first (1)")
+    p.add_argument("a", help="command A")
+    p.add_argument("b", nargs="?", help="command B (none: A alone)")
+    args = p.parse_args()
+    sides = [parse(c) for c in ([args.a, args.b] if args.b else [args.a])]
+    try:
+        for _ in range(args.warmup):
+            for env, argv in sides:
+                run(env, argv)
+        times = [[] for _ in sides]
+        for i in range(args.runs):
+            # A B, then B A: whichever runs second in a pair is slower
+            # (by 4% on the machine measured), so each goes second in
+            # half the pairs.
+            order = range(len(sides)) if i % 2 == 0 else reversed(range(len(sides)))
+            for s in order:
+                env, argv = sides[s]
+                times[s].append(run(env, argv))
+    except OSError as e:
+        sys.exit(f"paired-runs: cannot run {e.filename or ''}: {e.strerror}")
+
+    def summary(t):
+        return f"{statistics.median(t):.2f} ms (min {min(t):.2f}, max {max(t):.2f})"
+
+    print(f"A: {summary(times[0])}  {args.a}")
+    if args.b:
+        print(f"B: {summary(times[1])}  {args.b}")
+        ratios = [b / a for a, b in zip(times[0], times[1])]
+        print(f"B/A: {statistics.median(ratios):.3f} (median of {args.runs} pairs)")
+
+
+if __name__ == "__main__":
+    main()
