@@ -9,12 +9,17 @@
 #   ABOVO=PATH   the abovo binary (default: target/release/abovo, built if
 #                missing)
 # Where `guix` is not installed, it says so in one line and exits 0.
-# Timing: wall clock of whole processes (`date +%s%N` around each run), one
-# abovo run and one Guix run in turn; each side's median, then their ratio.
+# Timing: scripts/paired-runs.py (needs python3): wall clock of whole
+# processes from spawn to exit, abovo and Guix in turn, the order
+# alternating; each side's median, and the median of the per-pair ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
 
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "bench-vs-guix: needs python3 for scripts/paired-runs.py (guix shell python)" >&2
+  exit 2
+fi
 if ! command -v guix >/dev/null 2>&1; then
   echo "bench-vs-guix: guix is not installed here; nothing to compare (exit 0)"
   exit 0
@@ -45,36 +50,12 @@ pairs=(
   "guix graph --path -t derivation hello guile-bootstrap"
 )
 
-# Microseconds of one whole run of "$@", output thrown away.
-time_us() {
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>&1 || true
-  t1=$(date +%s%N)
-  echo $(((t1 - t0) / 1000))
-}
-
-# The median of the numbers on standard input.
-median() {
-  sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
 printf '%-42s %12s %12s %10s\n' "question" "abovo (ms)" "guix (ms)" "guix/abovo"
 for ((i = 0; i < ${#pairs[@]}; i += 3)); do
-  label=${pairs[i]}
-  read -r -a a <<<"${pairs[i + 1]}"
-  read -r -a g <<<"${pairs[i + 2]}"
-  # One warm-up of each side (page cache, Guix's own caches).
-  time_us "${a[@]}" >/dev/null
-  time_us "${g[@]}" >/dev/null
-  as=() gs=()
-  for ((r = 0; r < runs; r++)); do
-    as+=("$(time_us "${a[@]}")")
-    gs+=("$(time_us "${g[@]}")")
-  done
-  ma=$(printf '%s\n' "${as[@]}" | median)
-  mg=$(printf '%s\n' "${gs[@]}" | median)
-  awk -v l="$label" -v a="$ma" -v g="$mg" \
-    'BEGIN { printf "%-42s %12.1f %12.1f %9.0f×\n", l, a / 1000, g / 1000, (a > 0 ? g / a : 0) }'
+  # One warm-up of each side (page cache, Guix's own caches), then the
+  # pairs.
+  read -r ma mg ratio < <(scripts/paired-runs.py --tsv -n "$runs" "${pairs[i + 1]}" "${pairs[i + 2]}")
+  awk -v l="${pairs[i]}" -v a="$ma" -v g="$mg" -v r="$ratio" \
+    'BEGIN { printf "%-42s %12.1f %12.1f %9.0f×\n", l, a, g, r }'
 done
-echo "($runs paired runs each; medians; abovo on its built-in snapshot, Guix on its own store)"
+echo "($runs paired runs each; medians, and the median of the per-pair ratios; abovo on its built-in snapshot, Guix on its own store)"

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Whole-process wall time of two commands, run in turn (A, B, A, B, ...).
 
-Usage: scripts/paired-runs.py [-n RUNS] [--warmup K] 'COMMAND A' ['COMMAND B']
+Usage: scripts/paired-runs.py [-n RUNS] [--warmup K] [--tsv] 'COMMAND A' ['COMMAND B']
 
 Each command is one string, split as a shell splits words; leading
-NAME=value words set environment variables for that command alone (give
-each abovo binary its own ABOVO_CACHE_DIR). Output is thrown away
-(/dev/null), standard input is empty.
+NAME=value words set environment variables for that command alone. Two
+abovo binaries that write the same snapshot version should share one
+ABOVO_CACHE_DIR: two copies of one cache file, made minutes apart, were
+read 4% apart in speed (where the page cache holds them), which a cache
+each would add to the ratio. Output is thrown away (/dev/null), standard
+input is empty.
 
 A run is timed from just before the process is spawned to just after it is
 reaped: exec, dynamic loading, the work and the exit, and nothing else.
@@ -15,7 +18,8 @@ BENCHMARKS.md did, also counts starting `date` itself: 1.5-2.5 ms more per
 run on the machine measured.) Pairing keeps the ratio meaningful when the
 machine's speed drifts, and the order alternates (A B, B A, A B, ...):
 the second run of a pair is the slower. The median of each side and the
-median of the per-pair ratios B/A are printed.
+median of the per-pair ratios B/A are printed (with --tsv: the three
+numbers on one line, tab-separated, for scripts).
 """
 
 import argparse
@@ -58,6 +62,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-n", "--runs", type=int, default=21, help="pairs to time (21)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs of each first (1)")
+    p.add_argument("--tsv", action="store_true", help="print: median A, median B, B/A")
     p.add_argument("a", help="command A")
     p.add_argument("b", nargs="?", help="command B (none: A alone)")
     args = p.parse_args()
@@ -77,6 +82,12 @@ def main():
                 times[s].append(run(env, argv))
     except OSError as e:
         sys.exit(f"paired-runs: cannot run {e.filename or ''}: {e.strerror}")
+
+    if args.tsv:
+        medians = [statistics.median(t) for t in times]
+        ratio = statistics.median(b / a for a, b in zip(*times)) if args.b else ""
+        print("\t".join(f"{x:.3f}" if x != "" else "" for x in medians + [ratio]))
+        return
 
     def summary(t):
         return f"{statistics.median(t):.2f} ms (min {min(t):.2f}, max {max(t):.2f})"
