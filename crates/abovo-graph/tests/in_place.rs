@@ -192,6 +192,39 @@ fn the_built_in_snapshot_opens_in_place_as_the_same_graph() {
     late::edge_uses_are_read_on_first_use(&g, &bytes, &dir);
 }
 
+/// An in-place snapshot is mapped with `MADV_HUGEPAGE` where the kernel
+/// has transparent huge pages (its smaps say `hg`), so that its pages come
+/// back from the disk in 2 MiB folios.
+#[test]
+fn the_map_asks_for_huge_pages() {
+    let thp = std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled");
+    if !cfg!(target_os = "linux") || !thp.exists() {
+        eprintln!("skipped: no transparent huge pages here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = snapshot::write_in_place(&diamond(), &WriteOptions::default());
+    let path = write_file(&dir, &bytes);
+    let g = snapshot::open_with(&path, &OpenOptions::default()).unwrap();
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let name = path.to_str().unwrap();
+    let mut flags = None;
+    let mut in_map = false;
+    for line in smaps.lines() {
+        // A mapping's first line (`start-end perms offset dev inode path`),
+        // then its fields (`Name: value`).
+        let first = line.split_whitespace().next().unwrap_or("");
+        if !first.ends_with(':') {
+            in_map = line.ends_with(name);
+        } else if in_map && first == "VmFlags:" {
+            flags = Some(line.to_owned());
+        }
+    }
+    let flags = flags.expect("the snapshot is mapped");
+    assert!(flags.split_whitespace().any(|f| f == "hg"), "{flags}");
+    drop(g);
+}
+
 #[test]
 fn damage_is_caught_in_every_section_without_a_panic() {
     let g = diamond();
