@@ -149,8 +149,8 @@ pub struct Walked {
 impl Walked {
     /// The built-in builders the walk's derivations use (`builtin:download`
     /// …), with counts. Asked apart from the walk: naming the builder
-    /// reads a derivation's record, and the records of the seeds among
-    /// them are better read with their facts, in parallel.
+    /// reads a derivation's record, which a report reads beside the seeds'
+    /// facts (on another thread).
     pub fn builtins(&self, g: &Graph) -> BTreeMap<String, usize> {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for &x in self.paths.reached() {
@@ -225,12 +225,29 @@ fn classify_walk(
     walk: &Walk,
 ) -> Result<Classified, SizeError> {
     let walked = self::walk(g, target, walk);
-    // Each seed's facts and verdict in one parallel pass (a seed's store
-    // path may need its output path computed, and a large closure has
+    // Fixed-output derivations with the same output path (same hash and
+    // name, for different systems) are one seed: keep the first reached,
+    // whose path is the shortest. The hash part of each seed's store item
+    // tells them apart; it is read for all of them (in parallel: it may
+    // need a derivation's record) before any is classified, since
+    // classifying one may read and scan its bytes.
+    let items: Vec<[u8; 32]> = walked
+        .seeds
+        .par_iter()
+        .map(|&n| SeedFacts::store_hash_of(g, n))
+        .collect();
+    let mut seen = rustc_hash::FxHashSet::default();
+    let kept: Vec<NodeId> = walked
+        .seeds
+        .iter()
+        .zip(&items)
+        .filter(|&(_, item)| seen.insert(item))
+        .map(|(&n, _)| n)
+        .collect();
+    // Each kept seed's facts and verdict in one parallel pass (a seed's
+    // store path may need its output path computed, and a large closure has
     // thousands), with the file system listed once; the daemon built-ins
-    // are counted beside it. A second pass for the verdicts, after the
-    // seeds that share a store item are dropped, cost more than the
-    // verdicts of those few. Collected in place, each result in its slot:
+    // are counted beside it. Collected in place, each result in its slot:
     // collecting into `Result<Vec<_>>` straight away would gather the
     // entries in growing pieces and copy them again (a large report's
     // entries weigh megabytes, and fresh memory costs a page fault a page).
@@ -238,46 +255,21 @@ fn classify_walk(
         || walked.builtins(g),
         || {
             seeds.batch(|| {
-                walked
-                    .seeds
-                    .par_iter()
+                kept.par_iter()
                     .map(|&n| {
                         let facts = SeedFacts::of(g, n);
-                        match seeds.classify(g, &facts) {
-                            Ok(class) => Ok(SeedEntry {
-                                facts,
-                                class,
-                                path_from_target: Vec::new(),
-                                package: None,
-                            }),
-                            Err(e) => Err(Box::new((facts, e))),
-                        }
+                        Ok(SeedEntry {
+                            class: seeds.classify(g, &facts)?,
+                            facts,
+                            path_from_target: Vec::new(),
+                            package: None,
+                        })
                     })
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<Result<SeedEntry, SizeError>>>()
             })
         },
     );
-    // Fixed-output derivations with the same output path (same hash and
-    // name, for different systems) are one seed: keep the first reached,
-    // whose path is the shortest. (The hash part tells store items apart.)
-    // A seed without a verdict fails the report only when it is kept.
-    let mut seen = rustc_hash::FxHashSet::default();
-    let first: Vec<bool> = results
-        .iter()
-        .map(|r| {
-            let f = match r {
-                Ok(entry) => &entry.facts,
-                Err(failed) => &failed.0,
-            };
-            seen.insert(f.hash_part().unwrap_or(&f.store_path))
-        })
-        .collect();
-    let entries = results
-        .into_iter()
-        .zip(first)
-        .filter(|&(_, first)| first)
-        .map(|(r, _)| r.map_err(|failed| failed.1))
-        .collect::<Result<_, _>>()?;
+    let entries = results.into_iter().collect::<Result<_, _>>()?;
     Ok(Classified {
         walked,
         builtins,
