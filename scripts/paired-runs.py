@@ -18,8 +18,11 @@ BENCHMARKS.md did, also counts starting `date` itself: 1.5-2.5 ms more per
 run on the machine measured.) Pairing keeps the ratio meaningful when the
 machine's speed drifts, and the order alternates (A B, B A, A B, ...):
 the second run of a pair is the slower. The median of each side and the
-median of the per-pair ratios B/A are printed (with --tsv: the three
-numbers on one line, tab-separated, for scripts).
+median of the per-pair ratios B/A are printed (with --tsv: those numbers
+on one line, tab-separated, for scripts). A run that exits non-zero is
+timed all the same, and counted: the script then says so on standard error
+and exits 1. The program is looked up in the script's own PATH (a PATH=
+word changes the command's environment, not where it is found).
 """
 
 import argparse
@@ -46,14 +49,15 @@ def parse(command):
 
 
 def run(env, argv):
-    """Milliseconds from spawn to reaped; the exit status is not judged."""
+    """Milliseconds from spawn to reaped, and the exit code."""
     null = os.open(os.devnull, os.O_RDWR)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
         start = time.perf_counter_ns()
         pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions)
-        os.waitpid(pid, 0)
-        return (time.perf_counter_ns() - start) / 1e6
+        _, status = os.waitpid(pid, 0)
+        took = (time.perf_counter_ns() - start) / 1e6
+        return took, os.waitstatus_to_exitcode(status)
     finally:
         os.close(null)
 
@@ -66,28 +70,39 @@ def main():
     p.add_argument("a", help="command A")
     p.add_argument("b", nargs="?", help="command B (none: A alone)")
     args = p.parse_args()
-    sides = [parse(c) for c in ([args.a, args.b] if args.b else [args.a])]
+    if args.runs < 1 or args.warmup < 0:
+        p.error("--runs must be at least 1 and --warmup at least 0")
+    commands = [args.a, args.b] if args.b else [args.a]
+    sides = [parse(c) for c in commands]
+    failed = [0 for _ in sides]
     try:
         for _ in range(args.warmup):
             for env, argv in sides:
                 run(env, argv)
         times = [[] for _ in sides]
         for i in range(args.runs):
-            # A B, then B A: whichever runs second in a pair is slower
-            # (by 4% on the machine measured), so each goes second in
-            # half the pairs.
+            # A B, then B A: the order of a pair alternates, so that
+            # whatever favours one place in it (a cache just warmed, a
+            # core just woken) favours each side in half the pairs.
             order = range(len(sides)) if i % 2 == 0 else reversed(range(len(sides)))
             for s in order:
                 env, argv = sides[s]
-                times[s].append(run(env, argv))
+                took, code = run(env, argv)
+                times[s].append(took)
+                failed[s] += code != 0
     except OSError as e:
         sys.exit(f"paired-runs: cannot run {e.filename or ''}: {e.strerror}")
+    for command, count in zip(commands, failed):
+        if count:
+            print(f"paired-runs: {command!r} failed in {count} of {args.runs} runs "
+                  "(its output is thrown away: run it alone to see why)", file=sys.stderr)
 
     if args.tsv:
         medians = [statistics.median(t) for t in times]
-        ratio = statistics.median(b / a for a, b in zip(*times)) if args.b else ""
-        print("\t".join(f"{x:.3f}" if x != "" else "" for x in medians + [ratio]))
-        return
+        if args.b:
+            medians.append(statistics.median(b / a for a, b in zip(*times)))
+        print("\t".join(f"{x:.3f}" for x in medians))
+        sys.exit(1 if any(failed) else 0)
 
     def summary(t):
         return f"{statistics.median(t):.2f} ms (min {min(t):.2f}, max {max(t):.2f})"
@@ -97,6 +112,7 @@ def main():
         print(f"B: {summary(times[1])}  {args.b}")
         ratios = [b / a for a, b in zip(times[0], times[1])]
         print(f"B/A: {statistics.median(ratios):.3f} (median of {args.runs} pairs)")
+    sys.exit(1 if any(failed) else 0)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@
 //! also the `--help` text, so a flag without one would be a flag without
 //! help.
 #![deny(missing_docs)]
-// One system call needs `unsafe` (see [`memory`]); nothing else may.
+// Two system calls need `unsafe` (`prctl` and `_exit`, see [`memory`]);
+// nothing else may.
 #![deny(unsafe_code)]
 
 pub mod cli;

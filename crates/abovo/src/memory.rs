@@ -68,7 +68,9 @@ pub fn keep_pages_small() {
 /// destructors there), and its output is written and flushed by then.
 pub fn exit(code: u8) -> ! {
     // What a command left in the buffer (it flushes its own output and
-    // reports errors; this is what the runtime would do at exit).
+    // reports errors; this is what the runtime would do at exit). No
+    // thread holds standard output's lock by now: the commands' writers
+    // are dropped when they return.
     let _ = std::io::Write::flush(&mut std::io::stdout());
     // SAFETY: _exit takes no pointer and does not return; the threads
     // still running (idle workers) end with the process.

@@ -270,10 +270,12 @@ fn map(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     // the page cache let the file go) then come in 2 MiB folios, which
     // the kernel maps with one entry each: a query's reads, strewn over
     // the whole file, miss the TLB far less. Read back without it, a
-    // 67 MB cache file came in folios of which a third could be mapped so,
-    // and queries ran 5-12% slower (BENCHMARKS.md, "The cache file in huge
-    // pages"). Pages already cached keep their size. Best effort: without
-    // transparent huge pages the call fails, and nothing changes.
+    // 67 MB cache file came in folios of which a third could be mapped so;
+    // with it, queries ran 5-12% faster (BENCHMARKS.md, "Whole processes
+    // timed from spawn to exit; the cache file in huge pages"). Pages
+    // already cached keep their size. Best effort: a kernel built without
+    // transparent huge pages refuses the advice, and one where they are
+    // `never` ignores it.
     #[cfg(target_os = "linux")]
     let _ = map.advise(memmap2::Advice::HugePage);
     Ok(map)
