@@ -75,14 +75,21 @@ details{margin:.3em 0}svg text{font:11px ui-monospace,monospace}
 
 /// A whole page around `body`.
 pub fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+    // Sized up front: `format!` sizes its string by the literal text alone,
+    // and grew it by doubling to a large report's megabytes.
+    let mut page = String::with_capacity(body.len() + STYLE.len() + 1024);
+    let _ = std::fmt::Write::write_fmt(
+        &mut page,
+        format_args!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{}</title><style>{STYLE}</style></head><body>\n{body}\n\
          <p class=\"sub\">Written by abovo. This page is self-contained: it loads nothing from the network.</p>\
          </body></html>\n",
-        esc(title)
-    )
+            esc(title)
+        ),
+    );
+    page
 }
 
 /// A kind badge.
