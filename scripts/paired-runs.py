@@ -19,10 +19,11 @@ run on the machine measured.) Pairing keeps the ratio meaningful when the
 machine's speed drifts, and the order alternates (A B, B A, A B, ...):
 the second run of a pair is the slower. The median of each side and the
 median of the per-pair ratios B/A are printed (with --tsv: those numbers
-on one line, tab-separated, for scripts). A run that exits non-zero is
-timed all the same, and counted: the script then says so on standard error
-and exits 1. The program is looked up in the script's own PATH (a PATH=
-word changes the command's environment, not where it is found).
+on one line, tab-separated, for scripts). A run that exits non-zero (for
+abovo, 1 is a "no" and 2 an error) is timed all the same, and counted: a
+note on standard error says how often. The program is looked up in the
+script's own PATH (a PATH= word changes the command's environment, not
+where it is found).
 """
 
 import argparse
@@ -74,7 +75,7 @@ def main():
         p.error("--runs must be at least 1 and --warmup at least 0")
     commands = [args.a, args.b] if args.b else [args.a]
     sides = [parse(c) for c in commands]
-    failed = [0 for _ in sides]
+    codes = [{} for _ in sides]
     try:
         for _ in range(args.warmup):
             for env, argv in sides:
@@ -89,20 +90,22 @@ def main():
                 env, argv = sides[s]
                 took, code = run(env, argv)
                 times[s].append(took)
-                failed[s] += code != 0
+                if code != 0:
+                    codes[s][code] = codes[s].get(code, 0) + 1
     except OSError as e:
         sys.exit(f"paired-runs: cannot run {e.filename or ''}: {e.strerror}")
-    for command, count in zip(commands, failed):
-        if count:
-            print(f"paired-runs: {command!r} failed in {count} of {args.runs} runs "
-                  "(its output is thrown away: run it alone to see why)", file=sys.stderr)
+    for command, seen in zip(commands, codes):
+        for code, count in sorted(seen.items()):
+            print(f"paired-runs: note: {command!r} exited with {code} in {count} of "
+                  f"{args.runs} runs (a 'no' or an error: run it alone to see which)",
+                  file=sys.stderr)
 
     if args.tsv:
         medians = [statistics.median(t) for t in times]
         if args.b:
             medians.append(statistics.median(b / a for a, b in zip(*times)))
         print("\t".join(f"{x:.3f}" for x in medians))
-        sys.exit(1 if any(failed) else 0)
+        return
 
     def summary(t):
         return f"{statistics.median(t):.2f} ms (min {min(t):.2f}, max {max(t):.2f})"
@@ -112,7 +115,6 @@ def main():
         print(f"B: {summary(times[1])}  {args.b}")
         ratios = [b / a for a, b in zip(times[0], times[1])]
         print(f"B/A: {statistics.median(ratios):.3f} (median of {args.runs} pairs)")
-    sys.exit(1 if any(failed) else 0)
 
 
 if __name__ == "__main__":
