@@ -34,13 +34,6 @@ pub mod source;
 
 use clap::Parser;
 use std::ffi::OsString;
-use std::process::ExitCode;
-
-/// Runs abovo with these arguments (the first is the program name) and
-/// returns its exit code.
-pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    ExitCode::from(run_code(args))
-}
 
 /// Runs abovo with these arguments (the first is the program name) and
 /// ends the process with its exit code, without handing its memory back

@@ -4,8 +4,7 @@
 //! most of its sources through a derivation of each.
 
 use super::{Trace, trust_report, walk};
-use crate::classify::{SeedFacts, Seeds};
-use crate::knowledge::KnowledgeBase;
+use crate::classify::SeedFacts;
 use abovo_graph::query::Walk;
 use rustc_hash::FxHashMap;
 
@@ -15,8 +14,7 @@ fn each_store_item_is_one_seed_the_first_reached_in_report_order() {
     let Some(g) = crate::test_corpus::guix() else {
         return;
     };
-    let mut seeds = Seeds::new(KnowledgeBase::built_in().unwrap());
-    seeds.use_store = false;
+    let seeds = crate::test_corpus::seeds();
     let mut shared = 0;
     for (name, through_fixed) in [
         ("hello", false),

@@ -4,8 +4,6 @@
 //! on the Guix 1.5.0 corpus (`ABOVO_GUIX_CORPUS`, with its package graphs).
 
 use super::{Trace, trust_report};
-use crate::classify::Seeds;
-use crate::knowledge::KnowledgeBase;
 use abovo_graph::query::Walk;
 
 #[test]
@@ -14,8 +12,7 @@ fn a_summary_traces_only_the_kinds_it_details() {
     let Some(g) = crate::test_corpus::guix() else {
         return;
     };
-    let mut seeds = Seeds::new(KnowledgeBase::built_in().unwrap());
-    seeds.use_store = false;
+    let seeds = crate::test_corpus::seeds();
     for name in ["hello", "python-pytorch"] {
         let target = abovo_graph::resolve::resolve(&g, name).unwrap();
         let walk = Walk::trust(false);

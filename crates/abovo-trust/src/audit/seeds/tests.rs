@@ -1,16 +1,11 @@
-//! [`Seeds::plain_kind`], the audit's short way, against
-//! [`Seeds::classify`] on every seed of the Guix 1.5.0 corpus.
+//! [`crate::classify::Seeds::plain_kind`], the audit's short way, against
+//! [`crate::classify::Seeds::classify`] on every seed of the Guix 1.5.0 corpus.
 
-use crate::classify::{SeedFacts, Seeds};
-use crate::knowledge::KnowledgeBase;
+use crate::classify::SeedFacts;
 use crate::report::is_seed;
 use abovo_graph::NodeId;
 
-fn seeds() -> Seeds {
-    let mut seeds = Seeds::new(KnowledgeBase::built_in().expect("the built-in knowledge base"));
-    seeds.use_store = false;
-    seeds
-}
+use crate::test_corpus::seeds;
 
 /// The base name of a store path.
 fn base(path: &str) -> &str {
