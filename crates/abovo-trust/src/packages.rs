@@ -51,6 +51,20 @@ pub struct PackageStep {
     pub system: Option<String>,
 }
 
+/// A package build in words: what text shows of a [`PackageStep`]. Its
+/// derivation's store path, which text does not show, is left out: making
+/// one encodes a hash, and a report in full names packages thousands of
+/// times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageName<'g> {
+    /// [`PackageStep::package`].
+    pub package: String,
+    /// [`PackageStep::system`].
+    pub system: Option<&'g str>,
+    /// [`PackageStep::visibility`].
+    pub visibility: Visibility,
+}
+
 /// A derivation that is a package's: which package, and for which other
 /// system when it is not the package node's own derivation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -138,19 +152,29 @@ impl<'g> Packages<'g> {
 
     /// A package build in a report.
     pub fn step(&self, b: PackageBuild) -> PackageStep {
-        let pg = self.pg;
-        let (derivation, system) = match b.other_system {
-            Some(n) => (
-                self.graph.display_path(n),
-                self.graph.system(n).map(str::to_owned),
-            ),
-            None => (pg.display_drv_path(self.graph, b.package), None),
+        let PackageName {
+            package,
+            system,
+            visibility,
+        } = self.name(b);
+        let derivation = match b.other_system {
+            Some(n) => self.graph.display_path(n),
+            None => self.pg.display_drv_path(self.graph, b.package),
         };
         PackageStep {
-            package: pg.full_name(b.package),
+            package,
             derivation,
-            visibility: pg.status(b.package).visibility,
-            system,
+            visibility,
+            system: system.map(str::to_owned),
+        }
+    }
+
+    /// A package build in words ([`PackageStep`] less its derivation).
+    pub fn name(&self, b: PackageBuild) -> PackageName<'g> {
+        PackageName {
+            package: self.pg.full_name(b.package),
+            system: b.other_system.and_then(|n| self.graph.system(n)),
+            visibility: self.pg.status(b.package).visibility,
         }
     }
 

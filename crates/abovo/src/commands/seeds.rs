@@ -8,7 +8,7 @@ use crate::commands::signers;
 use crate::commands::trust_common::{TrustArgs, note_unused_seed_files, warn_rejected_files};
 use crate::exit;
 use crate::output::{Context, Format};
-use abovo_trust::report::{Trace, untraced_report};
+use abovo_trust::report::untraced_report;
 
 /// List every seed that TARGET rests on: binaries first, with evidence,
 /// size, hash, URLs and the shortest path from TARGET.
@@ -71,15 +71,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<u8> {
     crate::source::warn_dynamic(ctx, &g, || {
         abovo_graph::query::subgraph(&g, &[target], &Default::default()).edges
     });
+    // Untraced: each form traces the seeds it shows as it writes them, by
+    // ids (see `report::seeds`).
     let (mut report, tracer) = untraced_report(&g, target, &seeds, &args.trust.walk())?;
-    // A text summary shows paths and package trails only for the kinds it
-    // details: tracing the others would be most of the work. JSON traces
-    // every seed as it writes it (see `report::seeds::json`).
-    match args.format {
-        Format::Text if !args.all => tracer.trace(&mut report.seeds, Trace::Detailed),
-        Format::Json => {}
-        _ => tracer.trace(&mut report.seeds, Trace::All),
-    }
     if args.sign.signers {
         let entries = report
             .seeds

@@ -4,18 +4,32 @@
 
 use super::text::arrows;
 use crate::output::sanitize;
+use abovo_graph::Graph;
 use abovo_graph::package_graph::Visibility;
-use abovo_trust::packages::{PackageStep, PackageTrail};
+use abovo_trust::packages::{
+    PackageBuild, PackageName, PackageStep, PackageTrail, TrailIds, Trails,
+};
 
 /// A package in a report: `name@version`, the other system it is built
 /// for, and whether it is private or hidden: `guile-bootstrap@2.0 for
 /// i686-linux (private)`.
 pub fn package_name(p: &PackageStep) -> String {
-    let mut s = sanitize(&p.package).into_owned();
-    if let Some(system) = &p.system {
-        s.push_str(&format!(" for {}", sanitize(system)));
+    name_in_words(&p.package, p.system.as_deref(), p.visibility)
+}
+
+/// [`package_name`] of a package build's words
+/// ([`abovo_trust::packages::Packages::name`]).
+pub fn build_name(p: &PackageName<'_>) -> String {
+    name_in_words(&p.package, p.system, p.visibility)
+}
+
+fn name_in_words(package: &str, system: Option<&str>, visibility: Visibility) -> String {
+    let mut s = sanitize(package).into_owned();
+    if let Some(system) = system {
+        s.push_str(" for ");
+        s.push_str(&sanitize(system));
     }
-    s.push_str(visibility_note(p.visibility));
+    s.push_str(visibility_note(visibility));
     s
 }
 
@@ -48,21 +62,56 @@ pub fn names_counted(packages: &[PackageStep]) -> Vec<String> {
 /// then "hello@2.12.2 → … → guile-bootstrap@2.0 (bag-emerged graph)", and
 /// the derivations that follow when the package path stops short.
 pub fn package_lines(t: &PackageTrail) -> (String, Option<String>) {
-    let b = &t.brought_in_by;
-    let first = format!("{} brings it in", package_name(b));
-    let packages = arrows(t.package_path.iter().map(|s| s.package.as_str()));
-    let mut then = match t.package_path.len() {
+    trail_lines(
+        &package_name(&t.brought_in_by),
+        t.package_path.iter().map(|s| s.package.as_str()),
+        t.then.iter().map(|s| s.label.as_str()),
+    )
+}
+
+/// [`package_lines`] of a trail by ids ([`Trails::trail_ids`], on the
+/// graph `g`): the same words, without making the derivations' store paths
+/// that a [`PackageTrail`] holds and these lines do not show.
+pub fn package_lines_by_ids(
+    g: &Graph,
+    trails: &Trails<'_>,
+    t: &TrailIds<'_>,
+) -> (String, Option<String>) {
+    let packages = trails.packages();
+    let names: Vec<String> = t
+        .package_path
+        .iter()
+        .map(|&p| packages.name(PackageBuild::own(p)).package)
+        .collect();
+    trail_lines(
+        &build_name(&packages.name(t.brought_in_by)),
+        names.iter().map(String::as_str),
+        t.then.iter().map(|&n| g.label(n)),
+    )
+}
+
+/// The lines of [`package_lines`]: the bringer's name, the package path's
+/// names and the labels of the derivations that follow it.
+fn trail_lines<'a>(
+    bringer: &str,
+    package_path: impl ExactSizeIterator<Item = &'a str>,
+    then: impl ExactSizeIterator<Item = &'a str>,
+) -> (String, Option<String>) {
+    let first = format!("{bringer} brings it in");
+    let (steps, then_steps) = (package_path.len(), then.len());
+    let packages = arrows(package_path);
+    let mut line = match steps {
         0 => return (first, None),
-        1 if t.then.is_empty() => return (format!("{first}: the target itself"), None),
+        1 if then_steps == 0 => return (format!("{first}: the target itself"), None),
         _ => format!("{packages} (bag-emerged graph)"),
     };
-    if !t.then.is_empty() {
-        then.push_str(&format!(
+    if then_steps > 0 {
+        line.push_str(&format!(
             ", then {} (derivations outside the bag-emerged graph)",
-            arrows(t.then.iter().map(|s| s.label.as_str()))
+            arrows(then)
         ));
     }
-    (first, Some(then))
+    (first, Some(line))
 }
 
 /// ` (private)`, ` (hidden)`, or nothing for a public package.

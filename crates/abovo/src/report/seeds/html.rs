@@ -1,40 +1,41 @@
 //! The HTML form of `abovo seeds`: totals, a picture of the paths from the
 //! target to its binary seeds, and one table per kind.
 
+use super::Traced;
 use crate::report::text::{count, plural};
 use crate::report::{TreeNode, esc, human_bytes, kind_badge, kind_colour, page, tree_svg};
+use abovo_graph::NodeId;
 use abovo_trust::Kind;
-use abovo_trust::report::{SeedEntry, TrustReport};
+use abovo_trust::report::{SeedEntry, Tracer, TrustReport};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 
 /// The tree of shortest paths from the target to the seeds that carry
-/// binaries (the paths share prefixes, so they form a tree).
-fn binary_paths_tree(r: &TrustReport) -> Vec<TreeNode> {
+/// binaries (the paths share prefixes, so they form a tree), traced by
+/// `tracer`; each node's store path is its title, shown on hover.
+fn binary_paths_tree(r: &TrustReport, tracer: &Tracer<'_>) -> Vec<TreeNode> {
+    let g = tracer.graph();
     let mut nodes: Vec<TreeNode> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: FxHashMap<NodeId, usize> = FxHashMap::default();
     for e in r.seeds.iter().filter(|e| e.class.kind.carries_binaries()) {
+        let path = tracer.path(e.facts.node);
         let mut parent: Option<usize> = None;
-        for (i, step) in e.path_from_target.iter().enumerate() {
-            let last = i + 1 == e.path_from_target.len();
-            let at = match index.get(&step.path) {
-                Some(&at) => at,
-                None => {
-                    nodes.push(TreeNode {
-                        label: step.label.clone(),
-                        title: step.path.clone(),
-                        colour: if last {
-                            kind_colour(e.class.kind.name())
-                        } else {
-                            "#34495e"
-                        },
-                        children: Vec::new(),
-                    });
-                    index.insert(step.path.clone(), nodes.len() - 1);
-                    nodes.len() - 1
-                }
-            };
+        for (i, &n) in path.iter().enumerate() {
+            let last = i + 1 == path.len();
+            let at = *index.entry(n).or_insert_with(|| {
+                nodes.push(TreeNode {
+                    label: g.label(n).to_owned(),
+                    title: g.display_path(n),
+                    colour: if last {
+                        kind_colour(e.class.kind.name())
+                    } else {
+                        "#34495e"
+                    },
+                    children: Vec::new(),
+                });
+                nodes.len() - 1
+            });
             if let Some(p) = parent {
                 if !nodes[p].children.contains(&at) {
                     nodes[p].children.push(at);
@@ -58,13 +59,12 @@ pub(crate) fn size_cell(e: &SeedEntry) -> String {
     }
 }
 
-fn seed_row(e: &SeedEntry) -> String {
+/// The row of seed `e`, traced by `tracer`.
+fn seed_row(e: &SeedEntry, tracer: &Tracer<'_>) -> String {
     let mut s = String::new();
-    let path: Vec<&str> = e
-        .path_from_target
-        .iter()
-        .map(|p| p.label.as_str())
-        .collect();
+    let traced = Traced::new(tracer, e.facts.node);
+    let g = tracer.graph();
+    let path: Vec<&str> = traced.path.iter().map(|&n| g.label(n)).collect();
     let _ = write!(
         s,
         "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div>",
@@ -137,13 +137,12 @@ fn seed_row(e: &SeedEntry) -> String {
     for u in e.facts.urls.iter().take(3) {
         let _ = write!(s, "<div class=\"mono sub\">{}</div>", esc(u));
     }
-    let package = match &e.package {
-        Some(t) => {
-            let (first, then) = crate::report::packages::package_lines(t);
-            let then = then.map(|t| format!("; {t}")).unwrap_or_default();
+    let package = match &traced.package {
+        Some((first, then)) => {
+            let then = then.as_ref().map(|t| format!("; {t}")).unwrap_or_default();
             format!(
                 "<div class=\"path\">package: {}{}</div>",
-                esc(&first),
+                esc(first),
                 esc(&then)
             )
         }
@@ -160,8 +159,8 @@ fn seed_row(e: &SeedEntry) -> String {
     s
 }
 
-/// The whole page.
-pub fn render(r: &TrustReport) -> String {
+/// The whole page, its seeds traced by `tracer`.
+pub fn render(r: &TrustReport, tracer: &Tracer<'_>) -> String {
     // Sized up front, as the text report (a row is about 800 bytes).
     let mut b = String::with_capacity(65536 + 1024 * r.seeds.len());
     let _ = write!(
@@ -212,7 +211,7 @@ pub fn render(r: &TrustReport) -> String {
         b.push_str(&list.join(", "));
         b.push_str("</p>");
     }
-    let tree = binary_paths_tree(r);
+    let tree = binary_paths_tree(r, tracer);
     if !tree.is_empty() {
         b.push_str("<h2>Paths to the binary seeds</h2><p class=\"sub\">Shortest paths over input edges; hover a node for its store path.</p><div style=\"overflow:auto\">");
         b.push_str(&tree_svg(&tree));
@@ -233,7 +232,7 @@ pub fn render(r: &TrustReport) -> String {
             rows.len()
         );
         // Each row on every core, then put in order.
-        let rows: Vec<String> = rows.par_iter().map(|e| seed_row(e)).collect();
+        let rows: Vec<String> = rows.par_iter().map(|e| seed_row(e, tracer)).collect();
         for row in rows {
             b.push_str(&row);
         }

@@ -1,8 +1,9 @@
 //! The text form of `abovo seeds`.
 
+use super::Traced;
 use crate::output::sanitize;
 use crate::report::human_bytes;
-use crate::report::packages::{package_lines, package_name};
+use crate::report::packages::package_name;
 use crate::report::signers;
 use crate::report::text::{
     Align, Table, arrows, count, plural, size_summary, size_with_source, title_line,
@@ -11,7 +12,7 @@ use crate::report::trust::{
     fixed_output_walk, kind_style, push_rejected_section, push_unused_section,
 };
 use abovo_trust::Kind;
-use abovo_trust::report::{SeedEntry, TrustReport};
+use abovo_trust::report::{SeedEntry, Tracer, TrustReport};
 use rayon::prelude::*;
 
 fn size_text(e: &SeedEntry) -> String {
@@ -46,8 +47,13 @@ fn some_of(items: &[String], max: usize) -> String {
     out
 }
 
-/// The detailed lines of one seed.
-fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> String) {
+/// The detailed lines of one seed, traced by `tracer`.
+fn write_details(
+    o: &mut String,
+    e: &SeedEntry,
+    tracer: &Tracer<'_>,
+    style: &dyn Fn(&str, &str) -> String,
+) {
     let line = |o: &mut String, label: &str, text: &str| {
         o.push_str(&format!("    {label:<9} {text}\n"));
     };
@@ -153,19 +159,25 @@ fn write_details(o: &mut String, e: &SeedEntry, style: &dyn Fn(&str, &str) -> St
             );
         }
     }
-    let path = arrows(e.path_from_target.iter().map(|s| s.label.as_str()));
-    line(o, "path:", &path);
-    if let Some(t) = &e.package {
-        let (first, then) = package_lines(t);
-        line(o, "package:", &first);
+    let traced = Traced::new(tracer, e.facts.node);
+    let g = tracer.graph();
+    line(o, "path:", &arrows(traced.path.iter().map(|&n| g.label(n))));
+    if let Some((first, then)) = &traced.package {
+        line(o, "package:", first);
         if let Some(then) = then {
-            line(o, "", &then);
+            line(o, "", then);
         }
     }
 }
 
-/// The text report.
-pub fn render(r: &TrustReport, all: bool, style: &(dyn Fn(&str, &str) -> String + Sync)) -> String {
+/// The text report, the seeds it details traced by `tracer` (every seed
+/// with `all`).
+pub fn render(
+    r: &TrustReport,
+    tracer: &Tracer<'_>,
+    all: bool,
+    style: &(dyn Fn(&str, &str) -> String + Sync),
+) -> String {
     // Sized up front: a seed in detail takes about 700 bytes and a line
     // about 100; a string grown by doubling to megabytes (python-pytorch
     // in full: 2 MB) copies itself into fresh memory at each step.
@@ -210,7 +222,7 @@ pub fn render(r: &TrustReport, all: bool, style: &(dyn Fn(&str, &str) -> String 
                 .par_iter()
                 .map(|e| {
                     let mut d = String::with_capacity(1024);
-                    write_details(&mut d, e, style);
+                    write_details(&mut d, e, tracer, style);
                     d
                 })
                 .collect();
