@@ -252,6 +252,13 @@ impl<N: NodeIndex> ShortestPaths<N> {
         self.from
     }
 
+    /// The node before `to` on its shortest path from the start; `None`
+    /// for the start and for a node not reached.
+    pub fn parent(&self, to: N) -> Option<N> {
+        let parent = *self.parent.get(to.index())?;
+        (parent != u32::MAX && to != self.from).then(|| N::from_index(parent as usize))
+    }
+
     /// A shortest path from the start to `to`, both ends included; `None`
     /// when `to` is not reached.
     pub fn path_to(&self, to: N) -> Option<Vec<N>> {

@@ -330,8 +330,17 @@ pub fn paint(on: bool, sgr: &str, text: &str) -> String {
 
 /// Writes a rendered report (text or HTML) to standard output.
 pub fn write_stdout(report: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(report.as_bytes())?;
+    write_stdout_with(|out| out.write_all(report.as_bytes()))
+}
+
+/// Writes a report (text or HTML) on standard output with `write`, which
+/// writes it piece by piece as it renders it (a large one in chunks, never
+/// whole in memory), then flushes it.
+pub fn write_stdout_with(
+    write: impl FnOnce(&mut io::BufWriter<io::StdoutLock<'static>>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    write(&mut out)?;
     out.flush()
 }
 

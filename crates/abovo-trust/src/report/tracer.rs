@@ -59,6 +59,12 @@ impl<'g> Tracer<'g> {
         self.paths.path_to(n).unwrap_or_default()
     }
 
+    /// The node before `n` on its shortest path from the target; `None`
+    /// for the target and for a node the walk did not reach.
+    pub fn parent(&self, n: NodeId) -> Option<NodeId> {
+        self.paths.parent(n)
+    }
+
     /// [`SeedEntry::package`] for a seed whose path is `path`, by ids.
     pub fn trail_ids<'p>(&self, path: &'p [NodeId]) -> Option<TrailIds<'p>> {
         self.trails.as_ref()?.trail_ids(path)

@@ -78,19 +78,26 @@ pub fn page(title: &str, body: &str) -> String {
     // Sized up front: `format!` sizes its string by the literal text alone,
     // and grew it by doubling to a large report's megabytes.
     let mut page = String::with_capacity(body.len() + STYLE.len() + 1024);
-    let _ = std::fmt::Write::write_fmt(
-        &mut page,
-        format_args!(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body>\n{body}\n\
-         <p class=\"sub\">Written by abovo. This page is self-contained: it loads nothing from the network.</p>\
-         </body></html>\n",
-            esc(title)
-        ),
-    );
+    page.push_str(&page_start(title));
+    page.push_str(body);
+    page.push_str(PAGE_END);
     page
 }
+
+/// What comes before the body of a [`page`], for a writer that writes the
+/// body as it renders it.
+pub fn page_start(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body>\n",
+        esc(title)
+    )
+}
+
+/// What comes after the body of a [`page`].
+pub const PAGE_END: &str = "\n<p class=\"sub\">Written by abovo. This page is self-contained: \
+     it loads nothing from the network.</p></body></html>\n";
 
 /// A kind badge.
 pub fn kind_badge(kind: &str) -> String {

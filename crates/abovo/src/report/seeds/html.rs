@@ -1,15 +1,18 @@
 //! The HTML form of `abovo seeds`: totals, a picture of the paths from the
 //! target to its binary seeds, and one table per kind.
 
-use super::Traced;
+use super::words::Words;
 use crate::report::text::{count, plural};
-use crate::report::{TreeNode, esc, human_bytes, kind_badge, kind_colour, page, tree_svg};
+use crate::report::{
+    PAGE_END, TreeNode, esc, human_bytes, kind_badge, kind_colour, page_start, tree_svg,
+};
 use abovo_graph::NodeId;
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, Tracer, TrustReport};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
+use std::io::{self, Write};
 
 /// The tree of shortest paths from the target to the seeds that carry
 /// binaries (the paths share prefixes, so they form a tree), traced by
@@ -59,12 +62,9 @@ pub(crate) fn size_cell(e: &SeedEntry) -> String {
     }
 }
 
-/// The row of seed `e`, traced by `tracer`.
-fn seed_row(e: &SeedEntry, tracer: &Tracer<'_>) -> String {
-    let mut s = String::new();
-    let traced = Traced::new(tracer, e.facts.node);
-    let g = tracer.graph();
-    let path: Vec<&str> = traced.path.iter().map(|&n| g.label(n)).collect();
+/// Writes the row of seed `e` into `s`, traced in `words`.
+fn seed_row(s: &mut String, e: &SeedEntry, words: &Words<'_, '_>) {
+    let seed = words.seed(e.facts.node);
     let _ = write!(
         s,
         "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div>",
@@ -137,7 +137,7 @@ fn seed_row(e: &SeedEntry, tracer: &Tracer<'_>) -> String {
     for u in e.facts.urls.iter().take(3) {
         let _ = write!(s, "<div class=\"mono sub\">{}</div>", esc(u));
     }
-    let package = match &traced.package {
+    let package = match seed.package() {
         Some((first, then)) => {
             let then = then.as_ref().map(|t| format!("; {t}")).unwrap_or_default();
             format!(
@@ -151,18 +151,27 @@ fn seed_row(e: &SeedEntry, tracer: &Tracer<'_>) -> String {
     let _ = write!(
         s,
         "<div class=\"path\">{}</div>{package}</td><td>{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>",
-        esc(&path.join(" → ")),
+        {
+            let mut path = String::new();
+            seed.push_path(&mut path, crate::output::markup_escape);
+            path
+        },
         esc(&e.class.evidence.label()),
         size_cell(e),
         esc(e.facts.hash.as_deref().unwrap_or(""))
     );
-    s
 }
 
-/// The whole page, its seeds traced by `tracer`.
-pub fn render(r: &TrustReport, tracer: &Tracer<'_>) -> String {
-    // Sized up front, as the text report (a row is about 800 bytes).
-    let mut b = String::with_capacity(65536 + 1024 * r.seeds.len());
+/// Seeds in a chunk of rows: about 25 KiB (see the text report's).
+const SEEDS_PER_CHUNK: usize = 32;
+
+/// Writes the whole page on `out`, its seeds traced by `tracer`. The
+/// seeds' rows are written as they are rendered, chunk by chunk, never
+/// gathered into one string of megabytes.
+pub fn write(out: &mut impl Write, r: &TrustReport, tracer: &Tracer<'_>) -> io::Result<()> {
+    out.write_all(page_start(&format!("abovo seeds {}", r.target_label)).as_bytes())?;
+    let mut b = String::with_capacity(65536);
+    let words = Words::new(tracer, r.seeds.iter().map(|e| e.facts.node));
     let _ = write!(
         b,
         "<h1>What must one trust to get {}?</h1><p class=\"sub\">Derivation <code>{}</code>{} on graph <code>{}</code>. \
@@ -231,12 +240,24 @@ pub fn render(r: &TrustReport, tracer: &Tracer<'_>) -> String {
             kind_badge(kind.name()),
             rows.len()
         );
-        // Each row on every core, then put in order.
-        let rows: Vec<String> = rows.par_iter().map(|e| seed_row(e, tracer)).collect();
-        for row in rows {
-            b.push_str(&row);
+        // The rows in chunks on every core, written in order.
+        out.write_all(b.as_bytes())?;
+        b.clear();
+        let chunks: Vec<String> = rows
+            .par_chunks(SEEDS_PER_CHUNK)
+            .map(|chunk| {
+                let mut rows = String::with_capacity(1024 * chunk.len());
+                for e in chunk {
+                    seed_row(&mut rows, e, &words);
+                }
+                rows
+            })
+            .collect();
+        for chunk in chunks {
+            out.write_all(chunk.as_bytes())?;
         }
         b.push_str("</table>");
     }
-    page(&format!("abovo seeds {}", r.target_label), &b)
+    out.write_all(b.as_bytes())?;
+    out.write_all(PAGE_END.as_bytes())
 }

@@ -1,12 +1,12 @@
 //! The text form of `abovo seeds`.
 
-use super::Traced;
+use super::words::Words;
 use crate::output::sanitize;
 use crate::report::human_bytes;
 use crate::report::packages::package_name;
 use crate::report::signers;
 use crate::report::text::{
-    Align, Table, arrows, count, plural, size_summary, size_with_source, title_line,
+    Align, Table, count, plural, size_summary, size_with_source, title_line,
 };
 use crate::report::trust::{
     fixed_output_walk, kind_style, push_rejected_section, push_unused_section,
@@ -14,6 +14,8 @@ use crate::report::trust::{
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, Tracer, TrustReport};
 use rayon::prelude::*;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 
 fn size_text(e: &SeedEntry) -> String {
     match (e.class.size, e.class.size_source) {
@@ -47,28 +49,38 @@ fn some_of(items: &[String], max: usize) -> String {
     out
 }
 
-/// The detailed lines of one seed, traced by `tracer`.
+/// Starts a detail line of a seed: its label, in a column of its own.
+fn label(o: &mut String, label: &str) {
+    let _ = write!(o, "    {label:<9} ");
+}
+
+/// A detail line of a seed: `name`, then `text`.
+fn line(o: &mut String, name: &str, text: &str) {
+    label(o, name);
+    o.push_str(text);
+    o.push('\n');
+}
+
+/// The detailed lines of one seed, traced in `words`, written straight
+/// into `o`: thousands of seeds make megabytes of text, and a string made
+/// for each line, then copied, cost as much again.
 fn write_details(
     o: &mut String,
     e: &SeedEntry,
-    tracer: &Tracer<'_>,
+    words: &Words<'_, '_>,
     style: &dyn Fn(&str, &str) -> String,
 ) {
-    let line = |o: &mut String, label: &str, text: &str| {
-        o.push_str(&format!("    {label:<9} {text}\n"));
-    };
-    o.push_str(&format!(
-        "  {}\n",
-        style("1", &sanitize(e.class.display_name(&e.facts)))
-    ));
-    line(
+    let _ = writeln!(
         o,
-        "evidence:",
-        &format!(
-            "{} — {}",
-            sanitize(&e.class.evidence.label()),
-            sanitize(&e.class.why)
-        ),
+        "  {}",
+        style("1", &sanitize(e.class.display_name(&e.facts)))
+    );
+    label(o, "evidence:");
+    let _ = writeln!(
+        o,
+        "{} — {}",
+        sanitize(&e.class.evidence.label()),
+        sanitize(&e.class.why)
     );
     line(o, "size:", &size_text(e));
     if let Some(h) = &e.facts.hash {
@@ -79,21 +91,17 @@ fn write_details(
         line(o, "url:", &sanitize(u));
     }
     if e.facts.urls.len() > 2 {
-        line(
-            o,
-            "",
-            &format!("… and {} more URLs", count((e.facts.urls.len() - 2) as u64)),
-        );
+        label(o, "");
+        let more = count((e.facts.urls.len() - 2) as u64);
+        let _ = writeln!(o, "… and {more} more URLs");
     }
     if let (Some(at), Some(v)) = (&e.class.bytes_at, e.class.bytes_verified) {
-        line(
+        label(o, "bytes:");
+        let _ = writeln!(
             o,
-            "bytes:",
-            &format!(
-                "{} (checked against {})",
-                sanitize(&at.display().to_string()),
-                v.label()
-            ),
+            "{} (checked against {})",
+            sanitize(&at.display().to_string()),
+            v.label()
         );
     }
     if let Some(by) = signers::signed_by(&e.class.signatures) {
@@ -103,7 +111,8 @@ fn write_details(
         }
     }
     if let Some(err) = &e.class.scan_error {
-        line(o, "scan:", &format!("could not be done: {}", sanitize(err)));
+        label(o, "scan:");
+        let _ = writeln!(o, "could not be done: {}", sanitize(err));
     }
     if let Some(c) = &e.class.content {
         if !c.complete {
@@ -112,13 +121,11 @@ fn write_details(
             } else {
                 some_of(&c.issues, 3)
             };
-            line(o, "scan:", &format!("incomplete — {why}"));
+            label(o, "scan:");
+            let _ = writeln!(o, "incomplete — {why}");
         } else if !c.issues.is_empty() {
-            line(
-                o,
-                "scan:",
-                &format!("complete, with trouble — {}", some_of(&c.issues, 3)),
-            );
+            label(o, "scan:");
+            let _ = writeln!(o, "complete, with trouble — {}", some_of(&c.issues, 3));
         }
     }
     for r in &e.class.rejected_files {
@@ -126,43 +133,37 @@ fn write_details(
     }
     if let Some(k) = &e.class.known {
         for m in &k.members {
-            let size = match (m.size, &m.size_source) {
-                (Some(s), Some(src)) => format!(" — {} ({})", human_bytes(s), sanitize(src)),
-                (Some(s), None) => format!(" — {}", human_bytes(s)),
-                _ => String::new(),
+            label(o, "member:");
+            let _ = write!(o, "{} — {}", sanitize(&m.path), sanitize(&m.what));
+            let _ = match (m.size, &m.size_source) {
+                (Some(s), Some(src)) => writeln!(o, " — {} ({})", human_bytes(s), sanitize(src)),
+                (Some(s), None) => writeln!(o, " — {}", human_bytes(s)),
+                _ => writeln!(o),
             };
-            line(
-                o,
-                "member:",
-                &format!("{} — {}{size}", sanitize(&m.path), sanitize(&m.what)),
-            );
         }
     }
     if let Some(c) = &e.class.content {
         for m in c.binary_members.iter().take(10) {
-            line(
+            label(o, "binary:");
+            let _ = writeln!(
                 o,
-                "binary:",
-                &format!(
-                    "{} — {} — {}",
-                    sanitize(&m.path),
-                    sanitize(&m.what),
-                    human_bytes(m.size)
-                ),
+                "{} — {} — {}",
+                sanitize(&m.path),
+                sanitize(&m.what),
+                human_bytes(m.size)
             );
         }
         if c.binary.files > 10 {
-            line(
-                o,
-                "",
-                &format!("… and {} more binary members", count(c.binary.files - 10)),
-            );
+            label(o, "");
+            let more = count(c.binary.files - 10);
+            let _ = writeln!(o, "… and {more} more binary members");
         }
     }
-    let traced = Traced::new(tracer, e.facts.node);
-    let g = tracer.graph();
-    line(o, "path:", &arrows(traced.path.iter().map(|&n| g.label(n))));
-    if let Some((first, then)) = &traced.package {
+    let seed = words.seed(e.facts.node);
+    label(o, "path:");
+    seed.push_path(o, sanitize);
+    o.push('\n');
+    if let Some((first, then)) = seed.package() {
         line(o, "package:", first);
         if let Some(then) = then {
             line(o, "", then);
@@ -170,23 +171,25 @@ fn write_details(
     }
 }
 
-/// The text report, the seeds it details traced by `tracer` (every seed
-/// with `all`).
-pub fn render(
+/// Seeds in a chunk of detailed text: about 25 KiB, so python-pytorch's
+/// 2,717 seeds in full make a hundred chunks to share between the cores.
+const SEEDS_PER_CHUNK: usize = 32;
+
+/// Writes the text report on `out`, the seeds it details traced by
+/// `tracer` (every seed with `all`).
+pub fn write(
+    out: &mut impl Write,
     r: &TrustReport,
     tracer: &Tracer<'_>,
     all: bool,
     style: &(dyn Fn(&str, &str) -> String + Sync),
-) -> String {
-    // Sized up front: a seed in detail takes about 700 bytes and a line
-    // about 100; a string grown by doubling to megabytes (python-pytorch
-    // in full: 2 MB) copies itself into fresh memory at each step.
-    let detailed = r
-        .seeds
-        .iter()
-        .filter(|e| all || !e.class.kind.summarised())
-        .count();
-    let mut o = String::with_capacity(4096 + 1024 * detailed + 128 * r.seeds.len());
+) -> io::Result<()> {
+    // What is not in detail, sized up front (a line takes about 100
+    // bytes); the details are written as they are rendered, chunk by
+    // chunk, never gathered into one string of megabytes.
+    let mut o = String::with_capacity(4096 + 128 * r.seeds.len());
+    let detailed = r.seeds.iter().filter(|e| all || !e.class.kind.summarised());
+    let words = Words::new(tracer, detailed.map(|e| e.facts.node));
     let title = format!("Trust base of {}", sanitize(&r.target_label));
     o.push_str(&title_line(style, &title));
     o.push_str(&format!("  derivation: {}\n", sanitize(&r.target)));
@@ -216,18 +219,22 @@ pub fn render(
             )
         ));
         if all || !kind.summarised() {
-            // Each seed's details on every core (python-pytorch in full:
-            // 2,717 seeds, 2 MB of text), then put in order.
-            let details: Vec<String> = rows
-                .par_iter()
-                .map(|e| {
-                    let mut d = String::with_capacity(1024);
-                    write_details(&mut d, e, tracer, style);
+            // The seeds' details in chunks on every core (python-pytorch in
+            // full: 2,717 seeds, 2 MB of text), written in order.
+            out.write_all(o.as_bytes())?;
+            o.clear();
+            let chunks: Vec<String> = rows
+                .par_chunks(SEEDS_PER_CHUNK)
+                .map(|chunk| {
+                    let mut d = String::with_capacity(1024 * chunk.len());
+                    for e in chunk {
+                        write_details(&mut d, e, &words, style);
+                    }
                     d
                 })
                 .collect();
-            for d in details {
-                o.push_str(&d);
+            for chunk in chunks {
+                out.write_all(chunk.as_bytes())?;
             }
             continue;
         }
@@ -325,5 +332,5 @@ pub fn render(
         .collect();
     push_rejected_section(&mut o, &ignored, style);
     push_unused_section(&mut o, &r.unused_seed_files, all, style);
-    o
+    out.write_all(o.as_bytes())
 }

@@ -1,0 +1,142 @@
+//! The seeds' paths from the target and their package trails in the words
+//! of the text and HTML reports ([`Words`]), traced by ids as each seed is
+//! written, and each part that seeds share made once.
+//!
+//! A traced report's steps ([`SeedEntry::path_from_target`]) hold each
+//! step's store path, which the text never shows and the HTML only for
+//! the picture's nodes: making 15,000 of them for python-pytorch's 2,717
+//! seeds was a third of the report's time. And most seeds share the path
+//! to their parent with others (python-pytorch's 2,717 seeds have 1,147
+//! parents): the path before a seed and the trail it gives are made once
+//! per parent ([`PathWords`]).
+//!
+//! [`SeedEntry::path_from_target`]: abovo_trust::report::SeedEntry::path_from_target
+
+use crate::report::packages::package_lines_by_ids;
+use abovo_graph::NodeId;
+use abovo_trust::report::Tracer;
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+/// How paths are joined in both reports.
+pub(super) const ARROW: &str = " → ";
+
+/// The words of a report's seeds (see the module docs), shared by the
+/// threads that write them.
+pub(super) struct Words<'t, 'g> {
+    tracer: &'t Tracer<'g>,
+    /// The words of the path to each node the walk reached, for the seeds
+    /// it is the parent of: made on first use, by the first thread that
+    /// needs them. (A hash map of the reached nodes, as the JSON writer's
+    /// pieces, rather than an array as long as the graph.)
+    by_parent: FxHashMap<NodeId, OnceLock<PathWords>>,
+}
+
+/// A path from the target in words, with the package trail it gives.
+#[derive(Clone, Default)]
+pub(super) struct PathWords {
+    /// How many nodes it has.
+    pub steps: usize,
+    /// The labels of its nodes joined by [`ARROW`], as they are (each
+    /// report escapes them as it escapes any text).
+    pub labels: String,
+    /// The package lines of its trail ([`package_lines_by_ids`]), when the
+    /// graph has package graphs and a node of it is a package's.
+    pub package: Option<(String, Option<String>)>,
+}
+
+/// A seed's path and trail in words.
+pub(super) struct SeedWords<'w> {
+    /// The path before the seed (empty when the seed is the target), with
+    /// the seed's own trail.
+    pub before: Cow<'w, PathWords>,
+    /// The seed's label, last on its path.
+    pub label: &'w str,
+}
+
+impl<'t, 'g> Words<'t, 'g> {
+    /// The words of `seeds`, which `tracer` traces.
+    pub fn new(tracer: &'t Tracer<'g>, seeds: impl Iterator<Item = NodeId>) -> Self {
+        Words {
+            tracer,
+            by_parent: seeds
+                .filter_map(|n| tracer.parent(n))
+                .map(|parent| (parent, OnceLock::new()))
+                .collect(),
+        }
+    }
+
+    /// Seed `n` (one of the seeds the words were made for) in words.
+    pub fn seed(&self, n: NodeId) -> SeedWords<'_> {
+        let (g, trails) = (self.tracer.graph(), self.tracer.trails());
+        // The trail of a seed that is no package's own is that of the path
+        // before it (the last package before it brings it in).
+        let own_build = trails.is_some_and(|t| t.packages().build_of(n).is_some());
+        let shared = match self.tracer.parent(n) {
+            Some(parent) if !own_build => self.by_parent.get(&parent).map(|w| (parent, w)),
+            _ => None,
+        };
+        if let Some((parent, words)) = shared {
+            let before = words.get_or_init(|| {
+                let path = self.tracer.path(parent);
+                self.path_words(&path, &path)
+            });
+            return SeedWords {
+                before: Cow::Borrowed(before),
+                label: g.label(n),
+            };
+        }
+        let path = self.tracer.path(n);
+        match path.split_last() {
+            Some((&seed, before)) => SeedWords {
+                before: Cow::Owned(self.path_words(before, &path)),
+                label: g.label(seed),
+            },
+            // Not reached (no seed is): no path.
+            None => SeedWords {
+                before: Cow::Owned(PathWords::default()),
+                label: "",
+            },
+        }
+    }
+
+    /// The words of `path`, with the trail of `trail_path` (`path` itself,
+    /// or `path` and the seed after it).
+    fn path_words(&self, path: &[NodeId], trail_path: &[NodeId]) -> PathWords {
+        let g = self.tracer.graph();
+        let mut labels = String::with_capacity(32 * path.len());
+        for (i, &n) in path.iter().enumerate() {
+            if i > 0 {
+                labels.push_str(ARROW);
+            }
+            labels.push_str(g.label(n));
+        }
+        let package = self.tracer.trails().and_then(|trails| {
+            let ids = trails.trail_ids(trail_path)?;
+            Some(package_lines_by_ids(g, trails, &ids))
+        });
+        PathWords {
+            steps: path.len(),
+            labels,
+            package,
+        }
+    }
+}
+
+impl SeedWords<'_> {
+    /// The whole path's labels as `escape` makes them, joined by
+    /// [`ARROW`], pushed onto `out`.
+    pub fn push_path(&self, out: &mut String, escape: impl Fn(&str) -> Cow<'_, str>) {
+        if self.before.steps > 0 {
+            out.push_str(&escape(&self.before.labels));
+            out.push_str(ARROW);
+        }
+        out.push_str(&escape(self.label));
+    }
+
+    /// The package lines of the seed's trail.
+    pub fn package(&self) -> Option<&(String, Option<String>)> {
+        self.before.package.as_ref()
+    }
+}
