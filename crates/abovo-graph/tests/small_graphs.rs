@@ -161,6 +161,18 @@ fn shortest_path_tree_visits_breadth_first() {
     let depth = |n| tree.path_to(n).unwrap().len();
     assert!(reached.windows(2).all(|w| depth(w[0]) <= depth(w[1])));
     assert_eq!(tree.path_to(bottom).unwrap().len(), 3);
+    // Each node's parent is the node before it on its path; the start
+    // has none.
+    assert_eq!(tree.parent(top), None);
+    for &n in &reached[1..] {
+        let path = tree.path_to(n).unwrap();
+        assert_eq!(tree.parent(n), Some(path[path.len() - 2]));
+    }
+    assert_eq!(tree.parent(bottom), Some(node(&g, "left")));
+    // Nothing is reached from the bottom: no parents there.
+    let from_bottom = query::ShortestPaths::tree(&g, bottom, &Walk::default());
+    assert_eq!(from_bottom.parent(top), None);
+    assert_eq!(from_bottom.path_to(top), None);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use abovo_graph::query::Walk;
 use abovo_trust::audit::{audit, table_packages};
 use abovo_trust::classify::Seeds;
 use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{Trace, trust_report};
+use abovo_trust::report::trust_report;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::PathBuf;
 
@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
     for name in ["hello", "pandoc"] {
         let target = abovo_graph::resolve::resolve(&g, name).expect("target resolves");
         group.bench_function(name, |b| {
-            b.iter(|| trust_report(&g, target, &seeds, &Walk::trust(false), Trace::All).unwrap())
+            b.iter(|| trust_report(&g, target, &seeds, &Walk::trust(false)).unwrap())
         });
     }
     group.finish();

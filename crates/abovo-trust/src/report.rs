@@ -19,9 +19,10 @@
 //!
 //! The seeds are traced (given their path and package trail) last, by a
 //! [`Tracer`] that keeps the walk's paths and the trails:
-//! [`trust_report`] traces the seeds its [`Trace`] says, and
-//! [`untraced_report`] gives the report untraced with its tracer, for a
-//! writer that traces each seed as it writes it.
+//! [`trust_report`] traces every seed, and [`untraced_report`] gives the
+//! report untraced with its tracer, for a writer that traces each seed as
+//! it writes it (the `abovo seeds` reports, whose paths and trails share
+//! most of their steps).
 
 use crate::classify::{Classification, Origin, SeedFacts, Seeds};
 use crate::kind::Kind;
@@ -52,11 +53,11 @@ pub struct SeedEntry {
     #[serde(flatten)]
     pub class: Classification,
     /// The shortest path from the target to it, both ends included (empty
-    /// when the report does not trace it, see [`Trace`]).
+    /// in a report not traced, see [`untraced_report`]).
     pub path_from_target: Vec<Step>,
     /// Which package brings it in, and the target's package path to that
-    /// package (when the graph has package graphs and the report traces
-    /// it).
+    /// package (when the graph has package graphs and the report is
+    /// traced).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageTrail>,
 }
@@ -113,27 +114,6 @@ pub struct TrustReport {
     /// Files in the seed directories that no seed of this report answers
     /// to by name (not used; see [`crate::bytes::unused_files`]).
     pub unused_seed_files: Vec<std::path::PathBuf>,
-}
-
-/// Which seeds of a report are traced: given their path from the target
-/// and the package that brings them in. Tracing is most of a large
-/// report's work (strings for every step of thousands of paths), and a
-/// text summary shows it only for the kinds it details.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trace {
-    /// Every seed (JSON, HTML, a detailed text report, comparisons).
-    All,
-    /// Only seeds of the kinds a summary details (see
-    /// [`Kind::summarised`]); the others have an empty
-    /// [`SeedEntry::path_from_target`] and no [`SeedEntry::package`].
-    Detailed,
-}
-
-impl Trace {
-    /// Whether a seed of `kind` is traced.
-    pub fn traces(self, kind: Kind) -> bool {
-        self == Trace::All || !kind.summarised()
-    }
 }
 
 /// The result of the walk alone: seeds and the paths to them.
@@ -278,17 +258,16 @@ fn classify_walk(
 }
 
 /// The trust report of `target`, walking as `walk` says ([`Walk::trust`]),
-/// with the seeds `trace` says traced. Fails only when a size source is
-/// refused (see [`Seeds::classify`]).
+/// every seed traced. Fails only when a size source is refused (see
+/// [`Seeds::classify`]).
 pub fn trust_report(
     g: &Graph,
     target: NodeId,
     seeds: &Seeds,
     walk: &Walk,
-    trace: Trace,
 ) -> Result<TrustReport, SizeError> {
     let (mut report, tracer) = untraced_report(g, target, seeds, walk)?;
-    tracer.trace(&mut report.seeds, trace);
+    tracer.trace(&mut report.seeds);
     Ok(report)
 }
 
@@ -393,5 +372,3 @@ pub use tracer::Tracer;
 
 #[cfg(test)]
 mod seed_order_tests;
-#[cfg(test)]
-mod trace_tests;

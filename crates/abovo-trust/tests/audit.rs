@@ -11,7 +11,7 @@ use abovo_store::{Hash, HashAlgo, StoreDir, StorePath};
 use abovo_trust::audit::{audit, table_packages};
 use abovo_trust::classify::{SeedFacts, Seeds};
 use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{Trace, trust_report};
+use abovo_trust::report::trust_report;
 use serde_json::Value;
 
 fn sp(i: u32, name: &str) -> StorePath {
@@ -328,7 +328,7 @@ fn audit_of_a_subset() {
 fn trust_report_of_one_target() {
     let g = graph();
     let target = abovo_graph::resolve::resolve(&g, "c").unwrap();
-    let r = trust_report(&g, target, &seeds(), &Walk::trust(false), Trace::All).unwrap();
+    let r = trust_report(&g, target, &seeds(), &Walk::trust(false)).unwrap();
     let j = serde_json::to_value(&r).unwrap();
     let seeds = j["seeds"].as_array().unwrap();
     let kinds: Vec<(&str, &str)> = seeds
@@ -382,7 +382,7 @@ fn a_user_knowledge_base_beats_rules() {
         digest.to_db_string()
     );
     s.knowledge.add_text("mine.toml", &entry).unwrap();
-    let r = trust_report(&g, target, &s, &Walk::trust(false), Trace::All).unwrap();
+    let r = trust_report(&g, target, &s, &Walk::trust(false)).unwrap();
     let lib = r
         .seeds
         .iter()
@@ -429,7 +429,7 @@ fn an_impure_derivation_is_a_seed_that_says_why() {
     }
     let g = build_graph(StoreDir::default(), b.records).unwrap();
     let target = g.lookup(&top).unwrap();
-    let r = trust_report(&g, target, &seeds(), &Walk::trust(false), Trace::All).unwrap();
+    let r = trust_report(&g, target, &seeds(), &Walk::trust(false)).unwrap();
     let j = serde_json::to_value(&r).unwrap();
     let seeds: Vec<(&str, &str, &str)> = j["seeds"]
         .as_array()

@@ -14,7 +14,7 @@ use abovo_trust::audit::{audit, table_packages};
 use abovo_trust::classify::Seeds;
 use abovo_trust::history::{Change, FailOn, Revision, compare_audits, compare_seeds};
 use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{Trace, trust_report};
+use abovo_trust::report::trust_report;
 
 /// A store path whose 32-character hash part is `i` in nix32 digits.
 fn sp(i: u32, name: &str) -> StorePath {
@@ -331,8 +331,8 @@ fn the_seeds_of_one_package_compared() {
     let (old_g, new_g) = revisions();
     let resolve = |g: &Graph, name: &str| abovo_graph::resolve::resolve(g, name).unwrap();
     let walk = &Walk::trust(false);
-    let old = trust_report(&old_g, resolve(&old_g, "b"), &seeds(), walk, Trace::All).unwrap();
-    let new = trust_report(&new_g, resolve(&new_g, "b"), &seeds(), walk, Trace::All).unwrap();
+    let old = trust_report(&old_g, resolve(&old_g, "b"), &seeds(), walk).unwrap();
+    let new = trust_report(&new_g, resolve(&new_g, "b"), &seeds(), walk).unwrap();
     let c = compare_seeds(&old, &new);
     let of = |ch: Change| -> Vec<String> {
         c.with_change(ch)

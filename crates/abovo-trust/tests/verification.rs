@@ -14,7 +14,7 @@ use abovo_store::{Hash, HashAlgo, StoreDir, StorePath};
 use abovo_trust::bytes::Verified;
 use abovo_trust::classify::{SeedFacts, Seeds};
 use abovo_trust::knowledge::KnowledgeBase;
-use abovo_trust::report::{Trace, trust_report};
+use abovo_trust::report::trust_report;
 use abovo_trust::sizes::{SizeError, SizeSource};
 use abovo_trust::{Evidence, Kind};
 use std::path::Path;
@@ -277,7 +277,7 @@ fn narinfos_must_parse_and_agree_with_the_seed() {
 
     // The whole report fails, not just one seed.
     let top = abovo_graph::resolve::resolve(&g, "top").unwrap();
-    assert!(trust_report(&g, top, &s, &Walk::trust(false), Trace::All).is_err());
+    assert!(trust_report(&g, top, &s, &Walk::trust(false)).is_err());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! (`ABOVO_GUIX_CORPUS`), where a package built for two systems reaches
 //! most of its sources through a derivation of each.
 
-use super::{Trace, trust_report, walk};
+use super::{untraced_report, walk};
 use crate::classify::SeedFacts;
 use abovo_graph::query::Walk;
 use rustc_hash::FxHashMap;
@@ -33,7 +33,7 @@ fn each_store_item_is_one_seed_the_first_reached_in_report_order() {
             first.entry(SeedFacts::store_path_of(&g, n)).or_insert(n);
         }
         shared += walked.seeds.len() - first.len();
-        let report = trust_report(&g, target, &seeds, &how, Trace::Detailed).unwrap();
+        let (report, _) = untraced_report(&g, target, &seeds, &how).unwrap();
         assert_eq!(report.seeds.len(), first.len(), "{name}");
         for e in &report.seeds {
             let path = &e.facts.store_path;

@@ -4,11 +4,12 @@
 //!
 //! A report traces its seeds as text ([`SeedEntry::path_from_target`],
 //! [`SeedEntry::package`]): strings for every step of thousands of paths
-//! that share most of their steps. A writer that renders each node and
-//! package once (the JSON of `abovo seeds`) asks the tracer for the same
-//! answers by id instead, seed by seed as it writes them.
+//! that share most of their steps. A writer that renders what paths share
+//! once (every form of `abovo seeds`) asks the tracer for the same answers
+//! by id instead, seed by seed as it writes them ([`Tracer::path`],
+//! [`Tracer::parent`], [`Tracer::trail_ids`]).
 
-use super::{SeedEntry, Step, Trace, steps};
+use super::{SeedEntry, Step, steps};
 use crate::packages::{PackageTrail, TrailIds, Trails};
 use abovo_graph::query::ShortestPaths;
 use abovo_graph::{Graph, NodeId};
@@ -77,13 +78,10 @@ impl<'g> Tracer<'g> {
         (steps(self.graph, &path), trail)
     }
 
-    /// Traces the `seeds` that `trace` says, in parallel.
-    pub fn trace(&self, seeds: &mut [SeedEntry], trace: Trace) {
-        seeds
-            .par_iter_mut()
-            .filter(|e| trace.traces(e.class.kind))
-            .for_each(|e| {
-                (e.path_from_target, e.package) = self.traced(e.facts.node);
-            });
+    /// Traces every one of `seeds`, in parallel.
+    pub fn trace(&self, seeds: &mut [SeedEntry]) {
+        seeds.par_iter_mut().for_each(|e| {
+            (e.path_from_target, e.package) = self.traced(e.facts.node);
+        });
     }
 }

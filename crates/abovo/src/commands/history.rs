@@ -21,7 +21,7 @@ use abovo_trust::classify::Seeds;
 use abovo_trust::history::{
     AuditComparison, FailOn, Revision, SeedsComparison, compare_audits, compare_seeds, package_name,
 };
-use abovo_trust::report::{Trace, trust_report};
+use abovo_trust::report::trust_report;
 use std::path::PathBuf;
 
 /// The flags of a comparison with an older revision.
@@ -196,8 +196,8 @@ pub(crate) fn compare_targets(
     walk: &Walk,
 ) -> anyhow::Result<(SeedsComparison, usize)> {
     let (old_r, new_r) = both(
-        || trust_report(old_g, old_target, seeds, walk, Trace::All),
-        || trust_report(new_g, target, seeds, walk, Trace::All),
+        || trust_report(old_g, old_target, seeds, walk),
+        || trust_report(new_g, target, seeds, walk),
     );
     let (old_r, new_r) = (old_r?, new_r?);
     let rejected = |r: &abovo_trust::report::TrustReport| -> usize {

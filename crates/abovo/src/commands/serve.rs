@@ -196,14 +196,9 @@ impl CliExplorer {
 
     fn seeds_json(&self, name: &str) -> Result<Vec<u8>, Refusal> {
         let target = self.resolve(name)?;
-        let report = abovo_trust::report::trust_report(
-            &self.graph,
-            target,
-            &self.seeds,
-            &self.trust.walk(),
-            abovo_trust::report::Trace::All,
-        )
-        .map_err(|e| failed(e.into()))?;
+        let report =
+            abovo_trust::report::trust_report(&self.graph, target, &self.seeds, &self.trust.walk())
+                .map_err(|e| failed(e.into()))?;
         pretty(&report)
     }
 

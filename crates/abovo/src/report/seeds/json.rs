@@ -40,7 +40,7 @@ const SEEDS: Chunking = Chunking {
 
 /// Writes the fields of `r` with every seed traced by `tracer` (the paths
 /// and trails `r` has are not read): the report [`Tracer::trace`] would
-/// make with [`abovo_trust::report::Trace::All`], as it serializes.
+/// make, as it serializes.
 pub fn write(
     json: &mut Object<'_, impl Write>,
     r: &TrustReport,
@@ -276,7 +276,7 @@ mod tests {
     use abovo_graph::resolve::{Preferences, resolve_with};
     use abovo_trust::classify::Seeds;
     use abovo_trust::knowledge::KnowledgeBase;
-    use abovo_trust::report::{Trace, trust_report, untraced_report};
+    use abovo_trust::report::{trust_report, untraced_report};
 
     /// On the built-in snapshot, for targets large and small, through
     /// fixed-output derivations or not: the JSON written from the untraced
@@ -335,7 +335,7 @@ mod tests {
         walk: &Walk,
         label: &str,
     ) -> (String, usize) {
-        let whole = trust_report(g, target, seeds, walk, Trace::All).unwrap();
+        let whole = trust_report(g, target, seeds, walk).unwrap();
         let mut expected = Vec::new();
         json::write(&mut expected, &whole).unwrap();
         let (report, tracer) = untraced_report(g, target, seeds, walk).unwrap();

@@ -140,3 +140,99 @@ impl SeedWords<'_> {
         self.before.package.as_ref()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+    use crate::report::packages::package_lines;
+    use abovo_graph::query::Walk;
+    use abovo_graph::resolve::{Preferences, resolve_with};
+    use abovo_trust::classify::Seeds;
+    use abovo_trust::knowledge::KnowledgeBase;
+    use abovo_trust::report::{trust_report, untraced_report};
+
+    /// On the built-in snapshot, for targets large and small, through
+    /// fixed-output derivations or not: every seed's path and package
+    /// lines in words are those of the report traced whole (its steps'
+    /// labels joined, `package_lines` of its trail), whether they come
+    /// from the words its parent shares or are made for it alone.
+    #[test]
+    fn words_are_those_of_the_report_traced_whole() {
+        let g = abovo_graph::snapshot::read_trusted(crate::source::BUILT_IN_SNAPSHOT).unwrap();
+        let prefs = Preferences::new().system("x86_64-linux");
+        let mut seeds = Seeds::new(KnowledgeBase::built_in().unwrap());
+        seeds.use_store = false;
+        let (mut shared, mut alone, mut trails) = (0, 0, 0);
+        for (name, through_fixed) in [
+            ("python-pytorch", false),
+            ("python-pytorch", true),
+            ("hello", false),
+            ("guile-bootstrap", false),
+            ("ghc@7.10.3", false),
+        ] {
+            let target = resolve_with(&g, name, &prefs).unwrap().node;
+            let walk = Walk::trust(through_fixed);
+            let whole = trust_report(&g, target, &seeds, &walk).unwrap();
+            let (report, tracer) = untraced_report(&g, target, &seeds, &walk).unwrap();
+            let words = Words::new(&tracer, report.seeds.iter().map(|e| e.facts.node));
+            assert_eq!(whole.seeds.len(), report.seeds.len(), "{name}");
+            for (traced, e) in whole.seeds.iter().zip(&report.seeds) {
+                let n = e.facts.node;
+                assert_eq!(traced.facts.node, n, "{name}: the same order");
+                let seed = words.seed(n);
+                let mut path = String::new();
+                seed.push_path(&mut path, |s| Cow::Borrowed(s));
+                let labels: Vec<&str> = traced
+                    .path_from_target
+                    .iter()
+                    .map(|s| s.label.as_str())
+                    .collect();
+                assert_eq!(path, labels.join(ARROW), "{name}: {}", e.facts.store_path);
+                let lines = traced.package.as_ref().map(package_lines);
+                assert_eq!(
+                    seed.package(),
+                    lines.as_ref(),
+                    "{name}: {}",
+                    e.facts.store_path
+                );
+                match seed.before {
+                    Cow::Borrowed(_) => shared += 1,
+                    Cow::Owned(_) => alone += 1,
+                }
+                trails += usize::from(lines.is_some_and(|(_, then)| then.is_some()));
+            }
+        }
+        // Most seeds share their parent's words; every seed with a trail
+        // beyond its bringer was checked too.
+        assert!(shared > 5000, "{shared} shared, {alone} alone");
+        assert!(trails > 5000, "{trails}");
+    }
+
+    /// A node that is no seed of the words, and one the walk never
+    /// reached, still get their words, made for them alone: the path, and
+    /// no path at all.
+    #[test]
+    fn words_of_other_nodes_are_made_alone() {
+        let g = abovo_graph::snapshot::read_trusted(crate::source::BUILT_IN_SNAPSHOT).unwrap();
+        let prefs = Preferences::new().system("x86_64-linux");
+        let mut seeds = Seeds::new(KnowledgeBase::built_in().unwrap());
+        seeds.use_store = false;
+        let hello = resolve_with(&g, "hello", &prefs).unwrap().node;
+        let pytorch = resolve_with(&g, "python-pytorch", &prefs).unwrap().node;
+        let (_, tracer) = untraced_report(&g, hello, &seeds, &Walk::trust(false)).unwrap();
+        let words = Words::new(&tracer, std::iter::empty());
+        let reached = tracer.reached()[1];
+        let seed = words.seed(reached);
+        assert!(matches!(seed.before, Cow::Owned(_)));
+        let mut path = String::new();
+        seed.push_path(&mut path, |s| Cow::Borrowed(s));
+        let expected: Vec<&str> = tracer.path(reached).iter().map(|&n| g.label(n)).collect();
+        assert_eq!(path, expected.join(ARROW));
+        assert_eq!(expected.len(), 2);
+        let seed = words.seed(pytorch);
+        let mut path = String::new();
+        seed.push_path(&mut path, |s| Cow::Borrowed(s));
+        assert_eq!((path.as_str(), seed.package()), ("", None));
+    }
+}
