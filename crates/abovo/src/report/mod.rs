@@ -45,6 +45,16 @@ pub fn esc(s: &str) -> String {
     crate::output::markup_escape(s).into_owned()
 }
 
+/// Text escaped as [`esc`] escapes it, as it is formatted: for a page
+/// written piece by piece, without a string made for each piece.
+pub struct Esc<'a>(pub &'a str);
+
+impl std::fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::output::markup_escape(self.0))
+    }
+}
+
 /// Sizes for people: `357 B`, `1.4 KiB`, `62.3 MiB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

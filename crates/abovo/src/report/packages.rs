@@ -5,10 +5,10 @@
 use super::text::arrows;
 use crate::output::sanitize;
 use abovo_graph::Graph;
+use abovo_graph::package_graph::PackageId;
 use abovo_graph::package_graph::Visibility;
-use abovo_trust::packages::{
-    PackageBuild, PackageName, PackageStep, PackageTrail, TrailIds, Trails,
-};
+use abovo_trust::packages::{PackageName, PackageStep, PackageTrail, TrailIds, Trails};
+use std::borrow::Cow;
 
 /// A package in a report: `name@version`, the other system it is built
 /// for, and whether it is private or hidden: `guile-bootstrap@2.0 for
@@ -71,21 +71,19 @@ pub fn package_lines(t: &PackageTrail) -> (String, Option<String>) {
 
 /// [`package_lines`] of a trail by ids ([`Trails::trail_ids`], on the
 /// graph `g`): the same words, without making the derivations' store paths
-/// that a [`PackageTrail`] holds and these lines do not show.
-pub fn package_lines_by_ids(
+/// that a [`PackageTrail`] holds and these lines do not show. `full_name`
+/// gives a package's `name@version` (made once per package by a caller
+/// that writes many trails).
+pub fn package_lines_by_ids<'n>(
     g: &Graph,
     trails: &Trails<'_>,
     t: &TrailIds<'_>,
+    full_name: impl Fn(PackageId) -> Cow<'n, str>,
 ) -> (String, Option<String>) {
-    let packages = trails.packages();
-    let names: Vec<String> = t
-        .package_path
-        .iter()
-        .map(|&p| packages.name(PackageBuild::own(p)).package)
-        .collect();
+    let names: Vec<Cow<'n, str>> = t.package_path.iter().map(|&p| full_name(p)).collect();
     trail_lines(
-        &build_name(&packages.name(t.brought_in_by)),
-        names.iter().map(String::as_str),
+        &build_name(&trails.packages().name(t.brought_in_by)),
+        names.iter().map(|n| n.as_ref()),
         t.then.iter().map(|&n| g.label(n)),
     )
 }

@@ -4,7 +4,7 @@
 use super::words::Words;
 use crate::report::text::{count, plural};
 use crate::report::{
-    PAGE_END, TreeNode, esc, human_bytes, kind_badge, kind_colour, page_start, tree_svg,
+    Esc, PAGE_END, TreeNode, esc, human_bytes, kind_badge, kind_colour, page_start, tree_svg,
 };
 use abovo_graph::NodeId;
 use abovo_trust::Kind;
@@ -68,15 +68,15 @@ fn seed_row(s: &mut String, e: &SeedEntry, words: &Words<'_, '_>) {
     let _ = write!(
         s,
         "<tr><td><b>{}</b><div class=\"mono sub\">{}</div><div class=\"why\">{}</div>",
-        esc(e.class.display_name(&e.facts)),
-        esc(&e.facts.store_path),
-        esc(&e.class.why)
+        Esc(e.class.display_name(&e.facts)),
+        Esc(&e.facts.store_path),
+        Esc(&e.class.why)
     );
     if let Some(k) = &e.class.known {
         let _ = write!(
             s,
             "<details><summary>provenance</summary><div class=\"why\">{}</div></details>",
-            esc(&k.provenance)
+            Esc(&k.provenance)
         );
         for m in &k.members {
             let size = match (m.size, &m.size_source) {
@@ -87,9 +87,9 @@ fn seed_row(s: &mut String, e: &SeedEntry, words: &Words<'_, '_>) {
             let _ = write!(
                 s,
                 "<div class=\"why\">member <code>{}</code>: {}{}</div>",
-                esc(&m.path),
-                esc(&m.what),
-                esc(&size)
+                Esc(&m.path),
+                Esc(&m.what),
+                Esc(&size)
             );
         }
     }
@@ -97,29 +97,29 @@ fn seed_row(s: &mut String, e: &SeedEntry, words: &Words<'_, '_>) {
         let _ = write!(
             s,
             "<div class=\"why\">bytes scanned: <code>{}</code> (checked against {})</div>",
-            esc(&at.display().to_string()),
-            esc(v.label())
+            Esc(&at.display().to_string()),
+            Esc(v.label())
         );
     }
     if let Some(err) = &e.class.scan_error {
         let _ = write!(
             s,
             "<div class=\"why\"><b>scan could not be done:</b> {}</div>",
-            esc(err)
+            Esc(err)
         );
     }
     if let Some(c) = e.class.content.as_ref().filter(|c| !c.complete) {
         let _ = write!(
             s,
             "<div class=\"why\"><b>scan incomplete:</b> {}</div>",
-            esc(&c.issues.join("; "))
+            Esc(&c.issues.join("; "))
         );
     }
     for r in &e.class.rejected_files {
         let _ = write!(
             s,
             "<div class=\"why\"><b>ignored:</b> {}</div>",
-            esc(&r.message())
+            Esc(&r.message())
         );
     }
     if let Some(c) = &e.class.content {
@@ -127,38 +127,32 @@ fn seed_row(s: &mut String, e: &SeedEntry, words: &Words<'_, '_>) {
             let _ = write!(
                 s,
                 "<div class=\"why\">binary member <code>{}</code>: {} ({})</div>",
-                esc(&m.path),
-                esc(&m.what),
-                esc(&human_bytes(m.size))
+                Esc(&m.path),
+                Esc(&m.what),
+                Esc(&human_bytes(m.size))
             );
         }
     }
     s.push_str(&crate::report::signers::html_cell(&e.class.signatures));
     for u in e.facts.urls.iter().take(3) {
-        let _ = write!(s, "<div class=\"mono sub\">{}</div>", esc(u));
+        let _ = write!(s, "<div class=\"mono sub\">{}</div>", Esc(u));
     }
-    let package = match seed.package() {
-        Some((first, then)) => {
-            let then = then.as_ref().map(|t| format!("; {t}")).unwrap_or_default();
-            format!(
-                "<div class=\"path\">package: {}{}</div>",
-                esc(first),
-                esc(&then)
-            )
+    s.push_str("<div class=\"path\">");
+    seed.push_path(s, crate::output::markup_escape);
+    s.push_str("</div>");
+    if let Some((first, then)) = seed.package() {
+        let _ = write!(s, "<div class=\"path\">package: {}", Esc(first));
+        if let Some(then) = then {
+            let _ = write!(s, "; {}", Esc(then));
         }
-        None => String::new(),
-    };
+        s.push_str("</div>");
+    }
     let _ = write!(
         s,
-        "<div class=\"path\">{}</div>{package}</td><td>{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>",
-        {
-            let mut path = String::new();
-            seed.push_path(&mut path, crate::output::markup_escape);
-            path
-        },
-        esc(&e.class.evidence.label()),
+        "</td><td>{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>",
+        Esc(&e.class.evidence.label()),
         size_cell(e),
-        esc(e.facts.hash.as_deref().unwrap_or(""))
+        Esc(e.facts.hash.as_deref().unwrap_or(""))
     );
 }
 

@@ -14,6 +14,8 @@
 
 use crate::report::packages::package_lines_by_ids;
 use abovo_graph::NodeId;
+use abovo_graph::package_graph::PackageId;
+use abovo_trust::packages::PackageBuild;
 use abovo_trust::report::Tracer;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
@@ -31,6 +33,9 @@ pub(super) struct Words<'t, 'g> {
     /// needs them. (A hash map of the reached nodes, as the JSON writer's
     /// pieces, rather than an array as long as the graph.)
     by_parent: FxHashMap<NodeId, OnceLock<PathWords>>,
+    /// The `name@version` of each package the target's package reaches,
+    /// made on first use: the packages of every package path.
+    full_names: FxHashMap<PackageId, OnceLock<String>>,
 }
 
 /// A path from the target in words, with the package trail it gives.
@@ -63,6 +68,12 @@ impl<'t, 'g> Words<'t, 'g> {
             by_parent: seeds
                 .filter_map(|n| tracer.parent(n))
                 .map(|parent| (parent, OnceLock::new()))
+                .collect(),
+            full_names: tracer
+                .trails()
+                .map_or(&[][..], |t| t.reached())
+                .iter()
+                .map(|&p| (p, OnceLock::new()))
                 .collect(),
         }
     }
@@ -114,7 +125,14 @@ impl<'t, 'g> Words<'t, 'g> {
         }
         let package = self.tracer.trails().and_then(|trails| {
             let ids = trails.trail_ids(trail_path)?;
-            Some(package_lines_by_ids(g, trails, &ids))
+            let full_name = |p| {
+                let name = || trails.packages().name(PackageBuild::own(p)).package;
+                match self.full_names.get(&p) {
+                    Some(made) => Cow::Borrowed(made.get_or_init(name).as_str()),
+                    None => Cow::Owned(name()),
+                }
+            };
+            Some(package_lines_by_ids(g, trails, &ids, full_name))
         });
         PathWords {
             steps: path.len(),
