@@ -716,6 +716,34 @@ impl<'g> DerivationNode<'g> {
         stored.or_else(|| self.hashed_fixed_path())
     }
 
+    /// The hash part of [`DerivationNode::computed_fixed_path`].
+    fn computed_fixed_hash_part(&self) -> Option<[u8; 32]> {
+        self.data.fixed?;
+        let stored = self.graph.stored_fixed_hash_part(self.node);
+        stored.or_else(|| self.hashed_fixed_path().map(|p| *p.hash_part_bytes()))
+    }
+
+    /// The hash part of [`DerivationNode::fixed_output_path`], without
+    /// making the path: what tells store items apart, for a caller that
+    /// compares thousands of them (the seeds of a trust report).
+    pub fn fixed_output_hash_part(&self) -> Option<[u8; 32]> {
+        self.data.fixed?;
+        self.output_hash_part("out")
+            .or_else(|| self.computed_fixed_hash_part())
+    }
+
+    /// The hash part of [`DerivationNode::output_path`] of `name`, without
+    /// making the path.
+    pub fn output_hash_part(&self, name: &str) -> Option<[u8; 32]> {
+        let strings = &self.graph.columns.strings;
+        let output = self.outputs.iter().find(|o| strings.get(o.name) == name)?;
+        match output.path {
+            OutPath::None => None,
+            OutPath::Stored(hash_part, _) => Some(hash_part),
+            OutPath::Fixed => self.computed_fixed_hash_part(),
+        }
+    }
+
     /// The path the fixed output's hash gives, computed (two SHA-256).
     pub(crate) fn hashed_fixed_path(&self) -> Option<StorePath> {
         let fixed = self.data.fixed?;

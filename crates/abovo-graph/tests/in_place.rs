@@ -115,6 +115,23 @@ fn same(a: &Graph, b: &Graph) {
     }
 }
 
+/// Every derivation's outputs' hash parts, read alone, are those of
+/// their paths: every output, and the fixed output (stored in place).
+fn hash_parts_are_those_of_the_paths(g: &Graph) {
+    let hash_part = |p: StorePath| *p.hash_part_bytes();
+    let mut fixed = 0;
+    for d in g.derivations() {
+        for o in d.outputs() {
+            assert_eq!(d.output_hash_part(o.name), o.path.map(hash_part));
+        }
+        assert_eq!(d.output_hash_part("no such output"), None);
+        let path = d.fixed_output_path();
+        fixed += usize::from(path.is_some());
+        assert_eq!(d.fixed_output_hash_part(), path.map(hash_part));
+    }
+    assert!(fixed > 30_000, "{fixed}");
+}
+
 fn write_file(dir: &tempfile::TempDir, bytes: &[u8]) -> std::path::PathBuf {
     let path = dir.path().join("g.abovo-snapshot");
     std::fs::write(&path, bytes).unwrap();
@@ -157,6 +174,8 @@ fn the_built_in_snapshot_opens_in_place_as_the_same_graph() {
     let (opts, seen) = recorder();
     let m = snapshot::open_with(&path, &opts).unwrap();
     same(&g, &m);
+    hash_parts_are_those_of_the_paths(&g);
+    hash_parts_are_those_of_the_paths(&m);
     assert!(seen.lock().unwrap().is_empty());
     // The checked reader and `info` read the same file.
     same(&g, &snapshot::read(&bytes).unwrap());

@@ -111,9 +111,15 @@ impl Graph {
     /// The path of the fixed output of the derivation at `n`, named
     /// `name`, when the source stores it.
     pub(crate) fn stored_fixed_path(&self, n: NodeId, name: &str) -> Option<StorePath> {
+        self.stored_fixed_hash_part(n)
+            .map(|part| path_from_parts(&part, name))
+    }
+
+    /// The hash part of [`Graph::stored_fixed_path`].
+    pub(crate) fn stored_fixed_hash_part(&self, n: NodeId) -> Option<[u8; 32]> {
         let f = self.columns.facts.as_ref()?;
         let part = f.fixed_paths.as_ref()?.get(n.index())?;
-        (*part != [0; 32]).then(|| path_from_parts(part, name))
+        (*part != [0; 32]).then_some(*part)
     }
 
     /// The kind of the derivation at `n` ([`super::DerivationNode::kind`]),
