@@ -2,6 +2,7 @@
 //! target to its binary seeds, and one table per kind.
 
 use super::words::Words;
+use super::write_in_chunks;
 use crate::report::text::{count, plural};
 use crate::report::{
     Esc, PAGE_END, TreeNode, esc, human_bytes, kind_badge, kind_colour, page_start, tree_svg,
@@ -9,7 +10,6 @@ use crate::report::{
 use abovo_graph::NodeId;
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, Tracer, TrustReport};
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -156,9 +156,6 @@ fn seed_row(s: &mut String, e: &SeedEntry, words: &Words<'_, '_>) {
     );
 }
 
-/// Seeds in a chunk of rows: about 25 KiB (see the text report's).
-const SEEDS_PER_CHUNK: usize = 32;
-
 /// Writes the whole page on `out`, its seeds traced by `tracer`. The
 /// seeds' rows are written as they are rendered, chunk by chunk, never
 /// gathered into one string of megabytes.
@@ -234,22 +231,9 @@ pub fn write(out: &mut impl Write, r: &TrustReport, tracer: &Tracer<'_>) -> io::
             kind_badge(kind.name()),
             rows.len()
         );
-        // The rows in chunks on every core, written in order.
         out.write_all(b.as_bytes())?;
         b.clear();
-        let chunks: Vec<String> = rows
-            .par_chunks(SEEDS_PER_CHUNK)
-            .map(|chunk| {
-                let mut rows = String::with_capacity(1024 * chunk.len());
-                for e in chunk {
-                    seed_row(&mut rows, e, &words);
-                }
-                rows
-            })
-            .collect();
-        for chunk in chunks {
-            out.write_all(chunk.as_bytes())?;
-        }
+        write_in_chunks(out, &rows, |s, e| seed_row(s, e, &words))?;
         b.push_str("</table>");
     }
     out.write_all(b.as_bytes())?;

@@ -273,9 +273,8 @@ mod tests {
     use super::*;
     use abovo_graph::Graph;
     use abovo_graph::query::Walk;
-    use abovo_graph::resolve::{Preferences, resolve_with};
+    use abovo_graph::resolve::resolve_with;
     use abovo_trust::classify::Seeds;
-    use abovo_trust::knowledge::KnowledgeBase;
     use abovo_trust::report::{trust_report, untraced_report};
 
     /// On the built-in snapshot, for targets large and small, through
@@ -287,10 +286,7 @@ mod tests {
     /// too.
     #[test]
     fn seeds_are_written_as_the_traced_report_serializes() {
-        let g = abovo_graph::snapshot::read_trusted(crate::source::BUILT_IN_SNAPSHOT).unwrap();
-        let prefs = Preferences::new().system("x86_64-linux");
-        let mut seeds = Seeds::new(KnowledgeBase::built_in().unwrap());
-        seeds.use_store = false;
+        let (g, mut seeds, prefs) = super::super::built_in_for_tests();
         let cases = [
             ("python-pytorch", false),
             ("python-pytorch", true),

@@ -1,6 +1,7 @@
 //! The text form of `abovo seeds`.
 
 use super::words::Words;
+use super::write_in_chunks;
 use crate::output::sanitize;
 use crate::report::human_bytes;
 use crate::report::packages::package_name;
@@ -13,7 +14,6 @@ use crate::report::trust::{
 };
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, Tracer, TrustReport};
-use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -171,10 +171,6 @@ fn write_details(
     }
 }
 
-/// Seeds in a chunk of detailed text: about 25 KiB, so python-pytorch's
-/// 2,717 seeds in full make a hundred chunks to share between the cores.
-const SEEDS_PER_CHUNK: usize = 32;
-
 /// Writes the text report on `out`, the seeds it details traced by
 /// `tracer` (every seed with `all`).
 pub fn write(
@@ -219,23 +215,10 @@ pub fn write(
             )
         ));
         if all || !kind.summarised() {
-            // The seeds' details in chunks on every core (python-pytorch in
-            // full: 2,717 seeds, 2 MB of text), written in order.
+            // python-pytorch in full: 2,717 seeds, 2 MB of text.
             out.write_all(o.as_bytes())?;
             o.clear();
-            let chunks: Vec<String> = rows
-                .par_chunks(SEEDS_PER_CHUNK)
-                .map(|chunk| {
-                    let mut d = String::with_capacity(1024 * chunk.len());
-                    for e in chunk {
-                        write_details(&mut d, e, &words, style);
-                    }
-                    d
-                })
-                .collect();
-            for chunk in chunks {
-                out.write_all(chunk.as_bytes())?;
-            }
+            write_in_chunks(out, &rows, |d, e| write_details(d, e, &words, style))?;
             continue;
         }
         // One line each; a seed with something to say about its bytes is

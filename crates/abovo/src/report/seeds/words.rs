@@ -165,9 +165,7 @@ mod tests {
     use super::*;
     use crate::report::packages::package_lines;
     use abovo_graph::query::Walk;
-    use abovo_graph::resolve::{Preferences, resolve_with};
-    use abovo_trust::classify::Seeds;
-    use abovo_trust::knowledge::KnowledgeBase;
+    use abovo_graph::resolve::resolve_with;
     use abovo_trust::report::{trust_report, untraced_report};
 
     /// On the built-in snapshot, for targets large and small, through
@@ -177,10 +175,7 @@ mod tests {
     /// from the words its parent shares or are made for it alone.
     #[test]
     fn words_are_those_of_the_report_traced_whole() {
-        let g = abovo_graph::snapshot::read_trusted(crate::source::BUILT_IN_SNAPSHOT).unwrap();
-        let prefs = Preferences::new().system("x86_64-linux");
-        let mut seeds = Seeds::new(KnowledgeBase::built_in().unwrap());
-        seeds.use_store = false;
+        let (g, seeds, prefs) = super::super::built_in_for_tests();
         let (mut shared, mut alone, mut trails) = (0, 0, 0);
         for (name, through_fixed) in [
             ("python-pytorch", false),
@@ -232,10 +227,7 @@ mod tests {
     /// no path at all.
     #[test]
     fn words_of_other_nodes_are_made_alone() {
-        let g = abovo_graph::snapshot::read_trusted(crate::source::BUILT_IN_SNAPSHOT).unwrap();
-        let prefs = Preferences::new().system("x86_64-linux");
-        let mut seeds = Seeds::new(KnowledgeBase::built_in().unwrap());
-        seeds.use_store = false;
+        let (g, seeds, prefs) = super::super::built_in_for_tests();
         let hello = resolve_with(&g, "hello", &prefs).unwrap().node;
         let pytorch = resolve_with(&g, "python-pytorch", &prefs).unwrap().node;
         let (_, tracer) = untraced_report(&g, hello, &seeds, &Walk::trust(false)).unwrap();
