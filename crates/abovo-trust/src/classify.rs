@@ -141,13 +141,9 @@ impl SeedFacts {
         match g.kind(n) {
             // The hash part alone: making each seed's path to compare them
             // was a tenth of a large report's time.
-            NodeKind::Derivation => g
-                .derivation(n)
-                .and_then(|d| {
-                    d.fixed_output_hash_part()
-                        .or_else(|| d.output_hash_part("out"))
-                })
-                .unwrap_or_else(own),
+            NodeKind::Derivation => {
+                recorded_seed_hash_part(g.derivation(n).as_ref()).unwrap_or_else(own)
+            }
             _ => own(),
         }
     }
@@ -176,10 +172,18 @@ fn seed_path(g: &Graph, n: NodeId, d: Option<&abovo_graph::DerivationNode<'_>>) 
 }
 
 /// The path derivation `d` records for the seed it stands for: its fixed
-/// output, else its `out` (whose hash part alone
-/// [`SeedFacts::store_hash_of`] reads).
+/// output, else its `out` (as [`recorded_seed_hash_part`] reads it).
 fn recorded_seed_path(d: Option<&abovo_graph::DerivationNode<'_>>) -> Option<StorePath> {
     d.and_then(|d| d.fixed_output_path().or_else(|| d.output_path("out")))
+}
+
+/// The hash part of [`recorded_seed_path`], read alone: the two must
+/// choose alike.
+fn recorded_seed_hash_part(d: Option<&abovo_graph::DerivationNode<'_>>) -> Option<[u8; 32]> {
+    d.and_then(|d| {
+        d.fixed_output_hash_part()
+            .or_else(|| d.output_hash_part("out"))
+    })
 }
 
 /// A seed's verdict.

@@ -169,6 +169,11 @@ impl<'g> Packages<'g> {
         }
     }
 
+    /// The `name@version` of `package`.
+    pub fn full_name(&self, package: PackageId) -> String {
+        self.pg.full_name(package)
+    }
+
     /// A package build in words ([`PackageStep`] less its derivation).
     pub fn name(&self, b: PackageBuild) -> PackageName<'g> {
         PackageName {
@@ -285,6 +290,11 @@ impl<'g> Trails<'g> {
     /// [`Trails::trail`] by ids: what a writer that renders each package
     /// and derivation once needs, where [`PackageTrail`] has them as text
     /// for every seed.
+    ///
+    /// A path whose last node is no package's build has the trail of the
+    /// path without it: only the nodes that are builds, and where they are,
+    /// count. A writer may share one trail between the seeds of a parent
+    /// (and the tests check it on the corpus).
     pub fn trail_ids<'p>(&self, path: &'p [NodeId]) -> Option<TrailIds<'p>> {
         // The package builds of the derivation path, with their places.
         let on_path: Vec<(usize, PackageBuild)> = path

@@ -34,11 +34,12 @@ use crate::commands::Command;
 /// mimalloc is about a quarter faster than glibc's malloc.
 ///
 /// Its version 2: a query's heap takes fewer huge pages in it than in
-/// version 3 (13 instead of 20 for `seeds python-pytorch`), and each is
-/// zeroed by the kernel when first touched, which made the queries 4–14%
-/// faster. Loading a whole store without the index takes 10–23% more memory
-/// in version 2, and its first index is a few percent slower, at most
-/// (BENCHMARKS.md, "mimalloc 2").
+/// version 3 (13 instead of 20 for `seeds python-pytorch`), each zeroed by
+/// the kernel when first touched. With the same code, queries were 3–14%
+/// faster in version 2 (the seeds' HTML alone 3% slower). What it costs:
+/// the first index of a 200,000-`.drv` store 1.045× the time (median of 36
+/// pairs) and 1.10× the peak memory; a whole store parsed without the
+/// index 1.23× the peak memory (BENCHMARKS.md, "mimalloc 2").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -54,3 +54,39 @@ fn other_systems_builds_are_found_by_name_and_version() {
     assert!(other > 10, "{other} builds for another system");
     println!("{own} package derivations, {other} builds for another system");
 }
+
+/// The rule [`super::Trails::trail_ids`] states for writers that share a
+/// trail between the seeds of one parent: on the corpus, for every node
+/// that python-pytorch and hello reach (through fixed outputs too) and
+/// that is no package's build, its path has the trail of the path
+/// without it.
+#[test]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+fn a_node_that_is_no_build_has_its_parents_trail() {
+    let Some(g) = crate::test_corpus::guix() else {
+        return;
+    };
+    let packages = Packages::new(&g).unwrap();
+    let (mut checked, mut with_trail) = (0, 0);
+    for name in ["python-pytorch", "hello"] {
+        let target = abovo_graph::resolve::resolve(&g, name).unwrap();
+        let trails = super::Trails::with(&packages, target).unwrap();
+        let walk = abovo_graph::query::Walk::trust(true);
+        let tree = abovo_graph::query::ShortestPaths::tree(&g, target, &walk);
+        for &n in &tree.reached()[1..] {
+            if packages.build_of(n).is_some() {
+                continue;
+            }
+            let path = tree.path_to(n).unwrap();
+            let before = &path[..path.len() - 1];
+            let (whole, parents) = (trails.trail_ids(&path), trails.trail_ids(before));
+            assert_eq!(whole, parents, "{name}: {}", g.display_path(n));
+            checked += 1;
+            with_trail += usize::from(whole.is_some());
+        }
+    }
+    assert!(
+        checked > 3000 && with_trail > 3000,
+        "{checked}, {with_trail}"
+    );
+}

@@ -25,6 +25,34 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 /// doubling would touch (and fault in) twice the memory.
 const CHUNK_BYTES: usize = 160 << 10;
 
+/// The most threads that render an answer: it is written by one thread,
+/// which two or three others keep busy.
+const MAX_THREADS: usize = 4;
+
+/// How an answer's items are cut into chunks and shared out between
+/// threads ([`render_in_order`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Chunking {
+    /// Items in a chunk.
+    pub per_chunk: usize,
+    /// The fewest items rendered on several threads: the chunks of fewer
+    /// are rendered one after the other on the calling thread (a thread
+    /// started costs more than a few chunks take).
+    pub parallel_from: usize,
+}
+
+impl Chunking {
+    /// The threads that render `items` items: this one alone below
+    /// [`Chunking::parallel_from`], else one per core (at most four).
+    pub(crate) fn threads(&self, items: usize) -> usize {
+        if items < self.parallel_from {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+        }
+    }
+}
+
 /// How many chunks each thread may take beyond the one being written.
 /// Enough that a helper seldom finds none to take (it then sleeps, see the
 /// module docs), few enough to keep the memory to a few chunks.
@@ -135,7 +163,7 @@ pub(crate) fn render_in_order<T: Sync>(
                     state.finished[i] = Some(rendered);
                 }
             } else if state.lost {
-                return Err(io::Error::other("a thread rendering JSON stopped"));
+                return Err(io::Error::other("a thread rendering the answer stopped"));
             } else {
                 // A helper is rendering the chunk to write next.
                 state = shared

@@ -32,20 +32,7 @@ use std::io::{self, Write};
 /// calling thread, so small answers never start the thread pool.
 const CHUNK: usize = 512;
 
-/// The most threads that render an array: the answers are written by one
-/// thread, which two or three others keep busy.
-const MAX_THREADS: usize = 4;
-
-/// How [`Object::array_in_chunks`] cuts an array and shares it out.
-#[derive(Debug, Clone, Copy)]
-pub struct Chunking {
-    /// Elements in a chunk.
-    pub per_chunk: usize,
-    /// The fewest elements rendered on several threads: the chunks of a
-    /// shorter array are rendered one after the other on the calling
-    /// thread (a thread started costs more than a few chunks take).
-    pub parallel_from: usize,
-}
+pub use super::in_order::Chunking;
 
 /// A JSON object being written (see the module docs): [`Object::field`]
 /// and [`Object::array`] add its fields in order, [`Object::end`] closes
@@ -162,11 +149,7 @@ impl<'w, W: Write> Object<'w, W> {
         let depth = self.depth + 1;
         let render = |out: &mut Vec<u8>, chunk: &[T]| write_chunk(out, depth, chunk);
         let per_chunk = chunking.per_chunk.max(1);
-        let threads = if items.len() < chunking.parallel_from {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
-        };
+        let threads = chunking.threads(items.len());
         if items.len() <= per_chunk {
             let mut out = Vec::new();
             render(&mut out, items)?;

@@ -20,8 +20,10 @@
 //! HTML reports are self-contained: one file, inline CSS and SVG, no
 //! scripts from anywhere and no network access, so a report can be mailed,
 //! archived or opened offline and shows the same thing. [`page`] wraps a
-//! body in the common page; [`esc`] escapes text; [`tree_svg`] draws the
-//! paths from a target to its seeds; [`bar_chart`] draws horizontal bars.
+//! body in the common page ([`page_start`] and [`PAGE_END`] for a page
+//! written piece by piece); [`esc`] escapes text ([`Esc`] as it is
+//! formatted); [`tree_svg`] draws the paths from a target to its seeds;
+//! [`bar_chart`] draws horizontal bars.
 
 pub mod audit;
 pub mod history;

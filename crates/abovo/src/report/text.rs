@@ -40,8 +40,11 @@ pub fn title_line(style: &dyn Fn(&str, &str) -> String, title: &str) -> String {
 /// A path for a terminal: the labels, each sanitized, joined by ` → `.
 pub fn arrows<'a>(labels: impl IntoIterator<Item = &'a str>) -> String {
     let labels: Vec<Cow<'a, str>> = labels.into_iter().map(sanitize).collect();
-    labels.join(" → ")
+    labels.join(ARROW)
 }
+
+/// What joins the steps of a path in the reports.
+pub const ARROW: &str = " → ";
 
 /// A size for people (`1.4 KiB`), or `unknown`.
 pub fn size_or_unknown(size: Option<u64>) -> String {

@@ -231,9 +231,7 @@ pub fn write(out: &mut impl Write, r: &TrustReport, tracer: &Tracer<'_>) -> io::
             kind_badge(kind.name()),
             rows.len()
         );
-        out.write_all(b.as_bytes())?;
-        b.clear();
-        write_in_chunks(out, &rows, |s, e| seed_row(s, e, &words))?;
+        write_in_chunks(out, &mut b, &rows, |s, e| seed_row(s, e, &words))?;
         b.push_str("</table>");
     }
     out.write_all(b.as_bytes())?;

@@ -15,8 +15,9 @@
 //! in chunks (on every core when there are many, see `SEEDS`), each
 //! traced by ids as it is written.
 
+use crate::report::in_order::Chunking;
 use crate::report::json::{self, push_array};
-use crate::report::json_object::{Chunking, Object};
+use crate::report::json_object::Object;
 use abovo_graph::NodeId;
 use abovo_graph::package_graph::PackageId;
 use abovo_trust::classify::SeedFacts;

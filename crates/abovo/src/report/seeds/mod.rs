@@ -8,10 +8,10 @@ pub mod text;
 mod words;
 
 use crate::output::{Context, Format, print_json_object, write_stdout_with};
+use crate::report::in_order::{Chunking, render_in_order};
 use crate::report::signers::Group;
 use abovo_trust::Kind;
 use abovo_trust::report::{SeedEntry, Tracer, TrustReport};
-use rayon::prelude::*;
 use std::io::{self, Write};
 
 /// Writes `r` on standard output in `format` (text lists everything with
@@ -34,34 +34,42 @@ pub fn write(
     Ok(())
 }
 
-/// Seeds in a chunk of a text or HTML report: about 25 KiB, so
-/// python-pytorch's 2,717 seeds in full make a hundred chunks to share
-/// between the cores.
-const SEEDS_PER_CHUNK: usize = 32;
+/// How a text or HTML report's seeds are cut and shared out: chunks of
+/// about 25 KiB (python-pytorch's 2,717 seeds in full make a hundred), on
+/// every core from a few hundred seeds (hello's 278 in full take about a
+/// millisecond on one).
+const SEEDS: Chunking = Chunking {
+    per_chunk: 32,
+    parallel_from: 512,
+};
 
-/// Writes `seeds` on `out` as `render` writes each into a string: in
-/// chunks rendered on every core, written in order as they are, never
-/// gathered into one string of megabytes.
+/// Writes `pending`, then `seeds` as `render` writes each into a string,
+/// on `out`: in chunks rendered on every core and written in order as they
+/// are finished, a few at a time in memory ([`render_in_order`]); then
+/// empties `pending`.
 fn write_in_chunks(
     out: &mut impl Write,
+    pending: &mut String,
     seeds: &[&SeedEntry],
     render: impl Fn(&mut String, &SeedEntry) + Sync,
 ) -> io::Result<()> {
-    let chunks: Vec<String> = seeds
-        .par_chunks(SEEDS_PER_CHUNK)
-        .map(|chunk| {
-            // A seed takes about 800 bytes.
-            let mut text = String::with_capacity(1024 * chunk.len());
-            for e in chunk {
-                render(&mut text, e);
-            }
-            text
-        })
-        .collect();
-    for chunk in chunks {
-        out.write_all(chunk.as_bytes())?;
-    }
-    Ok(())
+    out.write_all(pending.as_bytes())?;
+    pending.clear();
+    let render_chunk = |buffer: &mut Vec<u8>, chunk: &[&SeedEntry]| {
+        // The renderers write text: the chunk's buffer, empty, becomes a
+        // string for the time it takes, its room kept.
+        buffer.clear();
+        let mut text = String::from_utf8(std::mem::take(buffer)).unwrap_or_default();
+        for e in chunk {
+            render(&mut text, e);
+        }
+        *buffer = text.into_bytes();
+        Ok(())
+    };
+    let threads = SEEDS.threads(seeds.len());
+    render_in_order(seeds, SEEDS.per_chunk, threads, &render_chunk, |chunk| {
+        out.write_all(chunk)
+    })
 }
 
 /// The seeds' signatures grouped by kind, for the totals.

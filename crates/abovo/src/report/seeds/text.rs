@@ -216,9 +216,9 @@ pub fn write(
         ));
         if all || !kind.summarised() {
             // python-pytorch in full: 2,717 seeds, 2 MB of text.
-            out.write_all(o.as_bytes())?;
-            o.clear();
-            write_in_chunks(out, &rows, |d, e| write_details(d, e, &words, style))?;
+            write_in_chunks(out, &mut o, &rows, |d, e| {
+                write_details(d, e, &words, style);
+            })?;
             continue;
         }
         // One line each; a seed with something to say about its bytes is

@@ -13,25 +13,22 @@
 //! [`SeedEntry::path_from_target`]: abovo_trust::report::SeedEntry::path_from_target
 
 use crate::report::packages::package_lines_by_ids;
+use crate::report::text::ARROW;
 use abovo_graph::NodeId;
 use abovo_graph::package_graph::PackageId;
-use abovo_trust::packages::PackageBuild;
 use abovo_trust::report::Tracer;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-/// How paths are joined in both reports.
-pub(super) const ARROW: &str = " → ";
-
 /// The words of a report's seeds (see the module docs), shared by the
 /// threads that write them.
 pub(super) struct Words<'t, 'g> {
     tracer: &'t Tracer<'g>,
-    /// The words of the path to each node the walk reached, for the seeds
-    /// it is the parent of: made on first use, by the first thread that
-    /// needs them. (A hash map of the reached nodes, as the JSON writer's
-    /// pieces, rather than an array as long as the graph.)
+    /// The words of the path to the parent of each seed the words are
+    /// made for, keyed by the parent: made on first use, by the first
+    /// thread that needs them. (A hash map, as the JSON writer's pieces,
+    /// rather than an array as long as the graph.)
     by_parent: FxHashMap<NodeId, OnceLock<PathWords>>,
     /// The `name@version` of each package the target's package reaches,
     /// made on first use: the packages of every package path.
@@ -81,8 +78,8 @@ impl<'t, 'g> Words<'t, 'g> {
     /// Seed `n` (one of the seeds the words were made for) in words.
     pub fn seed(&self, n: NodeId) -> SeedWords<'_> {
         let (g, trails) = (self.tracer.graph(), self.tracer.trails());
-        // The trail of a seed that is no package's own is that of the path
-        // before it (the last package before it brings it in).
+        // The trail of a seed that is no package's build is that of the
+        // path before it (see `Trails::trail_ids`).
         let own_build = trails.is_some_and(|t| t.packages().build_of(n).is_some());
         let shared = match self.tracer.parent(n) {
             Some(parent) if !own_build => self.by_parent.get(&parent).map(|w| (parent, w)),
@@ -126,7 +123,7 @@ impl<'t, 'g> Words<'t, 'g> {
         let package = self.tracer.trails().and_then(|trails| {
             let ids = trails.trail_ids(trail_path)?;
             let full_name = |p| {
-                let name = || trails.packages().name(PackageBuild::own(p)).package;
+                let name = || trails.packages().full_name(p);
                 match self.full_names.get(&p) {
                     Some(made) => Cow::Borrowed(made.get_or_init(name).as_str()),
                     None => Cow::Owned(name()),
@@ -220,6 +217,40 @@ mod tests {
         // beyond its bringer was checked too.
         assert!(shared > 5000, "{shared} shared, {alone} alone");
         assert!(trails > 5000, "{trails}");
+    }
+
+    /// On a graph without package graphs (hello's closure read from its
+    /// `.drv` files, the built-in items): the same paths as the report
+    /// traced whole, and no package lines.
+    #[test]
+    fn words_without_package_graphs_have_paths_alone() {
+        let items = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data/guix-1.5.0-hello-items.tar.zst"
+        );
+        let store = abovo_store::StoreDir::default();
+        let opts = abovo_graph::load::LoadOptions::new(&store, &abovo_graph::load::Silent);
+        let g = abovo_graph::load::load(std::path::Path::new(items), opts).unwrap();
+        assert!(g.package_graph().is_empty());
+        let (_, seeds, _) = super::super::built_in_for_tests();
+        let target = abovo_graph::resolve::resolve(&g, "hello").unwrap();
+        let walk = Walk::trust(false);
+        let whole = trust_report(&g, target, &seeds, &walk).unwrap();
+        let (report, tracer) = untraced_report(&g, target, &seeds, &walk).unwrap();
+        let words = Words::new(&tracer, report.seeds.iter().map(|e| e.facts.node));
+        assert!(report.seeds.len() > 100, "{}", report.seeds.len());
+        for (traced, e) in whole.seeds.iter().zip(&report.seeds) {
+            let seed = words.seed(e.facts.node);
+            let mut path = String::new();
+            seed.push_path(&mut path, |s| Cow::Borrowed(s));
+            let labels: Vec<&str> = traced
+                .path_from_target
+                .iter()
+                .map(|s| s.label.as_str())
+                .collect();
+            assert_eq!(path, labels.join(ARROW));
+            assert!(seed.package().is_none() && traced.package.is_none());
+        }
     }
 
     /// A node that is no seed of the words, and one the walk never
