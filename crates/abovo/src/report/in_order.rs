@@ -30,7 +30,7 @@ const CHUNK_BYTES: usize = 160 << 10;
 const MAX_THREADS: usize = 4;
 
 /// How an answer's items are cut into chunks and shared out between
-/// threads ([`render_in_order`]).
+/// threads (by `render_in_order`).
 #[derive(Debug, Clone, Copy)]
 pub struct Chunking {
     /// Items in a chunk.

@@ -165,6 +165,23 @@ mod tests {
     use abovo_graph::resolve::resolve_with;
     use abovo_trust::report::{trust_report, untraced_report};
 
+    /// A seed's whole path in words, as they are.
+    fn path(seed: &SeedWords<'_>) -> String {
+        let mut path = String::new();
+        seed.push_path(&mut path, |s| Cow::Borrowed(s));
+        path
+    }
+
+    /// The labels of a traced seed's path, joined as in words.
+    fn joined(traced: &abovo_trust::report::SeedEntry) -> String {
+        let labels: Vec<&str> = traced
+            .path_from_target
+            .iter()
+            .map(|s| s.label.as_str())
+            .collect();
+        labels.join(ARROW)
+    }
+
     /// On the built-in snapshot, for targets large and small, through
     /// fixed-output derivations or not: every seed's path and package
     /// lines in words are those of the report traced whole (its steps'
@@ -191,14 +208,12 @@ mod tests {
                 let n = e.facts.node;
                 assert_eq!(traced.facts.node, n, "{name}: the same order");
                 let seed = words.seed(n);
-                let mut path = String::new();
-                seed.push_path(&mut path, |s| Cow::Borrowed(s));
-                let labels: Vec<&str> = traced
-                    .path_from_target
-                    .iter()
-                    .map(|s| s.label.as_str())
-                    .collect();
-                assert_eq!(path, labels.join(ARROW), "{name}: {}", e.facts.store_path);
+                assert_eq!(
+                    path(&seed),
+                    joined(traced),
+                    "{name}: {}",
+                    e.facts.store_path
+                );
                 let lines = traced.package.as_ref().map(package_lines);
                 assert_eq!(
                     seed.package(),
@@ -241,14 +256,7 @@ mod tests {
         assert!(report.seeds.len() > 100, "{}", report.seeds.len());
         for (traced, e) in whole.seeds.iter().zip(&report.seeds) {
             let seed = words.seed(e.facts.node);
-            let mut path = String::new();
-            seed.push_path(&mut path, |s| Cow::Borrowed(s));
-            let labels: Vec<&str> = traced
-                .path_from_target
-                .iter()
-                .map(|s| s.label.as_str())
-                .collect();
-            assert_eq!(path, labels.join(ARROW));
+            assert_eq!(path(&seed), joined(traced));
             assert!(seed.package().is_none() && traced.package.is_none());
         }
     }
@@ -266,14 +274,10 @@ mod tests {
         let reached = tracer.reached()[1];
         let seed = words.seed(reached);
         assert!(matches!(seed.before, Cow::Owned(_)));
-        let mut path = String::new();
-        seed.push_path(&mut path, |s| Cow::Borrowed(s));
         let expected: Vec<&str> = tracer.path(reached).iter().map(|&n| g.label(n)).collect();
-        assert_eq!(path, expected.join(ARROW));
+        assert_eq!(path(&seed), expected.join(ARROW));
         assert_eq!(expected.len(), 2);
         let seed = words.seed(pytorch);
-        let mut path = String::new();
-        seed.push_path(&mut path, |s| Cow::Borrowed(s));
-        assert_eq!((path.as_str(), seed.package()), ("", None));
+        assert_eq!((path(&seed).as_str(), seed.package()), ("", None));
     }
 }
