@@ -163,7 +163,7 @@ impl Context {
 /// archives, URLs in derivations and file names in diffs all go through
 /// this before a text report prints them.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    if printable_ascii_without(text, b"") || !text.chars().any(is_unsafe_char) {
+    if harmless(text, b"", false) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -250,11 +250,7 @@ pub fn for_stderr(message: &str) -> String {
 /// the visible text [`sanitize`] makes of them (`\u{1b}`, its backslash
 /// escaped), so a name cannot end the string or break the line.
 pub fn dot_quoted(text: &str) -> Cow<'_, str> {
-    if printable_ascii_without(text, b"\"\\")
-        || !text
-            .chars()
-            .any(|c| c == '"' || c == '\\' || is_unsafe_char(c))
-    {
+    if harmless(text, b"\"\\", false) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -283,10 +279,7 @@ pub fn dot_quoted(text: &str) -> Cow<'_, str> {
 /// page must not carry terminal escapes), and the non-characters U+FFFE
 /// and U+FFFF, also not XML, become U+FFFD.
 pub fn markup_escape(text: &str) -> Cow<'_, str> {
-    let special = |c: char| {
-        matches!(c, '&' | '<' | '>' | '"' | '\'' | '\u{fffe}' | '\u{ffff}') || is_unsafe_char(c)
-    };
-    if printable_ascii_without(text, b"&<>\"'") || !text.chars().any(special) {
+    if harmless(text, b"&<>\"'", true) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
@@ -305,14 +298,29 @@ pub fn markup_escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Whether `text` is printable ASCII (space to `~`) without a byte of
-/// `special`: nearly every text a report escapes (store paths, names,
-/// versions), found byte by byte, which is several times faster than
-/// decoding characters; the escapers return such text as it is. (A graph
-/// in DOT quotes 85,000 paths.)
-fn printable_ascii_without(text: &str, special: &[u8]) -> bool {
-    text.bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && !special.contains(&b))
+/// Whether an escaper leaves `text` as it is: no control character but
+/// tab (C0, DEL, C1), no byte of `special` (ASCII), and, with `nonchars`,
+/// neither U+FFFE nor U+FFFF. Found byte by byte in the UTF-8, without
+/// decoding characters: reports escape thousands of texts (a graph in DOT
+/// quotes 85,000 paths, the seeds' HTML thousands of paths joined by
+/// arrows), and decoding them was a tenth of an HTML report's time.
+fn harmless(text: &str, special: &[u8], nonchars: bool) -> bool {
+    let bytes = text.as_bytes();
+    !bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\t' => false,
+        0x00..=0x1f | 0x7f => true,
+        0x20..=0x7e => special.contains(&b),
+        // C1 controls, U+0080 to U+009F: C2 80 to C2 9F (C2 is always a
+        // lead byte in UTF-8).
+        0xc2 => matches!(bytes.get(i + 1), Some(0x80..=0x9f)),
+        // U+FFFE and U+FFFF: EF BF BE and EF BF BF.
+        0xef => {
+            nonchars
+                && bytes.get(i + 1) == Some(&0xbf)
+                && matches!(bytes.get(i + 2), Some(0xbe | 0xbf))
+        }
+        _ => false,
+    })
 }
 
 fn is_unsafe_char(c: char) -> bool {
@@ -399,30 +407,70 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 mod tests {
     use super::*;
 
-    /// The byte-by-byte shortcut of the escapers passes only what they
-    /// would leave as it is, checked for every ASCII character.
+    /// What the escapers leave as it is, found byte by byte, against
+    /// the same found character by character.
+    fn harmless_by_chars(text: &str, special: &str, nonchars: bool) -> bool {
+        !text.chars().any(|c| {
+            is_unsafe_char(c)
+                || special.contains(c)
+                || (nonchars && matches!(c, '\u{fffe}' | '\u{ffff}'))
+        })
+    }
+
+    /// The byte-by-byte check of the escapers passes only what they leave
+    /// as it is: every ASCII character, the C1 controls and the two
+    /// noncharacters, and text that is not ASCII around them.
     #[test]
-    fn the_ascii_shortcut_passes_only_harmless_text() {
-        for b in 0u8..0x80 {
-            let c = char::from(b);
-            let text = c.to_string();
-            let unsafe_or = |special: &str| is_unsafe_char(c) || special.contains(c);
-            for (special, escaped) in [
-                ("", sanitize(&text)),
-                ("\"\\", dot_quoted(&text)),
-                ("&<>\"'", markup_escape(&text)),
+    fn the_byte_check_passes_only_harmless_text() {
+        let mut cases: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        for c in [
+            '\u{80}',
+            '\u{85}',
+            '\u{9b}',
+            '\u{9f}',
+            '\u{a0}',
+            '\u{fffe}',
+            '\u{ffff}',
+            '\u{fffd}',
+            '→',
+            '—',
+            'é',
+            '\u{10ffff}',
+        ] {
+            cases.push(c.to_string());
+            cases.push(format!("/gnu/store/abc-h{c}llo → x"));
+        }
+        for text in &cases {
+            for (special, nonchars, escaped) in [
+                ("", false, sanitize(text)),
+                ("\"\\", false, dot_quoted(text)),
+                ("&<>\"'", true, markup_escape(text)),
             ] {
-                let short = printable_ascii_without(&text, special.as_bytes());
-                assert_eq!(short, !unsafe_or(special) && c != '\t', "{c:?}");
-                assert_eq!(escaped == text, !unsafe_or(special), "{c:?}");
+                let by_chars = harmless_by_chars(text, special, nonchars);
+                assert_eq!(
+                    harmless(text, special.as_bytes(), nonchars),
+                    by_chars,
+                    "{text:?}"
+                );
+                assert_eq!(escaped == text.as_str(), by_chars, "{text:?}");
             }
         }
-        // Longer text: one byte outside the range is enough to go the long way.
-        assert!(printable_ascii_without(
-            "/gnu/store/abc-hello-2.12.2.drv",
-            b"\"\\"
-        ));
-        assert!(!printable_ascii_without("/gnu/store/abc-héllo", b""));
+    }
+
+    proptest::proptest! {
+        /// Any text: the byte check is the character check.
+        #[test]
+        fn the_byte_check_is_the_character_check(text in "\\PC*|.*", raw in proptest::collection::vec(proptest::char::any(), 0..40)) {
+            let raw: String = raw.into_iter().collect();
+            for text in [&text, &raw] {
+                for (special, nonchars) in [("", false), ("\"\\", false), ("&<>\"'", true)] {
+                    proptest::prop_assert_eq!(
+                        harmless(text, special.as_bytes(), nonchars),
+                        harmless_by_chars(text, special, nonchars)
+                    );
+                }
+            }
+        }
     }
 
     #[test]
