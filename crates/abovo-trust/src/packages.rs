@@ -177,7 +177,7 @@ impl<'g> Packages<'g> {
     /// A package build in words ([`PackageStep`] less its derivation).
     pub fn name(&self, b: PackageBuild) -> PackageName<'g> {
         PackageName {
-            package: self.pg.full_name(b.package),
+            package: self.full_name(b.package),
             system: b.other_system.and_then(|n| self.graph.system(n)),
             visibility: self.pg.status(b.package).visibility,
         }
